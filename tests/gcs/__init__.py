@@ -1,0 +1,1 @@
+"""Tests of the GCS (polyray.gcs) against real gRPC servers and fake raylets/workers."""
