@@ -1,0 +1,26 @@
+"""The raylet: one per node; resources, worker leases, the worker pool and the node's shared store.
+
+Never imports polyray.api or polyray.core (DESIGN §9): it speaks the protocol only.
+"""
+
+from polyray.raylet.config import NodeConfig
+from polyray.raylet.launchers import (
+    LaunchCommand,
+    LaunchContext,
+    LaunchError,
+    LauncherRegistry,
+    PythonWorkerLauncher,
+    WorkerLauncher,
+)
+from polyray.raylet.server import RayletServer
+
+__all__ = [
+    "NodeConfig",
+    "RayletServer",
+    "LaunchCommand",
+    "LaunchContext",
+    "LaunchError",
+    "LauncherRegistry",
+    "PythonWorkerLauncher",
+    "WorkerLauncher",
+]

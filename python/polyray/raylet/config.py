@@ -1,0 +1,148 @@
+"""The raylet's configuration: one frozen description of a node."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+from polyray.protocol import common_pb2
+
+#: Length of a NodeID / WorkerID on the wire (docs/protocol.md §IDs).
+NODE_ID_SIZE = 28
+
+
+def _default_cpus() -> float:
+    return float(os.cpu_count() or 1)
+
+
+def _default_session_dir() -> str:
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    return os.path.join("/tmp", "polyray", f"session_{stamp}_{os.getpid()}", "logs")
+
+
+def validate_resources(resources: dict[str, float]) -> dict[str, float]:
+    """Return a clean copy of ``resources``; raise ValueError naming a bad one.
+
+    Negative, NaN and infinite amounts are rejected; zero amounts are dropped
+    (a resource of amount 0 is the same as not having it).
+    """
+    clean: dict[str, float] = {}
+    for name, amount in resources.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"resource names must be non-empty strings, got {name!r}")
+        value = float(amount)
+        if math.isnan(value) or math.isinf(value):
+            raise ValueError(f"resource {name!r} must be a finite number, got {amount!r}")
+        if value < 0:
+            raise ValueError(f"resource {name!r} must not be negative, got {amount!r}")
+        if value > 0:
+            clean[name] = value
+    return clean
+
+
+@dataclass
+class NodeConfig:
+    """Everything a raylet needs to know about its node.
+
+    ``resources`` holds every resource the node offers by name: "CPU",
+    "GPU", "memory" (bytes) and any custom ones. Use :meth:`build` to make
+    one from separate CPU/GPU/memory/custom amounts.
+    """
+
+    gcs_address: str
+    node_id: bytes = field(default_factory=lambda: os.urandom(NODE_ID_SIZE))
+    host: str = "127.0.0.1"
+    #: Port to bind; 0 picks a free one (``RayletServer.start`` returns it).
+    port: int = 0
+    resources: dict[str, float] = field(default_factory=lambda: {"CPU": _default_cpus()})
+    #: Bytes of the node's shared store.
+    object_store_memory: int = 256 * 1024 * 1024
+    #: Shared-memory segment name; unique per node (derived from node id and pid).
+    store_name: str = ""
+    #: Seconds a started worker has to call RegisterWorker.
+    worker_start_timeout_s: float = 30.0
+    #: Per-language overrides of the start timeout (a JVM starts slower).
+    worker_start_timeout_by_language: dict[int, float] = field(
+        default_factory=lambda: {common_pb2.JAVA: 60.0}
+    )
+    #: Idle workers are stopped after this many seconds without a lease.
+    idle_worker_timeout_s: float = 10.0
+    #: At most this many workers are between spawn and registration at once.
+    max_starting_workers: int = 0
+    #: Idle workers kept past the idle timeout (node-wide, most recent first).
+    prestart_workers: int = 0
+    #: Per-worker log files go here.
+    session_dir: str = field(default_factory=_default_session_dir)
+    #: Deadline of every call the raylet makes to the GCS.
+    gcs_rpc_timeout_s: float = 5.0
+    #: How long start() keeps trying to reach the GCS before giving up.
+    gcs_connect_timeout_s: float = 10.0
+    #: Heartbeat period when the GCS does not say one.
+    heartbeat_interval_s: float = 1.0
+    #: Worker output is forwarded to the GCS at most this often.
+    log_flush_interval_s: float = 0.1
+    #: Grace period between SIGTERM and SIGKILL when stopping workers.
+    worker_kill_grace_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if len(self.node_id) != NODE_ID_SIZE:
+            raise ValueError(
+                f"node_id must be {NODE_ID_SIZE} bytes, got {len(self.node_id)}"
+            )
+        self.resources = validate_resources(self.resources)
+        if self.object_store_memory <= 0:
+            raise ValueError(
+                f"object_store_memory must be positive, got {self.object_store_memory}"
+            )
+        for name in ("worker_start_timeout_s", "idle_worker_timeout_s", "gcs_rpc_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.prestart_workers < 0:
+            raise ValueError(f"prestart_workers must not be negative, got {self.prestart_workers}")
+        if self.max_starting_workers <= 0:
+            # Like Ray's maximum_startup_concurrency: one per CPU, at least one.
+            self.max_starting_workers = max(1, int(self.resources.get("CPU", 1)))
+        if not self.store_name:
+            self.store_name = f"/polyray-{self.node_id.hex()[:12]}-{os.getpid()}"
+        if not self.store_name.startswith("/") or "/" in self.store_name[1:]:
+            raise ValueError(
+                f"store_name must look like '/name' with no other '/', got {self.store_name!r}"
+            )
+
+    @classmethod
+    def build(
+        cls,
+        gcs_address: str,
+        *,
+        num_cpus: float | None = None,
+        num_gpus: float = 0.0,
+        memory: float = 0.0,
+        custom_resources: dict[str, float] | None = None,
+        **kwargs: object,
+    ) -> "NodeConfig":
+        """Make a config from Ray-style resource arguments.
+
+        ``num_cpus`` defaults to the machine's CPU count. Negative amounts
+        raise ValueError naming the resource.
+        """
+        resources: dict[str, float] = {
+            "CPU": _default_cpus() if num_cpus is None else num_cpus,
+            "GPU": num_gpus,
+            "memory": memory,
+        }
+        for name, amount in (custom_resources or {}).items():
+            if name in ("CPU", "GPU", "memory"):
+                raise ValueError(f"custom resource {name!r} clashes with a built-in resource")
+            resources[name] = amount
+        return cls(gcs_address=gcs_address, resources=resources, **kwargs)  # type: ignore[arg-type]
+
+    def start_timeout_for(self, language: int) -> float:
+        """The registration timeout of a worker of ``language``."""
+        return self.worker_start_timeout_by_language.get(language, self.worker_start_timeout_s)
+
+    @property
+    def node_id_hex(self) -> str:
+        """The node id as shown in logs and environment variables."""
+        return self.node_id.hex()

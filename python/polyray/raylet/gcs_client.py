@@ -1,0 +1,83 @@
+"""The raylet's calls to the GCS, each with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import grpc
+
+from polyray.protocol import common_pb2, gcs_pb2, gcs_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+class GcsClient:
+    """A grpc.aio channel to the GCS and the few calls a raylet makes."""
+
+    def __init__(self, address: str, rpc_timeout_s: float) -> None:
+        self.address = address
+        self.rpc_timeout_s = rpc_timeout_s
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = gcs_pb2_grpc.GcsServiceStub(self._channel)
+
+    async def register_node(
+        self, node: gcs_pb2.NodeInfo, connect_timeout_s: float
+    ) -> gcs_pb2.RegisterNodeReply:
+        """RegisterNode, retrying until the GCS answers or ``connect_timeout_s`` passes."""
+        deadline = time.monotonic() + connect_timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                return await self._stub.RegisterNode(
+                    gcs_pb2.RegisterNodeRequest(node=node),
+                    timeout=max(0.1, min(self.rpc_timeout_s, left)),
+                    wait_for_ready=True,
+                )
+            except grpc.aio.AioRpcError as exc:
+                retryable = exc.code() in (
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                )
+                if not retryable or time.monotonic() >= deadline:
+                    raise ConnectionError(
+                        f"cannot register with the GCS at {self.address}: "
+                        f"{exc.code().name}: {exc.details()}"
+                    ) from exc
+                await asyncio.sleep(0.1)
+
+    async def heartbeat(self, node_id: bytes, available: dict[str, float]) -> gcs_pb2.HeartbeatReply:
+        """One heartbeat with the resources available now."""
+        return await self._stub.Heartbeat(
+            gcs_pb2.HeartbeatRequest(node_id=node_id, resources_available=available),
+            timeout=self.rpc_timeout_s,
+        )
+
+    async def unregister_node(self, node_id: bytes, reason: str) -> None:
+        """Tell the GCS this node is leaving (best effort)."""
+        await self._stub.UnregisterNode(
+            gcs_pb2.UnregisterNodeRequest(node_id=node_id, reason=reason),
+            timeout=self.rpc_timeout_s,
+        )
+
+    async def report_worker_death(
+        self, worker_id: bytes, node_id: bytes, actor_id: bytes, cause: common_pb2.ErrorRecord
+    ) -> None:
+        """ReportWorkerDeath for a leased or actor worker that died."""
+        await self._stub.ReportWorkerDeath(
+            gcs_pb2.ReportWorkerDeathRequest(
+                worker_id=worker_id, node_id=node_id, actor_id=actor_id, cause=cause
+            ),
+            timeout=self.rpc_timeout_s,
+        )
+
+    async def publish_logs(self, batches: list[gcs_pb2.LogBatch]) -> None:
+        """Forward worker output to the GCS, which fans it out to drivers."""
+        await self._stub.PublishLogs(
+            gcs_pb2.PublishLogsRequest(batches=batches), timeout=self.rpc_timeout_s
+        )
+
+    async def close(self) -> None:
+        """Close the channel."""
+        await self._channel.close()

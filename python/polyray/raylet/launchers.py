@@ -1,0 +1,145 @@
+"""How a worker process of each language is started.
+
+A :class:`WorkerLauncher` turns a :class:`LaunchContext` (who the worker is,
+where its raylet, GCS and store are, the job's code search path) into a
+command line and an environment. The pool looks launchers up in a
+:class:`LauncherRegistry` keyed by Language, so Java and C++ launchers plug in
+later, and tests substitute their own.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import sys
+from dataclasses import dataclass, field
+
+from polyray.protocol import common_pb2
+
+
+class LaunchError(Exception):
+    """The launcher cannot build a command (e.g. no ``java`` on PATH)."""
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    """What a launcher knows about the worker it starts."""
+
+    language: int
+    worker_id: bytes
+    job_id: bytes
+    startup_token: str
+    node_id: bytes
+    raylet_address: str
+    gcs_address: str
+    store_name: str
+    session_dir: str
+    code_search_path: tuple[str, ...] = ()
+
+    def polyray_env(self) -> dict[str, str]:
+        """The POLYRAY_* variables every worker, of any language, reads."""
+        return {
+            "POLYRAY_RAYLET_ADDRESS": self.raylet_address,
+            "POLYRAY_GCS_ADDRESS": self.gcs_address,
+            "POLYRAY_NODE_ID": self.node_id.hex(),
+            "POLYRAY_WORKER_ID": self.worker_id.hex(),
+            "POLYRAY_STARTUP_TOKEN": self.startup_token,
+            "POLYRAY_JOB_ID": self.job_id.hex(),
+            "POLYRAY_STORE_NAME": self.store_name,
+            "POLYRAY_CODE_SEARCH_PATH": ":".join(self.code_search_path),
+            "POLYRAY_SESSION_DIR": self.session_dir,
+            # The address the worker's own server advertises: the node's.
+            "POLYRAY_NODE_IP": self.raylet_address.rpartition(":")[0],
+        }
+
+
+@dataclass(frozen=True)
+class LaunchCommand:
+    """A command line, its full environment and working directory."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str | None = None
+
+
+class WorkerLauncher(abc.ABC):
+    """Builds the command that starts one worker of a language."""
+
+    #: Overrides the node's start timeout for this language when set.
+    start_timeout_s: float | None = None
+
+    @abc.abstractmethod
+    def build(self, ctx: LaunchContext) -> LaunchCommand:
+        """Return the command for ``ctx``; raise LaunchError to explain a failure."""
+
+
+def _polyray_root() -> str:
+    # The folder that holds the polyray package (this file is
+    # <root>/polyray/raylet/launchers.py), so `-m polyray.worker` works from a
+    # source checkout that is not pip-installed.
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def python_path(ctx: LaunchContext, base_env: dict[str, str]) -> str:
+    """PYTHONPATH for a Python worker: the job's code search path (the
+    driver's sys.path additions travel there), then polyray's own root, then
+    whatever PYTHONPATH the raylet had."""
+    parts = [p for p in ctx.code_search_path if p]
+    root = _polyray_root()
+    if root not in parts:
+        parts.append(root)
+    inherited = base_env.get("PYTHONPATH", "")
+    parts.extend(p for p in inherited.split(os.pathsep) if p and p not in parts)
+    return os.pathsep.join(parts)
+
+
+@dataclass
+class PythonWorkerLauncher(WorkerLauncher):
+    """``python -m polyray.worker`` with the raylet's interpreter."""
+
+    python: str = field(default_factory=lambda: sys.executable)
+    module: str = "polyray.worker"
+
+    def build(self, ctx: LaunchContext) -> LaunchCommand:
+        """Command and environment of a Python worker."""
+        if not self.python or not os.path.exists(self.python):
+            raise LaunchError(f"no Python interpreter at {self.python!r}")
+        env = dict(os.environ)
+        env.update(ctx.polyray_env())
+        env["PYTHONPATH"] = python_path(ctx, env)
+        # print() in tasks must reach the driver promptly, not at exit.
+        env["PYTHONUNBUFFERED"] = "1"
+        return LaunchCommand(argv=[self.python, "-m", self.module], env=env)
+
+
+class LauncherRegistry:
+    """Launchers by Language."""
+
+    def __init__(self, launchers: dict[int, WorkerLauncher] | None = None) -> None:
+        self._launchers: dict[int, WorkerLauncher] = dict(launchers or {})
+
+    @classmethod
+    def default(cls) -> "LauncherRegistry":
+        """The launchers this build ships: Python for now."""
+        return cls({common_pb2.PYTHON: PythonWorkerLauncher()})
+
+    def register(self, language: int, launcher: WorkerLauncher) -> None:
+        """Use ``launcher`` for ``language`` from now on."""
+        self._launchers[language] = launcher
+
+    def get(self, language: int) -> WorkerLauncher:
+        """The launcher of ``language``; LaunchError when there is none."""
+        try:
+            return self._launchers[language]
+        except KeyError:
+            raise LaunchError(
+                f"this node has no worker launcher for {language_name(language)} workers"
+            ) from None
+
+
+def language_name(language: int) -> str:
+    """"PYTHON", "JAVA", "CPP" (or the number for an unknown value)."""
+    try:
+        return common_pb2.Language.Name(language)
+    except ValueError:
+        return f"language {language}"

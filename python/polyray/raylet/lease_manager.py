@@ -1,0 +1,274 @@
+"""The scheduler: worker leases against the node's resources.
+
+A lease request waits in a FIFO queue of its scheduling class (language, job,
+resources, and the class for actor creation) until the resources it asks for
+are available; then a worker is taken from the pool (or started) and the
+lease is granted. ReturnWorker gives the resources back and lets the next
+queued request in. A request that exceeds the node's total can never fit and
+fails at once.
+
+Resources of a lease: a normal task asks for its spec's resources, with
+{"CPU": 1} added when the spec names no CPU amount (Ray's default). An actor
+creation task asks for exactly the resources in its spec: the driver puts
+what the actor holds for its lifetime there (Ray's default being none), so
+an actor with no resources neither waits for nor holds a CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+from polyray.protocol import common_pb2, raylet_pb2
+from polyray.raylet.resources import NodeResources, ResourceSet, format_resources
+from polyray.raylet.worker_pool import WorkerPool
+from polyray.raylet.worker_process import WorkerProcess, WorkerStartError, WorkerState
+
+log = logging.getLogger(__name__)
+
+LEASE_ID_SIZE = 16
+
+
+def lease_resources(spec: common_pb2.TaskSpec) -> ResourceSet:
+    """The resources a lease for ``spec`` holds (ValueError for a negative amount)."""
+    amounts = dict(spec.resources)
+    if spec.type == common_pb2.NORMAL_TASK and "CPU" not in amounts:
+        amounts["CPU"] = 1.0
+    return ResourceSet(amounts)
+
+
+def runtime_error(message: str, type_name: str) -> common_pb2.ErrorRecord:
+    """An ErrorRecord of kind RUNTIME_ERROR raised by the raylet."""
+    return common_pb2.ErrorRecord(
+        kind=common_pb2.RUNTIME_ERROR,
+        type_name=type_name,
+        message=message,
+        language=common_pb2.PYTHON,
+    )
+
+
+class _State(enum.Enum):
+    QUEUED = "queued"
+    STARTING = "starting"  # resources held, worker being found or started
+    DONE = "done"
+
+
+@dataclass
+class Lease:
+    """A granted lease: a worker and the resources it holds."""
+
+    lease_id: bytes
+    worker: WorkerProcess
+    resources: ResourceSet
+    task_id: bytes
+    granted_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(eq=False)
+class _Request:
+    spec: common_pb2.TaskSpec
+    resources: ResourceSet
+    key: tuple[object, ...]
+    reply: asyncio.Future[raylet_pb2.RequestWorkerLeaseReply]
+    state: _State = _State.QUEUED
+
+
+class LeaseManager:
+    """Queues lease requests, grants them as resources allow, takes leases back."""
+
+    def __init__(self, node_id: bytes, host: str, resources: NodeResources, pool: WorkerPool) -> None:
+        self._node_id = node_id
+        self._host = host
+        self.resources = resources
+        self._pool = pool
+        self._queues: dict[tuple[object, ...], collections.deque[_Request]] = {}
+        self._by_task: dict[bytes, _Request] = {}
+        self.leases: dict[bytes, Lease] = {}
+        self._grants: set[asyncio.Task[None]] = set()
+
+    # -- requests ------------------------------------------------------------
+
+    async def request(self, spec: common_pb2.TaskSpec) -> raylet_pb2.RequestWorkerLeaseReply:
+        """Wait for and return a lease for ``spec`` (or a failure / canceled reply).
+
+        Raises ValueError for a request that is malformed. If the caller is
+        cancelled, its request is dropped (and a lease granted in that very
+        moment is returned).
+        """
+        if spec.type == common_pb2.ACTOR_TASK:
+            raise ValueError("actor tasks go to their actor's worker; they take no lease")
+        if not spec.task_id:
+            raise ValueError("the task spec has no task_id")
+        if spec.task_id in self._by_task:
+            raise ValueError(f"a lease request for task {spec.task_id.hex()} is already pending")
+        resources = lease_resources(spec)
+        if not self.resources.can_ever_fit(resources):
+            missing = resources.missing_from(self.resources.total)
+            return raylet_pb2.RequestWorkerLeaseReply(
+                failure=runtime_error(
+                    f"task {spec.name or spec.task_id.hex()} asks for {resources}, which this node "
+                    f"can never provide: its total is {self.resources.total} "
+                    f"(short of {format_resources(missing)})",
+                    "ResourcesInfeasibleError",
+                )
+            )
+        key: tuple[object, ...] = (spec.language, spec.job_id, resources.key())
+        if spec.type == common_pb2.ACTOR_CREATION_TASK:
+            key += (spec.function.SerializeToString(deterministic=True),)
+        req = _Request(spec, resources, key, asyncio.get_running_loop().create_future())
+        self._queues.setdefault(key, collections.deque()).append(req)
+        self._by_task[spec.task_id] = req
+        self._dispatch()
+        try:
+            return await asyncio.shield(req.reply)
+        except asyncio.CancelledError:
+            self._abandon(req)
+            raise
+
+    def _abandon(self, req: _Request) -> None:
+        # The caller went away (RPC cancelled or past its deadline).
+        if req.reply.done():
+            reply = req.reply.result()
+            if reply.lease_id:
+                self.return_worker(reply.lease_id, reply.worker_address.worker_id, disconnect=False)
+            return
+        self._cancel(req)
+
+    def cancel(self, task_id: bytes) -> bool:
+        """CancelWorkerLease: drop a request not granted yet; True if there was one."""
+        req = self._by_task.get(task_id)
+        if req is None or req.state is _State.DONE:
+            return False
+        self._cancel(req)
+        return True
+
+    def _cancel(self, req: _Request) -> None:
+        if req.state is _State.QUEUED:
+            queue = self._queues.get(req.key)
+            if queue is not None:
+                queue.remove(req)
+                if not queue:
+                    del self._queues[req.key]
+        elif req.state is _State.STARTING:
+            # The worker being started still comes up and joins the idle pool.
+            self.resources.release(req.resources)
+        self._finish(req, raylet_pb2.RequestWorkerLeaseReply(canceled=True))
+        self._dispatch()
+
+    def _finish(self, req: _Request, reply: raylet_pb2.RequestWorkerLeaseReply) -> None:
+        req.state = _State.DONE
+        if self._by_task.get(req.spec.task_id) is req:
+            del self._by_task[req.spec.task_id]
+        if not req.reply.done():
+            req.reply.set_result(reply)
+
+    @property
+    def pending_count(self) -> int:
+        """Requests not granted yet (queued or waiting for a worker)."""
+        return len(self._by_task)
+
+    # -- granting --------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        # Per class, the head of the queue goes first; a head that does not
+        # fit blocks its class (FIFO) but not the other classes.
+        for key in list(self._queues):
+            queue = self._queues[key]
+            while queue and self.resources.fits(queue[0].resources):
+                req = queue.popleft()
+                self.resources.acquire(req.resources)
+                req.state = _State.STARTING
+                task = asyncio.create_task(self._grant(req))
+                self._grants.add(task)
+                task.add_done_callback(self._grants.discard)
+            if not queue:
+                del self._queues[key]
+
+    async def _grant(self, req: _Request) -> None:
+        spec = req.spec
+        try:
+            worker = await self._pool.pop_worker(
+                spec.language, spec.job_id, tuple(spec.code_search_path)
+            )
+        except WorkerStartError as exc:
+            if req.state is _State.STARTING:
+                self.resources.release(req.resources)
+                self._finish(
+                    req,
+                    raylet_pb2.RequestWorkerLeaseReply(
+                        failure=runtime_error(str(exc), "WorkerStartError")
+                    ),
+                )
+                self._dispatch()
+            return
+        if req.state is not _State.STARTING:
+            # Cancelled while the worker was coming up: keep it for the next lease.
+            self._pool.push_idle(worker)
+            return
+        lease = Lease(os.urandom(LEASE_ID_SIZE), worker, req.resources, spec.task_id)
+        worker.state = WorkerState.LEASED
+        worker.lease_id = lease.lease_id
+        if spec.type == common_pb2.ACTOR_CREATION_TASK:
+            worker.actor_id = spec.actor_id
+        self.leases[lease.lease_id] = lease
+        self._finish(
+            req,
+            raylet_pb2.RequestWorkerLeaseReply(
+                lease_id=lease.lease_id,
+                worker_address=common_pb2.Address(
+                    node_id=self._node_id, host=self._host, port=worker.port,
+                    worker_id=worker.worker_id,
+                ),
+                worker_pid=worker.reported_pid or worker.pid,
+            ),
+        )
+
+    # -- returning -------------------------------------------------------------
+
+    def return_worker(self, lease_id: bytes, worker_id: bytes, disconnect: bool) -> bool:
+        """Take a lease back; the worker goes idle, or is stopped when
+        ``disconnect`` is set or it hosted an actor. False for an unknown lease
+        (already returned, or its worker died): returning is idempotent."""
+        lease = self.leases.get(lease_id)
+        if lease is None:
+            return False
+        if worker_id and worker_id != lease.worker.worker_id:
+            raise ValueError(
+                f"lease {lease_id.hex()} is held by worker {lease.worker.worker_id.hex()}, "
+                f"not {worker_id.hex()}"
+            )
+        del self.leases[lease_id]
+        self.resources.release(lease.resources)
+        worker = lease.worker
+        worker.lease_id = None
+        if disconnect or worker.actor_id or not worker.alive:
+            why = "returned with disconnect" if disconnect else "its actor's lease ended"
+            self._pool.stop_worker(worker, why)
+        else:
+            self._pool.push_idle(worker)
+        self._dispatch()
+        return True
+
+    def on_worker_exit(self, worker: WorkerProcess) -> Lease | None:
+        """Drop the lease of a worker that exited; the lease it had, if any."""
+        lease = self.leases.pop(worker.lease_id, None) if worker.lease_id else None
+        if lease is not None:
+            self.resources.release(lease.resources)
+            self._dispatch()
+        return lease
+
+    def fail_all(self, message: str) -> None:
+        """Fail every pending request (the raylet is stopping)."""
+        for req in list(self._by_task.values()):
+            if req.state is _State.STARTING:
+                self.resources.release(req.resources)
+            self._finish(
+                req,
+                raylet_pb2.RequestWorkerLeaseReply(failure=runtime_error(message, "RayletStoppedError")),
+            )
+        self._queues.clear()

@@ -1,0 +1,106 @@
+"""Worker output to the GCS, in batches (the driver prints it, like Ray)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable
+
+from polyray.protocol import gcs_pb2
+
+log = logging.getLogger(__name__)
+
+#: Lines held while the GCS is unreachable; older ones are dropped past this.
+MAX_BUFFERED_LINES = 20_000
+#: Lines sent in one PublishLogs call at most.
+MAX_LINES_PER_CALL = 2_000
+
+Publish = Callable[[list[gcs_pb2.LogBatch]], Awaitable[None]]
+_Key = tuple[bytes, int, str, bool]
+
+
+class LogForwarder:
+    """Collects lines per (job, pid, label, stream) and publishes them
+    every ``interval_s`` or as soon as ``MAX_LINES_PER_CALL`` are waiting."""
+
+    def __init__(self, node_id: bytes, publish: Publish, interval_s: float) -> None:
+        self._node_id = node_id
+        self._publish = publish
+        self._interval_s = interval_s
+        self._pending: dict[_Key, list[str]] = {}
+        self._count = 0
+        self._dropped = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        """Start the flushing task."""
+        self._task = asyncio.create_task(self._run(), name="raylet-log-forwarder")
+
+    def push(self, job_id: bytes, pid: int, label: str, is_error: bool, line: str) -> None:
+        """Queue one line of a worker's output."""
+        if self._count >= MAX_BUFFERED_LINES:
+            self._dropped += 1
+            return
+        self._pending.setdefault((job_id, pid, label, is_error), []).append(line)
+        self._count += 1
+        if self._count >= MAX_LINES_PER_CALL:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._closing:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval_s)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            await self.flush()
+
+    def _take(self) -> list[gcs_pb2.LogBatch]:
+        batches: list[gcs_pb2.LogBatch] = []
+        taken = 0
+        for key in list(self._pending):
+            if taken >= MAX_LINES_PER_CALL:
+                break
+            lines = self._pending[key]
+            room = MAX_LINES_PER_CALL - taken
+            send, rest = lines[:room], lines[room:]
+            if rest:
+                self._pending[key] = rest
+            else:
+                del self._pending[key]
+            job_id, pid, label, is_error = key
+            batches.append(
+                gcs_pb2.LogBatch(
+                    job_id=job_id, node_id=self._node_id, pid=pid,
+                    worker_label=label, is_error=is_error, lines=send,
+                )
+            )
+            taken += len(send)
+        self._count -= taken
+        return batches
+
+    async def flush(self) -> None:
+        """Send everything queued now (lines are dropped if the GCS fails)."""
+        while self._count:
+            batches = self._take()
+            try:
+                await self._publish(batches)
+            except Exception as exc:  # the GCS being away must not stop the raylet
+                log.warning("could not forward %d log batches to the GCS: %s", len(batches), exc)
+                return
+        if self._dropped:
+            log.warning("dropped %d worker log lines (buffer full)", self._dropped)
+            self._dropped = 0
+
+    async def stop(self) -> None:
+        """Flush what is left and stop."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=2.0)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+        await self.flush()

@@ -1,0 +1,242 @@
+"""RayletServer: the node's raylet, a grpc.aio server, and its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import cast
+
+import grpc
+
+from polyray.protocol import common_pb2, gcs_pb2, raylet_pb2
+from polyray.raylet.config import NodeConfig
+from polyray.raylet.gcs_client import GcsClient
+from polyray.raylet.launchers import LauncherRegistry
+from polyray.raylet.lease_manager import LeaseManager
+from polyray.raylet.log_forwarder import LogForwarder
+from polyray.raylet.object_manager import ObjectManager
+from polyray.raylet.resources import NodeResources, ResourceSet
+from polyray.raylet.service import RayletServicer, generic_handler
+from polyray.raylet.worker_pool import DriverRecord, WorkerPool
+from polyray.raylet.worker_process import WorkerProcess, describe_exit
+
+log = logging.getLogger(__name__)
+
+#: Lines of a dead worker's stderr quoted in its death report.
+_DEATH_STDERR_LINES = 10
+_MAX_MESSAGE = 64 * 1024 * 1024
+
+
+def _split_address(address: str) -> common_pb2.Address:
+    host, _, port = address.rpartition(":")
+    try:
+        return common_pb2.Address(host=host, port=int(port))
+    except ValueError:
+        return common_pb2.Address(host=address)
+
+
+class RayletServer:
+    """One node's raylet: leases, worker pool, shared store, GCS membership.
+
+    ``await start()`` creates the store, serves RayletService, registers the
+    node with the GCS and starts heartbeating; ``await stop()`` stops every
+    worker, unregisters, and unlinks the store.
+    """
+
+    def __init__(self, config: NodeConfig, launchers: LauncherRegistry | None = None) -> None:
+        self.config = config
+        self.launchers = launchers or LauncherRegistry.default()
+        self.port = 0
+        self.objects = ObjectManager(config.store_name, config.object_store_memory)
+        self.gcs = GcsClient(config.gcs_address, config.gcs_rpc_timeout_s)
+        self.logs = LogForwarder(config.node_id, self.gcs.publish_logs, config.log_flush_interval_s)
+        self.pool = WorkerPool(
+            config,
+            self.launchers,
+            raylet_address=lambda: self.address,
+            on_exit=self._on_worker_exit,
+            on_driver_exit=self._on_driver_exit,
+            log_sink=lambda w, is_err, line: self.logs.push(w.job_id, w.pid, w.label, is_err, line),
+        )
+        self.leases = LeaseManager(
+            config.node_id, config.host, NodeResources(ResourceSet(config.resources)), self.pool
+        )
+        self._server: grpc.aio.Server | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._stop_task: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+        self._started = False
+        self._node_dead = False
+
+    @property
+    def address(self) -> str:
+        """"host:port" of this raylet."""
+        return f"{self.config.host}:{self.port}"
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> int:
+        """Create the store, serve, register with the GCS; return the bound port."""
+        if self._started:
+            return self.port
+        self._started = True
+        os.makedirs(self.config.session_dir, exist_ok=True)
+        self.objects.start()
+        try:
+            self._server = grpc.aio.server(
+                options=[
+                    ("grpc.max_send_message_length", _MAX_MESSAGE),
+                    ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                ]
+            )
+            self._server.add_generic_rpc_handlers((generic_handler(RayletServicer(self)),))
+            self.port = self._server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+            if self.port == 0:
+                raise OSError(f"cannot bind the raylet to {self.config.host}:{self.config.port}")
+            await self._server.start()
+            self.pool.start()
+            self.logs.start()
+            reply = await self.gcs.register_node(self._node_info(), self.config.gcs_connect_timeout_s)
+        except BaseException:
+            await self._teardown(unregister=False)
+            raise
+        interval = reply.heartbeat_interval_s or self.config.heartbeat_interval_s
+        self._heartbeat = asyncio.create_task(self._heartbeat_loop(interval), name="raylet-heartbeat")
+        log.info(
+            "raylet %s listening on %s (store %s, resources %s)",
+            self.config.node_id_hex[:12], self.address, self.config.store_name,
+            self.leases.resources.total,
+        )
+        return self.port
+
+    def _node_info(self) -> gcs_pb2.NodeInfo:
+        total = self.leases.resources.total.to_dict()
+        return gcs_pb2.NodeInfo(
+            node_id=self.config.node_id,
+            raylet_address=common_pb2.Address(
+                node_id=self.config.node_id, host=self.config.host, port=self.port
+            ),
+            store_name=self.config.store_name,
+            resources_total=total,
+            resources_available=self.leases.resources.available.to_dict(),
+            alive=True,
+            start_time=time.time(),
+        )
+
+    async def _heartbeat_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                reply = await self.gcs.heartbeat(
+                    self.config.node_id, self.leases.resources.available.to_dict()
+                )
+            except grpc.aio.AioRpcError as exc:
+                log.warning("heartbeat to the GCS failed: %s %s", exc.code().name, exc.details())
+                continue
+            if reply.node_dead:
+                log.error("the GCS declared node %s dead; shutting down", self.config.node_id_hex)
+                self._node_dead = True
+                self.request_stop("the GCS declared this node dead")
+                return
+
+    def request_stop(self, reason: str) -> None:
+        """Start stopping in the background (from a handler or the heartbeat)."""
+        if self._stop_task is None:
+            self._stop_task = asyncio.create_task(self.stop(reason), name="raylet-stop")
+
+    async def stop(self, reason: str = "stopped") -> None:
+        """Stop every worker, unregister from the GCS, unlink the store (idempotent)."""
+        if self._stopped.is_set():
+            return
+        current = asyncio.current_task()
+        if self._stop_task is not None and self._stop_task is not current:
+            await asyncio.shield(self._stop_task)
+            return
+        if self._stop_task is None:
+            self._stop_task = current  # type: ignore[assignment]
+        await self._teardown(unregister=not self._node_dead, reason=reason)
+
+    async def _teardown(self, unregister: bool, reason: str = "stopped") -> None:
+        if self._heartbeat is not None and self._heartbeat is not asyncio.current_task():
+            self._heartbeat.cancel()
+        self.leases.fail_all(f"the raylet of node {self.config.node_id_hex} is stopping ({reason})")
+        await self.pool.stop()
+        if self._server is not None:
+            # A moment for replies in flight (e.g. the Shutdown RPC's own).
+            await self._server.stop(grace=0.5)
+        await self.logs.stop()
+        if unregister:
+            try:
+                await self.gcs.unregister_node(self.config.node_id, reason)
+            except grpc.aio.AioRpcError as exc:
+                log.warning("could not unregister from the GCS: %s", exc.details())
+        await self.gcs.close()
+        self.objects.stop()
+        self._stopped.set()
+        log.info("raylet %s stopped: %s", self.config.node_id_hex[:12], reason)
+
+    async def wait_stopped(self) -> None:
+        """Return once the raylet has stopped (by stop(), Shutdown, or the GCS)."""
+        await self._stopped.wait()
+
+    @property
+    def stopped(self) -> bool:
+        """True once stop() finished."""
+        return self._stopped.is_set()
+
+    # -- process exits -------------------------------------------------------------
+
+    def register_reply(self) -> raylet_pb2.RegisterWorkerReply:
+        """What a registering worker or driver learns about this node."""
+        gcs = _split_address(self.config.gcs_address)
+        return raylet_pb2.RegisterWorkerReply(
+            node_id=self.config.node_id, store_name=self.config.store_name, gcs_address=gcs
+        )
+
+    async def _on_worker_exit(self, worker: WorkerProcess, code: int) -> None:
+        lease = self.leases.on_worker_exit(worker)
+        for pid in {worker.pid, worker.reported_pid}:
+            try:
+                self.objects.reclaim(pid)
+            except Exception as exc:
+                log.warning("reclaiming the pins of pid %d failed: %s", pid, exc)
+        self.objects.free_owned_by(worker.worker_id)
+        if worker.stop_reason is not None:
+            return  # the raylet stopped it: idle, returned with disconnect, shutdown
+        if lease is None and not worker.actor_id:
+            return  # an idle worker died: nobody was relying on it
+        await self._report_death(worker, code)
+
+    async def _report_death(self, worker: WorkerProcess, code: int) -> None:
+        pid = worker.reported_pid or worker.pid
+        what = "the actor's worker" if worker.actor_id else "the leased worker"
+        message = (
+            f"{what} {worker.worker_id.hex()} (pid {pid}) on node "
+            f"{self.config.node_id_hex} {describe_exit(code)}"
+        )
+        kind, type_name = common_pb2.WORKER_CRASHED, "WorkerCrashedError"
+        if worker.kill_reason:
+            message += f"; it was killed: {worker.kill_reason}"
+        elif worker.disconnect_intentional and worker.actor_id:
+            # exit_actor() and the like: the actor is gone on purpose.
+            kind, type_name = common_pb2.ACTOR_DIED, "ActorDiedError"
+            message += " after exiting intentionally"
+        tail = list(worker.stderr_tail)[-_DEATH_STDERR_LINES:]
+        if tail:
+            message += "\n--- last lines of its stderr ---\n" + "\n".join(tail)
+        cause = common_pb2.ErrorRecord(
+            kind=kind, type_name=type_name, message=message,
+            language=cast(common_pb2.Language, worker.language),
+        )
+        try:
+            await self.gcs.report_worker_death(
+                worker.worker_id, self.config.node_id, worker.actor_id, cause
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("could not report the death of %r to the GCS: %s", worker, exc.details())
+
+    async def _on_driver_exit(self, record: DriverRecord) -> None:
+        self.objects.reclaim(record.pid)
+        self.objects.free_owned_by(record.worker_id)

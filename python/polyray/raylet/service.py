@@ -1,0 +1,264 @@
+"""RayletService: the RPC handlers, and the guard every handler runs behind.
+
+The guard turns a request that does not decode into INVALID_ARGUMENT (gRPC
+would answer INTERNAL), a ValueError raised by a handler into
+INVALID_ARGUMENT with its message, and any other exception into INTERNAL, so
+one bad call never stops the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, cast
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+
+from polyray.protocol import common_pb2, raylet_pb2
+from polyray.raylet.object_manager import ObjectNotAvailable, check_object_id
+from polyray.raylet.worker_pool import RegistrationError
+from polyray.raylet.worker_process import WorkerState
+
+if TYPE_CHECKING:
+    from polyray.raylet.server import RayletServer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "polyray.rpc.RayletService"
+#: Ids the raylet checks (docs/protocol.md §IDs).
+WORKER_ID_SIZE = 28
+JOB_ID_SIZE = 4
+
+
+class _Malformed:
+    """Stands in for a request whose bytes did not decode."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+
+def _safe_deserializer(cls: type[Message]) -> Callable[[bytes], Any]:
+    def deserialize(data: bytes) -> Any:
+        try:
+            return cls.FromString(data)
+        except (DecodeError, RuntimeWarning, ValueError) as exc:
+            return _Malformed(str(exc) or type(exc).__name__)
+
+    return deserialize
+
+
+def _check_len(what: str, value: bytes, size: int) -> None:
+    if len(value) != size:
+        raise ValueError(f"{what} must be {size} bytes, got {len(value)} ({value.hex() or 'empty'})")
+
+
+class RayletServicer:
+    """Implements every RayletService method against a RayletServer's parts."""
+
+    def __init__(self, server: "RayletServer") -> None:
+        self._server = server
+
+    # -- leases -----------------------------------------------------------------
+
+    async def RequestWorkerLease(
+        self, request: raylet_pb2.RequestWorkerLeaseRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.RequestWorkerLeaseReply:
+        """Block until a worker is leased (or the request fails / is canceled)."""
+        task = request.task
+        _check_len("task.job_id", task.job_id, JOB_ID_SIZE)
+        if task.language not in common_pb2.Language.values():
+            raise ValueError(f"task.language {task.language} is not a known Language")
+        return await self._server.leases.request(task)
+
+    async def ReturnWorker(
+        self, request: raylet_pb2.ReturnWorkerRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.ReturnWorkerReply:
+        """Give a leased worker back (idle, or stopped with disconnect)."""
+        self._server.leases.return_worker(request.lease_id, request.worker_id, request.disconnect)
+        return raylet_pb2.ReturnWorkerReply()
+
+    async def CancelWorkerLease(
+        self, request: raylet_pb2.CancelWorkerLeaseRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.CancelWorkerLeaseReply:
+        """Drop a lease request not granted yet."""
+        return raylet_pb2.CancelWorkerLeaseReply(canceled=self._server.leases.cancel(request.task_id))
+
+    # -- workers ------------------------------------------------------------------
+
+    async def RegisterWorker(
+        self, request: raylet_pb2.RegisterWorkerRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.RegisterWorkerReply:
+        """A started worker (or a driver) announces its CoreWorker port."""
+        _check_len("worker_id", request.worker_id, WORKER_ID_SIZE)
+        pool = self._server.pool
+        if request.is_driver:
+            _check_len("job_id", request.job_id, JOB_ID_SIZE)
+            pool.register_driver(
+                request.worker_id, request.language, request.pid, request.port, request.job_id
+            )
+        else:
+            try:
+                pool.register(
+                    request.worker_id, request.startup_token, request.language,
+                    request.pid, request.port,
+                )
+            except RegistrationError as exc:
+                await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        return self._server.register_reply()
+
+    async def DisconnectWorker(
+        self, request: raylet_pb2.DisconnectWorkerRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.DisconnectWorkerReply:
+        """A worker says it is about to exit (intentionally or not)."""
+        self._server.pool.disconnect(request.worker_id, request.intentional)
+        return raylet_pb2.DisconnectWorkerReply()
+
+    async def KillWorker(
+        self, request: raylet_pb2.KillWorkerRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.KillWorkerReply:
+        """SIGKILL (force) or SIGTERM a worker of this node."""
+        worker = self._server.pool.workers.get(request.worker_id)
+        if worker is None:
+            return raylet_pb2.KillWorkerReply(killed=False)
+        worker.kill_reason = request.reason or "killed through KillWorker"
+        return raylet_pb2.KillWorkerReply(killed=self._server.pool.kill(worker, request.force))
+
+    # -- objects ------------------------------------------------------------------
+
+    async def PinObjects(
+        self, request: raylet_pb2.PinObjectsRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.PinObjectsReply:
+        """Pin primary copies until FreeObjects; false for an id not in the store."""
+        ids = list(request.object_ids)
+        for oid in ids:
+            check_object_id(oid)
+        return raylet_pb2.PinObjectsReply(pinned=self._server.objects.pin(ids, request.owner))
+
+    async def FreeObjects(
+        self, request: raylet_pb2.FreeObjectsRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.FreeObjectsReply:
+        """Release the pins and delete the objects."""
+        ids = list(request.object_ids)
+        for oid in ids:
+            check_object_id(oid)
+        self._server.objects.free(ids)
+        return raylet_pb2.FreeObjectsReply()
+
+    async def ReadObject(
+        self, request: raylet_pb2.ReadObjectRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[raylet_pb2.ObjectChunk]:
+        """Stream an object's data then metadata in chunks."""
+        check_object_id(request.object_id)
+        if request.timeout_ms < 0:
+            raise ValueError("timeout_ms must be >= 0")
+        timeout = request.timeout_ms / 1000.0
+        remaining = context.time_remaining()
+        if remaining is not None:
+            timeout = min(timeout, max(0.0, remaining))
+        try:
+            async for chunk in self._server.objects.read(
+                request.object_id, request.chunk_size, timeout
+            ):
+                yield chunk
+        except ObjectNotAvailable as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+
+    # -- node ---------------------------------------------------------------------
+
+    async def GetNodeStats(
+        self, request: raylet_pb2.GetNodeStatsRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.GetNodeStatsReply:
+        """Resources, workers, store and queue of this node."""
+        server = self._server
+        stats = server.objects.stats()
+        workers = [
+            raylet_pb2.WorkerStats(
+                worker_id=w.worker_id, language=cast(common_pb2.Language, w.language), pid=w.reported_pid or w.pid,
+                leased=w.state is WorkerState.LEASED, actor_id=w.actor_id,
+                job_id=w.job_id, port=w.port,
+            )
+            for w in server.pool.workers.values()
+        ]
+        return raylet_pb2.GetNodeStatsReply(
+            node_id=server.config.node_id,
+            resources_total=server.leases.resources.total.to_dict(),
+            resources_available=server.leases.resources.available.to_dict(),
+            workers=workers,
+            store_capacity=stats.capacity,
+            store_bytes_used=stats.bytes_used,
+            store_objects=stats.objects,
+            pending_leases=server.leases.pending_count,
+        )
+
+    async def Shutdown(
+        self, request: raylet_pb2.ShutdownRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.ShutdownReply:
+        """Stop the raylet once this reply is sent."""
+        self._server.request_stop("Shutdown RPC")
+        return raylet_pb2.ShutdownReply()
+
+
+def _guard_unary(name: str, impl: Callable[..., Awaitable[Message]]) -> Callable[..., Awaitable[Message]]:
+    async def handler(request: Any, context: grpc.aio.ServicerContext) -> Message:
+        if isinstance(request, _Malformed):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"malformed {name} request: {request.error}"
+            )
+        try:
+            return await impl(request, context)
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name}: {exc}")
+        except Exception as exc:
+            log.exception("%s failed", name)
+            await context.abort(grpc.StatusCode.INTERNAL, f"{name} failed: {type(exc).__name__}: {exc}")
+        raise AssertionError("unreachable")  # abort() always raises
+
+    return handler
+
+
+def _guard_stream(
+    name: str, impl: Callable[..., AsyncIterator[Message]]
+) -> Callable[..., AsyncIterator[Message]]:
+    async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
+        if isinstance(request, _Malformed):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"malformed {name} request: {request.error}"
+            )
+        try:
+            async for item in impl(request, context):
+                yield item
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name}: {exc}")
+        except Exception as exc:
+            log.exception("%s failed", name)
+            await context.abort(grpc.StatusCode.INTERNAL, f"{name} failed: {type(exc).__name__}: {exc}")
+
+    return handler
+
+
+def generic_handler(servicer: RayletServicer) -> grpc.GenericRpcHandler:
+    """Every RayletService method, guarded, from the service's descriptor."""
+    service = raylet_pb2.DESCRIPTOR.services_by_name["RayletService"]
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for method in service.methods:
+        request_cls = getattr(raylet_pb2, method.input_type.name)
+        reply_cls = getattr(raylet_pb2, method.output_type.name)
+        impl = getattr(servicer, method.name)
+        if method.server_streaming:
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                _guard_stream(method.name, impl),
+                request_deserializer=_safe_deserializer(request_cls),
+                response_serializer=reply_cls.SerializeToString,
+            )
+        else:
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                _guard_unary(method.name, impl),
+                request_deserializer=_safe_deserializer(request_cls),
+                response_serializer=reply_cls.SerializeToString,
+            )
+    return grpc.method_handlers_generic_handler(service.full_name, handlers)

@@ -1,0 +1,393 @@
+"""The worker pool: one pool per language behind one interface.
+
+Workers are started on demand for a (language, job), register back within a
+timeout, serve leases, go idle when returned, are reused by later leases of
+the same language and job, and are stopped when idle too long. Every process
+is watched; an exit is handed to ``on_exit`` so leases, pins and the GCS are
+told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from polyray.raylet.config import NODE_ID_SIZE, NodeConfig
+from polyray.raylet.launchers import LaunchContext, LaunchError, LauncherRegistry, language_name
+from polyray.raylet.worker_process import (
+    LineSink,
+    WorkerProcess,
+    WorkerStartError,
+    WorkerState,
+    describe_exit,
+)
+
+log = logging.getLogger(__name__)
+
+#: Told about every worker exit, after the pool forgot the worker.
+ExitCallback = Callable[[WorkerProcess, int], Awaitable[None]]
+#: Told about a registered driver whose process is gone.
+DriverExitCallback = Callable[["DriverRecord"], Awaitable[None]]
+
+_PoolKey = tuple[int, bytes]
+
+
+class RegistrationError(Exception):
+    """RegisterWorker from a process this raylet did not start, or too late."""
+
+
+@dataclass
+class DriverRecord:
+    """A driver that registered with this raylet (not started by it)."""
+
+    worker_id: bytes
+    language: int
+    pid: int
+    port: int
+    job_id: bytes
+
+
+class WorkerPool:
+    """Starts, hands out, takes back and stops the workers of this node."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        launchers: LauncherRegistry,
+        *,
+        raylet_address: Callable[[], str],
+        on_exit: ExitCallback,
+        on_driver_exit: DriverExitCallback,
+        log_sink: LineSink,
+    ) -> None:
+        self._config = config
+        self._launchers = launchers
+        self._raylet_address = raylet_address
+        self._on_exit = on_exit
+        self._on_driver_exit = on_driver_exit
+        self._log_sink = log_sink
+        self.workers: dict[bytes, WorkerProcess] = {}
+        self.drivers: dict[bytes, DriverRecord] = {}
+        self._idle: dict[_PoolKey, list[WorkerProcess]] = {}
+        self._claimed: set[bytes] = set()
+        self._start_slots = asyncio.Semaphore(config.max_starting_workers)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the idle reaper (and driver watcher)."""
+        os.makedirs(self._config.session_dir, exist_ok=True)
+        self._reaper = asyncio.create_task(self._reap_loop(), name="raylet-idle-reaper")
+
+    async def stop(self) -> None:
+        """Stop every worker: SIGTERM, then SIGKILL after the grace period."""
+        self._stopping = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for worker in list(self.workers.values()):
+            self.stop_worker(worker, "the raylet is shutting down", force=False)
+        alive = [w for w in self.workers.values() if w.pid]
+        if alive:
+            await asyncio.wait(
+                [asyncio.create_task(w.exited.wait()) for w in alive],
+                timeout=self._config.worker_kill_grace_s,
+            )
+        for worker in list(self.workers.values()):
+            worker.signal(signal.SIGKILL)
+        # Let the watchers see the exits (and reclaim pins) before the store goes.
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=5.0)
+            for task in still:
+                task.cancel()
+
+    def _spawn_task(self, coro: Awaitable[None], name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- handing out workers -------------------------------------------------
+
+    async def pop_worker(
+        self, language: int, job_id: bytes, code_search_path: tuple[str, ...]
+    ) -> WorkerProcess:
+        """A registered worker for (language, job): an idle one, or a new one.
+
+        Raises WorkerStartError (message says why) when a new worker does not
+        come up. If the caller is cancelled, a worker that comes up later
+        joins the idle pool instead.
+        """
+        idle = self._take_idle((language, job_id))
+        if idle is not None:
+            return idle
+        worker = self._new_worker(language, job_id, code_search_path)
+        self._claimed.add(worker.worker_id)
+        try:
+            await asyncio.shield(worker.registered)
+        except asyncio.CancelledError:
+            self._claimed.discard(worker.worker_id)
+            if worker.is_registered and worker.alive and worker.state is WorkerState.STARTING:
+                self.push_idle(worker)
+            raise
+        self._claimed.discard(worker.worker_id)
+        if not worker.alive:
+            raise WorkerStartError(
+                f"{self._describe(worker)} {describe_exit(worker.exit_code or 0)} right after registering"
+            )
+        return worker
+
+    def prestart(
+        self, language: int, job_id: bytes, code_search_path: tuple[str, ...], count: int
+    ) -> None:
+        """Start ``count`` workers ahead of leases; they join the idle pool."""
+        for _ in range(count):
+            self._new_worker(language, job_id, code_search_path)
+
+    def push_idle(self, worker: WorkerProcess) -> None:
+        """Make a registered, live worker available to the next lease."""
+        if not worker.alive or self._stopping:
+            return
+        worker.state = WorkerState.IDLE
+        worker.lease_id = None
+        worker.idle_since = time.monotonic()
+        self._idle.setdefault((worker.language, worker.job_id), []).append(worker)
+
+    def _take_idle(self, key: _PoolKey) -> WorkerProcess | None:
+        stack = self._idle.get(key)
+        while stack:
+            worker = stack.pop()  # most recently used first: the rest can time out
+            if worker.alive and worker.state is WorkerState.IDLE:
+                return worker
+        return None
+
+    def _remove_idle(self, worker: WorkerProcess) -> None:
+        stack = self._idle.get((worker.language, worker.job_id))
+        if stack and worker in stack:
+            stack.remove(worker)
+
+    def idle_workers(self) -> list[WorkerProcess]:
+        """Every idle worker."""
+        return [w for stack in self._idle.values() for w in stack if w.state is WorkerState.IDLE]
+
+    # -- starting ------------------------------------------------------------
+
+    def _new_worker(
+        self, language: int, job_id: bytes, code_search_path: tuple[str, ...]
+    ) -> WorkerProcess:
+        worker = WorkerProcess(
+            worker_id=os.urandom(NODE_ID_SIZE),
+            language=language,
+            job_id=job_id,
+            startup_token=secrets.token_hex(16),
+            code_search_path=code_search_path,
+        )
+        # A failure nobody waits for (a prestarted worker) must not be
+        # reported as "exception never retrieved".
+        worker.registered.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self.workers[worker.worker_id] = worker
+        self._spawn_task(self._start(worker), f"start-worker-{worker.worker_id.hex()[:8]}")
+        return worker
+
+    def _describe(self, worker: WorkerProcess) -> str:
+        pid = f" (pid {worker.pid})" if worker.pid else ""
+        return f"{language_name(worker.language)} worker{pid} for job {worker.job_id.hex()}"
+
+    def _fail_start(self, worker: WorkerProcess, why: str, with_stderr: bool = True) -> None:
+        if worker.registered.done():
+            return
+        message = f"{self._describe(worker)} failed to start: {why}"
+        tail = worker.stderr_text() if with_stderr else ""
+        if tail:
+            message += f"\n--- last lines of its stderr ---\n{tail}"
+        worker.registered.set_exception(WorkerStartError(message))
+
+    async def _start(self, worker: WorkerProcess) -> None:
+        try:
+            launcher = self._launchers.get(worker.language)
+        except LaunchError as exc:
+            self._forget(worker)
+            self._fail_start(worker, str(exc))
+            return
+        timeout = launcher.start_timeout_s or self._config.start_timeout_for(worker.language)
+        async with self._start_slots:
+            if self._stopping:
+                self._forget(worker)
+                self._fail_start(worker, "the raylet is shutting down")
+                return
+            ctx = LaunchContext(
+                language=worker.language,
+                worker_id=worker.worker_id,
+                job_id=worker.job_id,
+                startup_token=worker.startup_token,
+                node_id=self._config.node_id,
+                raylet_address=self._raylet_address(),
+                gcs_address=self._config.gcs_address,
+                store_name=self._config.store_name,
+                session_dir=self._config.session_dir,
+                code_search_path=worker.code_search_path,
+            )
+            try:
+                command = launcher.build(ctx)
+            except LaunchError as exc:
+                self._forget(worker)
+                self._fail_start(worker, str(exc))
+                return
+            try:
+                await worker.spawn(command, self._config.session_dir, self._log_sink)
+            except OSError as exc:
+                self._forget(worker)
+                self._fail_start(worker, f"cannot run {command.argv[0]!r}: {exc.strerror or exc}")
+                return
+            worker.started_at = time.monotonic()
+            self._spawn_task(self._watch(worker), f"watch-worker-{worker.pid}")
+            # The slot is held until the worker registers, exits or times out,
+            # which bounds how many processes start at once.
+            done, _ = await asyncio.wait({worker.registered}, timeout=timeout)
+            if not done:
+                # The watcher fails the start once the pipes are drained, so
+                # the error carries the stderr of a worker stuck starting up.
+                worker.start_failure = f"did not register within {timeout:g} s"
+                worker.stop_reason = "did not register in time"
+                worker.signal(signal.SIGKILL)
+                try:
+                    await asyncio.wait_for(worker.exited.wait(), timeout=3.0)
+                except asyncio.TimeoutError:
+                    self._fail_start(worker, worker.start_failure)
+
+    # -- registration --------------------------------------------------------
+
+    def register(
+        self, worker_id: bytes, startup_token: str, language: int, pid: int, port: int
+    ) -> WorkerProcess:
+        """RegisterWorker from a worker this pool started."""
+        worker = self.workers.get(worker_id)
+        if worker is None or not secrets.compare_digest(worker.startup_token, startup_token):
+            raise RegistrationError(
+                f"no worker {worker_id.hex()} with this startup token is starting on this node"
+            )
+        if worker.registered.done():
+            if worker.is_registered:
+                raise RegistrationError(f"worker {worker_id.hex()} is already registered")
+            raise RegistrationError(f"worker {worker_id.hex()} registered too late; it is being stopped")
+        if language != worker.language:
+            raise RegistrationError(
+                f"worker {worker_id.hex()} was started as {language_name(worker.language)}, "
+                f"registered as {language_name(language)}"
+            )
+        if port <= 0 or port > 65535:
+            raise RegistrationError(f"worker {worker_id.hex()} registered with invalid port {port}")
+        worker.port = port
+        if pid and pid != worker.pid:
+            # A launcher may start the worker through a wrapper; pins are taken
+            # under the real process's pid.
+            worker.reported_pid = pid
+        worker.registered.set_result(None)
+        if worker.worker_id not in self._claimed:
+            self.push_idle(worker)
+        return worker
+
+    def register_driver(
+        self, worker_id: bytes, language: int, pid: int, port: int, job_id: bytes
+    ) -> DriverRecord:
+        """RegisterWorker from a driver: watched so its pins are reclaimed when it dies."""
+        record = DriverRecord(worker_id, language, pid, port, job_id)
+        self.drivers[worker_id] = record
+        return record
+
+    def disconnect(self, worker_id: bytes, intentional: bool) -> bool:
+        """A worker or driver says it is leaving; True if it was known."""
+        worker = self.workers.get(worker_id)
+        if worker is not None:
+            worker.disconnect_intentional = intentional
+            self._remove_idle(worker)
+            return True
+        return self.drivers.pop(worker_id, None) is not None
+
+    # -- stopping ------------------------------------------------------------
+
+    def stop_worker(self, worker: WorkerProcess, reason: str, force: bool = False) -> None:
+        """Stop a worker on the raylet's own account (not reported as a crash)."""
+        worker.stop_reason = worker.stop_reason or reason
+        self._remove_idle(worker)
+        self.kill(worker, force)
+
+    def kill(self, worker: WorkerProcess, force: bool) -> bool:
+        """SIGKILL (force) or SIGTERM followed by SIGKILL after the grace period."""
+        if not worker.pid:
+            return False
+        sent = worker.signal(signal.SIGKILL if force else signal.SIGTERM)
+        if sent and not force:
+            self._spawn_task(self._escalate(worker), f"escalate-{worker.pid}")
+        return sent
+
+    async def _escalate(self, worker: WorkerProcess) -> None:
+        try:
+            await asyncio.wait_for(worker.exited.wait(), timeout=self._config.worker_kill_grace_s)
+        except asyncio.TimeoutError:
+            worker.signal(signal.SIGKILL)
+
+    # -- watching ------------------------------------------------------------
+
+    async def _watch(self, worker: WorkerProcess) -> None:
+        code = await worker.wait()
+        worker.exited.set()
+        self._forget(worker)
+        if not worker.registered.done():
+            self._fail_start(
+                worker, worker.start_failure or f"it {describe_exit(code)} before registering"
+            )
+        try:
+            await self._on_exit(worker, code)
+        except Exception:
+            log.exception("handling the exit of %r failed", worker)
+        worker.state = WorkerState.DEAD
+
+    def _forget(self, worker: WorkerProcess) -> None:
+        self.workers.pop(worker.worker_id, None)
+        self._remove_idle(worker)
+
+    async def _reap_loop(self) -> None:
+        period = max(0.05, min(self._config.idle_worker_timeout_s / 4, 1.0))
+        while True:
+            await asyncio.sleep(period)
+            try:
+                self.reap_idle()
+                await self._check_drivers()
+            except Exception:
+                log.exception("idle reaper failed")
+
+    def reap_idle(self) -> None:
+        """Stop workers idle longer than the timeout, keeping the most recent
+        ``prestart_workers`` of them."""
+        now = time.monotonic()
+        idle = sorted(self.idle_workers(), key=lambda w: w.idle_since, reverse=True)
+        timeout = self._config.idle_worker_timeout_s
+        for worker in idle[self._config.prestart_workers :]:
+            if now - worker.idle_since > timeout:
+                self.stop_worker(worker, f"idle for more than {timeout:g} s")
+
+    async def _check_drivers(self) -> None:
+        for record in list(self.drivers.values()):
+            if record.pid > 0 and not _pid_alive(record.pid):
+                self.drivers.pop(record.worker_id, None)
+                await self._on_driver_exit(record)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
