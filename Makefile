@@ -22,10 +22,11 @@ $(VENV)/bin/python:
 
 python: $(VENV)/bin/python
 	$(PIP) install -q -e '.[test]'
+	PYTHON=$(PY) scripts/gen_proto.sh
 
 cpp:
 	cmake -S cpp -B $(CPP_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build $(CPP_BUILD)
+	cmake --build $(CPP_BUILD) -j2
 
 java: cpp
 	$(MVN) -DskipTests install
@@ -42,7 +43,7 @@ test-cpp:
 	ctest --test-dir $(CPP_BUILD) --output-on-failure
 
 test-java:
-	$(MVN) test
+	mvn -B -f java/pom.xml test
 
 bench: setup
 	$(PY) -m polyray.bench

@@ -38,3 +38,29 @@ class TaskCancelledError(PolyrayError):
 
 class NodeDiedError(PolyrayError):
     """The node that ran a task or held an object died."""
+
+
+class TaskError(PolyrayError):
+    """A task or actor method raised; carries the remote traceback.
+
+    When the original exception was a Python exception, the raised object is
+    also an instance of the original class (``except ZeroDivisionError``
+    still works): see :func:`TaskError.from_record`.
+    """
+
+    def __init__(self, message: str = "", *, type_name: str = "", language: str = "PYTHON",
+                 remote_traceback: str = "", cause: "BaseException | None" = None,
+                 function_name: str = "") -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.language = language
+        self.remote_traceback = remote_traceback
+        self.cause = cause
+        self.function_name = function_name
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args else ""
+
+
+class CrossLanguageError(TaskError):
+    """An exception raised in Java or C++ code (or a chain that crossed languages)."""

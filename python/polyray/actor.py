@@ -1,0 +1,203 @@
+"""Actors: ``@polyray.remote`` on a class, ``Cls.remote(...)`` for a handle, ``handle.m.remote(...)``."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Optional
+
+from polyray import options as opts
+from polyray.protocol import common_pb2 as pb
+from polyray.remote_function import _pickle_export, _require_core, _shape
+from polyray.util.scheduling_strategies import to_proto as strategy_to_proto
+
+
+class ActorClass:
+    """A class whose instances live in their own worker process; create one with ``.remote()``."""
+
+    def __init__(self, cls: type, options: dict[str, Any]) -> None:
+        self._cls = cls
+        self._options = opts.validate(options, opts.ACTOR_OPTIONS, f"actor class {cls.__qualname__}")
+        self._exported: dict[bytes, bytes] = {}
+        self.__name__ = cls.__name__
+        self.__qualname__ = cls.__qualname__
+        self.__module__ = cls.__module__
+        self.__doc__ = cls.__doc__
+
+    @property
+    def _polyray_target(self) -> type:
+        return self._cls
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        name = self._cls.__name__
+        raise TypeError(f"actor class '{name}' cannot be instantiated directly; "
+                        f"use '{name}.remote(...)' to create an actor")
+
+    def remote(self, *args: Any, **kwargs: Any) -> "ActorHandle":
+        """Create the actor; returns its handle at once (creation continues in the background)."""
+        return self._create(args, kwargs, self._options)
+
+    def options(self, **options: Any) -> "_BoundActorClass":
+        """The same class with some options overridden (name, namespace, lifetime, resources, ...)."""
+        merged = dict(self._options)
+        merged.update(opts.validate(options, opts.ACTOR_OPTIONS, f"actor class {self._cls.__qualname__}"))
+        return _BoundActorClass(self, merged)
+
+    def _create(self, args: tuple, kwargs: dict, options: dict[str, Any]) -> "ActorHandle":
+        core = _require_core()
+        cls = self._cls
+        digest = _pickle_export(core, cls, self._exported)
+        desc = pb.FunctionDescriptor(python=pb.PythonFunctionDescriptor(
+            module=cls.__module__ or "", qualname=cls.__qualname__, function_hash=digest))
+        spec = core.new_task_spec(pb.ACTOR_CREATION_TASK, pb.PYTHON, desc, f"{cls.__qualname__}.__init__")
+        methods = {n for n, _ in inspect.getmembers(cls, predicate=callable) if not n.startswith("__")}
+        is_async = any(inspect.iscoroutinefunction(m) or inspect.isasyncgenfunction(m)
+                       for _, m in inspect.getmembers(cls, predicate=inspect.isfunction))
+        return create_actor(core, spec, args, kwargs, options, pb.PYTHON, is_async, methods)
+
+
+def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: dict[str, Any], language: int,
+                 is_async: bool, methods: Optional[set[str]]) -> "ActorHandle":
+    """Fill the actor fields of a creation spec, register it with the GCS, return the handle."""
+    spec.actor_id = core.new_actor_id()
+    spec.num_returns = 0
+    # As in Ray: an actor holds only the resources it asks for (0 CPU by default).
+    spec.resources.update(opts.resources_of(options, 0))
+    spec.max_restarts = options.get("max_restarts", 0)
+    spec.max_task_retries = options.get("max_task_retries", 0)
+    spec.max_concurrency = options.get("max_concurrency", 0)
+    spec.is_async_actor = is_async
+    name = options.get("name") or ""
+    namespace = options.get("namespace")
+    if namespace is None:
+        namespace = core.namespace
+    spec.actor_name = name
+    spec.actor_namespace = namespace
+    spec.detached = options.get("lifetime") == "detached"
+    if spec.detached and not name:
+        raise ValueError("a detached actor must have a name (lifetime='detached' needs name=...)")
+    spec.scheduling.CopyFrom(strategy_to_proto(options.get("scheduling_strategy")))
+    held: list = []
+    target = language
+    core.build_args(spec, args, kwargs, target, held)
+    handle_pb = pb.ActorHandle(actor_id=spec.actor_id, language=language, class_descriptor=spec.function,
+                               owner=core.address, name=name, namespace=namespace,
+                               max_task_retries=spec.max_task_retries, is_async=is_async)
+    handle = ActorHandle(handle_pb, methods)
+    handle._creation_args = held  # keep argument objects alive while the actor is created
+    core.create_actor(spec)
+    return handle
+
+
+class _BoundActorClass:
+    """An ActorClass with options applied (what ``.options()`` returns)."""
+
+    def __init__(self, actor_class: ActorClass, options: dict[str, Any]) -> None:
+        self._actor_class = actor_class
+        self._options = options
+
+    def remote(self, *args: Any, **kwargs: Any) -> "ActorHandle":
+        """Create the actor with these options."""
+        return self._actor_class._create(args, kwargs, self._options)
+
+
+class ActorHandle:
+    """A reference to an actor; call methods with ``handle.method.remote(...)``.
+
+    Handles can be passed to tasks and other actors (in any language) and
+    stored inside values.
+    """
+
+    def __init__(self, handle: pb.ActorHandle, methods: Optional[set[str]] = None) -> None:
+        self._handle = handle
+        self._methods = methods
+        self._creation_args: list = []
+
+    def _polyray_handle_proto(self) -> pb.ActorHandle:
+        return self._handle
+
+    @property
+    def _actor_id(self) -> bytes:
+        return self._handle.actor_id
+
+    def __getattr__(self, name: str) -> "ActorMethod":
+        if name.startswith("__") and name != "__polyray_terminate__":
+            raise AttributeError(name)
+        if self._methods is not None and name not in self._methods and name != "__polyray_terminate__":
+            cls = _class_name(self._handle)
+            raise AttributeError(f"actor class {cls} has no method {name!r}")
+        return ActorMethod(self, name)
+
+    def __reduce__(self):
+        return (_rebuild_handle, (self._handle.SerializeToString(),))
+
+    def __repr__(self) -> str:
+        return f"ActorHandle({_class_name(self._handle)}, {self._handle.actor_id.hex()})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ActorHandle) and other._handle.actor_id == self._handle.actor_id
+
+    def __hash__(self) -> int:
+        return hash(self._handle.actor_id)
+
+
+def _class_name(handle: pb.ActorHandle) -> str:
+    d = handle.class_descriptor
+    kind = d.WhichOneof("kind")
+    if kind == "python":
+        return d.python.qualname
+    if kind == "java":
+        return d.java.class_name
+    if kind == "cpp":
+        return d.cpp.class_name
+    return "?"
+
+
+def _rebuild_handle(data: bytes) -> ActorHandle:
+    return ActorHandle(pb.ActorHandle.FromString(data))
+
+
+class ActorMethod:
+    """One method of an actor; ``.remote(...)`` calls it, ``.options(num_returns=...)`` adjusts it."""
+
+    def __init__(self, handle: ActorHandle, name: str, options: Optional[dict[str, Any]] = None) -> None:
+        self._handle = handle
+        self._name = name
+        self._options = options or {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"actor method '{self._name}' cannot be called directly; "
+                        f"use '.{self._name}.remote(...)'")
+
+    def options(self, **options: Any) -> "ActorMethod":
+        """The same method with num_returns (or name) overridden."""
+        merged = dict(self._options)
+        merged.update(opts.validate(options, opts.METHOD_OPTIONS, f"actor method {self._name}"))
+        return ActorMethod(self._handle, self._name, merged)
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the method; returns an ObjectRef (a list for num_returns > 1)."""
+        core = _require_core()
+        h = self._handle._handle
+        cls_name = _class_name(h)
+        language = h.language
+        d = h.class_descriptor
+        if language == pb.PYTHON:
+            desc = pb.FunctionDescriptor(python=pb.PythonFunctionDescriptor(
+                module=d.python.module, qualname=f"{d.python.qualname}.{self._name}"))
+        elif language == pb.JAVA:
+            desc = pb.FunctionDescriptor(java=pb.JavaFunctionDescriptor(class_name=d.java.class_name, method_name=self._name))
+        else:
+            desc = pb.FunctionDescriptor(cpp=pb.CppFunctionDescriptor(function_name=self._name, class_name=d.cpp.class_name))
+        if language != pb.PYTHON and kwargs:
+            lang = {pb.JAVA: "Java", pb.CPP: "C++"}[language]
+            raise TypeError(f"keyword arguments are not supported for {lang} callees ({cls_name}.{self._name} got "
+                            f"{', '.join(kwargs)})")
+        spec = core.new_task_spec(pb.ACTOR_TASK, language, desc, self._options.get("name") or f"{cls_name}.{self._name}")
+        spec.actor_id = h.actor_id
+        num_returns = self._options.get("num_returns", h.method_num_returns.get(self._name, 1))
+        spec.num_returns = num_returns
+        spec.max_retries = 0
+        held: list = []
+        arg_ids = core.build_args(spec, args, kwargs, language, held)
+        refs = core.submit_actor_task(spec, arg_ids)
+        return _shape(refs, num_returns)

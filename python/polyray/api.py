@@ -1,0 +1,313 @@
+"""The public functions of polyray (DESIGN §7): init, remote, get, put, wait, ...
+
+A driver calls ``init()`` once: with no address it starts an embedded head
+(GCS + raylet) for the life of the driver; with ``"host:port"`` it joins a
+running cluster. Everything else goes through the process's CoreWorker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import inspect
+import json
+import os
+import sys
+import threading
+from typing import Any, Callable, Optional, Sequence, Union
+
+import grpc
+
+from polyray import exceptions
+from polyray.actor import ActorClass, ActorHandle
+from polyray.core.core_worker import CoreWorker
+from polyray.core.object_ref import ObjectRef, get_core
+from polyray.protocol import common_pb2 as pb
+from polyray.protocol import gcs_pb2 as gcs
+from polyray.protocol import gcs_pb2_grpc as gcs_grpc
+from polyray.protocol.ids import JobID, NodeID, WorkerID
+from polyray.remote_function import RemoteFunction
+
+_lock = threading.RLock()
+_state: dict[str, Any] = {"core": None, "head": None}
+
+
+def is_initialized() -> bool:
+    """True between ``init()`` and ``shutdown()``."""
+    return _state["core"] is not None
+
+
+def init(address: Optional[str] = None, *, num_cpus: Optional[float] = None, num_gpus: Optional[float] = None,
+         resources: Optional[dict[str, float]] = None, object_store_memory: Optional[int] = None,
+         namespace: Optional[str] = None, code_search_path: Optional[Sequence[str]] = None,
+         ignore_reinit_error: bool = False, log_to_driver: bool = True) -> dict[str, Any]:
+    """Connect this process to a polyray cluster as a driver.
+
+    ``address=None`` starts an embedded local head (stopped at ``shutdown()``
+    or interpreter exit); ``"host:port"`` connects to a running head
+    (``python -m polyray.node --head``); ``"auto"`` uses ``$POLYRAY_ADDRESS``.
+    Returns a dict with the GCS address, node id and job id.
+    """
+    with _lock:
+        if _state["core"] is not None:
+            if ignore_reinit_error:
+                return _state["info"]
+            raise RuntimeError("polyray.init() was already called in this process; call polyray.shutdown() "
+                               "first, or pass ignore_reinit_error=True")
+        if address == "auto":
+            address = os.environ.get("POLYRAY_ADDRESS")
+            if not address:
+                raise ConnectionError("init(address='auto') needs $POLYRAY_ADDRESS (host:port of a running head)")
+        head = None
+        if address is None or address == "local":
+            from polyray.node import start_embedded_head
+            head = start_embedded_head(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
+                                       object_store_memory=object_store_memory)
+            address = head.address
+        else:
+            for key, v in (("num_cpus", num_cpus), ("num_gpus", num_gpus), ("resources", resources),
+                           ("object_store_memory", object_store_memory)):
+                if v is not None:
+                    raise ValueError(f"{key} can only be set when init() starts a local cluster, not when "
+                                     f"connecting to {address}")
+        try:
+            core = _connect(address, namespace or "", list(code_search_path or _env_code_search_path()),
+                            log_to_driver)
+        except BaseException:
+            if head is not None:
+                head.stop()
+            raise
+        _state["core"] = core
+        _state["head"] = head
+        _state["info"] = {"address": address, "node_id": core.node_id.hex(), "job_id": core.job_id.hex()}
+        return _state["info"]
+
+
+def _env_code_search_path() -> list[str]:
+    raw = os.environ.get("POLYRAY_CODE_SEARCH_PATH", "")
+    return [p for p in raw.split(":") if p]
+
+
+def _connect(address: str, namespace: str, code_search_path: list[str], log_to_driver: bool) -> CoreWorker:
+    if ":" not in address:
+        raise ValueError(f"address must be host:port, got {address!r}")
+    host = address.rsplit(":", 1)[0]
+    channel = grpc.insecure_channel(address)
+    stub = gcs_grpc.GcsServiceStub(channel)
+    try:
+        nodes = stub.GetAllNodes(gcs.GetAllNodesRequest(), timeout=5).nodes
+        alive = [n for n in nodes if n.alive]
+        if not alive:
+            raise ConnectionError(f"the polyray cluster at {address} has no alive node")
+        local = [n for n in alive if n.raylet_address.host in (host, "127.0.0.1", "localhost")] or alive
+        node = local[0]
+        job = gcs.JobInfo(driver_language=pb.PYTHON, driver_pid=os.getpid(), namespace=namespace)
+        job.code_search_path.extend(code_search_path)
+        job_id = stub.AddJob(gcs.AddJobRequest(job=job), timeout=10).job_id
+        paths = [os.getcwd()] + [p for p in sys.path if p]
+        main = sys.modules.get("__main__")
+        main_file = getattr(main, "__file__", None)
+        if main_file:
+            paths.insert(0, os.path.dirname(os.path.abspath(main_file)))
+        stub.KVPut(gcs.KVPutRequest(namespace="job", key=job_id + b":sys_path", value=json.dumps(paths).encode(),
+                                    overwrite=True), timeout=10)
+    except grpc.RpcError as e:
+        raise ConnectionError(f"could not reach a polyray GCS at {address}: {e.code().name}: {e.details()}") from None
+    finally:
+        channel.close()
+    raylet = node.raylet_address
+    core = CoreWorker(is_driver=True, gcs_address=address, raylet_address=f"{raylet.host}:{raylet.port}",
+                      node_id=node.node_id, store_name=node.store_name, job_id=job_id,
+                      worker_id=WorkerID.from_random().binary(), host=raylet.host or "127.0.0.1",
+                      namespace=namespace, code_search_path=code_search_path)
+    core.actor_handle_factory = ActorHandle
+    core.start(subscribe_logs=log_to_driver)
+    return core
+
+
+def shutdown() -> None:
+    """Disconnect the driver; stops the embedded head and its workers if init() started one."""
+    with _lock:
+        core, head = _state["core"], _state["head"]
+        _state["core"] = _state["head"] = None
+        if core is not None:
+            core.shutdown()
+        if head is not None:
+            head.stop()
+
+
+atexit.register(shutdown)
+
+
+def _core() -> CoreWorker:
+    core = get_core()
+    if core is None:
+        raise RuntimeError("polyray is not initialized: call polyray.init() first")
+    return core
+
+
+def remote(*args: Any, **options: Any) -> Any:
+    """Make a function a remote function, or a class an actor class.
+
+    ``@polyray.remote`` or ``@polyray.remote(num_cpus=2, num_returns=2, ...)``.
+    """
+    if len(args) == 1 and not options and (inspect.isfunction(args[0]) or inspect.isclass(args[0])
+                                           or callable(args[0])):
+        return _make_remote(args[0], {})
+    if args:
+        raise TypeError("@polyray.remote takes a function or class, or only keyword options")
+
+    def decorate(target: Any) -> Any:
+        return _make_remote(target, options)
+    return decorate
+
+
+def _make_remote(target: Any, options: dict[str, Any]) -> Any:
+    if inspect.isclass(target):
+        return ActorClass(target, options)
+    if callable(target):
+        return RemoteFunction(target, options)
+    raise TypeError(f"@polyray.remote needs a function or a class, got {type(target).__name__}")
+
+
+def get(refs: Union[ObjectRef, Sequence[ObjectRef]], *, timeout: Optional[float] = None) -> Any:
+    """The value of an ObjectRef, or the list of values of a list of refs.
+
+    Raises the task's error (TaskError, WorkerCrashedError, ...) or
+    GetTimeoutError when ``timeout`` seconds pass first.
+    """
+    core = _core()
+    if isinstance(refs, ObjectRef):
+        return core.get([refs], timeout)[0]
+    if isinstance(refs, (list, tuple)):
+        for i, r in enumerate(refs):
+            if not isinstance(r, ObjectRef):
+                raise TypeError(f"get() takes an ObjectRef or a list of ObjectRefs; item {i} is a {type(r).__name__}")
+        return core.get(list(refs), timeout)
+    raise TypeError(f"get() takes an ObjectRef or a list of ObjectRefs, got {type(refs).__name__}")
+
+
+def put(value: Any) -> ObjectRef:
+    """Store a value in the cluster; returns an ObjectRef owned by this process."""
+    return _core().put(value)
+
+
+def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: Optional[float] = None,
+         fetch_local: bool = True) -> tuple[list[ObjectRef], list[ObjectRef]]:
+    """Wait until ``num_returns`` refs are ready or ``timeout`` passes; returns (ready, not_ready)."""
+    if isinstance(refs, ObjectRef) or not isinstance(refs, (list, tuple)):
+        raise TypeError(f"wait() takes a list of ObjectRefs, got {type(refs).__name__}")
+    for i, r in enumerate(refs):
+        if not isinstance(r, ObjectRef):
+            raise TypeError(f"wait() takes a list of ObjectRefs; item {i} is a {type(r).__name__}")
+    if len(set(refs)) != len(refs):
+        raise ValueError("wait() got duplicate ObjectRefs")
+    if not 0 <= num_returns <= len(refs):
+        raise ValueError(f"num_returns must be between 0 and {len(refs)} (the number of refs), got {num_returns}")
+    ready = _core().wait(list(refs), num_returns, timeout)
+    ready_set = set(ready)
+    return ready, [r for r in refs if r not in ready_set]
+
+
+def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
+    """Stop an actor now; its pending and later calls fail with ActorDiedError."""
+    if not isinstance(actor, ActorHandle):
+        raise TypeError(f"kill() takes an ActorHandle, got {type(actor).__name__}")
+    _core().kill_actor(actor._actor_id, no_restart)
+
+
+def cancel(ref: ObjectRef, *, force: bool = False) -> None:
+    """Cancel the task that produces ``ref``: a queued one never runs; a running one is
+    interrupted (``force=True`` stops its worker). Its get() raises TaskCancelledError."""
+    if not isinstance(ref, ObjectRef):
+        raise TypeError(f"cancel() takes an ObjectRef, got {type(ref).__name__}")
+    _core().cancel(ref, force)
+
+
+def get_actor(name: str, namespace: Optional[str] = None) -> ActorHandle:
+    """The handle of a named actor; ValueError when there is none."""
+    core = _core()
+    ns = core.namespace if namespace is None else namespace
+    reply = core.rpc(lambda: core.gcs.GetNamedActor(gcs.GetNamedActorRequest(name=name, namespace=ns), timeout=30), timeout=35)
+    if not reply.found or reply.actor.state == gcs.DEAD:
+        raise ValueError(f"no actor named {name!r} in namespace {ns!r}")
+    return ActorHandle(reply.actor.handle)
+
+
+def _all_nodes() -> list:
+    core = _core()
+    return list(core.rpc(lambda: core.gcs.GetAllNodes(gcs.GetAllNodesRequest(), timeout=30), timeout=35).nodes)
+
+
+def nodes() -> list[dict[str, Any]]:
+    """One dict per node: NodeID, Alive, Resources, address, store."""
+    out = []
+    for n in _all_nodes():
+        out.append({
+            "NodeID": n.node_id.hex(),
+            "Alive": n.alive,
+            "Resources": dict(n.resources_total),
+            "AvailableResources": dict(n.resources_available),
+            "NodeManagerAddress": n.raylet_address.host,
+            "NodeManagerPort": n.raylet_address.port,
+            "ObjectStoreName": n.store_name,
+        })
+    return out
+
+
+def cluster_resources() -> dict[str, float]:
+    """Total resources of the alive nodes."""
+    total: dict[str, float] = {}
+    for n in _all_nodes():
+        if n.alive:
+            for k, v in n.resources_total.items():
+                total[k] = total.get(k, 0.0) + v
+    return total
+
+
+def available_resources() -> dict[str, float]:
+    """Resources not held by tasks or actors now, over the alive nodes."""
+    total: dict[str, float] = {}
+    for n in _all_nodes():
+        if n.alive:
+            for k, v in n.resources_available.items():
+                total[k] = total.get(k, 0.0) + v
+    return total
+
+
+class RuntimeContext:
+    """What the current process is: its job, node, actor and task."""
+
+    def __init__(self, core: CoreWorker) -> None:
+        self._core = core
+
+    def get_job_id(self) -> str:
+        """The job id (hex)."""
+        return self._core.job_id.hex()
+
+    def get_node_id(self) -> str:
+        """The id (hex) of the node this process runs on."""
+        return self._core.node_id.hex()
+
+    def get_worker_id(self) -> str:
+        """This process's worker id (hex)."""
+        return self._core.worker_id.hex()
+
+    def get_actor_id(self) -> Optional[str]:
+        """The actor id (hex) when called inside an actor, else None."""
+        return self._core.actor_id.hex() if self._core.actor_id else None
+
+    def get_task_id(self) -> Optional[str]:
+        """The running task's id (hex); None in a driver."""
+        if self._core.is_driver:
+            return None
+        return self._core.current_task_id().hex()
+
+    @property
+    def namespace(self) -> str:
+        """The job's namespace."""
+        return self._core.namespace
+
+
+def get_runtime_context() -> RuntimeContext:
+    """The runtime context of this driver or worker."""
+    return RuntimeContext(_core())

@@ -1,0 +1,196 @@
+"""The ``polyray`` command: start and stop node daemons, show cluster status.
+
+    polyray start --head [--port N] [--num-cpus N] ...   start a head in the background
+    polyray stop                                          stop the daemons started here
+    polyray status [--address HOST:PORT]                  nodes, resources, actors, workers
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Optional
+
+STATE_DIR = os.path.join(os.environ.get("TMPDIR", "/tmp"), "polyray")
+STATE_FILE = os.path.join(STATE_DIR, "daemons.json")
+
+
+def _load_state() -> list[dict]:
+    try:
+        with open(STATE_FILE) as f:
+            return json.load(f)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return []
+
+
+def _save_state(entries: list[dict]) -> None:
+    os.makedirs(STATE_DIR, exist_ok=True)
+    with open(STATE_FILE, "w") as f:
+        json.dump(entries, f)
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """Start a node daemon in the background and print how to connect."""
+    if not args.head and not args.address:
+        print("polyray start: give --head, or --address HOST:PORT to join a cluster", file=sys.stderr)
+        return 2
+    os.makedirs(STATE_DIR, exist_ok=True)
+    stamp = f"{int(time.time())}-{os.getpid()}"
+    address_file = os.path.join(STATE_DIR, f"address-{stamp}")
+    log_path = os.path.join(STATE_DIR, f"node-{stamp}.log")
+    cmd = [sys.executable, "-m", "polyray.node"]
+    cmd += ["--head", "--port", str(args.port)] if args.head else ["--address", args.address]
+    cmd += ["--host", args.host, "--address-file", address_file]
+    if args.num_cpus is not None:
+        cmd += ["--num-cpus", str(args.num_cpus)]
+    if args.num_gpus is not None:
+        cmd += ["--num-gpus", str(args.num_gpus)]
+    if args.resources:
+        cmd += ["--resources", args.resources]
+    if args.object_store_memory:
+        cmd += ["--object-store-memory", str(args.object_store_memory)]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if os.path.exists(address_file):
+            with open(address_file) as f:
+                address = f.read().strip()
+            os.unlink(address_file)
+            entries = _load_state()
+            entries.append({"pid": proc.pid, "address": address, "head": bool(args.head), "log": log_path})
+            _save_state(entries)
+            if args.head:
+                print(f"polyray head started (pid {proc.pid}).\n"
+                      f"  Connect a driver: polyray.init(address=\"{address}\")\n"
+                      f"  Join a node:      polyray start --address {address}\n"
+                      f"  Stop:             polyray stop")
+            else:
+                print(f"polyray node started (pid {proc.pid}) and joined {address}")
+            return 0
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    with open(log_path, errors="replace") as f:
+        print(f"polyray start: the node daemon did not start; its log ({log_path}):\n{f.read()[-3000:]}",
+              file=sys.stderr)
+    if proc.poll() is None:
+        proc.kill()
+    return 1
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """SIGTERM every daemon started by `polyray start` on this machine."""
+    entries = _load_state()
+    if not entries:
+        print("polyray stop: no node daemons were started here")
+        return 0
+    for e in entries:
+        try:
+            os.kill(e["pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + 20
+    for e in entries:
+        while time.monotonic() < deadline:
+            try:
+                os.kill(e["pid"], 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            try:
+                os.kill(e["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    _save_state([])
+    print(f"stopped {len(entries)} node daemon(s)")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print nodes, resources used and total, actors and workers."""
+    import grpc
+
+    from polyray.protocol import gcs_pb2 as gcs
+    from polyray.protocol import gcs_pb2_grpc as gcs_grpc
+    from polyray.protocol import raylet_pb2 as rl
+    from polyray.protocol import raylet_pb2_grpc as rl_grpc
+
+    address = args.address or os.environ.get("POLYRAY_ADDRESS")
+    if not address:
+        heads = [e for e in _load_state() if e.get("head")]
+        if not heads:
+            print("polyray status: no --address given and no head started here (polyray start --head)",
+                  file=sys.stderr)
+            return 2
+        address = heads[-1]["address"]
+    with grpc.insecure_channel(address) as channel:
+        stub = gcs_grpc.GcsServiceStub(channel)
+        try:
+            nodes = stub.GetAllNodes(gcs.GetAllNodesRequest(), timeout=5).nodes
+            actors = stub.ListActors(gcs.ListActorsRequest(), timeout=5).actors
+        except grpc.RpcError as e:
+            print(f"polyray status: cannot reach the GCS at {address}: {e.code().name}", file=sys.stderr)
+            return 1
+        print(f"cluster at {address}: {sum(n.alive for n in nodes)} alive node(s)")
+        for n in nodes:
+            state = "ALIVE" if n.alive else f"DEAD ({n.death_reason})"
+            print(f"\nnode {n.node_id.hex()[:16]} {state} raylet {n.raylet_address.host}:{n.raylet_address.port}")
+            for k in sorted(n.resources_total):
+                total = n.resources_total[k]
+                used = total - n.resources_available.get(k, 0.0)
+                print(f"  {k}: {used:g}/{total:g} used")
+            if not n.alive:
+                continue
+            with grpc.insecure_channel(f"{n.raylet_address.host}:{n.raylet_address.port}") as rch:
+                try:
+                    stats = rl_grpc.RayletServiceStub(rch).GetNodeStats(rl.GetNodeStatsRequest(), timeout=5)
+                except grpc.RpcError:
+                    print("  (raylet not reachable)")
+                    continue
+            print(f"  store: {stats.store_bytes_used}/{stats.store_capacity} bytes in {stats.store_objects} objects")
+            langs = {0: "python", 1: "java", 2: "cpp"}
+            print(f"  workers: {len(stats.workers)} ({stats.pending_leases} lease(s) pending)")
+            for w in stats.workers:
+                role = "actor " + w.actor_id.hex()[:12] if w.actor_id else ("leased" if w.leased else "idle")
+                print(f"    pid {w.pid} {langs.get(w.language, '?')} {role}")
+        names = {0: "DEPENDENCIES_UNREADY", 1: "PENDING_CREATION", 2: "ALIVE", 3: "RESTARTING", 4: "DEAD"}
+        print(f"\nactors: {len(actors)}")
+        for a in actors:
+            label = f" name={a.handle.name!r}" if a.handle.name else ""
+            print(f"  {a.actor_id.hex()[:16]} {a.class_name} {names.get(a.state, a.state)}{label} pid={a.pid}")
+    return 0
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point of the ``polyray`` console script."""
+    p = argparse.ArgumentParser(prog="polyray", description="polyray cluster tools")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("start", help="start a node daemon in the background")
+    s.add_argument("--head", action="store_true")
+    s.add_argument("--address")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=6380)
+    s.add_argument("--num-cpus", type=float)
+    s.add_argument("--num-gpus", type=float)
+    s.add_argument("--resources")
+    s.add_argument("--object-store-memory", type=int)
+    s.set_defaults(fn=cmd_start)
+    t = sub.add_parser("stop", help="stop the node daemons started here")
+    t.set_defaults(fn=cmd_stop)
+    st = sub.add_parser("status", help="show nodes, resources, actors and workers")
+    st.add_argument("--address")
+    st.set_defaults(fn=cmd_status)
+    args = p.parse_args(argv)
+    sys.exit(args.fn(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Turning error records into exceptions and exceptions into error records.
+
+An error crosses processes and languages as a ``common_pb2.ErrorRecord``. A
+Python consumer gets a ``TaskError`` that is also an instance of the original
+class when that class was Python's; a Java or C++ error becomes a
+``CrossLanguageError``; system failures map to their own types.
+"""
+
+from __future__ import annotations
+
+import pickle
+import traceback
+from typing import Optional
+
+from polyray import exceptions as exc
+from polyray.protocol import common_pb2 as pb
+
+_LANG_NAME = {pb.PYTHON: "PYTHON", pb.JAVA: "JAVA", pb.CPP: "CPP"}
+
+_SYSTEM_TYPES = {
+    pb.WORKER_CRASHED: exc.WorkerCrashedError,
+    pb.ACTOR_DIED: exc.ActorDiedError,
+    pb.OBJECT_LOST: exc.ObjectLostError,
+    pb.TASK_CANCELLED: exc.TaskCancelledError,
+    pb.NODE_DIED: exc.NodeDiedError,
+    pb.OBJECT_STORE_FULL: exc.ObjectStoreFullError,
+    pb.GET_TIMEOUT: exc.GetTimeoutError,
+}
+
+# Cache of dynamic "TaskError that is also ZeroDivisionError" classes.
+_dual_classes: dict[type, Optional[type]] = {}
+
+
+def record_from_exception(
+    error: BaseException, *, kind: int = pb.TASK_ERROR, function_name: str = ""
+) -> pb.ErrorRecord:
+    """Describe a Python exception raised by user code as an error record.
+
+    A TaskError raised by a nested ``get()`` keeps its record as the cause, so
+    a chain of hops shows every frame and language.
+    """
+    if isinstance(error, exc.TaskError) and getattr(error, "_record", None) is not None:
+        inner: pb.ErrorRecord = error._record  # type: ignore[attr-defined]
+        outer = pb.ErrorRecord(
+            kind=inner.kind,
+            type_name=inner.type_name,
+            message=inner.message,
+            language=pb.PYTHON,
+            traceback="".join(traceback.format_exception(error)),
+        )
+        outer.cause.CopyFrom(inner)
+        return outer
+    record = pb.ErrorRecord(
+        kind=kind,
+        type_name=type(error).__name__,
+        message=str(error),
+        language=pb.PYTHON,
+        traceback="".join(traceback.format_exception(error)),
+    )
+    try:
+        record.native = pickle.dumps(error, protocol=5)
+    except Exception:  # unpicklable exceptions still travel as text
+        pass
+    return record
+
+
+def system_record(kind: int, message: str, type_name: str = "", cause: Optional[pb.ErrorRecord] = None) -> pb.ErrorRecord:
+    """An error record for a runtime failure (no user exception behind it)."""
+    cls = _SYSTEM_TYPES.get(kind)
+    record = pb.ErrorRecord(
+        kind=kind,
+        type_name=type_name or (cls.__name__ if cls else "RuntimeError"),
+        message=message,
+        language=pb.PYTHON,
+    )
+    if cause is not None:
+        record.cause.CopyFrom(cause)
+    return record
+
+
+def _format_chain(record: pb.ErrorRecord) -> str:
+    parts = []
+    depth = 0
+    r: Optional[pb.ErrorRecord] = record
+    while r is not None and depth < 32:
+        lang = _LANG_NAME.get(r.language, "?")
+        header = f"[{lang}] {r.type_name}: {r.message}"
+        parts.append(header + ("\n" + r.traceback.rstrip() if r.traceback else ""))
+        r = r.cause if r.HasField("cause") else None
+        depth += 1
+    return "\n\nCaused by:\n".join(parts)
+
+
+def _crossed_languages(record: pb.ErrorRecord) -> bool:
+    r: Optional[pb.ErrorRecord] = record
+    while r is not None:
+        if r.language != pb.PYTHON:
+            return True
+        r = r.cause if r.HasField("cause") else None
+    return False
+
+
+def _dual_class(cls: type) -> Optional[type]:
+    if cls in _dual_classes:
+        return _dual_classes[cls]
+    dual: Optional[type]
+    try:
+        dual = type(f"TaskError({cls.__name__})", (exc.TaskError, cls), {
+            "__init__": exc.TaskError.__init__,
+            "__str__": exc.TaskError.__str__,
+            "__reduce__": lambda self: (exc.TaskError, (str(self),)),
+        })
+    except TypeError:  # incompatible layout (e.g. OSError): plain TaskError
+        dual = None
+    _dual_classes[cls] = dual
+    return dual
+
+
+def exception_from_record(record: pb.ErrorRecord, function_name: str = "") -> BaseException:
+    """The exception a Python `get()` raises for an error value."""
+    lang = _LANG_NAME.get(record.language, "PYTHON")
+    system = _SYSTEM_TYPES.get(record.kind)
+    cause = exception_from_record(record.cause) if record.HasField("cause") else None
+    if system is not None:
+        message = record.message
+        if record.HasField("cause"):
+            message += "\n\nCaused by:\n" + _format_chain(record.cause)
+        err: BaseException = system(message)
+        err.__cause__ = cause
+        err._record = record  # type: ignore[attr-defined]
+        return err
+    text = _format_chain(record)
+    where = f" in {function_name}" if function_name else ""
+    message = f"{record.type_name}{where}: {record.message}\n\nRemote traceback:\n{text}"
+    kwargs = dict(type_name=record.type_name, language=lang, remote_traceback=record.traceback,
+                  cause=cause, function_name=function_name)
+    if _crossed_languages(record):
+        err = exc.CrossLanguageError(message, **kwargs)
+    else:
+        original: Optional[type] = None
+        if record.native:
+            try:
+                original = type(pickle.loads(record.native))
+            except Exception:
+                original = None
+        dual = _dual_class(original) if original is not None and original is not exc.TaskError else None
+        if dual is not None:
+            err = dual.__new__(dual)
+            exc.TaskError.__init__(err, message, **kwargs)
+        else:
+            err = exc.TaskError(message, **kwargs)
+    err._record = record  # type: ignore[attr-defined]
+    return err

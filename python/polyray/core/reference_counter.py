@@ -1,0 +1,208 @@
+"""Reference counts of the objects this process owns or borrows.
+
+An owned object stays alive while any of these is non-zero: live ObjectRef
+instances here (`local`), pending tasks that take it as an argument
+(`submitted`), other processes that borrow it (`borrowers`), owned objects
+whose value contains it (`contained_in`), and returns that carry it to a
+caller who has not registered as a borrower yet (`lent`). When every count is
+zero the owner frees it: the value leaves the memory store and the node
+holding it in shared memory is told to delete it.
+
+A borrowed object is one whose owner is another process. Its first local
+reference registers this process as a borrower with the owner; when the last
+local reference goes, the borrow is returned.
+
+All counts are guarded by one lock; the actions a count change causes (RPCs)
+run on the CoreWorker's event loop, outside the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Optional
+
+from polyray.protocol import common_pb2 as pb
+
+
+class _Ref:
+    __slots__ = ("owned", "owner", "local", "submitted", "borrowers", "contained_in", "lent",
+                 "contains", "in_store_node", "registered")
+
+    def __init__(self, owned: bool, owner: Optional[pb.Address]) -> None:
+        self.owned = owned
+        self.owner = owner
+        self.local = 0
+        self.submitted = 0
+        self.borrowers: set[bytes] = set()
+        self.contained_in = 0
+        self.lent = 0
+        self.contains: list[bytes] = []
+        self.in_store_node = b""
+        self.registered = False
+
+    def alive(self) -> bool:
+        return bool(self.local or self.submitted or self.borrowers or self.contained_in or self.lent)
+
+
+class ReferenceCounter:
+    """Counts references and reports objects to free or borrows to return.
+
+    `on_free(oid, in_store_node)` is called for an owned object whose counts
+    reached zero; `on_borrow_change(owner, added, removed)` for borrow
+    registrations. Both are called outside the lock, on whatever thread made
+    the last change: they must only schedule work.
+    """
+
+    def __init__(self, on_free: Callable[[bytes, bytes], None],
+                 on_borrow_change: Callable[[pb.Address, list, list], None]) -> None:
+        self._lock = threading.Lock()
+        self._refs: dict[bytes, _Ref] = {}
+        self._on_free = on_free
+        self._on_borrow_change = on_borrow_change
+
+    # -- owned objects -------------------------------------------------------
+    def add_owned(self, oid: bytes, contains: Optional[list[bytes]] = None) -> None:
+        """Register an object this process owns (a put or a task return), before any ObjectRef exists."""
+        with self._lock:
+            r = self._refs.get(oid)
+            if r is None:
+                r = self._refs[oid] = _Ref(True, None)
+            if contains:
+                self._set_contains_locked(r, contains)
+
+    def set_contains(self, oid: bytes, contains: list[bytes]) -> None:
+        """Record the owned objects nested inside oid's value (kept alive with it)."""
+        with self._lock:
+            r = self._refs.get(oid)
+            if r is not None and contains:
+                self._set_contains_locked(r, contains)
+
+    def _set_contains_locked(self, r: _Ref, contains: list[bytes]) -> None:
+        for c in contains:
+            inner = self._refs.get(c)
+            if inner is not None:
+                inner.contained_in += 1
+                r.contains.append(c)
+
+    def set_in_store(self, oid: bytes, node_id: bytes) -> None:
+        with self._lock:
+            r = self._refs.get(oid)
+            if r is not None:
+                r.in_store_node = node_id
+
+    def is_owned(self, oid: bytes) -> bool:
+        r = self._refs.get(oid)
+        return r is not None and r.owned
+
+    # -- local references ----------------------------------------------------
+    def add_local(self, oid: bytes, owner: Optional[pb.Address]) -> None:
+        """A new ObjectRef instance; owner None means this process owns it."""
+        register = False
+        with self._lock:
+            r = self._refs.get(oid)
+            if r is None:
+                r = self._refs[oid] = _Ref(owner is None, owner)
+            if not r.owned and not r.registered:
+                r.registered = True
+                register = True
+            r.local += 1
+        if register and owner is not None:
+            self._on_borrow_change(owner, [oid], [])
+
+    def remove_local(self, oid: bytes) -> None:
+        with self._lock:
+            r = self._refs.get(oid)
+            if r is None:
+                return
+            r.local -= 1
+            actions = self._maybe_release_locked(oid, r)
+        self._run(actions)
+
+    # -- task arguments ------------------------------------------------------
+    def add_submitted(self, oids: list[bytes]) -> None:
+        with self._lock:
+            for oid in oids:
+                r = self._refs.get(oid)
+                if r is not None:
+                    r.submitted += 1
+
+    def remove_submitted(self, oids: list[bytes]) -> None:
+        actions: list = []
+        with self._lock:
+            for oid in oids:
+                r = self._refs.get(oid)
+                if r is not None:
+                    r.submitted -= 1
+                    actions += self._maybe_release_locked(oid, r)
+        self._run(actions)
+
+    # -- borrowers -----------------------------------------------------------
+    def add_lent(self, oids: list[bytes]) -> None:
+        """Owned refs travelling inside a return value to a caller."""
+        with self._lock:
+            for oid in oids:
+                r = self._refs.get(oid)
+                if r is not None and r.owned:
+                    r.lent += 1
+
+    def update_borrowers(self, borrower: bytes, added: list[bytes], removed: list[bytes]) -> None:
+        actions: list = []
+        with self._lock:
+            for oid in added:
+                r = self._refs.get(oid)
+                if r is not None and r.owned:
+                    r.borrowers.add(borrower)
+                    if r.lent > 0:
+                        r.lent -= 1
+            for oid in removed:
+                r = self._refs.get(oid)
+                if r is not None and r.owned:
+                    r.borrowers.discard(borrower)
+                    actions += self._maybe_release_locked(oid, r)
+        self._run(actions)
+
+    def drop_borrower(self, borrower: bytes) -> None:
+        """A borrower process died: it holds nothing any more."""
+        actions: list = []
+        with self._lock:
+            for oid, r in list(self._refs.items()):
+                if borrower in r.borrowers:
+                    r.borrowers.discard(borrower)
+                    actions += self._maybe_release_locked(oid, r)
+        self._run(actions)
+
+    # -- internals -----------------------------------------------------------
+    def _maybe_release_locked(self, oid: bytes, r: _Ref) -> list:
+        if r.alive():
+            return []
+        del self._refs[oid]
+        actions: list = []
+        if r.owned:
+            actions.append(("free", oid, r.in_store_node))
+            for c in r.contains:
+                inner = self._refs.get(c)
+                if inner is not None:
+                    inner.contained_in -= 1
+                    actions += self._maybe_release_locked(c, inner)
+        elif r.registered and r.owner is not None:
+            actions.append(("unborrow", r.owner, oid))
+        return actions
+
+    def _run(self, actions: list) -> None:
+        for a in actions:
+            if a[0] == "free":
+                self._on_free(a[1], a[2])
+            else:
+                self._on_borrow_change(a[1], [], [a[2]])
+
+    def num_tracked(self) -> int:
+        """How many objects are counted here (owned and borrowed)."""
+        return len(self._refs)
+
+    def snapshot(self, oid: bytes) -> Optional[dict]:
+        """The counts of one object, for tests and debugging."""
+        r = self._refs.get(oid)
+        if r is None:
+            return None
+        return dict(owned=r.owned, local=r.local, submitted=r.submitted,
+                    borrowers=len(r.borrowers), contained_in=r.contained_in, lent=r.lent)

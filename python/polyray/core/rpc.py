@@ -1,0 +1,40 @@
+"""gRPC plumbing shared by the CoreWorker's clients and server: channel options and deadlines."""
+
+from __future__ import annotations
+
+import grpc
+
+# Values up to the inline limit travel in messages; large ones go through the
+# store, but a batch of tasks or a pulled chunk can still be sizeable.
+MAX_MESSAGE = 512 * 1024 * 1024
+
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.enable_retries", 0),
+]
+
+SERVER_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+# Default deadline of control-plane calls (GCS, raylet) in seconds.
+RPC_TIMEOUT = 30.0
+
+
+def aio_channel(address: str) -> grpc.aio.Channel:
+    """An asyncio channel to host:port with polyray's options."""
+    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+
+
+def address_str(addr) -> str:
+    """host:port of a common_pb2.Address."""
+    return f"{addr.host}:{addr.port}"

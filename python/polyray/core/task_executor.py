@@ -1,0 +1,255 @@
+"""Executing tasks pushed to this worker: normal tasks, actor creation and methods.
+
+Invariants: normal tasks and methods of a plain actor run one at a time on
+the worker's main thread, in arrival order (so an actor sees each caller's
+calls in submission order); a threaded actor runs up to max_concurrency
+methods on a pool; an async actor runs coroutines concurrently on its own
+event loop. Every pushed task gets exactly one result, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import ctypes
+import importlib
+import inspect
+import os
+import queue
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from polyray.core import errors
+from polyray.protocol import common_pb2 as pb
+from polyray.protocol import core_worker_pb2 as cw
+
+if TYPE_CHECKING:
+    from polyray.core.core_worker import CoreWorker
+
+ReplyFn = Callable[[cw.TaskResult], None]
+
+
+class TaskContext:
+    """What the running task is: its id, the puts it made, its actor."""
+
+    __slots__ = ("task_id", "put_index", "spec")
+
+    def __init__(self, task_id: bytes, spec: Optional[pb.TaskSpec]) -> None:
+        self.task_id = task_id
+        self.put_index = 0
+        self.spec = spec
+
+
+current_task: contextvars.ContextVar[Optional[TaskContext]] = contextvars.ContextVar("polyray_task", default=None)
+
+
+class TaskCancelled(BaseException):
+    """Raised inside a running task by a non-forced cancel."""
+
+
+class TaskExecutor:
+    """Runs tasks for the CoreWorker of a worker process."""
+
+    def __init__(self, core: "CoreWorker") -> None:
+        self._core = core
+        self._main_queue: "queue.Queue[Optional[tuple[pb.TaskSpec, ReplyFn]]]" = queue.Queue()
+        self._functions: dict[bytes, Any] = {}
+        self._actor: Any = None
+        self._actor_id = b""
+        self._actor_is_async = False
+        self._actor_loop: Optional[asyncio.AbstractEventLoop] = None
+        self._actor_sem: Optional[asyncio.Semaphore] = None
+        self._pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._cancelled: set[bytes] = set()
+        self._running: dict[bytes, int] = {}  # task id -> thread ident
+        self._lock = threading.Lock()
+        self.exiting = False
+
+    # -- intake (called on the io loop) ------------------------------------
+    def enqueue(self, spec: pb.TaskSpec, reply: ReplyFn) -> None:
+        if spec.type == pb.ACTOR_TASK and self._actor is not None:
+            if self._actor_is_async:
+                self._run_async_method(spec, reply)
+                return
+            if self._pool is not None:
+                self._pool.submit(self._execute, spec, reply)
+                return
+        self._main_queue.put((spec, reply))
+
+    def cancel(self, task_id: bytes, force: bool) -> bool:
+        with self._lock:
+            ident = self._running.get(task_id)
+            if ident is None:
+                self._cancelled.add(task_id)
+                return True
+        if force:
+            # Ray's semantics: a forced cancel stops the worker process.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(TaskCancelled))
+        return True
+
+    def stop(self) -> None:
+        self._main_queue.put(None)
+
+    # -- the main thread ----------------------------------------------------
+    def run_forever(self) -> None:
+        """Run queued tasks on the calling (main) thread until stop()."""
+        while True:
+            item = self._main_queue.get()
+            if item is None:
+                return
+            self._execute(*item)
+
+    # -- one task -------------------------------------------------------------
+    def _execute(self, spec: pb.TaskSpec, reply: ReplyFn) -> None:
+        task_id = spec.task_id
+        with self._lock:
+            if task_id in self._cancelled:
+                self._cancelled.discard(task_id)
+                reply(self._error_result(spec, errors.system_record(pb.TASK_CANCELLED, f"task {spec.name} was cancelled before it ran")))
+                return
+            self._running[task_id] = threading.get_ident()
+        token = current_task.set(TaskContext(task_id, spec))
+        try:
+            result = self._execute_inner(spec)
+        except TaskCancelled:
+            result = self._error_result(spec, errors.system_record(pb.TASK_CANCELLED, f"task {spec.name} was cancelled while running"))
+        finally:
+            current_task.reset(token)
+            with self._lock:
+                self._running.pop(task_id, None)
+        reply(result)
+
+    def _execute_inner(self, spec: pb.TaskSpec) -> cw.TaskResult:
+        core = self._core
+        try:
+            fn = self._resolve_function(spec)
+            args, kwargs = core.resolve_args(spec)
+        except TaskCancelled:
+            raise
+        except BaseException as e:  # noqa: BLE001 — any failure becomes the task's error
+            return self._error_result(spec, self._runtime_record(spec, e))
+        try:
+            value = fn(*args, **kwargs)
+            if spec.type == pb.ACTOR_CREATION_TASK:
+                return self._on_actor_created(spec, value)
+            del args, kwargs
+            return cw.TaskResult(task_id=spec.task_id, returns=core.encode_returns(spec, value))
+        except TaskCancelled:
+            raise
+        except BaseException as e:  # noqa: BLE001
+            if isinstance(e, SystemExit) and spec.type == pb.ACTOR_TASK:
+                self.exiting = True
+            record = errors.record_from_exception(e, function_name=spec.name)
+            result = self._error_result(spec, record)
+            result.is_application_error = True
+            return result
+
+    def _runtime_record(self, spec: pb.TaskSpec, e: BaseException) -> pb.ErrorRecord:
+        if isinstance(e, (ImportError, AttributeError, LookupError)) and not hasattr(e, "_record"):
+            rec = errors.record_from_exception(e, function_name=spec.name)
+            rec.kind = pb.RUNTIME_ERROR
+            return rec
+        return errors.record_from_exception(e, function_name=spec.name)
+
+    def _error_result(self, spec: pb.TaskSpec, record: pb.ErrorRecord) -> cw.TaskResult:
+        return cw.TaskResult(task_id=spec.task_id, returns=self._core.error_returns(spec, record))
+
+    # -- functions ----------------------------------------------------------
+    def _resolve_function(self, spec: pb.TaskSpec) -> Callable:
+        desc = spec.function.python
+        if spec.type == pb.ACTOR_TASK:
+            if self._actor is None or spec.actor_id != self._actor_id:
+                raise RuntimeError(f"this worker does not host actor {spec.actor_id.hex()}")
+            method = desc.qualname.rsplit(".", 1)[-1]
+            if method == "__polyray_terminate__":
+                return self._terminate
+            try:
+                return getattr(self._actor, method)
+            except AttributeError:
+                raise AttributeError(
+                    f"actor class {type(self._actor).__qualname__} has no method {method!r}") from None
+        target = self._load(spec)
+        if spec.type == pb.ACTOR_CREATION_TASK and not inspect.isclass(target):
+            raise TypeError(f"{desc.module}.{desc.qualname} is not a class; it cannot create an actor")
+        if spec.type == pb.NORMAL_TASK and not callable(target):
+            raise TypeError(f"{desc.module}.{desc.qualname} is not callable")
+        return target
+
+    def _load(self, spec: pb.TaskSpec) -> Any:
+        desc = spec.function.python
+        key = desc.function_hash or (desc.module + ":" + desc.qualname).encode()
+        fn = self._functions.get(key)
+        if fn is not None:
+            return fn
+        if desc.function_hash:
+            fn = self._core.fetch_function(spec.job_id, desc.function_hash)
+        else:
+            module = importlib.import_module(desc.module)
+            fn = module
+            for part in desc.qualname.split("."):
+                fn = getattr(fn, part)
+        fn = getattr(fn, "_polyray_target", fn)  # @polyray.remote wrappers name their target
+        self._functions[key] = fn
+        return fn
+
+    # -- actors -------------------------------------------------------------
+    def _on_actor_created(self, spec: pb.TaskSpec, instance: Any) -> cw.TaskResult:
+        self._actor = instance
+        self._actor_id = spec.actor_id
+        self._core.set_actor(spec)
+        cls = type(instance)
+        self._actor_is_async = spec.is_async_actor or any(
+            inspect.iscoroutinefunction(m) or inspect.isasyncgenfunction(m)
+            for _, m in inspect.getmembers(cls, predicate=inspect.isfunction))
+        if self._actor_is_async:
+            limit = spec.max_concurrency or 1000
+            self._actor_loop = asyncio.new_event_loop()
+            threading.Thread(target=self._actor_loop.run_forever, name="polyray-actor-loop", daemon=True).start()
+            self._actor_sem = asyncio.Semaphore(limit)
+        elif spec.max_concurrency > 1:
+            self._pool = concurrent.futures.ThreadPoolExecutor(spec.max_concurrency, thread_name_prefix="polyray-actor")
+        return cw.TaskResult(task_id=spec.task_id, actor_ready=True)
+
+    def _run_async_method(self, spec: pb.TaskSpec, reply: ReplyFn) -> None:
+        assert self._actor_loop is not None and self._actor_sem is not None
+        loop = self._actor_loop
+        sem = self._actor_sem
+
+        async def run() -> None:
+            async with sem:
+                token = current_task.set(TaskContext(spec.task_id, spec))
+                try:
+                    try:
+                        fn = self._resolve_function(spec)
+                        args, kwargs = await asyncio.get_running_loop().run_in_executor(
+                            None, self._core.resolve_args, spec) if _has_refs(spec) else self._core.resolve_args(spec)
+                    except BaseException as e:  # noqa: BLE001
+                        reply(self._error_result(spec, self._runtime_record(spec, e)))
+                        return
+                    try:
+                        value = fn(*args, **kwargs)
+                        if inspect.isawaitable(value):
+                            value = await value
+                        reply(cw.TaskResult(task_id=spec.task_id, returns=self._core.encode_returns(spec, value)))
+                    except BaseException as e:  # noqa: BLE001
+                        result = self._error_result(spec, errors.record_from_exception(e, function_name=spec.name))
+                        result.is_application_error = True
+                        reply(result)
+                finally:
+                    current_task.reset(token)
+
+        loop.call_soon_threadsafe(lambda: loop.create_task(run()))
+
+    def _terminate(self) -> None:
+        self.exiting = True
+        raise SystemExit(0)
+
+
+def _has_refs(spec: pb.TaskSpec) -> bool:
+    return any(a.HasField("ref") or len(a.nested_refs) for a in spec.args) or any(
+        k.arg.HasField("ref") for k in spec.kwargs)

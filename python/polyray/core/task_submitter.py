@@ -1,0 +1,327 @@
+"""Submitting normal tasks: leases per scheduling class, pushed over streams.
+
+Invariants: a task is in exactly one place at a time — the queue of its
+scheduling class, the in-flight table of one lease, or finished. A lease's
+stream carries tasks in queue order; when a worker dies its in-flight tasks
+are retried (up to max_retries) or failed with WorkerCrashedError. Everything
+here runs on the CoreWorker's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import time
+from typing import TYPE_CHECKING, Optional
+
+import grpc
+
+from polyray.core import errors
+from polyray.core.rpc import aio_channel, address_str
+from polyray.protocol import common_pb2 as pb
+from polyray.protocol import core_worker_pb2 as cw
+from polyray.protocol import core_worker_pb2_grpc as cw_grpc
+from polyray.protocol import raylet_pb2 as rl
+
+if TYPE_CHECKING:
+    from polyray.core.core_worker import CoreWorker
+
+# A lease with no work is kept this long before it is returned: a driver that
+# submits tasks one by one then skips two raylet round trips per task.
+LEASE_LINGER_S = 0.5
+# Tasks that finish faster than this are pipelined: several in flight per worker.
+FAST_TASK_S = 0.002
+MAX_INFLIGHT_FAST = 32
+MAX_PENDING_LEASE_REQUESTS = 16
+
+
+class PendingTask:
+    """A submitted task with the argument references it holds."""
+
+    __slots__ = ("spec", "arg_ids", "cancelled", "force_cancelled", "lease", "pushed_at", "key")
+
+    def __init__(self, spec: pb.TaskSpec, arg_ids: list[bytes], key: tuple) -> None:
+        self.spec = spec
+        self.arg_ids = arg_ids
+        self.cancelled = False
+        self.force_cancelled = False
+        self.lease: Optional["_Lease"] = None
+        self.pushed_at = 0.0
+        self.key = key
+
+
+class _Lease:
+    __slots__ = ("lease_id", "worker_id", "address", "key", "queue", "inflight", "call",
+                 "reader", "dead", "linger", "fast")
+
+    def __init__(self, reply: rl.RequestWorkerLeaseReply, key: tuple) -> None:
+        self.lease_id = reply.lease_id
+        self.worker_id = reply.worker_address.worker_id
+        self.address = reply.worker_address
+        self.key = key
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.inflight: dict[bytes, PendingTask] = {}
+        self.call = None
+        self.reader: Optional[asyncio.Task] = None
+        self.dead = False
+        self.linger: Optional[asyncio.TimerHandle] = None
+        self.fast = False
+
+    def limit(self) -> int:
+        return MAX_INFLIGHT_FAST if self.fast else 1
+
+
+def scheduling_key(spec: pb.TaskSpec) -> tuple:
+    """Tasks with equal keys can share a worker lease."""
+    return (spec.language, tuple(sorted(spec.resources.items())), spec.scheduling.SerializeToString(),
+            tuple(spec.code_search_path))
+
+
+class NormalTaskSubmitter:
+    """Queues normal tasks per scheduling class and pushes them to leased workers."""
+
+    def __init__(self, core: "CoreWorker") -> None:
+        self._core = core
+        self._queues: dict[tuple, collections.deque] = collections.defaultdict(collections.deque)
+        self._leases: dict[tuple, list[_Lease]] = collections.defaultdict(list)
+        self._requesting: dict[tuple, int] = collections.defaultdict(int)
+        self._tasks: dict[bytes, PendingTask] = {}
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    # -- submission ----------------------------------------------------------
+    def submit(self, task: PendingTask) -> None:
+        """Queue a task (on the loop) and get it running."""
+        self._tasks[task.spec.task_id] = task
+        self._queues[task.key].append(task)
+        self._dispatch(task.key)
+
+    def _dispatch(self, key: tuple) -> None:
+        q = self._queues[key]
+        for lease in self._leases[key]:
+            if not q:
+                break
+            if lease.dead:
+                continue
+            batch = []
+            while q and len(lease.inflight) + len(batch) < lease.limit():
+                t = q.popleft()
+                if t.cancelled:
+                    continue
+                batch.append(t)
+            if batch:
+                self._push(lease, batch)
+        live = [t for t in q if not t.cancelled]
+        if len(live) != len(q):
+            self._queues[key] = q = collections.deque(live)
+        while q and self._requesting[key] < min(len(q), MAX_PENDING_LEASE_REQUESTS):
+            self._requesting[key] += 1
+            asyncio.ensure_future(self._request_lease(key, q[0].spec))
+        for lease in self._leases[key]:
+            self._maybe_linger(lease)
+
+    def _push(self, lease: _Lease, batch: list[PendingTask]) -> None:
+        if lease.linger is not None:
+            lease.linger.cancel()
+            lease.linger = None
+        now = time.monotonic()
+        for t in batch:
+            t.lease = lease
+            t.pushed_at = now
+            lease.inflight[t.spec.task_id] = t
+        lease.queue.put_nowait(cw.PushTasksRequest(tasks=[t.spec for t in batch]))
+
+    # -- leases --------------------------------------------------------------
+    async def _request_lease(self, key: tuple, spec: pb.TaskSpec) -> None:
+        core = self._core
+        try:
+            request = rl.RequestWorkerLeaseRequest(task=_lease_view(spec))
+            reply = await core.raylet.RequestWorkerLease(request)
+        except grpc.aio.AioRpcError as e:
+            self._requesting[key] -= 1
+            if core.shutting_down:
+                return
+            record = errors.system_record(pb.RUNTIME_ERROR, f"the raylet at {core.raylet_address} did not grant a worker lease: {e.code().name}: {e.details()}")
+            self._fail_queue(key, record)
+            return
+        self._requesting[key] -= 1
+        if reply.HasField("failure") and (reply.failure.message or reply.failure.type_name):
+            self._fail_queue(key, reply.failure)
+            return
+        if reply.canceled:
+            self._dispatch(key)
+            return
+        lease = _Lease(reply, key)
+        q = self._queues[key]
+        if not any(not t.cancelled for t in q) or core.shutting_down:
+            await self._return_lease(lease, disconnect=False)
+            return
+        self._leases[key].append(lease)
+        self._open_stream(lease)
+        self._dispatch(key)
+
+    def _fail_queue(self, key: tuple, record: pb.ErrorRecord) -> None:
+        q = self._queues[key]
+        while q:
+            t = q.popleft()
+            self._finish_with_error(t, record)
+
+    def _channel(self, address: pb.Address) -> grpc.aio.Channel:
+        target = address_str(address)
+        ch = self._channels.get(target)
+        if ch is None:
+            ch = self._channels[target] = aio_channel(target)
+        return ch
+
+    def _open_stream(self, lease: _Lease) -> None:
+        stub = cw_grpc.CoreWorkerServiceStub(self._channel(lease.address))
+
+        async def requests():
+            while True:
+                item = await lease.queue.get()
+                if item is None:
+                    return
+                # Coalesce whatever queued up meanwhile into one message.
+                while not lease.queue.empty():
+                    nxt = lease.queue.get_nowait()
+                    if nxt is None:
+                        lease.queue.put_nowait(None)
+                        break
+                    item.tasks.extend(nxt.tasks)
+                yield item
+
+        lease.call = stub.PushTasks(requests())
+        lease.reader = asyncio.ensure_future(self._read_replies(lease))
+
+    async def _read_replies(self, lease: _Lease) -> None:
+        error: Optional[BaseException] = None
+        try:
+            async for reply in lease.call:
+                for result in reply.results:
+                    self._on_result(lease, result)
+                self._dispatch(lease.key)
+        except grpc.aio.AioRpcError as e:
+            error = e
+        except asyncio.CancelledError:
+            return
+        if error is None and lease.dead and not lease.inflight:
+            return  # retired on purpose (linger expired or shutdown)
+        self._on_stream_closed(lease, error)
+
+    def _on_result(self, lease: _Lease, result: cw.TaskResult) -> None:
+        t = lease.inflight.pop(result.task_id, None)
+        if t is None:
+            return
+        if not lease.fast and time.monotonic() - t.pushed_at < FAST_TASK_S:
+            lease.fast = True
+        spec = t.spec
+        if (result.is_application_error and spec.retry_exceptions and spec.attempt < spec.max_retries
+                and not t.cancelled):
+            self._retry(t)
+            return
+        if result.worker_exiting:
+            lease.dead = True
+        self._core.complete_task(spec, result.returns, t.arg_ids)
+        self._tasks.pop(spec.task_id, None)
+
+    def _on_stream_closed(self, lease: _Lease, error: Optional[BaseException]) -> None:
+        lease.dead = True
+        lease.queue.put_nowait(None)  # ends the request generator
+        if lease in self._leases[lease.key]:
+            self._leases[lease.key].remove(lease)
+        pending = list(lease.inflight.values())
+        lease.inflight.clear()
+        for t in pending:
+            spec = t.spec
+            if t.cancelled:
+                rec = errors.system_record(pb.TASK_CANCELLED, f"task {spec.name} was cancelled")
+                self._finish_with_error(t, rec)
+            elif spec.attempt < spec.max_retries and not self._core.shutting_down:
+                self._retry(t)
+            else:
+                detail = f"{error.code().name}: {error.details()}" if isinstance(error, grpc.aio.AioRpcError) else "stream closed"
+                rec = errors.system_record(
+                    pb.WORKER_CRASHED,
+                    f"the worker running task {spec.name} (worker {lease.worker_id.hex()[:12]}) died "
+                    f"after {spec.attempt + 1} attempt(s): {detail}")
+                self._finish_with_error(t, rec)
+        asyncio.ensure_future(self._return_lease(lease, disconnect=True))
+        self._dispatch(lease.key)
+
+    def _retry(self, t: PendingTask) -> None:
+        t.spec.attempt += 1
+        t.lease = None
+        self._queues[t.key].appendleft(t)
+
+    def _maybe_linger(self, lease: _Lease) -> None:
+        if lease.dead or lease.inflight or lease.linger is not None or self._queues[lease.key]:
+            return
+        loop = asyncio.get_running_loop()
+        lease.linger = loop.call_later(LEASE_LINGER_S, self._expire, lease)
+
+    def _expire(self, lease: _Lease) -> None:
+        lease.linger = None
+        if lease.inflight or self._queues[lease.key] or lease.dead:
+            return
+        lease.dead = True
+        if lease in self._leases[lease.key]:
+            self._leases[lease.key].remove(lease)
+        lease.queue.put_nowait(None)
+        asyncio.ensure_future(self._return_lease(lease, disconnect=False))
+
+    async def _return_lease(self, lease: _Lease, disconnect: bool) -> None:
+        try:
+            await self._core.raylet.ReturnWorker(
+                rl.ReturnWorkerRequest(lease_id=lease.lease_id, worker_id=lease.worker_id, disconnect=disconnect),
+                timeout=10)
+        except grpc.aio.AioRpcError:
+            pass
+
+    # -- completion ----------------------------------------------------------
+    def _finish_with_error(self, t: PendingTask, record: pb.ErrorRecord) -> None:
+        self._tasks.pop(t.spec.task_id, None)
+        self._core.fail_task(t.spec, record, t.arg_ids)
+
+    # -- cancellation --------------------------------------------------------
+    async def cancel(self, task_id: bytes, force: bool) -> bool:
+        """Cancel a queued or running task; False when it is unknown (finished)."""
+        t = self._tasks.get(task_id)
+        if t is None:
+            return False
+        t.cancelled = True
+        if t.lease is None:
+            self._queues[t.key] = collections.deque(x for x in self._queues[t.key] if x is not t)
+            self._finish_with_error(t, errors.system_record(pb.TASK_CANCELLED, f"task {t.spec.name} was cancelled before it ran"))
+            return True
+        t.force_cancelled = force
+        stub = cw_grpc.CoreWorkerServiceStub(self._channel(t.lease.address))
+        try:
+            await stub.CancelTask(cw.CancelTaskRequest(task_id=task_id, force=force), timeout=10)
+        except grpc.aio.AioRpcError:
+            pass
+        return True
+
+    async def close(self) -> None:
+        """Return every lease and close channels (shutdown)."""
+        for leases in list(self._leases.values()):
+            for lease in list(leases):
+                lease.dead = True
+                lease.queue.put_nowait(None)
+                if lease.linger is not None:
+                    lease.linger.cancel()
+                await self._return_lease(lease, disconnect=False)
+        for ch in self._channels.values():
+            await ch.close(grace=None)
+        self._channels.clear()
+
+
+def _lease_view(spec: pb.TaskSpec) -> pb.TaskSpec:
+    """The task as the raylet needs it: without argument values (they can be big)."""
+    view = pb.TaskSpec()
+    view.CopyFrom(spec)
+    del view.args[:]
+    del view.kwargs[:]
+    # Each lease request is its own (the raylet keys requests by task id);
+    # the lease then serves whichever queued tasks come first.
+    view.task_id = os.urandom(20) + spec.task_id[20:]
+    return view

@@ -1,0 +1,216 @@
+"""The node daemon: ``python -m polyray.node --head`` runs a GCS and a raylet.
+
+``--head`` starts the cluster's GCS and this node's raylet in one process and
+prints the address drivers connect to (``polyray.init(address=...)``).
+``--address HOST:PORT`` (the multi-node issue) starts a raylet that joins.
+``polyray.init()`` with no address runs this module as a child process (the
+embedded head) and stops it at ``shutdown()``; the child also stops by
+itself when its parent dies, so no process or segment outlives the driver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+DEFAULT_STORE_BYTES = 2 * 1024 ** 3
+
+
+def default_object_store_memory() -> int:
+    """Like Ray: 30% of the machine's memory, here capped at 2 GiB (shm is sparse)."""
+    try:
+        import psutil
+        total = psutil.virtual_memory().total
+    except Exception:  # pragma: no cover
+        total = 8 * 1024 ** 3
+    return int(min(DEFAULT_STORE_BYTES, 0.3 * total))
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    """The command line of the node daemon."""
+    p = argparse.ArgumentParser(prog="python -m polyray.node", description="Run a polyray node.")
+    role = p.add_mutually_exclusive_group(required=True)
+    role.add_argument("--head", action="store_true", help="start the GCS and this node's raylet")
+    role.add_argument("--address", help="HOST:PORT of the head's GCS, to join a cluster")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind and advertise (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=6380, help="GCS port for --head (0: any free port)")
+    p.add_argument("--num-cpus", type=float, default=None, help="CPUs of this node (default: all)")
+    p.add_argument("--num-gpus", type=float, default=0.0, help="GPUs of this node")
+    p.add_argument("--memory", type=float, default=0.0, help="bytes of memory offered to tasks")
+    p.add_argument("--resources", default="{}", help='custom resources as JSON, e.g. {"disk": 4}')
+    p.add_argument("--object-store-memory", type=int, default=None, help="bytes of the node's shared store")
+    p.add_argument("--address-file", default=None, help="write the GCS address here once serving")
+    p.add_argument("--parent-pid", type=int, default=None, help="stop when this process exits")
+    p.add_argument("--idle-worker-timeout", type=float, default=10.0)
+    p.add_argument("--prestart-workers", type=int, default=0)
+    p.add_argument("--node-timeout", type=float, default=10.0, help="seconds without heartbeat before a node is dead")
+    p.add_argument("--log-level", default="WARNING")
+    return p.parse_args(argv)
+
+
+def _custom_resources(text: str) -> dict:
+    try:
+        custom = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"--resources is not valid JSON: {e}") from None
+    if not isinstance(custom, dict):
+        raise SystemExit("--resources must be a JSON object of name -> amount")
+    return custom
+
+
+async def _run(args: argparse.Namespace) -> None:
+    from polyray.gcs.config import GcsConfig
+    from polyray.gcs.server import GcsServer
+    from polyray.raylet.config import NodeConfig
+    from polyray.raylet.server import RayletServer
+
+    gcs_server = None
+    if args.head:
+        gcs_server = GcsServer(GcsConfig(node_timeout_s=args.node_timeout))
+        gcs_port = await gcs_server.start(host=args.host, port=args.port)
+        gcs_address = f"{args.host}:{gcs_port}"
+    else:
+        gcs_address = args.address
+    try:
+        config = NodeConfig.build(
+            gcs_address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, memory=args.memory,
+            custom_resources=_custom_resources(args.resources), host=args.host,
+            object_store_memory=args.object_store_memory or default_object_store_memory(),
+            idle_worker_timeout_s=args.idle_worker_timeout, prestart_workers=args.prestart_workers)
+    except ValueError as e:
+        raise SystemExit(f"polyray.node: {e}") from None
+    raylet = RayletServer(config)
+    try:
+        await raylet.start()
+    except BaseException:
+        if gcs_server is not None:
+            await gcs_server.stop()
+        raise
+    if args.head:
+        print(f"polyray head started; connect with polyray.init(address=\"{gcs_address}\")", flush=True)
+        print(f"GCS_ADDRESS={gcs_address}", flush=True)
+    else:
+        print(f"polyray node {config.node_id.hex()} joined the cluster at {gcs_address}", flush=True)
+    if args.address_file:
+        tmp = args.address_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(gcs_address)
+        os.replace(tmp, args.address_file)
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def watch_parent() -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                os.kill(args.parent_pid, 0)
+            except ProcessLookupError:
+                stop.set()
+                return
+            except PermissionError:
+                pass
+
+    async def watch_raylet() -> None:
+        await raylet.wait_stopped()
+        stop.set()
+
+    tasks = [asyncio.ensure_future(watch_raylet())]
+    if args.parent_pid:
+        tasks.append(asyncio.ensure_future(watch_parent()))
+    await stop.wait()
+    for t in tasks:
+        t.cancel()
+    await raylet.stop("node daemon stopping")
+    if gcs_server is not None:
+        await gcs_server.stop()
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Run the node daemon in the foreground until SIGTERM/SIGINT."""
+    args = parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.WARNING),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(_run(args))
+
+
+@dataclass
+class EmbeddedHead:
+    """A head node run as a child process of the driver."""
+
+    process: subprocess.Popen
+    address: str
+    log_path: str
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM the head (it stops its workers and removes its store), then wait."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def start_embedded_head(*, num_cpus: Optional[float] = None, num_gpus: Optional[float] = None,
+                        resources: Optional[dict] = None, object_store_memory: Optional[int] = None,
+                        timeout: float = 60.0) -> EmbeddedHead:
+    """Start ``python -m polyray.node --head`` for this driver and wait until it serves."""
+    if num_cpus is not None and num_cpus < 0:
+        raise ValueError(f"num_cpus must not be negative, got {num_cpus}")
+    if num_gpus is not None and num_gpus < 0:
+        raise ValueError(f"num_gpus must not be negative, got {num_gpus}")
+    for k, v in (resources or {}).items():
+        if not isinstance(v, (int, float)) or v < 0:
+            raise ValueError(f"resource {k!r} must be a non-negative number, got {v!r}")
+    session = tempfile.mkdtemp(prefix="polyray-")
+    address_file = os.path.join(session, "gcs_address")
+    log_path = os.path.join(session, "head.log")
+    cmd = [sys.executable, "-m", "polyray.node", "--head", "--port", "0", "--address-file", address_file,
+           "--parent-pid", str(os.getpid())]
+    if num_cpus is not None:
+        cmd += ["--num-cpus", str(num_cpus)]
+    if num_gpus is not None:
+        cmd += ["--num-gpus", str(num_gpus)]
+    if resources:
+        cmd += ["--resources", json.dumps(resources)]
+    if object_store_memory is not None:
+        cmd += ["--object-store-memory", str(int(object_store_memory))]
+    log = open(log_path, "wb")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([p for p in sys.path if p] + [env.get("PYTHONPATH", "")])
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
+    log.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(address_file):
+            with open(address_file) as f:
+                return EmbeddedHead(proc, f.read().strip(), log_path)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    head = EmbeddedHead(proc, "", log_path)
+    head.stop()
+    with open(log_path, errors="replace") as f:
+        tail = f.read()[-3000:]
+    raise RuntimeError(f"the embedded polyray head did not start within {timeout:.0f} s "
+                       f"(exit code {proc.returncode}); its log ({log_path}):\n{tail}")
+
+
+if __name__ == "__main__":
+    main()

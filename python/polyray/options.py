@@ -1,0 +1,71 @@
+"""Validation of ``@polyray.remote`` / ``.options()`` arguments.
+
+Unknown options and bad values fail early with a ValueError that names the
+option, so a typo never silently changes scheduling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TASK_OPTIONS = {
+    "num_cpus", "num_gpus", "memory", "resources", "num_returns", "max_retries", "retry_exceptions",
+    "scheduling_strategy", "name",
+}
+ACTOR_OPTIONS = {
+    "num_cpus", "num_gpus", "memory", "resources", "max_restarts", "max_task_retries", "max_concurrency",
+    "name", "namespace", "lifetime", "scheduling_strategy",
+}
+METHOD_OPTIONS = {"num_returns", "name"}
+
+
+def validate(options: dict[str, Any], allowed: set[str], what: str) -> dict[str, Any]:
+    """Check option names and values; returns a copy."""
+    for key in options:
+        if key not in allowed:
+            raise ValueError(f"unknown option {key!r} for {what}; valid options: {', '.join(sorted(allowed))}")
+    out = dict(options)
+    for key in ("num_cpus", "num_gpus", "memory"):
+        v = out.get(key)
+        if v is not None:
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise ValueError(f"option {key!r} must be a number, got {type(v).__name__}")
+            if v < 0:
+                raise ValueError(f"option {key!r} must not be negative, got {v}")
+    res = out.get("resources")
+    if res is not None:
+        if not isinstance(res, dict):
+            raise ValueError(f"option 'resources' must be a dict of name -> amount, got {type(res).__name__}")
+        for name, amount in res.items():
+            if name in ("CPU", "GPU", "memory"):
+                raise ValueError(f"use num_cpus/num_gpus/memory instead of resources[{name!r}]")
+            if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount < 0:
+                raise ValueError(f"resource {name!r} must be a non-negative number, got {amount!r}")
+    for key in ("num_returns", "max_retries", "max_restarts", "max_task_retries", "max_concurrency"):
+        v = out.get(key)
+        if v is not None:
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ValueError(f"option {key!r} must be an int, got {type(v).__name__}")
+            low = 1 if key == "max_concurrency" else (-1 if key in ("max_retries", "max_restarts", "max_task_retries") else 0)
+            if v < low:
+                raise ValueError(f"option {key!r} must be >= {low}, got {v}")
+    lifetime = out.get("lifetime")
+    if lifetime is not None and lifetime not in ("detached", "non_detached"):
+        raise ValueError(f"option 'lifetime' must be 'detached' or 'non_detached', got {lifetime!r}")
+    return out
+
+
+def resources_of(options: dict[str, Any], default_cpus: float) -> dict[str, float]:
+    """The resource map a task or actor asks for."""
+    res: dict[str, float] = {}
+    cpus = options.get("num_cpus", default_cpus)
+    if cpus:
+        res["CPU"] = float(cpus)
+    if options.get("num_gpus"):
+        res["GPU"] = float(options["num_gpus"])
+    if options.get("memory"):
+        res["memory"] = float(options["memory"])
+    for k, v in (options.get("resources") or {}).items():
+        if v:
+            res[k] = float(v)
+    return res

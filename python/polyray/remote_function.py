@@ -1,0 +1,98 @@
+"""Remote functions: ``@polyray.remote`` on a function, then ``f.remote(...)``."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Optional
+
+from polyray import options as opts
+from polyray.core.object_ref import ObjectRef
+from polyray.protocol import common_pb2 as pb
+from polyray.util.scheduling_strategies import to_proto as strategy_to_proto
+
+
+def _require_core():
+    from polyray.core.object_ref import get_core
+    core = get_core()
+    if core is None:
+        raise RuntimeError("polyray is not initialized: call polyray.init() first")
+    return core
+
+
+def _pickle_export(core, target: Any, cache: dict) -> bytes:
+    """Export a function or class to the GCS once per job; returns its hash."""
+    key = core.job_id
+    digest = cache.get(key)
+    if digest is None:
+        import cloudpickle
+        pickled = cloudpickle.dumps(target)
+        digest = core.export_function(pickled, getattr(target, "__qualname__", "?"))
+        cache[key] = digest
+    return digest
+
+
+class RemoteFunction:
+    """A function that runs as a task on a worker; call it with ``.remote()``."""
+
+    def __init__(self, function: Callable, options: dict[str, Any]) -> None:
+        self._function = function
+        self._options = opts.validate(options, opts.TASK_OPTIONS, f"remote function {function.__qualname__}")
+        self._exported: dict[bytes, bytes] = {}
+        functools.update_wrapper(self, function)
+
+    @property
+    def _polyray_target(self) -> Callable:
+        return self._function
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        name = self._function.__name__
+        raise TypeError(f"remote function '{name}' cannot be called directly; "
+                        f"use '{name}.remote(...)' to run it as a task")
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Submit the task; returns an ObjectRef (a list of them for num_returns > 1)."""
+        return self._submit(args, kwargs, self._options)
+
+    def options(self, **options: Any) -> "_BoundFunction":
+        """The same function with some options overridden for the next calls."""
+        merged = dict(self._options)
+        merged.update(opts.validate(options, opts.TASK_OPTIONS, f"remote function {self._function.__qualname__}"))
+        return _BoundFunction(self, merged)
+
+    def _submit(self, args: tuple, kwargs: dict, options: dict[str, Any]) -> Any:
+        core = _require_core()
+        fn = self._function
+        digest = _pickle_export(core, fn, self._exported)
+        desc = pb.FunctionDescriptor(python=pb.PythonFunctionDescriptor(
+            module=fn.__module__ or "", qualname=fn.__qualname__, function_hash=digest))
+        spec = core.new_task_spec(pb.NORMAL_TASK, pb.PYTHON, desc, options.get("name") or fn.__qualname__)
+        num_returns = options.get("num_returns", 1)
+        spec.num_returns = num_returns
+        spec.resources.update(opts.resources_of(options, 1))
+        spec.max_retries = options.get("max_retries", 3)
+        spec.retry_exceptions = bool(options.get("retry_exceptions", False))
+        spec.scheduling.CopyFrom(strategy_to_proto(options.get("scheduling_strategy")))
+        held: list = []
+        arg_ids = core.build_args(spec, args, kwargs, pb.PYTHON, held)
+        refs = core.submit_task(spec, arg_ids, held)
+        return _shape(refs, num_returns)
+
+
+class _BoundFunction:
+    """A RemoteFunction with options applied (what ``.options()`` returns)."""
+
+    def __init__(self, fn: RemoteFunction, options: dict[str, Any]) -> None:
+        self._fn = fn
+        self._options = options
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Submit the task with these options."""
+        return self._fn._submit(args, kwargs, self._options)
+
+
+def _shape(refs: list[ObjectRef], num_returns: int) -> Any:
+    if num_returns == 1:
+        return refs[0]
+    if num_returns == 0:
+        return None
+    return refs

@@ -1,0 +1,1 @@
+"""Utilities of the public API: scheduling strategies (and, later, placement groups)."""

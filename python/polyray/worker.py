@@ -1,0 +1,59 @@
+"""Entry point of a Python worker process: ``python -m polyray.worker``.
+
+The raylet starts it with the POLYRAY_* environment (raylet and GCS
+addresses, node, worker and job ids, the startup token, the store name). It
+registers with the raylet, then runs pushed tasks on its main thread until
+told to exit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        sys.stderr.write(f"polyray worker: missing environment variable {name} (workers are started by a raylet)\n")
+        sys.exit(2)
+    return value
+
+
+def main() -> None:
+    """Start the CoreWorker and serve tasks until exit."""
+    # Output goes through a pipe to the raylet, which forwards it to the
+    # driver: flush each line so prints show up while the task runs.
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    from polyray.actor import ActorHandle
+    from polyray.core.core_worker import CoreWorker
+
+    for p in reversed([p for p in os.environ.get("POLYRAY_CODE_SEARCH_PATH", "").split(":") if p]):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    core = CoreWorker(
+        is_driver=False,
+        gcs_address=_env("POLYRAY_GCS_ADDRESS"),
+        raylet_address=_env("POLYRAY_RAYLET_ADDRESS"),
+        node_id=bytes.fromhex(_env("POLYRAY_NODE_ID")),
+        store_name=_env("POLYRAY_STORE_NAME"),
+        job_id=bytes.fromhex(_env("POLYRAY_JOB_ID")),
+        worker_id=bytes.fromhex(_env("POLYRAY_WORKER_ID")),
+        host=os.environ.get("POLYRAY_NODE_IP", "127.0.0.1"),
+        startup_token=os.environ.get("POLYRAY_STARTUP_TOKEN", ""),
+    )
+    core.actor_handle_factory = ActorHandle
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    core.start()
+    try:
+        core._ensure_job_path(core.job_id)
+    except Exception:
+        pass
+    core.executor.run_forever()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
