@@ -86,7 +86,8 @@ async def _run(args: argparse.Namespace) -> None:
             gcs_address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, memory=args.memory,
             custom_resources=_custom_resources(args.resources), host=args.host,
             object_store_memory=args.object_store_memory or default_object_store_memory(),
-            idle_worker_timeout_s=args.idle_worker_timeout, prestart_workers=args.prestart_workers)
+            idle_worker_timeout_s=args.idle_worker_timeout, prestart_workers=args.prestart_workers,
+            prestart_on_driver=min(2, int(args.num_cpus if args.num_cpus is not None else (os.cpu_count() or 1))))
     except ValueError as e:
         raise SystemExit(f"polyray.node: {e}") from None
     raylet = RayletServer(config)

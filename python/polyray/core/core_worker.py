@@ -520,7 +520,16 @@ class CoreWorker:
                 self.call_soon(self._start_fetch, r)
         if missing:
             want = list({r.binary() for r in missing})
-            ready = self.memory_store.wait(want, len(want), timeout)
+            blocked = not self.is_driver and current_task.get() is not None and not self.actor_id
+            if blocked:
+                # Lend this task's CPUs to the node while it waits, so the
+                # tasks it waits for can run (nested tasks deeper than CPUs).
+                self.call_soon(self._notify_blocked, True)
+            try:
+                ready = self.memory_store.wait(want, len(want), timeout)
+            finally:
+                if blocked:
+                    self.call_soon(self._notify_blocked, False)
             if len(ready) < len(want):
                 raise exc.GetTimeoutError(
                     f"get() timed out after {timeout} s: {len(want) - len(ready)} of {len(set(oids))} "
@@ -533,6 +542,19 @@ class CoreWorker:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             values.append(self.decode_entry(oid, entry, left))
         return values
+
+    def _notify_blocked(self, blocked: bool) -> None:
+        previous = getattr(self, "_blocked_call", None)
+
+        async def go() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])  # keep blocked/unblocked in order
+            try:
+                await self.raylet.NotifyWorkerBlocked(
+                    rl.NotifyWorkerBlockedRequest(worker_id=self.worker_id, blocked=blocked), timeout=RPC_TIMEOUT)
+            except grpc.aio.AioRpcError:
+                pass
+        self._blocked_call = asyncio.ensure_future(go())
 
     def _start_fetch(self, ref: ObjectRef) -> None:
         oid = ref.binary()

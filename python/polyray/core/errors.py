@@ -47,6 +47,7 @@ def record_from_exception(
             message=inner.message,
             language=pb.PYTHON,
             traceback="".join(traceback.format_exception(error)),
+            native=inner.native,  # still "a ValueError" one hop further
         )
         outer.cause.CopyFrom(inner)
         return outer
@@ -59,8 +60,12 @@ def record_from_exception(
     )
     try:
         record.native = pickle.dumps(error, protocol=5)
-    except Exception:  # unpicklable exceptions still travel as text
-        pass
+    except Exception:
+        try:  # classes defined in functions or __main__ travel by value
+            import cloudpickle
+            record.native = cloudpickle.dumps(error, protocol=5)
+        except Exception:  # unpicklable exceptions still travel as text
+            pass
     return record
 
 

@@ -11,10 +11,9 @@ MAX_MESSAGE = 512 * 1024 * 1024
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE),
     ("grpc.max_receive_message_length", MAX_MESSAGE),
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.max_pings_without_data", 0),
+    # No client keepalive pings: servers (raylet, GCS) would answer a long
+    # pending lease with GOAWAY "too_many_pings". A dead peer on this machine
+    # closes its socket, which ends calls at once.
     ("grpc.enable_retries", 0),
 ]
 

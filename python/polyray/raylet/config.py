@@ -73,6 +73,9 @@ class NodeConfig:
     max_starting_workers: int = 0
     #: Idle workers kept past the idle timeout (node-wide, most recent first).
     prestart_workers: int = 0
+    #: Python workers started for a job as soon as its driver registers, so
+    #: the first tasks do not wait for interpreter start-up (Ray does the same).
+    prestart_on_driver: int = 0
     #: Per-worker log files go here.
     session_dir: str = field(default_factory=_default_session_dir)
     #: Deadline of every call the raylet makes to the GCS.

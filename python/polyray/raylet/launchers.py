@@ -112,6 +112,43 @@ class PythonWorkerLauncher(WorkerLauncher):
         return LaunchCommand(argv=[self.python, "-m", self.module], env=env)
 
 
+@dataclass
+class JavaWorkerLauncher(WorkerLauncher):
+    """``java -cp <SDK>:<code search path> io.polyray.runtime.WorkerMain``.
+
+    One JVM per worker, reused across tasks of its job (and one per actor).
+    """
+
+    java: str | None = None
+    main_class: str = "io.polyray.runtime.WorkerMain"
+    start_timeout_s: float | None = 60.0
+
+    def build(self, ctx: LaunchContext) -> LaunchCommand:
+        """Command and environment of a Java worker; LaunchError says what is missing."""
+        import shutil
+
+        from polyray import sdk
+
+        java = self.java or (os.path.join(os.environ["JAVA_HOME"], "bin", "java")
+                             if os.environ.get("JAVA_HOME") else shutil.which("java"))
+        if not java or not os.path.exists(java):
+            raise LaunchError("cannot start a Java worker: no `java` on PATH (install a JDK 17+, "
+                              "or set JAVA_HOME)")
+        classpath = sdk.java_classpath()
+        if not classpath:
+            raise LaunchError("cannot start a Java worker: the polyray Java SDK is not built "
+                              f"(no jars under {os.path.join(sdk.repo_root(), 'java')}); run `make setup`")
+        store_lib = sdk.store_library()
+        if store_lib is None:
+            raise LaunchError("cannot start a Java worker: libpolyray_store.so is not built; run `make setup`")
+        cp = ":".join(classpath + sdk.user_classpath(ctx.code_search_path))
+        env = dict(os.environ)
+        env.update(ctx.polyray_env())
+        argv = [java, "-cp", cp, f"-Dpolyray.store.library={store_lib}", "-XX:+UseSerialGC",
+                "-Xshare:auto", self.main_class]
+        return LaunchCommand(argv=argv, env=env)
+
+
 class LauncherRegistry:
     """Launchers by Language."""
 
@@ -120,8 +157,8 @@ class LauncherRegistry:
 
     @classmethod
     def default(cls) -> "LauncherRegistry":
-        """The launchers this build ships: Python for now."""
-        return cls({common_pb2.PYTHON: PythonWorkerLauncher()})
+        """The launchers this build ships: Python and Java."""
+        return cls({common_pb2.PYTHON: PythonWorkerLauncher(), common_pb2.JAVA: JavaWorkerLauncher()})
 
     def register(self, language: int, launcher: WorkerLauncher) -> None:
         """Use ``launcher`` for ``language`` from now on."""

@@ -67,6 +67,14 @@ class Lease:
     resources: ResourceSet
     task_id: bytes
     granted_at: float = field(default_factory=time.monotonic)
+    #: What the lease holds now: its resources, less the CPUs lent back to
+    #: the node while its worker is blocked in get().
+    held: ResourceSet | None = None
+    blocked: bool = False
+
+    def holding(self) -> ResourceSet:
+        """The resources to give back when the lease ends."""
+        return self.resources if self.held is None else self.held
 
 
 @dataclass(eq=False)
@@ -243,7 +251,7 @@ class LeaseManager:
                 f"not {worker_id.hex()}"
             )
         del self.leases[lease_id]
-        self.resources.release(lease.resources)
+        self.resources.release(lease.holding())
         worker = lease.worker
         worker.lease_id = None
         if disconnect or worker.actor_id or not worker.alive:
@@ -258,9 +266,33 @@ class LeaseManager:
         """Drop the lease of a worker that exited; the lease it had, if any."""
         lease = self.leases.pop(worker.lease_id, None) if worker.lease_id else None
         if lease is not None:
-            self.resources.release(lease.resources)
+            self.resources.release(lease.holding())
             self._dispatch()
         return lease
+
+    def set_blocked(self, worker_id: bytes, blocked: bool) -> bool:
+        """Lend a blocked worker's CPUs to the node, or take them back (as far
+        as they are free: a resumed worker may briefly oversubscribe the node,
+        as in Ray). False when the worker holds no lease."""
+        lease = next((l for l in self.leases.values() if l.worker.worker_id == worker_id), None)
+        if lease is None or lease.blocked == blocked:
+            return lease is not None
+        held = lease.holding()
+        if blocked:
+            cpu = held.get("CPU")
+            lent = ResourceSet({"CPU": cpu}) if cpu else ResourceSet()
+            lease.held = held - lent
+            lease.blocked = True
+            self.resources.release(lent)
+            self._dispatch()
+        else:
+            want = lease.resources.get("CPU") - held.get("CPU")
+            take = min(want, self.resources.available.get("CPU"))
+            back = ResourceSet({"CPU": take}) if take > 0 else ResourceSet()
+            self.resources.acquire(back)
+            lease.held = held + back
+            lease.blocked = False
+        return True
 
     def fail_all(self, message: str) -> None:
         """Fail every pending request (the raylet is stopping)."""

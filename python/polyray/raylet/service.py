@@ -97,6 +97,9 @@ class RayletServicer:
             pool.register_driver(
                 request.worker_id, request.language, request.pid, request.port, request.job_id
             )
+            count = self._server.config.prestart_on_driver
+            if count > 0 and request.language == common_pb2.PYTHON:
+                pool.prestart(common_pb2.PYTHON, request.job_id, (), count)
         else:
             try:
                 pool.register(
@@ -113,6 +116,14 @@ class RayletServicer:
         """A worker says it is about to exit (intentionally or not)."""
         self._server.pool.disconnect(request.worker_id, request.intentional)
         return raylet_pb2.DisconnectWorkerReply()
+
+    async def NotifyWorkerBlocked(
+        self, request: raylet_pb2.NotifyWorkerBlockedRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.NotifyWorkerBlockedReply:
+        """A leased worker blocks in get() (or resumes): lend its CPUs to the node."""
+        _check_len("worker_id", request.worker_id, WORKER_ID_SIZE)
+        self._server.leases.set_blocked(request.worker_id, request.blocked)
+        return raylet_pb2.NotifyWorkerBlockedReply()
 
     async def KillWorker(
         self, request: raylet_pb2.KillWorkerRequest, context: grpc.aio.ServicerContext
