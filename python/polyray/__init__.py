@@ -21,6 +21,8 @@ _OTHER = {
     "ActorClass": "polyray.actor",
     "ActorHandle": "polyray.actor",
     "ObjectRef": "polyray.core.object_ref",
+    "java_function": "polyray.xlang",
+    "java_actor_class": "polyray.xlang",
 }
 
 __all__ = sorted(_API | set(_OTHER) | {"exceptions"})

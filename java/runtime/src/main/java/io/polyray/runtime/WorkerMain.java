@@ -1,0 +1,48 @@
+package io.polyray.runtime;
+
+import io.polyray.runtime.worker.JavaWorker;
+import io.polyray.runtime.worker.WorkerConfig;
+
+/**
+ * The main class of a Java worker process, started by the raylet as
+ *
+ * <pre>
+ * java -cp &lt;polyray-runtime jar&gt;:&lt;its lib/*&gt;:&lt;code search path&gt; \
+ *      -Dpolyray.store.library=&lt;libpolyray_store.so&gt; io.polyray.runtime.WorkerMain
+ * </pre>
+ *
+ * with the POLYRAY_* environment of every worker (raylet and GCS addresses, node,
+ * worker and job IDs in hex, startup token, store name, POLYRAY_CODE_SEARCH_PATH,
+ * POLYRAY_NODE_IP). It serves the CoreWorkerService, registers with the raylet, then
+ * runs tasks on the main thread until the raylet stops it (SIGTERM) or asks it to exit.
+ * Exit status 2: the environment is incomplete; 3: registration failed.
+ */
+public final class WorkerMain {
+  private WorkerMain() {}
+
+  /**
+   * Starts the worker.
+   *
+   * @param args ignored (everything comes from the environment)
+   */
+  public static void main(String[] args) {
+    WorkerConfig config;
+    try {
+      config = WorkerConfig.fromEnv(System.getenv());
+    } catch (IllegalArgumentException e) {
+      System.err.println("polyray java worker: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    JavaWorker worker = new JavaWorker(config, () -> Runtime.getRuntime().halt(0));
+    try {
+      worker.start();
+    } catch (Exception e) {
+      System.err.println("polyray java worker: cannot start: " + e.getMessage());
+      System.exit(3);
+      return;
+    }
+    worker.runTasks();
+    System.exit(0);
+  }
+}

@@ -1,0 +1,426 @@
+package io.polyray.runtime.worker;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.polyray.runtime.codec.Codec;
+import io.polyray.runtime.codec.Encoded;
+import io.polyray.runtime.codec.ErrorRecords;
+import io.polyray.runtime.codec.KeepAlive;
+import io.polyray.runtime.codec.StoreLayout;
+import io.polyray.runtime.codec.StoredEnvelope;
+import io.polyray.runtime.proto.Address;
+import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
+import io.polyray.runtime.proto.Envelope;
+import io.polyray.runtime.proto.ErrorKind;
+import io.polyray.runtime.proto.ErrorRecord;
+import io.polyray.runtime.proto.Format;
+import io.polyray.runtime.proto.GetObjectReply;
+import io.polyray.runtime.proto.GetObjectRequest;
+import io.polyray.runtime.proto.Language;
+import io.polyray.runtime.proto.ObjectRef;
+import io.polyray.runtime.proto.PinObjectsReply;
+import io.polyray.runtime.proto.PinObjectsRequest;
+import io.polyray.runtime.proto.RayletServiceGrpc;
+import io.polyray.runtime.proto.RegisterWorkerReply;
+import io.polyray.runtime.proto.RegisterWorkerRequest;
+import io.polyray.runtime.ref.Hex;
+import io.polyray.runtime.ref.RefHooks;
+import io.polyray.runtime.store.ObjectBuilder;
+import io.polyray.runtime.store.ObjectExistsException;
+import io.polyray.runtime.store.ObjectId;
+import io.polyray.runtime.store.ObjectView;
+import io.polyray.runtime.store.SharedStore;
+import io.polyray.runtime.store.StoreTimeoutException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The CoreWorker of a Java worker process: its CoreWorkerService server, its client of
+ * the raylet and of object owners, the node's shared store, and the task executor.
+ *
+ * <p>Lifecycle: {@link #start()} (server listening, registered with the raylet), then
+ * {@link #runTasks()} on the thread that should run user code (the main thread in
+ * {@link io.polyray.runtime.WorkerMain}), until {@link #shutdown()} or an Exit request.
+ */
+public final class JavaWorker implements AutoCloseable {
+  /** Values up to this many bytes travel inline; larger ones go through the store. */
+  public static final long INLINE_MAX = 100 * 1024;
+
+  private final WorkerConfig config;
+  private final Runnable exitAction;
+  private final Codec codec = new Codec(RefHooks.INSTANCE);
+  private final CodeSearchPath loader;
+  private final TaskExecutor executor;
+  private final Map<String, ManagedChannel> ownerChannels = new ConcurrentHashMap<>();
+  private final Object storeLock = new Object();
+  private volatile SharedStore store;
+  private volatile ByteString nodeId;
+  private volatile String storeName;
+  private Server server;
+  private ManagedChannel rayletChannel;
+  private RayletServiceGrpc.RayletServiceBlockingStub raylet;
+  private Address address;
+
+  /**
+   * A worker (not started).
+   *
+   * @param config what the raylet told it
+   * @param exitAction how the process exits when asked to (System.exit in a real
+   *     worker; tests pass something gentler)
+   */
+  public JavaWorker(WorkerConfig config, Runnable exitAction) {
+    this.config = config;
+    this.exitAction = exitAction;
+    this.nodeId = config.nodeId;
+    this.storeName = config.storeName;
+    this.loader = new CodeSearchPath(config.codeSearchPath, JavaWorker.class.getClassLoader());
+    this.executor = new TaskExecutor(this, new FunctionResolver(loader));
+  }
+
+  /**
+   * Starts the server on an ephemeral port of the node's IP and registers with the raylet.
+   *
+   * @throws IOException when the server cannot bind
+   * @throws IllegalStateException when the store library does not load, the store does
+   *     not open, or the raylet refuses or cannot be reached
+   */
+  public void start() throws IOException {
+    // Open the store first: a library that does not load is a startup failure with a
+    // reason (DESIGN §6), not an error on the first large result.
+    try {
+      store();
+    } catch (RuntimeException | LinkageError e) {
+      throw new IllegalStateException("cannot open the node's object store " + storeName + ": " + e.getMessage()
+          + " (set -Dpolyray.store.library=<path of libpolyray_store.so>)", e);
+    }
+    server = NettyServerBuilder.forAddress(new InetSocketAddress(config.nodeIp, 0))
+        .maxInboundMessageSize(Rpc.MAX_MESSAGE)
+        .permitKeepAliveTime(5, TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true)
+        // Every handler only queues work or answers at once: run them on the network
+        // thread, saving a thread hand-off per message on the hot path.
+        .directExecutor()
+        .addService(new CoreWorkerServiceImpl(this))
+        .build()
+        .start();
+    address = Address.newBuilder().setNodeId(config.nodeId).setHost(config.nodeIp).setPort(server.getPort())
+        .setWorkerId(config.workerId).build();
+    rayletChannel = Rpc.channel(config.rayletAddress);
+    raylet = RayletServiceGrpc.newBlockingStub(rayletChannel);
+    RegisterWorkerReply reply;
+    try {
+      reply = raylet.withDeadlineAfter(Rpc.RPC_TIMEOUT_S, TimeUnit.SECONDS).registerWorker(
+          RegisterWorkerRequest.newBuilder()
+              .setWorkerId(config.workerId)
+              .setLanguage(Language.JAVA)
+              .setPid((int) ProcessHandle.current().pid())
+              .setPort(server.getPort())
+              .setJobId(config.jobId)
+              .setStartupToken(config.startupToken)
+              .setIsDriver(false)
+              .build());
+    } catch (StatusRuntimeException e) {
+      throw new IllegalStateException("cannot register with the raylet at " + config.rayletAddress + ": "
+          + e.getStatus().getCode() + ": " + e.getStatus().getDescription(), e);
+    }
+    if (!reply.getNodeId().isEmpty()) {
+      nodeId = reply.getNodeId();
+    }
+    if (!reply.getStoreName().isEmpty() && !reply.getStoreName().equals(storeName)) {
+      synchronized (storeLock) {
+        storeName = reply.getStoreName(); // the raylet's word wins; reopen on next use
+        SharedStore old = store;
+        store = null;
+        if (old != null) {
+          old.close();
+        }
+      }
+    }
+  }
+
+  /**
+   * Runs pushed tasks on the calling thread until {@link #shutdown()}.
+   */
+  public void runTasks() {
+    Thread.currentThread().setContextClassLoader(loader);
+    executor.runLoop();
+  }
+
+  /**
+   * The port the CoreWorkerService listens on.
+   *
+   * @return the port (after {@link #start()})
+   */
+  public int port() {
+    return server.getPort();
+  }
+
+  /**
+   * This worker's address.
+   *
+   * @return node, host, port and worker ID (after {@link #start()})
+   */
+  public Address address() {
+    return address;
+  }
+
+  /**
+   * The configuration.
+   *
+   * @return what the worker was started with
+   */
+  public WorkerConfig config() {
+    return config;
+  }
+
+  /**
+   * The task executor.
+   *
+   * @return the executor
+   */
+  public TaskExecutor executor() {
+    return executor;
+  }
+
+  Codec codec() {
+    return codec;
+  }
+
+  ByteString nodeId() {
+    return nodeId;
+  }
+
+  /** Exit after a short delay (lets the reply that asked for it go out). */
+  void exitSoon() {
+    Thread t = new Thread(() -> {
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      System.out.flush();
+      System.err.flush();
+      exitAction.run();
+    }, "polyray-exit");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /** Exit now (a forced cancel of a running task: Ray's semantics). */
+  void exitNow() {
+    System.out.flush();
+    System.err.flush();
+    exitAction.run();
+  }
+
+  /** The node's store, opened on first use. */
+  SharedStore store() {
+    SharedStore s = store;
+    if (s == null) {
+      synchronized (storeLock) {
+        s = store;
+        if (s == null) {
+          s = SharedStore.open(storeName);
+          store = s;
+        }
+      }
+    }
+    return s;
+  }
+
+  private ManagedChannel ownerChannel(Address owner) {
+    return ownerChannels.computeIfAbsent(Rpc.target(owner), Rpc::channel);
+  }
+
+  // -------------------------------------------------------------- objects
+
+  /** A value fetched for an argument, and what keeps the memory it views alive. */
+  static final class Fetched {
+    final Object value;
+    final KeepAlive keepAlive;
+
+    Fetched(Object value, KeepAlive keepAlive) {
+      this.value = value;
+      this.keepAlive = keepAlive;
+    }
+  }
+
+  /**
+   * The value of an ObjectRef argument: asks its owner (GetObject), then reads it inline
+   * or from this node's store (zero copy). ndarrays stay NdArray views.
+   *
+   * @param ref the reference
+   * @param what names the argument in errors
+   * @return the decoded value
+   * @throws TaskFailure when the object is an error, lost, or unreadable
+   */
+  Fetched fetch(ObjectRef ref, String what) throws TaskFailure {
+    ByteString oid = ref.getObjectId();
+    Address owner = ref.getOwner();
+    CoreWorkerServiceGrpc.CoreWorkerServiceBlockingStub stub =
+        CoreWorkerServiceGrpc.newBlockingStub(ownerChannel(owner));
+    GetObjectRequest req = GetObjectRequest.newBuilder().setObjectId(oid).setTimeoutMs(Rpc.GET_OBJECT_WAIT_MS).build();
+    while (true) {
+      GetObjectReply reply;
+      try {
+        reply = stub.withDeadlineAfter(Rpc.GET_OBJECT_DEADLINE_S, TimeUnit.SECONDS).getObject(req);
+      } catch (StatusRuntimeException e) {
+        if (Thread.currentThread().isInterrupted() || e.getStatus().getCode() == Status.Code.CANCELLED) {
+          throw new TaskFailure(ErrorRecords.system(ErrorKind.TASK_CANCELLED,
+              "the task was cancelled while waiting for " + what));
+        }
+        throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST, "the owner of object " + Hex.of(oid.toByteArray())
+            + " (" + what + ") at " + Rpc.target(owner) + " is unreachable (" + e.getStatus().getCode()
+            + "); the object is lost"));
+      }
+      if (reply.getTimedOut()) {
+        continue; // the owner is alive and the object not ready yet: ask again
+      }
+      if (!reply.getFound()) {
+        ErrorRecord f = reply.hasFailure() ? reply.getFailure() : ErrorRecords.system(ErrorKind.OBJECT_LOST,
+            "the owner at " + Rpc.target(owner) + " does not know object " + Hex.of(oid.toByteArray()));
+        throw argumentError(f, what);
+      }
+      if (reply.getObject().hasValue()) {
+        Envelope env = reply.getObject().getValue();
+        if (env.getFormat() == Format.FORMAT_ERROR) {
+          throw argumentError((ErrorRecord) codec.decode(env), what);
+        }
+        return new Fetched(decode(env, what), null);
+      }
+      ByteString node = reply.getObject().getInStoreNode();
+      if (node.isEmpty() && reply.getLocationsCount() > 0) {
+        node = reply.getLocations(0);
+      }
+      return readLocal(oid, node, what);
+    }
+  }
+
+  private Object decode(Envelope env, String what) throws TaskFailure {
+    try {
+      return codec.decode(env, false);
+    } catch (IllegalArgumentException e) {
+      throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
+          what + " cannot be decoded in Java: " + e.getMessage()));
+    }
+  }
+
+  private Fetched readLocal(ByteString oid, ByteString node, String what) throws TaskFailure {
+    String hex = Hex.of(oid.toByteArray());
+    if (!node.isEmpty() && !node.equals(nodeId)) {
+      throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST, "object " + hex + " (" + what
+          + ") is held on node " + Hex.of(node.toByteArray()).substring(0, 12)
+          + "; reading objects from other nodes is not supported yet"));
+    }
+    ObjectView view;
+    try {
+      view = store().getOne(ObjectId.fromBytes(oid.toByteArray()), 10_000);
+    } catch (StoreTimeoutException e) {
+      throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST, "object " + hex + " (" + what
+          + ") is not in this node's store (freed or evicted)"));
+    } catch (RuntimeException e) {
+      throw new TaskFailure(ErrorRecords.runtimeError(e.getClass().getName(), "cannot read object " + hex
+          + " (" + what + ") from the node's store " + storeName + ": " + e.getMessage()));
+    }
+    KeepAlive keepAlive = new KeepAlive(view);
+    try {
+      StoredEnvelope stored = StoreLayout.unpack(view.metadata(), view.data());
+      if (stored.format() == Format.FORMAT_ERROR) {
+        ErrorRecord r = (ErrorRecord) codec.decode(stored, false, null);
+        throw argumentError(r, what);
+      }
+      return new Fetched(codec.decode(stored, false, keepAlive), keepAlive);
+    } catch (IllegalArgumentException e) {
+      keepAlive.releaseIfUnused();
+      throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
+          what + " (object " + hex + ") cannot be decoded in Java: " + e.getMessage()));
+    } catch (TaskFailure e) {
+      keepAlive.releaseIfUnused();
+      throw e;
+    }
+  }
+
+  /**
+   * An argument that is an error value: the task fails with the same kind and type, the
+   * argument's record as the cause (as a Python worker re-raises it).
+   */
+  static TaskFailure argumentError(ErrorRecord r, String what) {
+    return new TaskFailure(ErrorRecord.newBuilder()
+        .setKind(r.getKind())
+        .setTypeName(r.getTypeName())
+        .setMessage(what + " is an error: " + r.getMessage())
+        .setLanguage(Language.JAVA)
+        .setCause(r)
+        .build());
+  }
+
+  /**
+   * Writes an encoded return value into this node's store under {@code oid} and has
+   * the raylet pin it for {@code owner}; holds a pin of its own until the raylet's is
+   * in place, so the object cannot be evicted in between.
+   *
+   * @param oid the return's ObjectID
+   * @param enc the value
+   * @param owner the owner of the return (the task's caller)
+   */
+  @SuppressWarnings("try") // the view is held for its pin only
+  void putInStore(ByteString oid, Encoded enc, Address owner) {
+    SharedStore s = store();
+    ObjectId id = ObjectId.fromBytes(oid.toByteArray());
+    StoreLayout layout = StoreLayout.of(enc);
+    byte[] meta = layout.metadata();
+    try {
+      ObjectBuilder b = s.create(id, layout.dataSize(), meta.length);
+      try {
+        layout.write(b.data());
+        b.metadata().put(meta);
+        b.seal();
+      } catch (RuntimeException e) {
+        b.abort();
+        throw e;
+      }
+    } catch (ObjectExistsException e) {
+      // A retried task on this node already sealed it: pin that copy.
+    }
+    try (ObjectView pin = s.getOne(id, 5_000)) {
+      PinObjectsReply reply = raylet.withDeadlineAfter(Rpc.RPC_TIMEOUT_S, TimeUnit.SECONDS)
+          .pinObjects(PinObjectsRequest.newBuilder().addObjectIds(oid).setOwner(owner).build());
+      if (reply.getPinnedCount() > 0 && !reply.getPinned(0)) {
+        throw new IllegalStateException("the raylet could not pin object " + Hex.of(oid.toByteArray())
+            + " in store " + storeName);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------- shutdown
+
+  /** Stops the task loop, the server and the channels; closes the store. */
+  public void shutdown() {
+    executor.stop();
+    if (server != null) {
+      server.shutdownNow();
+    }
+    if (rayletChannel != null) {
+      rayletChannel.shutdownNow();
+    }
+    for (ManagedChannel ch : ownerChannels.values()) {
+      ch.shutdownNow();
+    }
+    SharedStore s = store;
+    if (s != null) {
+      s.close();
+    }
+  }
+
+  @Override
+  public void close() {
+    shutdown();
+  }
+}

@@ -1,0 +1,394 @@
+package io.polyray.runtime.worker;
+
+import com.google.protobuf.ByteString;
+import io.polyray.runtime.codec.Codec;
+import io.polyray.runtime.codec.Encoded;
+import io.polyray.runtime.codec.ErrorRecords;
+import io.polyray.runtime.codec.XlangConverter;
+import io.polyray.runtime.codec.XlangTypeException;
+import io.polyray.runtime.proto.Envelope;
+import io.polyray.runtime.proto.ErrorKind;
+import io.polyray.runtime.proto.ErrorRecord;
+import io.polyray.runtime.proto.Format;
+import io.polyray.runtime.proto.FunctionDescriptor;
+import io.polyray.runtime.proto.JavaFunctionDescriptor;
+import io.polyray.runtime.proto.ReturnObject;
+import io.polyray.runtime.proto.TaskArg;
+import io.polyray.runtime.proto.TaskResult;
+import io.polyray.runtime.proto.TaskSpec;
+import io.polyray.runtime.proto.TaskType;
+import io.polyray.runtime.ref.Hex;
+import io.polyray.runtime.store.StoreFullException;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Type;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.Consumer;
+
+/**
+ * Runs the tasks pushed to this worker, one at a time on one thread, in arrival order
+ * (so an actor sees each caller's calls in submission order). The JVM is reused across
+ * tasks; a worker hosts at most one actor. Every pushed task gets exactly one result,
+ * whatever happens: an error in resolving, converting, running or replying becomes an
+ * ERROR value for each of the task's returns, and the worker stays up for the next task.
+ */
+public final class TaskExecutor {
+  private static final class Item {
+    final TaskSpec spec;
+    final Consumer<TaskResult> reply;
+
+    Item(TaskSpec spec, Consumer<TaskResult> reply) {
+      this.spec = spec;
+      this.reply = reply;
+    }
+  }
+
+  private static final Item STOP = new Item(null, null);
+  /** Cancellations of tasks not seen yet are remembered, up to this many. */
+  private static final int MAX_EARLY_CANCELS = 10_000;
+
+  private final JavaWorker worker;
+  private final FunctionResolver resolver;
+  private final LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
+  private final Set<ByteString> cancelled = ConcurrentHashMap.newKeySet();
+  private final Object runLock = new Object();
+  private volatile Thread runner;
+  private ByteString running;
+  private boolean runningCancelled;
+
+  private Object actor;
+  private ByteString actorId = ByteString.EMPTY;
+
+  TaskExecutor(JavaWorker worker, FunctionResolver resolver) {
+    this.worker = worker;
+    this.resolver = resolver;
+  }
+
+  /**
+   * Queues a task; {@code reply} is called once with its result, from the task thread.
+   *
+   * @param spec the task
+   * @param reply receives the result
+   */
+  public void enqueue(TaskSpec spec, Consumer<TaskResult> reply) {
+    queue.add(new Item(spec, reply));
+  }
+
+  /**
+   * Cancels a task: one still queued (or not arrived yet) ends with TASK_CANCELLED
+   * without running; a running one is interrupted, or with {@code force} the process
+   * exits (as in Ray).
+   *
+   * @param taskId the task
+   * @param force kill the worker if the task is running
+   * @return whether cancellation was attempted
+   */
+  public boolean cancel(ByteString taskId, boolean force) {
+    synchronized (runLock) {
+      if (taskId.equals(running)) {
+        if (force) {
+          worker.exitNow();
+          return true;
+        }
+        runningCancelled = true;
+        Thread t = runner;
+        if (t != null) {
+          t.interrupt();
+        }
+        return true;
+      }
+      if (cancelled.size() < MAX_EARLY_CANCELS) {
+        cancelled.add(taskId);
+      }
+      return true;
+    }
+  }
+
+  /** Ends {@link #runLoop()} once the tasks queued before have run. */
+  public void stop() {
+    queue.add(STOP);
+  }
+
+  /** Runs queued tasks on the calling thread until {@link #stop()}. */
+  public void runLoop() {
+    runner = Thread.currentThread();
+    while (true) {
+      Item item;
+      try {
+        item = queue.take();
+      } catch (InterruptedException e) {
+        continue; // a cancel that raced with the end of its task
+      }
+      if (item == STOP) {
+        return;
+      }
+      TaskResult result = executeSafely(item.spec);
+      // User output reaches the raylet (and the driver) by the time the caller learns
+      // the task finished.
+      System.out.flush();
+      System.err.flush();
+      try {
+        item.reply.accept(result);
+      } catch (RuntimeException e) {
+        System.err.println("polyray worker: cannot send the result of task " + name(item.spec) + ": " + e);
+      }
+    }
+  }
+
+  private TaskResult executeSafely(TaskSpec spec) {
+    ByteString id = spec.getTaskId();
+    synchronized (runLock) {
+      if (cancelled.remove(id)) {
+        return errorResult(spec, ErrorRecords.system(ErrorKind.TASK_CANCELLED,
+            "task " + name(spec) + " was cancelled before it ran"), false);
+      }
+      running = id;
+      runningCancelled = false;
+    }
+    try {
+      return execute(spec);
+    } catch (Throwable t) {
+      // A bug here must not take the worker down: report it as the task's error.
+      return errorResult(spec, ErrorRecord.newBuilder(ErrorRecords.runtimeError(t.getClass().getName(),
+          "the Java worker failed to run " + name(spec) + ": " + t)).setTraceback(ErrorRecords.traceback(t)).build(),
+          false);
+    } finally {
+      synchronized (runLock) {
+        running = null;
+        Thread.interrupted(); // a late cancel must not hit the next task
+      }
+    }
+  }
+
+  private boolean cancelledWhileRunning() {
+    synchronized (runLock) {
+      return runningCancelled;
+    }
+  }
+
+  /** Runs one task and builds its result. */
+  TaskResult execute(TaskSpec spec) {
+    Invocable fn;
+    Object target = null;
+    Object[] args;
+    List<JavaWorker.Fetched> fetched = new ArrayList<>();
+    try {
+      if (spec.getCodeSearchPathCount() > 0) {
+        resolver.loader().add(spec.getCodeSearchPathList());
+      }
+      fn = resolve(spec);
+      if (spec.getType() == TaskType.ACTOR_TASK) {
+        target = actor;
+      }
+      if (spec.getKwargsCount() > 0) {
+        List<String> names = new ArrayList<>();
+        spec.getKwargsList().forEach(k -> names.add(k.getName()));
+        throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
+            "keyword arguments are not supported for Java callees: " + fn.displayName() + " got " + names
+                + "; pass them positionally"));
+      }
+      args = arguments(spec, fn, fetched);
+    } catch (TaskFailure f) {
+      releaseAll(fetched);
+      return errorResult(spec, f.record(), false);
+    }
+    Object value;
+    try {
+      value = fn.invoke(target, args);
+    } catch (InvocationTargetException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      if (cancelledWhileRunning()) {
+        return errorResult(spec, ErrorRecord.newBuilder(ErrorRecords.system(ErrorKind.TASK_CANCELLED,
+            "task " + name(spec) + " was cancelled while running")).setCause(ErrorRecords.fromThrowable(cause)).build(),
+            false);
+      }
+      return errorResult(spec, ErrorRecords.fromThrowable(cause), true);
+    } catch (ReflectiveOperationException | IllegalArgumentException e) {
+      return errorResult(spec, ErrorRecords.runtimeError(e.getClass().getName(),
+          "cannot call " + fn.displayName() + ": " + e.getMessage()), false);
+    } finally {
+      args = null;
+      releaseAll(fetched);
+    }
+    if (spec.getType() == TaskType.ACTOR_CREATION_TASK) {
+      if (value == null) {
+        return errorResult(spec, ErrorRecords.runtimeError("java.lang.NullPointerException",
+            fn.displayName() + " returned null: an actor factory must return the actor instance"), false);
+      }
+      actor = value;
+      actorId = spec.getActorId();
+      return TaskResult.newBuilder().setTaskId(spec.getTaskId()).setActorReady(true).build();
+    }
+    try {
+      return TaskResult.newBuilder().setTaskId(spec.getTaskId()).addAllReturns(returns(spec, fn, value)).build();
+    } catch (TaskFailure f) {
+      return errorResult(spec, f.record(), false);
+    }
+  }
+
+  private static void releaseAll(List<JavaWorker.Fetched> fetched) {
+    for (JavaWorker.Fetched f : fetched) {
+      if (f.keepAlive != null) {
+        f.keepAlive.releaseIfUnused();
+      }
+    }
+    fetched.clear();
+  }
+
+  private Invocable resolve(TaskSpec spec) throws TaskFailure {
+    FunctionDescriptor fd = spec.getFunction();
+    if (fd.getKindCase() != FunctionDescriptor.KindCase.JAVA) {
+      throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
+          "task " + name(spec) + " has a " + fd.getKindCase() + " function descriptor; a Java worker runs Java "
+              + "descriptors only"));
+    }
+    JavaFunctionDescriptor d = fd.getJava();
+    int n = spec.getArgsCount();
+    switch (spec.getType()) {
+      case NORMAL_TASK:
+      case ACTOR_CREATION_TASK:
+        if (spec.getType() == TaskType.ACTOR_CREATION_TASK && actor != null) {
+          throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalStateException",
+              "this worker already hosts actor " + Hex.of(actorId.toByteArray()) + "; it cannot create another"));
+        }
+        return resolver.resolve(spec.getType(), d, n);
+      case ACTOR_TASK:
+        if (actor == null || !actorId.equals(spec.getActorId())) {
+          throw new TaskFailure(ErrorRecords.system(ErrorKind.ACTOR_DIED,
+              "this worker does not host actor " + Hex.of(spec.getActorId().toByteArray())
+                  + (actor == null ? " (no actor was created here)" : "")));
+        }
+        return resolver.resolveActorMethod(actor.getClass(), d, n);
+      default:
+        throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
+            "unknown task type " + spec.getTypeValue()));
+    }
+  }
+
+  /** Decodes and converts every argument to its parameter's declared type. */
+  private Object[] arguments(TaskSpec spec, Invocable fn, List<JavaWorker.Fetched> fetched) throws TaskFailure {
+    Type[] types = fn.parameterTypes();
+    Object[] out = new Object[types.length];
+    Codec codec = worker.codec();
+    for (int i = 0; i < types.length; i++) {
+      TaskArg a = spec.getArgs(i);
+      String what = "argument " + i + " of " + fn.displayName();
+      Object value;
+      if (a.hasRef()) {
+        JavaWorker.Fetched f = worker.fetch(a.getRef(), what);
+        fetched.add(f);
+        value = f.value;
+      } else {
+        Envelope env = a.getValue();
+        if (env.getFormat() == Format.FORMAT_ERROR) {
+          throw JavaWorker.argumentError((ErrorRecord) codec.decode(env), what);
+        }
+        try {
+          value = codec.decode(env, false);
+        } catch (IllegalArgumentException e) {
+          throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
+              what + " cannot be decoded in Java: " + e.getMessage()));
+        }
+      }
+      try {
+        out[i] = XlangConverter.convert(value, types[i], what);
+      } catch (IllegalArgumentException e) {
+        throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException", e.getMessage()));
+      }
+    }
+    return out;
+  }
+
+  /** Encodes the result for each return: inline when small, else through the store. */
+  private List<ReturnObject> returns(TaskSpec spec, Invocable fn, Object value) throws TaskFailure {
+    int n = spec.getNumReturns();
+    if (n <= 0) {
+      return List.of();
+    }
+    List<?> values;
+    if (n == 1) {
+      values = Collections.singletonList(value);
+    } else {
+      values = asList(value);
+      if (values == null || values.size() != n) {
+        throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
+            fn.displayName() + " has num_returns=" + n + " but returned "
+                + (values == null ? (value == null ? "null" : "a " + value.getClass().getTypeName())
+                    + ", not a List or an array" : values.size() + " values")));
+      }
+    }
+    List<ReturnObject> out = new ArrayList<>(n);
+    Codec codec = worker.codec();
+    for (int i = 0; i < n; i++) {
+      String what = n == 1 ? "the return value of " + fn.displayName()
+          : "return value " + i + " of " + fn.displayName();
+      Encoded enc;
+      try {
+        enc = codec.encode(values.get(i), what);
+      } catch (XlangTypeException e) {
+        throw new TaskFailure(ErrorRecords.runtimeError(XlangTypeException.class.getName(), e.getMessage()));
+      } catch (RuntimeException e) {
+        throw new TaskFailure(ErrorRecords.runtimeError(e.getClass().getName(),
+            what + " cannot be encoded: " + e.getMessage()));
+      }
+      ByteString oid = Ids.returnId(spec.getTaskId(), i + 1);
+      ReturnObject.Builder r = ReturnObject.newBuilder().setObjectId(oid).setSize(enc.size())
+          .addAllNestedRefs(enc.nestedRefs());
+      if (enc.size() > JavaWorker.INLINE_MAX) {
+        try {
+          worker.putInStore(oid, enc, spec.getCaller());
+        } catch (StoreFullException e) {
+          throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_STORE_FULL,
+              what + " (" + enc.size() + " bytes) does not fit in the node's store: " + e.getMessage()));
+        } catch (RuntimeException e) {
+          throw new TaskFailure(ErrorRecords.runtimeError(e.getClass().getName(),
+              "cannot put " + what + " (" + enc.size() + " bytes) into the node's store: " + e.getMessage()));
+        }
+        r.setInStoreNode(worker.nodeId());
+      } else {
+        r.setValue(enc.toEnvelope());
+      }
+      out.add(r.build());
+    }
+    return out;
+  }
+
+  private static List<?> asList(Object v) {
+    if (v instanceof List) {
+      return (List<?>) v;
+    }
+    if (v instanceof Object[]) {
+      return java.util.Arrays.asList((Object[]) v);
+    }
+    return null;
+  }
+
+  /** An ERROR value for each return (one for a failed actor creation). */
+  private static TaskResult errorResult(TaskSpec spec, ErrorRecord record, boolean application) {
+    Envelope env = Codec.encodeError(record).toEnvelope();
+    int n = Math.max(spec.getNumReturns(), spec.getType() == TaskType.ACTOR_CREATION_TASK ? 1 : 0);
+    TaskResult.Builder b = TaskResult.newBuilder().setTaskId(spec.getTaskId()).setIsApplicationError(application);
+    for (int i = 1; i <= n; i++) {
+      b.addReturns(ReturnObject.newBuilder().setObjectId(Ids.returnId(spec.getTaskId(), i)).setValue(env)
+          .setSize(env.getBody().size()));
+    }
+    return b.build();
+  }
+
+  private static String name(TaskSpec spec) {
+    if (!spec.getName().isEmpty()) {
+      return spec.getName();
+    }
+    JavaFunctionDescriptor d = spec.getFunction().getJava();
+    return d.getClassName() + "." + d.getMethodName();
+  }
+
+  /** For tests and diagnostics: the hosted actor, or null. */
+  Object actor() {
+    return actor;
+  }
+}

@@ -1,0 +1,104 @@
+"""Handles for callees in other languages: ``java_function``, ``java_actor_class``.
+
+Arguments to a Java (or C++) callee are encoded in the language-neutral
+XLANG format; a value that has no XLANG form (a set, an instance of a Python
+class) fails here, in ``.remote()``, with an error that names the argument,
+its type and the target language. Keyword arguments are a caller-side error
+for Java and C++ callees.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polyray import options as opts
+from polyray.actor import ActorHandle, create_actor
+from polyray.protocol import common_pb2 as pb
+from polyray.remote_function import _require_core, _shape
+from polyray.util.scheduling_strategies import to_proto as strategy_to_proto
+
+_LANG = {pb.JAVA: "Java", pb.CPP: "C++"}
+
+
+def _no_kwargs(language: int, what: str, kwargs: dict) -> None:
+    if kwargs:
+        raise TypeError(f"keyword arguments are not supported for {_LANG[language]} callees "
+                        f"({what} got {', '.join(sorted(kwargs))}); pass them positionally")
+
+
+class JavaFunction:
+    """A static Java method called as a task: ``polyray.java_function("pkg.Cls", "method")``."""
+
+    def __init__(self, class_name: str, method_name: str, signature: str = "",
+                 options: dict[str, Any] | None = None) -> None:
+        if not class_name or not method_name:
+            raise ValueError("java_function needs a class name and a method name")
+        self.class_name = class_name
+        self.method_name = method_name
+        self.signature = signature
+        self._options = opts.validate(options or {}, opts.TASK_OPTIONS, f"Java function {self}")
+
+    def __str__(self) -> str:
+        return f"{self.class_name}.{self.method_name}"
+
+    def options(self, **options: Any) -> "JavaFunction":
+        """The same function with options overridden (num_returns, resources, max_retries, ...)."""
+        merged = dict(self._options)
+        merged.update(opts.validate(options, opts.TASK_OPTIONS, f"Java function {self}"))
+        return JavaFunction(self.class_name, self.method_name, self.signature, merged)
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Submit the call; returns an ObjectRef (a list for num_returns > 1)."""
+        _no_kwargs(pb.JAVA, str(self), kwargs)
+        core = _require_core()
+        desc = pb.FunctionDescriptor(java=pb.JavaFunctionDescriptor(
+            class_name=self.class_name, method_name=self.method_name, signature=self.signature))
+        o = self._options
+        spec = core.new_task_spec(pb.NORMAL_TASK, pb.JAVA, desc, o.get("name") or str(self))
+        num_returns = o.get("num_returns", 1)
+        spec.num_returns = num_returns
+        spec.resources.update(opts.resources_of(o, 1))
+        spec.max_retries = o.get("max_retries", 3)
+        spec.retry_exceptions = bool(o.get("retry_exceptions", False))
+        spec.scheduling.CopyFrom(strategy_to_proto(o.get("scheduling_strategy")))
+        held: list = []
+        arg_ids = core.build_args(spec, args, {}, pb.JAVA, held)
+        return _shape(core.submit_task(spec, arg_ids, held), num_returns)
+
+
+class JavaActorClass:
+    """A Java class whose instances are actors: ``polyray.java_actor_class("pkg.Counter")``."""
+
+    def __init__(self, class_name: str, options: dict[str, Any] | None = None) -> None:
+        if not class_name:
+            raise ValueError("java_actor_class needs a class name")
+        self.class_name = class_name
+        self._options = opts.validate(options or {}, opts.ACTOR_OPTIONS, f"Java actor class {class_name}")
+
+    def options(self, **options: Any) -> "JavaActorClass":
+        """The same class with options overridden (name, namespace, lifetime, resources, ...)."""
+        merged = dict(self._options)
+        merged.update(opts.validate(options, opts.ACTOR_OPTIONS, f"Java actor class {self.class_name}"))
+        return JavaActorClass(self.class_name, merged)
+
+    def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
+        """Create the actor (its constructor gets ``args``); returns its handle."""
+        _no_kwargs(pb.JAVA, f"{self.class_name} constructor", kwargs)
+        core = _require_core()
+        desc = pb.FunctionDescriptor(java=pb.JavaFunctionDescriptor(class_name=self.class_name, method_name="<init>"))
+        spec = core.new_task_spec(pb.ACTOR_CREATION_TASK, pb.JAVA, desc, f"{self.class_name}.<init>")
+        return create_actor(core, spec, args, {}, self._options, pb.JAVA, False, None)
+
+
+def java_function(class_name: str, function_name: str, signature: str = "") -> JavaFunction:
+    """A static Java method to call as a task, by class binary name (``pkg.Outer$Inner``) and method name.
+
+    ``signature`` (a JVM descriptor like ``"(JJ)J"``) picks one of several
+    overloads of the same arity.
+    """
+    return JavaFunction(class_name, function_name, signature)
+
+
+def java_actor_class(class_name: str) -> JavaActorClass:
+    """A Java class to instantiate as an actor; call its methods through the handle."""
+    return JavaActorClass(class_name)

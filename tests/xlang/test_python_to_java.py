@@ -1,0 +1,164 @@
+"""Python driver -> Java workers: tasks, actors, values, references and errors.
+
+The Java classes under java_src/ are compiled with javac into a temporary
+directory that becomes the job's code search path; real JVM workers run them.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+
+import numpy as np
+import pytest
+
+import polyray
+from polyray.exceptions import ActorDiedError, CrossLanguageError, TaskError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+JAVA_SRC = os.path.join(HERE, "java_src")
+TIMEOUT = 90
+
+
+@pytest.fixture(scope="module")
+def java_classes(tmp_path_factory) -> str:
+    javac = shutil.which("javac")
+    assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
+    out = str(tmp_path_factory.mktemp("java_classes"))
+    sources = glob.glob(os.path.join(JAVA_SRC, "**", "*.java"), recursive=True)
+    subprocess.run([javac, "-d", out, *sources], check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cluster(java_classes):
+    polyray.init(num_cpus=2, code_search_path=[java_classes])
+    yield
+    polyray.shutdown()
+
+
+def call(cls: str, method: str, *args, **opts):
+    f = polyray.java_function(f"xlangtest.{cls}", method)
+    if opts:
+        f = f.options(**opts)
+    return polyray.get(f.remote(*args), timeout=TIMEOUT)
+
+
+def test_scalars(cluster):
+    assert call("Calc", "add", 2, 40) == 42
+    assert call("Calc", "addInts", 2, 3) == 5
+    assert call("Calc", "half", 3.0) == 1.5
+    assert call("Calc", "greet", "wörld") == "hello wörld"
+    assert call("Calc", "negate", True) is False
+    assert call("Calc", "echo", None) is None
+    assert call("Calc", "nothing") is None
+
+
+def test_containers_and_bytes(cluster):
+    assert call("Calc", "reverse", b"\x01\x02\x03") == b"\x03\x02\x01"
+    assert call("Calc", "appendSize", [1, "a", 2.5, None]) == [1, "a", 2.5, None, 4]
+    assert call("Calc", "withKey", {"x": [1, 2], "y": {"z": True}}, "k", 7) == {"x": [1, 2], "y": {"z": True}, "k": 7}
+    assert call("Calc", "echo", {1: "int key", "nested": [[], {}]}) == {1: "int key", "nested": [[], {}]}
+    assert call("Calc", "echo", (1, 2)) == [1, 2]  # tuples travel as arrays
+
+
+def test_ndarrays(cluster):
+    assert call("Calc", "sum", np.arange(10, dtype=np.int64)) == 45
+    out = call("Calc", "scale", np.array([1.0, 2.0, 3.0]), 2.0)
+    assert isinstance(out, np.ndarray) and out.tolist() == [2.0, 4.0, 6.0]
+    big = np.arange(1_000_000, dtype=np.float64)  # 8 MB: passed through the shared store
+    scaled = call("Calc", "scale", big, 0.5)
+    assert scaled.shape == big.shape and scaled[-1] == big[-1] * 0.5
+
+
+def test_nested_class_and_signature(cluster):
+    assert call("Calc$Inner", "name") == "inner"
+    f = polyray.java_function("xlangtest.Calc", "overloaded", "(J)Ljava/lang/String;")
+    assert polyray.get(f.remote(5), timeout=TIMEOUT) == "long"
+    assert call("Calc", "overloaded", 1, 2) == "two"
+
+
+def test_object_refs_as_arguments(cluster):
+    ref = polyray.put(20)
+    assert call("Calc", "add", ref, 22) == 42  # a top-level ref is resolved first
+    inner = [polyray.put(i) for i in range(3)]
+    assert call("Calc", "count", inner) == 3  # refs nested in a list stay refs
+    back = call("Calc", "echo", [inner[0], {"r": inner[1]}])
+    assert polyray.get(back[0], timeout=TIMEOUT) == 0
+    assert polyray.get(back[1]["r"], timeout=TIMEOUT) == 1
+
+
+def test_java_exception_reaches_python(cluster):
+    with pytest.raises(CrossLanguageError) as info:
+        call("Calc", "fail", "bad input")
+    err = info.value
+    assert isinstance(err, TaskError)
+    assert err.language == "JAVA"
+    assert err.type_name == "java.lang.IllegalStateException"
+    assert "bad input" in str(err) and "Calc.fail" in err.remote_traceback
+
+
+def test_runtime_errors_and_worker_stays_up(cluster):
+    with pytest.raises(CrossLanguageError, match="NoSuchClass"):
+        call("NoSuchClass", "f")
+    with pytest.raises(CrossLanguageError, match="noSuchMethod"):
+        call("Calc", "noSuchMethod", 1)
+    with pytest.raises(CrossLanguageError, match="overloaded"):
+        call("Calc", "overloaded", 1)  # two candidates of arity 1, listed
+    with pytest.raises(CrossLanguageError):
+        call("Calc", "add", "not a number", 1)
+    with pytest.raises(CrossLanguageError, match="Thread"):
+        call("Calc", "noXlangForm")
+    assert call("Calc", "add", 1, 1, max_retries=0) == 2
+
+
+def test_caller_side_errors(cluster):
+    f = polyray.java_function("xlangtest.Calc", "echo")
+    with pytest.raises(TypeError, match="keyword arguments are not supported for Java"):
+        f.remote(value=1)
+    with pytest.raises(TypeError) as info:
+        f.remote({1, 2})
+    assert "set" in str(info.value) and "Java" in str(info.value) and "argument 0" in str(info.value)
+
+    class Point:
+        pass
+    with pytest.raises(TypeError, match="Point"):
+        f.remote([Point()])
+
+
+def test_java_actor(cluster):
+    Counter = polyray.java_actor_class("xlangtest.Counter")
+    c = Counter.remote(10)
+    refs = [c.increment.remote(i) for i in range(1, 6)]
+    assert polyray.get(refs, timeout=TIMEOUT) == [11, 13, 16, 20, 25]
+    assert polyray.get(c.getHistory.remote(), timeout=TIMEOUT) == [11, 13, 16, 20, 25]
+    with pytest.raises(CrossLanguageError, match="counter exploded"):
+        polyray.get(c.boom.remote(), timeout=TIMEOUT)
+    assert polyray.get(c.increment.remote(0), timeout=TIMEOUT) == 25  # still alive
+
+
+def test_named_java_actor_and_namespaces(cluster):
+    Counter = polyray.java_actor_class("xlangtest.Counter")
+    Counter.options(name="jc", namespace="a").remote(1)
+    Counter.options(name="jc", namespace="b").remote(100)
+    a = polyray.get_actor("jc", namespace="a")
+    b = polyray.get_actor("jc", namespace="b")
+    assert polyray.get(a.increment.remote(1), timeout=TIMEOUT) == 2
+    assert polyray.get(b.increment.remote(1), timeout=TIMEOUT) == 101
+
+
+def test_java_actor_constructor_failure(cluster):
+    broken = polyray.java_actor_class("xlangtest.Broken").remote()
+    with pytest.raises(ActorDiedError, match="constructor failed"):
+        polyray.get(broken.anything.remote(), timeout=TIMEOUT)
+
+
+def test_java_actor_jvm_dies(cluster):
+    c = polyray.java_actor_class("xlangtest.Counter").remote(0)
+    pid = polyray.get(c.pid.remote(), timeout=TIMEOUT)
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(ActorDiedError):
+        polyray.get(c.increment.remote(1), timeout=TIMEOUT)
