@@ -17,7 +17,7 @@ class ActorClass:
     def __init__(self, cls: type, options: dict[str, Any]) -> None:
         self._cls = cls
         self._options = opts.validate(options, opts.ACTOR_OPTIONS, f"actor class {cls.__qualname__}")
-        self._exported: dict[bytes, bytes] = {}
+        self._exported: dict[tuple, bytes] = {}
         self.__name__ = cls.__name__
         self.__qualname__ = cls.__qualname__
         self.__module__ = cls.__module__

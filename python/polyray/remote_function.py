@@ -21,7 +21,8 @@ def _require_core():
 
 def _pickle_export(core, target: Any, cache: dict) -> bytes:
     """Export a function or class to the GCS once per job; returns its hash."""
-    key = core.job_id
+    # A new cluster numbers jobs from 1 again: key by cluster and job.
+    key = (core.gcs_address, core.job_id)
     digest = cache.get(key)
     if digest is None:
         import cloudpickle
@@ -37,7 +38,7 @@ class RemoteFunction:
     def __init__(self, function: Callable, options: dict[str, Any]) -> None:
         self._function = function
         self._options = opts.validate(options, opts.TASK_OPTIONS, f"remote function {function.__qualname__}")
-        self._exported: dict[bytes, bytes] = {}
+        self._exported: dict[tuple, bytes] = {}
         functools.update_wrapper(self, function)
 
     @property

@@ -21,6 +21,23 @@ def _env(name: str) -> str:
     return value
 
 
+def _exit_with_raylet() -> None:
+    """Exit when the raylet that started this worker is gone (it is our parent):
+    a worker of a dead node must not linger, as in Ray."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="polyray-raylet-watch", daemon=True).start()
+
+
 def main() -> None:
     """Start the CoreWorker and serve tasks until exit."""
     # Output goes through a pipe to the raylet, which forwards it to the
@@ -46,6 +63,7 @@ def main() -> None:
     )
     core.actor_handle_factory = ActorHandle
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    _exit_with_raylet()
     core.start()
     try:
         core._ensure_job_path(core.job_id)

@@ -53,7 +53,7 @@ class PendingTask:
 
 class _Lease:
     __slots__ = ("lease_id", "worker_id", "address", "key", "queue", "inflight", "call",
-                 "reader", "dead", "linger", "fast")
+                 "reader", "dead", "linger", "avg_s", "last_result")
 
     def __init__(self, reply: rl.RequestWorkerLeaseReply, key: tuple) -> None:
         self.lease_id = reply.lease_id
@@ -66,10 +66,22 @@ class _Lease:
         self.reader: Optional[asyncio.Task] = None
         self.dead = False
         self.linger: Optional[asyncio.TimerHandle] = None
-        self.fast = False
+        # Moving average of how long a task takes on this worker; unknown
+        # (slow) until the first result.
+        self.avg_s = 1.0
+        self.last_result = 0.0
 
-    def limit(self) -> int:
-        return MAX_INFLIGHT_FAST if self.fast else 1
+    def limit(self, queued: int, leases: int) -> int:
+        """How many tasks may be in flight on this worker.
+
+        Short tasks are pipelined (several in flight, sent in batches) but
+        only when far more tasks are queued than there are workers: a few
+        tasks always get a worker each, so tasks that wait on each other
+        cannot end up queued behind one another on one worker.
+        """
+        if self.avg_s < FAST_TASK_S and queued > 2 * leases:
+            return MAX_INFLIGHT_FAST
+        return 1
 
 
 def scheduling_key(spec: pb.TaskSpec) -> tuple:
@@ -98,13 +110,15 @@ class NormalTaskSubmitter:
 
     def _dispatch(self, key: tuple) -> None:
         q = self._queues[key]
+        nleases = len(self._leases[key])
         for lease in self._leases[key]:
             if not q:
                 break
             if lease.dead:
                 continue
             batch = []
-            while q and len(lease.inflight) + len(batch) < lease.limit():
+            limit = lease.limit(len(q), nleases)
+            while q and len(lease.inflight) + len(batch) < limit:
                 t = q.popleft()
                 if t.cancelled:
                     continue
@@ -209,11 +223,16 @@ class NormalTaskSubmitter:
         self._on_stream_closed(lease, error)
 
     def _on_result(self, lease: _Lease, result: cw.TaskResult) -> None:
+        pipelined = len(lease.inflight) > 1
         t = lease.inflight.pop(result.task_id, None)
         if t is None:
             return
-        if not lease.fast and time.monotonic() - t.pushed_at < FAST_TASK_S:
-            lease.fast = True
+        now = time.monotonic()
+        # With several in flight, a task's own time is the gap since the
+        # previous result; otherwise push-to-result.
+        took = now - (max(lease.last_result, t.pushed_at) if pipelined else t.pushed_at)
+        lease.last_result = now
+        lease.avg_s = took if lease.avg_s >= 1.0 else 0.7 * lease.avg_s + 0.3 * took
         spec = t.spec
         if (result.is_application_error and spec.retry_exceptions and spec.attempt < spec.max_retries
                 and not t.cancelled):

@@ -71,6 +71,9 @@ class Lease:
     #: the node while its worker is blocked in get().
     held: ResourceSet | None = None
     blocked: bool = False
+    #: The worker or driver that asked for the lease (TaskSpec.caller): when it
+    #: dies, its leases come back. Empty for actor leases (the GCS owns those).
+    owner: bytes = b""
 
     def holding(self) -> ResourceSet:
         """The resources to give back when the lease ends."""
@@ -219,6 +222,8 @@ class LeaseManager:
             self._pool.push_idle(worker)
             return
         lease = Lease(os.urandom(LEASE_ID_SIZE), worker, req.resources, spec.task_id)
+        if spec.type != common_pb2.ACTOR_CREATION_TASK:
+            lease.owner = spec.caller.worker_id
         worker.state = WorkerState.LEASED
         worker.lease_id = lease.lease_id
         if spec.type == common_pb2.ACTOR_CREATION_TASK:
@@ -269,6 +274,21 @@ class LeaseManager:
             self.resources.release(lease.holding())
             self._dispatch()
         return lease
+
+    def release_owner(self, owner: bytes) -> int:
+        """A caller exited: drop its queued requests and take back its leases.
+        Returns how many leases came back."""
+        if not owner:
+            return 0
+        for req in list(self._by_task.values()):
+            if req.state is _State.DONE:
+                continue
+            if req.spec.type != common_pb2.ACTOR_CREATION_TASK and req.spec.caller.worker_id == owner:
+                self._cancel(req)
+        owned = [l for l in self.leases.values() if l.owner == owner]
+        for lease in owned:
+            self.return_worker(lease.lease_id, b"", disconnect=False)
+        return len(owned)
 
     def set_blocked(self, worker_id: bytes, blocked: bool) -> bool:
         """Lend a blocked worker's CPUs to the node, or take them back (as far

@@ -197,6 +197,7 @@ class RayletServer:
 
     async def _on_worker_exit(self, worker: WorkerProcess, code: int) -> None:
         lease = self.leases.on_worker_exit(worker)
+        self.leases.release_owner(worker.worker_id)
         for pid in {worker.pid, worker.reported_pid}:
             try:
                 self.objects.reclaim(pid)
@@ -238,5 +239,6 @@ class RayletServer:
             log.warning("could not report the death of %r to the GCS: %s", worker, exc.details())
 
     async def _on_driver_exit(self, record: DriverRecord) -> None:
+        self.leases.release_owner(record.worker_id)
         self.objects.reclaim(record.pid)
         self.objects.free_owned_by(record.worker_id)
