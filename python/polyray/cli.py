@@ -3,6 +3,8 @@
     polyray start --head [--port N] [--num-cpus N] ...   start a head in the background
     polyray stop                                          stop the daemons started here
     polyray status [--address HOST:PORT]                  nodes, resources, actors, workers
+    polyray java-classpath                                the Java SDK's classpath
+    polyray microbenchmark [--filter S] [--json OUT]      the rows of `ray microbenchmark`
 """
 
 from __future__ import annotations
@@ -169,6 +171,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_java_classpath(args: argparse.Namespace) -> int:
+    """Print the Java SDK's classpath: ``javac -cp "$(polyray java-classpath)" Driver.java``."""
+    from polyray import sdk
+
+    entries = sdk.java_classpath()
+    if not entries:
+        print(f"polyray java-classpath: the Java SDK is not built (nothing under "
+              f"{os.path.join(sdk.repo_root(), 'java')}); run `make setup`", file=sys.stderr)
+        return 1
+    print(":".join(entries))
+    return 0
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the ``polyray`` console script."""
     p = argparse.ArgumentParser(prog="polyray", description="polyray cluster tools")
@@ -188,7 +203,18 @@ def main(argv: Optional[list[str]] = None) -> None:
     st = sub.add_parser("status", help="show nodes, resources, actors and workers")
     st.add_argument("--address")
     st.set_defaults(fn=cmd_status)
-    args = p.parse_args(argv)
+    jc = sub.add_parser("java-classpath", help="print the classpath of the Java SDK (to build and run Java drivers)")
+    jc.set_defaults(fn=cmd_java_classpath)
+    # Its options live in polyray.bench, imported only when asked for (it loads
+    # numpy and the CoreWorker): `polyray microbenchmark -h` lists them.
+    sub.add_parser("microbenchmark", add_help=False,
+                   help="run the microbenchmark (the rows of `ray microbenchmark`); -h for its options")
+    args, rest = p.parse_known_args(argv)
+    if args.command == "microbenchmark":
+        from polyray import bench
+        sys.exit(bench.main(rest, prog="polyray microbenchmark"))
+    if rest:
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
     sys.exit(args.fn(args))
 
 

@@ -162,3 +162,13 @@ def test_java_actor_jvm_dies(cluster):
     os.kill(pid, signal.SIGKILL)
     with pytest.raises(ActorDiedError):
         polyray.get(c.increment.remote(1), timeout=TIMEOUT)
+
+
+def test_java_classpath_cli():
+    import sys
+    polyray_cli = os.path.join(os.path.dirname(sys.executable), "polyray")
+    out = subprocess.run([polyray_cli, "java-classpath"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    entries = out.stdout.strip().split(":")
+    assert any("polyray-runtime" in e for e in entries) and any("polyray-api" in e for e in entries)
+    assert all(os.path.exists(e) for e in entries)

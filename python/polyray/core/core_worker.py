@@ -46,6 +46,8 @@ from polyray.protocol.ids import ActorID, ObjectID, TaskID
 
 # Values up to this size travel inside messages; larger ones go through the store.
 INLINE_MAX = 100 * 1024
+# How long a put waits for room in a full store (frees in flight) before failing.
+STORE_FULL_WAIT_S = 10.0
 
 
 class _Hooks(envelope.CodecHooks):
@@ -268,7 +270,7 @@ class CoreWorker:
         """Write an encoded value into the node's store and have the raylet pin it."""
         meta = envelope.store_metadata(enc)
         size = envelope.store_data_size(enc)
-        builder = self.store.create_object(oid, size, len(meta))
+        builder = self._create_with_retry(oid, size, len(meta))
         try:
             envelope.pack_into(enc, builder.data)
             builder.metadata[:] = meta
@@ -287,6 +289,27 @@ class CoreWorker:
                                                     timeout=RPC_TIMEOUT), timeout=RPC_TIMEOUT + 5)
         finally:
             view.release()
+
+    def _create_with_retry(self, oid: bytes, size: int, meta_size: int):
+        """Create a store object; when the store is full, let frees already
+        decided (dropped refs) land and retry for a while before giving up."""
+        from polyray.store import StoreFullError
+        deadline = time.monotonic() + STORE_FULL_WAIT_S
+        delay = 0.01
+        while True:
+            try:
+                return self.store.create_object(oid, size, meta_size)
+            except StoreFullError as e:
+                if time.monotonic() >= deadline:
+                    raise exc.ObjectStoreFullError(
+                        f"the shared store of node {self.node_id.hex()[:12]} has no room for {size} bytes "
+                        f"after waiting {STORE_FULL_WAIT_S:.0f} s for objects to be freed: {e}") from None
+                try:
+                    self.run(self._flush_free(), timeout=RPC_TIMEOUT)
+                except Exception:
+                    pass
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     def next_put_id(self) -> bytes:
         ctx = self.current_context()
