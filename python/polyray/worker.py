@@ -47,7 +47,8 @@ def main() -> None:
     from polyray.actor import ActorHandle
     from polyray.core.core_worker import CoreWorker
 
-    for p in reversed([p for p in os.environ.get("POLYRAY_CODE_SEARCH_PATH", "").split(":") if p]):
+    code_search_path = [p for p in os.environ.get("POLYRAY_CODE_SEARCH_PATH", "").split(":") if p]
+    for p in reversed(code_search_path):
         if p not in sys.path:
             sys.path.insert(0, p)
     core = CoreWorker(
@@ -60,6 +61,8 @@ def main() -> None:
         worker_id=bytes.fromhex(_env("POLYRAY_WORKER_ID")),
         host=os.environ.get("POLYRAY_NODE_IP", "127.0.0.1"),
         startup_token=os.environ.get("POLYRAY_STARTUP_TOKEN", ""),
+        # Tasks this worker submits (e.g. to Java) carry the job's code search path.
+        code_search_path=code_search_path,
     )
     core.actor_handle_factory = ActorHandle
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))

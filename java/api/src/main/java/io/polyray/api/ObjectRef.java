@@ -23,4 +23,26 @@ public interface ObjectRef<T> {
    * @return 56 hex digits
    */
   String getIdHex();
+
+  /**
+   * The value, waiting as long as it takes: the same as {@code PolyRay.get(this)}.
+   *
+   * @return the value, converted to {@code T}
+   * @throws io.polyray.api.exception.PolyRayException the task's error or a system failure
+   */
+  default T get() {
+    return PolyRay.get(this);
+  }
+
+  /**
+   * The value, waiting at most {@code timeoutMs}: the same as
+   * {@code PolyRay.get(this, timeoutMs)}.
+   *
+   * @param timeoutMs how long to wait, in milliseconds
+   * @return the value, converted to {@code T}
+   * @throws io.polyray.api.exception.GetTimeoutException when it is not ready in time
+   */
+  default T get(long timeoutMs) {
+    return PolyRay.get(this, timeoutMs);
+  }
 }

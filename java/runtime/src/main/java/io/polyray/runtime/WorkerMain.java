@@ -42,6 +42,7 @@ public final class WorkerMain {
       System.exit(3);
       return;
     }
+    worker.installApiRuntime(); // tasks may call PolyRay.task/actor/get/put
     worker.runTasks();
     System.exit(0);
   }

@@ -53,7 +53,14 @@ final class XlangDecoder {
   }
 
   Object decode() {
-    Object v = read(0);
+    Object v;
+    try {
+      v = read(0);
+    } catch (StackOverflowError e) {
+      // Interpreted frames are large: a small thread stack can run out before MAX_DEPTH.
+      throw malformed("XLANG value nests deeper than this thread's stack allows (limit " + MAX_DEPTH
+          + " levels, docs/protocol.md §9.3)");
+    }
     if (pos != limit) {
       throw malformed("trailing " + (limit - pos) + " bytes after the value");
     }

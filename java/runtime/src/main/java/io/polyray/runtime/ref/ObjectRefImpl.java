@@ -1,6 +1,7 @@
 package io.polyray.runtime.ref;
 
 import io.polyray.api.ObjectRef;
+import java.lang.reflect.Type;
 
 /**
  * The runtime's {@link ObjectRef}: the protocol message (object ID and owner address).
@@ -10,6 +11,7 @@ import io.polyray.api.ObjectRef;
  */
 public final class ObjectRefImpl<T> implements ObjectRef<T> {
   private final io.polyray.runtime.proto.ObjectRef proto;
+  private final Type valueType;
 
   /**
    * A reference for a message.
@@ -17,7 +19,27 @@ public final class ObjectRefImpl<T> implements ObjectRef<T> {
    * @param proto the ObjectRef message
    */
   public ObjectRefImpl(io.polyray.runtime.proto.ObjectRef proto) {
+    this(proto, null);
+  }
+
+  /**
+   * A reference for a message whose value the holder expects as {@code valueType}.
+   *
+   * @param proto the ObjectRef message
+   * @param valueType the Java type {@code get} converts the value to (null: its natural form)
+   */
+  public ObjectRefImpl(io.polyray.runtime.proto.ObjectRef proto, Type valueType) {
     this.proto = proto;
+    this.valueType = valueType;
+  }
+
+  /**
+   * The type the value is converted to on {@code get}.
+   *
+   * @return the declared type, or null for the value's natural form
+   */
+  public Type valueType() {
+    return valueType;
   }
 
   /**

@@ -28,9 +28,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * The CoreWorkerService of a Java worker (docs/protocol.md §6). PushTasks queues every
  * task on the executor and streams results back as tasks finish, several per message
  * when several are ready at once (gRPC also coalesces the writes of messages queued
- * together into one flush). A Java worker owns no objects yet (its
- * returns are owned by their callers), so GetObject answers not found with a failure
- * that says so.
+ * together into one flush). GetObject and UpdateBorrows go to the worker's CoreWorker,
+ * which owns what the worker's tasks put or submitted (task returns belong to their
+ * callers).
  */
 final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBase {
   private final JavaWorker worker;
@@ -138,6 +138,11 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
 
   @Override
   public void getObject(GetObjectRequest request, StreamObserver<GetObjectReply> out) {
+    io.polyray.runtime.core.CoreWorker core = worker.core();
+    if (core != null) {
+      core.serveGetObject(request, out); // objects put (or tasks submitted) by this worker's tasks
+      return;
+    }
     out.onNext(GetObjectReply.newBuilder().setFound(false).setFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST,
         "object " + Hex.of(request.getObjectId().toByteArray()) + " is not owned by Java worker "
             + Hex.of(worker.config().workerId.toByteArray()) + " (Java workers own no objects: the results "
@@ -147,7 +152,11 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
 
   @Override
   public void updateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
-    // Nothing is owned here, so nothing is borrowed from here.
+    io.polyray.runtime.core.CoreWorker core = worker.core();
+    if (core != null) {
+      core.serveUpdateBorrows(request, out);
+      return;
+    }
     out.onNext(UpdateBorrowsReply.getDefaultInstance());
     out.onCompleted();
   }

@@ -12,6 +12,8 @@ import io.polyray.runtime.codec.ErrorRecords;
 import io.polyray.runtime.codec.KeepAlive;
 import io.polyray.runtime.codec.StoreLayout;
 import io.polyray.runtime.codec.StoredEnvelope;
+import io.polyray.runtime.core.CoreWorker;
+import io.polyray.runtime.core.WorkerRuntime;
 import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
 import io.polyray.runtime.proto.Envelope;
@@ -67,6 +69,7 @@ public final class JavaWorker implements AutoCloseable {
   private ManagedChannel rayletChannel;
   private RayletServiceGrpc.RayletServiceBlockingStub raylet;
   private Address address;
+  private volatile CoreWorker core;
 
   /**
    * A worker (not started).
@@ -143,6 +146,38 @@ public final class JavaWorker implements AutoCloseable {
         }
       }
     }
+    // The CoreWorker of tasks that submit tasks, put objects or call actors; it shares
+    // this worker's address (its server answers for the objects the core owns).
+    CoreWorker.Options o = new CoreWorker.Options();
+    o.isDriver = false;
+    o.gcsAddress = config.gcsAddress;
+    o.rayletAddress = config.rayletAddress;
+    o.nodeId = nodeId;
+    o.storeName = storeName;
+    o.jobId = config.jobId;
+    o.workerId = config.workerId;
+    o.codeSearchPath = config.codeSearchPath;
+    o.store = this::store;
+    CoreWorker c = new CoreWorker(o);
+    c.setAddress(address.toBuilder().setNodeId(nodeId).build());
+    core = c;
+  }
+
+  /**
+   * Makes {@code PolyRay.task/actor/get/put} work inside this process's tasks (a worker
+   * process does this; in-process tests that also run a driver do not).
+   */
+  public void installApiRuntime() {
+    io.polyray.api.spi.Runtimes.install(new WorkerRuntime(core));
+  }
+
+  /**
+   * The worker's CoreWorker (after {@link #start()}).
+   *
+   * @return the core, or null before start
+   */
+  public CoreWorker core() {
+    return core;
   }
 
   /**
@@ -190,7 +225,42 @@ public final class JavaWorker implements AutoCloseable {
   }
 
   Codec codec() {
-    return codec;
+    CoreWorker c = core;
+    return c == null ? codec : c.codec();
+  }
+
+  /** The running task's puts and nested tasks belong to it. */
+  void enterTask(io.polyray.runtime.proto.TaskSpec spec) {
+    CoreWorker c = core;
+    if (c != null) {
+      c.enterTask(spec);
+    }
+  }
+
+  void exitTask() {
+    CoreWorker c = core;
+    if (c != null) {
+      c.exitTask();
+    }
+  }
+
+  /**
+   * Before a result leaves: borrow registrations made while the task ran reach their
+   * owners first, so no owner frees an object this worker still holds.
+   */
+  void flushBorrows() {
+    CoreWorker c = core;
+    if (c != null && c.hasPendingBorrows()) {
+      c.flushBorrows(Rpc.RPC_TIMEOUT_S * 1000);
+    }
+  }
+
+  /** Owned references inside a return value stay alive until the caller borrows them. */
+  void lend(java.util.List<ObjectRef> nested) {
+    CoreWorker c = core;
+    if (c != null && !nested.isEmpty()) {
+      c.lend(nested);
+    }
   }
 
   ByteString nodeId() {
@@ -291,7 +361,7 @@ public final class JavaWorker implements AutoCloseable {
       if (reply.getObject().hasValue()) {
         Envelope env = reply.getObject().getValue();
         if (env.getFormat() == Format.FORMAT_ERROR) {
-          throw argumentError((ErrorRecord) codec.decode(env), what);
+          throw argumentError((ErrorRecord) codec().decode(env), what);
         }
         return new Fetched(decode(env, what), null);
       }
@@ -305,7 +375,7 @@ public final class JavaWorker implements AutoCloseable {
 
   private Object decode(Envelope env, String what) throws TaskFailure {
     try {
-      return codec.decode(env, false);
+      return codec().decode(env, false);
     } catch (IllegalArgumentException e) {
       throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
           what + " cannot be decoded in Java: " + e.getMessage()));
@@ -333,10 +403,10 @@ public final class JavaWorker implements AutoCloseable {
     try {
       StoredEnvelope stored = StoreLayout.unpack(view.metadata(), view.data());
       if (stored.format() == Format.FORMAT_ERROR) {
-        ErrorRecord r = (ErrorRecord) codec.decode(stored, false, null);
+        ErrorRecord r = (ErrorRecord) codec().decode(stored, false, null);
         throw argumentError(r, what);
       }
-      return new Fetched(codec.decode(stored, false, keepAlive), keepAlive);
+      return new Fetched(codec().decode(stored, false, keepAlive), keepAlive);
     } catch (IllegalArgumentException e) {
       keepAlive.releaseIfUnused();
       throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
@@ -404,6 +474,14 @@ public final class JavaWorker implements AutoCloseable {
   /** Stops the task loop, the server and the channels; closes the store. */
   public void shutdown() {
     executor.stop();
+    CoreWorker c = core;
+    if (c != null) {
+      io.polyray.api.spi.PolyRayRuntime rt = io.polyray.api.spi.Runtimes.current();
+      if (rt instanceof WorkerRuntime && ((WorkerRuntime) rt).core() == c) {
+        io.polyray.api.spi.Runtimes.uninstall(rt);
+      }
+      c.shutdown();
+    }
     if (server != null) {
       server.shutdownNow();
     }

@@ -131,6 +131,7 @@ public final class TaskExecutor {
       // the task finished.
       System.out.flush();
       System.err.flush();
+      worker.flushBorrows();
       try {
         item.reply.accept(result);
       } catch (RuntimeException e) {
@@ -149,6 +150,7 @@ public final class TaskExecutor {
       running = id;
       runningCancelled = false;
     }
+    worker.enterTask(spec);
     try {
       return execute(spec);
     } catch (Throwable t) {
@@ -157,6 +159,7 @@ public final class TaskExecutor {
           "the Java worker failed to run " + name(spec) + ": " + t)).setTraceback(ErrorRecords.traceback(t)).build(),
           false);
     } finally {
+      worker.exitTask();
       synchronized (runLock) {
         running = null;
         Thread.interrupted(); // a late cancel must not hit the next task
@@ -335,6 +338,7 @@ public final class TaskExecutor {
         throw new TaskFailure(ErrorRecords.runtimeError(e.getClass().getName(),
             what + " cannot be encoded: " + e.getMessage()));
       }
+      worker.lend(enc.nestedRefs());
       ByteString oid = Ids.returnId(spec.getTaskId(), i + 1);
       ReturnObject.Builder r = ReturnObject.newBuilder().setObjectId(oid).setSize(enc.size())
           .addAllNestedRefs(enc.nestedRefs());

@@ -465,13 +465,13 @@ class WorkerIntegrationTest {
   }
 
   @Test
-  void ownsNoObjectsAndAnswersTheOtherRpcs() {
+  void unknownObjectsAreLostAndTheOtherRpcsAnswer() {
     CoreWorkerServiceGrpc.CoreWorkerServiceBlockingStub stub = CoreWorkerServiceGrpc.newBlockingStub(channel)
         .withDeadlineAfter(10, TimeUnit.SECONDS);
     GetObjectReply r = stub.getObject(GetObjectRequest.newBuilder().setObjectId(FakeNode.randomBytes(28)).build());
     assertFalse(r.getFound());
     assertEquals(ErrorKind.OBJECT_LOST, r.getFailure().getKind());
-    assertTrue(r.getFailure().getMessage().contains("is not owned by Java worker"));
+    assertTrue(r.getFailure().getMessage().contains("is not owned by worker"), r.getFailure().getMessage());
     stub.updateBorrows(UpdateBorrowsRequest.getDefaultInstance());
     stub.addObjectLocation(AddObjectLocationRequest.getDefaultInstance());
   }

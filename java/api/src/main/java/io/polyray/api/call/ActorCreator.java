@@ -1,0 +1,139 @@
+package io.polyray.api.call;
+
+import io.polyray.api.ActorLifetime;
+import io.polyray.api.BaseActorHandle;
+import io.polyray.api.PolyRay;
+import io.polyray.api.spi.CallOptions;
+import io.polyray.api.spi.FunctionSpec;
+import java.util.Map;
+
+/**
+ * An actor about to be created: set options, then {@link #remote()}. Made by
+ * {@code PolyRay.actor(...)}.
+ *
+ * <pre>{@code
+ * ActorHandle<Counter> c = PolyRay.actor(Counter::new, 10).setName("counter").remote();
+ * }</pre>
+ *
+ * @param <H> the handle type: {@code ActorHandle<A>}, {@code PyActorHandle} or
+ *     {@code CppActorHandle}
+ */
+public final class ActorCreator<H extends BaseActorHandle> {
+  private final FunctionSpec function;
+  private final Object[] args;
+  private final CallOptions options = new CallOptions();
+
+  /**
+   * A creator (use {@code PolyRay.actor}).
+   *
+   * @param function the constructor, factory or class
+   * @param args the arguments: values or ObjectRefs
+   */
+  public ActorCreator(FunctionSpec function, Object[] args) {
+    this.function = function;
+    this.args = args.clone();
+  }
+
+  /**
+   * Names the actor, so that {@code PolyRay.getActor(name)} (or Python's
+   * {@code polyray.get_actor}) finds it in its namespace. A taken name makes
+   * {@link #remote()} throw.
+   *
+   * @param name the name
+   * @return this
+   */
+  public ActorCreator<H> setName(String name) {
+    options.setName(name);
+    return this;
+  }
+
+  /**
+   * The namespace of the actor's name (default: the job's).
+   *
+   * @param namespace the namespace
+   * @return this
+   */
+  public ActorCreator<H> setNamespace(String namespace) {
+    options.setNamespace(namespace);
+    return this;
+  }
+
+  /**
+   * Requests an amount of a resource for the actor's life. An actor holds no CPU unless
+   * told otherwise (as in Ray).
+   *
+   * @param resource the resource name
+   * @param amount a non-negative amount
+   * @return this
+   */
+  public ActorCreator<H> setResource(String resource, double amount) {
+    options.setResource(resource, amount);
+    return this;
+  }
+
+  /**
+   * Requests several resources.
+   *
+   * @param resources name to amount
+   * @return this
+   */
+  public ActorCreator<H> setResources(Map<String, Double> resources) {
+    resources.forEach(options::setResource);
+    return this;
+  }
+
+  /**
+   * How often the actor is restarted after its process dies (default 0; -1: forever).
+   *
+   * @param maxRestarts the count
+   * @return this
+   */
+  public ActorCreator<H> setMaxRestarts(int maxRestarts) {
+    options.setMaxRestarts(maxRestarts);
+    return this;
+  }
+
+  /**
+   * How often a call is retried after a restart (default 0).
+   *
+   * @param maxTaskRetries the count
+   * @return this
+   */
+  public ActorCreator<H> setMaxTaskRetries(int maxTaskRetries) {
+    options.setMaxTaskRetries(maxTaskRetries);
+    return this;
+  }
+
+  /**
+   * How many calls the actor runs at once (Python actors; default 1).
+   *
+   * @param maxConcurrency 1 or more
+   * @return this
+   */
+  public ActorCreator<H> setMaxConcurrency(int maxConcurrency) {
+    options.setMaxConcurrency(maxConcurrency);
+    return this;
+  }
+
+  /**
+   * Whether the actor outlives its job ({@link ActorLifetime#DETACHED} needs a name).
+   *
+   * @param lifetime the lifetime
+   * @return this
+   */
+  public ActorCreator<H> setLifetime(ActorLifetime lifetime) {
+    options.setLifetime(lifetime);
+    return this;
+  }
+
+  /**
+   * Creates the actor. Returns at once; calls made before the actor is up wait for it.
+   *
+   * @return the actor's handle
+   * @throws IllegalArgumentException when the name is taken in its namespace
+   */
+  @SuppressWarnings("unchecked")
+  public H remote() {
+    return (H) PolyRay.internal().createActor(function, args, options);
+  }
+}

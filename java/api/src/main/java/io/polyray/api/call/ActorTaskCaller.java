@@ -1,0 +1,54 @@
+package io.polyray.api.call;
+
+import io.polyray.api.BaseActorHandle;
+import io.polyray.api.ObjectRef;
+import io.polyray.api.PolyRay;
+import io.polyray.api.spi.CallOptions;
+import io.polyray.api.spi.FunctionSpec;
+
+/**
+ * An actor method call about to be submitted: {@link #remote()} submits it. Calls from
+ * one caller to one actor run in the order they were submitted.
+ *
+ * @param <R> the result type
+ */
+public final class ActorTaskCaller<R> {
+  private final BaseActorHandle actor;
+  private final FunctionSpec function;
+  private final Object[] args;
+  private final CallOptions options = new CallOptions();
+
+  /**
+   * A caller (use {@code handle.task(...)}).
+   *
+   * @param actor the actor
+   * @param function the method
+   * @param args the arguments: values or ObjectRefs
+   */
+  public ActorTaskCaller(BaseActorHandle actor, FunctionSpec function, Object[] args) {
+    this.actor = actor;
+    this.function = function;
+    this.args = args.clone();
+  }
+
+  /**
+   * Names the call in logs and errors.
+   *
+   * @param name the display name
+   * @return this
+   */
+  public ActorTaskCaller<R> setName(String name) {
+    options.setName(name);
+    return this;
+  }
+
+  /**
+   * Submits the call.
+   *
+   * @return the reference of the result; a dead actor makes its get throw
+   *     {@link io.polyray.api.exception.ActorDiedException}
+   */
+  public ObjectRef<R> remote() {
+    return PolyRay.internal().submitActorTask(actor, function, args, options);
+  }
+}

@@ -1,0 +1,27 @@
+package io.polyray.api.function;
+
+/**
+ * A remote function of 5 parameters without a result ({@code void}): a method
+ * reference such as {@code MyTasks::log} or {@code Counter::reset} (an instance method,
+ * whose first parameter is the actor).
+ *
+ * @param <T0> the type of parameter 0
+ * @param <T1> the type of parameter 1
+ * @param <T2> the type of parameter 2
+ * @param <T3> the type of parameter 3
+ * @param <T4> the type of parameter 4
+ */
+@FunctionalInterface
+public interface PolyRayFuncVoid5<T0, T1, T2, T3, T4> extends PolyRayFunc {
+  /**
+   * Calls the function locally (polyray never does: it only reads which method this is).
+   *
+   * @param t0 parameter 0
+   * @param t1 parameter 1
+   * @param t2 parameter 2
+   * @param t3 parameter 3
+   * @param t4 parameter 4
+   * @throws Exception whatever the method throws
+   */
+  void apply(T0 t0, T1 t1, T2 t2, T3 t3, T4 t4) throws Exception;
+}

@@ -1,0 +1,127 @@
+package io.polyray.api.spi;
+
+import io.polyray.api.BaseActorHandle;
+import io.polyray.api.ObjectRef;
+import io.polyray.api.WaitResult;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What a polyray runtime does for the API (the CoreWorker of a driver or worker).
+ * {@code io.polyray.api.PolyRay} and the callers delegate here; see their documentation
+ * for the behaviour.
+ */
+public interface PolyRayRuntime {
+  /**
+   * Stores a value; the caller's process owns it.
+   *
+   * @param value the value
+   * @param <T> its type
+   * @return its reference
+   */
+  <T> ObjectRef<T> put(Object value);
+
+  /**
+   * The value of one object, converted to the reference's declared type.
+   *
+   * @param ref the reference
+   * @param timeoutMs how long to wait; negative: no limit
+   * @return the value
+   */
+  Object get(ObjectRef<?> ref, long timeoutMs);
+
+  /**
+   * The values of several objects, in order.
+   *
+   * @param refs the references
+   * @param timeoutMs how long to wait for all of them; negative: no limit
+   * @return the values
+   */
+  List<Object> getAll(List<? extends ObjectRef<?>> refs, long timeoutMs);
+
+  /**
+   * Waits until {@code numReturns} of the objects are ready or the timeout passes.
+   *
+   * @param refs the references (no duplicates)
+   * @param numReturns how many to wait for
+   * @param timeoutMs how long; negative: no limit
+   * @param <T> the value type
+   * @return the ready and the other references, each in input order
+   */
+  <T> WaitResult<T> wait(List<ObjectRef<T>> refs, int numReturns, long timeoutMs);
+
+  /**
+   * Submits a normal task.
+   *
+   * @param function what to run
+   * @param args the arguments (values or ObjectRefs)
+   * @param options the call's options
+   * @param <R> the result type
+   * @return the reference of its result
+   */
+  <R> ObjectRef<R> submitTask(FunctionSpec function, Object[] args, CallOptions options);
+
+  /**
+   * Creates an actor.
+   *
+   * @param function the constructor, factory or class
+   * @param args the arguments
+   * @param options the actor's options (name, namespace, resources, restarts, lifetime)
+   * @return its handle (of the class for the actor's language)
+   */
+  BaseActorHandle createActor(FunctionSpec function, Object[] args, CallOptions options);
+
+  /**
+   * Calls an actor's method; calls of one caller run in submission order.
+   *
+   * @param actor the actor
+   * @param function the method
+   * @param args the arguments
+   * @param options the call's options
+   * @param <R> the result type
+   * @return the reference of its result
+   */
+  <R> ObjectRef<R> submitActorTask(BaseActorHandle actor, FunctionSpec function, Object[] args,
+      CallOptions options);
+
+  /**
+   * The live actor of a name in a namespace.
+   *
+   * @param name the actor's name
+   * @param namespace the namespace, or null for the job's
+   * @return its handle, or empty
+   */
+  Optional<BaseActorHandle> getActor(String name, String namespace);
+
+  /**
+   * Kills an actor now.
+   *
+   * @param actor the actor
+   * @param noRestart true: do not restart it even if it has restarts left
+   */
+  void kill(BaseActorHandle actor, boolean noRestart);
+
+  /**
+   * The job's namespace.
+   *
+   * @return the namespace
+   */
+  String getNamespace();
+
+  /**
+   * The job's ID in hex.
+   *
+   * @return 8 hex digits
+   */
+  String getJobId();
+
+  /**
+   * The address of the cluster's GCS.
+   *
+   * @return {@code host:port}
+   */
+  String getGcsAddress();
+
+  /** Disconnects (a driver: stops the embedded cluster it started). */
+  void shutdown();
+}

@@ -1,0 +1,349 @@
+package io.polyray.runtime.core;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.polyray.runtime.codec.ErrorRecords;
+import io.polyray.runtime.proto.ActorInfo;
+import io.polyray.runtime.proto.ActorState;
+import io.polyray.runtime.proto.Address;
+import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
+import io.polyray.runtime.proto.ErrorKind;
+import io.polyray.runtime.proto.ErrorRecord;
+import io.polyray.runtime.proto.GetActorInfoReply;
+import io.polyray.runtime.proto.GetActorInfoRequest;
+import io.polyray.runtime.proto.PushTasksReply;
+import io.polyray.runtime.proto.PushTasksRequest;
+import io.polyray.runtime.proto.TaskResult;
+import io.polyray.runtime.proto.TaskSpec;
+import io.polyray.runtime.ref.Hex;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Submits actor method calls (docs/protocol.md §7.2; as
+ * python/polyray/core/actor_submitter.py): one ordered PushTasks stream per actor, opened
+ * once the GCS reports the actor ALIVE ({@code GetActorInfo} with
+ * {@code wait_for_change}, repeated every {@value #ACTOR_WATCH_S} s while it starts).
+ * Calls made before that wait in order. Once the actor is DEAD, every pending and later
+ * call fails with ACTOR_DIED carrying the death cause; calls in flight when a stream
+ * breaks fail too (they cannot be known to have run). Confined to the io thread.
+ */
+final class ActorTaskSubmitter {
+  static final long ACTOR_WATCH_S = 30;
+  /** Checks of an actor's state after its stream broke, 5 s each. */
+  static final int FINAL_STATE_ATTEMPTS = 60;
+
+  private static final class ActorQueue {
+    final ByteString actorId;
+    ActorState state = ActorState.PENDING_CREATION;
+    Address address;
+    ErrorRecord death;
+    final ArrayDeque<PendingTask> pending = new ArrayDeque<>();
+    final Map<ByteString, PendingTask> inflight = new LinkedHashMap<>();
+    StreamObserver<PushTasksRequest> requests;
+    int generation;
+    boolean watching;
+    final List<List<ByteString>> creationArgs = new ArrayList<>();
+
+    ActorQueue(ByteString actorId) {
+      this.actorId = actorId;
+    }
+  }
+
+  private final CoreWorker core;
+  private final Map<ByteString, ActorQueue> actors = new HashMap<>();
+  private boolean closed;
+
+  ActorTaskSubmitter(CoreWorker core) {
+    this.core = core;
+  }
+
+  private ActorQueue queue(ByteString actorId) {
+    return actors.computeIfAbsent(actorId, ActorQueue::new);
+  }
+
+  /** Follows an actor this process created: its creation arguments live until it is up or dead. */
+  void watchCreation(ByteString actorId, List<ByteString> argIds) {
+    ActorQueue aq = queue(actorId);
+    if (aq.state == ActorState.DEAD || aq.state == ActorState.ALIVE) {
+      core.references.removeSubmitted(argIds);
+      return;
+    }
+    aq.creationArgs.add(argIds);
+    watch(aq);
+  }
+
+  /** Queues one call (in sequence order: calls arrive here in submission order). */
+  void submit(PendingTask t) {
+    ActorQueue aq = queue(t.spec.getActorId());
+    if (aq.state == ActorState.DEAD) {
+      core.failTask(t.spec, died(aq, t.spec), t.argIds);
+      return;
+    }
+    if (closed) {
+      core.failTask(t.spec, ErrorRecords.system(ErrorKind.ACTOR_DIED, "the polyray runtime is shutting down"),
+          t.argIds);
+      return;
+    }
+    if (aq.state == ActorState.ALIVE) {
+      if (aq.requests == null) {
+        openStream(aq);
+      }
+      push(aq, List.of(t));
+    } else {
+      aq.pending.add(t);
+      watch(aq);
+    }
+  }
+
+  private ErrorRecord died(ActorQueue aq, TaskSpec spec) {
+    ErrorRecord cause = aq.death;
+    String msg = "the actor " + Hex.of(aq.actorId.toByteArray()) + " died before it could run " + spec.getName();
+    ErrorRecord.Builder b = ErrorRecords.system(ErrorKind.ACTOR_DIED, msg).toBuilder();
+    if (cause != null && cause.getKind() == ErrorKind.ACTOR_DIED) {
+      b.setMessage(cause.getMessage().isEmpty() ? msg : cause.getMessage());
+      if (cause.hasCause()) {
+        b.setCause(cause.getCause());
+      }
+    } else if (cause != null) {
+      b.setCause(cause);
+    }
+    return b.build();
+  }
+
+  private void watch(ActorQueue aq) {
+    if (!aq.watching && !closed) {
+      aq.watching = true;
+      watchOnce(aq, aq.state);
+    }
+  }
+
+  private void watchOnce(ActorQueue aq, ActorState known) {
+    if (closed || core.shuttingDown) {
+      aq.watching = false;
+      return;
+    }
+    GetActorInfoRequest req = GetActorInfoRequest.newBuilder().setActorId(aq.actorId).setWaitForChange(true)
+        .setKnownState(known).build();
+    core.gcsAsync().withDeadlineAfter(ACTOR_WATCH_S, TimeUnit.SECONDS).getActorInfo(req,
+        new StreamObserver<GetActorInfoReply>() {
+          private ActorInfo info;
+
+          @Override
+          public void onNext(GetActorInfoReply reply) {
+            info = reply.getActor();
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            Status.Code code = Status.fromThrowable(t).getCode();
+            if (code == Status.Code.DEADLINE_EXCEEDED) {
+              watchOnce(aq, known); // still starting: wait again
+            } else if (code == Status.Code.NOT_FOUND) {
+              aq.watching = false;
+              markDead(aq, ErrorRecords.system(ErrorKind.ACTOR_DIED, "the GCS does not know actor "
+                  + Hex.of(aq.actorId.toByteArray())), List.of());
+            } else {
+              later(() -> watchOnce(aq, known), 500);
+            }
+          }
+
+          @Override
+          public void onCompleted() {
+            if (info == null) {
+              later(() -> watchOnce(aq, known), 500);
+              return;
+            }
+            if (info.getState() == ActorState.DEAD) {
+              aq.watching = false;
+              markDead(aq, info.hasDeathCause() ? info.getDeathCause() : null, List.of());
+            } else if (info.getState() == ActorState.ALIVE) {
+              aq.watching = false;
+              alive(aq, info.getAddress());
+            } else {
+              aq.state = info.getState();
+              watchOnce(aq, info.getState());
+            }
+          }
+        });
+  }
+
+  private void later(Runnable r, long ms) {
+    try {
+      core.loop.schedule(r, ms, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // shut down
+    }
+  }
+
+  private void releaseCreationArgs(ActorQueue aq) {
+    for (List<ByteString> ids : aq.creationArgs) {
+      core.references.removeSubmitted(ids);
+    }
+    aq.creationArgs.clear();
+  }
+
+  private void alive(ActorQueue aq, Address address) {
+    aq.state = ActorState.ALIVE;
+    aq.address = address;
+    releaseCreationArgs(aq);
+    if (!aq.pending.isEmpty()) {
+      openStream(aq);
+      List<PendingTask> batch = new ArrayList<>(aq.pending);
+      aq.pending.clear();
+      push(aq, batch);
+    }
+  }
+
+  private void openStream(ActorQueue aq) {
+    int gen = ++aq.generation;
+    CoreWorkerServiceGrpc.CoreWorkerServiceStub stub = CoreWorkerServiceGrpc.newStub(core.channels.get(aq.address));
+    // No deadline: calls may run for a long time; a dead actor's socket closes, which
+    // ends the stream at once.
+    aq.requests = stub.pushTasks(new StreamObserver<PushTasksReply>() {
+      @Override
+      public void onNext(PushTasksReply reply) {
+        for (TaskResult r : reply.getResultsList()) {
+          PendingTask t = aq.inflight.remove(r.getTaskId());
+          if (t != null) {
+            core.completeTask(t.spec, r.getReturnsList(), t.argIds);
+          }
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        broken(aq, gen);
+      }
+
+      @Override
+      public void onCompleted() {
+        broken(aq, gen);
+      }
+    });
+  }
+
+  private void push(ActorQueue aq, List<PendingTask> batch) {
+    PushTasksRequest.Builder req = PushTasksRequest.newBuilder();
+    for (PendingTask t : batch) {
+      aq.inflight.put(t.taskId(), t);
+      req.addTasks(t.spec);
+    }
+    try {
+      aq.requests.onNext(req.build());
+    } catch (RuntimeException e) {
+      // broken already: its observer fails these calls
+    }
+  }
+
+  /** The actor's stream ended: its process is gone (or going). */
+  private void broken(ActorQueue aq, int gen) {
+    if (gen != aq.generation || closed || core.shuttingDown) {
+      return;
+    }
+    aq.generation++;
+    aq.requests = null;
+    List<PendingTask> inflight = new ArrayList<>(aq.inflight.values());
+    aq.inflight.clear();
+    Address was = aq.address;
+    aq.state = ActorState.RESTARTING;
+    finalState(aq, was, inflight, 0);
+  }
+
+  private void finalState(ActorQueue aq, Address was, List<PendingTask> inflight, int attempt) {
+    if (attempt >= FINAL_STATE_ATTEMPTS || closed || core.shuttingDown) {
+      markDead(aq, ErrorRecords.system(ErrorKind.ACTOR_DIED, "lost contact with actor "
+          + Hex.of(aq.actorId.toByteArray())), inflight);
+      return;
+    }
+    GetActorInfoRequest req = GetActorInfoRequest.newBuilder().setActorId(aq.actorId).setWaitForChange(true)
+        .setKnownState(ActorState.ALIVE).build();
+    core.gcsAsync().withDeadlineAfter(5, TimeUnit.SECONDS).getActorInfo(req, new StreamObserver<GetActorInfoReply>() {
+      private ActorInfo info;
+
+      @Override
+      public void onNext(GetActorInfoReply reply) {
+        info = reply.getActor();
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        Status.Code code = Status.fromThrowable(t).getCode();
+        if (code == Status.Code.DEADLINE_EXCEEDED) {
+          finalState(aq, was, inflight, attempt + 1);
+        } else {
+          markDead(aq, ErrorRecords.system(ErrorKind.ACTOR_DIED, "lost contact with actor "
+              + Hex.of(aq.actorId.toByteArray()) + " (" + code + ")"), inflight);
+        }
+      }
+
+      @Override
+      public void onCompleted() {
+        if (info == null) {
+          finalState(aq, was, inflight, attempt + 1);
+          return;
+        }
+        if (info.getState() == ActorState.ALIVE && was != null && info.getAddress().getPort() == was.getPort()) {
+          finalState(aq, was, inflight, attempt + 1); // the GCS has not seen the death yet
+          return;
+        }
+        ErrorRecord cause = info.hasDeathCause() ? info.getDeathCause() : null;
+        if (info.getState() == ActorState.DEAD) {
+          markDead(aq, cause, inflight);
+          return;
+        }
+        for (PendingTask t : inflight) {
+          ErrorRecord.Builder r = ErrorRecords.system(ErrorKind.ACTOR_DIED, "the actor "
+              + Hex.of(aq.actorId.toByteArray()) + " died while running " + t.spec.getName() + "; it is restarting")
+              .toBuilder();
+          if (cause != null) {
+            r.setCause(cause);
+          }
+          core.failTask(t.spec, r.build(), t.argIds);
+        }
+        if (info.getState() == ActorState.ALIVE) {
+          alive(aq, info.getAddress());
+        } else {
+          aq.state = info.getState();
+          watch(aq);
+        }
+      }
+    });
+  }
+
+  private void markDead(ActorQueue aq, ErrorRecord cause, List<PendingTask> extra) {
+    aq.state = ActorState.DEAD;
+    aq.death = cause;
+    releaseCreationArgs(aq);
+    List<PendingTask> failed = new ArrayList<>(extra);
+    failed.addAll(aq.pending);
+    failed.addAll(aq.inflight.values());
+    aq.pending.clear();
+    aq.inflight.clear();
+    for (PendingTask t : failed) {
+      core.failTask(t.spec, died(aq, t.spec), t.argIds);
+    }
+  }
+
+  /** Closes every actor stream (shutdown). */
+  void close() {
+    closed = true;
+    for (ActorQueue aq : actors.values()) {
+      if (aq.requests != null) {
+        try {
+          aq.requests.onCompleted(); // half-close: the actor finishes what it has, then ends the stream
+        } catch (RuntimeException e) {
+          // already closed
+        }
+        aq.requests = null;
+      }
+    }
+  }
+}

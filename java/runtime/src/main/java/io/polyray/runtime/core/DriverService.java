@@ -1,0 +1,73 @@
+package io.polyray.runtime.core;
+
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.polyray.runtime.proto.AddObjectLocationReply;
+import io.polyray.runtime.proto.AddObjectLocationRequest;
+import io.polyray.runtime.proto.CancelTaskReply;
+import io.polyray.runtime.proto.CancelTaskRequest;
+import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
+import io.polyray.runtime.proto.ExitReply;
+import io.polyray.runtime.proto.ExitRequest;
+import io.polyray.runtime.proto.GetObjectReply;
+import io.polyray.runtime.proto.GetObjectRequest;
+import io.polyray.runtime.proto.PushTasksReply;
+import io.polyray.runtime.proto.PushTasksRequest;
+import io.polyray.runtime.proto.UpdateBorrowsReply;
+import io.polyray.runtime.proto.UpdateBorrowsRequest;
+
+/**
+ * The CoreWorkerService of a Java driver (docs/protocol.md §6): it owns objects, so it
+ * answers GetObject and UpdateBorrows; it runs no tasks (PushTasks is refused) and does
+ * not exit on request.
+ */
+final class DriverService extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBase {
+  private final CoreWorker core;
+
+  DriverService(CoreWorker core) {
+    this.core = core;
+  }
+
+  @Override
+  public StreamObserver<PushTasksRequest> pushTasks(StreamObserver<PushTasksReply> out) {
+    out.onError(Status.UNIMPLEMENTED.withDescription("a Java driver runs no tasks").asRuntimeException());
+    return new StreamObserver<PushTasksRequest>() {
+      @Override
+      public void onNext(PushTasksRequest value) {}
+
+      @Override
+      public void onError(Throwable t) {}
+
+      @Override
+      public void onCompleted() {}
+    };
+  }
+
+  @Override
+  public void getObject(GetObjectRequest request, StreamObserver<GetObjectReply> out) {
+    core.serveGetObject(request, out);
+  }
+
+  @Override
+  public void updateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
+    core.serveUpdateBorrows(request, out);
+  }
+
+  @Override
+  public void addObjectLocation(AddObjectLocationRequest request, StreamObserver<AddObjectLocationReply> out) {
+    out.onNext(AddObjectLocationReply.getDefaultInstance());
+    out.onCompleted();
+  }
+
+  @Override
+  public void cancelTask(CancelTaskRequest request, StreamObserver<CancelTaskReply> out) {
+    out.onNext(CancelTaskReply.newBuilder().setAttempted(false).build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void exit(ExitRequest request, StreamObserver<ExitReply> out) {
+    out.onNext(ExitReply.newBuilder().setAccepted(false).build());
+    out.onCompleted();
+  }
+}

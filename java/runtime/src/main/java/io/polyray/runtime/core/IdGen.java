@@ -1,0 +1,45 @@
+package io.polyray.runtime.core;
+
+import com.google.protobuf.ByteString;
+import io.polyray.runtime.worker.Ids;
+import java.security.SecureRandom;
+
+/** New protocol IDs (docs/protocol.md §2): unique bytes from a CSPRNG, then the JobID. */
+final class IdGen {
+  private static final SecureRandom RANDOM = new SecureRandom();
+  /** Bit 31 of an ObjectID's index marks a put object. */
+  static final int PUT_BIT = 0x80000000;
+
+  private IdGen() {}
+
+  static ByteString random(int n) {
+    byte[] b = new byte[n];
+    RANDOM.nextBytes(b);
+    return ByteString.copyFrom(b);
+  }
+
+  /** A TaskID: 20 unique bytes + JobID. */
+  static ByteString taskId(ByteString jobId) {
+    return random(20).concat(jobId);
+  }
+
+  /** An ActorID: 12 unique bytes + JobID. */
+  static ByteString actorId(ByteString jobId) {
+    return random(12).concat(jobId);
+  }
+
+  /** A WorkerID: 28 unique bytes. */
+  static ByteString workerId() {
+    return random(28);
+  }
+
+  /** The n-th put object (n from 1) of a task: TaskID ‖ uint32le(0x80000000 | n). */
+  static ByteString putId(ByteString taskId, int n) {
+    return Ids.returnId(taskId, PUT_BIT | n);
+  }
+
+  /** The TaskID part of an ObjectID. */
+  static ByteString taskOf(ByteString objectId) {
+    return objectId.substring(0, Ids.TASK_ID_SIZE);
+  }
+}
