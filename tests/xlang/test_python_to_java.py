@@ -11,15 +11,18 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import polyray
+import polyray.sdk
 from polyray.exceptions import ActorDiedError, CrossLanguageError, TaskError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JAVA_SRC = os.path.join(HERE, "java_src")
+PY_SRC = os.path.join(HERE, "py_src")
 TIMEOUT = 90
 
 
@@ -29,15 +32,22 @@ def java_classes(tmp_path_factory) -> str:
     assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
     out = str(tmp_path_factory.mktemp("java_classes"))
     sources = glob.glob(os.path.join(JAVA_SRC, "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-d", out, *sources], check=True, capture_output=True)
+    # The SDK jars (and Arrow's) on the classpath: some classes use arrow-java or PolyRay.
+    cp = ":".join(polyray.sdk.java_classpath())
+    subprocess.run([javac, "-cp", cp, "-d", out, *sources], check=True, capture_output=True)
     return out
 
 
 @pytest.fixture(scope="module")
 def cluster(java_classes):
-    polyray.init(num_cpus=2, code_search_path=[java_classes])
+    # py_src: Python modules that Java tasks call (the error chain test). Also on the
+    # driver's sys.path, which the embedded node hands to every Python worker: a Python
+    # worker reused from the job's idle pool may predate the code search path.
+    sys.path.insert(0, PY_SRC)
+    polyray.init(num_cpus=2, code_search_path=[java_classes, PY_SRC])
     yield
     polyray.shutdown()
+    sys.path.remove(PY_SRC)
 
 
 def call(cls: str, method: str, *args, **opts):
@@ -172,3 +182,42 @@ def test_java_classpath_cli():
     entries = out.stdout.strip().split(":")
     assert any("polyray-runtime" in e for e in entries) and any("polyray-api" in e for e in entries)
     assert all(os.path.exists(e) for e in entries)
+
+
+def test_arrow_tables(cluster):
+    pa = pytest.importorskip("pyarrow")
+    table = pa.table({"x": pa.array([1, 2, None, 4], pa.int64()), "s": ["a", "b", "c", None]})
+    out = call("Tables", "addColumn", table)
+    assert isinstance(out, pa.Table)
+    assert out.column_names == ["x", "s", "doubled"]
+    assert out.column("x").to_pylist() == [1, 2, None, 4]
+    assert out.column("s").to_pylist() == ["a", "b", "c", None]
+    assert out.column("doubled").to_pylist() == [2, 4, None, 8]
+    assert call("Tables", "sumColumn", table, "x") == 7
+    # several record batches arrive as one root
+    batches = pa.concat_tables([table, table])
+    assert call("Tables", "sumColumn", batches, "x") == 14
+    # raw IPC bytes still reach an ArrowIpc parameter
+    assert call("Tables", "ipcSize", table) > 0
+
+
+def test_four_hop_error_chain(cluster):
+    # Python driver -> Java Chain.viaPython -> Python xlang_chain.call_java -> Java Chain.fail (throws)
+    f = polyray.java_function("xlangtest.Chain", "viaPython")
+    with pytest.raises(CrossLanguageError) as info:
+        polyray.get(f.remote("boom"), timeout=TIMEOUT)
+    chain = []
+    err = info.value
+    while err is not None:
+        chain.append(err)
+        err = getattr(err, "cause", None)
+    languages = [getattr(e, "language", "PYTHON") for e in chain]
+    described = [(getattr(e, "language", None), getattr(e, "type_name", type(e).__name__)) for e in chain]
+    # every hop that raised, outermost first: Java (viaPython), Python (call_java), Java (fail)
+    assert languages[0] == "JAVA", described
+    assert "PYTHON" in languages[1:], described
+    py = languages.index("PYTHON", 1)
+    assert "JAVA" in languages[py + 1:], described
+    assert chain[-1].type_name == "java.lang.IllegalStateException", described
+    assert "deep failure: boom" in str(chain[-1]), described
+    assert "deep failure: boom" in str(info.value)

@@ -144,7 +144,9 @@ class JavaWorkerLauncher(WorkerLauncher):
         cp = ":".join(classpath + sdk.user_classpath(ctx.code_search_path))
         env = dict(os.environ)
         env.update(ctx.polyray_env())
-        argv = [java, "-cp", cp, f"-Dpolyray.store.library={store_lib}", "-XX:+UseSerialGC",
+        # Arrow's memory (ARROW values as VectorSchemaRoot) reads java.nio internals.
+        argv = [java, "--add-opens=java.base/java.nio=ALL-UNNAMED", "-cp", cp,
+                f"-Dpolyray.store.library={store_lib}", "-XX:+UseSerialGC",
                 "-Xshare:auto", self.main_class]
         return LaunchCommand(argv=argv, env=env)
 

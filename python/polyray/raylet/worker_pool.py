@@ -35,7 +35,9 @@ ExitCallback = Callable[[WorkerProcess, int], Awaitable[None]]
 #: Told about a registered driver whose process is gone.
 DriverExitCallback = Callable[["DriverRecord"], Awaitable[None]]
 
-_PoolKey = tuple[int, bytes]
+# (language, job, code search path): a worker started with one search path
+# cannot import code from another, so workers are reused only within a key.
+_PoolKey = tuple[int, bytes, tuple[str, ...]]
 
 
 class RegistrationError(Exception):
@@ -127,7 +129,7 @@ class WorkerPool:
         come up. If the caller is cancelled, a worker that comes up later
         joins the idle pool instead.
         """
-        idle = self._take_idle((language, job_id))
+        idle = self._take_idle((language, job_id, tuple(code_search_path)))
         if idle is not None:
             return idle
         worker = self._new_worker(language, job_id, code_search_path)
@@ -160,7 +162,7 @@ class WorkerPool:
         worker.state = WorkerState.IDLE
         worker.lease_id = None
         worker.idle_since = time.monotonic()
-        self._idle.setdefault((worker.language, worker.job_id), []).append(worker)
+        self._idle.setdefault((worker.language, worker.job_id, tuple(worker.code_search_path)), []).append(worker)
 
     def _take_idle(self, key: _PoolKey) -> WorkerProcess | None:
         stack = self._idle.get(key)
@@ -171,7 +173,7 @@ class WorkerPool:
         return None
 
     def _remove_idle(self, worker: WorkerProcess) -> None:
-        stack = self._idle.get((worker.language, worker.job_id))
+        stack = self._idle.get((worker.language, worker.job_id, tuple(worker.code_search_path)))
         if stack and worker in stack:
             stack.remove(worker)
 

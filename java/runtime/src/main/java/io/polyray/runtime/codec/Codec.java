@@ -17,7 +17,8 @@ import java.util.List;
  * Double/Float, String, Character, byte[] and ByteBuffer (bin), List and Object[]
  * (array), Map (map, iteration order), primitive arrays other than byte[] and char[]
  * (1-D ndarrays), {@link NdArray}, {@link NativeValue}, {@link ExtValue}, and
- * references the hooks recognize; an {@link ArrowIpc} as a whole value gives ARROW.
+ * references the hooks recognize; an {@link ArrowIpc} or an arrow-java
+ * {@code VectorSchemaRoot} as a whole value gives ARROW.
  * Anything else is an {@link XlangTypeException} naming the type and where it sits.
  * ndarrays of at least the out-of-band threshold go into the envelope's buffers.
  *
@@ -87,6 +88,10 @@ public final class Codec {
   public Encoded encode(Object value, String path) {
     if (value instanceof ArrowIpc) {
       return new Encoded(Format.FORMAT_ARROW, ((ArrowIpc) value).ipc(), List.of(), List.of(), List.of());
+    }
+    if (value instanceof org.apache.arrow.vector.VectorSchemaRoot) {
+      return new Encoded(Format.FORMAT_ARROW,
+          ArrowTables.fromRoot((org.apache.arrow.vector.VectorSchemaRoot) value).ipc(), List.of(), List.of(), List.of());
     }
     return new XlangEncoder(hooks, oobThreshold).encode(value, path);
   }

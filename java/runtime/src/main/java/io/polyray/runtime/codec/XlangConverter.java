@@ -127,6 +127,9 @@ public final class XlangConverter {
     if (raw == Object.class) {
       return natural(v);
     }
+    if (v instanceof ArrowIpc && raw == org.apache.arrow.vector.VectorSchemaRoot.class) {
+      return ArrowTables.toRoot((ArrowIpc) v);
+    }
     if (v == null) {
       if (raw.isPrimitive()) {
         throw new Fail(v, t, "nil cannot be a primitive; declare the boxed type to accept null");
@@ -659,7 +662,7 @@ public final class XlangConverter {
     if (v instanceof ExtValue) {
       return "ext " + ((ExtValue) v).type();
     }
-    if (v instanceof ArrowIpc) {
+    if (v instanceof ArrowIpc || v instanceof org.apache.arrow.vector.VectorSchemaRoot) {
       return "Arrow table";
     }
     return v.getClass().getTypeName();

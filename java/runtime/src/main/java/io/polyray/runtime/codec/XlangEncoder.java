@@ -191,7 +191,7 @@ final class XlangEncoder {
     if (v instanceof char[]) {
       return new Reject(v, "char[]", "pass a String");
     }
-    if (v instanceof ArrowIpc) {
+    if (v instanceof ArrowIpc || v instanceof org.apache.arrow.vector.VectorSchemaRoot) {
       return new Reject(v, "Arrow table inside a value", "pass the table as a whole value (ARROW)");
     }
     if (v instanceof Collection) {

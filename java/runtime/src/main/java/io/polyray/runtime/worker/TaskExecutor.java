@@ -1,6 +1,7 @@
 package io.polyray.runtime.worker;
 
 import com.google.protobuf.ByteString;
+import io.polyray.runtime.codec.ArrowTables;
 import io.polyray.runtime.codec.Codec;
 import io.polyray.runtime.codec.Encoded;
 import io.polyray.runtime.codec.ErrorRecords;
@@ -199,9 +200,14 @@ public final class TaskExecutor {
       releaseAll(fetched);
       return errorResult(spec, f.record(), false);
     }
+    // Arrow tables given to a normal task live for the call: closed once its result is
+    // encoded (an actor owns what it is given, and closes it itself).
+    Object[] tables = spec.getType() == TaskType.NORMAL_TASK ? arrowRoots(args) : new Object[0];
     Object value;
+    boolean invoked = false;
     try {
       value = fn.invoke(target, args);
+      invoked = true;
     } catch (InvocationTargetException e) {
       Throwable cause = e.getCause() == null ? e : e.getCause();
       if (cancelledWhileRunning()) {
@@ -216,6 +222,9 @@ public final class TaskExecutor {
     } finally {
       args = null;
       releaseAll(fetched);
+      if (!invoked) {
+        ArrowTables.closeRoots(tables);
+      }
     }
     if (spec.getType() == TaskType.ACTOR_CREATION_TASK) {
       if (value == null) {
@@ -230,7 +239,21 @@ public final class TaskExecutor {
       return TaskResult.newBuilder().setTaskId(spec.getTaskId()).addAllReturns(returns(spec, fn, value)).build();
     } catch (TaskFailure f) {
       return errorResult(spec, f.record(), false);
+    } finally {
+      // A returned table is handed over: encoded above, then freed with the arguments'.
+      ArrowTables.closeRoots(tables);
+      ArrowTables.closeRoots(value);
     }
+  }
+
+  private static Object[] arrowRoots(Object[] args) {
+    List<Object> out = new ArrayList<>();
+    for (Object a : args) {
+      if (a instanceof org.apache.arrow.vector.VectorSchemaRoot) {
+        out.add(a);
+      }
+    }
+    return out.toArray();
   }
 
   private static void releaseAll(List<JavaWorker.Fetched> fetched) {

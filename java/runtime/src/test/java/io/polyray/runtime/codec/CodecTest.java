@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -269,6 +270,44 @@ class CodecTest {
     assertArrayEquals(ipc.toByteArray(), ((ArrowIpc) codec.decode(arrow.toEnvelope())).toByteArray());
     ErrorRecord r = ErrorRecord.newBuilder().setTypeName("ValueError").setMessage("bad").build();
     assertEquals(r, codec.decode(Codec.encodeError(r).toEnvelope()));
+  }
+
+  @Test
+  void arrowTableRoundTrip() {
+    org.apache.arrow.memory.BufferAllocator alloc = ArrowTables.allocator();
+    try (org.apache.arrow.vector.BigIntVector x = new org.apache.arrow.vector.BigIntVector("x", alloc);
+         org.apache.arrow.vector.VarCharVector s = new org.apache.arrow.vector.VarCharVector("s", alloc)) {
+      x.allocateNew(3);
+      s.allocateNew(3);
+      for (int i = 0; i < 3; i++) {
+        x.set(i, 10L * (i + 1));
+        s.setSafe(i, ("r" + i).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      }
+      s.setNull(2);
+      x.setValueCount(3);
+      s.setValueCount(3);
+      try (org.apache.arrow.vector.VectorSchemaRoot root = org.apache.arrow.vector.VectorSchemaRoot.of(x, s)) {
+        Encoded enc = codec.encode(root);
+        assertEquals(Format.FORMAT_ARROW, enc.format());
+        Object decoded = codec.decode(enc.toEnvelope());
+        ArrowIpc ipc = assertInstanceOf(ArrowIpc.class, decoded); // raw bytes still available
+        assertSame(ipc, XlangConverter.convert(ipc, ArrowIpc.class, "argument 0"));
+        try (org.apache.arrow.vector.VectorSchemaRoot back = (org.apache.arrow.vector.VectorSchemaRoot)
+            XlangConverter.convert(ipc, org.apache.arrow.vector.VectorSchemaRoot.class, "argument 0")) {
+          assertEquals(root.getSchema(), back.getSchema());
+          assertEquals(3, back.getRowCount());
+          assertEquals(root.contentToTSVString(), back.contentToTSVString());
+          // and out again: the same stream content
+          Encoded again = codec.encode(back);
+          try (org.apache.arrow.vector.VectorSchemaRoot third = ArrowTables.toRoot(
+              (ArrowIpc) codec.decode(again.toEnvelope()))) {
+            assertEquals(root.contentToTSVString(), third.contentToTSVString());
+          }
+        }
+      }
+      assertThrows(XlangTypeException.class, () -> codec.encode(List.of(org.apache.arrow.vector.VectorSchemaRoot.of(x))));
+    }
+    assertThrows(IllegalArgumentException.class, () -> ArrowTables.toRoot(new ArrowIpc(ByteBuffer.wrap(new byte[] {1, 2, 3}))));
   }
 
   @Test
