@@ -67,16 +67,24 @@ class RemoteFunction:
         desc = pb.FunctionDescriptor(python=pb.PythonFunctionDescriptor(
             module=fn.__module__ or "", qualname=fn.__qualname__, function_hash=digest))
         spec = core.new_task_spec(pb.NORMAL_TASK, pb.PYTHON, desc, options.get("name") or fn.__qualname__)
-        num_returns = options.get("num_returns", 1)
-        spec.num_returns = num_returns
-        spec.resources.update(opts.resources_of(options, 1))
-        spec.max_retries = options.get("max_retries", 3)
-        spec.retry_exceptions = bool(options.get("retry_exceptions", False))
-        spec.scheduling.CopyFrom(strategy_to_proto(options.get("scheduling_strategy")))
-        held: list = []
-        arg_ids = core.build_args(spec, args, kwargs, pb.PYTHON, held)
-        refs = core.submit_task(spec, arg_ids, held)
-        return _shape(refs, num_returns)
+        return submit_normal_task(core, spec, args, kwargs, options, pb.PYTHON)
+
+
+def submit_normal_task(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: dict[str, Any],
+                       language: int) -> Any:
+    """Apply the task options to spec, encode the arguments for `language`, submit.
+
+    Shared by Python remote functions and the cross-language function handles.
+    """
+    num_returns = options.get("num_returns", 1)
+    spec.num_returns = num_returns
+    spec.resources.update(opts.resources_of(options, 1))
+    spec.max_retries = options.get("max_retries", 3)
+    spec.retry_exceptions = bool(options.get("retry_exceptions", False))
+    spec.scheduling.CopyFrom(strategy_to_proto(options.get("scheduling_strategy")))
+    held: list = []
+    arg_ids = core.build_args(spec, args, kwargs, language, held)
+    return _shape(core.submit_task(spec, arg_ids, held), num_returns)
 
 
 class _BoundFunction:

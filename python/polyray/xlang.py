@@ -14,8 +14,7 @@ from typing import Any
 from polyray import options as opts
 from polyray.actor import ActorHandle, create_actor
 from polyray.protocol import common_pb2 as pb
-from polyray.remote_function import _require_core, _shape
-from polyray.util.scheduling_strategies import to_proto as strategy_to_proto
+from polyray.remote_function import _require_core, submit_normal_task
 
 _LANG = {pb.JAVA: "Java", pb.CPP: "C++"}
 
@@ -55,15 +54,7 @@ class JavaFunction:
             class_name=self.class_name, method_name=self.method_name, signature=self.signature))
         o = self._options
         spec = core.new_task_spec(pb.NORMAL_TASK, pb.JAVA, desc, o.get("name") or str(self))
-        num_returns = o.get("num_returns", 1)
-        spec.num_returns = num_returns
-        spec.resources.update(opts.resources_of(o, 1))
-        spec.max_retries = o.get("max_retries", 3)
-        spec.retry_exceptions = bool(o.get("retry_exceptions", False))
-        spec.scheduling.CopyFrom(strategy_to_proto(o.get("scheduling_strategy")))
-        held: list = []
-        arg_ids = core.build_args(spec, args, {}, pb.JAVA, held)
-        return _shape(core.submit_task(spec, arg_ids, held), num_returns)
+        return submit_normal_task(core, spec, args, {}, o, pb.JAVA)
 
 
 class JavaActorClass:
