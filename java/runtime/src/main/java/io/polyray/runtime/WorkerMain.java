@@ -21,6 +21,35 @@ public final class WorkerMain {
   private WorkerMain() {}
 
   /**
+   * Halts this JVM once the raylet that started it (its parent process) is gone: a
+   * worker of a dead node must not linger (the Python worker does the same).
+   */
+  private static void exitWithRaylet() {
+    long parent = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
+    if (parent <= 1) {
+      return;
+    }
+    Thread watch =
+        new Thread(
+            () -> {
+              while (true) {
+                try {
+                  Thread.sleep(1000);
+                } catch (InterruptedException e) {
+                  return;
+                }
+                boolean alive = ProcessHandle.of(parent).map(ProcessHandle::isAlive).orElse(false);
+                if (!alive) {
+                  Runtime.getRuntime().halt(1);
+                }
+              }
+            },
+            "polyray-raylet-watch");
+    watch.setDaemon(true);
+    watch.start();
+  }
+
+  /**
    * Starts the worker.
    *
    * @param args ignored (everything comes from the environment)
@@ -34,6 +63,7 @@ public final class WorkerMain {
       System.exit(2);
       return;
     }
+    exitWithRaylet();
     JavaWorker worker = new JavaWorker(config, () -> Runtime.getRuntime().halt(0));
     try {
       worker.start();
