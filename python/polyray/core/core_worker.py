@@ -120,7 +120,8 @@ class CoreWorker:
 
     async def _start(self, subscribe_logs: bool) -> None:
         self._server = grpc.aio.server(options=SERVER_OPTIONS)
-        cw_grpc.add_CoreWorkerServiceServicer_to_server(_Service(self), self._server)
+        from polyray.core.service import CoreWorkerService
+        cw_grpc.add_CoreWorkerServiceServicer_to_server(CoreWorkerService(self), self._server)
         port = self._server.add_insecure_port(f"{self.host}:0")
         await self._server.start()
         self.address.port = port
@@ -387,7 +388,7 @@ class CoreWorker:
         self._borrow_flush = None
         calls = []
         for owner, added, removed in pending.values():
-            stub = cw_grpc.CoreWorkerServiceStub(self._owner_channel(owner))
+            stub = cw_grpc.CoreWorkerServiceStub(self.channel_to(owner))
             calls.append(stub.UpdateBorrows(cw.UpdateBorrowsRequest(borrower=self.address, added=added, removed=removed),
                                             timeout=RPC_TIMEOUT))
         for c in calls:
@@ -401,7 +402,8 @@ class CoreWorker:
         while self._borrow_flush is not None:
             await self._borrow_flush
 
-    def _owner_channel(self, owner: pb.Address) -> grpc.aio.Channel:
+    def channel_to(self, owner: pb.Address) -> grpc.aio.Channel:
+        """A cached channel to another process's CoreWorker (owners, leased workers)."""
         target = address_str(owner)
         ch = self._owner_channels.get(target)
         if ch is None:
@@ -594,7 +596,7 @@ class CoreWorker:
     async def _fetch(self, ref: ObjectRef, fetching: set) -> None:
         oid = ref.binary()
         owner = ref.owner_address()
-        stub = cw_grpc.CoreWorkerServiceStub(self._owner_channel(owner))
+        stub = cw_grpc.CoreWorkerServiceStub(self.channel_to(owner))
         try:
             while not self.shutting_down:
                 try:
@@ -760,104 +762,3 @@ class CoreWorker:
 def _job(job_id: bytes):
     from polyray.protocol.ids import JobID
     return JobID.from_binary(job_id)
-
-
-class _Service(cw_grpc.CoreWorkerServiceServicer):
-    """The CoreWorkerService of this process."""
-
-    def __init__(self, core: CoreWorker) -> None:
-        self._core = core
-
-    async def PushTasks(self, request_iterator, context):
-        core = self._core
-        loop = asyncio.get_running_loop()
-        out: asyncio.Queue = asyncio.Queue()
-        state = {"pending": 0, "closed": False}
-
-        def reply(result: cw.TaskResult) -> None:
-            loop.call_soon_threadsafe(out.put_nowait, result)
-
-        async def reader() -> None:
-            try:
-                async for req in request_iterator:
-                    for spec in req.tasks:
-                        state["pending"] += 1
-                        core.executor.enqueue(spec, reply)
-            finally:
-                state["closed"] = True
-                out.put_nowait(None)
-
-        reader_task = asyncio.ensure_future(reader())
-        try:
-            while True:
-                if state["closed"] and state["pending"] == 0:
-                    return
-                item = await out.get()
-                if item is None:
-                    continue
-                batch = [item]
-                while not out.empty():
-                    nxt = out.get_nowait()
-                    if nxt is not None:
-                        batch.append(nxt)
-                state["pending"] -= len(batch)
-                # Borrow registrations made while running must reach owners
-                # before the caller learns the task is done.
-                await core.flush_borrows()
-                exiting = core.executor.exiting
-                if exiting:
-                    for r in batch:
-                        r.worker_exiting = True
-                yield cw.PushTasksReply(results=batch)
-                if exiting:
-                    loop.call_later(0.1, _exit_process)
-        finally:
-            reader_task.cancel()
-
-    async def GetObject(self, request, context):
-        core = self._core
-        oid = request.object_id
-        entry = core.memory_store.get_if_ready(oid)
-        if entry is None:
-            if not core.references.is_owned(oid) and not core.memory_store.contains(oid):
-                return cw.GetObjectReply(found=False, failure=errors.system_record(
-                    pb.OBJECT_LOST, f"object {oid.hex()} is not owned by worker {core.worker_id.hex()[:12]} "
-                                    "(already freed, or never existed)"))
-            fut = core.memory_store.future(oid, asyncio.get_running_loop())
-            timeout = None if request.timeout_ms < 0 else request.timeout_ms / 1000
-            try:
-                entry = await asyncio.wait_for(fut, timeout)
-            except asyncio.TimeoutError:
-                return cw.GetObjectReply(timed_out=True)
-        if entry.error is not None:
-            return cw.GetObjectReply(found=True, object=pb.ReturnObject(
-                object_id=oid, value=pb.Envelope(format=pb.FORMAT_ERROR, body=entry.error.SerializeToString())))
-        if entry.envelope is not None:
-            return cw.GetObjectReply(found=True, object=pb.ReturnObject(object_id=oid, value=entry.envelope, size=entry.size))
-        return cw.GetObjectReply(found=True, object=pb.ReturnObject(object_id=oid, in_store_node=entry.in_store_node,
-                                                                    size=entry.size),
-                                 locations=[entry.in_store_node])
-
-    async def UpdateBorrows(self, request, context):
-        self._core.references.update_borrowers(request.borrower.worker_id, list(request.added), list(request.removed))
-        return cw.UpdateBorrowsReply()
-
-    async def AddObjectLocation(self, request, context):
-        return cw.AddObjectLocationReply()
-
-    async def CancelTask(self, request, context):
-        attempted = self._core.executor.cancel(request.task_id, request.force)
-        return cw.CancelTaskReply(attempted=attempted)
-
-    async def Exit(self, request, context):
-        core = self._core
-        if core.is_driver:
-            return cw.ExitReply(accepted=False)
-        asyncio.get_running_loop().call_later(0.05, _exit_process)
-        return cw.ExitReply(accepted=True)
-
-
-def _exit_process() -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)

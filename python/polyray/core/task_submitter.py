@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Optional
 import grpc
 
 from polyray.core import errors
-from polyray.core.rpc import aio_channel, address_str
+
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
@@ -101,7 +101,6 @@ class NormalTaskSubmitter:
         self._leases: dict[tuple, list[_Lease]] = collections.defaultdict(list)
         self._requesting: dict[tuple, int] = collections.defaultdict(int)
         self._tasks: dict[bytes, PendingTask] = {}
-        self._channels: dict[str, grpc.aio.Channel] = {}
 
     # -- submission ----------------------------------------------------------
     def submit(self, task: PendingTask) -> None:
@@ -182,15 +181,8 @@ class NormalTaskSubmitter:
             t = q.popleft()
             self._finish_with_error(t, record)
 
-    def _channel(self, address: pb.Address) -> grpc.aio.Channel:
-        target = address_str(address)
-        ch = self._channels.get(target)
-        if ch is None:
-            ch = self._channels[target] = aio_channel(target)
-        return ch
-
     def _open_stream(self, lease: _Lease) -> None:
-        stub = cw_grpc.CoreWorkerServiceStub(self._channel(lease.address))
+        stub = cw_grpc.CoreWorkerServiceStub(self._core.channel_to(lease.address))
 
         async def requests():
             while True:
@@ -315,7 +307,7 @@ class NormalTaskSubmitter:
             self._finish_with_error(t, errors.system_record(pb.TASK_CANCELLED, f"task {t.spec.name} was cancelled before it ran"))
             return True
         t.force_cancelled = force
-        stub = cw_grpc.CoreWorkerServiceStub(self._channel(t.lease.address))
+        stub = cw_grpc.CoreWorkerServiceStub(self._core.channel_to(t.lease.address))
         try:
             await stub.CancelTask(cw.CancelTaskRequest(task_id=task_id, force=force), timeout=10)
         except grpc.aio.AioRpcError:
@@ -323,7 +315,7 @@ class NormalTaskSubmitter:
         return True
 
     async def close(self) -> None:
-        """Return every lease and close channels (shutdown)."""
+        """Return every lease (shutdown; the CoreWorker closes the channels)."""
         for leases in list(self._leases.values()):
             for lease in list(leases):
                 lease.dead = True
@@ -331,9 +323,6 @@ class NormalTaskSubmitter:
                 if lease.linger is not None:
                     lease.linger.cancel()
                 await self._return_lease(lease, disconnect=False)
-        for ch in self._channels.values():
-            await ch.close(grace=None)
-        self._channels.clear()
 
 
 def _lease_view(spec: pb.TaskSpec) -> pb.TaskSpec:
