@@ -149,6 +149,17 @@ uint64_t ForkGeneration() {
   return fork_generation.load(std::memory_order_relaxed);
 }
 
+// Owns a freshly created or opened C store; if that fails (out of memory),
+// closes the store so it does not leak.
+std::shared_ptr<detail::StoreHandle> AdoptHandle(prs_store* raw, const std::string& name) {
+  try {
+    return std::make_shared<detail::StoreHandle>(raw, name);
+  } catch (...) {
+    prs_store_close(raw, 1);
+    throw;
+  }
+}
+
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -362,14 +373,7 @@ Store Store::Create(const std::string& name, uint64_t capacity) {
                 "Store::Create('" + name + "', capacity " + std::to_string(capacity) + ")",
                 Subject::kSegment);
   }
-  std::shared_ptr<detail::StoreHandle> handle;
-  try {
-    handle = std::make_shared<detail::StoreHandle>(raw, name);
-  } catch (...) {
-    prs_store_close(raw, 1);
-    throw;
-  }
-  return Store(std::move(handle), name);
+  return Store(AdoptHandle(raw, name), name);
 }
 
 Store Store::Open(const std::string& name) {
@@ -379,14 +383,7 @@ Store Store::Open(const std::string& name) {
   if (status != PRS_OK) {
     ThrowStatus(status, "Store::Open('" + name + "')", Subject::kSegment);
   }
-  std::shared_ptr<detail::StoreHandle> handle;
-  try {
-    handle = std::make_shared<detail::StoreHandle>(raw, name);
-  } catch (...) {
-    prs_store_close(raw, 1);
-    throw;
-  }
-  return Store(std::move(handle), name);
+  return Store(AdoptHandle(raw, name), name);
 }
 
 void Store::Unlink(const std::string& name) {
