@@ -84,11 +84,11 @@ final class ActorTaskSubmitter {
   void submit(PendingTask t) {
     ActorQueue aq = queue(t.spec.getActorId());
     if (aq.state == ActorState.DEAD) {
-      core.failTask(t.spec, died(aq, t.spec), t.argIds);
+      core.owned.failTask(t.spec, died(aq, t.spec), t.argIds);
       return;
     }
     if (closed) {
-      core.failTask(t.spec, ErrorRecords.system(ErrorKind.ACTOR_DIED, "the polyray runtime is shutting down"),
+      core.owned.failTask(t.spec, ErrorRecords.system(ErrorKind.ACTOR_DIED, "the polyray runtime is shutting down"),
           t.argIds);
       return;
     }
@@ -213,7 +213,7 @@ final class ActorTaskSubmitter {
         for (TaskResult r : reply.getResultsList()) {
           PendingTask t = aq.inflight.remove(r.getTaskId());
           if (t != null) {
-            core.completeTask(t.spec, r.getReturnsList(), t.argIds);
+            core.owned.completeTask(t.spec, r.getReturnsList(), t.argIds);
           }
         }
       }
@@ -306,7 +306,7 @@ final class ActorTaskSubmitter {
           if (cause != null) {
             r.setCause(cause);
           }
-          core.failTask(t.spec, r.build(), t.argIds);
+          core.owned.failTask(t.spec, r.build(), t.argIds);
         }
         if (info.getState() == ActorState.ALIVE) {
           alive(aq, info.getAddress());
@@ -328,7 +328,7 @@ final class ActorTaskSubmitter {
     aq.pending.clear();
     aq.inflight.clear();
     for (PendingTask t : failed) {
-      core.failTask(t.spec, died(aq, t.spec), t.argIds);
+      core.owned.failTask(t.spec, died(aq, t.spec), t.argIds);
     }
   }
 

@@ -97,7 +97,7 @@ final class NormalTaskSubmitter {
   /** Queues a task and gets it running. */
   void submit(PendingTask t) {
     if (closed) {
-      core.failTask(t.spec, ErrorRecords.system(ErrorKind.WORKER_CRASHED, "the polyray runtime is shutting down"),
+      core.owned.failTask(t.spec, ErrorRecords.system(ErrorKind.WORKER_CRASHED, "the polyray runtime is shutting down"),
           t.argIds);
       return;
     }
@@ -280,7 +280,7 @@ final class NormalTaskSubmitter {
     if (result.getWorkerExiting()) {
       lease.dead = true;
     }
-    core.completeTask(spec, result.getReturnsList(), t.argIds);
+    core.owned.completeTask(spec, result.getReturnsList(), t.argIds);
   }
 
   private void onStreamClosed(Lease lease, Throwable error) {
@@ -359,7 +359,7 @@ final class NormalTaskSubmitter {
   }
 
   private void finishWithError(PendingTask t, ErrorRecord record) {
-    core.failTask(t.spec, record, t.argIds);
+    core.owned.failTask(t.spec, record, t.argIds);
   }
 
   private static String hex12(ByteString id) {

@@ -13,6 +13,7 @@ import io.polyray.runtime.codec.KeepAlive;
 import io.polyray.runtime.codec.StoreLayout;
 import io.polyray.runtime.codec.StoredEnvelope;
 import io.polyray.runtime.core.CoreWorker;
+import io.polyray.runtime.core.StoreWrites;
 import io.polyray.runtime.core.WorkerRuntime;
 import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
@@ -31,8 +32,6 @@ import io.polyray.runtime.proto.RegisterWorkerReply;
 import io.polyray.runtime.proto.RegisterWorkerRequest;
 import io.polyray.runtime.ref.Hex;
 import io.polyray.runtime.ref.RefHooks;
-import io.polyray.runtime.store.ObjectBuilder;
-import io.polyray.runtime.store.ObjectExistsException;
 import io.polyray.runtime.store.ObjectId;
 import io.polyray.runtime.store.ObjectView;
 import io.polyray.runtime.store.SharedStore;
@@ -444,21 +443,7 @@ public final class JavaWorker implements AutoCloseable {
   void putInStore(ByteString oid, Encoded enc, Address owner) {
     SharedStore s = store();
     ObjectId id = ObjectId.fromBytes(oid.toByteArray());
-    StoreLayout layout = StoreLayout.of(enc);
-    byte[] meta = layout.metadata();
-    try {
-      ObjectBuilder b = s.create(id, layout.dataSize(), meta.length);
-      try {
-        layout.write(b.data());
-        b.metadata().put(meta);
-        b.seal();
-      } catch (RuntimeException e) {
-        b.abort();
-        throw e;
-      }
-    } catch (ObjectExistsException e) {
-      // A retried task on this node already sealed it: pin that copy.
-    }
+    StoreWrites.writeSealed(s, id, enc);
     try (ObjectView pin = s.getOne(id, 5_000)) {
       PinObjectsReply reply = raylet.withDeadlineAfter(Rpc.RPC_TIMEOUT_S, TimeUnit.SECONDS)
           .pinObjects(PinObjectsRequest.newBuilder().addObjectIds(oid).setOwner(owner).build());

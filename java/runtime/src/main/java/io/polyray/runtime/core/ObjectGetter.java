@@ -1,0 +1,339 @@
+package io.polyray.runtime.core;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.polyray.api.ObjectRef;
+import io.polyray.api.exception.GetTimeoutException;
+import io.polyray.api.exception.ObjectLostException;
+import io.polyray.api.exception.PolyRayException;
+import io.polyray.api.exception.TaskCancelledException;
+import io.polyray.runtime.codec.ErrorRecords;
+import io.polyray.runtime.codec.KeepAlive;
+import io.polyray.runtime.codec.StoreLayout;
+import io.polyray.runtime.codec.StoredEnvelope;
+import io.polyray.runtime.codec.XlangConverter;
+import io.polyray.runtime.proto.Address;
+import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
+import io.polyray.runtime.proto.ErrorKind;
+import io.polyray.runtime.proto.ErrorRecord;
+import io.polyray.runtime.proto.Format;
+import io.polyray.runtime.proto.GetObjectReply;
+import io.polyray.runtime.proto.GetObjectRequest;
+import io.polyray.runtime.proto.NotifyWorkerBlockedRequest;
+import io.polyray.runtime.proto.ReturnObject;
+import io.polyray.runtime.ref.Hex;
+import io.polyray.runtime.ref.ObjectRefImpl;
+import io.polyray.runtime.store.ObjectId;
+import io.polyray.runtime.store.ObjectView;
+import io.polyray.runtime.store.StoreTimeoutException;
+import java.lang.ref.Reference;
+import java.lang.reflect.Type;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The get side of a {@link CoreWorker}: waits for objects, fetches borrowed ones from
+ * their owners, decodes values inline or from the node's store.
+ */
+final class ObjectGetter {
+  private final CoreWorker w;
+
+  /** Borrowed objects being fetched from their owners (io thread). */
+  private final Set<ByteString> fetching = new HashSet<>();
+
+  ObjectGetter(CoreWorker w) {
+    this.w = w;
+  }
+
+  /** Starts asking the owner of a borrowed object for it (io thread). */
+  private void startFetch(ObjectRefImpl<?> ref) {
+    ByteString oid = ref.toProto().getObjectId();
+    if (w.memoryStore.getIfReady(oid) != null || !fetching.add(oid)) {
+      return;
+    }
+    fetchOnce(oid, ref.toProto().getOwner());
+  }
+
+  private void fetchOnce(ByteString oid, Address owner) {
+    if (w.shuttingDown) {
+      fetching.remove(oid);
+      return;
+    }
+    GetObjectRequest req = GetObjectRequest.newBuilder().setObjectId(oid).setTimeoutMs(CoreWorker.GET_OBJECT_WAIT_MS).build();
+    CoreWorkerServiceGrpc.newStub(w.channels.get(owner)).withDeadlineAfter(CoreWorker.GET_OBJECT_WAIT_MS + 10_000,
+        TimeUnit.MILLISECONDS).getObject(req, new StreamObserver<GetObjectReply>() {
+          private boolean answered;
+
+          @Override
+          public void onNext(GetObjectReply reply) {
+            answered = true;
+            if (reply.getTimedOut()) {
+              fetchOnce(oid, owner); // the owner is alive and the object not ready yet
+              return;
+            }
+            fetching.remove(oid);
+            if (!reply.getFound()) {
+              w.memoryStore.set(oid, MemoryStore.Entry.error(reply.hasFailure() ? reply.getFailure()
+                  : ErrorRecords.system(ErrorKind.OBJECT_LOST, "the owner at " + Rpcs.target(owner)
+                      + " does not know object " + Hex.of(oid.toByteArray()))));
+              return;
+            }
+            ReturnObject obj = reply.getObject();
+            if (obj.hasValue()) {
+              w.memoryStore.set(oid, MemoryStore.Entry.value(obj.getValue(), obj.getSize(), List.of()));
+            } else {
+              ByteString node = obj.getInStoreNode();
+              if (node.isEmpty() && reply.getLocationsCount() > 0) {
+                node = reply.getLocations(0);
+              }
+              w.memoryStore.set(oid, MemoryStore.Entry.inStore(node, obj.getSize(), List.of()));
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            fetching.remove(oid);
+            if (w.shuttingDown) {
+              return;
+            }
+            w.memoryStore.set(oid, MemoryStore.Entry.error(ErrorRecords.system(ErrorKind.OBJECT_LOST,
+                "the owner of object " + Hex.of(oid.toByteArray()) + " at " + Rpcs.target(owner)
+                    + " is unreachable (" + Status.fromThrowable(t).getCode() + "); the object is lost")));
+          }
+
+          @Override
+          public void onCompleted() {
+            if (!answered) {
+              fetching.remove(oid);
+            }
+          }
+        });
+  }
+
+  /** Entries of every ref, waiting (and fetching borrowed ones) until the deadline. */
+  private List<MemoryStore.Entry> await(List<ObjectRefImpl<?>> refs, long timeoutMs) {
+    long deadline = timeoutMs < 0 ? Long.MAX_VALUE : System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    List<MemoryStore.Entry> out = new ArrayList<>(refs.size());
+    List<CompletableFuture<MemoryStore.Entry>> futures = new ArrayList<>(refs.size());
+    boolean missing = false;
+    for (ObjectRefImpl<?> r : refs) {
+      ByteString oid = r.toProto().getObjectId();
+      MemoryStore.Entry e = w.memoryStore.getIfReady(oid);
+      if (e == null) {
+        missing = true;
+        if (!w.isOwnedRef(r)) {
+          w.onIo(() -> startFetch(r));
+        }
+        futures.add(w.memoryStore.future(oid));
+      } else {
+        futures.add(CompletableFuture.completedFuture(e));
+      }
+    }
+    boolean blocked = missing && blocksCpu();
+    if (blocked) {
+      notifyBlocked(true);
+    }
+    try {
+      int notReady = 0;
+      for (int i = 0; i < futures.size(); i++) {
+        CompletableFuture<MemoryStore.Entry> f = futures.get(i);
+        try {
+          if (deadline == Long.MAX_VALUE) {
+            out.add(f.get());
+          } else {
+            long left = deadline - System.nanoTime();
+            out.add(f.get(Math.max(0, left), TimeUnit.NANOSECONDS));
+          }
+        } catch (TimeoutException e) {
+          notReady++;
+          out.add(null);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new TaskCancelledException("interrupted while waiting for object "
+              + refs.get(i).getIdHex());
+        } catch (ExecutionException e) {
+          throw new PolyRayException("waiting for object " + refs.get(i).getIdHex() + " failed: " + e.getCause(),
+              e.getCause());
+        }
+      }
+      if (notReady > 0) {
+        String first = "";
+        for (int i = 0; i < out.size(); i++) {
+          if (out.get(i) == null) {
+            first = refs.get(i).getIdHex();
+            break;
+          }
+        }
+        throw new GetTimeoutException("get() timed out after " + timeoutMs + " ms: " + notReady + " of "
+            + refs.size() + " object(s) not ready (first: " + first + ")");
+      }
+      return out;
+    } finally {
+      if (blocked) {
+        notifyBlocked(false);
+      }
+      Reference.reachabilityFence(refs);
+    }
+  }
+
+  /** A worker waiting in a normal task lends its CPUs to the node meanwhile. */
+  private boolean blocksCpu() {
+    return !w.isDriver && w.currentTask.get() != null && !w.inActor;
+  }
+
+  private void notifyBlocked(boolean blocked) {
+    w.onIo(() -> w.rayletAsync().withDeadlineAfter(CoreWorker.RPC_TIMEOUT_S, TimeUnit.SECONDS).notifyWorkerBlocked(
+        NotifyWorkerBlockedRequest.newBuilder().setWorkerId(w.workerId).setBlocked(blocked).build(), Rpcs.ignore()));
+  }
+
+  /**
+   * The value of a reference, converted to its declared type.
+   *
+   * @param r the reference
+   * @param timeoutMs negative: no limit
+   * @return the value
+   */
+  public Object get(ObjectRef<?> r, long timeoutMs) {
+    ObjectRefImpl<?> ref = CoreWorker.check(r);
+    MemoryStore.Entry e = await(List.of(ref), timeoutMs).get(0);
+    Object v = convert(decodeEntry(ref, e), ref);
+    Reference.reachabilityFence(ref);
+    return v;
+  }
+
+  /**
+   * The values of several references.
+   *
+   * @param refs the references
+   * @param timeoutMs for all of them; negative: no limit
+   * @return the values
+   */
+  public List<Object> getAll(List<? extends ObjectRef<?>> refs, long timeoutMs) {
+    List<ObjectRefImpl<?>> impls = new ArrayList<>(refs.size());
+    for (ObjectRef<?> r : refs) {
+      impls.add(CoreWorker.check(r));
+    }
+    List<MemoryStore.Entry> entries = await(impls, timeoutMs);
+    List<Object> out = new ArrayList<>(impls.size());
+    for (int i = 0; i < impls.size(); i++) {
+      out.add(convert(decodeEntry(impls.get(i), entries.get(i)), impls.get(i)));
+    }
+    Reference.reachabilityFence(impls);
+    return out;
+  }
+
+  private Object convert(Object value, ObjectRefImpl<?> ref) {
+    Type t = ref.valueType();
+    if (t == null || t == Object.class) {
+      return XlangConverter.natural(value);
+    }
+    if (t == Void.class || t == void.class) {
+      return null;
+    }
+    return XlangConverter.convert(value, t, "the value of object " + ref.getIdHex());
+  }
+
+  /** The decoded value of a ready entry (throws its error). */
+  private Object decodeEntry(ObjectRefImpl<?> ref, MemoryStore.Entry e) {
+    ByteString oid = ref.toProto().getObjectId();
+    if (e.error != null) {
+      throw ErrorRecords.toException(e.error);
+    }
+    if (e.envelope != null) {
+      if (e.envelope.getFormat() == Format.FORMAT_ERROR) {
+        throw ErrorRecords.toException((ErrorRecord) w.codec.decode(e.envelope));
+      }
+      try {
+        return w.codec.decode(e.envelope, false);
+      } catch (IllegalArgumentException x) {
+        throw new PolyRayException("the value of object " + ref.getIdHex() + " cannot be decoded in Java: "
+            + x.getMessage(), x);
+      }
+    }
+    return readFromStore(oid, e.inStoreNode);
+  }
+
+  /** Reads an object from this node's store: ndarrays are views of shared memory. */
+  private Object readFromStore(ByteString oid, ByteString node) {
+    String hex = Hex.of(oid.toByteArray());
+    if (node != null && !node.isEmpty() && !node.equals(w.nodeId)) {
+      throw new ObjectLostException("object " + hex + " is held on node " + Hex.of(node.toByteArray()).substring(0, 12)
+          + "; reading objects from other nodes is not supported yet");
+    }
+    ObjectView view;
+    try {
+      view = w.store().getOne(ObjectId.fromBytes(oid.toByteArray()), CoreWorker.STORE_WAIT_MS);
+    } catch (StoreTimeoutException e) {
+      throw new ObjectLostException("object " + hex + " is not in this node's store (freed or evicted)");
+    }
+    KeepAlive keepAlive = new KeepAlive(view);
+    try {
+      StoredEnvelope stored = StoreLayout.unpack(view.metadata(), view.data());
+      if (stored.format() == Format.FORMAT_ERROR) {
+        throw ErrorRecords.toException((ErrorRecord) w.codec.decode(stored, false, null));
+      }
+      return w.codec.decode(stored, false, keepAlive);
+    } catch (IllegalArgumentException x) {
+      throw new PolyRayException("object " + hex + " cannot be decoded in Java: " + x.getMessage(), x);
+    } finally {
+      keepAlive.releaseIfUnused();
+    }
+  }
+
+  /**
+   * Waits until {@code numReturns} references are ready.
+   *
+   * @param refs the references
+   * @param numReturns how many
+   * @param timeoutMs negative: no limit
+   * @return the ready ones (at most numReturns, input order)
+   */
+  <T> List<ObjectRef<T>> waitReady(List<ObjectRef<T>> refs, int numReturns, long timeoutMs) {
+    Object lock = new Object();
+    AtomicInteger ready = new AtomicInteger();
+    for (ObjectRef<T> r : refs) {
+      ObjectRefImpl<?> ref = CoreWorker.check(r);
+      ByteString oid = ref.toProto().getObjectId();
+      if (w.memoryStore.getIfReady(oid) == null && !w.isOwnedRef(ref)) {
+        w.onIo(() -> startFetch(ref));
+      }
+      w.memoryStore.future(oid).whenComplete((e, t) -> {
+        ready.incrementAndGet();
+        synchronized (lock) {
+          lock.notifyAll();
+        }
+      });
+    }
+    long deadline = timeoutMs < 0 ? Long.MAX_VALUE : System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    synchronized (lock) {
+      while (ready.get() < numReturns) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        try {
+          TimeUnit.NANOSECONDS.timedWait(lock, Math.min(left, TimeUnit.SECONDS.toNanos(1)));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new TaskCancelledException("interrupted while waiting for objects");
+        }
+      }
+    }
+    List<ObjectRef<T>> out = new ArrayList<>();
+    for (ObjectRef<T> r : refs) {
+      if (out.size() < numReturns && w.memoryStore.getIfReady(ByteString.copyFrom(r.getId())) != null) {
+        out.add(r);
+      }
+    }
+    Reference.reachabilityFence(refs);
+    return out;
+  }
+}

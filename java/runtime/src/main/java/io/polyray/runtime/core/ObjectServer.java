@@ -1,0 +1,105 @@
+package io.polyray.runtime.core;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.polyray.runtime.codec.Codec;
+import io.polyray.runtime.codec.ErrorRecords;
+import io.polyray.runtime.proto.Envelope;
+import io.polyray.runtime.proto.ErrorKind;
+import io.polyray.runtime.proto.Format;
+import io.polyray.runtime.proto.GetObjectReply;
+import io.polyray.runtime.proto.GetObjectRequest;
+import io.polyray.runtime.proto.ReturnObject;
+import io.polyray.runtime.proto.UpdateBorrowsReply;
+import io.polyray.runtime.proto.UpdateBorrowsRequest;
+import io.polyray.runtime.ref.Hex;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The owner side of a {@link CoreWorker}: answers borrowers' GetObject and
+ * UpdateBorrows for the objects it owns.
+ */
+final class ObjectServer {
+  private final CoreWorker w;
+
+  ObjectServer(CoreWorker w) {
+    this.w = w;
+  }
+
+  /**
+   * Answers a borrower's GetObject for an object owned here: at once when it is known,
+   * else when it becomes known or after the request's timeout.
+   *
+   * @param request the request
+   * @param out the reply stream
+   */
+  public void serveGetObject(GetObjectRequest request, StreamObserver<GetObjectReply> out) {
+    ByteString oid = request.getObjectId();
+    MemoryStore.Entry e = w.memoryStore.getIfReady(oid);
+    if (e != null) {
+      reply(out, oid, e);
+      return;
+    }
+    if (!w.references.isOwned(oid) && !w.memoryStore.contains(oid)) {
+      out.onNext(GetObjectReply.newBuilder().setFound(false).setFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST,
+          "object " + Hex.of(oid.toByteArray()) + " is not owned by worker " + Hex.of(w.workerId.toByteArray())
+              .substring(0, 12) + " (already freed, or never existed)")).build());
+      out.onCompleted();
+      return;
+    }
+    AtomicBoolean done = new AtomicBoolean();
+    if (request.getTimeoutMs() >= 0) {
+      try {
+        w.loop.schedule(() -> {
+          if (done.compareAndSet(false, true)) {
+            out.onNext(GetObjectReply.newBuilder().setTimedOut(true).build());
+            out.onCompleted();
+          }
+        }, request.getTimeoutMs(), TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException x) {
+        done.set(true);
+        out.onError(Status.UNAVAILABLE.withDescription("shutting down").asRuntimeException());
+        return;
+      }
+    }
+    w.memoryStore.future(oid).thenAccept(entry -> {
+      if (done.compareAndSet(false, true)) {
+        reply(out, oid, entry);
+      }
+    });
+  }
+
+  private static void reply(StreamObserver<GetObjectReply> out, ByteString oid, MemoryStore.Entry e) {
+    GetObjectReply.Builder b = GetObjectReply.newBuilder().setFound(true);
+    if (e.error != null) {
+      b.setObject(ReturnObject.newBuilder().setObjectId(oid).setValue(Envelope.newBuilder()
+          .setFormat(Format.FORMAT_ERROR).setBody(ByteString.copyFrom(Codec.encodeError(e.error).body()))));
+    } else if (e.envelope != null) {
+      b.setObject(ReturnObject.newBuilder().setObjectId(oid).setValue(e.envelope).setSize(e.size));
+    } else {
+      b.setObject(ReturnObject.newBuilder().setObjectId(oid).setInStoreNode(e.inStoreNode).setSize(e.size))
+          .addLocations(e.inStoreNode);
+    }
+    try {
+      out.onNext(b.build());
+      out.onCompleted();
+    } catch (RuntimeException x) {
+      // the borrower went away
+    }
+  }
+
+  /**
+   * A borrower registered or released objects owned here.
+   *
+   * @param request the request
+   * @param out the reply stream
+   */
+  public void serveUpdateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
+    w.references.updateBorrowers(request.getBorrower().getWorkerId(), request.getAddedList(), request.getRemovedList());
+    out.onNext(UpdateBorrowsReply.getDefaultInstance());
+    out.onCompleted();
+  }
+}

@@ -1,0 +1,151 @@
+package io.polyray.runtime.core;
+
+import com.google.protobuf.ByteString;
+import io.grpc.StatusRuntimeException;
+import io.polyray.api.ObjectRef;
+import io.polyray.api.exception.PolyRayException;
+import io.polyray.runtime.codec.Encoded;
+import io.polyray.runtime.codec.NdArray;
+import io.polyray.runtime.proto.Address;
+import io.polyray.runtime.proto.ErrorRecord;
+import io.polyray.runtime.proto.PinObjectsReply;
+import io.polyray.runtime.proto.PinObjectsRequest;
+import io.polyray.runtime.proto.ReturnObject;
+import io.polyray.runtime.proto.TaskSpec;
+import io.polyray.runtime.ref.Hex;
+import io.polyray.runtime.ref.ObjectRefImpl;
+import io.polyray.runtime.store.ObjectId;
+import io.polyray.runtime.store.ObjectView;
+import io.polyray.runtime.store.SharedStore;
+import io.polyray.runtime.store.StoreFullException;
+import io.polyray.runtime.worker.Ids;
+import java.lang.reflect.Type;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The objects a {@link CoreWorker} owns: values it puts, arguments too large to inline,
+ * and the results (or errors) of the tasks it submitted.
+ */
+final class OwnedObjects {
+  private final CoreWorker w;
+
+  OwnedObjects(CoreWorker w) {
+    this.w = w;
+  }
+
+  /**
+   * Stores a value owned by this process.
+   *
+   * @param value the value
+   * @param <T> its type
+   * @return its reference
+   */
+  public <T> ObjectRef<T> put(Object value) {
+    if (value instanceof ObjectRef) {
+      throw new IllegalArgumentException("put() of an ObjectRef is not allowed; pass the ObjectRef itself");
+    }
+    Encoded enc = w.codec.encode(value, "the value of put()");
+    ByteString oid = w.nextPutId();
+    w.references.addOwned(oid);
+    ObjectRefImpl<T> ref = w.ownedRef(oid, putType(value));
+    storeOwned(oid, enc);
+    return ref;
+  }
+
+  /** The type a put value comes back as: its own class for scalars and arrays. */
+  private static Type putType(Object v) {
+    if (v == null || v instanceof List || v instanceof Map) {
+      return null; // containers come back in their natural form
+    }
+    Class<?> c = v.getClass();
+    if (c.isArray() || v instanceof Number || v instanceof Boolean || v instanceof String
+        || v instanceof Character || v instanceof NdArray) {
+      return c;
+    }
+    return null;
+  }
+
+  /** Records an owned object's encoded value: inline, or written to the store. */
+  void storeOwned(ByteString oid, Encoded enc) {
+    List<ByteString> nestedIds = new ArrayList<>();
+    for (io.polyray.runtime.proto.ObjectRef r : enc.nestedRefs()) {
+      nestedIds.add(r.getObjectId());
+    }
+    if (enc.size() > CoreWorker.INLINE_MAX) {
+      putInStore(oid, enc, w.address);
+      w.references.setInStore(oid, w.nodeId);
+      w.memoryStore.set(oid, MemoryStore.Entry.inStore(w.nodeId, enc.size(), w.holdNested(enc.nestedRefs())));
+    } else {
+      w.memoryStore.set(oid, MemoryStore.Entry.value(enc.toEnvelope(), enc.size(), w.holdNested(enc.nestedRefs())));
+    }
+    w.references.setContains(oid, nestedIds);
+  }
+
+  /**
+   * Writes an encoded value into the node's store under {@code oid} and has the raylet
+   * pin it for {@code owner}; a pin of our own covers the gap until the raylet's is in
+   * place, so the object cannot be evicted in between.
+   *
+   * @param oid the object ID
+   * @param enc the value
+   * @param owner the object's owner
+   */
+  @SuppressWarnings("try")
+  public void putInStore(ByteString oid, Encoded enc, Address owner) {
+    SharedStore s = w.store();
+    ObjectId id = ObjectId.fromBytes(oid.toByteArray());
+    try {
+      StoreWrites.writeSealed(s, id, enc);
+    } catch (StoreFullException e) {
+      throw new io.polyray.api.exception.ObjectStoreFullException("the value of object " + Hex.of(oid.toByteArray())
+          + " (" + enc.size() + " bytes) does not fit in the node's store " + w.storeName + ": " + e.getMessage());
+    }
+    try (ObjectView pin = s.getOne(id, 5_000)) {
+      PinObjectsReply reply = w.raylet().pinObjects(PinObjectsRequest.newBuilder().addObjectIds(oid).setOwner(owner)
+          .build());
+      if (reply.getPinnedCount() > 0 && !reply.getPinned(0)) {
+        throw new PolyRayException("the raylet could not pin object " + Hex.of(oid.toByteArray()) + " in store "
+            + w.storeName);
+      }
+    } catch (StatusRuntimeException e) {
+      throw new PolyRayException("the raylet at " + w.rayletAddress + " did not pin object "
+          + Hex.of(oid.toByteArray()) + ": " + e.getStatus(), e);
+    }
+  }
+
+  /** Records a task's results (io thread). */
+  void completeTask(TaskSpec spec, List<ReturnObject> returns, List<ByteString> argIds) {
+    for (ReturnObject r : returns) {
+      ByteString oid = r.getObjectId();
+      boolean inStore = r.getKindCase() == ReturnObject.KindCase.IN_STORE_NODE;
+      if (!w.references.isOwned(oid)) {
+        // Every reference to this return is gone already: drop it.
+        if (inStore && !r.getInStoreNode().isEmpty()) {
+          w.queueFree(oid);
+        }
+        continue;
+      }
+      List<Object> nested = w.holdNested(r.getNestedRefsList());
+      if (inStore) {
+        w.references.setInStore(oid, r.getInStoreNode());
+        w.memoryStore.set(oid, MemoryStore.Entry.inStore(r.getInStoreNode(), r.getSize(), nested));
+      } else {
+        w.memoryStore.set(oid, MemoryStore.Entry.value(r.getValue(), r.getSize(), nested));
+      }
+    }
+    w.references.removeSubmitted(argIds);
+  }
+
+  /** Completes every return of a task with an error (io thread). */
+  void failTask(TaskSpec spec, ErrorRecord record, List<ByteString> argIds) {
+    for (int i = 1; i <= spec.getNumReturns(); i++) {
+      ByteString oid = Ids.returnId(spec.getTaskId(), i);
+      if (w.references.isOwned(oid)) {
+        w.memoryStore.set(oid, MemoryStore.Entry.error(record));
+      }
+    }
+    w.references.removeSubmitted(argIds);
+  }
+}

@@ -1,0 +1,360 @@
+package io.polyray.runtime.core;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.polyray.api.BaseActorHandle;
+import io.polyray.api.ObjectRef;
+import io.polyray.api.exception.PolyRayException;
+import io.polyray.api.spi.CallOptions;
+import io.polyray.api.spi.FunctionSpec;
+import io.polyray.runtime.codec.Encoded;
+import io.polyray.runtime.proto.ActorHandle;
+import io.polyray.runtime.proto.CppFunctionDescriptor;
+import io.polyray.runtime.proto.FunctionDescriptor;
+import io.polyray.runtime.proto.JavaFunctionDescriptor;
+import io.polyray.runtime.proto.Language;
+import io.polyray.runtime.proto.PythonFunctionDescriptor;
+import io.polyray.runtime.proto.TaskArg;
+import io.polyray.runtime.proto.TaskSpec;
+import io.polyray.runtime.proto.TaskType;
+import io.polyray.runtime.ref.AbstractActorHandle;
+import io.polyray.runtime.ref.Hex;
+import io.polyray.runtime.ref.ObjectRefImpl;
+import io.polyray.runtime.worker.Ids;
+import java.lang.ref.Reference;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Builds the specs of a {@link CoreWorker}'s tasks, actor creations and actor calls
+ * (descriptors, resources, argument encoding) and hands them to the submitters; also the
+ * GCS's actor look-up and kill.
+ */
+final class TaskSubmission {
+  private final CoreWorker w;
+
+  private final Map<ByteString, Long> actorSeq = new HashMap<>();
+
+  TaskSubmission(CoreWorker w) {
+    this.w = w;
+  }
+
+  private FunctionDescriptor descriptor(FunctionSpec fn) {
+    switch (fn.getLanguage()) {
+      case PYTHON:
+        return FunctionDescriptor.newBuilder().setPython(PythonFunctionDescriptor.newBuilder()
+            .setModule(fn.getClassName()).setQualname(fn.getFunctionName())).build();
+      case CPP:
+        return FunctionDescriptor.newBuilder().setCpp(CppFunctionDescriptor.newBuilder()
+            .setFunctionName(fn.getFunctionName()).setClassName(fn.getClassName())).build();
+      default:
+        return FunctionDescriptor.newBuilder().setJava(JavaFunctionDescriptor.newBuilder()
+            .setClassName(fn.getClassName()).setMethodName(fn.getFunctionName()).setSignature(fn.getSignature()))
+            .build();
+    }
+  }
+
+  private TaskSpec.Builder newSpec(TaskType type, Language language, FunctionDescriptor fd, String name) {
+    if (w.shuttingDown) {
+      throw new IllegalStateException("the polyray runtime is shut down");
+    }
+    return TaskSpec.newBuilder()
+        .setType(type)
+        .setLanguage(language)
+        .setFunction(fd)
+        .setJobId(w.jobId)
+        .setTaskId(IdGen.taskId(w.jobId))
+        .setParentTaskId(w.context().taskId)
+        .setCaller(w.address)
+        .setCallerLanguage(Language.JAVA) // results come back as XLANG, which Java reads
+        .setName(name)
+        .addAllCodeSearchPath(w.codeSearchPath);
+  }
+
+  private static Language protoLanguage(io.polyray.api.Language l) {
+    return Language.forNumber(l.number());
+  }
+
+  /**
+   * Encodes the arguments into the spec: ObjectRefs by reference, small values inline,
+   * large ones put into the store and passed by reference.
+   *
+   * @return the objects the task references (counted as submitted until it finishes)
+   */
+  private List<ByteString> buildArgs(TaskSpec.Builder spec, Object[] args, String callee, List<Object> held) {
+    List<ByteString> ids = new ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      Object a = args[i];
+      if (a instanceof ObjectRef) {
+        ObjectRefImpl<?> ref = CoreWorker.check((ObjectRef<?>) a);
+        ids.add(ref.toProto().getObjectId());
+        spec.addArgs(TaskArg.newBuilder().setRef(ref.toProto()));
+        continue;
+      }
+      Encoded enc;
+      try {
+        enc = w.codec.encode(a, "argument " + i + " of " + callee);
+      } catch (io.polyray.runtime.codec.XlangTypeException e) {
+        throw new io.polyray.runtime.codec.XlangTypeException(e.getMessage() + " (the callee " + callee
+            + " is a " + languageName(spec.getLanguage()) + " function; nothing was sent)", e.path(), e.typeName());
+      }
+      if (enc.size() > CoreWorker.INLINE_MAX) {
+        ByteString oid = w.nextPutId();
+        w.references.addOwned(oid);
+        ObjectRefImpl<?> ref = w.ownedRef(oid, null);
+        held.add(ref); // reachable until the task counts it as submitted
+        w.owned.storeOwned(oid, enc);
+        ids.add(oid);
+        spec.addArgs(TaskArg.newBuilder().setRef(ref.toProto()));
+        continue;
+      }
+      for (io.polyray.runtime.proto.ObjectRef r : enc.nestedRefs()) {
+        ids.add(r.getObjectId());
+      }
+      spec.addArgs(TaskArg.newBuilder().setValue(enc.toEnvelope()).addAllNestedRefs(enc.nestedRefs()));
+    }
+    return ids;
+  }
+
+  private static String languageName(Language l) {
+    switch (l) {
+      case PYTHON:
+        return "Python";
+      case CPP:
+        return "C++";
+      default:
+        return "Java";
+    }
+  }
+
+  private static Map<String, Double> resources(CallOptions o, double defaultCpus) {
+    Map<String, Double> out = new LinkedHashMap<>();
+    if (!o.getResources().containsKey("CPU") && defaultCpus > 0) {
+      out.put("CPU", defaultCpus);
+    }
+    o.getResources().forEach((k, v) -> {
+      if (v > 0) {
+        out.put(k, v);
+      }
+    });
+    return out;
+  }
+
+  /**
+   * Submits a normal task.
+   *
+   * @param fn what to run
+   * @param args values or ObjectRefs
+   * @param o options
+   * @param <R> the result type
+   * @return the result's reference (owned here)
+   */
+  public <R> ObjectRef<R> submitTask(FunctionSpec fn, Object[] args, CallOptions o) {
+    if (fn.getKind() != FunctionSpec.Kind.TASK) {
+      throw new IllegalArgumentException(fn + " is not a task");
+    }
+    String name = o.getName().isEmpty() ? fn.displayName() : o.getName();
+    TaskSpec.Builder spec = newSpec(TaskType.NORMAL_TASK, protoLanguage(fn.getLanguage()), descriptor(fn), name)
+        .setNumReturns(1)
+        .putAllResources(resources(o, 1.0))
+        .setMaxRetries(o.getMaxRetries() == null ? 3 : o.getMaxRetries())
+        .setRetryExceptions(o.isRetryExceptions());
+    List<Object> held = new ArrayList<>();
+    List<ByteString> argIds = buildArgs(spec, args, name, held);
+    TaskSpec built = spec.build();
+    ByteString ret = Ids.returnId(built.getTaskId(), 1);
+    w.references.addOwned(ret);
+    ObjectRefImpl<R> ref = w.ownedRef(ret, fn.getReturnType());
+    w.references.addSubmitted(argIds);
+    Reference.reachabilityFence(args);
+    Reference.reachabilityFence(held);
+    w.onIo(() -> w.submitter.submit(new PendingTask(built, argIds)));
+    return ref;
+  }
+
+  /**
+   * Creates an actor through the GCS.
+   *
+   * @param fn the constructor, factory or class
+   * @param args values or ObjectRefs
+   * @param o options
+   * @return its handle
+   */
+  public BaseActorHandle createActor(FunctionSpec fn, Object[] args, CallOptions o) {
+    if (fn.getKind() != FunctionSpec.Kind.ACTOR_CREATION) {
+      throw new IllegalArgumentException(fn + " does not create an actor");
+    }
+    String ns = o.getNamespace() == null ? w.namespace : o.getNamespace();
+    boolean detached = o.getLifetime() == io.polyray.api.ActorLifetime.DETACHED;
+    if (detached && o.getName().isEmpty()) {
+      throw new IllegalArgumentException("a detached actor must have a name (setName(...))");
+    }
+    String suffix = fn.getLanguage() == io.polyray.api.Language.PYTHON ? ".__init__" : "";
+    ByteString actorId = IdGen.actorId(w.jobId);
+    TaskSpec.Builder spec = newSpec(TaskType.ACTOR_CREATION_TASK, protoLanguage(fn.getLanguage()), descriptor(fn),
+        fn.displayName() + suffix)
+        .setActorId(actorId)
+        .setNumReturns(0)
+        .putAllResources(resources(o, 0))
+        .setMaxRestarts(o.getMaxRestarts() == null ? 0 : o.getMaxRestarts())
+        .setMaxTaskRetries(o.getMaxTaskRetries() == null ? 0 : o.getMaxTaskRetries())
+        .setMaxConcurrency(o.getMaxConcurrency() == null ? 0 : o.getMaxConcurrency())
+        .setActorName(o.getName())
+        .setActorNamespace(ns)
+        .setDetached(detached);
+    List<Object> held = new ArrayList<>();
+    List<ByteString> argIds = buildArgs(spec, args, fn.displayName(), held);
+    TaskSpec built = spec.build();
+    w.references.addSubmitted(argIds);
+    Reference.reachabilityFence(args);
+    Reference.reachabilityFence(held);
+    try {
+      w.gcs().registerActor(io.polyray.runtime.proto.RegisterActorRequest.newBuilder().setCreationTask(built).build());
+    } catch (StatusRuntimeException e) {
+      w.references.removeSubmitted(argIds);
+      Status.Code code = e.getStatus().getCode();
+      if (code == Status.Code.ALREADY_EXISTS || code == Status.Code.INVALID_ARGUMENT) {
+        throw new IllegalArgumentException(e.getStatus().getDescription(), e);
+      }
+      throw new PolyRayException("the GCS at " + w.gcsAddress + " did not register actor " + fn.displayName() + ": "
+          + e.getStatus().getCode() + ": " + e.getStatus().getDescription(), e);
+    }
+    ActorHandle handle = ActorHandle.newBuilder()
+        .setActorId(actorId)
+        .setLanguage(built.getLanguage())
+        .setClassDescriptor(built.getFunction())
+        .setOwner(w.address)
+        .setName(o.getName())
+        .setNamespace(ns)
+        .setMaxTaskRetries(built.getMaxTaskRetries())
+        .build();
+    // The creation's arguments stay referenced until the actor is up (or dead).
+    w.onIo(() -> w.actorSubmitter.watchCreation(actorId, argIds));
+    return AbstractActorHandle.of(handle);
+  }
+
+  /**
+   * Calls an actor's method; one caller's calls run in submission order.
+   *
+   * @param actor the actor
+   * @param fn the method
+   * @param args values or ObjectRefs
+   * @param o options
+   * @param <R> the result type
+   * @return the result's reference
+   */
+  public <R> ObjectRef<R> submitActorTask(BaseActorHandle actor, FunctionSpec fn, Object[] args, CallOptions o) {
+    if (!(actor instanceof AbstractActorHandle)) {
+      throw new IllegalArgumentException("not a polyray actor handle: " + actor);
+    }
+    ActorHandle h = ((AbstractActorHandle) actor).toProto();
+    FunctionDescriptor cls = h.getClassDescriptor();
+    FunctionDescriptor fd;
+    String name;
+    switch (h.getLanguage()) {
+      case PYTHON: {
+        requireLanguage(fn, io.polyray.api.Language.PYTHON, h);
+        fd = descriptor(fn);
+        name = fd.getPython().getQualname();
+        break;
+      }
+      case CPP: {
+        requireLanguage(fn, io.polyray.api.Language.CPP, h);
+        fd = FunctionDescriptor.newBuilder().setCpp(CppFunctionDescriptor.newBuilder()
+            .setFunctionName(fn.getFunctionName()).setClassName(cls.getCpp().getClassName())).build();
+        name = fn.getFunctionName();
+        break;
+      }
+      default: {
+        requireLanguage(fn, io.polyray.api.Language.JAVA, h);
+        String className = cls.getJava().getClassName();
+        fd = FunctionDescriptor.newBuilder().setJava(JavaFunctionDescriptor.newBuilder().setClassName(className)
+            .setMethodName(fn.getFunctionName()).setSignature(fn.getSignature())).build();
+        name = simpleName(className) + "." + fn.getFunctionName();
+        break;
+      }
+    }
+    if (!o.getName().isEmpty()) {
+      name = o.getName();
+    }
+    TaskSpec.Builder spec = newSpec(TaskType.ACTOR_TASK, h.getLanguage(), fd, name)
+        .setActorId(h.getActorId())
+        .setNumReturns(1)
+        .setMaxRetries(0)
+        .setCallerWorkerId(w.workerId);
+    List<Object> held = new ArrayList<>();
+    List<ByteString> argIds = buildArgs(spec, args, name, held);
+    ByteString ret = Ids.returnId(spec.getTaskId(), 1);
+    w.references.addOwned(ret);
+    ObjectRefImpl<R> ref = w.ownedRef(ret, fn.getReturnType());
+    w.references.addSubmitted(argIds);
+    Reference.reachabilityFence(args);
+    Reference.reachabilityFence(held);
+    synchronized (actorSeq) {
+      // Numbered and queued under one lock: calls reach the io thread in sequence order.
+      long seq = actorSeq.merge(h.getActorId(), 1L, Long::sum);
+      TaskSpec built = spec.setSequenceNo(seq).build();
+      w.onIo(() -> w.actorSubmitter.submit(new PendingTask(built, argIds)));
+    }
+    return ref;
+  }
+
+  private static void requireLanguage(FunctionSpec fn, io.polyray.api.Language want, ActorHandle h) {
+    if (fn.getLanguage() != want) {
+      throw new IllegalArgumentException("actor " + Hex.of(h.getActorId().toByteArray()) + " is a " + want
+          + " actor; " + fn.displayName() + " is a " + fn.getLanguage() + " method");
+    }
+  }
+
+  private static String simpleName(String binaryName) {
+    int i = Math.max(binaryName.lastIndexOf('.'), binaryName.lastIndexOf('$'));
+    return binaryName.substring(i + 1);
+  }
+
+  /**
+   * The live actor of a name.
+   *
+   * @param name the name
+   * @param ns the namespace, or null for the job's
+   * @return its handle, or null
+   */
+  BaseActorHandle getNamedActor(String name, String ns) {
+    String space = ns == null ? w.namespace : ns;
+    io.polyray.runtime.proto.GetNamedActorReply reply;
+    try {
+      reply = w.gcs().getNamedActor(io.polyray.runtime.proto.GetNamedActorRequest.newBuilder().setName(name)
+          .setNamespace(space).build());
+    } catch (StatusRuntimeException e) {
+      throw new PolyRayException("the GCS at " + w.gcsAddress + " did not answer GetNamedActor(" + name + "): "
+          + e.getStatus(), e);
+    }
+    if (!reply.getFound() || reply.getActor().getState() == io.polyray.runtime.proto.ActorState.DEAD) {
+      return null;
+    }
+    return AbstractActorHandle.of(reply.getActor().getHandle());
+  }
+
+  /**
+   * Kills an actor through the GCS.
+   *
+   * @param actor the actor
+   * @param noRestart do not restart it
+   */
+  void killActor(BaseActorHandle actor, boolean noRestart) {
+    ByteString id = ByteString.copyFrom(actor.getActorId());
+    try {
+      w.gcs().killActor(io.polyray.runtime.proto.KillActorRequest.newBuilder().setActorId(id).setNoRestart(noRestart)
+          .build());
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
+        throw new IllegalArgumentException("no actor " + actor.getActorIdHex(), e);
+      }
+      throw new PolyRayException("the GCS at " + w.gcsAddress + " did not kill actor " + actor.getActorIdHex() + ": "
+          + e.getStatus(), e);
+    }
+  }
+}
