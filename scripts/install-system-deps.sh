@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libmsgpack-cxx-dev
+  libmsgpack-cxx-dev nlohmann-json3-dev
   openjdk-17-jdk-headless maven
 )
 

@@ -171,6 +171,27 @@ class Runtime {
   virtual ActorPtr BorrowActor(const std::string& serialized_handle) = 0;
 };
 
+/// How a driver connects (public as polyray::Config, see config.h).
+struct DriverConfig {
+  std::string address;  // "host:port" of the GCS; empty: embedded head
+  std::vector<std::string> code_search_path;
+  std::string ray_namespace;
+};
+
+/// Connects this process as the driver of a new job (starting an embedded
+/// head node when `address` is empty) and makes it CurrentRuntime().
+/// Throws polyray::Error naming what failed (no node at the address, ...).
+void StartDriver(const DriverConfig& config);
+/// Ends the job: frees what this driver owns, disconnects, stops an embedded
+/// head. Does nothing when there is no driver.
+void StopDriver();
+
+/// Worker mode (polyray_cpp_worker): registers with the raylet named by the
+/// POLYRAY_* environment the raylet started it with, then serves tasks,
+/// calling `executor` for each, until the raylet, an Exit request or the
+/// death of the raylet ends it. Returns the process exit code.
+int RunWorker(TaskExecutor executor);
+
 /// The runtime of this process. Throws polyray::Error("polyray::Init() has
 /// not been called ...") when there is none.
 Runtime& CurrentRuntime();

@@ -1,0 +1,26 @@
+// polyray::Config: how Init() connects a C++ driver.
+#ifndef POLYRAY_CONFIG_H_
+#define POLYRAY_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+namespace polyray {
+
+/// Options of Init(Config). Empty fields take their defaults.
+struct Config {
+  /// "host:port" of a running head's GCS (as printed by `polyray start
+  /// --head`), or "auto" for $POLYRAY_ADDRESS; empty: start an embedded head
+  /// node that stops at Shutdown() or when this process exits.
+  std::string address;
+  /// Where workers find user code: directories and shared libraries (C++),
+  /// classpath entries (Java), sys.path entries (Python). Empty: the
+  /// POLYRAY_CODE_SEARCH_PATH environment variable (entries separated by ':').
+  std::vector<std::string> code_search_path;
+  /// The namespace of named actors this job creates and looks up.
+  std::string ray_namespace;
+};
+
+}  // namespace polyray
+
+#endif  // POLYRAY_CONFIG_H_
