@@ -60,6 +60,7 @@ SIZES: dict[str, dict[str, int]] = {
         "one_to_n_calls": 1000,        # 1:n: calls per server actor (Ray: 5000)
         "n_to_n_clients": 4,           # n:n: tasks (Ray: 4) ...
         "n_to_n_calls": 1000,          # ... each making this many actor calls (Ray: 5000)
+        "xlang_array_bytes": 100 * 1000 * 1000,  # the ndarray of the cross-language read rows
     },
 }
 SIZES["ray"] = dict(SIZES["default"], put_large_bytes=800 * 1024 * 1024, multi_put_tasks=10, multi_put_per_task=10,
@@ -138,6 +139,8 @@ class Workload:
     multiplier: float = 1.0
     actors: list = field(default_factory=list)
     keep: list = field(default_factory=list)  # objects to hold until the row ends
+    # Rows timed by another process (a Java or C++ driver) bring their runs.
+    runs: Optional[list] = None
 
 
 @dataclass
@@ -146,14 +149,16 @@ class Row:
     setup: Callable[[dict], Workload]
     unit: str = "ops/s"
     ray_name: Optional[str] = None
+    xlang: str = ""    # "java", "cpp": the row calls into that language
+    ray: bool = True   # Ray has a counterpart (compare_ray.py runs it there too)
 
 
 ROWS: list[Row] = []
 
 
-def _row(name: str, unit: str = "ops/s", ray_name: Optional[str] = None):
+def _row(name: str, unit: str = "ops/s", ray_name: Optional[str] = None, xlang: str = "", ray: bool = True):
     def register(setup: Callable[[dict], Workload]) -> Callable[[dict], Workload]:
-        ROWS.append(Row(name, setup, unit, ray_name or name))
+        ROWS.append(Row(name, setup, unit, ray_name or name, xlang, ray))
         return setup
     return register
 
@@ -288,6 +293,152 @@ def _async_actor_async(s: dict) -> Workload:
     return Workload(lambda: _get([a.small_value.remote() for _ in range(n)]), n, actors=[a])
 
 
+# -- cross-language rows -----------------------------------------------------
+# The callee is benchmarks/xlang/BenchTarget.java / BenchActor.java, compiled
+# into build/bench/java on first use; the job's code search path points there
+# (see _xlang_code_search_path). The same rows run against Ray's
+# cross-language API in benchmarks/compare_ray.py.
+
+JAVA_CLASS = "polyraybench.BenchTarget"
+JAVA_ACTOR = "polyraybench.BenchActor"
+
+
+def _java_function(cls: str, method: str) -> Any:
+    return polyray.java_function(cls, method)
+
+
+def _java_actor(cls: str) -> Any:
+    return _ready_xlang([polyray.java_actor_class(cls).remote()])[0]
+
+
+def _ready_xlang(actors: list) -> list:
+    _get([a.smallValue.remote() for a in actors])
+    return actors
+
+
+@_row("Python -> Java tasks sync", xlang="java")
+def _py_java_tasks_sync(s: dict) -> Workload:
+    f = _java_function(JAVA_CLASS, "smallValue")
+    _get(f.remote())
+    return Workload(lambda: _get(f.remote()))
+
+
+@_row("Python -> Java tasks async", xlang="java")
+def _py_java_tasks_async(s: dict) -> Workload:
+    n = s["batch"]
+    f = _java_function(JAVA_CLASS, "smallValue")
+    _get(f.remote())
+    return Workload(lambda: _get([f.remote() for _ in range(n)]), n)
+
+
+@_row("Python -> Java actor calls sync", xlang="java")
+def _py_java_actor_sync(s: dict) -> Workload:
+    a = _java_actor(JAVA_ACTOR)
+    return Workload(lambda: _get(a.smallValue.remote()), actors=[a])
+
+
+@_row("Python -> Java actor calls async", xlang="java")
+def _py_java_actor_async(s: dict) -> Workload:
+    n = s["batch"]
+    a = _java_actor(JAVA_ACTOR)
+    return Workload(lambda: _get([a.smallValue.remote() for _ in range(n)]), n, actors=[a])
+
+
+@_row("Python -> Java 100 MB ndarray read", unit="GB/s", xlang="java", ray=False)
+def _py_java_ndarray(s: dict) -> Workload:
+    # A put array passed by reference: the Java task reads it from the
+    # node's store (a direct buffer over shared memory) and sums it.
+    arr = np.ones(s["xlang_array_bytes"] // 8, dtype=np.int64)
+    ref = polyray.put(arr)
+    f = _java_function(JAVA_CLASS, "sum")
+    expected = int(arr.size)
+
+    def read() -> None:
+        got = _get(f.remote(ref))
+        if got != expected:
+            raise AssertionError(f"Java summed {got}, expected {expected}")
+    return Workload(read, arr.nbytes / GB, keep=[ref])
+
+
+@_row("Java -> Python actor calls async", xlang="java", ray=False)
+def _java_py_actor_async(s: dict) -> Workload:
+    # A Java driver joins this cluster and times its own batches (it cannot
+    # be called from here per batch); see benchmarks/xlang/drivers/.
+    import subprocess
+    from polyray import sdk
+    classes = build_java_driver(os.path.join(sdk.repo_root(), "build", "bench", "java-drivers"))
+    cp = ":".join(sdk.java_classpath() + [classes])
+    cmd = ["java", "-cp", cp, f"-Dpolyray.store.library={sdk.store_library()}", "JavaCallsPython",
+           _CLUSTER["address"], str(s["batch"]), str(_TIMING["repeat"]), str(_TIMING["duration"])]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("runs ")), None)
+    if out.returncode != 0 or line is None:
+        raise RuntimeError(f"Java driver exited {out.returncode}: {out.stderr.strip()[-500:]}")
+    return Workload(lambda: None, runs=[float(x) for x in line.split()[1:]])
+
+
+# The cluster and timing of the current run, for rows timed by another process.
+_CLUSTER: dict[str, str] = {}
+_TIMING: dict[str, float] = {"repeat": 4, "duration": 1.0}
+
+
+def build_java_driver(out_dir: str) -> str:
+    """Compile benchmarks/xlang/drivers/*.java against the Java SDK into ``out_dir``."""
+    import shutil
+    import subprocess
+    from polyray import sdk
+    src = os.path.join(sdk.repo_root(), "benchmarks", "xlang", "drivers")
+    sources = sorted(os.path.join(src, f) for f in os.listdir(src) if f.endswith(".java"))
+    stamp = os.path.join(out_dir, ".built")
+    if os.path.exists(stamp) and os.path.getmtime(stamp) >= max(os.path.getmtime(f) for f in sources):
+        return out_dir
+    javac = shutil.which("javac")
+    if not javac or not sdk.java_classpath():
+        raise RuntimeError("the Java driver rows need javac and the Java SDK (run `make setup`)")
+    os.makedirs(out_dir, exist_ok=True)
+    subprocess.run([javac, "-cp", ":".join(sdk.java_classpath()), "-d", out_dir, *sources],
+                   check=True, capture_output=True, timeout=120)
+    with open(stamp, "w"):
+        pass
+    return out_dir
+
+
+def _java_sources() -> list[str]:
+    from polyray import sdk
+    d = os.path.join(sdk.repo_root(), "benchmarks", "xlang")
+    return sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".java")) if os.path.isdir(d) else []
+
+
+def build_java_target(out_dir: str) -> str:
+    """Compile the Java benchmark classes into ``out_dir`` (once; again when a source is newer)."""
+    import shutil
+    import subprocess
+    sources = _java_sources()
+    if not sources:
+        raise RuntimeError("benchmarks/xlang/*.java not found: the Java rows need a source checkout")
+    stamp = os.path.join(out_dir, ".built")
+    newest = max(os.path.getmtime(f) for f in sources)
+    if os.path.exists(stamp) and os.path.getmtime(stamp) >= newest:
+        return out_dir
+    javac = shutil.which("javac")
+    if not javac:
+        raise RuntimeError("javac is not on PATH: the Java rows need a JDK (run `make setup`)")
+    os.makedirs(out_dir, exist_ok=True)
+    subprocess.run([javac, "--release", "11", "-d", out_dir, *sources], check=True, capture_output=True, timeout=120)
+    with open(stamp, "w"):
+        pass
+    return out_dir
+
+
+def _xlang_code_search_path(rows: list["Row"]) -> list[str]:
+    """The code search path the selected rows need (compiling their callees)."""
+    from polyray import sdk
+    path = []
+    if any(r.xlang == "java" for r in rows):
+        path.append(build_java_target(os.path.join(sdk.repo_root(), "build", "bench", "java")))
+    return path
+
+
 # -- timing --------------------------------------------------------------------
 
 @dataclass
@@ -348,7 +499,10 @@ def run_row(row: Row, sizes: dict, repeat: int, duration: float) -> Result:
     w: Optional[Workload] = None
     try:
         w = row.setup(sizes)
-        runs, calls = timeit(w.fn, w.multiplier, repeat, duration)
+        if w.runs is not None:
+            runs, calls = list(w.runs), 0
+        else:
+            runs, calls = timeit(w.fn, w.multiplier, repeat, duration)
         return Result(row.name, row.ray_name or row.name, row.unit, runs, w.multiplier, calls)
     except Exception as e:  # noqa: BLE001 — one broken row must not hide the others
         return Result(row.name, row.ray_name or row.name, row.unit, [], w.multiplier if w else 1.0, 0,
@@ -410,12 +564,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-sizes", action="store_true",
                    help="use ray_perf.py's workload sizes (longer; default sizes are scaled for 2 cores)")
     p.add_argument("--num-cpus", type=float, default=None, help="CPUs of the embedded head (default: all)")
+    p.add_argument("--exact", action="store_true", help="--filter is a whole row name, not a substring")
+    p.add_argument("--no-xlang", action="store_true", help="skip the cross-language rows")
     p.add_argument("--list", action="store_true", help="list the rows and exit")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the selected rows on an embedded local head; print and optionally save the figures."""
-    rows = [r for r in ROWS if args.filter in r.name]
+    rows = [r for r in ROWS if (r.name == args.filter if args.exact else args.filter in r.name)]
+    if args.no_xlang:
+        rows = [r for r in rows if not r.xlang]
     if args.list:
         for r in ROWS:
             print(r.name)
@@ -433,7 +591,13 @@ def run(args: argparse.Namespace) -> int:
           f"{args.duration:g} s warm-up; {info['cpus']} CPU(s) ({info['cpu_model']}); "
           f"sizes: {'ray' if args.ray_sizes else 'default'}", flush=True)
     t0 = time.perf_counter()
-    polyray.init(num_cpus=args.num_cpus, log_to_driver=False)
+    init_options: dict[str, Any] = {"num_cpus": args.num_cpus, "log_to_driver": False}
+    code_search_path = _xlang_code_search_path(rows)
+    if code_search_path:
+        init_options["code_search_path"] = code_search_path
+    info_init = polyray.init(**init_options)
+    _CLUSTER["address"] = str(info_init.get("address", "")) if isinstance(info_init, dict) else ""
+    _TIMING.update(repeat=args.repeat, duration=args.duration)
     results: list[Result] = []
     try:
         width = max(len(r.name) for r in rows)
