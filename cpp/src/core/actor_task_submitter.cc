@@ -1,0 +1,298 @@
+// ActorTaskSubmitter of actor_task_submitter.h.
+#include "core/actor_task_submitter.h"
+
+#include "core/common.h"
+#include "core/core_worker.h"
+#include "core/ids.h"
+#include "core/owned_objects.h"
+#include "core/push_stream.h"
+#include "core/reference_counter.h"
+#include "core/rpc_call.h"
+#include "polyray/protocol/gcs.grpc.pb.h"
+
+namespace polyray::core {
+namespace {
+
+constexpr std::chrono::seconds kActorWatch{30};
+/// Checks of an actor's state after its stream broke, 5 s each.
+constexpr int kFinalStateAttempts = 60;
+
+}  // namespace
+
+void ActorTaskSubmitter::Run(Actions& actions) {
+  for (auto& a : actions) a();
+  actions.clear();
+}
+
+ActorTaskSubmitter::QueuePtr ActorTaskSubmitter::QueueOf(const std::string& actor_id) {
+  QueuePtr& aq = actors_[actor_id];
+  if (!aq) {
+    aq = std::make_shared<ActorQueue>();
+    aq->actor_id = actor_id;
+  }
+  return aq;
+}
+
+void ActorTaskSubmitter::Fail(const PendingTaskPtr& task, const rpc::ErrorRecord& record, Actions& actions) {
+  actions.push_back([this, task, record] { w_.owned().FailTask(task->spec, record, task->arg_ids); });
+}
+
+void ActorTaskSubmitter::WatchCreation(const std::string& actor_id, std::vector<std::string> arg_ids) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    QueuePtr aq = QueueOf(actor_id);
+    if (aq->state == rpc::DEAD || aq->state == rpc::ALIVE) {
+      actions.push_back([this, ids = std::move(arg_ids)] { w_.references().RemoveSubmitted(ids); });
+    } else {
+      aq->creation_args.push_back(std::move(arg_ids));
+      Watch(aq, actions);
+    }
+  }
+  Run(actions);
+}
+
+void ActorTaskSubmitter::Submit(PendingTaskPtr task) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    QueuePtr aq = QueueOf(task->spec.actor_id());
+    if (aq->state == rpc::DEAD) {
+      Fail(task, Died(*aq, task->spec), actions);
+    } else if (closed_) {
+      Fail(task, SystemError(rpc::ACTOR_DIED, "the polyray runtime is shutting down"), actions);
+    } else if (aq->state == rpc::ALIVE) {
+      if (!aq->stream) OpenStream(aq);
+      Push(aq, task);
+    } else {
+      aq->pending.push_back(task);
+      Watch(aq, actions);
+    }
+  }
+  Run(actions);
+}
+
+rpc::ErrorRecord ActorTaskSubmitter::Died(const ActorQueue& aq, const rpc::TaskSpec& spec) const {
+  std::string msg = "the actor " + Hex(aq.actor_id) + " died before it could run " + spec.name();
+  rpc::ErrorRecord r = SystemError(rpc::ACTOR_DIED, msg);
+  if (aq.death && aq.death->kind() == rpc::ACTOR_DIED) {
+    if (!aq.death->message().empty()) r.set_message(aq.death->message());
+    if (aq.death->has_cause()) *r.mutable_cause() = aq.death->cause();
+  } else if (aq.death) {
+    *r.mutable_cause() = *aq.death;
+  }
+  return r;
+}
+
+void ActorTaskSubmitter::Watch(const QueuePtr& aq, Actions& actions) {
+  if (aq->watching || closed_) return;
+  aq->watching = true;
+  rpc::ActorState known = aq->state;
+  actions.push_back([this, aq, known] { WatchOnce(aq, known); });
+}
+
+void ActorTaskSubmitter::WatchOnce(const QueuePtr& aq, rpc::ActorState known) {
+  if (w_.shutting_down()) return;
+  rpc::GetActorInfoRequest req;
+  req.set_actor_id(aq->actor_id);
+  req.set_wait_for_change(true);
+  req.set_known_state(known);
+  auto stub = rpc::GcsService::NewStub(w_.channels().Get(w_.options().gcs_address));
+  CallAsync<rpc::GetActorInfoReply>(
+      [&stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->GetActorInfo(ctx, rq, rp, std::move(cb)); },
+      std::move(req), kActorWatch,
+      [this, aq, known](const grpc::Status& st, rpc::GetActorInfoReply& reply) { OnWatchReply(aq, known, st, reply); });
+}
+
+void ActorTaskSubmitter::OnWatchReply(const QueuePtr& aq, rpc::ActorState known, const grpc::Status& st,
+                                      rpc::GetActorInfoReply& reply) {
+  if (w_.shutting_down()) return;
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!st.ok()) {
+      if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        actions.push_back([this, aq, known] { WatchOnce(aq, known); });  // still starting: wait again
+      } else if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
+        aq->watching = false;
+        MarkDead(aq, SystemError(rpc::ACTOR_DIED, "the GCS does not know actor " + Hex(aq->actor_id)), {}, actions);
+      } else {
+        actions.push_back([this, aq, known] { w_.scheduler().RunAfter(500, [this, aq, known] { WatchOnce(aq, known); }); });
+      }
+    } else if (!reply.has_actor()) {
+      actions.push_back([this, aq, known] { w_.scheduler().RunAfter(500, [this, aq, known] { WatchOnce(aq, known); }); });
+    } else {
+      const rpc::ActorInfo& info = reply.actor();
+      if (info.state() == rpc::DEAD) {
+        aq->watching = false;
+        MarkDead(aq, info.has_death_cause() ? std::optional<rpc::ErrorRecord>(info.death_cause()) : std::nullopt, {},
+                 actions);
+      } else if (info.state() == rpc::ALIVE) {
+        aq->watching = false;
+        Alive(aq, info.address(), actions);
+      } else {
+        aq->state = info.state();
+        rpc::ActorState now = info.state();
+        actions.push_back([this, aq, now] { WatchOnce(aq, now); });
+      }
+    }
+  }
+  Run(actions);
+}
+
+void ActorTaskSubmitter::ReleaseCreationArgs(ActorQueue& aq, Actions& actions) {
+  for (auto& ids : aq.creation_args) {
+    actions.push_back([this, ids = std::move(ids)] { w_.references().RemoveSubmitted(ids); });
+  }
+  aq.creation_args.clear();
+}
+
+void ActorTaskSubmitter::Alive(const QueuePtr& aq, const rpc::Address& address, Actions& actions) {
+  aq->state = rpc::ALIVE;
+  aq->address = address;
+  ReleaseCreationArgs(*aq, actions);
+  if (aq->pending.empty()) return;
+  OpenStream(aq);
+  while (!aq->pending.empty()) {
+    Push(aq, aq->pending.front());
+    aq->pending.pop_front();
+  }
+}
+
+void ActorTaskSubmitter::OpenStream(const QueuePtr& aq) {
+  int gen = ++aq->generation;
+  // Opening only queues the call: no callback runs before this returns.
+  aq->stream = PushStream::Open(
+      w_.channels().Get(aq->address), [this, aq](rpc::PushTasksReply& reply) { OnReply(aq, reply); },
+      [this, aq, gen](const grpc::Status&) { Broken(aq, gen); });
+}
+
+void ActorTaskSubmitter::Push(const QueuePtr& aq, const PendingTaskPtr& task) {
+  aq->inflight[task->spec.task_id()] = task;
+  aq->stream->Send({task->spec});  // under mu_: calls leave in sequence order
+}
+
+void ActorTaskSubmitter::OnReply(const QueuePtr& aq, rpc::PushTasksReply& reply) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (rpc::TaskResult& result : *reply.mutable_results()) {
+      auto it = aq->inflight.find(result.task_id());
+      if (it == aq->inflight.end()) continue;
+      PendingTaskPtr t = std::move(it->second);
+      aq->inflight.erase(it);
+      auto r = std::make_shared<rpc::TaskResult>(std::move(result));
+      actions.push_back([this, t, r] { w_.owned().CompleteTask(t->spec, *r, t->arg_ids); });
+    }
+  }
+  Run(actions);
+}
+
+void ActorTaskSubmitter::Broken(const QueuePtr& aq, int generation) {
+  std::vector<PendingTaskPtr> inflight;
+  rpc::Address was;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation != aq->generation || closed_ || w_.shutting_down()) return;
+    aq->generation++;
+    aq->stream.reset();  // safe: the stream holds itself until its OnDone returns
+    for (auto& [id, t] : aq->inflight) inflight.push_back(t);
+    aq->inflight.clear();
+    was = aq->address;
+    aq->state = rpc::RESTARTING;
+  }
+  FinalState(aq, was, std::move(inflight), 0);
+}
+
+void ActorTaskSubmitter::FinalState(const QueuePtr& aq, rpc::Address was, std::vector<PendingTaskPtr> inflight,
+                                    int attempt) {
+  if (attempt >= kFinalStateAttempts || w_.shutting_down()) {
+    Actions actions;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      MarkDead(aq, SystemError(rpc::ACTOR_DIED, "lost contact with actor " + Hex(aq->actor_id)), std::move(inflight),
+               actions);
+    }
+    Run(actions);
+    return;
+  }
+  rpc::GetActorInfoRequest req;
+  req.set_actor_id(aq->actor_id);
+  req.set_wait_for_change(true);
+  req.set_known_state(rpc::ALIVE);
+  auto stub = rpc::GcsService::NewStub(w_.channels().Get(w_.options().gcs_address));
+  auto held = std::make_shared<std::vector<PendingTaskPtr>>(std::move(inflight));
+  CallAsync<rpc::GetActorInfoReply>(
+      [&stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->GetActorInfo(ctx, rq, rp, std::move(cb)); },
+      std::move(req), std::chrono::seconds(5),
+      [this, aq, was, held, attempt](const grpc::Status& st, rpc::GetActorInfoReply& reply) {
+        if (w_.shutting_down()) return;
+        if (!st.ok() && st.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+          Actions actions;
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            MarkDead(aq, SystemError(rpc::ACTOR_DIED, "lost contact with actor " + Hex(aq->actor_id) + " (" +
+                                                          st.error_message() + ")"),
+                     std::move(*held), actions);
+          }
+          Run(actions);
+          return;
+        }
+        const rpc::ActorInfo& info = reply.actor();
+        if (!st.ok() || !reply.has_actor() ||
+            (info.state() == rpc::ALIVE && info.address().port() == was.port() && info.address().host() == was.host())) {
+          FinalState(aq, was, std::move(*held), attempt + 1);  // the GCS has not seen the death yet
+          return;
+        }
+        std::optional<rpc::ErrorRecord> cause;
+        if (info.has_death_cause()) cause = info.death_cause();
+        Actions actions;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (info.state() == rpc::DEAD) {
+            MarkDead(aq, cause, std::move(*held), actions);
+          } else {
+            for (const PendingTaskPtr& t : *held) {
+              rpc::ErrorRecord r = SystemError(rpc::ACTOR_DIED, "the actor " + Hex(aq->actor_id) +
+                                                                    " died while running " + t->spec.name() +
+                                                                    "; it is restarting");
+              if (cause) *r.mutable_cause() = *cause;
+              Fail(t, r, actions);
+            }
+            if (info.state() == rpc::ALIVE) {
+              Alive(aq, info.address(), actions);
+            } else {
+              aq->state = info.state();
+              Watch(aq, actions);
+            }
+          }
+        }
+        Run(actions);
+      });
+}
+
+void ActorTaskSubmitter::MarkDead(const QueuePtr& aq, std::optional<rpc::ErrorRecord> cause,
+                                  std::vector<PendingTaskPtr> extra, Actions& actions) {
+  aq->state = rpc::DEAD;
+  aq->death = std::move(cause);
+  ReleaseCreationArgs(*aq, actions);
+  for (auto& t : aq->pending) extra.push_back(t);
+  for (auto& [id, t] : aq->inflight) extra.push_back(t);
+  aq->pending.clear();
+  aq->inflight.clear();
+  for (const PendingTaskPtr& t : extra) Fail(t, Died(*aq, t->spec), actions);
+}
+
+void ActorTaskSubmitter::Close() {
+  std::vector<std::shared_ptr<PushStream>> streams;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    for (auto& [id, aq] : actors_) {
+      if (aq->stream) streams.push_back(std::move(aq->stream));
+    }
+  }
+  for (auto& s : streams) s->Close();  // the actor finishes what it has, then ends the stream
+}
+
+}  // namespace polyray::core

@@ -1,0 +1,92 @@
+// Submits actor method calls (docs/protocol.md §7.2; as the Java and Python
+// runtimes do): one ordered PushTasks stream per actor, opened once the GCS
+// reports the actor ALIVE (GetActorInfo with wait_for_change, repeated while
+// it starts). Calls made before that wait in order. Once the actor is DEAD,
+// every pending and later call fails with ACTOR_DIED carrying the death
+// cause; calls in flight when a stream breaks fail too (they cannot be known
+// to have run), and the actor's new state is asked of the GCS.
+//
+// Invariants: calls are handed to the stream under the submitter's mutex,
+// so they leave in sequence order; completions (which wake user threads) run
+// after the mutex is released; the arguments of an actor's creation task are
+// held until it is ALIVE or DEAD.
+#ifndef POLYRAY_CORE_ACTOR_TASK_SUBMITTER_H_
+#define POLYRAY_CORE_ACTOR_TASK_SUBMITTER_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/pending_task.h"
+#include "polyray/protocol/core_worker.pb.h"
+#include "polyray/protocol/gcs.pb.h"
+
+namespace grpc {
+class Status;
+}
+
+namespace polyray::core {
+
+class CoreWorker;
+class PushStream;
+
+/// Actor-call submission; see the file comment.
+class ActorTaskSubmitter {
+ public:
+  explicit ActorTaskSubmitter(CoreWorker& w) : w_(w) {}
+
+  /// Follows an actor this process created: its creation arguments live
+  /// until it is up or dead.
+  void WatchCreation(const std::string& actor_id, std::vector<std::string> arg_ids);
+  /// Queues one call; calls must arrive in sequence order.
+  void Submit(PendingTaskPtr task);
+  /// Half-closes every actor stream (shutdown).
+  void Close();
+
+ private:
+  struct ActorQueue {
+    std::string actor_id;
+    rpc::ActorState state = rpc::PENDING_CREATION;
+    rpc::Address address;
+    std::optional<rpc::ErrorRecord> death;
+    std::deque<PendingTaskPtr> pending;
+    std::unordered_map<std::string, PendingTaskPtr> inflight;
+    std::shared_ptr<PushStream> stream;
+    int generation = 0;
+    bool watching = false;
+    std::vector<std::vector<std::string>> creation_args;
+  };
+  using QueuePtr = std::shared_ptr<ActorQueue>;
+  using Actions = std::vector<std::function<void()>>;
+
+  QueuePtr QueueOf(const std::string& actor_id);
+  rpc::ErrorRecord Died(const ActorQueue& aq, const rpc::TaskSpec& spec) const;
+  void Watch(const QueuePtr& aq, Actions& actions);
+  void WatchOnce(const QueuePtr& aq, rpc::ActorState known);
+  void OnWatchReply(const QueuePtr& aq, rpc::ActorState known, const grpc::Status& st, rpc::GetActorInfoReply& reply);
+  void Alive(const QueuePtr& aq, const rpc::Address& address, Actions& actions);
+  void OpenStream(const QueuePtr& aq);
+  void Push(const QueuePtr& aq, const PendingTaskPtr& task);
+  void OnReply(const QueuePtr& aq, rpc::PushTasksReply& reply);
+  void Broken(const QueuePtr& aq, int generation);
+  void FinalState(const QueuePtr& aq, rpc::Address was, std::vector<PendingTaskPtr> inflight, int attempt);
+  void MarkDead(const QueuePtr& aq, std::optional<rpc::ErrorRecord> cause, std::vector<PendingTaskPtr> extra,
+                Actions& actions);
+  void ReleaseCreationArgs(ActorQueue& aq, Actions& actions);
+  void Fail(const PendingTaskPtr& task, const rpc::ErrorRecord& record, Actions& actions);
+  static void Run(Actions& actions);
+
+  CoreWorker& w_;
+  std::mutex mu_;
+  std::unordered_map<std::string, QueuePtr> actors_;
+  bool closed_ = false;
+};
+
+}  // namespace polyray::core
+
+#endif  // POLYRAY_CORE_ACTOR_TASK_SUBMITTER_H_

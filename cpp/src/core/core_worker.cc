@@ -1,0 +1,231 @@
+// CoreWorker of core_worker.h: wiring of the components, the Runtime
+// methods, counted references and the per-thread task context.
+#include "core/core_worker.h"
+
+#include <thread>
+
+#include "core/actor_task_submitter.h"
+#include "core/borrow_tracker.h"
+#include "core/common.h"
+#include "core/core_worker_server.h"
+#include "core/ids.h"
+#include "core/normal_task_submitter.h"
+#include "core/object_getter.h"
+#include "core/owned_objects.h"
+#include "core/store_io.h"
+#include "core/task_submission.h"
+#include "polyray/exceptions.h"
+#include "polyray/protocol/common.pb.h"
+
+namespace polyray::core {
+
+/// Where RefPtr deleters send their decrements: the core until Shutdown,
+/// then nowhere (a RefPtr may outlive the runtime).
+struct RefSink {
+  std::atomic<int> active{0};
+  std::atomic<bool> closed{false};
+  CoreWorker* core = nullptr;
+};
+
+namespace {
+
+/// The task whose code runs on a thread (its puts and nested tasks belong to it).
+struct TaskContext {
+  const CoreWorker* core = nullptr;
+  std::string task_id;
+  uint32_t puts = 0;
+  bool blocks_cpu = false;
+};
+thread_local TaskContext* tls_task = nullptr;
+
+internal::RefPtr NewRefEntry(const std::shared_ptr<RefSink>& sink, std::string oid, std::string serialized) {
+  auto* e = new internal::RefEntry{std::move(oid), std::move(serialized)};
+  return internal::RefPtr(e, [sink](const internal::RefEntry* p) {
+    sink->active.fetch_add(1);
+    if (!sink->closed.load()) sink->core->references().RemoveLocal(p->object_id);
+    sink->active.fetch_sub(1);
+    delete p;
+  });
+}
+
+}  // namespace
+
+CoreWorker::CoreWorker(CoreWorkerOptions options)
+    : options_(std::move(options)), driver_task_id_(NewTaskId(options_.job_id)), sink_(std::make_shared<RefSink>()) {
+  sink_->core = this;
+  scheduler_ = std::make_unique<Scheduler>();
+  ReferenceCounter::Listener listener;
+  listener.free = [this](const std::string& oid, const std::string& node) { borrows_->OnFree(oid, node); };
+  listener.borrow_changed = [this](const rpc::Address& owner, std::vector<std::string> added,
+                                   std::vector<std::string> removed) {
+    borrows_->OnBorrowChanged(owner, std::move(added), std::move(removed));
+  };
+  references_ = std::make_unique<ReferenceCounter>(std::move(listener));
+  borrows_ = std::make_unique<BorrowTracker>(*this);
+  store_ = std::make_unique<StoreIo>(options_.store_name);
+  owned_ = std::make_unique<OwnedObjects>(*this);
+  getter_ = std::make_unique<ObjectGetter>(*this);
+  submitter_ = std::make_unique<NormalTaskSubmitter>(*this);
+  actor_submitter_ = std::make_unique<ActorTaskSubmitter>(*this);
+  tasks_ = std::make_unique<TaskSubmission>(*this);
+  address_.set_node_id(options_.node_id);
+  address_.set_host(options_.host);
+  address_.set_worker_id(options_.worker_id);
+}
+
+CoreWorker::~CoreWorker() { Shutdown(); }
+
+void CoreWorker::StartServer(TaskReceiver* receiver) {
+  server_ = std::make_unique<CoreWorkerServer>(*this, receiver);
+  address_.set_port(server_->Start(options_.host));
+}
+
+void CoreWorker::SetNode(const std::string& node_id, const std::string& store_name) {
+  if (!node_id.empty()) {
+    options_.node_id = node_id;
+    address_.set_node_id(node_id);
+  }
+  if (!store_name.empty()) {
+    options_.store_name = store_name;
+    store_->SetName(store_name);
+  }
+}
+
+void CoreWorker::Shutdown() {
+  if (shutting_down_.exchange(true)) return;
+  actor_submitter_->Close();
+  submitter_->Close();
+  // What this process owns in the store goes with it.
+  std::vector<std::string> frees;
+  for (auto& [oid, node] : references_->OwnedInStore()) {
+    if (node == options_.node_id) frees.push_back(oid);
+  }
+  borrows_->FreeNow(frees);
+  sink_->closed.store(true);
+  while (sink_->active.load() > 0) std::this_thread::yield();
+  memory_store_.FailWaiters(ErrorEntry(SystemError(
+      rpc::WORKER_CRASHED, "the polyray runtime of this process was shut down while waiting for the object")));
+  if (server_) server_->Shutdown();
+  scheduler_->Stop();
+}
+
+// ---------------------------------------------------------------- Runtime
+
+std::vector<internal::RefPtr> CoreWorker::SubmitTask(const internal::FunctionDescriptor& function,
+                                                     std::vector<internal::TaskArg> args,
+                                                     const internal::CallOptions& options) {
+  return tasks_->SubmitTask(function, std::move(args), options);
+}
+
+internal::ActorPtr CoreWorker::CreateActor(const internal::FunctionDescriptor& creation,
+                                           std::vector<internal::TaskArg> args,
+                                           const internal::CallOptions& options) {
+  return tasks_->CreateActor(creation, std::move(args), options);
+}
+
+std::vector<internal::RefPtr> CoreWorker::SubmitActorTask(const internal::ActorPtr& actor,
+                                                          const internal::FunctionDescriptor& method,
+                                                          std::vector<internal::TaskArg> args,
+                                                          const internal::CallOptions& options) {
+  return tasks_->SubmitActorTask(actor, method, std::move(args), options);
+}
+
+internal::RefPtr CoreWorker::Put(internal::Encoded value) {
+  if (shutting_down()) throw polyray::Error("the polyray runtime is shut down");
+  return owned_->Put(std::move(value));
+}
+
+std::vector<internal::ValueView> CoreWorker::Get(const std::vector<internal::RefPtr>& refs, int64_t timeout_ms) {
+  return getter_->Get(refs, timeout_ms);
+}
+
+internal::WaitResult CoreWorker::Wait(const std::vector<internal::RefPtr>& refs, int num_returns,
+                                      int64_t timeout_ms) {
+  return getter_->Wait(refs, num_returns, timeout_ms);
+}
+
+internal::ActorPtr CoreWorker::GetActor(const std::string& name, const std::string& ray_namespace) {
+  return tasks_->GetActor(name, ray_namespace);
+}
+
+void CoreWorker::KillActor(const internal::ActorPtr& actor, bool no_restart) {
+  tasks_->KillActor(actor, no_restart);
+}
+
+internal::RefPtr CoreWorker::BorrowRef(const std::string& serialized_ref) {
+  rpc::ObjectRef msg;
+  if (!msg.ParseFromString(serialized_ref) || msg.object_id().size() != kObjectIdBytes) {
+    throw polyray::Error("a malformed ObjectRef was received (" + std::to_string(serialized_ref.size()) + " bytes)");
+  }
+  bool owned = IsWorker(msg.owner(), options_.worker_id);
+  references_->AddLocal(msg.object_id(), owned ? nullptr : &msg.owner());
+  return NewRefEntry(sink_, msg.object_id(), serialized_ref);
+}
+
+internal::ActorPtr CoreWorker::BorrowActor(const std::string& serialized_handle) {
+  rpc::ActorHandle h;
+  if (!h.ParseFromString(serialized_handle)) {
+    throw polyray::Error("a malformed ActorHandle was received (" + std::to_string(serialized_handle.size()) +
+                         " bytes)");
+  }
+  auto entry = std::make_shared<internal::ActorEntry>();
+  entry->actor_id = h.actor_id();
+  entry->language = static_cast<Language>(h.language());
+  entry->serialized = serialized_handle;
+  return entry;
+}
+
+// ---------------------------------------------------------------- task context
+
+void CoreWorker::EnterTask(const std::string& task_id, bool blocks_cpu) {
+  if (!tls_task) tls_task = new TaskContext();  // one per task thread, reused
+  tls_task->core = this;
+  tls_task->task_id = task_id;
+  tls_task->puts = 0;
+  tls_task->blocks_cpu = blocks_cpu && !options_.is_driver;
+}
+
+void CoreWorker::ExitTask() {
+  if (tls_task) tls_task->core = nullptr;
+}
+
+std::string CoreWorker::CurrentTaskId() const {
+  if (tls_task && tls_task->core == this) return tls_task->task_id;
+  return driver_task_id_;
+}
+
+std::string CoreWorker::NextPutId() {
+  if (tls_task && tls_task->core == this) return PutId(tls_task->task_id, ++tls_task->puts);
+  return PutId(driver_task_id_, ++driver_puts_);
+}
+
+bool CoreWorker::InBlockingTask() const { return tls_task && tls_task->core == this && tls_task->blocks_cpu; }
+
+// ---------------------------------------------------------------- references
+
+internal::RefPtr CoreWorker::MakeRef(const rpc::ObjectRef& ref) {
+  bool owned = IsWorker(ref.owner(), options_.worker_id);
+  references_->AddLocal(ref.object_id(), owned ? nullptr : &ref.owner());
+  return NewRefEntry(sink_, ref.object_id(), SerializeDeterministic(ref));
+}
+
+rpc::ObjectRef CoreWorker::OwnedRefMessage(const std::string& oid) const {
+  rpc::ObjectRef msg;
+  msg.set_object_id(oid);
+  *msg.mutable_owner() = address_;
+  return msg;
+}
+
+internal::RefPtr CoreWorker::OwnedRef(const std::string& oid) {
+  references_->AddLocal(oid, nullptr);
+  return NewRefEntry(sink_, oid, SerializeDeterministic(OwnedRefMessage(oid)));
+}
+
+std::vector<internal::RefPtr> CoreWorker::HoldNested(const google::protobuf::RepeatedPtrField<rpc::ObjectRef>& refs) {
+  std::vector<internal::RefPtr> out;
+  out.reserve(refs.size());
+  for (const auto& r : refs) out.push_back(MakeRef(r));
+  return out;
+}
+
+}  // namespace polyray::core

@@ -1,0 +1,288 @@
+// CoreWorkerServer of core_worker_server.h, on gRPC's callback API.
+#include "core/core_worker_server.h"
+
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "core/common.h"
+#include "core/core_worker.h"
+#include "core/ids.h"
+#include "core/task_receiver.h"
+#include "polyray/exceptions.h"
+#include "polyray/protocol/core_worker.grpc.pb.h"
+
+namespace polyray::core {
+namespace {
+
+/// The longest an owner holds a GetObject (a request without a limit too).
+constexpr int64_t kMaxGetObjectHoldMs = 60'000;
+
+void FillReply(rpc::GetObjectReply* reply, const std::string& oid, const EntryPtr& e) {
+  reply->set_found(true);
+  rpc::ReturnObject* obj = reply->mutable_object();
+  obj->set_object_id(oid);
+  obj->set_size(e->size);
+  if (e->envelope) {
+    *obj->mutable_value() = *e->envelope;
+  } else {
+    obj->set_in_store_node(e->in_store_node);
+    reply->add_locations(e->in_store_node);
+  }
+}
+
+/// One PushTasks call on the worker's side.
+class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, rpc::PushTasksReply> {
+ public:
+  PushTasksReactor(CoreWorker& w, TaskReceiver* receiver) : w_(w), receiver_(receiver) {}
+
+  /// Starts reading; the reactor holds itself until OnDone.
+  static PushTasksReactor* Start(CoreWorker& w, TaskReceiver* receiver) {
+    auto r = std::make_shared<PushTasksReactor>(w, receiver);
+    r->self_ = r;
+    r->StartRead(&r->request_);
+    return r.get();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      bool finish;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        half_closed_ = true;
+        finish = FinishLocked();
+      }
+      if (finish) Finish(grpc::Status::OK);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ += request_.tasks_size();
+    }
+    std::weak_ptr<PushTasksReactor> weak = self_;
+    for (rpc::TaskSpec& spec : *request_.mutable_tasks()) {
+      auto owned = std::make_shared<rpc::TaskSpec>(std::move(spec));
+      if (receiver_ == nullptr) {
+        rpc::ErrorRecord r = SystemError(rpc::RUNTIME_ERROR, "task " + owned->name() + " was pushed to a driver (" +
+                                                                 ShortHex(w_.worker_id()) + "), which runs no tasks");
+        Reply(ErrorResult(*owned, SerializeDeterministic(r), false));
+        continue;
+      }
+      receiver_->Enqueue(std::move(owned), [weak](rpc::TaskResult result) {
+        if (auto self = weak.lock()) self->Reply(std::move(result));
+      });
+    }
+    request_.Clear();
+    StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool write = false;
+    bool finish = false;
+    bool cancelled = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (!ok) cancelled_ = true;  // the caller went away; it fails these tasks itself
+      write = TakeBatchLocked();
+      if (!write) finish = FinishLocked();
+      cancelled = cancelled_;
+    }
+    if (write) StartWrite(&reply_);
+    if (finish) Finish(cancelled ? grpc::Status::CANCELLED : grpc::Status::OK);
+  }
+
+  void OnCancel() override {
+    bool finish;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+      finish = FinishLocked();
+    }
+    if (finish) Finish(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    std::shared_ptr<PushTasksReactor> keep;
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    keep = std::move(self_);  // dies after the lock is released
+  }
+
+  /// A task's result: sent now, or with the next batch.
+  void Reply(rpc::TaskResult result) {
+    bool write = false;
+    bool finish = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_--;
+      if (finished_ || cancelled_) {
+        finish = FinishLocked();
+      } else {
+        ready_.push_back(std::move(result));
+        write = TakeBatchLocked();
+      }
+    }
+    if (write) StartWrite(&reply_);
+    if (finish) Finish(grpc::Status::CANCELLED);
+  }
+
+ private:
+  bool TakeBatchLocked() {
+    if (writing_ || ready_.empty() || finished_ || cancelled_) return false;
+    reply_.Clear();
+    for (auto& r : ready_) *reply_.add_results() = std::move(r);
+    ready_.clear();
+    writing_ = true;
+    return true;
+  }
+  /// Whether to Finish now: the caller is done (or gone) and nothing is left to write.
+  bool FinishLocked() {
+    if (finished_ || writing_) return false;
+    if (cancelled_ || (half_closed_ && pending_ == 0 && ready_.empty())) {
+      finished_ = true;
+      return true;
+    }
+    return false;
+  }
+
+  CoreWorker& w_;
+  TaskReceiver* receiver_;
+  std::shared_ptr<PushTasksReactor> self_;
+  rpc::PushTasksRequest request_;
+  rpc::PushTasksReply reply_;
+  std::mutex mu_;
+  std::vector<rpc::TaskResult> ready_;
+  int pending_ = 0;
+  bool writing_ = false;
+  bool half_closed_ = false;
+  bool cancelled_ = false;
+  bool finished_ = false;
+  bool done_ = false;
+};
+
+}  // namespace
+
+class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService {
+ public:
+  Service(CoreWorker& w, TaskReceiver* receiver) : w_(w), receiver_(receiver) {}
+
+  grpc::ServerBidiReactor<rpc::PushTasksRequest, rpc::PushTasksReply>* PushTasks(
+      grpc::CallbackServerContext* /*ctx*/) override {
+    return PushTasksReactor::Start(w_, receiver_);
+  }
+
+  grpc::ServerUnaryReactor* GetObject(grpc::CallbackServerContext* ctx, const rpc::GetObjectRequest* request,
+                                      rpc::GetObjectReply* reply) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    const std::string& oid = request->object_id();
+    if (EntryPtr e = w_.memory_store().GetIfReady(oid)) {
+      FillReply(reply, oid, e);
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+    if (!w_.references().IsOwned(oid) && !w_.memory_store().Contains(oid)) {
+      reply->set_found(false);
+      *reply->mutable_failure() =
+          SystemError(rpc::OBJECT_LOST, "object " + Hex(oid) + " is not owned by worker " + ShortHex(w_.worker_id()) +
+                                            " (already freed, or never existed)");
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+    struct Pending {
+      std::atomic<bool> done{false};
+      std::atomic<uint64_t> token{0};
+    };
+    auto pending = std::make_shared<Pending>();
+    uint64_t token = w_.memory_store().Subscribe(oid, [pending, reactor, reply, oid](const EntryPtr& e) {
+      if (pending->done.exchange(true)) return;
+      FillReply(reply, oid, e);
+      reactor->Finish(grpc::Status::OK);
+    });
+    pending->token = token;
+    int64_t hold = request->timeout_ms() < 0 ? kMaxGetObjectHoldMs : std::min(request->timeout_ms(), kMaxGetObjectHoldMs);
+    if (token != 0) {
+      w_.scheduler().RunAfter(hold, [this, pending, reactor, reply, oid] {
+        if (pending->done.exchange(true)) return;
+        w_.memory_store().Unsubscribe(oid, pending->token);
+        reply->set_timed_out(true);
+        reactor->Finish(grpc::Status::OK);
+      });
+    }
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* UpdateBorrows(grpc::CallbackServerContext* ctx, const rpc::UpdateBorrowsRequest* request,
+                                          rpc::UpdateBorrowsReply* /*reply*/) override {
+    std::vector<std::string> added(request->added().begin(), request->added().end());
+    std::vector<std::string> removed(request->removed().begin(), request->removed().end());
+    w_.references().UpdateBorrowers(request->borrower().worker_id(), added, removed);
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* AddObjectLocation(grpc::CallbackServerContext* ctx,
+                                              const rpc::AddObjectLocationRequest* /*request*/,
+                                              rpc::AddObjectLocationReply* /*reply*/) override {
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* CancelTask(grpc::CallbackServerContext* ctx, const rpc::CancelTaskRequest* request,
+                                       rpc::CancelTaskReply* reply) override {
+    reply->set_attempted(receiver_ != nullptr && receiver_->Cancel(request->task_id()));
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* Exit(grpc::CallbackServerContext* ctx, const rpc::ExitRequest* /*request*/,
+                                 rpc::ExitReply* reply) override {
+    reply->set_accepted(receiver_ != nullptr);
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    if (receiver_ != nullptr) {
+      TaskReceiver* r = receiver_;
+      // Let the reply go out first.
+      w_.scheduler().RunAfter(50, [r] { r->Stop(0); });
+    }
+    return reactor;
+  }
+
+ private:
+  CoreWorker& w_;
+  TaskReceiver* receiver_;
+};
+
+CoreWorkerServer::CoreWorkerServer(CoreWorker& w, TaskReceiver* receiver)
+    : w_(w), service_(std::make_unique<Service>(w, receiver)) {}
+
+CoreWorkerServer::~CoreWorkerServer() { Shutdown(); }
+
+int CoreWorkerServer::Start(const std::string& host) {
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(host + ":0", grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(-1);
+  builder.SetMaxSendMessageSize(-1);
+  builder.RegisterService(service_.get());
+  server_ = builder.BuildAndStart();
+  if (!server_ || port == 0) {
+    server_.reset();
+    throw polyray::Error("cannot start the CoreWorkerService of worker " + ShortHex(w_.worker_id()) + " on " + host);
+  }
+  return port;
+}
+
+void CoreWorkerServer::Shutdown() {
+  if (!server_) return;
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace polyray::core

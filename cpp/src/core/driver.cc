@@ -1,0 +1,259 @@
+// Driver mode: internal::StartDriver / StopDriver (as the Java driver's
+// DriverRuntime and python/polyray/api.py _connect). StartDriver starts an
+// embedded head when the address is empty ("auto": $POLYRAY_ADDRESS), adds
+// the job to the GCS (driver language CPP, the code search path), serves the
+// driver's CoreWorkerService, registers with the local raylet (is_driver)
+// and installs the CoreWorker as this process's runtime. StopDriver ends the
+// job (MarkJobFinished: the GCS kills its non-detached actors), frees what
+// the driver owns, disconnects and stops the embedded head.
+//
+// Invariants: a failed StartDriver leaves nothing running (no head, no
+// installed runtime); every control-plane call has a deadline.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include <grpcpp/grpcpp.h>
+
+#include "core/common.h"
+#include "core/core_worker.h"
+#include "core/embedded_head.h"
+#include "core/ids.h"
+#include "core/log_subscriber.h"
+#include "core/process_runtime.h"
+#include "polyray/exceptions.h"
+#include "polyray/protocol/gcs.grpc.pb.h"
+#include "polyray/protocol/raylet.grpc.pb.h"
+
+namespace polyray::core {
+namespace {
+
+/// What StopDriver undoes.
+struct DriverState {
+  std::shared_ptr<CoreWorker> core;
+  std::optional<EmbeddedHead> head;
+  std::shared_ptr<LogSubscriber> logs;
+};
+
+std::mutex g_mu;
+DriverState* g_driver = nullptr;  // guarded by g_mu
+
+std::vector<std::string> SplitPath(const char* s) {
+  std::vector<std::string> out;
+  if (!s) return out;
+  std::string cur;
+  for (const char* p = s;; ++p) {
+    if (*p == ':' || *p == '\0') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+      if (*p == '\0') break;
+    } else {
+      cur.push_back(*p);
+    }
+  }
+  return out;
+}
+
+std::string JsonList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out += buf;
+      } else {
+        out += c;
+      }
+    }
+    out += '"';
+  }
+  return out + "]";
+}
+
+/// Adds the job and builds the driver's CoreWorker (registered, serving).
+std::shared_ptr<CoreWorker> Connect(const std::string& address, const internal::DriverConfig& config) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon == address.size() - 1) {
+    throw polyray::Error("address must be host:port, got \"" + address + "\"");
+  }
+  std::string host = address.substr(0, colon);
+  std::vector<std::string> csp = config.code_search_path;
+  if (csp.empty()) csp = SplitPath(std::getenv("POLYRAY_CODE_SEARCH_PATH"));
+
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto gcs = rpc::GcsService::NewStub(channel);
+  rpc::NodeInfo node;
+  std::string job_id;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(std::chrono::seconds(5)));
+    rpc::GetAllNodesReply nodes;
+    grpc::Status st = gcs->GetAllNodes(&ctx, rpc::GetAllNodesRequest(), &nodes);
+    if (!st.ok()) {
+      throw polyray::Error("could not reach a polyray GCS at " + address + ": " + st.error_message() +
+                           " (is a head running there? start one with `python -m polyray.node --head`)");
+    }
+    bool found = false;
+    for (const auto& n : nodes.nodes()) {
+      if (!n.alive()) continue;
+      const std::string& h = n.raylet_address().host();
+      bool local = h == host || h == "127.0.0.1" || h == "localhost";
+      if (!found || local) {
+        node = n;
+        if (local) {
+          found = true;
+          break;
+        }
+        found = true;
+      }
+    }
+    if (!found) throw polyray::Error("the polyray cluster at " + address + " has no alive node");
+  }
+  {
+    rpc::AddJobRequest req;
+    rpc::JobInfo* job = req.mutable_job();
+    job->set_driver_language(rpc::CPP);
+    job->set_driver_pid(static_cast<int32_t>(getpid()));
+    job->set_namespace_(config.ray_namespace);
+    for (const auto& p : csp) job->add_code_search_path(p);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(std::chrono::seconds(10)));
+    rpc::AddJobReply reply;
+    grpc::Status st = gcs->AddJob(&ctx, req, &reply);
+    if (!st.ok()) throw polyray::Error("the GCS at " + address + " did not add the job: " + st.error_message());
+    job_id = reply.job_id();
+  }
+  {
+    // As a Python driver stores its sys.path: where this job's Python code may live.
+    rpc::KVPutRequest req;
+    req.set_namespace_("job");
+    req.set_key(job_id + ":sys_path");
+    req.set_value(JsonList(csp));
+    req.set_overwrite(true);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(std::chrono::seconds(10)));
+    rpc::KVPutReply reply;
+    gcs->KVPut(&ctx, req, &reply);
+  }
+  const rpc::Address& raylet = node.raylet_address();
+  CoreWorkerOptions o;
+  o.is_driver = true;
+  o.gcs_address = address;
+  o.raylet_address = Target(raylet);
+  o.node_id = node.node_id();
+  o.store_name = node.store_name();
+  o.job_id = job_id;
+  o.worker_id = NewWorkerId();
+  o.ray_namespace = config.ray_namespace;
+  o.code_search_path = csp;
+  o.host = raylet.host().empty() ? "127.0.0.1" : raylet.host();
+  auto core = std::make_shared<CoreWorker>(o);
+  core->StartServer(nullptr);
+  rpc::RegisterWorkerRequest req;
+  req.set_worker_id(o.worker_id);
+  req.set_language(rpc::CPP);
+  req.set_pid(static_cast<int32_t>(getpid()));
+  req.set_port(core->address().port());
+  req.set_job_id(job_id);
+  req.set_is_driver(true);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(kRpcTimeout));
+  rpc::RegisterWorkerReply reply;
+  auto stub = rpc::RayletService::NewStub(core->channels().Get(o.raylet_address));
+  grpc::Status st = stub->RegisterWorker(&ctx, req, &reply);
+  if (!st.ok()) {
+    core->Shutdown();
+    Retire(core);
+    throw polyray::Error("cannot register the driver with the raylet at " + o.raylet_address + ": " +
+                         st.error_message());
+  }
+  core->SetNode(reply.node_id(), reply.store_name());
+  return core;
+}
+
+void BestEffortEnd(CoreWorker& core) {
+  {
+    auto gcs = rpc::GcsService::NewStub(core.channels().Get(core.options().gcs_address));
+    rpc::MarkJobFinishedRequest req;
+    req.set_job_id(core.job_id());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(std::chrono::seconds(5)));
+    rpc::MarkJobFinishedReply reply;
+    gcs->MarkJobFinished(&ctx, req, &reply);  // the cluster may be gone already
+  }
+  core.Shutdown();
+  {
+    auto raylet = rpc::RayletService::NewStub(core.channels().Get(core.options().raylet_address));
+    rpc::DisconnectWorkerRequest req;
+    req.set_worker_id(core.worker_id());
+    req.set_intentional(true);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(std::chrono::seconds(2)));
+    rpc::DisconnectWorkerReply reply;
+    raylet->DisconnectWorker(&ctx, req, &reply);
+  }
+}
+
+}  // namespace
+}  // namespace polyray::core
+
+namespace polyray::internal {
+
+void StartDriver(const DriverConfig& config) {
+  using namespace polyray::core;
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (g_driver) throw polyray::Error("polyray::Init() was called twice: this process is already a driver");
+  std::string address = config.address;
+  std::optional<EmbeddedHead> head;
+  if (address.empty() || address == "local") {
+    head.emplace(EmbeddedHead::Start());
+    address = head->address();
+  } else if (address == "auto") {
+    const char* env = std::getenv("POLYRAY_ADDRESS");
+    if (!env || !*env) throw polyray::Error("Init with address \"auto\" needs $POLYRAY_ADDRESS (host:port of a running head)");
+    address = env;
+  }
+  std::shared_ptr<CoreWorker> core;
+  try {
+    core = Connect(address, config);
+    InstallRuntime(core);
+  } catch (...) {
+    if (core) {
+      core->Shutdown();
+      Retire(core);
+    }
+    if (head) head->Stop();
+    throw;
+  }
+  auto state = new DriverState();
+  state->core = core;
+  state->head = std::move(head);
+  state->logs = std::make_shared<LogSubscriber>(core->channels().Get(core->options().gcs_address), core->job_id(),
+                                                core->scheduler());
+  state->logs->Start();
+  g_driver = state;
+}
+
+void StopDriver() {
+  using namespace polyray::core;
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_driver) return;
+  std::unique_ptr<DriverState> state(g_driver);
+  g_driver = nullptr;
+  UninstallRuntime();
+  state->logs->Stop();
+  BestEffortEnd(*state->core);
+  if (state->head) state->head->Stop();
+  Retire(state->logs);  // its timers and reader may still name it
+}
+
+}  // namespace polyray::internal

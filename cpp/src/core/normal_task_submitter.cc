@@ -1,0 +1,318 @@
+// NormalTaskSubmitter of normal_task_submitter.h.
+#include "core/normal_task_submitter.h"
+
+#include <map>
+
+#include "core/common.h"
+#include "core/core_worker.h"
+#include "core/ids.h"
+#include "core/owned_objects.h"
+#include "core/push_stream.h"
+#include "core/rpc_call.h"
+#include "polyray/protocol/raylet.grpc.pb.h"
+
+namespace polyray::core {
+namespace {
+
+constexpr auto kFastTask = std::chrono::milliseconds(2);
+constexpr int kMaxPendingLeaseRequests = 16;
+constexpr std::chrono::seconds kLeaseRequestDeadline{60};
+
+bool CanRetry(const rpc::TaskSpec& spec) { return spec.max_retries() < 0 || spec.attempt() < spec.max_retries(); }
+
+/// The task as the raylet needs it: no argument values, a request id of its own.
+rpc::TaskSpec LeaseView(const rpc::TaskSpec& spec) {
+  rpc::TaskSpec view;
+  view.set_type(spec.type());
+  view.set_language(spec.language());
+  *view.mutable_function() = spec.function();
+  view.set_job_id(spec.job_id());
+  view.set_task_id(RandomBytes(kTaskIdSize - kJobIdSize) + spec.task_id().substr(kTaskIdSize - kJobIdSize));
+  view.set_parent_task_id(spec.parent_task_id());
+  *view.mutable_caller() = spec.caller();
+  view.set_num_returns(spec.num_returns());
+  *view.mutable_resources() = spec.resources();
+  *view.mutable_scheduling() = spec.scheduling();
+  view.set_name(spec.name());
+  *view.mutable_code_search_path() = spec.code_search_path();
+  view.set_caller_language(spec.caller_language());
+  return view;
+}
+
+}  // namespace
+
+void NormalTaskSubmitter::Run(Actions& actions) {
+  for (auto& a : actions) a();
+  actions.clear();
+}
+
+std::string NormalTaskSubmitter::KeyOf(const rpc::TaskSpec& spec) {
+  std::string key = std::to_string(spec.language()) + "|";
+  std::map<std::string, double> sorted(spec.resources().begin(), spec.resources().end());
+  for (const auto& [name, amount] : sorted) key += name + "=" + std::to_string(amount) + ",";
+  key += "|" + SerializeDeterministic(spec.scheduling()) + "|";
+  for (const auto& p : spec.code_search_path()) key += p + ":";
+  return key;
+}
+
+void NormalTaskSubmitter::Submit(PendingTaskPtr task) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_) {
+      task->key = KeyOf(task->spec);
+      classes_[task->key].queue.push_back(task);
+      Dispatch(task->key, actions);
+    } else {
+      actions.push_back([this, task] {
+        w_.owned().FailTask(task->spec, SystemError(rpc::WORKER_CRASHED, "the polyray runtime is shutting down"),
+                            task->arg_ids);
+      });
+    }
+  }
+  Run(actions);
+}
+
+void NormalTaskSubmitter::Dispatch(const std::string& key, Actions& actions) {
+  SchedulingClass& sc = classes_[key];
+  for (const LeasePtr& lease : sc.leases) {
+    if (sc.queue.empty()) break;
+    if (lease->dead) continue;
+    std::vector<PendingTaskPtr> batch;
+    while (!sc.queue.empty() && lease->inflight.size() + batch.size() < lease->Limit()) {
+      batch.push_back(sc.queue.front());
+      sc.queue.pop_front();
+    }
+    if (!batch.empty()) Push(lease, std::move(batch), actions);
+  }
+  int want = std::min<int>(static_cast<int>(sc.queue.size()), kMaxPendingLeaseRequests);
+  while (!closed_ && sc.requesting < want) {
+    sc.requesting++;
+    RequestLease(key, sc.queue.front()->spec, actions);
+  }
+  for (const LeasePtr& lease : sc.leases) MaybeLinger(lease, actions);
+}
+
+void NormalTaskSubmitter::Push(const LeasePtr& lease, std::vector<PendingTaskPtr> batch, Actions& actions) {
+  lease->lingering = false;
+  lease->linger_gen++;
+  auto now = std::chrono::steady_clock::now();
+  std::vector<rpc::TaskSpec> specs;
+  specs.reserve(batch.size());
+  for (auto& t : batch) {
+    t->pushed_at = now;
+    lease->inflight[t->spec.task_id()] = t;
+    specs.push_back(t->spec);
+  }
+  actions.push_back([stream = lease->stream, specs = std::move(specs)]() mutable { stream->Send(std::move(specs)); });
+}
+
+void NormalTaskSubmitter::RequestLease(const std::string& key, const rpc::TaskSpec& spec, Actions& actions) {
+  rpc::RequestWorkerLeaseRequest req;
+  *req.mutable_task() = LeaseView(spec);
+  actions.push_back([this, key, req = std::move(req)]() mutable {
+    auto stub = rpc::RayletService::NewStub(w_.channels().Get(w_.options().raylet_address));
+    CallAsync<rpc::RequestWorkerLeaseReply>(
+        [&stub](auto* ctx, auto* rq, auto* rp, auto cb) {
+          stub->async()->RequestWorkerLease(ctx, rq, rp, std::move(cb));
+        },
+        std::move(req), kLeaseRequestDeadline,
+        [this, key](const grpc::Status& st, rpc::RequestWorkerLeaseReply& reply) { OnLeaseReply(key, st, reply); });
+  });
+}
+
+void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Status& status,
+                                       rpc::RequestWorkerLeaseReply& reply) {
+  Actions actions;
+  LeasePtr unwanted;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    SchedulingClass& sc = classes_[key];
+    sc.requesting--;
+    if (closed_ || w_.shutting_down()) {
+      if (status.ok() && !reply.lease_id().empty()) {
+        unwanted = std::make_shared<Lease>();
+        unwanted->lease_id = reply.lease_id();
+        unwanted->worker_id = reply.worker_address().worker_id();
+      }
+    } else if (!status.ok()) {
+      if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        Dispatch(key, actions);  // the node is busy: ask again while tasks wait
+      } else {
+        FailQueue(key,
+                  SystemError(rpc::WORKER_CRASHED, "the raylet at " + w_.options().raylet_address +
+                                                       " did not grant a worker lease: " + status.error_message()),
+                  actions);
+      }
+    } else if (reply.has_failure() && (!reply.failure().message().empty() || !reply.failure().type_name().empty())) {
+      FailQueue(key, reply.failure(), actions);
+    } else if (reply.canceled() || reply.lease_id().empty()) {
+      Dispatch(key, actions);
+    } else {
+      auto lease = std::make_shared<Lease>();
+      lease->lease_id = reply.lease_id();
+      lease->worker_id = reply.worker_address().worker_id();
+      lease->address = reply.worker_address();
+      lease->key = key;
+      if (sc.queue.empty()) {
+        unwanted = lease;
+      } else {
+        sc.leases.push_back(lease);
+        OpenStream(lease);
+        Dispatch(key, actions);
+      }
+    }
+  }
+  if (unwanted) ReturnLease(unwanted, false);
+  Run(actions);
+}
+
+void NormalTaskSubmitter::OpenStream(const LeasePtr& lease) {
+  // Opening only queues the call: no callback runs before this returns.
+  std::weak_ptr<Lease> weak = lease;
+  lease->stream = PushStream::Open(
+      w_.channels().Get(lease->address),
+      [this, weak](rpc::PushTasksReply& reply) {
+        if (LeasePtr l = weak.lock()) OnReply(l, reply);
+      },
+      [this, weak](const grpc::Status& status) {
+        // A lease nobody lists any more has nothing in flight: nothing to fail.
+        if (LeasePtr l = weak.lock()) OnStreamClosed(l, status);
+      });
+}
+
+void NormalTaskSubmitter::OnReply(const LeasePtr& lease, rpc::PushTasksReply& reply) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    SchedulingClass& sc = classes_[lease->key];
+    auto now = std::chrono::steady_clock::now();
+    for (rpc::TaskResult& result : *reply.mutable_results()) {
+      auto it = lease->inflight.find(result.task_id());
+      if (it == lease->inflight.end()) continue;
+      PendingTaskPtr t = std::move(it->second);
+      lease->inflight.erase(it);
+      if (!lease->fast && now - t->pushed_at < kFastTask) lease->fast = true;
+      if (result.is_application_error() && t->spec.retry_exceptions() && CanRetry(t->spec)) {
+        t->spec.set_attempt(t->spec.attempt() + 1);
+        sc.queue.push_front(t);
+        continue;
+      }
+      if (result.worker_exiting()) lease->dead = true;
+      auto r = std::make_shared<rpc::TaskResult>(std::move(result));
+      actions.push_back([this, t, r] { w_.owned().CompleteTask(t->spec, *r, t->arg_ids); });
+    }
+    Dispatch(lease->key, actions);
+  }
+  Run(actions);
+}
+
+void NormalTaskSubmitter::OnStreamClosed(const LeasePtr& lease, const grpc::Status& status) {
+  Actions actions;
+  bool return_it = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    SchedulingClass& sc = classes_[lease->key];
+    bool listed = false;
+    for (const auto& l : sc.leases) listed = listed || l == lease;
+    if (lease->dead && lease->inflight.empty() && !listed) return;  // retired on purpose
+    lease->dead = true;
+    RemoveLease(sc, lease);
+    std::string detail = status.ok() ? std::string("stream closed") : status.error_message();
+    for (auto& [id, t] : lease->inflight) {
+      if (CanRetry(t->spec) && !closed_ && !w_.shutting_down()) {
+        t->spec.set_attempt(t->spec.attempt() + 1);
+        sc.queue.push_front(t);
+      } else {
+        rpc::ErrorRecord record = SystemError(
+            rpc::WORKER_CRASHED, "the worker running task " + t->spec.name() + " (worker " +
+                                     ShortHex(lease->worker_id) + ") died after " +
+                                     std::to_string(t->spec.attempt() + 1) + " attempt(s): " + detail);
+        actions.push_back([this, t = t, record] { w_.owned().FailTask(t->spec, record, t->arg_ids); });
+      }
+    }
+    lease->inflight.clear();
+    return_it = true;
+    if (!closed_) Dispatch(lease->key, actions);
+  }
+  if (return_it) ReturnLease(lease, true);
+  Run(actions);
+}
+
+void NormalTaskSubmitter::FailQueue(const std::string& key, const rpc::ErrorRecord& record, Actions& actions) {
+  SchedulingClass& sc = classes_[key];
+  while (!sc.queue.empty()) {
+    PendingTaskPtr t = sc.queue.front();
+    sc.queue.pop_front();
+    actions.push_back([this, t, record] { w_.owned().FailTask(t->spec, record, t->arg_ids); });
+  }
+}
+
+void NormalTaskSubmitter::MaybeLinger(const LeasePtr& lease, Actions& actions) {
+  if (lease->dead || !lease->inflight.empty() || lease->lingering || !classes_[lease->key].queue.empty()) return;
+  lease->lingering = true;
+  uint64_t gen = ++lease->linger_gen;
+  actions.push_back([this, lease, gen] { w_.scheduler().RunAfter(kLeaseLingerMs, [this, lease, gen] { Expire(lease, gen); }); });
+}
+
+void NormalTaskSubmitter::Expire(const LeasePtr& lease, uint64_t gen) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (gen != lease->linger_gen || lease->dead || !lease->inflight.empty() || !classes_[lease->key].queue.empty()) {
+      return;
+    }
+    lease->dead = true;
+    lease->lingering = false;
+    RemoveLease(classes_[lease->key], lease);
+  }
+  lease->stream->Close();
+  ReturnLease(lease, false);
+}
+
+void NormalTaskSubmitter::ReturnLease(const LeasePtr& lease, bool disconnect) {
+  rpc::ReturnWorkerRequest req;
+  req.set_lease_id(lease->lease_id);
+  req.set_worker_id(lease->worker_id);
+  req.set_disconnect(disconnect);
+  auto stub = rpc::RayletService::NewStub(w_.channels().Get(w_.options().raylet_address));
+  CallAsync<rpc::ReturnWorkerReply>(
+      [&stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->ReturnWorker(ctx, rq, rp, std::move(cb)); },
+      std::move(req), std::chrono::seconds(10), IgnoreReply<rpc::ReturnWorkerReply>());
+}
+
+void NormalTaskSubmitter::RemoveLease(SchedulingClass& sc, const LeasePtr& lease) {
+  for (auto it = sc.leases.begin(); it != sc.leases.end(); ++it) {
+    if (*it == lease) {
+      sc.leases.erase(it);
+      return;
+    }
+  }
+}
+
+void NormalTaskSubmitter::Close() {
+  std::vector<LeasePtr> leases;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    for (auto& [key, sc] : classes_) {
+      for (auto& l : sc.leases) {
+        l->dead = true;
+        leases.push_back(l);
+      }
+      sc.leases.clear();
+    }
+  }
+  auto stub = rpc::RayletService::NewStub(w_.channels().Get(w_.options().raylet_address));
+  for (const LeasePtr& lease : leases) {
+    lease->stream->Close();
+    rpc::ReturnWorkerRequest req;
+    req.set_lease_id(lease->lease_id);
+    req.set_worker_id(lease->worker_id);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(std::chrono::seconds(2)));
+    rpc::ReturnWorkerReply reply;
+    stub->ReturnWorker(&ctx, req, &reply);  // best effort: the node may be gone
+  }
+}
+
+}  // namespace polyray::core

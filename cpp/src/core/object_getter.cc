@@ -1,0 +1,262 @@
+// ObjectGetter of object_getter.h.
+#include "core/object_getter.h"
+
+#include <chrono>
+#include <condition_variable>
+
+#include "core/common.h"
+#include "core/core_worker.h"
+#include "core/ids.h"
+#include "core/rpc_call.h"
+#include "core/store_io.h"
+#include "polyray/exceptions.h"
+#include "polyray/protocol/core_worker.grpc.pb.h"
+#include "polyray/protocol/raylet.grpc.pb.h"
+
+namespace polyray::core {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// What a blocked Get / Wait waits on.
+struct Waiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<EntryPtr> entries;
+  size_t ready = 0;
+};
+
+internal::ValueView ErrorView(const rpc::ErrorRecord& record) {
+  auto env = std::make_shared<const rpc::Envelope>(ErrorEnvelope(record));
+  return ViewOf(*env, env);
+}
+
+EntryPtr EntryFromReply(rpc::GetObjectReply& reply, const std::string& oid, const rpc::Address& owner) {
+  if (!reply.found()) {
+    return ErrorEntry(reply.has_failure()
+                          ? reply.failure()
+                          : SystemError(rpc::OBJECT_LOST, "the owner at " + Target(owner) +
+                                                              " does not know object " + Hex(oid)));
+  }
+  rpc::ReturnObject& obj = *reply.mutable_object();
+  if (obj.kind_case() == rpc::ReturnObject::kValue) {
+    return InlineEntry(std::move(*obj.mutable_value()), obj.size());
+  }
+  std::string node = obj.in_store_node();
+  if (node.empty() && reply.locations_size() > 0) node = reply.locations(0);
+  return StoreEntry(node, obj.size());
+}
+
+}  // namespace
+
+std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::RefPtr>& refs, int64_t timeout_ms) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  auto waiter = std::make_shared<Waiter>();
+  waiter->entries.resize(refs.size());
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (!refs[i]) throw polyray::Error("Get() of an empty ObjectRef (argument " + std::to_string(i) + ")");
+    waiter->entries[i] = w_.memory_store().GetIfReady(refs[i]->object_id);
+    if (!waiter->entries[i]) missing.push_back(i);
+  }
+  if (!missing.empty()) {
+    std::vector<uint64_t> tokens(refs.size(), 0);
+    for (size_t i : missing) {
+      StartFetch(refs[i]);
+      tokens[i] = w_.memory_store().Subscribe(refs[i]->object_id, [waiter, i](const EntryPtr& e) {
+        std::lock_guard<std::mutex> lock(waiter->mu);
+        if (!waiter->entries[i]) {
+          waiter->entries[i] = e;
+          waiter->ready++;
+        }
+        waiter->cv.notify_all();
+      });
+    }
+    bool blocked = w_.InBlockingTask();
+    if (blocked) NotifyBlocked(true);
+    size_t not_ready = 0;
+    {
+      std::unique_lock<std::mutex> lock(waiter->mu);
+      auto done = [&] { return waiter->ready >= missing.size(); };
+      if (timeout_ms < 0) {
+        waiter->cv.wait(lock, done);
+      } else {
+        waiter->cv.wait_until(lock, deadline, done);
+      }
+      not_ready = missing.size() - waiter->ready;
+    }
+    if (blocked) NotifyBlocked(false);
+    if (not_ready > 0) {
+      std::string first;
+      for (size_t i : missing) {
+        if (tokens[i]) w_.memory_store().Unsubscribe(refs[i]->object_id, tokens[i]);
+      }
+      std::lock_guard<std::mutex> lock(waiter->mu);
+      for (size_t i : missing) {
+        if (!waiter->entries[i]) {
+          first = Hex(refs[i]->object_id);
+          break;
+        }
+      }
+      throw polyray::GetTimeoutError("Get() timed out after " + std::to_string(timeout_ms) + " ms: " +
+                                     std::to_string(not_ready) + " of " + std::to_string(refs.size()) +
+                                     " object(s) not ready (first: " + first + ")");
+    }
+  }
+  std::vector<internal::ValueView> out;
+  out.reserve(refs.size());
+  std::lock_guard<std::mutex> lock(waiter->mu);
+  for (size_t i = 0; i < refs.size(); ++i) out.push_back(ViewOf(refs[i]->object_id, waiter->entries[i]));
+  return out;
+}
+
+internal::WaitResult ObjectGetter::Wait(const std::vector<internal::RefPtr>& refs, int num_returns,
+                                        int64_t timeout_ms) {
+  if (num_returns < 0 || static_cast<size_t>(num_returns) > refs.size()) {
+    throw polyray::Error("Wait(): num_returns must be between 0 and the number of refs (" +
+                         std::to_string(refs.size()) + "), got " + std::to_string(num_returns));
+  }
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  auto waiter = std::make_shared<Waiter>();
+  waiter->entries.resize(refs.size());
+  std::vector<uint64_t> tokens(refs.size(), 0);
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (!refs[i]) throw polyray::Error("Wait() of an empty ObjectRef (argument " + std::to_string(i) + ")");
+    if (!w_.memory_store().GetIfReady(refs[i]->object_id)) StartFetch(refs[i]);
+    tokens[i] = w_.memory_store().Subscribe(refs[i]->object_id, [waiter, i](const EntryPtr& e) {
+      std::lock_guard<std::mutex> lock(waiter->mu);
+      if (!waiter->entries[i]) {
+        waiter->entries[i] = e;
+        waiter->ready++;
+      }
+      waiter->cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(waiter->mu);
+    auto done = [&] { return waiter->ready >= static_cast<size_t>(num_returns); };
+    if (timeout_ms < 0) {
+      waiter->cv.wait(lock, done);
+    } else {
+      waiter->cv.wait_until(lock, deadline, done);
+    }
+  }
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (tokens[i]) w_.memory_store().Unsubscribe(refs[i]->object_id, tokens[i]);
+  }
+  internal::WaitResult result;
+  std::lock_guard<std::mutex> lock(waiter->mu);
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (waiter->entries[i] && result.ready.size() < static_cast<size_t>(num_returns)) {
+      result.ready.push_back(i);
+    } else {
+      result.not_ready.push_back(i);
+    }
+  }
+  return result;
+}
+
+internal::ValueView ObjectGetter::ViewOf(const std::string& oid, const EntryPtr& entry) {
+  if (entry->envelope) return core::ViewOf(*entry->envelope, entry);
+  if (!entry->in_store_node.empty() && entry->in_store_node != w_.node_id()) {
+    return ErrorView(SystemError(rpc::OBJECT_LOST, "object " + Hex(oid) + " is held on node " +
+                                                       ShortHex(entry->in_store_node) +
+                                                       "; reading objects from other nodes is not supported yet"));
+  }
+  try {
+    std::optional<internal::ValueView> view = w_.store().Read(oid, kStoreWaitMs);
+    if (!view) {
+      return ErrorView(SystemError(rpc::OBJECT_LOST,
+                                   "object " + Hex(oid) + " is not in this node's store (freed or evicted)"));
+    }
+    // The view pins the store object; the entry keeps the value's nested references.
+    auto both = std::make_shared<std::pair<EntryPtr, std::shared_ptr<const void>>>(entry, view->keepalive);
+    view->keepalive = std::move(both);
+    return std::move(*view);
+  } catch (const std::exception& e) {
+    rpc::ErrorRecord r = SystemError(rpc::RUNTIME_ERROR, "cannot read object " + Hex(oid) +
+                                                             " from the node's store: " + e.what());
+    return ErrorView(r);
+  }
+}
+
+void ObjectGetter::StartFetch(const internal::RefPtr& ref) {
+  const std::string& oid = ref->object_id;
+  if (w_.references().IsOwned(oid)) return;  // its task or put completes it here
+  rpc::ObjectRef msg;
+  if (!msg.ParseFromString(ref->serialized) || IsWorker(msg.owner(), w_.worker_id())) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (w_.memory_store().GetIfReady(oid) || !fetching_.insert(oid).second) return;
+  }
+  FetchOnce(oid, msg.owner());
+}
+
+void ObjectGetter::FetchOnce(const std::string& oid, const rpc::Address& owner) {
+  if (w_.shutting_down()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fetching_.erase(oid);
+    return;
+  }
+  rpc::GetObjectRequest req;
+  req.set_object_id(oid);
+  req.set_timeout_ms(kGetObjectWaitMs);
+  auto stub = rpc::CoreWorkerService::NewStub(w_.channels().Get(owner));
+  CallAsync<rpc::GetObjectReply>(
+      [&stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->GetObject(ctx, rq, rp, std::move(cb)); },
+      std::move(req), std::chrono::milliseconds(kGetObjectWaitMs + 10'000),
+      [this, oid, owner](const grpc::Status& st, rpc::GetObjectReply& reply) {
+        if (w_.shutting_down()) return;
+        if (st.ok() && reply.timed_out()) {
+          FetchOnce(oid, owner);  // the owner is alive and the object not ready yet
+          return;
+        }
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          fetching_.erase(oid);
+        }
+        if (!st.ok()) {
+          w_.memory_store().Set(
+              oid, ErrorEntry(SystemError(rpc::OBJECT_LOST, "the owner of object " + Hex(oid) + " at " +
+                                                                Target(owner) + " is unreachable (" +
+                                                                st.error_message() + "); the object is lost")));
+          return;
+        }
+        w_.memory_store().Set(oid, EntryFromReply(reply, oid, owner));
+      });
+}
+
+EntryPtr ObjectGetter::FetchFromOwner(const rpc::ObjectRef& ref) {
+  const std::string& oid = ref.object_id();
+  if (EntryPtr known = w_.memory_store().GetIfReady(oid)) return known;
+  auto stub = rpc::CoreWorkerService::NewStub(w_.channels().Get(ref.owner()));
+  rpc::GetObjectRequest req;
+  req.set_object_id(oid);
+  req.set_timeout_ms(kGetObjectWaitMs);
+  while (true) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(std::chrono::milliseconds(kGetObjectWaitMs + 10'000)));
+    rpc::GetObjectReply reply;
+    grpc::Status st = stub->GetObject(&ctx, req, &reply);
+    if (!st.ok()) {
+      return ErrorEntry(SystemError(rpc::OBJECT_LOST, "the owner of object " + Hex(oid) + " at " +
+                                                          Target(ref.owner()) + " is unreachable (" +
+                                                          st.error_message() + "); the object is lost"));
+    }
+    if (reply.timed_out()) continue;  // the owner is alive and the value pending
+    return EntryFromReply(reply, oid, ref.owner());
+  }
+}
+
+void ObjectGetter::NotifyBlocked(bool blocked) {
+  rpc::NotifyWorkerBlockedRequest req;
+  req.set_worker_id(w_.worker_id());
+  req.set_blocked(blocked);
+  auto stub = rpc::RayletService::NewStub(w_.channels().Get(w_.options().raylet_address));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(std::chrono::seconds(5)));
+  rpc::NotifyWorkerBlockedReply reply;
+  stub->NotifyWorkerBlocked(&ctx, req, &reply);  // best effort, in order (synchronous)
+}
+
+}  // namespace polyray::core

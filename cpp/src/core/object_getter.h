@@ -1,0 +1,57 @@
+// The get side of a CoreWorker: waits for objects (Get, Wait), fetches
+// borrowed ones from their owners (GetObject), and turns known entries into
+// ValueViews (inline envelopes, or zero-copy views of the node's store).
+//
+// Invariants: a Get ends with values, or GetTimeoutError at its deadline;
+// errors (task errors, lost objects) come back as kError views, never as
+// exceptions; a borrowed object is fetched by one request at a time; a view
+// keeps its bytes alive (the entry, or the store pin) through its keepalive.
+// A leased worker that waits inside a normal task lends its CPUs back to the
+// node while it waits (NotifyWorkerBlocked).
+#ifndef POLYRAY_CORE_OBJECT_GETTER_H_
+#define POLYRAY_CORE_OBJECT_GETTER_H_
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "core/memory_store.h"
+#include "polyray/internal/runtime.h"
+#include "polyray/protocol/common.pb.h"
+
+namespace polyray::core {
+
+class CoreWorker;
+
+/// Get / Wait; see the file comment.
+class ObjectGetter {
+ public:
+  explicit ObjectGetter(CoreWorker& w) : w_(w) {}
+
+  /// Values of `refs`, in order. Throws polyray::GetTimeoutError.
+  std::vector<internal::ValueView> Get(const std::vector<internal::RefPtr>& refs, int64_t timeout_ms);
+  /// Waits until `num_returns` of `refs` are ready (or the deadline).
+  internal::WaitResult Wait(const std::vector<internal::RefPtr>& refs, int num_returns, int64_t timeout_ms);
+  /// The value of a known entry (errors and lost objects as kError views).
+  internal::ValueView ViewOf(const std::string& oid, const EntryPtr& entry);
+  /// Asks the owner of `ref` for its value, waiting as long as the owner is
+  /// alive and the value pending (a worker resolving an argument); the
+  /// object is not counted here (the caller holds it while the task runs).
+  EntryPtr FetchFromOwner(const rpc::ObjectRef& ref);
+
+ private:
+  /// Starts fetching a borrowed object unless it is known or being fetched.
+  void StartFetch(const internal::RefPtr& ref);
+  void FetchOnce(const std::string& oid, const rpc::Address& owner);
+  void NotifyBlocked(bool blocked);
+
+  CoreWorker& w_;
+  std::mutex mu_;
+  std::unordered_set<std::string> fetching_;
+};
+
+}  // namespace polyray::core
+
+#endif  // POLYRAY_CORE_OBJECT_GETTER_H_

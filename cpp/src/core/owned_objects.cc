@@ -1,0 +1,115 @@
+// OwnedObjects of owned_objects.h.
+#include "core/owned_objects.h"
+
+#include "core/borrow_tracker.h"
+#include "core/common.h"
+#include "core/core_worker.h"
+#include "core/ids.h"
+#include "core/store_io.h"
+#include "polyray/exceptions.h"
+#include "polyray/protocol/raylet.grpc.pb.h"
+
+namespace polyray::core {
+namespace {
+
+std::vector<std::string> NestedIds(const internal::Encoded& value) {
+  std::vector<std::string> ids;
+  for (const auto& s : value.nested_refs) {
+    rpc::ObjectRef r;
+    if (r.ParseFromString(s)) ids.push_back(r.object_id());
+  }
+  return ids;
+}
+
+google::protobuf::RepeatedPtrField<rpc::ObjectRef> NestedRefs(const internal::Encoded& value) {
+  google::protobuf::RepeatedPtrField<rpc::ObjectRef> out;
+  for (const auto& s : value.nested_refs) out.Add()->ParseFromString(s);
+  return out;
+}
+
+}  // namespace
+
+internal::RefPtr OwnedObjects::Put(internal::Encoded value) {
+  std::string oid = w_.NextPutId();
+  w_.references().AddOwned(oid);
+  internal::RefPtr ref = w_.OwnedRef(oid);
+  StoreOwned(oid, value);
+  return ref;
+}
+
+void OwnedObjects::StoreOwned(const std::string& oid, const internal::Encoded& value) {
+  uint64_t size = EncodedSize(value);
+  std::vector<internal::RefPtr> nested = w_.HoldNested(NestedRefs(value));
+  if (size > kInlineMax) {
+    PutInStore(oid, value, w_.address());
+    w_.references().SetInStore(oid, w_.node_id());
+    w_.memory_store().Set(oid, StoreEntry(w_.node_id(), size, std::move(nested)));
+  } else {
+    w_.memory_store().Set(oid, InlineEntry(ToEnvelope(value), size, std::move(nested)));
+  }
+  w_.references().SetContains(oid, NestedIds(value));
+}
+
+void OwnedObjects::PutInStore(const std::string& oid, const internal::Encoded& value,
+                              const rpc::Address& owner) {
+  try {
+    w_.store().WriteSealed(oid, value);
+  } catch (const polyray::StoreFullError& e) {
+    throw polyray::ObjectStoreFullError("the value of object " + Hex(oid) + " (" +
+                                        std::to_string(EncodedSize(value)) + " bytes) does not fit in the node's store " +
+                                        w_.store().name() + ": " + e.what());
+  } catch (const polyray::StoreError& e) {
+    throw polyray::Error("cannot write object " + Hex(oid) + " into the node's store " + w_.store().name() +
+                         ": " + e.what());
+  }
+  std::shared_ptr<polyray::ObjectView> pin = w_.store().Pin(oid, 5000);
+  rpc::PinObjectsRequest req;
+  req.add_object_ids(oid);
+  *req.mutable_owner() = owner;
+  rpc::PinObjectsReply reply;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(kRpcTimeout));
+  auto stub = rpc::RayletService::NewStub(w_.channels().Get(w_.options().raylet_address));
+  grpc::Status st = stub->PinObjects(&ctx, req, &reply);
+  if (!st.ok()) {
+    throw polyray::Error("the raylet at " + w_.options().raylet_address + " did not pin object " + Hex(oid) +
+                         ": " + st.error_message());
+  }
+  if (reply.pinned_size() > 0 && !reply.pinned(0)) {
+    throw polyray::Error("the raylet could not pin object " + Hex(oid) + " in store " + w_.store().name());
+  }
+}
+
+void OwnedObjects::CompleteTask(const rpc::TaskSpec& spec, rpc::TaskResult& result,
+                                const std::vector<std::string>& arg_ids) {
+  (void)spec;
+  for (rpc::ReturnObject& r : *result.mutable_returns()) {
+    const std::string& oid = r.object_id();
+    bool in_store = r.kind_case() == rpc::ReturnObject::kInStoreNode;
+    if (!w_.references().IsOwned(oid)) {
+      // Every reference to this return is gone already: drop it.
+      if (in_store && !r.in_store_node().empty()) w_.borrows().OnFree(oid, r.in_store_node());
+      continue;
+    }
+    std::vector<internal::RefPtr> nested = w_.HoldNested(r.nested_refs());
+    if (in_store) {
+      w_.references().SetInStore(oid, r.in_store_node());
+      w_.memory_store().Set(oid, StoreEntry(r.in_store_node(), r.size(), std::move(nested)));
+    } else {
+      w_.memory_store().Set(oid, InlineEntry(std::move(*r.mutable_value()), r.size(), std::move(nested)));
+    }
+  }
+  w_.references().RemoveSubmitted(arg_ids);
+}
+
+void OwnedObjects::FailTask(const rpc::TaskSpec& spec, const rpc::ErrorRecord& record,
+                            const std::vector<std::string>& arg_ids) {
+  EntryPtr error = ErrorEntry(record);
+  for (int i = 1; i <= spec.num_returns(); ++i) {
+    std::string oid = ReturnId(spec.task_id(), i);
+    if (w_.references().IsOwned(oid)) w_.memory_store().Set(oid, error);
+  }
+  w_.references().RemoveSubmitted(arg_ids);
+}
+
+}  // namespace polyray::core

@@ -1,0 +1,98 @@
+// Reference counts of the objects this process owns or borrows
+// (docs/protocol.md §7.4, §7.5; the rules of the Java and Python runtimes).
+//
+// An owned object stays alive while any count is non-zero: live RefPtrs here
+// (`local`), submitted tasks that take it as an argument (`submitted`), other
+// processes that borrow it (`borrowers`), owned objects whose value contains
+// it (`contained_in`), and returns carrying it to a caller that has not
+// registered yet (`lent`). At zero the owner frees it. A borrowed object
+// registers this process with its owner on its first local reference and
+// unregisters after its last one.
+//
+// Invariants: one mutex guards the counts; the actions a change causes (frees,
+// borrow updates) go to the Listener after the mutex is released, so the
+// listener may call back into the counter.
+#ifndef POLYRAY_CORE_REFERENCE_COUNTER_H_
+#define POLYRAY_CORE_REFERENCE_COUNTER_H_
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "polyray/protocol/common.pb.h"
+
+namespace polyray::core {
+
+/// Counts references; see the file comment.
+class ReferenceCounter {
+ public:
+  /// What the counter asks its CoreWorker to do.
+  struct Listener {
+    /// An owned object's counts reached zero (`in_store_node` empty: inline).
+    std::function<void(const std::string& oid, const std::string& in_store_node)> free;
+    /// Register (`added`) or unregister (`removed`) borrows with an owner.
+    std::function<void(const rpc::Address& owner, std::vector<std::string> added,
+                       std::vector<std::string> removed)>
+        borrow_changed;
+  };
+
+  explicit ReferenceCounter(Listener listener) : listener_(std::move(listener)) {}
+
+  /// Registers an object this process owns, before any reference exists.
+  void AddOwned(const std::string& oid);
+  /// The owned objects nested in an owned object's value live as long as it does.
+  void SetContains(const std::string& oid, const std::vector<std::string>& contains);
+  /// The owned object's value is in the store of `node_id`.
+  void SetInStore(const std::string& oid, const std::string& node_id);
+  /// Whether this process owns `oid` and still counts it.
+  bool IsOwned(const std::string& oid) const;
+  /// A new local reference; `owner` null means this process owns the object.
+  void AddLocal(const std::string& oid, const rpc::Address* owner);
+  /// A local reference was dropped.
+  void RemoveLocal(const std::string& oid);
+  /// Tasks were submitted that take these objects as arguments.
+  void AddSubmitted(const std::vector<std::string>& oids);
+  /// Those tasks finished.
+  void RemoveSubmitted(const std::vector<std::string>& oids);
+  /// Owned references travel inside a return value to a caller.
+  void AddLent(const std::vector<std::string>& oids);
+  /// A borrower registered or let go of owned objects.
+  void UpdateBorrowers(const std::string& borrower, const std::vector<std::string>& added,
+                       const std::vector<std::string>& removed);
+  /// Owned objects with a store copy: (oid, node) pairs (shutdown frees them).
+  std::vector<std::pair<std::string, std::string>> OwnedInStore() const;
+  /// How many objects are counted.
+  size_t Size() const;
+
+ private:
+  struct Ref {
+    bool owned = false;
+    rpc::Address owner;
+    int local = 0;
+    int submitted = 0;
+    std::unordered_set<std::string> borrowers;
+    int contained_in = 0;
+    int lent = 0;
+    std::vector<std::string> contains;
+    std::string in_store_node;
+    bool registered = false;
+    bool Alive() const {
+      return local > 0 || submitted > 0 || !borrowers.empty() || contained_in > 0 || lent > 0;
+    }
+  };
+  using Actions = std::vector<std::function<void()>>;
+
+  void Release(const std::string& oid, Actions& actions);
+  static void Run(Actions& actions);
+
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Ref> refs_;
+  Listener listener_;
+};
+
+}  // namespace polyray::core
+
+#endif  // POLYRAY_CORE_REFERENCE_COUNTER_H_

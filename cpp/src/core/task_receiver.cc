@@ -1,0 +1,249 @@
+// TaskReceiver of task_receiver.h.
+#include "core/task_receiver.h"
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+
+#include "core/borrow_tracker.h"
+#include "core/common.h"
+#include "core/core_worker.h"
+#include "core/ids.h"
+#include "core/object_getter.h"
+#include "core/owned_objects.h"
+#include "polyray/exceptions.h"
+
+namespace polyray::core {
+namespace {
+
+/// A task failure found before or after the call (not user code raising).
+struct TaskFailure {
+  rpc::ErrorRecord record;
+};
+
+std::string TaskName(const rpc::TaskSpec& spec) {
+  if (!spec.name().empty()) return spec.name();
+  return spec.function().cpp().function_name();
+}
+
+rpc::ErrorRecord RuntimeError(const std::string& type_name, const std::string& message) {
+  rpc::ErrorRecord r = SystemError(rpc::RUNTIME_ERROR, message);
+  r.set_type_name(type_name);
+  return r;
+}
+
+/// An argument that is an error value: the task fails with the same kind and
+/// type, the argument's record as the cause (as the other workers do).
+TaskFailure ArgumentError(const rpc::ErrorRecord& cause, const std::string& what) {
+  rpc::ErrorRecord r;
+  r.set_kind(cause.kind());
+  r.set_type_name(cause.type_name());
+  r.set_message(what + " is an error: " + cause.message());
+  r.set_language(rpc::CPP);
+  *r.mutable_cause() = cause;
+  return TaskFailure{r};
+}
+
+}  // namespace
+
+rpc::TaskResult ErrorResult(const rpc::TaskSpec& spec, const std::string& record_bytes, bool application_error) {
+  rpc::TaskResult result;
+  result.set_task_id(spec.task_id());
+  result.set_is_application_error(application_error);
+  int n = std::max(spec.num_returns(), spec.type() == rpc::ACTOR_CREATION_TASK ? 1 : 0);
+  for (int i = 1; i <= n; ++i) {
+    rpc::ReturnObject* r = result.add_returns();
+    r->set_object_id(ReturnId(spec.task_id(), i));
+    r->mutable_value()->set_format(rpc::FORMAT_ERROR);
+    r->mutable_value()->set_body(record_bytes);
+    r->set_size(record_bytes.size());
+  }
+  return result;
+}
+
+void TaskReceiver::Enqueue(std::shared_ptr<rpc::TaskSpec> spec, ReplyFn reply) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(Item{std::move(spec), std::move(reply)});
+  }
+  cv_.notify_one();
+}
+
+bool TaskReceiver::Cancel(const std::string& task_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Item& item : queue_) {
+    if (item.spec->task_id() == task_id) {
+      cancelled_.insert(task_id);
+      return true;
+    }
+  }
+  return false;
+}
+
+void TaskReceiver::Stop(int exit_code) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    exit_code_ = exit_code;
+  }
+  cv_.notify_all();
+}
+
+int TaskReceiver::RunLoop() {
+  while (true) {
+    Item item;
+    bool cancelled = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopped_ || !queue_.empty(); });
+      if (stopped_) return exit_code_;
+      item = std::move(queue_.front());
+      queue_.pop_front();
+      cancelled = cancelled_.erase(item.spec->task_id()) > 0;
+    }
+    rpc::TaskResult result;
+    if (cancelled) {
+      result = ErrorResult(*item.spec,
+                           SerializeDeterministic(SystemError(
+                               rpc::TASK_CANCELLED, "task " + TaskName(*item.spec) + " was cancelled before it ran")),
+                           false);
+    } else {
+      result = Execute(item.spec);
+    }
+    // User output reaches the raylet (and the driver) by the time the caller
+    // learns the task finished; borrows made while it ran reach their owners.
+    std::fflush(stdout);
+    std::fflush(stderr);
+    if (w_.borrows().HasPending()) w_.borrows().Flush(30'000);
+    bool exiting = result.worker_exiting();
+    item.reply(std::move(result));
+    if (exiting) {
+      // The actor is gone: let the reply leave, then end the process's loop.
+      w_.scheduler().RunAfter(100, [this] { Stop(0); });
+    }
+  }
+}
+
+rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec_ptr) {
+  const rpc::TaskSpec& spec = *spec_ptr;
+  internal::TaskInvocation inv;
+  try {
+    if (spec.function().kind_case() != rpc::FunctionDescriptor::kCpp) {
+      throw TaskFailure{RuntimeError("std::invalid_argument", "task " + TaskName(spec) +
+                                                                  " has a non-C++ function descriptor; a C++ worker "
+                                                                  "runs C++ descriptors only")};
+    }
+    if (spec.kwargs_size() > 0) {
+      throw TaskFailure{RuntimeError("std::invalid_argument", "keyword arguments are not supported for C++ callees: " +
+                                                                  TaskName(spec) + "; pass them positionally")};
+    }
+    switch (spec.type()) {
+      case rpc::ACTOR_CREATION_TASK: inv.kind = internal::TaskInvocation::Kind::kActorCreation; break;
+      case rpc::ACTOR_TASK: inv.kind = internal::TaskInvocation::Kind::kActorMethod; break;
+      default: inv.kind = internal::TaskInvocation::Kind::kNormal; break;
+    }
+    inv.function_name = spec.function().cpp().function_name();
+    inv.class_name = spec.function().cpp().class_name();
+    inv.actor_id = spec.actor_id();
+    inv.caller_language = static_cast<Language>(spec.caller_language());
+    inv.num_returns = spec.num_returns();
+    inv.args.reserve(spec.args_size());
+    for (int i = 0; i < spec.args_size(); ++i) {
+      const rpc::TaskArg& a = spec.args(i);
+      std::string what = "argument " + std::to_string(i) + " of " + TaskName(spec);
+      if (a.kind_case() == rpc::TaskArg::kRef) {
+        EntryPtr e = w_.getter().FetchFromOwner(a.ref());
+        internal::ValueView v = w_.getter().ViewOf(a.ref().object_id(), e);
+        if (v.format == Format::kError) {
+          rpc::ErrorRecord cause;
+          cause.ParseFromArray(v.body.data(), static_cast<int>(v.body.size()));
+          throw ArgumentError(cause, what);
+        }
+        inv.args.push_back(std::move(v));
+      } else {
+        if (a.value().format() == rpc::FORMAT_ERROR) {
+          rpc::ErrorRecord cause;
+          cause.ParseFromString(a.value().body());
+          throw ArgumentError(cause, what);
+        }
+        inv.args.push_back(ViewOf(a.value(), spec_ptr));  // a view of the received spec
+      }
+    }
+  } catch (const TaskFailure& f) {
+    return ErrorResult(spec, SerializeDeterministic(f.record), false);
+  }
+  internal::TaskOutcome outcome;
+  w_.EnterTask(spec.task_id(), spec.type() == rpc::NORMAL_TASK);
+  try {
+    outcome = executor_(inv);
+  } catch (const std::exception& e) {
+    outcome = internal::TaskOutcome{};
+    outcome.error_record = SerializeDeterministic(
+        RuntimeError("std::exception", "the C++ worker failed to run " + TaskName(spec) + ": " + e.what()));
+  } catch (...) {
+    outcome = internal::TaskOutcome{};
+    outcome.error_record = SerializeDeterministic(
+        RuntimeError("unknown", "the C++ worker failed to run " + TaskName(spec) + ": an unknown exception"));
+  }
+  w_.ExitTask();
+  inv.args.clear();  // drop pins of by-reference arguments
+  rpc::TaskResult result = Returns(spec, outcome);
+  result.set_worker_exiting(outcome.worker_exiting);
+  return result;
+}
+
+rpc::TaskResult TaskReceiver::Returns(const rpc::TaskSpec& spec, internal::TaskOutcome& outcome) {
+  if (!outcome.error_record.empty()) {
+    rpc::ErrorRecord r;
+    bool application = r.ParseFromString(outcome.error_record) && r.kind() == rpc::TASK_ERROR;
+    return ErrorResult(spec, outcome.error_record, application);
+  }
+  rpc::TaskResult result;
+  result.set_task_id(spec.task_id());
+  if (spec.type() == rpc::ACTOR_CREATION_TASK) {
+    result.set_actor_ready(true);
+    return result;
+  }
+  int n = spec.num_returns();
+  if (static_cast<int>(outcome.returns.size()) != n) {
+    return ErrorResult(spec,
+                       SerializeDeterministic(RuntimeError(
+                           "std::length_error", TaskName(spec) + " has num_returns=" + std::to_string(n) +
+                                                    " but produced " + std::to_string(outcome.returns.size()) +
+                                                    " value(s)")),
+                       false);
+  }
+  for (int i = 0; i < n; ++i) {
+    internal::Encoded& enc = outcome.returns[i];
+    std::string oid = ReturnId(spec.task_id(), i + 1);
+    rpc::ReturnObject* r = result.add_returns();
+    r->set_object_id(oid);
+    uint64_t size = EncodedSize(enc);
+    r->set_size(size);
+    for (const std::string& s : enc.nested_refs) r->add_nested_refs()->ParseFromString(s);
+    w_.borrows().Lend(r->nested_refs());
+    if (size > kInlineMax) {
+      try {
+        w_.owned().PutInStore(oid, enc, spec.caller());
+      } catch (const polyray::ObjectStoreFullError& e) {
+        return ErrorResult(spec, SerializeDeterministic(SystemError(rpc::OBJECT_STORE_FULL, e.what())), false);
+      } catch (const std::exception& e) {
+        return ErrorResult(spec,
+                           SerializeDeterministic(RuntimeError(
+                               "polyray::Error", "cannot put the return value of " + TaskName(spec) + " (" +
+                                                     std::to_string(size) + " bytes) into the node's store: " + e.what())),
+                           false);
+      }
+      r->set_in_store_node(w_.node_id());
+    } else {
+      rpc::Envelope* env = r->mutable_value();
+      env->set_format(static_cast<rpc::Format>(enc.format));
+      env->set_body(std::move(enc.body));
+      for (auto& b : enc.buffers) env->add_buffers(std::move(b));
+    }
+  }
+  return result;
+}
+
+}  // namespace polyray::core
