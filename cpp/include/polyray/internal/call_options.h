@@ -1,0 +1,104 @@
+// Chainable option setters shared by the callers (Ray's C++ names), as
+// CRTP mixins so `Task(f).SetMaxRetries(3).Remote(1)` keeps the caller type.
+//
+// Invariants: setters only fill internal::CallOptions; the runtime checks
+// the values when the call is submitted. Each mixin offers only options that
+// mean something for its kind of call.
+#ifndef POLYRAY_INTERNAL_CALL_OPTIONS_H_
+#define POLYRAY_INTERNAL_CALL_OPTIONS_H_
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "polyray/internal/runtime.h"
+
+namespace polyray {
+namespace internal {
+
+/// Holds the options of one call.
+class OptionsHolder {
+ protected:
+  CallOptions options_;
+};
+
+/// Resources a task or an actor needs ("CPU", "GPU", "memory", custom).
+template <typename Derived>
+class ResourceSetters : public virtual OptionsHolder {
+ public:
+  /// Requires `amount` of resource `name` (replacing an earlier amount).
+  Derived& SetResource(const std::string& name, double amount) {
+    options_.resources[name] = amount;
+    return static_cast<Derived&>(*this);
+  }
+  /// Requires these resources (adding to / replacing earlier ones).
+  Derived& SetResources(const std::map<std::string, double>& resources) {
+    for (const auto& [name, amount] : resources) options_.resources[name] = amount;
+    return static_cast<Derived&>(*this);
+  }
+};
+
+/// The display name of a task or an actor call, or the name of an actor.
+template <typename Derived>
+class NameSetter : public virtual OptionsHolder {
+ public:
+  /// Task / call: the name shown in logs. Actor creation: the actor's name,
+  /// by which GetActor finds it (in its namespace).
+  Derived& SetName(const std::string& name) {
+    options_.name = name;
+    return static_cast<Derived&>(*this);
+  }
+};
+
+/// Retries of a normal task.
+template <typename Derived>
+class RetrySetters : public virtual OptionsHolder {
+ public:
+  /// Retries after a worker crash (default 3; 0 disables; -1 retries forever).
+  Derived& SetMaxRetries(int max_retries) {
+    options_.max_retries = max_retries;
+    return static_cast<Derived&>(*this);
+  }
+  /// Whether an exception thrown by the task is retried too (default false).
+  Derived& SetRetryExceptions(bool retry_exceptions) {
+    options_.retry_exceptions = retry_exceptions;
+    return static_cast<Derived&>(*this);
+  }
+};
+
+/// Options of an actor's creation.
+template <typename Derived>
+class ActorSetters : public virtual OptionsHolder {
+ public:
+  /// The namespace of the actor's name (default: the job's namespace).
+  Derived& SetNamespace(const std::string& ray_namespace) {
+    options_.ray_namespace = ray_namespace;
+    return static_cast<Derived&>(*this);
+  }
+  /// How often the actor is restarted after its worker dies (-1: forever).
+  Derived& SetMaxRestarts(int max_restarts) {
+    options_.max_restarts = max_restarts;
+    return static_cast<Derived&>(*this);
+  }
+  /// How often a method call is retried after the actor restarts.
+  Derived& SetMaxTaskRetries(int max_task_retries) {
+    options_.max_task_retries = max_task_retries;
+    return static_cast<Derived&>(*this);
+  }
+  /// How many method calls may run at once (0: the default, 1).
+  Derived& SetMaxConcurrency(int max_concurrency) {
+    options_.max_concurrency = max_concurrency;
+    return static_cast<Derived&>(*this);
+  }
+  /// Whether the actor outlives its job (Ray's lifetime="detached"); a
+  /// detached actor needs a name.
+  Derived& SetDetached(bool detached = true) {
+    options_.detached = detached;
+    return static_cast<Derived&>(*this);
+  }
+};
+
+}  // namespace internal
+}  // namespace polyray
+
+#endif  // POLYRAY_INTERNAL_CALL_OPTIONS_H_
