@@ -23,6 +23,8 @@ _OTHER = {
     "ObjectRef": "polyray.core.object_ref",
     "java_function": "polyray.xlang",
     "java_actor_class": "polyray.xlang",
+    "cpp_function": "polyray.xlang",
+    "cpp_actor_class": "polyray.xlang",
 }
 
 __all__ = sorted(_API | set(_OTHER) | {"exceptions"})

@@ -187,7 +187,9 @@ class ActorMethod:
         elif language == pb.JAVA:
             desc = pb.FunctionDescriptor(java=pb.JavaFunctionDescriptor(class_name=d.java.class_name, method_name=self._name))
         else:
-            desc = pb.FunctionDescriptor(cpp=pb.CppFunctionDescriptor(function_name=self._name, class_name=d.cpp.class_name))
+            # C++ methods are registered as "Class::Method" (POLYRAY_REMOTE(&Counter::Add)).
+            method = self._name if "::" in self._name else f"{d.cpp.class_name}::{self._name}"
+            desc = pb.FunctionDescriptor(cpp=pb.CppFunctionDescriptor(function_name=method, class_name=d.cpp.class_name))
         if language != pb.PYTHON and kwargs:
             lang = {pb.JAVA: "Java", pb.CPP: "C++"}[language]
             raise TypeError(f"keyword arguments are not supported for {lang} callees ({cls_name}.{self._name} got "

@@ -4,6 +4,7 @@
     polyray stop                                          stop the daemons started here
     polyray status [--address HOST:PORT]                  nodes, resources, actors, workers
     polyray java-classpath                                the Java SDK's classpath
+    polyray cpp-flags                                     compiler/linker flags for the C++ SDK
     polyray microbenchmark [--filter S] [--json OUT]      the rows of `ray microbenchmark`
 """
 
@@ -184,6 +185,20 @@ def cmd_java_classpath(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cpp_flags(args: argparse.Namespace) -> int:
+    """Print the flags to build against the C++ SDK:
+    ``g++ -std=c++17 -shared -fPIC f.cc $(polyray cpp-flags) -o libf.so``."""
+    from polyray import sdk
+
+    try:
+        flags = sdk.cpp_flags()
+    except sdk.CppSdkMissing as e:
+        print(f"polyray cpp-flags: {e}", file=sys.stderr)
+        return 1
+    print(" ".join(flags))
+    return 0
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the ``polyray`` console script."""
     p = argparse.ArgumentParser(prog="polyray", description="polyray cluster tools")
@@ -205,6 +220,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     st.set_defaults(fn=cmd_status)
     jc = sub.add_parser("java-classpath", help="print the classpath of the Java SDK (to build and run Java drivers)")
     jc.set_defaults(fn=cmd_java_classpath)
+    cf = sub.add_parser("cpp-flags", help="print the compiler and linker flags of the C++ SDK "
+                                          "(g++ -std=c++17 f.cc $(polyray cpp-flags))")
+    cf.set_defaults(fn=cmd_cpp_flags)
     # Its options live in polyray.bench, imported only when asked for (it loads
     # numpy and the CoreWorker): `polyray microbenchmark -h` lists them.
     sub.add_parser("microbenchmark", add_help=False,

@@ -1,4 +1,5 @@
-"""Handles for callees in other languages: ``java_function``, ``java_actor_class``.
+"""Handles for callees in other languages: ``java_function``, ``java_actor_class``,
+``cpp_function``, ``cpp_actor_class``.
 
 Arguments to a Java (or C++) callee are encoded in the language-neutral
 XLANG format; a value that has no XLANG form (a set, an instance of a Python
@@ -93,3 +94,94 @@ def java_function(class_name: str, function_name: str, signature: str = "") -> J
 def java_actor_class(class_name: str) -> JavaActorClass:
     """A Java class to instantiate as an actor; call its methods through the handle."""
     return JavaActorClass(class_name)
+
+
+class CppFunction:
+    """A C++ function registered with ``POLYRAY_REMOTE``, called as a task:
+    ``polyray.cpp_function("Plus1").remote(1)``.
+
+    The job's code search path must list the shared library (or its folder)
+    that registers the function; the C++ worker dlopens every library there.
+    """
+
+    def __init__(self, function_name: str, options: dict[str, Any] | None = None) -> None:
+        if not isinstance(function_name, str) or not function_name:
+            raise ValueError(f"cpp_function needs the registered function name (a non-empty str), "
+                             f"got {function_name!r}")
+        self.function_name = function_name
+        self._options = opts.validate(options or {}, opts.TASK_OPTIONS, f"C++ function {function_name}")
+
+    def __str__(self) -> str:
+        return self.function_name
+
+    def __repr__(self) -> str:
+        return f"CppFunction({self.function_name!r})"
+
+    def options(self, **options: Any) -> "CppFunction":
+        """The same function with options overridden (num_returns, resources, max_retries, ...)."""
+        merged = dict(self._options)
+        merged.update(opts.validate(options, opts.TASK_OPTIONS, f"C++ function {self.function_name}"))
+        return CppFunction(self.function_name, merged)
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Submit the call; returns an ObjectRef (a list for num_returns > 1).
+
+        Arguments are encoded as XLANG; a value with no XLANG form raises
+        here (naming the argument, its type and C++), before anything is sent.
+        """
+        _no_kwargs(pb.CPP, self.function_name, kwargs)
+        core = _require_core()
+        desc = pb.FunctionDescriptor(cpp=pb.CppFunctionDescriptor(function_name=self.function_name))
+        o = self._options
+        spec = core.new_task_spec(pb.NORMAL_TASK, pb.CPP, desc, o.get("name") or self.function_name)
+        return submit_normal_task(core, spec, args, {}, o, pb.CPP)
+
+
+class CppActorClass:
+    """A C++ class whose instances are actors, created by a registered factory:
+    ``polyray.cpp_actor_class("Counter::Create", "Counter").remote(0)``.
+
+    Methods are called through the handle by their C++ name:
+    ``handle.Add.remote(1)`` runs the method registered as ``Counter::Add``.
+    """
+
+    def __init__(self, create_function_name: str, class_name: str,
+                 options: dict[str, Any] | None = None) -> None:
+        if not isinstance(create_function_name, str) or not create_function_name:
+            raise ValueError(f"cpp_actor_class needs the registered factory name (e.g. 'Counter::Create'), "
+                             f"got {create_function_name!r}")
+        if not isinstance(class_name, str) or not class_name:
+            raise ValueError(f"cpp_actor_class needs the C++ class name (e.g. 'Counter'), got {class_name!r}")
+        self.create_function_name = create_function_name
+        self.class_name = class_name
+        self._options = opts.validate(options or {}, opts.ACTOR_OPTIONS, f"C++ actor class {class_name}")
+
+    def __repr__(self) -> str:
+        return f"CppActorClass({self.create_function_name!r}, {self.class_name!r})"
+
+    def options(self, **options: Any) -> "CppActorClass":
+        """The same class with options overridden (name, namespace, lifetime, resources, ...)."""
+        merged = dict(self._options)
+        merged.update(opts.validate(options, opts.ACTOR_OPTIONS, f"C++ actor class {self.class_name}"))
+        return CppActorClass(self.create_function_name, self.class_name, merged)
+
+    def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
+        """Create the actor (the factory gets ``args``); returns its handle."""
+        _no_kwargs(pb.CPP, self.create_function_name, kwargs)
+        core = _require_core()
+        desc = pb.FunctionDescriptor(cpp=pb.CppFunctionDescriptor(
+            function_name=self.create_function_name, class_name=self.class_name))
+        spec = core.new_task_spec(pb.ACTOR_CREATION_TASK, pb.CPP, desc, self.create_function_name)
+        return create_actor(core, spec, args, {}, self._options, pb.CPP, False, None)
+
+
+def cpp_function(function_name: str) -> CppFunction:
+    """A C++ function to call as a task, by the name it was registered under
+    with ``POLYRAY_REMOTE`` (``"Plus1"``)."""
+    return CppFunction(function_name)
+
+
+def cpp_actor_class(create_function_name: str, class_name: str) -> CppActorClass:
+    """A C++ class to instantiate as an actor: its registered factory
+    (``"Counter::Create"``) and its class name (``"Counter"``)."""
+    return CppActorClass(create_function_name, class_name)

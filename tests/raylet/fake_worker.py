@@ -8,6 +8,7 @@ its raylet goes away. FAKE_WORKER_MODE changes that:
     hang   never register
     exit   exit with code 7 right after registering
 
+FAKE_WORKER_LANGUAGE=N registers as that Language (default PYTHON).
 FAKE_WORKER_PIN=<object id hex> pins that object of the node's store after
 registering (and prints "pinned"). FAKE_WORKER_LINES=N prints N numbered
 lines on stdout and stderr after registering.
@@ -51,7 +52,7 @@ def main() -> int:
         reply = raylet_pb2_grpc.RayletServiceStub(channel).RegisterWorker(
             raylet_pb2.RegisterWorkerRequest(
                 worker_id=bytes.fromhex(os.environ["POLYRAY_WORKER_ID"]),
-                language=common_pb2.PYTHON,
+                language=int(os.environ.get("FAKE_WORKER_LANGUAGE", common_pb2.PYTHON)),
                 pid=os.getpid(),
                 port=port,
                 job_id=bytes.fromhex(os.environ["POLYRAY_JOB_ID"]),

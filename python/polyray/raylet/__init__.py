@@ -5,6 +5,8 @@ Never imports polyray.api or polyray.core (DESIGN §9): it speaks the protocol o
 
 from polyray.raylet.config import NodeConfig
 from polyray.raylet.launchers import (
+    CppWorkerLauncher,
+    JavaWorkerLauncher,
     LaunchCommand,
     LaunchContext,
     LaunchError,
@@ -17,6 +19,8 @@ from polyray.raylet.server import RayletServer
 __all__ = [
     "NodeConfig",
     "RayletServer",
+    "CppWorkerLauncher",
+    "JavaWorkerLauncher",
     "LaunchCommand",
     "LaunchContext",
     "LaunchError",

@@ -3,8 +3,8 @@
 A :class:`WorkerLauncher` turns a :class:`LaunchContext` (who the worker is,
 where its raylet, GCS and store are, the job's code search path) into a
 command line and an environment. The pool looks launchers up in a
-:class:`LauncherRegistry` keyed by Language, so Java and C++ launchers plug in
-later, and tests substitute their own.
+:class:`LauncherRegistry` keyed by Language (Python, Java and C++ ship by
+default); tests substitute their own.
 """
 
 from __future__ import annotations
@@ -151,6 +151,39 @@ class JavaWorkerLauncher(WorkerLauncher):
         return LaunchCommand(argv=argv, env=env)
 
 
+@dataclass
+class CppWorkerLauncher(WorkerLauncher):
+    """``polyray_cpp_worker`` (the C++ SDK's worker executable).
+
+    The worker reads everything from the POLYRAY_* environment, dlopens every
+    shared library on POLYRAY_CODE_SEARCH_PATH (the job's code search path)
+    and runs the functions registered there with ``POLYRAY_REMOTE``. Like
+    Java workers, C++ workers are pooled per (language, job, code search
+    path), so one process serves many tasks of its job.
+    """
+
+    #: The executable; None means :func:`polyray.sdk.cpp_worker` (the
+    #: POLYRAY_CPP_WORKER override, else the checkout's build/cpp/bin).
+    executable: str | None = None
+
+    def build(self, ctx: LaunchContext) -> LaunchCommand:
+        """Command and environment of a C++ worker; LaunchError says what is missing."""
+        from polyray import sdk
+
+        if self.executable is not None:
+            path = self.executable
+            if not os.path.isfile(path) or not os.access(path, os.X_OK):
+                raise LaunchError(f"cannot start a C++ worker: no executable at {path}")
+        else:
+            try:
+                path = sdk.cpp_worker()
+            except sdk.CppSdkMissing as e:
+                raise LaunchError(f"cannot start a C++ worker: {e}") from None
+        env = dict(os.environ)
+        env.update(ctx.polyray_env())
+        return LaunchCommand(argv=[path], env=env)
+
+
 class LauncherRegistry:
     """Launchers by Language."""
 
@@ -159,8 +192,9 @@ class LauncherRegistry:
 
     @classmethod
     def default(cls) -> "LauncherRegistry":
-        """The launchers this build ships: Python and Java."""
-        return cls({common_pb2.PYTHON: PythonWorkerLauncher(), common_pb2.JAVA: JavaWorkerLauncher()})
+        """The launchers this build ships: Python, Java and C++."""
+        return cls({common_pb2.PYTHON: PythonWorkerLauncher(), common_pb2.JAVA: JavaWorkerLauncher(),
+                    common_pb2.CPP: CppWorkerLauncher()})
 
     def register(self, language: int, launcher: WorkerLauncher) -> None:
         """Use ``launcher`` for ``language`` from now on."""

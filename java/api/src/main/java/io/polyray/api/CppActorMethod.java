@@ -20,7 +20,8 @@ public final class CppActorMethod<R> {
   /**
    * A method.
    *
-   * @param methodName the registered name
+   * @param methodName the registered name ({@code Counter::Add}); a name without
+   *     {@code ::} ({@code Add}) is qualified with the actor's class name
    * @param returnType the Java type the result is converted to
    * @param <R> the result type
    * @return the method

@@ -264,9 +264,13 @@ final class TaskSubmission {
       }
       case CPP: {
         requireLanguage(fn, io.polyray.api.Language.CPP, h);
+        String cppClass = cls.getCpp().getClassName();
+        // Methods are registered as "Class::Method"; CppActorMethod.of("Add", ...) means that too.
+        String method = fn.getFunctionName().contains("::") ? fn.getFunctionName()
+            : cppClass + "::" + fn.getFunctionName();
         fd = FunctionDescriptor.newBuilder().setCpp(CppFunctionDescriptor.newBuilder()
-            .setFunctionName(fn.getFunctionName()).setClassName(cls.getCpp().getClassName())).build();
-        name = fn.getFunctionName();
+            .setFunctionName(method).setClassName(cppClass)).build();
+        name = method;
         break;
       }
       default: {
