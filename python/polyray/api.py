@@ -239,7 +239,8 @@ def _all_nodes() -> list:
 
 
 def nodes() -> list[dict[str, Any]]:
-    """One dict per node: NodeID, Alive, Resources, address, store."""
+    """One dict per node (alive and dead): NodeID, Alive, Resources, AvailableResources,
+    address (the raylet's host:port), NodeManagerAddress/Port, ObjectStoreName."""
     out = []
     for n in _all_nodes():
         out.append({
@@ -247,6 +248,7 @@ def nodes() -> list[dict[str, Any]]:
             "Alive": n.alive,
             "Resources": dict(n.resources_total),
             "AvailableResources": dict(n.resources_available),
+            "address": f"{n.raylet_address.host}:{n.raylet_address.port}",
             "NodeManagerAddress": n.raylet_address.host,
             "NodeManagerPort": n.raylet_address.port,
             "ObjectStoreName": n.store_name,

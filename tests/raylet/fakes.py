@@ -71,6 +71,9 @@ class FakeGcs(gcs_pb2_grpc.GcsServiceServicer):
         self.unregistered.append(request)
         return gcs_pb2.UnregisterNodeReply()
 
+    async def GetAllNodes(self, request, context):  # noqa: N802
+        return gcs_pb2.GetAllNodesReply(nodes=self.registered)
+
     async def PublishLogs(self, request, context):  # noqa: N802
         self.logs.extend(request.batches)
         return gcs_pb2.PublishLogsReply()

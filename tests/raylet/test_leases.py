@@ -111,9 +111,28 @@ async def test_client_cancellation_drops_queued_request(tmp_path):
         assert (await h.stats()).resources_available["CPU"] == 1.0
 
 
-async def test_infeasible_request_fails_naming_resources(tmp_path):
+async def test_infeasible_request_waits_and_warns_naming_resources(tmp_path):
+    """No node can ever hold the request: the driver is warned (through the job's
+    log channel) with the resources asked for, and the request waits for a node
+    that fits instead of failing (as in Ray)."""
     async with running_raylet(tmp_path) as h:
-        reply = await h.lease(resources={"CPU": 4, "GPU": 1})
+        pending = asyncio.ensure_future(h.lease(resources={"CPU": 4, "GPU": 1}))
+        await wait_for(lambda: h.gcs.log_lines(is_error=True), what="infeasible warning")
+        (message,) = h.gcs.log_lines(is_error=True)
+        assert "{CPU: 4, GPU: 1}" in message and "{CPU: 2}" in message, message
+        assert not pending.done()
+        assert not h.launcher.launched
+        assert (await h.stats()).pending_leases == 1
+        pending.cancel()
+
+
+async def test_spilled_request_that_cannot_fit_fails_naming_resources(tmp_path):
+    """A request another raylet spilled here (grant_or_reject) is not spilled
+    again: one that can never fit fails at once, naming the resources."""
+    async with running_raylet(tmp_path) as h:
+        reply = await h.stub.RequestWorkerLease(
+            raylet_pb2.RequestWorkerLeaseRequest(task=task_spec(resources={"CPU": 4, "GPU": 1}),
+                                                 grant_or_reject=True), timeout=20)
         assert reply.failure.kind == common_pb2.RUNTIME_ERROR
         message = reply.failure.message
         assert "{CPU: 4, GPU: 1}" in message and "{CPU: 2}" in message, message

@@ -29,6 +29,7 @@ from polyray import exceptions as exc
 from polyray.core import errors
 from polyray.core.actor_submitter import ActorTaskSubmitter
 from polyray.core.memory_store import Entry, MemoryStore
+from polyray.core.object_puller import ObjectPuller
 from polyray.core.object_ref import ObjectRef, set_core
 from polyray.core.reference_counter import ReferenceCounter
 from polyray.core.rpc import RPC_TIMEOUT, SERVER_OPTIONS, aio_channel, address_str
@@ -105,6 +106,11 @@ class CoreWorker:
         self._pending_borrows: dict[bytes, tuple[pb.Address, list, list]] = {}
         self._borrow_flush: Optional[asyncio.Future] = None
         self._owner_channels: dict[str, grpc.aio.Channel] = {}
+        # Nodes holding copies of objects in their stores, beyond the primary
+        # copy the memory store names (owned: from AddObjectLocation; borrowed:
+        # from the owner's GetObject reply), and the owners of borrowed ones.
+        self._locations: dict[bytes, list[bytes]] = {}
+        self._owners: dict[bytes, pb.Address] = {}
         self._store = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="polyray-io", daemon=True)
@@ -131,6 +137,7 @@ class CoreWorker:
         self.raylet = rl_grpc.RayletServiceStub(self._raylet_channel)
         self.submitter = NormalTaskSubmitter(self)
         self.actor_submitter = ActorTaskSubmitter(self)
+        self.puller = ObjectPuller(self)
         try:
             await self.raylet.RegisterWorker(rl.RegisterWorkerRequest(
                 worker_id=self.worker_id, language=pb.PYTHON, pid=os.getpid(), port=port,
@@ -253,19 +260,48 @@ class CoreWorker:
         return self._read_from_store(oid, entry.in_store_node, timeout)
 
     def _read_from_store(self, oid: bytes, node_id: bytes, timeout: Optional[float]) -> Any:
-        if node_id and node_id != self.node_id:
-            raise exc.ObjectLostError(
-                f"object {oid.hex()} is held on node {node_id.hex()[:12]}; reading objects from other nodes "
-                "is not supported yet")
         from polyray.store import StoreTimeoutError
-        try:
-            view = self.store.get_one(oid, timeout=10.0 if timeout is None else max(timeout, 0.001))
-        except StoreTimeoutError:
-            raise exc.ObjectLostError(f"object {oid.hex()} is not in this node's store (freed or evicted)") from None
+        view = None
+        if node_id and node_id != self.node_id:
+            try:
+                view = self.store.get_one(oid, timeout=0)  # pulled here before
+            except StoreTimeoutError:
+                self._pull(oid, node_id, timeout)
+        if view is None:
+            try:
+                view = self.store.get_one(oid, timeout=10.0 if timeout is None else max(timeout, 0.001))
+            except StoreTimeoutError:
+                raise exc.ObjectLostError(f"object {oid.hex()} is not in this node's store (freed or evicted)") from None
         fmt, body, buffers = envelope.unpack_from(view.metadata, view.data)
         if fmt == pb.FORMAT_ERROR:
             raise errors.exception_from_record(pb.ErrorRecord.FromString(bytes(body)))
         return envelope.decode(fmt, body, buffers, self.hooks)
+
+    def _pull(self, oid: bytes, primary: bytes, timeout: Optional[float]) -> None:
+        """Copy a remote object into this node's store (blocking; user threads only)."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError(f"object {oid.hex()} must be pulled from another node, which cannot be "
+                               "done on the CoreWorker's io thread")
+        locations = self.locations_of(oid, primary)
+        try:
+            self.run(self.puller.pull(oid, locations, self._owners.get(oid)), timeout)
+        except concurrent.futures.TimeoutError:
+            raise exc.GetTimeoutError(f"get() timed out after {timeout} s while pulling object {oid.hex()} "
+                                      f"from node {primary.hex()[:12]}") from None
+
+    def locations_of(self, oid: bytes, primary: bytes) -> list[bytes]:
+        """Every node known to hold ``oid``: the primary copy's first."""
+        out = [primary] if primary else []
+        out += [n for n in self._locations.get(oid, ()) if n != primary]
+        return out
+
+    def add_location(self, oid: bytes, node_id: bytes) -> None:
+        """Record a copy of ``oid`` on ``node_id`` (owned objects only: they are freed there too)."""
+        if not self.references.is_owned(oid):
+            return
+        nodes = self._locations.setdefault(oid, [])
+        if node_id not in nodes:
+            nodes.append(node_id)
 
     def put_in_store(self, oid: bytes, enc: "envelope.Encoded", owner: pb.Address) -> None:
         """Write an encoded value into the node's store and have the raylet pin it."""
@@ -350,22 +386,39 @@ class CoreWorker:
 
     def _on_free(self, oid: bytes, in_store_node: bytes) -> None:
         self.memory_store.delete(oid)
-        if in_store_node and not self.shutting_down:
-            self.call_soon(self._queue_free, oid)
+        nodes = self.locations_of(oid, in_store_node)
+        self._locations.pop(oid, None)
+        if nodes and not self.shutting_down:
+            self.call_soon(self._queue_free, oid, nodes)
 
-    def _queue_free(self, oid: bytes) -> None:
-        self._pending_free.append(oid)
-        if len(self._pending_free) == 1:
+    def _queue_free(self, oid: bytes, nodes: Iterable[bytes] = ()) -> None:
+        for node in nodes or (self.node_id,):
+            self._pending_free.append((oid, node))
+        if self._pending_free and not getattr(self, "_free_scheduled", False):
+            self._free_scheduled = True
             self._loop.call_later(0.01, lambda: asyncio.ensure_future(self._flush_free()))
 
     async def _flush_free(self) -> None:
-        ids, self._pending_free = self._pending_free, []
-        if not ids or self.shutting_down:
+        """Send the queued frees to the raylets of the nodes holding the copies."""
+        self._free_scheduled = False
+        pending, self._pending_free = self._pending_free, []
+        if not pending or self.shutting_down:
             return
-        try:
-            await self.raylet.FreeObjects(rl.FreeObjectsRequest(object_ids=ids), timeout=RPC_TIMEOUT)
-        except grpc.aio.AioRpcError:
-            pass
+        by_node: dict[bytes, list[bytes]] = {}
+        for oid, node in pending:
+            by_node.setdefault(node, []).append(oid)
+        for node, ids in by_node.items():
+            if node == self.node_id:
+                stub = self.raylet
+            else:
+                address, _ = await self.puller.nodes.raylet(node)
+                if address is None:
+                    continue  # the node is gone, and its copies with it
+                stub = self.raylet_at(address)
+            try:
+                await stub.FreeObjects(rl.FreeObjectsRequest(object_ids=ids), timeout=RPC_TIMEOUT)
+            except grpc.aio.AioRpcError:
+                pass
 
     def _on_borrow_change(self, owner: pb.Address, added: list, removed: list) -> None:
         if self.shutting_down:
@@ -401,6 +454,17 @@ class CoreWorker:
         """Wait until borrow registrations made so far reached their owners."""
         while self._borrow_flush is not None:
             await self._borrow_flush
+
+    def raylet_at(self, address: pb.Address) -> rl_grpc.RayletServiceStub:
+        """A stub to the raylet at ``address`` (the local one, or another node's)."""
+        target = address_str(address)
+        if target == self.raylet_address:
+            return self.raylet
+        stubs = self.__dict__.setdefault("_raylet_stubs", {})
+        stub = stubs.get(target)
+        if stub is None:
+            stub = stubs[target] = rl_grpc.RayletServiceStub(self.channel_to(address))
+        return stub
 
     def channel_to(self, owner: pb.Address) -> grpc.aio.Channel:
         """A cached channel to another process's CoreWorker (owners, leased workers)."""
@@ -499,7 +563,7 @@ class CoreWorker:
             if not self.references.is_owned(r.object_id):
                 # Every reference to this return is already gone: drop it.
                 if r.HasField("in_store_node") and r.in_store_node:
-                    self._queue_free(r.object_id)
+                    self._queue_free(r.object_id, [r.in_store_node])
                 continue
             if r.HasField("value"):
                 self.memory_store.set(r.object_id, envelope=r.value, size=r.size,
@@ -615,6 +679,8 @@ class CoreWorker:
                 if obj.HasField("value"):
                     self.memory_store.set(oid, envelope=obj.value, size=obj.size)
                 else:
+                    self._owners[oid] = owner
+                    self._locations[oid] = list(reply.locations)
                     self.memory_store.set(oid, in_store_node=obj.in_store_node, size=obj.size)
                 return
         finally:
@@ -625,11 +691,28 @@ class CoreWorker:
         fut: concurrent.futures.Future = concurrent.futures.Future()
         oid = ref.binary()
 
-        def done(entry: Entry) -> None:
+        def decode(entry: Entry) -> None:
             try:
                 fut.set_result(self.decode_entry(oid, entry))
             except BaseException as e:  # noqa: BLE001
                 fut.set_exception(e)
+
+        def done(entry: Entry) -> None:
+            remote = entry.in_store_node and entry.in_store_node != self.node_id and entry.error is None \
+                and entry.envelope is None
+            if not remote:
+                decode(entry)
+                return
+
+            async def pull_then_decode() -> None:
+                try:
+                    await self.puller.pull(oid, self.locations_of(oid, entry.in_store_node), self._owners.get(oid))
+                except BaseException as e:  # noqa: BLE001
+                    fut.set_exception(e)
+                    return
+                await asyncio.to_thread(decode, entry)
+
+            self.call_soon(lambda: asyncio.ensure_future(pull_then_decode()))
 
         if ref.owner_address() is not None:
             self.call_soon(self._start_fetch, ref)

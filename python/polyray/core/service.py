@@ -95,13 +95,15 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
             return cw.GetObjectReply(found=True, object=pb.ReturnObject(object_id=oid, value=entry.envelope, size=entry.size))
         return cw.GetObjectReply(found=True, object=pb.ReturnObject(object_id=oid, in_store_node=entry.in_store_node,
                                                                     size=entry.size),
-                                 locations=[entry.in_store_node])
+                                 locations=core.locations_of(oid, entry.in_store_node))
 
     async def UpdateBorrows(self, request, context):
         self._core.references.update_borrowers(request.borrower.worker_id, list(request.added), list(request.removed))
         return cw.UpdateBorrowsReply()
 
     async def AddObjectLocation(self, request, context):
+        """A node now holds a copy of an object this process owns."""
+        self._core.add_location(request.object_id, request.node_id)
         return cw.AddObjectLocationReply()
 
     async def CancelTask(self, request, context):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Optional
 import grpc
 
 from polyray.core import errors
+from polyray.core.rpc import address_str
 
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
@@ -36,6 +37,10 @@ LEASE_LINGER_S = 0.05
 FAST_TASK_S = 0.002
 MAX_INFLIGHT_FAST = 32
 MAX_PENDING_LEASE_REQUESTS = 16
+# Pause before asking again when the raylet a lease request was spilled to is gone.
+SPILL_RETRY_S = 0.5
+# How long the raylet of a lost worker gets to answer before its node counts as dead.
+NODE_PROBE_S = 2.0
 
 
 class PendingTask:
@@ -55,10 +60,19 @@ class PendingTask:
 
 class _Lease:
     __slots__ = ("lease_id", "worker_id", "address", "key", "queue", "inflight", "call",
-                 "reader", "dead", "linger", "avg_s", "last_result")
+                 "reader", "dead", "linger", "avg_s", "last_result", "raylet", "raylet_address",
+                 "single_use", "used")
 
-    def __init__(self, reply: rl.RequestWorkerLeaseReply, key: tuple) -> None:
+    def __init__(self, reply: rl.RequestWorkerLeaseReply, key: tuple, raylet=None, raylet_address: str = "") -> None:
+        # The raylet that granted the lease (another node's after a spill-over):
+        # the worker is returned there.
+        self.raylet = raylet
+        self.raylet_address = raylet_address
         self.lease_id = reply.lease_id
+        # SPREAD tasks each get a lease of their own (the raylet places each
+        # one), so a lease is not reused for the next task of its class.
+        self.single_use = key[2] == _SPREAD
+        self.used = False
         self.worker_id = reply.worker_address.worker_id
         self.address = reply.worker_address
         self.key = key
@@ -84,6 +98,9 @@ class _Lease:
         if self.avg_s < FAST_TASK_S and queued > 2 * leases:
             return MAX_INFLIGHT_FAST
         return 1
+
+
+_SPREAD = pb.SchedulingStrategy(kind=pb.SCHEDULING_SPREAD).SerializeToString()
 
 
 def scheduling_key(spec: pb.TaskSpec) -> tuple:
@@ -115,7 +132,7 @@ class NormalTaskSubmitter:
         for lease in self._leases[key]:
             if not q:
                 break
-            if lease.dead:
+            if lease.dead or lease.used:
                 continue
             batch = []
             limit = lease.limit(len(q), nleases)
@@ -126,6 +143,7 @@ class NormalTaskSubmitter:
                 batch.append(t)
             if batch:
                 self._push(lease, batch)
+                lease.used = lease.single_use
         live = [t for t in q if not t.cancelled]
         if len(live) != len(q):
             self._queues[key] = q = collections.deque(live)
@@ -148,15 +166,30 @@ class NormalTaskSubmitter:
 
     # -- leases --------------------------------------------------------------
     async def _request_lease(self, key: tuple, spec: pb.TaskSpec) -> None:
+        """Ask the local raylet for a lease; when it answers ``retry_at`` (spill-over),
+        ask that node's raylet, which grants or rejects (docs/protocol.md §7.1)."""
         core = self._core
+        raylet, where = core.raylet, core.raylet_address
+        view = _lease_view(spec)
         try:
-            request = rl.RequestWorkerLeaseRequest(task=_lease_view(spec))
-            reply = await core.raylet.RequestWorkerLease(request)
+            reply = await raylet.RequestWorkerLease(rl.RequestWorkerLeaseRequest(task=view))
+            if (not reply.lease_id and not reply.HasField("failure") and not reply.canceled
+                    and reply.retry_at.port):
+                raylet, where = core.raylet_at(reply.retry_at), address_str(reply.retry_at)
+                reply = await raylet.RequestWorkerLease(
+                    rl.RequestWorkerLeaseRequest(task=view, grant_or_reject=True))
         except grpc.aio.AioRpcError as e:
             self._requesting[key] -= 1
             if core.shutting_down:
                 return
-            record = errors.system_record(pb.RUNTIME_ERROR, f"the raylet at {core.raylet_address} did not grant a worker lease: {e.code().name}: {e.details()}")
+            if raylet is not core.raylet and e.code() in (grpc.StatusCode.UNAVAILABLE,
+                                                          grpc.StatusCode.DEADLINE_EXCEEDED):
+                # The node we were sent to went away: ask the local raylet again
+                # (its view drops the node once the GCS declares it dead).
+                await asyncio.sleep(SPILL_RETRY_S)
+                self._dispatch(key)
+                return
+            record = errors.system_record(pb.RUNTIME_ERROR, f"the raylet at {where} did not grant a worker lease: {e.code().name}: {e.details()}")
             self._fail_queue(key, record)
             return
         self._requesting[key] -= 1
@@ -166,7 +199,7 @@ class NormalTaskSubmitter:
         if reply.canceled:
             self._dispatch(key)
             return
-        lease = _Lease(reply, key)
+        lease = _Lease(reply, key, raylet, where)
         q = self._queues[key]
         if not any(not t.cancelled for t in q) or core.shutting_down:
             await self._return_lease(lease, disconnect=False)
@@ -253,13 +286,31 @@ class NormalTaskSubmitter:
                 self._retry(t)
             else:
                 detail = f"{error.code().name}: {error.details()}" if isinstance(error, grpc.aio.AioRpcError) else "stream closed"
-                rec = errors.system_record(
-                    pb.WORKER_CRASHED,
-                    f"the worker running task {spec.name} (worker {lease.worker_id.hex()[:12]}) died "
-                    f"after {spec.attempt + 1} attempt(s): {detail}")
-                self._finish_with_error(t, rec)
+                asyncio.ensure_future(self._fail_lost(t, lease, detail))
         asyncio.ensure_future(self._return_lease(lease, disconnect=True))
         self._dispatch(lease.key)
+
+    async def _fail_lost(self, t: PendingTask, lease: _Lease, detail: str) -> None:
+        """Fail a task whose worker is gone: NODE_DIED when the worker's raylet
+        does not answer either (its node died), else WORKER_CRASHED."""
+        spec = t.spec
+        node_dead = False
+        if lease.address.node_id and lease.address.node_id != self._core.node_id and lease.raylet is not None:
+            try:
+                await lease.raylet.GetNodeStats(rl.GetNodeStatsRequest(), timeout=NODE_PROBE_S)
+            except grpc.aio.AioRpcError:
+                node_dead = True
+        if node_dead:
+            rec = errors.system_record(
+                pb.NODE_DIED,
+                f"the node {lease.address.node_id.hex()} running task {spec.name} died (its raylet at "
+                f"{lease.raylet_address} does not answer) after {spec.attempt + 1} attempt(s): {detail}")
+        else:
+            rec = errors.system_record(
+                pb.WORKER_CRASHED,
+                f"the worker running task {spec.name} (worker {lease.worker_id.hex()[:12]}) died "
+                f"after {spec.attempt + 1} attempt(s): {detail}")
+        self._finish_with_error(t, rec)
 
     def _retry(self, t: PendingTask) -> None:
         t.spec.attempt += 1
@@ -267,14 +318,17 @@ class NormalTaskSubmitter:
         self._queues[t.key].appendleft(t)
 
     def _maybe_linger(self, lease: _Lease) -> None:
+        if lease.used and not lease.dead and not lease.inflight:
+            self._expire(lease, force=True)
+            return
         if lease.dead or lease.inflight or lease.linger is not None or self._queues[lease.key]:
             return
         loop = asyncio.get_running_loop()
         lease.linger = loop.call_later(LEASE_LINGER_S, self._expire, lease)
 
-    def _expire(self, lease: _Lease) -> None:
+    def _expire(self, lease: _Lease, force: bool = False) -> None:
         lease.linger = None
-        if lease.inflight or self._queues[lease.key] or lease.dead:
+        if lease.inflight or (self._queues[lease.key] and not force) or lease.dead:
             return
         lease.dead = True
         if lease in self._leases[lease.key]:
@@ -284,7 +338,7 @@ class NormalTaskSubmitter:
 
     async def _return_lease(self, lease: _Lease, disconnect: bool) -> None:
         try:
-            await self._core.raylet.ReturnWorker(
+            await (lease.raylet or self._core.raylet).ReturnWorker(
                 rl.ReturnWorkerRequest(lease_id=lease.lease_id, worker_id=lease.worker_id, disconnect=disconnect),
                 timeout=10)
         except grpc.aio.AioRpcError:

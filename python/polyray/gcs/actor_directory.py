@@ -32,17 +32,16 @@ from .config import GcsConfig
 from .errors import already_exists, error_record, failed_precondition, invalid_argument, not_found
 from .job_table import JobTable
 from .node_table import NodeTable
+from .placement_groups import PlacementGroups, bundle_node
 from .storage import Storage
 from .validation import (
     ACTOR_ID_SIZE,
     JOB_ID_SIZE,
     NODE_ID_SIZE,
-    PLACEMENT_GROUP_ID_SIZE,
-    TASK_ID_SIZE,
     WORKER_ID_SIZE,
     check_id,
-    check_resources,
     target,
+    validate_creation_task,
 )
 from .waiting import Notifier, wait_deadline
 
@@ -108,6 +107,8 @@ class ActorDirectory:
         self._nodes = nodes
         self._jobs = jobs
         self._rpc = WorkerRpc(pool, config)
+        #: Set by the server: where actors with a placement group strategy go.
+        self.placement_groups: PlacementGroups | None = None
         self._actors: dict[bytes, _Actor] = {}
         self._names: dict[tuple[str, str], bytes] = {}
         self._by_worker: dict[bytes, bytes] = {}
@@ -175,7 +176,7 @@ class ActorDirectory:
     ) -> gcs_pb2.RegisterActorReply:
         """Record an actor and start creating it; the reply does not wait for creation."""
         spec = request.creation_task
-        self._validate_creation_task(spec)
+        validate_creation_task(spec)
         if spec.actor_id in self._actors:
             return gcs_pb2.RegisterActorReply()  # a retried registration
         job = self._jobs.get(spec.job_id)
@@ -359,8 +360,16 @@ class ActorDirectory:
                 continue
             strategy = actor.spec.scheduling if actor.spec.HasField("scheduling") else None
             if strategy is not None and strategy.kind == common_pb2.SCHEDULING_PLACEMENT_GROUP:
-                # Bundles are not reserved yet (no placement group scheduler):
-                # the actor waits, like its placement group, in PG_PENDING.
+                # The actor goes to its bundle's node once the group is created
+                # (its resources come out of the bundle, not the node).
+                groups = self.placement_groups
+                node_id, why = bundle_node(groups.get(strategy.placement_group_id) if groups else None, strategy)
+                if why:
+                    self._to_dead(actor, error_record(common_pb2.ACTOR_DIED, f"actor {actor.label} cannot be placed: {why}"))
+                pg_node = self._nodes.get(node_id) if node_id else None
+                if pg_node is not None and pg_node.alive:
+                    del self._pending[actor_id]
+                    actor.creation = self._creations.spawn(self._create(actor, pg_node), name=f"create-{actor_id.hex()}")
                 continue
             if (
                 strategy is not None
@@ -633,33 +642,6 @@ class ActorDirectory:
     def _raylet_target(self, node_id: bytes) -> str:
         node = self._nodes.get(node_id)
         return target(node.raylet_address) if node is not None else ""
-
-    @staticmethod
-    def _validate_creation_task(spec: common_pb2.TaskSpec) -> None:
-        if spec.type != common_pb2.ACTOR_CREATION_TASK:
-            raise invalid_argument(
-                f"creation_task.type must be ACTOR_CREATION_TASK, got {common_pb2.TaskType.Name(spec.type)}"
-            )
-        check_id(spec.actor_id, "creation_task.actor_id", ACTOR_ID_SIZE)
-        check_id(spec.job_id, "creation_task.job_id", JOB_ID_SIZE)
-        check_id(spec.task_id, "creation_task.task_id", TASK_ID_SIZE)
-        if spec.actor_id[-JOB_ID_SIZE:] != spec.job_id:
-            raise invalid_argument("creation_task.actor_id must end with creation_task.job_id")
-        if spec.function.WhichOneof("kind") is None:
-            raise invalid_argument("creation_task.function must be set")
-        check_resources(spec.resources, "creation_task.resources")
-        if spec.max_restarts < -1:
-            raise invalid_argument(
-                f"creation_task.max_restarts must be >= -1 (-1 = infinite), got {spec.max_restarts}"
-            )
-        check_id(spec.caller.node_id, "creation_task.caller.node_id", NODE_ID_SIZE, optional=True)
-        strategy = spec.scheduling
-        if strategy.kind == common_pb2.SCHEDULING_NODE_AFFINITY:
-            check_id(strategy.node_id, "creation_task.scheduling.node_id", NODE_ID_SIZE)
-        elif strategy.kind == common_pb2.SCHEDULING_PLACEMENT_GROUP:
-            check_id(
-                strategy.placement_group_id, "creation_task.scheduling.placement_group_id", PLACEMENT_GROUP_ID_SIZE
-            )
 
     # -- persistence -------------------------------------------------------------
 

@@ -1,5 +1,9 @@
-"""Placement groups: stored and answered. They stay PG_PENDING until a scheduler
-reserves their bundles (a later change); nothing here pretends they are created."""
+"""Placement groups: the table, its RPCs, and the group life cycle.
+
+PG_PENDING until the scheduler (``placement_scheduler.py``) has reserved every
+bundle on the nodes it chose; then PG_CREATED with ``bundle_nodes``. A group
+with a bundle on a node that dies goes back to PG_PENDING and is placed
+again. Removal (or the end of its job) releases its bundles: PG_REMOVED."""
 
 from __future__ import annotations
 
@@ -9,7 +13,11 @@ import grpc
 
 from polyray.protocol import gcs_pb2
 
-from .background import BackgroundTasks
+from typing import Callable, Optional
+
+from polyray.protocol import common_pb2
+
+from .background import BackgroundTasks, log
 from .errors import already_exists, invalid_argument, not_found
 from .storage import Storage
 from .validation import JOB_ID_SIZE, PLACEMENT_GROUP_ID_SIZE, check_id, check_resources
@@ -21,9 +29,13 @@ class PlacementGroups:
 
     TABLE = "placement_groups"
 
-    def __init__(self, storage: Storage) -> None:
-        """Create an empty table over ``storage``."""
+    def __init__(self, storage: Storage, scheduler_factory: Optional[Callable[..., object]] = None) -> None:
+        """Create an empty table over ``storage``. ``scheduler_factory(on_created)``
+        makes the PlacementScheduler (None: groups stay pending, for tests)."""
         self._storage = storage
+        self._scheduler = scheduler_factory(self._created) if scheduler_factory is not None else None
+        #: Called (no arguments) when a group is created: actors waiting for it are placed.
+        self.created_listeners: list[Callable[[], None]] = []
         self._groups: dict[bytes, gcs_pb2.PlacementGroupInfo] = {}
         self._changed: dict[bytes, Notifier] = {}
         self._write_lock = asyncio.Lock()
@@ -35,9 +47,58 @@ class PlacementGroups:
             self._groups[key] = gcs_pb2.PlacementGroupInfo.FromString(value)
             self._changed[key] = Notifier()
 
+    def start(self) -> None:
+        """Place the groups still pending (after a restart)."""
+        for group in self._groups.values():
+            if group.state == gcs_pb2.PG_PENDING and self._scheduler is not None:
+                self._scheduler.add(group)  # type: ignore[attr-defined]
+
     async def stop(self) -> None:
-        """Cancel pending writes."""
+        """Cancel pending writes and placements."""
+        if self._scheduler is not None:
+            await self._scheduler.stop()  # type: ignore[attr-defined]
         await self._tasks.cancel_all()
+
+    # -- placement ----------------------------------------------------------
+
+    def get(self, pg_id: bytes) -> gcs_pb2.PlacementGroupInfo | None:
+        """A group, or None."""
+        return self._groups.get(pg_id)
+
+    def _created(self, pg_id: bytes, chosen: list[bytes]) -> None:
+        group = self._groups.get(pg_id)
+        if group is None or group.state != gcs_pb2.PG_PENDING:
+            if self._scheduler is not None:
+                self._scheduler.discard(pg_id, chosen)  # type: ignore[attr-defined]
+            return
+        group.state = gcs_pb2.PG_CREATED
+        del group.bundle_nodes[:]
+        group.bundle_nodes.extend(chosen)
+        log.info("placement group %s created on %s", pg_id.hex(), [n.hex()[:12] for n in chosen])
+        self._changed[pg_id].notify()
+        self._tasks.spawn(self._persist(pg_id), name="persist-pg")
+        for listener in self.created_listeners:
+            listener()
+
+    def on_node_dead(self, node_id: bytes, reason: str) -> None:
+        """Groups with a bundle on a dead node are released and placed again."""
+        for pg_id, group in self._groups.items():
+            if group.state == gcs_pb2.PG_CREATED and node_id in group.bundle_nodes:
+                log.warning("placement group %s lost a bundle with node %s; placing it again",
+                            pg_id.hex(), node_id.hex())
+                nodes = list(group.bundle_nodes)
+                group.state = gcs_pb2.PG_PENDING
+                del group.bundle_nodes[:]
+                self._changed[pg_id].notify()
+                self._tasks.spawn(self._persist(pg_id), name="persist-pg")
+                if self._scheduler is not None:
+                    self._scheduler.discard(pg_id, nodes)  # type: ignore[attr-defined]
+                    self._scheduler.add(group)  # type: ignore[attr-defined]
+
+    def on_resources_changed(self) -> None:
+        """A node joined or reported free resources: try pending groups again."""
+        if self._scheduler is not None:
+            self._scheduler.schedule()  # type: ignore[attr-defined]
 
     async def CreatePlacementGroup(
         self, request: gcs_pb2.CreatePlacementGroupRequest, context: grpc.aio.ServicerContext
@@ -68,6 +129,8 @@ class PlacementGroups:
         self._groups[stored.placement_group_id] = stored
         self._changed[stored.placement_group_id] = Notifier()
         await self._persist(stored.placement_group_id)
+        if self._scheduler is not None:
+            self._scheduler.add(stored)  # type: ignore[attr-defined]
         return gcs_pb2.CreatePlacementGroupReply()
 
     async def RemovePlacementGroup(
@@ -101,8 +164,11 @@ class PlacementGroups:
         group = self._groups.get(pg_id)
         if group is None or group.state == gcs_pb2.PG_REMOVED:
             return
+        nodes = list(group.bundle_nodes)
         group.state = gcs_pb2.PG_REMOVED
         del group.bundle_nodes[:]
+        if self._scheduler is not None:
+            self._scheduler.discard(pg_id, nodes)  # type: ignore[attr-defined]
         self._changed[pg_id].notify()
         self._tasks.spawn(self._persist(pg_id), name="persist-pg")
 
@@ -115,3 +181,20 @@ class PlacementGroups:
     async def _persist(self, pg_id: bytes) -> None:
         async with self._write_lock:
             await self._storage.put(self.TABLE, pg_id, self._groups[pg_id].SerializeToString())
+
+
+def bundle_node(group: gcs_pb2.PlacementGroupInfo | None,
+                strategy: common_pb2.SchedulingStrategy) -> tuple[bytes, str]:
+    """Where an actor in a placement group goes: (node id, "") once the group is
+    created; (b"", "") while it is pending; (b"", why) when it never can."""
+    pg = strategy.placement_group_id.hex()
+    if group is None:
+        return b"", f"its placement group {pg} does not exist"
+    if group.state == gcs_pb2.PG_REMOVED:
+        return b"", f"its placement group {pg} was removed"
+    index = strategy.bundle_index
+    if index >= len(group.bundles):
+        return b"", f"bundle index {index} is out of range: placement group {pg} has {len(group.bundles)} bundle(s)"
+    if group.state != gcs_pb2.PG_CREATED:
+        return b"", ""
+    return group.bundle_nodes[max(index, 0)], ""

@@ -29,6 +29,7 @@ from .kv import KVStore
 from .log_channel import LogChannel
 from .node_table import NodeTable
 from .placement_groups import PlacementGroups
+from .placement_scheduler import PlacementScheduler
 from .storage import InMemoryStorage, Storage
 
 SERVICE = "polyray.rpc.GcsService"
@@ -101,7 +102,12 @@ class GcsServer:
         self.kv = KVStore(self.storage)
         self.functions = FunctionTable(self.storage)
         self.logs = LogChannel(self.config.log_queue_size)
-        self.placement_groups = PlacementGroups(self.storage)
+        self.placement_groups = PlacementGroups(
+            self.storage, lambda on_created: PlacementScheduler(self.nodes, self._pool, self.config, on_created))
+        self.actors.placement_groups = self.placement_groups
+        self.nodes.node_dead_listeners.append(self.placement_groups.on_node_dead)
+        self.nodes.resources_listeners.append(self.placement_groups.on_resources_changed)
+        self.placement_groups.created_listeners.append(self.actors.on_resources_changed)
         self.nodes.node_dead_listeners.append(self.actors.on_node_dead)
         self.nodes.resources_listeners.append(self.actors.on_resources_changed)
         self.jobs.finished_listeners.append(self.actors.on_job_finished)
@@ -153,6 +159,7 @@ class GcsServer:
         self._server, self._host, self._port = server, host, bound
         self.nodes.start()
         self.actors.start()
+        self.placement_groups.start()
         log.info("GCS listening on %s", self.address)
         return bound
 

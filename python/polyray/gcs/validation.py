@@ -54,3 +54,31 @@ def target(address: common_pb2.Address) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"{host}:{address.port}"
+
+
+def validate_creation_task(spec: common_pb2.TaskSpec) -> None:
+    """Check an actor creation TaskSpec (RegisterActor); INVALID_ARGUMENT naming the field."""
+    if spec.type != common_pb2.ACTOR_CREATION_TASK:
+        raise invalid_argument(
+            f"creation_task.type must be ACTOR_CREATION_TASK, got {common_pb2.TaskType.Name(spec.type)}"
+        )
+    check_id(spec.actor_id, "creation_task.actor_id", ACTOR_ID_SIZE)
+    check_id(spec.job_id, "creation_task.job_id", JOB_ID_SIZE)
+    check_id(spec.task_id, "creation_task.task_id", TASK_ID_SIZE)
+    if spec.actor_id[-JOB_ID_SIZE:] != spec.job_id:
+        raise invalid_argument("creation_task.actor_id must end with creation_task.job_id")
+    if spec.function.WhichOneof("kind") is None:
+        raise invalid_argument("creation_task.function must be set")
+    check_resources(spec.resources, "creation_task.resources")
+    if spec.max_restarts < -1:
+        raise invalid_argument(
+            f"creation_task.max_restarts must be >= -1 (-1 = infinite), got {spec.max_restarts}"
+        )
+    check_id(spec.caller.node_id, "creation_task.caller.node_id", NODE_ID_SIZE, optional=True)
+    strategy = spec.scheduling
+    if strategy.kind == common_pb2.SCHEDULING_NODE_AFFINITY:
+        check_id(strategy.node_id, "creation_task.scheduling.node_id", NODE_ID_SIZE)
+    elif strategy.kind == common_pb2.SCHEDULING_PLACEMENT_GROUP:
+        check_id(
+            strategy.placement_group_id, "creation_task.scheduling.placement_group_id", PLACEMENT_GROUP_ID_SIZE
+        )

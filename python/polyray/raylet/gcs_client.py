@@ -72,6 +72,32 @@ class GcsClient:
             timeout=self.rpc_timeout_s,
         )
 
+    async def get_all_nodes(self) -> list[gcs_pb2.NodeInfo]:
+        """The GCS node table (alive and dead nodes)."""
+        reply = await self._stub.GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=self.rpc_timeout_s)
+        return list(reply.nodes)
+
+    async def get_placement_group(
+        self, pg_id: bytes, wait_s: float
+    ) -> gcs_pb2.PlacementGroupInfo | None:
+        """A placement group, waiting up to ``wait_s`` for it to be created;
+        None when the GCS does not know it. Other failures are retried after a
+        pause and answered as a still-pending group, so the caller waits on."""
+        try:
+            reply = await self._stub.GetPlacementGroup(
+                gcs_pb2.GetPlacementGroupRequest(placement_group_id=pg_id, wait_until_created=wait_s > 0),
+                timeout=max(self.rpc_timeout_s, wait_s + self.rpc_timeout_s),
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise ValueError(exc.details()) from None
+            log.warning("GetPlacementGroup %s failed: %s", pg_id.hex(), exc.code().name)
+            await asyncio.sleep(1.0)
+            return gcs_pb2.PlacementGroupInfo(placement_group_id=pg_id, state=gcs_pb2.PG_PENDING)
+        return reply.group
+
     async def publish_logs(self, batches: list[gcs_pb2.LogBatch]) -> None:
         """Forward worker output to the GCS, which fans it out to drivers."""
         await self._stub.PublishLogs(

@@ -7,6 +7,14 @@ lease is granted. ReturnWorker gives the resources back and lets the next
 queued request in. A request that exceeds the node's total can never fit and
 fails at once.
 
+Before queueing, a request that may spill (``grant_or_reject`` unset) is
+placed by ``scheduling_policy.decide``: it may be answered with ``retry_at``
+(another node's raylet), wait as infeasible until a node that fits joins
+(the driver is warned through the job's log channel), or fail. Queued
+requests that do not fit here are spilled when the cluster view shows room
+elsewhere (``respill``). Requests in a placement group bundle draw on the
+bundle's pool (``bundles.py``) instead of the node's.
+
 Resources of a lease: a normal task asks for its spec's resources, with
 {"CPU": 1} added when the spec names no CPU amount (Ray's default). An actor
 creation task asks for exactly the resources in its spec: the driver puts
@@ -24,8 +32,13 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from typing import Awaitable, Callable
+
 from polyray.protocol import common_pb2, raylet_pb2
+from polyray.raylet.bundles import BundleTable, GroupLookup, bundle_pool, unschedulable
+from polyray.raylet.cluster_view import ClusterView, RemoteNode
 from polyray.raylet.resources import NodeResources, ResourceSet, format_resources
+from polyray.raylet.scheduling_policy import Where, decide
 from polyray.raylet.worker_pool import WorkerPool
 from polyray.raylet.worker_process import WorkerProcess, WorkerStartError, WorkerState
 
@@ -74,6 +87,8 @@ class Lease:
     #: The worker or driver that asked for the lease (TaskSpec.caller): when it
     #: dies, its leases come back. Empty for actor leases (the GCS owns those).
     owner: bytes = b""
+    #: The pool the resources came from: the node's, or a placement group bundle's.
+    pool: NodeResources | None = None
 
     def holding(self) -> ResourceSet:
         """The resources to give back when the lease ends."""
@@ -86,17 +101,34 @@ class _Request:
     resources: ResourceSet
     key: tuple[object, ...]
     reply: asyncio.Future[raylet_pb2.RequestWorkerLeaseReply]
+    pool: NodeResources
     state: _State = _State.QUEUED
+    #: May go to another node while queued (DEFAULT strategy, not spilled here).
+    spillable: bool = False
+    #: Waiting for a node that can ever hold it (no queue, no resources).
+    infeasible: bool = False
+
+
+#: Tells a job's driver something (job id, line).
+Warn = Callable[[bytes, str], None]
 
 
 class LeaseManager:
     """Queues lease requests, grants them as resources allow, takes leases back."""
 
-    def __init__(self, node_id: bytes, host: str, resources: NodeResources, pool: WorkerPool) -> None:
+    def __init__(self, node_id: bytes, host: str, resources: NodeResources, pool: WorkerPool,
+                 view: ClusterView | None = None, lookup_group: GroupLookup | None = None,
+                 refresh_view: Callable[[], Awaitable[None]] | None = None,
+                 warn: Warn | None = None) -> None:
         self._node_id = node_id
         self._host = host
         self.resources = resources
         self._pool = pool
+        self.view = view or ClusterView(node_id)
+        self.bundles = BundleTable(resources)
+        self._lookup_group = lookup_group
+        self._refresh_view = refresh_view
+        self._warn = warn or (lambda job, line: log.warning("%s", line))
         self._queues: dict[tuple[object, ...], collections.deque[_Request]] = {}
         self._by_task: dict[bytes, _Request] = {}
         self.leases: dict[bytes, Lease] = {}
@@ -104,8 +136,11 @@ class LeaseManager:
 
     # -- requests ------------------------------------------------------------
 
-    async def request(self, spec: common_pb2.TaskSpec) -> raylet_pb2.RequestWorkerLeaseReply:
-        """Wait for and return a lease for ``spec`` (or a failure / canceled reply).
+    async def request(
+        self, spec: common_pb2.TaskSpec, grant_or_reject: bool = False
+    ) -> raylet_pb2.RequestWorkerLeaseReply:
+        """Wait for and return a lease for ``spec`` (or a retry_at, failure or
+        canceled reply).
 
         Raises ValueError for a request that is malformed. If the caller is
         cancelled, its request is dropped (and a lease granted in that very
@@ -118,20 +153,42 @@ class LeaseManager:
         if spec.task_id in self._by_task:
             raise ValueError(f"a lease request for task {spec.task_id.hex()} is already pending")
         resources = lease_resources(spec)
-        if not self.resources.can_ever_fit(resources):
-            missing = resources.missing_from(self.resources.total)
+        pool = self.resources
+        spillable = False
+        if spec.scheduling.kind == common_pb2.SCHEDULING_PLACEMENT_GROUP:
+            found = await self._placement_group_pool(spec, resources, grant_or_reject)
+            if isinstance(found, raylet_pb2.RequestWorkerLeaseReply):
+                return found
+            pool = found
+        elif not grant_or_reject:
+            decision = decide(spec, resources, self.resources, self._node_id, self.view)
+            if decision.where is Where.FAIL and self._refresh_view is not None:
+                await self._refresh_view()  # a node that joined a moment ago
+                decision = decide(spec, resources, self.resources, self._node_id, self.view)
+            if decision.where is Where.SPILL and decision.node is not None:
+                return self._spill(decision.node, resources)
+            if decision.where is Where.FAIL:
+                return raylet_pb2.RequestWorkerLeaseReply(
+                    failure=runtime_error(decision.message, "TaskUnschedulableError"))
+            if decision.where is Where.INFEASIBLE:
+                return await self._wait_feasible(spec, resources)
+            spillable = spec.scheduling.kind == common_pb2.SCHEDULING_DEFAULT
+        if not pool.can_ever_fit(resources):
+            missing = resources.missing_from(pool.total)
+            what = "this node" if pool is self.resources else "its placement group bundle"
             return raylet_pb2.RequestWorkerLeaseReply(
                 failure=runtime_error(
-                    f"task {spec.name or spec.task_id.hex()} asks for {resources}, which this node "
-                    f"can never provide: its total is {self.resources.total} "
+                    f"task {spec.name or spec.task_id.hex()} asks for {resources}, which {what} "
+                    f"can never provide: its total is {pool.total} "
                     f"(short of {format_resources(missing)})",
                     "ResourcesInfeasibleError",
                 )
             )
-        key: tuple[object, ...] = (spec.language, spec.job_id, resources.key())
+        key: tuple[object, ...] = (spec.language, spec.job_id, resources.key(), id(pool))
         if spec.type == common_pb2.ACTOR_CREATION_TASK:
             key += (spec.function.SerializeToString(deterministic=True),)
-        req = _Request(spec, resources, key, asyncio.get_running_loop().create_future())
+        req = _Request(spec, resources, key, asyncio.get_running_loop().create_future(), pool,
+                       spillable=spillable)
         self._queues.setdefault(key, collections.deque()).append(req)
         self._by_task[spec.task_id] = req
         self._dispatch()
@@ -140,6 +197,81 @@ class LeaseManager:
         except asyncio.CancelledError:
             self._abandon(req)
             raise
+
+    def _spill(self, node: RemoteNode, resources: ResourceSet) -> raylet_pb2.RequestWorkerLeaseReply:
+        self.view.charge(node, resources.to_dict())
+        return raylet_pb2.RequestWorkerLeaseReply(retry_at=node.address)
+
+    # -- infeasible requests and spill-over of queued ones ------------------------
+
+    async def _wait_feasible(
+        self, spec: common_pb2.TaskSpec, resources: ResourceSet
+    ) -> raylet_pb2.RequestWorkerLeaseReply:
+        """No node can ever hold ``resources``: warn the driver, then wait until
+        one joins (answered by :meth:`respill`) or the request is canceled."""
+        req = _Request(spec, resources, (), asyncio.get_running_loop().create_future(), self.resources,
+                       infeasible=True)
+        self._by_task[spec.task_id] = req
+        self._warn(spec.job_id, (
+            f"Warning: the task {spec.name or spec.task_id.hex()} cannot be scheduled right now: "
+            f"it asks for {resources}, and no node of the cluster has that much "
+            f"(this node: {self.resources.total}; {self.view.describe()}). It will run as soon "
+            "as a node that fits joins the cluster."))
+        try:
+            return await asyncio.shield(req.reply)
+        except asyncio.CancelledError:
+            self._abandon(req)
+            raise
+
+    def respill(self) -> None:
+        """The cluster view changed: send infeasible requests to a node that now
+        fits, and queued requests that do not fit here now to a node with room."""
+        for req in list(self._by_task.values()):
+            if req.infeasible and req.state is _State.QUEUED:
+                node = self.view.any_feasible(req.resources.to_dict())
+                if node is not None:
+                    self._finish(req, self._spill(node, req.resources))
+        for key in list(self._queues):
+            queue = self._queues[key]
+            while queue and queue[0].spillable and not queue[0].pool.fits(queue[0].resources):
+                node = self.view.best_available(queue[0].resources.to_dict())
+                if node is None:
+                    break
+                req = queue.popleft()
+                self._finish(req, self._spill(node, req.resources))
+            if not queue:
+                del self._queues[key]
+
+    # -- placement groups -------------------------------------------------------
+
+    async def _placement_group_pool(
+        self, spec: common_pb2.TaskSpec, resources: ResourceSet, grant_or_reject: bool
+    ) -> NodeResources | raylet_pb2.RequestWorkerLeaseReply:
+        return await bundle_pool(self.bundles, self.view, self._node_id, spec, resources, grant_or_reject,
+                                 self._lookup_group, self._refresh_view)
+
+    def prepare_bundles(self, bundles: list[raylet_pb2.Bundle]) -> tuple[bool, str]:
+        """Reserve placement group bundles here (all or none)."""
+        ok, why = self.bundles.prepare(bundles)
+        return ok, why
+
+    def cancel_bundles(self, pg_id: bytes) -> int:
+        """Release a group's bundles; stop the workers leased in them and fail
+        requests queued for them. Returns how many bundles were released."""
+        pools = self.bundles.cancel(pg_id)
+        ids = {id(p) for p in pools}
+        for req in list(self._by_task.values()):
+            if id(req.pool) in ids and req.state is not _State.DONE:
+                self._cancel(req, unschedulable(f"placement group {pg_id.hex()} was removed"))
+        for lease in [l for l in self.leases.values() if id(l.pool) in ids]:
+            if lease.worker.actor_id:
+                # Killed, not stopped: the death is reported, so the GCS ends the actor.
+                lease.worker.kill_reason = f"its placement group {pg_id.hex()} was removed"
+                self._pool.kill(lease.worker, True)
+            else:
+                self.return_worker(lease.lease_id, b"", disconnect=True)
+        self._dispatch()
+        return len(pools)
 
     def _abandon(self, req: _Request) -> None:
         # The caller went away (RPC cancelled or past its deadline).
@@ -158,8 +290,8 @@ class LeaseManager:
         self._cancel(req)
         return True
 
-    def _cancel(self, req: _Request) -> None:
-        if req.state is _State.QUEUED:
+    def _cancel(self, req: _Request, reply: raylet_pb2.RequestWorkerLeaseReply | None = None) -> None:
+        if req.state is _State.QUEUED and not req.infeasible:
             queue = self._queues.get(req.key)
             if queue is not None:
                 queue.remove(req)
@@ -167,8 +299,8 @@ class LeaseManager:
                     del self._queues[req.key]
         elif req.state is _State.STARTING:
             # The worker being started still comes up and joins the idle pool.
-            self.resources.release(req.resources)
-        self._finish(req, raylet_pb2.RequestWorkerLeaseReply(canceled=True))
+            req.pool.release(req.resources)
+        self._finish(req, reply or raylet_pb2.RequestWorkerLeaseReply(canceled=True))
         self._dispatch()
 
     def _finish(self, req: _Request, reply: raylet_pb2.RequestWorkerLeaseReply) -> None:
@@ -190,9 +322,9 @@ class LeaseManager:
         # fit blocks its class (FIFO) but not the other classes.
         for key in list(self._queues):
             queue = self._queues[key]
-            while queue and self.resources.fits(queue[0].resources):
+            while queue and queue[0].pool.fits(queue[0].resources):
                 req = queue.popleft()
-                self.resources.acquire(req.resources)
+                req.pool.acquire(req.resources)
                 req.state = _State.STARTING
                 task = asyncio.create_task(self._grant(req))
                 self._grants.add(task)
@@ -208,7 +340,7 @@ class LeaseManager:
             )
         except WorkerStartError as exc:
             if req.state is _State.STARTING:
-                self.resources.release(req.resources)
+                req.pool.release(req.resources)
                 self._finish(
                     req,
                     raylet_pb2.RequestWorkerLeaseReply(
@@ -221,7 +353,7 @@ class LeaseManager:
             # Cancelled while the worker was coming up: keep it for the next lease.
             self._pool.push_idle(worker)
             return
-        lease = Lease(os.urandom(LEASE_ID_SIZE), worker, req.resources, spec.task_id)
+        lease = Lease(os.urandom(LEASE_ID_SIZE), worker, req.resources, spec.task_id, pool=req.pool)
         if spec.type != common_pb2.ACTOR_CREATION_TASK:
             lease.owner = spec.caller.worker_id
         worker.state = WorkerState.LEASED
@@ -256,7 +388,7 @@ class LeaseManager:
                 f"not {worker_id.hex()}"
             )
         del self.leases[lease_id]
-        self.resources.release(lease.holding())
+        self._pool_of(lease).release(lease.holding())
         worker = lease.worker
         worker.lease_id = None
         if disconnect or worker.actor_id or not worker.alive:
@@ -271,7 +403,7 @@ class LeaseManager:
         """Drop the lease of a worker that exited; the lease it had, if any."""
         lease = self.leases.pop(worker.lease_id, None) if worker.lease_id else None
         if lease is not None:
-            self.resources.release(lease.holding())
+            self._pool_of(lease).release(lease.holding())
             self._dispatch()
         return lease
 
@@ -298,18 +430,19 @@ class LeaseManager:
         if lease is None or lease.blocked == blocked:
             return lease is not None
         held = lease.holding()
+        pool = self._pool_of(lease)
         if blocked:
             cpu = held.get("CPU")
             lent = ResourceSet({"CPU": cpu}) if cpu else ResourceSet()
             lease.held = held - lent
             lease.blocked = True
-            self.resources.release(lent)
+            pool.release(lent)
             self._dispatch()
         else:
             want = lease.resources.get("CPU") - held.get("CPU")
-            take = min(want, self.resources.available.get("CPU"))
+            take = min(want, pool.available.get("CPU"))
             back = ResourceSet({"CPU": take}) if take > 0 else ResourceSet()
-            self.resources.acquire(back)
+            pool.acquire(back)
             lease.held = held + back
             lease.blocked = False
         return True
@@ -318,9 +451,13 @@ class LeaseManager:
         """Fail every pending request (the raylet is stopping)."""
         for req in list(self._by_task.values()):
             if req.state is _State.STARTING:
-                self.resources.release(req.resources)
+                req.pool.release(req.resources)
             self._finish(
                 req,
                 raylet_pb2.RequestWorkerLeaseReply(failure=runtime_error(message, "RayletStoppedError")),
             )
         self._queues.clear()
+
+    def _pool_of(self, lease: Lease) -> NodeResources:
+        return lease.pool if lease.pool is not None else self.resources
+

@@ -13,6 +13,7 @@ import grpc
 from polyray.protocol import common_pb2, gcs_pb2, raylet_pb2
 from polyray.raylet.config import NodeConfig
 from polyray.raylet.gcs_client import GcsClient
+from polyray.raylet.cluster_view import ClusterView
 from polyray.raylet.launchers import LauncherRegistry
 from polyray.raylet.lease_manager import LeaseManager
 from polyray.raylet.log_forwarder import LogForwarder
@@ -60,8 +61,11 @@ class RayletServer:
             on_driver_exit=self._on_driver_exit,
             log_sink=lambda w, is_err, line: self.logs.push(w.job_id, w.pid, w.label, is_err, line),
         )
+        self.view = ClusterView(config.node_id)
         self.leases = LeaseManager(
-            config.node_id, config.host, NodeResources(ResourceSet(config.resources)), self.pool
+            config.node_id, config.host, NodeResources(ResourceSet(config.resources)), self.pool,
+            view=self.view, lookup_group=self.gcs.get_placement_group, refresh_view=self.refresh_view,
+            warn=lambda job_id, line: self.logs.push(job_id, 0, "scheduler", True, line),
         )
         self._server: grpc.aio.Server | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -99,6 +103,7 @@ class RayletServer:
             self.pool.start()
             self.logs.start()
             reply = await self.gcs.register_node(self._node_info(), self.config.gcs_connect_timeout_s)
+            await self.refresh_view()
         except BaseException:
             await self._teardown(unregister=False)
             raise
@@ -140,6 +145,17 @@ class RayletServer:
                 self._node_dead = True
                 self.request_stop("the GCS declared this node dead")
                 return
+            await self.refresh_view()
+
+    async def refresh_view(self) -> None:
+        """Reload the other nodes from the GCS and spill queued requests that fit elsewhere."""
+        try:
+            nodes = await self.gcs.get_all_nodes()
+        except grpc.aio.AioRpcError as exc:
+            log.warning("GetAllNodes from the GCS failed: %s %s", exc.code().name, exc.details())
+            return
+        self.view.update(nodes)
+        self.leases.respill()
 
     def request_stop(self, reason: str) -> None:
         """Start stopping in the background (from a handler or the heartbeat)."""

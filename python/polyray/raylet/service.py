@@ -29,6 +29,7 @@ SERVICE_NAME = "polyray.rpc.RayletService"
 #: Ids the raylet checks (docs/protocol.md §IDs).
 WORKER_ID_SIZE = 28
 JOB_ID_SIZE = 4
+PLACEMENT_GROUP_ID_SIZE = 18
 
 
 class _Malformed:
@@ -69,7 +70,7 @@ class RayletServicer:
         _check_len("task.job_id", task.job_id, JOB_ID_SIZE)
         if task.language not in common_pb2.Language.values():
             raise ValueError(f"task.language {task.language} is not a known Language")
-        return await self._server.leases.request(task)
+        return await self._server.leases.request(task, request.grant_or_reject)
 
     async def ReturnWorker(
         self, request: raylet_pb2.ReturnWorkerRequest, context: grpc.aio.ServicerContext
@@ -201,6 +202,22 @@ class RayletServicer:
             store_objects=stats.objects,
             pending_leases=server.leases.pending_count,
         )
+
+    async def PrepareBundles(
+        self, request: raylet_pb2.PrepareBundlesRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.PrepareBundlesReply:
+        """Reserve placement group bundles on this node, all or none."""
+        for i, b in enumerate(request.bundles):
+            _check_len(f"bundles[{i}].placement_group_id", b.placement_group_id, PLACEMENT_GROUP_ID_SIZE)
+        ok, why = self._server.leases.prepare_bundles(list(request.bundles))
+        return raylet_pb2.PrepareBundlesReply(success=ok, message=why)
+
+    async def CancelBundles(
+        self, request: raylet_pb2.CancelBundlesRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.CancelBundlesReply:
+        """Release a placement group's bundles on this node."""
+        _check_len("placement_group_id", request.placement_group_id, PLACEMENT_GROUP_ID_SIZE)
+        return raylet_pb2.CancelBundlesReply(canceled=self._server.leases.cancel_bundles(request.placement_group_id))
 
     async def Shutdown(
         self, request: raylet_pb2.ShutdownRequest, context: grpc.aio.ServicerContext

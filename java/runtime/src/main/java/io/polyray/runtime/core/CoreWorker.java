@@ -247,6 +247,16 @@ public final class CoreWorker {
   }
 
   /** The node's shared store, opened on first use. */
+  private ObjectPuller puller;
+
+  /** Pulls objects held on other nodes into this node's store. */
+  synchronized ObjectPuller puller() {
+    if (puller == null) {
+      puller = new ObjectPuller(gcsAddress, this::store, () -> nodeId);
+    }
+    return puller;
+  }
+
   SharedStore store() {
     if (sharedStore != null) {
       return sharedStore.get();

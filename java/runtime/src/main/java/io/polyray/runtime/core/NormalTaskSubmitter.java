@@ -10,6 +10,7 @@ import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
+import io.polyray.runtime.proto.RayletServiceGrpc;
 import io.polyray.runtime.proto.RequestWorkerLeaseReply;
 import io.polyray.runtime.proto.RequestWorkerLeaseRequest;
 import io.polyray.runtime.proto.ReturnWorkerRequest;
@@ -36,7 +37,10 @@ import java.util.concurrent.TimeUnit;
  * submitting one task at a time does not pay two raylet round trips per task. Tasks that
  * finish in under 2 ms are pipelined (up to {@value #MAX_INFLIGHT_FAST} in flight per
  * worker). When a worker's stream breaks, its tasks are retried (up to max_retries) or
- * fail with WORKER_CRASHED. Confined to the CoreWorker's io thread.
+ * fail with WORKER_CRASHED. A lease reply with {@code retry_at} (spill-over: the local raylet
+ * sends the task to another node) is asked again of that node's raylet with
+ * {@code grant_or_reject}; the lease is then returned to the raylet that granted it.
+ * Confined to the CoreWorker's io thread.
  */
 final class NormalTaskSubmitter {
   static final long LEASE_LINGER_MS = 500;
@@ -45,6 +49,8 @@ final class NormalTaskSubmitter {
   static final int MAX_PENDING_LEASE_REQUESTS = 16;
   /** A lease request waits this long at most, then is asked again (while tasks wait). */
   static final long LEASE_REQUEST_DEADLINE_S = 60;
+  /** Pause before asking again when the raylet a request was spilled to is gone. */
+  static final long SPILL_RETRY_MS = 500;
 
   /** A leased worker and its stream. */
   final class Lease {
@@ -54,6 +60,8 @@ final class NormalTaskSubmitter {
     final Object key;
     final Map<ByteString, PendingTask> inflight = new LinkedHashMap<>();
     StreamObserver<PushTasksRequest> requests;
+    /** The raylet that granted the lease (another node's after a spill-over). */
+    RayletServiceGrpc.RayletServiceStub raylet;
     boolean dead;
     ScheduledFuture<?> linger;
     boolean fast;
@@ -168,7 +176,12 @@ final class NormalTaskSubmitter {
 
   private void requestLease(Object key, TaskSpec spec) {
     RequestWorkerLeaseRequest req = RequestWorkerLeaseRequest.newBuilder().setTask(leaseView(spec)).build();
-    core.rayletAsync().withDeadlineAfter(LEASE_REQUEST_DEADLINE_S, TimeUnit.SECONDS).requestWorkerLease(req,
+    requestLeaseAt(key, req, core.rayletAsync(), core.rayletAddress);
+  }
+
+  private void requestLeaseAt(Object key, RequestWorkerLeaseRequest req, RayletServiceGrpc.RayletServiceStub raylet,
+      String where) {
+    raylet.withDeadlineAfter(LEASE_REQUEST_DEADLINE_S, TimeUnit.SECONDS).requestWorkerLease(req,
         new StreamObserver<RequestWorkerLeaseReply>() {
           private RequestWorkerLeaseReply reply;
 
@@ -188,19 +201,37 @@ final class NormalTaskSubmitter {
               dispatch(key); // the node is busy: ask again while tasks wait
               return;
             }
-            failQueue(key, ErrorRecords.system(ErrorKind.WORKER_CRASHED, "the raylet at " + core.rayletAddress
+            if (req.getGrantOrReject() && s.getCode() == Status.Code.UNAVAILABLE) {
+              // The node we were spilled to is gone: ask the local raylet again (its view
+              // drops the node once the GCS declares it dead).
+              try {
+                core.loop.schedule(() -> dispatch(key), SPILL_RETRY_MS, TimeUnit.MILLISECONDS);
+              } catch (RejectedExecutionException e) {
+                // shutting down
+              }
+              return;
+            }
+            failQueue(key, ErrorRecords.system(ErrorKind.WORKER_CRASHED, "the raylet at " + where
                 + " did not grant a worker lease: " + s.getCode() + ": " + s.getDescription()));
           }
 
           @Override
           public void onCompleted() {
+            if (reply != null && reply.getLeaseId().isEmpty() && !reply.hasFailure() && !reply.getCanceled()
+                && reply.hasRetryAt() && reply.getRetryAt().getPort() != 0 && !req.getGrantOrReject()) {
+              // Spill-over: that node's raylet grants or rejects (never spills again).
+              Address at = reply.getRetryAt();
+              requestLeaseAt(key, req.toBuilder().setGrantOrReject(true).build(),
+                  RayletServiceGrpc.newStub(core.channels.get(at)), Rpcs.target(at));
+              return;
+            }
             requesting.merge(key, -1, Integer::sum);
-            onLeaseReply(key, reply);
+            onLeaseReply(key, reply, raylet);
           }
         });
   }
 
-  private void onLeaseReply(Object key, RequestWorkerLeaseReply reply) {
+  private void onLeaseReply(Object key, RequestWorkerLeaseReply reply, RayletServiceGrpc.RayletServiceStub raylet) {
     if (reply == null) {
       dispatch(key);
       return;
@@ -215,6 +246,7 @@ final class NormalTaskSubmitter {
       return;
     }
     Lease lease = new Lease(reply, key);
+    lease.raylet = raylet;
     boolean wanted = queue(key).stream().anyMatch(t -> !t.cancelled);
     if (!wanted || closed || core.shuttingDown) {
       returnLease(lease, false);
@@ -349,7 +381,8 @@ final class NormalTaskSubmitter {
   private CompletableFuture<Void> returnLease(Lease lease, boolean disconnect) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     try {
-      core.rayletAsync().withDeadlineAfter(10, TimeUnit.SECONDS).returnWorker(ReturnWorkerRequest.newBuilder()
+      RayletServiceGrpc.RayletServiceStub raylet = lease.raylet != null ? lease.raylet : core.rayletAsync();
+      raylet.withDeadlineAfter(10, TimeUnit.SECONDS).returnWorker(ReturnWorkerRequest.newBuilder()
           .setLeaseId(lease.leaseId).setWorkerId(lease.workerId).setDisconnect(disconnect).build(),
           Rpcs.completing(done));
     } catch (RuntimeException e) {

@@ -265,8 +265,7 @@ final class ObjectGetter {
   private Object readFromStore(ByteString oid, ByteString node) {
     String hex = Hex.of(oid.toByteArray());
     if (node != null && !node.isEmpty() && !node.equals(w.nodeId)) {
-      throw new ObjectLostException("object " + hex + " is held on node " + Hex.of(node.toByteArray()).substring(0, 12)
-          + "; reading objects from other nodes is not supported yet");
+      w.puller().pull(oid, List.of(node), null);  // ObjectLostException when no node has it
     }
     ObjectView view;
     try {

@@ -38,6 +38,7 @@ import io.polyray.runtime.store.SharedStore;
 import io.polyray.runtime.store.StoreTimeoutException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -368,6 +369,18 @@ public final class JavaWorker implements AutoCloseable {
       if (node.isEmpty() && reply.getLocationsCount() > 0) {
         node = reply.getLocations(0);
       }
+      if (!node.isEmpty() && !node.equals(nodeId)) {
+        List<ByteString> locations = new java.util.ArrayList<>(reply.getLocationsList());
+        if (!locations.contains(node)) {
+          locations.add(0, node);
+        }
+        try {
+          puller().pull(oid, locations, owner);
+        } catch (io.polyray.api.exception.ObjectLostException e) {
+          throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST, e.getMessage() + " (" + what + ")"));
+        }
+        node = nodeId;
+      }
       return readLocal(oid, node, what);
     }
   }
@@ -379,6 +392,15 @@ public final class JavaWorker implements AutoCloseable {
       throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
           what + " cannot be decoded in Java: " + e.getMessage()));
     }
+  }
+
+  private io.polyray.runtime.core.ObjectPuller puller;
+
+  private synchronized io.polyray.runtime.core.ObjectPuller puller() {
+    if (puller == null) {
+      puller = new io.polyray.runtime.core.ObjectPuller(config.gcsAddress, this::store, () -> nodeId);
+    }
+    return puller;
   }
 
   private Fetched readLocal(ByteString oid, ByteString node, String what) throws TaskFailure {
