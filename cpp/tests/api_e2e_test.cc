@@ -10,9 +10,11 @@
 #include <polyray/api.h>
 #include <unistd.h>
 
-#include <cstdlib>
-
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,29 @@ class ApiE2e : public ::testing::Test {
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+/// The session folder of this process's embedded head: the folder of the
+/// `--address-file` argument of a child process (read from /proc), or "".
+std::string EmbeddedHeadFolder() {
+  namespace fs = std::filesystem;
+  const std::string parent = " " + std::to_string(::getpid()) + " ";
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;  // not a process
+    std::ifstream stat_file(entry.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+    // "pid (comm) state ppid ...": the ppid follows the state after ") ".
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos || stat.compare(close + 3, parent.size(), parent) != 0) continue;
+    std::ifstream cmdline_file(entry.path() / "cmdline");
+    std::vector<std::string> args;
+    for (std::string arg; std::getline(cmdline_file, arg, '\0');) args.push_back(arg);
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == "--address-file") return fs::path(args[i + 1]).parent_path().string();
+    }
+  }
+  return "";
 }
 
 TEST_F(ApiE2e, CallsPythonAndCppFunctions) {
@@ -163,6 +188,41 @@ TEST_F(ApiE2e, CrashedWorkerGivesWorkerCrashedErrorAndRetries) {
   ::rmdir(marker);
   // Other tasks still run.
   EXPECT_EQ(*polyray::Get(polyray::Task(Plus1).Remote(1)), 2);
+}
+
+TEST_F(ApiE2e, ThreadedActorRunsUpToMaxConcurrencyCallsAtOnce) {
+  // Four calls meet at a barrier of four: only possible when they run at the
+  // same time (one at a time, the first would wait out its 60 s and fail).
+  polyray::ActorHandle<Gate> gate = polyray::Actor(Gate::Create).SetMaxConcurrency(4).Remote(4);
+  std::vector<polyray::ObjectRef<bool>> arrivals;
+  for (int i = 0; i < 4; ++i) arrivals.push_back(gate.Task(&Gate::Arrive).Remote(60'000));
+  for (const auto& ok : polyray::Get(arrivals, 90'000)) EXPECT_TRUE(*ok);
+  // More calls than threads: never more than four inside at once.
+  for (int i = 0; i < 8; ++i) arrivals.push_back(gate.Task(&Gate::Arrive).Remote(60'000));
+  for (const auto& ok : polyray::Get(arrivals, 90'000)) EXPECT_TRUE(*ok);
+  EXPECT_EQ(*polyray::Get(gate.Task(&Gate::MaxInside).Remote()), 4);
+  // A threaded actor dies like any other.
+  polyray::Kill(gate);
+  EXPECT_THROW(polyray::Get(gate.Task(&Gate::MaxInside).Remote(), 30'000), polyray::ActorDiedError);
+}
+
+TEST_F(ApiE2e, ActorWithoutMaxConcurrencyRunsOneCallAtATime) {
+  // A barrier of two never fills: the second call starts only after the
+  // first has given up (so the first fails and the second then passes).
+  polyray::ActorHandle<Gate> gate = polyray::Actor(Gate::Create).Remote(2);
+  polyray::ObjectRef<bool> first = gate.Task(&Gate::Arrive).Remote(300);
+  polyray::ObjectRef<bool> second = gate.Task(&Gate::Arrive).Remote(60'000);
+  EXPECT_FALSE(*polyray::Get(first, 60'000));
+  EXPECT_TRUE(*polyray::Get(second, 60'000));
+  EXPECT_EQ(*polyray::Get(gate.Task(&Gate::MaxInside).Remote()), 1);
+}
+
+TEST_F(ApiE2e, ShutdownLeavesNoHeadFolderBehind) {
+  const std::string folder = EmbeddedHeadFolder();
+  ASSERT_EQ(folder.rfind("/tmp/polyray-cpp-", 0), 0u) << "no embedded head found: " << folder;
+  EXPECT_TRUE(std::filesystem::exists(folder + "/head.log"));
+  polyray::Shutdown();
+  EXPECT_FALSE(std::filesystem::exists(folder)) << folder << " is left behind";
 }
 
 TEST_F(ApiE2e, TimeoutsAndWait) {

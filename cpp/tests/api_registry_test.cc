@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "codec_test_util.h"
+
 namespace {
 
 using polyray::internal::Encoded;
@@ -22,6 +24,7 @@ using polyray::internal::InvocationError;
 using polyray::internal::Registry;
 using polyray::internal::RegisteredEntry;
 using polyray::internal::ValueView;
+using polyray::testutil::ViewOf;
 
 int Twice(int x) { return 2 * x; }
 std::string Join(const std::vector<std::string>& parts, std::string separator) {
@@ -58,15 +61,6 @@ POLYRAY_REMOTE(Account::Open, &Account::Deposit, &Account::Balance, OpenFree, Op
 POLYRAY_REMOTE(Twice);
 
 namespace {
-
-/// Views of `encoded` (which must outlive them).
-ValueView ViewOf(const Encoded& encoded) {
-  ValueView view;
-  view.format = encoded.format;
-  view.body = encoded.body;
-  for (const std::string& b : encoded.buffers) view.buffers.push_back(b);
-  return view;
-}
 
 /// Calls `entry` with already encoded arguments.
 Encoded Call(const RegisteredEntry& entry, const std::vector<Encoded>& args, void* self = nullptr) {

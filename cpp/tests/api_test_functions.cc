@@ -8,6 +8,8 @@
 
 #include <polyray/api.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <stdexcept>
@@ -61,6 +63,24 @@ Other* Other::Create() { return new Other(); }
 
 int Other::Seven() { return 7; }
 
+Gate* Gate::Create(int parties) { return new Gate(parties); }
+
+bool Gate::Arrive(int timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  ++arrived_;
+  max_inside_ = std::max(max_inside_, ++inside_);
+  cv_.notify_all();
+  bool reached = cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return arrived_ >= parties_; });
+  --inside_;
+  return reached;
+}
+
+int Gate::MaxInside() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return max_inside_;
+}
+
 POLYRAY_REMOTE(Plus1, Greet, Nothing, Sum, Fail, AddOneInPython, FailNested, Crash, CrashOnce);
 POLYRAY_REMOTE(Counter::Create, Counter::CreateBroken, &Counter::Add, &Counter::Get, &Counter::Boom);
 POLYRAY_REMOTE(Other::Create, &Other::Seven);
+POLYRAY_REMOTE(Gate::Create, &Gate::Arrive, &Gate::MaxInside);

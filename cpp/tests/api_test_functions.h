@@ -1,12 +1,14 @@
 // Declarations of the user code in api_test_functions.cc (the test library
 // testlibs/ok), for the test programs that call it as a driver.
 //
-// Invariants: this is the only definition of class Counter and Other in the
-// test programs (one definition rule).
+// Invariants: this is the only definition of class Counter, Other and Gate
+// in the test programs (one definition rule).
 #ifndef POLYRAY_TESTS_API_TEST_FUNCTIONS_H_
 #define POLYRAY_TESTS_API_TEST_FUNCTIONS_H_
 
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,29 @@ class Other {
   static Other* Create();
   /// Returns 7.
   int Seven();
+};
+
+/// A thread-safe actor for max_concurrency: a barrier of `parties` calls.
+class Gate {
+ public:
+  explicit Gate(int parties) : parties_(parties) {}
+  /// The factory registered as "Gate::Create".
+  static Gate* Create(int parties);
+  /// Arrives and waits until `parties` calls have arrived (in all, ever) or
+  /// `timeout_ms` passed; returns whether the barrier was reached in time.
+  /// Calls that run one at a time never reach a barrier of two or more
+  /// before the first one's timeout.
+  bool Arrive(int timeout_ms);
+  /// The most calls that were inside Arrive at the same time.
+  int MaxInside() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  int parties_;
+  int arrived_ = 0;
+  int inside_ = 0;
+  int max_inside_ = 0;
 };
 
 #endif  // POLYRAY_TESTS_API_TEST_FUNCTIONS_H_

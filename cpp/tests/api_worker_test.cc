@@ -12,6 +12,7 @@
 
 #include "api/function_executor.h"
 #include "api/library_loader.h"
+#include "codec_test_util.h"
 #include "polyray/codec.h"
 #include "polyray/protocol/common.pb.h"
 
@@ -25,16 +26,9 @@ using polyray::internal::LoadReport;
 using polyray::internal::TaskInvocation;
 using polyray::internal::TaskOutcome;
 using polyray::internal::ValueView;
+using polyray::testutil::ViewOf;
 
 const std::string kLibs = std::string(POLYRAY_BINARY_DIR) + "/testlibs";
-
-ValueView ViewOf(const Encoded& encoded) {
-  ValueView view;
-  view.format = encoded.format;
-  view.body = encoded.body;
-  for (const std::string& b : encoded.buffers) view.buffers.push_back(b);
-  return view;
-}
 
 /// An invocation whose arguments are views of `args` (kept in `storage`).
 TaskInvocation Invocation(TaskInvocation::Kind kind, std::string name, std::vector<Encoded> args,

@@ -22,6 +22,8 @@
 
 #include "polyray/codec.h"
 
+#include "codec_test_util.h"
+
 namespace geo {
 /// A user struct declared with the macro, in its own namespace.
 struct Point {
@@ -58,28 +60,7 @@ namespace {
 
 using internal::Decode;
 using internal::Encode;
-
-std::string Hex(std::string_view s) { return internal::ToHex(std::string(s)); }
-
-internal::ValueView ViewOf(const internal::Encoded& e) {
-  auto owned = std::make_shared<internal::Encoded>(e);
-  internal::ValueView v;
-  v.format = owned->format;
-  v.body = owned->body;
-  for (const auto& b : owned->buffers) v.buffers.emplace_back(b);
-  v.keepalive = owned;
-  return v;
-}
-
-template <typename T>
-std::string BodyHex(const T& v) {
-  return Hex(Encode(v).body);
-}
-
-template <typename T>
-T RoundTrip(const T& v) {
-  return Decode<T>(ViewOf(Encode(v)), "value");
-}
+using namespace testutil;  // NOLINT(google-build-using-namespace)
 
 /// The TypeError message of decoding `x` as T.
 template <typename T>

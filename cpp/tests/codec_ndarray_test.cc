@@ -18,28 +18,14 @@
 
 #include "polyray/codec.h"
 
+#include "codec_test_util.h"
+
 namespace polyray {
 namespace {
 
 using internal::Decode;
 using internal::Encode;
-
-std::string Hex(std::string_view s) { return internal::ToHex(std::string(s)); }
-
-internal::ValueView ViewOf(const internal::Encoded& e) {
-  auto owned = std::make_shared<internal::Encoded>(e);
-  internal::ValueView v;
-  v.format = owned->format;
-  v.body = owned->body;
-  for (const auto& b : owned->buffers) v.buffers.emplace_back(b);
-  v.keepalive = owned;
-  return v;
-}
-
-template <typename T>
-T RoundTrip(const T& v, size_t threshold = internal::kDefaultOobThreshold) {
-  return Decode<T>(ViewOf(Encode(v, "value", threshold)), "value");
-}
+using namespace testutil;  // NOLINT(google-build-using-namespace)
 
 template <typename T>
 std::string DecodeError(const internal::Encoded& e) {

@@ -18,36 +18,14 @@
 
 #include "polyray/codec.h"
 
+#include "codec_test_util.h"
+
 namespace polyray {
 namespace {
 
 using internal::Decode;
 using internal::Encode;
-
-std::string Hex(std::string_view s) { return internal::ToHex(std::string(s)); }
-
-std::string Unhex(const std::string& hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  }
-  return out;
-}
-
-/// A view of `body` (format `format`) that owns its bytes.
-internal::ValueView ViewOfBody(std::string body, Format format = Format::kXlang) {
-  auto owned = std::make_shared<std::string>(std::move(body));
-  internal::ValueView v;
-  v.format = format;
-  v.body = *owned;
-  v.keepalive = owned;
-  return v;
-}
-
-template <typename T>
-std::string BodyHex(const T& v) {
-  return Hex(Encode(v).body);
-}
+using namespace testutil;  // NOLINT(google-build-using-namespace)
 
 template <typename T>
 T FromHex(const std::string& hex) {

@@ -16,14 +16,15 @@
 #include "codec/store_layout.h"
 #include "polyray/codec.h"
 
+#include "codec_test_util.h"
+
 namespace polyray {
 namespace {
 
 using internal::ComputeStoreLayout;
 using internal::ViewStoreObject;
 using internal::WriteStoreData;
-
-std::string Hex(std::string_view s) { return internal::ToHex(std::string(s)); }
+using testutil::Hex;
 
 /// 64-byte aligned memory, like a store object's data.
 std::shared_ptr<char> Aligned(size_t n, char fill) {

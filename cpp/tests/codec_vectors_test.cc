@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "codec/envelope.h"
+#include "codec_test_util.h"
 #include "polyray/codec.h"
 #include "polyray/protocol/common.pb.h"
 
@@ -48,14 +49,6 @@ std::string ReadFile(const std::string& path) {
 const json& Manifest() {
   static const json manifest = json::parse(ReadFile(kVectorDir + "manifest.json"));
   return manifest;
-}
-
-std::string FromHex(const std::string& hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  }
-  return out;
 }
 
 double ParseFloat(const std::string& s) {
@@ -97,7 +90,7 @@ XValue FromTagged(const json& t) {
   }
   if (tag == "float") return XValue::Float(ParseFloat(v.get<std::string>()));
   if (tag == "str") return XValue::Str(v.get<std::string>());
-  if (tag == "bin") return XValue::Bin(FromHex(v.get<std::string>()));
+  if (tag == "bin") return XValue::Bin(testutil::Unhex(v.get<std::string>()));
   if (tag == "array") {
     XValue::Array items;
     for (const json& e : v) items.push_back(FromTagged(e));
@@ -112,13 +105,13 @@ XValue FromTagged(const json& t) {
     DType dtype;
     if (!ParseDType(v.at("dtype").get<std::string>(), &dtype)) throw std::runtime_error("dtype");
     return XValue::NdArray(dtype, v.at("shape").get<std::vector<uint64_t>>(),
-                           FromHex(v.at("data").get<std::string>()));
+                           testutil::Unhex(v.at("data").get<std::string>()));
   }
   if (tag == "ref") return XValue::Ref(ProtoFromJson<rpc::ObjectRef>(v));
   if (tag == "actor") return XValue::Actor(ProtoFromJson<rpc::ActorHandle>(v));
   if (tag == "native") {
     return XValue::Native(NativeValue{LanguageFromName(v.at("language").get<std::string>()),
-                                      FromHex(v.at("data").get<std::string>())});
+                                      testutil::Unhex(v.at("data").get<std::string>())});
   }
   throw std::runtime_error("unknown tag " + tag);  // raw/error/arrow are top level only
 }
@@ -216,7 +209,7 @@ TEST_P(CodecVectors, DecodesAndReencodes) {
     }
   } else if (format == "RAW") {
     ASSERT_EQ(view.format, Format::kRaw);
-    const std::string want = FromHex(expected.at("raw").get<std::string>());
+    const std::string want = testutil::Unhex(expected.at("raw").get<std::string>());
     const auto bytes = internal::Decode<std::vector<uint8_t>>(view, GetParam());
     EXPECT_EQ(std::string(bytes.begin(), bytes.end()), want);
     EXPECT_EQ(internal::Decode<std::string>(view, GetParam()), want);

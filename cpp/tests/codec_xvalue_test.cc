@@ -17,31 +17,14 @@
 
 #include "polyray/codec.h"
 
+#include "codec_test_util.h"
+
 namespace polyray {
 namespace {
 
 using internal::Decode;
 using internal::Encode;
-
-std::string Hex(std::string_view s) { return internal::ToHex(std::string(s)); }
-
-std::string Unhex(const std::string& hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  }
-  return out;
-}
-
-internal::ValueView ViewOf(const internal::Encoded& e) {
-  auto owned = std::make_shared<internal::Encoded>(e);
-  internal::ValueView v;
-  v.format = owned->format;
-  v.body = owned->body;
-  for (const auto& b : owned->buffers) v.buffers.emplace_back(b);
-  v.keepalive = owned;
-  return v;
-}
+using namespace testutil;  // NOLINT(google-build-using-namespace)
 
 XValue FromBody(const std::string& hex) {
   internal::Encoded e;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -68,7 +69,11 @@ class CoreDriverTest : public ::testing::Test {
     config.code_search_path = {code_dir_};
     internal::StartDriver(config);
   }
-  void TearDown() override { internal::StopDriver(); }
+  void TearDown() override {
+    internal::StopDriver();
+    std::error_code ignored;
+    std::filesystem::remove_all(code_dir_, ignored);
+  }
 
   CoreWorker& core() { return dynamic_cast<CoreWorker&>(internal::CurrentRuntime()); }
   internal::Runtime& rt() { return internal::CurrentRuntime(); }
@@ -76,11 +81,12 @@ class CoreDriverTest : public ::testing::Test {
   static FunctionDescriptor Py(const std::string& module, const std::string& name) {
     return FunctionDescriptor{Language::kPython, module, name, ""};
   }
-  template <typename T>
-  static TaskArg Arg(const T& v) {
-    TaskArg a;
-    a.value = Encode(v);
-    return a;
+  /// Task arguments holding the encoded values `v...`.
+  template <typename... T>
+  static std::vector<TaskArg> Args(const T&... v) {
+    std::vector<TaskArg> args;
+    (args.push_back(TaskArg{Encode(v), nullptr}), ...);
+    return args;
   }
   RefPtr Call(const FunctionDescriptor& f, std::vector<TaskArg> args) {
     std::vector<RefPtr> refs = rt().SubmitTask(f, std::move(args), internal::CallOptions{});
@@ -106,12 +112,7 @@ class CoreDriverTest : public ::testing::Test {
 };
 
 TEST_F(CoreDriverTest, CallsAPythonFunction) {
-  RefPtr sum = Call(Py("operator", "add"), [] {
-    std::vector<TaskArg> a;
-    a.push_back(Arg<int64_t>(40));
-    a.push_back(Arg<int64_t>(2));
-    return a;
-  }());
+  RefPtr sum = Call(Py("operator", "add"), Args(int64_t{40}, int64_t{2}));
   EXPECT_EQ(GetAs<int64_t>(sum), 42);
   // The return is owned here and its ID is TaskID ‖ uint32le(1).
   rpc::ObjectRef msg;
@@ -124,10 +125,7 @@ TEST_F(CoreDriverTest, CallsAPythonFunction) {
 TEST_F(CoreDriverTest, ManyTasksShareLeases) {
   std::vector<RefPtr> refs;
   for (int i = 0; i < 50; ++i) {
-    std::vector<TaskArg> a;
-    a.push_back(Arg<int64_t>(i));
-    a.push_back(Arg<int64_t>(1));
-    refs.push_back(Call(Py("operator", "add"), std::move(a)));
+    refs.push_back(Call(Py("operator", "add"), Args(int64_t{i}, int64_t{1})));
   }
   std::vector<internal::ValueView> views = rt().Get(refs, 60'000);
   for (int i = 0; i < 50; ++i) EXPECT_EQ(internal::Decode<int64_t>(views[i], "r"), i + 1);
@@ -152,11 +150,7 @@ TEST_F(CoreDriverTest, PutGetLargeIsZeroCopyFromTheStore) {
 }
 
 TEST_F(CoreDriverTest, LargeReturnOfAPythonTaskIsReadFromTheStore) {
-  RefPtr r = Call(Py("core_test_mod", "big"), [] {
-    std::vector<TaskArg> a;
-    a.push_back(Arg<int64_t>(500'000));
-    return a;
-  }());
+  RefPtr r = Call(Py("core_test_mod", "big"), Args(int64_t{500'000}));
   std::vector<internal::ValueView> views = rt().Get({r}, 60'000);
   ASSERT_EQ(views[0].format, Format::kXlang);
   EXPECT_TRUE(InStoreMapping(r->object_id, views[0].body.data()));
@@ -167,11 +161,7 @@ TEST_F(CoreDriverTest, LargeReturnOfAPythonTaskIsReadFromTheStore) {
 
 TEST_F(CoreDriverTest, LargeArgumentsTravelByReference) {
   std::vector<uint8_t> big(300'000, 5);
-  RefPtr r = Call(Py("core_test_mod", "length"), [&] {
-    std::vector<TaskArg> a;
-    a.push_back(Arg(big));
-    return a;
-  }());
+  RefPtr r = Call(Py("core_test_mod", "length"), Args(big));
   EXPECT_EQ(GetAs<int64_t>(r), 300'000);
   // A ref passed as an argument resolves to its value in the callee.
   RefPtr put = rt().Put(Encode(std::vector<uint8_t>(10, 1)));
@@ -181,16 +171,8 @@ TEST_F(CoreDriverTest, LargeArgumentsTravelByReference) {
 }
 
 TEST_F(CoreDriverTest, WaitReturnsTheReadyOnes) {
-  RefPtr fast = Call(Py("core_test_mod", "slow"), [] {
-    std::vector<TaskArg> a;
-    a.push_back(Arg<double>(0.0));
-    return a;
-  }());
-  RefPtr slow = Call(Py("core_test_mod", "slow"), [] {
-    std::vector<TaskArg> a;
-    a.push_back(Arg<double>(20.0));
-    return a;
-  }());
+  RefPtr fast = Call(Py("core_test_mod", "slow"), Args(0.0));
+  RefPtr slow = Call(Py("core_test_mod", "slow"), Args(20.0));
   internal::WaitResult w = rt().Wait({fast, slow}, 1, 15'000);
   ASSERT_EQ(w.ready, std::vector<size_t>{0});
   ASSERT_EQ(w.not_ready, std::vector<size_t>{1});
@@ -199,23 +181,14 @@ TEST_F(CoreDriverTest, WaitReturnsTheReadyOnes) {
 }
 
 TEST_F(CoreDriverTest, GetTimesOut) {
-  RefPtr slow = Call(Py("core_test_mod", "slow"), [] {
-    std::vector<TaskArg> a;
-    a.push_back(Arg<double>(20.0));
-    return a;
-  }());
+  RefPtr slow = Call(Py("core_test_mod", "slow"), Args(20.0));
   auto start = std::chrono::steady_clock::now();
   EXPECT_THROW(rt().Get({slow}, 300), polyray::GetTimeoutError);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST_F(CoreDriverTest, APythonExceptionIsAnErrorView) {
-  RefPtr r = Call(Py("operator", "truediv"), [] {
-    std::vector<TaskArg> a;
-    a.push_back(Arg<int64_t>(1));
-    a.push_back(Arg<int64_t>(0));
-    return a;
-  }());
+  RefPtr r = Call(Py("operator", "truediv"), Args(int64_t{1}, int64_t{0}));
   std::vector<internal::ValueView> views = rt().Get({r}, 60'000);
   ASSERT_EQ(views[0].format, Format::kError);
   rpc::ErrorRecord record;
@@ -233,17 +206,11 @@ TEST_F(CoreDriverTest, GetActorOfAMissingNameThrows) {
 TEST_F(CoreDriverTest, PythonActorCallsRunInOrder) {
   internal::CallOptions named;
   named.name = "counter";
-  internal::ActorPtr actor = rt().CreateActor(Py("core_test_mod", "Counter"), [] {
-    std::vector<TaskArg> a;
-    a.push_back(Arg<int64_t>(10));
-    return a;
-  }(), named);
+  internal::ActorPtr actor = rt().CreateActor(Py("core_test_mod", "Counter"), Args(int64_t{10}), named);
   std::vector<RefPtr> refs;
   for (int i = 0; i < 5; ++i) {
-    std::vector<TaskArg> a;
-    a.push_back(Arg<int64_t>(1));
     std::vector<RefPtr> r = rt().SubmitActorTask(actor, FunctionDescriptor{Language::kPython, "add", "", ""},
-                                                 std::move(a), internal::CallOptions{});
+                                                 Args(int64_t{1}), internal::CallOptions{});
     refs.push_back(r.at(0));
   }
   std::vector<internal::ValueView> views = rt().Get(refs, 60'000);
@@ -252,9 +219,7 @@ TEST_F(CoreDriverTest, PythonActorCallsRunInOrder) {
   EXPECT_EQ(found->actor_id, actor->actor_id);
 
   rt().KillActor(actor, true);
-  std::vector<TaskArg> a;
-  a.push_back(Arg<int64_t>(1));
-  RefPtr after = rt().SubmitActorTask(actor, FunctionDescriptor{Language::kPython, "add", "", ""}, std::move(a),
+  RefPtr after = rt().SubmitActorTask(actor, FunctionDescriptor{Language::kPython, "add", "", ""}, Args(int64_t{1}),
                                       internal::CallOptions{}).at(0);
   std::vector<internal::ValueView> dead = rt().Get({after}, 60'000);
   ASSERT_EQ(dead[0].format, Format::kError);
@@ -268,11 +233,7 @@ TEST_F(CoreDriverTest, ObjectsAreFreedWhenTheirReferencesDrop) {
   std::string ret_id;
   {
     RefPtr put = rt().Put(Encode(std::vector<uint8_t>(400'000, 1)));
-    RefPtr ret = Call(Py("core_test_mod", "big"), [] {
-      std::vector<TaskArg> a;
-      a.push_back(Arg<int64_t>(300'000));
-      return a;
-    }());
+    RefPtr ret = Call(Py("core_test_mod", "big"), Args(int64_t{300'000}));
     rt().Get({ret}, 60'000);
     put_id = put->object_id;
     ret_id = ret->object_id;

@@ -5,8 +5,9 @@
 // Invariants:
 //  - The method's registered name is resolved when Task() is called; an
 //    unregistered member function throws polyray::Error there.
-//  - Calls from one caller to one actor run in submission order (the
-//    runtime's rule); arguments are encoded before SubmitActorTask.
+//  - Calls from one caller to one actor start in submission order (the
+//    runtime's rule; one at a time unless the actor was created with
+//    SetMaxConcurrency(n > 1)); arguments are encoded before SubmitActorTask.
 //  - A method descriptor of a language other than the actor's is rejected
 //    by Task() (a PyActorMethod on a Java actor, ...).
 //  - Method descriptors carry the method's name in `first` (the runtime

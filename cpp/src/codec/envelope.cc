@@ -36,12 +36,17 @@ void ToEnvelope(Encoded&& value, rpc::Envelope* out) {
 }
 
 ValueView ViewOfEnvelope(std::shared_ptr<const rpc::Envelope> envelope) {
+  const rpc::Envelope& ref = *envelope;
+  return ViewOfEnvelope(ref, std::move(envelope));
+}
+
+ValueView ViewOfEnvelope(const rpc::Envelope& envelope, std::shared_ptr<const void> owner) {
   ValueView view;
-  view.format = static_cast<Format>(envelope->format());
-  view.body = envelope->body();
-  view.buffers.reserve(envelope->buffers_size());
-  for (const auto& b : envelope->buffers()) view.buffers.emplace_back(b);
-  view.keepalive = std::move(envelope);
+  view.format = static_cast<Format>(envelope.format());
+  view.body = envelope.body();
+  view.buffers.reserve(envelope.buffers_size());
+  for (const auto& b : envelope.buffers()) view.buffers.emplace_back(b);
+  view.keepalive = std::move(owner);
   return view;
 }
 

@@ -6,7 +6,7 @@
 //
 // Invariants:
 //  - ViewOfEnvelope's views point into the Envelope, which the view's
-//    keepalive holds.
+//    keepalive holds (directly, or through the object that owns it).
 //  - SerializeDeterministic writes fields by number and map entries sorted,
 //    so equal messages give equal bytes in every language.
 #ifndef POLYRAY_SRC_CODEC_ENVELOPE_H_
@@ -34,6 +34,9 @@ void ToEnvelope(Encoded&& value, rpc::Envelope* out);
 /// A view of `envelope`'s format, body and buffers (no copy); the view's
 /// keepalive holds the envelope.
 ValueView ViewOfEnvelope(std::shared_ptr<const rpc::Envelope> envelope);
+/// A view of `envelope` (no copy) kept alive by `owner`, which must own the
+/// envelope (e.g. the TaskSpec or memory-store entry it is a field of).
+ValueView ViewOfEnvelope(const rpc::Envelope& envelope, std::shared_ptr<const void> owner);
 
 }  // namespace internal
 }  // namespace polyray

@@ -48,19 +48,16 @@ XValue XValue::Float(double v) {
   return x;
 }
 
-XValue XValue::Str(std::string v) {
+XValue XValue::OfBytes(Kind kind, std::string bytes) {
   XValue x;
-  x.kind_ = Kind::kStr;
-  x.bytes_ = std::move(v);
-  return x;
-}
-
-XValue XValue::Bin(std::string bytes) {
-  XValue x;
-  x.kind_ = Kind::kBin;
+  x.kind_ = kind;
   x.bytes_ = std::move(bytes);
   return x;
 }
+
+XValue XValue::Str(std::string v) { return OfBytes(Kind::kStr, std::move(v)); }
+
+XValue XValue::Bin(std::string bytes) { return OfBytes(Kind::kBin, std::move(bytes)); }
 
 XValue XValue::MakeArray(Array items) {
   XValue x;
@@ -90,19 +87,9 @@ XValue XValue::NdArray(DType dtype, std::vector<uint64_t> shape, std::string dat
   return x;
 }
 
-XValue XValue::Ref(std::string serialized) {
-  XValue x;
-  x.kind_ = Kind::kRef;
-  x.bytes_ = std::move(serialized);
-  return x;
-}
+XValue XValue::Ref(std::string serialized) { return OfBytes(Kind::kRef, std::move(serialized)); }
 
-XValue XValue::Actor(std::string serialized) {
-  XValue x;
-  x.kind_ = Kind::kActor;
-  x.bytes_ = std::move(serialized);
-  return x;
-}
+XValue XValue::Actor(std::string serialized) { return OfBytes(Kind::kActor, std::move(serialized)); }
 
 XValue XValue::Native(NativeValue v) {
   XValue x;

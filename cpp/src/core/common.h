@@ -1,6 +1,8 @@
 // Constants and small helpers every part of the core uses: timeouts, the
-// inline limit, system ErrorRecords, and conversions between the boundary's
-// envelopes (internal::Encoded / ValueView) and protocol messages.
+// inline limit, system ErrorRecords and addresses. Conversions between the
+// boundary's values (internal::Encoded / ValueView) and protocol Envelopes,
+// and deterministic serialization, are the codec's (codec/envelope.h,
+// internal::EncodedSize in polyray/codec.h): one implementation for both.
 //
 // Invariants: values above kInlineMax bytes never travel inline; every RPC
 // the core makes uses one of the deadlines below; a ValueView built here
@@ -13,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "codec/envelope.h"
 #include "polyray/internal/runtime.h"
 #include "polyray/protocol/common.pb.h"
 
@@ -39,14 +42,6 @@ inline std::chrono::system_clock::time_point DeadlineIn(std::chrono::millisecond
 rpc::ErrorRecord SystemError(rpc::ErrorKind kind, const std::string& message);
 /// An ERROR envelope holding `record` (deterministic serialization).
 rpc::Envelope ErrorEnvelope(const rpc::ErrorRecord& record);
-/// Deterministic serialization of a message (ext payloads, RefEntry).
-std::string SerializeDeterministic(const google::protobuf::Message& message);
-/// Size of an Encoded value: body + buffers.
-uint64_t EncodedSize(const internal::Encoded& value);
-/// The envelope of a small value (copies body and buffers once).
-rpc::Envelope ToEnvelope(const internal::Encoded& value);
-/// A view of an envelope kept alive by `owner` (which must contain it).
-internal::ValueView ViewOf(const rpc::Envelope& envelope, std::shared_ptr<const void> owner);
 /// "host:port" of an address.
 std::string Target(const rpc::Address& address);
 /// Whether `address` names the same worker as `worker_id`.

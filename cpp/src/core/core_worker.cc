@@ -2,6 +2,8 @@
 // methods, counted references and the per-thread task context.
 #include "core/core_worker.h"
 
+#include <unistd.h>
+
 #include <thread>
 
 #include "core/actor_task_submitter.h"
@@ -16,6 +18,7 @@
 #include "core/task_submission.h"
 #include "polyray/exceptions.h"
 #include "polyray/protocol/common.pb.h"
+#include "polyray/protocol/raylet.grpc.pb.h"
 
 namespace polyray::core {
 
@@ -78,6 +81,27 @@ CoreWorker::~CoreWorker() { Shutdown(); }
 void CoreWorker::StartServer(TaskReceiver* receiver) {
   server_ = std::make_unique<CoreWorkerServer>(*this, receiver);
   address_.set_port(server_->Start(options_.host));
+}
+
+void CoreWorker::RegisterWithRaylet(const std::string& startup_token) {
+  rpc::RegisterWorkerRequest req;
+  req.set_worker_id(options_.worker_id);
+  req.set_language(rpc::CPP);
+  req.set_pid(static_cast<int32_t>(getpid()));
+  req.set_port(address_.port());
+  req.set_job_id(options_.job_id);
+  req.set_startup_token(startup_token);
+  req.set_is_driver(options_.is_driver);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(kRpcTimeout));
+  rpc::RegisterWorkerReply reply;
+  auto stub = rpc::RayletService::NewStub(channels_.Get(options_.raylet_address));
+  grpc::Status st = stub->RegisterWorker(&ctx, req, &reply);
+  if (!st.ok()) {
+    throw polyray::Error(std::string("cannot register the ") + (options_.is_driver ? "driver" : "worker") +
+                         " with the raylet at " + options_.raylet_address + ": " + st.error_message());
+  }
+  SetNode(reply.node_id(), reply.store_name());
 }
 
 void CoreWorker::SetNode(const std::string& node_id, const std::string& store_name) {
@@ -206,7 +230,7 @@ bool CoreWorker::InBlockingTask() const { return tls_task && tls_task->core == t
 internal::RefPtr CoreWorker::MakeRef(const rpc::ObjectRef& ref) {
   bool owned = IsWorker(ref.owner(), options_.worker_id);
   references_->AddLocal(ref.object_id(), owned ? nullptr : &ref.owner());
-  return NewRefEntry(sink_, ref.object_id(), SerializeDeterministic(ref));
+  return NewRefEntry(sink_, ref.object_id(), internal::SerializeDeterministic(ref));
 }
 
 rpc::ObjectRef CoreWorker::OwnedRefMessage(const std::string& oid) const {
@@ -218,7 +242,7 @@ rpc::ObjectRef CoreWorker::OwnedRefMessage(const std::string& oid) const {
 
 internal::RefPtr CoreWorker::OwnedRef(const std::string& oid) {
   references_->AddLocal(oid, nullptr);
-  return NewRefEntry(sink_, oid, SerializeDeterministic(OwnedRefMessage(oid)));
+  return NewRefEntry(sink_, oid, internal::SerializeDeterministic(OwnedRefMessage(oid)));
 }
 
 std::vector<internal::RefPtr> CoreWorker::HoldNested(const google::protobuf::RepeatedPtrField<rpc::ObjectRef>& refs) {

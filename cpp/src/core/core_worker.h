@@ -16,10 +16,13 @@
 //   CoreWorkerServer    the CoreWorkerService this process serves
 //
 // Threads: user threads call the Runtime methods; gRPC's callback threads
-// run completions (lease replies, stream reads, GetObject replies); one
-// Scheduler thread runs timers. Components guard their state with their own
-// mutexes and never call gRPC or another component's callbacks while holding
-// them.
+// run completions (lease replies, stream reads, GetObject replies), the
+// CoreWorkerService and a driver's LogSubscriber stream; one Scheduler
+// thread runs timers. In a worker, pushed tasks run on the main thread
+// (TaskReceiver::RunLoop), plus max_concurrency - 1 more for a threaded
+// actor, and one detached thread ends the process when its raylet (its
+// parent) dies. Components guard their state with their own mutexes and
+// never call gRPC or another component's callbacks while holding them.
 //
 // Invariants: an owned object is completed once (value, store location or
 // error); every wait ends (value, error or timeout); after Shutdown() no
@@ -80,6 +83,11 @@ class CoreWorker final : public internal::Runtime {
   void StartServer(TaskReceiver* receiver);
   /// Updates the node identity (a worker's RegisterWorker reply wins).
   void SetNode(const std::string& node_id, const std::string& store_name);
+  /// Registers this process with its raylet (RegisterWorker: worker id,
+  /// language CPP, pid, the server's port, job, is_driver and, for a leased
+  /// worker, `startup_token`) and takes the node identity from the reply.
+  /// Call after StartServer. Throws polyray::Error naming the raylet.
+  void RegisterWithRaylet(const std::string& startup_token = "");
   /// Frees what this process owns, closes streams and leases, stops the
   /// server; waiters end with errors. Idempotent.
   void Shutdown();

@@ -67,7 +67,7 @@ class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, r
       if (receiver_ == nullptr) {
         rpc::ErrorRecord r = SystemError(rpc::RUNTIME_ERROR, "task " + owned->name() + " was pushed to a driver (" +
                                                                  ShortHex(w_.worker_id()) + "), which runs no tasks");
-        Reply(ErrorResult(*owned, SerializeDeterministic(r), false));
+        Reply(ErrorResult(*owned, internal::SerializeDeterministic(r), false));
         continue;
       }
       receiver_->Enqueue(std::move(owned), [weak](rpc::TaskResult result) {

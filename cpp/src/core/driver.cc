@@ -158,25 +158,13 @@ std::shared_ptr<CoreWorker> Connect(const std::string& address, const internal::
   o.host = raylet.host().empty() ? "127.0.0.1" : raylet.host();
   auto core = std::make_shared<CoreWorker>(o);
   core->StartServer(nullptr);
-  rpc::RegisterWorkerRequest req;
-  req.set_worker_id(o.worker_id);
-  req.set_language(rpc::CPP);
-  req.set_pid(static_cast<int32_t>(getpid()));
-  req.set_port(core->address().port());
-  req.set_job_id(job_id);
-  req.set_is_driver(true);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(kRpcTimeout));
-  rpc::RegisterWorkerReply reply;
-  auto stub = rpc::RayletService::NewStub(core->channels().Get(o.raylet_address));
-  grpc::Status st = stub->RegisterWorker(&ctx, req, &reply);
-  if (!st.ok()) {
+  try {
+    core->RegisterWithRaylet();
+  } catch (...) {
     core->Shutdown();
     Retire(core);
-    throw polyray::Error("cannot register the driver with the raylet at " + o.raylet_address + ": " +
-                         st.error_message());
+    throw;
   }
-  core->SetNode(reply.node_id(), reply.store_name());
   return core;
 }
 

@@ -1,6 +1,11 @@
 // EmbeddedHead of embedded_head.h. The child is started with posix_spawn
 // (safe in a process that already runs gRPC threads).
 //
+// Invariants: every EmbeddedHead owns one session folder from mkdtemp;
+// Stop() removes it after the child has exited; a Start() that throws
+// removes it too unless the head ran and failed, in which case the folder
+// (with head.log) stays and the error names it.
+//
 // Build-time defaults (compile definitions of this file only):
 //   POLYRAY_DEFAULT_PYTHON   the repository's .venv/bin/python
 //   POLYRAY_REPO_PYTHON_DIR  the repository's python/ folder (prepended to
@@ -17,6 +22,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -68,9 +74,11 @@ EmbeddedHead EmbeddedHead::Start(int64_t timeout_ms) {
     throw polyray::Error(std::string("cannot create a session directory for the embedded polyray head: ") +
                          std::strerror(errno));
   }
-  std::string session = dir_template;
-  std::string address_file = session + "/gcs_address";
-  std::string log = session + "/head.log";
+  // Owns the folder from here on: every throw below removes it, but for a
+  // head that ran and failed (its log is kept).
+  EmbeddedHead head(-1, dir_template);
+  std::string address_file = head.session_dir_ + "/gcs_address";
+  std::string log = head.log_file();
   std::string python = Python();
   std::vector<std::string> argv = {python, "-m", "polyray.node", "--head", "--port", "0", "--address-file",
                                    address_file, "--parent-pid", std::to_string(getpid())};
@@ -112,7 +120,7 @@ EmbeddedHead EmbeddedHead::Start(int64_t timeout_ms) {
     throw polyray::Error("cannot start the embedded polyray head with " + python + " (" + std::strerror(rc) +
                          "): set POLYRAY_PYTHON to a Python with polyray installed");
   }
-  EmbeddedHead head(pid, "", log);
+  head.pid_ = pid;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::string exit_info = "still running";
   while (std::chrono::steady_clock::now() < deadline) {
@@ -130,17 +138,19 @@ EmbeddedHead EmbeddedHead::Start(int64_t timeout_ms) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  head.Stop();
+  head.StopProcess();
+  head.session_dir_.clear();  // kept for its log
   std::string cmd;
   for (auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
   throw polyray::Error("the embedded polyray head did not start within " + std::to_string(timeout_ms / 1000) +
-                       " s (" + exit_info + "; command: " + cmd + "); its log (" + log + "):\n" + Tail(log, 3000) +
-                       "\n(set POLYRAY_PYTHON to a Python with polyray installed)");
+                       " s (" + exit_info + "; command: " + cmd + "); its log is kept at " + log + ":\n" +
+                       Tail(log, 3000) + "\n(set POLYRAY_PYTHON to a Python with polyray installed)");
 }
 
 EmbeddedHead::EmbeddedHead(EmbeddedHead&& other) noexcept
-    : pid_(other.pid_), address_(std::move(other.address_)), log_file_(std::move(other.log_file_)) {
+    : pid_(other.pid_), address_(std::move(other.address_)), session_dir_(std::move(other.session_dir_)) {
   other.pid_ = -1;
+  other.session_dir_.clear();
 }
 
 EmbeddedHead& EmbeddedHead::operator=(EmbeddedHead&& other) noexcept {
@@ -148,8 +158,9 @@ EmbeddedHead& EmbeddedHead::operator=(EmbeddedHead&& other) noexcept {
     Stop();
     pid_ = other.pid_;
     address_ = std::move(other.address_);
-    log_file_ = std::move(other.log_file_);
+    session_dir_ = std::move(other.session_dir_);
     other.pid_ = -1;
+    other.session_dir_.clear();
   }
   return *this;
 }
@@ -157,6 +168,14 @@ EmbeddedHead& EmbeddedHead::operator=(EmbeddedHead&& other) noexcept {
 EmbeddedHead::~EmbeddedHead() { Stop(); }
 
 void EmbeddedHead::Stop() {
+  StopProcess();
+  if (session_dir_.empty()) return;
+  std::error_code ignored;  // best effort: a destructor must not throw
+  std::filesystem::remove_all(session_dir_, ignored);
+  session_dir_.clear();
+}
+
+void EmbeddedHead::StopProcess() {
   if (pid_ <= 0) return;
   pid_t pid = pid_;
   pid_ = -1;

@@ -5,7 +5,10 @@
 // Invariants: the child stops by itself when this process disappears
 // (--parent-pid), so a killed driver leaves no process or shared-memory
 // segment behind; Stop() sends SIGTERM (the head stops its workers and
-// unlinks the store), waits up to 15 s, then SIGKILLs. The interpreter is
+// unlinks the store), waits up to 15 s, then SIGKILLs, and removes the
+// head's session folder (/tmp/polyray-cpp-XXXXXX: head.log, gcs_address),
+// so a clean stop leaves nothing in /tmp; only a head that failed to start
+// keeps its folder, for its log, whose path the error names. The interpreter is
 // $POLYRAY_PYTHON, else the build's default (the repository's .venv, when
 // compiled with POLYRAY_DEFAULT_PYTHON), else python3.
 #ifndef POLYRAY_CORE_EMBEDDED_HEAD_H_
@@ -35,18 +38,23 @@ class EmbeddedHead {
 
   /// "host:port" of its GCS.
   const std::string& address() const { return address_; }
-  /// Its output (stdout and stderr).
-  const std::string& log_file() const { return log_file_; }
-  /// SIGTERM, wait up to 15 s, then SIGKILL. Idempotent.
+  /// Its session folder (holds head.log and gcs_address); empty once Stop
+  /// has removed it.
+  const std::string& session_dir() const { return session_dir_; }
+  /// Its output (stdout and stderr), inside session_dir().
+  std::string log_file() const { return session_dir_ + "/head.log"; }
+  /// SIGTERM, wait up to 15 s, then SIGKILL; then removes session_dir().
+  /// Idempotent.
   void Stop();
 
  private:
-  EmbeddedHead(pid_t pid, std::string address, std::string log_file)
-      : pid_(pid), address_(std::move(address)), log_file_(std::move(log_file)) {}
+  EmbeddedHead(pid_t pid, std::string session_dir) : pid_(pid), session_dir_(std::move(session_dir)) {}
+  /// Stops the child only (the folder stays).
+  void StopProcess();
 
   pid_t pid_ = -1;
   std::string address_;
-  std::string log_file_;
+  std::string session_dir_;
 };
 
 }  // namespace polyray::core

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "polyray/object_ref.h"  // internal::ToHex
+
 namespace polyray::core {
 
 std::string RandomBytes(size_t n) {
@@ -36,16 +38,7 @@ std::string ObjectIdOf(const std::string& task_id, uint32_t index) {
   return out;
 }
 
-std::string Hex(const std::string& bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
+std::string Hex(const std::string& bytes) { return internal::ToHex(bytes); }
 
 std::string ShortHex(const std::string& bytes) { return Hex(bytes).substr(0, 12); }
 

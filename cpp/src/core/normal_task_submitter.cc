@@ -50,7 +50,7 @@ std::string NormalTaskSubmitter::KeyOf(const rpc::TaskSpec& spec) {
   std::string key = std::to_string(spec.language()) + "|";
   std::map<std::string, double> sorted(spec.resources().begin(), spec.resources().end());
   for (const auto& [name, amount] : sorted) key += name + "=" + std::to_string(amount) + ",";
-  key += "|" + SerializeDeterministic(spec.scheduling()) + "|";
+  key += "|" + internal::SerializeDeterministic(spec.scheduling()) + "|";
   for (const auto& p : spec.code_search_path()) key += p + ":";
   return key;
 }

@@ -26,9 +26,21 @@ struct Waiter {
   size_t ready = 0;
 };
 
+/// A memory-store callback that sets entry `i` of `waiter` (the first
+/// value wins) and wakes the waiting thread.
+auto Fill(const std::shared_ptr<Waiter>& waiter, size_t i) {
+  return [waiter, i](const EntryPtr& e) {
+    std::lock_guard<std::mutex> lock(waiter->mu);
+    if (!waiter->entries[i]) {
+      waiter->entries[i] = e;
+      waiter->ready++;
+    }
+    waiter->cv.notify_all();
+  };
+}
+
 internal::ValueView ErrorView(const rpc::ErrorRecord& record) {
-  auto env = std::make_shared<const rpc::Envelope>(ErrorEnvelope(record));
-  return ViewOf(*env, env);
+  return internal::ViewOfEnvelope(std::make_shared<const rpc::Envelope>(ErrorEnvelope(record)));
 }
 
 EntryPtr EntryFromReply(rpc::GetObjectReply& reply, const std::string& oid, const rpc::Address& owner) {
@@ -63,14 +75,7 @@ std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::R
     std::vector<uint64_t> tokens(refs.size(), 0);
     for (size_t i : missing) {
       StartFetch(refs[i]);
-      tokens[i] = w_.memory_store().Subscribe(refs[i]->object_id, [waiter, i](const EntryPtr& e) {
-        std::lock_guard<std::mutex> lock(waiter->mu);
-        if (!waiter->entries[i]) {
-          waiter->entries[i] = e;
-          waiter->ready++;
-        }
-        waiter->cv.notify_all();
-      });
+      tokens[i] = w_.memory_store().Subscribe(refs[i]->object_id, Fill(waiter, i));
     }
     bool blocked = w_.InBlockingTask();
     if (blocked) NotifyBlocked(true);
@@ -123,14 +128,7 @@ internal::WaitResult ObjectGetter::Wait(const std::vector<internal::RefPtr>& ref
   for (size_t i = 0; i < refs.size(); ++i) {
     if (!refs[i]) throw polyray::Error("Wait() of an empty ObjectRef (argument " + std::to_string(i) + ")");
     if (!w_.memory_store().GetIfReady(refs[i]->object_id)) StartFetch(refs[i]);
-    tokens[i] = w_.memory_store().Subscribe(refs[i]->object_id, [waiter, i](const EntryPtr& e) {
-      std::lock_guard<std::mutex> lock(waiter->mu);
-      if (!waiter->entries[i]) {
-        waiter->entries[i] = e;
-        waiter->ready++;
-      }
-      waiter->cv.notify_all();
-    });
+    tokens[i] = w_.memory_store().Subscribe(refs[i]->object_id, Fill(waiter, i));
   }
   {
     std::unique_lock<std::mutex> lock(waiter->mu);
@@ -157,7 +155,7 @@ internal::WaitResult ObjectGetter::Wait(const std::vector<internal::RefPtr>& ref
 }
 
 internal::ValueView ObjectGetter::ViewOf(const std::string& oid, const EntryPtr& entry) {
-  if (entry->envelope) return core::ViewOf(*entry->envelope, entry);
+  if (entry->envelope) return internal::ViewOfEnvelope(*entry->envelope, entry);
   if (!entry->in_store_node.empty() && entry->in_store_node != w_.node_id()) {
     return ErrorView(SystemError(rpc::OBJECT_LOST, "object " + Hex(oid) + " is held on node " +
                                                        ShortHex(entry->in_store_node) +

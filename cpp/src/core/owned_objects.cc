@@ -6,6 +6,7 @@
 #include "core/core_worker.h"
 #include "core/ids.h"
 #include "core/store_io.h"
+#include "polyray/codec.h"
 #include "polyray/exceptions.h"
 #include "polyray/protocol/raylet.grpc.pb.h"
 
@@ -38,14 +39,16 @@ internal::RefPtr OwnedObjects::Put(internal::Encoded value) {
 }
 
 void OwnedObjects::StoreOwned(const std::string& oid, const internal::Encoded& value) {
-  uint64_t size = EncodedSize(value);
+  uint64_t size = internal::EncodedSize(value);
   std::vector<internal::RefPtr> nested = w_.HoldNested(NestedRefs(value));
   if (size > kInlineMax) {
     PutInStore(oid, value, w_.address());
     w_.references().SetInStore(oid, w_.node_id());
     w_.memory_store().Set(oid, StoreEntry(w_.node_id(), size, std::move(nested)));
   } else {
-    w_.memory_store().Set(oid, InlineEntry(ToEnvelope(value), size, std::move(nested)));
+    rpc::Envelope envelope;
+    internal::ToEnvelope(value, &envelope);
+    w_.memory_store().Set(oid, InlineEntry(std::move(envelope), size, std::move(nested)));
   }
   w_.references().SetContains(oid, NestedIds(value));
 }
@@ -56,7 +59,7 @@ void OwnedObjects::PutInStore(const std::string& oid, const internal::Encoded& v
     w_.store().WriteSealed(oid, value);
   } catch (const polyray::StoreFullError& e) {
     throw polyray::ObjectStoreFullError("the value of object " + Hex(oid) + " (" +
-                                        std::to_string(EncodedSize(value)) + " bytes) does not fit in the node's store " +
+                                        std::to_string(internal::EncodedSize(value)) + " bytes) does not fit in the node's store " +
                                         w_.store().name() + ": " + e.what());
   } catch (const polyray::StoreError& e) {
     throw polyray::Error("cannot write object " + Hex(oid) + " into the node's store " + w_.store().name() +

@@ -1,5 +1,12 @@
 // TaskReceiver of task_receiver.h.
+//
+// Invariants: a task leaves the queue only under mu_, in arrival order; an
+// actor's extra threads are started once, by the thread that ran its
+// creation task, before the creation's result leaves.
 #include "core/task_receiver.h"
+
+#include <pthread.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -11,6 +18,7 @@
 #include "core/ids.h"
 #include "core/object_getter.h"
 #include "core/owned_objects.h"
+#include "polyray/codec.h"
 #include "polyray/exceptions.h"
 
 namespace polyray::core {
@@ -90,14 +98,78 @@ void TaskReceiver::Stop(int exit_code) {
   cv_.notify_all();
 }
 
+int TaskReceiver::concurrency() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return concurrency_;
+}
+
+TaskReceiver::~TaskReceiver() {
+  // RunLoop joins the threads; a receiver destroyed without it stops them here.
+  Stop(0);
+  if (!JoinActorThreads()) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(exit_code_);
+  }
+}
+
 int TaskReceiver::RunLoop() {
+  Serve();
+  if (!JoinActorThreads()) {
+    // An actor thread is stuck in user code: end the process rather than
+    // tear the runtime down under it.
+    std::fprintf(stderr, "polyray C++ worker: an actor call still runs %lld ms after the worker was stopped; exiting\n",
+                 static_cast<long long>(kStopGraceMs));
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(exit_code_);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return exit_code_;
+}
+
+void TaskReceiver::StartActorThreads(int n) {
+  if (!actor_threads_.empty() || n <= 0) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    concurrency_ = n + 1;
+    serving_extra_ = n;
+  }
+  actor_threads_.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    actor_threads_.emplace_back([this, i] {
+      std::string name = "polyray-actor-" + std::to_string(i + 1);
+      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+      Serve();
+      std::lock_guard<std::mutex> lock(mu_);
+      serving_extra_--;
+      extra_done_cv_.notify_all();
+    });
+  }
+}
+
+bool TaskReceiver::JoinActorThreads() {
+  if (actor_threads_.empty()) return true;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!extra_done_cv_.wait_for(lock, std::chrono::milliseconds(kStopGraceMs),
+                                 [this] { return serving_extra_ == 0; })) {
+      return false;
+    }
+  }
+  for (std::thread& t : actor_threads_) t.join();
+  actor_threads_.clear();
+  return true;
+}
+
+void TaskReceiver::Serve() {
   while (true) {
     Item item;
     bool cancelled = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return stopped_ || !queue_.empty(); });
-      if (stopped_) return exit_code_;
+      if (stopped_) return;
       item = std::move(queue_.front());
       queue_.pop_front();
       cancelled = cancelled_.erase(item.spec->task_id()) > 0;
@@ -105,7 +177,7 @@ int TaskReceiver::RunLoop() {
     rpc::TaskResult result;
     if (cancelled) {
       result = ErrorResult(*item.spec,
-                           SerializeDeterministic(SystemError(
+                           internal::SerializeDeterministic(SystemError(
                                rpc::TASK_CANCELLED, "task " + TaskName(*item.spec) + " was cancelled before it ran")),
                            false);
     } else {
@@ -116,6 +188,10 @@ int TaskReceiver::RunLoop() {
     std::fflush(stdout);
     std::fflush(stderr);
     if (w_.borrows().HasPending()) w_.borrows().Flush(30'000);
+    const rpc::TaskSpec& spec = *item.spec;
+    if (spec.type() == rpc::ACTOR_CREATION_TASK && result.actor_ready() && spec.max_concurrency() > 1) {
+      StartActorThreads(spec.max_concurrency() - 1);  // a threaded actor: before its first call can arrive
+    }
     bool exiting = result.worker_exiting();
     item.reply(std::move(result));
     if (exiting) {
@@ -167,11 +243,11 @@ rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec
           cause.ParseFromString(a.value().body());
           throw ArgumentError(cause, what);
         }
-        inv.args.push_back(ViewOf(a.value(), spec_ptr));  // a view of the received spec
+        inv.args.push_back(internal::ViewOfEnvelope(a.value(), spec_ptr));  // a view of the received spec
       }
     }
   } catch (const TaskFailure& f) {
-    return ErrorResult(spec, SerializeDeterministic(f.record), false);
+    return ErrorResult(spec, internal::SerializeDeterministic(f.record), false);
   }
   internal::TaskOutcome outcome;
   w_.EnterTask(spec.task_id(), spec.type() == rpc::NORMAL_TASK);
@@ -179,11 +255,11 @@ rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec
     outcome = executor_(inv);
   } catch (const std::exception& e) {
     outcome = internal::TaskOutcome{};
-    outcome.error_record = SerializeDeterministic(
+    outcome.error_record = internal::SerializeDeterministic(
         RuntimeError("std::exception", "the C++ worker failed to run " + TaskName(spec) + ": " + e.what()));
   } catch (...) {
     outcome = internal::TaskOutcome{};
-    outcome.error_record = SerializeDeterministic(
+    outcome.error_record = internal::SerializeDeterministic(
         RuntimeError("unknown", "the C++ worker failed to run " + TaskName(spec) + ": an unknown exception"));
   }
   w_.ExitTask();
@@ -208,7 +284,7 @@ rpc::TaskResult TaskReceiver::Returns(const rpc::TaskSpec& spec, internal::TaskO
   int n = spec.num_returns();
   if (static_cast<int>(outcome.returns.size()) != n) {
     return ErrorResult(spec,
-                       SerializeDeterministic(RuntimeError(
+                       internal::SerializeDeterministic(RuntimeError(
                            "std::length_error", TaskName(spec) + " has num_returns=" + std::to_string(n) +
                                                     " but produced " + std::to_string(outcome.returns.size()) +
                                                     " value(s)")),
@@ -219,7 +295,7 @@ rpc::TaskResult TaskReceiver::Returns(const rpc::TaskSpec& spec, internal::TaskO
     std::string oid = ReturnId(spec.task_id(), i + 1);
     rpc::ReturnObject* r = result.add_returns();
     r->set_object_id(oid);
-    uint64_t size = EncodedSize(enc);
+    uint64_t size = internal::EncodedSize(enc);
     r->set_size(size);
     for (const std::string& s : enc.nested_refs) r->add_nested_refs()->ParseFromString(s);
     w_.borrows().Lend(r->nested_refs());
@@ -227,20 +303,17 @@ rpc::TaskResult TaskReceiver::Returns(const rpc::TaskSpec& spec, internal::TaskO
       try {
         w_.owned().PutInStore(oid, enc, spec.caller());
       } catch (const polyray::ObjectStoreFullError& e) {
-        return ErrorResult(spec, SerializeDeterministic(SystemError(rpc::OBJECT_STORE_FULL, e.what())), false);
+        return ErrorResult(spec, internal::SerializeDeterministic(SystemError(rpc::OBJECT_STORE_FULL, e.what())), false);
       } catch (const std::exception& e) {
         return ErrorResult(spec,
-                           SerializeDeterministic(RuntimeError(
+                           internal::SerializeDeterministic(RuntimeError(
                                "polyray::Error", "cannot put the return value of " + TaskName(spec) + " (" +
                                                      std::to_string(size) + " bytes) into the node's store: " + e.what())),
                            false);
       }
       r->set_in_store_node(w_.node_id());
     } else {
-      rpc::Envelope* env = r->mutable_value();
-      env->set_format(static_cast<rpc::Format>(enc.format));
-      env->set_body(std::move(enc.body));
-      for (auto& b : enc.buffers) env->add_buffers(std::move(b));
+      internal::ToEnvelope(std::move(enc), r->mutable_value());
     }
   }
   return result;

@@ -2,27 +2,40 @@
 // time on one thread (the worker's main thread, in RunLoop), in arrival
 // order, so an actor sees each caller's calls in submission order and a
 // leased worker runs one task at a time (DESIGN §2; Python and Java workers
-// do the same). Arguments are resolved into ValueViews (inline envelopes as
-// views of the received spec; by-reference arguments fetched from their
-// owners, large ones viewed in the node's store without a copy), the
-// TaskExecutor runs the call, and its outcome is encoded for the caller:
-// inline when small, else sealed into the store under the return ObjectID
-// and pinned for the caller.
+// do the same). A threaded actor (created with max_concurrency n > 1, as
+// Ray's threaded actors) runs up to n calls at once: once its creation task
+// succeeds, n - 1 more threads run the same loop as the main thread, taking
+// tasks from the one queue in arrival order (so one caller's calls still
+// start in submission order) and running them concurrently; the actor's
+// methods must then be thread-safe.
+//
+// Arguments are resolved into ValueViews (inline envelopes as views of the
+// received spec; by-reference arguments fetched from their owners, large
+// ones viewed in the node's store without a copy), the TaskExecutor runs
+// the call, and its outcome is encoded for the caller: inline when small,
+// else sealed into the store under the return ObjectID and pinned for the
+// caller.
 //
 // Invariants: every enqueued task gets exactly one result, whatever happens
 // (a failure to resolve, run or encode becomes an ERROR value for each
 // return); borrow registrations made while a task ran reach their owners
-// before its result leaves; no thread is created per task.
+// before its result leaves; no thread is created per task (a threaded actor
+// has its n threads for its lifetime); RunLoop returns only after every
+// actor thread has ended, or ends the process when one is still inside a
+// call kStopGraceMs after Stop.
 #ifndef POLYRAY_CORE_TASK_RECEIVER_H_
 #define POLYRAY_CORE_TASK_RECEIVER_H_
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_set>
+#include <vector>
 
 #include "polyray/internal/runtime.h"
 #include "polyray/protocol/core_worker.pb.h"
@@ -38,31 +51,55 @@ class TaskReceiver {
 
   TaskReceiver(CoreWorker& w, internal::TaskExecutor executor) : w_(w), executor_(std::move(executor)) {}
 
+  /// How long RunLoop waits, after Stop, for actor threads still inside a
+  /// call before it ends the process with the exit code.
+  static constexpr int64_t kStopGraceMs = 10'000;
+
+  TaskReceiver(const TaskReceiver&) = delete;
+  TaskReceiver& operator=(const TaskReceiver&) = delete;
+  ~TaskReceiver();
+
   /// Queues a task; `reply` is called once with its result, from the task thread.
   void Enqueue(std::shared_ptr<rpc::TaskSpec> spec, ReplyFn reply);
   /// Cancels a task not started yet (it ends with TASK_CANCELLED).
   bool Cancel(const std::string& task_id);
-  /// Runs queued tasks on the calling thread until Stop(); returns the exit code.
+  /// Runs queued tasks on the calling thread (and, for a threaded actor, on
+  /// its extra threads) until Stop(); returns the exit code once the extra
+  /// threads have ended.
   int RunLoop();
-  /// Ends RunLoop after the current task (thread-safe).
+  /// Ends RunLoop after the current task(s) (thread-safe).
   void Stop(int exit_code);
+  /// How many threads run tasks: 1, or an actor's max_concurrency once it is created.
+  int concurrency() const;
 
  private:
   struct Item {
     std::shared_ptr<rpc::TaskSpec> spec;
     ReplyFn reply;
   };
+  /// Takes tasks from the queue and runs them until Stop(); every task
+  /// thread (the main one and an actor's extra ones) runs this.
+  void Serve();
+  /// Starts `n` more threads running Serve() (once, for a threaded actor).
+  void StartActorThreads(int n);
+  /// Waits up to kStopGraceMs for the extra threads and joins them; false
+  /// when one is still running a task.
+  bool JoinActorThreads();
   rpc::TaskResult Execute(const std::shared_ptr<rpc::TaskSpec>& spec);
   rpc::TaskResult Returns(const rpc::TaskSpec& spec, internal::TaskOutcome& outcome);
 
   CoreWorker& w_;
   internal::TaskExecutor executor_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Item> queue_;
-  std::unordered_set<std::string> cancelled_;
-  bool stopped_ = false;
-  int exit_code_ = 0;
+  std::deque<Item> queue_;                 // guarded by mu_
+  std::unordered_set<std::string> cancelled_;  // guarded by mu_
+  bool stopped_ = false;                   // guarded by mu_
+  int exit_code_ = 0;                      // guarded by mu_
+  std::vector<std::thread> actor_threads_;  // started and joined by the main thread only
+  int concurrency_ = 1;                    // guarded by mu_
+  int serving_extra_ = 0;                  // actor threads not yet out of Serve(); guarded by mu_
+  std::condition_variable extra_done_cv_;
 };
 
 /// An ERROR result for each return of `spec` (one for an actor creation).

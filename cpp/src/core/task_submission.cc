@@ -10,6 +10,7 @@
 #include "core/normal_task_submitter.h"
 #include "core/owned_objects.h"
 #include "core/pending_task.h"
+#include "polyray/codec.h"
 #include "polyray/exceptions.h"
 #include "polyray/protocol/gcs.grpc.pb.h"
 
@@ -91,8 +92,8 @@ rpc::TaskSpec TaskSubmission::NewSpec(rpc::TaskType type, rpc::Language language
   return spec;
 }
 
-std::vector<std::string> TaskSubmission::BuildArgs(rpc::TaskSpec& spec, std::vector<internal::TaskArg>& args,
-                                                   std::vector<internal::RefPtr>& held) {
+std::vector<std::string> TaskSubmission::SubmitArgs(rpc::TaskSpec& spec, std::vector<internal::TaskArg>& args) {
+  std::vector<internal::RefPtr> held;  // put arguments, alive until they count as submitted
   std::vector<std::string> ids;
   spec.mutable_args()->Reserve(static_cast<int>(args.size()));
   for (internal::TaskArg& a : args) {
@@ -104,7 +105,7 @@ std::vector<std::string> TaskSubmission::BuildArgs(rpc::TaskSpec& spec, std::vec
       }
       continue;
     }
-    if (EncodedSize(a.value) > kInlineMax) {
+    if (internal::EncodedSize(a.value) > kInlineMax) {
       std::string oid = w_.NextPutId();
       w_.references().AddOwned(oid);
       held.push_back(w_.OwnedRef(oid));  // reachable until the task counts it as submitted
@@ -118,11 +119,9 @@ std::vector<std::string> TaskSubmission::BuildArgs(rpc::TaskSpec& spec, std::vec
       r->ParseFromString(s);
       ids.push_back(r->object_id());
     }
-    rpc::Envelope* env = arg->mutable_value();
-    env->set_format(static_cast<rpc::Format>(a.value.format));
-    env->set_body(std::move(a.value.body));
-    for (auto& b : a.value.buffers) env->add_buffers(std::move(b));
+    internal::ToEnvelope(std::move(a.value), arg->mutable_value());
   }
+  w_.references().AddSubmitted(ids);
   return ids;
 }
 
@@ -146,11 +145,8 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitTask(const internal::Functio
   SetResources(spec, options, 1.0);
   spec.set_max_retries(options.max_retries == -2 ? 3 : options.max_retries);
   spec.set_retry_exceptions(options.retry_exceptions);
-  std::vector<internal::RefPtr> held;
-  std::vector<std::string> arg_ids = BuildArgs(spec, args, held);
+  std::vector<std::string> arg_ids = SubmitArgs(spec, args);
   std::vector<internal::RefPtr> refs = ReturnRefs(spec);
-  w_.references().AddSubmitted(arg_ids);
-  held.clear();
   auto task = std::make_shared<PendingTask>();
   task->spec = std::move(spec);
   task->arg_ids = std::move(arg_ids);
@@ -179,10 +175,7 @@ internal::ActorPtr TaskSubmission::CreateActor(const internal::FunctionDescripto
   spec.set_actor_name(options.name);
   spec.set_actor_namespace(ns);
   spec.set_detached(options.detached);
-  std::vector<internal::RefPtr> held;
-  std::vector<std::string> arg_ids = BuildArgs(spec, args, held);
-  w_.references().AddSubmitted(arg_ids);
-  held.clear();
+  std::vector<std::string> arg_ids = SubmitArgs(spec, args);
   rpc::RegisterActorRequest req;
   *req.mutable_creation_task() = spec;
   rpc::RegisterActorReply reply;
@@ -210,7 +203,7 @@ internal::ActorPtr TaskSubmission::CreateActor(const internal::FunctionDescripto
   auto entry = std::make_shared<internal::ActorEntry>();
   entry->actor_id = actor_id;
   entry->language = creation.language;
-  entry->serialized = SerializeDeterministic(handle);
+  entry->serialized = internal::SerializeDeterministic(handle);
   return entry;
 }
 
@@ -258,11 +251,8 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitActorTask(const internal::Ac
   spec.set_num_returns(options.num_returns < 0 ? 1 : options.num_returns);
   spec.set_max_retries(0);
   spec.set_caller_worker_id(w_.worker_id());
-  std::vector<internal::RefPtr> held;
-  std::vector<std::string> arg_ids = BuildArgs(spec, args, held);
+  std::vector<std::string> arg_ids = SubmitArgs(spec, args);
   std::vector<internal::RefPtr> refs = ReturnRefs(spec);
-  w_.references().AddSubmitted(arg_ids);
-  held.clear();
   auto task = std::make_shared<PendingTask>();
   task->arg_ids = std::move(arg_ids);
   {
@@ -296,7 +286,7 @@ internal::ActorPtr TaskSubmission::GetActor(const std::string& name, const std::
   auto entry = std::make_shared<internal::ActorEntry>();
   entry->actor_id = handle.actor_id();
   entry->language = static_cast<Language>(handle.language());
-  entry->serialized = SerializeDeterministic(handle);
+  entry->serialized = internal::SerializeDeterministic(handle);
   return entry;
 }
 

@@ -52,10 +52,10 @@ class TaskSubmission {
  private:
   rpc::TaskSpec NewSpec(rpc::TaskType type, rpc::Language language, rpc::FunctionDescriptor function,
                         const std::string& name);
-  /// Encodes the arguments into `spec`; returns the ids of the objects they
-  /// reference. `held` keeps put arguments alive until they count as submitted.
-  std::vector<std::string> BuildArgs(rpc::TaskSpec& spec, std::vector<internal::TaskArg>& args,
-                                     std::vector<internal::RefPtr>& held);
+  /// Encodes the arguments into `spec` (large values are put first) and
+  /// counts the objects they reference as submitted; returns their ids (for
+  /// RemoveSubmitted when the task ends or is not sent).
+  std::vector<std::string> SubmitArgs(rpc::TaskSpec& spec, std::vector<internal::TaskArg>& args);
   std::vector<internal::RefPtr> ReturnRefs(const rpc::TaskSpec& spec);
 
   CoreWorker& w_;

@@ -15,8 +15,6 @@
 #include <cstdlib>
 #include <thread>
 
-#include <grpcpp/grpcpp.h>
-
 #include "core/common.h"
 #include "core/core_worker.h"
 #include "core/ids.h"
@@ -24,7 +22,6 @@
 #include "core/store_io.h"
 #include "core/task_receiver.h"
 #include "polyray/exceptions.h"
-#include "polyray/protocol/raylet.grpc.pb.h"
 
 namespace polyray::core {
 namespace {
@@ -111,23 +108,7 @@ int RunWorker(TaskExecutor executor) {
     // with a reason, not an error on the first large result.
     core->store().Open();
     core->StartServer(receiver.get());
-    rpc::RegisterWorkerRequest req;
-    req.set_worker_id(o.worker_id);
-    req.set_language(rpc::CPP);
-    req.set_pid(static_cast<int32_t>(getpid()));
-    req.set_port(core->address().port());
-    req.set_job_id(o.job_id);
-    req.set_startup_token(token);
-    req.set_is_driver(false);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(DeadlineIn(kRpcTimeout));
-    rpc::RegisterWorkerReply reply;
-    auto stub = rpc::RayletService::NewStub(core->channels().Get(o.raylet_address));
-    grpc::Status st = stub->RegisterWorker(&ctx, req, &reply);
-    if (!st.ok()) {
-      throw polyray::Error("cannot register with the raylet at " + o.raylet_address + ": " + st.error_message());
-    }
-    core->SetNode(reply.node_id(), reply.store_name());
+    core->RegisterWithRaylet(token);
     InstallRuntime(core);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "polyray C++ worker: cannot start: %s\n", e.what());

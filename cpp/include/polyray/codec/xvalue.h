@@ -117,6 +117,8 @@ class XValue {
 
  private:
   void Expect(Kind k) const;
+  /// A value of `kind` whose payload is `bytes` (str, bin, ref, actor).
+  static XValue OfBytes(Kind kind, std::string bytes);
 
   Kind kind_ = Kind::kNil;
   union {

@@ -85,7 +85,10 @@ class ActorSetters : public virtual OptionsHolder {
     options_.max_task_retries = max_task_retries;
     return static_cast<Derived&>(*this);
   }
-  /// How many method calls may run at once (0: the default, 1).
+  /// How many method calls may run at once (0: the default, 1). With n > 1
+  /// the actor's worker runs calls on n threads (Ray's threaded actors):
+  /// calls still start in each caller's submission order but may overlap,
+  /// so the actor's methods must be thread-safe.
   Derived& SetMaxConcurrency(int max_concurrency) {
     options_.max_concurrency = max_concurrency;
     return static_cast<Derived&>(*this);

@@ -147,6 +147,19 @@ class Runtime {
                                std::vector<TaskArg> args,
                                const CallOptions& options) = 0;
   /// Calls a method of an actor of any language.
+  ///
+  /// `method` names the method only: `method.language` must be the actor's
+  /// language, `method.first` is the method name, and the runtime fills in
+  /// the class or module from the actor's handle (its class descriptor):
+  ///  - Python: module = the class's module, qualname = "<Class>.<first>";
+  ///  - Java: class = the actor's class, method = first, signature =
+  ///    `method.signature` (optional);
+  ///  - C++: function name = `first` when it contains "::" (already
+  ///    "Class::Method", as POLYRAY_REMOTE registers methods), else
+  ///    "<Class>::<first>", with Class the actor's registered class name.
+  /// `method.second` is ignored. Throws polyray::Error when the languages
+  /// differ. Calls from one process to one actor are numbered in the order
+  /// of their SubmitActorTask calls and dispatched in that order.
   virtual std::vector<RefPtr> SubmitActorTask(const ActorPtr& actor,
                                               const FunctionDescriptor& method,
                                               std::vector<TaskArg> args,
