@@ -16,6 +16,11 @@ default so the whole run takes a few minutes on a 2-core machine, and
 themselves, shaped as in Ray: the two put rows use tasks that put, "multi
 client tasks async" uses actors that submit tasks, "1:n" uses an actor that
 calls n actors, "n:n" uses tasks that call the actors.
+
+Cross-language rows ("Python -> Java ...", "Python -> C++ ...", "Java ->
+Python ...", "C++ -> Python ...") call callees in benchmarks/xlang/, compiled
+on first use into build/bench/ (a JDK and the built C++ SDK: `make setup`);
+``--no-xlang`` skips them.
 """
 
 from __future__ import annotations
@@ -294,7 +299,7 @@ def _async_actor_async(s: dict) -> Workload:
 
 
 # -- cross-language rows -----------------------------------------------------
-# The callee is benchmarks/xlang/BenchTarget.java / BenchActor.java, compiled
+# The Java callee is benchmarks/xlang/BenchTarget.java / BenchActor.java, compiled
 # into build/bench/java on first use; the job's code search path points there
 # (see _xlang_code_search_path). The same rows run against Ray's
 # cross-language API in benchmarks/compare_ray.py.
@@ -364,17 +369,90 @@ def _py_java_ndarray(s: dict) -> Workload:
 def _java_py_actor_async(s: dict) -> Workload:
     # A Java driver joins this cluster and times its own batches (it cannot
     # be called from here per batch); see benchmarks/xlang/drivers/.
-    import subprocess
     from polyray import sdk
     classes = build_java_driver(os.path.join(sdk.repo_root(), "build", "bench", "java-drivers"))
     cp = ":".join(sdk.java_classpath() + [classes])
     cmd = ["java", "-cp", cp, f"-Dpolyray.store.library={sdk.store_library()}", "JavaCallsPython",
            _CLUSTER["address"], str(s["batch"]), str(_TIMING["repeat"]), str(_TIMING["duration"])]
+    return Workload(lambda: None, runs=_driver_runs("Java", cmd))
+
+
+# The C++ callee is benchmarks/xlang/bench_target.cc, compiled with the SDK's
+# flags into build/bench/cpp on first use (again when it or a header changed);
+# the job's code search path lists that folder (see _xlang_code_search_path).
+# These rows have no Ray counterpart (Ray's Python API does not call C++).
+
+CPP_ACTOR = ("BenchActor::Create", "BenchActor")  # (registered factory, class name)
+
+
+def _cpp_actor() -> Any:
+    a = polyray.cpp_actor_class(*CPP_ACTOR).remote()
+    _get(a.SmallValue.remote())  # up before the timing starts
+    return a
+
+
+@_row("Python -> C++ tasks sync", xlang="cpp", ray=False)
+def _py_cpp_tasks_sync(s: dict) -> Workload:
+    f = polyray.cpp_function("SmallValue")
+    _get(f.remote())
+    return Workload(lambda: _get(f.remote()))
+
+
+@_row("Python -> C++ tasks async", xlang="cpp", ray=False)
+def _py_cpp_tasks_async(s: dict) -> Workload:
+    n = s["batch"]
+    f = polyray.cpp_function("SmallValue")
+    _get(f.remote())
+    return Workload(lambda: _get([f.remote() for _ in range(n)]), n)
+
+
+@_row("Python -> C++ actor calls sync", xlang="cpp", ray=False)
+def _py_cpp_actor_sync(s: dict) -> Workload:
+    a = _cpp_actor()
+    return Workload(lambda: _get(a.SmallValue.remote()), actors=[a])
+
+
+@_row("Python -> C++ actor calls async", xlang="cpp", ray=False)
+def _py_cpp_actor_async(s: dict) -> Workload:
+    n = s["batch"]
+    a = _cpp_actor()
+    return Workload(lambda: _get([a.SmallValue.remote() for _ in range(n)]), n, actors=[a])
+
+
+@_row("Python -> C++ 100 MB ndarray read", unit="GB/s", xlang="cpp", ray=False)
+def _py_cpp_ndarray(s: dict) -> Workload:
+    # A put array passed by reference: the C++ task views it in the node's
+    # store (an NdSpan over shared memory, no copy) and sums it.
+    arr = np.ones(s["xlang_array_bytes"] // 8, dtype=np.int64)
+    ref = polyray.put(arr)
+    f = polyray.cpp_function("Sum")
+    expected = int(arr.size)
+
+    def read() -> None:
+        got = _get(f.remote(ref))
+        if got != expected:
+            raise AssertionError(f"C++ summed {got}, expected {expected}")
+    return Workload(read, arr.nbytes / GB, keep=[ref])
+
+
+@_row("C++ -> Python actor calls async", xlang="cpp", ray=False)
+def _cpp_py_actor_async(s: dict) -> Workload:
+    # A C++ driver joins this cluster and times its own batches, like the Java
+    # one above; see benchmarks/xlang/drivers/cpp_calls_python.cc.
+    from polyray import sdk
+    exe = build_cpp_driver(os.path.join(sdk.repo_root(), "build", "bench", "cpp-drivers"))
+    cmd = [exe, _CLUSTER["address"], str(s["batch"]), str(_TIMING["repeat"]), str(_TIMING["duration"])]
+    return Workload(lambda: None, runs=_driver_runs("C++", cmd))
+
+
+def _driver_runs(what: str, cmd: list[str]) -> list[float]:
+    """Run a driver that prints "runs r1 r2 ..."; its rates, or RuntimeError with its stderr."""
+    import subprocess
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("runs ")), None)
     if out.returncode != 0 or line is None:
-        raise RuntimeError(f"Java driver exited {out.returncode}: {out.stderr.strip()[-500:]}")
-    return Workload(lambda: None, runs=[float(x) for x in line.split()[1:]])
+        raise RuntimeError(f"{what} driver exited {out.returncode}: {out.stderr.strip()[-500:]}")
+    return [float(x) for x in line.split()[1:]]
 
 
 # The cluster and timing of the current run, for rows timed by another process.
@@ -430,12 +508,77 @@ def build_java_target(out_dir: str) -> str:
     return out_dir
 
 
+def _cpp_build(sources: list[str], out: str, shared: bool) -> str:
+    """Compile ``sources`` with the SDK's flags (``polyray cpp-flags``) at -O2
+    into ``out`` (a shared library or an executable), unless ``out`` was built
+    from the same compiler, flags, sources and SDK headers (a digest stamp)."""
+    import glob
+    import hashlib
+    import shutil
+    import subprocess
+    from polyray import sdk
+    flags = sdk.cpp_flags()  # CppSdkMissing (says `make setup`) when the SDK is not built
+    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    if not compiler:
+        raise RuntimeError("no C++ compiler (g++) on PATH: the C++ rows need one (run `make setup`)")
+    cmd = [compiler, "-std=c++17", "-O2"] + (["-shared", "-fPIC"] if shared else []) + sources + flags
+    h = hashlib.sha256("\0".join(cmd).encode())
+    headers = glob.glob(os.path.join(sdk.cpp_include_dir(), "**", "*.h"), recursive=True)
+    for f in sources + sorted(headers):
+        with open(f, "rb") as fh:
+            h.update(f.encode() + b"\0" + fh.read())
+    stamp = out + ".digest"
+    digest = h.hexdigest()
+    if os.path.exists(out) and os.path.exists(stamp):
+        with open(stamp) as fh:
+            if fh.read().strip() == digest:
+                return out
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    tmp = f"{out}.tmp{os.getpid()}"  # not *.so: a worker scanning the folder never sees it
+    proc = subprocess.run(cmd + ["-o", tmp], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise RuntimeError(f"compiling {os.path.basename(out)} failed (exit {proc.returncode}):\n"
+                           f"$ {' '.join(cmd)} -o {tmp}\n{proc.stderr[-3000:]}")
+    os.replace(tmp, out)
+    with open(stamp, "w") as fh:
+        fh.write(digest + "\n")
+    return out
+
+
+def build_cpp_target(out_dir: str) -> str:
+    """Compile benchmarks/xlang/bench_target.cc into ``out_dir`` (only when stale); returns ``out_dir``."""
+    from polyray import sdk
+    src = os.path.join(sdk.repo_root(), "benchmarks", "xlang", "bench_target.cc")
+    if not os.path.isfile(src):
+        raise RuntimeError(f"{src} not found: the C++ rows need a source checkout")
+    _cpp_build([src], os.path.join(out_dir, "libpolyray_bench_target.so"), shared=True)
+    return out_dir
+
+
+def build_cpp_driver(out_dir: str) -> str:
+    """Compile benchmarks/xlang/drivers/cpp_calls_python.cc into ``out_dir`` (only when stale); returns the program."""
+    from polyray import sdk
+    src = os.path.join(sdk.repo_root(), "benchmarks", "xlang", "drivers", "cpp_calls_python.cc")
+    return _cpp_build([src], os.path.join(out_dir, "cpp_calls_python"), shared=False)
+
+
+# Why the callees of a language could not be built ("java", "cpp" -> message):
+# that language's rows fail with it, the other rows still run.
+_BUILD_ERRORS: dict[str, str] = {}
+
+
 def _xlang_code_search_path(rows: list["Row"]) -> list[str]:
     """The code search path the selected rows need (compiling their callees)."""
     from polyray import sdk
     path = []
-    if any(r.xlang == "java" for r in rows):
-        path.append(build_java_target(os.path.join(sdk.repo_root(), "build", "bench", "java")))
+    for lang, build in (("java", build_java_target), ("cpp", build_cpp_target)):
+        if any(r.xlang == lang for r in rows):
+            try:
+                path.append(build(os.path.join(sdk.repo_root(), "build", "bench", lang)))
+            except Exception as e:  # noqa: BLE001 — reported by each row of the language
+                _BUILD_ERRORS[lang] = f"building the {lang} callees failed: {type(e).__name__}: {e}"
     return path
 
 
@@ -498,6 +641,8 @@ def run_row(row: Row, sizes: dict, repeat: int, duration: float) -> Result:
     """Set a row up, time it, tear it down (actors killed, objects dropped)."""
     w: Optional[Workload] = None
     try:
+        if row.xlang in _BUILD_ERRORS:
+            raise RuntimeError(_BUILD_ERRORS[row.xlang])
         w = row.setup(sizes)
         if w.runs is not None:
             runs, calls = list(w.runs), 0
