@@ -74,6 +74,13 @@ TaskOutcome TestExecutor(const TaskInvocation& inv) {
       std::vector<internal::ValueView> v = internal::CurrentRuntime().Get(refs, 60'000);
       return Ok(Encode(Decode<int64_t>(v.at(0), "nested")));
     }
+    if (f == "PutRef") {
+      // As `return polyray::Put(v);`: the task's only reference is inside its
+      // return value and dies once the value is encoded.
+      RefPtr put = internal::CurrentRuntime().Put(
+          Encode(std::vector<uint8_t>(static_cast<size_t>(Decode<int64_t>(inv.args.at(0), "n")), 'p')));
+      return Ok(Encode(polyray::ObjectRef<std::vector<uint8_t>>(std::move(put))));
+    }
     if (f == "Counter::Create") {
       std::lock_guard<std::mutex> lock(g_actors_mu);
       g_counters[inv.actor_id] = Decode<int64_t>(inv.args.at(0), "start");
@@ -199,6 +206,33 @@ TEST_F(CoreWorkerTest, AWorkerCrashIsWorkerCrashedAfterRetries) {
 
 TEST_F(CoreWorkerTest, AWorkerTaskSubmitsANestedTask) {
   EXPECT_EQ(Decode<int64_t>(GetOne(Call(Cpp("NestedAdd"), {})), "r"), 42);
+}
+
+TEST_F(CoreWorkerTest, ARefPutByATaskOutlivesTheTaskUntilTheCallerDropsIt) {
+  std::string oid;
+  {
+    // The worker owns the put object; the driver borrows it from the return.
+    internal::ValueView v = GetOne(Call(Cpp("PutRef"), Args<int64_t>(300'000)));
+    ASSERT_EQ(v.format, Format::kXlang);
+    auto inner = Decode<polyray::ObjectRef<std::vector<uint8_t>>>(v, "ref");
+    ASSERT_TRUE(inner.entry());
+    oid = inner.entry()->object_id;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // past the owner's batched frees
+    internal::ValueView value = GetOne(inner.entry());
+    ASSERT_EQ(value.format, Format::kXlang) << "the owner freed the object the caller holds";
+    std::vector<uint8_t> bytes = Decode<std::vector<uint8_t>>(value, "value");
+    EXPECT_EQ(bytes.size(), 300'000u);
+    EXPECT_EQ(bytes[11], 'p');
+    EXPECT_TRUE(StoreHolds(oid));
+    // And it can be passed on to another task.
+    EXPECT_EQ(Decode<int64_t>(GetOne(Call(Cpp("Len"), {TaskArg{{}, inner.entry()}})), "r"), 300'000);
+  }
+  // The driver dropped its last reference: the owner frees the object.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (StoreHolds(oid) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(StoreHolds(oid));
 }
 
 TEST_F(CoreWorkerTest, ActorCallsRunInOrder) {

@@ -1,50 +1,75 @@
 // BorrowTracker of borrow_tracker.h.
 #include "core/borrow_tracker.h"
 
+#include <map>
+
 #include "core/common.h"
 #include "core/core_worker.h"
+#include "core/node_directory.h"
 #include "core/rpc_call.h"
 #include "polyray/protocol/core_worker.grpc.pb.h"
 #include "polyray/protocol/raylet.grpc.pb.h"
 
 namespace polyray::core {
 
-void BorrowTracker::OnFree(const std::string& oid, const std::string& in_store_node) {
+void BorrowTracker::OnFree(const std::string& oid, const std::vector<std::string>& nodes) {
   w_.memory_store().Delete(oid);
-  if (in_store_node.empty() || w_.shutting_down()) return;
+  if (nodes.empty() || w_.shutting_down()) return;
   bool schedule;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    pending_free_.push_back(oid);
-    schedule = pending_free_.size() == 1;
+    schedule = pending_free_.empty();
+    for (const auto& n : nodes) pending_free_.emplace_back(oid, n);
   }
   if (schedule) w_.scheduler().RunAfter(10, [this] { FlushFrees(); });
 }
 
 void BorrowTracker::FlushFrees() {
-  std::vector<std::string> ids;
+  std::vector<std::pair<std::string, std::string>> frees;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ids.swap(pending_free_);
+    frees.swap(pending_free_);
   }
-  if (ids.empty() || w_.shutting_down()) return;
+  if (frees.empty() || w_.shutting_down()) return;
+  std::map<std::string, std::vector<std::string>> by_node;
+  for (auto& [oid, node] : frees) by_node[node].push_back(std::move(oid));
+  for (auto& [node, ids] : by_node) {
+    if (node == w_.node_id()) {
+      SendFree(w_.options().raylet_address, std::move(ids));
+      continue;
+    }
+    w_.nodes().LookupAsync(node, [this, ids = std::move(ids)](const NodeDirectory::Found& found) mutable {
+      // A node that is gone took its copies with it.
+      if (found.raylet && !w_.shutting_down()) SendFree(Target(*found.raylet), std::move(ids));
+    });
+  }
+}
+
+void BorrowTracker::SendFree(const std::string& target, std::vector<std::string> oids) {
   rpc::FreeObjectsRequest req;
-  for (auto& id : ids) req.add_object_ids(std::move(id));
-  auto stub = rpc::RayletService::NewStub(w_.channels().Get(w_.options().raylet_address));
+  for (auto& id : oids) req.add_object_ids(std::move(id));
+  auto stub = rpc::RayletService::NewStub(w_.channels().Get(target));
   CallAsync<rpc::FreeObjectsReply>(
       [&stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->FreeObjects(ctx, rq, rp, std::move(cb)); },
       std::move(req), kRpcTimeout, IgnoreReply<rpc::FreeObjectsReply>());
 }
 
-void BorrowTracker::FreeNow(const std::vector<std::string>& oids) {
-  if (oids.empty()) return;
-  rpc::FreeObjectsRequest req;
-  for (const auto& id : oids) req.add_object_ids(id);
-  auto stub = rpc::RayletService::NewStub(w_.channels().Get(w_.options().raylet_address));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(std::chrono::seconds(5)));
-  rpc::FreeObjectsReply reply;
-  stub->FreeObjects(&ctx, req, &reply);  // best effort: the node may be gone
+void BorrowTracker::FreeNow(const std::vector<std::pair<std::string, std::string>>& copies) {
+  std::map<std::string, rpc::FreeObjectsRequest> by_node;
+  for (const auto& [oid, node] : copies) by_node[node].add_object_ids(oid);
+  for (const auto& [node, req] : by_node) {
+    std::string target = w_.options().raylet_address;
+    if (node != w_.node_id()) {
+      NodeDirectory::Found found = w_.nodes().Lookup(node);
+      if (!found.raylet) continue;  // gone, with its copies
+      target = Target(*found.raylet);
+    }
+    auto stub = rpc::RayletService::NewStub(w_.channels().Get(target));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(std::chrono::seconds(5)));
+    rpc::FreeObjectsReply reply;
+    stub->FreeObjects(&ctx, req, &reply);  // best effort: the node may be gone
+  }
 }
 
 void BorrowTracker::OnBorrowChanged(const rpc::Address& owner, std::vector<std::string> added,

@@ -5,14 +5,17 @@
 #include <unistd.h>
 
 #include <thread>
+#include <vector>
 
 #include "core/actor_task_submitter.h"
 #include "core/borrow_tracker.h"
 #include "core/common.h"
 #include "core/core_worker_server.h"
 #include "core/ids.h"
+#include "core/node_directory.h"
 #include "core/normal_task_submitter.h"
 #include "core/object_getter.h"
+#include "core/object_puller.h"
 #include "core/owned_objects.h"
 #include "core/store_io.h"
 #include "core/task_submission.h"
@@ -38,6 +41,11 @@ struct TaskContext {
   std::string task_id;
   uint32_t puts = 0;
   bool blocks_cpu = false;
+  /// From EnterTask until ReleaseDeferredRefs: local references dropped on
+  /// this thread are kept (counted) in `deferred` instead of released, so
+  /// the refs inside a return value outlive its encoding until they are lent.
+  const CoreWorker* defer_for = nullptr;
+  std::vector<std::string> deferred;
 };
 thread_local TaskContext* tls_task = nullptr;
 
@@ -45,7 +53,13 @@ internal::RefPtr NewRefEntry(const std::shared_ptr<RefSink>& sink, std::string o
   auto* e = new internal::RefEntry{std::move(oid), std::move(serialized)};
   return internal::RefPtr(e, [sink](const internal::RefEntry* p) {
     sink->active.fetch_add(1);
-    if (!sink->closed.load()) sink->core->references().RemoveLocal(p->object_id);
+    if (!sink->closed.load()) {
+      if (tls_task && tls_task->defer_for == sink->core) {
+        tls_task->deferred.push_back(p->object_id);  // released once the task's returns are lent
+      } else {
+        sink->core->references().RemoveLocal(p->object_id);
+      }
+    }
     sink->active.fetch_sub(1);
     delete p;
   });
@@ -58,7 +72,9 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
   sink_->core = this;
   scheduler_ = std::make_unique<Scheduler>();
   ReferenceCounter::Listener listener;
-  listener.free = [this](const std::string& oid, const std::string& node) { borrows_->OnFree(oid, node); };
+  listener.free = [this](const std::string& oid, const std::vector<std::string>& nodes) {
+    borrows_->OnFree(oid, nodes);
+  };
   listener.borrow_changed = [this](const rpc::Address& owner, std::vector<std::string> added,
                                    std::vector<std::string> removed) {
     borrows_->OnBorrowChanged(owner, std::move(added), std::move(removed));
@@ -68,6 +84,8 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
   store_ = std::make_unique<StoreIo>(options_.store_name);
   owned_ = std::make_unique<OwnedObjects>(*this);
   getter_ = std::make_unique<ObjectGetter>(*this);
+  nodes_ = std::make_unique<NodeDirectory>(*this);
+  puller_ = std::make_unique<ObjectPuller>(*this);
   submitter_ = std::make_unique<NormalTaskSubmitter>(*this);
   actor_submitter_ = std::make_unique<ActorTaskSubmitter>(*this);
   tasks_ = std::make_unique<TaskSubmission>(*this);
@@ -119,12 +137,8 @@ void CoreWorker::Shutdown() {
   if (shutting_down_.exchange(true)) return;
   actor_submitter_->Close();
   submitter_->Close();
-  // What this process owns in the store goes with it.
-  std::vector<std::string> frees;
-  for (auto& [oid, node] : references_->OwnedInStore()) {
-    if (node == options_.node_id) frees.push_back(oid);
-  }
-  borrows_->FreeNow(frees);
+  // What this process owns in the stores goes with it (every known copy).
+  borrows_->FreeNow(references_->OwnedInStore());
   sink_->closed.store(true);
   while (sink_->active.load() > 0) std::this_thread::yield();
   memory_store_.FailWaiters(ErrorEntry(SystemError(
@@ -138,12 +152,14 @@ void CoreWorker::Shutdown() {
 std::vector<internal::RefPtr> CoreWorker::SubmitTask(const internal::FunctionDescriptor& function,
                                                      std::vector<internal::TaskArg> args,
                                                      const internal::CallOptions& options) {
+  ReleaseDeferredRefs(false);
   return tasks_->SubmitTask(function, std::move(args), options);
 }
 
 internal::ActorPtr CoreWorker::CreateActor(const internal::FunctionDescriptor& creation,
                                            std::vector<internal::TaskArg> args,
                                            const internal::CallOptions& options) {
+  ReleaseDeferredRefs(false);
   return tasks_->CreateActor(creation, std::move(args), options);
 }
 
@@ -151,20 +167,24 @@ std::vector<internal::RefPtr> CoreWorker::SubmitActorTask(const internal::ActorP
                                                           const internal::FunctionDescriptor& method,
                                                           std::vector<internal::TaskArg> args,
                                                           const internal::CallOptions& options) {
+  ReleaseDeferredRefs(false);
   return tasks_->SubmitActorTask(actor, method, std::move(args), options);
 }
 
 internal::RefPtr CoreWorker::Put(internal::Encoded value) {
+  ReleaseDeferredRefs(false);
   if (shutting_down()) throw polyray::Error("the polyray runtime is shut down");
   return owned_->Put(std::move(value));
 }
 
 std::vector<internal::ValueView> CoreWorker::Get(const std::vector<internal::RefPtr>& refs, int64_t timeout_ms) {
+  ReleaseDeferredRefs(false);
   return getter_->Get(refs, timeout_ms);
 }
 
 internal::WaitResult CoreWorker::Wait(const std::vector<internal::RefPtr>& refs, int num_returns,
                                       int64_t timeout_ms) {
+  ReleaseDeferredRefs(false);
   return getter_->Wait(refs, num_returns, timeout_ms);
 }
 
@@ -207,10 +227,24 @@ void CoreWorker::EnterTask(const std::string& task_id, bool blocks_cpu) {
   tls_task->task_id = task_id;
   tls_task->puts = 0;
   tls_task->blocks_cpu = blocks_cpu && !options_.is_driver;
+  tls_task->defer_for = this;
 }
 
 void CoreWorker::ExitTask() {
   if (tls_task) tls_task->core = nullptr;
+}
+
+void CoreWorker::ReleaseDeferredRefs(bool task_done) {
+  if (!tls_task || tls_task->defer_for != this) return;
+  if (!task_done && tls_task->core != this) return;  // between ExitTask and the lend: keep them
+  if (task_done) tls_task->defer_for = nullptr;
+  // Releasing may free entries whose nested refs drop here again: loop until none is left.
+  while (!tls_task->deferred.empty()) {
+    std::vector<std::string> drops;
+    drops.swap(tls_task->deferred);
+    if (shutting_down_.load()) continue;
+    for (const std::string& oid : drops) references_->RemoveLocal(oid);
+  }
 }
 
 std::string CoreWorker::CurrentTaskId() const {

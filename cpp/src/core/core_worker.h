@@ -11,6 +11,8 @@
 //   ActorTaskSubmitter  one ordered PushTasks stream per actor
 //   OwnedObjects        put values, task returns, store writes + pins
 //   ObjectGetter        Get / Wait, fetching borrowed objects from owners
+//   ObjectPuller        copies of objects held on other nodes (ReadObject)
+//   NodeDirectory       where other nodes' raylets are (GCS node table)
 //   ReferenceCounter    counts; BorrowTracker: batched frees / borrow updates
 //   MemoryStore         known values and their waiters; StoreIo: the shm store
 //   CoreWorkerServer    the CoreWorkerService this process serves
@@ -47,8 +49,10 @@ namespace polyray::core {
 class ActorTaskSubmitter;
 class BorrowTracker;
 class CoreWorkerServer;
+class NodeDirectory;
 class NormalTaskSubmitter;
 class ObjectGetter;
+class ObjectPuller;
 class OwnedObjects;
 class StoreIo;
 class TaskReceiver;
@@ -127,8 +131,23 @@ class CoreWorker final : public internal::Runtime {
   /// Marks the calling thread as running `task_id`; `blocks_cpu`: a leased
   /// worker's normal task (its CPUs go back to the node while it waits).
   void EnterTask(const std::string& task_id, bool blocks_cpu);
-  /// The calling thread no longer runs a task.
+  /// The calling thread no longer runs a task (references it dropped stay
+  /// deferred until ReleaseDeferredRefs(true)).
   void ExitTask();
+  /// Releases the local references the calling thread's task dropped.
+  ///
+  /// From EnterTask on, a RefPtr destroyed on a task thread is not released
+  /// at once: the refs inside a C++ return value die as soon as the value is
+  /// encoded, inside the executor, before TaskReceiver can lend them to the
+  /// caller (ReferenceCounter::AddLent); an owned object whose last local
+  /// reference went would be freed under the caller. So drops are deferred
+  /// until the task's returns were lent (`task_done`: the TaskReceiver, which
+  /// also ends the deferral), and, while the task's code runs, released at
+  /// each call it makes into the runtime (`task_done` false: Put, Get, Wait,
+  /// submissions), so a long task that drops references does not keep them.
+  /// (A reference dropped while user code still runs cannot be in the return
+  /// value: the value holds its own RefPtr.)
+  void ReleaseDeferredRefs(bool task_done);
   /// The running task's id (the driver task's outside tasks).
   std::string CurrentTaskId() const;
   /// A new put ObjectID of the running task.
@@ -157,6 +176,8 @@ class CoreWorker final : public internal::Runtime {
   StoreIo& store() { return *store_; }
   OwnedObjects& owned() { return *owned_; }
   ObjectGetter& getter() { return *getter_; }
+  NodeDirectory& nodes() { return *nodes_; }
+  ObjectPuller& puller() { return *puller_; }
   NormalTaskSubmitter& submitter() { return *submitter_; }
   ActorTaskSubmitter& actor_submitter() { return *actor_submitter_; }
   TaskSubmission& tasks() { return *tasks_; }
@@ -177,6 +198,8 @@ class CoreWorker final : public internal::Runtime {
   std::unique_ptr<StoreIo> store_;
   std::unique_ptr<OwnedObjects> owned_;
   std::unique_ptr<ObjectGetter> getter_;
+  std::unique_ptr<NodeDirectory> nodes_;
+  std::unique_ptr<ObjectPuller> puller_;
   std::unique_ptr<NormalTaskSubmitter> submitter_;
   std::unique_ptr<ActorTaskSubmitter> actor_submitter_;
   std::unique_ptr<TaskSubmission> tasks_;

@@ -20,7 +20,7 @@ namespace {
 /// The longest an owner holds a GetObject (a request without a limit too).
 constexpr int64_t kMaxGetObjectHoldMs = 60'000;
 
-void FillReply(rpc::GetObjectReply* reply, const std::string& oid, const EntryPtr& e) {
+void FillReply(CoreWorker& w, rpc::GetObjectReply* reply, const std::string& oid, const EntryPtr& e) {
   reply->set_found(true);
   rpc::ReturnObject* obj = reply->mutable_object();
   obj->set_object_id(oid);
@@ -29,7 +29,11 @@ void FillReply(rpc::GetObjectReply* reply, const std::string& oid, const EntryPt
     *obj->mutable_value() = *e->envelope;
   } else {
     obj->set_in_store_node(e->in_store_node);
+    // Every known copy, the primary first (copies pulled to other nodes).
     reply->add_locations(e->in_store_node);
+    for (const std::string& node : w.references().Locations(oid)) {
+      if (node != e->in_store_node) reply->add_locations(node);
+    }
   }
 }
 
@@ -179,7 +183,7 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     const std::string& oid = request->object_id();
     if (EntryPtr e = w_.memory_store().GetIfReady(oid)) {
-      FillReply(reply, oid, e);
+      FillReply(w_, reply, oid, e);
       reactor->Finish(grpc::Status::OK);
       return reactor;
     }
@@ -196,9 +200,9 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
       std::atomic<uint64_t> token{0};
     };
     auto pending = std::make_shared<Pending>();
-    uint64_t token = w_.memory_store().Subscribe(oid, [pending, reactor, reply, oid](const EntryPtr& e) {
+    uint64_t token = w_.memory_store().Subscribe(oid, [this, pending, reactor, reply, oid](const EntryPtr& e) {
       if (pending->done.exchange(true)) return;
-      FillReply(reply, oid, e);
+      FillReply(w_, reply, oid, e);
       reactor->Finish(grpc::Status::OK);
     });
     pending->token = token;
@@ -225,8 +229,11 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
   }
 
   grpc::ServerUnaryReactor* AddObjectLocation(grpc::CallbackServerContext* ctx,
-                                              const rpc::AddObjectLocationRequest* /*request*/,
+                                              const rpc::AddObjectLocationRequest* request,
                                               rpc::AddObjectLocationReply* /*reply*/) override {
+    // A node now holds a copy of an object this process owns: listed in later
+    // GetObject replies and freed there too.
+    w_.references().AddLocation(request->object_id(), request->node_id());
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;

@@ -30,6 +30,11 @@ struct ObjectEntry {
   std::shared_ptr<const rpc::Envelope> envelope;
   /// The node whose store holds the object (when `envelope` is null).
   std::string in_store_node;
+  /// Every node known to hold a copy, `in_store_node` first (a borrowed
+  /// object: the owner's GetObject `locations`); where a pull may read it.
+  std::vector<std::string> locations;
+  /// A borrowed object's owner (told of copies pulled here); null when owned.
+  std::shared_ptr<const rpc::Address> owner;
   /// Encoded size of the value.
   uint64_t size = 0;
   /// References nested in the value, held (counted) while the entry lives.

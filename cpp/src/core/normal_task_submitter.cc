@@ -111,18 +111,40 @@ void NormalTaskSubmitter::RequestLease(const std::string& key, const rpc::TaskSp
   rpc::RequestWorkerLeaseRequest req;
   *req.mutable_task() = LeaseView(spec);
   actions.push_back([this, key, req = std::move(req)]() mutable {
-    auto stub = rpc::RayletService::NewStub(w_.channels().Get(w_.options().raylet_address));
-    CallAsync<rpc::RequestWorkerLeaseReply>(
-        [&stub](auto* ctx, auto* rq, auto* rp, auto cb) {
-          stub->async()->RequestWorkerLease(ctx, rq, rp, std::move(cb));
-        },
-        std::move(req), kLeaseRequestDeadline,
-        [this, key](const grpc::Status& st, rpc::RequestWorkerLeaseReply& reply) { OnLeaseReply(key, st, reply); });
+    RequestLeaseAt(key, std::move(req), w_.options().raylet_address);
   });
 }
 
+void NormalTaskSubmitter::RequestLeaseAt(const std::string& key, rpc::RequestWorkerLeaseRequest req,
+                                         const std::string& raylet) {
+  auto stub = rpc::RayletService::NewStub(w_.channels().Get(raylet));
+  auto sent = std::make_shared<rpc::RequestWorkerLeaseRequest>(req);
+  CallAsync<rpc::RequestWorkerLeaseReply>(
+      [&stub](auto* ctx, auto* rq, auto* rp, auto cb) {
+        stub->async()->RequestWorkerLease(ctx, rq, rp, std::move(cb));
+      },
+      std::move(req), kLeaseRequestDeadline,
+      [this, key, sent, raylet](const grpc::Status& st, rpc::RequestWorkerLeaseReply& reply) {
+        OnLeaseReply(key, st, reply, *sent, raylet);
+      });
+}
+
 void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Status& status,
-                                       rpc::RequestWorkerLeaseReply& reply) {
+                                       rpc::RequestWorkerLeaseReply& reply, const rpc::RequestWorkerLeaseRequest& req,
+                                       const std::string& raylet) {
+  bool closed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed = closed_ || w_.shutting_down();
+  }
+  if (status.ok() && reply.lease_id().empty() && !reply.has_failure() && !reply.canceled() && reply.has_retry_at() &&
+      reply.retry_at().port() != 0 && !req.grant_or_reject() && !closed) {
+    // Spill-over: that node's raylet grants or rejects (never spills again).
+    rpc::RequestWorkerLeaseRequest again = req;
+    again.set_grant_or_reject(true);
+    RequestLeaseAt(key, std::move(again), Target(reply.retry_at()));
+    return;
+  }
   Actions actions;
   LeasePtr unwanted;
   {
@@ -134,14 +156,28 @@ void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Statu
         unwanted = std::make_shared<Lease>();
         unwanted->lease_id = reply.lease_id();
         unwanted->worker_id = reply.worker_address().worker_id();
+        unwanted->raylet = raylet;
       }
     } else if (!status.ok()) {
       if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
         Dispatch(key, actions);  // the node is busy: ask again while tasks wait
+      } else if (req.grant_or_reject() && status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+        // The node we were spilled to is gone: ask the local raylet again (its
+        // view drops the node once the GCS declares it dead).
+        actions.push_back([this, key] {
+          w_.scheduler().RunAfter(kSpillRetryMs, [this, key] {
+            Actions later;
+            {
+              std::lock_guard<std::mutex> relock(mu_);
+              if (!closed_) Dispatch(key, later);
+            }
+            Run(later);
+          });
+        });
       } else {
         FailQueue(key,
-                  SystemError(rpc::WORKER_CRASHED, "the raylet at " + w_.options().raylet_address +
-                                                       " did not grant a worker lease: " + status.error_message()),
+                  SystemError(rpc::WORKER_CRASHED, "the raylet at " + raylet + " did not grant a worker lease: " +
+                                                       status.error_message()),
                   actions);
       }
     } else if (reply.has_failure() && (!reply.failure().message().empty() || !reply.failure().type_name().empty())) {
@@ -154,6 +190,7 @@ void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Statu
       lease->worker_id = reply.worker_address().worker_id();
       lease->address = reply.worker_address();
       lease->key = key;
+      lease->raylet = raylet;
       if (sc.queue.empty()) {
         unwanted = lease;
       } else {
@@ -274,7 +311,8 @@ void NormalTaskSubmitter::ReturnLease(const LeasePtr& lease, bool disconnect) {
   req.set_lease_id(lease->lease_id);
   req.set_worker_id(lease->worker_id);
   req.set_disconnect(disconnect);
-  auto stub = rpc::RayletService::NewStub(w_.channels().Get(w_.options().raylet_address));
+  auto stub = rpc::RayletService::NewStub(
+      w_.channels().Get(lease->raylet.empty() ? w_.options().raylet_address : lease->raylet));
   CallAsync<rpc::ReturnWorkerReply>(
       [&stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->ReturnWorker(ctx, rq, rp, std::move(cb)); },
       std::move(req), std::chrono::seconds(10), IgnoreReply<rpc::ReturnWorkerReply>());
@@ -302,9 +340,10 @@ void NormalTaskSubmitter::Close() {
       sc.leases.clear();
     }
   }
-  auto stub = rpc::RayletService::NewStub(w_.channels().Get(w_.options().raylet_address));
   for (const LeasePtr& lease : leases) {
     lease->stream->Close();
+    auto stub = rpc::RayletService::NewStub(
+        w_.channels().Get(lease->raylet.empty() ? w_.options().raylet_address : lease->raylet));
     rpc::ReturnWorkerRequest req;
     req.set_lease_id(lease->lease_id);
     req.set_worker_id(lease->worker_id);

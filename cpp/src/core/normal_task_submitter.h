@@ -1,6 +1,7 @@
 // Submits normal tasks (docs/protocol.md §7.1, §7.2; as the Java and Python
 // runtimes do): one queue per scheduling class, worker leases from the local
-// raylet, one PushTasks stream per leased worker.
+// raylet (or the raylet it spills the request to), one PushTasks stream per
+// leased worker.
 //
 // A lease serves the queued tasks of its class until the queue is empty,
 // then lingers kLeaseLingerMs before it is returned, so a driver submitting
@@ -9,10 +10,19 @@
 // sent several per message). When a worker's stream breaks, its tasks are
 // retried (up to max_retries, -1: forever) or fail with WORKER_CRASHED.
 //
+// Spill-over (docs/protocol.md §5, as the Java NormalTaskSubmitter): a lease
+// reply with `retry_at` sends the request to that node's raylet with
+// `grant_or_reject` set (it grants or rejects, never spills again); the
+// lease is returned to the raylet that granted it. When the raylet a request
+// was spilled to is unreachable, the local raylet is asked again after
+// kSpillRetryMs (its view drops the node once the GCS declares it dead).
+//
 // Invariants: one mutex guards the queues and leases; gRPC calls and task
 // completions (which wake user threads) run after it is released; a task is
 // in exactly one queue or in-flight table until it completes; at most
-// min(queue length, 16) lease requests per class are outstanding.
+// min(queue length, 16) lease requests per class are outstanding (a request
+// that follows retry_at still counts as the one request it continues); a
+// lease is returned to the raylet that granted it, exactly once.
 #ifndef POLYRAY_CORE_NORMAL_TASK_SUBMITTER_H_
 #define POLYRAY_CORE_NORMAL_TASK_SUBMITTER_H_
 
@@ -43,6 +53,10 @@ class NormalTaskSubmitter {
  public:
   explicit NormalTaskSubmitter(CoreWorker& w) : w_(w) {}
 
+  /// Pause before asking the local raylet again when the raylet a request
+  /// was spilled to is unreachable.
+  static constexpr int64_t kSpillRetryMs = 500;
+
   /// Queues a task and gets it running.
   void Submit(PendingTaskPtr task);
   /// Returns every lease and closes every stream (shutdown, bounded).
@@ -54,6 +68,9 @@ class NormalTaskSubmitter {
     std::string worker_id;
     rpc::Address address;
     std::string key;
+    /// "host:port" of the raylet that granted the lease (another node's
+    /// after a spill-over): the lease goes back there.
+    std::string raylet;
     std::unordered_map<std::string, PendingTaskPtr> inflight;  // by task id
     std::shared_ptr<PushStream> stream;
     bool dead = false;
@@ -74,7 +91,10 @@ class NormalTaskSubmitter {
   void Dispatch(const std::string& key, Actions& actions);
   void Push(const LeasePtr& lease, std::vector<PendingTaskPtr> batch, Actions& actions);
   void RequestLease(const std::string& key, const rpc::TaskSpec& spec, Actions& actions);
-  void OnLeaseReply(const std::string& key, const grpc::Status& status, rpc::RequestWorkerLeaseReply& reply);
+  /// Sends `req` to the raylet at `raylet` ("host:port"); call without mu_.
+  void RequestLeaseAt(const std::string& key, rpc::RequestWorkerLeaseRequest req, const std::string& raylet);
+  void OnLeaseReply(const std::string& key, const grpc::Status& status, rpc::RequestWorkerLeaseReply& reply,
+                    const rpc::RequestWorkerLeaseRequest& req, const std::string& raylet);
   void OpenStream(const LeasePtr& lease);
   void OnReply(const LeasePtr& lease, rpc::PushTasksReply& reply);
   void OnStreamClosed(const LeasePtr& lease, const grpc::Status& status);

@@ -7,6 +7,7 @@
 #include "core/common.h"
 #include "core/core_worker.h"
 #include "core/ids.h"
+#include "core/object_puller.h"
 #include "core/rpc_call.h"
 #include "core/store_io.h"
 #include "polyray/exceptions.h"
@@ -54,9 +55,16 @@ EntryPtr EntryFromReply(rpc::GetObjectReply& reply, const std::string& oid, cons
   if (obj.kind_case() == rpc::ReturnObject::kValue) {
     return InlineEntry(std::move(*obj.mutable_value()), obj.size());
   }
-  std::string node = obj.in_store_node();
-  if (node.empty() && reply.locations_size() > 0) node = reply.locations(0);
-  return StoreEntry(node, obj.size());
+  auto e = std::make_shared<ObjectEntry>();
+  e->in_store_node = obj.in_store_node();
+  if (e->in_store_node.empty() && reply.locations_size() > 0) e->in_store_node = reply.locations(0);
+  e->size = obj.size();
+  e->locations.push_back(e->in_store_node);
+  for (const std::string& n : reply.locations()) {
+    if (n != e->in_store_node) e->locations.push_back(n);
+  }
+  e->owner = std::make_shared<const rpc::Address>(owner);
+  return e;
 }
 
 }  // namespace
@@ -157,9 +165,15 @@ internal::WaitResult ObjectGetter::Wait(const std::vector<internal::RefPtr>& ref
 internal::ValueView ObjectGetter::ViewOf(const std::string& oid, const EntryPtr& entry) {
   if (entry->envelope) return internal::ViewOfEnvelope(*entry->envelope, entry);
   if (!entry->in_store_node.empty() && entry->in_store_node != w_.node_id()) {
-    return ErrorView(SystemError(rpc::OBJECT_LOST, "object " + Hex(oid) + " is held on node " +
-                                                       ShortHex(entry->in_store_node) +
-                                                       "; reading objects from other nodes is not supported yet"));
+    // Held on another node: copy it into this node's store first (unless a
+    // copy is here already: the puller checks).
+    std::vector<std::string> locations = entry->locations;
+    if (!entry->owner) locations = w_.references().Locations(oid);  // owned: every copy known here
+    if (locations.empty() || locations.front() != entry->in_store_node) {
+      locations.insert(locations.begin(), entry->in_store_node);
+    }
+    ObjectPuller::Result pulled = w_.puller().Pull(oid, locations, entry->owner.get());
+    if (!pulled.ok) return ErrorView(SystemError(pulled.kind, pulled.message));
   }
   try {
     std::optional<internal::ValueView> view = w_.store().Read(oid, kStoreWaitMs);

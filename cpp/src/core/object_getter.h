@@ -1,6 +1,8 @@
 // The get side of a CoreWorker: waits for objects (Get, Wait), fetches
 // borrowed ones from their owners (GetObject), and turns known entries into
-// ValueViews (inline envelopes, or zero-copy views of the node's store).
+// ValueViews (inline envelopes, or zero-copy views of the node's store; an
+// object held on another node is first pulled into this node's store by the
+// ObjectPuller, from any of the nodes known to hold a copy).
 //
 // Invariants: a Get ends with values, or GetTimeoutError at its deadline;
 // errors (task errors, lost objects) come back as kError views, never as
@@ -34,7 +36,8 @@ class ObjectGetter {
   std::vector<internal::ValueView> Get(const std::vector<internal::RefPtr>& refs, int64_t timeout_ms);
   /// Waits until `num_returns` of `refs` are ready (or the deadline).
   internal::WaitResult Wait(const std::vector<internal::RefPtr>& refs, int num_returns, int64_t timeout_ms);
-  /// The value of a known entry (errors and lost objects as kError views).
+  /// The value of a known entry (errors and lost objects as kError views);
+  /// pulls an object held on another node (blocking, bounded).
   internal::ValueView ViewOf(const std::string& oid, const EntryPtr& entry);
   /// Asks the owner of `ref` for its value, waiting as long as the owner is
   /// alive and the value pending (a worker resolving an argument); the

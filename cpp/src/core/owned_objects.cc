@@ -91,7 +91,7 @@ void OwnedObjects::CompleteTask(const rpc::TaskSpec& spec, rpc::TaskResult& resu
     bool in_store = r.kind_case() == rpc::ReturnObject::kInStoreNode;
     if (!w_.references().IsOwned(oid)) {
       // Every reference to this return is gone already: drop it.
-      if (in_store && !r.in_store_node().empty()) w_.borrows().OnFree(oid, r.in_store_node());
+      if (in_store && !r.in_store_node().empty()) w_.borrows().OnFree(oid, {r.in_store_node()});
       continue;
     }
     std::vector<internal::RefPtr> nested = w_.HoldNested(r.nested_refs());

@@ -1,6 +1,8 @@
 // ReferenceCounter of reference_counter.h.
 #include "core/reference_counter.h"
 
+#include <algorithm>
+
 namespace polyray::core {
 
 void ReferenceCounter::Run(Actions& actions) {
@@ -30,6 +32,26 @@ void ReferenceCounter::SetInStore(const std::string& oid, const std::string& nod
   std::lock_guard<std::mutex> lock(mu_);
   auto it = refs_.find(oid);
   if (it != refs_.end()) it->second.in_store_node = node_id;
+}
+
+void ReferenceCounter::AddLocation(const std::string& oid, const std::string& node_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = refs_.find(oid);
+  if (it == refs_.end() || !it->second.owned || node_id.empty() || node_id == it->second.in_store_node) return;
+  auto& copies = it->second.copies;
+  if (std::find(copies.begin(), copies.end(), node_id) == copies.end()) copies.push_back(node_id);
+}
+
+std::vector<std::string> ReferenceCounter::Locations(const std::string& oid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  auto it = refs_.find(oid);
+  if (it == refs_.end()) return out;
+  if (!it->second.in_store_node.empty()) out.push_back(it->second.in_store_node);
+  for (const auto& n : it->second.copies) {
+    if (n != it->second.in_store_node) out.push_back(n);
+  }
+  return out;
 }
 
 bool ReferenceCounter::IsOwned(const std::string& oid) const {
@@ -133,7 +155,12 @@ void ReferenceCounter::Release(const std::string& oid, Actions& actions) {
   refs_.erase(it);
   if (r.owned) {
     if (listener_.free) {
-      actions.push_back([this, oid, node = r.in_store_node] { listener_.free(oid, node); });
+      std::vector<std::string> nodes;
+      if (!r.in_store_node.empty()) nodes.push_back(r.in_store_node);
+      for (auto& n : r.copies) {
+        if (n != r.in_store_node) nodes.push_back(std::move(n));
+      }
+      actions.push_back([this, oid, nodes = std::move(nodes)] { listener_.free(oid, nodes); });
     }
     for (const auto& c : r.contains) {
       auto inner = refs_.find(c);
@@ -151,7 +178,11 @@ std::vector<std::pair<std::string, std::string>> ReferenceCounter::OwnedInStore(
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [oid, r] : refs_) {
-    if (r.owned && !r.in_store_node.empty()) out.emplace_back(oid, r.in_store_node);
+    if (!r.owned) continue;
+    if (!r.in_store_node.empty()) out.emplace_back(oid, r.in_store_node);
+    for (const auto& n : r.copies) {
+      if (n != r.in_store_node) out.emplace_back(oid, n);
+    }
   }
   return out;
 }

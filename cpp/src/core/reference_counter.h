@@ -31,8 +31,9 @@ class ReferenceCounter {
  public:
   /// What the counter asks its CoreWorker to do.
   struct Listener {
-    /// An owned object's counts reached zero (`in_store_node` empty: inline).
-    std::function<void(const std::string& oid, const std::string& in_store_node)> free;
+    /// An owned object's counts reached zero; `nodes`: the nodes whose
+    /// stores hold copies, the primary copy's first (empty: inline).
+    std::function<void(const std::string& oid, const std::vector<std::string>& nodes)> free;
     /// Register (`added`) or unregister (`removed`) borrows with an owner.
     std::function<void(const rpc::Address& owner, std::vector<std::string> added,
                        std::vector<std::string> removed)>
@@ -45,8 +46,13 @@ class ReferenceCounter {
   void AddOwned(const std::string& oid);
   /// The owned objects nested in an owned object's value live as long as it does.
   void SetContains(const std::string& oid, const std::vector<std::string>& contains);
-  /// The owned object's value is in the store of `node_id`.
+  /// The owned object's value is in the store of `node_id` (its primary copy).
   void SetInStore(const std::string& oid, const std::string& node_id);
+  /// Another node now holds a copy of an owned object (pulled there; an
+  /// AddObjectLocation). Ignored for objects not owned or not counted.
+  void AddLocation(const std::string& oid, const std::string& node_id);
+  /// The nodes holding copies of an owned object, the primary copy's first.
+  std::vector<std::string> Locations(const std::string& oid) const;
   /// Whether this process owns `oid` and still counts it.
   bool IsOwned(const std::string& oid) const;
   /// A new local reference; `owner` null means this process owns the object.
@@ -62,7 +68,7 @@ class ReferenceCounter {
   /// A borrower registered or let go of owned objects.
   void UpdateBorrowers(const std::string& borrower, const std::vector<std::string>& added,
                        const std::vector<std::string>& removed);
-  /// Owned objects with a store copy: (oid, node) pairs (shutdown frees them).
+  /// Copies of owned objects: one (oid, node) pair per copy (shutdown frees them).
   std::vector<std::pair<std::string, std::string>> OwnedInStore() const;
   /// How many objects are counted.
   size_t Size() const;
@@ -78,6 +84,7 @@ class ReferenceCounter {
     int lent = 0;
     std::vector<std::string> contains;
     std::string in_store_node;
+    std::vector<std::string> copies;  // other nodes holding a copy (owned only)
     bool registered = false;
     bool Alive() const {
       return local > 0 || submitted > 0 || !borrowers.empty() || contained_in > 0 || lent > 0;

@@ -264,8 +264,12 @@ rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec
   }
   w_.ExitTask();
   inv.args.clear();  // drop pins of by-reference arguments
-  rpc::TaskResult result = Returns(spec, outcome);
+  rpc::TaskResult result = Returns(spec, outcome);  // lends the owned refs inside the returns
   result.set_worker_exiting(outcome.worker_exiting);
+  outcome.returns.clear();
+  // Only now may the references the task dropped be released: a ref that
+  // left inside a return value is counted as lent until the caller borrows it.
+  w_.ReleaseDeferredRefs(true);
   return result;
 }
 

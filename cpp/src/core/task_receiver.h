@@ -19,7 +19,11 @@
 // Invariants: every enqueued task gets exactly one result, whatever happens
 // (a failure to resolve, run or encode becomes an ERROR value for each
 // return); borrow registrations made while a task ran reach their owners
-// before its result leaves; no thread is created per task (a threaded actor
+// before its result leaves; owned references inside a task's return values
+// are counted as lent (until the caller registers as their borrower) before
+// the references the task dropped are released (CoreWorker::
+// ReleaseDeferredRefs), so `return polyray::Put(v);` hands the caller a live
+// object; no thread is created per task (a threaded actor
 // has its n threads for its lifetime); RunLoop returns only after every
 // actor thread has ended, or ends the process when one is still inside a
 // call kStopGraceMs after Stop.
