@@ -16,9 +16,8 @@ import grpc
 
 from polyray.core import errors
 from polyray.core.rpc import aio_channel, address_str
-from polyray.core.task_submitter import PendingTask
+from polyray.core.task_submitter import PendingTask, push_requests
 from polyray.protocol import common_pb2 as pb
-from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol import gcs_pb2 as gcs
 
@@ -114,22 +113,7 @@ class ActorTaskSubmitter:
         aq.queue = asyncio.Queue()
         aq.channel = aio_channel(address_str(address))
         stub = cw_grpc.CoreWorkerServiceStub(aq.channel)
-        queue = aq.queue
-
-        async def requests():
-            while True:
-                item = await queue.get()
-                if item is None:
-                    return
-                while not queue.empty():
-                    nxt = queue.get_nowait()
-                    if nxt is None:
-                        queue.put_nowait(None)
-                        break
-                    item.tasks.extend(nxt.tasks)
-                yield item
-
-        aq.call = stub.PushTasks(requests())
+        aq.call = stub.PushTasks(push_requests(aq.queue))
         aq.reader = asyncio.ensure_future(self._read(aq, aq.call))
         batch = list(aq.pending)
         aq.pending.clear()
@@ -140,7 +124,7 @@ class ActorTaskSubmitter:
         for t in batch:
             aq.inflight[t.spec.task_id] = t
         assert aq.queue is not None
-        aq.queue.put_nowait(cw.PushTasksRequest(tasks=[t.spec for t in batch]))
+        aq.queue.put_nowait([t.spec for t in batch])
 
     async def _read(self, aq: _ActorQueue, call) -> None:
         try:

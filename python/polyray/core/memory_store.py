@@ -4,15 +4,37 @@ Invariants: an entry, once ready, never changes (objects are immutable); a
 ready entry holds exactly one of an inline envelope, the node id of the shared
 store that holds the value, or an error record. Waiters are woken exactly once
 per entry, from any thread.
+
+A blocking wait registers one counting waiter (the ids it still needs) and
+sleeps until enough of them are set (or its timeout), so completing an
+object only wakes the threads waiting for that object, and a wait costs one
+pass over its ids per wake-up rather than one per completed object.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Callable, Optional
 
 from polyray.protocol import common_pb2 as pb
+
+# A blocked wait wakes at least this often to look again (it never relies on
+# a single notification alone).
+_WAKE_S = 1.0
+
+
+class _Waiter:
+    """A thread blocked until ``need`` more of the ids in ``interest`` are ready."""
+
+    __slots__ = ("need", "interest", "lock")
+
+    def __init__(self, need: int, interest: set[bytes]) -> None:
+        self.need = need
+        self.interest = interest
+        self.lock = threading.Lock()
+        self.lock.acquire()
 
 
 class Entry:
@@ -35,8 +57,8 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
         self._entries: dict[bytes, Entry] = {}
+        self._waiters: list[_Waiter] = []
 
     def _entry(self, oid: bytes) -> Entry:
         e = self._entries.get(oid)
@@ -48,14 +70,23 @@ class MemoryStore:
             error: Optional[pb.ErrorRecord] = None, size: int = 0, nested: Optional[list] = None) -> bool:
         """Make an object ready; returns False when it already was (first writer wins)."""
         with self._lock:
-            e = self._entry(oid)
-            if e.ready:
+            e = self._entries.get(oid)
+            if e is None:
+                e = self._entries[oid] = Entry()
+            elif e.ready:
                 return False
             e.envelope, e.in_store_node, e.error, e.size = envelope, in_store_node, error, size
-            e.nested = nested or []
+            if nested:
+                e.nested = nested
             e.ready = True
-            callbacks, e._callbacks = e._callbacks, []
-            self._cond.notify_all()
+            callbacks = e._callbacks
+            if callbacks:
+                e._callbacks = []
+            for w in self._waiters:
+                if oid in w.interest:
+                    w.need -= 1
+                    if w.need == 0:
+                        w.lock.release()
         for cb in callbacks:
             cb(e)
         return True
@@ -69,21 +100,45 @@ class MemoryStore:
         return oid in self._entries
 
     def wait(self, oids: list[bytes], num_ready: int, timeout: Optional[float]) -> list[bytes]:
-        """Block until num_ready of oids are ready or the timeout passes; returns the ready ones."""
-        import time
+        """Block until num_ready of oids are ready or the timeout passes.
+
+        Returns the ready ones in the order of ``oids``: the first
+        ``num_ready`` of them, or all that are ready when the timeout passed.
+        """
+        return [oids[i] for i in self.wait_indices(oids, num_ready, timeout)]
+
+    def wait_indices(self, oids: list[bytes], num_ready: int, timeout: Optional[float]) -> list[int]:
+        """As :meth:`wait`, but the positions in ``oids`` of the ready ids."""
+        if num_ready <= 0:
+            return []
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            while True:
-                ready = [o for o in oids if (e := self._entries.get(o)) is not None and e.ready]
-                if len(ready) >= num_ready:
-                    return ready
+        entries = self._entries
+        while True:
+            with self._lock:
+                ready: list[int] = []
+                pending: list[bytes] = []
+                for i, o in enumerate(oids):
+                    e = entries.get(o)
+                    if e is not None and e.ready:
+                        ready.append(i)
+                        if len(ready) >= num_ready:
+                            return ready
+                    else:
+                        pending.append(o)
                 if deadline is None:
-                    self._cond.wait(1.0)
+                    left = _WAKE_S
                 else:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         return ready
-                    self._cond.wait(min(left, 1.0))
+                    left = min(left, _WAKE_S)
+                waiter = _Waiter(num_ready - len(ready), set(pending))
+                self._waiters.append(waiter)
+            try:
+                waiter.lock.acquire(True, left)
+            finally:
+                with self._lock:
+                    self._waiters.remove(waiter)
 
     def on_ready(self, oid: bytes, callback: Callable[[Entry], None]) -> None:
         """Call callback(entry) once the object is ready (now, if it is)."""

@@ -70,6 +70,16 @@ class ReferenceCounter:
             if contains:
                 self._set_contains_locked(r, contains)
 
+    def add_owned_local(self, oids: list[bytes]) -> None:
+        """Register owned objects (task returns) and one local ObjectRef to each (add_owned + add_local)."""
+        with self._lock:
+            refs = self._refs
+            for oid in oids:
+                r = refs.get(oid)
+                if r is None:
+                    r = refs[oid] = _Ref(True, None)
+                r.local += 1
+
     def set_contains(self, oid: bytes, contains: list[bytes]) -> None:
         """Record the owned objects nested inside oid's value (kept alive with it)."""
         with self._lock:
@@ -115,6 +125,8 @@ class ReferenceCounter:
             if r is None:
                 return
             r.local -= 1
+            if r.local or r.submitted or r.borrowers or r.contained_in or r.lent:
+                return  # still alive (the common case: no action)
             actions = self._maybe_release_locked(oid, r)
         self._run(actions)
 

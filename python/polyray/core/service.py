@@ -34,7 +34,8 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
         state = {"pending": 0, "closed": False}
 
         def reply(result: cw.TaskResult) -> None:
-            loop.call_soon_threadsafe(out.put_nowait, result)
+            # From the executing thread: one loop wake-up per batch of results.
+            core.call_soon(out.put_nowait, result)
 
         async def reader() -> None:
             try:

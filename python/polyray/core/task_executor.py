@@ -54,7 +54,8 @@ class TaskExecutor:
 
     def __init__(self, core: "CoreWorker") -> None:
         self._core = core
-        self._main_queue: "queue.Queue[Optional[tuple[pb.TaskSpec, ReplyFn]]]" = queue.Queue()
+        # SimpleQueue: a C-implemented FIFO, cheaper per hand-off than queue.Queue.
+        self._main_queue: "queue.SimpleQueue[Optional[tuple[pb.TaskSpec, ReplyFn]]]" = queue.SimpleQueue()
         self._functions: dict[bytes, Any] = {}
         self._actor: Any = None
         self._actor_id = b""

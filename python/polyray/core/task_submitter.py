@@ -103,6 +103,22 @@ class _Lease:
 _SPREAD = pb.SchedulingStrategy(kind=pb.SCHEDULING_SPREAD).SerializeToString()
 
 
+async def push_requests(queue: asyncio.Queue):
+    """The request stream of a PushTasks call: lists of specs from ``queue``
+    (None ends it), whatever queued up meanwhile coalesced into one message."""
+    while True:
+        specs = await queue.get()
+        if specs is None:
+            return
+        while not queue.empty():
+            more = queue.get_nowait()
+            if more is None:
+                queue.put_nowait(None)
+                break
+            specs.extend(more)
+        yield cw.PushTasksRequest(tasks=specs)
+
+
 def scheduling_key(spec: pb.TaskSpec) -> tuple:
     """Tasks with equal keys can share a worker lease."""
     return (spec.language, tuple(sorted(spec.resources.items())), spec.scheduling.SerializeToString(),
@@ -144,9 +160,10 @@ class NormalTaskSubmitter:
             if batch:
                 self._push(lease, batch)
                 lease.used = lease.single_use
-        live = [t for t in q if not t.cancelled]
-        if len(live) != len(q):
-            self._queues[key] = q = collections.deque(live)
+        # cancel() takes a queued task out of the queue itself; only drop
+        # cancelled ones at the head (an O(n) rescan here made batches O(n^2)).
+        while q and q[0].cancelled:
+            q.popleft()
         while q and self._requesting[key] < min(len(q), MAX_PENDING_LEASE_REQUESTS):
             self._requesting[key] += 1
             asyncio.ensure_future(self._request_lease(key, q[0].spec))
@@ -162,7 +179,7 @@ class NormalTaskSubmitter:
             t.lease = lease
             t.pushed_at = now
             lease.inflight[t.spec.task_id] = t
-        lease.queue.put_nowait(cw.PushTasksRequest(tasks=[t.spec for t in batch]))
+        lease.queue.put_nowait([t.spec for t in batch])
 
     # -- leases --------------------------------------------------------------
     async def _request_lease(self, key: tuple, spec: pb.TaskSpec) -> None:
@@ -216,22 +233,7 @@ class NormalTaskSubmitter:
 
     def _open_stream(self, lease: _Lease) -> None:
         stub = cw_grpc.CoreWorkerServiceStub(self._core.channel_to(lease.address))
-
-        async def requests():
-            while True:
-                item = await lease.queue.get()
-                if item is None:
-                    return
-                # Coalesce whatever queued up meanwhile into one message.
-                while not lease.queue.empty():
-                    nxt = lease.queue.get_nowait()
-                    if nxt is None:
-                        lease.queue.put_nowait(None)
-                        break
-                    item.tasks.extend(nxt.tasks)
-                yield item
-
-        lease.call = stub.PushTasks(requests())
+        lease.call = stub.PushTasks(push_requests(lease.queue))
         lease.reader = asyncio.ensure_future(self._read_replies(lease))
 
     async def _read_replies(self, lease: _Lease) -> None:
