@@ -199,13 +199,15 @@ def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: Optional[f
     for i, r in enumerate(refs):
         if not isinstance(r, ObjectRef):
             raise TypeError(f"wait() takes a list of ObjectRefs; item {i} is a {type(r).__name__}")
-    if len(set(refs)) != len(refs):
+    # Compare ids, not refs: hashing through ObjectRef.__hash__ dominated
+    # "wait 1k refs" once the core's waits stopped rescanning.
+    if len({r._id for r in refs}) != len(refs):
         raise ValueError("wait() got duplicate ObjectRefs")
     if not 0 <= num_returns <= len(refs):
         raise ValueError(f"num_returns must be between 0 and {len(refs)} (the number of refs), got {num_returns}")
     ready = _core().wait(list(refs), num_returns, timeout)
-    ready_set = set(ready)
-    return ready, [r for r in refs if r not in ready_set]
+    ready_ids = {r._id for r in ready}
+    return ready, [r for r in refs if r._id not in ready_ids]
 
 
 def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
