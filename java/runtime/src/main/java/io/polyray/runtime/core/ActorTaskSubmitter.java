@@ -82,24 +82,44 @@ final class ActorTaskSubmitter {
 
   /** Queues one call (in sequence order: calls arrive here in submission order). */
   void submit(PendingTask t) {
-    ActorQueue aq = queue(t.spec.getActorId());
-    if (aq.state == ActorState.DEAD) {
-      core.owned.failTask(t.spec, died(aq, t.spec), t.argIds);
-      return;
-    }
-    if (closed) {
-      core.owned.failTask(t.spec, ErrorRecords.system(ErrorKind.ACTOR_DIED, "the polyray runtime is shutting down"),
-          t.argIds);
-      return;
-    }
-    if (aq.state == ActorState.ALIVE) {
-      if (aq.requests == null) {
-        openStream(aq);
+    submitAll(List.of(t));
+  }
+
+  /**
+   * Queues calls, in order (in sequence order per actor); the calls to a live actor
+   * leave in one PushTasks message per actor.
+   */
+  void submitAll(List<PendingTask> tasks) {
+    Map<ActorQueue, List<PendingTask>> out = null;
+    for (PendingTask t : tasks) {
+      ActorQueue aq = queue(t.spec.getActorId());
+      if (aq.state == ActorState.DEAD) {
+        core.owned.failTask(t.spec, died(aq, t.spec), t.argIds);
+        continue;
       }
-      push(aq, List.of(t));
-    } else {
-      aq.pending.add(t);
-      watch(aq);
+      if (closed) {
+        core.owned.failTask(t.spec, ErrorRecords.system(ErrorKind.ACTOR_DIED, "the polyray runtime is shutting down"),
+            t.argIds);
+        continue;
+      }
+      if (aq.state == ActorState.ALIVE) {
+        if (out == null) {
+          out = new LinkedHashMap<>();
+        }
+        out.computeIfAbsent(aq, k -> new ArrayList<>()).add(t);
+      } else {
+        aq.pending.add(t);
+        watch(aq);
+      }
+    }
+    if (out != null) {
+      for (Map.Entry<ActorQueue, List<PendingTask>> e : out.entrySet()) {
+        ActorQueue aq = e.getKey();
+        if (aq.requests == null) {
+          openStream(aq);
+        }
+        push(aq, e.getValue());
+      }
     }
   }
 

@@ -114,6 +114,33 @@ final class NormalTaskSubmitter {
     dispatch(t.key);
   }
 
+  /** Queues tasks, then gets them running: together, several per PushTasks message. */
+  void submitAll(List<PendingTask> tasks) {
+    if (tasks.size() == 1) {
+      submit(tasks.get(0));
+      return;
+    }
+    List<Object> keys = new ArrayList<>();
+    Object last = null;
+    for (PendingTask t : tasks) {
+      if (closed) {
+        submit(t); // fails it
+        continue;
+      }
+      t.key = key(t.spec);
+      if (last == null || !last.equals(t.key)) {
+        last = t.key;
+        if (!keys.contains(last)) {
+          keys.add(last);
+        }
+      }
+      queue(t.key).add(t);
+    }
+    for (Object k : keys) {
+      dispatch(k);
+    }
+  }
+
   private void dispatch(Object key) {
     ArrayDeque<PendingTask> q = queue(key);
     for (Lease lease : leases(key)) {

@@ -28,6 +28,8 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Builds the specs of a {@link CoreWorker}'s tasks, actor creations and actor calls
@@ -38,9 +40,66 @@ final class TaskSubmission {
   private final CoreWorker w;
 
   private final Map<ByteString, Long> actorSeq = new HashMap<>();
+  /**
+   * Submissions on their way to the io thread, in order: PendingTasks (normal tasks and
+   * actor calls) and Runnables. One io-thread wake-up takes all that queued meanwhile,
+   * and the tasks among them leave in as few PushTasks messages as possible (one per
+   * lease or actor), rather than one wake-up and one message per task.
+   */
+  private final ConcurrentLinkedQueue<Object> toIo = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean drainScheduled = new AtomicBoolean();
 
   TaskSubmission(CoreWorker w) {
     this.w = w;
+  }
+
+  /** Queues a PendingTask or a Runnable for the io thread (in order with the others). */
+  private void toIo(Object op) {
+    toIo.add(op);
+    if (!drainScheduled.get() && drainScheduled.compareAndSet(false, true)) {
+      w.onIo(this::drain);
+    }
+  }
+
+  /** On the io thread: submits everything queued, batching consecutive tasks. */
+  private void drain() {
+    // Cleared first: whatever is added from now on is either taken below or schedules
+    // another drain.
+    drainScheduled.set(false);
+    List<PendingTask> normal = new ArrayList<>();
+    List<PendingTask> actor = new ArrayList<>();
+    for (Object op; (op = toIo.poll()) != null; ) {
+      if (op instanceof PendingTask) {
+        PendingTask t = (PendingTask) op;
+        (t.spec.getType() == TaskType.ACTOR_TASK ? actor : normal).add(t);
+        continue;
+      }
+      submitAll(normal, actor);
+      runSafely((Runnable) op);
+    }
+    submitAll(normal, actor);
+  }
+
+  private void submitAll(List<PendingTask> normal, List<PendingTask> actor) {
+    if (!normal.isEmpty()) {
+      List<PendingTask> batch = new ArrayList<>(normal);
+      normal.clear();
+      runSafely(() -> w.submitter.submitAll(batch));
+    }
+    if (!actor.isEmpty()) {
+      List<PendingTask> batch = new ArrayList<>(actor);
+      actor.clear();
+      runSafely(() -> w.actorSubmitter.submitAll(batch));
+    }
+  }
+
+  private static void runSafely(Runnable r) {
+    try {
+      r.run();
+    } catch (RuntimeException e) {
+      // As an executor task would: this one fails, the others still run.
+      System.err.println("polyray: submission failed on the io thread: " + e);
+    }
   }
 
   private FunctionDescriptor descriptor(FunctionSpec fn) {
@@ -172,7 +231,7 @@ final class TaskSubmission {
     w.references.addSubmitted(argIds);
     Reference.reachabilityFence(args);
     Reference.reachabilityFence(held);
-    w.onIo(() -> w.submitter.submit(new PendingTask(built, argIds)));
+    toIo(new PendingTask(built, argIds));
     return ref;
   }
 
@@ -233,7 +292,7 @@ final class TaskSubmission {
         .setMaxTaskRetries(built.getMaxTaskRetries())
         .build();
     // The creation's arguments stay referenced until the actor is up (or dead).
-    w.onIo(() -> w.actorSubmitter.watchCreation(actorId, argIds));
+    toIo((Runnable) () -> w.actorSubmitter.watchCreation(actorId, argIds));
     return AbstractActorHandle.of(handle);
   }
 
@@ -302,7 +361,7 @@ final class TaskSubmission {
       // Numbered and queued under one lock: calls reach the io thread in sequence order.
       long seq = actorSeq.merge(h.getActorId(), 1L, Long::sum);
       TaskSpec built = spec.setSequenceNo(seq).build();
-      w.onIo(() -> w.actorSubmitter.submit(new PendingTask(built, argIds)));
+      toIo(new PendingTask(built, argIds));
     }
     return ref;
   }

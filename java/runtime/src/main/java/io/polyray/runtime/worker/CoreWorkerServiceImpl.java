@@ -22,15 +22,14 @@ import io.polyray.runtime.proto.UpdateBorrowsRequest;
 import io.polyray.runtime.ref.Hex;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * The CoreWorkerService of a Java worker (docs/protocol.md §6). PushTasks queues every
- * task on the executor and streams results back as tasks finish, several per message
- * when several are ready at once (gRPC also coalesces the writes of messages queued
- * together into one flush). GetObject and UpdateBorrows go to the worker's CoreWorker,
- * which owns what the worker's tasks put or submitted (task returns belong to their
- * callers).
+ * task on the executor and streams results back as tasks finish: one reply message
+ * being written at a time, the results that finish meanwhile together in the next
+ * (§7.2), so a caller sending many short tasks handles a few large replies. GetObject
+ * and UpdateBorrows go to the worker's CoreWorker, which owns what the worker's tasks
+ * put or submitted (task returns belong to their callers).
  */
 final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBase {
   private final JavaWorker worker;
@@ -39,11 +38,22 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
     this.worker = worker;
   }
 
-  /** One PushTasks call: counts tasks in flight so the stream ends after the last result. */
-  private final class Stream {
+  /**
+   * One PushTasks call (docs/protocol.md §7.2): at most one reply message is being
+   * written at a time, and the results that finish meanwhile leave together in the next
+   * one, so a caller that sends many short tasks gets a few large replies rather than one
+   * per task. "Being written" is gRPC's own notion: with an on-ready threshold of one
+   * byte the stream is not ready from the moment a message is queued until the network
+   * thread has written it out, and turns ready (calling {@link #onReady}) then. Every
+   * onNext happens under this object's lock (StreamObserver is not thread-safe): on the
+   * task thread when the stream is idle, else on the network thread in onReady. Counts
+   * the tasks in flight so the stream ends after the last result.
+   */
+  private static final class Stream {
     private final ServerCallStreamObserver<PushTasksReply> out;
-    private final ConcurrentLinkedQueue<TaskResult> ready = new ConcurrentLinkedQueue<>();
+    private ArrayList<TaskResult> ready = new ArrayList<>();
     private int pending;
+    private boolean writing;
     private boolean halfClosed;
     private boolean done;
 
@@ -53,8 +63,11 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
       out.setOnCancelHandler(() -> {
         synchronized (this) {
           done = true;
+          ready.clear();
         }
       });
+      out.setOnReadyThreshold(1);
+      out.setOnReadyHandler(this::onReady);
     }
 
     synchronized void added(int n) {
@@ -62,33 +75,45 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
     }
 
     /**
-     * Sends the result, with any others ready, as one message. Called on the task
-     * thread: onNext only queues the message for the network thread, so sending here
-     * costs no extra thread hand-off; results that pile up while a send holds the lock
-     * (several executors later, or flow control) go out together.
+     * Queues a result (from the task thread) and sends it at once unless a reply is
+     * being written; then it leaves with the others in {@link #onReady}.
      */
-    void reply(TaskResult r) {
-      ready.add(r);
-      List<TaskResult> batch = new ArrayList<>();
-      synchronized (this) {
-        for (TaskResult x; (x = ready.poll()) != null; ) {
-          batch.add(x);
-        }
-        if (batch.isEmpty()) {
-          return; // a concurrent reply sent it already
-        }
-        pending -= batch.size();
-        if (done) {
-          return; // the caller is gone; it fails these tasks itself
-        }
-        try {
-          out.onNext(PushTasksReply.newBuilder().addAllResults(batch).build());
-        } catch (RuntimeException e) {
-          done = true;
-          return;
-        }
-        finishIfIdle();
+    synchronized void reply(TaskResult r) {
+      if (done) {
+        pending--; // the caller is gone; it fails these tasks itself
+        return;
       }
+      ready.add(r);
+      if (!writing) {
+        send();
+      }
+    }
+
+    /** The previous reply was written out (network thread): send what piled up since. */
+    private synchronized void onReady() {
+      if (!writing || !out.isReady()) {
+        return;
+      }
+      writing = false;
+      if (!ready.isEmpty() && !done) {
+        send();
+      }
+    }
+
+    private void send() {
+      List<TaskResult> batch = ready;
+      ready = new ArrayList<>();
+      pending -= batch.size();
+      try {
+        out.onNext(PushTasksReply.newBuilder().addAllResults(batch).build());
+      } catch (RuntimeException e) {
+        done = true;
+        return;
+      }
+      // Not ready means the message is still queued: onReady follows once it is out.
+      // Ready means it is out already (or the stream closed; done follows).
+      writing = !out.isReady();
+      finishIfIdle();
     }
 
     synchronized void halfClose() {
@@ -98,6 +123,7 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
 
     synchronized void broken() {
       done = true;
+      ready.clear();
     }
 
     private void finishIfIdle() {

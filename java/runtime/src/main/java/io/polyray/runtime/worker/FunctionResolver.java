@@ -28,7 +28,42 @@ public final class FunctionResolver {
   public static final String CONSTRUCTOR = "<init>";
 
   private final CodeSearchPath loader;
-  private final Map<String, Invocable> cache = new HashMap<>();
+  private final Map<Key, Invocable> cache = new HashMap<>();
+
+  /** What a resolution depends on (no string built per call). */
+  private static final class Key {
+    final Object owner; // a TaskType, or the actor's class
+    final String className;
+    final String methodName;
+    final String signature;
+    final int argCount;
+    final int hash;
+
+    Key(Object owner, String className, String methodName, String signature, int argCount) {
+      this.owner = owner;
+      this.className = className;
+      this.methodName = methodName;
+      this.signature = signature;
+      this.argCount = argCount;
+      this.hash = ((owner.hashCode() * 31 + className.hashCode()) * 31 + methodName.hashCode()) * 31
+          + signature.hashCode() * 7 + argCount;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      if (!(o instanceof Key)) {
+        return false;
+      }
+      Key k = (Key) o;
+      return owner == k.owner && argCount == k.argCount && methodName.equals(k.methodName)
+          && className.equals(k.className) && signature.equals(k.signature);
+    }
+
+    @Override
+    public int hashCode() {
+      return hash;
+    }
+  }
   private final Map<String, Class<?>> classes = new HashMap<>();
 
   /**
@@ -60,8 +95,7 @@ public final class FunctionResolver {
    * @throws TaskFailure when it cannot be found unambiguously
    */
   public Invocable resolve(TaskType type, JavaFunctionDescriptor d, int argCount) throws TaskFailure {
-    String key = type.getNumber() + "\0" + d.getClassName() + "\0" + d.getMethodName() + "\0" + d.getSignature()
-        + "\0" + argCount;
+    Key key = new Key(type, d.getClassName(), d.getMethodName(), d.getSignature(), argCount);
     Invocable inv = cache.get(key);
     if (inv == null) {
       Class<?> cls = loadClass(d.getClassName());
@@ -90,7 +124,7 @@ public final class FunctionResolver {
    */
   public Invocable resolveActorMethod(Class<?> actorClass, JavaFunctionDescriptor d, int argCount)
       throws TaskFailure {
-    String key = "actor\0" + actorClass.getName() + "\0" + d.getMethodName() + "\0" + d.getSignature() + "\0" + argCount;
+    Key key = new Key(actorClass, "", d.getMethodName(), d.getSignature(), argCount);
     Invocable inv = cache.get(key);
     if (inv == null) {
       inv = method(actorClass, d.getMethodName(), d.getSignature(), argCount, false);

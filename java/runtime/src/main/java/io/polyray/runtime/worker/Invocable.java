@@ -7,12 +7,22 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.lang.reflect.Type;
 
-/** A resolved method or constructor, ready to call. */
+/**
+ * A resolved method or constructor, ready to call. Resolved once per (class, method,
+ * arity) and reused for every call, so what each call needs (parameter types, static or
+ * not, the display name of errors) is worked out here once.
+ */
 public final class Invocable {
   private final Executable executable;
+  private final boolean isStatic;
+  private final Type[] parameterTypes;
+  private final String displayName;
 
   Invocable(Executable executable) {
     this.executable = executable;
+    this.isStatic = executable instanceof Method && Modifier.isStatic(executable.getModifiers());
+    this.parameterTypes = executable.getGenericParameterTypes();
+    this.displayName = display(executable);
     if (!Modifier.isPublic(executable.getDeclaringClass().getModifiers())) {
       // A public member of a non-public (e.g. nested) class: reflection needs this.
       try {
@@ -47,16 +57,21 @@ public final class Invocable {
    * @return true for a static method
    */
   public boolean isStatic() {
-    return executable instanceof Method && Modifier.isStatic(executable.getModifiers());
+    return isStatic;
   }
 
   /**
    * The declared parameter types, with generics.
    *
-   * @return one type per parameter
+   * @return one type per parameter (a copy)
    */
   public Type[] parameterTypes() {
-    return executable.getGenericParameterTypes();
+    return parameterTypes.clone();
+  }
+
+  /** The parameter types without a copy: for the executor, which only reads them. */
+  Type[] parameterTypesShared() {
+    return parameterTypes;
   }
 
   /**
@@ -81,7 +96,7 @@ public final class Invocable {
     if (executable instanceof Constructor) {
       return ((Constructor<?>) executable).newInstance(args);
     }
-    return ((Method) executable).invoke(isStatic() ? null : target, args);
+    return ((Method) executable).invoke(isStatic ? null : target, args);
   }
 
   /**
@@ -90,7 +105,7 @@ public final class Invocable {
    * @return the display name
    */
   public String displayName() {
-    return display(executable);
+    return displayName;
   }
 
   static String display(Executable e) {

@@ -297,7 +297,7 @@ public final class TaskExecutor {
 
   /** Decodes and converts every argument to its parameter's declared type. */
   private Object[] arguments(TaskSpec spec, Invocable fn, List<JavaWorker.Fetched> fetched) throws TaskFailure {
-    Type[] types = fn.parameterTypes();
+    Type[] types = fn.parameterTypesShared();
     Object[] out = new Object[types.length];
     Codec codec = worker.codec();
     for (int i = 0; i < types.length; i++) {
