@@ -103,15 +103,17 @@ def ray_python(version: str) -> str:
 
 
 def write_shim() -> str:
-    """build/ray-bench/polyray/: the stand-in package plus a copy of bench.py."""
+    """build/ray-bench/polyray/: the stand-in package plus copies of bench.py and bench_build.py."""
     d = os.path.join(ROOT, "build", "ray-bench")
     pkg = os.path.join(d, "polyray")
     os.makedirs(pkg, exist_ok=True)
     files = {
         "__init__.py": SHIM,
         "sdk.py": SHIM_SDK.format(root=ROOT),
-        "bench.py": open(os.path.join(ROOT, "python", "polyray", "bench.py")).read(),
     }
+    for module in ("bench.py", "bench_build.py"):
+        with open(os.path.join(ROOT, "python", "polyray", module)) as f:
+            files[module] = f.read()
     for name, text in files.items():
         with open(os.path.join(pkg, name), "w") as f:
             f.write(text)
