@@ -168,3 +168,65 @@ def results(stdout: str) -> dict[str, str]:
             k, _, v = line[len("RESULT "):].partition("=")
             out[k] = v
     return out
+
+
+# -- a driver script against a head of its own (start-error tests) -------------
+
+def driver_env(**changes: str | None) -> dict:
+    """This process's environment for a driver or head child: polyray's sources
+    on PYTHONPATH, no inherited POLYRAY_ADDRESS; ``NAME=None`` removes NAME."""
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [os.path.join(REPO, "python"), env.get("PYTHONPATH", "")] if p)
+    env.pop("POLYRAY_ADDRESS", None)
+    for k, v in changes.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 30 s; returns once the process is gone."""
+    import signal
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def run_driver_with_head(tmp_path, head_env: dict, driver_source: str, driver_args: list[str],
+                         timeout: float = 180) -> dict:
+    """Start ``python -m polyray.node --head`` with ``head_env`` (so its workers
+    inherit it), run ``driver_source`` with the head's address followed by
+    ``driver_args``, and return the JSON object on the driver's last line."""
+    import json
+    import time
+    address_file = str(tmp_path / "address")
+    log_path = tmp_path / "head.log"
+    with open(log_path, "wb") as log:
+        head = subprocess.Popen([sys.executable, "-m", "polyray.node", "--head", "--port", "0", "--address-file",
+                                 address_file, "--num-cpus", "1"], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=head_env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(address_file) and head.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if head.poll() is not None or not os.path.exists(address_file):
+            pytest.fail(f"the head did not start: {log_path.read_text()[-3000:]}")
+        time.sleep(0.1)  # the file is written whole, but give the writer a moment
+        with open(address_file) as f:
+            address = f.read().strip()
+        script = tmp_path / "driver.py"
+        script.write_text(driver_source)
+        out = subprocess.run([sys.executable, str(script), address, *driver_args], capture_output=True, text=True,
+                             timeout=timeout, cwd=str(tmp_path), env=driver_env())
+        assert out.returncode == 0, out.stderr[-3000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        stop_process(head)
+        assert head.returncode is not None
