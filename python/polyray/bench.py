@@ -353,17 +353,21 @@ def _py_java_actor_async(s: dict) -> Workload:
 
 @_row("Python -> Java 100 MB ndarray read", unit="GB/s", xlang="java", ray=False)
 def _py_java_ndarray(s: dict) -> Workload:
-    # A put array passed by reference: the Java task reads it from the
-    # node's store (a direct buffer over shared memory) and sums it.
+    # The Java task reads it from the node's store (a direct buffer over shared memory).
+    return _ndarray_read(s, "Java", _java_function(JAVA_CLASS, "sum"))
+
+
+def _ndarray_read(s: dict, language: str, sum_fn: Any) -> Workload:
+    """A put int64 array of ones passed by reference to ``sum_fn``, which must
+    read every element; the row's rate is the array's bytes per second."""
     arr = np.ones(s["xlang_array_bytes"] // 8, dtype=np.int64)
     ref = polyray.put(arr)
-    f = _java_function(JAVA_CLASS, "sum")
     expected = int(arr.size)
 
     def read() -> None:
-        got = _get(f.remote(ref))
+        got = _get(sum_fn.remote(ref))
         if got != expected:
-            raise AssertionError(f"Java summed {got}, expected {expected}")
+            raise AssertionError(f"{language} summed {got}, expected {expected}")
     return Workload(read, arr.nbytes / GB, keep=[ref])
 
 
@@ -423,18 +427,8 @@ def _py_cpp_actor_async(s: dict) -> Workload:
 
 @_row("Python -> C++ 100 MB ndarray read", unit="GB/s", xlang="cpp", ray=False)
 def _py_cpp_ndarray(s: dict) -> Workload:
-    # A put array passed by reference: the C++ task views it in the node's
-    # store (an NdSpan over shared memory, no copy) and sums it.
-    arr = np.ones(s["xlang_array_bytes"] // 8, dtype=np.int64)
-    ref = polyray.put(arr)
-    f = polyray.cpp_function("Sum")
-    expected = int(arr.size)
-
-    def read() -> None:
-        got = _get(f.remote(ref))
-        if got != expected:
-            raise AssertionError(f"C++ summed {got}, expected {expected}")
-    return Workload(read, arr.nbytes / GB, keep=[ref])
+    # The C++ task views it in the node's store (an NdSpan over shared memory, no copy).
+    return _ndarray_read(s, "C++", polyray.cpp_function("Sum"))
 
 
 @_row("C++ -> Python actor calls async", xlang="cpp", ray=False)
