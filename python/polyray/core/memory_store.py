@@ -56,7 +56,9 @@ class MemoryStore:
     """Object id (bytes) -> Entry, with blocking and callback waits."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Reentrant: the garbage collector can run inside a locked section and
+        # finalize an ObjectRef, whose release deletes an entry on this thread.
+        self._lock = threading.RLock()
         self._entries: dict[bytes, Entry] = {}
         self._waiters: list[_Waiter] = []
 

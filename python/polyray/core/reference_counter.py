@@ -55,7 +55,9 @@ class ReferenceCounter:
 
     def __init__(self, on_free: Callable[[bytes, bytes], None],
                  on_borrow_change: Callable[[pb.Address, list, list], None]) -> None:
-        self._lock = threading.Lock()
+        # Reentrant: the garbage collector can run inside a locked section and
+        # finalize an ObjectRef, whose __del__ calls remove_local on this thread.
+        self._lock = threading.RLock()
         self._refs: dict[bytes, _Ref] = {}
         self._on_free = on_free
         self._on_borrow_change = on_borrow_change
