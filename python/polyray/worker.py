@@ -72,7 +72,7 @@ def main() -> None:
         core._ensure_job_path(core.job_id)
     except Exception:
         pass
-    core.executor.run_forever()
+    core.executor.run_forever(core.push_listener)
     os._exit(0)
 
 

@@ -221,3 +221,44 @@ def test_four_hop_error_chain(cluster):
     assert chain[-1].type_name == "java.lang.IllegalStateException", described
     assert "deep failure: boom" in str(chain[-1]), described
     assert "deep failure: boom" in str(info.value)
+
+
+def _actor_address(handle):
+    from polyray.core.object_ref import get_core
+    from polyray.protocol import gcs_pb2 as gcs
+    core = get_core()
+    reply = core.rpc(lambda: core.gcs.GetActorInfo(gcs.GetActorInfoRequest(actor_id=handle._actor_id), timeout=10))
+    return reply.actor.address
+
+
+def test_python_calls_a_java_actor_over_its_push_port(cluster):
+    import psutil
+    c = polyray.java_actor_class("xlangtest.Counter").remote(0)
+    assert polyray.get([c.increment.remote(1) for _ in range(100)], timeout=TIMEOUT)[-1] == 100
+    port = _actor_address(c).push_port
+    assert port > 0, "the Java worker offers no push port"
+    # The driver's calls came over a connection to that port (seen from the OS, not polyray).
+    established = [k for k in psutil.net_connections(kind="tcp")
+                   if k.status == psutil.CONN_ESTABLISHED and k.raddr and k.raddr.port == port
+                   and k.pid == os.getpid()]
+    assert established, f"the driver has no connection to the Java worker's push port {port}"
+
+
+def test_with_the_push_port_off_python_calls_java_over_grpc(java_classes, tmp_path):
+    script = tmp_path / "driver.py"
+    script.write_text(
+        "import sys, polyray\n"
+        "from polyray.core.object_ref import get_core\n"
+        "from polyray.protocol import gcs_pb2 as gcs\n"
+        f"polyray.init(num_cpus=1, code_search_path=[{java_classes!r}])\n"
+        "f = polyray.java_function('xlangtest.Calc', 'add')\n"
+        "c = polyray.java_actor_class('xlangtest.Counter').remote(0)\n"
+        "last = polyray.get([c.increment.remote(1) for _ in range(50)], timeout=90)[-1]\n"
+        "core = get_core()\n"
+        "info = core.rpc(lambda: core.gcs.GetActorInfo(gcs.GetActorInfoRequest(actor_id=c._actor_id), timeout=10))\n"
+        "print(polyray.get(f.remote(2, 3), timeout=90), last, info.actor.address.push_port)\n"
+        "polyray.shutdown()\n")
+    env = dict(os.environ, POLYRAY_PUSH_PORT="0")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == "5 50 0"

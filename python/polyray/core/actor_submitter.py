@@ -16,9 +16,9 @@ import grpc
 
 from polyray.core import errors
 from polyray.core.rpc import aio_channel, address_str
-from polyray.core.task_submitter import PendingTask, push_requests
+from polyray.core.push_port import PushConnection, PushStreamError
+from polyray.core.task_submitter import PendingTask
 from polyray.protocol import common_pb2 as pb
-from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol import gcs_pb2 as gcs
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class _ActorQueue:
         self.death: Optional[pb.ErrorRecord] = None
         self.pending: collections.deque[PendingTask] = collections.deque()
         self.inflight: dict[bytes, PendingTask] = {}
-        self.queue: Optional[asyncio.Queue] = None
+        self.queue = None  # the stream's request side (CoreWorker.open_push_stream)
         self.call = None
         self.channel: Optional[grpc.aio.Channel] = None
         self.watching = False
@@ -110,10 +110,11 @@ class ActorTaskSubmitter:
     def _connect(self, aq: _ActorQueue, address: pb.Address) -> None:
         aq.state = gcs.ALIVE
         aq.address = address
-        aq.queue = asyncio.Queue()
-        aq.channel = aio_channel(address_str(address))
-        stub = cw_grpc.CoreWorkerServiceStub(aq.channel)
-        aq.call = stub.PushTasks(push_requests(aq.queue))
+        core = self._core
+        # The stream has a channel of its own: after a restart at the same
+        # address it must not reuse the dead process's connection.
+        aq.channel = None if address.push_port and core.use_push_port else aio_channel(address_str(address))
+        aq.call, aq.queue = core.open_push_stream(address, aq.channel)
         aq.reader = asyncio.ensure_future(self._read(aq, aq.call))
         batch = list(aq.pending)
         aq.pending.clear()
@@ -137,7 +138,7 @@ class ActorTaskSubmitter:
                         aq.state = gcs.RESTARTING
             if aq.state == gcs.ALIVE and not self._core.shutting_down:
                 aq.state = gcs.RESTARTING
-        except grpc.aio.AioRpcError:
+        except (grpc.aio.AioRpcError, PushStreamError):
             aq.state = gcs.RESTARTING
         except asyncio.CancelledError:
             return
@@ -199,6 +200,8 @@ class ActorTaskSubmitter:
         for aq in self._actors.values():
             if aq.queue is not None:
                 aq.queue.put_nowait(None)
+            if isinstance(aq.call, PushConnection):
+                aq.call.close()
             if aq.reader is not None:
                 aq.reader.cancel()
             if aq.channel is not None:

@@ -36,11 +36,12 @@ from polyray.core.object_puller import ObjectPuller
 from polyray.core.object_ref import ObjectRef, set_core
 from polyray.core.objects import INLINE_MAX, STORE_FULL_WAIT_S, ObjectsMixin  # noqa: F401 - re-exported
 from polyray.core.ownership import OwnershipMixin
+from polyray.core.push_port import PushConnection, PushListener
 from polyray.core.reference_counter import ReferenceCounter
 from polyray.core.rpc import RPC_TIMEOUT, SERVER_OPTIONS, aio_channel, address_str
 from polyray.core.submission import SubmissionMixin
 from polyray.core.task_executor import TaskContext, TaskExecutor, current_task
-from polyray.core.task_submitter import NormalTaskSubmitter
+from polyray.core.task_submitter import NormalTaskSubmitter, push_requests
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol import envelope
@@ -107,6 +108,7 @@ class CoreWorker(ObjectsMixin, OwnershipMixin, SubmissionMixin, ExecutionMixin):
         self._pending_free: list[bytes] = []
         self._pending_borrows: dict[bytes, tuple[pb.Address, list, list]] = {}
         self._borrow_flush: Optional[asyncio.Future] = None
+        self.borrows_changed = False
         self._owner_channels: dict[str, grpc.aio.Channel] = {}
         # Nodes holding copies of objects in their stores, beyond the primary
         # copy the memory store names (owned: from AddObjectLocation; borrowed:
@@ -120,6 +122,10 @@ class CoreWorker(ObjectsMixin, OwnershipMixin, SubmissionMixin, ExecutionMixin):
         self._posted: collections.deque = collections.deque()
         self._drain_pending = False
         self._server: Optional[grpc.aio.Server] = None
+        # Workers take pushed tasks on a push port too (push_port.py); the
+        # variable turns it off, for callers as well (to compare the two).
+        self.use_push_port = os.environ.get("POLYRAY_PUSH_PORT", "1") != "0"
+        self.push_listener: Optional[PushListener] = None
         self._log_task: Optional[asyncio.Task] = None
 
     # -- lifecycle --------------------------------------------------------------
@@ -137,6 +143,9 @@ class CoreWorker(ObjectsMixin, OwnershipMixin, SubmissionMixin, ExecutionMixin):
         port = self._server.add_insecure_port(f"{self.host}:0")
         await self._server.start()
         self.address.port = port
+        if not self.is_driver and self.use_push_port:
+            self.push_listener = PushListener(self, self.host)
+            self.address.push_port = self.push_listener.port
         self._gcs_channel = aio_channel(self.gcs_address)
         self._raylet_channel = aio_channel(self.raylet_address)
         self.gcs = gcs_grpc.GcsServiceStub(self._gcs_channel)
@@ -147,7 +156,8 @@ class CoreWorker(ObjectsMixin, OwnershipMixin, SubmissionMixin, ExecutionMixin):
         try:
             await self.raylet.RegisterWorker(rl.RegisterWorkerRequest(
                 worker_id=self.worker_id, language=pb.PYTHON, pid=os.getpid(), port=port,
-                job_id=self.job_id, startup_token=self.startup_token, is_driver=self.is_driver),
+                job_id=self.job_id, startup_token=self.startup_token, is_driver=self.is_driver,
+                push_port=self.address.push_port),
                 timeout=RPC_TIMEOUT)
         except grpc.aio.AioRpcError as e:
             raise ConnectionError(f"cannot register with the raylet at {self.raylet_address}: {e.code().name}: {e.details()}") from None
@@ -285,6 +295,26 @@ class CoreWorker(ObjectsMixin, OwnershipMixin, SubmissionMixin, ExecutionMixin):
         if stub is None:
             stub = stubs[target] = rl_grpc.RayletServiceStub(self.channel_to(address))
         return stub
+
+    def open_push_stream(self, worker: pb.Address, channel: Optional[grpc.aio.Channel] = None) -> tuple[Any, Any]:
+        """A PushTasks stream to a worker (on the loop): ``(call, queue)``.
+
+        ``queue.put_nowait(specs)`` pushes TaskSpecs (None ends the stream)
+        and ``async for reply in call`` reads the results. The worker's push
+        port when it has one, else its gRPC PushTasks (``channel``, or the
+        cached channel to it).
+        """
+        if worker.push_port and self.use_push_port:
+            conn = PushConnection(worker.host, worker.push_port)
+            return conn, conn
+        queue: asyncio.Queue = asyncio.Queue()
+        stub = cw_grpc.CoreWorkerServiceStub(channel or self.channel_to(worker))
+        return stub.PushTasks(push_requests(queue)), queue
+
+    def exit_soon(self) -> None:
+        """End this worker process shortly (its actor exited), from any thread."""
+        from polyray.core.service import exit_process
+        self.call_soon(lambda: self._loop.call_later(0.1, exit_process))
 
     def channel_to(self, owner: pb.Address) -> grpc.aio.Channel:
         """A cached channel to another process's CoreWorker (owners, leased workers)."""

@@ -81,6 +81,8 @@ class OwnershipMixin:
     def _on_borrow_change(self, owner: pb.Address, added: list, removed: list) -> None:
         if self.shutting_down:
             return
+        # Read by the push port before it sends a result (push_port.py).
+        self.borrows_changed = True
         self.call_soon(self._queue_borrow, owner, added, removed)
 
     def _queue_borrow(self, owner: pb.Address, added: list, removed: list) -> None:

@@ -70,7 +70,7 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
                         r.worker_exiting = True
                 yield cw.PushTasksReply(results=batch)
                 if exiting:
-                    loop.call_later(0.1, _exit_process)
+                    loop.call_later(0.1, exit_process)
         finally:
             reader_task.cancel()
 
@@ -115,11 +115,12 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
         core = self._core
         if core.is_driver:
             return cw.ExitReply(accepted=False)
-        asyncio.get_running_loop().call_later(0.05, _exit_process)
+        asyncio.get_running_loop().call_later(0.05, exit_process)
         return cw.ExitReply(accepted=True)
 
 
-def _exit_process() -> None:
+def exit_process() -> None:
+    """Leave now, output flushed (after the reply that says so went out)."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

@@ -1,7 +1,7 @@
 """Executing tasks pushed to this worker: normal tasks, actor creation and methods.
 
 Invariants: normal tasks and methods of a plain actor run one at a time on
-the worker's main thread, in arrival order (so an actor sees each caller's
+the worker's main thread, in arrival order per stream (so an actor sees each caller's
 calls in submission order); a threaded actor runs up to max_concurrency
 methods on a pool; an async actor runs coroutines concurrently on its own
 event loop. Every pushed task gets exactly one result, whatever happens.
@@ -17,6 +17,7 @@ import importlib
 import inspect
 import os
 import queue
+import selectors
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -27,6 +28,7 @@ from polyray.protocol import core_worker_pb2 as cw
 
 if TYPE_CHECKING:
     from polyray.core.core_worker import CoreWorker
+    from polyray.core.push_port import PushListener
 
 ReplyFn = Callable[[cw.TaskResult], None]
 
@@ -67,6 +69,9 @@ class TaskExecutor:
         self._running: dict[bytes, int] = {}  # task id -> thread ident
         self._lock = threading.Lock()
         self.exiting = False
+        # Wakes the main thread's selector when a task arrives over gRPC
+        # (made by run_forever: a driver never runs one).
+        self._wake_r = self._wake_w = -1
 
     # -- intake (called on the io loop) ------------------------------------
     def enqueue(self, spec: pb.TaskSpec, reply: ReplyFn) -> None:
@@ -78,6 +83,23 @@ class TaskExecutor:
                 self._pool.submit(self._execute, spec, reply)
                 return
         self._main_queue.put((spec, reply))
+        self._wake()
+
+    def accept_pushed(self, spec: pb.TaskSpec, reply: ReplyFn) -> None:
+        """Take a task from the push port (on the main thread): a plain one
+        runs here and now, others go where enqueue() sends them."""
+        if spec.type == pb.ACTOR_TASK and self._actor is not None and (self._actor_is_async or self._pool is not None):
+            self.enqueue(spec, reply)
+            return
+        self._execute(spec, reply)
+
+    def _wake(self) -> None:
+        if self._wake_w < 0:
+            return  # run_forever has not started: it drains the queue first
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full: the main thread has wake-ups pending anyway
 
     def cancel(self, task_id: bytes, force: bool) -> bool:
         with self._lock:
@@ -95,15 +117,37 @@ class TaskExecutor:
 
     def stop(self) -> None:
         self._main_queue.put(None)
+        self._wake()
 
     # -- the main thread ----------------------------------------------------
-    def run_forever(self) -> None:
-        """Run queued tasks on the calling (main) thread until stop()."""
+    def run_forever(self, pushes: Optional["PushListener"] = None) -> None:
+        """Run tasks on the calling (main) thread until stop(): those queued
+        from gRPC streams, and those read from the push port's connections."""
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        self._wake_r, self._wake_w = wake_r, wake_w
+        sel = selectors.DefaultSelector()
+        sel.register(self._wake_r, selectors.EVENT_READ, None)
+        if pushes is not None:
+            pushes.attach(sel, self.accept_pushed)
         while True:
-            item = self._main_queue.get()
-            if item is None:
-                return
-            self._execute(*item)
+            while True:
+                try:
+                    item = self._main_queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    return
+                self._execute(*item)
+            for key, _ in sel.select():
+                if key.data is None:
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                else:
+                    key.data()
 
     # -- one task -------------------------------------------------------------
     def _execute(self, spec: pb.TaskSpec, reply: ReplyFn) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Optional
 import grpc
 
 from polyray.core import errors
+from polyray.core.push_port import PushConnection, PushStreamError
 from polyray.core.rpc import address_str
 
 from polyray.protocol import common_pb2 as pb
@@ -76,7 +77,7 @@ class _Lease:
         self.worker_id = reply.worker_address.worker_id
         self.address = reply.worker_address
         self.key = key
-        self.queue: asyncio.Queue = asyncio.Queue()
+        self.queue = None  # the stream's request side (CoreWorker.open_push_stream)
         self.inflight: dict[bytes, PendingTask] = {}
         self.call = None
         self.reader: Optional[asyncio.Task] = None
@@ -117,6 +118,13 @@ async def push_requests(queue: asyncio.Queue):
                 break
             specs.extend(more)
         yield cw.PushTasksRequest(tasks=specs)
+
+
+def stream_error_detail(error: Optional[BaseException]) -> str:
+    """What ended a PushTasks stream, for the error a caller sees."""
+    if isinstance(error, grpc.aio.AioRpcError):
+        return f"{error.code().name}: {error.details()}"
+    return str(error) if error is not None else "stream closed"
 
 
 def scheduling_key(spec: pb.TaskSpec) -> tuple:
@@ -232,8 +240,7 @@ class NormalTaskSubmitter:
             self._finish_with_error(t, record)
 
     def _open_stream(self, lease: _Lease) -> None:
-        stub = cw_grpc.CoreWorkerServiceStub(self._core.channel_to(lease.address))
-        lease.call = stub.PushTasks(push_requests(lease.queue))
+        lease.call, lease.queue = self._core.open_push_stream(lease.address)
         lease.reader = asyncio.ensure_future(self._read_replies(lease))
 
     async def _read_replies(self, lease: _Lease) -> None:
@@ -243,7 +250,7 @@ class NormalTaskSubmitter:
                 for result in reply.results:
                     self._on_result(lease, result)
                 self._dispatch(lease.key)
-        except grpc.aio.AioRpcError as e:
+        except (grpc.aio.AioRpcError, PushStreamError) as e:
             error = e
         except asyncio.CancelledError:
             return
@@ -287,7 +294,7 @@ class NormalTaskSubmitter:
             elif spec.attempt < spec.max_retries and not self._core.shutting_down:
                 self._retry(t)
             else:
-                detail = f"{error.code().name}: {error.details()}" if isinstance(error, grpc.aio.AioRpcError) else "stream closed"
+                detail = stream_error_detail(error)
                 asyncio.ensure_future(self._fail_lost(t, lease, detail))
         asyncio.ensure_future(self._return_lease(lease, disconnect=True))
         self._dispatch(lease.key)
@@ -376,6 +383,8 @@ class NormalTaskSubmitter:
             for lease in list(leases):
                 lease.dead = True
                 lease.queue.put_nowait(None)
+                if isinstance(lease.call, PushConnection):
+                    lease.call.close()
                 if lease.linger is not None:
                     lease.linger.cancel()
                 await self._return_lease(lease, disconnect=False)

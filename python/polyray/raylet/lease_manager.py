@@ -367,7 +367,7 @@ class LeaseManager:
                 lease_id=lease.lease_id,
                 worker_address=common_pb2.Address(
                     node_id=self._node_id, host=self._host, port=worker.port,
-                    worker_id=worker.worker_id,
+                    worker_id=worker.worker_id, push_port=worker.push_port,
                 ),
                 worker_pid=worker.reported_pid or worker.pid,
             ),

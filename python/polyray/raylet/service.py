@@ -105,7 +105,7 @@ class RayletServicer:
             try:
                 pool.register(
                     request.worker_id, request.startup_token, request.language,
-                    request.pid, request.port,
+                    request.pid, request.port, request.push_port,
                 )
             except RegistrationError as exc:
                 await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))

@@ -269,7 +269,8 @@ class WorkerPool:
     # -- registration --------------------------------------------------------
 
     def register(
-        self, worker_id: bytes, startup_token: str, language: int, pid: int, port: int
+        self, worker_id: bytes, startup_token: str, language: int, pid: int, port: int,
+        push_port: int = 0,
     ) -> WorkerProcess:
         """RegisterWorker from a worker this pool started."""
         worker = self.workers.get(worker_id)
@@ -288,7 +289,10 @@ class WorkerPool:
             )
         if port <= 0 or port > 65535:
             raise RegistrationError(f"worker {worker_id.hex()} registered with invalid port {port}")
+        if push_port < 0 or push_port > 65535:
+            raise RegistrationError(f"worker {worker_id.hex()} registered with invalid push port {push_port}")
         worker.port = port
+        worker.push_port = push_port
         if pid and pid != worker.pid:
             # A launcher may start the worker through a wrapper; pins are taken
             # under the real process's pid.

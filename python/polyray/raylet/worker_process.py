@@ -78,6 +78,8 @@ class WorkerProcess:
         #: Why its start failed, when the raylet decided it (e.g. a timeout).
         self.start_failure: str | None = None
         self.port: int = 0
+        #: Its push port (0: callers use the gRPC PushTasks at ``port``).
+        self.push_port: int = 0
         self.lease_id: bytes | None = None
         self.actor_id: bytes = b""
         self.idle_since = time.monotonic()

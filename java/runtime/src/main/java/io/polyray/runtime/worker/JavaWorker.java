@@ -66,6 +66,7 @@ public final class JavaWorker implements AutoCloseable {
   private volatile ByteString nodeId;
   private volatile String storeName;
   private Server server;
+  private PushPort pushPort;
   private ManagedChannel rayletChannel;
   private RayletServiceGrpc.RayletServiceBlockingStub raylet;
   private Address address;
@@ -113,8 +114,14 @@ public final class JavaWorker implements AutoCloseable {
         .addService(new CoreWorkerServiceImpl(this))
         .build()
         .start();
+    // The push port carries PushTasks without gRPC for callers that speak it (PushPort);
+    // POLYRAY_PUSH_PORT=0 turns it off, to compare the two.
+    if (!"0".equals(System.getenv("POLYRAY_PUSH_PORT"))) {
+      pushPort = new PushPort(executor, config.nodeIp);
+    }
+    int push = pushPort == null ? 0 : pushPort.port();
     address = Address.newBuilder().setNodeId(config.nodeId).setHost(config.nodeIp).setPort(server.getPort())
-        .setWorkerId(config.workerId).build();
+        .setWorkerId(config.workerId).setPushPort(push).build();
     rayletChannel = Rpc.channel(config.rayletAddress);
     raylet = RayletServiceGrpc.newBlockingStub(rayletChannel);
     RegisterWorkerReply reply;
@@ -125,6 +132,7 @@ public final class JavaWorker implements AutoCloseable {
               .setLanguage(Language.JAVA)
               .setPid((int) ProcessHandle.current().pid())
               .setPort(server.getPort())
+              .setPushPort(push)
               .setJobId(config.jobId)
               .setStartupToken(config.startupToken)
               .setIsDriver(false)
@@ -491,6 +499,9 @@ public final class JavaWorker implements AutoCloseable {
     }
     if (server != null) {
       server.shutdownNow();
+    }
+    if (pushPort != null) {
+      pushPort.close();
     }
     if (rayletChannel != null) {
       rayletChannel.shutdownNow();

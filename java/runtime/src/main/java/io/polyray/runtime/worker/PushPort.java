@@ -1,0 +1,203 @@
+package io.polyray.runtime.worker;
+
+import io.polyray.runtime.proto.PushTasksReply;
+import io.polyray.runtime.proto.PushTasksRequest;
+import io.polyray.runtime.proto.TaskResult;
+import io.polyray.runtime.proto.TaskSpec;
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The worker's push port (docs/protocol.md, "Push port"): the PushTasks stream without
+ * gRPC, as frames of a 4-byte little-endian length and a serialized PushTasksRequest
+ * (caller to worker) or PushTasksReply (worker to caller) over TCP. A caller that speaks
+ * it skips gRPC's threads and HTTP/2 framing on every call; the gRPC PushTasks stays for
+ * the others.
+ *
+ * <p>Invariants: each connection has one reader thread, which queues its tasks on the
+ * executor in frame order; every task taken gets one result on its connection, unless the
+ * connection breaks (the caller then treats its calls in flight as lost). At most one
+ * thread writes to a connection at a time; results that finish meanwhile leave together
+ * in the next frame. The worker closes a connection once the caller has half-closed it
+ * and every result is out.
+ */
+final class PushPort {
+  private final TaskExecutor executor;
+  private final ServerSocket server;
+
+  /**
+   * Listens on an ephemeral port of {@code host}.
+   *
+   * @param executor runs the tasks read from connections
+   * @param host the node's IP
+   * @throws IOException when it cannot bind
+   */
+  PushPort(TaskExecutor executor, String host) throws IOException {
+    this.executor = executor;
+    this.server = new ServerSocket();
+    server.bind(new InetSocketAddress(host, 0));
+    Thread t = new Thread(this::acceptLoop, "polyray-push-accept");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /**
+   * The port callers connect to.
+   *
+   * @return the bound port
+   */
+  int port() {
+    return server.getLocalPort();
+  }
+
+  /** Stops accepting (connections already open run on). */
+  void close() {
+    try {
+      server.close();
+    } catch (IOException e) {
+      // closing anyway
+    }
+  }
+
+  private void acceptLoop() {
+    while (!server.isClosed()) {
+      Socket s;
+      try {
+        s = server.accept();
+        s.setTcpNoDelay(true);
+      } catch (IOException e) {
+        continue; // closed (the loop ends) or one failed accept
+      }
+      Connection c = new Connection(s);
+      Thread t = new Thread(c::readLoop, "polyray-push-" + s.getPort());
+      t.setDaemon(true);
+      t.start();
+    }
+  }
+
+  /** One caller's connection. */
+  private final class Connection {
+    private final Socket socket;
+    private OutputStream out;
+    private ArrayList<TaskResult> ready = new ArrayList<>();
+    private int pending;
+    private boolean writing;
+    private boolean halfClosed;
+    private boolean broken;
+
+    Connection(Socket socket) {
+      this.socket = socket;
+    }
+
+    void readLoop() {
+      // Not try-with-resources: closing a socket's input stream closes the socket, and
+      // results still go out after the caller's half-close.
+      try {
+        InputStream raw = socket.getInputStream();
+        out = socket.getOutputStream();
+        DataInputStream in = new DataInputStream(new BufferedInputStream(raw, 1 << 16));
+        while (true) {
+          int n;
+          try {
+            n = Integer.reverseBytes(in.readInt()); // frames are little-endian
+          } catch (EOFException e) {
+            break; // the caller pushes nothing more
+          }
+          if (n < 0 || n > Rpc.MAX_MESSAGE) {
+            throw new IOException("a push frame announces " + Integer.toUnsignedString(n)
+                + " bytes, more than the limit of " + Rpc.MAX_MESSAGE);
+          }
+          byte[] body = new byte[n];
+          in.readFully(body);
+          PushTasksRequest req = PushTasksRequest.parseFrom(body);
+          synchronized (this) {
+            pending += req.getTasksCount();
+          }
+          for (TaskSpec spec : req.getTasksList()) {
+            executor.enqueue(spec, this::reply);
+          }
+        }
+      } catch (IOException e) {
+        synchronized (this) {
+          if (!broken) {
+            System.err.println("polyray: dropping a push connection from " + socket.getRemoteSocketAddress()
+                + ": " + e.getMessage());
+          }
+          broken = true;
+          ready.clear();
+        }
+      }
+      synchronized (this) {
+        halfClosed = true;
+      }
+      closeIfDone();
+    }
+
+    /** A task's result (task thread): written now, or with the next frame if one is being written. */
+    void reply(TaskResult r) {
+      synchronized (this) {
+        if (broken) {
+          pending--; // the caller is gone; it fails these tasks itself
+          return;
+        }
+        ready.add(r);
+        if (writing) {
+          return;
+        }
+        writing = true;
+      }
+      while (true) {
+        List<TaskResult> batch;
+        synchronized (this) {
+          if (ready.isEmpty() || broken) {
+            writing = false;
+            break;
+          }
+          batch = ready;
+          ready = new ArrayList<>();
+          pending -= batch.size();
+        }
+        byte[] body = PushTasksReply.newBuilder().addAllResults(batch).build().toByteArray();
+        byte[] frame = new byte[4 + body.length];
+        int n = body.length;
+        frame[0] = (byte) n;
+        frame[1] = (byte) (n >>> 8);
+        frame[2] = (byte) (n >>> 16);
+        frame[3] = (byte) (n >>> 24);
+        System.arraycopy(body, 0, frame, 4, n);
+        try {
+          out.write(frame);
+          out.flush();
+        } catch (IOException e) {
+          synchronized (this) {
+            broken = true;
+            ready.clear();
+          }
+        }
+      }
+      closeIfDone();
+    }
+
+    private void closeIfDone() {
+      synchronized (this) {
+        if (!halfClosed || writing || (pending > 0 && !broken)) {
+          return;
+        }
+      }
+      try {
+        socket.close();
+      } catch (IOException e) {
+        // closed anyway
+      }
+    }
+  }
+}

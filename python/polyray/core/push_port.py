@@ -1,0 +1,343 @@
+"""The push port: the PushTasks stream as length-prefixed frames over TCP.
+
+Every worker serves the gRPC PushTasks stream. A Python worker also listens
+on a *push port* that carries the very same messages without gRPC: each frame
+is a 4-byte little-endian length and then a serialized PushTasksRequest
+(caller -> worker) or PushTasksReply (worker -> caller). The caller
+half-closes its side when it has nothing more to push; the worker closes its
+side once every task it took has its result (docs/protocol.md, "Push port").
+
+Why: on the sync path (one call, then wait for it) a grpc.aio stream round
+trip costs about as much as the rest of the call together, most of it thread
+hand-offs inside gRPC. Here the worker's main thread reads the socket itself
+and runs plain tasks where it reads them, so a sync call crosses no thread in
+the worker and no gRPC poller on either side.
+
+Invariants:
+- a connection's tasks are taken in the order their frames arrive, and every
+  task taken gets exactly one result on the connection it came from, unless
+  the connection breaks (the caller then treats the calls in flight as lost,
+  as with a broken gRPC stream);
+- borrows registered while a task ran reach their owners before its result
+  is sent (as on the gRPC stream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import selectors
+import socket
+import sys
+import threading
+from typing import TYPE_CHECKING, Callable, Optional
+
+from polyray.core.rpc import MAX_MESSAGE, RPC_TIMEOUT
+from polyray.protocol import core_worker_pb2 as cw
+
+if TYPE_CHECKING:
+    from polyray.core.core_worker import CoreWorker
+
+_HEADER = 4
+
+
+def frame(message) -> bytes:
+    """One frame: the message's length (4 bytes, little-endian) and its bytes."""
+    body = message.SerializeToString()
+    return len(body).to_bytes(_HEADER, "little") + body
+
+
+class FrameReader:
+    """Splits a byte stream into frame bodies."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add received bytes; the bodies of the frames now complete.
+
+        Raises ValueError on a frame longer than the message limit."""
+        buf = self._buf
+        buf += data
+        bodies = []
+        pos = 0
+        while len(buf) - pos >= _HEADER:
+            n = int.from_bytes(buf[pos:pos + _HEADER], "little")
+            if n > MAX_MESSAGE:
+                raise ValueError(f"a push frame announces {n} bytes, more than the limit of {MAX_MESSAGE}")
+            if len(buf) - pos - _HEADER < n:
+                break
+            bodies.append(bytes(buf[pos + _HEADER:pos + _HEADER + n]))
+            pos += _HEADER + n
+        if pos:
+            del buf[:pos]
+        return bodies
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of an incomplete frame."""
+        return len(self._buf)
+
+
+class PushStreamError(ConnectionError):
+    """A push connection failed or ended before its results came."""
+
+
+# -- caller side ----------------------------------------------------------------
+
+class PushConnection(asyncio.Protocol):
+    """The caller's end of a push connection, on the CoreWorker's event loop.
+
+    It stands in for both halves of a gRPC PushTasks call: ``put_nowait``
+    takes lists of TaskSpecs (None: no more), as the request queue does, and
+    ``async for reply in conn`` yields the PushTasksReply messages; it raises
+    PushStreamError when the connection fails or the worker closes it with
+    results outstanding.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self._where = f"{host}:{port}"
+        self._loop = asyncio.get_running_loop()
+        self._transport: Optional[asyncio.Transport] = None
+        self._out: list = []
+        self._no_more = False
+        self._eof_sent = False
+        self._flush_scheduled = False
+        self._reader = FrameReader()
+        self._replies: collections.deque = collections.deque()
+        self._waiter: Optional[asyncio.Future] = None
+        self._closed = False
+        self._error: Optional[PushStreamError] = None
+        self._connecting = asyncio.ensure_future(self._connect(host, port))
+
+    async def _connect(self, host: str, port: int) -> None:
+        try:
+            await self._loop.create_connection(lambda: self, host, port)
+        except OSError as e:
+            self._end(PushStreamError(f"cannot connect to the worker's push port {self._where}: {e}"))
+
+    # asyncio.Protocol
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self._transport = transport
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            bodies = self._reader.feed(data)
+        except ValueError as e:
+            self._end(PushStreamError(f"bad frame from the worker at {self._where}: {e}"))
+            return
+        for body in bodies:
+            self._replies.append(cw.PushTasksReply.FromString(body))
+        self._wake()
+
+    def eof_received(self) -> bool:
+        if not self._no_more:
+            self._end(PushStreamError(f"the worker at {self._where} closed its push connection"))
+        else:
+            self._end(None)
+        return False  # close the transport
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        if exc is not None:
+            self._end(PushStreamError(f"the push connection to the worker at {self._where} broke: {exc}"))
+        elif not self._closed:
+            self._end(None if self._no_more else PushStreamError(
+                f"the push connection to the worker at {self._where} closed"))
+
+    # the request side
+    def put_nowait(self, specs: Optional[list]) -> None:
+        """Push these TaskSpecs (None: nothing more will be pushed)."""
+        if specs is None:
+            self._no_more = True
+        else:
+            self._out.extend(specs)
+        if not self._flush_scheduled and self._transport is not None:
+            # Whatever else is pushed in this loop iteration goes in the same frame.
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        t = self._transport
+        if t is None or t.is_closing():
+            return
+        if self._out:
+            specs, self._out = self._out, []
+            t.write(frame(cw.PushTasksRequest(tasks=specs)))
+        if self._no_more and not self._eof_sent:
+            self._eof_sent = True
+            t.write_eof()
+
+    # the reply side
+    def _end(self, error: Optional[PushStreamError]) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._error = error
+        if error is not None and self._transport is not None:
+            self._transport.abort()
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def __aiter__(self) -> "PushConnection":
+        return self
+
+    async def __anext__(self) -> cw.PushTasksReply:
+        while True:
+            if self._replies:
+                return self._replies.popleft()
+            if self._closed:
+                if self._error is not None:
+                    raise self._error
+                raise StopAsyncIteration
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def close(self) -> None:
+        """Drop the connection (shutdown)."""
+        self._connecting.cancel()
+        if self._transport is not None:
+            self._transport.abort()
+        self._end(None)
+
+
+# -- worker side ----------------------------------------------------------------
+
+class PushListener:
+    """The worker's push port. Its connections are served on the thread that
+    runs ``TaskExecutor.run_forever`` (the main thread), through a selector."""
+
+    def __init__(self, core: "CoreWorker", host: str) -> None:
+        self._core = core
+        self._sock = socket.create_server((host, 0))
+        self._sock.setblocking(False)
+        self.port: int = self._sock.getsockname()[1]
+        #: Connections accepted so far (callers that used the port).
+        self.accepted = 0
+        self._sel: Optional[selectors.BaseSelector] = None
+        self._accept: Optional[Callable] = None
+
+    def attach(self, sel: selectors.BaseSelector, accept: Callable[[object, Callable], None]) -> None:
+        """Serve on ``sel``; ``accept(spec, reply)`` runs or hands off one task
+        (on the selecting thread) and returns once it is taken."""
+        self._sel = sel
+        self._accept = accept
+        sel.register(self._sock, selectors.EVENT_READ, self._on_accept)
+
+    def _on_accept(self) -> None:
+        try:
+            conn, _ = self._sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        self.accepted += 1
+        conn.setblocking(True)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        served = _ServedConnection(self._core, conn, self._sel, self._accept)
+        assert self._sel is not None
+        self._sel.register(conn, selectors.EVENT_READ, served.on_readable)
+
+    def close(self) -> None:
+        """Stop listening."""
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
+class _ServedConnection:
+    """One caller's push connection, worker side."""
+
+    def __init__(self, core: "CoreWorker", sock: socket.socket, sel, accept) -> None:
+        self._core = core
+        self._sock = sock
+        self._sel = sel
+        self._accept = accept
+        self._reader = FrameReader()
+        self._lock = threading.Lock()  # results come from the main, pool and async-actor threads
+        self._results: list = []
+        self._pending = 0
+        self._read_closed = False
+        self._broken = False
+
+    def on_readable(self) -> None:
+        try:
+            data = self._sock.recv(1 << 20)
+        except OSError:
+            data = b""
+            self._broken = True
+        if not data:
+            self._sel.unregister(self._sock)
+            self._read_closed = True
+            self._maybe_close()
+            return
+        try:
+            bodies = self._reader.feed(data)
+            requests = [cw.PushTasksRequest.FromString(b) for b in bodies]
+        except Exception as e:  # noqa: BLE001 — a bad frame ends this connection, not the worker
+            print(f"polyray: worker {self._core.worker_id.hex()[:12]}: dropping a push connection: bad frame: {e}",
+                  file=sys.stderr)
+            self._broken = True
+            self._sel.unregister(self._sock)
+            self._read_closed = True
+            self._maybe_close()
+            return
+        for req in requests:
+            for spec in req.tasks:
+                with self._lock:
+                    self._pending += 1
+                self._accept(spec, self.reply)
+
+    def reply(self, result: cw.TaskResult) -> None:
+        """The result of a task taken from this connection (any thread). It
+        leaves at once: the next task of the frame may take long, and its
+        caller pipelined the tasks because they looked short, not to wait.
+        Results that other threads add meanwhile leave with it."""
+        with self._lock:
+            self._results.append(result)
+        self._send()
+
+    def _send(self) -> None:
+        core = self._core
+        with self._lock:
+            batch, self._results = self._results, []
+        if not batch:
+            return
+        # Borrows made while running must reach owners before the caller
+        # learns the task is done.
+        if core.borrows_changed:
+            core.borrows_changed = False
+            core.run(core.flush_borrows(), timeout=RPC_TIMEOUT + 5)
+        exiting = core.executor.exiting
+        if exiting:
+            for r in batch:
+                r.worker_exiting = True
+        data = frame(cw.PushTasksReply(results=batch))
+        with self._lock:
+            if not self._broken:
+                try:
+                    self._sock.sendall(data)
+                except OSError:
+                    self._broken = True
+            self._pending -= len(batch)
+        if exiting:
+            core.exit_soon()
+        self._maybe_close()
+
+    def _maybe_close(self) -> None:
+        with self._lock:
+            done = self._read_closed and (self._pending <= 0 or self._broken)
+        if done:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
