@@ -17,6 +17,7 @@
 #include "core/object_getter.h"
 #include "core/object_puller.h"
 #include "core/owned_objects.h"
+#include "core/push_port.h"
 #include "core/store_io.h"
 #include "core/task_submission.h"
 #include "polyray/exceptions.h"
@@ -101,12 +102,18 @@ void CoreWorker::StartServer(TaskReceiver* receiver) {
   address_.set_port(server_->Start(options_.host));
 }
 
+void CoreWorker::StartPushPort(TaskReceiver* receiver) {
+  push_port_ = std::make_unique<PushPort>(*receiver, options_.worker_id);
+  address_.set_push_port(push_port_->Start(options_.host));
+}
+
 void CoreWorker::RegisterWithRaylet(const std::string& startup_token) {
   rpc::RegisterWorkerRequest req;
   req.set_worker_id(options_.worker_id);
   req.set_language(rpc::CPP);
   req.set_pid(static_cast<int32_t>(getpid()));
   req.set_port(address_.port());
+  req.set_push_port(address_.push_port());
   req.set_job_id(options_.job_id);
   req.set_startup_token(startup_token);
   req.set_is_driver(options_.is_driver);
@@ -143,6 +150,7 @@ void CoreWorker::Shutdown() {
   while (sink_->active.load() > 0) std::this_thread::yield();
   memory_store_.FailWaiters(ErrorEntry(SystemError(
       rpc::WORKER_CRASHED, "the polyray runtime of this process was shut down while waiting for the object")));
+  if (push_port_) push_port_->Stop();
   if (server_) server_->Shutdown();
   scheduler_->Stop();
 }

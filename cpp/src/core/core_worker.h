@@ -16,13 +16,15 @@
 //   ReferenceCounter    counts; BorrowTracker: batched frees / borrow updates
 //   MemoryStore         known values and their waiters; StoreIo: the shm store
 //   CoreWorkerServer    the CoreWorkerService this process serves
+//   PushPort            a worker's push port (PushTasks as TCP frames)
 //
 // Threads: user threads call the Runtime methods; gRPC's callback threads
 // run completions (lease replies, stream reads, GetObject replies), the
 // CoreWorkerService and a driver's LogSubscriber stream; one Scheduler
 // thread runs timers. In a worker, pushed tasks run on the main thread
 // (TaskReceiver::RunLoop), plus max_concurrency - 1 more for a threaded
-// actor, and one detached thread ends the process when its raylet (its
+// actor; its push port has an accept thread and a reader thread per
+// connection; one detached thread ends the process when its raylet (its
 // parent) dies. Components guard their state with their own mutexes and
 // never call gRPC or another component's callbacks while holding them.
 //
@@ -54,6 +56,7 @@ class NormalTaskSubmitter;
 class ObjectGetter;
 class ObjectPuller;
 class OwnedObjects;
+class PushPort;
 class StoreIo;
 class TaskReceiver;
 class TaskSubmission;
@@ -85,15 +88,20 @@ class CoreWorker final : public internal::Runtime {
   /// Starts the CoreWorkerService on host:0 (tasks go to `receiver`, null for
   /// a driver) and sets address(). Throws polyray::Error when it cannot bind.
   void StartServer(TaskReceiver* receiver);
+  /// Starts the push port on host:0 (tasks go to `receiver`) and sets
+  /// address().push_port. A worker's, before RegisterWithRaylet. Throws
+  /// polyray::Error when it cannot listen.
+  void StartPushPort(TaskReceiver* receiver);
   /// Updates the node identity (a worker's RegisterWorker reply wins).
   void SetNode(const std::string& node_id, const std::string& store_name);
   /// Registers this process with its raylet (RegisterWorker: worker id,
-  /// language CPP, pid, the server's port, job, is_driver and, for a leased
-  /// worker, `startup_token`) and takes the node identity from the reply.
+  /// language CPP, pid, the server's port, the push port (0: none), job,
+  /// is_driver and, for a leased worker, `startup_token`) and takes the node
+  /// identity from the reply.
   /// Call after StartServer. Throws polyray::Error naming the raylet.
   void RegisterWithRaylet(const std::string& startup_token = "");
   /// Frees what this process owns, closes streams and leases, stops the
-  /// server; waiters end with errors. Idempotent.
+  /// push port and the server; waiters end with errors. Idempotent.
   void Shutdown();
 
   // ---- internal::Runtime ----
@@ -119,7 +127,8 @@ class CoreWorker final : public internal::Runtime {
 
   // ---- identity ----
   const CoreWorkerOptions& options() const { return options_; }
-  /// This process's address (node, host, port, worker id); set by StartServer.
+  /// This process's address (node, host, port, worker id, push port); set by
+  /// StartServer and StartPushPort.
   const rpc::Address& address() const { return address_; }
   const std::string& node_id() const { return options_.node_id; }
   const std::string& worker_id() const { return options_.worker_id; }
@@ -204,6 +213,7 @@ class CoreWorker final : public internal::Runtime {
   std::unique_ptr<ActorTaskSubmitter> actor_submitter_;
   std::unique_ptr<TaskSubmission> tasks_;
   std::unique_ptr<CoreWorkerServer> server_;
+  std::unique_ptr<PushPort> push_port_;
 };
 
 }  // namespace polyray::core

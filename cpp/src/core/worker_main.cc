@@ -1,10 +1,11 @@
 // Worker mode: internal::RunWorker (as the Java worker's WorkerMain and
 // python/polyray/worker.py). Reads the POLYRAY_* environment the raylet set
 // (python/polyray/raylet/launchers.py LaunchContext.polyray_env), serves the
-// CoreWorkerService, registers with the raylet (language CPP, the startup
-// token), installs its CoreWorker as the process's runtime (tasks may submit
-// tasks) and runs pushed tasks on the calling thread until an Exit request,
-// an exiting actor, or the death of the raylet (its parent) ends it.
+// CoreWorkerService and, unless POLYRAY_PUSH_PORT=0, the push port
+// (push_port.h), registers with the raylet (language CPP, the startup token,
+// both ports), installs its CoreWorker as the process's runtime (tasks may
+// submit tasks) and runs pushed tasks on the calling thread until an Exit
+// request, an exiting actor, or the death of the raylet (its parent) ends it.
 //
 // Exit codes: 0 normal end, 1 the raylet died, 2 incomplete environment,
 // 3 registration failed.
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "core/common.h"
@@ -71,6 +73,7 @@ int RunWorker(TaskExecutor executor) {
   using namespace polyray::core;
   CoreWorkerOptions o;
   std::string token;
+  bool push_port = true;
   try {
     o.is_driver = false;
     o.raylet_address = Env("POLYRAY_RAYLET_ADDRESS");
@@ -84,6 +87,8 @@ int RunWorker(TaskExecutor executor) {
     token = token_env ? token_env : "";
     const char* ip = std::getenv("POLYRAY_NODE_IP");
     o.host = ip && *ip ? ip : "127.0.0.1";
+    const char* push = std::getenv("POLYRAY_PUSH_PORT");
+    push_port = !(push && std::string(push) == "0");
     if (const char* csp = std::getenv("POLYRAY_CODE_SEARCH_PATH")) {
       std::string cur;
       for (const char* p = csp;; ++p) {
@@ -108,6 +113,7 @@ int RunWorker(TaskExecutor executor) {
     // with a reason, not an error on the first large result.
     core->store().Open();
     core->StartServer(receiver.get());
+    if (push_port) core->StartPushPort(receiver.get());
     core->RegisterWithRaylet(token);
     InstallRuntime(core);
   } catch (const std::exception& e) {
