@@ -114,7 +114,7 @@ class ActorTaskSubmitter:
         # The stream has a channel of its own: after a restart at the same
         # address it must not reuse the dead process's connection.
         aq.channel = None if address.push_port and core.use_push_port else aio_channel(address_str(address))
-        aq.call, aq.queue = core.open_push_stream(address, aq.channel)
+        aq.call, aq.queue = core.open_push_stream(address, aq.channel, on_reply=lambda reply: self._on_reply(aq, reply))
         aq.reader = asyncio.ensure_future(self._read(aq, aq.call))
         batch = list(aq.pending)
         aq.pending.clear()
@@ -127,15 +127,18 @@ class ActorTaskSubmitter:
         assert aq.queue is not None
         aq.queue.put_nowait([t.spec for t in batch])
 
+    def _on_reply(self, aq: _ActorQueue, reply) -> None:
+        for result in reply.results:
+            t = aq.inflight.pop(result.task_id, None)
+            if t is not None:
+                self._core.complete_task(t.spec, result.returns, t.arg_ids)
+            if result.worker_exiting:
+                aq.state = gcs.RESTARTING
+
     async def _read(self, aq: _ActorQueue, call) -> None:
         try:
             async for reply in call:
-                for result in reply.results:
-                    t = aq.inflight.pop(result.task_id, None)
-                    if t is not None:
-                        self._core.complete_task(t.spec, result.returns, t.arg_ids)
-                    if result.worker_exiting:
-                        aq.state = gcs.RESTARTING
+                self._on_reply(aq, reply)
             if aq.state == gcs.ALIVE and not self._core.shutting_down:
                 aq.state = gcs.RESTARTING
         except (grpc.aio.AioRpcError, PushStreamError):

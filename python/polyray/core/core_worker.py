@@ -38,6 +38,7 @@ from polyray.core.objects import INLINE_MAX, STORE_FULL_WAIT_S, ObjectsMixin  # 
 from polyray.core.ownership import OwnershipMixin
 from polyray.core.push_port import PushConnection, PushListener
 from polyray.core.reference_counter import ReferenceCounter
+from polyray.core.spin_selector import SpinSelector, spin_seconds
 from polyray.core.rpc import RPC_TIMEOUT, SERVER_OPTIONS, aio_channel, address_str
 from polyray.core.submission import SubmissionMixin
 from polyray.core.task_executor import TaskContext, TaskExecutor, current_task
@@ -116,7 +117,11 @@ class CoreWorker(ObjectsMixin, OwnershipMixin, SubmissionMixin, ExecutionMixin):
         self._locations: dict[bytes, list[bytes]] = {}
         self._owners: dict[bytes, pb.Address] = {}
         self._store = None
-        self._loop = asyncio.new_event_loop()
+        # A driver's loop polls briefly before sleeping: replies and the user
+        # thread's next call usually come within the spin (spin_selector.py).
+        # Not in workers: on a machine with few cores, spinning workers take
+        # the cores the processes they wait for need.
+        self._loop = asyncio.SelectorEventLoop(SpinSelector(spin_seconds() if is_driver else 0.0))
         self._thread = threading.Thread(target=self._loop.run_forever, name="polyray-io", daemon=True)
         self._thread_ident = -1  # the io thread's ident, once started
         self._posted: collections.deque = collections.deque()
@@ -296,16 +301,18 @@ class CoreWorker(ObjectsMixin, OwnershipMixin, SubmissionMixin, ExecutionMixin):
             stub = stubs[target] = rl_grpc.RayletServiceStub(self.channel_to(address))
         return stub
 
-    def open_push_stream(self, worker: pb.Address, channel: Optional[grpc.aio.Channel] = None) -> tuple[Any, Any]:
+    def open_push_stream(self, worker: pb.Address, channel: Optional[grpc.aio.Channel] = None,
+                         on_reply: Optional[Callable[[Any], None]] = None) -> tuple[Any, Any]:
         """A PushTasks stream to a worker (on the loop): ``(call, queue)``.
 
         ``queue.put_nowait(specs)`` pushes TaskSpecs (None ends the stream)
         and ``async for reply in call`` reads the results. The worker's push
         port when it has one, else its gRPC PushTasks (``channel``, or the
-        cached channel to it).
+        cached channel to it). ``on_reply``: where the push port delivers
+        replies as they are read (the iteration then only reports the end).
         """
         if worker.push_port and self.use_push_port:
-            conn = PushConnection(worker.host, worker.push_port)
+            conn = PushConnection(worker.host, worker.push_port, on_reply)
             return conn, conn
         queue: asyncio.Queue = asyncio.Queue()
         stub = cw_grpc.CoreWorkerServiceStub(channel or self.channel_to(worker))

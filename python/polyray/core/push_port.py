@@ -94,13 +94,18 @@ class PushConnection(asyncio.Protocol):
     takes lists of TaskSpecs (None: no more), as the request queue does, and
     ``async for reply in conn`` yields the PushTasksReply messages; it raises
     PushStreamError when the connection fails or the worker closes it with
-    results outstanding.
+    results outstanding. With ``on_reply`` set, replies go to it as they are
+    read (one loop step sooner than a woken reader) and the iteration only
+    reports the end.
     """
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int,
+                 on_reply: Optional[Callable[[cw.PushTasksReply], None]] = None) -> None:
         self._where = f"{host}:{port}"
         self._loop = asyncio.get_running_loop()
+        self._on_reply = on_reply
         self._transport: Optional[asyncio.Transport] = None
+        self._outstanding = 0  # tasks written, results not yet read
         self._out: list = []
         self._no_more = False
         self._eof_sent = False
@@ -130,7 +135,16 @@ class PushConnection(asyncio.Protocol):
             self._end(PushStreamError(f"bad frame from the worker at {self._where}: {e}"))
             return
         for body in bodies:
-            self._replies.append(cw.PushTasksReply.FromString(body))
+            reply = cw.PushTasksReply.FromString(body)
+            self._outstanding -= len(reply.results)
+            if self._on_reply is None:
+                self._replies.append(reply)
+                continue
+            try:
+                self._on_reply(reply)
+            except Exception as e:  # as the loop reports a failing callback
+                self._loop.call_exception_handler({"message": f"handling a reply from {self._where}",
+                                                   "exception": e})
         self._wake()
 
     def eof_received(self) -> bool:
@@ -154,8 +168,12 @@ class PushConnection(asyncio.Protocol):
             self._no_more = True
         else:
             self._out.extend(specs)
+            if self._outstanding == 0 and not self._flush_scheduled and self._transport is not None:
+                # Nothing in flight (a sync call): write now. Otherwise what
+                # else is pushed in this loop iteration joins the same frame.
+                self._flush()
+                return
         if not self._flush_scheduled and self._transport is not None:
-            # Whatever else is pushed in this loop iteration goes in the same frame.
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
@@ -166,6 +184,7 @@ class PushConnection(asyncio.Protocol):
             return
         if self._out:
             specs, self._out = self._out, []
+            self._outstanding += len(specs)
             t.write(frame(cw.PushTasksRequest(tasks=specs)))
         if self._no_more and not self._eof_sent:
             self._eof_sent = True

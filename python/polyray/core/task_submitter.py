@@ -240,16 +240,15 @@ class NormalTaskSubmitter:
             self._finish_with_error(t, record)
 
     def _open_stream(self, lease: _Lease) -> None:
-        lease.call, lease.queue = self._core.open_push_stream(lease.address)
+        lease.call, lease.queue = self._core.open_push_stream(
+            lease.address, on_reply=lambda reply: self._on_reply(lease, reply))
         lease.reader = asyncio.ensure_future(self._read_replies(lease))
 
     async def _read_replies(self, lease: _Lease) -> None:
         error: Optional[BaseException] = None
         try:
             async for reply in lease.call:
-                for result in reply.results:
-                    self._on_result(lease, result)
-                self._dispatch(lease.key)
+                self._on_reply(lease, reply)
         except (grpc.aio.AioRpcError, PushStreamError) as e:
             error = e
         except asyncio.CancelledError:
@@ -257,6 +256,11 @@ class NormalTaskSubmitter:
         if error is None and lease.dead and not lease.inflight:
             return  # retired on purpose (linger expired or shutdown)
         self._on_stream_closed(lease, error)
+
+    def _on_reply(self, lease: _Lease, reply: cw.PushTasksReply) -> None:
+        for result in reply.results:
+            self._on_result(lease, result)
+        self._dispatch(lease.key)
 
     def _on_result(self, lease: _Lease, result: cw.TaskResult) -> None:
         pipelined = len(lease.inflight) > 1
