@@ -68,3 +68,13 @@ def test_the_spin_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("POLYRAY_SPIN_US", "-5")
     with pytest.raises(ValueError, match="must not be negative"):
         spin_seconds()
+
+
+def test_only_while_false_means_it_sleeps_instead():
+    a, b = socket.socketpair()
+    sel = SpinSelector(0.3, only_while=lambda: False)
+    sel.register(a, selectors.EVENT_READ, "a")
+    with a, b:
+        cpu = time.thread_time()
+        assert sel.select(0.3) == []
+        assert time.thread_time() - cpu < 0.1  # slept through the 0.3 s; a spin burns it

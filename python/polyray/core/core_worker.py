@@ -117,11 +117,12 @@ class CoreWorker(ObjectsMixin, OwnershipMixin, SubmissionMixin, ExecutionMixin):
         self._locations: dict[bytes, list[bytes]] = {}
         self._owners: dict[bytes, pb.Address] = {}
         self._store = None
-        # A driver's loop polls briefly before sleeping: replies and the user
-        # thread's next call usually come within the spin (spin_selector.py).
-        # Not in workers: on a machine with few cores, spinning workers take
-        # the cores the processes they wait for need.
-        self._loop = asyncio.SelectorEventLoop(SpinSelector(spin_seconds() if is_driver else 0.0))
+        # A driver's loop polls briefly before sleeping while a user thread
+        # waits for a result: the reply usually comes within the spin
+        # (spin_selector.py). Not a worker's loop: its tasks' pushes come to
+        # the main thread, and many spinning loops would take the cores.
+        self._loop = asyncio.SelectorEventLoop(SpinSelector(spin_seconds() if is_driver else 0.0,
+                                                            lambda: self.memory_store.has_waiters))
         self._thread = threading.Thread(target=self._loop.run_forever, name="polyray-io", daemon=True)
         self._thread_ident = -1  # the io thread's ident, once started
         self._posted: collections.deque = collections.deque()

@@ -93,6 +93,11 @@ class MemoryStore:
             cb(e)
         return True
 
+    @property
+    def has_waiters(self) -> bool:
+        """Whether a thread is blocked in wait_indices now."""
+        return bool(self._waiters)
+
     def get_if_ready(self, oid: bytes) -> Optional[Entry]:
         """The entry when ready, else None (no waiting)."""
         e = self._entries.get(oid)

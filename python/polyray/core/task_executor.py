@@ -23,6 +23,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from polyray.core import errors
+from polyray.core.spin_selector import SpinSelector, spin_seconds
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 
@@ -127,7 +128,9 @@ class TaskExecutor:
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
         self._wake_r, self._wake_w = wake_r, wake_w
-        sel = selectors.DefaultSelector()
+        # Polls briefly before sleeping: in a sync loop of calls the next one
+        # comes within the spin (spin_selector.py).
+        sel = SpinSelector(spin_seconds())
         sel.register(self._wake_r, selectors.EVENT_READ, None)
         if pushes is not None:
             pushes.attach(sel, self.accept_pushed)
