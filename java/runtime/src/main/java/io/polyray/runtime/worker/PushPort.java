@@ -106,6 +106,7 @@ final class PushPort {
         out = socket.getOutputStream();
         DataInputStream in = new DataInputStream(new BufferedInputStream(raw, 1 << 16));
         while (true) {
+          awaitInput(in);
           int n;
           try {
             n = Integer.reverseBytes(in.readInt()); // frames are little-endian
@@ -140,6 +141,23 @@ final class PushPort {
         halfClosed = true;
       }
       closeIfDone();
+    }
+
+    /**
+     * Polls for the next frame for {@link Spin#NANOS} before the blocking read sleeps: in a
+     * sync loop of calls it comes meanwhile, and the reader is not woken from sleep.
+     */
+    private void awaitInput(DataInputStream in) throws IOException {
+      if (in.available() > 0) {
+        return;
+      }
+      long end = System.nanoTime() + Spin.NANOS;
+      while (System.nanoTime() < end) {
+        Spin.pause();
+        if (in.available() > 0) {
+          return;
+        }
+      }
     }
 
     /** A task's result (task thread): written now, or with the next frame if one is being written. */

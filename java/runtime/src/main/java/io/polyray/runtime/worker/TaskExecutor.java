@@ -120,7 +120,7 @@ public final class TaskExecutor {
     while (true) {
       Item item;
       try {
-        item = queue.take();
+        item = next();
       } catch (InterruptedException e) {
         continue; // a cancel that raced with the end of its task
       }
@@ -139,6 +139,23 @@ public final class TaskExecutor {
         System.err.println("polyray worker: cannot send the result of task " + name(item.spec) + ": " + e);
       }
     }
+  }
+
+  /** The next task: polled for {@link Spin#NANOS} (the next call often comes meanwhile), then waited for. */
+  private Item next() throws InterruptedException {
+    Item item = queue.poll();
+    if (item != null) {
+      return item;
+    }
+    long end = System.nanoTime() + Spin.NANOS;
+    while (System.nanoTime() < end) {
+      item = queue.poll();
+      if (item != null) {
+        return item;
+      }
+      Spin.pause();
+    }
+    return queue.take();
   }
 
   private TaskResult executeSafely(TaskSpec spec) {
