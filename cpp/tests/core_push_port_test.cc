@@ -268,10 +268,28 @@ class PushPortTest : public ::testing::Test {
     std::remove(stderr_path_.c_str());
   }
 
-  /// Starts the worker (this binary) and waits for its registration.
-  void StartWorker(bool push_port = true) {
+  /// Starts the worker (this binary) and waits for its registration;
+  /// `extra_env` ("NAME=value") replaces what this process has of those names.
+  void StartWorker(bool push_port = true, const std::vector<std::string>& extra_env = {}) {
+    ASSERT_NO_FATAL_FAILURE(SpawnWorker(push_port, extra_env));
+    std::optional<rpc::RegisterWorkerRequest> r = raylet_->WaitForRegistration(std::chrono::seconds(30));
+    ASSERT_TRUE(r.has_value()) << "the worker did not register";
+    registration_ = *r;
+    ASSERT_GT(registration_.port(), 0);
+  }
+
+  /// Starts the worker (this binary), its stderr to stderr_path_.
+  void SpawnWorker(bool push_port, const std::vector<std::string>& extra_env) {
     std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) env.emplace_back(*e);
+    for (char** e = environ; *e; ++e) {
+      std::string entry(*e);
+      bool replaced = false;
+      for (const std::string& x : extra_env) {
+        replaced = replaced || entry.compare(0, x.find('=') + 1, x, 0, x.find('=') + 1) == 0;
+      }
+      if (!replaced) env.push_back(entry);
+    }
+    for (const std::string& x : extra_env) env.push_back(x);
     env.push_back("POLYRAY_PUSH_PORT_TEST_WORKER=1");
     env.push_back("POLYRAY_RAYLET_ADDRESS=" + raylet_address_);
     env.push_back("POLYRAY_NODE_ID=" + Hex(node_id_));
@@ -294,10 +312,51 @@ class PushPortTest : public ::testing::Test {
     int rc = posix_spawn(&pid_, exe, &actions, nullptr, argv, envp.data());
     posix_spawn_file_actions_destroy(&actions);
     ASSERT_EQ(rc, 0) << std::strerror(rc);
-    std::optional<rpc::RegisterWorkerRequest> r = raylet_->WaitForRegistration(std::chrono::seconds(30));
-    ASSERT_TRUE(r.has_value()) << "the worker did not register";
-    registration_ = *r;
-    ASSERT_GT(registration_.port(), 0);
+  }
+
+  /// The worker's exit status once it ended by itself (within 20 s).
+  int WaitForExit() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    int status = 0;
+    while (::waitpid(pid_, &status, WNOHANG) != pid_) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ADD_FAILURE() << "the worker did not exit";
+        return -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    pid_ = -1;
+    return status;
+  }
+
+  /// A worker with POLYRAY_SPIN_US=`spin` serves sync calls, before and
+  /// after it idled longer than the spin, and ends promptly on Exit.
+  void SyncCallsServedWithSpin(const std::string& spin) {
+    ASSERT_NO_FATAL_FAILURE(StartWorker(true, {"POLYRAY_SPIN_US=" + spin}));
+    int fd = Connect(registration_.push_port());
+    ASSERT_NO_FATAL_FAILURE(ExpectSyncAddsServed(fd, 50));
+    // Idle longer than the default spin: the threads sleep, and still wake.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_NO_FATAL_FAILURE(ExpectSyncAddsServed(fd, 5));
+    auto start = std::chrono::steady_clock::now();
+    ExitWorker();  // with the connection open: its reader may be spinning
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << "a slow exit";
+    ::close(fd);
+  }
+
+  /// `n` Adds over one connection, each sent only after the previous result
+  /// came (the sync path, where the worker's threads spin between calls).
+  void ExpectSyncAddsServed(int fd, int n) {
+    for (int i = 0; i < n; ++i) {
+      rpc::PushTasksRequest request;
+      *request.add_tasks() = AddTask(i, 1);
+      ASSERT_TRUE(SendAll(fd, Frame(request)));
+      rpc::PushTasksReply reply;
+      ASSERT_EQ(ReadReply(fd, &reply), Read::kFrame) << "call " << i;
+      ASSERT_EQ(reply.results_size(), 1);
+      EXPECT_EQ(reply.results(0).task_id(), request.tasks(0).task_id());
+      EXPECT_EQ(ValueOf(reply.results(0)), i + 1);
+    }
   }
 
   /// Ends the worker with an Exit call and expects exit code 0.
@@ -382,6 +441,26 @@ TEST_F(PushPortTest, PushPortZeroTurnsThePortOff) {
   ASSERT_NO_FATAL_FAILURE(StartWorker(/*push_port=*/false));
   EXPECT_EQ(registration_.push_port(), 0);
   ExitWorker();  // the gRPC port still serves
+}
+
+TEST_F(PushPortTest, SyncCallsWithTheDefaultSpin) { SyncCallsServedWithSpin(""); }
+
+TEST_F(PushPortTest, SyncCallsWithALongSpin) { SyncCallsServedWithSpin("200000"); }
+
+TEST_F(PushPortTest, SyncCallsWithTheSpinOff) { SyncCallsServedWithSpin("0"); }
+
+TEST_F(PushPortTest, ABadSpinFailsTheStartNamingTheVariable) {
+  for (const char* spin : {"fast", "-5"}) {
+    SCOPED_TRACE(std::string("POLYRAY_SPIN_US=") + spin);
+    ASSERT_NO_FATAL_FAILURE(SpawnWorker(true, {std::string("POLYRAY_SPIN_US=") + spin}));
+    int status = WaitForExit();
+    ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 2);
+    std::string said = WorkerStderr();
+    EXPECT_NE(said.find("polyray C++ worker: POLYRAY_SPIN_US"), std::string::npos) << said;
+    EXPECT_NE(said.find(spin), std::string::npos) << said;
+  }
+  EXPECT_FALSE(raylet_->WaitForRegistration(std::chrono::seconds(0)).has_value());
 }
 
 TEST_F(PushPortTest, ResultsComeInOrderAndTheWorkerClosesAfterTheLast) {

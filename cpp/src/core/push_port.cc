@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "core/ids.h"
+#include "core/spin.h"
 #include "core/task_receiver.h"
 #include "polyray/exceptions.h"
 #include "polyray/protocol/core_worker.pb.h"
@@ -92,8 +93,13 @@ std::string ErrnoText(int err) { return std::error_code(err, std::generic_catego
 /// One caller's connection; see the comments at the top of the file.
 class PushPort::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(int fd, std::string peer, std::string worker, TaskReceiver& receiver)
-      : fd_(fd), peer_(std::move(peer)), worker_(std::move(worker)), receiver_(receiver), buf_(kReadBuffer) {}
+  Connection(int fd, std::string peer, std::string worker, TaskReceiver& receiver, std::chrono::nanoseconds spin)
+      : fd_(fd),
+        peer_(std::move(peer)),
+        worker_(std::move(worker)),
+        receiver_(receiver),
+        spin_(spin),
+        buf_(kReadBuffer) {}
   ~Connection() {
     if (!closed_) ::close(fd_);  // never read from: the port stopped as it was accepted
   }
@@ -166,6 +172,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
   /// Reads frames and queues their tasks; why it stopped ("" at a clean EOF).
   std::string ReadFrames() {
     while (true) {
+      if (end_ - begin_ < kHeader) AwaitInput();
       Got got = Need(kHeader);
       if (got == Got::kEof) return end_ == begin_ ? "" : "the connection ended inside a frame header";
       if (got == Got::kError) return "cannot read: " + ErrnoText(read_errno_);
@@ -196,6 +203,17 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
       if (!parsed) return "bad frame: its " + std::to_string(n) + " bytes are not a PushTasksRequest";
       Take(request);
     }
+  }
+
+  /// Polls the socket for spin_ (spin.h) until it has bytes to read, has
+  /// ended or failed, so the blocking read that follows does not sleep when
+  /// the next frame comes meanwhile. Leaves the bytes (and errors) to it.
+  void AwaitInput() {
+    SpinUntil(spin_, [this] {
+      char byte;
+      ssize_t k = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      return k >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    });
   }
 
   /// Until at least `n` (at most the buffer's size) bytes are buffered.
@@ -274,6 +292,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
   const std::string peer_;
   const std::string worker_;
   TaskReceiver& receiver_;
+  const std::chrono::nanoseconds spin_;
   // The reader thread's own: the receive buffer and its filled part.
   std::vector<char> buf_;
   size_t begin_ = 0;
@@ -293,7 +312,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
 // ------------------------------------------------------------------ PushPort
 
 PushPort::PushPort(TaskReceiver& receiver, std::string worker_id)
-    : receiver_(receiver), worker_id_(ShortHex(worker_id)) {}
+    : receiver_(receiver), worker_id_(ShortHex(worker_id)), spin_(SpinTime()) {}
 
 PushPort::~PushPort() { Stop(); }
 
@@ -366,7 +385,7 @@ void PushPort::AcceptLoop() {
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    auto connection = std::make_shared<Connection>(fd, PeerName(peer), worker_id_, receiver_);
+    auto connection = std::make_shared<Connection>(fd, PeerName(peer), worker_id_, receiver_, spin_);
     std::lock_guard<std::mutex> lock(mu_);
     if (stopped_) return;  // `connection` closes its socket
     ReapLocked();

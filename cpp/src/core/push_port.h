@@ -10,6 +10,10 @@
 // Threads: one accept thread; one reader thread per connection, which reads
 // its frames and queues their tasks; a result is written by the thread that
 // finished the task (a task thread), with no lock held during the write.
+// A reader with no frame header buffered polls the socket for SpinTime()
+// (spin.h, POLYRAY_SPIN_US) before its blocking read: in a loop of sync
+// calls the next frame comes meanwhile, and the reader is not woken from
+// sleep.
 //
 // Invariants:
 // - a connection's tasks are queued in the order their frames arrive, and
@@ -32,6 +36,7 @@
 #ifndef POLYRAY_CORE_PUSH_PORT_H_
 #define POLYRAY_CORE_PUSH_PORT_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -50,7 +55,8 @@ class PushPort {
   static constexpr uint32_t kMaxFrame = 512u * 1024 * 1024;
 
   /// Tasks read go to `receiver`, which must outlive Stop(); `worker_id`
-  /// names the worker in messages.
+  /// names the worker in messages. Throws std::invalid_argument for a bad
+  /// POLYRAY_SPIN_US (spin.h).
   PushPort(TaskReceiver& receiver, std::string worker_id);
   ~PushPort();
   PushPort(const PushPort&) = delete;
@@ -77,6 +83,7 @@ class PushPort {
 
   TaskReceiver& receiver_;
   const std::string worker_id_;
+  const std::chrono::nanoseconds spin_;  // how long a reader polls before its blocking read
   int listen_fd_ = -1;
   int wake_fds_[2] = {-1, -1};  // a pipe: Stop wakes the accept thread
   int port_ = 0;

@@ -2,7 +2,12 @@
 //
 // Invariants: a task leaves the queue only under mu_, in arrival order; an
 // actor's extra threads are started once, by the thread that ran its
-// creation task, before the creation's result leaves.
+// creation task, before the creation's result leaves; work_ mirrors
+// `stopped_ || !queue_.empty()` after every change of either (under mu_), so
+// a task thread spinning on it (outside mu_) sees a task or Stop as soon as
+// one waiting on cv_ would; the spin only delays the wait, whose predicate
+// decides, so a spinner ends on Stop as a waiter does (at the latest after
+// spin_).
 #include "core/task_receiver.h"
 
 #include <pthread.h>
@@ -18,6 +23,7 @@
 #include "core/ids.h"
 #include "core/object_getter.h"
 #include "core/owned_objects.h"
+#include "core/spin.h"
 #include "polyray/codec.h"
 #include "polyray/exceptions.h"
 
@@ -69,10 +75,14 @@ rpc::TaskResult ErrorResult(const rpc::TaskSpec& spec, const std::string& record
   return result;
 }
 
+TaskReceiver::TaskReceiver(CoreWorker& w, internal::TaskExecutor executor)
+    : w_(w), executor_(std::move(executor)), spin_(SpinTime()) {}
+
 void TaskReceiver::Enqueue(std::shared_ptr<rpc::TaskSpec> spec, ReplyFn reply) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(Item{std::move(spec), std::move(reply)});
+    UpdateWorkLocked();
   }
   cv_.notify_one();
 }
@@ -94,6 +104,7 @@ void TaskReceiver::Stop(int exit_code) {
     if (stopped_) return;
     stopped_ = true;
     exit_code_ = exit_code;
+    UpdateWorkLocked();
   }
   cv_.notify_all();
 }
@@ -168,10 +179,21 @@ void TaskReceiver::Serve() {
     bool cancelled = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      // Poll for the next task before sleeping (spin.h): in a loop of sync
+      // calls it comes meanwhile, and nobody has to wake this thread. One
+      // thread spins at a time (a threaded actor's others just wait): one
+      // is enough to catch the next task.
+      if (!stopped_ && queue_.empty() && spin_.count() > 0 && !spinning_.exchange(true)) {
+        lock.unlock();
+        SpinUntil(spin_, [this] { return work_.load(std::memory_order_acquire); });
+        spinning_.store(false);
+        lock.lock();
+      }
       cv_.wait(lock, [this] { return stopped_ || !queue_.empty(); });
       if (stopped_) return;
       item = std::move(queue_.front());
       queue_.pop_front();
+      UpdateWorkLocked();
       cancelled = cancelled_.erase(item.spec->task_id()) > 0;
     }
     rpc::TaskResult result;

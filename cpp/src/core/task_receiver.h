@@ -7,7 +7,10 @@
 // succeeds, n - 1 more threads run the same loop as the main thread, taking
 // tasks from the one queue in arrival order (so one caller's calls still
 // start in submission order) and running them concurrently; the actor's
-// methods must then be thread-safe.
+// methods must then be thread-safe. A task thread that finds the queue
+// empty polls it for SpinTime() (spin.h, POLYRAY_SPIN_US; one thread at a
+// time) before it waits on the condition variable: in a loop of sync calls
+// the next task comes meanwhile, and the thread is not woken from sleep.
 //
 // Arguments are resolved into ValueViews (inline envelopes as views of the
 // received spec; by-reference arguments fetched from their owners, large
@@ -30,6 +33,8 @@
 #ifndef POLYRAY_CORE_TASK_RECEIVER_H_
 #define POLYRAY_CORE_TASK_RECEIVER_H_
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -53,7 +58,8 @@ class TaskReceiver {
  public:
   using ReplyFn = std::function<void(rpc::TaskResult)>;
 
-  TaskReceiver(CoreWorker& w, internal::TaskExecutor executor) : w_(w), executor_(std::move(executor)) {}
+  /// Throws std::invalid_argument for a bad POLYRAY_SPIN_US (spin.h).
+  TaskReceiver(CoreWorker& w, internal::TaskExecutor executor);
 
   /// How long RunLoop waits, after Stop, for actor threads still inside a
   /// call before it ends the process with the exit code.
@@ -89,6 +95,8 @@ class TaskReceiver {
   /// Waits up to kStopGraceMs for the extra threads and joins them; false
   /// when one is still running a task.
   bool JoinActorThreads();
+  /// Sets work_ from stopped_ and queue_. Caller holds mu_.
+  void UpdateWorkLocked() { work_.store(stopped_ || !queue_.empty(), std::memory_order_release); }
   rpc::TaskResult Execute(const std::shared_ptr<rpc::TaskSpec>& spec);
   rpc::TaskResult Returns(const rpc::TaskSpec& spec, internal::TaskOutcome& outcome);
 
@@ -104,6 +112,11 @@ class TaskReceiver {
   int concurrency_ = 1;                    // guarded by mu_
   int serving_extra_ = 0;                  // actor threads not yet out of Serve(); guarded by mu_
   std::condition_variable extra_done_cv_;
+  const std::chrono::nanoseconds spin_;    // how long an idle task thread polls before it waits
+  // stopped_ || !queue_.empty(), as of the last change under mu_: what a
+  // spinning task thread polls without taking mu_ (written under mu_ only).
+  std::atomic<bool> work_{false};
+  std::atomic<bool> spinning_{false};      // a task thread is spinning
 };
 
 /// An ERROR result for each return of `spec` (one for an actor creation).

@@ -7,8 +7,8 @@
 // submit tasks) and runs pushed tasks on the calling thread until an Exit
 // request, an exiting actor, or the death of the raylet (its parent) ends it.
 //
-// Exit codes: 0 normal end, 1 the raylet died, 2 incomplete environment,
-// 3 registration failed.
+// Exit codes: 0 normal end, 1 the raylet died, 2 incomplete or bad
+// environment (e.g. a bad POLYRAY_SPIN_US, spin.h), 3 registration failed.
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +21,7 @@
 #include "core/core_worker.h"
 #include "core/ids.h"
 #include "core/process_runtime.h"
+#include "core/spin.h"
 #include "core/store_io.h"
 #include "core/task_receiver.h"
 #include "polyray/exceptions.h"
@@ -87,6 +88,7 @@ int RunWorker(TaskExecutor executor) {
     token = token_env ? token_env : "";
     const char* ip = std::getenv("POLYRAY_NODE_IP");
     o.host = ip && *ip ? ip : "127.0.0.1";
+    SpinTime();  // a bad POLYRAY_SPIN_US fails the start here, with its name and value
     const char* push = std::getenv("POLYRAY_PUSH_PORT");
     push_port = !(push && std::string(push) == "0");
     if (const char* csp = std::getenv("POLYRAY_CODE_SEARCH_PATH")) {
