@@ -5,7 +5,7 @@
 #include "core/core_worker.h"
 #include "core/ids.h"
 #include "core/owned_objects.h"
-#include "core/push_stream.h"
+#include "core/task_stream.h"
 #include "core/reference_counter.h"
 #include "core/rpc_call.h"
 #include "polyray/protocol/gcs.grpc.pb.h"
@@ -162,8 +162,8 @@ void ActorTaskSubmitter::Alive(const QueuePtr& aq, const rpc::Address& address, 
 void ActorTaskSubmitter::OpenStream(const QueuePtr& aq) {
   int gen = ++aq->generation;
   // Opening only queues the call: no callback runs before this returns.
-  aq->stream = PushStream::Open(
-      w_.channels().Get(aq->address), [this, aq](rpc::PushTasksReply& reply) { OnReply(aq, reply); },
+  aq->stream = OpenTaskStream(
+      w_.channels(), aq->address, [this, aq](rpc::PushTasksReply& reply) { OnReply(aq, reply); },
       [this, aq, gen](const grpc::Status&) { Broken(aq, gen); });
 }
 
@@ -284,7 +284,7 @@ void ActorTaskSubmitter::MarkDead(const QueuePtr& aq, std::optional<rpc::ErrorRe
 }
 
 void ActorTaskSubmitter::Close() {
-  std::vector<std::shared_ptr<PushStream>> streams;
+  std::vector<std::shared_ptr<TaskStream>> streams;
   {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;

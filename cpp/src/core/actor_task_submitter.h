@@ -1,5 +1,6 @@
 // Submits actor method calls (docs/protocol.md §7.2; as the Java and Python
-// runtimes do): one ordered PushTasks stream per actor, opened once the GCS
+// runtimes do): one ordered PushTasks stream per actor (its push port when
+// it offers one, else gRPC: task_stream.h), opened once the GCS
 // reports the actor ALIVE (GetActorInfo with wait_for_change, repeated while
 // it starts). Calls made before that wait in order. Once the actor is DEAD,
 // every pending and later call fails with ACTOR_DIED carrying the death
@@ -33,7 +34,7 @@ class Status;
 namespace polyray::core {
 
 class CoreWorker;
-class PushStream;
+class TaskStream;
 
 /// Actor-call submission; see the file comment.
 class ActorTaskSubmitter {
@@ -56,7 +57,7 @@ class ActorTaskSubmitter {
     std::optional<rpc::ErrorRecord> death;
     std::deque<PendingTaskPtr> pending;
     std::unordered_map<std::string, PendingTaskPtr> inflight;
-    std::shared_ptr<PushStream> stream;
+    std::shared_ptr<TaskStream> stream;  // task_stream.h: gRPC or the push port
     int generation = 0;
     bool watching = false;
     std::vector<std::vector<std::string>> creation_args;

@@ -7,7 +7,7 @@
 #include "core/core_worker.h"
 #include "core/ids.h"
 #include "core/owned_objects.h"
-#include "core/push_stream.h"
+#include "core/task_stream.h"
 #include "core/rpc_call.h"
 #include "polyray/protocol/raylet.grpc.pb.h"
 
@@ -207,8 +207,8 @@ void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Statu
 void NormalTaskSubmitter::OpenStream(const LeasePtr& lease) {
   // Opening only queues the call: no callback runs before this returns.
   std::weak_ptr<Lease> weak = lease;
-  lease->stream = PushStream::Open(
-      w_.channels().Get(lease->address),
+  lease->stream = OpenTaskStream(
+      w_.channels(), lease->address,
       [this, weak](rpc::PushTasksReply& reply) {
         if (LeasePtr l = weak.lock()) OnReply(l, reply);
       },

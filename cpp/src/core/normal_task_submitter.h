@@ -1,7 +1,8 @@
 // Submits normal tasks (docs/protocol.md §7.1, §7.2; as the Java and Python
 // runtimes do): one queue per scheduling class, worker leases from the local
 // raylet (or the raylet it spills the request to), one PushTasks stream per
-// leased worker.
+// leased worker (the worker's push port when it offers one, else gRPC:
+// task_stream.h).
 //
 // A lease serves the queued tasks of its class until the queue is empty,
 // then lingers kLeaseLingerMs before it is returned, so a driver submitting
@@ -46,7 +47,7 @@ class Status;
 namespace polyray::core {
 
 class CoreWorker;
-class PushStream;
+class TaskStream;
 
 /// Normal-task submission; see the file comment.
 class NormalTaskSubmitter {
@@ -72,7 +73,7 @@ class NormalTaskSubmitter {
     /// after a spill-over): the lease goes back there.
     std::string raylet;
     std::unordered_map<std::string, PendingTaskPtr> inflight;  // by task id
-    std::shared_ptr<PushStream> stream;
+    std::shared_ptr<TaskStream> stream;  // task_stream.h: gRPC or the push port
     bool dead = false;
     bool fast = false;
     uint64_t linger_gen = 0;

@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "core/ids.h"
+#include "core/push_frame.h"
 #include "core/spin.h"
 #include "core/task_receiver.h"
 #include "polyray/exceptions.h"
@@ -34,23 +35,15 @@
 namespace polyray::core {
 namespace {
 
-constexpr size_t kHeader = 4;
+constexpr size_t kHeader = kPushFrameHeader;
 /// Bytes a reader asks the kernel for at a time (frames up to this size are
 /// parsed where they were received, without a copy).
 constexpr size_t kReadBuffer = 64 * 1024;
 
-uint32_t LoadLittleEndian32(const char* p) {
-  const auto* b = reinterpret_cast<const unsigned char*>(p);
-  return static_cast<uint32_t>(b[0]) | static_cast<uint32_t>(b[1]) << 8 | static_cast<uint32_t>(b[2]) << 16 |
-         static_cast<uint32_t>(b[3]) << 24;
-}
-
-/// One frame: the length of `reply` (4 bytes, little-endian) and its bytes.
+/// One frame of `reply` (push_frame.h).
 std::string Frame(const rpc::PushTasksReply& reply) {
-  size_t n = reply.ByteSizeLong();
-  std::string out(kHeader + n, '\0');
-  for (size_t i = 0; i < kHeader; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-  reply.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(&out[kHeader]));
+  std::string out;
+  AppendPushFrame(reply, out);
   return out;
 }
 
@@ -176,7 +169,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
       Got got = Need(kHeader);
       if (got == Got::kEof) return end_ == begin_ ? "" : "the connection ended inside a frame header";
       if (got == Got::kError) return "cannot read: " + ErrnoText(read_errno_);
-      uint32_t n = LoadLittleEndian32(buf_.data() + begin_);
+      uint32_t n = PushFrameLength(buf_.data() + begin_);
       begin_ += kHeader;
       if (n > kMaxFrame) {
         return "bad frame: it announces " + std::to_string(n) + " bytes, more than the limit of " +

@@ -44,6 +44,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/push_frame.h"
+
 namespace polyray::core {
 
 class TaskReceiver;
@@ -51,8 +53,8 @@ class TaskReceiver;
 /// A worker's push port; see the file comment.
 class PushPort {
  public:
-  /// The largest frame either side may send (the gRPC message limit).
-  static constexpr uint32_t kMaxFrame = 512u * 1024 * 1024;
+  /// The largest frame either side may send (push_frame.h).
+  static constexpr uint32_t kMaxFrame = kMaxPushFrame;
 
   /// Tasks read go to `receiver`, which must outlive Stop(); `worker_id`
   /// names the worker in messages. Throws std::invalid_argument for a bad

@@ -7,6 +7,8 @@
 // and `on_done` run on gRPC callback threads, `on_done` exactly once and
 // after the last `on_reply`; the object stays alive until `on_done` has run
 // (it holds itself). No lock is held while calling into gRPC or the owner.
+// It is one of the two kinds of TaskStream (task_stream.h); the other is the
+// push port's (push_port_stream.h).
 #ifndef POLYRAY_CORE_PUSH_STREAM_H_
 #define POLYRAY_CORE_PUSH_STREAM_H_
 
@@ -18,26 +20,24 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/client_callback.h>
 
+#include "core/task_stream.h"
 #include "polyray/protocol/core_worker.grpc.pb.h"
 
 namespace polyray::core {
 
 /// One PushTasks stream; see the file comment.
-class PushStream : public grpc::ClientBidiReactor<rpc::PushTasksRequest, rpc::PushTasksReply> {
+class PushStream : public TaskStream, public grpc::ClientBidiReactor<rpc::PushTasksRequest, rpc::PushTasksReply> {
  public:
-  using ReplyCallback = std::function<void(rpc::PushTasksReply&)>;
-  using DoneCallback = std::function<void(const grpc::Status&)>;
-
   /// Opens a stream on `channel`; no deadline (tasks may run for hours; a
   /// worker that dies closes its socket, which ends the stream at once).
   static std::shared_ptr<PushStream> Open(const std::shared_ptr<grpc::Channel>& channel, ReplyCallback on_reply,
                                           DoneCallback on_done);
 
   /// Queues specs to send (dropped once the stream is closing or broken).
-  void Send(std::vector<rpc::TaskSpec> specs);
+  void Send(std::vector<rpc::TaskSpec> specs) override;
   /// Half-closes after the queued specs are sent: the worker finishes what it
   /// has, then ends the stream.
-  void Close();
+  void Close() override;
   /// Ends the stream now (shutdown).
   void Cancel();
 
