@@ -7,7 +7,6 @@ import io.polyray.runtime.codec.ErrorRecords;
 import io.polyray.runtime.proto.ActorInfo;
 import io.polyray.runtime.proto.ActorState;
 import io.polyray.runtime.proto.Address;
-import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
 import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.GetActorInfoReply;
@@ -224,10 +223,10 @@ final class ActorTaskSubmitter {
 
   private void openStream(ActorQueue aq) {
     int gen = ++aq.generation;
-    CoreWorkerServiceGrpc.CoreWorkerServiceStub stub = CoreWorkerServiceGrpc.newStub(core.channels.get(aq.address));
-    // No deadline: calls may run for a long time; a dead actor's socket closes, which
-    // ends the stream at once.
-    aq.requests = stub.pushTasks(new StreamObserver<PushTasksReply>() {
+    // Over the actor's push port when it offers one, else gRPC (Channels.pushTasks). No
+    // deadline: calls may run for a long time; a dead actor's socket closes, which ends
+    // the stream at once.
+    aq.requests = core.channels.pushTasks(aq.address, new StreamObserver<PushTasksReply>() {
       @Override
       public void onNext(PushTasksReply reply) {
         for (TaskResult r : reply.getResultsList()) {

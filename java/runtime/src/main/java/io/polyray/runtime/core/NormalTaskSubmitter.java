@@ -5,7 +5,6 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.polyray.runtime.codec.ErrorRecords;
 import io.polyray.runtime.proto.Address;
-import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
 import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.PushTasksReply;
@@ -292,10 +291,10 @@ final class NormalTaskSubmitter {
   }
 
   private void openStream(Lease lease) {
-    CoreWorkerServiceGrpc.CoreWorkerServiceStub stub = CoreWorkerServiceGrpc.newStub(core.channels.get(lease.address));
-    // No deadline: the stream lives as long as the lease, and tasks may run for hours; a
+    // Over the worker's push port when it offers one, else gRPC (Channels.pushTasks). No
+    // deadline: the stream lives as long as the lease, and tasks may run for hours; a
     // worker that dies closes its socket, which ends the stream at once.
-    lease.requests = stub.pushTasks(new StreamObserver<PushTasksReply>() {
+    lease.requests = core.channels.pushTasks(lease.address, new StreamObserver<PushTasksReply>() {
       @Override
       public void onNext(PushTasksReply reply) {
         for (TaskResult r : reply.getResultsList()) {

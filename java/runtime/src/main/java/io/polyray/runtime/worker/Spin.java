@@ -6,11 +6,13 @@ package io.polyray.runtime.worker;
  * thread, and on a VM whose idle vCPUs halt a wake-up costs 50-70 µs, about as much as the
  * rest of the hop; a thread that polls for a short while catches the next call while it
  * still runs. Each poll yields the core, so a spinner never keeps a thread that has work
- * from running. {@code POLYRAY_SPIN_US} (default 300, 0 = off) sets it.
+ * from running. {@code POLYRAY_SPIN_US} (default 300, 0 = off) sets it. Public for the
+ * caller's end of a push connection ({@code io.polyray.runtime.core.PushPortClient}),
+ * whose reader polls the same way for the reply to a lone call.
  */
-final class Spin {
+public final class Spin {
   /** The spin in nanoseconds. */
-  static final long NANOS = parse(System.getenv("POLYRAY_SPIN_US")) * 1000L;
+  public static final long NANOS = parse(System.getenv("POLYRAY_SPIN_US")) * 1000L;
 
   private Spin() {}
 
@@ -31,7 +33,7 @@ final class Spin {
   }
 
   /** One step of a spin: let another thread have the core. */
-  static void pause() {
+  public static void pause() {
     Thread.onSpinWait();
     Thread.yield();
   }

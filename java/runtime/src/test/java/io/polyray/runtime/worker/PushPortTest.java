@@ -1,9 +1,12 @@
 package io.polyray.runtime.worker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.grpc.stub.StreamObserver;
+import io.polyray.runtime.core.PushPortClient;
 import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
 import io.polyray.runtime.proto.RegisterWorkerRequest;
@@ -17,6 +20,11 @@ import java.net.Socket;
 import java.net.SocketException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -116,5 +124,46 @@ class PushPortTest {
     }
     assertEquals(3L, WorkerIntegrationTest.value(
         WorkerIntegrationTest.run(WorkerIntegrationTest.task(WorkerIntegrationTest.CALC, "add", 1, 2)).get(0)));
+  }
+
+  @Test
+  void theJavaCallersPushPortClientGetsEveryResultThenACleanEnd() throws Exception {
+    List<TaskSpec> ts = new ArrayList<>();
+    for (int i = 0; i < 25; i++) {
+      ts.add(WorkerIntegrationTest.task(WorkerIntegrationTest.CALC, "add", i, 10));
+    }
+    ExecutorService io = Executors.newSingleThreadExecutor();
+    try {
+      List<TaskResult> all = new CopyOnWriteArrayList<>();
+      CompletableFuture<Throwable> end = new CompletableFuture<>();
+      PushPortClient c = PushPortClient.open("127.0.0.1", pushPort(), new StreamObserver<PushTasksReply>() {
+        @Override
+        public void onNext(PushTasksReply r) {
+          all.addAll(r.getResultsList());
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          end.complete(t);
+        }
+
+        @Override
+        public void onCompleted() {
+          end.complete(null);
+        }
+      }, io);
+      c.onNext(PushTasksRequest.newBuilder().addTasks(ts.get(0)).build());
+      c.onNext(PushTasksRequest.newBuilder().addAllTasks(ts.subList(1, 10)).build());
+      c.onNext(PushTasksRequest.newBuilder().addAllTasks(ts.subList(10, 25)).build());
+      c.onCompleted(); // the worker closes once every result is out: a clean end
+      assertNull(end.get(30, TimeUnit.SECONDS));
+      assertEquals(25, all.size());
+      for (int i = 0; i < 25; i++) {
+        assertEquals(ts.get(i).getTaskId(), all.get(i).getTaskId());
+        assertEquals(i + 10L, WorkerIntegrationTest.value(all.get(i)));
+      }
+    } finally {
+      io.shutdownNow();
+    }
   }
 }
