@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Optional
 import grpc
 
 from polyray.core import errors
-from polyray.core.rpc import aio_channel, address_str
 from polyray.core.push_port import PushConnection, PushStreamError
 from polyray.core.task_submitter import PendingTask
 from polyray.protocol import common_pb2 as pb
@@ -110,11 +109,8 @@ class ActorTaskSubmitter:
     def _connect(self, aq: _ActorQueue, address: pb.Address) -> None:
         aq.state = gcs.ALIVE
         aq.address = address
-        core = self._core
-        # The stream has a channel of its own: after a restart at the same
-        # address it must not reuse the dead process's connection.
-        aq.channel = None if address.push_port and core.use_push_port else aio_channel(address_str(address))
-        aq.call, aq.queue = core.open_push_stream(address, aq.channel, on_reply=lambda reply: self._on_reply(aq, reply))
+        aq.call, aq.queue, aq.channel = self._core.open_push_stream(
+            address, lambda reply: self._on_reply(aq, reply), own_channel=True)
         aq.reader = asyncio.ensure_future(self._read(aq, aq.call))
         batch = list(aq.pending)
         aq.pending.clear()

@@ -302,22 +302,25 @@ class CoreWorker(ObjectsMixin, OwnershipMixin, SubmissionMixin, ExecutionMixin):
             stub = stubs[target] = rl_grpc.RayletServiceStub(self.channel_to(address))
         return stub
 
-    def open_push_stream(self, worker: pb.Address, channel: Optional[grpc.aio.Channel] = None,
-                         on_reply: Optional[Callable[[Any], None]] = None) -> tuple[Any, Any]:
-        """A PushTasks stream to a worker (on the loop): ``(call, queue)``.
+    def open_push_stream(self, worker: pb.Address, on_reply: Callable[[Any], None],
+                         own_channel: bool = False) -> tuple[Any, Any, Optional[grpc.aio.Channel]]:
+        """A PushTasks stream to a worker (on the loop): ``(call, queue, channel)``.
 
         ``queue.put_nowait(specs)`` pushes TaskSpecs (None ends the stream)
-        and ``async for reply in call`` reads the results. The worker's push
-        port when it has one, else its gRPC PushTasks (``channel``, or the
-        cached channel to it). ``on_reply``: where the push port delivers
-        replies as they are read (the iteration then only reports the end).
+        and ``async for reply in call`` reads to its end. The worker's push
+        port when it has one: replies go to ``on_reply`` as they are read.
+        Else its gRPC PushTasks, whose replies the iteration yields; on the
+        cached channel to the worker, or with ``own_channel`` on a new one
+        returned as ``channel`` for the caller to close (an actor restarted
+        at the same address must not reuse the dead process's connection).
         """
         if worker.push_port and self.use_push_port:
             conn = PushConnection(worker.host, worker.push_port, on_reply)
-            return conn, conn
+            return conn, conn, None
+        channel = aio_channel(address_str(worker)) if own_channel else None
         queue: asyncio.Queue = asyncio.Queue()
         stub = cw_grpc.CoreWorkerServiceStub(channel or self.channel_to(worker))
-        return stub.PushTasks(push_requests(queue)), queue
+        return stub.PushTasks(push_requests(queue)), queue, channel
 
     def exit_soon(self) -> None:
         """End this worker process shortly (its actor exited), from any thread."""

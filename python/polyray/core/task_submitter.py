@@ -240,8 +240,8 @@ class NormalTaskSubmitter:
             self._finish_with_error(t, record)
 
     def _open_stream(self, lease: _Lease) -> None:
-        lease.call, lease.queue = self._core.open_push_stream(
-            lease.address, on_reply=lambda reply: self._on_reply(lease, reply))
+        lease.call, lease.queue, _ = self._core.open_push_stream(
+            lease.address, lambda reply: self._on_reply(lease, reply))
         lease.reader = asyncio.ensure_future(self._read_replies(lease))
 
     async def _read_replies(self, lease: _Lease) -> None:
