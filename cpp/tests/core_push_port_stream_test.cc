@@ -30,9 +30,13 @@
 #include "core/push_port_stream.h"
 #include "core/push_stream.h"
 #include "core/task_stream.h"
+#include "socket_bytes.h"
 
 namespace polyray::core {
 namespace {
+
+using socket_bytes::LittleEndian32;
+using socket_bytes::SendAll;
 
 using namespace std::chrono_literals;
 
@@ -121,22 +125,6 @@ Read ReadRequest(int fd, rpc::PushTasksRequest* request) {
   if (ReadExact(fd, body.data(), body.size()) != Read::kFrame) return Read::kBroken;
   EXPECT_TRUE(request->ParseFromString(body)) << "a frame that is not a PushTasksRequest";
   return Read::kFrame;
-}
-
-bool SendAll(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t k = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (k <= 0) return false;
-    off += static_cast<size_t>(k);
-  }
-  return true;
-}
-
-std::string LittleEndian32(uint32_t n) {
-  std::string out(4, '\0');
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-  return out;
 }
 
 /// Writes one reply frame with a result for each task id.

@@ -45,11 +45,15 @@
 #include "polyray/protocol/core_worker.grpc.pb.h"
 #include "polyray/protocol/raylet.grpc.pb.h"
 #include "polyray/store.h"
+#include "socket_bytes.h"
 
 extern char** environ;
 
 namespace polyray::core {
 namespace {
+
+using socket_bytes::LittleEndian32;
+using socket_bytes::SendAll;
 
 using internal::Decode;
 using internal::Encode;
@@ -130,12 +134,6 @@ class FakeRaylet final : public rpc::RayletService::Service {
 
 const std::string kJob("\x01\x00\x00\x00", 4);
 
-std::string LittleEndian32(uint32_t n) {
-  std::string out(4, '\0');
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-  return out;
-}
-
 std::string Frame(const rpc::PushTasksRequest& request) {
   std::string body = request.SerializeAsString();
   return LittleEndian32(static_cast<uint32_t>(body.size())) + body;
@@ -166,16 +164,6 @@ int64_t ValueOf(const rpc::TaskResult& result) {
   EXPECT_EQ(v.format, Format::kXlang);
   if (v.format != Format::kXlang) return -1;
   return Decode<int64_t>(v, "result");
-}
-
-bool SendAll(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t k = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (k <= 0) return false;
-    off += static_cast<size_t>(k);
-  }
-  return true;
 }
 
 /// What reading from a connection gave.
