@@ -25,7 +25,6 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import collections
 import selectors
 import socket
 import sys
@@ -91,16 +90,14 @@ class PushConnection(asyncio.Protocol):
     """The caller's end of a push connection, on the CoreWorker's event loop.
 
     It stands in for both halves of a gRPC PushTasks call: ``put_nowait``
-    takes lists of TaskSpecs (None: no more), as the request queue does, and
-    ``async for reply in conn`` yields the PushTasksReply messages; it raises
-    PushStreamError when the connection fails or the worker closes it with
-    results outstanding. With ``on_reply`` set, replies go to it as they are
-    read (one loop step sooner than a woken reader) and the iteration only
-    reports the end.
+    takes lists of TaskSpecs (None: no more), as the request queue does;
+    replies go to ``on_reply`` as they are read (no reader task to wake per
+    reply), and ``async for _ in conn`` yields nothing but reports the end:
+    it stops at a clean one and raises PushStreamError when the connection
+    fails or the worker closes it with results outstanding.
     """
 
-    def __init__(self, host: str, port: int,
-                 on_reply: Optional[Callable[[cw.PushTasksReply], None]] = None) -> None:
+    def __init__(self, host: str, port: int, on_reply: Callable[[cw.PushTasksReply], None]) -> None:
         self._where = f"{host}:{port}"
         self._loop = asyncio.get_running_loop()
         self._on_reply = on_reply
@@ -111,7 +108,6 @@ class PushConnection(asyncio.Protocol):
         self._eof_sent = False
         self._flush_scheduled = False
         self._reader = FrameReader()
-        self._replies: collections.deque = collections.deque()
         self._waiter: Optional[asyncio.Future] = None
         self._closed = False
         self._error: Optional[PushStreamError] = None
@@ -137,15 +133,11 @@ class PushConnection(asyncio.Protocol):
         for body in bodies:
             reply = cw.PushTasksReply.FromString(body)
             self._outstanding -= len(reply.results)
-            if self._on_reply is None:
-                self._replies.append(reply)
-                continue
             try:
                 self._on_reply(reply)
             except Exception as e:  # as the loop reports a failing callback
                 self._loop.call_exception_handler({"message": f"handling a reply from {self._where}",
                                                    "exception": e})
-        self._wake()
 
     def eof_received(self) -> bool:
         if not self._no_more:
@@ -210,8 +202,6 @@ class PushConnection(asyncio.Protocol):
 
     async def __anext__(self) -> cw.PushTasksReply:
         while True:
-            if self._replies:
-                return self._replies.popleft()
             if self._closed:
                 if self._error is not None:
                     raise self._error
