@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
 "$PY" -m grpc_tools.protoc -I proto --python_out=python --pyi_out=python \
   --grpc_python_out=python proto/polyray/protocol/*.proto
+# The runtime spec's constants (proto/runtime/runtime_spec.toml).
+"$PY" scripts/gen_runtime_spec.py --python python/polyray/protocol/runtime_spec.py
