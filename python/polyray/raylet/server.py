@@ -1,4 +1,10 @@
-"""RayletServer: the node's raylet, a grpc.aio server, and its lifecycle."""
+"""RayletServer: the node's raylet, a grpc.aio server, and its lifecycle.
+
+Invariants: the server creates every part of the node (object manager, GCS
+client, log forwarder, worker pool, cluster view, lease manager) once, in
+``__init__``, and wires them into each other and into the RayletServicer by
+explicit arguments; no part holds the server itself.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import cast
 
 import grpc
 
-from polyray.protocol import common_pb2, gcs_pb2, raylet_pb2
+from polyray.protocol import common_pb2, gcs_pb2
 from polyray.raylet.config import NodeConfig
 from polyray.raylet.gcs_client import GcsClient
 from polyray.raylet.cluster_view import ClusterView
@@ -28,14 +34,6 @@ log = logging.getLogger(__name__)
 #: Lines of a dead worker's stderr quoted in its death report.
 _DEATH_STDERR_LINES = 10
 _MAX_MESSAGE = 64 * 1024 * 1024
-
-
-def _split_address(address: str) -> common_pb2.Address:
-    host, _, port = address.rpartition(":")
-    try:
-        return common_pb2.Address(host=host, port=int(port))
-    except ValueError:
-        return common_pb2.Address(host=address)
 
 
 class RayletServer:
@@ -95,7 +93,11 @@ class RayletServer:
                     ("grpc.max_receive_message_length", _MAX_MESSAGE),
                 ]
             )
-            self._server.add_generic_rpc_handlers((generic_handler(RayletServicer(self)),))
+            servicer = RayletServicer(
+                config=self.config, leases=self.leases, pool=self.pool, objects=self.objects,
+                request_stop=self.request_stop,
+            )
+            self._server.add_generic_rpc_handlers((generic_handler(servicer),))
             self.port = self._server.add_insecure_port(f"{self.config.host}:{self.config.port}")
             if self.port == 0:
                 raise OSError(f"cannot bind the raylet to {self.config.host}:{self.config.port}")
@@ -203,13 +205,6 @@ class RayletServer:
         return self._stopped.is_set()
 
     # -- process exits -------------------------------------------------------------
-
-    def register_reply(self) -> raylet_pb2.RegisterWorkerReply:
-        """What a registering worker or driver learns about this node."""
-        gcs = _split_address(self.config.gcs_address)
-        return raylet_pb2.RegisterWorkerReply(
-            node_id=self.config.node_id, store_name=self.config.store_name, gcs_address=gcs
-        )
 
     async def _on_worker_exit(self, worker: WorkerProcess, code: int) -> None:
         lease = self.leases.on_worker_exit(worker)

@@ -1,27 +1,29 @@
 """RayletService: the RPC handlers, and the guard every handler runs behind.
 
-The guard turns a request that does not decode into INVALID_ARGUMENT (gRPC
-would answer INTERNAL), a ValueError raised by a handler into
-INVALID_ARGUMENT with its message, and any other exception into INTERNAL, so
-one bad call never stops the server.
+Invariants: the servicer holds only the parts it is given (config, lease
+manager, worker pool, object manager, a stop callback), never the
+RayletServer, so this module does not import server.py. Every handler
+validates ids before touching a part. The guard turns a request that does not
+decode into INVALID_ARGUMENT (gRPC would answer INTERNAL), a ValueError raised
+by a handler into INVALID_ARGUMENT with its message, and any other exception
+into INTERNAL, so one bad call never stops the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, cast
+from typing import Any, AsyncIterator, Awaitable, Callable, cast
 
 import grpc
 from google.protobuf.message import DecodeError, Message
 
 from polyray.protocol import common_pb2, raylet_pb2
-from polyray.raylet.object_manager import ObjectNotAvailable, check_object_id
-from polyray.raylet.worker_pool import RegistrationError
+from polyray.raylet.config import NodeConfig
+from polyray.raylet.lease_manager import LeaseManager
+from polyray.raylet.object_manager import ObjectManager, ObjectNotAvailable, check_object_id
+from polyray.raylet.worker_pool import RegistrationError, WorkerPool
 from polyray.raylet.worker_process import WorkerState
-
-if TYPE_CHECKING:
-    from polyray.raylet.server import RayletServer
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,48 @@ def _check_len(what: str, value: bytes, size: int) -> None:
         raise ValueError(f"{what} must be {size} bytes, got {len(value)} ({value.hex() or 'empty'})")
 
 
-class RayletServicer:
-    """Implements every RayletService method against a RayletServer's parts."""
+def _split_address(address: str) -> common_pb2.Address:
+    """"host:port" as an Address (host only when the port is not a number)."""
+    host, _, port = address.rpartition(":")
+    try:
+        return common_pb2.Address(host=host, port=int(port))
+    except ValueError:
+        return common_pb2.Address(host=address)
 
-    def __init__(self, server: "RayletServer") -> None:
-        self._server = server
+
+#: Called with a reason to stop the raylet in the background (the Shutdown RPC).
+RequestStop = Callable[[str], None]
+
+
+class RayletServicer:
+    """Implements every RayletService method against the node's parts.
+
+    The RayletServer builds the parts and passes each one in; a test can pass
+    its own.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: NodeConfig,
+        leases: LeaseManager,
+        pool: WorkerPool,
+        objects: ObjectManager,
+        request_stop: RequestStop,
+    ) -> None:
+        self._config = config
+        self._leases = leases
+        self._pool = pool
+        self._objects = objects
+        self._request_stop = request_stop
+
+    def _register_reply(self) -> raylet_pb2.RegisterWorkerReply:
+        """What a registering worker or driver learns about this node."""
+        config = self._config
+        return raylet_pb2.RegisterWorkerReply(
+            node_id=config.node_id, store_name=config.store_name,
+            gcs_address=_split_address(config.gcs_address),
+        )
 
     # -- leases -----------------------------------------------------------------
 
@@ -70,20 +109,20 @@ class RayletServicer:
         _check_len("task.job_id", task.job_id, JOB_ID_SIZE)
         if task.language not in common_pb2.Language.values():
             raise ValueError(f"task.language {task.language} is not a known Language")
-        return await self._server.leases.request(task, request.grant_or_reject)
+        return await self._leases.request(task, request.grant_or_reject)
 
     async def ReturnWorker(
         self, request: raylet_pb2.ReturnWorkerRequest, context: grpc.aio.ServicerContext
     ) -> raylet_pb2.ReturnWorkerReply:
         """Give a leased worker back (idle, or stopped with disconnect)."""
-        self._server.leases.return_worker(request.lease_id, request.worker_id, request.disconnect)
+        self._leases.return_worker(request.lease_id, request.worker_id, request.disconnect)
         return raylet_pb2.ReturnWorkerReply()
 
     async def CancelWorkerLease(
         self, request: raylet_pb2.CancelWorkerLeaseRequest, context: grpc.aio.ServicerContext
     ) -> raylet_pb2.CancelWorkerLeaseReply:
         """Drop a lease request not granted yet."""
-        return raylet_pb2.CancelWorkerLeaseReply(canceled=self._server.leases.cancel(request.task_id))
+        return raylet_pb2.CancelWorkerLeaseReply(canceled=self._leases.cancel(request.task_id))
 
     # -- workers ------------------------------------------------------------------
 
@@ -92,13 +131,13 @@ class RayletServicer:
     ) -> raylet_pb2.RegisterWorkerReply:
         """A started worker (or a driver) announces its CoreWorker port."""
         _check_len("worker_id", request.worker_id, WORKER_ID_SIZE)
-        pool = self._server.pool
+        pool = self._pool
         if request.is_driver:
             _check_len("job_id", request.job_id, JOB_ID_SIZE)
             pool.register_driver(
                 request.worker_id, request.language, request.pid, request.port, request.job_id
             )
-            count = self._server.config.prestart_on_driver
+            count = self._config.prestart_on_driver
             if count > 0 and request.language == common_pb2.PYTHON:
                 pool.prestart(common_pb2.PYTHON, request.job_id, (), count)
         else:
@@ -109,13 +148,13 @@ class RayletServicer:
                 )
             except RegistrationError as exc:
                 await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
-        return self._server.register_reply()
+        return self._register_reply()
 
     async def DisconnectWorker(
         self, request: raylet_pb2.DisconnectWorkerRequest, context: grpc.aio.ServicerContext
     ) -> raylet_pb2.DisconnectWorkerReply:
         """A worker says it is about to exit (intentionally or not)."""
-        self._server.pool.disconnect(request.worker_id, request.intentional)
+        self._pool.disconnect(request.worker_id, request.intentional)
         return raylet_pb2.DisconnectWorkerReply()
 
     async def NotifyWorkerBlocked(
@@ -123,18 +162,18 @@ class RayletServicer:
     ) -> raylet_pb2.NotifyWorkerBlockedReply:
         """A leased worker blocks in get() (or resumes): lend its CPUs to the node."""
         _check_len("worker_id", request.worker_id, WORKER_ID_SIZE)
-        self._server.leases.set_blocked(request.worker_id, request.blocked)
+        self._leases.set_blocked(request.worker_id, request.blocked)
         return raylet_pb2.NotifyWorkerBlockedReply()
 
     async def KillWorker(
         self, request: raylet_pb2.KillWorkerRequest, context: grpc.aio.ServicerContext
     ) -> raylet_pb2.KillWorkerReply:
         """SIGKILL (force) or SIGTERM a worker of this node."""
-        worker = self._server.pool.workers.get(request.worker_id)
+        worker = self._pool.workers.get(request.worker_id)
         if worker is None:
             return raylet_pb2.KillWorkerReply(killed=False)
         worker.kill_reason = request.reason or "killed through KillWorker"
-        return raylet_pb2.KillWorkerReply(killed=self._server.pool.kill(worker, request.force))
+        return raylet_pb2.KillWorkerReply(killed=self._pool.kill(worker, request.force))
 
     # -- objects ------------------------------------------------------------------
 
@@ -145,7 +184,7 @@ class RayletServicer:
         ids = list(request.object_ids)
         for oid in ids:
             check_object_id(oid)
-        return raylet_pb2.PinObjectsReply(pinned=self._server.objects.pin(ids, request.owner))
+        return raylet_pb2.PinObjectsReply(pinned=self._objects.pin(ids, request.owner))
 
     async def FreeObjects(
         self, request: raylet_pb2.FreeObjectsRequest, context: grpc.aio.ServicerContext
@@ -154,7 +193,7 @@ class RayletServicer:
         ids = list(request.object_ids)
         for oid in ids:
             check_object_id(oid)
-        self._server.objects.free(ids)
+        self._objects.free(ids)
         return raylet_pb2.FreeObjectsReply()
 
     async def ReadObject(
@@ -169,7 +208,7 @@ class RayletServicer:
         if remaining is not None:
             timeout = min(timeout, max(0.0, remaining))
         try:
-            async for chunk in self._server.objects.read(
+            async for chunk in self._objects.read(
                 request.object_id, request.chunk_size, timeout
             ):
                 yield chunk
@@ -182,25 +221,24 @@ class RayletServicer:
         self, request: raylet_pb2.GetNodeStatsRequest, context: grpc.aio.ServicerContext
     ) -> raylet_pb2.GetNodeStatsReply:
         """Resources, workers, store and queue of this node."""
-        server = self._server
-        stats = server.objects.stats()
+        stats = self._objects.stats()
         workers = [
             raylet_pb2.WorkerStats(
                 worker_id=w.worker_id, language=cast(common_pb2.Language, w.language), pid=w.reported_pid or w.pid,
                 leased=w.state is WorkerState.LEASED, actor_id=w.actor_id,
                 job_id=w.job_id, port=w.port,
             )
-            for w in server.pool.workers.values()
+            for w in self._pool.workers.values()
         ]
         return raylet_pb2.GetNodeStatsReply(
-            node_id=server.config.node_id,
-            resources_total=server.leases.resources.total.to_dict(),
-            resources_available=server.leases.resources.available.to_dict(),
+            node_id=self._config.node_id,
+            resources_total=self._leases.resources.total.to_dict(),
+            resources_available=self._leases.resources.available.to_dict(),
             workers=workers,
             store_capacity=stats.capacity,
             store_bytes_used=stats.bytes_used,
             store_objects=stats.objects,
-            pending_leases=server.leases.pending_count,
+            pending_leases=self._leases.pending_count,
         )
 
     async def PrepareBundles(
@@ -209,7 +247,7 @@ class RayletServicer:
         """Reserve placement group bundles on this node, all or none."""
         for i, b in enumerate(request.bundles):
             _check_len(f"bundles[{i}].placement_group_id", b.placement_group_id, PLACEMENT_GROUP_ID_SIZE)
-        ok, why = self._server.leases.prepare_bundles(list(request.bundles))
+        ok, why = self._leases.prepare_bundles(list(request.bundles))
         return raylet_pb2.PrepareBundlesReply(success=ok, message=why)
 
     async def CancelBundles(
@@ -217,13 +255,13 @@ class RayletServicer:
     ) -> raylet_pb2.CancelBundlesReply:
         """Release a placement group's bundles on this node."""
         _check_len("placement_group_id", request.placement_group_id, PLACEMENT_GROUP_ID_SIZE)
-        return raylet_pb2.CancelBundlesReply(canceled=self._server.leases.cancel_bundles(request.placement_group_id))
+        return raylet_pb2.CancelBundlesReply(canceled=self._leases.cancel_bundles(request.placement_group_id))
 
     async def Shutdown(
         self, request: raylet_pb2.ShutdownRequest, context: grpc.aio.ServicerContext
     ) -> raylet_pb2.ShutdownReply:
         """Stop the raylet once this reply is sent."""
-        self._server.request_stop("Shutdown RPC")
+        self._request_stop("Shutdown RPC")
         return raylet_pb2.ShutdownReply()
 
 
