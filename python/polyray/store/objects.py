@@ -1,139 +1,43 @@
-"""Views and builders of shared-store objects, and the handle they keep alive.
+"""Views and builders of shared-store objects.
 
 :class:`ObjectView` (a pinned, zero-copy, read-only sealed object) and
 :class:`ObjectBuilder` (an object being written) are returned by
-:class:`polyray.store.Store`, which re-exports them; see that module for the
-lifetime rules.
+:class:`polyray.store.Store`; the package docstring has the lifetime rules.
+
+Invariants: a view's memoryviews are read-only and each keeps the view's pin
+token (hence the pin and the mapping) alive; a builder is in exactly one of
+created / sealed / aborted, and once it leaves "created" its memoryviews are
+released and its object is never written again. This module knows the Store
+only through the small OwningStore protocol, so it does not import segment.py.
 """
 
 from __future__ import annotations
 
-import math
 from functools import partial
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional, Protocol
 
-from polyray._store_cffi import ffi as _ffi
-from polyray._store_cffi import lib as _lib
-from polyray.store_errors import (
-    InvalidArgumentError,
-    InvalidObjectIdError,
+from polyray.store.binding import ffi_buffer, ffi_gc, lib
+from polyray.store.errors import (
     NotPinnedError,
     ObjectNotFoundError,
     ObjectSealedError,
     StoreClosedError,
-    _error,
+    error_for_status,
 )
-
-if TYPE_CHECKING:
-    from polyray.store import Store
-
-OBJECT_ID_SIZE: int = int(_lib.PRS_OBJECT_ID_SIZE)
-"""Length in bytes of an object id (the protocol's ObjectID)."""
-
-# Module-level aliases: the hot path skips the attribute lookups on `lib`.
-_OK = _lib.PRS_OK
-_TIMEOUT = _lib.PRS_ERR_TIMEOUT
-_prs_get = _lib.prs_get
-_prs_release = _lib.prs_release
-_prs_py_put = _lib.prs_py_put
-_ffi_new = _ffi.new
-_ffi_gc = _ffi.gc
-_ffi_buffer = _ffi.buffer
-_ffi_from_buffer = _ffi.from_buffer
-_NULL = _ffi.NULL
+from polyray.store.handle import SegmentHandle, hold
 
 
-def _check_id(object_id: Any) -> bytes:
-    """object_id as bytes of the right length, else InvalidObjectIdError."""
-    if not isinstance(object_id, bytes):
-        try:
-            object_id = bytes(memoryview(object_id))
-        except TypeError:
-            raise InvalidObjectIdError(
-                f"object id must be {OBJECT_ID_SIZE} bytes, "
-                f"got a {type(object_id).__name__}"
-            ) from None
-    if len(object_id) != OBJECT_ID_SIZE:
-        raise InvalidObjectIdError(
-            f"object id must be {OBJECT_ID_SIZE} bytes long, got {len(object_id)} bytes"
-        )
-    return object_id
+class OwningStore(Protocol):
+    """What a builder needs of the Store that created it."""
 
+    @property
+    def name(self) -> str:
+        """The segment's name."""
 
-def _timeout_ms(timeout: Optional[float]) -> int:
-    """Seconds (None: forever) as the C API's milliseconds (<0: forever)."""
-    if timeout is None or timeout == math.inf:
-        return -1
-    if timeout != timeout or timeout < 0:  # NaN or negative
-        raise InvalidArgumentError(f"timeout must be None or >= 0 seconds, got {timeout!r}")
-    # Round up so that a tiny positive timeout still waits.
-    return int(math.ceil(timeout * 1000.0))
+    @property
+    def closed(self) -> bool:
+        """True once the Store was closed."""
 
-
-def _as_source(data: Any) -> tuple[Any, int]:
-    """A C-passable pointer to data's bytes and their count (no copy if contiguous)."""
-    if type(data) is bytes:
-        return data, len(data)
-    try:
-        mv = memoryview(data)
-    except TypeError:
-        raise InvalidArgumentError(
-            f"data must support the buffer protocol (bytes, numpy array, ...), "
-            f"got a {type(data).__name__}"
-        ) from None
-    n = mv.nbytes
-    if n == 0:
-        return _NULL, 0
-    if not mv.c_contiguous:
-        # A strided buffer has no single source pointer: gather it first.
-        mv = memoryview(mv.tobytes())
-    return _ffi_from_buffer("uint8_t[]", mv), n
-
-
-# --------------------------------------------------------------------------
-# Handle ownership
-
-
-class _Handle:
-    """Owns one ``prs_store *``; the segment is unmapped when this object dies.
-
-    The Store holds one reference and every live pin or builder holds one, so
-    the mapping outlives ``Store.close()`` while some buffer still points into
-    it. It holds no reference back (no cycle), so it dies as soon as the last
-    holder does.
-    """
-
-    __slots__ = ("ptr", "drop_pins")
-
-    def __init__(self, ptr: Any) -> None:
-        self.ptr = ptr
-        self.drop_pins = 0
-
-    def __del__(self) -> None:
-        ptr = self.ptr
-        if ptr is not None:
-            self.ptr = None
-            try:
-                _lib.prs_store_close(ptr, self.drop_pins)
-            except Exception:  # interpreter shutdown: the process unmaps anyway
-                pass
-
-
-def _unpin(handle: _Handle, object_id: bytes, _ptr: Any) -> None:
-    """ffi.gc destructor of a view's pin token: drop the pin, once."""
-    ptr = handle.ptr
-    if ptr is not None:
-        # Failure is not reportable from a destructor; it means the pin is
-        # already gone (reclaimed, or this is a forked child: pins are per pid).
-        _prs_release(ptr, object_id)
-
-
-def _hold(owner: Any, _ptr: Any) -> None:
-    """ffi.gc destructor that only keeps ``owner`` alive as long as its cdata."""
-
-
-# --------------------------------------------------------------------------
-# Views and builders
 
 _EMPTY_BYTES = b""
 
@@ -190,7 +94,7 @@ class ObjectView:
                 return d
             # The buffer references tok, so every view derived from it keeps
             # the pin; built lazily because many gets never touch the bytes.
-            d = self._data = memoryview(_ffi_buffer(tok, self.data_size)).toreadonly()
+            d = self._data = memoryview(ffi_buffer(tok, self.data_size)).toreadonly()
         return d
 
     @property
@@ -206,8 +110,8 @@ class ObjectView:
             else:
                 # A second gc pointer whose destructor closes over tok: the
                 # metadata buffer keeps the one pin alive, like the data buffer.
-                mtok = _ffi_gc(self._meta_ptr, partial(_hold, tok))
-                m = memoryview(_ffi_buffer(mtok, self.metadata_size)).toreadonly()
+                mtok = ffi_gc(self._meta_ptr, partial(hold, tok))
+                m = memoryview(ffi_buffer(mtok, self.metadata_size)).toreadonly()
             self._metadata = m
         return m
 
@@ -258,7 +162,7 @@ class ObjectBuilder:
     object_id: bytes
     """The object's id."""
 
-    def __init__(self, object_id: bytes, store: "Store", handle: _Handle,
+    def __init__(self, object_id: bytes, store: OwningStore, handle: SegmentHandle,
                  data: memoryview, metadata: memoryview) -> None:
         self.object_id = object_id
         self._store = store
@@ -296,11 +200,11 @@ class ObjectBuilder:
         self._data = self._metadata = None
 
     def _ptr(self) -> Any:
-        if self._store._handle is None:
+        if self._store.closed:
             # The handle itself is still mapped (we hold it): clean up the
             # object rather than leave it allocated until this process dies.
             self._state = _ABORTED
-            _lib.prs_abort(self._handle.ptr, self.object_id)
+            lib.prs_abort(self._handle.ptr, self.object_id)
             self._drop_buffers()
             raise StoreClosedError(
                 f"store {self._store.name!r} is closed; object {self.object_id.hex()} "
@@ -314,9 +218,9 @@ class ObjectBuilder:
                 raise ObjectSealedError(f"object {self.object_id.hex()} is already sealed")
             raise ObjectNotFoundError(
                 f"object {self.object_id.hex()} was aborted; it cannot be sealed")
-        st = _lib.prs_seal(self._ptr(), self.object_id)
+        st = lib.prs_seal(self._ptr(), self.object_id)
         if st:
-            raise _error(st)
+            raise error_for_status(st)
         self._state = _SEALED
         self._drop_buffers()
 
@@ -327,9 +231,9 @@ class ObjectBuilder:
                 raise ObjectSealedError(
                     f"object {self.object_id.hex()} is sealed; it cannot be aborted")
             raise ObjectNotFoundError(f"object {self.object_id.hex()} was already aborted")
-        st = _lib.prs_abort(self._ptr(), self.object_id)
+        st = lib.prs_abort(self._ptr(), self.object_id)
         if st:
-            raise _error(st)
+            raise error_for_status(st)
         self._state = _ABORTED
         self._drop_buffers()
 
@@ -348,7 +252,7 @@ class ObjectBuilder:
         try:
             if self._state == _CREATED and self._handle.ptr is not None:
                 self._state = _ABORTED
-                _lib.prs_abort(self._handle.ptr, self.object_id)
+                lib.prs_abort(self._handle.ptr, self.object_id)
         except Exception:  # interpreter shutdown or a half-built instance
             pass
 

@@ -1,25 +1,10 @@
-"""Python binding of the node's shared-memory object store (DESIGN §8).
+"""Store: one process's handle on a node's shared-memory segment.
 
-The store is the C library in ``bridge/`` (header ``polyray_store.h``),
-compiled into ``polyray._store_cffi`` by cffi. This module wraps it in a small
-typed API::
-
-    with Store.create("/polyray-node1", 1 << 30) as store:
-        store.put(oid, numpy_array)
-        with store.get_one(oid) as view:
-            arr = numpy.frombuffer(view.data, dtype=numpy.float64)  # no copy
-
-Lifetimes, which the C API leaves to its callers:
-
-* A view pins its object. The pin is dropped exactly once, when the view and
-  every buffer derived from it (memoryview slices, numpy arrays, pyarrow
-  buffers) are gone; ``ObjectView.release()`` only gives up the view's own
-  hold. Each pin is owned by a cffi ``ffi.gc`` pointer that the views'
-  ``ffi.buffer`` objects keep alive, so the memory cannot be unpinned under a
-  live array.
-* Closing a ``Store`` makes the object unusable at once, but the segment stays
-  mapped until the last view of it is gone, so a leftover array never reads
-  unmapped memory.
+Invariants: every C call goes through the handle only while the Store is
+open (a closed Store raises StoreClosedError); a view or builder it returns
+holds the SegmentHandle, never the Store, so the segment stays mapped while
+any of their buffers lives. Waits are cut into slices of ``_WAIT_SLICE_MS``
+so that Ctrl-C and a concurrent close() are noticed.
 """
 
 from __future__ import annotations
@@ -27,140 +12,36 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, Iterable, Optional
 
-try:
-    from polyray._store_cffi import ffi as _ffi  # noqa: F401
-    from polyray._store_cffi import lib as _lib
-except ImportError as _e:  # pragma: no cover - depends on the install
-    raise ImportError(
-        "polyray's shared-store extension (polyray._store_cffi) is not built: "
-        "install the package with `pip install -e .` (or `make python`), which "
-        f"compiles it from bridge/src ({_e})"
-    ) from _e
-
-from polyray.store_errors import (  # noqa: F401 - re-exported
-    _ERRORS,
-    BadSegmentError,
-    InvalidArgumentError,
-    InvalidObjectIdError,
-    NotPinnedError,
-    ObjectExistsError,
-    ObjectNotFoundError,
-    ObjectNotSealedError,
-    ObjectSealedError,
-    SegmentNotFoundError,
-    StoreClosedError,
-    StoreError,
-    StoreFullError,
-    StoreMemoryError,
-    StoreSystemError,
-    StoreTimeoutError,
-    TableFullError,
-    _error,
-)
-from polyray.store_objects import (  # noqa: F401 - re-exported
-    _ABORTED,
-    _CREATED,
-    _EMPTY_BYTES,
-    _NULL,
-    _OK,
-    _SEALED,
-    _TIMEOUT,
+from polyray.store.arguments import as_source, check_id, timeout_ms
+from polyray.store.binding import (
     OBJECT_ID_SIZE,
-    ObjectBuilder,
-    ObjectView,
-    _as_source,
-    _check_id,
-    _empty,
-    _ffi_buffer,
-    _ffi_from_buffer,
-    _ffi_gc,
-    _ffi_new,
-    _Handle,
-    _hold,
-    _prs_get,
-    _prs_py_put,
-    _prs_release,
-    _timeout_ms,
-    _unpin,
+    OK,
+    TIMEOUT,
+    ffi_buffer,
+    ffi_gc,
+    ffi_new,
+    lib,
+    prs_get,
+    prs_py_put,
+    prs_release,
 )
-
-__all__ = [
-    "OBJECT_ID_SIZE",
-    "Store",
-    "ObjectBuilder",
-    "ObjectView",
-    "ObjectInfo",
-    "StoreStats",
-    "ReclaimResult",
-    "StoreError",
-    "InvalidArgumentError",
-    "InvalidObjectIdError",
-    "ObjectNotFoundError",
-    "ObjectExistsError",
-    "ObjectSealedError",
-    "ObjectNotSealedError",
-    "StoreFullError",
-    "StoreTimeoutError",
-    "StoreClosedError",
-    "SegmentNotFoundError",
-    "StoreMemoryError",
-    "TableFullError",
-    "NotPinnedError",
-    "BadSegmentError",
-    "StoreSystemError",
-]
-
+from polyray.store.errors import (
+    InvalidArgumentError,
+    StoreClosedError,
+    StoreMemoryError,
+    StoreTimeoutError,
+    error_for_status,
+)
+from polyray.store.handle import SegmentHandle, hold, unpin
+from polyray.store.objects import ObjectBuilder, ObjectView
+from polyray.store.records import ObjectInfo, ReclaimResult, StoreStats
 
 # Long waits are cut into slices so that Ctrl-C (signal handlers run only
 # between C calls) and a concurrent close() are noticed within this time.
 _WAIT_SLICE_MS = 250
-
-
-# --------------------------------------------------------------------------
-# Records
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """One object of the store's index (mirrors prs_object_info)."""
-
-    object_id: bytes
-    data_size: int
-    metadata_size: int
-    sealed: bool
-    creator_pid: int
-    pins: int
-    delete_pending: bool
-
-
-@dataclass(frozen=True)
-class StoreStats:
-    """Counters of the whole store (mirrors prs_stats)."""
-
-    capacity: int
-    bytes_used: int
-    objects: int
-    sealed_objects: int
-    pinned_objects: int
-    evictions: int
-    recoveries: int
-
-
-@dataclass(frozen=True)
-class ReclaimResult:
-    """What ``Store.reclaim`` freed for a dead process (mirrors prs_reclaim_result)."""
-
-    pins_dropped: int
-    objects_aborted: int
-    bytes_freed: int
-
-
-# --------------------------------------------------------------------------
-# The store
 
 
 class Store:
@@ -173,10 +54,10 @@ class Store:
 
     __slots__ = ("_name", "_handle", "__weakref__")
 
-    def __init__(self, name: str, handle: _Handle) -> None:
+    def __init__(self, name: str, handle: SegmentHandle) -> None:
         """Internal: use ``Store.create`` or ``Store.open``."""
         self._name = name
-        self._handle: Optional[_Handle] = handle
+        self._handle: Optional[SegmentHandle] = handle
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -202,12 +83,12 @@ class Store:
         if capacity >= 1 << 64:
             raise StoreMemoryError(
                 f"capacity {capacity} bytes cannot be mapped on this machine",
-                int(_lib.PRS_ERR_NO_MEMORY))
-        out = _ffi_new("prs_store **")
-        st = _lib.prs_store_create(raw, capacity, out)
+                int(lib.PRS_ERR_NO_MEMORY))
+        out = ffi_new("prs_store **")
+        st = lib.prs_store_create(raw, capacity, out)
         if st:
-            raise _error(st)
-        return cls(name, _Handle(out[0]))
+            raise error_for_status(st)
+        return cls(name, SegmentHandle(out[0]))
 
     @classmethod
     def open(cls, name: str) -> "Store":
@@ -217,18 +98,18 @@ class Store:
         not a polyray store.
         """
         raw = cls._encode_name(name)
-        out = _ffi_new("prs_store **")
-        st = _lib.prs_store_open(raw, out)
+        out = ffi_new("prs_store **")
+        st = lib.prs_store_open(raw, out)
         if st:
-            raise _error(st)
-        return cls(name, _Handle(out[0]))
+            raise error_for_status(st)
+        return cls(name, SegmentHandle(out[0]))
 
     @staticmethod
     def unlink(name: str) -> None:
         """Remove segment ``name``; processes that mapped it keep their mapping."""
-        st = _lib.prs_store_unlink(Store._encode_name(name))
+        st = lib.prs_store_unlink(Store._encode_name(name))
         if st:
-            raise _error(st)
+            raise error_for_status(st)
 
     @property
     def name(self) -> str:
@@ -289,19 +170,19 @@ class Store:
         h = self._handle
         if h is None:
             raise self._closed()
-        object_id = _check_id(object_id)
+        object_id = check_id(object_id)
         for what, n in (("data_size", data_size), ("metadata_size", metadata_size)):
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                 raise InvalidArgumentError(f"{what} must be an int >= 0, got {n!r}")
-        out = _ffi_new("uint8_t *[2]")
-        st = _lib.prs_create(h.ptr, object_id, data_size, metadata_size, out, out + 1)
+        out = ffi_new("uint8_t *[2]")
+        st = lib.prs_create(h.ptr, object_id, data_size, metadata_size, out, out + 1)
         if st:
-            raise _error(st)
+            raise error_for_status(st)
         # The buffers keep the handle (hence the mapping) alive, so a stray
         # reference can never write into unmapped memory.
-        keep = partial(_hold, h)
-        data = memoryview(_ffi_buffer(_ffi_gc(out[0], keep), data_size)) if data_size else memoryview(bytearray())
-        meta = (memoryview(_ffi_buffer(_ffi_gc(out[1], keep), metadata_size))
+        keep = partial(hold, h)
+        data = memoryview(ffi_buffer(ffi_gc(out[0], keep), data_size)) if data_size else memoryview(bytearray())
+        meta = (memoryview(ffi_buffer(ffi_gc(out[1], keep), metadata_size))
                 if metadata_size else memoryview(bytearray()))
         return ObjectBuilder(object_id, self, h, data, meta)
 
@@ -316,15 +197,15 @@ class Store:
         if h is None:
             raise self._closed()
         if type(object_id) is not bytes or len(object_id) != OBJECT_ID_SIZE:
-            object_id = _check_id(object_id)
-        src, n = _as_source(data)
+            object_id = check_id(object_id)
+        src, n = as_source(data)
         if type(metadata) is bytes:
             msrc, mn = metadata, len(metadata)
         else:
-            msrc, mn = _as_source(metadata)
-        st = _prs_py_put(h.ptr, object_id, src, n, msrc, mn)
+            msrc, mn = as_source(metadata)
+        st = prs_py_put(h.ptr, object_id, src, n, msrc, mn)
         if st:
-            raise _error(st)
+            raise error_for_status(st)
 
     # -- reading -----------------------------------------------------------
 
@@ -338,31 +219,31 @@ class Store:
         if h is None:
             raise self._closed()
         if type(object_id) is not bytes or len(object_id) != OBJECT_ID_SIZE:
-            object_id = _check_id(object_id)
-        v = _ffi_new("prs_view *")
+            object_id = check_id(object_id)
+        v = ffi_new("prs_view *")
         # First try (usually the only one): the object is there, or comes
         # within the first wait slice.
         if timeout is None:
-            st = _prs_get(h.ptr, object_id, 1, _WAIT_SLICE_MS, v)
-            if st == _TIMEOUT:
+            st = prs_get(h.ptr, object_id, 1, _WAIT_SLICE_MS, v)
+            if st == TIMEOUT:
                 st = self._wait_one(h, object_id, None, v)
         elif timeout == 0:
-            st = _prs_get(h.ptr, object_id, 1, 0, v)
+            st = prs_get(h.ptr, object_id, 1, 0, v)
         else:
-            ms = _timeout_ms(timeout)
+            ms = timeout_ms(timeout)
             if ms <= _WAIT_SLICE_MS:
-                st = _prs_get(h.ptr, object_id, 1, ms, v)
+                st = prs_get(h.ptr, object_id, 1, ms, v)
             else:
                 st = self._wait_one(h, object_id, time.monotonic() + ms / 1000.0, v)
         if st:
-            if st == _TIMEOUT:
+            if st == TIMEOUT:
                 raise StoreTimeoutError(
                     f"object {object_id.hex()} was not sealed within {timeout} s", st)
-            raise _error(st)
-        return ObjectView(object_id, _ffi_gc(v.data, partial(_unpin, h, object_id)),
+            raise error_for_status(st)
+        return ObjectView(object_id, ffi_gc(v.data, partial(unpin, h, object_id)),
                           v.data_size, v.metadata, v.metadata_size)
 
-    def _wait_one(self, h: _Handle, object_id: bytes, deadline: Optional[float],
+    def _wait_one(self, h: SegmentHandle, object_id: bytes, deadline: Optional[float],
                   v: Any) -> int:
         """prs_get of one object in wait slices until found or ``deadline``.
 
@@ -375,8 +256,8 @@ class Store:
             step = _WAIT_SLICE_MS
             if deadline is not None:
                 step = min(step, max(0, math.ceil((deadline - time.monotonic()) * 1000)))
-            st = _prs_get(h.ptr, object_id, 1, step, v)
-            if st != _TIMEOUT or (deadline is not None and time.monotonic() >= deadline):
+            st = prs_get(h.ptr, object_id, 1, step, v)
+            if st != TIMEOUT or (deadline is not None and time.monotonic() >= deadline):
                 return st
 
     def get(self, object_ids: Iterable[bytes],
@@ -393,30 +274,30 @@ class Store:
         if isinstance(object_ids, (bytes, bytearray, memoryview)):
             raise InvalidArgumentError(
                 "get() takes a list of object ids; use get_one() for a single id")
-        ids = [_check_id(i) for i in object_ids]
+        ids = [check_id(i) for i in object_ids]
         n = len(ids)
         result: list[Optional[ObjectView]] = [None] * n
         if n == 0:
             return result
-        ms = _timeout_ms(timeout)
+        ms = timeout_ms(timeout)
         deadline = None if ms < 0 else time.monotonic() + ms / 1000.0
         pending = list(range(n))
-        views = _ffi_new("prs_view[]", n)
+        views = ffi_new("prs_view[]", n)
         slice_ms = _WAIT_SLICE_MS
         while True:
             step = ms if 0 <= ms <= slice_ms else slice_ms
             if deadline is not None and ms > slice_ms:
                 step = min(step, max(0, int(math.ceil((deadline - time.monotonic()) * 1000))))
-            st = _prs_get(h.ptr, b"".join([ids[i] for i in pending]), len(pending),
+            st = prs_get(h.ptr, b"".join([ids[i] for i in pending]), len(pending),
                           step, views)
-            if st != _OK and st != _TIMEOUT:
-                raise _error(st)  # views built so far unpin as they are dropped
+            if st != OK and st != TIMEOUT:
+                raise error_for_status(st)  # views built so far unpin as they are dropped
             still = []
             for k, i in enumerate(pending):
                 v = views[k]
                 if v.found:
                     oid = ids[i]
-                    result[i] = ObjectView(oid, _ffi_gc(v.data, partial(_unpin, h, oid)),
+                    result[i] = ObjectView(oid, ffi_gc(v.data, partial(unpin, h, oid)),
                                            v.data_size, v.metadata, v.metadata_size)
                 else:
                     still.append(i)
@@ -438,19 +319,19 @@ class Store:
         Raises ObjectNotFoundError, NotPinnedError.
         """
         ptr = self._ptr()
-        st = _prs_release(ptr, _check_id(object_id))
+        st = prs_release(ptr, check_id(object_id))
         if st:
-            raise _error(st)
+            raise error_for_status(st)
 
     # -- index -------------------------------------------------------------
 
     def contains(self, object_id: bytes) -> bool:
         """True when the object exists and is sealed."""
         ptr = self._ptr()
-        out = _ffi_new("int *")
-        st = _lib.prs_contains(ptr, _check_id(object_id), out)
+        out = ffi_new("int *")
+        st = lib.prs_contains(ptr, check_id(object_id), out)
         if st:
-            raise _error(st)
+            raise error_for_status(st)
         return bool(out[0])
 
     def delete(self, object_id: bytes) -> None:
@@ -459,26 +340,26 @@ class Store:
         Raises ObjectNotFoundError, ObjectNotSealedError.
         """
         ptr = self._ptr()
-        st = _lib.prs_delete(ptr, _check_id(object_id))
+        st = lib.prs_delete(ptr, check_id(object_id))
         if st:
-            raise _error(st)
+            raise error_for_status(st)
 
     def list(self) -> list[ObjectInfo]:
         """Every object in the store (sealed or not), as ObjectInfo records."""
         ptr = self._ptr()
         cap = 64
-        count = _ffi_new("size_t *")
+        count = ffi_new("size_t *")
         while True:
-            infos = _ffi_new("prs_object_info[]", cap)
-            st = _lib.prs_list(ptr, infos, cap, count)
+            infos = ffi_new("prs_object_info[]", cap)
+            st = lib.prs_list(ptr, infos, cap, count)
             if st:
-                raise _error(st)
+                raise error_for_status(st)
             if count[0] <= cap:
                 break
             cap = int(count[0]) + 16  # objects were added in between: retry
         return [
             ObjectInfo(
-                object_id=bytes(_ffi_buffer(i.id, OBJECT_ID_SIZE)),
+                object_id=bytes(ffi_buffer(i.id, OBJECT_ID_SIZE)),
                 data_size=int(i.data_size),
                 metadata_size=int(i.metadata_size),
                 sealed=bool(i.sealed),
@@ -492,10 +373,10 @@ class Store:
     def stats(self) -> StoreStats:
         """The store's counters (capacity, bytes used, objects, pins, ...)."""
         ptr = self._ptr()
-        s = _ffi_new("prs_stats *")
-        st = _lib.prs_get_stats(ptr, s)
+        s = ffi_new("prs_stats *")
+        st = lib.prs_get_stats(ptr, s)
         if st:
-            raise _error(st)
+            raise error_for_status(st)
         return StoreStats(
             capacity=int(s.capacity),
             bytes_used=int(s.bytes_used),
@@ -514,10 +395,10 @@ class Store:
         ptr = self._ptr()
         if not isinstance(nbytes, int) or nbytes < 0:
             raise InvalidArgumentError(f"nbytes must be an int >= 0, got {nbytes!r}")
-        freed = _ffi_new("uint64_t *")
-        st = _lib.prs_evict(ptr, nbytes, freed)
+        freed = ffi_new("uint64_t *")
+        st = lib.prs_evict(ptr, nbytes, freed)
         if st:
-            raise _error(st)
+            raise error_for_status(st)
         return int(freed[0])
 
     def reclaim(self, pid: int) -> ReclaimResult:
@@ -529,15 +410,15 @@ class Store:
             # It would unpin memory this process's own views still read.
             raise InvalidArgumentError(
                 f"reclaim of this process's own pid {pid}: reclaim is for dead processes")
-        out = _ffi_new("prs_reclaim_result *")
-        st = _lib.prs_reclaim(ptr, pid, out)
+        out = ffi_new("prs_reclaim_result *")
+        st = lib.prs_reclaim(ptr, pid, out)
         if st:
-            raise _error(st)
+            raise error_for_status(st)
         return ReclaimResult(int(out.pins_dropped), int(out.objects_aborted),
                              int(out.bytes_freed))
 
     def _test_hold_lock(self) -> None:
         """Test hook: take the store lock and keep it (then kill this process)."""
-        st = _lib.prs_test_hold_lock(self._ptr())
+        st = lib.prs_test_hold_lock(self._ptr())
         if st:
-            raise _error(st)
+            raise error_for_status(st)

@@ -1,7 +1,11 @@
 """Exceptions of the shared-memory object store, one per C status (prs_status).
 
-Re-exported by :mod:`polyray.store`; ``_error`` maps a failed call's status to
-its exception.
+Invariants: one class per prs_status, each carrying that status; every class
+is a StoreError (hence a PolyrayError), and those that mean what a builtin or
+polyray error means (ObjectStoreFullError, GetTimeoutError, KeyError, ...)
+are also one, so callers can catch the general type. Re-exported by
+:mod:`polyray.store`; ``error_for_status`` maps a failed call's status to its
+exception.
 """
 
 from __future__ import annotations
@@ -9,8 +13,9 @@ from __future__ import annotations
 from typing import Optional
 
 from polyray import exceptions as _exc
-from polyray._store_cffi import ffi as _ffi
-from polyray._store_cffi import lib as _lib
+from polyray.store.binding import ffi as _ffi
+from polyray.store.binding import lib as _lib
+
 
 class StoreError(_exc.PolyrayError):
     """A shared-store call failed; ``status`` is the C library's prs_status."""
@@ -117,7 +122,8 @@ class StoreSystemError(StoreError):
     status = int(_lib.PRS_ERR_SYSTEM)
 
 
-_ERRORS: dict[int, type[StoreError]] = {
+#: The exception class of each prs_status (StoreError for one not listed).
+ERRORS_BY_STATUS: dict[int, type[StoreError]] = {
     cls.status: cls
     for cls in (
         InvalidArgumentError,
@@ -139,9 +145,9 @@ _ERRORS: dict[int, type[StoreError]] = {
 }
 
 
-def _error(status: int) -> StoreError:
+def error_for_status(status: int) -> StoreError:
     """The exception for a failed call; must run right after it, same thread."""
     message = _ffi.string(_lib.prs_last_error()).decode("utf-8", "replace")
     if not message:
         message = _ffi.string(_lib.prs_status_name(status)).decode("utf-8", "replace")
-    return _ERRORS.get(status, StoreError)(message, status)
+    return ERRORS_BY_STATUS.get(status, StoreError)(message, status)
