@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Optional
+from typing import Any
 
 from polyray import options as opts
 from polyray.protocol import common_pb2 as pb
@@ -32,17 +32,17 @@ class ActorClass:
         raise TypeError(f"actor class '{name}' cannot be instantiated directly; "
                         f"use '{name}.remote(...)' to create an actor")
 
-    def remote(self, *args: Any, **kwargs: Any) -> "ActorHandle":
+    def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
         """Create the actor; returns its handle at once (creation continues in the background)."""
         return self._create(args, kwargs, self._options)
 
-    def options(self, **options: Any) -> "_BoundActorClass":
+    def options(self, **options: Any) -> _BoundActorClass:
         """The same class with some options overridden (name, namespace, lifetime, resources, ...)."""
         merged = dict(self._options)
         merged.update(opts.validate(options, opts.ACTOR_OPTIONS, f"actor class {self._cls.__qualname__}"))
         return _BoundActorClass(self, merged)
 
-    def _create(self, args: tuple, kwargs: dict, options: dict[str, Any]) -> "ActorHandle":
+    def _create(self, args: tuple, kwargs: dict, options: dict[str, Any]) -> ActorHandle:
         core = _require_core()
         cls = self._cls
         digest = _pickle_export(core, cls, self._exported)
@@ -56,7 +56,7 @@ class ActorClass:
 
 
 def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: dict[str, Any], language: int,
-                 is_async: bool, methods: Optional[set[str]]) -> "ActorHandle":
+                 is_async: bool, methods: set[str] | None) -> ActorHandle:
     """Fill the actor fields of a creation spec, register it with the GCS, return the handle."""
     spec.actor_id = core.new_actor_id()
     spec.num_returns = 0
@@ -95,7 +95,7 @@ class _BoundActorClass:
         self._actor_class = actor_class
         self._options = options
 
-    def remote(self, *args: Any, **kwargs: Any) -> "ActorHandle":
+    def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
         """Create the actor with these options."""
         return self._actor_class._create(args, kwargs, self._options)
 
@@ -107,7 +107,7 @@ class ActorHandle:
     stored inside values.
     """
 
-    def __init__(self, handle: pb.ActorHandle, methods: Optional[set[str]] = None) -> None:
+    def __init__(self, handle: pb.ActorHandle, methods: set[str] | None = None) -> None:
         self._handle = handle
         self._methods = methods
         self._creation_args: list = []
@@ -119,7 +119,7 @@ class ActorHandle:
     def _actor_id(self) -> bytes:
         return self._handle.actor_id
 
-    def __getattr__(self, name: str) -> "ActorMethod":
+    def __getattr__(self, name: str) -> ActorMethod:
         if name.startswith("__") and name != "__polyray_terminate__":
             raise AttributeError(name)
         if self._methods is not None and name not in self._methods and name != "__polyray_terminate__":
@@ -159,7 +159,7 @@ def _rebuild_handle(data: bytes) -> ActorHandle:
 class ActorMethod:
     """One method of an actor; ``.remote(...)`` calls it, ``.options(num_returns=...)`` adjusts it."""
 
-    def __init__(self, handle: ActorHandle, name: str, options: Optional[dict[str, Any]] = None) -> None:
+    def __init__(self, handle: ActorHandle, name: str, options: dict[str, Any] | None = None) -> None:
         self._handle = handle
         self._name = name
         self._options = options or {}
@@ -168,7 +168,7 @@ class ActorMethod:
         raise TypeError(f"actor method '{self._name}' cannot be called directly; "
                         f"use '.{self._name}.remote(...)'")
 
-    def options(self, **options: Any) -> "ActorMethod":
+    def options(self, **options: Any) -> ActorMethod:
         """The same method with num_returns (or name) overridden."""
         merged = dict(self._options)
         merged.update(opts.validate(options, opts.METHOD_OPTIONS, f"actor method {self._name}"))
@@ -185,16 +185,19 @@ class ActorMethod:
             desc = pb.FunctionDescriptor(python=pb.PythonFunctionDescriptor(
                 module=d.python.module, qualname=f"{d.python.qualname}.{self._name}"))
         elif language == pb.JAVA:
-            desc = pb.FunctionDescriptor(java=pb.JavaFunctionDescriptor(class_name=d.java.class_name, method_name=self._name))
+            desc = pb.FunctionDescriptor(
+                java=pb.JavaFunctionDescriptor(class_name=d.java.class_name, method_name=self._name))
         else:
             # C++ methods are registered as "Class::Method" (POLYRAY_REMOTE(&Counter::Add)).
             method = self._name if "::" in self._name else f"{d.cpp.class_name}::{self._name}"
-            desc = pb.FunctionDescriptor(cpp=pb.CppFunctionDescriptor(function_name=method, class_name=d.cpp.class_name))
+            desc = pb.FunctionDescriptor(
+                cpp=pb.CppFunctionDescriptor(function_name=method, class_name=d.cpp.class_name))
         if language != pb.PYTHON and kwargs:
             lang = {pb.JAVA: "Java", pb.CPP: "C++"}[language]
             raise TypeError(f"keyword arguments are not supported for {lang} callees ({cls_name}.{self._name} got "
                             f"{', '.join(kwargs)})")
-        spec = core.new_task_spec(pb.ACTOR_TASK, language, desc, self._options.get("name") or f"{cls_name}.{self._name}")
+        name = self._options.get("name") or f"{cls_name}.{self._name}"
+        spec = core.new_task_spec(pb.ACTOR_TASK, language, desc, name)
         spec.actor_id = h.actor_id
         num_returns = self._options.get("num_returns", h.method_num_returns.get(self._name, 1))
         spec.num_returns = num_returns

@@ -34,14 +34,14 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
 import polyray
-from polyray.bench_build import (build_cpp_driver, build_cpp_target, build_java_driver,
-                                   build_java_target, driver_runs)
+from polyray.bench_build import build_cpp_driver, build_cpp_target, build_java_driver, build_java_target, driver_runs
 
 GB = 1e9
 # Every get of the driver has this deadline: a lost task fails its row
@@ -147,7 +147,7 @@ class Workload:
     actors: list = field(default_factory=list)
     keep: list = field(default_factory=list)  # objects to hold until the row ends
     # Rows timed by another process (a Java or C++ driver) bring their runs.
-    runs: Optional[list] = None
+    runs: list | None = None
 
 
 @dataclass
@@ -155,7 +155,7 @@ class Row:
     name: str
     setup: Callable[[dict], Workload]
     unit: str = "ops/s"
-    ray_name: Optional[str] = None
+    ray_name: str | None = None
     xlang: str = ""    # "java", "cpp": the row calls into that language
     ray: bool = True   # Ray has a counterpart (compare_ray.py runs it there too)
 
@@ -163,7 +163,7 @@ class Row:
 ROWS: list[Row] = []
 
 
-def _row(name: str, unit: str = "ops/s", ray_name: Optional[str] = None, xlang: str = "", ray: bool = True):
+def _row(name: str, unit: str = "ops/s", ray_name: str | None = None, xlang: str = "", ray: bool = True):
     def register(setup: Callable[[dict], Workload]) -> Callable[[dict], Workload]:
         ROWS.append(Row(name, setup, unit, ray_name or name, xlang, ray))
         return setup
@@ -451,7 +451,7 @@ _TIMING: dict[str, float] = {"repeat": 4, "duration": 1.0}
 _BUILD_ERRORS: dict[str, str] = {}
 
 
-def _xlang_code_search_path(rows: list["Row"]) -> list[str]:
+def _xlang_code_search_path(rows: list[Row]) -> list[str]:
     """The code search path the selected rows need (compiling their callees)."""
     from polyray import sdk
     path = []
@@ -474,7 +474,7 @@ class Result:
     runs: list[float]
     multiplier: float
     calls: int
-    error: Optional[str] = None
+    error: str | None = None
 
     @property
     def mean(self) -> float:
@@ -521,7 +521,7 @@ def timeit(fn: Callable[[], Any], multiplier: float, repeat: int, duration: floa
 
 def run_row(row: Row, sizes: dict, repeat: int, duration: float) -> Result:
     """Set a row up, time it, tear it down (actors killed, objects dropped)."""
-    w: Optional[Workload] = None
+    w: Workload | None = None
     try:
         if row.xlang in _BUILD_ERRORS:
             raise RuntimeError(_BUILD_ERRORS[row.xlang])
@@ -654,7 +654,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
-def main(argv: Optional[list[str]] = None, prog: str = "python -m polyray.bench") -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m polyray.bench") -> int:
     """``python -m polyray.bench`` and ``polyray microbenchmark``: parse options, run, return the exit code."""
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     add_arguments(p)

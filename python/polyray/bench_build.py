@@ -27,6 +27,7 @@ def build_java_driver(out_dir: str) -> str:
     """Compile benchmarks/xlang/drivers/*.java against the Java SDK into ``out_dir``."""
     import shutil
     import subprocess
+
     from polyray import sdk
     src = os.path.join(sdk.repo_root(), "benchmarks", "xlang", "drivers")
     sources = sorted(os.path.join(src, f) for f in os.listdir(src) if f.endswith(".java"))
@@ -79,6 +80,7 @@ def _cpp_build(sources: list[str], out: str, shared: bool) -> str:
     import hashlib
     import shutil
     import subprocess
+
     from polyray import sdk
     flags = sdk.cpp_flags()  # CppSdkMissing (says `make setup`) when the SDK is not built
     compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")

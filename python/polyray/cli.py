@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Optional
 
 STATE_DIR = os.path.join(os.environ.get("TMPDIR", "/tmp"), "polyray")
 STATE_FILE = os.path.join(STATE_DIR, "daemons.json")
@@ -199,7 +198,7 @@ def cmd_cpp_flags(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``polyray`` console script."""
     p = argparse.ArgumentParser(prog="polyray", description="polyray cluster tools")
     sub = p.add_subparsers(dest="command", required=True)

@@ -49,7 +49,7 @@ class TaskError(PolyrayError):
     """
 
     def __init__(self, message: str = "", *, type_name: str = "", language: str = "PYTHON",
-                 remote_traceback: str = "", cause: "BaseException | None" = None,
+                 remote_traceback: str = "", cause: BaseException | None = None,
                  function_name: str = "") -> None:
         super().__init__(message)
         self.type_name = type_name

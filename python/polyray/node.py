@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 DEFAULT_STORE_BYTES = 2 * 1024 ** 3
 
@@ -36,7 +35,7 @@ def default_object_store_memory() -> int:
     return int(min(DEFAULT_STORE_BYTES, 0.3 * total))
 
 
-def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line of the node daemon."""
     p = argparse.ArgumentParser(prog="python -m polyray.node", description="Run a polyray node.")
     role = p.add_mutually_exclusive_group(required=True)
@@ -139,7 +138,7 @@ async def _run(args: argparse.Namespace) -> None:
         await gcs_server.stop()
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Run the node daemon in the foreground until SIGTERM/SIGINT."""
     args = parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.WARNING),
@@ -167,8 +166,8 @@ class EmbeddedHead:
             self.process.wait(5)
 
 
-def start_embedded_head(*, num_cpus: Optional[float] = None, num_gpus: Optional[float] = None,
-                        resources: Optional[dict] = None, object_store_memory: Optional[int] = None,
+def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None = None,
+                        resources: dict | None = None, object_store_memory: int | None = None,
                         timeout: float = 60.0) -> EmbeddedHead:
     """Start ``python -m polyray.node --head`` for this driver and wait until it serves."""
     if num_cpus is not None and num_cpus < 0:

@@ -46,7 +46,8 @@ def validate(options: dict[str, Any], allowed: set[str], what: str) -> dict[str,
         if v is not None:
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ValueError(f"option {key!r} must be an int, got {type(v).__name__}")
-            low = 1 if key == "max_concurrency" else (-1 if key in ("max_retries", "max_restarts", "max_task_retries") else 0)
+            retries = ("max_retries", "max_restarts", "max_task_retries")
+            low = 1 if key == "max_concurrency" else (-1 if key in retries else 0)
             if v < low:
                 raise ValueError(f"option {key!r} must be >= {low}, got {v}")
     lifetime = out.get("lifetime")

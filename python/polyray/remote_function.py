@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from polyray import options as opts
 from polyray.core.object_ref import ObjectRef
@@ -54,7 +55,7 @@ class RemoteFunction:
         """Submit the task; returns an ObjectRef (a list of them for num_returns > 1)."""
         return self._submit(args, kwargs, self._options)
 
-    def options(self, **options: Any) -> "_BoundFunction":
+    def options(self, **options: Any) -> _BoundFunction:
         """The same function with some options overridden for the next calls."""
         merged = dict(self._options)
         merged.update(opts.validate(options, opts.TASK_OPTIONS, f"remote function {self._function.__qualname__}"))

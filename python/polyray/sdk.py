@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Optional
 
 
 def repo_root() -> str:
@@ -18,7 +17,7 @@ def repo_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def store_library() -> Optional[str]:
+def store_library() -> str | None:
     """Path of libpolyray_store.so, or None when it was not built."""
     override = os.environ.get("POLYRAY_STORE_LIB")
     if override:

@@ -41,7 +41,7 @@ class JavaFunction:
     def __str__(self) -> str:
         return f"{self.class_name}.{self.method_name}"
 
-    def options(self, **options: Any) -> "JavaFunction":
+    def options(self, **options: Any) -> JavaFunction:
         """The same function with options overridden (num_returns, resources, max_retries, ...)."""
         merged = dict(self._options)
         merged.update(opts.validate(options, opts.TASK_OPTIONS, f"Java function {self}"))
@@ -67,7 +67,7 @@ class JavaActorClass:
         self.class_name = class_name
         self._options = opts.validate(options or {}, opts.ACTOR_OPTIONS, f"Java actor class {class_name}")
 
-    def options(self, **options: Any) -> "JavaActorClass":
+    def options(self, **options: Any) -> JavaActorClass:
         """The same class with options overridden (name, namespace, lifetime, resources, ...)."""
         merged = dict(self._options)
         merged.update(opts.validate(options, opts.ACTOR_OPTIONS, f"Java actor class {self.class_name}"))
@@ -117,7 +117,7 @@ class CppFunction:
     def __repr__(self) -> str:
         return f"CppFunction({self.function_name!r})"
 
-    def options(self, **options: Any) -> "CppFunction":
+    def options(self, **options: Any) -> CppFunction:
         """The same function with options overridden (num_returns, resources, max_retries, ...)."""
         merged = dict(self._options)
         merged.update(opts.validate(options, opts.TASK_OPTIONS, f"C++ function {self.function_name}"))
@@ -159,7 +159,7 @@ class CppActorClass:
     def __repr__(self) -> str:
         return f"CppActorClass({self.create_function_name!r}, {self.class_name!r})"
 
-    def options(self, **options: Any) -> "CppActorClass":
+    def options(self, **options: Any) -> CppActorClass:
         """The same class with options overridden (name, namespace, lifetime, resources, ...)."""
         merged = dict(self._options)
         merged.update(opts.validate(options, opts.ACTOR_OPTIONS, f"C++ actor class {self.class_name}"))

@@ -22,6 +22,7 @@ import fnmatch
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 
@@ -123,7 +124,7 @@ def import_cycles(graph: ImportGraph) -> list[list[str]]:
                 back = _shortest_path(graph, b, {a}, within=inside)
                 assert back is not None, "an edge inside a strongly connected group lies on a circle"
                 chain = [a, *back]
-                covered.update(zip(chain, chain[1:]))
+                covered.update(pairwise(chain))
                 cycles.append(chain)
     return cycles
 
@@ -267,5 +268,5 @@ def _reachable(graph: ImportGraph, start: str, avoid: set[str]) -> set[str]:
 
 def render_chain(graph: ImportGraph, chain: list[str]) -> str:
     """``a -> b -> c`` followed by where each import is written."""
-    steps = ", ".join(graph.where(a, b) for a, b in zip(chain, chain[1:]))
+    steps = ", ".join(graph.where(a, b) for a, b in pairwise(chain))
     return f"{' -> '.join(chain)}   ({steps})"

@@ -6,6 +6,7 @@ Without these, a checker that resolved nothing would let test_imports.py pass.
 from __future__ import annotations
 
 import textwrap
+from itertools import pairwise
 from pathlib import Path
 
 from import_graph import Contract, build_graph, import_cycles, package
@@ -70,14 +71,15 @@ def test_every_edge_of_a_tangle_is_on_a_reported_circle(tmp_path):
     # a -> b -> c -> a and a -> c: both a -> b and a -> c lie on circles.
     files = {"a.py": "from pkg import b, c\n", "b.py": "from pkg import c\n", "c.py": "import pkg.a\n"}
     cycles = import_cycles(build_graph(write_package(tmp_path, files)))
-    edges = {(x, y) for chain in cycles for x, y in zip(chain, chain[1:])}
+    edges = {(x, y) for chain in cycles for x, y in pairwise(chain)}
     assert edges == {("pkg.a", "pkg.b"), ("pkg.b", "pkg.c"), ("pkg.c", "pkg.a"), ("pkg.a", "pkg.c")}
     assert all(chain[0] == chain[-1] for chain in cycles)
 
 
 def test_catches_a_direct_breach_inside_a_function(tmp_path):
     graph = build_graph(write_package(tmp_path, LAYERED))
-    breaches = Contract("gcs", package("pkg.gcs"), forbidden=(*package("pkg.api"), *package("pkg.core"))).breaches(graph)
+    gcs = Contract("gcs", package("pkg.gcs"), forbidden=(*package("pkg.api"), *package("pkg.core")))
+    breaches = gcs.breaches(graph)
     assert len(breaches) == 1 and breaches[0].startswith("pkg.gcs.server -> pkg.api ")
     assert "pkg/gcs/server.py:2" in breaches[0]
 

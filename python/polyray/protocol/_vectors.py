@@ -383,7 +383,8 @@ def _vectors() -> list[dict]:
     add(
         "ref_in_map",
         "ObjectRefs (ext 1) inside a map: a return and a put object (index 0x80000001)",
-        {"map": [[_s("x"), _ref(ObjectID.for_return(_TASK, 2))], [_s("ys"), {"array": [_ref(ObjectID.for_put(_TASK, 1))]}]]},
+        {"map": [[_s("x"), _ref(ObjectID.for_return(_TASK, 2))],
+                 [_s("ys"), {"array": [_ref(ObjectID.for_put(_TASK, 1))]}]]},
     )
     add(
         "actor_in_map",

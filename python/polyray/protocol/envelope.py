@@ -30,7 +30,8 @@ in :mod:`~polyray.protocol.xlang_codec`, the PYTHON format (pickle) in
 from __future__ import annotations
 
 import traceback as _traceback
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import msgpack
 
@@ -241,7 +242,8 @@ def _encode_for_xlang(
     try:
         body = packer.pack(value)
     except _Reject as r:
-        where = _find_path(value, lambda x: x is r.obj, path) or path
+        rejected = r.obj  # the lambda must not close over `r`, which Python unbinds after the except
+        where = _find_path(value, lambda x: x is rejected, path) or path
         raise _xlang_error(where, r.obj, r.what, r.hint, target) from None
     except UnicodeEncodeError:
         where = _find_path(value, _bad_str, path) or path

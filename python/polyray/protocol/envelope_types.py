@@ -8,7 +8,8 @@ import them from :mod:`polyray.protocol.envelope`, which re-exports them.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import msgpack
 import numpy as np

@@ -13,10 +13,12 @@ import io
 import pickle
 import sys
 import types
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from polyray.protocol import common_pb2
 from polyray.protocol.envelope_types import DEFAULT_HOOKS, CodecHooks, _tls, _type_name
+
 
 class _NeedCloudpickle(Exception):
     """Internal: the stdlib pickler met a function or class that must go by value."""

@@ -9,7 +9,8 @@ version, format, buffer count, body length) + (offset, length) per buffer.
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from polyray.protocol.envelope_types import (
     STORE_ALIGNMENT,

@@ -8,7 +8,8 @@ and :func:`~polyray.protocol.envelope.decode` are the public entry points.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import msgpack
 import numpy as np
