@@ -565,7 +565,7 @@ def test_errors():
 def test_error_record_from_exception_chain():
     try:
         try:
-            1 / 0  # noqa: B018 - raises on purpose
+            1 / 0
         except ZeroDivisionError as e:
             raise ValueError("bad") from e
     except ValueError as e:

@@ -189,7 +189,7 @@ def envelope_bytes(enc: Encoded) -> bytes:
 
 _JOB = JobID.from_int(1)
 _TASK = TaskID(bytes(range(1, 21)) + _JOB.binary())
-_OWNER = {
+_OWNER: dict[str, Any] = {
     "node_id": NodeID(bytes(range(0xA0, 0xA0 + 28))).binary(),
     "host": "10.0.0.1",
     "port": 50051,

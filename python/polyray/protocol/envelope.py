@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import traceback as _traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 
@@ -355,10 +355,11 @@ def error_record_from_exception(
     """
     t = type(exc)
     rec = common_pb2.ErrorRecord(
-        kind=kind,
+        # The stubs type enum fields as their enum class; any valid number is accepted.
+        kind=cast(common_pb2.ErrorKind, kind),
         type_name=t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}",
         message=str(exc),
-        language=PYTHON,
+        language=cast(common_pb2.Language, PYTHON),
         traceback="".join(_traceback.format_exception(t, exc, exc.__traceback__, chain=False)),
     )
     if include_native:

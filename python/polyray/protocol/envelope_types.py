@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 import numpy as np
@@ -105,7 +105,8 @@ class Encoded:
         """The protobuf Envelope (copies memoryview bodies and buffers into bytes)."""
         body = self.body if type(self.body) is bytes else bytes(self.body)
         return common_pb2.Envelope(
-            format=self.format,
+            # The stubs type enum fields as their enum class; any valid number is accepted.
+            format=cast(common_pb2.Format, self.format),
             body=body,
             buffers=[b if type(b) is bytes else bytes(b) for b in self.buffers],
         )
@@ -140,8 +141,8 @@ class NativeValue:
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is NativeValue
-            and other.language == self.language  # type: ignore[attr-defined]
-            and other.data == self.data  # type: ignore[attr-defined]
+            and other.language == self.language
+            and other.data == self.data
         )
 
     def __hash__(self) -> int:

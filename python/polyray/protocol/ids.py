@@ -60,6 +60,7 @@ class BaseID:
 
     __slots__ = ("_b",)
     SIZE: ClassVar[int] = 0
+    _b: bytes  # the slot, set once by _set_b (__setattr__ refuses)
 
     def __init__(self, binary: bytes) -> None:
         if type(binary) is not bytes:
@@ -139,7 +140,7 @@ class BaseID:
         return hash(self._b)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._b == self._b  # type: ignore[attr-defined]
+        return type(other) is type(self) and other._b == self._b
 
     def __lt__(self, other: BaseID) -> bool:
         if type(other) is not type(self):

@@ -73,7 +73,7 @@ def _cloud_pickler() -> type:
     if _cloud_pickler_cls is None:
         import cloudpickle
 
-        class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc, name-defined]
+        class _CloudPickler(cloudpickle.Pickler):
             def __init__(self, file, buffer_callback, hooks, refs, handles):  # noqa: ANN001
                 super().__init__(file, protocol=5, buffer_callback=buffer_callback)
                 self._codec_hooks = hooks

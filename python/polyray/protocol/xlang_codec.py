@@ -83,14 +83,14 @@ class _XlangEncoder:
                 raise TypeError(f"encode_object_ref returned {type(pb).__name__}, not ObjectRef")
             self.refs.append(pb)
             return _ExtType(EXT_OBJECT_REF, pb.SerializeToString(deterministic=True))
-        pb = hooks.encode_actor_handle(obj)
-        if pb is not None:
-            if type(pb) is not common_pb2.ActorHandle:
+        handle = hooks.encode_actor_handle(obj)
+        if handle is not None:
+            if type(handle) is not common_pb2.ActorHandle:
                 raise TypeError(
-                    f"encode_actor_handle returned {type(pb).__name__}, not ActorHandle"
+                    f"encode_actor_handle returned {type(handle).__name__}, not ActorHandle"
                 )
-            self.handles.append(pb)
-            return _ExtType(EXT_ACTOR_HANDLE, pb.SerializeToString(deterministic=True))
+            self.handles.append(handle)
+            return _ExtType(EXT_ACTOR_HANDLE, handle.SerializeToString(deterministic=True))
         if self.python_target:
             raise _NotLossless
         if isinstance(obj, np.ndarray):  # a subclass (np.matrix, masked arrays)
@@ -117,7 +117,7 @@ class _XlangEncoder:
         if nbytes >= self.threshold and nbytes > 0:
             data: Any = len(self.buffers)
             # A 1-D uint8 view: zero copy, and a plain 'B' buffer for the store writer.
-            self.buffers.append(memoryview(arr.reshape(-1).view(np.uint8)))
+            self.buffers.append(arr.reshape(-1).view(np.uint8).data)
         else:
             data = arr.tobytes()
         return _ExtType(EXT_NDARRAY, msgpack.packb([typestr, list(arr.shape), data]))
