@@ -9,7 +9,7 @@ BUILD   := build
 CPP_BUILD := $(BUILD)/cpp
 MVN     := mvn -q -B -f java/pom.xml
 
-.PHONY: setup sysdeps python cpp java demo test test-python test-cpp test-java bench clean
+.PHONY: setup sysdeps python cpp java demo lint test test-unit test-cluster test-python test-cpp test-java bench clean
 
 setup: sysdeps python cpp java
 
@@ -34,10 +34,31 @@ java: cpp
 demo: setup
 	@for f in examples/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
-test: setup test-cpp test-java test-python
+# Fast lane first: lint and the Python unit lane fail in seconds, before the
+# compiled suites and the cluster lane take minutes.
+test: setup lint test-unit test-cpp test-java test-cluster
 
-test-python:
-	$(PY) -m pytest -q tests
+# ruff and mypy come with the test extra (`make setup`); mypy's files are in pyproject.toml.
+lint:
+	$(VENV)/bin/ruff check python tests benchmarks examples
+	$(VENV)/bin/mypy
+
+# A pytest lane: tests selected by a marker expression, the 20 slowest printed.
+# Exit 5 (no test collected, e.g. a lane emptied by the marker) is not a failure.
+define pytest_lane
+	$(PY) -m pytest -q --durations=20 -m '$(1)' tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest: no test in lane '$(1)'"; rc=0; fi; exit $$rc
+endef
+
+# The fast lane: tests/rules and every test that starts no cluster (see tests/conftest.py).
+test-unit:
+	$(call pytest_lane,not cluster)
+
+# The slow lane: tests that start a cluster (GCS + raylet + worker processes).
+test-cluster:
+	$(call pytest_lane,cluster)
+
+test-python: test-unit test-cluster
 
 test-cpp:
 	ctest --test-dir $(CPP_BUILD) --output-on-failure
