@@ -5,6 +5,7 @@ import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
 import io.polyray.runtime.proto.FreeObjectsRequest;
 import io.polyray.runtime.proto.UpdateBorrowsRequest;
+import io.polyray.runtime.spec.RuntimeSpec;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -68,7 +69,7 @@ final class BorrowTracker {
     if (ids.isEmpty() || w.shuttingDown) {
       return;
     }
-    w.rayletAsync().withDeadlineAfter(CoreWorker.RPC_TIMEOUT_S, TimeUnit.SECONDS)
+    w.rayletAsync().withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS)
         .freeObjects(FreeObjectsRequest.newBuilder().addAllObjectIds(ids).build(), Rpcs.ignore());
   }
 
@@ -105,7 +106,7 @@ final class BorrowTracker {
         borrowCalls.add(done);
       }
       try {
-        CoreWorkerServiceGrpc.newStub(w.channels.get(b.owner)).withDeadlineAfter(CoreWorker.RPC_TIMEOUT_S, TimeUnit.SECONDS)
+        CoreWorkerServiceGrpc.newStub(w.channels.get(b.owner)).withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS)
             .updateBorrows(UpdateBorrowsRequest.newBuilder().setBorrower(w.address).addAllAdded(b.added)
                 .addAllRemoved(b.removed).build(), Rpcs.completing(done));
       } catch (RuntimeException e) {

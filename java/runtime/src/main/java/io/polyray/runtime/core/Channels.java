@@ -7,6 +7,7 @@ import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
 import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
+import io.polyray.runtime.spec.RuntimeSpec;
 import io.polyray.runtime.worker.Rpc;
 import java.util.Map;
 import java.util.Set;
@@ -40,7 +41,7 @@ final class Channels {
     }
     return channels.computeIfAbsent(target, t -> NettyChannelBuilder.forTarget(t)
         .usePlaintext()
-        .maxInboundMessageSize(Rpc.MAX_MESSAGE)
+        .maxInboundMessageSize(RuntimeSpec.RPC_MAX_MESSAGE_BYTES)
         .disableRetry()
         .executor(executor)
         .build());

@@ -21,6 +21,7 @@ import io.polyray.runtime.proto.MarkJobFinishedRequest;
 import io.polyray.runtime.proto.NodeInfo;
 import io.polyray.runtime.proto.RegisterWorkerRequest;
 import io.polyray.runtime.proto.SubscribeLogsRequest;
+import io.polyray.runtime.spec.RuntimeSpec;
 import io.polyray.runtime.worker.CodeSearchPath;
 import io.polyray.runtime.worker.Rpc;
 import java.io.IOException;
@@ -181,7 +182,7 @@ public final class DriverRuntime extends CoreRuntime {
     Server server;
     try {
       server = NettyServerBuilder.forAddress(new InetSocketAddress(nodeHost, 0))
-          .maxInboundMessageSize(Rpc.MAX_MESSAGE)
+          .maxInboundMessageSize(RuntimeSpec.RPC_MAX_MESSAGE_BYTES)
           .permitKeepAliveTime(5, TimeUnit.SECONDS)
           .permitKeepAliveWithoutCalls(true)
           .directExecutor() // handlers answer at once or register a callback

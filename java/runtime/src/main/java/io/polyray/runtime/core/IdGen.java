@@ -1,6 +1,7 @@
 package io.polyray.runtime.core;
 
 import com.google.protobuf.ByteString;
+import io.polyray.runtime.spec.RuntimeSpec;
 import io.polyray.runtime.worker.Ids;
 import java.security.SecureRandom;
 
@@ -18,19 +19,24 @@ final class IdGen {
     return ByteString.copyFrom(b);
   }
 
-  /** A TaskID: 20 unique bytes + JobID. */
+  /** Unique bytes of a TaskID: the rest is the JobID (sizes are the runtime spec's). */
+  static final int TASK_UNIQUE_BYTES = RuntimeSpec.IDS_TASK_BYTES - RuntimeSpec.IDS_JOB_BYTES;
+  /** Unique bytes of an ActorID: the rest is the JobID. */
+  static final int ACTOR_UNIQUE_BYTES = RuntimeSpec.IDS_ACTOR_BYTES - RuntimeSpec.IDS_JOB_BYTES;
+
+  /** A TaskID: unique bytes + JobID. */
   static ByteString taskId(ByteString jobId) {
-    return random(20).concat(jobId);
+    return random(TASK_UNIQUE_BYTES).concat(jobId);
   }
 
-  /** An ActorID: 12 unique bytes + JobID. */
+  /** An ActorID: unique bytes + JobID. */
   static ByteString actorId(ByteString jobId) {
-    return random(12).concat(jobId);
+    return random(ACTOR_UNIQUE_BYTES).concat(jobId);
   }
 
-  /** A WorkerID: 28 unique bytes. */
+  /** A WorkerID: unique bytes only. */
   static ByteString workerId() {
-    return random(28);
+    return random(RuntimeSpec.IDS_WORKER_BYTES);
   }
 
   /** The n-th put object (n from 1) of a task: TaskID ‖ uint32le(0x80000000 | n). */

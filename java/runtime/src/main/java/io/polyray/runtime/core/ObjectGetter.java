@@ -24,6 +24,7 @@ import io.polyray.runtime.proto.NotifyWorkerBlockedRequest;
 import io.polyray.runtime.proto.ReturnObject;
 import io.polyray.runtime.ref.Hex;
 import io.polyray.runtime.ref.ObjectRefImpl;
+import io.polyray.runtime.spec.RuntimeSpec;
 import io.polyray.runtime.store.ObjectId;
 import io.polyray.runtime.store.ObjectView;
 import io.polyray.runtime.store.StoreTimeoutException;
@@ -67,8 +68,8 @@ final class ObjectGetter {
       fetching.remove(oid);
       return;
     }
-    GetObjectRequest req = GetObjectRequest.newBuilder().setObjectId(oid).setTimeoutMs(CoreWorker.GET_OBJECT_WAIT_MS).build();
-    CoreWorkerServiceGrpc.newStub(w.channels.get(owner)).withDeadlineAfter(CoreWorker.GET_OBJECT_WAIT_MS + 10_000,
+    GetObjectRequest req = GetObjectRequest.newBuilder().setObjectId(oid).setTimeoutMs(RuntimeSpec.RPC_GET_OBJECT_WAIT_MS).build();
+    CoreWorkerServiceGrpc.newStub(w.channels.get(owner)).withDeadlineAfter(RuntimeSpec.RPC_GET_OBJECT_WAIT_MS + 10_000L,
         TimeUnit.MILLISECONDS).getObject(req, new StreamObserver<GetObjectReply>() {
           private boolean answered;
 
@@ -190,7 +191,7 @@ final class ObjectGetter {
   }
 
   private void notifyBlocked(boolean blocked) {
-    w.onIo(() -> w.rayletAsync().withDeadlineAfter(CoreWorker.RPC_TIMEOUT_S, TimeUnit.SECONDS).notifyWorkerBlocked(
+    w.onIo(() -> w.rayletAsync().withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS).notifyWorkerBlocked(
         NotifyWorkerBlockedRequest.newBuilder().setWorkerId(w.workerId).setBlocked(blocked).build(), Rpcs.ignore()));
   }
 
@@ -269,7 +270,7 @@ final class ObjectGetter {
     }
     ObjectView view;
     try {
-      view = w.store().getOne(ObjectId.fromBytes(oid.toByteArray()), CoreWorker.STORE_WAIT_MS);
+      view = w.store().getOne(ObjectId.fromBytes(oid.toByteArray()), RuntimeSpec.RPC_STORE_WAIT_MS);
     } catch (StoreTimeoutException e) {
       throw new ObjectLostException("object " + hex + " is not in this node's store (freed or evicted)");
     }

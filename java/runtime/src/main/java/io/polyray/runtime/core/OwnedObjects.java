@@ -14,6 +14,7 @@ import io.polyray.runtime.proto.ReturnObject;
 import io.polyray.runtime.proto.TaskSpec;
 import io.polyray.runtime.ref.Hex;
 import io.polyray.runtime.ref.ObjectRefImpl;
+import io.polyray.runtime.spec.Policies;
 import io.polyray.runtime.store.ObjectId;
 import io.polyray.runtime.store.ObjectView;
 import io.polyray.runtime.store.SharedStore;
@@ -73,7 +74,7 @@ final class OwnedObjects {
     for (io.polyray.runtime.proto.ObjectRef r : enc.nestedRefs()) {
       nestedIds.add(r.getObjectId());
     }
-    if (enc.size() > CoreWorker.INLINE_MAX) {
+    if (!Policies.travelsInline(enc.size())) {
       putInStore(oid, enc, w.address);
       w.references.setInStore(oid, w.nodeId);
       w.memoryStore.set(oid, MemoryStore.Entry.inStore(w.nodeId, enc.size(), w.holdNested(enc.nestedRefs())));

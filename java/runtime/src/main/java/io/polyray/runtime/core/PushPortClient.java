@@ -7,7 +7,7 @@ import io.grpc.stub.StreamObserver;
 import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
-import io.polyray.runtime.worker.Rpc;
+import io.polyray.runtime.spec.RuntimeSpec;
 import io.polyray.runtime.worker.Spin;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -427,9 +427,9 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
               break;
             }
             int n = in.getInt();
-            if (n < 0 || n > Rpc.MAX_MESSAGE) {
+            if (n < 0 || n > RuntimeSpec.RPC_MAX_MESSAGE_BYTES) {
               fail("bad frame from the worker at " + where + ": a push frame announces "
-                  + Integer.toUnsignedString(n) + " bytes, more than the limit of " + Rpc.MAX_MESSAGE, null);
+                  + Integer.toUnsignedString(n) + " bytes, more than the limit of " + RuntimeSpec.RPC_MAX_MESSAGE_BYTES, null);
               return;
             }
             body = new byte[n];

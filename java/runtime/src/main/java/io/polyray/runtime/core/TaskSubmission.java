@@ -21,6 +21,8 @@ import io.polyray.runtime.proto.TaskType;
 import io.polyray.runtime.ref.AbstractActorHandle;
 import io.polyray.runtime.ref.Hex;
 import io.polyray.runtime.ref.ObjectRefImpl;
+import io.polyray.runtime.spec.Policies;
+import io.polyray.runtime.spec.RuntimeSpec;
 import io.polyray.runtime.worker.Ids;
 import java.lang.ref.Reference;
 import java.util.ArrayList;
@@ -161,7 +163,7 @@ final class TaskSubmission {
         throw new io.polyray.runtime.codec.XlangTypeException(e.getMessage() + " (the callee " + callee
             + " is a " + languageName(spec.getLanguage()) + " function; nothing was sent)", e.path(), e.typeName());
       }
-      if (enc.size() > CoreWorker.INLINE_MAX) {
+      if (!Policies.travelsInline(enc.size())) {
         ByteString oid = w.nextPutId();
         w.references.addOwned(oid);
         ObjectRefImpl<?> ref = w.ownedRef(oid, null);
@@ -220,7 +222,7 @@ final class TaskSubmission {
     TaskSpec.Builder spec = newSpec(TaskType.NORMAL_TASK, protoLanguage(fn.getLanguage()), descriptor(fn), name)
         .setNumReturns(1)
         .putAllResources(resources(o, 1.0))
-        .setMaxRetries(o.getMaxRetries() == null ? 3 : o.getMaxRetries())
+        .setMaxRetries(o.getMaxRetries() == null ? RuntimeSpec.RETRY_MAX_RETRIES : o.getMaxRetries())
         .setRetryExceptions(o.isRetryExceptions());
     List<Object> held = new ArrayList<>();
     List<ByteString> argIds = buildArgs(spec, args, name, held);
@@ -259,8 +261,9 @@ final class TaskSubmission {
         .setActorId(actorId)
         .setNumReturns(0)
         .putAllResources(resources(o, 0))
-        .setMaxRestarts(o.getMaxRestarts() == null ? 0 : o.getMaxRestarts())
-        .setMaxTaskRetries(o.getMaxTaskRetries() == null ? 0 : o.getMaxTaskRetries())
+        .setMaxRestarts(o.getMaxRestarts() == null ? RuntimeSpec.RETRY_MAX_RESTARTS : o.getMaxRestarts())
+        .setMaxTaskRetries(o.getMaxTaskRetries() == null ? RuntimeSpec.RETRY_MAX_TASK_RETRIES
+            : o.getMaxTaskRetries())
         .setMaxConcurrency(o.getMaxConcurrency() == null ? 0 : o.getMaxConcurrency())
         .setActorName(o.getName())
         .setActorNamespace(ns)

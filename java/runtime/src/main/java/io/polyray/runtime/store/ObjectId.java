@@ -1,5 +1,6 @@
 package io.polyray.runtime.store;
 
+import io.polyray.runtime.spec.RuntimeSpec;
 import java.util.Arrays;
 
 /**
@@ -11,7 +12,7 @@ import java.util.Arrays;
  */
 public final class ObjectId {
   /** Length of every object id, in bytes ({@code PRS_OBJECT_ID_SIZE}). */
-  public static final int SIZE = 28;
+  public static final int SIZE = RuntimeSpec.IDS_OBJECT_BYTES;
 
   private static final char[] HEX = "0123456789abcdef".toCharArray();
 

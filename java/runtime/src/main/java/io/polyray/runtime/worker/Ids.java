@@ -1,13 +1,14 @@
 package io.polyray.runtime.worker;
 
 import com.google.protobuf.ByteString;
+import io.polyray.runtime.spec.RuntimeSpec;
 
 /** Protocol ID arithmetic (docs/protocol.md §2). */
 public final class Ids {
-  /** Bytes of a TaskID. */
-  public static final int TASK_ID_SIZE = 24;
-  /** Bytes of an ObjectID. */
-  public static final int OBJECT_ID_SIZE = 28;
+  /** Bytes of a TaskID (the runtime spec's). */
+  public static final int TASK_ID_SIZE = RuntimeSpec.IDS_TASK_BYTES;
+  /** Bytes of an ObjectID (the runtime spec's). */
+  public static final int OBJECT_ID_SIZE = RuntimeSpec.IDS_OBJECT_BYTES;
 
   private Ids() {}
 

@@ -32,6 +32,7 @@ import io.polyray.runtime.proto.RegisterWorkerReply;
 import io.polyray.runtime.proto.RegisterWorkerRequest;
 import io.polyray.runtime.ref.Hex;
 import io.polyray.runtime.ref.RefHooks;
+import io.polyray.runtime.spec.RuntimeSpec;
 import io.polyray.runtime.store.ObjectId;
 import io.polyray.runtime.store.ObjectView;
 import io.polyray.runtime.store.SharedStore;
@@ -52,9 +53,6 @@ import java.util.concurrent.TimeUnit;
  * {@link io.polyray.runtime.WorkerMain}), until {@link #shutdown()} or an Exit request.
  */
 public final class JavaWorker implements AutoCloseable {
-  /** Values up to this many bytes travel inline; larger ones go through the store. */
-  public static final long INLINE_MAX = 100 * 1024;
-
   private final WorkerConfig config;
   private final Runnable exitAction;
   private final Codec codec = new Codec(RefHooks.INSTANCE);
@@ -105,7 +103,7 @@ public final class JavaWorker implements AutoCloseable {
           + " (set -Dpolyray.store.library=<path of libpolyray_store.so>)", e);
     }
     server = NettyServerBuilder.forAddress(new InetSocketAddress(config.nodeIp, 0))
-        .maxInboundMessageSize(Rpc.MAX_MESSAGE)
+        .maxInboundMessageSize(RuntimeSpec.RPC_MAX_MESSAGE_BYTES)
         .permitKeepAliveTime(5, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         // Every handler only queues work or answers at once: run them on the network
@@ -126,7 +124,7 @@ public final class JavaWorker implements AutoCloseable {
     raylet = RayletServiceGrpc.newBlockingStub(rayletChannel);
     RegisterWorkerReply reply;
     try {
-      reply = raylet.withDeadlineAfter(Rpc.RPC_TIMEOUT_S, TimeUnit.SECONDS).registerWorker(
+      reply = raylet.withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS).registerWorker(
           RegisterWorkerRequest.newBuilder()
               .setWorkerId(config.workerId)
               .setLanguage(Language.JAVA)
@@ -259,7 +257,7 @@ public final class JavaWorker implements AutoCloseable {
   void flushBorrows() {
     CoreWorker c = core;
     if (c != null && c.hasPendingBorrows()) {
-      c.flushBorrows(Rpc.RPC_TIMEOUT_S * 1000);
+      c.flushBorrows(RuntimeSpec.RPC_TIMEOUT_S * 1000);
     }
   }
 
@@ -344,7 +342,7 @@ public final class JavaWorker implements AutoCloseable {
     Address owner = ref.getOwner();
     CoreWorkerServiceGrpc.CoreWorkerServiceBlockingStub stub =
         CoreWorkerServiceGrpc.newBlockingStub(ownerChannel(owner));
-    GetObjectRequest req = GetObjectRequest.newBuilder().setObjectId(oid).setTimeoutMs(Rpc.GET_OBJECT_WAIT_MS).build();
+    GetObjectRequest req = GetObjectRequest.newBuilder().setObjectId(oid).setTimeoutMs(RuntimeSpec.RPC_GET_OBJECT_WAIT_MS).build();
     while (true) {
       GetObjectReply reply;
       try {
@@ -420,7 +418,7 @@ public final class JavaWorker implements AutoCloseable {
     }
     ObjectView view;
     try {
-      view = store().getOne(ObjectId.fromBytes(oid.toByteArray()), 10_000);
+      view = store().getOne(ObjectId.fromBytes(oid.toByteArray()), RuntimeSpec.RPC_STORE_WAIT_MS);
     } catch (StoreTimeoutException e) {
       throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST, "object " + hex + " (" + what
           + ") is not in this node's store (freed or evicted)"));
@@ -475,7 +473,7 @@ public final class JavaWorker implements AutoCloseable {
     ObjectId id = ObjectId.fromBytes(oid.toByteArray());
     StoreWrites.writeSealed(s, id, enc);
     try (ObjectView pin = s.getOne(id, 5_000)) {
-      PinObjectsReply reply = raylet.withDeadlineAfter(Rpc.RPC_TIMEOUT_S, TimeUnit.SECONDS)
+      PinObjectsReply reply = raylet.withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS)
           .pinObjects(PinObjectsRequest.newBuilder().addObjectIds(oid).setOwner(owner).build());
       if (reply.getPinnedCount() > 0 && !reply.getPinned(0)) {
         throw new IllegalStateException("the raylet could not pin object " + Hex.of(oid.toByteArray())

@@ -4,6 +4,7 @@ import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
 import io.polyray.runtime.proto.TaskResult;
 import io.polyray.runtime.proto.TaskSpec;
+import io.polyray.runtime.spec.RuntimeSpec;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -113,9 +114,9 @@ final class PushPort {
           } catch (EOFException e) {
             break; // the caller pushes nothing more
           }
-          if (n < 0 || n > Rpc.MAX_MESSAGE) {
+          if (n < 0 || n > RuntimeSpec.RPC_MAX_MESSAGE_BYTES) {
             throw new IOException("a push frame announces " + Integer.toUnsignedString(n)
-                + " bytes, more than the limit of " + Rpc.MAX_MESSAGE);
+                + " bytes, more than the limit of " + RuntimeSpec.RPC_MAX_MESSAGE_BYTES);
           }
           byte[] body = new byte[n];
           in.readFully(body);

@@ -3,18 +3,19 @@ package io.polyray.runtime.worker;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.polyray.runtime.proto.Address;
+import io.polyray.runtime.spec.RuntimeSpec;
 import java.util.concurrent.TimeUnit;
 
-/** gRPC settings shared by the worker's server and clients (as python/polyray/core/rpc.py). */
+/**
+ * gRPC settings shared by the worker's server and clients (as python/polyray/core/rpc.py).
+ * Limits and deadlines are the runtime spec's ({@link RuntimeSpec}); only local choices live here.
+ */
 public final class Rpc {
-  /** Largest message: a batch of tasks or results can be sizeable. */
-  public static final int MAX_MESSAGE = 512 * 1024 * 1024;
-  /** Deadline of control-plane calls (raylet, GCS), in seconds. */
-  public static final long RPC_TIMEOUT_S = 30;
-  /** How long an owner may hold a GetObject before answering timed_out, in ms. */
-  public static final long GET_OBJECT_WAIT_MS = 30_000;
-  /** Deadline of one GetObject call: the owner's wait plus slack, in seconds. */
-  public static final long GET_OBJECT_DEADLINE_S = 40;
+  /**
+   * Deadline of one GetObject call: the owner's wait (a runtime-spec constant) plus slack,
+   * so the owner's timed_out answer arrives before the deadline cuts the call.
+   */
+  public static final long GET_OBJECT_DEADLINE_S = RuntimeSpec.RPC_GET_OBJECT_WAIT_MS / 1000 + 10;
 
   private Rpc() {}
 
@@ -27,7 +28,7 @@ public final class Rpc {
   public static ManagedChannel channel(String target) {
     return NettyChannelBuilder.forTarget(target)
         .usePlaintext()
-        .maxInboundMessageSize(MAX_MESSAGE)
+        .maxInboundMessageSize(RuntimeSpec.RPC_MAX_MESSAGE_BYTES)
         .keepAliveTime(10, TimeUnit.SECONDS)
         .keepAliveTimeout(5, TimeUnit.SECONDS)
         .keepAliveWithoutCalls(true)

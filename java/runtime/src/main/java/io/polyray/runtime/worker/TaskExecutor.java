@@ -19,6 +19,7 @@ import io.polyray.runtime.proto.TaskResult;
 import io.polyray.runtime.proto.TaskSpec;
 import io.polyray.runtime.proto.TaskType;
 import io.polyray.runtime.ref.Hex;
+import io.polyray.runtime.spec.Policies;
 import io.polyray.runtime.store.StoreFullException;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Type;
@@ -382,7 +383,7 @@ public final class TaskExecutor {
       ByteString oid = Ids.returnId(spec.getTaskId(), i + 1);
       ReturnObject.Builder r = ReturnObject.newBuilder().setObjectId(oid).setSize(enc.size())
           .addAllNestedRefs(enc.nestedRefs());
-      if (enc.size() > JavaWorker.INLINE_MAX) {
+      if (!Policies.travelsInline(enc.size())) {
         try {
           worker.putInStore(oid, enc, spec.getCaller());
         } catch (StoreFullException e) {

@@ -1,0 +1,83 @@
+package io.polyray.runtime.spec;
+
+/**
+ * The runtime spec's policies (proto/runtime/runtime_spec.toml), written once for Java.
+ * Every CoreWorker language decides these the same way; RuntimeSpecTest checks this class
+ * against proto/vectors/policy.json, as the Python and C++ unit tests check theirs.
+ *
+ * <p>Invariants: pure functions of their arguments and {@link RuntimeSpec}'s constants (no
+ * state, no clock), so a submitter's decision can be tested without running anything.
+ */
+public final class Policies {
+  private Policies() {}
+
+  /**
+   * How many tasks may be in flight on one leased worker (policy "inflight_limit").
+   * Short tasks are pipelined only when far more tasks wait than there are workers: a few
+   * tasks always get a worker each, so tasks that wait on one another never queue behind
+   * one another on one worker.
+   *
+   * @param avgTaskUs the lease's moving average of task time, in microseconds
+   * @param queued tasks waiting in the lease's scheduling class
+   * @param leases leases held for that class
+   * @return {@link RuntimeSpec#PIPELINING_MAX_INFLIGHT_FAST} or 1
+   */
+  public static int inflightLimit(double avgTaskUs, long queued, long leases) {
+    if (avgTaskUs < RuntimeSpec.PIPELINING_FAST_TASK_US && queued > RuntimeSpec.PIPELINING_QUEUE_FACTOR * leases) {
+      return RuntimeSpec.PIPELINING_MAX_INFLIGHT_FAST;
+    }
+    return 1;
+  }
+
+  /**
+   * A lease's task-time average after one more result (policy "task_time_average"). An
+   * average at or above {@link RuntimeSpec#PIPELINING_UNKNOWN_AVG_US} means "no result
+   * yet": the first result replaces it rather than being averaged with a guess.
+   *
+   * @param avgUs the average so far, in microseconds
+   * @param tookUs how long the task took, in microseconds
+   * @return the new average, in microseconds
+   */
+  public static double nextTaskTimeAverage(double avgUs, double tookUs) {
+    if (avgUs >= RuntimeSpec.PIPELINING_UNKNOWN_AVG_US) {
+      return tookUs;
+    }
+    double w = RuntimeSpec.PIPELINING_NEW_WEIGHT_RATIO;
+    return (1 - w) * avgUs + w * tookUs;
+  }
+
+  /**
+   * How many more lease requests to send for a scheduling class (policy "lease_requests"):
+   * one per queued task, at most {@link RuntimeSpec#LEASE_MAX_PENDING_REQUESTS} in flight.
+   *
+   * @param queued tasks waiting in the class
+   * @param requesting lease requests already in flight for it
+   * @return requests to start now, never negative
+   */
+  public static int leaseRequestsToStart(long queued, long requesting) {
+    return (int) Math.max(0, Math.min(queued, RuntimeSpec.LEASE_MAX_PENDING_REQUESTS) - requesting);
+  }
+
+  /**
+   * Whether a task may run again after attempt {@code attempt} (from 0) failed (policy
+   * "can_retry").
+   *
+   * @param attempt the attempt that failed
+   * @param maxRetries the task's limit; negative retries forever
+   * @return true to retry
+   */
+  public static boolean canRetry(long attempt, long maxRetries) {
+    return maxRetries < 0 || attempt < maxRetries;
+  }
+
+  /**
+   * Whether a value of this encoded size travels inside messages rather than through the
+   * node's store (policy "travels_inline").
+   *
+   * @param size body plus out-of-band buffers, in bytes
+   * @return true for inline
+   */
+  public static boolean travelsInline(long size) {
+    return size <= RuntimeSpec.INLINE_MAX_BYTES;
+  }
+}
