@@ -22,8 +22,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * Submits actor method calls (docs/protocol.md §7.2; as
@@ -32,12 +31,19 @@ import java.util.concurrent.TimeUnit;
  * {@code wait_for_change}, repeated every {@value #ACTOR_WATCH_S} s while it starts).
  * Calls made before that wait in order. Once the actor is DEAD, every pending and later
  * call fails with ACTOR_DIED carrying the death cause; calls in flight when a stream
- * breaks fail too (they cannot be known to have run). Confined to the io thread.
+ * breaks fail too (they cannot be known to have run).
+ *
+ * <p>Invariants: confined to one thread (the io thread; the test's in unit tests); one
+ * caller's calls to an actor leave in submission order, on one stream at a time; a call is
+ * in exactly one place (the actor's pending queue, its in-flight table, or finished
+ * through the {@link TaskFinisher}). It meets the rest of the process only through its
+ * constructor's interfaces.
  */
 final class ActorTaskSubmitter {
   static final long ACTOR_WATCH_S = 30;
-  /** Checks of an actor's state after its stream broke, 5 s each. */
+  /** Checks of an actor's state after its stream broke, {@value #FINAL_STATE_CHECK_S} s each. */
   static final int FINAL_STATE_ATTEMPTS = 60;
+  static final long FINAL_STATE_CHECK_S = 5;
 
   private static final class ActorQueue {
     final ByteString actorId;
@@ -56,12 +62,30 @@ final class ActorTaskSubmitter {
     }
   }
 
-  private final CoreWorker core;
+  private final ActorDirectory gcs;
+  private final PushStreams streams;
+  private final TaskFinisher finisher;
+  private final IoScheduler scheduler;
+  private final BooleanSupplier shuttingDown;
   private final Map<ByteString, ActorQueue> actors = new HashMap<>();
   private boolean closed;
 
-  ActorTaskSubmitter(CoreWorker core) {
-    this.core = core;
+  /**
+   * A submitter.
+   *
+   * @param gcs where actor states come from
+   * @param streams opens the PushTasks stream of an actor
+   * @param finisher gets each call's end
+   * @param scheduler timers of the io thread
+   * @param shuttingDown true once the process shuts down
+   */
+  ActorTaskSubmitter(ActorDirectory gcs, PushStreams streams, TaskFinisher finisher, IoScheduler scheduler,
+      BooleanSupplier shuttingDown) {
+    this.gcs = gcs;
+    this.streams = streams;
+    this.finisher = finisher;
+    this.scheduler = scheduler;
+    this.shuttingDown = shuttingDown;
   }
 
   private ActorQueue queue(ByteString actorId) {
@@ -72,7 +96,7 @@ final class ActorTaskSubmitter {
   void watchCreation(ByteString actorId, List<ByteString> argIds) {
     ActorQueue aq = queue(actorId);
     if (aq.state == ActorState.DEAD || aq.state == ActorState.ALIVE) {
-      core.references.removeSubmitted(argIds);
+      finisher.releaseArgs(argIds);
       return;
     }
     aq.creationArgs.add(argIds);
@@ -93,11 +117,11 @@ final class ActorTaskSubmitter {
     for (PendingTask t : tasks) {
       ActorQueue aq = queue(t.spec.getActorId());
       if (aq.state == ActorState.DEAD) {
-        core.owned.failTask(t.spec, died(aq, t.spec), t.argIds);
+        finisher.fail(t.spec, died(aq, t.spec), t.argIds);
         continue;
       }
       if (closed) {
-        core.owned.failTask(t.spec, ErrorRecords.system(ErrorKind.ACTOR_DIED, "the polyray runtime is shutting down"),
+        finisher.fail(t.spec, ErrorRecords.system(ErrorKind.ACTOR_DIED, "the polyray runtime is shutting down"),
             t.argIds);
         continue;
       }
@@ -145,66 +169,61 @@ final class ActorTaskSubmitter {
   }
 
   private void watchOnce(ActorQueue aq, ActorState known) {
-    if (closed || core.shuttingDown) {
+    if (closed || shuttingDown.getAsBoolean()) {
       aq.watching = false;
       return;
     }
     GetActorInfoRequest req = GetActorInfoRequest.newBuilder().setActorId(aq.actorId).setWaitForChange(true)
         .setKnownState(known).build();
-    core.gcsAsync().withDeadlineAfter(ACTOR_WATCH_S, TimeUnit.SECONDS).getActorInfo(req,
-        new StreamObserver<GetActorInfoReply>() {
-          private ActorInfo info;
+    gcs.getActorInfo(req, ACTOR_WATCH_S, new StreamObserver<GetActorInfoReply>() {
+      private ActorInfo info;
 
-          @Override
-          public void onNext(GetActorInfoReply reply) {
-            info = reply.getActor();
-          }
+      @Override
+      public void onNext(GetActorInfoReply reply) {
+        info = reply.getActor();
+      }
 
-          @Override
-          public void onError(Throwable t) {
-            Status.Code code = Status.fromThrowable(t).getCode();
-            if (code == Status.Code.DEADLINE_EXCEEDED) {
-              watchOnce(aq, known); // still starting: wait again
-            } else if (code == Status.Code.NOT_FOUND) {
-              aq.watching = false;
-              markDead(aq, ErrorRecords.system(ErrorKind.ACTOR_DIED, "the GCS does not know actor "
-                  + Hex.of(aq.actorId.toByteArray())), List.of());
-            } else {
-              later(() -> watchOnce(aq, known), 500);
-            }
-          }
+      @Override
+      public void onError(Throwable t) {
+        Status.Code code = Status.fromThrowable(t).getCode();
+        if (code == Status.Code.DEADLINE_EXCEEDED) {
+          watchOnce(aq, known); // still starting: wait again
+        } else if (code == Status.Code.NOT_FOUND) {
+          aq.watching = false;
+          markDead(aq, ErrorRecords.system(ErrorKind.ACTOR_DIED, "the GCS does not know actor "
+              + Hex.of(aq.actorId.toByteArray())), List.of());
+        } else {
+          later(() -> watchOnce(aq, known), 500);
+        }
+      }
 
-          @Override
-          public void onCompleted() {
-            if (info == null) {
-              later(() -> watchOnce(aq, known), 500);
-              return;
-            }
-            if (info.getState() == ActorState.DEAD) {
-              aq.watching = false;
-              markDead(aq, info.hasDeathCause() ? info.getDeathCause() : null, List.of());
-            } else if (info.getState() == ActorState.ALIVE) {
-              aq.watching = false;
-              alive(aq, info.getAddress());
-            } else {
-              aq.state = info.getState();
-              watchOnce(aq, info.getState());
-            }
-          }
-        });
+      @Override
+      public void onCompleted() {
+        if (info == null) {
+          later(() -> watchOnce(aq, known), 500);
+          return;
+        }
+        if (info.getState() == ActorState.DEAD) {
+          aq.watching = false;
+          markDead(aq, info.hasDeathCause() ? info.getDeathCause() : null, List.of());
+        } else if (info.getState() == ActorState.ALIVE) {
+          aq.watching = false;
+          alive(aq, info.getAddress());
+        } else {
+          aq.state = info.getState();
+          watchOnce(aq, info.getState());
+        }
+      }
+    });
   }
 
   private void later(Runnable r, long ms) {
-    try {
-      core.loop.schedule(r, ms, TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      // shut down
-    }
+    scheduler.schedule(r, ms); // dropped when shut down
   }
 
   private void releaseCreationArgs(ActorQueue aq) {
     for (List<ByteString> ids : aq.creationArgs) {
-      core.references.removeSubmitted(ids);
+      finisher.releaseArgs(ids);
     }
     aq.creationArgs.clear();
   }
@@ -226,13 +245,13 @@ final class ActorTaskSubmitter {
     // Over the actor's push port when it offers one, else gRPC (Channels.pushTasks). No
     // deadline: calls may run for a long time; a dead actor's socket closes, which ends
     // the stream at once.
-    aq.requests = core.channels.pushTasks(aq.address, new StreamObserver<PushTasksReply>() {
+    aq.requests = streams.open(aq.address, new StreamObserver<PushTasksReply>() {
       @Override
       public void onNext(PushTasksReply reply) {
         for (TaskResult r : reply.getResultsList()) {
           PendingTask t = aq.inflight.remove(r.getTaskId());
           if (t != null) {
-            core.owned.completeTask(t.spec, r.getReturnsList(), t.argIds);
+            finisher.complete(t.spec, r.getReturnsList(), t.argIds);
           }
         }
       }
@@ -264,7 +283,7 @@ final class ActorTaskSubmitter {
 
   /** The actor's stream ended: its process is gone (or going). */
   private void broken(ActorQueue aq, int gen) {
-    if (gen != aq.generation || closed || core.shuttingDown) {
+    if (gen != aq.generation || closed || shuttingDown.getAsBoolean()) {
       return;
     }
     aq.generation++;
@@ -277,14 +296,14 @@ final class ActorTaskSubmitter {
   }
 
   private void finalState(ActorQueue aq, Address was, List<PendingTask> inflight, int attempt) {
-    if (attempt >= FINAL_STATE_ATTEMPTS || closed || core.shuttingDown) {
+    if (attempt >= FINAL_STATE_ATTEMPTS || closed || shuttingDown.getAsBoolean()) {
       markDead(aq, ErrorRecords.system(ErrorKind.ACTOR_DIED, "lost contact with actor "
           + Hex.of(aq.actorId.toByteArray())), inflight);
       return;
     }
     GetActorInfoRequest req = GetActorInfoRequest.newBuilder().setActorId(aq.actorId).setWaitForChange(true)
         .setKnownState(ActorState.ALIVE).build();
-    core.gcsAsync().withDeadlineAfter(5, TimeUnit.SECONDS).getActorInfo(req, new StreamObserver<GetActorInfoReply>() {
+    gcs.getActorInfo(req, FINAL_STATE_CHECK_S, new StreamObserver<GetActorInfoReply>() {
       private ActorInfo info;
 
       @Override
@@ -325,7 +344,7 @@ final class ActorTaskSubmitter {
           if (cause != null) {
             r.setCause(cause);
           }
-          core.owned.failTask(t.spec, r.build(), t.argIds);
+          finisher.fail(t.spec, r.build(), t.argIds);
         }
         if (info.getState() == ActorState.ALIVE) {
           alive(aq, info.getAddress());
@@ -347,7 +366,7 @@ final class ActorTaskSubmitter {
     aq.pending.clear();
     aq.inflight.clear();
     for (PendingTask t : failed) {
-      core.owned.failTask(t.spec, died(aq, t.spec), t.argIds);
+      finisher.fail(t.spec, died(aq, t.spec), t.argIds);
     }
   }
 

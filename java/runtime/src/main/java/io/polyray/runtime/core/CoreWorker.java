@@ -11,16 +11,19 @@ import io.polyray.runtime.codec.Encoded;
 import io.polyray.runtime.codec.ErrorRecords;
 import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.ErrorKind;
+import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.GcsServiceGrpc;
 import io.polyray.runtime.proto.GetObjectReply;
 import io.polyray.runtime.proto.GetObjectRequest;
 import io.polyray.runtime.proto.RayletServiceGrpc;
+import io.polyray.runtime.proto.ReturnObject;
 import io.polyray.runtime.proto.TaskSpec;
 import io.polyray.runtime.proto.TaskType;
 import io.polyray.runtime.proto.UpdateBorrowsReply;
 import io.polyray.runtime.proto.UpdateBorrowsRequest;
 import io.polyray.runtime.ref.ObjectRefImpl;
 import io.polyray.runtime.ref.RefHooks;
+import io.polyray.runtime.spec.RuntimeSpec;
 import io.polyray.runtime.store.SharedStore;
 import java.lang.ref.Cleaner;
 import java.lang.reflect.Type;
@@ -46,19 +49,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link #submitTask}, ...), which hand work to one io thread; every asynchronous gRPC
  * callback runs on that thread too (it is the channels' executor), so the submitters'
  * state is confined to it. Invariants: an owned object is completed once (value, store
- * location or error); values above {@link #INLINE_MAX} never travel inline; every wait
- * ends, by value, error or timeout.
+ * location or error); values larger than {@link RuntimeSpec#INLINE_MAX_BYTES} never travel
+ * inline ({@link io.polyray.runtime.spec.Policies#travelsInline}); every wait ends, by value,
+ * error or timeout. The constants every CoreWorker shares come from {@link RuntimeSpec}.
  */
 public final class CoreWorker {
-  /** Values up to this many bytes travel inline; larger ones go through the shared store. */
-  public static final long INLINE_MAX = 100 * 1024;
-  /** Deadline of control-plane calls (GCS, raylet), in seconds. */
-  static final long RPC_TIMEOUT_S = 30;
-  /** How long an owner holds a GetObject before answering timed_out, in ms. */
-  static final long GET_OBJECT_WAIT_MS = 30_000;
-  /** How long a read of the local store waits for an object to be sealed, in ms. */
-  static final long STORE_WAIT_MS = 10_000;
-
   private static final Cleaner CLEANER = Cleaner.create();
 
   /** What a CoreWorker is told when it is made. */
@@ -162,8 +157,44 @@ public final class CoreWorker {
     });
     this.codec = new Codec(new Hooks());
     this.driverTask = new TaskContext(IdGen.taskId(jobId));
-    this.submitter = new NormalTaskSubmitter(this);
-    this.actorSubmitter = new ActorTaskSubmitter(this);
+    // The submitters meet the rest of the process only through these seams (unit tests
+    // give them fakes instead).
+    IoScheduler scheduler = IoScheduler.of(loop);
+    TaskFinisher finisher = new Finisher();
+    LeaseClient.Directory raylets = new LeaseClient.Directory() {
+      @Override
+      public LeaseClient local() {
+        return LeaseClient.grpc(CoreWorker.this::rayletAsync, rayletAddress);
+      }
+
+      @Override
+      public LeaseClient at(Address raylet) {
+        return LeaseClient.grpc(() -> RayletServiceGrpc.newStub(channels.get(raylet)), Rpcs.target(raylet));
+      }
+    };
+    ActorDirectory actors = (req, deadlineS, reply) ->
+        gcsAsync().withDeadlineAfter(deadlineS, TimeUnit.SECONDS).getActorInfo(req, reply);
+    this.submitter = new NormalTaskSubmitter(raylets, channels::pushTasks, finisher, scheduler, () -> shuttingDown);
+    this.actorSubmitter = new ActorTaskSubmitter(actors, channels::pushTasks, finisher, scheduler,
+        () -> shuttingDown);
+  }
+
+  /** How the submitters' tasks end: in the owned objects and the reference counts. */
+  private final class Finisher implements TaskFinisher {
+    @Override
+    public void complete(TaskSpec spec, List<ReturnObject> returns, List<ByteString> argIds) {
+      owned.completeTask(spec, returns, argIds);
+    }
+
+    @Override
+    public void fail(TaskSpec spec, ErrorRecord record, List<ByteString> argIds) {
+      owned.failTask(spec, record, argIds);
+    }
+
+    @Override
+    public void releaseArgs(List<ByteString> argIds) {
+      references.removeSubmitted(argIds);
+    }
   }
 
   /** Codec hooks: references decoded here are counted (and borrowed from their owners). */
@@ -221,7 +252,7 @@ public final class CoreWorker {
   }
 
   GcsServiceGrpc.GcsServiceBlockingStub gcs() {
-    return GcsServiceGrpc.newBlockingStub(channels.get(gcsAddress)).withDeadlineAfter(RPC_TIMEOUT_S, TimeUnit.SECONDS);
+    return GcsServiceGrpc.newBlockingStub(channels.get(gcsAddress)).withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS);
   }
 
   GcsServiceGrpc.GcsServiceStub gcsAsync() {
@@ -230,7 +261,7 @@ public final class CoreWorker {
 
   RayletServiceGrpc.RayletServiceBlockingStub raylet() {
     return RayletServiceGrpc.newBlockingStub(channels.get(rayletAddress))
-        .withDeadlineAfter(RPC_TIMEOUT_S, TimeUnit.SECONDS);
+        .withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS);
   }
 
   RayletServiceGrpc.RayletServiceStub rayletAsync() {

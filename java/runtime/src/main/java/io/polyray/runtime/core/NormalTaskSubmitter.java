@@ -9,12 +9,13 @@ import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
-import io.polyray.runtime.proto.RayletServiceGrpc;
 import io.polyray.runtime.proto.RequestWorkerLeaseReply;
 import io.polyray.runtime.proto.RequestWorkerLeaseRequest;
 import io.polyray.runtime.proto.ReturnWorkerRequest;
 import io.polyray.runtime.proto.TaskResult;
 import io.polyray.runtime.proto.TaskSpec;
+import io.polyray.runtime.spec.Policies;
+import io.polyray.runtime.spec.RuntimeSpec;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -24,32 +25,30 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * Submits normal tasks (docs/protocol.md §7.1, §7.2; as python/polyray/core/task_submitter.py):
  * one queue per scheduling class, worker leases from the local raylet, one PushTasks
  * stream per leased worker. A lease serves queued tasks of its class until the queue is
- * empty, then lingers {@value #LEASE_LINGER_MS} ms before it is returned, so a driver
- * submitting one task at a time does not pay two raylet round trips per task. Tasks that
- * finish in under 2 ms are pipelined (up to {@value #MAX_INFLIGHT_FAST} in flight per
- * worker). When a worker's stream breaks, its tasks are retried (up to max_retries) or
- * fail with WORKER_CRASHED. A lease reply with {@code retry_at} (spill-over: the local raylet
- * sends the task to another node) is asked again of that node's raylet with
- * {@code grant_or_reject}; the lease is then returned to the raylet that granted it.
- * Confined to the CoreWorker's io thread.
+ * empty, then lingers {@link RuntimeSpec#LEASE_LINGER_MS} before it is returned, so a driver
+ * submitting one task at a time does not pay two raylet round trips per task. A lease
+ * pipelines (several tasks in flight) only while its average task time is short and the
+ * queue long ({@link Policies#inflightLimit}). When a worker's stream breaks, its tasks are
+ * retried ({@link Policies#canRetry}) or fail with WORKER_CRASHED. A lease reply with
+ * {@code retry_at} (spill-over: the local raylet sends the task to another node) is asked
+ * again of that node's raylet with {@code grant_or_reject}; the lease is then returned to
+ * the raylet that granted it. A lease reply with a failure fails the queued tasks of its
+ * class with that record.
+ *
+ * <p>Invariants: confined to one thread (the CoreWorker's io thread; the test's in unit
+ * tests); a task is in exactly one place (its class's queue, one lease's in-flight table,
+ * or finished through the {@link TaskFinisher}); every lease granted is returned once.
+ * It meets the rest of the process only through its constructor's interfaces.
  */
 final class NormalTaskSubmitter {
-  static final long LEASE_LINGER_MS = 500;
-  static final long FAST_TASK_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
-  static final int MAX_INFLIGHT_FAST = 32;
-  static final int MAX_PENDING_LEASE_REQUESTS = 16;
-  /** A lease request waits this long at most, then is asked again (while tasks wait). */
-  static final long LEASE_REQUEST_DEADLINE_S = 60;
-  /** Pause before asking again when the raylet a request was spilled to is gone. */
-  static final long SPILL_RETRY_MS = 500;
+  /** Deadline of a ReturnWorker call (best effort: the raylet reclaims a dead caller's leases). */
+  static final long RETURN_WORKER_DEADLINE_S = 10;
 
   /** A leased worker and its stream. */
   final class Lease {
@@ -60,10 +59,12 @@ final class NormalTaskSubmitter {
     final Map<ByteString, PendingTask> inflight = new LinkedHashMap<>();
     StreamObserver<PushTasksRequest> requests;
     /** The raylet that granted the lease (another node's after a spill-over). */
-    RayletServiceGrpc.RayletServiceStub raylet;
+    LeaseClient raylet;
     boolean dead;
-    ScheduledFuture<?> linger;
-    boolean fast;
+    IoScheduler.Timer linger;
+    /** Moving average of task time on this worker (Policies#nextTaskTimeAverage), in µs. */
+    double avgTaskUs = RuntimeSpec.PIPELINING_UNKNOWN_AVG_US;
+    long lastResultNanos;
 
     Lease(RequestWorkerLeaseReply reply, Object key) {
       this.leaseId = reply.getLeaseId();
@@ -71,20 +72,34 @@ final class NormalTaskSubmitter {
       this.address = reply.getWorkerAddress();
       this.key = key;
     }
-
-    int limit() {
-      return fast ? MAX_INFLIGHT_FAST : 1;
-    }
   }
 
-  private final CoreWorker core;
+  private final LeaseClient.Directory raylets;
+  private final PushStreams streams;
+  private final TaskFinisher finisher;
+  private final IoScheduler scheduler;
+  private final BooleanSupplier shuttingDown;
   private final Map<Object, ArrayDeque<PendingTask>> queues = new HashMap<>();
   private final Map<Object, List<Lease>> leases = new HashMap<>();
   private final Map<Object, Integer> requesting = new HashMap<>();
   private boolean closed;
 
-  NormalTaskSubmitter(CoreWorker core) {
-    this.core = core;
+  /**
+   * A submitter.
+   *
+   * @param raylets the local raylet's and other nodes' lease clients
+   * @param streams opens the PushTasks stream of a leased worker
+   * @param finisher gets each task's end
+   * @param scheduler time and timers of the io thread
+   * @param shuttingDown true once the process shuts down (nothing is retried then)
+   */
+  NormalTaskSubmitter(LeaseClient.Directory raylets, PushStreams streams, TaskFinisher finisher,
+      IoScheduler scheduler, BooleanSupplier shuttingDown) {
+    this.raylets = raylets;
+    this.streams = streams;
+    this.finisher = finisher;
+    this.scheduler = scheduler;
+    this.shuttingDown = shuttingDown;
   }
 
   /** Tasks with equal keys can share a worker lease. */
@@ -104,7 +119,7 @@ final class NormalTaskSubmitter {
   /** Queues a task and gets it running. */
   void submit(PendingTask t) {
     if (closed) {
-      core.owned.failTask(t.spec, ErrorRecords.system(ErrorKind.WORKER_CRASHED, "the polyray runtime is shutting down"),
+      finisher.fail(t.spec, ErrorRecords.system(ErrorKind.WORKER_CRASHED, "the polyray runtime is shutting down"),
           t.argIds);
       return;
     }
@@ -142,6 +157,7 @@ final class NormalTaskSubmitter {
 
   private void dispatch(Object key) {
     ArrayDeque<PendingTask> q = queue(key);
+    int nleases = leases(key).size();
     for (Lease lease : leases(key)) {
       if (q.isEmpty()) {
         break;
@@ -150,7 +166,8 @@ final class NormalTaskSubmitter {
         continue;
       }
       List<PendingTask> batch = new ArrayList<>();
-      while (!q.isEmpty() && lease.inflight.size() + batch.size() < lease.limit()) {
+      int limit = Policies.inflightLimit(lease.avgTaskUs, q.size(), nleases);
+      while (!q.isEmpty() && lease.inflight.size() + batch.size() < limit) {
         PendingTask t = q.poll();
         if (!t.cancelled) {
           batch.add(t);
@@ -161,7 +178,7 @@ final class NormalTaskSubmitter {
       }
     }
     q.removeIf(t -> t.cancelled);
-    while (!q.isEmpty() && requesting.getOrDefault(key, 0) < Math.min(q.size(), MAX_PENDING_LEASE_REQUESTS)) {
+    for (int n = Policies.leaseRequestsToStart(q.size(), requesting.getOrDefault(key, 0)); n > 0; n--) {
       requesting.merge(key, 1, Integer::sum);
       requestLease(key, q.peek().spec);
     }
@@ -172,10 +189,10 @@ final class NormalTaskSubmitter {
 
   private void push(Lease lease, List<PendingTask> batch) {
     if (lease.linger != null) {
-      lease.linger.cancel(false);
+      lease.linger.cancel();
       lease.linger = null;
     }
-    long now = System.nanoTime();
+    long now = scheduler.nanoTime();
     PushTasksRequest.Builder req = PushTasksRequest.newBuilder();
     for (PendingTask t : batch) {
       t.lease = lease;
@@ -196,18 +213,17 @@ final class NormalTaskSubmitter {
   private static TaskSpec leaseView(TaskSpec spec) {
     // The raylet keys pending requests by task ID; the lease then serves whichever
     // queued tasks come first.
-    return spec.toBuilder().clearArgs().clearKwargs()
-        .setTaskId(IdGen.random(20).concat(spec.getTaskId().substring(20))).build();
+    return spec.toBuilder().clearArgs().clearKwargs().setTaskId(IdGen.random(IdGen.TASK_UNIQUE_BYTES)
+        .concat(spec.getTaskId().substring(IdGen.TASK_UNIQUE_BYTES))).build();
   }
 
   private void requestLease(Object key, TaskSpec spec) {
     RequestWorkerLeaseRequest req = RequestWorkerLeaseRequest.newBuilder().setTask(leaseView(spec)).build();
-    requestLeaseAt(key, req, core.rayletAsync(), core.rayletAddress);
+    requestLeaseAt(key, req, raylets.local());
   }
 
-  private void requestLeaseAt(Object key, RequestWorkerLeaseRequest req, RayletServiceGrpc.RayletServiceStub raylet,
-      String where) {
-    raylet.withDeadlineAfter(LEASE_REQUEST_DEADLINE_S, TimeUnit.SECONDS).requestWorkerLease(req,
+  private void requestLeaseAt(Object key, RequestWorkerLeaseRequest req, LeaseClient raylet) {
+    raylet.requestWorkerLease(req, RuntimeSpec.LEASE_REQUEST_DEADLINE_S,
         new StreamObserver<RequestWorkerLeaseReply>() {
           private RequestWorkerLeaseReply reply;
 
@@ -219,7 +235,7 @@ final class NormalTaskSubmitter {
           @Override
           public void onError(Throwable t) {
             requesting.merge(key, -1, Integer::sum);
-            if (closed || core.shuttingDown) {
+            if (closed || shuttingDown.getAsBoolean()) {
               return;
             }
             Status s = Status.fromThrowable(t);
@@ -230,14 +246,10 @@ final class NormalTaskSubmitter {
             if (req.getGrantOrReject() && s.getCode() == Status.Code.UNAVAILABLE) {
               // The node we were spilled to is gone: ask the local raylet again (its view
               // drops the node once the GCS declares it dead).
-              try {
-                core.loop.schedule(() -> dispatch(key), SPILL_RETRY_MS, TimeUnit.MILLISECONDS);
-              } catch (RejectedExecutionException e) {
-                // shutting down
-              }
+              scheduler.schedule(() -> dispatch(key), RuntimeSpec.LEASE_SPILL_RETRY_MS);
               return;
             }
-            failQueue(key, ErrorRecords.system(ErrorKind.WORKER_CRASHED, "the raylet at " + where
+            failQueue(key, ErrorRecords.system(ErrorKind.WORKER_CRASHED, "the raylet at " + raylet.target()
                 + " did not grant a worker lease: " + s.getCode() + ": " + s.getDescription()));
           }
 
@@ -247,8 +259,7 @@ final class NormalTaskSubmitter {
                 && reply.hasRetryAt() && reply.getRetryAt().getPort() != 0 && !req.getGrantOrReject()) {
               // Spill-over: that node's raylet grants or rejects (never spills again).
               Address at = reply.getRetryAt();
-              requestLeaseAt(key, req.toBuilder().setGrantOrReject(true).build(),
-                  RayletServiceGrpc.newStub(core.channels.get(at)), Rpcs.target(at));
+              requestLeaseAt(key, req.toBuilder().setGrantOrReject(true).build(), raylets.at(at));
               return;
             }
             requesting.merge(key, -1, Integer::sum);
@@ -257,7 +268,7 @@ final class NormalTaskSubmitter {
         });
   }
 
-  private void onLeaseReply(Object key, RequestWorkerLeaseReply reply, RayletServiceGrpc.RayletServiceStub raylet) {
+  private void onLeaseReply(Object key, RequestWorkerLeaseReply reply, LeaseClient raylet) {
     if (reply == null) {
       dispatch(key);
       return;
@@ -274,7 +285,7 @@ final class NormalTaskSubmitter {
     Lease lease = new Lease(reply, key);
     lease.raylet = raylet;
     boolean wanted = queue(key).stream().anyMatch(t -> !t.cancelled);
-    if (!wanted || closed || core.shuttingDown) {
+    if (!wanted || closed || shuttingDown.getAsBoolean()) {
       returnLease(lease, false);
       return;
     }
@@ -294,7 +305,7 @@ final class NormalTaskSubmitter {
     // Over the worker's push port when it offers one, else gRPC (Channels.pushTasks). No
     // deadline: the stream lives as long as the lease, and tasks may run for hours; a
     // worker that dies closes its socket, which ends the stream at once.
-    lease.requests = core.channels.pushTasks(lease.address, new StreamObserver<PushTasksReply>() {
+    lease.requests = streams.open(lease.address, new StreamObserver<PushTasksReply>() {
       @Override
       public void onNext(PushTasksReply reply) {
         for (TaskResult r : reply.getResultsList()) {
@@ -319,17 +330,21 @@ final class NormalTaskSubmitter {
   }
 
   private static boolean canRetry(TaskSpec spec) {
-    return spec.getMaxRetries() < 0 || spec.getAttempt() < spec.getMaxRetries();
+    return Policies.canRetry(spec.getAttempt(), spec.getMaxRetries());
   }
 
   private void onResult(Lease lease, TaskResult result) {
+    boolean pipelined = lease.inflight.size() > 1;
     PendingTask t = lease.inflight.remove(result.getTaskId());
     if (t == null) {
       return;
     }
-    if (!lease.fast && System.nanoTime() - t.pushedAtNanos < FAST_TASK_NANOS) {
-      lease.fast = true;
-    }
+    long now = scheduler.nanoTime();
+    // With several in flight, a task's own time is the gap since the previous result
+    // (it waited behind that one); otherwise push to result.
+    long since = pipelined ? Math.max(lease.lastResultNanos, t.pushedAtNanos) : t.pushedAtNanos;
+    lease.lastResultNanos = now;
+    lease.avgTaskUs = Policies.nextTaskTimeAverage(lease.avgTaskUs, (now - since) / 1000.0);
     TaskSpec spec = t.spec;
     if (result.getIsApplicationError() && spec.getRetryExceptions() && canRetry(spec) && !t.cancelled) {
       retry(t);
@@ -338,7 +353,7 @@ final class NormalTaskSubmitter {
     if (result.getWorkerExiting()) {
       lease.dead = true;
     }
-    core.owned.completeTask(spec, result.getReturnsList(), t.argIds);
+    finisher.complete(spec, result.getReturnsList(), t.argIds);
   }
 
   private void onStreamClosed(Lease lease, Throwable error) {
@@ -360,7 +375,7 @@ final class NormalTaskSubmitter {
       TaskSpec spec = t.spec;
       if (t.cancelled) {
         finishWithError(t, ErrorRecords.system(ErrorKind.TASK_CANCELLED, "task " + spec.getName() + " was cancelled"));
-      } else if (canRetry(spec) && !closed && !core.shuttingDown) {
+      } else if (canRetry(spec) && !closed && !shuttingDown.getAsBoolean()) {
         retry(t);
       } else {
         finishWithError(t, ErrorRecords.system(ErrorKind.WORKER_CRASHED, "the worker running task " + spec.getName()
@@ -382,11 +397,8 @@ final class NormalTaskSubmitter {
     if (lease.dead || !lease.inflight.isEmpty() || lease.linger != null || !queue(lease.key).isEmpty()) {
       return;
     }
-    try {
-      lease.linger = core.loop.schedule(() -> expire(lease), LEASE_LINGER_MS, TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      // shutting down: close() returns it
-    }
+    // null when shutting down: close() returns the lease
+    lease.linger = scheduler.schedule(() -> expire(lease), RuntimeSpec.LEASE_LINGER_MS);
   }
 
   private void expire(Lease lease) {
@@ -406,19 +418,14 @@ final class NormalTaskSubmitter {
 
   private CompletableFuture<Void> returnLease(Lease lease, boolean disconnect) {
     CompletableFuture<Void> done = new CompletableFuture<>();
-    try {
-      RayletServiceGrpc.RayletServiceStub raylet = lease.raylet != null ? lease.raylet : core.rayletAsync();
-      raylet.withDeadlineAfter(10, TimeUnit.SECONDS).returnWorker(ReturnWorkerRequest.newBuilder()
-          .setLeaseId(lease.leaseId).setWorkerId(lease.workerId).setDisconnect(disconnect).build(),
-          Rpcs.completing(done));
-    } catch (RuntimeException e) {
-      done.complete(null);
-    }
+    LeaseClient raylet = lease.raylet != null ? lease.raylet : raylets.local();
+    raylet.returnWorker(ReturnWorkerRequest.newBuilder().setLeaseId(lease.leaseId).setWorkerId(lease.workerId)
+        .setDisconnect(disconnect).build(), RETURN_WORKER_DEADLINE_S, Rpcs.completing(done));
     return done;
   }
 
   private void finishWithError(PendingTask t, ErrorRecord record) {
-    core.owned.failTask(t.spec, record, t.argIds);
+    finisher.fail(t.spec, record, t.argIds);
   }
 
   private static String hex12(ByteString id) {
@@ -436,7 +443,7 @@ final class NormalTaskSubmitter {
         it.remove();
         lease.dead = true;
         if (lease.linger != null) {
-          lease.linger.cancel(false);
+          lease.linger.cancel();
         }
         try {
           lease.requests.onCompleted();

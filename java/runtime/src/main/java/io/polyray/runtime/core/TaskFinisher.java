@@ -1,0 +1,44 @@
+package io.polyray.runtime.core;
+
+import com.google.protobuf.ByteString;
+import io.polyray.runtime.proto.ErrorRecord;
+import io.polyray.runtime.proto.ReturnObject;
+import io.polyray.runtime.proto.TaskSpec;
+import java.util.List;
+
+/**
+ * Where a submitter reports how a task ended: the owner's objects and reference counts
+ * (OwnedObjects and ReferenceCounter in production, a recorder in unit tests). A submitter
+ * knows nothing else of the CoreWorker.
+ *
+ * <p>Invariants: each submitted task is reported once, by {@link #complete} or
+ * {@link #fail}, which also release its arguments; a retried task is not reported until
+ * its last attempt ends.
+ */
+interface TaskFinisher {
+  /**
+   * The task ran: its returns (inline values or store locations) are known.
+   *
+   * @param spec the task as it last ran
+   * @param returns its return objects
+   * @param argIds the objects its arguments referenced (released now)
+   */
+  void complete(TaskSpec spec, List<ReturnObject> returns, List<ByteString> argIds);
+
+  /**
+   * The task will not run (again): every return of it becomes {@code record}.
+   *
+   * @param spec the task
+   * @param record the error its callers see
+   * @param argIds the objects its arguments referenced (released now)
+   */
+  void fail(TaskSpec spec, ErrorRecord record, List<ByteString> argIds);
+
+  /**
+   * Objects held for a task that no longer needs them (an actor's creation arguments once
+   * the actor is up or dead).
+   *
+   * @param argIds the objects
+   */
+  void releaseArgs(List<ByteString> argIds);
+}

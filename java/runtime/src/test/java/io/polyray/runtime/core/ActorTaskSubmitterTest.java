@@ -1,0 +1,143 @@
+package io.polyray.runtime.core;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.polyray.runtime.proto.ActorInfo;
+import io.polyray.runtime.proto.ActorState;
+import io.polyray.runtime.proto.Address;
+import io.polyray.runtime.proto.ErrorKind;
+import io.polyray.runtime.proto.ErrorRecord;
+import io.polyray.runtime.proto.TaskSpec;
+import io.polyray.runtime.proto.TaskType;
+import io.polyray.runtime.spec.RuntimeSpec;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * ActorTaskSubmitter in process: a scripted GCS tells actor states, fake streams stand for
+ * the actor's worker. Checks that calls leave in submission order, wait for ALIVE, and
+ * fail with ACTOR_DIED once the actor is dead.
+ */
+class ActorTaskSubmitterTest {
+  private static final ByteString ACTOR = ByteString.copyFrom(new byte[RuntimeSpec.IDS_ACTOR_BYTES]);
+  private static final Address WORKER = Address.newBuilder().setHost("actor-host").setPort(9100)
+      .setWorkerId(ByteString.copyFromUtf8("actor-worker")).build();
+
+  private final FakeActorDirectory gcs = new FakeActorDirectory();
+  private final FakePushStreams streams = new FakePushStreams();
+  private final RecordingFinisher finisher = new RecordingFinisher();
+  private final ManualScheduler clock = new ManualScheduler();
+  private final ActorTaskSubmitter submitter = new ActorTaskSubmitter(gcs, streams, finisher, clock, () -> false);
+  private int seq;
+
+  private PendingTask call(String name) {
+    seq++;
+    ByteString taskId = ByteString.copyFrom(new byte[] {(byte) seq})
+        .concat(ByteString.copyFrom(new byte[RuntimeSpec.IDS_TASK_BYTES - 1]));
+    return new PendingTask(TaskSpec.newBuilder().setTaskId(taskId).setName(name).setType(TaskType.ACTOR_TASK)
+        .setActorId(ACTOR).setSequenceNo(seq).build(), List.of());
+  }
+
+  private static ActorInfo state(ActorState s) {
+    ActorInfo.Builder b = ActorInfo.newBuilder().setActorId(ACTOR).setState(s);
+    if (s == ActorState.ALIVE) {
+      b.setAddress(WORKER);
+    }
+    return b.build();
+  }
+
+  private static List<String> names(List<TaskSpec> specs) {
+    List<String> out = new ArrayList<>();
+    for (TaskSpec s : specs) {
+      out.add(s.getName());
+    }
+    return out;
+  }
+
+  @Test
+  void callsBeforeAliveWaitThenLeaveInOrder() {
+    submitter.submit(call("c1"));
+    submitter.submit(call("c2"));
+    submitter.submitAll(List.of(call("c3"), call("c4")));
+    assertTrue(streams.opened.isEmpty(), "no stream before the actor is up");
+    assertEquals(1, gcs.calls.size(), "one watch of the actor, however many calls wait");
+    gcs.answer(state(ActorState.PENDING_CREATION));
+    assertTrue(streams.opened.isEmpty(), "still starting");
+    gcs.answer(state(ActorState.ALIVE));
+    assertEquals(1, streams.opened.size());
+    FakePushStreams.Stream s = streams.last();
+    assertEquals(WORKER, s.worker);
+    assertEquals(1, s.sent.size(), "the waiting calls leave together");
+    assertEquals(List.of("c1", "c2", "c3", "c4"), names(s.tasks()));
+  }
+
+  @Test
+  void callsToALiveActorArePushedInSubmissionOrder() {
+    submitter.submit(call("c0"));
+    gcs.answer(state(ActorState.ALIVE));
+    FakePushStreams.Stream s = streams.last();
+    List<String> expected = new ArrayList<>(List.of("c0"));
+    for (int i = 1; i <= 20; i++) {
+      if (i % 3 == 0) {
+        submitter.submitAll(List.of(call("c" + i), call("c" + i + "b")));
+        expected.add("c" + i);
+        expected.add("c" + i + "b");
+      } else {
+        submitter.submit(call("c" + i));
+        expected.add("c" + i);
+      }
+    }
+    assertEquals(expected, names(s.tasks()));
+    assertEquals(1, streams.opened.size(), "one stream per actor");
+    // Results may come in any order; each call completes once.
+    List<TaskSpec> sent = s.tasks();
+    List<TaskSpec> reversed = new ArrayList<>(sent);
+    java.util.Collections.reverse(reversed);
+    s.succeed(reversed);
+    assertEquals(sent.size(), finisher.completed.size());
+  }
+
+  @Test
+  void deadActorFailsPendingAndLaterCallsWithActorDied() {
+    submitter.submit(call("c1"));
+    submitter.submit(call("c2"));
+    ErrorRecord cause = ErrorRecord.newBuilder().setKind(ErrorKind.ACTOR_DIED).setMessage("the actor was killed")
+        .build();
+    gcs.answer(state(ActorState.DEAD).toBuilder().setDeathCause(cause).build());
+    assertTrue(streams.opened.isEmpty());
+    for (String n : List.of("c1", "c2")) {
+      ErrorRecord r = finisher.failed.get(n);
+      assertEquals(ErrorKind.ACTOR_DIED, r.getKind(), n);
+      assertEquals("the actor was killed", r.getMessage(), "the death cause's message reaches the caller");
+    }
+    submitter.submit(call("c3"));
+    assertEquals(ErrorKind.ACTOR_DIED, finisher.failed.get("c3").getKind(), "a call after death fails at once");
+    assertEquals(1, gcs.calls.size(), "a dead actor is not watched again");
+  }
+
+  @Test
+  void brokenStreamOfADeadActorFailsCallsInFlight() {
+    submitter.submit(call("c1"));
+    gcs.answer(state(ActorState.ALIVE));
+    FakePushStreams.Stream s = streams.last();
+    submitter.submit(call("c2"));
+    s.succeed(s.tasks().get(0));
+    s.breakIt();
+    assertTrue(finisher.failed.isEmpty(), "nothing fails before the GCS says what happened");
+    gcs.answer(state(ActorState.DEAD));
+    assertEquals(List.of("c1"), finisher.completedNames());
+    assertEquals(ErrorKind.ACTOR_DIED, finisher.failed.get("c2").getKind());
+  }
+
+  @Test
+  void creationArgumentsAreReleasedOnceTheActorIsUp() {
+    List<ByteString> args = List.of(ByteString.copyFromUtf8("arg"));
+    submitter.watchCreation(ACTOR, args);
+    assertTrue(finisher.released.isEmpty(), "held while the actor starts");
+    gcs.answer(state(ActorState.ALIVE));
+    assertEquals(List.of(args), finisher.released);
+  }
+}

@@ -1,0 +1,230 @@
+package io.polyray.runtime.core;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.polyray.runtime.proto.Address;
+import io.polyray.runtime.proto.ErrorKind;
+import io.polyray.runtime.proto.ErrorRecord;
+import io.polyray.runtime.proto.ReturnWorkerRequest;
+import io.polyray.runtime.proto.TaskSpec;
+import io.polyray.runtime.spec.RuntimeSpec;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * NormalTaskSubmitter in process: a fake raylet answers lease requests, fake streams stand
+ * for workers, and a manual clock drives lingers; no cluster, no threads, no sleeping.
+ * Each test drives one decision (retry, linger, pipelining, spill-over, lease failure)
+ * and checks what the submitter did about it.
+ */
+class NormalTaskSubmitterTest {
+  private final FakeRaylet.Directory raylets = new FakeRaylet.Directory();
+  private final FakeRaylet raylet = raylets.local;
+  private final FakePushStreams streams = new FakePushStreams();
+  private final RecordingFinisher finisher = new RecordingFinisher();
+  private final ManualScheduler clock = new ManualScheduler();
+  private final NormalTaskSubmitter submitter =
+      new NormalTaskSubmitter(raylets, streams, finisher, clock, () -> false);
+  private int tasks;
+
+  private TaskSpec spec(String name, int maxRetries, Map<String, Double> resources) {
+    tasks++;
+    ByteString taskId = ByteString.copyFrom(new byte[] {(byte) tasks, (byte) (tasks >> 8)})
+        .concat(ByteString.copyFrom(new byte[RuntimeSpec.IDS_TASK_BYTES - 2]));
+    return TaskSpec.newBuilder().setTaskId(taskId).setName(name).setMaxRetries(maxRetries)
+        .putAllResources(resources).build();
+  }
+
+  private TaskSpec submit(String name) {
+    return submit(name, 0, Map.of("CPU", 1.0));
+  }
+
+  private TaskSpec submit(String name, int maxRetries, Map<String, Double> resources) {
+    TaskSpec s = spec(name, maxRetries, resources);
+    submitter.submit(new PendingTask(s, List.of()));
+    return s;
+  }
+
+  private static List<Integer> attempts(List<TaskSpec> specs) {
+    List<Integer> out = new ArrayList<>();
+    for (TaskSpec s : specs) {
+      out.add(s.getAttempt());
+    }
+    return out;
+  }
+
+  @Test
+  void brokenStreamRetriesUpToMaxRetriesThenWorkerCrashed() {
+    submit("flaky", 2, Map.of("CPU", 1.0));
+    List<Integer> pushedAttempts = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      assertEquals(1, raylet.waiting().size(), "one lease request for the queued task (round " + i + ")");
+      raylet.grant();
+      FakePushStreams.Stream s = streams.last();
+      pushedAttempts.addAll(attempts(s.tasks()));
+      assertTrue(finisher.failed.isEmpty(), "no failure while retries are left (round " + i + ")");
+      s.breakIt();
+      // A broken stream's worker is returned with disconnect, never reused.
+      ReturnWorkerRequest ret = raylet.returned.get(raylet.returned.size() - 1);
+      assertTrue(ret.getDisconnect());
+      assertEquals(s.workerId(), ret.getWorkerId());
+    }
+    assertEquals(List.of(0, 1, 2), pushedAttempts, "attempts 0..max_retries, each on a new worker");
+    assertEquals(3, streams.opened.size());
+    ErrorRecord r = finisher.failed.get("flaky");
+    assertEquals(ErrorKind.WORKER_CRASHED, r.getKind());
+    assertTrue(r.getMessage().contains("3 attempt(s)"), r.getMessage());
+    assertTrue(raylet.waiting().isEmpty(), "no lease requested for a task that failed");
+  }
+
+  @Test
+  void applicationErrorIsRetriedOnlyWithRetryExceptions() {
+    TaskSpec s = spec("raises", 1, Map.of("CPU", 1.0)).toBuilder().setRetryExceptions(true).build();
+    submitter.submit(new PendingTask(s, List.of()));
+    raylet.grant();
+    FakePushStreams.Stream stream = streams.last();
+    stream.reply(io.polyray.runtime.proto.TaskResult.newBuilder().setTaskId(s.getTaskId())
+        .setIsApplicationError(true).build());
+    assertTrue(finisher.completed.isEmpty(), "retried, not reported");
+    assertEquals(List.of(0, 1), attempts(stream.tasks()), "the retry reuses the lease");
+    stream.reply(io.polyray.runtime.proto.TaskResult.newBuilder().setTaskId(s.getTaskId())
+        .setIsApplicationError(true).build());
+    assertEquals(List.of("raises"), finisher.completedNames(), "retries exhausted: the error is the result");
+  }
+
+  @Test
+  void leaseIsReturnedAfterLingerOfManualTime() {
+    TaskSpec t = submit("one");
+    raylet.grant();
+    FakePushStreams.Stream s = streams.last();
+    s.succeed(t);
+    assertEquals(List.of("one"), finisher.completedNames());
+    clock.advanceMs(RuntimeSpec.LEASE_LINGER_MS - 1);
+    assertTrue(raylet.returned.isEmpty(), "still lingering just before the linger ends");
+    assertFalse(s.halfClosed);
+    clock.advanceMs(1);
+    assertEquals(1, raylet.returned.size(), "returned once the linger ended");
+    assertFalse(raylet.returned.get(0).getDisconnect(), "a healthy worker is returned for reuse");
+    assertTrue(s.halfClosed, "its stream is closed");
+  }
+
+  @Test
+  void lingeringLeaseIsReusedByTheNextTask() {
+    TaskSpec first = submit("first");
+    raylet.grant();
+    FakePushStreams.Stream s = streams.last();
+    s.succeed(first);
+    clock.advanceMs(RuntimeSpec.LEASE_LINGER_MS - 1);
+    TaskSpec second = submit("second");
+    assertEquals(List.of("first", "second"), names(s.tasks()), "the lingering lease took the task");
+    assertEquals(1, raylet.requests.size(), "no second lease request");
+    clock.advanceMs(RuntimeSpec.LEASE_LINGER_MS * 3);
+    assertTrue(raylet.returned.isEmpty(), "never returned while a task is in flight");
+    s.succeed(second);
+    clock.advanceMs(RuntimeSpec.LEASE_LINGER_MS);
+    assertEquals(1, raylet.returned.size(), "returned once, a full linger after the last task");
+    assertEquals(1, streams.opened.size());
+  }
+
+  private static List<String> names(List<TaskSpec> specs) {
+    List<String> out = new ArrayList<>();
+    for (TaskSpec s : specs) {
+      out.add(s.getName());
+    }
+    return out;
+  }
+
+  /** Submits n tasks and grants one lease: returns the specs. */
+  private List<TaskSpec> queueWithOneLease(int n) {
+    List<PendingTask> batch = new ArrayList<>();
+    List<TaskSpec> specs = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      TaskSpec s = spec("t" + i, 0, Map.of("CPU", 1.0));
+      specs.add(s);
+      batch.add(new PendingTask(s, List.of()));
+    }
+    submitter.submitAll(batch);
+    raylet.grant();
+    return specs;
+  }
+
+  @Test
+  void shortTasksAndLongQueuePipelineUpToTheFastLimit() {
+    queueWithOneLease(100);
+    FakePushStreams.Stream s = streams.last();
+    assertEquals(1, s.tasks().size(), "task time unknown: one in flight");
+    clock.advanceUs(RuntimeSpec.PIPELINING_FAST_TASK_US / 4);
+    s.succeed(s.tasks());
+    // Average now short, 99 queued > 2 x 1 lease: a full pipeline in one message.
+    assertEquals(2, s.sent.size());
+    assertEquals(RuntimeSpec.PIPELINING_MAX_INFLIGHT_FAST, s.sent.get(1).getTasksCount());
+  }
+
+  @Test
+  void slowTasksStayOneInFlight() {
+    queueWithOneLease(100);
+    FakePushStreams.Stream s = streams.last();
+    for (int i = 0; i < 5; i++) {
+      clock.advanceUs(RuntimeSpec.PIPELINING_FAST_TASK_US * 2);
+      List<TaskSpec> sent = s.sent.get(s.sent.size() - 1).getTasksList();
+      assertEquals(1, sent.size(), "slow tasks: one at a time (message " + i + ")");
+      s.succeed(sent);
+    }
+  }
+
+  @Test
+  void shortTasksWithShortQueueStayOneInFlight() {
+    // Queue of 2 after the first push: not longer than 2 x 1 lease, so tasks that may wait
+    // on each other each get their own turn (the rule Java used to skip: "fast" alone).
+    queueWithOneLease(3);
+    FakePushStreams.Stream s = streams.last();
+    clock.advanceUs(100);
+    s.succeed(s.tasks());
+    assertEquals(2, s.sent.size());
+    assertEquals(1, s.sent.get(1).getTasksCount(), "short tasks but a short queue: one in flight");
+  }
+
+  @Test
+  void spillOverAsksTheOtherNodesRayletWithGrantOrReject() {
+    TaskSpec t = submit("spilled");
+    Address other = Address.newBuilder().setHost("node-b").setPort(7002).build();
+    raylet.spillTo(other);
+    FakeRaylet remote = raylets.others.get(7002);
+    assertEquals(1, remote.requests.size(), "asked of node-b's raylet");
+    assertTrue(remote.requests.get(0).request.getGrantOrReject(), "which must grant or reject, not spill again");
+    assertFalse(raylet.requests.get(0).request.getGrantOrReject());
+    assertEquals(raylet.requests.get(0).request.getTask().getTaskId(),
+        remote.requests.get(0).request.getTask().getTaskId(), "the same request, moved");
+    Address worker = remote.grant();
+    FakePushStreams.Stream s = streams.last();
+    assertEquals(worker, s.worker);
+    s.succeed(t);
+    clock.advanceMs(RuntimeSpec.LEASE_LINGER_MS);
+    assertEquals(1, remote.returned.size(), "the lease goes back to the raylet that granted it");
+    assertTrue(raylet.returned.isEmpty());
+  }
+
+  @Test
+  void leaseFailureFailsTheQueuedTasksOfThatClassWithTheRecord() {
+    submit("a1");
+    submit("a2");
+    submit("gpu", 0, Map.of("GPU", 1.0));
+    ErrorRecord why = ErrorRecord.newBuilder().setKind(ErrorKind.WORKER_CRASHED).setTypeName("RuntimeEnvSetupError")
+        .setMessage("the worker could not start").build();
+    // Requests go out in submission order: the first two are class CPU's.
+    raylet.failWith(why);
+    assertEquals(why, finisher.failed.get("a1"));
+    assertEquals(why, finisher.failed.get("a2"));
+    assertFalse(finisher.failed.containsKey("gpu"), "another class is not touched");
+    raylet.grant(); // the CPU class's second request: nothing is left to run on it
+    assertTrue(streams.opened.isEmpty(), "a lease nobody needs is not used");
+    assertEquals(1, raylet.returned.size(), "but given back at once");
+    raylet.grant(); // the GPU class's request
+    assertEquals(List.of("gpu"), names(streams.last().tasks()));
+  }
+}
