@@ -106,7 +106,8 @@ final class BorrowTracker {
         borrowCalls.add(done);
       }
       try {
-        CoreWorkerServiceGrpc.newStub(w.channels.get(b.owner)).withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS)
+        CoreWorkerServiceGrpc.newStub(w.channels.get(b.owner))
+            .withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS)
             .updateBorrows(UpdateBorrowsRequest.newBuilder().setBorrower(w.address).addAllAdded(b.added)
                 .addAllRemoved(b.removed).build(), Rpcs.completing(done));
       } catch (RuntimeException e) {

@@ -252,7 +252,8 @@ public final class CoreWorker {
   }
 
   GcsServiceGrpc.GcsServiceBlockingStub gcs() {
-    return GcsServiceGrpc.newBlockingStub(channels.get(gcsAddress)).withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS);
+    return GcsServiceGrpc.newBlockingStub(channels.get(gcsAddress))
+        .withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS);
   }
 
   GcsServiceGrpc.GcsServiceStub gcsAsync() {

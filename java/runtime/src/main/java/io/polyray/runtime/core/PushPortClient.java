@@ -429,7 +429,8 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
             int n = in.getInt();
             if (n < 0 || n > RuntimeSpec.RPC_MAX_MESSAGE_BYTES) {
               fail("bad frame from the worker at " + where + ": a push frame announces "
-                  + Integer.toUnsignedString(n) + " bytes, more than the limit of " + RuntimeSpec.RPC_MAX_MESSAGE_BYTES, null);
+                  + Integer.toUnsignedString(n) + " bytes, more than the limit of "
+                  + RuntimeSpec.RPC_MAX_MESSAGE_BYTES, null);
               return;
             }
             body = new byte[n];

@@ -342,7 +342,8 @@ public final class JavaWorker implements AutoCloseable {
     Address owner = ref.getOwner();
     CoreWorkerServiceGrpc.CoreWorkerServiceBlockingStub stub =
         CoreWorkerServiceGrpc.newBlockingStub(ownerChannel(owner));
-    GetObjectRequest req = GetObjectRequest.newBuilder().setObjectId(oid).setTimeoutMs(RuntimeSpec.RPC_GET_OBJECT_WAIT_MS).build();
+    GetObjectRequest req = GetObjectRequest.newBuilder().setObjectId(oid)
+        .setTimeoutMs(RuntimeSpec.RPC_GET_OBJECT_WAIT_MS).build();
     while (true) {
       GetObjectReply reply;
       try {
@@ -414,7 +415,7 @@ public final class JavaWorker implements AutoCloseable {
     if (!node.isEmpty() && !node.equals(nodeId)) {
       throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST, "object " + hex + " (" + what
           + ") is held on node " + Hex.of(node.toByteArray()).substring(0, 12)
-          + "; reading objects from other nodes is not supported yet"));
+          + ", not on this one (fetch pulls such objects first)"));
     }
     ObjectView view;
     try {
