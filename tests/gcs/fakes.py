@@ -7,7 +7,7 @@ import asyncio
 import collections
 import itertools
 import os
-from typing import AsyncIterator, Union
+from collections.abc import AsyncIterator
 
 import grpc
 
@@ -32,7 +32,7 @@ WorkerBehaviour = str
 
 # Lease actions: "grant", "fail" (a failure record), "unavailable" (UNAVAILABLE
 # status), "hang", or an ErrorRecord to return as the failure.
-LeaseAction = Union[str, common_pb2.ErrorRecord]
+LeaseAction = str | common_pb2.ErrorRecord
 
 CONSTRUCTOR_ERROR = common_pb2.ErrorRecord(
     kind=common_pb2.TASK_ERROR,
@@ -94,7 +94,9 @@ class FakeWorker(core_worker_pb2_grpc.CoreWorkerServiceServicer):
                         results=[core_worker_pb2.TaskResult(task_id=task.task_id, actor_ready=True)]
                     )
                 elif self.behaviour == "raise":
-                    error = common_pb2.Envelope(format=common_pb2.FORMAT_ERROR, body=CONSTRUCTOR_ERROR.SerializeToString())
+                    error = common_pb2.Envelope(
+                        format=common_pb2.FORMAT_ERROR, body=CONSTRUCTOR_ERROR.SerializeToString()
+                    )
                     ret = common_pb2.ReturnObject(object_id=task.task_id + (1).to_bytes(4, "little"), value=error)
                     yield core_worker_pb2.PushTasksReply(
                         results=[
@@ -108,7 +110,9 @@ class FakeWorker(core_worker_pb2_grpc.CoreWorkerServiceServicer):
                 elif self.behaviour == "hang":
                     await asyncio.Event().wait()
 
-    async def Exit(self, request: core_worker_pb2.ExitRequest, context: grpc.aio.ServicerContext) -> core_worker_pb2.ExitReply:
+    async def Exit(
+        self, request: core_worker_pb2.ExitRequest, context: grpc.aio.ServicerContext
+    ) -> core_worker_pb2.ExitReply:
         """Record the request and accept it."""
         self.exits.append(request)
         self.exited.set()

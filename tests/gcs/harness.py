@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import functools
 import os
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
 
 import grpc
 

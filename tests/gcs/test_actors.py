@@ -11,7 +11,7 @@ import pytest
 from polyray.protocol import common_pb2, gcs_pb2
 
 from .fakes import CONSTRUCTOR_ERROR, LEASE_FAILURE
-from .harness import RPC_TIMEOUT, actor_spec, cluster, eventually, run
+from .harness import RPC_TIMEOUT, actor_spec, cluster, run
 
 pytestmark = pytest.mark.timeout(30)
 

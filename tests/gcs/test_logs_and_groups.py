@@ -94,7 +94,9 @@ async def test_placement_group_stays_pending_and_wait_honours_deadline() -> None
         job = await c.new_job()
         pg = group(job)
         await c.stub.CreatePlacementGroup(gcs_pb2.CreatePlacementGroupRequest(group=pg), timeout=RPC_TIMEOUT)
-        await c.stub.CreatePlacementGroup(gcs_pb2.CreatePlacementGroupRequest(group=pg), timeout=RPC_TIMEOUT)  # retry ok
+        await c.stub.CreatePlacementGroup(  # retry ok
+            gcs_pb2.CreatePlacementGroupRequest(group=pg), timeout=RPC_TIMEOUT
+        )
         got = await c.stub.GetPlacementGroup(
             gcs_pb2.GetPlacementGroupRequest(placement_group_id=pg.placement_group_id), timeout=RPC_TIMEOUT
         )

@@ -70,7 +70,8 @@ async def test_node_dies_after_missed_heartbeats() -> None:
             assert c.server.nodes.is_alive(chatty.node_id)
         finally:
             beating.cancel()
-        nodes = {n.node_id: n for n in (await c.stub.GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=RPC_TIMEOUT)).nodes}
+        reply = await c.stub.GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=RPC_TIMEOUT)
+        nodes = {n.node_id: n for n in reply.nodes}
         assert not nodes[quiet.node_id].alive
         assert "no heartbeat" in nodes[quiet.node_id].death_reason
         assert nodes[chatty.node_id].alive

@@ -9,8 +9,8 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable
 
 import grpc
 

@@ -15,7 +15,7 @@ import pytest
 
 from polyray import sdk
 from polyray.protocol import common_pb2
-from polyray.raylet import CppWorkerLauncher, LaunchContext, LaunchError, LauncherRegistry
+from polyray.raylet import CppWorkerLauncher, LaunchContext, LauncherRegistry, LaunchError
 
 from .fakes import FAKE_WORKER, running_raylet, task_spec
 

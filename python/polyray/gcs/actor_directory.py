@@ -365,11 +365,14 @@ class ActorDirectory:
                 groups = self.placement_groups
                 node_id, why = bundle_node(groups.get(strategy.placement_group_id) if groups else None, strategy)
                 if why:
-                    self._to_dead(actor, error_record(common_pb2.ACTOR_DIED, f"actor {actor.label} cannot be placed: {why}"))
+                    cause = error_record(common_pb2.ACTOR_DIED, f"actor {actor.label} cannot be placed: {why}")
+                    self._to_dead(actor, cause)
                 pg_node = self._nodes.get(node_id) if node_id else None
                 if pg_node is not None and pg_node.alive:
                     del self._pending[actor_id]
-                    actor.creation = self._creations.spawn(self._create(actor, pg_node), name=f"create-{actor_id.hex()}")
+                    actor.creation = self._creations.spawn(
+                        self._create(actor, pg_node), name=f"create-{actor_id.hex()}"
+                    )
                 continue
             if (
                 strategy is not None

@@ -8,14 +8,11 @@ again. Removal (or the end of its job) releases its bundles: PG_REMOVED."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import grpc
 
-from polyray.protocol import gcs_pb2
-
-from typing import Callable, Optional
-
-from polyray.protocol import common_pb2
+from polyray.protocol import common_pb2, gcs_pb2
 
 from .background import BackgroundTasks, log
 from .errors import already_exists, invalid_argument, not_found
@@ -29,7 +26,7 @@ class PlacementGroups:
 
     TABLE = "placement_groups"
 
-    def __init__(self, storage: Storage, scheduler_factory: Optional[Callable[..., object]] = None) -> None:
+    def __init__(self, storage: Storage, scheduler_factory: Callable[..., object] | None = None) -> None:
         """Create an empty table over ``storage``. ``scheduler_factory(on_created)``
         makes the PlacementScheduler (None: groups stay pending, for tests)."""
         self._storage = storage

@@ -14,7 +14,7 @@ refreshed by heartbeats); raylets confirm it when the bundles are prepared.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 from polyray.protocol import gcs_pb2
 
@@ -38,7 +38,7 @@ def _sum(bundles: Sequence[Amounts]) -> dict[str, float]:
 
 def plan(
     strategy: int, bundles: Sequence[Amounts], nodes: Sequence[tuple[bytes, Amounts]]
-) -> Optional[list[bytes]]:
+) -> list[bytes] | None:
     """The node of each bundle, or None when the strategy cannot be met now.
 
     ``nodes`` are (node id, free resources) of the alive nodes, in preference order.
@@ -62,10 +62,10 @@ def plan(
 
 
 def _greedy(bundles: Sequence[Amounts], free: dict[bytes, dict[str, float]], order: list[bytes], *,
-            prefer_used: bool, distinct: bool) -> Optional[list[bytes]]:
+            prefer_used: bool, distinct: bool) -> list[bytes] | None:
     """Place the largest bundles first; PACK prefers nodes already used, SPREAD
     the least used ones."""
-    placed: list[Optional[bytes]] = [None] * len(bundles)
+    placed: list[bytes | None] = [None] * len(bundles)
     used: dict[bytes, int] = {}
     by_size = sorted(range(len(bundles)), key=lambda i: -sum(bundles[i].values()))
     for i in by_size:

@@ -12,7 +12,7 @@ a bundle on a node that dies is released everywhere and placed again.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import grpc
 
@@ -41,7 +41,7 @@ class PlacementScheduler:
         self._reserving: dict[bytes, asyncio.Task[None]] = {}
         self._not_before: dict[bytes, float] = {}
         self._tasks = BackgroundTasks()
-        self._timer: Optional[asyncio.TimerHandle] = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def add(self, group: gcs_pb2.PlacementGroupInfo) -> None:
         """Start placing a pending group."""
@@ -73,7 +73,8 @@ class PlacementScheduler:
             bundles = [b.amounts for b in group.bundles]
             chosen = plan(group.strategy, bundles, nodes)
             if chosen is None:
-                log.debug("placement group %s waits: %s", pg_id.hex(), describe_shortfall(group.strategy, bundles, nodes))
+                log.debug("placement group %s waits: %s", pg_id.hex(),
+                          describe_shortfall(group.strategy, bundles, nodes))
                 continue
             for node_id, bundle in zip(chosen, bundles):
                 self._nodes.reserve(node_id, bundle)

@@ -11,7 +11,8 @@ import argparse
 import asyncio
 import logging
 import signal
-from typing import Any, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import grpc
 from google.protobuf import message as protobuf_message

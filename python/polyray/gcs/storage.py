@@ -50,7 +50,7 @@ class Storage(abc.ABC):
                 count += 1
         return count
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a no-op default, not a required method
         """Release connections; the default holds none."""
 
 

@@ -7,7 +7,7 @@ polyray.protocol may grow its own constants; these must stay equal to them).
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 from polyray.protocol import common_pb2
 

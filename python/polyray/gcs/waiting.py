@@ -9,7 +9,7 @@ the same way, since the reply can be late on a loaded machine.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 # Reply this long before the deadline at most (or 20% of the time left).
 _MARGIN_S = 0.2

@@ -9,8 +9,8 @@ from polyray.raylet.launchers import (
     JavaWorkerLauncher,
     LaunchCommand,
     LaunchContext,
-    LaunchError,
     LauncherRegistry,
+    LaunchError,
     PythonWorkerLauncher,
     WorkerLauncher,
 )

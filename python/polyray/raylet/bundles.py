@@ -11,14 +11,14 @@ the reservation back.
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable, Iterable, Optional
+from collections.abc import Awaitable, Callable, Iterable
 
 from polyray.protocol import common_pb2, gcs_pb2, raylet_pb2
 from polyray.raylet.cluster_view import ClusterView
 from polyray.raylet.resources import NodeResources, ResourceSet
 
 #: Looks a placement group up in the GCS (waiting up to the timeout for it to be created).
-GroupLookup = Callable[[bytes, float], Awaitable[Optional[gcs_pb2.PlacementGroupInfo]]]
+GroupLookup = Callable[[bytes, float], Awaitable[gcs_pb2.PlacementGroupInfo | None]]
 
 
 class BundleTable:
@@ -78,7 +78,7 @@ class BundleTable:
 
 async def bundle_pool(
     bundles: BundleTable, view: ClusterView, node_id: bytes, spec: common_pb2.TaskSpec, resources: ResourceSet,
-    grant_or_reject: bool, lookup_group: Optional[GroupLookup], refresh_view: Optional[Callable[[], Awaitable[None]]],
+    grant_or_reject: bool, lookup_group: GroupLookup | None, refresh_view: Callable[[], Awaitable[None]] | None,
 ) -> NodeResources | raylet_pb2.RequestWorkerLeaseReply:
     """The bundle pool here that serves ``spec``, or the reply that sends it
     elsewhere (the node holding its bundle) or fails it (group removed)."""

@@ -10,7 +10,7 @@ next refresh, so a burst of requests does not all go to the same node.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from polyray.protocol import common_pb2, gcs_pb2
 

@@ -124,7 +124,7 @@ class NodeConfig:
         memory: float = 0.0,
         custom_resources: dict[str, float] | None = None,
         **kwargs: object,
-    ) -> "NodeConfig":
+    ) -> NodeConfig:
         """Make a config from Ray-style resource arguments.
 
         ``num_cpus`` defaults to the machine's CPU count. Negative amounts

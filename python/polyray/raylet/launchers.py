@@ -191,7 +191,7 @@ class LauncherRegistry:
         self._launchers: dict[int, WorkerLauncher] = dict(launchers or {})
 
     @classmethod
-    def default(cls) -> "LauncherRegistry":
+    def default(cls) -> LauncherRegistry:
         """The launchers this build ships: Python, Java and C++."""
         return cls({common_pb2.PYTHON: PythonWorkerLauncher(), common_pb2.JAVA: JavaWorkerLauncher(),
                     common_pb2.CPP: CppWorkerLauncher()})

@@ -30,9 +30,8 @@ import enum
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-
-from typing import Awaitable, Callable
 
 from polyray.protocol import common_pb2, raylet_pb2
 from polyray.raylet.bundles import BundleTable, GroupLookup, bundle_pool, unschedulable
@@ -263,7 +262,7 @@ class LeaseManager:
         for req in list(self._by_task.values()):
             if id(req.pool) in ids and req.state is not _State.DONE:
                 self._cancel(req, unschedulable(f"placement group {pg_id.hex()} was removed"))
-        for lease in [l for l in self.leases.values() if id(l.pool) in ids]:
+        for lease in [held for held in self.leases.values() if id(held.pool) in ids]:
             if lease.worker.actor_id:
                 # Killed, not stopped: the death is reported, so the GCS ends the actor.
                 lease.worker.kill_reason = f"its placement group {pg_id.hex()} was removed"
@@ -417,7 +416,7 @@ class LeaseManager:
                 continue
             if req.spec.type != common_pb2.ACTOR_CREATION_TASK and req.spec.caller.worker_id == owner:
                 self._cancel(req)
-        owned = [l for l in self.leases.values() if l.owner == owner]
+        owned = [held for held in self.leases.values() if held.owner == owner]
         for lease in owned:
             self.return_worker(lease.lease_id, b"", disconnect=False)
         return len(owned)
@@ -426,7 +425,7 @@ class LeaseManager:
         """Lend a blocked worker's CPUs to the node, or take them back (as far
         as they are free: a resumed worker may briefly oversubscribe the node,
         as in Ray). False when the worker holds no lease."""
-        lease = next((l for l in self.leases.values() if l.worker.worker_id == worker_id), None)
+        lease = next((held for held in self.leases.values() if held.worker.worker_id == worker_id), None)
         if lease is None or lease.blocked == blocked:
             return lease is not None
         held = lease.holding()

@@ -7,7 +7,7 @@ releasing 0.1 CPU ten thousand times returns exactly to where it started
 
 from __future__ import annotations
 
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from polyray.raylet.config import validate_resources
 
@@ -32,7 +32,7 @@ class ResourceSet:
                 self._units[name] = units
 
     @classmethod
-    def _from_units(cls, units: dict[str, int]) -> "ResourceSet":
+    def _from_units(cls, units: dict[str, int]) -> ResourceSet:
         rs = cls.__new__(cls)
         rs._units = {k: v for k, v in units.items() if v > 0}
         return rs
@@ -49,11 +49,11 @@ class ResourceSet:
         """True when the set asks for nothing."""
         return not self._units
 
-    def fits_in(self, other: "ResourceSet") -> bool:
+    def fits_in(self, other: ResourceSet) -> bool:
         """True when every amount here is at most the same amount in ``other``."""
         return all(other._units.get(k, 0) >= v for k, v in self._units.items())
 
-    def missing_from(self, other: "ResourceSet") -> dict[str, float]:
+    def missing_from(self, other: ResourceSet) -> dict[str, float]:
         """The names (and how much of each) that ``other`` lacks to hold this set."""
         return {
             k: (v - other._units.get(k, 0)) / _SCALE
@@ -61,13 +61,13 @@ class ResourceSet:
             if other._units.get(k, 0) < v
         }
 
-    def __add__(self, other: "ResourceSet") -> "ResourceSet":
+    def __add__(self, other: ResourceSet) -> ResourceSet:
         units = dict(self._units)
         for k, v in other._units.items():
             units[k] = units.get(k, 0) + v
         return ResourceSet._from_units(units)
 
-    def __sub__(self, other: "ResourceSet") -> "ResourceSet":
+    def __sub__(self, other: ResourceSet) -> ResourceSet:
         """Subtract, raising ValueError if any amount would go negative."""
         units = dict(self._units)
         for k, v in other._units.items():
@@ -79,7 +79,7 @@ class ResourceSet:
             units[k] = left
         return ResourceSet._from_units(units)
 
-    def capped_by(self, limit: "ResourceSet") -> "ResourceSet":
+    def capped_by(self, limit: ResourceSet) -> ResourceSet:
         """Each amount lowered to at most its amount in ``limit``."""
         return ResourceSet._from_units(
             {k: min(v, limit._units.get(k, 0)) for k, v in self._units.items()}

@@ -22,8 +22,8 @@ queues it (or fails it when it can never fit) and never spills it again.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from polyray.protocol import common_pb2
 from polyray.raylet.cluster_view import ClusterView, RemoteNode, fits

@@ -17,9 +17,9 @@ from typing import cast
 import grpc
 
 from polyray.protocol import common_pb2, gcs_pb2
+from polyray.raylet.cluster_view import ClusterView
 from polyray.raylet.config import NodeConfig
 from polyray.raylet.gcs_client import GcsClient
-from polyray.raylet.cluster_view import ClusterView
 from polyray.raylet.launchers import LauncherRegistry
 from polyray.raylet.lease_manager import LeaseManager
 from polyray.raylet.log_forwarder import LogForwarder

@@ -15,11 +15,11 @@ import os
 import secrets
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from polyray.raylet.config import NODE_ID_SIZE, NodeConfig
-from polyray.raylet.launchers import LaunchContext, LaunchError, LauncherRegistry, language_name
+from polyray.raylet.launchers import LaunchContext, LauncherRegistry, LaunchError, language_name
 from polyray.raylet.worker_process import (
     LineSink,
     WorkerProcess,

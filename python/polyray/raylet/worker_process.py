@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from polyray.raylet.launchers import LaunchCommand
 

@@ -8,7 +8,7 @@ or copies a contiguous buffer.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 from polyray.store.binding import NULL, OBJECT_ID_SIZE, ffi_from_buffer
 from polyray.store.errors import InvalidArgumentError, InvalidObjectIdError
@@ -31,7 +31,7 @@ def check_id(object_id: Any) -> bytes:
     return object_id
 
 
-def timeout_ms(timeout: Optional[float]) -> int:
+def timeout_ms(timeout: float | None) -> int:
     """Seconds (None: forever) as the C API's milliseconds (<0: forever)."""
     if timeout is None or timeout == math.inf:
         return -1

@@ -10,8 +10,6 @@ exception.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from polyray import exceptions as _exc
 from polyray.store.binding import ffi as _ffi
 from polyray.store.binding import lib as _lib
@@ -22,7 +20,7 @@ class StoreError(_exc.PolyrayError):
 
     status: int = -1
 
-    def __init__(self, message: str = "", status: Optional[int] = None) -> None:
+    def __init__(self, message: str = "", status: int | None = None) -> None:
         super().__init__(message)
         if status is not None:
             self.status = status

@@ -14,7 +14,7 @@ only through the small OwningStore protocol, so it does not import segment.py.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 from polyray.store.binding import ffi_buffer, ffi_gc, lib
 from polyray.store.errors import (
@@ -73,8 +73,8 @@ class ObjectView:
         self.metadata_size = metadata_size
         self._tok = tok  # ffi.gc pointer to the data; its death drops the pin
         self._meta_ptr = meta_ptr
-        self._data: Optional[memoryview] = None
-        self._metadata: Optional[memoryview] = None
+        self._data: memoryview | None = None
+        self._metadata: memoryview | None = None
 
     def _released(self) -> NotPinnedError:
         return NotPinnedError(
@@ -132,7 +132,7 @@ class ObjectView:
         self._data = None
         self._metadata = None
 
-    def __enter__(self) -> "ObjectView":
+    def __enter__(self) -> ObjectView:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -237,7 +237,7 @@ class ObjectBuilder:
         self._state = _ABORTED
         self._drop_buffers()
 
-    def __enter__(self) -> "ObjectBuilder":
+    def __enter__(self) -> ObjectBuilder:
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterable
 from functools import partial
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from polyray.store.arguments import as_source, check_id, timeout_ms
 from polyray.store.binding import (
@@ -57,7 +58,7 @@ class Store:
     def __init__(self, name: str, handle: SegmentHandle) -> None:
         """Internal: use ``Store.create`` or ``Store.open``."""
         self._name = name
-        self._handle: Optional[SegmentHandle] = handle
+        self._handle: SegmentHandle | None = handle
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -71,7 +72,7 @@ class Store:
         return name.encode("utf-8")
 
     @classmethod
-    def create(cls, name: str, capacity: int) -> "Store":
+    def create(cls, name: str, capacity: int) -> Store:
         """Create segment ``name`` ("/polyray-...") with room for ``capacity`` bytes.
 
         Raises ObjectExistsError if it exists, StoreMemoryError if the capacity
@@ -91,7 +92,7 @@ class Store:
         return cls(name, SegmentHandle(out[0]))
 
     @classmethod
-    def open(cls, name: str) -> "Store":
+    def open(cls, name: str) -> Store:
         """Map the existing segment ``name``.
 
         Raises SegmentNotFoundError if there is none, BadSegmentError if it is
@@ -136,7 +137,7 @@ class Store:
         h.drop_pins = 1 if drop_pins else 0
         del h  # unmaps now unless a view still holds the handle
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -209,7 +210,7 @@ class Store:
 
     # -- reading -----------------------------------------------------------
 
-    def get_one(self, object_id: bytes, timeout: Optional[float] = None) -> ObjectView:
+    def get_one(self, object_id: bytes, timeout: float | None = None) -> ObjectView:
         """Pin and view one object, waiting up to ``timeout`` s until it is sealed.
 
         ``timeout`` None waits forever, 0 does not wait. Raises
@@ -243,7 +244,7 @@ class Store:
         return ObjectView(object_id, ffi_gc(v.data, partial(unpin, h, object_id)),
                           v.data_size, v.metadata, v.metadata_size)
 
-    def _wait_one(self, h: SegmentHandle, object_id: bytes, deadline: Optional[float],
+    def _wait_one(self, h: SegmentHandle, object_id: bytes, deadline: float | None,
                   v: Any) -> int:
         """prs_get of one object in wait slices until found or ``deadline``.
 
@@ -261,7 +262,7 @@ class Store:
                 return st
 
     def get(self, object_ids: Iterable[bytes],
-            timeout: Optional[float] = None) -> list[Optional[ObjectView]]:
+            timeout: float | None = None) -> list[ObjectView | None]:
         """Pin and view several objects, waiting up to ``timeout`` s for them.
 
         Returns one entry per id, in order: a view, or None for an object not
@@ -276,7 +277,7 @@ class Store:
                 "get() takes a list of object ids; use get_one() for a single id")
         ids = [check_id(i) for i in object_ids]
         n = len(ids)
-        result: list[Optional[ObjectView]] = [None] * n
+        result: list[ObjectView | None] = [None] * n
         if n == 0:
             return result
         ms = timeout_ms(timeout)
