@@ -69,7 +69,7 @@ def main() -> None:
     _exit_with_raylet()
     core.start()
     try:
-        core._ensure_job_path(core.job_id)
+        core.ensure_job_path(core.job_id)
     except Exception:
         pass
     core.executor.run_forever(core.push_listener)

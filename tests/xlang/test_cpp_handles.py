@@ -31,14 +31,14 @@ def sent(core, monkeypatch):
 
     def submit_task(spec, arg_ids, held):
         out["task"].append(spec)
-        return core._return_refs(spec)
+        return core.return_refs(spec)
 
     def create_actor(spec):
         out["actor"].append(spec)
 
     def submit_actor_task(spec, arg_ids):
         out["method"].append(spec)
-        return core._return_refs(spec)
+        return core.return_refs(spec)
 
     monkeypatch.setattr(core, "submit_task", submit_task)
     monkeypatch.setattr(core, "create_actor", create_actor)

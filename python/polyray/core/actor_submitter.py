@@ -3,25 +3,36 @@
 Invariants: calls to one actor are written to its stream in submission
 order (sequence numbers rise by one per call). Calls made before the actor is
 ALIVE wait in `pending`; once the actor is DEAD every pending and later call
-fails with ActorDiedError carrying the death cause. Runs on the event loop.
+fails with ActorDiedError carrying the death cause. Every call is reported to
+the TaskFinisher exactly once. Runs on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-from typing import TYPE_CHECKING, Optional
+from typing import Any, Callable, Optional, Protocol
 
 import grpc
 
 from polyray.core import errors
 from polyray.core.push_port import PushConnection, PushStreamError
-from polyray.core.task_submitter import PendingTask
+from polyray.core.task_finisher import TaskFinisher
+from polyray.core.pending_task import PendingTask
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import gcs_pb2 as gcs
 
-if TYPE_CHECKING:
-    from polyray.core.core_worker import CoreWorker
+
+class ActorConnections(Protocol):
+    """What the actor submitter needs of the CoreWorker's connections (a fake in unit tests)."""
+
+    @property
+    def gcs(self) -> Any:
+        """The GCS's stub (actor state)."""
+
+    def open_push_stream(self, worker: pb.Address, on_reply: Callable[[Any], None],
+                         own_channel: bool = False) -> tuple[Any, Any, Any]:
+        """A PushTasks stream to a worker: ``(call, queue, channel)``."""
 
 # How long one wait on the GCS for an actor's state change may last; the
 # wait is repeated, so an actor that takes longer to start is not an error.
@@ -49,8 +60,10 @@ class _ActorQueue:
 class ActorTaskSubmitter:
     """Orders and pushes actor calls; learns actor state from the GCS."""
 
-    def __init__(self, core: "CoreWorker") -> None:
-        self._core = core
+    def __init__(self, *, connections: ActorConnections, finisher: TaskFinisher) -> None:
+        self._connections = connections
+        self._finisher = finisher
+        self._closed = False
         self._actors: dict[bytes, _ActorQueue] = {}
 
     def submit(self, task: PendingTask) -> None:
@@ -58,7 +71,7 @@ class ActorTaskSubmitter:
         if aq is None:
             aq = self._actors[task.spec.actor_id] = _ActorQueue(task.spec.actor_id)
         if aq.state == gcs.DEAD:
-            self._core.fail_task(task.spec, self._died(aq, task.spec), task.arg_ids)
+            self._finisher.fail(task.spec, self._died(aq, task.spec), task.arg_ids)
             return
         if aq.state == gcs.ALIVE and aq.queue is not None:
             self._push(aq, [task])
@@ -79,12 +92,11 @@ class ActorTaskSubmitter:
             asyncio.ensure_future(self._watch_loop(aq))
 
     async def _watch_loop(self, aq: _ActorQueue) -> None:
-        core = self._core
         known = aq.state
         try:
-            while not core.shutting_down:
+            while not self._closed:
                 try:
-                    reply = await core.gcs.GetActorInfo(
+                    reply = await self._connections.gcs.GetActorInfo(
                         gcs.GetActorInfoRequest(actor_id=aq.actor_id, wait_for_change=True, known_state=known),
                         timeout=ACTOR_WATCH_S)
                 except grpc.aio.AioRpcError as e:
@@ -109,7 +121,7 @@ class ActorTaskSubmitter:
     def _connect(self, aq: _ActorQueue, address: pb.Address) -> None:
         aq.state = gcs.ALIVE
         aq.address = address
-        aq.call, aq.queue, aq.channel = self._core.open_push_stream(
+        aq.call, aq.queue, aq.channel = self._connections.open_push_stream(
             address, lambda reply: self._on_reply(aq, reply), own_channel=True)
         aq.reader = asyncio.ensure_future(self._read(aq, aq.call))
         batch = list(aq.pending)
@@ -127,7 +139,7 @@ class ActorTaskSubmitter:
         for result in reply.results:
             t = aq.inflight.pop(result.task_id, None)
             if t is not None:
-                self._core.complete_task(t.spec, result.returns, t.arg_ids)
+                self._finisher.complete(t.spec, result.returns, t.arg_ids)
             if result.worker_exiting:
                 aq.state = gcs.RESTARTING
 
@@ -135,13 +147,13 @@ class ActorTaskSubmitter:
         try:
             async for reply in call:
                 self._on_reply(aq, reply)
-            if aq.state == gcs.ALIVE and not self._core.shutting_down:
+            if aq.state == gcs.ALIVE and not self._closed:
                 aq.state = gcs.RESTARTING
         except (grpc.aio.AioRpcError, PushStreamError):
             aq.state = gcs.RESTARTING
         except asyncio.CancelledError:
             return
-        if self._core.shutting_down:
+        if self._closed:
             return
         # The stream broke: the actor's process is gone (or going). Calls in
         # flight cannot be known to have run; fail them, then learn the state.
@@ -158,16 +170,15 @@ class ActorTaskSubmitter:
             self._mark_dead(aq, cause, extra=inflight)
             return
         for t in inflight:
-            self._core.fail_task(t.spec, errors.system_record(
+            self._finisher.fail(t.spec, errors.system_record(
                 pb.ACTOR_DIED, f"the actor {aq.actor_id.hex()} died while running {t.spec.name}; it is restarting", cause=cause), t.arg_ids)
         aq.state = info_state
         self._watch(aq)
 
     async def _final_state(self, aq: _ActorQueue) -> tuple[int, Optional[pb.ErrorRecord]]:
-        core = self._core
         for _ in range(60):
             try:
-                reply = await core.gcs.GetActorInfo(
+                reply = await self._connections.gcs.GetActorInfo(
                     gcs.GetActorInfoRequest(actor_id=aq.actor_id, wait_for_change=True, known_state=gcs.ALIVE),
                     timeout=5)
                 info = reply.actor
@@ -187,7 +198,7 @@ class ActorTaskSubmitter:
         aq.pending.clear()
         aq.inflight.clear()
         for t in failed:
-            self._core.fail_task(t.spec, self._died(aq, t.spec), t.arg_ids)
+            self._finisher.fail(t.spec, self._died(aq, t.spec), t.arg_ids)
 
     def actor_state(self, actor_id: bytes) -> Optional[int]:
         """This caller's view of the actor's state (None if never called)."""
@@ -196,6 +207,7 @@ class ActorTaskSubmitter:
 
     async def close(self) -> None:
         """Close every actor stream (shutdown)."""
+        self._closed = True
         for aq in self._actors.values():
             if aq.queue is not None:
                 aq.queue.put_nowait(None)

@@ -1,262 +1,237 @@
 """The CoreWorker: one per driver or worker process.
 
-It owns the process's event loop thread (all gRPC I/O), its CoreWorkerService
-server, its clients to the GCS and the local raylet, the in-process memory
-store, reference counts, and the submitters and executor. User threads call
-its blocking methods; they hand work to the loop and wait on results.
+It wires the components below and offers the methods the API layer calls
+(``polyray.api``, ``actor``, ``remote_function``, ``xlang``, the worker's
+main). Each component receives what it uses in its constructor and owns its
+own state; they meet only through those parameters::
 
-The class is assembled from one mixin per concept: values, puts, gets and
-waits (``objects.py``), frees and borrows (``ownership.py``), task submission
-(``submission.py``) and the worker's execution side (``execution.py``). This
-module keeps the lifecycle, the hand-off to the loop, the task context and
-the connections to other processes.
+    WorkerContext   who this process is; the running task (put ids)
+    IoLoop          the io thread: every gRPC call runs on it
+    Connections     channels and stubs: GCS, raylets, other workers, push streams
+    ValueCodec      values <-> envelopes, refs from the wire
+    MemoryStore     object id -> value / store location / error, with waits
+    ReferenceCounter  counts per object; decides frees and borrow updates
+    OwnedObjects    puts, task results (the TaskFinisher), copies, frees
+    BorrowTracker   borrow updates to owners, batched; flush before results
+    NodeDirectory, ObjectPuller  other nodes' raylets; pulling copies here
+    ObjectGetter    get / wait / futures / task arguments; fetches from owners
+    NormalTaskSubmitter, ActorTaskSubmitter  leases, streams, ordering, retries
+    TaskSubmission  specs, arguments, return refs, actor registration
+    FunctionManager, ReturnEncoder, TaskExecutor  the worker side
+    CoreWorkerService, PushListener  what other processes ask of this one
 
-Invariants: an object this process owns is completed exactly once (value,
-store location or error); values larger than INLINE_MAX never travel inline
-(they go through the node's shared store, pinned by the raylet); every wait
-ends, by value, error or timeout.
+Invariants: every field has one owner that creates it in ``__init__``; an
+object this process owns is completed exactly once; every wait ends, by
+value, error or timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-import concurrent.futures
 import os
 import sys
-import threading
 from typing import Any, Callable, Iterable, Optional
 
 import grpc
 
 from polyray.core.actor_submitter import ActorTaskSubmitter
-from polyray.core.execution import ExecutionMixin
+from polyray.core.borrow_tracker import BorrowTracker
+from polyray.core.connections import Connections
+from polyray.core.function_manager import FunctionManager
+from polyray.core.io_loop import IoLoop
 from polyray.core.memory_store import MemoryStore
+from polyray.core.node_directory import NodeDirectory
+from polyray.core.node_store import NodeStore
+from polyray.core.object_getter import ObjectGetter
 from polyray.core.object_puller import ObjectPuller
 from polyray.core.object_ref import ObjectRef, set_core
-from polyray.core.objects import INLINE_MAX, STORE_FULL_WAIT_S, ObjectsMixin  # noqa: F401 - re-exported
-from polyray.core.ownership import OwnershipMixin
-from polyray.core.push_port import PushConnection, PushListener
+from polyray.core.owned_objects import OwnedObjects
+from polyray.core.push_port import PushListener
 from polyray.core.reference_counter import ReferenceCounter
-from polyray.core.spin_selector import SpinSelector, spin_seconds
-from polyray.core.rpc import RPC_TIMEOUT, SERVER_OPTIONS, aio_channel, address_str
-from polyray.core.submission import SubmissionMixin
-from polyray.core.task_executor import TaskContext, TaskExecutor, current_task
-from polyray.core.task_submitter import NormalTaskSubmitter, push_requests
+from polyray.core.return_encoder import ReturnEncoder
+from polyray.core.rpc import RPC_TIMEOUT, SERVER_OPTIONS
+from polyray.core.service import CoreWorkerService, exit_process
+from polyray.core.spin_selector import spin_seconds
+from polyray.core.task_executor import TaskExecutor
+from polyray.core.task_submission import TaskSubmission
+from polyray.core.task_submitter import NormalTaskSubmitter
+from polyray.core.value_codec import ValueCodec
+from polyray.core.worker_context import WorkerContext
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol import envelope
 from polyray.protocol import gcs_pb2 as gcs
-from polyray.protocol import gcs_pb2_grpc as gcs_grpc
 from polyray.protocol import raylet_pb2 as rl
-from polyray.protocol import raylet_pb2_grpc as rl_grpc
-from polyray.protocol.ids import JobID, TaskID
+from polyray.protocol import runtime_spec
 
-__all__ = ["CoreWorker", "INLINE_MAX", "STORE_FULL_WAIT_S"]
+__all__ = ["CoreWorker", "INLINE_MAX"]
 
-class _Hooks(envelope.CodecHooks):
-    """Teaches the codec about this process's ObjectRefs and actor handles."""
-
-    def __init__(self, core: "CoreWorker") -> None:
-        self._core = core
-
-    def encode_object_ref(self, obj: Any) -> Optional[pb.ObjectRef]:
-        if isinstance(obj, ObjectRef):
-            return obj.to_proto()
-        return None
-
-    def encode_actor_handle(self, obj: Any) -> Optional[pb.ActorHandle]:
-        to_proto = getattr(obj, "_polyray_handle_proto", None)
-        return to_proto() if to_proto is not None else None
-
-    def decode_object_ref(self, msg: pb.ObjectRef) -> Any:
-        return self._core.ref_from_proto(msg)
-
-    def decode_actor_handle(self, msg: pb.ActorHandle) -> Any:
-        return self._core.actor_handle_factory(msg)
+# Values up to this size travel inside messages; larger ones go through the store.
+INLINE_MAX = runtime_spec.INLINE_MAX_BYTES
 
 
-class CoreWorker(ObjectsMixin, OwnershipMixin, SubmissionMixin, ExecutionMixin):
+class CoreWorker:
     """The runtime of one process (see module docstring)."""
 
     def __init__(self, *, is_driver: bool, gcs_address: str, raylet_address: str, node_id: bytes,
                  store_name: str, job_id: bytes, worker_id: bytes, host: str = "127.0.0.1",
                  startup_token: str = "", namespace: str = "", code_search_path: Iterable[str] = ()) -> None:
-        self.is_driver = is_driver
         self.gcs_address = gcs_address
         self.raylet_address = raylet_address
-        self.node_id = node_id
         self.store_name = store_name
-        self.job_id = job_id
-        self.worker_id = worker_id
-        self.host = host
-        self.namespace = namespace
-        self.code_search_path = list(code_search_path)
-        self.startup_token = startup_token
-        self.address = pb.Address(node_id=node_id, host=host, port=0, worker_id=worker_id)
-        self.shutting_down = False
+        self._startup_token = startup_token
+        ctx = self.ctx = WorkerContext(is_driver=is_driver, job_id=job_id, worker_id=worker_id, node_id=node_id,
+                                       host=host, namespace=namespace, code_search_path=tuple(code_search_path))
         self.memory_store = MemoryStore()
-        self.references = ReferenceCounter(self._on_free, self._on_borrow_change)
-        self.hooks = _Hooks(self)
-        self.actor_handle_factory: Callable[[pb.ActorHandle], Any] = lambda m: m
-        self.executor = TaskExecutor(self)
-        self.actor_id = b""
-        self._driver_task = TaskContext(TaskID.for_job(JobID.from_binary(job_id)).binary(), None)
-        self._spec_template: Optional[pb.TaskSpec] = None
-        self._put_lock = threading.Lock()
-        self._seq_lock = threading.Lock()
-        self._actor_seq: dict[bytes, int] = {}
-        self._pending_free: list[bytes] = []
-        self._pending_borrows: dict[bytes, tuple[pb.Address, list, list]] = {}
-        self._borrow_flush: Optional[asyncio.Future] = None
-        self.borrows_changed = False
-        self._owner_channels: dict[str, grpc.aio.Channel] = {}
-        # Nodes holding copies of objects in their stores, beyond the primary
-        # copy the memory store names (owned: from AddObjectLocation; borrowed:
-        # from the owner's GetObject reply), and the owners of borrowed ones.
-        self._locations: dict[bytes, list[bytes]] = {}
-        self._owners: dict[bytes, pb.Address] = {}
-        self._store = None
-        # A driver's loop polls briefly before sleeping while a user thread
-        # waits for a result: the reply usually comes within the spin
-        # (spin_selector.py). Not a worker's loop: its tasks' pushes come to
-        # the main thread, and many spinning loops would take the cores.
-        self._loop = asyncio.SelectorEventLoop(SpinSelector(spin_seconds() if is_driver else 0.0,
-                                                            lambda: self.memory_store.has_waiters))
-        self._thread = threading.Thread(target=self._loop.run_forever, name="polyray-io", daemon=True)
-        self._thread_ident = -1  # the io thread's ident, once started
-        self._posted: collections.deque = collections.deque()
-        self._drain_pending = False
-        self._server: Optional[grpc.aio.Server] = None
+        io = self.io = IoLoop(spin_s=spin_seconds() if is_driver else 0.0,
+                              spin_while=lambda: self.memory_store.has_waiters)
         # Workers take pushed tasks on a push port too (push_port.py); the
         # variable turns it off, for callers as well (to compare the two).
-        self.use_push_port = os.environ.get("POLYRAY_PUSH_PORT", "1") != "0"
+        conns = self.connections = Connections(gcs_address=gcs_address, raylet_address=raylet_address,
+                                               use_push_port=os.environ.get("POLYRAY_PUSH_PORT", "1") != "0")
+        self.codec = ValueCodec(worker_id=worker_id)
+        self.node_store = NodeStore(store_name)
+        self.nodes = NodeDirectory(conns)
+        self.borrows = BorrowTracker(ctx=ctx, io=io, connections=conns)
+        # The counter's decisions go to the components created next.
+        self.references = ReferenceCounter(lambda oid, node: self.owned.on_free(oid, node),
+                                           self._on_borrow_change)
+        self.owned = OwnedObjects(ctx=ctx, io=io, connections=conns, references=self.references,
+                                  memory_store=self.memory_store, codec=self.codec, node_store=self.node_store,
+                                  nodes=self.nodes)
+        self.puller = ObjectPuller(node_store=self.node_store, connections=conns, nodes=self.nodes,
+                                   node_id=node_id, worker_id=worker_id, add_location=self.owned.add_location)
+        self.getter = ObjectGetter(ctx=ctx, io=io, connections=conns, memory_store=self.memory_store,
+                                   codec=self.codec, node_store=self.node_store, puller=self.puller, owned=self.owned)
+        self.submitter = NormalTaskSubmitter(connections=conns, finisher=self.owned, node_id=node_id)
+        self.actor_submitter = ActorTaskSubmitter(connections=conns, finisher=self.owned)
+        self.submission = TaskSubmission(ctx=ctx, io=io, connections=conns, codec=self.codec,
+                                         references=self.references, owned=self.owned, submitter=self.submitter,
+                                         actor_submitter=self.actor_submitter)
+        self.functions = FunctionManager(io=io, connections=conns, job_id=job_id)
+        self.returns = ReturnEncoder(ctx=ctx, codec=self.codec, owned=self.owned, references=self.references)
+        self.executor = TaskExecutor(ctx=ctx, functions=self.functions, getter=self.getter, returns=self.returns)
+        self.service = CoreWorkerService(ctx=ctx, io=io, executor=self.executor, memory_store=self.memory_store,
+                                         references=self.references, owned=self.owned, getter=self.getter,
+                                         borrows=self.borrows)
         self.push_listener: Optional[PushListener] = None
+        self._server: Optional[grpc.aio.Server] = None
         self._log_task: Optional[asyncio.Task] = None
+
+    # -- identity (the WorkerContext's) ------------------------------------------
+    @property
+    def is_driver(self) -> bool:
+        """Whether this process is a driver (else a worker)."""
+        return self.ctx.is_driver
+
+    @property
+    def job_id(self) -> bytes:
+        """This process's job id."""
+        return self.ctx.job_id
+
+    @property
+    def worker_id(self) -> bytes:
+        """This process's worker id."""
+        return self.ctx.worker_id
+
+    @property
+    def node_id(self) -> bytes:
+        """The id of this process's node."""
+        return self.ctx.node_id
+
+    @property
+    def namespace(self) -> str:
+        """The job's namespace (named actors)."""
+        return self.ctx.namespace
+
+    @property
+    def address(self) -> pb.Address:
+        """This process's address (its CoreWorkerService; push port on workers)."""
+        return self.ctx.address
+
+    @property
+    def actor_id(self) -> bytes:
+        """The id of the actor this worker hosts (b"" if none)."""
+        return self.ctx.actor_id
+
+    @property
+    def shutting_down(self) -> bool:
+        """Whether shutdown() has begun."""
+        return self.ctx.shutting_down
+
+    @property
+    def actor_handle_factory(self) -> Callable[[pb.ActorHandle], Any]:
+        """Builds actor handles from their protocol form (set by the API layer)."""
+        return self.codec.actor_handle_factory
+
+    @actor_handle_factory.setter
+    def actor_handle_factory(self, factory: Callable[[pb.ActorHandle], Any]) -> None:
+        self.codec.actor_handle_factory = factory
+
+    @property
+    def gcs(self) -> Any:
+        """The GCS's stub (call it through ``rpc``)."""
+        return self.connections.gcs
 
     # -- lifecycle --------------------------------------------------------------
     def start(self, subscribe_logs: bool = False) -> None:
         """Start the loop, the server, the clients; register with the raylet."""
-        self._thread.start()
-        self._thread_ident = self._thread.ident
-        self.run(self._start(subscribe_logs), timeout=RPC_TIMEOUT + 5)
+        self.io.start()
+        self.io.run(self._start(subscribe_logs), timeout=RPC_TIMEOUT + 5)
         set_core(self)
 
     async def _start(self, subscribe_logs: bool) -> None:
+        ctx = self.ctx
         self._server = grpc.aio.server(options=SERVER_OPTIONS)
-        from polyray.core.service import CoreWorkerService
-        cw_grpc.add_CoreWorkerServiceServicer_to_server(CoreWorkerService(self), self._server)
-        port = self._server.add_insecure_port(f"{self.host}:0")
+        cw_grpc.add_CoreWorkerServiceServicer_to_server(self.service, self._server)
+        port = self._server.add_insecure_port(f"{ctx.host}:0")
         await self._server.start()
-        self.address.port = port
-        if not self.is_driver and self.use_push_port:
-            self.push_listener = PushListener(self, self.host)
-            self.address.push_port = self.push_listener.port
-        self._gcs_channel = aio_channel(self.gcs_address)
-        self._raylet_channel = aio_channel(self.raylet_address)
-        self.gcs = gcs_grpc.GcsServiceStub(self._gcs_channel)
-        self.raylet = rl_grpc.RayletServiceStub(self._raylet_channel)
-        self.submitter = NormalTaskSubmitter(self)
-        self.actor_submitter = ActorTaskSubmitter(self)
-        self.puller = ObjectPuller(self)
+        ctx.address.port = port
+        if not ctx.is_driver and self.connections.use_push_port:
+            self.push_listener = PushListener(host=ctx.host, worker_id=ctx.worker_id,
+                                              settle_borrows=self._settle_borrows,
+                                              exiting=lambda: self.executor.exiting, exit_soon=self.exit_soon)
+            ctx.address.push_port = self.push_listener.port
+        self.connections.open()
         try:
-            await self.raylet.RegisterWorker(rl.RegisterWorkerRequest(
-                worker_id=self.worker_id, language=pb.PYTHON, pid=os.getpid(), port=port,
-                job_id=self.job_id, startup_token=self.startup_token, is_driver=self.is_driver,
-                push_port=self.address.push_port),
+            await self.connections.raylet.RegisterWorker(rl.RegisterWorkerRequest(
+                worker_id=ctx.worker_id, language=pb.PYTHON, pid=os.getpid(), port=port,
+                job_id=ctx.job_id, startup_token=self._startup_token, is_driver=ctx.is_driver,
+                push_port=ctx.address.push_port),
                 timeout=RPC_TIMEOUT)
         except grpc.aio.AioRpcError as e:
-            raise ConnectionError(f"cannot register with the raylet at {self.raylet_address}: {e.code().name}: {e.details()}") from None
+            raise ConnectionError(f"cannot register with the raylet at {self.raylet_address}: "
+                                  f"{e.code().name}: {e.details()}") from None
         if subscribe_logs:
             self._log_task = asyncio.ensure_future(self._print_logs())
 
-    @property
-    def store(self):
-        """The node's shared store, opened on first use."""
-        if self._store is None:
-            from polyray.store import Store
-            self._store = Store.open(self.store_name)
-        return self._store
-
-    def run(self, coro, timeout: Optional[float] = None) -> Any:
-        """Run a coroutine on the loop from a user thread and wait for its result."""
-        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return fut.result(timeout)
-        except concurrent.futures.TimeoutError:
-            fut.cancel()
-            raise
-
-    def rpc(self, make_call: Callable[[], Any], timeout: Optional[float] = None) -> Any:
-        """Make a gRPC call on the loop (aio calls must be created there) and wait for its reply."""
-        async def go() -> Any:
-            return await make_call()
-        return self.run(go(), timeout)
-
-    def call_soon(self, fn: Callable, *args: Any) -> None:
-        """Run fn(*args) on the loop, soon (from any thread), in call order.
-
-        Calls from other threads queue up and the loop is woken once per
-        batch: only the call that finds the queue without a drain pending
-        writes to the loop's self-pipe (a system call that also hands the GIL
-        to the loop thread), so a burst of submissions costs one wake-up.
-        """
-        if threading.get_ident() == self._thread_ident:
-            fn(*args)
-            return
-        self._posted.append((fn, args))
-        if not self._drain_pending:
-            self._drain_pending = True
-            self._loop.call_soon_threadsafe(self._drain_posted)
-
-    def _drain_posted(self) -> None:
-        # Cleared before draining: a call queued after this point schedules
-        # another drain, one queued before it is run by this one.
-        self._drain_pending = False
-        posted = self._posted
-        while posted:
-            fn, args = posted.popleft()
-            try:
-                fn(*args)
-            except Exception as e:  # as the loop does for a failing callback
-                self._loop.call_exception_handler({
-                    "message": f"Exception in callback {getattr(fn, '__qualname__', fn)!s}",
-                    "exception": e})
-
     def shutdown(self) -> None:
         """Return leases, stop the server and the loop."""
-        if self.shutting_down:
+        if self.ctx.shutting_down:
             return
-        self.shutting_down = True
+        self.ctx.shutting_down = True
         try:
-            self.run(self._stop(), timeout=15)
-        except Exception:
+            self.io.run(self._stop(), timeout=15)
+        except Exception:  # noqa: BLE001 - shutting down: the loop stops regardless
             pass
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._thread_ident = -1  # a later thread may reuse the ident
+        self.io.stop()
         set_core(None)
-        if self._store is not None:
-            try:
-                self._store.close(drop_pins=True)
-            except Exception:
-                pass
-            self._store = None
+        self.node_store.close()
 
     async def _stop(self) -> None:
         if self._log_task is not None:
             self._log_task.cancel()
         await self.submitter.close()
         await self.actor_submitter.close()
-        if self.is_driver:
+        if self.ctx.is_driver:
             try:
-                await self.gcs.MarkJobFinished(gcs.MarkJobFinishedRequest(job_id=self.job_id), timeout=5)
+                await self.connections.gcs.MarkJobFinished(gcs.MarkJobFinishedRequest(job_id=self.ctx.job_id),
+                                                           timeout=5)
             except grpc.aio.AioRpcError:
                 pass
         if self._server is not None:
             await self._server.stop(grace=0.5)
-        for ch in [self._gcs_channel, self._raylet_channel, *self._owner_channels.values()]:
-            await ch.close(grace=None)
+        await self.connections.close()
         # Let stream tasks observe their closed channels before the loop stops.
         current = asyncio.current_task()
         rest = [t for t in asyncio.all_tasks() if t is not current]
@@ -266,9 +241,9 @@ class CoreWorker(ObjectsMixin, OwnershipMixin, SubmissionMixin, ExecutionMixin):
 
     async def _print_logs(self) -> None:
         """Print the job's worker output here, as Ray prints print() in tasks."""
-        while not self.shutting_down:
+        while not self.ctx.shutting_down:
             try:
-                call = self.gcs.SubscribeLogs(gcs.SubscribeLogsRequest(job_id=self.job_id))
+                call = self.connections.gcs.SubscribeLogs(gcs.SubscribeLogsRequest(job_id=self.ctx.job_id))
                 async for batch in call:
                     out = sys.stderr if batch.is_error else sys.stdout
                     label = batch.worker_label or f"pid={batch.pid}"
@@ -280,57 +255,111 @@ class CoreWorker(ObjectsMixin, OwnershipMixin, SubmissionMixin, ExecutionMixin):
             except grpc.aio.AioRpcError:
                 await asyncio.sleep(0.5)
 
-    # -- task context -----------------------------------------------------------
-    def current_context(self) -> TaskContext:
-        return current_task.get() or self._driver_task
-
-    def current_task_id(self) -> bytes:
-        return self.current_context().task_id
-
-    def set_actor(self, spec: pb.TaskSpec) -> None:
-        self.actor_id = spec.actor_id
-
-    # -- connections to other processes -------------------------------------------
-    def raylet_at(self, address: pb.Address) -> rl_grpc.RayletServiceStub:
-        """A stub to the raylet at ``address`` (the local one, or another node's)."""
-        target = address_str(address)
-        if target == self.raylet_address:
-            return self.raylet
-        stubs = self.__dict__.setdefault("_raylet_stubs", {})
-        stub = stubs.get(target)
-        if stub is None:
-            stub = stubs[target] = rl_grpc.RayletServiceStub(self.channel_to(address))
-        return stub
-
-    def open_push_stream(self, worker: pb.Address, on_reply: Callable[[Any], None],
-                         own_channel: bool = False) -> tuple[Any, Any, Optional[grpc.aio.Channel]]:
-        """A PushTasks stream to a worker (on the loop): ``(call, queue, channel)``.
-
-        ``queue.put_nowait(specs)`` pushes TaskSpecs (None ends the stream)
-        and ``async for reply in call`` reads to its end. The worker's push
-        port when it has one: replies go to ``on_reply`` as they are read.
-        Else its gRPC PushTasks, whose replies the iteration yields; on the
-        cached channel to the worker, or with ``own_channel`` on a new one
-        returned as ``channel`` for the caller to close (an actor restarted
-        at the same address must not reuse the dead process's connection).
-        """
-        if worker.push_port and self.use_push_port:
-            conn = PushConnection(worker.host, worker.push_port, on_reply)
-            return conn, conn, None
-        channel = aio_channel(address_str(worker)) if own_channel else None
-        queue: asyncio.Queue = asyncio.Queue()
-        stub = cw_grpc.CoreWorkerServiceStub(channel or self.channel_to(worker))
-        return stub.PushTasks(push_requests(queue)), queue, channel
-
     def exit_soon(self) -> None:
         """End this worker process shortly (its actor exited), from any thread."""
-        from polyray.core.service import exit_process
-        self.call_soon(lambda: self._loop.call_later(0.1, exit_process))
+        self.io.call_later(0.1, exit_process)
 
-    def channel_to(self, owner: pb.Address) -> grpc.aio.Channel:
-        """A cached channel to another process's CoreWorker (owners, leased workers)."""
-        target = address_str(owner)
-        ch = self._owner_channels.get(target)
-        if ch is None:
-            ch = self._owner_channels[target] = aio_channel(target)
-        return ch
+    def _settle_borrows(self) -> None:
+        # Blocking (push port thread): borrows decided while a task ran reach
+        # their owners before its result is sent. Most tasks borrow nothing.
+        if self.borrows.changed:
+            self.borrows.changed = False
+            self.io.run(self.borrows.flush(), timeout=RPC_TIMEOUT + 5)
+
+    def _on_borrow_change(self, owner: pb.Address, added: list, removed: list) -> None:
+        # A borrowed object no longer held here: forget its value and where
+        # its copies were, then tell the owner.
+        for oid in removed:
+            self.memory_store.delete(oid)
+            self.getter.forget(oid)
+        self.borrows.on_borrow_change(owner, added, removed)
+
+    # -- the API layer's calls ----------------------------------------------------
+    def run(self, coro: Any, timeout: Optional[float] = None) -> Any:
+        """Run a coroutine on the io loop and wait for its result."""
+        return self.io.run(coro, timeout)
+
+    def rpc(self, make_call: Callable[[], Any], timeout: Optional[float] = None) -> Any:
+        """Make a gRPC call on the io loop and wait for its reply."""
+        return self.io.rpc(make_call, timeout)
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run fn(*args) on the io loop soon, in call order (from any thread)."""
+        self.io.call_soon(fn, *args)
+
+    def current_task_id(self) -> bytes:
+        """The running task's id (the driver's task id in a driver)."""
+        return self.ctx.current_task_id()
+
+    def next_put_id(self) -> bytes:
+        """A fresh object id for a put of the running task."""
+        return self.ctx.next_put_id()
+
+    def encode(self, value: Any, target: int, path: str = "value") -> envelope.Encoded:
+        """Encode a value for a consumer of language ``target``."""
+        return self.codec.encode(value, target, path)
+
+    def ref_from_proto(self, msg: pb.ObjectRef) -> ObjectRef:
+        """An ObjectRef for a reference read from the wire."""
+        return self.codec.ref_from_proto(msg)
+
+    def put(self, value: Any, *, target: int = pb.PYTHON, _path: str = "value") -> ObjectRef:
+        """Store a value owned by this process; returns its ObjectRef."""
+        return self.owned.put(value, target=target, path=_path)
+
+    def get(self, refs: list[ObjectRef], timeout: Optional[float]) -> list[Any]:
+        """The values of ``refs`` (blocking; GetTimeoutError after ``timeout``)."""
+        return self.getter.get(refs, timeout)
+
+    def get_future(self, ref: ObjectRef) -> Any:
+        """A concurrent.futures.Future resolved with the ref's value."""
+        return self.getter.get_future(ref)
+
+    def wait(self, refs: list[ObjectRef], num_returns: int, timeout: Optional[float]) -> list[ObjectRef]:
+        """The first ``num_returns`` ready refs (fewer when the timeout passes)."""
+        return self.getter.wait(refs, num_returns, timeout)
+
+    def new_task_spec(self, task_type: int, language: int, function: pb.FunctionDescriptor,
+                      name: str) -> pb.TaskSpec:
+        """A TaskSpec with a fresh task id."""
+        return self.submission.new_task_spec(task_type, language, function, name)
+
+    def build_args(self, spec: pb.TaskSpec, args: tuple, kwargs: dict, target: int, held: list) -> list[bytes]:
+        """Encode arguments into ``spec``; the object ids it references."""
+        return self.submission.build_args(spec, args, kwargs, target, held)
+
+    def submit_task(self, spec: pb.TaskSpec, arg_ids: list[bytes], held: list) -> list[ObjectRef]:
+        """Submit a normal task; its return refs."""
+        return self.submission.submit_task(spec, arg_ids, held)
+
+    def submit_actor_task(self, spec: pb.TaskSpec, arg_ids: list[bytes]) -> list[ObjectRef]:
+        """Submit an actor method call; its return refs."""
+        return self.submission.submit_actor_task(spec, arg_ids)
+
+    def return_refs(self, spec: pb.TaskSpec) -> list[ObjectRef]:
+        """The (owned) refs of a task's returns, without submitting it."""
+        return self.submission.return_refs(spec)
+
+    def create_actor(self, spec: pb.TaskSpec) -> None:
+        """Register an actor with the GCS, which creates it."""
+        self.submission.create_actor(spec)
+
+    def new_actor_id(self) -> bytes:
+        """A fresh actor id of this job."""
+        return self.submission.new_actor_id()
+
+    def cancel(self, ref: ObjectRef, force: bool) -> None:
+        """Cancel the task that returns ``ref``."""
+        self.submission.cancel(ref, force)
+
+    def kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
+        """Kill an actor through the GCS."""
+        self.submission.kill_actor(actor_id, no_restart)
+
+    def export_function(self, pickled: bytes, name: str) -> bytes:
+        """Export a pickled function to the GCS; its hash."""
+        return self.functions.export_function(pickled, name)
+
+    def ensure_job_path(self, job_id: bytes) -> None:
+        """Put the job's import path on sys.path (workers)."""
+        self.functions.ensure_job_path(job_id)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Optional
+from typing import Optional, Protocol
 
 import grpc
 
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import gcs_pb2 as gcs
+from polyray.protocol import gcs_pb2_grpc as gcs_grpc
 
-if TYPE_CHECKING:
-    from polyray.core.core_worker import CoreWorker
+
+class GcsConnection(Protocol):
+    """Where the GCS is (Connections in production)."""
+
+    @property
+    def gcs(self) -> gcs_grpc.GcsServiceStub: ...
 
 # A miss refreshes the table at most this often (a dead node is asked about often).
 _MIN_REFRESH_S = 0.5
@@ -24,8 +29,8 @@ class NodeDirectory:
     Runs on the CoreWorker's event loop.
     """
 
-    def __init__(self, core: "CoreWorker") -> None:
-        self._core = core
+    def __init__(self, connections: GcsConnection) -> None:
+        self._connections = connections
         self._nodes: dict[bytes, gcs.NodeInfo] = {}
         self._refreshed = 0.0
 
@@ -33,7 +38,7 @@ class NodeDirectory:
         """Reload the node table (errors leave the cached one in place)."""
         self._refreshed = time.monotonic()
         try:
-            reply = await self._core.gcs.GetAllNodes(gcs.GetAllNodesRequest(), timeout=_RPC_TIMEOUT_S)
+            reply = await self._connections.gcs.GetAllNodes(gcs.GetAllNodesRequest(), timeout=_RPC_TIMEOUT_S)
         except grpc.aio.AioRpcError:
             return
         self._nodes = {n.node_id: n for n in reply.nodes}

@@ -20,19 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import grpc
 
 from polyray import exceptions as exc
+from polyray.core.connections import Connections
 from polyray.core.node_directory import NodeDirectory
+from polyray.core.node_store import NodeStore
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
-from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol import raylet_pb2 as rl
-
-if TYPE_CHECKING:
-    from polyray.core.core_worker import CoreWorker
 
 #: Bytes per ReadObject chunk (the raylet caps it just under 4 MiB).
 CHUNK_SIZE = 4 * 1024 * 1024 - 64 * 1024
@@ -51,9 +49,15 @@ class _Restart(Exception):
 class ObjectPuller:
     """Pulls remote objects into the local store; one pull per object at a time."""
 
-    def __init__(self, core: "CoreWorker") -> None:
-        self._core = core
-        self.nodes = NodeDirectory(core)
+    def __init__(self, *, node_store: NodeStore, connections: Connections, nodes: NodeDirectory,
+                 node_id: bytes, worker_id: bytes, add_location: Callable[[bytes, bytes], None]) -> None:
+        self._node_store = node_store
+        self._connections = connections
+        self.nodes = nodes
+        self._node_id = node_id
+        self._worker_id = worker_id
+        # Records a copy of an object this process owns (OwnedObjects.add_location).
+        self._add_location = add_location
         self._inflight: dict[bytes, asyncio.Future] = {}
         #: Bytes and seconds of completed pulls, for benchmarks and tests.
         self.pulled_bytes = 0
@@ -70,12 +74,11 @@ class ObjectPuller:
         await asyncio.shield(fut)
 
     async def _pull(self, oid: bytes, locations: list[bytes], owner: Optional[pb.Address]) -> None:
-        core = self._core
-        if core.store.contains(oid):
+        if self._node_store.store.contains(oid):
             return
         failures: list[str] = []
         for node_id in locations:
-            if node_id == core.node_id:
+            if node_id == self._node_id:
                 failures.append(f"node {node_id.hex()[:12]} (this node) no longer holds it")
                 continue
             address, why = await self.nodes.raylet(node_id)
@@ -104,8 +107,7 @@ class ObjectPuller:
         """Copy the object from the raylet at ``address`` into the local store; its size."""
         from polyray.store import ObjectExistsError, StoreFullError
 
-        core = self._core
-        stub = core.raylet_at(address)
+        stub = self._connections.raylet_at(address)
         started = time.monotonic()
         call = stub.ReadObject(rl.ReadObjectRequest(object_id=oid, chunk_size=CHUNK_SIZE, timeout_ms=READ_WAIT_MS),
                                timeout=PULL_TIMEOUT_S)
@@ -116,7 +118,7 @@ class ObjectPuller:
                 if builder is None:
                     data_size = chunk.total_size
                     try:
-                        builder = core.store.create_object(oid, chunk.total_size, chunk.metadata_size)
+                        builder = self._node_store.store.create_object(oid, chunk.total_size, chunk.metadata_size)
                     except ObjectExistsError:
                         call.cancel()
                         await self._wait_other_writer(oid)
@@ -124,7 +126,7 @@ class ObjectPuller:
                     except StoreFullError as e:
                         call.cancel()
                         raise exc.ObjectStoreFullError(
-                            f"no room in the store of node {core.node_id.hex()[:12]} for object {oid.hex()} "
+                            f"no room in the store of node {self._node_id.hex()[:12]} for object {oid.hex()} "
                             f"({chunk.total_size + chunk.metadata_size} bytes) pulled from node "
                             f"{address.node_id.hex()[:12]}: {e}") from None
                 off, piece = chunk.offset, chunk.data
@@ -153,7 +155,7 @@ class ObjectPuller:
         Raises _Restart if that process gave up (the object is gone again)."""
         from polyray.store import ObjectExistsError, StoreTimeoutError
 
-        store = self._core.store
+        store = self._node_store.store
         deadline = time.monotonic() + PULL_TIMEOUT_S
         while time.monotonic() < deadline:
             try:
@@ -172,15 +174,15 @@ class ObjectPuller:
 
     def _record(self, oid: bytes, owner: Optional[pb.Address]) -> None:
         """Tell the owner that this node now holds a copy."""
-        core = self._core
-        if owner is None or owner.worker_id == core.worker_id:
-            core.add_location(oid, core.node_id)
+        if owner is None or owner.worker_id == self._worker_id:
+            self._add_location(oid, self._node_id)
             return
-        stub = cw_grpc.CoreWorkerServiceStub(core.channel_to(owner))
+        stub = self._connections.worker(owner)
+        node_id = self._node_id
 
         async def tell() -> None:
             try:
-                await stub.AddObjectLocation(cw.AddObjectLocationRequest(object_id=oid, node_id=core.node_id),
+                await stub.AddObjectLocation(cw.AddObjectLocationRequest(object_id=oid, node_id=node_id),
                                              timeout=10)
             except grpc.aio.AioRpcError:
                 pass  # the owner is gone; nothing to record

@@ -29,13 +29,10 @@ import selectors
 import socket
 import sys
 import threading
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 
-from polyray.core.rpc import MAX_MESSAGE, RPC_TIMEOUT
+from polyray.core.rpc import MAX_MESSAGE
 from polyray.protocol import core_worker_pb2 as cw
-
-if TYPE_CHECKING:
-    from polyray.core.core_worker import CoreWorker
 
 _HEADER = 4
 
@@ -226,8 +223,15 @@ class PushListener:
     """The worker's push port. Its connections are served on the thread that
     runs ``TaskExecutor.run_forever`` (the main thread), through a selector."""
 
-    def __init__(self, core: "CoreWorker", host: str) -> None:
-        self._core = core
+    def __init__(self, *, host: str, worker_id: bytes, settle_borrows: Callable[[], None],
+                 exiting: Callable[[], bool], exit_soon: Callable[[], None]) -> None:
+        # settle_borrows: blocks until borrows made by finished tasks reached
+        # their owners; exiting: whether the worker leaves after these
+        # results; exit_soon: ends the process shortly (from any thread).
+        self.worker_id = worker_id
+        self.settle_borrows = settle_borrows
+        self.exiting = exiting
+        self.exit_soon = exit_soon
         self._sock = socket.create_server((host, 0))
         self._sock.setblocking(False)
         self.port: int = self._sock.getsockname()[1]
@@ -251,7 +255,7 @@ class PushListener:
         self.accepted += 1
         conn.setblocking(True)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        served = _ServedConnection(self._core, conn, self._sel, self._accept)
+        served = _ServedConnection(self, conn, self._sel, self._accept)
         assert self._sel is not None
         self._sel.register(conn, selectors.EVENT_READ, served.on_readable)
 
@@ -266,8 +270,8 @@ class PushListener:
 class _ServedConnection:
     """One caller's push connection, worker side."""
 
-    def __init__(self, core: "CoreWorker", sock: socket.socket, sel, accept) -> None:
-        self._core = core
+    def __init__(self, listener: PushListener, sock: socket.socket, sel, accept) -> None:
+        self._listener = listener
         self._sock = sock
         self._sel = sel
         self._accept = accept
@@ -293,7 +297,7 @@ class _ServedConnection:
             bodies = self._reader.feed(data)
             requests = [cw.PushTasksRequest.FromString(b) for b in bodies]
         except Exception as e:  # noqa: BLE001 — a bad frame ends this connection, not the worker
-            print(f"polyray: worker {self._core.worker_id.hex()[:12]}: dropping a push connection: bad frame: {e}",
+            print(f"polyray: worker {self._listener.worker_id.hex()[:12]}: dropping a push connection: bad frame: {e}",
                   file=sys.stderr)
             self._broken = True
             self._sel.unregister(self._sock)
@@ -316,17 +320,15 @@ class _ServedConnection:
         self._send()
 
     def _send(self) -> None:
-        core = self._core
+        listener = self._listener
         with self._lock:
             batch, self._results = self._results, []
         if not batch:
             return
         # Borrows made while running must reach owners before the caller
         # learns the task is done.
-        if core.borrows_changed:
-            core.borrows_changed = False
-            core.run(core.flush_borrows(), timeout=RPC_TIMEOUT + 5)
-        exiting = core.executor.exiting
+        listener.settle_borrows()
+        exiting = listener.exiting()
         if exiting:
             for r in batch:
                 r.worker_exiting = True
@@ -339,7 +341,7 @@ class _ServedConnection:
                     self._broken = True
             self._pending -= len(batch)
         if exiting:
-            core.exit_soon()
+            listener.exit_soon()
         self._maybe_close()
 
     def _maybe_close(self) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import grpc
 
+from polyray.protocol import common_pb2 as pb
+from polyray.protocol import runtime_spec as spec
+
 # Values up to the inline limit travel in messages; large ones go through the
 # store, but a batch of tasks or a pulled chunk can still be sizeable.
-MAX_MESSAGE = 512 * 1024 * 1024
+MAX_MESSAGE = spec.RPC_MAX_MESSAGE_BYTES
 
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE),
@@ -26,7 +29,7 @@ SERVER_OPTIONS = [
 ]
 
 # Default deadline of control-plane calls (GCS, raylet) in seconds.
-RPC_TIMEOUT = 30.0
+RPC_TIMEOUT = float(spec.RPC_TIMEOUT_S)
 
 
 def aio_channel(address: str) -> grpc.aio.Channel:
@@ -34,6 +37,6 @@ def aio_channel(address: str) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
-def address_str(addr) -> str:
+def address_str(addr: pb.Address) -> str:
     """host:port of a common_pb2.Address."""
     return f"{addr.host}:{addr.port}"

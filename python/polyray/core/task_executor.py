@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextvars
 import ctypes
 import importlib
 import inspect
@@ -20,32 +19,19 @@ import queue
 import selectors
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 
 from polyray.core import errors
+from polyray.core.function_manager import FunctionManager
+from polyray.core.object_getter import ObjectGetter
+from polyray.core.push_port import PushListener
+from polyray.core.return_encoder import ReturnEncoder
 from polyray.core.spin_selector import SpinSelector, spin_seconds
+from polyray.core.worker_context import TaskContext, WorkerContext, current_task
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 
-if TYPE_CHECKING:
-    from polyray.core.core_worker import CoreWorker
-    from polyray.core.push_port import PushListener
-
 ReplyFn = Callable[[cw.TaskResult], None]
-
-
-class TaskContext:
-    """What the running task is: its id, the puts it made, its actor."""
-
-    __slots__ = ("task_id", "put_index", "spec")
-
-    def __init__(self, task_id: bytes, spec: Optional[pb.TaskSpec]) -> None:
-        self.task_id = task_id
-        self.put_index = 0
-        self.spec = spec
-
-
-current_task: contextvars.ContextVar[Optional[TaskContext]] = contextvars.ContextVar("polyray_task", default=None)
 
 
 class TaskCancelled(BaseException):
@@ -55,8 +41,12 @@ class TaskCancelled(BaseException):
 class TaskExecutor:
     """Runs tasks for the CoreWorker of a worker process."""
 
-    def __init__(self, core: "CoreWorker") -> None:
-        self._core = core
+    def __init__(self, *, ctx: WorkerContext, functions: FunctionManager, getter: ObjectGetter,
+                 returns: ReturnEncoder) -> None:
+        self._ctx = ctx
+        self._functions_manager = functions
+        self._getter = getter
+        self._returns = returns
         # SimpleQueue: a C-implemented FIFO, cheaper per hand-off than queue.Queue.
         self._main_queue: "queue.SimpleQueue[Optional[tuple[pb.TaskSpec, ReplyFn]]]" = queue.SimpleQueue()
         self._functions: dict[bytes, Any] = {}
@@ -121,7 +111,7 @@ class TaskExecutor:
         self._wake()
 
     # -- the main thread ----------------------------------------------------
-    def run_forever(self, pushes: Optional["PushListener"] = None) -> None:
+    def run_forever(self, pushes: Optional[PushListener] = None) -> None:
         """Run tasks on the calling (main) thread until stop(): those queued
         from gRPC streams, and those read from the push port's connections."""
         wake_r, wake_w = os.pipe()
@@ -173,10 +163,9 @@ class TaskExecutor:
         reply(result)
 
     def _execute_inner(self, spec: pb.TaskSpec) -> cw.TaskResult:
-        core = self._core
         try:
             fn = self._resolve_function(spec)
-            args, kwargs = core.resolve_args(spec)
+            args, kwargs = self._getter.resolve_args(spec)
         except TaskCancelled:
             raise
         except BaseException as e:  # noqa: BLE001 — any failure becomes the task's error
@@ -186,7 +175,7 @@ class TaskExecutor:
             if spec.type == pb.ACTOR_CREATION_TASK:
                 return self._on_actor_created(spec, value)
             del args, kwargs
-            return cw.TaskResult(task_id=spec.task_id, returns=core.encode_returns(spec, value))
+            return cw.TaskResult(task_id=spec.task_id, returns=self._returns.encode_returns(spec, value))
         except TaskCancelled:
             raise
         except BaseException as e:  # noqa: BLE001
@@ -205,7 +194,7 @@ class TaskExecutor:
         return errors.record_from_exception(e, function_name=spec.name)
 
     def _error_result(self, spec: pb.TaskSpec, record: pb.ErrorRecord) -> cw.TaskResult:
-        return cw.TaskResult(task_id=spec.task_id, returns=self._core.error_returns(spec, record))
+        return cw.TaskResult(task_id=spec.task_id, returns=self._returns.error_returns(spec, record))
 
     # -- functions ----------------------------------------------------------
     def _resolve_function(self, spec: pb.TaskSpec) -> Callable:
@@ -235,7 +224,7 @@ class TaskExecutor:
         if fn is not None:
             return fn
         if desc.function_hash:
-            fn = self._core.fetch_function(spec.job_id, desc.function_hash)
+            fn = self._functions_manager.fetch_function(spec.job_id, desc.function_hash)
         else:
             module = importlib.import_module(desc.module)
             fn = module
@@ -249,7 +238,7 @@ class TaskExecutor:
     def _on_actor_created(self, spec: pb.TaskSpec, instance: Any) -> cw.TaskResult:
         self._actor = instance
         self._actor_id = spec.actor_id
-        self._core.set_actor(spec)
+        self._ctx.actor_id = spec.actor_id
         cls = type(instance)
         self._actor_is_async = spec.is_async_actor or any(
             inspect.iscoroutinefunction(m) or inspect.isasyncgenfunction(m)
@@ -274,8 +263,9 @@ class TaskExecutor:
                 try:
                     try:
                         fn = self._resolve_function(spec)
+                        resolve = self._getter.resolve_args
                         args, kwargs = await asyncio.get_running_loop().run_in_executor(
-                            None, self._core.resolve_args, spec) if _has_refs(spec) else self._core.resolve_args(spec)
+                            None, resolve, spec) if _has_refs(spec) else resolve(spec)
                     except BaseException as e:  # noqa: BLE001
                         reply(self._error_result(spec, self._runtime_record(spec, e)))
                         return
@@ -283,7 +273,7 @@ class TaskExecutor:
                         value = fn(*args, **kwargs)
                         if inspect.isawaitable(value):
                             value = await value
-                        reply(cw.TaskResult(task_id=spec.task_id, returns=self._core.encode_returns(spec, value)))
+                        reply(cw.TaskResult(task_id=spec.task_id, returns=self._returns.encode_returns(spec, value)))
                     except BaseException as e:  # noqa: BLE001
                         result = self._error_result(spec, errors.record_from_exception(e, function_name=spec.name))
                         result.is_application_error = True

@@ -1,10 +1,12 @@
 """Submitting normal tasks: leases per scheduling class, pushed over streams.
 
 Invariants: a task is in exactly one place at a time — the queue of its
-scheduling class, the in-flight table of one lease, or finished. A lease's
-stream carries tasks in queue order; when a worker dies its in-flight tasks
-are retried (up to max_retries) or failed with WorkerCrashedError. Everything
-here runs on the CoreWorker's event loop.
+scheduling class, the in-flight table of one lease, or finished (reported
+to the TaskFinisher exactly once). A lease's stream carries tasks in queue
+order; when a worker dies its in-flight tasks are retried (up to
+max_retries) or failed with WorkerCrashedError. Everything here runs on the
+CoreWorker's event loop; time is the loop's clock (a manual one in unit
+tests). The numbers and rules come from the runtime spec (submit_policy.py).
 """
 
 from __future__ import annotations
@@ -12,56 +14,53 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import time
-from typing import TYPE_CHECKING, Optional
+from typing import Any, Callable, Optional, Protocol
 
 import grpc
 
 from polyray.core import errors
+from polyray.core.pending_task import PendingTask
 from polyray.core.push_port import PushConnection, PushStreamError
-from polyray.core.rpc import address_str
-
+from polyray.core.submit_policy import can_retry, inflight_limit, lease_requests_to_start, next_task_time_average
+from polyray.core.task_finisher import TaskFinisher
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
-from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol import raylet_pb2 as rl
+from polyray.protocol import runtime_spec as rspec
 
-if TYPE_CHECKING:
-    from polyray.core.core_worker import CoreWorker
-
-# A lease with no work is kept this long before it is returned: a driver that
-# submits tasks one by one then skips two raylet round trips per task. Short,
-# because a lingering lease holds a CPU other drivers may be waiting for
-# (0.5 s cost other submitters 3x in the multi-client benchmark).
-LEASE_LINGER_S = 0.05
-# Tasks that finish faster than this are pipelined: several in flight per worker.
-FAST_TASK_S = 0.002
-MAX_INFLIGHT_FAST = 32
-MAX_PENDING_LEASE_REQUESTS = 16
+# A lease with no work is kept this long before it is returned (the spec says why).
+LEASE_LINGER_S = rspec.LEASE_LINGER_MS / 1000
 # Pause before asking again when the raylet a lease request was spilled to is gone.
-SPILL_RETRY_S = 0.5
+SPILL_RETRY_S = rspec.LEASE_SPILL_RETRY_MS / 1000
 # How long the raylet of a lost worker gets to answer before its node counts as dead.
-NODE_PROBE_S = 2.0
+NODE_PROBE_S = rspec.LEASE_NODE_PROBE_MS / 1000
+# Deadline of returning a worker to its raylet.
+RETURN_WORKER_TIMEOUT_S = 10.0
 
 
-class PendingTask:
-    """A submitted task with the argument references it holds."""
+class LeaseConnections(Protocol):
+    """What the submitter needs of the CoreWorker's connections (a fake in unit tests)."""
 
-    __slots__ = ("spec", "arg_ids", "cancelled", "force_cancelled", "lease", "pushed_at", "key")
+    raylet_address: str
 
-    def __init__(self, spec: pb.TaskSpec, arg_ids: list[bytes], key: tuple) -> None:
-        self.spec = spec
-        self.arg_ids = arg_ids
-        self.cancelled = False
-        self.force_cancelled = False
-        self.lease: Optional["_Lease"] = None
-        self.pushed_at = 0.0
-        self.key = key
+    @property
+    def raylet(self) -> Any:
+        """The local raylet's stub."""
+
+    def raylet_at(self, address: pb.Address) -> Any:
+        """A stub to the raylet at ``address``."""
+
+    def worker(self, address: pb.Address) -> Any:
+        """A stub to another process's CoreWorkerService."""
+
+    def open_push_stream(self, worker: pb.Address, on_reply: Callable[[Any], None],
+                         own_channel: bool = False) -> tuple[Any, Any, Any]:
+        """A PushTasks stream to a worker: ``(call, queue, channel)``."""
 
 
 class _Lease:
     __slots__ = ("lease_id", "worker_id", "address", "key", "queue", "inflight", "call",
-                 "reader", "dead", "linger", "avg_s", "last_result", "raylet", "raylet_address",
+                 "reader", "dead", "linger", "avg_us", "last_result", "raylet", "raylet_address",
                  "single_use", "used")
 
     def __init__(self, reply: rl.RequestWorkerLeaseReply, key: tuple, raylet=None, raylet_address: str = "") -> None:
@@ -83,41 +82,17 @@ class _Lease:
         self.reader: Optional[asyncio.Task] = None
         self.dead = False
         self.linger: Optional[asyncio.TimerHandle] = None
-        # Moving average of how long a task takes on this worker; unknown
-        # (slow) until the first result.
-        self.avg_s = 1.0
+        # Moving average of how long a task takes on this worker, in
+        # microseconds; unknown (slow) until the first result.
+        self.avg_us: float = rspec.PIPELINING_UNKNOWN_AVG_US
         self.last_result = 0.0
 
     def limit(self, queued: int, leases: int) -> int:
-        """How many tasks may be in flight on this worker.
-
-        Short tasks are pipelined (several in flight, sent in batches) but
-        only when far more tasks are queued than there are workers: a few
-        tasks always get a worker each, so tasks that wait on each other
-        cannot end up queued behind one another on one worker.
-        """
-        if self.avg_s < FAST_TASK_S and queued > 2 * leases:
-            return MAX_INFLIGHT_FAST
-        return 1
+        """How many tasks may be in flight on this worker (submit_policy.inflight_limit)."""
+        return inflight_limit(self.avg_us, queued, leases)
 
 
 _SPREAD = pb.SchedulingStrategy(kind=pb.SCHEDULING_SPREAD).SerializeToString()
-
-
-async def push_requests(queue: asyncio.Queue):
-    """The request stream of a PushTasks call: lists of specs from ``queue``
-    (None ends it), whatever queued up meanwhile coalesced into one message."""
-    while True:
-        specs = await queue.get()
-        if specs is None:
-            return
-        while not queue.empty():
-            more = queue.get_nowait()
-            if more is None:
-                queue.put_nowait(None)
-                break
-            specs.extend(more)
-        yield cw.PushTasksRequest(tasks=specs)
 
 
 def stream_error_detail(error: Optional[BaseException]) -> str:
@@ -136,8 +111,11 @@ def scheduling_key(spec: pb.TaskSpec) -> tuple:
 class NormalTaskSubmitter:
     """Queues normal tasks per scheduling class and pushes them to leased workers."""
 
-    def __init__(self, core: "CoreWorker") -> None:
-        self._core = core
+    def __init__(self, *, connections: LeaseConnections, finisher: TaskFinisher, node_id: bytes) -> None:
+        self._connections = connections
+        self._finisher = finisher
+        self._node_id = node_id
+        self._closed = False
         self._queues: dict[tuple, collections.deque] = collections.defaultdict(collections.deque)
         self._leases: dict[tuple, list[_Lease]] = collections.defaultdict(list)
         self._requesting: dict[tuple, int] = collections.defaultdict(int)
@@ -172,7 +150,7 @@ class NormalTaskSubmitter:
         # cancelled ones at the head (an O(n) rescan here made batches O(n^2)).
         while q and q[0].cancelled:
             q.popleft()
-        while q and self._requesting[key] < min(len(q), MAX_PENDING_LEASE_REQUESTS):
+        for _ in range(lease_requests_to_start(len(q), self._requesting[key]) if q else 0):
             self._requesting[key] += 1
             asyncio.ensure_future(self._request_lease(key, q[0].spec))
         for lease in self._leases[key]:
@@ -182,7 +160,7 @@ class NormalTaskSubmitter:
         if lease.linger is not None:
             lease.linger.cancel()
             lease.linger = None
-        now = time.monotonic()
+        now = asyncio.get_running_loop().time()
         for t in batch:
             t.lease = lease
             t.pushed_at = now
@@ -193,21 +171,21 @@ class NormalTaskSubmitter:
     async def _request_lease(self, key: tuple, spec: pb.TaskSpec) -> None:
         """Ask the local raylet for a lease; when it answers ``retry_at`` (spill-over),
         ask that node's raylet, which grants or rejects (docs/protocol.md §7.1)."""
-        core = self._core
-        raylet, where = core.raylet, core.raylet_address
+        conns = self._connections
+        raylet, where = conns.raylet, conns.raylet_address
         view = _lease_view(spec)
         try:
             reply = await raylet.RequestWorkerLease(rl.RequestWorkerLeaseRequest(task=view))
             if (not reply.lease_id and not reply.HasField("failure") and not reply.canceled
                     and reply.retry_at.port):
-                raylet, where = core.raylet_at(reply.retry_at), address_str(reply.retry_at)
+                raylet, where = conns.raylet_at(reply.retry_at), f"{reply.retry_at.host}:{reply.retry_at.port}"
                 reply = await raylet.RequestWorkerLease(
                     rl.RequestWorkerLeaseRequest(task=view, grant_or_reject=True))
         except grpc.aio.AioRpcError as e:
             self._requesting[key] -= 1
-            if core.shutting_down:
+            if self._closed:
                 return
-            if raylet is not core.raylet and e.code() in (grpc.StatusCode.UNAVAILABLE,
+            if raylet is not conns.raylet and e.code() in (grpc.StatusCode.UNAVAILABLE,
                                                           grpc.StatusCode.DEADLINE_EXCEEDED):
                 # The node we were sent to went away: ask the local raylet again
                 # (its view drops the node once the GCS declares it dead).
@@ -226,7 +204,7 @@ class NormalTaskSubmitter:
             return
         lease = _Lease(reply, key, raylet, where)
         q = self._queues[key]
-        if not any(not t.cancelled for t in q) or core.shutting_down:
+        if not any(not t.cancelled for t in q) or self._closed:
             await self._return_lease(lease, disconnect=False)
             return
         self._leases[key].append(lease)
@@ -240,7 +218,7 @@ class NormalTaskSubmitter:
             self._finish_with_error(t, record)
 
     def _open_stream(self, lease: _Lease) -> None:
-        lease.call, lease.queue, _ = self._core.open_push_stream(
+        lease.call, lease.queue, _ = self._connections.open_push_stream(
             lease.address, lambda reply: self._on_reply(lease, reply))
         lease.reader = asyncio.ensure_future(self._read_replies(lease))
 
@@ -267,20 +245,20 @@ class NormalTaskSubmitter:
         t = lease.inflight.pop(result.task_id, None)
         if t is None:
             return
-        now = time.monotonic()
+        now = asyncio.get_running_loop().time()
         # With several in flight, a task's own time is the gap since the
         # previous result; otherwise push-to-result.
         took = now - (max(lease.last_result, t.pushed_at) if pipelined else t.pushed_at)
         lease.last_result = now
-        lease.avg_s = took if lease.avg_s >= 1.0 else 0.7 * lease.avg_s + 0.3 * took
+        lease.avg_us = next_task_time_average(lease.avg_us, took * 1e6)
         spec = t.spec
-        if (result.is_application_error and spec.retry_exceptions and spec.attempt < spec.max_retries
+        if (result.is_application_error and spec.retry_exceptions and can_retry(spec.attempt, spec.max_retries)
                 and not t.cancelled):
-            self._retry(t)
+            self._retry(t, "the task raised and retry_exceptions is set")
             return
         if result.worker_exiting:
             lease.dead = True
-        self._core.complete_task(spec, result.returns, t.arg_ids)
+        self._finisher.complete(spec, result.returns, t.arg_ids)
         self._tasks.pop(spec.task_id, None)
 
     def _on_stream_closed(self, lease: _Lease, error: Optional[BaseException]) -> None:
@@ -295,8 +273,8 @@ class NormalTaskSubmitter:
             if t.cancelled:
                 rec = errors.system_record(pb.TASK_CANCELLED, f"task {spec.name} was cancelled")
                 self._finish_with_error(t, rec)
-            elif spec.attempt < spec.max_retries and not self._core.shutting_down:
-                self._retry(t)
+            elif can_retry(spec.attempt, spec.max_retries) and not self._closed:
+                self._retry(t, f"its worker died: {stream_error_detail(error)}")
             else:
                 detail = stream_error_detail(error)
                 asyncio.ensure_future(self._fail_lost(t, lease, detail))
@@ -308,7 +286,7 @@ class NormalTaskSubmitter:
         does not answer either (its node died), else WORKER_CRASHED."""
         spec = t.spec
         node_dead = False
-        if lease.address.node_id and lease.address.node_id != self._core.node_id and lease.raylet is not None:
+        if lease.address.node_id and lease.address.node_id != self._node_id and lease.raylet is not None:
             try:
                 await lease.raylet.GetNodeStats(rl.GetNodeStatsRequest(), timeout=NODE_PROBE_S)
             except grpc.aio.AioRpcError:
@@ -325,9 +303,10 @@ class NormalTaskSubmitter:
                 f"after {spec.attempt + 1} attempt(s): {detail}")
         self._finish_with_error(t, rec)
 
-    def _retry(self, t: PendingTask) -> None:
+    def _retry(self, t: PendingTask, why: str) -> None:
         t.spec.attempt += 1
         t.lease = None
+        self._finisher.retry(t.spec, why)
         self._queues[t.key].appendleft(t)
 
     def _maybe_linger(self, lease: _Lease) -> None:
@@ -351,16 +330,16 @@ class NormalTaskSubmitter:
 
     async def _return_lease(self, lease: _Lease, disconnect: bool) -> None:
         try:
-            await (lease.raylet or self._core.raylet).ReturnWorker(
+            await (lease.raylet or self._connections.raylet).ReturnWorker(
                 rl.ReturnWorkerRequest(lease_id=lease.lease_id, worker_id=lease.worker_id, disconnect=disconnect),
-                timeout=10)
+                timeout=RETURN_WORKER_TIMEOUT_S)
         except grpc.aio.AioRpcError:
             pass
 
     # -- completion ----------------------------------------------------------
     def _finish_with_error(self, t: PendingTask, record: pb.ErrorRecord) -> None:
         self._tasks.pop(t.spec.task_id, None)
-        self._core.fail_task(t.spec, record, t.arg_ids)
+        self._finisher.fail(t.spec, record, t.arg_ids)
 
     # -- cancellation --------------------------------------------------------
     async def cancel(self, task_id: bytes, force: bool) -> bool:
@@ -374,7 +353,7 @@ class NormalTaskSubmitter:
             self._finish_with_error(t, errors.system_record(pb.TASK_CANCELLED, f"task {t.spec.name} was cancelled before it ran"))
             return True
         t.force_cancelled = force
-        stub = cw_grpc.CoreWorkerServiceStub(self._core.channel_to(t.lease.address))
+        stub = self._connections.worker(t.lease.address)
         try:
             await stub.CancelTask(cw.CancelTaskRequest(task_id=task_id, force=force), timeout=10)
         except grpc.aio.AioRpcError:
@@ -383,6 +362,7 @@ class NormalTaskSubmitter:
 
     async def close(self) -> None:
         """Return every lease (shutdown; the CoreWorker closes the channels)."""
+        self._closed = True
         for leases in list(self._leases.values()):
             for lease in list(leases):
                 lease.dead = True

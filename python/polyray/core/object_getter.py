@@ -1,0 +1,273 @@
+"""Getting object values: get, wait, futures, and task arguments.
+
+An object's value is found in this process's memory store: inline values
+directly; values in a shared store by reading (or first pulling) the copy.
+Objects owned elsewhere are fetched from their owner (GetObject) when first
+asked for. A worker that blocks in get() inside a task lends its CPU to its
+node while it waits (NotifyWorkerBlocked), so nested tasks deeper than the
+node's CPUs can run.
+
+Invariants: every wait ends, by value, error or timeout; one fetch per
+object at a time; what was fetched about a borrowed object (its owner, the
+nodes holding copies) is kept only for reading it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from typing import Any, Optional
+
+import grpc
+
+from polyray import exceptions as exc
+from polyray.core import errors
+from polyray.core.connections import Connections
+from polyray.core.io_loop import IoLoop
+from polyray.core.memory_store import Entry, MemoryStore
+from polyray.core.node_store import NodeStore
+from polyray.core.object_puller import ObjectPuller
+from polyray.core.object_ref import ObjectRef
+from polyray.core.owned_objects import OwnedObjects
+from polyray.core.rpc import RPC_TIMEOUT, address_str
+from polyray.core.value_codec import ValueCodec
+from polyray.core.worker_context import WorkerContext
+from polyray.protocol import common_pb2 as pb
+from polyray.protocol import core_worker_pb2 as cw
+from polyray.protocol import envelope
+from polyray.protocol import raylet_pb2 as rl
+from polyray.protocol import runtime_spec as spec
+
+# How long an owner may hold one GetObject open; the fetch asks again after.
+GET_OBJECT_WAIT_MS = spec.RPC_GET_OBJECT_WAIT_MS
+# How long a read of the local store waits for an object to be sealed.
+STORE_WAIT_S = spec.RPC_STORE_WAIT_MS / 1000
+
+
+class ObjectGetter:
+    """get / wait / futures of ObjectRefs, and the arguments of pushed tasks."""
+
+    def __init__(self, *, ctx: WorkerContext, io: IoLoop, connections: Connections, memory_store: MemoryStore,
+                 codec: ValueCodec, node_store: NodeStore, puller: ObjectPuller, owned: OwnedObjects) -> None:
+        self._ctx = ctx
+        self._io = io
+        self._connections = connections
+        self._memory_store = memory_store
+        self._codec = codec
+        self._node_store = node_store
+        self._puller = puller
+        self._owned = owned
+        # What the owners of borrowed objects said: the owner, and the nodes
+        # holding copies beyond the primary one (from GetObject replies).
+        self._owners: dict[bytes, pb.Address] = {}
+        self._borrowed_locations: dict[bytes, list[bytes]] = {}
+        self._fetching: set[bytes] = set()
+        self._blocked_call: Optional[asyncio.Future] = None
+
+    # -- values -------------------------------------------------------------------
+    def decode_entry(self, oid: bytes, entry: Entry, timeout: Optional[float] = None) -> Any:
+        """The value of a ready object (raises its error)."""
+        if entry.error is not None:
+            raise errors.exception_from_record(entry.error)
+        if entry.envelope is not None:
+            return self._codec.decode(entry.envelope)
+        return self._read_from_store(oid, entry.in_store_node, timeout)
+
+    def _read_from_store(self, oid: bytes, node_id: bytes, timeout: Optional[float]) -> Any:
+        from polyray.store import StoreTimeoutError
+        store = self._node_store.store
+        view = None
+        if node_id and node_id != self._ctx.node_id:
+            try:
+                view = store.get_one(oid, timeout=0)  # pulled here before
+            except StoreTimeoutError:
+                self._pull(oid, node_id, timeout)
+        if view is None:
+            try:
+                view = store.get_one(oid, timeout=STORE_WAIT_S if timeout is None else max(timeout, 0.001))
+            except StoreTimeoutError:
+                raise exc.ObjectLostError(f"object {oid.hex()} is not in this node's store (freed or evicted)") from None
+        fmt, body, buffers = envelope.unpack_from(view.metadata, view.data)
+        return self._codec.decode_parts(fmt, body, buffers)
+
+    def _pull(self, oid: bytes, primary: bytes, timeout: Optional[float]) -> None:
+        """Copy a remote object into this node's store (blocking; user threads only)."""
+        if self._io.on_io_thread():
+            raise RuntimeError(f"object {oid.hex()} must be pulled from another node, which cannot be "
+                               "done on the CoreWorker's io thread")
+        locations = self.locations_of(oid, primary)
+        try:
+            self._io.run(self._puller.pull(oid, locations, self._owners.get(oid)), timeout)
+        except concurrent.futures.TimeoutError:
+            raise exc.GetTimeoutError(f"get() timed out after {timeout} s while pulling object {oid.hex()} "
+                                      f"from node {primary.hex()[:12]}") from None
+
+    def locations_of(self, oid: bytes, primary: bytes) -> list[bytes]:
+        """Every node known to hold ``oid`` (owned or borrowed): the primary copy's first."""
+        out = self._owned.locations_of(oid, primary)
+        out += [n for n in self._borrowed_locations.get(oid, ()) if n not in out]
+        return out
+
+    # -- get / wait -------------------------------------------------------------------
+    def get(self, refs: list[ObjectRef], timeout: Optional[float]) -> list[Any]:
+        """Block until every ref has a value (or error); raise GetTimeoutError after timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ready_entry = self._memory_store.get_if_ready
+        missing = [r for r in refs if ready_entry(r._id) is None]
+        if missing:
+            for r in missing:
+                if r._owner is not None:
+                    self._io.call_soon(self._start_fetch, r)
+            want = list(dict.fromkeys(r._id for r in missing))
+            ctx = self._ctx
+            blocked = not ctx.is_driver and ctx.in_task() and not ctx.actor_id
+            if blocked:
+                # Lend this task's CPUs to the node while it waits, so the
+                # tasks it waits for can run (nested tasks deeper than CPUs).
+                self._io.call_soon(self._notify_blocked, True)
+            try:
+                ready = self._memory_store.wait_indices(want, len(want), timeout)
+            finally:
+                if blocked:
+                    self._io.call_soon(self._notify_blocked, False)
+            if len(ready) < len(want):
+                got = {want[i] for i in ready}
+                raise exc.GetTimeoutError(
+                    f"get() timed out after {timeout} s: {len(want) - len(ready)} of {len({r._id for r in refs})} "
+                    f"object(s) not ready (first: {next(o for o in want if o not in got).hex()})")
+        values = []
+        for r in refs:
+            oid = r._id
+            entry = ready_entry(oid)
+            if entry is None:  # freed concurrently
+                raise exc.ObjectLostError(f"object {oid.hex()} was freed while being read")
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            values.append(self.decode_entry(oid, entry, left))
+        return values
+
+    def wait(self, refs: list[ObjectRef], num_returns: int, timeout: Optional[float]) -> list[ObjectRef]:
+        """The first num_returns refs (in list order) whose values are ready; fewer when the timeout passes."""
+        for r in refs:
+            if r._owner is not None:
+                self._io.call_soon(self._start_fetch, r)
+        ready = self._memory_store.wait_indices([r._id for r in refs], num_returns, timeout)
+        return [refs[i] for i in ready]
+
+    def get_future(self, ref: ObjectRef) -> concurrent.futures.Future:
+        """A future resolved with the ref's value (or its error)."""
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        oid = ref.binary()
+
+        def decode(entry: Entry) -> None:
+            try:
+                fut.set_result(self.decode_entry(oid, entry))
+            except BaseException as e:  # noqa: BLE001
+                fut.set_exception(e)
+
+        def done(entry: Entry) -> None:
+            remote = entry.in_store_node and entry.in_store_node != self._ctx.node_id and entry.error is None \
+                and entry.envelope is None
+            if not remote:
+                decode(entry)
+                return
+
+            async def pull_then_decode() -> None:
+                try:
+                    await self._puller.pull(oid, self.locations_of(oid, entry.in_store_node), self._owners.get(oid))
+                except BaseException as e:  # noqa: BLE001
+                    fut.set_exception(e)
+                    return
+                await asyncio.to_thread(decode, entry)
+
+            self._io.spawn(pull_then_decode)
+
+        if ref.owner_address() is not None:
+            self._io.call_soon(self._start_fetch, ref)
+        # Keep the ref alive until the future resolves.
+        fut._polyray_ref = ref  # type: ignore[attr-defined]
+        self._memory_store.on_ready(oid, done)
+        return fut
+
+    # -- task arguments -----------------------------------------------------------------
+    def resolve_args(self, spec: pb.TaskSpec) -> tuple[list, dict]:
+        """Decode a task's arguments; top-level refs become their values (blocking)."""
+        refs_at: list[tuple[int, Any, ObjectRef]] = []
+        codec = self._codec
+
+        def one(arg: pb.TaskArg, slot: int, key: Any) -> Any:
+            if arg.HasField("ref"):
+                ref = codec.ref_from_proto(arg.ref)
+                refs_at.append((slot, key, ref))
+                return None
+            return codec.decode(arg.value)
+
+        args = [one(a, 0, i) for i, a in enumerate(spec.args)]
+        kwargs = {k.name: one(k.arg, 1, k.name) for k in spec.kwargs}
+        if refs_at:
+            values = self.get([r for _, _, r in refs_at], None)
+            for (slot, key, _), v in zip(refs_at, values):
+                if slot == 0:
+                    args[key] = v
+                else:
+                    kwargs[key] = v
+        return args, kwargs
+
+    # -- on the loop ----------------------------------------------------------------------
+    def _notify_blocked(self, blocked: bool) -> None:
+        previous = self._blocked_call
+
+        async def go() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])  # keep blocked/unblocked in order
+            try:
+                await self._connections.raylet.NotifyWorkerBlocked(
+                    rl.NotifyWorkerBlockedRequest(worker_id=self._ctx.worker_id, blocked=blocked),
+                    timeout=RPC_TIMEOUT)
+            except grpc.aio.AioRpcError:
+                pass
+        self._blocked_call = asyncio.ensure_future(go())
+
+    def _start_fetch(self, ref: ObjectRef) -> None:
+        oid = ref.binary()
+        if self._memory_store.get_if_ready(oid) is not None or oid in self._fetching:
+            return
+        self._fetching.add(oid)
+        asyncio.ensure_future(self._fetch(ref))
+
+    async def _fetch(self, ref: ObjectRef) -> None:
+        oid = ref.binary()
+        owner = ref.owner_address()
+        assert owner is not None
+        stub = self._connections.worker(owner)
+        store = self._memory_store
+        try:
+            while not self._ctx.shutting_down:
+                try:
+                    reply = await stub.GetObject(cw.GetObjectRequest(object_id=oid, timeout_ms=GET_OBJECT_WAIT_MS),
+                                                 timeout=GET_OBJECT_WAIT_MS / 1000 + 10)
+                except grpc.aio.AioRpcError as e:
+                    store.set(oid, error=errors.system_record(
+                        pb.OBJECT_LOST, f"the owner of object {oid.hex()} at {address_str(owner)} is unreachable "
+                                        f"({e.code().name}); the object is lost"))
+                    return
+                if reply.timed_out:
+                    continue
+                if reply.HasField("failure") and not reply.found:
+                    store.set(oid, error=reply.failure)
+                    return
+                obj = reply.object
+                if obj.HasField("value"):
+                    store.set(oid, envelope=obj.value, size=obj.size)
+                else:
+                    self._owners[oid] = owner
+                    self._borrowed_locations[oid] = list(reply.locations)
+                    store.set(oid, in_store_node=obj.in_store_node, size=obj.size)
+                return
+        finally:
+            self._fetching.discard(oid)
+
+    def forget(self, oid: bytes) -> None:
+        """Drop what was learnt about a borrowed object (it is no longer held here)."""
+        self._owners.pop(oid, None)
+        self._borrowed_locations.pop(oid, None)

@@ -1,0 +1,72 @@
+"""A worker's task results: return values into ReturnObjects for the caller.
+
+Small values travel inline in the result; larger ones are written to this
+node's store, pinned by the raylet on behalf of the caller (the owner of the
+returns), and the result carries where they are. Refs that this worker owns
+and that travel inside a return value are counted as lent until the caller
+registers its borrow.
+
+Invariants: a task with num_returns = n gets exactly n ReturnObjects, with
+the ids its caller computed (task id + index); an error fills every return.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polyray.core.owned_objects import OwnedObjects, return_id
+from polyray.core.reference_counter import ReferenceCounter
+from polyray.core.submit_policy import travels_inline
+from polyray.core.value_codec import ValueCodec
+from polyray.core.worker_context import WorkerContext
+from polyray.protocol import common_pb2 as pb
+
+
+class ReturnEncoder:
+    """Encodes a task's return values (or its error) for its caller."""
+
+    def __init__(self, *, ctx: WorkerContext, codec: ValueCodec, owned: OwnedObjects,
+                 references: ReferenceCounter) -> None:
+        self._ctx = ctx
+        self._codec = codec
+        self._owned = owned
+        self._references = references
+
+    def encode_returns(self, spec: pb.TaskSpec, value: Any) -> list[pb.ReturnObject]:
+        """The ReturnObjects of a task that returned ``value``."""
+        n = spec.num_returns
+        if n == 0:
+            return []
+        if n == 1:
+            values = [value]
+        else:
+            try:
+                values = list(value)
+            except TypeError:
+                raise ValueError(f"{spec.name} has num_returns={n} but returned a {type(value).__name__}, "
+                                 "not a sequence") from None
+            if len(values) != n:
+                raise ValueError(f"{spec.name} has num_returns={n} but returned {len(values)} values")
+        out = []
+        target = spec.caller_language
+        worker_id = self._ctx.worker_id
+        for i, v in enumerate(values, start=1):
+            oid = return_id(spec.task_id, i)
+            enc = self._codec.encode(v, target, f"return value {i - 1}" if n > 1 else "return value")
+            owned_nested = [r.object_id for r in enc.nested_refs if r.owner.worker_id == worker_id]
+            if owned_nested:
+                self._references.add_lent(owned_nested)
+            if travels_inline(enc.size):
+                out.append(pb.ReturnObject(object_id=oid, value=enc.to_proto(), size=enc.size,
+                                           nested_refs=enc.nested_refs))
+            else:
+                self._owned.put_in_store(oid, enc, spec.caller)
+                out.append(pb.ReturnObject(object_id=oid, in_store_node=self._ctx.node_id, size=enc.size,
+                                           nested_refs=enc.nested_refs))
+        return out
+
+    def error_returns(self, spec: pb.TaskSpec, record: pb.ErrorRecord) -> list[pb.ReturnObject]:
+        """Every return of a task as the error ``record`` (actor creation: one)."""
+        env = pb.Envelope(format=pb.FORMAT_ERROR, body=record.SerializeToString())
+        n = max(spec.num_returns, 1 if spec.type == pb.ACTOR_CREATION_TASK else 0)
+        return [pb.ReturnObject(object_id=return_id(spec.task_id, i), value=env) for i in range(1, n + 1)]

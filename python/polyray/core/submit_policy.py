@@ -1,0 +1,48 @@
+"""The submission policies of the runtime spec, as Python functions.
+
+proto/runtime/runtime_spec.toml states these rules in words and fixes their
+constants; proto/vectors/policy.json holds cases every language's CoreWorker
+is tested against (tests/core/unit/test_runtime_spec.py here, RuntimeSpecTest
+in Java, core_runtime_spec_test in C++). Times are in microseconds, as in
+the vectors.
+"""
+
+from __future__ import annotations
+
+from polyray.protocol import runtime_spec as spec
+
+
+def inflight_limit(avg_task_us: float, queued: int, leases: int) -> int:
+    """How many tasks may be in flight on one leased worker.
+
+    Short tasks are pipelined (several in flight, sent in batches) but only
+    when far more tasks are queued than there are workers: a few tasks
+    always get a worker each, so tasks that wait on each other cannot end up
+    queued behind one another on one worker.
+    """
+    if avg_task_us < spec.PIPELINING_FAST_TASK_US and queued > spec.PIPELINING_QUEUE_FACTOR * leases:
+        return spec.PIPELINING_MAX_INFLIGHT_FAST
+    return 1
+
+
+def next_task_time_average(avg_us: float, took_us: float) -> float:
+    """The moving average of a lease's task time after one more result."""
+    if avg_us >= spec.PIPELINING_UNKNOWN_AVG_US:
+        return took_us  # the first result replaces "unknown"
+    w = spec.PIPELINING_NEW_WEIGHT_RATIO
+    return (1 - w) * avg_us + w * took_us
+
+
+def lease_requests_to_start(queued: int, requesting: int) -> int:
+    """How many more lease requests a scheduling class may send now."""
+    return max(0, min(queued, spec.LEASE_MAX_PENDING_REQUESTS) - requesting)
+
+
+def can_retry(attempt: int, max_retries: int) -> bool:
+    """Whether a task on its ``attempt``-th retry (0: first run) may run again."""
+    return max_retries < 0 or attempt < max_retries
+
+
+def travels_inline(size: int) -> bool:
+    """Whether an encoded value of ``size`` bytes travels inside messages (else through the store)."""
+    return size <= spec.INLINE_MAX_BYTES

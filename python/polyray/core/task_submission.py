@@ -1,0 +1,210 @@
+"""The caller's side of tasks: task specs, arguments, return refs, actors.
+
+User threads build a TaskSpec (``new_task_spec``, ``build_args``) and submit
+it; the spec is handed to the io loop (one wake-up per batch, see
+IoLoop.call_soon), where the normal-task and actor submitters push it.
+Return refs are owned here from the moment they are made, with ids computed
+from the task id, so no round trip is needed to name them.
+
+Invariants: arguments larger than the inline limit are put into the store
+(owned here) and passed by reference; every object id an argument references
+is counted as submitted until the task's submitter reports it finished;
+calls to one actor get sequence numbers rising by one per call, and reach the
+loop in that order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from typing import Any
+
+import grpc
+
+from polyray.core import object_ref
+from polyray.core.actor_submitter import ActorTaskSubmitter
+from polyray.core.connections import Connections
+from polyray.core.io_loop import IoLoop
+from polyray.core.object_ref import ObjectRef
+from polyray.core.owned_objects import OwnedObjects, return_id
+from polyray.core.pending_task import PendingTask
+from polyray.core.reference_counter import ReferenceCounter
+from polyray.core.rpc import RPC_TIMEOUT
+from polyray.core.submit_policy import travels_inline
+from polyray.core.task_submitter import NormalTaskSubmitter, scheduling_key
+from polyray.core.value_codec import ValueCodec
+from polyray.core.worker_context import WorkerContext
+from polyray.protocol import common_pb2 as pb
+from polyray.protocol import envelope
+from polyray.protocol import gcs_pb2 as gcs
+from polyray.protocol.ids import ActorID, JobID, ObjectID
+
+
+class _TaskIds:
+    """Unique task ids without a system call per task: a random per-process
+    prefix (12 bytes, drawn again in a forked child) and a counter (8 bytes),
+    then the job id (4 bytes) -- the TaskID layout of protocol/ids.py."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.prefix = os.urandom(12)
+        self.counter = itertools.count(1)
+
+    def next(self, job_id: bytes) -> bytes:
+        return self.prefix + next(self.counter).to_bytes(8, "little") + job_id
+
+
+_task_ids = _TaskIds()
+
+
+class TaskSubmission:
+    """Builds and submits task specs for the API layer."""
+
+    def __init__(self, *, ctx: WorkerContext, io: IoLoop, connections: Connections, codec: ValueCodec,
+                 references: ReferenceCounter, owned: OwnedObjects, submitter: NormalTaskSubmitter,
+                 actor_submitter: ActorTaskSubmitter) -> None:
+        self._ctx = ctx
+        self._io = io
+        self._connections = connections
+        self._codec = codec
+        self._references = references
+        self._owned = owned
+        self._submitter = submitter
+        self._actor_submitter = actor_submitter
+        self._spec_template: pb.TaskSpec | None = None
+        self._seq_lock = threading.Lock()
+        self._actor_seq: dict[bytes, int] = {}
+
+    def build_args(self, spec: pb.TaskSpec, args: tuple, kwargs: dict, target: int, held: list) -> list[bytes]:
+        """Encode arguments into spec; returns the object ids the task references.
+
+        ObjectRefs at top level are passed by reference (resolved before the
+        call); large values are put into the store and passed by reference.
+        ``held`` collects what keeps those references alive until submission.
+        """
+        ids: list[bytes] = []
+        codec = self._codec
+
+        def one(value: Any, path: str) -> pb.TaskArg:
+            if isinstance(value, ObjectRef):
+                held.append(value)
+                ids.append(value.binary())
+                return pb.TaskArg(ref=value.to_proto())
+            try:
+                enc = codec.encode(value, target, path)
+            except envelope.XlangTypeError:
+                raise
+            except Exception as e:
+                raise TypeError(f"{path} of {spec.name} cannot be serialized: a value of type "
+                                f"{type(value).__module__}.{type(value).__qualname__} ({e})") from e
+            if not travels_inline(enc.size):
+                ref = self._owned.put_encoded(enc)
+                held.append(ref)
+                ids.append(ref.binary())
+                return pb.TaskArg(ref=ref.to_proto())
+            for r in enc.nested_refs:
+                ids.append(r.object_id)
+            held.append(codec.hold_nested(enc.nested_refs))
+            return pb.TaskArg(value=enc.to_proto(), nested_refs=enc.nested_refs)
+
+        for i, a in enumerate(args):
+            spec.args.append(one(a, f"argument {i}"))
+        for name, v in kwargs.items():
+            spec.kwargs.append(pb.KeywordArg(name=name, arg=one(v, f"keyword argument {name!r}")))
+        return ids
+
+    def new_task_spec(self, task_type: int, language: int, function: pb.FunctionDescriptor,
+                      name: str) -> pb.TaskSpec:
+        """A TaskSpec with a fresh task id and the fields every spec of this process shares."""
+        ctx = self._ctx
+        template = self._spec_template
+        if template is None or template.caller.port != ctx.address.port:
+            # The fields every spec of this process shares, copied in one step.
+            template = pb.TaskSpec(job_id=ctx.job_id, caller=ctx.address, caller_language=pb.PYTHON)
+            template.code_search_path.extend(ctx.code_search_path)
+            self._spec_template = template
+        spec = pb.TaskSpec()
+        spec.CopyFrom(template)
+        spec.type = task_type
+        spec.language = language
+        spec.function.CopyFrom(function)
+        spec.task_id = _task_ids.next(ctx.job_id)
+        spec.parent_task_id = ctx.current_task_id()
+        spec.name = name
+        return spec
+
+    def submit_task(self, spec: pb.TaskSpec, arg_ids: list[bytes], held: list) -> list[ObjectRef]:
+        """Submit a normal task; returns its return refs (owned here)."""
+        refs = self.return_refs(spec)
+        if arg_ids:
+            self._references.add_submitted(arg_ids)
+        task = PendingTask(spec, arg_ids, scheduling_key(spec))
+        self._io.call_soon(self._submitter.submit, task)
+        del held  # arguments are now counted as submitted
+        return refs
+
+    def submit_actor_task(self, spec: pb.TaskSpec, arg_ids: list[bytes]) -> list[ObjectRef]:
+        """Submit an actor method call in order; returns its return refs."""
+        with self._seq_lock:
+            seq = self._actor_seq.get(spec.actor_id, 0) + 1
+            self._actor_seq[spec.actor_id] = seq
+            spec.sequence_no = seq
+            spec.caller_worker_id = self._ctx.worker_id
+            refs = self.return_refs(spec)
+            if arg_ids:
+                self._references.add_submitted(arg_ids)
+            # Under the lock, so calls reach the loop in sequence order.
+            self._io.call_soon(self._actor_submitter.submit, PendingTask(spec, arg_ids, ()))
+        return refs
+
+    def return_refs(self, spec: pb.TaskSpec) -> list[ObjectRef]:
+        """The ObjectRefs of a task's returns, owned by this process."""
+        tid = spec.task_id
+        oids = [return_id(tid, i) for i in range(1, spec.num_returns + 1)]
+        core = object_ref.get_core()
+        if core is None or core.references is not self._references:
+            refs = []
+            for oid in oids:
+                self._references.add_owned(oid)
+                refs.append(ObjectRef(oid, None))
+            return refs
+        # Owned and locally referenced in one step (one lock round trip).
+        self._references.add_owned_local(oids)
+        refs = [ObjectRef(oid, None, _counted=False) for oid in oids]
+        for r in refs:
+            r._core = core
+        return refs
+
+    def create_actor(self, spec: pb.TaskSpec) -> None:
+        """Register an actor with the GCS, which creates it."""
+        try:
+            self._io.rpc(lambda: self._connections.gcs.RegisterActor(
+                gcs.RegisterActorRequest(creation_task=spec), timeout=RPC_TIMEOUT), timeout=RPC_TIMEOUT + 5)
+        except grpc.aio.AioRpcError as e:
+            if e.code() in (grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.INVALID_ARGUMENT):
+                raise ValueError(e.details()) from None
+            raise
+
+    def new_actor_id(self) -> bytes:
+        """A fresh actor id of this job."""
+        return ActorID.of(JobID.from_binary(self._ctx.job_id)).binary()
+
+    def cancel(self, ref: ObjectRef, force: bool) -> None:
+        """Cancel the task that returns ``ref`` (queued or running)."""
+        task_id = ObjectID.from_binary(ref.binary()).task_id().binary()
+        self._io.run(self._submitter.cancel(task_id, force), timeout=RPC_TIMEOUT)
+
+    def kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
+        """Ask the GCS to kill an actor (and not restart it when ``no_restart``)."""
+        try:
+            self._io.rpc(lambda: self._connections.gcs.KillActor(
+                gcs.KillActorRequest(actor_id=actor_id, no_restart=no_restart), timeout=RPC_TIMEOUT),
+                timeout=RPC_TIMEOUT + 5)
+        except grpc.aio.AioRpcError as e:
+            if e.code() == grpc.StatusCode.NOT_FOUND:
+                raise ValueError(f"no actor {actor_id.hex()}") from None
+            raise
