@@ -1,19 +1,20 @@
 // ActorTaskSubmitter of actor_task_submitter.h.
 #include "core/actor_task_submitter.h"
 
+#include <grpcpp/support/status.h>
+
+#include "core/actor_info_client.h"
 #include "core/common.h"
-#include "core/core_worker.h"
 #include "core/ids.h"
-#include "core/owned_objects.h"
+#include "core/task_finisher.h"
 #include "core/task_stream.h"
-#include "core/reference_counter.h"
-#include "core/rpc_call.h"
-#include "polyray/protocol/gcs.grpc.pb.h"
 
 namespace polyray::core {
 namespace {
 
 constexpr std::chrono::seconds kActorWatch{30};
+/// Pause before asking the GCS again after a failed or empty answer.
+constexpr int64_t kWatchRetryMs = 500;
 /// Checks of an actor's state after its stream broke, 5 s each.
 constexpr int kFinalStateAttempts = 60;
 
@@ -34,7 +35,7 @@ ActorTaskSubmitter::QueuePtr ActorTaskSubmitter::QueueOf(const std::string& acto
 }
 
 void ActorTaskSubmitter::Fail(const PendingTaskPtr& task, const rpc::ErrorRecord& record, Actions& actions) {
-  actions.push_back([this, task, record] { w_.owned().FailTask(task->spec, record, task->arg_ids); });
+  actions.push_back([this, task, record] { d_.finisher.FailTask(task->spec, record, task->arg_ids); });
 }
 
 void ActorTaskSubmitter::WatchCreation(const std::string& actor_id, std::vector<std::string> arg_ids) {
@@ -43,7 +44,7 @@ void ActorTaskSubmitter::WatchCreation(const std::string& actor_id, std::vector<
     std::lock_guard<std::mutex> lock(mu_);
     QueuePtr aq = QueueOf(actor_id);
     if (aq->state == rpc::DEAD || aq->state == rpc::ALIVE) {
-      actions.push_back([this, ids = std::move(arg_ids)] { w_.references().RemoveSubmitted(ids); });
+      actions.push_back([this, ids = std::move(arg_ids)] { d_.finisher.ReleaseArgs(ids); });
     } else {
       aq->creation_args.push_back(std::move(arg_ids));
       Watch(aq, actions);
@@ -92,21 +93,19 @@ void ActorTaskSubmitter::Watch(const QueuePtr& aq, Actions& actions) {
 }
 
 void ActorTaskSubmitter::WatchOnce(const QueuePtr& aq, rpc::ActorState known) {
-  if (w_.shutting_down()) return;
+  if (ShuttingDown()) return;
   rpc::GetActorInfoRequest req;
   req.set_actor_id(aq->actor_id);
   req.set_wait_for_change(true);
   req.set_known_state(known);
-  auto stub = rpc::GcsService::NewStub(w_.channels().Get(w_.options().gcs_address));
-  CallAsync<rpc::GetActorInfoReply>(
-      [&stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->GetActorInfo(ctx, rq, rp, std::move(cb)); },
-      std::move(req), kActorWatch,
-      [this, aq, known](const grpc::Status& st, rpc::GetActorInfoReply& reply) { OnWatchReply(aq, known, st, reply); });
+  d_.gcs.GetActorInfo(req, kActorWatch, [this, aq, known](const grpc::Status& st, rpc::GetActorInfoReply& reply) {
+    OnWatchReply(aq, known, st, reply);
+  });
 }
 
 void ActorTaskSubmitter::OnWatchReply(const QueuePtr& aq, rpc::ActorState known, const grpc::Status& st,
                                       rpc::GetActorInfoReply& reply) {
-  if (w_.shutting_down()) return;
+  if (ShuttingDown()) return;
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -117,10 +116,12 @@ void ActorTaskSubmitter::OnWatchReply(const QueuePtr& aq, rpc::ActorState known,
         aq->watching = false;
         MarkDead(aq, SystemError(rpc::ACTOR_DIED, "the GCS does not know actor " + Hex(aq->actor_id)), {}, actions);
       } else {
-        actions.push_back([this, aq, known] { w_.scheduler().RunAfter(500, [this, aq, known] { WatchOnce(aq, known); }); });
+        actions.push_back(
+            [this, aq, known] { d_.clock.RunAfter(kWatchRetryMs, [this, aq, known] { WatchOnce(aq, known); }); });
       }
     } else if (!reply.has_actor()) {
-      actions.push_back([this, aq, known] { w_.scheduler().RunAfter(500, [this, aq, known] { WatchOnce(aq, known); }); });
+      actions.push_back(
+          [this, aq, known] { d_.clock.RunAfter(kWatchRetryMs, [this, aq, known] { WatchOnce(aq, known); }); });
     } else {
       const rpc::ActorInfo& info = reply.actor();
       if (info.state() == rpc::DEAD) {
@@ -142,7 +143,7 @@ void ActorTaskSubmitter::OnWatchReply(const QueuePtr& aq, rpc::ActorState known,
 
 void ActorTaskSubmitter::ReleaseCreationArgs(ActorQueue& aq, Actions& actions) {
   for (auto& ids : aq.creation_args) {
-    actions.push_back([this, ids = std::move(ids)] { w_.references().RemoveSubmitted(ids); });
+    actions.push_back([this, ids = std::move(ids)] { d_.finisher.ReleaseArgs(ids); });
   }
   aq.creation_args.clear();
 }
@@ -162,8 +163,8 @@ void ActorTaskSubmitter::Alive(const QueuePtr& aq, const rpc::Address& address, 
 void ActorTaskSubmitter::OpenStream(const QueuePtr& aq) {
   int gen = ++aq->generation;
   // Opening only queues the call: no callback runs before this returns.
-  aq->stream = OpenTaskStream(
-      w_.channels(), aq->address, [this, aq](rpc::PushTasksReply& reply) { OnReply(aq, reply); },
+  aq->stream = d_.streams.Open(
+      aq->address, [this, aq](rpc::PushTasksReply& reply) { OnReply(aq, reply); },
       [this, aq, gen](const grpc::Status&) { Broken(aq, gen); });
 }
 
@@ -182,7 +183,7 @@ void ActorTaskSubmitter::OnReply(const QueuePtr& aq, rpc::PushTasksReply& reply)
       PendingTaskPtr t = std::move(it->second);
       aq->inflight.erase(it);
       auto r = std::make_shared<rpc::TaskResult>(std::move(result));
-      actions.push_back([this, t, r] { w_.owned().CompleteTask(t->spec, *r, t->arg_ids); });
+      actions.push_back([this, t, r] { d_.finisher.CompleteTask(t->spec, *r, t->arg_ids); });
     }
   }
   Run(actions);
@@ -193,7 +194,7 @@ void ActorTaskSubmitter::Broken(const QueuePtr& aq, int generation) {
   rpc::Address was;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (generation != aq->generation || closed_ || w_.shutting_down()) return;
+    if (generation != aq->generation || closed_ || ShuttingDown()) return;
     aq->generation++;
     aq->stream.reset();  // safe: the stream holds itself until its OnDone returns
     for (auto& [id, t] : aq->inflight) inflight.push_back(t);
@@ -206,7 +207,7 @@ void ActorTaskSubmitter::Broken(const QueuePtr& aq, int generation) {
 
 void ActorTaskSubmitter::FinalState(const QueuePtr& aq, rpc::Address was, std::vector<PendingTaskPtr> inflight,
                                     int attempt) {
-  if (attempt >= kFinalStateAttempts || w_.shutting_down()) {
+  if (attempt >= kFinalStateAttempts || ShuttingDown()) {
     Actions actions;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -220,13 +221,11 @@ void ActorTaskSubmitter::FinalState(const QueuePtr& aq, rpc::Address was, std::v
   req.set_actor_id(aq->actor_id);
   req.set_wait_for_change(true);
   req.set_known_state(rpc::ALIVE);
-  auto stub = rpc::GcsService::NewStub(w_.channels().Get(w_.options().gcs_address));
   auto held = std::make_shared<std::vector<PendingTaskPtr>>(std::move(inflight));
-  CallAsync<rpc::GetActorInfoReply>(
-      [&stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->GetActorInfo(ctx, rq, rp, std::move(cb)); },
-      std::move(req), std::chrono::seconds(5),
+  d_.gcs.GetActorInfo(
+      req, std::chrono::seconds(5),
       [this, aq, was, held, attempt](const grpc::Status& st, rpc::GetActorInfoReply& reply) {
-        if (w_.shutting_down()) return;
+        if (ShuttingDown()) return;
         if (!st.ok() && st.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
           Actions actions;
           {

@@ -7,6 +7,11 @@
 // cause; calls in flight when a stream breaks fail too (they cannot be known
 // to have run), and the actor's new state is asked of the GCS.
 //
+// What it meets is passed in (Deps): the GCS through an ActorInfoClient, the
+// actor's worker through a TaskStreamOpener, the task's owner through a
+// TaskFinisher, timers through a Clock. CoreWorker passes the real ones; the
+// unit tests (tests/core_actor_task_submitter_test.cc) pass fakes.
+//
 // Invariants: calls are handed to the stream under the submitter's mutex,
 // so they leave in sequence order; completions (which wake user threads) run
 // after the mutex is released; the arguments of an actor's creation task are
@@ -23,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/pending_task.h"
 #include "polyray/protocol/core_worker.pb.h"
 #include "polyray/protocol/gcs.pb.h"
@@ -33,13 +39,25 @@ class Status;
 
 namespace polyray::core {
 
-class CoreWorker;
+class ActorInfoClient;
+class TaskFinisher;
 class TaskStream;
+class TaskStreamOpener;
 
 /// Actor-call submission; see the file comment.
 class ActorTaskSubmitter {
  public:
-  explicit ActorTaskSubmitter(CoreWorker& w) : w_(w) {}
+  /// What the submitter meets; every reference outlives the submitter.
+  struct Deps {
+    ActorInfoClient& gcs;
+    TaskStreamOpener& streams;
+    TaskFinisher& finisher;
+    Clock& clock;
+    /// Whether the process is shutting down (no more GCS calls then).
+    std::function<bool()> shutting_down;
+  };
+
+  explicit ActorTaskSubmitter(Deps deps) : d_(std::move(deps)) {}
 
   /// Follows an actor this process created: its creation arguments live
   /// until it is up or dead.
@@ -80,9 +98,10 @@ class ActorTaskSubmitter {
                 Actions& actions);
   void ReleaseCreationArgs(ActorQueue& aq, Actions& actions);
   void Fail(const PendingTaskPtr& task, const rpc::ErrorRecord& record, Actions& actions);
+  bool ShuttingDown() const { return d_.shutting_down && d_.shutting_down(); }
   static void Run(Actions& actions);
 
-  CoreWorker& w_;
+  Deps d_;
   std::mutex mu_;
   std::unordered_map<std::string, QueuePtr> actors_;
   bool closed_ = false;

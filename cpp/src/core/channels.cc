@@ -14,8 +14,8 @@ std::shared_ptr<grpc::Channel> Channels::Get(const std::string& target) {
   auto it = channels_.find(target);
   if (it != channels_.end()) return it->second;
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(-1);
-  args.SetMaxSendMessageSize(-1);
+  args.SetMaxReceiveMessageSize(static_cast<int>(spec::kRpcMaxMessageBytes));
+  args.SetMaxSendMessageSize(static_cast<int>(spec::kRpcMaxMessageBytes));
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   // A distinct channel per CoreWorker: a driver and an in-process test
   // helper must not share one subchannel's state.

@@ -4,8 +4,9 @@
 // Invariants: one channel per target; no client-side retries (a failed call
 // fails, the caller decides); no keepalive pings (the Python servers would
 // answer a long pending call with GOAWAY "too_many_pings", and a peer on this
-// machine that dies closes its socket anyway); unlimited receive size (large
-// values come from the store, but a borrowed value may arrive inline).
+// machine that dies closes its socket anyway); messages up to the runtime
+// spec's kRpcMaxMessageBytes both ways, as every peer (large values come from
+// the store, but a borrowed value may arrive inline).
 #ifndef POLYRAY_CORE_CHANNELS_H_
 #define POLYRAY_CORE_CHANNELS_H_
 

@@ -4,9 +4,9 @@
 // and deterministic serialization, are the codec's (codec/envelope.h,
 // internal::EncodedSize in polyray/codec.h): one implementation for both.
 //
-// Invariants: values above kInlineMax bytes never travel inline; every RPC
-// the core makes uses one of the deadlines below; a ValueView built here
-// keeps the message it views alive through its keepalive.
+// Invariants: values above spec kInlineMaxBytes never travel inline; every
+// RPC the core makes has a deadline (kRpcTimeout unless it says why not); a
+// ValueView built here keeps the message it views alive through its keepalive.
 #ifndef POLYRAY_CORE_COMMON_H_
 #define POLYRAY_CORE_COMMON_H_
 
@@ -18,19 +18,22 @@
 #include "codec/envelope.h"
 #include "polyray/internal/runtime.h"
 #include "polyray/protocol/common.pb.h"
+#include "polyray/runtime_spec.h"
 
 namespace polyray::core {
 
-/// Values up to this many bytes (body + buffers) travel inline.
-inline constexpr uint64_t kInlineMax = 100 * 1024;
-/// Deadline of control-plane calls (GCS, raylet).
-inline constexpr std::chrono::seconds kRpcTimeout{30};
+// The values below are the runtime spec's (proto/runtime/runtime_spec.toml,
+// generated into polyray/runtime_spec.h), typed for the core's use. Whether a
+// value travels inline is policy::TravelsInline (submit_policy.h).
+
+/// Deadline of control-plane calls (GCS, raylet) and of calls between workers.
+inline constexpr std::chrono::seconds kRpcTimeout{spec::kRpcTimeoutS};
 /// How long an owner holds a GetObject before answering timed_out.
-inline constexpr int64_t kGetObjectWaitMs = 30'000;
+inline constexpr int64_t kGetObjectWaitMs = spec::kRpcGetObjectWaitMs;
 /// How long a read of the local store waits for an object to be sealed.
-inline constexpr int64_t kStoreWaitMs = 10'000;
+inline constexpr int64_t kStoreWaitMs = spec::kRpcStoreWaitMs;
 /// A granted lease with an empty queue is returned after this long.
-inline constexpr int64_t kLeaseLingerMs = 500;
+inline constexpr std::chrono::milliseconds kLeaseLinger{spec::kLeaseLingerMs};
 
 /// A deadline `d` from now, for grpc::ClientContext::set_deadline.
 inline std::chrono::system_clock::time_point DeadlineIn(std::chrono::milliseconds d) {

@@ -7,11 +7,13 @@
 #include <thread>
 #include <vector>
 
+#include "core/actor_info_client.h"
 #include "core/actor_task_submitter.h"
 #include "core/borrow_tracker.h"
 #include "core/common.h"
 #include "core/core_worker_server.h"
 #include "core/ids.h"
+#include "core/lease_client.h"
 #include "core/node_directory.h"
 #include "core/normal_task_submitter.h"
 #include "core/object_getter.h"
@@ -19,6 +21,7 @@
 #include "core/owned_objects.h"
 #include "core/push_port.h"
 #include "core/store_io.h"
+#include "core/task_stream.h"
 #include "core/task_submission.h"
 #include "polyray/exceptions.h"
 #include "polyray/protocol/common.pb.h"
@@ -87,8 +90,14 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
   getter_ = std::make_unique<ObjectGetter>(*this);
   nodes_ = std::make_unique<NodeDirectory>(*this);
   puller_ = std::make_unique<ObjectPuller>(*this);
-  submitter_ = std::make_unique<NormalTaskSubmitter>(*this);
-  actor_submitter_ = std::make_unique<ActorTaskSubmitter>(*this);
+  lease_client_ = std::make_unique<GrpcLeaseClient>(channels_);
+  actor_info_ = std::make_unique<GrpcActorInfoClient>(channels_, options_.gcs_address);
+  stream_opener_ = std::make_unique<ChannelTaskStreamOpener>(channels_);
+  auto shutting_down = [this] { return shutting_down_.load(); };
+  submitter_ = std::make_unique<NormalTaskSubmitter>(NormalTaskSubmitter::Deps{
+      *lease_client_, *stream_opener_, *owned_, *scheduler_, options_.raylet_address, shutting_down});
+  actor_submitter_ = std::make_unique<ActorTaskSubmitter>(
+      ActorTaskSubmitter::Deps{*actor_info_, *stream_opener_, *owned_, *scheduler_, shutting_down});
   tasks_ = std::make_unique<TaskSubmission>(*this);
   address_.set_node_id(options_.node_id);
   address_.set_host(options_.host);

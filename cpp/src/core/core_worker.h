@@ -48,9 +48,11 @@
 
 namespace polyray::core {
 
+class ActorInfoClient;
 class ActorTaskSubmitter;
 class BorrowTracker;
 class CoreWorkerServer;
+class LeaseClient;
 class NodeDirectory;
 class NormalTaskSubmitter;
 class ObjectGetter;
@@ -59,6 +61,7 @@ class OwnedObjects;
 class PushPort;
 class StoreIo;
 class TaskReceiver;
+class TaskStreamOpener;
 class TaskSubmission;
 struct RefSink;
 
@@ -209,6 +212,10 @@ class CoreWorker final : public internal::Runtime {
   std::unique_ptr<ObjectGetter> getter_;
   std::unique_ptr<NodeDirectory> nodes_;
   std::unique_ptr<ObjectPuller> puller_;
+  // The submitters' ways out (their seams: fakes in their unit tests).
+  std::unique_ptr<LeaseClient> lease_client_;
+  std::unique_ptr<ActorInfoClient> actor_info_;
+  std::unique_ptr<TaskStreamOpener> stream_opener_;
   std::unique_ptr<NormalTaskSubmitter> submitter_;
   std::unique_ptr<ActorTaskSubmitter> actor_submitter_;
   std::unique_ptr<TaskSubmission> tasks_;

@@ -274,8 +274,10 @@ int CoreWorkerServer::Start(const std::string& host) {
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(host + ":0", grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(-1);
-  builder.SetMaxSendMessageSize(-1);
+  // The spec's message limit, as every peer's (a value above it goes
+  // through the store, never inline).
+  builder.SetMaxReceiveMessageSize(static_cast<int>(spec::kRpcMaxMessageBytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(spec::kRpcMaxMessageBytes));
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {

@@ -12,14 +12,16 @@
 #include <cstdint>
 #include <string>
 
+#include "polyray/runtime_spec.h"
+
 namespace polyray::core {
 
-/// Byte lengths of the protocol IDs.
-inline constexpr size_t kJobIdSize = 4;
-inline constexpr size_t kActorIdSize = 16;
-inline constexpr size_t kTaskIdSize = 24;
-inline constexpr size_t kObjectIdBytes = 28;
-inline constexpr size_t kWorkerIdSize = 28;
+/// Byte lengths of the protocol IDs (the runtime spec's [ids]).
+inline constexpr size_t kJobIdSize = spec::kIdsJobBytes;
+inline constexpr size_t kActorIdSize = spec::kIdsActorBytes;
+inline constexpr size_t kTaskIdSize = spec::kIdsTaskBytes;
+inline constexpr size_t kObjectIdBytes = spec::kIdsObjectBytes;
+inline constexpr size_t kWorkerIdSize = spec::kIdsWorkerBytes;
 /// Bit 31 of an ObjectID's index marks a put object.
 inline constexpr uint32_t kPutBit = 0x80000000u;
 

@@ -3,22 +3,25 @@
 
 #include <map>
 
+#include <grpcpp/support/status.h>
+
 #include "core/common.h"
-#include "core/core_worker.h"
 #include "core/ids.h"
-#include "core/owned_objects.h"
+#include "core/lease_client.h"
+#include "core/submit_policy.h"
+#include "core/task_finisher.h"
 #include "core/task_stream.h"
-#include "core/rpc_call.h"
-#include "polyray/protocol/raylet.grpc.pb.h"
+#include "polyray/runtime_spec.h"
 
 namespace polyray::core {
 namespace {
 
-constexpr auto kFastTask = std::chrono::milliseconds(2);
-constexpr int kMaxPendingLeaseRequests = 16;
-constexpr std::chrono::seconds kLeaseRequestDeadline{60};
+bool CanRetry(const rpc::TaskSpec& spec) { return policy::CanRetry(spec.attempt(), spec.max_retries()); }
 
-bool CanRetry(const rpc::TaskSpec& spec) { return spec.max_retries() < 0 || spec.attempt() < spec.max_retries(); }
+/// Microseconds from `from` to `to`.
+double MicrosBetween(Clock::TimePoint from, Clock::TimePoint to) {
+  return std::chrono::duration<double, std::micro>(to - from).count();
+}
 
 /// The task as the raylet needs it: no argument values, a request id of its own.
 rpc::TaskSpec LeaseView(const rpc::TaskSpec& spec) {
@@ -65,8 +68,8 @@ void NormalTaskSubmitter::Submit(PendingTaskPtr task) {
       Dispatch(task->key, actions);
     } else {
       actions.push_back([this, task] {
-        w_.owned().FailTask(task->spec, SystemError(rpc::WORKER_CRASHED, "the polyray runtime is shutting down"),
-                            task->arg_ids);
+        d_.finisher.FailTask(task->spec, SystemError(rpc::WORKER_CRASHED, "the polyray runtime is shutting down"),
+                             task->arg_ids);
       });
     }
   }
@@ -75,20 +78,27 @@ void NormalTaskSubmitter::Submit(PendingTaskPtr task) {
 
 void NormalTaskSubmitter::Dispatch(const std::string& key, Actions& actions) {
   SchedulingClass& sc = classes_[key];
+  const auto leases = static_cast<int64_t>(sc.leases.size());
   for (const LeasePtr& lease : sc.leases) {
     if (sc.queue.empty()) break;
     if (lease->dead) continue;
+    // Each lease's limit is decided with the queue as it is when its turn
+    // comes, as the Python submitter does.
+    const auto limit = static_cast<size_t>(
+        policy::InflightLimit(lease->avg_task_us, static_cast<int64_t>(sc.queue.size()), leases));
     std::vector<PendingTaskPtr> batch;
-    while (!sc.queue.empty() && lease->inflight.size() + batch.size() < lease->Limit()) {
+    while (!sc.queue.empty() && lease->inflight.size() + batch.size() < limit) {
       batch.push_back(sc.queue.front());
       sc.queue.pop_front();
     }
     if (!batch.empty()) Push(lease, std::move(batch), actions);
   }
-  int want = std::min<int>(static_cast<int>(sc.queue.size()), kMaxPendingLeaseRequests);
-  while (!closed_ && sc.requesting < want) {
-    sc.requesting++;
-    RequestLease(key, sc.queue.front()->spec, actions);
+  if (!closed_) {
+    int64_t more = policy::LeaseRequestsToStart(static_cast<int64_t>(sc.queue.size()), sc.requesting);
+    for (; more > 0; --more) {
+      sc.requesting++;
+      RequestLease(key, sc.queue.front()->spec, actions);
+    }
   }
   for (const LeasePtr& lease : sc.leases) MaybeLinger(lease, actions);
 }
@@ -96,7 +106,7 @@ void NormalTaskSubmitter::Dispatch(const std::string& key, Actions& actions) {
 void NormalTaskSubmitter::Push(const LeasePtr& lease, std::vector<PendingTaskPtr> batch, Actions& actions) {
   lease->lingering = false;
   lease->linger_gen++;
-  auto now = std::chrono::steady_clock::now();
+  Clock::TimePoint now = d_.clock.Now();
   std::vector<rpc::TaskSpec> specs;
   specs.reserve(batch.size());
   for (auto& t : batch) {
@@ -111,22 +121,17 @@ void NormalTaskSubmitter::RequestLease(const std::string& key, const rpc::TaskSp
   rpc::RequestWorkerLeaseRequest req;
   *req.mutable_task() = LeaseView(spec);
   actions.push_back([this, key, req = std::move(req)]() mutable {
-    RequestLeaseAt(key, std::move(req), w_.options().raylet_address);
+    RequestLeaseAt(key, std::move(req), d_.local_raylet);
   });
 }
 
 void NormalTaskSubmitter::RequestLeaseAt(const std::string& key, rpc::RequestWorkerLeaseRequest req,
                                          const std::string& raylet) {
-  auto stub = rpc::RayletService::NewStub(w_.channels().Get(raylet));
-  auto sent = std::make_shared<rpc::RequestWorkerLeaseRequest>(req);
-  CallAsync<rpc::RequestWorkerLeaseReply>(
-      [&stub](auto* ctx, auto* rq, auto* rp, auto cb) {
-        stub->async()->RequestWorkerLease(ctx, rq, rp, std::move(cb));
-      },
-      std::move(req), kLeaseRequestDeadline,
-      [this, key, sent, raylet](const grpc::Status& st, rpc::RequestWorkerLeaseReply& reply) {
-        OnLeaseReply(key, st, reply, *sent, raylet);
-      });
+  auto sent = std::make_shared<rpc::RequestWorkerLeaseRequest>(std::move(req));
+  d_.leases.RequestLease(raylet, *sent,
+                         [this, key, sent, raylet](const grpc::Status& st, rpc::RequestWorkerLeaseReply& reply) {
+                           OnLeaseReply(key, st, reply, *sent, raylet);
+                         });
 }
 
 void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Status& status,
@@ -135,7 +140,7 @@ void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Statu
   bool closed;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    closed = closed_ || w_.shutting_down();
+    closed = closed_ || ShuttingDown();
   }
   if (status.ok() && reply.lease_id().empty() && !reply.has_failure() && !reply.canceled() && reply.has_retry_at() &&
       reply.retry_at().port() != 0 && !req.grant_or_reject() && !closed) {
@@ -151,7 +156,7 @@ void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Statu
     std::lock_guard<std::mutex> lock(mu_);
     SchedulingClass& sc = classes_[key];
     sc.requesting--;
-    if (closed_ || w_.shutting_down()) {
+    if (closed_ || ShuttingDown()) {
       if (status.ok() && !reply.lease_id().empty()) {
         unwanted = std::make_shared<Lease>();
         unwanted->lease_id = reply.lease_id();
@@ -165,7 +170,7 @@ void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Statu
         // The node we were spilled to is gone: ask the local raylet again (its
         // view drops the node once the GCS declares it dead).
         actions.push_back([this, key] {
-          w_.scheduler().RunAfter(kSpillRetryMs, [this, key] {
+          d_.clock.RunAfter(spec::kLeaseSpillRetryMs, [this, key] {
             Actions later;
             {
               std::lock_guard<std::mutex> relock(mu_);
@@ -207,8 +212,8 @@ void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Statu
 void NormalTaskSubmitter::OpenStream(const LeasePtr& lease) {
   // Opening only queues the call: no callback runs before this returns.
   std::weak_ptr<Lease> weak = lease;
-  lease->stream = OpenTaskStream(
-      w_.channels(), lease->address,
+  lease->stream = d_.streams.Open(
+      lease->address,
       [this, weak](rpc::PushTasksReply& reply) {
         if (LeasePtr l = weak.lock()) OnReply(l, reply);
       },
@@ -223,13 +228,18 @@ void NormalTaskSubmitter::OnReply(const LeasePtr& lease, rpc::PushTasksReply& re
   {
     std::lock_guard<std::mutex> lock(mu_);
     SchedulingClass& sc = classes_[lease->key];
-    auto now = std::chrono::steady_clock::now();
+    Clock::TimePoint now = d_.clock.Now();
     for (rpc::TaskResult& result : *reply.mutable_results()) {
       auto it = lease->inflight.find(result.task_id());
       if (it == lease->inflight.end()) continue;
+      bool pipelined = lease->inflight.size() > 1;
       PendingTaskPtr t = std::move(it->second);
       lease->inflight.erase(it);
-      if (!lease->fast && now - t->pushed_at < kFastTask) lease->fast = true;
+      // With several in flight, a task's own time is the gap since the
+      // previous result; otherwise push to result (as the Python submitter).
+      Clock::TimePoint from = pipelined ? std::max(lease->last_result, t->pushed_at) : t->pushed_at;
+      lease->last_result = now;
+      lease->avg_task_us = policy::NextTaskTimeAverage(lease->avg_task_us, MicrosBetween(from, now));
       if (result.is_application_error() && t->spec.retry_exceptions() && CanRetry(t->spec)) {
         t->spec.set_attempt(t->spec.attempt() + 1);
         sc.queue.push_front(t);
@@ -237,7 +247,7 @@ void NormalTaskSubmitter::OnReply(const LeasePtr& lease, rpc::PushTasksReply& re
       }
       if (result.worker_exiting()) lease->dead = true;
       auto r = std::make_shared<rpc::TaskResult>(std::move(result));
-      actions.push_back([this, t, r] { w_.owned().CompleteTask(t->spec, *r, t->arg_ids); });
+      actions.push_back([this, t, r] { d_.finisher.CompleteTask(t->spec, *r, t->arg_ids); });
     }
     Dispatch(lease->key, actions);
   }
@@ -257,7 +267,7 @@ void NormalTaskSubmitter::OnStreamClosed(const LeasePtr& lease, const grpc::Stat
     RemoveLease(sc, lease);
     std::string detail = status.ok() ? std::string("stream closed") : status.error_message();
     for (auto& [id, t] : lease->inflight) {
-      if (CanRetry(t->spec) && !closed_ && !w_.shutting_down()) {
+      if (CanRetry(t->spec) && !closed_ && !ShuttingDown()) {
         t->spec.set_attempt(t->spec.attempt() + 1);
         sc.queue.push_front(t);
       } else {
@@ -265,7 +275,7 @@ void NormalTaskSubmitter::OnStreamClosed(const LeasePtr& lease, const grpc::Stat
             rpc::WORKER_CRASHED, "the worker running task " + t->spec.name() + " (worker " +
                                      ShortHex(lease->worker_id) + ") died after " +
                                      std::to_string(t->spec.attempt() + 1) + " attempt(s): " + detail);
-        actions.push_back([this, t = t, record] { w_.owned().FailTask(t->spec, record, t->arg_ids); });
+        actions.push_back([this, t = t, record] { d_.finisher.FailTask(t->spec, record, t->arg_ids); });
       }
     }
     lease->inflight.clear();
@@ -281,7 +291,7 @@ void NormalTaskSubmitter::FailQueue(const std::string& key, const rpc::ErrorReco
   while (!sc.queue.empty()) {
     PendingTaskPtr t = sc.queue.front();
     sc.queue.pop_front();
-    actions.push_back([this, t, record] { w_.owned().FailTask(t->spec, record, t->arg_ids); });
+    actions.push_back([this, t, record] { d_.finisher.FailTask(t->spec, record, t->arg_ids); });
   }
 }
 
@@ -289,7 +299,9 @@ void NormalTaskSubmitter::MaybeLinger(const LeasePtr& lease, Actions& actions) {
   if (lease->dead || !lease->inflight.empty() || lease->lingering || !classes_[lease->key].queue.empty()) return;
   lease->lingering = true;
   uint64_t gen = ++lease->linger_gen;
-  actions.push_back([this, lease, gen] { w_.scheduler().RunAfter(kLeaseLingerMs, [this, lease, gen] { Expire(lease, gen); }); });
+  actions.push_back([this, lease, gen] {
+    d_.clock.RunAfter(spec::kLeaseLingerMs, [this, lease, gen] { Expire(lease, gen); });
+  });
 }
 
 void NormalTaskSubmitter::Expire(const LeasePtr& lease, uint64_t gen) {
@@ -311,11 +323,7 @@ void NormalTaskSubmitter::ReturnLease(const LeasePtr& lease, bool disconnect) {
   req.set_lease_id(lease->lease_id);
   req.set_worker_id(lease->worker_id);
   req.set_disconnect(disconnect);
-  auto stub = rpc::RayletService::NewStub(
-      w_.channels().Get(lease->raylet.empty() ? w_.options().raylet_address : lease->raylet));
-  CallAsync<rpc::ReturnWorkerReply>(
-      [&stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->ReturnWorker(ctx, rq, rp, std::move(cb)); },
-      std::move(req), std::chrono::seconds(10), IgnoreReply<rpc::ReturnWorkerReply>());
+  d_.leases.ReturnLease(lease->raylet.empty() ? d_.local_raylet : lease->raylet, req);
 }
 
 void NormalTaskSubmitter::RemoveLease(SchedulingClass& sc, const LeasePtr& lease) {
@@ -342,15 +350,10 @@ void NormalTaskSubmitter::Close() {
   }
   for (const LeasePtr& lease : leases) {
     lease->stream->Close();
-    auto stub = rpc::RayletService::NewStub(
-        w_.channels().Get(lease->raylet.empty() ? w_.options().raylet_address : lease->raylet));
     rpc::ReturnWorkerRequest req;
     req.set_lease_id(lease->lease_id);
     req.set_worker_id(lease->worker_id);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(DeadlineIn(std::chrono::seconds(2)));
-    rpc::ReturnWorkerReply reply;
-    stub->ReturnWorker(&ctx, req, &reply);  // best effort: the node may be gone
+    d_.leases.ReturnLeaseNow(lease->raylet.empty() ? d_.local_raylet : lease->raylet, req);
   }
 }
 

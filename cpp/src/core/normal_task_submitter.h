@@ -5,25 +5,34 @@
 // task_stream.h).
 //
 // A lease serves the queued tasks of its class until the queue is empty,
-// then lingers kLeaseLingerMs before it is returned, so a driver submitting
-// one task at a time does not pay two raylet round trips per task. Tasks
-// that finish in under 2 ms are pipelined (up to 32 in flight per worker,
-// sent several per message). When a worker's stream breaks, its tasks are
-// retried (up to max_retries, -1: forever) or fail with WORKER_CRASHED.
+// then lingers spec kLeaseLingerMs before it is returned, so a driver
+// submitting one task at a time does not pay two raylet round trips per
+// task. Pipelining follows the runtime spec (submit_policy.h): a lease keeps
+// a moving average of its task time, and while that is short and the queue
+// is long it takes up to kPipeliningMaxInflightFast tasks at once (sent
+// several per message), else one. When a worker's stream breaks, its tasks
+// are retried (up to max_retries, -1: forever) or fail with WORKER_CRASHED.
 //
 // Spill-over (docs/protocol.md §5, as the Java NormalTaskSubmitter): a lease
 // reply with `retry_at` sends the request to that node's raylet with
 // `grant_or_reject` set (it grants or rejects, never spills again); the
 // lease is returned to the raylet that granted it. When the raylet a request
 // was spilled to is unreachable, the local raylet is asked again after
-// kSpillRetryMs (its view drops the node once the GCS declares it dead).
+// spec kLeaseSpillRetryMs (its view drops the node once the GCS declares it
+// dead).
 //
-// Invariants: one mutex guards the queues and leases; gRPC calls and task
-// completions (which wake user threads) run after it is released; a task is
-// in exactly one queue or in-flight table until it completes; at most
-// min(queue length, 16) lease requests per class are outstanding (a request
-// that follows retry_at still counts as the one request it continues); a
-// lease is returned to the raylet that granted it, exactly once.
+// What it meets is passed in (Deps): the raylets through a LeaseClient,
+// workers through a TaskStreamOpener, the task's owner through a
+// TaskFinisher, time through a Clock. CoreWorker passes the real ones; the
+// unit tests (tests/core_normal_task_submitter_test.cc) pass fakes.
+//
+// Invariants: one mutex guards the queues and leases; raylet calls, stream
+// sends and task completions (which wake user threads) run after it is
+// released; a task is in exactly one queue or in-flight table until it
+// completes; at most LeaseRequestsToStart (min(queue length, 16)) lease
+// requests per class are outstanding (a request that follows retry_at still
+// counts as the one request it continues); a lease is returned to the raylet
+// that granted it, exactly once.
 #ifndef POLYRAY_CORE_NORMAL_TASK_SUBMITTER_H_
 #define POLYRAY_CORE_NORMAL_TASK_SUBMITTER_H_
 
@@ -35,10 +44,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/pending_task.h"
 #include "polyray/protocol/common.pb.h"
 #include "polyray/protocol/core_worker.pb.h"
 #include "polyray/protocol/raylet.pb.h"
+#include "polyray/runtime_spec.h"
 
 namespace grpc {
 class Status;
@@ -46,17 +57,27 @@ class Status;
 
 namespace polyray::core {
 
-class CoreWorker;
+class LeaseClient;
+class TaskFinisher;
 class TaskStream;
+class TaskStreamOpener;
 
 /// Normal-task submission; see the file comment.
 class NormalTaskSubmitter {
  public:
-  explicit NormalTaskSubmitter(CoreWorker& w) : w_(w) {}
+  /// What the submitter meets; every reference outlives the submitter.
+  struct Deps {
+    LeaseClient& leases;
+    TaskStreamOpener& streams;
+    TaskFinisher& finisher;
+    Clock& clock;
+    /// "host:port" of this node's raylet, asked first for every lease.
+    std::string local_raylet;
+    /// Whether the process is shutting down (no retries then).
+    std::function<bool()> shutting_down;
+  };
 
-  /// Pause before asking the local raylet again when the raylet a request
-  /// was spilled to is unreachable.
-  static constexpr int64_t kSpillRetryMs = 500;
+  explicit NormalTaskSubmitter(Deps deps) : d_(std::move(deps)) {}
 
   /// Queues a task and gets it running.
   void Submit(PendingTaskPtr task);
@@ -75,10 +96,13 @@ class NormalTaskSubmitter {
     std::unordered_map<std::string, PendingTaskPtr> inflight;  // by task id
     std::shared_ptr<TaskStream> stream;  // task_stream.h: gRPC or the push port
     bool dead = false;
-    bool fast = false;
+    /// Moving average of a task's time on this worker (policy
+    /// task_time_average); unknown until the first result.
+    double avg_task_us = static_cast<double>(spec::kPipeliningUnknownAvgUs);
+    /// When the last result came (a pipelined task's time is the gap since).
+    Clock::TimePoint last_result{};
     uint64_t linger_gen = 0;
     bool lingering = false;
-    size_t Limit() const { return fast ? 32 : 1; }
   };
   using LeasePtr = std::shared_ptr<Lease>;
   struct SchedulingClass {
@@ -103,10 +127,11 @@ class NormalTaskSubmitter {
   void MaybeLinger(const LeasePtr& lease, Actions& actions);
   void Expire(const LeasePtr& lease, uint64_t gen);
   void ReturnLease(const LeasePtr& lease, bool disconnect);
+  bool ShuttingDown() const { return d_.shutting_down && d_.shutting_down(); }
   static void RemoveLease(SchedulingClass& sc, const LeasePtr& lease);
   static void Run(Actions& actions);
 
-  CoreWorker& w_;
+  Deps d_;
   std::mutex mu_;
   std::unordered_map<std::string, SchedulingClass> classes_;
   bool closed_ = false;

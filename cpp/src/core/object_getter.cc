@@ -17,7 +17,7 @@
 namespace polyray::core {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 /// What a blocked Get / Wait waits on.
 struct Waiter {
@@ -70,7 +70,7 @@ EntryPtr EntryFromReply(rpc::GetObjectReply& reply, const std::string& oid, cons
 }  // namespace
 
 std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::RefPtr>& refs, int64_t timeout_ms) {
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
   auto waiter = std::make_shared<Waiter>();
   waiter->entries.resize(refs.size());
   std::vector<size_t> missing;
@@ -129,7 +129,7 @@ internal::WaitResult ObjectGetter::Wait(const std::vector<internal::RefPtr>& ref
     throw polyray::Error("Wait(): num_returns must be between 0 and the number of refs (" +
                          std::to_string(refs.size()) + "), got " + std::to_string(num_returns));
   }
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
   auto waiter = std::make_shared<Waiter>();
   waiter->entries.resize(refs.size());
   std::vector<uint64_t> tokens(refs.size(), 0);

@@ -19,7 +19,7 @@
 namespace polyray::core {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 /// Slice of waiting for a copy another process of this node is writing.
 constexpr int64_t kWaitSliceMs = 1000;
@@ -212,8 +212,8 @@ ObjectPuller::Outcome ObjectPuller::Stream(const std::string& oid, const rpc::Ad
 ObjectPuller::Outcome ObjectPuller::WaitOtherWriter(const std::string& oid, std::string* why) {
   polyray::Store& store = w_.store().Open();
   polyray::ObjectId id = polyray::ObjectId::FromBinary(oid);
-  auto deadline = Clock::now() + kPullDeadline;
-  while (Clock::now() < deadline) {
+  auto deadline = SteadyClock::now() + kPullDeadline;
+  while (SteadyClock::now() < deadline) {
     try {
       polyray::ObjectView sealed = store.GetOne(id, kWaitSliceMs);
       sealed.Release();

@@ -6,6 +6,7 @@
 #include "core/core_worker.h"
 #include "core/ids.h"
 #include "core/store_io.h"
+#include "core/submit_policy.h"
 #include "polyray/codec.h"
 #include "polyray/exceptions.h"
 #include "polyray/protocol/raylet.grpc.pb.h"
@@ -41,7 +42,7 @@ internal::RefPtr OwnedObjects::Put(internal::Encoded value) {
 void OwnedObjects::StoreOwned(const std::string& oid, const internal::Encoded& value) {
   uint64_t size = internal::EncodedSize(value);
   std::vector<internal::RefPtr> nested = w_.HoldNested(NestedRefs(value));
-  if (size > kInlineMax) {
+  if (!policy::TravelsInline(size)) {
     PutInStore(oid, value, w_.address());
     w_.references().SetInStore(oid, w_.node_id());
     w_.memory_store().Set(oid, StoreEntry(w_.node_id(), size, std::move(nested)));
@@ -114,5 +115,7 @@ void OwnedObjects::FailTask(const rpc::TaskSpec& spec, const rpc::ErrorRecord& r
   }
   w_.references().RemoveSubmitted(arg_ids);
 }
+
+void OwnedObjects::ReleaseArgs(const std::vector<std::string>& arg_ids) { w_.references().RemoveSubmitted(arg_ids); }
 
 }  // namespace polyray::core

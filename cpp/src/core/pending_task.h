@@ -21,7 +21,8 @@ struct PendingTask {
   std::vector<std::string> arg_ids;
   /// The scheduling class (normal tasks).
   std::string key;
-  /// When it was last pushed (to spot fast tasks worth pipelining).
+  /// When it was last pushed (its run time feeds the lease's average, which
+  /// decides pipelining: submit_policy.h).
   std::chrono::steady_clock::time_point pushed_at;
 };
 using PendingTaskPtr = std::shared_ptr<PendingTask>;

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <string>
 
+#include "polyray/runtime_spec.h"
+
 namespace google::protobuf {
 class MessageLite;
 }
@@ -22,8 +24,11 @@ namespace polyray::core {
 
 /// Bytes of a frame header (the length).
 constexpr size_t kPushFrameHeader = 4;
-/// The largest frame body either side may send (the gRPC message limit).
-constexpr uint32_t kMaxPushFrame = 512u * 1024 * 1024;
+/// The largest frame body either side may send (the runtime spec's
+/// kRpcMaxMessageBytes, also the gRPC message limit).
+constexpr uint32_t kMaxPushFrame = static_cast<uint32_t>(spec::kRpcMaxMessageBytes);
+static_assert(spec::kRpcMaxMessageBytes > 0 && spec::kRpcMaxMessageBytes <= UINT32_MAX,
+              "a frame length is a uint32");
 
 /// The length a frame header at `p` (kPushFrameHeader bytes) announces.
 uint32_t PushFrameLength(const char* p);

@@ -1,5 +1,6 @@
 // A single timer thread that runs delayed work for the core: lease linger
-// expiry, GetObject timeouts, batched frees, retries of polls.
+// expiry, GetObject timeouts, batched frees, retries of polls. It is the
+// production Clock (clock.h) of the submitters.
 //
 // Invariants: callbacks run one at a time on the scheduler's thread, in
 // due-time order; after Stop() nothing runs any more and later RunAfter calls
@@ -17,18 +18,22 @@
 #include <thread>
 #include <utility>
 
+#include "core/clock.h"
+
 namespace polyray::core {
 
 /// Runs callbacks after a delay on one thread.
-class Scheduler {
+class Scheduler final : public Clock {
  public:
   Scheduler();
-  ~Scheduler();
+  ~Scheduler() override;
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
   /// Runs `fn` on the scheduler thread after `delay_ms` (0: as soon as possible).
-  void RunAfter(int64_t delay_ms, std::function<void()> fn);
+  void RunAfter(int64_t delay_ms, std::function<void()> fn) override;
+  /// steady_clock's now.
+  TimePoint Now() const override { return std::chrono::steady_clock::now(); }
   /// Stops the thread; pending callbacks are dropped. Idempotent.
   void Stop();
 

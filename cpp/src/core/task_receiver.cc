@@ -24,6 +24,7 @@
 #include "core/object_getter.h"
 #include "core/owned_objects.h"
 #include "core/spin.h"
+#include "core/submit_policy.h"
 #include "polyray/codec.h"
 #include "polyray/exceptions.h"
 
@@ -325,7 +326,7 @@ rpc::TaskResult TaskReceiver::Returns(const rpc::TaskSpec& spec, internal::TaskO
     r->set_size(size);
     for (const std::string& s : enc.nested_refs) r->add_nested_refs()->ParseFromString(s);
     w_.borrows().Lend(r->nested_refs());
-    if (size > kInlineMax) {
+    if (!policy::TravelsInline(size)) {
       try {
         w_.owned().PutInStore(oid, enc, spec.caller());
       } catch (const polyray::ObjectStoreFullError& e) {

@@ -22,6 +22,7 @@
 
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <grpcpp/support/status.h>
@@ -54,6 +55,30 @@ bool PushPortEnabled();
 /// Opens the push stream to `worker`; see the file comment.
 std::shared_ptr<TaskStream> OpenTaskStream(Channels& channels, const rpc::Address& worker,
                                            TaskStream::ReplyCallback on_reply, TaskStream::DoneCallback on_done);
+
+/// How the submitters open streams: OpenTaskStream in production
+/// (ChannelTaskStreamOpener), a fake worker in their unit tests. Open must
+/// not run a callback before it returns (the submitters call it under their
+/// mutex).
+class TaskStreamOpener {
+ public:
+  virtual ~TaskStreamOpener() = default;
+  virtual std::shared_ptr<TaskStream> Open(const rpc::Address& worker, TaskStream::ReplyCallback on_reply,
+                                           TaskStream::DoneCallback on_done) = 0;
+};
+
+/// The production opener: OpenTaskStream over this process's channels.
+class ChannelTaskStreamOpener final : public TaskStreamOpener {
+ public:
+  explicit ChannelTaskStreamOpener(Channels& channels) : channels_(channels) {}
+  std::shared_ptr<TaskStream> Open(const rpc::Address& worker, TaskStream::ReplyCallback on_reply,
+                                   TaskStream::DoneCallback on_done) override {
+    return OpenTaskStream(channels_, worker, std::move(on_reply), std::move(on_done));
+  }
+
+ private:
+  Channels& channels_;
+};
 
 }  // namespace polyray::core
 

@@ -10,6 +10,7 @@
 #include "core/normal_task_submitter.h"
 #include "core/owned_objects.h"
 #include "core/pending_task.h"
+#include "core/submit_policy.h"
 #include "polyray/codec.h"
 #include "polyray/exceptions.h"
 #include "polyray/protocol/gcs.grpc.pb.h"
@@ -105,7 +106,7 @@ std::vector<std::string> TaskSubmission::SubmitArgs(rpc::TaskSpec& spec, std::ve
       }
       continue;
     }
-    if (internal::EncodedSize(a.value) > kInlineMax) {
+    if (!policy::TravelsInline(internal::EncodedSize(a.value))) {
       std::string oid = w_.NextPutId();
       w_.references().AddOwned(oid);
       held.push_back(w_.OwnedRef(oid));  // reachable until the task counts it as submitted
@@ -143,7 +144,7 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitTask(const internal::Functio
   rpc::TaskSpec spec = NewSpec(rpc::NORMAL_TASK, static_cast<rpc::Language>(function.language), Descriptor(function), name);
   spec.set_num_returns(options.num_returns < 0 ? 1 : options.num_returns);
   SetResources(spec, options, 1.0);
-  spec.set_max_retries(options.max_retries == -2 ? 3 : options.max_retries);
+  spec.set_max_retries(options.max_retries == -2 ? static_cast<int>(spec::kRetryMaxRetries) : options.max_retries);
   spec.set_retry_exceptions(options.retry_exceptions);
   std::vector<std::string> arg_ids = SubmitArgs(spec, args);
   std::vector<internal::RefPtr> refs = ReturnRefs(spec);

@@ -2,11 +2,12 @@
 // calls (descriptors, resources, argument encoding) and hands them to the
 // submitters; also the GCS's actor registration, look-up and kill.
 //
-// Invariants: arguments above kInlineMax are put into the store (owned here)
-// and passed by reference; every object a task's arguments reference is
-// counted as submitted until the task completes; an actor's calls get
-// sequence numbers from 1 and reach the ActorTaskSubmitter in that order;
-// return ObjectIDs are TaskID ‖ uint32le(i), computed here.
+// Invariants: arguments that do not travel inline (policy::TravelsInline)
+// are put into the store (owned here) and passed by reference; every object
+// a task's arguments reference is counted as submitted until the task
+// completes; an actor's calls get sequence numbers from 1 and reach the
+// ActorTaskSubmitter in that order; return ObjectIDs are TaskID ‖
+// uint32le(i), computed here.
 #ifndef POLYRAY_CORE_TASK_SUBMISSION_H_
 #define POLYRAY_CORE_TASK_SUBMISSION_H_
 

@@ -1,0 +1,37 @@
+// Where the submitters report how a task ended: its owner's side (the
+// results become objects, the arguments it held are released). Production
+// is OwnedObjects (owned_objects.h); unit tests record the calls.
+//
+// Invariants: for every submitted task exactly one of CompleteTask or
+// FailTask is called, once, and never with a submitter's lock held (both
+// wake user threads waiting in Get).
+#ifndef POLYRAY_CORE_TASK_FINISHER_H_
+#define POLYRAY_CORE_TASK_FINISHER_H_
+
+#include <string>
+#include <vector>
+
+#include "polyray/protocol/common.pb.h"
+#include "polyray/protocol/core_worker.pb.h"
+
+namespace polyray::core {
+
+/// A task's owner, as the submitters see it; see the file comment.
+class TaskFinisher {
+ public:
+  virtual ~TaskFinisher() = default;
+  /// Records a task's results (inline values may be moved out of `result`)
+  /// and releases `arg_ids`.
+  virtual void CompleteTask(const rpc::TaskSpec& spec, rpc::TaskResult& result,
+                            const std::vector<std::string>& arg_ids) = 0;
+  /// Completes every return of a task with `record` and releases `arg_ids`.
+  virtual void FailTask(const rpc::TaskSpec& spec, const rpc::ErrorRecord& record,
+                        const std::vector<std::string>& arg_ids) = 0;
+  /// Releases argument references held for a task that ends elsewhere (an
+  /// actor's creation arguments, once the actor is up or dead).
+  virtual void ReleaseArgs(const std::vector<std::string>& arg_ids) = 0;
+};
+
+}  // namespace polyray::core
+
+#endif  // POLYRAY_CORE_TASK_FINISHER_H_
