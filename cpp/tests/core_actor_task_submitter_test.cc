@@ -1,0 +1,157 @@
+// ActorTaskSubmitter (src/core/actor_task_submitter.h) in process, with a
+// fake GCS, fake actor workers, a recording owner and a manual clock
+// (core_submitter_fakes.h).
+//
+// Invariants checked: calls reach the actor's stream in submission order;
+// calls made before the actor is ALIVE wait and are flushed in order once it
+// is; when the GCS reports DEAD every pending and later call fails with
+// ACTOR_DIED carrying the death cause; calls in flight when the stream
+// breaks fail with ACTOR_DIED, and later calls go to the restarted actor on
+// a new stream; an actor's creation arguments are released once it is up.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/actor_task_submitter.h"
+#include "core_submitter_fakes.h"
+
+namespace polyray::core {
+namespace {
+
+using fakes::FakeGcs;
+using fakes::FakeStreams;
+using fakes::Ids;
+using fakes::ManualClock;
+using fakes::RecordingFinisher;
+
+const std::string kActor = std::string(12, 'a') + std::string("\x01\x00\x00\x00", 4);
+
+class ActorTaskSubmitterTest : public ::testing::Test {
+ protected:
+  ActorTaskSubmitterTest()
+      : submitter_(ActorTaskSubmitter::Deps{gcs_, streams_, finisher_, clock_, [] { return false; }}) {}
+
+  /// Submits the next call (sequence numbers from 1) and returns its task id.
+  std::string Call(const std::string& name) {
+    auto t = std::make_shared<PendingTask>();
+    t->spec.set_type(rpc::ACTOR_TASK);
+    t->spec.set_language(rpc::CPP);
+    t->spec.set_task_id(NewTaskId(std::string("\x01\x00\x00\x00", 4)));
+    t->spec.set_actor_id(kActor);
+    t->spec.set_name(name);
+    t->spec.set_num_returns(1);
+    t->spec.set_sequence_no(++seq_);
+    submitter_.Submit(t);
+    return t->spec.task_id();
+  }
+
+  FakeGcs gcs_;
+  FakeStreams streams_;
+  RecordingFinisher finisher_;
+  ManualClock clock_;
+  ActorTaskSubmitter submitter_;
+  uint64_t seq_ = 0;
+};
+
+TEST_F(ActorTaskSubmitterTest, CallsBeforeAliveWaitThenLeaveInSubmissionOrder) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(Call("m" + std::to_string(i)));
+  EXPECT_TRUE(streams_.opened.empty()) << "no stream before the actor is ALIVE";
+  ASSERT_EQ(gcs_.calls.size(), 1u) << "one watch for all waiting calls";
+  EXPECT_TRUE(gcs_.calls[0].req.wait_for_change());
+  EXPECT_EQ(gcs_.calls[0].req.actor_id(), kActor);
+
+  // Still being created: the submitter keeps waiting, from the new state.
+  gcs_.Answer(0, rpc::DEPENDENCIES_UNREADY);
+  ASSERT_EQ(gcs_.calls.size(), 2u);
+  EXPECT_EQ(gcs_.calls[1].req.known_state(), rpc::DEPENDENCIES_UNREADY);
+  EXPECT_TRUE(streams_.opened.empty());
+
+  gcs_.Answer(1, rpc::ALIVE, 7500);
+  ASSERT_EQ(streams_.opened.size(), 1u);
+  EXPECT_EQ(streams_.opened[0]->worker.port(), 7500);
+  EXPECT_EQ(Ids(streams_.opened[0]->Sent()), ids) << "flushed in submission order";
+
+  // Calls made once it is up go straight out, after the flushed ones.
+  for (int i = 5; i < 8; ++i) ids.push_back(Call("m" + std::to_string(i)));
+  EXPECT_EQ(Ids(streams_.opened[0]->Sent()), ids);
+  EXPECT_EQ(streams_.opened.size(), 1u) << "one stream per actor";
+  EXPECT_EQ(gcs_.calls.size(), 2u);
+
+  // Results in any order complete their own calls.
+  streams_.opened[0]->Reply({ids[3], ids[0]});
+  ASSERT_EQ(finisher_.completed.size(), 2u);
+  EXPECT_EQ(finisher_.completed[0].task_id(), ids[3]);
+  EXPECT_EQ(finisher_.completed[1].task_id(), ids[0]);
+  EXPECT_TRUE(finisher_.failed.empty());
+}
+
+TEST_F(ActorTaskSubmitterTest, DeadFailsPendingAndLaterCallsWithActorDied) {
+  std::vector<std::string> ids{Call("a"), Call("b"), Call("c")};
+  rpc::ErrorRecord cause;
+  cause.set_kind(rpc::ACTOR_DIED);
+  cause.set_message("the actor was killed");
+  gcs_.Answer(gcs_.Open(), rpc::DEAD, 0, &cause);
+  ASSERT_EQ(finisher_.failed.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(finisher_.failed[i].first.task_id(), ids[i]);
+    EXPECT_EQ(finisher_.failed[i].second.kind(), rpc::ACTOR_DIED);
+    EXPECT_EQ(finisher_.failed[i].second.message(), "the actor was killed") << "the death cause is kept";
+  }
+  std::string late = Call("d");
+  ASSERT_EQ(finisher_.failed.size(), 4u);
+  EXPECT_EQ(finisher_.failed[3].first.task_id(), late);
+  EXPECT_EQ(finisher_.failed[3].second.kind(), rpc::ACTOR_DIED);
+  EXPECT_TRUE(streams_.opened.empty());
+  EXPECT_EQ(gcs_.calls.size(), 1u) << "a dead actor is not watched again";
+}
+
+TEST_F(ActorTaskSubmitterTest, BrokenStreamFailsInFlightAndFollowsTheRestart) {
+  std::string first = Call("a");
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7500);
+  std::string second = Call("b");
+  ASSERT_EQ(streams_.opened.size(), 1u);
+  streams_.opened[0]->Reply({first});
+  ASSERT_EQ(finisher_.completed.size(), 1u);
+
+  // The worker dies with `second` in flight; the GCS says it restarts.
+  streams_.opened[0]->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "reset"));
+  size_t probe = gcs_.Open();
+  EXPECT_EQ(gcs_.calls[probe].req.known_state(), rpc::ALIVE);
+  gcs_.Answer(probe, rpc::RESTARTING);
+  ASSERT_EQ(finisher_.failed.size(), 1u);
+  EXPECT_EQ(finisher_.failed[0].first.task_id(), second) << "a call in flight may have run: it is not resent";
+  EXPECT_EQ(finisher_.failed[0].second.kind(), rpc::ACTOR_DIED);
+
+  // A call made while it restarts waits for the new worker.
+  std::string third = Call("c");
+  EXPECT_EQ(streams_.opened.size(), 1u);
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7600);
+  ASSERT_EQ(streams_.opened.size(), 2u);
+  EXPECT_EQ(streams_.opened[1]->worker.port(), 7600);
+  EXPECT_EQ(Ids(streams_.opened[1]->Sent()), std::vector<std::string>{third});
+}
+
+TEST_F(ActorTaskSubmitterTest, FailedWatchIsRetriedAfterAPause) {
+  Call("a");
+  size_t first = gcs_.Open();
+  rpc::GetActorInfoReply empty;
+  gcs_.calls[first].answered = true;
+  gcs_.calls[first].done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "gcs restarting"), empty);
+  EXPECT_EQ(gcs_.calls.size(), 1u) << "asked again without a pause";
+  clock_.AdvanceMs(1000);
+  EXPECT_EQ(gcs_.calls.size(), 2u);
+  EXPECT_TRUE(finisher_.failed.empty());
+}
+
+TEST_F(ActorTaskSubmitterTest, CreationArgumentsReleasedOnceAlive) {
+  submitter_.WatchCreation(kActor, {"arg1", "arg2"});
+  EXPECT_TRUE(finisher_.released.empty()) << "released while the actor may still need them";
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7500);
+  EXPECT_EQ(finisher_.released, (std::vector<std::string>{"arg1", "arg2"}));
+}
+
+}  // namespace
+}  // namespace polyray::core

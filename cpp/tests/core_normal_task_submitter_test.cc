@@ -1,0 +1,294 @@
+// NormalTaskSubmitter (src/core/normal_task_submitter.h) in process, with
+// fake raylets, fake workers, a recording owner and a manual clock
+// (core_submitter_fakes.h): every rule of the submitter decided step by step
+// in microseconds of real time.
+//
+// Invariants checked: a broken stream retries a task up to max_retries and
+// then fails it with WORKER_CRASHED; a lease with nothing to do is returned
+// after the spec's linger and no sooner, and a task that comes within the
+// linger reuses it; a lease pipelines (the spec's InflightLimit) only once
+// its average task time is short and the queue long; a spilled request goes
+// to the named raylet with grant_or_reject and the lease goes back there; a
+// failure reply fails the queued tasks of that class and no other; lease
+// requests are capped at the spec's kLeaseMaxPendingRequests.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/normal_task_submitter.h"
+#include "core_submitter_fakes.h"
+#include "polyray/runtime_spec.h"
+
+namespace polyray::core {
+namespace {
+
+using fakes::FakeRaylets;
+using fakes::FakeStreams;
+using fakes::Ids;
+using fakes::ManualClock;
+using fakes::NormalTask;
+using fakes::RecordingFinisher;
+
+constexpr char kLocalRaylet[] = "127.0.0.1:6001";
+
+class NormalTaskSubmitterTest : public ::testing::Test {
+ protected:
+  NormalTaskSubmitterTest()
+      : submitter_(NormalTaskSubmitter::Deps{raylets_, streams_, finisher_, clock_, kLocalRaylet,
+                                             [] { return false; }}) {}
+
+  /// Submits `task` and returns it (for its id).
+  PendingTaskPtr Submit(PendingTaskPtr task) {
+    submitter_.Submit(task);
+    return task;
+  }
+
+  FakeRaylets raylets_;
+  FakeStreams streams_;
+  RecordingFinisher finisher_;
+  ManualClock clock_;
+  NormalTaskSubmitter submitter_;
+};
+
+TEST_F(NormalTaskSubmitterTest, BrokenStreamRetriesUpToMaxRetriesThenWorkerCrashed) {
+  PendingTaskPtr t = Submit(NormalTask("f", /*max_retries=*/2));
+  for (int attempt = 0; attempt <= 2; ++attempt) {
+    ASSERT_EQ(raylets_.requests.size(), static_cast<size_t>(attempt + 1)) << "one lease request an attempt";
+    raylets_.Grant(attempt, "lease" + std::to_string(attempt), 7000 + attempt);
+    ASSERT_EQ(streams_.opened.size(), static_cast<size_t>(attempt + 1));
+    auto stream = streams_.opened.back();
+    ASSERT_EQ(stream->Sent().size(), 1u);
+    EXPECT_EQ(stream->Sent()[0].attempt(), attempt);
+    EXPECT_EQ(stream->worker.port(), 7000 + attempt);
+    EXPECT_TRUE(finisher_.failed.empty()) << "failed before its retries were used, attempt " << attempt;
+    stream->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
+    // The broken worker goes back with disconnect (not reused).
+    ASSERT_EQ(raylets_.returns.size(), static_cast<size_t>(attempt + 1));
+    EXPECT_TRUE(raylets_.returns.back().req.disconnect());
+    EXPECT_EQ(raylets_.returns.back().req.lease_id(), "lease" + std::to_string(attempt));
+  }
+  EXPECT_EQ(raylets_.requests.size(), 3u) << "no fourth attempt after max_retries=2";
+  ASSERT_EQ(finisher_.failed.size(), 1u);
+  EXPECT_EQ(finisher_.failed[0].first.task_id(), t->spec.task_id());
+  EXPECT_EQ(finisher_.failed[0].second.kind(), rpc::WORKER_CRASHED);
+  EXPECT_NE(finisher_.failed[0].second.message().find("3 attempt(s)"), std::string::npos)
+      << finisher_.failed[0].second.message();
+  EXPECT_TRUE(finisher_.completed.empty());
+}
+
+TEST_F(NormalTaskSubmitterTest, ApplicationErrorRetriedOnlyWithRetryExceptions) {
+  PendingTaskPtr plain = NormalTask("plain", 3);
+  PendingTaskPtr retried = NormalTask("retried", 3);
+  retried->spec.set_retry_exceptions(true);
+  Submit(plain);
+  raylets_.Grant(0, "l0", 7000);
+  auto stream = streams_.opened.at(0);
+  stream->Reply({plain->spec.task_id()}, /*application_error=*/true);
+  ASSERT_EQ(finisher_.completed.size(), 1u) << "an application error is a result unless retry_exceptions";
+
+  Submit(retried);
+  ASSERT_EQ(stream->Sent().size(), 2u) << "the lingering lease takes the next task";
+  stream->Reply({retried->spec.task_id()}, /*application_error=*/true);
+  ASSERT_EQ(stream->Sent().size(), 3u) << "retried on the same lease";
+  EXPECT_EQ(stream->Sent()[2].attempt(), 1);
+  EXPECT_EQ(finisher_.completed.size(), 1u);
+}
+
+TEST_F(NormalTaskSubmitterTest, IdleLeaseReturnedAfterLingerNotBefore) {
+  PendingTaskPtr t = Submit(NormalTask("f"));
+  raylets_.Grant(0, "l0", 7000);
+  auto stream = streams_.opened.at(0);
+  clock_.AdvanceMs(3);
+  stream->Reply({t->spec.task_id()});
+  ASSERT_EQ(finisher_.completed.size(), 1u);
+  EXPECT_TRUE(raylets_.returns.empty()) << "returned at once, no linger";
+
+  clock_.AdvanceMs(spec::kLeaseLingerMs - 1);
+  EXPECT_TRUE(raylets_.returns.empty()) << "returned before the linger ended";
+  EXPECT_FALSE(stream->closed);
+
+  clock_.AdvanceMs(1);
+  ASSERT_EQ(raylets_.returns.size(), 1u);
+  EXPECT_EQ(raylets_.returns[0].raylet, kLocalRaylet);
+  EXPECT_EQ(raylets_.returns[0].req.lease_id(), "l0");
+  EXPECT_FALSE(raylets_.returns[0].req.disconnect()) << "an idle worker is reusable";
+  EXPECT_TRUE(stream->closed);
+
+  // The worker then ends the stream cleanly: nothing more to return or fail.
+  stream->Finish(grpc::Status::OK);
+  EXPECT_EQ(raylets_.returns.size(), 1u);
+  EXPECT_TRUE(finisher_.failed.empty());
+}
+
+TEST_F(NormalTaskSubmitterTest, TaskWithinLingerReusesLease) {
+  PendingTaskPtr a = Submit(NormalTask("a"));
+  raylets_.Grant(0, "l0", 7000);
+  auto stream = streams_.opened.at(0);
+  stream->Reply({a->spec.task_id()});
+
+  clock_.AdvanceMs(spec::kLeaseLingerMs - 1);
+  PendingTaskPtr b = Submit(NormalTask("b"));
+  EXPECT_EQ(raylets_.requests.size(), 1u) << "a new lease was asked for while one lingered";
+  EXPECT_EQ(streams_.opened.size(), 1u);
+  ASSERT_EQ(Ids(stream->Sent()), (std::vector<std::string>{a->spec.task_id(), b->spec.task_id()}));
+
+  // The first linger's timer falls due now and must not take the busy lease.
+  clock_.AdvanceMs(1);
+  EXPECT_TRUE(raylets_.returns.empty());
+  stream->Reply({b->spec.task_id()});
+  clock_.AdvanceMs(spec::kLeaseLingerMs - 1);
+  EXPECT_TRUE(raylets_.returns.empty()) << "the linger restarts when the lease goes idle again";
+  clock_.AdvanceMs(1);
+  EXPECT_EQ(raylets_.returns.size(), 1u);
+  EXPECT_EQ(finisher_.completed.size(), 2u);
+}
+
+TEST_F(NormalTaskSubmitterTest, LeaseRequestsCappedBySpec) {
+  for (int i = 0; i < 100; ++i) Submit(NormalTask("f"));
+  EXPECT_EQ(raylets_.requests.size(), static_cast<size_t>(spec::kLeaseMaxPendingRequests));
+  Submit(NormalTask("f"));
+  EXPECT_EQ(raylets_.requests.size(), static_cast<size_t>(spec::kLeaseMaxPendingRequests));
+}
+
+TEST_F(NormalTaskSubmitterTest, PipelinesOnlyShortTasksWithALongQueue) {
+  std::vector<PendingTaskPtr> tasks;
+  for (int i = 0; i < 100; ++i) tasks.push_back(Submit(NormalTask("f")));
+  raylets_.Grant(0, "l0", 7000);
+  auto stream = streams_.opened.at(0);
+  ASSERT_EQ(stream->batches.size(), 1u);
+  EXPECT_EQ(stream->batches[0].size(), 1u) << "unknown task time: one at a time";
+
+  // A fast first result (100 us) with 99 queued on one lease: pipelined.
+  clock_.Advance(std::chrono::microseconds(100));
+  stream->Reply({tasks[0]->spec.task_id()});
+  ASSERT_EQ(stream->batches.size(), 2u);
+  EXPECT_EQ(stream->batches[1].size(), static_cast<size_t>(spec::kPipeliningMaxInflightFast))
+      << "short tasks and a long queue fill the lease in one message";
+  EXPECT_EQ(Ids(stream->batches[1]).front(), tasks[1]->spec.task_id()) << "queue order";
+
+  // One of the 32 finishes: one more goes out, the limit stays.
+  clock_.Advance(std::chrono::microseconds(100));
+  stream->Reply({tasks[1]->spec.task_id()});
+  ASSERT_EQ(stream->batches.size(), 3u);
+  EXPECT_EQ(stream->batches[2].size(), 1u);
+  EXPECT_EQ(stream->Sent().size(), 34u);
+}
+
+TEST_F(NormalTaskSubmitterTest, SlowTasksAreNotPipelined) {
+  std::vector<PendingTaskPtr> tasks;
+  for (int i = 0; i < 100; ++i) tasks.push_back(Submit(NormalTask("f")));
+  raylets_.Grant(0, "l0", 7000);
+  auto stream = streams_.opened.at(0);
+  // 5 ms is above the spec's fast threshold: still one at a time.
+  clock_.AdvanceMs(5);
+  stream->Reply({tasks[0]->spec.task_id()});
+  ASSERT_EQ(stream->batches.size(), 2u);
+  EXPECT_EQ(stream->batches[1].size(), 1u);
+}
+
+TEST_F(NormalTaskSubmitterTest, ShortQueueIsNotPipelined) {
+  // Three tasks on one lease: after a fast result two are queued, not more
+  // than 2x the one lease, so each still waits for a worker of its own
+  // (tasks that wait on each other must not queue behind one another).
+  std::vector<PendingTaskPtr> tasks;
+  for (int i = 0; i < 3; ++i) tasks.push_back(Submit(NormalTask("f")));
+  raylets_.Grant(0, "l0", 7000);
+  auto stream = streams_.opened.at(0);
+  clock_.Advance(std::chrono::microseconds(100));
+  stream->Reply({tasks[0]->spec.task_id()});
+  ASSERT_EQ(stream->batches.size(), 2u);
+  EXPECT_EQ(stream->batches[1].size(), 1u);
+}
+
+TEST_F(NormalTaskSubmitterTest, SpillOverGoesToTheNamedRayletAndLeaseReturnsThere) {
+  PendingTaskPtr t = Submit(NormalTask("f"));
+  ASSERT_EQ(raylets_.requests.size(), 1u);
+  EXPECT_EQ(raylets_.requests[0].raylet, kLocalRaylet);
+  EXPECT_FALSE(raylets_.requests[0].req.grant_or_reject());
+
+  rpc::RequestWorkerLeaseReply spill;
+  spill.mutable_retry_at()->set_host("10.0.0.2");
+  spill.mutable_retry_at()->set_port(6002);
+  raylets_.Answer(0, spill);
+  ASSERT_EQ(raylets_.requests.size(), 2u);
+  EXPECT_EQ(raylets_.requests[1].raylet, "10.0.0.2:6002");
+  EXPECT_TRUE(raylets_.requests[1].req.grant_or_reject()) << "the node spilled to must grant or reject";
+  EXPECT_EQ(raylets_.requests[1].req.task().name(), "f");
+
+  raylets_.Grant(1, "remote-lease", 7100);
+  auto stream = streams_.opened.at(0);
+  ASSERT_EQ(stream->Sent().size(), 1u);
+  stream->Reply({t->spec.task_id()});
+  clock_.AdvanceMs(spec::kLeaseLingerMs);
+  ASSERT_EQ(raylets_.returns.size(), 1u);
+  EXPECT_EQ(raylets_.returns[0].raylet, "10.0.0.2:6002") << "a lease goes back to the raylet that granted it";
+  EXPECT_EQ(raylets_.requests.size(), 2u) << "the spilled request counted as the one request";
+}
+
+TEST_F(NormalTaskSubmitterTest, UnreachableSpillTargetAsksLocalRayletAgainLater) {
+  Submit(NormalTask("f"));
+  rpc::RequestWorkerLeaseReply spill;
+  spill.mutable_retry_at()->set_host("10.0.0.2");
+  spill.mutable_retry_at()->set_port(6002);
+  raylets_.Answer(0, spill);
+  raylets_.Answer(1, {}, grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone"));
+  EXPECT_EQ(raylets_.requests.size(), 2u) << "asked again at once";
+  clock_.AdvanceMs(spec::kLeaseSpillRetryMs);
+  ASSERT_EQ(raylets_.requests.size(), 3u);
+  EXPECT_EQ(raylets_.requests[2].raylet, kLocalRaylet);
+  EXPECT_FALSE(raylets_.requests[2].req.grant_or_reject());
+  EXPECT_TRUE(finisher_.failed.empty());
+}
+
+TEST_F(NormalTaskSubmitterTest, LeaseFailureFailsQueuedTasksOfThatClassOnly) {
+  std::vector<PendingTaskPtr> gpu;
+  for (int i = 0; i < 3; ++i) {
+    auto t = NormalTask("needs_gpu");
+    (*t->spec.mutable_resources())["GPU"] = 1;
+    gpu.push_back(Submit(t));
+  }
+  PendingTaskPtr cpu = Submit(NormalTask("cpu_only"));
+  ASSERT_EQ(raylets_.requests.size(), 4u);  // three for the GPU class, one for the CPU class
+
+  rpc::RequestWorkerLeaseReply failure;
+  failure.mutable_failure()->set_kind(rpc::WORKER_CRASHED);
+  failure.mutable_failure()->set_message("no node has a GPU");
+  raylets_.Answer(0, failure);  // a GPU request (the class's first)
+  ASSERT_EQ(finisher_.failed.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(finisher_.failed[i].first.task_id(), gpu[i]->spec.task_id());
+    EXPECT_EQ(finisher_.failed[i].second.message(), "no node has a GPU");
+  }
+
+  // Another GPU request granted now finds nothing to run: the lease goes back.
+  raylets_.Grant(1, "late", 7001);
+  ASSERT_EQ(raylets_.returns.size(), 1u);
+  EXPECT_EQ(raylets_.returns[0].req.lease_id(), "late");
+  EXPECT_TRUE(streams_.opened.empty());
+
+  // The CPU class is untouched.
+  raylets_.Grant(3, "cpu", 7003);
+  ASSERT_EQ(streams_.opened.size(), 1u);
+  EXPECT_EQ(Ids(streams_.opened[0]->Sent()), std::vector<std::string>{cpu->spec.task_id()});
+  EXPECT_EQ(finisher_.failed.size(), 3u);
+}
+
+TEST_F(NormalTaskSubmitterTest, CloseReturnsLeasesAndFailsLaterTasks) {
+  PendingTaskPtr t = Submit(NormalTask("f"));
+  raylets_.Grant(0, "l0", 7000);
+  streams_.opened.at(0)->Reply({t->spec.task_id()});
+  submitter_.Close();
+  ASSERT_EQ(raylets_.returns.size(), 1u);
+  EXPECT_TRUE(raylets_.returns[0].at_shutdown);
+  EXPECT_TRUE(streams_.opened[0]->closed);
+  Submit(NormalTask("late"));
+  ASSERT_EQ(finisher_.failed.size(), 1u);
+  EXPECT_EQ(finisher_.failed[0].second.kind(), rpc::WORKER_CRASHED);
+  EXPECT_EQ(raylets_.requests.size(), 1u);
+}
+
+}  // namespace
+}  // namespace polyray::core
