@@ -91,7 +91,7 @@ def bench_large(store: Store, reps: int, size: int) -> None:
     # Cold: every put lands on pages of the segment never touched before (a
     # new segment per repetition), as the first objects of a node do.
     cold = []
-    for r in range(reps):
+    for _ in range(reps):
         name = f"/prs-bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         with Store.create(name, size + MB) as s:
             t0 = time.perf_counter()

@@ -31,7 +31,7 @@ def build_library() -> str:
     try:
         flags = sdk.cpp_flags()  # what `polyray cpp-flags` prints
     except sdk.CppSdkMissing as e:
-        raise SystemExit(f"{e}")
+        raise SystemExit(f"{e}") from None
     inputs = SOURCES + glob.glob(os.path.join(sdk.cpp_include_dir(), "**", "*.h"), recursive=True)
     if os.path.exists(LIBRARY) and os.path.getmtime(LIBRARY) >= max(os.path.getmtime(p) for p in inputs):
         return LIBRARY

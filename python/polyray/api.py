@@ -13,18 +13,18 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Callable, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import grpc
 
-from polyray import exceptions
 from polyray.actor import ActorClass, ActorHandle
 from polyray.core.core_worker import CoreWorker
 from polyray.core.object_ref import ObjectRef, get_core
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import gcs_pb2 as gcs
 from polyray.protocol import gcs_pb2_grpc as gcs_grpc
-from polyray.protocol.ids import JobID, NodeID, WorkerID
+from polyray.protocol.ids import WorkerID
 from polyray.remote_function import RemoteFunction
 
 _lock = threading.RLock()
@@ -36,9 +36,9 @@ def is_initialized() -> bool:
     return _state["core"] is not None
 
 
-def init(address: Optional[str] = None, *, num_cpus: Optional[float] = None, num_gpus: Optional[float] = None,
-         resources: Optional[dict[str, float]] = None, object_store_memory: Optional[int] = None,
-         namespace: Optional[str] = None, code_search_path: Optional[Sequence[str]] = None,
+def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus: float | None = None,
+         resources: dict[str, float] | None = None, object_store_memory: int | None = None,
+         namespace: str | None = None, code_search_path: Sequence[str] | None = None,
          ignore_reinit_error: bool = False, log_to_driver: bool = True) -> dict[str, Any]:
     """Connect this process to a polyray cluster as a driver.
 
@@ -169,7 +169,7 @@ def _make_remote(target: Any, options: dict[str, Any]) -> Any:
     raise TypeError(f"@polyray.remote needs a function or a class, got {type(target).__name__}")
 
 
-def get(refs: Union[ObjectRef, Sequence[ObjectRef]], *, timeout: Optional[float] = None) -> Any:
+def get(refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None = None) -> Any:
     """The value of an ObjectRef, or the list of values of a list of refs.
 
     Raises the task's error (TaskError, WorkerCrashedError, ...) or
@@ -191,7 +191,7 @@ def put(value: Any) -> ObjectRef:
     return _core().put(value)
 
 
-def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: Optional[float] = None,
+def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: float | None = None,
          fetch_local: bool = True) -> tuple[list[ObjectRef], list[ObjectRef]]:
     """Wait until ``num_returns`` refs are ready or ``timeout`` passes; returns (ready, not_ready)."""
     if isinstance(refs, ObjectRef) or not isinstance(refs, (list, tuple)):
@@ -225,11 +225,12 @@ def cancel(ref: ObjectRef, *, force: bool = False) -> None:
     _core().cancel(ref, force)
 
 
-def get_actor(name: str, namespace: Optional[str] = None) -> ActorHandle:
+def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
     """The handle of a named actor; ValueError when there is none."""
     core = _core()
     ns = core.namespace if namespace is None else namespace
-    reply = core.rpc(lambda: core.gcs.GetNamedActor(gcs.GetNamedActorRequest(name=name, namespace=ns), timeout=30), timeout=35)
+    reply = core.rpc(lambda: core.gcs.GetNamedActor(gcs.GetNamedActorRequest(name=name, namespace=ns), timeout=30),
+                     timeout=35)
     if not reply.found or reply.actor.state == gcs.DEAD:
         raise ValueError(f"no actor named {name!r} in namespace {ns!r}")
     return ActorHandle(reply.actor.handle)
@@ -296,11 +297,11 @@ class RuntimeContext:
         """This process's worker id (hex)."""
         return self._core.worker_id.hex()
 
-    def get_actor_id(self) -> Optional[str]:
+    def get_actor_id(self) -> str | None:
         """The actor id (hex) when called inside an actor, else None."""
         return self._core.actor_id.hex() if self._core.actor_id else None
 
-    def get_task_id(self) -> Optional[str]:
+    def get_task_id(self) -> str | None:
         """The running task's id (hex); None in a driver."""
         if self._core.is_driver:
             return None

@@ -13,7 +13,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Optional
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MB = 1024 * 1024
@@ -81,7 +80,7 @@ class Cluster:
                                     start_new_session=True)
         return NodeProcess(proc, log_path)
 
-    def start_head(self, num_cpus: float = 2, resources: Optional[dict] = None,
+    def start_head(self, num_cpus: float = 2, resources: dict | None = None,
                    store_bytes: int = STORE_BYTES, timeout: float = 60.0) -> NodeProcess:
         """Start the head (GCS + raylet) and wait for its address."""
         address_file = os.path.join(self.session, "gcs_address")
@@ -105,7 +104,7 @@ class Cluster:
         self.nodes.append(node)
         return node
 
-    def add_node(self, num_cpus: float = 2, resources: Optional[dict] = None, num_gpus: float = 0,
+    def add_node(self, num_cpus: float = 2, resources: dict | None = None, num_gpus: float = 0,
                  store_bytes: int = STORE_BYTES, timeout: float = 60.0) -> NodeProcess:
         """Start a node that joins the head; returns once it registered."""
         args = ["--address", self.address, "--num-cpus", str(num_cpus), "--object-store-memory",

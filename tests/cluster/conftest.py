@@ -21,8 +21,9 @@ if importlib.util.find_spec("polyray") is None:
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-import polyray  # noqa: E402
 from cluster_util import Cluster  # noqa: E402
+
+import polyray  # noqa: E402
 
 
 @pytest.fixture(scope="module")

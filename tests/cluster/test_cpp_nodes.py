@@ -16,13 +16,12 @@ import time
 import grpc
 import numpy as np
 import pytest
+from cluster_util import NODE_TIMEOUT_S, Cluster
 
 import polyray
 from polyray.exceptions import ObjectLostError
 from polyray.protocol import common_pb2, raylet_pb2, raylet_pb2_grpc
 from polyray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-from cluster_util import NODE_TIMEOUT_S, Cluster
 
 _XLANG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "xlang")
 if _XLANG not in sys.path:
@@ -112,7 +111,7 @@ def test_cpp_actor_on_another_node_pulls_arguments_and_returns_large_results(cpp
 
 
 def test_cpp_driver_spills_over_and_pulls_both_ways(cpp_cluster, cluster_lib, cluster_driver):
-    head, b = cpp_cluster.nodes[0], cpp_cluster.nodes[1]
+    b = cpp_cluster.nodes[1]
     env = dict(os.environ)
     env.pop("POLYRAY_ADDRESS", None)
     proc = run_checked([cluster_driver, cpp_cluster.address, b.store_name, cluster_lib], env=env, timeout=240)

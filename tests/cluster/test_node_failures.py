@@ -7,12 +7,11 @@ import time
 
 import numpy as np
 import pytest
+from cluster_util import NODE_TIMEOUT_S
 
 import polyray
 from polyray.exceptions import ActorDiedError, NodeDiedError, ObjectLostError
 from polyray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-from cluster_util import NODE_TIMEOUT_S
 
 
 @polyray.remote

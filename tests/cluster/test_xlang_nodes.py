@@ -10,13 +10,12 @@ import subprocess
 import grpc
 import numpy as np
 import pytest
+from cluster_util import Cluster
 
 import polyray
 import polyray.sdk
 from polyray.protocol import common_pb2, raylet_pb2, raylet_pb2_grpc
 from polyray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-from cluster_util import Cluster
 
 JAVA_SRC = os.path.join(os.path.dirname(__file__), "..", "xlang", "java_src")
 TIMEOUT = 90

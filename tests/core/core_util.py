@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from typing import Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 import psutil
 
@@ -68,7 +68,7 @@ def describe(pids: Iterable[int]) -> str:
     return "; ".join(out)
 
 
-def driver_env(extra: Optional[dict] = None) -> dict:
+def driver_env(extra: dict | None = None) -> dict:
     """Environment of a subprocess driver: polyray importable, output unbuffered."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
@@ -87,7 +87,7 @@ def write_script(directory, name: str, source: str) -> str:
 
 
 def run_driver(directory, source: str, *, args: Iterable[str] = (), timeout: float = 90.0,
-               name: str = "driver.py", env: Optional[dict] = None) -> subprocess.CompletedProcess:
+               name: str = "driver.py", env: dict | None = None) -> subprocess.CompletedProcess:
     """Run source as a __main__ script in a fresh interpreter; returns the finished process."""
     path = write_script(directory, name, source)
     return subprocess.run([PYTHON, path, *args], capture_output=True, text=True, timeout=timeout,
@@ -126,7 +126,7 @@ def wait_stable(pred: Callable[[], bool], timeout: float, hold: float, interval:
     """Wait until pred has been true continuously for `hold` seconds (views that lag, like
     resources reported by heartbeat, can show an old value first); False at the deadline."""
     deadline = time.monotonic() + timeout
-    since: Optional[float] = None
+    since: float | None = None
     while time.monotonic() < deadline:
         if pred():
             now = time.monotonic()

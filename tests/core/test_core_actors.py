@@ -10,10 +10,10 @@ import time
 import uuid
 
 import pytest
+from core_util import pid_alive, wait_until
 
 import polyray
 from polyray.exceptions import ActorDiedError, TaskError
-from core_util import pid_alive, wait_until
 
 pytestmark = pytest.mark.usefixtures("cluster")
 

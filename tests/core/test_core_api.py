@@ -7,10 +7,10 @@ import threading
 import time
 
 import pytest
+from core_util import wait_for_file, wait_stable
 
 import polyray
 from polyray import ObjectRef
-from core_util import wait_for_file, wait_stable
 
 pytestmark = pytest.mark.usefixtures("cluster")
 

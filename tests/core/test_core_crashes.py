@@ -13,10 +13,10 @@ import signal
 import time
 
 import pytest
+from core_util import wait_stable
 
 import polyray
 from polyray.exceptions import WorkerCrashedError
-from core_util import wait_stable
 
 pytestmark = pytest.mark.usefixtures("cluster")
 

@@ -10,10 +10,22 @@ import subprocess
 
 import psutil
 import pytest
-
-from core_util import (POLYRAY_CLI, PYTHON, describe, driver_env, read_line, run_driver, shm_path,
-                       pid_alive, stop_process, terminate_pid, terminate_process, wait_pids_gone, wait_until,
-                       write_script)
+from core_util import (
+    POLYRAY_CLI,
+    PYTHON,
+    describe,
+    driver_env,
+    pid_alive,
+    read_line,
+    run_driver,
+    shm_path,
+    stop_process,
+    terminate_pid,
+    terminate_process,
+    wait_pids_gone,
+    wait_until,
+    write_script,
+)
 
 CLIENT_DRIVER = """
 import json, os, sys

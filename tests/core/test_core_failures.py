@@ -7,10 +7,10 @@ import subprocess
 import time
 
 import pytest
+from core_util import PYTHON, driver_env, stop_process, wait_for_file, write_script
 
 import polyray
 from polyray.exceptions import GetTimeoutError, PolyrayError, TaskCancelledError, TaskError
-from core_util import PYTHON, driver_env, stop_process, wait_for_file, write_script
 
 pytestmark = pytest.mark.usefixtures("cluster")
 

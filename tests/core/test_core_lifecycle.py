@@ -16,10 +16,20 @@ import time
 
 import psutil
 import pytest
+from core_util import (
+    PYTHON,
+    describe,
+    driver_env,
+    read_line,
+    run_driver,
+    shm_path,
+    stop_process,
+    wait_pids_gone,
+    wait_until,
+    write_script,
+)
 
 import polyray
-from core_util import (PYTHON, describe, driver_env, read_line, run_driver, shm_path, stop_process,
-                       wait_pids_gone, wait_until, write_script)
 
 T = 60
 

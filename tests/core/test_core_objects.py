@@ -7,11 +7,11 @@ import time
 
 import numpy as np
 import pytest
+from core_util import wait_until
 
 import polyray
 from polyray import ObjectRef
 from polyray.store import Store
-from core_util import wait_until
 
 pytestmark = pytest.mark.usefixtures("cluster")
 

@@ -9,9 +9,9 @@ import socket
 import textwrap
 
 import pytest
+from core_util import run_driver
 
 import polyray
-from core_util import run_driver
 
 
 @polyray.remote
@@ -64,7 +64,7 @@ def _closed_by_peer(sock: socket.socket, timeout: float = 10.0) -> bool:
                 return True
     except ConnectionResetError:
         return True
-    except socket.timeout:
+    except TimeoutError:
         return False
 
 

@@ -6,10 +6,10 @@ import asyncio
 import time
 
 import pytest
+from core_util import run_driver, wait_for_file
 
 import polyray
 from polyray import ObjectRef
-from core_util import run_driver, wait_for_file
 
 pytestmark = pytest.mark.usefixtures("cluster")
 

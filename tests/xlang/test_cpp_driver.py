@@ -17,7 +17,6 @@ import tempfile
 import time
 
 import pytest
-
 from xlang_support import PY_SRC, results, run_checked
 
 pytestmark = pytest.mark.timeout(1200)  # the first test may compile the driver

@@ -12,7 +12,6 @@ import json
 import os
 
 import pytest
-
 from xlang_support import driver_env, run_driver_with_head
 
 pytestmark = pytest.mark.timeout(1200)  # the first test may compile the library

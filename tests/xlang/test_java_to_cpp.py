@@ -15,10 +15,9 @@ import subprocess
 import sys
 
 import pytest
+from xlang_support import results, run_checked
 
 from polyray import sdk
-
-from xlang_support import results, run_checked
 
 pytestmark = pytest.mark.timeout(1200)
 

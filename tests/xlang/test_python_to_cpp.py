@@ -15,10 +15,10 @@ import sys
 
 import numpy as np
 import pytest
+from xlang_support import PY_SRC, polyray_cli
 
 import polyray
 from polyray.exceptions import ActorDiedError, CrossLanguageError, TaskError, WorkerCrashedError
-from xlang_support import PY_SRC, polyray_cli
 
 pytestmark = pytest.mark.timeout(1200)  # the first test may compile the library
 TIMEOUT = 90

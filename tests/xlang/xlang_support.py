@@ -51,7 +51,7 @@ def cpp_flags() -> list[str]:
     return proc.stdout.split()
 
 
-def _headers_digest(h: "hashlib._Hash") -> None:
+def _headers_digest(h: hashlib._Hash) -> None:
     for path in sorted(glob.glob(os.path.join(REPO, "cpp", "include", "**", "*.h"), recursive=True)):
         h.update(path.encode())
         with open(path, "rb") as f:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any, Callable, Optional, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import grpc
 
 from polyray.core import errors
+from polyray.core.pending_task import PendingTask
 from polyray.core.push_port import PushConnection, PushStreamError
 from polyray.core.task_finisher import TaskFinisher
-from polyray.core.pending_task import PendingTask
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import gcs_pb2 as gcs
 
@@ -46,15 +47,15 @@ class _ActorQueue:
     def __init__(self, actor_id: bytes) -> None:
         self.actor_id = actor_id
         self.state = gcs.PENDING_CREATION
-        self.address: Optional[pb.Address] = None
-        self.death: Optional[pb.ErrorRecord] = None
+        self.address: pb.Address | None = None
+        self.death: pb.ErrorRecord | None = None
         self.pending: collections.deque[PendingTask] = collections.deque()
         self.inflight: dict[bytes, PendingTask] = {}
         self.queue = None  # the stream's request side (CoreWorker.open_push_stream)
         self.call = None
-        self.channel: Optional[grpc.aio.Channel] = None
+        self.channel: grpc.aio.Channel | None = None
         self.watching = False
-        self.reader: Optional[asyncio.Task] = None
+        self.reader: asyncio.Task | None = None
 
 
 class ActorTaskSubmitter:
@@ -83,7 +84,8 @@ class ActorTaskSubmitter:
         cause = aq.death
         msg = f"the actor {aq.actor_id.hex()} died before it could run {spec.name}"
         if cause is not None and cause.kind == pb.ACTOR_DIED:
-            return errors.system_record(pb.ACTOR_DIED, cause.message or msg, cause=cause.cause if cause.HasField("cause") else None)
+            inner = cause.cause if cause.HasField("cause") else None
+            return errors.system_record(pb.ACTOR_DIED, cause.message or msg, cause=inner)
         return errors.system_record(pb.ACTOR_DIED, msg, cause=cause)
 
     def _watch(self, aq: _ActorQueue) -> None:
@@ -103,7 +105,8 @@ class ActorTaskSubmitter:
                     if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                         continue
                     if e.code() == grpc.StatusCode.NOT_FOUND:
-                        self._mark_dead(aq, errors.system_record(pb.ACTOR_DIED, f"the GCS does not know actor {aq.actor_id.hex()}"))
+                        self._mark_dead(aq, errors.system_record(
+                            pb.ACTOR_DIED, f"the GCS does not know actor {aq.actor_id.hex()}"))
                         return
                     await asyncio.sleep(0.5)
                     continue
@@ -171,11 +174,12 @@ class ActorTaskSubmitter:
             return
         for t in inflight:
             self._finisher.fail(t.spec, errors.system_record(
-                pb.ACTOR_DIED, f"the actor {aq.actor_id.hex()} died while running {t.spec.name}; it is restarting", cause=cause), t.arg_ids)
+                pb.ACTOR_DIED, f"the actor {aq.actor_id.hex()} died while running {t.spec.name}; it is restarting",
+                cause=cause), t.arg_ids)
         aq.state = info_state
         self._watch(aq)
 
-    async def _final_state(self, aq: _ActorQueue) -> tuple[int, Optional[pb.ErrorRecord]]:
+    async def _final_state(self, aq: _ActorQueue) -> tuple[gcs.ActorState, pb.ErrorRecord | None]:
         for _ in range(60):
             try:
                 reply = await self._connections.gcs.GetActorInfo(
@@ -191,7 +195,7 @@ class ActorTaskSubmitter:
                 break
         return gcs.DEAD, errors.system_record(pb.ACTOR_DIED, f"lost contact with actor {aq.actor_id.hex()}")
 
-    def _mark_dead(self, aq: _ActorQueue, cause: Optional[pb.ErrorRecord], extra: Optional[list] = None) -> None:
+    def _mark_dead(self, aq: _ActorQueue, cause: pb.ErrorRecord | None, extra: list | None = None) -> None:
         aq.state = gcs.DEAD
         aq.death = cause
         failed = list(extra or []) + list(aq.pending) + list(aq.inflight.values())
@@ -200,7 +204,7 @@ class ActorTaskSubmitter:
         for t in failed:
             self._finisher.fail(t.spec, self._died(aq, t.spec), t.arg_ids)
 
-    def actor_state(self, actor_id: bytes) -> Optional[int]:
+    def actor_state(self, actor_id: bytes) -> int | None:
         """This caller's view of the actor's state (None if never called)."""
         aq = self._actors.get(actor_id)
         return aq.state if aq else None

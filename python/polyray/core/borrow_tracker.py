@@ -15,7 +15,6 @@ its owner was found gone).
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
 
 import grpc
 
@@ -35,7 +34,7 @@ class BorrowTracker:
         self._io = io
         self._connections = connections
         self._pending: dict[bytes, tuple[pb.Address, list, list]] = {}
-        self._flush: Optional[asyncio.Future] = None
+        self._flush: asyncio.Future | None = None
         #: Set when a borrow changed; the push port reads and clears it before
         #: it sends a result (and flushes only then: most tasks borrow nothing).
         self.changed = False

@@ -12,12 +12,13 @@ with ``own_channel`` has a channel of its own, closed by whoever opened it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 
 from polyray.core.push_port import PushConnection
-from polyray.core.rpc import aio_channel, address_str
+from polyray.core.rpc import address_str, aio_channel
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
@@ -49,10 +50,10 @@ class Connections:
         self.raylet_address = raylet_address
         #: Whether streams to workers use their push port (POLYRAY_PUSH_PORT=0 turns it off).
         self.use_push_port = use_push_port
-        self._gcs_channel: Optional[grpc.aio.Channel] = None
-        self._raylet_channel: Optional[grpc.aio.Channel] = None
-        self._gcs: Optional[gcs_grpc.GcsServiceStub] = None
-        self._raylet: Optional[rl_grpc.RayletServiceStub] = None
+        self._gcs_channel: grpc.aio.Channel | None = None
+        self._raylet_channel: grpc.aio.Channel | None = None
+        self._gcs: gcs_grpc.GcsServiceStub | None = None
+        self._raylet: rl_grpc.RayletServiceStub | None = None
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._raylet_stubs: dict[str, rl_grpc.RayletServiceStub] = {}
 
@@ -100,7 +101,7 @@ class Connections:
         return stub
 
     def open_push_stream(self, worker: pb.Address, on_reply: Callable[[Any], None],
-                         own_channel: bool = False) -> tuple[Any, Any, Optional[grpc.aio.Channel]]:
+                         own_channel: bool = False) -> tuple[Any, Any, grpc.aio.Channel | None]:
         """A PushTasks stream to a worker (on the loop): ``(call, queue, channel)``.
 
         ``queue.put_nowait(specs)`` pushes TaskSpecs (None ends the stream)

@@ -30,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import grpc
 
@@ -59,10 +60,9 @@ from polyray.core.value_codec import ValueCodec
 from polyray.core.worker_context import WorkerContext
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
-from polyray.protocol import envelope
+from polyray.protocol import envelope, runtime_spec
 from polyray.protocol import gcs_pb2 as gcs
 from polyray.protocol import raylet_pb2 as rl
-from polyray.protocol import runtime_spec
 
 __all__ = ["CoreWorker", "INLINE_MAX"]
 
@@ -114,9 +114,9 @@ class CoreWorker:
         self.service = CoreWorkerService(ctx=ctx, io=io, executor=self.executor, memory_store=self.memory_store,
                                          references=self.references, owned=self.owned, getter=self.getter,
                                          borrows=self.borrows)
-        self.push_listener: Optional[PushListener] = None
-        self._server: Optional[grpc.aio.Server] = None
-        self._log_task: Optional[asyncio.Task] = None
+        self.push_listener: PushListener | None = None
+        self._server: grpc.aio.Server | None = None
+        self._log_task: asyncio.Task | None = None
 
     # -- identity (the WorkerContext's) ------------------------------------------
     @property
@@ -275,11 +275,11 @@ class CoreWorker:
         self.borrows.on_borrow_change(owner, added, removed)
 
     # -- the API layer's calls ----------------------------------------------------
-    def run(self, coro: Any, timeout: Optional[float] = None) -> Any:
+    def run(self, coro: Any, timeout: float | None = None) -> Any:
         """Run a coroutine on the io loop and wait for its result."""
         return self.io.run(coro, timeout)
 
-    def rpc(self, make_call: Callable[[], Any], timeout: Optional[float] = None) -> Any:
+    def rpc(self, make_call: Callable[[], Any], timeout: float | None = None) -> Any:
         """Make a gRPC call on the io loop and wait for its reply."""
         return self.io.rpc(make_call, timeout)
 
@@ -307,7 +307,7 @@ class CoreWorker:
         """Store a value owned by this process; returns its ObjectRef."""
         return self.owned.put(value, target=target, path=_path)
 
-    def get(self, refs: list[ObjectRef], timeout: Optional[float]) -> list[Any]:
+    def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
         """The values of ``refs`` (blocking; GetTimeoutError after ``timeout``)."""
         return self.getter.get(refs, timeout)
 
@@ -315,11 +315,11 @@ class CoreWorker:
         """A concurrent.futures.Future resolved with the ref's value."""
         return self.getter.get_future(ref)
 
-    def wait(self, refs: list[ObjectRef], num_returns: int, timeout: Optional[float]) -> list[ObjectRef]:
+    def wait(self, refs: list[ObjectRef], num_returns: int, timeout: float | None) -> list[ObjectRef]:
         """The first ``num_returns`` ready refs (fewer when the timeout passes)."""
         return self.getter.wait(refs, num_returns, timeout)
 
-    def new_task_spec(self, task_type: int, language: int, function: pb.FunctionDescriptor,
+    def new_task_spec(self, task_type: pb.TaskType, language: pb.Language, function: pb.FunctionDescriptor,
                       name: str) -> pb.TaskSpec:
         """A TaskSpec with a fresh task id."""
         return self.submission.new_task_spec(task_type, language, function, name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pickle
 import traceback
-from typing import Optional
+from typing import cast
 
 from polyray import exceptions as exc
 from polyray.protocol import common_pb2 as pb
@@ -28,11 +28,11 @@ _SYSTEM_TYPES = {
 }
 
 # Cache of dynamic "TaskError that is also ZeroDivisionError" classes.
-_dual_classes: dict[type, Optional[type]] = {}
+_dual_classes: dict[type, type | None] = {}
 
 
 def record_from_exception(
-    error: BaseException, *, kind: int = pb.TASK_ERROR, function_name: str = ""
+    error: BaseException, *, kind: pb.ErrorKind = pb.TASK_ERROR, function_name: str = ""
 ) -> pb.ErrorRecord:
     """Describe a Python exception raised by user code as an error record.
 
@@ -69,7 +69,8 @@ def record_from_exception(
     return record
 
 
-def system_record(kind: int, message: str, type_name: str = "", cause: Optional[pb.ErrorRecord] = None) -> pb.ErrorRecord:
+def system_record(kind: pb.ErrorKind, message: str, type_name: str = "",
+                  cause: pb.ErrorRecord | None = None) -> pb.ErrorRecord:
     """An error record for a runtime failure (no user exception behind it)."""
     cls = _SYSTEM_TYPES.get(kind)
     record = pb.ErrorRecord(
@@ -86,7 +87,7 @@ def system_record(kind: int, message: str, type_name: str = "", cause: Optional[
 def _format_chain(record: pb.ErrorRecord) -> str:
     parts = []
     depth = 0
-    r: Optional[pb.ErrorRecord] = record
+    r: pb.ErrorRecord | None = record
     while r is not None and depth < 32:
         lang = _LANG_NAME.get(r.language, "?")
         header = f"[{lang}] {r.type_name}: {r.message}"
@@ -97,7 +98,7 @@ def _format_chain(record: pb.ErrorRecord) -> str:
 
 
 def _crossed_languages(record: pb.ErrorRecord) -> bool:
-    r: Optional[pb.ErrorRecord] = record
+    r: pb.ErrorRecord | None = record
     while r is not None:
         if r.language != pb.PYTHON:
             return True
@@ -105,10 +106,10 @@ def _crossed_languages(record: pb.ErrorRecord) -> bool:
     return False
 
 
-def _dual_class(cls: type) -> Optional[type]:
+def _dual_class(cls: type) -> type | None:
     if cls in _dual_classes:
         return _dual_classes[cls]
-    dual: Optional[type]
+    dual: type | None
     try:
         dual = type(f"TaskError({cls.__name__})", (exc.TaskError, cls), {
             "__init__": exc.TaskError.__init__,
@@ -137,12 +138,14 @@ def exception_from_record(record: pb.ErrorRecord, function_name: str = "") -> Ba
     text = _format_chain(record)
     where = f" in {function_name}" if function_name else ""
     message = f"{record.type_name}{where}: {record.message}\n\nRemote traceback:\n{text}"
-    kwargs = dict(type_name=record.type_name, language=lang, remote_traceback=record.traceback,
-                  cause=cause, function_name=function_name)
+    def build(cls: type[exc.TaskError]) -> BaseException:
+        return cls(message, type_name=record.type_name, language=lang, remote_traceback=record.traceback,
+                   cause=cause, function_name=function_name)
+
     if _crossed_languages(record):
-        err = exc.CrossLanguageError(message, **kwargs)
+        err = build(exc.CrossLanguageError)
     else:
-        original: Optional[type] = None
+        original: type | None = None
         if record.native:
             try:
                 original = type(pickle.loads(record.native))
@@ -150,9 +153,11 @@ def exception_from_record(record: pb.ErrorRecord, function_name: str = "") -> Ba
                 original = None
         dual = _dual_class(original) if original is not None and original is not exc.TaskError else None
         if dual is not None:
-            err = dual.__new__(dual)
-            exc.TaskError.__init__(err, message, **kwargs)
+            # Not dual(...): the original class may have its own __new__.
+            err = cast(BaseException, dual.__new__(dual))  # type: ignore[call-overload]
+            exc.TaskError.__init__(cast(exc.TaskError, err), message, type_name=record.type_name, language=lang,
+                                   remote_traceback=record.traceback, cause=cause, function_name=function_name)
         else:
-            err = exc.TaskError(message, **kwargs)
+            err = build(exc.TaskError)
     err._record = record  # type: ignore[attr-defined]
     return err

@@ -15,8 +15,8 @@ import asyncio
 import collections
 import concurrent.futures
 import threading
-from collections.abc import Awaitable, Coroutine
-from typing import Any, Callable, Optional, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from polyray.core.spin_selector import SpinSelector
 
@@ -26,7 +26,7 @@ T = TypeVar("T")
 class IoLoop:
     """One asyncio loop on its own daemon thread."""
 
-    def __init__(self, *, spin_s: float = 0.0, spin_while: Optional[Callable[[], bool]] = None) -> None:
+    def __init__(self, *, spin_s: float = 0.0, spin_while: Callable[[], bool] | None = None) -> None:
         # A driver's loop polls briefly before sleeping while a user thread
         # waits for a result: the reply usually comes within the spin
         # (spin_selector.py). Not a worker's loop: its tasks' pushes come to
@@ -54,7 +54,7 @@ class IoLoop:
         """Whether the caller runs on the loop's thread."""
         return threading.get_ident() == self._thread_ident
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: Optional[float] = None) -> T:
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run a coroutine on the loop from a user thread and wait for its result."""
         fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
@@ -63,7 +63,7 @@ class IoLoop:
             fut.cancel()
             raise
 
-    def rpc(self, make_call: Callable[[], Awaitable[T]], timeout: Optional[float] = None) -> T:
+    def rpc(self, make_call: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:
         """Make a gRPC call on the loop (aio calls must be created there) and wait for its reply."""
         async def go() -> T:
             return await make_call()

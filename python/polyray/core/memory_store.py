@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from polyray.protocol import common_pb2 as pb
 
@@ -44,12 +44,12 @@ class Entry:
 
     def __init__(self) -> None:
         self.ready = False
-        self.envelope: Optional[pb.Envelope] = None
+        self.envelope: pb.Envelope | None = None
         self.in_store_node: bytes = b""
-        self.error: Optional[pb.ErrorRecord] = None
+        self.error: pb.ErrorRecord | None = None
         self.size = 0
         self.nested: list = []
-        self._callbacks: list[Callable[["Entry"], None]] = []
+        self._callbacks: list[Callable[[Entry], None]] = []
 
 
 class MemoryStore:
@@ -68,8 +68,8 @@ class MemoryStore:
             e = self._entries[oid] = Entry()
         return e
 
-    def set(self, oid: bytes, *, envelope: Optional[pb.Envelope] = None, in_store_node: bytes = b"",
-            error: Optional[pb.ErrorRecord] = None, size: int = 0, nested: Optional[list] = None) -> bool:
+    def set(self, oid: bytes, *, envelope: pb.Envelope | None = None, in_store_node: bytes = b"",
+            error: pb.ErrorRecord | None = None, size: int = 0, nested: list | None = None) -> bool:
         """Make an object ready; returns False when it already was (first writer wins)."""
         with self._lock:
             e = self._entries.get(oid)
@@ -98,7 +98,7 @@ class MemoryStore:
         """Whether a thread is blocked in wait_indices now."""
         return bool(self._waiters)
 
-    def get_if_ready(self, oid: bytes) -> Optional[Entry]:
+    def get_if_ready(self, oid: bytes) -> Entry | None:
         """The entry when ready, else None (no waiting)."""
         e = self._entries.get(oid)
         return e if e is not None and e.ready else None
@@ -106,7 +106,7 @@ class MemoryStore:
     def contains(self, oid: bytes) -> bool:
         return oid in self._entries
 
-    def wait(self, oids: list[bytes], num_ready: int, timeout: Optional[float]) -> list[bytes]:
+    def wait(self, oids: list[bytes], num_ready: int, timeout: float | None) -> list[bytes]:
         """Block until num_ready of oids are ready or the timeout passes.
 
         Returns the ready ones in the order of ``oids``: the first
@@ -114,7 +114,7 @@ class MemoryStore:
         """
         return [oids[i] for i in self.wait_indices(oids, num_ready, timeout)]
 
-    def wait_indices(self, oids: list[bytes], num_ready: int, timeout: Optional[float]) -> list[int]:
+    def wait_indices(self, oids: list[bytes], num_ready: int, timeout: float | None) -> list[int]:
         """As :meth:`wait`, but the positions in ``oids`` of the ready ids."""
         if num_ready <= 0:
             return []
@@ -156,7 +156,7 @@ class MemoryStore:
                 return
         callback(e)
 
-    def future(self, oid: bytes, loop: asyncio.AbstractEventLoop) -> "asyncio.Future[Entry]":
+    def future(self, oid: bytes, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Entry]:
         """An asyncio future (on `loop`) resolved with the entry when ready."""
         fut: asyncio.Future = loop.create_future()
 

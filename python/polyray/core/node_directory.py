@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Optional, Protocol
+from typing import Protocol
 
 import grpc
 
@@ -43,7 +43,7 @@ class NodeDirectory:
             return
         self._nodes = {n.node_id: n for n in reply.nodes}
 
-    async def raylet(self, node_id: bytes) -> tuple[Optional[pb.Address], str]:
+    async def raylet(self, node_id: bytes) -> tuple[pb.Address | None, str]:
         """(the raylet address of an alive node, "") or (None, why it cannot be reached)."""
         node = self._nodes.get(node_id)
         if (node is None or not node.alive) and time.monotonic() - self._refreshed > _MIN_REFRESH_S:

@@ -8,7 +8,7 @@ drops this process's pins (the store reclaims them from a dead process too).
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional
+from typing import Any
 
 
 class NodeStore:
@@ -16,7 +16,7 @@ class NodeStore:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._store: Optional[Any] = None
+        self._store: Any | None = None
         self._lock = threading.Lock()
 
     @property

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from typing import Any, Optional
+from typing import Any
 
 import grpc
 
@@ -63,10 +63,10 @@ class ObjectGetter:
         self._owners: dict[bytes, pb.Address] = {}
         self._borrowed_locations: dict[bytes, list[bytes]] = {}
         self._fetching: set[bytes] = set()
-        self._blocked_call: Optional[asyncio.Future] = None
+        self._blocked_call: asyncio.Future | None = None
 
     # -- values -------------------------------------------------------------------
-    def decode_entry(self, oid: bytes, entry: Entry, timeout: Optional[float] = None) -> Any:
+    def decode_entry(self, oid: bytes, entry: Entry, timeout: float | None = None) -> Any:
         """The value of a ready object (raises its error)."""
         if entry.error is not None:
             raise errors.exception_from_record(entry.error)
@@ -74,7 +74,7 @@ class ObjectGetter:
             return self._codec.decode(entry.envelope)
         return self._read_from_store(oid, entry.in_store_node, timeout)
 
-    def _read_from_store(self, oid: bytes, node_id: bytes, timeout: Optional[float]) -> Any:
+    def _read_from_store(self, oid: bytes, node_id: bytes, timeout: float | None) -> Any:
         from polyray.store import StoreTimeoutError
         store = self._node_store.store
         view = None
@@ -87,11 +87,12 @@ class ObjectGetter:
             try:
                 view = store.get_one(oid, timeout=STORE_WAIT_S if timeout is None else max(timeout, 0.001))
             except StoreTimeoutError:
-                raise exc.ObjectLostError(f"object {oid.hex()} is not in this node's store (freed or evicted)") from None
+                raise exc.ObjectLostError(
+                    f"object {oid.hex()} is not in this node's store (freed or evicted)") from None
         fmt, body, buffers = envelope.unpack_from(view.metadata, view.data)
         return self._codec.decode_parts(fmt, body, buffers)
 
-    def _pull(self, oid: bytes, primary: bytes, timeout: Optional[float]) -> None:
+    def _pull(self, oid: bytes, primary: bytes, timeout: float | None) -> None:
         """Copy a remote object into this node's store (blocking; user threads only)."""
         if self._io.on_io_thread():
             raise RuntimeError(f"object {oid.hex()} must be pulled from another node, which cannot be "
@@ -110,7 +111,7 @@ class ObjectGetter:
         return out
 
     # -- get / wait -------------------------------------------------------------------
-    def get(self, refs: list[ObjectRef], timeout: Optional[float]) -> list[Any]:
+    def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
         """Block until every ref has a value (or error); raise GetTimeoutError after timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         ready_entry = self._memory_store.get_if_ready
@@ -146,7 +147,7 @@ class ObjectGetter:
             values.append(self.decode_entry(oid, entry, left))
         return values
 
-    def wait(self, refs: list[ObjectRef], num_returns: int, timeout: Optional[float]) -> list[ObjectRef]:
+    def wait(self, refs: list[ObjectRef], num_returns: int, timeout: float | None) -> list[ObjectRef]:
         """The first num_returns refs (in list order) whose values are ready; fewer when the timeout passes."""
         for r in refs:
             if r._owner is not None:

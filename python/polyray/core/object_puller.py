@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 import grpc
 
@@ -63,7 +63,7 @@ class ObjectPuller:
         self.pulled_bytes = 0
         self.pulled_seconds = 0.0
 
-    async def pull(self, oid: bytes, locations: Iterable[bytes], owner: Optional[pb.Address]) -> None:
+    async def pull(self, oid: bytes, locations: Iterable[bytes], owner: pb.Address | None) -> None:
         """Make ``oid`` sealed in the local store, copying it from one of
         ``locations`` (node ids); raises ObjectLostError if none has it."""
         fut = self._inflight.get(oid)
@@ -73,7 +73,7 @@ class ObjectPuller:
             fut.add_done_callback(lambda _f: self._inflight.pop(oid, None))
         await asyncio.shield(fut)
 
-    async def _pull(self, oid: bytes, locations: list[bytes], owner: Optional[pb.Address]) -> None:
+    async def _pull(self, oid: bytes, locations: list[bytes], owner: pb.Address | None) -> None:
         if self._node_store.store.contains(oid):
             return
         failures: list[str] = []
@@ -172,7 +172,7 @@ class ObjectPuller:
         raise exc.ObjectLostError(f"object {oid.hex()} was being copied into this node's store by another "
                                   f"process, which did not finish within {PULL_TIMEOUT_S:.0f} s")
 
-    def _record(self, oid: bytes, owner: Optional[pb.Address]) -> None:
+    def _record(self, oid: bytes, owner: pb.Address | None) -> None:
         """Tell the owner that this node now holds a copy."""
         if owner is None or owner.worker_id == self._worker_id:
             self._add_location(oid, self._node_id)

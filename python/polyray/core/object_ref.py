@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from typing import Any, Optional
+from typing import Any
 
 from polyray.protocol import common_pb2 as pb
 
@@ -36,7 +36,7 @@ class ObjectRef:
 
     __slots__ = ("_id", "_owner", "_core", "__weakref__")
 
-    def __init__(self, object_id: bytes, owner: Optional[pb.Address] = None, *, _counted: bool = True) -> None:
+    def __init__(self, object_id: bytes, owner: pb.Address | None = None, *, _counted: bool = True) -> None:
         """Make a reference. `owner` None means this process owns the object."""
         self._id = object_id
         self._owner = owner
@@ -53,7 +53,7 @@ class ObjectRef:
         """The object id in hex."""
         return self._id.hex()
 
-    def owner_address(self) -> Optional[pb.Address]:
+    def owner_address(self) -> pb.Address | None:
         """The owner's address (None when this process is the owner)."""
         return self._owner
 

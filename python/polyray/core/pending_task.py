@@ -8,7 +8,7 @@ flight on a leased worker.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from polyray.protocol import common_pb2 as pb
 
@@ -23,6 +23,6 @@ class PendingTask:
         self.arg_ids = arg_ids
         self.cancelled = False
         self.force_cancelled = False
-        self.lease: Optional[Any] = None
+        self.lease: Any | None = None
         self.pushed_at = 0.0
         self.key = key

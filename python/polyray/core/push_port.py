@@ -29,9 +29,10 @@ import selectors
 import socket
 import sys
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from polyray.core.rpc import MAX_MESSAGE
+from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 
 _HEADER = 4
@@ -98,16 +99,16 @@ class PushConnection(asyncio.Protocol):
         self._where = f"{host}:{port}"
         self._loop = asyncio.get_running_loop()
         self._on_reply = on_reply
-        self._transport: Optional[asyncio.Transport] = None
+        self._transport: asyncio.Transport | None = None
         self._outstanding = 0  # tasks written, results not yet read
         self._out: list = []
         self._no_more = False
         self._eof_sent = False
         self._flush_scheduled = False
         self._reader = FrameReader()
-        self._waiter: Optional[asyncio.Future] = None
+        self._waiter: asyncio.Future | None = None
         self._closed = False
-        self._error: Optional[PushStreamError] = None
+        self._error: PushStreamError | None = None
         self._connecting = asyncio.ensure_future(self._connect(host, port))
 
     async def _connect(self, host: str, port: int) -> None:
@@ -117,7 +118,7 @@ class PushConnection(asyncio.Protocol):
             self._end(PushStreamError(f"cannot connect to the worker's push port {self._where}: {e}"))
 
     # asyncio.Protocol
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         self._transport = transport
         self._flush()
 
@@ -143,7 +144,7 @@ class PushConnection(asyncio.Protocol):
             self._end(None)
         return False  # close the transport
 
-    def connection_lost(self, exc: Optional[Exception]) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None:
             self._end(PushStreamError(f"the push connection to the worker at {self._where} broke: {exc}"))
         elif not self._closed:
@@ -151,7 +152,7 @@ class PushConnection(asyncio.Protocol):
                 f"the push connection to the worker at {self._where} closed"))
 
     # the request side
-    def put_nowait(self, specs: Optional[list]) -> None:
+    def put_nowait(self, specs: list | None) -> None:
         """Push these TaskSpecs (None: nothing more will be pushed)."""
         if specs is None:
             self._no_more = True
@@ -180,7 +181,7 @@ class PushConnection(asyncio.Protocol):
             t.write_eof()
 
     # the reply side
-    def _end(self, error: Optional[PushStreamError]) -> None:
+    def _end(self, error: PushStreamError | None) -> None:
         if self._closed:
             return
         self._closed = True
@@ -194,7 +195,7 @@ class PushConnection(asyncio.Protocol):
         if w is not None and not w.done():
             w.set_result(None)
 
-    def __aiter__(self) -> "PushConnection":
+    def __aiter__(self) -> PushConnection:
         return self
 
     async def __anext__(self) -> cw.PushTasksReply:
@@ -237,10 +238,10 @@ class PushListener:
         self.port: int = self._sock.getsockname()[1]
         #: Connections accepted so far (callers that used the port).
         self.accepted = 0
-        self._sel: Optional[selectors.BaseSelector] = None
-        self._accept: Optional[Callable] = None
+        self._sel: selectors.BaseSelector | None = None
+        self._accept: Callable | None = None
 
-    def attach(self, sel: selectors.BaseSelector, accept: Callable[[object, Callable], None]) -> None:
+    def attach(self, sel: selectors.BaseSelector, accept: Callable[[pb.TaskSpec, Callable], None]) -> None:
         """Serve on ``sel``; ``accept(spec, reply)`` runs or hands off one task
         (on the selecting thread) and returns once it is taken."""
         self._sel = sel

@@ -19,7 +19,7 @@ run on the CoreWorker's event loop, outside the lock.
 from __future__ import annotations
 
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from polyray.protocol import common_pb2 as pb
 
@@ -28,7 +28,7 @@ class _Ref:
     __slots__ = ("owned", "owner", "local", "submitted", "borrowers", "contained_in", "lent",
                  "contains", "in_store_node", "registered")
 
-    def __init__(self, owned: bool, owner: Optional[pb.Address]) -> None:
+    def __init__(self, owned: bool, owner: pb.Address | None) -> None:
         self.owned = owned
         self.owner = owner
         self.local = 0
@@ -63,7 +63,7 @@ class ReferenceCounter:
         self._on_borrow_change = on_borrow_change
 
     # -- owned objects -------------------------------------------------------
-    def add_owned(self, oid: bytes, contains: Optional[list[bytes]] = None) -> None:
+    def add_owned(self, oid: bytes, contains: list[bytes] | None = None) -> None:
         """Register an object this process owns (a put or a task return), before any ObjectRef exists."""
         with self._lock:
             r = self._refs.get(oid)
@@ -107,7 +107,7 @@ class ReferenceCounter:
         return r is not None and r.owned
 
     # -- local references ----------------------------------------------------
-    def add_local(self, oid: bytes, owner: Optional[pb.Address]) -> None:
+    def add_local(self, oid: bytes, owner: pb.Address | None) -> None:
         """A new ObjectRef instance; owner None means this process owns it."""
         register = False
         with self._lock:
@@ -213,7 +213,7 @@ class ReferenceCounter:
         """How many objects are counted here (owned and borrowed)."""
         return len(self._refs)
 
-    def snapshot(self, oid: bytes) -> Optional[dict]:
+    def snapshot(self, oid: bytes) -> dict | None:
         """The counts of one object, for tests and debugging."""
         r = self._refs.get(oid)
         if r is None:

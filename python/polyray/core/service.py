@@ -107,7 +107,8 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
             return cw.GetObjectReply(found=True, object=pb.ReturnObject(
                 object_id=oid, value=pb.Envelope(format=pb.FORMAT_ERROR, body=entry.error.SerializeToString())))
         if entry.envelope is not None:
-            return cw.GetObjectReply(found=True, object=pb.ReturnObject(object_id=oid, value=entry.envelope, size=entry.size))
+            return cw.GetObjectReply(found=True, object=pb.ReturnObject(object_id=oid, value=entry.envelope,
+                                                                        size=entry.size))
         return cw.GetObjectReply(found=True, object=pb.ReturnObject(object_id=oid, in_store_node=entry.in_store_node,
                                                                     size=entry.size),
                                  locations=self._getter.locations_of(oid, entry.in_store_node))

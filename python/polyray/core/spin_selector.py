@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import selectors
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 DEFAULT_SPIN_US = 300
 
@@ -43,16 +43,16 @@ def spin_seconds() -> float:
     return us / 1e6
 
 
-class SpinSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class SpinSelector(selectors.DefaultSelector):
     """The platform's default selector, polling up to ``spin_s`` before it
     blocks, when ``only_while()`` (if given) says so."""
 
-    def __init__(self, spin_s: float, only_while: Optional[Callable[[], bool]] = None) -> None:
+    def __init__(self, spin_s: float, only_while: Callable[[], bool] | None = None) -> None:
         super().__init__()
         self._spin_s = spin_s
         self._only_while = only_while
 
-    def select(self, timeout: Optional[float] = None):
+    def select(self, timeout: float | None = None):
         spin = self._spin_s
         if spin > 0 and (timeout is None or timeout > 0) and (self._only_while is None or self._only_while()):
             if timeout is not None and timeout < spin:

@@ -19,7 +19,8 @@ import queue
 import selectors
 import sys
 import threading
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from polyray.core import errors
 from polyray.core.function_manager import FunctionManager
@@ -48,14 +49,14 @@ class TaskExecutor:
         self._getter = getter
         self._returns = returns
         # SimpleQueue: a C-implemented FIFO, cheaper per hand-off than queue.Queue.
-        self._main_queue: "queue.SimpleQueue[Optional[tuple[pb.TaskSpec, ReplyFn]]]" = queue.SimpleQueue()
+        self._main_queue: queue.SimpleQueue[tuple[pb.TaskSpec, ReplyFn] | None] = queue.SimpleQueue()
         self._functions: dict[bytes, Any] = {}
         self._actor: Any = None
         self._actor_id = b""
         self._actor_is_async = False
-        self._actor_loop: Optional[asyncio.AbstractEventLoop] = None
-        self._actor_sem: Optional[asyncio.Semaphore] = None
-        self._pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._actor_loop: asyncio.AbstractEventLoop | None = None
+        self._actor_sem: asyncio.Semaphore | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._cancelled: set[bytes] = set()
         self._running: dict[bytes, int] = {}  # task id -> thread ident
         self._lock = threading.Lock()
@@ -111,7 +112,7 @@ class TaskExecutor:
         self._wake()
 
     # -- the main thread ----------------------------------------------------
-    def run_forever(self, pushes: Optional[PushListener] = None) -> None:
+    def run_forever(self, pushes: PushListener | None = None) -> None:
         """Run tasks on the calling (main) thread until stop(): those queued
         from gRPC streams, and those read from the push port's connections."""
         wake_r, wake_w = os.pipe()
@@ -148,14 +149,16 @@ class TaskExecutor:
         with self._lock:
             if task_id in self._cancelled:
                 self._cancelled.discard(task_id)
-                reply(self._error_result(spec, errors.system_record(pb.TASK_CANCELLED, f"task {spec.name} was cancelled before it ran")))
+                reply(self._error_result(spec, errors.system_record(
+                    pb.TASK_CANCELLED, f"task {spec.name} was cancelled before it ran")))
                 return
             self._running[task_id] = threading.get_ident()
         token = current_task.set(TaskContext(task_id, spec))
         try:
             result = self._execute_inner(spec)
         except TaskCancelled:
-            result = self._error_result(spec, errors.system_record(pb.TASK_CANCELLED, f"task {spec.name} was cancelled while running"))
+            result = self._error_result(spec, errors.system_record(
+                pb.TASK_CANCELLED, f"task {spec.name} was cancelled while running"))
         finally:
             current_task.reset(token)
             with self._lock:

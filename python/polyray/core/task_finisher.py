@@ -8,7 +8,8 @@ production, a recording fake in unit tests) carries it out.
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from polyray.protocol import common_pb2 as pb
 

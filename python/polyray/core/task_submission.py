@@ -117,7 +117,7 @@ class TaskSubmission:
             spec.kwargs.append(pb.KeywordArg(name=name, arg=one(v, f"keyword argument {name!r}")))
         return ids
 
-    def new_task_spec(self, task_type: int, language: int, function: pb.FunctionDescriptor,
+    def new_task_spec(self, task_type: pb.TaskType, language: pb.Language, function: pb.FunctionDescriptor,
                       name: str) -> pb.TaskSpec:
         """A TaskSpec with a fresh task id and the fields every spec of this process shares."""
         ctx = self._ctx

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-from typing import Any, Callable, Optional, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import grpc
 
@@ -76,12 +77,12 @@ class _Lease:
         self.worker_id = reply.worker_address.worker_id
         self.address = reply.worker_address
         self.key = key
-        self.queue = None  # the stream's request side (CoreWorker.open_push_stream)
+        self.queue: Any = None  # the stream's request side (Connections.open_push_stream)
         self.inflight: dict[bytes, PendingTask] = {}
-        self.call = None
-        self.reader: Optional[asyncio.Task] = None
+        self.call: Any = None
+        self.reader: asyncio.Task | None = None
         self.dead = False
-        self.linger: Optional[asyncio.TimerHandle] = None
+        self.linger: asyncio.TimerHandle | None = None
         # Moving average of how long a task takes on this worker, in
         # microseconds; unknown (slow) until the first result.
         self.avg_us: float = rspec.PIPELINING_UNKNOWN_AVG_US
@@ -95,7 +96,7 @@ class _Lease:
 _SPREAD = pb.SchedulingStrategy(kind=pb.SCHEDULING_SPREAD).SerializeToString()
 
 
-def stream_error_detail(error: Optional[BaseException]) -> str:
+def stream_error_detail(error: BaseException | None) -> str:
     """What ended a PushTasks stream, for the error a caller sees."""
     if isinstance(error, grpc.aio.AioRpcError):
         return f"{error.code().name}: {error.details()}"
@@ -136,7 +137,7 @@ class NormalTaskSubmitter:
                 break
             if lease.dead or lease.used:
                 continue
-            batch = []
+            batch: list[PendingTask] = []
             limit = lease.limit(len(q), nleases)
             while q and len(lease.inflight) + len(batch) < limit:
                 t = q.popleft()
@@ -192,7 +193,8 @@ class NormalTaskSubmitter:
                 await asyncio.sleep(SPILL_RETRY_S)
                 self._dispatch(key)
                 return
-            record = errors.system_record(pb.RUNTIME_ERROR, f"the raylet at {where} did not grant a worker lease: {e.code().name}: {e.details()}")
+            record = errors.system_record(pb.RUNTIME_ERROR, f"the raylet at {where} did not grant a worker lease: "
+                                                            f"{e.code().name}: {e.details()}")
             self._fail_queue(key, record)
             return
         self._requesting[key] -= 1
@@ -223,7 +225,7 @@ class NormalTaskSubmitter:
         lease.reader = asyncio.ensure_future(self._read_replies(lease))
 
     async def _read_replies(self, lease: _Lease) -> None:
-        error: Optional[BaseException] = None
+        error: BaseException | None = None
         try:
             async for reply in lease.call:
                 self._on_reply(lease, reply)
@@ -261,7 +263,7 @@ class NormalTaskSubmitter:
         self._finisher.complete(spec, result.returns, t.arg_ids)
         self._tasks.pop(spec.task_id, None)
 
-    def _on_stream_closed(self, lease: _Lease, error: Optional[BaseException]) -> None:
+    def _on_stream_closed(self, lease: _Lease, error: BaseException | None) -> None:
         lease.dead = True
         lease.queue.put_nowait(None)  # ends the request generator
         if lease in self._leases[lease.key]:
@@ -350,7 +352,8 @@ class NormalTaskSubmitter:
         t.cancelled = True
         if t.lease is None:
             self._queues[t.key] = collections.deque(x for x in self._queues[t.key] if x is not t)
-            self._finish_with_error(t, errors.system_record(pb.TASK_CANCELLED, f"task {t.spec.name} was cancelled before it ran"))
+            self._finish_with_error(t, errors.system_record(
+                pb.TASK_CANCELLED, f"task {t.spec.name} was cancelled before it ran"))
             return True
         t.force_cancelled = force
         stub = self._connections.worker(t.lease.address)

@@ -12,7 +12,8 @@ ObjectRef per reference found; encoding never creates one.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from polyray.core import errors
 from polyray.core.object_ref import ObjectRef
@@ -23,15 +24,15 @@ from polyray.protocol import envelope
 class _Hooks(envelope.CodecHooks):
     """Teaches the codec about this process's ObjectRefs and actor handles."""
 
-    def __init__(self, codec: "ValueCodec") -> None:
+    def __init__(self, codec: ValueCodec) -> None:
         self._codec = codec
 
-    def encode_object_ref(self, obj: Any) -> Optional[pb.ObjectRef]:
+    def encode_object_ref(self, obj: Any) -> pb.ObjectRef | None:
         if isinstance(obj, ObjectRef):
             return obj.to_proto()
         return None
 
-    def encode_actor_handle(self, obj: Any) -> Optional[pb.ActorHandle]:
+    def encode_actor_handle(self, obj: Any) -> pb.ActorHandle | None:
         to_proto = getattr(obj, "_polyray_handle_proto", None)
         return to_proto() if to_proto is not None else None
 
@@ -59,7 +60,7 @@ class ValueCodec:
             return ObjectRef(msg.object_id, None)
         return ObjectRef(msg.object_id, owner)
 
-    def hold_nested(self, refs: list) -> list:
+    def hold_nested(self, refs: Sequence[pb.ObjectRef]) -> list:
         """ObjectRefs that keep references nested in a value alive while the value is here."""
         if not refs:
             return []

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from typing import Optional
 
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol.ids import JobID, ObjectID, TaskID
@@ -26,14 +25,14 @@ class TaskContext:
 
     __slots__ = ("task_id", "put_index", "spec")
 
-    def __init__(self, task_id: bytes, spec: Optional[pb.TaskSpec]) -> None:
+    def __init__(self, task_id: bytes, spec: pb.TaskSpec | None) -> None:
         self.task_id = task_id
         self.put_index = 0
         self.spec = spec
 
 
 #: The task running on this thread or coroutine (None: the driver's own code).
-current_task: contextvars.ContextVar[Optional[TaskContext]] = contextvars.ContextVar("polyray_task", default=None)
+current_task: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar("polyray_task", default=None)
 
 
 class WorkerContext:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import grpc
 
@@ -94,9 +95,10 @@ class PlacementGroup:
         while True:
             left = deadline - time.monotonic()
             try:
-                reply = core.rpc(lambda: core.gcs.GetPlacementGroup(
-                    gcs.GetPlacementGroupRequest(placement_group_id=self.id.binary(), wait_until_created=left > 0),
-                    timeout=max(0.5, min(left, _POLL_S))), timeout=max(0.5, min(left, _POLL_S)) + 5)
+                wait = max(0.5, min(left, _POLL_S))
+                request = gcs.GetPlacementGroupRequest(placement_group_id=self.id.binary(), wait_until_created=left > 0)
+                reply = core.rpc(lambda req=request, wait=wait: core.gcs.GetPlacementGroup(req, timeout=wait),
+                                 timeout=wait + 5)
             except grpc.RpcError as e:
                 if e.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
                     raise
@@ -122,7 +124,7 @@ def _fail(core: Any, oid: bytes, message: str) -> None:
 
 
 def placement_group(bundles: Sequence[dict[str, float]], strategy: str = "PACK", name: str = "",
-                    lifetime: Optional[str] = None) -> PlacementGroup:
+                    lifetime: str | None = None) -> PlacementGroup:
     """Ask the cluster to reserve ``bundles`` (resource dicts) with ``strategy``:
     PACK, SPREAD, STRICT_PACK or STRICT_SPREAD. Returns at once; use ``ready()``
     or ``wait()`` to know when the reservation is made."""

@@ -7,7 +7,7 @@ the strings ``"DEFAULT"`` and ``"SPREAD"`` work too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from polyray.protocol import common_pb2 as pb
 
@@ -31,7 +31,7 @@ class PlacementGroupSchedulingStrategy:
     placement_group_bundle_index: int = -1
 
 
-def to_proto(strategy: Optional[object]) -> pb.SchedulingStrategy:
+def to_proto(strategy: object | None) -> pb.SchedulingStrategy:
     """The protocol form of a strategy; ValueError for anything else."""
     if strategy is None or strategy == "DEFAULT":
         return pb.SchedulingStrategy(kind=pb.SCHEDULING_DEFAULT)
@@ -41,7 +41,8 @@ def to_proto(strategy: Optional[object]) -> pb.SchedulingStrategy:
         try:
             node = bytes.fromhex(strategy.node_id)
         except (TypeError, ValueError):
-            raise ValueError(f"NodeAffinitySchedulingStrategy.node_id must be a hex node id, got {strategy.node_id!r}") from None
+            raise ValueError("NodeAffinitySchedulingStrategy.node_id must be a hex node id, "
+                             f"got {strategy.node_id!r}") from None
         return pb.SchedulingStrategy(kind=pb.SCHEDULING_NODE_AFFINITY, node_id=node, soft=strategy.soft)
     if isinstance(strategy, PlacementGroupSchedulingStrategy):
         pg_id = getattr(strategy.placement_group, "id", None)
