@@ -12,7 +12,7 @@ Prints, each as median and min-max over several repetitions:
     not depend on the size), and reading a got 100 MB view beside reading a
     private array.
 
-Targets (DESIGN §10): get O(1) in size; put within 80% of memcpy; more than
+Targets (docs/architecture.md): get O(1) in size; put within 80% of memcpy; more than
 50,000 small put+get pairs per second.
 """
 

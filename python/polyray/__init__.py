@@ -1,6 +1,6 @@
 """polyray: a distributed runtime whose tasks, actors and objects cross languages.
 
-The public API (DESIGN §7): ``init``, ``remote``, ``get``, ``put``, ``wait`` and
+The public API (README.md): ``init``, ``remote``, ``get``, ``put``, ``wait`` and
 friends; ``polyray.exceptions`` has every error type. Names load on first
 use, so the GCS and raylet processes (which only need the protocol and the
 store) never import the CoreWorker.

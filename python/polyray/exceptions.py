@@ -1,4 +1,4 @@
-"""Errors raised by polyray, the same family in every language (DESIGN §5).
+"""Errors raised by polyray, the same family in every language (docs/protocol.md §7.6).
 
 System failures each have their own type so callers can tell a crashed
 worker from a lost object; every wait in polyray ends in a value or in one

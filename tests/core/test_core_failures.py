@@ -325,7 +325,7 @@ def long_queue_driver(tmp_path_factory):
 def test_task_queued_for_a_minute_still_runs(long_queue_driver):
     """A lease request that waits longer than the gRPC keepalive allowance must not fail.
 
-    DESIGN §10: every wait ends in a value or a typed error; a task merely
+    docs/architecture.md: every wait ends in a value or a typed error; a task merely
     waiting for a busy CPU must end in its value.
     """
     try:

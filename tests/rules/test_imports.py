@@ -1,4 +1,4 @@
-"""The import contract of python/polyray (DESIGN §9: "Imports run one way").
+"""The import contract of python/polyray (docs/architecture.md: "Imports run one way").
 
 api -> core -> protocol/store; gcs and raylet never import the api or the
 core; the protocol is the only thing two components share. The package is
@@ -52,7 +52,7 @@ CONTRACTS = [
     Contract("gcs never imports the api or the core", GCS, forbidden=(*API_SIDE, *CORE, *ENTRY_POINTS)),
     Contract("raylet never imports the api or the core", RAYLET, forbidden=(*API_SIDE, *CORE, *ENTRY_POINTS)),
     Contract("core never imports the api side or an entry point", CORE, forbidden=(*API_SIDE, *ENTRY_POINTS)),
-    # Components meet only through the protocol (DESIGN §9): no component imports another.
+    # Components meet only through the protocol (docs/architecture.md): no component imports another.
     Contract("core never imports gcs or raylet", CORE, forbidden=(*GCS, *RAYLET)),
     Contract("gcs never imports raylet", GCS, forbidden=RAYLET),
     Contract("raylet never imports gcs", RAYLET, forbidden=GCS),

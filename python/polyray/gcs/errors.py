@@ -41,7 +41,7 @@ def failed_precondition(message: str) -> GcsError:
     return GcsError(grpc.StatusCode.FAILED_PRECONDITION, message)
 
 
-# Type names of system failures, the same in every language (DESIGN §5).
+# Type names of system failures, the same in every language (docs/protocol.md §7.6).
 _TYPE_NAMES: dict[int, str] = {
     common_pb2.WORKER_CRASHED: "WorkerCrashedError",
     common_pb2.ACTOR_DIED: "ActorDiedError",

@@ -1,4 +1,4 @@
-"""The value envelope codec (DESIGN §4, docs/protocol.md §Values).
+"""The value envelope codec (docs/protocol.md §8-§10).
 
 Every value that crosses a process boundary, inline or through the shared
 store, is an envelope: a :class:`Format` tag, a body, and out-of-band

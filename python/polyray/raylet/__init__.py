@@ -1,6 +1,6 @@
 """The raylet: one per node; resources, worker leases, the worker pool and the node's shared store.
 
-Never imports polyray.api or polyray.core (DESIGN §9): it speaks the protocol only.
+Never imports polyray.api or polyray.core (docs/architecture.md): it speaks the protocol only.
 """
 
 from polyray.raylet.config import NodeConfig

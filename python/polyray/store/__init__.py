@@ -1,4 +1,4 @@
-"""Python binding of the node's shared-memory object store (DESIGN §8).
+"""Python binding of the node's shared-memory object store (bridge/README.md).
 
 The store is the C library in ``bridge/`` (header ``polyray_store.h``),
 compiled into ``polyray._store_cffi`` by cffi. This package wraps it in a small

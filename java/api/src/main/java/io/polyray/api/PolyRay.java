@@ -44,7 +44,7 @@ import java.util.ServiceLoader;
  * PolyRay.shutdown();
  * }</pre>
  *
- * <p>Values cross languages in the XLANG form (DESIGN §4): null, booleans, integers,
+ * <p>Values cross languages in the XLANG form (docs/protocol.md §9): null, booleans, integers,
  * floating point numbers, strings, byte arrays, lists and arrays, maps, primitive arrays
  * (as ndarrays), ObjectRefs and actor handles, nested freely. {@code get} converts the
  * value to the type the reference was declared with (the method's return type, or the

@@ -1,5 +1,5 @@
 /**
- * The exceptions polyray raises in Java (DESIGN §5).
+ * The exceptions polyray raises in Java (docs/protocol.md §7.6).
  *
  * <p>{@link io.polyray.api.exception.TaskException} is an error raised by a remote task's
  * code (or the runtime's refusal to run it), with the remote language, type name and

@@ -5,8 +5,8 @@ import java.lang.reflect.Type;
 import java.util.Objects;
 
 /**
- * What a caller asks the runtime to run: the callee's language and descriptor (DESIGN
- * §3 {@code FunctionDescriptor}), the kind of call, and the Java type the caller expects
+ * What a caller asks the runtime to run: the callee's language and descriptor
+ * (docs/protocol.md §3, {@code FunctionDescriptor}), the kind of call, and the Java type the caller expects
  * back (used to convert the value on {@code get}). Built by the API from method
  * references, {@code PyFunction}, {@code CppFunction} and their actor counterparts;
  * runtimes read it.

@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The envelope codec (DESIGN §4, docs/protocol.md §8-§10): Java values to envelopes and
+ * The envelope codec (docs/protocol.md §8-§10): Java values to envelopes and
  * back. Thread-safe and cheap to share.
  *
  * <p>Encoding gives XLANG (msgpack with polyray's extension types) for any value built

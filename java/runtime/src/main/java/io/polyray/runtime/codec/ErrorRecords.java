@@ -16,7 +16,7 @@ import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.Language;
 
 /**
- * Errors as values (DESIGN §5, docs/protocol.md §7.6): Java exceptions to
+ * Errors as values (docs/protocol.md §7.6): Java exceptions to
  * {@link ErrorRecord}s, with their cause chains, and records back to the exceptions of
  * {@code io.polyray.api.exception}.
  */

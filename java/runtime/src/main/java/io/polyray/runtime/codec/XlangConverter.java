@@ -21,7 +21,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * Converts decoded XLANG values to the Java type a method declares (DESIGN §4): int →
+ * Converts decoded XLANG values to the Java type a method declares (docs/protocol.md §9): int →
  * long/int/short/byte (and boxes, BigInteger, with a range check), float → double/float
  * (int accepted too, as Java widens), array → List/Collection/Set/Object[]/typed
  * arrays/primitive arrays (element by element, following generic type arguments),

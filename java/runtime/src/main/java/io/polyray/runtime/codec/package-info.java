@@ -1,5 +1,5 @@
 /**
- * The value envelope codec (DESIGN §4, docs/protocol.md §8-§11): Java values to XLANG
+ * The value envelope codec (docs/protocol.md §8-§11): Java values to XLANG
  * (canonical msgpack with polyray's extension types) and back, RAW, ARROW and ERROR
  * envelopes, conversion of decoded values to declared Java types, error records, and
  * the layout of an envelope in a shared-store object.

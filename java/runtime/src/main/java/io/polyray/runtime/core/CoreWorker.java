@@ -39,7 +39,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The CoreWorker of a Java process (DESIGN §1, §2): submits tasks and actor calls, owns
+ * The CoreWorker of a Java process (docs/architecture.md): submits tasks and actor calls, owns
  * the objects it creates (put values, task returns), answers {@code GetObject} and
  * {@code UpdateBorrows} for them, and resolves {@code get}. A driver runs one with its
  * own CoreWorkerService server ({@link DriverRuntime}); a Java worker runs one beside its

@@ -16,7 +16,7 @@ import java.util.Map;
 import java.util.TreeSet;
 
 /**
- * Finds the Java method or constructor a task names (DESIGN §6): the class by binary
+ * Finds the Java method or constructor a task names (docs/architecture.md): the class by binary
  * name through the code search path, then the member by name and arity, or by the
  * explicit JVM signature when overloads share an arity. Public methods count with those
  * inherited from superclasses and default interface methods ({@link Class#getMethods()}).

@@ -95,7 +95,7 @@ public final class JavaWorker implements AutoCloseable {
    */
   public void start() throws IOException {
     // Open the store first: a library that does not load is a startup failure with a
-    // reason (DESIGN §6), not an error on the first large result.
+    // reason (docs/architecture.md), not an error on the first large result.
     try {
       store();
     } catch (RuntimeException | LinkageError e) {

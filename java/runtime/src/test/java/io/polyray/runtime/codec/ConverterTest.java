@@ -25,7 +25,7 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
-/** Decoding for a declared Java type (DESIGN §4). */
+/** Decoding for a declared Java type (docs/protocol.md §9). */
 class ConverterTest {
   private final Codec codec = new Codec(RefHooks.INSTANCE, 64);
 
