@@ -1,0 +1,1 @@
+"""Unit tests of the Python CoreWorker's components, in process with fakes (no cluster)."""

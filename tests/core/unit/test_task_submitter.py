@@ -1,0 +1,352 @@
+"""NormalTaskSubmitter (python/polyray/core/task_submitter.py) in process.
+
+A fake local raylet (and other nodes' raylets) answers lease requests when
+the test says so, fake streams stand for leased workers, a recording
+TaskFinisher takes the reports, and a manual clock drives lingers and task
+times. Mirrors java/.../NormalTaskSubmitterTest and
+cpp/tests/core_normal_task_submitter_test.cc: a broken stream retries up to
+max_retries then fails with WORKER_CRASHED (or NODE_DIED); an idle lease is
+returned after the spec's linger, not before, and reused within it; a lease
+pipelines only short tasks with a long queue; lease requests are capped; a
+spilled request goes to the named raylet with grant_or_reject and the lease
+goes back there; a failure reply fails the queued tasks of its class only;
+a cancelled queued task is never pushed.
+"""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from polyray.core.task_submitter import NormalTaskSubmitter
+from polyray.protocol import common_pb2 as pb
+from polyray.protocol import core_worker_pb2 as cw
+from polyray.protocol import runtime_spec as rspec
+
+from .fakes import LOCAL_NODE, FakeConnections, ManualLoop, RecordingFinisher, pending, task_spec
+
+LINGER_MS = rspec.LEASE_LINGER_MS
+FAST_US = rspec.PIPELINING_FAST_TASK_US
+MAX_FAST = rspec.PIPELINING_MAX_INFLIGHT_FAST
+
+
+class Harness:
+    """One submitter over fakes, with the loop it runs on."""
+
+    def __init__(self) -> None:
+        self.loop = ManualLoop()
+        self.conns = FakeConnections(self.loop)
+        self.raylet = self.conns.local
+        self.finisher = RecordingFinisher()
+        self.submitter = NormalTaskSubmitter(connections=self.conns, finisher=self.finisher, node_id=LOCAL_NODE)
+
+    def submit(self, name: str, **kw) -> pb.TaskSpec:
+        spec = task_spec(name, **kw)
+        self.loop.call(self.submitter.submit, pending(spec, [spec.task_id + b"arg"]))
+        return spec
+
+    def submit_many(self, n: int, prefix: str = "t") -> list[pb.TaskSpec]:
+        return [self.submit(f"{prefix}{i}") for i in range(n)]
+
+
+@pytest.fixture
+def h():
+    harness = Harness()
+    yield harness
+    harness.loop.shut()
+
+
+def inflight(stream, finisher: RecordingFinisher) -> list[str]:
+    """Names pushed on a stream and not reported yet."""
+    return [n for n in stream.names() if not finisher.ended(n)]
+
+
+# -- retries ---------------------------------------------------------------------
+
+def test_broken_stream_retries_up_to_max_retries_then_worker_crashed(h):
+    spec = h.submit("flaky", max_retries=2)
+    pushed_attempts = []
+    for round_ in range(3):
+        assert len(h.raylet.waiting()) == 1, f"one lease request for the queued task (round {round_})"
+        worker = h.raylet.grant()
+        s = h.conns.last_stream
+        assert s.worker == worker
+        pushed_attempts += [t.attempt for t in s.tasks()]
+        assert not h.finisher.failed, f"no failure while retries are left (round {round_})"
+        s.break_it()
+        # A broken stream's worker is returned with disconnect, never reused.
+        ret = h.raylet.returned[-1]
+        assert ret.disconnect and ret.worker_id == worker.worker_id
+        assert s.half_closed
+    assert pushed_attempts == [0, 1, 2], "attempts 0..max_retries, each on a new worker"
+    assert [(n, a) for n, a, _ in h.finisher.retried] == [("flaky", 1), ("flaky", 2)], \
+        "the finisher hears of each retry with the new attempt counted"
+    assert all("worker died" in why for _, _, why in h.finisher.retried)
+    rec = h.finisher.failed["flaky"]
+    assert rec.kind == pb.WORKER_CRASHED
+    assert "after 3 attempt(s)" in rec.message and "push connection reset" in rec.message
+    assert h.finisher.events[-1] == ("fail", "flaky")
+    assert h.finisher.released == [spec.task_id + b"arg"], "the argument is released exactly once"
+    assert not h.raylet.waiting(), "no lease requested for a task that failed"
+
+
+def test_negative_max_retries_retries_forever(h):
+    h.submit("immortal", max_retries=-1)
+    for round_ in range(12):
+        h.raylet.grant()
+        s = h.conns.last_stream
+        assert [t.attempt for t in s.tasks()] == [round_]
+        s.break_it()
+        assert not h.finisher.failed, f"failed after {round_ + 1} crashes despite max_retries=-1"
+    assert [a for _, a, _ in h.finisher.retried] == list(range(1, 13))
+    h.raylet.grant()
+    s = h.conns.last_stream
+    s.succeed(*s.tasks())
+    assert list(h.finisher.completed) == ["immortal"]
+
+
+def test_zero_max_retries_fails_at_the_first_crash(h):
+    h.submit("fragile", max_retries=0)
+    h.raylet.grant()
+    h.conns.last_stream.break_it()
+    assert not h.finisher.retried
+    assert h.finisher.failed["fragile"].kind == pb.WORKER_CRASHED
+    assert "after 1 attempt(s)" in h.finisher.failed["fragile"].message
+
+
+def test_lost_worker_on_a_dead_node_fails_with_node_died(h):
+    # The task was spilled to node B; B's worker and then B's raylet stop answering.
+    h.submit("far", max_retries=0)
+    other = pb.Address(node_id=b"B" * rspec.IDS_NODE_BYTES, host="node-b", port=7002)
+    h.raylet.spill_to(other)
+    remote = h.conns.others[7002]
+    remote.grant()
+    remote.alive = False
+    h.conns.last_stream.break_it()
+    assert h.finisher.failed["far"].kind == pb.NODE_DIED
+
+
+def test_application_error_is_retried_only_with_retry_exceptions(h):
+    spec = h.submit("raises", max_retries=1, retry_exceptions=True)
+    h.raylet.grant()
+    s = h.conns.last_stream
+    s.reply(cw.TaskResult(task_id=spec.task_id, is_application_error=True))
+    assert not h.finisher.completed, "retried, not reported"
+    assert [t.attempt for t in s.tasks()] == [0, 1], "the retry reuses the lease"
+    s.reply(cw.TaskResult(task_id=spec.task_id, is_application_error=True))
+    assert list(h.finisher.completed) == ["raises"], "retries used up: the error is the result"
+    assert len(h.conns.streams) == 1
+
+    plain = h.submit("raises-once", max_retries=3)  # retry_exceptions off
+    s.reply(cw.TaskResult(task_id=plain.task_id, is_application_error=True))
+    assert "raises-once" in h.finisher.completed and len(h.finisher.retried) == 1
+
+
+# -- linger ----------------------------------------------------------------------
+
+def test_idle_lease_is_returned_after_the_linger_not_before(h):
+    spec = h.submit("one")
+    worker = h.raylet.grant()
+    s = h.conns.last_stream
+    s.succeed(spec)
+    assert list(h.finisher.completed) == ["one"]
+    h.loop.advance(ms=LINGER_MS - 1)
+    assert not h.raylet.returned, "still lingering 1 ms before the linger ends"
+    assert not s.half_closed
+    h.loop.advance(ms=1)
+    assert len(h.raylet.returned) == 1, "returned once the linger ended"
+    assert not h.raylet.returned[0].disconnect, "a healthy worker is returned for reuse"
+    assert h.raylet.returned[0].worker_id == worker.worker_id
+    assert s.half_closed, "its stream is closed"
+    # The worker then closes its side: nothing more is returned or failed.
+    s.end()
+    h.loop.advance(ms=10 * LINGER_MS)
+    assert len(h.raylet.returned) == 1 and not h.finisher.failed
+
+
+def test_task_within_the_linger_reuses_the_lease(h):
+    first = h.submit("first")
+    h.raylet.grant()
+    s = h.conns.last_stream
+    s.succeed(first)
+    h.loop.advance(ms=LINGER_MS - 1)
+    second = h.submit("second")
+    assert s.names() == ["first", "second"], "the lingering lease took the task"
+    assert len(h.raylet.requests) == 1, "no second RequestWorkerLease"
+    # The first linger would have ended now: it must not take the busy lease.
+    h.loop.advance(ms=3 * LINGER_MS)
+    assert not h.raylet.returned, "never returned while a task is in flight"
+    s.succeed(second)
+    h.loop.advance(ms=LINGER_MS - 1)
+    assert not h.raylet.returned, "the linger restarts from the last result"
+    h.loop.advance(ms=1)
+    assert len(h.raylet.returned) == 1
+    assert len(h.conns.streams) == 1
+
+
+def test_a_short_reuse_restarts_the_linger_from_its_own_result(h):
+    # The first linger must be called off by the reuse, not just ignored while busy:
+    # else it would return the lease 50 ms after the *first* result.
+    first = h.submit("first")
+    h.raylet.grant()
+    s = h.conns.last_stream
+    s.succeed(first)
+    h.loop.advance(ms=10)
+    second = h.submit("second")
+    h.loop.advance(ms=10)
+    s.succeed(second)
+    h.loop.advance(ms=LINGER_MS - 1)
+    assert not h.raylet.returned, "still lingering: the linger counts from the second result"
+    h.loop.advance(ms=1)
+    assert len(h.raylet.returned) == 1
+
+
+# -- pipelining ------------------------------------------------------------------
+
+def test_short_tasks_and_a_long_queue_pipeline_up_to_the_fast_limit(h):
+    h.submit_many(100)
+    h.raylet.grant()
+    s = h.conns.last_stream
+    assert len(s.tasks()) == 1, "task time unknown: one in flight"
+    h.loop.advance(us=FAST_US // 4)
+    s.succeed(*s.tasks())
+    # Average now short, 99 queued > 2 x 1 lease: a full pipeline in one message.
+    assert [len(b) for b in s.sent] == [1, MAX_FAST]
+    assert len(inflight(s, h.finisher)) == MAX_FAST
+    # One result: exactly one more goes out, the limit holds.
+    h.loop.advance(us=100)
+    s.succeed(s.sent[1][0])
+    assert [len(b) for b in s.sent] == [1, MAX_FAST, 1]
+    assert len(inflight(s, h.finisher)) == MAX_FAST
+    assert s.names() == [f"t{i}" for i in range(MAX_FAST + 2)], "queue order on the stream"
+
+
+def test_slow_tasks_stay_one_in_flight(h):
+    h.submit_many(100)
+    h.raylet.grant()
+    s = h.conns.last_stream
+    for i in range(5):
+        h.loop.advance(us=2 * FAST_US)
+        assert len(s.sent[-1]) == 1 and len(inflight(s, h.finisher)) == 1, f"slow tasks: one at a time ({i})"
+        s.succeed(*s.sent[-1])
+
+
+def test_short_tasks_with_a_short_queue_stay_one_in_flight(h):
+    # After the first push 2 are queued, not more than 2 x 1 lease: tasks that
+    # may wait on each other must each get a worker, not queue behind one.
+    h.submit_many(3)
+    h.raylet.grant()
+    s = h.conns.last_stream
+    h.loop.advance(us=100)
+    s.succeed(*s.tasks())
+    assert [len(b) for b in s.sent] == [1, 1], "short tasks but a short queue: one in flight"
+
+
+def test_lease_requests_are_capped_by_the_spec(h):
+    cap = rspec.LEASE_MAX_PENDING_REQUESTS
+    h.submit_many(3, prefix="few")
+    assert len(h.raylet.waiting()) == 3, "one request per queued task below the cap"
+    h.submit_many(3 * cap)
+    assert len(h.raylet.waiting()) == cap, "never more than the cap in flight"
+    h.raylet.grant()
+    # One answered: one more may go out, the number in flight stays at the cap.
+    assert len(h.raylet.waiting()) == cap
+    assert len(h.raylet.requests) == cap + 1
+
+
+def test_lease_request_carries_no_argument_values(h):
+    spec = task_spec("with-args")
+    spec.args.add().value.body = b"x" * 1000
+    h.loop.call(h.submitter.submit, pending(spec))
+    view = h.raylet.waiting()[0].request.task
+    assert not view.args and view.name == "with-args"
+    assert view.task_id != spec.task_id and view.task_id[20:] == spec.task_id[20:]
+
+
+# -- spill-over ------------------------------------------------------------------
+
+def test_spill_over_asks_the_named_raylet_with_grant_or_reject_and_returns_the_lease_there(h):
+    spec = h.submit("spilled")
+    other = pb.Address(node_id=b"B" * rspec.IDS_NODE_BYTES, host="node-b", port=7002)
+    h.raylet.spill_to(other)
+    remote = h.conns.others[7002]
+    assert len(remote.requests) == 1, "asked of node-b's raylet"
+    assert remote.requests[0].request.grant_or_reject, "which must grant or reject, not spill again"
+    assert not h.raylet.requests[0].request.grant_or_reject
+    assert remote.requests[0].request.task.task_id == h.raylet.requests[0].request.task.task_id, \
+        "the same request, moved"
+    assert len(h.raylet.requests) == 1
+    worker = remote.grant()
+    s = h.conns.last_stream
+    assert s.worker == worker and s.names() == ["spilled"]
+    s.succeed(spec)
+    h.loop.advance(ms=LINGER_MS)
+    assert len(remote.returned) == 1, "the lease goes back to the raylet that granted it"
+    assert not h.raylet.returned
+
+
+def test_unreachable_spill_target_asks_the_local_raylet_again_after_a_pause(h):
+    h.submit("homeless")
+    other = pb.Address(node_id=b"C" * rspec.IDS_NODE_BYTES, host="node-c", port=7003)
+    h.conns.raylet_at(other).unreachable = True
+    h.raylet.spill_to(other)
+    assert not h.finisher.failed, "a vanished spill target is not the task's failure"
+    h.loop.advance(ms=rspec.LEASE_SPILL_RETRY_MS - 1)
+    assert not h.raylet.waiting(), "not asked again before the pause"
+    h.loop.advance(ms=1)
+    assert len(h.raylet.waiting()) == 1, "asked the local raylet again"
+    h.raylet.grant()
+    assert h.conns.last_stream.names() == ["homeless"]
+
+
+# -- lease failure and cancellation ----------------------------------------------
+
+def test_lease_failure_fails_the_queued_tasks_of_that_class_with_the_record(h):
+    h.submit("a1")
+    h.submit("a2")
+    h.submit("gpu", resources={"GPU": 1.0})
+    why = pb.ErrorRecord(kind=pb.WORKER_CRASHED, type_name="RuntimeEnvSetupError",
+                         message="the worker could not start")
+    # Requests go out in submission order: the first two are the CPU class's.
+    h.raylet.fail_with(why)
+    assert h.finisher.failed == {"a1": why, "a2": why}
+    assert "gpu" not in h.finisher.failed, "another class is not touched"
+    h.raylet.grant()  # the CPU class's second request: nothing is left to run on it
+    assert not h.conns.streams, "a lease nobody needs is not used"
+    assert len(h.raylet.returned) == 1 and not h.raylet.returned[0].disconnect, "but given back at once"
+    h.raylet.grant()  # the GPU class's request
+    assert h.conns.last_stream.names() == ["gpu"]
+
+
+def test_lease_rpc_error_fails_the_queue_with_a_runtime_error(h):
+    h.raylet.unreachable = True
+    h.submit("orphan")
+    rec = h.finisher.failed["orphan"]
+    assert rec.kind == pb.RUNTIME_ERROR and "UNAVAILABLE" in rec.message
+
+
+def test_cancel_of_a_queued_task_fails_it_and_it_is_never_pushed(h):
+    h.submit("keep")
+    doomed = h.submit("doomed")
+    h.submit("keep2")
+    assert h.loop.run_coro(h.submitter.cancel(doomed.task_id, False)) is True
+    assert h.finisher.failed["doomed"].kind == pb.TASK_CANCELLED
+    assert h.finisher.released == [doomed.task_id + b"arg"]
+    h.raylet.grant()
+    s = h.conns.last_stream
+    s.succeed(*s.tasks())
+    s.succeed(*s.sent[-1])
+    assert s.names() == ["keep", "keep2"], "the cancelled task never reached a worker"
+    assert h.loop.run_coro(h.submitter.cancel(doomed.task_id, False)) is False, "finished: unknown"
+
+
+def test_cancel_of_a_running_task_asks_its_worker(h):
+    spec = h.submit("running")
+    worker = h.raylet.grant()
+    assert h.loop.run_coro(h.submitter.cancel(spec.task_id, True)) is True
+    assert [(c.task_id, c.force) for c in h.conns.worker(worker).cancels] == [(spec.task_id, True)]
+    # Its worker dies of the cancel: the task fails cancelled, not retried.
+    h.conns.last_stream.break_it(grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(),
+                                                      grpc.aio.Metadata(), "killed"))
+    assert h.finisher.failed["running"].kind == pb.TASK_CANCELLED
+    assert not h.finisher.retried
