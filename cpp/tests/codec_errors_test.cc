@@ -1,4 +1,4 @@
-// Errors as values in C++ (DESIGN §5): MakeCppErrorRecord /
+// Errors as values in C++ (docs/protocol.md §7.6): MakeCppErrorRecord /
 // ErrorRecordOfException build deterministic ErrorRecords; ThrowErrorRecord
 // throws the mapped polyray exception with its cause chain; Demangle names
 // exception types.

@@ -1,5 +1,5 @@
 // polyray_cpp_worker: the C++ worker process the raylet's C++ worker pool
-// starts (DESIGN §6). It loads the user libraries of the job's code search
+// starts (docs/cpp.md, "Loading user code"). It loads the user libraries of the job's code search
 // path (POLYRAY_CODE_SEARCH_PATH, entries separated by ':'), then serves
 // tasks with the registered functions until the raylet stops it.
 //

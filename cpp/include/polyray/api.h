@@ -1,4 +1,4 @@
-// The C++ SDK's public API (DESIGN §7): `#include <polyray/api.h>` gives all
+// The C++ SDK's public API (cpp/README.md): `#include <polyray/api.h>` gives all
 // of namespace polyray. Build with `g++ -std=c++17 f.cc $(polyray cpp-flags)`.
 //
 //   polyray::Init();                                    // embedded head node

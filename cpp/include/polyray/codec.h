@@ -1,4 +1,4 @@
-// The C++ value codec (DESIGN §4, docs/protocol.md §8-10): C++ values to
+// The C++ value codec (docs/protocol.md §8-10): C++ values to
 // XLANG envelopes and back.
 //
 //   internal::Encoded e = internal::Encode(value);            // XLANG (ARROW for ArrowIpc)

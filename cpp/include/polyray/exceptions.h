@@ -1,4 +1,4 @@
-// Errors of the C++ SDK (DESIGN §5). Every error a remote task or the runtime
+// Errors of the C++ SDK (docs/protocol.md §7.6). Every error a remote task or the runtime
 // produces is a polyray::Error carrying the serialized polyray.rpc.ErrorRecord
 // it came from, so a C++ task that lets it escape passes it on as the cause of
 // its own error and a chain of calls keeps every hop.
@@ -66,7 +66,7 @@ class CrossLanguageException : public TaskException {
   using TaskException::TaskException;
 };
 
-/// System failures (DESIGN §5): the same names in every language.
+/// System failures (docs/protocol.md §7.6): the same names in every language.
 #define POLYRAY_DEFINE_SYSTEM_ERROR(Name)                                \
   class Name : public Error {                                            \
    public:                                                               \

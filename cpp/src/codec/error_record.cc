@@ -1,4 +1,4 @@
-// Errors as values (DESIGN §5, docs/protocol.md §7.6) on the C++ side:
+// Errors as values (docs/protocol.md §7.6) on the C++ side:
 // C++ exceptions to serialized polyray.rpc.ErrorRecords (MakeCppErrorRecord,
 // ErrorRecordOfException) and records back to polyray exceptions
 // (ThrowErrorRecord), with their cause chains.

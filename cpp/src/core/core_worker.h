@@ -1,4 +1,4 @@
-// The CoreWorker of a C++ process (DESIGN §1-2): the runtime behind
+// The CoreWorker of a C++ process (docs/architecture.md): the runtime behind
 // internal::Runtime. It submits tasks and actor calls, owns the objects it
 // creates (put values, task returns), answers GetObject / UpdateBorrows for
 // them, and resolves Get. A driver runs one with its own CoreWorkerService

@@ -1,7 +1,7 @@
 // The executing side of a C++ worker: the tasks pushed to it run one at a
 // time on one thread (the worker's main thread, in RunLoop), in arrival
 // order, so an actor sees each caller's calls in submission order and a
-// leased worker runs one task at a time (DESIGN §2; Python and Java workers
+// leased worker runs one task at a time (docs/architecture.md; Python and Java workers
 // do the same). A threaded actor (created with max_concurrency n > 1, as
 // Ray's threaded actors) runs up to n calls at once: once its creation task
 // succeeds, n - 1 more threads run the same loop as the main thread, taking

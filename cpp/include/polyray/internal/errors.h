@@ -1,4 +1,4 @@
-// Helpers for turning C++ exceptions into error records (DESIGN §5), for the
+// Helpers for turning C++ exceptions into error records (docs/protocol.md §7.6), for the
 // worker that runs C++ tasks. Implemented in src/codec/error_record.cc.
 //
 // Invariants:
