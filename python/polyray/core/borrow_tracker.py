@@ -15,6 +15,7 @@ its owner was found gone).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import grpc
 
@@ -29,10 +30,14 @@ from polyray.protocol import core_worker_pb2 as cw
 class BorrowTracker:
     """Batches borrow updates to owners and waits for them to land."""
 
-    def __init__(self, *, ctx: WorkerContext, io: IoLoop, connections: Connections) -> None:
+    def __init__(self, *, ctx: WorkerContext, io: IoLoop, connections: Connections,
+                 on_released: Callable[[list[bytes]], None]) -> None:
         self._ctx = ctx
         self._io = io
         self._connections = connections
+        # Told (on the loop) which borrowed objects are no longer held here,
+        # so what was fetched about them is dropped off the user's thread.
+        self._on_released = on_released
         self._pending: dict[bytes, tuple[pb.Address, list, list]] = {}
         self._flush: asyncio.Future | None = None
         #: Set when a borrow changed; the push port reads and clears it before
@@ -47,6 +52,8 @@ class BorrowTracker:
         self._io.call_soon(self._queue, owner, added, removed)
 
     def _queue(self, owner: pb.Address, added: list, removed: list) -> None:
+        if removed:
+            self._on_released(removed)
         key = owner.worker_id
         entry = self._pending.get(key)
         if entry is None:

@@ -92,10 +92,11 @@ class CoreWorker:
         self.codec = ValueCodec(worker_id=worker_id)
         self.node_store = NodeStore(store_name)
         self.nodes = NodeDirectory(conns)
-        self.borrows = BorrowTracker(ctx=ctx, io=io, connections=conns)
+        self.borrows = BorrowTracker(ctx=ctx, io=io, connections=conns,
+                                     on_released=lambda oids: self._forget_borrowed(oids))
         # The counter's decisions go to the components created next.
         self.references = ReferenceCounter(lambda oid, node: self.owned.on_free(oid, node),
-                                           self._on_borrow_change)
+                                           self.borrows.on_borrow_change)
         self.owned = OwnedObjects(ctx=ctx, io=io, connections=conns, references=self.references,
                                   memory_store=self.memory_store, codec=self.codec, node_store=self.node_store,
                                   nodes=self.nodes)
@@ -266,13 +267,14 @@ class CoreWorker:
             self.borrows.changed = False
             self.io.run(self.borrows.flush(), timeout=RPC_TIMEOUT + 5)
 
-    def _on_borrow_change(self, owner: pb.Address, added: list, removed: list) -> None:
-        # A borrowed object no longer held here: forget its value and where
-        # its copies were, then tell the owner.
-        for oid in removed:
-            self.memory_store.delete(oid)
-            self.getter.forget(oid)
-        self.borrows.on_borrow_change(owner, added, removed)
+    def _forget_borrowed(self, oids: list[bytes]) -> None:
+        # Borrowed objects no longer held here (on the loop): drop the values
+        # fetched for them and where their copies were.
+        contains = self.memory_store.contains
+        for oid in oids:
+            if contains(oid):
+                self.memory_store.delete(oid)
+                self.getter.forget(oid)
 
     # -- the API layer's calls ----------------------------------------------------
     def run(self, coro: Any, timeout: float | None = None) -> Any:
