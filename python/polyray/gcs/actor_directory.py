@@ -107,6 +107,7 @@ class ActorDirectory:
         self._nodes = nodes
         self._jobs = jobs
         self._rpc = WorkerRpc(pool, config)
+        self._pool = pool
         #: Set by the server: where actors with a placement group strategy go.
         self.placement_groups: PlacementGroups | None = None
         self._actors: dict[bytes, _Actor] = {}
@@ -288,23 +289,29 @@ class ActorDirectory:
                 # The constructor is running: its task stream fails next, and
                 # the raylet's reason is the better cause to report then.
                 actor.reported_death = cause
-        # Actors share the fate of the worker that owns them, unless detached.
+        await self._owner_died(request, cause)
+        return gcs_pb2.ReportWorkerDeathReply()
+
+    async def _owner_died(self, request: gcs_pb2.ReportWorkerDeathRequest, cause: common_pb2.ErrorRecord) -> None:
+        """A process died: the non-detached actors it owned die (REASON_OWNER_DIED),
+        every node frees the copies it owned, and a driver's job is finished."""
+        what = "driver" if request.is_driver else "worker"
         for owned in list(self._actors.values()):
             if (
                 owned.info.state != gcs_pb2.DEAD
                 and not owned.spec.detached
                 and owned.info.handle.owner.worker_id == request.worker_id
             ):
-                self._to_dead(
-                    owned,
-                    error_record(
-                        common_pb2.ACTOR_DIED,
-                        f"actor {owned.label} died because its owner (worker {request.worker_id.hex()}) died",
-                        cause,
-                    ),
-                    exit_worker=True,
+                record = error_record(
+                    common_pb2.ACTOR_DIED,
+                    f"actor {owned.label} died because its owner ({what} {request.worker_id.hex()}) died",
+                    cause,
                 )
-        return gcs_pb2.ReportWorkerDeathReply()
+                record.reason = common_pb2.REASON_OWNER_DIED
+                self._to_dead(owned, record, exit_worker=True)
+        self._nodes.free_owned_objects(self._pool.raylet, request.worker_id)
+        if request.is_driver and len(request.job_id) == JOB_ID_SIZE:
+            await self._jobs.finish(request.job_id, f"its driver {request.worker_id.hex()} died: {cause.message}")
 
     # -- events from other tables -------------------------------------------
 

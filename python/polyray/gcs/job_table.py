@@ -93,19 +93,25 @@ class JobTable:
     ) -> gcs_pb2.MarkJobFinishedReply:
         """End a job (idempotent); its non-detached actors are killed."""
         check_id(request.job_id, "job_id", JOB_ID_SIZE)
-        job = self._jobs.get(request.job_id)
-        if job is None:
+        if request.job_id not in self._jobs:
             raise not_found(f"job {request.job_id.hex()} is not registered")
-        if job.finished:
-            return gcs_pb2.MarkJobFinishedReply()
+        await self.finish(request.job_id, "its driver said so")
+        return gcs_pb2.MarkJobFinishedReply()
+
+    async def finish(self, job_id: bytes, why: str) -> bool:
+        """End a job (idempotent; MarkJobFinished, or its driver died); True if it was running."""
+        job = self._jobs.get(job_id)
+        if job is None or job.finished:
+            return False
         job.finished = True
         job.end_time = time.time()
-        async with self._write_lock:
-            await self._storage.put(self.TABLE, job.job_id, job.SerializeToString())
-        log.info("job %s finished", job.job_id.hex())
+        log.info("job %s finished: %s", job.job_id.hex(), why)
+        # Listeners first: the job's actors die now, not after the write.
         for listener in self.finished_listeners:
             listener(job.job_id)
-        return gcs_pb2.MarkJobFinishedReply()
+        async with self._write_lock:
+            await self._storage.put(self.TABLE, job.job_id, job.SerializeToString())
+        return True
 
     async def GetAllJobs(
         self, request: gcs_pb2.GetAllJobsRequest, context: grpc.aio.ServicerContext

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import grpc
 
-from polyray.protocol import common_pb2, gcs_pb2
+from polyray.protocol import common_pb2, gcs_pb2, raylet_pb2
 
 from .background import BackgroundTasks, log
 from .config import GcsConfig
@@ -202,6 +203,22 @@ class NodeTable:
     ) -> gcs_pb2.GetAllNodesReply:
         """Every node ever registered, alive or dead."""
         return gcs_pb2.GetAllNodesReply(nodes=list(self._nodes.values()))
+
+    def free_owned_objects(self, raylets: Callable[[common_pb2.Address], Any], owner_worker_id: bytes) -> None:
+        """Tell every alive raylet to free the copies it pins for a dead owner
+        (``raylets`` gives a RayletService stub for an address); best effort,
+        in the background, each call bounded by rpc_timeout_s."""
+        request = raylet_pb2.FreeObjectsRequest(owner_worker_id=owner_worker_id)
+
+        async def free(node: gcs_pb2.NodeInfo) -> None:
+            try:
+                await raylets(node.raylet_address).FreeObjects(request, timeout=self._config.rpc_timeout_s)
+            except grpc.aio.AioRpcError as exc:
+                log.warning("node %s could not free the objects of dead owner %s: %s",
+                            node.node_id.hex(), owner_worker_id.hex(), exc.code().name)
+
+        for node in self.alive_nodes():
+            self._tasks.spawn(free(node), name="free-owner-objects")
 
     # -- death -------------------------------------------------------------
 
