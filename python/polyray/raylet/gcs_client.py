@@ -62,12 +62,14 @@ class GcsClient:
         )
 
     async def report_worker_death(
-        self, worker_id: bytes, node_id: bytes, actor_id: bytes, cause: common_pb2.ErrorRecord
+        self, worker_id: bytes, node_id: bytes, actor_id: bytes, cause: common_pb2.ErrorRecord,
+        *, driver_job_id: bytes = b"",
     ) -> None:
-        """ReportWorkerDeath for a leased or actor worker that died."""
+        """ReportWorkerDeath for a worker (or, with ``driver_job_id``, a driver) that died."""
         await self._stub.ReportWorkerDeath(
             gcs_pb2.ReportWorkerDeathRequest(
-                worker_id=worker_id, node_id=node_id, actor_id=actor_id, cause=cause
+                worker_id=worker_id, node_id=node_id, actor_id=actor_id, cause=cause,
+                is_driver=bool(driver_job_id), job_id=driver_job_id,
             ),
             timeout=self.rpc_timeout_s,
         )

@@ -207,7 +207,7 @@ class RayletServer:
     # -- process exits -------------------------------------------------------------
 
     async def _on_worker_exit(self, worker: WorkerProcess, code: int) -> None:
-        lease = self.leases.on_worker_exit(worker)
+        self.leases.on_worker_exit(worker)
         self.leases.release_owner(worker.worker_id)
         for pid in {worker.pid, worker.reported_pid}:
             try:
@@ -217,8 +217,8 @@ class RayletServer:
         self.objects.free_owned_by(worker.worker_id)
         if worker.stop_reason is not None:
             return  # the raylet stopped it: idle, returned with disconnect, shutdown
-        if lease is None and not worker.actor_id:
-            return  # an idle worker died: nobody was relying on it
+        # Even an idle worker that crashed is reported: it may own actors and
+        # objects (created by the tasks it ran), which die with it.
         await self._report_death(worker, code)
 
     async def _report_death(self, worker: WorkerProcess, code: int) -> None:
@@ -241,6 +241,8 @@ class RayletServer:
         cause = common_pb2.ErrorRecord(
             kind=kind, type_name=type_name, message=message,
             language=cast(common_pb2.Language, worker.language),
+            # The exit code (negative: the signal), so the GCS and callers can say why.
+            reason=common_pb2.REASON_PROCESS_EXITED, exit_code=code,
         )
         try:
             await self.gcs.report_worker_death(
@@ -250,6 +252,23 @@ class RayletServer:
             log.warning("could not report the death of %r to the GCS: %s", worker, exc.details())
 
     async def _on_driver_exit(self, record: DriverRecord) -> None:
+        """A driver's pid is gone without DisconnectWorker (SIGKILL, crash): free
+        what it held here and tell the GCS, which ends its job, kills the actors
+        it owned and frees its objects on the other nodes."""
+        log.warning("driver %s (pid %d, job %s) died without disconnecting",
+                    record.worker_id.hex(), record.pid, record.job_id.hex())
         self.leases.release_owner(record.worker_id)
         self.objects.reclaim(record.pid)
         self.objects.free_owned_by(record.worker_id)
+        cause = common_pb2.ErrorRecord(
+            kind=common_pb2.OWNER_DIED, type_name="OwnerDiedError", reason=common_pb2.REASON_OWNER_DIED,
+            message=f"the driver {record.worker_id.hex()} (pid {record.pid}) on node "
+                    f"{self.config.node_id_hex} died without disconnecting",
+            language=cast(common_pb2.Language, record.language),
+        )
+        try:
+            await self.gcs.report_worker_death(
+                record.worker_id, self.config.node_id, b"", cause, driver_job_id=record.job_id
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("could not report the death of driver pid %d to the GCS: %s", record.pid, exc.details())

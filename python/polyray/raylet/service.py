@@ -195,6 +195,9 @@ class RayletServicer:
         for oid in ids:
             check_object_id(oid)
         self._objects.free(ids)
+        if request.owner_worker_id:
+            _check_len("owner_worker_id", request.owner_worker_id, WORKER_ID_SIZE)
+            self._objects.free_owned_by(request.owner_worker_id)
         return raylet_pb2.FreeObjectsReply()
 
     async def ReadObject(
