@@ -32,6 +32,16 @@ class ObjectLostError(PolyrayError):
     """Every copy of an object is gone (its node died or it was freed)."""
 
 
+class OwnerDiedError(ObjectLostError):
+    """The process that owned the object (the one that created it by ``put``
+    or by calling the task) died, so the object is gone. A subclass of
+    ObjectLostError, as in Ray."""
+
+
+class GcsUnavailableError(PolyrayError):
+    """The GCS did not answer within its deadline."""
+
+
 class TaskCancelledError(PolyrayError):
     """The task was cancelled before it produced a value."""
 

@@ -25,6 +25,8 @@ _SYSTEM_TYPES = {
     pb.NODE_DIED: exc.NodeDiedError,
     pb.OBJECT_STORE_FULL: exc.ObjectStoreFullError,
     pb.GET_TIMEOUT: exc.GetTimeoutError,
+    pb.OWNER_DIED: exc.OwnerDiedError,
+    pb.GCS_UNAVAILABLE: exc.GcsUnavailableError,
 }
 
 # Cache of dynamic "TaskError that is also ZeroDivisionError" classes.
@@ -126,6 +128,8 @@ def exception_from_record(record: pb.ErrorRecord, function_name: str = "") -> Ba
     """The exception a Python `get()` raises for an error value."""
     lang = _LANG_NAME.get(record.language, "PYTHON")
     system = _SYSTEM_TYPES.get(record.kind)
+    if record.kind == pb.OBJECT_LOST and record.reason == pb.REASON_OWNER_DIED:
+        system = exc.OwnerDiedError
     cause = exception_from_record(record.cause) if record.HasField("cause") else None
     if system is not None:
         message = record.message

@@ -248,9 +248,7 @@ class ObjectGetter:
                     reply = await stub.GetObject(cw.GetObjectRequest(object_id=oid, timeout_ms=GET_OBJECT_WAIT_MS),
                                                  timeout=GET_OBJECT_WAIT_MS / 1000 + 10)
                 except grpc.aio.AioRpcError as e:
-                    store.set(oid, error=errors.system_record(
-                        pb.OBJECT_LOST, f"the owner of object {oid.hex()} at {address_str(owner)} is unreachable "
-                                        f"({e.code().name}); the object is lost"))
+                    store.set(oid, error=_owner_unreachable(oid, address_str(owner), e.code()))
                     return
                 if reply.timed_out:
                     continue
@@ -272,3 +270,15 @@ class ObjectGetter:
         """Drop what was learnt about a borrowed object (it is no longer held here)."""
         self._owners.pop(oid, None)
         self._borrowed_locations.pop(oid, None)
+
+
+def _owner_unreachable(oid: bytes, owner: str, code: grpc.StatusCode) -> pb.ErrorRecord:
+    """The error value of a borrowed object whose owner does not answer: the
+    owner died (nothing listens at its address: OWNER_DIED) or hangs (OBJECT_LOST)."""
+    if code == grpc.StatusCode.UNAVAILABLE:
+        record = errors.system_record(
+            pb.OWNER_DIED, f"the owner of object {oid.hex()} at {owner} died ({code.name}); the object is lost")
+        record.reason = pb.REASON_OWNER_DIED
+        return record
+    return errors.system_record(
+        pb.OBJECT_LOST, f"the owner of object {oid.hex()} at {owner} is unreachable ({code.name}); the object is lost")
