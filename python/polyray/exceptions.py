@@ -25,7 +25,16 @@ class WorkerCrashedError(PolyrayError):
 
 
 class ActorDiedError(PolyrayError):
-    """The actor's process died or the actor was killed."""
+    """The actor's process died or the actor was killed.
+
+    ``reason`` says why, as the protocol's ErrorReason name: ``"REASON_PROCESS_EXITED"``
+    (``exit_code`` is the code; negative: killed by signal ``-exit_code``),
+    ``"REASON_NODE_DIED"``, ``"REASON_OWNER_DIED"``, ``"REASON_KILLED"`` (``kill()``),
+    ``"REASON_CREATION_FAILED"``; None when unknown.
+    """
+
+    reason: str | None = None
+    exit_code: int | None = None
 
 
 class ObjectLostError(PolyrayError):

@@ -124,6 +124,18 @@ def _dual_class(cls: type) -> type | None:
     return dual
 
 
+def _first_reason(record: pb.ErrorRecord) -> tuple[int, int]:
+    """The first reason (and exit code) set along a cause chain, or (0, 0)."""
+    r: pb.ErrorRecord | None = record
+    depth = 0
+    while r is not None and depth < 32:
+        if r.reason:
+            return r.reason, r.exit_code
+        r = r.cause if r.HasField("cause") else None
+        depth += 1
+    return 0, 0
+
+
 def exception_from_record(record: pb.ErrorRecord, function_name: str = "") -> BaseException:
     """The exception a Python `get()` raises for an error value."""
     lang = _LANG_NAME.get(record.language, "PYTHON")
@@ -138,6 +150,11 @@ def exception_from_record(record: pb.ErrorRecord, function_name: str = "") -> Ba
         err: BaseException = system(message)
         err.__cause__ = cause
         err._record = record  # type: ignore[attr-defined]
+        if isinstance(err, exc.ActorDiedError):
+            reason, exit_code = _first_reason(record)
+            if reason:
+                err.reason = pb.ErrorReason.Name(reason)
+                err.exit_code = exit_code if reason == pb.REASON_PROCESS_EXITED else None
         return err
     text = _format_chain(record)
     where = f" in {function_name}" if function_name else ""
