@@ -120,6 +120,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print nodes, resources used and total, actors and workers."""
     import grpc
 
+    from polyray.protocol import common_pb2
     from polyray.protocol import gcs_pb2 as gcs
     from polyray.protocol import gcs_pb2_grpc as gcs_grpc
     from polyray.protocol import raylet_pb2 as rl
@@ -168,6 +169,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         for a in actors:
             label = f" name={a.handle.name!r}" if a.handle.name else ""
             print(f"  {a.actor_id.hex()[:16]} {a.class_name} {names.get(a.state, a.state)}{label} pid={a.pid}")
+            if a.num_restarts or a.HasField("last_death_cause"):
+                last = a.last_death_cause
+                why = common_pb2.ErrorReason.Name(last.reason) if last.reason else "unknown"
+                code = f" exit_code={last.exit_code}" if last.reason == common_pb2.REASON_PROCESS_EXITED else ""
+                first = last.message.splitlines()[0] if last.message else ""
+                print(f"    restarts={a.num_restarts} last death: {why}{code}: {first}")
     return 0
 
 

@@ -48,6 +48,26 @@ from .waiting import Notifier, wait_deadline
 KILLED_MESSAGE = "killed by polyray.kill"
 
 
+def _why(record: common_pb2.ErrorRecord, reason: int, exit_code: int = 0) -> common_pb2.ErrorRecord:
+    """``record`` with its reason (and exit code) set: why the actor died."""
+    record.reason = reason  # type: ignore[assignment]
+    if exit_code:
+        record.exit_code = exit_code
+    return record
+
+
+def _first_reason(record: common_pb2.ErrorRecord) -> tuple[int, int]:
+    """The first reason (and exit code) set along a cause chain, or (0, 0)."""
+    r: common_pb2.ErrorRecord | None = record
+    depth = 0
+    while r is not None and depth < 32:
+        if r.reason:
+            return r.reason, r.exit_code
+        r = r.cause if r.HasField("cause") else None
+        depth += 1
+    return 0, 0
+
+
 @dataclass(eq=False)
 class _Actor:
     """An actor's record plus what only this GCS process knows about it."""
@@ -259,7 +279,8 @@ class ActorDirectory:
         actor = self._get(request.actor_id)
         if actor.info.state == gcs_pb2.DEAD:
             return gcs_pb2.KillActorReply()
-        cause = error_record(common_pb2.ACTOR_DIED, f"actor {actor.label} was {KILLED_MESSAGE}")
+        cause = _why(error_record(common_pb2.ACTOR_DIED, f"actor {actor.label} was {KILLED_MESSAGE}"),
+                     common_pb2.REASON_KILLED)
         if not request.no_restart and actor.can_restart() and actor.info.state == gcs_pb2.ALIVE:
             cleanup = self._worker_lost(actor, cause, exit_worker=True)
         else:
@@ -318,7 +339,8 @@ class ActorDirectory:
     def on_node_dead(self, node_id: bytes, reason: str) -> None:
         """A node died: its actors restart elsewhere or die with a NODE_DIED cause;
         creations asking its raylet for a lease try another node."""
-        cause = error_record(common_pb2.NODE_DIED, f"node {node_id.hex()} died: {reason}")
+        cause = _why(error_record(common_pb2.NODE_DIED, f"node {node_id.hex()} died: {reason}"),
+                     common_pb2.REASON_NODE_DIED)
         for actor in list(self._actors.values()):
             if actor.info.state == gcs_pb2.DEAD:
                 continue
@@ -340,9 +362,9 @@ class ActorDirectory:
             if actor.info.job_id == job_id and not actor.spec.detached and actor.info.state != gcs_pb2.DEAD:
                 self._to_dead(
                     actor,
-                    error_record(
+                    _why(error_record(
                         common_pb2.ACTOR_DIED, f"actor {actor.label} was killed because its job {job_id.hex()} finished"
-                    ),
+                    ), common_pb2.REASON_OWNER_DIED),
                     exit_worker=True,
                 )
 
@@ -372,7 +394,8 @@ class ActorDirectory:
                 groups = self.placement_groups
                 node_id, why = bundle_node(groups.get(strategy.placement_group_id) if groups else None, strategy)
                 if why:
-                    cause = error_record(common_pb2.ACTOR_DIED, f"actor {actor.label} cannot be placed: {why}")
+                    cause = _why(error_record(common_pb2.ACTOR_DIED, f"actor {actor.label} cannot be placed: {why}"),
+                                 common_pb2.REASON_CREATION_FAILED)
                     self._to_dead(actor, cause)
                 pg_node = self._nodes.get(node_id) if node_id else None
                 if pg_node is not None and pg_node.alive:
@@ -390,11 +413,11 @@ class ActorDirectory:
                 if target_node is not None and not target_node.alive:
                     self._to_dead(
                         actor,
-                        error_record(
+                        _why(error_record(
                             common_pb2.ACTOR_DIED,
                             f"actor {actor.label} cannot be placed: its node affinity names "
                             f"node {strategy.node_id.hex()}, which is dead",
-                        ),
+                        ), common_pb2.REASON_CREATION_FAILED),
                     )
                     continue
             node = self._nodes.pick(actor.spec.resources, actor.spec.caller.node_id, strategy)
@@ -447,11 +470,11 @@ class ActorDirectory:
             if reply.HasField("failure"):
                 self._to_dead(
                     actor,
-                    error_record(
+                    _why(error_record(
                         common_pb2.ACTOR_DIED,
                         f"actor {actor.label} could not be created: {reply.failure.message}",
                         reply.failure,
-                    ),
+                    ), common_pb2.REASON_CREATION_FAILED),
                 )
                 return
             if not reply.lease_id or reply.canceled:
@@ -481,23 +504,23 @@ class ActorDirectory:
             if error is not None:
                 self._to_dead(
                     actor,
-                    error_record(
+                    _why(error_record(
                         common_pb2.ACTOR_DIED,
                         f"actor {actor.label} died in its constructor: {error.type_name}: {error.message}",
                         error,
-                    ),
+                    ), common_pb2.REASON_CREATION_FAILED),
                 )
             elif not result.actor_ready:
                 self._to_dead(
                     actor,
-                    error_record(
+                    _why(error_record(
                         common_pb2.ACTOR_DIED,
                         f"actor {actor.label} could not be created",
                         error_record(
                             common_pb2.RUNTIME_ERROR,
                             "the worker finished the creation task without reporting the actor ready",
                         ),
-                    ),
+                    ), common_pb2.REASON_CREATION_FAILED),
                     exit_worker=True,
                 )
             else:
@@ -532,11 +555,11 @@ class ActorDirectory:
         if attempts >= self._config.max_lease_attempts:
             self._to_dead(
                 actor,
-                error_record(
+                _why(error_record(
                     common_pb2.ACTOR_DIED,
                     f"actor {actor.label} could not get a worker after {attempts} attempts; last: {message}",
                     error_record(common_pb2.RUNTIME_ERROR, message),
-                ),
+                ), common_pb2.REASON_CREATION_FAILED),
             )
             return
         log.warning("actor %s: %s; retrying", actor.label, message)
@@ -585,6 +608,12 @@ class ActorDirectory:
             del self._names[key]
         info.state = gcs_pb2.DEAD
         info.death_cause.CopyFrom(cause)
+        if not cause.reason:
+            # Why, from the chain (a wrapped raylet report says "exited with code N").
+            reason, exit_code = _first_reason(cause)
+            if reason:
+                _why(info.death_cause, reason, exit_code)
+        info.last_death_cause.CopyFrom(info.death_cause)
         log.info("actor %s is dead: %s", actor.label, cause.message)
         self._changed(actor)
         return self._release(lease, exit_worker=exit_worker, reason=cause.message) if release else None
@@ -610,6 +639,7 @@ class ActorDirectory:
         self._cancel_creation(actor)
         lease = self._take_lease(actor)
         actor.info.num_restarts += 1
+        actor.info.last_death_cause.CopyFrom(cause)
         # The worker learns from `attempt` that this is a restart.
         actor.spec.attempt = actor.info.num_restarts
         actor.reported_death = None
