@@ -51,7 +51,7 @@ from polyray.core.push_port import PushListener
 from polyray.core.reference_counter import ReferenceCounter
 from polyray.core.return_encoder import ReturnEncoder
 from polyray.core.rpc import RPC_TIMEOUT, SERVER_OPTIONS
-from polyray.core.service import CoreWorkerService, exit_process
+from polyray.core.service import CoreWorkerService, add_to_server, exit_process
 from polyray.core.spin_selector import spin_seconds
 from polyray.core.task_executor import TaskExecutor
 from polyray.core.task_submission import TaskSubmission
@@ -59,7 +59,6 @@ from polyray.core.task_submitter import NormalTaskSubmitter
 from polyray.core.value_codec import ValueCodec
 from polyray.core.worker_context import WorkerContext
 from polyray.protocol import common_pb2 as pb
-from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol import envelope, runtime_spec
 from polyray.protocol import gcs_pb2 as gcs
 from polyray.protocol import raylet_pb2 as rl
@@ -184,7 +183,7 @@ class CoreWorker:
     async def _start(self, subscribe_logs: bool) -> None:
         ctx = self.ctx
         self._server = grpc.aio.server(options=SERVER_OPTIONS)
-        cw_grpc.add_CoreWorkerServiceServicer_to_server(self.service, self._server)
+        add_to_server(self.service, self._server)
         port = self._server.add_insecure_port(f"{ctx.host}:0")
         await self._server.start()
         ctx.address.port = port

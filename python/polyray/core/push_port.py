@@ -34,6 +34,8 @@ from collections.abc import Callable
 from polyray.core.rpc import MAX_MESSAGE
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
+from polyray.protocol import validation
+from polyray.protocol.validation import InvalidInput
 
 _HEADER = 4
 
@@ -129,7 +131,11 @@ class PushConnection(asyncio.Protocol):
             self._end(PushStreamError(f"bad frame from the worker at {self._where}: {e}"))
             return
         for body in bodies:
-            reply = cw.PushTasksReply.FromString(body)
+            try:
+                reply = cw.PushTasksReply.FromString(body)
+            except Exception as e:  # noqa: BLE001 — a bad frame ends this connection, not the caller
+                self._end(PushStreamError(f"bad frame from the worker at {self._where}: {e}"))
+                return
             self._outstanding -= len(reply.results)
             try:
                 self._on_reply(reply)
@@ -297,19 +303,40 @@ class _ServedConnection:
         try:
             bodies = self._reader.feed(data)
             requests = [cw.PushTasksRequest.FromString(b) for b in bodies]
+            for req in requests:
+                validation.check_push(req)
         except Exception as e:  # noqa: BLE001 — a bad frame ends this connection, not the worker
-            print(f"polyray: worker {self._listener.worker_id.hex()[:12]}: dropping a push connection: bad frame: {e}",
-                  file=sys.stderr)
-            self._broken = True
-            self._sel.unregister(self._sock)
-            self._read_closed = True
-            self._maybe_close()
+            self._drop(f"bad frame: {e}")
             return
         for req in requests:
             for spec in req.tasks:
+                try:
+                    validation.check_task_spec(spec)
+                except InvalidInput as e:
+                    if not validation.task_addressable(spec):
+                        self._drop(f"a task that cannot be answered: {e}")
+                        return
+                    worker = self._listener.worker_id.hex()[:12]
+                    print(f"polyray: worker {worker}: rejecting task {spec.task_id.hex()}: {e}", file=sys.stderr)
+                    with self._lock:
+                        self._pending += 1
+                    self.reply(validation.invalid_task_result(spec, e, worker))
+                    continue
                 with self._lock:
                     self._pending += 1
                 self._accept(spec, self.reply)
+
+    def _drop(self, why: str) -> None:
+        """End this connection (not the worker) over bad input, with a log line."""
+        print(f"polyray: worker {self._listener.worker_id.hex()[:12]}: dropping a push connection: {why}",
+              file=sys.stderr)
+        self._broken = True
+        try:
+            self._sel.unregister(self._sock)
+        except (KeyError, ValueError):
+            pass
+        self._read_closed = True
+        self._maybe_close()
 
     def reply(self, result: cw.TaskResult) -> None:
         """The result of a task taken from this connection (any thread). It

@@ -8,8 +8,14 @@ callers cancel tasks; the raylet or GCS tells a worker to exit.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError, Message
 
 from polyray.core import errors
 from polyray.core.borrow_tracker import BorrowTracker
@@ -23,6 +29,10 @@ from polyray.core.worker_context import WorkerContext
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
+from polyray.protocol import validation
+from polyray.protocol.validation import InvalidInput
+
+log = logging.getLogger(__name__)
 
 
 class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
@@ -51,10 +61,31 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
             # From the executing thread: one loop wake-up per batch of results.
             io.call_soon(out.put_nowait, result)
 
+        worker = self._ctx.worker_id.hex()[:12]
+        bad: list[str] = []
+
         async def reader() -> None:
             try:
                 async for req in request_iterator:
+                    if isinstance(req, _Malformed):
+                        bad.append(f"malformed PushTasksRequest: {req.error}")
+                        return
+                    try:
+                        validation.check_push(req)
+                    except InvalidInput as e:
+                        bad.append(str(e))
+                        return
                     for spec in req.tasks:
+                        try:
+                            validation.check_task_spec(spec)
+                        except InvalidInput as e:
+                            if not validation.task_addressable(spec):
+                                bad.append(f"a task that cannot be answered: {e}")
+                                return
+                            log.warning("worker %s: rejecting task %s: %s", worker, spec.task_id.hex(), e)
+                            state["pending"] += 1
+                            out.put_nowait(validation.invalid_task_result(spec, e, worker))
+                            continue
                         state["pending"] += 1
                         executor.enqueue(spec, reply)
             finally:
@@ -64,6 +95,11 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
         reader_task = asyncio.ensure_future(reader())
         try:
             while True:
+                if bad:
+                    # Results of tasks already taken are lost with the
+                    # stream, as when a stream breaks; the caller retries.
+                    log.warning("worker %s: closing a PushTasks stream: %s", worker, bad[0])
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, bad[0])
                 if state["closed"] and state["pending"] == 0:
                     return
                 item = await out.get()
@@ -89,6 +125,7 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
             reader_task.cancel()
 
     async def GetObject(self, request, context):
+        validation.check_id(request.object_id, "GetObjectRequest.object_id", validation.OBJECT)
         store = self._memory_store
         oid = request.object_id
         entry = store.get_if_ready(oid)
@@ -114,23 +151,85 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
                                  locations=self._getter.locations_of(oid, entry.in_store_node))
 
     async def UpdateBorrows(self, request, context):
+        validation.check_message(request)
+        validation.check_id(request.borrower.worker_id, "UpdateBorrowsRequest.borrower.worker_id", validation.WORKER)
         self._references.update_borrowers(request.borrower.worker_id, list(request.added), list(request.removed))
         return cw.UpdateBorrowsReply()
 
     async def AddObjectLocation(self, request, context):
         """A node now holds a copy of an object this process owns."""
+        validation.check_id(request.object_id, "AddObjectLocationRequest.object_id", validation.OBJECT)
+        validation.check_id(request.node_id, "AddObjectLocationRequest.node_id", validation.NODE)
         self._owned.add_location(request.object_id, request.node_id)
         return cw.AddObjectLocationReply()
 
     async def CancelTask(self, request, context):
+        validation.check_id(request.task_id, "CancelTaskRequest.task_id", validation.TASK)
         attempted = self._executor.cancel(request.task_id, request.force)
         return cw.CancelTaskReply(attempted=attempted)
 
     async def Exit(self, request, context):
+        validation.check_message(request)
         if self._ctx.is_driver:
             return cw.ExitReply(accepted=False)
         asyncio.get_running_loop().call_later(0.05, exit_process)
         return cw.ExitReply(accepted=True)
+
+
+class _Malformed:
+    """Stands in for a request whose bytes did not decode."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+
+def _safe_deserializer(cls: type[Message]) -> Callable[[bytes], Any]:
+    def deserialize(data: bytes) -> Any:
+        try:
+            return cls.FromString(data)
+        except (DecodeError, RuntimeWarning, ValueError) as exc:
+            return _Malformed(str(exc) or type(exc).__name__)
+
+    return deserialize
+
+
+def _guard_unary(name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+    async def handler(request: Any, context: grpc.aio.ServicerContext) -> Message:
+        if isinstance(request, _Malformed):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed {name} request: {request.error}")
+        try:
+            return await impl(request, context)
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except InvalidInput as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name}: {exc}")
+        except Exception as exc:
+            log.exception("CoreWorkerService/%s failed", name)
+            await context.abort(grpc.StatusCode.INTERNAL, f"{name} failed: {type(exc).__name__}: {exc}")
+        raise AssertionError("unreachable")  # abort() always raises
+
+    return handler
+
+
+def add_to_server(service: CoreWorkerService, server: grpc.aio.Server) -> None:
+    """Serve every CoreWorkerService method: a request that does not decode or
+    fails its check is answered INVALID_ARGUMENT naming the field (gRPC's own
+    deserializer would answer INTERNAL), and the process keeps serving."""
+    desc = cw.DESCRIPTOR.services_by_name["CoreWorkerService"]
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for method in desc.methods:
+        request_cls = getattr(cw, method.input_type.name)
+        reply_cls = getattr(cw, method.output_type.name)
+        impl = getattr(service, method.name)
+        if method.client_streaming:
+            handlers[method.name] = grpc.stream_stream_rpc_method_handler(
+                impl, request_deserializer=_safe_deserializer(request_cls),
+                response_serializer=reply_cls.SerializeToString)
+        else:
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                _guard_unary(method.name, impl), request_deserializer=_safe_deserializer(request_cls),
+                response_serializer=reply_cls.SerializeToString)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(desc.full_name, handlers),))
 
 
 def exit_process() -> None:
