@@ -87,6 +87,23 @@ TEST(RuntimeSpecTest, CanRetry) {
   }
 }
 
+TEST(RuntimeSpecTest, ActorCall) {
+  auto name = [](policy::ActorCallDecision d) -> std::string {
+    switch (d) {
+      case policy::ActorCallDecision::kRetry: return "retry";
+      case policy::ActorCallDecision::kFail: return "fail";
+      case policy::ActorCallDecision::kWait: return "wait";
+    }
+    return "?";
+  };
+  for (const json& c : Cases("actor_call")) {
+    EXPECT_EQ(name(policy::ActorCall(c["in_flight"].get<bool>(), c["actor_state"].get<std::string>(),
+                                     c["max_task_retries"].get<int64_t>(), c["attempt"].get<int64_t>())),
+              c["expect"].get<std::string>())
+        << Why(c);
+  }
+}
+
 TEST(RuntimeSpecTest, TravelsInline) {
   for (const json& c : Cases("travels_inline")) {
     EXPECT_EQ(policy::TravelsInline(c["size"].get<uint64_t>()), c["expect"].get<bool>()) << Why(c);

@@ -25,6 +25,13 @@ int64_t LeaseRequestsToStart(int64_t queued, int64_t requesting) {
 
 bool CanRetry(int64_t attempt, int64_t max_retries) { return max_retries < 0 || attempt < max_retries; }
 
+ActorCallDecision ActorCall(bool in_flight, const std::string& actor_state, int64_t max_task_retries,
+                            int64_t attempt) {
+  if (actor_state == "DEAD") return ActorCallDecision::kFail;
+  if (!in_flight) return ActorCallDecision::kWait;
+  return CanRetry(attempt, max_task_retries) ? ActorCallDecision::kRetry : ActorCallDecision::kFail;
+}
+
 bool TravelsInline(uint64_t size) { return size <= static_cast<uint64_t>(spec::kInlineMaxBytes); }
 
 }  // namespace polyray::core::policy

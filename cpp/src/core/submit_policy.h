@@ -10,6 +10,7 @@
 #define POLYRAY_CORE_SUBMIT_POLICY_H_
 
 #include <cstdint>
+#include <string>
 
 namespace polyray::core::policy {
 
@@ -34,6 +35,17 @@ int64_t LeaseRequestsToStart(int64_t queued, int64_t requesting);
 /// Whether a task that failed on attempt `attempt` (0 first) may run again
 /// ("can_retry"): a negative `max_retries` retries forever.
 bool CanRetry(int64_t attempt, int64_t max_retries);
+
+/// What becomes of an actor call ("actor_call").
+enum class ActorCallDecision { kRetry, kFail, kWait };
+
+/// What becomes of an actor call when its actor's stream breaks or the actor
+/// is not ALIVE ("actor_call"): a DEAD actor fails every call; a call not yet
+/// sent waits (no retry spent); a call in flight is retried (attempt + 1)
+/// while CanRetry(attempt, max_task_retries), else fails. `actor_state` is the
+/// GCS's state name ("ALIVE", "RESTARTING", "DEAD", ...).
+ActorCallDecision ActorCall(bool in_flight, const std::string& actor_state, int64_t max_task_retries,
+                            int64_t attempt);
 
 /// Whether a value of `size` encoded bytes travels inside messages
 /// ("travels_inline") rather than through the node's store.

@@ -46,3 +46,26 @@ def can_retry(attempt: int, max_retries: int) -> bool:
 def travels_inline(size: int) -> bool:
     """Whether an encoded value of ``size`` bytes travels inside messages (else through the store)."""
     return size <= spec.INLINE_MAX_BYTES
+
+
+#: Decisions of :func:`actor_call` (the names in proto/vectors/policy.json).
+RETRY = "retry"
+FAIL = "fail"
+WAIT = "wait"
+
+
+def actor_call(in_flight: bool, actor_state: str, max_task_retries: int, attempt: int) -> str:
+    """What becomes of an actor call when its actor's stream breaks or the actor
+    is not ALIVE (policy "actor_call").
+
+    ``actor_state`` is the GCS's state then ("ALIVE", "RESTARTING", "DEAD"...).
+    A DEAD actor fails every call (FAIL). A call not yet sent waits for the
+    next incarnation and spends no retry (WAIT). A call in flight when the
+    stream broke is sent again to the next incarnation (RETRY, as attempt + 1)
+    while ``can_retry(attempt, max_task_retries)``, else FAIL.
+    """
+    if actor_state == "DEAD":
+        return FAIL
+    if not in_flight:
+        return WAIT
+    return RETRY if can_retry(attempt, max_task_retries) else FAIL

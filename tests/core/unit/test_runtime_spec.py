@@ -49,6 +49,8 @@ CHECKS: dict[str, Callable[[dict], str | None]] = {
         c["queued"], c["requesting"])),
     "can_retry": lambda c: same(c["expect"], submit_policy.can_retry(c["attempt"], c["max_retries"])),
     "travels_inline": lambda c: same(c["expect"], submit_policy.travels_inline(c["size"])),
+    "actor_call": lambda c: same(c["expect"], submit_policy.actor_call(
+        c["in_flight"], c["actor_state"], c["max_task_retries"], c["attempt"])),
 }
 
 
@@ -90,7 +92,12 @@ def test_a_wrong_vector_is_caught(policy):
         bad = dict(case)
         key = next(k for k in bad if k.startswith("expect"))
         v = bad[key]
-        bad[key] = (not v) if isinstance(v, bool) else v * 1.001 + 1
+        if isinstance(v, bool):
+            bad[key] = not v
+        elif isinstance(v, str):
+            bad[key] = v + "_spoiled"
+        else:
+            bad[key] = v * 1.001 + 1
         assert wrong_cases(policy, [bad]), f"{policy}: a spoiled case passed: {bad}"
 
 

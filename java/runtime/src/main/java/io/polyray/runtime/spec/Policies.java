@@ -70,6 +70,38 @@ public final class Policies {
     return maxRetries < 0 || attempt < maxRetries;
   }
 
+  /** What becomes of an actor call (policy "actor_call"). */
+  public enum ActorCallDecision {
+    /** Send it again to the next incarnation, as attempt + 1. */
+    RETRY,
+    /** Fail it with ACTOR_DIED. */
+    FAIL,
+    /** Keep it queued until the actor is ALIVE; no retry spent. */
+    WAIT
+  }
+
+  /**
+   * What becomes of an actor call when its actor's stream breaks or the actor is not ALIVE
+   * (policy "actor_call"): DEAD fails every call; a call not yet sent waits; a call in
+   * flight is retried while {@link #canRetry}{@code (attempt, maxTaskRetries)}, else fails.
+   *
+   * @param inFlight whether the call was sent on the stream that broke
+   * @param actorState the GCS's state of the actor ("ALIVE", "RESTARTING", "DEAD", ...)
+   * @param maxTaskRetries the call's limit; negative retries forever
+   * @param attempt the attempt that was in flight (from 0)
+   * @return the decision
+   */
+  public static ActorCallDecision actorCall(boolean inFlight, String actorState, long maxTaskRetries,
+      long attempt) {
+    if ("DEAD".equals(actorState)) {
+      return ActorCallDecision.FAIL;
+    }
+    if (!inFlight) {
+      return ActorCallDecision.WAIT;
+    }
+    return canRetry(attempt, maxTaskRetries) ? ActorCallDecision.RETRY : ActorCallDecision.FAIL;
+  }
+
   /**
    * Whether a value of this encoded size travels inside messages rather than through the
    * node's store (policy "travels_inline").

@@ -43,6 +43,10 @@ class RuntimeSpecTest {
           Policies.leaseRequestsToStart(c.get("queued").getAsLong(), c.get("requesting").getAsLong())),
       "can_retry", c -> same(c.get("expect").getAsBoolean(),
           Policies.canRetry(c.get("attempt").getAsLong(), c.get("max_retries").getAsLong())),
+      "actor_call", c -> same(c.get("expect").getAsString(),
+          Policies.actorCall(c.get("in_flight").getAsBoolean(), c.get("actor_state").getAsString(),
+              c.get("max_task_retries").getAsLong(), c.get("attempt").getAsLong())
+              .name().toLowerCase(java.util.Locale.ROOT)),
       "travels_inline", c -> same(c.get("expect").getAsBoolean(), Policies.travelsInline(c.get("size").getAsLong())));
 
   private static JsonObject vectors;
@@ -89,6 +93,11 @@ class RuntimeSpecTest {
   @Test
   void canRetry() {
     check("can_retry");
+  }
+
+  @Test
+  void actorCall() {
+    check("actor_call");
   }
 
   @Test
