@@ -169,7 +169,7 @@ class ActorMethod:
                         f"use '.{self._name}.remote(...)'")
 
     def options(self, **options: Any) -> ActorMethod:
-        """The same method with num_returns (or name) overridden."""
+        """The same method with num_returns, name or max_task_retries overridden."""
         merged = dict(self._options)
         merged.update(opts.validate(options, opts.METHOD_OPTIONS, f"actor method {self._name}"))
         return ActorMethod(self._handle, self._name, merged)
@@ -202,6 +202,9 @@ class ActorMethod:
         num_returns = self._options.get("num_returns", h.method_num_returns.get(self._name, 1))
         spec.num_returns = num_returns
         spec.max_retries = 0
+        # Retries of a call in flight when the actor dies (-1 forever): this
+        # call's option, else the actor's creation option.
+        spec.max_task_retries = self._options.get("max_task_retries", h.max_task_retries)
         held: list = []
         arg_ids = core.build_args(spec, args, kwargs, language, held)
         refs = core.submit_actor_task(spec, arg_ids)

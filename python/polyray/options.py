@@ -16,7 +16,7 @@ ACTOR_OPTIONS = {
     "num_cpus", "num_gpus", "memory", "resources", "max_restarts", "max_task_retries", "max_concurrency",
     "name", "namespace", "lifetime", "scheduling_strategy",
 }
-METHOD_OPTIONS = {"num_returns", "name"}
+METHOD_OPTIONS = {"num_returns", "name", "max_task_retries"}
 
 
 def validate(options: dict[str, Any], allowed: set[str], what: str) -> dict[str, Any]:

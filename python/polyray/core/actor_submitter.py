@@ -2,9 +2,14 @@
 
 Invariants: calls to one actor are written to its stream in submission
 order (sequence numbers rise by one per call). Calls made before the actor is
-ALIVE wait in `pending`; once the actor is DEAD every pending and later call
-fails with ActorDiedError carrying the death cause. Every call is reported to
-the TaskFinisher exactly once. Runs on the event loop.
+ALIVE, or while it restarts, wait in `pending` (no retry spent). When the
+stream breaks, each call in flight is decided by the spec's policy
+"actor_call" (`submit_policy.actor_call`): retried on the next incarnation
+while its `max_task_retries` allows (attempt + 1; -1 forever), ahead of the
+waiting calls and in sequence order, else failed. Once the actor is DEAD
+every pending and later call fails with ActorDiedError carrying the death
+cause (and its reason). Every call is reported to the TaskFinisher exactly
+once. Runs on the event loop.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any, Protocol
 
 import grpc
 
-from polyray.core import errors
+from polyray.core import errors, submit_policy
 from polyray.core.pending_task import PendingTask
 from polyray.core.push_port import PushConnection, PushStreamError
 from polyray.core.task_finisher import TaskFinisher
@@ -42,7 +47,7 @@ ACTOR_WATCH_S = 30.0
 
 class _ActorQueue:
     __slots__ = ("actor_id", "state", "address", "death", "pending", "inflight", "queue",
-                 "call", "channel", "watching", "reader")
+                 "call", "channel", "watching", "reader", "recovering")
 
     def __init__(self, actor_id: bytes) -> None:
         self.actor_id = actor_id
@@ -56,6 +61,9 @@ class _ActorQueue:
         self.channel: grpc.aio.Channel | None = None
         self.watching = False
         self.reader: asyncio.Task | None = None
+        # True from a stream break until its calls in flight are requeued:
+        # only that path connects to the next incarnation, retried calls first.
+        self.recovering = False
 
 
 class ActorTaskSubmitter:
@@ -78,14 +86,18 @@ class ActorTaskSubmitter:
             self._push(aq, [task])
         else:
             aq.pending.append(task)
-            self._watch(aq)
+            if not aq.recovering:
+                self._watch(aq)
 
     def _died(self, aq: _ActorQueue, spec: pb.TaskSpec) -> pb.ErrorRecord:
         cause = aq.death
         msg = f"the actor {aq.actor_id.hex()} died before it could run {spec.name}"
         if cause is not None and cause.kind == pb.ACTOR_DIED:
             inner = cause.cause if cause.HasField("cause") else None
-            return errors.system_record(pb.ACTOR_DIED, cause.message or msg, cause=inner)
+            record = errors.system_record(pb.ACTOR_DIED, cause.message or msg, cause=inner)
+            record.reason = cause.reason
+            record.exit_code = cause.exit_code
+            return record
         return errors.system_record(pb.ACTOR_DIED, msg, cause=cause)
 
     def _watch(self, aq: _ActorQueue) -> None:
@@ -116,7 +128,8 @@ class ActorTaskSubmitter:
                     self._mark_dead(aq, info.death_cause if info.HasField("death_cause") else None)
                     return
                 if info.state == gcs.ALIVE:
-                    self._connect(aq, info.address)
+                    if not aq.recovering:
+                        self._connect(aq, info.address)
                     return
         finally:
             aq.watching = False
@@ -159,8 +172,16 @@ class ActorTaskSubmitter:
         if self._closed:
             return
         # The stream broke: the actor's process is gone (or going). Calls in
-        # flight cannot be known to have run; fail them, then learn the state.
-        inflight = list(aq.inflight.values())
+        # flight cannot be known to have run: learn the state, then retry
+        # those whose max_task_retries allows and fail the rest.
+        aq.recovering = True
+        try:
+            await self._recover(aq)
+        finally:
+            aq.recovering = False
+
+    async def _recover(self, aq: _ActorQueue) -> None:
+        inflight = sorted(aq.inflight.values(), key=lambda t: t.spec.sequence_no)
         aq.inflight.clear()
         if aq.queue is not None:
             aq.queue.put_nowait(None)  # ends the request generator
@@ -168,18 +189,36 @@ class ActorTaskSubmitter:
         if aq.channel is not None:
             await aq.channel.close(grace=None)
             aq.channel = None
-        info_state, cause = await self._final_state(aq)
-        if info_state == gcs.DEAD:
+        info = await self._final_state(aq)
+        cause = info.death_cause if info.HasField("death_cause") else None
+        if info.state == gcs.DEAD:
             self._mark_dead(aq, cause, extra=inflight)
             return
+        retry: list[PendingTask] = []
         for t in inflight:
-            self._finisher.fail(t.spec, errors.system_record(
-                pb.ACTOR_DIED, f"the actor {aq.actor_id.hex()} died while running {t.spec.name}; it is restarting",
-                cause=cause), t.arg_ids)
-        aq.state = info_state
+            decision = submit_policy.actor_call(True, "RESTARTING", t.spec.max_task_retries, t.spec.attempt)
+            if decision == submit_policy.RETRY:
+                t.spec.attempt += 1
+                retry.append(t)
+            else:
+                last = info.last_death_cause if info.HasField("last_death_cause") else cause
+                record = errors.system_record(
+                    pb.ACTOR_DIED, f"the actor {aq.actor_id.hex()} died while running {t.spec.name} "
+                    f"(attempt {t.spec.attempt}, max_task_retries={t.spec.max_task_retries}); it is restarting",
+                    cause=last)
+                if last is not None:
+                    record.reason = last.reason
+                    record.exit_code = last.exit_code
+                self._finisher.fail(t.spec, record, t.arg_ids)
+        # Retried calls go first: they were sent before anything still waiting.
+        aq.pending.extendleft(reversed(retry))
+        if info.state == gcs.ALIVE:
+            self._connect(aq, info.address)
+            return
+        aq.state = info.state
         self._watch(aq)
 
-    async def _final_state(self, aq: _ActorQueue) -> tuple[gcs.ActorState, pb.ErrorRecord | None]:
+    async def _final_state(self, aq: _ActorQueue) -> gcs.ActorInfo:
         for _ in range(60):
             try:
                 reply = await self._connections.gcs.GetActorInfo(
@@ -188,12 +227,13 @@ class ActorTaskSubmitter:
                 info = reply.actor
                 if info.state == gcs.ALIVE and aq.address is not None and info.address.port == aq.address.port:
                     continue
-                return info.state, (info.death_cause if info.HasField("death_cause") else None)
+                return info
             except grpc.aio.AioRpcError as e:
                 if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                     continue
                 break
-        return gcs.DEAD, errors.system_record(pb.ACTOR_DIED, f"lost contact with actor {aq.actor_id.hex()}")
+        return gcs.ActorInfo(actor_id=aq.actor_id, state=gcs.DEAD, death_cause=errors.system_record(
+            pb.ACTOR_DIED, f"lost contact with actor {aq.actor_id.hex()}"))
 
     def _mark_dead(self, aq: _ActorQueue, cause: pb.ErrorRecord | None, extra: list | None = None) -> None:
         aq.state = gcs.DEAD

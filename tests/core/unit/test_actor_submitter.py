@@ -6,8 +6,10 @@ Mirrors java/.../ActorTaskSubmitterTest and
 cpp/tests/core_actor_task_submitter_test.cc: calls made before the actor is
 ALIVE wait and leave in submission order once it is; later calls go straight
 to the stream in order; DEAD fails pending and later calls with ACTOR_DIED
-carrying the death cause; a broken stream fails the calls in flight with
-ACTOR_DIED and later calls go to the restarted actor on a new stream.
+carrying the death cause; a broken stream retries the calls in flight whose
+max_task_retries allows (policy "actor_call"), in sequence order ahead of
+the calls that waited, fails the others with ACTOR_DIED, and later calls go
+to the restarted actor on a new stream.
 """
 
 from __future__ import annotations
@@ -34,9 +36,13 @@ class Harness:
         self.gcs = self.conns.gcs
         self.finisher = RecordingFinisher()
         self.submitter = ActorTaskSubmitter(connections=self.conns, finisher=self.finisher)
+        self.seq = 0
 
-    def call(self, name: str) -> pb.TaskSpec:
+    def call(self, name: str, max_task_retries: int = 0) -> pb.TaskSpec:
         spec = task_spec(name, actor_id=ACTOR)
+        self.seq += 1
+        spec.sequence_no = self.seq
+        spec.max_task_retries = max_task_retries
         self.loop.call(self.submitter.submit, pending(spec, [spec.task_id + b"arg"]))
         return spec
 
@@ -181,3 +187,62 @@ def test_an_actor_exiting_after_a_result_is_restarting(h):
     s.reply(cw.TaskResult(task_id=s.tasks()[0].task_id, worker_exiting=True))
     assert "exit" in h.finisher.completed
     assert h.state() == gcs.RESTARTING
+
+
+def test_in_flight_calls_with_retries_left_go_to_the_next_incarnation_first_in_order(h):
+    h.call("a", max_task_retries=-1)
+    up(h)
+    s1 = h.conns.last_stream
+    h.call("b", max_task_retries=1)
+    h.call("c", max_task_retries=0)
+    h.call("d", max_task_retries=2)
+    s1.succeed(s1.tasks()[0])
+    s1.break_it()
+    h.gcs.answer(gcs.RESTARTING)
+    # c had no retry left: it fails; b and d wait for the restart, spending one each.
+    assert list(h.finisher.failed) == ["c"]
+    assert h.finisher.failed["c"].kind == pb.ACTOR_DIED and "max_task_retries=0" in h.finisher.failed["c"].message
+    h.call("e")  # made while it restarts: waits, no retry spent (max_task_retries 0)
+    up(h, WORKER_2)
+    s2 = h.conns.last_stream
+    assert s2.names() == ["b", "d", "e"], "retried calls first, in sequence order, then the waiting ones"
+    sent = {t.name: t for t in s2.tasks()}
+    assert (sent["b"].attempt, sent["d"].attempt, sent["e"].attempt) == (1, 1, 0)
+    assert [sent[n].sequence_no for n in ("b", "d", "e")] == [2, 4, 5], "sequence numbers are kept"
+    # The second incarnation dies too: b's retry is spent, d has one more.
+    s2.break_it()
+    h.gcs.answer(gcs.RESTARTING)
+    assert set(h.finisher.failed) == {"c", "b", "e"}
+    up(h, WORKER_1)
+    s3 = h.conns.last_stream
+    assert s3.names() == ["d"] and s3.tasks()[0].attempt == 2
+    s3.succeed(*s3.tasks())
+    assert set(h.finisher.completed) == {"a", "d"}
+
+
+def test_forever_retries_survive_many_restarts_and_a_direct_alive_answer(h):
+    h.call("x", max_task_retries=-1)
+    up(h)
+    for i in range(10):
+        s = h.conns.last_stream
+        s.break_it()
+        # The GCS may already have the next incarnation up when asked.
+        h.gcs.answer(gcs.ALIVE, address=WORKER_2 if i % 2 == 0 else WORKER_1)
+    s = h.conns.last_stream
+    assert len(h.conns.streams) == 11 and s.names() == ["x"] and s.tasks()[0].attempt == 10
+    assert not h.gcs.waiting(), "connected from the answer, without a 30 s watch"
+    s.succeed(*s.tasks())
+    assert "x" in h.finisher.completed and not h.finisher.failed
+
+
+def test_dead_after_a_break_fails_retriable_calls_with_the_reason(h):
+    h.call("m1", max_task_retries=-1)
+    up(h)
+    h.conns.last_stream.break_it()
+    cause = pb.ErrorRecord(kind=pb.ACTOR_DIED, type_name="ActorDiedError", message="exited with code 3",
+                           reason=pb.REASON_PROCESS_EXITED, exit_code=3)
+    h.gcs.answer(gcs.DEAD, death_cause=cause)
+    rec = h.finisher.failed["m1"]
+    assert rec.kind == pb.ACTOR_DIED and rec.reason == pb.REASON_PROCESS_EXITED and rec.exit_code == 3
+    h.call("m2", max_task_retries=-1)
+    assert h.finisher.failed["m2"].reason == pb.REASON_PROCESS_EXITED
