@@ -38,7 +38,18 @@ class ActorDiedError(PolyrayError):
 
 
 class ObjectLostError(PolyrayError):
-    """Every copy of an object is gone (its node died or it was freed)."""
+    """Every copy of an object is gone (its node died or it was freed) and it
+    could not be recomputed from its lineage.
+
+    ``reason`` says why, as the protocol's ErrorReason name: ``"REASON_PUT"``
+    (made by ``put``, so it has no lineage), ``"REASON_RETRIES_EXHAUSTED"``
+    (recomputing it used up its task's ``max_retries``),
+    ``"REASON_LINEAGE_EVICTED"`` (its lineage was dropped to keep lineage
+    memory bounded), ``"REASON_OWNER_DIED"``, ``"REASON_NODE_DIED"``; None
+    when unknown.
+    """
+
+    reason: str | None = None
 
 
 class OwnerDiedError(ObjectLostError):

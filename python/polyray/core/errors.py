@@ -155,6 +155,10 @@ def exception_from_record(record: pb.ErrorRecord, function_name: str = "") -> Ba
             if reason:
                 err.reason = pb.ErrorReason.Name(reason)
                 err.exit_code = exit_code if reason == pb.REASON_PROCESS_EXITED else None
+        elif isinstance(err, exc.ObjectLostError):
+            reason, _ = _first_reason(record)
+            if reason:
+                err.reason = pb.ErrorReason.Name(reason)
         return err
     text = _format_chain(record)
     where = f" in {function_name}" if function_name else ""
