@@ -3,15 +3,18 @@ package io.polyray.runtime.codec;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.polyray.api.exception.ActorDiedException;
 import io.polyray.api.exception.CrossLanguageException;
+import io.polyray.api.exception.GcsUnavailableException;
 import io.polyray.api.exception.GetTimeoutException;
 import io.polyray.api.exception.NodeDiedException;
 import io.polyray.api.exception.ObjectLostException;
 import io.polyray.api.exception.ObjectStoreFullException;
+import io.polyray.api.exception.OwnerDiedException;
 import io.polyray.api.exception.PolyRayException;
 import io.polyray.api.exception.TaskCancelledException;
 import io.polyray.api.exception.TaskException;
 import io.polyray.api.exception.WorkerCrashedException;
 import io.polyray.runtime.proto.ErrorKind;
+import io.polyray.runtime.proto.ErrorReason;
 import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.Language;
 
@@ -116,6 +119,25 @@ public final class ErrorRecords {
         .build();
   }
 
+  /**
+   * The error value of a borrowed object whose owner did not answer GetObject: the owner
+   * died when nothing listens at its address (UNAVAILABLE: OWNER_DIED, REASON_OWNER_DIED),
+   * else the object is lost.
+   *
+   * @param objectHex the object's id in hex
+   * @param owner the owner's address, as text
+   * @param code the gRPC status code of the failed call
+   * @return the record
+   */
+  public static ErrorRecord ownerUnreachable(String objectHex, String owner, io.grpc.Status.Code code) {
+    if (code == io.grpc.Status.Code.UNAVAILABLE) {
+      return system(ErrorKind.OWNER_DIED, "the owner of object " + objectHex + " at " + owner + " died (" + code
+          + "); the object is lost").toBuilder().setReason(ErrorReason.REASON_OWNER_DIED).build();
+    }
+    return system(ErrorKind.OBJECT_LOST, "the owner of object " + objectHex + " at " + owner
+        + " is unreachable (" + code + "); the object is lost");
+  }
+
   private static String systemTypeName(ErrorKind kind) {
     switch (kind) {
       case WORKER_CRASHED:
@@ -132,6 +154,10 @@ public final class ErrorRecords {
         return ObjectStoreFullException.class.getName();
       case GET_TIMEOUT:
         return GetTimeoutException.class.getName();
+      case OWNER_DIED:
+        return OwnerDiedException.class.getName();
+      case GCS_UNAVAILABLE:
+        return GcsUnavailableException.class.getName();
       default:
         return RuntimeException.class.getName();
     }
@@ -188,7 +214,14 @@ public final class ErrorRecords {
       case ACTOR_DIED:
         return new ActorDiedException(withCause(msg, r), cause, bytes);
       case OBJECT_LOST:
+        if (r.getReason() == ErrorReason.REASON_OWNER_DIED) {
+          return new OwnerDiedException(withCause(msg, r), cause, bytes);
+        }
         return new ObjectLostException(withCause(msg, r), cause, bytes);
+      case OWNER_DIED:
+        return new OwnerDiedException(withCause(msg, r), cause, bytes);
+      case GCS_UNAVAILABLE:
+        return new GcsUnavailableException(withCause(msg, r), cause, bytes);
       case TASK_CANCELLED:
         return new TaskCancelledException(withCause(msg, r), cause, bytes);
       case NODE_DIED:

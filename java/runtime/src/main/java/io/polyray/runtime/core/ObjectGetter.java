@@ -105,9 +105,8 @@ final class ObjectGetter {
             if (w.shuttingDown) {
               return;
             }
-            w.memoryStore.set(oid, MemoryStore.Entry.error(ErrorRecords.system(ErrorKind.OBJECT_LOST,
-                "the owner of object " + Hex.of(oid.toByteArray()) + " at " + Rpcs.target(owner)
-                    + " is unreachable (" + Status.fromThrowable(t).getCode() + "); the object is lost")));
+            w.memoryStore.set(oid, MemoryStore.Entry.error(ErrorRecords.ownerUnreachable(
+                Hex.of(oid.toByteArray()), Rpcs.target(owner), Status.fromThrowable(t).getCode())));
           }
 
           @Override
