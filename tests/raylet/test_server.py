@@ -78,7 +78,7 @@ async def test_malformed_messages_are_invalid_argument(tmp_path):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await h.stub.PinObjects(raylet_pb2.PinObjectsRequest(object_ids=[b"short"]), timeout=5)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert "object id must be 28 bytes" in err.value.details()
+        assert "PinObjectsRequest.object_ids[0]: 5 bytes, expected 28" in err.value.details()
         # ...and the server keeps serving.
         assert (await h.stats()).node_id == h.config.node_id
 

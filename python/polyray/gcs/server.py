@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from google.protobuf import message as protobuf_message
 
-from polyray.protocol import gcs_pb2
+from polyray.protocol import gcs_pb2, validation
 
 from .actor_directory import ActorDirectory
 from .background import log
@@ -45,11 +45,18 @@ def _serialize(message: protobuf_message.Message) -> bytes:
 
 async def _parse(request_type: type[protobuf_message.Message], raw: bytes, context: grpc.aio.ServicerContext) -> Any:
     try:
-        return request_type.FromString(raw)
-    except protobuf_message.DecodeError as err:
+        request = request_type.FromString(raw)
+    except (protobuf_message.DecodeError, RuntimeWarning, ValueError) as err:
         await context.abort(
             grpc.StatusCode.INVALID_ARGUMENT, f"malformed {request_type.DESCRIPTOR.name}: {err}"
         )
+    try:
+        # Ids by their spec sizes, enum values, string and list lengths, depth
+        # (polyray.protocol.validation); the handlers check what is required.
+        validation.check_message(request)
+    except validation.InvalidInput as err:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+    return request
 
 
 async def _fail(method: str, err: Exception, context: grpc.aio.ServicerContext) -> None:

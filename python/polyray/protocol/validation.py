@@ -104,7 +104,7 @@ def _walk(message: Message, path: str, depth: int) -> None:
         raise InvalidInput(path, f"nested deeper than {MAX_ERROR_DEPTH}")
     desc = message.DESCRIPTOR
     if desc.full_name == "polyray.rpc.TaskSpec":
-        check_task_spec(message, path)  # type: ignore[arg-type]
+        check_task_spec(message, path, required=False)  # type: ignore[arg-type]
         return
     for field, value in message.ListFields():
         fname = field.name
@@ -233,9 +233,12 @@ def task_addressable(spec: pb.TaskSpec) -> bool:
     return len(spec.task_id) == TASK and 0 <= spec.num_returns <= MAX_NUM_RETURNS
 
 
-def check_task_spec(spec: pb.TaskSpec, field: str = "TaskSpec") -> None:
-    """Everything a process relies on in a TaskSpec before running or routing it."""
-    if len(spec.task_id) != TASK:
+def check_task_spec(spec: pb.TaskSpec, field: str = "TaskSpec", *, required: bool = True) -> None:
+    """Everything a process relies on in a TaskSpec before running or routing it.
+
+    ``required=False`` (a spec inside a lease request, say) lets the ids and
+    the function be absent; what is there must still be sound."""
+    if len(spec.task_id) != TASK and (required or spec.task_id):
         check_id(spec.task_id, field + ".task_id", TASK)
     n = spec.num_returns
     if not 0 <= n <= MAX_NUM_RETURNS:
@@ -247,11 +250,12 @@ def check_task_spec(spec: pb.TaskSpec, field: str = "TaskSpec") -> None:
         raise InvalidInput(field + ".language", f"unknown Language value {spec.language}")
     if spec.caller_language not in _LANGUAGES:
         raise InvalidInput(field + ".caller_language", f"unknown Language value {spec.caller_language}")
-    if len(spec.job_id) != JOB:
+    if len(spec.job_id) != JOB and (required or spec.job_id):
         check_id(spec.job_id, field + ".job_id", JOB)
     if spec.parent_task_id:
         check_id(spec.parent_task_id, field + ".parent_task_id", TASK)
-    _check_function(spec, field + ".function")
+    if required or spec.HasField("function"):
+        _check_function(spec, field + ".function")
     _check_address(spec.caller, field + ".caller")
     args = spec.args
     kwargs = spec.kwargs
@@ -270,7 +274,8 @@ def check_task_spec(spec: pb.TaskSpec, field: str = "TaskSpec") -> None:
         for name, amount in resources.items():
             check_name(name, f"{field}.resources key")
             if not math.isfinite(amount) or amount < 0:
-                raise InvalidInput(f"{field}.resources[{name!r}]", f"{amount}, expected a finite number >= 0")
+                raise InvalidInput(f"{field}.resources[{name!r}]",
+                                   f"{name!r} must not be negative or infinite, got {amount}")
     if spec.HasField("scheduling"):
         s = spec.scheduling
         if s.kind not in _SCHEDULING_KINDS:
@@ -291,7 +296,7 @@ def check_task_spec(spec: pb.TaskSpec, field: str = "TaskSpec") -> None:
     if len(spec.name) > _NAME_CHARS:
         check_name(spec.name, field + ".name")
     if t != pb.NORMAL_TASK:
-        if len(spec.actor_id) != ACTOR:
+        if len(spec.actor_id) != ACTOR and (required or spec.actor_id):
             check_id(spec.actor_id, field + ".actor_id", ACTOR)
         check_name(spec.actor_name, field + ".actor_name")
         check_name(spec.actor_namespace, field + ".actor_namespace")

@@ -19,7 +19,7 @@ from typing import Any, cast
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from polyray.protocol import common_pb2, raylet_pb2
+from polyray.protocol import common_pb2, raylet_pb2, validation
 from polyray.raylet.config import NodeConfig
 from polyray.raylet.lease_manager import LeaseManager
 from polyray.raylet.object_manager import ObjectManager, ObjectNotAvailable, check_object_id
@@ -45,9 +45,16 @@ class _Malformed:
 def _safe_deserializer(cls: type[Message]) -> Callable[[bytes], Any]:
     def deserialize(data: bytes) -> Any:
         try:
-            return cls.FromString(data)
+            request = cls.FromString(data)
         except (DecodeError, RuntimeWarning, ValueError) as exc:
             return _Malformed(str(exc) or type(exc).__name__)
+        try:
+            # Ids by their spec sizes, enum values, string and list lengths
+            # (polyray.protocol.validation); handlers check what is required.
+            validation.check_message(request)
+        except validation.InvalidInput as exc:
+            return _Malformed(str(exc))
+        return request
 
     return deserialize
 

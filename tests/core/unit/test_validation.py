@@ -54,7 +54,7 @@ def test_bad_args_and_refs_are_named():
         v.check_task_spec(s)
     s = _spec()
     s.resources["CPU"] = float("nan")
-    with pytest.raises(v.InvalidInput, match=r"resources\['CPU'\]"):
+    with pytest.raises(v.InvalidInput, match=r"resources\['CPU'\]: 'CPU' must not be negative"):
         v.check_task_spec(s)
 
 
