@@ -39,13 +39,16 @@ def is_initialized() -> bool:
 def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus: float | None = None,
          resources: dict[str, float] | None = None, object_store_memory: int | None = None,
          namespace: str | None = None, code_search_path: Sequence[str] | None = None,
-         ignore_reinit_error: bool = False, log_to_driver: bool = True) -> dict[str, Any]:
+         ignore_reinit_error: bool = False, log_to_driver: bool = True,
+         _lineage_max_bytes: int | None = None) -> dict[str, Any]:
     """Connect this process to a polyray cluster as a driver.
 
     ``address=None`` starts an embedded local head (stopped at ``shutdown()``
     or interpreter exit); ``"host:port"`` connects to a running head
     (``python -m polyray.node --head``); ``"auto"`` uses ``$POLYRAY_ADDRESS``.
     Returns a dict with the GCS address, node id and job id.
+    ``_lineage_max_bytes`` bounds the lineage this driver keeps to recompute
+    lost objects (default: $POLYRAY_LINEAGE_MAX_BYTES, else 256 MiB).
     """
     with _lock:
         if _state["core"] is not None:
@@ -71,7 +74,7 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
                                      f"connecting to {address}")
         try:
             core = _connect(address, namespace or "", list(code_search_path or _env_code_search_path()),
-                            log_to_driver)
+                            log_to_driver, _lineage_max_bytes)
         except BaseException:
             if head is not None:
                 head.stop()
@@ -87,7 +90,8 @@ def _env_code_search_path() -> list[str]:
     return [p for p in raw.split(":") if p]
 
 
-def _connect(address: str, namespace: str, code_search_path: list[str], log_to_driver: bool) -> CoreWorker:
+def _connect(address: str, namespace: str, code_search_path: list[str], log_to_driver: bool,
+             lineage_max_bytes: int | None = None) -> CoreWorker:
     if ":" not in address:
         raise ValueError(f"address must be host:port, got {address!r}")
     host = address.rsplit(":", 1)[0]
@@ -118,7 +122,7 @@ def _connect(address: str, namespace: str, code_search_path: list[str], log_to_d
     core = CoreWorker(is_driver=True, gcs_address=address, raylet_address=f"{raylet.host}:{raylet.port}",
                       node_id=node.node_id, store_name=node.store_name, job_id=job_id,
                       worker_id=WorkerID.from_random().binary(), host=raylet.host or "127.0.0.1",
-                      namespace=namespace, code_search_path=code_search_path)
+                      namespace=namespace, code_search_path=code_search_path, lineage_max_bytes=lineage_max_bytes)
     core.actor_handle_factory = ActorHandle
     core.start(subscribe_logs=log_to_driver)
     return core

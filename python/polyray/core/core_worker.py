@@ -15,6 +15,7 @@ own state; they meet only through those parameters::
     BorrowTracker   borrow updates to owners, batched; flush before results
     NodeDirectory, ObjectPuller  other nodes' raylets; pulling copies here
     ObjectGetter    get / wait / futures / task arguments; fetches from owners
+    ObjectRecovery  recomputes lost owned objects from their lineage (OwnedObjects.lineage)
     NormalTaskSubmitter, ActorTaskSubmitter  leases, streams, ordering, retries
     TaskSubmission  specs, arguments, return refs, actor registration
     FunctionManager, ReturnEncoder, TaskExecutor  the worker side
@@ -45,6 +46,7 @@ from polyray.core.node_directory import NodeDirectory
 from polyray.core.node_store import NodeStore
 from polyray.core.object_getter import ObjectGetter
 from polyray.core.object_puller import ObjectPuller
+from polyray.core.object_recovery import ObjectRecovery, probe_copy
 from polyray.core.object_ref import ObjectRef, set_core
 from polyray.core.owned_objects import OwnedObjects
 from polyray.core.push_port import PushListener
@@ -55,7 +57,7 @@ from polyray.core.service import CoreWorkerService, add_to_server, exit_process
 from polyray.core.spin_selector import spin_seconds
 from polyray.core.task_executor import TaskExecutor
 from polyray.core.task_submission import TaskSubmission
-from polyray.core.task_submitter import NormalTaskSubmitter
+from polyray.core.task_submitter import NormalTaskSubmitter, scheduling_key
 from polyray.core.value_codec import ValueCodec
 from polyray.core.worker_context import WorkerContext
 from polyray.protocol import common_pb2 as pb
@@ -74,7 +76,8 @@ class CoreWorker:
 
     def __init__(self, *, is_driver: bool, gcs_address: str, raylet_address: str, node_id: bytes,
                  store_name: str, job_id: bytes, worker_id: bytes, host: str = "127.0.0.1",
-                 startup_token: str = "", namespace: str = "", code_search_path: Iterable[str] = ()) -> None:
+                 startup_token: str = "", namespace: str = "", code_search_path: Iterable[str] = (),
+                 lineage_max_bytes: int | None = None) -> None:
         self.gcs_address = gcs_address
         self.raylet_address = raylet_address
         self.store_name = store_name
@@ -98,13 +101,21 @@ class CoreWorker:
                                            self.borrows.on_borrow_change)
         self.owned = OwnedObjects(ctx=ctx, io=io, connections=conns, references=self.references,
                                   memory_store=self.memory_store, codec=self.codec, node_store=self.node_store,
-                                  nodes=self.nodes)
+                                  nodes=self.nodes, lineage_max_bytes=lineage_max_bytes)
         self.puller = ObjectPuller(node_store=self.node_store, connections=conns, nodes=self.nodes,
                                    node_id=node_id, worker_id=worker_id, add_location=self.owned.add_location)
         self.getter = ObjectGetter(ctx=ctx, io=io, connections=conns, memory_store=self.memory_store,
                                    codec=self.codec, node_store=self.node_store, puller=self.puller, owned=self.owned)
         self.submitter = NormalTaskSubmitter(connections=conns, finisher=self.owned, node_id=node_id)
         self.actor_submitter = ActorTaskSubmitter(connections=conns, finisher=self.owned)
+        # Lost objects are recomputed from their lineage (object_recovery.py).
+        self.recovery = ObjectRecovery(
+            lineage=self.owned.lineage, memory_store=self.memory_store, references=self.references,
+            submit=self.submitter.submit, scheduling_key=scheduling_key, locations_of=self.owned.locations_of,
+            copy_exists=lambda oid, node: probe_copy(oid=oid, node_id=node, local_node=node_id,
+                                                     local_contains=self.node_store.store.contains,
+                                                     nodes=self.nodes, connections=conns))
+        self.owned.recovery = self.getter.recovery = self.recovery
         self.submission = TaskSubmission(ctx=ctx, io=io, connections=conns, codec=self.codec,
                                          references=self.references, owned=self.owned, submitter=self.submitter,
                                          actor_submitter=self.actor_submitter)

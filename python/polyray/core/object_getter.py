@@ -7,6 +7,10 @@ asked for. A worker that blocks in get() inside a task lends its CPU to its
 node while it waits (NotifyWorkerBlocked), so nested tasks deeper than the
 node's CPUs can run.
 
+A stored object with no readable copy left is recomputed: an owned one by
+ObjectRecovery (from its lineage), a borrowed one by asking its owner again
+with ``lost`` set; the get then waits for the new value.
+
 Invariants: every wait ends, by value, error or timeout; one fetch per
 object at a time; what was fetched about a borrowed object (its owner, the
 nodes holding copies) is kept only for reading it.
@@ -43,6 +47,9 @@ from polyray.protocol import runtime_spec as spec
 GET_OBJECT_WAIT_MS = spec.RPC_GET_OBJECT_WAIT_MS
 # How long a read of the local store waits for an object to be sealed.
 STORE_WAIT_S = spec.RPC_STORE_WAIT_MS / 1000
+# How many times one get() has a lost object recomputed (or asks its owner
+# again) before it raises the loss; each recompute is bounded by max_retries.
+MAX_RECOVERIES_PER_GET = 8
 
 
 class ObjectGetter:
@@ -64,15 +71,73 @@ class ObjectGetter:
         self._borrowed_locations: dict[bytes, list[bytes]] = {}
         self._fetching: set[bytes] = set()
         self._blocked_call: asyncio.Future | None = None
+        # Borrowed objects whose copies this process could not read: the next
+        # GetObject tells the owner (``lost``), which recomputes them.
+        self._lost: set[bytes] = set()
+        # ObjectRecovery, set by the CoreWorker (None: lost objects raise at once).
+        self.recovery: Any = None
 
     # -- values -------------------------------------------------------------------
     def decode_entry(self, oid: bytes, entry: Entry, timeout: float | None = None) -> Any:
-        """The value of a ready object (raises its error)."""
-        if entry.error is not None:
-            raise errors.exception_from_record(entry.error)
-        if entry.envelope is not None:
-            return self._codec.decode(entry.envelope)
-        return self._read_from_store(oid, entry.in_store_node, timeout)
+        """The value of a ready object (raises its error); a lost stored copy is recomputed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for attempt in range(MAX_RECOVERIES_PER_GET + 1):
+            if entry.error is not None:
+                raise errors.exception_from_record(entry.error)
+            if entry.envelope is not None:
+                return self._codec.decode(entry.envelope)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return self._read_from_store(oid, entry.in_store_node, left)
+            except exc.ObjectLostError:
+                if attempt == MAX_RECOVERIES_PER_GET or self._io.on_io_thread():
+                    raise
+                recovered = self._recover(oid, entry, deadline)
+                if recovered is None:
+                    raise
+                entry = recovered
+        raise AssertionError("unreachable")
+
+    def _recover(self, oid: bytes, entry: Entry, deadline: float | None) -> Entry | None:
+        """Have a lost stored object recomputed (owned: here; borrowed: by its owner) and
+        wait for its new entry; None when it cannot be (the caller raises the loss)."""
+        store = self._memory_store
+        if self._owned.is_owned(oid):
+            if self.recovery is None:
+                return None
+            self._io.run(self.recovery.recover(oid, entry), timeout=RPC_TIMEOUT)
+        else:
+            owner = self._owners.get(oid)
+            if owner is None:
+                return None
+            ref = ObjectRef(oid, owner)
+
+            def ask_again() -> None:
+                if store.get_if_ready(oid) is entry:
+                    store.delete(oid)
+                self._borrowed_locations.pop(oid, None)
+                self._lost.add(oid)
+                self._start_fetch(ref)
+
+            async def on_loop() -> None:
+                ask_again()
+            self._io.run(on_loop(), timeout=RPC_TIMEOUT)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not store.wait_indices([oid], 1, left):
+            raise exc.GetTimeoutError(f"get() timed out while object {oid.hex()} was being recomputed")
+        return store.get_if_ready(oid)
+
+    async def recover_lost(self, oid: bytes, entry: Entry) -> bool:
+        """(Owner, on the loop.) A borrower could read no copy of ``oid``: if no node
+        holds one any more, recompute it. True when the entry was reset (wait again)."""
+        if self.recovery is None or not entry.in_store_node or entry.error is not None \
+                or entry.envelope is not None:
+            return False
+        for node in self._owned.locations_of(oid, entry.in_store_node):
+            if await self.recovery.copy_exists(oid, node):
+                return False
+        await self.recovery.recover(oid, entry)
+        return self._memory_store.get_if_ready(oid) is not entry
 
     def _read_from_store(self, oid: bytes, node_id: bytes, timeout: float | None) -> Any:
         from polyray.store import StoreTimeoutError
@@ -141,6 +206,9 @@ class ObjectGetter:
         for r in refs:
             oid = r._id
             entry = ready_entry(oid)
+            if entry is None and self._owned.is_owned(oid) and self._memory_store.wait_indices([oid], 1, (
+                    None if deadline is None else max(0.0, deadline - time.monotonic()))):
+                entry = ready_entry(oid)  # being recomputed by another get()
             if entry is None:  # freed concurrently
                 raise exc.ObjectLostError(f"object {oid.hex()} was freed while being read")
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -245,7 +313,10 @@ class ObjectGetter:
         try:
             while not self._ctx.shutting_down:
                 try:
-                    reply = await stub.GetObject(cw.GetObjectRequest(object_id=oid, timeout_ms=GET_OBJECT_WAIT_MS),
+                    lost = oid in self._lost
+                    self._lost.discard(oid)
+                    reply = await stub.GetObject(cw.GetObjectRequest(object_id=oid, timeout_ms=GET_OBJECT_WAIT_MS,
+                                                                     lost=lost),
                                                  timeout=GET_OBJECT_WAIT_MS / 1000 + 10)
                 except grpc.aio.AioRpcError as e:
                     store.set(oid, error=_owner_unreachable(oid, address_str(owner), e.code()))

@@ -6,7 +6,9 @@ or by submitting the task that returns it). OwnedObjects writes put values
 raylet), records task results and failures reported by the submitters (it is
 their TaskFinisher), remembers which nodes hold copies, and carries out the
 frees the ReferenceCounter decides: the value leaves the memory store and
-batched FreeObjects go to every node holding a copy.
+batched FreeObjects go to every node holding a copy. For each normal task
+whose return lives in a store it keeps the task's lineage (LineageTable), so
+ObjectRecovery can recompute the object when its copies are lost.
 
 Invariants: an owned object is completed exactly once (value, store location
 or error; first writer wins); a value larger than the inline limit never
@@ -26,6 +28,7 @@ import grpc
 from polyray import exceptions as exc
 from polyray.core.connections import Connections
 from polyray.core.io_loop import IoLoop
+from polyray.core.lineage import LineageTable, max_bytes_from_env
 from polyray.core.memory_store import MemoryStore
 from polyray.core.node_directory import NodeDirectory
 from polyray.core.node_store import NodeStore
@@ -55,7 +58,7 @@ class OwnedObjects:
 
     def __init__(self, *, ctx: WorkerContext, io: IoLoop, connections: Connections, references: ReferenceCounter,
                  memory_store: MemoryStore, codec: ValueCodec, node_store: NodeStore,
-                 nodes: NodeDirectory) -> None:
+                 nodes: NodeDirectory, lineage_max_bytes: int | None = None) -> None:
         self._ctx = ctx
         self._io = io
         self._connections = connections
@@ -69,6 +72,11 @@ class OwnedObjects:
         self._locations: dict[bytes, list[bytes]] = {}
         self._pending_free: list[tuple[bytes, bytes]] = []
         self._free_scheduled = False
+        # The specs that can recompute stored returns; their arguments stay
+        # "submitted" while kept (lineage.py).
+        self.lineage = LineageTable(max_bytes_from_env(lineage_max_bytes), references.remove_submitted)
+        # Set by the CoreWorker (object_recovery.py): told when a task finishes.
+        self.recovery: Any = None
 
     # -- puts ---------------------------------------------------------------------
     def put(self, value: Any, *, target: int = pb.PYTHON, path: str = "value") -> ObjectRef:
@@ -144,6 +152,7 @@ class OwnedObjects:
     def complete(self, spec: pb.TaskSpec, returns: Iterable[pb.ReturnObject], arg_ids: list[bytes]) -> None:
         """Record a task's results (on the loop)."""
         refs = self._references
+        stored: list[bytes] = []
         for r in returns:
             if not refs.is_owned(r.object_id):
                 # Every reference to this return is already gone: drop it.
@@ -157,12 +166,20 @@ class OwnedObjects:
                 refs.set_in_store(r.object_id, r.in_store_node)
                 self._memory_store.set(r.object_id, in_store_node=r.in_store_node, size=r.size,
                                        nested=self._codec.hold_nested(r.nested_refs))
-        if arg_ids:
+                stored.append(r.object_id)
+        if self.recovery is not None:
+            self.recovery.on_finished(spec, None)
+        if stored and spec.type == pb.NORMAL_TASK and self.lineage.max_bytes > 0:
+            # Keep the lineage (it takes over the arguments' pins).
+            self.lineage.record(spec, list(arg_ids), stored)
+        elif arg_ids:
             refs.remove_submitted(arg_ids)
 
     def fail(self, spec: pb.TaskSpec, record: pb.ErrorRecord, arg_ids: list[bytes]) -> None:
         """Complete every return of a task with an error."""
         tid = spec.task_id
+        if self.recovery is not None:
+            record = self.recovery.on_finished(spec, record) or record
         for i in range(1, spec.num_returns + 1):
             oid = return_id(tid, i)
             if self._references.is_owned(oid):
@@ -171,6 +188,10 @@ class OwnedObjects:
 
     def retry(self, spec: pb.TaskSpec, why: str) -> None:
         """A task is submitted again: nothing to record yet (task events will)."""
+
+    def is_owned(self, oid: bytes) -> bool:
+        """Whether this process owns ``oid`` (and it is not freed)."""
+        return self._references.is_owned(oid)
 
     # -- copies ---------------------------------------------------------------------
     def add_location(self, oid: bytes, node_id: bytes) -> None:
@@ -195,6 +216,7 @@ class OwnedObjects:
     def on_free(self, oid: bytes, in_store_node: bytes) -> None:
         """The ReferenceCounter freed an owned object (any thread): drop it everywhere."""
         self._memory_store.delete(oid)
+        self.lineage.on_free(oid)
         if not in_store_node and oid not in self._locations:
             return  # an inline value: nothing to free in any store
         nodes = self.locations_of(oid, in_store_node)

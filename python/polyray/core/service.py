@@ -140,6 +140,9 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
                 entry = await asyncio.wait_for(fut, timeout)
             except asyncio.TimeoutError:
                 return cw.GetObjectReply(timed_out=True)
+        if request.lost and await self._getter.recover_lost(oid, entry):
+            # No copy is left: it is being recomputed (or is lost for good); answer with what comes.
+            return await self.GetObject(cw.GetObjectRequest(object_id=oid, timeout_ms=request.timeout_ms), context)
         if entry.error is not None:
             return cw.GetObjectReply(found=True, object=pb.ReturnObject(
                 object_id=oid, value=pb.Envelope(format=pb.FORMAT_ERROR, body=entry.error.SerializeToString())))
