@@ -140,3 +140,50 @@ def test_put_whose_copy_is_gone_raises_put(two_nodes):
     with pytest.raises(ObjectLostError) as info:
         polyray.get(ref, timeout=5)
     assert info.value.reason == "REASON_PUT", info.value
+
+
+def test_java_and_cpp_task_returns_are_recomputed_for_a_python_owner(tmp_path):
+    """A Java task and a C++ task on B each return a large value; B dies; the
+    Python owner re-runs them on the node that replaces B."""
+    import glob
+    import shutil
+    import subprocess
+
+    import polyray.sdk
+    xlang = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "xlang")
+    if xlang not in sys.path:
+        sys.path.insert(0, xlang)
+    from xlang_support import CPP_SRC, build_cpp
+    javac = shutil.which("javac")
+    if javac is None or not polyray.sdk.java_classpath():
+        pytest.skip("no JDK or the Java SDK is not built (make setup)")
+    java_out = str(tmp_path / "java")
+    sources = glob.glob(os.path.join(xlang, "java_src", "**", "*.java"), recursive=True)
+    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", java_out, *sources],
+                   check=True, capture_output=True)
+    cpp_lib = build_cpp("cluster_funcs", [os.path.join(CPP_SRC, "cluster_funcs.cc")], "shared")
+    if polyray.is_initialized():
+        polyray.shutdown()
+    c = Cluster()
+    try:
+        c.start_head(num_cpus=2)
+        b = c.add_node(num_cpus=2, resources={"b": 2})
+        c.wait_alive(2)
+        polyray.init(address=c.address, code_search_path=[java_out, cpp_lib])
+        n = 250_000  # 2 MB of doubles
+        data = bytes(range(256)) * 4096  # 1 MB
+        java_ref = polyray.java_function("xlangtest.Calc", "reverse").options(resources={"b": 1}).remote(data)
+        cpp_ref = polyray.cpp_function("ClusterMake").options(resources={"b": 1}).remote(n)
+        polyray.wait([java_ref, cpp_ref], num_returns=2, timeout=90)
+        killed = _kill_and_replace(c, b)
+        got_java = polyray.get(java_ref, timeout=60)
+        took_java = time.monotonic() - killed
+        got_cpp = polyray.get(cpp_ref, timeout=60)
+        took_cpp = time.monotonic() - killed
+        assert bytes(got_java) == data[::-1]
+        assert len(got_cpp) == n and got_cpp[0] == 0.0 and got_cpp[-1] == n - 1
+        print(f"\nrecomputed a Java return {took_java:.2f} s and a C++ return {took_cpp:.2f} s after the kill")
+    finally:
+        gc.collect()
+        polyray.shutdown()
+        c.shutdown()
