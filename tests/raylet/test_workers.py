@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 
@@ -15,7 +16,10 @@ async def test_worker_crashing_before_registering_fails_lease(tmp_path):
     async with running_raylet(tmp_path) as h:
         h.launcher.extra_env = {"FAKE_WORKER_MODE": "crash"}
         reply = await h.lease()
-        assert reply.failure.kind == common_pb2.RUNTIME_ERROR
+        # A process that ran and died is a crash: the caller charges the task
+        # one attempt and asks again (policy "lease_failure").
+        assert reply.failure.kind == common_pb2.WORKER_CRASHED
+        assert reply.failure.reason == common_pb2.REASON_PROCESS_EXITED and reply.failure.exit_code == 3
         message = reply.failure.message
         assert "exited with code 3 before registering" in message, message
         assert "cannot import the user's module (on purpose)" in message, message
@@ -31,10 +35,24 @@ async def test_worker_never_registering_times_out(tmp_path):
         h.launcher.extra_env = {"FAKE_WORKER_MODE": "hang"}
         reply = await h.lease()
         message = reply.failure.message
-        assert reply.failure.kind == common_pb2.RUNTIME_ERROR
+        assert reply.failure.kind == common_pb2.WORKER_CRASHED, "a missed deadline is retried like a crash"
         assert "did not register within 1 s" in message, message
         assert "stuck before registering" in message, message
         await wait_for(lambda: not h.raylet.pool.workers, what="hung worker killed")
+        assert (await h.stats()).resources_available["CPU"] == 2.0
+
+
+async def test_worker_killed_before_registering_is_a_crash_with_the_signal(tmp_path):
+    async with running_raylet(tmp_path, worker_start_timeout_s=30.0) as h:
+        h.launcher.extra_env = {"FAKE_WORKER_MODE": "hang"}
+        lease = asyncio.ensure_future(h.lease())
+        await wait_for(lambda: any(w.pid for w in h.raylet.pool.workers.values()), what="a worker starting")
+        starting = next(w for w in h.raylet.pool.workers.values() if w.pid)
+        os.kill(starting.pid, signal.SIGKILL)
+        reply = await asyncio.wait_for(lease, timeout=20)
+        assert reply.failure.kind == common_pb2.WORKER_CRASHED
+        assert reply.failure.exit_code == -signal.SIGKILL
+        assert "killed by signal SIGKILL before registering" in reply.failure.message, reply.failure.message
         assert (await h.stats()).resources_available["CPU"] == 2.0
 
 

@@ -64,6 +64,26 @@ def runtime_error(message: str, type_name: str) -> common_pb2.ErrorRecord:
     )
 
 
+def start_failure(exc: WorkerStartError) -> common_pb2.ErrorRecord:
+    """The failure of a lease whose worker did not come up. A process that
+    exited, was killed or missed its registration deadline is WORKER_CRASHED
+    (the caller charges its task one attempt and asks again; the policy
+    "lease_failure" of the runtime spec); a launcher that cannot start
+    anything stays RUNTIME_ERROR (the caller fails the scheduling class)."""
+    if not exc.crashed:
+        return runtime_error(str(exc), "WorkerStartError")
+    record = common_pb2.ErrorRecord(
+        kind=common_pb2.WORKER_CRASHED,
+        type_name="WorkerCrashedError",
+        message=str(exc),
+        language=common_pb2.PYTHON,
+        reason=common_pb2.REASON_PROCESS_EXITED,
+    )
+    if exc.exit_code is not None:
+        record.exit_code = exc.exit_code
+    return record
+
+
 class _State(enum.Enum):
     QUEUED = "queued"
     STARTING = "starting"  # resources held, worker being found or started
@@ -340,12 +360,7 @@ class LeaseManager:
         except WorkerStartError as exc:
             if req.state is _State.STARTING:
                 req.pool.release(req.resources)
-                self._finish(
-                    req,
-                    raylet_pb2.RequestWorkerLeaseReply(
-                        failure=runtime_error(str(exc), "WorkerStartError")
-                    ),
-                )
+                self._finish(req, raylet_pb2.RequestWorkerLeaseReply(failure=start_failure(exc)))
                 self._dispatch()
             return
         if req.state is not _State.STARTING:

@@ -144,7 +144,8 @@ class WorkerPool:
         self._claimed.discard(worker.worker_id)
         if not worker.alive:
             raise WorkerStartError(
-                f"{self._describe(worker)} {describe_exit(worker.exit_code or 0)} right after registering"
+                f"{self._describe(worker)} {describe_exit(worker.exit_code or 0)} right after registering",
+                crashed=True, exit_code=worker.exit_code,
             )
         return worker
 
@@ -204,14 +205,17 @@ class WorkerPool:
         pid = f" (pid {worker.pid})" if worker.pid else ""
         return f"{language_name(worker.language)} worker{pid} for job {worker.job_id.hex()}"
 
-    def _fail_start(self, worker: WorkerProcess, why: str, with_stderr: bool = True) -> None:
+    def _fail_start(self, worker: WorkerProcess, why: str, with_stderr: bool = True,
+                    crashed: bool = False, exit_code: int | None = None) -> None:
+        """Fail a start: ``crashed`` when a process ran and died or timed out
+        (retryable), unset when nothing could be launched."""
         if worker.registered.done():
             return
         message = f"{self._describe(worker)} failed to start: {why}"
         tail = worker.stderr_text() if with_stderr else ""
         if tail:
             message += f"\n--- last lines of its stderr ---\n{tail}"
-        worker.registered.set_exception(WorkerStartError(message))
+        worker.registered.set_exception(WorkerStartError(message, crashed=crashed, exit_code=exit_code))
 
     async def _start(self, worker: WorkerProcess) -> None:
         try:
@@ -264,7 +268,7 @@ class WorkerPool:
                 try:
                     await asyncio.wait_for(worker.exited.wait(), timeout=3.0)
                 except asyncio.TimeoutError:
-                    self._fail_start(worker, worker.start_failure)
+                    self._fail_start(worker, worker.start_failure, crashed=True)
 
     # -- registration --------------------------------------------------------
 
@@ -350,7 +354,8 @@ class WorkerPool:
         self._forget(worker)
         if not worker.registered.done():
             self._fail_start(
-                worker, worker.start_failure or f"it {describe_exit(code)} before registering"
+                worker, worker.start_failure or f"it {describe_exit(code)} before registering",
+                crashed=True, exit_code=code,
             )
         try:
             await self._on_exit(worker, code)

@@ -35,7 +35,19 @@ class WorkerState(enum.Enum):
 
 
 class WorkerStartError(Exception):
-    """A worker did not come up; the message says why."""
+    """A worker did not come up; the message says why.
+
+    ``crashed`` is set when a process was started but exited, was killed or
+    missed its registration deadline (its task may be retried: another start
+    may well succeed); unset when nothing could be started at all (no
+    launcher, no ``java``, no worker binary), which every start would repeat.
+    ``exit_code`` is the process's (negative: killed by that signal), if known.
+    """
+
+    def __init__(self, message: str, crashed: bool = False, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.crashed = crashed
+        self.exit_code = exit_code
 
 
 def describe_exit(code: int) -> str:
