@@ -186,7 +186,7 @@ public final class DriverRuntime extends CoreRuntime {
           .permitKeepAliveTime(5, TimeUnit.SECONDS)
           .permitKeepAliveWithoutCalls(true)
           .directExecutor() // handlers answer at once or register a callback
-          .addService(new DriverService(core))
+          .addService(io.polyray.runtime.worker.Validation.guarded(new DriverService(core)))
           .build()
           .start();
     } catch (IOException e) {

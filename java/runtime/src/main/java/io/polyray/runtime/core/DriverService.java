@@ -15,6 +15,8 @@ import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
 import io.polyray.runtime.proto.UpdateBorrowsReply;
 import io.polyray.runtime.proto.UpdateBorrowsRequest;
+import io.polyray.runtime.spec.RuntimeSpec;
+import io.polyray.runtime.worker.Validation;
 
 /**
  * The CoreWorkerService of a Java driver (docs/protocol.md §6): it owns objects, so it
@@ -45,11 +47,18 @@ final class DriverService extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBas
 
   @Override
   public void getObject(GetObjectRequest request, StreamObserver<GetObjectReply> out) {
+    if (invalid(out, () -> Validation.checkId(request.getObjectId(), "GetObjectRequest.object_id",
+        RuntimeSpec.IDS_OBJECT_BYTES, false))) {
+      return;
+    }
     core.serveGetObject(request, out);
   }
 
   @Override
   public void updateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
+    if (invalid(out, () -> Validation.checkBorrows(request))) {
+      return;
+    }
     core.serveUpdateBorrows(request, out);
   }
 
@@ -69,5 +78,15 @@ final class DriverService extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBas
   public void exit(ExitRequest request, StreamObserver<ExitReply> out) {
     out.onNext(ExitReply.newBuilder().setAccepted(false).build());
     out.onCompleted();
+  }
+
+  private static boolean invalid(StreamObserver<?> out, Runnable check) {
+    try {
+      check.run();
+      return false;
+    } catch (Validation.InvalidInput e) {
+      out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+      return true;
+    }
   }
 }

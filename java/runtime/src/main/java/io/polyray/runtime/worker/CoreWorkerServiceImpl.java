@@ -20,6 +20,7 @@ import io.polyray.runtime.proto.TaskSpec;
 import io.polyray.runtime.proto.UpdateBorrowsReply;
 import io.polyray.runtime.proto.UpdateBorrowsRequest;
 import io.polyray.runtime.ref.Hex;
+import io.polyray.runtime.spec.RuntimeSpec;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -126,6 +127,21 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
       ready.clear();
     }
 
+    /** Bad input: the stream ends with INVALID_ARGUMENT naming the field (results in flight are lost). */
+    synchronized void reject(String why) {
+      System.err.println("polyray: Java worker: closing a PushTasks stream: " + why);
+      if (done) {
+        return;
+      }
+      done = true;
+      ready.clear();
+      try {
+        out.onError(io.grpc.Status.INVALID_ARGUMENT.withDescription(why).asRuntimeException());
+      } catch (RuntimeException e) {
+        // already cancelled by the caller
+      }
+    }
+
     private void finishIfIdle() {
       if (halfClosed && pending == 0 && !done) {
         done = true;
@@ -144,8 +160,25 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
     return new StreamObserver<PushTasksRequest>() {
       @Override
       public void onNext(PushTasksRequest req) {
+        try {
+          Validation.checkPush(req);
+        } catch (Validation.InvalidInput e) {
+          s.reject(e.getMessage());
+          return;
+        }
         s.added(req.getTasksCount());
         for (TaskSpec spec : req.getTasksList()) {
+          try {
+            Validation.checkTaskSpec(spec);
+          } catch (Validation.InvalidInput e) {
+            if (!Validation.addressable(spec)) {
+              s.reject("a task that cannot be answered: " + e.getMessage());
+              return;
+            }
+            System.err.println("polyray: Java worker: rejecting a pushed task: " + e.getMessage());
+            s.reply(Validation.invalidTaskResult(spec, e, "java"));
+            continue;
+          }
           worker.executor().enqueue(spec, s::reply);
         }
       }
@@ -164,6 +197,10 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
 
   @Override
   public void getObject(GetObjectRequest request, StreamObserver<GetObjectReply> out) {
+    if (invalid(out, () -> Validation.checkId(request.getObjectId(), "GetObjectRequest.object_id",
+        RuntimeSpec.IDS_OBJECT_BYTES, false))) {
+      return;
+    }
     io.polyray.runtime.core.CoreWorker core = worker.core();
     if (core != null) {
       core.serveGetObject(request, out); // objects put (or tasks submitted) by this worker's tasks
@@ -178,6 +215,9 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
 
   @Override
   public void updateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
+    if (invalid(out, () -> Validation.checkBorrows(request))) {
+      return;
+    }
     io.polyray.runtime.core.CoreWorker core = worker.core();
     if (core != null) {
       core.serveUpdateBorrows(request, out);
@@ -189,12 +229,23 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
 
   @Override
   public void addObjectLocation(AddObjectLocationRequest request, StreamObserver<AddObjectLocationReply> out) {
+    if (invalid(out, () -> {
+      Validation.checkId(request.getObjectId(), "AddObjectLocationRequest.object_id", RuntimeSpec.IDS_OBJECT_BYTES,
+          false);
+      Validation.checkId(request.getNodeId(), "AddObjectLocationRequest.node_id", RuntimeSpec.IDS_NODE_BYTES, false);
+    })) {
+      return;
+    }
     out.onNext(AddObjectLocationReply.getDefaultInstance());
     out.onCompleted();
   }
 
   @Override
   public void cancelTask(CancelTaskRequest request, StreamObserver<CancelTaskReply> out) {
+    if (invalid(out, () -> Validation.checkId(request.getTaskId(), "CancelTaskRequest.task_id",
+        RuntimeSpec.IDS_TASK_BYTES, false))) {
+      return;
+    }
     boolean attempted = worker.executor().cancel(request.getTaskId(), request.getForce());
     out.onNext(CancelTaskReply.newBuilder().setAttempted(attempted).build());
     out.onCompleted();
@@ -205,5 +256,16 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
     out.onNext(ExitReply.newBuilder().setAccepted(true).build());
     out.onCompleted();
     worker.exitSoon();
+  }
+
+  /** Runs {@code check}; on bad input answers INVALID_ARGUMENT naming the field and returns true. */
+  static boolean invalid(StreamObserver<?> out, Runnable check) {
+    try {
+      check.run();
+      return false;
+    } catch (Validation.InvalidInput e) {
+      out.onError(io.grpc.Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+      return true;
+    }
   }
 }

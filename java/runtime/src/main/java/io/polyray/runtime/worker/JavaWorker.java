@@ -109,7 +109,7 @@ public final class JavaWorker implements AutoCloseable {
         // Every handler only queues work or answers at once: run them on the network
         // thread, saving a thread hand-off per message on the hot path.
         .directExecutor()
-        .addService(new CoreWorkerServiceImpl(this))
+        .addService(Validation.guarded(new CoreWorkerServiceImpl(this)))
         .build()
         .start();
     // The push port carries PushTasks without gRPC for callers that speak it (PushPort);

@@ -121,10 +121,25 @@ final class PushPort {
           byte[] body = new byte[n];
           in.readFully(body);
           PushTasksRequest req = PushTasksRequest.parseFrom(body);
+          try {
+            Validation.checkPush(req);
+          } catch (Validation.InvalidInput e) {
+            throw new IOException(e.getMessage());
+          }
           synchronized (this) {
             pending += req.getTasksCount();
           }
           for (TaskSpec spec : req.getTasksList()) {
+            try {
+              Validation.checkTaskSpec(spec);
+            } catch (Validation.InvalidInput e) {
+              if (!Validation.addressable(spec)) {
+                throw new IOException("a task that cannot be answered: " + e.getMessage());
+              }
+              System.err.println("polyray: Java worker: rejecting a pushed task: " + e.getMessage());
+              reply(Validation.invalidTaskResult(spec, e, "java"));
+              continue;
+            }
             executor.enqueue(spec, this::reply);
           }
         }
