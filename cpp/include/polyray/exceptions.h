@@ -6,6 +6,7 @@
 #define POLYRAY_EXCEPTIONS_H_
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -74,13 +75,41 @@ class CrossLanguageException : public TaskException {
         : Error(message, std::move(record)) {}                           \
   };
 POLYRAY_DEFINE_SYSTEM_ERROR(WorkerCrashedError)
-POLYRAY_DEFINE_SYSTEM_ERROR(ActorDiedError)
 POLYRAY_DEFINE_SYSTEM_ERROR(ObjectLostError)
 POLYRAY_DEFINE_SYSTEM_ERROR(GetTimeoutError)
 POLYRAY_DEFINE_SYSTEM_ERROR(TaskCancelledError)
 POLYRAY_DEFINE_SYSTEM_ERROR(NodeDiedError)
 POLYRAY_DEFINE_SYSTEM_ERROR(ObjectStoreFullError)
+POLYRAY_DEFINE_SYSTEM_ERROR(GcsUnavailableError)
 #undef POLYRAY_DEFINE_SYSTEM_ERROR
+
+/// The actor is dead: its creation failed, it was killed, or its process
+/// died beyond its restarts. reason() says why, as the protocol's ErrorReason
+/// name ("REASON_PROCESS_EXITED" with exit_code(), negative for a signal;
+/// "REASON_NODE_DIED", "REASON_OWNER_DIED", "REASON_KILLED",
+/// "REASON_CREATION_FAILED"); empty when unknown.
+class ActorDiedError : public Error {
+ public:
+  explicit ActorDiedError(const std::string& message, std::string record = {}, std::string reason = {},
+                          std::optional<int> exit_code = std::nullopt)
+      : Error(message, std::move(record)), reason_(std::move(reason)), exit_code_(exit_code) {}
+  /// Why the actor died (an ErrorReason name), or empty.
+  const std::string& reason() const noexcept { return reason_; }
+  /// The exit code of its process with REASON_PROCESS_EXITED (negative: the signal).
+  std::optional<int> exit_code() const noexcept { return exit_code_; }
+
+ private:
+  std::string reason_;
+  std::optional<int> exit_code_;
+};
+
+/// The process that owned an object (its creator by Put or by calling the
+/// task) died, so the object is gone. An ObjectLostError, as in Ray.
+class OwnerDiedError : public ObjectLostError {
+ public:
+  explicit OwnerDiedError(const std::string& message, std::string record = {})
+      : ObjectLostError(message, std::move(record)) {}
+};
 
 /// A value cannot be converted: it has no XLANG form, or a received value
 /// does not fit the requested C++ type. The message names the place inside

@@ -16,6 +16,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <typeinfo>
 
@@ -86,8 +87,24 @@ template <typename F>
 auto BuildError(const rpc::ErrorRecord& r, std::string serialized, int depth, F&& f) {
   switch (r.kind()) {
     case rpc::WORKER_CRASHED: return f(WorkerCrashedError(WithCause(r), std::move(serialized)));
-    case rpc::ACTOR_DIED: return f(ActorDiedError(WithCause(r), std::move(serialized)));
-    case rpc::OBJECT_LOST: return f(ObjectLostError(WithCause(r), std::move(serialized)));
+    case rpc::ACTOR_DIED: {
+      // Why: the first reason set along the cause chain.
+      const rpc::ErrorRecord* why = &r;
+      for (int i = 0; why != nullptr && why->reason() == rpc::REASON_UNSPECIFIED; ++i) {
+        why = (why->has_cause() && i < 32) ? &why->cause() : nullptr;
+      }
+      std::string reason = why != nullptr ? rpc::ErrorReason_Name(why->reason()) : std::string();
+      std::optional<int> code;
+      if (why != nullptr && why->reason() == rpc::REASON_PROCESS_EXITED) code = why->exit_code();
+      return f(ActorDiedError(WithCause(r), std::move(serialized), std::move(reason), code));
+    }
+    case rpc::OBJECT_LOST:
+      if (r.reason() == rpc::REASON_OWNER_DIED) {
+        return f(OwnerDiedError(WithCause(r), std::move(serialized)));
+      }
+      return f(ObjectLostError(WithCause(r), std::move(serialized)));
+    case rpc::OWNER_DIED: return f(OwnerDiedError(WithCause(r), std::move(serialized)));
+    case rpc::GCS_UNAVAILABLE: return f(GcsUnavailableError(WithCause(r), std::move(serialized)));
     case rpc::TASK_CANCELLED: return f(TaskCancelledError(WithCause(r), std::move(serialized)));
     case rpc::NODE_DIED: return f(NodeDiedError(WithCause(r), std::move(serialized)));
     case rpc::OBJECT_STORE_FULL:

@@ -14,6 +14,8 @@ const char* SystemTypeName(rpc::ErrorKind kind) {
     case rpc::NODE_DIED: return "polyray::NodeDiedError";
     case rpc::OBJECT_STORE_FULL: return "polyray::ObjectStoreFullError";
     case rpc::GET_TIMEOUT: return "polyray::GetTimeoutError";
+    case rpc::OWNER_DIED: return "polyray::OwnerDiedError";
+    case rpc::GCS_UNAVAILABLE: return "polyray::GcsUnavailableError";
     default: return "polyray::Error";
   }
 }

@@ -67,6 +67,24 @@ EntryPtr EntryFromReply(rpc::GetObjectReply& reply, const std::string& oid, cons
   return e;
 }
 
+
+// The error value of a borrowed object whose owner did not answer GetObject:
+// nothing listens at its address (UNAVAILABLE) means the owner died
+// (OWNER_DIED, REASON_OWNER_DIED); anything else leaves the object lost.
+rpc::ErrorRecord OwnerUnreachable(const std::string& oid, const std::string& owner,
+                                  const grpc::Status& st) {
+  if (st.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    rpc::ErrorRecord r = SystemError(rpc::OWNER_DIED, "the owner of object " + Hex(oid) + " at " +
+                                                          owner + " died (" + st.error_message() +
+                                                          "); the object is lost");
+    r.set_reason(rpc::REASON_OWNER_DIED);
+    return r;
+  }
+  return SystemError(rpc::OBJECT_LOST, "the owner of object " + Hex(oid) + " at " + owner +
+                                           " is unreachable (" + st.error_message() +
+                                           "); the object is lost");
+}
+
 }  // namespace
 
 std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::RefPtr>& refs, int64_t timeout_ms) {
@@ -228,10 +246,7 @@ void ObjectGetter::FetchOnce(const std::string& oid, const rpc::Address& owner) 
           fetching_.erase(oid);
         }
         if (!st.ok()) {
-          w_.memory_store().Set(
-              oid, ErrorEntry(SystemError(rpc::OBJECT_LOST, "the owner of object " + Hex(oid) + " at " +
-                                                                Target(owner) + " is unreachable (" +
-                                                                st.error_message() + "); the object is lost")));
+          w_.memory_store().Set(oid, ErrorEntry(OwnerUnreachable(oid, Target(owner), st)));
           return;
         }
         w_.memory_store().Set(oid, EntryFromReply(reply, oid, owner));
@@ -251,9 +266,7 @@ EntryPtr ObjectGetter::FetchFromOwner(const rpc::ObjectRef& ref) {
     rpc::GetObjectReply reply;
     grpc::Status st = stub->GetObject(&ctx, req, &reply);
     if (!st.ok()) {
-      return ErrorEntry(SystemError(rpc::OBJECT_LOST, "the owner of object " + Hex(oid) + " at " +
-                                                          Target(ref.owner()) + " is unreachable (" +
-                                                          st.error_message() + "); the object is lost"));
+      return ErrorEntry(OwnerUnreachable(oid, Target(ref.owner()), st));
     }
     if (reply.timed_out()) continue;  // the owner is alive and the value pending
     return EntryFromReply(reply, oid, ref.owner());
