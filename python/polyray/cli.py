@@ -89,9 +89,12 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     """SIGTERM every daemon started by `polyray start` on this machine."""
+    from polyray.node import remove_stale_segments
+
     entries = _load_state()
     if not entries:
         print("polyray stop: no node daemons were started here")
+        _report_removed(remove_stale_segments())
         return 0
     for e in entries:
         try:
@@ -113,7 +116,13 @@ def cmd_stop(args: argparse.Namespace) -> int:
                 pass
     _save_state([])
     print(f"stopped {len(entries)} node daemon(s)")
+    _report_removed(remove_stale_segments())
     return 0
+
+
+def _report_removed(segments: list[str]) -> None:
+    if segments:
+        print(f"removed {len(segments)} store segment(s) of dead nodes: {', '.join(segments)}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -15,6 +15,8 @@ import asyncio
 import json
 import logging
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,8 +55,65 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--idle-worker-timeout", type=float, default=10.0)
     p.add_argument("--prestart-workers", type=int, default=0)
     p.add_argument("--node-timeout", type=float, default=10.0, help="seconds without heartbeat before a node is dead")
+    p.add_argument("--session-dir", default=None,
+                   help="folder of the workers' logs (default /tmp/polyray/session_<time>_<pid>/logs)")
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
+
+
+#: Store segments of raylets: /dev/shm/polyray-<12 hex of the node id>-<pid of the creating node>.
+_SEGMENT = re.compile(r"polyray-[0-9a-f]{12}-(\d+)")
+_SHM = "/dev/shm"
+
+
+def _process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), or None if it does not run."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        if fields[0] == "Z":
+            return None  # a zombie holds nothing but its exit code
+        with open("/proc/stat") as f:
+            boot = next(float(line.split()[1]) for line in f if line.startswith("btime "))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+
+
+def segment_is_stale(name: str, shm_dir: str = _SHM) -> bool:
+    """True for a node's segment (``polyray-<node>-<pid>``) whose creator is gone:
+    its pid does not run, or the process with that pid started after the segment
+    was created (the pid was reused). Segments of other names are never stale."""
+    m = _SEGMENT.fullmatch(name)
+    if m is None:
+        return False
+    try:
+        created = os.stat(os.path.join(shm_dir, name)).st_ctime
+    except FileNotFoundError:
+        return False
+    started = _process_start_time(int(m.group(1)))
+    # A segment is created by its process, after the process started; writes
+    # only move ctime later. 1 s of slack for the clock tick granularity.
+    return started is None or started > created + 1.0
+
+
+def remove_stale_segments(shm_dir: str = _SHM) -> list[str]:
+    """Unlink the store segments of dead polyray nodes on this machine; their names."""
+    removed = []
+    try:
+        names = os.listdir(shm_dir)
+    except OSError:
+        return removed
+    for name in sorted(names):
+        if segment_is_stale(name, shm_dir):
+            try:
+                os.unlink(os.path.join(shm_dir, name))
+            except OSError:
+                continue
+            removed.append(name)
+    if removed:
+        logging.getLogger(__name__).warning("removed store segments of dead nodes: %s", ", ".join(removed))
+    return removed
 
 
 def _custom_resources(text: str) -> dict:
@@ -73,6 +132,7 @@ async def _run(args: argparse.Namespace) -> None:
     from polyray.raylet.config import NodeConfig
     from polyray.raylet.server import RayletServer
 
+    remove_stale_segments()
     gcs_server = None
     if args.head:
         gcs_server = GcsServer(GcsConfig(node_timeout_s=args.node_timeout))
@@ -86,7 +146,8 @@ async def _run(args: argparse.Namespace) -> None:
             custom_resources=_custom_resources(args.resources), host=args.host,
             object_store_memory=args.object_store_memory or default_object_store_memory(),
             idle_worker_timeout_s=args.idle_worker_timeout, prestart_workers=args.prestart_workers,
-            prestart_on_driver=min(2, int(args.num_cpus if args.num_cpus is not None else (os.cpu_count() or 1))))
+            prestart_on_driver=min(2, int(args.num_cpus if args.num_cpus is not None else (os.cpu_count() or 1))),
+            **({"session_dir": args.session_dir} if args.session_dir else {}))
     except ValueError as e:
         raise SystemExit(f"polyray.node: {e}") from None
     raylet = RayletServer(config)
@@ -153,17 +214,22 @@ class EmbeddedHead:
     process: subprocess.Popen
     address: str
     log_path: str
+    #: The temporary folder of this head (address file, its log, the workers' logs).
+    session_dir: str = ""
 
     def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM the head (it stops its workers and removes its store), then wait."""
-        if self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        """SIGTERM the head (it stops its workers and removes its store), wait,
+        then remove its temporary folder."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if self.session_dir:
+            shutil.rmtree(self.session_dir, ignore_errors=True)
+            self.session_dir = ""
 
 
 def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None = None,
@@ -181,7 +247,7 @@ def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None
     address_file = os.path.join(session, "gcs_address")
     log_path = os.path.join(session, "head.log")
     cmd = [sys.executable, "-m", "polyray.node", "--head", "--port", "0", "--address-file", address_file,
-           "--parent-pid", str(os.getpid())]
+           "--parent-pid", str(os.getpid()), "--session-dir", os.path.join(session, "logs")]
     if num_cpus is not None:
         cmd += ["--num-cpus", str(num_cpus)]
     if num_gpus is not None:
@@ -200,7 +266,7 @@ def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None
     while time.monotonic() < deadline:
         if os.path.exists(address_file):
             with open(address_file) as f:
-                return EmbeddedHead(proc, f.read().strip(), log_path)
+                return EmbeddedHead(proc, f.read().strip(), log_path, session)
         if proc.poll() is not None:
             break
         time.sleep(0.02)
