@@ -34,8 +34,9 @@ class ActorTaskSubmitterTest : public ::testing::Test {
       : submitter_(ActorTaskSubmitter::Deps{gcs_, streams_, finisher_, clock_, [] { return false; }}) {}
 
   /// Submits the next call (sequence numbers from 1) and returns its task id.
-  std::string Call(const std::string& name) {
+  std::string Call(const std::string& name, int max_task_retries = 0) {
     auto t = std::make_shared<PendingTask>();
+    t->spec.set_max_task_retries(max_task_retries);
     t->spec.set_type(rpc::ACTOR_TASK);
     t->spec.set_language(rpc::CPP);
     t->spec.set_task_id(NewTaskId(std::string("\x01\x00\x00\x00", 4)));
@@ -132,6 +133,55 @@ TEST_F(ActorTaskSubmitterTest, BrokenStreamFailsInFlightAndFollowsTheRestart) {
   ASSERT_EQ(streams_.opened.size(), 2u);
   EXPECT_EQ(streams_.opened[1]->worker.port(), 7600);
   EXPECT_EQ(Ids(streams_.opened[1]->Sent()), std::vector<std::string>{third});
+}
+
+TEST_F(ActorTaskSubmitterTest, InFlightCallsAreRetriedOnTheNextIncarnationFirstAndInOrder) {
+  std::string a = Call("a", -1);
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7500);
+  std::string b = Call("b", 1);
+  std::string c = Call("c", 0);
+  std::string d = Call("d", 2);
+  streams_.opened[0]->Reply({a});
+  streams_.opened[0]->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "reset"));
+  gcs_.Answer(gcs_.Open(), rpc::RESTARTING);
+  ASSERT_EQ(finisher_.failed.size(), 1u) << "only the call without retries fails";
+  EXPECT_EQ(finisher_.failed[0].first.task_id(), c);
+  EXPECT_NE(finisher_.failed[0].second.message().find("max_task_retries=0"), std::string::npos);
+  std::string e = Call("e", 0);  // made while restarting: waits, spends nothing
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7600);
+  ASSERT_EQ(streams_.opened.size(), 2u);
+  std::vector<rpc::TaskSpec> sent = streams_.opened[1]->Sent();
+  EXPECT_EQ(Ids(sent), (std::vector<std::string>{b, d, e})) << "retried calls first, in sequence order";
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].attempt(), 1);
+  EXPECT_EQ(sent[1].attempt(), 1);
+  EXPECT_EQ(sent[2].attempt(), 0);
+  EXPECT_EQ(sent[0].sequence_no(), 2u);
+  EXPECT_EQ(sent[2].sequence_no(), 5u);
+  // Dies again; the GCS already has the next incarnation up when asked.
+  streams_.opened[1]->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "reset"));
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7700);
+  ASSERT_EQ(streams_.opened.size(), 3u);
+  std::vector<rpc::TaskSpec> third = streams_.opened[2]->Sent();
+  EXPECT_EQ(Ids(third), std::vector<std::string>{d});
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].attempt(), 2);
+  EXPECT_EQ(finisher_.failed.size(), 3u) << "b (retry spent) and e (no retries) failed with the second death";
+}
+
+TEST_F(ActorTaskSubmitterTest, DeathAfterABreakFailsWithTheReason) {
+  Call("m", -1);
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7500);
+  streams_.opened[0]->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "reset"));
+  rpc::ErrorRecord cause;
+  cause.set_kind(rpc::ACTOR_DIED);
+  cause.set_message("exited with code 3");
+  cause.set_reason(rpc::REASON_PROCESS_EXITED);
+  cause.set_exit_code(3);
+  gcs_.Answer(gcs_.Open(), rpc::DEAD, 0, &cause);
+  ASSERT_EQ(finisher_.failed.size(), 1u);
+  EXPECT_EQ(finisher_.failed[0].second.reason(), rpc::REASON_PROCESS_EXITED);
+  EXPECT_EQ(finisher_.failed[0].second.exit_code(), 3);
 }
 
 TEST_F(ActorTaskSubmitterTest, FailedWatchIsRetriedAfterAPause) {

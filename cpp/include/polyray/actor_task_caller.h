@@ -47,7 +47,8 @@ ObjectRef<R> SubmitActorCall(const ActorPtr& actor, const FunctionDescriptor& me
 /// A call of a registered member function R(P...) of a C++ actor; arguments
 /// are checked against P... at compile time.
 template <typename R, typename... P>
-class ActorTaskCaller<R(P...)> : public internal::NameSetter<ActorTaskCaller<R(P...)>> {
+class ActorTaskCaller<R(P...)> : public internal::NameSetter<ActorTaskCaller<R(P...)>>,
+                                 public internal::ActorCallSetters<ActorTaskCaller<R(P...)>> {
  public:
   /// A caller of the method registered as `name` (class `class_name`) on `actor`.
   ActorTaskCaller(internal::ActorPtr actor, std::string name, std::string class_name)
@@ -72,7 +73,8 @@ class ActorTaskCaller<R(P...)> : public internal::NameSetter<ActorTaskCaller<R(P
 /// A call of a method of an actor in any language given by name; R is the
 /// type Get() decodes the result into.
 template <typename R>
-class XlangActorTaskCaller : public internal::NameSetter<XlangActorTaskCaller<R>> {
+class XlangActorTaskCaller : public internal::NameSetter<XlangActorTaskCaller<R>>,
+                             public internal::ActorCallSetters<XlangActorTaskCaller<R>> {
  public:
   /// A caller of `method` on `actor`; `display` names it in errors.
   XlangActorTaskCaller(internal::ActorPtr actor, internal::FunctionDescriptor method,

@@ -3,9 +3,12 @@
 
 #include <grpcpp/support/status.h>
 
+#include <algorithm>
+
 #include "core/actor_info_client.h"
 #include "core/common.h"
 #include "core/ids.h"
+#include "core/submit_policy.h"
 #include "core/task_finisher.h"
 #include "core/task_stream.h"
 
@@ -67,7 +70,7 @@ void ActorTaskSubmitter::Submit(PendingTaskPtr task) {
       Push(aq, task);
     } else {
       aq->pending.push_back(task);
-      Watch(aq, actions);
+      if (!aq->recovering) Watch(aq, actions);
     }
   }
   Run(actions);
@@ -79,6 +82,8 @@ rpc::ErrorRecord ActorTaskSubmitter::Died(const ActorQueue& aq, const rpc::TaskS
   if (aq.death && aq.death->kind() == rpc::ACTOR_DIED) {
     if (!aq.death->message().empty()) r.set_message(aq.death->message());
     if (aq.death->has_cause()) *r.mutable_cause() = aq.death->cause();
+    r.set_reason(aq.death->reason());
+    r.set_exit_code(aq.death->exit_code());
   } else if (aq.death) {
     *r.mutable_cause() = *aq.death;
   }
@@ -130,7 +135,7 @@ void ActorTaskSubmitter::OnWatchReply(const QueuePtr& aq, rpc::ActorState known,
                  actions);
       } else if (info.state() == rpc::ALIVE) {
         aq->watching = false;
-        Alive(aq, info.address(), actions);
+        if (!aq->recovering) Alive(aq, info.address(), actions);  // else the break's FinalState connects
       } else {
         aq->state = info.state();
         rpc::ActorState now = info.state();
@@ -198,9 +203,13 @@ void ActorTaskSubmitter::Broken(const QueuePtr& aq, int generation) {
     aq->generation++;
     aq->stream.reset();  // safe: the stream holds itself until its OnDone returns
     for (auto& [id, t] : aq->inflight) inflight.push_back(t);
+    std::sort(inflight.begin(), inflight.end(), [](const PendingTaskPtr& a, const PendingTaskPtr& b) {
+      return a->spec.sequence_no() < b->spec.sequence_no();
+    });
     aq->inflight.clear();
     was = aq->address;
     aq->state = rpc::RESTARTING;
+    aq->recovering = true;
   }
   FinalState(aq, was, std::move(inflight), 0);
 }
@@ -211,6 +220,7 @@ void ActorTaskSubmitter::FinalState(const QueuePtr& aq, rpc::Address was, std::v
     Actions actions;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      aq->recovering = false;
       MarkDead(aq, SystemError(rpc::ACTOR_DIED, "lost contact with actor " + Hex(aq->actor_id)), std::move(inflight),
                actions);
     }
@@ -230,6 +240,7 @@ void ActorTaskSubmitter::FinalState(const QueuePtr& aq, rpc::Address was, std::v
           Actions actions;
           {
             std::lock_guard<std::mutex> lock(mu_);
+            aq->recovering = false;
             MarkDead(aq, SystemError(rpc::ACTOR_DIED, "lost contact with actor " + Hex(aq->actor_id) + " (" +
                                                           st.error_message() + ")"),
                      std::move(*held), actions);
@@ -248,16 +259,35 @@ void ActorTaskSubmitter::FinalState(const QueuePtr& aq, rpc::Address was, std::v
         Actions actions;
         {
           std::lock_guard<std::mutex> lock(mu_);
+          aq->recovering = false;
           if (info.state() == rpc::DEAD) {
             MarkDead(aq, cause, std::move(*held), actions);
           } else {
+            std::optional<rpc::ErrorRecord> last = cause;
+            if (info.has_last_death_cause()) last = info.last_death_cause();
+            std::vector<PendingTaskPtr> retry;
             for (const PendingTaskPtr& t : *held) {
-              rpc::ErrorRecord r = SystemError(rpc::ACTOR_DIED, "the actor " + Hex(aq->actor_id) +
-                                                                    " died while running " + t->spec.name() +
-                                                                    "; it is restarting");
-              if (cause) *r.mutable_cause() = *cause;
+              // Policy "actor_call": retried on the next incarnation while max_task_retries allows.
+              if (policy::ActorCall(true, "RESTARTING", t->spec.max_task_retries(), t->spec.attempt()) ==
+                  policy::ActorCallDecision::kRetry) {
+                t->spec.set_attempt(t->spec.attempt() + 1);
+                retry.push_back(t);
+                continue;
+              }
+              rpc::ErrorRecord r = SystemError(
+                  rpc::ACTOR_DIED, "the actor " + Hex(aq->actor_id) + " died while running " + t->spec.name() +
+                                       " (attempt " + std::to_string(t->spec.attempt()) +
+                                       ", max_task_retries=" + std::to_string(t->spec.max_task_retries()) +
+                                       "); it is restarting");
+              if (last) {
+                *r.mutable_cause() = *last;
+                r.set_reason(last->reason());
+                r.set_exit_code(last->exit_code());
+              }
               Fail(t, r, actions);
             }
+            // Retried calls go first: they were sent before anything still waiting.
+            for (auto it = retry.rbegin(); it != retry.rend(); ++it) aq->pending.push_front(*it);
             if (info.state() == rpc::ALIVE) {
               Alive(aq, info.address(), actions);
             } else {

@@ -2,10 +2,14 @@
 // runtimes do): one ordered PushTasks stream per actor (its push port when
 // it offers one, else gRPC: task_stream.h), opened once the GCS
 // reports the actor ALIVE (GetActorInfo with wait_for_change, repeated while
-// it starts). Calls made before that wait in order. Once the actor is DEAD,
-// every pending and later call fails with ACTOR_DIED carrying the death
-// cause; calls in flight when a stream breaks fail too (they cannot be known
-// to have run), and the actor's new state is asked of the GCS.
+// it starts). Calls made before that, or while the actor restarts, wait in
+// order and spend no retry. When a stream breaks, the actor's new state is
+// asked of the GCS and each call in flight is decided by the spec's policy
+// "actor_call" (submit_policy.h): resubmitted to the next incarnation
+// (attempt + 1, in sequence order, ahead of the waiting calls) while its
+// max_task_retries allows (-1 forever), else failed with ACTOR_DIED. Once
+// the actor is DEAD, every pending and later call fails with ACTOR_DIED
+// carrying the death cause and its reason.
 //
 // What it meets is passed in (Deps): the GCS through an ActorInfoClient, the
 // actor's worker through a TaskStreamOpener, the task's owner through a
@@ -78,6 +82,8 @@ class ActorTaskSubmitter {
     std::shared_ptr<TaskStream> stream;  // task_stream.h: gRPC or the push port
     int generation = 0;
     bool watching = false;
+    /// From a stream break until its calls in flight are requeued: only that path connects.
+    bool recovering = false;
     std::vector<std::vector<std::string>> creation_args;
   };
   using QueuePtr = std::shared_ptr<ActorQueue>;

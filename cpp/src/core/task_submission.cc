@@ -251,6 +251,8 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitActorTask(const internal::Ac
   spec.set_actor_id(h.actor_id());
   spec.set_num_returns(options.num_returns < 0 ? 1 : options.num_returns);
   spec.set_max_retries(0);
+  // Retries of a call in flight when the actor dies: this call's option, else the actor's.
+  spec.set_max_task_retries(options.max_task_retries_set ? options.max_task_retries : h.max_task_retries());
   spec.set_caller_worker_id(w_.worker_id());
   std::vector<std::string> arg_ids = SubmitArgs(spec, args);
   std::vector<internal::RefPtr> refs = ReturnRefs(spec);

@@ -50,6 +50,20 @@ class NameSetter : public virtual OptionsHolder {
   }
 };
 
+/// Retries of an actor call.
+template <typename Derived>
+class ActorCallSetters : public virtual OptionsHolder {
+ public:
+  /// How often this call is sent again when the actor dies while running it
+  /// (-1: forever); by default the actor's SetMaxTaskRetries. Calls made while
+  /// the actor restarts wait for it and spend no retry.
+  Derived& SetMaxTaskRetries(int max_task_retries) {
+    options_.max_task_retries = max_task_retries;
+    options_.max_task_retries_set = true;
+    return static_cast<Derived&>(*this);
+  }
+};
+
 /// Retries of a normal task.
 template <typename Derived>
 class RetrySetters : public virtual OptionsHolder {

@@ -96,6 +96,7 @@ struct CallOptions {
   std::string ray_namespace;   // actor namespace
   int max_restarts = 0;
   int max_task_retries = 0;
+  bool max_task_retries_set = false;  // an actor call's own value (else the actor's)
   int max_concurrency = 0;
   bool detached = false;
 };
