@@ -81,7 +81,8 @@ EmbeddedHead EmbeddedHead::Start(int64_t timeout_ms) {
   std::string log = head.log_file();
   std::string python = Python();
   std::vector<std::string> argv = {python, "-m", "polyray.node", "--head", "--port", "0", "--address-file",
-                                   address_file, "--parent-pid", std::to_string(getpid())};
+                                   address_file, "--parent-pid", std::to_string(getpid()),
+                                   "--session-dir", head.session_dir_ + "/logs"};
 
   std::vector<std::string> env;
   std::string pythonpath;

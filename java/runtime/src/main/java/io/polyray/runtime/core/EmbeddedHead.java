@@ -22,8 +22,11 @@ final class EmbeddedHead {
   private final Process process;
   private final String address;
   private final Path logFile;
+  /** The temporary folder removed at stop; null for a head that failed to start (its log is kept). */
+  private Path session;
 
-  private EmbeddedHead(Process process, String address, Path logFile) {
+  private EmbeddedHead(Process process, String address, Path logFile, Path session) {
+    this.session = session;
     this.process = process;
     this.address = address;
     this.logFile = logFile;
@@ -78,7 +81,8 @@ final class EmbeddedHead {
     Path addressFile = session.resolve("gcs_address");
     Path log = session.resolve("head.log");
     List<String> cmd = new ArrayList<>(List.of(python, "-m", "polyray.node", "--head", "--port", "0",
-        "--address-file", addressFile.toString(), "--parent-pid", Long.toString(ProcessHandle.current().pid())));
+        "--address-file", addressFile.toString(), "--parent-pid", Long.toString(ProcessHandle.current().pid()),
+        "--session-dir", session.resolve("logs").toString()));
     if (numCpus != null) {
       cmd.add("--num-cpus");
       cmd.add(Double.toString(numCpus));
@@ -110,7 +114,7 @@ final class EmbeddedHead {
         try {
           String addr = Files.readString(addressFile, StandardCharsets.UTF_8).trim();
           if (!addr.isEmpty()) {
-            return new EmbeddedHead(p, addr, log);
+            return new EmbeddedHead(p, addr, log, session);
           }
         } catch (IOException e) {
           // written atomically (rename); retry
@@ -126,7 +130,7 @@ final class EmbeddedHead {
         break;
       }
     }
-    EmbeddedHead head = new EmbeddedHead(p, "", log);
+    EmbeddedHead head = new EmbeddedHead(p, "", log, null);
     head.stop();
     String exit = p.isAlive() ? "still running" : "exit code " + p.exitValue();
     throw new IllegalStateException("the embedded polyray head did not start within " + timeoutMs / 1000 + " s ("
@@ -148,20 +152,33 @@ final class EmbeddedHead {
     }
   }
 
-  /** SIGTERM, wait up to 15 s, then SIGKILL. */
+  /** SIGTERM, wait up to 15 s, then SIGKILL; then remove the temporary folder. */
   void stop() {
-    if (!process.isAlive()) {
+    if (process.isAlive()) {
+      process.destroy();
+      try {
+        if (!process.waitFor(15, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+          process.waitFor(5, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        process.destroyForcibly();
+      }
+    }
+    removeSession();
+  }
+
+  private void removeSession() {
+    Path dir = session;
+    session = null;
+    if (dir == null) {
       return;
     }
-    process.destroy();
-    try {
-      if (!process.waitFor(15, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-        process.waitFor(5, TimeUnit.SECONDS);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      process.destroyForcibly();
+    try (java.util.stream.Stream<Path> walk = Files.walk(dir)) {
+      walk.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+    } catch (IOException e) {
+      // best effort: the folder is under the temp dir
     }
   }
 }
