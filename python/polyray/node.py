@@ -88,13 +88,14 @@ def segment_is_stale(name: str, shm_dir: str = _SHM) -> bool:
     if m is None:
         return False
     try:
-        created = os.stat(os.path.join(shm_dir, name)).st_ctime
+        changed = os.stat(os.path.join(shm_dir, name)).st_mtime
     except FileNotFoundError:
         return False
     started = _process_start_time(int(m.group(1)))
-    # A segment is created by its process, after the process started; writes
-    # only move ctime later. 1 s of slack for the clock tick granularity.
-    return started is None or started > created + 1.0
+    # A segment is created (and written) by its process after that process
+    # started, so a process that started after the segment's last change is
+    # another one with a reused pid. 1 s of slack for the clock tick granularity.
+    return started is None or started > changed + 1.0
 
 
 def remove_stale_segments(shm_dir: str = _SHM) -> list[str]:
