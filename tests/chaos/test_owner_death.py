@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -207,3 +208,67 @@ def test_sigkilled_python_driver_actors_job_objects(head, tmp_path):
     line = out.stdout.strip().splitlines()[-1]
     assert line.startswith("OwnerDiedError ObjectLostError"), line
     print(f"python owner: {json.dumps({k: round(v, 2) for k, v in times.items()})}")
+
+
+OD_MODULE = """
+import os
+
+
+class Holder:
+    def pid(self):
+        return os.getpid()
+"""
+
+JAVA_OWNER = """
+import io.polyray.api.ObjectRef;
+import io.polyray.api.PolyRay;
+import io.polyray.api.PolyRayConfig;
+import io.polyray.api.PyActorClass;
+import io.polyray.api.PyActorHandle;
+import io.polyray.api.PyActorMethod;
+import java.util.List;
+
+public class JavaOwner {
+  public static void main(String[] args) throws Exception {
+    PolyRay.init(new PolyRayConfig().setAddress(args[0]).setCodeSearchPath(List.of(args[1])).setNamespace("chaos"));
+    PyActorHandle a1 = PolyRay.actor(PyActorClass.of("od_mod", "Holder")).remote();
+    PyActorHandle a2 = PolyRay.actor(PyActorClass.of("od_mod", "Holder")).remote();
+    ObjectRef<byte[]> ref = PolyRay.put(new byte[8 << 20]);
+    long p1 = PolyRay.get(a1.task(PyActorMethod.of("pid", Long.class)).remote(), 120000);
+    long p2 = PolyRay.get(a2.task(PyActorMethod.of("pid", Long.class)).remote(), 120000);
+    System.out.println("{\\"pids\\": [" + p1 + ", " + p2 + "]}");
+    System.out.flush();
+    System.in.read();
+  }
+}
+"""
+
+
+def _java_owner(tmp_path, head: Head) -> subprocess.Popen:
+    from polyray import sdk
+
+    javac = shutil.which("javac")
+    assert javac, "javac is not on PATH: run `make setup`"
+    classpath = sdk.java_classpath()
+    assert classpath, "the Java SDK is not built: run `make setup`"
+    (tmp_path / "JavaOwner.java").write_text(JAVA_OWNER)
+    classes = tmp_path / "classes"
+    build = subprocess.run([javac, "-cp", ":".join(classpath), "-d", str(classes), str(tmp_path / "JavaOwner.java")],
+                           capture_output=True, text=True, timeout=240)
+    assert build.returncode == 0, build.stderr[-3000:]
+    return subprocess.Popen(["java", "-cp", ":".join([str(classes), *classpath]), "JavaOwner", head.address,
+                             str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=driver_env({"POLYRAY_PYTHON": PYTHON}))
+
+
+def test_sigkilled_java_driver_actors_job_objects(head, tmp_path):
+    (tmp_path / "od_mod.py").write_text(OD_MODULE)
+    keeper_pid = _start_keeper(head, tmp_path)
+    store_before = head.store_used()
+    owner = _java_owner(tmp_path, head)
+    try:
+        info = json.loads(read_line(owner, 180))
+        times = _kill_owner_and_check(head, tmp_path, owner, info["pids"], keeper_pid, store_before, "java")
+    finally:
+        stop_process(owner)
+    print(f"java owner: {json.dumps({k: round(v, 2) for k, v in times.items()})}")
