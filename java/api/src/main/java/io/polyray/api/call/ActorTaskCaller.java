@@ -43,6 +43,19 @@ public final class ActorTaskCaller<R> {
   }
 
   /**
+   * Sets how often this call is sent again when the actor dies while running it (-1:
+   * forever); by default the actor's {@code setMaxTaskRetries} from its creation. Calls made
+   * while the actor restarts wait for it and spend no retry.
+   *
+   * @param maxTaskRetries -1 (forever) or more
+   * @return this caller
+   */
+  public ActorTaskCaller<R> setMaxTaskRetries(int maxTaskRetries) {
+    options.setMaxTaskRetries(maxTaskRetries);
+    return this;
+  }
+
+  /**
    * Submits the call.
    *
    * @return the reference of the result; a dead actor makes its get throw

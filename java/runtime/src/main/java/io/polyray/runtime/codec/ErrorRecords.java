@@ -204,6 +204,17 @@ public final class ErrorRecords {
     return toException(record, MAX_CAUSE_DEPTH * 2);
   }
 
+  /** The first record along the cause chain with a reason set, or null. */
+  private static ErrorRecord firstReason(ErrorRecord r) {
+    for (int i = 0; r != null && i < MAX_CAUSE_DEPTH * 2; i++) {
+      if (r.getReason() != ErrorReason.REASON_UNSPECIFIED) {
+        return r;
+      }
+      r = r.hasCause() ? r.getCause() : null;
+    }
+    return null;
+  }
+
   private static PolyRayException toException(ErrorRecord r, int depth) {
     Throwable cause = r.hasCause() && depth > 1 ? toException(r.getCause(), depth - 1) : null;
     byte[] bytes = XlangEncoder.deterministic(r);
@@ -211,8 +222,12 @@ public final class ErrorRecords {
     switch (r.getKind()) {
       case WORKER_CRASHED:
         return new WorkerCrashedException(withCause(msg, r), cause, bytes);
-      case ACTOR_DIED:
-        return new ActorDiedException(withCause(msg, r), cause, bytes);
+      case ACTOR_DIED: {
+        ErrorRecord why = firstReason(r);
+        return new ActorDiedException(withCause(msg, r), cause, bytes,
+            why == null ? null : why.getReason().name(),
+            why != null && why.getReason() == ErrorReason.REASON_PROCESS_EXITED ? why.getExitCode() : null);
+      }
       case OBJECT_LOST:
         if (r.getReason() == ErrorReason.REASON_OWNER_DIED) {
           return new OwnerDiedException(withCause(msg, r), cause, bytes);

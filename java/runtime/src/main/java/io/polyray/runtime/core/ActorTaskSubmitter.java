@@ -16,8 +16,10 @@ import io.polyray.runtime.proto.PushTasksRequest;
 import io.polyray.runtime.proto.TaskResult;
 import io.polyray.runtime.proto.TaskSpec;
 import io.polyray.runtime.ref.Hex;
+import io.polyray.runtime.spec.Policies;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,9 +31,12 @@ import java.util.function.BooleanSupplier;
  * python/polyray/core/actor_submitter.py): one ordered PushTasks stream per actor, opened
  * once the GCS reports the actor ALIVE ({@code GetActorInfo} with
  * {@code wait_for_change}, repeated every {@value #ACTOR_WATCH_S} s while it starts).
- * Calls made before that wait in order. Once the actor is DEAD, every pending and later
- * call fails with ACTOR_DIED carrying the death cause; calls in flight when a stream
- * breaks fail too (they cannot be known to have run).
+ * Calls made before that, or while the actor restarts, wait in order and spend no retry.
+ * When a stream breaks, each call in flight is decided by the spec's policy "actor_call"
+ * ({@link Policies#actorCall}): resubmitted to the next incarnation (attempt + 1, in
+ * sequence order, ahead of the waiting calls) while its {@code max_task_retries} allows
+ * (-1 forever), else failed with ACTOR_DIED. Once the actor is DEAD, every pending and
+ * later call fails with ACTOR_DIED carrying the death cause and its reason.
  *
  * <p>Invariants: confined to one thread (the io thread; the test's in unit tests); one
  * caller's calls to an actor leave in submission order, on one stream at a time; a call is
@@ -55,6 +60,8 @@ final class ActorTaskSubmitter {
     StreamObserver<PushTasksRequest> requests;
     int generation;
     boolean watching;
+    /** From a stream break until its calls in flight are requeued: only that path connects. */
+    boolean recovering;
     final List<List<ByteString>> creationArgs = new ArrayList<>();
 
     ActorQueue(ByteString actorId) {
@@ -132,7 +139,9 @@ final class ActorTaskSubmitter {
         out.computeIfAbsent(aq, k -> new ArrayList<>()).add(t);
       } else {
         aq.pending.add(t);
-        watch(aq);
+        if (!aq.recovering) {
+          watch(aq);
+        }
       }
     }
     if (out != null) {
@@ -155,6 +164,7 @@ final class ActorTaskSubmitter {
       if (cause.hasCause()) {
         b.setCause(cause.getCause());
       }
+      b.setReason(cause.getReason()).setExitCode(cause.getExitCode());
     } else if (cause != null) {
       b.setCause(cause);
     }
@@ -208,7 +218,9 @@ final class ActorTaskSubmitter {
           markDead(aq, info.hasDeathCause() ? info.getDeathCause() : null, List.of());
         } else if (info.getState() == ActorState.ALIVE) {
           aq.watching = false;
-          alive(aq, info.getAddress());
+          if (!aq.recovering) {
+            alive(aq, info.getAddress());
+          }
         } else {
           aq.state = info.getState();
           watchOnce(aq, info.getState());
@@ -289,14 +301,17 @@ final class ActorTaskSubmitter {
     aq.generation++;
     aq.requests = null;
     List<PendingTask> inflight = new ArrayList<>(aq.inflight.values());
+    inflight.sort(Comparator.comparingLong(t -> t.spec.getSequenceNo()));
     aq.inflight.clear();
     Address was = aq.address;
     aq.state = ActorState.RESTARTING;
+    aq.recovering = true;
     finalState(aq, was, inflight, 0);
   }
 
   private void finalState(ActorQueue aq, Address was, List<PendingTask> inflight, int attempt) {
     if (attempt >= FINAL_STATE_ATTEMPTS || closed || shuttingDown.getAsBoolean()) {
+      aq.recovering = false;
       markDead(aq, ErrorRecords.system(ErrorKind.ACTOR_DIED, "lost contact with actor "
           + Hex.of(aq.actorId.toByteArray())), inflight);
       return;
@@ -317,6 +332,7 @@ final class ActorTaskSubmitter {
         if (code == Status.Code.DEADLINE_EXCEEDED) {
           finalState(aq, was, inflight, attempt + 1);
         } else {
+          aq.recovering = false;
           markDead(aq, ErrorRecords.system(ErrorKind.ACTOR_DIED, "lost contact with actor "
               + Hex.of(aq.actorId.toByteArray()) + " (" + code + ")"), inflight);
         }
@@ -332,19 +348,34 @@ final class ActorTaskSubmitter {
           finalState(aq, was, inflight, attempt + 1); // the GCS has not seen the death yet
           return;
         }
+        aq.recovering = false;
         ErrorRecord cause = info.hasDeathCause() ? info.getDeathCause() : null;
         if (info.getState() == ActorState.DEAD) {
           markDead(aq, cause, inflight);
           return;
         }
+        ErrorRecord last = info.hasLastDeathCause() ? info.getLastDeathCause() : cause;
+        List<PendingTask> retry = new ArrayList<>();
         for (PendingTask t : inflight) {
+          TaskSpec spec = t.spec;
+          if (Policies.actorCall(true, "RESTARTING", spec.getMaxTaskRetries(), spec.getAttempt())
+              == Policies.ActorCallDecision.RETRY) {
+            t.spec = spec.toBuilder().setAttempt(spec.getAttempt() + 1).build();
+            retry.add(t);
+            continue;
+          }
           ErrorRecord.Builder r = ErrorRecords.system(ErrorKind.ACTOR_DIED, "the actor "
-              + Hex.of(aq.actorId.toByteArray()) + " died while running " + t.spec.getName() + "; it is restarting")
+              + Hex.of(aq.actorId.toByteArray()) + " died while running " + spec.getName() + " (attempt "
+              + spec.getAttempt() + ", max_task_retries=" + spec.getMaxTaskRetries() + "); it is restarting")
               .toBuilder();
-          if (cause != null) {
-            r.setCause(cause);
+          if (last != null) {
+            r.setCause(last).setReason(last.getReason()).setExitCode(last.getExitCode());
           }
           finisher.fail(t.spec, r.build(), t.argIds);
+        }
+        // Retried calls go first: they were sent before anything still waiting.
+        for (int i = retry.size() - 1; i >= 0; i--) {
+          aq.pending.addFirst(retry.get(i));
         }
         if (info.getState() == ActorState.ALIVE) {
           alive(aq, info.getAddress());

@@ -351,6 +351,8 @@ final class TaskSubmission {
         .setActorId(h.getActorId())
         .setNumReturns(1)
         .setMaxRetries(0)
+        // Retries of a call in flight when the actor dies: this call's option, else the actor's.
+        .setMaxTaskRetries(o.getMaxTaskRetries() == null ? h.getMaxTaskRetries() : o.getMaxTaskRetries())
         .setCallerWorkerId(w.workerId);
     List<Object> held = new ArrayList<>();
     List<ByteString> argIds = buildArgs(spec, args, name, held);

@@ -34,11 +34,15 @@ class ActorTaskSubmitterTest {
   private int seq;
 
   private PendingTask call(String name) {
+    return call(name, 0);
+  }
+
+  private PendingTask call(String name, int maxTaskRetries) {
     seq++;
     ByteString taskId = ByteString.copyFrom(new byte[] {(byte) seq})
         .concat(ByteString.copyFrom(new byte[RuntimeSpec.IDS_TASK_BYTES - 1]));
     return new PendingTask(TaskSpec.newBuilder().setTaskId(taskId).setName(name).setType(TaskType.ACTOR_TASK)
-        .setActorId(ACTOR).setSequenceNo(seq).build(), List.of());
+        .setActorId(ACTOR).setSequenceNo(seq).setMaxTaskRetries(maxTaskRetries).build(), List.of());
   }
 
   private static ActorInfo state(ActorState s) {
@@ -139,5 +143,55 @@ class ActorTaskSubmitterTest {
     assertTrue(finisher.released.isEmpty(), "held while the actor starts");
     gcs.answer(state(ActorState.ALIVE));
     assertEquals(List.of(args), finisher.released);
+  }
+
+  private static ActorInfo aliveAt(int port) {
+    return state(ActorState.ALIVE).toBuilder().setAddress(WORKER.toBuilder().setPort(port)).build();
+  }
+
+  @Test
+  void callsInFlightAreRetriedOnTheNextIncarnationFirstAndInOrder() {
+    submitter.submit(call("a", -1));
+    gcs.answer(state(ActorState.ALIVE));
+    FakePushStreams.Stream s1 = streams.last();
+    submitter.submit(call("b", 1));
+    submitter.submit(call("c", 0));
+    submitter.submit(call("d", 2));
+    s1.succeed(s1.tasks().get(0));
+    s1.breakIt();
+    gcs.answer(state(ActorState.RESTARTING));
+    assertEquals(List.of("c"), new ArrayList<>(finisher.failed.keySet()), "only the call without retries fails");
+    assertTrue(finisher.failed.get("c").getMessage().contains("max_task_retries=0"));
+    submitter.submit(call("e", 0)); // made while restarting: waits, spends nothing
+    gcs.answer(aliveAt(9200));
+    FakePushStreams.Stream s2 = streams.last();
+    assertEquals(2, streams.opened.size());
+    assertEquals(List.of("b", "d", "e"), names(s2.tasks()), "retried calls first, in sequence order");
+    List<TaskSpec> sent = s2.tasks();
+    assertEquals(List.of(1, 1, 0), List.of(sent.get(0).getAttempt(), sent.get(1).getAttempt(),
+        sent.get(2).getAttempt()));
+    assertEquals(List.of(2L, 4L, 5L), List.of(sent.get(0).getSequenceNo(), sent.get(1).getSequenceNo(),
+        sent.get(2).getSequenceNo()), "sequence numbers are kept");
+    s2.breakIt();
+    gcs.answer(aliveAt(9300)); // the GCS already has the next incarnation up
+    FakePushStreams.Stream s3 = streams.last();
+    assertEquals(List.of("d"), names(s3.tasks()));
+    assertEquals(2, s3.tasks().get(0).getAttempt());
+    s3.succeed(s3.tasks());
+    assertEquals(List.of("a", "d"), finisher.completedNames());
+    assertTrue(finisher.failed.keySet().containsAll(List.of("b", "c", "e")));
+  }
+
+  @Test
+  void deathAfterABreakFailsRetriableCallsWithTheReason() {
+    submitter.submit(call("m1", -1));
+    gcs.answer(state(ActorState.ALIVE));
+    streams.last().breakIt();
+    ErrorRecord cause = ErrorRecord.newBuilder().setKind(ErrorKind.ACTOR_DIED).setMessage("exited with code 3")
+        .setReason(io.polyray.runtime.proto.ErrorReason.REASON_PROCESS_EXITED).setExitCode(3).build();
+    gcs.answer(state(ActorState.DEAD).toBuilder().setDeathCause(cause).build());
+    ErrorRecord r = finisher.failed.get("m1");
+    assertEquals(io.polyray.runtime.proto.ErrorReason.REASON_PROCESS_EXITED, r.getReason());
+    assertEquals(3, r.getExitCode());
   }
 }
