@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import grpc
@@ -35,6 +36,10 @@ from core_util import (
 )
 
 from polyray.protocol import common_pb2, gcs_pb2, gcs_pb2_grpc, raylet_pb2, raylet_pb2_grpc
+
+_XLANG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "xlang")
+if os.path.abspath(_XLANG) not in sys.path:
+    sys.path.insert(0, os.path.abspath(_XLANG))
 
 #: From SIGKILL to actors DEAD and job finished (the raylet's pid poll is <= 1 s;
 #: the rest is slack for a loaded 2-core machine).
@@ -272,3 +277,21 @@ def test_sigkilled_java_driver_actors_job_objects(head, tmp_path):
     finally:
         stop_process(owner)
     print(f"java owner: {json.dumps({k: round(v, 2) for k, v in times.items()})}")
+
+
+def test_sigkilled_cpp_driver_actors_job_objects(head, tmp_path):
+    from xlang_support import build_cpp
+
+    (tmp_path / "od_mod.py").write_text(OD_MODULE)
+    driver = build_cpp("chaos_owner_driver", [os.path.join(os.path.dirname(__file__), "cpp_src", "owner_driver.cc")],
+                       "exe")
+    keeper_pid = _start_keeper(head, tmp_path)
+    store_before = head.store_used()
+    owner = subprocess.Popen([driver, head.address, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, env=driver_env({"POLYRAY_PYTHON": PYTHON}))
+    try:
+        info = json.loads(read_line(owner, 180))
+        times = _kill_owner_and_check(head, tmp_path, owner, info["pids"], keeper_pid, store_before, "c++")
+    finally:
+        stop_process(owner)
+    print(f"c++ owner: {json.dumps({k: round(v, 2) for k, v in times.items()})}")
