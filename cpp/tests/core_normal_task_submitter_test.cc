@@ -254,7 +254,7 @@ TEST_F(NormalTaskSubmitterTest, LeaseFailureFailsQueuedTasksOfThatClassOnly) {
   ASSERT_EQ(raylets_.requests.size(), 4u);  // three for the GPU class, one for the CPU class
 
   rpc::RequestWorkerLeaseReply failure;
-  failure.mutable_failure()->set_kind(rpc::WORKER_CRASHED);
+  failure.mutable_failure()->set_kind(rpc::RUNTIME_ERROR);
   failure.mutable_failure()->set_message("no node has a GPU");
   raylets_.Answer(0, failure);  // a GPU request (the class's first)
   ASSERT_EQ(finisher_.failed.size(), 3u);
@@ -274,6 +274,44 @@ TEST_F(NormalTaskSubmitterTest, LeaseFailureFailsQueuedTasksOfThatClassOnly) {
   ASSERT_EQ(streams_.opened.size(), 1u);
   EXPECT_EQ(Ids(streams_.opened[0]->Sent()), std::vector<std::string>{cpu->spec.task_id()});
   EXPECT_EQ(finisher_.failed.size(), 3u);
+}
+
+/// The raylet's answer for a worker killed before it registered.
+rpc::RequestWorkerLeaseReply CrashedBeforeRegistering() {
+  rpc::RequestWorkerLeaseReply reply;
+  rpc::ErrorRecord* f = reply.mutable_failure();
+  f->set_kind(rpc::WORKER_CRASHED);
+  f->set_type_name("WorkerCrashedError");
+  f->set_reason(rpc::REASON_PROCESS_EXITED);
+  f->set_exit_code(-9);
+  f->set_message("CPP worker (pid 42) failed to start: it was killed by signal SIGKILL before registering");
+  return reply;
+}
+
+TEST_F(NormalTaskSubmitterTest, WorkerCrashBeforeRegisteringChargesOnlyTheHeadTask) {
+  PendingTaskPtr head = Submit(NormalTask("head", /*max_retries=*/2));
+  PendingTaskPtr next = Submit(NormalTask("next", /*max_retries=*/0));
+  ASSERT_EQ(raylets_.requests.size(), 2u);
+  raylets_.Answer(0, CrashedBeforeRegistering());
+  EXPECT_TRUE(finisher_.failed.empty()) << "the head task has retries left; the queue is untouched";
+  EXPECT_EQ(head->spec.attempt(), 1);
+  EXPECT_EQ(next->spec.attempt(), 0);
+  ASSERT_EQ(raylets_.requests.size(), 3u) << "a lease is asked for again";
+  raylets_.Answer(1, CrashedBeforeRegistering());
+  raylets_.Answer(2, CrashedBeforeRegistering());
+  ASSERT_EQ(finisher_.failed.size(), 1u) << "retries spent: only the head task fails";
+  EXPECT_EQ(finisher_.failed[0].first.task_id(), head->spec.task_id());
+  const rpc::ErrorRecord& r = finisher_.failed[0].second;
+  EXPECT_EQ(r.kind(), rpc::WORKER_CRASHED);
+  EXPECT_EQ(r.exit_code(), -9);
+  EXPECT_NE(r.message().find("SIGKILL"), std::string::npos) << r.message();
+  EXPECT_NE(r.message().find("3 attempt(s)"), std::string::npos) << r.message();
+  size_t last = raylets_.requests.size() - 1;
+  raylets_.Grant(static_cast<int>(last), "ok", 7009);
+  ASSERT_EQ(streams_.opened.size(), 1u);
+  EXPECT_EQ(Ids(streams_.opened[0]->Sent()), std::vector<std::string>{next->spec.task_id()})
+      << "the rest of the queue runs on the next lease";
+  EXPECT_EQ(finisher_.failed.size(), 1u);
 }
 
 TEST_F(NormalTaskSubmitterTest, CloseReturnsLeasesAndFailsLaterTasks) {

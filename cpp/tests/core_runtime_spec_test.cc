@@ -110,6 +110,24 @@ TEST(RuntimeSpecTest, TravelsInline) {
   }
 }
 
+TEST(RuntimeSpecTest, LeaseFailure) {
+  auto name = [](policy::LeaseFailureAction a) -> std::string {
+    switch (a) {
+      case policy::LeaseFailureAction::kRetryTask: return "retry_task";
+      case policy::LeaseFailureAction::kFailTask: return "fail_task";
+      case policy::LeaseFailureAction::kFailClass: return "fail_class";
+    }
+    return "?";
+  };
+  for (const json& c : Cases("lease_failure")) {
+    rpc::ErrorKind kind;
+    ASSERT_TRUE(rpc::ErrorKind_Parse(c["kind"].get<std::string>(), &kind)) << Why(c);
+    EXPECT_EQ(name(policy::LeaseFailure(kind, c["attempt"].get<int64_t>(), c["max_retries"].get<int64_t>())),
+              c["expect"].get<std::string>())
+        << Why(c);
+  }
+}
+
 /// `key = value` of `[group]` in the spec file, read with a regex (no TOML
 /// parser in C++ here; the spec keeps one key a line).
 int64_t SpecValue(const std::string& group, const std::string& key) {

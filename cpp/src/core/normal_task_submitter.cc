@@ -186,7 +186,7 @@ void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Statu
                   actions);
       }
     } else if (reply.has_failure() && (!reply.failure().message().empty() || !reply.failure().type_name().empty())) {
-      FailQueue(key, reply.failure(), actions);
+      OnLeaseFailure(key, reply.failure(), actions);
     } else if (reply.canceled() || reply.lease_id().empty()) {
       Dispatch(key, actions);
     } else {
@@ -284,6 +284,36 @@ void NormalTaskSubmitter::OnStreamClosed(const LeasePtr& lease, const grpc::Stat
   }
   if (return_it) ReturnLease(lease, true);
   Run(actions);
+}
+
+void NormalTaskSubmitter::OnLeaseFailure(const std::string& key, const rpc::ErrorRecord& failure,
+                                         Actions& actions) {
+  SchedulingClass& sc = classes_[key];
+  if (sc.queue.empty()) {
+    Dispatch(key, actions);
+    return;
+  }
+  PendingTaskPtr head = sc.queue.front();
+  switch (policy::LeaseFailure(failure.kind(), head->spec.attempt(), head->spec.max_retries())) {
+    case policy::LeaseFailureAction::kFailClass:
+      FailQueue(key, failure, actions);
+      return;
+    case policy::LeaseFailureAction::kRetryTask:
+      if (!closed_ && !ShuttingDown()) {
+        head->spec.set_attempt(head->spec.attempt() + 1);
+        break;
+      }
+      [[fallthrough]];
+    case policy::LeaseFailureAction::kFailTask: {
+      sc.queue.pop_front();
+      rpc::ErrorRecord record = failure;
+      record.set_message("the worker for task " + head->spec.name() + " died before it registered, after " +
+                         std::to_string(head->spec.attempt() + 1) + " attempt(s): " + failure.message());
+      actions.push_back([this, head, record] { d_.finisher.FailTask(head->spec, record, head->arg_ids); });
+      break;
+    }
+  }
+  Dispatch(key, actions);
 }
 
 void NormalTaskSubmitter::FailQueue(const std::string& key, const rpc::ErrorRecord& record, Actions& actions) {

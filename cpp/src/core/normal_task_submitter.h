@@ -123,6 +123,10 @@ class NormalTaskSubmitter {
   void OpenStream(const LeasePtr& lease);
   void OnReply(const LeasePtr& lease, rpc::PushTasksReply& reply);
   void OnStreamClosed(const LeasePtr& lease, const grpc::Status& status);
+  /// A lease reply's failure (policy::LeaseFailure): a worker that died before
+  /// registering charges the head task one attempt and asks again, or fails only
+  /// it once its retries are spent; any other failure fails the class.
+  void OnLeaseFailure(const std::string& key, const rpc::ErrorRecord& failure, Actions& actions);
   void FailQueue(const std::string& key, const rpc::ErrorRecord& record, Actions& actions);
   void MaybeLinger(const LeasePtr& lease, Actions& actions);
   void Expire(const LeasePtr& lease, uint64_t gen);

@@ -34,4 +34,9 @@ ActorCallDecision ActorCall(bool in_flight, const std::string& actor_state, int6
 
 bool TravelsInline(uint64_t size) { return size <= static_cast<uint64_t>(spec::kInlineMaxBytes); }
 
+LeaseFailureAction LeaseFailure(polyray::rpc::ErrorKind kind, int64_t attempt, int64_t max_retries) {
+  if (kind != polyray::rpc::WORKER_CRASHED) return LeaseFailureAction::kFailClass;
+  return CanRetry(attempt, max_retries) ? LeaseFailureAction::kRetryTask : LeaseFailureAction::kFailTask;
+}
+
 }  // namespace polyray::core::policy

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 
+#include "polyray/protocol/common.pb.h"
+
 namespace polyray::core::policy {
 
 /// How many tasks one lease may have in flight ("inflight_limit"): many when
@@ -50,6 +52,16 @@ ActorCallDecision ActorCall(bool in_flight, const std::string& actor_state, int6
 /// Whether a value of `size` encoded bytes travels inside messages
 /// ("travels_inline") rather than through the node's store.
 bool TravelsInline(uint64_t size);
+
+/// What a lease reply's failure does to its scheduling class's queue
+/// ("lease_failure"; the names in the vectors are these in lower case).
+enum class LeaseFailureAction { kRetryTask, kFailTask, kFailClass };
+
+/// A worker that died before registering (WORKER_CRASHED) costs only the task
+/// at the head of the class's queue an attempt (kRetryTask), or fails only it
+/// once its retries are spent (kFailTask); any other failure (a launcher that
+/// cannot start anything) fails every queued task of the class (kFailClass).
+LeaseFailureAction LeaseFailure(polyray::rpc::ErrorKind kind, int64_t attempt, int64_t max_retries);
 
 }  // namespace polyray::core::policy
 

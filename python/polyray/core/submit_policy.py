@@ -9,6 +9,7 @@ the vectors.
 
 from __future__ import annotations
 
+from polyray.protocol import common_pb2 as pb
 from polyray.protocol import runtime_spec as spec
 
 
@@ -69,3 +70,23 @@ def actor_call(in_flight: bool, actor_state: str, max_task_retries: int, attempt
     if not in_flight:
         return WAIT
     return RETRY if can_retry(attempt, max_task_retries) else FAIL
+
+
+#: Decisions of :func:`lease_failure` (the names in proto/vectors/policy.json).
+RETRY_TASK = "retry_task"
+FAIL_TASK = "fail_task"
+FAIL_CLASS = "fail_class"
+
+
+def lease_failure(kind: int, attempt: int, max_retries: int) -> str:
+    """What a lease reply's failure of ``kind`` (an ErrorKind) does, given the
+    attempt and max_retries of the task at the head of the class's queue.
+
+    A worker that died before registering (WORKER_CRASHED) costs only the
+    head task an attempt (RETRY_TASK), or fails only it once its retries are
+    spent (FAIL_TASK); any other failure (a launcher that cannot start
+    anything) would hit every task alike and fails the class (FAIL_CLASS).
+    """
+    if kind != pb.WORKER_CRASHED:
+        return FAIL_CLASS
+    return RETRY_TASK if can_retry(attempt, max_retries) else FAIL_TASK

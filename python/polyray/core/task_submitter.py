@@ -22,10 +22,19 @@ import grpc
 from polyray.core import errors
 from polyray.core.pending_task import PendingTask
 from polyray.core.push_port import PushConnection, PushStreamError
-from polyray.core.submit_policy import can_retry, inflight_limit, lease_requests_to_start, next_task_time_average
+from polyray.core.submit_policy import (
+    FAIL_CLASS,
+    RETRY_TASK,
+    can_retry,
+    inflight_limit,
+    lease_failure,
+    lease_requests_to_start,
+    next_task_time_average,
+)
 from polyray.core.task_finisher import TaskFinisher
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
+from polyray.protocol import gcs_pb2 as gcs_pb
 from polyray.protocol import raylet_pb2 as rl
 from polyray.protocol import runtime_spec as rspec
 
@@ -35,6 +44,8 @@ LEASE_LINGER_S = rspec.LEASE_LINGER_MS / 1000
 SPILL_RETRY_S = rspec.LEASE_SPILL_RETRY_MS / 1000
 # How long the raylet of a lost worker gets to answer before its node counts as dead.
 NODE_PROBE_S = rspec.LEASE_NODE_PROBE_MS / 1000
+# While tasks run on other nodes, the GCS's node table is read this often.
+NODE_WATCH_S = rspec.LEASE_NODE_WATCH_MS / 1000
 # Deadline of returning a worker to its raylet.
 RETURN_WORKER_TIMEOUT_S = 10.0
 
@@ -47,6 +58,10 @@ class LeaseConnections(Protocol):
     @property
     def raylet(self) -> Any:
         """The local raylet's stub."""
+
+    @property
+    def gcs(self) -> Any:
+        """The GCS's stub (GetAllNodes: which nodes are dead)."""
 
     def raylet_at(self, address: pb.Address) -> Any:
         """A stub to the raylet at ``address``."""
@@ -62,7 +77,7 @@ class LeaseConnections(Protocol):
 class _Lease:
     __slots__ = ("lease_id", "worker_id", "address", "key", "queue", "inflight", "call",
                  "reader", "dead", "linger", "avg_us", "last_result", "raylet", "raylet_address",
-                 "single_use", "used")
+                 "single_use", "used", "node_died")
 
     def __init__(self, reply: rl.RequestWorkerLeaseReply, key: tuple, raylet=None, raylet_address: str = "") -> None:
         # The raylet that granted the lease (another node's after a spill-over):
@@ -87,6 +102,8 @@ class _Lease:
         # microseconds; unknown (slow) until the first result.
         self.avg_us: float = rspec.PIPELINING_UNKNOWN_AVG_US
         self.last_result = 0.0
+        # Set when the GCS declared the worker's node dead: why.
+        self.node_died: str | None = None
 
     def limit(self, queued: int, leases: int) -> int:
         """How many tasks may be in flight on this worker (submit_policy.inflight_limit)."""
@@ -121,6 +138,7 @@ class NormalTaskSubmitter:
         self._leases: dict[tuple, list[_Lease]] = collections.defaultdict(list)
         self._requesting: dict[tuple, int] = collections.defaultdict(int)
         self._tasks: dict[bytes, PendingTask] = {}
+        self._node_watch: asyncio.Task | None = None
 
     # -- submission ----------------------------------------------------------
     def submit(self, task: PendingTask) -> None:
@@ -199,7 +217,7 @@ class NormalTaskSubmitter:
             return
         self._requesting[key] -= 1
         if reply.HasField("failure") and (reply.failure.message or reply.failure.type_name):
-            self._fail_queue(key, reply.failure)
+            self._on_lease_failure(key, reply.failure)
             return
         if reply.canceled:
             self._dispatch(key)
@@ -211,6 +229,37 @@ class NormalTaskSubmitter:
             return
         self._leases[key].append(lease)
         self._open_stream(lease)
+        if lease.address.node_id and lease.address.node_id != self._node_id and self._node_watch is None:
+            self._node_watch = asyncio.ensure_future(self._watch_nodes())
+        self._dispatch(key)
+
+    def _on_lease_failure(self, key: tuple, failure: pb.ErrorRecord) -> None:
+        """The raylet could not grant a lease (submit_policy.lease_failure): a
+        worker that died before registering costs the head task of the class
+        (the one the request was made for) one attempt, or fails only it once
+        its retries are spent; any other failure fails the class."""
+        q = self._queues[key]
+        while q and q[0].cancelled:
+            q.popleft()
+        if not q:
+            self._dispatch(key)
+            return
+        head = q[0]
+        spec = head.spec
+        action = lease_failure(failure.kind, spec.attempt, spec.max_retries)
+        if action == FAIL_CLASS:
+            self._fail_queue(key, failure)
+            return
+        if action == RETRY_TASK and not self._closed:
+            spec.attempt += 1
+            self._finisher.retry(spec, f"its worker died before registering: {failure.message}")
+        else:
+            q.popleft()
+            rec = pb.ErrorRecord()
+            rec.CopyFrom(failure)
+            rec.message = (f"the worker for task {spec.name} died before it registered, "
+                           f"after {spec.attempt + 1} attempt(s): {failure.message}")
+            self._finish_with_error(head, rec)
         self._dispatch(key)
 
     def _fail_queue(self, key: tuple, record: pb.ErrorRecord) -> None:
@@ -263,6 +312,44 @@ class NormalTaskSubmitter:
         self._finisher.complete(spec, result.returns, t.arg_ids)
         self._tasks.pop(spec.task_id, None)
 
+    # -- nodes the GCS declares dead ---------------------------------------------
+    def _remote_leases(self) -> list[_Lease]:
+        return [lease for leases in self._leases.values() for lease in leases
+                if not lease.dead and lease.address.node_id and lease.address.node_id != self._node_id]
+
+    async def _watch_nodes(self) -> None:
+        """While leases are held on other nodes, read the GCS's node table every
+        NODE_WATCH_S: a node declared dead ends its leases' streams (a vanished
+        machine may never close them), so their tasks are retried or fail with
+        NODE_DIED within the node timeout plus this interval."""
+        try:
+            while not self._closed and self._remote_leases():
+                await asyncio.sleep(NODE_WATCH_S)
+                if self._closed:
+                    return
+                try:
+                    reply = await self._connections.gcs.GetAllNodes(gcs_pb.GetAllNodesRequest(),
+                                                                    timeout=max(NODE_WATCH_S, NODE_PROBE_S))
+                except grpc.aio.AioRpcError:
+                    continue  # the GCS is away for a moment: ask again next time
+                dead = {n.node_id: n.death_reason for n in reply.nodes if not n.alive}
+                for lease in self._remote_leases():
+                    if lease.address.node_id in dead:
+                        self._on_node_died(lease, dead[lease.address.node_id] or "declared dead by the GCS")
+        finally:
+            self._node_watch = None
+
+    def _on_node_died(self, lease: _Lease, why: str) -> None:
+        """The GCS declared ``lease``'s node dead: end its stream now."""
+        lease.node_died = why
+        if lease.reader is not None:
+            lease.reader.cancel()
+        if isinstance(lease.call, PushConnection):
+            lease.call.close()
+        elif lease.call is not None and hasattr(lease.call, "cancel"):
+            lease.call.cancel()
+        self._on_stream_closed(lease, None)
+
     def _on_stream_closed(self, lease: _Lease, error: BaseException | None) -> None:
         lease.dead = True
         lease.queue.put_nowait(None)  # ends the request generator
@@ -276,7 +363,13 @@ class NormalTaskSubmitter:
                 rec = errors.system_record(pb.TASK_CANCELLED, f"task {spec.name} was cancelled")
                 self._finish_with_error(t, rec)
             elif can_retry(spec.attempt, spec.max_retries) and not self._closed:
-                self._retry(t, f"its worker died: {stream_error_detail(error)}")
+                what = f"its node died: {lease.node_died}" if lease.node_died else "its worker died"
+                self._retry(t, f"{what}: {stream_error_detail(error)}")
+            elif lease.node_died is not None:
+                self._finish_with_error(t, errors.system_record(
+                    pb.NODE_DIED,
+                    f"the node {lease.address.node_id.hex()} running task {spec.name} died (the GCS declared "
+                    f"it dead: {lease.node_died}) after {spec.attempt + 1} attempt(s)"))
             else:
                 detail = stream_error_detail(error)
                 asyncio.ensure_future(self._fail_lost(t, lease, detail))
@@ -366,6 +459,8 @@ class NormalTaskSubmitter:
     async def close(self) -> None:
         """Return every lease (shutdown; the CoreWorker closes the channels)."""
         self._closed = True
+        if self._node_watch is not None:
+            self._node_watch.cancel()
         for leases in list(self._leases.values()):
             for lease in list(leases):
                 lease.dead = True

@@ -306,6 +306,14 @@ class FakeGcs:
     def __init__(self, loop: ManualLoop) -> None:
         self.loop = loop
         self.requests: list[tuple[gcs.GetActorInfoRequest, asyncio.Future]] = []
+        #: The node table GetAllNodes answers with (set by the test).
+        self.nodes: list[gcs.NodeInfo] = []
+        self.node_reads = 0
+
+    async def GetAllNodes(self, request: gcs.GetAllNodesRequest, timeout: float | None = None,
+                          **_: Any) -> gcs.GetAllNodesReply:
+        self.node_reads += 1
+        return gcs.GetAllNodesReply(nodes=self.nodes)
 
     async def GetActorInfo(self, request: gcs.GetActorInfoRequest, timeout: float | None = None,
                            **_: Any) -> gcs.GetActorInfoReply:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from polyray.core import submit_policy
+from polyray.protocol import common_pb2 as pb
 from polyray.protocol import runtime_spec
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -51,6 +52,8 @@ CHECKS: dict[str, Callable[[dict], str | None]] = {
     "travels_inline": lambda c: same(c["expect"], submit_policy.travels_inline(c["size"])),
     "actor_call": lambda c: same(c["expect"], submit_policy.actor_call(
         c["in_flight"], c["actor_state"], c["max_task_retries"], c["attempt"])),
+    "lease_failure": lambda c: same(c["expect"], submit_policy.lease_failure(
+        pb.ErrorKind.Value(c["kind"]), c["attempt"], c["max_retries"])),
 }
 
 

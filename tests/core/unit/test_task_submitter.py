@@ -21,6 +21,7 @@ import pytest
 from polyray.core.task_submitter import NormalTaskSubmitter
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
+from polyray.protocol import gcs_pb2 as gcs_pb
 from polyray.protocol import runtime_spec as rspec
 
 from .fakes import LOCAL_NODE, FakeConnections, ManualLoop, RecordingFinisher, pending, task_spec
@@ -124,6 +125,45 @@ def test_lost_worker_on_a_dead_node_fails_with_node_died(h):
     remote.alive = False
     h.conns.last_stream.break_it()
     assert h.finisher.failed["far"].kind == pb.NODE_DIED
+
+
+def _on_node_b(h, name: str, max_retries: int) -> tuple[pb.TaskSpec, bytes]:
+    spec = h.submit(name, max_retries=max_retries)
+    node_b = b"B" * rspec.IDS_NODE_BYTES
+    h.raylet.spill_to(pb.Address(node_id=node_b, host="node-b", port=7002))
+    h.conns.others[7002].grant()
+    return spec, node_b
+
+
+def test_a_node_the_gcs_declares_dead_fails_its_task_with_node_died_though_the_stream_stays_open(h):
+    # A machine that vanished closes no connection: only the GCS's word ends the task.
+    _, node_b = _on_node_b(h, "far", max_retries=0)
+    h.conns.gcs.nodes = [gcs_pb.NodeInfo(node_id=node_b, alive=True)]
+    h.loop.advance(ms=rspec.LEASE_NODE_WATCH_MS)
+    assert h.conns.gcs.node_reads == 1 and not h.finisher.failed, "alive: nothing happens"
+    h.conns.gcs.nodes = [gcs_pb.NodeInfo(node_id=node_b, alive=False, death_reason="no heartbeat for 10 s")]
+    h.loop.advance(ms=rspec.LEASE_NODE_WATCH_MS - 1)
+    assert not h.finisher.failed, "not before the watch interval"
+    h.loop.advance(ms=1)
+    rec = h.finisher.failed["far"]
+    assert rec.kind == pb.NODE_DIED and node_b.hex() in rec.message and "no heartbeat" in rec.message
+    assert h.conns.last_stream.half_closed
+
+
+def test_a_task_on_a_node_declared_dead_is_retried_when_it_has_retries(h):
+    _, node_b = _on_node_b(h, "far", max_retries=1)
+    h.conns.gcs.nodes = [gcs_pb.NodeInfo(node_id=node_b, alive=False)]
+    h.loop.advance(ms=rspec.LEASE_NODE_WATCH_MS)
+    assert not h.finisher.failed
+    assert [r[:2] for r in h.finisher.retried] == [("far", 1)] and "node died" in h.finisher.retried[0][2]
+    assert h.raylet.waiting(), "a new lease is asked of the local raylet"
+
+
+def test_no_node_watch_while_every_lease_is_local(h):
+    h.submit("here")
+    h.raylet.grant()
+    h.loop.advance(ms=5 * rspec.LEASE_NODE_WATCH_MS)
+    assert h.conns.gcs.node_reads == 0
 
 
 def test_application_error_is_retried_only_with_retry_exceptions(h):
@@ -305,8 +345,8 @@ def test_lease_failure_fails_the_queued_tasks_of_that_class_with_the_record(h):
     h.submit("a1")
     h.submit("a2")
     h.submit("gpu", resources={"GPU": 1.0})
-    why = pb.ErrorRecord(kind=pb.WORKER_CRASHED, type_name="RuntimeEnvSetupError",
-                         message="the worker could not start")
+    why = pb.ErrorRecord(kind=pb.RUNTIME_ERROR, type_name="WorkerStartError",
+                         message="cannot run 'java': No such file or directory")
     # Requests go out in submission order: the first two are the CPU class's.
     h.raylet.fail_with(why)
     assert h.finisher.failed == {"a1": why, "a2": why}
@@ -316,6 +356,43 @@ def test_lease_failure_fails_the_queued_tasks_of_that_class_with_the_record(h):
     assert len(h.raylet.returned) == 1 and not h.raylet.returned[0].disconnect, "but given back at once"
     h.raylet.grant()  # the GPU class's request
     assert h.conns.last_stream.names() == ["gpu"]
+
+
+def crashed_before_registering(signal_name: str = "SIGKILL") -> pb.ErrorRecord:
+    """The raylet's failure for a worker that died before it registered."""
+    return pb.ErrorRecord(kind=pb.WORKER_CRASHED, type_name="WorkerCrashedError",
+                          reason=pb.REASON_PROCESS_EXITED, exit_code=-9,
+                          message=f"python worker (pid 42) failed to start: it was killed by signal {signal_name} "
+                                  "before registering")
+
+
+def test_worker_crash_before_registering_charges_only_the_head_task_and_asks_again(h):
+    h.submit("head", max_retries=2)
+    h.submit("next", max_retries=0)
+    h.raylet.fail_with(crashed_before_registering())
+    assert h.finisher.retried == [("head", 1, h.finisher.retried[0][2])], "the head task is charged one attempt"
+    assert "SIGKILL" in h.finisher.retried[0][2]
+    assert not h.finisher.failed, "no task fails while the head task has retries left; the queue is untouched"
+    assert h.raylet.waiting(), "a lease is asked for again"
+    h.raylet.fail_with(crashed_before_registering())
+    assert [r[:2] for r in h.finisher.retried] == [("head", 1), ("head", 2)]
+    h.raylet.fail_with(crashed_before_registering())
+    assert list(h.finisher.failed) == ["head"], "retries spent: only the head task fails"
+    rec = h.finisher.failed["head"]
+    assert rec.kind == pb.WORKER_CRASHED and rec.exit_code == -9 and "SIGKILL" in rec.message
+    assert "3 attempt(s)" in rec.message
+    h.raylet.grant()
+    assert h.conns.last_stream.names() == ["next"], "the rest of the queue runs on the next lease"
+    assert "next" not in h.finisher.failed
+
+
+def test_worker_crash_with_no_retries_fails_the_head_task_alone(h):
+    h.submit("first", max_retries=0)
+    h.submit("second", max_retries=0)
+    h.raylet.fail_with(crashed_before_registering("SIGSEGV"))
+    assert list(h.finisher.failed) == ["first"] and not h.finisher.retried
+    h.raylet.grant()
+    assert h.conns.last_stream.names() == ["second"]
 
 
 def test_lease_rpc_error_fails_the_queue_with_a_runtime_error(h):

@@ -38,8 +38,10 @@ import java.util.function.BooleanSupplier;
  * retried ({@link Policies#canRetry}) or fail with WORKER_CRASHED. A lease reply with
  * {@code retry_at} (spill-over: the local raylet sends the task to another node) is asked
  * again of that node's raylet with {@code grant_or_reject}; the lease is then returned to
- * the raylet that granted it. A lease reply with a failure fails the queued tasks of its
- * class with that record.
+ * the raylet that granted it. A lease reply with a failure follows {@link Policies#leaseFailure}:
+ * a worker that died before it registered (WORKER_CRASHED) charges the task at the head of the
+ * class's queue one attempt and asks again, or fails only that task once its retries are spent;
+ * any other failure fails the queued tasks of its class with that record.
  *
  * <p>Invariants: confined to one thread (the CoreWorker's io thread; the test's in unit
  * tests); a task is in exactly one place (its class's queue, one lease's in-flight table,
@@ -275,7 +277,7 @@ final class NormalTaskSubmitter {
     }
     if (reply.hasFailure() && (!reply.getFailure().getMessage().isEmpty()
         || !reply.getFailure().getTypeName().isEmpty())) {
-      failQueue(key, reply.getFailure());
+      onLeaseFailure(key, reply.getFailure());
       return;
     }
     if (reply.getCanceled() || reply.getLeaseId().isEmpty()) {
@@ -291,6 +293,38 @@ final class NormalTaskSubmitter {
     }
     leases(key).add(lease);
     openStream(lease);
+    dispatch(key);
+  }
+
+  /**
+   * The raylet could not grant a lease ({@link Policies#leaseFailure}): the head task of the
+   * class (the one the request was made for) is charged one attempt, or fails alone once its
+   * retries are spent; a failure that is not a crash fails the class.
+   */
+  private void onLeaseFailure(Object key, ErrorRecord failure) {
+    ArrayDeque<PendingTask> q = queue(key);
+    while (!q.isEmpty() && q.peekFirst().cancelled) {
+      q.pollFirst();
+    }
+    if (q.isEmpty()) {
+      dispatch(key);
+      return;
+    }
+    PendingTask head = q.peekFirst();
+    Policies.LeaseFailureAction action =
+        Policies.leaseFailure(failure.getKind(), head.spec.getAttempt(), head.spec.getMaxRetries());
+    if (action == Policies.LeaseFailureAction.FAIL_CLASS) {
+      failQueue(key, failure);
+      return;
+    }
+    if (action == Policies.LeaseFailureAction.RETRY_TASK && !closed && !shuttingDown.getAsBoolean()) {
+      head.spec = head.spec.toBuilder().setAttempt(head.spec.getAttempt() + 1).build();
+    } else {
+      q.pollFirst();
+      finishWithError(head, failure.toBuilder().setMessage("the worker for task " + head.spec.getName()
+          + " died before it registered, after " + (head.spec.getAttempt() + 1) + " attempt(s): "
+          + failure.getMessage()).build());
+    }
     dispatch(key);
   }
 

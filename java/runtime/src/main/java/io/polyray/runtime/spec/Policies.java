@@ -1,5 +1,7 @@
 package io.polyray.runtime.spec;
 
+import io.polyray.runtime.proto.ErrorKind;
+
 /**
  * The runtime spec's policies (proto/runtime/runtime_spec.toml), written once for Java.
  * Every CoreWorker language decides these the same way; RuntimeSpecTest checks this class
@@ -111,5 +113,33 @@ public final class Policies {
    */
   public static boolean travelsInline(long size) {
     return size <= RuntimeSpec.INLINE_MAX_BYTES;
+  }
+
+  /** What a lease reply's failure does to the queue of its scheduling class (policy "lease_failure"). */
+  public enum LeaseFailureAction {
+    /** Charge the head task one attempt and ask for a lease again. */
+    RETRY_TASK,
+    /** Fail only the head task (its retries are spent); the rest wait for the next lease. */
+    FAIL_TASK,
+    /** Fail every queued task of the class: each would fail the same way. */
+    FAIL_CLASS
+  }
+
+  /**
+   * What a lease reply's failure does (policy "lease_failure"). A worker that died before it
+   * registered (WORKER_CRASHED) costs only the task at the head of the class's queue an attempt,
+   * or fails only it once its retries are spent; any other failure (a launcher that cannot start
+   * anything) fails the class.
+   *
+   * @param kind the failure's kind
+   * @param attempt the head task's attempt (from 0)
+   * @param maxRetries the head task's limit; negative retries forever
+   * @return the decision
+   */
+  public static LeaseFailureAction leaseFailure(ErrorKind kind, long attempt, long maxRetries) {
+    if (kind != ErrorKind.WORKER_CRASHED) {
+      return LeaseFailureAction.FAIL_CLASS;
+    }
+    return canRetry(attempt, maxRetries) ? LeaseFailureAction.RETRY_TASK : LeaseFailureAction.FAIL_TASK;
   }
 }

@@ -214,8 +214,8 @@ class NormalTaskSubmitterTest {
     submit("a1");
     submit("a2");
     submit("gpu", 0, Map.of("GPU", 1.0));
-    ErrorRecord why = ErrorRecord.newBuilder().setKind(ErrorKind.WORKER_CRASHED).setTypeName("RuntimeEnvSetupError")
-        .setMessage("the worker could not start").build();
+    ErrorRecord why = ErrorRecord.newBuilder().setKind(ErrorKind.RUNTIME_ERROR).setTypeName("WorkerStartError")
+        .setMessage("cannot run 'java': No such file or directory").build();
     // Requests go out in submission order: the first two are class CPU's.
     raylet.failWith(why);
     assertEquals(why, finisher.failed.get("a1"));
@@ -226,5 +226,41 @@ class NormalTaskSubmitterTest {
     assertEquals(1, raylet.returned.size(), "but given back at once");
     raylet.grant(); // the GPU class's request
     assertEquals(List.of("gpu"), names(streams.last().tasks()));
+  }
+
+  private static ErrorRecord crashedBeforeRegistering() {
+    return ErrorRecord.newBuilder().setKind(ErrorKind.WORKER_CRASHED).setTypeName("WorkerCrashedError")
+        .setReason(io.polyray.runtime.proto.ErrorReason.REASON_PROCESS_EXITED).setExitCode(-9)
+        .setMessage("JAVA worker (pid 42) failed to start: it was killed by signal SIGKILL before registering")
+        .build();
+  }
+
+  @Test
+  void workerCrashBeforeRegisteringChargesOnlyTheHeadTaskAndAsksAgain() {
+    submit("head", 2, Map.of("CPU", 1.0));
+    submit("next", 0, Map.of("CPU", 1.0));
+    raylet.failWith(crashedBeforeRegistering());
+    assertTrue(finisher.failed.isEmpty(), "no task fails while the head task has retries left");
+    assertFalse(raylet.waiting().isEmpty(), "a lease is asked for again");
+    raylet.failWith(crashedBeforeRegistering());
+    assertTrue(finisher.failed.isEmpty());
+    raylet.failWith(crashedBeforeRegistering());
+    assertEquals(List.of("head"), new ArrayList<>(finisher.failed.keySet()), "retries spent: only the head task fails");
+    ErrorRecord r = finisher.failed.get("head");
+    assertEquals(ErrorKind.WORKER_CRASHED, r.getKind());
+    assertEquals(-9, r.getExitCode());
+    assertTrue(r.getMessage().contains("SIGKILL") && r.getMessage().contains("3 attempt(s)"), r.getMessage());
+    raylet.grant();
+    assertEquals(List.of("next"), names(streams.last().tasks()), "the rest of the queue runs on the next lease");
+    assertEquals(List.of(0), attempts(streams.last().tasks()), "and was not charged");
+  }
+
+  @Test
+  void workerCrashRetriedTaskRunsWithItsNextAttempt() {
+    submit("head", 1, Map.of("CPU", 1.0));
+    raylet.failWith(crashedBeforeRegistering());
+    raylet.grant();
+    assertEquals(List.of(1), attempts(streams.last().tasks()), "the crash before registering counted");
+    assertTrue(finisher.failed.isEmpty());
   }
 }

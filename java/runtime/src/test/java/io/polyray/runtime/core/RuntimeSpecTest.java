@@ -8,6 +8,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.spec.Policies;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -47,7 +48,10 @@ class RuntimeSpecTest {
           Policies.actorCall(c.get("in_flight").getAsBoolean(), c.get("actor_state").getAsString(),
               c.get("max_task_retries").getAsLong(), c.get("attempt").getAsLong())
               .name().toLowerCase(java.util.Locale.ROOT)),
-      "travels_inline", c -> same(c.get("expect").getAsBoolean(), Policies.travelsInline(c.get("size").getAsLong())));
+      "travels_inline", c -> same(c.get("expect").getAsBoolean(), Policies.travelsInline(c.get("size").getAsLong())),
+      "lease_failure", c -> same(c.get("expect").getAsString(),
+          Policies.leaseFailure(ErrorKind.valueOf(c.get("kind").getAsString()), c.get("attempt").getAsLong(),
+              c.get("max_retries").getAsLong()).name().toLowerCase(java.util.Locale.ROOT)));
 
   private static JsonObject vectors;
 
@@ -103,6 +107,11 @@ class RuntimeSpecTest {
   @Test
   void travelsInline() {
     check("travels_inline");
+  }
+
+  @Test
+  void leaseFailure() {
+    check("lease_failure");
   }
 
   private static void check(String policy) {
