@@ -11,6 +11,7 @@
 #include "core/core_worker.h"
 #include "core/ids.h"
 #include "core/task_receiver.h"
+#include "core/validation.h"
 #include "polyray/exceptions.h"
 #include "polyray/protocol/core_worker.grpc.pb.h"
 
@@ -37,6 +38,13 @@ void FillReply(CoreWorker& w, rpc::GetObjectReply* reply, const std::string& oid
   }
 }
 
+/// Finishes `reactor` with INVALID_ARGUMENT naming the field when `problem` is set.
+bool Rejected(grpc::ServerUnaryReactor* reactor, const std::string& problem) {
+  if (problem.empty()) return false;
+  reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, problem));
+  return true;
+}
+
 /// One PushTasks call on the worker's side.
 class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, rpc::PushTasksReply> {
  public:
@@ -61,12 +69,41 @@ class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, r
       if (finish) Finish(grpc::Status::OK);
       return;
     }
+    std::string bad = CheckPush(request_);
+    for (const rpc::TaskSpec& spec : request_.tasks()) {
+      if (!bad.empty()) break;
+      std::string problem = CheckTaskSpec(spec);
+      if (!problem.empty() && !TaskAddressable(spec)) bad = "a task that cannot be answered: " + problem;
+    }
+    if (!bad.empty()) {
+      // Results of tasks already taken are lost with the stream, as when a
+      // stream breaks; the caller fails or retries them.
+      std::fprintf(stderr, "polyray C++ worker %s: closing a PushTasks stream: %s\n",
+                   ShortHex(w_.worker_id()).c_str(), bad.c_str());
+      bool finish_now;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (finished_) return;
+        cancelled_ = true;  // no more writes; a write in flight finishes the call when done
+        finish_now = !writing_;
+        if (finish_now) finished_ = true;
+      }
+      if (finish_now) Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, bad));
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       pending_ += request_.tasks_size();
     }
     std::weak_ptr<PushTasksReactor> weak = self_;
     for (rpc::TaskSpec& spec : *request_.mutable_tasks()) {
+      std::string problem = CheckTaskSpec(spec);
+      if (!problem.empty()) {
+        std::fprintf(stderr, "polyray C++ worker %s: rejecting a pushed task: %s\n",
+                     ShortHex(w_.worker_id()).c_str(), problem.c_str());
+        Reply(InvalidTaskResult(spec, problem, ShortHex(w_.worker_id())));
+        continue;
+      }
       auto owned = std::make_shared<rpc::TaskSpec>(std::move(spec));
       if (receiver_ == nullptr) {
         rpc::ErrorRecord r = SystemError(rpc::RUNTIME_ERROR, "task " + owned->name() + " was pushed to a driver (" +
@@ -181,6 +218,9 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
   grpc::ServerUnaryReactor* GetObject(grpc::CallbackServerContext* ctx, const rpc::GetObjectRequest* request,
                                       rpc::GetObjectReply* reply) override {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (Rejected(reactor, CheckId(request->object_id(), "GetObjectRequest.object_id", spec::kIdsObjectBytes))) {
+      return reactor;
+    }
     const std::string& oid = request->object_id();
     if (EntryPtr e = w_.memory_store().GetIfReady(oid)) {
       FillReply(w_, reply, oid, e);
@@ -220,6 +260,7 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
 
   grpc::ServerUnaryReactor* UpdateBorrows(grpc::CallbackServerContext* ctx, const rpc::UpdateBorrowsRequest* request,
                                           rpc::UpdateBorrowsReply* /*reply*/) override {
+    if (auto* r = ctx->DefaultReactor(); Rejected(r, CheckBorrows(*request))) return r;
     std::vector<std::string> added(request->added().begin(), request->added().end());
     std::vector<std::string> removed(request->removed().begin(), request->removed().end());
     w_.references().UpdateBorrowers(request->borrower().worker_id(), added, removed);
@@ -233,6 +274,11 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
                                               rpc::AddObjectLocationReply* /*reply*/) override {
     // A node now holds a copy of an object this process owns: listed in later
     // GetObject replies and freed there too.
+    if (auto* r = ctx->DefaultReactor();
+        Rejected(r, CheckId(request->object_id(), "AddObjectLocationRequest.object_id", spec::kIdsObjectBytes) +
+                        CheckId(request->node_id(), "AddObjectLocationRequest.node_id", spec::kIdsNodeBytes))) {
+      return r;
+    }
     w_.references().AddLocation(request->object_id(), request->node_id());
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
@@ -241,6 +287,10 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
 
   grpc::ServerUnaryReactor* CancelTask(grpc::CallbackServerContext* ctx, const rpc::CancelTaskRequest* request,
                                        rpc::CancelTaskReply* reply) override {
+    if (auto* r = ctx->DefaultReactor();
+        Rejected(r, CheckId(request->task_id(), "CancelTaskRequest.task_id", spec::kIdsTaskBytes))) {
+      return r;
+    }
     reply->set_attempted(receiver_ != nullptr && receiver_->Cancel(request->task_id()));
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);

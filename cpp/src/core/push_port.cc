@@ -29,6 +29,7 @@
 #include "core/push_frame.h"
 #include "core/spin.h"
 #include "core/task_receiver.h"
+#include "core/validation.h"
 #include "polyray/exceptions.h"
 #include "polyray/protocol/core_worker.pb.h"
 
@@ -194,7 +195,10 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
         parsed = request.ParseFromString(body);
       }
       if (!parsed) return "bad frame: its " + std::to_string(n) + " bytes are not a PushTasksRequest";
-      Take(request);
+      std::string bad = CheckPush(request);
+      if (!bad.empty()) return "bad frame: " + bad;
+      bad = Take(request);
+      if (!bad.empty()) return "bad frame: " + bad;
     }
   }
 
@@ -248,17 +252,27 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
 
   /// Queues the tasks of a frame, in order (none once the connection broke:
   /// nobody would get their results).
-  void Take(rpc::PushTasksRequest& request) {
+  /// A task that fails its check (validation.h) gets an error result naming
+  /// the field; one that cannot be answered ends the connection (returns why).
+  std::string Take(rpc::PushTasksRequest& request) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (broken_) return;
+      if (broken_) return "";
       pending_ += request.tasks_size();
     }
     std::shared_ptr<Connection> self = shared_from_this();
     for (rpc::TaskSpec& spec : *request.mutable_tasks()) {
+      std::string bad = CheckTaskSpec(spec);
+      if (!bad.empty()) {
+        if (!TaskAddressable(spec)) return "a task that cannot be answered: " + bad;
+        std::fprintf(stderr, "polyray C++ worker %s: rejecting a pushed task: %s\n", worker_.c_str(), bad.c_str());
+        Reply(InvalidTaskResult(spec, bad, worker_));
+        continue;
+      }
       receiver_.Enqueue(std::make_shared<rpc::TaskSpec>(std::move(spec)),
                         [self](rpc::TaskResult result) { self->Reply(std::move(result)); });
     }
+    return "";
   }
 
   /// Marks the connection broken, saying why once. Caller holds mu_.
