@@ -51,6 +51,8 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
         self._borrows = borrows
 
     async def PushTasks(self, request_iterator, context):
+        if self._ctx.is_driver:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "a driver runs no tasks")
         io = self._io
         executor = self._executor
         loop = asyncio.get_running_loop()
