@@ -7,7 +7,7 @@ from typing import Any
 
 from polyray import options as opts
 from polyray.protocol import common_pb2 as pb
-from polyray.remote_function import _pickle_export, _require_core, _shape
+from polyray.remote_function import _pickle_export, _require_core, _shape, check_args, signature_of
 from polyray.util.scheduling_strategies import to_proto as strategy_to_proto
 
 
@@ -22,6 +22,10 @@ class ActorClass:
         self.__qualname__ = cls.__qualname__
         self.__module__ = cls.__module__
         self.__doc__ = cls.__doc__
+        self._init_signature = signature_of(cls)
+        self._method_signatures = _method_signatures(cls)
+        self._is_async = any(inspect.iscoroutinefunction(m) or inspect.isasyncgenfunction(m)
+                             for _, m in inspect.getmembers(cls, predicate=inspect.isfunction))
 
     @property
     def _polyray_target(self) -> type:
@@ -43,20 +47,31 @@ class ActorClass:
         return _BoundActorClass(self, merged)
 
     def _create(self, args: tuple, kwargs: dict, options: dict[str, Any]) -> ActorHandle:
-        core = _require_core()
         cls = self._cls
+        check_args(self._init_signature, args, kwargs, f"actor class {cls.__qualname__} constructor")
+        core = _require_core()
         digest = _pickle_export(core, cls, self._exported)
         desc = pb.FunctionDescriptor(python=pb.PythonFunctionDescriptor(
             module=cls.__module__ or "", qualname=cls.__qualname__, function_hash=digest))
         spec = core.new_task_spec(pb.ACTOR_CREATION_TASK, pb.PYTHON, desc, f"{cls.__qualname__}.__init__")
-        methods = {n for n, _ in inspect.getmembers(cls, predicate=callable) if not n.startswith("__")}
-        is_async = any(inspect.iscoroutinefunction(m) or inspect.isasyncgenfunction(m)
-                       for _, m in inspect.getmembers(cls, predicate=inspect.isfunction))
-        return create_actor(core, spec, args, kwargs, options, pb.PYTHON, is_async, methods)
+        return create_actor(core, spec, args, kwargs, options, pb.PYTHON, self._is_async, self._method_signatures)
+
+
+def _method_signatures(cls: type) -> dict[str, inspect.Signature | None]:
+    """Public method name -> the signature a call is checked against (without self)."""
+    out: dict[str, inspect.Signature | None] = {}
+    for name, member in inspect.getmembers(cls, predicate=callable):
+        if name.startswith("__"):
+            continue
+        static = inspect.getattr_static(cls, name, None)
+        # Methods of the instance: self is bound at the actor; static and class methods bind nothing.
+        drop_self = inspect.isfunction(static)
+        out[name] = signature_of(member, drop_first=drop_self)
+    return out
 
 
 def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: dict[str, Any], language: int,
-                 is_async: bool, methods: set[str] | None) -> ActorHandle:
+                 is_async: bool, methods: set[str] | dict[str, inspect.Signature | None] | None) -> ActorHandle:
     """Fill the actor fields of a creation spec, register it with the GCS, return the handle."""
     spec.actor_id = core.new_actor_id()
     spec.num_returns = 0
@@ -107,8 +122,12 @@ class ActorHandle:
     stored inside values.
     """
 
-    def __init__(self, handle: pb.ActorHandle, methods: set[str] | None = None) -> None:
+    def __init__(self, handle: pb.ActorHandle,
+                 methods: set[str] | dict[str, inspect.Signature | None] | None = None) -> None:
         self._handle = handle
+        # Known methods (from the class, in the process that created the actor),
+        # with their signatures when Python: calls are checked at .remote().
+        # Handles rebuilt elsewhere (passed, get_actor) check at the actor instead.
         self._methods = methods
         self._creation_args: list = []
 
@@ -205,6 +224,9 @@ class ActorMethod:
         # Retries of a call in flight when the actor dies (-1 forever): this
         # call's option, else the actor's creation option.
         spec.max_task_retries = self._options.get("max_task_retries", h.max_task_retries)
+        methods = self._handle._methods
+        if isinstance(methods, dict):
+            check_args(methods.get(self._name), args, kwargs, f"actor method {cls_name}.{self._name}")
         held: list = []
         arg_ids = core.build_args(spec, args, kwargs, language, held)
         refs = core.submit_actor_task(spec, arg_ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,32 @@ def _pickle_export(core, target: Any, cache: dict) -> bytes:
     return digest
 
 
+def signature_of(target: Callable, drop_first: bool = False) -> inspect.Signature | None:
+    """The signature ``.remote()`` checks arguments against (None: not introspectable, no check).
+
+    ``drop_first`` removes ``self`` of a method looked up on its class.
+    """
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):
+        return None
+    if drop_first:
+        params = list(sig.parameters.values())
+        if params and params[0].kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            sig = sig.replace(parameters=params[1:])
+    return sig
+
+
+def check_args(sig: inspect.Signature | None, args: tuple, kwargs: dict, what: str) -> None:
+    """Raise TypeError at ``.remote()`` when the arguments do not fit the callee (as Ray does)."""
+    if sig is None:
+        return
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"{what}: {e}") from None
+
+
 class RemoteFunction:
     """A function that runs as a task on a worker; call it with ``.remote()``."""
 
@@ -40,6 +67,7 @@ class RemoteFunction:
         self._function = function
         self._options = opts.validate(options, opts.TASK_OPTIONS, f"remote function {function.__qualname__}")
         self._exported: dict[tuple, bytes] = {}
+        self._signature = signature_of(function)
         functools.update_wrapper(self, function)
 
     @property
@@ -62,8 +90,9 @@ class RemoteFunction:
         return _BoundFunction(self, merged)
 
     def _submit(self, args: tuple, kwargs: dict, options: dict[str, Any]) -> Any:
-        core = _require_core()
         fn = self._function
+        check_args(self._signature, args, kwargs, f"remote function {fn.__qualname__}")
+        core = _require_core()
         digest = _pickle_export(core, fn, self._exported)
         desc = pb.FunctionDescriptor(python=pb.PythonFunctionDescriptor(
             module=fn.__module__ or "", qualname=fn.__qualname__, function_hash=digest))

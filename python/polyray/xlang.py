@@ -26,6 +26,30 @@ def _no_kwargs(language: int, what: str, kwargs: dict) -> None:
                         f"({what} got {', '.join(sorted(kwargs))}); pass them positionally")
 
 
+def jvm_arity(descriptor: str) -> int | None:
+    """How many parameters a JVM method descriptor (``"(JLjava/lang/String;[I)V"``) takes; None if malformed."""
+    if not descriptor.startswith("(") or ")" not in descriptor:
+        return None
+    body = descriptor[1:descriptor.index(")")]
+    n, i = 0, 0
+    while i < len(body):
+        while i < len(body) and body[i] == "[":
+            i += 1
+        if i >= len(body):
+            return None
+        if body[i] == "L":
+            end = body.find(";", i)
+            if end < 0:
+                return None
+            i = end + 1
+        elif body[i] in "BCDFIJSZ":
+            i += 1
+        else:
+            return None
+        n += 1
+    return n
+
+
 class JavaFunction:
     """A static Java method called as a task: ``polyray.java_function("pkg.Cls", "method")``."""
 
@@ -50,6 +74,12 @@ class JavaFunction:
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         """Submit the call; returns an ObjectRef (a list for num_returns > 1)."""
         _no_kwargs(pb.JAVA, str(self), kwargs)
+        # The SDK knows the arity only from an explicit JVM descriptor; without
+        # one the Java worker picks the overload by argument count and a
+        # mismatch comes back as the task's error (TaskError) from get().
+        arity = jvm_arity(self.signature) if self.signature else None
+        if arity is not None and arity != len(args):
+            raise TypeError(f"Java function {self}{self.signature} takes {arity} argument(s), got {len(args)}")
         core = _require_core()
         desc = pb.FunctionDescriptor(java=pb.JavaFunctionDescriptor(
             class_name=self.class_name, method_name=self.method_name, signature=self.signature))
