@@ -108,6 +108,9 @@ class Lease:
     owner: bytes = b""
     #: The pool the resources came from: the node's, or a placement group bundle's.
     pool: NodeResources | None = None
+    #: The holder's CoreWorker address (TaskSpec.caller), watched by
+    #: lease_holders.py; None for actor leases.
+    holder: common_pb2.Address | None = None
 
     def holding(self) -> ResourceSet:
         """The resources to give back when the lease ends."""
@@ -152,6 +155,8 @@ class LeaseManager:
         self._by_task: dict[bytes, _Request] = {}
         self.leases: dict[bytes, Lease] = {}
         self._grants: set[asyncio.Task[None]] = set()
+        #: When a caller last asked for or returned a lease (caller worker id -> monotonic s).
+        self._heard: dict[bytes, float] = {}
 
     # -- requests ------------------------------------------------------------
 
@@ -171,6 +176,8 @@ class LeaseManager:
             raise ValueError("the task spec has no task_id")
         if spec.task_id in self._by_task:
             raise ValueError(f"a lease request for task {spec.task_id.hex()} is already pending")
+        if spec.type != common_pb2.ACTOR_CREATION_TASK and spec.caller.worker_id:
+            self._heard[spec.caller.worker_id] = time.monotonic()
         resources = lease_resources(spec)
         pool = self.resources
         spillable = False
@@ -370,6 +377,8 @@ class LeaseManager:
         lease = Lease(os.urandom(LEASE_ID_SIZE), worker, req.resources, spec.task_id, pool=req.pool)
         if spec.type != common_pb2.ACTOR_CREATION_TASK:
             lease.owner = spec.caller.worker_id
+            lease.holder = common_pb2.Address()
+            lease.holder.CopyFrom(spec.caller)
         worker.state = WorkerState.LEASED
         worker.lease_id = lease.lease_id
         if spec.type == common_pb2.ACTOR_CREATION_TASK:
@@ -402,6 +411,8 @@ class LeaseManager:
                 f"not {worker_id.hex()}"
             )
         del self.leases[lease_id]
+        if lease.owner:
+            self._heard[lease.owner] = time.monotonic()
         self._pool_of(lease).release(lease.holding())
         worker = lease.worker
         worker.lease_id = None
@@ -422,7 +433,9 @@ class LeaseManager:
         return lease
 
     def release_owner(self, owner: bytes) -> int:
-        """A caller exited: drop its queued requests and take back its leases.
+        """A caller exited: drop its queued requests and take back its leases,
+        stopping their workers (one may still run the caller's task, whose
+        result nobody reads; pushed idle it would hold up the next lease).
         Returns how many leases came back."""
         if not owner:
             return 0
@@ -433,8 +446,46 @@ class LeaseManager:
                 self._cancel(req)
         owned = [held for held in self.leases.values() if held.owner == owner]
         for lease in owned:
-            self.return_worker(lease.lease_id, b"", disconnect=False)
+            self.return_worker(lease.lease_id, b"", disconnect=True)
+        self._heard.pop(owner, None)
         return len(owned)
+
+    # -- holders (watched by lease_holders.py) -------------------------------------
+
+    def holders(self) -> dict[bytes, common_pb2.Address]:
+        """The holders of leases and of pending requests: caller worker id (a
+        lease id for a lease whose caller named none) -> caller address."""
+        found: dict[bytes, common_pb2.Address] = {}
+        for lease in self.leases.values():
+            if lease.holder is not None:
+                found.setdefault(lease.owner or lease.lease_id, lease.holder)
+        for req in self._by_task.values():
+            spec = req.spec
+            if req.state is not _State.DONE and spec.type != common_pb2.ACTOR_CREATION_TASK \
+                    and spec.caller.worker_id:
+                found.setdefault(spec.caller.worker_id, spec.caller)
+        for key in [k for k in self._heard if k not in found]:
+            del self._heard[key]
+        return found
+
+    def last_heard(self, key: bytes) -> float:
+        """When the holder ``key`` last asked for or returned a lease (monotonic s)."""
+        heard = self._heard.get(key)
+        if heard is not None:
+            return heard
+        lease = self.leases.get(key)
+        return lease.granted_at if lease is not None else float("-inf")
+
+    def release_holder(self, key: bytes, why: str) -> int:
+        """The holder ``key`` is gone (``why``): return its leases (stopping
+        their workers) and cancel its pending requests. Returns how many
+        leases came back."""
+        lease = self.leases.get(key)
+        if lease is not None and not lease.owner:
+            log.warning("lease %s: %s; returning it", key.hex(), why)
+            return int(self.return_worker(key, b"", disconnect=True))
+        log.warning("the caller %s holding leases here is gone: %s", key.hex(), why)
+        return self.release_owner(key)
 
     def set_blocked(self, worker_id: bytes, blocked: bool) -> bool:
         """Lend a blocked worker's CPUs to the node, or take them back (as far

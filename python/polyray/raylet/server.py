@@ -21,6 +21,7 @@ from polyray.raylet.cluster_view import ClusterView
 from polyray.raylet.config import NodeConfig
 from polyray.raylet.gcs_client import GcsClient
 from polyray.raylet.launchers import LauncherRegistry
+from polyray.raylet.lease_holders import LeaseHolderWatch
 from polyray.raylet.lease_manager import LeaseManager
 from polyray.raylet.log_forwarder import LogForwarder
 from polyray.raylet.object_manager import ObjectManager
@@ -64,6 +65,10 @@ class RayletServer:
             config.node_id, config.host, NodeResources(ResourceSet(config.resources)), self.pool,
             view=self.view, lookup_group=self.gcs.get_placement_group, refresh_view=self.refresh_view,
             warn=lambda job_id, line: self.logs.push(job_id, 0, "scheduler", True, line),
+        )
+        # Leases whose holder is gone (its node dead, or it does not answer) come back.
+        self.holders = LeaseHolderWatch(
+            self.leases.holders, self.leases.last_heard, self.view.is_dead, self.leases.release_holder,
         )
         self._server: grpc.aio.Server | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -111,6 +116,7 @@ class RayletServer:
             raise
         interval = reply.heartbeat_interval_s or self.config.heartbeat_interval_s
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(interval), name="raylet-heartbeat")
+        self.holders.start()
         log.info(
             "raylet %s listening on %s (store %s, resources %s)",
             self.config.node_id_hex[:12], self.address, self.config.store_name,
@@ -179,6 +185,7 @@ class RayletServer:
     async def _teardown(self, unregister: bool, reason: str = "stopped") -> None:
         if self._heartbeat is not None and self._heartbeat is not asyncio.current_task():
             self._heartbeat.cancel()
+        await self.holders.stop()
         self.leases.fail_all(f"the raylet of node {self.config.node_id_hex} is stopping ({reason})")
         await self.pool.stop()
         if self._server is not None:
