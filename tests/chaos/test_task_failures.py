@@ -13,6 +13,15 @@ SIGKILLed: ``get`` raises NodeDiedError within the node timeout + 5 s. Then
 the same with the worker frozen (SIGSTOP) first, so its connection never
 closes, as when a machine vanishes: only the GCS's word (the submitter's
 node watch) can end the task.
+
+(c) A separate driver on the head takes a lease on another node (a task
+that sleeps, sent there by custom resource) and is SIGKILLed: that node's
+raylet never saw it register, yet its CPU and resource are free again within
+the bound (``lease.holder_timeout_ms + 2 * lease.holder_check_ms`` + slack),
+read from its GetNodeStats. (c') A raw gRPC client asks a raylet for leases
+naming a caller whose port nobody listens on, and goes away: the leases come
+back within the same bound; a request of a client that cancels before the
+grant leaves nothing leased.
 """
 
 from __future__ import annotations
@@ -20,15 +29,21 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
 
+import grpc
 import psutil
 import pytest
+from core_util import PYTHON, driver_env, read_line, stop_process, write_script
 
 import polyray
 from polyray.exceptions import NodeDiedError
+from polyray.protocol import common_pb2, gcs_pb2, gcs_pb2_grpc, raylet_pb2, raylet_pb2_grpc
+from polyray.protocol import runtime_spec as rspec
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster"))
 from cluster_util import NODE_TIMEOUT_S, Cluster  # noqa: E402
@@ -198,3 +213,125 @@ def test_a_vanished_node_whose_worker_never_closes_its_connection_raises_node_di
     print(f"\nNodeDiedError {took:.2f} s after the node died with its worker frozen "
           f"(node timeout {NODE_TIMEOUT_S:g} s)")
     assert took < NODE_DEATH_BOUND_S
+
+
+# -- (c), (c'): leases of holders that disappear come back -------------------------------
+
+#: From the holder's death to its leases' return (the spec's bound + slack for a loaded machine).
+HOLDER_BOUND_S = (rspec.LEASE_HOLDER_TIMEOUT_MS + 2 * rspec.LEASE_HOLDER_CHECK_MS) / 1000 + 4.0
+
+HOLDER_DRIVER = """
+import os, sys, time
+import polyray
+
+polyray.init(address=sys.argv[1])
+
+@polyray.remote(resources={"c": 1}, max_retries=0)
+def nap(marker):
+    open(marker, "w").close()
+    time.sleep(600)
+
+marker = sys.argv[2] + "/running"
+ref = nap.remote(marker)
+while not os.path.exists(marker):   # the lease's reply reached us and the task runs
+    time.sleep(0.05)
+print("running", flush=True)
+sys.stdin.readline()    # stay up until SIGKILLed
+"""
+
+
+def _raylet_of(gcs_address: str, node_id: str) -> str:
+    with grpc.insecure_channel(gcs_address) as ch:
+        nodes = gcs_pb2_grpc.GcsServiceStub(ch).GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=10).nodes
+    node = next(n for n in nodes if n.node_id.hex() == node_id)
+    return f"{node.raylet_address.host}:{node.raylet_address.port}"
+
+
+def _available(raylet: str) -> dict[str, float]:
+    with grpc.insecure_channel(raylet) as ch:
+        stats = raylet_pb2_grpc.RayletServiceStub(ch).GetNodeStats(raylet_pb2.GetNodeStatsRequest(), timeout=10)
+    return dict(stats.resources_available)
+
+
+def _wait_available(raylet: str, want: dict[str, float], timeout: float) -> float:
+    """Seconds until the node's free resources are ``want``; AssertionError after ``timeout``."""
+    started = time.monotonic()
+    seen: dict[str, float] = {}
+    while time.monotonic() - started < timeout:
+        seen = _available(raylet)
+        if all(abs(seen.get(k, 0.0) - v) < 1e-6 for k, v in want.items()):
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"free resources {seen} did not become {want} within {timeout:.0f} s")
+
+
+def test_a_sigkilled_driver_s_lease_on_another_node_returns_within_the_bound(own_cluster, tmp_path):
+    own_cluster.start_head(num_cpus=1)
+    c = own_cluster.add_node(num_cpus=1, resources={"c": 1})
+    own_cluster.wait_alive(2)
+    raylet = _raylet_of(own_cluster.address, c.node_id)
+    full = {"CPU": 1.0, "c": 1.0}
+    script = write_script(tmp_path, "holder.py", HOLDER_DRIVER)
+    driver = subprocess.Popen([PYTHON, script, own_cluster.address, str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(tmp_path),
+                              env=driver_env())
+    try:
+        assert read_line(driver, 120).strip() == "running"
+        assert not any(_available(raylet).values())   # leased on node c
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(10)
+        took = _wait_available(raylet, full, HOLDER_BOUND_S + 20)
+    finally:
+        stop_process(driver)
+    print(f"\nnode c's CPU and 'c' free again {took:.2f} s after its lease holder was SIGKILLed "
+          f"(bound {HOLDER_BOUND_S - 4:g} s + 4 s slack)")
+    assert took < HOLDER_BOUND_S
+    # The node still serves: a new driver's task runs there.
+    polyray.init(address=own_cluster.address)
+    assert polyray.get(worker_pid.options(resources={"c": 1}).remote(), timeout=60) > 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]   # closed again: nobody listens there
+
+
+def _raw_spec(job_id: bytes, port: int, cpus: float) -> common_pb2.TaskSpec:
+    spec = common_pb2.TaskSpec(type=common_pb2.NORMAL_TASK, language=common_pb2.PYTHON, job_id=job_id,
+                               task_id=os.urandom(24), name="raw.client",
+                               caller=common_pb2.Address(host="127.0.0.1", port=port, worker_id=os.urandom(28)))
+    spec.function.python.module = "raw"
+    spec.function.python.qualname = "client"
+    spec.resources["CPU"] = cpus
+    return spec
+
+
+def test_leases_of_a_vanished_raw_client_return_within_the_bound(own_cluster):
+    own_cluster.start_head(num_cpus=2)
+    raylet = _raylet_of(own_cluster.address, own_cluster.nodes[0].node_id)
+    full = {"CPU": 2.0}
+    job_id = bytes.fromhex("7f000001")
+    with grpc.insecure_channel(raylet) as ch:
+        stub = raylet_pb2_grpc.RayletServiceStub(ch)
+        # A request canceled before its grant (it waits behind the first
+        # lease) leaves nothing leased.
+        first = stub.RequestWorkerLease(raylet_pb2.RequestWorkerLeaseRequest(
+            task=_raw_spec(job_id, _free_port(), 2.0)), timeout=60)
+        assert first.lease_id, first
+        waiting = stub.RequestWorkerLease.future(raylet_pb2.RequestWorkerLeaseRequest(
+            task=_raw_spec(job_id, _free_port(), 1.0)), timeout=60)
+        time.sleep(0.5)
+        waiting.cancel()
+        stub.ReturnWorker(raylet_pb2.ReturnWorkerRequest(lease_id=first.lease_id), timeout=10)
+        _wait_available(raylet, full, 10)
+        # A lease each for two callers nobody can reach; then the client goes away.
+        spec = _raw_spec(job_id, _free_port(), 1.0)
+        held = [stub.RequestWorkerLease(raylet_pb2.RequestWorkerLeaseRequest(task=spec), timeout=60)]
+        spec2 = _raw_spec(job_id, _free_port(), 1.0)
+        held.append(stub.RequestWorkerLease(raylet_pb2.RequestWorkerLeaseRequest(task=spec2), timeout=60))
+        assert all(r.lease_id for r in held), held
+    assert _available(raylet).get("CPU", 0.0) == 0.0
+    took = _wait_available(raylet, full, HOLDER_BOUND_S + 20)
+    print(f"\n2 leases of a vanished raw client back after {took:.2f} s (bound {HOLDER_BOUND_S - 4:g} s + 4 s)")
+    assert took < HOLDER_BOUND_S
