@@ -32,6 +32,11 @@ public class OwnerDiedException extends ObjectLostException {
    * @param errorRecord the serialized {@code polyray.rpc.ErrorRecord}, or null
    */
   public OwnerDiedException(String message, Throwable cause, byte[] errorRecord) {
-    super(message, cause, errorRecord);
+    super(message, cause, errorRecord, "REASON_OWNER_DIED");
+  }
+
+  @Override
+  public String getReason() {
+    return "REASON_OWNER_DIED";
   }
 }

@@ -232,7 +232,9 @@ public final class ErrorRecords {
         if (r.getReason() == ErrorReason.REASON_OWNER_DIED) {
           return new OwnerDiedException(withCause(msg, r), cause, bytes);
         }
-        return new ObjectLostException(withCause(msg, r), cause, bytes);
+        ErrorRecord lostWhy = firstReason(r);
+        return new ObjectLostException(withCause(msg, r), cause, bytes,
+            lostWhy == null ? null : lostWhy.getReason().name());
       case OWNER_DIED:
         return new OwnerDiedException(withCause(msg, r), cause, bytes);
       case GCS_UNAVAILABLE:

@@ -78,6 +78,9 @@ public final class CoreWorker {
     public List<String> codeSearchPath = List.of();
     /** The process's store handle, when it has one already (a worker's); else opened here. */
     public java.util.function.Supplier<SharedStore> store;
+    /** The bound of the lineage kept to recompute lost objects (negative: the spec's;
+     * $POLYRAY_LINEAGE_MAX_BYTES wins). */
+    public long lineageMaxBytes = -1;
   }
 
   /** The task whose code runs on a thread (puts are numbered per task). */
@@ -121,6 +124,14 @@ public final class CoreWorker {
   final ObjectGetter getter = new ObjectGetter(this);
   final ObjectServer server = new ObjectServer(this);
   final OwnedObjects owned = new OwnedObjects(this);
+  /** The specs that recompute stored returns (Lineage) and the component that does it. */
+  final Lineage lineage;
+  final ObjectRecovery recovery;
+  private final java.util.concurrent.ExecutorService recoveryThreads;
+
+  java.util.concurrent.Executor recoveryExecutor() {
+    return recoveryThreads;
+  }
 
   /**
    * A CoreWorker (call {@link #setAddress} once its server listens).
@@ -147,6 +158,7 @@ public final class CoreWorker {
     this.references = new ReferenceCounter(new ReferenceCounter.Listener() {
       @Override
       public void free(ByteString oid, ByteString inStoreNode) {
+        lineage.onFree(oid);
         borrows.onFree(oid, inStoreNode);
       }
 
@@ -177,6 +189,15 @@ public final class CoreWorker {
     this.submitter = new NormalTaskSubmitter(raylets, channels::pushTasks, finisher, scheduler, () -> shuttingDown);
     this.actorSubmitter = new ActorTaskSubmitter(actors, channels::pushTasks, finisher, scheduler,
         () -> shuttingDown);
+    // Lost objects are recomputed from their lineage (Lineage, ObjectRecovery).
+    this.lineage = new Lineage(Lineage.maxBytesFromEnv(o.lineageMaxBytes), references::removeSubmitted);
+    this.recoveryThreads = Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, "polyray-recovery");
+      t.setDaemon(true);
+      return t;
+    });
+    this.recovery = new ObjectRecovery(lineage, memoryStore, references::isOwned, references::addSubmitted,
+        t -> onIo(() -> submitter.submit(t)), (oid, node) -> puller().probe(oid, node), recoveryThreads);
   }
 
   /** How the submitters' tasks end: in the owned objects and the reference counts. */
@@ -613,6 +634,7 @@ public final class CoreWorker {
       Thread.currentThread().interrupt();
     }
     loop.shutdownNow();
+    recoveryThreads.shutdownNow();
     channels.closeAll();
     SharedStore s = store;
     if (s != null) {

@@ -89,6 +89,11 @@ final class MemoryStore {
     ready.remove(oid);
   }
 
+  /** Forgets an object if its entry is still {@code expected} (a lost copy, asked for again). */
+  boolean delete(ByteString oid, Entry expected) {
+    return ready.remove(oid, expected);
+  }
+
   /** Ends every wait with {@code error} (shutdown: nothing will complete them any more). */
   void failWaiters(ErrorRecord error) {
     Entry e = Entry.error(error);

@@ -49,6 +49,10 @@ final class ObjectGetter {
 
   /** Borrowed objects being fetched from their owners (io thread). */
   private final Set<ByteString> fetching = new HashSet<>();
+  /** Borrowed objects no copy of which could be read: the next GetObject says {@code lost}. */
+  private final Set<ByteString> lost = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** How many times one get has a lost object recomputed (or asks its owner) before it raises. */
+  static final int MAX_RECOVERIES_PER_GET = 8;
 
   ObjectGetter(CoreWorker w) {
     this.w = w;
@@ -68,7 +72,8 @@ final class ObjectGetter {
       fetching.remove(oid);
       return;
     }
-    GetObjectRequest req = GetObjectRequest.newBuilder().setObjectId(oid).setTimeoutMs(RuntimeSpec.RPC_GET_OBJECT_WAIT_MS).build();
+    GetObjectRequest req = GetObjectRequest.newBuilder().setObjectId(oid).setTimeoutMs(RuntimeSpec.RPC_GET_OBJECT_WAIT_MS)
+        .setLost(lost.remove(oid)).build();
     CoreWorkerServiceGrpc.newStub(w.channels.get(owner)).withDeadlineAfter(RuntimeSpec.RPC_GET_OBJECT_WAIT_MS + 10_000L,
         TimeUnit.MILLISECONDS).getObject(req, new StreamObserver<GetObjectReply>() {
           private boolean answered;
@@ -203,8 +208,9 @@ final class ObjectGetter {
    */
   public Object get(ObjectRef<?> r, long timeoutMs) {
     ObjectRefImpl<?> ref = CoreWorker.check(r);
+    long deadline = deadline(timeoutMs);
     MemoryStore.Entry e = await(List.of(ref), timeoutMs).get(0);
-    Object v = convert(decodeEntry(ref, e), ref);
+    Object v = convert(decodeRecovering(ref, e, deadline), ref);
     Reference.reachabilityFence(ref);
     return v;
   }
@@ -221,10 +227,11 @@ final class ObjectGetter {
     for (ObjectRef<?> r : refs) {
       impls.add(CoreWorker.check(r));
     }
+    long deadline = deadline(timeoutMs);
     List<MemoryStore.Entry> entries = await(impls, timeoutMs);
     List<Object> out = new ArrayList<>(impls.size());
     for (int i = 0; i < impls.size(); i++) {
-      out.add(convert(decodeEntry(impls.get(i), entries.get(i)), impls.get(i)));
+      out.add(convert(decodeRecovering(impls.get(i), entries.get(i), deadline), impls.get(i)));
     }
     Reference.reachabilityFence(impls);
     return out;
@@ -239,6 +246,59 @@ final class ObjectGetter {
       return null;
     }
     return XlangConverter.convert(value, t, "the value of object " + ref.getIdHex());
+  }
+
+  private static long deadline(long timeoutMs) {
+    return timeoutMs < 0 ? Long.MAX_VALUE : System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+  }
+
+  /**
+   * The decoded value of a ready entry; a stored object whose copies are all lost is
+   * recomputed first (owned: by ObjectRecovery from its lineage; borrowed: by its owner,
+   * asked again with {@code lost}), at most {@link #MAX_RECOVERIES_PER_GET} times.
+   */
+  private Object decodeRecovering(ObjectRefImpl<?> ref, MemoryStore.Entry e, long deadline) {
+    ByteString oid = ref.toProto().getObjectId();
+    for (int attempt = 0; ; attempt++) {
+      try {
+        return decodeEntry(ref, e);
+      } catch (ObjectLostException x) {
+        boolean stored = e.error == null && e.envelope == null;
+        if (!stored || attempt >= MAX_RECOVERIES_PER_GET) {
+          throw x;
+        }
+        if (w.isOwnedRef(ref)) {
+          w.recovery.recover(oid, e);
+        } else {
+          MemoryStore.Entry seen = e;
+          w.onIo(() -> {
+            w.memoryStore.delete(oid, seen);
+            lost.add(oid);
+            startFetch(ref);
+          });
+        }
+        MemoryStore.Entry next = waitEntry(oid, deadline, ref);
+        if (next == e) {
+          throw x; // nothing could be done: the loss stands
+        }
+        e = next;
+      }
+    }
+  }
+
+  private MemoryStore.Entry waitEntry(ByteString oid, long deadline, ObjectRefImpl<?> ref) {
+    try {
+      CompletableFuture<MemoryStore.Entry> f = w.memoryStore.future(oid);
+      return deadline == Long.MAX_VALUE ? f.get() : f.get(Math.max(0, deadline - System.nanoTime()),
+          TimeUnit.NANOSECONDS);
+    } catch (TimeoutException x) {
+      throw new GetTimeoutException("get() timed out while object " + ref.getIdHex() + " was being recomputed");
+    } catch (InterruptedException x) {
+      Thread.currentThread().interrupt();
+      throw new TaskCancelledException("interrupted while waiting for object " + ref.getIdHex());
+    } catch (ExecutionException x) {
+      throw new PolyRayException("waiting for object " + ref.getIdHex() + " failed: " + x.getCause(), x.getCause());
+    }
   }
 
   /** The decoded value of a ready entry (throws its error). */

@@ -115,6 +115,50 @@ public final class ObjectPuller {
         + (failures.isEmpty() ? "no node holds a copy" : String.join("; ", failures)) + ")");
   }
 
+  /**
+   * Whether {@code node}'s store still holds {@code oid} (its raylet sends a first chunk
+   * within {@link #PROBE_DEADLINE_MS}); false when the node is dead or unknown. For the
+   * owner's lineage reconstruction (ObjectRecovery).
+   *
+   * @param oid the object
+   * @param node the node
+   * @return whether a copy is there
+   */
+  public boolean probe(ByteString oid, ByteString node) {
+    if (node.equals(selfNode.get())) {
+      return store.get().contains(ObjectId.fromBytes(oid.toByteArray()));
+    }
+    NodeInfo info = null;
+    try {
+      for (NodeInfo n : GcsServiceGrpc.newBlockingStub(channel(gcsAddress))
+          .withDeadlineAfter(RPC_DEADLINE_S, TimeUnit.SECONDS)
+          .getAllNodes(GetAllNodesRequest.getDefaultInstance()).getNodesList()) {
+        if (n.getNodeId().equals(node)) {
+          info = n;
+        }
+      }
+    } catch (StatusRuntimeException e) {
+      return false;
+    }
+    if (info == null || !info.getAlive()) {
+      return false;
+    }
+    ReadObjectRequest req = ReadObjectRequest.newBuilder().setObjectId(oid).setChunkSize(64).setTimeoutMs(0).build();
+    String raylet = Rpc.target(info.getRayletAddress());
+    io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+    try {
+      return ctx.call(() -> RayletServiceGrpc.newBlockingStub(channel(raylet))
+          .withDeadlineAfter(PROBE_DEADLINE_MS, TimeUnit.MILLISECONDS).readObject(req).hasNext());
+    } catch (Exception e) {
+      return false;
+    } finally {
+      ctx.cancel(null);
+    }
+  }
+
+  /** How long a probe of one copy may take. */
+  static final long PROBE_DEADLINE_MS = 3_000;
+
   private void stream(SharedStore s, ObjectId id, ByteString oid, String raylet) {
     ReadObjectRequest req = ReadObjectRequest.newBuilder().setObjectId(oid).setChunkSize(CHUNK_SIZE)
         .setTimeoutMs(2000).build();

@@ -39,6 +39,22 @@ final class ObjectServer {
   public void serveGetObject(GetObjectRequest request, StreamObserver<GetObjectReply> out) {
     ByteString oid = request.getObjectId();
     MemoryStore.Entry e = w.memoryStore.getIfReady(oid);
+    if (request.getLost() && e != null && e.error == null && e.envelope == null && w.references.isOwned(oid)) {
+      // A borrower could read no copy: off the gRPC thread, probe the copies and recompute
+      // the object when none is left, then answer with what comes.
+      GetObjectRequest again = request.toBuilder().setLost(false).build();
+      try {
+        w.recoveryExecutor().execute(() -> {
+          if (!w.recovery.anyCopy(oid, e)) {
+            w.recovery.recover(oid, e);
+          }
+          serveGetObject(again, out);
+        });
+      } catch (RejectedExecutionException x) {
+        out.onError(Status.UNAVAILABLE.withDescription("shutting down").asRuntimeException());
+      }
+      return;
+    }
     if (e != null) {
       reply(out, oid, e);
       return;

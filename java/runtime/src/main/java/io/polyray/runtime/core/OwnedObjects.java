@@ -12,6 +12,7 @@ import io.polyray.runtime.proto.PinObjectsReply;
 import io.polyray.runtime.proto.PinObjectsRequest;
 import io.polyray.runtime.proto.ReturnObject;
 import io.polyray.runtime.proto.TaskSpec;
+import io.polyray.runtime.proto.TaskType;
 import io.polyray.runtime.ref.Hex;
 import io.polyray.runtime.ref.ObjectRefImpl;
 import io.polyray.runtime.spec.Policies;
@@ -118,6 +119,7 @@ final class OwnedObjects {
 
   /** Records a task's results (io thread). */
   void completeTask(TaskSpec spec, List<ReturnObject> returns, List<ByteString> argIds) {
+    List<ByteString> stored = new ArrayList<>();
     for (ReturnObject r : returns) {
       ByteString oid = r.getObjectId();
       boolean inStore = r.getKindCase() == ReturnObject.KindCase.IN_STORE_NODE;
@@ -132,15 +134,25 @@ final class OwnedObjects {
       if (inStore) {
         w.references.setInStore(oid, r.getInStoreNode());
         w.memoryStore.set(oid, MemoryStore.Entry.inStore(r.getInStoreNode(), r.getSize(), nested));
+        stored.add(oid);
       } else {
         w.memoryStore.set(oid, MemoryStore.Entry.value(r.getValue(), r.getSize(), nested));
       }
     }
-    w.references.removeSubmitted(argIds);
+    w.recovery.onFinished(spec, null);
+    if (!stored.isEmpty() && spec.getType() == TaskType.NORMAL_TASK && w.lineage.maxBytes > 0) {
+      w.lineage.record(spec, argIds, stored); // keeps the spec; takes over the arguments' pins
+    } else {
+      w.references.removeSubmitted(argIds);
+    }
   }
 
   /** Completes every return of a task with an error (io thread). */
   void failTask(TaskSpec spec, ErrorRecord record, List<ByteString> argIds) {
+    ErrorRecord lost = w.recovery.onFinished(spec, record);
+    if (lost != null) {
+      record = lost; // a failed reconstruction: OBJECT_LOST, REASON_RETRIES_EXHAUSTED
+    }
     for (int i = 1; i <= spec.getNumReturns(); i++) {
       ByteString oid = Ids.returnId(spec.getTaskId(), i);
       if (w.references.isOwned(oid)) {

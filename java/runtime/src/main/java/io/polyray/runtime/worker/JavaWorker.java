@@ -328,6 +328,9 @@ public final class JavaWorker implements AutoCloseable {
     }
   }
 
+  /** How many times one argument fetch asks its owner to recompute a lost object. */
+  private static final int MAX_LOST_ASKS = 8;
+
   /**
    * The value of an ObjectRef argument: asks its owner (GetObject), then reads it inline
    * or from this node's store (zero copy). ndarrays stay NdArray views.
@@ -344,18 +347,21 @@ public final class JavaWorker implements AutoCloseable {
         CoreWorkerServiceGrpc.newBlockingStub(ownerChannel(owner));
     GetObjectRequest req = GetObjectRequest.newBuilder().setObjectId(oid)
         .setTimeoutMs(RuntimeSpec.RPC_GET_OBJECT_WAIT_MS).build();
+    int lostAsks = 0;
     while (true) {
       GetObjectReply reply;
       try {
         reply = stub.withDeadlineAfter(Rpc.GET_OBJECT_DEADLINE_S, TimeUnit.SECONDS).getObject(req);
+        req = req.toBuilder().setLost(false).build();
       } catch (StatusRuntimeException e) {
         if (Thread.currentThread().isInterrupted() || e.getStatus().getCode() == Status.Code.CANCELLED) {
           throw new TaskFailure(ErrorRecords.system(ErrorKind.TASK_CANCELLED,
               "the task was cancelled while waiting for " + what));
         }
-        throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST, "the owner of object " + Hex.of(oid.toByteArray())
-            + " (" + what + ") at " + Rpc.target(owner) + " is unreachable (" + e.getStatus().getCode()
-            + "); the object is lost"));
+        // Nothing listens at the owner's address: OWNER_DIED (REASON_OWNER_DIED), else lost.
+        ErrorRecord r = ErrorRecords.ownerUnreachable(Hex.of(oid.toByteArray()), Rpc.target(owner),
+            e.getStatus().getCode());
+        throw new TaskFailure(r.toBuilder().setMessage(r.getMessage() + " (" + what + ")").build());
       }
       if (reply.getTimedOut()) {
         continue; // the owner is alive and the object not ready yet: ask again
@@ -384,6 +390,12 @@ public final class JavaWorker implements AutoCloseable {
         try {
           puller().pull(oid, locations, owner);
         } catch (io.polyray.api.exception.ObjectLostException e) {
+          if (lostAsks++ < MAX_LOST_ASKS) {
+            // No copy could be read: ask the owner again with `lost`, so it recomputes the
+            // object from its lineage, and read where it says then.
+            req = req.toBuilder().setLost(true).build();
+            continue;
+          }
           throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST, e.getMessage() + " (" + what + ")"));
         }
         node = nodeId;
