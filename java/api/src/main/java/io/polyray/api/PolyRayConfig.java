@@ -32,6 +32,9 @@ import java.util.List;
  *       installed.
  *   <li>{@code headStartTimeoutMs}: how long an embedded cluster may take to start.
  *   <li>{@code logToDriver}: print the output of the job's workers here (default true).
+ *   <li>{@code lineageMaxBytes}: the bound of the lineage (task specs) this driver keeps to
+ *       recompute lost objects (default the runtime spec's 256 MiB; 0 keeps none;
+ *       {@code POLYRAY_LINEAGE_MAX_BYTES} wins).
  * </ul>
  */
 public final class PolyRayConfig {
@@ -43,6 +46,7 @@ public final class PolyRayConfig {
   private String pythonExecutable;
   private long headStartTimeoutMs = 60_000;
   private boolean logToDriver = true;
+  private long lineageMaxBytes = -1;
 
   /** A configuration with every default: an embedded cluster. */
   public PolyRayConfig() {}
@@ -213,6 +217,26 @@ public final class PolyRayConfig {
    */
   public PolyRayConfig setLogToDriver(boolean logToDriver) {
     this.logToDriver = logToDriver;
+    return this;
+  }
+
+  /**
+   * The bound of the lineage this driver keeps to recompute lost objects.
+   *
+   * @return bytes; negative: the runtime spec's default
+   */
+  public long getLineageMaxBytes() {
+    return lineageMaxBytes;
+  }
+
+  /**
+   * Sets the bound of the lineage this driver keeps ($POLYRAY_LINEAGE_MAX_BYTES wins).
+   *
+   * @param lineageMaxBytes bytes; 0 keeps none (nothing is recomputed); negative: the default
+   * @return this
+   */
+  public PolyRayConfig setLineageMaxBytes(long lineageMaxBytes) {
+    this.lineageMaxBytes = lineageMaxBytes;
     return this;
   }
 

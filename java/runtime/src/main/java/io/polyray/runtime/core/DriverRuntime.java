@@ -178,6 +178,7 @@ public final class DriverRuntime extends CoreRuntime {
     o.workerId = IdGen.workerId();
     o.namespace = config.getNamespace();
     o.codeSearchPath = csp;
+    o.lineageMaxBytes = config.getLineageMaxBytes();
     CoreWorker core = new CoreWorker(o);
     Server server;
     try {
