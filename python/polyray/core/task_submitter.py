@@ -46,6 +46,9 @@ SPILL_RETRY_S = rspec.LEASE_SPILL_RETRY_MS / 1000
 NODE_PROBE_S = rspec.LEASE_NODE_PROBE_MS / 1000
 # While tasks run on other nodes, the GCS's node table is read this often.
 NODE_WATCH_S = rspec.LEASE_NODE_WATCH_MS / 1000
+# A task pipelined behind the one a dead worker was running goes back to the
+# queue without spending an attempt at most this often.
+SPARE_LIMIT = 3
 # Deadline of returning a worker to its raylet.
 RETURN_WORKER_TIMEOUT_S = 10.0
 
@@ -138,6 +141,8 @@ class NormalTaskSubmitter:
         self._leases: dict[tuple, list[_Lease]] = collections.defaultdict(list)
         self._requesting: dict[tuple, int] = collections.defaultdict(int)
         self._tasks: dict[bytes, PendingTask] = {}
+        # Tasks sent back to the queue uncharged from a dead worker's pipeline: how often.
+        self._spared: dict[bytes, int] = {}
         self._node_watch: asyncio.Task | None = None
 
     # -- submission ----------------------------------------------------------
@@ -171,7 +176,7 @@ class NormalTaskSubmitter:
             q.popleft()
         for _ in range(lease_requests_to_start(len(q), self._requesting[key]) if q else 0):
             self._requesting[key] += 1
-            asyncio.ensure_future(self._request_lease(key, q[0].spec))
+            asyncio.ensure_future(self._request_lease(key, q[0].spec, q[0].spec.attempt))
         for lease in self._leases[key]:
             self._maybe_linger(lease)
 
@@ -187,7 +192,7 @@ class NormalTaskSubmitter:
         lease.queue.put_nowait([t.spec for t in batch])
 
     # -- leases --------------------------------------------------------------
-    async def _request_lease(self, key: tuple, spec: pb.TaskSpec) -> None:
+    async def _request_lease(self, key: tuple, spec: pb.TaskSpec, attempt: int) -> None:
         """Ask the local raylet for a lease; when it answers ``retry_at`` (spill-over),
         ask that node's raylet, which grants or rejects (docs/protocol.md §7.1)."""
         conns = self._connections
@@ -217,7 +222,7 @@ class NormalTaskSubmitter:
             return
         self._requesting[key] -= 1
         if reply.HasField("failure") and (reply.failure.message or reply.failure.type_name):
-            self._on_lease_failure(key, reply.failure)
+            self._on_lease_failure(key, reply.failure, spec.task_id, attempt)
             return
         if reply.canceled:
             self._dispatch(key)
@@ -233,33 +238,40 @@ class NormalTaskSubmitter:
             self._node_watch = asyncio.ensure_future(self._watch_nodes())
         self._dispatch(key)
 
-    def _on_lease_failure(self, key: tuple, failure: pb.ErrorRecord) -> None:
-        """The raylet could not grant a lease (submit_policy.lease_failure): a
-        worker that died before registering costs the head task of the class
-        (the one the request was made for) one attempt, or fails only it once
-        its retries are spent; any other failure fails the class."""
+    def _on_lease_failure(self, key: tuple, failure: pb.ErrorRecord, task_id: bytes, attempt: int) -> None:
+        """The raylet could not grant a lease (submit_policy.lease_failure). A
+        worker that died before registering costs one attempt to the task the
+        request was made for (``task_id`` at ``attempt``), and only while that
+        task still waits in the queue at that attempt: a task already pushed
+        elsewhere, or charged by another request's failure, is not charged
+        again, so one task never absorbs the start failures of the requests
+        made for it in one go. Once its retries are spent it fails alone. Any
+        other failure fails the class."""
         q = self._queues[key]
         while q and q[0].cancelled:
             q.popleft()
-        if not q:
-            self._dispatch(key)
-            return
-        head = q[0]
-        spec = head.spec
-        action = lease_failure(failure.kind, spec.attempt, spec.max_retries)
-        if action == FAIL_CLASS:
+        if failure.kind != pb.WORKER_CRASHED:
             self._fail_queue(key, failure)
             return
+        t = self._tasks.get(task_id)
+        if t is None or t.lease is not None or t.cancelled or t.spec.attempt != attempt or t.key != key:
+            self._dispatch(key)  # nobody to charge: just ask again
+            return
+        spec = t.spec
+        action = lease_failure(failure.kind, spec.attempt, spec.max_retries)
         if action == RETRY_TASK and not self._closed:
             spec.attempt += 1
             self._finisher.retry(spec, f"its worker died before registering: {failure.message}")
-        else:
-            q.popleft()
+        elif action != FAIL_CLASS:
+            try:
+                q.remove(t)
+            except ValueError:
+                pass
             rec = pb.ErrorRecord()
             rec.CopyFrom(failure)
             rec.message = (f"the worker for task {spec.name} died before it registered, "
                            f"after {spec.attempt + 1} attempt(s): {failure.message}")
-            self._finish_with_error(head, rec)
+            self._finish_with_error(t, rec)
         self._dispatch(key)
 
     def _fail_queue(self, key: tuple, record: pb.ErrorRecord) -> None:
@@ -311,6 +323,7 @@ class NormalTaskSubmitter:
             lease.dead = True
         self._finisher.complete(spec, result.returns, t.arg_ids)
         self._tasks.pop(spec.task_id, None)
+        self._spared.pop(spec.task_id, None)
 
     # -- nodes the GCS declares dead ---------------------------------------------
     def _remote_leases(self) -> list[_Lease]:
@@ -357,7 +370,21 @@ class NormalTaskSubmitter:
             self._leases[lease.key].remove(lease)
         pending = list(lease.inflight.values())
         lease.inflight.clear()
+        # The worker runs its tasks one after another and sends each result at
+        # once, so only the oldest task in flight was running when it died; the
+        # ones pipelined behind it never started there and go back to the queue
+        # uncharged (at most SPARE_LIMIT times each, in case results were lost).
+        spare = [] if self._closed else [
+            t for t in pending[1:]
+            if not t.cancelled and self._spared.get(t.spec.task_id, 0) < SPARE_LIMIT]
+        for t in reversed(spare):
+            self._spared[t.spec.task_id] = self._spared.get(t.spec.task_id, 0) + 1
+            t.lease = None
+            self._queues[t.key].appendleft(t)
+        spared = {id(t) for t in spare}
         for t in pending:
+            if id(t) in spared:
+                continue
             spec = t.spec
             if t.cancelled:
                 rec = errors.system_record(pb.TASK_CANCELLED, f"task {spec.name} was cancelled")
@@ -434,6 +461,7 @@ class NormalTaskSubmitter:
     # -- completion ----------------------------------------------------------
     def _finish_with_error(self, t: PendingTask, record: pb.ErrorRecord) -> None:
         self._tasks.pop(t.spec.task_id, None)
+        self._spared.pop(t.spec.task_id, None)
         self._finisher.fail(t.spec, record, t.arg_ids)
 
     # -- cancellation --------------------------------------------------------

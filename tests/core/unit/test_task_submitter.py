@@ -366,7 +366,7 @@ def crashed_before_registering(signal_name: str = "SIGKILL") -> pb.ErrorRecord:
                                   "before registering")
 
 
-def test_worker_crash_before_registering_charges_only_the_head_task_and_asks_again(h):
+def test_worker_crash_before_registering_charges_only_the_head_task_once_per_attempt_and_asks_again(h):
     h.submit("head", max_retries=2)
     h.submit("next", max_retries=0)
     h.raylet.fail_with(crashed_before_registering())
@@ -374,9 +374,16 @@ def test_worker_crash_before_registering_charges_only_the_head_task_and_asks_aga
     assert "SIGKILL" in h.finisher.retried[0][2]
     assert not h.finisher.failed, "no task fails while the head task has retries left; the queue is untouched"
     assert h.raylet.waiting(), "a lease is asked for again"
+    # The other request in flight was made for the head at its first attempt,
+    # which is spent already: its start failure charges nobody.
     h.raylet.fail_with(crashed_before_registering())
+    assert [r[:2] for r in h.finisher.retried] == [("head", 1)], "one task is charged once per attempt"
+    fails = 2
+    while "head" not in h.finisher.failed and fails < 12:
+        h.raylet.fail_with(crashed_before_registering())
+        fails += 1
     assert [r[:2] for r in h.finisher.retried] == [("head", 1), ("head", 2)]
-    h.raylet.fail_with(crashed_before_registering())
+    assert fails > 3, "start failures of requests made before a charge were not charged"
     assert list(h.finisher.failed) == ["head"], "retries spent: only the head task fails"
     rec = h.finisher.failed["head"]
     assert rec.kind == pb.WORKER_CRASHED and rec.exit_code == -9 and "SIGKILL" in rec.message
@@ -427,3 +434,25 @@ def test_cancel_of_a_running_task_asks_its_worker(h):
                                                       grpc.aio.Metadata(), "killed"))
     assert h.finisher.failed["running"].kind == pb.TASK_CANCELLED
     assert not h.finisher.retried
+
+
+def test_a_dead_worker_charges_only_the_task_it_ran_not_the_ones_pipelined_behind_it(h):
+    for i in range(10):
+        h.submit(f"t{i}", max_retries=1)
+    h.raylet.grant()
+    stream = h.conns.last_stream
+    stream.succeed(stream.tasks()[0])  # a fast first result: the rest are pipelined
+    inflight = stream.names()[1:]
+    assert len(inflight) >= 3, f"the test needs tasks pipelined behind one another: {inflight}"
+    stream.break_it()
+    charged = [r[:2] for r in h.finisher.retried]
+    assert charged == [(inflight[0], 1)], f"only the task the worker ran spends an attempt: {charged}"
+    assert not h.finisher.failed
+    # On the next worker they all run, the spared ones still at their first attempt.
+    h.raylet.grant()
+    again = h.conns.last_stream.tasks()
+    assert [(t.name, t.attempt) for t in again] == [(inflight[0], 1)], "the charged one first, in order"
+    h.conns.last_stream.succeed(again[0])
+    after = h.conns.last_stream.tasks()[1:]
+    assert [(t.name, t.attempt) for t in after][:2] == [(inflight[1], 0), (inflight[2], 0)], \
+        "the spared ones follow at their first attempt"
