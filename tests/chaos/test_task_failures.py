@@ -154,6 +154,59 @@ def test_workers_killed_while_starting_cost_retries_not_results(fresh):
     assert killer.starting_kills >= 1, "the test must have killed workers while they started"
 
 
+@polyray.remote
+def cube(x: int) -> int:
+    time.sleep(0.003)  # 10,000 of them take >= 15 s on 2 CPUs: some 30 kills
+    return x * x * x
+
+
+class AnyKiller(threading.Thread):
+    """SIGKILLs a random worker process of the node (running or starting) every ``period`` s."""
+
+    def __init__(self, head: int, period: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.head, self.period = head, period
+        self.stop_event = threading.Event()
+        self.kills = 0
+        self.starting_kills = 0
+
+    def run(self) -> None:
+        rng = random.Random(1313)
+        while not self.stop_event.wait(self.period):
+            workers = _workers_of(self.head)
+            if not workers:
+                continue
+            victim = rng.choice(workers)
+            try:
+                young = time.time() - victim.create_time() < 1.0
+                victim.send_signal(signal.SIGKILL)
+            except psutil.Error:
+                continue
+            self.kills += 1
+            self.starting_kills += int(young)
+
+
+def test_ten_thousand_tasks_with_a_random_worker_sigkilled_every_half_second(fresh):
+    """The issue's test: 10,000 tasks (default max_retries=3), a random worker
+    of the node SIGKILLed every 0.5 s -> 10,000 correct results."""
+    polyray.init(num_cpus=2)
+    polyray.get([cube.remote(i) for i in range(20)], timeout=60)   # workers up
+    killer = AnyKiller(_head_pid())
+    killer.start()
+    started = time.monotonic()
+    try:
+        refs = [cube.remote(i) for i in range(10_000)]
+        results = polyray.get(refs, timeout=110)
+    finally:
+        killer.stop_event.set()
+        killer.join(5)
+    took = time.monotonic() - started
+    print(f"\n10,000 tasks in {took:.1f} s; SIGKILLed {killer.kills} workers "
+          f"({killer.starting_kills} younger than 1 s)")
+    assert results == [i * i * i for i in range(10_000)]
+    assert killer.kills >= 10, "the run must have been under fire"
+
+
 @pytest.fixture
 def own_cluster():
     """A cluster of node daemons the test builds (and breaks); torn down afterwards."""
