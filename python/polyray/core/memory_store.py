@@ -28,11 +28,12 @@ _WAKE_S = 1.0
 class _Waiter:
     """A thread blocked until ``need`` more of the ids in ``interest`` are ready."""
 
-    __slots__ = ("need", "interest", "lock")
+    __slots__ = ("need", "interest", "lock", "abort_on_error")
 
-    def __init__(self, need: int, interest: set[bytes]) -> None:
+    def __init__(self, need: int, interest: set[bytes], abort_on_error: bool = False) -> None:
         self.need = need
         self.interest = interest
+        self.abort_on_error = abort_on_error
         self.lock = threading.Lock()
         self.lock.acquire()
 
@@ -50,6 +51,11 @@ class Entry:
         self.size = 0
         self.nested: list = []
         self._callbacks: list[Callable[[Entry], None]] = []
+
+    @property
+    def is_error(self) -> bool:
+        """Ready with an error: a system error or a task's exception (an ERROR envelope)."""
+        return self.error is not None or (self.envelope is not None and self.envelope.format == pb.FORMAT_ERROR)
 
 
 class MemoryStore:
@@ -85,8 +91,9 @@ class MemoryStore:
             if callbacks:
                 e._callbacks = []
             for w in self._waiters:
-                if oid in w.interest:
-                    w.need -= 1
+                if oid in w.interest and w.need > 0:
+                    # A get() stops at the first error it sees (as Ray's does).
+                    w.need = 0 if w.abort_on_error and e.is_error else w.need - 1
                     if w.need == 0:
                         w.lock.release()
         for cb in callbacks:
@@ -114,8 +121,13 @@ class MemoryStore:
         """
         return [oids[i] for i in self.wait_indices(oids, num_ready, timeout)]
 
-    def wait_indices(self, oids: list[bytes], num_ready: int, timeout: float | None) -> list[int]:
-        """As :meth:`wait`, but the positions in ``oids`` of the ready ids."""
+    def wait_indices(self, oids: list[bytes], num_ready: int, timeout: float | None,
+                     abort_on_error: bool = False) -> list[int]:
+        """As :meth:`wait`, but the positions in ``oids`` of the ready ids.
+
+        ``abort_on_error``: return as soon as one of them is ready with an
+        error (the ready ones so far), as get() needs.
+        """
         if num_ready <= 0:
             return []
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -128,7 +140,7 @@ class MemoryStore:
                     e = entries.get(o)
                     if e is not None and e.ready:
                         ready.append(i)
-                        if len(ready) >= num_ready:
+                        if len(ready) >= num_ready or (abort_on_error and e.is_error):
                             return ready
                     else:
                         pending.append(o)
@@ -139,7 +151,7 @@ class MemoryStore:
                     if left <= 0:
                         return ready
                     left = min(left, _WAKE_S)
-                waiter = _Waiter(num_ready - len(ready), set(pending))
+                waiter = _Waiter(num_ready - len(ready), set(pending), abort_on_error)
                 self._waiters.append(waiter)
             try:
                 waiter.lock.acquire(True, left)

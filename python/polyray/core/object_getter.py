@@ -50,6 +50,10 @@ STORE_WAIT_S = spec.RPC_STORE_WAIT_MS / 1000
 # How many times one get() has a lost object recomputed (or asks its owner
 # again) before it raises the loss; each recompute is bounded by max_retries.
 MAX_RECOVERIES_PER_GET = 8
+# A task's get() that is not done within this long lends its CPU to the node
+# (NotifyWorkerBlocked); one of objects that already exist (an owner's quick
+# GetObject answer) keeps it.
+BLOCK_GRACE_S = 0.05
 
 
 class ObjectGetter:
@@ -187,17 +191,35 @@ class ObjectGetter:
                     self._io.call_soon(self._start_fetch, r)
             want = list(dict.fromkeys(r._id for r in missing))
             ctx = self._ctx
-            blocked = not ctx.is_driver and ctx.in_task() and not ctx.actor_id
-            if blocked:
+            lend = not ctx.is_driver and ctx.in_task() and not ctx.actor_id
+            wait = self._memory_store.wait_indices
+            ready = []
+            if lend:
+                # Only a get that really blocks lends its CPU: first give the
+                # owners a moment to answer about objects that already exist.
+                first = BLOCK_GRACE_S if timeout is None else min(BLOCK_GRACE_S, timeout)
+                ready = wait(want, len(want), first, abort_on_error=True)
+                lend = len(ready) < len(want) and not self._error_among(want, ready) and (
+                    deadline is None or time.monotonic() < deadline)
+            if lend:
                 # Lend this task's CPUs to the node while it waits, so the
                 # tasks it waits for can run (nested tasks deeper than CPUs).
                 self._io.call_soon(self._notify_blocked, True)
-            try:
-                ready = self._memory_store.wait_indices(want, len(want), timeout)
-            finally:
-                if blocked:
+                try:
+                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    ready = wait(want, len(want), left, abort_on_error=True)
+                finally:
                     self._io.call_soon(self._notify_blocked, False)
+            elif len(ready) < len(want) and not self._error_among(want, ready):
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                ready = wait(want, len(want), left, abort_on_error=True)
             if len(ready) < len(want):
+                # First error wins, as in Ray: the first ref in list order
+                # whose error is known by now, without waiting for the rest.
+                for r in refs:
+                    entry = ready_entry(r._id)
+                    if entry is not None and entry.is_error:
+                        self.decode_entry(r._id, entry)  # raises its error
                 got = {want[i] for i in ready}
                 raise exc.GetTimeoutError(
                     f"get() timed out after {timeout} s: {len(want) - len(ready)} of {len({r._id for r in refs})} "
@@ -215,13 +237,63 @@ class ObjectGetter:
             values.append(self.decode_entry(oid, entry, left))
         return values
 
-    def wait(self, refs: list[ObjectRef], num_returns: int, timeout: float | None) -> list[ObjectRef]:
-        """The first num_returns refs (in list order) whose values are ready; fewer when the timeout passes."""
+    def _error_among(self, oids: list[bytes], ready: list[int]) -> bool:
+        entry = self._memory_store.get_if_ready
+        return any((e := entry(oids[i])) is not None and e.is_error for i in ready)
+
+    def wait(self, refs: list[ObjectRef], num_returns: int, timeout: float | None,
+             fetch_local: bool = False) -> list[ObjectRef]:
+        """The first num_returns refs (in list order) whose values are ready; fewer when the timeout passes.
+
+        ``fetch_local``: a value in another node's store counts as ready only
+        once it has been pulled into this node's store (as Ray's wait).
+        """
         for r in refs:
             if r._owner is not None:
                 self._io.call_soon(self._start_fetch, r)
-        ready = self._memory_store.wait_indices([r._id for r in refs], num_returns, timeout)
-        return [refs[i] for i in ready]
+        oids = [r._id for r in refs]
+        ready = self._memory_store.wait_indices(oids, num_returns, timeout)
+        if not fetch_local or self._io.on_io_thread():
+            return [refs[i] for i in ready]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        local: list[int] = []
+        remote: list[int] = []
+        while True:
+            for i in ready:
+                if i in local:
+                    continue
+                if self._is_remote_copy(oids[i]):
+                    remote.append(i)
+                else:
+                    local.append(i)
+            # Pull, in list order, until enough are local or the time is up.
+            while remote and len(local) < num_returns:
+                i = remote.pop(0)
+                entry = self._memory_store.get_if_ready(oids[i])
+                left = None if deadline is None else deadline - time.monotonic()
+                if entry is None or (left is not None and left <= 0):
+                    break
+                try:
+                    self._pull(oids[i], entry.in_store_node, left)
+                except exc.GetTimeoutError:
+                    break
+                except exc.PolyrayError:
+                    pass  # a copy that cannot be pulled is ready: its get() raises the loss
+                local.append(i)
+            left = None if deadline is None else deadline - time.monotonic()
+            if len(local) >= num_returns or (left is not None and left <= 0) or len(ready) == len(oids):
+                break
+            # More may be ready now; wait for one more than those seen.
+            ready = self._memory_store.wait_indices(oids, len(ready) + 1, left)
+            remote = []
+        return [refs[i] for i in sorted(local)[:num_returns]]
+
+    def _is_remote_copy(self, oid: bytes) -> bool:
+        """Ready, held in another node's store, and not yet copied into this node's."""
+        entry = self._memory_store.get_if_ready(oid)
+        if entry is None or entry.is_error or entry.envelope is not None or not entry.in_store_node:
+            return False
+        return entry.in_store_node != self._ctx.node_id and not self._node_store.store.contains(oid)
 
     def get_future(self, ref: ObjectRef) -> concurrent.futures.Future:
         """A future resolved with the ref's value (or its error)."""
