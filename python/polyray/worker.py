@@ -38,6 +38,22 @@ def _exit_with_raylet() -> None:
     threading.Thread(target=watch, name="polyray-raylet-watch", daemon=True).start()
 
 
+def _load_job_namespace(core) -> None:
+    """Take the job's namespace from the GCS job table, once, before any task runs
+    (get_runtime_context().namespace, get_actor and named actors in tasks use it)."""
+    from polyray.core.rpc import RPC_TIMEOUT
+    from polyray.protocol import gcs_pb2 as gcs
+    try:
+        reply = core.rpc(lambda: core.gcs.GetAllJobs(gcs.GetAllJobsRequest(), timeout=RPC_TIMEOUT),
+                         timeout=RPC_TIMEOUT + 5)
+    except Exception:  # noqa: BLE001 - the GCS is down: the worker cannot run tasks anyway
+        return
+    for job in reply.jobs:
+        if job.job_id == core.job_id:
+            core.ctx.namespace = job.namespace
+            return
+
+
 def main() -> None:
     """Start the CoreWorker and serve tasks until exit."""
     # Output goes through a pipe to the raylet, which forwards it to the
@@ -72,6 +88,7 @@ def main() -> None:
         core.ensure_job_path(core.job_id)
     except Exception:
         pass
+    _load_job_namespace(core)
     core.executor.run_forever(core.push_listener)
     os._exit(0)
 

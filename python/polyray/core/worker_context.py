@@ -6,8 +6,9 @@ shutting-down flag, and the per-task context (task id, puts made so far) of
 whatever runs on the current thread or coroutine.
 
 Invariants: the identity never changes after construction, except the
-address's ports (set once when the servers start) and ``actor_id`` (set once
-when an actor is created here); put ids are unique per task context, from any
+address's ports (set once when the servers start), ``actor_id`` (set once
+when an actor is created here) and a worker's ``namespace`` (set once, from
+its job's entry in the GCS, before it runs a task); put ids are unique per task context, from any
 thread.
 """
 
