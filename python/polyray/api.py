@@ -197,9 +197,16 @@ def put(value: Any) -> ObjectRef:
 
 def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: float | None = None,
          fetch_local: bool = True) -> tuple[list[ObjectRef], list[ObjectRef]]:
-    """Wait until ``num_returns`` refs are ready or ``timeout`` passes; returns (ready, not_ready)."""
+    """Wait until ``num_returns`` refs are ready or ``timeout`` passes; returns (ready, not_ready).
+
+    With ``fetch_local=True`` (the default, as in Ray) a value held on another
+    node counts as ready once it is copied to this node; ``False`` reports it
+    ready as soon as it exists anywhere. ``wait([])`` is ``([], [])``.
+    """
     if isinstance(refs, ObjectRef) or not isinstance(refs, (list, tuple)):
         raise TypeError(f"wait() takes a list of ObjectRefs, got {type(refs).__name__}")
+    if not refs:
+        return [], []
     for i, r in enumerate(refs):
         if not isinstance(r, ObjectRef):
             raise TypeError(f"wait() takes a list of ObjectRefs; item {i} is a {type(r).__name__}")
@@ -209,7 +216,7 @@ def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: float | No
         raise ValueError("wait() got duplicate ObjectRefs")
     if not 0 <= num_returns <= len(refs):
         raise ValueError(f"num_returns must be between 0 and {len(refs)} (the number of refs), got {num_returns}")
-    ready = _core().wait(list(refs), num_returns, timeout)
+    ready = _core().getter.wait(list(refs), num_returns, timeout, fetch_local=bool(fetch_local))
     ready_ids = {r._id for r in ready}
     return ready, [r for r in refs if r._id not in ready_ids]
 
