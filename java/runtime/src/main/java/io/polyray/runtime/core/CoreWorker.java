@@ -186,7 +186,11 @@ public final class CoreWorker {
     };
     ActorDirectory actors = (req, deadlineS, reply) ->
         gcsAsync().withDeadlineAfter(deadlineS, TimeUnit.SECONDS).getActorInfo(req, reply);
-    this.submitter = new NormalTaskSubmitter(raylets, channels::pushTasks, finisher, scheduler, () -> shuttingDown);
+    NormalTaskSubmitter.NodeTable nodeTable = (deadlineS, reply) -> gcsAsync()
+        .withDeadlineAfter(deadlineS, TimeUnit.SECONDS)
+        .getAllNodes(io.polyray.runtime.proto.GetAllNodesRequest.getDefaultInstance(), reply);
+    this.submitter = new NormalTaskSubmitter(raylets, channels::pushTasks, finisher, scheduler, () -> shuttingDown,
+        nodeTable, () -> nodeId);
     this.actorSubmitter = new ActorTaskSubmitter(actors, channels::pushTasks, finisher, scheduler,
         () -> shuttingDown);
     // Lost objects are recomputed from their lineage (Lineage, ObjectRecovery).

@@ -7,6 +7,8 @@ import io.polyray.runtime.codec.ErrorRecords;
 import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorRecord;
+import io.polyray.runtime.proto.GetAllNodesReply;
+import io.polyray.runtime.proto.NodeInfo;
 import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
 import io.polyray.runtime.proto.RequestWorkerLeaseReply;
@@ -26,6 +28,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * Submits normal tasks (docs/protocol.md §7.1, §7.2; as python/polyray/core/task_submitter.py):
@@ -67,6 +70,8 @@ final class NormalTaskSubmitter {
     /** Moving average of task time on this worker (Policies#nextTaskTimeAverage), in µs. */
     double avgTaskUs = RuntimeSpec.PIPELINING_UNKNOWN_AVG_US;
     long lastResultNanos;
+    /** Set when the GCS declared the worker's node dead: why. */
+    String nodeDied;
 
     Lease(RequestWorkerLeaseReply reply, Object key) {
       this.leaseId = reply.getLeaseId();
@@ -85,6 +90,14 @@ final class NormalTaskSubmitter {
   private final Map<Object, List<Lease>> leases = new HashMap<>();
   private final Map<Object, Integer> requesting = new HashMap<>();
   private boolean closed;
+  private final NodeTable nodes;
+  private final Supplier<ByteString> localNode;
+  private boolean watchingNodes;
+
+  /** The GCS's node table (GetAllNodes), read by the node watch; replies on the io thread. */
+  interface NodeTable {
+    void getAllNodes(long deadlineS, StreamObserver<GetAllNodesReply> reply);
+  }
 
   /**
    * A submitter.
@@ -97,6 +110,22 @@ final class NormalTaskSubmitter {
    */
   NormalTaskSubmitter(LeaseClient.Directory raylets, PushStreams streams, TaskFinisher finisher,
       IoScheduler scheduler, BooleanSupplier shuttingDown) {
+    this(raylets, streams, finisher, scheduler, shuttingDown, null, () -> ByteString.EMPTY);
+  }
+
+  /**
+   * A submitter that watches the GCS's node table while it holds leases on other nodes
+   * (every {@link RuntimeSpec#LEASE_NODE_WATCH_MS}): a lease on a node declared dead ends at
+   * once, its tasks retried or failed with NODE_DIED, though its stream never broke (a
+   * machine that vanished sends no FIN).
+   *
+   * @param nodes the GCS's node table (null: no watch)
+   * @param localNode this process's node id (leases on it are not watched)
+   */
+  NormalTaskSubmitter(LeaseClient.Directory raylets, PushStreams streams, TaskFinisher finisher,
+      IoScheduler scheduler, BooleanSupplier shuttingDown, NodeTable nodes, Supplier<ByteString> localNode) {
+    this.nodes = nodes;
+    this.localNode = localNode;
     this.raylets = raylets;
     this.streams = streams;
     this.finisher = finisher;
@@ -293,7 +322,83 @@ final class NormalTaskSubmitter {
     }
     leases(key).add(lease);
     openStream(lease);
+    if (isRemote(lease) && nodes != null && !watchingNodes) {
+      watchingNodes = true;
+      scheduleNodeWatch();
+    }
     dispatch(key);
+  }
+
+  // -- nodes the GCS declares dead (as task_submitter.py's _watch_nodes) --------------------
+
+  private boolean isRemote(Lease lease) {
+    ByteString node = lease.address.getNodeId();
+    ByteString local = localNode.get();
+    return !node.isEmpty() && !node.equals(local == null ? ByteString.EMPTY : local);
+  }
+
+  private List<Lease> remoteLeases() {
+    List<Lease> out = new ArrayList<>();
+    for (List<Lease> ls : leases.values()) {
+      for (Lease lease : ls) {
+        if (!lease.dead && isRemote(lease)) {
+          out.add(lease);
+        }
+      }
+    }
+    return out;
+  }
+
+  private void scheduleNodeWatch() {
+    if (scheduler.schedule(this::watchNodes, RuntimeSpec.LEASE_NODE_WATCH_MS) == null) {
+      watchingNodes = false; // shutting down
+    }
+  }
+
+  private void watchNodes() {
+    if (closed || shuttingDown.getAsBoolean() || remoteLeases().isEmpty()) {
+      watchingNodes = false;
+      return;
+    }
+    long deadlineS = Math.max(1, Math.max(RuntimeSpec.LEASE_NODE_WATCH_MS, RuntimeSpec.LEASE_NODE_PROBE_MS) / 1000);
+    nodes.getAllNodes(deadlineS, new StreamObserver<GetAllNodesReply>() {
+      private GetAllNodesReply reply;
+
+      @Override
+      public void onNext(GetAllNodesReply value) {
+        reply = value;
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        scheduleNodeWatch(); // the GCS is away for a moment: ask again next time
+      }
+
+      @Override
+      public void onCompleted() {
+        if (reply != null) {
+          onNodeTable(reply);
+        }
+        scheduleNodeWatch();
+      }
+    });
+  }
+
+  /** Ends the leases on nodes the table marks dead. */
+  void onNodeTable(GetAllNodesReply reply) {
+    Map<ByteString, String> dead = new HashMap<>();
+    for (NodeInfo n : reply.getNodesList()) {
+      if (!n.getAlive()) {
+        dead.put(n.getNodeId(), n.getDeathReason().isEmpty() ? "declared dead by the GCS" : n.getDeathReason());
+      }
+    }
+    for (Lease lease : remoteLeases()) {
+      String why = dead.get(lease.address.getNodeId());
+      if (why != null) {
+        lease.nodeDied = why;
+        onStreamClosed(lease, null);
+      }
+    }
   }
 
   /**
@@ -411,6 +516,10 @@ final class NormalTaskSubmitter {
         finishWithError(t, ErrorRecords.system(ErrorKind.TASK_CANCELLED, "task " + spec.getName() + " was cancelled"));
       } else if (canRetry(spec) && !closed && !shuttingDown.getAsBoolean()) {
         retry(t);
+      } else if (lease.nodeDied != null) {
+        finishWithError(t, ErrorRecords.system(ErrorKind.NODE_DIED, "the node " + io.polyray.runtime.ref.Hex.of(
+            lease.address.getNodeId().toByteArray()) + " running task " + spec.getName() + " died (the GCS declared"
+            + " it dead: " + lease.nodeDied + ") after " + (spec.getAttempt() + 1) + " attempt(s)"));
       } else {
         finishWithError(t, ErrorRecords.system(ErrorKind.WORKER_CRASHED, "the worker running task " + spec.getName()
             + " (worker " + hex12(lease.workerId) + ") died after " + (spec.getAttempt() + 1) + " attempt(s): "

@@ -97,6 +97,17 @@ final class FakeRaylet implements LeaseClient {
   }
 
   /** Grants the oldest waiting request a new worker; returns the worker's address. */
+  /** Grants the oldest waiting request a new worker on node {@code nodeId}. */
+  Address grantOn(ByteString nodeId) {
+    Call c = waiting().get(0);
+    workers++;
+    Address worker = Address.newBuilder().setNodeId(nodeId).setHost("worker-of-" + target).setPort(10_000 + workers)
+        .setWorkerId(ByteString.copyFromUtf8(target + "/w" + workers)).build();
+    c.answer(RequestWorkerLeaseReply.newBuilder().setLeaseId(ByteString.copyFromUtf8(target + "/lease" + workers))
+        .setWorkerAddress(worker).build());
+    return worker;
+  }
+
   Address grant() {
     Call c = waiting().get(0);
     workers++;

@@ -263,4 +263,43 @@ class NormalTaskSubmitterTest {
     assertEquals(List.of(1), attempts(streams.last().tasks()), "the crash before registering counted");
     assertTrue(finisher.failed.isEmpty());
   }
+
+  @Test
+  void aNodeTheGcsDeclaresDeadFailsItsTaskWithNodeDiedThoughTheStreamStaysOpen() {
+    ByteString local = ByteString.copyFromUtf8("local-node");
+    ByteString remote = ByteString.copyFromUtf8("remote-node");
+    List<io.grpc.stub.StreamObserver<io.polyray.runtime.proto.GetAllNodesReply>> asked = new ArrayList<>();
+    NormalTaskSubmitter watched = new NormalTaskSubmitter(raylets, streams, finisher, clock, () -> false,
+        (deadlineS, reply) -> asked.add(reply), () -> local);
+    TaskSpec doomed = spec("doomed", 0, Map.of("CPU", 1.0));
+    TaskSpec retried = spec("retried", 1, Map.of("CPU", 1.0, "x", 1.0));
+    watched.submit(new PendingTask(doomed, List.of()));
+    watched.submit(new PendingTask(retried, List.of()));
+    raylet.grantOn(remote);
+    raylet.grantOn(remote);
+    assertEquals(2, streams.opened.size());
+    assertTrue(asked.isEmpty(), "the table is read only every node_watch_ms");
+    clock.advanceMs(RuntimeSpec.LEASE_NODE_WATCH_MS);
+    assertEquals(1, asked.size(), "read once while leases are held on another node");
+    answer(asked.get(0), io.polyray.runtime.proto.NodeInfo.newBuilder().setNodeId(remote).setAlive(true).build());
+    assertTrue(finisher.failed.isEmpty(), "an alive node ends nothing");
+    clock.advanceMs(RuntimeSpec.LEASE_NODE_WATCH_MS);
+    assertEquals(2, asked.size());
+    answer(asked.get(1), io.polyray.runtime.proto.NodeInfo.newBuilder().setNodeId(remote).setAlive(false)
+        .setDeathReason("missed heartbeats").build());
+    ErrorRecord r = finisher.failed.get("doomed");
+    assertEquals(ErrorKind.NODE_DIED, r.getKind(), "no retries left: NODE_DIED");
+    assertTrue(r.getMessage().contains("missed heartbeats"), r.getMessage());
+    assertFalse(finisher.failed.containsKey("retried"), "a task with retries left is retried");
+    assertEquals(1, raylet.waiting().size(), "a lease is asked for the retried task");
+    assertEquals(2, raylet.returned.stream().filter(ReturnWorkerRequest::getDisconnect).count());
+    clock.advanceMs(RuntimeSpec.LEASE_NODE_WATCH_MS);
+    assertEquals(2, asked.size(), "no leases on other nodes: the watch stops");
+  }
+
+  private static void answer(io.grpc.stub.StreamObserver<io.polyray.runtime.proto.GetAllNodesReply> reply,
+      io.polyray.runtime.proto.NodeInfo node) {
+    reply.onNext(io.polyray.runtime.proto.GetAllNodesReply.newBuilder().addNodes(node).build());
+    reply.onCompleted();
+  }
 }
