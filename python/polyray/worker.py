@@ -81,6 +81,8 @@ def main() -> None:
         code_search_path=code_search_path,
     )
     core.actor_handle_factory = ActorHandle
+    # exit() in an actor method is an intended exit (as Ray's exit_actor): dead, not restarted.
+    core.executor.on_actor_exit = lambda actor_id: core.kill_actor(actor_id, True)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     _exit_with_raylet()
     core.start()

@@ -61,6 +61,9 @@ class TaskExecutor:
         self._running: dict[bytes, int] = {}  # task id -> thread ident
         self._lock = threading.Lock()
         self.exiting = False
+        #: Called with the actor id when the actor exits by a user request
+        #: (the worker's wiring marks it dead in the GCS: no restart).
+        self.on_actor_exit: Callable[[bytes], None] | None = None
         # Wakes the main thread's selector when a task arrives over gRPC
         # (made by run_forever: a driver never runs one).
         self._wake_r = self._wake_w = -1
@@ -182,8 +185,8 @@ class TaskExecutor:
         except TaskCancelled:
             raise
         except BaseException as e:  # noqa: BLE001
-            if isinstance(e, SystemExit) and spec.type == pb.ACTOR_TASK:
-                self.exiting = True
+            if isinstance(e, SystemExit):
+                return self._user_exit(spec, e)
             record = errors.record_from_exception(e, function_name=spec.name)
             result = self._error_result(spec, record)
             result.is_application_error = True
@@ -278,6 +281,9 @@ class TaskExecutor:
                             value = await value
                         reply(cw.TaskResult(task_id=spec.task_id, returns=self._returns.encode_returns(spec, value)))
                     except BaseException as e:  # noqa: BLE001
+                        if isinstance(e, SystemExit):
+                            reply(self._user_exit(spec, e))
+                            return
                         result = self._error_result(spec, errors.record_from_exception(e, function_name=spec.name))
                         result.is_application_error = True
                         reply(result)
@@ -285,6 +291,33 @@ class TaskExecutor:
                     current_task.reset(token)
 
         loop.call_soon_threadsafe(lambda: loop.create_task(run()))
+
+    def _user_exit(self, spec: pb.TaskSpec, e: SystemExit) -> cw.TaskResult:
+        """``exit()`` / ``sys.exit()`` in user code ends this worker, as in Ray.
+
+        A task: the process ends at once, without a reply, so its caller sees a
+        dead worker (WorkerCrashedError, retried per max_retries as any crash).
+        An actor method (or constructor): an intended exit, as ``exit_actor()``;
+        the call gets ActorDiedError, the worker exits after replying.
+        """
+        if spec.type == pb.NORMAL_TASK:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001
+                    pass
+            os._exit(e.code if isinstance(e.code, int) and e.code else 1)
+        self.exiting = True
+        if self.on_actor_exit is not None and self._actor_id:
+            try:
+                self.on_actor_exit(self._actor_id)
+            except Exception:  # noqa: BLE001 - the process exits anyway; only a restart may follow
+                pass
+        record = errors.system_record(
+            pb.ACTOR_DIED, f"the actor exited by a user request: {spec.name} called exit() "
+                           f"(SystemExit({e.code!r})); calls after it fail")
+        record.reason = pb.REASON_KILLED
+        return self._error_result(spec, record)
 
     def _terminate(self) -> None:
         self.exiting = True
