@@ -143,11 +143,13 @@ final class PushPort {
             executor.enqueue(spec, this::reply);
           }
         }
-      } catch (IOException e) {
+      } catch (IOException | RuntimeException | LinkageError e) {
+        // Bad input, or a failure while taking a task: this connection ends (its
+        // caller sees it close), never silently hangs, and the worker keeps serving.
         synchronized (this) {
           if (!broken) {
             System.err.println("polyray: dropping a push connection from " + socket.getRemoteSocketAddress()
-                + ": " + e.getMessage());
+                + ": " + e);
           }
           broken = true;
           ready.clear();
