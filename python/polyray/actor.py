@@ -8,6 +8,7 @@ from typing import Any
 from polyray import options as opts
 from polyray.protocol import common_pb2 as pb
 from polyray.remote_function import _pickle_export, _require_core, _shape, check_args, signature_of
+from polyray.util.scheduling_strategies import check_fits_bundle
 from polyray.util.scheduling_strategies import to_proto as strategy_to_proto
 
 
@@ -76,7 +77,9 @@ def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: di
     spec.actor_id = core.new_actor_id()
     spec.num_returns = 0
     # As in Ray: an actor holds only the resources it asks for (0 CPU by default).
-    spec.resources.update(opts.resources_of(options, 0))
+    resources = opts.resources_of(options, 0)
+    check_fits_bundle(options.get("scheduling_strategy"), resources, f"actor {spec.name}")
+    spec.resources.update(resources)
     spec.max_restarts = options.get("max_restarts", 0)
     spec.max_task_retries = options.get("max_task_retries", 0)
     spec.max_concurrency = options.get("max_concurrency", 0)

@@ -157,8 +157,11 @@ def remote(*args: Any, **options: Any) -> Any:
     if len(args) == 1 and not options and (inspect.isfunction(args[0]) or inspect.isclass(args[0])
                                            or callable(args[0])):
         return _make_remote(args[0], {})
-    if args:
-        raise TypeError("@polyray.remote takes a function or class, or only keyword options")
+    if args or not options:
+        # As Ray: '@remote()' with empty parentheses is an error too.
+        raise TypeError("the @polyray.remote decorator must be applied either with no arguments and no "
+                        "parentheses ('@polyray.remote'), or with keyword options "
+                        "('@polyray.remote(num_cpus=1)')")
 
     def decorate(target: Any) -> Any:
         return _make_remote(target, options)

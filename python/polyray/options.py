@@ -1,7 +1,8 @@
 """Validation of ``@polyray.remote`` / ``.options()`` arguments.
 
 Unknown options and bad values fail early with a ValueError that names the
-option, so a typo never silently changes scheduling.
+option, so a typo never silently changes scheduling; a value of the wrong
+type is a TypeError (as in Ray).
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ def validate(options: dict[str, Any], allowed: set[str], what: str) -> dict[str,
         v = out.get(key)
         if v is not None:
             if not isinstance(v, (int, float)) or isinstance(v, bool):
-                raise ValueError(f"option {key!r} must be a number, got {type(v).__name__}")
+                raise TypeError(f"option {key!r} must be a number, got {type(v).__name__}")
             if v < 0:
                 raise ValueError(f"option {key!r} must not be negative, got {v}")
     res = out.get("resources")
     if res is not None:
         if not isinstance(res, dict):
-            raise ValueError(f"option 'resources' must be a dict of name -> amount, got {type(res).__name__}")
+            raise TypeError(f"option 'resources' must be a dict of name -> amount, got {type(res).__name__}")
         for name, amount in res.items():
             if name in ("CPU", "GPU", "memory"):
                 raise ValueError(f"use num_cpus/num_gpus/memory instead of resources[{name!r}]")
@@ -45,7 +46,7 @@ def validate(options: dict[str, Any], allowed: set[str], what: str) -> dict[str,
         v = out.get(key)
         if v is not None:
             if not isinstance(v, int) or isinstance(v, bool):
-                raise ValueError(f"option {key!r} must be an int, got {type(v).__name__}")
+                raise TypeError(f"option {key!r} must be an int, got {type(v).__name__}")
             retries = ("max_retries", "max_restarts", "max_task_retries")
             low = 1 if key == "max_concurrency" else (-1 if key in retries else 0)
             if v < low:

@@ -10,6 +10,7 @@ from typing import Any
 from polyray import options as opts
 from polyray.core.object_ref import ObjectRef
 from polyray.protocol import common_pb2 as pb
+from polyray.util.scheduling_strategies import check_fits_bundle
 from polyray.util.scheduling_strategies import to_proto as strategy_to_proto
 
 
@@ -64,6 +65,9 @@ class RemoteFunction:
     """A function that runs as a task on a worker; call it with ``.remote()``."""
 
     def __init__(self, function: Callable, options: dict[str, Any]) -> None:
+        if inspect.iscoroutinefunction(function):
+            raise ValueError("'async def' should not be used for remote tasks: a task runs a plain function; "
+                             "wrap the coroutine with asyncio.run(...), or use an async actor")
         self._function = function
         self._options = opts.validate(options, opts.TASK_OPTIONS, f"remote function {function.__qualname__}")
         self._exported: dict[tuple, bytes] = {}
@@ -108,7 +112,9 @@ def submit_normal_task(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, optio
     """
     num_returns = options.get("num_returns", 1)
     spec.num_returns = num_returns
-    spec.resources.update(opts.resources_of(options, 1))
+    resources = opts.resources_of(options, 1)
+    check_fits_bundle(options.get("scheduling_strategy"), resources, f"task {spec.name}")
+    spec.resources.update(resources)
     spec.max_retries = options.get("max_retries", 3)
     spec.retry_exceptions = bool(options.get("retry_exceptions", False))
     spec.scheduling.CopyFrom(strategy_to_proto(options.get("scheduling_strategy")))

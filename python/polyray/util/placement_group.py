@@ -137,7 +137,7 @@ def placement_group(bundles: Sequence[dict[str, float]], strategy: str = "PACK",
         if not isinstance(b, dict) or not b:
             raise ValueError(f"bundle {i} must be a non-empty dict of resource -> amount, got {b!r}")
         for k, v in b.items():
-            if not isinstance(k, str) or not isinstance(v, (int, float)) or v < 0:
+            if not isinstance(k, str) or not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
                 raise ValueError(f"bundle {i}: resource {k!r} must be a non-negative number, got {v!r}")
         if not any(v > 0 for v in b.values()):
             raise ValueError(f"bundle {i} asks for no resource: {b!r}")

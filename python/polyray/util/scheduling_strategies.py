@@ -31,6 +31,24 @@ class PlacementGroupSchedulingStrategy:
     placement_group_bundle_index: int = -1
 
 
+def check_fits_bundle(strategy: object | None, resources: dict[str, float], what: str) -> None:
+    """Refuse at submission a request no bundle of its placement group can hold (as Ray does)."""
+    if not isinstance(strategy, PlacementGroupSchedulingStrategy):
+        return
+    bundles = getattr(strategy.placement_group, "bundle_specs", None)
+    if not bundles:
+        return
+    index = strategy.placement_group_bundle_index
+    if index >= len(bundles) or index < -1:
+        raise ValueError(f"{what}: bundle index {index} is out of range for a placement group of "
+                         f"{len(bundles)} bundle(s)")
+    candidates = bundles if index == -1 else [bundles[index]]
+    if not any(all(b.get(k, 0.0) >= v for k, v in resources.items()) for b in candidates):
+        where = "none of its bundles" if index == -1 else f"not bundle {index}"
+        raise ValueError(f"{what} cannot be scheduled in its placement group: its resource request {resources} "
+                         f"fits {where} ({candidates})")
+
+
 def to_proto(strategy: object | None) -> pb.SchedulingStrategy:
     """The protocol form of a strategy; ValueError for anything else."""
     if strategy is None or strategy == "DEFAULT":
