@@ -196,7 +196,7 @@ def test_ten_thousand_tasks_with_a_random_worker_sigkilled_every_half_second(fre
     started = time.monotonic()
     try:
         refs = [cube.remote(i) for i in range(10_000)]
-        results = polyray.get(refs, timeout=110)
+        results = polyray.get(refs, timeout=150)  # ~35 s alone; ~100 s seen on a shared, loaded machine
     finally:
         killer.stop_event.set()
         killer.join(5)
