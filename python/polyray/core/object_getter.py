@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
+from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import grpc
@@ -45,6 +47,12 @@ from polyray.protocol import runtime_spec as spec
 
 # How long an owner may hold one GetObject open; the fetch asks again after.
 GET_OBJECT_WAIT_MS = spec.RPC_GET_OBJECT_WAIT_MS
+# Fetches of borrowed objects (docs/ownership.md, "Fan-out"): GetObjects calls
+# open per owner, and ids per call.
+MAX_FETCHES_PER_OWNER = spec.FANOUT_MAX_FETCHES_IN_FLIGHT_PER_OWNER
+MAX_IDS_PER_FETCH = spec.FANOUT_MAX_IDS_PER_FETCH
+# An owner that serves only GetObject: calls open per batch of ids.
+LEGACY_FETCHES_PER_CALL = 32
 # How long a read of the local store waits for an object to be sealed.
 STORE_WAIT_S = spec.RPC_STORE_WAIT_MS / 1000
 # How many times one get() has a lost object recomputed (or asks its owner
@@ -74,6 +82,8 @@ class ObjectGetter:
         self._owners: dict[bytes, pb.Address] = {}
         self._borrowed_locations: dict[bytes, list[bytes]] = {}
         self._fetching: set[bytes] = set()
+        # Borrowed objects being fetched, queued and in flight per owner (by worker id).
+        self._owner_fetches: dict[bytes, _OwnerFetches] = {}
         self._blocked_call: asyncio.Future | None = None
         # Borrowed objects whose copies this process could not read: the next
         # GetObject tells the owner (``lost``), which recomputes them.
@@ -186,9 +196,7 @@ class ObjectGetter:
         ready_entry = self._memory_store.get_if_ready
         missing = [r for r in refs if ready_entry(r._id) is None]
         if missing:
-            for r in missing:
-                if r._owner is not None:
-                    self._io.call_soon(self._start_fetch, r)
+            self._io.call_soon(self._start_fetches, missing)
             want = list(dict.fromkeys(r._id for r in missing))
             ctx = self._ctx
             lend = not ctx.is_driver and ctx.in_task() and not ctx.actor_id
@@ -248,9 +256,7 @@ class ObjectGetter:
         ``fetch_local``: a value in another node's store counts as ready only
         once it has been pulled into this node's store (as Ray's wait).
         """
-        for r in refs:
-            if r._owner is not None:
-                self._io.call_soon(self._start_fetch, r)
+        self._io.call_soon(self._start_fetches, list(refs))
         oids = [r._id for r in refs]
         ready = self._memory_store.wait_indices(oids, num_returns, timeout)
         if not fetch_local or self._io.on_io_thread():
@@ -370,16 +376,141 @@ class ObjectGetter:
         self._blocked_call = asyncio.ensure_future(go())
 
     def _start_fetch(self, ref: ObjectRef) -> None:
-        oid = ref.binary()
-        if self._memory_store.get_if_ready(oid) is not None or oid in self._fetching:
-            return
-        self._fetching.add(oid)
-        asyncio.ensure_future(self._fetch(ref))
+        self._start_fetches((ref,))
 
-    async def _fetch(self, ref: ObjectRef) -> None:
-        oid = ref.binary()
-        owner = ref.owner_address()
-        assert owner is not None
+    def _start_fetches(self, refs: Iterable[ObjectRef]) -> None:
+        """Queue the borrowed ones not ready and not being fetched on their owner's queue (on the loop)."""
+        ready = self._memory_store.get_if_ready
+        touched: list[_OwnerFetches] = []
+        for ref in refs:
+            oid = ref._id
+            owner = ref._owner
+            if owner is None or oid in self._fetching or ready(oid) is not None:
+                continue
+            self._fetching.add(oid)
+            q = self._owner_fetches.get(owner.worker_id)
+            if q is None:
+                q = self._owner_fetches[owner.worker_id] = _OwnerFetches(owner)
+            q.queue.append(oid)
+            if not q.pump_due:
+                q.pump_due = True
+                touched.append(q)
+        for q in touched:
+            self._pump(q)
+
+    def _pump(self, q: _OwnerFetches) -> None:
+        """Send what ``q`` queued: at most MAX_FETCHES_PER_OWNER calls open, MAX_IDS_PER_FETCH ids each.
+
+        When every slot is taken by calls that only wait for objects already
+        found not ready, one of them is cancelled and its ids go out again with
+        the new ones, so new ids never wait behind slow objects for long.
+        """
+        q.pump_due = False
+        ready = self._memory_store.get_if_ready
+        while q.queue:
+            if len(q.calls) >= MAX_FETCHES_PER_OWNER:
+                if any(oid not in q.asked for oid in q.queue):
+                    for call in q.calls:
+                        if call.long_poll and not call.cancelled and call.call is not None:
+                            call.cancelled = True
+                            call.call.cancel()
+                            break
+                return
+            ids: list[bytes] = []
+            while q.queue and len(ids) < MAX_IDS_PER_FETCH:
+                oid = q.queue.popleft()
+                if ready(oid) is not None:
+                    self._fetching.discard(oid)
+                    q.asked.discard(oid)
+                    continue
+                ids.append(oid)
+            if not ids:
+                break
+            call = _FetchCall(ids, long_poll=all(oid in q.asked for oid in ids))
+            q.calls.add(call)
+            asyncio.ensure_future(self._fetch_batch(q, call))
+        if not q.queue and not q.calls and not q.asked:
+            self._owner_fetches.pop(q.address.worker_id, None)
+
+    async def _fetch_batch(self, q: _OwnerFetches, call: _FetchCall) -> None:
+        ids = call.ids
+        store = self._memory_store
+        owner = q.address
+        requeue: list[bytes] = []
+        try:
+            if self._ctx.shutting_down:
+                return
+            if q.legacy:
+                await self._fetch_each(q, ids)
+                return
+            lost = [oid for oid in ids if oid in self._lost]
+            self._lost.difference_update(lost)
+            stub = self._connections.worker(owner)
+            call.call = stub.GetObjects(cw.GetObjectsRequest(object_ids=ids, timeout_ms=GET_OBJECT_WAIT_MS, lost=lost),
+                                        timeout=GET_OBJECT_WAIT_MS / 1000 + 10)
+            try:
+                reply = await call.call
+            except (grpc.aio.AioRpcError, asyncio.CancelledError) as e:
+                code = e.code() if isinstance(e, grpc.aio.AioRpcError) else grpc.StatusCode.CANCELLED
+                if call.cancelled and code == grpc.StatusCode.CANCELLED:
+                    self._lost.update(lost)
+                    requeue = ids  # cancelled here to make room: asked again with the new ones
+                    return
+                if code == grpc.StatusCode.UNIMPLEMENTED:
+                    q.legacy = True  # an owner that serves only GetObject
+                    self._lost.update(lost)
+                    requeue = ids
+                    return
+                if isinstance(e, asyncio.CancelledError):
+                    raise
+                for oid in ids:
+                    q.asked.discard(oid)
+                    self._fetching.discard(oid)
+                    store.set(oid, error=_owner_unreachable(oid, address_str(owner), code))
+                return
+            answered = set()
+            for oid, one in zip(reply.object_ids, reply.objects):
+                if oid in answered or oid not in self._fetching:
+                    continue
+                answered.add(oid)
+                q.asked.discard(oid)
+                self._fetching.discard(oid)
+                self._apply(oid, owner, one)
+            requeue = [oid for oid in ids if oid not in answered]
+            q.asked.update(requeue)
+        finally:
+            q.calls.discard(call)
+            if requeue and not self._ctx.shutting_down:
+                q.queue.extendleft(reversed(requeue))
+            elif requeue:
+                self._fetching.difference_update(requeue)
+            self._pump(q)
+
+    def _apply(self, oid: bytes, owner: pb.Address, reply: cw.GetObjectReply) -> None:
+        """Record an owner's answer about ``oid`` (a GetObject reply that is not timed_out)."""
+        store = self._memory_store
+        if reply.HasField("failure") and not reply.found:
+            store.set(oid, error=reply.failure)
+            return
+        obj = reply.object
+        if obj.HasField("value"):
+            store.set(oid, envelope=obj.value, size=obj.size)
+        else:
+            self._owners[oid] = owner
+            self._borrowed_locations[oid] = list(reply.locations)
+            store.set(oid, in_store_node=obj.in_store_node, size=obj.size)
+
+    async def _fetch_each(self, q: _OwnerFetches, ids: list[bytes]) -> None:
+        """An owner without GetObjects: one GetObject per id, LEGACY_FETCHES_PER_CALL at a time."""
+        sem = asyncio.Semaphore(LEGACY_FETCHES_PER_CALL)
+
+        async def one(oid: bytes) -> None:
+            async with sem:
+                await self._fetch(oid, q)
+        await asyncio.gather(*(one(oid) for oid in ids))
+
+    async def _fetch(self, oid: bytes, q: _OwnerFetches) -> None:
+        owner = q.address
         stub = self._connections.worker(owner)
         store = self._memory_store
         try:
@@ -395,18 +526,10 @@ class ObjectGetter:
                     return
                 if reply.timed_out:
                     continue
-                if reply.HasField("failure") and not reply.found:
-                    store.set(oid, error=reply.failure)
-                    return
-                obj = reply.object
-                if obj.HasField("value"):
-                    store.set(oid, envelope=obj.value, size=obj.size)
-                else:
-                    self._owners[oid] = owner
-                    self._borrowed_locations[oid] = list(reply.locations)
-                    store.set(oid, in_store_node=obj.in_store_node, size=obj.size)
+                self._apply(oid, owner, reply)
                 return
         finally:
+            q.asked.discard(oid)
             self._fetching.discard(oid)
 
     def forget(self, oid: bytes) -> None:
@@ -425,3 +548,30 @@ def _owner_unreachable(oid: bytes, owner: str, code: grpc.StatusCode) -> pb.Erro
         return record
     return errors.system_record(
         pb.OBJECT_LOST, f"the owner of object {oid.hex()} at {owner} is unreachable ({code.name}); the object is lost")
+
+
+class _FetchCall:
+    """One GetObjects call to an owner: the ids it asks for."""
+
+    __slots__ = ("ids", "long_poll", "call", "cancelled")
+
+    def __init__(self, ids: list[bytes], long_poll: bool) -> None:
+        self.ids = ids
+        # Every id was found not ready before: the owner will hold the call.
+        self.long_poll = long_poll
+        self.call: Any = None
+        self.cancelled = False
+
+
+class _OwnerFetches:
+    """The fetches of one owner: ids queued, calls in flight, ids found not ready."""
+
+    __slots__ = ("address", "queue", "calls", "asked", "legacy", "pump_due")
+
+    def __init__(self, address: pb.Address) -> None:
+        self.address = address
+        self.queue: deque[bytes] = deque()
+        self.calls: set[_FetchCall] = set()
+        self.asked: set[bytes] = set()
+        self.legacy = False
+        self.pump_due = False

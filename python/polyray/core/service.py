@@ -145,6 +145,9 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
         if request.lost and await self._getter.recover_lost(oid, entry):
             # No copy is left: it is being recomputed (or is lost for good); answer with what comes.
             return await self.GetObject(cw.GetObjectRequest(object_id=oid, timeout_ms=request.timeout_ms), context)
+        return self._object_reply(oid, entry)
+
+    def _object_reply(self, oid: bytes, entry: Any) -> cw.GetObjectReply:
         if entry.error is not None:
             return cw.GetObjectReply(found=True, object=pb.ReturnObject(
                 object_id=oid, value=pb.Envelope(format=pb.FORMAT_ERROR, body=entry.error.SerializeToString())))
@@ -154,6 +157,56 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
         return cw.GetObjectReply(found=True, object=pb.ReturnObject(object_id=oid, in_store_node=entry.in_store_node,
                                                                     size=entry.size),
                                  locations=self._getter.locations_of(oid, entry.in_store_node))
+
+    async def GetObjects(self, request, context):
+        """Many objects in one call: every ready id at once; when none is ready,
+        the first that becomes ready (or an empty reply after timeout_ms)."""
+        validation.check_message(request)
+        store = self._memory_store
+        ids = list(dict.fromkeys(request.object_ids))
+        lost = set(request.lost)
+        reply = cw.GetObjectsReply()
+        waiting: list[bytes] = []
+        for oid in ids:
+            entry = store.get_if_ready(oid)
+            if entry is not None and oid in lost and await self._getter.recover_lost(oid, entry):
+                entry = store.get_if_ready(oid)  # being recomputed: answered when it is ready
+            if entry is not None:
+                reply.object_ids.append(oid)
+                reply.objects.append(self._object_reply(oid, entry))
+            elif not self._references.is_owned(oid) and not store.contains(oid):
+                reply.object_ids.append(oid)
+                reply.objects.append(cw.GetObjectReply(found=False, failure=errors.system_record(
+                    pb.OBJECT_LOST, f"object {oid.hex()} is not owned by worker {self._ctx.worker_id.hex()[:12]} "
+                                    "(already freed, or never existed)")))
+            else:
+                waiting.append(oid)
+        if reply.object_ids or not waiting:
+            return reply
+        loop = asyncio.get_running_loop()
+        first: asyncio.Future = loop.create_future()
+
+        def wake() -> None:
+            if not first.done():
+                first.set_result(None)
+
+        def on_ready(_entry: Any) -> None:
+            loop.call_soon_threadsafe(wake)
+
+        for oid in waiting:
+            store.on_ready(oid, on_ready)
+        timeout = None if request.timeout_ms < 0 else request.timeout_ms / 1000
+        try:
+            await asyncio.wait_for(first, timeout)
+        except asyncio.TimeoutError:
+            return reply  # none ready in time: the caller asks again
+        await asyncio.sleep(0)  # objects made ready in the same burst go too
+        for oid in waiting:
+            entry = store.get_if_ready(oid)
+            if entry is not None:
+                reply.object_ids.append(oid)
+                reply.objects.append(self._object_reply(oid, entry))
+        return reply
 
     async def UpdateBorrows(self, request, context):
         validation.check_message(request)
