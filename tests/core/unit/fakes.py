@@ -421,3 +421,73 @@ def task_spec(name: str, *, max_retries: int = 0, resources: dict[str, float] | 
 
 def pending(spec: pb.TaskSpec, arg_ids: list[bytes] | None = None) -> PendingTask:
     return PendingTask(spec, list(arg_ids or []), scheduling_key(spec))
+
+
+# -- owners of borrowed objects -----------------------------------------------------
+
+class FakeCall:
+    """A unary call the test answers: awaitable, cancellable (raises CANCELLED, as grpc.aio)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, request: Any) -> None:
+        self.request = request
+        self._fut: asyncio.Future = loop.create_future()
+        self.cancelled = False
+
+    def __await__(self):
+        return self._fut.__await__()
+
+    def answer(self, reply: Any) -> None:
+        self._fut.set_result(reply)
+
+    def fail(self, code: grpc.StatusCode, details: str = "") -> None:
+        self._fut.set_exception(rpc_error(code, details))
+
+    @property
+    def open(self) -> bool:
+        return not self._fut.done()
+
+    def cancel(self) -> bool:
+        if self._fut.done():
+            return False
+        self.cancelled = True
+        self._fut.set_exception(rpc_error(grpc.StatusCode.CANCELLED, "cancelled by the caller"))
+        return True
+
+
+class FakeOwnerStub:
+    """An owner's CoreWorkerService: records GetObjects / GetObject / UpdateBorrows
+    calls; the test answers each (``answer_ready`` answers ids by ``values``)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.calls: list[FakeCall] = []       # GetObjects
+        self.singles: list[FakeCall] = []     # GetObject
+        self.borrows: list[FakeCall] = []     # UpdateBorrows
+        self.unimplemented = False
+
+    def GetObjects(self, request: cw.GetObjectsRequest, timeout: float | None = None, **_: Any) -> FakeCall:
+        call = FakeCall(self.loop, request)
+        self.calls.append(call)
+        if self.unimplemented:
+            call.fail(grpc.StatusCode.UNIMPLEMENTED)
+        return call
+
+    def GetObject(self, request: cw.GetObjectRequest, timeout: float | None = None, **_: Any) -> FakeCall:
+        call = FakeCall(self.loop, request)
+        self.singles.append(call)
+        return call
+
+    def UpdateBorrows(self, request: cw.UpdateBorrowsRequest, timeout: float | None = None,
+                      **_: Any) -> FakeCall:
+        call = FakeCall(self.loop, request)
+        self.borrows.append(call)
+        return call
+
+    @property
+    def open_calls(self) -> list[FakeCall]:
+        return [c for c in self.calls if c.open]
+
+    @staticmethod
+    def inline_reply(oid: bytes, value: bytes = b"v") -> cw.GetObjectReply:
+        return cw.GetObjectReply(found=True, object=pb.ReturnObject(
+            object_id=oid, value=pb.Envelope(format=pb.FORMAT_RAW, body=value), size=len(value)))
