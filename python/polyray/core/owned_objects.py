@@ -41,6 +41,7 @@ from polyray.core.worker_context import WorkerContext
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import envelope
 from polyray.protocol import raylet_pb2 as rl
+from polyray.protocol import runtime_spec as spec
 
 # How long a put waits for room in a full store (frees in flight) before failing.
 STORE_FULL_WAIT_S = 10.0
@@ -63,6 +64,8 @@ class OwnedObjects:
         self._io = io
         self._connections = connections
         self._references = references
+        # PinObjects calls open at once (docs/ownership.md, "Fan-out"); asyncio binds it to the loop at first use.
+        self._pin_slots = asyncio.Semaphore(spec.FANOUT_MAX_PINS_IN_FLIGHT)
         self._memory_store = memory_store
         self._codec = codec
         self._node_store = node_store
@@ -121,9 +124,14 @@ class OwnedObjects:
         # A sealed object nobody pins may be evicted: hold a pin until the
         # raylet has pinned the primary copy.
         view = self._node_store.store.get_one(oid, timeout=0)
+        slots = self._pin_slots
+
+        async def pin() -> Any:
+            async with slots:  # at most MAX_PINS_IN_FLIGHT open (threaded actors pin in parallel)
+                return await self._connections.raylet.PinObjects(
+                    rl.PinObjectsRequest(object_ids=[oid], owner=owner), timeout=RPC_TIMEOUT)
         try:
-            self._io.rpc(lambda: self._connections.raylet.PinObjects(
-                rl.PinObjectsRequest(object_ids=[oid], owner=owner), timeout=RPC_TIMEOUT), timeout=RPC_TIMEOUT + 5)
+            self._io.rpc(pin, timeout=RPC_TIMEOUT + 5)
         finally:
             view.release()
 
