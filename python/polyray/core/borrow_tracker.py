@@ -3,7 +3,8 @@
 The ReferenceCounter decides when this process starts or stops borrowing an
 object owned elsewhere; the BorrowTracker carries it out: it batches "added"
 and "removed" updates per owner and sends one UpdateBorrows per owner (on the
-io loop). Before a worker reports a task's result, the borrows that task made
+io loop), at most one call open per owner and MAX_UPDATES_IN_FLIGHT across
+owners (docs/ownership.md, "Fan-out"). Before a worker reports a task's result, the borrows that task made
 must have reached their owners (``flush``), so an owner never frees an
 object a caller is about to receive.
 
@@ -25,6 +26,10 @@ from polyray.core.rpc import RPC_TIMEOUT
 from polyray.core.worker_context import WorkerContext
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
+from polyray.protocol import runtime_spec as spec
+
+#: UpdateBorrows calls open at once across owners (one per owner at most).
+MAX_UPDATES_IN_FLIGHT = spec.FANOUT_MAX_BORROW_UPDATES_IN_FLIGHT
 
 
 class BorrowTracker:
@@ -40,6 +45,13 @@ class BorrowTracker:
         self._on_released = on_released
         self._pending: dict[bytes, tuple[pb.Address, list, list]] = {}
         self._flush: asyncio.Future | None = None
+        # UpdateBorrows calls not yet answered, and the last one per owner (by worker id).
+        self._sending: set[asyncio.Future] = set()
+        self._tails: dict[bytes, asyncio.Future] = {}
+        self._slots: asyncio.Semaphore | None = None
+        #: Calls open now, and the most ever open at once (for tests).
+        self.in_flight = 0
+        self.max_in_flight = 0
         #: Set when a borrow changed; the push port reads and clears it before
         #: it sends a result (and flushes only then: most tasks borrow nothing).
         self.changed = False
@@ -67,19 +79,45 @@ class BorrowTracker:
         await asyncio.sleep(0)
         pending, self._pending = self._pending, {}
         self._flush = None
-        calls = []
         address = self._ctx.address
-        for owner, added, removed in pending.values():
-            stub = self._connections.worker(owner)
-            calls.append(stub.UpdateBorrows(cw.UpdateBorrowsRequest(borrower=address, added=added, removed=removed),
-                                            timeout=RPC_TIMEOUT))
-        for c in calls:
-            try:
-                await c
-            except grpc.aio.AioRpcError:
-                pass  # the owner is gone: nothing to keep alive there
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(MAX_UPDATES_IN_FLIGHT)
+        sends = []
+        for key, (owner, added, removed) in pending.items():
+            # One call open per owner: a later update to an owner waits for the earlier one (order kept).
+            previous = self._tails.get(key)
+            send = asyncio.ensure_future(self._send_one(key, owner, cw.UpdateBorrowsRequest(
+                borrower=address, added=added, removed=removed), previous))
+            self._tails[key] = send
+            self._sending.add(send)
+            send.add_done_callback(self._sending.discard)
+            sends.append(send)
+        if sends:
+            await asyncio.wait(sends)
+
+    async def _send_one(self, key: bytes, owner: pb.Address, request: cw.UpdateBorrowsRequest,
+                        previous: asyncio.Future | None) -> None:
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])
+            assert self._slots is not None
+            async with self._slots:  # at most MAX_UPDATES_IN_FLIGHT calls open across owners
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                try:
+                    await self._connections.worker(owner).UpdateBorrows(request, timeout=RPC_TIMEOUT)
+                except grpc.aio.AioRpcError:
+                    pass  # the owner is gone: nothing to keep alive there
+                finally:
+                    self.in_flight -= 1
+        finally:
+            if self._tails.get(key) is asyncio.current_task():
+                del self._tails[key]
 
     async def flush(self) -> None:
         """Wait until borrow registrations made so far reached their owners (on the loop)."""
-        while self._flush is not None:
-            await self._flush
+        while self._flush is not None or self._sending:
+            if self._flush is not None:
+                await self._flush
+            else:
+                await asyncio.wait(list(self._sending))

@@ -406,6 +406,8 @@ class ObjectGetter:
         the new ones, so new ids never wait behind slow objects for long.
         """
         q.pump_due = False
+        if self._ctx.shutting_down:
+            return
         ready = self._memory_store.get_if_ready
         while q.queue:
             if len(q.calls) >= MAX_FETCHES_PER_OWNER:

@@ -31,6 +31,7 @@ from polyray.core.node_store import NodeStore
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import raylet_pb2 as rl
+from polyray.protocol import runtime_spec as spec
 
 #: Bytes per ReadObject chunk (the raylet caps it just under 4 MiB).
 CHUNK_SIZE = 4 * 1024 * 1024 - 64 * 1024
@@ -38,6 +39,8 @@ CHUNK_SIZE = 4 * 1024 * 1024 - 64 * 1024
 PULL_TIMEOUT_S = 120.0
 #: How long a raylet waits for an object to be sealed before answering NOT_FOUND.
 READ_WAIT_MS = 2000
+#: ReadObject streams open at once per node that serves them (docs/ownership.md, "Fan-out").
+MAX_PULLS_PER_NODE = spec.FANOUT_MAX_PULLS_IN_FLIGHT_PER_NODE
 #: Slice of waiting for a copy another process of this node is writing.
 _WAIT_SLICE_S = 1.0
 
@@ -59,6 +62,8 @@ class ObjectPuller:
         # Records a copy of an object this process owns (OwnedObjects.add_location).
         self._add_location = add_location
         self._inflight: dict[bytes, asyncio.Future] = {}
+        # ReadObject streams open per serving node, at most MAX_PULLS_PER_NODE.
+        self._slots: dict[bytes, asyncio.Semaphore] = {}
         #: Bytes and seconds of completed pulls, for benchmarks and tests.
         self.pulled_bytes = 0
         self.pulled_seconds = 0.0
@@ -87,7 +92,8 @@ class ObjectPuller:
                 continue
             for _ in range(3):
                 try:
-                    await self._stream(oid, address)
+                    async with self._node_slots(node_id):
+                        await self._stream(oid, address)
                 except _Restart:
                     continue
                 except grpc.aio.AioRpcError as e:
@@ -102,6 +108,12 @@ class ObjectPuller:
                 failures.append(f"node {node_id.hex()[:12]}: the local copy was abandoned three times")
         where = "; ".join(failures) or "no node holds a copy"
         raise exc.ObjectLostError(f"object {oid.hex()} is lost: no node could provide it ({where})")
+
+    def _node_slots(self, node_id: bytes) -> asyncio.Semaphore:
+        slots = self._slots.get(node_id)
+        if slots is None:
+            slots = self._slots[node_id] = asyncio.Semaphore(MAX_PULLS_PER_NODE)
+        return slots
 
     async def _stream(self, oid: bytes, address: pb.Address) -> int:
         """Copy the object from the raylet at ``address`` into the local store; its size."""
