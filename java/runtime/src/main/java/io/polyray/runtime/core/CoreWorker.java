@@ -583,6 +583,18 @@ public final class CoreWorker {
   }
 
   /**
+   * Answers a borrower's GetObjects (many objects owned here): every ready one at once,
+   * else the first that becomes ready, or an empty reply after the request's timeout.
+   *
+   * @param request the request
+   * @param out the reply stream
+   */
+  public void serveGetObjects(io.polyray.runtime.proto.GetObjectsRequest request,
+      StreamObserver<io.polyray.runtime.proto.GetObjectsReply> out) {
+    server.serveGetObjects(request, out);
+  }
+
+  /**
    * A borrower registered or released objects owned here.
    *
    * @param request the request

@@ -55,6 +55,15 @@ final class DriverService extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBas
   }
 
   @Override
+  public void getObjects(io.polyray.runtime.proto.GetObjectsRequest request,
+      StreamObserver<io.polyray.runtime.proto.GetObjectsReply> out) {
+    if (invalid(out, () -> Validation.checkGetObjects(request))) {
+      return;
+    }
+    core.serveGetObjects(request, out);
+  }
+
+  @Override
   public void updateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
     if (invalid(out, () -> Validation.checkBorrows(request))) {
       return;

@@ -10,10 +10,15 @@ import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.Format;
 import io.polyray.runtime.proto.GetObjectReply;
 import io.polyray.runtime.proto.GetObjectRequest;
+import io.polyray.runtime.proto.GetObjectsReply;
+import io.polyray.runtime.proto.GetObjectsRequest;
 import io.polyray.runtime.proto.ReturnObject;
 import io.polyray.runtime.proto.UpdateBorrowsReply;
 import io.polyray.runtime.proto.UpdateBorrowsRequest;
 import io.polyray.runtime.ref.Hex;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -86,6 +91,110 @@ final class ObjectServer {
         reply(out, oid, entry);
       }
     });
+  }
+
+  /**
+   * Answers a borrower's GetObjects: every id that is ready (or not owned here) at once;
+   * when none is, the ones ready when the first becomes ready, or an empty reply after the
+   * request's timeout (the borrower asks again for the ids not answered). Ids marked lost
+   * are checked first, off the gRPC thread, as GetObject does.
+   *
+   * @param request the request
+   * @param out the reply stream
+   */
+  public void serveGetObjects(GetObjectsRequest request, StreamObserver<GetObjectsReply> out) {
+    if (request.getLostCount() > 0) {
+      GetObjectsRequest again = request.toBuilder().clearLost().build();
+      try {
+        w.recoveryExecutor().execute(() -> {
+          for (ByteString oid : request.getLostList()) {
+            MemoryStore.Entry e = w.memoryStore.getIfReady(oid);
+            if (e != null && e.error == null && e.envelope == null && w.references.isOwned(oid)
+                && !w.recovery.anyCopy(oid, e)) {
+              w.recovery.recover(oid, e);
+            }
+          }
+          serveGetObjects(again, out);
+        });
+      } catch (RejectedExecutionException x) {
+        out.onError(Status.UNAVAILABLE.withDescription("shutting down").asRuntimeException());
+      }
+      return;
+    }
+    List<ByteString> ids = new ArrayList<>(new LinkedHashSet<>(request.getObjectIdsList()));
+    GetObjectsReply.Builder b = GetObjectsReply.newBuilder();
+    List<ByteString> waiting = new ArrayList<>();
+    for (ByteString oid : ids) {
+      MemoryStore.Entry e = w.memoryStore.getIfReady(oid);
+      if (e != null) {
+        b.addObjectIds(oid).addObjects(answer(oid, e));
+      } else if (!w.references.isOwned(oid) && !w.memoryStore.contains(oid)) {
+        b.addObjectIds(oid).addObjects(notOwned(oid));
+      } else {
+        waiting.add(oid);
+      }
+    }
+    if (b.getObjectIdsCount() > 0 || waiting.isEmpty()) {
+      send(out, b.build());
+      return;
+    }
+    AtomicBoolean done = new AtomicBoolean();
+    if (request.getTimeoutMs() >= 0) {
+      try {
+        w.loop.schedule(() -> {
+          if (done.compareAndSet(false, true)) {
+            send(out, GetObjectsReply.getDefaultInstance());
+          }
+        }, request.getTimeoutMs(), TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException x) {
+        out.onError(Status.UNAVAILABLE.withDescription("shutting down").asRuntimeException());
+        return;
+      }
+    }
+    for (ByteString oid : waiting) {
+      w.memoryStore.future(oid).thenAccept(first -> {
+        if (!done.compareAndSet(false, true)) {
+          return;
+        }
+        GetObjectsReply.Builder r = GetObjectsReply.newBuilder();
+        for (ByteString o : waiting) {
+          MemoryStore.Entry e = o.equals(oid) ? first : w.memoryStore.getIfReady(o);
+          if (e != null) {
+            r.addObjectIds(o).addObjects(answer(o, e));
+          }
+        }
+        send(out, r.build());
+      });
+    }
+  }
+
+  private GetObjectReply notOwned(ByteString oid) {
+    return GetObjectReply.newBuilder().setFound(false).setFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST,
+        "object " + Hex.of(oid.toByteArray()) + " is not owned by worker " + Hex.of(w.workerId.toByteArray())
+            .substring(0, 12) + " (already freed, or never existed)")).build();
+  }
+
+  private static void send(StreamObserver<GetObjectsReply> out, GetObjectsReply reply) {
+    try {
+      out.onNext(reply);
+      out.onCompleted();
+    } catch (RuntimeException x) {
+      // the borrower went away
+    }
+  }
+
+  private static GetObjectReply answer(ByteString oid, MemoryStore.Entry e) {
+    GetObjectReply.Builder b = GetObjectReply.newBuilder().setFound(true);
+    if (e.error != null) {
+      b.setObject(ReturnObject.newBuilder().setObjectId(oid).setValue(Envelope.newBuilder()
+          .setFormat(Format.FORMAT_ERROR).setBody(ByteString.copyFrom(Codec.encodeError(e.error).body()))));
+    } else if (e.envelope != null) {
+      b.setObject(ReturnObject.newBuilder().setObjectId(oid).setValue(e.envelope).setSize(e.size));
+    } else {
+      b.setObject(ReturnObject.newBuilder().setObjectId(oid).setInStoreNode(e.inStoreNode).setSize(e.size))
+          .addLocations(e.inStoreNode);
+    }
+    return b.build();
   }
 
   private static void reply(StreamObserver<GetObjectReply> out, ByteString oid, MemoryStore.Entry e) {

@@ -214,6 +214,27 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
   }
 
   @Override
+  public void getObjects(io.polyray.runtime.proto.GetObjectsRequest request,
+      StreamObserver<io.polyray.runtime.proto.GetObjectsReply> out) {
+    if (invalid(out, () -> Validation.checkGetObjects(request))) {
+      return;
+    }
+    io.polyray.runtime.core.CoreWorker core = worker.core();
+    if (core != null) {
+      core.serveGetObjects(request, out);
+      return;
+    }
+    io.polyray.runtime.proto.GetObjectsReply.Builder b = io.polyray.runtime.proto.GetObjectsReply.newBuilder();
+    for (com.google.protobuf.ByteString oid : request.getObjectIdsList()) {
+      b.addObjectIds(oid).addObjects(GetObjectReply.newBuilder().setFound(false).setFailure(ErrorRecords.system(
+          ErrorKind.OBJECT_LOST, "object " + Hex.of(oid.toByteArray()) + " is not owned by Java worker "
+              + Hex.of(worker.config().workerId.toByteArray()) + " (it owns no objects yet)")));
+    }
+    out.onNext(b.build());
+    out.onCompleted();
+  }
+
+  @Override
   public void updateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
     if (invalid(out, () -> Validation.checkBorrows(request))) {
       return;

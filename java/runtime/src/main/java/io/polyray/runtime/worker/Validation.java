@@ -208,6 +208,15 @@ public final class Validation {
     }
   }
 
+  /** A GetObjectsRequest: the number of ids and each id. */
+  public static void checkGetObjects(io.polyray.runtime.proto.GetObjectsRequest r) {
+    checkCount(r.getObjectIdsCount(), "GetObjectsRequest.object_ids", RuntimeSpec.LIMITS_MAX_LIST_ENTRIES);
+    checkCount(r.getLostCount(), "GetObjectsRequest.lost", RuntimeSpec.LIMITS_MAX_LIST_ENTRIES);
+    for (int i = 0; i < r.getObjectIdsCount(); i++) {
+      checkId(r.getObjectIds(i), "GetObjectsRequest.object_ids[" + i + "]", RuntimeSpec.IDS_OBJECT_BYTES, false);
+    }
+  }
+
   /** The frame-level bound of a PushTasksRequest. */
   public static void checkPush(PushTasksRequest req) {
     checkCount(req.getTasksCount(), "PushTasksRequest.tasks", RuntimeSpec.LIMITS_MAX_TASKS_PER_PUSH);

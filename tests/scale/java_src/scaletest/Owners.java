@@ -1,0 +1,19 @@
+package scaletest;
+
+import io.polyray.api.ObjectRef;
+import io.polyray.api.PolyRay;
+import java.util.ArrayList;
+import java.util.List;
+
+/** A Java task that owns many objects: it puts n values and returns their refs. */
+public final class Owners {
+  private Owners() {}
+
+  public static List<ObjectRef<Long>> putMany(long n) {
+    List<ObjectRef<Long>> refs = new ArrayList<>();
+    for (long i = 0; i < n; i++) {
+      refs.add(PolyRay.put(i));
+    }
+    return refs;
+  }
+}
