@@ -2,6 +2,8 @@ package io.polyray.runtime.core;
 
 import io.grpc.stub.StreamObserver;
 import io.polyray.runtime.proto.Address;
+import io.polyray.runtime.proto.GetNodeStatsReply;
+import io.polyray.runtime.proto.GetNodeStatsRequest;
 import io.polyray.runtime.proto.RayletServiceGrpc;
 import io.polyray.runtime.proto.RequestWorkerLeaseReply;
 import io.polyray.runtime.proto.RequestWorkerLeaseRequest;
@@ -37,6 +39,15 @@ interface LeaseClient {
   void returnWorker(ReturnWorkerRequest req, long deadlineS, StreamObserver<ReturnWorkerReply> reply);
 
   /**
+   * Whether the raylet answers (GetNodeStats within {@code deadlineMs}): the submitter's probe
+   * of the node of a worker whose stream broke (NODE_DIED when it does not). Fakes answer.
+   */
+  default void probe(long deadlineMs, StreamObserver<GetNodeStatsReply> reply) {
+    reply.onNext(GetNodeStatsReply.getDefaultInstance());
+    reply.onCompleted();
+  }
+
+  /**
    * The gRPC client of a raylet.
    *
    * @param stub the raylet's stub, asked for at each call (channels reconnect)
@@ -64,6 +75,16 @@ interface LeaseClient {
       public void returnWorker(ReturnWorkerRequest req, long deadlineS, StreamObserver<ReturnWorkerReply> reply) {
         try {
           stub.get().withDeadlineAfter(deadlineS, TimeUnit.SECONDS).returnWorker(req, reply);
+        } catch (RuntimeException e) {
+          reply.onError(e);
+        }
+      }
+
+      @Override
+      public void probe(long deadlineMs, StreamObserver<GetNodeStatsReply> reply) {
+        try {
+          stub.get().withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
+              .getNodeStats(GetNodeStatsRequest.getDefaultInstance(), reply);
         } catch (RuntimeException e) {
           reply.onError(e);
         }

@@ -42,9 +42,15 @@ import java.util.function.Supplier;
  * {@code retry_at} (spill-over: the local raylet sends the task to another node) is asked
  * again of that node's raylet with {@code grant_or_reject}; the lease is then returned to
  * the raylet that granted it. A lease reply with a failure follows {@link Policies#leaseFailure}:
- * a worker that died before it registered (WORKER_CRASHED) charges the task at the head of the
- * class's queue one attempt and asks again, or fails only that task once its retries are spent;
- * any other failure fails the queued tasks of its class with that record.
+ * a worker that died before it registered (WORKER_CRASHED) charges the task the request was made
+ * for (the head of the queue then) one attempt, only while that task still waits in the queue at
+ * the attempt it had then, and asks again, or fails only that task once its retries are spent;
+ * any other failure fails the queued tasks of its class with that record. A worker that dies
+ * while running charges only the task it was running (the oldest in flight); the ones pipelined
+ * behind it go back to the front of the queue at their attempt, at most {@link #SPARE_LIMIT}
+ * times each (docs/fault-tolerance.md, "Who is charged"; as task_submitter.py). A task with no
+ * retries left on another node whose stream broke fails with NODE_DIED when that node's raylet
+ * does not answer within {@link RuntimeSpec#LEASE_NODE_PROBE_MS}, else WORKER_CRASHED.
  *
  * <p>Invariants: confined to one thread (the CoreWorker's io thread; the test's in unit
  * tests); a task is in exactly one place (its class's queue, one lease's in-flight table,
@@ -54,6 +60,8 @@ import java.util.function.Supplier;
 final class NormalTaskSubmitter {
   /** Deadline of a ReturnWorker call (best effort: the raylet reclaims a dead caller's leases). */
   static final long RETURN_WORKER_DEADLINE_S = 10;
+  /** A task pipelined behind the one a dead worker ran goes back uncharged at most this often. */
+  static final int SPARE_LIMIT = 3;
 
   /** A leased worker and its stream. */
   final class Lease {
@@ -93,6 +101,8 @@ final class NormalTaskSubmitter {
   private final NodeTable nodes;
   private final Supplier<ByteString> localNode;
   private boolean watchingNodes;
+  /** Tasks sent back to the queue uncharged from a dead worker's pipeline: how often. */
+  private final Map<ByteString, Integer> spared = new HashMap<>();
 
   /** The GCS's node table (GetAllNodes), read by the node watch; replies on the io thread. */
   interface NodeTable {
@@ -250,10 +260,12 @@ final class NormalTaskSubmitter {
 
   private void requestLease(Object key, TaskSpec spec) {
     RequestWorkerLeaseRequest req = RequestWorkerLeaseRequest.newBuilder().setTask(leaseView(spec)).build();
-    requestLeaseAt(key, req, raylets.local());
+    requestLeaseAt(key, req, raylets.local(), spec.getTaskId(), spec.getAttempt());
   }
 
-  private void requestLeaseAt(Object key, RequestWorkerLeaseRequest req, LeaseClient raylet) {
+  /** {@code forTask} at {@code attempt}: the task the request is made for (who a start failure charges). */
+  private void requestLeaseAt(Object key, RequestWorkerLeaseRequest req, LeaseClient raylet, ByteString forTask,
+      int attempt) {
     raylet.requestWorkerLease(req, RuntimeSpec.LEASE_REQUEST_DEADLINE_S,
         new StreamObserver<RequestWorkerLeaseReply>() {
           private RequestWorkerLeaseReply reply;
@@ -290,23 +302,24 @@ final class NormalTaskSubmitter {
                 && reply.hasRetryAt() && reply.getRetryAt().getPort() != 0 && !req.getGrantOrReject()) {
               // Spill-over: that node's raylet grants or rejects (never spills again).
               Address at = reply.getRetryAt();
-              requestLeaseAt(key, req.toBuilder().setGrantOrReject(true).build(), raylets.at(at));
+              requestLeaseAt(key, req.toBuilder().setGrantOrReject(true).build(), raylets.at(at), forTask, attempt);
               return;
             }
             requesting.merge(key, -1, Integer::sum);
-            onLeaseReply(key, reply, raylet);
+            onLeaseReply(key, reply, raylet, forTask, attempt);
           }
         });
   }
 
-  private void onLeaseReply(Object key, RequestWorkerLeaseReply reply, LeaseClient raylet) {
+  private void onLeaseReply(Object key, RequestWorkerLeaseReply reply, LeaseClient raylet, ByteString forTask,
+      int attempt) {
     if (reply == null) {
       dispatch(key);
       return;
     }
     if (reply.hasFailure() && (!reply.getFailure().getMessage().isEmpty()
         || !reply.getFailure().getTypeName().isEmpty())) {
-      onLeaseFailure(key, reply.getFailure());
+      onLeaseFailure(key, reply.getFailure(), forTask, attempt);
       return;
     }
     if (reply.getCanceled() || reply.getLeaseId().isEmpty()) {
@@ -402,32 +415,44 @@ final class NormalTaskSubmitter {
   }
 
   /**
-   * The raylet could not grant a lease ({@link Policies#leaseFailure}): the head task of the
-   * class (the one the request was made for) is charged one attempt, or fails alone once its
-   * retries are spent; a failure that is not a crash fails the class.
+   * The raylet could not grant a lease ({@link Policies#leaseFailure}): a worker that died before
+   * registering costs one attempt to {@code forTask} only, and only while it still waits in the
+   * queue at {@code attempt} (the requests in flight for one task charge it once; a task already
+   * pushed is not charged), or fails it alone once its retries are spent; a failure that is not
+   * a crash fails the class.
    */
-  private void onLeaseFailure(Object key, ErrorRecord failure) {
+  private void onLeaseFailure(Object key, ErrorRecord failure, ByteString forTask, int attempt) {
     ArrayDeque<PendingTask> q = queue(key);
     while (!q.isEmpty() && q.peekFirst().cancelled) {
       q.pollFirst();
     }
-    if (q.isEmpty()) {
-      dispatch(key);
+    if (failure.getKind() != ErrorKind.WORKER_CRASHED) {
+      failQueue(key, failure); // policy: fail_class whatever the task
       return;
     }
-    PendingTask head = q.peekFirst();
+    PendingTask t = null;
+    for (PendingTask x : q) {
+      if (x.taskId().equals(forTask)) {
+        t = x.spec.getAttempt() == attempt && !x.cancelled && x.lease == null ? x : null;
+        break;
+      }
+    }
+    if (t == null) {
+      dispatch(key); // nobody to charge: just ask again
+      return;
+    }
     Policies.LeaseFailureAction action =
-        Policies.leaseFailure(failure.getKind(), head.spec.getAttempt(), head.spec.getMaxRetries());
+        Policies.leaseFailure(failure.getKind(), t.spec.getAttempt(), t.spec.getMaxRetries());
     if (action == Policies.LeaseFailureAction.FAIL_CLASS) {
       failQueue(key, failure);
       return;
     }
     if (action == Policies.LeaseFailureAction.RETRY_TASK && !closed && !shuttingDown.getAsBoolean()) {
-      head.spec = head.spec.toBuilder().setAttempt(head.spec.getAttempt() + 1).build();
+      t.spec = t.spec.toBuilder().setAttempt(t.spec.getAttempt() + 1).build();
     } else {
-      q.pollFirst();
-      finishWithError(head, failure.toBuilder().setMessage("the worker for task " + head.spec.getName()
-          + " died before it registered, after " + (head.spec.getAttempt() + 1) + " attempt(s): "
+      q.remove(t);
+      finishWithError(t, failure.toBuilder().setMessage("the worker for task " + t.spec.getName()
+          + " died before it registered, after " + (t.spec.getAttempt() + 1) + " attempt(s): "
           + failure.getMessage()).build());
     }
     dispatch(key);
@@ -492,6 +517,7 @@ final class NormalTaskSubmitter {
     if (result.getWorkerExiting()) {
       lease.dead = true;
     }
+    spared.remove(spec.getTaskId());
     finisher.complete(spec, result.getReturnsList(), t.argIds);
   }
 
@@ -506,28 +532,91 @@ final class NormalTaskSubmitter {
       // already closed
     }
     leases(lease.key).remove(lease);
+    // In push order (a LinkedHashMap): the worker runs its tasks one after another and sends
+    // each result at once, so only the oldest in flight was running when it died; the ones
+    // pipelined behind it never started there and go back uncharged (at most SPARE_LIMIT times
+    // each, in case results were lost with the connection).
     List<PendingTask> pending = new ArrayList<>(lease.inflight.values());
     lease.inflight.clear();
+    boolean retrying = !closed && !shuttingDown.getAsBoolean();
+    List<PendingTask> spare = new ArrayList<>();
+    for (int i = 1; retrying && i < pending.size(); i++) {
+      PendingTask t = pending.get(i);
+      if (!t.cancelled && spared.getOrDefault(t.taskId(), 0) < SPARE_LIMIT) {
+        spared.merge(t.taskId(), 1, Integer::sum);
+        spare.add(t);
+      }
+    }
     String detail = error == null ? "stream closed" : Status.fromThrowable(error).getCode() + ": "
         + Status.fromThrowable(error).getDescription();
+    List<PendingTask> retried = new ArrayList<>();
+    List<PendingTask> lost = new ArrayList<>();
     for (PendingTask t : pending) {
+      if (spare.contains(t)) {
+        continue;
+      }
       TaskSpec spec = t.spec;
       if (t.cancelled) {
         finishWithError(t, ErrorRecords.system(ErrorKind.TASK_CANCELLED, "task " + spec.getName() + " was cancelled"));
-      } else if (canRetry(spec) && !closed && !shuttingDown.getAsBoolean()) {
-        retry(t);
+      } else if (canRetry(spec) && retrying) {
+        t.spec = spec.toBuilder().setAttempt(spec.getAttempt() + 1).build();
+        retried.add(t);
       } else if (lease.nodeDied != null) {
         finishWithError(t, ErrorRecords.system(ErrorKind.NODE_DIED, "the node " + io.polyray.runtime.ref.Hex.of(
             lease.address.getNodeId().toByteArray()) + " running task " + spec.getName() + " died (the GCS declared"
             + " it dead: " + lease.nodeDied + ") after " + (spec.getAttempt() + 1) + " attempt(s)"));
+      } else if (isRemote(lease) && lease.raylet != null && retrying) {
+        lost.add(t);
       } else {
-        finishWithError(t, ErrorRecords.system(ErrorKind.WORKER_CRASHED, "the worker running task " + spec.getName()
-            + " (worker " + hex12(lease.workerId) + ") died after " + (spec.getAttempt() + 1) + " attempt(s): "
-            + detail));
+        finishWithError(t, workerCrashed(lease, spec, detail));
       }
+    }
+    // The retried ahead of the spared, each group in push order.
+    ArrayDeque<PendingTask> q = queue(lease.key);
+    for (int i = spare.size() - 1; i >= 0; i--) {
+      spare.get(i).lease = null;
+      q.addFirst(spare.get(i));
+    }
+    for (int i = retried.size() - 1; i >= 0; i--) {
+      retried.get(i).lease = null;
+      q.addFirst(retried.get(i));
+    }
+    if (!lost.isEmpty()) {
+      failLost(lease, lost, detail);
     }
     returnLease(lease, true);
     dispatch(lease.key);
+  }
+
+  private ErrorRecord workerCrashed(Lease lease, TaskSpec spec, String detail) {
+    return ErrorRecords.system(ErrorKind.WORKER_CRASHED, "the worker running task " + spec.getName()
+        + " (worker " + hex12(lease.workerId) + ") died after " + (spec.getAttempt() + 1) + " attempt(s): " + detail);
+  }
+
+  /** Fails tasks whose worker on another node is gone: NODE_DIED when its raylet is silent too. */
+  private void failLost(Lease lease, List<PendingTask> lost, String detail) {
+    lease.raylet.probe(RuntimeSpec.LEASE_NODE_PROBE_MS, new StreamObserver<io.polyray.runtime.proto.GetNodeStatsReply>() {
+      @Override
+      public void onNext(io.polyray.runtime.proto.GetNodeStatsReply value) {
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        for (PendingTask p : lost) {
+          finishWithError(p, ErrorRecords.system(ErrorKind.NODE_DIED, "the node " + io.polyray.runtime.ref.Hex.of(
+              lease.address.getNodeId().toByteArray()) + " running task " + p.spec.getName() + " died (its raylet at "
+              + lease.raylet.target() + " does not answer) after " + (p.spec.getAttempt() + 1) + " attempt(s): "
+              + detail));
+        }
+      }
+
+      @Override
+      public void onCompleted() {
+        for (PendingTask p : lost) {
+          finishWithError(p, workerCrashed(lease, p.spec, detail));
+        }
+      }
+    });
   }
 
   private void retry(PendingTask t) {
@@ -568,6 +657,7 @@ final class NormalTaskSubmitter {
   }
 
   private void finishWithError(PendingTask t, ErrorRecord record) {
+    spared.remove(t.taskId());
     finisher.fail(t.spec, record, t.argIds);
   }
 

@@ -78,6 +78,21 @@ final class FakeRaylet implements LeaseClient {
     requests.add(new Call(req, reply));
   }
 
+  /** Whether this raylet answers a probe (false: its node is gone). */
+  boolean answersProbes = true;
+  int probes;
+
+  @Override
+  public void probe(long deadlineMs, StreamObserver<io.polyray.runtime.proto.GetNodeStatsReply> reply) {
+    probes++;
+    if (answersProbes) {
+      reply.onNext(io.polyray.runtime.proto.GetNodeStatsReply.getDefaultInstance());
+      reply.onCompleted();
+    } else {
+      reply.onError(Status.UNAVAILABLE.withDescription("connection refused").asRuntimeException());
+    }
+  }
+
   @Override
   public void returnWorker(ReturnWorkerRequest req, long deadlineS, StreamObserver<ReturnWorkerReply> reply) {
     returned.add(req);

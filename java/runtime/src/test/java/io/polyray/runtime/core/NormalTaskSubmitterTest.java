@@ -237,14 +237,21 @@ class NormalTaskSubmitterTest {
 
   @Test
   void workerCrashBeforeRegisteringChargesOnlyTheHeadTaskAndAsksAgain() {
-    submit("head", 2, Map.of("CPU", 1.0));
-    submit("next", 0, Map.of("CPU", 1.0));
+    PendingTask head = new PendingTask(spec("head", 2, Map.of("CPU", 1.0)), List.of());
+    PendingTask next = new PendingTask(spec("next", 0, Map.of("CPU", 1.0)), List.of());
+    submitter.submit(head);
+    submitter.submit(next);
+    assertEquals(2, raylet.waiting().size(), "two requests, both made for the head task at attempt 0");
     raylet.failWith(crashedBeforeRegistering());
     assertTrue(finisher.failed.isEmpty(), "no task fails while the head task has retries left");
+    assertEquals(1, head.spec.getAttempt());
     assertFalse(raylet.waiting().isEmpty(), "a lease is asked for again");
+    // The second request was made for the head at attempt 0, charged already: it costs nothing.
     raylet.failWith(crashedBeforeRegistering());
-    assertTrue(finisher.failed.isEmpty());
-    raylet.failWith(crashedBeforeRegistering());
+    assertEquals(1, head.spec.getAttempt(), "one task charged twice for the requests made for it in one go");
+    for (int i = 0; i < 20 && finisher.failed.isEmpty(); i++) {
+      raylet.failWith(crashedBeforeRegistering());
+    }
     assertEquals(List.of("head"), new ArrayList<>(finisher.failed.keySet()), "retries spent: only the head task fails");
     ErrorRecord r = finisher.failed.get("head");
     assertEquals(ErrorKind.WORKER_CRASHED, r.getKind());
@@ -253,6 +260,89 @@ class NormalTaskSubmitterTest {
     raylet.grant();
     assertEquals(List.of("next"), names(streams.last().tasks()), "the rest of the queue runs on the next lease");
     assertEquals(List.of(0), attempts(streams.last().tasks()), "and was not charged");
+  }
+
+  @Test
+  void startFailureDoesNotChargeATaskAlreadyPushed() {
+    PendingTask a = new PendingTask(spec("a", 0, Map.of("CPU", 1.0)), List.of());
+    PendingTask b = new PendingTask(spec("b", 0, Map.of("CPU", 1.0)), List.of());
+    submitter.submit(a);
+    submitter.submit(b);
+    raylet.grant(); // `a` runs; the other request was made for `a` too
+    assertEquals(List.of("a"), names(streams.last().tasks()));
+    raylet.failWith(crashedBeforeRegistering());
+    assertTrue(finisher.failed.isEmpty(), "a start failure charged a task that runs elsewhere, or the next one");
+    assertEquals(0, a.spec.getAttempt());
+    assertEquals(0, b.spec.getAttempt());
+    raylet.grant();
+    assertEquals(List.of("b"), names(streams.last().tasks()));
+    assertEquals(List.of(0), attempts(streams.last().tasks()));
+  }
+
+  @Test
+  void deadWorkerChargesOnlyTheTaskItWasRunning() {
+    List<TaskSpec> specs = queueWithOneLease(100); // max_retries 0 each
+    FakePushStreams.Stream s = streams.last();
+    clock.advanceUs(100);
+    s.succeed(s.tasks());
+    assertEquals(RuntimeSpec.PIPELINING_MAX_INFLIGHT_FAST, s.sent.get(1).getTasksCount());
+    s.breakIt(); // t1 ran, t2..t32 waited behind it
+    assertEquals(List.of("t1"), new ArrayList<>(finisher.failed.keySet()), "only the running task is charged");
+    assertEquals(ErrorKind.WORKER_CRASHED, finisher.failed.get("t1").getKind());
+    raylet.grant();
+    assertEquals(List.of("t2"), names(streams.last().tasks()), "the pipelined ones go back first, in order");
+    assertEquals(List.of(0), attempts(streams.last().tasks()), "uncharged");
+    assertEquals(100, specs.size());
+  }
+
+  @Test
+  void pipelinedTaskIsSparedAtMostThreeTimes() {
+    queueWithOneLease(100);
+    int fast = RuntimeSpec.PIPELINING_MAX_INFLIGHT_FAST;
+    // Round r: a lease runs t[2r] alone, answers it fast, takes the next `fast` tasks
+    // (t[2r+1] runs, the rest wait behind it), and its worker dies (max_retries 0: t[2r+1] fails).
+    for (int r = 0; r < 4; r++) {
+      if (r > 0) {
+        raylet.grant();
+      }
+      FakePushStreams.Stream s = streams.last();
+      assertEquals(List.of("t" + 2 * r), names(s.tasks()), "round " + r);
+      clock.advanceUs(100);
+      s.succeed(s.tasks());
+      assertEquals(fast, s.sent.get(1).getTasksCount());
+      s.breakIt();
+      assertTrue(finisher.failed.containsKey("t" + (2 * r + 1)), "the running task is charged, round " + r);
+      if (r < 3) {
+        assertEquals(r + 1, finisher.failed.size(), "only the running task is charged, round " + r);
+      }
+    }
+    // t8..t[fast] were behind the running task 4 times: spared 3 times, charged (failed) the 4th.
+    assertEquals(4 + (fast - 7), finisher.failed.size());
+    for (int i = 8; i <= fast; i++) {
+      assertTrue(finisher.failed.containsKey("t" + i), "t" + i + " spared more than 3 times");
+    }
+    // Those that joined later were spared fewer times.
+    for (int i = fast + 1; i <= fast + 6; i++) {
+      assertFalse(finisher.failed.containsKey("t" + i), "t" + i);
+    }
+  }
+
+  @Test
+  void brokenStreamOnAnotherNodeIsNodeDiedWhenItsRayletIsSilent() {
+    ByteString remote = ByteString.copyFromUtf8("remote-node");
+    NormalTaskSubmitter watched = new NormalTaskSubmitter(raylets, streams, finisher, clock, () -> false,
+        (deadlineS, reply) -> { }, () -> ByteString.copyFromUtf8("local-node"));
+    watched.submit(new PendingTask(spec("gone", 0, Map.of("CPU", 1.0)), List.of()));
+    raylet.grantOn(remote);
+    raylet.answersProbes = false;
+    streams.last().breakIt();
+    assertEquals(1, raylet.probes, "the worker's raylet is probed");
+    assertEquals(ErrorKind.NODE_DIED, finisher.failed.get("gone").getKind(), finisher.failed.get("gone").getMessage());
+    watched.submit(new PendingTask(spec("crashed", 0, Map.of("CPU", 1.0)), List.of()));
+    raylet.grantOn(remote);
+    raylet.answersProbes = true;
+    streams.last().breakIt();
+    assertEquals(ErrorKind.WORKER_CRASHED, finisher.failed.get("crashed").getKind());
   }
 
   @Test
