@@ -75,7 +75,6 @@ class CrossLanguageException : public TaskException {
         : Error(message, std::move(record)) {}                           \
   };
 POLYRAY_DEFINE_SYSTEM_ERROR(WorkerCrashedError)
-POLYRAY_DEFINE_SYSTEM_ERROR(ObjectLostError)
 POLYRAY_DEFINE_SYSTEM_ERROR(GetTimeoutError)
 POLYRAY_DEFINE_SYSTEM_ERROR(TaskCancelledError)
 POLYRAY_DEFINE_SYSTEM_ERROR(NodeDiedError)
@@ -103,12 +102,28 @@ class ActorDiedError : public Error {
   std::optional<int> exit_code_;
 };
 
+/// An object can no longer be read: its owner died or freed it, or every
+/// copy was lost and it could not be recomputed.
+class ObjectLostError : public Error {
+ public:
+  explicit ObjectLostError(const std::string& message, std::string record = {}, std::string reason = {})
+      : Error(message, std::move(record)), reason_(std::move(reason)) {}
+  /// Why (an ErrorReason name): REASON_PUT (made by Put: no lineage),
+  /// REASON_RETRIES_EXHAUSTED (its task's max_retries are used up or the
+  /// re-run failed), REASON_LINEAGE_EVICTED (its lineage was dropped to keep
+  /// the bound), REASON_OWNER_DIED; empty when none is known.
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::string reason_;
+};
+
 /// The process that owned an object (its creator by Put or by calling the
 /// task) died, so the object is gone. An ObjectLostError, as in Ray.
 class OwnerDiedError : public ObjectLostError {
  public:
   explicit OwnerDiedError(const std::string& message, std::string record = {})
-      : ObjectLostError(message, std::move(record)) {}
+      : ObjectLostError(message, std::move(record), "REASON_OWNER_DIED") {}
 };
 
 /// A value cannot be converted: it has no XLANG form, or a received value

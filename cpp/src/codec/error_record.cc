@@ -102,7 +102,15 @@ auto BuildError(const rpc::ErrorRecord& r, std::string serialized, int depth, F&
       if (r.reason() == rpc::REASON_OWNER_DIED) {
         return f(OwnerDiedError(WithCause(r), std::move(serialized)));
       }
-      return f(ObjectLostError(WithCause(r), std::move(serialized)));
+      {
+        // Why: the first reason set along the cause chain.
+        const rpc::ErrorRecord* why = &r;
+        for (int i = 0; why != nullptr && why->reason() == rpc::REASON_UNSPECIFIED; ++i) {
+          why = (why->has_cause() && i < 32) ? &why->cause() : nullptr;
+        }
+        return f(ObjectLostError(WithCause(r), std::move(serialized),
+                                 why != nullptr ? rpc::ErrorReason_Name(why->reason()) : std::string()));
+      }
     case rpc::OWNER_DIED: return f(OwnerDiedError(WithCause(r), std::move(serialized)));
     case rpc::GCS_UNAVAILABLE: return f(GcsUnavailableError(WithCause(r), std::move(serialized)));
     case rpc::TASK_CANCELLED: return f(TaskCancelledError(WithCause(r), std::move(serialized)));

@@ -14,10 +14,13 @@
 #include "core/core_worker_server.h"
 #include "core/ids.h"
 #include "core/lease_client.h"
+#include "core/lineage.h"
 #include "core/node_directory.h"
+#include "core/node_watch_client.h"
 #include "core/normal_task_submitter.h"
 #include "core/object_getter.h"
 #include "core/object_puller.h"
+#include "core/object_recovery.h"
 #include "core/owned_objects.h"
 #include "core/push_port.h"
 #include "core/store_io.h"
@@ -77,6 +80,7 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
   scheduler_ = std::make_unique<Scheduler>();
   ReferenceCounter::Listener listener;
   listener.free = [this](const std::string& oid, const std::vector<std::string>& nodes) {
+    lineage_->OnFree(oid);
     borrows_->OnFree(oid, nodes);
   };
   listener.borrow_changed = [this](const rpc::Address& owner, std::vector<std::string> added,
@@ -95,10 +99,18 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
   stream_opener_ = std::make_unique<ChannelTaskStreamOpener>(channels_);
   auto shutting_down = [this] { return shutting_down_.load(); };
   submitter_ = std::make_unique<NormalTaskSubmitter>(NormalTaskSubmitter::Deps{
-      *lease_client_, *stream_opener_, *owned_, *scheduler_, options_.raylet_address, shutting_down});
+      *lease_client_, *stream_opener_, *owned_, *scheduler_, options_.raylet_address, shutting_down,
+      std::make_shared<GrpcNodeWatchClient>(channels_, options_.gcs_address), options_.node_id});
   actor_submitter_ = std::make_unique<ActorTaskSubmitter>(
       ActorTaskSubmitter::Deps{*actor_info_, *stream_opener_, *owned_, *scheduler_, shutting_down});
   tasks_ = std::make_unique<TaskSubmission>(*this);
+  lineage_ = std::make_unique<Lineage>(LineageMaxBytes(options_.lineage_max_bytes),
+                                       [this](const std::vector<std::string>& ids) { references_->RemoveSubmitted(ids); });
+  recovery_ = std::make_unique<ObjectRecovery>(ObjectRecovery::Deps{
+      *lineage_, memory_store_, [this](const std::string& oid) { return references_->IsOwned(oid); },
+      [this](const std::vector<std::string>& ids) { references_->AddSubmitted(ids); },
+      [this](PendingTaskPtr t) { submitter_->Submit(std::move(t)); },
+      [this](const std::string& oid, const std::string& node) { return puller_->Probe(oid, node); }, {}});
   address_.set_node_id(options_.node_id);
   address_.set_host(options_.host);
   address_.set_worker_id(options_.worker_id);
@@ -159,6 +171,7 @@ void CoreWorker::Shutdown() {
   while (sink_->active.load() > 0) std::this_thread::yield();
   memory_store_.FailWaiters(ErrorEntry(SystemError(
       rpc::WORKER_CRASHED, "the polyray runtime of this process was shut down while waiting for the object")));
+  recovery_->Stop();
   if (push_port_) push_port_->Stop();
   if (server_) server_->Shutdown();
   scheduler_->Stop();

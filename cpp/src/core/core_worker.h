@@ -57,6 +57,8 @@ class NodeDirectory;
 class NormalTaskSubmitter;
 class ObjectGetter;
 class ObjectPuller;
+class ObjectRecovery;
+class Lineage;
 class OwnedObjects;
 class PushPort;
 class StoreIo;
@@ -78,6 +80,9 @@ struct CoreWorkerOptions {
   std::vector<std::string> code_search_path;
   /// The address the CoreWorkerService binds and advertises.
   std::string host = "127.0.0.1";
+  /// The bound of the lineage kept to recompute lost objects (< 0: the
+  /// spec's; POLYRAY_LINEAGE_MAX_BYTES wins).
+  int64_t lineage_max_bytes = -1;
 };
 
 /// The runtime of this process; see the file comment.
@@ -193,6 +198,8 @@ class CoreWorker final : public internal::Runtime {
   NormalTaskSubmitter& submitter() { return *submitter_; }
   ActorTaskSubmitter& actor_submitter() { return *actor_submitter_; }
   TaskSubmission& tasks() { return *tasks_; }
+  Lineage& lineage() { return *lineage_; }
+  ObjectRecovery& recovery() { return *recovery_; }
 
  private:
   CoreWorkerOptions options_;
@@ -219,6 +226,9 @@ class CoreWorker final : public internal::Runtime {
   std::unique_ptr<NormalTaskSubmitter> submitter_;
   std::unique_ptr<ActorTaskSubmitter> actor_submitter_;
   std::unique_ptr<TaskSubmission> tasks_;
+  // Lost objects are recomputed from their lineage (lineage.h, object_recovery.h).
+  std::unique_ptr<Lineage> lineage_;
+  std::unique_ptr<ObjectRecovery> recovery_;
   std::unique_ptr<CoreWorkerServer> server_;
   std::unique_ptr<PushPort> push_port_;
 };

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <mutex>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -10,6 +12,7 @@
 #include "core/common.h"
 #include "core/core_worker.h"
 #include "core/ids.h"
+#include "core/object_recovery.h"
 #include "core/task_receiver.h"
 #include "core/validation.h"
 #include "polyray/exceptions.h"
@@ -222,10 +225,29 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
       return reactor;
     }
     const std::string& oid = request->object_id();
+    if (EntryPtr e = w_.memory_store().GetIfReady(oid); e && request->lost() && !e->envelope &&
+                                                         w_.references().IsOwned(oid)) {
+      // A borrower could read no copy: off this thread, probe the copies and
+      // recompute the object when none is left, then answer with what comes.
+      int64_t timeout_ms = request->timeout_ms();
+      w_.recovery().Post([this, reactor, reply, oid, e, timeout_ms] {
+        if (!w_.recovery().AnyCopy(oid, e)) w_.recovery().Recover(oid, e);
+        Answer(reactor, reply, oid, timeout_ms);
+      });
+      return reactor;
+    }
+    Answer(reactor, reply, request->object_id(), request->timeout_ms());
+    return reactor;
+  }
+
+  /// Answers GetObject for `oid`: at once when known, else when it becomes
+  /// known or after `timeout_ms` (timed_out).
+  void Answer(grpc::ServerUnaryReactor* reactor, rpc::GetObjectReply* reply, const std::string& oid,
+              int64_t timeout_ms) {
     if (EntryPtr e = w_.memory_store().GetIfReady(oid)) {
       FillReply(w_, reply, oid, e);
       reactor->Finish(grpc::Status::OK);
-      return reactor;
+      return;
     }
     if (!w_.references().IsOwned(oid) && !w_.memory_store().Contains(oid)) {
       reply->set_found(false);
@@ -233,7 +255,7 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
           SystemError(rpc::OBJECT_LOST, "object " + Hex(oid) + " is not owned by worker " + ShortHex(w_.worker_id()) +
                                             " (already freed, or never existed)");
       reactor->Finish(grpc::Status::OK);
-      return reactor;
+      return;
     }
     struct Pending {
       std::atomic<bool> done{false};
@@ -246,7 +268,7 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
       reactor->Finish(grpc::Status::OK);
     });
     pending->token = token;
-    int64_t hold = request->timeout_ms() < 0 ? kMaxGetObjectHoldMs : std::min(request->timeout_ms(), kMaxGetObjectHoldMs);
+    int64_t hold = timeout_ms < 0 ? kMaxGetObjectHoldMs : std::min(timeout_ms, kMaxGetObjectHoldMs);
     if (token != 0) {
       w_.scheduler().RunAfter(hold, [this, pending, reactor, reply, oid] {
         if (pending->done.exchange(true)) return;
@@ -255,6 +277,85 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
         reactor->Finish(grpc::Status::OK);
       });
     }
+  }
+
+  /// GetObjects: every id that is ready (or not owned here) at once; when none
+  /// is, those ready when the first becomes ready, or an empty reply after the
+  /// request's timeout (the borrower asks again for ids not answered). `lost`
+  /// is not looked at here: borrowers ask about lost objects with GetObject.
+  grpc::ServerUnaryReactor* GetObjects(grpc::CallbackServerContext* ctx, const rpc::GetObjectsRequest* request,
+                                       rpc::GetObjectsReply* reply) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    std::string problem;
+    if (request->object_ids_size() > spec::kLimitsMaxListEntries) {
+      problem = "GetObjectsRequest.object_ids: " + std::to_string(request->object_ids_size()) + " entries, more than " +
+                std::to_string(spec::kLimitsMaxListEntries);
+    }
+    for (int i = 0; problem.empty() && i < request->object_ids_size(); ++i) {
+      problem = CheckId(request->object_ids(i), "GetObjectsRequest.object_ids[" + std::to_string(i) + "]",
+                        spec::kIdsObjectBytes);
+    }
+    if (Rejected(reactor, problem)) return reactor;
+    std::vector<std::string> waiting;
+    std::unordered_set<std::string> seen;
+    for (const std::string& oid : request->object_ids()) {
+      if (!seen.insert(oid).second) continue;
+      if (EntryPtr e = w_.memory_store().GetIfReady(oid)) {
+        reply->add_object_ids(oid);
+        FillReply(w_, reply->add_objects(), oid, e);
+      } else if (!w_.references().IsOwned(oid) && !w_.memory_store().Contains(oid)) {
+        reply->add_object_ids(oid);
+        rpc::GetObjectReply* one = reply->add_objects();
+        one->set_found(false);
+        *one->mutable_failure() = SystemError(rpc::OBJECT_LOST, "object " + Hex(oid) + " is not owned by worker " +
+                                                                    ShortHex(w_.worker_id()) +
+                                                                    " (already freed, or never existed)");
+      } else {
+        waiting.push_back(oid);
+      }
+    }
+    if (reply->object_ids_size() > 0 || waiting.empty()) {
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+    struct Pending {
+      std::mutex mu;
+      bool done = false;
+      std::vector<std::pair<std::string, uint64_t>> tokens;
+    };
+    auto pending = std::make_shared<Pending>();
+    // Answers once: with the waiting ids ready by now (none after the timeout).
+    auto finish = [this, pending, reactor, reply, waiting](bool timed_out) {
+      std::vector<std::pair<std::string, uint64_t>> tokens;
+      {
+        std::lock_guard<std::mutex> lock(pending->mu);
+        if (pending->done) return;
+        pending->done = true;
+        tokens.swap(pending->tokens);
+      }
+      for (const auto& [oid, token] : tokens) w_.memory_store().Unsubscribe(oid, token);
+      if (!timed_out) {
+        for (const std::string& oid : waiting) {
+          if (EntryPtr e = w_.memory_store().GetIfReady(oid)) {
+            reply->add_object_ids(oid);
+            FillReply(w_, reply->add_objects(), oid, e);
+          }
+        }
+      }
+      reactor->Finish(grpc::Status::OK);
+    };
+    for (const std::string& oid : waiting) {
+      uint64_t token = w_.memory_store().Subscribe(oid, [finish](const EntryPtr&) { finish(false); });
+      std::lock_guard<std::mutex> lock(pending->mu);
+      if (pending->done) {
+        if (token != 0) w_.memory_store().Unsubscribe(oid, token);
+        return reactor;
+      }
+      if (token != 0) pending->tokens.emplace_back(oid, token);
+    }
+    int64_t hold = request->timeout_ms() < 0 ? kMaxGetObjectHoldMs
+                                             : std::min<int64_t>(request->timeout_ms(), kMaxGetObjectHoldMs);
+    w_.scheduler().RunAfter(hold, [finish] { finish(true); });
     return reactor;
   }
 

@@ -2,12 +2,14 @@
 #include "core/object_getter.h"
 
 #include <chrono>
+#include <algorithm>
 #include <condition_variable>
 
 #include "core/common.h"
 #include "core/core_worker.h"
 #include "core/ids.h"
 #include "core/object_puller.h"
+#include "core/object_recovery.h"
 #include "core/rpc_call.h"
 #include "core/store_io.h"
 #include "polyray/exceptions.h"
@@ -136,8 +138,19 @@ std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::R
   }
   std::vector<internal::ValueView> out;
   out.reserve(refs.size());
-  std::lock_guard<std::mutex> lock(waiter->mu);
-  for (size_t i = 0; i < refs.size(); ++i) out.push_back(ViewOf(refs[i]->object_id, waiter->entries[i]));
+  std::vector<EntryPtr> entries;
+  {
+    std::lock_guard<std::mutex> lock(waiter->mu);
+    entries = waiter->entries;
+  }
+  for (size_t i = 0; i < refs.size(); ++i) {
+    int64_t left = -1;
+    if (timeout_ms >= 0) {
+      left = std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      deadline - SteadyClock::now()).count());
+    }
+    out.push_back(ViewOf(refs[i]->object_id, entries[i], left));
+  }
   return out;
 }
 
@@ -180,7 +193,59 @@ internal::WaitResult ObjectGetter::Wait(const std::vector<internal::RefPtr>& ref
   return result;
 }
 
-internal::ValueView ObjectGetter::ViewOf(const std::string& oid, const EntryPtr& entry) {
+internal::ValueView ObjectGetter::ViewOf(const std::string& oid, const EntryPtr& entry, int64_t timeout_ms) {
+  auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  EntryPtr e = entry;
+  for (int attempt = 0;; ++attempt) {
+    bool lost = false;
+    internal::ValueView v = ReadView(oid, e, &lost);
+    if (!lost || attempt >= kMaxRecoveriesPerGet) return v;
+    int64_t left = -1;
+    if (timeout_ms >= 0) {
+      left = std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      deadline - SteadyClock::now()).count());
+    }
+    EntryPtr next = RecoverLost(oid, e, left);
+    if (!next || next == e) return v;
+    e = next;
+  }
+}
+
+EntryPtr ObjectGetter::RecoverLost(const std::string& oid, const EntryPtr& entry, int64_t timeout_ms) {
+  int64_t wait_ms = timeout_ms < 0 ? ObjectRecovery::kArgWaitMs : timeout_ms;
+  if (!entry->owner) {
+    if (!w_.references().IsOwned(oid)) return nullptr;
+    w_.recovery().Recover(oid, entry);  // or completes it with its loss
+    EntryPtr next;
+    auto waiter = std::make_shared<Waiter>();
+    waiter->entries.resize(1);
+    uint64_t token = w_.memory_store().Subscribe(oid, Fill(waiter, 0));
+    std::unique_lock<std::mutex> lock(waiter->mu);
+    waiter->cv.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return waiter->ready > 0; });
+    next = waiter->entries[0];
+    lock.unlock();
+    if (!next) {
+      if (token) w_.memory_store().Unsubscribe(oid, token);
+      if (timeout_ms >= 0) {
+        throw polyray::GetTimeoutError("Get() timed out while object " + Hex(oid) + " was being recomputed");
+      }
+    }
+    return next;
+  }
+  // Borrowed: ask the owner again with `lost`; it probes the copies and
+  // recomputes the object when none is left, then answers where it is.
+  rpc::ObjectRef ref;
+  ref.set_object_id(oid);
+  *ref.mutable_owner() = *entry->owner;
+  EntryPtr next = FetchFromOwner(ref, true);
+  if (w_.memory_store().GetIfReady(oid) == entry) {
+    w_.memory_store().Delete(oid);
+    w_.memory_store().Set(oid, next);
+  }
+  return next;
+}
+
+internal::ValueView ObjectGetter::ReadView(const std::string& oid, const EntryPtr& entry, bool* lost) {
   if (entry->envelope) return internal::ViewOfEnvelope(*entry->envelope, entry);
   if (!entry->in_store_node.empty() && entry->in_store_node != w_.node_id()) {
     // Held on another node: copy it into this node's store first (unless a
@@ -191,11 +256,15 @@ internal::ValueView ObjectGetter::ViewOf(const std::string& oid, const EntryPtr&
       locations.insert(locations.begin(), entry->in_store_node);
     }
     ObjectPuller::Result pulled = w_.puller().Pull(oid, locations, entry->owner.get());
-    if (!pulled.ok) return ErrorView(SystemError(pulled.kind, pulled.message));
+    if (!pulled.ok) {
+      *lost = pulled.kind == rpc::OBJECT_LOST;
+      return ErrorView(SystemError(pulled.kind, pulled.message));
+    }
   }
   try {
     std::optional<internal::ValueView> view = w_.store().Read(oid, kStoreWaitMs);
     if (!view) {
+      *lost = true;
       return ErrorView(SystemError(rpc::OBJECT_LOST,
                                    "object " + Hex(oid) + " is not in this node's store (freed or evicted)"));
     }
@@ -253,18 +322,22 @@ void ObjectGetter::FetchOnce(const std::string& oid, const rpc::Address& owner) 
       });
 }
 
-EntryPtr ObjectGetter::FetchFromOwner(const rpc::ObjectRef& ref) {
+EntryPtr ObjectGetter::FetchFromOwner(const rpc::ObjectRef& ref, bool lost) {
   const std::string& oid = ref.object_id();
-  if (EntryPtr known = w_.memory_store().GetIfReady(oid)) return known;
+  if (!lost) {
+    if (EntryPtr known = w_.memory_store().GetIfReady(oid)) return known;
+  }
   auto stub = rpc::CoreWorkerService::NewStub(w_.channels().Get(ref.owner()));
   rpc::GetObjectRequest req;
   req.set_object_id(oid);
   req.set_timeout_ms(kGetObjectWaitMs);
+  req.set_lost(lost);  // no copy could be read: the owner recomputes it
   while (true) {
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineIn(std::chrono::milliseconds(kGetObjectWaitMs + 10'000)));
     rpc::GetObjectReply reply;
     grpc::Status st = stub->GetObject(&ctx, req, &reply);
+    req.set_lost(false);
     if (!st.ok()) {
       return ErrorEntry(OwnerUnreachable(oid, Target(ref.owner()), st));
     }

@@ -38,17 +38,29 @@ class ObjectGetter {
   internal::WaitResult Wait(const std::vector<internal::RefPtr>& refs, int num_returns, int64_t timeout_ms);
   /// The value of a known entry (errors and lost objects as kError views);
   /// pulls an object held on another node (blocking, bounded).
-  internal::ValueView ViewOf(const std::string& oid, const EntryPtr& entry);
+  /// A stored object whose copies are all lost is recomputed first (owned:
+  /// by ObjectRecovery from its lineage; borrowed: by its owner, asked again
+  /// with `lost`), at most kMaxRecoveriesPerGet times; `timeout_ms` < 0: no
+  /// limit of the caller's (each wait still bounded), else GetTimeoutError.
+  internal::ValueView ViewOf(const std::string& oid, const EntryPtr& entry, int64_t timeout_ms = -1);
+  /// How many times one Get has a lost object recomputed before it raises.
+  static constexpr int kMaxRecoveriesPerGet = 8;
   /// Asks the owner of `ref` for its value, waiting as long as the owner is
   /// alive and the value pending (a worker resolving an argument); the
   /// object is not counted here (the caller holds it while the task runs).
-  EntryPtr FetchFromOwner(const rpc::ObjectRef& ref);
+  /// `lost`: no copy could be read, the owner is asked to recompute it.
+  EntryPtr FetchFromOwner(const rpc::ObjectRef& ref, bool lost = false);
 
  private:
   /// Starts fetching a borrowed object unless it is known or being fetched.
   void StartFetch(const internal::RefPtr& ref);
   void FetchOnce(const std::string& oid, const rpc::Address& owner);
   void NotifyBlocked(bool blocked);
+  /// ViewOf without recovery; `*lost` when no copy could be read.
+  internal::ValueView ReadView(const std::string& oid, const EntryPtr& entry, bool* lost);
+  /// Has a lost stored object recomputed and waits for its new entry (null:
+  /// nothing could be done).
+  EntryPtr RecoverLost(const std::string& oid, const EntryPtr& entry, int64_t timeout_ms);
 
   CoreWorker& w_;
   std::mutex mu_;

@@ -87,6 +87,25 @@ ObjectPuller::Result ObjectPuller::Pull(const std::string& oid, const std::vecto
   return result;
 }
 
+bool ObjectPuller::Probe(const std::string& oid, const std::string& node) {
+  if (node == w_.node_id()) return w_.store().Open().Contains(polyray::ObjectId::FromBinary(oid));
+  NodeDirectory::Found found = w_.nodes().Lookup(node);
+  if (!found.raylet) return false;
+  rpc::ReadObjectRequest req;
+  req.set_object_id(oid);
+  req.set_chunk_size(64);
+  req.set_timeout_ms(0);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(std::chrono::seconds(3)));
+  auto stub = rpc::RayletService::NewStub(w_.channels().Get(Target(*found.raylet)));
+  std::unique_ptr<grpc::ClientReader<rpc::ObjectChunk>> reader = stub->ReadObject(&ctx, req);
+  rpc::ObjectChunk chunk;
+  bool any = reader->Read(&chunk);
+  ctx.TryCancel();
+  reader->Finish();
+  return any;
+}
+
 ObjectPuller::Result ObjectPuller::PullOnce(const std::string& oid, const std::vector<std::string>& locations,
                                             const rpc::Address* owner) {
   polyray::Store& store = w_.store().Open();

@@ -67,6 +67,9 @@ class ObjectPuller {
   /// `locations` (node ids, the primary copy's first). `owner`: the owner to
   /// tell of the new copy; null when this process owns the object.
   Result Pull(const std::string& oid, const std::vector<std::string>& locations, const rpc::Address* owner);
+  /// Whether `node`'s store still holds `oid` (its raylet sends a first chunk
+  /// within 3 s); false for a dead or unknown node. For ObjectRecovery.
+  bool Probe(const std::string& oid, const std::string& node);
 
  private:
   /// One pull of an object in this process; the others wait for it.

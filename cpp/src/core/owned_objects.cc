@@ -5,6 +5,8 @@
 #include "core/common.h"
 #include "core/core_worker.h"
 #include "core/ids.h"
+#include "core/lineage.h"
+#include "core/object_recovery.h"
 #include "core/store_io.h"
 #include "core/submit_policy.h"
 #include "polyray/codec.h"
@@ -86,7 +88,7 @@ void OwnedObjects::PutInStore(const std::string& oid, const internal::Encoded& v
 
 void OwnedObjects::CompleteTask(const rpc::TaskSpec& spec, rpc::TaskResult& result,
                                 const std::vector<std::string>& arg_ids) {
-  (void)spec;
+  std::vector<std::string> stored;
   for (rpc::ReturnObject& r : *result.mutable_returns()) {
     const std::string& oid = r.object_id();
     bool in_store = r.kind_case() == rpc::ReturnObject::kInStoreNode;
@@ -99,16 +101,23 @@ void OwnedObjects::CompleteTask(const rpc::TaskSpec& spec, rpc::TaskResult& resu
     if (in_store) {
       w_.references().SetInStore(oid, r.in_store_node());
       w_.memory_store().Set(oid, StoreEntry(r.in_store_node(), r.size(), std::move(nested)));
+      stored.push_back(oid);
     } else {
       w_.memory_store().Set(oid, InlineEntry(std::move(*r.mutable_value()), r.size(), std::move(nested)));
     }
   }
-  w_.references().RemoveSubmitted(arg_ids);
+  w_.recovery().OnFinished(spec, nullptr);
+  if (!stored.empty() && spec.type() == rpc::NORMAL_TASK && w_.lineage().max_bytes() > 0) {
+    w_.lineage().Record(spec, arg_ids, stored);  // keeps the spec; takes over the arguments' pins
+  } else {
+    w_.references().RemoveSubmitted(arg_ids);
+  }
 }
 
 void OwnedObjects::FailTask(const rpc::TaskSpec& spec, const rpc::ErrorRecord& record,
                             const std::vector<std::string>& arg_ids) {
-  EntryPtr error = ErrorEntry(record);
+  std::optional<rpc::ErrorRecord> lost = w_.recovery().OnFinished(spec, &record);  // a failed reconstruction
+  EntryPtr error = ErrorEntry(lost ? *lost : record);
   for (int i = 1; i <= spec.num_returns(); ++i) {
     std::string oid = ReturnId(spec.task_id(), i);
     if (w_.references().IsOwned(oid)) w_.memory_store().Set(oid, error);

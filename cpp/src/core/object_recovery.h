@@ -1,0 +1,97 @@
+// Recomputing lost objects from their lineage (the owner's side; as
+// python/polyray/core/object_recovery.py and the Java ObjectRecovery).
+//
+// When a Get of an object this process owns finds every copy gone, or a
+// borrower's GetObject with `lost` finds so, Recover resubmits the task that
+// created it (from the Lineage) as a new attempt, counted against the task's
+// max_retries, through the normal task submitter. Before that it probes the
+// task's arguments this process owns and recomputes, recursively, those
+// whose copies are gone. The task's stored returns are reset in the memory
+// store, so every waiting Get sees the new value when the task completes.
+//
+// An object that cannot come back is completed with an OBJECT_LOST error
+// whose reason says why: REASON_PUT, REASON_LINEAGE_EVICTED,
+// REASON_RETRIES_EXHAUSTED.
+//
+// Invariants: one reconstruction per task at a time (Lineage::BeginRecovery);
+// arguments resubmitted are counted as submitted until the task finishes;
+// the decision runs on the caller's thread, probes and waits for arguments
+// on the `run` executor (its own threads in a CoreWorker, joined by Stop).
+#ifndef POLYRAY_CORE_OBJECT_RECOVERY_H_
+#define POLYRAY_CORE_OBJECT_RECOVERY_H_
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/lineage.h"
+#include "core/memory_store.h"
+#include "core/pending_task.h"
+#include "polyray/protocol/common.pb.h"
+
+namespace polyray::core {
+
+/// Recomputes lost owned objects; see the file comment.
+class ObjectRecovery {
+ public:
+  /// How long recomputing one argument may take before the task fails with it lost.
+  static constexpr int64_t kArgWaitMs = 300'000;
+
+  struct Deps {
+    Lineage& lineage;
+    MemoryStore& store;
+    /// Whether an object is owned here (and not freed).
+    std::function<bool(const std::string&)> is_owned;
+    /// Counts arguments as submitted.
+    std::function<void(const std::vector<std::string>&)> add_submitted;
+    /// The normal task submitter's Submit.
+    std::function<void(PendingTaskPtr)> submit;
+    /// (oid, node): does that node's store still hold the object (blocking).
+    std::function<bool(const std::string&, const std::string&)> copy_exists;
+    /// Runs a job off the caller's thread; empty: ObjectRecovery's own threads.
+    std::function<void(std::function<void()>)> run;
+  };
+
+  explicit ObjectRecovery(Deps deps);
+  ~ObjectRecovery();
+  ObjectRecovery(const ObjectRecovery&) = delete;
+  ObjectRecovery& operator=(const ObjectRecovery&) = delete;
+
+  /// `oid` (owned here) has no readable copy: recompute it, or complete it
+  /// with its loss. `seen` is the entry the caller found lost; if the memory
+  /// store holds another by now, nothing is done.
+  void Recover(const std::string& oid, const EntryPtr& seen);
+  /// Whether any node known to hold `oid` still does (blocking).
+  bool AnyCopy(const std::string& oid, const EntryPtr& entry);
+  /// Runs `job` on the recovery threads (the owner's answer to `lost`).
+  void Post(std::function<void()> job);
+  /// A task completed (`record` null) or failed: ends its reconstruction.
+  /// For a failed reconstruction, the error its returns get (OBJECT_LOST,
+  /// REASON_RETRIES_EXHAUSTED, caused by the failure).
+  std::optional<rpc::ErrorRecord> OnFinished(const rpc::TaskSpec& spec, const rpc::ErrorRecord* record);
+  /// Joins the recovery threads (after the memory store's waiters were failed).
+  void Stop();
+  /// Tasks resubmitted to recompute lost objects.
+  int64_t resubmitted() const { return resubmitted_.load(); }
+
+  static rpc::ErrorRecord LostRecord(rpc::ErrorReason reason, const std::string& message,
+                                     const rpc::ErrorRecord* cause = nullptr);
+
+ private:
+  std::optional<rpc::ErrorRecord> RestoreArgs(const std::vector<std::string>& arg_ids);
+  void Lose(const std::string& oid, rpc::ErrorReason reason, const std::string& message, bool only_stored);
+
+  Deps d_;
+  std::atomic<int64_t> resubmitted_{0};
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+  bool stopped_ = false;
+};
+
+}  // namespace polyray::core
+
+#endif  // POLYRAY_CORE_OBJECT_RECOVERY_H_
