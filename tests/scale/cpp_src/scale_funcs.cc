@@ -1,0 +1,16 @@
+// C++ callees of the scale tests (tests/scale/test_get_fanout_cpp.py): a task
+// that owns many objects. Built by the test with `polyray cpp-flags`.
+#include <polyray/api.h>
+
+#include <cstdint>
+#include <vector>
+
+// Puts n values (owned by this worker) and returns their refs.
+std::vector<polyray::ObjectRef<int64_t>> ScalePutMany(int64_t n) {
+  std::vector<polyray::ObjectRef<int64_t>> refs;
+  refs.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) refs.push_back(polyray::Put(i));
+  return refs;
+}
+
+POLYRAY_REMOTE(ScalePutMany);
