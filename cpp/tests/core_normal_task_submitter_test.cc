@@ -10,7 +10,12 @@
 // its average task time is short and the queue long; a spilled request goes
 // to the named raylet with grant_or_reject and the lease goes back there; a
 // failure reply fails the queued tasks of that class and no other; lease
-// requests are capped at the spec's kLeaseMaxPendingRequests.
+// requests are capped at the spec's kLeaseMaxPendingRequests; a start
+// failure charges only the task its request was made for, once, while it
+// still waits at that attempt; a broken stream charges only the oldest task
+// in flight (those pipelined behind it go back uncharged); the node watch
+// ends leases on nodes the GCS declares dead (NODE_DIED with its reason), and
+// a broken stream on another node whose raylet does not answer is NODE_DIED.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -25,6 +30,7 @@
 namespace polyray::core {
 namespace {
 
+using fakes::FakeNodeWatch;
 using fakes::FakeRaylets;
 using fakes::FakeStreams;
 using fakes::Ids;
@@ -33,12 +39,13 @@ using fakes::NormalTask;
 using fakes::RecordingFinisher;
 
 constexpr char kLocalRaylet[] = "127.0.0.1:6001";
+constexpr char kLocalNode[] = "node-local";
 
 class NormalTaskSubmitterTest : public ::testing::Test {
  protected:
   NormalTaskSubmitterTest()
       : submitter_(NormalTaskSubmitter::Deps{raylets_, streams_, finisher_, clock_, kLocalRaylet,
-                                             [] { return false; }}) {}
+                                             [] { return false; }, nodes_, kLocalNode}) {}
 
   /// Submits `task` and returns it (for its id).
   PendingTaskPtr Submit(PendingTaskPtr task) {
@@ -46,6 +53,18 @@ class NormalTaskSubmitterTest : public ::testing::Test {
     return task;
   }
 
+  /// Grants request `i` on a worker of node `node` (another node than this one's).
+  void GrantOn(size_t i, const std::string& lease_id, int port, const std::string& node) {
+    rpc::RequestWorkerLeaseReply reply;
+    reply.set_lease_id(lease_id);
+    reply.mutable_worker_address()->set_host("10.0.0.2");
+    reply.mutable_worker_address()->set_port(port);
+    reply.mutable_worker_address()->set_worker_id("worker-" + lease_id);
+    reply.mutable_worker_address()->set_node_id(node);
+    raylets_.Answer(i, reply);
+  }
+
+  std::shared_ptr<FakeNodeWatch> nodes_ = std::make_shared<FakeNodeWatch>();
   FakeRaylets raylets_;
   FakeStreams streams_;
   RecordingFinisher finisher_;
@@ -288,17 +307,35 @@ rpc::RequestWorkerLeaseReply CrashedBeforeRegistering() {
   return reply;
 }
 
+/// The oldest lease request not answered yet.
+size_t OldestUnanswered(const FakeRaylets& raylets) {
+  for (size_t i = 0; i < raylets.requests.size(); ++i) {
+    if (!raylets.requests[i].answered) return i;
+  }
+  ADD_FAILURE() << "no lease request is waiting";
+  return raylets.requests.size();
+}
+
 TEST_F(NormalTaskSubmitterTest, WorkerCrashBeforeRegisteringChargesOnlyTheHeadTask) {
   PendingTaskPtr head = Submit(NormalTask("head", /*max_retries=*/2));
   PendingTaskPtr next = Submit(NormalTask("next", /*max_retries=*/0));
-  ASSERT_EQ(raylets_.requests.size(), 2u);
+  ASSERT_EQ(raylets_.requests.size(), 2u) << "two requests, both made for the head task at attempt 0";
   raylets_.Answer(0, CrashedBeforeRegistering());
   EXPECT_TRUE(finisher_.failed.empty()) << "the head task has retries left; the queue is untouched";
   EXPECT_EQ(head->spec.attempt(), 1);
   EXPECT_EQ(next->spec.attempt(), 0);
   ASSERT_EQ(raylets_.requests.size(), 3u) << "a lease is asked for again";
+  // The second request was made for the head at attempt 0, which was charged
+  // already: its failure costs nothing.
   raylets_.Answer(1, CrashedBeforeRegistering());
-  raylets_.Answer(2, CrashedBeforeRegistering());
+  EXPECT_EQ(head->spec.attempt(), 1) << "one task charged twice for the requests made for it in one go";
+  EXPECT_TRUE(finisher_.failed.empty());
+  // Every further start failure: the head is charged once per attempt, and fails after 3.
+  int answered = 0;
+  while (finisher_.failed.empty() && answered < 20) {
+    raylets_.Answer(OldestUnanswered(raylets_), CrashedBeforeRegistering());
+    answered++;
+  }
   ASSERT_EQ(finisher_.failed.size(), 1u) << "retries spent: only the head task fails";
   EXPECT_EQ(finisher_.failed[0].first.task_id(), head->spec.task_id());
   const rpc::ErrorRecord& r = finisher_.failed[0].second;
@@ -306,12 +343,152 @@ TEST_F(NormalTaskSubmitterTest, WorkerCrashBeforeRegisteringChargesOnlyTheHeadTa
   EXPECT_EQ(r.exit_code(), -9);
   EXPECT_NE(r.message().find("SIGKILL"), std::string::npos) << r.message();
   EXPECT_NE(r.message().find("3 attempt(s)"), std::string::npos) << r.message();
-  size_t last = raylets_.requests.size() - 1;
-  raylets_.Grant(static_cast<int>(last), "ok", 7009);
+  EXPECT_EQ(next->spec.attempt(), 0) << "the task behind the head was charged";
+  raylets_.Grant(OldestUnanswered(raylets_), "ok", 7009);
   ASSERT_EQ(streams_.opened.size(), 1u);
   EXPECT_EQ(Ids(streams_.opened[0]->Sent()), std::vector<std::string>{next->spec.task_id()})
       << "the rest of the queue runs on the next lease";
   EXPECT_EQ(finisher_.failed.size(), 1u);
+}
+
+TEST_F(NormalTaskSubmitterTest, StartFailureDoesNotChargeATaskAlreadyPushed) {
+  PendingTaskPtr a = Submit(NormalTask("a", /*max_retries=*/0));
+  PendingTaskPtr b = Submit(NormalTask("b", /*max_retries=*/0));
+  ASSERT_EQ(raylets_.requests.size(), 2u);
+  raylets_.Grant(0, "l0", 7000);
+  ASSERT_EQ(Ids(streams_.opened.at(0)->Sent()), std::vector<std::string>{a->spec.task_id()});
+  // Request 1 was made for `a`, which runs now: its start failure charges nobody
+  // (not `a`, not `b` now at the head); a lease is asked for again.
+  raylets_.Answer(1, CrashedBeforeRegistering());
+  EXPECT_TRUE(finisher_.failed.empty()) << finisher_.failed.at(0).second.message();
+  EXPECT_EQ(a->spec.attempt(), 0);
+  EXPECT_EQ(b->spec.attempt(), 0);
+  raylets_.Grant(OldestUnanswered(raylets_), "l1", 7001);
+  EXPECT_EQ(Ids(streams_.opened.at(1)->Sent()), std::vector<std::string>{b->spec.task_id()});
+}
+
+TEST_F(NormalTaskSubmitterTest, DeadWorkerChargesOnlyTheTaskItWasRunning) {
+  std::vector<PendingTaskPtr> tasks;
+  for (int i = 0; i < 100; ++i) tasks.push_back(Submit(NormalTask("f", /*max_retries=*/0)));
+  raylets_.Grant(0, "l0", 7000);
+  auto stream = streams_.opened.at(0);
+  clock_.Advance(std::chrono::microseconds(100));
+  stream->Reply({tasks[0]->spec.task_id()});
+  ASSERT_EQ(stream->batches.at(1).size(), static_cast<size_t>(spec::kPipeliningMaxInflightFast));
+  // tasks[1] runs, tasks[2..32] wait behind it on the worker; it dies.
+  stream->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
+  ASSERT_EQ(finisher_.failed.size(), 1u) << "only the task it was running is charged";
+  EXPECT_EQ(finisher_.failed[0].first.task_id(), tasks[1]->spec.task_id());
+  EXPECT_EQ(finisher_.failed[0].second.kind(), rpc::WORKER_CRASHED);
+  for (int i = 2; i <= spec::kPipeliningMaxInflightFast; ++i) EXPECT_EQ(tasks[i]->spec.attempt(), 0) << i;
+  // The pipelined ones go back to the front of the queue, in order.
+  raylets_.Grant(OldestUnanswered(raylets_), "l1", 7001);
+  auto again = streams_.opened.at(1);
+  ASSERT_EQ(again->Sent().size(), 1u);
+  EXPECT_EQ(again->Sent()[0].task_id(), tasks[2]->spec.task_id());
+  EXPECT_EQ(again->Sent()[0].attempt(), 0);
+}
+
+TEST_F(NormalTaskSubmitterTest, PipelinedTaskIsSparedAtMostThreeTimes) {
+  std::vector<PendingTaskPtr> t;
+  for (int i = 0; i < 100; ++i) t.push_back(Submit(NormalTask("f" + std::to_string(i), /*max_retries=*/3)));
+  constexpr int kFast = spec::kPipeliningMaxInflightFast;
+  // Round r: a new lease runs t[r] alone, answers it fast, then takes the next
+  // kFast tasks (t[r+1] runs, the rest wait behind it) and its worker dies.
+  for (int r = 0; r < 4; ++r) {
+    raylets_.Grant(OldestUnanswered(raylets_), "l" + std::to_string(r), 7000 + r);
+    auto s = streams_.opened.back();
+    ASSERT_EQ(s->Sent().size(), 1u);
+    ASSERT_EQ(s->Sent()[0].task_id(), t[r]->spec.task_id()) << "round " << r;
+    clock_.Advance(std::chrono::microseconds(100));
+    s->Reply({t[r]->spec.task_id()});
+    ASSERT_EQ(s->batches.at(1).size(), static_cast<size_t>(kFast));
+    ASSERT_EQ(s->batches[1][0].task_id(), t[r + 1]->spec.task_id()) << "queue order kept, round " << r;
+    s->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
+    EXPECT_EQ(t[r + 1]->spec.attempt(), 1) << "the running task is charged, round " << r;
+  }
+  // t[5..kFast] were behind the running task in all 4 rounds: spared 3 times, charged the 4th.
+  for (int i = 5; i <= kFast; ++i) EXPECT_EQ(t[i]->spec.attempt(), 1) << i;
+  // Those that joined later were spared fewer than 3 times: not charged.
+  for (int i = kFast + 1; i <= kFast + 3; ++i) EXPECT_EQ(t[i]->spec.attempt(), 0) << i;
+  EXPECT_TRUE(finisher_.failed.empty());
+  // The retried ones keep their order at the front of the queue.
+  raylets_.Grant(OldestUnanswered(raylets_), "last", 7100);
+  EXPECT_EQ(streams_.opened.back()->Sent().at(0).task_id(), t[4]->spec.task_id());
+}
+
+TEST_F(NormalTaskSubmitterTest, NodeWatchEndsLeasesOnANodeTheGcsDeclaresDead) {
+  PendingTaskPtr once = Submit(NormalTask("once", /*max_retries=*/0));
+  GrantOn(0, "remote", 7200, "node-b");
+  auto stream = streams_.opened.at(0);
+  ASSERT_EQ(stream->Sent().size(), 1u);
+  EXPECT_EQ(nodes_->Waiting(), 0u);
+  clock_.AdvanceMs(spec::kLeaseNodeWatchMs - 1);
+  EXPECT_EQ(nodes_->Waiting(), 0u) << "read before node_watch_ms";
+  clock_.AdvanceMs(1);
+  ASSERT_EQ(nodes_->Waiting(), 1u) << "the node table is read every node_watch_ms while a remote lease is held";
+  nodes_->AnswerTable({}, {"node-b"});
+  EXPECT_TRUE(finisher_.failed.empty());
+  clock_.AdvanceMs(spec::kLeaseNodeWatchMs);
+  ASSERT_EQ(nodes_->Waiting(), 1u);
+  nodes_->AnswerTable({{"node-b", "missed 10 heartbeats"}});
+  // The stream never broke, yet the task ends with the GCS's reason.
+  ASSERT_EQ(finisher_.failed.size(), 1u);
+  EXPECT_EQ(finisher_.failed[0].first.task_id(), once->spec.task_id());
+  EXPECT_EQ(finisher_.failed[0].second.kind(), rpc::NODE_DIED);
+  EXPECT_NE(finisher_.failed[0].second.message().find("missed 10 heartbeats"), std::string::npos)
+      << finisher_.failed[0].second.message();
+  EXPECT_NE(finisher_.failed[0].second.message().find(Hex("node-b")), std::string::npos);
+  EXPECT_TRUE(stream->closed);
+  ASSERT_EQ(raylets_.returns.size(), 1u);
+  EXPECT_TRUE(raylets_.returns[0].req.disconnect());
+  // The worker's stream ends later: nothing more happens.
+  stream->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "reset"));
+  EXPECT_EQ(finisher_.failed.size(), 1u);
+  EXPECT_EQ(raylets_.returns.size(), 1u);
+  // No remote lease left: the watch stops.
+  clock_.AdvanceMs(10 * spec::kLeaseNodeWatchMs);
+  EXPECT_EQ(nodes_->Waiting(), 0u);
+}
+
+TEST_F(NormalTaskSubmitterTest, NodeWatchRetriesARetriableTaskAndIgnoresLocalLeases) {
+  PendingTaskPtr local = Submit(NormalTask("local"));
+  GrantOn(0, "here", 7300, kLocalNode);
+  clock_.AdvanceMs(3 * spec::kLeaseNodeWatchMs);
+  EXPECT_EQ(nodes_->Waiting(), 0u) << "a lease on this node is not watched";
+
+  auto gpu = NormalTask("retried", /*max_retries=*/1);
+  (*gpu->spec.mutable_resources())["GPU"] = 1;
+  PendingTaskPtr retried = Submit(gpu);
+  size_t req = raylets_.requests.size() - 1;
+  GrantOn(req, "there", 7301, "node-c");
+  clock_.AdvanceMs(spec::kLeaseNodeWatchMs);
+  ASSERT_EQ(nodes_->Waiting(), 1u);
+  nodes_->AnswerTable({{"node-c", "killed"}});
+  EXPECT_TRUE(finisher_.failed.empty());
+  EXPECT_EQ(retried->spec.attempt(), 1);
+  EXPECT_EQ(raylets_.requests.size(), req + 2) << "a lease is asked for again";
+  EXPECT_FALSE(streams_.opened.at(0)->closed) << "the local lease is untouched";
+}
+
+TEST_F(NormalTaskSubmitterTest, BrokenStreamOnAnotherNodeIsNodeDiedWhenItsRayletIsSilent) {
+  PendingTaskPtr a = Submit(NormalTask("a", /*max_retries=*/0));
+  GrantOn(0, "ra", 7400, "node-d");
+  streams_.opened.at(0)->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "reset"));
+  EXPECT_TRUE(finisher_.failed.empty()) << "failed before its raylet was probed";
+  ASSERT_EQ(nodes_->probes.size(), 1u);
+  nodes_->AnswerProbe(0, /*answered=*/false);
+  ASSERT_EQ(finisher_.failed.size(), 1u);
+  EXPECT_EQ(finisher_.failed[0].second.kind(), rpc::NODE_DIED);
+
+  PendingTaskPtr b = Submit(NormalTask("b", /*max_retries=*/0));
+  GrantOn(raylets_.requests.size() - 1, "rb", 7401, "node-e");
+  streams_.opened.at(1)->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "reset"));
+  ASSERT_EQ(nodes_->probes.size(), 2u);
+  nodes_->AnswerProbe(1, /*answered=*/true);
+  ASSERT_EQ(finisher_.failed.size(), 2u);
+  EXPECT_EQ(finisher_.failed[1].first.task_id(), b->spec.task_id());
+  EXPECT_EQ(finisher_.failed[1].second.kind(), rpc::WORKER_CRASHED);
 }
 
 TEST_F(NormalTaskSubmitterTest, CloseReturnsLeasesAndFailsLaterTasks) {

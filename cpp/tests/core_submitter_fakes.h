@@ -28,6 +28,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/lease_client.h"
+#include "core/node_watch_client.h"
 #include "core/pending_task.h"
 #include "core/task_finisher.h"
 #include "core/task_stream.h"
@@ -209,6 +210,50 @@ class FakeGcs final : public ActorInfoClient {
     done(grpc::Status::OK, reply);
   }
   std::vector<Call> calls;
+};
+
+/// The GCS's node table and raylet probes, answered when the test says.
+class FakeNodeWatch final : public NodeWatchClient {
+ public:
+  struct Probe {
+    std::string raylet;
+    ProbeCallback done;
+    bool answered = false;
+  };
+  void GetAllNodes(std::chrono::milliseconds, NodesCallback done) override { tables.push_back(std::move(done)); }
+  void ProbeRaylet(const std::string& raylet, std::chrono::milliseconds, ProbeCallback done) override {
+    probes.push_back({raylet, std::move(done)});
+  }
+  /// Answers the oldest GetAllNodes not answered yet: `dead` maps node id -> death reason.
+  void AnswerTable(const std::map<std::string, std::string>& dead, const std::vector<std::string>& alive = {}) {
+    ASSERT_LT(answered_tables, tables.size()) << "no GetAllNodes call is waiting";
+    rpc::GetAllNodesReply reply;
+    for (const auto& [id, why] : dead) {
+      rpc::NodeInfo* n = reply.add_nodes();
+      n->set_node_id(id);
+      n->set_alive(false);
+      n->set_death_reason(why);
+    }
+    for (const auto& id : alive) {
+      rpc::NodeInfo* n = reply.add_nodes();
+      n->set_node_id(id);
+      n->set_alive(true);
+    }
+    NodesCallback done = tables[answered_tables++];
+    done(grpc::Status::OK, reply);
+  }
+  /// Answers probe `i`: whether the raylet answered.
+  void AnswerProbe(size_t i, bool answered) {
+    ASSERT_LT(i, probes.size());
+    ASSERT_FALSE(probes[i].answered);
+    probes[i].answered = true;
+    ProbeCallback done = probes[i].done;
+    done(answered);
+  }
+  size_t Waiting() const { return tables.size() - answered_tables; }
+  std::vector<NodesCallback> tables;
+  size_t answered_tables = 0;
+  std::vector<Probe> probes;
 };
 
 /// Records how each task ended.

@@ -1,6 +1,8 @@
 // NormalTaskSubmitter of normal_task_submitter.h.
 #include "core/normal_task_submitter.h"
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 
 #include <grpcpp/support/status.h>
@@ -8,6 +10,7 @@
 #include "core/common.h"
 #include "core/ids.h"
 #include "core/lease_client.h"
+#include "core/node_watch_client.h"
 #include "core/submit_policy.h"
 #include "core/task_finisher.h"
 #include "core/task_stream.h"
@@ -112,6 +115,7 @@ void NormalTaskSubmitter::Push(const LeasePtr& lease, std::vector<PendingTaskPtr
   for (auto& t : batch) {
     t->pushed_at = now;
     lease->inflight[t->spec.task_id()] = t;
+    lease->order.push_back(t->spec.task_id());
     specs.push_back(t->spec);
   }
   actions.push_back([stream = lease->stream, specs = std::move(specs)]() mutable { stream->Send(std::move(specs)); });
@@ -120,23 +124,24 @@ void NormalTaskSubmitter::Push(const LeasePtr& lease, std::vector<PendingTaskPtr
 void NormalTaskSubmitter::RequestLease(const std::string& key, const rpc::TaskSpec& spec, Actions& actions) {
   rpc::RequestWorkerLeaseRequest req;
   *req.mutable_task() = LeaseView(spec);
-  actions.push_back([this, key, req = std::move(req)]() mutable {
-    RequestLeaseAt(key, std::move(req), d_.local_raylet);
+  actions.push_back([this, key, req = std::move(req), id = spec.task_id(), attempt = spec.attempt()]() mutable {
+    RequestLeaseAt(key, std::move(req), d_.local_raylet, id, attempt);
   });
 }
 
 void NormalTaskSubmitter::RequestLeaseAt(const std::string& key, rpc::RequestWorkerLeaseRequest req,
-                                         const std::string& raylet) {
+                                         const std::string& raylet, const std::string& for_task, int32_t attempt) {
   auto sent = std::make_shared<rpc::RequestWorkerLeaseRequest>(std::move(req));
   d_.leases.RequestLease(raylet, *sent,
-                         [this, key, sent, raylet](const grpc::Status& st, rpc::RequestWorkerLeaseReply& reply) {
-                           OnLeaseReply(key, st, reply, *sent, raylet);
+                         [this, key, sent, raylet, for_task, attempt](const grpc::Status& st,
+                                                                      rpc::RequestWorkerLeaseReply& reply) {
+                           OnLeaseReply(key, st, reply, *sent, raylet, for_task, attempt);
                          });
 }
 
 void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Status& status,
                                        rpc::RequestWorkerLeaseReply& reply, const rpc::RequestWorkerLeaseRequest& req,
-                                       const std::string& raylet) {
+                                       const std::string& raylet, const std::string& for_task, int32_t attempt) {
   bool closed;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -147,7 +152,7 @@ void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Statu
     // Spill-over: that node's raylet grants or rejects (never spills again).
     rpc::RequestWorkerLeaseRequest again = req;
     again.set_grant_or_reject(true);
-    RequestLeaseAt(key, std::move(again), Target(reply.retry_at()));
+    RequestLeaseAt(key, std::move(again), Target(reply.retry_at()), for_task, attempt);
     return;
   }
   Actions actions;
@@ -186,7 +191,7 @@ void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Statu
                   actions);
       }
     } else if (reply.has_failure() && (!reply.failure().message().empty() || !reply.failure().type_name().empty())) {
-      OnLeaseFailure(key, reply.failure(), actions);
+      OnLeaseFailure(key, reply.failure(), for_task, attempt, actions);
     } else if (reply.canceled() || reply.lease_id().empty()) {
       Dispatch(key, actions);
     } else {
@@ -201,6 +206,7 @@ void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Statu
       } else {
         sc.leases.push_back(lease);
         OpenStream(lease);
+        if (IsRemote(*lease)) MaybeWatchNodes(actions);
         Dispatch(key, actions);
       }
     }
@@ -235,6 +241,12 @@ void NormalTaskSubmitter::OnReply(const LeasePtr& lease, rpc::PushTasksReply& re
       bool pipelined = lease->inflight.size() > 1;
       PendingTaskPtr t = std::move(it->second);
       lease->inflight.erase(it);
+      for (auto o = lease->order.begin(); o != lease->order.end(); ++o) {
+        if (*o == result.task_id()) {
+          lease->order.erase(o);
+          break;
+        }
+      }
       // With several in flight, a task's own time is the gap since the
       // previous result; otherwise push to result (as the Python submitter).
       Clock::TimePoint from = pipelined ? std::max(lease->last_result, t->pushed_at) : t->pushed_at;
@@ -246,6 +258,7 @@ void NormalTaskSubmitter::OnReply(const LeasePtr& lease, rpc::PushTasksReply& re
         continue;
       }
       if (result.worker_exiting()) lease->dead = true;
+      Forget(t->spec.task_id());
       auto r = std::make_shared<rpc::TaskResult>(std::move(result));
       actions.push_back([this, t, r] { d_.finisher.CompleteTask(t->spec, *r, t->arg_ids); });
     }
@@ -257,6 +270,8 @@ void NormalTaskSubmitter::OnReply(const LeasePtr& lease, rpc::PushTasksReply& re
 void NormalTaskSubmitter::OnStreamClosed(const LeasePtr& lease, const grpc::Status& status) {
   Actions actions;
   bool return_it = false;
+  std::vector<PendingTaskPtr> lost;  // no retries left, the node may be dead: probe its raylet
+  std::string detail = status.ok() ? std::string("stream closed") : status.error_message();
   {
     std::lock_guard<std::mutex> lock(mu_);
     SchedulingClass& sc = classes_[lease->key];
@@ -265,51 +280,178 @@ void NormalTaskSubmitter::OnStreamClosed(const LeasePtr& lease, const grpc::Stat
     if (lease->dead && lease->inflight.empty() && !listed) return;  // retired on purpose
     lease->dead = true;
     RemoveLease(sc, lease);
-    std::string detail = status.ok() ? std::string("stream closed") : status.error_message();
-    for (auto& [id, t] : lease->inflight) {
-      if (CanRetry(t->spec) && !closed_ && !ShuttingDown()) {
-        t->spec.set_attempt(t->spec.attempt() + 1);
-        sc.queue.push_front(t);
-      } else {
-        rpc::ErrorRecord record = SystemError(
-            rpc::WORKER_CRASHED, "the worker running task " + t->spec.name() + " (worker " +
-                                     ShortHex(lease->worker_id) + ") died after " +
-                                     std::to_string(t->spec.attempt() + 1) + " attempt(s): " + detail);
-        actions.push_back([this, t = t, record] { d_.finisher.FailTask(t->spec, record, t->arg_ids); });
-      }
+    const bool retrying = !closed_ && !ShuttingDown();
+    // In push order: the worker runs its tasks one after another and answers
+    // each at once, so only the oldest in flight was running when it died.
+    std::vector<PendingTaskPtr> pending;
+    for (const std::string& id : lease->order) {
+      auto it = lease->inflight.find(id);
+      if (it != lease->inflight.end()) pending.push_back(it->second);
     }
     lease->inflight.clear();
+    lease->order.clear();
+    std::vector<PendingTaskPtr> spare;
+    for (size_t i = 1; retrying && i < pending.size(); ++i) {
+      int& n = spared_[pending[i]->spec.task_id()];
+      if (n < kSpareLimit) {
+        n++;
+        spare.push_back(pending[i]);
+        pending[i] = nullptr;
+      }
+    }
+    for (auto it = spare.rbegin(); it != spare.rend(); ++it) sc.queue.push_front(*it);
+    std::string node_hex = Hex(lease->address.node_id());
+    std::vector<PendingTaskPtr> retried;
+    for (auto& t : pending) {
+      if (!t) continue;
+      if (CanRetry(t->spec) && retrying) {
+        t->spec.set_attempt(t->spec.attempt() + 1);
+        retried.push_back(t);
+        continue;
+      }
+      rpc::ErrorRecord record;
+      if (lease->node_dead) {
+        record = SystemError(rpc::NODE_DIED, "the node " + node_hex + " running task " + t->spec.name() +
+                                                 " died (the GCS declared it dead: " + lease->node_died +
+                                                 ") after " + std::to_string(t->spec.attempt() + 1) + " attempt(s)");
+      } else if (d_.nodes && IsRemote(*lease) && retrying) {
+        lost.push_back(t);
+        continue;
+      } else {
+        record = SystemError(rpc::WORKER_CRASHED, "the worker running task " + t->spec.name() + " (worker " +
+                                                      ShortHex(lease->worker_id) + ") died after " +
+                                                      std::to_string(t->spec.attempt() + 1) +
+                                                      " attempt(s): " + detail);
+      }
+      Forget(t->spec.task_id());
+      actions.push_back([this, t = t, record] { d_.finisher.FailTask(t->spec, record, t->arg_ids); });
+    }
+    // Ahead of the spared ones, in push order.
+    for (auto it = retried.rbegin(); it != retried.rend(); ++it) sc.queue.push_front(*it);
+    for (const auto& t : lost) Forget(t->spec.task_id());
     return_it = true;
     if (!closed_) Dispatch(lease->key, actions);
   }
   if (return_it) ReturnLease(lease, true);
+  if (!lost.empty()) {
+    // Fail them with NODE_DIED when the worker's raylet does not answer either, else WORKER_CRASHED.
+    std::string raylet = lease->raylet.empty() ? d_.local_raylet : lease->raylet;
+    d_.nodes->ProbeRaylet(
+        raylet, std::chrono::milliseconds(spec::kLeaseNodeProbeMs),
+        [this, lease, lost, detail, raylet](bool answered) {
+          for (const auto& t : lost) {
+            std::string attempts = std::to_string(t->spec.attempt() + 1) + " attempt(s): " + detail;
+            rpc::ErrorRecord record =
+                answered ? SystemError(rpc::WORKER_CRASHED, "the worker running task " + t->spec.name() +
+                                                                " (worker " + ShortHex(lease->worker_id) +
+                                                                ") died after " + attempts)
+                         : SystemError(rpc::NODE_DIED, "the node " + Hex(lease->address.node_id()) +
+                                                           " running task " + t->spec.name() +
+                                                           " died (its raylet at " + raylet +
+                                                           " does not answer) after " + attempts);
+            d_.finisher.FailTask(t->spec, record, t->arg_ids);
+          }
+        });
+  }
   Run(actions);
 }
 
+bool NormalTaskSubmitter::IsRemote(const Lease& lease) const {
+  return !lease.address.node_id().empty() && lease.address.node_id() != d_.local_node;
+}
+
+std::vector<NormalTaskSubmitter::LeasePtr> NormalTaskSubmitter::RemoteLeases() {
+  std::vector<LeasePtr> out;
+  for (auto& [key, sc] : classes_) {
+    for (const LeasePtr& l : sc.leases) {
+      if (!l->dead && IsRemote(*l)) out.push_back(l);
+    }
+  }
+  return out;
+}
+
+void NormalTaskSubmitter::MaybeWatchNodes(Actions& actions) {
+  if (!d_.nodes || watching_ || closed_) return;
+  watching_ = true;
+  actions.push_back([this] { d_.clock.RunAfter(spec::kLeaseNodeWatchMs, [this] { WatchNodes(); }); });
+}
+
+void NormalTaskSubmitter::WatchNodes() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ || ShuttingDown() || RemoteLeases().empty()) {
+      watching_ = false;
+      return;
+    }
+  }
+  const int64_t deadline_ms = std::max(spec::kLeaseNodeWatchMs, spec::kLeaseNodeProbeMs);
+  d_.nodes->GetAllNodes(std::chrono::milliseconds(deadline_ms),
+                        [this](const grpc::Status& st, rpc::GetAllNodesReply& reply) {
+                          // The GCS away for a moment: ask again next time.
+                          if (st.ok()) OnNodeTable(reply);
+                          d_.clock.RunAfter(spec::kLeaseNodeWatchMs, [this] { WatchNodes(); });
+                        });
+}
+
+void NormalTaskSubmitter::OnNodeTable(const rpc::GetAllNodesReply& reply) {
+  std::vector<LeasePtr> ended;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::unordered_map<std::string, std::string> dead;
+    for (const rpc::NodeInfo& n : reply.nodes()) {
+      if (!n.alive()) dead[n.node_id()] = n.death_reason().empty() ? "declared dead by the GCS" : n.death_reason();
+    }
+    for (const LeasePtr& l : RemoteLeases()) {
+      auto it = dead.find(l->address.node_id());
+      if (it == dead.end()) continue;
+      l->node_dead = true;
+      l->node_died = it->second;
+      ended.push_back(l);
+    }
+  }
+  for (const LeasePtr& l : ended) {
+    l->stream->Close();
+    OnStreamClosed(l, grpc::Status(grpc::StatusCode::UNAVAILABLE, "its node was declared dead: " + l->node_died));
+  }
+}
+
 void NormalTaskSubmitter::OnLeaseFailure(const std::string& key, const rpc::ErrorRecord& failure,
-                                         Actions& actions) {
+                                         const std::string& for_task, int32_t attempt, Actions& actions) {
   SchedulingClass& sc = classes_[key];
-  if (sc.queue.empty()) {
-    Dispatch(key, actions);
+  if (failure.kind() != rpc::WORKER_CRASHED) {  // policy: fail_class whatever the task
+    FailQueue(key, failure, actions);
     return;
   }
-  PendingTaskPtr head = sc.queue.front();
-  switch (policy::LeaseFailure(failure.kind(), head->spec.attempt(), head->spec.max_retries())) {
+  // Only the task the request was made for, while it still waits at the attempt it had then.
+  auto pos = sc.queue.end();
+  for (auto it = sc.queue.begin(); it != sc.queue.end(); ++it) {
+    if ((*it)->spec.task_id() == for_task) {
+      if ((*it)->spec.attempt() == attempt) pos = it;
+      break;
+    }
+  }
+  if (pos == sc.queue.end()) {
+    Dispatch(key, actions);  // nobody to charge: just ask again
+    return;
+  }
+  PendingTaskPtr t = *pos;
+  switch (policy::LeaseFailure(failure.kind(), t->spec.attempt(), t->spec.max_retries())) {
     case policy::LeaseFailureAction::kFailClass:
       FailQueue(key, failure, actions);
       return;
     case policy::LeaseFailureAction::kRetryTask:
       if (!closed_ && !ShuttingDown()) {
-        head->spec.set_attempt(head->spec.attempt() + 1);
+        t->spec.set_attempt(t->spec.attempt() + 1);
         break;
       }
       [[fallthrough]];
     case policy::LeaseFailureAction::kFailTask: {
-      sc.queue.pop_front();
+      sc.queue.erase(pos);
+      Forget(t->spec.task_id());
       rpc::ErrorRecord record = failure;
-      record.set_message("the worker for task " + head->spec.name() + " died before it registered, after " +
-                         std::to_string(head->spec.attempt() + 1) + " attempt(s): " + failure.message());
-      actions.push_back([this, head, record] { d_.finisher.FailTask(head->spec, record, head->arg_ids); });
+      record.set_message("the worker for task " + t->spec.name() + " died before it registered, after " +
+                         std::to_string(t->spec.attempt() + 1) + " attempt(s): " + failure.message());
+      actions.push_back([this, t, record] { d_.finisher.FailTask(t->spec, record, t->arg_ids); });
       break;
     }
   }
@@ -321,6 +463,7 @@ void NormalTaskSubmitter::FailQueue(const std::string& key, const rpc::ErrorReco
   while (!sc.queue.empty()) {
     PendingTaskPtr t = sc.queue.front();
     sc.queue.pop_front();
+    Forget(t->spec.task_id());
     actions.push_back([this, t, record] { d_.finisher.FailTask(t->spec, record, t->arg_ids); });
   }
 }

@@ -13,6 +13,26 @@
 // several per message), else one. When a worker's stream breaks, its tasks
 // are retried (up to max_retries, -1: forever) or fail with WORKER_CRASHED.
 //
+// Who is charged (docs/fault-tolerance.md, "Who is charged"; as the Python
+// submitter): a lease request remembers the task it was made for (the head
+// of the queue) and that task's attempt. A WORKER_CRASHED lease reply (the
+// worker died before registering) costs one attempt only to that task, and
+// only while it still waits in the queue at that attempt: the requests in
+// flight for one head task charge it once, a task already pushed is not
+// charged. A broken stream charges only the oldest task in flight (the one
+// the worker was running: it runs its tasks in order and answers each at
+// once); the tasks pipelined behind it go back to the front of the queue at
+// their attempt, at most kSpareLimit times each.
+//
+// The node watch (as the Python and Java submitters): while leases are held
+// on other nodes, the GCS's node table is read every spec
+// kLeaseNodeWatchMs; a lease on a node declared dead ends at once (its
+// stream is closed), its tasks retried or failed with NODE_DIED carrying the
+// GCS's death reason, though the stream never broke (a machine that vanished
+// sends no FIN). A task on another node whose stream broke and that has no
+// retries left fails with NODE_DIED when that node's raylet does not answer
+// within kLeaseNodeProbeMs either, else WORKER_CRASHED.
+//
 // Spill-over (docs/protocol.md §5, as the Java NormalTaskSubmitter): a lease
 // reply with `retry_at` sends the request to that node's raylet with
 // `grant_or_reject` set (it grants or rejects, never spills again); the
@@ -48,6 +68,7 @@
 #include "core/pending_task.h"
 #include "polyray/protocol/common.pb.h"
 #include "polyray/protocol/core_worker.pb.h"
+#include "polyray/protocol/gcs.pb.h"
 #include "polyray/protocol/raylet.pb.h"
 #include "polyray/runtime_spec.h"
 
@@ -58,6 +79,7 @@ class Status;
 namespace polyray::core {
 
 class LeaseClient;
+class NodeWatchClient;
 class TaskFinisher;
 class TaskStream;
 class TaskStreamOpener;
@@ -75,7 +97,15 @@ class NormalTaskSubmitter {
     std::string local_raylet;
     /// Whether the process is shutting down (no retries then).
     std::function<bool()> shutting_down;
+    /// The GCS's node table and raylet probes (null: no node watch, no probe).
+    std::shared_ptr<NodeWatchClient> nodes{};
+    /// This process's node id (leases on it are not watched).
+    std::string local_node{};
   };
+
+  /// A task pipelined behind the one a dead worker was running goes back to
+  /// the queue without spending an attempt at most this often.
+  static constexpr int kSpareLimit = 3;
 
   explicit NormalTaskSubmitter(Deps deps) : d_(std::move(deps)) {}
 
@@ -94,6 +124,8 @@ class NormalTaskSubmitter {
     /// after a spill-over): the lease goes back there.
     std::string raylet;
     std::unordered_map<std::string, PendingTaskPtr> inflight;  // by task id
+    /// Task ids in flight in the order they were pushed (oldest first).
+    std::deque<std::string> order;
     std::shared_ptr<TaskStream> stream;  // task_stream.h: gRPC or the push port
     bool dead = false;
     /// Moving average of a task's time on this worker (policy
@@ -103,6 +135,9 @@ class NormalTaskSubmitter {
     Clock::TimePoint last_result{};
     uint64_t linger_gen = 0;
     bool lingering = false;
+    /// Set when the GCS declared the worker's node dead: why.
+    std::string node_died;
+    bool node_dead = false;
   };
   using LeasePtr = std::shared_ptr<Lease>;
   struct SchedulingClass {
@@ -117,16 +152,30 @@ class NormalTaskSubmitter {
   void Push(const LeasePtr& lease, std::vector<PendingTaskPtr> batch, Actions& actions);
   void RequestLease(const std::string& key, const rpc::TaskSpec& spec, Actions& actions);
   /// Sends `req` to the raylet at `raylet` ("host:port"); call without mu_.
-  void RequestLeaseAt(const std::string& key, rpc::RequestWorkerLeaseRequest req, const std::string& raylet);
+  /// `for_task` at `attempt`: the task the request is made for (who a start failure charges).
+  void RequestLeaseAt(const std::string& key, rpc::RequestWorkerLeaseRequest req, const std::string& raylet,
+                      const std::string& for_task, int32_t attempt);
   void OnLeaseReply(const std::string& key, const grpc::Status& status, rpc::RequestWorkerLeaseReply& reply,
-                    const rpc::RequestWorkerLeaseRequest& req, const std::string& raylet);
+                    const rpc::RequestWorkerLeaseRequest& req, const std::string& raylet, const std::string& for_task,
+                    int32_t attempt);
   void OpenStream(const LeasePtr& lease);
   void OnReply(const LeasePtr& lease, rpc::PushTasksReply& reply);
   void OnStreamClosed(const LeasePtr& lease, const grpc::Status& status);
   /// A lease reply's failure (policy::LeaseFailure): a worker that died before
-  /// registering charges the head task one attempt and asks again, or fails only
-  /// it once its retries are spent; any other failure fails the class.
-  void OnLeaseFailure(const std::string& key, const rpc::ErrorRecord& failure, Actions& actions);
+  /// registering charges `for_task` one attempt (only while it still waits in
+  /// the queue at `attempt`) and asks again, or fails only it once its retries
+  /// are spent; any other failure fails the class.
+  void OnLeaseFailure(const std::string& key, const rpc::ErrorRecord& failure, const std::string& for_task,
+                      int32_t attempt, Actions& actions);
+  bool IsRemote(const Lease& lease) const;
+  std::vector<LeasePtr> RemoteLeases();
+  /// Starts the node watch if it is not running (call with mu_ held).
+  void MaybeWatchNodes(Actions& actions);
+  /// One round of the node watch: read the node table, end leases on dead nodes.
+  void WatchNodes();
+  void OnNodeTable(const rpc::GetAllNodesReply& reply);
+  /// Removes a task's bookkeeping once it is finished.
+  void Forget(const std::string& task_id) { spared_.erase(task_id); }
   void FailQueue(const std::string& key, const rpc::ErrorRecord& record, Actions& actions);
   void MaybeLinger(const LeasePtr& lease, Actions& actions);
   void Expire(const LeasePtr& lease, uint64_t gen);
@@ -139,6 +188,9 @@ class NormalTaskSubmitter {
   std::mutex mu_;
   std::unordered_map<std::string, SchedulingClass> classes_;
   bool closed_ = false;
+  /// Tasks sent back to the queue uncharged from a dead worker's pipeline: how often.
+  std::unordered_map<std::string, int> spared_;
+  bool watching_ = false;
 };
 
 }  // namespace polyray::core
