@@ -1,0 +1,201 @@
+"""Lineage reconstruction with a Java and a C++ owner (issue 13, Deliver 4).
+
+Real daemons on this machine: a head and a node B with custom resource ``b``.
+A Java driver (a real JVM) and a C++ driver (tests/chaos/cpp_src/
+lineage_driver.cc) each submit a task pinned to B (``b: 1``) whose return is
+larger than the inline limit (1 MB, so it lives only in B's store), wait for
+it without reading it, and print READY. The test SIGKILLs B's process group
+and starts a new node with ``b``; the driver's get must then return the
+recomputed value (its owner re-runs the task on the new node). With
+``max_retries=0`` the get raises ObjectLostException / ObjectLostError whose
+reason is REASON_RETRIES_EXHAUSTED.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from polyray import sdk
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+for _p in (os.path.join(HERE, "..", "cluster"), os.path.join(HERE, "..", "xlang")):
+    if os.path.abspath(_p) not in sys.path:
+        sys.path.insert(0, os.path.abspath(_p))
+
+from cluster_util import Cluster  # noqa: E402
+from xlang_support import CPP_SRC, build_cpp  # noqa: E402
+
+pytestmark = pytest.mark.timeout(900)  # the first use may compile the drivers
+#: From READY (B alive, the value computed) to the driver's answer after the kill.
+ANSWER_BOUND_S = 60.0
+
+JAVA_DRIVER = """
+package lineagetest;
+
+import io.polyray.api.ObjectRef;
+import io.polyray.api.PolyRay;
+import io.polyray.api.PolyRayConfig;
+import io.polyray.api.exception.ObjectLostException;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.util.Arrays;
+import java.util.List;
+
+/** args: address, max_retries, code search path... Prints READY, waits for a line, gets. */
+public final class LineageDriver {
+  public static byte[] make(Long seed) {
+    byte[] out = new byte[1 << 20];
+    Arrays.fill(out, (byte) (seed % 101));
+    return out;
+  }
+
+  public static void main(String[] args) throws Exception {
+    int maxRetries = Integer.parseInt(args[1]);
+    List<String> path = Arrays.asList(Arrays.copyOfRange(args, 2, args.length));
+    PolyRay.init(new PolyRayConfig().setAddress(args[0]).setCodeSearchPath(path).setLogToDriver(false));
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+    try {
+      ObjectRef<byte[]> ref = PolyRay.task(LineageDriver::make, 7L).setResource("b", 1)
+          .setMaxRetries(maxRetries).remote();
+      if (PolyRay.wait(List.of(ref), 1, 120_000).getReady().size() != 1) {
+        throw new IllegalStateException("the task did not finish");
+      }
+      System.out.println("READY");
+      System.out.flush();
+      in.readLine();
+      long t0 = System.nanoTime();
+      try {
+        byte[] v = PolyRay.get(ref, 90_000);
+        System.out.println("VALUE " + v.length + " " + v[0] + " " + v[v.length - 1] + " "
+            + (System.nanoTime() - t0) / 1_000_000);
+      } catch (ObjectLostException e) {
+        System.out.println("LOST " + e.getReason() + " " + e.getClass().getSimpleName() + " "
+            + (System.nanoTime() - t0) / 1_000_000);
+      }
+    } finally {
+      PolyRay.shutdown();
+    }
+    System.out.println("DONE");
+  }
+}
+"""
+
+
+def drive(cmd: list[str], cluster: Cluster, b) -> tuple[str, float]:
+    """Runs a driver; after READY SIGKILLs B and starts a node with ``b``; the driver's
+    answer line and the seconds from the kill to it."""
+    env = dict(os.environ)
+    env["POLYRAY_PYTHON"] = sys.executable
+    env.pop("POLYRAY_ADDRESS", None)
+    env.pop("POLYRAY_LINEAGE_MAX_BYTES", None)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, start_new_session=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    answer = ""
+    killed = 0.0
+    took = 0.0
+    try:
+        for line in proc.stdout:
+            if line.startswith("READY"):
+                killed = time.monotonic()
+                b.kill(signal.SIGKILL)
+                cluster.add_node(num_cpus=2, resources={"b": 2})
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            elif line.startswith(("VALUE", "LOST")):
+                answer = line.strip()
+                took = time.monotonic() - killed
+            elif line.startswith("DONE"):
+                break
+        rc = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    err = proc.stderr.read() if proc.stderr else ""
+    assert rc == 0, f"driver failed ({rc}): {answer}\n{err[-4000:]}"
+    assert killed, f"the driver never got its value ready:\n{err[-4000:]}"
+    assert answer, f"no answer:\n{err[-4000:]}"
+    return answer, took
+
+
+@pytest.fixture
+def two_nodes():
+    c = Cluster()
+    try:
+        c.start_head(num_cpus=2)
+        b = c.add_node(num_cpus=2, resources={"b": 2})
+        c.wait_alive(2)
+        yield c, b
+    finally:
+        c.shutdown()
+
+
+@pytest.fixture(scope="module")
+def java_driver(tmp_path_factory) -> list[str]:
+    import shutil
+    if shutil.which("javac") is None or not sdk.java_classpath():
+        pytest.fail("no JDK or the Java SDK is not built (make setup)", pytrace=False)
+    tmp = tmp_path_factory.mktemp("lineage_java")
+    src = tmp / "lineagetest" / "LineageDriver.java"
+    src.parent.mkdir()
+    src.write_text(JAVA_DRIVER)
+    out = tmp / "classes"
+    subprocess.run(["javac", "-cp", ":".join(sdk.java_classpath()), "-d", str(out), str(src)], check=True,
+                   capture_output=True, timeout=300)
+    return ["java", "-cp", ":".join(sdk.java_classpath() + [str(out)]), "lineagetest.LineageDriver", str(out)]
+
+
+@pytest.fixture(scope="module")
+def cpp_driver() -> tuple[str, str]:
+    lib = build_cpp("cluster_funcs", [os.path.join(CPP_SRC, "cluster_funcs.cc")], "shared")
+    exe = build_cpp("lineage_driver", [os.path.join(HERE, "cpp_src", "lineage_driver.cc")], "exe")
+    return exe, lib
+
+
+def _java_cmd(java_driver: list[str], address: str, max_retries: int) -> list[str]:
+    *head, out = java_driver
+    return [*head, address, str(max_retries), out]
+
+
+def test_java_owner_recomputes_a_return_lost_with_its_node(two_nodes, java_driver):
+    c, b = two_nodes
+    answer, took = drive(_java_cmd(java_driver, c.address, 3), c, b)
+    parts = answer.split()
+    assert parts[:4] == ["VALUE", str(1 << 20), "7", "7"], answer
+    print(f"\nJava owner: 1 MB return recomputed {took:.2f} s after the SIGKILL of its node")
+    assert took < ANSWER_BOUND_S
+
+
+def test_java_owner_max_retries_zero_raises_retries_exhausted(two_nodes, java_driver):
+    c, b = two_nodes
+    answer, took = drive(_java_cmd(java_driver, c.address, 0), c, b)
+    parts = answer.split()
+    assert parts[:3] == ["LOST", "REASON_RETRIES_EXHAUSTED", "ObjectLostException"], answer
+    print(f"\nJava owner, max_retries=0: ObjectLostException(REASON_RETRIES_EXHAUSTED) {took:.2f} s after the kill")
+
+
+def test_cpp_owner_recomputes_a_return_lost_with_its_node(two_nodes, cpp_driver):
+    c, b = two_nodes
+    exe, lib = cpp_driver
+    answer, took = drive([exe, c.address, "3", lib], c, b)
+    parts = answer.split()
+    n = 131072  # doubles: 1 MB
+    assert parts[:4] == ["VALUE", str(n), "0", str(n - 1)], answer
+    print(f"\nC++ owner: 1 MB return recomputed {took:.2f} s after the SIGKILL of its node")
+    assert took < ANSWER_BOUND_S
+
+
+def test_cpp_owner_max_retries_zero_raises_retries_exhausted(two_nodes, cpp_driver):
+    c, b = two_nodes
+    exe, lib = cpp_driver
+    answer, took = drive([exe, c.address, "0", lib], c, b)
+    parts = answer.split()
+    assert parts[:3] == ["LOST", "REASON_RETRIES_EXHAUSTED", "ObjectLostError"], answer
+    print(f"\nC++ owner, max_retries=0: ObjectLostError(REASON_RETRIES_EXHAUSTED) {took:.2f} s after the kill")
