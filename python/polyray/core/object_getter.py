@@ -425,6 +425,10 @@ class ObjectGetter:
                     self._fetching.discard(oid)
                     q.asked.discard(oid)
                     continue
+                if oid in self._lost:
+                    # Rare: asked with GetObject(lost), which every owner checks (C++ GetObjects ignores lost).
+                    asyncio.ensure_future(self._fetch(oid, q))
+                    continue
                 ids.append(oid)
             if not ids:
                 break
@@ -445,22 +449,18 @@ class ObjectGetter:
             if q.legacy:
                 await self._fetch_each(q, ids)
                 return
-            lost = [oid for oid in ids if oid in self._lost]
-            self._lost.difference_update(lost)
             stub = self._connections.worker(owner)
-            call.call = stub.GetObjects(cw.GetObjectsRequest(object_ids=ids, timeout_ms=GET_OBJECT_WAIT_MS, lost=lost),
+            call.call = stub.GetObjects(cw.GetObjectsRequest(object_ids=ids, timeout_ms=GET_OBJECT_WAIT_MS),
                                         timeout=GET_OBJECT_WAIT_MS / 1000 + 10)
             try:
                 reply = await call.call
             except (grpc.aio.AioRpcError, asyncio.CancelledError) as e:
                 code = e.code() if isinstance(e, grpc.aio.AioRpcError) else grpc.StatusCode.CANCELLED
                 if call.cancelled and code == grpc.StatusCode.CANCELLED:
-                    self._lost.update(lost)
                     requeue = ids  # cancelled here to make room: asked again with the new ones
                     return
                 if code == grpc.StatusCode.UNIMPLEMENTED:
                     q.legacy = True  # an owner that serves only GetObject
-                    self._lost.update(lost)
                     requeue = ids
                     return
                 if isinstance(e, asyncio.CancelledError):

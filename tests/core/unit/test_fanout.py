@@ -242,3 +242,17 @@ def test_updates_to_one_owner_go_one_at_a_time_in_order():
     h.loop.settle()
     assert flush.done() and h.released == [oid(1)]
     h.loop.shut()
+
+
+def test_a_lost_object_is_asked_with_getobject_lost():
+    h = Harness()
+    a, b = oid(1), oid(2)
+    h.getter._lost.add(a)
+    h.fetch([a, b])
+    stub = h.owners.stubs[1]
+    assert [list(c.request.object_ids) for c in stub.calls] == [[b]]
+    assert len(stub.singles) == 1 and stub.singles[0].request.object_id == a and stub.singles[0].request.lost
+    stub.singles[0].answer(FakeOwnerStub.inline_reply(a))
+    h.answer(stub.calls[0], [b])
+    assert h.ready([a, b]) and not h.getter._lost and not h.getter._fetching
+    h.close()
