@@ -1,0 +1,187 @@
+"""Borrowers in Java and C++ of an object whose owner died (issue 13, Deliver 3).
+
+A Java driver (a real JVM) and a C++ driver (tests/chaos/cpp_src/
+borrow_driver.cc) connect to a daemon head and create a Python actor
+(``max_restarts`` 0) that puts a 1 MB object and returns it inside a list:
+the actor owns the object, the driver borrows it. The driver prints the
+actor's pid; the test SIGKILLs the actor; the driver's get of the borrowed
+ref must raise OwnerDiedException / OwnerDiedError (reason
+REASON_OWNER_DIED) within a bound. The Java driver also passes the borrowed
+ref to a Java task: the Java worker resolving that argument must report the
+dead owner as OWNER_DIED (OwnerDiedException), not OBJECT_LOST.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from polyray import sdk
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+for _p in (os.path.join(HERE, "..", "cluster"), os.path.join(HERE, "..", "xlang")):
+    if os.path.abspath(_p) not in sys.path:
+        sys.path.insert(0, os.path.abspath(_p))
+
+from cluster_util import Cluster  # noqa: E402
+from xlang_support import build_cpp  # noqa: E402
+
+pytestmark = pytest.mark.timeout(900)  # the first use may compile the drivers
+#: From the SIGKILL to the driver's error (a failed connection to the owner).
+BOUND_S = 15.0
+
+BD_MODULE = """
+import os
+
+import polyray
+
+
+class Lender:
+    def pid(self):
+        return os.getpid()
+
+    def lend(self, n):
+        return [polyray.put(b"x" * n)]
+"""
+
+JAVA_DRIVER = """
+package borrowtest;
+
+import io.polyray.api.ObjectRef;
+import io.polyray.api.PolyRay;
+import io.polyray.api.PolyRayConfig;
+import io.polyray.api.PyActorClass;
+import io.polyray.api.PyActorHandle;
+import io.polyray.api.PyActorMethod;
+import io.polyray.api.exception.ObjectLostException;
+import io.polyray.api.exception.PolyRayException;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.util.List;
+
+/** args: address, code search path (the protocol of tests/chaos/cpp_src/borrow_driver.cc, plus ARG). */
+public final class BorrowDriver {
+  public static long size(byte[] data) {
+    return data.length;
+  }
+
+  @SuppressWarnings("unchecked")
+  public static void main(String[] args) throws Exception {
+    PolyRay.init(new PolyRayConfig().setAddress(args[0]).setCodeSearchPath(List.of(args[1], args[2]))
+        .setLogToDriver(false));
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+    try {
+      PyActorHandle a = PolyRay.actor(PyActorClass.of("bd_mod", "Lender")).remote();
+      List<Object> lent = PolyRay.get(a.task(PyActorMethod.of("lend", List.class), 1 << 20).remote(), 120_000);
+      ObjectRef<byte[]> inner = (ObjectRef<byte[]>) lent.get(0);
+      long pid = PolyRay.get(a.task(PyActorMethod.of("pid", Long.class)).remote(), 120_000);
+      System.out.println("PID " + pid);
+      System.out.flush();
+      in.readLine();
+      long t0 = System.nanoTime();
+      try {
+        PolyRay.get(inner, 60_000);
+        System.out.println("GET VALUE");
+      } catch (ObjectLostException e) {
+        System.out.println("GET " + e.getClass().getSimpleName() + " " + e.getReason() + " "
+            + (System.nanoTime() - t0) / 1_000_000);
+      }
+      // A Java worker resolves the borrowed ref as a task argument.
+      try {
+        PolyRay.get(PolyRay.task(BorrowDriver::size, inner).remote(), 60_000);
+        System.out.println("ARG VALUE");
+      } catch (PolyRayException e) {
+        String reason = e instanceof ObjectLostException ? ((ObjectLostException) e).getReason() : "NONE";
+        // The worker's error names the argument it was resolving ("argument 0 of ...").
+        boolean fromWorker = String.valueOf(e.getMessage()).contains("argument 0 of");
+        System.out.println("ARG " + e.getClass().getSimpleName() + " " + reason + " " + fromWorker);
+        System.err.println(e);
+      }
+    } finally {
+      PolyRay.shutdown();
+    }
+    System.out.println("DONE");
+  }
+}
+"""
+
+
+@pytest.fixture
+def head(tmp_path):
+    (tmp_path / "bd_mod.py").write_text(BD_MODULE)
+    c = Cluster()
+    try:
+        c.start_head(num_cpus=2)
+        c.wait_alive(1)
+        yield c
+    finally:
+        c.shutdown()
+
+
+def drive(cmd: list[str]) -> tuple[list[str], float]:
+    """Runs a borrow driver: SIGKILLs the actor whose pid it prints; its answer lines and
+    the seconds from the kill to the GET line."""
+    env = dict(os.environ)
+    env["POLYRAY_PYTHON"] = sys.executable
+    env.pop("POLYRAY_ADDRESS", None)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, start_new_session=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    lines: list[str] = []
+    killed = took = 0.0
+    try:
+        for line in proc.stdout:
+            if line.startswith("PID "):
+                pid = int(line.split()[1])
+                killed = time.monotonic()
+                os.kill(pid, signal.SIGKILL)
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            elif line.startswith(("GET", "ARG")):
+                lines.append(line.strip())
+                if line.startswith("GET"):
+                    took = time.monotonic() - killed
+            elif line.startswith("DONE"):
+                break
+        rc = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    err = proc.stderr.read() if proc.stderr else ""
+    assert rc == 0, f"driver failed ({rc}): {lines}\n{err[-4000:]}"
+    assert killed and lines, f"no answer:\n{err[-4000:]}"
+    return lines, took
+
+
+def test_java_borrower_gets_owner_died(head, tmp_path):
+    if shutil.which("javac") is None or not sdk.java_classpath():
+        pytest.fail("no JDK or the Java SDK is not built (make setup)", pytrace=False)
+    src = tmp_path / "borrowtest" / "BorrowDriver.java"
+    src.parent.mkdir()
+    src.write_text(JAVA_DRIVER)
+    out = tmp_path / "classes"
+    subprocess.run(["javac", "-cp", ":".join(sdk.java_classpath()), "-d", str(out), str(src)], check=True,
+                   capture_output=True, timeout=300)
+    lines, took = drive(["java", "-cp", ":".join(sdk.java_classpath() + [str(out)]), "borrowtest.BorrowDriver",
+                         head.address, str(tmp_path), str(out)])
+    get = lines[0].split()
+    assert get[:3] == ["GET", "OwnerDiedException", "REASON_OWNER_DIED"], lines
+    assert took < BOUND_S
+    assert lines[1].split()[:4] == ["ARG", "OwnerDiedException", "REASON_OWNER_DIED", "true"], lines
+    print(f"\nJava borrower: OwnerDiedException {took:.2f} s after the owner's SIGKILL; "
+          f"a Java worker's argument fetch: {lines[1]}")
+
+
+def test_cpp_borrower_gets_owner_died(head, tmp_path):
+    exe = build_cpp("borrow_driver", [os.path.join(HERE, "cpp_src", "borrow_driver.cc")], "exe")
+    lines, took = drive([exe, head.address, str(tmp_path)])
+    assert lines[0].split()[:3] == ["GET", "OwnerDiedError", "REASON_OWNER_DIED"], lines
+    assert took < BOUND_S
+    print(f"\nC++ borrower: OwnerDiedError {took:.2f} s after the owner's SIGKILL")
