@@ -1,6 +1,7 @@
 package io.polyray.runtime.core;
 
 import com.google.protobuf.ByteString;
+import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.polyray.api.ObjectRef;
@@ -20,6 +21,8 @@ import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.Format;
 import io.polyray.runtime.proto.GetObjectReply;
 import io.polyray.runtime.proto.GetObjectRequest;
+import io.polyray.runtime.proto.GetObjectsReply;
+import io.polyray.runtime.proto.GetObjectsRequest;
 import io.polyray.runtime.proto.NotifyWorkerBlockedRequest;
 import io.polyray.runtime.proto.ReturnObject;
 import io.polyray.runtime.ref.Hex;
@@ -30,7 +33,10 @@ import io.polyray.runtime.store.ObjectView;
 import io.polyray.runtime.store.StoreTimeoutException;
 import java.lang.ref.Reference;
 import java.lang.reflect.Type;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -58,13 +64,192 @@ final class ObjectGetter {
     this.w = w;
   }
 
-  /** Starts asking the owner of a borrowed object for it (io thread). */
+  /** GetObjects calls open per owner, and ids per call (docs/ownership.md, "Fan-out"). */
+  static final int MAX_FETCHES_PER_OWNER = RuntimeSpec.FANOUT_MAX_FETCHES_IN_FLIGHT_PER_OWNER;
+  static final int MAX_IDS_PER_FETCH = RuntimeSpec.FANOUT_MAX_IDS_PER_FETCH;
+
+  /** The fetches of one owner (io thread): ids queued, calls open, ids found not ready. */
+  private static final class OwnerFetches {
+    final Address address;
+    final ArrayDeque<ByteString> queue = new ArrayDeque<>();
+    final Set<ByteString> asked = new HashSet<>();
+    final List<Context.CancellableContext> waitingCalls = new ArrayList<>();
+    int inFlight;
+    boolean legacy;
+
+    OwnerFetches(Address address) {
+      this.address = address;
+    }
+  }
+
+  /** Owners of objects being fetched, by worker id (io thread). */
+  private final Map<ByteString, OwnerFetches> owners = new HashMap<>();
+
+  /** Starts asking the owner of a borrowed object for it (io thread): queued on its owner. */
   private void startFetch(ObjectRefImpl<?> ref) {
     ByteString oid = ref.toProto().getObjectId();
     if (w.memoryStore.getIfReady(oid) != null || !fetching.add(oid)) {
       return;
     }
-    fetchOnce(oid, ref.toProto().getOwner());
+    Address owner = ref.toProto().getOwner();
+    if (lost.contains(oid)) {
+      fetchOnce(oid, owner); // GetObject(lost): every owner checks the copies
+      return;
+    }
+    OwnerFetches q = owners.computeIfAbsent(owner.getWorkerId(), k -> new OwnerFetches(owner));
+    q.queue.add(oid);
+    pump(q);
+  }
+
+  /** Sends what `q` queued: at most MAX_FETCHES_PER_OWNER calls open, MAX_IDS_PER_FETCH ids each. */
+  private void pump(OwnerFetches q) {
+    if (w.shuttingDown) {
+      return;
+    }
+    while (!q.queue.isEmpty()) {
+      if (q.inFlight >= MAX_FETCHES_PER_OWNER) {
+        // Every slot taken: when new ids wait and a call only waits on slow objects, cancel
+        // that call; its ids go out again with the new ones.
+        boolean fresh = false;
+        for (ByteString oid : q.queue) {
+          if (!q.asked.contains(oid)) {
+            fresh = true;
+            break;
+          }
+        }
+        if (fresh && !q.waitingCalls.isEmpty()) {
+          q.waitingCalls.remove(0).cancel(null);
+        }
+        return;
+      }
+      List<ByteString> ids = new ArrayList<>();
+      while (!q.queue.isEmpty() && ids.size() < MAX_IDS_PER_FETCH) {
+        ByteString oid = q.queue.poll();
+        if (w.memoryStore.getIfReady(oid) != null) {
+          fetching.remove(oid);
+          q.asked.remove(oid);
+          continue;
+        }
+        ids.add(oid);
+      }
+      if (ids.isEmpty()) {
+        break;
+      }
+      if (q.legacy) {
+        for (ByteString oid : ids) {
+          q.asked.remove(oid);
+          fetchOnce(oid, q.address); // an owner without GetObjects
+        }
+        continue;
+      }
+      sendBatch(q, ids);
+    }
+    if (q.queue.isEmpty() && q.inFlight == 0) {
+      owners.remove(q.address.getWorkerId());
+    }
+  }
+
+  private void sendBatch(OwnerFetches q, List<ByteString> ids) {
+    boolean onlyWaits = q.asked.containsAll(ids);
+    q.inFlight++;
+    Context.CancellableContext ctx = Context.current().withCancellation();
+    if (onlyWaits) {
+      q.waitingCalls.add(ctx);
+    }
+    GetObjectsRequest req = GetObjectsRequest.newBuilder().addAllObjectIds(ids)
+        .setTimeoutMs(RuntimeSpec.RPC_GET_OBJECT_WAIT_MS).build();
+    ctx.run(() -> CoreWorkerServiceGrpc.newStub(w.channels.get(q.address)).withDeadlineAfter(
+        RuntimeSpec.RPC_GET_OBJECT_WAIT_MS + 10_000L, TimeUnit.MILLISECONDS).getObjects(req,
+        new StreamObserver<GetObjectsReply>() {
+          private boolean done;
+
+          private void finish(List<ByteString> requeue) {
+            if (done) {
+              return;
+            }
+            done = true;
+            q.inFlight--;
+            q.waitingCalls.remove(ctx);
+            if (!requeue.isEmpty() && !w.shuttingDown) {
+              for (int i = requeue.size() - 1; i >= 0; i--) {
+                q.queue.addFirst(requeue.get(i));
+              }
+            } else {
+              requeue.forEach(fetching::remove);
+            }
+            pump(q);
+          }
+
+          @Override
+          public void onNext(GetObjectsReply reply) {
+            Set<ByteString> answered = new HashSet<>();
+            for (int i = 0; i < reply.getObjectIdsCount() && i < reply.getObjectsCount(); i++) {
+              ByteString oid = reply.getObjectIds(i);
+              if (!answered.add(oid) || !fetching.contains(oid)) {
+                continue;
+              }
+              q.asked.remove(oid);
+              fetching.remove(oid);
+              apply(oid, q.address, reply.getObjects(i));
+            }
+            List<ByteString> rest = new ArrayList<>();
+            for (ByteString oid : ids) {
+              if (!answered.contains(oid)) {
+                rest.add(oid);
+              }
+            }
+            q.asked.addAll(rest);
+            finish(rest);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            Status.Code code = Status.fromThrowable(t).getCode();
+            if (code == Status.Code.CANCELLED && ctx.isCancelled()) {
+              finish(ids); // cancelled here to make room: asked again with the new ones
+              return;
+            }
+            if (code == Status.Code.UNIMPLEMENTED) {
+              q.legacy = true; // an owner that serves only GetObject
+              finish(ids);
+              return;
+            }
+            for (ByteString oid : ids) {
+              q.asked.remove(oid);
+              fetching.remove(oid);
+              if (!w.shuttingDown) {
+                w.memoryStore.set(oid, MemoryStore.Entry.error(ErrorRecords.ownerUnreachable(
+                    Hex.of(oid.toByteArray()), Rpcs.target(q.address), code)));
+              }
+            }
+            finish(List.of());
+          }
+
+          @Override
+          public void onCompleted() {
+            finish(List.of());
+          }
+        }));
+  }
+
+  /** Records an owner's answer about `oid` (a GetObject reply that is not timed_out). */
+  private void apply(ByteString oid, Address owner, GetObjectReply reply) {
+    if (!reply.getFound()) {
+      w.memoryStore.set(oid, MemoryStore.Entry.error(reply.hasFailure() ? reply.getFailure()
+          : ErrorRecords.system(ErrorKind.OBJECT_LOST, "the owner at " + Rpcs.target(owner)
+              + " does not know object " + Hex.of(oid.toByteArray()))));
+      return;
+    }
+    ReturnObject obj = reply.getObject();
+    if (obj.hasValue()) {
+      w.memoryStore.set(oid, MemoryStore.Entry.value(obj.getValue(), obj.getSize(), List.of()));
+    } else {
+      ByteString node = obj.getInStoreNode();
+      if (node.isEmpty() && reply.getLocationsCount() > 0) {
+        node = reply.getLocations(0);
+      }
+      w.memoryStore.set(oid, MemoryStore.Entry.inStore(node, obj.getSize(), List.of()));
+    }
   }
 
   private void fetchOnce(ByteString oid, Address owner) {
