@@ -19,6 +19,10 @@ struct Config {
   std::vector<std::string> code_search_path;
   /// The namespace of named actors this job creates and looks up.
   std::string ray_namespace;
+  /// The bound, in bytes, of the lineage (task specs) this driver keeps to
+  /// recompute lost objects; 0 keeps none; negative: the runtime spec's
+  /// 256 MiB. POLYRAY_LINEAGE_MAX_BYTES wins.
+  long long lineage_max_bytes = -1;
 };
 
 }  // namespace polyray

@@ -155,6 +155,7 @@ std::shared_ptr<CoreWorker> Connect(const std::string& address, const internal::
   o.worker_id = NewWorkerId();
   o.ray_namespace = config.ray_namespace;
   o.code_search_path = csp;
+  o.lineage_max_bytes = config.lineage_max_bytes;
   o.host = raylet.host().empty() ? "127.0.0.1" : raylet.host();
   auto core = std::make_shared<CoreWorker>(o);
   core->StartServer(nullptr);
