@@ -213,6 +213,19 @@ class ReferenceCounter:
         """How many objects are counted here (owned and borrowed)."""
         return len(self._refs)
 
+    def why_not_exit(self) -> str:
+        """Why this process must not leave as idle: the owned objects still
+        referenced anywhere and the borrowed ones it holds ('' when none)."""
+        with self._lock:
+            owned = sum(1 for r in self._refs.values() if r.owned)
+            borrowed = len(self._refs) - owned
+        parts = []
+        if owned:
+            parts.append(f"owns {owned} object(s) still referenced")
+        if borrowed:
+            parts.append(f"borrows {borrowed} object(s)")
+        return " and ".join(parts)
+
     def snapshot(self, oid: bytes) -> dict | None:
         """The counts of one object, for tests and debugging."""
         r = self._refs.get(oid)

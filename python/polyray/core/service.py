@@ -30,6 +30,7 @@ from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol import validation
+from polyray.protocol.runtime_spec import IDLE_EXIT_ANSWER_MS
 from polyray.protocol.validation import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -229,7 +230,19 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
     async def Exit(self, request, context):
         validation.check_message(request)
         if self._ctx.is_driver:
-            return cw.ExitReply(accepted=False)
+            return cw.ExitReply(accepted=False, reason="a driver does not exit on request")
+        if not request.force:
+            # The raylet's idle reaper: an owner of objects others still hold,
+            # or a holder of borrowed ones, stays (docs/ownership.md,
+            # "Workers that own objects").
+            why = self._references.why_not_exit()
+            if why:
+                return cw.ExitReply(accepted=False, reason=f"this worker {why}")
+        # Borrows returned but not yet told to their owners go out first.
+        try:
+            await asyncio.wait_for(self._borrows.flush(), timeout=IDLE_EXIT_ANSWER_MS / 2000)
+        except asyncio.TimeoutError:
+            log.warning("borrow updates still unsent when leaving; their owners see this worker exit")
         asyncio.get_running_loop().call_later(0.05, exit_process)
         return cw.ExitReply(accepted=True)
 

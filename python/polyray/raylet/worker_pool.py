@@ -18,6 +18,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import grpc
+
+from polyray.protocol import core_worker_pb2 as cw
+from polyray.protocol import core_worker_pb2_grpc as cw_grpc
+from polyray.protocol.runtime_spec import IDLE_EXIT_ANSWER_MS, IDLE_EXIT_GRACE_MS
 from polyray.raylet.config import NODE_ID_SIZE, NodeConfig
 from polyray.raylet.launchers import LaunchContext, LauncherRegistry, LaunchError, language_name
 from polyray.raylet.worker_process import (
@@ -78,6 +83,7 @@ class WorkerPool:
         self.drivers: dict[bytes, DriverRecord] = {}
         self._idle: dict[_PoolKey, list[WorkerProcess]] = {}
         self._claimed: set[bytes] = set()
+        self._asking: set[bytes] = set()  # idle workers asked to Exit, not answered yet
         self._start_slots = asyncio.Semaphore(config.max_starting_workers)
         self._tasks: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
@@ -384,8 +390,49 @@ class WorkerPool:
         idle = sorted(self.idle_workers(), key=lambda w: w.idle_since, reverse=True)
         timeout = self._config.idle_worker_timeout_s
         for worker in idle[self._config.prestart_workers :]:
-            if now - worker.idle_since > timeout:
-                self.stop_worker(worker, f"idle for more than {timeout:g} s")
+            if now - worker.idle_since > timeout and worker.worker_id not in self._asking:
+                # Out of the idle pool while asked, so no lease takes it.
+                self._remove_idle(worker)
+                self._asking.add(worker.worker_id)
+                self._spawn_task(self._ask_exit(worker, f"idle for more than {timeout:g} s"),
+                                 f"ask-exit-{worker.pid}")
+
+    async def _ask_exit(self, worker: WorkerProcess, reason: str) -> None:
+        """Ask an idle worker to leave (CoreWorkerService Exit, force=False).
+
+        A worker that owns objects still referenced anywhere, or holds
+        borrowed ones, refuses: it goes back to the idle pool and is asked
+        again after the next idle period. One that accepts exits by itself;
+        one that does not answer within IDLE_EXIT_ANSWER_MS, or does not
+        leave within IDLE_EXIT_GRACE_MS of accepting, is stopped with signals.
+        """
+        # Set first: a worker that accepts may be gone before the reply is read.
+        worker.stop_reason = worker.stop_reason or reason
+        try:
+            refused = ""
+            try:
+                async with grpc.aio.insecure_channel(f"{self._config.host}:{worker.port}") as channel:
+                    reply = await cw_grpc.CoreWorkerServiceStub(channel).Exit(
+                        cw.ExitRequest(force=False, reason=reason), timeout=IDLE_EXIT_ANSWER_MS / 1000)
+                if not reply.accepted:
+                    refused = reply.reason or "it refused"
+            except grpc.aio.AioRpcError as err:
+                log.info("%s did not answer Exit (%s); stopping it", self._describe(worker), err.code().name)
+                self.stop_worker(worker, f"{reason}; Exit unanswered ({err.code().name})")
+                return
+            if refused:
+                log.debug("%s stays: %s", self._describe(worker), refused)
+                if worker.stop_reason == reason:
+                    worker.stop_reason = None
+                if worker.alive and worker.state is WorkerState.IDLE:
+                    self.push_idle(worker)
+                return
+            try:
+                await asyncio.wait_for(worker.exited.wait(), timeout=IDLE_EXIT_GRACE_MS / 1000)
+            except asyncio.TimeoutError:
+                self.stop_worker(worker, f"{reason}; accepted Exit but did not leave")
+        finally:
+            self._asking.discard(worker.worker_id)
 
     async def _check_drivers(self) -> None:
         for record in list(self.drivers.values()):
