@@ -85,10 +85,11 @@ def test_lost_return_and_chain_are_recomputed_on_a_new_node(two_nodes):
     del first  # only the chain's lineage keeps it now
     assert polyray.get(single, timeout=60)[0] == 7
     assert polyray.get(chain, timeout=60)[0] == 4
-    # Those were pulled to the head by get(). These live only in B's store:
+    # Those were pulled to the head by get(). These live only in B's store (wait with
+    # fetch_local=False, as Ray's: the default would pull them here too):
     fresh = make.remote(11)
     fresh_chain = plus_one.remote(make.remote(20))
-    polyray.wait([fresh, fresh_chain], num_returns=2, timeout=60)
+    polyray.wait([fresh, fresh_chain], num_returns=2, timeout=60, fetch_local=False)
     killed = _kill_and_replace(c, b)
     got = polyray.get(fresh, timeout=RECOVER_BOUND_S)
     took_single = time.monotonic() - killed
@@ -106,7 +107,7 @@ def test_lost_return_and_chain_are_recomputed_on_a_new_node(two_nodes):
 def test_max_retries_zero_raises_retries_exhausted(two_nodes):
     c, b = two_nodes
     ref = make.options(max_retries=0).remote(5)
-    polyray.wait([ref], timeout=60)
+    polyray.wait([ref], timeout=60, fetch_local=False)
     _kill_and_replace(c, b)
     started = time.monotonic()
     with pytest.raises(ObjectLostError) as info:
@@ -119,7 +120,7 @@ def test_max_retries_zero_raises_retries_exhausted(two_nodes):
 def test_tiny_lineage_bound_raises_lineage_evicted(two_nodes):
     c, b = two_nodes
     ref = make.remote(9)
-    polyray.wait([ref], timeout=60)
+    polyray.wait([ref], timeout=60, fetch_local=False)
     core = polyray.api._state["core"]
     assert len(core.owned.lineage) == 0 and core.owned.lineage.evictions >= 1
     _kill_and_replace(c, b)
@@ -174,7 +175,7 @@ def test_java_and_cpp_task_returns_are_recomputed_for_a_python_owner(tmp_path):
         data = bytes(range(256)) * 4096  # 1 MB
         java_ref = polyray.java_function("xlangtest.Calc", "reverse").options(resources={"b": 1}).remote(data)
         cpp_ref = polyray.cpp_function("ClusterMake").options(resources={"b": 1}).remote(n)
-        polyray.wait([java_ref, cpp_ref], num_returns=2, timeout=90)
+        polyray.wait([java_ref, cpp_ref], num_returns=2, timeout=90, fetch_local=False)
         killed = _kill_and_replace(c, b)
         got_java = polyray.get(java_ref, timeout=60)
         took_java = time.monotonic() - killed
