@@ -472,8 +472,17 @@ class WorkerIntegrationTest {
     assertFalse(r.getFound());
     assertEquals(ErrorKind.OBJECT_LOST, r.getFailure().getKind());
     assertTrue(r.getFailure().getMessage().contains("is not owned by worker"), r.getFailure().getMessage());
-    stub.updateBorrows(UpdateBorrowsRequest.getDefaultInstance());
-    stub.addObjectLocation(AddObjectLocationRequest.getDefaultInstance());
+    // A borrower that names no worker is bad input, refused with the field named; a
+    // well-formed update and location are answered.
+    io.grpc.StatusRuntimeException bad = org.junit.jupiter.api.Assertions.assertThrows(
+        io.grpc.StatusRuntimeException.class, () -> stub.updateBorrows(UpdateBorrowsRequest.getDefaultInstance()));
+    assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, bad.getStatus().getCode());
+    assertTrue(bad.getStatus().getDescription().contains("UpdateBorrowsRequest.borrower.worker_id"),
+        bad.getStatus().getDescription());
+    stub.updateBorrows(UpdateBorrowsRequest.newBuilder()
+        .setBorrower(io.polyray.runtime.proto.Address.newBuilder().setWorkerId(FakeNode.randomBytes(28))).build());
+    stub.addObjectLocation(AddObjectLocationRequest.newBuilder().setObjectId(FakeNode.randomBytes(28))
+        .setNodeId(FakeNode.randomBytes(28)).build());
   }
 
   @Test
