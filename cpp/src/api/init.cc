@@ -23,6 +23,7 @@ void Init(const Config& config) {
   driver.address = config.address;
   driver.code_search_path = config.code_search_path;
   driver.ray_namespace = config.ray_namespace;
+  driver.lineage_max_bytes = config.lineage_max_bytes;
   if (driver.code_search_path.empty()) {
     const char* env = std::getenv("POLYRAY_CODE_SEARCH_PATH");
     if (env != nullptr) driver.code_search_path = internal::SplitSearchPath(env);

@@ -190,6 +190,7 @@ struct DriverConfig {
   std::string address;  // "host:port" of the GCS; empty: embedded head
   std::vector<std::string> code_search_path;
   std::string ray_namespace;
+  long long lineage_max_bytes = -1;  // < 0: the spec's bound
 };
 
 /// Connects this process as the driver of a new job (starting an embedded
