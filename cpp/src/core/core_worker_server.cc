@@ -3,12 +3,14 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
 
+#include "core/borrow_tracker.h"
 #include "core/common.h"
 #include "core/core_worker.h"
 #include "core/ids.h"
@@ -398,16 +400,36 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
     return reactor;
   }
 
-  grpc::ServerUnaryReactor* Exit(grpc::CallbackServerContext* ctx, const rpc::ExitRequest* /*request*/,
+  grpc::ServerUnaryReactor* Exit(grpc::CallbackServerContext* ctx, const rpc::ExitRequest* request,
                                  rpc::ExitReply* reply) override {
-    reply->set_accepted(receiver_ != nullptr);
     auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    if (receiver_ != nullptr) {
-      TaskReceiver* r = receiver_;
-      // Let the reply go out first.
-      w_.scheduler().RunAfter(50, [r] { r->Stop(0); });
+    if (receiver_ == nullptr) {
+      reply->set_accepted(false);
+      reply->set_reason("a driver does not exit on request");
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
     }
+    if (!request->force()) {
+      // The raylet's idle reaper: an owner of objects others still hold, or a
+      // holder of borrowed ones, stays (docs/ownership.md, "Workers that own objects").
+      std::string why = w_.references().WhyNotExit();
+      if (!why.empty()) {
+        reply->set_accepted(false);
+        reply->set_reason("this worker " + why);
+        reactor->Finish(grpc::Status::OK);
+        return reactor;
+      }
+    }
+    reply->set_accepted(true);
+    reactor->Finish(grpc::Status::OK);
+    TaskReceiver* r = receiver_;
+    CoreWorker* w = &w_;
+    // Off the gRPC thread: borrows returned but not yet told to their owners
+    // go out first, then the worker stops (after the reply went out).
+    std::thread([w, r] {
+      w->borrows().Flush(spec::kIdleExitAnswerMs / 2);
+      w->scheduler().RunAfter(50, [r] { r->Stop(0); });
+    }).detach();
     return reactor;
   }
 

@@ -192,4 +192,20 @@ size_t ReferenceCounter::Size() const {
   return refs_.size();
 }
 
+std::string ReferenceCounter::WhyNotExit() const {
+  size_t owned = 0;
+  size_t total = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    total = refs_.size();
+    for (const auto& [oid, r] : refs_) owned += r.owned ? 1 : 0;
+  }
+  std::string why;
+  if (owned > 0) why = "owns " + std::to_string(owned) + " object(s) still referenced";
+  if (total > owned) {
+    why += (why.empty() ? "" : " and ") + std::string("borrows ") + std::to_string(total - owned) + " object(s)";
+  }
+  return why;
+}
+
 }  // namespace polyray::core

@@ -72,6 +72,9 @@ class ReferenceCounter {
   std::vector<std::pair<std::string, std::string>> OwnedInStore() const;
   /// How many objects are counted.
   size_t Size() const;
+  /// Why this process must not leave as idle: the owned objects still
+  /// referenced anywhere and the borrowed ones it holds (empty when none).
+  std::string WhyNotExit() const;
 
  private:
   struct Ref {

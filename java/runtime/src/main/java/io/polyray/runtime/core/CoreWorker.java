@@ -418,6 +418,32 @@ public final class CoreWorker {
   }
 
   /**
+   * Why this worker must not leave as idle (the raylet's Exit with force=false): it owns
+   * objects still referenced anywhere or holds borrowed ones. References dropped by user
+   * code are counted down by a Cleaner after a collection, so an idle worker that seems
+   * to hold some collects first and looks again (at most about 200 ms).
+   *
+   * @return the reason, or empty when the worker may leave
+   */
+  public String whyNotExit() {
+    String why = references.whyNotExit();
+    if (why.isEmpty()) {
+      return why;
+    }
+    System.gc();
+    for (int i = 0; i < 10 && !why.isEmpty(); i++) {
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+      why = references.whyNotExit();
+    }
+    return why;
+  }
+
+  /**
    * Owned references leave inside a task's return value: they stay alive until the
    * caller registers as their borrower.
    *

@@ -210,6 +210,28 @@ final class ReferenceCounter {
     }
   }
 
+  /**
+   * Why this process must not leave as idle: the owned objects still referenced anywhere
+   * and the borrowed ones it holds (empty when none).
+   */
+  synchronized String whyNotExit() {
+    int owned = 0;
+    for (Ref r : refs.values()) {
+      if (r.owned) {
+        owned++;
+      }
+    }
+    int borrowed = refs.size() - owned;
+    StringBuilder why = new StringBuilder();
+    if (owned > 0) {
+      why.append("owns ").append(owned).append(" object(s) still referenced");
+    }
+    if (borrowed > 0) {
+      why.append(why.length() > 0 ? " and " : "").append("borrows ").append(borrowed).append(" object(s)");
+    }
+    return why.toString();
+  }
+
   /** How many objects are counted (for tests). */
   synchronized int size() {
     return refs.size();

@@ -274,6 +274,18 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
 
   @Override
   public void exit(ExitRequest request, StreamObserver<ExitReply> out) {
+    if (!request.getForce()) {
+      // The raylet's idle reaper: an owner of objects others still hold, or a holder of
+      // borrowed ones, stays (docs/ownership.md, "Workers that own objects").
+      String why = worker.core().whyNotExit();
+      if (!why.isEmpty()) {
+        out.onNext(ExitReply.newBuilder().setAccepted(false).setReason("this worker " + why).build());
+        out.onCompleted();
+        return;
+      }
+    }
+    // Borrows returned but not yet told to their owners go out first.
+    worker.core().flushBorrows(RuntimeSpec.IDLE_EXIT_ANSWER_MS / 2);
     out.onNext(ExitReply.newBuilder().setAccepted(true).build());
     out.onCompleted();
     worker.exitSoon();
