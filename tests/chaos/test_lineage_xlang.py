@@ -55,7 +55,8 @@ import java.io.InputStreamReader;
 import java.util.Arrays;
 import java.util.List;
 
-/** args: address, max_retries, code search path... Prints READY, waits for a line, gets. */
+/** args: address, max_retries, get|arg, code search path... Prints READY, waits for a line, gets
+ * (arg: first passes the ref to a Java task). */
 public final class LineageDriver {
   public static byte[] make(Long seed) {
     byte[] out = new byte[1 << 20];
@@ -63,9 +64,14 @@ public final class LineageDriver {
     return out;
   }
 
+  public static long length(byte[] data) {
+    return data.length;
+  }
+
   public static void main(String[] args) throws Exception {
     int maxRetries = Integer.parseInt(args[1]);
-    List<String> path = Arrays.asList(Arrays.copyOfRange(args, 2, args.length));
+    boolean asArgument = args[2].equals("arg");
+    List<String> path = Arrays.asList(Arrays.copyOfRange(args, 3, args.length));
     PolyRay.init(new PolyRayConfig().setAddress(args[0]).setCodeSearchPath(path).setLogToDriver(false));
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
     try {
@@ -78,6 +84,11 @@ public final class LineageDriver {
       System.out.flush();
       in.readLine();
       long t0 = System.nanoTime();
+      if (asArgument) {
+        // A Java worker borrows the lost value: it asks this owner with `lost`.
+        long n = PolyRay.get(PolyRay.task(LineageDriver::length, ref).remote(), 90_000);
+        System.out.println("ARG " + n + " " + (System.nanoTime() - t0) / 1_000_000);
+      }
       try {
         byte[] v = PolyRay.get(ref, 90_000);
         System.out.println("VALUE " + v.length + " " + v[0] + " " + v[v.length - 1] + " "
@@ -95,7 +106,7 @@ public final class LineageDriver {
 """
 
 
-def drive(cmd: list[str], cluster: Cluster, b) -> tuple[str, float]:
+def drive(cmd: list[str], cluster: Cluster, b, args_out: list[str] | None = None) -> tuple[str, float]:
     """Runs a driver; after READY SIGKILLs B and starts a node with ``b``; the driver's
     answer line and the seconds from the kill to it."""
     env = dict(os.environ)
@@ -106,6 +117,7 @@ def drive(cmd: list[str], cluster: Cluster, b) -> tuple[str, float]:
                             env=env, start_new_session=True)
     assert proc.stdin is not None and proc.stdout is not None
     answer = ""
+    arg_line = args_out if args_out is not None else []
     killed = 0.0
     took = 0.0
     try:
@@ -116,6 +128,8 @@ def drive(cmd: list[str], cluster: Cluster, b) -> tuple[str, float]:
                 cluster.add_node(num_cpus=2, resources={"b": 2})
                 proc.stdin.write("go\n")
                 proc.stdin.flush()
+            elif line.startswith("ARG"):
+                arg_line.append(line.strip())
             elif line.startswith(("VALUE", "LOST")):
                 answer = line.strip()
                 took = time.monotonic() - killed
@@ -167,9 +181,9 @@ def cpp_driver() -> tuple[str, str]:
     return exe, lib
 
 
-def _java_cmd(java_driver: list[str], address: str, max_retries: int) -> list[str]:
+def _java_cmd(java_driver: list[str], address: str, max_retries: int, mode: str = "get") -> list[str]:
     *head, out = java_driver
-    return [*head, address, str(max_retries), out]
+    return [*head, address, str(max_retries), mode, out]
 
 
 def test_java_owner_recomputes_a_return_lost_with_its_node(two_nodes, java_driver):
@@ -192,7 +206,7 @@ def test_java_owner_max_retries_zero_raises_retries_exhausted(two_nodes, java_dr
 def test_cpp_owner_recomputes_a_return_lost_with_its_node(two_nodes, cpp_driver):
     c, b = two_nodes
     exe, lib = cpp_driver
-    answer, took = drive([exe, c.address, "3", lib], c, b)
+    answer, took = drive([exe, c.address, "3", "get", lib], c, b)
     parts = answer.split()
     n = 131072  # doubles: 1 MB
     assert parts[:4] == ["VALUE", str(n), "0", str(n - 1)], answer
@@ -203,7 +217,7 @@ def test_cpp_owner_recomputes_a_return_lost_with_its_node(two_nodes, cpp_driver)
 def test_cpp_owner_max_retries_zero_raises_retries_exhausted(two_nodes, cpp_driver):
     c, b = two_nodes
     exe, lib = cpp_driver
-    answer, took = drive([exe, c.address, "0", lib], c, b)
+    answer, took = drive([exe, c.address, "0", "get", lib], c, b)
     parts = answer.split()
     assert parts[:3] == ["LOST", "REASON_RETRIES_EXHAUSTED", "ObjectLostError"], answer
     print(f"\nC++ owner, max_retries=0: ObjectLostError(REASON_RETRIES_EXHAUSTED) {took:.2f} s after the kill")
@@ -260,3 +274,25 @@ def test_java_and_cpp_workers_ask_the_owner_to_recompute_a_lost_argument(two_nod
               f"({took_cpp:.2f} s)")
     finally:
         polyray.shutdown()
+
+
+def test_java_owner_recomputes_a_lost_value_a_java_worker_borrows(two_nodes, java_driver):
+    """The borrower's pull fails; it asks the Java owner with ``lost``; the owner (its
+    ObjectServer) probes the copies, re-runs the task and answers with the new copy."""
+    c, b = two_nodes
+    args: list[str] = []
+    answer, took = drive(_java_cmd(java_driver, c.address, 3, "arg"), c, b, args)
+    assert args and args[0].split()[:2] == ["ARG", str(1 << 20)], (args, answer)
+    assert answer.split()[:4] == ["VALUE", str(1 << 20), "7", "7"], answer
+    print(f"\nJava owner: a Java worker's lost argument recomputed, task done in {args[0].split()[2]} ms")
+
+
+def test_cpp_owner_recomputes_a_lost_value_a_cpp_worker_borrows(two_nodes, cpp_driver):
+    c, b = two_nodes
+    exe, lib = cpp_driver
+    args: list[str] = []
+    answer, took = drive([exe, c.address, "3", "arg", lib], c, b, args)
+    n = 131072
+    assert args and args[0].split()[:2] == ["ARG", str(n * (n - 1) // 2)], (args, answer)
+    assert answer.split()[:4] == ["VALUE", str(n), "0", str(n - 1)], answer
+    print(f"\nC++ owner: a C++ worker's lost argument recomputed, task done in {args[0].split()[2]} ms")
