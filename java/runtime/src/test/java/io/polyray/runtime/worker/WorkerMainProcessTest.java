@@ -82,7 +82,8 @@ class WorkerMainProcessTest {
     TaskSpec.Builder b = TaskSpec.newBuilder().setType(TaskType.NORMAL_TASK).setLanguage(Language.JAVA)
         .setFunction(FunctionDescriptor.newBuilder().setJava(
             JavaFunctionDescriptor.newBuilder().setClassName(cls).setMethodName(method)))
-        .setTaskId(FakeNode.randomBytes(24)).setCaller(node.ownerAddress()).setNumReturns(1);
+        .setTaskId(FakeNode.randomBytes(24)).setJobId(ByteString.copyFrom(new byte[] {1, 0, 0, 0}))
+        .setCaller(node.ownerAddress()).setNumReturns(1);
     for (Object a : args) {
       b.addArgs(TaskArg.newBuilder().setValue(CODEC.encode(a).toEnvelope()));
     }
