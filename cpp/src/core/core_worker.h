@@ -12,6 +12,7 @@
 //   OwnedObjects        put values, task returns, store writes + pins
 //   ObjectGetter        Get / Wait, fetching borrowed objects from owners
 //   ObjectPuller        copies of objects held on other nodes (ReadObject)
+//   Lineage, ObjectRecovery  specs of stored returns; re-running them when lost
 //   NodeDirectory       where other nodes' raylets are (GCS node table)
 //   ReferenceCounter    counts; BorrowTracker: batched frees / borrow updates
 //   MemoryStore         known values and their waiters; StoreIo: the shm store
