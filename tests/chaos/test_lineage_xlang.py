@@ -249,11 +249,10 @@ def test_java_and_cpp_workers_ask_the_owner_to_recompute_a_lost_argument(two_nod
         n = MB // 8
         data = make_bytes.remote()
         doubles = make_doubles.remote(n)
-        polyray.wait([data, doubles], num_returns=2, timeout=120)
+        polyray.wait([data, doubles], num_returns=2, timeout=120, fetch_local=False)
         killed = time.monotonic()
         b.kill(signal.SIGKILL)
-        # Copies made on the head meanwhile (seen on this machine) are dropped too, so
-        # B's copy was the only one.
+        # Any copy made on the head meanwhile is dropped too, so B's copy was the only one.
         core = polyray.api._state["core"]
         ids = [data.binary(), doubles.binary()]
         with grpc.insecure_channel(core.raylet_address) as ch:
