@@ -134,7 +134,7 @@ def test_cpp_worker_reports_an_object_lost_with_its_node(own_cluster, cluster_li
     own_cluster.wait_alive(3)
     polyray.init(address=own_cluster.address, code_search_path=[cluster_lib])
     made = polyray.cpp_function("ClusterMake").options(scheduling_strategy=_on(c.node_id)).remote(N)
-    polyray.wait([made], timeout=TIMEOUT)  # its only copy is in C's store
+    polyray.wait([made], timeout=TIMEOUT, fetch_local=False)  # its only copy is in C's store
     c.kill(signal.SIGKILL)
     deadline = time.monotonic() + NODE_TIMEOUT_S * 5
     while any(n["NodeID"] == c.node_id and n["Alive"] for n in polyray.nodes()):

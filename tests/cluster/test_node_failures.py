@@ -47,7 +47,7 @@ def test_sigkill_mid_work_retries_tasks_elsewhere_and_fails_what_only_it_held(ow
     retried = [slow.remote(4.0) for _ in range(4)]  # two run on B, and are retried on the head
     pinned = slow.options(scheduling_strategy=hard_b, max_retries=0).remote(30.0)    # nowhere else to go
     held = big.options(scheduling_strategy=hard_b).remote()                          # only copy on B
-    polyray.wait([held], timeout=30)
+    polyray.wait([held], timeout=30, fetch_local=False)  # its only copy stays on B
     time.sleep(1.0)
     started = time.monotonic()
     b.kill(signal.SIGKILL)

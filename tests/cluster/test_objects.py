@@ -42,7 +42,7 @@ def test_500mb_object_moves_between_nodes_both_ways(cluster3, capsys):
     del ref
     # Node B -> driver: a 500 MB return made on B is pulled by get() on the head.
     out = make.options(scheduling_strategy=_on(b)).remote(500 * MB, 2)
-    polyray.wait([out], timeout=120)
+    polyray.wait([out], timeout=120, fetch_local=False)  # made, still on B: get() pulls it
     started = time.monotonic()
     arr = polyray.get(out, timeout=120)
     to_head = time.monotonic() - started
