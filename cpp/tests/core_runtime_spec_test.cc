@@ -120,7 +120,7 @@ TEST(RuntimeSpecTest, LeaseFailure) {
     return "?";
   };
   for (const json& c : Cases("lease_failure")) {
-    rpc::ErrorKind kind;
+    rpc::ErrorKind kind = rpc::TASK_ERROR;  // set by the parse below
     ASSERT_TRUE(rpc::ErrorKind_Parse(c["kind"].get<std::string>(), &kind)) << Why(c);
     EXPECT_EQ(name(policy::LeaseFailure(kind, c["attempt"].get<int64_t>(), c["max_retries"].get<int64_t>())),
               c["expect"].get<std::string>())
