@@ -112,7 +112,7 @@ def test_option_validation():
     f = polyray.cpp_function("Plus1")
     with pytest.raises(ValueError, match="unknown option 'bogus' for C\\+\\+ function Plus1"):
         f.options(bogus=1)
-    with pytest.raises(ValueError, match="max_retries"):
+    with pytest.raises(TypeError, match="max_retries"):  # a wrong type is a TypeError, as in Ray
         f.options(max_retries="3")
     with pytest.raises(ValueError, match="unknown option 'num_returns' for C\\+\\+ actor class Counter"):
         polyray.cpp_actor_class("Counter::Create", "Counter").options(num_returns=2)
