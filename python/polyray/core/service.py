@@ -11,11 +11,9 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError, Message
 
 from polyray.core import errors
 from polyray.core.borrow_tracker import BorrowTracker
@@ -30,6 +28,7 @@ from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol import validation
+from polyray.protocol.rpc_guard import Malformed, guard_unary, safe_deserializer
 from polyray.protocol.runtime_spec import IDLE_EXIT_ANSWER_MS
 from polyray.protocol.validation import InvalidInput
 
@@ -70,7 +69,7 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
         async def reader() -> None:
             try:
                 async for req in request_iterator:
-                    if isinstance(req, _Malformed):
+                    if isinstance(req, Malformed):
                         bad.append(f"malformed PushTasksRequest: {req.error}")
                         return
                     try:
@@ -247,41 +246,6 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
         return cw.ExitReply(accepted=True)
 
 
-class _Malformed:
-    """Stands in for a request whose bytes did not decode."""
-
-    def __init__(self, error: str) -> None:
-        self.error = error
-
-
-def _safe_deserializer(cls: type[Message]) -> Callable[[bytes], Any]:
-    def deserialize(data: bytes) -> Any:
-        try:
-            return cls.FromString(data)
-        except (DecodeError, RuntimeWarning, ValueError) as exc:
-            return _Malformed(str(exc) or type(exc).__name__)
-
-    return deserialize
-
-
-def _guard_unary(name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
-    async def handler(request: Any, context: grpc.aio.ServicerContext) -> Message:
-        if isinstance(request, _Malformed):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed {name} request: {request.error}")
-        try:
-            return await impl(request, context)
-        except (grpc.aio.AbortError, asyncio.CancelledError):
-            raise
-        except InvalidInput as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name}: {exc}")
-        except Exception as exc:
-            log.exception("CoreWorkerService/%s failed", name)
-            await context.abort(grpc.StatusCode.INTERNAL, f"{name} failed: {type(exc).__name__}: {exc}")
-        raise AssertionError("unreachable")  # abort() always raises
-
-    return handler
-
-
 def add_to_server(service: CoreWorkerService, server: grpc.aio.Server) -> None:
     """Serve every CoreWorkerService method: a request that does not decode or
     fails its check is answered INVALID_ARGUMENT naming the field (gRPC's own
@@ -294,11 +258,12 @@ def add_to_server(service: CoreWorkerService, server: grpc.aio.Server) -> None:
         impl = getattr(service, method.name)
         if method.client_streaming:
             handlers[method.name] = grpc.stream_stream_rpc_method_handler(
-                impl, request_deserializer=_safe_deserializer(request_cls),
+                impl, request_deserializer=safe_deserializer(request_cls),
                 response_serializer=reply_cls.SerializeToString)
         else:
             handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-                _guard_unary(method.name, impl), request_deserializer=_safe_deserializer(request_cls),
+                guard_unary("CoreWorkerService", method.name, impl, (InvalidInput,)),
+                request_deserializer=safe_deserializer(request_cls),
                 response_serializer=reply_cls.SerializeToString)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(desc.full_name, handlers),))
 

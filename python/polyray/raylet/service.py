@@ -11,15 +11,15 @@ into INTERNAL, so one bad call never stops the server.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import grpc
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 
 from polyray.protocol import common_pb2, raylet_pb2, validation
+from polyray.protocol.rpc_guard import guard_stream, guard_unary, safe_deserializer
 from polyray.raylet.config import NodeConfig
 from polyray.raylet.lease_manager import LeaseManager
 from polyray.raylet.object_manager import ObjectManager, ObjectNotAvailable, check_object_id
@@ -33,30 +33,6 @@ SERVICE_NAME = "polyray.rpc.RayletService"
 WORKER_ID_SIZE = 28
 JOB_ID_SIZE = 4
 PLACEMENT_GROUP_ID_SIZE = 18
-
-
-class _Malformed:
-    """Stands in for a request whose bytes did not decode."""
-
-    def __init__(self, error: str) -> None:
-        self.error = error
-
-
-def _safe_deserializer(cls: type[Message]) -> Callable[[bytes], Any]:
-    def deserialize(data: bytes) -> Any:
-        try:
-            request = cls.FromString(data)
-        except (DecodeError, RuntimeWarning, ValueError) as exc:
-            return _Malformed(str(exc) or type(exc).__name__)
-        try:
-            # Ids by their spec sizes, enum values, string and list lengths
-            # (polyray.protocol.validation); handlers check what is required.
-            validation.check_message(request)
-        except validation.InvalidInput as exc:
-            return _Malformed(str(exc))
-        return request
-
-    return deserialize
 
 
 def _check_len(what: str, value: bytes, size: int) -> None:
@@ -276,46 +252,10 @@ class RayletServicer:
         return raylet_pb2.ShutdownReply()
 
 
-def _guard_unary(name: str, impl: Callable[..., Awaitable[Message]]) -> Callable[..., Awaitable[Message]]:
-    async def handler(request: Any, context: grpc.aio.ServicerContext) -> Message:
-        if isinstance(request, _Malformed):
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, f"malformed {name} request: {request.error}"
-            )
-        try:
-            return await impl(request, context)
-        except (grpc.aio.AbortError, asyncio.CancelledError):
-            raise
-        except ValueError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name}: {exc}")
-        except Exception as exc:
-            log.exception("%s failed", name)
-            await context.abort(grpc.StatusCode.INTERNAL, f"{name} failed: {type(exc).__name__}: {exc}")
-        raise AssertionError("unreachable")  # abort() always raises
-
-    return handler
-
-
-def _guard_stream(
-    name: str, impl: Callable[..., AsyncIterator[Message]]
-) -> Callable[..., AsyncIterator[Message]]:
-    async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
-        if isinstance(request, _Malformed):
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, f"malformed {name} request: {request.error}"
-            )
-        try:
-            async for item in impl(request, context):
-                yield item
-        except (grpc.aio.AbortError, asyncio.CancelledError):
-            raise
-        except ValueError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name}: {exc}")
-        except Exception as exc:
-            log.exception("%s failed", name)
-            await context.abort(grpc.StatusCode.INTERNAL, f"{name} failed: {type(exc).__name__}: {exc}")
-
-    return handler
+def _deserializer(cls: type[Message]) -> Callable[[bytes], Any]:
+    # Ids by their spec sizes, enum values, string and list lengths
+    # (polyray.protocol.validation); handlers check what is required.
+    return safe_deserializer(cls, validation.check_message, (validation.InvalidInput,))
 
 
 def generic_handler(servicer: RayletServicer) -> grpc.GenericRpcHandler:
@@ -328,14 +268,14 @@ def generic_handler(servicer: RayletServicer) -> grpc.GenericRpcHandler:
         impl = getattr(servicer, method.name)
         if method.server_streaming:
             handlers[method.name] = grpc.unary_stream_rpc_method_handler(
-                _guard_stream(method.name, impl),
-                request_deserializer=_safe_deserializer(request_cls),
+                guard_stream(SERVICE_NAME, method.name, impl, (ValueError,)),
+                request_deserializer=_deserializer(request_cls),
                 response_serializer=reply_cls.SerializeToString,
             )
         else:
             handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-                _guard_unary(method.name, impl),
-                request_deserializer=_safe_deserializer(request_cls),
+                guard_unary(SERVICE_NAME, method.name, impl, (ValueError,)),
+                request_deserializer=_deserializer(request_cls),
                 response_serializer=reply_cls.SerializeToString,
             )
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
