@@ -271,22 +271,7 @@ final class ObjectGetter {
               return;
             }
             fetching.remove(oid);
-            if (!reply.getFound()) {
-              w.memoryStore.set(oid, MemoryStore.Entry.error(reply.hasFailure() ? reply.getFailure()
-                  : ErrorRecords.system(ErrorKind.OBJECT_LOST, "the owner at " + Rpcs.target(owner)
-                      + " does not know object " + Hex.of(oid.toByteArray()))));
-              return;
-            }
-            ReturnObject obj = reply.getObject();
-            if (obj.hasValue()) {
-              w.memoryStore.set(oid, MemoryStore.Entry.value(obj.getValue(), obj.getSize(), List.of()));
-            } else {
-              ByteString node = obj.getInStoreNode();
-              if (node.isEmpty() && reply.getLocationsCount() > 0) {
-                node = reply.getLocations(0);
-              }
-              w.memoryStore.set(oid, MemoryStore.Entry.inStore(node, obj.getSize(), List.of()));
-            }
+            apply(oid, owner, reply);
           }
 
           @Override

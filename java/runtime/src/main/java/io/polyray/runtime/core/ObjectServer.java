@@ -198,18 +198,8 @@ final class ObjectServer {
   }
 
   private static void reply(StreamObserver<GetObjectReply> out, ByteString oid, MemoryStore.Entry e) {
-    GetObjectReply.Builder b = GetObjectReply.newBuilder().setFound(true);
-    if (e.error != null) {
-      b.setObject(ReturnObject.newBuilder().setObjectId(oid).setValue(Envelope.newBuilder()
-          .setFormat(Format.FORMAT_ERROR).setBody(ByteString.copyFrom(Codec.encodeError(e.error).body()))));
-    } else if (e.envelope != null) {
-      b.setObject(ReturnObject.newBuilder().setObjectId(oid).setValue(e.envelope).setSize(e.size));
-    } else {
-      b.setObject(ReturnObject.newBuilder().setObjectId(oid).setInStoreNode(e.inStoreNode).setSize(e.size))
-          .addLocations(e.inStoreNode);
-    }
     try {
-      out.onNext(b.build());
+      out.onNext(answer(oid, e));
       out.onCompleted();
     } catch (RuntimeException x) {
       // the borrower went away
