@@ -18,26 +18,19 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import grpc
 import numpy as np
 import pytest
+from chaos_util import compile_java_driver, end_driver, start_driver
+from cluster_util import Cluster
+from xlang_support import CPP_SRC, build_cpp, xlang_java_classes  # noqa: F401  (pytest fixture)
 
-from polyray import sdk
+import polyray
+from polyray.protocol import raylet_pb2, raylet_pb2_grpc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-for _p in (os.path.join(HERE, "..", "cluster"), os.path.join(HERE, "..", "xlang")):
-    if os.path.abspath(_p) not in sys.path:
-        sys.path.insert(0, os.path.abspath(_p))
-
-from cluster_util import Cluster  # noqa: E402
-from xlang_support import CPP_SRC, build_cpp, xlang_java_classes  # noqa: E402,F401  (pytest fixture)
-
-import polyray  # noqa: E402
-from polyray.protocol import raylet_pb2, raylet_pb2_grpc  # noqa: E402
 
 pytestmark = pytest.mark.timeout(900)  # the first use may compile the drivers
 #: From READY (B alive, the value computed) to the driver's answer after the kill.
@@ -109,12 +102,7 @@ public final class LineageDriver {
 def drive(cmd: list[str], cluster: Cluster, b, args_out: list[str] | None = None) -> tuple[str, float]:
     """Runs a driver; after READY SIGKILLs B and starts a node with ``b``; the driver's
     answer line and the seconds from the kill to it."""
-    env = dict(os.environ)
-    env["POLYRAY_PYTHON"] = sys.executable
-    env.pop("POLYRAY_ADDRESS", None)
-    env.pop("POLYRAY_LINEAGE_MAX_BYTES", None)
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True)
+    proc = start_driver(cmd)
     assert proc.stdin is not None and proc.stdout is not None
     answer = ""
     arg_line = args_out if args_out is not None else []
@@ -135,43 +123,17 @@ def drive(cmd: list[str], cluster: Cluster, b, args_out: list[str] | None = None
                 took = time.monotonic() - killed
             elif line.startswith("DONE"):
                 break
-        rc = proc.wait(60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    err = proc.stderr.read() if proc.stderr else ""
-    assert rc == 0, f"driver failed ({rc}): {answer}\n{err[-4000:]}"
+        err = end_driver(proc, answer)
     assert killed, f"the driver never got its value ready:\n{err[-4000:]}"
     assert answer, f"no answer:\n{err[-4000:]}"
     return answer, took
 
 
-@pytest.fixture
-def two_nodes():
-    c = Cluster()
-    try:
-        c.start_head(num_cpus=2)
-        b = c.add_node(num_cpus=2, resources={"b": 2})
-        c.wait_alive(2)
-        yield c, b
-    finally:
-        c.shutdown()
-
-
 @pytest.fixture(scope="module")
 def java_driver(tmp_path_factory) -> list[str]:
-    import shutil
-    if shutil.which("javac") is None or not sdk.java_classpath():
-        pytest.fail("no JDK or the Java SDK is not built (make setup)", pytrace=False)
-    tmp = tmp_path_factory.mktemp("lineage_java")
-    src = tmp / "lineagetest" / "LineageDriver.java"
-    src.parent.mkdir()
-    src.write_text(JAVA_DRIVER)
-    out = tmp / "classes"
-    subprocess.run(["javac", "-cp", ":".join(sdk.java_classpath()), "-d", str(out), str(src)], check=True,
-                   capture_output=True, timeout=300)
-    return ["java", "-cp", ":".join(sdk.java_classpath() + [str(out)]), "lineagetest.LineageDriver", str(out)]
+    cmd, out = compile_java_driver(tmp_path_factory.mktemp("lineage_java"), "lineagetest.LineageDriver", JAVA_DRIVER)
+    return [*cmd, out]
 
 
 @pytest.fixture(scope="module")

@@ -13,21 +13,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
-
-from polyray import sdk
+from chaos_util import compile_java_driver, end_driver, start_driver
+from cluster_util import NODE_TIMEOUT_S
+from xlang_support import build_cpp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-for _p in (os.path.join(HERE, "..", "cluster"), os.path.join(HERE, "..", "xlang")):
-    if os.path.abspath(_p) not in sys.path:
-        sys.path.insert(0, os.path.abspath(_p))
-
-from cluster_util import NODE_TIMEOUT_S, Cluster  # noqa: E402
-from xlang_support import build_cpp  # noqa: E402
 
 pytestmark = pytest.mark.timeout(900)  # the first use may compile the drivers
 #: From the SIGKILL of B to the driver's error (the GCS's node timeout + 5 s).
@@ -88,11 +81,7 @@ public final class NodeDeathDriver {
 def drive(cmd: list[str], b, pid_file: str) -> tuple[str, float]:
     """Runs a driver; once its task runs on B, SIGKILLs B's process group and lets
     the driver get. Returns its answer line and the seconds from the kill to it."""
-    env = dict(os.environ)
-    env["POLYRAY_PYTHON"] = sys.executable
-    env.pop("POLYRAY_ADDRESS", None)
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True)
+    proc = start_driver(cmd)
     assert proc.stdin is not None and proc.stdout is not None
     answer, killed, took = "", 0.0, 0.0
     try:
@@ -110,42 +99,16 @@ def drive(cmd: list[str], b, pid_file: str) -> tuple[str, float]:
                 answer, took = line.strip(), time.monotonic() - killed
             elif line.startswith("DONE"):
                 break
-        rc = proc.wait(60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    err = proc.stderr.read() if proc.stderr else ""
-    assert rc == 0, f"driver failed ({rc}): {answer}\n{err[-4000:]}"
+        err = end_driver(proc, answer)
     assert answer, f"no answer:\n{err[-4000:]}"
     return answer, took
 
 
-@pytest.fixture
-def two_nodes():
-    c = Cluster()
-    try:
-        c.start_head(num_cpus=2)
-        b = c.add_node(num_cpus=2, resources={"b": 2})
-        c.wait_alive(2)
-        yield c, b
-    finally:
-        c.shutdown()
-
-
 @pytest.fixture(scope="module")
 def java_driver(tmp_path_factory) -> tuple[list[str], str]:
-    import shutil
-    if shutil.which("javac") is None or not sdk.java_classpath():
-        pytest.fail("no JDK or the Java SDK is not built (make setup)", pytrace=False)
-    tmp = tmp_path_factory.mktemp("node_death_java")
-    src = tmp / "nodedeathtest" / "NodeDeathDriver.java"
-    src.parent.mkdir()
-    src.write_text(JAVA_DRIVER)
-    out = tmp / "classes"
-    subprocess.run(["javac", "-cp", ":".join(sdk.java_classpath()), "-d", str(out), str(src)], check=True,
-                   capture_output=True, timeout=300)
-    return ["java", "-cp", ":".join(sdk.java_classpath() + [str(out)]), "nodedeathtest.NodeDeathDriver"], str(out)
+    return compile_java_driver(tmp_path_factory.mktemp("node_death_java"), "nodedeathtest.NodeDeathDriver",
+                               JAVA_DRIVER)
 
 
 @pytest.fixture(scope="module")
