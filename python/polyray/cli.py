@@ -129,7 +129,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print nodes, resources used and total, actors and workers."""
     import grpc
 
-    from polyray.protocol import common_pb2
+    from polyray.protocol import auth, common_pb2
     from polyray.protocol import gcs_pb2 as gcs
     from polyray.protocol import gcs_pb2_grpc as gcs_grpc
     from polyray.protocol import raylet_pb2 as rl
@@ -143,7 +143,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         address = heads[-1]["address"]
-    with grpc.insecure_channel(address) as channel:
+    with auth.channel(address) as channel:
         stub = gcs_grpc.GcsServiceStub(channel)
         try:
             nodes = stub.GetAllNodes(gcs.GetAllNodesRequest(), timeout=5).nodes
@@ -161,7 +161,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 print(f"  {k}: {used:g}/{total:g} used")
             if not n.alive:
                 continue
-            with grpc.insecure_channel(f"{n.raylet_address.host}:{n.raylet_address.port}") as rch:
+            with auth.channel(f"{n.raylet_address.host}:{n.raylet_address.port}") as rch:
                 try:
                     stats = rl_grpc.RayletServiceStub(rch).GetNodeStats(rl.GetNodeStatsRequest(), timeout=5)
                 except grpc.RpcError:
@@ -184,6 +184,22 @@ def cmd_status(args: argparse.Namespace) -> int:
                 code = f" exit_code={last.exit_code}" if last.reason == common_pb2.REASON_PROCESS_EXITED else ""
                 first = last.message.splitlines()[0] if last.message else ""
                 print(f"    restarts={a.num_restarts} last death: {why}{code}: {first}")
+    return 0
+
+
+def cmd_get_auth_token(args: argparse.Namespace) -> int:
+    """Print the cluster token this machine's processes use (env, token path, default file)."""
+    from polyray.protocol import auth
+
+    try:
+        token = auth.current_token()
+    except auth.AuthError as e:
+        print(f"polyray get-auth-token: {e}", file=sys.stderr)
+        return 1
+    if token is None:
+        print(f"polyray get-auth-token: authentication is disabled ({auth.ENV_MODE}=disabled)", file=sys.stderr)
+        return 1
+    print(token)
     return 0
 
 
@@ -233,6 +249,9 @@ def main(argv: list[str] | None = None) -> None:
     st = sub.add_parser("status", help="show nodes, resources, actors and workers")
     st.add_argument("--address")
     st.set_defaults(fn=cmd_status)
+    gt = sub.add_parser("get-auth-token", help="print the cluster's auth token (POLYRAY_AUTH_TOKEN, "
+                                               "POLYRAY_AUTH_TOKEN_PATH or ~/.polyray/auth_token)")
+    gt.set_defaults(fn=cmd_get_auth_token)
     jc = sub.add_parser("java-classpath", help="print the classpath of the Java SDK (to build and run Java drivers)")
     jc.set_defaults(fn=cmd_java_classpath)
     cf = sub.add_parser("cpp-flags", help="print the compiler and linker flags of the C++ SDK "

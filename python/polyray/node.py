@@ -130,9 +130,19 @@ def _custom_resources(text: str) -> dict:
 async def _run(args: argparse.Namespace) -> None:
     from polyray.gcs.config import GcsConfig
     from polyray.gcs.server import GcsServer
+    from polyray.protocol import auth
     from polyray.raylet.config import NodeConfig
     from polyray.raylet.server import RayletServer
 
+    # The head creates the cluster token if none is given; a joining node must
+    # find one. Either way it goes into this process's environment, so every
+    # worker the raylet starts inherits it (docs/security.md).
+    try:
+        token = auth.ensure_head_token() if args.head else auth.current_token()
+    except auth.AuthError as e:
+        raise SystemExit(f"polyray.node: {e}") from None
+    if token is not None:
+        os.environ[auth.ENV_TOKEN] = token
     remove_stale_segments()
     gcs_server = None
     if args.head:
@@ -258,7 +268,12 @@ def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None
     if object_store_memory is not None:
         cmd += ["--object-store-memory", str(int(object_store_memory))]
     log = open(log_path, "wb")
+    from polyray.protocol import auth
     env = dict(os.environ)
+    # The embedded head's token: the one given, or a new one in the default
+    # file; the head and this driver use the same one.
+    auth.ensure_head_token()
+    env.update(auth.child_env())
     env["PYTHONPATH"] = os.pathsep.join([p for p in sys.path if p] + [env.get("PYTHONPATH", "")])
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                             start_new_session=True)

@@ -1,0 +1,373 @@
+"""The cluster token: where it comes from, how clients send it, how servers check it.
+
+One module for every Python process of a cluster (GCS, raylet, drivers,
+workers, the CLI). The names are shared with Java and C++ (DESIGN.md §11):
+
+* ``POLYRAY_AUTH_MODE``: ``token`` (the default) or ``disabled`` (a warning
+  is logged once per process);
+* the token: ``POLYRAY_AUTH_TOKEN``, else the file named by
+  ``POLYRAY_AUTH_TOKEN_PATH`` (an unreadable or empty file is an error naming
+  the file and why), else the default file ``~/.polyray/auth_token``. A head
+  that finds none creates a random 256-bit token there (mode 0600 in a 0700
+  folder; two heads racing end with one token: the file appears complete and
+  only once, by a hard link of a finished temporary file);
+* gRPC: metadata ``authorization: Bearer <token>`` on every call; servers
+  refuse a call without it, or with another token, with UNAUTHENTICATED
+  (``AuthServerInterceptor``, constant-time comparison, a log line naming the
+  peer and the method);
+* the push port: the connecting side's first frame on each connection is a
+  ``PushHello`` carrying the token; the worker closes a connection whose
+  hello does not match before it reads any task.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+log = logging.getLogger(__name__)
+
+ENV_MODE = "POLYRAY_AUTH_MODE"
+ENV_TOKEN = "POLYRAY_AUTH_TOKEN"
+ENV_TOKEN_PATH = "POLYRAY_AUTH_TOKEN_PATH"
+MODE_TOKEN = "token"
+MODE_DISABLED = "disabled"
+#: gRPC metadata key (lower case, as gRPC requires) and the value's prefix.
+METADATA_KEY = "authorization"
+BEARER = "Bearer "
+#: Bytes of randomness in a created token (256 bits; written as 64 hex digits).
+TOKEN_BYTES = 32
+
+
+class AuthError(RuntimeError):
+    """The token cannot be found or read; the message says where and why."""
+
+
+def default_token_path() -> Path:
+    """``~/.polyray/auth_token`` of the current user."""
+    return Path.home() / ".polyray" / "auth_token"
+
+
+_warned_disabled = False
+
+
+def auth_mode(env: Mapping[str, str] | None = None) -> str:
+    """``token`` or ``disabled`` from POLYRAY_AUTH_MODE (default ``token``).
+
+    Raises AuthError on any other value, so a typo never turns auth off."""
+    global _warned_disabled
+    env = os.environ if env is None else env
+    mode = env.get(ENV_MODE, "").strip().lower() or MODE_TOKEN
+    if mode not in (MODE_TOKEN, MODE_DISABLED):
+        raise AuthError(f"{ENV_MODE}={env.get(ENV_MODE)!r}: expected '{MODE_TOKEN}' or '{MODE_DISABLED}'")
+    if mode == MODE_DISABLED and not _warned_disabled and env is os.environ:
+        _warned_disabled = True
+        log.warning("%s=disabled: every polyray port accepts anyone who can reach it", ENV_MODE)
+    return mode
+
+
+def read_token_file(path: str | os.PathLike[str]) -> str:
+    """The token in ``path`` (surrounding whitespace removed).
+
+    Raises AuthError naming the file when it cannot be read or is empty."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            token = f.read().strip()
+    except OSError as e:
+        raise AuthError(f"cannot read the polyray auth token file {os.fspath(path)}: "
+                        f"{e.strerror or type(e).__name__}") from e
+    except UnicodeDecodeError as e:
+        raise AuthError(f"the polyray auth token file {os.fspath(path)} is not text: {e}") from e
+    if not token:
+        raise AuthError(f"the polyray auth token file {os.fspath(path)} is empty")
+    return token
+
+
+def create_token_file(path: str | os.PathLike[str] | None = None) -> str:
+    """Write a new random token to ``path`` (default file) unless one is there; the token in it.
+
+    The folder is made with mode 0700 and the file with 0600. The token is
+    written to a temporary file first and hard-linked to ``path``: the link
+    fails if ``path`` exists, so of two heads racing one wins and both
+    return the winner's token, and no reader ever sees a half-written file."""
+    target = Path(path) if path is not None else default_token_path()
+    folder = target.parent
+    if not folder.exists():
+        try:
+            folder.mkdir(mode=0o700, parents=True)
+        except FileExistsError:
+            pass
+    token = secrets.token_hex(TOKEN_BYTES)
+    tmp = folder / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(token + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return read_token_file(target)
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    log.info("created the cluster's auth token in %s", target)
+    return token
+
+
+def resolve_token(env: Mapping[str, str] | None = None, *, create: bool = False) -> str | None:
+    """The token this process uses, or None when auth is disabled.
+
+    Order: POLYRAY_AUTH_TOKEN, POLYRAY_AUTH_TOKEN_PATH, the default file;
+    with ``create`` (a head) a missing default file is created. Raises
+    AuthError when no token is found (or the named file is unusable)."""
+    env = os.environ if env is None else env
+    if auth_mode(env) == MODE_DISABLED:
+        return None
+    token = env.get(ENV_TOKEN, "").strip()
+    if token:
+        return token
+    path = env.get(ENV_TOKEN_PATH, "").strip()
+    if path:
+        return read_token_file(path)
+    default = default_token_path()
+    if default.exists() or not create:
+        try:
+            return read_token_file(default)
+        except AuthError as e:
+            if create or default.exists():
+                raise
+            raise AuthError(
+                f"no polyray auth token: set {ENV_TOKEN} or {ENV_TOKEN_PATH}, or start a head on this "
+                f"machine (it writes {default}); {ENV_MODE}=disabled turns authentication off") from e
+    return create_token_file(default)
+
+
+_lock = threading.Lock()
+_cache: tuple[tuple[str, str, str, str], str | None] | None = None
+
+
+def current_token() -> str | None:
+    """``resolve_token()`` for this process, cached while the environment is unchanged."""
+    global _cache
+    key = (os.environ.get(ENV_MODE, ""), os.environ.get(ENV_TOKEN, ""),
+           os.environ.get(ENV_TOKEN_PATH, ""), str(default_token_path()))
+    cached = _cache
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    with _lock:
+        token = resolve_token()
+        _cache = (key, token)
+        return token
+
+
+def ensure_head_token() -> str | None:
+    """For a head: resolve the token, creating the default file if none is found,
+    and put it in this process's environment so every process it starts inherits it."""
+    token = resolve_token(create=True)
+    if token is not None:
+        os.environ[ENV_TOKEN] = token
+    return token
+
+
+def child_env() -> dict[str, str]:
+    """The auth variables a process passes to the processes it starts (workers, heads)."""
+    mode = auth_mode()
+    if mode == MODE_DISABLED:
+        return {ENV_MODE: MODE_DISABLED}
+    token = current_token()
+    return {ENV_MODE: MODE_TOKEN, ENV_TOKEN: token or ""}
+
+
+# ----------------------------------------------------------------- clients
+
+def call_metadata(token: str | None = None) -> tuple[tuple[str, str], ...]:
+    """The metadata of one call: the bearer token, or nothing when auth is disabled."""
+    token = current_token() if token is None else token
+    return ((METADATA_KEY, BEARER + token),) if token else ()
+
+
+def _with_metadata(details: Any, metadata: tuple[tuple[str, str], ...], cls: Any) -> Any:
+    md = list(details.metadata or ()) + list(metadata)
+    fields = {f: getattr(details, f) for f in cls._fields}
+    fields["metadata"] = md if cls is not grpc.aio.ClientCallDetails else grpc.aio.Metadata(*md)
+    return cls(**fields)
+
+
+class _AioAuth(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor,
+               grpc.aio.StreamUnaryClientInterceptor, grpc.aio.StreamStreamClientInterceptor):
+    """Adds the bearer token to every call of a grpc.aio channel."""
+
+    def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
+        self._md = metadata
+
+    def _details(self, details: Any) -> Any:
+        return _with_metadata(details, self._md, grpc.aio.ClientCallDetails)
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+    async def intercept_stream_unary(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
+        return await continuation(self._details(details), request_iterator)
+
+    async def intercept_stream_stream(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
+        return await continuation(self._details(details), request_iterator)
+
+
+class _SyncDetails:
+    """A grpc.ClientCallDetails with the token added."""
+
+    def __init__(self, details: Any, metadata: tuple[tuple[str, str], ...]) -> None:
+        self.method = details.method
+        self.timeout = details.timeout
+        self.metadata = list(details.metadata or ()) + list(metadata)
+        self.credentials = details.credentials
+        self.wait_for_ready = getattr(details, "wait_for_ready", None)
+        self.compression = getattr(details, "compression", None)
+
+
+class _SyncAuth(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds the bearer token to every call of a blocking channel."""
+
+    def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
+        self._md = metadata
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(_SyncDetails(details, self._md), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(_SyncDetails(details, self._md), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
+        return continuation(_SyncDetails(details, self._md), request_iterator)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
+        return continuation(_SyncDetails(details, self._md), request_iterator)
+
+
+def aio_channel(target: str, options: list[tuple[str, Any]] | None = None) -> grpc.aio.Channel:
+    """A grpc.aio channel to ``target`` whose every call carries the cluster token."""
+    md = call_metadata()
+    interceptors = [_AioAuth(md)] if md else None
+    return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
+
+
+def channel(target: str, options: list[tuple[str, Any]] | None = None) -> grpc.Channel:
+    """A blocking channel to ``target`` whose every call carries the cluster token."""
+    ch = grpc.insecure_channel(target, options=options)
+    md = call_metadata()
+    return grpc.intercept_channel(ch, _SyncAuth(md)) if md else ch
+
+
+# ----------------------------------------------------------------- servers
+
+def token_matches(presented: str | bytes | None, expected: str) -> bool:
+    """Constant-time comparison of a presented token with the expected one."""
+    if not presented:
+        return False
+    if isinstance(presented, str):
+        presented = presented.encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(presented, expected.encode("utf-8"))
+
+
+def bearer_token(metadata: Any) -> str | None:
+    """The token of an ``authorization: Bearer <token>`` entry of ``metadata``, or None."""
+    for key, value in metadata or ():
+        if key == METADATA_KEY:
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            return value[len(BEARER):] if value.startswith(BEARER) else None
+    return None
+
+
+def _refusal(method: str, why: str, kind: grpc.RpcMethodHandler | None) -> grpc.RpcMethodHandler:
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        log.warning("refused %s from %s: %s", method, context.peer(), why)
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"polyray: {why} (see docs/security.md)")
+
+    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await refuse(request, context)
+        yield None  # pragma: no cover — abort raised
+
+    # The request is never decoded: a refused call's bytes reach no parser.
+    def raw(b: bytes) -> bytes:
+        return b
+    if kind is not None and kind.response_streaming:
+        if kind.request_streaming:
+            return grpc.stream_stream_rpc_method_handler(refuse_stream, request_deserializer=raw)
+        return grpc.unary_stream_rpc_method_handler(refuse_stream, request_deserializer=raw)
+    if kind is not None and kind.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(refuse, request_deserializer=raw)
+    return grpc.unary_unary_rpc_method_handler(refuse, request_deserializer=raw)
+
+
+class AuthServerInterceptor(grpc.aio.ServerInterceptor):
+    """Refuses every call whose metadata lacks the cluster token (UNAUTHENTICATED).
+
+    One instance on every grpc.aio server polyray builds (GCS, raylet,
+    CoreWorker): no method can opt out. The refused call's handler never runs
+    and its request is never decoded."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = ("Bearer " + token).encode("utf-8")
+
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        presented = None
+        for key, value in handler_call_details.invocation_metadata or ():
+            if key == METADATA_KEY:
+                presented = value
+                break
+        if presented is not None:
+            raw = presented.encode("utf-8", "surrogateescape") if isinstance(presented, str) else presented
+            if hmac.compare_digest(raw, self._expected):
+                return await continuation(handler_call_details)
+            why = "wrong auth token"
+        else:
+            why = "no auth token"
+        handler = await continuation(handler_call_details)
+        return _refusal(handler_call_details.method, why, handler)
+
+
+def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
+    """The interceptors every polyray grpc.aio server is built with."""
+    token = current_token()
+    return [AuthServerInterceptor(token)] if token else []
+
+
+# ----------------------------------------------------------------- push port
+
+def hello_body(token: str | None = None) -> bytes:
+    """The serialized PushHello a push connection starts with (empty token when disabled)."""
+    from polyray.protocol import core_worker_pb2 as cw
+    token = current_token() if token is None else token
+    return cw.PushHello(auth_token=(token or "").encode("utf-8")).SerializeToString()
+
+
+def hello_ok(body: bytes, token: str | None) -> bool:
+    """Whether a push connection's first frame carries ``token`` (always true when disabled)."""
+    if token is None:
+        return True
+    from polyray.protocol import core_worker_pb2 as cw
+    try:
+        hello = cw.PushHello.FromString(body)
+    except Exception:  # noqa: BLE001 — garbage is a refusal, not a crash
+        return False
+    return hmac.compare_digest(hello.auth_token, token.encode("utf-8"))
