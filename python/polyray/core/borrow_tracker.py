@@ -1,14 +1,23 @@
 """Borrow registrations this process sends to the owners of objects it holds.
 
 The ReferenceCounter decides when this process starts or stops borrowing an
-object owned elsewhere; the BorrowTracker carries it out: it batches "added"
-and "removed" updates per owner and sends one UpdateBorrows per owner (on the
+object owned elsewhere; the BorrowTracker carries it out: it queues "added"
+and "removed" updates per owner and sends them as UpdateBorrows calls (on the
 io loop), at most one call open per owner and MAX_UPDATES_IN_FLIGHT across
-owners (docs/ownership.md, "Fan-out"). Before a worker reports a task's result, the borrows that task made
-must have reached their owners (``flush``), so an owner never frees an
-object a caller is about to receive.
+owners (docs/ownership.md, "Fan-out"). Before a worker reports a task's
+result, the borrows that task made must have reached their owners
+(``flush``), so an owner never frees an object a caller is about to receive.
+
+The order rule (docs/ownership.md, "The reference protocol"): a "removed"
+update is sent only once every "added" update decided before it, to any
+owner, has been answered. Letting go of an outer object makes its owner
+release what is nested in it; the adds for those nested refs are decided
+first (when the value was decoded), so they have landed at their owners
+before the outer object can go. ``BorrowQueue`` holds the rule without I/O
+(the property tests in tests/core/unit/test_ref_protocol.py drive it).
 
 Invariants: updates to one owner are sent in the order they were decided;
+a removal never overtakes an earlier add, whoever the two owners are;
 ``flush`` returns only when every update decided before it was answered (or
 its owner was found gone).
 """
@@ -16,7 +25,10 @@ its owner was found gone).
 from __future__ import annotations
 
 import asyncio
+import heapq
+from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 
@@ -32,8 +44,94 @@ from polyray.protocol import runtime_spec as spec
 MAX_UPDATES_IN_FLIGHT = spec.FANOUT_MAX_BORROW_UPDATES_IN_FLIGHT
 
 
+class BorrowQueue:
+    """Borrow updates decided and not yet sent, per owner, with the order rule.
+
+    ``decide`` queues updates (each gets a sequence number in decision
+    order); ``take(key)`` gives the next call for an owner, or None when the
+    owner has a call open, nothing queued, or its next update is a removal
+    that must wait for earlier adds; ``answered`` records a call's reply.
+    ``ordered=False`` is the rule before the protocol (every queued update of
+    an owner goes at once, whatever other owners were told): the property
+    tests show it frees held objects.
+    """
+
+    def __init__(self, ordered: bool = True) -> None:
+        self.ordered = ordered
+        self._seq = 0
+        self._queues: dict[Any, deque] = {}        # owner key -> deque of (seq, is_add, oid)
+        self._unacked: list[int] = []              # heap of the seqs of adds not answered yet
+        self._acked: set[int] = set()              # answered seqs still in the heap (lazy deletion)
+        self.busy: set[Any] = set()                # owners with a call open
+
+    def decide(self, key: Any, added: list, removed: list) -> None:
+        q = self._queues.get(key)
+        if q is None:
+            q = self._queues[key] = deque()
+        for oid in added:
+            self._seq += 1
+            q.append((self._seq, True, oid))
+            heapq.heappush(self._unacked, self._seq)
+        for oid in removed:
+            self._seq += 1
+            q.append((self._seq, False, oid))
+
+    def _oldest_unacked(self) -> int:
+        heap, acked = self._unacked, self._acked
+        while heap and heap[0] in acked:
+            acked.discard(heapq.heappop(heap))
+        return heap[0] if heap else 1 << 62
+
+    def waiting(self) -> list:
+        """Owners with updates queued and no call open."""
+        return [k for k, q in self._queues.items() if q and k not in self.busy]
+
+    def take(self, key: Any) -> tuple[list, list, list[int]] | None:
+        """The next call to ``key``: (added, removed, seqs of the adds), or None."""
+        q = self._queues.get(key)
+        if not q or key in self.busy:
+            return None
+        added: list = []
+        removed: list = []
+        seqs: list[int] = []
+        if not self.ordered:
+            while q:
+                seq, is_add, oid = q.popleft()
+                (added if is_add else removed).append(oid)
+                if is_add:
+                    seqs.append(seq)
+        elif q[0][1]:
+            # Adds go at once (an add never waits: it only keeps things alive).
+            while q and q[0][1]:
+                seq, _, oid = q.popleft()
+                added.append(oid)
+                seqs.append(seq)
+        else:
+            oldest = self._oldest_unacked()
+            while q and not q[0][1] and q[0][0] < oldest:
+                removed.append(q.popleft()[2])
+            if not removed:
+                return None  # an earlier add is still on its way somewhere
+        if not q:
+            del self._queues[key]
+        self.busy.add(key)
+        return added, removed, seqs
+
+    def answered(self, key: Any, seqs: list[int]) -> None:
+        """A call to ``key`` was answered (or its owner found gone)."""
+        self.busy.discard(key)
+        self._acked.update(seqs)
+
+    def has_queued(self, key: Any) -> bool:
+        return key in self._queues
+
+    def idle(self) -> bool:
+        """Nothing queued and no call open."""
+        return not self._queues and not self.busy
+
+
 class BorrowTracker:
-    """Batches borrow updates to owners and waits for them to land."""
+    """Sends borrow updates to owners in the protocol's order and waits for them to land."""
 
     def __init__(self, *, ctx: WorkerContext, io: IoLoop, connections: Connections,
                  on_released: Callable[[list[bytes]], None]) -> None:
@@ -43,12 +141,10 @@ class BorrowTracker:
         # Told (on the loop) which borrowed objects are no longer held here,
         # so what was fetched about them is dropped off the user's thread.
         self._on_released = on_released
-        self._pending: dict[bytes, tuple[pb.Address, list, list]] = {}
-        self._flush: asyncio.Future | None = None
-        # UpdateBorrows calls not yet answered, and the last one per owner (by worker id).
-        self._sending: set[asyncio.Future] = set()
-        self._tails: dict[bytes, asyncio.Future] = {}
-        self._slots: asyncio.Semaphore | None = None
+        self._queue = BorrowQueue()
+        self._owners: dict[bytes, pb.Address] = {}
+        self._kick: asyncio.Future | None = None
+        self._idle_waiters: list[asyncio.Future] = []
         #: Calls open now, and the most ever open at once (for tests).
         self.in_flight = 0
         self.max_in_flight = 0
@@ -61,63 +157,61 @@ class BorrowTracker:
         if self._ctx.shutting_down:
             return
         self.changed = True
-        self._io.call_soon(self._queue, owner, added, removed)
+        self._io.call_soon(self._decide, owner, added, removed)
 
-    def _queue(self, owner: pb.Address, added: list, removed: list) -> None:
+    def _decide(self, owner: pb.Address, added: list, removed: list) -> None:
         if removed:
             self._on_released(removed)
         key = owner.worker_id
-        entry = self._pending.get(key)
-        if entry is None:
-            entry = self._pending[key] = (owner, [], [])
-        entry[1].extend(added)
-        entry[2].extend(removed)
-        if self._flush is None:
-            self._flush = asyncio.ensure_future(self._send())
+        self._owners[key] = owner
+        self._queue.decide(key, added, removed)
+        if self._kick is None:
+            # Decisions made in the same loop turn go out together.
+            self._kick = asyncio.ensure_future(self._pump_soon())
 
-    async def _send(self) -> None:
+    async def _pump_soon(self) -> None:
         await asyncio.sleep(0)
-        pending, self._pending = self._pending, {}
-        self._flush = None
-        address = self._ctx.address
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(MAX_UPDATES_IN_FLIGHT)
-        sends = []
-        for key, (owner, added, removed) in pending.items():
-            # One call open per owner: a later update to an owner waits for the earlier one (order kept).
-            previous = self._tails.get(key)
-            send = asyncio.ensure_future(self._send_one(key, owner, cw.UpdateBorrowsRequest(
-                borrower=address, added=added, removed=removed), previous))
-            self._tails[key] = send
-            self._sending.add(send)
-            send.add_done_callback(self._sending.discard)
-            sends.append(send)
-        if sends:
-            await asyncio.wait(sends)
+        self._kick = None
+        self._pump()
 
-    async def _send_one(self, key: bytes, owner: pb.Address, request: cw.UpdateBorrowsRequest,
-                        previous: asyncio.Future | None) -> None:
+    def _pump(self) -> None:
+        queue = self._queue
+        for key in queue.waiting():
+            if self.in_flight >= MAX_UPDATES_IN_FLIGHT:
+                break
+            call = queue.take(key)
+            if call is None:
+                continue
+            added, removed, seqs = call
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            request = cw.UpdateBorrowsRequest(borrower=self._ctx.address, added=added, removed=removed)
+            asyncio.ensure_future(self._send_one(key, request, seqs))
+        if queue.idle() and self._kick is None:
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+
+    async def _send_one(self, key: bytes, request: cw.UpdateBorrowsRequest, seqs: list[int]) -> None:
         try:
-            if previous is not None:
-                await asyncio.wait([previous])
-            assert self._slots is not None
-            async with self._slots:  # at most MAX_UPDATES_IN_FLIGHT calls open across owners
-                self.in_flight += 1
-                self.max_in_flight = max(self.max_in_flight, self.in_flight)
-                try:
-                    await self._connections.worker(owner).UpdateBorrows(request, timeout=RPC_TIMEOUT)
-                except grpc.aio.AioRpcError:
-                    pass  # the owner is gone: nothing to keep alive there
-                finally:
-                    self.in_flight -= 1
+            await self._connections.worker(self._owners[key]).UpdateBorrows(request, timeout=RPC_TIMEOUT)
+        except grpc.aio.AioRpcError:
+            pass  # the owner is gone: nothing to keep alive there
         finally:
-            if self._tails.get(key) is asyncio.current_task():
-                del self._tails[key]
+            self.in_flight -= 1
+            self._queue.answered(key, seqs)
+            if not self._queue.has_queued(key):
+                self._owners.pop(key, None)
+            self._pump()
 
     async def flush(self) -> None:
-        """Wait until borrow registrations made so far reached their owners (on the loop)."""
-        while self._flush is not None or self._sending:
-            if self._flush is not None:
-                await self._flush
-            else:
-                await asyncio.wait(list(self._sending))
+        """Wait until borrow updates decided so far reached their owners (on the loop)."""
+        while not self._queue.idle() or self._kick is not None:
+            if self._kick is not None:
+                await self._kick
+                continue
+            w = asyncio.get_running_loop().create_future()
+            self._idle_waiters.append(w)
+            self._pump()
+            await w
