@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,12 +16,16 @@
 #include <thread>
 #include <vector>
 
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
 #include "core/core_worker.h"
 #include "core/store_io.h"
 #include "polyray/codec.h"
 #include "polyray/exceptions.h"
 #include "polyray/internal/runtime.h"
 #include "polyray/protocol/common.pb.h"
+#include "polyray/protocol/core_worker.pb.h"
 #include "polyray/store.h"
 
 namespace polyray::core {
@@ -247,6 +253,64 @@ TEST_F(CoreDriverTest, ObjectsAreFreedWhenTheirReferencesDrop) {
   EXPECT_FALSE(StoreHolds(put_id));
   EXPECT_FALSE(StoreHolds(ret_id));
   EXPECT_EQ(core().references().Size(), 0u);
+}
+
+/// Sends `body` as the request of CoreWorkerService/`method` of this driver; the status.
+grpc::Status CallRaw(CoreWorker& core, const std::string& method, const std::string& body,
+                     grpc::ByteBuffer* reply = nullptr) {
+  auto channel = grpc::CreateChannel(core.address().host() + ":" + std::to_string(core.address().port()),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::Slice slice(body);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer out;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  stub.UnaryCall(&ctx, "/polyray.rpc.CoreWorkerService/" + method, grpc::StubOptions(), &request, &out,
+                 [&](grpc::Status s) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   status = s;
+                   done = true;
+                   cv.notify_all();
+                 });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  if (reply != nullptr) *reply = out;
+  return status;
+}
+
+TEST_F(CoreDriverTest, AnUndecodableRequestIsInvalidArgumentNamingTheMethod) {
+  // Bytes that are no protobuf message: a field tag with wire type 7 (invalid).
+  const std::string garbage("\x0f\xff\xff\xff", 4);
+  for (const char* method : {"GetObject", "GetObjects", "UpdateBorrows", "AddObjectLocation", "CancelTask", "Exit"}) {
+    grpc::Status s = CallRaw(core(), method, garbage);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method << ": " << s.error_message();
+    EXPECT_NE(s.error_message().find(std::string("CoreWorkerService/") + method), std::string::npos)
+        << s.error_message();
+  }
+  // A request that decodes but has a bad field names the field; a sound one is answered.
+  rpc::GetObjectRequest bad;
+  bad.set_object_id("abc");
+  grpc::Status s = CallRaw(core(), "GetObject", bad.SerializeAsString());
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("GetObjectRequest.object_id"), std::string::npos) << s.error_message();
+  RefPtr put = rt().Put(Encode(int64_t{7}));
+  rpc::GetObjectRequest good;
+  good.set_object_id(put->object_id);
+  grpc::ByteBuffer out;
+  ASSERT_TRUE(CallRaw(core(), "GetObject", good.SerializeAsString(), &out).ok());
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(out.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  rpc::GetObjectReply reply;
+  ASSERT_TRUE(reply.ParseFromString(bytes));
+  EXPECT_TRUE(reply.found());
+  EXPECT_EQ(reply.object().object_id(), put->object_id);
 }
 
 }  // namespace

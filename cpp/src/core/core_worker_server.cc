@@ -43,15 +43,64 @@ void FillReply(CoreWorker& w, rpc::GetObjectReply* reply, const std::string& oid
   }
 }
 
-/// Finishes `reactor` with INVALID_ARGUMENT naming the field when `problem` is set.
-bool Rejected(grpc::ServerUnaryReactor* reactor, const std::string& problem) {
+/// Parses `in` into `msg` (a copy of the buffer: gRPC slices are shared).
+bool ParseRequest(const grpc::ByteBuffer& in, google::protobuf::MessageLite* msg) {
+  grpc::ByteBuffer copy(in);
+  return grpc::SerializationTraits<google::protobuf::MessageLite>::Deserialize(&copy, msg).ok();
+}
+
+/// One unary call whose request and reply travel as bytes: the request is
+/// parsed here, so one that does not decode is answered INVALID_ARGUMENT
+/// naming the method (the callback API answers UNIMPLEMENTED when its own
+/// deserializer fails, without calling the handler). The reactor owns the
+/// parsed request and the typed reply until gRPC is done with the call.
+template <class Req, class Rep>
+class UnaryCall : public grpc::ServerUnaryReactor {
+ public:
+  explicit UnaryCall(grpc::ByteBuffer* out) : out_(out) {}
+
+  /// Parses the request; false (and the call finished INVALID_ARGUMENT) when it does not decode.
+  bool Parse(const grpc::ByteBuffer* in, const char* method) {
+    if (in != nullptr && ParseRequest(*in, &request)) return true;
+    Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        std::string("CoreWorkerService/") + method + ": the request does not decode as " +
+                            Req::descriptor()->name()));
+    return false;
+  }
+  /// Finishes the call: the reply is serialized when `status` is OK.
+  void Done(const grpc::Status& status) {
+    if (status.ok()) {
+      bool own = false;
+      grpc::Status s = grpc::SerializationTraits<Rep>::Serialize(reply, out_, &own);
+      if (!s.ok()) {
+        Finish(s);
+        return;
+      }
+    }
+    Finish(status);
+  }
+  void OnDone() override { delete this; }
+
+  Req request;
+  Rep reply;
+
+ private:
+  grpc::ByteBuffer* out_;
+};
+
+/// Finishes `call` with INVALID_ARGUMENT naming the field when `problem` is set.
+template <class Call>
+bool Rejected(Call* call, const std::string& problem) {
   if (problem.empty()) return false;
-  reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, problem));
+  call->Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, problem));
   return true;
 }
 
 /// One PushTasks call on the worker's side.
-class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, rpc::PushTasksReply> {
+/// Its messages travel as bytes and are parsed here, so a message that does
+/// not decode ends the stream INVALID_ARGUMENT (the callback API's own
+/// deserializer would fail the read without saying why).
+class PushTasksReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   PushTasksReactor(CoreWorker& w, TaskReceiver* receiver) : w_(w), receiver_(receiver) {}
 
@@ -59,7 +108,7 @@ class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, r
   static PushTasksReactor* Start(CoreWorker& w, TaskReceiver* receiver) {
     auto r = std::make_shared<PushTasksReactor>(w, receiver);
     r->self_ = r;
-    r->StartRead(&r->request_);
+    r->StartRead(&r->request_bytes_);
     return r.get();
   }
 
@@ -74,7 +123,11 @@ class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, r
       if (finish) Finish(grpc::Status::OK);
       return;
     }
-    std::string bad = CheckPush(request_);
+    request_.Clear();
+    std::string bad = ParseRequest(request_bytes_, &request_)
+                          ? CheckPush(request_)
+                          : "CoreWorkerService/PushTasks: a message does not decode as PushTasksRequest";
+    request_bytes_.Clear();
     for (const rpc::TaskSpec& spec : request_.tasks()) {
       if (!bad.empty()) break;
       std::string problem = CheckTaskSpec(spec);
@@ -121,7 +174,7 @@ class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, r
       });
     }
     request_.Clear();
-    StartRead(&request_);
+    StartRead(&request_bytes_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -136,7 +189,7 @@ class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, r
       if (!write) finish = FinishLocked();
       cancelled = cancelled_;
     }
-    if (write) StartWrite(&reply_);
+    if (write) StartWrite(&reply_bytes_);
     if (finish) Finish(cancelled ? grpc::Status::CANCELLED : grpc::Status::OK);
   }
 
@@ -171,7 +224,7 @@ class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, r
         write = TakeBatchLocked();
       }
     }
-    if (write) StartWrite(&reply_);
+    if (write) StartWrite(&reply_bytes_);
     if (finish) Finish(grpc::Status::CANCELLED);
   }
 
@@ -181,6 +234,9 @@ class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, r
     reply_.Clear();
     for (auto& r : ready_) *reply_.add_results() = std::move(r);
     ready_.clear();
+    bool own = false;
+    reply_bytes_.Clear();
+    grpc::SerializationTraits<rpc::PushTasksReply>::Serialize(reply_, &reply_bytes_, &own);
     writing_ = true;
     return true;
   }
@@ -197,8 +253,10 @@ class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, r
   CoreWorker& w_;
   TaskReceiver* receiver_;
   std::shared_ptr<PushTasksReactor> self_;
+  grpc::ByteBuffer request_bytes_;
   rpc::PushTasksRequest request_;
   rpc::PushTasksReply reply_;
+  grpc::ByteBuffer reply_bytes_;
   std::mutex mu_;
   std::vector<rpc::TaskResult> ready_;
   int pending_ = 0;
@@ -211,20 +269,34 @@ class PushTasksReactor : public grpc::ServerBidiReactor<rpc::PushTasksRequest, r
 
 }  // namespace
 
-class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService {
+/// Every method takes its request as bytes and parses it itself (UnaryCall,
+/// PushTasksReactor), so an undecodable request is INVALID_ARGUMENT.
+using RawService = rpc::CoreWorkerService::WithRawCallbackMethod_PushTasks<
+    rpc::CoreWorkerService::WithRawCallbackMethod_GetObject<rpc::CoreWorkerService::WithRawCallbackMethod_GetObjects<
+        rpc::CoreWorkerService::WithRawCallbackMethod_UpdateBorrows<
+            rpc::CoreWorkerService::WithRawCallbackMethod_AddObjectLocation<
+                rpc::CoreWorkerService::WithRawCallbackMethod_CancelTask<
+                    rpc::CoreWorkerService::WithRawCallbackMethod_Exit<rpc::CoreWorkerService::Service>>>>>>>;
+
+using GetObjectCall = UnaryCall<rpc::GetObjectRequest, rpc::GetObjectReply>;
+using GetObjectsCall = UnaryCall<rpc::GetObjectsRequest, rpc::GetObjectsReply>;
+
+class CoreWorkerServer::Service : public RawService {
  public:
   Service(CoreWorker& w, TaskReceiver* receiver) : w_(w), receiver_(receiver) {}
 
-  grpc::ServerBidiReactor<rpc::PushTasksRequest, rpc::PushTasksReply>* PushTasks(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PushTasks(
       grpc::CallbackServerContext* /*ctx*/) override {
     return PushTasksReactor::Start(w_, receiver_);
   }
 
-  grpc::ServerUnaryReactor* GetObject(grpc::CallbackServerContext* ctx, const rpc::GetObjectRequest* request,
-                                      rpc::GetObjectReply* reply) override {
-    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    if (Rejected(reactor, CheckId(request->object_id(), "GetObjectRequest.object_id", spec::kIdsObjectBytes))) {
-      return reactor;
+  grpc::ServerUnaryReactor* GetObject(grpc::CallbackServerContext* /*ctx*/, const grpc::ByteBuffer* in,
+                                      grpc::ByteBuffer* out) override {
+    auto* call = new GetObjectCall(out);
+    if (!call->Parse(in, "GetObject")) return call;
+    const rpc::GetObjectRequest* request = &call->request;
+    if (Rejected(call, CheckId(request->object_id(), "GetObjectRequest.object_id", spec::kIdsObjectBytes))) {
+      return call;
     }
     const std::string& oid = request->object_id();
     if (EntryPtr e = w_.memory_store().GetIfReady(oid); e && request->lost() && !e->envelope &&
@@ -232,23 +304,24 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
       // A borrower could read no copy: off this thread, probe the copies and
       // recompute the object when none is left, then answer with what comes.
       int64_t timeout_ms = request->timeout_ms();
-      w_.recovery().Post([this, reactor, reply, oid, e, timeout_ms] {
+      w_.recovery().Post([this, call, oid, e, timeout_ms] {
         if (!w_.recovery().AnyCopy(oid, e)) w_.recovery().Recover(oid, e);
-        Answer(reactor, reply, oid, timeout_ms);
+        Answer(call, oid, timeout_ms);
       });
-      return reactor;
+      return call;
     }
-    Answer(reactor, reply, request->object_id(), request->timeout_ms());
-    return reactor;
+    Answer(call, request->object_id(), request->timeout_ms());
+    return call;
   }
 
   /// Answers GetObject for `oid`: at once when known, else when it becomes
   /// known or after `timeout_ms` (timed_out).
-  void Answer(grpc::ServerUnaryReactor* reactor, rpc::GetObjectReply* reply, const std::string& oid,
-              int64_t timeout_ms) {
+  /// (`oid` by value: the call, and its request, may be gone once it is answered.)
+  void Answer(GetObjectCall* call, std::string oid, int64_t timeout_ms) {
+    rpc::GetObjectReply* reply = &call->reply;
     if (EntryPtr e = w_.memory_store().GetIfReady(oid)) {
       FillReply(w_, reply, oid, e);
-      reactor->Finish(grpc::Status::OK);
+      call->Done(grpc::Status::OK);
       return;
     }
     if (!w_.references().IsOwned(oid) && !w_.memory_store().Contains(oid)) {
@@ -256,7 +329,7 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
       *reply->mutable_failure() =
           SystemError(rpc::OBJECT_LOST, "object " + Hex(oid) + " is not owned by worker " + ShortHex(w_.worker_id()) +
                                             " (already freed, or never existed)");
-      reactor->Finish(grpc::Status::OK);
+      call->Done(grpc::Status::OK);
       return;
     }
     struct Pending {
@@ -264,19 +337,19 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
       std::atomic<uint64_t> token{0};
     };
     auto pending = std::make_shared<Pending>();
-    uint64_t token = w_.memory_store().Subscribe(oid, [this, pending, reactor, reply, oid](const EntryPtr& e) {
+    uint64_t token = w_.memory_store().Subscribe(oid, [this, pending, call, reply, oid](const EntryPtr& e) {
       if (pending->done.exchange(true)) return;
       FillReply(w_, reply, oid, e);
-      reactor->Finish(grpc::Status::OK);
+      call->Done(grpc::Status::OK);
     });
     pending->token = token;
     int64_t hold = timeout_ms < 0 ? kMaxGetObjectHoldMs : std::min(timeout_ms, kMaxGetObjectHoldMs);
     if (token != 0) {
-      w_.scheduler().RunAfter(hold, [this, pending, reactor, reply, oid] {
+      w_.scheduler().RunAfter(hold, [this, pending, call, reply, oid] {
         if (pending->done.exchange(true)) return;
         w_.memory_store().Unsubscribe(oid, pending->token);
         reply->set_timed_out(true);
-        reactor->Finish(grpc::Status::OK);
+        call->Done(grpc::Status::OK);
       });
     }
   }
@@ -285,9 +358,12 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
   /// is, those ready when the first becomes ready, or an empty reply after the
   /// request's timeout (the borrower asks again for ids not answered). `lost`
   /// is not looked at here: borrowers ask about lost objects with GetObject.
-  grpc::ServerUnaryReactor* GetObjects(grpc::CallbackServerContext* ctx, const rpc::GetObjectsRequest* request,
-                                       rpc::GetObjectsReply* reply) override {
-    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  grpc::ServerUnaryReactor* GetObjects(grpc::CallbackServerContext* /*ctx*/, const grpc::ByteBuffer* in,
+                                       grpc::ByteBuffer* out) override {
+    auto* call = new GetObjectsCall(out);
+    if (!call->Parse(in, "GetObjects")) return call;
+    const rpc::GetObjectsRequest* request = &call->request;
+    rpc::GetObjectsReply* reply = &call->reply;
     std::string problem;
     if (request->object_ids_size() > spec::kLimitsMaxListEntries) {
       problem = "GetObjectsRequest.object_ids: " + std::to_string(request->object_ids_size()) + " entries, more than " +
@@ -297,7 +373,10 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
       problem = CheckId(request->object_ids(i), "GetObjectsRequest.object_ids[" + std::to_string(i) + "]",
                         spec::kIdsObjectBytes);
     }
-    if (Rejected(reactor, problem)) return reactor;
+    if (Rejected(call, problem)) return call;
+    // Read now: the request goes with the call once it is answered.
+    int64_t hold = request->timeout_ms() < 0 ? kMaxGetObjectHoldMs
+                                             : std::min<int64_t>(request->timeout_ms(), kMaxGetObjectHoldMs);
     std::vector<std::string> waiting;
     std::unordered_set<std::string> seen;
     for (const std::string& oid : request->object_ids()) {
@@ -317,8 +396,8 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
       }
     }
     if (reply->object_ids_size() > 0 || waiting.empty()) {
-      reactor->Finish(grpc::Status::OK);
-      return reactor;
+      call->Done(grpc::Status::OK);
+      return call;
     }
     struct Pending {
       std::mutex mu;
@@ -327,7 +406,7 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
     };
     auto pending = std::make_shared<Pending>();
     // Answers once: with the waiting ids ready by now (none after the timeout).
-    auto finish = [this, pending, reactor, reply, waiting](bool timed_out) {
+    auto finish = [this, pending, call, reply, waiting](bool timed_out) {
       std::vector<std::pair<std::string, uint64_t>> tokens;
       {
         std::lock_guard<std::mutex> lock(pending->mu);
@@ -344,84 +423,86 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
           }
         }
       }
-      reactor->Finish(grpc::Status::OK);
+      call->Done(grpc::Status::OK);
     };
     for (const std::string& oid : waiting) {
       uint64_t token = w_.memory_store().Subscribe(oid, [finish](const EntryPtr&) { finish(false); });
       std::lock_guard<std::mutex> lock(pending->mu);
       if (pending->done) {
         if (token != 0) w_.memory_store().Unsubscribe(oid, token);
-        return reactor;
+        return call;
       }
       if (token != 0) pending->tokens.emplace_back(oid, token);
     }
-    int64_t hold = request->timeout_ms() < 0 ? kMaxGetObjectHoldMs
-                                             : std::min<int64_t>(request->timeout_ms(), kMaxGetObjectHoldMs);
     w_.scheduler().RunAfter(hold, [finish] { finish(true); });
-    return reactor;
+    return call;
   }
 
-  grpc::ServerUnaryReactor* UpdateBorrows(grpc::CallbackServerContext* ctx, const rpc::UpdateBorrowsRequest* request,
-                                          rpc::UpdateBorrowsReply* /*reply*/) override {
-    if (auto* r = ctx->DefaultReactor(); Rejected(r, CheckBorrows(*request))) return r;
+  grpc::ServerUnaryReactor* UpdateBorrows(grpc::CallbackServerContext* /*ctx*/, const grpc::ByteBuffer* in,
+                                          grpc::ByteBuffer* out) override {
+    auto* call = new UnaryCall<rpc::UpdateBorrowsRequest, rpc::UpdateBorrowsReply>(out);
+    if (!call->Parse(in, "UpdateBorrows")) return call;
+    const rpc::UpdateBorrowsRequest* request = &call->request;
+    if (Rejected(call, CheckBorrows(*request))) return call;
     std::vector<std::string> added(request->added().begin(), request->added().end());
     std::vector<std::string> removed(request->removed().begin(), request->removed().end());
     w_.references().UpdateBorrowers(request->borrower().worker_id(), added, removed);
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
+    call->Done(grpc::Status::OK);
+    return call;
   }
 
-  grpc::ServerUnaryReactor* AddObjectLocation(grpc::CallbackServerContext* ctx,
-                                              const rpc::AddObjectLocationRequest* request,
-                                              rpc::AddObjectLocationReply* /*reply*/) override {
+  grpc::ServerUnaryReactor* AddObjectLocation(grpc::CallbackServerContext* /*ctx*/, const grpc::ByteBuffer* in,
+                                              grpc::ByteBuffer* out) override {
+    auto* call = new UnaryCall<rpc::AddObjectLocationRequest, rpc::AddObjectLocationReply>(out);
+    if (!call->Parse(in, "AddObjectLocation")) return call;
+    const rpc::AddObjectLocationRequest* request = &call->request;
     // A node now holds a copy of an object this process owns: listed in later
-    // GetObject replies and freed there too.
-    if (auto* r = ctx->DefaultReactor();
-        Rejected(r, CheckId(request->object_id(), "AddObjectLocationRequest.object_id", spec::kIdsObjectBytes) +
-                        CheckId(request->node_id(), "AddObjectLocationRequest.node_id", spec::kIdsNodeBytes))) {
-      return r;
+    // GetObject replies, probed before a recomputation, and freed there too.
+    if (Rejected(call, CheckId(request->object_id(), "AddObjectLocationRequest.object_id", spec::kIdsObjectBytes) +
+                           CheckId(request->node_id(), "AddObjectLocationRequest.node_id", spec::kIdsNodeBytes))) {
+      return call;
     }
     w_.references().AddLocation(request->object_id(), request->node_id());
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
+    call->Done(grpc::Status::OK);
+    return call;
   }
 
-  grpc::ServerUnaryReactor* CancelTask(grpc::CallbackServerContext* ctx, const rpc::CancelTaskRequest* request,
-                                       rpc::CancelTaskReply* reply) override {
-    if (auto* r = ctx->DefaultReactor();
-        Rejected(r, CheckId(request->task_id(), "CancelTaskRequest.task_id", spec::kIdsTaskBytes))) {
-      return r;
+  grpc::ServerUnaryReactor* CancelTask(grpc::CallbackServerContext* /*ctx*/, const grpc::ByteBuffer* in,
+                                       grpc::ByteBuffer* out) override {
+    auto* call = new UnaryCall<rpc::CancelTaskRequest, rpc::CancelTaskReply>(out);
+    if (!call->Parse(in, "CancelTask")) return call;
+    if (Rejected(call, CheckId(call->request.task_id(), "CancelTaskRequest.task_id", spec::kIdsTaskBytes))) {
+      return call;
     }
-    reply->set_attempted(receiver_ != nullptr && receiver_->Cancel(request->task_id()));
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
+    call->reply.set_attempted(receiver_ != nullptr && receiver_->Cancel(call->request.task_id()));
+    call->Done(grpc::Status::OK);
+    return call;
   }
 
-  grpc::ServerUnaryReactor* Exit(grpc::CallbackServerContext* ctx, const rpc::ExitRequest* request,
-                                 rpc::ExitReply* reply) override {
-    auto* reactor = ctx->DefaultReactor();
+  grpc::ServerUnaryReactor* Exit(grpc::CallbackServerContext* /*ctx*/, const grpc::ByteBuffer* in,
+                                 grpc::ByteBuffer* out) override {
+    auto* call = new UnaryCall<rpc::ExitRequest, rpc::ExitReply>(out);
+    if (!call->Parse(in, "Exit")) return call;
+    rpc::ExitReply* reply = &call->reply;
     if (receiver_ == nullptr) {
       reply->set_accepted(false);
       reply->set_reason("a driver does not exit on request");
-      reactor->Finish(grpc::Status::OK);
-      return reactor;
+      call->Done(grpc::Status::OK);
+      return call;
     }
-    if (!request->force()) {
+    if (!call->request.force()) {
       // The raylet's idle reaper: an owner of objects others still hold, or a
       // holder of borrowed ones, stays (docs/ownership.md, "Workers that own objects").
       std::string why = w_.references().WhyNotExit();
       if (!why.empty()) {
         reply->set_accepted(false);
         reply->set_reason("this worker " + why);
-        reactor->Finish(grpc::Status::OK);
-        return reactor;
+        call->Done(grpc::Status::OK);
+        return call;
       }
     }
     reply->set_accepted(true);
-    reactor->Finish(grpc::Status::OK);
+    call->Done(grpc::Status::OK);
     TaskReceiver* r = receiver_;
     CoreWorker* w = &w_;
     // Off the gRPC thread: borrows returned but not yet told to their owners
@@ -430,7 +511,7 @@ class CoreWorkerServer::Service : public rpc::CoreWorkerService::CallbackService
       w->borrows().Flush(spec::kIdleExitAnswerMs / 2);
       w->scheduler().RunAfter(50, [r] { r->Stop(0); });
     }).detach();
-    return reactor;
+    return call;
   }
 
  private:
