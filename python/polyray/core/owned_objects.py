@@ -13,12 +13,15 @@ ObjectRecovery can recompute the object when its copies are lost.
 Invariants: an owned object is completed exactly once (value, store location
 or error; first writer wins); a value larger than the inline limit never
 travels inline; a stored copy stays pinned by this process until the raylet
-has pinned it; every copy recorded here is freed when the object is.
+has answered its pin (StorePins: a put does not wait for that answer, a
+task's stored returns do, before their result is sent); every copy recorded
+here is freed when the object is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -35,13 +38,13 @@ from polyray.core.node_store import NodeStore
 from polyray.core.object_ref import ObjectRef
 from polyray.core.reference_counter import ReferenceCounter
 from polyray.core.rpc import RPC_TIMEOUT
+from polyray.core.store_pins import StorePins
 from polyray.core.submit_policy import travels_inline
 from polyray.core.value_codec import ValueCodec
 from polyray.core.worker_context import WorkerContext
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import envelope
 from polyray.protocol import raylet_pb2 as rl
-from polyray.protocol import runtime_spec as spec
 
 # How long a put waits for room in a full store (frees in flight) before failing.
 STORE_FULL_WAIT_S = 10.0
@@ -64,8 +67,9 @@ class OwnedObjects:
         self._io = io
         self._connections = connections
         self._references = references
-        # PinObjects calls open at once (docs/ownership.md, "Fan-out"); asyncio binds it to the loop at first use.
-        self._pin_slots = asyncio.Semaphore(spec.FANOUT_MAX_PINS_IN_FLIGHT)
+        # The raylet's pins of stored objects, batched, at most max_pins_in_flight
+        # calls open (docs/ownership.md, "Fan-out").
+        self.pins = StorePins(call_soon=io.call_soon, pin=self._pin_call)
         self._memory_store = memory_store
         self._codec = codec
         self._node_store = node_store
@@ -106,13 +110,19 @@ class OwnedObjects:
         self._references.set_contains(oid, nested)
         return ref
 
-    def put_in_store(self, oid: bytes, enc: envelope.Encoded, owner: pb.Address) -> None:
-        """Write an encoded value into the node's store and have the raylet pin it (user threads)."""
-        meta = envelope.store_metadata(enc)
-        size = envelope.store_data_size(enc)
-        builder = self._create_with_retry(oid, size, len(meta))
+    def put_in_store(self, oid: bytes, enc: envelope.Encoded, owner: pb.Address, *,
+                     wait: bool = False) -> concurrent.futures.Future | None:
+        """Write an encoded value into the node's store and queue the raylet's pin (user threads).
+
+        The object is sealed (readable by every process of the node) when this
+        returns; this process pins it until the raylet has. With ``wait``,
+        returns a future set once the raylet answered (True: pinned).
+        """
+        layout = envelope.store_layout(enc)
+        meta = layout.metadata
+        builder = self._create_with_retry(oid, layout.data_size, len(meta))
         try:
-            envelope.pack_into(enc, builder.data)
+            layout.write(builder.data)
             builder.metadata[:] = meta
             builder.seal()
         except BaseException:
@@ -124,16 +134,11 @@ class OwnedObjects:
         # A sealed object nobody pins may be evicted: hold a pin until the
         # raylet has pinned the primary copy.
         view = self._node_store.store.get_one(oid, timeout=0)
-        slots = self._pin_slots
+        return self.pins.add(oid, view, owner, want_done=wait)
 
-        async def pin() -> Any:
-            async with slots:  # at most MAX_PINS_IN_FLIGHT open (threaded actors pin in parallel)
-                return await self._connections.raylet.PinObjects(
-                    rl.PinObjectsRequest(object_ids=[oid], owner=owner), timeout=RPC_TIMEOUT)
-        try:
-            self._io.rpc(pin, timeout=RPC_TIMEOUT + 5)
-        finally:
-            view.release()
+    def _pin_call(self, ids: list[bytes], owner: pb.Address) -> Any:
+        return self._connections.raylet.PinObjects(
+            rl.PinObjectsRequest(object_ids=ids, owner=owner), timeout=RPC_TIMEOUT)
 
     def _create_with_retry(self, oid: bytes, size: int, meta_size: int) -> Any:
         """Create a store object; when the store is full, let frees already
@@ -230,7 +235,11 @@ class OwnedObjects:
         nodes = self.locations_of(oid, in_store_node)
         self._locations.pop(oid, None)
         if nodes and not self._ctx.shutting_down:
-            self._io.call_soon(self.queue_free, oid, nodes)
+            self._io.call_soon(self._free_stored, oid, nodes)
+
+    def _free_stored(self, oid: bytes, nodes: list[bytes]) -> None:
+        self.pins.forget(oid)  # a pin not sent yet never will be
+        self.queue_free(oid, nodes)
 
     def queue_free(self, oid: bytes, nodes: Iterable[bytes] = ()) -> None:
         """Free ``oid``'s copies on ``nodes`` soon, batched per node (on the loop)."""

@@ -12,10 +12,12 @@ the ids its caller computed (task id + index); an error fills every return.
 
 from __future__ import annotations
 
+import concurrent.futures
 from typing import Any
 
 from polyray.core.owned_objects import OwnedObjects, return_id
 from polyray.core.reference_counter import ReferenceCounter
+from polyray.core.rpc import RPC_TIMEOUT
 from polyray.core.submit_policy import travels_inline
 from polyray.core.value_codec import ValueCodec
 from polyray.core.worker_context import WorkerContext
@@ -48,6 +50,7 @@ class ReturnEncoder:
             if len(values) != n:
                 raise ValueError(f"{spec.name} has num_returns={n} but returned {len(values)} values")
         out = []
+        pins: list[concurrent.futures.Future] = []
         target = spec.caller_language
         worker_id = self._ctx.worker_id
         for i, v in enumerate(values, start=1):
@@ -60,9 +63,16 @@ class ReturnEncoder:
                 out.append(pb.ReturnObject(object_id=oid, value=enc.to_proto(), size=enc.size,
                                            nested_refs=enc.nested_refs))
             else:
-                self._owned.put_in_store(oid, enc, spec.caller)
+                pinned = self._owned.put_in_store(oid, enc, spec.caller, wait=True)
+                if pinned is not None:
+                    pins.append(pinned)
                 out.append(pb.ReturnObject(object_id=oid, in_store_node=self._ctx.node_id, size=enc.size,
                                            nested_refs=enc.nested_refs))
+        if pins:
+            # The result names the store copies only once the raylet pins them
+            # (all of this task's in one call): a worker dying after its reply
+            # leaves no unpinned return behind.
+            concurrent.futures.wait(pins, timeout=RPC_TIMEOUT + 5)
         return out
 
     def error_returns(self, spec: pb.TaskSpec, record: pb.ErrorRecord) -> list[pb.ReturnObject]:
