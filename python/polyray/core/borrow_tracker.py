@@ -44,13 +44,20 @@ from polyray.protocol import runtime_spec as spec
 MAX_UPDATES_IN_FLIGHT = spec.FANOUT_MAX_BORROW_UPDATES_IN_FLIGHT
 
 
+#: The kinds of update: the first two keep an object alive ("holds"), the last two let go.
+ADDED, LENT, REMOVED, ACKED = "added", "lent", "removed", "acked"
+_HOLDS = (ADDED, LENT)
+
+
 class BorrowQueue:
-    """Borrow updates decided and not yet sent, per owner, with the order rule.
+    """Borrow updates decided and not yet sent, per (owner, borrower), with the order rule.
 
     ``decide`` queues updates (each gets a sequence number in decision
-    order); ``take(key)`` gives the next call for an owner, or None when the
-    owner has a call open, nothing queued, or its next update is a removal
-    that must wait for earlier adds; ``answered`` records a call's reply.
+    order); ``take(key)`` gives the next call for a key, or None when the key
+    has a call open, nothing queued, or its next update lets go of something
+    and must wait for earlier holds; ``answered`` records a call's reply.
+    A key is (owner worker id, b"") for this process's own updates, and
+    (owner worker id, caller worker id) for lends made on a caller's behalf.
     ``ordered=False`` is the rule before the protocol (every queued update of
     an owner goes at once, whatever other owners were told): the property
     tests show it frees held objects.
@@ -59,22 +66,23 @@ class BorrowQueue:
     def __init__(self, ordered: bool = True) -> None:
         self.ordered = ordered
         self._seq = 0
-        self._queues: dict[Any, deque] = {}        # owner key -> deque of (seq, is_add, oid)
-        self._unacked: list[int] = []              # heap of the seqs of adds not answered yet
+        self._queues: dict[Any, deque] = {}        # key -> deque of (seq, kind, oid)
+        self._unacked: list[int] = []              # heap of the seqs of holds not answered yet
         self._acked: set[int] = set()              # answered seqs still in the heap (lazy deletion)
-        self.busy: set[Any] = set()                # owners with a call open
+        self.busy: set[Any] = set()                # keys with a call open
 
-    def decide(self, key: Any, added: list, removed: list) -> None:
+    def decide(self, key: Any, added: list | tuple = (), removed: list | tuple = (),
+               lent: list | tuple = (), acked: list | tuple = ()) -> None:
         q = self._queues.get(key)
         if q is None:
             q = self._queues[key] = deque()
-        for oid in added:
-            self._seq += 1
-            q.append((self._seq, True, oid))
-            heapq.heappush(self._unacked, self._seq)
-        for oid in removed:
-            self._seq += 1
-            q.append((self._seq, False, oid))
+        for kind, oids in ((ADDED, added), (LENT, lent), (REMOVED, removed), (ACKED, acked)):
+            holds = kind in _HOLDS
+            for oid in oids:
+                self._seq += 1
+                q.append((self._seq, kind, oid))
+                if holds:
+                    heapq.heappush(self._unacked, self._seq)
 
     def _oldest_unacked(self) -> int:
         heap, acked = self._unacked, self._acked
@@ -83,42 +91,44 @@ class BorrowQueue:
         return heap[0] if heap else 1 << 62
 
     def waiting(self) -> list:
-        """Owners with updates queued and no call open."""
+        """Keys with updates queued and no call open."""
         return [k for k, q in self._queues.items() if q and k not in self.busy]
 
-    def take(self, key: Any) -> tuple[list, list, list[int]] | None:
-        """The next call to ``key``: (added, removed, seqs of the adds), or None."""
+    def take(self, key: Any) -> tuple[dict[str, list], list[int]] | None:
+        """The next call for ``key``: ({kind: oids}, seqs of the holds in it), or None."""
         q = self._queues.get(key)
         if not q or key in self.busy:
             return None
-        added: list = []
-        removed: list = []
+        out: dict[str, list] = {ADDED: [], LENT: [], REMOVED: [], ACKED: []}
         seqs: list[int] = []
         if not self.ordered:
             while q:
-                seq, is_add, oid = q.popleft()
-                (added if is_add else removed).append(oid)
-                if is_add:
+                seq, kind, oid = q.popleft()
+                out[kind].append(oid)
+                if kind in _HOLDS:
                     seqs.append(seq)
-        elif q[0][1]:
-            # Adds go at once (an add never waits: it only keeps things alive).
-            while q and q[0][1]:
-                seq, _, oid = q.popleft()
-                added.append(oid)
+        elif q[0][1] in _HOLDS:
+            # Holds go at once (they only keep things alive).
+            while q and q[0][1] in _HOLDS:
+                seq, kind, oid = q.popleft()
+                out[kind].append(oid)
                 seqs.append(seq)
         else:
             oldest = self._oldest_unacked()
-            while q and not q[0][1] and q[0][0] < oldest:
-                removed.append(q.popleft()[2])
-            if not removed:
-                return None  # an earlier add is still on its way somewhere
+            n = 0
+            while q and q[0][1] not in _HOLDS and q[0][0] < oldest:
+                _, kind, oid = q.popleft()
+                out[kind].append(oid)
+                n += 1
+            if not n:
+                return None  # an earlier hold is still on its way somewhere
         if not q:
             del self._queues[key]
         self.busy.add(key)
-        return added, removed, seqs
+        return out, seqs
 
     def answered(self, key: Any, seqs: list[int]) -> None:
-        """A call to ``key`` was answered (or its owner found gone)."""
+        """A call for ``key`` was answered (or its owner found gone)."""
         self.busy.discard(key)
         self._acked.update(seqs)
 
@@ -142,7 +152,8 @@ class BorrowTracker:
         # so what was fetched about them is dropped off the user's thread.
         self._on_released = on_released
         self._queue = BorrowQueue()
-        self._owners: dict[bytes, pb.Address] = {}
+        self._owners: dict[tuple, pb.Address] = {}
+        self._borrowers: dict[tuple, pb.Address] = {}   # keys of lends made on a caller's behalf
         self._kick: asyncio.Future | None = None
         self._idle_waiters: list[asyncio.Future] = []
         #: Calls open now, and the most ever open at once (for tests).
@@ -152,19 +163,26 @@ class BorrowTracker:
         #: it sends a result (and flushes only then: most tasks borrow nothing).
         self.changed = False
 
-    def on_borrow_change(self, owner: pb.Address, added: list, removed: list) -> None:
-        """The ReferenceCounter's decision (any thread): tell ``owner``."""
+    def on_borrow_change(self, owner: pb.Address, added: list, removed: list, lent: list | tuple = (),
+                         acked: list | tuple = (), borrower: pb.Address | None = None) -> None:
+        """The ReferenceCounter's decision (any thread): tell ``owner``.
+
+        ``lent`` (with ``borrower``, a caller): refs travelling to that caller
+        in a return; ``acked``: lends to this process it acknowledges."""
         if self._ctx.shutting_down:
             return
         self.changed = True
-        self._io.call_soon(self._decide, owner, added, removed)
+        self._io.call_soon(self._decide, owner, added, removed, lent, acked, borrower)
 
-    def _decide(self, owner: pb.Address, added: list, removed: list) -> None:
+    def _decide(self, owner: pb.Address, added: list, removed: list, lent: list | tuple,
+                acked: list | tuple, borrower: pb.Address | None) -> None:
         if removed:
             self._on_released(removed)
-        key = owner.worker_id
+        key = (owner.worker_id, borrower.worker_id if borrower is not None else b"")
         self._owners[key] = owner
-        self._queue.decide(key, added, removed)
+        if borrower is not None:
+            self._borrowers[key] = borrower
+        self._queue.decide(key, added, removed, lent, acked)
         if self._kick is None:
             # Decisions made in the same loop turn go out together.
             self._kick = asyncio.ensure_future(self._pump_soon())
@@ -182,10 +200,12 @@ class BorrowTracker:
             call = queue.take(key)
             if call is None:
                 continue
-            added, removed, seqs = call
+            kinds, seqs = call
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            request = cw.UpdateBorrowsRequest(borrower=self._ctx.address, added=added, removed=removed)
+            request = cw.UpdateBorrowsRequest(borrower=self._borrowers.get(key, self._ctx.address),
+                                              added=kinds[ADDED], removed=kinds[REMOVED], lent=kinds[LENT],
+                                              lent_received=kinds[ACKED])
             asyncio.ensure_future(self._send_one(key, request, seqs))
         if queue.idle() and self._kick is None:
             waiters, self._idle_waiters = self._idle_waiters, []
@@ -193,7 +213,7 @@ class BorrowTracker:
                 if not w.done():
                     w.set_result(None)
 
-    async def _send_one(self, key: bytes, request: cw.UpdateBorrowsRequest, seqs: list[int]) -> None:
+    async def _send_one(self, key: tuple, request: cw.UpdateBorrowsRequest, seqs: list[int]) -> None:
         try:
             await self._connections.worker(self._owners[key]).UpdateBorrows(request, timeout=RPC_TIMEOUT)
         except grpc.aio.AioRpcError:
@@ -203,6 +223,7 @@ class BorrowTracker:
             self._queue.answered(key, seqs)
             if not self._queue.has_queued(key):
                 self._owners.pop(key, None)
+                self._borrowers.pop(key, None)
             self._pump()
 
     async def flush(self) -> None:

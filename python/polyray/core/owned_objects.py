@@ -171,6 +171,8 @@ class OwnedObjects:
                 # Every reference to this return is already gone: drop it.
                 if r.HasField("in_store_node") and r.in_store_node:
                     self.queue_free(r.object_id, [r.in_store_node])
+                if r.nested_refs:
+                    refs.ack_returned(list(r.nested_refs), self._ctx.worker_id)
                 continue
             if r.HasField("value"):
                 self._memory_store.set(r.object_id, envelope=r.value, size=r.size,
@@ -180,6 +182,9 @@ class OwnedObjects:
                 self._memory_store.set(r.object_id, in_store_node=r.in_store_node, size=r.size,
                                        nested=self._codec.hold_nested(r.nested_refs))
                 stored.append(r.object_id)
+            if r.nested_refs:
+                # Our own holds are taken (and their adds decided): release the lends (reference protocol).
+                refs.ack_returned(list(r.nested_refs), self._ctx.worker_id)
         if self.recovery is not None:
             self.recovery.on_finished(spec, None)
         if stored and spec.type == pb.NORMAL_TASK and self.lineage.max_bytes > 0:

@@ -8,6 +8,15 @@ caller who has not registered as a borrower yet (`lent`). When every count is
 zero the owner frees it: the value leaves the memory store and the node
 holding it in shared memory is told to delete it.
 
+Lends (docs/ownership.md, "The reference protocol"): a ref travelling to a
+caller inside a task's return is held on that caller's behalf by its owner
+(``lent[caller]``) until the caller acknowledges it (``acked``) after taking
+its own hold. The executor counts its own objects here (``lend``) and sends
+the others' owners a lend (``UpdateBorrowsRequest.lent``); the caller
+acknowledges every ref of every return it receives (``ack_returned``).
+Callers that do not acknowledge (older peers) are lent under the key b""
+and released by their first "added" instead.
+
 A borrowed object is one whose owner is another process. Its first local
 reference registers this process as a borrower with the owner; when the last
 local reference goes, the borrow is returned.
@@ -25,6 +34,9 @@ from polyray.protocol import common_pb2 as pb
 
 
 class _Ref:
+    """One object's counts. Lean (issue 14, Deliver 6): the containers a ref
+    rarely needs (borrowers, lends, contained refs) are created on first use."""
+
     __slots__ = ("owned", "owner", "local", "submitted", "borrowers", "contained_in", "lent",
                  "contains", "in_store_node", "registered")
 
@@ -33,10 +45,10 @@ class _Ref:
         self.owner = owner
         self.local = 0
         self.submitted = 0
-        self.borrowers: set[bytes] = set()
+        self.borrowers: set[bytes] | None = None
         self.contained_in = 0
-        self.lent = 0
-        self.contains: list[bytes] = []
+        self.lent: dict[bytes, int] | None = None   # caller worker id (b"": not acknowledging) -> refs in flight
+        self.contains: list[bytes] | None = None
         self.in_store_node = b""
         self.registered = False
 
@@ -48,13 +60,14 @@ class ReferenceCounter:
     """Counts references and reports objects to free or borrows to return.
 
     `on_free(oid, in_store_node)` is called for an owned object whose counts
-    reached zero; `on_borrow_change(owner, added, removed)` for borrow
-    registrations. Both are called outside the lock, on whatever thread made
+    reached zero; `on_borrow_change(owner, added, removed, lent=(), acked=(),
+    borrower=None)` for borrow registrations, lends on a caller's behalf
+    (``borrower``) and acknowledgements of lends. Both are called outside the lock, on whatever thread made
     the last change: they must only schedule work.
     """
 
     def __init__(self, on_free: Callable[[bytes, bytes], None],
-                 on_borrow_change: Callable[[pb.Address, list, list], None]) -> None:
+                 on_borrow_change: Callable[..., None]) -> None:
         # Reentrant: the garbage collector can run inside a locked section and
         # finalize an ObjectRef, whose __del__ calls remove_local on this thread.
         self._lock = threading.RLock()
@@ -94,6 +107,8 @@ class ReferenceCounter:
             inner = self._refs.get(c)
             if inner is not None:
                 inner.contained_in += 1
+                if r.contains is None:
+                    r.contains = []
                 r.contains.append(c)
 
     def set_in_store(self, oid: bytes, node_id: bytes) -> None:
@@ -150,38 +165,117 @@ class ReferenceCounter:
                     actions += self._maybe_release_locked(oid, r)
         self._run(actions)
 
-    # -- borrowers -----------------------------------------------------------
-    def add_lent(self, oids: list[bytes]) -> None:
-        """Owned refs travelling inside a return value to a caller."""
+    # -- borrowers and lends -------------------------------------------------------
+    def add_lent(self, oids: list[bytes], caller: bytes = b"") -> None:
+        """Owned refs travelling inside a return value to ``caller`` (b"": a
+        caller that does not acknowledge; its first "added" releases the lend)."""
         with self._lock:
             for oid in oids:
                 r = self._refs.get(oid)
                 if r is not None and r.owned:
-                    r.lent += 1
+                    lent = r.lent
+                    if lent is None:
+                        lent = r.lent = {}
+                    lent[caller] = lent.get(caller, 0) + 1
 
-    def update_borrowers(self, borrower: bytes, added: list[bytes], removed: list[bytes]) -> None:
+    def lend(self, refs: list[pb.ObjectRef], caller: pb.Address, self_id: bytes, acknowledged: bool) -> None:
+        """(Executor.) Refs nested in a return to ``caller``: held for it until it acknowledges.
+
+        Owned ones are lent here; with ``acknowledged`` (a caller that
+        acknowledges), the owners of the others are sent a lend, which the
+        BorrowTracker delivers before the result goes out."""
+        owned = [r.object_id for r in refs if r.owner.worker_id == self_id]
+        if owned:
+            self.add_lent(owned, caller.worker_id if acknowledged else b"")
+        if not acknowledged:
+            return
+        by_owner: dict[bytes, tuple[pb.Address, list]] = {}
+        for r in refs:
+            if r.owner.worker_id != self_id:
+                by_owner.setdefault(r.owner.worker_id, (r.owner, []))[1].append(r.object_id)
+        for owner, oids in by_owner.values():
+            self._on_borrow_change(owner, [], [], lent=oids, borrower=caller)
+
+    def ack_returned(self, refs: list[pb.ObjectRef], self_id: bytes) -> None:
+        """(Caller.) Acknowledge the lends of the refs of a return it received,
+        after taking its own hold on them (or deciding not to)."""
+        mine = [r.object_id for r in refs if r.owner.worker_id == self_id]
+        if mine:
+            self.update_borrowers(self_id, [], [], acked=mine)
+        by_owner: dict[bytes, tuple[pb.Address, list]] = {}
+        for r in refs:
+            if r.owner.worker_id != self_id:
+                by_owner.setdefault(r.owner.worker_id, (r.owner, []))[1].append(r.object_id)
+        for owner, oids in by_owner.values():
+            self._on_borrow_change(owner, [], [], acked=oids)
+
+    def update_borrowers(self, borrower: bytes, added: list[bytes], removed: list[bytes],
+                         lent: list[bytes] | tuple = (), acked: list[bytes] | tuple = ()) -> None:
+        """(Owner.) One UpdateBorrows: ``added`` and ``lent`` first, then ``removed`` and ``acked``."""
         actions: list = []
         with self._lock:
+            refs = self._refs
             for oid in added:
-                r = self._refs.get(oid)
+                r = refs.get(oid)
                 if r is not None and r.owned:
+                    if r.borrowers is None:
+                        r.borrowers = set()
                     r.borrowers.add(borrower)
-                    if r.lent > 0:
-                        r.lent -= 1
+                    if r.lent and r.lent.get(b""):
+                        self._unlend_locked(r, b"")
+            if lent:
+                self._lend_locked(lent, borrower)
             for oid in removed:
-                r = self._refs.get(oid)
-                if r is not None and r.owned:
+                r = refs.get(oid)
+                if r is not None and r.owned and r.borrowers:
                     r.borrowers.discard(borrower)
+                    if not r.borrowers:
+                        r.borrowers = None
+                    actions += self._maybe_release_locked(oid, r)
+            for oid in acked:
+                r = refs.get(oid)
+                if r is not None and r.owned and r.lent and r.lent.get(borrower):
+                    self._unlend_locked(r, borrower)
                     actions += self._maybe_release_locked(oid, r)
         self._run(actions)
 
+    def _lend_locked(self, oids: list[bytes] | tuple, caller: bytes) -> None:
+        for oid in oids:
+            r = self._refs.get(oid)
+            if r is not None and r.owned:
+                if r.lent is None:
+                    r.lent = {}
+                r.lent[caller] = r.lent.get(caller, 0) + 1
+
+    @staticmethod
+    def _unlend_locked(r: _Ref, caller: bytes) -> None:
+        lent = r.lent
+        assert lent is not None
+        n = lent[caller] - 1
+        if n:
+            lent[caller] = n
+        else:
+            del lent[caller]
+            if not lent:
+                r.lent = None
+
     def drop_borrower(self, borrower: bytes) -> None:
-        """A borrower process died: it holds nothing any more."""
+        """A borrower process died: it holds nothing any more, and nothing is lent to it."""
         actions: list = []
         with self._lock:
             for oid, r in list(self._refs.items()):
-                if borrower in r.borrowers:
+                hit = False
+                if r.borrowers and borrower in r.borrowers:
                     r.borrowers.discard(borrower)
+                    if not r.borrowers:
+                        r.borrowers = None
+                    hit = True
+                if r.lent and borrower in r.lent:
+                    del r.lent[borrower]
+                    if not r.lent:
+                        r.lent = None
+                    hit = True
+                if hit:
                     actions += self._maybe_release_locked(oid, r)
         self._run(actions)
 
@@ -193,7 +287,7 @@ class ReferenceCounter:
         actions: list = []
         if r.owned:
             actions.append(("free", oid, r.in_store_node))
-            for c in r.contains:
+            for c in r.contains or ():
                 inner = self._refs.get(c)
                 if inner is not None:
                     inner.contained_in -= 1
@@ -232,4 +326,5 @@ class ReferenceCounter:
         if r is None:
             return None
         return dict(owned=r.owned, local=r.local, submitted=r.submitted,
-                    borrowers=len(r.borrowers), contained_in=r.contained_in, lent=r.lent)
+                    borrowers=len(r.borrowers or ()), contained_in=r.contained_in,
+                    lent=sum((r.lent or {}).values()))

@@ -3,8 +3,9 @@
 Small values travel inline in the result; larger ones are written to this
 node's store, pinned by the raylet on behalf of the caller (the owner of the
 returns), and the result carries where they are. Refs that this worker owns
-and that travel inside a return value are counted as lent until the caller
-registers its borrow.
+and that travel inside a return value are lent to the caller (held on its
+behalf) until it acknowledges them; other owners' refs are lent by a message
+to their owner, delivered before the result is sent.
 
 Invariants: a task with num_returns = n gets exactly n ReturnObjects, with
 the ids its caller computed (task id + index); an error fills every return.
@@ -56,9 +57,9 @@ class ReturnEncoder:
         for i, v in enumerate(values, start=1):
             oid = return_id(spec.task_id, i)
             enc = self._codec.encode(v, target, f"return value {i - 1}" if n > 1 else "return value")
-            owned_nested = [r.object_id for r in enc.nested_refs if r.owner.worker_id == worker_id]
-            if owned_nested:
-                self._references.add_lent(owned_nested)
+            if enc.nested_refs:
+                # Held for the caller until it acknowledges (docs/ownership.md, "The reference protocol").
+                self._references.lend(enc.nested_refs, spec.caller, worker_id, target == pb.PYTHON)
             if travels_inline(enc.size):
                 out.append(pb.ReturnObject(object_id=oid, value=enc.to_proto(), size=enc.size,
                                            nested_refs=enc.nested_refs))
