@@ -39,7 +39,10 @@ class _Waiter:
 
 
 class Entry:
-    """One object's state as this process knows it."""
+    """One object's state as this process knows it.
+
+    Lean (issue 14, Deliver 6): ``nested`` and the callbacks are None until
+    an object has refs inside it or someone waits on it."""
 
     __slots__ = ("ready", "envelope", "in_store_node", "error", "size", "_callbacks", "nested")
 
@@ -49,8 +52,8 @@ class Entry:
         self.in_store_node: bytes = b""
         self.error: pb.ErrorRecord | None = None
         self.size = 0
-        self.nested: list = []
-        self._callbacks: list[Callable[[Entry], None]] = []
+        self.nested: list | None = None
+        self._callbacks: list[Callable[[Entry], None]] | None = None
 
     @property
     def is_error(self) -> bool:
@@ -89,14 +92,14 @@ class MemoryStore:
             e.ready = True
             callbacks = e._callbacks
             if callbacks:
-                e._callbacks = []
+                e._callbacks = None
             for w in self._waiters:
                 if oid in w.interest and w.need > 0:
                     # A get() stops at the first error it sees (as Ray's does).
                     w.need = 0 if w.abort_on_error and e.is_error else w.need - 1
                     if w.need == 0:
                         w.lock.release()
-        for cb in callbacks:
+        for cb in callbacks or ():
             cb(e)
         return True
 
@@ -164,6 +167,8 @@ class MemoryStore:
         with self._lock:
             e = self._entry(oid)
             if not e.ready:
+                if e._callbacks is None:
+                    e._callbacks = []
                 e._callbacks.append(callback)
                 return
         callback(e)
