@@ -6,10 +6,14 @@ import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
 import io.polyray.runtime.proto.FreeObjectsRequest;
 import io.polyray.runtime.proto.UpdateBorrowsRequest;
 import io.polyray.runtime.spec.RuntimeSpec;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
@@ -18,28 +22,46 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * The reference traffic of a {@link CoreWorker}: batched frees of store objects to the
- * raylet and batched borrow registrations to owners.
+ * raylet and borrow updates to owners.
+ *
+ * <p>Borrow updates follow the reference protocol (docs/ownership.md; the same rules as
+ * python/polyray/core/borrow_tracker.py): one call open per owner (order kept), at most
+ * {@code max_borrow_updates_in_flight} across owners, and a removal (or an acknowledgement
+ * of a lend) is sent only once every hold (added, lent) decided before it was answered.
  */
 final class BorrowTracker {
   private final CoreWorker w;
 
   /** Owned in-store objects to free, batched (io thread). */
   private List<ByteString> pendingFree = new ArrayList<>();
-  /** Borrow registrations per owner, batched (guarded by borrowLock). */
+  /** UpdateBorrows calls open at once across owners (docs/ownership.md, "Fan-out"). */
+  static final int MAX_IN_FLIGHT = RuntimeSpec.FANOUT_MAX_BORROW_UPDATES_IN_FLIGHT;
+
+  private static final int ADDED = 0;
+  private static final int LENT = 1;
+  private static final int REMOVED = 2;
+  private static final int ACKED = 3;
+
+  /** One update, numbered in decision order. */
+  private record Item(long seq, int kind, ByteString oid) {}
+
+  /** Owner and, for lends made on a caller's behalf, that caller (else empty). */
+  private record Key(ByteString owner, ByteString borrower) {}
+
+  // Borrow updates not yet answered, per key, in decision order (all guarded by borrowLock).
   private final Object borrowLock = new Object();
-  private Map<ByteString, BorrowBatch> pendingBorrows = new LinkedHashMap<>();
+  private final Map<Key, ArrayDeque<Item>> queues = new LinkedHashMap<>();
+  private final Map<Key, Address> owners = new java.util.HashMap<>();
+  private final Map<Key, Address> borrowers = new java.util.HashMap<>();
+  private final Set<Key> busy = new HashSet<>();
+  /** Sequence numbers of holds (added, lent) not answered yet; answered ones leave lazily. */
+  private final PriorityQueue<Long> unacked = new PriorityQueue<>();
+  private final Set<Long> acked = new HashSet<>();
+  private final List<CompletableFuture<Void>> idleWaiters = new ArrayList<>();
+  private long seq;
+  private int inFlight;
+  private int maxInFlight;
   private boolean borrowFlushScheduled;
-  private final List<CompletableFuture<?>> borrowCalls = new ArrayList<>();
-
-  private static final class BorrowBatch {
-    final Address owner;
-    final List<ByteString> added = new ArrayList<>();
-    final List<ByteString> removed = new ArrayList<>();
-
-    BorrowBatch(Address owner) {
-      this.owner = owner;
-    }
-  }
 
   BorrowTracker(CoreWorker w) {
     this.w = w;
@@ -77,13 +99,31 @@ final class BorrowTracker {
     for (ByteString oid : removed) {
       w.memoryStore.delete(oid); // nothing here refers to the borrowed value any more
     }
+    decide(owner, null, added, List.of(), removed, List.of());
+  }
+
+  /** This process acknowledges lends of refs it received in a task's return. */
+  void onLentReceived(Address owner, List<ByteString> oids) {
+    decide(owner, null, List.of(), List.of(), List.of(), oids);
+  }
+
+  /** Queues updates for {@code owner} (any thread); {@code borrower} non-null: lends on its behalf. */
+  private void decide(Address owner, Address borrower, List<ByteString> added, List<ByteString> lent,
+      List<ByteString> removed, List<ByteString> acked) {
     if (w.shuttingDown) {
       return;
     }
     synchronized (borrowLock) {
-      BorrowBatch b = pendingBorrows.computeIfAbsent(owner.getWorkerId(), k -> new BorrowBatch(owner));
-      b.added.addAll(added);
-      b.removed.addAll(removed);
+      Key key = new Key(owner.getWorkerId(), borrower == null ? ByteString.EMPTY : borrower.getWorkerId());
+      ArrayDeque<Item> q = queues.computeIfAbsent(key, k -> new ArrayDeque<>());
+      owners.put(key, owner);
+      if (borrower != null) {
+        borrowers.put(key, borrower);
+      }
+      append(q, ADDED, added);
+      append(q, LENT, lent);
+      append(q, REMOVED, removed);
+      append(q, ACKED, acked);
       if (borrowFlushScheduled) {
         return;
       }
@@ -92,33 +132,129 @@ final class BorrowTracker {
     w.onIo(this::flushBorrowsNow);
   }
 
-  /** Sends the queued borrow registrations (io thread). */
-  private void flushBorrowsNow() {
-    Map<ByteString, BorrowBatch> batch;
-    synchronized (borrowLock) {
-      batch = pendingBorrows;
-      pendingBorrows = new LinkedHashMap<>();
-      borrowFlushScheduled = false;
+  private void append(ArrayDeque<Item> q, int kind, List<ByteString> oids) {
+    for (ByteString oid : oids) {
+      long s = ++seq;
+      q.add(new Item(s, kind, oid));
+      if (kind == ADDED || kind == LENT) {
+        unacked.add(s);
+      }
     }
-    for (BorrowBatch b : batch.values()) {
-      CompletableFuture<Void> done = new CompletableFuture<>();
-      synchronized (borrowLock) {
-        borrowCalls.add(done);
-      }
-      try {
-        CoreWorkerServiceGrpc.newStub(w.channels.get(b.owner))
-            .withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS)
-            .updateBorrows(UpdateBorrowsRequest.newBuilder().setBorrower(w.address).addAllAdded(b.added)
-                .addAllRemoved(b.removed).build(), Rpcs.completing(done));
-      } catch (RuntimeException e) {
-        done.complete(null); // the owner is unreachable: nothing to keep alive there
-      }
-      done.whenComplete((x, t) -> {
-        synchronized (borrowLock) {
-          borrowCalls.remove(done);
+  }
+
+  private long oldestUnacked() {
+    while (!unacked.isEmpty() && acked.remove(unacked.peek())) {
+      unacked.poll();
+    }
+    return unacked.isEmpty() ? Long.MAX_VALUE : unacked.peek();
+  }
+
+  /**
+   * The next call for {@code key} under the order rule (borrowLock held): holds (added,
+   * lent) go at once; a run of removals (removed, lent_received) only once every hold
+   * decided before it was answered. Null when nothing may go now.
+   */
+  private UpdateBorrowsRequest take(Key key, List<Long> seqs) {
+    ArrayDeque<Item> q = queues.get(key);
+    if (q == null || q.isEmpty() || busy.contains(key)) {
+      return null;
+    }
+    UpdateBorrowsRequest.Builder req = UpdateBorrowsRequest.newBuilder()
+        .setBorrower(borrowers.getOrDefault(key, w.address));
+    if (holds(q.peek())) {
+      while (!q.isEmpty() && holds(q.peek())) {
+        Item it = q.poll();
+        seqs.add(it.seq);
+        if (it.kind == ADDED) {
+          req.addAdded(it.oid);
+        } else {
+          req.addLent(it.oid);
         }
-      });
+      }
+    } else {
+      long oldest = oldestUnacked();
+      int n = 0;
+      while (!q.isEmpty() && !holds(q.peek()) && q.peek().seq < oldest) {
+        Item it = q.poll();
+        n++;
+        if (it.kind == REMOVED) {
+          req.addRemoved(it.oid);
+        } else {
+          req.addLentReceived(it.oid);
+        }
+      }
+      if (n == 0) {
+        return null; // an earlier hold is still on its way to some owner
+      }
     }
+    if (q.isEmpty()) {
+      queues.remove(key);
+    }
+    busy.add(key);
+    return req.build();
+  }
+
+  private static boolean holds(Item it) {
+    return it.kind == ADDED || it.kind == LENT;
+  }
+
+  /** Sends what the order rule and the caps allow (any thread). */
+  private void flushBorrowsNow() {
+    List<Object[]> calls = new ArrayList<>();
+    synchronized (borrowLock) {
+      borrowFlushScheduled = false;
+      for (Key key : new ArrayList<>(queues.keySet())) {
+        if (inFlight >= MAX_IN_FLIGHT) {
+          break;
+        }
+        List<Long> seqs = new ArrayList<>();
+        UpdateBorrowsRequest req = take(key, seqs);
+        if (req != null) {
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          calls.add(new Object[] {key, req, seqs, owners.get(key)});
+        }
+      }
+      if (calls.isEmpty() && idle()) {
+        idleWaiters.forEach(f -> f.complete(null));
+        idleWaiters.clear();
+      }
+    }
+    for (Object[] c : calls) {
+      send((Key) c[0], (UpdateBorrowsRequest) c[1], castSeqs(c[2]), (Address) c[3]);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static List<Long> castSeqs(Object o) {
+    return (List<Long>) o;
+  }
+
+  private void send(Key key, UpdateBorrowsRequest req, List<Long> seqs, Address owner) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    try {
+      CoreWorkerServiceGrpc.newStub(w.channels.get(owner))
+          .withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS)
+          .updateBorrows(req, Rpcs.completing(done));
+    } catch (RuntimeException e) {
+      done.complete(null); // the owner is unreachable: nothing to keep alive there
+    }
+    done.whenComplete((x, t) -> {
+      synchronized (borrowLock) {
+        inFlight--;
+        busy.remove(key);
+        acked.addAll(seqs);
+        if (!queues.containsKey(key)) {
+          owners.remove(key);
+          borrowers.remove(key);
+        }
+      }
+      flushBorrowsNow();
+    });
+  }
+
+  private boolean idle() {
+    return queues.isEmpty() && busy.isEmpty() && !borrowFlushScheduled;
   }
 
   /**
@@ -128,25 +264,52 @@ final class BorrowTracker {
    */
   public boolean hasPendingBorrows() {
     synchronized (borrowLock) {
-      return borrowFlushScheduled || !pendingBorrows.isEmpty() || !borrowCalls.isEmpty();
+      return !idle();
+    }
+  }
+
+  /** The most UpdateBorrows calls ever open at once (for tests). */
+  int maxInFlight() {
+    synchronized (borrowLock) {
+      return maxInFlight;
     }
   }
 
   /**
-   * Owned references leave inside a task's return value: they stay alive until the
-   * caller registers as their borrower.
+   * Refs leave inside a task's return value to a caller that does not acknowledge lends:
+   * the owned ones stay alive until the caller registers as their borrower.
    *
    * @param nested the references found in the value
    */
   public void lend(List<io.polyray.runtime.proto.ObjectRef> nested) {
+    lend(nested, null);
+  }
+
+  /**
+   * Refs leave inside a task's return value (docs/ownership.md, "The reference protocol"):
+   * each is held on the caller's behalf until it acknowledges — owned ones here, others by
+   * a lend to their owner, delivered before the result is sent ({@link #flushBorrows}).
+   *
+   * @param nested the references found in the value
+   * @param caller the task's caller when it acknowledges lends, else null
+   */
+  public void lend(List<io.polyray.runtime.proto.ObjectRef> nested, Address caller) {
     List<ByteString> owned = new ArrayList<>();
+    Map<ByteString, List<ByteString>> others = new LinkedHashMap<>();
+    Map<ByteString, Address> otherOwners = new java.util.HashMap<>();
     for (io.polyray.runtime.proto.ObjectRef r : nested) {
       if (r.getOwner().getWorkerId().equals(w.workerId)) {
         owned.add(r.getObjectId());
+      } else if (caller != null) {
+        others.computeIfAbsent(r.getOwner().getWorkerId(), k -> new ArrayList<>()).add(r.getObjectId());
+        otherOwners.put(r.getOwner().getWorkerId(), r.getOwner());
       }
     }
     if (!owned.isEmpty()) {
-      w.references.addLent(owned);
+      w.references.addLent(owned, caller == null ? ByteString.EMPTY : caller.getWorkerId());
+    }
+    for (Map.Entry<ByteString, List<ByteString>> e : others.entrySet()) {
+      decide(otherOwners.get(e.getKey()), caller, List.of(), e.getValue(), List.of(), List.of());
     }
   }
 
@@ -159,15 +322,13 @@ final class BorrowTracker {
    */
   public void flushBorrows(long timeoutMs) {
     CompletableFuture<Void> flushed = new CompletableFuture<>();
-    w.onIo(() -> {
-      flushBorrowsNow();
-      List<CompletableFuture<?>> calls;
-      synchronized (borrowLock) {
-        calls = new ArrayList<>(borrowCalls);
+    synchronized (borrowLock) {
+      if (idle()) {
+        return;
       }
-      CompletableFuture.allOf(calls.toArray(new CompletableFuture<?>[0]))
-          .whenComplete((x, t) -> flushed.complete(null));
-    });
+      idleWaiters.add(flushed);
+    }
+    w.onIo(this::flushBorrowsNow);
     try {
       flushed.get(timeoutMs, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {

@@ -166,6 +166,11 @@ public final class CoreWorker {
       public void borrowChanged(Address owner, List<ByteString> added, List<ByteString> removed) {
         borrows.onBorrowChanged(owner, added, removed);
       }
+
+      @Override
+      public void lentReceived(Address owner, List<ByteString> oids) {
+        borrows.onLentReceived(owner, oids);
+      }
     });
     this.codec = new Codec(new Hooks());
     this.driverTask = new TaskContext(IdGen.taskId(jobId));
@@ -451,6 +456,17 @@ public final class CoreWorker {
    */
   public void lend(List<io.polyray.runtime.proto.ObjectRef> nested) {
     borrows.lend(nested);
+  }
+
+  /**
+   * Refs leave inside a task's return value to {@code caller}, which acknowledges them
+   * (docs/ownership.md, "The reference protocol"): held on its behalf until it does.
+   *
+   * @param nested the references found in the value
+   * @param caller the task's caller
+   */
+  public void lend(List<io.polyray.runtime.proto.ObjectRef> nested, Address caller) {
+    borrows.lend(nested, caller);
   }
 
   /**

@@ -213,7 +213,8 @@ final class ObjectServer {
    * @param out the reply stream
    */
   public void serveUpdateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
-    w.references.updateBorrowers(request.getBorrower().getWorkerId(), request.getAddedList(), request.getRemovedList());
+    w.references.updateBorrowers(request.getBorrower().getWorkerId(), request.getAddedList(), request.getRemovedList(),
+        request.getLentList(), request.getLentReceivedList());
     out.onNext(UpdateBorrowsReply.getDefaultInstance());
     out.onCompleted();
   }

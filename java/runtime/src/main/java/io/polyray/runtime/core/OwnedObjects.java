@@ -128,9 +128,16 @@ final class OwnedObjects {
         if (inStore && !r.getInStoreNode().isEmpty()) {
           w.queueFree(oid);
         }
+        if (r.getNestedRefsCount() > 0) {
+          w.references.ackReturned(r.getNestedRefsList(), w.workerId);
+        }
         continue;
       }
       List<Object> nested = w.holdNested(r.getNestedRefsList());
+      if (r.getNestedRefsCount() > 0) {
+        // Our own holds are taken (their adds decided first): release the lends (reference protocol).
+        w.references.ackReturned(r.getNestedRefsList(), w.workerId);
+      }
       if (inStore) {
         w.references.setInStore(oid, r.getInStoreNode());
         w.memoryStore.set(oid, MemoryStore.Entry.inStore(r.getInStoreNode(), r.getSize(), nested));

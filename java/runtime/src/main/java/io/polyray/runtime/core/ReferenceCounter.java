@@ -17,9 +17,16 @@ import java.util.Set;
  * instances here ({@code local}, dropped by a Cleaner when an instance becomes
  * unreachable), submitted tasks that take it as an argument ({@code submitted}), other
  * processes that borrow it ({@code borrowers}), owned objects whose value contains it
- * ({@code containedIn}), and returns carrying it to a caller who has not registered yet
- * ({@code lent}). At zero the owner frees it. A borrowed object registers this process
- * with its owner on its first local reference and unregisters after its last one.
+ * ({@code containedIn}), and returns carrying it to a caller who has not acknowledged it
+ * yet ({@code lent}, per caller). At zero the owner frees it. A borrowed object registers
+ * this process with its owner on its first local reference and unregisters after its last
+ * one.
+ *
+ * <p>The reference protocol (docs/ownership.md): a ref travelling to a caller inside a
+ * task's return is held on that caller's behalf ({@code lent[caller]}) until the caller
+ * acknowledges it ({@code lent_received}) after taking its own hold; callers that do not
+ * acknowledge are lent under the empty key and released by their first "added". Containers
+ * a ref rarely needs are created on first use (lean refs).
  *
  * <p>One lock guards the counts; the actions a change causes (RPCs) are handed to the
  * listener outside the lock, which must only schedule work.
@@ -32,6 +39,9 @@ final class ReferenceCounter {
 
     /** Register ({@code added}) or unregister ({@code removed}) borrows with an owner. */
     void borrowChanged(Address owner, List<ByteString> added, List<ByteString> removed);
+
+    /** Acknowledge lends of refs received in a task's return ({@code lent_received}). */
+    default void lentReceived(Address owner, List<ByteString> oids) {}
   }
 
   private static final class Ref {
@@ -39,10 +49,10 @@ final class ReferenceCounter {
     final Address owner;
     int local;
     int submitted;
-    final Set<ByteString> borrowers = new HashSet<>();
+    Set<ByteString> borrowers; // created on first use
     int containedIn;
-    int lent;
-    final List<ByteString> contains = new ArrayList<>();
+    Map<ByteString, Integer> lent; // caller worker id (empty: does not acknowledge) -> refs in flight
+    List<ByteString> contains;
     ByteString inStoreNode = ByteString.EMPTY;
     boolean registered;
 
@@ -52,7 +62,8 @@ final class ReferenceCounter {
     }
 
     boolean alive() {
-      return local > 0 || submitted > 0 || !borrowers.isEmpty() || containedIn > 0 || lent > 0;
+      return local > 0 || submitted > 0 || (borrowers != null && !borrowers.isEmpty()) || containedIn > 0
+          || (lent != null && !lent.isEmpty());
     }
   }
 
@@ -78,6 +89,9 @@ final class ReferenceCounter {
       Ref inner = refs.get(c);
       if (inner != null && inner.owned) {
         inner.containedIn++;
+        if (r.contains == null) {
+          r.contains = new ArrayList<>();
+        }
         r.contains.add(c);
       }
     }
@@ -155,38 +169,111 @@ final class ReferenceCounter {
     actions.forEach(Runnable::run);
   }
 
-  /** Owned references travelling inside a return value to a caller. */
-  synchronized void addLent(List<ByteString> oids) {
+  /** Owned references travelling inside a return value to a caller (empty: one that does not acknowledge). */
+  synchronized void addLent(List<ByteString> oids, ByteString caller) {
     for (ByteString oid : oids) {
       Ref r = refs.get(oid);
       if (r != null && r.owned) {
-        r.lent++;
+        if (r.lent == null) {
+          r.lent = new HashMap<>(2);
+        }
+        r.lent.merge(caller, 1, Integer::sum);
+      }
+    }
+  }
+
+  /** As {@link #addLent(List, ByteString)} for a caller that does not acknowledge. */
+  synchronized void addLent(List<ByteString> oids) {
+    addLent(oids, ByteString.EMPTY);
+  }
+
+  private static void unlend(Ref r, ByteString caller) {
+    Integer n = r.lent.get(caller);
+    if (n == null) {
+      return;
+    }
+    if (n > 1) {
+      r.lent.put(caller, n - 1);
+    } else {
+      r.lent.remove(caller);
+      if (r.lent.isEmpty()) {
+        r.lent = null;
       }
     }
   }
 
   /** A borrower registered or let go of owned objects. */
   void updateBorrowers(ByteString borrower, List<ByteString> added, List<ByteString> removed) {
+    updateBorrowers(borrower, added, removed, List.of(), List.of());
+  }
+
+  /**
+   * One UpdateBorrows: {@code added} and {@code lent} (refs an executor sent to {@code
+   * borrower} in a return) first, then {@code removed} and {@code lentReceived}.
+   */
+  void updateBorrowers(ByteString borrower, List<ByteString> added, List<ByteString> removed,
+      List<ByteString> lent, List<ByteString> lentReceived) {
     List<Runnable> actions = new ArrayList<>();
     synchronized (this) {
       for (ByteString oid : added) {
         Ref r = refs.get(oid);
         if (r != null && r.owned) {
+          if (r.borrowers == null) {
+            r.borrowers = new HashSet<>(2);
+          }
           r.borrowers.add(borrower);
-          if (r.lent > 0) {
-            r.lent--;
+          if (r.lent != null) {
+            unlend(r, ByteString.EMPTY);
           }
         }
       }
+      if (!lent.isEmpty()) {
+        addLent(lent, borrower);
+      }
       for (ByteString oid : removed) {
         Ref r = refs.get(oid);
-        if (r != null && r.owned) {
+        if (r != null && r.owned && r.borrowers != null) {
           r.borrowers.remove(borrower);
+          if (r.borrowers.isEmpty()) {
+            r.borrowers = null;
+          }
+          release(oid, r, actions);
+        }
+      }
+      for (ByteString oid : lentReceived) {
+        Ref r = refs.get(oid);
+        if (r != null && r.owned && r.lent != null) {
+          unlend(r, borrower);
           release(oid, r, actions);
         }
       }
     }
     actions.forEach(Runnable::run);
+  }
+
+  /**
+   * (Caller.) Acknowledges the lends of the refs of a return it received, after taking its
+   * own hold on them (or deciding not to).
+   */
+  void ackReturned(List<io.polyray.runtime.proto.ObjectRef> nested, ByteString selfId) {
+    List<ByteString> mine = new ArrayList<>();
+    Map<ByteString, List<ByteString>> byOwner = new java.util.LinkedHashMap<>();
+    Map<ByteString, Address> owners = new HashMap<>();
+    for (io.polyray.runtime.proto.ObjectRef r : nested) {
+      ByteString owner = r.getOwner().getWorkerId();
+      if (owner.equals(selfId)) {
+        mine.add(r.getObjectId());
+      } else {
+        byOwner.computeIfAbsent(owner, k -> new ArrayList<>()).add(r.getObjectId());
+        owners.put(owner, r.getOwner());
+      }
+    }
+    if (!mine.isEmpty()) {
+      updateBorrowers(selfId, List.of(), List.of(), List.of(), mine);
+    }
+    for (Map.Entry<ByteString, List<ByteString>> e : byOwner.entrySet()) {
+      listener.lentReceived(owners.get(e.getKey()), e.getValue());
+    }
   }
 
   private void release(ByteString oid, Ref r, List<Runnable> actions) {
@@ -197,7 +284,7 @@ final class ReferenceCounter {
     if (r.owned) {
       ByteString node = r.inStoreNode;
       actions.add(() -> listener.free(oid, node));
-      for (ByteString c : r.contains) {
+      for (ByteString c : r.contains == null ? List.<ByteString>of() : r.contains) {
         Ref inner = refs.get(c);
         if (inner != null) {
           inner.containedIn--;

@@ -269,6 +269,14 @@ public final class JavaWorker implements AutoCloseable {
     }
   }
 
+  /** As {@link #lend(java.util.List)}, for a caller that acknowledges lends (the reference protocol). */
+  void lend(java.util.List<ObjectRef> nested, io.polyray.runtime.proto.Address caller) {
+    CoreWorker c = core;
+    if (c != null && !nested.isEmpty()) {
+      c.lend(nested, caller);
+    }
+  }
+
   ByteString nodeId() {
     return nodeId;
   }
