@@ -30,6 +30,11 @@ class LineageTest : public ::testing::Test {
   std::map<std::string, int> pins;
   std::set<std::string> owned;
   std::set<std::string> copies;
+  /// Copies pulled to other nodes: oid -> nodes known to the owner, and the
+  /// (oid + node) pairs whose store still holds one.
+  std::map<std::string, std::vector<std::string>> pulled_to;
+  std::set<std::string> alive_at;
+  std::vector<std::string> probed;
   std::mutex submitted_mu;
   std::vector<PendingTaskPtr> submitted;
   MemoryStore store;
@@ -65,8 +70,11 @@ class LineageTest : public ::testing::Test {
           std::lock_guard<std::mutex> lock(submitted_mu);
           submitted.push_back(std::move(t));
         },
-        [this](const std::string& oid, const std::string&) { return copies.count(oid) > 0; },
-        [](std::function<void()> job) { job(); }});
+        [this](const std::string& oid, const std::string& node) {
+          probed.push_back(node);
+          return copies.count(oid) > 0 || alive_at.count(oid + node) > 0;
+        },
+        [this](const std::string& oid) { return pulled_to[oid]; }, [](std::function<void()> job) { job(); }});
   }
   /// A task finished with its return in a store, recorded as the owner does.
   std::string Complete(Lineage& lineage, const rpc::TaskSpec& s, const std::vector<std::string>& args) {
@@ -185,6 +193,28 @@ TEST_F(LineageTest, LostOwnedArgumentsAreRecomputedFirst) {
   EXPECT_EQ(submitted[1]->spec.task_id(), consumer.task_id());
   EXPECT_EQ(submitted[1]->arg_ids, std::vector<std::string>{arg});
   EXPECT_EQ(pins[arg], 2) << "pinned by the lineage and by the resubmitted task";
+}
+
+TEST_F(LineageTest, EveryKnownCopyIsProbedBeforeARecomputation) {
+  Lineage lineage(1 << 20, Releaser());
+  auto rec = Recovery(lineage);
+  const std::string b(28, 'B'), c(28, 'C');
+  std::string arg = Complete(lineage, Spec(1, 0), {});
+  pulled_to[arg] = {b, c};  // the primary (kNode) died; copies were pulled to B and C
+  alive_at.insert(arg + c);
+  EXPECT_TRUE(rec->AnyCopy(arg, store.GetIfReady(arg)));
+  EXPECT_EQ(probed, (std::vector<std::string>{kNode, b, c})) << "the primary first, then the pulled copies";
+  // The consumer's return is lost; its argument survives on C: only the consumer is re-run.
+  rpc::TaskSpec consumer = Spec(1, 0);
+  std::string r = Complete(lineage, consumer, {arg});
+  rec->Recover(r, store.GetIfReady(r));
+  ASSERT_EQ(submitted.size(), 1u);
+  EXPECT_EQ(submitted[0]->spec.task_id(), consumer.task_id());
+  // With no copy left anywhere the argument is recomputed too.
+  alive_at.clear();
+  probed.clear();
+  EXPECT_FALSE(rec->AnyCopy(arg, store.GetIfReady(arg)));
+  EXPECT_EQ(probed.size(), 3u);
 }
 
 TEST_F(LineageTest, ReasonsForWhatCannotComeBack) {

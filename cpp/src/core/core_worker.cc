@@ -110,7 +110,8 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
       *lineage_, memory_store_, [this](const std::string& oid) { return references_->IsOwned(oid); },
       [this](const std::vector<std::string>& ids) { references_->AddSubmitted(ids); },
       [this](PendingTaskPtr t) { submitter_->Submit(std::move(t)); },
-      [this](const std::string& oid, const std::string& node) { return puller_->Probe(oid, node); }, {}});
+      [this](const std::string& oid, const std::string& node) { return puller_->Probe(oid, node); },
+      [this](const std::string& oid) { return references_->Locations(oid); }, {}});
   address_.set_node_id(options_.node_id);
   address_.set_host(options_.host);
   address_.set_worker_id(options_.worker_id);

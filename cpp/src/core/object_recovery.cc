@@ -1,6 +1,7 @@
 // ObjectRecovery of object_recovery.h.
 #include "core/object_recovery.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <set>
@@ -72,7 +73,17 @@ void ObjectRecovery::Stop() {
 }
 
 bool ObjectRecovery::AnyCopy(const std::string& oid, const EntryPtr& entry) {
-  return Stored(entry) && d_.copy_exists(oid, entry->in_store_node);
+  if (!Stored(entry)) return false;
+  std::vector<std::string> nodes{entry->in_store_node};
+  if (d_.locations) {
+    for (const std::string& n : d_.locations(oid)) {
+      if (!n.empty() && std::find(nodes.begin(), nodes.end(), n) == nodes.end()) nodes.push_back(n);
+    }
+  }
+  for (const std::string& n : nodes) {
+    if (d_.copy_exists(oid, n)) return true;
+  }
+  return false;
 }
 
 void ObjectRecovery::Recover(const std::string& oid, const EntryPtr& seen) {
@@ -146,7 +157,7 @@ std::optional<rpc::ErrorRecord> ObjectRecovery::RestoreArgs(const std::vector<st
     if (!seen.insert(aid).second || !d_.is_owned(aid)) continue;  // borrowed: its owner recovers it
     EntryPtr e = d_.store.GetIfReady(aid);
     if (!Stored(e)) continue;  // pending, inline, or an error the task will see
-    if (!d_.copy_exists(aid, e->in_store_node)) {
+    if (!AnyCopy(aid, e)) {
       Recover(aid, e);
       lost.push_back(aid);
     }

@@ -5,8 +5,8 @@
 // borrower's GetObject with `lost` finds so, Recover resubmits the task that
 // created it (from the Lineage) as a new attempt, counted against the task's
 // max_retries, through the normal task submitter. Before that it probes the
-// task's arguments this process owns and recomputes, recursively, those
-// whose copies are gone. The task's stored returns are reset in the memory
+// task's arguments this process owns (every known copy, not only the
+// primary) and recomputes, recursively, those whose copies are all gone. The task's stored returns are reset in the memory
 // store, so every waiting Get sees the new value when the task completes.
 //
 // An object that cannot come back is completed with an OBJECT_LOST error
@@ -52,6 +52,9 @@ class ObjectRecovery {
     std::function<void(PendingTaskPtr)> submit;
     /// (oid, node): does that node's store still hold the object (blocking).
     std::function<bool(const std::string&, const std::string&)> copy_exists;
+    /// Every node known to hold a copy of an owned object (the primary and
+    /// those pulled elsewhere, from AddObjectLocation); empty: the primary only.
+    std::function<std::vector<std::string>(const std::string&)> locations;
     /// Runs a job off the caller's thread; empty: ObjectRecovery's own threads.
     std::function<void(std::function<void()>)> run;
   };
@@ -65,7 +68,8 @@ class ObjectRecovery {
   /// with its loss. `seen` is the entry the caller found lost; if the memory
   /// store holds another by now, nothing is done.
   void Recover(const std::string& oid, const EntryPtr& seen);
-  /// Whether any node known to hold `oid` still does (blocking).
+  /// Whether any node known to hold `oid` still does (blocking): the
+  /// primary's node first, then every node a copy was pulled to.
   bool AnyCopy(const std::string& oid, const EntryPtr& entry);
   /// Runs `job` on the recovery threads (the owner's answer to `lost`).
   void Post(std::function<void()> job);

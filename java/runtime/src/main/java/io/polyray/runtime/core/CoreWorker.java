@@ -123,6 +123,8 @@ public final class CoreWorker {
   final TaskSubmission tasks = new TaskSubmission(this);
   final ObjectGetter getter = new ObjectGetter(this);
   final ObjectServer server = new ObjectServer(this);
+  /** Nodes holding copies of owned objects beside the primary (ObjectLocations). */
+  final ObjectLocations locations = new ObjectLocations();
   final OwnedObjects owned = new OwnedObjects(this);
   /** The specs that recompute stored returns (Lineage) and the component that does it. */
   final Lineage lineage;
@@ -159,6 +161,7 @@ public final class CoreWorker {
       @Override
       public void free(ByteString oid, ByteString inStoreNode) {
         lineage.onFree(oid);
+        locations.remove(oid);
         borrows.onFree(oid, inStoreNode);
       }
 
@@ -206,7 +209,8 @@ public final class CoreWorker {
       return t;
     });
     this.recovery = new ObjectRecovery(lineage, memoryStore, references::isOwned, references::addSubmitted,
-        t -> onIo(() -> submitter.submit(t)), (oid, node) -> puller().probe(oid, node), recoveryThreads);
+        t -> onIo(() -> submitter.submit(t)), (oid, node) -> puller().probe(oid, node), locations::of,
+        recoveryThreads);
   }
 
   /** How the submitters' tasks end: in the owned objects and the reference counts. */
@@ -644,6 +648,19 @@ public final class CoreWorker {
    */
   public void serveUpdateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
     server.serveUpdateBorrows(request, out);
+  }
+
+  /**
+   * A node now holds a copy of {@code oid} (it pulled one): recorded when the object is
+   * owned here, listed in later GetObject answers and probed before a recomputation.
+   *
+   * @param oid the object
+   * @param node the node holding the new copy
+   */
+  public void addObjectLocation(ByteString oid, ByteString node) {
+    if (references.isOwned(oid)) {
+      locations.add(oid, node);
+    }
   }
 
   /**

@@ -73,6 +73,14 @@ final class DriverService extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBas
 
   @Override
   public void addObjectLocation(AddObjectLocationRequest request, StreamObserver<AddObjectLocationReply> out) {
+    if (invalid(out, () -> {
+      Validation.checkId(request.getObjectId(), "AddObjectLocationRequest.object_id", RuntimeSpec.IDS_OBJECT_BYTES,
+          false);
+      Validation.checkId(request.getNodeId(), "AddObjectLocationRequest.node_id", RuntimeSpec.IDS_NODE_BYTES, false);
+    })) {
+      return;
+    }
+    core.addObjectLocation(request.getObjectId(), request.getNodeId());
     out.onNext(AddObjectLocationReply.getDefaultInstance());
     out.onCompleted();
   }

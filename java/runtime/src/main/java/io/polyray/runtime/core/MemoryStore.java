@@ -23,25 +23,36 @@ final class MemoryStore {
     final long size;
     /** References nested in the value, held (counted) while the value is here. */
     final List<Object> nested;
+    /**
+     * A borrowed stored object: every node its owner named as holding a copy, the primary
+     * first (an owned object's copies are in the CoreWorker's ObjectLocations).
+     */
+    final List<ByteString> locations;
 
-    private Entry(Envelope envelope, ByteString inStoreNode, ErrorRecord error, long size, List<Object> nested) {
+    private Entry(Envelope envelope, ByteString inStoreNode, ErrorRecord error, long size, List<Object> nested,
+        List<ByteString> locations) {
       this.envelope = envelope;
       this.inStoreNode = inStoreNode;
       this.error = error;
       this.size = size;
       this.nested = nested == null ? List.of() : nested;
+      this.locations = locations == null ? List.of() : locations;
     }
 
     static Entry value(Envelope env, long size, List<Object> nested) {
-      return new Entry(env, null, null, size, nested);
+      return new Entry(env, null, null, size, nested, null);
     }
 
     static Entry inStore(ByteString node, long size, List<Object> nested) {
-      return new Entry(null, node, null, size, nested);
+      return new Entry(null, node, null, size, nested, null);
+    }
+
+    static Entry inStore(ByteString node, long size, List<Object> nested, List<ByteString> locations) {
+      return new Entry(null, node, null, size, nested, List.copyOf(locations));
     }
 
     static Entry error(ErrorRecord error) {
-      return new Entry(null, null, error, 0, null);
+      return new Entry(null, null, error, 0, null, null);
     }
   }
 

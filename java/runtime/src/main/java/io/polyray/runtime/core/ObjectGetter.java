@@ -248,7 +248,14 @@ final class ObjectGetter {
       if (node.isEmpty() && reply.getLocationsCount() > 0) {
         node = reply.getLocations(0);
       }
-      w.memoryStore.set(oid, MemoryStore.Entry.inStore(node, obj.getSize(), List.of()));
+      List<ByteString> copies = new ArrayList<>();
+      copies.add(node);
+      for (ByteString n : reply.getLocationsList()) {
+        if (!copies.contains(n)) {
+          copies.add(n);
+        }
+      }
+      w.memoryStore.set(oid, MemoryStore.Entry.inStore(node, obj.getSize(), List.of(), copies));
     }
   }
 
@@ -440,12 +447,11 @@ final class ObjectGetter {
         if (w.isOwnedRef(ref)) {
           w.recovery.recover(oid, e);
         } else {
-          MemoryStore.Entry seen = e;
-          w.onIo(() -> {
-            w.memoryStore.delete(oid, seen);
-            lost.add(oid);
-            startFetch(ref);
-          });
+          // Forget the lost entry here, before waiting: done later on the io thread, the
+          // wait below could see the old entry and give up at once.
+          w.memoryStore.delete(oid, e);
+          lost.add(oid);
+          w.onIo(() -> startFetch(ref));
         }
         MemoryStore.Entry next = waitEntry(oid, deadline, ref);
         if (next == e) {
@@ -488,14 +494,22 @@ final class ObjectGetter {
             + x.getMessage(), x);
       }
     }
-    return readFromStore(oid, e.inStoreNode);
+    return readFromStore(oid, e, ref.toProto().hasOwner() ? ref.toProto().getOwner() : null);
   }
 
   /** Reads an object from this node's store: ndarrays are views of shared memory. */
-  private Object readFromStore(ByteString oid, ByteString node) {
+  private Object readFromStore(ByteString oid, MemoryStore.Entry entry, Address owner) {
     String hex = Hex.of(oid.toByteArray());
+    ByteString node = entry.inStoreNode;
     if (node != null && !node.isEmpty() && !node.equals(w.nodeId)) {
-      w.puller().pull(oid, List.of(node), null);  // ObjectLostException when no node has it
+      // From any node known to hold a copy, the primary first (owned: every copy recorded
+      // here; borrowed: those the owner named). ObjectLostException when none has it.
+      boolean owned = w.references.isOwned(oid);
+      List<ByteString> from = owned ? w.locations.of(oid, node) : (entry.locations.isEmpty() ? List.of(node) : entry.locations);
+      w.puller().pull(oid, from, owned ? null : owner);  // a borrower tells the owner of its copy
+      if (owned) {
+        w.locations.add(oid, w.nodeId);  // this node holds a copy now
+      }
     }
     ObjectView view;
     try {

@@ -15,6 +15,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiFunction;
 import java.util.function.BiPredicate;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
@@ -27,7 +28,8 @@ import java.util.function.Predicate;
  * GetObject with {@code lost} finds so, {@link #recover} resubmits the task that created it
  * (from the {@link Lineage}) as a new attempt, counted against the task's
  * {@code max_retries}, through the normal task submitter. Before that it probes the task's
- * arguments this process owns and recomputes, recursively, those whose copies are gone. The
+ * arguments this process owns (every known copy, not only the primary) and recomputes,
+ * recursively, those whose copies are all gone. The
  * task's stored returns are reset in the memory store, so every waiting get sees the new
  * value when the task completes.
  *
@@ -48,6 +50,7 @@ final class ObjectRecovery {
   private final Consumer<List<ByteString>> addSubmitted;
   private final Consumer<PendingTask> submit;
   private final BiPredicate<ByteString, ByteString> copyExists;
+  private final BiFunction<ByteString, ByteString, List<ByteString>> copies;
   private final Executor executor;
   /** Tasks resubmitted to recompute lost objects (for tests and stats). */
   final AtomicLong resubmitted = new AtomicLong();
@@ -61,17 +64,20 @@ final class ObjectRecovery {
    * @param addSubmitted counts arguments as submitted
    * @param submit the normal task submitter's submit (any thread)
    * @param copyExists (oid, node) does that node's store still hold the object (blocking)
+   * @param copies (oid, primary node) every node known to hold a copy, the primary first
    * @param executor where probes and waits for arguments run
    */
   ObjectRecovery(Lineage lineage, MemoryStore store, Predicate<ByteString> isOwned,
       Consumer<List<ByteString>> addSubmitted, Consumer<PendingTask> submit,
-      BiPredicate<ByteString, ByteString> copyExists, Executor executor) {
+      BiPredicate<ByteString, ByteString> copyExists, BiFunction<ByteString, ByteString, List<ByteString>> copies,
+      Executor executor) {
     this.lineage = lineage;
     this.store = store;
     this.isOwned = isOwned;
     this.addSubmitted = addSubmitted;
     this.submit = submit;
     this.copyExists = copyExists;
+    this.copies = copies;
     this.executor = executor;
   }
 
@@ -89,10 +95,19 @@ final class ObjectRecovery {
 
   /**
    * Whether any node known to hold {@code oid} still does (blocking; for a borrower's
-   * {@code lost}).
+   * {@code lost} and before an argument is recomputed): the primary's node first, then
+   * every node a copy was pulled to.
    */
   boolean anyCopy(ByteString oid, MemoryStore.Entry e) {
-    return stored(e) && copyExists.test(oid, e.inStoreNode);
+    if (!stored(e)) {
+      return false;
+    }
+    for (ByteString node : copies.apply(oid, e.inStoreNode)) {
+      if (copyExists.test(oid, node)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -186,7 +201,7 @@ final class ObjectRecovery {
       if (!stored(e)) {
         continue; // pending, inline, or an error the task will see
       }
-      if (!copyExists.test(aid, e.inStoreNode)) {
+      if (!anyCopy(aid, e)) {
         recover(aid, e);
         lost.add(aid);
       }

@@ -183,7 +183,7 @@ final class ObjectServer {
     }
   }
 
-  private static GetObjectReply answer(ByteString oid, MemoryStore.Entry e) {
+  private GetObjectReply answer(ByteString oid, MemoryStore.Entry e) {
     GetObjectReply.Builder b = GetObjectReply.newBuilder().setFound(true);
     if (e.error != null) {
       b.setObject(ReturnObject.newBuilder().setObjectId(oid).setValue(Envelope.newBuilder()
@@ -191,13 +191,14 @@ final class ObjectServer {
     } else if (e.envelope != null) {
       b.setObject(ReturnObject.newBuilder().setObjectId(oid).setValue(e.envelope).setSize(e.size));
     } else {
+      // Every known copy, the primary first (copies pulled to other nodes).
       b.setObject(ReturnObject.newBuilder().setObjectId(oid).setInStoreNode(e.inStoreNode).setSize(e.size))
-          .addLocations(e.inStoreNode);
+          .addAllLocations(w.locations.of(oid, e.inStoreNode));
     }
     return b.build();
   }
 
-  private static void reply(StreamObserver<GetObjectReply> out, ByteString oid, MemoryStore.Entry e) {
+  private void reply(StreamObserver<GetObjectReply> out, ByteString oid, MemoryStore.Entry e) {
     try {
       out.onNext(answer(oid, e));
       out.onCompleted();

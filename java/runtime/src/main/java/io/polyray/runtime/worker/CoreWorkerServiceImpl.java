@@ -257,6 +257,10 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
     })) {
       return;
     }
+    io.polyray.runtime.core.CoreWorker core = worker.core();
+    if (core != null) {
+      core.addObjectLocation(request.getObjectId(), request.getNodeId());
+    }
     out.onNext(AddObjectLocationReply.getDefaultInstance());
     out.onCompleted();
   }

@@ -65,9 +65,50 @@ class LineageTest {
     return Ids.returnId(s.getTaskId(), 1);
   }
 
+  /** Copies pulled to other nodes, as the owner's ObjectLocations records them. */
+  private final ObjectLocations locations = new ObjectLocations();
+  /** (oid, node) pairs whose store still holds a pulled copy. */
+  private final Set<List<ByteString>> aliveAt = new HashSet<>();
+  private final List<ByteString> probed = new ArrayList<>();
+
   private ObjectRecovery recovery(Lineage lineage) {
     return new ObjectRecovery(lineage, store, owned::contains, this::pin, submitted::add,
-        (oid, node) -> copies.contains(oid), Runnable::run);
+        (oid, node) -> {
+          probed.add(node);
+          return copies.contains(oid) || aliveAt.contains(List.of(oid, node));
+        }, locations::of, Runnable::run);
+  }
+
+  @Test
+  void everyKnownCopyIsProbedBeforeARecomputation() {
+    Lineage lineage = new Lineage(1 << 20, this::release);
+    ObjectRecovery rec = recovery(lineage);
+    byte[] bb = new byte[28];
+    bb[0] = 'B';
+    ByteString b = ByteString.copyFrom(bb);
+    byte[] cc = new byte[28];
+    cc[0] = 'C';
+    ByteString c = ByteString.copyFrom(cc);
+    ByteString arg = complete(lineage, spec(1, 0), List.of());
+    // The primary (NODE) died; copies were pulled to B and C, and C's survives.
+    locations.add(arg, b);
+    locations.add(arg, c);
+    locations.add(arg, NODE);
+    aliveAt.add(List.of(arg, c));
+    assertTrue(rec.anyCopy(arg, store.getIfReady(arg)));
+    assertEquals(List.of(NODE, b, c), probed, "the primary first, then the pulled copies, each once");
+    // The consumer's return is lost; its argument survives on C: only the consumer is re-run.
+    TaskSpec consumer = spec(1, 0);
+    ByteString r = complete(lineage, consumer, List.of(arg));
+    rec.recover(r, store.getIfReady(r));
+    assertEquals(1, submitted.size());
+    assertEquals(consumer.getTaskId(), submitted.get(0).spec.getTaskId());
+    // No copy left anywhere: lost; and freeing forgets the locations.
+    aliveAt.clear();
+    assertFalse(rec.anyCopy(arg, store.getIfReady(arg)));
+    locations.remove(arg);
+    assertEquals(List.of(NODE), locations.of(arg, NODE));
+    assertEquals(0, locations.size());
   }
 
   /** A task finished with its return in a store: recorded as the owner does. */
