@@ -1,6 +1,7 @@
 // BorrowTracker of borrow_tracker.h.
 #include "core/borrow_tracker.h"
 
+#include <algorithm>
 #include <map>
 
 #include "core/common.h"
@@ -9,6 +10,7 @@
 #include "core/rpc_call.h"
 #include "polyray/protocol/core_worker.grpc.pb.h"
 #include "polyray/protocol/raylet.grpc.pb.h"
+#include "polyray/runtime_spec.h"
 
 namespace polyray::core {
 
@@ -75,63 +77,170 @@ void BorrowTracker::FreeNow(const std::vector<std::pair<std::string, std::string
 void BorrowTracker::OnBorrowChanged(const rpc::Address& owner, std::vector<std::string> added,
                                     std::vector<std::string> removed) {
   for (const auto& oid : removed) w_.memory_store().Delete(oid);  // nothing here refers to it any more
+  Decide(owner, nullptr, std::move(added), {}, std::move(removed), {});
+}
+
+void BorrowTracker::OnLentReceived(const rpc::Address& owner, std::vector<std::string> oids) {
+  Decide(owner, nullptr, {}, {}, {}, std::move(oids));
+}
+
+void BorrowTracker::Append(std::deque<Item>& q, Kind kind, std::vector<std::string>& oids) {
+  for (auto& oid : oids) {
+    int64_t s = ++seq_;
+    q.push_back(Item{s, kind, std::move(oid)});
+    if (kind == kAdded || kind == kLent) unacked_.push(s);
+  }
+}
+
+void BorrowTracker::Decide(const rpc::Address& owner, const rpc::Address* borrower, std::vector<std::string> added,
+                           std::vector<std::string> lent, std::vector<std::string> removed,
+                           std::vector<std::string> acked) {
   if (w_.shutting_down()) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    Batch& b = pending_borrows_[owner.worker_id()];
-    b.owner = owner;
-    for (auto& a : added) b.added.push_back(std::move(a));
-    for (auto& r : removed) b.removed.push_back(std::move(r));
+    Key key{owner.worker_id(), borrower ? borrower->worker_id() : std::string()};
+    auto& q = queues_[key];
+    owners_[key] = owner;
+    if (borrower) borrowers_[key] = *borrower;
+    Append(q, kAdded, added);
+    Append(q, kLent, lent);
+    Append(q, kRemoved, removed);
+    Append(q, kAcked, acked);
     if (borrow_flush_scheduled_) return;
     borrow_flush_scheduled_ = true;
   }
   w_.scheduler().RunAfter(0, [this] { SendBorrows(); });
 }
 
+int64_t BorrowTracker::OldestUnacked() {
+  while (!unacked_.empty() && acked_.erase(unacked_.top()) > 0) unacked_.pop();
+  return unacked_.empty() ? INT64_MAX : unacked_.top();
+}
+
+bool BorrowTracker::Take(const Key& key, rpc::UpdateBorrowsRequest* req, std::vector<int64_t>* seqs) {
+  auto it = queues_.find(key);
+  if (it == queues_.end() || it->second.empty() || busy_.count(key)) return false;
+  auto& q = it->second;
+  auto holds = [](const Item& i) { return i.kind == kAdded || i.kind == kLent; };
+  auto b = borrowers_.find(key);
+  *req->mutable_borrower() = b != borrowers_.end() ? b->second : w_.address();
+  if (holds(q.front())) {
+    // Holds go at once: they only keep things alive.
+    while (!q.empty() && holds(q.front())) {
+      Item& i = q.front();
+      seqs->push_back(i.seq);
+      if (i.kind == kAdded) {
+        req->add_added(std::move(i.oid));
+      } else {
+        req->add_lent(std::move(i.oid));
+      }
+      q.pop_front();
+    }
+  } else {
+    int64_t oldest = OldestUnacked();
+    int n = 0;
+    while (!q.empty() && !holds(q.front()) && q.front().seq < oldest) {
+      Item& i = q.front();
+      if (i.kind == kRemoved) {
+        req->add_removed(std::move(i.oid));
+      } else {
+        req->add_lent_received(std::move(i.oid));
+      }
+      q.pop_front();
+      n++;
+    }
+    if (n == 0) return false;  // an earlier hold is still on its way to some owner
+  }
+  if (q.empty()) queues_.erase(it);
+  busy_.insert(key);
+  return true;
+}
+
+bool BorrowTracker::Idle() const { return queues_.empty() && busy_.empty() && !borrow_flush_scheduled_; }
+
 void BorrowTracker::SendBorrows() {
-  std::map<std::string, Batch> batches;
+  struct Call {
+    Key key;
+    rpc::Address owner;
+    rpc::UpdateBorrowsRequest req;
+    std::vector<int64_t> seqs;
+  };
+  std::vector<Call> calls;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    batches.swap(pending_borrows_);
     borrow_flush_scheduled_ = false;
-    borrow_calls_ += static_cast<int>(batches.size());
+    std::vector<Key> keys;
+    for (const auto& [key, q] : queues_) keys.push_back(key);
+    for (const auto& key : keys) {
+      if (borrow_calls_ >= spec::kFanoutMaxBorrowUpdatesInFlight) break;
+      Call c;
+      if (!Take(key, &c.req, &c.seqs)) continue;
+      c.key = key;
+      c.owner = owners_[key];
+      borrow_calls_++;
+      max_in_flight_ = std::max(max_in_flight_, borrow_calls_);
+      calls.push_back(std::move(c));
+    }
+    if (calls.empty() && Idle()) cv_.notify_all();
   }
-  for (auto& [id, b] : batches) {
-    rpc::UpdateBorrowsRequest req;
-    *req.mutable_borrower() = w_.address();
-    for (auto& a : b.added) req.add_added(std::move(a));
-    for (auto& r : b.removed) req.add_removed(std::move(r));
-    auto stub = rpc::CoreWorkerService::NewStub(w_.channels().Get(b.owner));
+  for (auto& c : calls) {
+    auto stub = rpc::CoreWorkerService::NewStub(w_.channels().Get(c.owner));
     CallAsync<rpc::UpdateBorrowsReply>(
         [&stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->UpdateBorrows(ctx, rq, rp, std::move(cb)); },
-        std::move(req), kRpcTimeout, [this](const grpc::Status&, rpc::UpdateBorrowsReply&) {
+        std::move(c.req), kRpcTimeout,
+        [this, key = c.key, seqs = std::move(c.seqs)](const grpc::Status&, rpc::UpdateBorrowsReply&) {
           // An owner that does not answer is gone: nothing to keep alive there.
-          std::lock_guard<std::mutex> lock(mu_);
-          borrow_calls_--;
-          cv_.notify_all();
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            borrow_calls_--;
+            busy_.erase(key);
+            acked_.insert(seqs.begin(), seqs.end());
+            if (!queues_.count(key)) {
+              owners_.erase(key);
+              borrowers_.erase(key);
+            }
+            cv_.notify_all();
+          }
+          if (!w_.shutting_down()) w_.scheduler().RunAfter(0, [this] { SendBorrows(); });
         });
   }
 }
 
-void BorrowTracker::Lend(const google::protobuf::RepeatedPtrField<rpc::ObjectRef>& nested) {
+void BorrowTracker::Lend(const google::protobuf::RepeatedPtrField<rpc::ObjectRef>& nested,
+                         const rpc::Address* caller) {
   std::vector<std::string> owned;
+  std::vector<std::pair<rpc::Address, std::vector<std::string>>> others;
   for (const auto& r : nested) {
-    if (IsWorker(r.owner(), w_.worker_id())) owned.push_back(r.object_id());
+    if (IsWorker(r.owner(), w_.worker_id())) {
+      owned.push_back(r.object_id());
+    } else if (caller) {
+      auto it = std::find_if(others.begin(), others.end(),
+                             [&r](const auto& o) { return o.first.worker_id() == r.owner().worker_id(); });
+      if (it == others.end()) {
+        others.emplace_back(r.owner(), std::vector<std::string>{});
+        it = others.end() - 1;
+      }
+      it->second.push_back(r.object_id());
+    }
   }
-  if (!owned.empty()) w_.references().AddLent(owned);
+  if (!owned.empty()) w_.references().AddLent(owned, caller ? caller->worker_id() : std::string());
+  for (auto& [owner, oids] : others) Decide(owner, caller, {}, std::move(oids), {}, {});
+}
+
+int BorrowTracker::max_in_flight() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return max_in_flight_;
 }
 
 bool BorrowTracker::HasPending() {
   std::lock_guard<std::mutex> lock(mu_);
-  return borrow_flush_scheduled_ || !pending_borrows_.empty() || borrow_calls_ > 0;
+  return !Idle();
 }
 
 void BorrowTracker::Flush(int64_t timeout_ms) {
   SendBorrows();
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] {
-    return borrow_calls_ == 0 && pending_borrows_.empty();
-  });
+  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return Idle(); });
 }
 
 }  // namespace polyray::core

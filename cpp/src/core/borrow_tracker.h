@@ -4,23 +4,32 @@
 //
 // Invariants: frees are sent at most 10 ms after the last reference went
 // away (those of another node once its raylet's address is known; a node
-// the GCS does not list alive has taken its copies with it); borrow updates of one owner go out in one message per flush, in the
-// order they happened; Flush() returns once the updates made so far have
-// been answered (or failed, or timed out): a worker calls it before replying
-// to the task that handed it the references, so no owner frees an object a
-// borrower still holds.
+// the GCS does not list alive has taken its copies with it). Borrow updates
+// follow the reference protocol (docs/ownership.md; the rules of
+// python/polyray/core/borrow_tracker.py): one call open per owner, in the
+// order they were decided; at most max_borrow_updates_in_flight calls across
+// owners; a removal (or an acknowledgement of a lend) is sent only once every
+// hold (added, lent) decided before it was answered. Flush() returns once the
+// updates made so far have been answered (or failed, or timed out): a worker
+// calls it before replying to the task that handed it the references, so no
+// owner frees an object a borrower still holds.
 #ifndef POLYRAY_CORE_BORROW_TRACKER_H_
 #define POLYRAY_CORE_BORROW_TRACKER_H_
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <queue>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "polyray/protocol/common.pb.h"
+#include "polyray/protocol/core_worker.pb.h"
 
 namespace polyray::core {
 
@@ -36,9 +45,15 @@ class BorrowTracker {
   /// A borrowed object got its first / lost its last local reference.
   void OnBorrowChanged(const rpc::Address& owner, std::vector<std::string> added,
                        std::vector<std::string> removed);
-  /// Owned references leave inside a return value: they stay alive until the
-  /// caller registers as their borrower.
-  void Lend(const google::protobuf::RepeatedPtrField<rpc::ObjectRef>& nested);
+  /// This process acknowledges lends of refs it received in a task's return.
+  void OnLentReceived(const rpc::Address& owner, std::vector<std::string> oids);
+  /// Refs leave inside a return value to `caller`: each is held on its behalf
+  /// until it acknowledges (owned ones here, others by a lend to their owner,
+  /// sent before the result). `caller` null: a caller that does not
+  /// acknowledge; owned refs stay alive until it registers as a borrower.
+  void Lend(const google::protobuf::RepeatedPtrField<rpc::ObjectRef>& nested, const rpc::Address* caller = nullptr);
+  /// The most UpdateBorrows calls ever open at once (for tests).
+  int max_in_flight();
   /// Whether borrow updates are queued or on their way.
   bool HasPending();
   /// Sends queued borrow updates and waits up to `timeout_ms` for answers.
@@ -48,23 +63,40 @@ class BorrowTracker {
   void FreeNow(const std::vector<std::pair<std::string, std::string>>& copies);
 
  private:
-  struct Batch {
-    rpc::Address owner;
-    std::vector<std::string> added;
-    std::vector<std::string> removed;
+  enum Kind { kAdded, kLent, kRemoved, kAcked };
+  struct Item {
+    int64_t seq;
+    Kind kind;
+    std::string oid;
   };
+  /// (owner worker id, borrower worker id: "" for this process's own updates).
+  using Key = std::pair<std::string, std::string>;
   void FlushFrees();
   /// Sends one FreeObjects to the raylet at `target` (asynchronous).
   void SendFree(const std::string& target, std::vector<std::string> oids);
+  void Decide(const rpc::Address& owner, const rpc::Address* borrower, std::vector<std::string> added,
+              std::vector<std::string> lent, std::vector<std::string> removed, std::vector<std::string> acked);
+  void Append(std::deque<Item>& q, Kind kind, std::vector<std::string>& oids);
+  int64_t OldestUnacked();
+  /// The next call for `key` under the order rule (mu_ held), or false.
+  bool Take(const Key& key, rpc::UpdateBorrowsRequest* req, std::vector<int64_t>* seqs);
+  bool Idle() const;
   void SendBorrows();
 
   CoreWorker& w_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::pair<std::string, std::string>> pending_free_;  // (oid, node)
-  std::map<std::string, Batch> pending_borrows_;  // by owner worker id
+  std::map<Key, std::deque<Item>> queues_;  // updates not yet sent, in decision order
+  std::map<Key, rpc::Address> owners_;
+  std::map<Key, rpc::Address> borrowers_;  // lends made on a caller's behalf
+  std::set<Key> busy_;                     // keys with a call open
+  std::priority_queue<int64_t, std::vector<int64_t>, std::greater<int64_t>> unacked_;  // holds not answered
+  std::set<int64_t> acked_;  // answered seqs still in unacked_ (lazy deletion)
+  int64_t seq_ = 0;
   bool borrow_flush_scheduled_ = false;
   int borrow_calls_ = 0;
+  int max_in_flight_ = 0;
 };
 
 }  // namespace polyray::core

@@ -87,6 +87,9 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
                                    std::vector<std::string> removed) {
     borrows_->OnBorrowChanged(owner, std::move(added), std::move(removed));
   };
+  listener.lent_received = [this](const rpc::Address& owner, std::vector<std::string> oids) {
+    borrows_->OnLentReceived(owner, std::move(oids));
+  };
   references_ = std::make_unique<ReferenceCounter>(std::move(listener));
   borrows_ = std::make_unique<BorrowTracker>(*this);
   store_ = std::make_unique<StoreIo>(options_.store_name);

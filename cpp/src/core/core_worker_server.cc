@@ -446,7 +446,9 @@ class CoreWorkerServer::Service : public RawService {
     if (Rejected(call, CheckBorrows(*request))) return call;
     std::vector<std::string> added(request->added().begin(), request->added().end());
     std::vector<std::string> removed(request->removed().begin(), request->removed().end());
-    w_.references().UpdateBorrowers(request->borrower().worker_id(), added, removed);
+    std::vector<std::string> lent(request->lent().begin(), request->lent().end());
+    std::vector<std::string> lent_received(request->lent_received().begin(), request->lent_received().end());
+    w_.references().UpdateBorrowers(request->borrower().worker_id(), added, removed, lent, lent_received);
     call->Done(grpc::Status::OK);
     return call;
   }

@@ -95,9 +95,12 @@ void OwnedObjects::CompleteTask(const rpc::TaskSpec& spec, rpc::TaskResult& resu
     if (!w_.references().IsOwned(oid)) {
       // Every reference to this return is gone already: drop it.
       if (in_store && !r.in_store_node().empty()) w_.borrows().OnFree(oid, {r.in_store_node()});
+      if (r.nested_refs_size() > 0) w_.references().AckReturned(r.nested_refs(), w_.worker_id());
       continue;
     }
     std::vector<internal::RefPtr> nested = w_.HoldNested(r.nested_refs());
+    // Our own holds are taken (their adds decided first): release the lends (reference protocol).
+    if (r.nested_refs_size() > 0) w_.references().AckReturned(r.nested_refs(), w_.worker_id());
     if (in_store) {
       w_.references().SetInStore(oid, r.in_store_node());
       w_.memory_store().Set(oid, StoreEntry(r.in_store_node(), r.size(), std::move(nested)));

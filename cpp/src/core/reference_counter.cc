@@ -117,16 +117,23 @@ void ReferenceCounter::RemoveSubmitted(const std::vector<std::string>& oids) {
   Run(actions);
 }
 
-void ReferenceCounter::AddLent(const std::vector<std::string>& oids) {
+void ReferenceCounter::AddLent(const std::vector<std::string>& oids, const std::string& caller) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& oid : oids) {
     auto it = refs_.find(oid);
-    if (it != refs_.end() && it->second.owned) it->second.lent++;
+    if (it != refs_.end() && it->second.owned) it->second.lent[caller]++;
   }
 }
 
+void ReferenceCounter::Unlend(Ref& r, const std::string& caller) {
+  auto it = r.lent.find(caller);
+  if (it == r.lent.end()) return;
+  if (--it->second == 0) r.lent.erase(it);
+}
+
 void ReferenceCounter::UpdateBorrowers(const std::string& borrower, const std::vector<std::string>& added,
-                                       const std::vector<std::string>& removed) {
+                                       const std::vector<std::string>& removed, const std::vector<std::string>& lent,
+                                       const std::vector<std::string>& lent_received) {
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -134,8 +141,12 @@ void ReferenceCounter::UpdateBorrowers(const std::string& borrower, const std::v
       auto it = refs_.find(oid);
       if (it != refs_.end() && it->second.owned) {
         it->second.borrowers.insert(borrower);
-        if (it->second.lent > 0) it->second.lent--;
+        Unlend(it->second, "");
       }
+    }
+    for (const auto& oid : lent) {
+      auto it = refs_.find(oid);
+      if (it != refs_.end() && it->second.owned) it->second.lent[borrower]++;
     }
     for (const auto& oid : removed) {
       auto it = refs_.find(oid);
@@ -144,8 +155,38 @@ void ReferenceCounter::UpdateBorrowers(const std::string& borrower, const std::v
         Release(oid, actions);
       }
     }
+    for (const auto& oid : lent_received) {
+      auto it = refs_.find(oid);
+      if (it != refs_.end() && it->second.owned) {
+        Unlend(it->second, borrower);
+        Release(oid, actions);
+      }
+    }
   }
   Run(actions);
+}
+
+void ReferenceCounter::AckReturned(const google::protobuf::RepeatedPtrField<rpc::ObjectRef>& nested,
+                                   const std::string& self_id) {
+  std::vector<std::string> mine;
+  std::vector<std::pair<rpc::Address, std::vector<std::string>>> others;  // few owners: a list
+  for (const auto& r : nested) {
+    if (r.owner().worker_id() == self_id) {
+      mine.push_back(r.object_id());
+      continue;
+    }
+    auto it = std::find_if(others.begin(), others.end(),
+                           [&r](const auto& o) { return o.first.worker_id() == r.owner().worker_id(); });
+    if (it == others.end()) {
+      others.emplace_back(r.owner(), std::vector<std::string>{});
+      it = others.end() - 1;
+    }
+    it->second.push_back(r.object_id());
+  }
+  if (!mine.empty()) UpdateBorrowers(self_id, {}, {}, {}, mine);
+  if (listener_.lent_received) {
+    for (auto& [owner, oids] : others) listener_.lent_received(owner, std::move(oids));
+  }
 }
 
 void ReferenceCounter::Release(const std::string& oid, Actions& actions) {

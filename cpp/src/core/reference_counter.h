@@ -5,9 +5,15 @@
 // (`local`), submitted tasks that take it as an argument (`submitted`), other
 // processes that borrow it (`borrowers`), owned objects whose value contains
 // it (`contained_in`), and returns carrying it to a caller that has not
-// registered yet (`lent`). At zero the owner frees it. A borrowed object
-// registers this process with its owner on its first local reference and
-// unregisters after its last one.
+// acknowledged it yet (`lent`, per caller). At zero the owner frees it. A
+// borrowed object registers this process with its owner on its first local
+// reference and unregisters after its last one.
+//
+// The reference protocol (docs/ownership.md): a ref travelling to a caller
+// inside a task's return is held on that caller's behalf (`lent[caller]`)
+// until the caller acknowledges it (`lent_received`) after taking its own
+// hold; callers that do not acknowledge are lent under the key "" and
+// released by their first "added".
 //
 // Invariants: one mutex guards the counts; the actions a change causes (frees,
 // borrow updates) go to the Listener after the mutex is released, so the
@@ -38,6 +44,8 @@ class ReferenceCounter {
     std::function<void(const rpc::Address& owner, std::vector<std::string> added,
                        std::vector<std::string> removed)>
         borrow_changed;
+    /// Acknowledge lends of refs received in a task's return (`lent_received`).
+    std::function<void(const rpc::Address& owner, std::vector<std::string> oids)> lent_received;
   };
 
   explicit ReferenceCounter(Listener listener) : listener_(std::move(listener)) {}
@@ -63,11 +71,17 @@ class ReferenceCounter {
   void AddSubmitted(const std::vector<std::string>& oids);
   /// Those tasks finished.
   void RemoveSubmitted(const std::vector<std::string>& oids);
-  /// Owned references travel inside a return value to a caller.
-  void AddLent(const std::vector<std::string>& oids);
-  /// A borrower registered or let go of owned objects.
+  /// Owned references travel inside a return value to `caller` (its worker
+  /// id; "": a caller that does not acknowledge lends).
+  void AddLent(const std::vector<std::string>& oids, const std::string& caller = "");
+  /// One UpdateBorrows from (or, for `lent`, on behalf of) `borrower`:
+  /// `added` and `lent` first, then `removed` and `lent_received`.
   void UpdateBorrowers(const std::string& borrower, const std::vector<std::string>& added,
-                       const std::vector<std::string>& removed);
+                       const std::vector<std::string>& removed, const std::vector<std::string>& lent = {},
+                       const std::vector<std::string>& lent_received = {});
+  /// (Caller.) Acknowledges the lends of the refs of a return it received,
+  /// after taking its own hold on them (or deciding not to).
+  void AckReturned(const google::protobuf::RepeatedPtrField<rpc::ObjectRef>& nested, const std::string& self_id);
   /// Copies of owned objects: one (oid, node) pair per copy (shutdown frees them).
   std::vector<std::pair<std::string, std::string>> OwnedInStore() const;
   /// How many objects are counted.
@@ -84,18 +98,19 @@ class ReferenceCounter {
     int submitted = 0;
     std::unordered_set<std::string> borrowers;
     int contained_in = 0;
-    int lent = 0;
+    std::unordered_map<std::string, int> lent;  // caller worker id ("": does not acknowledge) -> refs in flight
     std::vector<std::string> contains;
     std::string in_store_node;
     std::vector<std::string> copies;  // other nodes holding a copy (owned only)
     bool registered = false;
     bool Alive() const {
-      return local > 0 || submitted > 0 || !borrowers.empty() || contained_in > 0 || lent > 0;
+      return local > 0 || submitted > 0 || !borrowers.empty() || contained_in > 0 || !lent.empty();
     }
   };
   using Actions = std::vector<std::function<void()>>;
 
   void Release(const std::string& oid, Actions& actions);
+  static void Unlend(Ref& r, const std::string& caller);
   static void Run(Actions& actions);
 
   mutable std::mutex mu_;

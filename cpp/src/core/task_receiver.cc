@@ -325,7 +325,7 @@ rpc::TaskResult TaskReceiver::Returns(const rpc::TaskSpec& spec, internal::TaskO
     uint64_t size = internal::EncodedSize(enc);
     r->set_size(size);
     for (const std::string& s : enc.nested_refs) r->add_nested_refs()->ParseFromString(s);
-    w_.borrows().Lend(r->nested_refs());
+    w_.borrows().Lend(r->nested_refs(), &spec.caller());  // held for the caller until it acknowledges
     if (!policy::TravelsInline(size)) {
       try {
         w_.owned().PutInStore(oid, enc, spec.caller());

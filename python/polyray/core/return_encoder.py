@@ -59,7 +59,7 @@ class ReturnEncoder:
             enc = self._codec.encode(v, target, f"return value {i - 1}" if n > 1 else "return value")
             if enc.nested_refs:
                 # Held for the caller until it acknowledges (docs/ownership.md, "The reference protocol").
-                self._references.lend(enc.nested_refs, spec.caller, worker_id, target != pb.CPP)
+                self._references.lend(enc.nested_refs, spec.caller, worker_id, True)
             if travels_inline(enc.size):
                 out.append(pb.ReturnObject(object_id=oid, value=enc.to_proto(), size=enc.size,
                                            nested_refs=enc.nested_refs))

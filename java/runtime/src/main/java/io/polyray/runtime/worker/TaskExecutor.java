@@ -379,11 +379,7 @@ public final class TaskExecutor {
         throw new TaskFailure(ErrorRecords.runtimeError(e.getClass().getName(),
             what + " cannot be encoded: " + e.getMessage()));
       }
-      if (spec.getCallerLanguage() == io.polyray.runtime.proto.Language.CPP) {
-        worker.lend(enc.nestedRefs()); // a caller that does not acknowledge lends
-      } else {
-        worker.lend(enc.nestedRefs(), spec.getCaller()); // held for the caller until it acknowledges
-      }
+      worker.lend(enc.nestedRefs(), spec.getCaller()); // held for the caller until it acknowledges
       ByteString oid = Ids.returnId(spec.getTaskId(), i + 1);
       ReturnObject.Builder r = ReturnObject.newBuilder().setObjectId(oid).setSize(enc.size())
           .addAllNestedRefs(enc.nestedRefs());

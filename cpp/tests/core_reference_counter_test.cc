@@ -1,0 +1,102 @@
+// The owner's side of the reference protocol (docs/ownership.md, "The
+// reference protocol") in the C++ ReferenceCounter: lends to a caller hold an
+// object until that caller acknowledges each of them, whatever it registered
+// or removed meanwhile; callers that do not acknowledge are released by their
+// first "added"; acknowledgements go to the owners of received refs.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/reference_counter.h"
+
+namespace polyray::core {
+namespace {
+
+const std::string kSelf(28, 's');
+const std::string kCaller(28, 'c');
+const std::string kOther(28, 'o');
+
+class ReferenceCounterTest : public ::testing::Test {
+ protected:
+  ReferenceCounterTest() {
+    ReferenceCounter::Listener l;
+    l.free = [this](const std::string& oid, const std::vector<std::string>&) { freed.push_back(oid); };
+    l.borrow_changed = [](const rpc::Address&, std::vector<std::string>, std::vector<std::string>) {};
+    l.lent_received = [this](const rpc::Address& owner, std::vector<std::string> oids) {
+      acks.push_back(owner.worker_id().substr(0, 1) + std::to_string(oids.size()));
+    };
+    rc = std::make_unique<ReferenceCounter>(std::move(l));
+  }
+  std::string OwnedWithLocal(char c) {
+    std::string oid(28, c);
+    rc->AddOwned(oid);
+    rc->AddLocal(oid, nullptr);
+    return oid;
+  }
+  std::vector<std::string> freed;
+  std::vector<std::string> acks;
+  std::unique_ptr<ReferenceCounter> rc;
+};
+
+TEST_F(ReferenceCounterTest, TwoLendsToARegisteredCallerHoldUntilBothAreAcknowledged) {
+  std::string g = OwnedWithLocal('g');
+  rc->UpdateBorrowers(kCaller, {g}, {});  // the caller already borrows g
+  rc->AddLent({g}, kCaller);
+  rc->AddLent({g}, kCaller);
+  rc->RemoveLocal(g);
+  rc->UpdateBorrowers(kCaller, {}, {g});  // a stale removal of the earlier borrow
+  EXPECT_TRUE(freed.empty());
+  rc->UpdateBorrowers(kCaller, {}, {}, {}, {g});
+  EXPECT_TRUE(freed.empty());
+  rc->UpdateBorrowers(kCaller, {}, {}, {}, {g});
+  EXPECT_EQ(freed, std::vector<std::string>{g});
+  EXPECT_EQ(rc->Size(), 0u);
+}
+
+TEST_F(ReferenceCounterTest, ALendFromAnotherExecutorHoldsForTheCallerNamedInIt) {
+  std::string g = OwnedWithLocal('g');
+  rc->UpdateBorrowers(kCaller, {}, {}, {g}, {});  // the executor's lend
+  rc->RemoveLocal(g);
+  EXPECT_TRUE(freed.empty());
+  rc->UpdateBorrowers(kOther, {}, {}, {}, {g});  // not kOther's lend
+  EXPECT_TRUE(freed.empty());
+  rc->UpdateBorrowers(kCaller, {g}, {});  // the caller's own hold
+  rc->UpdateBorrowers(kCaller, {}, {}, {}, {g});
+  EXPECT_TRUE(freed.empty());
+  rc->UpdateBorrowers(kCaller, {}, {g});
+  EXPECT_EQ(freed, std::vector<std::string>{g});
+}
+
+TEST_F(ReferenceCounterTest, ACallerThatDoesNotAcknowledgeIsReleasedByItsFirstAdd) {
+  std::string g = OwnedWithLocal('g');
+  rc->AddLent({g});
+  rc->RemoveLocal(g);
+  rc->UpdateBorrowers(kCaller, {g}, {});
+  EXPECT_TRUE(freed.empty());
+  rc->UpdateBorrowers(kCaller, {}, {g});
+  EXPECT_EQ(freed, std::vector<std::string>{g});
+}
+
+TEST_F(ReferenceCounterTest, AcknowledgementsGoToEachOwnerAndOwnRefsAreReleasedHere) {
+  std::string mine = OwnedWithLocal('m');
+  rc->UpdateBorrowers(kSelf, {}, {}, {mine}, {});  // lent to this process by an executor
+  rc->RemoveLocal(mine);
+  EXPECT_TRUE(freed.empty());
+  google::protobuf::RepeatedPtrField<rpc::ObjectRef> nested;
+  auto add = [&nested](const std::string& oid, const std::string& owner) {
+    rpc::ObjectRef* r = nested.Add();
+    r->set_object_id(oid);
+    r->mutable_owner()->set_worker_id(owner);
+  };
+  add(mine, kSelf);
+  add(std::string(28, 'x'), kOther);
+  add(std::string(28, 'y'), kOther);
+  rc->AckReturned(nested, kSelf);
+  EXPECT_EQ(freed, std::vector<std::string>{mine});
+  EXPECT_EQ(acks, std::vector<std::string>{"o2"});
+}
+
+}  // namespace
+}  // namespace polyray::core
