@@ -8,7 +8,9 @@
 // back (put, retries exhausted, lineage evicted, a failed re-run).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <set>
 #include <thread>
@@ -215,6 +217,40 @@ TEST_F(LineageTest, EveryKnownCopyIsProbedBeforeARecomputation) {
   probed.clear();
   EXPECT_FALSE(rec->AnyCopy(arg, store.GetIfReady(arg)));
   EXPECT_EQ(probed.size(), 3u);
+}
+
+TEST_F(LineageTest, AnswersToLostRunOnABoundedPool) {
+  Lineage lineage(1 << 20, Releaser());
+  ObjectRecovery rec(ObjectRecovery::Deps{
+      lineage, store, [](const std::string&) { return false; }, [](const std::vector<std::string>&) {},
+      [](PendingTaskPtr) {}, [](const std::string&, const std::string&) { return false; }, {}, {}});
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = 0, most = 0, finished = 0;
+  bool release = false;
+  const int jobs = 20;
+  for (int i = 0; i < jobs; ++i) {
+    rec.PostAnswer([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      most = std::max(most, ++running);
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+      --running;
+      ++finished;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return running == ObjectRecovery::kAnswerThreads; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no fifth thread shows up meanwhile
+    EXPECT_EQ(running, ObjectRecovery::kAnswerThreads);
+    release = true;
+    cv.notify_all();
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return finished == jobs; }));
+  }
+  EXPECT_EQ(most, ObjectRecovery::kAnswerThreads) << "answers to lost are bounded";
+  rec.Stop();
 }
 
 TEST_F(LineageTest, ReasonsForWhatCannotComeBack) {

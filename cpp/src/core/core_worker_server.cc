@@ -304,7 +304,7 @@ class CoreWorkerServer::Service : public RawService {
       // A borrower could read no copy: off this thread, probe the copies and
       // recompute the object when none is left, then answer with what comes.
       int64_t timeout_ms = request->timeout_ms();
-      w_.recovery().Post([this, call, oid, e, timeout_ms] {
+      w_.recovery().PostAnswer([this, call, oid, e, timeout_ms] {
         if (!w_.recovery().AnyCopy(oid, e)) w_.recovery().Recover(oid, e);
         Answer(call, oid, timeout_ms);
       });

@@ -55,20 +55,71 @@ void ObjectRecovery::Post(std::function<void()> job) {
     d_.run(std::move(job));
     return;
   }
+  std::list<Job> finished;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    for (auto it = threads_.begin(); it != threads_.end();) {
+      auto next = std::next(it);
+      if (it->done->load()) finished.splice(finished.end(), threads_, it);
+      it = next;
+    }
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    threads_.push_back(Job{std::thread([job = std::move(job), done] {
+                             job();
+                             done->store(true);
+                           }),
+                           done});
+  }
+  for (Job& j : finished) j.thread.join();
+}
+
+void ObjectRecovery::PostAnswer(std::function<void()> job) {
+  if (d_.run) {
+    d_.run(std::move(job));
+    return;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return;
-  threads_.emplace_back(std::move(job));
+  answers_.push_back(std::move(job));
+  if (idle_answer_threads_ == 0 && static_cast<int>(answer_threads_.size()) < kAnswerThreads) {
+    answer_threads_.emplace_back([this] { AnswerLoop(); });
+  } else {
+    answer_cv_.notify_one();
+  }
+}
+
+void ObjectRecovery::AnswerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    idle_answer_threads_++;
+    answer_cv_.wait(lock, [this] { return stopped_ || !answers_.empty(); });
+    idle_answer_threads_--;
+    if (answers_.empty()) return;  // stopped, nothing left
+    std::function<void()> job = std::move(answers_.front());
+    answers_.pop_front();
+    lock.unlock();
+    job();
+    lock.lock();
+  }
 }
 
 void ObjectRecovery::Stop() {
-  std::vector<std::thread> threads;
+  std::list<Job> threads;
+  std::vector<std::thread> answer_threads;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopped_ = true;
+    answers_.clear();  // their borrowers see the server go away
     threads.swap(threads_);
+    answer_threads.swap(answer_threads_);
   }
-  for (std::thread& t : threads) {
+  answer_cv_.notify_all();
+  for (std::thread& t : answer_threads) {
     if (t.joinable()) t.join();
+  }
+  for (Job& j : threads) {
+    if (j.thread.joinable()) j.thread.join();
   }
 }
 

@@ -16,12 +16,17 @@
 // Invariants: one reconstruction per task at a time (Lineage::BeginRecovery);
 // arguments resubmitted are counted as submitted until the task finishes;
 // the decision runs on the caller's thread, probes and waits for arguments
-// on the `run` executor (its own threads in a CoreWorker, joined by Stop).
+// on the `run` executor (its own threads in a CoreWorker, joined by Stop);
+// answers to borrowers' `lost` run on at most kAnswerThreads threads.
 #ifndef POLYRAY_CORE_OBJECT_RECOVERY_H_
 #define POLYRAY_CORE_OBJECT_RECOVERY_H_
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -71,8 +76,11 @@ class ObjectRecovery {
   /// Whether any node known to hold `oid` still does (blocking): the
   /// primary's node first, then every node a copy was pulled to.
   bool AnyCopy(const std::string& oid, const EntryPtr& entry);
-  /// Runs `job` on the recovery threads (the owner's answer to `lost`).
-  void Post(std::function<void()> job);
+  /// Runs the owner's answer to a borrower's `lost` (probes, then a
+  /// decision) on a pool of kAnswerThreads threads; more wait in its queue.
+  void PostAnswer(std::function<void()> job);
+  /// Threads that answer `lost` (each answer is bounded: kProbeMs per copy).
+  static constexpr int kAnswerThreads = 4;
   /// A task completed (`record` null) or failed: ends its reconstruction.
   /// For a failed reconstruction, the error its returns get (OBJECT_LOST,
   /// REASON_RETRIES_EXHAUSTED, caused by the failure).
@@ -87,12 +95,26 @@ class ObjectRecovery {
 
  private:
   std::optional<rpc::ErrorRecord> RestoreArgs(const std::vector<std::string>& arg_ids);
+  /// Runs a reconstruction's job (probes, waits for lost arguments) on a
+  /// thread of its own: one per reconstruction under way (merged per task),
+  /// since a job may wait for the jobs of its arguments. Finished threads
+  /// are joined at the next Post.
+  void Post(std::function<void()> job);
+  void AnswerLoop();
   void Lose(const std::string& oid, rpc::ErrorReason reason, const std::string& message, bool only_stored);
 
   Deps d_;
   std::atomic<int64_t> resubmitted_{0};
   std::mutex mu_;
-  std::vector<std::thread> threads_;
+  struct Job {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::list<Job> threads_;                            // guarded by mu_
+  std::vector<std::thread> answer_threads_;           // guarded by mu_ (started on demand)
+  std::deque<std::function<void()>> answers_;         // guarded by mu_
+  std::condition_variable answer_cv_;
+  int idle_answer_threads_ = 0;                       // guarded by mu_
   bool stopped_ = false;
 };
 
