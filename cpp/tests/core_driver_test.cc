@@ -19,6 +19,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include "core/auth.h"
 #include "core/core_worker.h"
 #include "core/store_io.h"
 #include "polyray/codec.h"
@@ -258,8 +259,8 @@ TEST_F(CoreDriverTest, ObjectsAreFreedWhenTheirReferencesDrop) {
 /// Sends `body` as the request of CoreWorkerService/`method` of this driver; the status.
 grpc::Status CallRaw(CoreWorker& core, const std::string& method, const std::string& body,
                      grpc::ByteBuffer* reply = nullptr) {
-  auto channel = grpc::CreateChannel(core.address().host() + ":" + std::to_string(core.address().port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = AuthChannel(core.address().host() + ":" + std::to_string(core.address().port()),
+                            grpc::ChannelArguments());  // with the cluster token
   grpc::GenericStub stub(channel);
   grpc::Slice slice(body);
   grpc::ByteBuffer request(&slice, 1);

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/channels.h"
+#include "core/auth.h"
 #include "core/push_frame.h"
 #include "core/push_port_stream.h"
 #include "core/push_stream.h"
@@ -72,6 +73,15 @@ class Server {
     if (fd >= 0) {
       ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
       accepted_.push_back(fd);
+      // Every connection opens with the caller's PushHello (docs/security.md).
+      char header[kPushFrameHeader];
+      if (::recv(fd, header, sizeof(header), MSG_WAITALL) == static_cast<ssize_t>(sizeof(header))) {
+        std::string body(PushFrameLength(header), '\0');
+        EXPECT_EQ(::recv(fd, body.data(), body.size(), MSG_WAITALL), static_cast<ssize_t>(body.size()));
+        EXPECT_TRUE(PushHelloOk(body.data(), body.size())) << "the first frame is not the PushHello";
+      } else {
+        ADD_FAILURE() << "no PushHello on a new connection";
+      }
     }
     return fd;
   }

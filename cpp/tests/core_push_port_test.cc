@@ -38,6 +38,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "codec/envelope.h"
+#include "core/auth.h"
 #include "core/ids.h"
 #include "core/push_port.h"
 #include "polyray/codec.h"
@@ -209,6 +210,9 @@ int Connect(int port) {
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << std::strerror(errno);
   timeval tv{30, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  // The cluster token first (PushHello, docs/security.md): what a test sends next reaches the frame reader.
+  std::string hello = PushHelloFrame();
+  EXPECT_EQ(::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL), static_cast<ssize_t>(hello.size()));
   return fd;
 }
 
@@ -349,8 +353,8 @@ class PushPortTest : public ::testing::Test {
 
   /// Ends the worker with an Exit call and expects exit code 0.
   void ExitWorker() {
-    auto stub = rpc::CoreWorkerService::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(registration_.port()), grpc::InsecureChannelCredentials()));
+    auto stub = rpc::CoreWorkerService::NewStub(
+        AuthChannel("127.0.0.1:" + std::to_string(registration_.port()), grpc::ChannelArguments()));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     rpc::ExitRequest request;

@@ -21,6 +21,7 @@ import grpc
 from polyray.actor import ActorClass, ActorHandle
 from polyray.core.core_worker import CoreWorker
 from polyray.core.object_ref import ObjectRef, get_core
+from polyray.protocol import auth
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import gcs_pb2 as gcs
 from polyray.protocol import gcs_pb2_grpc as gcs_grpc
@@ -95,7 +96,7 @@ def _connect(address: str, namespace: str, code_search_path: list[str], log_to_d
     if ":" not in address:
         raise ValueError(f"address must be host:port, got {address!r}")
     host = address.rsplit(":", 1)[0]
-    channel = grpc.insecure_channel(address)
+    channel = auth.channel(address)
     stub = gcs_grpc.GcsServiceStub(channel)
     try:
         nodes = stub.GetAllNodes(gcs.GetAllNodesRequest(), timeout=5).nodes

@@ -25,13 +25,12 @@ import signal
 import threading
 import time
 
-import grpc
 import pytest
 from core_util import wait_until
 
 import polyray
 from polyray.exceptions import ActorDiedError
-from polyray.protocol import common_pb2, gcs_pb2, gcs_pb2_grpc
+from polyray.protocol import auth, common_pb2, gcs_pb2, gcs_pb2_grpc
 
 KILLS = 10
 
@@ -48,7 +47,7 @@ def cluster():
 def actor_info(handle) -> gcs_pb2.ActorInfo:
     """The GCS's record of an actor (state, restarts, last death cause)."""
     from polyray.api import _core
-    with grpc.insecure_channel(_core().gcs_address) as ch:
+    with auth.channel(_core().gcs_address) as ch:
         stub = gcs_pb2_grpc.GcsServiceStub(ch)
         return stub.GetActorInfo(gcs_pb2.GetActorInfoRequest(actor_id=handle._actor_id), timeout=10).actor
 

@@ -36,9 +36,9 @@ import psutil
 import pytest
 
 import polyray
+from polyray.protocol import auth, gcs_pb2, raylet_pb2
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
-from polyray.protocol import gcs_pb2, raylet_pb2
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "xlang"))
 from xlang_support import cpp_lib, xlang_java_classes  # noqa: E402,F401 — fixtures
@@ -193,7 +193,7 @@ def _payloads(rng: random.Random, cls, n: int) -> list[bytes]:
 def _fuzz_service(target: str, module, service: str, rng: random.Random, n_per_method: int,
                   codes: collections.Counter, per_service: collections.Counter, label: str) -> None:
     desc = module.DESCRIPTOR.services_by_name[service]
-    with grpc.insecure_channel(target, options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
+    with auth.channel(target, options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
         for method in desc.methods:
             if (service, method.name) in SKIPPED:
                 continue
@@ -261,13 +261,18 @@ def _push_frames(rng: random.Random, language: int, n: int) -> list[bytes]:
     return frames
 
 
+def _hello() -> bytes:
+    body = auth.hello_body()
+    return len(body).to_bytes(4, "little") + body
+
+
 def _fuzz_push_port(port: int, language: int, rng: random.Random, n: int, outcomes: collections.Counter,
                     label: str) -> None:
     for data in _push_frames(rng, language, n):
         outcomes[(label, "sent")] += 1
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=CALL_TIMEOUT) as s:
-                s.sendall(data)
+                s.sendall(_hello() + data)  # the cluster token first (docs/security.md), then the fuzz
                 s.shutdown(socket.SHUT_WR)  # no more frames: the worker answers what it took, then closes
                 got = b""
                 while True:
@@ -332,7 +337,7 @@ def test_fuzz_every_service_and_push_port(cluster):
     core = get_core()
     gcs_target = core.gcs_address
     raylet_target = core.raylet_address
-    with grpc.insecure_channel(raylet_target) as ch:
+    with auth.channel(raylet_target) as ch:
         stats = raylet_pb2.GetNodeStatsReply.FromString(ch.unary_unary(
             "/polyray.rpc.RayletService/GetNodeStats")(b"", timeout=30))
     # The actors' workers: they live as long as their actors (an idle task
@@ -416,7 +421,7 @@ def _push_and_read(port: int, spec: pb.TaskSpec) -> cw.PushTasksReply | None:
     """One frame with ``spec``; the reply, or None when the worker closed the connection."""
     body = cw.PushTasksRequest(tasks=[spec]).SerializeToString()
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall(len(body).to_bytes(4, "little") + body)
+        s.sendall(_hello() + len(body).to_bytes(4, "little") + body)
         s.shutdown(socket.SHUT_WR)
         got = b""
         while chunk := s.recv(1 << 16):
@@ -433,7 +438,7 @@ def test_finding_2_bad_task_id_and_huge_num_returns(cluster, lang):
     addressable task comes back as an error result naming it; the worker stays."""
     actors = _run_every_language()
     from polyray.core.object_ref import get_core
-    with grpc.insecure_channel(get_core().raylet_address) as ch:
+    with auth.channel(get_core().raylet_address) as ch:
         stats = raylet_pb2.GetNodeStatsReply.FromString(ch.unary_unary(
             "/polyray.rpc.RayletService/GetNodeStats")(b"", timeout=30))
     w = next(w for w in stats.workers if w.language == lang and w.actor_id and w.port)

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 
-import grpc
 import pytest
 from core_util import (
     POLYRAY_CLI,
@@ -29,7 +28,7 @@ from core_util import (
 )
 
 from polyray.node import segment_is_stale
-from polyray.protocol import gcs_pb2, gcs_pb2_grpc
+from polyray.protocol import auth, gcs_pb2, gcs_pb2_grpc
 
 _XLANG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "xlang")
 if os.path.abspath(_XLANG) not in sys.path:
@@ -50,7 +49,7 @@ def _start_head(tmp_path, name: str) -> tuple[subprocess.Popen, str]:
         pytest.fail(f"head {name} did not start: {(tmp_path / f'{name}.log').read_text()[-3000:]}")
     with open(address_file) as f:
         address = f.read().strip()
-    with grpc.insecure_channel(address) as channel:
+    with auth.channel(address) as channel:
         nodes = gcs_pb2_grpc.GcsServiceStub(channel).GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=10).nodes
     return proc, nodes[0].store_name
 

@@ -18,7 +18,6 @@ import signal
 import sys
 import time
 
-import grpc
 import numpy as np
 import pytest
 
@@ -30,6 +29,7 @@ from cluster_util import NODE_TIMEOUT_S, Cluster  # noqa: E402
 
 import polyray  # noqa: E402
 from polyray.exceptions import ObjectLostError  # noqa: E402
+from polyray.protocol import auth  # noqa: E402
 
 MB = 1024 * 1024
 #: From the kill to the recomputed value (the GCS declares B dead within
@@ -135,7 +135,7 @@ def test_put_whose_copy_is_gone_raises_put(two_nodes):
     c, _ = two_nodes
     core = polyray.api._state["core"]
     ref = polyray.put(np.zeros(MB, dtype=np.uint8))
-    with grpc.insecure_channel(core.raylet_address) as ch:
+    with auth.channel(core.raylet_address) as ch:
         raylet_pb2_grpc.RayletServiceStub(ch).FreeObjects(
             raylet_pb2.FreeObjectsRequest(object_ids=[ref.binary()]), timeout=10)
     with pytest.raises(ObjectLostError) as info:

@@ -20,7 +20,6 @@ import os
 import signal
 import time
 
-import grpc
 import numpy as np
 import pytest
 from chaos_util import compile_java_driver, end_driver, start_driver
@@ -28,7 +27,7 @@ from cluster_util import Cluster
 from xlang_support import CPP_SRC, build_cpp, xlang_java_classes  # noqa: F401  (pytest fixture)
 
 import polyray
-from polyray.protocol import raylet_pb2, raylet_pb2_grpc
+from polyray.protocol import auth, raylet_pb2, raylet_pb2_grpc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -217,7 +216,7 @@ def test_java_and_cpp_workers_ask_the_owner_to_recompute_a_lost_argument(two_nod
         # Any copy made on the head meanwhile is dropped too, so B's copy was the only one.
         core = polyray.api._state["core"]
         ids = [data.binary(), doubles.binary()]
-        with grpc.insecure_channel(core.raylet_address) as ch:
+        with auth.channel(core.raylet_address) as ch:
             raylet_pb2_grpc.RayletServiceStub(ch).FreeObjects(raylet_pb2.FreeObjectsRequest(object_ids=ids),
                                                                timeout=10)
         assert not any(core.node_store.store.contains(i) for i in ids)

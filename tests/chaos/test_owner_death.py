@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 
-import grpc
 import pytest
 from core_util import (
     PYTHON,
@@ -35,7 +34,7 @@ from core_util import (
     write_script,
 )
 
-from polyray.protocol import common_pb2, gcs_pb2, gcs_pb2_grpc, raylet_pb2, raylet_pb2_grpc
+from polyray.protocol import auth, common_pb2, gcs_pb2, gcs_pb2_grpc, raylet_pb2, raylet_pb2_grpc
 
 _XLANG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "xlang")
 if os.path.abspath(_XLANG) not in sys.path:
@@ -121,10 +120,10 @@ class Head:
             pytest.fail(f"the head exited: {self.log_path.read_text()[-3000:]}")
         with open(address_file) as f:
             self.address = f.read().strip()
-        self.channel = grpc.insecure_channel(self.address)
+        self.channel = auth.channel(self.address)
         self.gcs = gcs_pb2_grpc.GcsServiceStub(self.channel)
         node = self.gcs.GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=10).nodes[0]
-        self.raylet_channel = grpc.insecure_channel(f"{node.raylet_address.host}:{node.raylet_address.port}")
+        self.raylet_channel = auth.channel(f"{node.raylet_address.host}:{node.raylet_address.port}")
         self.raylet = raylet_pb2_grpc.RayletServiceStub(self.raylet_channel)
 
     def actors(self) -> dict[bytes, gcs_pb2.ActorInfo]:

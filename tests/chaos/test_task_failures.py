@@ -35,14 +35,13 @@ import sys
 import threading
 import time
 
-import grpc
 import psutil
 import pytest
 from core_util import PYTHON, driver_env, read_line, stop_process, write_script
 
 import polyray
 from polyray.exceptions import NodeDiedError
-from polyray.protocol import common_pb2, gcs_pb2, gcs_pb2_grpc, raylet_pb2, raylet_pb2_grpc
+from polyray.protocol import auth, common_pb2, gcs_pb2, gcs_pb2_grpc, raylet_pb2, raylet_pb2_grpc
 from polyray.protocol import runtime_spec as rspec
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster"))
@@ -294,14 +293,14 @@ sys.stdin.readline()    # stay up until SIGKILLed
 
 
 def _raylet_of(gcs_address: str, node_id: str) -> str:
-    with grpc.insecure_channel(gcs_address) as ch:
+    with auth.channel(gcs_address) as ch:
         nodes = gcs_pb2_grpc.GcsServiceStub(ch).GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=10).nodes
     node = next(n for n in nodes if n.node_id.hex() == node_id)
     return f"{node.raylet_address.host}:{node.raylet_address.port}"
 
 
 def _available(raylet: str) -> dict[str, float]:
-    with grpc.insecure_channel(raylet) as ch:
+    with auth.channel(raylet) as ch:
         stats = raylet_pb2_grpc.RayletServiceStub(ch).GetNodeStats(raylet_pb2.GetNodeStatsRequest(), timeout=10)
     return dict(stats.resources_available)
 
@@ -365,7 +364,7 @@ def test_leases_of_a_vanished_raw_client_return_within_the_bound(own_cluster):
     raylet = _raylet_of(own_cluster.address, own_cluster.nodes[0].node_id)
     full = {"CPU": 2.0}
     job_id = bytes.fromhex("7f000001")
-    with grpc.insecure_channel(raylet) as ch:
+    with auth.channel(raylet) as ch:
         stub = raylet_pb2_grpc.RayletServiceStub(ch)
         # A request canceled before its grant (it waits behind the first
         # lease) leaves nothing leased.

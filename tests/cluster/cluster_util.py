@@ -14,6 +14,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from polyray.protocol import auth
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MB = 1024 * 1024
 #: Small stores: three nodes and a 500 MB object fit on a test machine.
@@ -142,7 +144,7 @@ class Cluster:
         import grpc
 
         from polyray.protocol import gcs_pb2, gcs_pb2_grpc
-        with grpc.insecure_channel(self.address) as ch:
+        with auth.channel(self.address) as ch:
             try:
                 return list(gcs_pb2_grpc.GcsServiceStub(ch).GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=5).nodes)
             except grpc.RpcError:

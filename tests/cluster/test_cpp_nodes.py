@@ -13,14 +13,13 @@ import signal
 import sys
 import time
 
-import grpc
 import numpy as np
 import pytest
 from cluster_util import NODE_TIMEOUT_S, Cluster
 
 import polyray
 from polyray.exceptions import ObjectLostError
-from polyray.protocol import common_pb2, raylet_pb2, raylet_pb2_grpc
+from polyray.protocol import auth, common_pb2, raylet_pb2, raylet_pb2_grpc
 from polyray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 _XLANG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "xlang")
@@ -69,7 +68,7 @@ def _raylet(node_id: str) -> str:
 
 
 def _cpp_pids_on(node_id: str) -> set[int]:
-    with grpc.insecure_channel(_raylet(node_id)) as ch:
+    with auth.channel(_raylet(node_id)) as ch:
         stats = raylet_pb2_grpc.RayletServiceStub(ch).GetNodeStats(raylet_pb2.GetNodeStatsRequest(), timeout=10)
     return {w.pid for w in stats.workers if w.language == common_pb2.CPP}
 

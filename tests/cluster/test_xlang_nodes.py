@@ -7,14 +7,13 @@ import os
 import shutil
 import subprocess
 
-import grpc
 import numpy as np
 import pytest
 from cluster_util import Cluster
 
 import polyray
 import polyray.sdk
-from polyray.protocol import common_pb2, raylet_pb2, raylet_pb2_grpc
+from polyray.protocol import auth, common_pb2, raylet_pb2, raylet_pb2_grpc
 from polyray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 JAVA_SRC = os.path.join(os.path.dirname(__file__), "..", "xlang", "java_src")
@@ -45,7 +44,7 @@ def java_cluster(tmp_path_factory):
 
 
 def _java_pids_on(address: str) -> set[int]:
-    with grpc.insecure_channel(address) as ch:
+    with auth.channel(address) as ch:
         stats = raylet_pb2_grpc.RayletServiceStub(ch).GetNodeStats(raylet_pb2.GetNodeStatsRequest(), timeout=10)
     return {w.pid for w in stats.workers if w.language == common_pb2.JAVA}
 

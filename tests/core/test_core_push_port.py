@@ -12,6 +12,7 @@ import pytest
 from core_util import run_driver
 
 import polyray
+from polyray.protocol import auth
 
 
 @polyray.remote
@@ -68,6 +69,11 @@ def _closed_by_peer(sock: socket.socket, timeout: float = 10.0) -> bool:
         return False
 
 
+def _hello() -> bytes:
+    body = auth.hello_body()
+    return len(body).to_bytes(4, "little") + body
+
+
 @pytest.mark.parametrize("garbage", [
     b"\xff\xff\xff\x7f",                        # a frame longer than any message may be
     (5).to_bytes(4, "little") + b"\xff" * 5,    # a frame that is not a PushTasksRequest
@@ -77,7 +83,7 @@ def test_a_bad_frame_ends_its_connection_and_the_worker_stays_up(cluster, garbag
     assert polyray.get(c.add.remote(1), timeout=60) == 1
     port, _ = polyray.get(c.port_info.remote(), timeout=60)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(garbage)
+        s.sendall(_hello() + garbage)  # the cluster token first: the garbage reaches the frame reader
         assert _closed_by_peer(s), "the worker kept a connection that sent a bad frame"
     assert polyray.get(c.add.remote(1), timeout=60) == 2
 
@@ -86,7 +92,7 @@ def test_a_caller_that_disconnects_mid_frame_does_not_hurt_the_worker(cluster):
     c = _Counter.remote()
     port, _ = polyray.get(c.port_info.remote(), timeout=60)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall((1000).to_bytes(4, "little") + b"\x0a")  # half a frame, then gone
+        s.sendall(_hello() + (1000).to_bytes(4, "little") + b"\x0a")  # half a frame, then gone
     assert polyray.get(c.add.remote(5), timeout=60) == 5
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 
 from polyray.gcs import GcsConfig, GcsServer, Storage
-from polyray.protocol import common_pb2, gcs_pb2, gcs_pb2_grpc
+from polyray.protocol import auth, common_pb2, gcs_pb2, gcs_pb2_grpc
 
 from .fakes import FakeRaylet, WorkerBehaviour
 
@@ -99,7 +99,7 @@ async def cluster(storage: Storage | None = None, **config: Any) -> AsyncIterato
     config.setdefault("creation_timeout_s", 5.0)
     server = GcsServer(GcsConfig(**config), storage)
     await server.start()
-    channel = grpc.aio.insecure_channel(server.address)
+    channel = auth.aio_channel(server.address)
     c = Cluster(server, channel)
     try:
         yield c

@@ -8,10 +8,9 @@ import signal
 import subprocess
 import sys
 
-import grpc
 import pytest
 
-from polyray.protocol import gcs_pb2, gcs_pb2_grpc
+from polyray.protocol import auth, gcs_pb2, gcs_pb2_grpc
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -33,7 +32,7 @@ def test_module_entry_point_serves_until_sigterm() -> None:
         line = proc.stdout.readline().strip()
         assert line.startswith("GCS listening on 127.0.0.1:"), line
         address = line.rsplit(" ", 1)[1]
-        with grpc.insecure_channel(address) as channel:
+        with auth.channel(address) as channel:
             stub = gcs_pb2_grpc.GcsServiceStub(channel)
             reply = stub.AddJob(gcs_pb2.AddJobRequest(job=gcs_pb2.JobInfo()), timeout=10)
             assert reply.job_id == b"\1\0\0\0"

@@ -23,7 +23,7 @@ from concurrent import futures
 
 import grpc
 
-from polyray.protocol import common_pb2, core_worker_pb2, core_worker_pb2_grpc, raylet_pb2, raylet_pb2_grpc
+from polyray.protocol import auth, common_pb2, core_worker_pb2, core_worker_pb2_grpc, raylet_pb2, raylet_pb2_grpc
 
 
 class _CoreWorker(core_worker_pb2_grpc.CoreWorkerServiceServicer):
@@ -48,7 +48,7 @@ def main() -> int:
     core_worker_pb2_grpc.add_CoreWorkerServiceServicer_to_server(_CoreWorker(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    with grpc.insecure_channel(os.environ["POLYRAY_RAYLET_ADDRESS"]) as channel:
+    with auth.channel(os.environ["POLYRAY_RAYLET_ADDRESS"]) as channel:
         reply = raylet_pb2_grpc.RayletServiceStub(channel).RegisterWorker(
             raylet_pb2.RegisterWorkerRequest(
                 worker_id=bytes.fromhex(os.environ["POLYRAY_WORKER_ID"]),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from polyray.protocol import common_pb2, gcs_pb2, gcs_pb2_grpc, raylet_pb2, raylet_pb2_grpc
+from polyray.protocol import auth, common_pb2, gcs_pb2, gcs_pb2_grpc, raylet_pb2, raylet_pb2_grpc
 from polyray.raylet import (
     LaunchCommand,
     LaunchContext,
@@ -200,7 +200,7 @@ async def running_raylet(tmp_path: object, **overrides: object) -> AsyncIterator
     config = NodeConfig(**settings)  # type: ignore[arg-type]
     raylet = RayletServer(config, LauncherRegistry({common_pb2.PYTHON: launcher}))
     port = await raylet.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = auth.aio_channel(f"127.0.0.1:{port}")
     harness = Harness(gcs, raylet, raylet_pb2_grpc.RayletServiceStub(channel), channel, launcher, config)
     try:
         yield harness

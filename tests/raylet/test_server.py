@@ -11,7 +11,7 @@ import sys
 import grpc
 import pytest
 
-from polyray.protocol import raylet_pb2, raylet_pb2_grpc
+from polyray.protocol import auth, raylet_pb2, raylet_pb2_grpc
 from polyray.raylet import NodeConfig, RayletServer
 from polyray.store import SegmentNotFoundError, Store
 
@@ -154,7 +154,7 @@ async def test_command_line_raylet(tmp_path):
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
         assert line.startswith(b"RAYLET_PORT="), line
         port = int(line.split(b"=")[1])
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        async with auth.aio_channel(f"127.0.0.1:{port}") as channel:
             stats = await raylet_pb2_grpc.RayletServiceStub(channel).GetNodeStats(
                 raylet_pb2.GetNodeStatsRequest(), timeout=5
             )

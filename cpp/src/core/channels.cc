@@ -5,6 +5,7 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include "core/auth.h"
 #include "core/common.h"
 
 namespace polyray::core {
@@ -20,7 +21,7 @@ std::shared_ptr<grpc::Channel> Channels::Get(const std::string& target) {
   // A distinct channel per CoreWorker: a driver and an in-process test
   // helper must not share one subchannel's state.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  auto channel = AuthChannel(target, args);  // every call carries the cluster token
   channels_.emplace(target, channel);
   return channel;
 }

@@ -11,6 +11,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/borrow_tracker.h"
+#include "core/auth.h"
 #include "core/common.h"
 #include "core/core_worker.h"
 #include "core/ids.h"
@@ -535,6 +536,8 @@ int CoreWorkerServer::Start(const std::string& host) {
   builder.SetMaxReceiveMessageSize(static_cast<int>(spec::kRpcMaxMessageBytes));
   builder.SetMaxSendMessageSize(static_cast<int>(spec::kRpcMaxMessageBytes));
   builder.RegisterService(service_.get());
+  // Every call: the cluster token, checked before any handler acts (auth.h).
+  builder.experimental().SetInterceptorCreators(AuthServerInterceptors());
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     server_.reset();

@@ -18,6 +18,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "core/auth.h"
 #include "core/common.h"
 #include "core/core_worker.h"
 #include "core/embedded_head.h"
@@ -89,7 +90,7 @@ std::shared_ptr<CoreWorker> Connect(const std::string& address, const internal::
   std::vector<std::string> csp = config.code_search_path;
   if (csp.empty()) csp = SplitPath(std::getenv("POLYRAY_CODE_SEARCH_PATH"));
 
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto channel = core::AuthChannel(address, grpc::ChannelArguments());
   auto gcs = rpc::GcsService::NewStub(channel);
   rpc::NodeInfo node;
   std::string job_id;

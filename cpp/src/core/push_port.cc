@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "core/ids.h"
+#include "core/auth.h"
 #include "core/push_frame.h"
 #include "core/spin.h"
 #include "core/task_receiver.h"
@@ -37,6 +38,8 @@ namespace polyray::core {
 namespace {
 
 constexpr size_t kHeader = kPushFrameHeader;
+/// The largest first frame (a PushHello with a token) a connection may open with.
+constexpr uint32_t kMaxHello = 4096;
 /// Bytes a reader asks the kernel for at a time (frames up to this size are
 /// parsed where they were received, without a copy).
 constexpr size_t kReadBuffer = 64 * 1024;
@@ -165,6 +168,22 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
 
   /// Reads frames and queues their tasks; why it stopped ("" at a clean EOF).
   std::string ReadFrames() {
+    // The first frame is the caller's PushHello: a connection without the
+    // cluster token is closed before any task is read (docs/security.md).
+    {
+      if (end_ - begin_ < kHeader) AwaitInput();
+      Got got = Need(kHeader);
+      if (got == Got::kEof) return end_ == begin_ ? "" : "the connection ended inside a frame header";
+      if (got == Got::kError) return "cannot read: " + ErrnoText(read_errno_);
+      uint32_t n = PushFrameLength(buf_.data() + begin_);
+      begin_ += kHeader;
+      if (n > kMaxHello) return "refused: a first frame of " + std::to_string(n) + " bytes is no PushHello";
+      got = Need(n);
+      if (got != Got::kOk) return "the connection ended inside its PushHello";
+      bool ok = PushHelloOk(buf_.data() + begin_, n);
+      begin_ += n;
+      if (!ok) return "refused: no or wrong auth token in its PushHello";
+    }
     while (true) {
       if (end_ - begin_ < kHeader) AwaitInput();
       Got got = Need(kHeader);

@@ -22,6 +22,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/auth.h"
 #include "core/push_frame.h"
 #include "core/spin.h"
 
@@ -70,7 +71,10 @@ PushPortStream::PushPortStream(const std::string& host, int port, ReplyCallback 
       spin_(SpinOrNone()),
       on_reply_(std::move(on_reply)),
       on_done_(std::move(on_done)),
-      buf_(kReadChunk) {}
+      buf_(kReadChunk),
+      // The first frame of every connection: the cluster token (PushHello),
+      // written once connected, before any task.
+      out_(PushHelloFrame()) {}
 
 PushPortStream::~PushPortStream() {
   if (wake_fd_ >= 0) ::close(wake_fd_);

@@ -60,8 +60,8 @@ from polyray.core.task_submission import TaskSubmission
 from polyray.core.task_submitter import NormalTaskSubmitter, scheduling_key
 from polyray.core.value_codec import ValueCodec
 from polyray.core.worker_context import WorkerContext
+from polyray.protocol import auth, envelope, runtime_spec
 from polyray.protocol import common_pb2 as pb
-from polyray.protocol import envelope, runtime_spec
 from polyray.protocol import gcs_pb2 as gcs
 from polyray.protocol import raylet_pb2 as rl
 
@@ -193,9 +193,9 @@ class CoreWorker:
 
     async def _start(self, subscribe_logs: bool) -> None:
         ctx = self.ctx
-        self._server = grpc.aio.server(options=SERVER_OPTIONS)
+        self._server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=auth.server_interceptors())
         add_to_server(self.service, self._server)
-        port = self._server.add_insecure_port(f"{ctx.host}:0")
+        port = auth.bind(self._server, f"{ctx.host}:0", "the CoreWorker")
         await self._server.start()
         ctx.address.port = port
         if not ctx.is_driver and self.connections.use_push_port:

@@ -32,9 +32,9 @@ import threading
 from collections.abc import Callable
 
 from polyray.core.rpc import MAX_MESSAGE
+from polyray.protocol import auth, validation
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
-from polyray.protocol import validation
 from polyray.protocol.validation import InvalidInput
 
 _HEADER = 4
@@ -122,6 +122,9 @@ class PushConnection(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport) -> None:
         self._transport = transport
+        # The first frame of every connection: the cluster token (PushHello).
+        body = auth.hello_body()
+        transport.write(len(body).to_bytes(_HEADER, "little") + body)
         self._flush()
 
     def data_received(self, data: bytes) -> None:
@@ -240,6 +243,8 @@ class PushListener:
         self.exiting = exiting
         self.exit_soon = exit_soon
         self._sock = socket.create_server((host, 0))
+        #: The cluster token every connection's first frame (PushHello) must carry.
+        self.token = auth.current_token()
         self._sock.setblocking(False)
         self.port: int = self._sock.getsockname()[1]
         #: Connections accepted so far (callers that used the port).
@@ -288,6 +293,7 @@ class _ServedConnection:
         self._pending = 0
         self._read_closed = False
         self._broken = False
+        self._hello = False  # the first frame (PushHello) was read and matched
 
     def on_readable(self) -> None:
         try:
@@ -302,6 +308,17 @@ class _ServedConnection:
             return
         try:
             bodies = self._reader.feed(data)
+            if not self._hello and bodies:
+                # The first frame is the caller's PushHello: without the
+                # cluster token the connection closes before any task is read.
+                if not auth.hello_ok(bodies[0], self._listener.token):
+                    self._drop(f"refused: no or wrong auth token in its PushHello (from {self._peer()})")
+                    return
+                self._hello = True
+                bodies = bodies[1:]
+            elif not self._hello and self._reader.pending_bytes() > auth.MAX_HELLO + _HEADER:
+                self._drop(f"refused: no PushHello first (from {self._peer()})")
+                return
             requests = [cw.PushTasksRequest.FromString(b) for b in bodies]
             for req in requests:
                 validation.check_push(req)
@@ -325,6 +342,13 @@ class _ServedConnection:
                 with self._lock:
                     self._pending += 1
                 self._accept(spec, self.reply)
+
+    def _peer(self) -> str:
+        try:
+            host, port = self._sock.getpeername()[:2]
+            return f"{host}:{port}"
+        except OSError:
+            return "a closed connection"
 
     def _drop(self, why: str) -> None:
         """End this connection (not the worker) over bad input, with a log line."""

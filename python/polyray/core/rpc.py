@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from polyray.protocol import auth
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import runtime_spec as spec
 
@@ -26,6 +27,7 @@ SERVER_OPTIONS = [
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ("grpc.http2.max_pings_without_data", 0),
+    auth.NO_REUSEPORT,
 ]
 
 # Default deadline of control-plane calls (GCS, raylet) in seconds.
@@ -34,7 +36,7 @@ RPC_TIMEOUT = float(spec.RPC_TIMEOUT_S)
 
 def aio_channel(address: str) -> grpc.aio.Channel:
     """An asyncio channel to host:port with polyray's options."""
-    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+    return auth.aio_channel(address, options=CHANNEL_OPTIONS)
 
 
 def address_str(addr: pb.Address) -> str:

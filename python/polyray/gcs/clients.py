@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from polyray.protocol import common_pb2, core_worker_pb2_grpc, raylet_pb2_grpc
+from polyray.protocol import auth, common_pb2, core_worker_pb2_grpc, raylet_pb2_grpc
 
 from .validation import target
 
@@ -21,7 +21,7 @@ class ClientPool:
         key = target(address)
         channel = self._channels.get(key)
         if channel is None:
-            channel = grpc.aio.insecure_channel(key, options=self._options)
+            channel = auth.aio_channel(key, options=self._options)
             self._channels[key] = channel
         return channel
 

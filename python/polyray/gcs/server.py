@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from google.protobuf import message as protobuf_message
 
-from polyray.protocol import gcs_pb2, validation
+from polyray.protocol import auth, gcs_pb2, validation
 
 from .actor_directory import ActorDirectory
 from .background import log
@@ -158,11 +158,12 @@ class GcsServer:
         await self.jobs.load()
         await self.actors.load()
         await self.placement_groups.load()
-        server = grpc.aio.server(options=self.config.grpc_options())
+        # Every call checks the cluster token; no SO_REUSEPORT, so a second
+        # head on a used port fails instead of sharing it (docs/security.md).
+        server = grpc.aio.server(options=self.config.grpc_options() + [auth.NO_REUSEPORT],
+                                 interceptors=auth.server_interceptors())
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, self._handlers()),))
-        bound = server.add_insecure_port(f"{host}:{port}")
-        if bound == 0:
-            raise OSError(f"GCS could not bind {host}:{port}")
+        bound = auth.bind(server, f"{host}:{port}", "the GCS")
         await server.start()
         self._server, self._host, self._port = server, host, bound
         self.nodes.start()

@@ -205,9 +205,9 @@ def _with_metadata(details: Any, metadata: tuple[tuple[str, str], ...], cls: Any
     return cls(**fields)
 
 
-class _AioAuth(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor,
-               grpc.aio.StreamUnaryClientInterceptor, grpc.aio.StreamStreamClientInterceptor):
-    """Adds the bearer token to every call of a grpc.aio channel."""
+class _AioAuthBase:
+    """Adds the bearer token to the calls of a grpc.aio channel (one subclass per call kind:
+    grpc.aio files an interceptor under the first kind it is an instance of)."""
 
     def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
         self._md = metadata
@@ -215,15 +215,23 @@ class _AioAuth(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientI
     def _details(self, details: Any) -> Any:
         return _with_metadata(details, self._md, grpc.aio.ClientCallDetails)
 
+
+class _AioUU(_AioAuthBase, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _AioUS(_AioAuthBase, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _AioSU(_AioAuthBase, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
         return await continuation(self._details(details), request_iterator)
 
+
+class _AioSS(_AioAuthBase, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
         return await continuation(self._details(details), request_iterator)
 
@@ -263,7 +271,7 @@ class _SyncAuth(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientIntercep
 def aio_channel(target: str, options: list[tuple[str, Any]] | None = None) -> grpc.aio.Channel:
     """A grpc.aio channel to ``target`` whose every call carries the cluster token."""
     md = call_metadata()
-    interceptors = [_AioAuth(md)] if md else None
+    interceptors = [cls(md) for cls in (_AioUU, _AioUS, _AioSU, _AioSS)] if md else None
     return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
 
 
@@ -346,13 +354,41 @@ class AuthServerInterceptor(grpc.aio.ServerInterceptor):
         return _refusal(handler_call_details.method, why, handler)
 
 
+#: The server option that turns SO_REUSEPORT off: a port in use fails to bind.
+NO_REUSEPORT = ("grpc.so_reuseport", 0)
+
+
+def bind(server: grpc.aio.Server, address: str, what: str) -> int:
+    """Bind ``server`` to ``address``; the port. OSError "port in use" when it is taken."""
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as e:
+        raise OSError(f"{what} cannot listen on {address}: port in use or address not available ({e})") from None
+    if port == 0:
+        raise OSError(f"{what} cannot listen on {address}: port in use or address not available")
+    return port
+
+
 def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
-    """The interceptors every polyray grpc.aio server is built with."""
-    token = current_token()
+    """The interceptors every polyray grpc.aio server is built with.
+
+    A server started with no token anywhere (a GCS or raylet run in process,
+    as tests do) makes the default file as a head would: a server never
+    runs without a token unless POLYRAY_AUTH_MODE=disabled."""
+    try:
+        token = current_token()
+    except AuthError:
+        if os.environ.get(ENV_TOKEN) or os.environ.get(ENV_TOKEN_PATH):
+            raise
+        token = ensure_head_token()
     return [AuthServerInterceptor(token)] if token else []
 
 
 # ----------------------------------------------------------------- push port
+
+#: The largest first frame (a PushHello with a token) a push connection may open with.
+MAX_HELLO = 4096
+
 
 def hello_body(token: str | None = None) -> bytes:
     """The serialized PushHello a push connection starts with (empty token when disabled)."""

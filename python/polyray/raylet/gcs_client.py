@@ -8,7 +8,7 @@ import time
 
 import grpc
 
-from polyray.protocol import common_pb2, gcs_pb2, gcs_pb2_grpc
+from polyray.protocol import auth, common_pb2, gcs_pb2, gcs_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ class GcsClient:
     def __init__(self, address: str, rpc_timeout_s: float) -> None:
         self.address = address
         self.rpc_timeout_s = rpc_timeout_s
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = auth.aio_channel(address)
         self._stub = gcs_pb2_grpc.GcsServiceStub(self._channel)
 
     async def register_node(

@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from polyray.protocol import common_pb2
+from polyray.protocol import auth, common_pb2
 
 
 class LaunchError(Exception):
@@ -50,6 +50,9 @@ class LaunchContext:
             "POLYRAY_SESSION_DIR": self.session_dir,
             # The address the worker's own server advertises: the node's.
             "POLYRAY_NODE_IP": self.raylet_address.rpartition(":")[0],
+            # The cluster token (or POLYRAY_AUTH_MODE=disabled): every worker
+            # of every language authenticates with the raylet's own.
+            **auth.child_env(),
         }
 
 

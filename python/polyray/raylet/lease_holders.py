@@ -42,7 +42,7 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
-from polyray.protocol import common_pb2
+from polyray.protocol import auth, common_pb2
 from polyray.protocol import runtime_spec as rspec
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class ChannelProbe:
             return False
         channel = self._channels.get(target)
         if channel is None:
-            channel = grpc.aio.insecure_channel(target, options=[
+            channel = auth.aio_channel(target, options=[
                 # Reconnect at once when asked: the probe is the backoff.
                 ("grpc.initial_reconnect_backoff_ms", 100),
                 ("grpc.max_reconnect_backoff_ms", 500),

@@ -16,7 +16,7 @@ from typing import cast
 
 import grpc
 
-from polyray.protocol import common_pb2, gcs_pb2
+from polyray.protocol import auth, common_pb2, gcs_pb2
 from polyray.raylet.cluster_view import ClusterView
 from polyray.raylet.config import NodeConfig
 from polyray.raylet.gcs_client import GcsClient
@@ -96,16 +96,16 @@ class RayletServer:
                 options=[
                     ("grpc.max_send_message_length", _MAX_MESSAGE),
                     ("grpc.max_receive_message_length", _MAX_MESSAGE),
-                ]
+                    auth.NO_REUSEPORT,
+                ],
+                interceptors=auth.server_interceptors(),
             )
             servicer = RayletServicer(
                 config=self.config, leases=self.leases, pool=self.pool, objects=self.objects,
                 request_stop=self.request_stop,
             )
             self._server.add_generic_rpc_handlers((generic_handler(servicer),))
-            self.port = self._server.add_insecure_port(f"{self.config.host}:{self.config.port}")
-            if self.port == 0:
-                raise OSError(f"cannot bind the raylet to {self.config.host}:{self.config.port}")
+            self.port = auth.bind(self._server, f"{self.config.host}:{self.config.port}", "the raylet")
             await self._server.start()
             self.pool.start()
             self.logs.start()

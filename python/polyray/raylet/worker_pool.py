@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from polyray.protocol import auth
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol.runtime_spec import IDLE_EXIT_ANSWER_MS, IDLE_EXIT_GRACE_MS
@@ -411,7 +412,7 @@ class WorkerPool:
         try:
             refused = ""
             try:
-                async with grpc.aio.insecure_channel(f"{self._config.host}:{worker.port}") as channel:
+                async with auth.aio_channel(f"{self._config.host}:{worker.port}") as channel:
                     reply = await cw_grpc.CoreWorkerServiceStub(channel).Exit(
                         cw.ExitRequest(force=False, reason=reason), timeout=IDLE_EXIT_ANSWER_MS / 1000)
                 if not reply.accepted:

@@ -8,6 +8,7 @@ import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
 import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
 import io.polyray.runtime.spec.RuntimeSpec;
+import io.polyray.runtime.worker.Auth;
 import io.polyray.runtime.worker.Rpc;
 import java.util.Map;
 import java.util.Set;
@@ -44,6 +45,7 @@ final class Channels {
         .maxInboundMessageSize(RuntimeSpec.RPC_MAX_MESSAGE_BYTES)
         .disableRetry()
         .executor(executor)
+        .intercept(Auth.clientInterceptor())
         .build());
   }
 

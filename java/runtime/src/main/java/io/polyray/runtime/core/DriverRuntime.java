@@ -127,7 +127,8 @@ public final class DriverRuntime extends CoreRuntime {
     }
     String host = address.substring(0, colon);
     List<String> csp = codeSearchPath(config);
-    ManagedChannel boot = NettyChannelBuilder.forTarget(address).usePlaintext().disableRetry().build();
+    ManagedChannel boot = NettyChannelBuilder.forTarget(address).usePlaintext().disableRetry()
+        .intercept(io.polyray.runtime.worker.Auth.clientInterceptor()).build();
     NodeInfo node;
     ByteString jobId;
     try {
@@ -188,6 +189,7 @@ public final class DriverRuntime extends CoreRuntime {
           .permitKeepAliveWithoutCalls(true)
           .directExecutor() // handlers answer at once or register a callback
           .addService(io.polyray.runtime.worker.Validation.guarded(new DriverService(core)))
+          .intercept(io.polyray.runtime.worker.Auth.serverInterceptor()) // every call: the cluster token
           .build()
           .start();
     } catch (IOException e) {

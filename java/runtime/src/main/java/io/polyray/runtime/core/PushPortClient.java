@@ -169,6 +169,8 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
     this.replies = replies;
     this.callbacks = callbacks;
     this.onEnd = onEnd;
+    // The first frame of every connection: the cluster token (PushHello).
+    out.add(ByteBuffer.wrap(io.polyray.runtime.worker.Auth.helloFrame()));
   }
 
   /** Starts connecting, on the connection's own thread. */

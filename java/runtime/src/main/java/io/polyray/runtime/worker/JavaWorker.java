@@ -110,6 +110,7 @@ public final class JavaWorker implements AutoCloseable {
         // thread, saving a thread hand-off per message on the hot path.
         .directExecutor()
         .addService(Validation.guarded(new CoreWorkerServiceImpl(this)))
+        .intercept(Auth.serverInterceptor()) // every call: the cluster token (docs/security.md)
         .build()
         .start();
     // The push port carries PushTasks without gRPC for callers that speak it (PushPort);

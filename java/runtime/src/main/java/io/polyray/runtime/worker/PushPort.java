@@ -32,6 +32,9 @@ import java.util.List;
  * and every result is out.
  */
 final class PushPort {
+  /** The largest first frame (a PushHello with a token) a connection may open with. */
+  private static final int MAX_HELLO = 4096;
+
   private final TaskExecutor executor;
   private final ServerSocket server;
 
@@ -106,6 +109,23 @@ final class PushPort {
         InputStream raw = socket.getInputStream();
         out = socket.getOutputStream();
         DataInputStream in = new DataInputStream(new BufferedInputStream(raw, 1 << 16));
+        // The first frame is the caller's PushHello: a connection without the cluster
+        // token is closed before any task is read (docs/security.md).
+        awaitInput(in);
+        int h;
+        try {
+          h = Integer.reverseBytes(in.readInt());
+        } catch (EOFException e) {
+          h = -1;
+        }
+        if (h < 0 || h > MAX_HELLO) {
+          throw new IOException("refused: no PushHello first");
+        }
+        byte[] hello = new byte[h];
+        in.readFully(hello);
+        if (!Auth.helloOk(hello)) {
+          throw new IOException("refused: no or wrong auth token in its PushHello");
+        }
         while (true) {
           awaitInput(in);
           int n;

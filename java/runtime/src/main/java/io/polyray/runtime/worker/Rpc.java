@@ -33,6 +33,7 @@ public final class Rpc {
         .keepAliveTimeout(5, TimeUnit.SECONDS)
         .keepAliveWithoutCalls(true)
         .disableRetry()
+        .intercept(Auth.clientInterceptor())
         .build();
   }
 

@@ -14,6 +14,7 @@ import io.grpc.stub.StreamObserver;
 import io.polyray.runtime.proto.Envelope;
 import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
+import io.polyray.runtime.worker.Auth;
 import io.polyray.runtime.proto.ReturnObject;
 import io.polyray.runtime.proto.TaskResult;
 import io.polyray.runtime.proto.TaskSpec;
@@ -183,7 +184,12 @@ class PushPortClientTest {
     Thread t = new Thread(() -> {
       try (Socket s = server.accept()) {
         s.setSoTimeout(30_000);
-        body.run(s, new DataInputStream(s.getInputStream()), s.getOutputStream());
+        DataInputStream in = new DataInputStream(s.getInputStream());
+        // Every connection opens with the caller's PushHello (docs/security.md).
+        byte[] hello = new byte[Integer.reverseBytes(in.readInt())];
+        in.readFully(hello);
+        assertTrue(Auth.helloOk(hello), "the first frame is not the PushHello");
+        body.run(s, in, s.getOutputStream());
         done.complete(null);
       } catch (Throwable e) {
         done.completeExceptionally(e);

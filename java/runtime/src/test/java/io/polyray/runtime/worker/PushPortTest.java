@@ -56,6 +56,12 @@ class PushPortTest {
     out.flush();
   }
 
+  /** Sends the cluster token first (PushHello, docs/security.md); the socket. */
+  static Socket hello(Socket s) throws IOException {
+    s.getOutputStream().write(Auth.helloFrame());
+    return s;
+  }
+
   /** Reads reply frames until the worker closes the connection. */
   static List<TaskResult> readUntilClosed(Socket s) throws IOException {
     DataInputStream in = new DataInputStream(s.getInputStream());
@@ -86,7 +92,7 @@ class PushPortTest {
     for (int i = 0; i < 40; i++) {
       ts.add(WorkerIntegrationTest.task(WorkerIntegrationTest.CALC, "add", i, 1));
     }
-    try (Socket s = new Socket("127.0.0.1", pushPort())) {
+    try (Socket s = hello(new Socket("127.0.0.1", pushPort()))) {
       s.setSoTimeout(30_000);
       OutputStream out = s.getOutputStream();
       writeFrame(out, PushTasksRequest.newBuilder().addAllTasks(ts.subList(0, 10)).build().toByteArray());
@@ -103,7 +109,7 @@ class PushPortTest {
 
   @Test
   void aBadFrameEndsItsConnectionAndTheWorkerStaysUp() throws Exception {
-    try (Socket s = new Socket("127.0.0.1", pushPort())) {
+    try (Socket s = hello(new Socket("127.0.0.1", pushPort()))) {
       s.setSoTimeout(30_000);
       writeFrame(s.getOutputStream(), new byte[] {(byte) 0xff, (byte) 0xff, 0x01});
       try {
@@ -112,7 +118,7 @@ class PushPortTest {
         // reset by the worker: closed as well
       }
     }
-    try (Socket s = new Socket("127.0.0.1", pushPort())) {
+    try (Socket s = hello(new Socket("127.0.0.1", pushPort()))) {
       s.setSoTimeout(30_000);
       s.getOutputStream().write(new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, 0x7f}); // 2 GiB announced
       s.getOutputStream().flush();

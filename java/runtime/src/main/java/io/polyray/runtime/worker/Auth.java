@@ -1,0 +1,221 @@
+package io.polyray.runtime.worker;
+
+import io.grpc.ClientInterceptor;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.grpc.stub.MetadataUtils;
+import io.polyray.runtime.proto.PushHello;
+import com.google.protobuf.ByteString;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.security.MessageDigest;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The cluster token (docs/security.md), as python/polyray/protocol/auth.py resolves it:
+ * {@code POLYRAY_AUTH_MODE} ({@code token}, the default, or {@code disabled}); the token
+ * from {@code POLYRAY_AUTH_TOKEN}, else the file {@code POLYRAY_AUTH_TOKEN_PATH} names (an
+ * unreadable or empty file is an error naming it), else {@code ~/.polyray/auth_token}.
+ * Every channel the runtime builds sends it as {@code authorization: Bearer <token>}
+ * ({@link #clientInterceptor}); every server checks it ({@link #serverInterceptor}); push
+ * connections start with a {@code PushHello} frame carrying it.
+ */
+public final class Auth {
+  /** The gRPC metadata key. */
+  public static final Metadata.Key<String> KEY =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+  private static volatile String cached;
+  private static volatile boolean resolved;
+
+  private Auth() {}
+
+  /** The token cannot be found or read; the message says where and why. */
+  public static final class AuthException extends IllegalStateException {
+    private static final long serialVersionUID = 1L;
+
+    AuthException(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * Whether authentication is on, from POLYRAY_AUTH_MODE.
+   *
+   * @param env the environment
+   * @return true for {@code token} (the default)
+   */
+  static boolean enabled(Map<String, String> env) {
+    String raw = env.getOrDefault("POLYRAY_AUTH_MODE", "");
+    String mode = raw.trim().toLowerCase(Locale.ROOT);
+    if (mode.isEmpty() || mode.equals("token")) {
+      return true;
+    }
+    if (mode.equals("disabled")) {
+      return false;
+    }
+    throw new AuthException("POLYRAY_AUTH_MODE='" + raw + "': expected 'token' or 'disabled'");
+  }
+
+  /**
+   * The token of a file, trimmed.
+   *
+   * @param path the file
+   * @return its token
+   * @throws AuthException when it cannot be read or is empty
+   */
+  static String readTokenFile(Path path) {
+    String token;
+    try {
+      token = new String(Files.readAllBytes(path), StandardCharsets.UTF_8).trim();
+    } catch (NoSuchFileException e) {
+      throw new AuthException("cannot read the polyray auth token file " + path + ": No such file or directory");
+    } catch (AccessDeniedException e) {
+      throw new AuthException("cannot read the polyray auth token file " + path + ": Permission denied");
+    } catch (IOException e) {
+      throw new AuthException("cannot read the polyray auth token file " + path + ": " + e.getMessage());
+    }
+    if (token.isEmpty()) {
+      throw new AuthException("the polyray auth token file " + path + " is empty");
+    }
+    return token;
+  }
+
+  /**
+   * Resolves the token from {@code env} (null when disabled).
+   *
+   * @param env the environment
+   * @param home the user's home folder
+   * @return the token, or null when authentication is disabled
+   */
+  static String resolve(Map<String, String> env, String home) {
+    if (!enabled(env)) {
+      return null;
+    }
+    String token = env.getOrDefault("POLYRAY_AUTH_TOKEN", "").trim();
+    if (!token.isEmpty()) {
+      return token;
+    }
+    String path = env.getOrDefault("POLYRAY_AUTH_TOKEN_PATH", "").trim();
+    if (!path.isEmpty()) {
+      return readTokenFile(Paths.get(path));
+    }
+    Path def = Paths.get(home, ".polyray", "auth_token");
+    if (!Files.exists(def)) {
+      throw new AuthException("no polyray auth token: set POLYRAY_AUTH_TOKEN or POLYRAY_AUTH_TOKEN_PATH, or start a "
+          + "head on this machine (it writes " + def + "); POLYRAY_AUTH_MODE=disabled turns authentication off");
+    }
+    return readTokenFile(def);
+  }
+
+  /**
+   * This process's token (resolved once, on first use), or null when disabled.
+   *
+   * @return the token or null
+   */
+  public static String token() {
+    if (!resolved) {
+      synchronized (Auth.class) {
+        if (!resolved) {
+          cached = resolve(System.getenv(), System.getProperty("user.home"));
+          if (cached == null) {
+            System.err.println("polyray: POLYRAY_AUTH_MODE=disabled: every polyray port accepts anyone who can reach it");
+          }
+          resolved = true;
+        }
+      }
+    }
+    return cached;
+  }
+
+  /**
+   * Adds the token to every call of a channel (a no-op when disabled).
+   *
+   * @return the interceptor
+   */
+  public static ClientInterceptor clientInterceptor() {
+    Metadata md = new Metadata();
+    String t = token();
+    if (t != null) {
+      md.put(KEY, "Bearer " + t);
+    }
+    return MetadataUtils.newAttachHeadersInterceptor(md);
+  }
+
+  /**
+   * Refuses every call without the token (UNAUTHENTICATED), before its handler runs.
+   *
+   * @return the interceptor
+   */
+  public static ServerInterceptor serverInterceptor() {
+    String t = token();
+    byte[] expected = t == null ? null : ("Bearer " + t).getBytes(StandardCharsets.UTF_8);
+    return new ServerInterceptor() {
+      @Override
+      public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+          ServerCallHandler<Q, R> next) {
+        if (expected == null) {
+          return next.startCall(call, headers);
+        }
+        String presented = headers.get(KEY);
+        if (presented != null && MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), expected)) {
+          return next.startCall(call, headers);
+        }
+        String why = presented == null ? "no auth token" : "wrong auth token";
+        System.err.println("polyray: refused " + call.getMethodDescriptor().getFullMethodName() + " from "
+            + call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR) + ": " + why);
+        call.close(Status.UNAUTHENTICATED.withDescription("polyray: " + why + " (see docs/security.md)"),
+            new Metadata());
+        return new ServerCall.Listener<Q>() {};
+      }
+    };
+  }
+
+  /**
+   * The first frame of a push connection: length (4 bytes, little-endian) and a PushHello.
+   *
+   * @return the frame
+   */
+  public static byte[] helloFrame() {
+    String t = token();
+    byte[] body = PushHello.newBuilder()
+        .setAuthToken(ByteString.copyFromUtf8(t == null ? "" : t)).build().toByteArray();
+    byte[] frame = new byte[4 + body.length];
+    int n = body.length;
+    frame[0] = (byte) n;
+    frame[1] = (byte) (n >>> 8);
+    frame[2] = (byte) (n >>> 16);
+    frame[3] = (byte) (n >>> 24);
+    System.arraycopy(body, 0, frame, 4, n);
+    return frame;
+  }
+
+  /**
+   * Whether a push connection's first frame carries this process's token (always when disabled).
+   *
+   * @param body the frame's bytes
+   * @return true to serve the connection
+   */
+  public static boolean helloOk(byte[] body) {
+    String t = token();
+    if (t == null) {
+      return true;
+    }
+    try {
+      byte[] got = PushHello.parseFrom(body).getAuthToken().toByteArray();
+      return got.length > 0 && MessageDigest.isEqual(got, t.getBytes(StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      return false;
+    }
+  }
+}
