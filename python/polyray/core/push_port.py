@@ -316,7 +316,7 @@ class _ServedConnection:
                     return
                 self._hello = True
                 bodies = bodies[1:]
-            elif not self._hello and self._reader.pending_bytes() > auth.MAX_HELLO + _HEADER:
+            elif not self._hello and self._reader.pending_bytes > auth.MAX_HELLO + _HEADER:
                 self._drop(f"refused: no PushHello first (from {self._peer()})")
                 return
             requests = [cw.PushTasksRequest.FromString(b) for b in bodies]
