@@ -169,6 +169,7 @@ void CoreWorker::Shutdown() {
   if (shutting_down_.exchange(true)) return;
   actor_submitter_->Close();
   submitter_->Close();
+  owned_->pins().Close(5000);  // pins still queued are moot: the objects are freed now
   // What this process owns in the stores goes with it (every known copy).
   borrows_->FreeNow(references_->OwnedInStore());
   sink_->closed.store(true);

@@ -7,6 +7,7 @@
 #include "core/ids.h"
 #include "core/lineage.h"
 #include "core/object_recovery.h"
+#include "core/rpc_call.h"
 #include "core/store_io.h"
 #include "core/submit_policy.h"
 #include "polyray/codec.h"
@@ -33,6 +34,24 @@ google::protobuf::RepeatedPtrField<rpc::ObjectRef> NestedRefs(const internal::En
 
 }  // namespace
 
+OwnedObjects::OwnedObjects(CoreWorker& w) : w_(w) {
+  pins_ = std::make_unique<StorePins>(
+      [this](std::vector<std::string> ids, const rpc::Address& owner, StorePins::Done done) {
+        rpc::PinObjectsRequest req;
+        for (auto& id : ids) req.add_object_ids(std::move(id));
+        *req.mutable_owner() = owner;
+        auto stub = rpc::RayletService::NewStub(w_.channels().Get(w_.options().raylet_address));
+        CallAsync<rpc::PinObjectsReply>(
+            [&stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->PinObjects(ctx, rq, rp, std::move(cb)); },
+            std::move(req), kRpcTimeout,
+            [done = std::move(done)](const grpc::Status& st, rpc::PinObjectsReply& reply) {
+              std::vector<bool> pinned(reply.pinned().begin(), reply.pinned().end());
+              done(st.ok(), pinned);
+            });
+      },
+      spec::kFanoutMaxPinsInFlight, spec::kFanoutMaxIdsPerPin);
+}
+
 internal::RefPtr OwnedObjects::Put(internal::Encoded value) {
   std::string oid = w_.NextPutId();
   w_.references().AddOwned(oid);
@@ -57,7 +76,7 @@ void OwnedObjects::StoreOwned(const std::string& oid, const internal::Encoded& v
 }
 
 void OwnedObjects::PutInStore(const std::string& oid, const internal::Encoded& value,
-                              const rpc::Address& owner) {
+                              const rpc::Address& owner, bool wait) {
   try {
     w_.store().WriteSealed(oid, value);
   } catch (const polyray::StoreFullError& e) {
@@ -69,20 +88,13 @@ void OwnedObjects::PutInStore(const std::string& oid, const internal::Encoded& v
                          ": " + e.what());
   }
   std::shared_ptr<polyray::ObjectView> pin = w_.store().Pin(oid, 5000);
-  rpc::PinObjectsRequest req;
-  req.add_object_ids(oid);
-  *req.mutable_owner() = owner;
-  rpc::PinObjectsReply reply;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(kRpcTimeout));
-  auto stub = rpc::RayletService::NewStub(w_.channels().Get(w_.options().raylet_address));
-  grpc::Status st = stub->PinObjects(&ctx, req, &reply);
-  if (!st.ok()) {
-    throw polyray::Error("the raylet at " + w_.options().raylet_address + " did not pin object " + Hex(oid) +
-                         ": " + st.error_message());
+  if (!wait) {
+    pins_->Add(oid, std::move(pin), owner);
+    return;
   }
-  if (reply.pinned_size() > 0 && !reply.pinned(0)) {
-    throw polyray::Error("the raylet could not pin object " + Hex(oid) + " in store " + w_.store().name());
+  if (!pins_->AddAndWait(oid, std::move(pin), owner)) {
+    throw polyray::Error("the raylet at " + w_.options().raylet_address + " did not pin object " + Hex(oid) +
+                         " in store " + w_.store().name());
   }
 }
 

@@ -328,7 +328,7 @@ rpc::TaskResult TaskReceiver::Returns(const rpc::TaskSpec& spec, internal::TaskO
     w_.borrows().Lend(r->nested_refs(), &spec.caller());  // held for the caller until it acknowledges
     if (!policy::TravelsInline(size)) {
       try {
-        w_.owned().PutInStore(oid, enc, spec.caller());
+        w_.owned().PutInStore(oid, enc, spec.caller(), /*wait=*/true);  // pinned before the result names it
       } catch (const polyray::ObjectStoreFullError& e) {
         return ErrorResult(spec, internal::SerializeDeterministic(SystemError(rpc::OBJECT_STORE_FULL, e.what())), false);
       } catch (const std::exception& e) {
