@@ -147,7 +147,10 @@ async def _run(args: argparse.Namespace) -> None:
     gcs_server = None
     if args.head:
         gcs_server = GcsServer(GcsConfig(node_timeout_s=args.node_timeout))
-        gcs_port = await gcs_server.start(host=args.host, port=args.port)
+        try:
+            gcs_port = await gcs_server.start(host=args.host, port=args.port)
+        except OSError as e:  # a second head on a used port: say so, no traceback
+            raise SystemExit(f"polyray.node: {e}") from None
         gcs_address = f"{args.host}:{gcs_port}"
     else:
         gcs_address = args.address
@@ -164,9 +167,11 @@ async def _run(args: argparse.Namespace) -> None:
     raylet = RayletServer(config)
     try:
         await raylet.start()
-    except BaseException:
+    except BaseException as e:
         if gcs_server is not None:
             await gcs_server.stop()
+        if isinstance(e, OSError):
+            raise SystemExit(f"polyray.node: {e}") from None
         raise
     if args.head:
         print(f"polyray head started; connect with polyray.init(address=\"{gcs_address}\")", flush=True)

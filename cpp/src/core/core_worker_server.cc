@@ -538,6 +538,8 @@ int CoreWorkerServer::Start(const std::string& host) {
   builder.RegisterService(service_.get());
   // Every call: the cluster token, checked before any handler acts (auth.h).
   builder.experimental().SetInterceptorCreators(AuthServerInterceptors());
+  // No SO_REUSEPORT: a port in use fails to bind rather than being shared.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     server_.reset();
