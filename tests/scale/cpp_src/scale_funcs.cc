@@ -14,3 +14,14 @@ std::vector<polyray::ObjectRef<int64_t>> ScalePutMany(int64_t n) {
 }
 
 POLYRAY_REMOTE(ScalePutMany);
+
+// The reference protocol's cluster test (tests/scale/test_ref_protocol_cluster.py):
+// returns the refs it was given (borrowed from their owners, passed through)
+// and `n` new ones it owns (values base, base + 1, ...).
+std::vector<polyray::ObjectRef<int64_t>> ScaleRelay(std::vector<polyray::ObjectRef<int64_t>> refs, int64_t n,
+                                                    int64_t base) {
+  for (int64_t i = 0; i < n; ++i) refs.push_back(polyray::Put(base + i));
+  return refs;
+}
+
+POLYRAY_REMOTE(ScaleRelay);
