@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grpc
 
-from polyray.protocol import common_pb2
-from polyray.raylet.lease_holders import ChannelProbe, LeaseHolderWatch, holder_target
+from polyray.protocol import common_pb2, raylet_pb2, raylet_pb2_grpc
+from polyray.raylet.lease_holders import ChannelProbe, LeaseHolderWatch, WorkerIdentity, holder_target
 
 A = b"a" * 28
 B = b"b" * 28
@@ -110,3 +110,74 @@ async def test_the_channel_probe_tells_a_serving_port_from_a_closed_one():
         assert await probe(common_pb2.Address(host="127.0.0.1", port=port)) is False
     finally:
         await probe.close()
+
+
+async def test_a_port_that_answers_for_another_process_is_not_the_holder():
+    """A dead holder's port taken by another process: the port connects, but the
+    holder's node no longer lists its worker id, so its leases come back after the
+    timeout as for a holder that does not answer."""
+    w = World()
+    listed = {A: True, B: None}  # A: listed by its node; B: its node cannot say
+
+    async def identify(address: common_pb2.Address) -> bool | None:
+        return listed[address.worker_id]
+
+    watch = LeaseHolderWatch(lambda: dict(w.addresses), lambda k: w.heard.get(k, float("-inf")),
+                             w.dead.__contains__, w.release, probe=w.probe, identify=identify,
+                             check_s=1.0, timeout_s=5.0, clock=lambda: w.now)
+    for t in (102.0, 104.0, 106.0):
+        w.now = t
+        assert await watch.check() == []
+    listed[A] = False        # A died; another process answers on its port
+    for t in (107.0, 110.0, 111.9):
+        w.now = t
+        assert await watch.check() == []
+    w.now = 112.0
+    assert await watch.check() == [A]
+    assert f"worker {A.hex()[:12]}" in w.released[0][1]
+    w.answers[B] = True      # B: judged by its port alone, which answers
+    w.now = 130.0
+    assert await watch.check() == []
+
+
+class _Raylet(raylet_pb2_grpc.RayletServiceServicer):
+    def __init__(self, workers: list[bytes], drivers: list[bytes]) -> None:
+        self.workers = workers
+        self.drivers = drivers
+        self.calls = 0
+
+    async def GetNodeStats(self, request, context):
+        self.calls += 1
+        return raylet_pb2.GetNodeStatsReply(workers=[raylet_pb2.WorkerStats(worker_id=x) for x in self.workers],
+                                            driver_ids=self.drivers)
+
+
+async def test_worker_identity_asks_the_holder_s_node_once_per_round():
+    own, other, unknown = b"o" * 28, b"t" * 28, b"u" * 28
+    driver = b"v" * 28
+    fake = _Raylet([A], [driver])
+    server = grpc.aio.server()
+    raylet_pb2_grpc.add_RayletServiceServicer_to_server(fake, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    now = [0.0]
+    addresses = {other: common_pb2.Address(host="127.0.0.1", port=port)}
+    ident = WorkerIdentity(own, lambda: {B}, addresses.get, deadline_s=2.0, cache_s=0.5, clock=lambda: now[0])
+    try:
+        assert await ident(common_pb2.Address(worker_id=B, node_id=own)) is True       # this node's pool
+        assert await ident(common_pb2.Address(worker_id=A, node_id=own)) is False
+        assert await ident(common_pb2.Address(worker_id=A, node_id=other)) is True     # its node lists it
+        assert await ident(common_pb2.Address(worker_id=B, node_id=other)) is False
+        assert await ident(common_pb2.Address(worker_id=driver, node_id=other)) is True  # a driver there
+        assert fake.calls == 1, "one GetNodeStats per node and round"
+        assert await ident(common_pb2.Address(worker_id=A, node_id=unknown)) is None   # no such node
+        assert await ident(common_pb2.Address(worker_id=A)) is None                    # no node named
+        fake.workers = []   # the worker exited
+        now[0] = 1.0
+        assert await ident(common_pb2.Address(worker_id=A, node_id=other)) is False
+        assert fake.calls == 2
+        await server.stop(None)
+        now[0] = 2.0
+        assert await ident(common_pb2.Address(worker_id=A, node_id=other)) is None     # its node does not answer
+    finally:
+        await server.stop(None)

@@ -24,6 +24,15 @@ port), a machine that vanished does not answer by the deadline. A holder
 with no address (a raw client that named none) cannot be probed and counts
 as unreachable: it must keep talking to the raylet to keep its lease.
 
+A port that answers is not yet the holder: another process may have taken
+a dead holder's port. So a holder is identified by its worker id too
+(``WorkerIdentity``): the raylet of the node the holder names (this one, or
+another alive node, asked with ``GetNodeStats``, once per node and round)
+must list that worker id among its registered workers and drivers. A holder
+its node does not list counts as not answering, whatever its port does; one
+whose node cannot say (no node named, the node unknown or not answering)
+is judged by the connectivity probe alone.
+
 A gone holder's leases are returned with their workers stopped (a worker
 may still be running the holder's task, whose result nobody will read) and
 its pending requests are canceled. Bound from a holder's death to its
@@ -38,11 +47,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 
 import grpc
 
-from polyray.protocol import auth, common_pb2
+from polyray.protocol import auth, common_pb2, raylet_pb2, raylet_pb2_grpc
 from polyray.protocol import runtime_spec as rspec
 
 log = logging.getLogger(__name__)
@@ -54,6 +63,8 @@ PROBE_S = min(1.0, CHECK_S)
 
 #: Probes a holder's CoreWorker address: True when it answers.
 Probe = Callable[[common_pb2.Address], Awaitable[bool]]
+#: Whether the holder's node lists its worker id: True / False, or None when it cannot say.
+Identify = Callable[[common_pb2.Address], Awaitable[bool | None]]
 
 
 def holder_target(address: common_pb2.Address) -> str | None:
@@ -101,6 +112,51 @@ class ChannelProbe:
         await self.keep_only([])
 
 
+class WorkerIdentity:
+    """Whether a holder's worker id is registered on the node it names (see the
+    module docstring): this node's pool directly, another node's raylet by
+    ``GetNodeStats`` (answers cached for ``cache_s``, so one call per node and round)."""
+
+    def __init__(self, own_node: bytes, local_workers: Callable[[], Container[bytes]],
+                 raylet_of: Callable[[bytes], common_pb2.Address | None], deadline_s: float = PROBE_S,
+                 cache_s: float = CHECK_S / 2, clock: Callable[[], float] = time.monotonic) -> None:
+        self._own_node = own_node
+        self._local_workers = local_workers
+        self._raylet_of = raylet_of
+        self._deadline_s = deadline_s
+        self._cache_s = cache_s
+        self._clock = clock
+        self._listed: dict[bytes, tuple[float, set[bytes] | None]] = {}
+
+    async def __call__(self, address: common_pb2.Address) -> bool | None:
+        if not address.worker_id or not address.node_id:
+            return None
+        if address.node_id == self._own_node:
+            return address.worker_id in self._local_workers()
+        listed = await self._workers_of(address.node_id)
+        return None if listed is None else address.worker_id in listed
+
+    async def _workers_of(self, node_id: bytes) -> set[bytes] | None:
+        now = self._clock()
+        cached = self._listed.get(node_id)
+        if cached is not None and now - cached[0] < self._cache_s:
+            return cached[1]
+        raylet = self._raylet_of(node_id)
+        listed: set[bytes] | None = None
+        target = holder_target(raylet) if raylet is not None else None
+        if target is not None:
+            try:
+                async with auth.aio_channel(target) as ch:
+                    reply = await raylet_pb2_grpc.RayletServiceStub(ch).GetNodeStats(
+                        raylet_pb2.GetNodeStatsRequest(), timeout=self._deadline_s)
+                listed = {w.worker_id for w in reply.workers} | set(reply.driver_ids)
+            except grpc.aio.AioRpcError:
+                listed = None
+        self._listed = {k: v for k, v in self._listed.items() if now - v[0] < self._cache_s}
+        self._listed[node_id] = (now, listed)
+        return listed
+
+
 class _Holder:
     __slots__ = ("address", "failing_since")
 
@@ -126,6 +182,7 @@ class LeaseHolderWatch:
         is_dead_node: Callable[[bytes], bool],
         release: Callable[[bytes, str], int],
         probe: Probe | None = None,
+        identify: Identify | None = None,
         check_s: float = CHECK_S,
         timeout_s: float = TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
@@ -135,6 +192,7 @@ class LeaseHolderWatch:
         self._is_dead_node = is_dead_node
         self._release = release
         self._probe: Probe = probe or ChannelProbe()
+        self._identify = identify
         self.check_s = check_s
         self.timeout_s = timeout_s
         self._clock = clock
@@ -169,6 +227,14 @@ class LeaseHolderWatch:
             except Exception:  # noqa: BLE001 — the watch must outlive one bad round
                 log.exception("checking the holders of leases failed")
 
+    async def _answers(self, address: common_pb2.Address) -> bool:
+        """The holder answers: its port connects, and its node (when it can say) lists its worker id."""
+        if not await self._probe(address):
+            return False
+        if self._identify is None:
+            return True
+        return await self._identify(address) is not False
+
     async def check(self) -> list[bytes]:
         """One round: release the holders found gone; return their keys."""
         now = self._clock()
@@ -188,7 +254,7 @@ class LeaseHolderWatch:
             else:
                 to_probe.append(holder)
         if to_probe:
-            answers = await asyncio.gather(*(self._probe(h.address) for h in to_probe))
+            answers = await asyncio.gather(*(self._answers(h.address) for h in to_probe))
             now = self._clock()
             for holder, alive in zip(to_probe, answers):
                 key = next(k for k, h in self._watched.items() if h is holder)
@@ -199,8 +265,8 @@ class LeaseHolderWatch:
                     holder.failing_since = now
                 if now - holder.failing_since >= self.timeout_s:
                     target = holder_target(holder.address) or "no address"
-                    gone.append((key, f"its CoreWorker ({target}) has not answered for "
-                                      f"{now - holder.failing_since:.1f} s"))
+                    gone.append((key, f"its CoreWorker ({target}, worker {key.hex()[:12]}) has not answered "
+                                      f"for {now - holder.failing_since:.1f} s"))
         for key, why in gone:
             self._watched.pop(key, None)
             count = self._release(key, why)

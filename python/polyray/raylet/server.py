@@ -21,7 +21,7 @@ from polyray.raylet.cluster_view import ClusterView
 from polyray.raylet.config import NodeConfig
 from polyray.raylet.gcs_client import GcsClient
 from polyray.raylet.launchers import LauncherRegistry
-from polyray.raylet.lease_holders import LeaseHolderWatch
+from polyray.raylet.lease_holders import LeaseHolderWatch, WorkerIdentity
 from polyray.raylet.lease_manager import LeaseManager
 from polyray.raylet.log_forwarder import LogForwarder
 from polyray.raylet.object_manager import ObjectManager
@@ -69,6 +69,9 @@ class RayletServer:
         # Leases whose holder is gone (its node dead, or it does not answer) come back.
         self.holders = LeaseHolderWatch(
             self.leases.holders, self.leases.last_heard, self.view.is_dead, self.leases.release_holder,
+            # A holder is its worker id, not just a port that answers (lease_holders.py).
+            identify=WorkerIdentity(config.node_id, lambda: self.pool.workers.keys() | self.pool.drivers.keys(),
+                                    lambda node_id: n.address if (n := self.view.get(node_id)) else None),
         )
         self._server: grpc.aio.Server | None = None
         self._heartbeat: asyncio.Task[None] | None = None

@@ -226,6 +226,7 @@ class RayletServicer:
             store_bytes_used=stats.bytes_used,
             store_objects=stats.objects,
             pending_leases=self._leases.pending_count,
+            driver_ids=list(self._pool.drivers),
         )
 
     async def PrepareBundles(
