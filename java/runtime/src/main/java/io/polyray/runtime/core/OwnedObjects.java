@@ -1,7 +1,7 @@
 package io.polyray.runtime.core;
 
 import com.google.protobuf.ByteString;
-import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
 import io.polyray.api.ObjectRef;
 import io.polyray.api.exception.PolyRayException;
 import io.polyray.runtime.codec.Encoded;
@@ -16,6 +16,7 @@ import io.polyray.runtime.proto.TaskType;
 import io.polyray.runtime.ref.Hex;
 import io.polyray.runtime.ref.ObjectRefImpl;
 import io.polyray.runtime.spec.Policies;
+import io.polyray.runtime.spec.RuntimeSpec;
 import io.polyray.runtime.store.ObjectId;
 import io.polyray.runtime.store.ObjectView;
 import io.polyray.runtime.store.SharedStore;
@@ -25,6 +26,11 @@ import java.lang.reflect.Type;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.BiConsumer;
 
 /**
  * The objects a {@link CoreWorker} owns: values it puts, arguments too large to inline,
@@ -32,9 +38,32 @@ import java.util.Map;
  */
 final class OwnedObjects {
   private final CoreWorker w;
+  /** The raylet's pins of stored puts, batched and capped (docs/ownership.md, "Pins"). */
+  final StorePins pins;
 
   OwnedObjects(CoreWorker w) {
     this.w = w;
+    this.pins = new StorePins(this::pinCall, RuntimeSpec.FANOUT_MAX_PINS_IN_FLIGHT,
+        RuntimeSpec.FANOUT_MAX_IDS_PER_PIN, 0);
+  }
+
+  private void pinCall(List<ByteString> ids, Address owner, BiConsumer<List<Boolean>, Throwable> done) {
+    w.rayletAsync().withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS).pinObjects(
+        PinObjectsRequest.newBuilder().addAllObjectIds(ids).setOwner(owner).build(),
+        new StreamObserver<PinObjectsReply>() {
+          @Override
+          public void onNext(PinObjectsReply reply) {
+            done.accept(reply.getPinnedList(), null);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            done.accept(null, t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
   }
 
   /**
@@ -76,7 +105,7 @@ final class OwnedObjects {
       nestedIds.add(r.getObjectId());
     }
     if (!Policies.travelsInline(enc.size())) {
-      putInStore(oid, enc, w.address);
+      putInStore(oid, enc, w.address, false);
       w.references.setInStore(oid, w.nodeId);
       w.memoryStore.set(oid, MemoryStore.Entry.inStore(w.nodeId, enc.size(), w.holdNested(enc.nestedRefs())));
     } else {
@@ -87,15 +116,28 @@ final class OwnedObjects {
 
   /**
    * Writes an encoded value into the node's store under {@code oid} and has the raylet
-   * pin it for {@code owner}; a pin of our own covers the gap until the raylet's is in
-   * place, so the object cannot be evicted in between.
+   * pin it for {@code owner}, waiting for the raylet's answer.
    *
    * @param oid the object ID
    * @param enc the value
    * @param owner the object's owner
    */
-  @SuppressWarnings("try")
   public void putInStore(ByteString oid, Encoded enc, Address owner) {
+    putInStore(oid, enc, owner, true);
+  }
+
+  /**
+   * Writes an encoded value into the node's store under {@code oid} (sealed: readable by
+   * every process of the node when this returns) and queues the raylet's pin of it for
+   * {@code owner}; a pin of our own covers the gap until the raylet's is in place, so the
+   * object cannot be evicted in between (StorePins).
+   *
+   * @param oid the object ID
+   * @param enc the value
+   * @param owner the object's owner
+   * @param wait whether to wait for the raylet's answer
+   */
+  void putInStore(ByteString oid, Encoded enc, Address owner, boolean wait) {
     SharedStore s = w.store();
     ObjectId id = ObjectId.fromBytes(oid.toByteArray());
     try {
@@ -104,16 +146,23 @@ final class OwnedObjects {
       throw new io.polyray.api.exception.ObjectStoreFullException("the value of object " + Hex.of(oid.toByteArray())
           + " (" + enc.size() + " bytes) does not fit in the node's store " + w.storeName + ": " + e.getMessage());
     }
-    try (ObjectView pin = s.getOne(id, 5_000)) {
-      PinObjectsReply reply = w.raylet().pinObjects(PinObjectsRequest.newBuilder().addObjectIds(oid).setOwner(owner)
-          .build());
-      if (reply.getPinnedCount() > 0 && !reply.getPinned(0)) {
-        throw new PolyRayException("the raylet could not pin object " + Hex.of(oid.toByteArray()) + " in store "
-            + w.storeName);
-      }
-    } catch (StatusRuntimeException e) {
+    ObjectView pin = s.getOne(id, 5_000);
+    CompletableFuture<Boolean> pinned = pins.add(oid, pin, owner, 60_000);
+    if (!wait) {
+      return;
+    }
+    boolean ok;
+    try {
+      ok = pinned.get(RuntimeSpec.RPC_TIMEOUT_S + 5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new PolyRayException("interrupted while the raylet pinned object " + Hex.of(oid.toByteArray()), e);
+    } catch (ExecutionException | TimeoutException e) {
+      ok = false;
+    }
+    if (!ok) {
       throw new PolyRayException("the raylet at " + w.rayletAddress + " did not pin object "
-          + Hex.of(oid.toByteArray()) + ": " + e.getStatus(), e);
+          + Hex.of(oid.toByteArray()) + " in store " + w.storeName);
     }
   }
 
