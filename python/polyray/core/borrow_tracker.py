@@ -32,6 +32,7 @@ from typing import Any
 
 import grpc
 
+from polyray.core import reference_counter
 from polyray.core.connections import Connections
 from polyray.core.io_loop import IoLoop
 from polyray.core.rpc import RPC_TIMEOUT
@@ -151,7 +152,7 @@ class BorrowTracker:
         # Told (on the loop) which borrowed objects are no longer held here,
         # so what was fetched about them is dropped off the user's thread.
         self._on_released = on_released
-        self._queue = BorrowQueue()
+        self._queue = BorrowQueue(ordered=not reference_counter.LEGACY)
         self._owners: dict[tuple, pb.Address] = {}
         self._borrowers: dict[tuple, pb.Address] = {}   # keys of lends made on a caller's behalf
         self._kick: asyncio.Future | None = None

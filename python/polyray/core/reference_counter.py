@@ -27,10 +27,16 @@ run on the CoreWorker's event loop, outside the lock.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
 from polyray.protocol import common_pb2 as pb
+
+#: ``POLYRAY_REF_PROTOCOL=legacy`` runs this process with the rules from before
+#: the reference protocol (no lends of others' refs, no acknowledgements, no
+#: order rule in the BorrowTracker): only to show that tests catch what it breaks.
+LEGACY = os.environ.get("POLYRAY_REF_PROTOCOL") == "legacy"
 
 
 class _Ref:
@@ -184,6 +190,7 @@ class ReferenceCounter:
         Owned ones are lent here; with ``acknowledged`` (a caller that
         acknowledges), the owners of the others are sent a lend, which the
         BorrowTracker delivers before the result goes out."""
+        acknowledged = acknowledged and not LEGACY
         owned = [r.object_id for r in refs if r.owner.worker_id == self_id]
         if owned:
             self.add_lent(owned, caller.worker_id if acknowledged else b"")
@@ -199,6 +206,8 @@ class ReferenceCounter:
     def ack_returned(self, refs: list[pb.ObjectRef], self_id: bytes) -> None:
         """(Caller.) Acknowledge the lends of the refs of a return it received,
         after taking its own hold on them (or deciding not to)."""
+        if LEGACY:
+            return
         mine = [r.object_id for r in refs if r.owner.worker_id == self_id]
         if mine:
             self.update_borrowers(self_id, [], [], acked=mine)
