@@ -14,23 +14,15 @@ dead owner as OWNER_DIED (OwnerDiedException), not OBJECT_LOST.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
-
-from polyray import sdk
+from chaos_util import compile_java_driver, end_driver, start_driver
+from cluster_util import Cluster
+from xlang_support import build_cpp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-for _p in (os.path.join(HERE, "..", "cluster"), os.path.join(HERE, "..", "xlang")):
-    if os.path.abspath(_p) not in sys.path:
-        sys.path.insert(0, os.path.abspath(_p))
-
-from cluster_util import Cluster  # noqa: E402
-from xlang_support import build_cpp  # noqa: E402
 
 pytestmark = pytest.mark.timeout(900)  # the first use may compile the drivers
 #: From the SIGKILL to the driver's error (a failed connection to the owner).
@@ -127,11 +119,7 @@ def head(tmp_path):
 def drive(cmd: list[str]) -> tuple[list[str], float]:
     """Runs a borrow driver: SIGKILLs the actor whose pid it prints; its answer lines and
     the seconds from the kill to the GET line."""
-    env = dict(os.environ)
-    env["POLYRAY_PYTHON"] = sys.executable
-    env.pop("POLYRAY_ADDRESS", None)
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True)
+    proc = start_driver(cmd)
     assert proc.stdin is not None and proc.stdout is not None
     lines: list[str] = []
     killed = took = 0.0
@@ -149,28 +137,15 @@ def drive(cmd: list[str]) -> tuple[list[str], float]:
                     took = time.monotonic() - killed
             elif line.startswith("DONE"):
                 break
-        rc = proc.wait(60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    err = proc.stderr.read() if proc.stderr else ""
-    assert rc == 0, f"driver failed ({rc}): {lines}\n{err[-4000:]}"
+        err = end_driver(proc, lines)
     assert killed and lines, f"no answer:\n{err[-4000:]}"
     return lines, took
 
 
 def test_java_borrower_gets_owner_died(head, tmp_path):
-    if shutil.which("javac") is None or not sdk.java_classpath():
-        pytest.fail("no JDK or the Java SDK is not built (make setup)", pytrace=False)
-    src = tmp_path / "borrowtest" / "BorrowDriver.java"
-    src.parent.mkdir()
-    src.write_text(JAVA_DRIVER)
-    out = tmp_path / "classes"
-    subprocess.run(["javac", "-cp", ":".join(sdk.java_classpath()), "-d", str(out), str(src)], check=True,
-                   capture_output=True, timeout=300)
-    lines, took = drive(["java", "-cp", ":".join(sdk.java_classpath() + [str(out)]), "borrowtest.BorrowDriver",
-                         head.address, str(tmp_path), str(out)])
+    cmd, out = compile_java_driver(tmp_path / "java", "borrowtest.BorrowDriver", JAVA_DRIVER)
+    lines, took = drive([*cmd, head.address, str(tmp_path), out])
     get = lines[0].split()
     assert get[:3] == ["GET", "OwnerDiedException", "REASON_OWNER_DIED"], lines
     assert took < BOUND_S
