@@ -72,6 +72,7 @@ def cmd_start(args: argparse.Namespace) -> int:
                 print(f"polyray head started (pid {proc.pid}).\n"
                       f"  Connect a driver: polyray.init(address=\"{address}\")\n"
                       f"  Join a node:      polyray start --address {address}\n"
+                      f"  Auth token:       polyray get-auth-token (other machines: set POLYRAY_AUTH_TOKEN)\n"
                       f"  Stop:             polyray stop")
             else:
                 print(f"polyray node started (pid {proc.pid}) and joined {address}")
@@ -237,7 +238,8 @@ def main(argv: list[str] | None = None) -> None:
     s = sub.add_parser("start", help="start a node daemon in the background")
     s.add_argument("--head", action="store_true")
     s.add_argument("--address")
-    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--host", "--node-ip-address", dest="host", default="127.0.0.1",
+                   help="address the node binds and advertises (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=6380)
     s.add_argument("--num-cpus", type=float)
     s.add_argument("--num-gpus", type=float)

@@ -43,7 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     role = p.add_mutually_exclusive_group(required=True)
     role.add_argument("--head", action="store_true", help="start the GCS and this node's raylet")
     role.add_argument("--address", help="HOST:PORT of the head's GCS, to join a cluster")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind and advertise (default 127.0.0.1)")
+    p.add_argument("--host", "--node-ip-address", dest="host", default="127.0.0.1",
+                   help="address to bind and advertise (default 127.0.0.1; never all interfaces unless given)")
     p.add_argument("--port", type=int, default=6380, help="GCS port for --head (0: any free port)")
     p.add_argument("--num-cpus", type=float, default=None, help="CPUs of this node (default: all)")
     p.add_argument("--num-gpus", type=float, default=0.0, help="GPUs of this node")
