@@ -127,3 +127,90 @@ def test_child_env_passes_the_token(home: Path, monkeypatch: pytest.MonkeyPatch)
     assert auth.child_env() == {auth.ENV_MODE: "token", auth.ENV_TOKEN: "abc"}
     monkeypatch.setenv(auth.ENV_MODE, "disabled")
     assert auth.child_env() == {auth.ENV_MODE: "disabled"}
+
+
+def test_the_server_interceptor_refuses_before_the_handler_and_the_parser(home: Path) -> None:
+    """A grpc.aio server with AuthServerInterceptor: no token and a wrong one are
+    UNAUTHENTICATED, and neither the handler nor the request parser runs; the
+    right token (sent by auth.aio_channel) is served, for unary and streaming calls."""
+    import asyncio
+
+    import grpc
+
+    ran: list[str] = []
+
+    def parse(b: bytes) -> bytes:
+        ran.append("parse")
+        return b
+
+    async def unary(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        ran.append("unary")
+        return request
+
+    async def stream(it, context: grpc.aio.ServicerContext):
+        ran.append("stream")
+        async for r in it:
+            yield r
+
+    async def main() -> list[tuple[str, str]]:
+        handlers = grpc.method_handlers_generic_handler("t.S", {
+            "U": grpc.unary_unary_rpc_method_handler(unary, request_deserializer=parse),
+            "S": grpc.stream_stream_rpc_method_handler(stream, request_deserializer=parse)})
+        server = grpc.aio.server(interceptors=[auth.AuthServerInterceptor("tok")])
+        server.add_generic_rpc_handlers((handlers,))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        out = []
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+                for label, md in (("none", ()), ("wrong", (("authorization", "Bearer tok2"),)),
+                                  ("basic", (("authorization", "Basic tok"),))):
+                    for kind in ("U", "S"):
+                        try:
+                            if kind == "U":
+                                await ch.unary_unary(f"/t.S/{kind}")(b"x", metadata=md, timeout=10)
+                            else:
+                                call = ch.stream_stream(f"/t.S/{kind}")(iter([b"x"]), metadata=md, timeout=10)
+                                async for _ in call:
+                                    pass
+                            out.append((label + kind, "OK"))
+                        except grpc.aio.AioRpcError as e:
+                            out.append((label + kind, e.code().name))
+            assert ran == []
+            os.environ[auth.ENV_TOKEN] = "tok"
+            async with auth.aio_channel(f"127.0.0.1:{port}") as ch:
+                assert await ch.unary_unary("/t.S/U")(b"y", timeout=10) == b"y"
+                call = ch.stream_stream("/t.S/S")(iter([b"z"]), timeout=10)
+                assert [r async for r in call] == [b"z"]
+        finally:
+            os.environ.pop(auth.ENV_TOKEN, None)
+            await server.stop(None)
+        return out
+
+    out = asyncio.run(main())
+    assert out == [(k, "UNAUTHENTICATED") for k in ("noneU", "noneS", "wrongU", "wrongS", "basicU", "basicS")]
+    assert ran == ["parse", "unary", "stream", "parse"]
+
+
+def test_the_blocking_channel_sends_the_token(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import grpc
+
+    monkeypatch.setenv(auth.ENV_TOKEN, "tok")
+    seen: list[str | None] = []
+
+    def unary(request: bytes, context: grpc.ServicerContext) -> bytes:
+        seen.append(auth.bearer_token(context.invocation_metadata()))
+        return request
+
+    from concurrent import futures
+    server = grpc.server(futures.ThreadPoolExecutor(1))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "t.S", {"U": grpc.unary_unary_rpc_method_handler(unary)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with auth.channel(f"127.0.0.1:{port}") as ch:
+            assert ch.unary_unary("/t.S/U")(b"a", timeout=10) == b"a"
+    finally:
+        server.stop(None)
+    assert seen == ["tok"]
