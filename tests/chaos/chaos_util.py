@@ -1,6 +1,6 @@
 """Helpers the chaos tests share: Java drivers compiled from source, driver
-processes started and ended, and a two-node cluster (a head and node B with
-custom resource ``b``)."""
+processes started and ended (and driven through the death of a node), and a
+two-node cluster (a head and node B with custom resource ``b``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,55 @@ def end_driver(proc: subprocess.Popen, answer: object) -> str:
     err = proc.stderr.read() if proc.stderr else ""
     assert rc == 0, f"driver failed ({rc}): {answer}\n{err[-4000:]}"
     return err
+
+
+def drive_through_node_death(cmd: list[str], cluster, node, replacement: dict,
+                             arg_lines: list[str] | None = None) -> tuple[str, float, str]:
+    """Runs a driver that prints READY once what it needs lives on ``node``: SIGKILLs
+    ``node``, starts ``cluster.add_node(**replacement)`` and writes a line to the driver.
+    Collects its ARG lines into ``arg_lines``; returns its VALUE or LOST line, the seconds
+    from the kill to that line, and the end of its stderr."""
+    proc = start_driver(cmd)
+    assert proc.stdin is not None and proc.stdout is not None
+    answer = ""
+    args = arg_lines if arg_lines is not None else []
+    killed = took = 0.0
+    try:
+        for line in proc.stdout:
+            if line.startswith("READY"):
+                killed = time.monotonic()
+                node.kill(signal.SIGKILL)
+                cluster.add_node(**replacement)
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            elif line.startswith("ARG"):
+                args.append(line.strip())
+            elif line.startswith(("VALUE", "LOST")):
+                answer = line.strip()
+                took = time.monotonic() - killed
+            elif line.startswith("DONE"):
+                break
+    finally:
+        err = end_driver(proc, answer)
+    assert killed, f"the driver never got ready:\n{err[-4000:]}"
+    assert answer, f"no answer:\n{err[-4000:]}"
+    return answer, took, err[-3000:]
+
+
+def raylet_of(gcs_address: str, node_id: str) -> str:
+    """"host:port" of the raylet of node ``node_id`` (hex), from the GCS."""
+    from polyray.protocol import auth, gcs_pb2, gcs_pb2_grpc
+
+    with auth.channel(gcs_address) as ch:
+        nodes = gcs_pb2_grpc.GcsServiceStub(ch).GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=10).nodes
+    node = next(n for n in nodes if n.node_id.hex() == node_id)
+    return f"{node.raylet_address.host}:{node.raylet_address.port}"
+
+
+def available(raylet: str) -> dict[str, float]:
+    """The free resources of the node whose raylet is at ``raylet``."""
+    from polyray.protocol import auth, raylet_pb2, raylet_pb2_grpc
+
+    with auth.channel(raylet) as ch:
+        stats = raylet_pb2_grpc.RayletServiceStub(ch).GetNodeStats(raylet_pb2.GetNodeStatsRequest(), timeout=10)
+    return dict(stats.resources_available)

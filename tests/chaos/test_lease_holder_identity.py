@@ -21,10 +21,11 @@ from concurrent import futures
 
 import grpc
 import pytest
+from chaos_util import available, raylet_of
 from cluster_util import Cluster
 from core_util import PYTHON, driver_env, read_line, stop_process, write_script
 
-from polyray.protocol import auth, gcs_pb2, gcs_pb2_grpc, raylet_pb2, raylet_pb2_grpc
+from polyray.protocol import auth
 from polyray.protocol import runtime_spec as rspec
 
 pytestmark = pytest.mark.timeout(300)
@@ -53,19 +54,6 @@ sys.stdin.readline()    # stay up until SIGKILLed
 """
 
 
-def _raylet_of(gcs_address: str, node_id: str) -> str:
-    with auth.channel(gcs_address) as ch:
-        nodes = gcs_pb2_grpc.GcsServiceStub(ch).GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=10).nodes
-    node = next(n for n in nodes if n.node_id.hex() == node_id)
-    return f"{node.raylet_address.host}:{node.raylet_address.port}"
-
-
-def _available(raylet: str) -> dict[str, float]:
-    with auth.channel(raylet) as ch:
-        stats = raylet_pb2_grpc.RayletServiceStub(ch).GetNodeStats(raylet_pb2.GetNodeStatsRequest(), timeout=10)
-    return dict(stats.resources_available)
-
-
 def _take_port(port: int, timeout: float = 10.0) -> grpc.Server:
     """A gRPC server on ``port`` (freed by the SIGKILL a moment ago)."""
     deadline = time.monotonic() + timeout
@@ -91,7 +79,7 @@ def test_a_lease_returns_when_another_process_serves_its_dead_holder_s_port(tmp_
         c.start_head(num_cpus=1)
         node = c.add_node(num_cpus=1, resources={"c": 1})
         c.wait_alive(2)
-        raylet = _raylet_of(c.address, node.node_id)
+        raylet = raylet_of(c.address, node.node_id)
         script = write_script(tmp_path, "holder.py", HOLDER_DRIVER)
         driver = subprocess.Popen([PYTHON, script, c.address, str(tmp_path)], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(tmp_path),
@@ -101,7 +89,7 @@ def test_a_lease_returns_when_another_process_serves_its_dead_holder_s_port(tmp_
         port = int(words[1])
         # A live, idle holder keeps its lease past the holder timeout: its node lists it.
         time.sleep(rspec.LEASE_HOLDER_TIMEOUT_MS / 1000 + 2 * rspec.LEASE_HOLDER_CHECK_MS / 1000)
-        assert _available(raylet).get("c", 0.0) == 0.0, "a live holder's lease was returned"
+        assert available(raylet).get("c", 0.0) == 0.0, "a live holder's lease was returned"
         driver.send_signal(signal.SIGKILL)
         driver.wait(10)
         killed = time.monotonic()
@@ -110,7 +98,7 @@ def test_a_lease_returns_when_another_process_serves_its_dead_holder_s_port(tmp_
             grpc.channel_ready_future(ch).result(timeout=5)   # the connectivity probe would say "alive"
         took = None
         while time.monotonic() - killed < BOUND_S + 20:
-            if _available(raylet).get("c", 0.0) == 1.0:
+            if available(raylet).get("c", 0.0) == 1.0:
                 took = time.monotonic() - killed
                 break
             time.sleep(0.1)

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 import pytest
-from chaos_util import compile_java_driver, end_driver, start_driver
+from chaos_util import compile_java_driver, drive_through_node_death
 from cluster_util import Cluster
 from xlang_support import CPP_SRC, build_cpp, xlang_java_classes  # noqa: F401  (pytest fixture)
 
@@ -101,31 +101,7 @@ public final class LineageDriver {
 def drive(cmd: list[str], cluster: Cluster, b, args_out: list[str] | None = None) -> tuple[str, float]:
     """Runs a driver; after READY SIGKILLs B and starts a node with ``b``; the driver's
     answer line and the seconds from the kill to it."""
-    proc = start_driver(cmd)
-    assert proc.stdin is not None and proc.stdout is not None
-    answer = ""
-    arg_line = args_out if args_out is not None else []
-    killed = 0.0
-    took = 0.0
-    try:
-        for line in proc.stdout:
-            if line.startswith("READY"):
-                killed = time.monotonic()
-                b.kill(signal.SIGKILL)
-                cluster.add_node(num_cpus=2, resources={"b": 2})
-                proc.stdin.write("go\n")
-                proc.stdin.flush()
-            elif line.startswith("ARG"):
-                arg_line.append(line.strip())
-            elif line.startswith(("VALUE", "LOST")):
-                answer = line.strip()
-                took = time.monotonic() - killed
-            elif line.startswith("DONE"):
-                break
-    finally:
-        err = end_driver(proc, answer)
-    assert killed, f"the driver never got its value ready:\n{err[-4000:]}"
-    assert answer, f"no answer:\n{err[-4000:]}"
+    answer, took, _ = drive_through_node_death(cmd, cluster, b, {"num_cpus": 2, "resources": {"b": 2}}, args_out)
     return answer, took
 
 

@@ -24,11 +24,9 @@ counts executions.
 from __future__ import annotations
 
 import os
-import signal
-import time
 
 import pytest
-from chaos_util import compile_java_driver, end_driver, start_driver
+from chaos_util import compile_java_driver, drive_through_node_death
 from cluster_util import Cluster
 from xlang_support import build_cpp
 
@@ -184,28 +182,7 @@ def cpp_driver() -> tuple[str, str]:
 def drive(cmd: list[str], cluster: Cluster, b) -> tuple[str, float, str]:
     """Runs a driver; at READY SIGKILLs B and starts a node with ``b``; the driver's
     answer line, the seconds from the kill to it, and the end of its stderr."""
-    proc = start_driver(cmd)
-    assert proc.stdin is not None and proc.stdout is not None
-    answer = ""
-    killed = took = 0.0
-    try:
-        for line in proc.stdout:
-            if line.startswith("READY"):
-                killed = time.monotonic()
-                b.kill(signal.SIGKILL)
-                cluster.add_node(num_cpus=1, resources={"b": 2})
-                proc.stdin.write("go\n")
-                proc.stdin.flush()
-            elif line.startswith(("VALUE", "LOST")):
-                answer = line.strip()
-                took = time.monotonic() - killed
-            elif line.startswith("DONE"):
-                break
-    finally:
-        err = end_driver(proc, answer)
-    assert killed, f"the driver never got ready:\n{err[-4000:]}"
-    assert answer, f"no answer:\n{err[-4000:]}"
-    return answer, took, err[-3000:]
+    return drive_through_node_death(cmd, cluster, b, {"num_cpus": 1, "resources": {"b": 2}})
 
 
 def _runs(marker) -> int:
