@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/scale_get_fanout.py [--depth 12] [--refs 10000]
 
 A tree of nested tasks (each returns refs to its two children's results; the
-driver walks it level by level), a get of ``--refs`` refs owned by one
+driver walks it level by level, keeping the levels and then dropping each
+once read: finding 2), a get of ``--refs`` refs owned by one
 worker, and one of the same number owned by 100 actors. Prints one line per
 pattern with its time. ``--unbounded`` turns the per-owner cap off (one id per
 fetch, no limit in flight), which is how fetches went before GetObjects.
@@ -12,6 +13,7 @@ fetch, no limit in flight), which is how fetches went before GetObjects.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import time
@@ -48,6 +50,19 @@ def walk(root, depth: int) -> int:
     return sum(polyray.get(level, timeout=300))
 
 
+def walk_dropping(root, depth: int) -> int:
+    """The same walk, letting go of each level once its children are read (finding 2)."""
+    level = [root]
+    del root
+    for _ in range(depth):
+        children = polyray.get(level, timeout=300)
+        del level
+        gc.collect()  # the outer refs go now, while the inner ones are being registered
+        level = [r for pair in children for r in pair]
+        del children
+    return sum(polyray.get(level, timeout=300))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--depth", type=int, default=12)
@@ -67,6 +82,13 @@ def main() -> None:
         except Exception as e:  # noqa: BLE001
             print(f"tree depth {args.depth}: FAILED after {time.monotonic() - t:.2f} s: {type(e).__name__}: "
                   f"{str(e)[:160]}")
+        t = time.monotonic()
+        try:
+            leaves = walk_dropping(tree.remote(args.depth), args.depth)
+            print(f"tree depth {args.depth}, dropped as walked: {time.monotonic() - t:.2f} s, {leaves} leaves")
+        except Exception as e:  # noqa: BLE001
+            print(f"tree depth {args.depth}, dropped: FAILED after {time.monotonic() - t:.2f} s: "
+                  f"{type(e).__name__}: {str(e)[:160]}")
         refs = polyray.get(put_many.remote(args.refs, 1024), timeout=300)
         t = time.monotonic()
         try:
