@@ -4,7 +4,8 @@ Hundreds of seeded random programs run against one head (2 CPUs, a 2 s idle
 timeout): the driver puts values (small inline ones and 150 KB ones in the
 shared store), passes refs nested in dicts to Python tasks that return them
 with refs they own (puts, and a child task's return) two levels deep, to a
-C++ task (``ScaleRelay``) that returns them with refs it owns, and to Python
+C++ task (``ScaleRelay``) and a Java task (``scaletest.Owners.relay``) that
+return them with refs they own, and to Python
 actors that keep refs in their state and later give them back *dropping
 their own hold* (the pass-through a return must lend), or put values that
 nest them two levels deep; it drops refs (often while the tasks that got
@@ -14,15 +15,17 @@ them still run) and reads the refs it holds. Checked:
   ``ObjectLostError`` fails the test with the program's seed);
 * no leak: at the end the driver's and every actor's ReferenceCounter are
   back where they started, the node's store holds no object, and the C++
-  worker is reaped as idle (it refuses while its counter tracks anything:
-  ``ReferenceCounter::WhyNotExit``).
+  and Java workers are reaped as idle (each refuses while its counter tracks
+  anything: ``ReferenceCounter::WhyNotExit``, ``CoreWorker.whyNotExit``).
 """
 
 from __future__ import annotations
 
 import gc
+import glob
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +34,7 @@ import time
 import pytest
 
 import polyray
+import polyray.sdk
 from polyray.core.object_ref import get_core
 from polyray.protocol import raylet_pb2 as rl
 
@@ -90,7 +94,7 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _cpp_workers(head_pid: int) -> set[int]:
+def _workers(head_pid: int, marker: bytes) -> set[int]:
     found, stack = set(), _children(head_pid)
     while stack:
         pid = stack.pop()
@@ -101,7 +105,7 @@ def _cpp_workers(head_pid: int) -> set[int]:
                 zombie = f.read().split(")")[-1].split()[0] == "Z"
         except OSError:
             continue
-        if b"polyray_cpp_worker" in cmd and not zombie:
+        if marker in cmd and not zombie:
             found.add(pid)
         stack += _children(pid)
     return found
@@ -116,7 +120,13 @@ def _wait(cond, timeout: float, what: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def head():
+def head(tmp_path_factory):
+    javac = shutil.which("javac")
+    assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
+    java_out = str(tmp_path_factory.mktemp("refs_java"))
+    sources = glob.glob(os.path.join(HERE, "java_src", "**", "*.java"), recursive=True)
+    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", java_out, *sources],
+                   check=True, capture_output=True)
     lib = build_cpp("scale_funcs", [os.path.join(HERE, "cpp_src", "scale_funcs.cc")], "shared")
     session = tempfile.mkdtemp(prefix="polyray-refs-")
     address_file = os.path.join(session, "gcs_address")
@@ -133,7 +143,7 @@ def head():
             address = f.read().strip()
         if polyray.is_initialized():
             polyray.shutdown()
-        polyray.init(address=address, code_search_path=[os.path.dirname(lib)])
+        polyray.init(address=address, code_search_path=[java_out, os.path.dirname(lib)])
         yield proc.pid
     finally:
         if polyray.is_initialized():
@@ -164,7 +174,7 @@ def _check(ref, want, seed: int) -> None:
         assert got == want, f"program {seed}: {ref} is {got!r}, expected {want!r}"
 
 
-def run_program(seed: int, pool: list, holders: list, kept: list[list], relay_cpp) -> None:
+def run_program(seed: int, pool: list, holders: list, kept: list[list], relay_cpp, relay_java) -> None:
     """One random program over the shared pool of (ref, expected value) the driver holds."""
     rng = random.Random(seed)
     base = seed * 1000
@@ -200,7 +210,7 @@ def run_program(seed: int, pool: list, holders: list, kept: list[list], relay_cp
         elif roll < 0.5:
             picked = pick(rng.randint(1, 3), ints=True)
             n = rng.randint(0, 2)
-            r = relay_cpp.remote([p[0] for p in picked], n, base)
+            r = (relay_cpp if rng.random() < 0.5 else relay_java).remote([p[0] for p in picked], n, base)
             drop_some(picked)
             out = polyray.get(r, timeout=TIMEOUT)
             del r
@@ -247,11 +257,12 @@ def test_random_programs_on_a_cluster_free_nothing_held_and_leak_nothing(head):
     gc.collect()
     driver_before = core.references.num_tracked()
     relay_cpp = polyray.cpp_function("ScaleRelay")
+    relay_java = polyray.java_function("scaletest.Owners", "relay")
     pool: list = []
     kept: list[list] = [[] for _ in holders]
     started = time.monotonic()
     for seed in range(PROGRAMS):
-        run_program(seed, pool, holders, kept, relay_cpp)
+        run_program(seed, pool, holders, kept, relay_cpp, relay_java)
     took = time.monotonic() - started
     # Read every ref still held, then let go of everything, the actors' state too.
     for ref, want in pool:
@@ -274,5 +285,8 @@ def test_random_programs_on_a_cluster_free_nothing_held_and_leak_nothing(head):
         left = {oid.hex()[:12]: core.references.snapshot(oid) for oid in list(core.references._refs)[:10]}
         raise AssertionError(f"the driver still counts {core.references.num_tracked()} objects: {left}") from None
     _wait(lambda: _store_objects() == 0, 20, "the node's store empty")
-    # The C++ worker refuses to leave as idle while its counter tracks anything.
-    _wait(lambda: not _cpp_workers(head), 8 * IDLE_S + 10, "the C++ worker reaped as idle (its counter empty)")
+    # The C++ and Java workers refuse to leave as idle while their counters track anything.
+    _wait(lambda: not _workers(head, b"polyray_cpp_worker"), 8 * IDLE_S + 10,
+          "the C++ worker reaped as idle (its counter empty)")
+    _wait(lambda: not _workers(head, b"io.polyray.runtime.WorkerMain"), 8 * IDLE_S + 10,
+          "the Java worker reaped as idle (its counter empty)")

@@ -16,4 +16,16 @@ public final class Owners {
     }
     return refs;
   }
+
+  /**
+   * The reference protocol's cluster test: returns the refs it was given (borrowed,
+   * passed through) and n new ones it owns (values base, base + 1, ...).
+   */
+  public static List<ObjectRef<Long>> relay(List<ObjectRef<Long>> refs, long n, long base) {
+    List<ObjectRef<Long>> out = new ArrayList<>(refs);
+    for (long i = 0; i < n; i++) {
+      out.add(PolyRay.put(base + i));
+    }
+    return out;
+  }
 }
