@@ -35,6 +35,7 @@ from collections import deque
 from polyray.core.borrow_tracker import BorrowQueue
 from polyray.core.reference_counter import ReferenceCounter
 from polyray.protocol import common_pb2 as pb
+from polyray.protocol import core_worker_pb2 as cw
 
 N_PROCS = 4
 
@@ -306,3 +307,52 @@ def test_the_old_protocol_fails_most_programs():
     failed, kinds = count_failures(n, ordered=False, lends=False)
     print(f"old protocol: {failed} of {n} programs fail: {kinds}")
     assert kinds.get("premature free", (0, 0))[0] > 0
+
+
+# -- the BorrowTracker itself (asyncio, fake owners): the order rule end to end ---------------
+
+def _tracker_harness():
+    from .test_fanout import BorrowHarness
+    return BorrowHarness()
+
+
+def test_the_tracker_holds_a_removal_until_an_earlier_add_to_another_owner_is_answered():
+    from .test_fanout import oid, owner_address
+    h = _tracker_harness()
+    inner_owner, outer_owner = owner_address(1), owner_address(2)
+    h.tracker.on_borrow_change(inner_owner, [oid(1)], [])   # found inside the outer value
+    h.tracker.on_borrow_change(outer_owner, [], [oid(2)])   # then the outer ref is dropped
+    h.loop.settle()
+    inner, outer = h.owners.stubs[1], h.owners.stubs.get(2)
+    assert [list(c.request.added) for c in inner.borrows] == [[oid(1)]]
+    assert outer is None or not outer.borrows  # the removal waits for the add's answer
+    inner.borrows[0].answer(cw.UpdateBorrowsReply())
+    h.loop.settle()
+    outer = h.owners.stubs[2]
+    assert [list(c.request.removed) for c in outer.borrows] == [[oid(2)]]
+    outer.borrows[0].answer(cw.UpdateBorrowsReply())
+    flush = h.loop.create_task(h.tracker.flush())
+    h.loop.settle()
+    assert flush.done()
+    h.loop.shut()
+
+
+def test_the_tracker_sends_lends_with_the_caller_as_borrower_before_it_lets_go():
+    from .test_fanout import oid, owner_address
+    h = _tracker_harness()
+    owner, caller = owner_address(1), owner_address(3)
+    h.tracker.on_borrow_change(owner, [], [], lent=[oid(1)], borrower=caller)  # the return's ref, for the caller
+    h.tracker.on_borrow_change(owner, [], [oid(1)])                           # the executor's own hold ends
+    h.loop.settle()
+    stub = h.owners.stubs[1]
+    assert len(stub.borrows) == 1
+    lend = stub.borrows[0].request
+    assert lend.borrower.port == 3 and list(lend.lent) == [oid(1)] and not lend.removed
+    stub.borrows[0].answer(cw.UpdateBorrowsReply())
+    h.loop.settle()
+    assert len(stub.borrows) == 2
+    own = stub.borrows[1].request
+    assert own.borrower.port == 9999 and list(own.removed) == [oid(1)]
+    stub.borrows[1].answer(cw.UpdateBorrowsReply())
+    h.loop.settle()
+    h.loop.shut()
