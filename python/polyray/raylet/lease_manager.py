@@ -103,6 +103,8 @@ class Lease:
     #: the node while its worker is blocked in get().
     held: ResourceSet | None = None
     blocked: bool = False
+    #: Orders blocked leases: a later block has a higher number (lease_manager's _block_seq).
+    blocked_seq: int = 0
     #: The worker or driver that asked for the lease (TaskSpec.caller): when it
     #: dies, its leases come back. Empty for actor leases (the GCS owns those).
     owner: bytes = b""
@@ -157,6 +159,9 @@ class LeaseManager:
         self._grants: set[asyncio.Task[None]] = set()
         #: When a caller last asked for or returned a lease (caller worker id -> monotonic s).
         self._heard: dict[bytes, float] = {}
+        #: Workers blocked in get() while holding a lease: worker id -> when (a sequence number).
+        self._blocked: dict[bytes, int] = {}
+        self._block_seq = 0
 
     # -- requests ------------------------------------------------------------
 
@@ -345,11 +350,16 @@ class LeaseManager:
 
     def _dispatch(self) -> None:
         # Per class, the head of the queue goes first; a head that does not
-        # fit blocks its class (FIFO) but not the other classes.
+        # fit blocks its class (FIFO) but not the other classes. Every request
+        # of a class asks for the same resources, so when the head fits, any
+        # does: the children of the most recently blocked caller go first
+        # (_next), so a CPU lent by a task blocked in get() runs the tasks it
+        # waits for, and a tree of blocking tasks is run depth first rather
+        # than breadth first (fewer tasks blocked at once, fewer workers).
         for key in list(self._queues):
             queue = self._queues[key]
             while queue and queue[0].pool.fits(queue[0].resources):
-                req = queue.popleft()
+                req = self._next(queue)
                 req.pool.acquire(req.resources)
                 req.state = _State.STARTING
                 task = asyncio.create_task(self._grant(req))
@@ -357,6 +367,22 @@ class LeaseManager:
                 task.add_done_callback(self._grants.discard)
             if not queue:
                 del self._queues[key]
+
+    def _next(self, queue: collections.deque[_Request]) -> _Request:
+        """Take the request to grant next from a non-empty queue: the oldest
+        one made by the most recently blocked caller, else the head."""
+        blocked = self._blocked
+        if blocked:
+            best: _Request | None = None
+            best_seq = 0
+            for req in queue:
+                seq = blocked.get(req.spec.caller.worker_id, 0)
+                if seq > best_seq:
+                    best, best_seq = req, seq
+            if best is not None:
+                queue.remove(best)
+                return best
+        return queue.popleft()
 
     async def _grant(self, req: _Request) -> None:
         spec = req.spec
@@ -411,6 +437,7 @@ class LeaseManager:
                 f"not {worker_id.hex()}"
             )
         del self.leases[lease_id]
+        self._blocked.pop(lease.worker.worker_id, None)
         if lease.owner:
             self._heard[lease.owner] = time.monotonic()
         self._pool_of(lease).release(lease.holding())
@@ -427,6 +454,7 @@ class LeaseManager:
     def on_worker_exit(self, worker: WorkerProcess) -> Lease | None:
         """Drop the lease of a worker that exited; the lease it had, if any."""
         lease = self.leases.pop(worker.lease_id, None) if worker.lease_id else None
+        self._blocked.pop(worker.worker_id, None)
         if lease is not None:
             self._pool_of(lease).release(lease.holding())
             self._dispatch()
@@ -501,9 +529,13 @@ class LeaseManager:
             lent = ResourceSet({"CPU": cpu}) if cpu else ResourceSet()
             lease.held = held - lent
             lease.blocked = True
+            self._block_seq += 1
+            lease.blocked_seq = self._block_seq
+            self._blocked[worker_id] = self._block_seq
             pool.release(lent)
             self._dispatch()
         else:
+            self._blocked.pop(worker_id, None)
             want = lease.resources.get("CPU") - held.get("CPU")
             take = min(want, pool.available.get("CPU"))
             back = ResourceSet({"CPU": take}) if take > 0 else ResourceSet()

@@ -10,6 +10,7 @@ told.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import secrets
@@ -83,7 +84,9 @@ class WorkerPool:
         self.workers: dict[bytes, WorkerProcess] = {}
         self.drivers: dict[bytes, DriverRecord] = {}
         self._idle: dict[_PoolKey, list[WorkerProcess]] = {}
-        self._claimed: set[bytes] = set()
+        # Leases waiting for a worker of a key, oldest first: a worker that
+        # comes up or goes idle serves the oldest, whichever lease started it.
+        self._waiters: dict[_PoolKey, collections.deque[asyncio.Future[WorkerProcess]]] = {}
         self._asking: set[bytes] = set()  # idle workers asked to Exit, not answered yet
         self._start_slots = asyncio.Semaphore(config.max_starting_workers)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -130,31 +133,74 @@ class WorkerPool:
     async def pop_worker(
         self, language: int, job_id: bytes, code_search_path: tuple[str, ...]
     ) -> WorkerProcess:
-        """A registered worker for (language, job): an idle one, or a new one.
+        """A registered worker for (language, job): an idle one, or the next to come up or go idle.
 
-        Raises WorkerStartError (message says why) when a new worker does not
-        come up. If the caller is cancelled, a worker that comes up later
-        joins the idle pool instead.
+        A worker is started only when the leases waiting for this key
+        outnumber the workers already starting for it: a lease takes the
+        first worker of its key that comes up or is returned, not the one it
+        started, so a worker returned while others start is used at once and
+        no more processes start than leases wait. Raises WorkerStartError
+        (message says why) when a worker started for the waiting leases does
+        not come up (the oldest waiter gets the error). If the caller is
+        cancelled, a worker handed to it joins the idle pool instead.
         """
-        idle = self._take_idle((language, job_id, tuple(code_search_path)))
+        key = (language, job_id, tuple(code_search_path))
+        idle = self._take_idle(key)
         if idle is not None:
             return idle
-        worker = self._new_worker(language, job_id, code_search_path)
-        self._claimed.add(worker.worker_id)
+        fut: asyncio.Future[WorkerProcess] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(key, collections.deque()).append(fut)
+        self._balance(key)
         try:
-            await asyncio.shield(worker.registered)
+            return await fut
         except asyncio.CancelledError:
-            self._claimed.discard(worker.worker_id)
-            if worker.is_registered and worker.alive and worker.state is WorkerState.STARTING:
-                self.push_idle(worker)
+            waiters = self._waiters.get(key)
+            if waiters is not None and fut in waiters:
+                waiters.remove(fut)
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                self.push_idle(fut.result())
             raise
-        self._claimed.discard(worker.worker_id)
-        if not worker.alive:
-            raise WorkerStartError(
-                f"{self._describe(worker)} {describe_exit(worker.exit_code or 0)} right after registering",
-                crashed=True, exit_code=worker.exit_code,
-            )
-        return worker
+
+    def starting_count(self, key: _PoolKey) -> int:
+        """Workers of ``key`` started and not registered (nor failed) yet."""
+        return sum(1 for w in self.workers.values()
+                   if not w.registered.done() and (w.language, w.job_id, tuple(w.code_search_path)) == key)
+
+    def waiting_count(self, key: _PoolKey) -> int:
+        """Leases waiting for a worker of ``key``."""
+        return sum(1 for f in self._waiters.get(key, ()) if not f.done())
+
+    def _balance(self, key: _PoolKey) -> None:
+        """Start workers until those starting for ``key`` cover the leases waiting for it."""
+        if self._stopping:
+            return
+        missing = self.waiting_count(key) - self.starting_count(key)
+        for _ in range(missing):
+            self._new_worker(key[0], key[1], key[2])
+
+    def _hand_over(self, key: _PoolKey, worker: WorkerProcess) -> bool:
+        """Give ``worker`` to the oldest lease waiting for ``key``; False when none waits."""
+        waiters = self._waiters.get(key)
+        while waiters:
+            fut = waiters.popleft()
+            if not fut.done():
+                fut.set_result(worker)
+                return True
+        return False
+
+    def _start_failed(self, worker: WorkerProcess) -> None:
+        """A worker did not come up: the oldest lease waiting for its key gets the error."""
+        fut = worker.registered
+        if fut.cancelled() or fut.exception() is None:
+            return
+        key = (worker.language, worker.job_id, tuple(worker.code_search_path))
+        waiters = self._waiters.get(key)
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(fut.exception())  # type: ignore[arg-type]
+                break
+        self._balance(key)
 
     def prestart(
         self, language: int, job_id: bytes, code_search_path: tuple[str, ...], count: int
@@ -164,13 +210,18 @@ class WorkerPool:
             self._new_worker(language, job_id, code_search_path)
 
     def push_idle(self, worker: WorkerProcess) -> None:
-        """Make a registered, live worker available to the next lease."""
+        """Make a registered, live worker available to the next lease: the
+        oldest one waiting for its key, else the idle pool."""
+        key = (worker.language, worker.job_id, tuple(worker.code_search_path))
         if not worker.alive or self._stopping:
+            self._balance(key)  # a lease waiting for it needs another
             return
         worker.state = WorkerState.IDLE
         worker.lease_id = None
         worker.idle_since = time.monotonic()
-        self._idle.setdefault((worker.language, worker.job_id, tuple(worker.code_search_path)), []).append(worker)
+        if self._hand_over(key, worker):
+            return
+        self._idle.setdefault(key, []).append(worker)
 
     def _take_idle(self, key: _PoolKey) -> WorkerProcess | None:
         stack = self._idle.get(key)
@@ -201,9 +252,9 @@ class WorkerPool:
             startup_token=secrets.token_hex(16),
             code_search_path=code_search_path,
         )
-        # A failure nobody waits for (a prestarted worker) must not be
-        # reported as "exception never retrieved".
-        worker.registered.add_done_callback(lambda f: f.cancelled() or f.exception())
+        # A failure is handed to a waiting lease, if any (and so never
+        # reported as "exception never retrieved").
+        worker.registered.add_done_callback(lambda f: self._start_failed(worker))
         self.workers[worker.worker_id] = worker
         self._spawn_task(self._start(worker), f"start-worker-{worker.worker_id.hex()[:8]}")
         return worker
@@ -309,8 +360,7 @@ class WorkerPool:
             # under the real process's pid.
             worker.reported_pid = pid
         worker.registered.set_result(None)
-        if worker.worker_id not in self._claimed:
-            self.push_idle(worker)
+        self.push_idle(worker)
         return worker
 
     def register_driver(
