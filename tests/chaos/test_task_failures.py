@@ -89,7 +89,7 @@ def _head_pid() -> int:
 
 
 class Killer(threading.Thread):
-    """SIGKILLs a starting worker every ``period`` s (a random registered one
+    """SIGKILLs a starting worker every ``period`` s (every registered one
     when none has started for ``running_every`` s, so that new ones start)."""
 
     def __init__(self, head: int, period: float = 0.5, running_every: float = 3.0) -> None:
@@ -109,13 +109,17 @@ class Killer(threading.Thread):
                 continue
             now = time.time()
             workers = _workers_of(self.head)
-            starting = [w for w in workers if now - w.create_time() < 1.0]
+            # Younger than 2 s: a worker's process shows its command line only
+            # once exec'd, and registers 0.3-1.6 s after that on this machine.
+            starting = [w for w in workers if now - w.create_time() < 2.0]
             victims = []
             if starting:
                 victims = [rng.choice(starting)]
                 self.starting_kills += 1
             elif workers and mono - last_running_kill >= self.running_every:
-                victims = [rng.choice(workers)]  # so that a new one must start
+                # All of them, so that a new one must start: the raylet starts
+                # no worker while an idle one can take the lease.
+                victims = list(workers)
                 self.running_kills += 1
                 last_running_kill = mono
             for victim in victims:
