@@ -204,6 +204,51 @@ def cmd_get_auth_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tls_generate(args: argparse.Namespace) -> int:
+    """Write a throwaway CA and one node certificate and key (mutual TLS) into DIR, with openssl."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        print("polyray tls generate: the openssl command is not installed", file=sys.stderr)
+        return 1
+    out = os.path.abspath(args.dir)
+    os.makedirs(out, mode=0o700, exist_ok=True)
+    hosts = ["127.0.0.1", "localhost", *args.host]
+    san = ",".join(f"IP:{h}" if h.replace(".", "").isdigit() or ":" in h else f"DNS:{h}" for h in hosts)
+    ca_key, ca_crt = os.path.join(out, "ca.key"), os.path.join(out, "ca.crt")
+    key, csr, crt = os.path.join(out, "node.key"), os.path.join(out, "node.csr"), os.path.join(out, "node.crt")
+    days = str(args.days)
+    with tempfile.NamedTemporaryFile("w", suffix=".cnf", delete=False) as ext:
+        ext.write(f"subjectAltName={san}\nextendedKeyUsage=serverAuth,clientAuth\n")
+    steps = [
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_crt,
+         "-days", days, "-subj", "/CN=polyray throwaway CA"],
+        [openssl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=polyray node"],
+        [openssl, "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", "-out", crt,
+         "-days", days, "-extfile", ext.name],
+    ]
+    try:
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f"polyray tls generate: {' '.join(step[:3])} failed:\n{done.stderr}", file=sys.stderr)
+                return 1
+    finally:
+        os.unlink(ext.name)
+        if os.path.exists(csr):
+            os.unlink(csr)
+    for path in (ca_key, key):
+        os.chmod(path, 0o600)
+    print(f"export POLYRAY_USE_TLS=1\n"
+          f"export POLYRAY_TLS_CA_CERT={ca_crt}\n"
+          f"export POLYRAY_TLS_SERVER_CERT={crt}\n"
+          f"export POLYRAY_TLS_SERVER_KEY={key}")
+    return 0
+
+
 def cmd_java_classpath(args: argparse.Namespace) -> int:
     """Print the Java SDK's classpath: ``javac -cp "$(polyray java-classpath)" Driver.java``."""
     from polyray import sdk
@@ -254,6 +299,14 @@ def main(argv: list[str] | None = None) -> None:
     gt = sub.add_parser("get-auth-token", help="print the cluster's auth token (POLYRAY_AUTH_TOKEN, "
                                                "POLYRAY_AUTH_TOKEN_PATH or ~/.polyray/auth_token)")
     gt.set_defaults(fn=cmd_get_auth_token)
+    tls = sub.add_parser("tls", help="TLS helpers").add_subparsers(dest="tls_command", required=True)
+    tg = tls.add_parser("generate", help="write a throwaway CA and a node certificate and key into DIR "
+                                          "(for trying POLYRAY_USE_TLS=1; not for production)")
+    tg.add_argument("dir")
+    tg.add_argument("--host", action="append", default=[],
+                    help="another address the certificate is valid for (127.0.0.1 and localhost always are)")
+    tg.add_argument("--days", type=int, default=30)
+    tg.set_defaults(fn=cmd_tls_generate)
     jc = sub.add_parser("java-classpath", help="print the classpath of the Java SDK (to build and run Java drivers)")
     jc.set_defaults(fn=cmd_java_classpath)
     cf = sub.add_parser("cpp-flags", help="print the compiler and linker flags of the C++ SDK "

@@ -3,6 +3,7 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/support/client_interceptor.h>
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/interceptor.h>
@@ -183,12 +184,55 @@ const std::optional<std::string>& AuthToken() {
   return token;
 }
 
+bool TlsEnabled() {
+  const char* v = std::getenv("POLYRAY_USE_TLS");
+  std::string s = Trim(v != nullptr ? v : "");
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s == "1" || s == "true" || s == "yes" || s == "on";
+}
+
+namespace {
+std::string TlsFile(const char* var) {
+  const char* v = std::getenv(var);
+  std::string path = Trim(v != nullptr ? v : "");
+  if (path.empty()) {
+    throw polyray::Error(std::string("POLYRAY_USE_TLS is set but ") + var +
+                         " is not (polyray tls generate DIR makes a set)");
+  }
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    int err = errno;
+    throw polyray::Error(std::string("cannot read ") + var + " " + path + ": " + std::strerror(err));
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+std::shared_ptr<grpc::ChannelCredentials> AuthChannelCredentials() {
+  if (!TlsEnabled()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = TlsFile("POLYRAY_TLS_CA_CERT");
+  o.pem_cert_chain = TlsFile("POLYRAY_TLS_SERVER_CERT");
+  o.pem_private_key = TlsFile("POLYRAY_TLS_SERVER_KEY");
+  return grpc::SslCredentials(o);
+}
+
+std::shared_ptr<grpc::ServerCredentials> AuthServerCredentials() {
+  if (!TlsEnabled()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions o(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  o.pem_root_certs = TlsFile("POLYRAY_TLS_CA_CERT");
+  o.pem_key_cert_pairs.push_back({TlsFile("POLYRAY_TLS_SERVER_KEY"), TlsFile("POLYRAY_TLS_SERVER_CERT")});
+  return grpc::SslServerCredentials(o);
+}
+
 std::shared_ptr<grpc::Channel> AuthChannel(const std::string& target, const grpc::ChannelArguments& args) {
   const auto& token = AuthToken();
-  if (!token) return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  if (!token) return grpc::CreateCustomChannel(target, AuthChannelCredentials(), args);
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> f;
   f.push_back(std::make_unique<ClientAuthFactory>(kBearer + *token));
-  return grpc::experimental::CreateCustomChannelWithInterceptors(target, grpc::InsecureChannelCredentials(), args,
+  return grpc::experimental::CreateCustomChannelWithInterceptors(target, AuthChannelCredentials(), args,
                                                                  std::move(f));
 }
 

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include <grpcpp/channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 #include <grpcpp/support/server_interceptor.h>
 
@@ -27,6 +29,17 @@ std::optional<std::string> ResolveAuthToken(const std::map<std::string, std::str
 
 /// This process's token (resolved once from the environment), or nullopt when disabled.
 const std::optional<std::string>& AuthToken();
+
+/// Whether POLYRAY_USE_TLS asks for (mutual) TLS: 1, true, yes or on.
+bool TlsEnabled();
+
+/// The credentials of every channel: mutual TLS (POLYRAY_TLS_CA_CERT,
+/// POLYRAY_TLS_SERVER_CERT, POLYRAY_TLS_SERVER_KEY) when TLS is on, else insecure.
+std::shared_ptr<grpc::ChannelCredentials> AuthChannelCredentials();
+
+/// The credentials of every server: mutual TLS (clients must present a
+/// certificate the CA signed) when TLS is on, else insecure.
+std::shared_ptr<grpc::ServerCredentials> AuthServerCredentials();
 
 /// A channel to `target` whose every call carries the token.
 std::shared_ptr<grpc::Channel> AuthChannel(const std::string& target, const grpc::ChannelArguments& args);

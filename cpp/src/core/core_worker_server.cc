@@ -530,7 +530,7 @@ CoreWorkerServer::~CoreWorkerServer() { Shutdown(); }
 int CoreWorkerServer::Start(const std::string& host) {
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(host + ":0", grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(host + ":0", AuthServerCredentials(), &port);  // mutual TLS when POLYRAY_USE_TLS
   // The spec's message limit, as every peer's (a value above it goes
   // through the store, never inline).
   builder.SetMaxReceiveMessageSize(static_cast<int>(spec::kRpcMaxMessageBytes));

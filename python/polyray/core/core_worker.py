@@ -90,7 +90,8 @@ class CoreWorker:
         # Workers take pushed tasks on a push port too (push_port.py); the
         # variable turns it off, for callers as well (to compare the two).
         conns = self.connections = Connections(gcs_address=gcs_address, raylet_address=raylet_address,
-                                               use_push_port=os.environ.get("POLYRAY_PUSH_PORT", "1") != "0")
+                                               use_push_port=os.environ.get("POLYRAY_PUSH_PORT", "1") != "0"
+                                               and not auth.tls_enabled())
         self.codec = ValueCodec(worker_id=worker_id)
         self.node_store = NodeStore(store_name)
         self.nodes = NodeDirectory(conns)

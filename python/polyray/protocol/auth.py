@@ -182,12 +182,62 @@ def ensure_head_token() -> str | None:
 
 
 def child_env() -> dict[str, str]:
-    """The auth variables a process passes to the processes it starts (workers, heads)."""
+    """The auth and TLS variables a process passes to the processes it starts (workers, heads).
+
+    With TLS on, workers offer no push port (its frames are not encrypted):
+    every caller then pushes tasks over gRPC, which is."""
+    tls: dict[str, str] = {}
+    if tls_enabled():
+        tls = {ENV_USE_TLS: "1", "POLYRAY_PUSH_PORT": "0"}
+        tls.update({v: os.environ.get(v, "") for v in (ENV_TLS_CERT, ENV_TLS_KEY, ENV_TLS_CA)})
     mode = auth_mode()
     if mode == MODE_DISABLED:
-        return {ENV_MODE: MODE_DISABLED}
+        return {ENV_MODE: MODE_DISABLED, **tls}
     token = current_token()
-    return {ENV_MODE: MODE_TOKEN, ENV_TOKEN: token or ""}
+    return {ENV_MODE: MODE_TOKEN, ENV_TOKEN: token or "", **tls}
+
+
+# ----------------------------------------------------------------- TLS
+
+ENV_USE_TLS = "POLYRAY_USE_TLS"
+ENV_TLS_CERT = "POLYRAY_TLS_SERVER_CERT"
+ENV_TLS_KEY = "POLYRAY_TLS_SERVER_KEY"
+ENV_TLS_CA = "POLYRAY_TLS_CA_CERT"
+
+
+def tls_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """Whether POLYRAY_USE_TLS asks for TLS (``1``, ``true``, ``yes``, ``on``)."""
+    env = os.environ if env is None else env
+    return env.get(ENV_USE_TLS, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def tls_files(env: Mapping[str, str] | None = None) -> tuple[bytes, bytes, bytes]:
+    """(CA certificate, this node's certificate, its key), PEM. Raises AuthError
+    naming the variable and the file when one is unset or unreadable."""
+    env = os.environ if env is None else env
+    out = []
+    for var in (ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY):
+        path = env.get(var, "").strip()
+        if not path:
+            raise AuthError(f"{ENV_USE_TLS} is set but {var} is not (polyray tls generate DIR makes a set)")
+        try:
+            with open(path, "rb") as f:
+                out.append(f.read())
+        except OSError as e:
+            raise AuthError(f"cannot read {var} {path}: {e.strerror or type(e).__name__}") from e
+    return out[0], out[1], out[2]
+
+
+def channel_credentials() -> grpc.ChannelCredentials:
+    """Mutual TLS for a client: trusts the cluster's CA and presents this node's certificate."""
+    ca, cert, key = tls_files()
+    return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+
+
+def server_credentials() -> grpc.ServerCredentials:
+    """Mutual TLS for a server: its certificate, and clients must present one the CA signed."""
+    ca, cert, key = tls_files()
+    return grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=True)
 
 
 # ----------------------------------------------------------------- clients
@@ -272,12 +322,17 @@ def aio_channel(target: str, options: list[tuple[str, Any]] | None = None) -> gr
     """A grpc.aio channel to ``target`` whose every call carries the cluster token."""
     md = call_metadata()
     interceptors = [cls(md) for cls in (_AioUU, _AioUS, _AioSU, _AioSS)] if md else None
+    if tls_enabled():
+        return grpc.aio.secure_channel(target, channel_credentials(), options=options, interceptors=interceptors)
     return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
 
 
 def channel(target: str, options: list[tuple[str, Any]] | None = None) -> grpc.Channel:
     """A blocking channel to ``target`` whose every call carries the cluster token."""
-    ch = grpc.insecure_channel(target, options=options)
+    if tls_enabled():
+        ch = grpc.secure_channel(target, channel_credentials(), options=options)
+    else:
+        ch = grpc.insecure_channel(target, options=options)
     md = call_metadata()
     return grpc.intercept_channel(ch, _SyncAuth(md)) if md else ch
 
@@ -361,7 +416,10 @@ NO_REUSEPORT = ("grpc.so_reuseport", 0)
 def bind(server: grpc.aio.Server, address: str, what: str) -> int:
     """Bind ``server`` to ``address``; the port. OSError "port in use" when it is taken."""
     try:
-        port = server.add_insecure_port(address)
+        if tls_enabled():
+            port = server.add_secure_port(address, server_credentials())
+        else:
+            port = server.add_insecure_port(address)
     except RuntimeError as e:
         raise OSError(f"{what} cannot listen on {address}: port in use or address not available ({e})") from None
     if port == 0:

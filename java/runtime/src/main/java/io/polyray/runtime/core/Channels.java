@@ -40,8 +40,7 @@ final class Channels {
     if (closed) {
       throw new IllegalStateException("the polyray runtime is shut down");
     }
-    return channels.computeIfAbsent(target, t -> NettyChannelBuilder.forTarget(t)
-        .usePlaintext()
+    return channels.computeIfAbsent(target, t -> Auth.transport(NettyChannelBuilder.forTarget(t))
         .maxInboundMessageSize(RuntimeSpec.RPC_MAX_MESSAGE_BYTES)
         .disableRetry()
         .executor(executor)

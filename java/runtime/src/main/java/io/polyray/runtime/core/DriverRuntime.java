@@ -127,7 +127,7 @@ public final class DriverRuntime extends CoreRuntime {
     }
     String host = address.substring(0, colon);
     List<String> csp = codeSearchPath(config);
-    ManagedChannel boot = NettyChannelBuilder.forTarget(address).usePlaintext().disableRetry()
+    ManagedChannel boot = io.polyray.runtime.worker.Auth.transport(NettyChannelBuilder.forTarget(address)).disableRetry()
         .intercept(io.polyray.runtime.worker.Auth.clientInterceptor()).build();
     NodeInfo node;
     ByteString jobId;
@@ -183,7 +183,7 @@ public final class DriverRuntime extends CoreRuntime {
     CoreWorker core = new CoreWorker(o);
     Server server;
     try {
-      server = NettyServerBuilder.forAddress(new InetSocketAddress(nodeHost, 0))
+      server = io.polyray.runtime.worker.Auth.transport(NettyServerBuilder.forAddress(new InetSocketAddress(nodeHost, 0)))
           .maxInboundMessageSize(RuntimeSpec.RPC_MAX_MESSAGE_BYTES)
           .permitKeepAliveTime(5, TimeUnit.SECONDS)
           .permitKeepAliveWithoutCalls(true)

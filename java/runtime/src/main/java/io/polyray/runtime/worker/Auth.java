@@ -182,6 +182,71 @@ public final class Auth {
   }
 
   /**
+   * Whether POLYRAY_USE_TLS asks for (mutual) TLS: {@code 1}, {@code true}, {@code yes}, {@code on}.
+   *
+   * @return true for TLS
+   */
+  public static boolean tlsEnabled() {
+    String v = System.getenv().getOrDefault("POLYRAY_USE_TLS", "").trim().toLowerCase(Locale.ROOT);
+    return v.equals("1") || v.equals("true") || v.equals("yes") || v.equals("on");
+  }
+
+  private static java.io.File tlsFile(String var) {
+    String path = System.getenv().getOrDefault(var, "").trim();
+    if (path.isEmpty()) {
+      throw new AuthException("POLYRAY_USE_TLS is set but " + var + " is not (polyray tls generate DIR makes a set)");
+    }
+    java.io.File f = new java.io.File(path);
+    if (!f.canRead()) {
+      throw new AuthException("cannot read " + var + " " + path);
+    }
+    return f;
+  }
+
+  /**
+   * The channel's transport: mutual TLS with the cluster's CA and this node's certificate when
+   * POLYRAY_USE_TLS is set, else plaintext.
+   *
+   * @param b the builder
+   * @return the same builder
+   */
+  public static io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder transport(
+      io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder b) {
+    if (!tlsEnabled()) {
+      return b.usePlaintext();
+    }
+    try {
+      return b.sslContext(io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
+          .trustManager(tlsFile("POLYRAY_TLS_CA_CERT"))
+          .keyManager(tlsFile("POLYRAY_TLS_SERVER_CERT"), tlsFile("POLYRAY_TLS_SERVER_KEY")).build());
+    } catch (javax.net.ssl.SSLException e) {
+      throw new AuthException("cannot set up TLS: " + e.getMessage());
+    }
+  }
+
+  /**
+   * The server's transport: mutual TLS (clients must present a certificate the CA signed)
+   * when POLYRAY_USE_TLS is set, else plaintext.
+   *
+   * @param b the builder
+   * @return the same builder
+   */
+  public static io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder transport(
+      io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder b) {
+    if (!tlsEnabled()) {
+      return b;
+    }
+    try {
+      return b.sslContext(io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts
+          .forServer(tlsFile("POLYRAY_TLS_SERVER_CERT"), tlsFile("POLYRAY_TLS_SERVER_KEY"))
+          .trustManager(tlsFile("POLYRAY_TLS_CA_CERT"))
+          .clientAuth(io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth.REQUIRE).build());
+    } catch (javax.net.ssl.SSLException e) {
+      throw new AuthException("cannot set up TLS: " + e.getMessage());
+    }
+  }
+
+  /**
    * The first frame of a push connection: length (4 bytes, little-endian) and a PushHello.
    *
    * @return the frame

@@ -102,7 +102,7 @@ public final class JavaWorker implements AutoCloseable {
       throw new IllegalStateException("cannot open the node's object store " + storeName + ": " + e.getMessage()
           + " (set -Dpolyray.store.library=<path of libpolyray_store.so>)", e);
     }
-    server = NettyServerBuilder.forAddress(new InetSocketAddress(config.nodeIp, 0))
+    server = Auth.transport(NettyServerBuilder.forAddress(new InetSocketAddress(config.nodeIp, 0)))
         .maxInboundMessageSize(RuntimeSpec.RPC_MAX_MESSAGE_BYTES)
         .permitKeepAliveTime(5, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)

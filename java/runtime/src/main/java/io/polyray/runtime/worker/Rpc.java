@@ -26,8 +26,7 @@ public final class Rpc {
    * @return the channel
    */
   public static ManagedChannel channel(String target) {
-    return NettyChannelBuilder.forTarget(target)
-        .usePlaintext()
+    return Auth.transport(NettyChannelBuilder.forTarget(target))
         .maxInboundMessageSize(RuntimeSpec.RPC_MAX_MESSAGE_BYTES)
         .keepAliveTime(10, TimeUnit.SECONDS)
         .keepAliveTimeout(5, TimeUnit.SECONDS)
