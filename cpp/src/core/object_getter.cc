@@ -101,10 +101,13 @@ std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::R
   }
   if (!missing.empty()) {
     std::vector<uint64_t> tokens(refs.size(), 0);
+    std::vector<internal::RefPtr> fetch;
+    fetch.reserve(missing.size());
     for (size_t i : missing) {
-      StartFetch(refs[i]);
       tokens[i] = w_.memory_store().Subscribe(refs[i]->object_id, Fill(waiter, i));
+      fetch.push_back(refs[i]);
     }
+    StartFetch(fetch);  // one batch per owner, not one call per ref
     bool blocked = w_.InBlockingTask();
     if (blocked) NotifyBlocked(true);
     size_t not_ready = 0;
@@ -164,11 +167,15 @@ internal::WaitResult ObjectGetter::Wait(const std::vector<internal::RefPtr>& ref
   auto waiter = std::make_shared<Waiter>();
   waiter->entries.resize(refs.size());
   std::vector<uint64_t> tokens(refs.size(), 0);
+  std::vector<internal::RefPtr> fetch;
   for (size_t i = 0; i < refs.size(); ++i) {
     if (!refs[i]) throw polyray::Error("Wait() of an empty ObjectRef (argument " + std::to_string(i) + ")");
-    if (!w_.memory_store().GetIfReady(refs[i]->object_id)) StartFetch(refs[i]);
+    if (!w_.memory_store().GetIfReady(refs[i]->object_id)) fetch.push_back(refs[i]);
+  }
+  for (size_t i = 0; i < refs.size(); ++i) {
     tokens[i] = w_.memory_store().Subscribe(refs[i]->object_id, Fill(waiter, i));
   }
+  StartFetch(fetch);
   {
     std::unique_lock<std::mutex> lock(waiter->mu);
     auto done = [&] { return waiter->ready >= static_cast<size_t>(num_returns); };
@@ -279,24 +286,62 @@ internal::ValueView ObjectGetter::ReadView(const std::string& oid, const EntryPt
   }
 }
 
-void ObjectGetter::StartFetch(const internal::RefPtr& ref) {
-  const std::string& oid = ref->object_id;
-  if (w_.references().IsOwned(oid)) return;  // its task or put completes it here
-  rpc::ObjectRef msg;
-  if (!msg.ParseFromString(ref->serialized) || IsWorker(msg.owner(), w_.worker_id())) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (w_.memory_store().GetIfReady(oid) || !fetching_.insert(oid).second) return;
+ObjectGetter::ObjectGetter(CoreWorker& w)
+    : w_(w),
+      fetcher_(ObjectFetcher::Deps{
+          [this](const rpc::Address& owner, const std::vector<std::string>& ids, std::function<void()>* cancel,
+                 ObjectFetcher::Done done) { return SendGetObjects(owner, ids, cancel, std::move(done)); },
+          [this](const std::string& oid, const rpc::Address& owner, rpc::GetObjectReply& reply) {
+            w_.memory_store().Set(oid, EntryFromReply(reply, oid, owner));
+          },
+          [this](const std::string& oid, const rpc::Address& owner, const grpc::Status& st) {
+            w_.memory_store().Set(oid, ErrorEntry(OwnerUnreachable(oid, Target(owner), st)));
+          },
+          [this](const std::string& oid, const rpc::Address& owner) { FetchOnce(oid, owner); }}) {}
+
+void ObjectGetter::StartFetch(const std::vector<internal::RefPtr>& refs) {
+  std::vector<std::pair<std::string, rpc::Address>> items;
+  items.reserve(refs.size());
+  for (const internal::RefPtr& ref : refs) {
+    const std::string& oid = ref->object_id;
+    if (w_.references().IsOwned(oid)) continue;  // its task or put completes it here
+    rpc::ObjectRef msg;
+    if (!msg.ParseFromString(ref->serialized) || IsWorker(msg.owner(), w_.worker_id())) continue;
+    if (w_.memory_store().GetIfReady(oid)) continue;
+    items.emplace_back(oid, std::move(*msg.mutable_owner()));
   }
-  FetchOnce(oid, msg.owner());
+  if (!items.empty()) fetcher_.Fetch(items);
+}
+
+bool ObjectGetter::SendGetObjects(const rpc::Address& owner, const std::vector<std::string>& ids,
+                                  std::function<void()>* cancel, ObjectFetcher::Done done) {
+  if (w_.shutting_down()) return false;
+  struct Call {
+    grpc::ClientContext ctx;
+    rpc::GetObjectsRequest request;
+    rpc::GetObjectsReply reply;
+    ObjectFetcher::Done done;
+  };
+  auto call = std::make_shared<Call>();
+  for (const std::string& id : ids) call->request.add_object_ids(id);
+  call->request.set_timeout_ms(kGetObjectWaitMs);
+  call->done = std::move(done);
+  call->ctx.set_deadline(DeadlineIn(std::chrono::milliseconds(kGetObjectWaitMs + 10'000)));
+  // The cancel handle does not keep the call: gRPC's callback owns it until it ran.
+  std::weak_ptr<Call> weak = call;
+  *cancel = [weak] {
+    if (auto c = weak.lock()) c->ctx.TryCancel();
+  };
+  auto stub = rpc::CoreWorkerService::NewStub(w_.channels().Get(owner));
+  stub->async()->GetObjects(&call->ctx, &call->request, &call->reply, [call](grpc::Status st) {
+    ObjectFetcher::Done d = std::move(call->done);
+    d(st, call->reply);
+  });
+  return true;
 }
 
 void ObjectGetter::FetchOnce(const std::string& oid, const rpc::Address& owner) {
-  if (w_.shutting_down()) {
-    std::lock_guard<std::mutex> lock(mu_);
-    fetching_.erase(oid);
-    return;
-  }
+  if (w_.shutting_down()) return;
   rpc::GetObjectRequest req;
   req.set_object_id(oid);
   req.set_timeout_ms(kGetObjectWaitMs);
@@ -309,10 +354,6 @@ void ObjectGetter::FetchOnce(const std::string& oid, const rpc::Address& owner) 
         if (st.ok() && reply.timed_out()) {
           FetchOnce(oid, owner);  // the owner is alive and the object not ready yet
           return;
-        }
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          fetching_.erase(oid);
         }
         if (!st.ok()) {
           w_.memory_store().Set(oid, ErrorEntry(OwnerUnreachable(oid, Target(owner), st)));

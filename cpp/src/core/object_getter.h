@@ -1,12 +1,13 @@
 // The get side of a CoreWorker: waits for objects (Get, Wait), fetches
-// borrowed ones from their owners (GetObject), and turns known entries into
+// borrowed ones from their owners (GetObjects, batched and capped per owner
+// by the ObjectFetcher; GetObject with `lost`), and turns known entries into
 // ValueViews (inline envelopes, or zero-copy views of the node's store; an
 // object held on another node is first pulled into this node's store by the
 // ObjectPuller, from any of the nodes known to hold a copy).
 //
 // Invariants: a Get ends with values, or GetTimeoutError at its deadline;
 // errors (task errors, lost objects) come back as kError views, never as
-// exceptions; a borrowed object is fetched by one request at a time; a view
+// exceptions; a borrowed object is in one fetch at a time; a view
 // keeps its bytes alive (the entry, or the store pin) through its keepalive.
 // A leased worker that waits inside a normal task lends its CPUs back to the
 // node while it waits (NotifyWorkerBlocked).
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "core/memory_store.h"
+#include "core/object_fetcher.h"
 #include "polyray/internal/runtime.h"
 #include "polyray/protocol/common.pb.h"
 
@@ -30,7 +32,7 @@ class CoreWorker;
 /// Get / Wait; see the file comment.
 class ObjectGetter {
  public:
-  explicit ObjectGetter(CoreWorker& w) : w_(w) {}
+  explicit ObjectGetter(CoreWorker& w);
 
   /// Values of `refs`, in order. Throws polyray::GetTimeoutError.
   std::vector<internal::ValueView> Get(const std::vector<internal::RefPtr>& refs, int64_t timeout_ms);
@@ -52,9 +54,14 @@ class ObjectGetter {
   EntryPtr FetchFromOwner(const rpc::ObjectRef& ref, bool lost = false);
 
  private:
-  /// Starts fetching a borrowed object unless it is known or being fetched.
-  void StartFetch(const internal::RefPtr& ref);
+  /// Starts fetching the borrowed objects among `refs` that are not known or
+  /// being fetched (batched per owner by the ObjectFetcher).
+  void StartFetch(const std::vector<internal::RefPtr>& refs);
+  /// One GetObject for `oid` (owners without GetObjects), asked again while the owner holds it.
   void FetchOnce(const std::string& oid, const rpc::Address& owner);
+  /// The fetcher's GetObjects call to `owner`.
+  bool SendGetObjects(const rpc::Address& owner, const std::vector<std::string>& ids, std::function<void()>* cancel,
+                      ObjectFetcher::Done done);
   void NotifyBlocked(bool blocked);
   /// ViewOf without recovery; `*lost` when no copy could be read.
   internal::ValueView ReadView(const std::string& oid, const EntryPtr& entry, bool* lost);
@@ -63,8 +70,7 @@ class ObjectGetter {
   EntryPtr RecoverLost(const std::string& oid, const EntryPtr& entry, int64_t timeout_ms);
 
   CoreWorker& w_;
-  std::mutex mu_;
-  std::unordered_set<std::string> fetching_;
+  ObjectFetcher fetcher_;
 };
 
 }  // namespace polyray::core

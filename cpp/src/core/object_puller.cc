@@ -126,6 +126,13 @@ ObjectPuller::Result ObjectPuller::PullOnce(const std::string& oid, const std::v
       continue;
     }
     std::string at = label + " at " + Target(*found.raylet);
+    // A stream slot of this node (capped per serving node), held while streaming.
+    KeyedLimit::Slot slot = streams_.Acquire(node, std::chrono::duration_cast<std::chrono::milliseconds>(kPullDeadline));
+    if (!slot) {
+      failures.push_back(at + ": no stream slot within " + std::to_string(kPullDeadline.count()) + " s (" +
+                         std::to_string(streams_.limit()) + " pulls from it in flight)");
+      continue;
+    }
     bool pulled = false;
     for (int attempt = 0; attempt < kMaxRestarts && !pulled; ++attempt) {
       std::string why;
@@ -144,6 +151,7 @@ ObjectPuller::Result ObjectPuller::PullOnce(const std::string& oid, const std::v
       }
       pulled = true;
     }
+    slot.Release();
     if (pulled) {
       Record(oid, owner);
       return Result{};

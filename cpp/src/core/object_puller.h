@@ -19,6 +19,9 @@
 //    why not: ObjectLostError naming each location tried and its failure
 //    (OBJECT_STORE_FULL when the local store has no room). An object
 //    created here and not sealed is aborted (the builder's destructor).
+//  - At most spec::kFanoutMaxPullsInFlightPerNode ReadObject streams of this
+//    process are open to one serving node; more pulls wait for a slot (up
+//    to kPullDeadline, then that node counts as failed for this pull).
 //  - Every wait is bounded: a stream by kPullDeadline, a wait for another
 //    writer (thread or process) by kPullDeadline too, telling the owner by
 //    kRecordDeadline, node lookups by NodeDirectory::kRpcDeadline.
@@ -36,7 +39,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/keyed_limit.h"
 #include "polyray/protocol/common.pb.h"
+#include "polyray/runtime_spec.h"
 
 namespace polyray::core {
 
@@ -95,6 +100,12 @@ class ObjectPuller {
   CoreWorker& w_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Inflight>> inflight_;  // guarded by mu_
+  /// ReadObject streams open per serving node (spec [fanout] max_pulls_in_flight_per_node).
+  KeyedLimit streams_{spec::kFanoutMaxPullsInFlightPerNode};
+
+ public:
+  /// The cap on streams per serving node (for tests).
+  const KeyedLimit& streams() const { return streams_; }
 };
 
 }  // namespace polyray::core
