@@ -127,7 +127,9 @@ public final class Auth {
     if (!resolved) {
       synchronized (Auth.class) {
         if (!resolved) {
-          cached = resolve(System.getenv(), System.getProperty("user.home"));
+          // $HOME first, as Python's Path.home() and the C++ resolver read it.
+          String home = System.getenv("HOME");
+          cached = resolve(System.getenv(), home != null && !home.isEmpty() ? home : System.getProperty("user.home"));
           if (cached == null) {
             System.err.println("polyray: POLYRAY_AUTH_MODE=disabled: every polyray port accepts anyone who can reach it");
           }
