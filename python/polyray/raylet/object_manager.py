@@ -83,18 +83,15 @@ class ObjectManager:
     def pin(self, object_ids: list[bytes], owner: common_pb2.Address) -> list[bool]:
         """Pin each sealed object once on behalf of ``owner``; False for one not here."""
         store = self.store
-        result: list[bool] = []
-        for oid in object_ids:
-            if oid in self._pinned:
-                result.append(True)  # pinning is idempotent: one pin per primary copy
-                continue
-            (view,) = store.get([oid], timeout=0)
-            if view is None:
-                result.append(False)
-                continue
-            self._pinned[oid] = _Pinned(view, owner)
-            result.append(True)
-        return result
+        # One store call (one lock of the segment) for the whole batch: puts
+        # send their pins together, and the putters contend for that lock.
+        new = list(dict.fromkeys(oid for oid in object_ids if oid not in self._pinned))
+        views = store.get(new, timeout=0) if new else []
+        for oid, view in zip(new, views):
+            if view is not None:
+                self._pinned[oid] = _Pinned(view, owner)
+        # Pinning is idempotent: one pin per primary copy.
+        return [oid in self._pinned for oid in object_ids]
 
     def free(self, object_ids: list[bytes]) -> None:
         """Release this raylet's pin and delete each object (deferred while
