@@ -271,6 +271,19 @@ def test_the_nine_attacks_are_refused_and_nothing_of_them_runs(cluster, tmp_path
         assert _push(py_push, first, actor_spec) == b""
     attack("call another driver's actor (gRPC)", f"127.0.0.1:{py_port}", "CoreWorkerService", "PushTasks",
            cw.PushTasksRequest(tasks=[actor_spec]))
+    # ... and the Java and C++ actors, over gRPC and their push ports.
+    for key, lang, method in (("java", pb.JAVA, "increment"), ("cpp", pb.CPP, "Add")):
+        captured_x: list[pb.TaskSpec] = []
+        monkeypatch.setattr(core, "submit_actor_task",
+                            lambda spec, arg_ids, into=captured_x: into.append(spec) or [None])
+        getattr(cluster[key], method).remote(1000)
+        monkeypatch.undo()
+        (x_spec,) = captured_x
+        _, x_port, x_push = workers[lang]
+        attack(f"call another driver's {key} actor (gRPC)", f"127.0.0.1:{x_port}", "CoreWorkerService",
+               "PushTasks", cw.PushTasksRequest(tasks=[x_spec]))
+        for first in (b"", _hello("0" * 64)):
+            assert _push(x_push, first, x_spec) == b""
     # 9a: kill an actor.
     attack("kill an actor", gcs, "GcsService", "KillActor", gcs_pb2.KillActorRequest(actor_id=py_actor_id,
                                                                                       no_restart=True))
@@ -295,8 +308,9 @@ def test_the_nine_attacks_are_refused_and_nothing_of_them_runs(cluster, tmp_path
     assert not marker.exists(), "the function ran"
     for pid, _, _ in workers.values():
         assert psutil.pid_exists(pid), f"worker {pid} exited"
-    assert polyray.get([cluster["py"].add.remote(1), cluster["java"].increment.remote(1),
-                        cluster["cpp"].Add.remote(1)], timeout=TIMEOUT)[0] < 1000, "the actor ran the attack's call"
+    after = polyray.get([cluster["py"].add.remote(1), cluster["java"].increment.remote(1),
+                         cluster["cpp"].Add.remote(1)], timeout=TIMEOUT)
+    assert all(v < 1000 for v in after), f"an actor ran the attack's call: {after}"
 
     # The control: with the token the same push runs the function (so the checks above can fail).
     got = _push(py_push, _hello(auth.current_token()), spec)
