@@ -36,7 +36,9 @@ import java.util.function.Supplier;
  * store and sealed. Pulls of one object by several processes of a node are merged by
  * the store: whoever creates the object fills it, the others wait for the seal. The
  * owner then records the new location ({@code AddObjectLocation}). When no node can
- * provide the object, {@link ObjectLostException} names each location and why.
+ * provide the object, {@link ObjectLostException} names each location and why. At most
+ * {@code max_pulls_in_flight_per_node} streams of this process are open to one serving node
+ * ({@link PullSlots}); more pulls wait for a slot.
  * Blocking; call it from a task or user thread, never from the io thread.
  */
 public final class ObjectPuller {
@@ -48,6 +50,8 @@ public final class ObjectPuller {
   private final Supplier<SharedStore> store;
   private final Supplier<ByteString> selfNode;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  /** ReadObject streams open per serving node: shared by every puller of this process. */
+  private final PullSlots slots = PullSlots.PROCESS;
 
   /**
    * @param gcsAddress host:port of the GCS (where nodes are looked up)
@@ -102,11 +106,24 @@ public final class ObjectPuller {
         failures.add(label + (info == null ? " is not a node of this cluster" : " is dead (" + info.getDeathReason() + ")"));
         continue;
       }
+      // A stream slot of this node (capped per serving node and process), held while streaming.
+      try {
+        if (!slots.acquire(node, PULL_DEADLINE_S * 1000)) {
+          failures.add(label + ": no stream slot within " + PULL_DEADLINE_S + " s (" + slots.limit()
+              + " pulls from it in flight)");
+          continue;
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new ObjectLostException("interrupted while waiting to pull object " + hex);
+      }
       try {
         stream(s, id, oid, Rpc.target(info.getRayletAddress()));
       } catch (StatusRuntimeException e) {
         failures.add(label + " at " + Rpc.target(info.getRayletAddress()) + ": " + e.getStatus());
         continue;
+      } finally {
+        slots.release(node);
       }
       record(oid, owner);
       return;
