@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/borrow_tracker.h"
 #include "core/reference_counter.h"
 
 namespace polyray::core {
@@ -96,6 +97,64 @@ TEST_F(ReferenceCounterTest, AcknowledgementsGoToEachOwnerAndOwnRefsAreReleasedH
   rc->AckReturned(nested, kSelf);
   EXPECT_EQ(freed, std::vector<std::string>{mine});
   EXPECT_EQ(acks, std::vector<std::string>{"o2"});
+}
+
+}  // namespace
+}  // namespace polyray::core
+
+// The BorrowTracker's order rule, alone (BorrowQueue in borrow_tracker.h).
+namespace polyray::core {
+namespace {
+
+std::vector<std::string> Ids(const google::protobuf::RepeatedPtrField<std::string>& f) { return {f.begin(), f.end()}; }
+
+TEST(BorrowQueueTest, ARemovalWaitsForAnEarlierAddToAnotherOwner) {
+  BorrowQueue q;
+  BorrowQueue::Key inner{"inner", ""}, outer{"outer", ""};
+  q.Decide(inner, {"g"}, {}, {}, {});  // found inside the outer value
+  q.Decide(outer, {}, {}, {"o"}, {});  // then the outer ref is dropped
+  rpc::UpdateBorrowsRequest add, rm;
+  std::vector<int64_t> add_seqs, rm_seqs;
+  EXPECT_FALSE(q.Take(outer, &rm, &rm_seqs));
+  ASSERT_TRUE(q.Take(inner, &add, &add_seqs));
+  EXPECT_EQ(Ids(add.added()), std::vector<std::string>{"g"});
+  EXPECT_FALSE(q.Take(outer, &rm, &rm_seqs));  // sent, not answered
+  q.Answered(inner, add_seqs);
+  ASSERT_TRUE(q.Take(outer, &rm, &rm_seqs));
+  EXPECT_EQ(Ids(rm.removed()), std::vector<std::string>{"o"});
+  EXPECT_FALSE(q.Idle());
+  q.Answered(outer, rm_seqs);
+  EXPECT_TRUE(q.Idle());
+}
+
+TEST(BorrowQueueTest, OneCallPerKeyInOrderAndLendsApart) {
+  BorrowQueue q;
+  BorrowQueue::Key own{"owner", ""}, lend{"owner", "caller"};
+  q.Decide(lend, {}, {"g"}, {}, {});  // a return's ref, held for the caller
+  q.Decide(own, {}, {}, {"g"}, {});   // the executor's own hold ends
+  q.Decide(own, {"h"}, {}, {}, {});   // decided later: waits behind the removal
+  rpc::UpdateBorrowsRequest a, b, c;
+  std::vector<int64_t> sa, sb, sc;
+  EXPECT_FALSE(q.Take(own, &b, &sb));  // the removal waits for the lend
+  ASSERT_TRUE(q.Take(lend, &a, &sa));
+  EXPECT_EQ(Ids(a.lent()), std::vector<std::string>{"g"});
+  q.Answered(lend, sa);
+  ASSERT_TRUE(q.Take(own, &b, &sb));
+  EXPECT_EQ(Ids(b.removed()), std::vector<std::string>{"g"});
+  EXPECT_TRUE(b.added().empty());
+  EXPECT_FALSE(q.Take(own, &c, &sc));  // one call per key
+  q.Answered(own, sb);
+  ASSERT_TRUE(q.Take(own, &c, &sc));
+  EXPECT_EQ(Ids(c.added()), std::vector<std::string>{"h"});
+  q.Answered(own, sc);
+  EXPECT_TRUE(q.Idle());
+}
+
+TEST(BorrowQueueTest, NothingDecidedLeavesItIdle) {
+  BorrowQueue q;
+  q.Decide({"owner", ""}, {}, {}, {}, {});
+  EXPECT_TRUE(q.Idle());
+  EXPECT_TRUE(q.Waiting().empty());
 }
 
 }  // namespace

@@ -84,7 +84,7 @@ void BorrowTracker::OnLentReceived(const rpc::Address& owner, std::vector<std::s
   Decide(owner, nullptr, {}, {}, {}, std::move(oids));
 }
 
-void BorrowTracker::Append(std::deque<Item>& q, Kind kind, std::vector<std::string>& oids) {
+void BorrowQueue::Append(std::deque<Item>& q, Kind kind, std::vector<std::string>& oids) {
   for (auto& oid : oids) {
     int64_t s = ++seq_;
     q.push_back(Item{s, kind, std::move(oid)});
@@ -92,38 +92,34 @@ void BorrowTracker::Append(std::deque<Item>& q, Kind kind, std::vector<std::stri
   }
 }
 
-void BorrowTracker::Decide(const rpc::Address& owner, const rpc::Address* borrower, std::vector<std::string> added,
-                           std::vector<std::string> lent, std::vector<std::string> removed,
-                           std::vector<std::string> acked) {
-  if (w_.shutting_down()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    Key key{owner.worker_id(), borrower ? borrower->worker_id() : std::string()};
-    auto& q = queues_[key];
-    owners_[key] = owner;
-    if (borrower) borrowers_[key] = *borrower;
-    Append(q, kAdded, added);
-    Append(q, kLent, lent);
-    Append(q, kRemoved, removed);
-    Append(q, kAcked, acked);
-    if (borrow_flush_scheduled_) return;
-    borrow_flush_scheduled_ = true;
-  }
-  w_.scheduler().RunAfter(0, [this] { SendBorrows(); });
+void BorrowQueue::Decide(const Key& key, std::vector<std::string> added, std::vector<std::string> lent,
+                         std::vector<std::string> removed, std::vector<std::string> acked) {
+  auto& q = queues_[key];
+  Append(q, kAdded, added);
+  Append(q, kLent, lent);
+  Append(q, kRemoved, removed);
+  Append(q, kAcked, acked);
+  if (q.empty()) queues_.erase(key);
 }
 
-int64_t BorrowTracker::OldestUnacked() {
+int64_t BorrowQueue::OldestUnacked() {
   while (!unacked_.empty() && acked_.erase(unacked_.top()) > 0) unacked_.pop();
   return unacked_.empty() ? INT64_MAX : unacked_.top();
 }
 
-bool BorrowTracker::Take(const Key& key, rpc::UpdateBorrowsRequest* req, std::vector<int64_t>* seqs) {
+std::vector<BorrowQueue::Key> BorrowQueue::Waiting() const {
+  std::vector<Key> out;
+  for (const auto& [key, q] : queues_) {
+    if (!q.empty() && !busy_.count(key)) out.push_back(key);
+  }
+  return out;
+}
+
+bool BorrowQueue::Take(const Key& key, rpc::UpdateBorrowsRequest* req, std::vector<int64_t>* seqs) {
   auto it = queues_.find(key);
   if (it == queues_.end() || it->second.empty() || busy_.count(key)) return false;
   auto& q = it->second;
   auto holds = [](const Item& i) { return i.kind == kAdded || i.kind == kLent; };
-  auto b = borrowers_.find(key);
-  *req->mutable_borrower() = b != borrowers_.end() ? b->second : w_.address();
   if (holds(q.front())) {
     // Holds go at once: they only keep things alive.
     while (!q.empty() && holds(q.front())) {
@@ -156,7 +152,28 @@ bool BorrowTracker::Take(const Key& key, rpc::UpdateBorrowsRequest* req, std::ve
   return true;
 }
 
-bool BorrowTracker::Idle() const { return queues_.empty() && busy_.empty() && !borrow_flush_scheduled_; }
+void BorrowQueue::Answered(const Key& key, const std::vector<int64_t>& seqs) {
+  busy_.erase(key);
+  acked_.insert(seqs.begin(), seqs.end());
+}
+
+void BorrowTracker::Decide(const rpc::Address& owner, const rpc::Address* borrower, std::vector<std::string> added,
+                           std::vector<std::string> lent, std::vector<std::string> removed,
+                           std::vector<std::string> acked) {
+  if (w_.shutting_down()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Key key{owner.worker_id(), borrower ? borrower->worker_id() : std::string()};
+    owners_[key] = owner;
+    if (borrower) borrowers_[key] = *borrower;
+    queue_.Decide(key, std::move(added), std::move(lent), std::move(removed), std::move(acked));
+    if (borrow_flush_scheduled_) return;
+    borrow_flush_scheduled_ = true;
+  }
+  w_.scheduler().RunAfter(0, [this] { SendBorrows(); });
+}
+
+bool BorrowTracker::Idle() const { return queue_.Idle() && !borrow_flush_scheduled_; }
 
 void BorrowTracker::SendBorrows() {
   struct Call {
@@ -169,12 +186,12 @@ void BorrowTracker::SendBorrows() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     borrow_flush_scheduled_ = false;
-    std::vector<Key> keys;
-    for (const auto& [key, q] : queues_) keys.push_back(key);
-    for (const auto& key : keys) {
+    for (const auto& key : queue_.Waiting()) {
       if (borrow_calls_ >= spec::kFanoutMaxBorrowUpdatesInFlight) break;
       Call c;
-      if (!Take(key, &c.req, &c.seqs)) continue;
+      if (!queue_.Take(key, &c.req, &c.seqs)) continue;
+      auto b = borrowers_.find(key);
+      *c.req.mutable_borrower() = b != borrowers_.end() ? b->second : w_.address();
       c.key = key;
       c.owner = owners_[key];
       borrow_calls_++;
@@ -193,9 +210,8 @@ void BorrowTracker::SendBorrows() {
           {
             std::lock_guard<std::mutex> lock(mu_);
             borrow_calls_--;
-            busy_.erase(key);
-            acked_.insert(seqs.begin(), seqs.end());
-            if (!queues_.count(key)) {
+            queue_.Answered(key, seqs);
+            if (!queue_.HasQueued(key)) {
               owners_.erase(key);
               borrowers_.erase(key);
             }

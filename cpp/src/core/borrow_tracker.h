@@ -35,6 +35,47 @@ namespace polyray::core {
 
 class CoreWorker;
 
+/// Borrow updates decided and not yet sent, per (owner, borrower), with the
+/// order rule; no I/O (the BorrowTracker's, and unit-tested alone). The key's
+/// borrower is "" for this process's own updates and the caller's worker id
+/// for lends made on its behalf. Not thread-safe: the tracker guards it.
+class BorrowQueue {
+ public:
+  /// (owner worker id, borrower worker id or "").
+  using Key = std::pair<std::string, std::string>;
+  /// Queues updates; each gets a sequence number in decision order.
+  void Decide(const Key& key, std::vector<std::string> added, std::vector<std::string> lent,
+              std::vector<std::string> removed, std::vector<std::string> acked);
+  /// The next call for `key` (its added / lent / removed / lent_received
+  /// fields) and the sequence numbers of its holds; false when the key has a
+  /// call open, nothing queued, or its next update lets go and an earlier
+  /// hold is unanswered.
+  bool Take(const Key& key, rpc::UpdateBorrowsRequest* req, std::vector<int64_t>* seqs);
+  /// A call for `key` was answered (or its owner found gone).
+  void Answered(const Key& key, const std::vector<int64_t>& seqs);
+  bool HasQueued(const Key& key) const { return queues_.count(key) > 0; }
+  /// Keys with updates queued and no call open.
+  std::vector<Key> Waiting() const;
+  /// Nothing queued and no call open.
+  bool Idle() const { return queues_.empty() && busy_.empty(); }
+
+ private:
+  enum Kind { kAdded, kLent, kRemoved, kAcked };
+  struct Item {
+    int64_t seq;
+    Kind kind;
+    std::string oid;
+  };
+  void Append(std::deque<Item>& q, Kind kind, std::vector<std::string>& oids);
+  int64_t OldestUnacked();
+
+  std::map<Key, std::deque<Item>> queues_;
+  std::set<Key> busy_;
+  std::priority_queue<int64_t, std::vector<int64_t>, std::greater<int64_t>> unacked_;  // holds not answered
+  std::set<int64_t> acked_;  // answered seqs still in unacked_ (lazy deletion)
+  int64_t seq_ = 0;
+};
+
 /// Batches frees and borrow updates; see the file comment.
 class BorrowTracker {
  public:
@@ -63,23 +104,12 @@ class BorrowTracker {
   void FreeNow(const std::vector<std::pair<std::string, std::string>>& copies);
 
  private:
-  enum Kind { kAdded, kLent, kRemoved, kAcked };
-  struct Item {
-    int64_t seq;
-    Kind kind;
-    std::string oid;
-  };
-  /// (owner worker id, borrower worker id: "" for this process's own updates).
-  using Key = std::pair<std::string, std::string>;
+  using Key = BorrowQueue::Key;
   void FlushFrees();
   /// Sends one FreeObjects to the raylet at `target` (asynchronous).
   void SendFree(const std::string& target, std::vector<std::string> oids);
   void Decide(const rpc::Address& owner, const rpc::Address* borrower, std::vector<std::string> added,
               std::vector<std::string> lent, std::vector<std::string> removed, std::vector<std::string> acked);
-  void Append(std::deque<Item>& q, Kind kind, std::vector<std::string>& oids);
-  int64_t OldestUnacked();
-  /// The next call for `key` under the order rule (mu_ held), or false.
-  bool Take(const Key& key, rpc::UpdateBorrowsRequest* req, std::vector<int64_t>* seqs);
   bool Idle() const;
   void SendBorrows();
 
@@ -87,13 +117,9 @@ class BorrowTracker {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::pair<std::string, std::string>> pending_free_;  // (oid, node)
-  std::map<Key, std::deque<Item>> queues_;  // updates not yet sent, in decision order
+  BorrowQueue queue_;  // updates not yet sent or answered (guarded by mu_)
   std::map<Key, rpc::Address> owners_;
   std::map<Key, rpc::Address> borrowers_;  // lends made on a caller's behalf
-  std::set<Key> busy_;                     // keys with a call open
-  std::priority_queue<int64_t, std::vector<int64_t>, std::greater<int64_t>> unacked_;  // holds not answered
-  std::set<int64_t> acked_;  // answered seqs still in unacked_ (lazy deletion)
-  int64_t seq_ = 0;
   bool borrow_flush_scheduled_ = false;
   int borrow_calls_ = 0;
   int max_in_flight_ = 0;

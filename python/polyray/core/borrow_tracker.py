@@ -84,6 +84,8 @@ class BorrowQueue:
                 q.append((self._seq, kind, oid))
                 if holds:
                     heapq.heappush(self._unacked, self._seq)
+        if not q:
+            del self._queues[key]  # nothing decided: no empty queue to wait on
 
     def _oldest_unacked(self) -> int:
         heap, acked = self._unacked, self._acked
