@@ -73,7 +73,9 @@ class ReturnEncoder:
             # The result names the store copies only once the raylet pins them
             # (all of this task's in one call): a worker dying after its reply
             # leaves no unpinned return behind.
-            concurrent.futures.wait(pins, timeout=RPC_TIMEOUT + 5)
+            # A failed call fails the task, as the synchronous pin did.
+            for pinned in pins:
+                pinned.result(timeout=RPC_TIMEOUT + 5)
         return out
 
     def error_returns(self, spec: pb.TaskSpec, record: pb.ErrorRecord) -> list[pb.ReturnObject]:

@@ -87,7 +87,8 @@ class StorePins:
             want_done: bool = False) -> concurrent.futures.Future | None:
         """Queue the raylet's pin of sealed ``oid``; ``view`` (our pin) is released once it answers.
 
-        With ``want_done``, returns a future set to whether the raylet pinned it.
+        With ``want_done``, returns a future set to whether the raylet pinned it
+        (its exception when the call failed).
         """
         if not self._room.acquire(timeout=ROOM_WAIT_S):
             view.release()
@@ -156,25 +157,30 @@ class StorePins:
 
     async def _send(self, owner: pb.Address, batch: list[_Pending]) -> None:
         pinned: list[bool] = []
+        error: BaseException | None = None
         try:
             reply = await self._pin([p.oid for p in batch], owner)
             pinned = list(reply.pinned)
         except Exception as e:  # noqa: BLE001 - the raylet is gone or slow: the objects go unpinned
             log.warning("PinObjects of %d stored objects failed: %s", len(batch), e)
+            error = e
         finally:
             with self._lock:
                 self._in_flight -= 1
             for i, item in enumerate(batch):
-                self._finish(item, pinned[i] if i < len(pinned) else False)
+                self._finish(item, pinned[i] if i < len(pinned) else False, error)
             self._take()
 
-    def _finish(self, item: _Pending, ok: bool) -> None:
+    def _finish(self, item: _Pending, ok: bool, error: BaseException | None = None) -> None:
         view, item.view = item.view, None
         if view is not None:
             view.release()
             self._room.release()
         if item.done is not None and not item.done.done():
-            item.done.set_result(ok)
+            if error is not None:
+                item.done.set_exception(error)  # the call failed (raylet gone, deadline)
+            else:
+                item.done.set_result(ok)
 
     def close(self) -> None:
         """Release every queued object's pin (shutdown; on the loop or with it stopped)."""
