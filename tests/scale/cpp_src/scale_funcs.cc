@@ -25,3 +25,14 @@ std::vector<polyray::ObjectRef<int64_t>> ScaleRelay(std::vector<polyray::ObjectR
 }
 
 POLYRAY_REMOTE(ScaleRelay);
+
+// The blocked-tree test (tests/scale/test_blocked_tree_cpp.py): submits two
+// children and blocks in Get for both; returns the tasks of its subtree.
+int64_t ScaleTree(int64_t depth) {
+  if (depth == 0) return 1;
+  polyray::ObjectRef<int64_t> a = polyray::Task(ScaleTree).Remote(depth - 1);
+  polyray::ObjectRef<int64_t> b = polyray::Task(ScaleTree).Remote(depth - 1);
+  return 1 + *polyray::Get(a) + *polyray::Get(b);
+}
+
+POLYRAY_REMOTE(ScaleTree);
