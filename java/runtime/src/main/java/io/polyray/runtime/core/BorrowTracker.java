@@ -37,28 +37,140 @@ final class BorrowTracker {
   /** UpdateBorrows calls open at once across owners (docs/ownership.md, "Fan-out"). */
   static final int MAX_IN_FLIGHT = RuntimeSpec.FANOUT_MAX_BORROW_UPDATES_IN_FLIGHT;
 
-  private static final int ADDED = 0;
-  private static final int LENT = 1;
-  private static final int REMOVED = 2;
-  private static final int ACKED = 3;
-
-  /** One update, numbered in decision order. */
-  private record Item(long seq, int kind, ByteString oid) {}
-
   /** Owner and, for lends made on a caller's behalf, that caller (else empty). */
-  private record Key(ByteString owner, ByteString borrower) {}
+  record Key(ByteString owner, ByteString borrower) {}
 
-  // Borrow updates not yet answered, per key, in decision order (all guarded by borrowLock).
+  /**
+   * Borrow updates decided and not yet sent, per key, with the order rule; no I/O (the
+   * tracker's, and unit-tested alone). Not thread-safe: the tracker guards it.
+   */
+  static final class Queue {
+    private static final int ADDED = 0;
+    private static final int LENT = 1;
+    private static final int REMOVED = 2;
+    private static final int ACKED = 3;
+
+    /** One update, numbered in decision order. */
+    private record Item(long seq, int kind, ByteString oid) {}
+
+    private final Map<Key, ArrayDeque<Item>> queues = new LinkedHashMap<>();
+    private final Set<Key> busy = new HashSet<>();
+    /** Sequence numbers of holds (added, lent) not answered yet; answered ones leave lazily. */
+    private final PriorityQueue<Long> unacked = new PriorityQueue<>();
+    private final Set<Long> acked = new HashSet<>();
+    private long seq;
+
+    /** Queues updates; each gets a sequence number in decision order. */
+    void decide(Key key, List<ByteString> added, List<ByteString> lent, List<ByteString> removed,
+        List<ByteString> ackedIds) {
+      ArrayDeque<Item> q = queues.computeIfAbsent(key, k -> new ArrayDeque<>());
+      append(q, ADDED, added);
+      append(q, LENT, lent);
+      append(q, REMOVED, removed);
+      append(q, ACKED, ackedIds);
+      if (q.isEmpty()) {
+        queues.remove(key); // nothing decided: no empty queue to wait on
+      }
+    }
+
+    private void append(ArrayDeque<Item> q, int kind, List<ByteString> oids) {
+      for (ByteString oid : oids) {
+        long s = ++seq;
+        q.add(new Item(s, kind, oid));
+        if (kind == ADDED || kind == LENT) {
+          unacked.add(s);
+        }
+      }
+    }
+
+    private long oldestUnacked() {
+      while (!unacked.isEmpty() && acked.remove(unacked.peek())) {
+        unacked.poll();
+      }
+      return unacked.isEmpty() ? Long.MAX_VALUE : unacked.peek();
+    }
+
+    private static boolean holds(Item it) {
+      return it.kind == ADDED || it.kind == LENT;
+    }
+
+    /** Keys with updates queued and no call open. */
+    List<Key> waiting() {
+      List<Key> out = new ArrayList<>();
+      for (Map.Entry<Key, ArrayDeque<Item>> e : queues.entrySet()) {
+        if (!e.getValue().isEmpty() && !busy.contains(e.getKey())) {
+          out.add(e.getKey());
+        }
+      }
+      return out;
+    }
+
+    /**
+     * The next call for {@code key} (without its borrower): holds (added, lent) go at once;
+     * a run of removals (removed, lent_received) only once every hold decided before it was
+     * answered. Null when the key has a call open, nothing queued, or must wait.
+     */
+    UpdateBorrowsRequest.Builder take(Key key, List<Long> seqs) {
+      ArrayDeque<Item> q = queues.get(key);
+      if (q == null || q.isEmpty() || busy.contains(key)) {
+        return null;
+      }
+      UpdateBorrowsRequest.Builder req = UpdateBorrowsRequest.newBuilder();
+      if (holds(q.peek())) {
+        while (!q.isEmpty() && holds(q.peek())) {
+          Item it = q.poll();
+          seqs.add(it.seq);
+          if (it.kind == ADDED) {
+            req.addAdded(it.oid);
+          } else {
+            req.addLent(it.oid);
+          }
+        }
+      } else {
+        long oldest = oldestUnacked();
+        int n = 0;
+        while (!q.isEmpty() && !holds(q.peek()) && q.peek().seq < oldest) {
+          Item it = q.poll();
+          n++;
+          if (it.kind == REMOVED) {
+            req.addRemoved(it.oid);
+          } else {
+            req.addLentReceived(it.oid);
+          }
+        }
+        if (n == 0) {
+          return null; // an earlier hold is still on its way to some owner
+        }
+      }
+      if (q.isEmpty()) {
+        queues.remove(key);
+      }
+      busy.add(key);
+      return req;
+    }
+
+    /** A call for {@code key} was answered (or its owner found gone). */
+    void answered(Key key, List<Long> seqs) {
+      busy.remove(key);
+      acked.addAll(seqs);
+    }
+
+    boolean hasQueued(Key key) {
+      return queues.containsKey(key);
+    }
+
+    /** Nothing queued and no call open. */
+    boolean idle() {
+      return queues.isEmpty() && busy.isEmpty();
+    }
+  }
+
+  // Borrow updates not yet answered (all guarded by borrowLock).
   private final Object borrowLock = new Object();
-  private final Map<Key, ArrayDeque<Item>> queues = new LinkedHashMap<>();
+  private final Queue queue = new Queue();
   private final Map<Key, Address> owners = new java.util.HashMap<>();
   private final Map<Key, Address> borrowers = new java.util.HashMap<>();
-  private final Set<Key> busy = new HashSet<>();
-  /** Sequence numbers of holds (added, lent) not answered yet; answered ones leave lazily. */
-  private final PriorityQueue<Long> unacked = new PriorityQueue<>();
-  private final Set<Long> acked = new HashSet<>();
   private final List<CompletableFuture<Void>> idleWaiters = new ArrayList<>();
-  private long seq;
   private int inFlight;
   private int maxInFlight;
   private boolean borrowFlushScheduled;
@@ -115,15 +227,11 @@ final class BorrowTracker {
     }
     synchronized (borrowLock) {
       Key key = new Key(owner.getWorkerId(), borrower == null ? ByteString.EMPTY : borrower.getWorkerId());
-      ArrayDeque<Item> q = queues.computeIfAbsent(key, k -> new ArrayDeque<>());
       owners.put(key, owner);
       if (borrower != null) {
         borrowers.put(key, borrower);
       }
-      append(q, ADDED, added);
-      append(q, LENT, lent);
-      append(q, REMOVED, removed);
-      append(q, ACKED, acked);
+      queue.decide(key, added, lent, removed, acked);
       if (borrowFlushScheduled) {
         return;
       }
@@ -132,84 +240,19 @@ final class BorrowTracker {
     w.onIo(this::flushBorrowsNow);
   }
 
-  private void append(ArrayDeque<Item> q, int kind, List<ByteString> oids) {
-    for (ByteString oid : oids) {
-      long s = ++seq;
-      q.add(new Item(s, kind, oid));
-      if (kind == ADDED || kind == LENT) {
-        unacked.add(s);
-      }
-    }
-  }
-
-  private long oldestUnacked() {
-    while (!unacked.isEmpty() && acked.remove(unacked.peek())) {
-      unacked.poll();
-    }
-    return unacked.isEmpty() ? Long.MAX_VALUE : unacked.peek();
-  }
-
-  /**
-   * The next call for {@code key} under the order rule (borrowLock held): holds (added,
-   * lent) go at once; a run of removals (removed, lent_received) only once every hold
-   * decided before it was answered. Null when nothing may go now.
-   */
-  private UpdateBorrowsRequest take(Key key, List<Long> seqs) {
-    ArrayDeque<Item> q = queues.get(key);
-    if (q == null || q.isEmpty() || busy.contains(key)) {
-      return null;
-    }
-    UpdateBorrowsRequest.Builder req = UpdateBorrowsRequest.newBuilder()
-        .setBorrower(borrowers.getOrDefault(key, w.address));
-    if (holds(q.peek())) {
-      while (!q.isEmpty() && holds(q.peek())) {
-        Item it = q.poll();
-        seqs.add(it.seq);
-        if (it.kind == ADDED) {
-          req.addAdded(it.oid);
-        } else {
-          req.addLent(it.oid);
-        }
-      }
-    } else {
-      long oldest = oldestUnacked();
-      int n = 0;
-      while (!q.isEmpty() && !holds(q.peek()) && q.peek().seq < oldest) {
-        Item it = q.poll();
-        n++;
-        if (it.kind == REMOVED) {
-          req.addRemoved(it.oid);
-        } else {
-          req.addLentReceived(it.oid);
-        }
-      }
-      if (n == 0) {
-        return null; // an earlier hold is still on its way to some owner
-      }
-    }
-    if (q.isEmpty()) {
-      queues.remove(key);
-    }
-    busy.add(key);
-    return req.build();
-  }
-
-  private static boolean holds(Item it) {
-    return it.kind == ADDED || it.kind == LENT;
-  }
-
   /** Sends what the order rule and the caps allow (any thread). */
   private void flushBorrowsNow() {
     List<Object[]> calls = new ArrayList<>();
     synchronized (borrowLock) {
       borrowFlushScheduled = false;
-      for (Key key : new ArrayList<>(queues.keySet())) {
+      for (Key key : queue.waiting()) {
         if (inFlight >= MAX_IN_FLIGHT) {
           break;
         }
         List<Long> seqs = new ArrayList<>();
-        UpdateBorrowsRequest req = take(key, seqs);
-        if (req != null) {
+        UpdateBorrowsRequest.Builder b = queue.take(key, seqs);
+        if (b != null) {
+          UpdateBorrowsRequest req = b.setBorrower(borrowers.getOrDefault(key, w.address)).build();
           inFlight++;
           maxInFlight = Math.max(maxInFlight, inFlight);
           calls.add(new Object[] {key, req, seqs, owners.get(key)});
@@ -242,9 +285,8 @@ final class BorrowTracker {
     done.whenComplete((x, t) -> {
       synchronized (borrowLock) {
         inFlight--;
-        busy.remove(key);
-        acked.addAll(seqs);
-        if (!queues.containsKey(key)) {
+        queue.answered(key, seqs);
+        if (!queue.hasQueued(key)) {
           owners.remove(key);
           borrowers.remove(key);
         }
@@ -254,7 +296,7 @@ final class BorrowTracker {
   }
 
   private boolean idle() {
-    return queues.isEmpty() && busy.isEmpty() && !borrowFlushScheduled;
+    return queue.idle() && !borrowFlushScheduled;
   }
 
   /**
