@@ -43,3 +43,10 @@ def test_dropped_tree_depth_9_three_times(cluster):
         started = time.monotonic()
         assert walk_dropping(9) == 2 ** 9
         print(f"dropped tree depth 9 (1,023 tasks), walk {attempt}: {time.monotonic() - started:.2f} s")
+
+
+def test_dropped_tree_depth_12(cluster):
+    # The size of finding 2 (8,191 tasks); it failed 4 of 4 times there.
+    started = time.monotonic()
+    assert walk_dropping(12) == 2 ** 12
+    print(f"dropped tree depth 12 (8,191 tasks): {time.monotonic() - started:.2f} s")
