@@ -87,18 +87,35 @@ final class ObjectGetter {
 
   /** Starts asking the owner of a borrowed object for it (io thread): queued on its owner. */
   private void startFetch(ObjectRefImpl<?> ref) {
-    ByteString oid = ref.toProto().getObjectId();
-    if (w.memoryStore.getIfReady(oid) != null || !fetching.add(oid)) {
-      return;
+    startFetches(List.of(ref));
+  }
+
+  /**
+   * Starts asking the owners of borrowed objects for them (io thread): all are queued on
+   * their owners first, then each owner's queue is sent, so one get of many refs makes full
+   * batches rather than a first call per ref.
+   */
+  private void startFetches(List<ObjectRefImpl<?>> refs) {
+    List<OwnerFetches> touched = new ArrayList<>();
+    for (ObjectRefImpl<?> ref : refs) {
+      ByteString oid = ref.toProto().getObjectId();
+      if (w.memoryStore.getIfReady(oid) != null || !fetching.add(oid)) {
+        continue;
+      }
+      Address owner = ref.toProto().getOwner();
+      if (lost.contains(oid)) {
+        fetchOnce(oid, owner); // GetObject(lost): every owner checks the copies
+        continue;
+      }
+      OwnerFetches q = owners.computeIfAbsent(owner.getWorkerId(), k -> new OwnerFetches(owner));
+      q.queue.add(oid);
+      if (!touched.contains(q)) {
+        touched.add(q);
+      }
     }
-    Address owner = ref.toProto().getOwner();
-    if (lost.contains(oid)) {
-      fetchOnce(oid, owner); // GetObject(lost): every owner checks the copies
-      return;
+    for (OwnerFetches q : touched) {
+      pump(q);
     }
-    OwnerFetches q = owners.computeIfAbsent(owner.getWorkerId(), k -> new OwnerFetches(owner));
-    q.queue.add(oid);
-    pump(q);
   }
 
   /** Sends what `q` queued: at most MAX_FETCHES_PER_OWNER calls open, MAX_IDS_PER_FETCH ids each. */
@@ -306,18 +323,22 @@ final class ObjectGetter {
     List<MemoryStore.Entry> out = new ArrayList<>(refs.size());
     List<CompletableFuture<MemoryStore.Entry>> futures = new ArrayList<>(refs.size());
     boolean missing = false;
+    List<ObjectRefImpl<?>> fetch = new ArrayList<>();
     for (ObjectRefImpl<?> r : refs) {
       ByteString oid = r.toProto().getObjectId();
       MemoryStore.Entry e = w.memoryStore.getIfReady(oid);
       if (e == null) {
         missing = true;
         if (!w.isOwnedRef(r)) {
-          w.onIo(() -> startFetch(r));
+          fetch.add(r);
         }
         futures.add(w.memoryStore.future(oid));
       } else {
         futures.add(CompletableFuture.completedFuture(e));
       }
+    }
+    if (!fetch.isEmpty()) {
+      w.onIo(() -> startFetches(fetch)); // one batch per owner, not a call per ref
     }
     boolean blocked = missing && blocksCpu();
     if (blocked) {
@@ -542,11 +563,12 @@ final class ObjectGetter {
   <T> List<ObjectRef<T>> waitReady(List<ObjectRef<T>> refs, int numReturns, long timeoutMs) {
     Object lock = new Object();
     AtomicInteger ready = new AtomicInteger();
+    List<ObjectRefImpl<?>> fetch = new ArrayList<>();
     for (ObjectRef<T> r : refs) {
       ObjectRefImpl<?> ref = CoreWorker.check(r);
       ByteString oid = ref.toProto().getObjectId();
       if (w.memoryStore.getIfReady(oid) == null && !w.isOwnedRef(ref)) {
-        w.onIo(() -> startFetch(ref));
+        fetch.add(ref);
       }
       w.memoryStore.future(oid).whenComplete((e, t) -> {
         ready.incrementAndGet();
@@ -554,6 +576,9 @@ final class ObjectGetter {
           lock.notifyAll();
         }
       });
+    }
+    if (!fetch.isEmpty()) {
+      w.onIo(() -> startFetches(fetch));
     }
     long deadline = timeoutMs < 0 ? Long.MAX_VALUE : System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
     synchronized (lock) {
