@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -130,6 +131,8 @@ class ActorDirectory:
         self._pool = pool
         #: Set by the server: where actors with a placement group strategy go.
         self.placement_groups: PlacementGroups | None = None
+        # Called with the worker id of every ReportWorkerDeath (DeadWorkers).
+        self.worker_death_listeners: list[Callable[[bytes], None]] = []
         self._actors: dict[bytes, _Actor] = {}
         self._names: dict[tuple[str, str], bytes] = {}
         self._by_worker: dict[bytes, bytes] = {}
@@ -310,6 +313,8 @@ class ActorDirectory:
                 # The constructor is running: its task stream fails next, and
                 # the raylet's reason is the better cause to report then.
                 actor.reported_death = cause
+        for listener in self.worker_death_listeners:
+            listener(request.worker_id)
         await self._owner_died(request, cause)
         return gcs_pb2.ReportWorkerDeathReply()
 

@@ -23,6 +23,7 @@ from .actor_directory import ActorDirectory
 from .background import log
 from .clients import ClientPool
 from .config import GcsConfig
+from .dead_workers import DeadWorkers
 from .errors import GcsError
 from .function_table import FunctionTable
 from .job_table import JobTable
@@ -120,13 +121,17 @@ class GcsServer:
         self.nodes.resources_listeners.append(self.actors.on_resources_changed)
         self.jobs.finished_listeners.append(self.actors.on_job_finished)
         self.jobs.finished_listeners.append(self.placement_groups.on_job_finished)
+        self.dead_workers = DeadWorkers(self.nodes, self.jobs)
+        self.jobs.finished_listeners.append(self.dead_workers.on_job_finished)
+        self.actors.worker_death_listeners.append(self.dead_workers.record)
         self._server: grpc.aio.Server | None = None
         self._host = ""
         self._port = 0
 
     def _handlers(self) -> dict[str, grpc.RpcMethodHandler]:
         components: list[object] = [
-            self.nodes, self.jobs, self.actors, self.kv, self.functions, self.logs, self.placement_groups
+            self.nodes, self.jobs, self.actors, self.kv, self.functions, self.logs, self.placement_groups,
+            self.dead_workers,
         ]
         handlers: dict[str, grpc.RpcMethodHandler] = {}
         service = gcs_pb2.DESCRIPTOR.services_by_name["GcsService"]
