@@ -38,6 +38,7 @@ import grpc
 
 from polyray.core.actor_submitter import ActorTaskSubmitter
 from polyray.core.borrow_tracker import BorrowTracker
+from polyray.core.borrower_watch import BorrowerWatch
 from polyray.core.connections import Connections
 from polyray.core.function_manager import FunctionManager
 from polyray.core.io_loop import IoLoop
@@ -99,7 +100,10 @@ class CoreWorker:
                                      on_released=lambda oids: self._forget_borrowed(oids))
         # The counter's decisions go to the components created next.
         self.references = ReferenceCounter(lambda oid, node: self.owned.on_free(oid, node),
-                                           self.borrows.on_borrow_change)
+                                           self.borrows.on_borrow_change,
+                                           on_first_holder=lambda: io.call_soon(self.borrower_watch.start))
+        # Dead borrowers' borrows and lends are released (borrower_watch.py).
+        self.borrower_watch = BorrowerWatch(references=self.references, gcs=lambda: conns.gcs, self_id=worker_id)
         self.owned = OwnedObjects(ctx=ctx, io=io, connections=conns, references=self.references,
                                   memory_store=self.memory_store, codec=self.codec, node_store=self.node_store,
                                   nodes=self.nodes, lineage_max_bytes=lineage_max_bytes)
@@ -233,6 +237,7 @@ class CoreWorker:
     async def _stop(self) -> None:
         if self._log_task is not None:
             self._log_task.cancel()
+        self.borrower_watch.close()
         await self.submitter.close()
         await self.actor_submitter.close()
         if self.ctx.is_driver:

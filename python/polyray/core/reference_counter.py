@@ -17,6 +17,12 @@ acknowledges every ref of every return it receives (``ack_returned``).
 Callers that do not acknowledge (older peers) are lent under the key b""
 and released by their first "added" instead.
 
+Dead holders (docs/ownership.md, "The reference protocol", Deaths): the
+counter keeps, per other process that borrows or is lent something here, how
+many (object, process) records it has and the process's address
+(``holders``); a BorrowerWatch asks the GCS about them while any exist and
+calls ``drop_borrower`` for each dead one.
+
 A borrowed object is one whose owner is another process. Its first local
 reference registers this process as a borrower with the owner; when the last
 local reference goes, the borrow is returned.
@@ -73,13 +79,18 @@ class ReferenceCounter:
     """
 
     def __init__(self, on_free: Callable[[bytes, bytes], None],
-                 on_borrow_change: Callable[..., None]) -> None:
+                 on_borrow_change: Callable[..., None],
+                 on_first_holder: Callable[[], None] | None = None) -> None:
         # Reentrant: the garbage collector can run inside a locked section and
         # finalize an ObjectRef, whose __del__ calls remove_local on this thread.
         self._lock = threading.RLock()
         self._refs: dict[bytes, _Ref] = {}
         self._on_free = on_free
         self._on_borrow_change = on_borrow_change
+        # Other processes that borrow or are lent owned objects here:
+        # worker id -> [records (object, process), address or None].
+        self._holders: dict[bytes, list] = {}
+        self._on_first_holder = on_first_holder
 
     # -- owned objects -------------------------------------------------------
     def add_owned(self, oid: bytes, contains: list[bytes] | None = None) -> None:
@@ -172,17 +183,11 @@ class ReferenceCounter:
         self._run(actions)
 
     # -- borrowers and lends -------------------------------------------------------
-    def add_lent(self, oids: list[bytes], caller: bytes = b"") -> None:
+    def add_lent(self, oids: list[bytes], caller: bytes = b"", address: pb.Address | None = None) -> None:
         """Owned refs travelling inside a return value to ``caller`` (b"": a
         caller that does not acknowledge; its first "added" releases the lend)."""
         with self._lock:
-            for oid in oids:
-                r = self._refs.get(oid)
-                if r is not None and r.owned:
-                    lent = r.lent
-                    if lent is None:
-                        lent = r.lent = {}
-                    lent[caller] = lent.get(caller, 0) + 1
+            self._lend_locked(oids, caller, address)
 
     def lend(self, refs: list[pb.ObjectRef], caller: pb.Address, self_id: bytes, acknowledged: bool) -> None:
         """(Executor.) Refs nested in a return to ``caller``: held for it until it acknowledges.
@@ -193,7 +198,7 @@ class ReferenceCounter:
         acknowledged = acknowledged and not LEGACY
         owned = [r.object_id for r in refs if r.owner.worker_id == self_id]
         if owned:
-            self.add_lent(owned, caller.worker_id if acknowledged else b"")
+            self.add_lent(owned, caller.worker_id if acknowledged else b"", caller if acknowledged else None)
         if not acknowledged:
             return
         by_owner: dict[bytes, tuple[pb.Address, list]] = {}
@@ -219,8 +224,10 @@ class ReferenceCounter:
             self._on_borrow_change(owner, [], [], acked=oids)
 
     def update_borrowers(self, borrower: bytes, added: list[bytes], removed: list[bytes],
-                         lent: list[bytes] | tuple = (), acked: list[bytes] | tuple = ()) -> None:
-        """(Owner.) One UpdateBorrows: ``added`` and ``lent`` first, then ``removed`` and ``acked``."""
+                         lent: list[bytes] | tuple = (), acked: list[bytes] | tuple = (),
+                         address: pb.Address | None = None) -> None:
+        """(Owner.) One UpdateBorrows: ``added`` and ``lent`` first, then ``removed`` and ``acked``.
+        ``address`` is the borrower's (watched for its death while it holds anything here)."""
         actions: list = []
         with self._lock:
             refs = self._refs
@@ -229,15 +236,18 @@ class ReferenceCounter:
                 if r is not None and r.owned:
                     if r.borrowers is None:
                         r.borrowers = set()
-                    r.borrowers.add(borrower)
+                    if borrower not in r.borrowers:
+                        r.borrowers.add(borrower)
+                        self._hold_locked(borrower, address)
                     if r.lent and r.lent.get(b""):
                         self._unlend_locked(r, b"")
             if lent:
-                self._lend_locked(lent, borrower)
+                self._lend_locked(lent, borrower, address)
             for oid in removed:
                 r = refs.get(oid)
-                if r is not None and r.owned and r.borrowers:
+                if r is not None and r.owned and r.borrowers and borrower in r.borrowers:
                     r.borrowers.discard(borrower)
+                    self._unhold_locked(borrower)
                     if not r.borrowers:
                         r.borrowers = None
                     actions += self._maybe_release_locked(oid, r)
@@ -248,16 +258,19 @@ class ReferenceCounter:
                     actions += self._maybe_release_locked(oid, r)
         self._run(actions)
 
-    def _lend_locked(self, oids: list[bytes] | tuple, caller: bytes) -> None:
+    def _lend_locked(self, oids: list[bytes] | tuple, caller: bytes, address: pb.Address | None) -> None:
         for oid in oids:
             r = self._refs.get(oid)
             if r is not None and r.owned:
-                if r.lent is None:
-                    r.lent = {}
-                r.lent[caller] = r.lent.get(caller, 0) + 1
+                lent = r.lent
+                if lent is None:
+                    lent = r.lent = {}
+                n = lent.get(caller, 0)
+                lent[caller] = n + 1
+                if not n and caller:
+                    self._hold_locked(caller, address)
 
-    @staticmethod
-    def _unlend_locked(r: _Ref, caller: bytes) -> None:
+    def _unlend_locked(self, r: _Ref, caller: bytes) -> None:
         lent = r.lent
         assert lent is not None
         n = lent[caller] - 1
@@ -265,13 +278,43 @@ class ReferenceCounter:
             lent[caller] = n
         else:
             del lent[caller]
+            if caller:
+                self._unhold_locked(caller)
             if not lent:
                 r.lent = None
+
+    def _hold_locked(self, holder: bytes, address: pb.Address | None) -> None:
+        h = self._holders.get(holder)
+        if h is None:
+            first = not self._holders
+            if address is not None:
+                address = pb.Address(worker_id=address.worker_id, node_id=address.node_id)
+            self._holders[holder] = [1, address]
+            if first and self._on_first_holder is not None:
+                self._on_first_holder()  # only schedules (thread-safe)
+        else:
+            h[0] += 1
+            if h[1] is None and address is not None:
+                h[1] = pb.Address(worker_id=address.worker_id, node_id=address.node_id)
+
+    def _unhold_locked(self, holder: bytes) -> None:
+        h = self._holders.get(holder)
+        if h is not None:
+            h[0] -= 1
+            if h[0] <= 0:
+                del self._holders[holder]
+
+    def holders(self) -> list[tuple[bytes, pb.Address | None]]:
+        """The other processes that borrow or are lent something owned here
+        (worker id, address if known): those whose death must be watched."""
+        with self._lock:
+            return [(w, h[1]) for w, h in self._holders.items()]
 
     def drop_borrower(self, borrower: bytes) -> None:
         """A borrower process died: it holds nothing any more, and nothing is lent to it."""
         actions: list = []
         with self._lock:
+            self._holders.pop(borrower, None)
             for oid, r in list(self._refs.items()):
                 hit = False
                 if r.borrowers and borrower in r.borrowers:

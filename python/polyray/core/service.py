@@ -212,7 +212,7 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
         validation.check_message(request)
         validation.check_id(request.borrower.worker_id, "UpdateBorrowsRequest.borrower.worker_id", validation.WORKER)
         self._references.update_borrowers(request.borrower.worker_id, list(request.added), list(request.removed),
-                                          list(request.lent), list(request.lent_received))
+                                          list(request.lent), list(request.lent_received), address=request.borrower)
         return cw.UpdateBorrowsReply()
 
     async def AddObjectLocation(self, request, context):

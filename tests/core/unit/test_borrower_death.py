@@ -1,0 +1,130 @@
+"""A dead borrower's borrows and the lends made to it are released
+(ReferenceCounter holders + drop_borrower, BorrowerWatch; docs/ownership.md,
+"The reference protocol", Deaths). The watch runs on a manual-clock loop
+against a fake GCS that answers GetDeadWorkers from a set of dead ids."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+
+from polyray.core.borrower_watch import BorrowerWatch
+from polyray.core.reference_counter import ReferenceCounter
+from polyray.protocol import common_pb2 as pb
+from polyray.protocol import gcs_pb2
+
+from .fakes import ManualLoop, rpc_error
+
+SELF = b"s" * 28
+DEAD = b"d" * 28
+ALIVE = b"a" * 28
+CALLER = b"c" * 28
+NODE = b"N" * 28
+
+
+def addr(worker_id: bytes) -> pb.Address:
+    return pb.Address(host="h", port=1, worker_id=worker_id, node_id=NODE)
+
+
+class FakeGcs:
+    """GetDeadWorkers from a set; records what it was asked; can fail."""
+
+    def __init__(self) -> None:
+        self.dead: set[bytes] = set()
+        self.asked: list[list[bytes]] = []
+        self.fail = False
+
+    async def GetDeadWorkers(self, request: gcs_pb2.GetDeadWorkersRequest,
+                             timeout: float) -> gcs_pb2.GetDeadWorkersReply:
+        self.asked.append([w.worker_id for w in request.workers])
+        if self.fail:
+            raise rpc_error(grpc.StatusCode.UNAVAILABLE)
+        return gcs_pb2.GetDeadWorkersReply(dead_worker_ids=[w.worker_id for w in request.workers
+                                                            if w.worker_id in self.dead])
+
+
+class Owner:
+    """A ReferenceCounter wired to a BorrowerWatch as the CoreWorker wires them."""
+
+    def __init__(self, loop: ManualLoop) -> None:
+        self.freed: list[bytes] = []
+        self.gcs = FakeGcs()
+        self.rc = ReferenceCounter(lambda oid, node: self.freed.append(oid), lambda *a, **k: None,
+                                   on_first_holder=lambda: loop.call_soon(self.watch.start))
+        self.watch = BorrowerWatch(references=self.rc, gcs=lambda: self.gcs, self_id=SELF, interval_s=1.0)
+
+
+@pytest.fixture
+def loop():
+    lp = ManualLoop()
+    asyncio.set_event_loop(lp)
+    yield lp
+    lp.shut()
+    asyncio.set_event_loop(None)
+
+
+def test_counter_tracks_holders_of_borrows_and_lends():
+    rc = ReferenceCounter(lambda oid, node: None, lambda *a, **k: None)
+    rc.add_owned(b"x")
+    rc.add_owned(b"y")
+    rc.update_borrowers(DEAD, [b"x", b"y"], [], address=addr(DEAD))
+    rc.lend([pb.ObjectRef(object_id=b"x", owner=addr(SELF))], addr(CALLER), SELF, True)
+    assert {w for w, _ in rc.holders()} == {DEAD, CALLER}
+    assert dict(rc.holders())[DEAD].node_id == NODE
+    rc.update_borrowers(DEAD, [], [b"x", b"y"])
+    rc.update_borrowers(DEAD, [], [b"x"])  # a stale removal changes nothing
+    rc.update_borrowers(CALLER, [], [], acked=[b"x"])
+    assert rc.holders() == []
+
+
+def test_dead_borrower_and_dead_caller_released_live_borrower_kept(loop):
+    o = Owner(loop)
+    rc = o.rc
+    for oid in (b"only-dead", b"shared", b"lent"):
+        rc.add_owned(oid)
+    loop.call(rc.update_borrowers, DEAD, [b"only-dead", b"shared"], [], (), (), addr(DEAD))
+    loop.call(rc.update_borrowers, ALIVE, [b"shared"], [], (), (), addr(ALIVE))
+    # A return carrying "lent" is in flight to DEAD (lent on its behalf by its executor).
+    loop.call(rc.update_borrowers, DEAD, [], [], [b"lent"], (), addr(DEAD))
+    loop.advance(s=1.0)
+    assert o.gcs.asked == [[DEAD, ALIVE]] and o.freed == []
+    o.gcs.dead.add(DEAD)
+    loop.advance(s=1.0)
+    assert sorted(o.freed) == [b"lent", b"only-dead"], "the live borrower keeps 'shared'"
+    assert rc.snapshot(b"shared")["borrowers"] == 1
+    assert [w for w, _ in rc.holders()] == [ALIVE]
+    # The live one lets go: the object goes, the watch stops asking.
+    loop.call(rc.update_borrowers, ALIVE, [], [b"shared"], (), (), addr(ALIVE))
+    assert sorted(o.freed) == [b"lent", b"only-dead", b"shared"]
+    calls = len(o.gcs.asked)
+    loop.advance(s=5.0)
+    assert len(o.gcs.asked) == calls, "no holders: no calls"
+    # A new borrower wakes it again.
+    rc.add_owned(b"again")
+    loop.call(rc.update_borrowers, DEAD, [b"again"], [], (), (), addr(DEAD))  # a late update of the dead one
+    loop.advance(s=1.0)
+    assert b"again" in o.freed
+
+
+def test_gcs_away_keeps_everything_and_asks_again(loop):
+    o = Owner(loop)
+    o.rc.add_owned(b"x")
+    loop.call(o.rc.update_borrowers, DEAD, [b"x"], [], (), (), addr(DEAD))
+    o.gcs.dead.add(DEAD)
+    o.gcs.fail = True
+    loop.advance(s=3.0)
+    assert len(o.gcs.asked) == 3 and o.freed == []
+    o.gcs.fail = False
+    loop.advance(s=1.0)
+    assert o.freed == [b"x"]
+
+
+def test_own_lends_are_not_asked_about(loop):
+    o = Owner(loop)
+    o.rc.add_owned(b"x")
+    o.rc.add_local(b"x", None)
+    loop.call(o.rc.lend, [pb.ObjectRef(object_id=b"x", owner=addr(SELF))], addr(SELF), SELF, True)
+    loop.advance(s=2.0)
+    assert o.gcs.asked == [], "only this process holds: nothing to ask"
