@@ -250,7 +250,40 @@ TEST_F(LineageTest, AnswersToLostRunOnABoundedPool) {
     ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return finished == jobs; }));
   }
   EXPECT_EQ(most, ObjectRecovery::kAnswerThreads) << "answers to lost are bounded";
-  rec.Stop();
+  // Answers still queued at Stop, and posted after it, are dropped: their calls end.
+  std::atomic<int> dropped{0};
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    release = false;
+  }
+  for (int i = 0; i < ObjectRecovery::kAnswerThreads + 3; ++i) {
+    rec.PostAnswer([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      ++running;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+      --running;
+    }, [&] { ++dropped; });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return running == ObjectRecovery::kAnswerThreads; }));
+  }
+  // Stop drops the queued ones (before it joins the running ones), then waits for those.
+  std::thread stopper([&] { rec.Stop(); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (dropped.load() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(dropped.load(), 3) << "the 3 queued at Stop";
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    release = true;
+    cv.notify_all();
+  }
+  stopper.join();
+  rec.PostAnswer([] {}, [&] { ++dropped; });
+  EXPECT_EQ(dropped.load(), 4) << "and 1 posted after Stop";
 }
 
 TEST_F(LineageTest, ReasonsForWhatCannotComeBack) {

@@ -305,10 +305,12 @@ class CoreWorkerServer::Service : public RawService {
       // A borrower could read no copy: off this thread, probe the copies and
       // recompute the object when none is left, then answer with what comes.
       int64_t timeout_ms = request->timeout_ms();
-      w_.recovery().PostAnswer([this, call, oid, e, timeout_ms] {
-        if (!w_.recovery().AnyCopy(oid, e)) w_.recovery().Recover(oid, e);
-        Answer(call, oid, timeout_ms);
-      });
+      w_.recovery().PostAnswer(
+          [this, call, oid, e, timeout_ms] {
+            if (!w_.recovery().AnyCopy(oid, e)) w_.recovery().Recover(oid, e);
+            Answer(call, oid, timeout_ms);
+          },
+          [call] { call->Done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the owner is shutting down")); });
       return call;
     }
     Answer(call, request->object_id(), request->timeout_ms());

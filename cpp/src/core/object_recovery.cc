@@ -74,14 +74,18 @@ void ObjectRecovery::Post(std::function<void()> job) {
   for (Job& j : finished) j.thread.join();
 }
 
-void ObjectRecovery::PostAnswer(std::function<void()> job) {
+void ObjectRecovery::PostAnswer(std::function<void()> job, std::function<void()> dropped) {
   if (d_.run) {
     d_.run(std::move(job));
     return;
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (stopped_) return;
-  answers_.push_back(std::move(job));
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopped_) {
+    lock.unlock();
+    if (dropped) dropped();
+    return;
+  }
+  answers_.emplace_back(std::move(job), std::move(dropped));
   if (idle_answer_threads_ == 0 && static_cast<int>(answer_threads_.size()) < kAnswerThreads) {
     answer_threads_.emplace_back([this] { AnswerLoop(); });
   } else {
@@ -96,7 +100,7 @@ void ObjectRecovery::AnswerLoop() {
     answer_cv_.wait(lock, [this] { return stopped_ || !answers_.empty(); });
     idle_answer_threads_--;
     if (answers_.empty()) return;  // stopped, nothing left
-    std::function<void()> job = std::move(answers_.front());
+    std::function<void()> job = std::move(answers_.front().first);
     answers_.pop_front();
     lock.unlock();
     job();
@@ -107,14 +111,18 @@ void ObjectRecovery::AnswerLoop() {
 void ObjectRecovery::Stop() {
   std::list<Job> threads;
   std::vector<std::thread> answer_threads;
+  std::deque<std::pair<std::function<void()>, std::function<void()>>> dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopped_ = true;
-    answers_.clear();  // their borrowers see the server go away
+    dropped.swap(answers_);
     threads.swap(threads_);
     answer_threads.swap(answer_threads_);
   }
   answer_cv_.notify_all();
+  for (auto& [job, drop] : dropped) {
+    if (drop) drop();  // ends the borrower's call (the server is going away)
+  }
   for (std::thread& t : answer_threads) {
     if (t.joinable()) t.join();
   }

@@ -78,7 +78,9 @@ class ObjectRecovery {
   bool AnyCopy(const std::string& oid, const EntryPtr& entry);
   /// Runs the owner's answer to a borrower's `lost` (probes, then a
   /// decision) on a pool of kAnswerThreads threads; more wait in its queue.
-  void PostAnswer(std::function<void()> job);
+  /// `dropped` runs instead when the job will not run (Stop): it must end
+  /// the borrower's call.
+  void PostAnswer(std::function<void()> job, std::function<void()> dropped = {});
   /// Threads that answer `lost` (each answer is bounded: kProbeMs per copy).
   static constexpr int kAnswerThreads = 4;
   /// A task completed (`record` null) or failed: ends its reconstruction.
@@ -112,7 +114,7 @@ class ObjectRecovery {
   };
   std::list<Job> threads_;                            // guarded by mu_
   std::vector<std::thread> answer_threads_;           // guarded by mu_ (started on demand)
-  std::deque<std::function<void()>> answers_;         // guarded by mu_
+  std::deque<std::pair<std::function<void()>, std::function<void()>>> answers_;  // (job, dropped); guarded by mu_
   std::condition_variable answer_cv_;
   int idle_answer_threads_ = 0;                       // guarded by mu_
   bool stopped_ = false;
