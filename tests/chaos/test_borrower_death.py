@@ -181,7 +181,6 @@ def test_killed_borrower_releases_the_drivers_object(head, lang):
     del keeper
 
 
-@pytest.mark.xfail(strict=True, reason="the C++ owner's death watch is not in yet")
 def test_killed_python_borrower_releases_a_cpp_drivers_object(head, tmp_path):
     from xlang_support import build_cpp
 

@@ -239,7 +239,7 @@ void BorrowTracker::Lend(const google::protobuf::RepeatedPtrField<rpc::ObjectRef
       it->second.push_back(r.object_id());
     }
   }
-  if (!owned.empty()) w_.references().AddLent(owned, caller ? caller->worker_id() : std::string());
+  if (!owned.empty()) w_.references().AddLent(owned, caller ? caller->worker_id() : std::string(), caller);
   for (auto& [owner, oids] : others) Decide(owner, caller, {}, std::move(oids), {}, {});
 }
 

@@ -10,6 +10,7 @@
 #include "core/actor_info_client.h"
 #include "core/actor_task_submitter.h"
 #include "core/borrow_tracker.h"
+#include "core/borrower_watch.h"
 #include "core/common.h"
 #include "core/core_worker_server.h"
 #include "core/ids.h"
@@ -29,6 +30,7 @@
 #include "polyray/exceptions.h"
 #include "polyray/protocol/common.pb.h"
 #include "polyray/protocol/raylet.grpc.pb.h"
+#include "polyray/runtime_spec.h"
 
 namespace polyray::core {
 
@@ -90,7 +92,13 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
   listener.lent_received = [this](const rpc::Address& owner, std::vector<std::string> oids) {
     borrows_->OnLentReceived(owner, std::move(oids));
   };
+  listener.first_holder = [this] {
+    if (borrower_watch_) borrower_watch_->Start();
+  };
   references_ = std::make_unique<ReferenceCounter>(std::move(listener));
+  borrower_watch_ = std::make_shared<BorrowerWatch>(
+      *references_, *scheduler_, std::make_shared<GrpcDeadWorkersClient>(channels_, options_.gcs_address),
+      options_.worker_id, spec::kBorrowersDeathWatchMs);
   borrows_ = std::make_unique<BorrowTracker>(*this);
   store_ = std::make_unique<StoreIo>(options_.store_name);
   owned_ = std::make_unique<OwnedObjects>(*this);
@@ -167,6 +175,7 @@ void CoreWorker::SetNode(const std::string& node_id, const std::string& store_na
 
 void CoreWorker::Shutdown() {
   if (shutting_down_.exchange(true)) return;
+  borrower_watch_->Stop();
   actor_submitter_->Close();
   submitter_->Close();
   owned_->pins().Close(5000);  // pins still queued are moot: the objects are freed now

@@ -52,6 +52,7 @@ namespace polyray::core {
 class ActorInfoClient;
 class ActorTaskSubmitter;
 class BorrowTracker;
+class BorrowerWatch;
 class CoreWorkerServer;
 class LeaseClient;
 class NodeDirectory;
@@ -215,6 +216,8 @@ class CoreWorker final : public internal::Runtime {
   MemoryStore memory_store_;
   std::unique_ptr<ReferenceCounter> references_;
   std::unique_ptr<BorrowTracker> borrows_;
+  // Dead borrowers' borrows and lends are released (borrower_watch.h).
+  std::shared_ptr<BorrowerWatch> borrower_watch_;
   std::unique_ptr<StoreIo> store_;
   std::unique_ptr<OwnedObjects> owned_;
   std::unique_ptr<ObjectGetter> getter_;

@@ -451,7 +451,8 @@ class CoreWorkerServer::Service : public RawService {
     std::vector<std::string> removed(request->removed().begin(), request->removed().end());
     std::vector<std::string> lent(request->lent().begin(), request->lent().end());
     std::vector<std::string> lent_received(request->lent_received().begin(), request->lent_received().end());
-    w_.references().UpdateBorrowers(request->borrower().worker_id(), added, removed, lent, lent_received);
+    w_.references().UpdateBorrowers(request->borrower().worker_id(), added, removed, lent, lent_received,
+                                    &request->borrower());
     call->Done(grpc::Status::OK);
     return call;
   }

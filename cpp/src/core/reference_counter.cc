@@ -117,41 +117,98 @@ void ReferenceCounter::RemoveSubmitted(const std::vector<std::string>& oids) {
   Run(actions);
 }
 
-void ReferenceCounter::AddLent(const std::vector<std::string>& oids, const std::string& caller) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& oid : oids) {
-    auto it = refs_.find(oid);
-    if (it != refs_.end() && it->second.owned) it->second.lent[caller]++;
+void ReferenceCounter::AddLent(const std::vector<std::string>& oids, const std::string& caller,
+                               const rpc::Address* caller_address) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& oid : oids) {
+      auto it = refs_.find(oid);
+      if (it != refs_.end() && it->second.owned) Lend(it->second, caller, caller_address, actions);
+    }
   }
+  Run(actions);
+}
+
+void ReferenceCounter::Lend(Ref& r, const std::string& caller, const rpc::Address* address, Actions& actions) {
+  if (r.lent[caller]++ == 0 && !caller.empty()) Hold(caller, address, actions);
 }
 
 void ReferenceCounter::Unlend(Ref& r, const std::string& caller) {
   auto it = r.lent.find(caller);
   if (it == r.lent.end()) return;
-  if (--it->second == 0) r.lent.erase(it);
+  if (--it->second == 0) {
+    r.lent.erase(it);
+    if (!caller.empty()) Unhold(caller);
+  }
+}
+
+void ReferenceCounter::Hold(const std::string& holder, const rpc::Address* address, Actions& actions) {
+  bool first = holders_.empty();
+  auto [it, inserted] = holders_.try_emplace(holder);
+  Holder& h = it->second;
+  h.records++;
+  if (h.address.worker_id().empty()) {
+    if (address != nullptr) {
+      h.address.set_worker_id(address->worker_id());
+      h.address.set_node_id(address->node_id());
+    }
+    if (h.address.worker_id().empty()) h.address.set_worker_id(holder);
+  }
+  if (inserted && first && listener_.first_holder) actions.push_back([this] { listener_.first_holder(); });
+}
+
+void ReferenceCounter::Unhold(const std::string& holder) {
+  auto it = holders_.find(holder);
+  if (it != holders_.end() && --it->second.records <= 0) holders_.erase(it);
+}
+
+std::vector<rpc::Address> ReferenceCounter::Holders() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<rpc::Address> out;
+  out.reserve(holders_.size());
+  for (const auto& [id, h] : holders_) out.push_back(h.address);
+  return out;
+}
+
+void ReferenceCounter::DropBorrower(const std::string& borrower) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    holders_.erase(borrower);
+    std::vector<std::string> hit;
+    for (auto& [oid, r] : refs_) {
+      bool h = r.borrowers.erase(borrower) > 0;
+      h = r.lent.erase(borrower) > 0 || h;
+      if (h) hit.push_back(oid);
+    }
+    for (const auto& oid : hit) Release(oid, actions);
+  }
+  Run(actions);
 }
 
 void ReferenceCounter::UpdateBorrowers(const std::string& borrower, const std::vector<std::string>& added,
                                        const std::vector<std::string>& removed, const std::vector<std::string>& lent,
-                                       const std::vector<std::string>& lent_received) {
+                                       const std::vector<std::string>& lent_received,
+                                       const rpc::Address* borrower_address) {
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& oid : added) {
       auto it = refs_.find(oid);
       if (it != refs_.end() && it->second.owned) {
-        it->second.borrowers.insert(borrower);
+        if (it->second.borrowers.insert(borrower).second) Hold(borrower, borrower_address, actions);
         Unlend(it->second, "");
       }
     }
     for (const auto& oid : lent) {
       auto it = refs_.find(oid);
-      if (it != refs_.end() && it->second.owned) it->second.lent[borrower]++;
+      if (it != refs_.end() && it->second.owned) Lend(it->second, borrower, borrower_address, actions);
     }
     for (const auto& oid : removed) {
       auto it = refs_.find(oid);
       if (it != refs_.end() && it->second.owned) {
-        it->second.borrowers.erase(borrower);
+        if (it->second.borrowers.erase(borrower) > 0) Unhold(borrower);
         Release(oid, actions);
       }
     }

@@ -15,6 +15,12 @@
 // hold; callers that do not acknowledge are lent under the key "" and
 // released by their first "added".
 //
+// Dead holders (docs/ownership.md, "The reference protocol", Deaths): the
+// counter keeps, per other process that borrows or is lent something here,
+// how many (object, process) records it has and its address (`Holders`); the
+// BorrowerWatch asks the GCS about them while any exist and calls
+// `DropBorrower` for each dead one.
+//
 // Invariants: one mutex guards the counts; the actions a change causes (frees,
 // borrow updates) go to the Listener after the mutex is released, so the
 // listener may call back into the counter.
@@ -46,6 +52,9 @@ class ReferenceCounter {
         borrow_changed;
     /// Acknowledge lends of refs received in a task's return (`lent_received`).
     std::function<void(const rpc::Address& owner, std::vector<std::string> oids)> lent_received;
+    /// The first holder (another process borrowing or lent something here)
+    /// appeared: start watching for holders' deaths (BorrowerWatch::Start).
+    std::function<void()> first_holder;
   };
 
   explicit ReferenceCounter(Listener listener) : listener_(std::move(listener)) {}
@@ -73,12 +82,21 @@ class ReferenceCounter {
   void RemoveSubmitted(const std::vector<std::string>& oids);
   /// Owned references travel inside a return value to `caller` (its worker
   /// id; "": a caller that does not acknowledge lends).
-  void AddLent(const std::vector<std::string>& oids, const std::string& caller = "");
+  void AddLent(const std::vector<std::string>& oids, const std::string& caller = "",
+               const rpc::Address* caller_address = nullptr);
   /// One UpdateBorrows from (or, for `lent`, on behalf of) `borrower`:
   /// `added` and `lent` first, then `removed` and `lent_received`.
   void UpdateBorrowers(const std::string& borrower, const std::vector<std::string>& added,
                        const std::vector<std::string>& removed, const std::vector<std::string>& lent = {},
-                       const std::vector<std::string>& lent_received = {});
+                       const std::vector<std::string>& lent_received = {},
+                       const rpc::Address* borrower_address = nullptr);
+  /// A borrower (or caller) process died: it holds nothing any more and
+  /// nothing is lent to it; what only it held is freed.
+  void DropBorrower(const std::string& borrower);
+  /// The other processes that borrow or are lent something owned here (their
+  /// addresses; worker id only when none was given): those whose death must
+  /// be watched.
+  std::vector<rpc::Address> Holders() const;
   /// (Caller.) Acknowledges the lends of the refs of a return it received,
   /// after taking its own hold on them (or deciding not to).
   void AckReturned(const google::protobuf::RepeatedPtrField<rpc::ObjectRef>& nested, const std::string& self_id);
@@ -109,12 +127,21 @@ class ReferenceCounter {
   };
   using Actions = std::vector<std::function<void()>>;
 
+  struct Holder {
+    int records = 0;  // (object, holder) pairs: a borrow or a caller's lend entry
+    rpc::Address address;
+  };
+
   void Release(const std::string& oid, Actions& actions);
-  static void Unlend(Ref& r, const std::string& caller);
+  void Unlend(Ref& r, const std::string& caller);
+  void Lend(Ref& r, const std::string& caller, const rpc::Address* address, Actions& actions);
+  void Hold(const std::string& holder, const rpc::Address* address, Actions& actions);
+  void Unhold(const std::string& holder);
   static void Run(Actions& actions);
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, Ref> refs_;
+  std::unordered_map<std::string, Holder> holders_;
   Listener listener_;
 };
 
