@@ -28,6 +28,11 @@ final class MsgpackWriter {
     return Arrays.copyOf(buf, pos);
   }
 
+  /** The bytes written, not copied: the writer must not be written to afterwards. */
+  ByteBuffer view() {
+    return ByteBuffer.wrap(buf, 0, pos).slice();
+  }
+
   /** Drops everything written after {@code size} (used to rewind a failed attempt). */
   void truncate(int size) {
     pos = size;

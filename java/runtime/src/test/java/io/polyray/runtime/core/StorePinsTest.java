@@ -126,8 +126,15 @@ class StorePinsTest {
     assertFalse(late.isDone());
     calls.get(0).answer();
     late.get(5, TimeUnit.SECONDS);
-    calls.get(1).answer();
-    calls.get(2).answer();
+    // id 1 and the late id 3 go out in one or two calls (which thread pumps first varies).
+    for (int i = 1; i < calls.size(); i++) {
+      calls.get(i).answer();
+    }
+    int sent = 0;
+    for (Call c : calls) {
+      sent += c.ids.size();
+    }
+    assertEquals(3, sent);
     assertEquals(4, closed.get());
     assertEquals(0, p.waiting());
   }
