@@ -348,7 +348,7 @@ final class BorrowTracker {
       }
     }
     if (!owned.isEmpty()) {
-      w.references.addLent(owned, caller == null ? ByteString.EMPTY : caller.getWorkerId());
+      w.references.addLent(owned, caller == null ? ByteString.EMPTY : caller.getWorkerId(), caller);
     }
     for (Map.Entry<ByteString, List<ByteString>> e : others.entrySet()) {
       decide(otherOwners.get(e.getKey()), caller, List.of(), e.getValue(), List.of(), List.of());

@@ -109,6 +109,7 @@ public final class CoreWorker {
   final Channels channels;
   final MemoryStore memoryStore = new MemoryStore();
   final ReferenceCounter references;
+  private final BorrowerWatch borrowerWatch;
   final Codec codec;
   final NormalTaskSubmitter submitter;
   final ActorTaskSubmitter actorSubmitter;
@@ -174,12 +175,21 @@ public final class CoreWorker {
       public void lentReceived(Address owner, List<ByteString> oids) {
         borrows.onLentReceived(owner, oids);
       }
+
+      @Override
+      public void firstHolder() {
+        borrowerWatch.start();
+      }
     });
     this.codec = new Codec(new Hooks());
     this.driverTask = new TaskContext(IdGen.taskId(jobId));
     // The submitters meet the rest of the process only through these seams (unit tests
     // give them fakes instead).
     IoScheduler scheduler = IoScheduler.of(loop);
+    // Dead borrowers' borrows and lends are released (BorrowerWatch).
+    this.borrowerWatch = new BorrowerWatch(references, scheduler, (req, deadlineS, reply) -> gcsAsync()
+        .withDeadlineAfter(deadlineS, TimeUnit.SECONDS).getDeadWorkers(req, reply), workerId,
+        RuntimeSpec.BORROWERS_DEATH_WATCH_MS);
     TaskFinisher finisher = new Finisher();
     LeaseClient.Directory raylets = new LeaseClient.Directory() {
       @Override
@@ -683,6 +693,7 @@ public final class CoreWorker {
     if (shuttingDown) {
       return;
     }
+    borrowerWatch.close();
     CompletableFuture<Void> closed = new CompletableFuture<>();
     onIo(() -> {
       try {

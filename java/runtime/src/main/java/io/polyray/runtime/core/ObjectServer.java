@@ -215,7 +215,7 @@ final class ObjectServer {
    */
   public void serveUpdateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
     w.references.updateBorrowers(request.getBorrower().getWorkerId(), request.getAddedList(), request.getRemovedList(),
-        request.getLentList(), request.getLentReceivedList());
+        request.getLentList(), request.getLentReceivedList(), request.getBorrower());
     out.onNext(UpdateBorrowsReply.getDefaultInstance());
     out.onCompleted();
   }

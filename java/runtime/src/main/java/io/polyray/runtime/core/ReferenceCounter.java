@@ -28,6 +28,11 @@ import java.util.Set;
  * acknowledge are lent under the empty key and released by their first "added". Containers
  * a ref rarely needs are created on first use (lean refs).
  *
+ * <p>Dead holders (docs/ownership.md, "The reference protocol", Deaths): the counter keeps,
+ * per other process that borrows or is lent something here, how many (object, process)
+ * records it has and its address ({@link #holders}); the {@link BorrowerWatch} asks the GCS
+ * about them while any exist and calls {@link #dropBorrower} for each dead one.
+ *
  * <p>One lock guards the counts; the actions a change causes (RPCs) are handed to the
  * listener outside the lock, which must only schedule work.
  */
@@ -42,6 +47,18 @@ final class ReferenceCounter {
 
     /** Acknowledge lends of refs received in a task's return ({@code lent_received}). */
     default void lentReceived(Address owner, List<ByteString> oids) {}
+
+    /**
+     * The first holder (another process borrowing or lent something here) appeared: start
+     * watching for holders' deaths ({@link BorrowerWatch#start}).
+     */
+    default void firstHolder() {}
+  }
+
+  /** Another process that borrows or is lent owned objects here. */
+  private static final class Holder {
+    int records; // (object, holder) pairs: a borrow or a caller's lend entry
+    Address address;
   }
 
   private static final class Ref {
@@ -68,6 +85,7 @@ final class ReferenceCounter {
   }
 
   private final Map<ByteString, Ref> refs = new HashMap<>();
+  private final Map<ByteString, Holder> holders = new HashMap<>();
   private final Listener listener;
 
   ReferenceCounter(Listener listener) {
@@ -170,24 +188,39 @@ final class ReferenceCounter {
   }
 
   /** Owned references travelling inside a return value to a caller (empty: one that does not acknowledge). */
-  synchronized void addLent(List<ByteString> oids, ByteString caller) {
+  void addLent(List<ByteString> oids, ByteString caller) {
+    addLent(oids, caller, null);
+  }
+
+  /** As {@link #addLent(List, ByteString)}, with the caller's address (its death is watched). */
+  void addLent(List<ByteString> oids, ByteString caller, Address callerAddress) {
+    List<Runnable> actions = new ArrayList<>();
+    synchronized (this) {
+      lendLocked(oids, caller, callerAddress, actions);
+    }
+    actions.forEach(Runnable::run);
+  }
+
+  /** As {@link #addLent(List, ByteString)} for a caller that does not acknowledge. */
+  void addLent(List<ByteString> oids) {
+    addLent(oids, ByteString.EMPTY);
+  }
+
+  private void lendLocked(List<ByteString> oids, ByteString caller, Address address, List<Runnable> actions) {
     for (ByteString oid : oids) {
       Ref r = refs.get(oid);
       if (r != null && r.owned) {
         if (r.lent == null) {
           r.lent = new HashMap<>(2);
         }
-        r.lent.merge(caller, 1, Integer::sum);
+        if (r.lent.merge(caller, 1, Integer::sum) == 1 && !caller.isEmpty()) {
+          hold(caller, address, actions);
+        }
       }
     }
   }
 
-  /** As {@link #addLent(List, ByteString)} for a caller that does not acknowledge. */
-  synchronized void addLent(List<ByteString> oids) {
-    addLent(oids, ByteString.EMPTY);
-  }
-
-  private static void unlend(Ref r, ByteString caller) {
+  private void unlend(Ref r, ByteString caller) {
     Integer n = r.lent.get(caller);
     if (n == null) {
       return;
@@ -196,10 +229,83 @@ final class ReferenceCounter {
       r.lent.put(caller, n - 1);
     } else {
       r.lent.remove(caller);
+      if (!caller.isEmpty()) {
+        unhold(caller);
+      }
       if (r.lent.isEmpty()) {
         r.lent = null;
       }
     }
+  }
+
+  private void hold(ByteString holder, Address address, List<Runnable> actions) {
+    Holder h = holders.get(holder);
+    if (h == null) {
+      if (holders.isEmpty()) {
+        actions.add(listener::firstHolder);
+      }
+      h = new Holder();
+      holders.put(holder, h);
+    }
+    h.records++;
+    if (h.address == null && address != null) {
+      h.address = Address.newBuilder().setWorkerId(address.getWorkerId()).setNodeId(address.getNodeId()).build();
+    }
+  }
+
+  private void unhold(ByteString holder) {
+    Holder h = holders.get(holder);
+    if (h != null && --h.records <= 0) {
+      holders.remove(holder);
+    }
+  }
+
+  /**
+   * The other processes that borrow or are lent something owned here (their addresses;
+   * the worker id alone when none was given): those whose death must be watched.
+   */
+  synchronized List<Address> holders() {
+    List<Address> out = new ArrayList<>(holders.size());
+    for (Map.Entry<ByteString, Holder> e : holders.entrySet()) {
+      Address a = e.getValue().address;
+      out.add(a != null ? a : Address.newBuilder().setWorkerId(e.getKey()).build());
+    }
+    return out;
+  }
+
+  /** A borrower (or caller) process died: it holds nothing any more and nothing is lent to it. */
+  void dropBorrower(ByteString borrower) {
+    List<Runnable> actions = new ArrayList<>();
+    synchronized (this) {
+      holders.remove(borrower);
+      List<ByteString> hit = new ArrayList<>();
+      for (Map.Entry<ByteString, Ref> e : refs.entrySet()) {
+        Ref r = e.getValue();
+        boolean h = false;
+        if (r.borrowers != null && r.borrowers.remove(borrower)) {
+          if (r.borrowers.isEmpty()) {
+            r.borrowers = null;
+          }
+          h = true;
+        }
+        if (r.lent != null && r.lent.remove(borrower) != null) {
+          if (r.lent.isEmpty()) {
+            r.lent = null;
+          }
+          h = true;
+        }
+        if (h) {
+          hit.add(e.getKey());
+        }
+      }
+      for (ByteString oid : hit) {
+        Ref r = refs.get(oid);
+        if (r != null) {
+          release(oid, r, actions);
+        }
+      }
+    }
+    actions.forEach(Runnable::run);
   }
 
   /** A borrower registered or let go of owned objects. */
@@ -213,6 +319,12 @@ final class ReferenceCounter {
    */
   void updateBorrowers(ByteString borrower, List<ByteString> added, List<ByteString> removed,
       List<ByteString> lent, List<ByteString> lentReceived) {
+    updateBorrowers(borrower, added, removed, lent, lentReceived, null);
+  }
+
+  /** As above, with the borrower's address (its death is watched while it holds anything here). */
+  void updateBorrowers(ByteString borrower, List<ByteString> added, List<ByteString> removed,
+      List<ByteString> lent, List<ByteString> lentReceived, Address borrowerAddress) {
     List<Runnable> actions = new ArrayList<>();
     synchronized (this) {
       for (ByteString oid : added) {
@@ -221,19 +333,23 @@ final class ReferenceCounter {
           if (r.borrowers == null) {
             r.borrowers = new HashSet<>(2);
           }
-          r.borrowers.add(borrower);
+          if (r.borrowers.add(borrower)) {
+            hold(borrower, borrowerAddress, actions);
+          }
           if (r.lent != null) {
             unlend(r, ByteString.EMPTY);
           }
         }
       }
       if (!lent.isEmpty()) {
-        addLent(lent, borrower);
+        lendLocked(lent, borrower, borrowerAddress, actions);
       }
       for (ByteString oid : removed) {
         Ref r = refs.get(oid);
         if (r != null && r.owned && r.borrowers != null) {
-          r.borrowers.remove(borrower);
+          if (r.borrowers.remove(borrower)) {
+            unhold(borrower);
+          }
           if (r.borrowers.isEmpty()) {
             r.borrowers = null;
           }
