@@ -9,7 +9,8 @@ the store within the bound (the raylet reports the exit to the GCS at once;
 the owner asks the GCS every borrowers.death_watch_ms = 1 s). Without the
 death watch the object stays until the driver exits (the test fails). A
 second, live Python borrower keeps the object until it too is killed.
-A C++ driver owner with a Python borrower, the same.
+A C++ driver owner and a Java driver owner, each with a Python borrower, the
+same.
 """
 
 from __future__ import annotations
@@ -60,6 +61,45 @@ class Keeper:
     def pid(self):
         return os.getpid()
 '''
+
+
+JAVA_OWNER = """
+import io.polyray.api.ObjectRef;
+import io.polyray.api.PolyRay;
+import io.polyray.api.PolyRayConfig;
+import io.polyray.api.PyActorClass;
+import io.polyray.api.PyActorHandle;
+import io.polyray.api.PyActorMethod;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.util.ArrayList;
+import java.util.List;
+
+public class JavaBorrowerDeathOwner {
+  public static void main(String[] args) throws Exception {
+    PolyRay.init(new PolyRayConfig().setAddress(args[0]).setCodeSearchPath(List.of(args[1])).setNamespace("chaos"));
+    PyActorHandle keeper = PolyRay.actor(PyActorClass.of("bd_mod", "Keeper")).remote();
+    ObjectRef<byte[]> ref = PolyRay.put(new byte[1 << 20]);
+    List<Object> box = new ArrayList<>();
+    box.add(ref);
+    long kept = PolyRay.get(keeper.task(PyActorMethod.of("keep", Long.class), box).remote(), 120000);
+    long pid = PolyRay.get(keeper.task(PyActorMethod.of("pid", Long.class)).remote(), 120000);
+    System.out.println("{\\"pid\\": " + pid + ", \\"kept\\": " + kept + "}");
+    System.out.flush();
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+    in.readLine();
+    ref = null;
+    box = null;
+    for (int i = 0; i < 5; i++) {  // dropped Java refs are counted down by a Cleaner
+      System.gc();
+      Thread.sleep(50);
+    }
+    System.out.println("dropped");
+    System.out.flush();
+    in.readLine();
+  }
+}
+"""
 
 
 @polyray.remote
@@ -181,14 +221,28 @@ def test_killed_borrower_releases_the_drivers_object(head, lang):
     del keeper
 
 
-def test_killed_python_borrower_releases_a_cpp_drivers_object(head, tmp_path):
-    from xlang_support import build_cpp
+def _owner_cmd(lang: str, tmp_path) -> list[str]:
+    if lang == "cpp":
+        from xlang_support import build_cpp
 
+        return [build_cpp("chaos_borrower_death_driver",
+                          [os.path.join(HERE, "cpp_src", "borrower_death_driver.cc")], "exe")]
+    classpath = polyray.sdk.java_classpath()
+    src = tmp_path / "JavaBorrowerDeathOwner.java"
+    src.write_text(JAVA_OWNER)
+    classes = tmp_path / "owner_classes"
+    build = subprocess.run(["javac", "-cp", ":".join(classpath), "-d", str(classes), str(src)],
+                           capture_output=True, text=True, timeout=240)
+    assert build.returncode == 0, build.stderr[-3000:]
+    return ["java", "-cp", ":".join([str(classes), *classpath]), "JavaBorrowerDeathOwner"]
+
+
+@pytest.mark.parametrize("lang", ["cpp", "java"])
+def test_killed_python_borrower_releases_a_cpp_or_java_drivers_object(head, tmp_path, lang):
     (tmp_path / "bd_mod.py").write_text(BD_MODULE)
-    driver = build_cpp("chaos_borrower_death_driver",
-                       [os.path.join(HERE, "cpp_src", "borrower_death_driver.cc")], "exe")
+    cmd = _owner_cmd(lang, tmp_path)
     before = head.store()
-    owner = subprocess.Popen([driver, head.address, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    owner = subprocess.Popen([*cmd, head.address, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=driver_env({"POLYRAY_PYTHON": PYTHON}),
                              start_new_session=True)
     try:
@@ -202,7 +256,7 @@ def test_killed_python_borrower_releases_a_cpp_drivers_object(head, tmp_path):
         owner.stdin.flush()
         assert read_line(owner, 30).strip() == "dropped"
         assert _wait_store(head, before, BOUND_S), (
-            f"c++ owner: the store holds {head.store()} {BOUND_S} s after the borrower's SIGKILL, not {before}")
-        print(f"c++ owner, python borrower SIGKILLed -> object freed in {time.monotonic() - t0:.2f} s")
+            f"{lang} owner: the store holds {head.store()} {BOUND_S} s after the borrower's SIGKILL, not {before}")
+        print(f"{lang} owner, python borrower SIGKILLed -> object freed in {time.monotonic() - t0:.2f} s")
     finally:
         stop_process(owner)
