@@ -221,6 +221,22 @@ def test_killed_borrower_releases_the_drivers_object(head, lang):
     del keeper
 
 
+def test_actor_ended_by_kill_releases_the_drivers_object(head):
+    """polyray.kill: the GCS ends the actor and its raylet stops the worker (a stop,
+    not a crash), which the raylet still records with the GCS for owners."""
+    before = head.store()
+    ref = polyray.put(b"x" * SIZE)
+    keeper = Keeper.remote()
+    assert polyray.get(keeper.keep.remote([ref]), timeout=60) == 1
+    assert head.store()[0] == before[0] + 1
+    t0 = time.monotonic()
+    polyray.kill(keeper)
+    del ref
+    gc.collect()
+    assert _wait_store(head, before, BOUND_S), f"the store holds {head.store()} {BOUND_S} s after kill, not {before}"
+    print(f"killed actor -> object freed in {time.monotonic() - t0:.2f} s")
+
+
 def _owner_cmd(lang: str, tmp_path) -> list[str]:
     if lang == "cpp":
         from xlang_support import build_cpp

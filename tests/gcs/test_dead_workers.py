@@ -10,7 +10,7 @@ import pytest
 
 from polyray.protocol import common_pb2, gcs_pb2
 
-from .harness import RPC_TIMEOUT, cluster, eventually, run
+from .harness import RPC_TIMEOUT, actor_spec, cluster, eventually, run
 
 
 def _addr(worker_id: bytes, node_id: bytes = b"") -> common_pb2.Address:
@@ -45,6 +45,21 @@ async def test_reported_finished_and_node_deaths_are_dead_others_alive() -> None
                                     timeout=RPC_TIMEOUT)
         await eventually(lambda: not c.server.nodes.is_alive(doomed.node_id), timeout=10)
         assert await _dead(c, asked) == {crashed, on_doomed}
+
+
+@run
+async def test_a_worker_the_raylet_stopped_is_recorded_only() -> None:
+    async with cluster() as c:
+        await c.add_node({"CPU": 8.0})
+        job = await c.new_job()
+        owner = os.urandom(28)
+        owned = actor_spec(job, caller_worker=owner)
+        await c.register_actor(owned)
+        await c.wait_state(owned.actor_id, [gcs_pb2.ALIVE])
+        await c.stub.ReportWorkerDeath(gcs_pb2.ReportWorkerDeathRequest(worker_id=owner, stopped_by_raylet=True),
+                                       timeout=RPC_TIMEOUT)
+        assert await _dead(c, [_addr(owner)]) == {owner}
+        assert (await c.info(owned.actor_id)).state == gcs_pb2.ALIVE, "a stop is not a crash: its actors live on"
 
 
 @run

@@ -70,7 +70,9 @@ async def test_idle_worker_stopped_after_timeout(tmp_path):
         await h.give_back(reply)
         await wait_for(lambda: not h.raylet.pool.workers, timeout=10, what="idle worker stopped")
         await wait_for(lambda: not _alive(pid), what="idle worker process gone")
-        assert not h.gcs.deaths  # an idle stop is not a crash
+        # An idle stop is not a crash; the GCS records it for owners watching borrowers.
+        await wait_for(lambda: h.gcs.deaths, what="stop recorded")
+        assert [d.stopped_by_raylet for d in h.gcs.deaths] == [True]
 
 
 async def test_prestarted_workers_survive_idle_timeout(tmp_path):

@@ -301,6 +301,11 @@ class ActorDirectory:
         check_id(request.worker_id, "worker_id", WORKER_ID_SIZE)
         check_id(request.node_id, "node_id", NODE_ID_SIZE, optional=True)
         check_id(request.actor_id, "actor_id", ACTOR_ID_SIZE, optional=True)
+        if request.stopped_by_raylet:
+            # Not a crash: only owners watching their borrowers need to know.
+            for listener in self.worker_death_listeners:
+                listener(request.worker_id)
+            return gcs_pb2.ReportWorkerDeathReply()
         cause = request.cause
         if cause.ByteSize() == 0:
             cause = error_record(common_pb2.WORKER_CRASHED, f"worker {request.worker_id.hex()} died")

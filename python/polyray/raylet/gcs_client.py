@@ -63,13 +63,14 @@ class GcsClient:
 
     async def report_worker_death(
         self, worker_id: bytes, node_id: bytes, actor_id: bytes, cause: common_pb2.ErrorRecord,
-        *, driver_job_id: bytes = b"",
+        *, driver_job_id: bytes = b"", stopped_by_raylet: bool = False,
     ) -> None:
-        """ReportWorkerDeath for a worker (or, with ``driver_job_id``, a driver) that died."""
+        """ReportWorkerDeath for a worker (or, with ``driver_job_id``, a driver) that died
+        (``stopped_by_raylet``: one the raylet stopped itself, recorded for owners only)."""
         await self._stub.ReportWorkerDeath(
             gcs_pb2.ReportWorkerDeathRequest(
                 worker_id=worker_id, node_id=node_id, actor_id=actor_id, cause=cause,
-                is_driver=bool(driver_job_id), job_id=driver_job_id,
+                is_driver=bool(driver_job_id), job_id=driver_job_id, stopped_by_raylet=stopped_by_raylet,
             ),
             timeout=self.rpc_timeout_s,
         )

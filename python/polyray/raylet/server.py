@@ -226,7 +226,16 @@ class RayletServer:
                 log.warning("reclaiming the pins of pid %d failed: %s", pid, exc)
         self.objects.free_owned_by(worker.worker_id)
         if worker.stop_reason is not None:
-            return  # the raylet stopped it: idle, returned with disconnect, shutdown
+            # The raylet stopped it (idle, returned with disconnect, its actor's
+            # lease ended, shutdown): not a crash, but owners still release what
+            # it borrowed (GetDeadWorkers). At shutdown the node's death says it.
+            if self._stop_task is None:
+                try:
+                    await self.gcs.report_worker_death(worker.worker_id, self.config.node_id, b"",
+                                                       common_pb2.ErrorRecord(), stopped_by_raylet=True)
+                except grpc.aio.AioRpcError as exc:
+                    log.info("could not record the stop of %r with the GCS: %s", worker, exc.details())
+            return
         # Even an idle worker that crashed is reported: it may own actors and
         # objects (created by the tasks it ran), which die with it.
         await self._report_death(worker, code)
