@@ -5,13 +5,16 @@ refused (docs/security.md)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
-from xlang_support import cpp_lib, xlang_java_classes  # noqa: F401 — fixtures
+from chaos_util import compile_java_driver
+from test_driver_servers import HERE, JAVA_DRIVER
+from xlang_support import build_cpp, cpp_lib, xlang_java_classes  # noqa: F401 — fixtures
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -31,7 +34,7 @@ DRIVER = textwrap.dedent("""
             self.n += k
             return self.n
 
-    polyray.init(num_cpus=2, code_search_path=sys.argv[1:])
+    polyray.init(num_cpus=2, code_search_path=sys.argv[1:3])
     from polyray.core.object_ref import get_core
     core = get_core()
     assert core.ctx.address.push_port == 0
@@ -56,6 +59,29 @@ DRIVER = textwrap.dedent("""
     with auth.channel(core.gcs_address) as ch:
         n = len(gcs_pb2_grpc.GcsServiceStub(ch).GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=10).nodes)
         print("tls with the certificate", "served", n)
+
+    # Java and C++ drivers join the TLS cluster; their servers speak TLS too.
+    import json, subprocess, time, psutil
+    for label, cmd in json.loads(sys.argv[4]).items():
+        p = subprocess.Popen(cmd + [core.gcs_address], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready", label
+        ports = []
+        deadline = time.monotonic() + 30
+        while not ports and time.monotonic() < deadline:
+            ports = [c.laddr.port for c in psutil.Process(p.pid).net_connections(kind="tcp")
+                     if c.status == psutil.CONN_LISTEN]
+            time.sleep(0.05)
+        target = f"127.0.0.1:{ports[0]}"
+        codes = []
+        for ch in (grpc.insecure_channel(target), auth.channel(target)):
+            try:
+                ch.unary_unary("/polyray.rpc.CoreWorkerService/CancelTask")(b"", metadata=md, timeout=5)
+                codes.append("OK")
+            except grpc.RpcError as e:
+                codes.append(e.code().name)
+        p.stdin.write("\\n"); p.stdin.flush()
+        tls = "served" if codes[1] not in ("UNAVAILABLE", "UNAUTHENTICATED") else "refused " + codes[1]
+        print(label, "driver", "plaintext", codes[0], "tls", tls, "exit", p.wait(60))
     polyray.shutdown()
 """)
 
@@ -72,10 +98,15 @@ def test_a_tls_cluster_runs_every_language_and_refuses_plaintext(tmp_path, cpp_l
     assert env["POLYRAY_USE_TLS"] == "1"
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
-    done = subprocess.run([sys.executable, str(script), cpp_lib, xlang_java_classes, str(certs / "ca.crt")],
+    java_cmd, _ = compile_java_driver(tmp_path / "java", "authtest.IdleDriver", JAVA_DRIVER)
+    cpp_cmd = [build_cpp("idle_driver", [os.path.join(HERE, "cpp_src", "idle_driver.cc")], "exe")]
+    drivers = json.dumps({"java": java_cmd, "cpp": cpp_cmd})
+    done = subprocess.run([sys.executable, str(script), cpp_lib, xlang_java_classes, str(certs / "ca.crt"), drivers],
                           capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp_path))
     out = done.stdout
     assert done.returncode == 0, out + done.stderr[-4000:]
     for line in ("py task 2", "py actor 3", "java task 5", "java actor 11", "cpp task 42", "cpp actor 2",
-                 "plaintext refused", "tls without a client certificate refused", "tls with the certificate served 1"):
+                 "plaintext refused", "tls without a client certificate refused", "tls with the certificate served 1",
+                 "java driver plaintext UNAVAILABLE tls served exit 0",
+                 "cpp driver plaintext UNAVAILABLE tls served exit 0"):
         assert line in out, out
