@@ -18,10 +18,13 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-
-import polyray  # noqa: E402
-from polyray.core import object_getter  # noqa: E402
+try:
+    # Already importable: the editable install, or the Ray stand-in of
+    # benchmarks/scale_compare.py, which imports tree/walk from here.
+    import polyray
+except ImportError:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    import polyray
 
 
 @polyray.remote
@@ -70,6 +73,7 @@ def main() -> None:
     ap.add_argument("--unbounded", action="store_true")
     args = ap.parse_args()
     if args.unbounded:
+        from polyray.core import object_getter
         object_getter.MAX_IDS_PER_FETCH = 1
         object_getter.MAX_FETCHES_PER_OWNER = 1 << 30
     polyray.init(num_cpus=2)
