@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from polyray.protocol import auth, common_pb2
+from polyray.protocol import auth, common_pb2, lease_proof
 
 
 class LaunchError(Exception):
@@ -35,6 +35,8 @@ class LaunchContext:
     store_name: str
     session_dir: str
     code_search_path: tuple[str, ...] = ()
+    #: The worker's lease key (protocol/lease_proof.py); empty: none given.
+    lease_key: bytes = b""
 
     def polyray_env(self) -> dict[str, str]:
         """The POLYRAY_* variables every worker, of any language, reads."""
@@ -53,6 +55,9 @@ class LaunchContext:
             # The cluster token (or POLYRAY_AUTH_MODE=disabled): every worker
             # of every language authenticates with the raylet's own.
             **auth.child_env(),
+            # The key the raylet signs this worker's leases with: the worker
+            # runs normal tasks only from a holder of its current lease.
+            lease_proof.KEY_ENV: self.lease_key.hex(),
         }
 
 

@@ -33,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from polyray.protocol import common_pb2, raylet_pb2
+from polyray.protocol import common_pb2, lease_proof, raylet_pb2
 from polyray.raylet.bundles import BundleTable, GroupLookup, bundle_pool, unschedulable
 from polyray.raylet.cluster_view import ClusterView, RemoteNode
 from polyray.raylet.resources import NodeResources, ResourceSet, format_resources
@@ -419,6 +419,8 @@ class LeaseManager:
                     worker_id=worker.worker_id, push_port=worker.push_port,
                 ),
                 worker_pid=worker.reported_pid or worker.pid,
+                proof=lease_proof.make(worker.lease_key, lease.lease_id, spec.caller.worker_id)
+                if worker.lease_key else None,
             ),
         )
 

@@ -299,6 +299,7 @@ class WorkerPool:
                 store_name=self._config.store_name,
                 session_dir=self._config.session_dir,
                 code_search_path=worker.code_search_path,
+                lease_key=worker.lease_key,
             )
             try:
                 command = launcher.build(ctx)

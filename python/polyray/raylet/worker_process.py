@@ -11,6 +11,7 @@ import signal
 import time
 from collections.abc import Callable
 
+from polyray.protocol import lease_proof
 from polyray.raylet.launchers import LaunchCommand
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ class WorkerProcess:
         #: Its push port (0: callers use the gRPC PushTasks at ``port``).
         self.push_port: int = 0
         self.lease_id: bytes | None = None
+        #: The key its lease proofs are signed with (protocol/lease_proof.py).
+        self.lease_key: bytes = lease_proof.new_key() if lease_proof.checking() else b""
         self.actor_id: bytes = b""
         self.idle_since = time.monotonic()
         self.started_at = time.monotonic()
