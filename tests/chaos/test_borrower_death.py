@@ -115,6 +115,35 @@ class Keeper:
         return os.getpid()
 
 
+BORROWING_DRIVER = """
+import os, sys
+import polyray
+
+polyray.init(address=sys.argv[1], namespace="chaos")
+giver = polyray.get_actor("giver", namespace="chaos")
+box = polyray.get(giver.give.remote(), timeout=120)  # [ref]: borrowed from the actor
+print(os.getpid(), flush=True)
+sys.stdin.readline()  # SIGKILLed meanwhile
+"""
+
+
+@polyray.remote
+class Giver:
+    """Owns an object and hands out refs to it."""
+
+    def __init__(self) -> None:
+        self.ref = None
+
+    def give(self) -> list:
+        self.ref = polyray.put(b"x" * SIZE)
+        return [self.ref]
+
+    def drop(self) -> bool:
+        self.ref = None
+        gc.collect()
+        return True
+
+
 class Head:
     """A daemon head, gRPC views of its GCS and raylet, and this process as its driver."""
 
@@ -235,6 +264,33 @@ def test_actor_ended_by_kill_releases_the_drivers_object(head):
     gc.collect()
     assert _wait_store(head, before, BOUND_S), f"the store holds {head.store()} {BOUND_S} s after kill, not {before}"
     print(f"killed actor -> object freed in {time.monotonic() - t0:.2f} s")
+
+
+def test_killed_driver_borrower_releases_a_workers_object(head, tmp_path):
+    """The borrower is another job's driver (SIGKILLed: its raylet's pid poll
+    reports it); the owner is a Python actor."""
+    before = head.store()
+    giver = Giver.options(name="giver", namespace="chaos").remote()
+    script = tmp_path / "borrowing_driver.py"
+    script.write_text(BORROWING_DRIVER)
+    proc = subprocess.Popen([PYTHON, str(script), head.address], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=driver_env(), start_new_session=True)
+    try:
+        pid = int(read_line(proc, 120))
+        assert head.store()[0] == before[0] + 1
+        assert polyray.get(giver.drop.remote(), timeout=60)
+        time.sleep(KEEP_S)
+        assert head.store()[0] == before[0] + 1, "freed while the driver still borrows it"
+        assert pid == proc.pid
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)  # reaped: a zombie's pid still looks alive to its raylet
+        assert _wait_store(head, before, BOUND_S), (
+            f"the store holds {head.store()} {BOUND_S} s after the borrowing driver's SIGKILL, not {before}")
+        print(f"driver borrower SIGKILLed -> object freed in {time.monotonic() - t0:.2f} s")
+    finally:
+        stop_process(proc)
+        polyray.kill(giver)
 
 
 def _owner_cmd(lang: str, tmp_path) -> list[str]:
