@@ -33,6 +33,7 @@ from .node_table import NodeTable
 from .placement_groups import PlacementGroups
 from .placement_scheduler import PlacementScheduler
 from .storage import InMemoryStorage, Storage
+from .task_events import TaskEvents
 
 SERVICE = "polyray.rpc.GcsService"
 
@@ -124,6 +125,7 @@ class GcsServer:
         self.dead_workers = DeadWorkers(self.nodes, self.jobs)
         self.jobs.finished_listeners.append(self.dead_workers.on_job_finished)
         self.actors.worker_death_listeners.append(self.dead_workers.record)
+        self.task_events = TaskEvents()
         self._server: grpc.aio.Server | None = None
         self._host = ""
         self._port = 0
@@ -131,7 +133,7 @@ class GcsServer:
     def _handlers(self) -> dict[str, grpc.RpcMethodHandler]:
         components: list[object] = [
             self.nodes, self.jobs, self.actors, self.kv, self.functions, self.logs, self.placement_groups,
-            self.dead_workers,
+            self.dead_workers, self.task_events,
         ]
         handlers: dict[str, grpc.RpcMethodHandler] = {}
         service = gcs_pb2.DESCRIPTOR.services_by_name["GcsService"]

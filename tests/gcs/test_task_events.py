@@ -1,0 +1,117 @@
+"""The GCS's task event rings: folding, bounds, drop counts, filters, pages; over real gRPC."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from polyray.gcs.task_events import TaskEvents
+from polyray.protocol import common_pb2, gcs_pb2
+
+from .harness import RPC_TIMEOUT, cluster, run
+
+pytestmark = pytest.mark.timeout(30)
+
+JOB1 = b"\1\0\0\0"
+JOB2 = b"\2\0\0\0"
+NODE = b"n" * 28
+WORKER = b"w" * 28
+
+
+def tid(i: int, job: bytes = JOB1) -> bytes:
+    return i.to_bytes(20, "little") + job
+
+
+def ev(i: int, state: int, ts: int, *, job: bytes = JOB1, attempt: int = 0, **kw) -> gcs_pb2.TaskEvent:
+    return gcs_pb2.TaskEvent(task_id=tid(i, job), job_id=job, attempt=attempt, state=state, timestamp_ns=ts, **kw)
+
+
+def test_events_of_one_attempt_fold_into_one_row_whatever_their_order() -> None:
+    t = TaskEvents()
+    # The worker's FINISHED arrives before the owner's SUBMITTED.
+    t.add(ev(1, gcs_pb2.RUNNING, 20, node_id=NODE, worker_id=WORKER, language=common_pb2.JAVA))
+    t.add(ev(1, gcs_pb2.FINISHED, 30, node_id=NODE, worker_id=WORKER))
+    t.add(ev(1, gcs_pb2.SUBMITTED, 10, name="m.f", language=common_pb2.JAVA))
+    t.add(ev(1, gcs_pb2.PENDING_NODE, 11))
+    rows = t.query(gcs_pb2.GetTaskEventsRequest()).tasks
+    assert len(rows) == 1
+    r = rows[0]
+    assert r.state == gcs_pb2.FINISHED and r.name == "m.f" and r.language == common_pb2.JAVA
+    assert (r.submitted_ns, r.pending_node_ns, r.running_ns, r.finished_ns) == (10, 11, 20, 30)
+    assert r.node_id == NODE and r.worker_id == WORKER
+    # A retry is another row; a failure keeps its kind and message.
+    t.add(ev(1, gcs_pb2.FAILED, 40, attempt=1, error_kind=common_pb2.WORKER_CRASHED, error_message="boom"))
+    rows = t.query(gcs_pb2.GetTaskEventsRequest(states=[gcs_pb2.FAILED])).tasks
+    assert [(r.attempt, r.error_kind, r.error_message) for r in rows] == [(1, common_pb2.WORKER_CRASHED, "boom")]
+
+
+def test_ring_per_job_drops_oldest_and_counts() -> None:
+    t = TaskEvents(ring_size_per_job=5)
+    for i in range(12):
+        t.add(ev(i, gcs_pb2.SUBMITTED, i))
+    t.add(ev(0, gcs_pb2.SUBMITTED, 0, job=JOB2))
+    t.add_dropped_at_source(JOB1, 7)
+    reply = t.query(gcs_pb2.GetTaskEventsRequest(job_id=JOB1))
+    assert [r.task_id for r in reply.tasks] == [tid(i) for i in range(7, 12)]
+    assert reply.total == 5
+    assert [(d.job_id, d.count) for d in reply.dropped_at_gcs] == [(JOB1, 7)]
+    assert [(d.job_id, d.count) for d in reply.dropped_at_source] == [(JOB1, 7)]
+    assert t.dropped(JOB2) == (0, 0)
+    assert len(t) == 6  # the other job's ring is its own
+
+
+def test_pages_cover_every_row_once_and_are_capped() -> None:
+    t = TaskEvents(max_per_query=4)
+    for i in range(10):
+        t.add(ev(i, gcs_pb2.SUBMITTED, i, job=JOB1 if i % 2 else JOB2))
+    seen: list[bytes] = []
+    token = ""
+    pages = 0
+    while True:
+        reply = t.query(gcs_pb2.GetTaskEventsRequest(limit=100, page_token=token))  # capped at 4
+        assert len(reply.tasks) <= 4 and reply.total == 10
+        seen += [r.task_id for r in reply.tasks]
+        pages += 1
+        token = reply.next_page_token
+        if not token:
+            break
+    assert pages == 3
+    assert seen == [tid(i, JOB1 if i % 2 else JOB2) for i in range(10)]  # oldest first across jobs
+    # Filters: name, language, state, task id.
+    t.add(ev(3, gcs_pb2.RUNNING, 50, name="x.y", language=common_pb2.CPP))
+    assert [r.task_id for r in t.query(gcs_pb2.GetTaskEventsRequest(name="x.y")).tasks] == [tid(3)]
+    assert t.query(gcs_pb2.GetTaskEventsRequest(languages=[common_pb2.CPP])).total == 1
+    assert t.query(gcs_pb2.GetTaskEventsRequest(states=[gcs_pb2.RUNNING])).total == 1
+    assert t.query(gcs_pb2.GetTaskEventsRequest(task_id=tid(4, JOB2))).total == 1
+    assert t.query(gcs_pb2.GetTaskEventsRequest(job_id=b"\x09\0\0\0")).total == 0
+
+
+@run
+async def test_add_and_get_over_grpc_with_bad_input() -> None:
+    async with cluster() as c:
+        await c.stub.AddTaskEvents(gcs_pb2.AddTaskEventsRequest(
+            events=[ev(1, gcs_pb2.SUBMITTED, 1), ev(1, gcs_pb2.FINISHED, 2)],
+            dropped=[gcs_pb2.DroppedTaskEvents(job_id=JOB1, count=3)]), timeout=RPC_TIMEOUT)
+        reply = await c.stub.GetTaskEvents(gcs_pb2.GetTaskEventsRequest(job_id=JOB1), timeout=RPC_TIMEOUT)
+        assert [r.state for r in reply.tasks] == [gcs_pb2.FINISHED]
+        assert reply.dropped_at_source[0].count == 3
+        bad = [
+            gcs_pb2.AddTaskEventsRequest(events=[gcs_pb2.TaskEvent(task_id=b"short", job_id=JOB1, state=1)]),
+            gcs_pb2.AddTaskEventsRequest(events=[gcs_pb2.TaskEvent(task_id=tid(1), job_id=JOB1)]),
+            gcs_pb2.AddTaskEventsRequest(dropped=[gcs_pb2.DroppedTaskEvents(job_id=JOB1, count=-1)]),
+        ]
+        for request in bad:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await c.stub.AddTaskEvents(request, timeout=RPC_TIMEOUT)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        for request2 in (gcs_pb2.GetTaskEventsRequest(page_token="nope"), gcs_pb2.GetTaskEventsRequest(limit=-1)):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await c.stub.GetTaskEvents(request2, timeout=RPC_TIMEOUT)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        for method in ("AddTaskEvents", "GetTaskEvents"):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await c.channel.unary_unary(f"/polyray.rpc.GcsService/{method}")(b"\xff\xff\xff\xff",
+                                                                                  timeout=RPC_TIMEOUT)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        # Still serving.
+        assert (await c.stub.GetTaskEvents(gcs_pb2.GetTaskEventsRequest(), timeout=RPC_TIMEOUT)).total == 1
