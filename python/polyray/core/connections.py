@@ -26,9 +26,10 @@ from polyray.protocol import gcs_pb2_grpc as gcs_grpc
 from polyray.protocol import raylet_pb2_grpc as rl_grpc
 
 
-async def push_requests(queue: asyncio.Queue):
+async def push_requests(queue: asyncio.Queue, lease: pb.LeaseProof | None = None):
     """The request stream of a PushTasks call: lists of specs from ``queue``
-    (None ends it), whatever queued up meanwhile coalesced into one message."""
+    (None ends it), whatever queued up meanwhile coalesced into one message;
+    the first carries ``lease`` (the caller's lease proof) when given."""
     while True:
         specs = await queue.get()
         if specs is None:
@@ -39,7 +40,11 @@ async def push_requests(queue: asyncio.Queue):
                 queue.put_nowait(None)
                 break
             specs.extend(more)
-        yield cw.PushTasksRequest(tasks=specs)
+        req = cw.PushTasksRequest(tasks=specs)
+        if lease is not None:
+            req.lease.CopyFrom(lease)
+            lease = None
+        yield req
 
 
 class Connections:
@@ -101,7 +106,8 @@ class Connections:
         return stub
 
     def open_push_stream(self, worker: pb.Address, on_reply: Callable[[Any], None],
-                         own_channel: bool = False) -> tuple[Any, Any, grpc.aio.Channel | None]:
+                         own_channel: bool = False, lease: pb.LeaseProof | None = None,
+                         ) -> tuple[Any, Any, grpc.aio.Channel | None]:
         """A PushTasks stream to a worker (on the loop): ``(call, queue, channel)``.
 
         ``queue.put_nowait(specs)`` pushes TaskSpecs (None ends the stream)
@@ -111,14 +117,15 @@ class Connections:
         cached channel to the worker, or with ``own_channel`` on a new one
         returned as ``channel`` for the caller to close (an actor restarted
         at the same address must not reuse the dead process's connection).
+        ``lease``: the lease proof a stream of normal tasks shows first.
         """
         if worker.push_port and self.use_push_port:
-            conn = PushConnection(worker.host, worker.push_port, on_reply)
+            conn = PushConnection(worker.host, worker.push_port, on_reply, lease)
             return conn, conn, None
         channel = aio_channel(address_str(worker)) if own_channel else None
         queue: asyncio.Queue = asyncio.Queue()
         stub = cw_grpc.CoreWorkerServiceStub(channel or self.channel_to(worker))
-        return stub.PushTasks(push_requests(queue)), queue, channel
+        return stub.PushTasks(push_requests(queue, lease)), queue, channel
 
     async def close(self) -> None:
         """Close every channel (shutdown)."""

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable
 
 from polyray.core.rpc import MAX_MESSAGE
-from polyray.protocol import auth, validation
+from polyray.protocol import auth, lease_proof, validation
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol.validation import InvalidInput
@@ -97,8 +97,11 @@ class PushConnection(asyncio.Protocol):
     fails or the worker closes it with results outstanding.
     """
 
-    def __init__(self, host: str, port: int, on_reply: Callable[[cw.PushTasksReply], None]) -> None:
+    def __init__(self, host: str, port: int, on_reply: Callable[[cw.PushTasksReply], None],
+                 lease: pb.LeaseProof | None = None) -> None:
         self._where = f"{host}:{port}"
+        #: The caller's lease proof, shown in the first frame (normal tasks).
+        self._lease = lease
         self._loop = asyncio.get_running_loop()
         self._on_reply = on_reply
         self._transport: asyncio.Transport | None = None
@@ -184,7 +187,11 @@ class PushConnection(asyncio.Protocol):
         if self._out:
             specs, self._out = self._out, []
             self._outstanding += len(specs)
-            t.write(frame(cw.PushTasksRequest(tasks=specs)))
+            req = cw.PushTasksRequest(tasks=specs)
+            if self._lease is not None:
+                req.lease.CopyFrom(self._lease)
+                self._lease = None
+            t.write(frame(req))
         if self._no_more and not self._eof_sent:
             self._eof_sent = True
             t.write_eof()
@@ -294,6 +301,7 @@ class _ServedConnection:
         self._read_closed = False
         self._broken = False
         self._hello = False  # the first frame (PushHello) was read and matched
+        self._lease = lease_proof.StreamLease()  # what this connection proved (lease_proof.py)
 
     def on_readable(self) -> None:
         try:
@@ -325,7 +333,10 @@ class _ServedConnection:
         except Exception as e:  # noqa: BLE001 — a bad frame ends this connection, not the worker
             self._drop(f"bad frame: {e}")
             return
+        guard = lease_proof.GUARD
         for req in requests:
+            if req.HasField("lease"):
+                self._lease = guard.open(req, self._lease)
             for spec in req.tasks:
                 try:
                     validation.check_task_spec(spec)
@@ -338,6 +349,14 @@ class _ServedConnection:
                     with self._lock:
                         self._pending += 1
                     self.reply(validation.invalid_task_result(spec, e, worker))
+                    continue
+                why = guard.refusal(self._lease, spec) if guard.key is not None else None
+                if why is not None:
+                    worker = self._listener.worker_id.hex()[:12]
+                    print(f"polyray: worker {worker}: refusing task {spec.task_id.hex()}: {why}", file=sys.stderr)
+                    with self._lock:
+                        self._pending += 1
+                    self.reply(lease_proof.refused_result(spec, why, worker))
                     continue
                 with self._lock:
                     self._pending += 1

@@ -27,7 +27,7 @@ from polyray.core.worker_context import WorkerContext
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
-from polyray.protocol import validation
+from polyray.protocol import lease_proof, validation
 from polyray.protocol.rpc_guard import Malformed, guard_unary, safe_deserializer
 from polyray.protocol.runtime_spec import IDLE_EXIT_ANSWER_MS
 from polyray.protocol.validation import InvalidInput
@@ -66,7 +66,11 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
         worker = self._ctx.worker_id.hex()[:12]
         bad: list[str] = []
 
+        guard = lease_proof.GUARD
+        stream_lease = lease_proof.StreamLease()
+
         async def reader() -> None:
+            nonlocal stream_lease
             try:
                 async for req in request_iterator:
                     if isinstance(req, Malformed):
@@ -77,6 +81,8 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
                     except InvalidInput as e:
                         bad.append(str(e))
                         return
+                    if req.HasField("lease"):
+                        stream_lease = guard.open(req, stream_lease)
                     for spec in req.tasks:
                         try:
                             validation.check_task_spec(spec)
@@ -88,6 +94,13 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
                             state["pending"] += 1
                             out.put_nowait(validation.invalid_task_result(spec, e, worker))
                             continue
+                        if guard.key is not None:
+                            why = guard.refusal(stream_lease, spec)
+                            if why is not None:
+                                log.warning("worker %s: refusing task %s: %s", worker, spec.task_id.hex(), why)
+                                state["pending"] += 1
+                                out.put_nowait(lease_proof.refused_result(spec, why, worker))
+                                continue
                         state["pending"] += 1
                         executor.enqueue(spec, reply)
             finally:

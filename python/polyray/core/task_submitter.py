@@ -73,14 +73,14 @@ class LeaseConnections(Protocol):
         """A stub to another process's CoreWorkerService."""
 
     def open_push_stream(self, worker: pb.Address, on_reply: Callable[[Any], None],
-                         own_channel: bool = False) -> tuple[Any, Any, Any]:
+                         own_channel: bool = False, lease: pb.LeaseProof | None = None) -> tuple[Any, Any, Any]:
         """A PushTasks stream to a worker: ``(call, queue, channel)``."""
 
 
 class _Lease:
     __slots__ = ("lease_id", "worker_id", "address", "key", "queue", "inflight", "call",
                  "reader", "dead", "linger", "avg_us", "last_result", "raylet", "raylet_address",
-                 "single_use", "used", "node_died")
+                 "single_use", "used", "node_died", "proof")
 
     def __init__(self, reply: rl.RequestWorkerLeaseReply, key: tuple, raylet=None, raylet_address: str = "") -> None:
         # The raylet that granted the lease (another node's after a spill-over):
@@ -88,6 +88,8 @@ class _Lease:
         self.raylet = raylet
         self.raylet_address = raylet_address
         self.lease_id = reply.lease_id
+        #: Shown to the worker first on the lease's stream (lease_proof.py).
+        self.proof = reply.proof if reply.HasField("proof") else None
         # SPREAD tasks each get a lease of their own (the raylet places each
         # one), so a lease is not reused for the next task of its class.
         self.single_use = key[2] == _SPREAD
@@ -282,7 +284,7 @@ class NormalTaskSubmitter:
 
     def _open_stream(self, lease: _Lease) -> None:
         lease.call, lease.queue, _ = self._connections.open_push_stream(
-            lease.address, lambda reply: self._on_reply(lease, reply))
+            lease.address, lambda reply: self._on_reply(lease, reply), lease=lease.proof)
         lease.reader = asyncio.ensure_future(self._read_replies(lease))
 
     async def _read_replies(self, lease: _Lease) -> None:
@@ -314,6 +316,9 @@ class NormalTaskSubmitter:
         took = now - (max(lease.last_result, t.pushed_at) if pipelined else t.pushed_at)
         lease.last_result = now
         lease.avg_us = next_task_time_average(lease.avg_us, took * 1e6)
+        if result.lease_refused:
+            self._on_refused(lease, t, result)
+            return
         spec = t.spec
         if (result.is_application_error and spec.retry_exceptions and can_retry(spec.attempt, spec.max_retries)
                 and not t.cancelled):
@@ -321,6 +326,30 @@ class NormalTaskSubmitter:
             return
         if result.worker_exiting:
             lease.dead = True
+        self._finisher.complete(spec, result.returns, t.arg_ids)
+        self._tasks.pop(spec.task_id, None)
+        self._spared.pop(spec.task_id, None)
+
+    def _on_refused(self, lease: _Lease, t: PendingTask, result: cw.TaskResult) -> None:
+        """The worker refused the task: this caller's lease on it is missing,
+        wrong or stale (docs/fault-tolerance.md, "Bad input"). The lease is
+        dropped (returned once its stream is idle) and the task goes back to
+        the queue for a new lease, charged as a retry; with none left it fails
+        with the refusal (a LeaseRefused error)."""
+        if not lease.dead:
+            lease.dead = True
+            if lease in self._leases[lease.key]:
+                self._leases[lease.key].remove(lease)
+        if not lease.inflight:
+            lease.queue.put_nowait(None)
+            asyncio.ensure_future(self._return_lease(lease, disconnect=False))
+        spec = t.spec
+        if can_retry(spec.attempt, spec.max_retries) and not t.cancelled:
+            why = "the worker refused the lease"
+            if result.returns:
+                why += ": " + pb.ErrorRecord.FromString(result.returns[0].value.body).message
+            self._retry(t, why)
+            return
         self._finisher.complete(spec, result.returns, t.arg_ids)
         self._tasks.pop(spec.task_id, None)
         self._spared.pop(spec.task_id, None)

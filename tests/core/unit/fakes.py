@@ -211,7 +211,9 @@ class FakeRaylet:
         n = next(self._workers)
         worker = pb.Address(node_id=self.address.node_id, host=self.address.host, port=20000 + n,
                             worker_id=n.to_bytes(4, "big") * 7)
-        self._answer(rl.RequestWorkerLeaseReply(lease_id=b"lease-%d" % n, worker_address=worker, worker_pid=n))
+        proof = pb.LeaseProof(lease_id=b"lease-%d" % n, seq=n, proof=b"proof-%d" % n)
+        self._answer(rl.RequestWorkerLeaseReply(lease_id=b"lease-%d" % n, worker_address=worker, worker_pid=n,
+                                                proof=proof))
         return worker
 
     def spill_to(self, address: pb.Address) -> None:
@@ -239,6 +241,7 @@ class FakeStream:
         self.loop = loop
         self.worker = worker
         self.own_channel = own_channel
+        self.lease: pb.LeaseProof | None = None
         self.sent: list[list[pb.TaskSpec]] = []
         self.half_closed = False
         self._replies: asyncio.Queue = asyncio.Queue()
@@ -391,9 +394,11 @@ class FakeConnections:
         return self.workers.setdefault(address.port, FakeWorkerStub())
 
     def open_push_stream(self, worker: pb.Address, on_reply: Callable[[Any], None],
-                         own_channel: bool = False) -> tuple[FakeStream, FakeStream, None]:
+                         own_channel: bool = False, lease: pb.LeaseProof | None = None,
+                         ) -> tuple[FakeStream, FakeStream, None]:
         # Replies come through the iteration, as on a gRPC stream; on_reply is the push port's path.
         s = FakeStream(self.loop, worker, own_channel)
+        s.lease = lease  # the lease proof the stream shows first
         self.streams.append(s)
         return s, s, None
 

@@ -79,3 +79,59 @@ def test_refused_result_names_the_reason() -> None:
     assert res.lease_refused and len(res.returns) == 2
     rec = pb.ErrorRecord.FromString(res.returns[0].value.body)
     assert rec.type_name == "LeaseRefused" and "no lease proof" in rec.message
+
+
+# -- the caller's side (NormalTaskSubmitter over fakes) ------------------------------
+
+def _refuse(spec: pb.TaskSpec) -> cw.TaskResult:
+    spec = pb.TaskSpec(task_id=spec.task_id, num_returns=1)
+    return lease_proof.refused_result(spec, "lease l is stale: grant 1, the worker was leased again since", "w")
+
+
+def test_submitter_shows_the_grant_proof_on_the_lease_stream() -> None:
+    from .test_task_submitter import Harness
+    h = Harness()
+    try:
+        spec = h.submit("t", max_retries=0)
+        h.raylet.grant()
+        s = h.conns.last_stream
+        assert s.lease is not None and s.lease.proof == b"proof-1"
+        s.succeed(spec)
+        assert "t" in h.finisher.completed
+    finally:
+        h.loop.shut()
+
+
+def test_a_refused_task_gets_a_new_lease_and_runs() -> None:
+    from .test_task_submitter import Harness
+    h = Harness()
+    try:
+        spec = h.submit("t", max_retries=1)
+        h.raylet.grant()
+        first = h.conns.last_stream
+        first.reply(_refuse(first.tasks()[0]))
+        assert not h.finisher.ended("t")
+        assert [r[0] for r in h.finisher.retried] == ["t"] and "refused the lease" in h.finisher.retried[0][2]
+        assert h.raylet.returned and not h.raylet.returned[-1].disconnect, "the refused lease goes back"
+        assert len(h.raylet.waiting()) == 1, "a new lease is asked for"
+        h.raylet.grant()
+        second = h.conns.last_stream
+        assert second is not first and second.names() == ["t"]
+        second.succeed(spec)
+        assert "t" in h.finisher.completed
+    finally:
+        h.loop.shut()
+
+
+def test_a_refused_task_without_retries_fails_with_the_refusal() -> None:
+    from .test_task_submitter import Harness
+    h = Harness()
+    try:
+        h.submit("t", max_retries=0)
+        h.raylet.grant()
+        s = h.conns.last_stream
+        s.reply(_refuse(s.tasks()[0]))
+        rec = pb.ErrorRecord.FromString(h.finisher.completed["t"][0].value.body)
+        assert rec.type_name == "LeaseRefused" and "stale" in rec.message
+    finally:
+        h.loop.shut()
