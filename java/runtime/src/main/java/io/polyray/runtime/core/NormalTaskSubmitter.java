@@ -8,6 +8,7 @@ import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.GetAllNodesReply;
+import io.polyray.runtime.proto.LeaseProof;
 import io.polyray.runtime.proto.NodeInfo;
 import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
@@ -80,9 +81,12 @@ final class NormalTaskSubmitter {
     long lastResultNanos;
     /** Set when the GCS declared the worker's node dead: why. */
     String nodeDied;
+    /** The grant's proof, shown in the first request of the stream (null once shown, or none). */
+    LeaseProof proof;
 
     Lease(RequestWorkerLeaseReply reply, Object key) {
       this.leaseId = reply.getLeaseId();
+      this.proof = reply.hasProof() ? reply.getProof() : null;
       this.workerId = reply.getWorkerAddress().getWorkerId();
       this.address = reply.getWorkerAddress();
       this.key = key;
@@ -235,6 +239,10 @@ final class NormalTaskSubmitter {
     }
     long now = scheduler.nanoTime();
     PushTasksRequest.Builder req = PushTasksRequest.newBuilder();
+    if (lease.proof != null) {
+      req.setLease(lease.proof);
+      lease.proof = null;
+    }
     for (PendingTask t : batch) {
       t.lease = lease;
       t.pushedAtNanos = now;
@@ -510,6 +518,10 @@ final class NormalTaskSubmitter {
     lease.lastResultNanos = now;
     lease.avgTaskUs = Policies.nextTaskTimeAverage(lease.avgTaskUs, (now - since) / 1000.0);
     TaskSpec spec = t.spec;
+    if (result.getLeaseRefused()) {
+      onRefused(lease, t, result);
+      return;
+    }
     if (result.getIsApplicationError() && spec.getRetryExceptions() && canRetry(spec) && !t.cancelled) {
       retry(t);
       return;
@@ -519,6 +531,33 @@ final class NormalTaskSubmitter {
     }
     spared.remove(spec.getTaskId());
     finisher.complete(spec, result.getReturnsList(), t.argIds);
+  }
+
+  /**
+   * The worker refused the task: this caller's lease on it is missing, wrong or stale
+   * (docs/fault-tolerance.md, "Bad input"). The lease is dropped (returned once its stream is
+   * idle) and the task goes back to the queue for a new lease, charged as a retry; with none
+   * left it fails with the refusal (a LeaseRefused error).
+   */
+  private void onRefused(Lease lease, PendingTask t, TaskResult result) {
+    if (!lease.dead) {
+      lease.dead = true;
+      leases(lease.key).remove(lease);
+    }
+    if (lease.inflight.isEmpty()) {
+      try {
+        lease.requests.onCompleted();
+      } catch (RuntimeException e) {
+        // already closed
+      }
+      returnLease(lease, false);
+    }
+    if (canRetry(t.spec) && !t.cancelled) {
+      retry(t);
+      return;
+    }
+    spared.remove(t.spec.getTaskId());
+    finisher.complete(t.spec, result.getReturnsList(), t.argIds);
   }
 
   private void onStreamClosed(Lease lease, Throwable error) {

@@ -157,9 +157,13 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
   @Override
   public StreamObserver<PushTasksRequest> pushTasks(StreamObserver<PushTasksReply> responseObserver) {
     Stream s = new Stream((ServerCallStreamObserver<PushTasksReply>) responseObserver);
+    LeaseProofs guard = LeaseProofs.PROCESS;
     return new StreamObserver<PushTasksRequest>() {
+      private LeaseProofs.StreamLease lease = LeaseProofs.StreamLease.none();
+
       @Override
       public void onNext(PushTasksRequest req) {
+        lease = guard.open(req, lease);
         try {
           Validation.checkPush(req);
         } catch (Validation.InvalidInput e) {
@@ -177,6 +181,12 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
             }
             System.err.println("polyray: Java worker: rejecting a pushed task: " + e.getMessage());
             s.reply(Validation.invalidTaskResult(spec, e, "java"));
+            continue;
+          }
+          String why = guard.enabled() ? guard.refusal(lease, spec) : null;
+          if (why != null) {
+            System.err.println("polyray: Java worker: refusing a pushed task: " + why);
+            s.reply(LeaseProofs.refusedResult(spec, why, "java"));
             continue;
           }
           worker.executor().enqueue(spec, s::reply);

@@ -126,6 +126,8 @@ final class PushPort {
         if (!Auth.helloOk(hello)) {
           throw new IOException("refused: no or wrong auth token in its PushHello");
         }
+        LeaseProofs guard = LeaseProofs.PROCESS;
+        LeaseProofs.StreamLease lease = LeaseProofs.StreamLease.none();
         while (true) {
           awaitInput(in);
           int n;
@@ -146,6 +148,7 @@ final class PushPort {
           } catch (Validation.InvalidInput e) {
             throw new IOException(e.getMessage());
           }
+          lease = guard.open(req, lease);
           synchronized (this) {
             pending += req.getTasksCount();
           }
@@ -158,6 +161,12 @@ final class PushPort {
               }
               System.err.println("polyray: Java worker: rejecting a pushed task: " + e.getMessage());
               reply(Validation.invalidTaskResult(spec, e, "java"));
+              continue;
+            }
+            String why = guard.enabled() ? guard.refusal(lease, spec) : null;
+            if (why != null) {
+              System.err.println("polyray: Java worker: refusing a pushed task: " + why);
+              reply(LeaseProofs.refusedResult(spec, why, "java"));
               continue;
             }
             executor.enqueue(spec, this::reply);
