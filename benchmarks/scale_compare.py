@@ -134,6 +134,11 @@ def tree_pss_bytes() -> int:
     return total
 
 
+def _one_line(text: str, limit: int = 400) -> str:
+    """An error for a table cell: its lines joined, cut to limit characters."""
+    return " | ".join(ln.strip() for ln in text.strip().splitlines() if ln.strip())[:limit]
+
+
 def _check(cond: bool, what: str) -> None:
     if not cond:
         raise AssertionError(what)
@@ -295,7 +300,7 @@ def run_point(curve_name: str, n_arg: str, timeout_arg: str, out: str) -> int:
         result["status"] = "ok"
     except Exception as e:  # noqa: BLE001 — reported in the table, not raised
         result["status"] = "failed"
-        result["error"] = f"{type(e).__name__}: {str(e)[:300]}"
+        result["error"] = _one_line(f"{type(e).__name__}: {e}")
     result["driver_peak_rss_bytes"] = peak_rss_bytes()
     with open(out, "w") as f:
         json.dump(result, f)
@@ -320,8 +325,19 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def measure(side: str, python: str, env: dict, curve: Curve, n: int, timeout_scale: float) -> dict:
-    """One point on one side in a fresh driver process; its result dict (never raises, never hangs)."""
+def point_label(curve: Curve, n: int) -> str:
+    if not curve.label:
+        return ""
+    return f"depth {n}" if curve.label == "depth" else f"{n:,} {curve.label}"
+
+
+def measure(side: str, python: str, env: dict, curve: Curve, n: int, timeout_scale: float = 1.0,
+            grace: float = 30.0) -> dict:
+    """One point on one side in a fresh driver process; its result dict (never raises, never hangs).
+
+    The point's own gets and waits use its timeout; the process gets ``grace``
+    seconds more (init and shutdown) before it and all it started are killed.
+    """
     timeout = curve.timeout(n) * timeout_scale
     fd, out = tempfile.mkstemp(suffix=".json", prefix="scale-point-")
     os.close(fd)
@@ -333,7 +349,7 @@ def measure(side: str, python: str, env: dict, curve: Curve, n: int, timeout_sca
                                 start_new_session=True, cwd=tempfile.gettempdir())
         start = time.perf_counter()
         try:
-            proc.wait(timeout=timeout + 30)  # the point's own waits end first; +30 s for init and shutdown
+            proc.wait(timeout=timeout + grace)
             timed_out = False
         except subprocess.TimeoutExpired:
             timed_out = True
@@ -348,10 +364,10 @@ def measure(side: str, python: str, env: dict, curve: Curve, n: int, timeout_sca
         finally:
             os.unlink(out)
         if timed_out and result.get("status") != "ok":
-            result = {"status": "timeout", "error": f"no result in {timeout + 30:.0f} s"}
+            result = {"status": "timeout", "error": f"no result in {timeout + grace:.1f} s"}
         elif not result:
             log.seek(0)
-            tail = " | ".join(log.read().strip().splitlines()[-3:])[-300:]
+            tail = _one_line("\n".join(log.read().strip().splitlines()[-3:]))
             result = {"status": "failed", "error": f"exited {proc.returncode}: {tail}"}
     result["wall_s"] = wall
     result["timeout_s"] = timeout
@@ -400,7 +416,7 @@ def markdown(rows: list[dict], header: str) -> str:
         curve = CURVE_BY_NAME[row["curve"]]
         s = speedup(row)
         sp = f"**{s:.2f}×**" if s is not None else "—"
-        point = f"{row['n']:,} {curve.label}".strip() if curve.label else "1"
+        point = point_label(curve, row["n"]) or "—"
         lines.append(f"| {curve.name} | {point} | {_t(row.get('polyray'))} | {_t(row.get('ray'))} | {sp} | "
                      f"{curve.extra.replace('_', ' ')} | {_extra(curve, row.get('polyray'))} | "
                      f"{_extra(curve, row.get('ray'))} | {_mib(row.get('polyray'))} / {_mib(row.get('ray'))} |")
@@ -409,7 +425,8 @@ def markdown(rows: list[dict], header: str) -> str:
     if errors:
         lines += ["", "Failures and timeouts:", ""]
         for row, side in errors:
-            lines.append(f"- {row['curve']} {row['n']:,} on {side}: {row[side].get('error', '')}")
+            lines.append(f"- {row['curve']} {point_label(CURVE_BY_NAME[row['curve']], row['n'])} on {side}: "
+                         f"{row[side].get('error', '')}")
     return "\n".join(lines) + "\n"
 
 
@@ -465,7 +482,7 @@ def svg_chart(rows: list[dict], title: str) -> str:
     for i, row in enumerate(rows):
         curve = CURVE_BY_NAME[row["curve"]]
         y = top + i * (bar_h + gap)
-        label = f"{curve.name} {row['n']:,} {curve.label}".strip() if curve.label else curve.name
+        label = f"{curve.name} {point_label(curve, row['n'])}".strip()
         out.append(f'<text x="{left - 6}" y="{y + bar_h - 4}" text-anchor="end">{_esc(label)}</text>')
         s = speedup(row)
         if s is not None:
@@ -511,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
                    + ", ".join(c.name for c in CURVES))
     p.add_argument("--ray-version", default=DEFAULT_RAY_VERSION)
     p.add_argument("--timeout-scale", type=float, default=1.0, help="multiply every point's timeout")
+    p.add_argument("--grace", type=float, default=30.0,
+                   help="seconds a point's process gets beyond its timeout (init, shutdown) before it is killed")
     p.add_argument("--out", default=None, help="output folder (default docs/figures for a full run beside Ray, "
                    "else build/scale_compare)")
     p.add_argument("--doc", default=None, help="markdown file whose <!-- scale-table --> section gets the table")
@@ -550,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         row: dict[str, Any] = {"curve": curve.name, "n": n}
         for side in order:
             python, env = sides[side]
-            row[side] = measure(side, python, env, curve, n, args.timeout_scale)
+            row[side] = measure(side, python, env, curve, n, args.timeout_scale, args.grace)
         rows.append(row)
         s = speedup(row)
         print(f"{curve.name:>14} {n:>9,}  polyray {_t(row.get('polyray')):>10}  ray {_t(row.get('ray')):>10}  "
