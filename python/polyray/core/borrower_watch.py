@@ -5,14 +5,18 @@ An owner counts other processes' borrows and the lends made to callers
 acknowledgements, so, while the counter has any such holder, this watch asks
 the GCS every ``borrowers.death_watch_ms`` which of them are dead
 (``GetDeadWorkers``: one call naming every holder; no per-object calls) and
-calls ``ReferenceCounter.drop_borrower`` for each dead one, which frees what
-only it held. The watch runs only while the counter has holders: the counter
-wakes it when its first holder appears (docs/ownership.md, "The reference
-protocol", Deaths).
+calls ``ReferenceCounter.drop_borrower`` for each one found dead in two
+consecutive rounds, which frees what only it held. The second round is a
+grace of one interval for updates still in flight: a live process that got
+a ref from the dead one just before it died (a value it read, a task
+argument) registers with the owner by an "added" that may still be on its
+way, and the dead one's hold must outlive it. The watch runs only while the
+counter has holders: the counter wakes it when its first holder appears
+(docs/ownership.md, "The reference protocol", Deaths).
 
 Bound from a holder's death to the free: the raylet's report to the GCS (a
 worker's exit at once, a driver's pid poll up to 1 s; a node's death after
-the GCS's node timeout) plus ``death_watch_ms`` plus one GCS call.
+the GCS's node timeout) plus two ``death_watch_ms`` rounds plus one GCS call.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class BorrowerWatch:
         self._timeout_s = timeout_s
         self._task: asyncio.Task | None = None
         self._closed = False
+        self._suspects: set[bytes] = set()  # found dead in the last round: dropped if dead in the next
         self.calls = 0  # GetDeadWorkers calls made (tests, debugging)
 
     def start(self) -> None:
@@ -66,17 +71,21 @@ class BorrowerWatch:
                     return  # the counter wakes the watch with its next holder
                 asked = [a if a is not None else pb.Address(worker_id=w)
                          for w, a in holders if w != self._self_id]
+                dead: set[bytes] = set()
                 for i in range(0, len(asked), MAX_PER_CALL):
-                    await self._ask(asked[i:i + MAX_PER_CALL])
+                    dead |= await self._ask(asked[i:i + MAX_PER_CALL])
+                confirmed = dead & self._suspects
+                self._suspects = dead - confirmed
+                for worker_id in confirmed:
+                    self._references.drop_borrower(worker_id)
         finally:
             self._task = None
 
-    async def _ask(self, workers: list[pb.Address]) -> None:
+    async def _ask(self, workers: list[pb.Address]) -> set[bytes]:
         self.calls += 1
         try:
             reply = await self._gcs().GetDeadWorkers(gcs_pb2.GetDeadWorkersRequest(workers=workers),
                                                      timeout=self._timeout_s)
         except grpc.aio.AioRpcError:
-            return  # the GCS is away (or older): ask again next time
-        for worker_id in reply.dead_worker_ids:
-            self._references.drop_borrower(worker_id)
+            return set()  # the GCS is away (or older): ask again next time
+        return set(reply.dead_worker_ids)
