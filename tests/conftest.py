@@ -19,7 +19,7 @@ import pytest
 _TESTS = Path(__file__).resolve().parent
 
 #: Folders (relative to tests/) whose tests start a cluster.
-CLUSTER_FOLDERS = ("core", "cluster", "xlang", "bench", "chaos", "api", "scale", "security")
+CLUSTER_FOLDERS = ("core", "cluster", "xlang", "bench", "chaos", "api", "scale", "security", "observability")
 #: Subfolders of those that do not: unit tests of components with fakes.
 FAST_SUBFOLDERS = (("core", "unit"),)
 
