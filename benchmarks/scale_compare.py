@@ -40,6 +40,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -199,11 +200,37 @@ def p_tree_dropped(depth: int, t: float) -> dict:
     return _tree(depth, t, dropping=True)
 
 
+class ProcessWatch:
+    """Counts the processes this driver's cluster starts while it runs (polls /proc every 50 ms)."""
+
+    def __init__(self) -> None:
+        self.baseline = set(descendants(os.getpid()))
+        self.seen: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.seen.update(descendants(os.getpid()))
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        self.seen.update(descendants(os.getpid()))
+        return len(self.seen - self.baseline)
+
+
 def p_blocking_tree(depth: int, t: float) -> dict:
+    """workers_started: processes started while the tree ran (after a warm-up that brings up 2 workers);
+    worker_pids: the distinct processes that ran a task of the tree."""
+    polyray.get([small_value.remote() for _ in range(2)], timeout=t)
+    time.sleep(0.5)
+    watch = ProcessWatch()
     start = time.perf_counter()
     pids = polyray.get(blocking_tree.remote(depth, t), timeout=t)
     elapsed = time.perf_counter() - start
-    return {"time_s": elapsed, "workers": len(pids)}
+    return {"time_s": elapsed, "workers_started": watch.stop(), "worker_pids": len(pids)}
 
 
 def p_wait(n: int, t: float) -> dict:
@@ -267,13 +294,15 @@ CURVES = [
     Curve("actors", p_actors, [10, 50, 200], 10, "actors",
           lambda n: 120 + 3 * n, "mib_per_actor", what="create n actors + one call each; PSS growth per actor"),
     Curve("puts held", p_puts, [10_000, 100_000, 1_000_000], 10_000, "refs",
-          lambda n: 90 + n / 2_000, "bytes_per_ref", what="n puts of an int, all refs held; driver RSS per ref"),
+          lambda n: min(60 + n / 1_500, 240), "bytes_per_ref",
+          what="n puts of an int, all refs held; driver RSS per ref"),
     Curve("tree kept", p_tree_kept, [8, 10, 12], 8, "depth",
           lambda d: 90 + 2 ** d / 50, what="nested tasks returning refs to 2 children; driver walks all levels"),
     Curve("tree dropped", p_tree_dropped, [8, 10, 12], 8, "depth",
           lambda d: 90 + 2 ** d / 50, what="the same walk, each level's refs dropped once read"),
     Curve("blocking tree", p_blocking_tree, [4, 5, 6], 4, "depth",
-          lambda d: 120 + 2 ** d * 2, "workers", what="tasks blocking in get() on 2 children; workers = pids"),
+          lambda d: 120 + 2 ** d * 2, "workers_started",
+          what="tasks blocking in get() on 2 children; processes started while it ran"),
     Curve("wait", p_wait, [1_000, 10_000, 100_000], 1_000, "refs",
           lambda n: 90 + n / 200, what="n task refs waited on in tenths until all ready"),
     Curve("get 100 KiB", p_get_100k, [100, 1_000, 5_000], 100, "objects",
