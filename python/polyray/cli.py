@@ -6,6 +6,10 @@
     polyray java-classpath                                the Java SDK's classpath
     polyray cpp-flags                                     compiler/linker flags for the C++ SDK
     polyray microbenchmark [--filter S] [--json OUT]      the rows of `ray microbenchmark`
+    polyray list actors|tasks|nodes|workers|jobs|placement-groups [--filter k=v|k!=v]... [--limit N]
+                 [--detail] [--format table|json|yaml]    the state API (polyray.util.state)
+    polyray get <kind> <id>                               one row, every column
+    polyray summary tasks|actors                          counts by name and state
 """
 
 from __future__ import annotations
@@ -276,6 +280,160 @@ def cmd_cpp_flags(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------- the state API (docs/observability.md)
+
+def _parse_filter(text: str) -> tuple[str, str, str]:
+    if "!=" in text:
+        key, value = text.split("!=", 1)
+        return key.strip(), "!=", value.strip()
+    if "=" in text:
+        key, value = text.split("=", 1)
+        return key.strip(), "=", value.strip()
+    raise ValueError(f"--filter {text!r}: write key=value or key!=value")
+
+
+def _yaml(value: object, indent: int = 0) -> str:
+    """A small YAML writer for the state API's rows (scalars as JSON, which YAML reads)."""
+    pad = "  " * indent
+    if isinstance(value, dict):
+        if not value:
+            return pad + "{}"
+        lines = []
+        for k, v in value.items():
+            if isinstance(v, (dict, list)) and v:
+                lines.append(f"{pad}{json.dumps(str(k))}:")
+                lines.append(_yaml(v, indent + 1))
+            else:
+                lines.append(f"{pad}{json.dumps(str(k))}: {_yaml(v).strip()}")
+        return "\n".join(lines)
+    if isinstance(value, list):
+        if not value:
+            return pad + "[]"
+        lines = []
+        for v in value:
+            inner = _yaml(v, indent + 1).lstrip()
+            lines.append(f"{pad}- {inner}")
+        return "\n".join(lines)
+    return pad + json.dumps(value)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return json.dumps(value)
+    return "" if value is None else str(value)
+
+
+def _table(rows: list[dict]) -> str:
+    if not rows:
+        return "(none)"
+    columns = list(rows[0])
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    head = "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths))
+    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join([head.rstrip(), *body])
+
+
+def _emit(value: object, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(value, indent=2))
+    elif fmt == "yaml":
+        print(_yaml(value))
+    elif isinstance(value, list):
+        print(_table(value))
+    elif isinstance(value, dict):
+        width = max((len(k) for k in value), default=0)
+        for k, v in value.items():
+            print(f"{k.ljust(width)}  {_cell(v)}")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """polyray list <kind>: rows of the state API."""
+    from polyray.util import state
+    try:
+        filters = [_parse_filter(f) for f in args.filter]
+        rows = state.LISTS[args.kind](args.address, filters=filters, limit=args.limit, detail=args.detail,
+                                      timeout=args.timeout)
+    except (ValueError, state.StateApiError) as e:
+        print(f"polyray list {args.kind}: {e}", file=sys.stderr)
+        return 1
+    _emit(rows, args.format)
+    if args.format == "table" and len(rows) == args.limit:
+        print(f"({len(rows)} rows shown: the limit; --limit N for more)", file=sys.stderr)
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    """polyray get <kind> <id>: one row, every column."""
+    from polyray.util import state
+    try:
+        row = state.GETS[args.kind](args.id, args.address, timeout=args.timeout)
+    except (ValueError, state.StateApiError) as e:
+        print(f"polyray get {args.kind}: {e}", file=sys.stderr)
+        return 1
+    if row is None:
+        print(f"polyray get {args.kind}: no {args.kind.rstrip('s')} {args.id}", file=sys.stderr)
+        return 1
+    _emit(row, "yaml" if args.format == "table" else args.format)
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    """polyray summary tasks|actors: counts by name and state."""
+    from polyray.util import state
+    try:
+        filters = [_parse_filter(f) for f in args.filter]
+        result = state.SUMMARIES[args.kind](args.address, filters=filters, timeout=args.timeout)
+    except (ValueError, state.StateApiError) as e:
+        print(f"polyray summary {args.kind}: {e}", file=sys.stderr)
+        return 1
+    if args.format != "table":
+        _emit(result, args.format)
+        return 0
+    key = "name" if args.kind == "tasks" else "class_name"
+    rows = []
+    for entry in result["summary"].values():
+        row = {key: entry[key], "language": entry["language"]}
+        if "type" in entry:
+            row["type"] = entry["type"]
+        row["total"] = sum(entry["state_counts"].values())
+        row["state_counts"] = entry["state_counts"]
+        rows.append(row)
+    print(f"{result['total']} {args.kind} in {len(rows)} group(s)")
+    print(_table(rows))
+    return 0
+
+
+def _add_state_commands(sub: argparse._SubParsersAction) -> None:
+    from polyray.util.state import GETS, LISTS, SUMMARIES
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--address", help="the GCS (host:port); default POLYRAY_ADDRESS or the head started here")
+        p.add_argument("--format", choices=("table", "json", "yaml"), default="table")
+        p.add_argument("--timeout", type=float, default=30.0, help="seconds per call to the cluster")
+
+    ls = sub.add_parser("list", help="list actors, tasks, nodes, workers, jobs or placement groups")
+    ls.add_argument("kind", choices=sorted(LISTS))
+    ls.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                    help="keep rows whose KEY equals VALUE (KEY!=VALUE: differs); repeatable, ANDed")
+    ls.add_argument("--limit", type=int, default=100, help="rows at most (default 100, at most 10000)")
+    ls.add_argument("--detail", action="store_true", help="every column")
+    common(ls)
+    ls.set_defaults(fn=cmd_list)
+    gt = sub.add_parser("get", help="one actor, task, node, worker, job or placement group, every column")
+    gt.add_argument("kind", choices=sorted(GETS))
+    gt.add_argument("id", help="its id in hex")
+    common(gt)
+    gt.set_defaults(fn=cmd_get)
+    sm = sub.add_parser("summary", help="tasks or actors counted by name and state")
+    sm.add_argument("kind", choices=sorted(SUMMARIES))
+    sm.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE")
+    common(sm)
+    sm.set_defaults(fn=cmd_summary)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``polyray`` console script."""
     p = argparse.ArgumentParser(prog="polyray", description="polyray cluster tools")
@@ -312,6 +470,7 @@ def main(argv: list[str] | None = None) -> None:
     cf = sub.add_parser("cpp-flags", help="print the compiler and linker flags of the C++ SDK "
                                           "(g++ -std=c++17 f.cc $(polyray cpp-flags))")
     cf.set_defaults(fn=cmd_cpp_flags)
+    _add_state_commands(sub)
     # Its options live in polyray.bench, imported only when asked for (it loads
     # numpy and the CoreWorker): `polyray microbenchmark -h` lists them.
     sub.add_parser("microbenchmark", add_help=False,

@@ -56,6 +56,8 @@ from polyray.core.return_encoder import ReturnEncoder
 from polyray.core.rpc import RPC_TIMEOUT, SERVER_OPTIONS
 from polyray.core.service import CoreWorkerService, add_to_server, exit_process
 from polyray.core.spin_selector import spin_seconds
+from polyray.core.task_events import EventingFinisher, TaskEventBuffer
+from polyray.core.task_events import enabled as task_events_enabled
 from polyray.core.task_executor import TaskExecutor
 from polyray.core.task_submission import TaskSubmission
 from polyray.core.task_submitter import NormalTaskSubmitter, scheduling_key
@@ -111,8 +113,12 @@ class CoreWorker:
                                    node_id=node_id, worker_id=worker_id, add_location=self.owned.add_location)
         self.getter = ObjectGetter(ctx=ctx, io=io, connections=conns, memory_store=self.memory_store,
                                    codec=self.codec, node_store=self.node_store, puller=self.puller, owned=self.owned)
-        self.submitter = NormalTaskSubmitter(connections=conns, finisher=self.owned, node_id=node_id)
-        self.actor_submitter = ActorTaskSubmitter(connections=conns, finisher=self.owned)
+        # Task events to the GCS (task_events.py; POLYRAY_TASK_EVENTS=0: none).
+        self.task_events = TaskEventBuffer(job_id=job_id, worker_id=worker_id, node_id=node_id,
+                                           gcs=lambda: conns.gcs) if task_events_enabled() else None
+        finisher: Any = self.owned if self.task_events is None else EventingFinisher(self.owned, self.task_events)
+        self.submitter = NormalTaskSubmitter(connections=conns, finisher=finisher, node_id=node_id)
+        self.actor_submitter = ActorTaskSubmitter(connections=conns, finisher=finisher)
         # Lost objects are recomputed from their lineage (object_recovery.py).
         self.recovery = ObjectRecovery(
             lineage=self.owned.lineage, memory_store=self.memory_store, references=self.references,
@@ -123,10 +129,11 @@ class CoreWorker:
         self.owned.recovery = self.getter.recovery = self.recovery
         self.submission = TaskSubmission(ctx=ctx, io=io, connections=conns, codec=self.codec,
                                          references=self.references, owned=self.owned, submitter=self.submitter,
-                                         actor_submitter=self.actor_submitter)
+                                         actor_submitter=self.actor_submitter, events=self.task_events)
         self.functions = FunctionManager(io=io, connections=conns, job_id=job_id)
         self.returns = ReturnEncoder(ctx=ctx, codec=self.codec, owned=self.owned, references=self.references)
         self.executor = TaskExecutor(ctx=ctx, functions=self.functions, getter=self.getter, returns=self.returns)
+        self.executor.events = self.task_events
         self.service = CoreWorkerService(ctx=ctx, io=io, executor=self.executor, memory_store=self.memory_store,
                                          references=self.references, owned=self.owned, getter=self.getter,
                                          borrows=self.borrows)
@@ -220,6 +227,8 @@ class CoreWorker:
                                   f"{e.code().name}: {e.details()}") from None
         if subscribe_logs:
             self._log_task = asyncio.ensure_future(self._print_logs())
+        if self.task_events is not None:
+            self.task_events.start()
 
     def shutdown(self) -> None:
         """Return leases, stop the server and the loop."""
@@ -240,6 +249,8 @@ class CoreWorker:
         self.borrower_watch.close()
         await self.submitter.close()
         await self.actor_submitter.close()
+        if self.task_events is not None:
+            await self.task_events.close()
         if self.ctx.is_driver:
             try:
                 await self.connections.gcs.MarkJobFinished(gcs.MarkJobFinishedRequest(job_id=self.ctx.job_id),

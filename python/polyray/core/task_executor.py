@@ -28,6 +28,7 @@ from polyray.core.object_getter import ObjectGetter
 from polyray.core.push_port import PushListener
 from polyray.core.return_encoder import ReturnEncoder
 from polyray.core.spin_selector import SpinSelector, spin_seconds
+from polyray.core.task_events import TaskEventBuffer
 from polyray.core.worker_context import TaskContext, WorkerContext, current_task
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
@@ -64,6 +65,8 @@ class TaskExecutor:
         #: Called with the actor id when the actor exits by a user request
         #: (the worker's wiring marks it dead in the GCS: no restart).
         self.on_actor_exit: Callable[[bytes], None] | None = None
+        #: Task events (task_events.py): RUNNING, then FINISHED or FAILED.
+        self.events: TaskEventBuffer | None = None
         # Wakes the main thread's selector when a task arrives over gRPC
         # (made by run_forever: a driver never runs one).
         self._wake_r = self._wake_w = -1
@@ -157,6 +160,9 @@ class TaskExecutor:
                 return
             self._running[task_id] = threading.get_ident()
         token = current_task.set(TaskContext(task_id, spec))
+        events = self.events
+        if events is not None:
+            events.running(spec)
         try:
             result = self._execute_inner(spec)
         except TaskCancelled:
@@ -166,6 +172,8 @@ class TaskExecutor:
             current_task.reset(token)
             with self._lock:
                 self._running.pop(task_id, None)
+        if events is not None:
+            events.ended(spec, result.returns)
         reply(result)
 
     def _execute_inner(self, spec: pb.TaskSpec) -> cw.TaskResult:
@@ -262,9 +270,17 @@ class TaskExecutor:
         assert self._actor_loop is not None and self._actor_sem is not None
         loop = self._actor_loop
         sem = self._actor_sem
+        events = self.events
+        if events is not None:
+            def reply_and_record(result: cw.TaskResult, reply: ReplyFn = reply) -> None:
+                events.ended(spec, result.returns)
+                reply(result)
+            reply = reply_and_record
 
         async def run() -> None:
             async with sem:
+                if events is not None:
+                    events.running(spec)
                 token = current_task.set(TaskContext(spec.task_id, spec))
                 try:
                     try:

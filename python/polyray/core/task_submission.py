@@ -32,6 +32,7 @@ from polyray.core.pending_task import PendingTask
 from polyray.core.reference_counter import ReferenceCounter
 from polyray.core.rpc import RPC_TIMEOUT
 from polyray.core.submit_policy import travels_inline
+from polyray.core.task_events import PENDING_NODE, TaskEventBuffer
 from polyray.core.task_submitter import NormalTaskSubmitter, scheduling_key
 from polyray.core.value_codec import ValueCodec
 from polyray.core.worker_context import WorkerContext
@@ -66,7 +67,7 @@ class TaskSubmission:
 
     def __init__(self, *, ctx: WorkerContext, io: IoLoop, connections: Connections, codec: ValueCodec,
                  references: ReferenceCounter, owned: OwnedObjects, submitter: NormalTaskSubmitter,
-                 actor_submitter: ActorTaskSubmitter) -> None:
+                 actor_submitter: ActorTaskSubmitter, events: TaskEventBuffer | None = None) -> None:
         self._ctx = ctx
         self._io = io
         self._connections = connections
@@ -78,6 +79,20 @@ class TaskSubmission:
         self._spec_template: pb.TaskSpec | None = None
         self._seq_lock = threading.Lock()
         self._actor_seq: dict[bytes, int] = {}
+        # Task events (task_events.py): SUBMITTED here, PENDING_NODE once queued on the loop.
+        self._events = events
+        self._queue_normal: Any = submitter.submit
+        self._queue_actor: Any = actor_submitter.submit
+        if events is not None:
+            def queue_normal(task: PendingTask) -> None:
+                events.record(PENDING_NODE, task.spec)
+                submitter.submit(task)
+
+            def queue_actor(task: PendingTask) -> None:
+                events.record(PENDING_NODE, task.spec)
+                actor_submitter.submit(task)
+
+            self._queue_normal, self._queue_actor = queue_normal, queue_actor
 
     def build_args(self, spec: pb.TaskSpec, args: tuple, kwargs: dict, target: int, held: list) -> list[bytes]:
         """Encode arguments into spec; returns the object ids the task references.
@@ -143,7 +158,9 @@ class TaskSubmission:
         if arg_ids:
             self._references.add_submitted(arg_ids)
         task = PendingTask(spec, arg_ids, scheduling_key(spec))
-        self._io.call_soon(self._submitter.submit, task)
+        if self._events is not None:
+            self._events.submitted(spec)
+        self._io.call_soon(self._queue_normal, task)
         del held  # arguments are now counted as submitted
         return refs
 
@@ -157,8 +174,10 @@ class TaskSubmission:
             refs = self.return_refs(spec)
             if arg_ids:
                 self._references.add_submitted(arg_ids)
+            if self._events is not None:
+                self._events.submitted(spec)
             # Under the lock, so calls reach the loop in sequence order.
-            self._io.call_soon(self._actor_submitter.submit, PendingTask(spec, arg_ids, ()))
+            self._io.call_soon(self._queue_actor, PendingTask(spec, arg_ids, ()))
         return refs
 
     def return_refs(self, spec: pb.TaskSpec) -> list[ObjectRef]:
@@ -181,6 +200,8 @@ class TaskSubmission:
 
     def create_actor(self, spec: pb.TaskSpec) -> None:
         """Register an actor with the GCS, which creates it."""
+        if self._events is not None:
+            self._events.submitted(spec)
         try:
             self._io.rpc(lambda: self._connections.gcs.RegisterActor(
                 gcs.RegisterActorRequest(creation_task=spec), timeout=RPC_TIMEOUT), timeout=RPC_TIMEOUT + 5)

@@ -52,10 +52,10 @@ _TIME_FIELD = {
     gcs_pb2.FAILED: "failed_ns",
 }
 #: Fields copied from an event into its row when the event has them.
-_COPIED = ("language", "type", "name", "actor_id", "parent_task_id", "worker_pid")
+_COPIED = ("language", "type", "name", "actor_id", "parent_task_id")
 #: Fields that describe where the attempt ran: taken from the worker's events
 #: (RUNNING and later) over the owner's.
-_WHERE = ("node_id", "worker_id")
+_WHERE = ("node_id", "worker_id", "worker_pid")
 
 
 class _Row:

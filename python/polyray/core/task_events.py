@@ -1,0 +1,222 @@
+"""Task events of this process, buffered and sent to the GCS (docs/observability.md).
+
+Owners record SUBMITTED when the user submits (on the user's thread) and
+PENDING_NODE when the task is queued for a lease or its actor (on the io
+loop); a retry records PENDING_NODE for the next attempt, and a failure the
+owner decides (a crashed worker, a dead actor, a lease failure, a cancel)
+records FAILED. The worker that runs an attempt records RUNNING, then
+FINISHED or FAILED (an error return: its kind and message).
+
+Recording appends one small tuple to a deque (thread-safe, no protobuf
+built, no lock); the spec it names is the one the owner or executor already
+holds. The io loop sends what is buffered every ``events.flush_interval_ms``
+with ``AddTaskEvents``, ``events.max_per_batch`` events per call, and once
+more at shutdown. At most ``events.max_buffered_per_process`` events wait;
+past that new ones are dropped and counted per job, and the count goes to
+the GCS with the next batch (as do the events of a batch the GCS did not
+take). ``POLYRAY_TASK_EVENTS=0`` turns recording off for the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import grpc
+
+from polyray.protocol import common_pb2 as pb
+from polyray.protocol import gcs_pb2
+from polyray.protocol import runtime_spec as rspec
+
+FLUSH_INTERVAL_S = rspec.EVENTS_FLUSH_INTERVAL_MS / 1000.0
+MAX_PER_BATCH = rspec.EVENTS_MAX_PER_BATCH
+MAX_BUFFERED = rspec.EVENTS_MAX_BUFFERED_PER_PROCESS
+#: Error messages are cut to this many characters (the GCS's name limit, in UTF-8 bytes at most 4 per char).
+MAX_MESSAGE_CHARS = rspec.LIMITS_MAX_NAME_BYTES // 4
+
+SUBMITTED = gcs_pb2.SUBMITTED
+PENDING_ARGS = gcs_pb2.PENDING_ARGS
+PENDING_NODE = gcs_pb2.PENDING_NODE
+RUNNING = gcs_pb2.RUNNING
+FINISHED = gcs_pb2.FINISHED
+FAILED = gcs_pb2.FAILED
+
+
+def enabled() -> bool:
+    """Whether this process records task events (``POLYRAY_TASK_EVENTS``, default on)."""
+    return os.environ.get("POLYRAY_TASK_EVENTS", "1") != "0"
+
+
+def error_of(returns: Iterable[pb.ReturnObject]) -> pb.ErrorRecord | None:
+    """The error a task's returns carry (an error return), else None."""
+    for r in returns:
+        if r.WhichOneof("kind") == "value" and r.value.format == pb.FORMAT_ERROR:
+            record = pb.ErrorRecord()
+            try:
+                record.ParseFromString(r.value.body)
+            except Exception:  # noqa: BLE001 - a body we cannot read still says the task failed
+                record.kind = pb.RUNTIME_ERROR
+            return record
+        return None
+    return None
+
+
+class TaskEventBuffer:
+    """This process's task events until they are sent (see module docstring)."""
+
+    def __init__(self, *, job_id: bytes, worker_id: bytes, node_id: bytes, gcs: Callable[[], Any],
+                 language: int = pb.PYTHON, flush_interval_s: float = FLUSH_INTERVAL_S,
+                 max_per_batch: int = MAX_PER_BATCH, max_buffered: int = MAX_BUFFERED,
+                 clock: Callable[[], int] = time.time_ns, rpc_timeout_s: float = 5.0) -> None:
+        """``gcs`` returns the GCS stub (its channel may open after this is made)."""
+        self._job_id = job_id
+        self._worker_id = worker_id
+        self._node_id = node_id
+        self._gcs = gcs
+        self._language = language
+        self._interval = flush_interval_s
+        self._max_per_batch = max_per_batch
+        self._max_buffered = max_buffered
+        self._clock = clock
+        self._timeout = rpc_timeout_s
+        self._pid = os.getpid()
+        # (state, time ns, spec, attempt, error kind, error message)
+        self._events: collections.deque[tuple] = collections.deque()
+        self._dropped: dict[bytes, int] = {}
+        self._task: asyncio.Task | None = None
+        self._closed = False
+        self.sent = 0     # events the GCS took (tests, debugging)
+        self.calls = 0    # AddTaskEvents calls made
+
+    # -- recording (any thread) ----------------------------------------------
+    def record(self, state: int, spec: pb.TaskSpec, attempt: int | None = None,
+               error_kind: int = 0, error_message: str = "") -> None:
+        """Append one event of ``spec`` (cheap: one tuple, no protobuf)."""
+        if len(self._events) >= self._max_buffered:
+            job = spec.job_id
+            self._dropped[job] = self._dropped.get(job, 0) + 1
+            return
+        self._events.append((state, self._clock(), spec, spec.attempt if attempt is None else attempt,
+                             error_kind, error_message))
+
+    def submitted(self, spec: pb.TaskSpec) -> None:
+        if len(self._events) < self._max_buffered:
+            self._events.append((SUBMITTED, self._clock(), spec, spec.attempt, 0, ""))
+        else:
+            self.record(SUBMITTED, spec)
+
+    def running(self, spec: pb.TaskSpec) -> None:
+        if len(self._events) < self._max_buffered:
+            self._events.append((RUNNING, self._clock(), spec, spec.attempt, 0, ""))
+        else:
+            self.record(RUNNING, spec)
+
+    def ended(self, spec: pb.TaskSpec, returns: Iterable[pb.ReturnObject]) -> None:
+        """The attempt ran here: FINISHED, or FAILED when its returns carry an error."""
+        err = error_of(returns)
+        if err is None:
+            self.record(FINISHED, spec)
+        else:
+            self.failed(spec, err)
+
+    def failed(self, spec: pb.TaskSpec, record: pb.ErrorRecord) -> None:
+        message = record.message or record.type_name
+        if record.type_name and record.message:
+            message = f"{record.type_name}: {record.message}"
+        self.record(FAILED, spec, error_kind=record.kind, error_message=message[:MAX_MESSAGE_CHARS])
+
+    @property
+    def buffered(self) -> int:
+        return len(self._events)
+
+    def dropped(self) -> dict[bytes, int]:
+        """Events dropped and not yet reported to the GCS, per job."""
+        return dict(self._dropped)
+
+    # -- sending (on the io loop) ---------------------------------------------
+    def start(self) -> None:
+        """(On the loop.) Send every flush interval until closed."""
+        if self._task is None and not self._closed:
+            self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - events are best effort; never stop the loop
+                pass
+
+    def _event(self, item: tuple) -> gcs_pb2.TaskEvent:
+        state, ts, spec, attempt, kind, message = item
+        ev = gcs_pb2.TaskEvent(
+            task_id=spec.task_id, job_id=spec.job_id, attempt=attempt, state=state, language=spec.language,
+            type=spec.type, name=spec.name, actor_id=spec.actor_id, parent_task_id=spec.parent_task_id,
+            node_id=self._node_id, worker_id=self._worker_id, timestamp_ns=ts, worker_pid=self._pid)
+        if state == FAILED:
+            ev.error_kind = kind
+            ev.error_message = message
+        return ev
+
+    async def flush(self) -> None:
+        """Send what is buffered now (in batches); a batch the GCS does not take is counted dropped."""
+        events = self._events
+        while events or self._dropped:
+            n = min(len(events), self._max_per_batch)
+            batch = [self._event(events.popleft()) for _ in range(n)]
+            dropped, self._dropped = self._dropped, {}
+            request = gcs_pb2.AddTaskEventsRequest(
+                events=batch, dropped=[gcs_pb2.DroppedTaskEvents(job_id=j, count=c) for j, c in dropped.items()])
+            self.calls += 1
+            try:
+                await self._gcs().AddTaskEvents(request, timeout=self._timeout)
+            except (grpc.aio.AioRpcError, RuntimeError):
+                for ev in batch:
+                    dropped[ev.job_id] = dropped.get(ev.job_id, 0) + 1
+                for j, c in dropped.items():
+                    self._dropped[j] = self._dropped.get(j, 0) + c
+                return
+            self.sent += n
+            if n < self._max_per_batch:
+                return
+
+    async def close(self) -> None:
+        """(On the loop.) Stop the periodic send and send what is left."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        try:
+            await self.flush()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class EventingFinisher:
+    """A TaskFinisher that records what the owner decides: FAILED for a failure
+    no worker reported (crash, dead actor, lease failure, cancel), PENDING_NODE
+    for the next attempt of a retried task; then hands over to ``inner``."""
+
+    def __init__(self, inner: Any, events: TaskEventBuffer) -> None:
+        self._inner = inner
+        self._events = events
+
+    def complete(self, spec: pb.TaskSpec, returns: Iterable[pb.ReturnObject], arg_ids: list[bytes]) -> None:
+        self._inner.complete(spec, returns, arg_ids)
+
+    def fail(self, spec: pb.TaskSpec, record: pb.ErrorRecord, arg_ids: list[bytes]) -> None:
+        self._events.failed(spec, record)
+        self._inner.fail(spec, record, arg_ids)
+
+    def retry(self, spec: pb.TaskSpec, why: str) -> None:
+        self._events.record(PENDING_NODE, spec)
+        self._inner.retry(spec, why)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

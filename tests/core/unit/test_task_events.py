@@ -1,0 +1,116 @@
+"""The CoreWorker's task event buffer with a manual clock and a fake GCS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from polyray.core.task_events import EventingFinisher, TaskEventBuffer
+from polyray.protocol import common_pb2 as pb
+from polyray.protocol import core_worker_pb2 as cw
+from polyray.protocol import gcs_pb2
+
+from .fakes import ManualLoop, RecordingFinisher, rpc_error, task_spec
+
+JOB = b"\1\0\0\0"
+
+
+class EventGcs:
+    def __init__(self) -> None:
+        self.requests: list[gcs_pb2.AddTaskEventsRequest] = []
+        self.fail_next = 0
+
+    async def AddTaskEvents(self, request: gcs_pb2.AddTaskEventsRequest, timeout: float | None = None,
+                            **_: Any) -> gcs_pb2.AddTaskEventsReply:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise rpc_error(grpc.StatusCode.UNAVAILABLE)
+        self.requests.append(request)
+        return gcs_pb2.AddTaskEventsReply()
+
+    def events(self) -> list[gcs_pb2.TaskEvent]:
+        return [e for r in self.requests for e in r.events]
+
+    def dropped(self) -> int:
+        return sum(d.count for r in self.requests for d in r.dropped)
+
+
+def spec(name: str) -> pb.TaskSpec:
+    s = task_spec(name)
+    s.job_id = JOB
+    return s
+
+
+def make(lp: ManualLoop, g: EventGcs, **kw: Any) -> TaskEventBuffer:
+    clock = iter(range(1, 10**9))
+    return TaskEventBuffer(job_id=JOB, worker_id=b"w" * 28, node_id=b"n" * 28, gcs=lambda: g,
+                           flush_interval_s=1.0, clock=lambda: next(clock), **kw)
+
+
+def test_sent_every_interval_in_batches_and_not_before() -> None:
+    lp, g = ManualLoop(), EventGcs()
+    try:
+        buf = make(lp, g, max_per_batch=3)
+        lp.call(buf.start)
+        for i in range(7):
+            buf.submitted(spec(f"f{i}"))
+        lp.advance(ms=999)
+        assert g.requests == []  # nothing on the hot path, nothing before the interval
+        lp.advance(ms=1)
+        assert [len(r.events) for r in g.requests] == [3, 3, 1]
+        ev = g.events()[0]
+        assert (ev.state, ev.name, ev.job_id, ev.node_id, ev.worker_id) == (
+            gcs_pb2.SUBMITTED, "f0", JOB, b"n" * 28, b"w" * 28)
+        assert [e.timestamp_ns for e in g.events()] == list(range(1, 8))
+        lp.advance(s=5)
+        assert len(g.requests) == 3  # idle: no empty calls
+    finally:
+        lp.shut()
+
+
+def test_full_buffer_drops_and_counts_and_failed_sends_are_counted() -> None:
+    lp, g = ManualLoop(), EventGcs()
+    try:
+        buf = make(lp, g, max_buffered=4)
+        lp.call(buf.start)
+        for i in range(10):
+            buf.submitted(spec(f"f{i}"))
+        assert buf.buffered == 4 and buf.dropped() == {JOB: 6}
+        g.fail_next = 1
+        lp.advance(s=1)
+        assert g.requests == [] and buf.dropped() == {JOB: 10}  # the unsent batch counts as dropped
+        buf.submitted(spec("late"))
+        lp.advance(s=1)
+        assert [e.name for e in g.events()] == ["late"] and g.dropped() == 10
+    finally:
+        lp.shut()
+
+
+def test_worker_end_states_and_owner_failures_and_flush_at_close() -> None:
+    lp, g = ManualLoop(), EventGcs()
+    try:
+        buf = make(lp, g)
+        lp.call(buf.start)
+        ok, bad, crashed = spec("ok"), spec("bad"), spec("crashed")
+        buf.running(ok)
+        buf.ended(ok, [pb.ReturnObject(object_id=b"o" * 28, value=pb.Envelope(format=pb.FORMAT_XLANG))])
+        rec = pb.ErrorRecord(kind=pb.TASK_ERROR, type_name="ValueError", message="nope")
+        buf.ended(bad, cw.TaskResult(returns=[pb.ReturnObject(value=pb.Envelope(
+            format=pb.FORMAT_ERROR, body=rec.SerializeToString()))]).returns)
+        inner = RecordingFinisher()
+        fin = EventingFinisher(inner, buf)
+        crashed.attempt = 1
+        fin.retry(crashed, "worker died")
+        fin.fail(crashed, pb.ErrorRecord(kind=pb.WORKER_CRASHED, message="exit 9"), [])
+        lp.run_coro(buf.close())
+        got = [(e.name, gcs_pb2.TaskEventState.Name(e.state), e.attempt, e.error_kind, e.error_message)
+               for e in g.events()]
+        assert got == [
+            ("ok", "RUNNING", 0, 0, ""), ("ok", "FINISHED", 0, 0, ""),
+            ("bad", "FAILED", 0, pb.TASK_ERROR, "ValueError: nope"),
+            ("crashed", "PENDING_NODE", 1, 0, ""), ("crashed", "FAILED", 1, pb.WORKER_CRASHED, "exit 9"),
+        ]
+        assert len(inner.failed) == 1 and len(inner.retried) == 1  # handed over
+    finally:
+        lp.shut()
