@@ -555,6 +555,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--polyray-only", action="store_true", help="do not run (or install) Ray")
     p.add_argument("--curves", default="", help="comma-separated curve names (default: all): "
                    + ", ".join(c.name for c in CURVES))
+    p.add_argument("--points", default="", help="comma-separated point sizes to keep (e.g. 300000,12; default: all)")
+    p.add_argument("--list", action="store_true", help="print the points, their timeouts and the worst case; exit")
     p.add_argument("--ray-version", default=DEFAULT_RAY_VERSION)
     p.add_argument("--timeout-scale", type=float, default=1.0, help="multiply every point's timeout")
     p.add_argument("--grace", type=float, default=30.0,
@@ -570,7 +572,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown curve(s) {unknown}; curves: {', '.join(CURVE_BY_NAME)}", file=sys.stderr)
         return 2
     curves = [c for c in CURVES if not names or c.name in names]
-    full = not args.quick and not args.polyray_only and not names
+    keep = {int(x) for x in args.points.split(",") if x.strip()}
+    full = not args.quick and not args.polyray_only and not names and not keep
     out_dir = args.out or os.path.join(ROOT, *(("docs", "figures") if full else ("build", "scale_compare")))
 
     sides: dict[str, tuple[str, dict]] = {
@@ -585,7 +588,15 @@ def main(argv: list[str] | None = None) -> int:
         ray_env.pop("POLYRAY_ADDRESS", None)
         sides["ray"] = (ray_py, ray_env)
 
-    points = [(c, n) for c in curves for n in ([c.quick] if args.quick else c.points)]
+    points = [(c, n) for c in curves for n in ([c.quick] if args.quick else c.points) if not keep or n in keep]
+    if args.list:
+        worst = 0.0
+        for c, n in points:
+            t = c.timeout(n) * args.timeout_scale
+            worst += 2 * (t + args.grace)
+            print(f"{c.name:>14} {point_label(c, n) or '-':>14}  timeout {t:5.0f} s  ({c.what})")
+        print(f"{len(points)} point(s); worst case (every point on both sides timing out): {worst / 60:.0f} min")
+        return 0
     machine = _machine()
     print(f"scale curves: {len(points)} point(s) on {' and '.join(sides)}; {machine['cpus']} CPU(s) "
           f"({machine['cpu_model']}), load {machine['loadavg'][0]:.1f}", flush=True)
@@ -607,7 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - t0
 
     ray_name = f"Ray {args.ray_version}" if "ray" in sides else "no Ray"
-    header = (f"polyray beside {ray_name}, {'quick' if args.quick else 'full'} run, {time.strftime('%Y-%m-%d')}, "
+    kind = "quick run" if args.quick else "full run" if full else "partial run"
+    header = (f"polyray beside {ray_name}, {kind}, {time.strftime('%Y-%m-%d')}, "
               f"{machine['cpus']} CPUs ({machine['cpu_model']}), load at start {machine['loadavg'][0]:.1f}, "
               f"{elapsed:.0f} s in all.")
     table = markdown(rows, header)
