@@ -107,3 +107,49 @@ def test_failed_and_overrun_points_are_reported_not_dropped(tmp_path):
     table = (tmp_path / "scale.md").read_text()
     assert "TIMEOUT" in table and "Failures and timeouts:" in table
     assert processes_with(marker) == []
+
+
+def test_report_ratios_failures_and_chart(tmp_path):
+    # The report from rows as a run beside Ray makes them: the speed-up is
+    # Ray / polyray, a side that failed or timed out keeps its row, the chart
+    # draws a green bar above 1 and a red one below, and the doc's table is
+    # replaced between its markers (no cluster: report code only).
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import scale_compare as sc
+    finally:
+        sys.path.remove(os.path.join(ROOT, "benchmarks"))
+    ok = {"status": "ok", "driver_peak_rss_bytes": 64 << 20}
+    rows = [
+        {"curve": "tasks", "n": 300_000, "polyray": dict(ok, time_s=20.0), "ray": dict(ok, time_s=160.0)},
+        {"curve": "get 100 KiB", "n": 5_000, "polyray": dict(ok, time_s=2.0), "ray": dict(ok, time_s=1.0)},
+        {"curve": "puts held", "n": 1_000_000, "polyray": dict(ok, time_s=11.0, bytes_per_ref=1378.0),
+         "ray": {"status": "timeout", "error": "no result in 270.0 s"}},
+        {"curve": "tree dropped", "n": 12, "polyray": {"status": "failed", "error": "ObjectLostError: x"},
+         "ray": dict(ok, time_s=13.0)},
+    ]
+    assert [sc.speedup(r) for r in rows] == [8.0, 0.5, None, None]
+    table = sc.markdown(rows, "header")
+    assert "| tasks | 300,000 tasks | 20.0 s | 160.0 s | **8.00×** |" in table
+    assert "| get 100 KiB | 5,000 objects | 2.000 s | 1.000 s | **0.50×** |" in table
+    assert "| puts held | 1,000,000 refs | 11.0 s | TIMEOUT | — | bytes per ref | 1,378 |" in table
+    assert "- tree dropped depth 12 on polyray: ObjectLostError: x" in table
+    assert "- puts held 1,000,000 refs on ray: no result in 270.0 s" in table
+
+    sc.write_csv(rows, str(tmp_path / "scale.csv"))
+    got = read_csv(tmp_path)
+    assert got["tasks"]["speedup_ray_over_polyray"] == "8.0000" and got["puts held"]["ray_status"] == "timeout"
+
+    svg = ET.fromstring(sc.svg_chart(rows, "title"))
+    ns = "{http://www.w3.org/2000/svg}"
+    bars = [r.get("fill") for r in svg.iter(f"{ns}rect")][1:]  # the first is the background
+    assert bars == ["#2b8a3e", "#c92a2a"]
+    texts = [t.text for t in svg.iter(f"{ns}text")]
+    assert "8.00×" in texts and "0.50×" in texts and "ray timeout" in texts and "polyray failed" in texts
+
+    doc = tmp_path / "doc.md"
+    doc.write_text("before\n<!-- scale-table -->\nold\n<!-- /scale-table -->\nafter\n")
+    sc.update_doc(str(doc), table)
+    text = doc.read_text()
+    assert text.startswith("before\n<!-- scale-table -->\nheader") and text.endswith("<!-- /scale-table -->\nafter\n")
+    assert "old" not in text
