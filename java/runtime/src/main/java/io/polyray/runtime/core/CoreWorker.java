@@ -110,6 +110,8 @@ public final class CoreWorker {
   final MemoryStore memoryStore = new MemoryStore();
   final ReferenceCounter references;
   private final BorrowerWatch borrowerWatch;
+  /** Task events to the GCS (TaskEvents); null with POLYRAY_TASK_EVENTS=0. */
+  public final TaskEvents taskEvents;
   final Codec codec;
   final NormalTaskSubmitter submitter;
   final ActorTaskSubmitter actorSubmitter;
@@ -190,6 +192,12 @@ public final class CoreWorker {
     this.borrowerWatch = new BorrowerWatch(references, scheduler, (req, deadlineS, reply) -> gcsAsync()
         .withDeadlineAfter(deadlineS, TimeUnit.SECONDS).getDeadWorkers(req, reply), workerId,
         RuntimeSpec.BORROWERS_DEATH_WATCH_MS);
+    this.taskEvents = TaskEvents.enabled() ? new TaskEvents(() -> this.nodeId, workerId,
+        (req, reply) -> gcsAsync().withDeadlineAfter(5, TimeUnit.SECONDS).addTaskEvents(req, reply),
+        RuntimeSpec.EVENTS_MAX_BUFFERED_PER_PROCESS, RuntimeSpec.EVENTS_MAX_PER_BATCH) : null;
+    if (taskEvents != null) {
+      taskEvents.start(loop);
+    }
     TaskFinisher finisher = new Finisher();
     LeaseClient.Directory raylets = new LeaseClient.Directory() {
       @Override
@@ -232,6 +240,9 @@ public final class CoreWorker {
 
     @Override
     public void fail(TaskSpec spec, ErrorRecord record, List<ByteString> argIds) {
+      if (taskEvents != null) {
+        taskEvents.failed(spec, record);
+      }
       owned.failTask(spec, record, argIds);
     }
 
@@ -694,6 +705,9 @@ public final class CoreWorker {
       return;
     }
     borrowerWatch.close();
+    if (taskEvents != null) {
+      taskEvents.close();
+    }
     CompletableFuture<Void> closed = new CompletableFuture<>();
     onIo(() -> {
       try {

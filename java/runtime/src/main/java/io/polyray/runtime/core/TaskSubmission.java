@@ -55,6 +55,13 @@ final class TaskSubmission {
     this.w = w;
   }
 
+  /** Task events: SUBMITTED (TaskEvents). */
+  private void submitted(TaskSpec spec) {
+    if (w.taskEvents != null) {
+      w.taskEvents.record(io.polyray.runtime.proto.TaskEventState.SUBMITTED, spec);
+    }
+  }
+
   /** Queues a PendingTask or a Runnable for the io thread (in order with the others). */
   private void toIo(Object op) {
     toIo.add(op);
@@ -73,6 +80,9 @@ final class TaskSubmission {
     for (Object op; (op = toIo.poll()) != null; ) {
       if (op instanceof PendingTask) {
         PendingTask t = (PendingTask) op;
+        if (w.taskEvents != null) {
+          w.taskEvents.record(io.polyray.runtime.proto.TaskEventState.PENDING_NODE, t.spec);
+        }
         (t.spec.getType() == TaskType.ACTOR_TASK ? actor : normal).add(t);
         continue;
       }
@@ -233,6 +243,7 @@ final class TaskSubmission {
     w.references.addSubmitted(argIds);
     Reference.reachabilityFence(args);
     Reference.reachabilityFence(held);
+    submitted(built);
     toIo(new PendingTask(built, argIds));
     return ref;
   }
@@ -274,6 +285,7 @@ final class TaskSubmission {
     w.references.addSubmitted(argIds);
     Reference.reachabilityFence(args);
     Reference.reachabilityFence(held);
+    submitted(built);
     try {
       w.gcs().registerActor(io.polyray.runtime.proto.RegisterActorRequest.newBuilder().setCreationTask(built).build());
     } catch (StatusRuntimeException e) {
@@ -366,6 +378,7 @@ final class TaskSubmission {
       // Numbered and queued under one lock: calls reach the io thread in sequence order.
       long seq = actorSeq.merge(h.getActorId(), 1L, Long::sum);
       TaskSpec built = spec.setSequenceNo(seq).build();
+      submitted(built);
       toIo(new PendingTask(built, argIds));
     }
     return ref;

@@ -128,7 +128,14 @@ public final class TaskExecutor {
       if (item == STOP) {
         return;
       }
+      io.polyray.runtime.core.TaskEvents events = worker.core() == null ? null : worker.core().taskEvents;
+      if (events != null) {
+        events.record(io.polyray.runtime.proto.TaskEventState.RUNNING, item.spec);
+      }
       TaskResult result = executeSafely(item.spec);
+      if (events != null) {
+        events.ended(item.spec, result.getReturnsList());
+      }
       // User output reaches the raylet (and the driver) by the time the caller learns
       // the task finished.
       System.out.flush();

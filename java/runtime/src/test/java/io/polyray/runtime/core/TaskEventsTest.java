@@ -1,0 +1,104 @@
+package io.polyray.runtime.core;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.polyray.runtime.proto.AddTaskEventsRequest;
+import io.polyray.runtime.proto.Envelope;
+import io.polyray.runtime.proto.ErrorKind;
+import io.polyray.runtime.proto.ErrorRecord;
+import io.polyray.runtime.proto.Format;
+import io.polyray.runtime.proto.Language;
+import io.polyray.runtime.proto.ReturnObject;
+import io.polyray.runtime.proto.TaskEventState;
+import io.polyray.runtime.proto.TaskSpec;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Java task event buffer ({@link TaskEvents}): the same cases as Python's
+ * tests/core/unit/test_task_events.py and C++'s core_task_events_test, with a fake sink.
+ */
+class TaskEventsTest {
+  private static final ByteString JOB = ByteString.copyFrom(new byte[] {1, 0, 0, 0});
+  private final List<AddTaskEventsRequest> sent = new ArrayList<>();
+  private boolean fail;
+
+  private TaskEvents events(int maxBuffered, int maxPerBatch) {
+    return new TaskEvents(() -> ByteString.copyFrom(new byte[28]), ByteString.copyFromUtf8("w".repeat(28)),
+        (req, reply) -> {
+          if (fail) {
+            reply.onError(Status.UNAVAILABLE.asRuntimeException());
+            return;
+          }
+          sent.add(req);
+          reply.onCompleted();
+        }, maxBuffered, maxPerBatch);
+  }
+
+  private static TaskSpec spec(String name, int n) {
+    byte[] id = new byte[24];
+    id[0] = (byte) n;
+    System.arraycopy(JOB.toByteArray(), 0, id, 20, 4);
+    return TaskSpec.newBuilder().setTaskId(ByteString.copyFrom(id)).setJobId(JOB).setName(name)
+        .setLanguage(Language.JAVA).build();
+  }
+
+  private int eventCount() {
+    return sent.stream().mapToInt(AddTaskEventsRequest::getEventsCount).sum();
+  }
+
+  @Test
+  void sentInBatches() {
+    TaskEvents ev = events(100, 3);
+    for (int i = 0; i < 7; i++) {
+      ev.record(TaskEventState.SUBMITTED, spec("f", i));
+    }
+    ev.flush();
+    assertEquals(List.of(3, 3, 1), sent.stream().map(AddTaskEventsRequest::getEventsCount).toList());
+    assertEquals(TaskEventState.SUBMITTED, sent.get(0).getEvents(0).getState());
+    assertTrue(sent.get(0).getEvents(0).getTimestampNs() > 0);
+    assertEquals(7, ev.sent());
+    ev.flush();
+    assertEquals(3, sent.size()); // nothing buffered: no call
+  }
+
+  @Test
+  void fullBufferDropsAndFailedSendsAreCounted() {
+    TaskEvents ev = events(4, 100);
+    for (int i = 0; i < 10; i++) {
+      ev.record(TaskEventState.SUBMITTED, spec("f", i));
+    }
+    assertEquals(4, ev.buffered());
+    fail = true;
+    ev.flush();
+    fail = false;
+    ev.record(TaskEventState.RUNNING, spec("late", 11));
+    ev.flush();
+    assertEquals(1, sent.size());
+    assertEquals(1, sent.get(0).getEventsCount());
+    assertEquals(10, sent.get(0).getDropped(0).getCount());
+  }
+
+  @Test
+  void endStatesAndClose() {
+    TaskEvents ev = events(100, 100);
+    ev.ended(spec("ok", 1), List.of(ReturnObject.newBuilder()
+        .setValue(Envelope.newBuilder().setFormat(Format.FORMAT_XLANG)).build()));
+    ErrorRecord rec = ErrorRecord.newBuilder().setKind(ErrorKind.TASK_ERROR)
+        .setTypeName("java.lang.IllegalStateException").setMessage("boom").build();
+    ev.ended(spec("bad", 2), List.of(ReturnObject.newBuilder().setValue(Envelope.newBuilder()
+        .setFormat(Format.FORMAT_ERROR).setBody(rec.toByteString())).build()));
+    ev.failed(spec("crashed", 3), ErrorRecord.newBuilder().setKind(ErrorKind.WORKER_CRASHED).build());
+    ev.close();
+    assertEquals(3, eventCount());
+    AddTaskEventsRequest r = sent.get(0);
+    assertEquals(TaskEventState.FINISHED, r.getEvents(0).getState());
+    assertEquals(TaskEventState.FAILED, r.getEvents(1).getState());
+    assertEquals("java.lang.IllegalStateException: boom", r.getEvents(1).getErrorMessage());
+    assertEquals(ErrorKind.WORKER_CRASHED, r.getEvents(2).getErrorKind());
+  }
+}
