@@ -539,6 +539,27 @@ def update_doc(path: str, table: str) -> None:
         f.write(f"{head}{start}\n{table}{end}{tail}")
 
 
+def write_outputs(data: dict, out_dir: str, doc: str | None) -> str:
+    """scale.{md,csv,json,svg} in out_dir (and the table into doc's markers) from a run's data; the table."""
+    machine, rows = data["machine"], data["rows"]
+    ray_name = f"Ray {data['ray_version']}" if data.get("ray_version") else "no Ray"
+    kind = data.get("kind", "quick run" if data.get("quick") else "full run")
+    header = (f"polyray beside {ray_name}, {kind}, {data.get('date', '')}, {machine['cpus']} CPUs "
+              f"({machine['cpu_model']}), load at start {machine['loadavg'][0]:.1f}, {data['elapsed_s']:.0f} s in all.")
+    table = markdown(rows, header)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "scale.md"), "w") as f:
+        f.write(table)
+    write_csv(rows, os.path.join(out_dir, "scale.csv"))
+    with open(os.path.join(out_dir, "scale.json"), "w") as f:
+        json.dump(data, f, indent=2)
+    with open(os.path.join(out_dir, "scale.svg"), "w") as f:
+        f.write(svg_chart(rows, f"polyray beside {ray_name}: scale curves, {kind}, {machine['cpus']} CPUs"))
+    if doc:
+        update_doc(doc, table)
+    return table
+
+
 def _machine() -> dict:
     model = "?"
     try:
@@ -563,8 +584,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds a point's process gets beyond its timeout (init, shutdown) before it is killed")
     p.add_argument("--out", default=None, help="output folder (default docs/figures for a full run beside Ray, "
                    "else build/scale_compare)")
+    p.add_argument("--render", metavar="JSON", default=None,
+                   help="run nothing: rewrite the outputs (and --doc) from a scale.json of an earlier run")
     p.add_argument("--doc", default=None, help="markdown file whose <!-- scale-table --> section gets the table")
     args = p.parse_args(argv)
+
+    if args.render:
+        with open(args.render) as f:
+            data = json.load(f)
+        out = args.out or os.path.dirname(os.path.abspath(args.render))
+        print(write_outputs(data, out, args.doc))
+        return 0
 
     names = [s.strip() for s in args.curves.split(",") if s.strip()]
     unknown = [n for n in names if n not in CURVE_BY_NAME]
@@ -617,27 +647,14 @@ def main(argv: list[str] | None = None) -> int:
               + "  ".join(f"{side}: {row[side]['error']}" for side in sides if row[side].get("error")), flush=True)
     elapsed = time.perf_counter() - t0
 
-    ray_name = f"Ray {args.ray_version}" if "ray" in sides else "no Ray"
     kind = "quick run" if args.quick else "full run" if full else "partial run"
-    header = (f"polyray beside {ray_name}, {kind}, {time.strftime('%Y-%m-%d')}, "
-              f"{machine['cpus']} CPUs ({machine['cpu_model']}), load at start {machine['loadavg'][0]:.1f}, "
-              f"{elapsed:.0f} s in all.")
-    table = markdown(rows, header)
+    data = {"ray_version": args.ray_version if "ray" in sides else None, "machine": machine, "quick": args.quick,
+            "kind": kind, "date": time.strftime("%Y-%m-%d"), "elapsed_s": elapsed,
+            "curves": {c.name: {"points": c.points, "what": c.what, "extra": c.extra} for c in curves},
+            "rows": rows}
+    table = write_outputs(data, out_dir, args.doc)
     print()
     print(table)
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "scale.md"), "w") as f:
-        f.write(table)
-    write_csv(rows, os.path.join(out_dir, "scale.csv"))
-    with open(os.path.join(out_dir, "scale.json"), "w") as f:
-        json.dump({"ray_version": args.ray_version if "ray" in sides else None, "machine": machine,
-                   "quick": args.quick, "elapsed_s": elapsed,
-                   "curves": {c.name: {"points": c.points, "what": c.what, "extra": c.extra} for c in curves},
-                   "rows": rows}, f, indent=2)
-    with open(os.path.join(out_dir, "scale.svg"), "w") as f:
-        f.write(svg_chart(rows, f"polyray beside {ray_name}: scale curves on {machine['cpus']} CPUs"))
-    if args.doc:
-        update_doc(args.doc, table)
     print(f"wrote scale.md, scale.csv, scale.json, scale.svg to {out_dir}")
     return 1 if any((row.get(s) or {}).get("status") != "ok" for row in rows for s in sides) else 0
 
