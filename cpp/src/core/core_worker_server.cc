@@ -17,6 +17,7 @@
 #include "core/ids.h"
 #include "core/object_recovery.h"
 #include "core/task_receiver.h"
+#include "core/lease_proof.h"
 #include "core/validation.h"
 #include "polyray/exceptions.h"
 #include "polyray/protocol/core_worker.grpc.pb.h"
@@ -155,6 +156,8 @@ class PushTasksReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
       pending_ += request_.tasks_size();
     }
     std::weak_ptr<PushTasksReactor> weak = self_;
+    LeaseGuard& guard = LeaseGuard::Process();
+    guard.Open(request_, lease_);
     for (rpc::TaskSpec& spec : *request_.mutable_tasks()) {
       std::string problem = CheckTaskSpec(spec);
       if (!problem.empty()) {
@@ -162,6 +165,15 @@ class PushTasksReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
                      ShortHex(w_.worker_id()).c_str(), problem.c_str());
         Reply(InvalidTaskResult(spec, problem, ShortHex(w_.worker_id())));
         continue;
+      }
+      if (guard.enabled()) {
+        std::string why = guard.Refusal(lease_, spec);
+        if (!why.empty()) {
+          std::fprintf(stderr, "polyray C++ worker %s: refusing a pushed task: %s\n",
+                       ShortHex(w_.worker_id()).c_str(), why.c_str());
+          Reply(RefusedTaskResult(spec, why, ShortHex(w_.worker_id())));
+          continue;
+        }
       }
       auto owned = std::make_shared<rpc::TaskSpec>(std::move(spec));
       if (receiver_ == nullptr) {
@@ -256,6 +268,7 @@ class PushTasksReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   std::shared_ptr<PushTasksReactor> self_;
   grpc::ByteBuffer request_bytes_;
   rpc::PushTasksRequest request_;
+  StreamLease lease_;  // what this stream proved (lease_proof.h); read callbacks only
   rpc::PushTasksReply reply_;
   grpc::ByteBuffer reply_bytes_;
   std::mutex mu_;

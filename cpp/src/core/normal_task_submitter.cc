@@ -201,6 +201,7 @@ void NormalTaskSubmitter::OnLeaseReply(const std::string& key, const grpc::Statu
       lease->address = reply.worker_address();
       lease->key = key;
       lease->raylet = raylet;
+      if (reply.has_proof()) lease->proof = reply.proof();
       if (sc.queue.empty()) {
         unwanted = lease;
       } else {
@@ -227,6 +228,7 @@ void NormalTaskSubmitter::OpenStream(const LeasePtr& lease) {
         // A lease nobody lists any more has nothing in flight: nothing to fail.
         if (LeasePtr l = weak.lock()) OnStreamClosed(l, status);
       });
+  if (lease->proof) lease->stream->ShowLease(*lease->proof);
 }
 
 void NormalTaskSubmitter::OnReply(const LeasePtr& lease, rpc::PushTasksReply& reply) {
@@ -252,7 +254,19 @@ void NormalTaskSubmitter::OnReply(const LeasePtr& lease, rpc::PushTasksReply& re
       Clock::TimePoint from = pipelined ? std::max(lease->last_result, t->pushed_at) : t->pushed_at;
       lease->last_result = now;
       lease->avg_task_us = policy::NextTaskTimeAverage(lease->avg_task_us, MicrosBetween(from, now));
-      if (result.is_application_error() && t->spec.retry_exceptions() && CanRetry(t->spec)) {
+      if (result.lease_refused()) {
+        // The worker refused this caller's lease (missing, wrong or stale:
+        // docs/fault-tolerance.md, "Bad input"): drop the lease, returned once
+        // its stream is idle, and retry the task on a new one, charged as a
+        // retry; with none left it fails with the refusal (LeaseRefused).
+        lease->dead = true;
+        lease->refused = true;
+        if (CanRetry(t->spec)) {
+          t->spec.set_attempt(t->spec.attempt() + 1);
+          sc.queue.push_front(t);
+          continue;
+        }
+      } else if (result.is_application_error() && t->spec.retry_exceptions() && CanRetry(t->spec)) {
         t->spec.set_attempt(t->spec.attempt() + 1);
         sc.queue.push_front(t);
         continue;
@@ -261,6 +275,17 @@ void NormalTaskSubmitter::OnReply(const LeasePtr& lease, rpc::PushTasksReply& re
       Forget(t->spec.task_id());
       auto r = std::make_shared<rpc::TaskResult>(std::move(result));
       actions.push_back([this, t, r] { d_.finisher.CompleteTask(t->spec, *r, t->arg_ids); });
+    }
+    if (lease->refused && lease->inflight.empty()) {
+      bool listed = false;
+      for (const auto& l : sc.leases) listed = listed || l == lease;
+      if (listed) {
+        RemoveLease(sc, lease);
+        actions.push_back([this, lease] {
+          lease->stream->Close();
+          ReturnLease(lease, false);
+        });
+      }
     }
     Dispatch(lease->key, actions);
   }

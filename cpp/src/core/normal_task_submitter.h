@@ -59,6 +59,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -138,6 +139,10 @@ class NormalTaskSubmitter {
     /// Set when the GCS declared the worker's node dead: why.
     std::string node_died;
     bool node_dead = false;
+    /// The grant's proof (lease_proof.h), shown first on the stream.
+    std::optional<rpc::LeaseProof> proof;
+    /// The worker refused the lease: returned once nothing is in flight.
+    bool refused = false;
   };
   using LeasePtr = std::shared_ptr<Lease>;
   struct SchedulingClass {

@@ -30,6 +30,7 @@
 #include "core/push_frame.h"
 #include "core/spin.h"
 #include "core/task_receiver.h"
+#include "core/lease_proof.h"
 #include "core/validation.h"
 #include "polyray/exceptions.h"
 #include "polyray/protocol/core_worker.pb.h"
@@ -280,6 +281,8 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
       pending_ += request.tasks_size();
     }
     std::shared_ptr<Connection> self = shared_from_this();
+    LeaseGuard& guard = LeaseGuard::Process();
+    guard.Open(request, lease_);
     for (rpc::TaskSpec& spec : *request.mutable_tasks()) {
       std::string bad = CheckTaskSpec(spec);
       if (!bad.empty()) {
@@ -287,6 +290,14 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
         std::fprintf(stderr, "polyray C++ worker %s: rejecting a pushed task: %s\n", worker_.c_str(), bad.c_str());
         Reply(InvalidTaskResult(spec, bad, worker_));
         continue;
+      }
+      if (guard.enabled()) {
+        std::string why = guard.Refusal(lease_, spec);
+        if (!why.empty()) {
+          std::fprintf(stderr, "polyray C++ worker %s: refusing a pushed task: %s\n", worker_.c_str(), why.c_str());
+          Reply(RefusedTaskResult(spec, why, worker_));
+          continue;
+        }
       }
       receiver_.Enqueue(std::make_shared<rpc::TaskSpec>(std::move(spec)),
                         [self](rpc::TaskResult result) { self->Reply(std::move(result)); });
@@ -317,6 +328,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
   const int fd_;
   const std::string peer_;
   const std::string worker_;
+  StreamLease lease_;  // what this connection proved (lease_proof.h); its reader thread only
   TaskReceiver& receiver_;
   const std::chrono::nanoseconds spin_;
   // The reader thread's own: the receive buffer and its filled part.

@@ -118,8 +118,9 @@ void PushPortStream::FlushLocked(std::unique_lock<std::mutex>& lock) {
       std::vector<rpc::TaskSpec> batch;
       batch.swap(queued_);
       outstanding_ += static_cast<int64_t>(batch.size());
-      lock.unlock();
       rpc::PushTasksRequest request;
+      AttachLease(request);
+      lock.unlock();
       request.mutable_tasks()->Reserve(static_cast<int>(batch.size()));
       for (rpc::TaskSpec& spec : batch) *request.add_tasks() = std::move(spec);
       size_t size = request.ByteSizeLong();

@@ -25,6 +25,7 @@ std::shared_ptr<PushStream> PushStream::Open(const std::shared_ptr<grpc::Channel
 bool PushStream::TakeBatch() {
   if (writing_ || broken_ || writes_done_ || queued_.empty()) return false;
   request_.Clear();
+  AttachLease(request_);
   request_.mutable_tasks()->Reserve(static_cast<int>(queued_.size()));
   for (auto& spec : queued_) *request_.add_tasks() = std::move(spec);
   queued_.clear();

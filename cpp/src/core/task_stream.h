@@ -47,6 +47,25 @@ class TaskStream {
   /// Half-closes after the queued specs are sent: the worker finishes what
   /// it has, then ends the stream.
   virtual void Close() = 0;
+  /// The lease proof the stream's first request shows (a lease's stream of
+  /// normal tasks; lease_proof.h). Call before the first Send.
+  void ShowLease(const rpc::LeaseProof& lease) {
+    lease_ = lease;
+    has_lease_ = true;
+  }
+
+ protected:
+  /// Moves the lease proof, once, into the request about to be written.
+  /// Callers hold the stream's lock.
+  void AttachLease(rpc::PushTasksRequest& request) {
+    if (!has_lease_) return;
+    *request.mutable_lease() = std::move(lease_);
+    has_lease_ = false;
+  }
+
+ private:
+  rpc::LeaseProof lease_;
+  bool has_lease_ = false;
 };
 
 /// Whether callers use push ports: POLYRAY_PUSH_PORT is not "0".
