@@ -80,7 +80,7 @@ class LeaseConnections(Protocol):
 class _Lease:
     __slots__ = ("lease_id", "worker_id", "address", "key", "queue", "inflight", "call",
                  "reader", "dead", "linger", "avg_us", "last_result", "raylet", "raylet_address",
-                 "single_use", "used", "node_died", "proof")
+                 "single_use", "used", "node_died", "proof", "refused")
 
     def __init__(self, reply: rl.RequestWorkerLeaseReply, key: tuple, raylet=None, raylet_address: str = "") -> None:
         # The raylet that granted the lease (another node's after a spill-over):
@@ -90,6 +90,8 @@ class _Lease:
         self.lease_id = reply.lease_id
         #: Shown to the worker first on the lease's stream (lease_proof.py).
         self.proof = reply.proof if reply.HasField("proof") else None
+        #: The worker refused the lease: to be returned once nothing is in flight.
+        self.refused = False
         # SPREAD tasks each get a lease of their own (the raylet places each
         # one), so a lease is not reused for the next task of its class.
         self.single_use = key[2] == _SPREAD
@@ -303,6 +305,10 @@ class NormalTaskSubmitter:
     def _on_reply(self, lease: _Lease, reply: cw.PushTasksReply) -> None:
         for result in reply.results:
             self._on_result(lease, result)
+        if lease.refused and not lease.inflight:
+            lease.refused = False
+            lease.queue.put_nowait(None)
+            asyncio.ensure_future(self._return_lease(lease, disconnect=False))
         self._dispatch(lease.key)
 
     def _on_result(self, lease: _Lease, result: cw.TaskResult) -> None:
@@ -336,13 +342,10 @@ class NormalTaskSubmitter:
         dropped (returned once its stream is idle) and the task goes back to
         the queue for a new lease, charged as a retry; with none left it fails
         with the refusal (a LeaseRefused error)."""
-        if not lease.dead:
-            lease.dead = True
-            if lease in self._leases[lease.key]:
-                self._leases[lease.key].remove(lease)
-        if not lease.inflight:
-            lease.queue.put_nowait(None)
-            asyncio.ensure_future(self._return_lease(lease, disconnect=False))
+        lease.dead = True
+        if lease in self._leases[lease.key]:
+            self._leases[lease.key].remove(lease)
+            lease.refused = True  # returned by _on_reply once nothing is in flight
         spec = t.spec
         if can_retry(spec.attempt, spec.max_retries) and not t.cancelled:
             why = "the worker refused the lease"

@@ -83,6 +83,8 @@ final class NormalTaskSubmitter {
     String nodeDied;
     /** The grant's proof, shown in the first request of the stream (null once shown, or none). */
     LeaseProof proof;
+    /** The worker refused the lease: returned once nothing is in flight. */
+    boolean refused;
 
     Lease(RequestWorkerLeaseReply reply, Object key) {
       this.leaseId = reply.getLeaseId();
@@ -483,6 +485,15 @@ final class NormalTaskSubmitter {
         for (TaskResult r : reply.getResultsList()) {
           onResult(lease, r);
         }
+        if (lease.refused && lease.inflight.isEmpty()) {
+          lease.refused = false;
+          try {
+            lease.requests.onCompleted();
+          } catch (RuntimeException e) {
+            // already closed
+          }
+          returnLease(lease, false);
+        }
         dispatch(lease.key);
       }
 
@@ -540,17 +551,9 @@ final class NormalTaskSubmitter {
    * left it fails with the refusal (a LeaseRefused error).
    */
   private void onRefused(Lease lease, PendingTask t, TaskResult result) {
-    if (!lease.dead) {
-      lease.dead = true;
-      leases(lease.key).remove(lease);
-    }
-    if (lease.inflight.isEmpty()) {
-      try {
-        lease.requests.onCompleted();
-      } catch (RuntimeException e) {
-        // already closed
-      }
-      returnLease(lease, false);
+    lease.dead = true;
+    if (leases(lease.key).remove(lease)) {
+      lease.refused = true; // returned by the reply handler once nothing is in flight
     }
     if (canRetry(t.spec) && !t.cancelled) {
       retry(t);
