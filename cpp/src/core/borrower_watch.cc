@@ -81,7 +81,15 @@ void BorrowerWatch::Round() {
                          }
                          // A failed call (the GCS away, or older) is asked again next round.
                          if (st.ok()) {
-                           for (const auto& id : reply.dead_worker_ids()) self->references_.DropBorrower(id);
+                           std::set<std::string> suspects;
+                           for (const auto& id : reply.dead_worker_ids()) {
+                             if (self->suspects_.count(id)) {
+                               self->references_.DropBorrower(id);
+                             } else {
+                               suspects.insert(id);
+                             }
+                           }
+                           self->suspects_ = std::move(suspects);
                          }
                          self->clock_.RunAfter(self->interval_ms_, [self] { self->Round(); });
                        });

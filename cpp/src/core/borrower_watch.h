@@ -6,8 +6,10 @@
 // acknowledgements, so, while the counter has any such holder, this watch
 // asks the GCS every spec::kBorrowersDeathWatchMs which of them are dead
 // (GetDeadWorkers: one call naming every holder; no per-object calls) and
-// calls ReferenceCounter::DropBorrower for each dead one, which frees what
-// only it held. It runs only while the counter has holders: the counter
+// calls ReferenceCounter::DropBorrower for each one found dead in two
+// consecutive rounds, which frees what only it held (the second round is a
+// grace for a live process's "added" still in flight for a ref it got from
+// the dead one). It runs only while the counter has holders: the counter
 // wakes it (Start) when its first holder appears (docs/ownership.md, "The
 // reference protocol", Deaths).
 //
@@ -21,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -83,6 +86,7 @@ class BorrowerWatch : public std::enable_shared_from_this<BorrowerWatch> {
   bool running_ = false;
   bool stopped_ = false;
   int calls_ = 0;
+  std::set<std::string> suspects_;  // found dead in the last round: dropped if dead in the next
 };
 
 }  // namespace polyray::core

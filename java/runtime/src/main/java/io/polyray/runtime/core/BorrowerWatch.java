@@ -5,7 +5,9 @@ import io.grpc.stub.StreamObserver;
 import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.GetDeadWorkersReply;
 import io.polyray.runtime.proto.GetDeadWorkersRequest;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Releases what dead processes borrowed or were lent here (as Python's
@@ -16,7 +18,9 @@ import java.util.List;
  * acknowledgements, so, while the counter has any such holder, this watch asks the GCS every
  * {@code RuntimeSpec.BORROWERS_DEATH_WATCH_MS} which of them are dead (GetDeadWorkers: one
  * call naming every holder; no per-object calls) and calls {@link
- * ReferenceCounter#dropBorrower} for each dead one, which frees what only it held. It runs
+ * ReferenceCounter#dropBorrower} for each one found dead in two consecutive rounds, which frees
+ * what only it held (the second round is a grace for a live process's "added" still in flight
+ * for a ref it got from the dead one). It runs
  * only while the counter has holders: the counter wakes it ({@link #start}) when its first
  * holder appears (docs/ownership.md, "The reference protocol", Deaths).
  *
@@ -38,6 +42,7 @@ final class BorrowerWatch {
   private boolean running;
   private volatile boolean closed;
   private int calls;
+  private Set<ByteString> suspects = new HashSet<>(); // found dead in the last round
 
   BorrowerWatch(ReferenceCounter references, IoScheduler scheduler, DeadWorkers gcs, ByteString selfId,
       long intervalMs) {
@@ -104,9 +109,15 @@ final class BorrowerWatch {
         if (closed) {
           return;
         }
+        Set<ByteString> next = new HashSet<>();
         for (ByteString id : reply.getDeadWorkerIdsList()) {
-          references.dropBorrower(id);
+          if (suspects.contains(id)) {
+            references.dropBorrower(id);
+          } else {
+            next.add(id);
+          }
         }
+        suspects = next;
       }
 
       @Override

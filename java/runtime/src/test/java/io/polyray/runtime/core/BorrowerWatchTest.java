@@ -108,6 +108,8 @@ class BorrowerWatchTest {
     assertTrue(freed.isEmpty());
     dead.add(DEAD);
     clock.advanceMs(1000);
+    assertTrue(freed.isEmpty(), "dead in one round: a grace of one more for updates in flight");
+    clock.advanceMs(1000);
     assertEquals(Set.of(onlyDead, lent), new HashSet<>(freed), "the live borrower keeps 'shared'");
     assertEquals(List.of(ALIVE), rc.holders().stream().map(Address::getWorkerId).toList());
     rc.updateBorrowers(ALIVE, List.of(), List.of(shared));
@@ -119,7 +121,7 @@ class BorrowerWatchTest {
     ByteString again = id('4');
     rc.addOwned(again);
     rc.updateBorrowers(DEAD, List.of(again), List.of(), List.of(), List.of(), addr(DEAD));
-    clock.advanceMs(1000);
+    clock.advanceMs(2000);
     assertTrue(freed.contains(again));
   }
 
@@ -134,7 +136,7 @@ class BorrowerWatchTest {
     assertEquals(3, asked.size());
     assertTrue(freed.isEmpty());
     gcsAway = false;
-    clock.advanceMs(1000);
+    clock.advanceMs(2000);
     assertEquals(List.of(x), freed);
   }
 
