@@ -26,7 +26,10 @@
 #include "core/push_port.h"
 #include "core/store_io.h"
 #include "core/task_stream.h"
+#include "core/task_events.h"
 #include "core/task_submission.h"
+#include "core/rpc_call.h"
+#include "polyray/protocol/gcs.grpc.pb.h"
 #include "polyray/exceptions.h"
 #include "polyray/protocol/common.pb.h"
 #include "polyray/protocol/raylet.grpc.pb.h"
@@ -99,6 +102,30 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
   borrower_watch_ = std::make_shared<BorrowerWatch>(
       *references_, *scheduler_, std::make_shared<GrpcDeadWorkersClient>(channels_, options_.gcs_address),
       options_.worker_id, spec::kBorrowersDeathWatchMs);
+  if (TaskEvents::Enabled()) {
+    std::string gcs = options_.gcs_address;
+    task_events_ = std::make_shared<TaskEvents>(
+        *scheduler_,
+        [this, gcs](rpc::AddTaskEventsRequest req, std::function<void(bool)> done) {
+          auto stub = std::shared_ptr<rpc::GcsService::Stub>(rpc::GcsService::NewStub(channels_.Get(gcs)));
+          CallAsync<rpc::AddTaskEventsReply>(
+              [stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->AddTaskEvents(ctx, rq, rp, std::move(cb)); },
+              std::move(req), std::chrono::milliseconds(5000),
+              std::function<void(const grpc::Status&, rpc::AddTaskEventsReply&)>(
+                  [stub, done = std::move(done)](const grpc::Status& st, rpc::AddTaskEventsReply&) { done(st.ok()); }));
+        },
+        [this, gcs](const rpc::AddTaskEventsRequest& req) {
+          auto stub = rpc::GcsService::NewStub(channels_.Get(gcs));
+          grpc::ClientContext ctx;
+          ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+          rpc::AddTaskEventsReply reply;
+          return stub->AddTaskEvents(&ctx, req, &reply).ok();
+        },
+        [this] { return options_.node_id; }, options_.worker_id,
+        static_cast<size_t>(spec::kEventsMaxBufferedPerProcess), static_cast<size_t>(spec::kEventsMaxPerBatch),
+        spec::kEventsFlushIntervalMs);
+    task_events_->Start();
+  }
   borrows_ = std::make_unique<BorrowTracker>(*this);
   store_ = std::make_unique<StoreIo>(options_.store_name);
   owned_ = std::make_unique<OwnedObjects>(*this);
@@ -178,6 +205,7 @@ void CoreWorker::Shutdown() {
   borrower_watch_->Stop();
   actor_submitter_->Close();
   submitter_->Close();
+  if (task_events_) task_events_->Stop();
   owned_->pins().Close(5000);  // pins still queued are moot: the objects are freed now
   // What this process owns in the stores goes with it (every known copy).
   borrows_->FreeNow(references_->OwnedInStore());

@@ -53,6 +53,7 @@ class ActorInfoClient;
 class ActorTaskSubmitter;
 class BorrowTracker;
 class BorrowerWatch;
+class TaskEvents;
 class CoreWorkerServer;
 class LeaseClient;
 class NodeDirectory;
@@ -202,6 +203,8 @@ class CoreWorker final : public internal::Runtime {
   TaskSubmission& tasks() { return *tasks_; }
   Lineage& lineage() { return *lineage_; }
   ObjectRecovery& recovery() { return *recovery_; }
+  /// Task events to the GCS (task_events.h); null with POLYRAY_TASK_EVENTS=0.
+  TaskEvents* task_events() { return task_events_.get(); }
 
  private:
   CoreWorkerOptions options_;
@@ -218,6 +221,7 @@ class CoreWorker final : public internal::Runtime {
   std::unique_ptr<BorrowTracker> borrows_;
   // Dead borrowers' borrows and lends are released (borrower_watch.h).
   std::shared_ptr<BorrowerWatch> borrower_watch_;
+  std::shared_ptr<TaskEvents> task_events_;
   std::unique_ptr<StoreIo> store_;
   std::unique_ptr<OwnedObjects> owned_;
   std::unique_ptr<ObjectGetter> getter_;

@@ -1,6 +1,8 @@
 // OwnedObjects of owned_objects.h.
 #include "core/owned_objects.h"
 
+#include "core/task_events.h"
+
 #include "core/borrow_tracker.h"
 #include "core/common.h"
 #include "core/core_worker.h"
@@ -131,6 +133,7 @@ void OwnedObjects::CompleteTask(const rpc::TaskSpec& spec, rpc::TaskResult& resu
 
 void OwnedObjects::FailTask(const rpc::TaskSpec& spec, const rpc::ErrorRecord& record,
                             const std::vector<std::string>& arg_ids) {
+  if (TaskEvents* ev = w_.task_events()) ev->Failed(spec, record);
   std::optional<rpc::ErrorRecord> lost = w_.recovery().OnFinished(spec, &record);  // a failed reconstruction
   EntryPtr error = ErrorEntry(lost ? *lost : record);
   for (int i = 1; i <= spec.num_returns(); ++i) {

@@ -10,6 +10,8 @@
 // spin_).
 #include "core/task_receiver.h"
 
+#include "core/task_events.h"
+
 #include <pthread.h>
 #include <unistd.h>
 
@@ -204,7 +206,10 @@ void TaskReceiver::Serve() {
                                rpc::TASK_CANCELLED, "task " + TaskName(*item.spec) + " was cancelled before it ran")),
                            false);
     } else {
+      TaskEvents* ev = w_.task_events();
+      if (ev) ev->Record(rpc::RUNNING, *item.spec);
       result = Execute(item.spec);
+      if (ev) ev->Ended(*item.spec, result);
     }
     // User output reaches the raylet (and the driver) by the time the caller
     // learns the task finished; borrows made while it ran reach their owners.

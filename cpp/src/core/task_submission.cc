@@ -1,6 +1,8 @@
 // TaskSubmission of task_submission.h.
 #include "core/task_submission.h"
 
+#include "core/task_events.h"
+
 #include <memory>
 
 #include "core/actor_task_submitter.h"
@@ -148,6 +150,10 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitTask(const internal::Functio
   spec.set_retry_exceptions(options.retry_exceptions);
   std::vector<std::string> arg_ids = SubmitArgs(spec, args);
   std::vector<internal::RefPtr> refs = ReturnRefs(spec);
+  if (TaskEvents* ev = w_.task_events()) {
+    ev->Record(rpc::SUBMITTED, spec);
+    ev->Record(rpc::PENDING_NODE, spec);  // queued for a lease at once
+  }
   auto task = std::make_shared<PendingTask>();
   task->spec = std::move(spec);
   task->arg_ids = std::move(arg_ids);
@@ -177,6 +183,7 @@ internal::ActorPtr TaskSubmission::CreateActor(const internal::FunctionDescripto
   spec.set_actor_namespace(ns);
   spec.set_detached(options.detached);
   std::vector<std::string> arg_ids = SubmitArgs(spec, args);
+  if (TaskEvents* ev = w_.task_events()) ev->Record(rpc::SUBMITTED, spec);
   rpc::RegisterActorRequest req;
   *req.mutable_creation_task() = spec;
   rpc::RegisterActorReply reply;
@@ -262,6 +269,10 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitActorTask(const internal::Ac
     // Numbered and queued under one lock: calls reach the submitter in sequence order.
     std::lock_guard<std::mutex> lock(seq_mu_);
     spec.set_sequence_no(++actor_seq_[h.actor_id()]);
+    if (TaskEvents* ev = w_.task_events()) {
+      ev->Record(rpc::SUBMITTED, spec);
+      ev->Record(rpc::PENDING_NODE, spec);  // queued for its actor at once
+    }
     task->spec = std::move(spec);
     w_.actor_submitter().Submit(std::move(task));
   }

@@ -1,0 +1,134 @@
+// The C++ task event buffer (task_events.h) with a manual clock and a fake
+// sender: the same cases as Python's tests/core/unit/test_task_events.py.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/task_events.h"
+#include "core_submitter_fakes.h"
+
+namespace polyray::core {
+namespace {
+
+const std::string kJob("\x01\x00\x00\x00", 4);
+
+rpc::TaskSpec Spec(const std::string& name, int n) {
+  rpc::TaskSpec s;
+  s.set_task_id(std::string(20, static_cast<char>(n)) + kJob);
+  s.set_job_id(kJob);
+  s.set_name(name);
+  s.set_language(rpc::CPP);
+  return s;
+}
+
+struct Harness {
+  fakes::ManualClock clock;
+  std::vector<rpc::AddTaskEventsRequest> sent;
+  std::vector<std::function<void(bool)>> pending;
+  bool answer_inline = true;
+  bool ok = true;
+  std::shared_ptr<TaskEvents> events;
+
+  explicit Harness(size_t max_buffered = 100, size_t max_per_batch = 3) {
+    events = std::make_shared<TaskEvents>(
+        clock,
+        [this](rpc::AddTaskEventsRequest req, std::function<void(bool)> done) {
+          sent.push_back(std::move(req));
+          if (answer_inline) {
+            done(ok);
+          } else {
+            pending.push_back(std::move(done));
+          }
+        },
+        [this](const rpc::AddTaskEventsRequest& req) {
+          sent.push_back(req);
+          return ok;
+        },
+        [] { return std::string(28, 'n'); }, std::string(28, 'w'), max_buffered, max_per_batch, 1000);
+  }
+  int Events() const {
+    int n = 0;
+    for (const auto& r : sent) n += r.events_size();
+    return n;
+  }
+};
+
+TEST(TaskEvents, SentEveryIntervalInBatchesNotBefore) {
+  Harness h;
+  h.events->Start();
+  for (int i = 0; i < 7; ++i) h.events->Record(rpc::SUBMITTED, Spec("f", i));
+  h.clock.AdvanceMs(999);
+  EXPECT_TRUE(h.sent.empty());
+  h.clock.AdvanceMs(1);
+  ASSERT_EQ(h.sent.size(), 3u);  // 3 + 3 + 1
+  EXPECT_EQ(h.sent[0].events_size(), 3);
+  EXPECT_EQ(h.sent[2].events_size(), 1);
+  const rpc::TaskEvent& e = h.sent[0].events(0);
+  EXPECT_EQ(e.state(), rpc::SUBMITTED);
+  EXPECT_EQ(e.node_id(), std::string(28, 'n'));
+  EXPECT_EQ(e.worker_id(), std::string(28, 'w'));
+  EXPECT_GT(e.worker_pid(), 0);
+  EXPECT_GT(e.timestamp_ns(), 0);
+  h.clock.AdvanceMs(5000);
+  EXPECT_EQ(h.sent.size(), 3u);  // idle: no empty calls
+  h.events->Stop();
+}
+
+TEST(TaskEvents, FullBufferDropsAndCountsAndFailedSendsAreCounted) {
+  Harness h(/*max_buffered=*/4, /*max_per_batch=*/100);
+  h.events->Start();
+  for (int i = 0; i < 10; ++i) h.events->Record(rpc::SUBMITTED, Spec("f", i));
+  EXPECT_EQ(h.events->buffered(), 4u);
+  EXPECT_EQ(h.events->dropped().at(kJob), 6);
+  h.ok = false;
+  h.clock.AdvanceMs(1000);
+  EXPECT_EQ(h.events->dropped().at(kJob), 10);  // the unsent batch counts as dropped
+  h.ok = true;
+  h.events->Record(rpc::RUNNING, Spec("late", 11));
+  h.clock.AdvanceMs(1000);
+  const rpc::AddTaskEventsRequest& last = h.sent.back();
+  ASSERT_EQ(last.events_size(), 1);
+  ASSERT_EQ(last.dropped_size(), 1);
+  EXPECT_EQ(last.dropped(0).count(), 10);
+  h.events->Stop();
+}
+
+TEST(TaskEvents, EndStatesAndFlushAtStop) {
+  Harness h(/*max_buffered=*/100, /*max_per_batch=*/100);
+  rpc::TaskResult ok;
+  ok.add_returns()->mutable_value()->set_format(rpc::FORMAT_XLANG);
+  rpc::ErrorRecord rec;
+  rec.set_kind(rpc::TASK_ERROR);
+  rec.set_type_name("std::runtime_error");
+  rec.set_message("boom");
+  rpc::TaskResult bad;
+  auto* v = bad.add_returns()->mutable_value();
+  v->set_format(rpc::FORMAT_ERROR);
+  v->set_body(rec.SerializeAsString());
+  h.events->Record(rpc::RUNNING, Spec("ok", 1));
+  h.events->Ended(Spec("ok", 1), ok);
+  h.events->Ended(Spec("bad", 2), bad);
+  rpc::ErrorRecord crash;
+  crash.set_kind(rpc::WORKER_CRASHED);
+  crash.set_message("exit 9");
+  h.events->Failed(Spec("crashed", 3), crash);
+  h.events->Stop();  // never started: Stop still sends what is buffered
+  ASSERT_EQ(h.Events(), 4);
+  ASSERT_EQ(h.sent.size(), 1u);
+  const auto& r = h.sent.back();
+  EXPECT_EQ(r.events(1).state(), rpc::FINISHED);
+  EXPECT_EQ(r.events(2).state(), rpc::FAILED);
+  EXPECT_EQ(r.events(2).error_kind(), rpc::TASK_ERROR);
+  EXPECT_EQ(r.events(2).error_message(), "std::runtime_error: boom");
+  EXPECT_EQ(r.events(3).error_kind(), rpc::WORKER_CRASHED);
+  h.events->Record(rpc::RUNNING, Spec("after", 4));
+  h.clock.AdvanceMs(5000);
+  EXPECT_EQ(h.Events(), 4);  // stopped: nothing more is sent
+}
+
+}  // namespace
+}  // namespace polyray::core
