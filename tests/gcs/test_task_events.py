@@ -115,3 +115,29 @@ async def test_add_and_get_over_grpc_with_bad_input() -> None:
             assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         # Still serving.
         assert (await c.stub.GetTaskEvents(gcs_pb2.GetTaskEventsRequest(), timeout=RPC_TIMEOUT)).total == 1
+
+
+def test_pages_stay_exact_across_eviction_and_compaction() -> None:
+    t = TaskEvents(ring_size_per_job=1000, max_per_query=300)
+    for i in range(10_000):  # the ring drops 9,000 rows and compacts its list on the way
+        t.add(ev(i, gcs_pb2.SUBMITTED, i))
+        if i % 3 == 0:
+            t.add(ev(i, gcs_pb2.SUBMITTED, i, job=JOB2))
+    for job, expected in ((JOB1, [tid(i) for i in range(9_000, 10_000)]),
+                          (JOB2, [tid(i, JOB2) for i in range(0, 10_000, 3)][-1000:])):
+        seen: list[bytes] = []
+        token = ""
+        while True:
+            reply = t.query(gcs_pb2.GetTaskEventsRequest(job_id=job, page_token=token))
+            assert reply.total == 1000
+            seen += [r.task_id for r in reply.tasks]
+            token = reply.next_page_token
+            if not token:
+                break
+        assert seen == expected
+    assert t.dropped(JOB1) == (9_000, 0)
+    # Both jobs, merged oldest first, and a filtered query agree on the rows.
+    both = t.query(gcs_pb2.GetTaskEventsRequest(limit=300))
+    filtered = t.query(gcs_pb2.GetTaskEventsRequest(limit=300, states=[gcs_pb2.SUBMITTED]))
+    assert [r.task_id for r in both.tasks] == [r.task_id for r in filtered.tasks]
+    assert both.total == filtered.total == 2000

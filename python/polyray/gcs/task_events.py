@@ -17,8 +17,9 @@ stayed in the ring.
 
 from __future__ import annotations
 
+import bisect
 import heapq
-from collections import OrderedDict
+import itertools
 from collections.abc import Iterator
 
 import grpc
@@ -67,12 +68,37 @@ class _Row:
 
 
 class _JobRing:
-    __slots__ = ("rows", "dropped", "dropped_at_source")
+    """One job's rows, oldest first: a list from ``head`` (rows before it were
+    dropped; the list is compacted now and then) and a dict by (task id, attempt).
+    Sequence numbers rise along the list, so a page starts by bisection."""
+
+    __slots__ = ("keys", "order", "head", "dropped", "dropped_at_source")
 
     def __init__(self) -> None:
-        self.rows: OrderedDict[tuple[bytes, int], _Row] = OrderedDict()
+        self.keys: dict[tuple[bytes, int], _Row] = {}
+        self.order: list[_Row] = []
+        self.head = 0
         self.dropped = 0
         self.dropped_at_source = 0
+
+    def __len__(self) -> int:
+        return len(self.order) - self.head
+
+    def append(self, key: tuple[bytes, int], entry: _Row, size: int) -> None:
+        self.keys[key] = entry
+        self.order.append(entry)
+        while len(self) > size:
+            old = self.order[self.head]
+            self.head += 1
+            del self.keys[(old.row.task_id, old.row.attempt)]
+            self.dropped += 1
+        if self.head > 4096 and self.head * 2 > len(self.order):
+            del self.order[:self.head]
+            self.head = 0
+
+    def after(self, seq: int) -> int:
+        """The index of the first live row whose sequence number is above ``seq``."""
+        return bisect.bisect_right(self.order, seq, lo=self.head, key=lambda e: e.seq)
 
 
 def fold(row: gcs_pb2.TaskRow, event: gcs_pb2.TaskEvent) -> None:
@@ -119,14 +145,12 @@ class TaskEvents:
         if ring is None:
             ring = self._jobs[event.job_id] = _JobRing()
         key = (event.task_id, event.attempt)
-        entry = ring.rows.get(key)
+        entry = ring.keys.get(key)
         if entry is None:
             self._seq += 1
-            row = gcs_pb2.TaskRow(task_id=event.task_id, job_id=event.job_id, attempt=event.attempt)
-            entry = ring.rows[key] = _Row(self._seq, row)
-            while len(ring.rows) > self.ring_size_per_job:
-                ring.rows.popitem(last=False)
-                ring.dropped += 1
+            entry = _Row(self._seq, gcs_pb2.TaskRow(task_id=event.task_id, job_id=event.job_id,
+                                                     attempt=event.attempt))
+            ring.append(key, entry, self.ring_size_per_job)
         fold(entry.row, event)
 
     def add_dropped_at_source(self, job_id: bytes, count: int) -> None:
@@ -141,28 +165,30 @@ class TaskEvents:
         return (ring.dropped, ring.dropped_at_source) if ring is not None else (0, 0)
 
     def __len__(self) -> int:
-        return sum(len(r.rows) for r in self._jobs.values())
+        return sum(len(r) for r in self._jobs.values())
 
     # -- reading ---------------------------------------------------------
 
-    def _matching(self, request: gcs_pb2.GetTaskEventsRequest, after: int) -> Iterator[_Row]:
-        rings = [self._jobs[request.job_id]] if request.job_id in self._jobs else (
-            [] if request.job_id else list(self._jobs.values()))
+    def _rings(self, request: gcs_pb2.GetTaskEventsRequest) -> list[_JobRing]:
+        if request.job_id:
+            ring = self._jobs.get(request.job_id)
+            return [ring] if ring is not None else []
+        return list(self._jobs.values())
+
+    @staticmethod
+    def _filtered(request: gcs_pb2.GetTaskEventsRequest) -> bool:
+        return bool(request.task_id or request.states or request.languages or request.name or request.actor_id
+                    or request.node_id or request.worker_id)
+
+    def _matching(self, request: gcs_pb2.GetTaskEventsRequest, rings: list[_JobRing]) -> Iterator[_Row]:
         states = frozenset(request.states)
         languages = frozenset(request.languages)
-
-        def rows(ring: _JobRing) -> Iterator[_Row]:
-            if request.task_id:
-                found = [e for (tid, _), e in list(ring.rows.items()) if tid == request.task_id]
-                yield from found
-                return
-            yield from list(ring.rows.values())
-
-        merged = heapq.merge(*(rows(r) for r in rings), key=lambda e: e.seq)
+        merged = heapq.merge(*(r.order[r.head:] for r in rings), key=lambda e: e.seq) if len(rings) > 1 else (
+            iter(rings[0].order[rings[0].head:]) if rings else iter(()))
         for entry in merged:
-            if entry.seq <= after:
-                continue
             row = entry.row
+            if request.task_id and row.task_id != request.task_id:
+                continue
             if states and row.state not in states:
                 continue
             if languages and row.language not in languages:
@@ -191,15 +217,29 @@ class TaskEvents:
             if after < 0:
                 raise invalid_argument(f"page_token {request.page_token[:64]!r} is not one this GCS gave")
         reply = gcs_pb2.GetTaskEventsReply()
-        total = 0
-        last = 0
-        for entry in self._matching(request, 0):
-            total += 1
-            if entry.seq > after and len(reply.tasks) < limit:
-                reply.tasks.append(entry.row)
-                last = entry.seq
-            elif entry.seq > after:
-                reply.next_page_token = str(last)
+        rings = self._rings(request)
+        if not self._filtered(request):
+            # No row filter: the total is the rings' sizes, a page starts by bisection.
+            total = sum(len(r) for r in rings)
+            starts = [iter(r.order[r.after(after):]) for r in rings]
+            merged = heapq.merge(*starts, key=lambda e: e.seq) if len(starts) > 1 else (
+                starts[0] if starts else iter(()))
+            page = list(itertools.islice(merged, limit + 1))
+            reply.tasks.extend(e.row for e in page[:limit])
+            if len(page) > limit:
+                reply.next_page_token = str(page[limit - 1].seq)
+        else:
+            total = 0
+            last = 0
+            for entry in self._matching(request, rings):
+                total += 1
+                if entry.seq <= after:
+                    continue
+                if len(reply.tasks) < limit:
+                    reply.tasks.append(entry.row)
+                    last = entry.seq
+                else:
+                    reply.next_page_token = str(last)
         reply.total = total
         for job_id, ring in self._jobs.items():
             if request.job_id and job_id != request.job_id:
