@@ -11,7 +11,8 @@ its raylet goes away. FAKE_WORKER_MODE changes that:
 FAKE_WORKER_LANGUAGE=N registers as that Language (default PYTHON).
 FAKE_WORKER_PIN=<object id hex> pins that object of the node's store after
 registering (and prints "pinned"). FAKE_WORKER_LINES=N prints N numbered
-lines on stdout and stderr after registering.
+lines on stdout and stderr after registering (after the name marker line
+of FAKE_WORKER_NAME, when set).
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def main() -> int:
         store = Store.open(reply.store_name)
         held = store.get([bytes.fromhex(pin)], timeout=5)
         print("pinned" if held[0] is not None else "not found", flush=True)
+    name = os.environ.get("FAKE_WORKER_NAME")
+    if name:  # as a real worker says what it runs (task_executor.OUTPUT_NAME_MARKER)
+        print(f":polyray_name:{name}", flush=True)
     for i in range(int(os.environ.get("FAKE_WORKER_LINES", "0"))):
         print(f"out line {i}", flush=True)
         print(f"err line {i}", file=sys.stderr, flush=True)

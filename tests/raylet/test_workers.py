@@ -151,13 +151,40 @@ async def test_logs_forwarded_with_pid_label_and_written_to_files(tmp_path):
         await wait_for(lambda: "err line 2" in h.gcs.log_lines(pid, is_error=True), what="stderr")
         assert f"fake worker ready pid={pid}" in h.gcs.log_lines(pid, is_error=False)
         batch = next(b for b in h.gcs.logs if b.pid == pid)
-        assert batch.worker_label == f"pid={pid}"
+        assert batch.worker_label == f"pid={pid}, node={h.config.host}"
         assert batch.job_id == bytes.fromhex("01000000") and batch.node_id == h.config.node_id
         logs = os.listdir(h.config.session_dir)
         out = [f for f in logs if f.endswith(f"-{pid}.out")]
         assert out, logs
         with open(os.path.join(h.config.session_dir, out[0])) as f:
             assert "out line 2" in f.read()
+
+
+async def test_name_marker_labels_the_following_lines_and_is_not_forwarded(tmp_path):
+    async with running_raylet(tmp_path) as h:
+        h.launcher.extra_env = {"FAKE_WORKER_LINES": "3", "FAKE_WORKER_NAME": "speak"}
+        pid = (await h.lease()).worker_pid
+        await wait_for(lambda: "out line 2" in h.gcs.log_lines(pid), what="stdout forwarded")
+        labelled = {b.worker_label for b in h.gcs.logs if b.pid == pid and "out line 0" in b.lines}
+        assert labelled == {f"speak pid={pid}, node={h.config.host}"}
+        assert not any(line.startswith(":polyray_name:") for b in h.gcs.logs for line in b.lines)
+
+
+async def test_flush_logs_publishes_everything_already_written(tmp_path):
+    # A long flush interval: without FlushLogs nothing would be published yet.
+    async with running_raylet(tmp_path, log_flush_interval_s=30.0) as h:
+        h.launcher.extra_env = {"FAKE_WORKER_LINES": "500"}
+        pid = (await h.lease()).worker_pid
+        # Read by the raylet (its log file has the last line), not published yet.
+        def read_all() -> bool:
+            names = [f for f in os.listdir(h.config.session_dir) if f.endswith(f"-{pid}.err")]
+            return bool(names) and "err line 499" in open(os.path.join(h.config.session_dir, names[0])).read()
+        await wait_for(read_all, what="the worker's lines read")
+        assert "err line 499" not in h.gcs.log_lines(pid, is_error=True)
+        reply = await h.stub.FlushLogs(raylet_pb2.FlushLogsRequest(timeout_ms=3000), timeout=10)
+        assert reply.complete
+        assert "out line 499" in h.gcs.log_lines(pid)
+        assert "err line 499" in h.gcs.log_lines(pid, is_error=True)
 
 
 async def test_register_with_wrong_token_rejected(tmp_path):

@@ -140,6 +140,8 @@ class CoreWorker:
         self.push_listener: PushListener | None = None
         self._server: grpc.aio.Server | None = None
         self._log_task: asyncio.Task | None = None
+        self._log_subscribed = asyncio.Event()
+        self._drain_waiters: dict[str, asyncio.Future[None]] = {}
 
     # -- identity (the WorkerContext's) ------------------------------------------
     @property
@@ -245,6 +247,7 @@ class CoreWorker:
 
     async def _stop(self) -> None:
         if self._log_task is not None:
+            await self._drain_logs()
             self._log_task.cancel()
         self.borrower_watch.close()
         await self.submitter.close()
@@ -267,14 +270,42 @@ class CoreWorker:
             t.cancel()
         await asyncio.gather(*rest, return_exceptions=True)
 
+    async def _drain_logs(self) -> None:
+        """Wait (at most the spec's [logs] drain_ms) until every line the job's
+        workers printed before now has been printed here (DrainLogs)."""
+        token = os.urandom(8).hex()
+        waiter = asyncio.get_running_loop().create_future()
+        self._drain_waiters[token] = waiter
+        bound = runtime_spec.LOGS_DRAIN_MS / 1000
+        try:
+            await asyncio.wait_for(self._log_subscribed.wait(), bound)
+            await self.connections.gcs.DrainLogs(
+                gcs.DrainLogsRequest(job_id=self.ctx.job_id, token=token, timeout_ms=runtime_spec.LOGS_DRAIN_MS),
+                timeout=bound + 1)
+            await asyncio.wait_for(waiter, bound)
+        except (asyncio.TimeoutError, grpc.aio.AioRpcError):
+            sys.stderr.write(f"[polyray] worker output not fully drained within {runtime_spec.LOGS_DRAIN_MS} ms\n")
+        finally:
+            self._drain_waiters.pop(token, None)
+
     async def _print_logs(self) -> None:
         """Print the job's worker output here, as Ray prints print() in tasks."""
         while not self.ctx.shutting_down:
             try:
                 call = self.connections.gcs.SubscribeLogs(gcs.SubscribeLogsRequest(job_id=self.ctx.job_id))
+                await call.wait_for_connection()
+                self._log_subscribed.set()
                 async for batch in call:
+                    if batch.drain_token:
+                        waiter = self._drain_waiters.get(batch.drain_token)
+                        if waiter is not None and not waiter.done():
+                            waiter.set_result(None)
+                        continue
                     out = sys.stderr if batch.is_error else sys.stdout
                     label = batch.worker_label or f"pid={batch.pid}"
+                    if batch.dropped_lines:
+                        sys.stderr.write(f"[polyray] {batch.dropped_lines} line(s) of ({label}) "
+                                         "were dropped (the raylet's buffer was full)\n")
                     for line in batch.lines:
                         out.write(f"({label}) {line}\n")
                     out.flush()

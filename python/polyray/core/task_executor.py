@@ -35,6 +35,45 @@ from polyray.protocol import core_worker_pb2 as cw
 
 ReplyFn = Callable[[cw.TaskResult], None]
 
+#: A line a worker writes on stdout when what it runs changes; the raylet
+#: reads it, prefixes the following lines with the name and does not forward
+#: it (docs/observability.md, "Output"). The same in Java and C++ workers.
+OUTPUT_NAME_MARKER = ":polyray_name:"
+_announced = ""
+
+
+def output_name(spec: pb.TaskSpec) -> str:
+    """The name shown before a task's output: the function, or the actor's class."""
+    name = spec.name or "task"
+    if spec.type in (pb.ACTOR_TASK, pb.ACTOR_CREATION_TASK) and "." in name:
+        name = name.rsplit(".", 1)[0]
+    return name.rsplit(".", 1)[-1]
+
+
+def announce_output_name(spec: pb.TaskSpec) -> None:
+    """Tell the raylet (through stdout) what runs now, when it changed."""
+    global _announced
+    name = output_name(spec)
+    if name != _announced:
+        _announced = name
+        try:
+            out = sys.__stdout__
+            if out is not None:
+                out.write(f"{OUTPUT_NAME_MARKER}{name}\n")
+                out.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def flush_output() -> None:
+    """Flush stdout and stderr: what a task printed is in the pipe before its result is sent."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+
 
 class TaskCancelled(BaseException):
     """Raised inside a running task by a non-forced cancel."""
@@ -163,6 +202,7 @@ class TaskExecutor:
         events = self.events
         if events is not None:
             events.running(spec)
+        announce_output_name(spec)
         try:
             result = self._execute_inner(spec)
         except TaskCancelled:
@@ -174,6 +214,7 @@ class TaskExecutor:
                 self._running.pop(task_id, None)
         if events is not None:
             events.ended(spec, result.returns)
+        flush_output()
         reply(result)
 
     def _execute_inner(self, spec: pb.TaskSpec) -> cw.TaskResult:
@@ -271,6 +312,12 @@ class TaskExecutor:
         loop = self._actor_loop
         sem = self._actor_sem
         events = self.events
+        send = reply
+
+        def flush_and_reply(result: cw.TaskResult) -> None:
+            flush_output()
+            send(result)
+        reply = flush_and_reply
         if events is not None:
             def reply_and_record(result: cw.TaskResult, reply: ReplyFn = reply) -> None:
                 events.ended(spec, result.returns)

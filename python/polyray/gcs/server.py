@@ -112,6 +112,8 @@ class GcsServer:
         self.kv = KVStore(self.storage)
         self.functions = FunctionTable(self.storage)
         self.logs = LogChannel(self.config.log_queue_size)
+        self.logs.raylet = self._pool.raylet
+        self.logs.raylet_addresses = lambda: [n.raylet_address for n in self.nodes.alive_nodes()]
         self.placement_groups = PlacementGroups(
             self.storage, lambda on_created: PlacementScheduler(self.nodes, self._pool, self.config, on_created))
         self.actors.placement_groups = self.placement_groups

@@ -23,13 +23,19 @@ class LogForwarder:
     """Collects lines per (job, pid, label, stream) and publishes them
     every ``interval_s`` or as soon as ``MAX_LINES_PER_CALL`` are waiting."""
 
-    def __init__(self, node_id: bytes, publish: Publish, interval_s: float) -> None:
+    def __init__(self, node_id: bytes, publish: Publish, interval_s: float, node_ip: str = "") -> None:
         self._node_id = node_id
+        self._node_ip = node_ip
         self._publish = publish
         self._interval_s = interval_s
         self._pending: dict[_Key, list[str]] = {}
         self._count = 0
         self._dropped = 0
+        #: Lines dropped per source since its last batch (sent as dropped_lines).
+        self._dropped_by: dict[_Key, int] = {}
+        # One flush at a time: a drain's flush returns only after a flush
+        # already sending (the timer's) has been published.
+        self._flushing = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -42,6 +48,8 @@ class LogForwarder:
         """Queue one line of a worker's output."""
         if self._count >= MAX_BUFFERED_LINES:
             self._dropped += 1
+            key = (job_id, pid, label, is_error)
+            self._dropped_by[key] = self._dropped_by.get(key, 0) + 1
             return
         self._pending.setdefault((job_id, pid, label, is_error), []).append(line)
         self._count += 1
@@ -60,6 +68,12 @@ class LogForwarder:
     def _take(self) -> list[gcs_pb2.LogBatch]:
         batches: list[gcs_pb2.LogBatch] = []
         taken = 0
+        dropped_by, self._dropped_by = self._dropped_by, {}
+        for key in [k for k in dropped_by if k not in self._pending]:
+            job_id, pid, label, is_error = key
+            batches.append(gcs_pb2.LogBatch(
+                job_id=job_id, node_id=self._node_id, pid=pid, worker_label=label,
+                is_error=is_error, dropped_lines=dropped_by.pop(key), node_ip=self._node_ip))
         for key in list(self._pending):
             if taken >= MAX_LINES_PER_CALL:
                 break
@@ -75,15 +89,27 @@ class LogForwarder:
                 gcs_pb2.LogBatch(
                     job_id=job_id, node_id=self._node_id, pid=pid,
                     worker_label=label, is_error=is_error, lines=send,
+                    dropped_lines=dropped_by.pop(key, 0), node_ip=self._node_ip,
                 )
             )
             taken += len(send)
         self._count -= taken
+        for key, dropped in dropped_by.items():  # sources not reached this call
+            self._dropped_by[key] = self._dropped_by.get(key, 0) + dropped
         return batches
+
+    @property
+    def pending(self) -> int:
+        """Lines queued, not yet published."""
+        return self._count
 
     async def flush(self) -> None:
         """Send everything queued now (lines are dropped if the GCS fails)."""
-        while self._count:
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        while self._count or self._dropped_by:
             batches = self._take()
             try:
                 await self._publish(batches)

@@ -51,14 +51,16 @@ class RayletServer:
         self.port = 0
         self.objects = ObjectManager(config.store_name, config.object_store_memory)
         self.gcs = GcsClient(config.gcs_address, config.gcs_rpc_timeout_s)
-        self.logs = LogForwarder(config.node_id, self.gcs.publish_logs, config.log_flush_interval_s)
+        self.logs = LogForwarder(config.node_id, self.gcs.publish_logs, config.log_flush_interval_s,
+                                 node_ip=config.host)
         self.pool = WorkerPool(
             config,
             self.launchers,
             raylet_address=lambda: self.address,
             on_exit=self._on_worker_exit,
             on_driver_exit=self._on_driver_exit,
-            log_sink=lambda w, is_err, line: self.logs.push(w.job_id, w.pid, w.label, is_err, line),
+            log_sink=lambda w, is_err, line: self.logs.push(
+                w.job_id, w.pid, f"{w.label}, node={config.host}", is_err, line),
         )
         self.view = ClusterView(config.node_id)
         self.leases = LeaseManager(
@@ -105,7 +107,7 @@ class RayletServer:
             )
             servicer = RayletServicer(
                 config=self.config, leases=self.leases, pool=self.pool, objects=self.objects,
-                request_stop=self.request_stop,
+                request_stop=self.request_stop, flush_logs=self.flush_logs,
             )
             self._server.add_generic_rpc_handlers((generic_handler(servicer),))
             self.port = auth.bind(self._server, f"{self.config.host}:{self.config.port}", "the raylet")
@@ -126,6 +128,18 @@ class RayletServer:
             self.leases.resources.total,
         )
         return self.port
+
+    async def flush_logs(self, timeout_ms: int) -> bool:
+        """Read what every worker wrote to its pipes up to now and publish it
+        (DrainLogs); False when ``timeout_ms`` passed first."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        workers = [w for w in self.pool.workers.values() if w.pid]
+        caught_up = await asyncio.gather(*(w.caught_up(deadline) for w in workers))
+        try:
+            await asyncio.wait_for(self.logs.flush(), max(0.05, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            return False
+        return all(caught_up) and self.logs.pending == 0
 
     def _node_info(self) -> gcs_pb2.NodeInfo:
         total = self.leases.resources.total.to_dict()

@@ -12,7 +12,7 @@ into INTERNAL, so one bad call never stops the server.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import grpc
@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 
 from polyray.protocol import common_pb2, raylet_pb2, validation
 from polyray.protocol.rpc_guard import guard_stream, guard_unary, safe_deserializer
+from polyray.protocol.runtime_spec import LOGS_DRAIN_MS
 from polyray.raylet.config import NodeConfig
 from polyray.raylet.lease_manager import LeaseManager
 from polyray.raylet.object_manager import ObjectManager, ObjectNotAvailable, check_object_id
@@ -68,7 +69,9 @@ class RayletServicer:
         pool: WorkerPool,
         objects: ObjectManager,
         request_stop: RequestStop,
+        flush_logs: Callable[[int], Awaitable[bool]] | None = None,
     ) -> None:
+        self._flush_logs = flush_logs
         self._config = config
         self._leases = leases
         self._pool = pool
@@ -251,6 +254,18 @@ class RayletServicer:
         """Stop the raylet once this reply is sent."""
         self._request_stop("Shutdown RPC")
         return raylet_pb2.ShutdownReply()
+
+    async def FlushLogs(
+        self, request: raylet_pb2.FlushLogsRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.FlushLogsReply:
+        """Publish what the workers wrote up to now (the GCS's DrainLogs)."""
+        flush = self._flush_logs or _no_flush
+        timeout_ms = min(request.timeout_ms or LOGS_DRAIN_MS, 60_000)
+        return raylet_pb2.FlushLogsReply(complete=await flush(timeout_ms))
+
+
+async def _no_flush(timeout_ms: int) -> bool:
+    return True
 
 
 def _deserializer(cls: type[Message]) -> Callable[[bytes], Any]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import fcntl
 import logging
 import os
 import signal
+import sys
+import termios
 import time
 from collections.abc import Callable
 
@@ -24,6 +27,26 @@ _READ_CHUNK = 64 * 1024
 
 #: Called for each line a worker prints: (worker, is_stderr, line).
 LineSink = Callable[["WorkerProcess", bool, str], None]
+
+
+#: The line a worker writes on stdout when what it runs changes (the Python,
+#: Java and C++ workers write it; task_executor.OUTPUT_NAME_MARKER).
+OUTPUT_NAME_MARKER = ":polyray_name:"
+
+
+def _stream_empty(stream: asyncio.StreamReader) -> bool:
+    """Nothing left in the pipe (FIONREAD) nor in the reader's buffer."""
+    if getattr(stream, "_buffer", b""):
+        return False
+    transport = getattr(stream, "_transport", None)
+    pipe = transport.get_extra_info("pipe") if transport is not None else None
+    if pipe is None:
+        return True
+    try:
+        waiting = fcntl.ioctl(pipe.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except OSError:
+        return True  # closed: nothing more to read
+    return int.from_bytes(waiting, sys.byteorder) == 0
 
 
 class WorkerState(enum.Enum):
@@ -112,11 +135,27 @@ class WorkerProcess:
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._proc: asyncio.subprocess.Process | None = None
         self._readers: list[asyncio.Task[None]] = []
+        self._streams: list[asyncio.StreamReader] = []
+        #: What the worker runs, as it last said on stdout (OUTPUT_NAME_MARKER).
+        self.output_name = ""
 
     @property
     def label(self) -> str:
-        """The prefix shown with this worker's output: "pid=123"."""
-        return f"pid={self.pid}"
+        """The prefix shown with this worker's output: "f pid=123" ("pid=123" before a task)."""
+        return f"{self.output_name} pid={self.pid}" if self.output_name else f"pid={self.pid}"
+
+    async def caught_up(self, deadline: float) -> bool:
+        """Wait until everything written to the worker's pipes before this call
+        has been read and handed to the sink (False: ``deadline``, a
+        ``time.monotonic()``, passed first). Bytes still in a pipe (FIONREAD)
+        or in a reader's buffer are waited for; what the worker writes later
+        may be waited for too, which only makes the drain later, never short."""
+        while True:
+            if all(_stream_empty(s) for s in self._streams if not s.at_eof()):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.005)
 
     @property
     def is_registered(self) -> bool:
@@ -148,6 +187,7 @@ class WorkerProcess:
         self.pid = self._proc.pid
         base = os.path.join(log_dir, f"worker-{self.worker_id.hex()[:16]}-{self.job_id.hex()}-{self.pid}")
         assert self._proc.stdout is not None and self._proc.stderr is not None
+        self._streams = [self._proc.stdout, self._proc.stderr]
         self._readers = [
             asyncio.create_task(self._pump(self._proc.stdout, base + ".out", False, sink)),
             asyncio.create_task(self._pump(self._proc.stderr, base + ".err", True, sink)),
@@ -190,6 +230,9 @@ class WorkerProcess:
 
     def _emit(self, raw: bytes, is_err: bool, sink: LineSink) -> None:
         line = raw.decode("utf-8", errors="replace").rstrip("\r")
+        if not is_err and line.startswith(OUTPUT_NAME_MARKER):
+            self.output_name = line[len(OUTPUT_NAME_MARKER):].strip()[:200]
+            return
         if is_err:
             self.stderr_tail.append(line)
         try:
