@@ -6,7 +6,8 @@ object in the node's store. An actor (Python, Java or C++) keeps the ref in
 its state (a borrow registered with the driver before its call returned);
 the actor is SIGKILLed and the driver drops its own ref: the object leaves
 the store within the bound (the raylet reports the exit to the GCS at once;
-the owner asks the GCS every borrowers.death_watch_ms = 1 s). Without the
+the owner asks the GCS every borrowers.death_watch_ms = 1 s and drops a
+holder found dead in two consecutive rounds). Without the
 death watch the object stays until the driver exits (the test fails). A
 second, live Python borrower keeps the object until it too is killed.
 A C++ driver owner and a Java driver owner, each with a Python borrower, the
@@ -39,7 +40,7 @@ if _XLANG not in sys.path:
 
 pytestmark = pytest.mark.timeout(300)  # the first run compiles the C++ parts
 
-#: From SIGKILL to the object's free: the watch interval (1 s) and two GCS
+#: From SIGKILL to the object's free: two watch rounds (1 s each) and GCS
 #: calls, with slack for the loaded 2-core machine.
 BOUND_S = 10.0
 #: How long a live borrower is checked to keep the object (several watch rounds).
