@@ -128,7 +128,7 @@ def refused_result(spec: pb.TaskSpec, why: str, worker: str = "") -> cw.TaskResu
 def checking() -> bool:
     """Whether raylets give their workers lease keys (``POLYRAY_LEASE_CHECK``,
     default on; 0 turns the check off for every worker they start)."""
-    return os.environ.get("POLYRAY_LEASE_CHECK", "0") != "0"
+    return os.environ.get("POLYRAY_LEASE_CHECK", "1") != "0"
 
 
 #: This process's guard (its key from the environment the raylet started it with).
