@@ -37,6 +37,10 @@ from .task_events import TaskEvents
 
 SERVICE = "polyray.rpc.GcsService"
 
+#: Requests whose handler makes the walk's checks itself, faster: task event
+#: batches (10,000 events; the generic walk cost ~10 us per event).
+SELF_CHECKED: frozenset[type[protobuf_message.Message]] = frozenset({gcs_pb2.AddTaskEventsRequest})
+
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 StreamHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
@@ -52,6 +56,8 @@ async def _parse(request_type: type[protobuf_message.Message], raw: bytes, conte
         await context.abort(
             grpc.StatusCode.INVALID_ARGUMENT, f"malformed {request_type.DESCRIPTOR.name}: {err}"
         )
+    if request_type in SELF_CHECKED:
+        return request
     try:
         # Ids by their spec sizes, enum values, string and list lengths, depth
         # (polyray.protocol.validation); the handlers check what is required.
