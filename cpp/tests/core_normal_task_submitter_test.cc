@@ -116,6 +116,37 @@ TEST_F(NormalTaskSubmitterTest, ApplicationErrorRetriedOnlyWithRetryExceptions) 
   EXPECT_EQ(finisher_.completed.size(), 1u);
 }
 
+TEST_F(NormalTaskSubmitterTest, ShowsTheProofAndRetriesARefusedTaskOnANewLease) {
+  PendingTaskPtr t = Submit(NormalTask("f", /*max_retries=*/1));
+  rpc::RequestWorkerLeaseReply reply;
+  reply.set_lease_id("l0");
+  reply.mutable_worker_address()->set_port(7000);
+  reply.mutable_worker_address()->set_worker_id("worker-l0");
+  reply.mutable_proof()->set_lease_id("l0");
+  reply.mutable_proof()->set_seq(3);
+  reply.mutable_proof()->set_proof("proof-l0");
+  raylets_.Answer(0, reply);
+  auto first = streams_.opened.at(0);
+  ASSERT_NE(first->PendingLease(), nullptr) << "the lease's stream shows the grant's proof";
+  EXPECT_EQ(first->PendingLease()->proof(), "proof-l0");
+  rpc::PushTasksReply refused;
+  rpc::TaskResult* r = refused.add_results();
+  r->set_task_id(t->spec.task_id());
+  r->set_lease_refused(true);
+  first->ReplyWith(refused);
+  EXPECT_TRUE(finisher_.completed.empty() && finisher_.failed.empty()) << "a retry is left";
+  ASSERT_EQ(raylets_.returns.size(), 1u) << "the refused lease goes back";
+  EXPECT_FALSE(raylets_.returns[0].req.disconnect());
+  EXPECT_TRUE(first->closed);
+  ASSERT_EQ(raylets_.requests.size(), 2u) << "a new lease is asked for";
+  raylets_.Grant(1, "l1", 7001);
+  auto second = streams_.opened.at(1);
+  ASSERT_EQ(second->Sent().size(), 1u);
+  EXPECT_EQ(second->Sent()[0].attempt(), 1);
+  second->ReplyWith(refused);
+  ASSERT_EQ(finisher_.completed.size(), 1u) << "no retry left: the refusal is its result";
+}
+
 TEST_F(NormalTaskSubmitterTest, IdleLeaseReturnedAfterLingerNotBefore) {
   PendingTaskPtr t = Submit(NormalTask("f"));
   raylets_.Grant(0, "l0", 7000);

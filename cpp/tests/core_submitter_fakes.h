@@ -90,6 +90,8 @@ class FakeStream final : public TaskStream {
     }
     on_reply_(reply);
   }
+  /// The worker answers with these results as they are.
+  void ReplyWith(rpc::PushTasksReply reply) { on_reply_(reply); }
   /// The stream ends (an error status: it broke).
   void Finish(const grpc::Status& status) {
     ASSERT_FALSE(done) << "on_done runs once";

@@ -53,6 +53,8 @@ class TaskStream {
     lease_ = lease;
     has_lease_ = true;
   }
+  /// The proof the next request will carry, if any (for tests).
+  const rpc::LeaseProof* PendingLease() const { return has_lease_ ? &lease_ : nullptr; }
 
  protected:
   /// Moves the lease proof, once, into the request about to be written.
