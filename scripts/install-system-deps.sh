@@ -9,6 +9,7 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libmsgpack-cxx-dev nlohmann-json3-dev
   openjdk-17-jdk-headless maven
+  chromium
 )
 
 missing=()
