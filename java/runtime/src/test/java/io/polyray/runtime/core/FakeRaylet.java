@@ -123,6 +123,20 @@ final class FakeRaylet implements LeaseClient {
     return worker;
   }
 
+  /** Grants the oldest waiting request with a lease proof (io.polyray.runtime.worker.LeaseProofs). */
+  Address grantWithProof(String proof) {
+    Call c = waiting().get(0);
+    workers++;
+    Address worker = Address.newBuilder().setHost("worker-of-" + target).setPort(10_000 + workers)
+        .setWorkerId(ByteString.copyFromUtf8(target + "/w" + workers)).build();
+    ByteString lease = ByteString.copyFromUtf8(target + "/lease" + workers);
+    c.answer(RequestWorkerLeaseReply.newBuilder().setLeaseId(lease).setWorkerAddress(worker)
+        .setProof(io.polyray.runtime.proto.LeaseProof.newBuilder().setLeaseId(lease).setSeq(workers)
+            .setProof(ByteString.copyFromUtf8(proof)))
+        .build());
+    return worker;
+  }
+
   Address grant() {
     Call c = waiting().get(0);
     workers++;

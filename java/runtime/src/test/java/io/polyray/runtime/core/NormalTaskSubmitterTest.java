@@ -83,6 +83,28 @@ class NormalTaskSubmitterTest {
   }
 
   @Test
+  void showsTheProofAndRetriesARefusedTaskOnANewLease() {
+    TaskSpec s = spec("refused", 1, Map.of("CPU", 1.0));
+    submitter.submit(new PendingTask(s, List.of()));
+    raylet.grantWithProof("proof-1");
+    FakePushStreams.Stream first = streams.last();
+    assertEquals("proof-1", first.sent.get(0).getLease().getProof().toStringUtf8(),
+        "the first request of the lease's stream shows the grant's proof");
+    first.reply(io.polyray.runtime.proto.TaskResult.newBuilder().setTaskId(s.getTaskId()).setLeaseRefused(true)
+        .build());
+    assertTrue(finisher.completed.isEmpty(), "a retry is left");
+    assertEquals(1, raylet.returned.size(), "the refused lease goes back");
+    assertFalse(raylet.returned.get(0).getDisconnect());
+    raylet.grantWithProof("proof-2");
+    FakePushStreams.Stream second = streams.last();
+    assertTrue(second != first, "a new lease, a new stream");
+    assertEquals(List.of(1), attempts(second.tasks()), "the task, charged one retry");
+    second.reply(io.polyray.runtime.proto.TaskResult.newBuilder().setTaskId(s.getTaskId()).setLeaseRefused(true)
+        .build());
+    assertEquals(List.of("refused"), finisher.completedNames(), "no retry left: the refusal is its result");
+  }
+
+  @Test
   void applicationErrorIsRetriedOnlyWithRetryExceptions() {
     TaskSpec s = spec("raises", 1, Map.of("CPU", 1.0)).toBuilder().setRetryExceptions(true).build();
     submitter.submit(new PendingTask(s, List.of()));
