@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
+
+import pytest
+from xlang_support import build_cpp, driver_env
+
+from polyray import sdk
 
 _ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
@@ -57,3 +63,79 @@ def test_python_twenty_thousand_lines_all_arrive_in_order(tmp_path):
     texts = [text for _, text in _task_lines(out)]
     assert len(texts) == 20_000, f"{20_000 - len(texts)} lines lost"
     assert texts == [f"line-{i}" for i in range(20_000)]
+
+
+# -- Java and C++ tasks, and Java and C++ drivers --------------------------------
+
+_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "output_src")
+
+_PY_XLANG_DRIVER = textwrap.dedent("""
+    import sys
+    import polyray
+
+    lang, n, path = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    polyray.init(num_cpus=1, code_search_path=path)
+    if lang == "java":
+        f = polyray.java_function("obsout.Speak", "speak")
+    else:
+        f = polyray.cpp_function("Speak")
+    print("result", polyray.get(f.remote(n), timeout=120))
+""")
+
+
+@pytest.fixture(scope="module")
+def speak_lib() -> str:
+    return build_cpp("obs_speak", [os.path.join(_SRC, "speak.cc")], "shared")
+
+
+@pytest.fixture(scope="module")
+def speak_driver() -> str:
+    return build_cpp("obs_speak_driver", [os.path.join(_SRC, "speak_driver.cc")], "exe")
+
+
+@pytest.fixture(scope="module")
+def speak_classes(tmp_path_factory) -> str:
+    if shutil.which("javac") is None or not sdk.java_classpath():
+        pytest.fail("no JDK or the Java SDK is not built (make setup)", pytrace=False)
+    out = tmp_path_factory.mktemp("speak-classes")
+    sources = [os.path.join(_SRC, "obsout", f) for f in ("Speak.java", "SpeakDriver.java")]
+    subprocess.run(["javac", "-cp", ":".join(sdk.java_classpath()), "-d", str(out), *sources], check=True,
+                   capture_output=True, timeout=300)
+    return str(out)
+
+
+def _run(cmd: list[str], tmp_path, timeout: float = 120) -> str:
+    env = driver_env(POLYRAY_PYTHON=sys.executable)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def _check(out: str, n: int, name: str) -> None:
+    lines = _task_lines(out)
+    texts = [text for _, text in lines]
+    assert len(texts) == n, f"{n - len(texts)} of {n} lines lost:\n{out[-2000:]}"
+    assert texts == [f"line-{i}" for i in range(n)]
+    assert re.fullmatch(rf"{name} pid=\d+, node=[\d.]+", lines[0][0]), lines[0][0]
+
+
+@pytest.mark.parametrize("n", [3, 20_000])
+@pytest.mark.parametrize("lang", ["java", "cpp"])
+def test_python_driver_gets_every_line_of_java_and_cpp_tasks(tmp_path, lang, n, request):
+    path = request.getfixturevalue("speak_classes" if lang == "java" else "speak_lib")
+    script = tmp_path / "driver.py"
+    script.write_text(_PY_XLANG_DRIVER)
+    out = _run([sys.executable, str(script), lang, str(n), path], tmp_path)
+    _check(out, n, "speak" if lang == "java" else "Speak")
+
+
+@pytest.mark.parametrize("n", [3, 20_000])
+def test_java_driver_exiting_after_get_prints_every_line(tmp_path, speak_classes, n):
+    cmd = ["java", "-cp", ":".join([*sdk.java_classpath(), speak_classes]), "obsout.SpeakDriver", str(n),
+           speak_classes]
+    _check(_run(cmd, tmp_path), n, "speak")
+
+
+@pytest.mark.parametrize("n", [3, 20_000])
+def test_cpp_driver_shutting_down_after_get_prints_every_line(tmp_path, speak_driver, speak_lib, n):
+    _check(_run([speak_driver, str(n), speak_lib], tmp_path), n, "Speak")

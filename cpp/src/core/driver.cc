@@ -11,6 +11,7 @@
 // installed runtime); every control-plane call has a deadline.
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include "polyray/exceptions.h"
 #include "polyray/protocol/gcs.grpc.pb.h"
 #include "polyray/protocol/raylet.grpc.pb.h"
+#include "polyray/runtime_spec.h"
 
 namespace polyray::core {
 namespace {
@@ -240,6 +242,11 @@ void StopDriver() {
   std::unique_ptr<DriverState> state(g_driver);
   g_driver = nullptr;
   UninstallRuntime();
+  // Every line the job's tasks printed reaches this driver first (bounded).
+  if (!state->logs->Drain(polyray::spec::kLogsDrainMs)) {
+    std::fprintf(stderr, "[polyray] worker output not fully drained within %lld ms\n",
+                 static_cast<long long>(polyray::spec::kLogsDrainMs));
+  }
   state->logs->Stop();
   BestEffortEnd(*state->core);
   if (state->head) state->head->Stop();

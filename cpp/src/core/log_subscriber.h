@@ -4,12 +4,15 @@
 //
 // Invariants: one stream at a time; a broken stream is reopened after
 // 500 ms until Stop(); Stop() returns once the stream has ended (bounded).
+// Drain() (at shutdown) asks the GCS to drain every raylet (DrainLogs) and
+// returns once the stream brought its marker, or after the bound.
 #ifndef POLYRAY_CORE_LOG_SUBSCRIBER_H_
 #define POLYRAY_CORE_LOG_SUBSCRIBER_H_
 
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 namespace grpc {
@@ -32,10 +35,15 @@ class LogSubscriber {
   void Start();
   /// Ends the stream and stops reopening it.
   void Stop();
+  /// Waits until every line the job's workers printed before now was printed
+  /// here, at most `timeout_ms`; false when the bound passed first.
+  bool Drain(int64_t timeout_ms);
 
  private:
   class Reader;
   void Ended();
+  void Subscribed();
+  void MarkerSeen(const std::string& token);
 
   std::shared_ptr<grpc::Channel> gcs_;
   std::string job_id_;
@@ -44,6 +52,8 @@ class LogSubscriber {
   std::condition_variable cv_;
   Reader* reader_ = nullptr;
   bool stopped_ = false;
+  bool subscribed_ = false;  // the GCS has the current stream (its headers came)
+  std::set<std::string> markers_;
 };
 
 }  // namespace polyray::core

@@ -18,6 +18,8 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <mutex>
+#include <string>
 
 #include "core/borrow_tracker.h"
 #include "core/common.h"
@@ -41,6 +43,45 @@ struct TaskFailure {
 std::string TaskName(const rpc::TaskSpec& spec) {
   if (!spec.name().empty()) return spec.name();
   return spec.function().cpp().function_name();
+}
+
+/// Cuts the last "." or "::" component off `name` (false: there is none).
+bool CutLast(std::string& name, std::string* last) {
+  size_t dot = name.rfind('.');
+  size_t colons = name.rfind("::");
+  size_t at = std::string::npos;
+  size_t width = 0;
+  if (dot != std::string::npos) at = dot, width = 1;
+  if (colons != std::string::npos && (at == std::string::npos || colons + 1 > at)) at = colons, width = 2;
+  if (at == std::string::npos) return false;
+  if (last) *last = name.substr(at + width);
+  name.resize(at);
+  return true;
+}
+
+/// The line a worker writes on stdout when what it runs changes; the raylet
+/// labels the lines after it with the name and does not forward it (as the
+/// Python and Java workers do).
+constexpr const char* kOutputNameMarker = ":polyray_name:";
+
+/// The name shown before a task's output: the function, or the actor's class.
+std::string OutputName(const rpc::TaskSpec& spec) {
+  std::string name = TaskName(spec);
+  bool actor = spec.type() == rpc::ACTOR_TASK || spec.type() == rpc::ACTOR_CREATION_TASK;
+  if (actor) CutLast(name, nullptr);
+  std::string last;
+  return CutLast(name, &last) ? last : name;
+}
+
+void AnnounceOutputName(const rpc::TaskSpec& spec) {
+  static std::mutex mu;
+  static std::string announced;
+  std::string name = OutputName(spec);
+  std::lock_guard<std::mutex> lock(mu);
+  if (name == announced) return;
+  announced = name;
+  std::fprintf(stdout, "%s%s\n", kOutputNameMarker, name.c_str());
+  std::fflush(stdout);
 }
 
 rpc::ErrorRecord RuntimeError(const std::string& type_name, const std::string& message) {
@@ -208,6 +249,7 @@ void TaskReceiver::Serve() {
     } else {
       TaskEvents* ev = w_.task_events();
       if (ev) ev->Record(rpc::RUNNING, *item.spec);
+      AnnounceOutputName(*item.spec);
       result = Execute(item.spec);
       if (ev) ev->Ended(*item.spec, result);
     }

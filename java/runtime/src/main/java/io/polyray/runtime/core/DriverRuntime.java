@@ -1,7 +1,15 @@
 package io.polyray.runtime.core;
 
 import com.google.protobuf.ByteString;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ForwardingClientCallListener;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -11,6 +19,7 @@ import io.polyray.api.PolyRayConfig;
 import io.polyray.api.spi.Runtimes;
 import io.polyray.runtime.proto.AddJobRequest;
 import io.polyray.runtime.proto.Address;
+import io.polyray.runtime.proto.DrainLogsRequest;
 import io.polyray.runtime.proto.GcsServiceGrpc;
 import io.polyray.runtime.proto.GetAllNodesRequest;
 import io.polyray.runtime.proto.JobInfo;
@@ -31,7 +40,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -58,6 +70,10 @@ public final class DriverRuntime extends CoreRuntime {
   private final String gcsAddress;
   private volatile EmbeddedHead head;
   private volatile boolean stopped;
+  /** Open once the GCS has our SubscribeLogs (its headers came): a DrainLogs marker reaches us. */
+  private volatile CountDownLatch logsSubscribed = new CountDownLatch(1);
+  private volatile boolean logsWanted;
+  private final Map<String, CountDownLatch> drainMarkers = new ConcurrentHashMap<>();
   private Thread hook;
 
   private DriverRuntime(CoreWorker core, Server server, String gcsAddress) {
@@ -241,13 +257,45 @@ public final class DriverRuntime extends CoreRuntime {
     if (stopped) {
       return;
     }
+    logsWanted = true;
+    CountDownLatch subscribed = new CountDownLatch(1);
+    logsSubscribed = subscribed;
+    ClientInterceptor onHeaders = new ClientInterceptor() {
+      @Override
+      public <Q, A> ClientCall<Q, A> interceptCall(MethodDescriptor<Q, A> method, CallOptions options, Channel next) {
+        return new ForwardingClientCall.SimpleForwardingClientCall<Q, A>(next.newCall(method, options)) {
+          @Override
+          public void start(Listener<A> listener, Metadata headers) {
+            super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<A>(listener) {
+              @Override
+              public void onHeaders(Metadata received) {
+                subscribed.countDown();
+                super.onHeaders(received);
+              }
+            }, headers);
+          }
+        };
+      }
+    };
     try {
-      core.gcsAsync().subscribeLogs(SubscribeLogsRequest.newBuilder().setJobId(core.jobId).build(),
+      core.gcsAsync().withInterceptors(onHeaders).subscribeLogs(
+          SubscribeLogsRequest.newBuilder().setJobId(core.jobId).build(),
           new StreamObserver<LogBatch>() {
             @Override
             public void onNext(LogBatch batch) {
+              if (!batch.getDrainToken().isEmpty()) {
+                CountDownLatch marker = drainMarkers.get(batch.getDrainToken());
+                if (marker != null) {
+                  marker.countDown();
+                }
+                return;
+              }
               PrintStream out = batch.getIsError() ? System.err : System.out;
               String label = batch.getWorkerLabel().isEmpty() ? "pid=" + batch.getPid() : batch.getWorkerLabel();
+              if (batch.getDroppedLines() > 0) {
+                System.err.println("[polyray] " + batch.getDroppedLines() + " line(s) of (" + label
+                    + ") were dropped (the raylet's buffer was full)");
+              }
               StringBuilder sb = new StringBuilder();
               for (String line : batch.getLinesList()) {
                 sb.append('(').append(label).append(") ").append(line).append('\n');
@@ -268,6 +316,35 @@ public final class DriverRuntime extends CoreRuntime {
           });
     } catch (RuntimeException e) {
       // shutting down
+    }
+  }
+
+  /**
+   * Waits (at most the spec's [logs] drain_ms) until every line the job's workers printed before now
+   * has been printed here: the GCS drains every raylet, then puts our marker into the log stream.
+   */
+  private void drainLogs() {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RuntimeSpec.LOGS_DRAIN_MS);
+    String token = Long.toHexString(new java.security.SecureRandom().nextLong());
+    CountDownLatch marker = new CountDownLatch(1);
+    drainMarkers.put(token, marker);
+    boolean done = false;
+    try {
+      if (logsSubscribed.await(RuntimeSpec.LOGS_DRAIN_MS, TimeUnit.MILLISECONDS)) {
+        core.gcs().withDeadlineAfter(RuntimeSpec.LOGS_DRAIN_MS + 1000, TimeUnit.MILLISECONDS)
+            .drainLogs(DrainLogsRequest.newBuilder().setJobId(core.jobId).setToken(token)
+                .setTimeoutMs(RuntimeSpec.LOGS_DRAIN_MS).build());
+        done = marker.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      // the GCS is gone: nothing more can come
+    } finally {
+      drainMarkers.remove(token);
+    }
+    if (!done) {
+      System.err.println("[polyray] worker output not fully drained within " + RuntimeSpec.LOGS_DRAIN_MS + " ms");
     }
   }
 
@@ -303,6 +380,9 @@ public final class DriverRuntime extends CoreRuntime {
       } catch (IllegalStateException e) {
         // the JVM is exiting: the hook runs this anyway
       }
+    }
+    if (logsWanted) {
+      drainLogs();
     }
     try {
       // The job ends: the GCS kills its non-detached actors.

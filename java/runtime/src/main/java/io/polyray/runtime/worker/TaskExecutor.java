@@ -132,6 +132,7 @@ public final class TaskExecutor {
       if (events != null) {
         events.record(io.polyray.runtime.proto.TaskEventState.RUNNING, item.spec);
       }
+      announceOutputName(item.spec);
       TaskResult result = executeSafely(item.spec);
       if (events != null) {
         events.ended(item.spec, result.getReturnsList());
@@ -429,6 +430,31 @@ public final class TaskExecutor {
           .setSize(env.getBody().size()));
     }
     return b.build();
+  }
+
+  /** The line a worker writes on stdout when what it runs changes (the raylet labels output with it). */
+  static final String OUTPUT_NAME_MARKER = ":polyray_name:";
+
+  private String announced = "";
+
+  /** The name shown before a task's output: the method, or the actor's class (as in Python and C++). */
+  static String outputName(TaskSpec spec) {
+    String n = name(spec);
+    boolean actor = spec.getType() == TaskType.ACTOR_TASK || spec.getType() == TaskType.ACTOR_CREATION_TASK;
+    int dot = n.lastIndexOf('.');
+    if (actor && dot > 0) {
+      n = n.substring(0, dot);
+    }
+    return n.substring(n.lastIndexOf('.') + 1);
+  }
+
+  private void announceOutputName(TaskSpec spec) {
+    String n = outputName(spec);
+    if (!n.equals(announced)) {
+      announced = n;
+      System.out.print(OUTPUT_NAME_MARKER + n + "\n");
+      System.out.flush();
+    }
   }
 
   private static String name(TaskSpec spec) {
