@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -59,6 +60,13 @@ def _varint(n: int) -> bytes:
 
 
 _SMALL = [bytes((i,)) for i in range(0x80)]
+
+
+def _message(record: pb.ErrorRecord) -> str:
+    message = record.message or record.type_name
+    if record.type_name and record.message:
+        message = f"{record.type_name}: {record.message}"
+    return message[:MAX_MESSAGE_CHARS]
 
 
 def enabled() -> bool:
@@ -99,8 +107,10 @@ class TaskEventBuffer:
         self._clock = clock
         self._timeout = rpc_timeout_s
         self._pid = os.getpid()
-        # (state, time ns, spec, attempt, error kind, error message)
-        self._events: collections.deque[tuple] = collections.deque()
+        # [state, time ns, spec, attempt, error kind, error message, prior state, prior time ns, taken]
+        self._events: collections.deque[list] = collections.deque()
+        # Orders a worker's folding of FINISHED into its RUNNING item with the flush taking it.
+        self._lock = threading.Lock()
         self._dropped: dict[bytes, int] = {}
         self._templates: dict[tuple, bytes] = {}
         self._task: asyncio.Task | None = None
@@ -116,34 +126,48 @@ class TaskEventBuffer:
             job = spec.job_id
             self._dropped[job] = self._dropped.get(job, 0) + 1
             return
-        self._events.append((state, self._clock(), spec, spec.attempt if attempt is None else attempt,
-                             error_kind, error_message))
+        self._events.append([state, self._clock(), spec, spec.attempt if attempt is None else attempt,
+                             error_kind, error_message, 0, 0, False])
 
     def submitted(self, spec: pb.TaskSpec) -> None:
-        if len(self._events) < self._max_buffered:
-            self._events.append((SUBMITTED, self._clock(), spec, spec.attempt, 0, ""))
-        else:
-            self.record(SUBMITTED, spec)
+        """SUBMITTED alone (an actor creation: the GCS queues it)."""
+        self.record(SUBMITTED, spec)
 
-    def running(self, spec: pb.TaskSpec) -> None:
+    def queued(self, spec: pb.TaskSpec, submitted_ns: int) -> None:
+        """(On the loop.) PENDING_NODE, with SUBMITTED folded in: one event for both."""
         if len(self._events) < self._max_buffered:
-            self._events.append((RUNNING, self._clock(), spec, spec.attempt, 0, ""))
+            self._events.append([PENDING_NODE, self._clock(), spec, spec.attempt, 0, "", SUBMITTED, submitted_ns,
+                                 False])
         else:
-            self.record(RUNNING, spec)
+            self.record(PENDING_NODE, spec)
 
-    def ended(self, spec: pb.TaskSpec, returns: Iterable[pb.ReturnObject]) -> None:
-        """The attempt ran here: FINISHED, or FAILED when its returns carry an error."""
+    def running(self, spec: pb.TaskSpec) -> list | None:
+        """RUNNING; returns the item, for ``ended`` to fold FINISHED into while it is not sent."""
+        if len(self._events) < self._max_buffered:
+            item = [RUNNING, self._clock(), spec, spec.attempt, 0, "", 0, 0, False]
+            self._events.append(item)
+            return item
+        self.record(RUNNING, spec)
+        return None
+
+    def ended(self, spec: pb.TaskSpec, returns: Iterable[pb.ReturnObject], running: list | None = None) -> None:
+        """The attempt ran here: FINISHED, or FAILED when its returns carry an error.
+        Folded into its RUNNING item (one event for both) when that is not sent yet."""
         err = error_of(returns)
-        if err is None:
-            self.record(FINISHED, spec)
-        else:
-            self.failed(spec, err)
+        state, kind, message = FINISHED, 0, ""
+        if err is not None:
+            state, kind, message = FAILED, err.kind, _message(err)
+        if running is not None:
+            with self._lock:
+                if not running[8]:
+                    running[6] = RUNNING
+                    running[7] = running[1]
+                    running[0], running[1], running[4], running[5] = state, self._clock(), kind, message
+                    return
+        self.record(state, spec, error_kind=kind, error_message=message)
 
     def failed(self, spec: pb.TaskSpec, record: pb.ErrorRecord) -> None:
-        message = record.message or record.type_name
-        if record.type_name and record.message:
-            message = f"{record.type_name}: {record.message}"
-        self.record(FAILED, spec, error_kind=record.kind, error_message=message[:MAX_MESSAGE_CHARS])
+        self.record(FAILED, spec, error_kind=record.kind, error_message=_message(record))
 
     @property
     def buffered(self) -> int:
@@ -169,14 +193,14 @@ class TaskEventBuffer:
             except Exception:  # noqa: BLE001 - events are best effort; never stop the loop
                 pass
 
-    def _encode(self, item: tuple) -> bytes:
+    def _encode(self, item: list) -> bytes:
         """One TaskEvent's wire bytes. The fields a task shares with others of
         its function (job, language, type, name, actor, parent) and this
         process's (node, worker, pid) are serialized once per kind and cached;
         the task id, attempt, state and time are appended by hand (a message's
         fields may come in any order): a few string operations per event, not
         a protobuf message (measured: ~2 us rather than 11-30 us per event)."""
-        state, ts, spec, attempt, kind, message = item
+        state, ts, spec, attempt, kind, message, prior, prior_ts, _ = item
         key = (spec.job_id, spec.language, spec.type, spec.name, spec.actor_id, spec.parent_task_id)
         head = self._templates.get(key)
         if head is None:
@@ -189,6 +213,8 @@ class TaskEventBuffer:
         out = head + b"\x0a" + _varint(len(tid)) + tid + b"\x20" + _varint(state) + b"\x70" + _varint(ts)
         if attempt:
             out += b"\x18" + _varint(attempt)
+        if prior:
+            out += b"\x80\x01" + _varint(prior) + b"\x88\x01" + _varint(prior_ts)
         if state == FAILED:
             out += gcs_pb2.TaskEvent(error_kind=kind, error_message=message).SerializeToString()
         return out
@@ -199,7 +225,10 @@ class TaskEventBuffer:
         encode = self._encode
         while events or self._dropped:
             n = min(len(events), self._max_per_batch)
-            items = [events.popleft() for _ in range(n)]
+            with self._lock:
+                items = [events.popleft() for _ in range(n)]
+                for item in items:
+                    item[8] = True
             parts = []
             for item in items:
                 body = encode(item)

@@ -200,8 +200,7 @@ class TaskExecutor:
             self._running[task_id] = threading.get_ident()
         token = current_task.set(TaskContext(task_id, spec))
         events = self.events
-        if events is not None:
-            events.running(spec)
+        running = events.running(spec) if events is not None else None
         announce_output_name(spec)
         try:
             result = self._execute_inner(spec)
@@ -213,7 +212,7 @@ class TaskExecutor:
             with self._lock:
                 self._running.pop(task_id, None)
         if events is not None:
-            events.ended(spec, result.returns)
+            events.ended(spec, result.returns, running)
         flush_output()
         reply(result)
 
@@ -318,16 +317,17 @@ class TaskExecutor:
             flush_output()
             send(result)
         reply = flush_and_reply
+        started: list = []
         if events is not None:
             def reply_and_record(result: cw.TaskResult, reply: ReplyFn = reply) -> None:
-                events.ended(spec, result.returns)
+                events.ended(spec, result.returns, started[0] if started else None)
                 reply(result)
             reply = reply_and_record
 
         async def run() -> None:
             async with sem:
                 if events is not None:
-                    events.running(spec)
+                    started.append(events.running(spec))
                 token = current_task.set(TaskContext(spec.task_id, spec))
                 try:
                     try:

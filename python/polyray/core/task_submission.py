@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 from typing import Any
 
 import grpc
@@ -32,7 +33,7 @@ from polyray.core.pending_task import PendingTask
 from polyray.core.reference_counter import ReferenceCounter
 from polyray.core.rpc import RPC_TIMEOUT
 from polyray.core.submit_policy import travels_inline
-from polyray.core.task_events import PENDING_NODE, TaskEventBuffer
+from polyray.core.task_events import TaskEventBuffer
 from polyray.core.task_submitter import NormalTaskSubmitter, scheduling_key
 from polyray.core.value_codec import ValueCodec
 from polyray.core.worker_context import WorkerContext
@@ -79,17 +80,17 @@ class TaskSubmission:
         self._spec_template: pb.TaskSpec | None = None
         self._seq_lock = threading.Lock()
         self._actor_seq: dict[bytes, int] = {}
-        # Task events (task_events.py): SUBMITTED here, PENDING_NODE once queued on the loop.
+        # Task events (task_events.py): one PENDING_NODE event once queued on the loop, SUBMITTED folded in.
         self._events = events
         self._queue_normal: Any = submitter.submit
         self._queue_actor: Any = actor_submitter.submit
         if events is not None:
-            def queue_normal(task: PendingTask) -> None:
-                events.record(PENDING_NODE, task.spec)
+            def queue_normal(task: PendingTask, submitted_ns: int) -> None:
+                events.queued(task.spec, submitted_ns)
                 submitter.submit(task)
 
-            def queue_actor(task: PendingTask) -> None:
-                events.record(PENDING_NODE, task.spec)
+            def queue_actor(task: PendingTask, submitted_ns: int) -> None:
+                events.queued(task.spec, submitted_ns)
                 actor_submitter.submit(task)
 
             self._queue_normal, self._queue_actor = queue_normal, queue_actor
@@ -159,8 +160,9 @@ class TaskSubmission:
             self._references.add_submitted(arg_ids)
         task = PendingTask(spec, arg_ids, scheduling_key(spec))
         if self._events is not None:
-            self._events.submitted(spec)
-        self._io.call_soon(self._queue_normal, task)
+            self._io.call_soon(self._queue_normal, task, time.time_ns())
+        else:
+            self._io.call_soon(self._queue_normal, task)
         del held  # arguments are now counted as submitted
         return refs
 
@@ -174,10 +176,11 @@ class TaskSubmission:
             refs = self.return_refs(spec)
             if arg_ids:
                 self._references.add_submitted(arg_ids)
-            if self._events is not None:
-                self._events.submitted(spec)
             # Under the lock, so calls reach the loop in sequence order.
-            self._io.call_soon(self._queue_actor, PendingTask(spec, arg_ids, ()))
+            if self._events is not None:
+                self._io.call_soon(self._queue_actor, PendingTask(spec, arg_ids, ()), time.time_ns())
+            else:
+                self._io.call_soon(self._queue_actor, PendingTask(spec, arg_ids, ()))
         return refs
 
     def return_refs(self, spec: pb.TaskSpec) -> list[ObjectRef]:

@@ -127,6 +127,11 @@ def fold(row: _Row, event: gcs_pb2.TaskEvent) -> None:
     times = row.times
     if times[state] == 0 or ts < times[state]:
         times[state] = ts
+    prior = event.prior_state
+    if prior:
+        pts = event.prior_timestamp_ns
+        if times[prior] == 0 or pts < times[prior]:
+            times[prior] = pts
     rank = _RANK[state]
     current = _RANK[row.state]
     if rank > current or (rank == current and state == _FAILED):
@@ -168,6 +173,8 @@ def check_events(request: gcs_pb2.AddTaskEventsRequest) -> None:
             check_id(e.job_id, f"events[{i}].job_id", JOB_ID_SIZE)
         if e.state not in _STATES:
             raise invalid_argument(f"events[{i}].state must be a known TaskEventState, got {e.state}")
+        if e.prior_state and e.prior_state not in _STATES:
+            raise invalid_argument(f"events[{i}].prior_state must be a known TaskEventState, got {e.prior_state}")
         if e.attempt < 0:
             raise invalid_argument(f"events[{i}].attempt must be >= 0, got {e.attempt}")
         if e.language not in _LANGUAGES or e.type not in _TYPES or e.error_kind not in _KINDS:

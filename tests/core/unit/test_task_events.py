@@ -114,3 +114,34 @@ def test_worker_end_states_and_owner_failures_and_flush_at_close() -> None:
         assert len(inner.failed) == 1 and len(inner.retried) == 1  # handed over
     finally:
         lp.shut()
+
+
+def test_two_events_of_one_reporter_fold_into_one_until_sent() -> None:
+    lp, g = ManualLoop(), EventGcs()
+    try:
+        buf = make(lp, g)
+        lp.call(buf.start)
+        quick, slow, queued = spec("quick"), spec("slow"), spec("queued")
+        buf.queued(queued, submitted_ns=1)  # PENDING_NODE with SUBMITTED folded in
+        item = buf.running(quick)
+        buf.ended(quick, [], item)  # not sent yet: folded into the RUNNING item
+        slow_item = buf.running(slow)
+        lp.advance(s=1)  # the slow task's RUNNING is sent
+        buf.ended(slow, [], slow_item)
+        lp.advance(s=1)
+        got = [(e.name, gcs_pb2.TaskEventState.Name(e.state), gcs_pb2.TaskEventState.Name(e.prior_state))
+               for e in g.events()]
+        assert got == [("queued", "PENDING_NODE", "SUBMITTED"), ("quick", "FINISHED", "RUNNING"),
+                       ("slow", "RUNNING", "TASK_STATE_UNKNOWN"), ("slow", "FINISHED", "TASK_STATE_UNKNOWN")]
+        folded = g.events()[1]
+        assert 0 < folded.prior_timestamp_ns < folded.timestamp_ns
+        # The GCS keeps both states' times of a folded event.
+        from polyray.gcs.task_events import TaskEvents
+        t = TaskEvents()
+        for e in g.events():
+            t.add(e)
+        rows = {r.name: r for r in t.query(gcs_pb2.GetTaskEventsRequest()).tasks}
+        assert rows["quick"].state == gcs_pb2.FINISHED and rows["quick"].running_ns == folded.prior_timestamp_ns
+        assert rows["queued"].submitted_ns == 1 and rows["queued"].pending_node_ns == 1  # the first clock tick
+    finally:
+        lp.shut()
