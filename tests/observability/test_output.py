@@ -13,9 +13,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
-from xlang_support import build_cpp, driver_env
+from xlang_support import build_cpp, driver_env, stop_process
 
 from polyray import sdk
 
@@ -139,3 +141,58 @@ def test_java_driver_exiting_after_get_prints_every_line(tmp_path, speak_classes
 @pytest.mark.parametrize("n", [3, 20_000])
 def test_cpp_driver_shutting_down_after_get_prints_every_line(tmp_path, speak_driver, speak_lib, n):
     _check(_run([speak_driver, str(n), speak_lib], tmp_path), n, "Speak")
+
+
+
+# -- log files ---------------------------------------------------------------------
+
+_PY_FILES_DRIVER = textwrap.dedent("""
+    import os, sys
+    import polyray
+
+    polyray.init(address=sys.argv[1])
+
+    @polyray.remote
+    def speak():
+        print("to-the-file")
+        print("err-to-the-file", file=sys.stderr)
+        return os.getpid()
+
+    print("PID", polyray.get(speak.remote(), timeout=60))
+""")
+
+
+def test_daemon_keeps_worker_log_files_under_session_latest_and_the_driver_says_where(tmp_path):
+    address_file = tmp_path / "address"
+    head = subprocess.Popen([sys.executable, "-m", "polyray.node", "--head", "--port", "0", "--num-cpus", "1",
+                             "--address-file", str(address_file)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=driver_env(),
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not address_file.exists() and head.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert address_file.exists(), "the head did not start"
+        time.sleep(0.1)
+        script = tmp_path / "driver.py"
+        script.write_text(_PY_FILES_DRIVER)
+        done = subprocess.run([sys.executable, str(script), address_file.read_text().strip()], capture_output=True,
+                              text=True, env=driver_env(), timeout=90, cwd=str(tmp_path))
+        assert done.returncode == 0, done.stderr[-3000:]
+        found = re.findall(r"^\[polyray\] workers' log files: (\S+)$", done.stderr, flags=re.M)
+        assert len(found) == 1, done.stderr[-2000:]  # one line at init
+        log_dir = found[0]
+        assert re.fullmatch(r"/tmp/polyray/session_[\d_-]+_\d+/logs", log_dir), log_dir
+        assert os.path.realpath("/tmp/polyray/session_latest") == os.path.dirname(log_dir)
+        pid = int(re.search(r"^PID (\d+)$", done.stdout, flags=re.M).group(1))
+        assert re.search(rf"^\(speak pid={pid}, node=[\d.]+\) to-the-file$", done.stdout, flags=re.M), done.stdout
+        assert re.search(rf"^\(speak pid={pid}, node=[\d.]+\) err-to-the-file$", done.stderr, flags=re.M)
+        out = [f for f in os.listdir(log_dir) if f.startswith("worker-") and f.endswith(f"-{pid}.out")]
+        err = [f for f in os.listdir(log_dir) if f.startswith("worker-") and f.endswith(f"-{pid}.err")]
+        assert len(out) == 1 and len(err) == 1, os.listdir(log_dir)
+        assert "to-the-file" in (Path(log_dir) / out[0]).read_text()
+        assert "err-to-the-file" in (Path(log_dir) / err[0]).read_text()
+    finally:
+        stop_process(head)
+    # A daemon's logs outlive it.
+    assert (Path(log_dir) / out[0]).exists()

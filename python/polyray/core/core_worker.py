@@ -219,7 +219,7 @@ class CoreWorker:
             ctx.address.push_port = self.push_listener.port
         self.connections.open()
         try:
-            await self.connections.raylet.RegisterWorker(rl.RegisterWorkerRequest(
+            registered = await self.connections.raylet.RegisterWorker(rl.RegisterWorkerRequest(
                 worker_id=ctx.worker_id, language=pb.PYTHON, pid=os.getpid(), port=port,
                 job_id=ctx.job_id, startup_token=self._startup_token, is_driver=ctx.is_driver,
                 push_port=ctx.address.push_port),
@@ -227,6 +227,8 @@ class CoreWorker:
         except grpc.aio.AioRpcError as e:
             raise ConnectionError(f"cannot register with the raylet at {self.raylet_address}: "
                                   f"{e.code().name}: {e.details()}") from None
+        if ctx.is_driver and registered.log_dir:
+            sys.stderr.write(f"[polyray] workers' log files: {registered.log_dir}\n")
         if subscribe_logs:
             self._log_task = asyncio.ensure_future(self._print_logs())
         if self.task_events is not None:

@@ -37,6 +37,26 @@ _DEATH_STDERR_LINES = 10
 _MAX_MESSAGE = 64 * 1024 * 1024
 
 
+#: Where daemon nodes keep their sessions (config._default_session_dir).
+SESSIONS_ROOT = os.path.join("/tmp", "polyray")
+
+
+def link_latest_session(log_dir: str) -> None:
+    """Point ``/tmp/polyray/session_latest`` at this node's session folder
+    (the parent of ``log_dir``) when it is one of ``/tmp/polyray/session_*``:
+    daemon nodes; embedded heads keep theirs in a temporary folder."""
+    session = os.path.dirname(os.path.abspath(log_dir))
+    if os.path.dirname(session) != SESSIONS_ROOT or not os.path.basename(session).startswith("session_"):
+        return
+    link = os.path.join(SESSIONS_ROOT, "session_latest")
+    tmp = f"{link}.{os.getpid()}"
+    try:
+        os.symlink(session, tmp)
+        os.replace(tmp, link)
+    except OSError as exc:
+        log.warning("cannot link %s to %s: %s", link, session, exc)
+
+
 class RayletServer:
     """One node's raylet: leases, worker pool, shared store, GCS membership.
 
@@ -95,6 +115,7 @@ class RayletServer:
             return self.port
         self._started = True
         os.makedirs(self.config.session_dir, exist_ok=True)
+        link_latest_session(self.config.session_dir)
         self.objects.start()
         try:
             self._server = grpc.aio.server(

@@ -12,6 +12,7 @@ into INTERNAL, so one bad call never stops the server.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
@@ -83,7 +84,7 @@ class RayletServicer:
         config = self._config
         return raylet_pb2.RegisterWorkerReply(
             node_id=config.node_id, store_name=config.store_name,
-            gcs_address=_split_address(config.gcs_address),
+            gcs_address=_split_address(config.gcs_address), log_dir=os.path.abspath(config.session_dir),
         )
 
     # -- leases -----------------------------------------------------------------
