@@ -40,14 +40,18 @@ def is_initialized() -> bool:
 def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus: float | None = None,
          resources: dict[str, float] | None = None, object_store_memory: int | None = None,
          namespace: str | None = None, code_search_path: Sequence[str] | None = None,
-         ignore_reinit_error: bool = False, log_to_driver: bool = True,
+         ignore_reinit_error: bool = False, log_to_driver: bool = True, include_dashboard: bool = True,
          _lineage_max_bytes: int | None = None) -> dict[str, Any]:
     """Connect this process to a polyray cluster as a driver.
 
     ``address=None`` starts an embedded local head (stopped at ``shutdown()``
     or interpreter exit); ``"host:port"`` connects to a running head
     (``python -m polyray.node --head``); ``"auto"`` uses ``$POLYRAY_ADDRESS``.
-    Returns a dict with the GCS address, node id and job id.
+    Returns a dict with the GCS address, node id and job id, and the embedded
+    head's ``dashboard_url`` (also ``info.dashboard_url``; "" when
+    ``include_dashboard=False`` or connecting to a running head). The embedded
+    head starts its dashboard after the driver can connect, so init() does not
+    wait for it; the URL is awaited (at most 10 s) when first read.
     ``_lineage_max_bytes`` bounds the lineage this driver keeps to recompute
     lost objects (default: $POLYRAY_LINEAGE_MAX_BYTES, else 256 MiB).
     """
@@ -65,7 +69,7 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
         if address is None or address == "local":
             from polyray.node import start_embedded_head
             head = start_embedded_head(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
-                                       object_store_memory=object_store_memory)
+                                       object_store_memory=object_store_memory, include_dashboard=include_dashboard)
             address = head.address
         else:
             for key, v in (("num_cpus", num_cpus), ("num_gpus", num_gpus), ("resources", resources),
@@ -82,8 +86,30 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
             raise
         _state["core"] = core
         _state["head"] = head
-        _state["info"] = {"address": address, "node_id": core.node_id.hex(), "job_id": core.job_id.hex()}
+        _state["info"] = InitInfo(head, address=address, node_id=core.node_id.hex(), job_id=core.job_id.hex())
         return _state["info"]
+
+
+class InitInfo(dict):
+    """What init() returns: a dict (address, node_id, job_id, dashboard_url) whose
+    ``dashboard_url`` is read from the embedded head when first asked for."""
+
+    def __init__(self, head: Any, **values: Any) -> None:
+        super().__init__(**values)
+        self._head = head
+
+    def __missing__(self, key: str) -> Any:
+        if key != "dashboard_url":
+            raise KeyError(key)
+        self[key] = self._head.dashboard_url() if self._head is not None else ""
+        return self[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key == "dashboard_url" else super().get(key, default)
+
+    @property
+    def dashboard_url(self) -> str:
+        return str(self["dashboard_url"])
 
 
 def _env_code_search_path() -> list[str]:

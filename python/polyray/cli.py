@@ -60,6 +60,11 @@ def cmd_start(args: argparse.Namespace) -> int:
         cmd += ["--resources", args.resources]
     if args.object_store_memory:
         cmd += ["--object-store-memory", str(args.object_store_memory)]
+    if args.head:
+        cmd += ["--include-dashboard" if args.include_dashboard else "--no-include-dashboard",
+                "--dashboard-host", args.dashboard_host, "--dashboard-port", str(args.dashboard_port)]
+    if args.metrics_export_port is not None:
+        cmd += ["--metrics-export-port", str(args.metrics_export_port)]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
@@ -72,6 +77,8 @@ def cmd_start(args: argparse.Namespace) -> int:
             entries = _load_state()
             entries.append({"pid": proc.pid, "address": address, "head": bool(args.head), "log": log_path})
             _save_state(entries)
+            if args.head and args.include_dashboard:
+                _print_dashboard(log_path)
             if args.head:
                 print(f"polyray head started (pid {proc.pid}).\n"
                       f"  Connect a driver: polyray.init(address=\"{address}\")\n"
@@ -90,6 +97,19 @@ def cmd_start(args: argparse.Namespace) -> int:
     if proc.poll() is None:
         proc.kill()
     return 1
+
+
+def _print_dashboard(log_path: str, timeout: float = 10.0) -> None:
+    """Print the dashboard's URL (with the token, as Jupyter does) once the head's log shows it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(log_path, errors="replace") as f:
+            for line in f:
+                if line.startswith("dashboard: "):
+                    print(f"  Dashboard:        {line[len('dashboard: '):].strip()}")
+                    return
+        time.sleep(0.05)
+    print(f"  Dashboard:        not serving yet (see {log_path})")
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -448,6 +468,12 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--num-gpus", type=float)
     s.add_argument("--resources")
     s.add_argument("--object-store-memory", type=int)
+    s.add_argument("--include-dashboard", action=argparse.BooleanOptionalAction, default=True,
+                   help="serve the dashboard, REST API and /metrics with the head (default: yes)")
+    s.add_argument("--dashboard-host", default="127.0.0.1")
+    s.add_argument("--dashboard-port", type=int, default=8265, help="0: any free port")
+    s.add_argument("--metrics-export-port", type=int, default=None,
+                   help="serve this node's Prometheus /metrics here (0: any free port; default: off)")
     s.set_defaults(fn=cmd_start)
     t = sub.add_parser("stop", help="stop the node daemons started here")
     t.set_defaults(fn=cmd_stop)

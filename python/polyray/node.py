@@ -59,6 +59,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--session-dir", default=None,
                    help="folder of the workers' logs (default /tmp/polyray/session_<time>_<pid>/logs)")
     p.add_argument("--log-level", default="WARNING")
+    # The dashboard (docs/observability.md): with the head, 127.0.0.1:8265 unless told.
+    p.add_argument("--include-dashboard", action=argparse.BooleanOptionalAction, default=True,
+                   help="serve the dashboard, REST API and /metrics with the head (default: yes)")
+    p.add_argument("--dashboard-host", default="127.0.0.1", help="the dashboard's interface")
+    p.add_argument("--dashboard-port", type=int, default=8265, help="the dashboard's port (0: any free port)")
+    p.add_argument("--dashboard-url-file", default=None, help="write the dashboard's URL here")
+    p.add_argument("--metrics-export-port", type=int, default=None,
+                   help="serve this node's Prometheus /metrics on this port (0: any; default: not served)")
     return p.parse_args(argv)
 
 
@@ -174,16 +182,43 @@ async def _run(args: argparse.Namespace) -> None:
         if isinstance(e, OSError):
             raise SystemExit(f"polyray.node: {e}") from None
         raise
-    if args.head:
-        print(f"polyray head started; connect with polyray.init(address=\"{gcs_address}\")", flush=True)
-        print(f"GCS_ADDRESS={gcs_address}", flush=True)
-    else:
-        print(f"polyray node {config.node_id.hex()} joined the cluster at {gcs_address}", flush=True)
     if args.address_file:
+        # Before the dashboard starts: importing aiohttp costs ~0.4 s that a
+        # driver waiting for its embedded head should not wait for.
         tmp = args.address_file + ".tmp"
         with open(tmp, "w") as f:
             f.write(gcs_address)
         os.replace(tmp, args.address_file)
+    dashboard = exporter = None
+    try:
+        if args.head and args.include_dashboard:
+            from polyray.dashboard import DashboardServer
+            dashboard = DashboardServer(gcs_address, args.dashboard_host, args.dashboard_port,
+                                        session_dirs=(config.session_dir,))
+            await dashboard.start()
+        if args.metrics_export_port is not None:
+            from polyray.raylet.metrics_export import MetricsExporter
+            exporter = MetricsExporter(raylet, args.host, args.metrics_export_port)
+            await exporter.start()
+    except OSError as e:
+        await raylet.stop("the dashboard could not start")
+        if gcs_server is not None:
+            await gcs_server.stop()
+        raise SystemExit(f"polyray.node: {e}") from None
+    if args.head:
+        print(f"polyray head started; connect with polyray.init(address=\"{gcs_address}\")", flush=True)
+        print(f"GCS_ADDRESS={gcs_address}", flush=True)
+    if dashboard is not None:
+        print(f"dashboard: {dashboard.login_url}", flush=True)
+        print(f"DASHBOARD_URL={dashboard.url}", flush=True)
+        if args.dashboard_url_file:
+            with open(args.dashboard_url_file + ".tmp", "w") as f:
+                f.write(dashboard.url)
+            os.replace(args.dashboard_url_file + ".tmp", args.dashboard_url_file)
+    if exporter is not None:
+        print(f"METRICS_EXPORT_URL=http://{args.host}:{exporter.port}/metrics", flush=True)
+    else:
+        print(f"polyray node {config.node_id.hex()} joined the cluster at {gcs_address}", flush=True)
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -211,6 +246,10 @@ async def _run(args: argparse.Namespace) -> None:
     await stop.wait()
     for t in tasks:
         t.cancel()
+    if dashboard is not None:
+        await dashboard.stop()
+    if exporter is not None:
+        await exporter.stop()
     await raylet.stop("node daemon stopping")
     if gcs_server is not None:
         await gcs_server.stop()
@@ -233,6 +272,21 @@ class EmbeddedHead:
     log_path: str
     #: The temporary folder of this head (address file, its log, the workers' logs).
     session_dir: str = ""
+    #: Where the head writes its dashboard's URL once it serves ("" when not started).
+    dashboard_url_file: str = ""
+
+    def dashboard_url(self, timeout: float = 10.0) -> str:
+        """The dashboard's URL, waiting up to ``timeout`` for it to serve; "" if it does not."""
+        deadline = time.monotonic() + timeout
+        while self.dashboard_url_file:
+            try:
+                with open(self.dashboard_url_file) as f:
+                    return f.read().strip()
+            except FileNotFoundError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    return ""
+                time.sleep(0.02)
+        return ""
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the head (it stops its workers and removes its store), wait,
@@ -251,7 +305,7 @@ class EmbeddedHead:
 
 def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None = None,
                         resources: dict | None = None, object_store_memory: int | None = None,
-                        timeout: float = 60.0) -> EmbeddedHead:
+                        timeout: float = 60.0, include_dashboard: bool = True) -> EmbeddedHead:
     """Start ``python -m polyray.node --head`` for this driver and wait until it serves."""
     if num_cpus is not None and num_cpus < 0:
         raise ValueError(f"num_cpus must not be negative, got {num_cpus}")
@@ -273,6 +327,8 @@ def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None
         cmd += ["--resources", json.dumps(resources)]
     if object_store_memory is not None:
         cmd += ["--object-store-memory", str(int(object_store_memory))]
+    dashboard_file = os.path.join(session, "dashboard_url")
+    cmd += ["--dashboard-url-file", dashboard_file] if include_dashboard else ["--no-include-dashboard"]
     log = open(log_path, "wb")
     from polyray.protocol import auth
     env = dict(os.environ)
@@ -288,7 +344,8 @@ def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None
     while time.monotonic() < deadline:
         if os.path.exists(address_file):
             with open(address_file) as f:
-                return EmbeddedHead(proc, f.read().strip(), log_path, session)
+                address = f.read().strip()
+            return EmbeddedHead(proc, address, log_path, session, dashboard_file if include_dashboard else "")
         if proc.poll() is not None:
             break
         time.sleep(0.02)

@@ -1,0 +1,180 @@
+"""The dashboard's HTTP server (aiohttp), run in the head's process and event loop.
+
+``DashboardServer(gcs_address, host, port).start()`` binds (port 0: any free
+port; the default 8265, when taken, falls back to a free port with a
+warning), serves the pages, ``/api/v0/...`` and ``/metrics``, and samples the
+cluster every ``interval_s`` into the hour of history the charts draw.
+
+Every request must carry the cluster token (docs/security.md "HTTP"):
+``Authorization: Bearer <token>``, or the ``polyray_token`` cookie that a
+visit to ``/?token=<token>`` sets (the head prints that URL, as Jupyter
+does). Others get 401 and a log line; the comparison is constant-time. With
+``POLYRAY_AUTH_MODE=disabled`` every request is served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from polyray.dashboard import metrics, pages
+from polyray.dashboard.metrics_history import MetricsHistory
+from polyray.dashboard.rest import Rest
+from polyray.protocol import auth
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8265
+COOKIE = "polyray_token"
+#: A /metrics scrape reuses a snapshot younger than this.
+FRESH_S = 1.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class DashboardServer:
+    def __init__(self, gcs_address: str, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                 interval_s: float = 10.0, session_dirs: tuple[str, ...] = ()) -> None:
+        self.gcs_address = gcs_address
+        self.host = host
+        self.port = port
+        self.session_dirs = session_dirs
+        self.history = MetricsHistory(interval_s)
+        self._collector = metrics.SnapshotCollector()
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(self._collector)
+        self._snap_at = 0.0
+        self._snap_lock = asyncio.Lock()
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix="dashboard")
+        self._runner: web.AppRunner | None = None
+        self._sampler: asyncio.Task | None = None
+        self._token = auth.current_token()
+
+    # ----------------------------------------------------------- lifecycle
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def login_url(self) -> str:
+        """The URL to open once (sets the token cookie)."""
+        return f"{self.url}/?token={self._token}" if self._token else self.url
+
+    async def start(self) -> int:
+        app = web.Application(middlewares=[self._auth])
+        rest = Rest(self.gcs_address, self.run)
+        app.add_routes([
+            web.get("/", self._page("Cluster", self._cluster)),
+            web.get("/jobs", self._page("Jobs", lambda q: pages.jobs_body(self.gcs_address))),
+            web.get("/actors", self._page("Actors", lambda q: pages.actors_body(self.gcs_address))),
+            web.get("/tasks", self._page("Tasks", lambda q: pages.tasks_body(self.gcs_address, q))),
+            web.get("/logs", self._page("Logs", lambda q: pages.logs_body(self.gcs_address, self.session_dirs))),
+            web.get("/metrics-charts", self._page("Metrics", lambda q: pages.metrics_body(self.history))),
+            web.get("/metrics", self._metrics),
+            *rest.routes(),
+        ])
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        try:
+            site = web.TCPSite(self._runner, self.host, self.port)
+            await site.start()
+        except OSError as e:
+            if self.port != DEFAULT_PORT:
+                await self._runner.cleanup()
+                raise OSError(f"the dashboard cannot listen on {self.host}:{self.port}: {e.strerror}") from None
+            log.warning("the dashboard's port %d is taken; using a free port", DEFAULT_PORT)
+            site = web.TCPSite(self._runner, self.host, 0)
+            await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._sampler = asyncio.create_task(self._sample_loop(), name="dashboard-sampler")
+        return self.port
+
+    async def stop(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A blocking call (a state query) in the dashboard's threads, off the head's loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    # ----------------------------------------------------------- auth
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self._token is None:
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        presented = header[len(auth.BEARER):] if header.startswith(auth.BEARER) else None
+        if presented is not None and auth.token_matches(presented, self._token):
+            return await handler(request)
+        query_token = request.query.get("token")
+        if query_token is not None and auth.token_matches(query_token, self._token):
+            # Set the cookie and drop the token from the address bar.
+            rest = [(k, v) for k, v in request.query.items() if k != "token"]
+            target = request.path + ("?" + "&".join(f"{k}={v}" for k, v in rest) if rest else "")
+            resp = web.HTTPFound(target)
+            resp.set_cookie(COOKIE, self._token, httponly=True, samesite="Strict")
+            raise resp
+        cookie = request.cookies.get(COOKIE)
+        if cookie is not None and auth.token_matches(cookie, self._token):
+            return await handler(request)
+        why = "a wrong token" if (presented or cookie or query_token) else "no token"
+        log.warning("dashboard: refused %s %s from %s: %s", request.method, request.path, request.remote, why)
+        return web.Response(status=401, text="401: the cluster token is required (Authorization: Bearer <token>, "
+                                             "or open the URL the head printed, /?token=<token>, once)\n")
+
+    # ----------------------------------------------------------- pages, metrics
+
+    def _page(self, title: str, body: Callable[[Any], str]) -> Handler:
+        async def handle(request: web.Request) -> web.Response:
+            t0 = time.monotonic()
+            try:
+                text = await self.run(body, request.query)
+            except Exception as e:  # the GCS away, a bad filter: say so on the page
+                text = f"<p class='bad'>{pages.esc(type(e).__name__)}: {pages.esc(e)}</p>"
+            return web.Response(text=pages.layout(title, request.path, text, time.monotonic() - t0),
+                                content_type="text/html")
+        return handle
+
+    def _cluster(self, q: Any) -> str:
+        return pages.cluster_body(self.gcs_address, self._collector.snapshot.store)
+
+    async def refresh(self, max_age_s: float = FRESH_S) -> metrics.Snapshot:
+        """The latest snapshot, gathered anew if older than ``max_age_s``."""
+        async with self._snap_lock:
+            if time.monotonic() - self._snap_at > max_age_s:
+                self._collector.snapshot = await self.run(metrics.gather, self.gcs_address)
+                self._snap_at = time.monotonic()
+            return self._collector.snapshot
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        try:
+            await self.refresh()
+        except Exception as e:  # serve what we had: a scrape must not fail because the GCS is slow
+            log.warning("dashboard: metrics snapshot failed: %s", e)
+        body = generate_latest(self._registry) + generate_latest(REGISTRY)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _sample_loop(self) -> None:
+        while True:
+            try:
+                self.history.add(await self.refresh(max_age_s=0.0))
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.debug("dashboard: sample failed: %s", e)
+            await asyncio.sleep(self.history.interval_s)
