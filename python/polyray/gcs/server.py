@@ -175,8 +175,11 @@ class GcsServer:
         await self.placement_groups.load()
         # Every call checks the cluster token; no SO_REUSEPORT, so a second
         # head on a used port fails instead of sharing it (docs/security.md).
+        from polyray.gcs import rpc_metrics  # RPC latency histogram for /metrics (issue 16)
+        interceptors = auth.server_interceptors() + ([rpc_metrics.RpcLatencyInterceptor()]
+                                                     if rpc_metrics.enabled() else [])
         server = grpc.aio.server(options=self.config.grpc_options() + [auth.NO_REUSEPORT],
-                                 interceptors=auth.server_interceptors())
+                                 interceptors=interceptors)
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, self._handlers()),))
         bound = auth.bind(server, f"{host}:{port}", "the GCS")
         await server.start()
