@@ -59,7 +59,18 @@ class _Counter:
 def cluster(cpp_lib, xlang_java_classes):  # noqa: F811
     if polyray.is_initialized():
         polyray.shutdown()
-    polyray.init(num_cpus=2, code_search_path=[cpp_lib, xlang_java_classes])
+    # The matrix is about the token: its control push (a token holder without a
+    # lease) must run, so workers here check no lease proofs
+    # (tests/security/test_lease_proofs.py tests those).
+    old = os.environ.get("POLYRAY_LEASE_CHECK")
+    os.environ["POLYRAY_LEASE_CHECK"] = "0"
+    try:
+        polyray.init(num_cpus=2, code_search_path=[cpp_lib, xlang_java_classes])
+    finally:
+        if old is None:
+            os.environ.pop("POLYRAY_LEASE_CHECK", None)
+        else:
+            os.environ["POLYRAY_LEASE_CHECK"] = old
     py = _Counter.remote()
     java = polyray.java_actor_class("xlangtest.Counter").remote(10)
     cpp = polyray.cpp_actor_class("Counter::Create", "Counter").remote(0)
