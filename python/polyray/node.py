@@ -194,7 +194,8 @@ async def _run(args: argparse.Namespace) -> None:
         if args.head and args.include_dashboard:
             from polyray.dashboard import DashboardServer
             dashboard = DashboardServer(gcs_address, args.dashboard_host, args.dashboard_port,
-                                        session_dirs=(config.session_dir,))
+                                        session_dirs=(config.session_dir,),
+                                        task_events=gcs_server.task_events if gcs_server is not None else None)
             await dashboard.start()
         if args.metrics_export_port is not None:
             from polyray.raylet.metrics_export import MetricsExporter

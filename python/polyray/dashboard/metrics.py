@@ -23,8 +23,9 @@ from polyray.protocol import auth, raylet_pb2, raylet_pb2_grpc
 from polyray.util import state
 
 
-def gather(address: str, timeout: float = 10.0) -> Snapshot:
-    """A snapshot of the cluster at ``address`` (blocking: run it in a thread)."""
+def gather(address: str, task_summary: dict | None = None, timeout: float = 10.0) -> Snapshot:
+    """A snapshot of the cluster at ``address`` (blocking: run it in a thread). ``task_summary``:
+    ``summarize_tasks``'s result when the caller has it (task_counts.py), else it is asked for."""
     t0 = time.monotonic()
     snap = Snapshot()
     nodes = state.list_nodes(address, limit=state.MAX_LIMIT, detail=True, timeout=timeout)
@@ -50,7 +51,9 @@ def gather(address: str, timeout: float = 10.0) -> Snapshot:
     for a in state.list_actors(address, limit=state.MAX_LIMIT, timeout=timeout):
         key = (a["state"], a["language"])
         snap.actors[key] = snap.actors.get(key, 0) + 1
-    for entry in state.summarize_tasks(address, timeout=timeout)["summary"].values():
+    if task_summary is None:
+        task_summary = state.summarize_tasks(address, timeout=timeout)
+    for entry in task_summary["summary"].values():
         for st_name, count in entry["state_counts"].items():
             key = (st_name, entry["language"])
             snap.tasks[key] = snap.tasks.get(key, 0) + count

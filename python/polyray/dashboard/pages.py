@@ -101,12 +101,19 @@ def actors_body(address: str) -> str:
             + table(rows, state.ACTOR_COLUMNS, "no actors"))
 
 
-def tasks_body(address: str, q: Any) -> str:
+def task_filters(q: Any) -> list[state.Filter]:
+    """The tasks page's filters from its query (state, language, name, job_id)."""
     filters: list[state.Filter] = []
     for key in ("state", "language", "name", "job_id"):
         v = (q.get(key) or "").strip()
         if v:
             filters.append((key, "=", v))
+    return filters
+
+
+def tasks_body(address: str, q: Any, summary: dict | None = None) -> str:
+    """The tasks page; ``summary`` when the caller counted it already (else asked of the state API)."""
+    filters = task_filters(q)
     keys = ("state", "language", "name", "job_id")
     form = ("<form method='get'>" + "".join(
         f"{k} <input name='{k}' value='{esc(q.get(k, ''))}' size='12'> " for k in keys)
@@ -115,7 +122,8 @@ def tasks_body(address: str, q: Any) -> str:
         rows = state.list_tasks(address, filters=filters, limit=PAGE_ROWS, detail=True)
     except ValueError as e:
         return form + f"<p class='bad'>{esc(e)}</p>"
-    summary = state.summarize_tasks(address, filters=filters)
+    if summary is None:
+        summary = state.summarize_tasks(address, filters=filters)
     srows = [{"name": k, "language": v["language"], "type": v["type"],
               "states": ", ".join(f"{s}: {n}" for s, n in sorted(v["state_counts"].items()))}
              for k, v in sorted(summary["summary"].items())]

@@ -13,7 +13,7 @@ Query parameters as Ray's: ``filter_keys``, ``filter_predicates`` (``=`` or
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -79,9 +79,11 @@ def list_page(address: str, kind: str, q: Any) -> dict:
 class Rest:
     """The /api/v0 routes of one dashboard."""
 
-    def __init__(self, address: str, run: Callable[..., Any]) -> None:
+    def __init__(self, address: str, run: Callable[..., Any],
+                 summarize_tasks: Callable[[list[state.Filter]], Awaitable[dict]] | None = None) -> None:
         self.address = address
         self._run = run  # runs a blocking call in the dashboard's thread pool
+        self._summarize_tasks = summarize_tasks
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -105,6 +107,8 @@ class Rest:
             return _envelope(None, 404, f"no summary of {kind!r}; summaries: {', '.join(SUMMARIES)}")
         try:
             filters = parse_filters(request.query)
+            if kind == "tasks" and self._summarize_tasks is not None:
+                return _envelope(await self._summarize_tasks(filters))
             return _envelope(await self._run(SUMMARIES[kind], self.address, filters))
         except (ValueError, state.StateApiError) as e:
             return _envelope(None, 400 if isinstance(e, ValueError) else 503, str(e))

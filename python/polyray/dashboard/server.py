@@ -25,10 +25,11 @@ from aiohttp import web
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from polyray.dashboard import metrics, pages
+from polyray.dashboard import metrics, pages, task_counts
 from polyray.dashboard.metrics_history import MetricsHistory
 from polyray.dashboard.rest import Rest
 from polyray.protocol import auth
+from polyray.util import state
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 class DashboardServer:
     def __init__(self, gcs_address: str, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                 interval_s: float = 10.0, session_dirs: tuple[str, ...] = ()) -> None:
+                 interval_s: float = 10.0, session_dirs: tuple[str, ...] = (), task_events: Any = None) -> None:
         self.gcs_address = gcs_address
+        #: The GCS's TaskEvents when in the head's process (task_counts.py), else None.
+        self.task_events = task_events
         self.host = host
         self.port = port
         self.session_dirs = session_dirs
@@ -71,12 +74,12 @@ class DashboardServer:
 
     async def start(self) -> int:
         app = web.Application(middlewares=[self._auth])
-        rest = Rest(self.gcs_address, self.run)
+        rest = Rest(self.gcs_address, self.run, self.summarize_tasks)
         app.add_routes([
             web.get("/", self._page("Cluster", self._cluster)),
             web.get("/jobs", self._page("Jobs", lambda q: pages.jobs_body(self.gcs_address))),
             web.get("/actors", self._page("Actors", lambda q: pages.actors_body(self.gcs_address))),
-            web.get("/tasks", self._page("Tasks", lambda q: pages.tasks_body(self.gcs_address, q))),
+            web.get("/tasks", self._tasks_page),
             web.get("/logs", self._page("Logs", lambda q: pages.logs_body(self.gcs_address, self.session_dirs))),
             web.get("/metrics-charts", self._page("Metrics", lambda q: pages.metrics_body(self.history))),
             web.get("/metrics", self._metrics),
@@ -150,6 +153,22 @@ class DashboardServer:
                                 content_type="text/html")
         return handle
 
+    async def summarize_tasks(self, filters: list[Any]) -> dict:
+        """state.summarize_tasks's result: counted in place when the GCS is in this process."""
+        if self.task_events is not None:
+            done = task_counts.summarize(self.task_events, filters)
+            if done is not None:
+                return done
+        return await self.run(lambda: state.summarize_tasks(self.gcs_address, filters))
+
+    async def _tasks_page(self, request: web.Request) -> web.StreamResponse:
+        q = request.query
+        try:
+            summary: dict | None = await self.summarize_tasks(pages.task_filters(q))
+        except Exception:
+            summary = None  # the page shows the error
+        return await self._page("Tasks", lambda q: pages.tasks_body(self.gcs_address, q, summary))(request)
+
     def _cluster(self, q: Any) -> str:
         return pages.cluster_body(self.gcs_address, self._collector.snapshot.store)
 
@@ -157,7 +176,8 @@ class DashboardServer:
         """The latest snapshot, gathered anew if older than ``max_age_s``."""
         async with self._snap_lock:
             if time.monotonic() - self._snap_at > max_age_s:
-                self._collector.snapshot = await self.run(metrics.gather, self.gcs_address)
+                summary = (task_counts.summarize(self.task_events) if self.task_events is not None else None)
+                self._collector.snapshot = await self.run(metrics.gather, self.gcs_address, summary)
                 self._snap_at = time.monotonic()
             return self._collector.snapshot
 
