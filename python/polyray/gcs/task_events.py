@@ -17,6 +17,7 @@ stayed in the ring.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import heapq
 import itertools
@@ -33,6 +34,8 @@ from .validation import ACTOR_ID_SIZE, JOB_ID_SIZE, NODE_ID_SIZE, TASK_ID_SIZE, 
 RING_SIZE_PER_JOB = spec.EVENTS_RING_SIZE_PER_JOB
 MAX_PER_QUERY = spec.EVENTS_MAX_PER_QUERY
 MAX_PER_BATCH = spec.EVENTS_MAX_PER_BATCH
+#: Events folded between two yields to the loop.
+FOLD_SLICE = 256
 
 #: How far along an attempt each state is; a row keeps the furthest one.
 _RANK = (0, 1, 2, 3, 4, 5, 5)  # by TaskEventState value: UNKNOWN, SUBMITTED, ..., FINISHED, FAILED
@@ -325,8 +328,14 @@ class TaskEvents:
         """Fold a batch of events into the rings; drops reported by the sender are counted."""
         check_events(request)
         add = self.add
-        for event in request.events:
-            add(event)
+        events = request.events
+        # The GCS shares its loop with the head's raylet: fold in slices, so a
+        # batch of 10,000 events (~30 ms) does not hold up lease grants.
+        for start in range(0, len(events), FOLD_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            for event in events[start:start + FOLD_SLICE]:
+                add(event)
         for drop in request.dropped:
             self.add_dropped_at_source(drop.job_id, drop.count)
         return gcs_pb2.AddTaskEventsReply()
