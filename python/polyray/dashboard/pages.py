@@ -92,11 +92,13 @@ def jobs_body(address: str) -> str:
 
 
 def actors_body(address: str) -> str:
-    rows = state.list_actors(address, limit=state.MAX_LIMIT)
-    summary = state.summarize_actors(address)["summary"]
-    srows = [{"class_name": k, "language": v["language"],
-              "states": ", ".join(f"{s}: {n}" for s, n in sorted(v["state_counts"].items()))}
-             for k, v in sorted(summary.items())]
+    rows = state.list_actors(address, limit=state.MAX_LIMIT)  # one query: the summary is counted here
+    summary: dict[tuple[str, str], dict[str, int]] = {}
+    for r in rows:
+        counts = summary.setdefault((r["class_name"], r["language"]), {})
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    srows = [{"class_name": k[0], "language": k[1],
+              "states": ", ".join(f"{s}: {n}" for s, n in sorted(v.items()))} for k, v in sorted(summary.items())]
     return (table(srows, ("class_name", "language", "states"), "no actors") + "<h3>All actors</h3>"
             + table(rows, state.ACTOR_COLUMNS, "no actors"))
 

@@ -11,6 +11,7 @@ only (``None`` for any other: the caller falls back to the state API).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,36 +32,40 @@ def summarize(task_events: Any, filters: Sequence[tuple[str, str, Any]] = ()) ->
     row the GCS keeps, or None when a filter is on another column. Call it on the GCS's loop."""
     if not supported(filters):
         return None
-    want = [(k, op == "=", str(v).lower()) for k, op, v in filters]
-    counts: dict[tuple[str, int, int, int], int] = {}
+    texts: list[tuple[str, str, bool]] = []  # (name | job_id, lower-case value, equal?)
+    numbers: list[tuple[str, frozenset[int], bool]] = []  # (state | language | type, values, equal?)
+    for key, op, value in filters:
+        eq = op == "="
+        text = str(value).lower()
+        if key in ("name", "job_id"):
+            texts.append((key, text, eq))
+        else:
+            table = {"state": _STATES, "language": _LANGS, "type": _TYPES}[key]
+            ns = {n for n, label in table.items() if label.lower() == text}
+            if key == "language" and 0 in ns:
+                ns.add(-1)  # a row whose language is not known yet shows as the proto default
+            numbers.append((key, frozenset(ns), eq))
+
+    def keep(r: Any) -> bool:
+        for attr, ns, eq in numbers:
+            if (getattr(r, attr) in ns) != eq:
+                return False
+        for attr, text, eq in texts:
+            v = r.name.lower() if attr == "name" else r.job_id.hex()
+            if (v == text) != eq:
+                return False
+        return True
+
+    counts: Counter[tuple[str, int, int, int]] = Counter()
     for ring in list(task_events._jobs.values()):
-        job_hex = None
-        for i in range(ring.head, len(ring.order)):
-            r = ring.order[i]
-            if want:
-                ok = True
-                for key, eq, value in want:
-                    if key == "name":
-                        v = r.name
-                    elif key == "state":
-                        v = _STATES.get(r.state, "")
-                    elif key == "language":
-                        v = _LANGS.get(max(r.language, 0), "")
-                    elif key == "type":
-                        v = _TYPES.get(r.type, "")
-                    else:
-                        job_hex = job_hex or r.job_id.hex()
-                        v = job_hex
-                    if (v.lower() == value) != eq:
-                        ok = False
-                        break
-                if not ok:
-                    continue
-            key4 = (r.name, max(r.language, 0), r.type, r.state)
-            counts[key4] = counts.get(key4, 0) + 1
+        rows = ring.order[ring.head:] if ring.head else ring.order
+        if filters:
+            rows = [r for r in rows if keep(r)]
+        counts.update((r.name, r.language, r.type, r.state) for r in rows)
     summary: dict[str, dict] = {}
     total = 0
     for (name, lang, typ, st), n in counts.items():
+        lang = max(lang, 0)
         entry = summary.setdefault(name, {"name": name, "language": _LANGS.get(lang, ""),
                                           "type": _TYPES.get(typ, ""), "state_counts": {}})
         sname = _STATES.get(st, str(st))
