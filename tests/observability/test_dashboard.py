@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -237,3 +238,39 @@ def test_pages_in_headless_chromium(dash, tmp_path):
         with open(shot, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
         print(f"screenshot: {shot}")
+
+
+def test_login_redirect_stays_on_this_origin_and_keeps_the_query(dash):
+    base, _ = dash
+    token = auth.current_token()
+    status, headers, _ = http(f"{base}//evil.example/x?token={token}")
+    assert status == 302 and headers["Location"] == "/evil.example/x"
+    status, headers, _ = http(f"{base}/tasks?name=a%26b+c&token={token}")
+    assert status == 302 and headers["Location"] == "/tasks?name=a%26b+c"
+
+
+def test_auth_disabled_serves_without_a_token(tmp_path):
+    env = dict(os.environ, POLYRAY_AUTH_MODE="disabled")
+    env.pop("POLYRAY_AUTH_TOKEN", None)
+    log_path = tmp_path / "head.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "polyray.node", "--head", "--port", "0", "--num-cpus", "1",
+                                 "--dashboard-port", "0", "--session-dir", str(tmp_path / "logs")],
+                                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        def url():
+            lines = [ln for ln in log_path.read_text().splitlines() if ln.startswith("DASHBOARD_URL=")]
+            assert proc.poll() is None, log_path.read_text()
+            return lines[0].split("=", 1)[1] if lines else None
+
+        base = wait_for("the dashboard's URL", url, timeout=60)
+        status, _, body = http(base + "/api/v0/nodes")
+        assert status == 200 and json.loads(body)["data"]["result"]["result"][0]["state"] == "ALIVE"
+        assert "?token=" not in log_path.read_text()  # nothing to open with
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

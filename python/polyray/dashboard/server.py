@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
@@ -128,7 +129,9 @@ class DashboardServer:
         if query_token is not None and auth.token_matches(query_token, self._token):
             # Set the cookie and drop the token from the address bar.
             rest = [(k, v) for k, v in request.query.items() if k != "token"]
-            target = request.path + ("?" + "&".join(f"{k}={v}" for k, v in rest) if rest else "")
+            # Same origin only: "//host/..." would send the browser elsewhere.
+            path = "/" + request.path.lstrip("/")
+            target = path + ("?" + urlencode(rest) if rest else "")
             resp = web.HTTPFound(target)
             resp.set_cookie(COOKIE, self._token, httponly=True, samesite="Strict")
             raise resp
