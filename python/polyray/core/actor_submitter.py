@@ -24,7 +24,7 @@ import grpc
 from polyray.core import errors, submit_policy
 from polyray.core.pending_task import PendingTask
 from polyray.core.push_port import PushConnection, PushStreamError
-from polyray.core.task_finisher import TaskFinisher
+from polyray.core.task_finisher import ARGS_GRACE_S, TaskFinisher
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import gcs_pb2 as gcs
 
@@ -183,6 +183,11 @@ class ActorTaskSubmitter:
     async def _recover(self, aq: _ActorQueue) -> None:
         inflight = sorted(aq.inflight.values(), key=lambda t: t.spec.sequence_no)
         aq.inflight.clear()
+        loop = asyncio.get_running_loop()
+        for t in inflight:  # the actor may have handed an argument on before it died
+            if t.arg_ids:
+                self._finisher.hold_args(t.arg_ids)
+                loop.call_later(ARGS_GRACE_S, self._finisher.release_args, list(t.arg_ids))
         if aq.queue is not None:
             aq.queue.put_nowait(None)  # ends the request generator
         aq.queue = None

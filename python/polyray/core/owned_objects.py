@@ -207,6 +207,13 @@ class OwnedObjects:
     def retry(self, spec: pb.TaskSpec, why: str) -> None:
         """A task is submitted again: nothing to record yet (task events will)."""
 
+    def hold_args(self, arg_ids: list[bytes]) -> None:
+        """Count a task's arguments once more (its executor died: TaskFinisher.ARGS_GRACE_S)."""
+        self._references.add_submitted(arg_ids)
+
+    def release_args(self, arg_ids: list[bytes]) -> None:
+        self._references.remove_submitted(arg_ids)
+
     def is_owned(self, oid: bytes) -> bool:
         """Whether this process owns ``oid`` (and it is not freed)."""
         return self._references.is_owned(oid)

@@ -31,7 +31,7 @@ from polyray.core.submit_policy import (
     lease_requests_to_start,
     next_task_time_average,
 )
-from polyray.core.task_finisher import TaskFinisher
+from polyray.core.task_finisher import ARGS_GRACE_S, TaskFinisher
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import gcs_pb2 as gcs_pb
@@ -417,6 +417,7 @@ class NormalTaskSubmitter:
         for t in pending:
             if id(t) in spared:
                 continue
+            self._hold_args_after_death(t)
             spec = t.spec
             if t.cancelled:
                 rec = errors.system_record(pb.TASK_CANCELLED, f"task {spec.name} was cancelled")
@@ -491,6 +492,13 @@ class NormalTaskSubmitter:
             pass
 
     # -- completion ----------------------------------------------------------
+    def _hold_args_after_death(self, t: PendingTask) -> None:
+        """The executor died running ``t``: keep its arguments ARGS_GRACE_S past
+        the failure or retry, for the "added" of a process it handed one to."""
+        if t.arg_ids:
+            self._finisher.hold_args(t.arg_ids)
+            asyncio.get_running_loop().call_later(ARGS_GRACE_S, self._finisher.release_args, list(t.arg_ids))
+
     def _finish_with_error(self, t: PendingTask, record: pb.ErrorRecord) -> None:
         self._tasks.pop(t.spec.task_id, None)
         self._spared.pop(t.spec.task_id, None)

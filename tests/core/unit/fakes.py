@@ -130,7 +130,8 @@ class RecordingFinisher:
         self.completed: dict[str, list[pb.ReturnObject]] = {}
         self.failed: dict[str, pb.ErrorRecord] = {}
         self.retried: list[tuple[str, int, str]] = []  # (name, attempt at the retry, why)
-        self.released: list[bytes] = []  # arg ids handed back by complete/fail
+        self.released: list[bytes] = []  # arg ids handed back by complete/fail/release_args
+        self.held: list[bytes] = []  # arg ids counted again by hold_args (an executor's death)
 
     def complete(self, spec: pb.TaskSpec, returns: Iterable[pb.ReturnObject], arg_ids: list[bytes]) -> None:
         assert spec.name not in self.completed and spec.name not in self.failed, f"{spec.name} ended twice"
@@ -143,6 +144,16 @@ class RecordingFinisher:
         self.events.append(("fail", spec.name))
         self.failed[spec.name] = record
         self.released += arg_ids
+
+    def hold_args(self, arg_ids: list[bytes]) -> None:
+        self.held += arg_ids
+
+    def release_args(self, arg_ids: list[bytes]) -> None:
+        self.released += arg_ids
+
+    def counted(self, arg_id: bytes) -> int:
+        """Counts of an argument taken (the submit's and hold_args') and not released."""
+        return 1 + self.held.count(arg_id) - self.released.count(arg_id)
 
     def retry(self, spec: pb.TaskSpec, why: str) -> None:
         self.events.append(("retry", spec.name))

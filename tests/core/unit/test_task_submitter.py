@@ -456,3 +456,54 @@ def test_a_dead_worker_charges_only_the_task_it_ran_not_the_ones_pipelined_behin
     after = h.conns.last_stream.tasks()[1:]
     assert [(t.name, t.attempt) for t in after][:2] == [(inflight[1], 0), (inflight[2], 0)], \
         "the spared ones follow at their first attempt"
+
+
+# -- arguments after an executor's death (docs/ownership.md, Deaths) ---------------
+
+GRACE_MS = 2 * rspec.BORROWERS_DEATH_WATCH_MS
+
+
+def test_a_task_failed_by_its_executors_death_keeps_its_arguments_for_the_grace(h):
+    spec = h.submit("doomed", max_retries=0)
+    arg = spec.task_id + b"arg"
+    h.raylet.grant()
+    h.conns.last_stream.break_it()
+    assert h.finisher.failed["doomed"].kind == pb.WORKER_CRASHED
+    assert h.finisher.counted(arg) == 1, "failed, but the argument is still counted"
+    h.loop.advance(ms=GRACE_MS - 1)
+    assert h.finisher.counted(arg) == 1, "not before two death-watch rounds"
+    h.loop.advance(ms=1)
+    assert h.finisher.counted(arg) == 0, "released after the grace, exactly once"
+
+
+def test_a_task_retried_after_its_executors_death_keeps_its_arguments_past_a_quick_retry(h):
+    spec = h.submit("again", max_retries=1)
+    arg = spec.task_id + b"arg"
+    h.raylet.grant()
+    h.conns.last_stream.break_it()
+    h.raylet.grant()
+    s = h.conns.last_stream
+    s.succeed(*s.tasks())
+    assert list(h.finisher.completed) == ["again"]
+    assert h.finisher.counted(arg) == 1, "the retry completed, the dead attempt's hold remains"
+    h.loop.advance(ms=GRACE_MS)
+    assert h.finisher.counted(arg) == 0
+
+
+def test_a_normal_result_or_error_releases_the_arguments_at_once(h):
+    ok = h.submit("ok")
+    h.raylet.grant()
+    h.conns.last_stream.succeed(*h.conns.last_stream.tasks())
+    assert h.finisher.counted(ok.task_id + b"arg") == 0 and not h.finisher.held
+
+
+def test_tasks_pipelined_behind_the_dead_one_never_ran_there_and_take_no_grace(h):
+    for i in range(6):
+        h.submit(f"p{i}", max_retries=1)
+    h.raylet.grant()
+    stream = h.conns.last_stream
+    stream.succeed(stream.tasks()[0])
+    inflight = stream.tasks()[1:]
+    assert len(inflight) >= 2
+    stream.break_it()
+    assert h.finisher.held == [inflight[0].task_id + b"arg"], "only the task that was running"
