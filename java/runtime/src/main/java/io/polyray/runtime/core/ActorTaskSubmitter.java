@@ -303,6 +303,15 @@ final class ActorTaskSubmitter {
     List<PendingTask> inflight = new ArrayList<>(aq.inflight.values());
     inflight.sort(Comparator.comparingLong(t -> t.spec.getSequenceNo()));
     aq.inflight.clear();
+    for (PendingTask t : inflight) { // the actor may have handed an argument on before it died
+      if (!t.argIds.isEmpty()) {
+        List<ByteString> ids = new ArrayList<>(t.argIds);
+        finisher.holdArgs(ids);
+        if (scheduler.schedule(() -> finisher.releaseArgs(ids), TaskFinisher.ARGS_GRACE_MS) == null) {
+          finisher.releaseArgs(ids);
+        }
+      }
+    }
     Address was = aq.address;
     aq.state = ActorState.RESTARTING;
     aq.recovering = true;

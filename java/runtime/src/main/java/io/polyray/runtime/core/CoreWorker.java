@@ -250,6 +250,11 @@ public final class CoreWorker {
     public void releaseArgs(List<ByteString> argIds) {
       references.removeSubmitted(argIds);
     }
+
+    @Override
+    public void holdArgs(List<ByteString> argIds) {
+      references.addSubmitted(argIds);
+    }
   }
 
   /** Codec hooks: references decoded here are counted (and borrowed from their owners). */

@@ -597,6 +597,7 @@ final class NormalTaskSubmitter {
       if (spare.contains(t)) {
         continue;
       }
+      holdArgsAfterDeath(t);
       TaskSpec spec = t.spec;
       if (t.cancelled) {
         finishWithError(t, ErrorRecords.system(ErrorKind.TASK_CANCELLED, "task " + spec.getName() + " was cancelled"));
@@ -696,6 +697,21 @@ final class NormalTaskSubmitter {
     raylet.returnWorker(ReturnWorkerRequest.newBuilder().setLeaseId(lease.leaseId).setWorkerId(lease.workerId)
         .setDisconnect(disconnect).build(), RETURN_WORKER_DEADLINE_S, Rpcs.completing(done));
     return done;
+  }
+
+  /**
+   * The executor died running {@code t}: keep its arguments {@link TaskFinisher#ARGS_GRACE_MS}
+   * past the failure or retry, for the "added" of a process it handed one to.
+   */
+  private void holdArgsAfterDeath(PendingTask t) {
+    if (t.argIds.isEmpty()) {
+      return;
+    }
+    List<ByteString> ids = new ArrayList<>(t.argIds);
+    finisher.holdArgs(ids);
+    if (scheduler.schedule(() -> finisher.releaseArgs(ids), TaskFinisher.ARGS_GRACE_MS) == null) {
+      finisher.releaseArgs(ids);  // shutting down: nothing to wait for
+    }
   }
 
   private void finishWithError(PendingTask t, ErrorRecord record) {

@@ -41,4 +41,21 @@ interface TaskFinisher {
    * @param argIds the objects
    */
   void releaseArgs(List<ByteString> argIds);
+
+  /**
+   * How long a caller keeps a task's arguments after the task's executor died running it
+   * (crash, broken stream, dead node), beyond the failure or retry: the executor may have
+   * handed an argument on (a child task, a value another process read) whose holder's
+   * "added" is still on its way to the owner. The grace an owner's BorrowerWatch gives a
+   * dead borrower: two {@code borrowers.death_watch_ms} rounds (docs/ownership.md, Deaths).
+   */
+  long ARGS_GRACE_MS = 2L * io.polyray.runtime.spec.RuntimeSpec.BORROWERS_DEATH_WATCH_MS;
+
+  /**
+   * Counts a task's arguments once more (its executor died: {@link #ARGS_GRACE_MS}); each
+   * hold is let go of by one {@link #releaseArgs}.
+   *
+   * @param argIds the objects
+   */
+  void holdArgs(List<ByteString> argIds);
 }

@@ -414,4 +414,50 @@ class NormalTaskSubmitterTest {
     reply.onNext(io.polyray.runtime.proto.GetAllNodesReply.newBuilder().addNodes(node).build());
     reply.onCompleted();
   }
+
+  // -- arguments after an executor's death (docs/ownership.md, Deaths) --
+
+  private ByteString submitWithArg(String name, int maxRetries) {
+    TaskSpec s = spec(name, maxRetries, Map.of("CPU", 1.0));
+    ByteString arg = s.getTaskId().concat(ByteString.copyFromUtf8("arg"));
+    submitter.submit(new PendingTask(s, List.of(arg)));
+    return arg;
+  }
+
+  @Test
+  void aTaskFailedByItsExecutorsDeathKeepsItsArgumentsForTheGrace() {
+    ByteString arg = submitWithArg("doomed", 0);
+    raylet.grant();
+    streams.last().breakIt();
+    assertEquals(ErrorKind.WORKER_CRASHED, finisher.failed.get("doomed").getKind());
+    assertEquals(1, finisher.counted(arg), "failed, but the argument is still counted");
+    clock.advanceMs(TaskFinisher.ARGS_GRACE_MS - 1);
+    assertEquals(1, finisher.counted(arg), "not before two death-watch rounds");
+    clock.advanceMs(1);
+    assertEquals(0, finisher.counted(arg), "released after the grace, exactly once");
+  }
+
+  @Test
+  void aTaskRetriedAfterItsExecutorsDeathKeepsItsArgumentsPastAQuickRetry() {
+    ByteString arg = submitWithArg("again", 1);
+    raylet.grant();
+    streams.last().breakIt();
+    raylet.grant();
+    FakePushStreams.Stream s = streams.last();
+    s.succeed(s.tasks().get(0));
+    assertEquals(List.of("again"), finisher.completedNames());
+    assertEquals(1, finisher.counted(arg), "the retry completed, the dead attempt's hold remains");
+    clock.advanceMs(TaskFinisher.ARGS_GRACE_MS);
+    assertEquals(0, finisher.counted(arg));
+  }
+
+  @Test
+  void aNormalResultReleasesTheArgumentsAtOnce() {
+    ByteString arg = submitWithArg("ok", 0);
+    raylet.grant();
+    FakePushStreams.Stream s = streams.last();
+    s.succeed(s.tasks().get(0));
+    assertEquals(0, finisher.counted(arg));
+    assertTrue(finisher.held.isEmpty());
+  }
 }

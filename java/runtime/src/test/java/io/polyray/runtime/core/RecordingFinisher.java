@@ -17,22 +17,39 @@ final class RecordingFinisher implements TaskFinisher {
   final List<TaskSpec> completed = new ArrayList<>();
   final Map<String, ErrorRecord> failed = new LinkedHashMap<>();
   final List<List<ByteString>> released = new ArrayList<>();
+  final List<List<ByteString>> held = new ArrayList<>();
+  private final List<ByteString> endedArgs = new ArrayList<>();
 
   @Override
   public void complete(TaskSpec spec, List<ReturnObject> returns, List<ByteString> argIds) {
     once(spec);
     completed.add(spec);
+    endedArgs.addAll(argIds);
   }
 
   @Override
   public void fail(TaskSpec spec, ErrorRecord record, List<ByteString> argIds) {
     once(spec);
     failed.put(spec.getName(), record);
+    endedArgs.addAll(argIds);
   }
 
   @Override
   public void releaseArgs(List<ByteString> argIds) {
     released.add(argIds);
+  }
+
+  @Override
+  public void holdArgs(List<ByteString> argIds) {
+    held.add(argIds);
+  }
+
+  /** Counts of an argument taken (the submit's and holdArgs') and not released yet. */
+  int counted(ByteString argId) {
+    int n = 1 - (int) endedArgs.stream().filter(argId::equals).count();
+    n += (int) held.stream().flatMap(List::stream).filter(argId::equals).count();
+    n -= (int) released.stream().flatMap(List::stream).filter(argId::equals).count();
+    return n;
   }
 
   private void once(TaskSpec spec) {
