@@ -187,6 +187,20 @@ async def test_flush_logs_publishes_everything_already_written(tmp_path):
         assert "err line 499" in h.gcs.log_lines(pid, is_error=True)
 
 
+def test_session_latest_points_at_the_newest_daemon_session_only(tmp_path, monkeypatch):
+    from polyray.raylet import server
+
+    monkeypatch.setattr(server, "SESSIONS_ROOT", str(tmp_path))
+    for name in ("session_2026-01-01_00-00-00_1", "session_2026-01-01_00-00-01_2"):
+        os.makedirs(tmp_path / name / "logs")
+        server.link_latest_session(str(tmp_path / name / "logs"))
+        assert os.path.realpath(tmp_path / "session_latest") == str(tmp_path / name)
+    # An embedded head's temporary folder is not a session: the link stays.
+    os.makedirs(tmp_path / "elsewhere" / "polyray-x" / "logs")
+    server.link_latest_session(str(tmp_path / "elsewhere" / "polyray-x" / "logs"))
+    assert os.path.basename(os.path.realpath(tmp_path / "session_latest")) == "session_2026-01-01_00-00-01_2"
+
+
 async def test_register_with_wrong_token_rejected(tmp_path):
     import grpc
     import pytest

@@ -187,6 +187,7 @@ void CoreWorker::RegisterWithRaylet(const std::string& startup_token) {
                          " with the raylet at " + options_.raylet_address + ": " + st.error_message());
   }
   SetNode(reply.node_id(), reply.store_name());
+  log_dir_ = reply.log_dir();
 }
 
 void CoreWorker::SetNode(const std::string& node_id, const std::string& store_name) {

@@ -144,6 +144,8 @@ class CoreWorker final : public internal::Runtime {
   const std::string& node_id() const { return options_.node_id; }
   const std::string& worker_id() const { return options_.worker_id; }
   const std::string& job_id() const { return options_.job_id; }
+  /// The node's folder of worker log files (RegisterWorkerReply.log_dir), once registered.
+  const std::string& log_dir() const { return log_dir_; }
   bool is_driver() const { return options_.is_driver; }
   bool shutting_down() const { return shutting_down_.load(); }
 
@@ -239,6 +241,7 @@ class CoreWorker final : public internal::Runtime {
   std::unique_ptr<ObjectRecovery> recovery_;
   std::unique_ptr<CoreWorkerServer> server_;
   std::unique_ptr<PushPort> push_port_;
+  std::string log_dir_;
 };
 
 }  // namespace polyray::core

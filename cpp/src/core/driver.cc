@@ -232,6 +232,7 @@ void StartDriver(const DriverConfig& config) {
   state->logs = std::make_shared<LogSubscriber>(core->channels().Get(core->options().gcs_address), core->job_id(),
                                                 core->scheduler());
   state->logs->Start();
+  if (!core->log_dir().empty()) std::fprintf(stderr, "[polyray] workers' log files: %s\n", core->log_dir().c_str());
   g_driver = state;
 }
 

@@ -216,9 +216,12 @@ public final class DriverRuntime extends CoreRuntime {
         .setWorkerId(o.workerId).build());
     DriverRuntime rt = new DriverRuntime(core, server, address);
     try {
-      core.raylet().registerWorker(RegisterWorkerRequest.newBuilder().setWorkerId(o.workerId)
+      String logDir = core.raylet().registerWorker(RegisterWorkerRequest.newBuilder().setWorkerId(o.workerId)
           .setLanguage(Language.JAVA).setPid((int) ProcessHandle.current().pid()).setPort(server.getPort())
-          .setJobId(jobId).setIsDriver(true).build());
+          .setJobId(jobId).setIsDriver(true).build()).getLogDir();
+      if (!logDir.isEmpty()) {
+        System.err.println("[polyray] workers' log files: " + logDir);
+      }
     } catch (StatusRuntimeException e) {
       rt.stop(false);
       throw new IllegalStateException("cannot register the driver with the raylet at " + o.rayletAddress + ": "
