@@ -536,5 +536,47 @@ TEST_F(NormalTaskSubmitterTest, CloseReturnsLeasesAndFailsLaterTasks) {
   EXPECT_EQ(raylets_.requests.size(), 1u);
 }
 
+// -- arguments after an executor's death (docs/ownership.md, Deaths) --
+
+TEST_F(NormalTaskSubmitterTest, ATaskFailedByItsExecutorsDeathKeepsItsArgumentsForTheGrace) {
+  PendingTaskPtr t = NormalTask("doomed", /*max_retries=*/0);
+  t->arg_ids = {"arg-doomed"};
+  Submit(t);
+  raylets_.Grant(0, "lease0", 7000);
+  streams_.opened.back()->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
+  ASSERT_EQ(finisher_.failed.size(), 1u);
+  EXPECT_EQ(finisher_.failed[0].second.kind(), rpc::WORKER_CRASHED);
+  EXPECT_EQ(finisher_.Counted("arg-doomed", /*ended=*/true), 1) << "failed, but the argument is still counted";
+  clock_.AdvanceMs(TaskFinisher::kArgsGraceMs - 1);
+  EXPECT_EQ(finisher_.Counted("arg-doomed", true), 1) << "not before two death-watch rounds";
+  clock_.AdvanceMs(1);
+  EXPECT_EQ(finisher_.Counted("arg-doomed", true), 0) << "released after the grace, exactly once";
+}
+
+TEST_F(NormalTaskSubmitterTest, ATaskRetriedAfterItsExecutorsDeathKeepsItsArgumentsPastAQuickRetry) {
+  PendingTaskPtr t = NormalTask("again", /*max_retries=*/1);
+  t->arg_ids = {"arg-again"};
+  Submit(t);
+  raylets_.Grant(0, "lease0", 7000);
+  streams_.opened.back()->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
+  ASSERT_EQ(raylets_.requests.size(), 2u);
+  raylets_.Grant(1, "lease1", 7001);
+  streams_.opened.back()->Reply({t->spec.task_id()});
+  ASSERT_EQ(finisher_.completed.size(), 1u);
+  EXPECT_EQ(finisher_.Counted("arg-again", true), 1) << "the retry completed, the dead attempt's hold remains";
+  clock_.AdvanceMs(TaskFinisher::kArgsGraceMs);
+  EXPECT_EQ(finisher_.Counted("arg-again", true), 0);
+}
+
+TEST_F(NormalTaskSubmitterTest, ANormalResultTakesNoGrace) {
+  PendingTaskPtr t = NormalTask("ok");
+  t->arg_ids = {"arg-ok"};
+  Submit(t);
+  raylets_.Grant(0, "lease0", 7000);
+  streams_.opened.back()->Reply({t->spec.task_id()});
+  ASSERT_EQ(finisher_.completed.size(), 1u);
+  EXPECT_TRUE(finisher_.held.empty());
+}
+
 }  // namespace
 }  // namespace polyray::core

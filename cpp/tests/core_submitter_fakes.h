@@ -11,6 +11,7 @@
 #ifndef POLYRAY_TESTS_CORE_SUBMITTER_FAKES_H_
 #define POLYRAY_TESTS_CORE_SUBMITTER_FAKES_H_
 
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -270,6 +271,15 @@ class RecordingFinisher final : public TaskFinisher {
   void ReleaseArgs(const std::vector<std::string>& arg_ids) override {
     released.insert(released.end(), arg_ids.begin(), arg_ids.end());
   }
+  void HoldArgs(const std::vector<std::string>& arg_ids) override {
+    held.insert(held.end(), arg_ids.begin(), arg_ids.end());
+  }
+  /// Counts of an argument taken (the submit's and HoldArgs') and not released.
+  int Counted(const std::string& id, bool ended) const {
+    return (ended ? 0 : 1) + static_cast<int>(std::count(held.begin(), held.end(), id)) -
+           static_cast<int>(std::count(released.begin(), released.end(), id));
+  }
+  std::vector<std::string> held;
   std::vector<rpc::TaskSpec> completed;
   std::vector<std::pair<rpc::TaskSpec, rpc::ErrorRecord>> failed;
   std::vector<std::string> released;

@@ -211,6 +211,11 @@ void ActorTaskSubmitter::Broken(const QueuePtr& aq, int generation) {
     aq->state = rpc::RESTARTING;
     aq->recovering = true;
   }
+  for (const auto& t : inflight) {  // the actor may have handed an argument on before it died
+    if (t->arg_ids.empty()) continue;
+    d_.finisher.HoldArgs(t->arg_ids);
+    d_.clock.RunAfter(TaskFinisher::kArgsGraceMs, [this, ids = t->arg_ids] { d_.finisher.ReleaseArgs(ids); });
+  }
   FinalState(aq, was, std::move(inflight), 0);
 }
 

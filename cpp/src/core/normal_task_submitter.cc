@@ -329,6 +329,7 @@ void NormalTaskSubmitter::OnStreamClosed(const LeasePtr& lease, const grpc::Stat
     std::vector<PendingTaskPtr> retried;
     for (auto& t : pending) {
       if (!t) continue;
+      HoldArgsAfterDeath(t, actions);
       if (CanRetry(t->spec) && retrying) {
         t->spec.set_attempt(t->spec.attempt() + 1);
         retried.push_back(t);
@@ -379,6 +380,16 @@ void NormalTaskSubmitter::OnStreamClosed(const LeasePtr& lease, const grpc::Stat
         });
   }
   Run(actions);
+}
+
+// The executor died running `t`: keep its arguments TaskFinisher::kArgsGraceMs
+// past the failure or retry, for the "added" of a process it handed one to.
+void NormalTaskSubmitter::HoldArgsAfterDeath(const PendingTaskPtr& t, Actions& actions) {
+  if (t->arg_ids.empty()) return;
+  actions.push_back([this, ids = t->arg_ids] {
+    d_.finisher.HoldArgs(ids);
+    d_.clock.RunAfter(TaskFinisher::kArgsGraceMs, [this, ids] { d_.finisher.ReleaseArgs(ids); });
+  });
 }
 
 bool NormalTaskSubmitter::IsRemote(const Lease& lease) const {

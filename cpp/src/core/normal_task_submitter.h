@@ -173,6 +173,7 @@ class NormalTaskSubmitter {
   void OnLeaseFailure(const std::string& key, const rpc::ErrorRecord& failure, const std::string& for_task,
                       int32_t attempt, Actions& actions);
   bool IsRemote(const Lease& lease) const;
+  void HoldArgsAfterDeath(const PendingTaskPtr& t, Actions& actions);
   std::vector<LeasePtr> RemoteLeases();
   /// Starts the node watch if it is not running (call with mu_ held).
   void MaybeWatchNodes(Actions& actions);

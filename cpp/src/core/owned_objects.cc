@@ -145,4 +145,6 @@ void OwnedObjects::FailTask(const rpc::TaskSpec& spec, const rpc::ErrorRecord& r
 
 void OwnedObjects::ReleaseArgs(const std::vector<std::string>& arg_ids) { w_.references().RemoveSubmitted(arg_ids); }
 
+void OwnedObjects::HoldArgs(const std::vector<std::string>& arg_ids) { w_.references().AddSubmitted(arg_ids); }
+
 }  // namespace polyray::core

@@ -48,6 +48,7 @@ class OwnedObjects final : public TaskFinisher {
                 const std::vector<std::string>& arg_ids) override;
   /// Releases arguments counted as submitted (RemoveSubmitted).
   void ReleaseArgs(const std::vector<std::string>& arg_ids) override;
+  void HoldArgs(const std::vector<std::string>& arg_ids) override;
 
  private:
   CoreWorker& w_;

@@ -13,6 +13,7 @@
 
 #include "polyray/protocol/common.pb.h"
 #include "polyray/protocol/core_worker.pb.h"
+#include "polyray/runtime_spec.h"
 
 namespace polyray::core {
 
@@ -30,6 +31,17 @@ class TaskFinisher {
   /// Releases argument references held for a task that ends elsewhere (an
   /// actor's creation arguments, once the actor is up or dead).
   virtual void ReleaseArgs(const std::vector<std::string>& arg_ids) = 0;
+  /// Counts a task's arguments once more (its executor died: kArgsGraceMs);
+  /// each hold is let go of by one ReleaseArgs.
+  virtual void HoldArgs(const std::vector<std::string>& arg_ids) = 0;
+
+  /// How long a caller keeps a task's arguments after the task's executor
+  /// died running it (crash, broken stream, dead node), beyond the failure or
+  /// retry: the executor may have handed an argument on (a child task, a value
+  /// another process read) whose holder's "added" is still on its way to the
+  /// owner. The grace an owner's BorrowerWatch gives a dead borrower: two
+  /// borrowers.death_watch_ms rounds (docs/ownership.md, Deaths).
+  static constexpr int64_t kArgsGraceMs = 2 * spec::kBorrowersDeathWatchMs;
 };
 
 }  // namespace polyray::core
