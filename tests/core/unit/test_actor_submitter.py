@@ -21,6 +21,7 @@ from polyray.core.actor_submitter import ActorTaskSubmitter
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import gcs_pb2 as gcs
+from polyray.protocol import runtime_spec as rspec
 
 from .fakes import FakeConnections, ManualLoop, RecordingFinisher, pending, task_spec
 
@@ -246,3 +247,22 @@ def test_dead_after_a_break_fails_retriable_calls_with_the_reason(h):
     assert rec.kind == pb.ACTOR_DIED and rec.reason == pb.REASON_PROCESS_EXITED and rec.exit_code == 3
     h.call("m2", max_task_retries=-1)
     assert h.finisher.failed["m2"].reason == pb.REASON_PROCESS_EXITED
+
+
+def test_calls_in_flight_on_a_dead_actor_keep_their_arguments_for_the_grace(h):
+    """docs/ownership.md, Deaths: the actor may have handed an argument on."""
+    h.call("m1")
+    up(h)
+    s1 = h.conns.last_stream
+    s1.succeed(*s1.tasks())
+    late = h.call("m2")
+    h.conns.last_stream.break_it()
+    h.gcs.answer(gcs.DEAD)
+    assert h.finisher.failed["m2"].kind == pb.ACTOR_DIED
+    arg = late.task_id + b"arg"
+    assert h.finisher.counted(arg) == 1, "failed, but its argument is still counted"
+    assert h.finisher.held == [arg], "only the call in flight takes the grace, not the completed one"
+    h.loop.advance(ms=2 * rspec.BORROWERS_DEATH_WATCH_MS - 1)
+    assert h.finisher.counted(arg) == 1
+    h.loop.advance(ms=1)
+    assert h.finisher.counted(arg) == 0
