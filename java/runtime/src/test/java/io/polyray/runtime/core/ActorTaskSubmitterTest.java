@@ -194,4 +194,24 @@ class ActorTaskSubmitterTest {
     assertEquals(io.polyray.runtime.proto.ErrorReason.REASON_PROCESS_EXITED, r.getReason());
     assertEquals(3, r.getExitCode());
   }
+
+  @Test
+  void callsInFlightOnADeadActorKeepTheirArgumentsForTheGrace() {
+    // docs/ownership.md, Deaths: the actor may have handed an argument on.
+    submitter.submit(call("c1"));
+    gcs.answer(state(ActorState.ALIVE));
+    FakePushStreams.Stream s = streams.last();
+    PendingTask c2 = call("c2");
+    ByteString arg = ByteString.copyFromUtf8("arg-c2");
+    submitter.submit(new PendingTask(c2.spec, List.of(arg)));
+    s.succeed(s.tasks().get(0));
+    s.breakIt();
+    gcs.answer(state(ActorState.DEAD));
+    assertEquals(ErrorKind.ACTOR_DIED, finisher.failed.get("c2").getKind());
+    assertEquals(1, finisher.counted(arg), "failed, but its argument is still counted");
+    clock.advanceMs(TaskFinisher.ARGS_GRACE_MS - 1);
+    assertEquals(1, finisher.counted(arg));
+    clock.advanceMs(1);
+    assertEquals(0, finisher.counted(arg));
+  }
 }
