@@ -34,8 +34,9 @@ class ActorTaskSubmitterTest : public ::testing::Test {
       : submitter_(ActorTaskSubmitter::Deps{gcs_, streams_, finisher_, clock_, [] { return false; }}) {}
 
   /// Submits the next call (sequence numbers from 1) and returns its task id.
-  std::string Call(const std::string& name, int max_task_retries = 0) {
+  std::string Call(const std::string& name, int max_task_retries = 0, std::vector<std::string> arg_ids = {}) {
     auto t = std::make_shared<PendingTask>();
+    t->arg_ids = std::move(arg_ids);
     t->spec.set_max_task_retries(max_task_retries);
     t->spec.set_type(rpc::ACTOR_TASK);
     t->spec.set_language(rpc::CPP);
@@ -201,6 +202,20 @@ TEST_F(ActorTaskSubmitterTest, CreationArgumentsReleasedOnceAlive) {
   EXPECT_TRUE(finisher_.released.empty()) << "released while the actor may still need them";
   gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7500);
   EXPECT_EQ(finisher_.released, (std::vector<std::string>{"arg1", "arg2"}));
+}
+
+// docs/ownership.md, Deaths: the actor may have handed an argument on.
+TEST_F(ActorTaskSubmitterTest, CallsInFlightOnADeadActorKeepTheirArgumentsForTheGrace) {
+  Call("m", 0, {"arg-m"});
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7500);
+  streams_.opened[0]->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "reset"));
+  gcs_.Answer(gcs_.Open(), rpc::DEAD, 0);
+  ASSERT_EQ(finisher_.failed.size(), 1u);
+  EXPECT_EQ(finisher_.Counted("arg-m", /*ended=*/true), 1) << "failed, but its argument is still counted";
+  clock_.AdvanceMs(TaskFinisher::kArgsGraceMs - 1);
+  EXPECT_EQ(finisher_.Counted("arg-m", true), 1);
+  clock_.AdvanceMs(1);
+  EXPECT_EQ(finisher_.Counted("arg-m", true), 0);
 }
 
 }  // namespace
