@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 MAX_BUFFERED_LINES = 20_000
 #: Lines sent in one PublishLogs call at most.
 MAX_LINES_PER_CALL = 2_000
+#: A pipe reader waits at most this long for room (LogForwarder.room) per chunk.
+ROOM_WAIT_S = 2.0
 
 Publish = Callable[[list[gcs_pb2.LogBatch]], Awaitable[None]]
 _Key = tuple[bytes, int, str, bool]
@@ -36,6 +38,9 @@ class LogForwarder:
         # One flush at a time: a drain's flush returns only after a flush
         # already sending (the timer's) has been published.
         self._flushing = asyncio.Lock()
+        # Set after each publish that made room; False while the GCS fails.
+        self._published = asyncio.Event()
+        self._publishing_ok = True
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -55,6 +60,26 @@ class LogForwarder:
         self._count += 1
         if self._count >= MAX_LINES_PER_CALL:
             self._wake.set()
+
+    async def room(self, timeout_s: float = ROOM_WAIT_S) -> None:
+        """Backpressure for the pipe readers: while the buffer is over half
+        full and the GCS takes what is sent, wait (at most ``timeout_s``) for
+        a publish to make room, so a fast writer is slowed down instead of
+        having its lines dropped. While the GCS fails it returns at once
+        (lines past the bound are then dropped and counted)."""
+        if self._count < MAX_BUFFERED_LINES // 2 or not self._publishing_ok:
+            return
+        self._wake.set()
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self._count >= MAX_BUFFERED_LINES // 2 and self._publishing_ok:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            self._published.clear()
+            try:
+                await asyncio.wait_for(self._published.wait(), left)
+            except asyncio.TimeoutError:
+                return
 
     async def _run(self) -> None:
         while not self._closing:
@@ -115,7 +140,16 @@ class LogForwarder:
                 await self._publish(batches)
             except Exception as exc:  # the GCS being away must not stop the raylet
                 log.warning("could not forward %d log batches to the GCS: %s", len(batches), exc)
+                # Their lines are lost to the driver (they are in the log files):
+                # counted, and reported with the worker's next batch.
+                for b in batches:
+                    key = (b.job_id, b.pid, b.worker_label, b.is_error)
+                    self._dropped_by[key] = self._dropped_by.get(key, 0) + len(b.lines) + b.dropped_lines
+                self._publishing_ok = False
+                self._published.set()
                 return
+            self._publishing_ok = True
+            self._published.set()
         if self._dropped:
             log.warning("dropped %d worker log lines (buffer full)", self._dropped)
             self._dropped = 0

@@ -57,6 +57,19 @@ def link_latest_session(log_dir: str) -> None:
         log.warning("cannot link %s to %s: %s", link, session, exc)
 
 
+class _LogSink:
+    """Workers' lines to the forwarder, labelled "(name pid=N, node=ip)"; its
+    ``room`` slows a pipe reader down while the forwarder is full."""
+
+    def __init__(self, logs: LogForwarder, host: str) -> None:
+        self._logs = logs
+        self._host = host
+        self.room = logs.room
+
+    def __call__(self, w: WorkerProcess, is_err: bool, line: str) -> None:
+        self._logs.push(w.job_id, w.pid, f"{w.label}, node={self._host}", is_err, line)
+
+
 class RayletServer:
     """One node's raylet: leases, worker pool, shared store, GCS membership.
 
@@ -79,8 +92,7 @@ class RayletServer:
             raylet_address=lambda: self.address,
             on_exit=self._on_worker_exit,
             on_driver_exit=self._on_driver_exit,
-            log_sink=lambda w, is_err, line: self.logs.push(
-                w.job_id, w.pid, f"{w.label}, node={config.host}", is_err, line),
+            log_sink=_LogSink(self.logs, config.host),
         )
         self.view = ClusterView(config.node_id)
         self.leases = LeaseManager(

@@ -199,6 +199,8 @@ class WorkerProcess:
         # Chunks, not readline(): a line over the reader's limit would make
         # readline() raise and drop data.
         partial = bytearray()
+        # The sink may slow this reader down while it is full (LogForwarder.room).
+        room = getattr(sink, "room", None)
         try:
             logfile = open(path, "ab", buffering=0)
         except OSError as exc:
@@ -222,6 +224,8 @@ class WorkerProcess:
                         break
                     self._emit(bytes(partial[:nl]), is_err, sink)
                     del partial[: nl + 1]
+                if room is not None:
+                    await room()
             if partial:
                 self._emit(bytes(partial), is_err, sink)
         finally:
