@@ -9,7 +9,6 @@ check waits for its condition, bounded.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import shutil
@@ -22,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from xlang_support import CPP_SRC, build_cpp
+from obs_support import code_search_path
 
 import polyray
 import polyray.sdk
@@ -36,14 +35,8 @@ WAIT_S = 30
 
 @pytest.fixture(scope="module")
 def dash(tmp_path_factory):
-    cpp_lib = build_cpp("xlang_funcs", [os.path.join(CPP_SRC, "xlang_funcs.cc")], "shared")
-    javac = shutil.which("javac")
-    assert javac, "javac is not on PATH: run `make setup`"
-    classes = str(tmp_path_factory.mktemp("dash_java"))
-    sources = glob.glob(os.path.join(HERE, "java_src", "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", classes, *sources],
-                   check=True, capture_output=True, timeout=300)
-    info = polyray.init(num_cpus=2, code_search_path=[classes, cpp_lib], namespace="dash")
+    paths = code_search_path(tmp_path_factory, "dash_java")
+    info = polyray.init(num_cpus=2, code_search_path=paths, namespace="dash")
     url = info.dashboard_url
     assert url.startswith("http://127.0.0.1:"), info
     from polyray.api import _state

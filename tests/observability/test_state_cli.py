@@ -10,10 +10,8 @@ every check waits for its condition, bounded.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -21,7 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from xlang_support import CPP_SRC, build_cpp, polyray_cli
+from obs_support import code_search_path
+from xlang_support import polyray_cli
 
 import polyray
 import polyray.sdk
@@ -36,14 +35,8 @@ WAIT_S = 30
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cpp_lib = build_cpp("xlang_funcs", [os.path.join(CPP_SRC, "xlang_funcs.cc")], "shared")
-    javac = shutil.which("javac")
-    assert javac, "javac is not on PATH: run `make setup`"
-    classes = str(tmp_path_factory.mktemp("obs_java"))
-    sources = glob.glob(os.path.join(HERE, "java_src", "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", classes, *sources],
-                   check=True, capture_output=True, timeout=300)
-    polyray.init(num_cpus=2, code_search_path=[classes, cpp_lib], namespace="obs")
+    paths = code_search_path(tmp_path_factory, "obs_java")
+    polyray.init(num_cpus=2, code_search_path=paths, namespace="obs")
     from polyray.core.object_ref import get_core
     yield get_core().gcs_address
     polyray.shutdown()
