@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import grpc
 
 from polyray.protocol import common_pb2, raylet_pb2, raylet_pb2_grpc
@@ -107,6 +110,13 @@ async def test_the_channel_probe_tells_a_serving_port_from_a_closed_one():
     try:
         assert await probe(common_pb2.Address(host="127.0.0.1", port=port)) is True
         await server.stop(None)
+        # The channel may still report READY for a moment after the server closed
+        # (it learns of the close asynchronously); the watch probes every round, so
+        # what matters is that the probe turns False soon and stays False.
+        deadline = time.monotonic() + 5.0
+        while await probe(common_pb2.Address(host="127.0.0.1", port=port)):
+            assert time.monotonic() < deadline, "the probe still answers 5 s after the server stopped"
+            await asyncio.sleep(0.05)
         assert await probe(common_pb2.Address(host="127.0.0.1", port=port)) is False
     finally:
         await probe.close()
