@@ -9,7 +9,9 @@ Every request must carry the cluster token (docs/security.md "HTTP"):
 ``Authorization: Bearer <token>``, or the ``polyray_token`` cookie that a
 visit to ``/?token=<token>`` sets (the head prints that URL, as Jupyter
 does). Others get 401 and a log line; the comparison is constant-time. With
-``POLYRAY_AUTH_MODE=disabled`` every request is served.
+``POLYRAY_AUTH_MODE=disabled`` every request is served. Under
+``POLYRAY_USE_TLS=1`` it serves HTTPS only, with the node's certificate
+(server authentication; ``auth.https_ssl_context``).
 """
 
 from __future__ import annotations
@@ -61,12 +63,14 @@ class DashboardServer:
         self._runner: web.AppRunner | None = None
         self._sampler: asyncio.Task | None = None
         self._token = auth.current_token()
+        #: HTTPS with the node's certificate under POLYRAY_USE_TLS (docs/security.md "HTTP").
+        self._ssl = auth.https_ssl_context() if auth.tls_enabled() else None
 
     # ----------------------------------------------------------- lifecycle
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self._ssl is not None else 'http'}://{self.host}:{self.port}"
 
     @property
     def login_url(self) -> str:
@@ -89,14 +93,14 @@ class DashboardServer:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         try:
-            site = web.TCPSite(self._runner, self.host, self.port)
+            site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self._ssl)
             await site.start()
         except OSError as e:
             if self.port != DEFAULT_PORT:
                 await self._runner.cleanup()
                 raise OSError(f"the dashboard cannot listen on {self.host}:{self.port}: {e.strerror}") from None
             log.warning("the dashboard's port %d is taken; using a free port", DEFAULT_PORT)
-            site = web.TCPSite(self._runner, self.host, 0)
+            site = web.TCPSite(self._runner, self.host, 0, ssl_context=self._ssl)
             await site.start()
         server = site._server
         assert server is not None and server.sockets  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ import hmac
 import logging
 import os
 import secrets
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -238,6 +239,121 @@ def server_credentials() -> grpc.ServerCredentials:
     """Mutual TLS for a server: its certificate, and clients must present one the CA signed."""
     ca, cert, key = tls_files()
     return grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=True)
+
+
+_ssl_lock = threading.Lock()
+_ssl_cache: dict[tuple[bool, str, str, str], ssl.SSLContext] = {}
+
+
+def push_ssl_context(server: bool) -> ssl.SSLContext:
+    """Mutual TLS for the push port (docs/security.md, "TLS"), cached per process.
+
+    The same files as gRPC: this node's certificate and key are presented on
+    both ends, and the peer must show a certificate the CA signed
+    (``CERT_REQUIRED`` both ways); a client also checks that the worker's
+    certificate names the host it dialled, as gRPC does. TLS 1.2 at least.
+    A peer that ends the TCP stream without a TLS close_notify is read as a
+    clean end: the caller's half-close is a plain TCP FIN (docs/protocol.md
+    §7.2). Raises AuthError naming the variable and file when one is unusable."""
+    env = os.environ
+    ca, cert, private = (env.get(v, "").strip() for v in (ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY))
+    key = (server, ca, cert, private)
+    ctx = _ssl_cache.get(key)
+    if ctx is not None:
+        return ctx
+    with _ssl_lock:
+        tls_files()  # the errors name the variable and the file
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            ctx.load_cert_chain(cert, private)
+            ctx.load_verify_locations(cafile=ca)
+        except (OSError, ssl.SSLError) as e:
+            raise AuthError(f"cannot set up TLS for the push port from {ENV_TLS_CERT}={cert}, "
+                            f"{ENV_TLS_KEY}={private}, {ENV_TLS_CA}={ca}: {e}") from e
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.options |= getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+        _ssl_cache[key] = ctx
+        return ctx
+
+
+def https_ssl_context() -> ssl.SSLContext:
+    """The dashboard's HTTPS under POLYRAY_USE_TLS: this node's certificate and key,
+    server authentication only (browsers present no client certificate; the
+    cluster token still gates every request)."""
+    tls_files()  # the errors name the variable and the file
+    cert, private = (os.environ.get(v, "").strip() for v in (ENV_TLS_CERT, ENV_TLS_KEY))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(cert, private)
+    except (OSError, ssl.SSLError) as e:
+        raise AuthError(f"cannot set up HTTPS from {ENV_TLS_CERT}={cert}, {ENV_TLS_KEY}={private}: {e}") from e
+    return ctx
+
+
+class TlsPipe:
+    """One connection's TLS on memory buffers: the socket stays a plain one.
+
+    ``feed`` takes received bytes and returns the plaintext they complete;
+    ``wrap`` returns the bytes to send for some plaintext; ``outgoing``
+    returns what TLS itself has to send (handshake, alerts). Not thread-safe:
+    its owner serializes every call, and sends the bytes in the order they
+    were returned. Errors (handshake refused, bad record) raise ssl.SSLError."""
+
+    __slots__ = ("_in", "_out", "_obj", "ready", "closed")
+
+    def __init__(self, ctx: ssl.SSLContext, *, server_side: bool, server_hostname: str | None = None) -> None:
+        self._in = ssl.MemoryBIO()
+        self._out = ssl.MemoryBIO()
+        self._obj = ctx.wrap_bio(self._in, self._out, server_side=server_side, server_hostname=server_hostname)
+        #: The handshake is done: plaintext may be wrapped.
+        self.ready = False
+        #: The peer sent close_notify.
+        self.closed = False
+
+    def start(self) -> bytes:
+        """A client's first flight (ClientHello)."""
+        self._handshake()
+        return self._out.read()
+
+    def _handshake(self) -> None:
+        try:
+            self._obj.do_handshake()
+            self.ready = True
+        except ssl.SSLWantReadError:
+            pass
+
+    def feed(self, data: bytes) -> bytes:
+        if data:
+            self._in.write(data)
+        if not self.ready:
+            self._handshake()
+            if not self.ready:
+                return b""
+        chunks = []
+        while not self.closed:
+            try:
+                chunk = self._obj.read(1 << 20)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:
+                self.closed = True
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def wrap(self, data: bytes) -> bytes:
+        view = memoryview(data)
+        while view:
+            n = self._obj.write(view)
+            view = view[n:]
+        return self._out.read()
+
+    def outgoing(self) -> bytes:
+        return self._out.read()
 
 
 # ----------------------------------------------------------------- clients
