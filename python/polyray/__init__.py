@@ -25,6 +25,7 @@ _OTHER = {
     "java_actor_class": "polyray.xlang",
     "cpp_function": "polyray.xlang",
     "cpp_actor_class": "polyray.xlang",
+    "timeline": "polyray.util.timeline",
 }
 
 __all__ = sorted(_API | set(_OTHER) | {"exceptions"})
