@@ -49,7 +49,7 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
     (``python -m polyray.node --head``); ``"auto"`` uses ``$POLYRAY_ADDRESS``.
     Returns a dict with the GCS address, node id and job id, and the embedded
     head's ``dashboard_url`` (also ``info.dashboard_url``; "" when
-    ``include_dashboard=False`` or connecting to a running head). The embedded
+    ``include_dashboard=False``; a running head's from its GCS). The embedded
     head starts its dashboard after the driver can connect, so init() does not
     wait for it; the URL is awaited (at most 10 s) when first read.
     ``_lineage_max_bytes`` bounds the lineage this driver keeps to recompute
@@ -101,7 +101,7 @@ class InitInfo(dict):
     def __missing__(self, key: str) -> Any:
         if key != "dashboard_url":
             raise KeyError(key)
-        self[key] = self._head.dashboard_url() if self._head is not None else ""
+        self[key] = self._head.dashboard_url() if self._head is not None else _dashboard_of(self["address"])
         return self[key]
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -110,6 +110,20 @@ class InitInfo(dict):
     @property
     def dashboard_url(self) -> str:
         return str(self["dashboard_url"])
+
+
+def _dashboard_of(address: str) -> str:
+    """The dashboard URL a running head put in its GCS (polyray.node.DASHBOARD_KV); "" when none."""
+    import grpc
+
+    from polyray.protocol import auth, gcs_pb2, gcs_pb2_grpc
+    with auth.channel(address) as channel:
+        try:
+            reply = gcs_pb2_grpc.GcsServiceStub(channel).KVGet(
+                gcs_pb2.KVGetRequest(namespace="cluster", key=b"dashboard_url"), timeout=10)
+        except grpc.RpcError:
+            return ""
+    return reply.value.decode() if reply.found else ""
 
 
 def _env_code_search_path() -> list[str]:
@@ -131,7 +145,10 @@ def _connect(address: str, namespace: str, code_search_path: list[str], log_to_d
             raise ConnectionError(f"the polyray cluster at {address} has no alive node")
         local = [n for n in alive if n.raylet_address.host in (host, "127.0.0.1", "localhost")] or alive
         node = local[0]
-        job = gcs.JobInfo(driver_language=pb.PYTHON, driver_pid=os.getpid(), namespace=namespace)
+        # The jobs REST API's entrypoint: this driver's command line (at most 1,000 characters).
+        entrypoint = " ".join(["python", *sys.argv])[:1000]
+        job = gcs.JobInfo(driver_language=pb.PYTHON, driver_pid=os.getpid(), namespace=namespace,
+                          entrypoint=entrypoint)
         job.code_search_path.extend(code_search_path)
         job_id = stub.AddJob(gcs.AddJobRequest(job=job), timeout=10).job_id
         paths = [os.getcwd()] + [p for p in sys.path if p]

@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 
 DEFAULT_STORE_BYTES = 2 * 1024 ** 3
+#: Where the head puts its dashboard's URL in the GCS KV store ("" when it serves none).
+DASHBOARD_KV = ("cluster", b"dashboard_url")
 
 
 def default_object_store_memory() -> int:
@@ -139,7 +141,7 @@ def _custom_resources(text: str) -> dict:
 async def _run(args: argparse.Namespace) -> None:
     from polyray.gcs.config import GcsConfig
     from polyray.gcs.server import GcsServer
-    from polyray.protocol import auth
+    from polyray.protocol import auth, gcs_pb2
     from polyray.raylet.config import NodeConfig
     from polyray.raylet.server import RayletServer
 
@@ -209,6 +211,11 @@ async def _run(args: argparse.Namespace) -> None:
     if args.head:
         print(f"polyray head started; connect with polyray.init(address=\"{gcs_address}\")", flush=True)
         print(f"GCS_ADDRESS={gcs_address}", flush=True)
+    if gcs_server is not None:
+        # Drivers of every language read it at init (namespace "cluster", key "dashboard_url"; "" for none).
+        await gcs_server.kv.KVPut(gcs_pb2.KVPutRequest(namespace=DASHBOARD_KV[0], key=DASHBOARD_KV[1],
+                                                       value=(dashboard.url if dashboard else "").encode(),
+                                                       overwrite=True), None)
     if dashboard is not None:
         print(f"dashboard: {dashboard.login_url}", flush=True)
         print(f"DASHBOARD_URL={dashboard.url}", flush=True)
