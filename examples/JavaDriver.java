@@ -14,6 +14,7 @@
  * (`python -m polyray.node --head`).
  */
 
+import io.polyray.api.InitInfo;
 import io.polyray.api.ObjectRef;
 import io.polyray.api.PolyRay;
 import io.polyray.api.PyActorClass;
@@ -29,11 +30,9 @@ public final class JavaDriver {
   private static final String MODULE = "python_calls_java";
 
   public static void main(String[] args) {
-    if (args.length > 0) {
-      PolyRay.init(args[0]);
-    } else {
-      PolyRay.init();
-    }
+    InitInfo info = args.length > 0 ? PolyRay.init(args[0]) : PolyRay.init();
+    // The head's dashboard (Init also prints it on stderr); open it with `polyray get-auth-token`'s token.
+    System.out.println("[java driver] dashboard: " + info.getDashboardUrl());
     try {
       run();
     } finally {

@@ -73,11 +73,12 @@ public final class PolyRay {
    * Connects this process as a driver of a new embedded local cluster (GCS and raylet
    * started as a child process, stopped at {@link #shutdown()} or JVM exit).
    *
+   * @return the GCS address, the job and the dashboard's URL (also printed on stderr)
    * @throws IllegalStateException when already initialized, or the cluster does not start
    *     (the message has the end of its log)
    */
-  public static void init() {
-    init(new PolyRayConfig());
+  public static InitInfo init() {
+    return init(new PolyRayConfig());
   }
 
   /**
@@ -87,18 +88,20 @@ public final class PolyRay {
    *     prints it), or {@code "auto"} for the environment variable {@code POLYRAY_ADDRESS}
    * @throws IllegalStateException when already initialized, or nothing answers at the
    *     address (within seconds; the message names the address)
+   * @return the GCS address, the job and the dashboard's URL (also printed on stderr)
    */
-  public static void init(String address) {
-    init(new PolyRayConfig().setAddress(Objects.requireNonNull(address, "address")));
+  public static InitInfo init(String address) {
+    return init(new PolyRayConfig().setAddress(Objects.requireNonNull(address, "address")));
   }
 
   /**
    * Connects this process as a driver as configured.
    *
    * @param config address, code search path, namespace, ...
+   * @return the GCS address, the job and the dashboard's URL (also printed on stderr)
    * @throws IllegalStateException when already initialized, or the connection fails
    */
-  public static void init(PolyRayConfig config) {
+  public static InitInfo init(PolyRayConfig config) {
     Objects.requireNonNull(config, "config");
     synchronized (LOCK) {
       if (Runtimes.current() != null) {
@@ -107,6 +110,7 @@ public final class PolyRay {
       }
       PolyRayRuntime runtime = factory().createDriver(config);
       Runtimes.install(runtime);
+      return new InitInfo(runtime.getGcsAddress(), runtime.getJobId(), runtime.getDashboardUrl());
     }
   }
 

@@ -122,6 +122,15 @@ public interface PolyRayRuntime {
    */
   String getGcsAddress();
 
+  /**
+   * The head's dashboard URL (a driver's; a worker's is "").
+   *
+   * @return {@code http://host:port}, or "" when the head serves none
+   */
+  default String getDashboardUrl() {
+    return "";
+  }
+
   /** Disconnects (a driver: stops the embedded cluster it started). */
   void shutdown();
 }

@@ -23,6 +23,8 @@ import io.polyray.runtime.proto.DrainLogsRequest;
 import io.polyray.runtime.proto.GcsServiceGrpc;
 import io.polyray.runtime.proto.GetAllNodesRequest;
 import io.polyray.runtime.proto.JobInfo;
+import io.polyray.runtime.proto.KVGetReply;
+import io.polyray.runtime.proto.KVGetRequest;
 import io.polyray.runtime.proto.KVPutRequest;
 import io.polyray.runtime.proto.Language;
 import io.polyray.runtime.proto.LogBatch;
@@ -66,8 +68,12 @@ public final class DriverRuntime extends CoreRuntime {
     GRPC_STREAM_LOG.setLevel(java.util.logging.Level.WARNING);
   }
 
+  /** How long a driver of an embedded head waits for its dashboard's URL. */
+  private static final long DASHBOARD_WAIT_MS = 10_000;
+
   private final Server server;
   private final String gcsAddress;
+  private volatile String dashboardUrl = "";
   private volatile EmbeddedHead head;
   private volatile boolean stopped;
   /** Open once the GCS has our SubscribeLogs (its headers came): a DrainLogs marker reaches us. */
@@ -111,6 +117,10 @@ public final class DriverRuntime extends CoreRuntime {
     try {
       DriverRuntime rt = connect(address, config);
       rt.head = head;
+      rt.dashboardUrl = readDashboardUrl(address, head != null ? DASHBOARD_WAIT_MS : 0);
+      if (!rt.dashboardUrl.isEmpty()) {
+        System.err.println("[polyray] dashboard: " + rt.dashboardUrl);
+      }
       rt.hook = new Thread(() -> {
         Runtimes.uninstall(rt);
         rt.stop(false);
@@ -167,7 +177,9 @@ public final class DriverRuntime extends CoreRuntime {
           break;
         }
       }
+      String command = "java " + System.getProperty("sun.java.command", "");
       JobInfo job = JobInfo.newBuilder().setDriverLanguage(Language.JAVA)
+          .setEntrypoint(command.substring(0, Math.min(command.length(), 1000)))
           .setDriverPid((int) ProcessHandle.current().pid()).setNamespace(config.getNamespace())
           .addAllCodeSearchPath(csp).build();
       jobId = gcs.withDeadlineAfter(10, TimeUnit.SECONDS).addJob(AddJobRequest.newBuilder().setJob(job).build())
@@ -365,6 +377,45 @@ public final class DriverRuntime extends CoreRuntime {
   @Override
   public String getGcsAddress() {
     return gcsAddress;
+  }
+
+  @Override
+  public String getDashboardUrl() {
+    return dashboardUrl;
+  }
+
+  /**
+   * The dashboard URL the head put in its GCS KV store (python/polyray/node.py DASHBOARD_KV):
+   * an embedded head writes it a moment after it serves the GCS, so its driver waits (at most
+   * {@code waitMs}); "" when the head serves none.
+   */
+  static String readDashboardUrl(String address, long waitMs) {
+    ManagedChannel ch = io.polyray.runtime.worker.Auth.transport(NettyChannelBuilder.forTarget(address))
+        .disableRetry().intercept(io.polyray.runtime.worker.Auth.clientInterceptor()).build();
+    try {
+      GcsServiceGrpc.GcsServiceBlockingStub gcs = GcsServiceGrpc.newBlockingStub(ch);
+      long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
+      while (true) {
+        try {
+          KVGetReply reply = gcs.withDeadlineAfter(5, TimeUnit.SECONDS).kVGet(KVGetRequest.newBuilder()
+              .setNamespace("cluster").setKey(ByteString.copyFromUtf8("dashboard_url")).build());
+          if (reply.getFound()) {
+            return reply.getValue().toStringUtf8();
+          }
+        } catch (StatusRuntimeException e) {
+          // the GCS is busy or away: try again until the deadline
+        }
+        if (System.nanoTime() >= deadline) {
+          return "";
+        }
+        Thread.sleep(50);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "";
+    } finally {
+      ch.shutdownNow();
+    }
   }
 
   @Override
