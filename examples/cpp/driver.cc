@@ -19,7 +19,9 @@
 int main(int argc, char** argv) {
   polyray::Config config;
   if (argc > 1) config.address = argv[1];
-  polyray::Init(config);
+  polyray::InitInfo info = polyray::Init(config);
+  // The head's dashboard (Init also prints it on stderr; empty when it serves none).
+  std::cout << "dashboard: " << info.dashboard_url << std::endl;
   int failures = 0;
   auto check = [&failures](bool ok, const std::string& what) {
     std::cout << (ok ? "ok    " : "WRONG ") << what << std::endl;

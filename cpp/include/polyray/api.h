@@ -32,16 +32,25 @@
 
 namespace polyray {
 
+/// What Init() connected to. `dashboard_url` is the head's dashboard
+/// (http://host:port; open it with the token of `polyray get-auth-token`),
+/// empty when the head serves none; Init() also prints it on stderr.
+struct InitInfo {
+  std::string address;  // "host:port" of the GCS
+  std::string job_id;   // hex
+  std::string dashboard_url;
+};
+
 /// Starts an embedded head node (GCS + raylet, stopped by Shutdown() or at
 /// exit) and connects this process as the driver of a new job. The code
 /// search path is $POLYRAY_CODE_SEARCH_PATH, or else the shared libraries of
 /// this process that registered POLYRAY_REMOTE functions.
-void Init();
+InitInfo Init();
 
 /// Connects this process as the driver of a new job as `config` says (an
 /// address of a running head, a code search path, a namespace). Throws
 /// polyray::Error when already initialized or when the connection fails.
-void Init(const Config& config);
+InitInfo Init(const Config& config);
 
 /// Ends the job: releases what this driver owns, disconnects, and stops the
 /// embedded head. Does nothing when not initialized.

@@ -13,9 +13,9 @@
 
 namespace polyray {
 
-void Init() { Init(Config{}); }
+InitInfo Init() { return Init(Config{}); }
 
-void Init(const Config& config) {
+InitInfo Init(const Config& config) {
   if (internal::HasRuntime()) {
     throw Error("polyray::Init(): already initialized; call polyray::Shutdown() first");
   }
@@ -31,7 +31,8 @@ void Init(const Config& config) {
   if (driver.code_search_path.empty()) {
     driver.code_search_path = internal::Registry::Instance().Libraries();
   }
-  internal::StartDriver(driver);
+  internal::DriverInfo info = internal::StartDriver(driver);
+  return InitInfo{info.address, info.job_id, info.dashboard_url};
 }
 
 void Shutdown() { internal::StopDriver(); }

@@ -13,9 +13,12 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
 
@@ -40,6 +43,9 @@ struct DriverState {
   std::optional<EmbeddedHead> head;
   std::shared_ptr<LogSubscriber> logs;
 };
+
+/// How long a driver of an embedded head waits for its dashboard's URL.
+constexpr int64_t kDashboardWaitMs = 10000;
 
 std::mutex g_mu;
 DriverState* g_driver = nullptr;  // guarded by g_mu
@@ -80,6 +86,38 @@ std::string JsonList(const std::vector<std::string>& items) {
     out += '"';
   }
   return out + "]";
+}
+
+/// This process's command line, arguments joined by spaces (at most 1000 characters).
+std::string CommandLine() {
+  std::ifstream f("/proc/self/cmdline", std::ios::binary);
+  std::string raw((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  while (!raw.empty() && raw.back() == '\0') raw.pop_back();
+  for (char& c : raw) {
+    if (c == '\0') c = ' ';
+    if (static_cast<unsigned char>(c) >= 0x80) c = '?';  // a proto string must be UTF-8: keep ASCII only
+  }
+  return raw.substr(0, 1000);
+}
+
+/// The dashboard URL the head put in its GCS KV store (python/polyray/node.py
+/// DASHBOARD_KV): an embedded head writes it a moment after it serves the GCS,
+/// so its driver waits for it (at most wait_ms); "" when the head serves none.
+std::string ReadDashboardUrl(CoreWorker& core, int64_t wait_ms) {
+  auto gcs = rpc::GcsService::NewStub(core.channels().Get(core.options().gcs_address));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  while (true) {
+    rpc::KVGetRequest req;
+    req.set_namespace_("cluster");
+    req.set_key("dashboard_url");
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(std::chrono::seconds(5)));
+    rpc::KVGetReply reply;
+    grpc::Status st = gcs->KVGet(&ctx, req, &reply);
+    if (st.ok() && reply.found()) return reply.value();
+    if (std::chrono::steady_clock::now() >= deadline) return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 /// Adds the job and builds the driver's CoreWorker (registered, serving).
@@ -126,6 +164,7 @@ std::shared_ptr<CoreWorker> Connect(const std::string& address, const internal::
     rpc::JobInfo* job = req.mutable_job();
     job->set_driver_language(rpc::CPP);
     job->set_driver_pid(static_cast<int32_t>(getpid()));
+    job->set_entrypoint(CommandLine());
     job->set_namespace_(config.ray_namespace);
     for (const auto& p : csp) job->add_code_search_path(p);
     grpc::ClientContext ctx;
@@ -200,7 +239,7 @@ void BestEffortEnd(CoreWorker& core) {
 
 namespace polyray::internal {
 
-void StartDriver(const DriverConfig& config) {
+DriverInfo StartDriver(const DriverConfig& config) {
   using namespace polyray::core;
   std::lock_guard<std::mutex> lock(g_mu);
   if (g_driver) throw polyray::Error("polyray::Init() was called twice: this process is already a driver");
@@ -233,7 +272,11 @@ void StartDriver(const DriverConfig& config) {
                                                 core->scheduler());
   state->logs->Start();
   if (!core->log_dir().empty()) std::fprintf(stderr, "[polyray] workers' log files: %s\n", core->log_dir().c_str());
+  DriverInfo info{address, Hex(core->job_id()), ""};
+  info.dashboard_url = ReadDashboardUrl(*core, state->head ? kDashboardWaitMs : 0);
+  if (!info.dashboard_url.empty()) std::fprintf(stderr, "[polyray] dashboard: %s\n", info.dashboard_url.c_str());
   g_driver = state;
+  return info;
 }
 
 void StopDriver() {

@@ -193,10 +193,17 @@ struct DriverConfig {
   long long lineage_max_bytes = -1;  // < 0: the spec's bound
 };
 
+/// What a driver connected to (public as polyray::InitInfo, see api.h).
+struct DriverInfo {
+  std::string address;        // "host:port" of the GCS
+  std::string job_id;         // hex
+  std::string dashboard_url;  // the head's dashboard; empty when it serves none
+};
+
 /// Connects this process as the driver of a new job (starting an embedded
 /// head node when `address` is empty) and makes it CurrentRuntime().
 /// Throws polyray::Error naming what failed (no node at the address, ...).
-void StartDriver(const DriverConfig& config);
+DriverInfo StartDriver(const DriverConfig& config);
 /// Ends the job: frees what this driver owns, disconnects, stops an embedded
 /// head. Does nothing when there is no driver.
 void StopDriver();
