@@ -156,6 +156,16 @@ class NormalTaskSubmitter:
         self._queues[task.key].append(task)
         self._dispatch(task.key)
 
+    def hold(self, task: PendingTask) -> None:
+        """Know a task that waits for its arguments (PENDING_ARGS): cancel() finds it; release() queues it."""
+        self._tasks[task.spec.task_id] = task
+
+    def release(self, task: PendingTask) -> None:
+        """(On the loop.) Its arguments are ready: queue it, unless it was cancelled meanwhile."""
+        if not task.cancelled and self._tasks.get(task.spec.task_id) is task:
+            self._queues[task.key].append(task)
+            self._dispatch(task.key)
+
     def _dispatch(self, key: tuple) -> None:
         q = self._queues[key]
         nleases = len(self._leases[key])
