@@ -27,6 +27,7 @@ from polyray.core import object_ref
 from polyray.core.actor_submitter import ActorTaskSubmitter
 from polyray.core.connections import Connections
 from polyray.core.io_loop import IoLoop
+from polyray.core.memory_store import MemoryStore
 from polyray.core.object_ref import ObjectRef
 from polyray.core.owned_objects import OwnedObjects, return_id
 from polyray.core.pending_task import PendingTask
@@ -68,7 +69,8 @@ class TaskSubmission:
 
     def __init__(self, *, ctx: WorkerContext, io: IoLoop, connections: Connections, codec: ValueCodec,
                  references: ReferenceCounter, owned: OwnedObjects, submitter: NormalTaskSubmitter,
-                 actor_submitter: ActorTaskSubmitter, events: TaskEventBuffer | None = None) -> None:
+                 actor_submitter: ActorTaskSubmitter, events: TaskEventBuffer | None = None,
+                 memory_store: MemoryStore | None = None) -> None:
         self._ctx = ctx
         self._io = io
         self._connections = connections
@@ -94,6 +96,60 @@ class TaskSubmission:
                 actor_submitter.submit(task)
 
             self._queue_normal, self._queue_actor = queue_normal, queue_actor
+        # PENDING_ARGS: a normal task whose argument refs owned here are not ready waits for them
+        # here (submitter.hold: cancel() finds it) and is queued for a lease once they are.
+        self._memory_store = memory_store
+        if memory_store is not None:
+            queue_ready = self._queue_normal
+
+            def queue_normal_after_args(task: PendingTask, submitted_ns: int = 0) -> None:
+                waiting = self._unready_args(task.spec) if task.arg_ids else None
+                if not waiting:
+                    if events is not None:
+                        queue_ready(task, submitted_ns)
+                    else:
+                        queue_ready(task)
+                    return
+                if events is not None:
+                    events.waiting_args(task.spec, submitted_ns)
+                submitter.hold(task)
+                self._wait_args(task, waiting)
+
+            self._queue_normal = queue_normal_after_args
+
+    def _unready_args(self, spec: pb.TaskSpec) -> list[bytes]:
+        """The top-level argument refs owned by this process that are not ready yet."""
+        assert self._memory_store is not None
+        me = self._ctx.worker_id
+        ready = self._memory_store.get_if_ready
+        out = []
+        for a in spec.args:
+            if a.WhichOneof("kind") == "ref" and a.ref.owner.worker_id == me and ready(a.ref.object_id) is None:
+                out.append(a.ref.object_id)
+        for kw in spec.kwargs:
+            a = kw.arg
+            if a.WhichOneof("kind") == "ref" and a.ref.owner.worker_id == me and ready(a.ref.object_id) is None:
+                out.append(a.ref.object_id)
+        return out
+
+    def _wait_args(self, task: PendingTask, waiting: list[bytes]) -> None:
+        """(On the loop.) Queue ``task`` once every object of ``waiting`` is ready (value or error)."""
+        assert self._memory_store is not None
+        left = [len(waiting)]
+
+        def one_ready() -> None:  # on the loop
+            left[0] -= 1
+            if left[0] == 0:
+                if self._events is not None:
+                    self._events.record(gcs.PENDING_NODE, task.spec)
+                self._submitter.release(task)
+
+        def ready(_entry: object) -> None:
+            # Always through the loop's queue: set() may run inside a task's completion on the loop.
+            self._io.loop.call_soon_threadsafe(one_ready)
+
+        for oid in waiting:
+            self._memory_store.on_ready(oid, ready)
 
     def build_args(self, spec: pb.TaskSpec, args: tuple, kwargs: dict, target: int, held: list) -> list[bytes]:
         """Encode arguments into spec; returns the object ids the task references.
