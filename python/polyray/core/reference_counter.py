@@ -10,12 +10,16 @@ holding it in shared memory is told to delete it.
 
 Lends (docs/ownership.md, "The reference protocol"): a ref travelling to a
 caller inside a task's return is held on that caller's behalf by its owner
-(``lent[caller]``) until the caller acknowledges it (``acked``) after taking
-its own hold. The executor counts its own objects here (``lend``) and sends
-the others' owners a lend (``UpdateBorrowsRequest.lent``); the caller
-acknowledges every ref of every return it receives (``ack_returned``).
-Callers that do not acknowledge (older peers) are lent under the key b""
-and released by their first "added" instead.
+(``lent[(caller, lender)]``) until the caller acknowledges it (``acked``)
+after taking its own hold. The executor counts its own objects here
+(``lend``, lender b"": itself) and sends the others' owners a lend
+(``UpdateBorrowsRequest.lent``, naming itself as ``lender``); the caller
+acknowledges every ref of every return it receives (``ack_returned``, naming
+the executor the return came from: ``ReturnObject.lender``). A lender is a
+holder like a borrower: when it dies before its caller acknowledged, its
+lends are released with its borrows (``drop_borrower``). Callers that do
+not acknowledge (older peers) are lent under the key (b"", b"") and released
+by their first "added" instead.
 
 Dead holders (docs/ownership.md, "The reference protocol", Deaths): the
 counter keeps, per other process that borrows or is lent something here, how
@@ -33,16 +37,31 @@ run on the CoreWorker's event loop, outside the lock.
 
 from __future__ import annotations
 
-import os
+import heapq
 import threading
 from collections.abc import Callable
 
 from polyray.protocol import common_pb2 as pb
 
-#: ``POLYRAY_REF_PROTOCOL=legacy`` runs this process with the rules from before
-#: the reference protocol (no lends of others' refs, no acknowledgements, no
-#: order rule in the BorrowTracker): only to show that tests catch what it breaks.
-LEGACY = os.environ.get("POLYRAY_REF_PROTOCOL") == "legacy"
+#: The lend key of a caller that does not acknowledge (released by its first "added").
+_UNACKNOWLEDGED = (b"", b"")
+
+
+def _ack_key(lent: dict[tuple[bytes, bytes], int], caller: bytes, lender: bytes) -> tuple[bytes, bytes] | None:
+    """The lend an acknowledgement from ``caller`` of a return from ``lender`` releases:
+    that lender's; else one made without naming a lender (the owner's own, an older
+    executor's); for an acknowledgement that names no lender, any of the caller's."""
+    key = (caller, lender)
+    if key in lent:
+        return key
+    key = (caller, b"")
+    if key in lent:
+        return key
+    if not lender:
+        for key in lent:
+            if key[0] == caller:
+                return key
+    return None
 
 
 class _Ref:
@@ -59,7 +78,9 @@ class _Ref:
         self.submitted = 0
         self.borrowers: set[bytes] | None = None
         self.contained_in = 0
-        self.lent: dict[bytes, int] | None = None   # caller worker id (b"": not acknowledging) -> refs in flight
+        # (caller worker id, lender worker id) -> refs in flight; caller b"": one that does not
+        # acknowledge; lender b"": this process (its own objects) or an executor that did not say.
+        self.lent: dict[tuple[bytes, bytes], int] | None = None
         self.contains: list[bytes] | None = None
         self.in_store_node = b""
         self.registered = False
@@ -187,15 +208,15 @@ class ReferenceCounter:
         """Owned refs travelling inside a return value to ``caller`` (b"": a
         caller that does not acknowledge; its first "added" releases the lend)."""
         with self._lock:
-            self._lend_locked(oids, caller, address)
+            self._lend_locked(oids, caller, address, None)
 
     def lend(self, refs: list[pb.ObjectRef], caller: pb.Address, self_id: bytes, acknowledged: bool) -> None:
         """(Executor.) Refs nested in a return to ``caller``: held for it until it acknowledges.
 
         Owned ones are lent here; with ``acknowledged`` (a caller that
-        acknowledges), the owners of the others are sent a lend, which the
-        BorrowTracker delivers before the result goes out."""
-        acknowledged = acknowledged and not LEGACY
+        acknowledges), the owners of the others are sent a lend naming this
+        process as its lender, which the BorrowTracker delivers before the
+        result goes out."""
         owned = [r.object_id for r in refs if r.owner.worker_id == self_id]
         if owned:
             self.add_lent(owned, caller.worker_id if acknowledged else b"", caller if acknowledged else None)
@@ -208,26 +229,29 @@ class ReferenceCounter:
         for owner, oids in by_owner.values():
             self._on_borrow_change(owner, [], [], lent=oids, borrower=caller)
 
-    def ack_returned(self, refs: list[pb.ObjectRef], self_id: bytes) -> None:
+    def ack_returned(self, refs: list[pb.ObjectRef], self_id: bytes, lender: bytes = b"") -> None:
         """(Caller.) Acknowledge the lends of the refs of a return it received,
-        after taking its own hold on them (or deciding not to)."""
-        if LEGACY:
-            return
+        after taking its own hold on them (or deciding not to). ``lender``: the
+        executor the return came from (``ReturnObject.lender``; b"" unknown)."""
         mine = [r.object_id for r in refs if r.owner.worker_id == self_id]
         if mine:
-            self.update_borrowers(self_id, [], [], acked=mine)
+            self.update_borrowers(self_id, [], [], acked=mine, acked_lenders=[lender] * len(mine))
         by_owner: dict[bytes, tuple[pb.Address, list]] = {}
         for r in refs:
             if r.owner.worker_id != self_id:
                 by_owner.setdefault(r.owner.worker_id, (r.owner, []))[1].append(r.object_id)
         for owner, oids in by_owner.values():
-            self._on_borrow_change(owner, [], [], acked=oids)
+            self._on_borrow_change(owner, [], [], acked=oids, lender=lender)
 
     def update_borrowers(self, borrower: bytes, added: list[bytes], removed: list[bytes],
                          lent: list[bytes] | tuple = (), acked: list[bytes] | tuple = (),
-                         address: pb.Address | None = None) -> None:
+                         address: pb.Address | None = None, lender: pb.Address | None = None,
+                         acked_lenders: list[bytes] | tuple = ()) -> None:
         """(Owner.) One UpdateBorrows: ``added`` and ``lent`` first, then ``removed`` and ``acked``.
-        ``address`` is the borrower's (watched for its death while it holds anything here)."""
+        ``address`` is the borrower's (watched for its death while it holds anything here);
+        ``lender`` the executor that sent ``lent`` (watched likewise while its lends
+        are unacknowledged); ``acked_lenders[i]`` the executor whose return carried
+        ``acked[i]`` (missing or b"": not known)."""
         actions: list = []
         with self._lock:
             refs = self._refs
@@ -239,10 +263,10 @@ class ReferenceCounter:
                     if borrower not in r.borrowers:
                         r.borrowers.add(borrower)
                         self._hold_locked(borrower, address)
-                    if r.lent and r.lent.get(b""):
-                        self._unlend_locked(r, b"")
+                    if r.lent and r.lent.get(_UNACKNOWLEDGED):
+                        self._unlend_locked(r, _UNACKNOWLEDGED)
             if lent:
-                self._lend_locked(lent, borrower, address)
+                self._lend_locked(lent, borrower, address, lender)
             for oid in removed:
                 r = refs.get(oid)
                 if r is not None and r.owned and r.borrowers and borrower in r.borrowers:
@@ -251,37 +275,53 @@ class ReferenceCounter:
                     if not r.borrowers:
                         r.borrowers = None
                     actions += self._maybe_release_locked(oid, r)
-            for oid in acked:
+            n_lenders = len(acked_lenders)
+            for i, oid in enumerate(acked):
                 r = refs.get(oid)
-                if r is not None and r.owned and r.lent and r.lent.get(borrower):
-                    self._unlend_locked(r, borrower)
-                    actions += self._maybe_release_locked(oid, r)
+                if r is not None and r.owned and r.lent:
+                    key = _ack_key(r.lent, borrower, acked_lenders[i] if i < n_lenders else b"")
+                    if key is not None:
+                        self._unlend_locked(r, key)
+                        actions += self._maybe_release_locked(oid, r)
         self._run(actions)
 
-    def _lend_locked(self, oids: list[bytes] | tuple, caller: bytes, address: pb.Address | None) -> None:
+    def _lend_locked(self, oids: list[bytes] | tuple, caller: bytes, address: pb.Address | None,
+                     lender: pb.Address | None) -> None:
+        lender_id = lender.worker_id if lender is not None else b""
+        key = (caller, lender_id)
         for oid in oids:
             r = self._refs.get(oid)
             if r is not None and r.owned:
                 lent = r.lent
                 if lent is None:
                     lent = r.lent = {}
-                n = lent.get(caller, 0)
-                lent[caller] = n + 1
-                if not n and caller:
-                    self._hold_locked(caller, address)
+                n = lent.get(key, 0)
+                lent[key] = n + 1
+                if not n:
+                    if caller:
+                        self._hold_locked(caller, address)
+                    if lender_id:
+                        self._hold_locked(lender_id, lender)
 
-    def _unlend_locked(self, r: _Ref, caller: bytes) -> None:
+    def _unlend_locked(self, r: _Ref, key: tuple[bytes, bytes]) -> None:
         lent = r.lent
         assert lent is not None
-        n = lent[caller] - 1
+        n = lent[key] - 1
         if n:
-            lent[caller] = n
+            lent[key] = n
         else:
-            del lent[caller]
-            if caller:
-                self._unhold_locked(caller)
+            del lent[key]
+            self._unhold_pair_locked(key, b"")
             if not lent:
                 r.lent = None
+
+    def _unhold_pair_locked(self, key: tuple[bytes, bytes], gone: bytes) -> None:
+        """A lend entry went: its caller and lender hold one record less (but ``gone``, already forgotten)."""
+        caller, lender = key
+        if caller and caller != gone:
+            self._unhold_locked(caller)
+        if lender and lender != gone:
+            self._unhold_locked(lender)
 
     def _hold_locked(self, holder: bytes, address: pb.Address | None) -> None:
         h = self._holders.get(holder)
@@ -311,7 +351,9 @@ class ReferenceCounter:
             return [(w, h[1]) for w, h in self._holders.items()]
 
     def drop_borrower(self, borrower: bytes) -> None:
-        """A borrower process died: it holds nothing any more, and nothing is lent to it."""
+        """A borrower process died: it holds nothing any more, nothing is lent
+        to it, and the lends it made as an executor that its callers have not
+        acknowledged are released (their results never reached them)."""
         actions: list = []
         with self._lock:
             self._holders.pop(borrower, None)
@@ -322,11 +364,14 @@ class ReferenceCounter:
                     if not r.borrowers:
                         r.borrowers = None
                     hit = True
-                if r.lent and borrower in r.lent:
-                    del r.lent[borrower]
-                    if not r.lent:
+                lent = r.lent
+                if lent:
+                    for key in [k for k in lent if borrower in k]:
+                        del lent[key]
+                        self._unhold_pair_locked(key, borrower)
+                        hit = True
+                    if not lent:
                         r.lent = None
-                    hit = True
                 if hit:
                     actions += self._maybe_release_locked(oid, r)
         self._run(actions)
@@ -371,6 +416,22 @@ class ReferenceCounter:
         if borrowed:
             parts.append(f"borrows {borrowed} object(s)")
         return " and ".join(parts)
+
+    def listing(self, after: bytes, limit: int) -> tuple[int, list[tuple[bytes, dict]]]:
+        """(State API, GetObjectRefs.) The references counted here whose id
+        sorts after ``after``, in id order, at most ``limit``: (how many are
+        counted in all, [(object id, counts)]). Counts are copied under the lock."""
+        with self._lock:
+            refs = self._refs
+            total = len(refs)
+            ids = heapq.nsmallest(limit, (oid for oid in refs if oid > after)) if limit > 0 else []
+            rows = []
+            for oid in ids:
+                r = refs[oid]
+                rows.append((oid, dict(owned=r.owned, owner=r.owner, local=r.local, submitted=r.submitted,
+                                       borrowers=sorted(r.borrowers or ()), contained_in=r.contained_in,
+                                       lent=sum((r.lent or {}).values()), in_store_node=r.in_store_node)))
+        return total, rows
 
     def snapshot(self, oid: bytes) -> dict | None:
         """The counts of one object, for tests and debugging."""

@@ -29,7 +29,7 @@ from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol import lease_proof, validation
 from polyray.protocol.rpc_guard import Malformed, guard_unary, safe_deserializer
-from polyray.protocol.runtime_spec import IDLE_EXIT_ANSWER_MS
+from polyray.protocol.runtime_spec import IDLE_EXIT_ANSWER_MS, STATE_MAX_OBJECT_REFS_PER_REPLY
 from polyray.protocol.validation import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -224,8 +224,10 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
     async def UpdateBorrows(self, request, context):
         validation.check_message(request)
         validation.check_id(request.borrower.worker_id, "UpdateBorrowsRequest.borrower.worker_id", validation.WORKER)
+        lender = request.lender if request.HasField("lender") and request.lender.worker_id else None
         self._references.update_borrowers(request.borrower.worker_id, list(request.added), list(request.removed),
-                                          list(request.lent), list(request.lent_received), address=request.borrower)
+                                          list(request.lent), list(request.lent_received), address=request.borrower,
+                                          lender=lender, acked_lenders=list(request.lent_received_lenders))
         return cw.UpdateBorrowsReply()
 
     async def AddObjectLocation(self, request, context):
@@ -258,6 +260,48 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
             log.warning("borrow updates still unsent when leaving; their owners see this worker exit")
         asyncio.get_running_loop().call_later(0.05, exit_process)
         return cw.ExitReply(accepted=True)
+
+
+    async def GetObjectRefs(self, request, context):
+        """(State API.) A page of the references counted here, owned and borrowed, in object id order."""
+        validation.check_message(request)
+        validation.check_id(request.page_token, "GetObjectRefsRequest.page_token", validation.OBJECT, optional=True)
+        return object_refs_reply(self._ctx, self._references, self._memory_store, self._getter.locations_of,
+                                 request.limit, request.page_token)
+
+
+def object_refs_reply(ctx: WorkerContext, references: ReferenceCounter, memory_store: MemoryStore,
+                      locations_of: Any, limit: int, page_token: bytes) -> cw.GetObjectRefsReply:
+    """GetObjectRefs's answer from this process's counts and memory store
+    (``locations_of(oid, primary)``: every node known to hold a copy)."""
+    cap = STATE_MAX_OBJECT_REFS_PER_REPLY
+    n = cap if limit <= 0 or limit > cap else limit
+    total, rows = references.listing(page_token, n + 1)
+    more = len(rows) > n
+    rows = rows[:n]
+    reply = cw.GetObjectRefsReply(address=ctx.address, pid=os.getpid(), language=pb.PYTHON,
+                                  is_driver=ctx.is_driver, total=total)
+    for oid, r in rows:
+        info = reply.objects.add(object_id=oid, owned=r["owned"], local_refs=r["local"],
+                                 submitted_task_refs=r["submitted"], borrowers=r["borrowers"],
+                                 contained_in=r["contained_in"], lent=r["lent"], size=-1)
+        if not r["owned"] and r["owner"] is not None:
+            info.owner.CopyFrom(r["owner"])
+        entry = memory_store.get_if_ready(oid)
+        if entry is None:
+            info.status = cw.OBJECT_PENDING
+            if r["in_store_node"]:
+                info.locations.append(r["in_store_node"])
+        elif entry.error is not None:
+            info.status = cw.OBJECT_FAILED
+        else:
+            info.status = cw.OBJECT_READY
+            info.size = entry.size
+            if entry.in_store_node:
+                info.locations.extend(locations_of(oid, entry.in_store_node))
+    if more:
+        reply.next_page_token = rows[-1][0]
+    return reply
 
 
 def add_to_server(service: CoreWorkerService, server: grpc.aio.Server) -> None:
