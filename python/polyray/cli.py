@@ -6,10 +6,12 @@
     polyray java-classpath                                the Java SDK's classpath
     polyray cpp-flags                                     compiler/linker flags for the C++ SDK
     polyray microbenchmark [--filter S] [--json OUT]      the rows of `ray microbenchmark`
-    polyray list actors|tasks|nodes|workers|jobs|placement-groups [--filter k=v|k!=v]... [--limit N]
+    polyray list actors|tasks|objects|nodes|workers|jobs|placement-groups [--filter k=v|k!=v]... [--limit N]
                  [--detail] [--format table|json|yaml]    the state API (polyray.util.state)
     polyray get <kind> <id>                               one row, every column
-    polyray summary tasks|actors                          counts by name and state
+    polyray summary tasks|actors|objects                  counts by name and state (objects: Ray's shape)
+    polyray memory [--group-by node|owner] [--sort-by object_size|reference_type] [--stats-only]
+                                                          object references, sizes and kinds (as `ray memory`)
 """
 
 from __future__ import annotations
@@ -371,14 +373,20 @@ def _emit(value: object, fmt: str) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """polyray list <kind>: rows of the state API."""
+    import warnings
+
     from polyray.util import state
     try:
         filters = [_parse_filter(f) for f in args.filter]
-        rows = state.LISTS[args.kind](args.address, filters=filters, limit=args.limit, detail=args.detail,
-                                      timeout=args.timeout)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rows = state.LISTS[args.kind](args.address, filters=filters, limit=args.limit, detail=args.detail,
+                                          timeout=args.timeout)
     except (ValueError, state.StateApiError) as e:
         print(f"polyray list {args.kind}: {e}", file=sys.stderr)
         return 1
+    for w in caught:  # a partial listing (objects: a process that did not answer in time)
+        print(f"warning: {w.message}", file=sys.stderr)
     _emit(rows, args.format)
     if args.format == "table" and len(rows) == args.limit:
         print(f"({len(rows)} rows shown: the limit; --limit N for more)", file=sys.stderr)
@@ -412,6 +420,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.format != "table":
         _emit(result, args.format)
         return 0
+    if args.kind == "objects":
+        _print_object_summary(result)
+        return 0
     key = "name" if args.kind == "tasks" else "class_name"
     rows = []
     for entry in result["summary"].values():
@@ -426,6 +437,86 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_object_summary(result: dict) -> None:
+    rows = [{"call_site": site, "total_objects": e["total_objects"], "total_size_mb": f"{e['total_size_mb']:.3f}",
+             "total_num_workers": e["total_num_workers"], "total_num_nodes": e["total_num_nodes"],
+             "task_state_counts": e["task_state_counts"], "ref_type_counts": e["ref_type_counts"]}
+            for site, e in result["summary"].items()]
+    print(f"{result['total_objects']} objects, {result['total_size_mb']:.3f} MiB known, in {len(rows)} group(s)"
+          + ("" if result["callsite_enabled"] else " (call sites are not recorded)"))
+    print(_table(rows))
+    if result.get("partial_failure_warning"):
+        print(f"warning: {result['partial_failure_warning']}", file=sys.stderr)
+
+
+def _size(n: int) -> str:
+    if n < 0:
+        return "?"
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n:.1f} GiB"
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    """polyray memory: object references by node or owner, with sizes and kinds (Ray's `ray memory`)."""
+    from polyray.util import state
+    try:
+        filters = [_parse_filter(f) for f in args.filter]
+        result = state.memory_summary(args.address, filters=filters, group_by=args.group_by, sort_by=args.sort_by,
+                                      limit=args.limit, timeout=args.timeout)
+    except (ValueError, state.StateApiError) as e:
+        print(f"polyray memory: {e}", file=sys.stderr)
+        return 1
+    if args.stats_only:
+        result = {k: result[k] for k in ("stats", "stores", "partial_failure_warning", "unanswered")}
+    if args.format != "table":
+        _emit(result, args.format)
+        return 0
+    st = result["stats"]
+    if not args.stats_only:
+        print(f"======== Object references, grouped by {args.group_by}, sorted by {args.sort_by} ========")
+        for key, g in result["groups"].items():
+            if args.group_by == "node":
+                print(f"\n--- node {key[:16]} ({g['ip']}) ---")
+            else:
+                print(f"\n--- owner {key[:16]} (pid {g['owner_pid'] or '?'}, {g['owner_language'] or '?'}) ---")
+            kinds = ", ".join(f"{k}={v}" for k, v in g["reference_types"].items() if v)
+            print(f"{g['objects']} object(s), {g['references']} reference(s), {_size(g['total_size_bytes'])}"
+                  f" known; {kinds}")
+            rows = [{"object_id": r["object_id"], "size": _size(r["object_size"]), "status": r["task_status"],
+                     "reference_type": r["reference_type"], "type": r["type"], "pid": r["pid"],
+                     "language": r["language"], "ip": r["ip"], "owner_pid": r["owner_pid"],
+                     "call_site": r["call_site"]} for r in g["rows"]]
+            print(_table(rows))
+    print("\n--- Aggregate object stats across all nodes ---")
+    print(f"{st['objects']} object(s), {st['references']} reference(s) in {st['processes']} process(es); "
+          f"{_size(st['total_size_bytes'])} known ({st['unknown_size_objects']} of unknown size)")
+    print("by reference type: " + ", ".join(f"{k}={v}" for k, v in st["reference_types"].items()))
+    print("by language: " + (", ".join(f"{k}={v}" for k, v in st["languages"].items()) or "-"))
+    cap = st["store_capacity_bytes"]
+    print(f"store memory usage {_size(st['store_used_bytes'])} of {_size(cap)}, {st['store_objects']} object(s), "
+          f"{100 * st['store_used_bytes'] / cap if cap else 0:.1f}% full")
+    if result["partial_failure_warning"]:
+        print(f"warning: {result['partial_failure_warning']}", file=sys.stderr)
+    return 0
+
+
+def _add_memory_command(sub: argparse._SubParsersAction) -> None:
+    m = sub.add_parser("memory", help="object references by node or owner: sizes, kinds, totals (as `ray memory`)")
+    m.add_argument("--address", help="the GCS (host:port); default POLYRAY_ADDRESS or the head started here")
+    m.add_argument("--group-by", choices=("node", "owner"), default="node")
+    m.add_argument("--sort-by", choices=("object_size", "reference_type", "pid"), default="object_size")
+    m.add_argument("--stats-only", action="store_true", help="only the totals")
+    m.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="keep references whose KEY equals VALUE (KEY!=VALUE: differs); repeatable, ANDed")
+    m.add_argument("--limit", type=int, default=100, help="rows shown per group (default 100, at most 10000)")
+    m.add_argument("--format", choices=("table", "json", "yaml"), default="table")
+    m.add_argument("--timeout", type=float, default=30.0, help="seconds per call to the cluster")
+    m.set_defaults(fn=cmd_memory)
+
+
 def _add_state_commands(sub: argparse._SubParsersAction) -> None:
     from polyray.util.state import GETS, LISTS, SUMMARIES
 
@@ -434,7 +525,7 @@ def _add_state_commands(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--format", choices=("table", "json", "yaml"), default="table")
         p.add_argument("--timeout", type=float, default=30.0, help="seconds per call to the cluster")
 
-    ls = sub.add_parser("list", help="list actors, tasks, nodes, workers, jobs or placement groups")
+    ls = sub.add_parser("list", help="list actors, tasks, objects, nodes, workers, jobs or placement groups")
     ls.add_argument("kind", choices=sorted(LISTS))
     ls.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
                     help="keep rows whose KEY equals VALUE (KEY!=VALUE: differs); repeatable, ANDed")
@@ -442,16 +533,106 @@ def _add_state_commands(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--detail", action="store_true", help="every column")
     common(ls)
     ls.set_defaults(fn=cmd_list)
-    gt = sub.add_parser("get", help="one actor, task, node, worker, job or placement group, every column")
+    gt = sub.add_parser("get", help="one actor, task, object, node, worker, job or placement group, every column")
     gt.add_argument("kind", choices=sorted(GETS))
     gt.add_argument("id", help="its id in hex")
     common(gt)
     gt.set_defaults(fn=cmd_get)
-    sm = sub.add_parser("summary", help="tasks or actors counted by name and state")
+    sm = sub.add_parser("summary", help="tasks or actors counted by name and state; objects by call site")
     sm.add_argument("kind", choices=sorted(SUMMARIES))
     sm.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE")
     common(sm)
     sm.set_defaults(fn=cmd_summary)
+
+
+# ----------------------------------------------------------------- logs and timeline (docs/observability.md)
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """polyray logs: list the cluster's log files, or print one (a worker's, a pid's, an actor's, a task's)."""
+    from polyray.util import state
+    prog = "polyray logs"
+    try:
+        picks = {"filename": args.filename, "worker_id": args.worker_id, "pid": args.pid,
+                 "actor_id": args.actor_id, "task_id": args.task_id}
+        if all(v in (None, "") for v in picks.values()):
+            rows = state.list_logs(args.address, node_id=args.node_id, detail=True, timeout=args.timeout)
+            if args.format != "table":
+                _emit(rows, args.format)
+                return 0
+            by_node: dict[str, list[dict]] = {}
+            for r in rows:
+                by_node.setdefault(f"{r['node_id']} ({r['node_ip']})", []).append(r)
+            if not by_node:
+                print("(no log files on the alive nodes)")
+            for node, files in by_node.items():
+                print(f"node {node}:")
+                for r in files:
+                    who = f"  pid={r['pid']}" + (" (running)" if r["alive"] else "") if r["pid"] else ""
+                    print(f"  {r['filename']}  {r['size']} bytes{who}")
+            return 0
+        where = state.locate_log(args.address, node_id=args.node_id, suffix=args.suffix, timeout=args.timeout,
+                                 **picks)
+        if where["note"]:
+            print(f"[polyray logs] {where['note']}", file=sys.stderr)
+        chunks = state.get_log(args.address, node_id=args.node_id or where["node_id"], suffix=args.suffix,
+                               tail=args.tail, follow=args.follow, follow_until_exit=not args.force,
+                               follow_timeout=args.follow_timeout, timeout=args.timeout, **picks)
+        try:
+            for text in chunks:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            return 0
+    except (ValueError, state.StateApiError) as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    """polyray timeline: the task events as a Chrome trace JSON file."""
+    from polyray.util import state, timeline
+    out = args.output or time.strftime("timeline-%Y-%m-%d_%H-%M-%S.json")
+    try:
+        events = timeline.timeline(None, args.address, job_id=args.job_id, timeout=args.timeout)
+    except (ValueError, state.StateApiError) as e:
+        print(f"polyray timeline: {e}", file=sys.stderr)
+        return 1
+    assert events is not None
+    timeline._write(out, events)
+    spans = sum(1 for e in events if e.get("ph") == "X")
+    flows = sum(1 for e in events if e.get("ph") == "s")
+    print(f"wrote {out}: {spans} task span(s), {flows} flow(s); open it in chrome://tracing or "
+          f"https://ui.perfetto.dev")
+    return 0
+
+
+def _add_log_commands(sub: argparse._SubParsersAction) -> None:
+    lg = sub.add_parser("logs", help="list the cluster's log files, or print one (a worker's, an actor's, "
+                                     "a task's, a pid's); --follow for what comes")
+    lg.add_argument("filename", nargs="?", help="a file of `polyray logs` (with --node-id when on several nodes)")
+    lg.add_argument("--node-id", help="only this node (hex id or a prefix of it)")
+    lg.add_argument("--worker-id", help="the log of this worker (hex id; 16 hex digits suffice)")
+    lg.add_argument("--pid", type=int, help="the log of the worker with this pid")
+    lg.add_argument("--actor-id", help="the log of this actor's worker")
+    lg.add_argument("--task-id", help="the lines of this task (its worker's log, cut to the task's name)")
+    lg.add_argument("--err", dest="suffix", action="store_const", const="err", default="out",
+                    help="the worker's stderr file (.err) instead of stdout (.out)")
+    lg.add_argument("--tail", type=int, default=-1, help="only the last N lines")
+    lg.add_argument("-f", "--follow", action="store_true",
+                    help="keep printing what is written, until the worker exits (or Ctrl-C)")
+    lg.add_argument("--force", action="store_true", help="with --follow: go on after the worker exits")
+    lg.add_argument("--follow-timeout", type=float, default=None, help="with --follow: stop after S seconds")
+    lg.add_argument("--address", help="the GCS (host:port); default POLYRAY_ADDRESS or the head started here")
+    lg.add_argument("--format", choices=("table", "json", "yaml"), default="table", help="of the list")
+    lg.add_argument("--timeout", type=float, default=30.0, help="seconds per call to the cluster")
+    lg.set_defaults(fn=cmd_logs)
+    tl = sub.add_parser("timeline", help="write the task events as a Chrome trace (chrome://tracing, Perfetto)")
+    tl.add_argument("--output", "-o", help="the JSON file (default timeline-<date>_<time>.json)")
+    tl.add_argument("--job-id", help="only this job's tasks (hex)")
+    tl.add_argument("--address", help="the GCS (host:port); default POLYRAY_ADDRESS or the head started here")
+    tl.add_argument("--timeout", type=float, default=30.0, help="seconds per call to the cluster")
+    tl.set_defaults(fn=cmd_timeline)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -497,6 +678,8 @@ def main(argv: list[str] | None = None) -> None:
                                           "(g++ -std=c++17 f.cc $(polyray cpp-flags))")
     cf.set_defaults(fn=cmd_cpp_flags)
     _add_state_commands(sub)
+    _add_log_commands(sub)
+    _add_memory_command(sub)
     # Its options live in polyray.bench, imported only when asked for (it loads
     # numpy and the CoreWorker): `polyray microbenchmark -h` lists them.
     sub.add_parser("microbenchmark", add_help=False,

@@ -31,6 +31,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from polyray.dashboard import metrics, pages, task_counts
 from polyray.dashboard.metrics_history import MetricsHistory
 from polyray.dashboard.rest import Rest
+from polyray.dashboard.rest_logs import LogsJobsRest
 from polyray.protocol import auth
 from polyray.util import state
 
@@ -88,6 +89,7 @@ class DashboardServer:
             web.get("/logs", self._page("Logs", lambda q: pages.logs_body(self.gcs_address, self.session_dirs))),
             web.get("/metrics-charts", self._page("Metrics", lambda q: pages.metrics_body(self.history))),
             web.get("/metrics", self._metrics),
+            *LogsJobsRest(self.gcs_address, self.run).routes(),
             *rest.routes(),
         ])
         self._runner = web.AppRunner(app, access_log=None)
