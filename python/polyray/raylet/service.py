@@ -22,8 +22,10 @@ from google.protobuf.message import Message
 from polyray.protocol import common_pb2, raylet_pb2, validation
 from polyray.protocol.rpc_guard import guard_stream, guard_unary, safe_deserializer
 from polyray.protocol.runtime_spec import LOGS_DRAIN_MS
+from polyray.raylet import object_listing
 from polyray.raylet.config import NodeConfig
 from polyray.raylet.lease_manager import LeaseManager
+from polyray.raylet.log_files import LogFiles, Writer
 from polyray.raylet.object_manager import ObjectManager, ObjectNotAvailable, check_object_id
 from polyray.raylet.worker_pool import RegistrationError, WorkerPool
 from polyray.raylet.worker_process import WorkerState
@@ -71,13 +73,17 @@ class RayletServicer:
         objects: ObjectManager,
         request_stop: RequestStop,
         flush_logs: Callable[[int], Awaitable[bool]] | None = None,
+        ask_refs: object_listing.Ask | None = None,
     ) -> None:
+        self._ask_refs = ask_refs or object_listing.ask_over_grpc
         self._flush_logs = flush_logs
         self._config = config
         self._leases = leases
         self._pool = pool
         self._objects = objects
         self._request_stop = request_stop
+        self._logs = LogFiles(config.session_dir, lambda: [
+            Writer(w.worker_id, w.pid, w.alive) for w in pool.workers.values() if w.pid])
 
     def _register_reply(self) -> raylet_pb2.RegisterWorkerReply:
         """What a registering worker or driver learns about this node."""
@@ -264,6 +270,42 @@ class RayletServicer:
         timeout_ms = min(request.timeout_ms or LOGS_DRAIN_MS, 60_000)
         return raylet_pb2.FlushLogsReply(complete=await flush(timeout_ms))
 
+    async def ListObjects(
+        self, request: raylet_pb2.ListObjectsRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.ListObjectsReply:
+        """The object references of every worker and driver of this node, within a bound (the state API)."""
+        limit, wait = object_listing.bounds(request.limit, request.timeout_ms, context.time_remaining())
+        host = self._config.host
+        processes = [object_listing.Process(w.worker_id, f"{host}:{w.port}")
+                     for w in self._pool.workers.values() if w.port and w.is_registered and w.alive]
+        processes += [object_listing.Process(d.worker_id, f"{host}:{d.port}")
+                      for d in self._pool.drivers.values() if d.port]
+        return await object_listing.list_objects(self._config.node_id, processes, self._ask_refs, limit, wait)
+
+
+    # -- log files (log_files.py) -------------------------------------------------
+
+    async def ListLogs(
+        self, request: raylet_pb2.ListLogsRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.ListLogsReply:
+        """The files of this node's log folder."""
+        files = await self._logs.list_async()
+        return raylet_pb2.ListLogsReply(node_id=self._config.node_id, log_dir=self._logs.log_dir,
+                                        files=[raylet_pb2.LogFileInfo(**f) for f in files])
+
+    async def ReadLog(
+        self, request: raylet_pb2.ReadLogRequest, context: grpc.aio.ServicerContext
+    ) -> raylet_pb2.ReadLogReply:
+        """One page of a log file (a name inside the folder; anything else is INVALID_ARGUMENT)."""
+        try:
+            page = await self._logs.read_async(request.filename, request.offset, request.max_bytes,
+                                               request.tail_lines)
+        except ValueError:
+            raise
+        except OSError as exc:  # missing, or unreadable
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        return raylet_pb2.ReadLogReply(**page)
+
 
 async def _no_flush(timeout_ms: int) -> bool:
     return True
@@ -275,6 +317,12 @@ def _deserializer(cls: type[Message]) -> Callable[[bytes], Any]:
     return safe_deserializer(cls, validation.check_message, (validation.InvalidInput,))
 
 
+def _unimplemented(name: str) -> Callable[..., Any]:
+    async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"RayletService/{name} is not served by this raylet")
+    return handler
+
+
 def generic_handler(servicer: RayletServicer) -> grpc.GenericRpcHandler:
     """Every RayletService method, guarded, from the service's descriptor."""
     service = raylet_pb2.DESCRIPTOR.services_by_name["RayletService"]
@@ -282,7 +330,9 @@ def generic_handler(servicer: RayletServicer) -> grpc.GenericRpcHandler:
     for method in service.methods:
         request_cls = getattr(raylet_pb2, method.input_type.name)
         reply_cls = getattr(raylet_pb2, method.output_type.name)
-        impl = getattr(servicer, method.name)
+        impl = getattr(servicer, method.name, None)
+        if impl is None:  # a method of a newer proto than this servicer
+            impl = _unimplemented(method.name)
         if method.server_streaming:
             handlers[method.name] = grpc.unary_stream_rpc_method_handler(
                 guard_stream(SERVICE_NAME, method.name, impl, (ValueError,)),
