@@ -8,11 +8,13 @@ again. Removal (or the end of its job) releases its bundles: PG_REMOVED."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import Callable
 
 import grpc
 
 from polyray.protocol import common_pb2, gcs_pb2
+from polyray.protocol.runtime_spec import STATE_MAX_PLACEMENT_GROUPS_PER_REPLY
 
 from .background import BackgroundTasks, log
 from .errors import already_exists, invalid_argument, not_found
@@ -22,7 +24,7 @@ from .waiting import Notifier, wait_deadline
 
 
 class PlacementGroups:
-    """CreatePlacementGroup / RemovePlacementGroup / GetPlacementGroup."""
+    """CreatePlacementGroup / RemovePlacementGroup / GetPlacementGroup / ListPlacementGroups."""
 
     TABLE = "placement_groups"
 
@@ -155,6 +157,22 @@ class PlacementGroups:
                 wait_deadline(context.time_remaining()),
             )
         return gcs_pb2.GetPlacementGroupReply(group=self._groups[pg_id])
+
+    async def ListPlacementGroups(
+        self, request: gcs_pb2.ListPlacementGroupsRequest, context: grpc.aio.ServicerContext
+    ) -> gcs_pb2.ListPlacementGroupsReply:
+        """Every group (of one job), in id order, a page at a time."""
+        check_id(request.job_id, "job_id", JOB_ID_SIZE, optional=True)
+        check_id(request.page_token, "page_token", PLACEMENT_GROUP_ID_SIZE, optional=True)
+        cap = STATE_MAX_PLACEMENT_GROUPS_PER_REPLY
+        limit = cap if request.limit == 0 or request.limit > cap else request.limit
+        ids = sorted(pg_id for pg_id, g in self._groups.items() if not request.job_id or g.job_id == request.job_id)
+        start = bisect.bisect_right(ids, request.page_token) if request.page_token else 0
+        page = ids[start:start + limit]
+        reply = gcs_pb2.ListPlacementGroupsReply(groups=[self._groups[i] for i in page], total=len(ids))
+        if start + limit < len(ids):
+            reply.next_page_token = page[-1]
+        return reply
 
     def remove(self, pg_id: bytes) -> None:
         """Mark a group removed (also used when its job finishes)."""

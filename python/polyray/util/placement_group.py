@@ -166,13 +166,28 @@ def remove_placement_group(pg: PlacementGroup) -> None:
         timeout=_RPC_TIMEOUT + 5)
 
 
-def placement_group_table(pg: PlacementGroup) -> dict[str, Any]:
-    """The group's state and the node of each bundle (hex ids), as the GCS has them."""
+def placement_group_table(pg: PlacementGroup | None = None) -> dict[str, Any]:
+    """The group's state and the node of each bundle (hex ids), as the GCS has them;
+    with no group, every group's table by its hex id (as Ray's)."""
     core = _core()
+    if pg is None:
+        out: dict[str, Any] = {}
+        req = gcs.ListPlacementGroupsRequest()
+        while True:
+            page = core.rpc(lambda: core.gcs.ListPlacementGroups(req, timeout=_RPC_TIMEOUT),
+                            timeout=_RPC_TIMEOUT + 5)
+            for g in page.groups:
+                out[g.placement_group_id.hex()] = _table(g)
+            if not page.next_page_token:
+                return out
+            req.page_token = page.next_page_token
     reply = core.rpc(lambda: core.gcs.GetPlacementGroup(
         gcs.GetPlacementGroupRequest(placement_group_id=pg.id.binary()), timeout=_RPC_TIMEOUT),
         timeout=_RPC_TIMEOUT + 5)
-    g = reply.group
+    return _table(reply.group)
+
+
+def _table(g: gcs.PlacementGroupInfo) -> dict[str, Any]:
     return {
         "placement_group_id": g.placement_group_id.hex(),
         "name": g.name,
