@@ -174,8 +174,8 @@ public final class CoreWorker {
       }
 
       @Override
-      public void lentReceived(Address owner, List<ByteString> oids) {
-        borrows.onLentReceived(owner, oids);
+      public void lentReceived(Address owner, List<ByteString> oids, ByteString lender) {
+        borrows.onLentReceived(owner, oids, lender);
       }
 
       @Override
@@ -244,6 +244,13 @@ public final class CoreWorker {
         taskEvents.failed(spec, record);
       }
       owned.failTask(spec, record, argIds);
+    }
+
+    @Override
+    public void retried(TaskSpec spec) {
+      if (taskEvents != null) {
+        taskEvents.record(io.polyray.runtime.proto.TaskEventState.PENDING_NODE, spec);
+      }
     }
 
     @Override
@@ -536,6 +543,22 @@ public final class CoreWorker {
     owned.putInStore(oid, enc, owner);
   }
 
+  /**
+   * Writes an encoded value into the node's store (sealed when this returns) and queues the
+   * raylet's pin of it for {@code owner} with the batched pins of puts (docs/ownership.md,
+   * "Pins"); this process pins the object until the raylet answered. A worker's stored task
+   * returns go this way and wait for the answers before their result is sent.
+   *
+   * @param oid the object ID
+   * @param enc the value
+   * @param owner the object's owner
+   * @return completes with whether the raylet pinned the object (false when the call failed)
+   */
+  public java.util.concurrent.CompletableFuture<Boolean> putInStoreAsync(ByteString oid, Encoded enc,
+      Address owner) {
+    return owned.queueInStore(oid, enc, owner);
+  }
+
   // ---------------------------------------------------------------- submitting
 
   /**
@@ -687,6 +710,60 @@ public final class CoreWorker {
     if (references.isOwned(oid)) {
       locations.add(oid, node);
     }
+  }
+
+  /**
+   * (State API.) A page of the references counted here, owned and borrowed, in object id
+   * order (CoreWorkerService/GetObjectRefs; docs/observability.md, "Objects").
+   *
+   * @param request the request (validated)
+   * @return the reply
+   */
+  public io.polyray.runtime.proto.GetObjectRefsReply listObjectRefs(
+      io.polyray.runtime.proto.GetObjectRefsRequest request) {
+    int cap = RuntimeSpec.STATE_MAX_OBJECT_REFS_PER_REPLY;
+    int limit = request.getLimit() <= 0 || request.getLimit() > cap ? cap : request.getLimit();
+    List<ReferenceCounter.RefRow> rows = new ArrayList<>();
+    int total = references.listing(request.getPageToken(), limit + 1, rows);
+    boolean more = rows.size() > limit;
+    if (more) {
+      rows = rows.subList(0, limit);
+    }
+    io.polyray.runtime.proto.GetObjectRefsReply.Builder b = io.polyray.runtime.proto.GetObjectRefsReply.newBuilder()
+        .setPid((int) ProcessHandle.current().pid()).setLanguage(io.polyray.runtime.proto.Language.JAVA)
+        .setIsDriver(isDriver).setTotal(total);
+    Address self = address;
+    ByteString node = nodeId;
+    b.setAddress(self != null ? self : Address.newBuilder().setWorkerId(workerId)
+        .setNodeId(node == null ? ByteString.EMPTY : node).build());
+    for (ReferenceCounter.RefRow r : rows) {
+      io.polyray.runtime.proto.ObjectRefInfo.Builder info = io.polyray.runtime.proto.ObjectRefInfo.newBuilder()
+          .setObjectId(r.oid).setOwned(r.owned).setLocalRefs(r.local).setSubmittedTaskRefs(r.submitted)
+          .addAllBorrowers(r.borrowers).setContainedIn(r.containedIn).setLent(r.lent).setSize(-1);
+      if (!r.owned && r.owner != null) {
+        info.setOwner(r.owner);
+      }
+      MemoryStore.Entry e = memoryStore.getIfReady(r.oid);
+      if (e == null) {
+        info.setStatus(io.polyray.runtime.proto.ObjectRefStatus.OBJECT_PENDING);
+        if (!r.inStoreNode.isEmpty()) {
+          info.addLocations(r.inStoreNode);
+        }
+      } else if (e.error != null) {
+        info.setStatus(io.polyray.runtime.proto.ObjectRefStatus.OBJECT_FAILED);
+      } else {
+        info.setStatus(io.polyray.runtime.proto.ObjectRefStatus.OBJECT_READY).setSize(e.size);
+        if (e.inStoreNode != null && !e.inStoreNode.isEmpty()) {
+          info.addAllLocations(r.owned ? locations.of(r.oid, e.inStoreNode)
+              : (e.locations.isEmpty() ? List.of(e.inStoreNode) : e.locations));
+        }
+      }
+      b.addObjects(info);
+    }
+    if (more) {
+      b.setNextPageToken(rows.get(rows.size() - 1).oid);
+    }
+    return b.build();
   }
 
   /**

@@ -97,6 +97,16 @@ final class DriverService extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBas
     out.onCompleted();
   }
 
+  @Override
+  public void getObjectRefs(io.polyray.runtime.proto.GetObjectRefsRequest request,
+      StreamObserver<io.polyray.runtime.proto.GetObjectRefsReply> out) {
+    if (invalid(out, () -> Validation.checkGetObjectRefs(request))) {
+      return;
+    }
+    out.onNext(core.listObjectRefs(request));
+    out.onCompleted();
+  }
+
   private static boolean invalid(StreamObserver<?> out, Runnable check) {
     try {
       check.run();

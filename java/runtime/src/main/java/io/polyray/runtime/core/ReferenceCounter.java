@@ -23,10 +23,13 @@ import java.util.Set;
  * one.
  *
  * <p>The reference protocol (docs/ownership.md): a ref travelling to a caller inside a
- * task's return is held on that caller's behalf ({@code lent[caller]}) until the caller
- * acknowledges it ({@code lent_received}) after taking its own hold; callers that do not
- * acknowledge are lent under the empty key and released by their first "added". Containers
- * a ref rarely needs are created on first use (lean refs).
+ * task's return is held on that caller's behalf ({@code lent[(caller, lender)]}) until the
+ * caller acknowledges it ({@code lent_received}, naming the executor the return came from)
+ * after taking its own hold; callers that do not acknowledge are lent under the empty key
+ * and released by their first "added". A lender (the executor that sent a lend) is watched
+ * like a borrower: when it dies, its lends the caller has not acknowledged are released. The
+ * owner's own lends name no lender. Containers a ref rarely needs are created on first use
+ * (lean refs).
  *
  * <p>Dead holders (docs/ownership.md, "The reference protocol", Deaths): the counter keeps,
  * per other process that borrows or is lent something here, how many (object, process)
@@ -45,8 +48,11 @@ final class ReferenceCounter {
     /** Register ({@code added}) or unregister ({@code removed}) borrows with an owner. */
     void borrowChanged(Address owner, List<ByteString> added, List<ByteString> removed);
 
-    /** Acknowledge lends of refs received in a task's return ({@code lent_received}). */
-    default void lentReceived(Address owner, List<ByteString> oids) {}
+    /**
+     * Acknowledge lends of refs received in a task's return ({@code lent_received}), made by
+     * {@code lender} (the executor's worker id; empty when not known).
+     */
+    default void lentReceived(Address owner, List<ByteString> oids, ByteString lender) {}
 
     /**
      * The first holder (another process borrowing or lent something here) appeared: start
@@ -68,7 +74,9 @@ final class ReferenceCounter {
     int submitted;
     Set<ByteString> borrowers; // created on first use
     int containedIn;
-    Map<ByteString, Integer> lent; // caller worker id (empty: does not acknowledge) -> refs in flight
+    // (caller, lender) -> refs in flight; caller empty: one that does not acknowledge;
+    // lender empty: this process's own objects, or an executor that did not say.
+    Map<LendKey, Integer> lent;
     List<ByteString> contains;
     ByteString inStoreNode = ByteString.EMPTY;
     boolean registered;
@@ -84,12 +92,85 @@ final class ReferenceCounter {
     }
   }
 
+  /** A lend's caller and lender (worker ids, either may be empty). */
+  record LendKey(ByteString caller, ByteString lender) {
+    boolean involves(ByteString worker) {
+      return caller.equals(worker) || lender.equals(worker);
+    }
+  }
+
+  private static final LendKey UNACKNOWLEDGED = new LendKey(ByteString.EMPTY, ByteString.EMPTY);
+
   private final Map<ByteString, Ref> refs = new HashMap<>();
   private final Map<ByteString, Holder> holders = new HashMap<>();
   private final Listener listener;
 
   ReferenceCounter(Listener listener) {
     this.listener = listener;
+  }
+
+  /** One object's counts, copied for the state API (GetObjectRefs). */
+  static final class RefRow {
+    final ByteString oid;
+    final boolean owned;
+    final Address owner;
+    final int local;
+    final int submitted;
+    final List<ByteString> borrowers;
+    final int containedIn;
+    final int lent;
+    final ByteString inStoreNode;
+
+    private RefRow(ByteString oid, Ref r) {
+      this.oid = oid;
+      this.owned = r.owned;
+      this.owner = r.owner;
+      this.local = r.local;
+      this.submitted = r.submitted;
+      List<ByteString> b = r.borrowers == null ? new ArrayList<>() : new ArrayList<>(r.borrowers);
+      b.sort(ReferenceCounter::compareIds);
+      this.borrowers = b;
+      this.containedIn = r.containedIn;
+      int n = 0;
+      if (r.lent != null) {
+        for (int v : r.lent.values()) {
+          n += v;
+        }
+      }
+      this.lent = n;
+      this.inStoreNode = r.inStoreNode;
+    }
+  }
+
+  /** Object ids compare as unsigned bytes (the order of Python's and C++'s listings). */
+  static int compareIds(ByteString a, ByteString b) {
+    int n = Math.min(a.size(), b.size());
+    for (int i = 0; i < n; i++) {
+      int d = (a.byteAt(i) & 0xff) - (b.byteAt(i) & 0xff);
+      if (d != 0) {
+        return d;
+      }
+    }
+    return a.size() - b.size();
+  }
+
+  /**
+   * (State API, GetObjectRefs.) The references counted here whose id sorts after
+   * {@code after}, in id order, at most {@code limit}, into {@code out}; returns how many
+   * are counted in all. The counts are copied under the lock.
+   */
+  synchronized int listing(ByteString after, int limit, List<RefRow> out) {
+    List<ByteString> ids = new ArrayList<>();
+    for (ByteString oid : refs.keySet()) {
+      if (compareIds(oid, after) > 0) {
+        ids.add(oid);
+      }
+    }
+    ids.sort(ReferenceCounter::compareIds);
+    for (int i = 0; i < ids.size() && i < limit; i++) {
+      out.add(new RefRow(ids.get(i), refs.get(ids.get(i))));
+    }
+    return refs.size();
   }
 
   /** Registers an object this process owns, before any reference to it exists. */
@@ -196,7 +277,7 @@ final class ReferenceCounter {
   void addLent(List<ByteString> oids, ByteString caller, Address callerAddress) {
     List<Runnable> actions = new ArrayList<>();
     synchronized (this) {
-      lendLocked(oids, caller, callerAddress, actions);
+      lendLocked(oids, caller, callerAddress, null, actions);
     }
     actions.forEach(Runnable::run);
   }
@@ -206,36 +287,76 @@ final class ReferenceCounter {
     addLent(oids, ByteString.EMPTY);
   }
 
-  private void lendLocked(List<ByteString> oids, ByteString caller, Address address, List<Runnable> actions) {
+  private void lendLocked(List<ByteString> oids, ByteString caller, Address address, Address lender,
+      List<Runnable> actions) {
+    ByteString lenderId = lender == null ? ByteString.EMPTY : lender.getWorkerId();
+    LendKey key = new LendKey(caller, lenderId);
     for (ByteString oid : oids) {
       Ref r = refs.get(oid);
       if (r != null && r.owned) {
         if (r.lent == null) {
           r.lent = new HashMap<>(2);
         }
-        if (r.lent.merge(caller, 1, Integer::sum) == 1 && !caller.isEmpty()) {
-          hold(caller, address, actions);
+        if (r.lent.merge(key, 1, Integer::sum) == 1) {
+          if (!caller.isEmpty()) {
+            hold(caller, address, actions);
+          }
+          if (!lenderId.isEmpty()) {
+            hold(lenderId, lender, actions);
+          }
         }
       }
     }
   }
 
-  private void unlend(Ref r, ByteString caller) {
-    Integer n = r.lent.get(caller);
+  private void unlend(Ref r, LendKey key) {
+    Integer n = r.lent.get(key);
     if (n == null) {
       return;
     }
     if (n > 1) {
-      r.lent.put(caller, n - 1);
+      r.lent.put(key, n - 1);
     } else {
-      r.lent.remove(caller);
-      if (!caller.isEmpty()) {
-        unhold(caller);
-      }
+      r.lent.remove(key);
+      unholdPair(key, null);
       if (r.lent.isEmpty()) {
         r.lent = null;
       }
     }
+  }
+
+  /** A lend entry went: its caller and lender hold one record less (but {@code gone}). */
+  private void unholdPair(LendKey key, ByteString gone) {
+    if (!key.caller().isEmpty() && !key.caller().equals(gone)) {
+      unhold(key.caller());
+    }
+    if (!key.lender().isEmpty() && !key.lender().equals(gone)) {
+      unhold(key.lender());
+    }
+  }
+
+  /**
+   * The lend an acknowledgement from {@code caller} of a return from {@code lender} releases:
+   * that lender's; else one made without naming a lender (the owner's own, an older
+   * executor's); for an acknowledgement that names no lender, any of the caller's.
+   */
+  private static LendKey ackKey(Map<LendKey, Integer> lent, ByteString caller, ByteString lender) {
+    LendKey key = new LendKey(caller, lender);
+    if (lent.containsKey(key)) {
+      return key;
+    }
+    key = new LendKey(caller, ByteString.EMPTY);
+    if (lent.containsKey(key)) {
+      return key;
+    }
+    if (lender.isEmpty()) {
+      for (LendKey k : lent.keySet()) {
+        if (k.caller().equals(caller)) {
+          return k;
+        }
+      }
+    }
+    return null;
   }
 
   private void hold(ByteString holder, Address address, List<Runnable> actions) {
@@ -273,7 +394,10 @@ final class ReferenceCounter {
     return out;
   }
 
-  /** A borrower (or caller) process died: it holds nothing any more and nothing is lent to it. */
+  /**
+   * A borrower (or caller) process died: it holds nothing any more, nothing is lent to it, and
+   * the lends it made as an executor that its callers have not acknowledged are released.
+   */
   void dropBorrower(ByteString borrower) {
     List<Runnable> actions = new ArrayList<>();
     synchronized (this) {
@@ -288,11 +412,18 @@ final class ReferenceCounter {
           }
           h = true;
         }
-        if (r.lent != null && r.lent.remove(borrower) != null) {
+        if (r.lent != null) {
+          for (java.util.Iterator<LendKey> it = r.lent.keySet().iterator(); it.hasNext(); ) {
+            LendKey k = it.next();
+            if (k.involves(borrower)) {
+              it.remove();
+              unholdPair(k, borrower);
+              h = true;
+            }
+          }
           if (r.lent.isEmpty()) {
             r.lent = null;
           }
-          h = true;
         }
         if (h) {
           hit.add(e.getKey());
@@ -325,6 +456,18 @@ final class ReferenceCounter {
   /** As above, with the borrower's address (its death is watched while it holds anything here). */
   void updateBorrowers(ByteString borrower, List<ByteString> added, List<ByteString> removed,
       List<ByteString> lent, List<ByteString> lentReceived, Address borrowerAddress) {
+    updateBorrowers(borrower, added, removed, lent, lentReceived, borrowerAddress, null, List.of());
+  }
+
+  /**
+   * As above, with the executor that sent {@code lent} ({@code lender}, watched like a
+   * borrower while its lends are unacknowledged; null: not named) and, for each of {@code
+   * lentReceived}, the worker id of the executor whose return carried it ({@code
+   * ackLenders}; missing or empty: not known).
+   */
+  void updateBorrowers(ByteString borrower, List<ByteString> added, List<ByteString> removed,
+      List<ByteString> lent, List<ByteString> lentReceived, Address borrowerAddress, Address lender,
+      List<ByteString> ackLenders) {
     List<Runnable> actions = new ArrayList<>();
     synchronized (this) {
       for (ByteString oid : added) {
@@ -337,12 +480,12 @@ final class ReferenceCounter {
             hold(borrower, borrowerAddress, actions);
           }
           if (r.lent != null) {
-            unlend(r, ByteString.EMPTY);
+            unlend(r, UNACKNOWLEDGED);
           }
         }
       }
       if (!lent.isEmpty()) {
-        lendLocked(lent, borrower, borrowerAddress, actions);
+        lendLocked(lent, borrower, borrowerAddress, lender, actions);
       }
       for (ByteString oid : removed) {
         Ref r = refs.get(oid);
@@ -356,11 +499,15 @@ final class ReferenceCounter {
           release(oid, r, actions);
         }
       }
-      for (ByteString oid : lentReceived) {
+      for (int i = 0; i < lentReceived.size(); i++) {
+        ByteString oid = lentReceived.get(i);
         Ref r = refs.get(oid);
         if (r != null && r.owned && r.lent != null) {
-          unlend(r, borrower);
-          release(oid, r, actions);
+          LendKey key = ackKey(r.lent, borrower, i < ackLenders.size() ? ackLenders.get(i) : ByteString.EMPTY);
+          if (key != null) {
+            unlend(r, key);
+            release(oid, r, actions);
+          }
         }
       }
     }
@@ -372,6 +519,11 @@ final class ReferenceCounter {
    * own hold on them (or deciding not to).
    */
   void ackReturned(List<io.polyray.runtime.proto.ObjectRef> nested, ByteString selfId) {
+    ackReturned(nested, selfId, ByteString.EMPTY);
+  }
+
+  /** As above, for a return from {@code lender} (its {@code ReturnObject.lender}). */
+  void ackReturned(List<io.polyray.runtime.proto.ObjectRef> nested, ByteString selfId, ByteString lender) {
     List<ByteString> mine = new ArrayList<>();
     Map<ByteString, List<ByteString>> byOwner = new java.util.LinkedHashMap<>();
     Map<ByteString, Address> owners = new HashMap<>();
@@ -385,10 +537,11 @@ final class ReferenceCounter {
       }
     }
     if (!mine.isEmpty()) {
-      updateBorrowers(selfId, List.of(), List.of(), List.of(), mine);
+      updateBorrowers(selfId, List.of(), List.of(), List.of(), mine, null, null,
+          java.util.Collections.nCopies(mine.size(), lender));
     }
     for (Map.Entry<ByteString, List<ByteString>> e : byOwner.entrySet()) {
-      listener.lentReceived(owners.get(e.getKey()), e.getValue());
+      listener.lentReceived(owners.get(e.getKey()), e.getValue(), lender);
     }
   }
 

@@ -305,6 +305,25 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
     worker.exitSoon();
   }
 
+  @Override
+  public void getObjectRefs(io.polyray.runtime.proto.GetObjectRefsRequest request,
+      StreamObserver<io.polyray.runtime.proto.GetObjectRefsReply> out) {
+    if (invalid(out, () -> Validation.checkGetObjectRefs(request))) {
+      return;
+    }
+    io.polyray.runtime.core.CoreWorker core = worker.core();
+    if (core != null) {
+      out.onNext(core.listObjectRefs(request));
+    } else {
+      // Not started yet: it counts nothing.
+      out.onNext(io.polyray.runtime.proto.GetObjectRefsReply.newBuilder()
+          .setAddress(io.polyray.runtime.proto.Address.newBuilder().setWorkerId(worker.config().workerId)
+              .setNodeId(worker.config().nodeId))
+          .setPid((int) ProcessHandle.current().pid()).setLanguage(io.polyray.runtime.proto.Language.JAVA).build());
+    }
+    out.onCompleted();
+  }
+
   /** Runs {@code check}; on bad input answers INVALID_ARGUMENT naming the field and returns true. */
   static boolean invalid(StreamObserver<?> out, Runnable check) {
     try {

@@ -217,6 +217,11 @@ public final class Validation {
     }
   }
 
+  /** A GetObjectRefs request (the state API): the page token is empty or an object id. */
+  public static void checkGetObjectRefs(io.polyray.runtime.proto.GetObjectRefsRequest r) {
+    checkId(r.getPageToken(), "GetObjectRefsRequest.page_token", RuntimeSpec.IDS_OBJECT_BYTES, true);
+  }
+
   /** The frame-level bound of a PushTasksRequest. */
   public static void checkPush(PushTasksRequest req) {
     checkCount(req.getTasksCount(), "PushTasksRequest.tasks", RuntimeSpec.LIMITS_MAX_TASKS_PER_PUSH);

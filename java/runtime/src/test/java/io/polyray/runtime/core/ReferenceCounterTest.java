@@ -34,8 +34,9 @@ class ReferenceCounterTest {
     public void borrowChanged(Address owner, List<ByteString> added, List<ByteString> removed) {}
 
     @Override
-    public void lentReceived(Address owner, List<ByteString> oids) {
-      acks.add(owner.getWorkerId().toStringUtf8().substring(0, 1) + oids.size());
+    public void lentReceived(Address owner, List<ByteString> oids, ByteString lender) {
+      acks.add(owner.getWorkerId().toStringUtf8().substring(0, 1) + oids.size()
+          + (lender.isEmpty() ? "" : lender.toStringUtf8().substring(0, 1)));
     }
   });
 
@@ -106,5 +107,74 @@ class ReferenceCounterTest {
         ObjectRef.newBuilder().setObjectId(id('y')).setOwner(other).build()), SELF);
     assertEquals(List.of(mine), freed);
     assertEquals(List.of("o2"), acks);
+  }
+
+  @Test
+  void lendsAreKeptPerLenderAndADeadLendersGoWithIt() {
+    ByteString l1 = id('1');
+    ByteString l2 = id('2');
+    Address a1 = Address.newBuilder().setWorkerId(l1).build();
+    Address a2 = Address.newBuilder().setWorkerId(l2).build();
+    ByteString g = ownedWithLocal('g');
+    rc.updateBorrowers(CALLER, List.of(), List.of(), List.of(g), List.of(), null, a1, List.of()); // l1 dies
+    rc.updateBorrowers(CALLER, List.of(), List.of(), List.of(g), List.of(), null, a2, List.of()); // the retry
+    rc.removeLocal(g);
+    rc.updateBorrowers(CALLER, List.of(), List.of(), List.of(), List.of(g), null, null, List.of(l2));
+    assertTrue(freed.isEmpty(), "l1's lend still holds g");
+    rc.updateBorrowers(CALLER, List.of(), List.of(), List.of(), List.of(g), null, null, List.of(l2));
+    assertTrue(freed.isEmpty(), "a duplicate acknowledgement: nothing of l2's left");
+    rc.dropBorrower(l2); // died after its result was acknowledged: nothing to release
+    assertTrue(freed.isEmpty());
+    rc.dropBorrower(l1);
+    assertEquals(List.of(g), freed);
+    assertTrue(rc.holders().isEmpty());
+  }
+
+  @Test
+  void anOwnLendIsAcknowledgedByTheExecutorsName() {
+    ByteString g = ownedWithLocal('g');
+    rc.addLent(List.of(g), CALLER, Address.newBuilder().setWorkerId(CALLER).build());
+    rc.removeLocal(g);
+    rc.updateBorrowers(CALLER, List.of(), List.of(), List.of(), List.of(g), null, null, List.of(SELF));
+    assertEquals(List.of(g), freed);
+    assertTrue(rc.holders().isEmpty());
+  }
+
+  @Test
+  void acknowledgementsNameTheirLender() {
+    Address other = Address.newBuilder().setWorkerId(OTHER).build();
+    rc.ackReturned(List.of(ObjectRef.newBuilder().setObjectId(id('x')).setOwner(other).build()), SELF, CALLER);
+    assertEquals(List.of("o1c"), acks);
+  }
+
+  /** The state API's listing (GetObjectRefs): pages in id order (unsigned bytes), every count copied. */
+  @Test
+  void listingPagesInIdOrderWithEveryCount() {
+    ByteString a = ownedWithLocal('a');
+    ByteString c = ownedWithLocal('c');
+    ByteString b = ownedWithLocal('b');
+    rc.addSubmitted(List.of(b));
+    rc.updateBorrowers(OTHER, List.of(c), List.of());
+    ByteString node = id('n');
+    rc.setInStore(c, node);
+    byte[] high = new byte[28];
+    java.util.Arrays.fill(high, (byte) 0xff);
+    ByteString d = ByteString.copyFrom(high); // borrowed; sorts last as unsigned bytes
+    rc.addLocal(d, Address.newBuilder().setWorkerId(CALLER).build());
+    List<ReferenceCounter.RefRow> rows = new ArrayList<>();
+    assertEquals(4, rc.listing(ByteString.EMPTY, 2, rows));
+    assertEquals(List.of(a, b), rows.stream().map(r -> r.oid).toList());
+    assertEquals(1, rows.get(1).submitted);
+    rows.clear();
+    assertEquals(4, rc.listing(b, 10, rows));
+    assertEquals(List.of(c, d), rows.stream().map(r -> r.oid).toList());
+    assertEquals(List.of(OTHER), rows.get(0).borrowers);
+    assertEquals(node, rows.get(0).inStoreNode);
+    assertFalse(rows.get(1).owned);
+    assertEquals(CALLER, rows.get(1).owner.getWorkerId());
+    assertEquals(1, rows.get(1).local);
+    rows.clear();
+    rc.listing(d, 10, rows);
+    assertTrue(rows.isEmpty());
   }
 }
