@@ -25,8 +25,8 @@ class ReferenceCounterTest : public ::testing::Test {
     ReferenceCounter::Listener l;
     l.free = [this](const std::string& oid, const std::vector<std::string>&) { freed.push_back(oid); };
     l.borrow_changed = [](const rpc::Address&, std::vector<std::string>, std::vector<std::string>) {};
-    l.lent_received = [this](const rpc::Address& owner, std::vector<std::string> oids) {
-      acks.push_back(owner.worker_id().substr(0, 1) + std::to_string(oids.size()));
+    l.lent_received = [this](const rpc::Address& owner, std::vector<std::string> oids, const std::string& lender) {
+      acks.push_back(owner.worker_id().substr(0, 1) + std::to_string(oids.size()) + lender.substr(0, 1));
     };
     rc = std::make_unique<ReferenceCounter>(std::move(l));
   }
@@ -99,6 +99,54 @@ TEST_F(ReferenceCounterTest, AcknowledgementsGoToEachOwnerAndOwnRefsAreReleasedH
   EXPECT_EQ(acks, std::vector<std::string>{"o2"});
 }
 
+TEST_F(ReferenceCounterTest, LendsAreKeptPerLenderAndADeadLendersGoWithIt) {
+  const std::string l1(28, '1'), l2(28, '2');
+  rpc::Address a1, a2;
+  a1.set_worker_id(l1);
+  a2.set_worker_id(l2);
+  std::string g = OwnedWithLocal('g');
+  rc->UpdateBorrowers(kCaller, {}, {}, {g}, {}, nullptr, &a1);  // l1's return carries g (l1 then dies)
+  rc->UpdateBorrowers(kCaller, {}, {}, {g}, {}, nullptr, &a2);  // the retry on l2 carries it too
+  rc->RemoveLocal(g);
+  rc->UpdateBorrowers(kCaller, {}, {}, {}, {g}, nullptr, nullptr, {l2});  // l2's result arrived
+  EXPECT_TRUE(freed.empty()) << "l1's lend still holds g";
+  rc->UpdateBorrowers(kCaller, {}, {}, {}, {g}, nullptr, nullptr, {l2});  // a duplicate: nothing of l2's left
+  EXPECT_TRUE(freed.empty());
+  rc->DropBorrower(l2);  // l2 dies after its result was acknowledged: nothing to release
+  EXPECT_TRUE(freed.empty());
+  rc->DropBorrower(l1);
+  EXPECT_EQ(freed, std::vector<std::string>{g});
+  EXPECT_TRUE(rc->Holders().empty());
+}
+
+TEST_F(ReferenceCounterTest, AnOwnLendIsAcknowledgedByTheExecutorsName) {
+  // An executor's own objects are lent naming no lender; the caller's
+  // acknowledgement names the executor (itself) and releases it.
+  std::string g = OwnedWithLocal('g');
+  rpc::Address caller;
+  caller.set_worker_id(kCaller);
+  rc->AddLent({g}, kCaller, &caller);
+  rc->RemoveLocal(g);
+  rc->UpdateBorrowers(kCaller, {}, {}, {}, {g}, nullptr, nullptr, {kSelf});
+  EXPECT_EQ(freed, std::vector<std::string>{g});
+  EXPECT_TRUE(rc->Holders().empty());
+}
+
+TEST(BorrowQueueTest, AcknowledgementsCarryTheirLenders) {
+  BorrowQueue q;
+  BorrowQueue::Key key{kOther, ""};
+  q.Decide(key, {}, {}, {}, {"a"}, kCaller);
+  q.Decide(key, {}, {}, {"r"}, {"b"}, kSelf);
+  rpc::UpdateBorrowsRequest req;
+  std::vector<int64_t> seqs;
+  ASSERT_TRUE(q.Take(key, &req, &seqs));
+  EXPECT_EQ(std::vector<std::string>(req.lent_received().begin(), req.lent_received().end()),
+            (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(std::vector<std::string>(req.lent_received_lenders().begin(), req.lent_received_lenders().end()),
+            (std::vector<std::string>{kCaller, kSelf}));
+  EXPECT_EQ(req.removed_size(), 1);
+}
+
 }  // namespace
 }  // namespace polyray::core
 
@@ -148,6 +196,43 @@ TEST(BorrowQueueTest, OneCallPerKeyInOrderAndLendsApart) {
   EXPECT_EQ(Ids(c.added()), std::vector<std::string>{"h"});
   q.Answered(own, sc);
   EXPECT_TRUE(q.Idle());
+}
+
+// The state API's listing (GetObjectRefs): pages in id order (unsigned
+// bytes, as Python and Java), every count copied, the copies' nodes primary first.
+TEST_F(ReferenceCounterTest, ListingPagesInIdOrderWithEveryCount) {
+  std::string a = OwnedWithLocal('a');
+  std::string c = OwnedWithLocal('c');
+  std::string b = OwnedWithLocal('b');
+  rc->AddSubmitted({b});
+  rc->UpdateBorrowers(kOther, {c}, {});
+  const std::string primary(28, 'n'), copy(28, 'm');
+  rc->SetInStore(c, primary);
+  rc->AddLocation(c, copy);
+  rpc::Address owner;
+  owner.set_worker_id(kCaller);
+  const std::string d(28, '\xff');  // borrowed; sorts last
+  rc->AddLocal(d, &owner);
+  std::vector<ReferenceCounter::RefRow> rows;
+  EXPECT_EQ(rc->Listing("", 2, &rows), 4u);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].oid, a);
+  EXPECT_EQ(rows[1].oid, b);
+  EXPECT_EQ(rows[1].submitted, 1);
+  EXPECT_EQ(rows[1].local, 1);
+  rows.clear();
+  EXPECT_EQ(rc->Listing(b, 10, &rows), 4u);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].oid, c);
+  EXPECT_TRUE(rows[0].owned);
+  EXPECT_EQ(rows[0].borrowers, std::vector<std::string>{kOther});
+  EXPECT_EQ(rows[0].locations, (std::vector<std::string>{primary, copy}));
+  EXPECT_EQ(rows[1].oid, d);
+  EXPECT_FALSE(rows[1].owned);
+  EXPECT_EQ(rows[1].owner.worker_id(), kCaller);
+  rows.clear();
+  EXPECT_EQ(rc->Listing(d, 10, &rows), 4u);
+  EXPECT_TRUE(rows.empty());
 }
 
 TEST(BorrowQueueTest, NothingDecidedLeavesItIdle) {

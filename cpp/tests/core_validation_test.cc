@@ -22,6 +22,15 @@ rpc::TaskSpec Spec() {
 
 TEST(ValidationTest, SoundSpecPasses) { EXPECT_EQ(CheckTaskSpec(Spec()), ""); }
 
+TEST(ValidationTest, GetObjectRefsPageTokenIsEmptyOrAnObjectId) {
+  rpc::GetObjectRefsRequest r;
+  EXPECT_EQ(CheckGetObjectRefs(r), "");
+  r.set_page_token(std::string(28, 'o'));
+  EXPECT_EQ(CheckGetObjectRefs(r), "");
+  r.set_page_token("abc");
+  EXPECT_NE(CheckGetObjectRefs(r).find("GetObjectRefsRequest.page_token"), std::string::npos);
+}
+
 TEST(ValidationTest, BadFieldsAreNamed) {
   rpc::TaskSpec s = Spec();
   s.set_task_id("abc");

@@ -1,6 +1,8 @@
 // CoreWorkerServer of core_worker_server.h, on gRPC's callback API.
 #include "core/core_worker_server.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -89,6 +91,53 @@ class UnaryCall : public grpc::ServerUnaryReactor {
  private:
   grpc::ByteBuffer* out_;
 };
+
+/// (State API.) GetObjectRefs's answer: a page of the references counted
+/// here, owned and borrowed, in object id order, with what the memory store
+/// knows of each (status, size, copies).
+void FillObjectRefs(CoreWorker& w, const rpc::GetObjectRefsRequest& request, rpc::GetObjectRefsReply* reply) {
+  const size_t cap = spec::kStateMaxObjectRefsPerReply;
+  size_t limit = request.limit() == 0 || request.limit() > cap ? cap : request.limit();
+  std::vector<ReferenceCounter::RefRow> rows;
+  size_t total = w.references().Listing(request.page_token(), limit + 1, &rows);
+  bool more = rows.size() > limit;
+  if (more) rows.resize(limit);
+  *reply->mutable_address() = w.address();
+  reply->set_pid(static_cast<int32_t>(::getpid()));
+  reply->set_language(rpc::CPP);
+  reply->set_is_driver(w.is_driver());
+  reply->set_total(total);
+  for (const auto& r : rows) {
+    rpc::ObjectRefInfo* info = reply->add_objects();
+    info->set_object_id(r.oid);
+    info->set_owned(r.owned);
+    if (!r.owned) *info->mutable_owner() = r.owner;
+    info->set_local_refs(r.local);
+    info->set_submitted_task_refs(r.submitted);
+    for (const auto& b : r.borrowers) info->add_borrowers(b);
+    info->set_contained_in(r.contained_in);
+    info->set_lent(r.lent);
+    info->set_size(-1);
+    EntryPtr e = w.memory_store().GetIfReady(r.oid);
+    if (!e) {
+      info->set_status(rpc::OBJECT_PENDING);
+      for (const auto& n : r.locations) info->add_locations(n);
+    } else if (e->is_error()) {
+      info->set_status(rpc::OBJECT_FAILED);
+    } else {
+      info->set_status(rpc::OBJECT_READY);
+      info->set_size(static_cast<int64_t>(e->size));
+      if (!e->envelope) {
+        const std::vector<std::string>& nodes = r.owned || e->locations.empty() ? r.locations : e->locations;
+        if (nodes.empty() && !e->in_store_node.empty()) {
+          info->add_locations(e->in_store_node);
+        }
+        for (const auto& n : nodes) info->add_locations(n);
+      }
+    }
+  }
+  if (more) reply->set_next_page_token(rows.back().oid);
+}
 
 /// Finishes `call` with INVALID_ARGUMENT naming the field when `problem` is set.
 template <class Call>
@@ -290,7 +339,9 @@ using RawService = rpc::CoreWorkerService::WithRawCallbackMethod_PushTasks<
         rpc::CoreWorkerService::WithRawCallbackMethod_UpdateBorrows<
             rpc::CoreWorkerService::WithRawCallbackMethod_AddObjectLocation<
                 rpc::CoreWorkerService::WithRawCallbackMethod_CancelTask<
-                    rpc::CoreWorkerService::WithRawCallbackMethod_Exit<rpc::CoreWorkerService::Service>>>>>>>;
+                    rpc::CoreWorkerService::WithRawCallbackMethod_Exit<
+                        rpc::CoreWorkerService::WithRawCallbackMethod_GetObjectRefs<
+                            rpc::CoreWorkerService::Service>>>>>>>>;
 
 using GetObjectCall = UnaryCall<rpc::GetObjectRequest, rpc::GetObjectReply>;
 using GetObjectsCall = UnaryCall<rpc::GetObjectsRequest, rpc::GetObjectsReply>;
@@ -464,8 +515,11 @@ class CoreWorkerServer::Service : public RawService {
     std::vector<std::string> removed(request->removed().begin(), request->removed().end());
     std::vector<std::string> lent(request->lent().begin(), request->lent().end());
     std::vector<std::string> lent_received(request->lent_received().begin(), request->lent_received().end());
+    std::vector<std::string> lenders(request->lent_received_lenders().begin(), request->lent_received_lenders().end());
+    const rpc::Address* lender =
+        request->has_lender() && !request->lender().worker_id().empty() ? &request->lender() : nullptr;
     w_.references().UpdateBorrowers(request->borrower().worker_id(), added, removed, lent, lent_received,
-                                    &request->borrower());
+                                    &request->borrower(), lender, lenders);
     call->Done(grpc::Status::OK);
     return call;
   }
@@ -494,6 +548,16 @@ class CoreWorkerServer::Service : public RawService {
       return call;
     }
     call->reply.set_attempted(receiver_ != nullptr && receiver_->Cancel(call->request.task_id()));
+    call->Done(grpc::Status::OK);
+    return call;
+  }
+
+  grpc::ServerUnaryReactor* GetObjectRefs(grpc::CallbackServerContext* /*ctx*/, const grpc::ByteBuffer* in,
+                                          grpc::ByteBuffer* out) override {
+    auto* call = new UnaryCall<rpc::GetObjectRefsRequest, rpc::GetObjectRefsReply>(out);
+    if (!call->Parse(in, "GetObjectRefs")) return call;
+    if (Rejected(call, CheckGetObjectRefs(call->request))) return call;
+    FillObjectRefs(w_, call->request, &call->reply);
     call->Done(grpc::Status::OK);
     return call;
   }

@@ -5,6 +5,11 @@
 
 namespace polyray::core {
 
+const ReferenceCounter::Extra& ReferenceCounter::ExtraOf(const Ref& r) {
+  static const Extra none;  // what a ref without its rarely needed containers reads as (lean refs)
+  return r.extra ? *r.extra : none;
+}
+
 void ReferenceCounter::Run(Actions& actions) {
   for (auto& a : actions) a();
 }
@@ -23,7 +28,7 @@ void ReferenceCounter::SetContains(const std::string& oid, const std::vector<std
     auto inner = refs_.find(c);
     if (inner != refs_.end() && inner->second.owned) {
       inner->second.contained_in++;
-      it->second.contains.push_back(c);
+      it->second.More().contains.push_back(c);
     }
   }
 }
@@ -38,7 +43,7 @@ void ReferenceCounter::AddLocation(const std::string& oid, const std::string& no
   std::lock_guard<std::mutex> lock(mu_);
   auto it = refs_.find(oid);
   if (it == refs_.end() || !it->second.owned || node_id.empty() || node_id == it->second.in_store_node) return;
-  auto& copies = it->second.copies;
+  auto& copies = it->second.More().copies;
   if (std::find(copies.begin(), copies.end(), node_id) == copies.end()) copies.push_back(node_id);
 }
 
@@ -48,10 +53,41 @@ std::vector<std::string> ReferenceCounter::Locations(const std::string& oid) con
   auto it = refs_.find(oid);
   if (it == refs_.end()) return out;
   if (!it->second.in_store_node.empty()) out.push_back(it->second.in_store_node);
-  for (const auto& n : it->second.copies) {
+  for (const auto& n : ExtraOf(it->second).copies) {
     if (n != it->second.in_store_node) out.push_back(n);
   }
   return out;
+}
+
+size_t ReferenceCounter::Listing(const std::string& after, size_t limit, std::vector<RefRow>* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<const std::string*> ids;
+  for (const auto& [oid, r] : refs_) {
+    if (oid > after) ids.push_back(&oid);
+  }
+  size_t n = std::min(limit, ids.size());
+  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(),
+                    [](const std::string* a, const std::string* b) { return *a < *b; });
+  for (size_t i = 0; i < n; ++i) {
+    const Ref& r = refs_.at(*ids[i]);
+    const Extra& x = ExtraOf(r);
+    RefRow row;
+    row.oid = *ids[i];
+    row.owned = r.owned;
+    if (!r.owned) row.owner = x.owner;
+    row.local = r.local;
+    row.submitted = r.submitted;
+    row.borrowers.assign(x.borrowers.begin(), x.borrowers.end());
+    std::sort(row.borrowers.begin(), row.borrowers.end());
+    row.contained_in = r.contained_in;
+    for (const auto& l : x.lent) row.lent += l.n;
+    if (!r.in_store_node.empty()) row.locations.push_back(r.in_store_node);
+    for (const auto& node : x.copies) {
+      if (node != r.in_store_node) row.locations.push_back(node);
+    }
+    out->push_back(std::move(row));
+  }
+  return refs_.size();
 }
 
 bool ReferenceCounter::IsOwned(const std::string& oid) const {
@@ -68,7 +104,7 @@ void ReferenceCounter::AddLocal(const std::string& oid, const rpc::Address* owne
     if (it == refs_.end()) {
       Ref r;
       r.owned = owner == nullptr;
-      if (owner) r.owner = *owner;
+      if (owner) r.More().owner = *owner;
       it = refs_.emplace(oid, std::move(r)).first;
     }
     Ref& r = it->second;
@@ -124,23 +160,56 @@ void ReferenceCounter::AddLent(const std::vector<std::string>& oids, const std::
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& oid : oids) {
       auto it = refs_.find(oid);
-      if (it != refs_.end() && it->second.owned) Lend(it->second, caller, caller_address, actions);
+      if (it != refs_.end() && it->second.owned) AddLend(it->second, caller, caller_address, nullptr, actions);
     }
   }
   Run(actions);
 }
 
-void ReferenceCounter::Lend(Ref& r, const std::string& caller, const rpc::Address* address, Actions& actions) {
-  if (r.lent[caller]++ == 0 && !caller.empty()) Hold(caller, address, actions);
+void ReferenceCounter::AddLend(Ref& r, const std::string& caller, const rpc::Address* address,
+                               const rpc::Address* lender, Actions& actions) {
+  const std::string& lender_id = lender != nullptr ? lender->worker_id() : std::string();
+  auto& lent = r.More().lent;
+  for (auto& l : lent) {
+    if (l.caller == caller && l.lender == lender_id) {
+      l.n++;
+      return;
+    }
+  }
+  lent.push_back(Lend{caller, lender_id, 1});
+  if (!caller.empty()) Hold(caller, address, actions);
+  if (!lender_id.empty()) Hold(lender_id, lender, actions);
 }
 
-void ReferenceCounter::Unlend(Ref& r, const std::string& caller) {
-  auto it = r.lent.find(caller);
-  if (it == r.lent.end()) return;
-  if (--it->second == 0) {
-    r.lent.erase(it);
-    if (!caller.empty()) Unhold(caller);
+void ReferenceCounter::Unlend(Ref& r, size_t i) {
+  auto& lent = r.extra->lent;  // an index into it was found: it exists
+  if (--lent[i].n > 0) return;
+  Lend gone = std::move(lent[i]);
+  lent.erase(lent.begin() + static_cast<std::ptrdiff_t>(i));
+  UnholdPair(gone, "");
+}
+
+void ReferenceCounter::UnholdPair(const Lend& l, const std::string& gone) {
+  if (!l.caller.empty() && l.caller != gone) Unhold(l.caller);
+  if (!l.lender.empty() && l.lender != gone) Unhold(l.lender);
+}
+
+int ReferenceCounter::AckIndex(const Ref& r, const std::string& caller, const std::string& lender) {
+  // That lender's lend; else one made without naming a lender (the owner's
+  // own, an older executor's); for an acknowledgement naming no lender, any
+  // of the caller's.
+  int unnamed = -1;
+  int any = -1;
+  const auto& lent = ExtraOf(r).lent;
+  for (size_t i = 0; i < lent.size(); ++i) {
+    const Lend& l = lent[i];
+    if (l.caller != caller) continue;
+    if (l.lender == lender) return static_cast<int>(i);
+    if (l.lender.empty() && unnamed < 0) unnamed = static_cast<int>(i);
+    if (any < 0) any = static_cast<int>(i);
   }
+  if (unnamed >= 0) return unnamed;
+  return lender.empty() ? any : -1;
 }
 
 void ReferenceCounter::Hold(const std::string& holder, const rpc::Address* address, Actions& actions) {
@@ -178,8 +247,16 @@ void ReferenceCounter::DropBorrower(const std::string& borrower) {
     holders_.erase(borrower);
     std::vector<std::string> hit;
     for (auto& [oid, r] : refs_) {
-      bool h = r.borrowers.erase(borrower) > 0;
-      h = r.lent.erase(borrower) > 0 || h;
+      if (!r.extra) continue;
+      auto& lent = r.extra->lent;
+      bool h = r.extra->borrowers.erase(borrower) > 0;
+      for (size_t i = lent.size(); i-- > 0;) {
+        const Lend& l = lent[i];
+        if (l.caller != borrower && l.lender != borrower) continue;
+        UnholdPair(l, borrower);
+        lent.erase(lent.begin() + static_cast<std::ptrdiff_t>(i));
+        h = true;
+      }
       if (h) hit.push_back(oid);
     }
     for (const auto& oid : hit) Release(oid, actions);
@@ -190,32 +267,37 @@ void ReferenceCounter::DropBorrower(const std::string& borrower) {
 void ReferenceCounter::UpdateBorrowers(const std::string& borrower, const std::vector<std::string>& added,
                                        const std::vector<std::string>& removed, const std::vector<std::string>& lent,
                                        const std::vector<std::string>& lent_received,
-                                       const rpc::Address* borrower_address) {
+                                       const rpc::Address* borrower_address, const rpc::Address* lender,
+                                       const std::vector<std::string>& lent_received_lenders) {
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& oid : added) {
       auto it = refs_.find(oid);
       if (it != refs_.end() && it->second.owned) {
-        if (it->second.borrowers.insert(borrower).second) Hold(borrower, borrower_address, actions);
-        Unlend(it->second, "");
+        if (it->second.More().borrowers.insert(borrower).second) Hold(borrower, borrower_address, actions);
+        int i = AckIndex(it->second, "", "");  // a caller that does not acknowledge: its first "added"
+        if (i >= 0) Unlend(it->second, static_cast<size_t>(i));
       }
     }
     for (const auto& oid : lent) {
       auto it = refs_.find(oid);
-      if (it != refs_.end() && it->second.owned) Lend(it->second, borrower, borrower_address, actions);
+      if (it != refs_.end() && it->second.owned) AddLend(it->second, borrower, borrower_address, lender, actions);
     }
     for (const auto& oid : removed) {
       auto it = refs_.find(oid);
       if (it != refs_.end() && it->second.owned) {
-        if (it->second.borrowers.erase(borrower) > 0) Unhold(borrower);
+        if (it->second.extra && it->second.extra->borrowers.erase(borrower) > 0) Unhold(borrower);
         Release(oid, actions);
       }
     }
-    for (const auto& oid : lent_received) {
+    for (size_t k = 0; k < lent_received.size(); ++k) {
+      const std::string& oid = lent_received[k];
       auto it = refs_.find(oid);
       if (it != refs_.end() && it->second.owned) {
-        Unlend(it->second, borrower);
+        int i = AckIndex(it->second, borrower, k < lent_received_lenders.size() ? lent_received_lenders[k] : "");
+        if (i < 0) continue;
+        Unlend(it->second, static_cast<size_t>(i));
         Release(oid, actions);
       }
     }
@@ -224,7 +306,7 @@ void ReferenceCounter::UpdateBorrowers(const std::string& borrower, const std::v
 }
 
 void ReferenceCounter::AckReturned(const google::protobuf::RepeatedPtrField<rpc::ObjectRef>& nested,
-                                   const std::string& self_id) {
+                                   const std::string& self_id, const std::string& lender) {
   std::vector<std::string> mine;
   std::vector<std::pair<rpc::Address, std::vector<std::string>>> others;  // few owners: a list
   for (const auto& r : nested) {
@@ -240,9 +322,11 @@ void ReferenceCounter::AckReturned(const google::protobuf::RepeatedPtrField<rpc:
     }
     it->second.push_back(r.object_id());
   }
-  if (!mine.empty()) UpdateBorrowers(self_id, {}, {}, {}, mine);
+  if (!mine.empty()) {
+    UpdateBorrowers(self_id, {}, {}, {}, mine, nullptr, nullptr, std::vector<std::string>(mine.size(), lender));
+  }
   if (listener_.lent_received) {
-    for (auto& [owner, oids] : others) listener_.lent_received(owner, std::move(oids));
+    for (auto& [owner, oids] : others) listener_.lent_received(owner, std::move(oids), lender);
   }
 }
 
@@ -255,12 +339,12 @@ void ReferenceCounter::Release(const std::string& oid, Actions& actions) {
     if (listener_.free) {
       std::vector<std::string> nodes;
       if (!r.in_store_node.empty()) nodes.push_back(r.in_store_node);
-      for (auto& n : r.copies) {
-        if (n != r.in_store_node) nodes.push_back(std::move(n));
+      for (auto& n : ExtraOf(r).copies) {
+        if (n != r.in_store_node) nodes.push_back(n);
       }
       actions.push_back([this, oid, nodes = std::move(nodes)] { listener_.free(oid, nodes); });
     }
-    for (const auto& c : r.contains) {
+    for (const auto& c : ExtraOf(r).contains) {
       auto inner = refs_.find(c);
       if (inner != refs_.end()) {
         inner->second.contained_in--;
@@ -268,7 +352,7 @@ void ReferenceCounter::Release(const std::string& oid, Actions& actions) {
       }
     }
   } else if (r.registered && listener_.borrow_changed) {
-    actions.push_back([this, oid, owner = r.owner] { listener_.borrow_changed(owner, {}, {oid}); });
+    actions.push_back([this, oid, owner = ExtraOf(r).owner] { listener_.borrow_changed(owner, {}, {oid}); });
   }
 }
 
@@ -278,7 +362,7 @@ std::vector<std::pair<std::string, std::string>> ReferenceCounter::OwnedInStore(
   for (const auto& [oid, r] : refs_) {
     if (!r.owned) continue;
     if (!r.in_store_node.empty()) out.emplace_back(oid, r.in_store_node);
-    for (const auto& n : r.copies) {
+    for (const auto& n : ExtraOf(r).copies) {
       if (n != r.in_store_node) out.emplace_back(oid, n);
     }
   }

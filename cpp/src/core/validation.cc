@@ -171,6 +171,10 @@ std::string CheckPush(const rpc::PushTasksRequest& request) {
   return Count(request.tasks_size(), "PushTasksRequest.tasks", kLimitsMaxTasksPerPush);
 }
 
+std::string CheckGetObjectRefs(const rpc::GetObjectRefsRequest& r) {
+  return CheckId(r.page_token(), "GetObjectRefsRequest.page_token", kIdsObjectBytes, true);
+}
+
 std::string CheckBorrows(const rpc::UpdateBorrowsRequest& r) {
   std::string e;
   if (!(e = Address(r.borrower(), "UpdateBorrowsRequest.borrower")).empty()) return e;

@@ -28,6 +28,9 @@ std::string CheckId(const std::string& value, const std::string& field, size_t s
 /// An UpdateBorrowsRequest: the borrower's worker id and every object id.
 std::string CheckBorrows(const rpc::UpdateBorrowsRequest& request);
 
+/// A GetObjectRefs request (the state API): the page token is empty or an object id.
+std::string CheckGetObjectRefs(const rpc::GetObjectRefsRequest& request);
+
 /// The error result of a task that failed its check (TaskAddressable holds):
 /// every return a RUNTIME_ERROR naming the field.
 rpc::TaskResult InvalidTaskResult(const rpc::TaskSpec& spec, const std::string& problem, const std::string& worker);
