@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import os
+import signal
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 
-from polyray.core import reference_counter
 from polyray.core.connections import Connections
 from polyray.core.io_loop import IoLoop
 from polyray.core.rpc import RPC_TIMEOUT
@@ -44,9 +45,17 @@ from polyray.protocol import runtime_spec as spec
 #: UpdateBorrows calls open at once across owners (one per owner at most).
 MAX_UPDATES_IN_FLIGHT = spec.FANOUT_MAX_BORROW_UPDATES_IN_FLIGHT
 
+#: Test hook (tests/chaos/test_lender_death.py; docs/ownership.md, Deaths): with
+#: ``POLYRAY_TEST_KILL_AFTER_LEND=1`` a process SIGKILLs itself as soon as an owner
+#: answered a lend it made for a caller, i.e. after the lend landed and before the
+#: task's result can leave. Never set outside tests.
+KILL_AFTER_LEND = os.environ.get("POLYRAY_TEST_KILL_AFTER_LEND") == "1"
+
 
 #: The kinds of update: the first two keep an object alive ("holds"), the last two let go.
 ADDED, LENT, REMOVED, ACKED = "added", "lent", "removed", "acked"
+#: In a call taken from the queue: the lender of each acknowledgement (parallel to ACKED).
+LENDERS = "lenders"
 _HOLDS = (ADDED, LENT)
 
 
@@ -59,6 +68,8 @@ class BorrowQueue:
     and must wait for earlier holds; ``answered`` records a call's reply.
     A key is (owner worker id, b"") for this process's own updates, and
     (owner worker id, caller worker id) for lends made on a caller's behalf.
+    An acknowledgement carries the lender it acknowledges (``decide(...,
+    lender=)``; ``take`` gives them under LENDERS, in the order of ACKED).
     ``ordered=False`` is the rule before the protocol (every queued update of
     an owner goes at once, whatever other owners were told): the property
     tests show it frees held objects.
@@ -73,17 +84,20 @@ class BorrowQueue:
         self.busy: set[Any] = set()                # keys with a call open
 
     def decide(self, key: Any, added: list | tuple = (), removed: list | tuple = (),
-               lent: list | tuple = (), acked: list | tuple = ()) -> None:
+               lent: list | tuple = (), acked: list | tuple = (), lender: bytes = b"") -> None:
         q = self._queues.get(key)
         if q is None:
             q = self._queues[key] = deque()
-        for kind, oids in ((ADDED, added), (LENT, lent), (REMOVED, removed), (ACKED, acked)):
+        for kind, oids in ((ADDED, added), (LENT, lent), (REMOVED, removed)):
             holds = kind in _HOLDS
             for oid in oids:
                 self._seq += 1
                 q.append((self._seq, kind, oid))
                 if holds:
                     heapq.heappush(self._unacked, self._seq)
+        for oid in acked:
+            self._seq += 1
+            q.append((self._seq, ACKED, (oid, lender)))
         if not q:
             del self._queues[key]  # nothing decided: no empty queue to wait on
 
@@ -102,12 +116,16 @@ class BorrowQueue:
         q = self._queues.get(key)
         if not q or key in self.busy:
             return None
-        out: dict[str, list] = {ADDED: [], LENT: [], REMOVED: [], ACKED: []}
+        out: dict[str, list] = {ADDED: [], LENT: [], REMOVED: [], ACKED: [], LENDERS: []}
         seqs: list[int] = []
         if not self.ordered:
             while q:
                 seq, kind, oid = q.popleft()
-                out[kind].append(oid)
+                if kind == ACKED:
+                    out[ACKED].append(oid[0])
+                    out[LENDERS].append(oid[1])
+                else:
+                    out[kind].append(oid)
                 if kind in _HOLDS:
                     seqs.append(seq)
         elif q[0][1] in _HOLDS:
@@ -121,7 +139,11 @@ class BorrowQueue:
             n = 0
             while q and q[0][1] not in _HOLDS and q[0][0] < oldest:
                 _, kind, oid = q.popleft()
-                out[kind].append(oid)
+                if kind == ACKED:
+                    out[ACKED].append(oid[0])
+                    out[LENDERS].append(oid[1])
+                else:
+                    out[kind].append(oid)
                 n += 1
             if not n:
                 return None  # an earlier hold is still on its way somewhere
@@ -154,7 +176,7 @@ class BorrowTracker:
         # Told (on the loop) which borrowed objects are no longer held here,
         # so what was fetched about them is dropped off the user's thread.
         self._on_released = on_released
-        self._queue = BorrowQueue(ordered=not reference_counter.LEGACY)
+        self._queue = BorrowQueue()
         self._owners: dict[tuple, pb.Address] = {}
         self._borrowers: dict[tuple, pb.Address] = {}   # keys of lends made on a caller's behalf
         self._kick: asyncio.Future | None = None
@@ -167,25 +189,27 @@ class BorrowTracker:
         self.changed = False
 
     def on_borrow_change(self, owner: pb.Address, added: list, removed: list, lent: list | tuple = (),
-                         acked: list | tuple = (), borrower: pb.Address | None = None) -> None:
+                         acked: list | tuple = (), borrower: pb.Address | None = None,
+                         lender: bytes = b"") -> None:
         """The ReferenceCounter's decision (any thread): tell ``owner``.
 
         ``lent`` (with ``borrower``, a caller): refs travelling to that caller
-        in a return; ``acked``: lends to this process it acknowledges."""
+        in a return (sent naming this process as their lender); ``acked``:
+        lends to this process it acknowledges, made by ``lender``."""
         if self._ctx.shutting_down:
             return
         self.changed = True
-        self._io.call_soon(self._decide, owner, added, removed, lent, acked, borrower)
+        self._io.call_soon(self._decide, owner, added, removed, lent, acked, borrower, lender)
 
     def _decide(self, owner: pb.Address, added: list, removed: list, lent: list | tuple,
-                acked: list | tuple, borrower: pb.Address | None) -> None:
+                acked: list | tuple, borrower: pb.Address | None, lender: bytes = b"") -> None:
         if removed:
             self._on_released(removed)
         key = (owner.worker_id, borrower.worker_id if borrower is not None else b"")
         self._owners[key] = owner
         if borrower is not None:
             self._borrowers[key] = borrower
-        self._queue.decide(key, added, removed, lent, acked)
+        self._queue.decide(key, added, removed, lent, acked, lender)
         if self._kick is None:
             # Decisions made in the same loop turn go out together.
             self._kick = asyncio.ensure_future(self._pump_soon())
@@ -208,7 +232,9 @@ class BorrowTracker:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             request = cw.UpdateBorrowsRequest(borrower=self._borrowers.get(key, self._ctx.address),
                                               added=kinds[ADDED], removed=kinds[REMOVED], lent=kinds[LENT],
-                                              lent_received=kinds[ACKED])
+                                              lent_received=kinds[ACKED], lent_received_lenders=kinds[LENDERS])
+            if kinds[LENT]:
+                request.lender.CopyFrom(self._ctx.address)  # this process lends, on the caller's behalf
             asyncio.ensure_future(self._send_one(key, request, seqs))
         if queue.idle() and self._kick is None:
             waiters, self._idle_waiters = self._idle_waiters, []
@@ -221,6 +247,9 @@ class BorrowTracker:
             await self._connections.worker(self._owners[key]).UpdateBorrows(request, timeout=RPC_TIMEOUT)
         except grpc.aio.AioRpcError:
             pass  # the owner is gone: nothing to keep alive there
+        else:
+            if KILL_AFTER_LEND and request.lent:
+                os.kill(os.getpid(), signal.SIGKILL)
         finally:
             self.in_flight -= 1
             self._queue.answered(key, seqs)

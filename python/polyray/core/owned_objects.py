@@ -172,7 +172,7 @@ class OwnedObjects:
                 if r.HasField("in_store_node") and r.in_store_node:
                     self.queue_free(r.object_id, [r.in_store_node])
                 if r.nested_refs:
-                    refs.ack_returned(list(r.nested_refs), self._ctx.worker_id)
+                    refs.ack_returned(list(r.nested_refs), self._ctx.worker_id, r.lender)
                 continue
             if r.HasField("value"):
                 self._memory_store.set(r.object_id, envelope=r.value, size=r.size,
@@ -184,7 +184,7 @@ class OwnedObjects:
                 stored.append(r.object_id)
             if r.nested_refs:
                 # Our own holds are taken (and their adds decided): release the lends (reference protocol).
-                refs.ack_returned(list(r.nested_refs), self._ctx.worker_id)
+                refs.ack_returned(list(r.nested_refs), self._ctx.worker_id, r.lender)
         if self.recovery is not None:
             self.recovery.on_finished(spec, None)
         if stored and spec.type == pb.NORMAL_TASK and self.lineage.max_bytes > 0:

@@ -57,18 +57,21 @@ class ReturnEncoder:
         for i, v in enumerate(values, start=1):
             oid = return_id(spec.task_id, i)
             enc = self._codec.encode(v, target, f"return value {i - 1}" if n > 1 else "return value")
+            lender = b""
             if enc.nested_refs:
-                # Held for the caller until it acknowledges (docs/ownership.md, "The reference protocol").
+                # Held for the caller until it acknowledges (docs/ownership.md, "The reference protocol");
+                # the caller names this process (the lender) when it does.
                 self._references.lend(enc.nested_refs, spec.caller, worker_id, True)
+                lender = worker_id
             if travels_inline(enc.size):
                 out.append(pb.ReturnObject(object_id=oid, value=enc.to_proto(), size=enc.size,
-                                           nested_refs=enc.nested_refs))
+                                           nested_refs=enc.nested_refs, lender=lender))
             else:
                 pinned = self._owned.put_in_store(oid, enc, spec.caller, wait=True)
                 if pinned is not None:
                     pins.append(pinned)
                 out.append(pb.ReturnObject(object_id=oid, in_store_node=self._ctx.node_id, size=enc.size,
-                                           nested_refs=enc.nested_refs))
+                                           nested_refs=enc.nested_refs, lender=lender))
         if pins:
             # The result names the store copies only once the raylet pins them
             # (all of this task's in one call): a worker dying after its reply

@@ -49,7 +49,7 @@ ID_SIZES: dict[str, int] = {
     "placement_group_id": PLACEMENT_GROUP, "object_id": OBJECT, "object_ids": OBJECT,
     "node_id": NODE, "in_store_node": NODE, "locations": NODE, "bundle_nodes": NODE,
     "worker_id": WORKER, "caller_worker_id": WORKER, "owner_worker_id": WORKER,
-    "added": OBJECT, "removed": OBJECT,
+    "added": OBJECT, "removed": OBJECT, "lender": WORKER, "lent_received_lenders": WORKER,
 }
 _TASK_TYPES = frozenset(pb.TaskType.DESCRIPTOR.values_by_number)
 _LANGUAGES = frozenset(pb.Language.DESCRIPTOR.values_by_number)

@@ -130,3 +130,74 @@ def test_own_lends_are_not_asked_about(loop):
     loop.call(o.rc.lend, [pb.ObjectRef(object_id=b"x", owner=addr(SELF))], addr(SELF), SELF, True)
     loop.advance(s=2.0)
     assert o.gcs.asked == [], "only this process holds: nothing to ask"
+
+
+def test_a_dead_lenders_unacknowledged_lends_are_released_after_the_grace(loop):
+    """Two executors lend x to a live caller (a return carrying x each); the caller
+    acknowledges the one whose result it got, naming its lender; the other died
+    before its result left: its lend goes with it, two watch rounds later."""
+    o = Owner(loop)
+    rc = o.rc
+    rc.add_owned(b"x")
+    loop.call(lambda: rc.update_borrowers(CALLER, [], [], [b"x"], address=addr(CALLER), lender=addr(DEAD)))
+    loop.call(lambda: rc.update_borrowers(CALLER, [], [], [b"x"], address=addr(CALLER), lender=addr(ALIVE)))
+    assert {w for w, _ in rc.holders()} == {CALLER, DEAD, ALIVE}, "the caller and both lenders are watched"
+    # The result that arrived is acknowledged, naming its lender.
+    loop.call(lambda: rc.update_borrowers(CALLER, [], [], acked=[b"x"], acked_lenders=[ALIVE]))
+    assert {w for w, _ in rc.holders()} == {CALLER, DEAD}
+    assert rc.snapshot(b"x")["lent"] == 1
+    loop.advance(s=1.0)
+    o.gcs.dead.add(DEAD)
+    loop.advance(s=1.0)
+    assert o.freed == [], "dead in one round: a grace of one more for an acknowledgement in flight"
+    loop.advance(s=1.0)
+    assert o.freed == [b"x"]
+    assert rc.holders() == []
+
+
+def test_an_acknowledgement_releases_the_lend_of_the_lender_it_names():
+    rc = ReferenceCounter(lambda oid, node: None, lambda *a, **k: None)
+    rc.add_owned(b"g")
+    rc.add_local(b"g", None)
+    rc.update_borrowers(CALLER, [], [], [b"g"], lender=addr(DEAD))   # the first attempt's executor
+    rc.update_borrowers(CALLER, [], [], [b"g"], lender=addr(ALIVE))  # the retry's
+    rc.remove_local(b"g")
+    rc.update_borrowers(CALLER, [], [], acked=[b"g"], acked_lenders=[ALIVE])
+    rc.update_borrowers(CALLER, [], [], acked=[b"g"], acked_lenders=[ALIVE])  # a duplicate: nothing of ALIVE's left
+    rc.drop_borrower(ALIVE)  # it dies after its result was acknowledged: nothing to release
+    assert rc.snapshot(b"g")["lent"] == 1
+    rc.drop_borrower(DEAD)
+    assert rc.snapshot(b"g") is None and rc.holders() == []
+
+
+def test_an_own_lend_is_acknowledged_by_the_executors_name():
+    freed: list[bytes] = []
+    rc = ReferenceCounter(lambda oid, node: freed.append(oid), lambda *a, **k: None)
+    rc.add_owned(b"g")
+    rc.add_local(b"g", None)
+    rc.lend([pb.ObjectRef(object_id=b"g", owner=addr(SELF))], addr(CALLER), SELF, True)
+    rc.remove_local(b"g")
+    rc.update_borrowers(CALLER, [], [], acked=[b"g"], acked_lenders=[SELF])
+    assert freed == [b"g"] and rc.holders() == []
+
+
+def test_a_lend_naming_no_lender_is_kept_when_an_executor_dies():
+    """An older executor's lend (no lender): kept until the caller acknowledges or dies."""
+    rc = ReferenceCounter(lambda oid, node: None, lambda *a, **k: None)
+    rc.add_owned(b"x")
+    rc.update_borrowers(CALLER, [], [], [b"x"], address=addr(CALLER))
+    rc.drop_borrower(DEAD)
+    assert rc.snapshot(b"x")["lent"] == 1
+    rc.update_borrowers(CALLER, [], [], acked=[b"x"], acked_lenders=[DEAD])
+    assert rc.snapshot(b"x") is None
+
+
+def test_the_tracker_names_the_lender_of_lends_and_of_acknowledgements():
+    from polyray.core.borrow_tracker import ACKED, LENDERS, BorrowQueue
+    q = BorrowQueue()
+    q.decide((b"o", b""), acked=[b"a"], lender=CALLER)
+    q.decide((b"o", b""), removed=[b"r"], acked=[b"b"], lender=DEAD)
+    call = q.take((b"o", b""))
+    assert call is not None
+    kinds, _ = call
+    assert kinds[ACKED] == [b"a", b"b"] and kinds[LENDERS] == [CALLER, DEAD] and kinds["removed"] == [b"r"]

@@ -72,9 +72,10 @@ class Proc:
             self.drop(ref)
 
     def _on_borrow_change(self, owner: pb.Address, added: list, removed: list, lent: list | tuple = (),
-                          acked: list | tuple = (), borrower: pb.Address | None = None) -> None:
+                          acked: list | tuple = (), borrower: pb.Address | None = None,
+                          lender: bytes = b"") -> None:
         key = (owner.worker_id, borrower.worker_id if borrower is not None else b"")
-        self.queue.decide(key, added, removed, lent, acked)
+        self.queue.decide(key, added, removed, lent, acked, lender)
         self.net.pump(self)
 
     # -- refs ------------------------------------------------------------------------
@@ -106,9 +107,12 @@ class Proc:
 class Net:
     """The fake network: FIFO channels, delivered in a random order."""
 
-    def __init__(self, rng: random.Random, ordered: bool, lends: bool = True) -> None:
+    def __init__(self, rng: random.Random, ordered: bool, lends: bool = True, lenders: bool = True) -> None:
         self.rng = rng
         self.lends = lends
+        # Lends name their lender (UpdateBorrows.lender, ReturnObject.lender); off:
+        # the protocol before (lends kept per (object, caller) alone).
+        self.lenders = lenders
         self.procs = [Proc(self, i, ordered) for i in range(N_PROCS)]
         self.by_wid = {p.wid: p for p in self.procs}
         self.channels: dict[tuple, deque] = {}
@@ -140,8 +144,10 @@ class Net:
         kind = key[2]
         if kind == "borrow":
             key, kinds, seqs = payload
+            lender = src.address if key[1] and kinds["lent"] and self.lenders else None
             dst.rc.update_borrowers(key[1] or src.wid, kinds["added"], kinds["removed"], kinds["lent"],
-                                    kinds["acked"])
+                                    kinds["acked"], lender=lender,
+                                    acked_lenders=kinds["lenders"] if self.lenders else ())
             self.send(dst, src, "borrow_ack", (key, seqs))
         elif kind == "borrow_ack":
             key, seqs = payload
@@ -161,7 +167,7 @@ class Net:
             executor = item[0]
             if executor.queue.idle():
                 self.results_waiting.remove(item)
-                self.send(executor, item[1], "result", item[2:])
+                self.send(executor, item[1], "result", (*item[2:], executor.wid))
                 sent = True
         return sent
 
@@ -204,12 +210,12 @@ class Net:
             q.drop(r)
         self.results_waiting.append((q, caller, ret_id, nested, arg_ids))
 
-    def complete(self, caller: Proc, ret_id: bytes, nested: list, arg_ids: list) -> None:
+    def complete(self, caller: Proc, ret_id: bytes, nested: list, arg_ids: list, lender: bytes = b"") -> None:
         if caller.rc.is_owned(ret_id):
             caller.values[ret_id] = list(nested)
             caller.holds[ret_id] = [caller.ref(*r) for r in nested]
         if self.lends and nested:
-            caller.rc.ack_returned([self.proto(r) for r in nested], caller.wid)
+            caller.rc.ack_returned([self.proto(r) for r in nested], caller.wid, lender if self.lenders else b"")
         caller.rc.remove_submitted(arg_ids)
 
     # -- gets ----------------------------------------------------------------------
@@ -348,6 +354,7 @@ def test_the_tracker_sends_lends_with_the_caller_as_borrower_before_it_lets_go()
     assert len(stub.borrows) == 1
     lend = stub.borrows[0].request
     assert lend.borrower.port == 3 and list(lend.lent) == [oid(1)] and not lend.removed
+    assert lend.lender.port == 9999, "a lend names its lender: this process"
     stub.borrows[0].answer(cw.UpdateBorrowsReply())
     h.loop.settle()
     assert len(stub.borrows) == 2
