@@ -1,7 +1,9 @@
 """The REST state API under Ray's paths, over ``polyray.util.state``.
 
-``GET /api/v0/<kind>`` for nodes, actors, tasks, jobs, placement_groups,
-workers; ``GET /api/v0/tasks/summarize`` and ``/api/v0/actors/summarize``.
+``GET /api/v0/<kind>`` for nodes, actors, tasks, objects, jobs,
+placement_groups, workers; ``GET /api/v0/tasks/summarize``,
+``/api/v0/actors/summarize`` and ``/api/v0/objects/summarize`` (objects add
+Ray's ``partial_failure_warning``: processes that did not answer in time).
 Query parameters as Ray's: ``filter_keys``, ``filter_predicates`` (``=`` or
 ``!=``), ``filter_values`` (repeated, matched by position), ``limit``
 (default 100, capped at ``state.MAX_LIMIT``), ``detail``; polyray adds
@@ -22,9 +24,10 @@ from polyray.util import state
 
 KINDS: dict[str, Callable[..., list[dict]]] = {
     "nodes": state.list_nodes, "actors": state.list_actors, "tasks": state.list_tasks, "jobs": state.list_jobs,
-    "placement_groups": state.list_placement_groups, "workers": state.list_workers,
+    "placement_groups": state.list_placement_groups, "workers": state.list_workers, "objects": state.list_objects,
 }
-SUMMARIES: dict[str, Callable[..., dict]] = {"tasks": state.summarize_tasks, "actors": state.summarize_actors}
+SUMMARIES: dict[str, Callable[..., dict]] = {"tasks": state.summarize_tasks, "actors": state.summarize_actors,
+                                             "objects": state.summarize_objects}
 
 
 def parse_filters(q: Any) -> list[state.Filter]:
@@ -69,11 +72,26 @@ def list_page(address: str, kind: str, q: Any) -> dict:
     offset = _int(q, "offset", 0, 0)
     detail = q.get("detail", "").lower() in ("1", "true", "yes")
     want = min(offset + limit, state.MAX_LIMIT)
-    rows = KINDS[kind](address, filters=filters, limit=want, detail=detail) if offset < want else []
+    warning = ""
+    if kind == "objects":
+        rows, warning = _object_rows(address, filters, want, detail) if offset < want else ([], "")
+    else:
+        rows = KINDS[kind](address, filters=filters, limit=want, detail=detail) if offset < want else []
     page = rows[offset:offset + limit]
     more = len(rows) == want and offset + limit < state.MAX_LIMIT
-    return {"total": len(rows), "truncated": more, "num_after_truncation": len(page), "offset": offset,
-            "next_offset": offset + len(page) if more else None, "result": page}
+    out = {"total": len(rows), "truncated": more, "num_after_truncation": len(page), "offset": offset,
+           "next_offset": offset + len(page) if more else None, "result": page}
+    if kind == "objects":
+        out["partial_failure_warning"] = warning  # Ray's field: processes that did not answer in time
+    return out
+
+
+def _object_rows(address: str, filters: list[state.Filter], want: int, detail: bool) -> tuple[list[dict], str]:
+    listing = state.query_objects(address, limit=state.MAX_LIMIT if filters else want)
+    rows = [r for r in listing.rows if state._matches(r, filters)][:want]
+    if not detail:
+        rows = [{k: r[k] for k in state.OBJECT_COLUMNS} for r in rows]
+    return rows, listing.warning()
 
 
 class Rest:
