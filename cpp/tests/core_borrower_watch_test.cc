@@ -66,7 +66,7 @@ class BorrowerWatchTest : public ::testing::Test {
     ReferenceCounter::Listener l;
     l.free = [this](const std::string& oid, const std::vector<std::string>&) { freed.push_back(oid); };
     l.borrow_changed = [](const rpc::Address&, std::vector<std::string>, std::vector<std::string>) {};
-    l.lent_received = [](const rpc::Address&, std::vector<std::string>) {};
+    l.lent_received = [](const rpc::Address&, std::vector<std::string>, const std::string&) {};
     l.first_holder = [this] { watch->Start(); };
     rc = std::make_unique<ReferenceCounter>(std::move(l));
     gcs = std::make_shared<FakeGcs>();
@@ -151,6 +151,44 @@ TEST_F(BorrowerWatchTest, GcsAwayKeepsEverythingAndAsksAgain) {
   EXPECT_TRUE(freed.empty());
   Tick();
   Tick();
+  EXPECT_EQ(freed, std::vector<std::string>{x});
+}
+
+TEST_F(BorrowerWatchTest, ADeadLendersUnacknowledgedLendsAreReleasedAfterTheGrace) {
+  // Two executors lend x to a live caller (each a return carrying x); the
+  // caller acknowledges the one whose result it got, naming its lender; the
+  // other executor dies before its result left: its lend goes with it.
+  const std::string x(28, 'x');
+  rc->AddOwned(x);
+  rpc::Address caller = Addr(kCaller), dead = Addr(kDead), alive = Addr(kAlive);
+  rc->UpdateBorrowers(kCaller, {}, {}, {x}, {}, &caller, &dead);
+  rc->UpdateBorrowers(kCaller, {}, {}, {x}, {}, &caller, &alive);
+  EXPECT_EQ(rc->Holders().size(), 3u) << "the caller and both lenders are watched";
+  rc->UpdateBorrowers(kCaller, {}, {}, {}, {x}, nullptr, nullptr, {kAlive});  // the result that arrived
+  EXPECT_TRUE(freed.empty());
+  EXPECT_EQ(rc->Holders().size(), 2u) << "the acknowledged lender is no longer watched";
+  Tick();
+  gcs->dead.insert(kDead);
+  Tick();
+  EXPECT_TRUE(freed.empty()) << "dead in one round: a grace of one more for an acknowledgement in flight";
+  Tick();
+  EXPECT_EQ(freed, std::vector<std::string>{x});
+  EXPECT_TRUE(rc->Holders().empty());
+}
+
+TEST_F(BorrowerWatchTest, ALendNamingNoLenderIsKeptWhenAnExecutorDies) {
+  // The protocol before lenders (an older executor): the owner cannot tell
+  // whose lend it is, so it is kept until the caller acknowledges or dies.
+  const std::string x(28, 'x');
+  rc->AddOwned(x);
+  rpc::Address caller = Addr(kCaller), dead = Addr(kDead);
+  rc->UpdateBorrowers(kCaller, {}, {}, {x}, {}, &caller);
+  rc->UpdateBorrowers(kDead, {x}, {}, {}, {}, &dead);
+  rc->UpdateBorrowers(kDead, {}, {x});
+  gcs->dead.insert(kDead);
+  for (int i = 0; i < 4; ++i) Tick();
+  EXPECT_TRUE(freed.empty());
+  rc->UpdateBorrowers(kCaller, {}, {}, {}, {x}, nullptr, nullptr, {kDead});
   EXPECT_EQ(freed, std::vector<std::string>{x});
 }
 

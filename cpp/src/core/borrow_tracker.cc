@@ -1,7 +1,12 @@
 // BorrowTracker of borrow_tracker.h.
 #include "core/borrow_tracker.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 
 #include "core/common.h"
@@ -13,6 +18,20 @@
 #include "polyray/runtime_spec.h"
 
 namespace polyray::core {
+
+namespace {
+// Test hook (tests/chaos/test_lender_death.py; docs/ownership.md, Deaths): with
+// POLYRAY_TEST_KILL_AFTER_LEND=1 this process SIGKILLs itself as soon as an
+// owner answered a lend it made for a caller: the lend landed, the task's
+// result cannot leave. Never set outside tests.
+bool KillAfterLend() {
+  static const bool on = [] {
+    const char* v = std::getenv("POLYRAY_TEST_KILL_AFTER_LEND");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  return on;
+}
+}  // namespace
 
 void BorrowTracker::OnFree(const std::string& oid, const std::vector<std::string>& nodes) {
   w_.memory_store().Delete(oid);
@@ -80,25 +99,27 @@ void BorrowTracker::OnBorrowChanged(const rpc::Address& owner, std::vector<std::
   Decide(owner, nullptr, std::move(added), {}, std::move(removed), {});
 }
 
-void BorrowTracker::OnLentReceived(const rpc::Address& owner, std::vector<std::string> oids) {
-  Decide(owner, nullptr, {}, {}, {}, std::move(oids));
+void BorrowTracker::OnLentReceived(const rpc::Address& owner, std::vector<std::string> oids,
+                                   const std::string& lender) {
+  Decide(owner, nullptr, {}, {}, {}, std::move(oids), lender);
 }
 
-void BorrowQueue::Append(std::deque<Item>& q, Kind kind, std::vector<std::string>& oids) {
+void BorrowQueue::Append(std::deque<Item>& q, Kind kind, std::vector<std::string>& oids, const std::string& lender) {
   for (auto& oid : oids) {
     int64_t s = ++seq_;
-    q.push_back(Item{s, kind, std::move(oid)});
+    q.push_back(Item{s, kind, std::move(oid), kind == kAcked ? lender : std::string()});
     if (kind == kAdded || kind == kLent) unacked_.push(s);
   }
 }
 
 void BorrowQueue::Decide(const Key& key, std::vector<std::string> added, std::vector<std::string> lent,
-                         std::vector<std::string> removed, std::vector<std::string> acked) {
+                         std::vector<std::string> removed, std::vector<std::string> acked,
+                         const std::string& lender) {
   auto& q = queues_[key];
   Append(q, kAdded, added);
   Append(q, kLent, lent);
   Append(q, kRemoved, removed);
-  Append(q, kAcked, acked);
+  Append(q, kAcked, acked, lender);
   if (q.empty()) queues_.erase(key);
 }
 
@@ -141,6 +162,7 @@ bool BorrowQueue::Take(const Key& key, rpc::UpdateBorrowsRequest* req, std::vect
         req->add_removed(std::move(i.oid));
       } else {
         req->add_lent_received(std::move(i.oid));
+        req->add_lent_received_lenders(std::move(i.lender));
       }
       q.pop_front();
       n++;
@@ -159,14 +181,14 @@ void BorrowQueue::Answered(const Key& key, const std::vector<int64_t>& seqs) {
 
 void BorrowTracker::Decide(const rpc::Address& owner, const rpc::Address* borrower, std::vector<std::string> added,
                            std::vector<std::string> lent, std::vector<std::string> removed,
-                           std::vector<std::string> acked) {
+                           std::vector<std::string> acked, const std::string& lender) {
   if (w_.shutting_down()) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     Key key{owner.worker_id(), borrower ? borrower->worker_id() : std::string()};
     owners_[key] = owner;
     if (borrower) borrowers_[key] = *borrower;
-    queue_.Decide(key, std::move(added), std::move(lent), std::move(removed), std::move(acked));
+    queue_.Decide(key, std::move(added), std::move(lent), std::move(removed), std::move(acked), lender);
     if (borrow_flush_scheduled_) return;
     borrow_flush_scheduled_ = true;
   }
@@ -192,6 +214,7 @@ void BorrowTracker::SendBorrows() {
       if (!queue_.Take(key, &c.req, &c.seqs)) continue;
       auto b = borrowers_.find(key);
       *c.req.mutable_borrower() = b != borrowers_.end() ? b->second : w_.address();
+      if (c.req.lent_size() > 0) *c.req.mutable_lender() = w_.address();  // this process lends
       c.key = key;
       c.owner = owners_[key];
       borrow_calls_++;
@@ -201,11 +224,13 @@ void BorrowTracker::SendBorrows() {
     if (calls.empty() && Idle()) cv_.notify_all();
   }
   for (auto& c : calls) {
+    const bool lends = c.req.lent_size() > 0;
     auto stub = rpc::CoreWorkerService::NewStub(w_.channels().Get(c.owner));
     CallAsync<rpc::UpdateBorrowsReply>(
         [&stub](auto* ctx, auto* rq, auto* rp, auto cb) { stub->async()->UpdateBorrows(ctx, rq, rp, std::move(cb)); },
         std::move(c.req), kRpcTimeout,
-        [this, key = c.key, seqs = std::move(c.seqs)](const grpc::Status&, rpc::UpdateBorrowsReply&) {
+        [this, key = c.key, seqs = std::move(c.seqs), lends](const grpc::Status& status, rpc::UpdateBorrowsReply&) {
+          if (lends && status.ok() && KillAfterLend()) ::kill(::getpid(), SIGKILL);
           // An owner that does not answer is gone: nothing to keep alive there.
           {
             std::lock_guard<std::mutex> lock(mu_);

@@ -44,10 +44,11 @@ class BorrowQueue {
   /// (owner worker id, borrower worker id or "").
   using Key = std::pair<std::string, std::string>;
   /// Queues updates; each gets a sequence number in decision order.
+  /// `lender`: the executor whose return carried `acked` (its worker id).
   void Decide(const Key& key, std::vector<std::string> added, std::vector<std::string> lent,
-              std::vector<std::string> removed, std::vector<std::string> acked);
-  /// The next call for `key` (its added / lent / removed / lent_received
-  /// fields) and the sequence numbers of its holds; false when the key has a
+              std::vector<std::string> removed, std::vector<std::string> acked, const std::string& lender = "");
+  /// The next call for `key` (its added / lent / removed / lent_received /
+  /// lent_received_lenders fields) and the sequence numbers of its holds; false when the key has a
   /// call open, nothing queued, or its next update lets go and an earlier
   /// hold is unanswered.
   bool Take(const Key& key, rpc::UpdateBorrowsRequest* req, std::vector<int64_t>* seqs);
@@ -65,8 +66,9 @@ class BorrowQueue {
     int64_t seq;
     Kind kind;
     std::string oid;
+    std::string lender;  // an acknowledgement's lender
   };
-  void Append(std::deque<Item>& q, Kind kind, std::vector<std::string>& oids);
+  void Append(std::deque<Item>& q, Kind kind, std::vector<std::string>& oids, const std::string& lender = "");
   int64_t OldestUnacked();
 
   std::map<Key, std::deque<Item>> queues_;
@@ -86,8 +88,9 @@ class BorrowTracker {
   /// A borrowed object got its first / lost its last local reference.
   void OnBorrowChanged(const rpc::Address& owner, std::vector<std::string> added,
                        std::vector<std::string> removed);
-  /// This process acknowledges lends of refs it received in a task's return.
-  void OnLentReceived(const rpc::Address& owner, std::vector<std::string> oids);
+  /// This process acknowledges lends of refs it received in a task's return
+  /// from `lender` (the executor's worker id; "" not known).
+  void OnLentReceived(const rpc::Address& owner, std::vector<std::string> oids, const std::string& lender = "");
   /// Refs leave inside a return value to `caller`: each is held on its behalf
   /// until it acknowledges (owned ones here, others by a lend to their owner,
   /// sent before the result). `caller` null: a caller that does not
@@ -109,7 +112,8 @@ class BorrowTracker {
   /// Sends one FreeObjects to the raylet at `target` (asynchronous).
   void SendFree(const std::string& target, std::vector<std::string> oids);
   void Decide(const rpc::Address& owner, const rpc::Address* borrower, std::vector<std::string> added,
-              std::vector<std::string> lent, std::vector<std::string> removed, std::vector<std::string> acked);
+              std::vector<std::string> lent, std::vector<std::string> removed, std::vector<std::string> acked,
+              const std::string& lender = "");
   bool Idle() const;
   void SendBorrows();
 

@@ -92,8 +92,9 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
                                    std::vector<std::string> removed) {
     borrows_->OnBorrowChanged(owner, std::move(added), std::move(removed));
   };
-  listener.lent_received = [this](const rpc::Address& owner, std::vector<std::string> oids) {
-    borrows_->OnLentReceived(owner, std::move(oids));
+  listener.lent_received = [this](const rpc::Address& owner, std::vector<std::string> oids,
+                                  const std::string& lender) {
+    borrows_->OnLentReceived(owner, std::move(oids), lender);
   };
   listener.first_holder = [this] {
     if (borrower_watch_) borrower_watch_->Start();

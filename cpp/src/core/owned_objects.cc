@@ -109,12 +109,12 @@ void OwnedObjects::CompleteTask(const rpc::TaskSpec& spec, rpc::TaskResult& resu
     if (!w_.references().IsOwned(oid)) {
       // Every reference to this return is gone already: drop it.
       if (in_store && !r.in_store_node().empty()) w_.borrows().OnFree(oid, {r.in_store_node()});
-      if (r.nested_refs_size() > 0) w_.references().AckReturned(r.nested_refs(), w_.worker_id());
+      if (r.nested_refs_size() > 0) w_.references().AckReturned(r.nested_refs(), w_.worker_id(), r.lender());
       continue;
     }
     std::vector<internal::RefPtr> nested = w_.HoldNested(r.nested_refs());
     // Our own holds are taken (their adds decided first): release the lends (reference protocol).
-    if (r.nested_refs_size() > 0) w_.references().AckReturned(r.nested_refs(), w_.worker_id());
+    if (r.nested_refs_size() > 0) w_.references().AckReturned(r.nested_refs(), w_.worker_id(), r.lender());
     if (in_store) {
       w_.references().SetInStore(oid, r.in_store_node());
       w_.memory_store().Set(oid, StoreEntry(r.in_store_node(), r.size(), std::move(nested)));
@@ -129,6 +129,10 @@ void OwnedObjects::CompleteTask(const rpc::TaskSpec& spec, rpc::TaskResult& resu
   } else {
     w_.references().RemoveSubmitted(arg_ids);
   }
+}
+
+void OwnedObjects::Retried(const rpc::TaskSpec& spec) {
+  if (TaskEvents* ev = w_.task_events()) ev->Record(rpc::PENDING_NODE, spec);
 }
 
 void OwnedObjects::FailTask(const rpc::TaskSpec& spec, const rpc::ErrorRecord& record,

@@ -248,10 +248,10 @@ void TaskReceiver::Serve() {
                            false);
     } else {
       TaskEvents* ev = w_.task_events();
-      if (ev) ev->Record(rpc::RUNNING, *item.spec);
+      TaskEvents::Token running = ev ? ev->Running(*item.spec) : 0;
       AnnounceOutputName(*item.spec);
       result = Execute(item.spec);
-      if (ev) ev->Ended(*item.spec, result);
+      if (ev) ev->Ended(*item.spec, result, running);  // folded into RUNNING while not sent
     }
     // User output reaches the raylet (and the driver) by the time the caller
     // learns the task finished; borrows made while it ran reach their owners.
@@ -372,7 +372,10 @@ rpc::TaskResult TaskReceiver::Returns(const rpc::TaskSpec& spec, internal::TaskO
     uint64_t size = internal::EncodedSize(enc);
     r->set_size(size);
     for (const std::string& s : enc.nested_refs) r->add_nested_refs()->ParseFromString(s);
-    w_.borrows().Lend(r->nested_refs(), &spec.caller());  // held for the caller until it acknowledges
+    if (r->nested_refs_size() > 0) {
+      w_.borrows().Lend(r->nested_refs(), &spec.caller());  // held for the caller until it acknowledges
+      r->set_lender(w_.worker_id());                        // the caller names it when it acknowledges
+    }
     if (!policy::TravelsInline(size)) {
       try {
         w_.owned().PutInStore(oid, enc, spec.caller(), /*wait=*/true);  // pinned before the result names it
