@@ -89,7 +89,10 @@ def objs(cluster):
     o["py_pid"] = polyray.get(o["py"].put.remote(WORKER_PUT), timeout=TIMEOUT)
     o["java_pid"] = polyray.get(o["java"].put.remote(WORKER_PUT), timeout=TIMEOUT)
     o["cpp_pid"] = polyray.get(o["cpp"].PutBytes.remote(WORKER_PUT), timeout=TIMEOUT)
-    assert polyray.get(o["py"].keep.remote([o["big"]]), timeout=TIMEOUT) == 2  # borrows the driver's object
+    # Each actor borrows the driver's stored object (a ref nested in an argument).
+    assert polyray.get(o["py"].keep.remote([o["big"]]), timeout=TIMEOUT) == 2
+    assert polyray.get(o["java"].keep.remote([o["big"]]), timeout=TIMEOUT) == 2
+    assert polyray.get(o["cpp"].Keep.remote([o["big"]]), timeout=TIMEOUT) == 1
     return o
 
 
@@ -139,9 +142,13 @@ def _check_rows(rows: list[dict], o: dict) -> None:
     assert (big["type"], big["language"], big["pid"], big["owner_pid"]) == ("DRIVER", "PYTHON", me, me)
     assert big["object_size"] >= BIG and big["task_status"] == "FINISHED" and big["locations"]
     assert "LOCAL_REFERENCE" in big["reference_kinds"] and "BORROWED" in big["reference_kinds"]
+    assert len(big["borrowers"]) == 3, big
     borrowed = [r for r in by[o["big"].hex()] if not r["is_owner"]]
-    assert [(r["pid"], r["owner_pid"], r["owner_language"], r["reference_type"]) for r in borrowed] == [
-        (o["py_pid"], me, "PYTHON", "LOCAL_REFERENCE")]
+    assert sorted((r["language"], r["pid"], r["owner_pid"], r["owner_language"], r["reference_type"])
+                  for r in borrowed) == [("CPP", o["cpp_pid"], me, "PYTHON", "LOCAL_REFERENCE"),
+                                         ("JAVA", o["java_pid"], me, "PYTHON", "LOCAL_REFERENCE"),
+                                         ("PYTHON", o["py_pid"], me, "PYTHON", "LOCAL_REFERENCE")], borrowed
+    assert {r["owner_worker_id"] for r in borrowed} == {big["worker_id"]}
     small = owner_row(o["small"].hex())
     assert 100 <= small["object_size"] < 1000 and small["reference_type"] == "LOCAL_REFERENCE"
     ret = owner_row(o["ret"].hex())
@@ -241,13 +248,17 @@ def test_a_stopped_worker_makes_the_listing_partial_within_the_bound(cluster, ob
 def test_a_killed_workers_references_go(cluster, objs):
     address, _ = cluster
     pid = objs["py_pid"]
-    assert any(r["pid"] == pid for r in state.list_objects(address, limit=10_000))
+    rows = state.list_objects(address, limit=10_000, detail=True)
+    worker = next(r["worker_id"] for r in rows if r["pid"] == pid)
+    big = next(r for r in rows if r["object_id"] == objs["big"].hex() and r["is_owner"])
+    assert worker in big["borrowers"]
     os.kill(pid, signal.SIGKILL)
 
     def gone() -> bool:
         listing = state.query_objects(address)
-        return not listing.partial and not any(r["pid"] == pid for r in listing.rows) and all(
-            "BORROWED" not in r["reference_kinds"] for r in listing.rows if r["object_id"] == objs["big"].hex())
+        owner = [r for r in listing.rows if r["object_id"] == objs["big"].hex() and r["is_owner"]]
+        return (not listing.partial and not any(r["pid"] == pid for r in listing.rows)
+                and len(owner) == 1 and worker not in owner[0]["borrowers"] and len(owner[0]["borrowers"]) == 2)
 
     wait_for("the killed worker's rows and its borrow gone", gone)
 
