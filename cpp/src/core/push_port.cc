@@ -28,6 +28,7 @@
 #include "core/ids.h"
 #include "core/auth.h"
 #include "core/push_frame.h"
+#include "core/push_tls.h"
 #include "core/spin.h"
 #include "core/task_receiver.h"
 #include "core/lease_proof.h"
@@ -41,6 +42,8 @@ namespace {
 constexpr size_t kHeader = kPushFrameHeader;
 /// The largest first frame (a PushHello with a token) a connection may open with.
 constexpr uint32_t kMaxHello = 4096;
+/// How long a caller may take to finish the TLS handshake.
+constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
 /// Bytes a reader asks the kernel for at a time (frames up to this size are
 /// parsed where they were received, without a copy).
 constexpr size_t kReadBuffer = 64 * 1024;
@@ -91,8 +94,10 @@ std::string ErrnoText(int err) { return std::error_code(err, std::generic_catego
 /// One caller's connection; see the comments at the top of the file.
 class PushPort::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(int fd, std::string peer, std::string worker, TaskReceiver& receiver, std::chrono::nanoseconds spin)
+  Connection(int fd, std::string peer, std::string worker, TaskReceiver& receiver, std::chrono::nanoseconds spin,
+             SSL_CTX* tls)
       : fd_(fd),
+        tls_ctx_(tls),
         peer_(std::move(peer)),
         worker_(std::move(worker)),
         receiver_(receiver),
@@ -140,7 +145,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
       for (rpc::TaskResult& r : ready_) *reply.add_results() = std::move(r);
       ready_.clear();
       lock.unlock();
-      int err = SendAll(fd_, Frame(reply));
+      int err = Send(Frame(reply));
       lock.lock();
       if (err != 0) {
         BreakLocked("cannot send results: " + ErrnoText(err));
@@ -167,15 +172,48 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
  private:
   enum class Got { kOk, kEof, kError };
 
+  /// Writes all of `data` (through TLS when on); 0, or the errno of the failure.
+  int Send(const std::string& data) {
+    if (tls_ == nullptr) return SendAll(fd_, data);
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t k = tls_->Write(data.data() + off, data.size() - off, true);
+      if (k < 0) {
+        if (errno == EINTR) continue;
+        return errno;
+      }
+      off += static_cast<size_t>(k);
+    }
+    return 0;
+  }
+
+  /// recv(2) of the socket, or of its TLS (blocking either way).
+  ssize_t Recv(char* dst, size_t n) { return tls_ != nullptr ? tls_->Read(dst, n, true) : ::recv(fd_, dst, n, 0); }
+
+  /// Why the last read failed.
+  std::string ReadError() {
+    if (tls_ != nullptr && read_errno_ == EPROTO) return tls_->error();
+    return ErrnoText(read_errno_);
+  }
+
   /// Reads frames and queues their tasks; why it stopped ("" at a clean EOF).
   std::string ReadFrames() {
+    // Under TLS the handshake comes first (push_tls.h): a plaintext caller, one
+    // without a certificate or with one another CA signed is refused here.
+    if (tls_ctx_ != nullptr) {
+      int flags = ::fcntl(fd_, F_GETFL);
+      if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) != 0) return "cannot set up TLS: " + ErrnoText(errno);
+      tls_ = std::make_unique<TlsSocket>(tls_ctx_, fd_, true, "");
+      std::string why = tls_->Handshake(std::chrono::steady_clock::now() + kTlsHandshakeTimeout);
+      if (!why.empty()) return "refused: TLS handshake failed: " + why;
+    }
     // The first frame is the caller's PushHello: a connection without the
     // cluster token is closed before any task is read (docs/security.md).
     {
       if (end_ - begin_ < kHeader) AwaitInput();
       Got got = Need(kHeader);
       if (got == Got::kEof) return end_ == begin_ ? "" : "the connection ended inside a frame header";
-      if (got == Got::kError) return "cannot read: " + ErrnoText(read_errno_);
+      if (got == Got::kError) return "cannot read: " + ReadError();
       uint32_t n = PushFrameLength(buf_.data() + begin_);
       begin_ += kHeader;
       if (n > kMaxHello) return "refused: a first frame of " + std::to_string(n) + " bytes is no PushHello";
@@ -189,7 +227,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
       if (end_ - begin_ < kHeader) AwaitInput();
       Got got = Need(kHeader);
       if (got == Got::kEof) return end_ == begin_ ? "" : "the connection ended inside a frame header";
-      if (got == Got::kError) return "cannot read: " + ErrnoText(read_errno_);
+      if (got == Got::kError) return "cannot read: " + ReadError();
       uint32_t n = PushFrameLength(buf_.data() + begin_);
       begin_ += kHeader;
       if (n > kMaxFrame) {
@@ -201,7 +239,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
       if (n <= buf_.size()) {
         got = Need(n);
         if (got == Got::kEof) return "the connection ended inside a frame of " + std::to_string(n) + " bytes";
-        if (got == Got::kError) return "cannot read: " + ErrnoText(read_errno_);
+        if (got == Got::kError) return "cannot read: " + ReadError();
         parsed = request.ParseFromArray(buf_.data() + begin_, static_cast<int>(n));
         begin_ += n;
       } else {
@@ -211,7 +249,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
         begin_ = end_ = 0;
         got = ReadInto(body.data() + have, n - have);
         if (got == Got::kEof) return "the connection ended inside a frame of " + std::to_string(n) + " bytes";
-        if (got == Got::kError) return "cannot read: " + ErrnoText(read_errno_);
+        if (got == Got::kError) return "cannot read: " + ReadError();
         parsed = request.ParseFromString(body);
       }
       if (!parsed) return "bad frame: its " + std::to_string(n) + " bytes are not a PushTasksRequest";
@@ -226,6 +264,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
   /// ended or failed, so the blocking read that follows does not sleep when
   /// the next frame comes meanwhile. Leaves the bytes (and errors) to it.
   void AwaitInput() {
+    if (tls_ != nullptr && tls_->Pending()) return;
     SpinUntil(spin_, [this] {
       char byte;
       ssize_t k = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -242,7 +281,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
       begin_ = 0;
     }
     while (end_ - begin_ < n) {
-      ssize_t k = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, 0);
+      ssize_t k = Recv(buf_.data() + end_, buf_.size() - end_);
       if (k == 0) return Got::kEof;
       if (k < 0) {
         if (errno == EINTR) continue;
@@ -257,7 +296,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
   /// Exactly `n` bytes into `dst`, unbuffered (the rest of a large frame).
   Got ReadInto(char* dst, size_t n) {
     while (n > 0) {
-      ssize_t k = ::recv(fd_, dst, n, 0);
+      ssize_t k = Recv(dst, n);
       if (k == 0) return Got::kEof;
       if (k < 0) {
         if (errno == EINTR) continue;
@@ -326,6 +365,8 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
   }
 
   const int fd_;
+  SSL_CTX* const tls_ctx_;          // the port's TLS, or nullptr
+  std::unique_ptr<TlsSocket> tls_;  // set by the reader before any task is read
   const std::string peer_;
   const std::string worker_;
   StreamLease lease_;  // what this connection proved (lease_proof.h); its reader thread only
@@ -355,6 +396,7 @@ PushPort::PushPort(TaskReceiver& receiver, std::string worker_id)
 PushPort::~PushPort() { Stop(); }
 
 int PushPort::Start(const std::string& host) {
+  tls_ = PushTlsContext(true);  // throws polyray::Error when the TLS files are unusable
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -423,7 +465,7 @@ void PushPort::AcceptLoop() {
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    auto connection = std::make_shared<Connection>(fd, PeerName(peer), worker_id_, receiver_, spin_);
+    auto connection = std::make_shared<Connection>(fd, PeerName(peer), worker_id_, receiver_, spin_, tls_);
     std::lock_guard<std::mutex> lock(mu_);
     if (stopped_) return;  // `connection` closes its socket
     ReapLocked();

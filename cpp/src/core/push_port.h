@@ -7,6 +7,10 @@
 // callers that do not speak the port. Python and Java workers offer the same
 // port (python/polyray/core/push_port.py, java/.../worker/PushPort.java).
 //
+// Under POLYRAY_USE_TLS=1 each connection speaks mutual TLS (push_tls.h):
+// the reader runs the handshake (at most 10 s) before the PushHello, and a
+// caller refused there is dropped with a log line like any bad connection.
+//
 // Threads: one accept thread; one reader thread per connection, which reads
 // its frames and queues their tasks; a result is written by the thread that
 // finished the task (a task thread), with no lock held during the write.
@@ -45,6 +49,8 @@
 #include <vector>
 
 #include "core/push_frame.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
 
 namespace polyray::core {
 
@@ -89,6 +95,7 @@ class PushPort {
   int listen_fd_ = -1;
   int wake_fds_[2] = {-1, -1};  // a pipe: Stop wakes the accept thread
   int port_ = 0;
+  SSL_CTX* tls_ = nullptr;  // mutual TLS under POLYRAY_USE_TLS (push_tls.h), else nullptr
   std::thread accept_thread_;
   std::mutex mu_;
   bool stopped_ = false;        // guarded by mu_

@@ -24,6 +24,7 @@
 
 #include "core/auth.h"
 #include "core/push_frame.h"
+#include "core/push_tls.h"
 #include "core/spin.h"
 
 namespace polyray::core {
@@ -135,7 +136,8 @@ void PushPortStream::FlushLocked(std::unique_lock<std::mutex>& lock) {
       out_ = std::move(frame);
     }
     lock.unlock();
-    ssize_t k = ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t k = tls_ != nullptr ? tls_->Write(out_.data() + out_off_, out_.size() - out_off_, false)
+                                : ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL | MSG_DONTWAIT);
     int err = errno;
     lock.lock();
     if (k >= 0) {
@@ -144,7 +146,8 @@ void PushPortStream::FlushLocked(std::unique_lock<std::mutex>& lock) {
       Wake();  // the I/O thread writes the rest when the socket takes it
       break;
     } else if (err != EINTR) {
-      BreakLocked("the push connection to the worker at " + where_ + " broke: cannot send: " + ErrnoText(err));
+      BreakLocked("the push connection to the worker at " + where_ + " broke: cannot send: " +
+                  (tls_ != nullptr && err == EPROTO ? tls_->error() : ErrnoText(err)));
     }
   }
   if (error_.empty() && closing_ && !shut_wr_ && queued_.empty() && out_off_ == out_.size()) {
@@ -217,7 +220,27 @@ int PushPortStream::Connect(std::string& why) {
 void PushPortStream::Run() {
   pthread_setname_np(pthread_self(), "polyray-push-cl");
   std::string why;
-  int fd = Connect(why);
+  auto deadline = std::chrono::steady_clock::now() + connect_timeout_;
+  int fd = -1;
+  SSL_CTX* tls = nullptr;
+  try {
+    tls = PushTlsContext(false);
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  if (why.empty()) fd = Connect(why);
+  if (fd >= 0 && tls != nullptr) {
+    // Mutual TLS (push_tls.h) before any frame; a worker that refuses our
+    // certificate ends the stream at the handshake or at the first read.
+    tls_ = std::make_unique<TlsSocket>(tls, fd, false, host_);
+    std::string failed = tls_->Handshake(deadline);
+    if (!failed.empty()) {
+      why = "TLS handshake failed: " + failed;
+      tls_.reset();
+      ::close(fd);
+      fd = -1;
+    }
+  }
   std::unique_lock<std::mutex> lock(mu_);
   if (fd < 0) {
     BreakLocked("cannot connect to the worker's push port " + where_ + ": " + why);
@@ -234,8 +257,13 @@ void PushPortStream::Run() {
     // Results are owed: poll for a while before sleeping (spin.h), so a
     // reply that comes meanwhile does not have to wake this thread.
     int n = 0;
-    if (awaited) SpinUntil(spin_, [&] { return (n = ::poll(fds, 2, 0)) != 0; });
-    if (n == 0) n = ::poll(fds, 2, -1);
+    if (tls_ != nullptr && tls_->Pending()) {
+      n = 1;  // decrypted bytes wait in OpenSSL: no poll would report them
+      fds[0].revents = POLLIN;
+    } else {
+      if (awaited) SpinUntil(spin_, [&] { return (n = ::poll(fds, 2, 0)) != 0; });
+      if (n == 0) n = ::poll(fds, 2, -1);
+    }
     int err = errno;
     if (fds[1].revents != 0) {
       uint64_t count;
@@ -267,12 +295,14 @@ void PushPortStream::Run() {
 
 void PushPortStream::ReadAvailable() {
   if (end_ == buf_.size()) buf_.resize(buf_.size() + kReadChunk);  // never a read of 0 bytes (it would look like EOF)
-  ssize_t k = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, MSG_DONTWAIT);
+  ssize_t k = tls_ != nullptr ? tls_->Read(buf_.data() + end_, buf_.size() - end_, false)
+                              : ::recv(fd_, buf_.data() + end_, buf_.size() - end_, MSG_DONTWAIT);
   if (k < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
     int err = errno;
+    std::string what = tls_ != nullptr && err == EPROTO ? tls_->error() : ErrnoText(err);
     std::lock_guard<std::mutex> lock(mu_);
-    BreakLocked("the push connection to the worker at " + where_ + " broke: " + ErrnoText(err));
+    BreakLocked("the push connection to the worker at " + where_ + " broke: " + what);
     return;
   }
   if (k == 0) {

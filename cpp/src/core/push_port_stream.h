@@ -4,6 +4,10 @@
 // (task_stream.h). Python callers have theirs in
 // python/polyray/core/push_port.py (PushConnection).
 //
+// Under POLYRAY_USE_TLS=1 the I/O thread runs a mutual-TLS handshake
+// (push_tls.h) after connecting, within the same timeout, before any frame;
+// every read and write then goes through TLS. The half-close stays a TCP FIN.
+//
 // Threads: one I/O thread per connection connects (with a timeout, so Send
 // never waits for it), reads the reply frames, runs on_reply and on_done,
 // and finishes writes the socket could not take at once. A sender writes its
@@ -42,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "core/push_tls.h"
 #include "core/task_stream.h"
 
 namespace polyray::core {
@@ -96,6 +101,7 @@ class PushPortStream : public TaskStream, public std::enable_shared_from_this<Pu
   DoneCallback on_done_;    // the I/O thread's
   int wake_fd_ = -1;        // an eventfd
   int fd_ = -1;             // set by the I/O thread before connected_, closed by it after ending_
+  std::unique_ptr<TlsSocket> tls_;  // under POLYRAY_USE_TLS: set by the I/O thread before connected_
   // The I/O thread's own: received bytes, the unread part [begin_, end_).
   std::vector<char> buf_;
   size_t begin_ = 0;
