@@ -8,8 +8,14 @@ import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
 import io.polyray.runtime.spec.RuntimeSpec;
+import io.polyray.runtime.worker.PushTls;
 import io.polyray.runtime.worker.Spin;
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Socket;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -68,6 +74,14 @@ import java.util.function.Consumer;
  * reply observer that throws end it with CANCELLED, as a cancelled gRPC call. Requests
  * pushed after a failure are dropped (the end fails their tasks); after the half-close
  * they throw IllegalStateException.
+ *
+ * <p>Under {@code POLYRAY_USE_TLS=1} the connection speaks mutual TLS ({@link PushTls}) and runs
+ * on blocking sockets instead: the connection's thread connects, runs the handshake (within the
+ * connect timeout) and reads reply frames; a second thread ({@code polyray-push-w-host:port})
+ * writes the queued frames, all that is queued in one write, so callers still never block. The
+ * half-close is a bare TCP end (shutdownOutput of the plain socket under TLS), as the other
+ * languages send it. No polling for replies under TLS. A worker that refuses the handshake or
+ * our certificate fails the stream (UNAVAILABLE) like any refused connection.
  */
 public final class PushPortClient implements StreamObserver<PushTasksRequest> {
   /** How long a connect may take before the stream fails. */
@@ -75,6 +89,8 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
   private static final int HEADER = 4;
   private static final int READ_BUFFER = 1 << 16;
   private static final boolean ENABLED = !"0".equals(System.getenv("POLYRAY_PUSH_PORT"));
+  /** Whether connections speak TLS (POLYRAY_USE_TLS). */
+  private static final boolean TLS = PushTls.enabled();
   /** How long the reader polls for the reply to a lone call (POLYRAY_SPIN_US). */
   private static final long SPIN_NANOS = spinNanos();
   /** The reader's pause after a read while more than one result is outstanding (200 µs). */
@@ -93,6 +109,10 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
   // Guarded by this.
   private final ArrayDeque<ByteBuffer> out = new ArrayDeque<>();
   private SelectionKey key;
+  /** Under TLS: the plain socket (closed to end the connection), the TLS one, its output. */
+  private Socket tlsPlain;
+  private javax.net.ssl.SSLSocket tlsSocket;
+  private OutputStream tlsOut;
   private boolean connected;
   private boolean wantWrite;
   private boolean noMore;
@@ -175,6 +195,12 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
 
   /** Starts connecting, on the connection's own thread. */
   void start() {
+    if (TLS) {
+      Thread t = new Thread(this::runTls, "polyray-push-" + where);
+      t.setDaemon(true);
+      t.start();
+      return;
+    }
     try {
       SocketChannel ch = SocketChannel.open();
       synchronized (this) {
@@ -257,7 +283,7 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
       if (ended) {
         return;
       }
-      if (outstanding == 0 && SPIN_NANOS > 0) {
+      if (outstanding == 0 && SPIN_NANOS > 0 && !TLS) {
         // A lone call (the sync path): the reader polls for its result rather than sleep.
         spinRequested = true;
         selector.wakeup();
@@ -305,6 +331,10 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
   /** Writes queued frames while the socket takes them; then the half-close, if asked. */
   private void flushLocked() {
     if (ended) {
+      return;
+    }
+    if (TLS) {
+      notifyAll(); // the writer thread writes (tlsWriteLoop)
       return;
     }
     try {
@@ -487,6 +517,173 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
     }
   }
 
+  // ------------------------------------------------------------ under TLS: blocking sockets
+
+  private void runTls() {
+    try {
+      javax.net.ssl.SSLSocket ssl;
+      Socket plain = new Socket();
+      synchronized (this) {
+        if (ended) {
+          closeTls(plain);
+          return;
+        }
+        tlsPlain = plain;
+      }
+      try {
+        plain.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MS);
+        plain.setTcpNoDelay(true);
+        ssl = PushTls.client(plain, host, port);
+        ssl.setSoTimeout(CONNECT_TIMEOUT_MS);
+        ssl.startHandshake();
+        ssl.setSoTimeout(0);
+      } catch (IOException | RuntimeException e) {
+        fail("cannot connect to the worker's push port " + where + " over TLS: " + e, e);
+        return;
+      }
+      OutputStream os;
+      DataInputStream in;
+      try {
+        os = ssl.getOutputStream();
+        in = new DataInputStream(new BufferedInputStream(ssl.getInputStream(), READ_BUFFER));
+      } catch (IOException e) {
+        fail("the push connection to the worker at " + where + " broke: " + e, e);
+        return;
+      }
+      synchronized (this) {
+        if (ended) {
+          return;
+        }
+        tlsSocket = ssl;
+        tlsOut = os;
+        connected = true;
+      }
+      Thread w = new Thread(this::tlsWriteLoop, "polyray-push-w-" + where);
+      w.setDaemon(true);
+      w.start();
+      tlsReadLoop(in);
+    } finally {
+      Socket plain;
+      javax.net.ssl.SSLSocket ssl;
+      synchronized (this) {
+        plain = tlsPlain;
+        ssl = tlsSocket;
+      }
+      closeTls(ssl);
+      closeTls(plain);
+      if (onEnd != null) {
+        onEnd.accept(this);
+      }
+    }
+  }
+
+  private static void closeTls(Socket s) {
+    try {
+      if (s != null) {
+        s.close();
+      }
+    } catch (IOException e) {
+      // closed anyway
+    }
+  }
+
+  /** Under TLS: writes what is queued, all of it at once, then the half-close when asked. */
+  private void tlsWriteLoop() {
+    while (true) {
+      byte[] chunk = null;
+      boolean shut = false;
+      synchronized (this) {
+        while (!ended && out.isEmpty() && !(noMore && !outputShut)) {
+          try {
+            wait();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+          }
+        }
+        if (ended) {
+          return;
+        }
+        if (!out.isEmpty()) {
+          int total = 0;
+          for (ByteBuffer b : out) {
+            total += b.remaining();
+          }
+          chunk = new byte[total];
+          int pos = 0;
+          for (ByteBuffer b; (b = out.poll()) != null; ) {
+            int k = b.remaining();
+            b.get(chunk, pos, k);
+            pos += k;
+          }
+        } else {
+          shut = true;
+          outputShut = true;
+        }
+      }
+      try {
+        if (chunk != null) {
+          tlsOut.write(chunk);
+          tlsOut.flush();
+        } else if (shut) {
+          tlsPlain.shutdownOutput(); // a bare TCP end: the worker reads it as our half-close
+        }
+      } catch (IOException e) {
+        fail("the push connection to the worker at " + where + " broke: cannot send: " + e.getMessage(), e);
+        return;
+      }
+    }
+  }
+
+  /** Under TLS: reads reply frames until the end. */
+  private void tlsReadLoop(DataInputStream in) {
+    while (true) {
+      int n;
+      try {
+        n = Integer.reverseBytes(in.readInt());
+      } catch (EOFException e) {
+        eof(false);
+        return;
+      } catch (IOException e) {
+        fail("the push connection to the worker at " + where + " broke: " + e, e);
+        return;
+      }
+      if (n < 0 || n > RuntimeSpec.RPC_MAX_MESSAGE_BYTES) {
+        fail("bad frame from the worker at " + where + ": a push frame announces "
+            + Integer.toUnsignedString(n) + " bytes, more than the limit of "
+            + RuntimeSpec.RPC_MAX_MESSAGE_BYTES, null);
+        return;
+      }
+      byte[] body = new byte[n];
+      try {
+        in.readFully(body);
+      } catch (EOFException e) {
+        eof(true);
+        return;
+      } catch (IOException e) {
+        fail("the push connection to the worker at " + where + " broke: " + e, e);
+        return;
+      }
+      PushTasksReply reply;
+      try {
+        reply = PushTasksReply.parseFrom(body);
+      } catch (InvalidProtocolBufferException e) {
+        fail("bad frame from the worker at " + where + ": " + e.getMessage(), e);
+        return;
+      }
+      synchronized (this) {
+        if (ended) {
+          return;
+        }
+        outstanding -= reply.getResultsCount();
+      }
+      inbox.add(reply);
+      if (drainPosted.compareAndSet(false, true)) {
+        post(this::drainInbox);
+      }
+    }
+  }
+
   /** The worker closed its side. */
   private void eof(boolean midFrame) {
     String error;
@@ -530,7 +727,13 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
       out.clear();
       ch = channel;
       sel = selector;
+      notifyAll(); // the TLS writer, if any, stops
     }
+    Socket plain;
+    synchronized (this) {
+      plain = tlsPlain;
+    }
+    closeTls(plain); // also ends a connect, handshake or read in progress
     try {
       if (ch != null) {
         ch.close(); // also ends a connect in progress

@@ -30,10 +30,17 @@ import java.util.List;
  * thread writes to a connection at a time; results that finish meanwhile leave together
  * in the next frame. The worker closes a connection once the caller has half-closed it
  * and every result is out.
+ *
+ * <p>Under {@code POLYRAY_USE_TLS=1} every connection speaks mutual TLS ({@link PushTls}): the
+ * reader runs the handshake (at most {@value #TLS_HANDSHAKE_MS} ms) before the PushHello, and a
+ * caller refused there (plaintext, no certificate, another CA's) is dropped like any bad
+ * connection. The caller's half-close is a bare TCP end, read as the end.
  */
 final class PushPort {
   /** The largest first frame (a PushHello with a token) a connection may open with. */
   private static final int MAX_HELLO = 4096;
+  /** How long a caller may take to finish the TLS handshake. */
+  static final int TLS_HANDSHAKE_MS = 10_000;
 
   private final TaskExecutor executor;
   private final ServerSocket server;
@@ -47,6 +54,9 @@ final class PushPort {
    */
   PushPort(TaskExecutor executor, String host) throws IOException {
     this.executor = executor;
+    if (PushTls.enabled()) {
+      PushTls.context(); // unusable TLS files fail the start here, naming the variable
+    }
     this.server = new ServerSocket();
     server.bind(new InetSocketAddress(host, 0));
     Thread t = new Thread(this::acceptLoop, "polyray-push-accept");
@@ -90,7 +100,7 @@ final class PushPort {
 
   /** One caller's connection. */
   private final class Connection {
-    private final Socket socket;
+    private volatile Socket socket;
     private OutputStream out;
     private ArrayList<TaskResult> ready = new ArrayList<>();
     private int pending;
@@ -106,6 +116,13 @@ final class PushPort {
       // Not try-with-resources: closing a socket's input stream closes the socket, and
       // results still go out after the caller's half-close.
       try {
+        if (PushTls.enabled()) {
+          javax.net.ssl.SSLSocket ssl = PushTls.server(socket);
+          socket = ssl;
+          ssl.setSoTimeout(TLS_HANDSHAKE_MS);
+          ssl.startHandshake();
+          ssl.setSoTimeout(0);
+        }
         InputStream raw = socket.getInputStream();
         out = socket.getOutputStream();
         DataInputStream in = new DataInputStream(new BufferedInputStream(raw, 1 << 16));
