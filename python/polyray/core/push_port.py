@@ -13,6 +13,12 @@ hand-offs inside gRPC. Here the worker's main thread reads the socket itself
 and runs plain tasks where it reads them, so a sync call crosses no thread in
 the worker and no gRPC poller on either side.
 
+Under TLS (POLYRAY_USE_TLS=1) both ends speak mutual TLS on the same
+socket (``auth.TlsPipe``, on memory buffers: the worker's main thread still
+selects on the plain socket and never blocks in a handshake); the frames
+inside are the same, the PushHello still comes first, and the caller's
+half-close is still a TCP FIN (docs/security.md, "TLS").
+
 Invariants:
 - a connection's tasks are taken in the order their frames arrive, and every
   task taken gets exactly one result on the connection it came from, unless
@@ -27,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import selectors
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable
@@ -114,6 +121,10 @@ class PushConnection(asyncio.Protocol):
         self._waiter: asyncio.Future | None = None
         self._closed = False
         self._error: PushStreamError | None = None
+        #: Mutual TLS under POLYRAY_USE_TLS; plaintext waits in _backlog until its handshake is done.
+        self._tls = (auth.TlsPipe(auth.push_ssl_context(False), server_side=False, server_hostname=host)
+                     if auth.tls_enabled() else None)
+        self._backlog: list[bytes] = []
         self._connecting = asyncio.ensure_future(self._connect(host, port))
 
     async def _connect(self, host: str, port: int) -> None:
@@ -125,12 +136,42 @@ class PushConnection(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport) -> None:
         self._transport = transport
+        if self._tls is not None:
+            transport.write(self._tls.start())
         # The first frame of every connection: the cluster token (PushHello).
         body = auth.hello_body()
-        transport.write(len(body).to_bytes(_HEADER, "little") + body)
+        self._write(len(body).to_bytes(_HEADER, "little") + body)
         self._flush()
 
+    def _write(self, data: bytes) -> None:
+        """Send plaintext bytes (through TLS when on; held until its handshake is done)."""
+        tls = self._tls
+        if tls is None:
+            self._transport.write(data)  # type: ignore[union-attr]
+        elif not tls.ready:
+            self._backlog.append(data)
+        else:
+            self._transport.write(tls.wrap(data))  # type: ignore[union-attr]
+
     def data_received(self, data: bytes) -> None:
+        tls = self._tls
+        if tls is not None:
+            was_ready = tls.ready
+            try:
+                data = tls.feed(data)
+            except ssl.SSLError as e:
+                self._end(PushStreamError(f"TLS with the worker's push port {self._where} failed: {e}"))
+                return
+            out = tls.outgoing()
+            if out and self._transport is not None:
+                self._transport.write(out)
+            if tls.ready and not was_ready:
+                backlog, self._backlog = self._backlog, []
+                for chunk in backlog:
+                    self._write(chunk)
+                self._flush()
+            if not data:
+                return
         try:
             bodies = self._reader.feed(data)
         except ValueError as e:
@@ -191,8 +232,10 @@ class PushConnection(asyncio.Protocol):
             if self._lease is not None:
                 req.lease.CopyFrom(self._lease)
                 self._lease = None
-            t.write(frame(req))
-        if self._no_more and not self._eof_sent:
+            self._write(frame(req))
+        if self._no_more and not self._eof_sent and (self._tls is None or self._tls.ready):
+            # Under TLS too the half-close is a TCP FIN (no close_notify: asyncio's
+            # TLS cannot half-close, and a worker reads a bare FIN as the end).
             self._eof_sent = True
             t.write_eof()
 
@@ -252,6 +295,8 @@ class PushListener:
         self._sock = socket.create_server((host, 0))
         #: The cluster token every connection's first frame (PushHello) must carry.
         self.token = auth.current_token()
+        #: Mutual TLS under POLYRAY_USE_TLS (clients must show a certificate the CA signed).
+        self.tls = auth.push_ssl_context(True) if auth.tls_enabled() else None
         self._sock.setblocking(False)
         self.port: int = self._sock.getsockname()[1]
         #: Connections accepted so far (callers that used the port).
@@ -301,6 +346,7 @@ class _ServedConnection:
         self._read_closed = False
         self._broken = False
         self._hello = False  # the first frame (PushHello) was read and matched
+        self._tls = auth.TlsPipe(listener.tls, server_side=True) if listener.tls is not None else None
         self._lease = lease_proof.StreamLease()  # what this connection proved (lease_proof.py)
 
     def on_readable(self) -> None:
@@ -314,6 +360,28 @@ class _ServedConnection:
             self._read_closed = True
             self._maybe_close()
             return
+        if self._tls is not None:
+            # Decrypt under the lock that serializes the TLS state with the
+            # writers; what TLS answers (handshake, tickets) leaves at once.
+            try:
+                with self._lock:
+                    data = self._tls.feed(data)
+                    out = self._tls.outgoing()
+                    if out and not self._broken:
+                        self._sock.sendall(out)
+            except ssl.SSLError as e:
+                with self._lock:
+                    try:  # the alert, so the caller learns why
+                        self._sock.sendall(self._tls.outgoing())
+                    except OSError:
+                        pass
+                self._drop(f"refused: TLS failed ({e}) (from {self._peer()})")
+                return
+            except OSError as e:
+                self._drop(f"cannot send: {e}")
+                return
+            if not data:
+                return  # part of a record, or handshake only
         try:
             bodies = self._reader.feed(data)
             if not self._hello and bodies:
@@ -407,8 +475,10 @@ class _ServedConnection:
         with self._lock:
             if not self._broken:
                 try:
+                    if self._tls is not None:
+                        data = self._tls.wrap(data)
                     self._sock.sendall(data)
-                except OSError:
+                except (OSError, ssl.SSLError):
                     self._broken = True
             self._pending -= len(batch)
         if exiting:

@@ -185,11 +185,10 @@ def ensure_head_token() -> str | None:
 def child_env() -> dict[str, str]:
     """The auth and TLS variables a process passes to the processes it starts (workers, heads).
 
-    With TLS on, workers offer no push port (its frames are not encrypted):
-    every caller then pushes tasks over gRPC, which is."""
+    With TLS on, workers' push ports speak mutual TLS too (``push_ssl_context``)."""
     tls: dict[str, str] = {}
     if tls_enabled():
-        tls = {ENV_USE_TLS: "1", "POLYRAY_PUSH_PORT": "0"}
+        tls = {ENV_USE_TLS: "1"}
         tls.update({v: os.environ.get(v, "") for v in (ENV_TLS_CERT, ENV_TLS_KEY, ENV_TLS_CA)})
     mode = auth_mode()
     if mode == MODE_DISABLED:
