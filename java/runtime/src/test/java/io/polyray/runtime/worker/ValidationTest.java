@@ -38,6 +38,16 @@ class ValidationTest {
   }
 
   @Test
+  void getObjectRefsPageTokenIsEmptyOrAnObjectId() {
+    Validation.checkGetObjectRefs(io.polyray.runtime.proto.GetObjectRefsRequest.getDefaultInstance());
+    Validation.checkGetObjectRefs(io.polyray.runtime.proto.GetObjectRefsRequest.newBuilder()
+        .setPageToken(bytes(28)).build());
+    String problem = assertThrows(Validation.InvalidInput.class, () -> Validation.checkGetObjectRefs(
+        io.polyray.runtime.proto.GetObjectRefsRequest.newBuilder().setPageToken(bytes(3)).build())).getMessage();
+    assertTrue(problem.contains("GetObjectRefsRequest.page_token"), problem);
+  }
+
+  @Test
   void badFieldsAreNamed() {
     assertEquals("TaskSpec.task_id: 3 bytes, expected 24", problem(spec().setTaskId(bytes(3)).build()));
     assertTrue(problem(spec().setNumReturns(1_000_000_000).build()).startsWith("TaskSpec.num_returns"));
