@@ -5,7 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from polyray.gcs.task_events import TaskEvents
+from polyray.gcs.errors import GcsError
+from polyray.gcs.task_events import MAX_PER_BATCH, TaskEvents, read_events
 from polyray.protocol import common_pb2, gcs_pb2
 
 from .harness import RPC_TIMEOUT, cluster, run
@@ -141,3 +142,89 @@ def test_pages_stay_exact_across_eviction_and_compaction() -> None:
     filtered = t.query(gcs_pb2.GetTaskEventsRequest(limit=300, states=[gcs_pb2.SUBMITTED]))
     assert [r.task_id for r in both.tasks] == [r.task_id for r in filtered.tasks]
     assert both.total == filtered.total == 2000
+
+
+def test_summary_counts_what_the_rows_hold_with_filters_and_a_group_cap() -> None:
+    t = TaskEvents(max_per_query=3)
+    langs = (common_pb2.PYTHON, common_pb2.JAVA, common_pb2.CPP)
+    for i in range(60):
+        job = JOB1 if i % 2 else JOB2
+        state = gcs_pb2.FAILED if i % 5 == 0 else gcs_pb2.FINISHED
+        t.add(ev(i, state, i, job=job, name=f"f{i % 4}", language=langs[i % 3],
+                 type=common_pb2.ACTOR_TASK if i % 4 == 3 else common_pb2.NORMAL_TASK))
+    t.add(ev(100, gcs_pb2.PENDING_NODE, 1, name="waiting"))  # no language reported yet: PYTHON, as listed
+    every = TaskEvents()  # the same rows, listed in one page (t answers 3 rows a page)
+    every._jobs, every._seq = t._jobs, t._seq
+    rows = every.query(gcs_pb2.GetTaskEventsRequest()).tasks
+    assert len(rows) == 61
+
+    def expected(keep) -> tuple[dict, int]:
+        counts: dict = {}
+        for r in rows:
+            if keep(r):
+                k = (r.name, r.language, r.type, r.state)
+                counts[k] = counts.get(k, 0) + 1
+        return counts, sum(counts.values())
+
+    def summary(*filters: tuple[str, bool, str]) -> gcs_pb2.SummarizeTaskEventsReply:
+        big = TaskEvents()
+        big._jobs, big._seq = t._jobs, t._seq
+        return big.summarize(gcs_pb2.SummarizeTaskEventsRequest(filters=[
+            gcs_pb2.TaskSummaryFilter(key=k, not_equal=ne, value=v) for k, ne, v in filters]))
+
+    cases = [
+        ((), lambda r: True),
+        ((("state", False, "failed"),), lambda r: r.state == gcs_pb2.FAILED),
+        ((("language", True, "PYTHON"),), lambda r: r.language != common_pb2.PYTHON),
+        ((("language", False, "python"),), lambda r: r.language == common_pb2.PYTHON),
+        ((("type", False, "ACTOR_TASK"), ("job_id", False, JOB1.hex())),
+         lambda r: r.type == common_pb2.ACTOR_TASK and r.job_id == JOB1),
+        ((("name", False, "F2"), ("job_id", True, JOB1.hex())), lambda r: r.name == "f2" and r.job_id != JOB1),
+        ((("state", False, "nonsense"),), lambda r: False),
+    ]
+    for filters, keep in cases:
+        reply = summary(*filters)
+        want, total = expected(keep)
+        assert reply.total == total, filters
+        assert {(c.name, c.language, c.type, c.state): c.count for c in reply.counts} == want, filters
+    # At most max_per_query groups; the rest are counted in total and said to be left off.
+    capped = t.summarize(gcs_pb2.SummarizeTaskEventsRequest())
+    assert len(capped.counts) == 3 and capped.total == len(rows)
+    assert capped.groups_left_off == len(expected(lambda r: True)[0]) - 3
+    with pytest.raises(GcsError) as err:
+        t.summarize(gcs_pb2.SummarizeTaskEventsRequest(filters=[gcs_pb2.TaskSummaryFilter(key="pid", value="1")]))
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and "pid" in err.value.message
+
+
+def test_a_batch_with_one_bad_event_folds_nothing_and_names_the_event() -> None:
+    t = TaskEvents()
+    good = ev(1, gcs_pb2.SUBMITTED, 1)
+    for bad, field in ((ev(2, gcs_pb2.RUNNING, 2, actor_id=b"x"), "events[1].actor_id"),
+                       (ev(2, gcs_pb2.RUNNING, 2, prior_state=42), "events[1].prior_state"),
+                       (ev(2, gcs_pb2.RUNNING, 2, name="n" * 5000), "events[1].name"),
+                       (ev(2, gcs_pb2.RUNNING, 2, worker_id=b"w"), "events[1].worker_id")):
+        with pytest.raises(GcsError) as err:
+            t.fold_items(read_events(gcs_pb2.AddTaskEventsRequest(events=[good, bad])))
+        assert field in err.value.message
+    assert len(t) == 0 and t.events_received == 0
+    with pytest.raises(GcsError):
+        read_events(gcs_pb2.AddTaskEventsRequest(events=[good] * (MAX_PER_BATCH + 1)))
+
+
+def test_filtered_pages_across_jobs_are_the_rows_in_sequence_order() -> None:
+    t = TaskEvents(max_per_query=7)
+    for i in range(50):
+        t.add(ev(i, gcs_pb2.FINISHED if i % 3 else gcs_pb2.FAILED, i, job=(JOB1, JOB2)[i % 2],
+                 language=common_pb2.JAVA if i % 4 else common_pb2.CPP))
+    want = [tid(i, (JOB1, JOB2)[i % 2]) for i in range(50) if i % 3 and i % 4]
+    seen: list[bytes] = []
+    token = ""
+    while True:
+        reply = t.query(gcs_pb2.GetTaskEventsRequest(states=[gcs_pb2.FINISHED], languages=[common_pb2.JAVA],
+                                                     page_token=token))
+        assert reply.total == len(want) and len(reply.tasks) <= 7
+        seen += [r.task_id for r in reply.tasks]
+        token = reply.next_page_token
+        if not token:
+            break
+    assert seen == want

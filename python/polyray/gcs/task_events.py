@@ -9,19 +9,28 @@ every event. Each job keeps at most ``events.ring_size_per_job`` rows; a new
 row past that drops the job's oldest row, counted per job. Senders report
 what they dropped themselves (a full buffer), also counted per job.
 
+A batch's events come as TaskEvents (Java and C++ reporters, and any
+FAILED event) or packed in columns (``PackedTaskEvents``: what Python
+reporters send; each record is unpacked in C). Either way each is checked
+and read once (``read_events``), then folded in one loop (``fold_items``);
+a batch with a bad event changes nothing.
+
 ``GetTaskEvents`` answers rows oldest first, filtered, at most
 ``events.max_per_query`` per call; ``next_page_token`` is the sequence
 number of the last row sent, so a page never repeats or skips a row that
-stayed in the ring.
+stayed in the ring. ``SummarizeTaskEvents`` counts the rows by name,
+language, type and state in place (a small reply instead of every row).
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import heapq
 import itertools
-from collections.abc import Iterator
+import operator
+import struct
 
 import grpc
 
@@ -34,6 +43,9 @@ from .validation import ACTOR_ID_SIZE, JOB_ID_SIZE, NODE_ID_SIZE, TASK_ID_SIZE, 
 RING_SIZE_PER_JOB = spec.EVENTS_RING_SIZE_PER_JOB
 MAX_PER_QUERY = spec.EVENTS_MAX_PER_QUERY
 MAX_PER_BATCH = spec.EVENTS_MAX_PER_BATCH
+#: One event of a PackedTaskEvents batch (gcs.proto): task id, head index, attempt, state,
+#: prior state, 2 pad bytes, time ns, prior time ns; little-endian, 52 bytes.
+PACKED_RECORD = struct.Struct("<24sIiBBxxqq")
 #: Events folded between two yields to the loop.
 FOLD_SLICE = 256
 
@@ -47,6 +59,7 @@ _TYPES = frozenset(common_pb2.TaskType.DESCRIPTOR.values_by_number)
 _KINDS = frozenset(common_pb2.ErrorKind.DESCRIPTOR.values_by_number)
 _MAX_NAME = spec.LIMITS_MAX_NAME_BYTES
 _NAME_CHARS = _MAX_NAME // 4
+_seq_of = operator.attrgetter("seq")
 _OPTIONAL_IDS = (("actor_id", ACTOR_ID_SIZE), ("node_id", NODE_ID_SIZE), ("worker_id", WORKER_ID_SIZE),
                  ("parent_task_id", TASK_ID_SIZE))
 
@@ -122,83 +135,131 @@ class _JobRing:
         return bisect.bisect_right(self.order, seq, lo=self.head, key=lambda e: e.seq)
 
 
-def fold(row: _Row, event: gcs_pb2.TaskEvent) -> None:
-    """Fold one event of an attempt into its row: the furthest state, the
-    earliest time of each state, the owner's description, the worker's place."""
-    state = event.state
-    ts = event.timestamp_ns
-    times = row.times
-    if times[state] == 0 or ts < times[state]:
-        times[state] = ts
-    prior = event.prior_state
-    if prior:
-        pts = event.prior_timestamp_ns
-        if times[prior] == 0 or pts < times[prior]:
-            times[prior] = pts
-    rank = _RANK[state]
-    current = _RANK[row.state]
-    if rank > current or (rank == current and state == _FAILED):
-        row.state = state
-    if not row.name:
-        row.name = event.name
-        row.type = event.type
-        row.actor_id = event.actor_id
-        row.parent_task_id = event.parent_task_id
-    if state >= _RUNNING:
-        # The worker knows where the attempt ran and in which language.
-        if not row.from_worker:
-            row.from_worker = True
-            row.node_id = event.node_id
-            row.worker_id = event.worker_id
-            row.worker_pid = event.worker_pid
-            row.language = event.language
-        if state == _FAILED:
-            row.error_kind = event.error_kind
-            row.error_message = event.error_message
-    elif not row.from_worker and not row.node_id:
-        row.node_id = event.node_id
-        row.worker_id = event.worker_id
-        row.worker_pid = event.worker_pid
-    if row.language < 0:
-        row.language = event.language
+def _explain(i: int, e: gcs_pb2.TaskEvent) -> None:
+    """Raise the INVALID_ARGUMENT naming the field of the one event ``read_events`` found bad."""
+    if len(e.task_id) != TASK_ID_SIZE:
+        check_id(e.task_id, f"events[{i}].task_id", TASK_ID_SIZE)
+    if len(e.job_id) != JOB_ID_SIZE:
+        check_id(e.job_id, f"events[{i}].job_id", JOB_ID_SIZE)
+    if e.state not in _STATES:
+        raise invalid_argument(f"events[{i}].state must be a known TaskEventState, got {e.state}")
+    if e.prior_state and e.prior_state not in _STATES:
+        raise invalid_argument(f"events[{i}].prior_state must be a known TaskEventState, got {e.prior_state}")
+    if e.attempt < 0:
+        raise invalid_argument(f"events[{i}].attempt must be >= 0, got {e.attempt}")
+    if e.language not in _LANGUAGES or e.type not in _TYPES or e.error_kind not in _KINDS:
+        raise invalid_argument(f"events[{i}]: unknown language, type or error_kind "
+                               f"({e.language}, {e.type}, {e.error_kind})")
+    for name, size in _OPTIONAL_IDS:
+        value = getattr(e, name)
+        if value and len(value) != size:
+            check_id(value, f"events[{i}].{name}", size)
+    for name in ("name", "error_message"):
+        text = getattr(e, name)
+        if len(text) > _NAME_CHARS and len(text.encode()) > _MAX_NAME:
+            raise invalid_argument(f"events[{i}].{name}: at most {_MAX_NAME} bytes")
+    raise invalid_argument(f"events[{i}] is not a valid TaskEvent")  # pragma: no cover - the checks agree
 
 
-def check_events(request: gcs_pb2.AddTaskEventsRequest) -> None:
-    """The checks of polyray.protocol.validation's walk, for this one message, in a
-    fraction of its time (the walk cost ~10 us per event): ids by size, enum
-    values, string lengths. INVALID_ARGUMENT naming the field."""
-    if len(request.events) > MAX_PER_BATCH:
-        raise invalid_argument(f"events: at most {MAX_PER_BATCH} per batch, got {len(request.events)}")
-    for i, e in enumerate(request.events):
-        if len(e.task_id) != TASK_ID_SIZE:
-            check_id(e.task_id, f"events[{i}].task_id", TASK_ID_SIZE)
-        if len(e.job_id) != JOB_ID_SIZE:
-            check_id(e.job_id, f"events[{i}].job_id", JOB_ID_SIZE)
-        if e.state not in _STATES:
-            raise invalid_argument(f"events[{i}].state must be a known TaskEventState, got {e.state}")
-        if e.prior_state and e.prior_state not in _STATES:
-            raise invalid_argument(f"events[{i}].prior_state must be a known TaskEventState, got {e.prior_state}")
-        if e.attempt < 0:
-            raise invalid_argument(f"events[{i}].attempt must be >= 0, got {e.attempt}")
-        if e.language not in _LANGUAGES or e.type not in _TYPES or e.error_kind not in _KINDS:
-            raise invalid_argument(f"events[{i}]: unknown language, type or error_kind "
-                                   f"({e.language}, {e.type}, {e.error_kind})")
-        for name, size in _OPTIONAL_IDS:
-            value = getattr(e, name)
-            if value and len(value) != size:
-                check_id(value, f"events[{i}].{name}", size)
-        for name in ("name", "error_message"):
-            text = getattr(e, name)
-            if len(text) > _NAME_CHARS and len(text.encode()) > _MAX_NAME:
-                raise invalid_argument(f"events[{i}].{name}: at most {_MAX_NAME} bytes")
+def read_events(request: gcs_pb2.AddTaskEventsRequest) -> list[tuple]:
+    """Every event of a batch, checked (ids by size, enum values, string lengths: the checks of
+    polyray.protocol.validation's walk, for this one message) and read once into a tuple
+    ``fold_items`` takes: (task id, job id, attempt, state, time, prior state, prior time,
+    language, type, name, actor id, node id, worker id, parent task id, error kind, error
+    message, worker pid). Reading each field once, here, costs about a third of reading it in
+    a check and again in the fold. INVALID_ARGUMENT naming the field of the first bad event."""
+    events = request.events
+    records = request.packed.records if request.HasField("packed") else b""
+    packed = len(records) // PACKED_RECORD.size
+    if len(events) + packed > MAX_PER_BATCH:
+        raise invalid_argument(f"events: at most {MAX_PER_BATCH} per batch, got {len(events) + packed}")
+    states, languages, types, kinds = _STATES, _LANGUAGES, _TYPES, _KINDS
+    name_chars = _NAME_CHARS
+    out: list[tuple] = []
+    append = out.append
+    for e in events:
+        tid = e.task_id
+        job = e.job_id
+        state = e.state
+        prior = e.prior_state
+        attempt = e.attempt
+        lang = e.language
+        typ = e.type
+        kind = e.error_kind
+        actor = e.actor_id
+        node = e.node_id
+        worker = e.worker_id
+        parent = e.parent_task_id
+        name = e.name
+        message = e.error_message
+        if (len(tid) != TASK_ID_SIZE or len(job) != JOB_ID_SIZE or state not in states
+                or (prior and prior not in states) or attempt < 0 or lang not in languages or typ not in types
+                or kind not in kinds or (actor and len(actor) != ACTOR_ID_SIZE)
+                or (node and len(node) != NODE_ID_SIZE) or (worker and len(worker) != WORKER_ID_SIZE)
+                or (parent and len(parent) != TASK_ID_SIZE)
+                or (len(name) > name_chars and len(name.encode()) > _MAX_NAME)
+                or (len(message) > name_chars and len(message.encode()) > _MAX_NAME)):
+            _explain(len(out), e)
+        append((tid, job, attempt, state, e.timestamp_ns, prior, e.prior_timestamp_ns if prior else 0, lang, typ,
+                name, actor, node, worker, parent, kind, message, e.worker_pid))
+    if request.HasField("packed"):
+        _read_packed(request.packed, out)
     for i, drop in enumerate(request.dropped):
         check_id(drop.job_id, f"dropped[{i}].job_id", JOB_ID_SIZE)
         if drop.count < 0:
             raise invalid_argument(f"dropped[{i}].count must be >= 0, got {drop.count}")
+    return out
+
+
+def _read_packed(packed: gcs_pb2.PackedTaskEvents, out: list[tuple]) -> None:
+    """Append the events of a packed batch to ``out`` (as ``read_events``): each head is checked
+    once, each record unpacked in C (``struct.iter_unpack``) and checked by value."""
+    records = packed.records
+    if len(records) % PACKED_RECORD.size:
+        raise invalid_argument(f"packed.records: {len(records)} bytes, not a multiple of {PACKED_RECORD.size}")
+    heads = []
+    for i, h in enumerate(packed.heads):
+        if (len(h.job_id) != JOB_ID_SIZE or h.language not in _LANGUAGES or h.type not in _TYPES
+                or (h.actor_id and len(h.actor_id) != ACTOR_ID_SIZE) or (h.node_id and len(h.node_id) != NODE_ID_SIZE)
+                or (h.worker_id and len(h.worker_id) != WORKER_ID_SIZE)
+                or (h.parent_task_id and len(h.parent_task_id) != TASK_ID_SIZE)
+                or (len(h.name) > _NAME_CHARS and len(h.name.encode()) > _MAX_NAME)):
+            check_id(h.job_id, f"packed.heads[{i}].job_id", JOB_ID_SIZE)
+            for name, size in _OPTIONAL_IDS:
+                value = getattr(h, name)
+                if value and len(value) != size:
+                    check_id(value, f"packed.heads[{i}].{name}", size)
+            raise invalid_argument(f"packed.heads[{i}]: unknown language or type ({h.language}, {h.type}) "
+                                   f"or a name over {_MAX_NAME} bytes")
+        heads.append((h.job_id, h.language, h.type, h.name, h.actor_id, h.node_id, h.worker_id, h.parent_task_id,
+                      h.worker_pid))
+    n_heads = len(heads)
+    states = _STATES
+    append = out.append
+    for i, (tid, index, attempt, state, prior, ts, pts) in enumerate(PACKED_RECORD.iter_unpack(records)):
+        if index >= n_heads or state not in states or (prior and prior not in states) or attempt < 0:
+            raise invalid_argument(f"packed.records[{i}]: head {index} of {n_heads}, state {state}, "
+                                   f"prior_state {prior}, attempt {attempt}")
+        job, lang, typ, name, actor, node, worker, parent, pid = heads[index]
+        append((tid, job, attempt, state, ts, prior, pts if prior else 0, lang, typ, name, actor, node, worker, parent,
+                0, "", pid))
+
+
+def check_events(request: gcs_pb2.AddTaskEventsRequest) -> None:
+    """INVALID_ARGUMENT naming the field when a batch has a bad event (see ``read_events``)."""
+    read_events(request)
+
+
+#: The columns a task summary can filter on (SummarizeTaskEvents; as the state API's names).
+SUMMARY_KEYS = ("name", "state", "language", "type", "job_id")
+_STATE_NAMES = {v.number: v.name for v in gcs_pb2.TaskEventState.DESCRIPTOR.values}
+_LANGUAGE_NAMES = {v.number: v.name for v in common_pb2.Language.DESCRIPTOR.values}
+_TYPE_NAMES = {v.number: v.name for v in common_pb2.TaskType.DESCRIPTOR.values}
+_GROUP = operator.attrgetter("name", "language", "type", "state")
 
 
 class TaskEvents:
-    """The per-job rings of task attempts. Serves AddTaskEvents and GetTaskEvents."""
+    """The per-job rings of task attempts. Serves AddTaskEvents, GetTaskEvents and SummarizeTaskEvents."""
 
     def __init__(self, ring_size_per_job: int = RING_SIZE_PER_JOB, max_per_query: int = MAX_PER_QUERY) -> None:
         self.ring_size_per_job = ring_size_per_job
@@ -212,17 +273,75 @@ class TaskEvents:
 
     def add(self, event: gcs_pb2.TaskEvent) -> None:
         """Fold one event into its row, making the row (and dropping the job's oldest) if new."""
-        self.events_received += 1
-        ring = self._jobs.get(event.job_id)
-        if ring is None:
-            ring = self._jobs[event.job_id] = _JobRing()
-        key = (event.task_id, event.attempt)
-        entry = ring.keys.get(key)
-        if entry is None:
-            self._seq += 1
-            entry = _Row(self._seq, key[0], event.job_id, key[1])
-            ring.append(key, entry, self.ring_size_per_job)
-        fold(entry, event)
+        self.fold_items(read_events(gcs_pb2.AddTaskEventsRequest(events=[event])))
+
+    def fold_items(self, items: list[tuple]) -> None:
+        """Fold events read by ``read_events`` into their rows: the furthest state, the earliest
+        time of each state, the owner's description, the worker's place (one loop, no call per event)."""
+        self.events_received += len(items)
+        jobs = self._jobs
+        size = self.ring_size_per_job
+        ranks = _RANK
+        for (tid, job, attempt, state, ts, prior, pts, lang, typ, name, actor, node, worker, parent, kind, message,
+             pid) in items:
+            ring = jobs.get(job)
+            if ring is None:
+                ring = jobs[job] = _JobRing()
+            key = (tid, attempt)
+            row = ring.keys.get(key)
+            if row is None:
+                # The attempt's first event: the row is that event (what the fold below gives a
+                # fresh row, without its comparisons).
+                self._seq += 1
+                row = _Row(self._seq, tid, job, attempt)
+                ring.append(key, row, size)
+                times = row.times
+                times[state] = ts
+                if prior and (times[prior] == 0 or pts < times[prior]):
+                    times[prior] = pts
+                row.state = state
+                row.name, row.type, row.actor_id, row.parent_task_id = name, typ, actor, parent
+                row.node_id, row.worker_id, row.worker_pid, row.language = node, worker, pid, lang
+                if state >= _RUNNING:
+                    row.from_worker = True
+                    if state == _FAILED:
+                        row.error_kind = kind
+                        row.error_message = message
+                continue
+            times = row.times
+            t = times[state]
+            if t == 0 or ts < t:
+                times[state] = ts
+            if prior:
+                t = times[prior]
+                if t == 0 or pts < t:
+                    times[prior] = pts
+            rank = ranks[state]
+            current = ranks[row.state]
+            if rank > current or (rank == current and state == _FAILED):
+                row.state = state
+            if not row.name:
+                row.name = name
+                row.type = typ
+                row.actor_id = actor
+                row.parent_task_id = parent
+            if state >= _RUNNING:
+                # The worker knows where the attempt ran and in which language.
+                if not row.from_worker:
+                    row.from_worker = True
+                    row.node_id = node
+                    row.worker_id = worker
+                    row.worker_pid = pid
+                    row.language = lang
+                if state == _FAILED:
+                    row.error_kind = kind
+                    row.error_message = message
+            elif not row.from_worker and not row.node_id:
+                row.node_id = node
+                row.worker_id = worker
+                row.worker_pid = pid
+            if row.language < 0:
+                row.language = lang
 
     def add_dropped_at_source(self, job_id: bytes, count: int) -> None:
         ring = self._jobs.get(job_id)
@@ -251,27 +370,35 @@ class TaskEvents:
         return bool(request.task_id or request.states or request.languages or request.name or request.actor_id
                     or request.node_id or request.worker_id)
 
-    def _matching(self, request: gcs_pb2.GetTaskEventsRequest, rings: list[_JobRing]) -> Iterator[_Row]:
-        states = frozenset(request.states)
-        languages = frozenset(request.languages)
-        merged = heapq.merge(*(r.order[r.head:] for r in rings), key=lambda e: e.seq) if len(rings) > 1 else (
-            iter(rings[0].order[rings[0].head:]) if rings else iter(()))
-        for row in merged:
-            if request.task_id and row.task_id != request.task_id:
-                continue
-            if states and row.state not in states:
-                continue
-            if languages and row.language not in languages:
-                continue
-            if request.name and row.name != request.name:
-                continue
-            if request.actor_id and row.actor_id != request.actor_id:
-                continue
-            if request.node_id and row.node_id != request.node_id:
-                continue
-            if request.worker_id and row.worker_id != request.worker_id:
-                continue
-            yield row
+    @staticmethod
+    def _conditions(request: gcs_pb2.GetTaskEventsRequest) -> list[tuple[str, frozenset]]:
+        conds: list[tuple[str, frozenset]] = []
+        if request.task_id:
+            conds.append(("task_id", frozenset((request.task_id,))))
+        if request.states:
+            conds.append(("state", frozenset(request.states)))
+        if request.languages:
+            conds.append(("language", frozenset(request.languages)))
+        if request.name:
+            conds.append(("name", frozenset((request.name,))))
+        for attr in ("actor_id", "node_id", "worker_id"):
+            value = getattr(request, attr)
+            if value:
+                conds.append((attr, frozenset((value,))))
+        return conds
+
+    def _matching(self, request: gcs_pb2.GetTaskEventsRequest, rings: list[_JobRing]) -> list[list[_Row]]:
+        """Per ring, its rows that match the request's row filters, in sequence order (one list
+        comprehension per filter: ~5 ms per 100,000 rows, not a generator step per row)."""
+        conds = self._conditions(request)
+        out = []
+        for ring in rings:
+            rows = ring.order[ring.head:]
+            for attr, accept in conds:
+                get = operator.attrgetter(attr)
+                rows = [r for r in rows if get(r) in accept]
+            out.append(rows)
+        return out
 
     def query(self, request: gcs_pb2.GetTaskEventsRequest) -> gcs_pb2.GetTaskEventsReply:
         """Rows matching ``request``, one page of them."""
@@ -299,17 +426,17 @@ class TaskEvents:
             if len(page) > limit:
                 reply.next_page_token = str(page[limit - 1].seq)
         else:
-            total = 0
-            last = 0
-            for entry in self._matching(request, rings):
-                total += 1
-                if entry.seq <= after:
-                    continue
-                if len(reply.tasks) < limit:
-                    reply.tasks.append(entry.to_proto())
-                    last = entry.seq
-                else:
-                    reply.next_page_token = str(last)
+            # Each ring filtered on its own (a list per filter), then merged by sequence number
+            # lazily: only the rows of this page go through the merge.
+            matched = self._matching(request, rings)
+            total = sum(len(m) for m in matched)
+            starts = [iter(m[bisect.bisect_right(m, after, key=_seq_of):]) for m in matched]
+            merged = heapq.merge(*starts, key=_seq_of) if len(starts) > 1 else (
+                starts[0] if starts else iter(()))
+            page = list(itertools.islice(merged, limit + 1))
+            reply.tasks.extend(e.to_proto() for e in page[:limit])
+            if len(page) > limit:
+                reply.next_page_token = str(page[limit - 1].seq)
         reply.total = total
         for job_id, ring in self._jobs.items():
             if request.job_id and job_id != request.job_id:
@@ -320,22 +447,65 @@ class TaskEvents:
                 reply.dropped_at_source.add(job_id=job_id, count=ring.dropped_at_source)
         return reply
 
+    def summarize(self, request: gcs_pb2.SummarizeTaskEventsRequest) -> gcs_pb2.SummarizeTaskEventsReply:
+        """Rows counted by (name, language, type, state), filtered (SummarizeTaskEvents): one pass
+        of C-level counting over the kept rows (~20-40 ms for 100,000), no row leaves the GCS."""
+        numbers: list[tuple[str, frozenset[int], bool]] = []  # (state | language | type, values, equal?)
+        names: list[tuple[str, bool]] = []
+        jobs: list[tuple[str, bool]] = []
+        for i, f in enumerate(request.filters):
+            key, text, equal = f.key, f.value.lower(), not f.not_equal
+            if key == "name":
+                names.append((text, equal))
+            elif key == "job_id":
+                jobs.append((text, equal))
+            elif key in ("state", "language", "type"):
+                table = {"state": _STATE_NAMES, "language": _LANGUAGE_NAMES, "type": _TYPE_NAMES}[key]
+                values = {n for n, label in table.items() if label.lower() == text}
+                if key == "language" and 0 in values:
+                    values.add(-1)  # a row whose language is not known yet shows as the proto default
+                numbers.append((key, frozenset(values), equal))
+            else:
+                raise invalid_argument(f"filters[{i}].key must be one of {', '.join(SUMMARY_KEYS)}, got {key[:64]!r}")
+        counts: collections.Counter[tuple[str, int, int, int]] = collections.Counter()
+        for job_id, ring in self._jobs.items():
+            if jobs:
+                job_hex = job_id.hex()
+                if any((job_hex == text) != equal for text, equal in jobs):
+                    continue
+            rows = ring.order[ring.head:]
+            for attr, values, equal in numbers:
+                get = operator.attrgetter(attr)
+                rows = [r for r in rows if (get(r) in values) == equal]
+            for text, equal in names:
+                rows = [r for r in rows if (r.name.lower() == text) == equal]
+            counts.update(map(_GROUP, rows))
+        reply = gcs_pb2.SummarizeTaskEventsReply()
+        total = 0
+        groups = 0
+        for (name, language, typ, state), n in counts.items():
+            total += n
+            if groups >= self.max_per_query:
+                reply.groups_left_off += 1
+                continue
+            groups += 1
+            reply.counts.add(name=name, language=max(language, 0), type=typ, state=state, count=n)  # type: ignore[arg-type]
+        reply.total = total
+        return reply
+
     # -- the RPCs ----------------------------------------------------------
 
     async def AddTaskEvents(
         self, request: gcs_pb2.AddTaskEventsRequest, context: grpc.aio.ServicerContext
     ) -> gcs_pb2.AddTaskEventsReply:
         """Fold a batch of events into the rings; drops reported by the sender are counted."""
-        check_events(request)
-        add = self.add
-        events = request.events
+        items = read_events(request)
         # The GCS shares its loop with the head's raylet: fold in slices, so a
-        # batch of 10,000 events (~30 ms) does not hold up lease grants.
-        for start in range(0, len(events), FOLD_SLICE):
+        # batch of 10,000 events does not hold up lease grants.
+        for start in range(0, len(items), FOLD_SLICE):
             if start:
                 await asyncio.sleep(0)
-            for event in events[start:start + FOLD_SLICE]:
-                add(event)
+            self.fold_items(items[start:start + FOLD_SLICE])
         for drop in request.dropped:
             self.add_dropped_at_source(drop.job_id, drop.count)
         return gcs_pb2.AddTaskEventsReply()
@@ -345,3 +515,9 @@ class TaskEvents:
     ) -> gcs_pb2.GetTaskEventsReply:
         """One page of task attempts, oldest first, filtered (docs/observability.md)."""
         return self.query(request)
+
+    async def SummarizeTaskEvents(
+        self, request: gcs_pb2.SummarizeTaskEventsRequest, context: grpc.aio.ServicerContext
+    ) -> gcs_pb2.SummarizeTaskEventsReply:
+        """Rows counted by name, language, type and state, filtered (docs/observability.md)."""
+        return self.summarize(request)

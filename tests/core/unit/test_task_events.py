@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 
 from polyray.core.task_events import EventingFinisher, TaskEventBuffer
+from polyray.gcs.task_events import PACKED_RECORD
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import gcs_pb2
@@ -30,10 +31,29 @@ class EventGcs:
         return gcs_pb2.AddTaskEventsReply()
 
     def events(self) -> list[gcs_pb2.TaskEvent]:
-        return [e for r in self.requests for e in r.events]
+        """Every event sent, as TaskEvents, in the order recorded (a batch sends its FAILED events
+        as TaskEvents and the rest packed; the manual clock gives each a distinct time)."""
+        return sorted((e for r in self.requests for e in unpack(r)), key=lambda e: e.timestamp_ns)
+
+    def counts(self) -> list[int]:
+        return [len(unpack(r)) for r in self.requests]
 
     def dropped(self) -> int:
         return sum(d.count for r in self.requests for d in r.dropped)
+
+
+def unpack(request: gcs_pb2.AddTaskEventsRequest) -> list[gcs_pb2.TaskEvent]:
+    """A batch's events as TaskEvents: its ``events`` and its packed records, each on its head."""
+    out = list(request.events)
+    if request.HasField("packed"):
+        heads = request.packed.heads
+        for tid, index, attempt, state, prior, ts, pts in PACKED_RECORD.iter_unpack(request.packed.records):
+            e = gcs_pb2.TaskEvent()
+            e.CopyFrom(heads[index])
+            e.task_id, e.attempt, e.state, e.timestamp_ns = tid, attempt, state, ts  # type: ignore[assignment]
+            e.prior_state, e.prior_timestamp_ns = prior, pts  # type: ignore[assignment]
+            out.append(e)
+    return out
 
 
 def spec(name: str) -> pb.TaskSpec:
@@ -58,7 +78,7 @@ def test_sent_every_interval_in_batches_and_not_before() -> None:
         lp.advance(ms=999)
         assert g.requests == []  # nothing on the hot path, nothing before the interval
         lp.advance(ms=1)
-        assert [len(r.events) for r in g.requests] == [3, 3, 1]
+        assert g.counts() == [3, 3, 1]
         ev = g.events()[0]
         assert (ev.state, ev.name, ev.job_id, ev.node_id, ev.worker_id) == (
             gcs_pb2.SUBMITTED, "f0", JOB, b"n" * 28, b"w" * 28)
@@ -143,5 +163,33 @@ def test_two_events_of_one_reporter_fold_into_one_until_sent() -> None:
         rows = {r.name: r for r in t.query(gcs_pb2.GetTaskEventsRequest()).tasks}
         assert rows["quick"].state == gcs_pb2.FINISHED and rows["quick"].running_ns == folded.prior_timestamp_ns
         assert rows["queued"].submitted_ns == 1 and rows["queued"].pending_node_ns == 1  # the first clock tick
+    finally:
+        lp.shut()
+
+
+def test_a_batch_is_packed_and_the_gcs_reads_it_as_the_events_it_holds() -> None:
+    lp, g = ManualLoop(), EventGcs()
+    try:
+        buf = make(lp, g)
+        lp.call(buf.start)
+        specs = [spec(f"f{i % 3}") for i in range(50)]
+        for i, s in enumerate(specs):
+            s.attempt = i % 2
+            buf.queued(s, submitted_ns=0)
+        bad = spec("bad")
+        buf.failed(bad, pb.ErrorRecord(kind=pb.TASK_ERROR, message="boom"))
+        lp.advance(s=1)
+        (request,) = g.requests
+        # Three kinds of task: three heads; fifty records; the FAILED event on its own.
+        assert len(request.packed.heads) == 3 and len(request.packed.records) == 50 * PACKED_RECORD.size
+        assert [e.name for e in request.events] == ["bad"]
+        from polyray.gcs.task_events import TaskEvents, read_events
+        t = TaskEvents()
+        t.fold_items(read_events(request))
+        rows = t.query(gcs_pb2.GetTaskEventsRequest()).tasks
+        assert len(rows) == 51
+        assert rows[0].state == gcs_pb2.FAILED and rows[0].error_message == "boom"  # the TaskEvents come first
+        assert [(r.task_id, r.attempt, r.name, r.state, r.worker_id) for r in rows[1:]] == [
+            (s.task_id, i % 2, f"f{i % 3}", gcs_pb2.PENDING_NODE, b"w" * 28) for i, s in enumerate(specs)]
     finally:
         lp.shut()
