@@ -18,6 +18,7 @@ resources free up. The lease is kept while the actor lives and returned
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -268,11 +269,13 @@ class ActorDirectory:
     async def ListActors(
         self, request: gcs_pb2.ListActorsRequest, context: grpc.aio.ServicerContext
     ) -> gcs_pb2.ListActorsReply:
-        """Every actor (of one job when job_id is set), dead ones included."""
+        """Every actor (of one job when job_id is set), dead ones included; the first ``limit`` when set."""
         check_id(request.job_id, "job_id", JOB_ID_SIZE, optional=True)
+        if request.limit < 0:
+            raise invalid_argument(f"limit must be >= 0, got {request.limit}")
+        actors = (a.info for a in self._actors.values() if not request.job_id or a.info.job_id == request.job_id)
         return gcs_pb2.ListActorsReply(
-            actors=[a.info for a in self._actors.values() if not request.job_id or a.info.job_id == request.job_id]
-        )
+            actors=list(itertools.islice(actors, request.limit) if request.limit else actors))
 
     async def KillActor(
         self, request: gcs_pb2.KillActorRequest, context: grpc.aio.ServicerContext
