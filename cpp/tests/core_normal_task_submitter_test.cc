@@ -90,6 +90,10 @@ TEST_F(NormalTaskSubmitterTest, BrokenStreamRetriesUpToMaxRetriesThenWorkerCrash
     EXPECT_EQ(raylets_.returns.back().req.lease_id(), "lease" + std::to_string(attempt));
   }
   EXPECT_EQ(raylets_.requests.size(), 3u) << "no fourth attempt after max_retries=2";
+  // Each retry was told to the finisher as its new attempt (task events: PENDING_NODE).
+  ASSERT_EQ(finisher_.retried.size(), 2u);
+  EXPECT_EQ(finisher_.retried[0].attempt(), 1);
+  EXPECT_EQ(finisher_.retried[1].attempt(), 2);
   ASSERT_EQ(finisher_.failed.size(), 1u);
   EXPECT_EQ(finisher_.failed[0].first.task_id(), t->spec.task_id());
   EXPECT_EQ(finisher_.failed[0].second.kind(), rpc::WORKER_CRASHED);

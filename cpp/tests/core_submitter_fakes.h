@@ -274,6 +274,7 @@ class RecordingFinisher final : public TaskFinisher {
   void HoldArgs(const std::vector<std::string>& arg_ids) override {
     held.insert(held.end(), arg_ids.begin(), arg_ids.end());
   }
+  void Retried(const rpc::TaskSpec& spec) override { retried.push_back(spec); }
   /// Counts of an argument taken (the submit's and HoldArgs') and not released.
   int Counted(const std::string& id, bool ended) const {
     return (ended ? 0 : 1) + static_cast<int>(std::count(held.begin(), held.end(), id)) -
@@ -281,6 +282,7 @@ class RecordingFinisher final : public TaskFinisher {
   }
   std::vector<std::string> held;
   std::vector<rpc::TaskSpec> completed;
+  std::vector<rpc::TaskSpec> retried;  // each retry's spec, as the new attempt
   std::vector<std::pair<rpc::TaskSpec, rpc::ErrorRecord>> failed;
   std::vector<std::string> released;
 };

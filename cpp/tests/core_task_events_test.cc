@@ -130,5 +130,50 @@ TEST(TaskEvents, EndStatesAndFlushAtStop) {
   EXPECT_EQ(h.Events(), 4);  // stopped: nothing more is sent
 }
 
+TEST(TaskEvents, TwoEventsOfOneReporterFoldIntoOneUntilSent) {
+  Harness h(/*max_buffered=*/100, /*max_per_batch=*/100);
+  rpc::TaskResult ok;
+  ok.add_returns()->mutable_value()->set_format(rpc::FORMAT_XLANG);
+  rpc::ErrorRecord rec;
+  rec.set_kind(rpc::TASK_ERROR);
+  rec.set_message("boom");
+  rpc::TaskResult bad;
+  auto* v = bad.add_returns()->mutable_value();
+  v->set_format(rpc::FORMAT_ERROR);
+  v->set_body(rec.SerializeAsString());
+  // Owner: PENDING_NODE with SUBMITTED folded in.
+  h.events->Queued(Spec("f", 1), 1234);
+  // Worker: the end state folds into RUNNING while it is not sent.
+  TaskEvents::Token g = h.events->Running(Spec("g", 2));
+  h.events->Ended(Spec("g", 2), ok, g);
+  TaskEvents::Token b = h.events->Running(Spec("b", 3));
+  h.events->Ended(Spec("b", 3), bad, b);
+  TaskEvents::Token k = h.events->Running(Spec("k", 4));
+  h.events->Flush();
+  ASSERT_EQ(h.Events(), 4);
+  // Taken by the flush: the end is an event of its own, and a stale token folds nothing.
+  h.events->Ended(Spec("k", 4), ok, k);
+  h.events->Ended(Spec("g", 2), ok, g);
+  h.events->Flush();
+  ASSERT_EQ(h.Events(), 6);
+  std::vector<rpc::TaskEvent> all;
+  for (const auto& r : h.sent) all.insert(all.end(), r.events().begin(), r.events().end());
+  EXPECT_EQ(all[0].state(), rpc::PENDING_NODE);
+  EXPECT_EQ(all[0].prior_state(), rpc::SUBMITTED);
+  EXPECT_EQ(all[0].prior_timestamp_ns(), 1234);
+  EXPECT_EQ(all[1].state(), rpc::FINISHED);
+  EXPECT_EQ(all[1].prior_state(), rpc::RUNNING);
+  EXPECT_LE(all[1].prior_timestamp_ns(), all[1].timestamp_ns());
+  EXPECT_EQ(all[2].state(), rpc::FAILED);
+  EXPECT_EQ(all[2].prior_state(), rpc::RUNNING);
+  EXPECT_EQ(all[2].error_message(), "boom");
+  EXPECT_EQ(all[3].state(), rpc::RUNNING);
+  EXPECT_EQ(all[3].prior_state(), rpc::TASK_STATE_UNKNOWN);
+  EXPECT_EQ(all[4].state(), rpc::FINISHED);
+  EXPECT_EQ(all[4].prior_state(), rpc::TASK_STATE_UNKNOWN);
+  EXPECT_EQ(all[5].task_id(), Spec("g", 2).task_id());
+  EXPECT_EQ(all[5].prior_state(), rpc::TASK_STATE_UNKNOWN);
+}
+
 }  // namespace
 }  // namespace polyray::core

@@ -276,6 +276,7 @@ void ActorTaskSubmitter::FinalState(const QueuePtr& aq, rpc::Address was, std::v
               if (policy::ActorCall(true, "RESTARTING", t->spec.max_task_retries(), t->spec.attempt()) ==
                   policy::ActorCallDecision::kRetry) {
                 t->spec.set_attempt(t->spec.attempt() + 1);
+                d_.finisher.Retried(t->spec);
                 retry.push_back(t);
                 continue;
               }

@@ -263,11 +263,13 @@ void NormalTaskSubmitter::OnReply(const LeasePtr& lease, rpc::PushTasksReply& re
         lease->refused = true;
         if (CanRetry(t->spec)) {
           t->spec.set_attempt(t->spec.attempt() + 1);
+          d_.finisher.Retried(t->spec);
           sc.queue.push_front(t);
           continue;
         }
       } else if (result.is_application_error() && t->spec.retry_exceptions() && CanRetry(t->spec)) {
         t->spec.set_attempt(t->spec.attempt() + 1);
+        d_.finisher.Retried(t->spec);
         sc.queue.push_front(t);
         continue;
       }
@@ -332,6 +334,7 @@ void NormalTaskSubmitter::OnStreamClosed(const LeasePtr& lease, const grpc::Stat
       HoldArgsAfterDeath(t, actions);
       if (CanRetry(t->spec) && retrying) {
         t->spec.set_attempt(t->spec.attempt() + 1);
+        d_.finisher.Retried(t->spec);
         retried.push_back(t);
         continue;
       }
@@ -478,6 +481,7 @@ void NormalTaskSubmitter::OnLeaseFailure(const std::string& key, const rpc::Erro
     case policy::LeaseFailureAction::kRetryTask:
       if (!closed_ && !ShuttingDown()) {
         t->spec.set_attempt(t->spec.attempt() + 1);
+        d_.finisher.Retried(t->spec);
         break;
       }
       [[fallthrough]];

@@ -49,6 +49,8 @@ class OwnedObjects final : public TaskFinisher {
   /// Releases arguments counted as submitted (RemoveSubmitted).
   void ReleaseArgs(const std::vector<std::string>& arg_ids) override;
   void HoldArgs(const std::vector<std::string>& arg_ids) override;
+  /// Task events: PENDING_NODE for the retried task's new attempt.
+  void Retried(const rpc::TaskSpec& spec) override;
 
  private:
   CoreWorker& w_;

@@ -11,12 +11,10 @@
 
 namespace polyray::core {
 
-namespace {
-int64_t NowNs() {
+int64_t TaskEvents::NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-}  // namespace
 
 TaskEvents::TaskEvents(Clock& clock, Sender send, SyncSender send_sync, std::function<std::string()> node_id,
                        std::string worker_id, size_t max_buffered, size_t max_per_batch, int64_t interval_ms)
@@ -35,11 +33,10 @@ bool TaskEvents::Enabled() {
   return v == nullptr || std::string(v) != "0";
 }
 
-void TaskEvents::Record(rpc::TaskEventState state, const rpc::TaskSpec& spec) {
-  std::lock_guard<std::mutex> lock(mu_);
+rpc::TaskEvent* TaskEvents::AppendLocked(rpc::TaskEventState state, const rpc::TaskSpec& spec) {
   if (events_.size() >= max_buffered_) {
     dropped_[spec.job_id()]++;
-    return;
+    return nullptr;
   }
   rpc::TaskEvent& e = events_.emplace_back();
   e.set_task_id(spec.task_id());
@@ -52,6 +49,31 @@ void TaskEvents::Record(rpc::TaskEventState state, const rpc::TaskSpec& spec) {
   e.set_actor_id(spec.actor_id());
   e.set_parent_task_id(spec.parent_task_id());
   e.set_timestamp_ns(NowNs());
+  return &e;
+}
+
+rpc::TaskEvent* TaskEvents::FoldableLocked(Token token) {
+  if (token < first_token_ || token - first_token_ >= events_.size()) return nullptr;
+  rpc::TaskEvent& e = events_[token - first_token_];
+  return e.prior_state() == rpc::TASK_STATE_UNKNOWN ? &e : nullptr;
+}
+
+void TaskEvents::Record(rpc::TaskEventState state, const rpc::TaskSpec& spec) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AppendLocked(state, spec);
+}
+
+void TaskEvents::Queued(const rpc::TaskSpec& spec, int64_t submitted_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (rpc::TaskEvent* e = AppendLocked(rpc::PENDING_NODE, spec)) {
+    e->set_prior_state(rpc::SUBMITTED);
+    e->set_prior_timestamp_ns(submitted_ns);
+  }
+}
+
+TaskEvents::Token TaskEvents::Running(const rpc::TaskSpec& spec) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return AppendLocked(rpc::RUNNING, spec) != nullptr ? first_token_ + events_.size() - 1 : 0;
 }
 
 void TaskEvents::Failed(const rpc::TaskSpec& spec, const rpc::ErrorRecord& record) {
@@ -61,36 +83,46 @@ void TaskEvents::Failed(const rpc::TaskSpec& spec, const rpc::ErrorRecord& recor
   size_t max_chars = static_cast<size_t>(spec::kLimitsMaxNameBytes / 4);
   if (message.size() > max_chars) message.resize(max_chars);
   std::lock_guard<std::mutex> lock(mu_);
-  if (events_.size() >= max_buffered_) {
-    dropped_[spec.job_id()]++;
-    return;
+  if (rpc::TaskEvent* e = AppendLocked(rpc::FAILED, spec)) {
+    e->set_error_kind(record.kind());
+    e->set_error_message(std::move(message));
   }
-  rpc::TaskEvent& e = events_.emplace_back();
-  e.set_task_id(spec.task_id());
-  e.set_job_id(spec.job_id());
-  e.set_attempt(spec.attempt());
-  e.set_state(rpc::FAILED);
-  e.set_language(spec.language());
-  e.set_type(spec.type());
-  e.set_name(spec.name());
-  e.set_actor_id(spec.actor_id());
-  e.set_parent_task_id(spec.parent_task_id());
-  e.set_timestamp_ns(NowNs());
-  e.set_error_kind(record.kind());
-  e.set_error_message(std::move(message));
 }
 
-void TaskEvents::Ended(const rpc::TaskSpec& spec, const rpc::TaskResult& result) {
+void TaskEvents::Ended(const rpc::TaskSpec& spec, const rpc::TaskResult& result, Token running) {
+  rpc::TaskEventState state = rpc::FINISHED;
+  rpc::ErrorRecord record;
   if (result.returns_size() > 0) {
     const rpc::ReturnObject& r = result.returns(0);
     if (r.has_value() && r.value().format() == rpc::FORMAT_ERROR) {
-      rpc::ErrorRecord record;
       if (!record.ParseFromString(r.value().body())) record.set_kind(rpc::RUNTIME_ERROR);
-      Failed(spec, record);
+      state = rpc::FAILED;
+    }
+  }
+  if (running != 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (rpc::TaskEvent* e = FoldableLocked(running)) {
+      e->set_prior_state(e->state());
+      e->set_prior_timestamp_ns(e->timestamp_ns());
+      e->set_state(state);
+      e->set_timestamp_ns(NowNs());
+      if (state == rpc::FAILED) {
+        std::string message = record.message().empty() ? record.type_name()
+                              : record.type_name().empty() ? record.message()
+                                                           : record.type_name() + ": " + record.message();
+        size_t max_chars = static_cast<size_t>(spec::kLimitsMaxNameBytes / 4);
+        if (message.size() > max_chars) message.resize(max_chars);
+        e->set_error_kind(record.kind());
+        e->set_error_message(std::move(message));
+      }
       return;
     }
   }
-  Record(rpc::FINISHED, spec);
+  if (state == rpc::FAILED) {
+    Failed(spec, record);
+  } else {
+    Record(rpc::FINISHED, spec);
+  }
 }
 
 void TaskEvents::Start() {
@@ -123,6 +155,7 @@ rpc::AddTaskEventsRequest TaskEvents::TakeBatchLocked() {
     e->set_worker_pid(pid_);
   }
   events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(n));
+  first_token_ += n;
   for (auto& [job, count] : dropped_) {
     if (count <= 0) continue;
     auto* d = req.add_dropped();

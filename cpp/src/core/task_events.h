@@ -1,10 +1,12 @@
 // Task events of this process, buffered and sent to the GCS (as Python's
 // core/task_events.py and Java's TaskEvents; docs/observability.md).
 //
-// Owners record SUBMITTED and PENDING_NODE when a task is submitted (the C++
-// submitter queues it for a lease at once) and FAILED for a failure the
-// owner decides (OwnedObjects::FailTask); the worker that runs an attempt
-// records RUNNING, then FINISHED or FAILED. Recording appends one small
+// Owners record one PENDING_NODE event with SUBMITTED folded in when a task is
+// submitted (the C++ submitter queues it for a lease at once) and FAILED for a
+// failure the owner decides (OwnedObjects::FailTask); the worker that runs an
+// attempt records RUNNING, then FINISHED or FAILED, folded into the RUNNING
+// event while that is not sent (a task that ends within a flush interval
+// costs one event per reporter). Recording appends one small
 // TaskEvent under a mutex; a timer on the scheduler sends what is buffered
 // every spec::kEventsFlushIntervalMs with AddTaskEvents (at most
 // spec::kEventsMaxPerBatch per call), and Stop sends the rest. At most
@@ -41,10 +43,21 @@ class TaskEvents : public std::enable_shared_from_this<TaskEvents> {
   /// Whether this process records task events (POLYRAY_TASK_EVENTS, default on).
   static bool Enabled();
 
+  /// Which event a later state may fold into (Running's result; 0: none).
+  using Token = uint64_t;
+
   void Record(rpc::TaskEventState state, const rpc::TaskSpec& spec);
+  /// The owner queued the task (for a lease or its actor): one PENDING_NODE event with
+  /// SUBMITTED at `submitted_ns` folded in (prior_state).
+  void Queued(const rpc::TaskSpec& spec, int64_t submitted_ns);
+  /// RUNNING; the token for Ended to fold the end state into while it is not sent.
+  Token Running(const rpc::TaskSpec& spec);
   void Failed(const rpc::TaskSpec& spec, const rpc::ErrorRecord& record);
-  /// The attempt ran here: FINISHED, or FAILED when a return carries an error.
-  void Ended(const rpc::TaskSpec& spec, const rpc::TaskResult& result);
+  /// The attempt ran here: FINISHED, or FAILED when a return carries an error; folded into
+  /// the RUNNING event of `running` (one event for both) when that is not sent yet.
+  void Ended(const rpc::TaskSpec& spec, const rpc::TaskResult& result, Token running = 0);
+  /// The wall clock in ns, as events carry it.
+  static int64_t NowNs();
 
   /// Sends every interval until Stop.
   void Start();
@@ -58,6 +71,9 @@ class TaskEvents : public std::enable_shared_from_this<TaskEvents> {
   std::map<std::string, int64_t> dropped() const;
 
  private:
+  rpc::TaskEvent* AppendLocked(rpc::TaskEventState state, const rpc::TaskSpec& spec);
+  /// The buffered event of `token`, if not sent yet and holding one state only.
+  rpc::TaskEvent* FoldableLocked(Token token);
   rpc::AddTaskEventsRequest TakeBatchLocked();
   void Requeue(const rpc::AddTaskEventsRequest& req);
   void Tick();
@@ -73,6 +89,8 @@ class TaskEvents : public std::enable_shared_from_this<TaskEvents> {
   int64_t interval_ms_;
   mutable std::mutex mu_;
   std::vector<rpc::TaskEvent> events_;
+  // events_[i] has token first_token_ + i (tokens rise by one per event appended).
+  Token first_token_ = 1;
   std::map<std::string, int64_t> dropped_;
   bool started_ = false;
   bool stopped_ = false;

@@ -34,6 +34,10 @@ class TaskFinisher {
   /// Counts a task's arguments once more (its executor died: kArgsGraceMs);
   /// each hold is let go of by one ReleaseArgs.
   virtual void HoldArgs(const std::vector<std::string>& arg_ids) = 0;
+  /// The task goes back to its queue as attempt `spec.attempt()` (a retry):
+  /// task events record PENDING_NODE for the new attempt. May run under the
+  /// submitter's lock: it must not call back into the submitter.
+  virtual void Retried(const rpc::TaskSpec& spec) { (void)spec; }
 
   /// How long a caller keeps a task's arguments after the task's executor
   /// died running it (crash, broken stream, dead node), beyond the failure or

@@ -151,8 +151,7 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitTask(const internal::Functio
   std::vector<std::string> arg_ids = SubmitArgs(spec, args);
   std::vector<internal::RefPtr> refs = ReturnRefs(spec);
   if (TaskEvents* ev = w_.task_events()) {
-    ev->Record(rpc::SUBMITTED, spec);
-    ev->Record(rpc::PENDING_NODE, spec);  // queued for a lease at once
+    ev->Queued(spec, TaskEvents::NowNs());  // queued for a lease at once: one event, SUBMITTED folded in
   }
   auto task = std::make_shared<PendingTask>();
   task->spec = std::move(spec);
@@ -270,8 +269,7 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitActorTask(const internal::Ac
     std::lock_guard<std::mutex> lock(seq_mu_);
     spec.set_sequence_no(++actor_seq_[h.actor_id()]);
     if (TaskEvents* ev = w_.task_events()) {
-      ev->Record(rpc::SUBMITTED, spec);
-      ev->Record(rpc::PENDING_NODE, spec);  // queued for its actor at once
+      ev->Queued(spec, TaskEvents::NowNs());  // queued for its actor at once: one event, SUBMITTED folded in
     }
     task->spec = std::move(spec);
     w_.actor_submitter().Submit(std::move(task));
