@@ -23,12 +23,16 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+import grpc
 import pytest
 from obs_support import code_search_path
 from xlang_support import build_cpp, polyray_cli
 
 import polyray
 from polyray.protocol import auth, raylet_pb2, raylet_pb2_grpc
+from polyray.protocol import common_pb2 as pb
+from polyray.protocol import core_worker_pb2 as cw
+from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.util import state
 from polyray.util.placement_group import placement_group, placement_group_table, remove_placement_group
 
@@ -285,3 +289,42 @@ def test_placement_groups_created_listed_and_removed(cluster):
     gone = dict.fromkeys(ids, "REMOVED")
     wait_for("both groups REMOVED", lambda: states(state.list_placement_groups(address)) == gone)
     assert states(cli_json(address, "list", "placement-groups")) == gone
+
+
+def test_every_language_pages_its_references_and_refuses_a_bad_token(cluster, objs):
+    """GetObjectRefs straight to the driver and the Python, Java and C++ workers:
+    pages of 2 rows walk every reference once, in unsigned id order; a page
+    token that is not an object id is INVALID_ARGUMENT naming the field."""
+    address, _ = cluster
+    node = next(n for n in state.list_nodes(address, detail=True) if n["state"] == "ALIVE")
+    with auth.channel(node["raylet_address"]) as ch:
+        listed = raylet_pb2_grpc.RayletServiceStub(ch).ListObjects(raylet_pb2.ListObjectsRequest(), timeout=30)
+    assert not listed.unanswered
+    procs = {p.pid: p for p in listed.processes}
+    want = {os.getpid(): pb.PYTHON, objs["java_pid"]: pb.JAVA, objs["cpp_pid"]: pb.CPP}
+    if objs["py_pid"] in procs:  # gone when the SIGKILL test ran first
+        want[objs["py_pid"]] = pb.PYTHON
+    assert set(want) <= set(procs)
+    for pid, lang in want.items():
+        p = procs[pid]
+        assert p.language == lang and p.total == len(p.objects) and p.total >= 1
+        with auth.channel(f"{p.address.host}:{p.address.port}") as ch:
+            stub = cw_grpc.CoreWorkerServiceStub(ch)
+            seen: list[bytes] = []
+            req = cw.GetObjectRefsRequest(limit=2)
+            for _ in range(1000):
+                page = stub.GetObjectRefs(req, timeout=30)
+                assert len(page.objects) <= 2 and page.language == lang and page.pid == pid
+                seen += [o.object_id for o in page.objects]
+                if not page.next_page_token:
+                    break
+                assert page.next_page_token == page.objects[-1].object_id
+                req.page_token = page.next_page_token
+            # The process's references may change between pages (the runtime's own), so
+            # compare the walk with itself and with the one-call listing's size.
+            assert seen == sorted(seen) and len(set(seen)) == len(seen), (lang, seen)
+            assert abs(len(seen) - p.total) <= 2, (lang, len(seen), p.total)
+            with pytest.raises(grpc.RpcError) as bad:
+                stub.GetObjectRefs(cw.GetObjectRefsRequest(page_token=b"\x01\x02\x03"), timeout=30)
+            assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (lang, bad.value)
+            assert "page_token" in (bad.value.details() or ""), (lang, bad.value.details())
