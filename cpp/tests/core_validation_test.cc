@@ -31,6 +31,20 @@ TEST(ValidationTest, GetObjectRefsPageTokenIsEmptyOrAnObjectId) {
   EXPECT_NE(CheckGetObjectRefs(r).find("GetObjectRefsRequest.page_token"), std::string::npos);
 }
 
+TEST(ValidationTest, BorrowLendersAreWorkerIdsOrEmpty) {
+  rpc::UpdateBorrowsRequest r;
+  r.mutable_borrower()->set_worker_id(std::string(28, 'w'));
+  r.mutable_lender()->set_worker_id(std::string(28, 'l'));
+  r.add_lent_received_lenders(std::string(28, 'l'));
+  r.add_lent_received_lenders("");  // not known
+  EXPECT_EQ(CheckBorrows(r), "");
+  r.add_lent_received_lenders("garbage");
+  EXPECT_NE(CheckBorrows(r).find("UpdateBorrowsRequest.lent_received_lenders[2]"), std::string::npos);
+  r.clear_lent_received_lenders();
+  r.mutable_lender()->set_worker_id("short");
+  EXPECT_NE(CheckBorrows(r).find("UpdateBorrowsRequest.lender.worker_id"), std::string::npos);
+}
+
 TEST(ValidationTest, BadFieldsAreNamed) {
   rpc::TaskSpec s = Spec();
   s.set_task_id("abc");

@@ -194,6 +194,20 @@ std::string CheckBorrows(const rpc::UpdateBorrowsRequest& r) {
       return e;
     }
   }
+  // The lender of `lent` and of each acknowledgement (docs/ownership.md, Deaths): worker ids or empty.
+  if (r.has_lender() && !(e = Address(r.lender(), "UpdateBorrowsRequest.lender")).empty()) return e;
+  if (!(e = Count(r.lent_received_lenders_size(), "UpdateBorrowsRequest.lent_received_lenders",
+                  kLimitsMaxListEntries))
+           .empty()) {
+    return e;
+  }
+  for (int i = 0; i < r.lent_received_lenders_size(); i++) {
+    if (!(e = CheckId(r.lent_received_lenders(i),
+                      "UpdateBorrowsRequest.lent_received_lenders[" + std::to_string(i) + "]", kIdsWorkerBytes, true))
+             .empty()) {
+      return e;
+    }
+  }
   return "";
 }
 
