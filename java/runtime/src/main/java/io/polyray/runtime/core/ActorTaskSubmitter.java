@@ -370,6 +370,7 @@ final class ActorTaskSubmitter {
           if (Policies.actorCall(true, "RESTARTING", spec.getMaxTaskRetries(), spec.getAttempt())
               == Policies.ActorCallDecision.RETRY) {
             t.spec = spec.toBuilder().setAttempt(spec.getAttempt() + 1).build();
+            finisher.retried(t.spec);
             retry.add(t);
             continue;
           }

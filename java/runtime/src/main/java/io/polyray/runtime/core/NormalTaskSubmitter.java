@@ -459,6 +459,7 @@ final class NormalTaskSubmitter {
     }
     if (action == Policies.LeaseFailureAction.RETRY_TASK && !closed && !shuttingDown.getAsBoolean()) {
       t.spec = t.spec.toBuilder().setAttempt(t.spec.getAttempt() + 1).build();
+      finisher.retried(t.spec);
     } else {
       q.remove(t);
       finishWithError(t, failure.toBuilder().setMessage("the worker for task " + t.spec.getName()
@@ -603,6 +604,7 @@ final class NormalTaskSubmitter {
         finishWithError(t, ErrorRecords.system(ErrorKind.TASK_CANCELLED, "task " + spec.getName() + " was cancelled"));
       } else if (canRetry(spec) && retrying) {
         t.spec = spec.toBuilder().setAttempt(spec.getAttempt() + 1).build();
+        finisher.retried(t.spec);
         retried.add(t);
       } else if (lease.nodeDied != null) {
         finishWithError(t, ErrorRecords.system(ErrorKind.NODE_DIED, "the node " + io.polyray.runtime.ref.Hex.of(
@@ -664,6 +666,7 @@ final class NormalTaskSubmitter {
 
   private void retry(PendingTask t) {
     t.spec = t.spec.toBuilder().setAttempt(t.spec.getAttempt() + 1).build();
+    finisher.retried(t.spec);
     t.lease = null;
     queue(t.key).addFirst(t);
   }

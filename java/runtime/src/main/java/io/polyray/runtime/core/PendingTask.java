@@ -17,6 +17,8 @@ final class PendingTask {
   boolean cancelled;
   NormalTaskSubmitter.Lease lease;
   long pushedAtNanos;
+  /** When the user submitted it (wall clock ns), for its task event; 0 with events off. */
+  long submittedNs;
 
   PendingTask(TaskSpec spec, List<ByteString> argIds) {
     this.spec = spec;

@@ -28,9 +28,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * This process's task events until they reach the GCS (as Python's core/task_events.py and
  * C++'s task_events.h; docs/observability.md).
  *
- * <p>Owners record SUBMITTED when a task is submitted and PENDING_NODE when it is queued on
- * the io thread; a failure the owner decides records FAILED. The worker that runs an attempt
- * records RUNNING, then FINISHED or FAILED. Recording adds one small object to a lock-free
+ * <p>Owners record one PENDING_NODE event with SUBMITTED folded in when a task is queued on
+ * the io thread ({@link #queued}), PENDING_NODE for a retry's new attempt, and FAILED for a
+ * failure the owner decides. The worker that runs an attempt records RUNNING, then FINISHED
+ * or FAILED, folded into the RUNNING event while that is not sent ({@link #ended}): a task
+ * that ends within a flush interval costs one event per reporter. Recording adds one small
+ * object to a lock-free
  * queue (no protobuf built); the io thread sends what is queued every {@code
  * EVENTS_FLUSH_INTERVAL_MS} with AddTaskEvents, {@code EVENTS_MAX_PER_BATCH} per call, and
  * once more at shutdown. At most {@code EVENTS_MAX_BUFFERED_PER_PROCESS} events wait; past
@@ -43,13 +46,22 @@ public final class TaskEvents {
     void send(AddTaskEventsRequest request, StreamObserver<AddTaskEventsReply> reply);
   }
 
-  private static final class Item {
-    final TaskEventState state;
-    final long timeNs;
+  /**
+   * One event waiting to be sent. A later state of the same attempt recorded by this process
+   * folds into it ({@link #advance}) while it is not taken by a flush: the earlier state goes
+   * to {@code prior}, so a task that ends within a flush interval costs one event per
+   * reporter (owner: SUBMITTED + PENDING_NODE; worker: RUNNING + FINISHED/FAILED).
+   */
+  public static final class Item {
+    TaskEventState state;
+    long timeNs;
     final TaskSpec spec;
     final int attempt;
-    final ErrorKind kind;
-    final String message;
+    ErrorKind kind;
+    String message;
+    TaskEventState prior;
+    long priorNs;
+    boolean taken;
 
     Item(TaskEventState state, long timeNs, TaskSpec spec, int attempt, ErrorKind kind, String message) {
       this.state = state;
@@ -98,37 +110,86 @@ public final class TaskEvents {
     }
   }
 
-  private static long nowNs() {
+  /** The wall clock in ns, as events carry it (for {@link #queued}'s submit time). */
+  public static long nowNs() {
     java.time.Instant t = java.time.Instant.now();
     return t.getEpochSecond() * 1_000_000_000L + t.getNano();
   }
 
-  /** Records one event of {@code spec} at its current attempt. */
-  public void record(TaskEventState state, TaskSpec spec) {
-    add(state, spec, spec.getAttempt(), ErrorKind.TASK_ERROR, "");
+  /** Records one event of {@code spec} at its current attempt; the item, or null when dropped. */
+  public Item record(TaskEventState state, TaskSpec spec) {
+    return add(state, spec, spec.getAttempt(), ErrorKind.TASK_ERROR, "", null, 0);
   }
 
-  private void add(TaskEventState state, TaskSpec spec, int attempt, ErrorKind kind, String message) {
+  /** (The io thread.) PENDING_NODE with SUBMITTED at {@code submittedNs} folded in: one event for both. */
+  public void queued(TaskSpec spec, long submittedNs) {
+    add(TaskEventState.PENDING_NODE, spec, spec.getAttempt(), ErrorKind.TASK_ERROR, "", TaskEventState.SUBMITTED,
+        submittedNs);
+  }
+
+  /** RUNNING; the item, for {@link #ended} to fold the end state into while it is not sent. */
+  public Item running(TaskSpec spec) {
+    return record(TaskEventState.RUNNING, spec);
+  }
+
+  private Item add(TaskEventState state, TaskSpec spec, int attempt, ErrorKind kind, String message,
+      TaskEventState prior, long priorNs) {
     if (size.get() >= maxBuffered) {
       dropped.computeIfAbsent(spec.getJobId(), k -> new AtomicLong()).incrementAndGet();
-      return;
+      return null;
     }
     size.incrementAndGet();
-    events.add(new Item(state, nowNs(), spec, attempt, kind, message));
+    Item item = new Item(state, nowNs(), spec, attempt, kind, message);
+    if (prior != null) {
+      item.prior = prior;
+      item.priorNs = priorNs;
+    }
+    events.add(item);
+    return item;
   }
 
-  /** The attempt failed with {@code record}. */
-  public void failed(TaskSpec spec, ErrorRecord record) {
+  /**
+   * A later state of {@code earlier}'s attempt: folded into it (its state becomes the prior
+   * one) when it is not sent yet and holds one state only; else a new event.
+   */
+  private void advance(Item earlier, TaskEventState state, TaskSpec spec, ErrorKind kind, String message) {
+    if (earlier != null) {
+      synchronized (earlier) {
+        if (!earlier.taken && earlier.prior == null) {
+          earlier.prior = earlier.state;
+          earlier.priorNs = earlier.timeNs;
+          earlier.state = state;
+          earlier.timeNs = nowNs();
+          earlier.kind = kind;
+          earlier.message = message;
+          return;
+        }
+      }
+    }
+    add(state, spec, spec.getAttempt(), kind, message, null, 0);
+  }
+
+  private static String message(ErrorRecord record) {
     String m = record.getMessage().isEmpty() ? record.getTypeName()
         : (record.getTypeName().isEmpty() ? record.getMessage() : record.getTypeName() + ": " + record.getMessage());
-    if (m.length() > MAX_MESSAGE_CHARS) {
-      m = m.substring(0, MAX_MESSAGE_CHARS);
-    }
-    add(TaskEventState.FAILED, spec, spec.getAttempt(), record.getKind(), m);
+    return m.length() > MAX_MESSAGE_CHARS ? m.substring(0, MAX_MESSAGE_CHARS) : m;
+  }
+
+  /** The attempt failed with {@code record} (the owner decided: no worker's answer). */
+  public void failed(TaskSpec spec, ErrorRecord record) {
+    add(TaskEventState.FAILED, spec, spec.getAttempt(), record.getKind(), message(record), null, 0);
   }
 
   /** The attempt ran here: FINISHED, or FAILED when a return carries an error. */
   public void ended(TaskSpec spec, List<ReturnObject> returns) {
+    ended(spec, returns, null);
+  }
+
+  /**
+   * The attempt ran here: FINISHED, or FAILED when a return carries an error; folded into
+   * {@code running} (from {@link #running}) when that is not sent yet.
+   */
+  public void ended(TaskSpec spec, List<ReturnObject> returns, Item running) {
     for (ReturnObject r : returns) {
       if (r.hasValue() && r.getValue().getFormat() == Format.FORMAT_ERROR) {
         ErrorRecord rec;
@@ -137,12 +198,12 @@ public final class TaskEvents {
         } catch (com.google.protobuf.InvalidProtocolBufferException e) {
           rec = ErrorRecord.newBuilder().setKind(ErrorKind.RUNTIME_ERROR).build();
         }
-        failed(spec, rec);
+        advance(running, TaskEventState.FAILED, spec, rec.getKind(), message(rec));
         return;
       }
       break;
     }
-    record(TaskEventState.FINISHED, spec);
+    advance(running, TaskEventState.FINISHED, spec, ErrorKind.TASK_ERROR, "");
   }
 
   /** Events waiting to be sent. */
@@ -155,15 +216,22 @@ public final class TaskEvents {
     return sent.get();
   }
 
+  /** The event's message; marks the item taken, so nothing folds into it any more. */
   private TaskEvent toProto(Item i) {
-    TaskEvent.Builder b = TaskEvent.newBuilder().setTaskId(i.spec.getTaskId()).setJobId(i.spec.getJobId())
-        .setAttempt(i.attempt).setState(i.state).setLanguage(i.spec.getLanguage()).setType(i.spec.getType())
-        .setName(i.spec.getName()).setActorId(i.spec.getActorId()).setParentTaskId(i.spec.getParentTaskId())
-        .setNodeId(nodeId.get()).setWorkerId(workerId).setTimestampNs(i.timeNs).setWorkerPid(pid);
-    if (i.state == TaskEventState.FAILED) {
-      b.setErrorKind(i.kind).setErrorMessage(i.message);
+    synchronized (i) {
+      i.taken = true;
+      TaskEvent.Builder b = TaskEvent.newBuilder().setTaskId(i.spec.getTaskId()).setJobId(i.spec.getJobId())
+          .setAttempt(i.attempt).setState(i.state).setLanguage(i.spec.getLanguage()).setType(i.spec.getType())
+          .setName(i.spec.getName()).setActorId(i.spec.getActorId()).setParentTaskId(i.spec.getParentTaskId())
+          .setNodeId(nodeId.get()).setWorkerId(workerId).setTimestampNs(i.timeNs).setWorkerPid(pid);
+      if (i.prior != null) {
+        b.setPriorState(i.prior).setPriorTimestampNs(i.priorNs);
+      }
+      if (i.state == TaskEventState.FAILED) {
+        b.setErrorKind(i.kind).setErrorMessage(i.message);
+      }
+      return b.build();
     }
-    return b.build();
   }
 
   private final java.util.concurrent.atomic.AtomicBoolean inFlight = new java.util.concurrent.atomic.AtomicBoolean();
@@ -234,8 +302,13 @@ public final class TaskEvents {
     }
   }
 
-  /** Stops the periodic send and sends what is left. */
+  /** Stops the periodic send and sends what is left (waits at most 5 s). */
   public void close() {
+    close(5000);
+  }
+
+  /** Stops the periodic send and sends what is left, waiting at most {@code timeoutMs}. */
+  public void close(long timeoutMs) {
     synchronized (this) {
       closed = true;
       if (timer != null) {
@@ -243,7 +316,7 @@ public final class TaskEvents {
       }
     }
     try {
-      flush().get(5, TimeUnit.SECONDS);
+      flush().get(timeoutMs, TimeUnit.MILLISECONDS);
     } catch (Exception e) {
       // best effort: the GCS is away
     }

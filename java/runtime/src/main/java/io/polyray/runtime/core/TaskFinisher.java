@@ -43,6 +43,14 @@ interface TaskFinisher {
   void releaseArgs(List<ByteString> argIds);
 
   /**
+   * The task goes back to its queue as attempt {@code spec.getAttempt()} (a retry): task events
+   * record PENDING_NODE for the new attempt.
+   *
+   * @param spec the task as it will run next
+   */
+  default void retried(TaskSpec spec) {}
+
+  /**
    * How long a caller keeps a task's arguments after the task's executor died running it
    * (crash, broken stream, dead node), beyond the failure or retry: the executor may have
    * handed an argument on (a child task, a value another process read) whose holder's

@@ -62,6 +62,15 @@ final class TaskSubmission {
     }
   }
 
+  /** A task to queue; its submit time is kept for its first event (TaskEvents.queued). */
+  private PendingTask pending(TaskSpec spec, List<ByteString> argIds) {
+    PendingTask t = new PendingTask(spec, argIds);
+    if (w.taskEvents != null) {
+      t.submittedNs = TaskEvents.nowNs();
+    }
+    return t;
+  }
+
   /** Queues a PendingTask or a Runnable for the io thread (in order with the others). */
   private void toIo(Object op) {
     toIo.add(op);
@@ -81,7 +90,7 @@ final class TaskSubmission {
       if (op instanceof PendingTask) {
         PendingTask t = (PendingTask) op;
         if (w.taskEvents != null) {
-          w.taskEvents.record(io.polyray.runtime.proto.TaskEventState.PENDING_NODE, t.spec);
+          w.taskEvents.queued(t.spec, t.submittedNs); // PENDING_NODE with SUBMITTED folded in
         }
         (t.spec.getType() == TaskType.ACTOR_TASK ? actor : normal).add(t);
         continue;
@@ -243,8 +252,7 @@ final class TaskSubmission {
     w.references.addSubmitted(argIds);
     Reference.reachabilityFence(args);
     Reference.reachabilityFence(held);
-    submitted(built);
-    toIo(new PendingTask(built, argIds));
+    toIo(pending(built, argIds));
     return ref;
   }
 
@@ -378,8 +386,7 @@ final class TaskSubmission {
       // Numbered and queued under one lock: calls reach the io thread in sequence order.
       long seq = actorSeq.merge(h.getActorId(), 1L, Long::sum);
       TaskSpec built = spec.setSequenceNo(seq).build();
-      submitted(built);
-      toIo(new PendingTask(built, argIds));
+      toIo(pending(built, argIds));
     }
     return ref;
   }

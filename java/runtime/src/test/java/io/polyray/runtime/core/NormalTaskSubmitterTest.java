@@ -75,6 +75,7 @@ class NormalTaskSubmitterTest {
       assertEquals(s.workerId(), ret.getWorkerId());
     }
     assertEquals(List.of(0, 1, 2), pushedAttempts, "attempts 0..max_retries, each on a new worker");
+    assertEquals(List.of(1, 2), attempts(finisher.retried), "each retry told as its new attempt");
     assertEquals(3, streams.opened.size());
     ErrorRecord r = finisher.failed.get("flaky");
     assertEquals(ErrorKind.WORKER_CRASHED, r.getKind());

@@ -18,6 +18,8 @@ final class RecordingFinisher implements TaskFinisher {
   final Map<String, ErrorRecord> failed = new LinkedHashMap<>();
   final List<List<ByteString>> released = new ArrayList<>();
   final List<List<ByteString>> held = new ArrayList<>();
+  /** Each retry's spec, as its new attempt (task events record PENDING_NODE for it). */
+  final List<TaskSpec> retried = new ArrayList<>();
   private final List<ByteString> endedArgs = new ArrayList<>();
 
   @Override
@@ -42,6 +44,11 @@ final class RecordingFinisher implements TaskFinisher {
   @Override
   public void holdArgs(List<ByteString> argIds) {
     held.add(argIds);
+  }
+
+  @Override
+  public void retried(TaskSpec spec) {
+    retried.add(spec);
   }
 
   /** Counts of an argument taken (the submit's and holdArgs') and not released yet. */

@@ -101,4 +101,40 @@ class TaskEventsTest {
     assertEquals("java.lang.IllegalStateException: boom", r.getEvents(1).getErrorMessage());
     assertEquals(ErrorKind.WORKER_CRASHED, r.getEvents(2).getErrorKind());
   }
+
+  @Test
+  void twoEventsOfOneReporterFoldIntoOneUntilSent() {
+    TaskEvents ev = events(100, 100);
+    // Owner: PENDING_NODE with SUBMITTED folded in.
+    TaskSpec owned = spec("f", 1);
+    ev.queued(owned, 1234L);
+    // Worker: FINISHED folded into RUNNING while not sent; FAILED likewise.
+    TaskEvents.Item running = ev.running(spec("g", 2));
+    ev.ended(spec("g", 2), List.of(ReturnObject.newBuilder()
+        .setValue(Envelope.newBuilder().setFormat(Format.FORMAT_XLANG)).build()), running);
+    ErrorRecord rec = ErrorRecord.newBuilder().setKind(ErrorKind.TASK_ERROR).setMessage("boom").build();
+    TaskEvents.Item bad = ev.running(spec("h", 3));
+    ev.ended(spec("h", 3), List.of(ReturnObject.newBuilder().setValue(Envelope.newBuilder()
+        .setFormat(Format.FORMAT_ERROR).setBody(rec.toByteString())).build()), bad);
+    // A RUNNING already sent: the end is a separate event.
+    TaskEvents.Item sentAlready = ev.running(spec("k", 4));
+    ev.flush();
+    assertEquals(4, eventCount());
+    AddTaskEventsRequest first = sent.get(0);
+    assertEquals(TaskEventState.PENDING_NODE, first.getEvents(0).getState());
+    assertEquals(TaskEventState.SUBMITTED, first.getEvents(0).getPriorState());
+    assertEquals(1234L, first.getEvents(0).getPriorTimestampNs());
+    assertEquals(TaskEventState.FINISHED, first.getEvents(1).getState());
+    assertEquals(TaskEventState.RUNNING, first.getEvents(1).getPriorState());
+    assertTrue(first.getEvents(1).getPriorTimestampNs() <= first.getEvents(1).getTimestampNs());
+    assertEquals(TaskEventState.FAILED, first.getEvents(2).getState());
+    assertEquals(TaskEventState.RUNNING, first.getEvents(2).getPriorState());
+    assertEquals("boom", first.getEvents(2).getErrorMessage());
+    assertEquals(TaskEventState.RUNNING, first.getEvents(3).getState());
+    ev.ended(spec("k", 4), List.of(), sentAlready);
+    ev.flush();
+    assertEquals(5, eventCount());
+    assertEquals(TaskEventState.FINISHED, sent.get(1).getEvents(0).getState());
+    assertEquals(TaskEventState.TASK_STATE_UNKNOWN, sent.get(1).getEvents(0).getPriorState());
+  }
 }
