@@ -290,6 +290,11 @@ public final class JavaWorker implements AutoCloseable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+      // The task events of the last flush interval reach the GCS (bounded: the GCS may be away).
+      CoreWorker c = core;
+      if (c != null && c.taskEvents != null) {
+        c.taskEvents.close(1000);
+      }
       System.out.flush();
       System.err.flush();
       exitAction.run();

@@ -129,13 +129,11 @@ public final class TaskExecutor {
         return;
       }
       io.polyray.runtime.core.TaskEvents events = worker.core() == null ? null : worker.core().taskEvents;
-      if (events != null) {
-        events.record(io.polyray.runtime.proto.TaskEventState.RUNNING, item.spec);
-      }
+      io.polyray.runtime.core.TaskEvents.Item running = events != null ? events.running(item.spec) : null;
       announceOutputName(item.spec);
       TaskResult result = executeSafely(item.spec);
       if (events != null) {
-        events.ended(item.spec, result.getReturnsList());
+        events.ended(item.spec, result.getReturnsList(), running); // folded into RUNNING while not sent
       }
       // User output reaches the raylet (and the driver) by the time the caller learns
       // the task finished.
