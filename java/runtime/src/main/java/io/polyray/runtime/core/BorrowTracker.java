@@ -37,6 +37,23 @@ final class BorrowTracker {
   /** UpdateBorrows calls open at once across owners (docs/ownership.md, "Fan-out"). */
   static final int MAX_IN_FLIGHT = RuntimeSpec.FANOUT_MAX_BORROW_UPDATES_IN_FLIGHT;
 
+  /**
+   * Test hook (tests/chaos/test_lender_death.py; docs/ownership.md, Deaths): with {@code
+   * POLYRAY_TEST_KILL_AFTER_LEND=1} this process SIGKILLs itself as soon as an owner answered
+   * a lend it made for a caller: the lend landed, the task's result cannot leave. Never set
+   * outside tests.
+   */
+  static final boolean KILL_AFTER_LEND = "1".equals(System.getenv("POLYRAY_TEST_KILL_AFTER_LEND"));
+
+  private static void killSelf() {
+    try {
+      new ProcessBuilder("kill", "-9", Long.toString(ProcessHandle.current().pid())).start().waitFor();
+    } catch (Exception e) {
+      // fall through
+    }
+    Runtime.getRuntime().halt(137);
+  }
+
   /** Owner and, for lends made on a caller's behalf, that caller (else empty). */
   record Key(ByteString owner, ByteString borrower) {}
 
@@ -50,8 +67,8 @@ final class BorrowTracker {
     private static final int REMOVED = 2;
     private static final int ACKED = 3;
 
-    /** One update, numbered in decision order. */
-    private record Item(long seq, int kind, ByteString oid) {}
+    /** One update, numbered in decision order ({@code lender}: an acknowledgement's, else null). */
+    private record Item(long seq, int kind, ByteString oid, ByteString lender) {}
 
     private final Map<Key, ArrayDeque<Item>> queues = new LinkedHashMap<>();
     private final Set<Key> busy = new HashSet<>();
@@ -63,20 +80,26 @@ final class BorrowTracker {
     /** Queues updates; each gets a sequence number in decision order. */
     void decide(Key key, List<ByteString> added, List<ByteString> lent, List<ByteString> removed,
         List<ByteString> ackedIds) {
+      decide(key, added, lent, removed, ackedIds, ByteString.EMPTY);
+    }
+
+    /** As above; {@code lender}: the executor whose return carried {@code ackedIds}. */
+    void decide(Key key, List<ByteString> added, List<ByteString> lent, List<ByteString> removed,
+        List<ByteString> ackedIds, ByteString lender) {
       ArrayDeque<Item> q = queues.computeIfAbsent(key, k -> new ArrayDeque<>());
-      append(q, ADDED, added);
-      append(q, LENT, lent);
-      append(q, REMOVED, removed);
-      append(q, ACKED, ackedIds);
+      append(q, ADDED, added, null);
+      append(q, LENT, lent, null);
+      append(q, REMOVED, removed, null);
+      append(q, ACKED, ackedIds, lender);
       if (q.isEmpty()) {
         queues.remove(key); // nothing decided: no empty queue to wait on
       }
     }
 
-    private void append(ArrayDeque<Item> q, int kind, List<ByteString> oids) {
+    private void append(ArrayDeque<Item> q, int kind, List<ByteString> oids, ByteString lender) {
       for (ByteString oid : oids) {
         long s = ++seq;
-        q.add(new Item(s, kind, oid));
+        q.add(new Item(s, kind, oid, lender));
         if (kind == ADDED || kind == LENT) {
           unacked.add(s);
         }
@@ -136,6 +159,7 @@ final class BorrowTracker {
             req.addRemoved(it.oid);
           } else {
             req.addLentReceived(it.oid);
+            req.addLentReceivedLenders(it.lender);
           }
         }
         if (n == 0) {
@@ -214,14 +238,19 @@ final class BorrowTracker {
     decide(owner, null, added, List.of(), removed, List.of());
   }
 
-  /** This process acknowledges lends of refs it received in a task's return. */
-  void onLentReceived(Address owner, List<ByteString> oids) {
-    decide(owner, null, List.of(), List.of(), List.of(), oids);
+  /** This process acknowledges lends of refs it received in a task's return from {@code lender}. */
+  void onLentReceived(Address owner, List<ByteString> oids, ByteString lender) {
+    decide(owner, null, List.of(), List.of(), List.of(), oids, lender);
+  }
+
+  private void decide(Address owner, Address borrower, List<ByteString> added, List<ByteString> lent,
+      List<ByteString> removed, List<ByteString> acked) {
+    decide(owner, borrower, added, lent, removed, acked, ByteString.EMPTY);
   }
 
   /** Queues updates for {@code owner} (any thread); {@code borrower} non-null: lends on its behalf. */
   private void decide(Address owner, Address borrower, List<ByteString> added, List<ByteString> lent,
-      List<ByteString> removed, List<ByteString> acked) {
+      List<ByteString> removed, List<ByteString> acked, ByteString lender) {
     if (w.shuttingDown) {
       return;
     }
@@ -231,7 +260,7 @@ final class BorrowTracker {
       if (borrower != null) {
         borrowers.put(key, borrower);
       }
-      queue.decide(key, added, lent, removed, acked);
+      queue.decide(key, added, lent, removed, acked, lender == null ? ByteString.EMPTY : lender);
       if (borrowFlushScheduled) {
         return;
       }
@@ -252,6 +281,9 @@ final class BorrowTracker {
         List<Long> seqs = new ArrayList<>();
         UpdateBorrowsRequest.Builder b = queue.take(key, seqs);
         if (b != null) {
+          if (b.getLentCount() > 0) {
+            b.setLender(w.address); // this process lends, on the caller's behalf
+          }
           UpdateBorrowsRequest req = b.setBorrower(borrowers.getOrDefault(key, w.address)).build();
           inFlight++;
           maxInFlight = Math.max(maxInFlight, inFlight);
@@ -283,6 +315,9 @@ final class BorrowTracker {
       done.complete(null); // the owner is unreachable: nothing to keep alive there
     }
     done.whenComplete((x, t) -> {
+      if (KILL_AFTER_LEND && t == null && req.getLentCount() > 0) {
+        killSelf();
+      }
       synchronized (borrowLock) {
         inFlight--;
         queue.answered(key, seqs);

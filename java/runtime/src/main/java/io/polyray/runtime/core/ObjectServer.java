@@ -214,8 +214,11 @@ final class ObjectServer {
    * @param out the reply stream
    */
   public void serveUpdateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
+    io.polyray.runtime.proto.Address lender =
+        request.hasLender() && !request.getLender().getWorkerId().isEmpty() ? request.getLender() : null;
     w.references.updateBorrowers(request.getBorrower().getWorkerId(), request.getAddedList(), request.getRemovedList(),
-        request.getLentList(), request.getLentReceivedList(), request.getBorrower());
+        request.getLentList(), request.getLentReceivedList(), request.getBorrower(), lender,
+        request.getLentReceivedLendersList());
     out.onNext(UpdateBorrowsReply.getDefaultInstance());
     out.onCompleted();
   }

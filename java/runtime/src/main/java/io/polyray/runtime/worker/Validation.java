@@ -206,6 +206,16 @@ public final class Validation {
     for (int i = 0; i < r.getRemovedCount(); i++) {
       checkId(r.getRemoved(i), "UpdateBorrowsRequest.removed[" + i + "]", RuntimeSpec.IDS_OBJECT_BYTES, false);
     }
+    // The lender of lent and of each acknowledgement (docs/ownership.md, Deaths): worker ids or empty.
+    if (r.hasLender()) {
+      checkAddress(r.getLender(), "UpdateBorrowsRequest.lender");
+    }
+    checkCount(r.getLentReceivedLendersCount(), "UpdateBorrowsRequest.lent_received_lenders",
+        RuntimeSpec.LIMITS_MAX_LIST_ENTRIES);
+    for (int i = 0; i < r.getLentReceivedLendersCount(); i++) {
+      checkId(r.getLentReceivedLenders(i), "UpdateBorrowsRequest.lent_received_lenders[" + i + "]",
+          RuntimeSpec.IDS_WORKER_BYTES, true);
+    }
   }
 
   /** A GetObjectsRequest: the number of ids and each id. */

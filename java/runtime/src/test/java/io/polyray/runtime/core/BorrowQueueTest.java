@@ -45,6 +45,19 @@ class BorrowQueueTest {
   }
 
   @Test
+  void acknowledgementsCarryTheirLenders() {
+    BorrowTracker.Queue q = new BorrowTracker.Queue();
+    BorrowTracker.Key own = new BorrowTracker.Key(id("owner"), ByteString.EMPTY);
+    q.decide(own, List.of(), List.of(), List.of(), List.of(id("a")), id("lender1"));
+    q.decide(own, List.of(), List.of(), List.of(id("r")), List.of(id("b")), id("lender2"));
+    UpdateBorrowsRequest.Builder b = q.take(own, new ArrayList<>());
+    assertNotNull(b);
+    assertEquals(List.of(id("a"), id("b")), b.getLentReceivedList());
+    assertEquals(List.of(id("lender1"), id("lender2")), b.getLentReceivedLendersList());
+    assertEquals(List.of(id("r")), b.getRemovedList());
+  }
+
+  @Test
   void oneCallPerKeyInOrderAndLendsApart() {
     BorrowTracker.Queue q = new BorrowTracker.Queue();
     BorrowTracker.Key own = new BorrowTracker.Key(id("owner"), ByteString.EMPTY);

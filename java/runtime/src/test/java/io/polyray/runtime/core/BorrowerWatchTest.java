@@ -141,6 +141,40 @@ class BorrowerWatchTest {
   }
 
   @Test
+  void aDeadLendersUnacknowledgedLendsAreReleasedAfterTheGrace() {
+    // Two executors lend x to a live caller; the caller acknowledges the one whose result it
+    // got, naming its lender; the other died before its result left: its lend goes with it.
+    ByteString x = id('x');
+    rc.addOwned(x);
+    rc.updateBorrowers(CALLER, List.of(), List.of(), List.of(x), List.of(), addr(CALLER), addr(DEAD), List.of());
+    rc.updateBorrowers(CALLER, List.of(), List.of(), List.of(x), List.of(), addr(CALLER), addr(ALIVE), List.of());
+    assertEquals(3, rc.holders().size(), "the caller and both lenders are watched");
+    rc.updateBorrowers(CALLER, List.of(), List.of(), List.of(), List.of(x), null, null, List.of(ALIVE));
+    assertEquals(2, rc.holders().size(), "the acknowledged lender is no longer watched");
+    clock.advanceMs(1000);
+    dead.add(DEAD);
+    clock.advanceMs(1000);
+    assertTrue(freed.isEmpty(), "dead in one round: a grace of one more for an acknowledgement in flight");
+    clock.advanceMs(1000);
+    assertEquals(List.of(x), freed);
+    assertTrue(rc.holders().isEmpty());
+  }
+
+  @Test
+  void aLendNamingNoLenderIsKeptWhenAnExecutorDies() {
+    ByteString x = id('x');
+    rc.addOwned(x);
+    rc.updateBorrowers(CALLER, List.of(), List.of(), List.of(x), List.of(), addr(CALLER)); // an older executor
+    rc.updateBorrowers(DEAD, List.of(x), List.of(), List.of(), List.of(), addr(DEAD));
+    rc.updateBorrowers(DEAD, List.of(), List.of(x));
+    dead.add(DEAD);
+    clock.advanceMs(4000);
+    assertTrue(freed.isEmpty());
+    rc.updateBorrowers(CALLER, List.of(), List.of(), List.of(), List.of(x), null, null, List.of(DEAD));
+    assertEquals(List.of(x), freed);
+  }
+
+  @Test
   void ownLendsAreNotAskedAbout() {
     ByteString x = id('x');
     rc.addOwned(x);

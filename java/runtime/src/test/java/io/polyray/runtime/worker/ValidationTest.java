@@ -48,6 +48,22 @@ class ValidationTest {
   }
 
   @Test
+  void borrowLendersAreWorkerIdsOrEmpty() {
+    io.polyray.runtime.proto.UpdateBorrowsRequest.Builder r = io.polyray.runtime.proto.UpdateBorrowsRequest
+        .newBuilder().setBorrower(Address.newBuilder().setWorkerId(bytes(28)))
+        .setLender(Address.newBuilder().setWorkerId(bytes(28))).addLentReceivedLenders(bytes(28))
+        .addLentReceivedLenders(ByteString.EMPTY);
+    Validation.checkBorrows(r.build());
+    io.polyray.runtime.proto.UpdateBorrowsRequest bad = r.clone().addLentReceivedLenders(bytes(7)).build();
+    String problem = assertThrows(Validation.InvalidInput.class, () -> Validation.checkBorrows(bad)).getMessage();
+    assertTrue(problem.contains("UpdateBorrowsRequest.lent_received_lenders[2]"), problem);
+    io.polyray.runtime.proto.UpdateBorrowsRequest badLender =
+        r.clone().setLender(Address.newBuilder().setWorkerId(bytes(5))).build();
+    problem = assertThrows(Validation.InvalidInput.class, () -> Validation.checkBorrows(badLender)).getMessage();
+    assertTrue(problem.contains("UpdateBorrowsRequest.lender.worker_id"), problem);
+  }
+
+  @Test
   void badFieldsAreNamed() {
     assertEquals("TaskSpec.task_id: 3 bytes, expected 24", problem(spec().setTaskId(bytes(3)).build()));
     assertTrue(problem(spec().setNumReturns(1_000_000_000).build()).startsWith("TaskSpec.num_returns"));
