@@ -138,6 +138,23 @@ final class OwnedObjects {
    * @param wait whether to wait for the raylet's answer
    */
   void putInStore(ByteString oid, Encoded enc, Address owner, boolean wait) {
+    CompletableFuture<Boolean> pinned = queueInStore(oid, enc, owner);
+    if (wait) {
+      awaitPinned(oid, pinned);
+    }
+  }
+
+  /**
+   * Writes an encoded value into the node's store (sealed when this returns) and queues the
+   * raylet's pin of it for {@code owner} in the batched {@link StorePins}; this process pins
+   * it until the raylet answered.
+   *
+   * @param oid the object ID
+   * @param enc the value
+   * @param owner the object's owner
+   * @return completes with whether the raylet pinned it
+   */
+  CompletableFuture<Boolean> queueInStore(ByteString oid, Encoded enc, Address owner) {
     SharedStore s = w.store();
     ObjectId id = ObjectId.fromBytes(oid.toByteArray());
     try {
@@ -147,10 +164,17 @@ final class OwnedObjects {
           + " (" + enc.size() + " bytes) does not fit in the node's store " + w.storeName + ": " + e.getMessage());
     }
     ObjectView pin = s.getOne(id, 5_000);
-    CompletableFuture<Boolean> pinned = pins.add(oid, pin, owner, 60_000);
-    if (!wait) {
-      return;
-    }
+    return pins.add(oid, pin, owner, 60_000);
+  }
+
+  /**
+   * Waits (bounded) for the raylet's answer to a pin {@link #queueInStore} queued.
+   *
+   * @param oid the object ID
+   * @param pinned the pin's future
+   * @throws PolyRayException when the raylet did not pin it
+   */
+  void awaitPinned(ByteString oid, CompletableFuture<Boolean> pinned) {
     boolean ok;
     try {
       ok = pinned.get(RuntimeSpec.RPC_TIMEOUT_S + 5, TimeUnit.SECONDS);
@@ -178,14 +202,14 @@ final class OwnedObjects {
           w.queueFree(oid);
         }
         if (r.getNestedRefsCount() > 0) {
-          w.references.ackReturned(r.getNestedRefsList(), w.workerId);
+          w.references.ackReturned(r.getNestedRefsList(), w.workerId, r.getLender());
         }
         continue;
       }
       List<Object> nested = w.holdNested(r.getNestedRefsList());
       if (r.getNestedRefsCount() > 0) {
         // Our own holds are taken (their adds decided first): release the lends (reference protocol).
-        w.references.ackReturned(r.getNestedRefsList(), w.workerId);
+        w.references.ackReturned(r.getNestedRefsList(), w.workerId, r.getLender());
       }
       if (inStore) {
         w.references.setInStore(oid, r.getInStoreNode());

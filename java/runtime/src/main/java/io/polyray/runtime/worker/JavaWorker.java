@@ -486,16 +486,30 @@ public final class JavaWorker implements AutoCloseable {
   }
 
   /**
-   * Writes an encoded return value into this node's store under {@code oid} and has
-   * the raylet pin it for {@code owner}; holds a pin of its own until the raylet's is
-   * in place, so the object cannot be evicted in between.
+   * Writes an encoded return value into this node's store under {@code oid} (sealed when this
+   * returns) and queues the raylet's pin of it for {@code owner} through the CoreWorker's
+   * batched {@code StorePins}, as puts are (docs/ownership.md, "Pins"); this process holds a
+   * pin of its own until the raylet answered, so the object cannot be evicted in between. The
+   * task's result names the object only once the future completed true ({@link
+   * TaskExecutor}: all of a task's stored returns are waited for together).
    *
    * @param oid the return's ObjectID
    * @param enc the value
    * @param owner the owner of the return (the task's caller)
+   * @return completes with whether the raylet pinned it
    */
+  java.util.concurrent.CompletableFuture<Boolean> putInStore(ByteString oid, Encoded enc, Address owner) {
+    CoreWorker c = core;
+    if (c != null) {
+      return c.putInStoreAsync(oid, enc, owner);
+    }
+    putInStoreNow(oid, enc, owner);
+    return java.util.concurrent.CompletableFuture.completedFuture(true);
+  }
+
+  /** Before the CoreWorker exists: one synchronous PinObjects. */
   @SuppressWarnings("try") // the view is held for its pin only
-  void putInStore(ByteString oid, Encoded enc, Address owner) {
+  private void putInStoreNow(ByteString oid, Encoded enc, Address owner) {
     SharedStore s = store();
     ObjectId id = ObjectId.fromBytes(oid.toByteArray());
     StoreWrites.writeSealed(s, id, enc);

@@ -372,6 +372,8 @@ public final class TaskExecutor {
       }
     }
     List<ReturnObject> out = new ArrayList<>(n);
+    List<java.util.concurrent.CompletableFuture<Boolean>> pins = new ArrayList<>();
+    List<String> pinned = new ArrayList<>(); // what each pin stores, for the error
     Codec codec = worker.codec();
     for (int i = 0; i < n; i++) {
       String what = n == 1 ? "the return value of " + fn.displayName()
@@ -389,10 +391,14 @@ public final class TaskExecutor {
       ByteString oid = Ids.returnId(spec.getTaskId(), i + 1);
       ReturnObject.Builder r = ReturnObject.newBuilder().setObjectId(oid).setSize(enc.size())
           .addAllNestedRefs(enc.nestedRefs());
+      if (!enc.nestedRefs().isEmpty()) {
+        r.setLender(worker.address().getWorkerId()); // the caller names it when it acknowledges
+      }
       if (!Policies.travelsInline(enc.size())) {
         try {
-          worker.putInStore(oid, enc, spec.getCaller());
-        } catch (StoreFullException e) {
+          pins.add(worker.putInStore(oid, enc, spec.getCaller()));
+          pinned.add(what + " (" + enc.size() + " bytes)");
+        } catch (StoreFullException | io.polyray.api.exception.ObjectStoreFullException e) {
           throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_STORE_FULL,
               what + " (" + enc.size() + " bytes) does not fit in the node's store: " + e.getMessage()));
         } catch (RuntimeException e) {
@@ -404,6 +410,25 @@ public final class TaskExecutor {
         r.setValue(enc.toEnvelope());
       }
       out.add(r.build());
+    }
+    // The result names the store copies only once the raylet pinned them (their pins went
+    // out together, batched with the process's puts): a worker dying after its reply leaves
+    // no unpinned return behind. A pin that failed fails the task, as the synchronous one did.
+    for (int i = 0; i < pins.size(); i++) {
+      boolean ok;
+      try {
+        ok = pins.get(i).get(io.polyray.runtime.spec.RuntimeSpec.RPC_TIMEOUT_S + 5,
+            java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        ok = false;
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+        ok = false;
+      }
+      if (!ok) {
+        throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalStateException",
+            "the raylet did not pin " + pinned.get(i) + " in the node's store"));
+      }
     }
     return out;
   }
