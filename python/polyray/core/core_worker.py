@@ -90,11 +90,10 @@ class CoreWorker:
         self.memory_store = MemoryStore()
         io = self.io = IoLoop(spin_s=spin_seconds() if is_driver else 0.0,
                               spin_while=lambda: self.memory_store.has_waiters)
-        # Workers take pushed tasks on a push port too (push_port.py); the
-        # variable turns it off, for callers as well (to compare the two).
+        # Workers take pushed tasks on a push port too (push_port.py; mutual TLS
+        # under POLYRAY_USE_TLS); the variable turns it off, for callers as well.
         conns = self.connections = Connections(gcs_address=gcs_address, raylet_address=raylet_address,
-                                               use_push_port=os.environ.get("POLYRAY_PUSH_PORT", "1") != "0"
-                                               and not auth.tls_enabled())
+                                               use_push_port=os.environ.get("POLYRAY_PUSH_PORT", "1") != "0")
         self.codec = ValueCodec(worker_id=worker_id)
         self.node_store = NodeStore(store_name)
         self.nodes = NodeDirectory(conns)
@@ -129,7 +128,8 @@ class CoreWorker:
         self.owned.recovery = self.getter.recovery = self.recovery
         self.submission = TaskSubmission(ctx=ctx, io=io, connections=conns, codec=self.codec,
                                          references=self.references, owned=self.owned, submitter=self.submitter,
-                                         actor_submitter=self.actor_submitter, events=self.task_events)
+                                         actor_submitter=self.actor_submitter, events=self.task_events,
+                                         memory_store=self.memory_store)
         self.functions = FunctionManager(io=io, connections=conns, job_id=job_id)
         self.returns = ReturnEncoder(ctx=ctx, codec=self.codec, owned=self.owned, references=self.references)
         self.executor = TaskExecutor(ctx=ctx, functions=self.functions, getter=self.getter, returns=self.returns)
