@@ -166,6 +166,10 @@ def test_logs_of_python_java_and_cpp_workers_listed_and_printed(cluster):
     status, body = http(f"{base}/api/v0/logs/file?pid={rows['py']['worker_pid']}")
     assert status == 200 and f"py-says-{token}" in body.decode()
     assert http(f"{base}/api/v0/logs", token=None)[0] == 401
+    # The dashboard's Logs page lists every node's files, each linked to its last lines.
+    status, body = http(f"{base}/logs")
+    assert status == 200 and f"/api/v0/logs/file?node_id={node}&amp;filename={cpp_out}&amp;lines=1000" in \
+        body.decode(), body[-2000:]
     assert http(f"{base}/api/v0/logs/file?node_id={node}&filename=no-such-file")[0] == 404
 
 

@@ -145,8 +145,23 @@ def logs_body(address: str, session_dirs: Iterable[str]) -> str:
                          + "".join(f"<li>{esc(f)}</li>" for f in files) + "</ul></li>")
         else:
             items.append(f"<li><code>{esc(d)}</code> (not created yet)</li>")
+    try:
+        files = state.list_logs(address, detail=True, limit=PAGE_ROWS)
+    except Exception as e:  # the GCS or a raylet away: the folders of this node still show
+        listing = f"<p class='bad'>the nodes' files could not be listed: {esc(e)}</p>"
+    else:
+        rows = []
+        for f in files:
+            link = (f"/api/v0/logs/file?node_id={esc(f['node_id'])}&amp;filename={esc(f['filename'])}"
+                    f"&amp;lines=1000")
+            rows.append(f"<tr><td>{esc(f['node_id'][:12])}</td><td><a href='{link}'>{esc(f['filename'])}</a></td>"
+                        f"<td>{f['size']}</td><td>{f['pid'] or ''}</td><td>{'yes' if f['alive'] else ''}</td></tr>")
+        listing = ("<h3>Every node's files (the last 1,000 lines of each behind its link)</h3>"
+                   + ("<table><tr><th>node</th><th>file</th><th>bytes</th><th>pid</th><th>running</th></tr>"
+                      + "".join(rows) + "</table>" if rows else "<p class='muted'>no log files</p>"))
     return ("<p>Each node writes its workers' output under its session folder; read them with "
-            "<code>polyray logs</code>. This node's folders:</p><ul>" + "".join(items) + "</ul>")
+            "<code>polyray logs</code> (or <code>/api/v0/logs</code>). This node's folders:</p><ul>"
+            + "".join(items) + "</ul>" + listing)
 
 
 def _chart(name: str, points: list[tuple[float, float]], w: int = 360, h: int = 120) -> str:
