@@ -71,24 +71,29 @@ class _Row:
                  "node_id", "worker_id", "parent_task_id", "error_kind", "error_message", "worker_pid", "times",
                  "from_worker")
 
-    def __init__(self, seq: int, task_id: bytes, job_id: bytes, attempt: int) -> None:
+    def __init__(self, seq: int, task_id: bytes, job_id: bytes, attempt: int, state: int = 0, language: int = -1,
+                 type: int = 0, name: str = "", actor_id: bytes = b"", node_id: bytes = b"", worker_id: bytes = b"",
+                 parent_task_id: bytes = b"", error_kind: int = 0, error_message: str = "", worker_pid: int = 0,
+                 times: list[int] | None = None, from_worker: bool = False) -> None:
+        # Every field in one call: a row is made from its first event (fold_items) without a
+        # second round of assignments.
         self.seq = seq
         self.task_id = task_id
         self.job_id = job_id
         self.attempt = attempt
-        self.state = 0
-        self.language = -1  # unknown until an event says
-        self.type = 0
-        self.name = ""
-        self.actor_id = b""
-        self.node_id = b""
-        self.worker_id = b""
-        self.parent_task_id = b""
-        self.error_kind = 0
-        self.error_message = ""
-        self.worker_pid = 0
-        self.times = [0, 0, 0, 0, 0, 0, 0]  # ns, by state value
-        self.from_worker = False
+        self.state = state
+        self.language = language  # -1: unknown until an event says
+        self.type = type
+        self.name = name
+        self.actor_id = actor_id
+        self.node_id = node_id
+        self.worker_id = worker_id
+        self.parent_task_id = parent_task_id
+        self.error_kind = error_kind
+        self.error_message = error_message
+        self.worker_pid = worker_pid
+        self.times = [0, 0, 0, 0, 0, 0, 0] if times is None else times  # ns, by state value
+        self.from_worker = from_worker
 
     def to_proto(self) -> gcs_pb2.TaskRow:
         t = self.times
@@ -120,8 +125,9 @@ class _JobRing:
 
     def append(self, key: tuple[bytes, int], entry: _Row, size: int) -> None:
         self.keys[key] = entry
-        self.order.append(entry)
-        while len(self) > size:
+        order = self.order
+        order.append(entry)
+        while len(order) - self.head > size:
             old = self.order[self.head]
             self.head += 1
             del self.keys[(old.task_id, old.attempt)]
@@ -293,20 +299,19 @@ class TaskEvents:
                 # The attempt's first event: the row is that event (what the fold below gives a
                 # fresh row, without its comparisons).
                 self._seq += 1
-                row = _Row(self._seq, tid, job, attempt)
-                ring.append(key, row, size)
-                times = row.times
+                times = [0, 0, 0, 0, 0, 0, 0]
                 times[state] = ts
                 if prior and (times[prior] == 0 or pts < times[prior]):
                     times[prior] = pts
-                row.state = state
-                row.name, row.type, row.actor_id, row.parent_task_id = name, typ, actor, parent
-                row.node_id, row.worker_id, row.worker_pid, row.language = node, worker, pid, lang
-                if state >= _RUNNING:
-                    row.from_worker = True
-                    if state == _FAILED:
-                        row.error_kind = kind
-                        row.error_message = message
+                if state >= _RUNNING:  # the worker knows where the attempt ran
+                    row = (_Row(self._seq, tid, job, attempt, state, lang, typ, name, actor, node, worker, parent,
+                                kind, message, pid, times, True) if state == _FAILED else
+                           _Row(self._seq, tid, job, attempt, state, lang, typ, name, actor, node, worker, parent,
+                                0, "", pid, times, True))
+                else:
+                    row = _Row(self._seq, tid, job, attempt, state, lang, typ, name, actor, node, worker, parent,
+                               0, "", pid, times, False)
+                ring.append(key, row, size)
                 continue
             times = row.times
             t = times[state]
