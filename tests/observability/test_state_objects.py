@@ -18,6 +18,8 @@ import json
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -26,9 +28,10 @@ from typing import Any
 import grpc
 import pytest
 from obs_support import code_search_path
-from xlang_support import build_cpp, polyray_cli
+from xlang_support import build_cpp, driver_env, polyray_cli, stop_process
 
 import polyray
+from polyray import sdk
 from polyray.protocol import auth, raylet_pb2, raylet_pb2_grpc
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
@@ -45,9 +48,15 @@ WORKER_PUT = 150_000
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    paths = code_search_path(tmp_path_factory, "objects_java")
-    paths.append(build_cpp("obs_obj_holder", [os.path.join(HERE, "cpp_src", "obj_holder.cc")], "shared"))
+def paths(tmp_path_factory) -> list[str]:
+    """The Java classes of java_src (the first), the C++ xlang library and the Holder library."""
+    out = code_search_path(tmp_path_factory, "objects_java")
+    out.append(build_cpp("obs_obj_holder", [os.path.join(HERE, "cpp_src", "obj_holder.cc")], "shared"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def cluster(paths):
     info = polyray.init(num_cpus=2, code_search_path=paths, namespace="objects")
     from polyray.core.object_ref import get_core
     yield get_core().gcs_address, info.dashboard_url.split("?")[0].rstrip("/")
@@ -328,3 +337,64 @@ def test_every_language_pages_its_references_and_refuses_a_bad_token(cluster, ob
                 stub.GetObjectRefs(cw.GetObjectRefsRequest(page_token=b"\x01\x02\x03"), timeout=30)
             assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (lang, bad.value)
             assert "page_token" in (bad.value.details() or ""), (lang, bad.value.details())
+
+
+def _start_driver(cmd: list[str]) -> tuple[subprocess.Popen, int, str]:
+    """A driver of another language joined to the cluster: (process, pid, the object id it put)."""
+    env = driver_env(POLYRAY_PYTHON=sys.executable, POLYRAY_AUTH_TOKEN=auth.current_token())
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env=env)
+    ready: list[str] = []
+    reader = threading.Thread(target=lambda: ready.append(proc.stdout.readline() if proc.stdout else ""),
+                              daemon=True)
+    reader.start()
+    reader.join(60)
+    line = ready[0] if ready else ""
+    if not line.startswith("ready "):
+        stop_process(proc)
+        raise AssertionError(f"{cmd[0]} driver did not get ready within 60 s: {line!r}")
+    _, pid, oid = line.split()
+    return proc, int(pid), oid
+
+
+def test_java_and_cpp_drivers_objects_are_listed_as_drivers(cluster, paths):
+    """A Java and a C++ driver joined to the cluster each put an object: their
+    GetObjectRefs (the drivers' CoreWorkerService) list it as a DRIVER's of their
+    language; once they shut down, their rows go."""
+    address, _ = cluster
+    java = ["java", "-cp", ":".join([*sdk.java_classpath(), paths[0]]), "obstest.HoldDriver", address,
+            str(WORKER_PUT)]
+    cpp = [build_cpp("obs_hold_driver", [os.path.join(HERE, "cpp_src", "hold_driver.cc")], "exe"), address,
+           str(WORKER_PUT)]
+    drivers = []
+    try:
+        for cmd in (java, cpp):
+            drivers.append(_start_driver(cmd))
+        expect = {(pid, oid): lang for (_, pid, oid), lang in zip(drivers, ("JAVA", "CPP"), strict=True)}
+
+        def listed() -> list[dict]:
+            rows = state.list_objects(address, limit=10_000, detail=True)
+            return [r for r in rows if (r["pid"], r["object_id"]) in expect and r["is_owner"]]
+
+        rows = wait_for("both drivers' objects listed", lambda: len(listed()) == 2 and listed())
+        for r in rows:
+            lang = expect[(r["pid"], r["object_id"])]
+            assert (r["type"], r["language"], r["owner_language"], r["owner_pid"], r["reference_type"],
+                    r["task_status"]) == ("DRIVER", lang, lang, r["pid"], "LOCAL_REFERENCE", "FINISHED"), r
+            assert r["object_size"] >= WORKER_PUT and r["locations"], r
+    finally:
+        for proc, _, _ in drivers:
+            if proc.stdin:
+                proc.stdin.close()
+        for proc, _, _ in drivers:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                stop_process(proc)
+    pids = {pid for _, pid, _ in drivers}
+
+    def gone() -> bool:  # and the raylet no longer asks them (the listing is whole again)
+        listing = state.query_objects(address)
+        return not listing.partial and not any(r["pid"] in pids for r in listing.rows)
+
+    wait_for("the drivers' rows gone", gone)
