@@ -112,10 +112,15 @@ def _run(cmd: list[str], tmp_path, timeout: float = 120) -> str:
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     # Nothing dropped, nothing left undrained (those say so on stderr).
-    assert "[polyray]" not in done.stderr.replace("[polyray] workers' log files:", ""), done.stderr[-3000:]
+    notices = r"^\[polyray\] (workers' log files|dashboard): .*$"
+    assert "[polyray]" not in re.sub(notices, "", done.stderr, flags=re.M), done.stderr[-3000:]
     # Every driver says once, at init, where its workers' log files are.
     assert len(re.findall(r"^\[polyray\] workers' log files: /\S+/logs$", done.stderr, flags=re.M)) == 1, \
         done.stderr[-2000:]
+    if cmd[0] != sys.executable:
+        # A Java or C++ driver of an embedded head says where its dashboard is (a Python one returns it).
+        assert len(re.findall(r"^\[polyray\] dashboard: http://127\.0\.0\.1:\d+$", done.stderr, flags=re.M)) == 1, \
+            done.stderr[-2000:]
     return done.stdout
 
 
