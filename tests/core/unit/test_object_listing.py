@@ -246,3 +246,52 @@ def test_a_partial_listing_warns_or_raises(monkeypatch):
     with pytest.raises(state.StateApiError, match="partial"):
         state.list_objects("x:1", raise_on_missing_output=True)
     assert "did not answer" in state.summarize_objects("x:1")["partial_failure_warning"]
+
+
+def test_a_raylet_that_never_answers_is_a_failed_node_within_the_callers_bound(monkeypatch):
+    """Real gRPC: of two raylets, one answers ListObjects and one hangs in it; the
+    state API returns the first's rows and names the second, within its own
+    deadline, not after the hung call."""
+    import concurrent.futures
+    import threading
+    import time
+
+    from polyray.protocol import raylet_pb2_grpc
+
+    release = threading.Event()
+    answered = rl.ListObjectsReply(node_id=NODE, asked=1, processes=[cw.GetObjectRefsReply(
+        address=pb.Address(worker_id=ME, node_id=NODE, host="127.0.0.1"), pid=7, language=pb.CPP, total=1,
+        objects=[cw.ObjectRefInfo(object_id=oid(1), owned=True, local_refs=1, size=10, status=cw.OBJECT_READY)])])
+
+    class Answers(raylet_pb2_grpc.RayletServiceServicer):
+        def ListObjects(self, request, context):
+            return answered
+
+    class Hangs(raylet_pb2_grpc.RayletServiceServicer):
+        def ListObjects(self, request, context):
+            release.wait(20)
+            return rl.ListObjectsReply()
+
+    servers, ports = [], []
+    for servicer in (Answers(), Hangs()):
+        server = grpc.server(concurrent.futures.ThreadPoolExecutor(2))
+        raylet_pb2_grpc.add_RayletServiceServicer_to_server(servicer, server)
+        ports.append(server.add_insecure_port("127.0.0.1:0"))
+        server.start()
+        servers.append(server)
+    try:
+        monkeypatch.setattr(state.auth, "tls_enabled", lambda: False)
+        monkeypatch.setattr(state, "_nodes", lambda address, timeout: [
+            types.SimpleNamespace(node_id=n, alive=True, raylet_address=pb.Address(host="127.0.0.1", port=p))
+            for n, p in zip((NODE, OTHER_NODE), ports, strict=True)])
+        t0 = time.monotonic()
+        listing = state.query_objects("x:1", timeout=1.5, wait_ms=500)
+        took = time.monotonic() - t0
+        assert listing.failed_nodes == [OTHER_NODE.hex()] and listing.partial
+        assert [(r["pid"], r["language"], r["object_id"]) for r in listing.rows] == [(7, "CPP", oid(1).hex())]
+        assert "1 node(s) did not answer" in listing.warning()
+        assert 1.4 < took < 5, took
+    finally:
+        release.set()
+        for server in servers:
+            server.stop(0)
