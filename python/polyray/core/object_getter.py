@@ -44,6 +44,7 @@ from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import envelope
 from polyray.protocol import raylet_pb2 as rl
 from polyray.protocol import runtime_spec as spec
+from polyray.store import StoreTimeoutError  # here, not on the first read: that get() paid the import (13-20 ms)
 
 # How long an owner may hold one GetObject open; the fetch asks again after.
 GET_OBJECT_WAIT_MS = spec.RPC_GET_OBJECT_WAIT_MS
@@ -62,6 +63,9 @@ MAX_RECOVERIES_PER_GET = 8
 # (NotifyWorkerBlocked); one of objects that already exist (an owner's quick
 # GetObject answer) keeps it.
 BLOCK_GRACE_S = 0.05
+# Values in this node's store that one get() pins and reads with one store
+# call (bounds the pins a get holds at once).
+STORE_READ_BATCH = 256
 
 
 class ObjectGetter:
@@ -154,7 +158,6 @@ class ObjectGetter:
         return self._memory_store.get_if_ready(oid) is not entry
 
     def _read_from_store(self, oid: bytes, node_id: bytes, timeout: float | None) -> Any:
-        from polyray.store import StoreTimeoutError
         store = self._node_store.store
         view = None
         if node_id and node_id != self._ctx.node_id:
@@ -164,7 +167,10 @@ class ObjectGetter:
                 self._pull(oid, node_id, timeout)
         if view is None:
             try:
-                view = store.get_one(oid, timeout=STORE_WAIT_S if timeout is None else max(timeout, 0.001))
+                # At most STORE_WAIT_S for a copy to be sealed: one that is gone is lost
+                # (and its owner asked again), not waited for to the get's end.
+                wait_s = STORE_WAIT_S if timeout is None else min(STORE_WAIT_S, max(timeout, 0.001))
+                view = store.get_one(oid, timeout=wait_s)
             except StoreTimeoutError:
                 raise exc.ObjectLostError(
                     f"object {oid.hex()} is not in this node's store (freed or evicted)") from None
@@ -233,7 +239,9 @@ class ObjectGetter:
                     f"get() timed out after {timeout} s: {len(want) - len(ready)} of {len({r._id for r in refs})} "
                     f"object(s) not ready (first: {next(o for o in want if o not in got).hex()})")
         values = []
-        for r in refs:
+        views: dict[int, Any] = {}  # index in refs -> pinned view, read ahead in batches
+        next_batch = 0
+        for i, r in enumerate(refs):
             oid = r._id
             entry = ready_entry(oid)
             if entry is None and self._owned.is_owned(oid) and self._memory_store.wait_indices([oid], 1, (
@@ -241,9 +249,46 @@ class ObjectGetter:
                 entry = ready_entry(oid)  # being recomputed by another get()
             if entry is None:  # freed concurrently
                 raise exc.ObjectLostError(f"object {oid.hex()} was freed while being read")
+            if i >= next_batch and self._in_local_store(entry):
+                next_batch = self._read_batch(refs, i, views)
+            view = views.pop(i, None)
+            if view is not None and entry.envelope is None and entry.error is None:
+                fmt, body, buffers = envelope.unpack_from(view.metadata, view.data)
+                del view
+                values.append(self._codec.decode_parts(fmt, body, buffers))
+                continue
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             values.append(self.decode_entry(oid, entry, left))
         return values
+
+    def _in_local_store(self, entry: Entry) -> bool:
+        node = entry.in_store_node
+        return entry.envelope is None and entry.error is None and (not node or node == self._ctx.node_id)
+
+    def _read_batch(self, refs: list[ObjectRef], start: int, views: dict[int, Any]) -> int:
+        """Pin, with one store call and no waiting, the next STORE_READ_BATCH values of ``refs``
+        (from ``start``) that are in this node's store; the index after the last one looked at.
+
+        What is not there yet (or cannot be read) is left to decode_entry,
+        which waits for it, pulls it or has it recomputed, as for a single read.
+        """
+        ready_entry = self._memory_store.get_if_ready
+        at: list[int] = []
+        i = start
+        while i < len(refs) and len(at) < STORE_READ_BATCH:
+            entry = ready_entry(refs[i]._id)
+            if entry is not None and self._in_local_store(entry):
+                at.append(i)
+            i += 1
+        if len(at) > 1:
+            try:
+                got = self._node_store.store.get([refs[k]._id for k in at], timeout=0)
+            except Exception:  # noqa: BLE001 - a closed store: each read reports it itself
+                return i
+            for k, view in zip(at, got):
+                if view is not None:
+                    views[k] = view
+        return i
 
     def _error_among(self, oids: list[bytes], ready: list[int]) -> bool:
         entry = self._memory_store.get_if_ready
