@@ -80,9 +80,11 @@ public final class PushTls {
   }
 
   private static SSLContext build() {
-    Path ca = file("POLYRAY_TLS_CA_CERT");
-    Path cert = file("POLYRAY_TLS_SERVER_CERT");
-    Path key = file("POLYRAY_TLS_SERVER_KEY");
+    return build(file("POLYRAY_TLS_CA_CERT"), file("POLYRAY_TLS_SERVER_CERT"), file("POLYRAY_TLS_SERVER_KEY"));
+  }
+
+  /** A context from these files (what {@link #context} builds from the variables). */
+  static SSLContext build(Path ca, Path cert, Path key) {
     try {
       CertificateFactory cf = CertificateFactory.getInstance("X.509");
       KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
@@ -149,7 +151,11 @@ public final class PushTls {
    * @throws IOException when it cannot be made
    */
   public static SSLSocket server(Socket s) throws IOException {
-    SSLSocket ssl = (SSLSocket) context().getSocketFactory()
+    return server(context(), s);
+  }
+
+  static SSLSocket server(SSLContext context, Socket s) throws IOException {
+    SSLSocket ssl = (SSLSocket) context.getSocketFactory()
         .createSocket(s, s.getInetAddress().getHostAddress(), s.getPort(), true);
     ssl.setUseClientMode(false);
     ssl.setNeedClientAuth(true);
@@ -167,7 +173,11 @@ public final class PushTls {
    * @throws IOException when it cannot be made
    */
   public static SSLSocket client(Socket s, String host, int port) throws IOException {
-    SSLSocket ssl = (SSLSocket) context().getSocketFactory().createSocket(s, host, port, true);
+    return client(context(), s, host, port);
+  }
+
+  static SSLSocket client(SSLContext context, Socket s, String host, int port) throws IOException {
+    SSLSocket ssl = (SSLSocket) context.getSocketFactory().createSocket(s, host, port, true);
     ssl.setUseClientMode(true);
     SSLParameters params = ssl.getSSLParameters();
     params.setEndpointIdentificationAlgorithm("HTTPS");
