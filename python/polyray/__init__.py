@@ -20,6 +20,7 @@ _API = {
 _OTHER = {
     "ActorClass": "polyray.actor",
     "ActorHandle": "polyray.actor",
+    "method": "polyray.actor",
     "ObjectRef": "polyray.core.object_ref",
     "java_function": "polyray.xlang",
     "java_actor_class": "polyray.xlang",
@@ -36,7 +37,7 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module("polyray.api")
     elif name in _OTHER:
         module = importlib.import_module(_OTHER[name])
-    elif name in ("exceptions", "util"):
+    elif name in ("actor", "exceptions", "util"):
         return importlib.import_module(f"polyray.{name}")
     else:
         raise AttributeError(f"module 'polyray' has no attribute {name!r}")

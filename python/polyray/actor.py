@@ -3,13 +3,64 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 from polyray import options as opts
 from polyray.protocol import common_pb2 as pb
 from polyray.remote_function import _pickle_export, _require_core, _shape, check_args, signature_of
 from polyray.util.scheduling_strategies import check_fits_bundle
 from polyray.util.scheduling_strategies import to_proto as strategy_to_proto
+
+#: Built-in methods every Python actor answers (and Ray's ``__ray_*__`` spellings):
+#: ``__polyray_ready__`` (True once the actor exists), ``__polyray_call__``
+#: (``fn(instance, *args, **kwargs)`` run inside the actor) and
+#: ``__polyray_terminate__`` (a graceful exit after the calls queued before it).
+BUILTIN_METHODS = frozenset({
+    "__polyray_ready__", "__polyray_call__", "__polyray_terminate__",
+    "__ray_ready__", "__ray_call__", "__ray_terminate__",
+})
+#: Options ``@polyray.method(...)`` accepts.
+METHOD_DECORATOR_OPTIONS = {"num_returns", "max_task_retries"}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def method(*args: Any, **options: Any) -> Callable[[_F], _F]:
+    """Set per-method options on an actor class's method, as Ray's ``@ray.method``.
+
+    ``@polyray.method(num_returns=2)`` makes every ``handle.m.remote()`` return
+    two refs (a call's ``.options(num_returns=...)`` still overrides it);
+    ``max_task_retries`` likewise. Applied without keyword options it is a
+    TypeError, as in Ray; ``concurrency_group`` is not supported (ValueError).
+    """
+    if args or not options:
+        raise TypeError("@polyray.method must be given keyword options, e.g. @polyray.method(num_returns=2)")
+    if "concurrency_group" in options:
+        raise ValueError("@polyray.method(concurrency_group=...) is not supported: polyray has no concurrency groups")
+    checked = opts.validate(options, METHOD_DECORATOR_OPTIONS, "@polyray.method")
+
+    def decorate(fn: _F) -> _F:
+        if not callable(fn):
+            raise TypeError(f"@polyray.method applies to methods, got {type(fn).__name__}")
+        fn.__polyray_method_options__ = dict(checked)  # type: ignore[attr-defined]
+        return fn
+    return decorate
+
+
+def exit_actor() -> NoReturn:
+    """End the current actor from inside one of its methods (or its constructor), as Ray's
+    ``ray.actor.exit_actor()``: the method's call and every later call get ActorDiedError,
+    the process exits, and the actor is not restarted whatever its ``max_restarts``.
+
+    Raises TypeError outside an actor (a driver or a normal task), as Ray.
+    Works by raising SystemExit, so ``finally`` blocks run on the way out.
+    """
+    from polyray.core.worker_context import current_task
+    ctx = current_task.get()
+    spec = ctx.spec if ctx is not None else None
+    if spec is None or spec.type not in (pb.ACTOR_TASK, pb.ACTOR_CREATION_TASK):
+        raise TypeError("exit_actor() can only be called inside an actor's method or constructor")
+    raise SystemExit(0)
 
 
 class ActorClass:
@@ -25,6 +76,7 @@ class ActorClass:
         self.__doc__ = cls.__doc__
         self._init_signature = signature_of(cls)
         self._method_signatures = _method_signatures(cls)
+        self._method_options = _method_options(cls)
         self._is_async = any(inspect.iscoroutinefunction(m) or inspect.isasyncgenfunction(m)
                              for _, m in inspect.getmembers(cls, predicate=inspect.isfunction))
 
@@ -55,7 +107,21 @@ class ActorClass:
         desc = pb.FunctionDescriptor(python=pb.PythonFunctionDescriptor(
             module=cls.__module__ or "", qualname=cls.__qualname__, function_hash=digest))
         spec = core.new_task_spec(pb.ACTOR_CREATION_TASK, pb.PYTHON, desc, f"{cls.__qualname__}.__init__")
-        return create_actor(core, spec, args, kwargs, options, pb.PYTHON, self._is_async, self._method_signatures)
+        handle = create_actor(core, spec, args, kwargs, options, pb.PYTHON, self._is_async, self._method_signatures,
+                              method_options=self._method_options)
+        return handle
+
+
+def _method_options(cls: type) -> dict[str, dict[str, Any]]:
+    """Method name -> its ``@polyray.method(...)`` options (methods that have some)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in dir(cls):
+        static = inspect.getattr_static(cls, name, None)
+        fn = getattr(static, "__func__", static)  # static and class methods wrap the function
+        found = getattr(fn, "__polyray_method_options__", None)
+        if isinstance(found, dict):
+            out[name] = found
+    return out
 
 
 def _method_signatures(cls: type) -> dict[str, inspect.Signature | None]:
@@ -72,7 +138,8 @@ def _method_signatures(cls: type) -> dict[str, inspect.Signature | None]:
 
 
 def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: dict[str, Any], language: int,
-                 is_async: bool, methods: set[str] | dict[str, inspect.Signature | None] | None) -> ActorHandle:
+                 is_async: bool, methods: set[str] | dict[str, inspect.Signature | None] | None,
+                 method_options: dict[str, dict[str, Any]] | None = None) -> ActorHandle:
     """Fill the actor fields of a creation spec, register it with the GCS, return the handle."""
     spec.actor_id = core.new_actor_id()
     spec.num_returns = 0
@@ -100,7 +167,11 @@ def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: di
     handle_pb = pb.ActorHandle(actor_id=spec.actor_id, language=language, class_descriptor=spec.function,
                                owner=core.address, name=name, namespace=namespace,
                                max_task_retries=spec.max_task_retries, is_async=is_async)
+    for m, mo in (method_options or {}).items():
+        if mo.get("num_returns", 1) != 1:
+            handle_pb.method_num_returns[m] = mo["num_returns"]
     handle = ActorHandle(handle_pb, methods)
+    handle._method_options = method_options or {}
     handle._creation_args = held  # keep argument objects alive while the actor is created
     core.create_actor(spec)
     return handle
@@ -133,6 +204,9 @@ class ActorHandle:
         # Handles rebuilt elsewhere (passed, get_actor) check at the actor instead.
         self._methods = methods
         self._creation_args: list = []
+        # @polyray.method options of the class (in the process that created the actor);
+        # num_returns also travels in the handle (method_num_returns).
+        self._method_options: dict[str, dict[str, Any]] = {}
 
     def _polyray_handle_proto(self) -> pb.ActorHandle:
         return self._handle
@@ -142,9 +216,13 @@ class ActorHandle:
         return self._handle.actor_id
 
     def __getattr__(self, name: str) -> ActorMethod:
-        if name.startswith("__") and name != "__polyray_terminate__":
+        if name in BUILTIN_METHODS:
+            if name != "__polyray_terminate__" and self._handle.language != pb.PYTHON:
+                raise AttributeError(f"{name} is a built-in method of Python actors only")
+            return ActorMethod(self, name)
+        if name.startswith("__"):
             raise AttributeError(name)
-        if self._methods is not None and name not in self._methods and name != "__polyray_terminate__":
+        if self._methods is not None and name not in self._methods:
             cls = _class_name(self._handle)
             raise AttributeError(f"actor class {cls} has no method {name!r}")
         return ActorMethod(self, name)
@@ -172,6 +250,24 @@ def _class_name(handle: pb.ActorHandle) -> str:
     if kind == "cpp":
         return d.cpp.class_name
     return "?"
+
+
+def handle_of_creation(spec: pb.TaskSpec, cls: type | None = None) -> ActorHandle:
+    """The handle of the actor a creation spec made (``get_runtime_context().current_actor``);
+    ``cls``, the actor's class, gives its methods' signatures and ``@polyray.method`` options."""
+    handle_pb = pb.ActorHandle(actor_id=spec.actor_id, language=pb.PYTHON, class_descriptor=spec.function,
+                               owner=spec.caller, name=spec.actor_name, namespace=spec.actor_namespace,
+                               max_task_retries=spec.max_task_retries, is_async=spec.is_async_actor)
+    if "detached" in pb.ActorHandle.DESCRIPTOR.fields_by_name:
+        # As Ray's current_actor (a weak handle): it does not keep the actor alive.
+        handle_pb.detached = True
+    options = _method_options(cls) if cls is not None else {}
+    for m, mo in options.items():
+        if mo.get("num_returns", 1) != 1:
+            handle_pb.method_num_returns[m] = mo["num_returns"]
+    handle = ActorHandle(handle_pb, _method_signatures(cls) if cls is not None else None)
+    handle._method_options = options
+    return handle
 
 
 def _rebuild_handle(data: bytes) -> ActorHandle:
@@ -226,7 +322,9 @@ class ActorMethod:
         spec.max_retries = 0
         # Retries of a call in flight when the actor dies (-1 forever): this
         # call's option, else the actor's creation option.
-        spec.max_task_retries = self._options.get("max_task_retries", h.max_task_retries)
+        declared = self._handle._method_options.get(self._name, {})
+        spec.max_task_retries = self._options.get("max_task_retries",
+                                                  declared.get("max_task_retries", h.max_task_retries))
         methods = self._handle._methods
         if isinstance(methods, dict):
             check_args(methods.get(self._name), args, kwargs, f"actor method {cls_name}.{self._name}")

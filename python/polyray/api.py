@@ -370,6 +370,45 @@ class RuntimeContext:
         """The job's namespace."""
         return self._core.namespace
 
+    def get_assigned_resources(self) -> dict[str, float]:
+        """The resources this worker was given (Ray's API): the running task's request
+        (``{'CPU': 1.0}`` by default), or inside an actor what the actor was created
+        with (``{}`` for the default 0 CPUs). RuntimeError in a driver."""
+        if self._core.is_driver:
+            raise RuntimeError("get_assigned_resources() is only available in a worker (a task or an actor)")
+        executor = self._core.executor
+        creation = executor.actor_creation_spec
+        if creation is not None:
+            return {k: float(v) for k, v in creation.resources.items()}
+        from polyray.core.worker_context import current_task
+        ctx = current_task.get()
+        spec = ctx.spec if ctx is not None else None
+        return {k: float(v) for k, v in spec.resources.items()} if spec is not None else {}
+
+    @property
+    def current_actor(self) -> ActorHandle:
+        """This actor's own handle, inside one of its methods (Ray's API); RuntimeError
+        elsewhere. Calls through it queue behind the running call."""
+        creation = self._core.executor.actor_creation_spec if not self._core.is_driver else None
+        if creation is None:
+            raise RuntimeError("current_actor is only available inside an actor")
+        from polyray.actor import handle_of_creation
+        instance = self._core.executor._actor
+        return handle_of_creation(creation, type(instance) if instance is not None else None)
+
+    def is_canceled(self) -> bool:
+        """Whether ``cancel()`` was requested for the running task (Ray's API). A task sees
+        True while it handles the interruption (polyray raises TaskCancelled in it), or when
+        it checks before the interruption lands. RuntimeError in a driver or an async actor."""
+        core = self._core
+        if core.is_driver:
+            raise RuntimeError("is_canceled() is only available in a task or an actor method, not in a driver")
+        if core.executor._actor_is_async:
+            raise RuntimeError("is_canceled() is not available in an async actor (use asyncio cancellation)")
+        from polyray.core.worker_context import current_task
+        ctx = current_task.get()
+        return ctx is not None and ctx.task_id in core.executor.cancel_requested
+
 
 def get_runtime_context() -> RuntimeContext:
     """The runtime context of this driver or worker."""

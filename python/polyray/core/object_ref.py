@@ -68,6 +68,16 @@ class ObjectRef:
         core = self._core or _core
         return core.get_future(self)
 
+    def as_future(self) -> concurrent.futures.Future:
+        """Ray's name for :meth:`future`: a ``concurrent.futures.Future`` that
+        resolves with the value, or with the error ``get()`` would raise."""
+        return self.future()
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        """``ObjectRef[T]`` in annotations (as Ray's ObjectRef): a generic alias."""
+        import types
+        return types.GenericAlias(cls, item)
+
     def __await__(self):
         core = self._core or _core
         return asyncio.wrap_future(core.get_future(self)).__await__()

@@ -98,6 +98,10 @@ class TaskExecutor:
         self._actor_sem: asyncio.Semaphore | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._cancelled: set[bytes] = set()
+        #: Running tasks whose (non-forced) cancel was requested: is_canceled().
+        self.cancel_requested: set[bytes] = set()
+        #: The spec that created the actor hosted here (current_actor, assigned resources).
+        self.actor_creation_spec: pb.TaskSpec | None = None
         self._running: dict[bytes, int] = {}  # task id -> thread ident
         self._lock = threading.Lock()
         self.exiting = False
@@ -144,6 +148,7 @@ class TaskExecutor:
             if ident is None:
                 self._cancelled.add(task_id)
                 return True
+            self.cancel_requested.add(task_id)
         if force:
             # Ray's semantics: a forced cancel stops the worker process.
             sys.stdout.flush()
@@ -211,6 +216,7 @@ class TaskExecutor:
             current_task.reset(token)
             with self._lock:
                 self._running.pop(task_id, None)
+                self.cancel_requested.discard(task_id)
         if events is not None:
             events.ended(spec, result.returns, running)
         flush_output()
@@ -257,8 +263,14 @@ class TaskExecutor:
             if self._actor is None or spec.actor_id != self._actor_id:
                 raise RuntimeError(f"this worker does not host actor {spec.actor_id.hex()}")
             method = desc.qualname.rsplit(".", 1)[-1]
-            if method == "__polyray_terminate__":
+            builtin = BUILTIN_METHODS.get(method)
+            if builtin == "terminate":
                 return self._terminate
+            if builtin == "ready":
+                return _ready
+            if builtin == "call":
+                actor = self._actor
+                return lambda fn, *args, **kwargs: fn(actor, *args, **kwargs)
             try:
                 return getattr(self._actor, method)
             except AttributeError:
@@ -292,6 +304,7 @@ class TaskExecutor:
     def _on_actor_created(self, spec: pb.TaskSpec, instance: Any) -> cw.TaskResult:
         self._actor = instance
         self._actor_id = spec.actor_id
+        self.actor_creation_spec = spec
         self._ctx.actor_id = spec.actor_id
         cls = type(instance)
         self._actor_is_async = spec.is_async_actor or any(
@@ -385,6 +398,20 @@ class TaskExecutor:
     def _terminate(self) -> None:
         self.exiting = True
         raise SystemExit(0)
+
+
+#: Built-in methods of every Python actor (Ray's ``__ray_*__`` spellings too):
+#: terminate (graceful: calls queued before it run first), ready (resolves once
+#: the actor exists), call (``fn(instance, *args)`` inside the actor).
+BUILTIN_METHODS = {
+    "__polyray_terminate__": "terminate", "__ray_terminate__": "terminate",
+    "__polyray_ready__": "ready", "__ray_ready__": "ready",
+    "__polyray_call__": "call", "__ray_call__": "call",
+}
+
+
+def _ready() -> bool:
+    return True
 
 
 def _has_refs(spec: pb.TaskSpec) -> bool:
