@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 from polyray import options as opts
+from polyray.core import actor_handles
 from polyray.protocol import common_pb2 as pb
 from polyray.remote_function import _pickle_export, _require_core, _shape, check_args, signature_of
 from polyray.util.scheduling_strategies import check_fits_bundle
@@ -166,7 +167,8 @@ def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: di
     core.build_args(spec, args, kwargs, target, held)
     handle_pb = pb.ActorHandle(actor_id=spec.actor_id, language=language, class_descriptor=spec.function,
                                owner=core.address, name=name, namespace=namespace,
-                               max_task_retries=spec.max_task_retries, is_async=is_async)
+                               max_task_retries=spec.max_task_retries, is_async=is_async,
+                               detached=spec.detached)
     for m, mo in (method_options or {}).items():
         if mo.get("num_returns", 1) != 1:
             handle_pb.method_num_returns[m] = mo["num_returns"]
@@ -204,6 +206,8 @@ class ActorHandle:
         # Handles rebuilt elsewhere (passed, get_actor) check at the actor instead.
         self._methods = methods
         self._creation_args: list = []
+        # The handle's reference: the actor goes when no handle is left (core/actor_handles.py).
+        self._ref = actor_handles.hold(handle)
         # @polyray.method options of the class (in the process that created the actor);
         # num_returns also travels in the handle (method_num_returns).
         self._method_options: dict[str, dict[str, Any]] = {}
@@ -330,5 +334,6 @@ class ActorMethod:
             check_args(methods.get(self._name), args, kwargs, f"actor method {cls_name}.{self._name}")
         held: list = []
         arg_ids = core.build_args(spec, args, kwargs, language, held)
+        arg_ids += actor_handles.call_arg_ids(self._handle)
         refs = core.submit_actor_task(spec, arg_ids)
         return _shape(refs, num_returns)

@@ -291,7 +291,11 @@ def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
                      timeout=35)
     if not reply.found or reply.actor.state == gcs.DEAD:
         raise ValueError(f"no actor named {name!r} in namespace {ns!r}")
-    return ActorHandle(reply.actor.handle)
+    # As Ray: a handle looked up by name (and its copies) does not keep the actor alive.
+    handle = pb.ActorHandle()
+    handle.CopyFrom(reply.actor.handle)
+    handle.detached = True
+    return ActorHandle(handle)
 
 
 def _all_nodes() -> list:

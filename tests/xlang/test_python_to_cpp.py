@@ -262,13 +262,14 @@ def test_cpp_actor(cluster):
 
 def test_named_cpp_actor(cluster):
     Counter = polyray.cpp_actor_class("Counter::Create", "Counter")
-    Counter.options(name="cc", namespace="a").remote(1)
-    Counter.options(name="cc", namespace="b").remote(100)
+    # The creator's handles keep the named actors alive (Ray's rule: they go with their last handle).
+    made = [Counter.options(name="cc", namespace="a").remote(1), Counter.options(name="cc", namespace="b").remote(100)]
     a = polyray.get_actor("cc", namespace="a")
     b = polyray.get_actor("cc", namespace="b")
     assert polyray.get(a.Add.remote(1), timeout=TIMEOUT) == 2
     assert polyray.get(b.Add.remote(1), timeout=TIMEOUT) == 101
     assert "Counter" in repr(a)
+    del made  # their last handles: both actors go now
 
 
 def test_cpp_actor_factory_throws(cluster):

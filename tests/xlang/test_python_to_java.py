@@ -152,12 +152,13 @@ def test_java_actor(cluster):
 
 def test_named_java_actor_and_namespaces(cluster):
     Counter = polyray.java_actor_class("xlangtest.Counter")
-    Counter.options(name="jc", namespace="a").remote(1)
-    Counter.options(name="jc", namespace="b").remote(100)
+    # The creator's handles keep the named actors alive (Ray's rule: they go with their last handle).
+    made = [Counter.options(name="jc", namespace="a").remote(1), Counter.options(name="jc", namespace="b").remote(100)]
     a = polyray.get_actor("jc", namespace="a")
     b = polyray.get_actor("jc", namespace="b")
     assert polyray.get(a.increment.remote(1), timeout=TIMEOUT) == 2
     assert polyray.get(b.increment.remote(1), timeout=TIMEOUT) == 101
+    del made  # their last handles: both actors go now
 
 
 def test_java_actor_constructor_failure(cluster):

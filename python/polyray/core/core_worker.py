@@ -36,6 +36,7 @@ from typing import Any
 
 import grpc
 
+from polyray.core.actor_handles import ActorHandles, gcs_killer
 from polyray.core.actor_submitter import ActorTaskSubmitter
 from polyray.core.borrow_tracker import BorrowTracker
 from polyray.core.borrower_watch import BorrowerWatch
@@ -100,8 +101,9 @@ class CoreWorker:
         self.borrows = BorrowTracker(ctx=ctx, io=io, connections=conns,
                                      on_released=lambda oids: self._forget_borrowed(oids))
         # The counter's decisions go to the components created next.
-        self.references = ReferenceCounter(lambda oid, node: self.owned.on_free(oid, node),
-                                           self.borrows.on_borrow_change,
+        # Freed handle pseudo-objects destroy their actors (actor_handles.py).
+        self.actor_handles = ActorHandles(kill=gcs_killer(io, lambda: conns.gcs))
+        self.references = ReferenceCounter(self._on_free, self.borrows.on_borrow_change,
                                            on_first_holder=lambda: io.call_soon(self.borrower_watch.start))
         # Dead borrowers' borrows and lends are released (borrower_watch.py).
         self.borrower_watch = BorrowerWatch(references=self.references, gcs=lambda: conns.gcs, self_id=worker_id)
@@ -183,6 +185,11 @@ class CoreWorker:
     def shutting_down(self) -> bool:
         """Whether shutdown() has begun."""
         return self.ctx.shutting_down
+
+    def _on_free(self, oid: bytes, node: bytes) -> None:
+        """The ReferenceCounter freed ``oid``: an actor whose last handle went, or an object."""
+        if not self.actor_handles.on_free(oid):
+            self.owned.on_free(oid, node)
 
     @property
     def actor_handle_factory(self) -> Callable[[pb.ActorHandle], Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from polyray.core import errors
+from polyray.core import actor_handles, errors
 from polyray.core.object_ref import ObjectRef
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import envelope
@@ -67,8 +67,15 @@ class ValueCodec:
         return [self.ref_from_proto(r) for r in refs]
 
     def encode(self, value: Any, target: int, path: str = "value") -> envelope.Encoded:
-        """Encode a value for a consumer of language ``target``."""
-        return envelope.encode(value, target, self.hooks, path=path)
+        """Encode a value for a consumer of language ``target``. Counted actor handles in it
+        add their pseudo-object to ``nested_refs`` (actor_handles.py): the value holds them."""
+        enc = envelope.encode(value, target, self.hooks, path=path)
+        if enc.nested_handles:
+            for h in enc.nested_handles:
+                ref = actor_handles.handle_ref(h)
+                if ref is not None:
+                    enc.nested_refs.append(ref)
+        return enc
 
     def decode(self, env: pb.Envelope) -> Any:
         """The value of an inline envelope (raises the error an ERROR envelope holds)."""

@@ -48,6 +48,7 @@ from .validation import (
 from .waiting import Notifier, wait_deadline
 
 KILLED_MESSAGE = "killed by polyray.kill"
+OUT_OF_SCOPE_MESSAGE = "destroyed by its owner: all references to it (its handles) went out of scope"
 
 
 def _why(record: common_pb2.ErrorRecord, reason: int, exit_code: int = 0) -> common_pb2.ErrorRecord:
@@ -285,9 +286,17 @@ class ActorDirectory:
         actor = self._get(request.actor_id)
         if actor.info.state == gcs_pb2.DEAD:
             return gcs_pb2.KillActorReply()
-        cause = _why(error_record(common_pb2.ACTOR_DIED, f"actor {actor.label} was {KILLED_MESSAGE}"),
-                     common_pb2.REASON_KILLED)
-        if not request.no_restart and actor.can_restart() and actor.info.state == gcs_pb2.ALIVE:
+        if request.out_of_scope:
+            # The owner saw its last handle go (docs/fault-tolerance.md, "Actor lifetime").
+            if actor.spec.detached:
+                return gcs_pb2.KillActorReply()
+            cause = _why(error_record(common_pb2.ACTOR_DIED, f"actor {actor.label} was {OUT_OF_SCOPE_MESSAGE}"),
+                         common_pb2.REASON_OUT_OF_SCOPE)
+        else:
+            cause = _why(error_record(common_pb2.ACTOR_DIED, f"actor {actor.label} was {KILLED_MESSAGE}"),
+                         common_pb2.REASON_KILLED)
+        if (not request.no_restart and not request.out_of_scope and actor.can_restart()
+                and actor.info.state == gcs_pb2.ALIVE):
             cleanup = self._worker_lost(actor, cause, exit_worker=True)
         else:
             cleanup = self._to_dead(actor, cause, exit_worker=True)
