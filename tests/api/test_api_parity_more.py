@@ -264,3 +264,107 @@ def test_object_ref_class_getitem():
     assert alias.__origin__ is ObjectRef and alias.__args__ == (int,)
     import typing
     assert typing.get_type_hints(takes)["ref"] == ObjectRef[int]
+
+
+# -- 5. ActorPool and Queue ------------------------------------------------------------------
+
+@polyray.remote
+class Doubler:
+    def double(self, x: float) -> float:
+        if x < 0:
+            raise ValueError(f"negative: {x}")
+        time.sleep(x)
+        return 2 * x
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def test_actor_pool_map_orders_and_spreads(cluster):
+    from polyray.util import ActorPool
+    actors = [Doubler.remote(), Doubler.remote()]
+    pool = ActorPool(actors)
+    # Ordered results even though the first value takes longest.
+    assert list(pool.map(lambda a, v: a.double.remote(v), [0.4, 0.0, 0.1, 0.0])) == [0.8, 0.0, 0.2, 0.0]
+    out = list(pool.map_unordered(lambda a, v: a.double.remote(v), [0.6, 0.0, 0.0]))
+    assert sorted(out) == [0.0, 0.0, 1.2] and out[-1] == 1.2, out
+    # Work is spread: both actors' processes ran pieces.
+    pids = list(pool.map(lambda a, _: a.pid.remote(), range(4)))
+    assert set(pids) == set(polyray.get([a.pid.remote() for a in actors], timeout=60))
+
+
+def test_actor_pool_submit_get_next_and_idle_actors(cluster):
+    from polyray.util import ActorPool
+    a1, a2 = Doubler.remote(), Doubler.remote()
+    pool = ActorPool([a1])
+    assert pool.has_free() and not pool.has_next()
+    with pytest.raises(StopIteration):
+        pool.get_next()
+    pool.submit(lambda a, v: a.double.remote(v), 1.0)
+    pool.submit(lambda a, v: a.double.remote(v), 0.0)   # waits in the pool: the only actor is busy
+    assert not pool.has_free() and pool.pop_idle() is None
+    with pytest.raises(TimeoutError):
+        pool.get_next(timeout=0.05)
+    assert pool.get_next(timeout=60) == 2.0               # the piece stayed after the timeout
+    assert pool.get_next(timeout=60) == 0.0
+    assert not pool.has_next() and pool.has_free()
+    pool.push(a2)
+    with pytest.raises(ValueError):
+        pool.push(a2)
+    taken = {pool.pop_idle(), pool.pop_idle()}
+    assert taken == {a1, a2} and pool.pop_idle() is None and not pool.has_free()
+    pool.push(a1)
+    # Errors come back to the collector; the actor is free again afterwards.
+    pool.submit(lambda a, v: a.double.remote(v), -1.0)
+    with pytest.raises(ValueError):
+        pool.get_next_unordered(timeout=60)
+    assert pool.has_free()
+    # ignore_if_timedout: the slow piece is given up, its actor freed.
+    pool.submit(lambda a, v: a.double.remote(v), 2.0)
+    with pytest.raises(TimeoutError):
+        pool.get_next(timeout=0.05, ignore_if_timedout=True)
+    assert not pool.has_next() and pool.has_free()
+
+
+@polyray.remote
+def producer(q, n: int) -> int:
+    for i in range(n):
+        q.put(i)
+    return n
+
+
+def test_queue_between_tasks_and_driver(cluster):
+    from polyray.util.queue import Empty, Full, Queue
+    q = Queue(maxsize=3)
+    assert q.empty() and not q.full() and len(q) == 0
+    q.put_nowait_batch([1, 2])
+    with pytest.raises(Full):
+        q.put_nowait_batch([3, 4])                           # all or nothing
+    assert q.qsize() == 2
+    q.put(3)
+    assert q.full()
+    with pytest.raises(Full):
+        q.put_nowait(4)
+    t0 = time.monotonic()
+    with pytest.raises(Full):
+        q.put(4, timeout=0.3)
+    assert 0.25 <= time.monotonic() - t0 < 10
+    with pytest.raises(Empty):
+        q.get_nowait_batch(4)
+    assert q.get_nowait_batch(2) == [1, 2]
+    assert q.get() == 3
+    with pytest.raises(Empty):
+        q.get_nowait()
+    with pytest.raises(Empty):
+        q.get(timeout=0.2)
+    with pytest.raises(Empty):
+        q.get(block=False)
+    with pytest.raises(ValueError):
+        q.get(timeout=-1)
+    # A task fills it past maxsize: its puts block until the driver takes items.
+    done = producer.remote(q, 10)
+    got = [q.get(timeout=60) for _ in range(10)]
+    assert got == list(range(10))
+    assert polyray.get(done, timeout=60) == 10
+    assert issubclass(Empty, __import__("queue").Empty) and issubclass(Full, __import__("queue").Full)
+    q.shutdown()

@@ -7,4 +7,19 @@
 ``polyray.util.placement_group``: ``placement_group()``, ``PlacementGroup``
 (``ready()``, ``wait()``), ``remove_placement_group()`` and
 ``placement_group_table()``: reserve bundles of resources across nodes at once.
+
+``polyray.util.ActorPool``: spread work over a set of actors
+(``polyray.util.actor_pool``); ``polyray.util.queue.Queue``: a FIFO queue
+backed by an actor, shared by tasks and actors.
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ActorPool":
+        from polyray.util.actor_pool import ActorPool
+        return ActorPool
+    raise AttributeError(f"module 'polyray.util' has no attribute {name!r}")
