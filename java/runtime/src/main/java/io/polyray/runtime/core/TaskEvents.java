@@ -315,8 +315,23 @@ public final class TaskEvents {
         timer.cancel(false);
       }
     }
+    // A flush in flight (the timer's) took only what was queued when it began: wait for it,
+    // then send the rest, until nothing is left or the time is up.
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
     try {
-      flush().get(timeoutMs, TimeUnit.MILLISECONDS);
+      while (true) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return;
+        }
+        flush().get(left, TimeUnit.NANOSECONDS);
+        if (events.isEmpty() && !inFlight.get()) {
+          return;
+        }
+        Thread.sleep(5);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     } catch (Exception e) {
       // best effort: the GCS is away
     }

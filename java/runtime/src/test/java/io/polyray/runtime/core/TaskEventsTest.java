@@ -137,4 +137,42 @@ class TaskEventsTest {
     assertEquals(TaskEventState.FINISHED, sent.get(1).getEvents(0).getState());
     assertEquals(TaskEventState.TASK_STATE_UNKNOWN, sent.get(1).getEvents(0).getPriorState());
   }
+
+  @Test
+  void closeWaitsForAFlushInFlightThenSendsWhatCameAfter() throws Exception {
+    List<AddTaskEventsRequest> got = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<io.grpc.stub.StreamObserver<io.polyray.runtime.proto.AddTaskEventsReply>> pending =
+        new java.util.concurrent.CopyOnWriteArrayList<>();
+    // A GCS that answers the first call only when told (the timer's flush in flight).
+    TaskEvents ev = new TaskEvents(() -> ByteString.copyFrom(new byte[28]), ByteString.copyFromUtf8("w".repeat(28)),
+        (req, reply) -> {
+          got.add(req);
+          if (got.size() == 1) {
+            pending.add(reply);
+          } else {
+            reply.onCompleted();
+          }
+        }, 100, 100);
+    ev.record(TaskEventState.RUNNING, spec("early", 1));
+    ev.flush(); // in flight, unanswered
+    ev.record(TaskEventState.FINISHED, spec("late", 2)); // after the flush took its batch
+    Thread answer = new Thread(() -> {
+      try {
+        Thread.sleep(200);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      pending.get(0).onCompleted();
+    });
+    answer.start();
+    long t0 = System.nanoTime();
+    ev.close(5000);
+    long waitedMs = (System.nanoTime() - t0) / 1_000_000;
+    answer.join();
+    // close() waited for the first call's answer, then sent the event recorded after it.
+    assertEquals(2, got.size());
+    assertEquals("late", got.get(1).getEvents(0).getName());
+    assertTrue(waitedMs >= 150 && waitedMs < 4000, "waited " + waitedMs + " ms");
+    assertEquals(2, ev.sent());
+  }
 }
