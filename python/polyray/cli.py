@@ -572,15 +572,17 @@ def cmd_logs(args: argparse.Namespace) -> int:
             return 0
         where = state.locate_log(args.address, node_id=args.node_id, suffix=args.suffix, timeout=args.timeout,
                                  **picks)
-        if where["note"]:
-            print(f"[polyray logs] {where['note']}", file=sys.stderr)
+        notes: list[str] = []
         chunks = state.get_log(args.address, node_id=args.node_id or where["node_id"], suffix=args.suffix,
                                tail=args.tail, follow=args.follow, follow_until_exit=not args.force,
-                               follow_timeout=args.follow_timeout, timeout=args.timeout, **picks)
+                               follow_timeout=args.follow_timeout, timeout=args.timeout, notes=notes, **picks)
         try:
             for text in chunks:
                 sys.stdout.write(text)
                 sys.stdout.flush()
+                for note in notes:  # how a task's lines were found (after the first chunk)
+                    print(f"[polyray logs] {note}", file=sys.stderr)
+                notes.clear()
         except KeyboardInterrupt:
             return 0
     except (ValueError, state.StateApiError) as e:

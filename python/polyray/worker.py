@@ -60,6 +60,9 @@ def main() -> None:
     # driver: flush each line so prints show up while the task runs.
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
+    # Each task's output is marked in the log file (polyray logs --task-id).
+    from polyray.core import task_output
+    task_output.install()
     from polyray.actor import ActorHandle
     from polyray.core.core_worker import CoreWorker
 

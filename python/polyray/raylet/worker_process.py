@@ -32,6 +32,9 @@ LineSink = Callable[["WorkerProcess", bool, str], None]
 #: The line a worker writes on stdout when what it runs changes (the Python,
 #: Java and C++ workers write it; task_executor.OUTPUT_NAME_MARKER).
 OUTPUT_NAME_MARKER = ":polyray_name:"
+#: The line a Python worker writes before the output of another task than the
+#: last (core/task_output.py): kept in the log file, never forwarded.
+OUTPUT_TASK_MARKER = ":polyray_task:"
 
 
 def _stream_empty(stream: asyncio.StreamReader) -> bool:
@@ -236,6 +239,8 @@ class WorkerProcess:
         line = raw.decode("utf-8", errors="replace").rstrip("\r")
         if not is_err and line.startswith(OUTPUT_NAME_MARKER):
             self.output_name = line[len(OUTPUT_NAME_MARKER):].strip()[:200]
+            return
+        if line.startswith(OUTPUT_TASK_MARKER):
             return
         if is_err:
             self.stderr_tail.append(line)

@@ -23,6 +23,8 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 FOLLOW_POLL_S = 0.5
 #: The line a worker writes before a task whose name differs from the previous one's (worker_process.py).
 NAME_MARKER = ":polyray_name:"
+#: The line a Python worker writes before the output of another task than the last (core/task_output.py).
+TASK_MARKER = ":polyray_task:"
 
 
 class LogError(RuntimeError):
@@ -102,6 +104,26 @@ def follow(target: str, filename: str, offset: int, *, timeout: float, until_wri
         if deadline is not None and time.monotonic() >= deadline:
             return
         time.sleep(poll_s)
+
+
+def task_section(text: str, task_id: str) -> str | None:
+    """The lines of ``text`` written by task ``task_id`` (hex), between its task marks (markers
+    dropped); "" when the file has task marks but none of this task (it printed nothing there);
+    None when the file has no task marks (a Java or C++ worker's: see ``task_lines``)."""
+    out: list[str] = []
+    current = None
+    marked = False
+    task_id = task_id.lower()
+    for line in text.splitlines(keepends=True):
+        if line.startswith(TASK_MARKER):
+            marked = True
+            current = line[len(TASK_MARKER):].strip()
+            continue
+        if line.startswith(NAME_MARKER):
+            continue
+        if current == task_id:
+            out.append(line)
+    return "".join(out) if marked else None
 
 
 def task_lines(text: str, names: set[str]) -> str | None:

@@ -877,11 +877,9 @@ def locate_log(address: str | None = None, *, node_id: str | None = None, filena
             f"{f[3].filename} (node {f[0].hex()[:12]})" for f in match[:10]) + "; give node_id or filename")
     nid, _, target, row = match[0]
     if task_id:
-        note = (f"task {task_id} ran on worker {worker_id[:16]}: showing the lines that worker wrote under the "
-                f"task's name (workers mark a change of function, not each task: other tasks of that name on "
-                f"that worker may be among them; a file without marks is shown whole)")
+        note = f"task {task_id} ran on worker {worker_id[:16]}"
     return {"node_id": nid.hex(), "raylet": target, "filename": row.filename, "task_names": task_names,
-            "note": note, "alive": row.alive}
+            "task_id": (task_id or "").lower(), "note": note, "alive": row.alive}
 
 
 def _node_files(logs: Any, target: str, timeout: float) -> list:
@@ -895,12 +893,18 @@ def get_log(address: str | None = None, *, node_id: str | None = None, filename:
             worker_id: str | None = None, pid: int | None = None, actor_id: str | None = None,
             task_id: str | None = None, suffix: str = "out", tail: int = -1, follow: bool = False,
             follow_until_exit: bool = True, follow_timeout: float | None = None,
-            timeout: float = DEFAULT_TIMEOUT_S) -> Iterator[str]:
+            timeout: float = DEFAULT_TIMEOUT_S, notes: list[str] | None = None) -> Iterator[str]:
     """The text of a log file, in chunks (as Ray's ``get_log``): the file given by name (and
     ``node_id`` when several nodes have one), or a worker's, a pid's, an actor's worker's, or a
-    task's lines (see ``locate_log``); ``suffix`` "out" or "err"; ``tail`` N: the last N lines;
-    ``follow``: then what is written, until the writer exits (``follow_until_exit``), or
-    ``follow_timeout`` seconds pass, or the caller stops."""
+    task's lines (see ``locate_log``); ``suffix`` "out" or "err"; ``tail`` N: the last N lines
+    (of a task's: the last N of its lines); ``follow``: then what is written, until the writer
+    exits (``follow_until_exit``), or ``follow_timeout`` seconds pass, or the caller stops.
+    ``notes`` (a list) gets a line saying how a task's lines were found.
+
+    A task's lines: a Python worker marks each task's output (``:polyray_task:<id>`` lines,
+    core/task_output.py), so they are exactly its own; a Java or C++ worker marks only a change
+    of function (``:polyray_name:``), so they are the lines under the task's name, other tasks
+    of that name on that worker included; a file with neither mark is shown whole."""
     import time as _time
 
     from polyray.util import logs
@@ -909,16 +913,32 @@ def get_log(address: str | None = None, *, node_id: str | None = None, filename:
                        actor_id=actor_id, task_id=task_id, suffix=suffix, timeout=timeout)
     target, name = where["raylet"], where["filename"]
     try:
-        if tail is not None and tail >= 0:
+        cut = bool(where.get("task_id"))
+        if tail is not None and tail >= 0 and not cut:
             page = logs.read_page(target, name, tail_lines=max(tail, 1), max_bytes=1024 * 1024, timeout=timeout)
             data, offset = (page.data if tail > 0 else b""), page.size
         else:
             data, offset, _ = logs.read_from(target, name, 0, timeout)
         text = data.decode("utf-8", errors="replace")
-        if where["task_names"]:
-            section = logs.task_lines(text, set(where["task_names"]))
+        if cut:
+            note = where["note"]
+            section = logs.task_section(text, where["task_id"])
             if section is not None:
                 text = section
+                note += (": its lines, between its task marks" if section else
+                         ": it printed nothing to this file")
+            else:
+                section = logs.task_lines(text, set(where["task_names"]))
+                if section is not None:
+                    text = section
+                    note += (": the lines under the task's name (this worker marks a change of function, not "
+                             "each task: other tasks of that name on it may be among them)")
+                else:
+                    note += ": the worker's whole file (it has no marks of the task)"
+            if notes is not None:
+                notes.append(note)
+            if tail is not None and tail >= 0:
+                text = "".join(text.splitlines(keepends=True)[-tail:]) if tail > 0 else ""
         yield text
         if follow:
             deadline = None if follow_timeout is None else _time.monotonic() + follow_timeout
