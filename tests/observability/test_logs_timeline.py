@@ -140,9 +140,19 @@ def test_logs_of_python_java_and_cpp_workers_listed_and_printed(cluster):
     assert "line-8" in by_pid["cpp"].stdout, by_pid["cpp"]
     by_worker = cli(addr, "logs", "--worker-id", rows["cpp"]["worker_id"])
     assert by_worker.returncode == 0 and "line-8" in by_worker.stdout
+    # A Python task's lines are exactly its own (its worker marks each task's output), not those of
+    # another task of the same function, on the same worker or not.
+    other = uuid.uuid4().hex[:12]
+    assert polyray.get([py_speak.remote(other) for _ in range(4)], timeout=TIMEOUT)
     by_task = cli(addr, "logs", "--task-id", task_id_of(py_ref))
-    assert by_task.returncode == 0 and f"py-says-{token}" in by_task.stdout, by_task
-    assert ":polyray_name:" not in by_task.stdout and "task" in by_task.stderr  # the note says what is shown
+    assert by_task.returncode == 0 and by_task.stdout == f"py-says-{token}\n", by_task
+    assert "between its task marks" in by_task.stderr, by_task.stderr  # the note says what is shown
+    # A C++ worker marks a change of function only: its task's lines are those under the name.
+    cpp_task = cli(addr, "logs", "--task-id", task_id_of(cpp_ref))
+    assert cpp_task.returncode == 0 and "line-8" in cpp_task.stdout, cpp_task
+    assert "under the task's name" in cpp_task.stderr, cpp_task.stderr
+    # The marks stay in the file: the driver's forwarded output has none (test_output.py checks it).
+    assert f":polyray_task:{task_id_of(py_ref)}" in cli(addr, "logs", "--pid", str(py_pid)).stdout
     # --tail: the last lines only (the C++ task printed line-0 .. line-8).
     tail = cli(addr, "logs", "--worker-id", rows["cpp"]["worker_id"], "--tail", "2")
     assert tail.returncode == 0 and tail.stdout.splitlines()[-2:] == ["line-7", "line-8"], tail.stdout
@@ -337,10 +347,19 @@ def test_jobs_rest_lists_the_job_table(cluster):
 
 # ----------------------------------------------------------------- PENDING_ARGS
 
-@polyray.remote
-def slow_value(seconds: float) -> int:
-    time.sleep(seconds)
-    return 5
+@polyray.remote(max_concurrency=4)
+class Gate:
+    """An argument that is ready when the test says so: wait() returns once open() was called."""
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+
+    def wait(self) -> int:
+        assert self._open.wait(120), "the test never opened the gate"
+        return 5
+
+    def open(self) -> None:
+        self._open.set()
 
 
 @polyray.remote
@@ -348,28 +367,33 @@ def add_one(x: int) -> int:
     return x + 1
 
 
+def _state_of(task_id: str, want: str) -> Callable[[], dict | None]:
+    return lambda: (lambda t: t if t and t["state"] == want else None)(state.get_task(task_id))
+
+
 def test_a_task_waiting_on_a_slow_argument_is_pending_args_until_it_is_ready(cluster):
-    slow = slow_value.remote(4.0)
-    ref = add_one.remote(slow)
+    gate = Gate.remote()
+    arg = gate.wait.remote()
+    ref = add_one.remote(arg)
     tid = task_id_of(ref)
-    row = wait_for("the task PENDING_ARGS", lambda: (lambda t: t if t and t["state"] == "PENDING_ARGS" else None)(
-        state.get_task(tid)), timeout=15)
+    row = wait_for("the task PENDING_ARGS", _state_of(tid, "PENDING_ARGS"))
     assert row["start_time_ms"] == 0 and row["pending_node_time_ms"] == 0  # not queued for a worker yet
-    assert polyray.get(ref, timeout=TIMEOUT) == 6
-    done = wait_for("the task FINISHED", lambda: (lambda t: t if t and t["state"] == "FINISHED" else None)(
-        state.get_task(tid)))
-    slow_row = wait_for("the argument's task FINISHED", lambda: (
-        lambda t: t if t and t["state"] == "FINISHED" else None)(state.get_task(task_id_of(slow))))
-    assert 0 < done["pending_args_time_ms"] <= done["pending_node_time_ms"] <= done["start_time_ms"]
-    # It was queued for a lease only once its argument was there.
-    assert done["pending_node_time_ms"] >= slow_row["end_time_ms"] - 5
     # A task cancelled while it waits for its arguments never runs.
-    waiting = add_one.remote(slow_value.remote(3.0))
-    wait_for("the second task PENDING_ARGS", lambda: (lambda t: t and t["state"] == "PENDING_ARGS")(
-        state.get_task(task_id_of(waiting))), timeout=15)
+    waiting = add_one.remote(gate.wait.remote())
+    wait_for("the second task PENDING_ARGS", _state_of(task_id_of(waiting), "PENDING_ARGS"))
     polyray.cancel(waiting)
     with pytest.raises(TaskCancelledError):
         polyray.get(waiting, timeout=TIMEOUT)
+    # Still waiting (the gate is shut); once the argument is there it runs.
+    assert state.get_task(tid)["state"] == "PENDING_ARGS"
+    gate.open.remote()
+    assert polyray.get(ref, timeout=TIMEOUT) == 6
+    done = wait_for("the task FINISHED", _state_of(tid, "FINISHED"))
+    arg_row = wait_for("the argument's task FINISHED", _state_of(task_id_of(arg), "FINISHED"))
+    assert 0 < done["pending_args_time_ms"] <= done["pending_node_time_ms"] <= done["start_time_ms"]
+    # It was queued for a lease only once its argument was there.
+    assert done["pending_node_time_ms"] >= arg_row["end_time_ms"] - 5
+    assert state.get_task(task_id_of(waiting))["start_time_ms"] == 0  # the cancelled one never started
 
 
 # ----------------------------------------------------------------- Java and C++ drivers

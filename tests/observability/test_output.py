@@ -57,6 +57,7 @@ def test_python_three_lines_reach_a_driver_that_exits_right_after_get(tmp_path):
     out = _run_py_driver(tmp_path, 3)
     lines = _task_lines(out)
     assert [text for _, text in lines] == ["line-0", "line-1", "line-2"], out
+    assert ":polyray_" not in out, out  # the workers' name and task marks stay in their log files
     label = lines[0][0]
     assert re.fullmatch(r"speak pid=\d+, node=[\d.]+", label), label
 
