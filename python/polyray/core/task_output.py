@@ -29,6 +29,7 @@ from polyray.core.worker_context import current_task
 
 #: The mark line's prefix (the raylet drops such lines from what it forwards).
 TASK_MARKER = ":polyray_task:"
+_current = current_task.get
 
 
 class TaskMarkingStream:
@@ -36,22 +37,26 @@ class TaskMarkingStream:
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self._write = stream.write
         self._last: bytes | None = None  # the task id of the last write (None: nothing yet)
         self._at_line_start = True
         self._lock = threading.Lock()
 
     def write(self, text: str) -> int:
-        if not text:
-            return self._stream.write(text)
-        ctx = current_task.get()
+        ctx = _current()
         task_id = ctx.task_id if ctx is not None else b""
+        if task_id == self._last or not text:
+            # The same writer as last (the common case): no mark, no lock.
+            if text:
+                self._at_line_start = text[-1] == "\n"
+            return self._write(text)
         with self._lock:
             if task_id != self._last and self._at_line_start:
                 if self._last is not None or task_id:
                     self._stream.write(f"{TASK_MARKER}{task_id.hex()}\n")
                 self._last = task_id
             self._at_line_start = text.endswith("\n")
-            return self._stream.write(text)
+            return self._write(text)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
