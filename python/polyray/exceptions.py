@@ -92,5 +92,25 @@ class TaskError(PolyrayError):
         return self.args[0] if self.args else ""
 
 
+class UnserializableException(PolyrayError):
+    """Stands in for a task's exception that could not be pickled in the worker or
+    unpickled in the caller: the ``cause`` of the TaskError ``get()`` raises then.
+
+    Keeps the original's class name (``type_name``), message (``message``) and
+    formatted traceback (``original_stack_trace``), as Ray's UnserializableException.
+    """
+
+    def __init__(self, type_name: str = "", message: str = "", original_stack_trace: str = "") -> None:
+        super().__init__(type_name, message, original_stack_trace)
+        self.type_name = type_name
+        self.message = message
+        self.original_stack_trace = original_stack_trace
+
+    def __str__(self) -> str:
+        head = f"{self.type_name}: {self.message}" if self.message else self.type_name
+        return (f"{head}\n(the original exception could not be serialized; its traceback follows)\n"
+                f"{self.original_stack_trace}").rstrip()
+
+
 class CrossLanguageError(TaskError):
     """An exception raised in Java or C++ code (or a chain that crossed languages)."""

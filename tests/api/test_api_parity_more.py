@@ -368,3 +368,52 @@ def test_queue_between_tasks_and_driver(cluster):
     assert polyray.get(done, timeout=60) == 10
     assert issubclass(Empty, __import__("queue").Empty) and issubclass(Full, __import__("queue").Full)
     q.shutdown()
+
+
+# -- 6. exceptions that cannot cross ---------------------------------------------------------
+
+class HoldsALock(Exception):
+    """Cannot be pickled (a lock inside), by pickle or cloudpickle."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        import threading
+        self.lock = threading.Lock()
+
+
+class NeedsTwoArgs(Exception):
+    """Pickles, but does not unpickle (its __init__ needs two arguments)."""
+
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(f"a={a} b={b}")
+
+
+@polyray.remote(max_retries=0)
+def raises_unpicklable(kind: str) -> None:
+    if kind == "lock":
+        raise HoldsALock("cannot pickle me")
+    raise NeedsTwoArgs(1, 2)
+
+
+@pytest.mark.parametrize("kind,type_name,message", [
+    ("lock", "HoldsALock", "cannot pickle me"),
+    ("two_args", "NeedsTwoArgs", "a=1 b=2"),
+])
+def test_unpicklable_exception_keeps_name_message_and_traceback(cluster, kind, type_name, message):
+    from polyray.exceptions import UnserializableException
+    with pytest.raises(TaskError) as info:
+        polyray.get(raises_unpicklable.remote(kind), timeout=60)
+    err = info.value
+    assert type_name in str(err) and message in str(err)
+    cause = err.cause
+    assert isinstance(cause, UnserializableException), repr(cause)
+    assert cause.type_name == type_name and cause.message == message
+    assert "raises_unpicklable" in cause.original_stack_trace and type_name in cause.original_stack_trace
+    assert message in str(cause)
+
+
+def test_picklable_exception_is_the_cause(cluster):
+    with pytest.raises(ValueError) as info:
+        polyray.get(fails.remote(), timeout=60)
+    assert isinstance(info.value, TaskError)
+    assert type(info.value.cause) is ValueError and str(info.value.cause) == "no good"

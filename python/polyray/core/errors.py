@@ -171,11 +171,18 @@ def exception_from_record(record: pb.ErrorRecord, function_name: str = "") -> Ba
         err = build(exc.CrossLanguageError)
     else:
         original: type | None = None
+        instance: BaseException | None = None
         if record.native:
             try:
-                original = type(pickle.loads(record.native))
+                instance = pickle.loads(record.native)
+                original = type(instance)
             except Exception:
                 original = None
+        if cause is None:
+            # As Ray's RayTaskError.cause: the user's exception, or when it cannot cross
+            # (not picklable there, not unpicklable here) a stand-in with its name, message and traceback.
+            cause = instance if isinstance(instance, BaseException) else exc.UnserializableException(
+                record.type_name, record.message, record.traceback)
         dual = _dual_class(original) if original is not None and original is not exc.TaskError else None
         if dual is not None:
             # Not dual(...): the original class may have its own __new__.
