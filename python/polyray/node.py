@@ -39,6 +39,18 @@ def default_object_store_memory() -> int:
     return int(min(DEFAULT_STORE_BYTES, 0.3 * total))
 
 
+def default_memory(object_store_bytes: int) -> int:
+    """The ``memory`` resource a node offers by default, as Ray: the machine's available
+    memory less the object store's bytes (at least 0). Tasks and actors reserve it with
+    ``memory=`` (bytes); nothing enforces what they really use."""
+    try:
+        import psutil
+        available = int(psutil.virtual_memory().available)
+    except Exception:  # pragma: no cover
+        return 0
+    return max(0, available - int(object_store_bytes))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line of the node daemon."""
     p = argparse.ArgumentParser(prog="python -m polyray.node", description="Run a polyray node.")
@@ -50,7 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=6380, help="GCS port for --head (0: any free port)")
     p.add_argument("--num-cpus", type=float, default=None, help="CPUs of this node (default: all)")
     p.add_argument("--num-gpus", type=float, default=0.0, help="GPUs of this node")
-    p.add_argument("--memory", type=float, default=0.0, help="bytes of memory offered to tasks")
+    p.add_argument("--memory", type=float, default=None,
+                   help="bytes of memory offered to tasks (default: available memory less the object store)")
     p.add_argument("--resources", default="{}", help='custom resources as JSON, e.g. {"disk": 4}')
     p.add_argument("--object-store-memory", type=int, default=None, help="bytes of the node's shared store")
     p.add_argument("--address-file", default=None, help="write the GCS address here once serving")
@@ -165,11 +178,16 @@ async def _run(args: argparse.Namespace) -> None:
         gcs_address = f"{args.host}:{gcs_port}"
     else:
         gcs_address = args.address
+    store_bytes = args.object_store_memory or default_object_store_memory()
+    # As Ray: the node offers "memory" and "object_store_memory" (bytes) as resources.
+    custom = _custom_resources(args.resources)
+    custom.setdefault("object_store_memory", float(store_bytes))
+    memory = args.memory if args.memory is not None else float(default_memory(store_bytes))
     try:
         config = NodeConfig.build(
-            gcs_address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, memory=args.memory,
-            custom_resources=_custom_resources(args.resources), host=args.host,
-            object_store_memory=args.object_store_memory or default_object_store_memory(),
+            gcs_address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, memory=memory,
+            custom_resources=custom, host=args.host,
+            object_store_memory=store_bytes,
             idle_worker_timeout_s=args.idle_worker_timeout, prestart_workers=args.prestart_workers,
             prestart_on_driver=min(2, int(args.num_cpus if args.num_cpus is not None else (os.cpu_count() or 1))),
             **({"session_dir": args.session_dir} if args.session_dir else {}))

@@ -417,3 +417,31 @@ def test_picklable_exception_is_the_cause(cluster):
         polyray.get(fails.remote(), timeout=60)
     assert isinstance(info.value, TaskError)
     assert type(info.value.cause) is ValueError and str(info.value.cause) == "no good"
+
+
+# -- 7. memory and object_store_memory as node resources ----------------------------------------
+
+@polyray.remote
+def holds_memory(seconds: float) -> dict:
+    time.sleep(seconds)
+    return polyray.get_runtime_context().get_assigned_resources()
+
+
+def test_memory_resources(cluster):
+    total = polyray.cluster_resources()
+    assert total.get("memory", 0) > 0, total
+    assert total.get("object_store_memory", 0) > 0, total
+    node = polyray.nodes()[0]
+    assert node["Resources"]["object_store_memory"] == total["object_store_memory"]
+    mib = 1024 ** 2
+    # A task asking for memory runs (it never did while nodes declared none), and holds it while it runs.
+    ref = holds_memory.options(memory=100 * mib).remote(1.5)
+    assert _wait_for(lambda: polyray.available_resources().get("memory", 0) <= total["memory"] - 100 * mib, 30), \
+        polyray.available_resources()
+    assert polyray.get(ref, timeout=60) == {"CPU": 1.0, "memory": float(100 * mib)}
+    assert _wait_for(lambda: polyray.available_resources().get("memory", 0) == total["memory"], 30)
+    # More memory than the node has: it does not run.
+    too_big = holds_memory.options(memory=total["memory"] * 2).remote(0)
+    ready, _ = polyray.wait([too_big], timeout=1.0)
+    assert not ready
+    polyray.cancel(too_big)
