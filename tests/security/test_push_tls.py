@@ -376,13 +376,19 @@ def test_push_ports_speak_tls_from_every_driver(tls_head, kind, cpp_lib, xlang_j
     try:
         assert lines.next() == "ready"
         used: dict[str, set[int]] = {}
+        # Push ports of every worker seen while the loops ran: a loop's worker
+        # may be gone by the end (idle workers past the pool's size are ended).
+        seen_workers: set[tuple[int, int, int, int, bool]] = set()
         for lang in LANGS:
             assert lines.next() == f"loop {lang}"
             ports: set[int] = set()
             deadline = time.monotonic() + LINE_TIMEOUT
             while (line := lines.poll()) is None:
                 assert time.monotonic() < deadline, f"no 'done {lang}' within {LINE_TIMEOUT} s: {lines.seen}"
-                ports |= _remote_ports(proc.pid)
+                now = _remote_ports(proc.pid)
+                if now - ports:  # a new peer: note the workers alive now, the loop's among them
+                    seen_workers.update(tls_head.workers())
+                ports |= now
                 time.sleep(0.02)
             _, got_lang, n, last = line.split()
             assert got_lang == lang and int(n) > 0 and last == n, line
@@ -390,9 +396,10 @@ def test_push_ports_speak_tls_from_every_driver(tls_head, kind, cpp_lib, xlang_j
         assert lines.next() == "actors 1 11 1"
         workers = tls_head.workers()
         conns = _remote_ports(proc.pid)
+        seen_workers.update(workers)
         for lang, language in LANGS.items():
-            push = {w[3] for w in workers if w[0] == language and w[3]}
-            grpc_ports = {w[2] for w in workers if w[0] == language}
+            push = {w[3] for w in seen_workers if w[0] == language and w[3]}
+            grpc_ports = {w[2] for w in seen_workers if w[0] == language}
             assert used[lang] & push, (f"{kind} driver -> {lang} tasks: no connection to a push port "
                                        f"{sorted(push)} (talked to {sorted(used[lang])}, gRPC {sorted(grpc_ports)})")
         # The actors' push connections stay open while the driver holds them.
