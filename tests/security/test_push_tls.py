@@ -68,7 +68,7 @@ PY_DRIVER = textwrap.dedent('''
     sys.path.insert(0, sys.argv[2])
     import tls_mod
 
-    polyray.init(address=sys.argv[1], code_search_path=sys.argv[2:], log_to_driver=False)
+    info = polyray.init(address=sys.argv[1], code_search_path=sys.argv[2:], log_to_driver=False)
     T = 60
     plus1 = polyray.remote(tls_mod.plus1)
     jadd = polyray.java_function("xlangtest.Calc", "add")
@@ -76,7 +76,7 @@ PY_DRIVER = textwrap.dedent('''
     calls = {"py": lambda i: polyray.get(plus1.remote(i), timeout=T),
              "java": lambda i: polyray.get(jadd.remote(i, 1), timeout=T),
              "cpp": lambda i: polyray.get(cplus1.remote(i), timeout=T)}
-    print("ready", flush=True)
+    print("ready", info["dashboard_url"], flush=True)
     for lang, call in calls.items():
         call(0)  # the worker starts here, not inside the loop
         print("loop", lang, flush=True)
@@ -374,7 +374,10 @@ def test_push_ports_speak_tls_from_every_driver(tls_head, kind, cpp_lib, xlang_j
     threading.Thread(target=lambda: errors.extend(proc.stderr or ()), daemon=True).start()
     lines = Lines(proc)
     try:
-        assert lines.next() == "ready"
+        ready = lines.next().split()
+        assert ready[0] == "ready", ready
+        if kind == "python":  # what init() returns names the dashboard's HTTPS URL
+            assert ready[1].startswith("https://127.0.0.1:"), ready
         used: dict[str, set[int]] = {}
         # Push ports of every worker seen while the loops ran: a loop's worker
         # may be gone by the end (idle workers past the pool's size are ended).
