@@ -221,8 +221,9 @@ class ActorHandle:
 
     def __getattr__(self, name: str) -> ActorMethod:
         if name in BUILTIN_METHODS:
-            if name != "__polyray_terminate__" and self._handle.language != pb.PYTHON:
-                raise AttributeError(f"{name} is a built-in method of Python actors only")
+            language = self._handle.language
+            if language == pb.CPP or (language == pb.JAVA and name.endswith("_call__")):
+                raise AttributeError(f"{name} is not a built-in method of {pb.Language.Name(language)} actors")
             return ActorMethod(self, name)
         if name.startswith("__"):
             raise AttributeError(name)

@@ -148,6 +148,19 @@ public final class PolyRay {
   }
 
   /**
+   * Ends the current actor from inside one of its methods, as Ray's {@code Ray.exitActor()}:
+   * the call and every later call fail with {@code ActorDiedException}, the worker exits and
+   * the actor is not restarted whatever its {@code maxRestarts}. Outside an actor method the
+   * exception it throws is an ordinary error of the task (or of the driver's code).
+   *
+   * @throws io.polyray.api.exception.ActorExitException always (the worker catches it)
+   */
+  public static void exitActor() {
+    throw new io.polyray.api.exception.ActorExitException(
+        "PolyRay.exitActor() was called (it ends an actor from inside one of its methods)");
+  }
+
+  /**
    * Whether this process is connected (a driver after {@link #init()}, or a worker).
    *
    * @return true between init and shutdown

@@ -621,6 +621,17 @@ public final class CoreWorker {
     tasks.killActor(actor, noRestart);
   }
 
+  /**
+   * Kills an actor by id through the GCS: an actor ending itself ({@code PolyRay.exitActor()}).
+   *
+   * @param actorId the actor's id
+   * @param noRestart do not restart it
+   */
+  public void killActor(ByteString actorId, boolean noRestart) {
+    gcs().killActor(io.polyray.runtime.proto.KillActorRequest.newBuilder().setActorId(actorId)
+        .setNoRestart(noRestart).build());
+  }
+
   // ---------------------------------------------------------------- getting
 
   static ObjectRefImpl<?> check(ObjectRef<?> r) {

@@ -234,6 +234,9 @@ public final class TaskExecutor {
       invoked = true;
     } catch (InvocationTargetException e) {
       Throwable cause = e.getCause() == null ? e : e.getCause();
+      if (cause instanceof io.polyray.api.exception.ActorExitException && spec.getType() != TaskType.NORMAL_TASK) {
+        return actorExit(spec);
+      }
       if (cancelledWhileRunning()) {
         return errorResult(spec, ErrorRecord.newBuilder(ErrorRecords.system(ErrorKind.TASK_CANCELLED,
             "task " + name(spec) + " was cancelled while running")).setCause(ErrorRecords.fromThrowable(cause)).build(),
@@ -311,6 +314,9 @@ public final class TaskExecutor {
           throw new TaskFailure(ErrorRecords.system(ErrorKind.ACTOR_DIED,
               "this worker does not host actor " + Hex.of(spec.getActorId().toByteArray())
                   + (actor == null ? " (no actor was created here)" : "")));
+        }
+        if (BUILTIN_METHODS.contains(d.getMethodName())) {
+          return builtin(d.getMethodName(), n);
         }
         return resolver.resolveActorMethod(actor.getClass(), d, n);
       default:
@@ -441,6 +447,59 @@ public final class TaskExecutor {
       return java.util.Arrays.asList((Object[]) v);
     }
     return null;
+  }
+
+  /** Built-in methods of every Java actor (and Ray's spellings): ready and terminate. */
+  static final Set<String> BUILTIN_METHODS = Set.of(
+      "__polyray_ready__", "__ray_ready__", "__polyray_terminate__", "__ray_terminate__");
+
+  private static Invocable builtin(String name, int argCount) throws TaskFailure {
+    if (argCount != 0) {
+      throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
+          name + " takes no arguments, got " + argCount));
+    }
+    try {
+      String target = name.endsWith("_ready__") ? "ready" : "terminate";
+      return new Invocable(Builtins.class.getDeclaredMethod(target));
+    } catch (NoSuchMethodException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** What the built-in methods run (static: the actor instance is not needed). */
+  static final class Builtins {
+    private Builtins() {
+    }
+
+    /** {@code __polyray_ready__}: true once the actor exists. */
+    public static boolean ready() {
+      return true;
+    }
+
+    /** {@code __polyray_terminate__}: a graceful exit, after the calls queued before it. */
+    public static void terminate() {
+      throw new io.polyray.api.exception.ActorExitException("__polyray_terminate__ was called");
+    }
+  }
+
+  /**
+   * An intended exit of the actor ({@code PolyRay.exitActor()} or {@code __polyray_terminate__}):
+   * the GCS marks it dead without a restart and stops this worker; the call gets ACTOR_DIED.
+   */
+  private TaskResult actorExit(TaskSpec spec) {
+    ErrorRecord record = ErrorRecords.system(ErrorKind.ACTOR_DIED, "the actor exited by a user request: "
+        + name(spec) + " called PolyRay.exitActor(); calls after it fail").toBuilder()
+        .setReason(io.polyray.runtime.proto.ErrorReason.REASON_KILLED).build();
+    try {
+      if (worker != null && worker.core() != null) {
+        worker.core().killActor(spec.getActorId(), true);
+      }
+    } catch (RuntimeException e) {
+      // The GCS did not answer: the worker still exits below, as a failure (a restart may follow).
+      System.err.println("polyray: could not mark the actor dead in the GCS: " + e);
+      worker.exitSoon();
+    }
+    return errorResult(spec, record, false);
   }
 
   /** An ERROR value for each return (one for a failed actor creation). */

@@ -1,0 +1,80 @@
+"""Issue 17's actor exits in a Java actor (real JVM workers): PolyRay.exitActor() and the
+built-in __polyray_ready__ / __polyray_terminate__ (and Ray's spellings) called from Python."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+import polyray
+import polyray.sdk
+from polyray.exceptions import ActorDiedError, TaskError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+JAVA_SRC = os.path.join(HERE, "java_src")
+TIMEOUT = 90
+
+
+@pytest.fixture(scope="module")
+def java_cluster(tmp_path_factory):
+    javac = shutil.which("javac")
+    assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
+    out = str(tmp_path_factory.mktemp("api_java_classes"))
+    sources = glob.glob(os.path.join(JAVA_SRC, "**", "*.java"), recursive=True)
+    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", out, *sources],
+                   check=True, capture_output=True)
+    if polyray.is_initialized():
+        polyray.shutdown()
+    polyray.init(num_cpus=2, code_search_path=[out])
+    yield
+    polyray.shutdown()
+
+
+def _gone(pid: int, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_java_exit_actor(java_cluster):
+    a = polyray.java_actor_class("apitest.Exiter").options(max_restarts=2).remote()
+    pid = polyray.get(a.pid.remote(), timeout=TIMEOUT)
+    with pytest.raises(ActorDiedError):
+        polyray.get(a.leave.remote(), timeout=TIMEOUT)
+    assert _gone(pid), "the Java actor's process is still running"
+    # An intended exit: not restarted, whatever max_restarts.
+    with pytest.raises(ActorDiedError):
+        polyray.get(a.pid.remote(), timeout=TIMEOUT)
+
+
+def test_java_exit_actor_outside_an_actor_is_the_tasks_error(java_cluster):
+    f = polyray.java_function("apitest.Exiter", "notAnActor")
+    with pytest.raises(TaskError, match="exitActor"):
+        polyray.get(f.remote(), timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("prefix", ["polyray", "ray"])
+def test_java_ready_and_graceful_terminate(java_cluster, prefix):
+    a = polyray.java_actor_class("apitest.Exiter").options(max_restarts=1).remote()
+    assert polyray.get(getattr(a, f"__{prefix}_ready__").remote(), timeout=TIMEOUT) is True
+    pid = polyray.get(a.pid.remote(), timeout=TIMEOUT)
+    queued = [a.slow.remote(200) for _ in range(3)]
+    term = getattr(a, f"__{prefix}_terminate__").remote()
+    assert polyray.get(queued, timeout=TIMEOUT) == [1, 2, 3]
+    with pytest.raises(ActorDiedError):
+        polyray.get(term, timeout=TIMEOUT)
+    assert _gone(pid), "the Java actor's process is still running"
+    with pytest.raises(ActorDiedError):
+        polyray.get(a.pid.remote(), timeout=TIMEOUT)
+    with pytest.raises(AttributeError):
+        a.__polyray_call__  # noqa: B018 - Python actors only
