@@ -445,3 +445,34 @@ def test_memory_resources(cluster):
     ready, _ = polyray.wait([too_big], timeout=1.0)
     assert not ready
     polyray.cancel(too_big)
+
+
+@polyray.remote
+class AsyncWorker:
+    async def pid(self) -> int:
+        return os.getpid()
+
+    async def leave(self) -> None:
+        polyray.actor.exit_actor()
+
+    def is_canceled(self) -> str:
+        try:
+            polyray.get_runtime_context().is_canceled()
+        except RuntimeError as e:
+            return f"RuntimeError: {e}"
+        return "no error"
+
+
+def test_exit_actor_and_call_in_an_async_actor(cluster):
+    a = AsyncWorker.options(max_restarts=1).remote()
+    pid = polyray.get(a.pid.remote(), timeout=60)
+
+    async def awaited(self, x):
+        return x + 1
+    assert polyray.get(a.__polyray_call__.remote(awaited, 1), timeout=60) == 2
+    assert polyray.get(a.is_canceled.remote(), timeout=60).startswith("RuntimeError")
+    with pytest.raises(ActorDiedError):
+        polyray.get(a.leave.remote(), timeout=60)
+    assert _wait_for(lambda: not _alive(pid)), "the async actor's process is still running"
+    with pytest.raises(ActorDiedError):
+        polyray.get(a.pid.remote(), timeout=60)
