@@ -47,6 +47,34 @@ BEARER = "Bearer "
 #: Bytes of randomness in a created token (256 bits; written as 64 hex digits).
 TOKEN_BYTES = 32
 
+#: What this process's auth did (benchmarks/auth_parts.py counts them per operation): gRPC calls
+#: it served through the server check and made through the client interceptors, push
+#: connections it opened with a PushHello and hellos it checked. Plain int increments, always on.
+COUNTS = {"served": 0, "made": 0, "hello_sent": 0, "hello_checked": 0}
+#: When set, every process writes its COUNTS (and Java's, C++'s) to ``<dir>/<lang>-<pid>.json``
+#: every 100 ms (read once at import; off by default).
+ENV_COUNT_DIR = "POLYRAY_AUTH_COUNT_DIR"
+
+
+def _dump_counts(folder: str) -> None:
+    import json
+    import time
+    path = os.path.join(folder, f"py-{os.getpid()}.json")
+    while True:
+        tmp = path + ".tmp"
+        try:
+            with open(tmp, "w") as f:
+                json.dump(COUNTS, f)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+        time.sleep(0.1)
+
+
+if os.environ.get(ENV_COUNT_DIR):
+    threading.Thread(target=_dump_counts, args=(os.environ[ENV_COUNT_DIR],), name="auth-counts",
+                     daemon=True).start()
+
 
 class AuthError(RuntimeError):
     """The token cannot be found or read; the message says where and why."""
@@ -378,6 +406,7 @@ class _AioAuthBase:
         self._md = metadata
 
     def _details(self, details: Any) -> Any:
+        COUNTS["made"] += 1
         return _with_metadata(details, self._md, grpc.aio.ClientCallDetails)
 
 
@@ -405,6 +434,7 @@ class _SyncDetails:
     """A grpc.ClientCallDetails with the token added."""
 
     def __init__(self, details: Any, metadata: tuple[tuple[str, str], ...]) -> None:
+        COUNTS["made"] += 1
         self.method = details.method
         self.timeout = details.timeout
         self.metadata = list(details.metadata or ()) + list(metadata)
@@ -508,6 +538,7 @@ class AuthServerInterceptor(grpc.aio.ServerInterceptor):
         self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Any:
+        COUNTS["served"] += 1
         presented = None
         for key, value in handler_call_details.invocation_metadata or ():
             if key == METADATA_KEY:
@@ -567,11 +598,13 @@ def hello_body(token: str | None = None) -> bytes:
     """The serialized PushHello a push connection starts with (empty token when disabled)."""
     from polyray.protocol import core_worker_pb2 as cw
     token = current_token() if token is None else token
+    COUNTS["hello_sent"] += 1
     return cw.PushHello(auth_token=(token or "").encode("utf-8")).SerializeToString()
 
 
 def hello_ok(body: bytes, token: str | None) -> bool:
     """Whether a push connection's first frame carries ``token`` (always true when disabled)."""
+    COUNTS["hello_checked"] += 1
     if token is None:
         return True
     from polyray.protocol import core_worker_pb2 as cw
