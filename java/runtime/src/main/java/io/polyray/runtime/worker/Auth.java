@@ -38,6 +38,42 @@ public final class Auth {
   private static volatile String cached;
   private static volatile boolean resolved;
 
+  /**
+   * What this process's auth did (benchmarks/auth_parts.py counts them per operation), as auth.py's
+   * COUNTS: calls served through the check, calls made with the token, hellos sent and checked.
+   * Always on; with POLYRAY_AUTH_COUNT_DIR set (read once) a daemon thread writes them to
+   * {@code <dir>/java-<pid>.json} every 100 ms.
+   */
+  static final java.util.concurrent.atomic.AtomicLong SERVED = new java.util.concurrent.atomic.AtomicLong();
+  static final java.util.concurrent.atomic.AtomicLong MADE = new java.util.concurrent.atomic.AtomicLong();
+  static final java.util.concurrent.atomic.AtomicLong HELLO_SENT = new java.util.concurrent.atomic.AtomicLong();
+  static final java.util.concurrent.atomic.AtomicLong HELLO_CHECKED = new java.util.concurrent.atomic.AtomicLong();
+
+  static {
+    String dir = System.getenv("POLYRAY_AUTH_COUNT_DIR");
+    if (dir != null && !dir.isEmpty()) {
+      Path path = Paths.get(dir, "java-" + ProcessHandle.current().pid() + ".json");
+      Path tmp = Paths.get(path + ".tmp");
+      Thread t = new Thread(() -> {
+        while (true) {
+          try {
+            Files.write(tmp, String.format("{\"served\": %d, \"made\": %d, \"hello_sent\": %d, \"hello_checked\": %d}",
+                SERVED.get(), MADE.get(), HELLO_SENT.get(), HELLO_CHECKED.get()).getBytes(StandardCharsets.UTF_8));
+            Files.move(tmp, path, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            Thread.sleep(100);
+          } catch (IOException e) {
+            // the folder went away: keep counting, stop nothing
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+      }, "auth-counts");
+      t.setDaemon(true);
+      t.start();
+    }
+  }
+
   private Auth() {}
 
   /** The token cannot be found or read; the message says where and why. */
@@ -151,7 +187,15 @@ public final class Auth {
     if (t != null) {
       md.put(KEY, "Bearer " + t);
     }
-    return MetadataUtils.newAttachHeadersInterceptor(md);
+    ClientInterceptor attach = MetadataUtils.newAttachHeadersInterceptor(md);
+    return new ClientInterceptor() {
+      @Override
+      public <Q, R> io.grpc.ClientCall<Q, R> interceptCall(io.grpc.MethodDescriptor<Q, R> method,
+          io.grpc.CallOptions options, io.grpc.Channel next) {
+        MADE.incrementAndGet();
+        return attach.interceptCall(method, options, next);
+      }
+    };
   }
 
   /**
@@ -166,6 +210,7 @@ public final class Auth {
       @Override
       public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
           ServerCallHandler<Q, R> next) {
+        SERVED.incrementAndGet();
         if (expected == null) {
           return next.startCall(call, headers);
         }
@@ -254,6 +299,7 @@ public final class Auth {
    * @return the frame
    */
   public static byte[] helloFrame() {
+    HELLO_SENT.incrementAndGet();
     String t = token();
     byte[] body = PushHello.newBuilder()
         .setAuthToken(ByteString.copyFromUtf8(t == null ? "" : t)).build().toByteArray();
@@ -274,6 +320,7 @@ public final class Auth {
    * @return true to serve the connection
    */
   public static boolean helloOk(byte[] body) {
+    HELLO_CHECKED.incrementAndGet();
     String t = token();
     if (t == null) {
       return true;
