@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include <thread>
+#include <chrono>
 
 #include "core/task_events.h"
 #include "core_submitter_fakes.h"
@@ -173,6 +175,30 @@ TEST(TaskEvents, TwoEventsOfOneReporterFoldIntoOneUntilSent) {
   EXPECT_EQ(all[4].prior_state(), rpc::TASK_STATE_UNKNOWN);
   EXPECT_EQ(all[5].task_id(), Spec("g", 2).task_id());
   EXPECT_EQ(all[5].prior_state(), rpc::TASK_STATE_UNKNOWN);
+}
+
+TEST(TaskEvents, StopWaitsForASendInFlightThenSendsWhatCameAfter) {
+  Harness h(/*max_buffered=*/100, /*max_per_batch=*/100);
+  h.answer_inline = false;
+  h.events->Record(rpc::RUNNING, Spec("early", 1));
+  h.events->Flush();  // in flight, unanswered
+  ASSERT_EQ(h.pending.size(), 1u);
+  h.events->Record(rpc::FINISHED, Spec("late", 2));
+  std::function<void(bool)> answer = h.pending[0];
+  std::thread gcs([answer] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    answer(true);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  h.events->Stop();
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  gcs.join();
+  // Stop waited for the answer, then sent the event recorded after the first batch.
+  ASSERT_EQ(h.sent.size(), 2u);
+  EXPECT_EQ(h.sent[1].events(0).name(), "late");
+  EXPECT_GE(waited.count(), 100);
+  EXPECT_LT(waited.count(), TaskEvents::kStopWaitMs);
+  EXPECT_EQ(h.events->sent(), 2);
 }
 
 }  // namespace

@@ -193,15 +193,19 @@ void TaskEvents::Flush() {
         more = !self->events_.empty() && static_cast<size_t>(n) == self->max_per_batch_;
       }
     }
+    self->idle_.notify_all();
     if (more) self->Flush();
   });
 }
 
 void TaskEvents::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (stopped_) return;
     stopped_ = true;
+    // A send in flight (the timer's) is waited for, at most kStopWaitMs: the process may
+    // leave right after Stop, and a batch it failed is counted as dropped and sent below.
+    idle_.wait_for(lock, std::chrono::milliseconds(kStopWaitMs), [this] { return !in_flight_; });
   }
   for (int round = 0; round < 100; ++round) {
     rpc::AddTaskEventsRequest req;

@@ -16,6 +16,7 @@
 #ifndef POLYRAY_CORE_TASK_EVENTS_H_
 #define POLYRAY_CORE_TASK_EVENTS_H_
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -63,6 +64,8 @@ class TaskEvents : public std::enable_shared_from_this<TaskEvents> {
   void Start();
   /// Stops the timer and sends what is left (blocking, bounded by the sender's deadline).
   void Stop();
+  /// How long Stop waits for a send in flight before it sends the rest.
+  static constexpr int64_t kStopWaitMs = 1000;
   /// Sends what is buffered now (async).
   void Flush();
 
@@ -95,6 +98,8 @@ class TaskEvents : public std::enable_shared_from_this<TaskEvents> {
   bool started_ = false;
   bool stopped_ = false;
   bool in_flight_ = false;
+  // Signalled when a send in flight ends (Stop waits for it, bounded).
+  std::condition_variable idle_;
   int64_t sent_ = 0;
 };
 
