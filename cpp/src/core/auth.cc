@@ -9,15 +9,21 @@
 #include <grpcpp/support/interceptor.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <mutex>
 #include <sstream>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include "core/push_frame.h"
 #include "polyray/exceptions.h"
@@ -30,6 +36,32 @@ namespace {
 
 constexpr const char* kKey = "authorization";
 constexpr const char* kBearer = "Bearer ";
+
+// What this process's auth did (benchmarks/auth_parts.py counts them per operation), as
+// auth.py's COUNTS: calls served through the check and made with the token, hellos sent and
+// checked. Relaxed atomic increments, always on.
+std::atomic<uint64_t> g_served{0}, g_made{0}, g_hello_sent{0}, g_hello_checked{0};
+
+// POLYRAY_AUTH_COUNT_DIR (read once, at load): write the counts to <dir>/cpp-<pid>.json every 100 ms.
+bool StartCountDump() {
+  const char* dir = std::getenv("POLYRAY_AUTH_COUNT_DIR");
+  if (dir == nullptr || *dir == '\0') return false;
+  std::string path = std::string(dir) + "/cpp-" + std::to_string(::getpid()) + ".json";
+  std::thread([path] {
+    for (;;) {
+      {
+        std::ofstream f(path + ".tmp", std::ios::trunc);
+        f << "{\"served\": " << g_served.load() << ", \"made\": " << g_made.load()
+          << ", \"hello_sent\": " << g_hello_sent.load() << ", \"hello_checked\": " << g_hello_checked.load()
+          << "}";
+      }
+      std::rename((path + ".tmp").c_str(), path.c_str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }).detach();
+  return true;
+}
+[[maybe_unused]] const bool g_count_dump = StartCountDump();
 
 std::string Trim(const std::string& s) {
   size_t b = 0, e = s.size();
@@ -71,6 +103,7 @@ class ClientAuth : public grpc::experimental::Interceptor {
   explicit ClientAuth(const std::string* value) : value_(value) {}
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      g_made.fetch_add(1, std::memory_order_relaxed);
       methods->GetSendInitialMetadata()->insert({kKey, *value_});
     }
     methods->Proceed();
@@ -104,6 +137,7 @@ class ServerAuth : public grpc::experimental::Interceptor {
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      g_served.fetch_add(1, std::memory_order_relaxed);
       auto* md = methods->GetRecvInitialMetadata();
       auto it = md->find(kKey);
       if (it == md->end()) {
@@ -247,6 +281,7 @@ bool AuthEquals(const std::string& presented, const std::string& expected) {
 }
 
 std::string PushHelloFrame() {
+  g_hello_sent.fetch_add(1, std::memory_order_relaxed);
   rpc::PushHello hello;
   const auto& token = AuthToken();
   if (token) hello.set_auth_token(*token);
@@ -256,6 +291,7 @@ std::string PushHelloFrame() {
 }
 
 bool PushHelloOk(const char* body, size_t n) {
+  g_hello_checked.fetch_add(1, std::memory_order_relaxed);
   const auto& token = AuthToken();
   if (!token) return true;
   rpc::PushHello hello;
