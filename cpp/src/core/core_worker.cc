@@ -4,9 +4,12 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 #include <thread>
 #include <vector>
 
+#include "core/actor_handles.h"
 #include "core/actor_info_client.h"
 #include "core/actor_task_submitter.h"
 #include "core/borrow_tracker.h"
@@ -85,6 +88,10 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
   scheduler_ = std::make_unique<Scheduler>();
   ReferenceCounter::Listener listener;
   listener.free = [this](const std::string& oid, const std::vector<std::string>& nodes) {
+    if (IsHandleObjectId(oid)) {  // the actor's last handle went (actor_handles.h)
+      DestroyActor(ActorIdOfHandleObject(oid));
+      return;
+    }
     lineage_->OnFree(oid);
     borrows_->OnFree(oid, nodes);
   };
@@ -248,6 +255,7 @@ std::vector<internal::RefPtr> CoreWorker::SubmitActorTask(const internal::ActorP
 internal::RefPtr CoreWorker::Put(internal::Encoded value) {
   ReleaseDeferredRefs(false);
   if (shutting_down()) throw polyray::Error("the polyray runtime is shut down");
+  AddHandleRefs(value);  // a put value holds the actor handles in it
   return owned_->Put(std::move(value));
 }
 
@@ -286,11 +294,41 @@ internal::ActorPtr CoreWorker::BorrowActor(const std::string& serialized_handle)
     throw polyray::Error("a malformed ActorHandle was received (" + std::to_string(serialized_handle.size()) +
                          " bytes)");
   }
-  auto entry = std::make_shared<internal::ActorEntry>();
-  entry->actor_id = h.actor_id();
-  entry->language = static_cast<Language>(h.language());
-  entry->serialized = serialized_handle;
-  return entry;
+  return MakeActor(h, serialized_handle);
+}
+
+internal::ActorPtr CoreWorker::MakeActor(const rpc::ActorHandle& handle, std::string serialized) {
+  auto* e = new internal::ActorEntry{handle.actor_id(), static_cast<Language>(handle.language()),
+                                     std::move(serialized)};
+  if (!Counted(handle)) return internal::ActorPtr(e);
+  rpc::ObjectRef ref;
+  ref.set_object_id(HandleObjectId(handle.actor_id()));
+  *ref.mutable_owner() = handle.owner();
+  // Copies share the entry: the reference goes with the last one.
+  internal::RefPtr held = MakeRef(ref);
+  return internal::ActorPtr(e, [held](const internal::ActorEntry* p) mutable {
+    delete p;
+    held.reset();
+  });
+}
+
+void CoreWorker::DestroyActor(const std::string& actor_id) {
+  // Off the caller's thread (a RefPtr deleter or a gRPC callback): one KillActor.
+  std::shared_ptr<grpc::Channel> channel = channels_.Get(options_.gcs_address);
+  std::thread([channel, actor_id] {
+    rpc::KillActorRequest req;
+    req.set_actor_id(actor_id);
+    req.set_no_restart(true);
+    req.set_out_of_scope(true);
+    rpc::KillActorReply reply;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(kRpcTimeout));
+    grpc::Status st = rpc::GcsService::NewStub(channel)->KillActor(&ctx, req, &reply);
+    if (!st.ok()) {
+      std::fprintf(stderr, "[polyray] destroying actor %s (all handles out of scope) failed: %s\n",
+                   Hex(actor_id).c_str(), st.error_message().c_str());
+    }
+  }).detach();
 }
 
 // ---------------------------------------------------------------- task context

@@ -183,6 +183,11 @@ class CoreWorker final : public internal::Runtime {
   internal::RefPtr MakeRef(const rpc::ObjectRef& ref);
   /// A counted reference to an object this process owns.
   internal::RefPtr OwnedRef(const std::string& oid);
+  /// The entry of an actor handle: for a counted handle (actor_handles.h) it
+  /// holds a reference to the actor's handle pseudo-object while it lives.
+  internal::ActorPtr MakeActor(const rpc::ActorHandle& handle, std::string serialized);
+  /// (Owner.) Asks the GCS to destroy an actor whose last handle went (not awaited).
+  void DestroyActor(const std::string& actor_id);
   /// The protocol message of an object owned here.
   rpc::ObjectRef OwnedRefMessage(const std::string& oid) const;
   /// Counted references to each of `refs` (kept while a value holds them).

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/actor_handles.h"
 #include "core/borrow_tracker.h"
 #include "core/common.h"
 #include "core/core_worker.h"
@@ -371,6 +372,7 @@ rpc::TaskResult TaskReceiver::Returns(const rpc::TaskSpec& spec, internal::TaskO
     r->set_object_id(oid);
     uint64_t size = internal::EncodedSize(enc);
     r->set_size(size);
+    AddHandleRefs(enc);  // actor handles in a return are lent like refs (actor_handles.h)
     for (const std::string& s : enc.nested_refs) r->add_nested_refs()->ParseFromString(s);
     if (r->nested_refs_size() > 0) {
       w_.borrows().Lend(r->nested_refs(), &spec.caller());  // held for the caller until it acknowledges

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "core/actor_handles.h"
 #include "core/actor_task_submitter.h"
 #include "core/common.h"
 #include "core/core_worker.h"
@@ -108,6 +109,7 @@ std::vector<std::string> TaskSubmission::SubmitArgs(rpc::TaskSpec& spec, std::ve
       }
       continue;
     }
+    AddHandleRefs(a.value);  // actor handles in the value are held like refs (actor_handles.h)
     if (!policy::TravelsInline(internal::EncodedSize(a.value))) {
       std::string oid = w_.NextPutId();
       w_.references().AddOwned(oid);
@@ -206,12 +208,11 @@ internal::ActorPtr TaskSubmission::CreateActor(const internal::FunctionDescripto
   handle.set_name(options.name);
   handle.set_namespace_(ns);
   handle.set_max_task_retries(spec.max_task_retries());
+  handle.set_detached(options.detached);
   w_.actor_submitter().WatchCreation(actor_id, std::move(arg_ids));
-  auto entry = std::make_shared<internal::ActorEntry>();
-  entry->actor_id = actor_id;
-  entry->language = creation.language;
-  entry->serialized = internal::SerializeDeterministic(handle);
-  return entry;
+  // This process owns the actor: its handles count as refs to the pseudo-object (actor_handles.h).
+  if (Counted(handle)) w_.references().AddOwned(HandleObjectId(actor_id));
+  return w_.MakeActor(handle, internal::SerializeDeterministic(handle));
 }
 
 std::vector<internal::RefPtr> TaskSubmission::SubmitActorTask(const internal::ActorPtr& actor,
@@ -261,6 +262,12 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitActorTask(const internal::Ac
   spec.set_max_task_retries(options.max_task_retries_set ? options.max_task_retries : h.max_task_retries());
   spec.set_caller_worker_id(w_.worker_id());
   std::vector<std::string> arg_ids = SubmitArgs(spec, args);
+  if (Counted(h)) {
+    // The call holds the handle like an argument: calls made before the last handle went run first.
+    std::string hid = HandleObjectId(h.actor_id());
+    w_.references().AddSubmitted({hid});
+    arg_ids.push_back(std::move(hid));
+  }
   std::vector<internal::RefPtr> refs = ReturnRefs(spec);
   auto task = std::make_shared<PendingTask>();
   task->arg_ids = std::move(arg_ids);
@@ -294,12 +301,9 @@ internal::ActorPtr TaskSubmission::GetActor(const std::string& name, const std::
   if (!reply.found() || reply.actor().state() == rpc::DEAD) {
     throw polyray::Error("there is no live actor named \"" + name + "\" in namespace \"" + ns + "\"");
   }
-  const rpc::ActorHandle& handle = reply.actor().handle();
-  auto entry = std::make_shared<internal::ActorEntry>();
-  entry->actor_id = handle.actor_id();
-  entry->language = static_cast<Language>(handle.language());
-  entry->serialized = internal::SerializeDeterministic(handle);
-  return entry;
+  rpc::ActorHandle handle = reply.actor().handle();
+  handle.set_detached(true);  // as Ray: a handle looked up by name does not keep the actor alive
+  return w_.MakeActor(handle, internal::SerializeDeterministic(handle));
 }
 
 void TaskSubmission::KillActor(const internal::ActorPtr& actor, bool no_restart) {
