@@ -43,4 +43,16 @@ public interface CodecHooks {
    * @return the process's handle for it
    */
   Object decodeActorHandle(ActorHandle handle);
+
+  /**
+   * The reference an encoded actor handle holds (recorded in {@link Encoded#nestedRefs()}
+   * too, so the value holds the handle like a ref; issue 17, "an actor goes with its last
+   * handle").
+   *
+   * @param handle the handle met while encoding
+   * @return the ObjectRef message, or null when the handle holds none
+   */
+  default ObjectRef refOfHandle(ActorHandle handle) {
+    return null;
+  }
 }

@@ -183,6 +183,10 @@ final class XlangEncoder {
     ActorHandle handle = hooks.encodeActorHandle(v);
     if (handle != null) {
       handles.add(handle);
+      ObjectRef held = hooks.refOfHandle(handle);
+      if (held != null) {
+        refs.add(held);
+      }
       out.writeExt(2, deterministic(handle));
       return;
     }

@@ -21,6 +21,8 @@ import io.polyray.runtime.proto.TaskSpec;
 import io.polyray.runtime.proto.TaskType;
 import io.polyray.runtime.proto.UpdateBorrowsReply;
 import io.polyray.runtime.proto.UpdateBorrowsRequest;
+import io.polyray.runtime.ref.AbstractActorHandle;
+import io.polyray.runtime.ref.Hex;
 import io.polyray.runtime.ref.ObjectRefImpl;
 import io.polyray.runtime.ref.RefHooks;
 import io.polyray.runtime.spec.RuntimeSpec;
@@ -163,6 +165,10 @@ public final class CoreWorker {
     this.references = new ReferenceCounter(new ReferenceCounter.Listener() {
       @Override
       public void free(ByteString oid, ByteString inStoreNode) {
+        if (ActorHandles.isHandleObjectId(oid)) { // the actor's last handle went
+          destroyActor(ActorHandles.actorIdOf(oid));
+          return;
+        }
         lineage.onFree(oid);
         locations.remove(oid);
         borrows.onFree(oid, inStoreNode);
@@ -269,6 +275,58 @@ public final class CoreWorker {
     @Override
     public Object decodeObjectRef(io.polyray.runtime.proto.ObjectRef ref) {
       return refFromProto(ref, null);
+    }
+
+    @Override
+    public Object decodeActorHandle(io.polyray.runtime.proto.ActorHandle handle) {
+      return counted(AbstractActorHandle.of(handle));
+    }
+
+    @Override
+    public io.polyray.runtime.proto.ObjectRef refOfHandle(io.polyray.runtime.proto.ActorHandle handle) {
+      return ActorHandles.handleRef(handle);
+    }
+  }
+
+  /**
+   * A handle holding its counted reference (ActorHandles): a local reference in the
+   * actor's owner, a borrow elsewhere; released when the handle is collected.
+   *
+   * @param handle the handle
+   * @return the same handle
+   */
+  AbstractActorHandle counted(AbstractActorHandle handle) {
+    io.polyray.runtime.proto.ObjectRef ref = ActorHandles.handleRef(handle.toProto());
+    return ref == null ? handle : handle.holding(refFromProto(ref, null));
+  }
+
+  // (Owner.) The last handle of an owned actor went: ask the GCS to destroy it (not awaited).
+  private void destroyActor(ByteString actorId) {
+    // Often reached from a gRPC handler (an UpdateBorrows that released the last borrow):
+    // the call must not inherit that call's context, which is cancelled when it returns.
+    io.grpc.Context.ROOT.run(() -> sendDestroy(actorId));
+  }
+
+  private void sendDestroy(ByteString actorId) {
+    try {
+      gcsAsync().withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS).killActor(
+          io.polyray.runtime.proto.KillActorRequest.newBuilder().setActorId(actorId).setNoRestart(true)
+              .setOutOfScope(true).build(),
+          new StreamObserver<io.polyray.runtime.proto.KillActorReply>() {
+            @Override
+            public void onNext(io.polyray.runtime.proto.KillActorReply reply) {}
+
+            @Override
+            public void onError(Throwable t) {
+              System.err.println("[polyray] destroying actor " + Hex.of(actorId.toByteArray())
+                  + " (all handles out of scope) failed: " + t);
+            }
+
+            @Override
+            public void onCompleted() {}
+          });
+    } catch (RuntimeException e) { // shutting down: the job's end kills it
+      System.err.println("[polyray] could not destroy actor " + Hex.of(actorId.toByteArray()) + ": " + e);
     }
   }
 

@@ -313,10 +313,12 @@ final class TaskSubmission {
         .setName(o.getName())
         .setNamespace(ns)
         .setMaxTaskRetries(built.getMaxTaskRetries())
+        .setDetached(detached)
         .build();
     // The creation's arguments stay referenced until the actor is up (or dead).
     toIo((Runnable) () -> w.actorSubmitter.watchCreation(actorId, argIds));
-    return AbstractActorHandle.of(handle);
+    // This process owns the actor: its handles count as refs to the pseudo-object (ActorHandles).
+    return w.counted(AbstractActorHandle.of(handle));
   }
 
   /**
@@ -376,12 +378,18 @@ final class TaskSubmission {
         .setCallerWorkerId(w.workerId);
     List<Object> held = new ArrayList<>();
     List<ByteString> argIds = buildArgs(spec, args, name, held);
+    if (ActorHandles.counted(h)) {
+      // The call holds the handle like an argument: calls made before the last handle went run first.
+      argIds = new ArrayList<>(argIds);
+      argIds.add(ActorHandles.handleObjectId(h.getActorId()));
+    }
     ByteString ret = Ids.returnId(spec.getTaskId(), 1);
     w.references.addOwned(ret);
     ObjectRefImpl<R> ref = w.ownedRef(ret, fn.getReturnType());
     w.references.addSubmitted(argIds);
     Reference.reachabilityFence(args);
     Reference.reachabilityFence(held);
+    Reference.reachabilityFence(actor);
     synchronized (actorSeq) {
       // Numbered and queued under one lock: calls reach the io thread in sequence order.
       long seq = actorSeq.merge(h.getActorId(), 1L, Long::sum);
@@ -423,7 +431,8 @@ final class TaskSubmission {
     if (!reply.getFound() || reply.getActor().getState() == io.polyray.runtime.proto.ActorState.DEAD) {
       return null;
     }
-    return AbstractActorHandle.of(reply.getActor().getHandle());
+    // As Ray: a handle looked up by name does not keep the actor alive.
+    return AbstractActorHandle.of(reply.getActor().getHandle().toBuilder().setDetached(true).build());
   }
 
   /**

@@ -9,6 +9,8 @@ import io.polyray.api.Language;
  */
 public abstract class AbstractActorHandle implements BaseActorHandle {
   private final io.polyray.runtime.proto.ActorHandle proto;
+  // The counted reference this handle holds while it lives (core.ActorHandles), or null.
+  private volatile Object held;
 
   /**
    * A handle for a message.
@@ -34,6 +36,26 @@ public abstract class AbstractActorHandle implements BaseActorHandle {
       default:
         return new JavaActorHandle<Object>(proto);
     }
+  }
+
+  /**
+   * Keeps {@code ref} (a counted reference) while this handle lives.
+   *
+   * @param ref the reference, or null
+   * @return this handle
+   */
+  public AbstractActorHandle holding(Object ref) {
+    this.held = ref;
+    return this;
+  }
+
+  /**
+   * The counted reference this handle holds.
+   *
+   * @return the reference, or null
+   */
+  public Object held() {
+    return held;
   }
 
   /**

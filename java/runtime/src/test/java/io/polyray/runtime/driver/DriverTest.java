@@ -155,6 +155,8 @@ class DriverTest {
     IllegalArgumentException taken = assertThrows(IllegalArgumentException.class,
         () -> PolyRay.actor(Counter::new, 0).setName("driver-test-counter").remote());
     assertTrue(taken.getMessage().contains("driver-test-counter"), taken.getMessage());
+    // The creator's handle keeps the named actor alive (handles found by name do not, as in Ray).
+    java.lang.ref.Reference.reachabilityFence(c);
   }
 
   @Test
