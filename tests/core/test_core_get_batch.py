@@ -91,18 +91,3 @@ def test_values_of_a_sigkilled_owner_are_lost_not_read_from_a_freed_copy():
     with pytest.raises(polyray.exceptions.ObjectLostError):
         polyray.get(refs, timeout=25)
 
-
-def test_borrowed_values_in_this_nodes_store_are_read_without_asking_the_owner():
-    owner = Owner.remote()
-    pid = polyray.get(owner.pid.remote(), timeout=T)
-    refs = polyray.get(owner.put_many.remote(40, 100 * KIB), timeout=T)
-    small = polyray.get(owner.put_many.remote(1, 10), timeout=T)  # inline: only the owner has it
-    os.kill(pid, signal.SIGSTOP)  # the owner answers nothing now
-    try:
-        values = polyray.get(refs, timeout=10)
-        assert values == [bytes([i]) * 100 * KIB for i in range(40)]
-        with pytest.raises(polyray.exceptions.GetTimeoutError):
-            polyray.get(small, timeout=1)
-    finally:
-        os.kill(pid, signal.SIGCONT)
-    assert polyray.get(small, timeout=T) == [b"\x00" * 10]

@@ -201,13 +201,6 @@ class ObjectGetter:
         deadline = None if timeout is None else time.monotonic() + timeout
         ready_entry = self._memory_store.get_if_ready
         missing = [r for r in refs if ready_entry(r._id) is None]
-        direct: dict[bytes, Any] = {}
-        if missing:
-            # Borrowed values already in this node's store are read from it, without
-            # asking their owners first (as Ray reads its local plasma store).
-            direct = self._pin_borrowed_in_store(missing)
-            if direct:
-                missing = [r for r in missing if r._id not in direct]
         if missing:
             self._io.call_soon(self._start_fetches, missing)
             want = list(dict.fromkeys(r._id for r in missing))
@@ -250,11 +243,6 @@ class ObjectGetter:
         next_batch = 0
         for i, r in enumerate(refs):
             oid = r._id
-            if direct:
-                pinned = direct.get(oid)
-                if pinned is not None:
-                    values.append(self._decode_view(pinned))
-                    continue
             entry = ready_entry(oid)
             if entry is None and self._owned.is_owned(oid) and self._memory_store.wait_indices([oid], 1, (
                     None if deadline is None else max(0.0, deadline - time.monotonic()))):
@@ -274,31 +262,6 @@ class ObjectGetter:
     def _decode_view(self, view: Any) -> Any:
         fmt, body, buffers = envelope.unpack_from(view.metadata, view.data)
         return self._codec.decode_parts(fmt, body, buffers)
-
-    def _pin_borrowed_in_store(self, refs: list[ObjectRef]) -> dict[bytes, Any]:
-        """Pinned views of the borrowed objects of ``refs`` that this node's store holds now
-        (one store call per STORE_READ_BATCH ids, no waiting), by id.
-
-        A sealed copy in the store is the object's value (objects never change),
-        and the owner cannot have freed it while this process holds its ref (the
-        borrow reached the owner first). What is not there (inline values, errors,
-        copies on other nodes, not yet stored) is asked of the owner as before.
-        """
-        owned = self._owned.is_owned
-        ids = [oid for oid in dict.fromkeys(r._id for r in refs if r._owner is not None) if not owned(oid)]
-        if not ids:
-            return {}
-        out: dict[bytes, Any] = {}
-        try:
-            store = self._node_store.store
-            for k in range(0, len(ids), STORE_READ_BATCH):
-                chunk = ids[k:k + STORE_READ_BATCH]
-                for oid, view in zip(chunk, store.get(chunk, timeout=0)):
-                    if view is not None:
-                        out[oid] = view
-        except Exception:  # noqa: BLE001 - no store here (closed, shutting down): ask the owners
-            return {}
-        return out
 
     def _in_local_store(self, entry: Entry) -> bool:
         node = entry.in_store_node
