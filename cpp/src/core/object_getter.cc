@@ -94,18 +94,10 @@ std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::R
   auto waiter = std::make_shared<Waiter>();
   waiter->entries.resize(refs.size());
   std::vector<size_t> missing;
-  // Borrowed values already in this node's store: read without a GetObjects round trip.
-  std::vector<std::optional<internal::ValueView>> direct;
   for (size_t i = 0; i < refs.size(); ++i) {
     if (!refs[i]) throw polyray::Error("Get() of an empty ObjectRef (argument " + std::to_string(i) + ")");
     waiter->entries[i] = w_.memory_store().GetIfReady(refs[i]->object_id);
-    if (waiter->entries[i]) continue;
-    if (std::optional<internal::ValueView> v = ReadBorrowedInStore(*refs[i])) {
-      if (direct.empty()) direct.resize(refs.size());
-      direct[i] = std::move(v);
-      continue;
-    }
-    missing.push_back(i);
+    if (!waiter->entries[i]) missing.push_back(i);
   }
   if (!missing.empty()) {
     std::vector<uint64_t> tokens(refs.size(), 0);
@@ -155,10 +147,6 @@ std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::R
     entries = waiter->entries;
   }
   for (size_t i = 0; i < refs.size(); ++i) {
-    if (!direct.empty() && direct[i]) {
-      out.push_back(std::move(*direct[i]));
-      continue;
-    }
     int64_t left = -1;
     if (timeout_ms >= 0) {
       left = std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -310,21 +298,6 @@ ObjectGetter::ObjectGetter(CoreWorker& w)
             w_.memory_store().Set(oid, ErrorEntry(OwnerUnreachable(oid, Target(owner), st)));
           },
           [this](const std::string& oid, const rpc::Address& owner) { FetchOnce(oid, owner); }}) {}
-
-std::optional<internal::ValueView> ObjectGetter::ReadBorrowedInStore(const internal::RefEntry& ref) {
-  const std::string& oid = ref.object_id;
-  if (w_.references().IsOwned(oid)) return std::nullopt;
-  rpc::ObjectRef msg;
-  if (!msg.ParseFromString(ref.serialized) || msg.owner().worker_id().empty() ||
-      IsWorker(msg.owner(), w_.worker_id())) {
-    return std::nullopt;
-  }
-  try {
-    return w_.store().Read(oid, 0);  // no wait: what is not sealed here is asked of the owner
-  } catch (const std::exception&) {
-    return std::nullopt;  // no store here: the owner says where the value is
-  }
-}
 
 void ObjectGetter::StartFetch(const std::vector<internal::RefPtr>& refs) {
   std::vector<std::pair<std::string, rpc::Address>> items;

@@ -16,7 +16,6 @@
 
 #include <cstdint>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -55,10 +54,6 @@ class ObjectGetter {
   EntryPtr FetchFromOwner(const rpc::ObjectRef& ref, bool lost = false);
 
  private:
-  /// A pinned view of `ref`'s value when it is borrowed and this node's store
-  /// holds a sealed copy now (read without asking its owner, as Ray reads its
-  /// local plasma store; objects never change); nullopt otherwise.
-  std::optional<internal::ValueView> ReadBorrowedInStore(const internal::RefEntry& ref);
   /// Starts fetching the borrowed objects among `refs` that are not known or
   /// being fetched (batched per owner by the ObjectFetcher).
   void StartFetch(const std::vector<internal::RefPtr>& refs);
