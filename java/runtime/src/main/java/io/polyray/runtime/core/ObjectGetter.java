@@ -406,12 +406,6 @@ final class ObjectGetter {
    */
   public Object get(ObjectRef<?> r, long timeoutMs) {
     ObjectRefImpl<?> ref = CoreWorker.check(r);
-    Object here = readBorrowedInStore(ref);
-    if (here != NOT_HERE) {
-      Object v = convert(here, ref);
-      Reference.reachabilityFence(ref);
-      return v;
-    }
     long deadline = deadline(timeoutMs);
     MemoryStore.Entry e = await(List.of(ref), timeoutMs).get(0);
     Object v = convert(decodeRecovering(ref, e, deadline), ref);
@@ -432,45 +426,13 @@ final class ObjectGetter {
       impls.add(CoreWorker.check(r));
     }
     long deadline = deadline(timeoutMs);
-    // Borrowed values already sealed in this node's store are read without asking their owners.
-    Object[] here = new Object[impls.size()];
-    List<ObjectRefImpl<?>> rest = new ArrayList<>(impls.size());
-    for (int i = 0; i < impls.size(); i++) {
-      here[i] = readBorrowedInStore(impls.get(i));
-      if (here[i] == NOT_HERE) {
-        rest.add(impls.get(i));
-      }
-    }
-    List<MemoryStore.Entry> entries = rest.isEmpty() ? List.of() : await(rest, timeoutMs);
+    List<MemoryStore.Entry> entries = await(impls, timeoutMs);
     List<Object> out = new ArrayList<>(impls.size());
-    int k = 0;
     for (int i = 0; i < impls.size(); i++) {
-      Object v = here[i] != NOT_HERE ? here[i] : decodeRecovering(impls.get(i), entries.get(k++), deadline);
-      out.add(convert(v, impls.get(i)));
+      out.add(convert(decodeRecovering(impls.get(i), entries.get(i), deadline), impls.get(i)));
     }
     Reference.reachabilityFence(impls);
     return out;
-  }
-
-  private static final Object NOT_HERE = new Object();
-
-  /**
-   * The value of a borrowed object that this node's store holds sealed now, read without
-   * asking its owner (as Ray reads its local plasma store; objects never change); {@link
-   * #NOT_HERE} when it is owned here, known already, or not in the store (its owner is asked).
-   */
-  private Object readBorrowedInStore(ObjectRefImpl<?> ref) {
-    ByteString oid = ref.toProto().getObjectId();
-    if (!ref.toProto().hasOwner() || w.isOwnedRef(ref) || w.memoryStore.getIfReady(oid) != null) {
-      return NOT_HERE;
-    }
-    ObjectView view;
-    try {
-      view = w.store().getOne(ObjectId.fromBytes(oid.toByteArray()), 0);
-    } catch (RuntimeException e) {
-      return NOT_HERE; // not sealed here (or no store): the owner says where it is
-    }
-    return decodeView(Hex.of(oid.toByteArray()), view);
   }
 
   private Object convert(Object value, ObjectRefImpl<?> ref) {
@@ -576,10 +538,6 @@ final class ObjectGetter {
     } catch (StoreTimeoutException e) {
       throw new ObjectLostException("object " + hex + " is not in this node's store (freed or evicted)");
     }
-    return decodeView(hex, view);
-  }
-
-  private Object decodeView(String hex, ObjectView view) {
     KeepAlive keepAlive = new KeepAlive(view);
     try {
       StoredEnvelope stored = StoreLayout.unpack(view.metadata(), view.data());
