@@ -3,9 +3,9 @@
 Java classes (benchmarks/xlang/*.java) compile with javac; Java drivers
 (benchmarks/xlang/drivers/*.java) against the Java SDK; C++ libraries and
 drivers with the SDK's flags (``polyray cpp-flags``) at -O2. Each build is
-skipped when its output is newer than its sources (Java) or carries the digest
-of the same compiler, flags, sources and SDK headers (C++), so a benchmark run
-compiles at most once. Drivers print ``runs r1 r2 ...`` (``driver_runs``).
+skipped when its output is newer than its sources (and, for Java drivers,
+the SDK's jars) or carries the digest of the same compiler, flags, sources
+and SDK headers (C++), so a benchmark run compiles at most once. Drivers print ``runs r1 r2 ...`` (``driver_runs``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ def build_java_driver(out_dir: str) -> str:
     src = os.path.join(sdk.repo_root(), "benchmarks", "xlang", "drivers")
     sources = sorted(os.path.join(src, f) for f in os.listdir(src) if f.endswith(".java"))
     stamp = os.path.join(out_dir, ".built")
-    if os.path.exists(stamp) and os.path.getmtime(stamp) >= max(os.path.getmtime(f) for f in sources):
+    # The SDK's jars count as inputs: a driver compiled against an older API
+    # fails at run time (NoSuchMethodError), not at this check.
+    inputs = sources + [f for f in sdk.java_classpath() if os.path.isfile(f)]
+    if os.path.exists(stamp) and os.path.getmtime(stamp) >= max(os.path.getmtime(f) for f in inputs):
         return out_dir
     javac = shutil.which("javac")
     if not javac or not sdk.java_classpath():
