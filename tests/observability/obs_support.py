@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
+from typing import Any
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -26,3 +29,20 @@ def code_search_path(tmp_path_factory, label: str) -> list[str]:
     subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", classes, *sources],
                    check=True, capture_output=True, timeout=300)
     return [classes, cpp_lib]
+
+
+#: The bound of the folder's waits for a cluster to show something.
+WAIT_S = 30
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = WAIT_S, interval: float = 0.3) -> Any:
+    """``probe()``'s first truthy answer within ``timeout`` s, else an AssertionError naming
+    ``what`` and the last answer seen."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not within {timeout} s; last saw {last!r}")

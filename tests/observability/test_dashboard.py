@@ -14,14 +14,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from obs_support import code_search_path
+from obs_support import code_search_path, wait_for
 
 import polyray
 import polyray.sdk
@@ -30,7 +28,6 @@ from polyray.protocol import auth
 pytestmark = pytest.mark.timeout(600)  # the first test may compile the C++ library
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = 90
-WAIT_S = 30
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +67,6 @@ def api(base: str, path: str) -> Any:
     assert doc["result"] is True
     return doc["data"]["result"]
 
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"{what}: not within {timeout} s; last saw {last!r}")
 
 
 @polyray.remote

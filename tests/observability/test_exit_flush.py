@@ -13,12 +13,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
-from obs_support import code_search_path
+from obs_support import code_search_path, wait_for
 
 import polyray
 from polyray.protocol import auth
@@ -26,18 +23,7 @@ from polyray.util import state
 
 pytestmark = pytest.mark.timeout(300)
 TIMEOUT = 90
-WAIT_S = 30
 
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout} s; last saw {last!r}")
 
 
 @pytest.fixture(scope="module")

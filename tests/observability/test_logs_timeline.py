@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -27,7 +26,7 @@ from typing import Any
 
 import grpc
 import pytest
-from obs_support import code_search_path
+from obs_support import WAIT_S, code_search_path, wait_for
 from xlang_support import build_cpp, driver_env, polyray_cli
 
 import polyray
@@ -41,7 +40,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 OUTPUT_SRC = os.path.join(HERE, "output_src")
 TIMEOUT = 90
-WAIT_S = 30
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +61,6 @@ def cli(address: str, *args: str, timeout: float = 60) -> subprocess.CompletedPr
     return subprocess.run([*polyray_cli(), *args, "--address", address], capture_output=True, text=True,
                           timeout=timeout)
 
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout} s; last saw {last!r}")
 
 
 def http(url: str, token: str | None = "default") -> tuple[int, bytes]:

@@ -11,10 +11,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from typing import Any
 
 import pytest
+from obs_support import wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 import polyray
@@ -22,7 +21,6 @@ from polyray.protocol import auth
 
 pytestmark = pytest.mark.timeout(300)
 TIMEOUT = 60
-WAIT_S = 30
 
 
 @pytest.fixture(scope="module")
@@ -79,16 +77,6 @@ def value(samples: dict, name: str, **labels: str) -> float:
     """The sum over samples of ``name`` whose labels include ``labels``."""
     return sum(v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= set(ls))
 
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"{what}: not within {timeout} s; last saw {last!r}")
 
 
 @polyray.remote

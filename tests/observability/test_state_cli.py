@@ -15,11 +15,10 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from obs_support import code_search_path
+from obs_support import code_search_path, wait_for
 from xlang_support import polyray_cli
 
 import polyray
@@ -30,7 +29,6 @@ from polyray.util import state
 pytestmark = pytest.mark.timeout(600)  # the first test may compile the C++ library
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = 90
-WAIT_S = 30
 
 
 @pytest.fixture(scope="module")
@@ -52,16 +50,6 @@ def cli_json(address: str, *args: str) -> Any:
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"{what}: not within {timeout} s; last saw {last!r}")
 
 
 @polyray.remote

@@ -22,12 +22,11 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 import grpc
 import pytest
-from obs_support import code_search_path
+from obs_support import code_search_path, wait_for
 from xlang_support import build_cpp, driver_env, polyray_cli, stop_process
 
 import polyray
@@ -42,7 +41,6 @@ from polyray.util.placement_group import placement_group, placement_group_table,
 pytestmark = pytest.mark.timeout(600)  # the first test may compile the C++ library
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = 90
-WAIT_S = 30
 BIG = 300_000      # over the inline limit: in the node's store
 WORKER_PUT = 150_000
 
@@ -128,16 +126,6 @@ def rest(base: str, path: str) -> Any:
     assert doc["result"] is True, doc
     return doc["data"]["result"]
 
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"{what}: not within {timeout} s; last saw {last!r}")
 
 
 def _check_rows(rows: list[dict], o: dict) -> None:

@@ -11,11 +11,9 @@ every check waits for its condition, bounded.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
-from obs_support import code_search_path
+from obs_support import code_search_path, wait_for
 
 import polyray
 from polyray.exceptions import CrossLanguageError, TaskError
@@ -24,7 +22,6 @@ from polyray.util import state
 
 pytestmark = pytest.mark.timeout(600)  # the first test may compile the C++ library
 TIMEOUT = 90
-WAIT_S = 30
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +32,6 @@ def cluster(tmp_path_factory):
     yield get_core().gcs_address
     polyray.shutdown()
 
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"{what}: not within {timeout} s; last saw {last!r}")
 
 
 @polyray.remote
