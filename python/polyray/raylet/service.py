@@ -317,12 +317,6 @@ def _deserializer(cls: type[Message]) -> Callable[[bytes], Any]:
     return safe_deserializer(cls, validation.check_message, (validation.InvalidInput,))
 
 
-def _unimplemented(name: str) -> Callable[..., Any]:
-    async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"RayletService/{name} is not served by this raylet")
-    return handler
-
-
 def generic_handler(servicer: RayletServicer) -> grpc.GenericRpcHandler:
     """Every RayletService method, guarded, from the service's descriptor."""
     service = raylet_pb2.DESCRIPTOR.services_by_name["RayletService"]
@@ -330,9 +324,7 @@ def generic_handler(servicer: RayletServicer) -> grpc.GenericRpcHandler:
     for method in service.methods:
         request_cls = getattr(raylet_pb2, method.input_type.name)
         reply_cls = getattr(raylet_pb2, method.output_type.name)
-        impl = getattr(servicer, method.name, None)
-        if impl is None:  # a method of a newer proto than this servicer
-            impl = _unimplemented(method.name)
+        impl = getattr(servicer, method.name)  # every method is served: the proto and the servicer ship together
         if method.server_streaming:
             handlers[method.name] = grpc.unary_stream_rpc_method_handler(
                 guard_stream(SERVICE_NAME, method.name, impl, (ValueError,)),
