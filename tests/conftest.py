@@ -19,9 +19,10 @@ import pytest
 _TESTS = Path(__file__).resolve().parent
 
 #: Folders (relative to tests/) whose tests start a cluster.
-CLUSTER_FOLDERS = ("core", "cluster", "xlang", "bench", "chaos", "api", "scale", "security", "observability")
+CLUSTER_FOLDERS = ("core", "cluster", "xlang", "bench", "chaos", "api", "scale", "security", "observability",
+                   "runtime_env")
 #: Subfolders of those that do not: unit tests of components with fakes.
-FAST_SUBFOLDERS = (("core", "unit"),)
+FAST_SUBFOLDERS = (("core", "unit"), ("runtime_env", "unit"))
 
 
 def starts_cluster(path: Path) -> bool:
