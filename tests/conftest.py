@@ -20,9 +20,9 @@ _TESTS = Path(__file__).resolve().parent
 
 #: Folders (relative to tests/) whose tests start a cluster.
 CLUSTER_FOLDERS = ("core", "cluster", "xlang", "bench", "chaos", "api", "scale", "security", "observability",
-                   "runtime_env")
+                   "runtime_env", "jobs")
 #: Subfolders of those that do not: unit tests of components with fakes.
-FAST_SUBFOLDERS = (("core", "unit"), ("runtime_env", "unit"))
+FAST_SUBFOLDERS = (("core", "unit"), ("runtime_env", "unit"), ("jobs", "unit"))
 
 
 def starts_cluster(path: Path) -> bool:
