@@ -21,10 +21,7 @@ import io.polyray.runtime.proto.TaskSpec;
 import io.polyray.runtime.proto.TaskType;
 import io.polyray.runtime.proto.UpdateBorrowsReply;
 import io.polyray.runtime.proto.UpdateBorrowsRequest;
-import io.polyray.runtime.ref.AbstractActorHandle;
-import io.polyray.runtime.ref.Hex;
 import io.polyray.runtime.ref.ObjectRefImpl;
-import io.polyray.runtime.ref.RefHooks;
 import io.polyray.runtime.spec.RuntimeSpec;
 import io.polyray.runtime.store.SharedStore;
 import java.lang.ref.Cleaner;
@@ -131,6 +128,8 @@ public final class CoreWorker {
   /** Nodes holding copies of owned objects beside the primary (ObjectLocations). */
   final ObjectLocations locations = new ObjectLocations();
   final OwnedObjects owned = new OwnedObjects(this);
+  /** Counted actor handles and the destruction of actors whose last handle went. */
+  final ActorHandleCounting handleCounting = new ActorHandleCounting(this);
   /** The specs that recompute stored returns (Lineage) and the component that does it. */
   final Lineage lineage;
   final ObjectRecovery recovery;
@@ -166,7 +165,7 @@ public final class CoreWorker {
       @Override
       public void free(ByteString oid, ByteString inStoreNode) {
         if (ActorHandles.isHandleObjectId(oid)) { // the actor's last handle went
-          destroyActor(ActorHandles.actorIdOf(oid));
+          handleCounting.destroyActor(ActorHandles.actorIdOf(oid));
           return;
         }
         lineage.onFree(oid);
@@ -189,7 +188,7 @@ public final class CoreWorker {
         borrowerWatch.start();
       }
     });
-    this.codec = new Codec(new Hooks());
+    this.codec = new Codec(handleCounting.new Hooks());
     this.driverTask = new TaskContext(IdGen.taskId(jobId));
     // The submitters meet the rest of the process only through these seams (unit tests
     // give them fakes instead).
@@ -267,66 +266,6 @@ public final class CoreWorker {
     @Override
     public void holdArgs(List<ByteString> argIds) {
       references.addSubmitted(argIds);
-    }
-  }
-
-  /** Codec hooks: references decoded here are counted (and borrowed from their owners). */
-  final class Hooks extends RefHooks {
-    @Override
-    public Object decodeObjectRef(io.polyray.runtime.proto.ObjectRef ref) {
-      return refFromProto(ref, null);
-    }
-
-    @Override
-    public Object decodeActorHandle(io.polyray.runtime.proto.ActorHandle handle) {
-      return counted(AbstractActorHandle.of(handle));
-    }
-
-    @Override
-    public io.polyray.runtime.proto.ObjectRef refOfHandle(io.polyray.runtime.proto.ActorHandle handle) {
-      return ActorHandles.handleRef(handle);
-    }
-  }
-
-  /**
-   * A handle holding its counted reference (ActorHandles): a local reference in the
-   * actor's owner, a borrow elsewhere; released when the handle is collected.
-   *
-   * @param handle the handle
-   * @return the same handle
-   */
-  AbstractActorHandle counted(AbstractActorHandle handle) {
-    io.polyray.runtime.proto.ObjectRef ref = ActorHandles.handleRef(handle.toProto());
-    return ref == null ? handle : handle.holding(refFromProto(ref, null));
-  }
-
-  // (Owner.) The last handle of an owned actor went: ask the GCS to destroy it (not awaited).
-  private void destroyActor(ByteString actorId) {
-    // Often reached from a gRPC handler (an UpdateBorrows that released the last borrow):
-    // the call must not inherit that call's context, which is cancelled when it returns.
-    io.grpc.Context.ROOT.run(() -> sendDestroy(actorId));
-  }
-
-  private void sendDestroy(ByteString actorId) {
-    try {
-      gcsAsync().withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, TimeUnit.SECONDS).killActor(
-          io.polyray.runtime.proto.KillActorRequest.newBuilder().setActorId(actorId).setNoRestart(true)
-              .setOutOfScope(true).build(),
-          new StreamObserver<io.polyray.runtime.proto.KillActorReply>() {
-            @Override
-            public void onNext(io.polyray.runtime.proto.KillActorReply reply) {}
-
-            @Override
-            public void onError(Throwable t) {
-              System.err.println("[polyray] destroying actor " + Hex.of(actorId.toByteArray())
-                  + " (all handles out of scope) failed: " + t);
-            }
-
-            @Override
-            public void onCompleted() {}
-          });
-    } catch (RuntimeException e) { // shutting down: the job's end kills it
-      System.err.println("[polyray] could not destroy actor " + Hex.of(actorId.toByteArray()) + ": " + e);
     }
   }
 
@@ -782,57 +721,14 @@ public final class CoreWorker {
   }
 
   /**
-   * (State API.) A page of the references counted here, owned and borrowed, in object id
-   * order (CoreWorkerService/GetObjectRefs; docs/observability.md, "Objects").
+   * (State API.) A page of the references counted here ({@link ObjectRefListing}).
    *
    * @param request the request (validated)
    * @return the reply
    */
   public io.polyray.runtime.proto.GetObjectRefsReply listObjectRefs(
       io.polyray.runtime.proto.GetObjectRefsRequest request) {
-    int cap = RuntimeSpec.STATE_MAX_OBJECT_REFS_PER_REPLY;
-    int limit = request.getLimit() <= 0 || request.getLimit() > cap ? cap : request.getLimit();
-    List<ReferenceCounter.RefRow> rows = new ArrayList<>();
-    int total = references.listing(request.getPageToken(), limit + 1, rows);
-    boolean more = rows.size() > limit;
-    if (more) {
-      rows = rows.subList(0, limit);
-    }
-    io.polyray.runtime.proto.GetObjectRefsReply.Builder b = io.polyray.runtime.proto.GetObjectRefsReply.newBuilder()
-        .setPid((int) ProcessHandle.current().pid()).setLanguage(io.polyray.runtime.proto.Language.JAVA)
-        .setIsDriver(isDriver).setTotal(total);
-    Address self = address;
-    ByteString node = nodeId;
-    b.setAddress(self != null ? self : Address.newBuilder().setWorkerId(workerId)
-        .setNodeId(node == null ? ByteString.EMPTY : node).build());
-    for (ReferenceCounter.RefRow r : rows) {
-      io.polyray.runtime.proto.ObjectRefInfo.Builder info = io.polyray.runtime.proto.ObjectRefInfo.newBuilder()
-          .setObjectId(r.oid).setOwned(r.owned).setLocalRefs(r.local).setSubmittedTaskRefs(r.submitted)
-          .addAllBorrowers(r.borrowers).setContainedIn(r.containedIn).setLent(r.lent).setSize(-1);
-      if (!r.owned && r.owner != null) {
-        info.setOwner(r.owner);
-      }
-      MemoryStore.Entry e = memoryStore.getIfReady(r.oid);
-      if (e == null) {
-        info.setStatus(io.polyray.runtime.proto.ObjectRefStatus.OBJECT_PENDING);
-        if (!r.inStoreNode.isEmpty()) {
-          info.addLocations(r.inStoreNode);
-        }
-      } else if (e.error != null) {
-        info.setStatus(io.polyray.runtime.proto.ObjectRefStatus.OBJECT_FAILED);
-      } else {
-        info.setStatus(io.polyray.runtime.proto.ObjectRefStatus.OBJECT_READY).setSize(e.size);
-        if (e.inStoreNode != null && !e.inStoreNode.isEmpty()) {
-          info.addAllLocations(r.owned ? locations.of(r.oid, e.inStoreNode)
-              : (e.locations.isEmpty() ? List.of(e.inStoreNode) : e.locations));
-        }
-      }
-      b.addObjects(info);
-    }
-    if (more) {
-      b.setNextPageToken(rows.get(rows.size() - 1).oid);
-    }
-    return b.build();
+    return ObjectRefListing.page(this, request);
   }
 
   /**

@@ -318,7 +318,7 @@ final class TaskSubmission {
     // The creation's arguments stay referenced until the actor is up (or dead).
     toIo((Runnable) () -> w.actorSubmitter.watchCreation(actorId, argIds));
     // This process owns the actor: its handles count as refs to the pseudo-object (ActorHandles).
-    return w.counted(AbstractActorHandle.of(handle));
+    return w.handleCounting.counted(AbstractActorHandle.of(handle));
   }
 
   /**
