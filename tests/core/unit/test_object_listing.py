@@ -205,8 +205,8 @@ def _listing(monkeypatch, partial: bool = False) -> None:
         stats = rl.GetNodeStatsReply(store_bytes_used=4096, store_capacity=1 << 20, store_objects=1)
         return dict(nodes)[n.node_id], stats if with_store else None
 
-    monkeypatch.setattr(state, "_nodes", fake_nodes)
-    monkeypatch.setattr(state, "_ask_raylet", fake_ask)
+    monkeypatch.setattr(state.objects, "_nodes", fake_nodes)
+    monkeypatch.setattr(state.objects, "_ask_raylet", fake_ask)
 
 
 def test_rows_join_the_owner_and_summaries_count_distinct_objects(monkeypatch):
@@ -280,8 +280,8 @@ def test_a_raylet_that_never_answers_is_a_failed_node_within_the_callers_bound(m
         server.start()
         servers.append(server)
     try:
-        monkeypatch.setattr(state.auth, "tls_enabled", lambda: False)
-        monkeypatch.setattr(state, "_nodes", lambda address, timeout: [
+        monkeypatch.setattr(state.objects.auth, "tls_enabled", lambda: False)
+        monkeypatch.setattr(state.objects, "_nodes", lambda address, timeout: [
             types.SimpleNamespace(node_id=n, alive=True, raylet_address=pb.Address(host="127.0.0.1", port=p))
             for n, p in zip((NODE, OTHER_NODE), ports, strict=True)])
         t0 = time.monotonic()
