@@ -14,7 +14,6 @@ import time
 
 import pytest
 
-import polyray
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import gcs_pb2 as gcs
 
@@ -22,54 +21,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "xlang"))
 from xlang_support import build_cpp  # noqa: E402
 
+sys.path.insert(0, HERE)
+from lifetime_support import GONE_S, MODULE, destroyed_within  # noqa: E402
+from lifetime_support import actor_info as _state  # noqa: E402
+from lifetime_support import alive as _alive  # noqa: E402
+
 pytestmark = pytest.mark.timeout(600)  # the first run compiles the driver
-GONE_S = 10.0
-
-MODULE = """
-import os
-
-
-class Target:
-    def pid(self):
-        return os.getpid()
-
-
-class Keeper:
-    def __init__(self):
-        self.kept = []
-
-    def keep(self, h):
-        self.kept.append(h)
-        return len(self.kept)
-
-    def drop(self):
-        self.kept.clear()
-        return True
-"""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _state(actor_id_hex: str) -> gcs.ActorInfo:
-    core = polyray.api._core()
-    aid = bytes.fromhex(actor_id_hex)
-    return core.rpc(lambda: core.gcs.GetActorInfo(gcs.GetActorInfoRequest(actor_id=aid), timeout=10),
-                    timeout=15).actor
-
-
-def _destroyed_within(pid: int, aid: str, timeout: float) -> float | None:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if not _alive(pid) and _state(aid).state == gcs.DEAD:
-            return time.monotonic() - start
-        time.sleep(0.05)
-    return None
 
 
 class Driver:
@@ -112,7 +69,7 @@ def test_cpp_handle_copies_and_a_python_borrower(cluster, tmp_path):
         time.sleep(1.5)
         assert _alive(pid) and _state(aid).state == gcs.ALIVE, "the Python actor's borrow keeps it"
         assert d.ask("keeper_drop")["ok"]
-        took = _destroyed_within(pid, aid, GONE_S)
+        took = destroyed_within(pid, aid)
         assert took is not None, f"actor {aid} still alive={_alive(pid)} after {GONE_S} s"
         assert _state(aid).death_cause.reason == pb.REASON_OUT_OF_SCOPE
     finally:

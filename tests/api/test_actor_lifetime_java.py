@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-import polyray
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import gcs_pb2 as gcs
 
@@ -21,30 +20,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "chaos"))
 from chaos_util import compile_java_driver, end_driver, start_driver  # noqa: E402
 
+sys.path.insert(0, HERE)
+from lifetime_support import GONE_S, MODULE, destroyed_within  # noqa: E402
+from lifetime_support import actor_info as _info  # noqa: E402
+from lifetime_support import alive as _alive  # noqa: E402
+
 pytestmark = pytest.mark.timeout(300)
-GONE_S = 10.0
-
-MODULE = """
-import os
-
-
-class Target:
-    def pid(self):
-        return os.getpid()
-
-
-class Keeper:
-    def __init__(self):
-        self.kept = []
-
-    def keep(self, h):
-        self.kept.append(h)
-        return len(self.kept)
-
-    def drop(self):
-        self.kept.clear()
-        return True
-"""
 
 JAVA_DRIVER = """
 package lifetimetest;
@@ -101,21 +82,6 @@ public final class LifetimeDriver {
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _info(actor_id_hex: str) -> gcs.ActorInfo:
-    core = polyray.api._core()
-    aid = bytes.fromhex(actor_id_hex)
-    return core.rpc(lambda: core.gcs.GetActorInfo(gcs.GetActorInfoRequest(actor_id=aid), timeout=10),
-                    timeout=15).actor
-
-
 def test_java_handle_released_after_collection_and_borrower(cluster, tmp_path):
     (tmp_path / "lifetime_jmod.py").write_text(MODULE)
     cmd, _ = compile_java_driver(tmp_path / "java", "lifetimetest.LifetimeDriver", JAVA_DRIVER)
@@ -140,10 +106,7 @@ def test_java_handle_released_after_collection_and_borrower(cluster, tmp_path):
         time.sleep(2.0)  # ~20 collections in the driver
         assert _alive(pid) and _info(aid).state == gcs.ALIVE, "the Python borrower keeps it"
         assert ask("keeper_drop", "KEEPER_DROPPED")[1] == "true"
-        deadline = time.monotonic() + GONE_S
-        while time.monotonic() < deadline and (_alive(pid) or _info(aid).state != gcs.DEAD):
-            time.sleep(0.05)
-        assert not _alive(pid) and _info(aid).state == gcs.DEAD, f"still alive after {GONE_S} s"
+        assert destroyed_within(pid, aid) is not None, f"still alive after {GONE_S} s"
         assert _info(aid).death_cause.reason == pb.REASON_OUT_OF_SCOPE
     finally:
         try:
