@@ -10,12 +10,7 @@ import io.polyray.runtime.proto.PushTasksRequest;
 import io.polyray.runtime.spec.RuntimeSpec;
 import io.polyray.runtime.worker.PushTls;
 import io.polyray.runtime.worker.Spin;
-import java.io.BufferedInputStream;
-import java.io.DataInputStream;
-import java.io.EOFException;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.Socket;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -75,13 +70,11 @@ import java.util.function.Consumer;
  * pushed after a failure are dropped (the end fails their tasks); after the half-close
  * they throw IllegalStateException.
  *
- * <p>Under {@code POLYRAY_USE_TLS=1} the connection speaks mutual TLS ({@link PushTls}) and runs
- * on blocking sockets instead: the connection's thread connects, runs the handshake (within the
- * connect timeout) and reads reply frames; a second thread ({@code polyray-push-w-host:port})
- * writes the queued frames, all that is queued in one write, so callers still never block. The
- * half-close is a bare TCP end (shutdownOutput of the plain socket under TLS), as the other
- * languages send it. No polling for replies under TLS. A worker that refuses the handshake or
- * our certificate fails the stream (UNAVAILABLE) like any refused connection.
+ * <p>Under {@code POLYRAY_USE_TLS=1} the connection speaks mutual TLS and runs on blocking
+ * sockets instead ({@link PushTlsTransport}: a reader and a writer thread, so callers still
+ * never block); the frames, the queue and the end stay here. No polling for replies under TLS.
+ * A worker that refuses the handshake or our certificate fails the stream (UNAVAILABLE) like
+ * any refused connection.
  */
 public final class PushPortClient implements StreamObserver<PushTasksRequest> {
   /** How long a connect may take before the stream fails. */
@@ -102,6 +95,8 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
   private final StreamObserver<PushTasksReply> replies;
   private final Executor callbacks;
   private final Consumer<PushPortClient> onEnd;
+  /** Under TLS: the blocking-socket transport (null: the non-blocking one here). */
+  private final PushTlsTransport tls;
   // Set by start(), before the connection's thread starts and before the client is used.
   private SocketChannel channel;
   private Selector selector;
@@ -109,10 +104,6 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
   // Guarded by this.
   private final ArrayDeque<ByteBuffer> out = new ArrayDeque<>();
   private SelectionKey key;
-  /** Under TLS: the plain socket (closed to end the connection), the TLS one, its output. */
-  private Socket tlsPlain;
-  private javax.net.ssl.SSLSocket tlsSocket;
-  private OutputStream tlsOut;
   private boolean connected;
   private boolean wantWrite;
   private boolean noMore;
@@ -189,16 +180,15 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
     this.replies = replies;
     this.callbacks = callbacks;
     this.onEnd = onEnd;
+    this.tls = TLS ? new PushTlsTransport(this, host, port, where) : null;
     // The first frame of every connection: the cluster token (PushHello).
     out.add(ByteBuffer.wrap(io.polyray.runtime.worker.Auth.helloFrame()));
   }
 
   /** Starts connecting, on the connection's own thread. */
   void start() {
-    if (TLS) {
-      Thread t = new Thread(this::runTls, "polyray-push-" + where);
-      t.setDaemon(true);
-      t.start();
+    if (tls != null) {
+      tls.start();
       return;
     }
     try {
@@ -333,8 +323,8 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
     if (ended) {
       return;
     }
-    if (TLS) {
-      notifyAll(); // the writer thread writes (tlsWriteLoop)
+    if (tls != null) {
+      notifyAll(); // the writer thread writes (PushTlsTransport, takeQueued)
       return;
     }
     try {
@@ -459,10 +449,7 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
               break;
             }
             int n = in.getInt();
-            if (n < 0 || n > RuntimeSpec.RPC_MAX_MESSAGE_BYTES) {
-              fail("bad frame from the worker at " + where + ": a push frame announces "
-                  + Integer.toUnsignedString(n) + " bytes, more than the limit of "
-                  + RuntimeSpec.RPC_MAX_MESSAGE_BYTES, null);
+            if (!frameLengthOk(n)) {
               return;
             }
             body = new byte[n];
@@ -474,11 +461,8 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
           if (bodyPos < body.length) {
             break;
           }
-          PushTasksReply reply;
-          try {
-            reply = PushTasksReply.parseFrom(body);
-          } catch (InvalidProtocolBufferException e) {
-            fail("bad frame from the worker at " + where + ": " + e.getMessage(), e);
+          PushTasksReply reply = parseReply(body);
+          if (reply == null) {
             return;
           }
           body = null;
@@ -491,18 +475,11 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
         in.compact();
       }
       if (got != null) {
-        boolean streaming;
-        synchronized (this) {
-          if (ended) {
-            return;
-          }
-          outstanding -= results;
-          streaming = outstanding > 1;
+        long left = received(got, results);
+        if (left < 0) {
+          return;
         }
-        inbox.addAll(got);
-        if (drainPosted.compareAndSet(false, true)) {
-          post(this::drainInbox);
-        }
+        boolean streaming = left > 1;
         spinUntil = 0; // a reply came: back to sleeping in select between frames
         if (streaming) {
           // Results stream in (the worker sends each as it is ready): let several gather,
@@ -517,175 +494,8 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
     }
   }
 
-  // ------------------------------------------------------------ under TLS: blocking sockets
-
-  private void runTls() {
-    try {
-      javax.net.ssl.SSLSocket ssl;
-      Socket plain = new Socket();
-      synchronized (this) {
-        if (ended) {
-          closeTls(plain);
-          return;
-        }
-        tlsPlain = plain;
-      }
-      try {
-        plain.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MS);
-        plain.setTcpNoDelay(true);
-        ssl = PushTls.client(plain, host, port);
-        ssl.setSoTimeout(CONNECT_TIMEOUT_MS);
-        ssl.startHandshake();
-        ssl.setSoTimeout(0);
-      } catch (IOException | RuntimeException e) {
-        fail("cannot connect to the worker's push port " + where + " over TLS: " + e, e);
-        return;
-      }
-      OutputStream os;
-      DataInputStream in;
-      try {
-        os = ssl.getOutputStream();
-        in = new DataInputStream(new BufferedInputStream(ssl.getInputStream(), READ_BUFFER));
-      } catch (IOException e) {
-        fail("the push connection to the worker at " + where + " broke: " + e, e);
-        return;
-      }
-      synchronized (this) {
-        if (ended) {
-          return;
-        }
-        tlsSocket = ssl;
-        tlsOut = os;
-        connected = true;
-      }
-      Thread w = new Thread(this::tlsWriteLoop, "polyray-push-w-" + where);
-      w.setDaemon(true);
-      w.start();
-      tlsReadLoop(in);
-    } finally {
-      Socket plain;
-      javax.net.ssl.SSLSocket ssl;
-      synchronized (this) {
-        plain = tlsPlain;
-        ssl = tlsSocket;
-      }
-      closeTls(ssl);
-      closeTls(plain);
-      if (onEnd != null) {
-        onEnd.accept(this);
-      }
-    }
-  }
-
-  private static void closeTls(Socket s) {
-    try {
-      if (s != null) {
-        s.close();
-      }
-    } catch (IOException e) {
-      // closed anyway
-    }
-  }
-
-  /** Under TLS: writes what is queued, all of it at once, then the half-close when asked. */
-  private void tlsWriteLoop() {
-    while (true) {
-      byte[] chunk = null;
-      boolean shut = false;
-      synchronized (this) {
-        while (!ended && out.isEmpty() && !(noMore && !outputShut)) {
-          try {
-            wait();
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
-          }
-        }
-        if (ended) {
-          return;
-        }
-        if (!out.isEmpty()) {
-          int total = 0;
-          for (ByteBuffer b : out) {
-            total += b.remaining();
-          }
-          chunk = new byte[total];
-          int pos = 0;
-          for (ByteBuffer b; (b = out.poll()) != null; ) {
-            int k = b.remaining();
-            b.get(chunk, pos, k);
-            pos += k;
-          }
-        } else {
-          shut = true;
-          outputShut = true;
-        }
-      }
-      try {
-        if (chunk != null) {
-          tlsOut.write(chunk);
-          tlsOut.flush();
-        } else if (shut) {
-          tlsPlain.shutdownOutput(); // a bare TCP end: the worker reads it as our half-close
-        }
-      } catch (IOException e) {
-        fail("the push connection to the worker at " + where + " broke: cannot send: " + e.getMessage(), e);
-        return;
-      }
-    }
-  }
-
-  /** Under TLS: reads reply frames until the end. */
-  private void tlsReadLoop(DataInputStream in) {
-    while (true) {
-      int n;
-      try {
-        n = Integer.reverseBytes(in.readInt());
-      } catch (EOFException e) {
-        eof(false);
-        return;
-      } catch (IOException e) {
-        fail("the push connection to the worker at " + where + " broke: " + e, e);
-        return;
-      }
-      if (n < 0 || n > RuntimeSpec.RPC_MAX_MESSAGE_BYTES) {
-        fail("bad frame from the worker at " + where + ": a push frame announces "
-            + Integer.toUnsignedString(n) + " bytes, more than the limit of "
-            + RuntimeSpec.RPC_MAX_MESSAGE_BYTES, null);
-        return;
-      }
-      byte[] body = new byte[n];
-      try {
-        in.readFully(body);
-      } catch (EOFException e) {
-        eof(true);
-        return;
-      } catch (IOException e) {
-        fail("the push connection to the worker at " + where + " broke: " + e, e);
-        return;
-      }
-      PushTasksReply reply;
-      try {
-        reply = PushTasksReply.parseFrom(body);
-      } catch (InvalidProtocolBufferException e) {
-        fail("bad frame from the worker at " + where + ": " + e.getMessage(), e);
-        return;
-      }
-      synchronized (this) {
-        if (ended) {
-          return;
-        }
-        outstanding -= reply.getResultsCount();
-      }
-      inbox.add(reply);
-      if (drainPosted.compareAndSet(false, true)) {
-        post(this::drainInbox);
-      }
-    }
-  }
-
   /** The worker closed its side. */
-  private void eof(boolean midFrame) {
+  void eof(boolean midFrame) {
     String error;
     synchronized (this) {
       if (ended) {
@@ -709,9 +519,132 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
     }
   }
 
+
+  // ------------------------------------------------------------ for both transports' readers
+
+  /**
+   * Checks a frame's announced length; a bad one fails the stream.
+   *
+   * @param n the length read
+   * @return false when the stream failed (the reader stops)
+   */
+  boolean frameLengthOk(int n) {
+    if (n >= 0 && n <= RuntimeSpec.RPC_MAX_MESSAGE_BYTES) {
+      return true;
+    }
+    fail("bad frame from the worker at " + where + ": a push frame announces "
+        + Integer.toUnsignedString(n) + " bytes, more than the limit of "
+        + RuntimeSpec.RPC_MAX_MESSAGE_BYTES, null);
+    return false;
+  }
+
+  /**
+   * Parses a reply frame's body; a bad one fails the stream.
+   *
+   * @param body the frame's bytes after the length
+   * @return the reply, or null when the stream failed (the reader stops)
+   */
+  PushTasksReply parseReply(byte[] body) {
+    try {
+      return PushTasksReply.parseFrom(body);
+    } catch (InvalidProtocolBufferException e) {
+      fail("bad frame from the worker at " + where + ": " + e.getMessage(), e);
+      return null;
+    }
+  }
+
+  /**
+   * Hands replies read to the observer (on the callbacks executor) and counts their results.
+   *
+   * @param got the replies, in the order read
+   * @param results how many results they carry
+   * @return the results still outstanding, or -1 when the stream has ended (the reader stops)
+   */
+  long received(List<PushTasksReply> got, int results) {
+    long left;
+    synchronized (this) {
+      if (ended) {
+        return -1;
+      }
+      outstanding -= results;
+      left = outstanding;
+    }
+    inbox.addAll(got);
+    if (drainPosted.compareAndSet(false, true)) {
+      post(this::drainInbox);
+    }
+    return left;
+  }
+
+  // ------------------------------------------------------------ for the TLS transport
+
+  /** The bytes {@link #takeQueued} returns when the half-close is due (no frame is queued). */
+  static final byte[] HALF_CLOSE = new byte[0];
+
+  /**
+   * Waits for frames to write (under TLS, on the writer thread): all that is queued, in one
+   * array; {@link #HALF_CLOSE} when the half-close is due; null once the stream has ended.
+   *
+   * @return the bytes to write, {@link #HALF_CLOSE} or null
+   * @throws InterruptedException when the writer is interrupted
+   */
+  synchronized byte[] takeQueued() throws InterruptedException {
+    while (!ended && out.isEmpty() && !(noMore && !outputShut)) {
+      wait();
+    }
+    if (ended) {
+      return null;
+    }
+    if (out.isEmpty()) {
+      outputShut = true;
+      return HALF_CLOSE;
+    }
+    int total = 0;
+    for (ByteBuffer b : out) {
+      total += b.remaining();
+    }
+    byte[] chunk = new byte[total];
+    int pos = 0;
+    for (ByteBuffer b; (b = out.poll()) != null; ) {
+      int k = b.remaining();
+      b.get(chunk, pos, k);
+      pos += k;
+    }
+    return chunk;
+  }
+
+  /**
+   * The transport is up: queued frames may leave.
+   *
+   * @return false when the stream ended meanwhile
+   */
+  synchronized boolean markConnected() {
+    if (ended) {
+      return false;
+    }
+    connected = true;
+    return true;
+  }
+
+  /**
+   * Whether the stream has ended.
+   *
+   * @return true once ended
+   */
+  synchronized boolean isEnded() {
+    return ended;
+  }
+
+  /** The connection is closed for good: tells whoever asked ({@code onEnd}). */
+  void closed() {
+    if (onEnd != null) {
+      onEnd.accept(this);
+    }
+  }
+
   // ------------------------------------------------------------ the end
 
-  private void fail(String message, Throwable cause) {
+  void fail(String message, Throwable cause) {
     end(Status.UNAVAILABLE.withDescription(message).withCause(cause).asRuntimeException());
   }
 
@@ -729,11 +662,9 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
       sel = selector;
       notifyAll(); // the TLS writer, if any, stops
     }
-    Socket plain;
-    synchronized (this) {
-      plain = tlsPlain;
+    if (tls != null) {
+      tls.close(); // also ends a connect, handshake or read in progress
     }
-    closeTls(plain); // also ends a connect, handshake or read in progress
     try {
       if (ch != null) {
         ch.close(); // also ends a connect in progress
