@@ -10,8 +10,8 @@ Ray's shape ``{node_id: {"worker_out": [...], "worker_err": [...], "other":
 ``lines=N``: the last N lines. A name that is a path is 400, a file that is
 not there 404, the cluster away 503 (Ray's envelope with the reason).
 
-``GET /api/jobs/`` and ``/api/jobs/{job_id}``: the GCS's job table in Ray's
-job shape (read-only: submission is not served here).
+``job_view``: a row of the GCS's job table in Ray's job shape; the jobs
+routes (``/api/jobs/...``, submission included) are in rest_jobs.py.
 """
 
 from __future__ import annotations
@@ -93,9 +93,6 @@ class LogsJobsRest:
         return [
             web.get("/api/v0/logs", self.logs),
             web.get("/api/v0/logs/file", self.log_file),
-            web.get("/api/jobs/", self.jobs),
-            web.get("/api/jobs", self.jobs),
-            web.get("/api/jobs/{job_id}", self.job),
         ]
 
     async def logs(self, request: web.Request) -> web.Response:
@@ -112,22 +109,3 @@ class LogsJobsRest:
         except (ValueError, state.StateApiError) as e:
             return _error(e)
         return web.Response(text=text, content_type="text/plain")
-
-    async def jobs(self, request: web.Request) -> web.Response:
-        try:
-            rows = await self._run(lambda: state.list_jobs(self.address, limit=state.MAX_LIMIT, detail=True))
-        except (ValueError, state.StateApiError) as e:
-            return _error(e)
-        # Ray's GET /api/jobs/ answers a bare list.
-        return web.json_response([job_view(r) for r in rows])
-
-    async def job(self, request: web.Request) -> web.Response:
-        job_id = request.match_info["job_id"]
-        try:
-            bytes.fromhex(job_id)
-            row = await self._run(state.get_job, job_id, self.address)
-        except (ValueError, state.StateApiError) as e:
-            return _error(e)
-        if row is None:
-            return web.json_response({"result": False, "msg": f"no job {job_id}"}, status=404)
-        return web.json_response(job_view(row))

@@ -31,6 +31,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from polyray.dashboard import metrics, pages, task_counts
 from polyray.dashboard.metrics_history import MetricsHistory
 from polyray.dashboard.rest import Rest
+from polyray.dashboard.rest_jobs import JobsRest, start_job_manager
 from polyray.dashboard.rest_logs import LogsJobsRest
 from polyray.protocol import auth
 from polyray.util import state
@@ -66,6 +67,8 @@ class DashboardServer:
         self._token = auth.current_token()
         #: HTTPS with the node's certificate under POLYRAY_USE_TLS (docs/security.md "HTTP").
         self._ssl = auth.https_ssl_context() if auth.tls_enabled() else None
+        #: Job submission (docs/jobs.md), started with the server.
+        self.jobs: Any = None
 
     # ----------------------------------------------------------- lifecycle
 
@@ -81,6 +84,7 @@ class DashboardServer:
     async def start(self) -> int:
         app = web.Application(middlewares=[self._auth])
         rest = Rest(self.gcs_address, self.run, self.summarize_tasks)
+        self.jobs = await start_job_manager(self.gcs_address, self.session_dirs)
         app.add_routes([
             web.get("/", self._page("Cluster", self._cluster)),
             web.get("/jobs", self._page("Jobs", lambda q: pages.jobs_body(self.gcs_address))),
@@ -89,6 +93,7 @@ class DashboardServer:
             web.get("/logs", self._page("Logs", lambda q: pages.logs_body(self.gcs_address, self.session_dirs))),
             web.get("/metrics-charts", self._page("Metrics", lambda q: pages.metrics_body(self.history))),
             web.get("/metrics", self._metrics),
+            *JobsRest(self.gcs_address, self.jobs, self.run).routes(),
             *LogsJobsRest(self.gcs_address, self.run).routes(),
             *rest.routes(),
         ])
@@ -111,6 +116,8 @@ class DashboardServer:
         return self.port
 
     async def stop(self) -> None:
+        if self.jobs is not None:
+            await self.jobs.shutdown()
         if self._sampler is not None:
             self._sampler.cancel()
         if self._runner is not None:
