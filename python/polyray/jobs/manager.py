@@ -29,7 +29,9 @@ import signal
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from polyray import runtime_env as rte
 from polyray.protocol import common_pb2, gcs_pb2
+from polyray.runtime_env.agent import RuntimeEnvAgent
 
 from .record import JobRecord, JobStatus, check_submission_id, new_submission_id
 from .supervisor import DEFAULT_STOP_GRACE_S, JobSupervisor, Launcher, shell_launcher
@@ -61,6 +63,7 @@ class Cluster(Protocol):
     async def delete(self, submission_id: str) -> bool: ...
     async def driver_jobs(self) -> list[gcs_pb2.JobInfo]: ...
     async def nodes(self) -> list[gcs_pb2.NodeInfo]: ...
+    async def package(self, uri: str) -> bytes | None: ...
 
 
 def _str_map(value: Any, field: str) -> dict[str, str]:
@@ -87,12 +90,7 @@ def validate(entrypoint: Any, submission_id: Any, runtime_env: Any, metadata: An
     if submission_id is not None:
         check_submission_id(submission_id)
     if runtime_env is not None:
-        if not isinstance(runtime_env, dict):
-            raise ValueError("runtime_env must be an object")
-        _str_map(runtime_env.get("env_vars"), "runtime_env.env_vars")
-        wd = runtime_env.get("working_dir")
-        if wd is not None and not isinstance(wd, str):
-            raise ValueError("runtime_env.working_dir must be a string")
+        rte.validate(runtime_env, local=False)  # ValueError names the key
     _str_map(metadata, "metadata")
     _amount(num_cpus, "entrypoint_num_cpus")
     _amount(num_gpus, "entrypoint_num_gpus")
@@ -112,17 +110,24 @@ def demand(rec: JobRecord) -> dict[str, float]:
     return {k: v for k, v in d.items() if v > 0}
 
 
-async def local_working_dir(rec: JobRecord) -> str | None:
-    """The default runtime env setup: ``working_dir`` must be a folder on the head (no upload yet)."""
-    wd = (rec.runtime_env or {}).get("working_dir")
-    if wd is None:
-        return None
-    if "://" in wd:
-        raise RuntimeError(f"working_dir {wd!r}: uploaded working dirs are not supported yet "
-                           f"(give a folder that exists on the head)")
-    if not os.path.isdir(wd):
-        raise RuntimeError(f"working_dir {wd!r} is not a folder on the head")
-    return wd
+class RuntimeEnvSetup:
+    """The entrypoint's side of a job's runtime env, prepared on the head by the runtime_env agent
+    (packages fetched from the GCS and unpacked once, pip venvs; docs/jobs.md "Runtime env")."""
+
+    def __init__(self, cache_dir: str, cluster: Cluster) -> None:
+        self._agent = RuntimeEnvAgent(cache_dir, cluster.package)
+
+    async def __call__(self, rec: JobRecord) -> tuple[str | None, dict[str, str]]:
+        if not rec.runtime_env:
+            return None, {}
+        prepared = await self._agent.prepare(rte.canonical_json(rec.runtime_env))
+        extra = dict(prepared.env_vars)
+        if prepared.python_path:
+            old = extra.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+            extra["PYTHONPATH"] = os.pathsep.join([*prepared.python_path, *([old] if old else [])])
+        if prepared.python:  # pip: the venv's python comes first on PATH
+            extra["PATH"] = os.path.dirname(prepared.python) + os.pathsep + os.environ.get("PATH", "")
+        return prepared.cwd, extra
 
 
 def _is_entrypoint_of(pid: int, submission_id: str) -> bool:
@@ -146,6 +151,7 @@ class JobManager:
         self._setup_timeout_s = setup_timeout_s
         self._base_env = dict(os.environ if base_env is None else base_env)
         self._head_host = head_host if head_host is not None else gcs_address.rpartition(":")[0]
+        self._setup = RuntimeEnvSetup(os.path.join(log_dir, "runtime_resources"), cluster)
         self._sups: dict[str, JobSupervisor] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._held: dict[str, dict[str, float]] = {}
@@ -197,7 +203,8 @@ class JobManager:
         validate(entrypoint, submission_id, runtime_env, metadata, entrypoint_num_cpus, entrypoint_num_gpus,
                  entrypoint_memory, entrypoint_resources)
         sid = submission_id or new_submission_id()
-        rec = JobRecord(submission_id=sid, entrypoint=entrypoint, runtime_env=dict(runtime_env or {}),
+        rec = JobRecord(submission_id=sid, entrypoint=entrypoint,
+                        runtime_env=rte.validate(runtime_env, local=False) if runtime_env else {},
                         metadata=dict(metadata or {}), entrypoint_num_cpus=_amount(entrypoint_num_cpus, ""),
                         entrypoint_num_gpus=_amount(entrypoint_num_gpus, ""),
                         entrypoint_memory=int(entrypoint_memory or 0),
@@ -209,13 +216,12 @@ class JobManager:
         with open(rec.log_path, "wb"):
             pass  # readable (empty) from the start
         env = dict(self._base_env)
-        env.update(rec.runtime_env.get("env_vars") or {})
         env.update({"POLYRAY_ADDRESS": self.gcs_address, "POLYRAY_JOB_SUBMISSION_ID": sid,
                     "POLYRAY_RUNTIME_ENV_JSON": json.dumps(rec.runtime_env)})
         kwargs: dict[str, Any] = {}
         if self._setup_timeout_s is not None:
             kwargs["setup_timeout_s"] = self._setup_timeout_s
-        sup = JobSupervisor(rec, env=env, on_change=self._changed, launcher=self._launcher, setup=local_working_dir,
+        sup = JobSupervisor(rec, env=env, on_change=self._changed, launcher=self._launcher, setup=self._setup,
                             wait_ready=lambda: self._admit(rec), stop_grace_s=self.stop_grace_s, **kwargs)
         self._sups[sid] = sup
         self._tasks[sid] = asyncio.ensure_future(self._supervise(sup))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from polyray.protocol import auth, gcs_pb2, gcs_pb2_grpc
+from polyray.runtime_env.packaging import KV_NAMESPACE
 
 from .record import JobRecord
 
@@ -68,6 +69,12 @@ class GcsJobStore:
 
     async def nodes(self) -> list[gcs_pb2.NodeInfo]:
         return list((await self._stub.GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=RPC_TIMEOUT_S)).nodes)
+
+    async def package(self, uri: str) -> bytes | None:
+        """A runtime env package's bytes (polyray.runtime_env.packaging's KV namespace)."""
+        reply = await self._stub.KVGet(gcs_pb2.KVGetRequest(namespace=KV_NAMESPACE, key=uri.encode()),
+                                       timeout=RPC_TIMEOUT_S)
+        return reply.value if reply.found else None
 
     async def close(self) -> None:
         await self._channel.close()

@@ -54,6 +54,8 @@ class Process(Protocol):
         ...
 
 
+#: What runtime env setup gives: the folder to run in (None: the head's), or that and variables to add.
+Setup = str | None | tuple[str | None, Mapping[str, str]]
 Launcher = Callable[[str, Mapping[str, str], "str | None", str], Awaitable[Process]]
 
 
@@ -105,7 +107,7 @@ def describe_exit(code: int) -> str:
 class JobSupervisor:
     def __init__(self, record: JobRecord, *, env: Mapping[str, str], on_change: Callable[[JobRecord], Awaitable[None]],
                  launcher: Launcher = shell_launcher,
-                 setup: Callable[[JobRecord], Awaitable[str | None]] | None = None,
+                 setup: Callable[[JobRecord], Awaitable[Setup]] | None = None,
                  wait_ready: Callable[[], Awaitable[None]] | None = None,
                  stop_grace_s: float = DEFAULT_STOP_GRACE_S,
                  setup_timeout_s: float = DEFAULT_SETUP_TIMEOUT_S) -> None:
@@ -119,14 +121,14 @@ class JobSupervisor:
         self.setup_timeout_s = setup_timeout_s
         self._stop_requested = False
         self._killed = False
-        self._prepare: asyncio.Future[str | None] | None = None
+        self._prepare: asyncio.Future[Setup] | None = None
         self._proc: Process | None = None
         self._kill_timer: asyncio.TimerHandle | None = None
         self.done = asyncio.Event()
 
     # ------------------------------------------------------------------ run
 
-    async def _prepare_phase(self) -> str | None:
+    async def _prepare_phase(self) -> Setup:
         if self._wait_ready is not None:
             await self._wait_ready()
         return await self._setup(self.record) if self._setup is not None else None
@@ -151,7 +153,7 @@ class JobSupervisor:
         rec = self.record
         self._prepare = asyncio.ensure_future(self._prepare_phase())
         try:
-            cwd = await asyncio.wait_for(asyncio.shield(self._prepare), self.setup_timeout_s)
+            prepared = await asyncio.wait_for(asyncio.shield(self._prepare), self.setup_timeout_s)
         except asyncio.TimeoutError:
             self._prepare.cancel()
             await self._finish(JobStatus.FAILED, self._with_tail(
@@ -171,8 +173,9 @@ class JobSupervisor:
         if self._stop_requested:
             await self._finish(JobStatus.STOPPED, "Job was stopped before it started; its entrypoint never ran.")
             return
+        cwd, extra = prepared if isinstance(prepared, tuple) else (prepared, {})
         try:
-            self._proc = await self._launcher(rec.entrypoint, self._env, cwd, rec.log_path)
+            self._proc = await self._launcher(rec.entrypoint, {**self._env, **extra}, cwd, rec.log_path)
         except OSError as e:
             await self._finish(JobStatus.FAILED, f"the entrypoint could not be started: {e}", "JOB_START_FAILED")
             return

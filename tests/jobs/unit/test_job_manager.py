@@ -5,12 +5,15 @@ launcher on tests/core/unit/fakes.py's ManualLoop.
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes import ManualLoop
 from test_job_supervisor import FakeLauncher
 
+from polyray import runtime_env as rte
 from polyray.jobs.manager import JobExists, JobManager, NotTerminal
 from polyray.jobs.record import JobRecord, JobStatus
 from polyray.protocol import common_pb2, gcs_pb2
@@ -25,6 +28,7 @@ class FakeCluster:
                                      raylet_address=common_pb2.Address(host="127.0.0.1", port=1),
                                      resources_total={"CPU": cpus})
         self.drivers: list[gcs_pb2.JobInfo] = []
+        self.packages: dict[str, bytes] = {}
 
     async def put(self, record: JobRecord) -> None:
         self.records[record.submission_id] = record.to_json()
@@ -50,6 +54,9 @@ class FakeCluster:
 
     async def nodes(self) -> list[gcs_pb2.NodeInfo]:
         return [self.node]
+
+    async def package(self, uri: str) -> bytes | None:
+        return self.packages.get(uri)
 
     def stored(self, sid: str) -> dict[str, Any]:
         return json.loads(self.records[sid])
@@ -92,7 +99,8 @@ def test_submit_sets_the_environment_and_refuses_a_duplicate(loop, tmp_path):
     ({"entrypoint": ""}, "entrypoint"),
     ({"submission_id": "a/b"}, "submission_id"),
     ({"runtime_env": []}, "runtime_env"),
-    ({"runtime_env": {"env_vars": {"A": 1}}}, "runtime_env.env_vars"),
+    ({"runtime_env": {"env_vars": {"A": 1}}}, "env_vars"),
+    ({"runtime_env": {"working_dir": "relative/dir"}}, "working_dir"),
     ({"metadata": {"k": 2}}, "metadata"),
     ({"entrypoint_num_cpus": -1}, "entrypoint_num_cpus"),
     ({"entrypoint_num_gpus": "1"}, "entrypoint_num_gpus"),
@@ -171,3 +179,32 @@ def test_a_restarted_manager_fails_what_was_left_running_and_keeps_the_rest(loop
     recs = {r.submission_id: r for r in loop.run_coro(m2.list())}
     assert recs[done].status is JobStatus.SUCCEEDED
     assert recs["left"].status is JobStatus.FAILED and "restarted while the job was RUNNING" in recs["left"].message
+
+
+def test_the_runtime_env_is_prepared_on_the_head_or_fails_the_job(loop, tmp_path):
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "main.py").write_text("print('hi')\n")
+    data = rte.zip_package(str(code))
+    uri = rte.package_uri(data)
+    cluster, launcher = FakeCluster(), FakeLauncher(loop)
+    cluster.packages[uri] = data
+    m = manager(loop, tmp_path, cluster, launcher)
+    sid = loop.run_coro(m.submit("python main.py", runtime_env={"working_dir": uri, "env_vars": {"X": "1"}}))
+    for _ in range(200):  # the agent unpacks in a thread: real time passes here
+        loop.settle()
+        if launcher.calls:
+            break
+        time.sleep(0.01)
+    command, env, cwd = launcher.calls[0]
+    assert cwd is not None and (tmp_path / "logs" / "runtime_resources") in Path(cwd).parents
+    assert open(f"{cwd}/main.py").read() == "print('hi')\n"
+    assert env["X"] == "1" and env["PYTHONPATH"].split(":")[0] == cwd
+    # A package the GCS does not have: FAILED with the reason, the entrypoint never started.
+    missing = rte.package_uri(b"not uploaded")
+    bad = loop.run_coro(m.submit("python main.py", runtime_env={"working_dir": missing}))
+    loop.settle()
+    rec = loop.run_coro(m.get(bad))
+    assert rec.status is JobStatus.FAILED and rec.error_type == "RUNTIME_ENV_SETUP_FAILED"
+    assert "is not in the GCS" in rec.message and len(launcher.calls) == 1
+    assert loop.run_coro(m.get(sid)).status is JobStatus.RUNNING
