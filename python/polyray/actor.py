@@ -162,6 +162,9 @@ def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: di
     if spec.detached and not name:
         raise ValueError("a detached actor must have a name (lifetime='detached' needs name=...)")
     spec.scheduling.CopyFrom(strategy_to_proto(options.get("scheduling_strategy")))
+    if options.get("runtime_env"):
+        from polyray.runtime_env.resolve import task_runtime_env
+        spec.runtime_env = task_runtime_env(core.ctx.runtime_env, options["runtime_env"], core.gcs_address)
     held: list = []
     target = language
     core.build_args(spec, args, kwargs, target, held)

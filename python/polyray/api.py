@@ -41,7 +41,7 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
          resources: dict[str, float] | None = None, object_store_memory: int | None = None,
          namespace: str | None = None, code_search_path: Sequence[str] | None = None,
          ignore_reinit_error: bool = False, log_to_driver: bool = True, include_dashboard: bool = True,
-         _lineage_max_bytes: int | None = None) -> dict[str, Any]:
+         _lineage_max_bytes: int | None = None, runtime_env: dict[str, Any] | None = None) -> dict[str, Any]:
     """Connect this process to a polyray cluster as a driver.
 
     ``address=None`` starts an embedded local head (stopped at ``shutdown()``
@@ -54,6 +54,9 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
     wait for it; the URL is awaited (at most 10 s) when first read.
     ``_lineage_max_bytes`` bounds the lineage this driver keeps to recompute
     lost objects (default: $POLYRAY_LINEAGE_MAX_BYTES, else 256 MiB).
+    ``runtime_env`` (else $POLYRAY_RUNTIME_ENV_JSON) is the job's: every task
+    and actor of the job runs in it (docs/jobs.md, "Runtime environments");
+    a bad key raises ValueError naming it.
     """
     with _lock:
         if _state["core"] is not None:
@@ -78,8 +81,12 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
                     raise ValueError(f"{key} can only be set when init() starts a local cluster, not when "
                                      f"connecting to {address}")
         try:
+            from polyray.runtime_env import validate as validate_runtime_env
+            from polyray.runtime_env.resolve import job_runtime_env
+            validate_runtime_env(runtime_env)  # a bad key fails before anything is uploaded
+            job_env = job_runtime_env(runtime_env, address)
             core = _connect(address, namespace or "", list(code_search_path or _env_code_search_path()),
-                            log_to_driver, _lineage_max_bytes)
+                            log_to_driver, _lineage_max_bytes, job_env)
         except BaseException:
             if head is not None:
                 head.stop()
@@ -132,7 +139,7 @@ def _env_code_search_path() -> list[str]:
 
 
 def _connect(address: str, namespace: str, code_search_path: list[str], log_to_driver: bool,
-             lineage_max_bytes: int | None = None) -> CoreWorker:
+             lineage_max_bytes: int | None = None, runtime_env: str = "") -> CoreWorker:
     if ":" not in address:
         raise ValueError(f"address must be host:port, got {address!r}")
     host = address.rsplit(":", 1)[0]
@@ -166,7 +173,8 @@ def _connect(address: str, namespace: str, code_search_path: list[str], log_to_d
     core = CoreWorker(is_driver=True, gcs_address=address, raylet_address=f"{raylet.host}:{raylet.port}",
                       node_id=node.node_id, store_name=node.store_name, job_id=job_id,
                       worker_id=WorkerID.from_random().binary(), host=raylet.host or "127.0.0.1",
-                      namespace=namespace, code_search_path=code_search_path, lineage_max_bytes=lineage_max_bytes)
+                      namespace=namespace, code_search_path=code_search_path, lineage_max_bytes=lineage_max_bytes,
+                      runtime_env=runtime_env)
     core.actor_handle_factory = ActorHandle
     core.start(subscribe_logs=log_to_driver)
     return core

@@ -11,11 +11,11 @@ from typing import Any
 
 TASK_OPTIONS = {
     "num_cpus", "num_gpus", "memory", "resources", "num_returns", "max_retries", "retry_exceptions",
-    "scheduling_strategy", "name",
+    "scheduling_strategy", "name", "runtime_env",
 }
 ACTOR_OPTIONS = {
     "num_cpus", "num_gpus", "memory", "resources", "max_restarts", "max_task_retries", "max_concurrency",
-    "name", "namespace", "lifetime", "scheduling_strategy",
+    "name", "namespace", "lifetime", "scheduling_strategy", "runtime_env",
 }
 METHOD_OPTIONS = {"num_returns", "name", "max_task_retries"}
 
@@ -51,6 +51,10 @@ def validate(options: dict[str, Any], allowed: set[str], what: str) -> dict[str,
             low = 1 if key == "max_concurrency" else (-1 if key in retries else 0)
             if v < low:
                 raise ValueError(f"option {key!r} must be >= {low}, got {v}")
+    if out.get("runtime_env") is not None:
+        # Checked here (a ValueError names the key); uploaded when first submitted.
+        from polyray.runtime_env import validate as validate_runtime_env
+        out["runtime_env"] = validate_runtime_env(out["runtime_env"])
     lifetime = out.get("lifetime")
     if lifetime is not None and lifetime not in ("detached", "non_detached"):
         raise ValueError(f"option 'lifetime' must be 'detached' or 'non_detached', got {lifetime!r}")

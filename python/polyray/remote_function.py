@@ -118,6 +118,9 @@ def submit_normal_task(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, optio
     spec.max_retries = options.get("max_retries", 3)
     spec.retry_exceptions = bool(options.get("retry_exceptions", False))
     spec.scheduling.CopyFrom(strategy_to_proto(options.get("scheduling_strategy")))
+    if options.get("runtime_env"):
+        from polyray.runtime_env.resolve import task_runtime_env
+        spec.runtime_env = task_runtime_env(core.ctx.runtime_env, options["runtime_env"], core.gcs_address)
     held: list = []
     arg_ids = core.build_args(spec, args, kwargs, language, held)
     return _shape(core.submit_task(spec, arg_ids, held), num_returns)

@@ -80,8 +80,10 @@ def main() -> None:
         worker_id=bytes.fromhex(_env("POLYRAY_WORKER_ID")),
         host=os.environ.get("POLYRAY_NODE_IP", "127.0.0.1"),
         startup_token=os.environ.get("POLYRAY_STARTUP_TOKEN", ""),
-        # Tasks this worker submits (e.g. to Java) carry the job's code search path.
+        # Tasks this worker submits (e.g. to Java) carry the job's code search path,
+        # and the runtime env this worker was started in (the raylet sets the variable).
         code_search_path=code_search_path,
+        runtime_env=os.environ.get("POLYRAY_RUNTIME_ENV_JSON", ""),
     )
     core.actor_handle_factory = ActorHandle
     # exit() in an actor method is an intended exit (as Ray's exit_actor): dead, not restarted.

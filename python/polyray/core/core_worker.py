@@ -81,13 +81,14 @@ class CoreWorker:
     def __init__(self, *, is_driver: bool, gcs_address: str, raylet_address: str, node_id: bytes,
                  store_name: str, job_id: bytes, worker_id: bytes, host: str = "127.0.0.1",
                  startup_token: str = "", namespace: str = "", code_search_path: Iterable[str] = (),
-                 lineage_max_bytes: int | None = None) -> None:
+                 lineage_max_bytes: int | None = None, runtime_env: str = "") -> None:
         self.gcs_address = gcs_address
         self.raylet_address = raylet_address
         self.store_name = store_name
         self._startup_token = startup_token
         ctx = self.ctx = WorkerContext(is_driver=is_driver, job_id=job_id, worker_id=worker_id, node_id=node_id,
-                                       host=host, namespace=namespace, code_search_path=tuple(code_search_path))
+                                       host=host, namespace=namespace, code_search_path=tuple(code_search_path),
+                                       runtime_env=runtime_env)
         self.memory_store = MemoryStore()
         io = self.io = IoLoop(spin_s=spin_seconds() if is_driver else 0.0,
                               spin_while=lambda: self.memory_store.has_waiters)

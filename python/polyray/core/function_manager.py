@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from typing import Any
 
@@ -20,6 +21,9 @@ from polyray.core.connections import Connections
 from polyray.core.io_loop import IoLoop
 from polyray.core.rpc import RPC_TIMEOUT
 from polyray.protocol import gcs_pb2 as gcs
+
+#: The paths a runtime env put first on a Python worker's PYTHONPATH (the raylet's launcher sets it).
+RUNTIME_ENV_PYTHONPATH = "POLYRAY_RUNTIME_ENV_PYTHONPATH"
 
 
 class FunctionManager:
@@ -58,7 +62,12 @@ class FunctionManager:
             gcs.KVGetRequest(namespace="job", key=job_id + b":sys_path"), timeout=RPC_TIMEOUT),
             timeout=RPC_TIMEOUT + 5)
         if reply.found:
+            # A runtime env's working_dir and py_modules stay ahead of the driver's path.
+            front = [p for p in os.environ.get(RUNTIME_ENV_PYTHONPATH, "").split(os.pathsep) if p]
+            at = 0
+            while at < len(sys.path) and sys.path[at] in front:
+                at += 1
             for p in reversed(json.loads(reply.value)):
                 if p not in sys.path:
-                    sys.path.insert(0, p)
+                    sys.path.insert(at, p)
         self._job_paths.add(job_id)

@@ -198,6 +198,7 @@ class TaskSubmission:
             # The fields every spec of this process shares, copied in one step.
             template = pb.TaskSpec(job_id=ctx.job_id, caller=ctx.address, caller_language=pb.PYTHON)
             template.code_search_path.extend(ctx.code_search_path)
+            template.runtime_env = ctx.runtime_env
             self._spec_template = template
         spec = pb.TaskSpec()
         spec.CopyFrom(template)

@@ -130,7 +130,7 @@ def stream_error_detail(error: BaseException | None) -> str:
 def scheduling_key(spec: pb.TaskSpec) -> tuple:
     """Tasks with equal keys can share a worker lease."""
     return (spec.language, tuple(sorted(spec.resources.items())), spec.scheduling.SerializeToString(),
-            tuple(spec.code_search_path))
+            tuple(spec.code_search_path), spec.runtime_env)
 
 
 class NormalTaskSubmitter:

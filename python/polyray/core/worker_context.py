@@ -40,7 +40,7 @@ class WorkerContext:
     """The identity and the task context of one driver or worker process."""
 
     def __init__(self, *, is_driver: bool, job_id: bytes, worker_id: bytes, node_id: bytes, host: str,
-                 namespace: str = "", code_search_path: tuple[str, ...] = ()) -> None:
+                 namespace: str = "", code_search_path: tuple[str, ...] = (), runtime_env: str = "") -> None:
         self.is_driver = is_driver
         self.job_id = job_id
         self.worker_id = worker_id
@@ -48,6 +48,9 @@ class WorkerContext:
         self.host = host
         self.namespace = namespace
         self.code_search_path: tuple[str, ...] = tuple(code_search_path)
+        #: The job's runtime env (canonical JSON, "" for none): every spec this process makes carries it
+        #: unless .options(runtime_env=...) merges another over it.
+        self.runtime_env = runtime_env
         #: This process's address; the ports are filled in when its servers start.
         self.address = pb.Address(node_id=node_id, host=host, port=0, worker_id=worker_id)
         #: The actor this worker hosts (b"" until an actor is created here).

@@ -69,6 +69,9 @@ class InvalidInput(ValueError):
         self.field = field
 
 
+#: The longest TaskSpec.runtime_env (its JSON; package URIs, variables, pip requirements).
+MAX_RUNTIME_ENV_CHARS = 64 * 1024
+
 def check_id(value: bytes, field: str, size: int, *, optional: bool = False) -> None:
     """``value`` is ``size`` bytes (or empty when ``optional``)."""
     n = len(value)
@@ -309,6 +312,9 @@ def check_task_spec(spec: pb.TaskSpec, field: str = "TaskSpec", *, required: boo
         check_count(len(paths), field + ".code_search_path", MAX_LIST_ENTRIES)
         for i, p in enumerate(paths):
             check_name(p, f"{field}.code_search_path[{i}]")
+    if len(spec.runtime_env) > MAX_RUNTIME_ENV_CHARS:
+        raise InvalidInput(field + ".runtime_env",
+                           f"{len(spec.runtime_env)} characters, at most {MAX_RUNTIME_ENV_CHARS}")
 
 
 def check_push(request: cw.PushTasksRequest) -> None:

@@ -107,6 +107,24 @@ class GcsClient:
             gcs_pb2.PublishLogsRequest(batches=batches), timeout=self.rpc_timeout_s
         )
 
+    async def get_package(self, uri: str) -> bytes | None:
+        """A runtime env package's bytes from the GCS KV (None: not there).
+
+        On a channel of its own that takes messages up to the runtime spec's
+        max_message_bytes (packages are up to 100 MiB; the shared channel
+        keeps gRPC's 4 MiB default), with a deadline of 10 RPC timeouts.
+        """
+        from polyray.protocol.runtime_spec import RPC_MAX_MESSAGE_BYTES
+        from polyray.runtime_env.packaging import KV_NAMESPACE
+
+        options = [("grpc.max_receive_message_length", RPC_MAX_MESSAGE_BYTES)]
+        async with auth.aio_channel(self.address, options=options) as channel:
+            reply = await gcs_pb2_grpc.GcsServiceStub(channel).KVGet(
+                gcs_pb2.KVGetRequest(namespace=KV_NAMESPACE, key=uri.encode()),
+                timeout=self.rpc_timeout_s * 10,
+            )
+        return reply.value if reply.found else None
+
     async def close(self) -> None:
         """Close the channel."""
         await self._channel.close()

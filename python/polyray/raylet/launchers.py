@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass, field
 
 from polyray.protocol import auth, common_pb2, lease_proof
+from polyray.runtime_env.agent import PreparedEnv
+from polyray.runtime_env.merge import ENV_VAR as RUNTIME_ENV_VAR
 
 
 class LaunchError(Exception):
@@ -37,6 +39,35 @@ class LaunchContext:
     code_search_path: tuple[str, ...] = ()
     #: The worker's lease key (protocol/lease_proof.py); empty: none given.
     lease_key: bytes = b""
+    #: Its runtime env as prepared on this node (None: none).
+    runtime_env: PreparedEnv | None = None
+
+    def full_code_search_path(self) -> tuple[str, ...]:
+        """The job's code search path plus, for Java and C++ workers, what the
+        runtime env adds (working_dir's folder and jars, java_jars; its and
+        cpp_libs' shared libraries)."""
+        extra: tuple[str, ...] = ()
+        if self.runtime_env is not None:
+            if self.language == common_pb2.JAVA:
+                extra = self.runtime_env.java_path
+            elif self.language == common_pb2.CPP:
+                extra = self.runtime_env.cpp_path
+        return tuple(self.code_search_path) + tuple(p for p in extra if p not in self.code_search_path)
+
+    def base_env(self) -> dict[str, str]:
+        """The raylet's environment with the runtime env's variables over it
+        (and $POLYRAY_RUNTIME_ENV_JSON set to it, or removed when there is none)."""
+        env = dict(os.environ)
+        env.pop(RUNTIME_ENV_VAR, None)
+        if self.runtime_env is not None:
+            env.update(self.runtime_env.env_vars)
+            env[RUNTIME_ENV_VAR] = self.runtime_env.json
+        return env
+
+    @property
+    def cwd(self) -> str | None:
+        """The worker's working directory: the runtime env's working_dir, if any."""
+        return self.runtime_env.cwd if self.runtime_env is not None else None
 
     def polyray_env(self) -> dict[str, str]:
         """The POLYRAY_* variables every worker, of any language, reads."""
@@ -48,7 +79,7 @@ class LaunchContext:
             "POLYRAY_STARTUP_TOKEN": self.startup_token,
             "POLYRAY_JOB_ID": self.job_id.hex(),
             "POLYRAY_STORE_NAME": self.store_name,
-            "POLYRAY_CODE_SEARCH_PATH": ":".join(self.code_search_path),
+            "POLYRAY_CODE_SEARCH_PATH": ":".join(self.full_code_search_path()),
             "POLYRAY_SESSION_DIR": self.session_dir,
             # The address the worker's own server advertises: the node's.
             "POLYRAY_NODE_IP": self.raylet_address.rpartition(":")[0],
@@ -91,8 +122,10 @@ def _polyray_root() -> str:
 def python_path(ctx: LaunchContext, base_env: dict[str, str]) -> str:
     """PYTHONPATH for a Python worker: the job's code search path (the
     driver's sys.path additions travel there), then polyray's own root, then
-    whatever PYTHONPATH the raylet had."""
-    parts = [p for p in ctx.code_search_path if p]
+    whatever PYTHONPATH the raylet had; a runtime env's working_dir and
+    py_modules come first."""
+    parts = list(ctx.runtime_env.python_path) if ctx.runtime_env is not None else []
+    parts += [p for p in ctx.code_search_path if p and p not in parts]
     root = _polyray_root()
     if root not in parts:
         parts.append(root)
@@ -110,14 +143,20 @@ class PythonWorkerLauncher(WorkerLauncher):
 
     def build(self, ctx: LaunchContext) -> LaunchCommand:
         """Command and environment of a Python worker."""
-        if not self.python or not os.path.exists(self.python):
-            raise LaunchError(f"no Python interpreter at {self.python!r}")
-        env = dict(os.environ)
+        python = (ctx.runtime_env.python if ctx.runtime_env is not None else None) or self.python
+        if not python or not os.path.exists(python):
+            raise LaunchError(f"no Python interpreter at {python!r}")
+        env = ctx.base_env()
         env.update(ctx.polyray_env())
         env["PYTHONPATH"] = python_path(ctx, env)
+        if ctx.runtime_env is not None and ctx.runtime_env.python_path:
+            # Kept ahead of the driver's sys.path (core/function_manager.py).
+            env["POLYRAY_RUNTIME_ENV_PYTHONPATH"] = os.pathsep.join(ctx.runtime_env.python_path)
+        else:
+            env.pop("POLYRAY_RUNTIME_ENV_PYTHONPATH", None)
         # print() in tasks must reach the driver promptly, not at exit.
         env["PYTHONUNBUFFERED"] = "1"
-        return LaunchCommand(argv=[self.python, "-m", self.module], env=env)
+        return LaunchCommand(argv=[python, "-m", self.module], env=env, cwd=ctx.cwd)
 
 
 @dataclass
@@ -149,14 +188,14 @@ class JavaWorkerLauncher(WorkerLauncher):
         store_lib = sdk.store_library()
         if store_lib is None:
             raise LaunchError("cannot start a Java worker: libpolyray_store.so is not built; run `make setup`")
-        cp = ":".join(classpath + sdk.user_classpath(ctx.code_search_path))
-        env = dict(os.environ)
+        cp = ":".join(classpath + sdk.user_classpath(ctx.full_code_search_path()))
+        env = ctx.base_env()
         env.update(ctx.polyray_env())
         # Arrow's memory (ARROW values as VectorSchemaRoot) reads java.nio internals.
         argv = [java, "--add-opens=java.base/java.nio=ALL-UNNAMED", "-cp", cp,
                 f"-Dpolyray.store.library={store_lib}", "-XX:+UseSerialGC",
                 "-Xshare:auto", self.main_class]
-        return LaunchCommand(argv=argv, env=env)
+        return LaunchCommand(argv=argv, env=env, cwd=ctx.cwd)
 
 
 @dataclass
@@ -187,9 +226,9 @@ class CppWorkerLauncher(WorkerLauncher):
                 path = sdk.cpp_worker()
             except sdk.CppSdkMissing as e:
                 raise LaunchError(f"cannot start a C++ worker: {e}") from None
-        env = dict(os.environ)
+        env = ctx.base_env()
         env.update(ctx.polyray_env())
-        return LaunchCommand(argv=[path], env=env)
+        return LaunchCommand(argv=[path], env=env, cwd=ctx.cwd)
 
 
 class LauncherRegistry:

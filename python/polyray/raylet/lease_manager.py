@@ -388,7 +388,7 @@ class LeaseManager:
         spec = req.spec
         try:
             worker = await self._pool.pop_worker(
-                spec.language, spec.job_id, tuple(spec.code_search_path)
+                spec.language, spec.job_id, tuple(spec.code_search_path), spec.runtime_env
             )
         except WorkerStartError as exc:
             if req.state is _State.STARTING:

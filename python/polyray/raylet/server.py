@@ -29,6 +29,7 @@ from polyray.raylet.resources import NodeResources, ResourceSet
 from polyray.raylet.service import RayletServicer, generic_handler
 from polyray.raylet.worker_pool import DriverRecord, WorkerPool
 from polyray.raylet.worker_process import WorkerProcess, describe_exit
+from polyray.runtime_env.agent import RuntimeEnvAgent
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ class RayletServer:
             on_exit=self._on_worker_exit,
             on_driver_exit=self._on_driver_exit,
             log_sink=_LogSink(self.logs, config.host),
+            # Packages and venvs of runtime envs, once per node, under the session folder.
+            runtime_envs=RuntimeEnvAgent(os.path.join(config.session_dir, "runtime_resources"),
+                                         self.gcs.get_package),
         )
         self.view = ClusterView(config.node_id)
         self.leases = LeaseManager(

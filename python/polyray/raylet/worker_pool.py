@@ -34,6 +34,8 @@ from polyray.raylet.worker_process import (
     WorkerState,
     describe_exit,
 )
+from polyray.runtime_env.agent import PreparedEnv, RuntimeEnvAgent, RuntimeEnvSetupError
+from polyray.runtime_env.merge import canonical_json, from_json
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +44,26 @@ ExitCallback = Callable[[WorkerProcess, int], Awaitable[None]]
 #: Told about a registered driver whose process is gone.
 DriverExitCallback = Callable[["DriverRecord"], Awaitable[None]]
 
-# (language, job, code search path): a worker started with one search path
-# cannot import code from another, so workers are reused only within a key.
-_PoolKey = tuple[int, bytes, tuple[str, ...]]
+# (language, job, code search path, runtime env): a worker started with one
+# search path cannot import code from another, and one started in one runtime
+# env (cwd, variables, venv, packages) must never serve another, so workers
+# are reused only within a key. The runtime env is its canonical JSON.
+_PoolKey = tuple[int, bytes, tuple[str, ...], str]
+
+
+def _key_of(worker: WorkerProcess) -> _PoolKey:
+    return (worker.language, worker.job_id, tuple(worker.code_search_path), worker.runtime_env)
+
+
+def runtime_env_key(runtime_env: str) -> str:
+    """The pool's form of a TaskSpec.runtime_env: its canonical JSON ("" for none).
+    WorkerStartError (not retryable) when it is not a JSON object."""
+    if not runtime_env:
+        return ""
+    try:
+        return canonical_json(from_json(runtime_env))
+    except ValueError as exc:
+        raise WorkerStartError(f"invalid runtime_env: {exc}") from None
 
 
 class RegistrationError(Exception):
@@ -74,8 +93,11 @@ class WorkerPool:
         on_exit: ExitCallback,
         on_driver_exit: DriverExitCallback,
         log_sink: LineSink,
+        runtime_envs: RuntimeEnvAgent | None = None,
     ) -> None:
         self._config = config
+        #: Prepares runtime envs before their workers start (None: a lease with one fails).
+        self._runtime_envs = runtime_envs
         self._launchers = launchers
         self._raylet_address = raylet_address
         self._on_exit = on_exit
@@ -131,7 +153,7 @@ class WorkerPool:
     # -- handing out workers -------------------------------------------------
 
     async def pop_worker(
-        self, language: int, job_id: bytes, code_search_path: tuple[str, ...]
+        self, language: int, job_id: bytes, code_search_path: tuple[str, ...], runtime_env: str = ""
     ) -> WorkerProcess:
         """A registered worker for (language, job): an idle one, or the next to come up or go idle.
 
@@ -143,8 +165,10 @@ class WorkerPool:
         (message says why) when a worker started for the waiting leases does
         not come up (the oldest waiter gets the error). If the caller is
         cancelled, a worker handed to it joins the idle pool instead.
+        ``runtime_env`` (a TaskSpec's) is prepared on this node before the
+        worker starts; its failure is a WorkerStartError saying why.
         """
-        key = (language, job_id, tuple(code_search_path))
+        key = (language, job_id, tuple(code_search_path), runtime_env_key(runtime_env))
         idle = self._take_idle(key)
         if idle is not None:
             return idle
@@ -164,7 +188,7 @@ class WorkerPool:
     def starting_count(self, key: _PoolKey) -> int:
         """Workers of ``key`` started and not registered (nor failed) yet."""
         return sum(1 for w in self.workers.values()
-                   if not w.registered.done() and (w.language, w.job_id, tuple(w.code_search_path)) == key)
+                   if not w.registered.done() and _key_of(w) == key)
 
     def waiting_count(self, key: _PoolKey) -> int:
         """Leases waiting for a worker of ``key``."""
@@ -176,7 +200,7 @@ class WorkerPool:
             return
         missing = self.waiting_count(key) - self.starting_count(key)
         for _ in range(missing):
-            self._new_worker(key[0], key[1], key[2])
+            self._new_worker(key[0], key[1], key[2], key[3])
 
     def _hand_over(self, key: _PoolKey, worker: WorkerProcess) -> bool:
         """Give ``worker`` to the oldest lease waiting for ``key``; False when none waits."""
@@ -193,7 +217,7 @@ class WorkerPool:
         fut = worker.registered
         if fut.cancelled() or fut.exception() is None:
             return
-        key = (worker.language, worker.job_id, tuple(worker.code_search_path))
+        key = _key_of(worker)
         waiters = self._waiters.get(key)
         while waiters:
             waiter = waiters.popleft()
@@ -212,7 +236,7 @@ class WorkerPool:
     def push_idle(self, worker: WorkerProcess) -> None:
         """Make a registered, live worker available to the next lease: the
         oldest one waiting for its key, else the idle pool."""
-        key = (worker.language, worker.job_id, tuple(worker.code_search_path))
+        key = _key_of(worker)
         if not worker.alive or self._stopping:
             self._balance(key)  # a lease waiting for it needs another
             return
@@ -232,7 +256,7 @@ class WorkerPool:
         return None
 
     def _remove_idle(self, worker: WorkerProcess) -> None:
-        stack = self._idle.get((worker.language, worker.job_id, tuple(worker.code_search_path)))
+        stack = self._idle.get(_key_of(worker))
         if stack and worker in stack:
             stack.remove(worker)
 
@@ -243,7 +267,7 @@ class WorkerPool:
     # -- starting ------------------------------------------------------------
 
     def _new_worker(
-        self, language: int, job_id: bytes, code_search_path: tuple[str, ...]
+        self, language: int, job_id: bytes, code_search_path: tuple[str, ...], runtime_env: str = ""
     ) -> WorkerProcess:
         worker = WorkerProcess(
             worker_id=os.urandom(NODE_ID_SIZE),
@@ -251,6 +275,7 @@ class WorkerPool:
             job_id=job_id,
             startup_token=secrets.token_hex(16),
             code_search_path=code_search_path,
+            runtime_env=runtime_env,
         )
         # A failure is handed to a waiting lease, if any (and so never
         # reported as "exception never retrieved").
@@ -283,6 +308,23 @@ class WorkerPool:
             self._fail_start(worker, str(exc))
             return
         timeout = launcher.start_timeout_s or self._config.start_timeout_for(worker.language)
+        prepared: PreparedEnv | None = None
+        if worker.runtime_env:
+            # Before a start slot is taken: a pip install may take minutes
+            # (bounded by the agent's timeout) and must not hold up other starts.
+            try:
+                if self._runtime_envs is None:
+                    raise RuntimeEnvSetupError("this raylet has no runtime env agent")
+                prepared = await self._runtime_envs.prepare(worker.runtime_env)
+            except RuntimeEnvSetupError as exc:
+                self._forget(worker)
+                self._fail_start(worker, f"its runtime_env could not be set up: {exc}", with_stderr=False)
+                return
+            except Exception as exc:  # an unexpected failure is still the lease's answer, not a hang
+                log.exception("preparing runtime_env %s failed", worker.runtime_env)
+                self._forget(worker)
+                self._fail_start(worker, f"its runtime_env could not be set up: {exc!r}", with_stderr=False)
+                return
         async with self._start_slots:
             if self._stopping:
                 self._forget(worker)
@@ -300,6 +342,7 @@ class WorkerPool:
                 session_dir=self._config.session_dir,
                 code_search_path=worker.code_search_path,
                 lease_key=worker.lease_key,
+                runtime_env=prepared,
             )
             try:
                 command = launcher.build(ctx)

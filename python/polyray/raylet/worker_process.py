@@ -104,12 +104,15 @@ class WorkerProcess:
         job_id: bytes,
         startup_token: str,
         code_search_path: tuple[str, ...] = (),
+        runtime_env: str = "",
     ) -> None:
         self.worker_id = worker_id
         self.language = language
         self.job_id = job_id
         self.startup_token = startup_token
         self.code_search_path = code_search_path
+        #: The canonical JSON of its runtime env ("" for none; runtime_env.canonical_json).
+        self.runtime_env = runtime_env
         self.state = WorkerState.STARTING
         self.pid: int = 0
         #: The pid the worker registered with, when a wrapper started it.

@@ -1,0 +1,82 @@
+"""Python tasks and actors in runtime envs on a real local cluster (one per module)."""
+
+from __future__ import annotations
+
+import gc
+import os
+
+import pytest
+
+import polyray
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if polyray.is_initialized():
+        polyray.shutdown()
+    wd = tmp_path_factory.mktemp("job_wd")
+    (wd / "job_only_mod.py").write_text("WHERE = 'job working_dir'\n")
+    info = polyray.init(num_cpus=2, runtime_env={"env_vars": {"JOB_VAR": "job", "SHARED": "job"},
+                                                 "working_dir": str(wd)})
+    try:
+        yield info
+    finally:
+        gc.collect()
+        polyray.shutdown()
+
+
+@polyray.remote
+def env_of(*names: str) -> dict:
+    return {n: os.environ.get(n) for n in names}
+
+
+@polyray.remote
+def where() -> tuple:
+    import job_only_mod
+    return os.getcwd(), job_only_mod.WHERE, os.getpid()
+
+
+def test_job_env_reaches_tasks(cluster) -> None:
+    assert polyray.get(env_of.remote("JOB_VAR", "SHARED"), timeout=30) == {"JOB_VAR": "job", "SHARED": "job"}
+    cwd, text, _ = polyray.get(where.remote(), timeout=30)
+    assert text == "job working_dir"
+    assert "runtime_resources" in cwd and os.path.basename(cwd).startswith("pkg_")
+    # The driver itself runs where it was started, without the variable.
+    assert "JOB_VAR" not in os.environ
+
+
+def test_options_merge_env_vars_and_separate_workers(cluster) -> None:
+    ref = env_of.options(runtime_env={"env_vars": {"SHARED": "task", "TASK_VAR": "t"}}).remote(
+        "JOB_VAR", "SHARED", "TASK_VAR")
+    assert polyray.get(ref, timeout=30) == {"JOB_VAR": "job", "SHARED": "task", "TASK_VAR": "t"}
+
+    @polyray.remote
+    def pid_and(name: str) -> tuple:
+        return os.getpid(), os.environ.get(name)
+
+    a = [pid_and.options(runtime_env={"env_vars": {"V": "a"}}).remote("V") for _ in range(4)]
+    b = [pid_and.options(runtime_env={"env_vars": {"V": "b"}}).remote("V") for _ in range(4)]
+    got_a, got_b = polyray.get(a, timeout=30), polyray.get(b, timeout=30)
+    assert {v for _, v in got_a} == {"a"} and {v for _, v in got_b} == {"b"}
+    assert not {p for p, _ in got_a} & {p for p, _ in got_b}, "a worker served two runtime envs"
+
+
+def test_actor_runtime_env(cluster) -> None:
+    @polyray.remote
+    class Holder:
+        def get(self, name: str):
+            return os.environ.get(name), os.environ.get("JOB_VAR")
+
+    h = Holder.options(runtime_env={"env_vars": {"ACTOR_VAR": "x"}}).remote()
+    assert polyray.get(h.get.remote("ACTOR_VAR"), timeout=30) == ("x", "job")
+
+
+def test_bad_keys_raise_value_error(cluster) -> None:
+    with pytest.raises(ValueError, match="'working_directory'"):
+        env_of.options(runtime_env={"working_directory": "."})
+    with pytest.raises(ValueError, match="'env_vars'"):
+        env_of.options(runtime_env={"env_vars": {"A": 1}})
+    with pytest.raises(ValueError, match="'pip'"):
+        polyray.remote(runtime_env={"pip": 3})(lambda: 1)
