@@ -682,6 +682,8 @@ def main(argv: list[str] | None = None) -> None:
     _add_state_commands(sub)
     _add_log_commands(sub)
     _add_memory_command(sub)
+    from polyray.jobs.cli import add_job_command  # `polyray job ...` (docs/jobs.md)
+    add_job_command(sub)
     # Its options live in polyray.bench, imported only when asked for (it loads
     # numpy and the CoreWorker): `polyray microbenchmark -h` lists them.
     sub.add_parser("microbenchmark", add_help=False,

@@ -1,6 +1,7 @@
 """Job submission under Ray's Jobs REST paths (docs/jobs.md "REST").
 
-    GET    /api/version                    {"version", "ray_version", "ray_commit", "polyray_version"}
+    GET    /api/version                    {"version", "ray_version", "ray_commit", "polyray_version",
+                                           "gcs_address"}
     POST   /api/jobs/                      submit: {"entrypoint", "submission_id"?, "runtime_env"?, "metadata"?,
                                            "entrypoint_num_cpus"?, "entrypoint_num_gpus"?, "entrypoint_memory"?,
                                            "entrypoint_resources"?} -> {"submission_id", "job_id"}
@@ -10,7 +11,8 @@
     POST   /api/jobs/{id}/stop[?grace_s=]  {"stopped": bool}
     GET    /api/jobs/{id}/logs             {"logs": "..."}
     GET    /api/jobs/{id}/logs/tail        the log followed (chunked text, or a websocket as Ray's client
-                                           opens) until the job ends or ``timeout`` seconds (default 300)
+           [?timeout=&offset=]             opens) from byte ``offset`` until the job ends or ``timeout``
+                                           seconds (default 300, at most 3600)
     DELETE /api/jobs/{id}                  {"deleted": true}; 400 when the job has not ended
 
 The dashboard's middleware asks every request for the cluster token. A body
@@ -101,8 +103,9 @@ class JobsRest:
         ]
 
     async def version(self, request: web.Request) -> web.Response:
+        # gcs_address: where a client uploads runtime env packages (polyray job submit --working-dir).
         return web.json_response({"version": API_VERSION, "ray_version": polyray.__version__, "ray_commit": "",
-                                  "polyray_version": polyray.__version__})
+                                  "polyray_version": polyray.__version__, "gcs_address": self.address})
 
     # ------------------------------------------------------------------ submit
 
@@ -200,6 +203,7 @@ class JobsRest:
     async def tail(self, request: web.Request) -> web.StreamResponse:
         try:
             timeout = _float_query(request, "timeout", TAIL_DEFAULT_S, TAIL_MAX_S)
+            start = int(_float_query(request, "offset", 0, float(1 << 50)))
         except ValueError as e:
             return _fail(400, str(e))
         rec = await self._find(request)
@@ -215,7 +219,7 @@ class JobsRest:
             resp.enable_chunked_encoding()
         await resp.prepare(request)
         deadline = time.monotonic() + timeout
-        offset = 0
+        offset = start
         decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a chunk may end inside a character
         while True:
             current = await self.manager.get(sid) or rec

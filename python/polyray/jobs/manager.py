@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -150,6 +151,10 @@ class JobManager:
         self.stop_grace_s = stop_grace_s
         self._setup_timeout_s = setup_timeout_s
         self._base_env = dict(os.environ if base_env is None else base_env)
+        if base_env is None:  # `python` in an entrypoint is the head's interpreter, as `python` in Ray's is Ray's
+            bindir = os.path.dirname(sys.executable)
+            if os.access(os.path.join(bindir, "python"), os.X_OK):
+                self._base_env["PATH"] = bindir + os.pathsep + self._base_env.get("PATH", "")
         self._head_host = head_host if head_host is not None else gcs_address.rpartition(":")[0]
         self._setup = RuntimeEnvSetup(os.path.join(log_dir, "runtime_resources"), cluster)
         self._sups: dict[str, JobSupervisor] = {}
