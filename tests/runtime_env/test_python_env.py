@@ -80,3 +80,32 @@ def test_bad_keys_raise_value_error(cluster) -> None:
         env_of.options(runtime_env={"env_vars": {"A": 1}})
     with pytest.raises(ValueError, match="'pip'"):
         polyray.remote(runtime_env={"pip": 3})(lambda: 1)
+
+
+@polyray.remote
+def tomli_version() -> tuple:
+    import sys
+
+    import tomli
+    return tomli.loads('a = 1')["a"], tomli.__file__, sys.executable
+
+
+def test_pip_requirement_in_a_venv_of_its_own(cluster) -> None:
+    with pytest.raises(ImportError):
+        import tomli  # noqa: F401  (not in the driver's venv: the test means something)
+    value, path, python = polyray.get(tomli_version.options(runtime_env={"pip": ["tomli==2.0.1"]}).remote(),
+                                      timeout=120)
+    assert value == 1 and "runtime_resources" in path and "runtime_resources" in python
+    # The same list again (another order of one item): the venv is reused, so it is quick.
+    again = polyray.get(tomli_version.options(runtime_env={"pip": {"packages": ["tomli==2.0.1"]}}).remote(),
+                        timeout=30)
+    assert again[2] == python
+
+
+def test_bad_pip_requirement_is_the_tasks_error(cluster) -> None:
+    ref = tomli_version.options(runtime_env={"pip": ["polyray-no-such-package-zz==0.0.1"]}).remote()
+    with pytest.raises(Exception) as info:
+        polyray.get(ref, timeout=120)
+    text = str(info.value)
+    assert "runtime_env" in text and "polyray-no-such-package-zz" in text
+    assert "No matching distribution" in text or "Could not find a version" in text, text

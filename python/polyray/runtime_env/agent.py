@@ -61,6 +61,10 @@ def _files(folder: str, pattern: str) -> list[str]:
     return sorted(glob.glob(os.path.join(folder, pattern)))
 
 
+def _unique(paths: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(paths))
+
+
 def _is_so(path: str) -> bool:
     name = os.path.basename(path)
     return name.endswith(".so") or ".so." in name
@@ -176,8 +180,8 @@ class RuntimeEnvAgent:
         if env.get("pip"):
             python = await self._venv(list(env["pip"]))
         return PreparedEnv(json=canonical_json(env), cwd=cwd, env_vars=dict(env.get("env_vars", {})),
-                           python_path=tuple(python_path), java_path=tuple(java_path),
-                           cpp_path=tuple(cpp_path), python=python)
+                           python_path=_unique(python_path), java_path=_unique(java_path),
+                           cpp_path=_unique(cpp_path), python=python)
 
     async def _unpack_local(self, zip_path: str) -> str:
         with open(zip_path, "rb") as f:
