@@ -55,6 +55,12 @@ public final class WorkerMain {
    * @param args ignored (everything comes from the environment)
    */
   public static void main(String[] args) {
+    // The runtime ships no slf4j binding (user code brings its own): without this, the
+    // first use of Arrow's logger prints slf4j's three-line "no providers" warning into
+    // the driver's output. Set the property on the command line to see it.
+    if (System.getProperty("slf4j.internal.verbosity") == null) {
+      System.setProperty("slf4j.internal.verbosity", "ERROR");
+    }
     WorkerConfig config;
     try {
       config = WorkerConfig.fromEnv(System.getenv());

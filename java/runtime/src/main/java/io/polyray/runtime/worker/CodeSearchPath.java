@@ -18,8 +18,14 @@ import java.util.Set;
 /**
  * The class loader of user code: the job's code search path, directories (of classes)
  * and jars, plus the jars found directly inside each listed directory. Entries can be
- * added later (a task may carry its job's path); the worker's own class path is the
- * parent, so user classes see the same polyray API classes as the runtime.
+ * added later (a task may carry its job's path).
+ *
+ * <p>Child-first (java/README.md, "Isolation of user code"): the JDK's classes come from
+ * the platform loader and {@code io.polyray.api.*} from the runtime's loader (the parent),
+ * so user code and the runtime share one API; every other class and resource is looked
+ * up on the code search path first, so a library bundled with the user's code (guava,
+ * protobuf-java, jackson, an slf4j binding) wins over the runtime's own copy. Only a
+ * class the code search path does not have falls back to the parent.
  */
 public final class CodeSearchPath extends URLClassLoader {
   static {
@@ -27,6 +33,79 @@ public final class CodeSearchPath extends URLClassLoader {
   }
 
   private final Set<String> entries = Collections.synchronizedSet(new LinkedHashSet<>());
+  /** The JDK's loader: java.*, javax.* of the JDK, jdk.*, ... always come from it. */
+  private static final ClassLoader PLATFORM = ClassLoader.getPlatformClassLoader();
+  /** Packages always taken from the parent: the API user code and the runtime share. */
+  private static final String[] PARENT_FIRST = {"io.polyray.api."};
+
+  /**
+   * Whether a class is always loaded by the parent.
+   *
+   * @param name a binary class name
+   * @return true for the polyray API
+   */
+  static boolean parentFirst(String name) {
+    for (String p : PARENT_FIRST) {
+      if (name.startsWith(p)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  @Override
+  protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+    synchronized (getClassLoadingLock(name)) {
+      Class<?> c = findLoadedClass(name);
+      if (c == null) {
+        if (name.startsWith("java.")) {
+          return PLATFORM.loadClass(name); // never defined by another loader
+        }
+        if (parentFirst(name)) {
+          c = getParent().loadClass(name);
+        } else {
+          try {
+            c = PLATFORM.loadClass(name);
+          } catch (ClassNotFoundException e) {
+            // not the JDK's
+          }
+          if (c == null) {
+            try {
+              c = findClass(name);
+            } catch (ClassNotFoundException e) {
+              c = getParent().loadClass(name); // not bundled by the user: the runtime's copy
+            }
+          }
+        }
+      }
+      if (resolve) {
+        resolveClass(c);
+      }
+      return c;
+    }
+  }
+
+  @Override
+  public URL getResource(String name) {
+    URL u = PLATFORM.getResource(name);
+    if (u == null) {
+      u = findResource(name);
+    }
+    return u != null ? u : getParent().getResource(name);
+  }
+
+  @Override
+  public java.util.Enumeration<URL> getResources(String name) throws IOException {
+    // The code search path's first (a ServiceLoader then finds the user's providers, such
+    // as an slf4j binding, before any of the runtime's).
+    List<URL> out = new ArrayList<>(Collections.list(findResources(name)));
+    for (URL u : Collections.list(getParent().getResources(name))) {
+      if (!out.contains(u)) {
+        out.add(u);
+      }
+    }
+    return Collections.enumeration(out);
+  }
 
   /**
    * A loader over {@code entries}.
