@@ -7,17 +7,25 @@ owner decides (a crashed worker, a dead actor, a lease failure, a cancel)
 records FAILED. The worker that runs an attempt records RUNNING, then
 FINISHED or FAILED (an error return: its kind and message).
 
-Recording appends one small tuple to a deque (thread-safe, no protobuf
-built, no lock); the spec it names is the one the owner or executor already
-holds. An owner's SUBMITTED is folded into its PENDING_NODE event, a
-worker's RUNNING into its FINISHED/FAILED event while that is not sent. The
-io loop sends what is buffered every ``events.flush_interval_ms`` with
-``AddTaskEvents``, ``events.max_per_batch`` events per call, packed in
-columns (``PackedTaskEvents``: each kind of task's shared fields once, one
-52-byte record per event), and once more at shutdown. At most ``events.max_buffered_per_process`` events wait;
-past that new ones are dropped and counted per job, and the count goes to
-the GCS with the next batch (as do the events of a batch the GCS did not
-take). ``POLYRAY_TASK_EVENTS=0`` turns recording off for the process.
+Recording packs the event at once into its 52-byte ``PackedTaskEvents``
+record (task id, head index, attempt, state, prior state, times) and appends
+the bytes to a deque: no protobuf built, no lock, no spec kept (bytes are not
+tracked by the cyclic GC, so a second's worth of events adds nothing to the
+collector's work). The head index names the task's kind (job, language,
+type, name, actor, parent: a head) in this process's head table, which grows
+to at most ``MAX_HEADS`` kinds; an event that does not fit a record (FAILED,
+which carries an error; an odd id or time; a kind past a full table) waits
+as a tuple and goes as a TaskEvent. An owner's SUBMITTED is folded into its
+PENDING_NODE event; a worker's attempt in progress is a token in a dict, and
+its end records one event with RUNNING folded in (a flush that finds it
+still running sends RUNNING for it first, once). The io loop sends what is
+buffered every ``events.flush_interval_ms`` with ``AddTaskEvents``,
+``events.max_per_batch`` events per call: the head table (cut to the heads
+the batch names when it is larger than the batch) and the records as they
+are, and once more at shutdown. At most ``events.max_buffered_per_process``
+events wait; past that new ones are dropped and counted per job, and the
+count goes to the GCS with the next batch (as do the events of a batch the
+GCS did not take). ``POLYRAY_TASK_EVENTS=0`` turns recording off for the process.
 """
 
 from __future__ import annotations
@@ -87,6 +95,10 @@ _PRIOR_FIELD = [b"\x80\x01" + bytes((s,)) + b"\x88\x01" for s in range(8)]
 _NS_MIN = 1 << 28
 #: One event in a PackedTaskEvents batch (gcs.proto; the GCS's task_events.PACKED_RECORD).
 _RECORD = struct.Struct("<24sIiBBxxqq")
+#: A record's head index (at byte 24).
+_HEAD_OF = struct.Struct("<I").unpack_from
+#: Kinds of task (job, language, type, name, actor, parent) a process packs; events of more go as TaskEvents.
+MAX_HEADS = 4096
 
 
 def _message(record: pb.ErrorRecord) -> str:
@@ -115,13 +127,39 @@ def error_of(returns: Iterable[pb.ReturnObject]) -> pb.ErrorRecord | None:
     return None
 
 
+class _HeadTable:
+    """Kinds of task (heads) by index, and the records that name them: a record is always
+    read with the table it was packed against (a full table is retired whole, see ``flush``)."""
+
+    __slots__ = ("index", "heads", "jobs", "records")
+
+    def __init__(self) -> None:
+        #: key (job, language, type, name, actor, parent) -> index; published after heads and jobs.
+        self.index: dict[tuple, int] = {}
+        self.heads: list[bytes] = []  # a PackedTaskEvents.heads entry's bytes (tag and length included)
+        self.jobs: list[bytes] = []
+        self.records: collections.deque[bytes] = collections.deque()
+
+
 class TaskEventBuffer:
-    """This process's task events until they are sent (see module docstring)."""
+    """This process's task events until they are sent (see module docstring).
+
+    An event is recorded as its PackedTaskEvents record: 52 bytes packed at once (``struct``)
+    with the index of its head (the fields it shares with tasks of its kind) in this process's
+    head table. A bytes object is not tracked by the cyclic GC and holds no spec, so a second's
+    worth of events neither keeps specs alive nor adds to the collector's work (a deque of
+    per-event lists holding specs cost ~0.9 us per event in collections). An event that does not
+    fit a record (FAILED, which carries an error; an odd id or time) waits as a tuple. A worker's
+    attempt in progress is a token in a dict: its end records one event with RUNNING folded
+    in, and a flush that finds it still running sends RUNNING for it, once. No lock on the hot
+    path (a new kind of task takes one to join the head table).
+    """
 
     def __init__(self, *, job_id: bytes, worker_id: bytes, node_id: bytes, gcs: Callable[[], Any],
                  language: int = pb.PYTHON, flush_interval_s: float = FLUSH_INTERVAL_S,
                  max_per_batch: int = MAX_PER_BATCH, max_buffered: int = MAX_BUFFERED,
-                 clock: Callable[[], int] = time.time_ns, rpc_timeout_s: float = 5.0) -> None:
+                 clock: Callable[[], int] = time.time_ns, rpc_timeout_s: float = 5.0,
+                 max_heads: int = MAX_HEADS) -> None:
         """``gcs`` returns the GCS stub (its channel may open after this is made)."""
         self._job_id = job_id
         self._worker_id = worker_id
@@ -131,82 +169,115 @@ class TaskEventBuffer:
         self._interval = flush_interval_s
         self._max_per_batch = max_per_batch
         self._max_buffered = max_buffered
+        self._max_heads = max_heads
         self._clock = clock
         self._timeout = rpc_timeout_s
         self._pid = os.getpid()
-        # [state, time ns, spec, attempt, error kind, error message, prior state, prior time ns, taken]
-        self._events: collections.deque[list] = collections.deque()
-        # Orders a worker's folding of FINISHED into its RUNNING item with the flush taking it.
-        self._lock = threading.Lock()
+        # Packed records (bytes, _RECORD) live in their head table (grows only, to max_heads kinds;
+        # a full one is retired at a flush and a new one started); the events that do not fit a
+        # record wait as tuples (state, time ns, head key, task id, attempt, error kind, error
+        # message, prior state, prior time ns).
+        self._table = _HeadTable()
+        self._retired: list[tuple[_HeadTable, int]] = []  # (table, the flush that retired it)
+        self._flushes = 0
+        self._singles: collections.deque[tuple] = collections.deque()
+        self._head_lock = threading.Lock()
+        # Attempts running here whose RUNNING is not sent: id(token) -> token (spec, start ns).
+        self._running: dict[int, tuple] = {}
         self._dropped: dict[bytes, int] = {}
-        self._templates: dict[tuple, bytes] = {}
         self._task: asyncio.Task | None = None
         self._closed = False
         self.sent = 0     # events the GCS took (tests, debugging)
         self.calls = 0    # AddTaskEvents calls made
 
     # -- recording (any thread) ----------------------------------------------
+    def _drop(self, job: bytes) -> None:
+        self._dropped[job] = self._dropped.get(job, 0) + 1
+
+    def _new_head(self, table: _HeadTable, key: tuple) -> int:
+        """The index of a kind of task not in ``table`` yet: added (under the lock), or -1 when
+        the table is full (the event then waits as a tuple until a flush starts a new table)."""
+        with self._head_lock:
+            index = table.index.get(key)
+            if index is not None:
+                return index
+            if len(table.heads) >= self._max_heads:
+                return -1
+            head = gcs_pb2.TaskEvent(
+                job_id=key[0], language=key[1], type=key[2], name=key[3], actor_id=key[4], parent_task_id=key[5],
+                node_id=self._node_id, worker_id=self._worker_id, worker_pid=self._pid).SerializeToString()
+            table.heads.append(b"\x0a" + _varint(len(head)) + head)
+            table.jobs.append(key[0])
+            index = len(table.heads) - 1
+            table.index[key] = index  # published last: a reader that finds it finds the bytes
+            return index
+
+    def _add(self, state: int, ts: int, spec: pb.TaskSpec, attempt: int, kind: int, message: str, prior: int,
+             prior_ts: int) -> None:
+        """Buffer one event (the common path of every recording method)."""
+        table = self._table  # read once: the record goes to the table its index is of
+        if len(table.records) + len(self._singles) >= self._max_buffered:
+            self._drop(spec.job_id)
+            return
+        key = (spec.job_id, spec.language, spec.type, spec.name, spec.actor_id, spec.parent_task_id)
+        tid = spec.task_id
+        if state != FAILED and len(tid) == 24 and 0 <= attempt < 1 << 31 and ts >= 0 and prior_ts >= 0:
+            index = table.index.get(key)
+            if index is None:
+                index = self._new_head(table, key)
+            if index >= 0:
+                table.records.append(_RECORD.pack(tid, index, attempt, state, prior, ts, prior_ts))
+                return
+        self._singles.append((state, ts, key, tid, attempt, kind, message, prior, prior_ts))
+
     def record(self, state: int, spec: pb.TaskSpec, attempt: int | None = None,
                error_kind: int = 0, error_message: str = "") -> None:
-        """Append one event of ``spec`` (cheap: one tuple, no protobuf)."""
-        if len(self._events) >= self._max_buffered:
-            job = spec.job_id
-            self._dropped[job] = self._dropped.get(job, 0) + 1
-            return
-        self._events.append([state, self._clock(), spec, spec.attempt if attempt is None else attempt,
-                             error_kind, error_message, 0, 0, False])
+        """Buffer one event of ``spec`` (cheap: one record packed, no protobuf built)."""
+        self._add(state, self._clock(), spec, spec.attempt if attempt is None else attempt, error_kind,
+                  error_message, 0, 0)
 
     def submitted(self, spec: pb.TaskSpec) -> None:
         """SUBMITTED alone (an actor creation: the GCS queues it)."""
-        self.record(SUBMITTED, spec)
+        self._add(SUBMITTED, self._clock(), spec, spec.attempt, 0, "", 0, 0)
 
     def queued(self, spec: pb.TaskSpec, submitted_ns: int) -> None:
         """(On the loop.) PENDING_NODE, with SUBMITTED folded in: one event for both."""
-        if len(self._events) < self._max_buffered:
-            self._events.append([PENDING_NODE, self._clock(), spec, spec.attempt, 0, "", SUBMITTED, submitted_ns,
-                                 False])
-        else:
-            self.record(PENDING_NODE, spec)
+        self._add(PENDING_NODE, self._clock(), spec, spec.attempt, 0, "", SUBMITTED, submitted_ns)
 
     def waiting_args(self, spec: pb.TaskSpec, submitted_ns: int) -> None:
         """(On the loop.) PENDING_ARGS, with SUBMITTED folded in: argument refs owned here are not ready."""
-        if len(self._events) < self._max_buffered:
-            self._events.append([PENDING_ARGS, self._clock(), spec, spec.attempt, 0, "", SUBMITTED, submitted_ns,
-                                 False])
-        else:
-            self.record(PENDING_ARGS, spec)
+        self._add(PENDING_ARGS, self._clock(), spec, spec.attempt, 0, "", SUBMITTED, submitted_ns)
 
-    def running(self, spec: pb.TaskSpec) -> list | None:
-        """RUNNING; returns the item, for ``ended`` to fold FINISHED into while it is not sent."""
-        if len(self._events) < self._max_buffered:
-            item = [RUNNING, self._clock(), spec, spec.attempt, 0, "", 0, 0, False]
-            self._events.append(item)
-            return item
-        self.record(RUNNING, spec)
-        return None
+    def running(self, spec: pb.TaskSpec) -> tuple:
+        """The attempt starts: returns its token for ``ended``, which records one event for both
+        states; a flush while it runs sends RUNNING for it."""
+        token = (spec, self._clock())
+        self._running[id(token)] = token
+        return token
 
-    def ended(self, spec: pb.TaskSpec, returns: Iterable[pb.ReturnObject], running: list | None = None) -> None:
-        """The attempt ran here: FINISHED, or FAILED when its returns carry an error.
-        Folded into its RUNNING item (one event for both) when that is not sent yet."""
-        err = error_of(returns)
+    def ended(self, spec: pb.TaskSpec, returns: Iterable[pb.ReturnObject], running: tuple | None = None) -> None:
+        """The attempt ran here: FINISHED, or FAILED when its returns carry an error, with RUNNING
+        folded in (``running``: the token ``running`` gave; the GCS keeps a state's earliest time,
+        so a RUNNING a flush sent meanwhile changes nothing)."""
         state, kind, message = FINISHED, 0, ""
-        if err is not None:
-            state, kind, message = FAILED, err.kind, _message(err)
-        if running is not None:
-            with self._lock:
-                if not running[8]:
-                    running[6] = RUNNING
-                    running[7] = running[1]
-                    running[0], running[1], running[4], running[5] = state, self._clock(), kind, message
-                    return
-        self.record(state, spec, error_kind=kind, error_message=message)
+        for r in returns:  # error_of's test inline: most returns are values, told in one step
+            if r.WhichOneof("kind") == "value" and r.value.format == pb.FORMAT_ERROR:
+                err = error_of((r,))
+                if err is not None:
+                    state, kind, message = FAILED, err.kind, _message(err)
+            break
+        if running is None:
+            self._add(state, self._clock(), spec, spec.attempt, kind, message, 0, 0)
+        else:
+            self._running.pop(id(running), None)
+            self._add(state, self._clock(), spec, spec.attempt, kind, message, RUNNING, running[1])
 
     def failed(self, spec: pb.TaskSpec, record: pb.ErrorRecord) -> None:
         self.record(FAILED, spec, error_kind=record.kind, error_message=_message(record))
 
     @property
     def buffered(self) -> int:
-        return len(self._events)
+        return len(self._table.records) + sum(len(t.records) for t, _ in self._retired) + len(self._singles)
 
     def dropped(self) -> dict[bytes, int]:
         """Events dropped and not yet reported to the GCS, per job."""
@@ -228,89 +299,103 @@ class TaskEventBuffer:
             except Exception:  # noqa: BLE001 - events are best effort; never stop the loop
                 pass
 
-    def _head(self, key: tuple) -> bytes:
-        """The serialized fields a task shares with others of its function (job, language,
-        type, name, actor, parent) and this process's (node, worker, pid); cached per kind."""
-        head = self._templates.get(key)
-        if head is None:
-            if len(self._templates) > 10_000:
-                self._templates.clear()
-            head = self._templates[key] = gcs_pb2.TaskEvent(
-                job_id=key[0], language=key[1], type=key[2], name=key[3], actor_id=key[4], parent_task_id=key[5],
-                node_id=self._node_id, worker_id=self._worker_id, worker_pid=self._pid).SerializeToString()
-        return head
-
-    def _encode(self, item: list) -> bytes:
-        """One TaskEvent's wire bytes: the cached head (``_head``), then the task id, attempt,
-        state and time appended by hand (a message's fields may come in any order)."""
-        state, ts, spec, attempt, kind, message, prior, prior_ts, _ = item
-        head = self._head((spec.job_id, spec.language, spec.type, spec.name, spec.actor_id, spec.parent_task_id))
-        tid = spec.task_id
-        out = b"".join((head, b"\x0a", _SMALL[len(tid)] if len(tid) < 0x80 else _varint(len(tid)), tid,
-                        _STATE_FIELD[state], _varint_ns(ts) if ts >= _NS_MIN else _varint(ts)))
-        if attempt:
-            out += b"\x18" + _varint(attempt)
-        if prior:
-            out += b"".join((_PRIOR_FIELD[prior], _varint_ns(prior_ts) if prior_ts >= _NS_MIN else _varint(prior_ts)))
+    def _encode(self, item: tuple) -> bytes:
+        """One TaskEvent's wire bytes (an event that waits as a tuple)."""
+        state, ts, key, tid, attempt, kind, message, prior, prior_ts = item
+        event = gcs_pb2.TaskEvent(
+            task_id=tid, job_id=key[0], language=key[1], type=key[2], name=key[3], actor_id=key[4],
+            parent_task_id=key[5], node_id=self._node_id, worker_id=self._worker_id, worker_pid=self._pid,
+            attempt=attempt, state=state, timestamp_ns=ts, prior_state=prior, prior_timestamp_ns=prior_ts)
         if state == FAILED:
-            out += gcs_pb2.TaskEvent(error_kind=kind, error_message=message).SerializeToString()
-        return out
+            event.error_kind = kind
+            event.error_message = message
+        return event.SerializeToString()
 
-    def _batch(self, items: list[list]) -> bytes:
-        """An AddTaskEventsRequest's bytes for ``items`` (without ``dropped``): events in columns
-        (``PackedTaskEvents``: each kind's head once, one 52-byte record per event, packed in C),
-        and FAILED events, which carry an error, as TaskEvents. ~1 us per event to build, and the
-        GCS unpacks the records in C rather than reading a message's fields one by one."""
-        heads: dict[tuple, int] = {}
-        head_parts: list[bytes] = []
-        records: list[bytes] = []
-        single: list[bytes] = []
-        pack = _RECORD.pack
-        head_of = self._head
-        for state, ts, spec, attempt, kind, message, prior, prior_ts, _ in items:
-            tid = spec.task_id
-            if state == FAILED or len(tid) != 24 or not (0 <= attempt < 1 << 31) or ts < 0 or prior_ts < 0:
-                body = self._encode([state, ts, spec, attempt, kind, message, prior, prior_ts, True])
-                single.append(b"\x0a" + _varint(len(body)) + body)
-                continue
-            key = (spec.job_id, spec.language, spec.type, spec.name, spec.actor_id, spec.parent_task_id)
-            index = heads.get(key)
-            if index is None:
-                index = heads[key] = len(head_parts)
-                head = head_of(key)
-                head_parts.append(b"\x0a" + _varint(len(head)) + head)
-            records.append(pack(tid, index, attempt, state, prior, ts, prior_ts))
+    def _batch(self, records: list[bytes], singles: list[tuple], table: _HeadTable | None = None) -> bytes:
+        """An AddTaskEventsRequest's bytes (without ``dropped``): the tuples as TaskEvents, the
+        records in columns (``PackedTaskEvents``: the head table, then the records as they are).
+        A table of more heads than records is cut to the heads the records name (re-indexed)."""
+        out = []
+        for item in singles:
+            body = self._encode(item)
+            out.append(b"\x0a" + _varint(len(body)) + body)
         if records:
+            all_heads = (table or self._table).heads
+            n_heads = len(all_heads)
+            heads = all_heads[:n_heads]  # a table that grows meanwhile: records name only these
+            if n_heads > len(records) and n_heads > 64:
+                used: dict[int, int] = {}
+                out_records = []
+                unpack, pack = _RECORD.unpack, _RECORD.pack
+                for rec in records:
+                    tid, index, attempt, state, prior, ts, pts = unpack(rec)
+                    new = used.get(index)
+                    if new is None:
+                        new = used[index] = len(used)
+                    out_records.append(pack(tid, new, attempt, state, prior, ts, pts))
+                heads = [heads[i] for i in used]
+                records = out_records
             blob = b"".join(records)
-            packed = b"".join(head_parts) + b"\x12" + _varint(len(blob)) + blob
-            single.append(b"\x1a" + _varint(len(packed)) + packed)
-        return b"".join(single)
+            packed = b"".join(heads) + b"\x12" + _varint(len(blob)) + blob
+            out.append(b"\x1a" + _varint(len(packed)) + packed)
+        return b"".join(out)
+
+    def _take_running(self) -> None:
+        """(At a flush.) RUNNING for each attempt still running here whose RUNNING is not sent."""
+        running = self._running
+        if not running:
+            return
+        for token_id in list(running):
+            token = running.pop(token_id, None)
+            if token is None:  # ended meanwhile: its end event carries RUNNING
+                continue
+            spec, start_ns = token
+            self._add(RUNNING, start_ns, spec, spec.attempt, 0, "", 0, 0)
 
     async def flush(self) -> None:
-        """Send what is buffered now (in batches); a batch the GCS does not take is counted dropped."""
-        events = self._events
-        while events or self._dropped:
-            n = min(len(events), self._max_per_batch)
-            with self._lock:
-                items = [events.popleft() for _ in range(n)]
-                for item in items:
-                    item[8] = True
+        """Send what is buffered now (in batches); a batch the GCS does not take is counted dropped.
+        A full head table is retired first (a new one takes new kinds); a retired table is sent
+        from until it is empty and one more flush found nothing new in it (a thread that read
+        the table just before it was retired may still add a record to it)."""
+        self._take_running()
+        if len(self._table.heads) >= self._max_heads:
+            self._retired.append((self._table, self._flushes))
+            self._table = _HeadTable()
+        self._flushes += 1
+        for table in [*(t for t, _ in self._retired), self._table]:
+            if not await self._send(table):
+                return
+        self._retired = [(t, n) for t, n in self._retired if t.records or n >= self._flushes - 1]
+
+    async def _send(self, table: _HeadTable) -> bool:
+        """Send ``table``'s records (and the tuples and drop counts); False if a call failed."""
+        records, singles = table.records, self._singles
+        while records or singles or self._dropped:
+            n_singles = min(len(singles), self._max_per_batch)
+            n = min(len(records), self._max_per_batch - n_singles)
+            taken_singles = [singles.popleft() for _ in range(n_singles)]
+            taken = [records.popleft() for _ in range(n)]
             dropped, self._dropped = self._dropped, {}
-            request = gcs_pb2.AddTaskEventsRequest.FromString(self._batch(items))
+            request = gcs_pb2.AddTaskEventsRequest.FromString(self._batch(taken, taken_singles, table))
             request.dropped.extend(gcs_pb2.DroppedTaskEvents(job_id=j, count=c) for j, c in dropped.items())
             self.calls += 1
             try:
                 await self._gcs().AddTaskEvents(request, timeout=self._timeout)
             except (grpc.aio.AioRpcError, RuntimeError):
-                for item in items:
-                    job = item[2].job_id
+                jobs = table.jobs
+                for rec in taken:
+                    job = jobs[_HEAD_OF(rec, 24)[0]]
+                    dropped[job] = dropped.get(job, 0) + 1
+                for item in taken_singles:
+                    job = item[2][0]
                     dropped[job] = dropped.get(job, 0) + 1
                 for j, c in dropped.items():
                     self._dropped[j] = self._dropped.get(j, 0) + c
-                return
-            self.sent += n
-            if n < self._max_per_batch:
-                return
+                return False
+            self.sent += n + n_singles
+            if n + n_singles < self._max_per_batch:
+                return True
+        return True
 
     async def close(self) -> None:
         """(On the loop.) Stop the periodic send and send what is left."""

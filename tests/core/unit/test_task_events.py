@@ -152,9 +152,13 @@ def test_two_events_of_one_reporter_fold_into_one_until_sent() -> None:
         got = [(e.name, gcs_pb2.TaskEventState.Name(e.state), gcs_pb2.TaskEventState.Name(e.prior_state))
                for e in g.events()]
         assert got == [("queued", "PENDING_NODE", "SUBMITTED"), ("quick", "FINISHED", "RUNNING"),
-                       ("slow", "RUNNING", "TASK_STATE_UNKNOWN"), ("slow", "FINISHED", "TASK_STATE_UNKNOWN")]
+                       ("slow", "RUNNING", "TASK_STATE_UNKNOWN"), ("slow", "FINISHED", "RUNNING")]
         folded = g.events()[1]
         assert 0 < folded.prior_timestamp_ns < folded.timestamp_ns
+        # The slow task's RUNNING went once, at the first flush, with its start time; its end
+        # event repeats that time (the GCS keeps a state's earliest time: no change).
+        slow_events = [e for e in g.events() if e.name == "slow"]
+        assert slow_events[0].timestamp_ns == slow_events[1].prior_timestamp_ns
         # The GCS keeps both states' times of a folded event.
         from polyray.gcs.task_events import TaskEvents
         t = TaskEvents()
@@ -191,5 +195,76 @@ def test_a_batch_is_packed_and_the_gcs_reads_it_as_the_events_it_holds() -> None
         assert rows[0].state == gcs_pb2.FAILED and rows[0].error_message == "boom"  # the TaskEvents come first
         assert [(r.task_id, r.attempt, r.name, r.state, r.worker_id) for r in rows[1:]] == [
             (s.task_id, i % 2, f"f{i % 3}", gcs_pb2.PENDING_NODE, b"w" * 28) for i, s in enumerate(specs)]
+    finally:
+        lp.shut()
+
+
+def test_records_name_heads_of_this_process_and_a_full_head_table_falls_back_then_is_renewed() -> None:
+    lp, g = ManualLoop(), EventGcs()
+    try:
+        buf = make(lp, g, max_heads=70)
+        lp.call(buf.start)
+        for i in range(80):  # 70 kinds fill the table; 10 more go as TaskEvents
+            buf.queued(spec(f"k{i}"), submitted_ns=0)
+        lp.advance(s=1)
+        (request,) = g.requests
+        assert len(request.packed.heads) == 70 and len(request.events) == 10
+        assert sorted(e.name for e in g.events()) == sorted(f"k{i}" for i in range(80))
+        # The full table was retired at that flush: new kinds are packed again, in a new table.
+        buf.queued(spec("k75"), submitted_ns=0)
+        buf.queued(spec("k3"), submitted_ns=0)
+        lp.advance(s=1)
+        request = g.requests[1]
+        assert [h.name for h in request.packed.heads] == ["k75", "k3"] and not request.events
+        assert [e.name for e in unpack(request)] == ["k75", "k3"]
+        from polyray.gcs.task_events import TaskEvents, read_events
+        t = TaskEvents()
+        for r in g.requests:
+            t.fold_items(read_events(r))
+        assert len(t) == 82
+    finally:
+        lp.shut()
+
+
+def test_a_batch_carries_only_the_heads_its_records_name_when_the_table_is_larger() -> None:
+    lp, g = ManualLoop(), EventGcs()
+    try:
+        buf = make(lp, g)
+        lp.call(buf.start)
+        specs = [spec(f"k{i}") for i in range(100)]
+        for s in specs:
+            buf.queued(s, submitted_ns=0)
+        lp.advance(s=1)
+        assert len(g.requests[0].packed.heads) == 100
+        buf.queued(specs[99], submitted_ns=0)
+        buf.queued(specs[3], submitted_ns=0)
+        buf.queued(specs[99], submitted_ns=0)
+        lp.advance(s=1)
+        request = g.requests[1]
+        assert [h.name for h in request.packed.heads] == ["k99", "k3"]  # re-indexed: 0, 1, 0
+        assert [(e.name, e.task_id) for e in unpack(request)] == [
+            ("k99", specs[99].task_id), ("k3", specs[3].task_id), ("k99", specs[99].task_id)]
+    finally:
+        lp.shut()
+
+
+def test_an_unsent_batch_of_records_is_counted_dropped_per_job() -> None:
+    lp, g = ManualLoop(), EventGcs()
+    try:
+        buf = make(lp, g)
+        lp.call(buf.start)
+        other = spec("other-job")
+        other.job_id = b"\2\0\0\0"
+        buf.queued(spec("a"), submitted_ns=0)
+        buf.queued(other, submitted_ns=0)
+        token = buf.running(spec("b"))
+        g.fail_next = 1
+        lp.advance(s=1)  # the batch (with b's RUNNING) fails: every event counted for its job
+        assert g.requests == [] and buf.dropped() == {JOB: 2, b"\2\0\0\0": 1}
+        buf.ended(spec("b"), [], token)
+        lp.advance(s=1)
+        (request,) = g.requests
+        assert sorted((d.job_id, d.count) for d in request.dropped) == [(JOB, 2), (b"\2\0\0\0", 1)]
+        assert [(e.name, e.state, e.prior_state) for e in unpack(request)] == [("b", gcs_pb2.FINISHED, gcs_pb2.RUNNING)]
     finally:
         lp.shut()
