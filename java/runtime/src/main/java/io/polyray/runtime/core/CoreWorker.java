@@ -75,6 +75,13 @@ public final class CoreWorker {
     public String namespace = "";
     /** The job's code search path. */
     public List<String> codeSearchPath = List.of();
+    /**
+     * The job's runtime env (JSON; docs/jobs.md, "Runtime environments"), carried by every spec
+     * this process makes: by default the system property {@code polyray.job.runtimeEnv}, else
+     * {@code $POLYRAY_RUNTIME_ENV_JSON} (set by the job supervisor for a driver, by the raylet for
+     * a worker started in one).
+     */
+    public String runtimeEnv = RuntimeEnvConfig.fromEnvironment();
     /** The process's store handle, when it has one already (a worker's); else opened here. */
     public java.util.function.Supplier<SharedStore> store;
     /** The bound of the lineage kept to recompute lost objects (negative: the spec's;
@@ -99,6 +106,7 @@ public final class CoreWorker {
   final ByteString workerId;
   final String namespace;
   final List<String> codeSearchPath;
+  final String runtimeEnv;
   volatile ByteString nodeId;
   volatile String storeName;
   volatile Address address;
@@ -154,6 +162,7 @@ public final class CoreWorker {
     this.workerId = o.workerId;
     this.namespace = o.namespace == null ? "" : o.namespace;
     this.codeSearchPath = List.copyOf(o.codeSearchPath);
+    this.runtimeEnv = o.runtimeEnv == null ? "" : o.runtimeEnv;
     this.sharedStore = o.store;
     this.loop = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "polyray-io");

@@ -152,7 +152,7 @@ final class NormalTaskSubmitter {
   /** Tasks with equal keys can share a worker lease. */
   static Object key(TaskSpec spec) {
     return List.of(spec.getLanguageValue(), new TreeMap<>(spec.getResourcesMap()), spec.getScheduling().toByteString(),
-        List.copyOf(spec.getCodeSearchPathList()));
+        List.copyOf(spec.getCodeSearchPathList()), spec.getRuntimeEnv());
   }
 
   private ArrayDeque<PendingTask> queue(Object key) {

@@ -152,7 +152,8 @@ final class TaskSubmission {
         .setCaller(w.address)
         .setCallerLanguage(Language.JAVA) // results come back as XLANG, which Java reads
         .setName(name)
-        .addAllCodeSearchPath(w.codeSearchPath);
+        .addAllCodeSearchPath(w.codeSearchPath)
+        .setRuntimeEnv(w.runtimeEnv);
   }
 
   private static Language protoLanguage(io.polyray.api.Language l) {
