@@ -7,6 +7,7 @@ condition, bounded.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -110,7 +111,7 @@ def test_python_entrypoint_with_a_working_dir_runs_tasks_and_is_linked_to_its_dr
     (wd / "helper.py").write_text("def square(x):\n    return x * x\n")
     (wd / "main.py").write_text(
         "import os\nimport polyray\nfrom helper import square\n"
-        "polyray.init()\n"
+        "polyray.init(address='auto')\n"  # POLYRAY_ADDRESS, which the manager sets
         "f = polyray.remote(square)\n"
         "print('squares', polyray.get([f.remote(i) for i in range(5)]), 'greeting', os.environ['GREETING'])\n")
     run = cli(head, "submit", "--address", head["address"], "--working-dir", str(wd), "--submission-id", "py-job",
@@ -272,3 +273,26 @@ def test_rest_refuses_without_the_token_and_names_bad_fields(head):
     assert http(f"{url}/api/jobs/no-such-job/logs")[0] == 404
     status, body = http(f"{url}/api/version")
     assert status == 200 and body["version"] and body["gcs_address"] == head["address"]
+
+
+def test_logs_tail_streams_over_http_and_websocket_until_the_job_ends(head):
+    import aiohttp
+
+    sid = submit(head, "echo one; sleep 0.5; echo two; sleep 0.5; echo three")
+    tok = auth.current_token()
+    headers = {"Authorization": f"Bearer {tok}"} if tok else {}
+
+    async def follow() -> tuple[str, str]:
+        async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=60)) as session:
+            async with session.ws_connect(f"{head['url']}/api/jobs/{sid}/logs/tail") as ws:
+                got = [m.data async for m in ws if m.type == aiohttp.WSMsgType.TEXT]
+            async with session.get(f"{head['url']}/api/jobs/{sid}/logs/tail?offset=4") as r:
+                rest = await r.text()
+        return "".join(got), rest
+
+    streamed, from_offset = asyncio.run(follow())
+    assert streamed == "one\ntwo\nthree\n"  # the socket closes once the job has ended and all is sent
+    assert from_offset == "two\nthree\n"
+    assert info(head, sid)["status"] == "SUCCEEDED"
+    status, body = http(f"{head['url']}/api/jobs/{sid}/logs/tail?timeout=-1")
+    assert status == 400 and "timeout" in body["msg"]
