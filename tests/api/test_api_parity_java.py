@@ -3,16 +3,13 @@ built-in __polyray_ready__ / __polyray_terminate__ (and Ray's spellings) called 
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import subprocess
 import time
 
+import java_support
 import pytest
 
 import polyray
-import polyray.sdk
 from polyray.exceptions import ActorDiedError, TaskError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,17 +19,7 @@ TIMEOUT = 90
 
 @pytest.fixture(scope="module")
 def java_cluster(tmp_path_factory):
-    javac = shutil.which("javac")
-    assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
-    out = str(tmp_path_factory.mktemp("api_java_classes"))
-    sources = glob.glob(os.path.join(JAVA_SRC, "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", out, *sources],
-                   check=True, capture_output=True)
-    if polyray.is_initialized():
-        polyray.shutdown()
-    polyray.init(num_cpus=2, code_search_path=[out])
-    yield
-    polyray.shutdown()
+    yield from java_support.java_cluster(tmp_path_factory, JAVA_SRC, "api_java_classes")
 
 
 def _gone(pid: int, timeout: float = 30.0) -> bool:

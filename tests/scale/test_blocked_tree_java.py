@@ -5,16 +5,13 @@ them too. Driver in Python; every task runs in a Java worker."""
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import subprocess
 import time
 
+import java_support
 import pytest
 
 import polyray
-import polyray.sdk
 from polyray import api
 from polyray.protocol import raylet_pb2 as rl
 
@@ -25,17 +22,7 @@ MAX_WORKERS = 20
 
 @pytest.fixture(scope="module")
 def java_cluster(tmp_path_factory):
-    javac = shutil.which("javac")
-    assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
-    out = str(tmp_path_factory.mktemp("scale_java_tree"))
-    sources = glob.glob(os.path.join(HERE, "java_src", "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", out, *sources],
-                   check=True, capture_output=True)
-    if polyray.is_initialized():
-        polyray.shutdown()
-    polyray.init(num_cpus=2, code_search_path=[out])
-    yield
-    polyray.shutdown()
+    yield from java_support.java_cluster(tmp_path_factory, os.path.join(HERE, "java_src"), "scale_java_tree")
 
 
 def _worker_ids() -> set[bytes]:

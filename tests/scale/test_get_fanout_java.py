@@ -4,16 +4,13 @@ fetcher, which batches and caps its calls."""
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import subprocess
 import time
 
+import java_support
 import pytest
 
 import polyray
-import polyray.sdk
 from polyray.core import object_getter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,17 +19,7 @@ N = 10_000
 
 @pytest.fixture(scope="module")
 def java_cluster(tmp_path_factory):
-    javac = shutil.which("javac")
-    assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
-    out = str(tmp_path_factory.mktemp("scale_java"))
-    sources = glob.glob(os.path.join(HERE, "java_src", "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", out, *sources],
-                   check=True, capture_output=True)
-    if polyray.is_initialized():
-        polyray.shutdown()
-    polyray.init(num_cpus=2, code_search_path=[out])
-    yield
-    polyray.shutdown()
+    yield from java_support.java_cluster(tmp_path_factory, os.path.join(HERE, "java_src"), "scale_java")
 
 
 def test_get_10000_refs_owned_by_one_java_worker(java_cluster, monkeypatch):
