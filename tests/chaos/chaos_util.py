@@ -1,20 +1,38 @@
 """Helpers the chaos tests share: Java drivers compiled from source, driver
-processes started and ended (and driven through the death of a node), and a
-two-node cluster (a head and node B with custom resource ``b``)."""
+processes started and ended (and driven through the death of a node), a daemon
+head this process drives (with the chaos tests' Java classes and C++ library on
+its code search path), and a two-node cluster (a head and node B with custom
+resource ``b``)."""
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import polyray
 from polyray import sdk
+from polyray.protocol import auth, gcs_pb2, gcs_pb2_grpc, raylet_pb2, raylet_pb2_grpc
+
+for _folder in ("core", "xlang"):  # core_util, xlang_support: also when imported from another folder's tests
+    _path = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", _folder))
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from core_util import PYTHON, driver_env, terminate_process, wait_until  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+#: The size of the object the borrower-, lender- and executor-death tests put.
+SIZE = 1 << 20
 
 
 def compile_java_driver(tmp: Path, qualified_class: str, source: str) -> tuple[list[str], str]:
@@ -108,3 +126,80 @@ def available(raylet: str) -> dict[str, float]:
     with auth.channel(raylet) as ch:
         stats = raylet_pb2_grpc.RayletServiceStub(ch).GetNodeStats(raylet_pb2.GetNodeStatsRequest(), timeout=10)
     return dict(stats.resources_available)
+
+
+class Head:
+    """A daemon head, gRPC views of its GCS and raylet, and this process as its driver."""
+
+    def __init__(self, tmp) -> None:
+        address_file = str(tmp / "gcs_address")
+        self.log_path = tmp / "node.log"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [PYTHON, "-m", "polyray.node", "--head", "--port", "0", "--address-file", address_file,
+                 "--num-cpus", "2"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=driver_env(), start_new_session=True)
+        if not wait_until(lambda: os.path.exists(address_file) and os.path.getsize(address_file) > 0
+                          or self.proc.poll() is not None, 60):
+            terminate_process(self.proc)
+            pytest.fail("the head did not start within 60 s")
+        if self.proc.poll() is not None:
+            pytest.fail(f"the head exited: {self.log_path.read_text()[-3000:]}")
+        with open(address_file) as f:
+            self.address = f.read().strip()
+        self.channel = auth.channel(self.address)
+        gcs = gcs_pb2_grpc.GcsServiceStub(self.channel)
+        node = gcs.GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=10).nodes[0]
+        self.raylet_channel = auth.channel(f"{node.raylet_address.host}:{node.raylet_address.port}")
+        self.raylet = raylet_pb2_grpc.RayletServiceStub(self.raylet_channel)
+
+    def store(self) -> tuple[int, int]:
+        """(objects, bytes) in the node's store."""
+        s = self.raylet.GetNodeStats(raylet_pb2.GetNodeStatsRequest(), timeout=10)
+        return s.store_objects, s.store_bytes_used
+
+    def stop(self) -> None:
+        self.channel.close()
+        self.raylet_channel.close()
+        terminate_process(self.proc)
+
+
+@contextlib.contextmanager
+def driving_head(tmp: Path, java_sources: list[str] | None = None, cpp: tuple[str, str] | None = None,
+                 worker_env: dict[str, str] | None = None) -> Iterator[Head]:
+    """A daemon head (2 CPUs) with this process connected as its driver (namespace ``chaos``).
+    ``java_sources``: files of java_src/chaostest compiled onto the code search path; ``cpp``:
+    (library name, file of cpp_src) built onto it; ``worker_env``: variables the head and its
+    workers get and this process does not."""
+    paths = []
+    if java_sources:
+        javac = shutil.which("javac")
+        assert javac and sdk.java_classpath(), "no JDK or the Java SDK is not built (make setup)"
+        java_out = str(tmp / "classes")
+        sources = [f for name in java_sources for f in glob.glob(os.path.join(HERE, "java_src", "chaostest", name))]
+        subprocess.run([javac, "-cp", ":".join(sdk.java_classpath()), "-d", java_out, *sources],
+                       check=True, capture_output=True, timeout=300)
+        paths.append(java_out)
+    if cpp:
+        from xlang_support import build_cpp
+
+        paths.append(os.path.dirname(build_cpp(cpp[0], [os.path.join(HERE, "cpp_src", cpp[1])], "shared")))
+    saved = {k: os.environ.get(k) for k in worker_env or {}}
+    os.environ.update(worker_env or {})
+    try:
+        h = Head(tmp)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    try:
+        if polyray.is_initialized():
+            polyray.shutdown()
+        polyray.init(address=h.address, code_search_path=paths or None, namespace="chaos")
+        yield h
+    finally:
+        if polyray.is_initialized():
+            polyray.shutdown()
+        h.stop()

@@ -17,21 +17,19 @@ same.
 from __future__ import annotations
 
 import gc
-import glob
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
-from core_util import PYTHON, driver_env, read_line, stop_process, terminate_process, wait_until
+from chaos_util import SIZE, Head, driving_head
+from core_util import PYTHON, driver_env, read_line, stop_process, wait_until
 
 import polyray
 import polyray.sdk
-from polyray.protocol import auth, gcs_pb2, gcs_pb2_grpc, raylet_pb2, raylet_pb2_grpc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _XLANG = os.path.abspath(os.path.join(HERE, "..", "xlang"))
@@ -45,7 +43,6 @@ pytestmark = pytest.mark.timeout(300)  # the first run compiles the C++ parts
 BOUND_S = 10.0
 #: How long a live borrower is checked to keep the object (several watch rounds).
 KEEP_S = 3.0
-SIZE = 1 << 20
 
 BD_MODULE = '''
 import os
@@ -145,64 +142,11 @@ class Giver:
         return True
 
 
-class Head:
-    """A daemon head, gRPC views of its GCS and raylet, and this process as its driver."""
-
-    def __init__(self, tmp) -> None:
-        address_file = str(tmp / "gcs_address")
-        self.log_path = tmp / "node.log"
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [PYTHON, "-m", "polyray.node", "--head", "--port", "0", "--address-file", address_file,
-                 "--num-cpus", "2"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=driver_env(), start_new_session=True)
-        if not wait_until(lambda: os.path.exists(address_file) and os.path.getsize(address_file) > 0
-                          or self.proc.poll() is not None, 60):
-            terminate_process(self.proc)
-            pytest.fail("the head did not start within 60 s")
-        if self.proc.poll() is not None:
-            pytest.fail(f"the head exited: {self.log_path.read_text()[-3000:]}")
-        with open(address_file) as f:
-            self.address = f.read().strip()
-        self.channel = auth.channel(self.address)
-        gcs = gcs_pb2_grpc.GcsServiceStub(self.channel)
-        node = gcs.GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=10).nodes[0]
-        self.raylet_channel = auth.channel(f"{node.raylet_address.host}:{node.raylet_address.port}")
-        self.raylet = raylet_pb2_grpc.RayletServiceStub(self.raylet_channel)
-
-    def store(self) -> tuple[int, int]:
-        """(objects, bytes) in the node's store."""
-        s = self.raylet.GetNodeStats(raylet_pb2.GetNodeStatsRequest(), timeout=10)
-        return s.store_objects, s.store_bytes_used
-
-    def stop(self) -> None:
-        self.channel.close()
-        self.raylet_channel.close()
-        terminate_process(self.proc)
-
-
 @pytest.fixture(scope="module")
 def head(tmp_path_factory):
-    from xlang_support import build_cpp
-
-    javac = shutil.which("javac")
-    assert javac and polyray.sdk.java_classpath(), "no JDK or the Java SDK is not built (make setup)"
-    tmp = tmp_path_factory.mktemp("borrower_death")
-    java_out = str(tmp / "classes")
-    sources = glob.glob(os.path.join(HERE, "java_src", "chaostest", "Keeper.java"))
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", java_out, *sources],
-                   check=True, capture_output=True, timeout=300)
-    lib = build_cpp("chaos_keeper", [os.path.join(HERE, "cpp_src", "keeper_funcs.cc")], "shared")
-    h = Head(tmp)
-    try:
-        if polyray.is_initialized():
-            polyray.shutdown()
-        polyray.init(address=h.address, code_search_path=[java_out, os.path.dirname(lib)], namespace="chaos")
+    with driving_head(tmp_path_factory.mktemp("borrower_death"), java_sources=["Keeper.java"],
+                      cpp=("chaos_keeper", "keeper_funcs.cc")) as h:
         yield h
-    finally:
-        if polyray.is_initialized():
-            polyray.shutdown()
-        h.stop()
 
 
 def _new_keeper(lang: str):

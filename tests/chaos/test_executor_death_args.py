@@ -21,8 +21,8 @@ import signal
 import time
 
 import pytest
+from chaos_util import SIZE, Head, driving_head
 from core_util import wait_until
-from test_borrower_death import SIZE, Head
 
 import polyray
 import polyray.core.task_submitter as task_submitter
@@ -36,16 +36,8 @@ BOUND_S = 10.0
 
 @pytest.fixture(scope="module")
 def head(tmp_path_factory):
-    h = Head(tmp_path_factory.mktemp("executor_death_args"))
-    try:
-        if polyray.is_initialized():
-            polyray.shutdown()
-        polyray.init(address=h.address, namespace="chaos")
+    with driving_head(tmp_path_factory.mktemp("executor_death_args")) as h:
         yield h
-    finally:
-        if polyray.is_initialized():
-            polyray.shutdown()
-        h.stop()
 
 
 @polyray.remote(max_retries=0)

@@ -20,15 +20,12 @@ counter as an owner that ignores lenders and sees the object stay.
 from __future__ import annotations
 
 import gc
-import glob
 import os
-import shutil
-import subprocess
 import time
 
 import pytest
+from chaos_util import SIZE, Head, driving_head
 from core_util import wait_until
-from test_borrower_death import SIZE, Head
 
 import polyray
 import polyray.api
@@ -47,32 +44,11 @@ STAY_S = 5.0
 
 @pytest.fixture(scope="module")
 def head(tmp_path_factory):
-    from xlang_support import build_cpp
-
-    javac = shutil.which("javac")
-    assert javac and polyray.sdk.java_classpath(), "no JDK or the Java SDK is not built (make setup)"
-    tmp = tmp_path_factory.mktemp("lender_death")
-    java_out = str(tmp / "classes")
-    sources = glob.glob(os.path.join(HERE, "java_src", "chaostest", "Relay.java"))
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", java_out, *sources],
-                   check=True, capture_output=True, timeout=300)
-    lib = build_cpp("chaos_relay", [os.path.join(HERE, "cpp_src", "relay_funcs.cc")], "shared")
     # The head's workers inherit the hook; this process (the driver) does not:
     # its BorrowTracker read the variable when it was imported.
-    os.environ["POLYRAY_TEST_KILL_AFTER_LEND"] = "1"
-    try:
-        h = Head(tmp)
-    finally:
-        del os.environ["POLYRAY_TEST_KILL_AFTER_LEND"]
-    try:
-        if polyray.is_initialized():
-            polyray.shutdown()
-        polyray.init(address=h.address, code_search_path=[java_out, os.path.dirname(lib)], namespace="chaos")
+    with driving_head(tmp_path_factory.mktemp("lender_death"), java_sources=["Relay.java"],
+                      cpp=("chaos_relay", "relay_funcs.cc"), worker_env={"POLYRAY_TEST_KILL_AFTER_LEND": "1"}) as h:
         yield h
-    finally:
-        if polyray.is_initialized():
-            polyray.shutdown()
-        h.stop()
 
 
 @polyray.remote(max_retries=0)
