@@ -106,78 +106,82 @@ def _run(coro, timeout: float = 30):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-def test_tasks_and_results_cross_a_tls_push_connection(certs, monkeypatch):
-    good, _ = certs
-    _use(monkeypatch, good)
-    w = Worker()
-    try:
-        assert w.listener.tls is not None
-        assert _run(_call(w.listener.port, 3)) == [bytes([i]) * 24 for i in range(3)]
-        assert w.ran == 3
-    finally:
+@pytest.fixture
+def tls_worker(certs, monkeypatch):
+    """Starts a worker's push port with TLS on and the cluster's certificates (the
+    test's own calls use them too); every worker started is closed after the test."""
+    workers: list[Worker] = []
+
+    def start(delay_s: float = 0.0) -> Worker:
+        _use(monkeypatch, certs[0])
+        w = Worker(delay_s=delay_s)
+        workers.append(w)
+        return w
+
+    yield start
+    for w in workers:
         w.close()
 
 
-def test_a_half_close_with_results_outstanding_still_gets_them(certs, monkeypatch):
-    good, _ = certs
-    _use(monkeypatch, good)
-    w = Worker(delay_s=0.2)
-    try:
-        assert sorted(_run(_call(w.listener.port, 2, close_at_once=True))) == [bytes([i]) * 24 for i in range(2)]
-    finally:
-        w.close()
+def test_tasks_and_results_cross_a_tls_push_connection(tls_worker):
+    w = tls_worker()
+    assert w.listener.tls is not None
+    assert _run(_call(w.listener.port, 3)) == [bytes([i]) * 24 for i in range(3)]
+    assert w.ran == 3
 
 
-def test_plaintext_and_foreign_certificates_are_refused_and_the_port_keeps_serving(certs, monkeypatch):
+def test_a_half_close_with_results_outstanding_still_gets_them(tls_worker):
+    w = tls_worker(delay_s=0.2)
+    assert sorted(_run(_call(w.listener.port, 2, close_at_once=True))) == [bytes([i]) * 24 for i in range(2)]
+
+
+#: Callers the port refuses: (who, their settings against the cluster's, what the error says).
+#: "other:" values are the files of another CA's certificates; None unsets the variable.
+REFUSED_CALLERS = [
+    ("a plaintext caller (TLS off on its side): its stream fails, it does not hang",
+     {"POLYRAY_USE_TLS": None}, ""),
+    ("a caller whose certificate another CA signed (it trusts ours)",
+     {"POLYRAY_TLS_SERVER_CERT": "other:", "POLYRAY_TLS_SERVER_KEY": "other:"}, ""),
+    ("a caller that trusts another CA refuses the worker", {"POLYRAY_TLS_CA_CERT": "other:"}, "TLS"),
+]
+
+
+def test_plaintext_and_foreign_certificates_are_refused_and_the_port_keeps_serving(certs, tls_worker, monkeypatch):
     good, other = certs
+    w = tls_worker()
+    port = w.listener.port
+    for who, settings, says in REFUSED_CALLERS:
+        _use(monkeypatch, good)
+        for key, value in settings.items():
+            if value is None:
+                monkeypatch.delenv(key)
+            else:
+                monkeypatch.setenv(key, other[key] if value == "other:" else value)
+        with pytest.raises(PushStreamError, match=says):
+            _run(_call(port))
+        assert w.ran == 0, f"{who}: its task ran"
+    # A raw TLS client without a certificate: no reply frame, the connection closes.
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile=good["POLYRAY_TLS_CA_CERT"])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            try:
+                s.sendall(_hello(TOKEN) + _frame(cw.PushTasksRequest(tasks=[_unknown_task(pb.PYTHON)])))
+                assert s.recv(100) == b""
+            except ssl.SSLError as e:
+                assert "certificate" in str(e).lower(), e
+    assert w.ran == 0, "a refused caller's task ran"
+    # The port still serves the cluster's certificate.
     _use(monkeypatch, good)
-    w = Worker()
-    try:
-        port = w.listener.port
-        # A plaintext caller (TLS off on its side): its stream fails, it does not hang.
-        monkeypatch.delenv("POLYRAY_USE_TLS")
-        with pytest.raises(PushStreamError):
-            _run(_call(port))
-        # A caller whose certificate another CA signed (it trusts ours).
-        monkeypatch.setenv("POLYRAY_USE_TLS", "1")
-        monkeypatch.setenv("POLYRAY_TLS_SERVER_CERT", other["POLYRAY_TLS_SERVER_CERT"])
-        monkeypatch.setenv("POLYRAY_TLS_SERVER_KEY", other["POLYRAY_TLS_SERVER_KEY"])
-        with pytest.raises(PushStreamError):
-            _run(_call(port))
-        # A caller that trusts another CA refuses the worker.
-        _use(monkeypatch, good)
-        monkeypatch.setenv("POLYRAY_TLS_CA_CERT", other["POLYRAY_TLS_CA_CERT"])
-        with pytest.raises(PushStreamError, match="TLS"):
-            _run(_call(port))
-        # A raw TLS client without a certificate: no reply frame, the connection closes.
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.load_verify_locations(cafile=good["POLYRAY_TLS_CA_CERT"])
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
-                try:
-                    s.sendall(_hello(TOKEN) + _frame(cw.PushTasksRequest(tasks=[_unknown_task(pb.PYTHON)])))
-                    assert s.recv(100) == b""
-                except ssl.SSLError as e:
-                    assert "certificate" in str(e).lower(), e
-        assert w.ran == 0, "a refused caller's task ran"
-        # The port still serves the cluster's certificate.
-        _use(monkeypatch, good)
-        assert _run(_call(port)) == [bytes([0]) * 24]
-        assert w.ran == 1
-    finally:
-        w.close()
+    assert _run(_call(port)) == [bytes([0]) * 24]
+    assert w.ran == 1
 
 
-def test_a_silent_client_does_not_block_the_worker_thread(certs, monkeypatch):
-    good, _ = certs
-    _use(monkeypatch, good)
-    w = Worker()
-    try:
-        with socket.create_connection(("127.0.0.1", w.listener.port), timeout=10):
-            time.sleep(0.2)  # connected, says nothing: the selector thread goes on serving others
-            assert _run(_call(w.listener.port), timeout=20) == [bytes([0]) * 24]
-    finally:
-        w.close()
+def test_a_silent_client_does_not_block_the_worker_thread(tls_worker):
+    w = tls_worker()
+    with socket.create_connection(("127.0.0.1", w.listener.port), timeout=10):
+        time.sleep(0.2)  # connected, says nothing: the selector thread goes on serving others
+        assert _run(_call(w.listener.port), timeout=20) == [bytes([0]) * 24]
 
 
 def test_the_dashboard_context_needs_no_client_certificate(certs, monkeypatch):
