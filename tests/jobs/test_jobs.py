@@ -21,6 +21,7 @@ import pytest
 from xlang_support import build_cpp, polyray_cli
 
 import polyray.sdk
+from polyray.jobs.store import list_submissions
 from polyray.node import start_embedded_head
 from polyray.protocol import auth
 
@@ -144,6 +145,9 @@ def test_list_shows_submitted_and_driver_jobs(head):
     assert ("SUBMISSION", sid) in kinds and any(t == "DRIVER" for t, _ in kinds), jobs
     linked = {j["job_id"] for j in jobs if j["type"] == "SUBMISSION" and j["job_id"]}
     assert not any(j["type"] == "DRIVER" and j["job_id"] in linked for j in jobs)  # shown once, as its submission
+    # Any client reads the records straight from the GCS's KV.
+    stored = {r.submission_id: r for r in list_submissions(head["address"])}
+    assert stored[sid].status.value == "SUCCEEDED" and stored[sid].entrypoint == "echo listed"
     table = cli(head, "list", "--address", head["address"])
     assert table.returncode == 0 and sid in table.stdout and "DRIVER" in table.stdout
 
@@ -296,3 +300,14 @@ def test_logs_tail_streams_over_http_and_websocket_until_the_job_ends(head):
     assert info(head, sid)["status"] == "SUCCEEDED"
     status, body = http(f"{head['url']}/api/jobs/{sid}/logs/tail?timeout=-1")
     assert status == 400 and "timeout" in body["msg"]
+
+
+def test_a_stopping_head_stops_its_running_jobs():
+    h = start_embedded_head(num_cpus=1)
+    try:
+        one = {"url": h.dashboard_url(timeout=30), "address": h.address}
+        sid = submit(one, "trap '' TERM; exec sleep 60")
+        pid = wait_for(one, sid, ("RUNNING",))["pid"]
+    finally:
+        h.stop()
+    assert group_gone(pid), "the head left its job's entrypoint running"
