@@ -44,9 +44,12 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
          _lineage_max_bytes: int | None = None, runtime_env: dict[str, Any] | None = None) -> dict[str, Any]:
     """Connect this process to a polyray cluster as a driver.
 
-    ``address=None`` starts an embedded local head (stopped at ``shutdown()``
-    or interpreter exit); ``"host:port"`` connects to a running head
-    (``python -m polyray.node --head``); ``"auto"`` uses ``$POLYRAY_ADDRESS``.
+    ``address=None`` connects to ``$POLYRAY_ADDRESS`` when set (as Ray), else
+    starts an embedded local head (stopped at ``shutdown()`` or interpreter
+    exit); ``"local"`` always starts one; ``"host:port"`` connects to a running
+    head (``polyray start --head``); ``"auto"`` uses ``$POLYRAY_ADDRESS``, else
+    the cluster ``polyray start --head`` recorded on this machine, else raises
+    ConnectionError (polyray.cluster_record).
     Returns a dict with the GCS address, node id and job id, and the embedded
     head's ``dashboard_url`` (also ``info.dashboard_url``; "" when
     ``include_dashboard=False``; a running head's from its GCS). The embedded
@@ -64,12 +67,10 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
                 return _state["info"]
             raise RuntimeError("polyray.init() was already called in this process; call polyray.shutdown() "
                                "first, or pass ignore_reinit_error=True")
-        if address == "auto":
-            address = os.environ.get("POLYRAY_ADDRESS")
-            if not address:
-                raise ConnectionError("init(address='auto') needs $POLYRAY_ADDRESS (host:port of a running head)")
+        from polyray.cluster_record import resolve_address
+        address = resolve_address(address)  # "auto", $POLYRAY_ADDRESS, the recorded cluster (cluster_record.py)
         head = None
-        if address is None or address == "local":
+        if address is None:
             from polyray.node import start_embedded_head
             head = start_embedded_head(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
                                        object_store_memory=object_store_memory, include_dashboard=include_dashboard)

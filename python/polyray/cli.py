@@ -83,7 +83,7 @@ def cmd_start(args: argparse.Namespace) -> int:
                 _print_dashboard(log_path)
             if args.head:
                 print(f"polyray head started (pid {proc.pid}).\n"
-                      f"  Connect a driver: polyray.init(address=\"{address}\")\n"
+                      f"  Connect a driver: polyray.init(address=\"{address}\") (here: address=\"auto\")\n"
                       f"  Join a node:      polyray start --address {address}\n"
                       f"  Auth token:       polyray get-auth-token (other machines: set POLYRAY_AUTH_TOKEN)\n"
                       f"  Stop:             polyray stop")
@@ -142,6 +142,9 @@ def cmd_stop(args: argparse.Namespace) -> int:
             except ProcessLookupError:
                 pass
     _save_state([])
+    from polyray.cluster_record import remove_record
+    for e in entries:  # a head SIGKILLed above could not remove its own record
+        remove_record(e["pid"])
     print(f"stopped {len(entries)} node daemon(s)")
     _report_removed(remove_stale_segments())
     return 0

@@ -74,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--session-dir", default=None,
                    help="folder of the workers' logs (default /tmp/polyray/session_<time>_<pid>/logs)")
     p.add_argument("--log-level", default="WARNING")
+    p.add_argument("--record-cluster", action=argparse.BooleanOptionalAction, default=True,
+                   help="a head without --parent-pid records itself in $TMPDIR/polyray/current_cluster "
+                        "for init(address='auto') (default: yes)")
     # The dashboard (docs/observability.md): with the head, 127.0.0.1:8265 unless told.
     p.add_argument("--include-dashboard", action=argparse.BooleanOptionalAction, default=True,
                    help="serve the dashboard, REST API and /metrics with the head (default: yes)")
@@ -245,6 +248,11 @@ async def _run(args: argparse.Namespace) -> None:
         print(f"METRICS_EXPORT_URL=http://{args.host}:{exporter.port}/metrics", flush=True)
     else:
         print(f"polyray node {config.node_id.hex()} joined the cluster at {gcs_address}", flush=True)
+    recorded = args.head and args.parent_pid is None and args.record_cluster  # not an embedded head
+    if recorded:  # init(address="auto") finds it (polyray.cluster_record)
+        from polyray.cluster_record import ClusterRecord, write_record
+        write_record(ClusterRecord(gcs_address, os.getpid(), dashboard.url if dashboard else "",
+                                   os.path.dirname(os.path.abspath(config.session_dir))))
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -279,6 +287,9 @@ async def _run(args: argparse.Namespace) -> None:
     await raylet.stop("node daemon stopping")
     if gcs_server is not None:
         await gcs_server.stop()
+    if recorded:
+        from polyray.cluster_record import remove_record
+        remove_record(os.getpid())
 
 
 def main(argv: list[str] | None = None) -> None:
