@@ -37,7 +37,7 @@ from polyray.dashboard.rest_logs import job_view
 from polyray.jobs.manager import JobExists, JobManager, NotTerminal
 from polyray.jobs.record import JobRecord
 from polyray.jobs.store import GcsJobStore
-from polyray.jobs.supervisor import DEFAULT_STOP_GRACE_S
+from polyray.jobs.supervisor import DEFAULT_SETUP_TIMEOUT_S, DEFAULT_STOP_GRACE_S
 from polyray.util import state
 
 #: The Jobs API version this server speaks (Ray's is "0"... its clients only check it is there).
@@ -52,13 +52,17 @@ READ_CHUNK = 1 << 16
 
 #: The head's default stop grace period, in seconds (docs/jobs.md "Stop").
 ENV_STOP_GRACE = "POLYRAY_JOB_STOP_GRACE_S"
+#: How long a job may stay PENDING (entrypoint resources, runtime env setup) before it is FAILED.
+ENV_START_TIMEOUT = "POLYRAY_JOB_START_TIMEOUT_S"
 
 
 async def start_job_manager(gcs_address: str, session_dirs: tuple[str, ...]) -> JobManager:
     """The head's job manager: logs in the head's log folder, records in the GCS."""
     log_dir = session_dirs[0] if session_dirs else tempfile.mkdtemp(prefix="polyray-jobs-")
     grace = float(os.environ.get(ENV_STOP_GRACE) or DEFAULT_STOP_GRACE_S)
-    manager = JobManager(gcs_address, log_dir, GcsJobStore(gcs_address), stop_grace_s=grace)
+    start_timeout = float(os.environ.get(ENV_START_TIMEOUT) or DEFAULT_SETUP_TIMEOUT_S)
+    manager = JobManager(gcs_address, log_dir, GcsJobStore(gcs_address), stop_grace_s=grace,
+                         setup_timeout_s=start_timeout)
     await manager.start()
     return manager
 
