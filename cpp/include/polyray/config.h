@@ -10,8 +10,10 @@ namespace polyray {
 /// Options of Init(Config). Empty fields take their defaults.
 struct Config {
   /// "host:port" of a running head's GCS (as printed by `polyray start
-  /// --head`), or "auto" for $POLYRAY_ADDRESS; empty: start an embedded head
-  /// node that stops at Shutdown() or when this process exits.
+  /// --head`); "auto": $POLYRAY_ADDRESS, else the cluster `polyray start
+  /// --head` recorded on this machine, else Init throws; "local": always a new
+  /// embedded head; empty: $POLYRAY_ADDRESS when set (as Ray), else an
+  /// embedded head node that stops at Shutdown() or when this process exits.
   std::string address;
   /// Where workers find user code: directories and shared libraries (C++),
   /// classpath entries (Java), sys.path entries (Python). Empty: the

@@ -1,6 +1,6 @@
 // Driver mode: internal::StartDriver / StopDriver (as the Java driver's
 // DriverRuntime and python/polyray/api.py _connect). StartDriver starts an
-// embedded head when the address is empty ("auto": $POLYRAY_ADDRESS), adds
+// embedded head when ResolveClusterAddress says so (cluster_address.h), adds
 // the job to the GCS (driver language CPP, the code search path), serves the
 // driver's CoreWorkerService, registers with the local raylet (is_driver)
 // and installs the CoreWorker as this process's runtime. StopDriver ends the
@@ -23,6 +23,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/auth.h"
+#include "core/cluster_address.h"
 #include "core/common.h"
 #include "core/core_worker.h"
 #include "core/embedded_head.h"
@@ -243,15 +244,12 @@ DriverInfo StartDriver(const DriverConfig& config) {
   using namespace polyray::core;
   std::lock_guard<std::mutex> lock(g_mu);
   if (g_driver) throw polyray::Error("polyray::Init() was called twice: this process is already a driver");
-  std::string address = config.address;
+  // "auto", $POLYRAY_ADDRESS, the recorded cluster (cluster_address.h); "" starts an embedded head.
+  std::string address = ResolveClusterAddress(config.address);
   std::optional<EmbeddedHead> head;
-  if (address.empty() || address == "local") {
+  if (address.empty()) {
     head.emplace(EmbeddedHead::Start());
     address = head->address();
-  } else if (address == "auto") {
-    const char* env = std::getenv("POLYRAY_ADDRESS");
-    if (!env || !*env) throw polyray::Error("Init with address \"auto\" needs $POLYRAY_ADDRESS (host:port of a running head)");
-    address = env;
   }
   std::shared_ptr<CoreWorker> core;
   try {

@@ -96,9 +96,9 @@ public final class DriverRuntime extends CoreRuntime {
    * @throws IllegalStateException when the cluster cannot be started or reached
    */
   public static DriverRuntime start(PolyRayConfig config) {
-    String address = config.getAddress();
+    String address = ClusterAddress.resolve(config.getAddress());  // "auto", POLYRAY_ADDRESS, the record
     EmbeddedHead head = null;
-    if (address == null || address.isEmpty() || "local".equals(address)) {
+    if (address == null) {
       head = EmbeddedHead.start(EmbeddedHead.python(config.getPythonExecutable()), config.getNumCpus(),
           config.getObjectStoreMemory(), config.getHeadStartTimeoutMs());
       address = head.address();
@@ -106,12 +106,6 @@ public final class DriverRuntime extends CoreRuntime {
       if (config.getNumCpus() != null || config.getObjectStoreMemory() != null) {
         throw new IllegalArgumentException("numCpus and objectStoreMemory can only be set when init() starts a "
             + "local cluster, not when connecting to " + address);
-      }
-      if ("auto".equals(address)) {
-        address = System.getenv("POLYRAY_ADDRESS");
-        if (address == null || address.isEmpty()) {
-          throw new IllegalArgumentException("init(\"auto\") needs $POLYRAY_ADDRESS (host:port of a running head)");
-        }
       }
     }
     try {
