@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include <thread>
 #include <vector>
@@ -84,6 +85,9 @@ internal::RefPtr NewRefEntry(const std::shared_ptr<RefSink>& sink, std::string o
 
 CoreWorker::CoreWorker(CoreWorkerOptions options)
     : options_(std::move(options)), driver_task_id_(NewTaskId(options_.job_id)), sink_(std::make_shared<RefSink>()) {
+  if (options_.runtime_env.empty()) {
+    if (const char* env = std::getenv("POLYRAY_RUNTIME_ENV_JSON")) options_.runtime_env = env;
+  }
   sink_->core = this;
   scheduler_ = std::make_unique<Scheduler>();
   ReferenceCounter::Listener listener;

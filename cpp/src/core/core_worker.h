@@ -81,6 +81,10 @@ struct CoreWorkerOptions {
   std::string worker_id;
   std::string ray_namespace;
   std::vector<std::string> code_search_path;
+  /// The job's runtime env (JSON; docs/jobs.md, "Runtime environments"), carried by every
+  /// spec this process makes. Empty: $POLYRAY_RUNTIME_ENV_JSON (set by the job supervisor
+  /// for a driver, by the raylet for a worker started in one), read by the constructor.
+  std::string runtime_env;
   /// The address the CoreWorkerService binds and advertises.
   std::string host = "127.0.0.1";
   /// The bound of the lineage kept to recompute lost objects (< 0: the

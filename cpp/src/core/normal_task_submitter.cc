@@ -41,6 +41,7 @@ rpc::TaskSpec LeaseView(const rpc::TaskSpec& spec) {
   *view.mutable_scheduling() = spec.scheduling();
   view.set_name(spec.name());
   *view.mutable_code_search_path() = spec.code_search_path();
+  view.set_runtime_env(spec.runtime_env());  // the raylet prepares it before the worker starts
   view.set_caller_language(spec.caller_language());
   return view;
 }
@@ -58,6 +59,7 @@ std::string NormalTaskSubmitter::KeyOf(const rpc::TaskSpec& spec) {
   for (const auto& [name, amount] : sorted) key += name + "=" + std::to_string(amount) + ",";
   key += "|" + internal::SerializeDeterministic(spec.scheduling()) + "|";
   for (const auto& p : spec.code_search_path()) key += p + ":";
+  key += "|" + spec.runtime_env();
   return key;
 }
 

@@ -93,6 +93,7 @@ rpc::TaskSpec TaskSubmission::NewSpec(rpc::TaskType type, rpc::Language language
   spec.set_caller_language(rpc::CPP);  // results come back as XLANG
   spec.set_name(name);
   for (const auto& p : w_.options().code_search_path) spec.add_code_search_path(p);
+  spec.set_runtime_env(w_.options().runtime_env);
   return spec;
 }
 
