@@ -134,7 +134,13 @@ def test_python_entrypoint_with_a_working_dir_runs_tasks_and_is_linked_to_its_dr
 
 def test_list_shows_submitted_and_driver_jobs(head):
     sid = submit(head, "echo listed")
+    # A driver the shell does not exec (not the entrypoint's pid): linked by its process group.
+    scripted = submit(head, "echo first; python -c 'import polyray, time; polyray.init(address=\"auto\"); "
+                            "time.sleep(1)'")
     wait_for(head, sid)
+    job = wait_for(head, scripted)
+    assert job["status"] == "SUCCEEDED" and job["job_id"], (job, logs(head, scripted))
+    assert int(job["driver_info"]["pid"]) != job["pid"]
     # A driver that was not submitted: a plain driver joining the head.
     code = f"import polyray; polyray.init(address={head['address']!r}); polyray.shutdown()"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120, capture_output=True)

@@ -158,6 +158,8 @@ class JobManager:
         self._head_host = head_host if head_host is not None else gcs_address.rpartition(":")[0]
         self._setup = RuntimeEnvSetup(os.path.join(log_dir, "runtime_resources"), cluster)
         self._sups: dict[str, JobSupervisor] = {}
+        #: The records an earlier manager left (read once at start; None: the GCS did not answer then).
+        self._earlier: dict[str, JobRecord] | None = None
         self._tasks: dict[str, asyncio.Task] = {}
         self._held: dict[str, dict[str, float]] = {}
         self._freed = asyncio.Event()
@@ -171,10 +173,12 @@ class JobManager:
         os.makedirs(self.log_dir, exist_ok=True)
         self._linker = asyncio.ensure_future(self._link_loop())
         try:
-            left = [r for r in await self.cluster.all() if not r.status.is_terminal()]
+            earlier = await self.cluster.all()
         except Exception as e:  # the GCS away: nothing to take over; submissions will say so
             log.warning("job manager: could not read the job records from the GCS: %s", e)
             return
+        self._earlier = {r.submission_id: r for r in earlier}
+        left = [r for r in earlier if not r.status.is_terminal()]
         for rec in left:
             if rec.pid and _is_entrypoint_of(rec.pid, rec.submission_id):
                 try:
@@ -329,6 +333,8 @@ class JobManager:
         sup = self._sups.get(submission_id)
         if sup is not None:
             return sup.record
+        if self._earlier is not None:
+            return self._earlier.get(submission_id)
         return await self.cluster.get(submission_id)
 
     async def find(self, job_or_submission_id: str) -> JobRecord | None:
@@ -342,8 +348,12 @@ class JobManager:
         return None
 
     async def list(self) -> list[JobRecord]:
-        """Every submitted job: this manager's live records over what the GCS keeps."""
-        by_id = {r.submission_id: r for r in await self.cluster.all()}
+        """Every submitted job: this manager's and those an earlier one left in the GCS (read at start;
+        only one manager writes a GCS's records, the head's)."""
+        if self._earlier is None:
+            by_id = {r.submission_id: r for r in await self.cluster.all()}
+        else:
+            by_id = dict(self._earlier)
         for sid, sup in self._sups.items():
             by_id[sid] = sup.record
         return sorted(by_id.values(), key=lambda r: r.submit_time)
@@ -375,6 +385,8 @@ class JobManager:
         if task is not None:
             await asyncio.wait([task], timeout=SHUTDOWN_GRACE_S + 2)
         self._sups.pop(submission_id, None)
+        if self._earlier is not None:
+            self._earlier.pop(submission_id, None)
         await self.cluster.delete(submission_id)
         try:
             os.unlink(rec.log_path or self.log_path(submission_id))
