@@ -109,3 +109,25 @@ def test_bad_pip_requirement_is_the_tasks_error(cluster) -> None:
     text = str(info.value)
     assert "runtime_env" in text and "polyray-no-such-package-zz" in text
     assert "No matching distribution" in text or "Could not find a version" in text, text
+
+
+def test_driver_reads_runtime_env_json_variable(tmp_path) -> None:
+    """A driver started with $POLYRAY_RUNTIME_ENV_JSON (as the job supervisor starts one)."""
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "driver.py"
+    script.write_text(
+        "import os, polyray\n"
+        "polyray.init(num_cpus=1)\n"
+        "@polyray.remote\n"
+        "def f():\n"
+        "    return os.environ.get('FROM_JOB')\n"
+        "print('RESULT', polyray.get(f.remote(), timeout=60))\n")
+    env = {**os.environ, "POLYRAY_RUNTIME_ENV_JSON": json.dumps({"env_vars": {"FROM_JOB": "yes"}})}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=90, env=env)
+    assert "RESULT yes" in out.stdout, out.stdout + out.stderr[-3000:]
+    env["POLYRAY_RUNTIME_ENV_JSON"] = '{"env_var": {}}'
+    bad = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=90, env=env)
+    assert bad.returncode != 0 and "unknown runtime_env key 'env_var'" in bad.stderr, bad.stderr[-3000:]
