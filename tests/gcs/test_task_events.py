@@ -100,6 +100,7 @@ async def test_add_and_get_over_grpc_with_bad_input() -> None:
             gcs_pb2.AddTaskEventsRequest(events=[gcs_pb2.TaskEvent(task_id=b"short", job_id=JOB1, state=1)]),
             gcs_pb2.AddTaskEventsRequest(events=[gcs_pb2.TaskEvent(task_id=tid(1), job_id=JOB1)]),
             gcs_pb2.AddTaskEventsRequest(dropped=[gcs_pb2.DroppedTaskEvents(job_id=JOB1, count=-1)]),
+            _packed(1, [(tid(2), 0, 0, gcs_pb2.RUNNING, 0, 1, 0), (tid(3), 7, 0, gcs_pb2.RUNNING, 0, 1, 0)]),
         ]
         for request in bad:
             with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -228,3 +229,36 @@ def test_filtered_pages_across_jobs_are_the_rows_in_sequence_order() -> None:
         if not token:
             break
     assert seen == want
+
+
+def _packed(n_heads: int, records: list[tuple]) -> gcs_pb2.AddTaskEventsRequest:
+    from polyray.gcs.task_events import PACKED_RECORD
+    heads = [gcs_pb2.TaskEvent(job_id=JOB1, name=f"f{i}", node_id=NODE) for i in range(n_heads)]
+    return gcs_pb2.AddTaskEventsRequest(packed=gcs_pb2.PackedTaskEvents(
+        heads=heads, records=b"".join(PACKED_RECORD.pack(*r) for r in records)))
+
+
+@pytest.mark.parametrize("n_heads", [3, 256, 300])
+def test_packed_records_are_checked_by_column_and_a_bad_one_is_named(n_heads: int) -> None:
+    t = TaskEvents()
+    good = [(tid(i), i % n_heads, i % 2, gcs_pb2.PENDING_NODE, gcs_pb2.SUBMITTED, 10 + i, 5 + i) for i in range(40)]
+    # (task id, head index, attempt, state, prior state, time, prior time): one field bad at a time.
+    for bad in ((tid(99), n_heads, 0, gcs_pb2.RUNNING, 0, 1, 0),          # no such head
+                (tid(99), 1 << 24, 0, gcs_pb2.RUNNING, 0, 1, 0),          # an index's high byte
+                (tid(99), 0, -1, gcs_pb2.RUNNING, 0, 1, 0),               # attempt < 0
+                (tid(99), 0, 0, 0, 0, 1, 0),                              # TASK_STATE_UNKNOWN
+                (tid(99), 0, 0, 200, 0, 1, 0),                            # no such state
+                (tid(99), 0, 0, gcs_pb2.RUNNING, 9, 1, 0)):               # no such prior state
+        with pytest.raises(GcsError) as err:
+            t.fold_items(read_events(_packed(n_heads, good[:17] + [bad] + good[17:])))
+        assert "packed.records[17]" in err.value.message
+    assert len(t) == 0 and t.events_received == 0
+    with pytest.raises(GcsError) as err:  # not a whole number of records
+        read_events(gcs_pb2.AddTaskEventsRequest(packed=gcs_pb2.PackedTaskEvents(
+            heads=[gcs_pb2.TaskEvent(job_id=JOB1)], records=b"\0" * 51)))
+    assert "packed.records" in err.value.message
+    t.fold_items(read_events(_packed(n_heads, good)))
+    rows = t.query(gcs_pb2.GetTaskEventsRequest()).tasks
+    assert [(r.task_id, r.attempt, r.name, r.state, r.submitted_ns, r.pending_node_ns) for r in rows] == [
+        (tid(i), i % 2, f"f{i % n_heads}", gcs_pb2.PENDING_NODE, 5 + i, 10 + i) for i in range(40)]
+    assert all(r.node_id == NODE for r in rows)

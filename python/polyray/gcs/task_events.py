@@ -11,9 +11,12 @@ what they dropped themselves (a full buffer), also counted per job.
 
 A batch's events come as TaskEvents (Java and C++ reporters, and any
 FAILED event) or packed in columns (``PackedTaskEvents``: what Python
-reporters send; each record is unpacked in C). Either way each is checked
-and read once (``read_events``), then folded in one loop (``fold_items``);
-a batch with a bad event changes nothing.
+reporters send). Either way each is checked and read once (``read_events``:
+packed records a column at a time, in C), then folded in one loop
+(``fold_items``; a packed record is unpacked by ``struct.iter_unpack`` as it
+is folded); a batch with a bad event changes nothing. A row is a list (one
+object per attempt for the cyclic GC, made in one call) read by name
+through properties.
 
 ``GetTaskEvents`` answers rows oldest first, filtered, at most
 ``events.max_per_query`` per call; ``next_page_token`` is the sequence
@@ -59,51 +62,58 @@ _TYPES = frozenset(common_pb2.TaskType.DESCRIPTOR.values_by_number)
 _KINDS = frozenset(common_pb2.ErrorKind.DESCRIPTOR.values_by_number)
 _MAX_NAME = spec.LIMITS_MAX_NAME_BYTES
 _NAME_CHARS = _MAX_NAME // 4
-_seq_of = operator.attrgetter("seq")
 _OPTIONAL_IDS = (("actor_id", ACTOR_ID_SIZE), ("node_id", NODE_ID_SIZE), ("worker_id", WORKER_ID_SIZE),
                  ("parent_task_id", TASK_ID_SIZE))
 
 
-class _Row:
-    """One task attempt, folded (plain Python: a TaskRow is built only for a reply)."""
+#: A row's places (``_Row`` is a list: one object per row for the cyclic GC to walk, made in
+#: one C call); the time of state ``s`` is at ``T0 + s``.
+(SEQ, TASK_ID, JOB_ID, ATTEMPT, STATE, LANGUAGE, TYPE, NAME, ACTOR_ID, NODE_ID, WORKER_ID, PARENT_TASK_ID, ERROR_KIND,
+ ERROR_MESSAGE, WORKER_PID, FROM_WORKER, T0) = range(17)
+_ROW_SIZE = T0 + 7
 
-    __slots__ = ("seq", "task_id", "job_id", "attempt", "state", "language", "type", "name", "actor_id",
-                 "node_id", "worker_id", "parent_task_id", "error_kind", "error_message", "worker_pid", "times",
-                 "from_worker")
 
-    def __init__(self, seq: int, task_id: bytes, job_id: bytes, attempt: int, state: int = 0, language: int = -1,
-                 type: int = 0, name: str = "", actor_id: bytes = b"", node_id: bytes = b"", worker_id: bytes = b"",
-                 parent_task_id: bytes = b"", error_kind: int = 0, error_message: str = "", worker_pid: int = 0,
-                 times: list[int] | None = None, from_worker: bool = False) -> None:
-        # Every field in one call: a row is made from its first event (fold_items) without a
-        # second round of assignments.
-        self.seq = seq
-        self.task_id = task_id
-        self.job_id = job_id
-        self.attempt = attempt
-        self.state = state
-        self.language = language  # -1: unknown until an event says
-        self.type = type
-        self.name = name
-        self.actor_id = actor_id
-        self.node_id = node_id
-        self.worker_id = worker_id
-        self.parent_task_id = parent_task_id
-        self.error_kind = error_kind
-        self.error_message = error_message
-        self.worker_pid = worker_pid
-        self.times = [0, 0, 0, 0, 0, 0, 0] if times is None else times  # ns, by state value
-        self.from_worker = from_worker
+class _Row(list):
+    """One task attempt, folded (plain Python: a TaskRow is built only for a reply): a list of
+    the places above, read by name through the properties (``row.name``, ``row.state``, ...)."""
+
+    __slots__ = ()
+
+    seq = property(operator.itemgetter(SEQ))
+    task_id = property(operator.itemgetter(TASK_ID))
+    job_id = property(operator.itemgetter(JOB_ID))
+    attempt = property(operator.itemgetter(ATTEMPT))
+    state = property(operator.itemgetter(STATE))
+    language = property(operator.itemgetter(LANGUAGE))  # -1: unknown until an event says
+    type = property(operator.itemgetter(TYPE))
+    name = property(operator.itemgetter(NAME))
+    actor_id = property(operator.itemgetter(ACTOR_ID))
+    node_id = property(operator.itemgetter(NODE_ID))
+    worker_id = property(operator.itemgetter(WORKER_ID))
+    parent_task_id = property(operator.itemgetter(PARENT_TASK_ID))
+    error_kind = property(operator.itemgetter(ERROR_KIND))
+    error_message = property(operator.itemgetter(ERROR_MESSAGE))
+    worker_pid = property(operator.itemgetter(WORKER_PID))
+    from_worker = property(operator.itemgetter(FROM_WORKER))
+
+    @property
+    def times(self) -> list[int]:
+        """ns, by state value."""
+        return self[T0:T0 + 7]
 
     def to_proto(self) -> gcs_pb2.TaskRow:
-        t = self.times
+        (_, task_id, job_id, attempt, state, language, typ, name, actor_id, node_id, worker_id, parent_task_id,
+         error_kind, error_message, worker_pid, _, _, submitted, pending_args, pending_node, running, finished,
+         failed) = self
         return gcs_pb2.TaskRow(
-            task_id=self.task_id, job_id=self.job_id, attempt=self.attempt, state=self.state,  # type: ignore[arg-type]
-            language=max(self.language, 0), type=self.type, name=self.name,  # type: ignore[arg-type]
-            actor_id=self.actor_id, node_id=self.node_id, worker_id=self.worker_id,
-            parent_task_id=self.parent_task_id, error_kind=self.error_kind,  # type: ignore[arg-type]
-            error_message=self.error_message, worker_pid=self.worker_pid, submitted_ns=t[1], pending_args_ns=t[2],
-            pending_node_ns=t[3], running_ns=t[4], finished_ns=t[5], failed_ns=t[6])
+            task_id=task_id, job_id=job_id, attempt=attempt, state=state, language=max(language, 0), type=typ,
+            name=name, actor_id=actor_id, node_id=node_id, worker_id=worker_id, parent_task_id=parent_task_id,
+            error_kind=error_kind, error_message=error_message, worker_pid=worker_pid, submitted_ns=submitted,
+            pending_args_ns=pending_args, pending_node_ns=pending_node, running_ns=running, finished_ns=finished,
+            failed_ns=failed)
+
+
+_seq_key = operator.itemgetter(SEQ)
 
 
 class _JobRing:
@@ -125,20 +135,25 @@ class _JobRing:
 
     def append(self, key: tuple[bytes, int], entry: _Row, size: int) -> None:
         self.keys[key] = entry
+        self.order.append(entry)
+        if len(self.order) - self.head > size:
+            self.evict(size)
+
+    def evict(self, size: int) -> None:
+        """Drop the oldest rows past ``size`` (counted), compacting the list now and then."""
         order = self.order
-        order.append(entry)
         while len(order) - self.head > size:
-            old = self.order[self.head]
+            old = order[self.head]
             self.head += 1
-            del self.keys[(old.task_id, old.attempt)]
+            del self.keys[(old[TASK_ID], old[ATTEMPT])]
             self.dropped += 1
-        if self.head > 4096 and self.head * 2 > len(self.order):
-            del self.order[:self.head]
+        if self.head > 4096 and self.head * 2 > len(order):
+            del order[:self.head]
             self.head = 0
 
     def after(self, seq: int) -> int:
         """The index of the first live row whose sequence number is above ``seq``."""
-        return bisect.bisect_right(self.order, seq, lo=self.head, key=lambda e: e.seq)
+        return bisect.bisect_right(self.order, seq, lo=self.head, key=_seq_key)
 
 
 def _explain(i: int, e: gcs_pb2.TaskEvent) -> None:
@@ -167,22 +182,34 @@ def _explain(i: int, e: gcs_pb2.TaskEvent) -> None:
     raise invalid_argument(f"events[{i}] is not a valid TaskEvent")  # pragma: no cover - the checks agree
 
 
-def read_events(request: gcs_pb2.AddTaskEventsRequest) -> list[tuple]:
+#: A batch read by ``read_events``: heads (job, language, type, name, actor, node, worker,
+#: parent, pid, error kind, error message), the TaskEvents' records (task id, head index,
+#: attempt, state, prior state, time, prior time) and the packed records' bytes (the same
+#: fields, ``PACKED_RECORD``), as ``fold_items`` takes them.
+Batch = tuple[list[tuple], list[tuple], bytes]
+_STATE_BYTES = bytes(sorted(_STATES))
+_PRIOR_BYTES = bytes(sorted(_STATES | {0}))
+_NON_NEGATIVE = bytes(range(0x80))  # the high byte of a little-endian int32 >= 0
+
+
+def read_events(request: gcs_pb2.AddTaskEventsRequest) -> Batch:
     """Every event of a batch, checked (ids by size, enum values, string lengths: the checks of
-    polyray.protocol.validation's walk, for this one message) and read once into a tuple
-    ``fold_items`` takes: (task id, job id, attempt, state, time, prior state, prior time,
-    language, type, name, actor id, node id, worker id, parent task id, error kind, error
-    message, worker pid). Reading each field once, here, costs about a third of reading it in
-    a check and again in the fold. INVALID_ARGUMENT naming the field of the first bad event."""
+    polyray.protocol.validation's walk, for this one message) and read once into the heads and
+    records ``fold_items`` takes: the packed heads first, then one head per TaskEvent (which
+    carries its error); the TaskEvents' records first, then the packed records as
+    ``struct.iter_unpack`` gives them while folding (each record's tuple is made in C and freed at
+    once: none is kept for the collector to walk). INVALID_ARGUMENT
+    naming the field of the first bad event."""
     events = request.events
-    records = request.packed.records if request.HasField("packed") else b""
-    packed = len(records) // PACKED_RECORD.size
-    if len(events) + packed > MAX_PER_BATCH:
-        raise invalid_argument(f"events: at most {MAX_PER_BATCH} per batch, got {len(events) + packed}")
+    has_packed = request.HasField("packed")
+    blob = request.packed.records if has_packed else b""
+    n_packed = len(blob) // PACKED_RECORD.size
+    if len(events) + n_packed > MAX_PER_BATCH:
+        raise invalid_argument(f"events: at most {MAX_PER_BATCH} per batch, got {len(events) + n_packed}")
+    heads: list[tuple] = _read_heads(request.packed) if has_packed else []
+    records: list[tuple] = []
     states, languages, types, kinds = _STATES, _LANGUAGES, _TYPES, _KINDS
     name_chars = _NAME_CHARS
-    out: list[tuple] = []
-    append = out.append
     for e in events:
         tid = e.task_id
         job = e.job_id
@@ -205,24 +232,26 @@ def read_events(request: gcs_pb2.AddTaskEventsRequest) -> list[tuple]:
                 or (parent and len(parent) != TASK_ID_SIZE)
                 or (len(name) > name_chars and len(name.encode()) > _MAX_NAME)
                 or (len(message) > name_chars and len(message.encode()) > _MAX_NAME)):
-            _explain(len(out), e)
-        append((tid, job, attempt, state, e.timestamp_ns, prior, e.prior_timestamp_ns if prior else 0, lang, typ,
-                name, actor, node, worker, parent, kind, message, e.worker_pid))
-    if request.HasField("packed"):
-        _read_packed(request.packed, out)
+            _explain(len(records), e)
+        failed = state == _FAILED
+        heads.append((job, lang, typ, name, actor, node, worker, parent, e.worker_pid, kind if failed else 0,
+                      message if failed else ""))
+        records.append((tid, len(heads) - 1, attempt, state, prior, e.timestamp_ns,
+                        e.prior_timestamp_ns if prior else 0))
+    if n_packed:
+        _check_records(blob, len(request.packed.heads))
     for i, drop in enumerate(request.dropped):
         check_id(drop.job_id, f"dropped[{i}].job_id", JOB_ID_SIZE)
         if drop.count < 0:
             raise invalid_argument(f"dropped[{i}].count must be >= 0, got {drop.count}")
-    return out
+    return heads, records, blob
 
 
-def _read_packed(packed: gcs_pb2.PackedTaskEvents, out: list[tuple]) -> None:
-    """Append the events of a packed batch to ``out`` (as ``read_events``): each head is checked
-    once, each record unpacked in C (``struct.iter_unpack``) and checked by value."""
-    records = packed.records
-    if len(records) % PACKED_RECORD.size:
-        raise invalid_argument(f"packed.records: {len(records)} bytes, not a multiple of {PACKED_RECORD.size}")
+def _read_heads(packed: gcs_pb2.PackedTaskEvents) -> list[tuple]:
+    """A packed batch's heads, each checked once (as ``read_events``)."""
+    if len(packed.records) % PACKED_RECORD.size:
+        raise invalid_argument(f"packed.records: {len(packed.records)} bytes, not a multiple of "
+                               f"{PACKED_RECORD.size}")
     heads = []
     for i, h in enumerate(packed.heads):
         if (len(h.job_id) != JOB_ID_SIZE or h.language not in _LANGUAGES or h.type not in _TYPES
@@ -238,17 +267,33 @@ def _read_packed(packed: gcs_pb2.PackedTaskEvents, out: list[tuple]) -> None:
             raise invalid_argument(f"packed.heads[{i}]: unknown language or type ({h.language}, {h.type}) "
                                    f"or a name over {_MAX_NAME} bytes")
         heads.append((h.job_id, h.language, h.type, h.name, h.actor_id, h.node_id, h.worker_id, h.parent_task_id,
-                      h.worker_pid))
-    n_heads = len(heads)
-    states = _STATES
-    append = out.append
-    for i, (tid, index, attempt, state, prior, ts, pts) in enumerate(PACKED_RECORD.iter_unpack(records)):
-        if index >= n_heads or state not in states or (prior and prior not in states) or attempt < 0:
+                      h.worker_pid, 0, ""))
+    return heads
+
+
+def _check_records(blob: bytes, n_heads: int) -> None:
+    """INVALID_ARGUMENT unless every packed record names one of the ``n_heads`` heads, a known
+    state, no or a known prior state, and an attempt >= 0. Checked a column at a time in C
+    (a record's state is its byte 32, its prior state byte 33, the attempt's sign in byte 31,
+    the head index bytes 24-27), so a record costs no Python step; the slow loop runs only to
+    name the first bad record."""
+    size = PACKED_RECORD.size
+    ok = (not blob[32::size].translate(None, _STATE_BYTES) and not blob[33::size].translate(None, _PRIOR_BYTES)
+          and not blob[31::size].translate(None, _NON_NEGATIVE))
+    if ok:
+        if n_heads <= 256:
+            low = blob[24::size]
+            ok = (not (blob[25::size] + blob[26::size] + blob[27::size]).strip(b"\0")
+                  and (n_heads == 256 or not low or max(low) < n_heads))
+        else:
+            ok = all(index < n_heads for _, index, *_rest in PACKED_RECORD.iter_unpack(blob))
+    if ok:
+        return
+    for i, (_, index, attempt, state, prior, _, _) in enumerate(PACKED_RECORD.iter_unpack(blob)):
+        if index >= n_heads or state not in _STATES or (prior and prior not in _STATES) or attempt < 0:
             raise invalid_argument(f"packed.records[{i}]: head {index} of {n_heads}, state {state}, "
                                    f"prior_state {prior}, attempt {attempt}")
-        job, lang, typ, name, actor, node, worker, parent, pid = heads[index]
-        append((tid, job, attempt, state, ts, prior, pts if prior else 0, lang, typ, name, actor, node, worker, parent,
-                0, "", pid))
+    raise invalid_argument("packed.records: a bad record")  # pragma: no cover - the checks agree
 
 
 def check_events(request: gcs_pb2.AddTaskEventsRequest) -> None:
@@ -261,7 +306,7 @@ SUMMARY_KEYS = ("name", "state", "language", "type", "job_id")
 _STATE_NAMES = {v.number: v.name for v in gcs_pb2.TaskEventState.DESCRIPTOR.values}
 _LANGUAGE_NAMES = {v.number: v.name for v in common_pb2.Language.DESCRIPTOR.values}
 _TYPE_NAMES = {v.number: v.name for v in common_pb2.TaskType.DESCRIPTOR.values}
-_GROUP = operator.attrgetter("name", "language", "type", "state")
+_GROUP = operator.itemgetter(NAME, LANGUAGE, TYPE, STATE)
 
 
 class TaskEvents:
@@ -281,72 +326,80 @@ class TaskEvents:
         """Fold one event into its row, making the row (and dropping the job's oldest) if new."""
         self.fold_items(read_events(gcs_pb2.AddTaskEventsRequest(events=[event])))
 
-    def fold_items(self, items: list[tuple]) -> None:
+    def fold_items(self, batch: Batch) -> None:
         """Fold events read by ``read_events`` into their rows: the furthest state, the earliest
         time of each state, the owner's description, the worker's place (one loop, no call per event)."""
-        self.events_received += len(items)
+        heads, records, blob = batch
+        self.events_received += len(records) + len(blob) // PACKED_RECORD.size
         jobs = self._jobs
         size = self.ring_size_per_job
         ranks = _RANK
-        for (tid, job, attempt, state, ts, prior, pts, lang, typ, name, actor, node, worker, parent, kind, message,
-             pid) in items:
-            ring = jobs.get(job)
+        seq = self._seq
+        rings: list[_JobRing | None] = [None] * len(heads)
+        for tid, index, attempt, state, prior, ts, pts in (
+                itertools.chain(records, PACKED_RECORD.iter_unpack(blob)) if records else
+                PACKED_RECORD.iter_unpack(blob)):
+            job, lang, typ, name, actor, node, worker, parent, pid, kind, message = heads[index]
+            ring = rings[index]
             if ring is None:
-                ring = jobs[job] = _JobRing()
+                ring = jobs.get(job)
+                if ring is None:
+                    ring = jobs[job] = _JobRing()
+                rings[index] = ring
             key = (tid, attempt)
             row = ring.keys.get(key)
             if row is None:
                 # The attempt's first event: the row is that event (what the fold below gives a
-                # fresh row, without its comparisons).
-                self._seq += 1
-                times = [0, 0, 0, 0, 0, 0, 0]
-                times[state] = ts
-                if prior and (times[prior] == 0 or pts < times[prior]):
-                    times[prior] = pts
-                if state >= _RUNNING:  # the worker knows where the attempt ran
-                    row = (_Row(self._seq, tid, job, attempt, state, lang, typ, name, actor, node, worker, parent,
-                                kind, message, pid, times, True) if state == _FAILED else
-                           _Row(self._seq, tid, job, attempt, state, lang, typ, name, actor, node, worker, parent,
-                                0, "", pid, times, True))
-                else:
-                    row = _Row(self._seq, tid, job, attempt, state, lang, typ, name, actor, node, worker, parent,
-                               0, "", pid, times, False)
-                ring.append(key, row, size)
+                # fresh row, without its comparisons). A head's kind and message are a FAILED
+                # TaskEvent's own (none for any other).
+                seq += 1
+                row = _Row((seq, tid, job, attempt, state, lang, typ, name, actor, node, worker, parent, kind,
+                            message, pid, state >= _RUNNING, 0, 0, 0, 0, 0, 0, 0))
+                row[T0 + state] = ts
+                if prior:
+                    t = row[T0 + prior]
+                    if t == 0 or pts < t:
+                        row[T0 + prior] = pts
+                ring.keys[key] = row
+                order = ring.order
+                order.append(row)
+                if len(order) - ring.head > size:
+                    ring.evict(size)
                 continue
-            times = row.times
-            t = times[state]
+            t = row[T0 + state]
             if t == 0 or ts < t:
-                times[state] = ts
+                row[T0 + state] = ts
             if prior:
-                t = times[prior]
+                t = row[T0 + prior]
                 if t == 0 or pts < t:
-                    times[prior] = pts
+                    row[T0 + prior] = pts
             rank = ranks[state]
-            current = ranks[row.state]
+            current = ranks[row[STATE]]
             if rank > current or (rank == current and state == _FAILED):
-                row.state = state
-            if not row.name:
-                row.name = name
-                row.type = typ
-                row.actor_id = actor
-                row.parent_task_id = parent
+                row[STATE] = state
+            if not row[NAME]:
+                row[NAME] = name
+                row[TYPE] = typ
+                row[ACTOR_ID] = actor
+                row[PARENT_TASK_ID] = parent
             if state >= _RUNNING:
                 # The worker knows where the attempt ran and in which language.
-                if not row.from_worker:
-                    row.from_worker = True
-                    row.node_id = node
-                    row.worker_id = worker
-                    row.worker_pid = pid
-                    row.language = lang
+                if not row[FROM_WORKER]:
+                    row[FROM_WORKER] = True
+                    row[NODE_ID] = node
+                    row[WORKER_ID] = worker
+                    row[WORKER_PID] = pid
+                    row[LANGUAGE] = lang
                 if state == _FAILED:
-                    row.error_kind = kind
-                    row.error_message = message
-            elif not row.from_worker and not row.node_id:
-                row.node_id = node
-                row.worker_id = worker
-                row.worker_pid = pid
-            if row.language < 0:
-                row.language = lang
+                    row[ERROR_KIND] = kind
+                    row[ERROR_MESSAGE] = message
+            elif not row[FROM_WORKER] and not row[NODE_ID]:
+                row[NODE_ID] = node
+                row[WORKER_ID] = worker
+                row[WORKER_PID] = pid
+            if row[LANGUAGE] < 0:
+                row[LANGUAGE] = lang
+        self._seq = seq
 
     def add_dropped_at_source(self, job_id: bytes, count: int) -> None:
         ring = self._jobs.get(job_id)
@@ -424,7 +477,7 @@ class TaskEvents:
             # No row filter: the total is the rings' sizes, a page starts by bisection.
             total = sum(len(r) for r in rings)
             starts = [iter(r.order[r.after(after):]) for r in rings]
-            merged = heapq.merge(*starts, key=lambda e: e.seq) if len(starts) > 1 else (
+            merged = heapq.merge(*starts, key=_seq_key) if len(starts) > 1 else (
                 starts[0] if starts else iter(()))
             page = list(itertools.islice(merged, limit + 1))
             reply.tasks.extend(e.to_proto() for e in page[:limit])
@@ -435,8 +488,8 @@ class TaskEvents:
             # lazily: only the rows of this page go through the merge.
             matched = self._matching(request, rings)
             total = sum(len(m) for m in matched)
-            starts = [iter(m[bisect.bisect_right(m, after, key=_seq_of):]) for m in matched]
-            merged = heapq.merge(*starts, key=_seq_of) if len(starts) > 1 else (
+            starts = [iter(m[bisect.bisect_right(m, after, key=_seq_key):]) for m in matched]
+            merged = heapq.merge(*starts, key=_seq_key) if len(starts) > 1 else (
                 starts[0] if starts else iter(()))
             page = list(itertools.islice(merged, limit + 1))
             reply.tasks.extend(e.to_proto() for e in page[:limit])
@@ -504,13 +557,18 @@ class TaskEvents:
         self, request: gcs_pb2.AddTaskEventsRequest, context: grpc.aio.ServicerContext
     ) -> gcs_pb2.AddTaskEventsReply:
         """Fold a batch of events into the rings; drops reported by the sender are counted."""
-        items = read_events(request)
+        heads, records, blob = read_events(request)
         # The GCS shares its loop with the head's raylet: fold in slices, so a
         # batch of 10,000 events does not hold up lease grants.
-        for start in range(0, len(items), FOLD_SLICE):
+        step = FOLD_SLICE * PACKED_RECORD.size
+        for start in range(0, len(records), FOLD_SLICE):
             if start:
                 await asyncio.sleep(0)
-            self.fold_items(items[start:start + FOLD_SLICE])
+            self.fold_items((heads, records[start:start + FOLD_SLICE], b""))
+        for start in range(0, len(blob), step):
+            if start or records:
+                await asyncio.sleep(0)
+            self.fold_items((heads, [], blob[start:start + step]))
         for drop in request.dropped:
             self.add_dropped_at_source(drop.job_id, drop.count)
         return gcs_pb2.AddTaskEventsReply()
