@@ -154,6 +154,8 @@ def test_list_shows_submitted_and_driver_jobs(head):
     # Any client reads the records straight from the GCS's KV.
     stored = {r.submission_id: r for r in list_submissions(head["address"])}
     assert stored[sid].status.value == "SUCCEEDED" and stored[sid].entrypoint == "echo listed"
+    status, page = http(f"{head['url']}/jobs")  # the dashboard's Jobs page lists them too
+    assert status == 200 and "Submitted jobs" in page and sid in page, page[-2000:]
     table = cli(head, "list", "--address", head["address"])
     assert table.returncode == 0 and sid in table.stdout and "DRIVER" in table.stdout
 

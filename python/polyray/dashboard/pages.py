@@ -88,7 +88,15 @@ def cluster_body(address: str, store: dict[str, tuple[int, int, int]]) -> str:
 
 
 def jobs_body(address: str) -> str:
-    return table(state.list_jobs(address, limit=state.MAX_LIMIT), state.JOB_COLUMNS, "no jobs")
+    from polyray.jobs.store import list_submissions  # submitted jobs (docs/jobs.md)
+    subs = [{"submission_id": r.submission_id, "status": r.status.value, "job_id": r.driver_job_id or "",
+             "entrypoint": r.entrypoint[:120], "message": r.message.splitlines()[0][:160] if r.message else "",
+             "exit_code": "" if r.exit_code is None else r.exit_code}
+            for r in sorted(list_submissions(address), key=lambda r: -r.submit_time)]
+    return (table(state.list_jobs(address, limit=state.MAX_LIMIT), state.JOB_COLUMNS, "no jobs")
+            + "<h3>Submitted jobs</h3>"
+            + table(subs, ("submission_id", "status", "job_id", "entrypoint", "message", "exit_code"),
+                    "no submitted jobs (polyray job submit)"))
 
 
 def actors_body(address: str) -> str:
