@@ -32,7 +32,6 @@ from typing import Any
 
 from aiohttp import web
 
-import polyray
 from polyray.dashboard.rest_logs import job_view
 from polyray.jobs.manager import JobExists, JobManager, NotTerminal
 from polyray.jobs.record import JobRecord
@@ -107,9 +106,14 @@ class JobsRest:
         ]
 
     async def version(self, request: web.Request) -> web.Response:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            polyray_version = version("polyray")
+        except PackageNotFoundError:
+            polyray_version = "unknown"
         # gcs_address: where a client uploads runtime env packages (polyray job submit --working-dir).
-        return web.json_response({"version": API_VERSION, "ray_version": polyray.__version__, "ray_commit": "",
-                                  "polyray_version": polyray.__version__, "gcs_address": self.address})
+        return web.json_response({"version": API_VERSION, "ray_version": polyray_version, "ray_commit": "",
+                                  "polyray_version": polyray_version, "gcs_address": self.address})
 
     # ------------------------------------------------------------------ submit
 
