@@ -198,6 +198,9 @@ class JobManager:
         tasks = [t for t in self._tasks.values() if not t.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S + 2)
+        close = getattr(self.cluster, "close", None)
+        if close is not None:
+            await close()
 
     # ------------------------------------------------------------------ submit
 
