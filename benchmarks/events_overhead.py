@@ -18,6 +18,13 @@ ops/s, and the on/off ratios. Rows are the sync and async rows of
 CPU per call is less disturbed by the machine's load than ops/s (a process
 that waits for a core does not use CPU meanwhile), so it is the figure to
 compare; ops/s is printed as well, for what it is worth on a shared machine.
+Under a drifting load the ratio of each round's pair (on/off measured one
+after the other) is steadier than the ratio of medians: both are printed,
+the paired one with its spread (min-max over rounds).
+
+``--settings '{"name": {ENV: value}, ...}'`` compares other settings (the
+last one is the baseline of the ratios), e.g. two versions of the code
+(``PYTHONPATH`` of a copy of ``python/``) with events on and off.
 """
 
 from __future__ import annotations
@@ -124,8 +131,10 @@ def compare(rows: list[str], calls: int, rounds: int, settings: dict[str, dict[s
     """CPU per call per process kind and ops/s of each row under each setting (name -> the env to set;
     default ``EVENTS``: task events on, off), rounds interleaved so the machine's load hits every
     setting alike. Prints a table and returns ``{"summary": {row: {setting: medians, "cpu_ratio",
-    "ops_ratio"}}, "runs": {"row/setting": [run, ...]}, "load_average"}``; the ratios are the first
-    setting's over the second's. Reusable for another switch (e.g. authentication on/off)."""
+    "ops_ratio", "<setting>/<last>": {"cpu_ratio", "ops_ratio", "cpu_paired", "ops_paired"}}},
+    "runs": {"row/setting": [run, ...]}, "load_average"}``; ``cpu_ratio``/``ops_ratio`` are the first
+    setting's medians over the last's, the ``*_paired`` lists each round's ratio, sorted. Reusable for
+    another switch (e.g. authentication on/off)."""
     settings = settings or EVENTS
     names = list(settings)
     runs: dict[tuple[str, str], list[dict]] = {}
@@ -148,11 +157,25 @@ def compare(rows: list[str], calls: int, rounds: int, settings: dict[str, dict[s
             med[name]["ops_s"] = statistics.median(r["ops_s"] for r in rs)
             print(f"{row:12} {name:7} " + " ".join(f"{med[name][k]:8.1f}" for k in kinds)
                   + f" {med[name]['ops_s']:9.0f}", file=out)
-        a, b = med[names[0]], med[names[-1]]
-        cpu_ratio = a["total"] / b["total"] if b["total"] else float("nan")
-        ops_ratio = a["ops_s"] / b["ops_s"] if b["ops_s"] else float("nan")
-        print(f"{row:12} {names[0]}/{names[-1]}: CPU per call x{cpu_ratio:.3f}, ops/s x{ops_ratio:.3f}", file=out)
-        summary[row] = {**med, "cpu_ratio": cpu_ratio, "ops_ratio": ops_ratio}
+        base = runs[(row, names[-1])]
+        for name in names[:-1]:
+            a, b = med[name], med[names[-1]]
+            cpu_ratio = a["total"] / b["total"] if b["total"] else float("nan")
+            ops_ratio = a["ops_s"] / b["ops_s"] if b["ops_s"] else float("nan")
+            # Each round's pair: the runs of one round ran one after the other, under about the same load.
+            paired = sorted(r["cpu_us"]["total"] / o["cpu_us"]["total"] for r, o in zip(runs[(row, name)], base)
+                            if o["cpu_us"]["total"])
+            paired_ops = sorted(r["ops_s"] / o["ops_s"] for r, o in zip(runs[(row, name)], base) if o["ops_s"])
+            print(f"{row:12} {name}/{names[-1]}: CPU per call x{cpu_ratio:.3f} (medians), paired x"
+                  f"{statistics.median(paired):.3f} [{paired[0]:.3f}-{paired[-1]:.3f}]; ops/s x{ops_ratio:.3f} "
+                  f"(medians), paired x{statistics.median(paired_ops):.3f} [{paired_ops[0]:.3f}-{paired_ops[-1]:.3f}]",
+                  file=out)
+            entry = summary.setdefault(row, dict(med))
+            entry[f"{name}/{names[-1]}"] = {"cpu_ratio": cpu_ratio, "ops_ratio": ops_ratio, "cpu_paired": paired,
+                                            "ops_paired": paired_ops}
+            if name == names[0]:  # the first setting over the last, as before
+                entry["cpu_ratio"], entry["ops_ratio"] = cpu_ratio, ops_ratio
+        summary.setdefault(row, dict(med))
     return {"summary": summary, "runs": {f"{r}/{n}": v for (r, n), v in runs.items()}, "load_average": load}
 
 
@@ -163,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", default=",".join(ROWS))
     p.add_argument("--json", help="write every run's figures here")
     p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--settings", help="JSON: setting name -> env to set (default: events on, off)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -172,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         if r not in ROWS:
             p.error(f"unknown row {r!r}; rows: {', '.join(ROWS)}")
-    data = compare(rows, args.calls, args.rounds, EVENTS, args.timeout)
+    settings = json.loads(args.settings) if args.settings else EVENTS
+    data = compare(rows, args.calls, args.rounds, settings, args.timeout)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(data, f, indent=1)
