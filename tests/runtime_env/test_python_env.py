@@ -131,3 +131,49 @@ def test_driver_reads_runtime_env_json_variable(tmp_path) -> None:
     env["POLYRAY_RUNTIME_ENV_JSON"] = '{"env_var": {}}'
     bad = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=90, env=env)
     assert bad.returncode != 0 and "unknown runtime_env key 'env_var'" in bad.stderr, bad.stderr[-3000:]
+
+
+def test_py_modules_java_jars_and_cpp_libs(cluster, tmp_path) -> None:
+    """Each key on its own (the job's working_dir has none of these): a package folder and a
+    single .py file as py_modules, a jar as java_jars, a library as cpp_libs."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    xlang = os.path.join(here, "..", "xlang")
+    if xlang not in sys.path:
+        sys.path.insert(0, xlang)
+    from xlang_support import build_cpp
+
+    pkg = tmp_path / "rtenv_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("NAME = 'package folder'\n")
+    single = tmp_path / "rtenv_single.py"
+    single.write_text("NAME = 'single file'\n")
+
+    @polyray.remote
+    def names() -> tuple:
+        import rtenv_pkg
+        import rtenv_single
+        return rtenv_pkg.NAME, rtenv_single.NAME
+
+    got = polyray.get(names.options(runtime_env={"py_modules": [str(pkg), str(single)]}).remote(), timeout=30)
+    assert got == ("package folder", "single file")
+
+    classes = tmp_path / "classes"
+    javac = shutil.which("javac")
+    assert javac, "javac is not on PATH: run `make setup`"
+    subprocess.run([javac, "-d", str(classes), os.path.join(here, "java_src", "rtenv", "Where.java")], check=True,
+                   capture_output=True, timeout=120)
+    jar = tmp_path / "jars" / "where.jar"
+    jar.parent.mkdir()
+    with zipfile.ZipFile(jar, "w") as zf:
+        zf.write(classes / "rtenv" / "Where.class", "rtenv/Where.class")
+    f = polyray.java_function("rtenv.Where", "where").options(runtime_env={"java_jars": [str(jar)]})
+    assert polyray.get(f.remote("k"), timeout=60).startswith("java:k:unset:")
+
+    lib = build_cpp("rtenv_funcs", [os.path.join(here, "cpp_src", "rtenv_funcs.cc")], "shared")
+    c = polyray.cpp_function("RtEnvCppWhere").options(runtime_env={"cpp_libs": [lib]})
+    assert polyray.get(c.remote("k"), timeout=60).startswith("cpp:k:unset:")
