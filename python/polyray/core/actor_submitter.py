@@ -10,6 +10,14 @@ waiting calls and in sequence order, else failed. Once the actor is DEAD
 every pending and later call fails with ActorDiedError carrying the death
 cause (and its reason). Every call is reported to the TaskFinisher exactly
 once. Runs on the event loop.
+
+Arguments are resolved here, before a call enters its stream (as Ray's
+caller-side dependency resolution): a call whose top-level ref arguments
+(owned here or borrowed) are not ready yet waits in ``unresolved``, so the
+actor never blocks on it and other callers' calls run meanwhile; this
+caller's later calls wait behind it (a caller's calls start in submission
+order). ``resolve(task, on_ready)`` says whether a call must wait and then
+calls ``on_ready`` on the loop once its arguments are ready (value or error).
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ ACTOR_WATCH_S = 30.0
 
 class _ActorQueue:
     __slots__ = ("actor_id", "state", "address", "death", "pending", "inflight", "queue",
-                 "call", "channel", "watching", "reader", "recovering")
+                 "call", "channel", "watching", "reader", "recovering", "unresolved", "waiting")
 
     def __init__(self, actor_id: bytes) -> None:
         self.actor_id = actor_id
@@ -64,14 +72,24 @@ class _ActorQueue:
         # True from a stream break until its calls in flight are requeued:
         # only that path connects to the next incarnation, retried calls first.
         self.recovering = False
+        # Calls (in submission order) held until their own and every earlier
+        # call's arguments are ready; ``waiting``: the task ids still waiting.
+        self.unresolved: collections.deque[PendingTask] = collections.deque()
+        self.waiting: set[bytes] = set()
+
+
+# resolve(task, on_ready) -> True when the task must wait (on_ready is then called on the loop once).
+ArgResolver = Callable[[PendingTask, Callable[[], None]], bool]
 
 
 class ActorTaskSubmitter:
     """Orders and pushes actor calls; learns actor state from the GCS."""
 
-    def __init__(self, *, connections: ActorConnections, finisher: TaskFinisher) -> None:
+    def __init__(self, *, connections: ActorConnections, finisher: TaskFinisher,
+                 resolve: ArgResolver | None = None) -> None:
         self._connections = connections
         self._finisher = finisher
+        self.resolve = resolve
         self._closed = False
         self._actors: dict[bytes, _ActorQueue] = {}
 
@@ -79,6 +97,23 @@ class ActorTaskSubmitter:
         aq = self._actors.get(task.spec.actor_id)
         if aq is None:
             aq = self._actors[task.spec.actor_id] = _ActorQueue(task.spec.actor_id)
+        if task.arg_ids and self.resolve is not None and aq.state != gcs.DEAD \
+                and self.resolve(task, lambda: self._args_ready(aq, task)):
+            aq.waiting.add(task.spec.task_id)
+        if aq.unresolved or aq.waiting:
+            aq.unresolved.append(task)
+            if aq.state != gcs.ALIVE and not aq.recovering:
+                self._watch(aq)  # the stream is ready by the time the arguments are
+            return
+        self._enqueue(aq, task)
+
+    def _args_ready(self, aq: _ActorQueue, task: PendingTask) -> None:
+        """(On the loop.) ``task``'s arguments are ready: send the calls at the head that wait for nothing."""
+        aq.waiting.discard(task.spec.task_id)
+        while aq.unresolved and aq.unresolved[0].spec.task_id not in aq.waiting:
+            self._enqueue(aq, aq.unresolved.popleft())
+
+    def _enqueue(self, aq: _ActorQueue, task: PendingTask) -> None:
         if aq.state == gcs.DEAD:
             self._finisher.fail(task.spec, self._died(aq, task.spec), task.arg_ids)
             return
@@ -243,7 +278,9 @@ class ActorTaskSubmitter:
     def _mark_dead(self, aq: _ActorQueue, cause: pb.ErrorRecord | None, extra: list | None = None) -> None:
         aq.state = gcs.DEAD
         aq.death = cause
-        failed = list(extra or []) + list(aq.pending) + list(aq.inflight.values())
+        failed = list(extra or []) + list(aq.pending) + list(aq.inflight.values()) + list(aq.unresolved)
+        aq.unresolved.clear()
+        aq.waiting.clear()
         aq.pending.clear()
         aq.inflight.clear()
         for t in failed:

@@ -132,7 +132,9 @@ class CoreWorker:
         self.submission = TaskSubmission(ctx=ctx, io=io, connections=conns, codec=self.codec,
                                          references=self.references, owned=self.owned, submitter=self.submitter,
                                          actor_submitter=self.actor_submitter, events=self.task_events,
-                                         memory_store=self.memory_store)
+                                         memory_store=self.memory_store,
+                                         fetch_borrowed=lambda refs: self.getter.start_fetches(refs))
+        self.actor_submitter.resolve = self.submission.resolve_actor_args
         self.functions = FunctionManager(io=io, connections=conns, job_id=job_id)
         self.returns = ReturnEncoder(ctx=ctx, codec=self.codec, owned=self.owned, references=self.references)
         self.executor = TaskExecutor(ctx=ctx, functions=self.functions, getter=self.getter, returns=self.returns)

@@ -422,6 +422,10 @@ class ObjectGetter:
                 pass
         self._blocked_call = asyncio.ensure_future(go())
 
+    def start_fetches(self, refs: Iterable[ObjectRef]) -> None:
+        """(On the loop.) Ask the owners of the borrowed refs not ready for them (actor call arguments)."""
+        self._start_fetches(refs)
+
     def _start_fetch(self, ref: ObjectRef) -> None:
         self._start_fetches((ref,))
 

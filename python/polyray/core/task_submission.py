@@ -19,6 +19,7 @@ import itertools
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -70,7 +71,8 @@ class TaskSubmission:
     def __init__(self, *, ctx: WorkerContext, io: IoLoop, connections: Connections, codec: ValueCodec,
                  references: ReferenceCounter, owned: OwnedObjects, submitter: NormalTaskSubmitter,
                  actor_submitter: ActorTaskSubmitter, events: TaskEventBuffer | None = None,
-                 memory_store: MemoryStore | None = None) -> None:
+                 memory_store: MemoryStore | None = None,
+                 fetch_borrowed: Callable[[list[ObjectRef]], None] | None = None) -> None:
         self._ctx = ctx
         self._io = io
         self._connections = connections
@@ -116,6 +118,9 @@ class TaskSubmission:
                 self._wait_args(task, waiting)
 
             self._queue_normal = queue_normal_after_args
+        # Actor calls resolve their owned and borrowed argument refs before they enter
+        # the actor's stream (ActorTaskSubmitter.submit calls resolve_actor_args).
+        self._fetch_borrowed = fetch_borrowed
 
     def _unready_args(self, spec: pb.TaskSpec) -> list[bytes]:
         """The top-level argument refs owned by this process that are not ready yet."""
@@ -131,6 +136,44 @@ class TaskSubmission:
             if a.WhichOneof("kind") == "ref" and a.ref.owner.worker_id == me and ready(a.ref.object_id) is None:
                 out.append(a.ref.object_id)
         return out
+
+    def resolve_actor_args(self, task: PendingTask, on_ready: Callable[[], None]) -> bool:
+        """(On the loop.) Whether an actor call must wait for top-level argument refs (owned
+        here or borrowed) that are not ready; if so ``on_ready`` is called on the loop, once,
+        when all are (value or error). Borrowed ones are fetched from their owners meanwhile."""
+        store = self._memory_store
+        if store is None:
+            return False
+        ready = store.get_if_ready
+        waiting: list[bytes] = []
+        borrowed: list[ObjectRef] = []
+        me = self._ctx.worker_id
+        spec = task.spec
+        for a in itertools.chain(spec.args, (kw.arg for kw in spec.kwargs)):
+            if a.WhichOneof("kind") != "ref" or ready(a.ref.object_id) is not None:
+                continue
+            waiting.append(a.ref.object_id)
+            if a.ref.owner.worker_id != me:
+                borrowed.append(ObjectRef(a.ref.object_id, a.ref.owner, _counted=False))
+        if not waiting:
+            return False
+        if borrowed and self._fetch_borrowed is not None:
+            self._fetch_borrowed(borrowed)
+        left = [len(waiting)]
+        loop = self._io.loop
+
+        def one_ready() -> None:  # on the loop
+            left[0] -= 1
+            if left[0] == 0:
+                on_ready()
+
+        def entry_ready(_entry: object) -> None:
+            # Always through the loop's queue: set() may run on another thread or inside submit().
+            loop.call_soon_threadsafe(one_ready)
+
+        for oid in waiting:
+            store.on_ready(oid, entry_ready)
+        return True
 
     def _wait_args(self, task: PendingTask, waiting: list[bytes]) -> None:
         """(On the loop.) Queue ``task`` once every object of ``waiting`` is ready (value or error)."""
