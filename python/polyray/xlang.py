@@ -160,9 +160,13 @@ class CppFunction:
         here (naming the argument, its type and C++), before anything is sent.
         """
         _no_kwargs(pb.CPP, self.function_name, kwargs)
+        o = self._options
+        if o.get("num_returns", 1) > 1:  # an option the C++ SDK cannot honour: refused, not ignored
+            raise ValueError(f"option 'num_returns'={o['num_returns']} is not supported for C++ function "
+                             f"{self.function_name}: a C++ callee returns one value (return a std::tuple "
+                             f"and use num_returns=1)")
         core = _require_core()
         desc = pb.FunctionDescriptor(cpp=pb.CppFunctionDescriptor(function_name=self.function_name))
-        o = self._options
         spec = core.new_task_spec(pb.NORMAL_TASK, pb.CPP, desc, o.get("name") or self.function_name)
         return submit_normal_task(core, spec, args, {}, o, pb.CPP)
 

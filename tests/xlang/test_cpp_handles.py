@@ -48,7 +48,7 @@ def sent(core, monkeypatch):
 
 def test_function_descriptor_and_options(sent):
     polyray.cpp_function("Plus1").remote(1)
-    polyray.cpp_function("ns::Scale").options(num_returns=2, max_retries=5, num_cpus=2, name="scale").remote(
+    polyray.cpp_function("ns::Scale").options(num_returns=0, max_retries=5, num_cpus=2, name="scale").remote(
         [1.0, 2.0], 3)
     plain, tuned = sent["task"]
     assert plain.language == pb.CPP and plain.type == pb.NORMAL_TASK
@@ -57,7 +57,7 @@ def test_function_descriptor_and_options(sent):
     assert plain.num_returns == 1 and plain.max_retries == 3 and plain.resources["CPU"] == 1.0
     assert len(plain.args) == 1 and plain.args[0].value.format == pb.FORMAT_XLANG
     assert tuned.function.cpp.function_name == "ns::Scale"
-    assert tuned.num_returns == 2 and tuned.max_retries == 5 and tuned.resources["CPU"] == 2.0
+    assert tuned.num_returns == 0 and tuned.max_retries == 5 and tuned.resources["CPU"] == 2.0
     assert tuned.name == "scale"
 
 
