@@ -19,7 +19,9 @@ pytestmark = pytest.mark.timeout(60)
 @pytest.fixture(scope="module")
 def gcs():
     token = secrets.token_hex(16)
-    env = {**os.environ, "POLYRAY_AUTH_TOKEN": token, "POLYRAY_AUTH_MODE": "token"}
+    # The GCS bounds packages itself (2 KiB here; the clients' own limit stays 100 MiB).
+    env = {**os.environ, "POLYRAY_AUTH_TOKEN": token, "POLYRAY_AUTH_MODE": "token",
+           "POLYRAY_RUNTIME_ENV_MAX_PACKAGE_BYTES": "2048"}
     proc = subprocess.Popen([sys.executable, "-m", "polyray.gcs", "--port", "0", "--log-level", "WARNING"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
@@ -75,3 +77,26 @@ def test_upload_errors(gcs, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("POLYRAY_RUNTIME_ENV_MAX_PACKAGE_BYTES", "1000")
     with pytest.raises(ValueError, match="over the package limit"):
         upload_packages({"working_dir": str(tmp_path)}, address, token)
+
+
+def test_gcs_refuses_packages_that_do_not_match_their_name(gcs) -> None:
+    import grpc
+
+    from polyray.runtime_env import package_uri
+
+    address, token = gcs
+    ch = _channel(address, token)
+    try:
+        stub = gcs_pb2_grpc.GcsServiceStub(ch)
+        for key, value, why in [
+            (b"gcs://polyray_pkg_nothex.zip", b"x", "not a polyray package URI"),
+            (package_uri(b"one").encode(), b"another", "does not match the sha256"),
+            (package_uri(b"z" * 3000).encode(), b"z" * 3000, "over the limit of 2048"),
+        ]:
+            with pytest.raises(grpc.RpcError) as info:
+                stub.KVPut(gcs_pb2.KVPutRequest(namespace=KV_NAMESPACE, key=key, value=value), timeout=10)
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and why in info.value.details()
+        # Other namespaces are not affected.
+        stub.KVPut(gcs_pb2.KVPutRequest(namespace="other", key=b"k", value=b"z" * 3000), timeout=10)
+    finally:
+        ch.close()

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import grpc
 
 from polyray.protocol import gcs_pb2
 
 from .errors import invalid_argument
 from .storage import Storage
+
+#: Runtime env packages (polyray.runtime_env.packaging.KV_NAMESPACE): checked before they are stored.
+PACKAGE_NAMESPACE = "runtime_env_packages"
+
+
+def check_package(key: bytes, value: bytes) -> None:
+    """A package's key must be its URI, ``gcs://polyray_pkg_<sha256 of value>.zip``,
+    and its size within $POLYRAY_RUNTIME_ENV_MAX_PACKAGE_BYTES (100 MiB):
+    INVALID_ARGUMENT otherwise, so no node ever fetches a package that does not
+    match its name."""
+    from polyray.runtime_env.packaging import max_package_bytes, uri_digest
+
+    try:
+        digest = uri_digest(key.decode("utf-8", "replace"))
+    except ValueError as exc:
+        raise invalid_argument(f"runtime env package key: {exc}") from None
+    limit = max_package_bytes()
+    if len(value) > limit:
+        raise invalid_argument(f"runtime env package is {len(value)} bytes, over the limit of {limit}")
+    if hashlib.sha256(value).hexdigest() != digest:
+        raise invalid_argument("runtime env package does not match the sha256 its key names")
 
 
 class KVStore:
@@ -27,6 +50,8 @@ class KVStore:
         """Store a value; ``added`` tells whether the key was new."""
         if not request.key:
             raise invalid_argument("key must not be empty")
+        if request.namespace == PACKAGE_NAMESPACE:
+            check_package(request.key, request.value)
         added = await self._storage.put(
             self._table(request.namespace), request.key, request.value, overwrite=request.overwrite
         )
