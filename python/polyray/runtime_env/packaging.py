@@ -14,7 +14,6 @@ import hashlib
 import io
 import os
 import stat
-import threading
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -126,10 +125,6 @@ def zip_package(path: str, *, keep_folder_name: bool = False, limit: int | None 
     return data
 
 
-_uploaded_lock = threading.Lock()
-_uploaded: set[tuple[str, str]] = set()  # (gcs address, uri) known to be stored
-
-
 def _channel(gcs_address: str, token: str | None) -> grpc.Channel:
     from polyray.protocol import auth
 
@@ -172,16 +167,12 @@ def upload_packages(runtime_env: Mapping[str, Any] | None, gcs_address: str,
         for key, index, path, keep in todo:
             data = zip_package(path, keep_folder_name=keep, limit=limit)
             uri = package_uri(data)
-            with _uploaded_lock:
-                known = (gcs_address, uri) in _uploaded
-            if not known:
-                found = stub.KVGet(gcs_pb2.KVGetRequest(namespace=KV_NAMESPACE, key=uri.encode()),
-                                   timeout=timeout_s).found
-                if not found:
-                    stub.KVPut(gcs_pb2.KVPutRequest(namespace=KV_NAMESPACE, key=uri.encode(), value=data,
-                                                    overwrite=False), timeout=timeout_s)
-                with _uploaded_lock:
-                    _uploaded.add((gcs_address, uri))
+            # KVKeys, not KVGet: asks whether the GCS has it without sending it back.
+            keys = stub.KVKeys(gcs_pb2.KVKeysRequest(namespace=KV_NAMESPACE, prefix=uri.encode()),
+                               timeout=timeout_s).keys
+            if uri.encode() not in keys:
+                stub.KVPut(gcs_pb2.KVPutRequest(namespace=KV_NAMESPACE, key=uri.encode(), value=data,
+                                                overwrite=False), timeout=timeout_s)
             if index is None:
                 env[key] = uri
             else:
