@@ -162,7 +162,9 @@ class RuntimeEnvAgent:
             cpp_path.extend(p for p in _files(wd, "*.so*") if _is_so(p))
         for entry in env.get("py_modules", []):
             d = await self._local(entry)
-            python_path.append(d if is_uri(entry) or os.path.isdir(d) else os.path.dirname(d))
+            # A package's folder; a node-local folder or .zip (zipimport) as it is; a .py's folder.
+            python_path.append(d if is_uri(entry) or os.path.isdir(d) or d.endswith(".zip")
+                               else os.path.dirname(d))
         for entry in env.get("java_jars", []):
             d = await self._local(entry)
             if os.path.isdir(d):

@@ -63,7 +63,7 @@ def validate(runtime_env: Mapping[str, Any] | None, *, local: bool = True) -> di
         elif key in _LIST_KEYS:
             if not isinstance(value, (list, tuple)):
                 raise ValueError(f"runtime_env[{key!r}] must be a list, got {type(value).__name__}")
-            kinds = {"py_modules": (".zip", ".py", ".whl"), "java_jars": (".jar", ".zip"),
+            kinds = {"py_modules": (".zip", ".py"), "java_jars": (".jar", ".zip"),
                      "cpp_libs": (".so", ".zip")}[key]
             out[key] = [_check_path(key, v, local=local, kinds=kinds) for v in value]
         elif key == "env_vars":
