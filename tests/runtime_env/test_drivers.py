@@ -80,3 +80,24 @@ def test_cpp_driver_runtime_env(head, working_dir) -> None:
     r = results(proc.stdout)
     _check_py(r["py"], working_dir, "from-cpp-driver")
     assert r["cpp"] == f"cpp:d:from-cpp-driver:{working_dir}"
+
+
+def test_cpp_driver_with_packages_uploaded_by_the_cli(head, working_dir) -> None:
+    """`python -m polyray.runtime_env` uploads the folder; the driver passes URIs, so the
+    worker runs in the node's unpacked copy, not in the folder itself."""
+    lib = build_cpp("rtenv_funcs", [os.path.join(_HERE, "cpp_src", "rtenv_funcs.cc")], "shared")
+    program = build_cpp("rtenv_driver", [os.path.join(_HERE, "cpp_src", "rtenv_driver.cc")], "exe")
+    local = json.dumps({"working_dir": working_dir, "env_vars": {"RTENV_VAR": "uploaded"}})
+    up = subprocess.run([sys.executable, "-m", "polyray.runtime_env", "--address", head, local],
+                        capture_output=True, text=True, timeout=60, env=driver_env())
+    assert up.returncode == 0, up.stderr
+    env = json.loads(up.stdout)
+    assert env["working_dir"].startswith("gcs://polyray_pkg_")
+    proc = subprocess.run([program, head, lib], capture_output=True, text=True, timeout=TIMEOUT,
+                          env=driver_env(POLYRAY_RUNTIME_ENV_JSON=up.stdout.strip()))
+    assert proc.returncode == 0, f"driver failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
+    cwd, _, var = results(proc.stdout)["py"].partition("|")
+    assert var == "uploaded" and "runtime_resources" in cwd and os.path.basename(cwd).startswith("pkg_")
+    bad = subprocess.run([sys.executable, "-m", "polyray.runtime_env", "--address", head, '{"nope": 1}'],
+                         capture_output=True, text=True, timeout=60, env=driver_env())
+    assert bad.returncode == 2 and "unknown runtime_env key 'nope'" in bad.stderr
