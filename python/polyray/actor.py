@@ -225,7 +225,7 @@ class ActorHandle:
     def __getattr__(self, name: str) -> ActorMethod:
         if name in BUILTIN_METHODS:
             language = self._handle.language
-            if language == pb.CPP or (language == pb.JAVA and name.endswith("_call__")):
+            if language in (pb.CPP, pb.JAVA) and name.endswith("_call__"):  # ready/terminate: every language
                 raise AttributeError(f"{name} is not a built-in method of {pb.Language.Name(language)} actors")
             return ActorMethod(self, name)
         if name.startswith("__"):

@@ -399,6 +399,15 @@ class RuntimeContext:
         return {k: float(v) for k, v in spec.resources.items()} if spec is not None else {}
 
     @property
+    def was_current_actor_reconstructed(self) -> bool:
+        """Whether the actor this worker hosts was restarted (Ray's API): its creation
+        ran again after a death (``max_restarts``); False outside an actor."""
+        if self._core.is_driver:
+            return False
+        creation = self._core.executor.actor_creation_spec
+        return creation is not None and creation.attempt > 0
+
+    @property
     def current_actor(self) -> ActorHandle:
         """This actor's own handle, inside one of its methods (Ray's API); RuntimeError
         elsewhere. Calls through it queue behind the running call."""

@@ -27,6 +27,7 @@
 #include "polyray/object_ref.h"
 #include "polyray/objects.h"
 #include "polyray/remote.h"
+#include "polyray/runtime_context.h"
 #include "polyray/task_caller.h"
 #include "polyray/xlang_functions.h"
 

@@ -30,8 +30,10 @@
 #include "core/owned_objects.h"
 #include "core/spin.h"
 #include "core/submit_policy.h"
+#include "core/task_context.h"
 #include "polyray/codec.h"
 #include "polyray/exceptions.h"
+#include "polyray/protocol/gcs.grpc.pb.h"
 
 namespace polyray::core {
 namespace {
@@ -101,6 +103,18 @@ TaskFailure ArgumentError(const rpc::ErrorRecord& cause, const std::string& what
   r.set_language(rpc::CPP);
   *r.mutable_cause() = cause;
   return TaskFailure{r};
+}
+
+/// The built-in method a C++ actor call names ("Class::__polyray_ready__"):
+/// "ready", "terminate", or "" for a user method (as the Java and Python workers).
+std::string BuiltinMethod(const rpc::TaskSpec& spec) {
+  if (spec.type() != rpc::ACTOR_TASK) return "";
+  std::string name = spec.function().cpp().function_name();
+  size_t colons = name.rfind("::");
+  std::string method = colons == std::string::npos ? name : name.substr(colons + 2);
+  if (method == "__polyray_ready__" || method == "__ray_ready__") return "ready";
+  if (method == "__polyray_terminate__" || method == "__ray_terminate__") return "terminate";
+  return "";
 }
 
 }  // namespace
@@ -272,8 +286,41 @@ void TaskReceiver::Serve() {
   }
 }
 
+rpc::TaskResult TaskReceiver::ActorExit(const rpc::TaskSpec& spec, const std::string& why) {
+  // As the Python and Java workers: the GCS marks the actor dead without a
+  // restart, the call gets ACTOR_DIED (killed), the worker exits after the reply.
+  rpc::KillActorRequest req;
+  req.set_actor_id(spec.actor_id());
+  req.set_no_restart(true);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(std::chrono::seconds(10)));
+  rpc::KillActorReply reply;
+  grpc::Status st = rpc::GcsService::NewStub(w_.channels().Get(w_.options().gcs_address))->KillActor(&ctx, req, &reply);
+  if (!st.ok()) {
+    std::fprintf(stderr, "polyray: could not mark the actor dead in the GCS: %s\n", st.error_message().c_str());
+  }
+  rpc::ErrorRecord record = SystemError(rpc::ACTOR_DIED, "the actor exited by a user request: " + TaskName(spec) +
+                                                             " called " + why + "; calls after it fail");
+  record.set_reason(rpc::REASON_KILLED);
+  rpc::TaskResult result = ErrorResult(spec, internal::SerializeDeterministic(record), false);
+  result.set_worker_exiting(true);
+  return result;
+}
+
 rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec_ptr) {
   const rpc::TaskSpec& spec = *spec_ptr;
+  const std::string builtin = BuiltinMethod(spec);
+  if (!builtin.empty()) {
+    if (spec.args_size() != 0 || spec.kwargs_size() != 0) {
+      return ErrorResult(spec, internal::SerializeDeterministic(RuntimeError(
+                                   "std::invalid_argument", TaskName(spec) + " takes no arguments")), false);
+    }
+    if (builtin == "terminate") return ActorExit(spec, "__polyray_terminate__");
+    internal::TaskOutcome ready;
+    ready.returns.push_back(internal::Encode(true));
+    for (int i = 1; i < spec.num_returns(); ++i) ready.returns.push_back(internal::Encode(nullptr));
+    return Returns(spec, ready);
+  }
   internal::TaskInvocation inv;
   try {
     if (spec.function().kind_case() != rpc::FunctionDescriptor::kCpp) {
@@ -322,8 +369,12 @@ rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec
   }
   internal::TaskOutcome outcome;
   w_.EnterTask(spec.task_id(), spec.type() == rpc::NORMAL_TASK);
+  bool exit_requested = false;
   try {
+    ScopedTaskSpec running(spec);  // GetRuntimeContext(), ExitActor()
+    TakeActorExitRequest();
     outcome = executor_(inv);
+    exit_requested = TakeActorExitRequest();
   } catch (const std::exception& e) {
     outcome = internal::TaskOutcome{};
     outcome.error_record = internal::SerializeDeterministic(
@@ -333,8 +384,13 @@ rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec
     outcome.error_record = internal::SerializeDeterministic(
         RuntimeError("unknown", "the C++ worker failed to run " + TaskName(spec) + ": an unknown exception"));
   }
+  exit_requested = TakeActorExitRequest() || exit_requested;
   w_.ExitTask();
   inv.args.clear();  // drop pins of by-reference arguments
+  if (exit_requested && spec.type() != rpc::NORMAL_TASK) {
+    w_.ReleaseDeferredRefs(true);
+    return ActorExit(spec, "polyray::ExitActor()");
+  }
   rpc::TaskResult result = Returns(spec, outcome);  // lends the owned refs inside the returns
   result.set_worker_exiting(outcome.worker_exiting);
   outcome.returns.clear();

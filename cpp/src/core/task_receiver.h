@@ -99,6 +99,8 @@ class TaskReceiver {
   void UpdateWorkLocked() { work_.store(stopped_ || !queue_.empty(), std::memory_order_release); }
   rpc::TaskResult Execute(const std::shared_ptr<rpc::TaskSpec>& spec);
   rpc::TaskResult Returns(const rpc::TaskSpec& spec, internal::TaskOutcome& outcome);
+  /// An intended exit of the hosted actor (ExitActor(), __polyray_terminate__).
+  rpc::TaskResult ActorExit(const rpc::TaskSpec& spec, const std::string& why);
 
   CoreWorker& w_;
   internal::TaskExecutor executor_;

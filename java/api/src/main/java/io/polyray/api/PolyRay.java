@@ -152,6 +152,17 @@ public final class PolyRay extends PolyRayActors {
     return r;
   }
 
+  /**
+   * What this process is: job, node, worker, running task and actor (Ray's
+   * {@code Ray.getRuntimeContext()}).
+   *
+   * @return the runtime context
+   * @throws IllegalStateException when not initialized
+   */
+  public static RuntimeContext getRuntimeContext() {
+    return internal().getRuntimeContext();
+  }
+
   // ------------------------------------------------------------------ objects
 
   /**

@@ -109,6 +109,15 @@ public interface PolyRayRuntime {
   String getNamespace();
 
   /**
+   * What the current process is (job, node, worker, task, actor).
+   *
+   * @return the runtime context
+   */
+  default io.polyray.api.RuntimeContext getRuntimeContext() {
+    throw new UnsupportedOperationException("this runtime has no runtime context");
+  }
+
+  /**
    * The job's ID in hex.
    *
    * @return 8 hex digits

@@ -104,6 +104,11 @@ public abstract class CoreRuntime implements PolyRayRuntime {
   }
 
   @Override
+  public io.polyray.api.RuntimeContext getRuntimeContext() {
+    return new CoreRuntimeContext(core);
+  }
+
+  @Override
   public String getGcsAddress() {
     return core.gcsAddress;
   }

@@ -93,9 +93,16 @@ public final class CoreWorker {
   static final class TaskContext {
     final ByteString taskId;
     final AtomicInteger puts = new AtomicInteger();
+    /** The running task's spec (null for a driver's), for the runtime context. */
+    final TaskSpec spec;
 
     TaskContext(ByteString taskId) {
+      this(taskId, null);
+    }
+
+    TaskContext(ByteString taskId, TaskSpec spec) {
       this.taskId = taskId;
+      this.spec = spec;
     }
   }
 
@@ -129,6 +136,8 @@ public final class CoreWorker {
   volatile SharedStore store;
   final java.util.function.Supplier<SharedStore> sharedStore;
   volatile boolean inActor;
+  /** The creation spec of the actor this worker hosts (null: none), for the runtime context. */
+  volatile TaskSpec actorCreation;
   final BorrowTracker borrows = new BorrowTracker(this);
   final TaskSubmission tasks = new TaskSubmission(this);
   final ObjectGetter getter = new ObjectGetter(this);
@@ -389,8 +398,9 @@ public final class CoreWorker {
    * @param spec the running task
    */
   public void enterTask(TaskSpec spec) {
-    currentTask.set(new TaskContext(spec.getTaskId()));
+    currentTask.set(new TaskContext(spec.getTaskId(), spec));
     if (spec.getType() == TaskType.ACTOR_CREATION_TASK) {
+      actorCreation = spec;
       inActor = true;
     }
   }
