@@ -10,8 +10,10 @@ node, worker and actor), the actor id is the handle's, a restarted actor says so
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -192,3 +194,20 @@ def test_cpp_ready_and_graceful_terminate(ctx_cluster, prefix):
         polyray.get(a.Pid.remote(), timeout=TIMEOUT)
     with pytest.raises(AttributeError):
         a.__polyray_call__  # noqa: B018 - Python actors only
+
+
+def test_cpp_driver_context_exit_actor_and_builtins(ctx_cluster):
+    """The C++ driver's side (cpp_src/context_driver.cc) against this module's cluster."""
+    exe = build_cpp("context_driver", [os.path.join(HERE, "cpp_src", "context_driver.cc")], "exe")
+    lib = build_cpp("context_funcs", [os.path.join(HERE, "cpp_src", "context_funcs.cc")], "shared")
+    env = dict(os.environ)
+    env.pop("POLYRAY_ADDRESS", None)
+    p = subprocess.run([exe, ctx_cluster["address"], lib], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr[-4000:]
+    r = json.loads([line for line in p.stdout.splitlines() if line.startswith("{")][-1])
+    assert r["ctx_job_id"] == r["job_id"] == r["actor_ctx_job"] != ctx_cluster["job_id"]  # its own job
+    assert r["is_driver"] and r["task_id"] == "" and r["actor_id"] == "" and r["resources_refused"]
+    assert r["node_id"] == ctx_cluster["node_id"]
+    assert r["ready"] and r["actor_ctx_id"] == r["actor"]
+    assert r["leave_died"] and r["after_leave_died"] and _gone(r["exit_pid"])
+    assert r["slow"] == "1,2,3" and r["term_died"] and r["after_term_died"] and _gone(r["term_pid"])
