@@ -257,6 +257,22 @@ TEST_F(NormalTaskSubmitterTest, ShortQueueIsNotPipelined) {
   EXPECT_EQ(stream->batches[1].size(), 1u);
 }
 
+TEST_F(NormalTaskSubmitterTest, LeaseRequestCarriesTheRuntimeEnvAndEnvsNeverShareALease) {
+  // The raylet prepares the env and pools workers by it, so the lease request's
+  // view of the spec must keep it, and tasks of two envs need two leases.
+  PendingTaskPtr a = NormalTask("f");
+  a->spec.set_runtime_env(R"({"env_vars":{"V":"a"}})");
+  PendingTaskPtr b = NormalTask("f");
+  b->spec.set_runtime_env(R"({"env_vars":{"V":"b"}})");
+  Submit(a);
+  ASSERT_EQ(raylets_.requests.size(), 1u);
+  EXPECT_EQ(raylets_.requests[0].req.task().runtime_env(), a->spec.runtime_env());
+  raylets_.Grant(0, "la", 7000);
+  Submit(b);
+  ASSERT_EQ(raylets_.requests.size(), 2u) << "a task of another runtime env asks for its own lease";
+  EXPECT_EQ(raylets_.requests[1].req.task().runtime_env(), b->spec.runtime_env());
+}
+
 TEST_F(NormalTaskSubmitterTest, SpillOverGoesToTheNamedRayletAndLeaseReturnsThere) {
   PendingTaskPtr t = Submit(NormalTask("f"));
   ASSERT_EQ(raylets_.requests.size(), 1u);
