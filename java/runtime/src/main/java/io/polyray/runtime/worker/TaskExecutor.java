@@ -27,16 +27,24 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Set;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Consumer;
 
 /**
  * Runs the tasks pushed to this worker, one at a time on one thread, in arrival order
- * (so an actor sees each caller's calls in submission order). The JVM is reused across
- * tasks; a worker hosts at most one actor. Every pushed task gets exactly one result,
- * whatever happens: an error in resolving, converting, running or replying becomes an
- * ERROR value for each of the task's returns, and the worker stays up for the next task.
+ * (so an actor sees each caller's calls in submission order). An actor created with
+ * {@code max_concurrency} n &gt; 1 runs its calls on an {@link ActorCallPool} of n threads
+ * instead, started in arrival order; an actor method returning a {@link CompletionStage}
+ * (an async method) completes when its stage does, without holding a thread meanwhile.
+ * The JVM is reused across tasks; a worker hosts at most one actor. Every pushed task
+ * gets exactly one result, whatever happens: an error in resolving, converting, running
+ * or replying becomes an ERROR value for each of the task's returns, and the worker stays
+ * up for the next task.
  */
 public final class TaskExecutor {
   private static final class Item {
@@ -50,6 +58,31 @@ public final class TaskExecutor {
   }
 
   private static final Item STOP = new Item(null, null);
+
+  /** A task being run: what cancelling it reaches. */
+  private static final class Running {
+    volatile Thread thread;
+    volatile boolean cancelled;
+    volatile CompletableFuture<?> future;
+    /** A concurrent actor's call: taken right before the method is entered (ActorCallPool). */
+    Runnable turn;
+  }
+
+  /** A call whose method returned a CompletionStage: its result comes when the stage completes. */
+  private static final class AsyncCall {
+    final TaskSpec spec;
+    final Invocable fn;
+    final CompletableFuture<?> future;
+
+    AsyncCall(TaskSpec spec, Invocable fn, CompletableFuture<?> future) {
+      this.spec = spec;
+      this.fn = fn;
+      this.future = future;
+    }
+  }
+
+  /** How long a stopping worker waits for calls still in flight on the actor's pool. */
+  private static final long DRAIN_MS = 10_000;
   /** Cancellations of tasks not seen yet are remembered, up to this many. */
   private static final int MAX_EARLY_CANCELS = 10_000;
 
@@ -58,9 +91,10 @@ public final class TaskExecutor {
   private final LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
   private final Set<ByteString> cancelled = ConcurrentHashMap.newKeySet();
   private final Object runLock = new Object();
-  private volatile Thread runner;
-  private ByteString running;
-  private boolean runningCancelled;
+  /** The tasks running now (one, or up to max_concurrency calls of a concurrent actor). */
+  private final Map<ByteString, Running> running = new HashMap<>();
+  /** The calls of an actor with max_concurrency &gt; 1; null otherwise. */
+  private volatile ActorCallPool pool;
 
   private Object actor;
   private ByteString actorId = ByteString.EMPTY;
@@ -91,15 +125,20 @@ public final class TaskExecutor {
    */
   public boolean cancel(ByteString taskId, boolean force) {
     synchronized (runLock) {
-      if (taskId.equals(running)) {
+      Running r = running.get(taskId);
+      if (r != null) {
         if (force) {
           worker.exitNow();
           return true;
         }
-        runningCancelled = true;
-        Thread t = runner;
+        r.cancelled = true;
+        Thread t = r.thread;
         if (t != null) {
           t.interrupt();
+        }
+        CompletableFuture<?> f = r.future;
+        if (f != null) {
+          f.cancel(true);
         }
         return true;
       }
@@ -117,7 +156,6 @@ public final class TaskExecutor {
 
   /** Runs queued tasks on the calling thread until {@link #stop()}. */
   public void runLoop() {
-    runner = Thread.currentThread();
     while (true) {
       Item item;
       try {
@@ -126,26 +164,106 @@ public final class TaskExecutor {
         continue; // a cancel that raced with the end of its task
       }
       if (item == STOP) {
+        drainPool();
         return;
       }
-      io.polyray.runtime.core.TaskEvents events = worker.core() == null ? null : worker.core().taskEvents;
-      io.polyray.runtime.core.TaskEvents.Item running = events != null ? events.running(item.spec) : null;
-      announceOutputName(item.spec);
-      TaskResult result = executeSafely(item.spec);
-      if (events != null) {
-        events.ended(item.spec, result.getReturnsList(), running); // folded into RUNNING while not sent
+      ActorCallPool p = pool;
+      if (p != null && item.spec.getType() == TaskType.ACTOR_TASK) {
+        dispatch(p, item);
+        continue;
       }
-      // User output reaches the raylet (and the driver) by the time the caller learns
-      // the task finished.
-      System.out.flush();
-      System.err.flush();
-      worker.flushBorrows();
+      io.polyray.runtime.core.TaskEvents events = worker.core() == null ? null : worker.core().taskEvents;
+      io.polyray.runtime.core.TaskEvents.Item ev = events != null ? events.running(item.spec) : null;
+      announceOutputName(item.spec);
+      Object outcome = executeSafely(item.spec);
+      // A single-threaded actor's async method: one call in flight, so wait for it here.
+      TaskResult result = outcome instanceof AsyncCall ? awaitAsync((AsyncCall) outcome) : (TaskResult) outcome;
+      finish(item, result, events, ev);
+    }
+  }
+
+  /** Ends a task: events, output flushed, borrows flushed, then its result sent. */
+  private void finish(Item item, TaskResult result, io.polyray.runtime.core.TaskEvents events,
+      io.polyray.runtime.core.TaskEvents.Item ev) {
+    if (events != null) {
+      events.ended(item.spec, result.getReturnsList(), ev); // folded into RUNNING while not sent
+    }
+    // User output reaches the raylet (and the driver) by the time the caller learns
+    // the task finished.
+    System.out.flush();
+    System.err.flush();
+    worker.flushBorrows();
+    try {
+      item.reply.accept(result);
+    } catch (RuntimeException e) {
+      System.err.println("polyray worker: cannot send the result of task " + name(item.spec) + ": " + e);
+    }
+  }
+
+  /**
+   * Hands an actor call to the pool (task thread, arrival order). A graceful terminate
+   * waits for the calls before it and runs alone.
+   */
+  private void dispatch(ActorCallPool p, Item item) {
+    io.polyray.runtime.core.TaskEvents events = worker.core() == null ? null : worker.core().taskEvents;
+    announceOutputName(item.spec);
+    String method = item.spec.getFunction().getJava().getMethodName();
+    if (method.endsWith("_terminate__") && BUILTIN_METHODS.contains(method)) {
+      boolean drained = false;
       try {
-        item.reply.accept(result);
-      } catch (RuntimeException e) {
-        System.err.println("polyray worker: cannot send the result of task " + name(item.spec) + ": " + e);
+        drained = p.drain(DRAIN_MS);
+      } catch (InterruptedException e) {
+        // run it anyway
+      }
+      try {
+        io.polyray.runtime.core.TaskEvents.Item ev = events != null ? events.running(item.spec) : null;
+        finish(item, (TaskResult) executeSafely(item.spec), events, ev);
+      } finally {
+        if (drained) {
+          p.release();
+        }
+      }
+      return;
+    }
+    while (true) {
+      try {
+        p.dispatch(turn -> {
+          io.polyray.runtime.core.TaskEvents.Item ev = events != null ? events.running(item.spec) : null;
+          Object outcome = executeSafely(item.spec, turn);
+          if (!(outcome instanceof AsyncCall)) {
+            finish(item, (TaskResult) outcome, events, ev);
+            return null;
+          }
+          AsyncCall call = (AsyncCall) outcome;
+          // The result is encoded and sent from a pool thread once the stage completes;
+          // no thread waits for it meanwhile.
+          return call.future.handle((v, t) -> null).thenRunAsync(() -> {
+            finish(item, finishAsync(call), events, ev);
+          }, p.executor());
+        });
+        return;
+      } catch (InterruptedException e) {
+        // a cancel that raced with the end of its task hit this thread: try again
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        finish(item, errorResult(item.spec, ErrorRecords.system(ErrorKind.ACTOR_DIED,
+            "the actor is stopping"), false), events, null);
+        return;
       }
     }
+  }
+
+  /** On stop: the calls still in flight on the actor's pool end first (at most {@link #DRAIN_MS}). */
+  private void drainPool() {
+    ActorCallPool p = pool;
+    if (p == null) {
+      return;
+    }
+    try {
+      p.drain(DRAIN_MS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    p.close();
   }
 
   /** The next task: polled for {@link Spin#NANOS} (the next call often comes meanwhile), then waited for. */
@@ -165,19 +283,31 @@ public final class TaskExecutor {
     return queue.take();
   }
 
-  private TaskResult executeSafely(TaskSpec spec) {
+  /**
+   * Runs a task on the calling thread: its result, or an {@link AsyncCall} when an actor
+   * method returned a stage (then the task stays cancellable until {@link #finishAsync}).
+   */
+  private Object executeSafely(TaskSpec spec) {
+    return executeSafely(spec, null);
+  }
+
+  private Object executeSafely(TaskSpec spec, Runnable turn) {
     ByteString id = spec.getTaskId();
+    Running r = new Running();
+    r.thread = Thread.currentThread();
+    r.turn = turn;
     synchronized (runLock) {
       if (cancelled.remove(id)) {
         return errorResult(spec, ErrorRecords.system(ErrorKind.TASK_CANCELLED,
             "task " + name(spec) + " was cancelled before it ran"), false);
       }
-      running = id;
-      runningCancelled = false;
+      running.put(id, r);
     }
     worker.enterTask(spec);
+    Object out = null;
     try {
-      return execute(spec);
+      out = run(spec, r);
+      return out;
     } catch (Throwable t) {
       // A bug here must not take the worker down: report it as the task's error.
       return errorResult(spec, ErrorRecord.newBuilder(ErrorRecords.runtimeError(t.getClass().getName(),
@@ -186,20 +316,106 @@ public final class TaskExecutor {
     } finally {
       worker.exitTask();
       synchronized (runLock) {
-        running = null;
+        r.thread = null;
+        if (out instanceof AsyncCall) {
+          r.future = ((AsyncCall) out).future; // a cancel now cancels the stage
+          if (r.cancelled) {
+            r.future.cancel(true);
+          }
+        } else {
+          running.remove(id);
+        }
         Thread.interrupted(); // a late cancel must not hit the next task
       }
     }
   }
 
-  private boolean cancelledWhileRunning() {
+  private boolean cancelledWhileRunning(ByteString taskId) {
     synchronized (runLock) {
-      return runningCancelled;
+      Running r = running.get(taskId);
+      return r != null && r.cancelled;
     }
   }
 
-  /** Runs one task and builds its result. */
+  /** Waits for an async call on the calling thread (a single-threaded actor), then finishes it. */
+  private TaskResult awaitAsync(AsyncCall call) {
+    while (!call.future.isDone()) {
+      try {
+        call.future.get();
+      } catch (InterruptedException e) {
+        // a cancel of this call cancels its future too; go round and see
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
+        break;
+      }
+    }
+    return finishAsync(call);
+  }
+
+  /** The result of an async call whose stage completed (value, error or cancellation). */
+  private TaskResult finishAsync(AsyncCall call) {
+    TaskSpec spec = call.spec;
+    worker.enterTask(spec);
+    try {
+      Object value;
+      try {
+        value = call.future.join();
+      } catch (java.util.concurrent.CancellationException e) {
+        return errorResult(spec, ErrorRecords.system(ErrorKind.TASK_CANCELLED,
+            "task " + name(spec) + " was cancelled while running"), false);
+      } catch (java.util.concurrent.CompletionException e) {
+        Throwable cause = e.getCause() == null ? e : e.getCause();
+        if (cause instanceof io.polyray.api.exception.ActorExitException) {
+          return actorExit(spec);
+        }
+        if (cancelledWhileRunning(spec.getTaskId())) {
+          return errorResult(spec, ErrorRecord.newBuilder(ErrorRecords.system(ErrorKind.TASK_CANCELLED,
+              "task " + name(spec) + " was cancelled while running")).setCause(ErrorRecords.fromThrowable(cause))
+              .build(), false);
+        }
+        return errorResult(spec, ErrorRecords.fromThrowable(cause), true);
+      }
+      try {
+        return TaskResult.newBuilder().setTaskId(spec.getTaskId()).addAllReturns(returns(spec, call.fn, value))
+            .build();
+      } catch (TaskFailure f) {
+        return errorResult(spec, f.record(), false);
+      } finally {
+        ArrowTables.closeRoots(value);
+      }
+    } catch (Throwable t) {
+      return errorResult(spec, ErrorRecord.newBuilder(ErrorRecords.runtimeError(t.getClass().getName(),
+          "the Java worker failed to finish " + name(spec) + ": " + t)).setTraceback(ErrorRecords.traceback(t))
+          .build(), false);
+    } finally {
+      worker.exitTask();
+      synchronized (runLock) {
+        running.remove(spec.getTaskId());
+      }
+    }
+  }
+
+  /**
+   * Runs one task and builds its result (an async method's: waits for its stage).
+   *
+   * @param spec the task
+   * @return its result
+   */
   TaskResult execute(TaskSpec spec) {
+    Running r = new Running();
+    r.thread = Thread.currentThread();
+    Object out = run(spec, r);
+    if (out instanceof AsyncCall) {
+      AsyncCall call = (AsyncCall) out;
+      synchronized (runLock) {
+        running.put(spec.getTaskId(), r);
+      }
+      return awaitAsync(call);
+    }
+    return (TaskResult) out;
+  }
+
+  /** Runs one task: its result, or an AsyncCall for an actor method that returned a stage. */
+  private Object run(TaskSpec spec, Running current) {
     Invocable fn;
     Object target = null;
     Object[] args;
@@ -230,6 +446,9 @@ public final class TaskExecutor {
     Object value;
     boolean invoked = false;
     try {
+      if (current.turn != null) {
+        current.turn.run();
+      }
       value = fn.invoke(target, args);
       invoked = true;
     } catch (InvocationTargetException e) {
@@ -237,7 +456,7 @@ public final class TaskExecutor {
       if (cause instanceof io.polyray.api.exception.ActorExitException && spec.getType() != TaskType.NORMAL_TASK) {
         return actorExit(spec);
       }
-      if (cancelledWhileRunning()) {
+      if (current.cancelled) {
         return errorResult(spec, ErrorRecord.newBuilder(ErrorRecords.system(ErrorKind.TASK_CANCELLED,
             "task " + name(spec) + " was cancelled while running")).setCause(ErrorRecords.fromThrowable(cause)).build(),
             false);
@@ -260,7 +479,14 @@ public final class TaskExecutor {
       }
       actor = value;
       actorId = spec.getActorId();
+      if (spec.getMaxConcurrency() > 1) {
+        pool = new ActorCallPool(spec.getMaxConcurrency(), "polyray-actor");
+      }
       return TaskResult.newBuilder().setTaskId(spec.getTaskId()).setActorReady(true).build();
+    }
+    if (spec.getType() == TaskType.ACTOR_TASK && value instanceof CompletionStage) {
+      // An async method: the call's result is the stage's value, sent when it completes.
+      return new AsyncCall(spec, fn, ((CompletionStage<?>) value).toCompletableFuture());
     }
     try {
       return TaskResult.newBuilder().setTaskId(spec.getTaskId()).addAllReturns(returns(spec, fn, value)).build();
