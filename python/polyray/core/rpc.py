@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import grpc
 
 from polyray.protocol import auth
@@ -30,8 +32,10 @@ SERVER_OPTIONS = [
     auth.NO_REUSEPORT,
 ]
 
-# Default deadline of control-plane calls (GCS, raylet) in seconds.
-RPC_TIMEOUT = float(spec.RPC_TIMEOUT_S)
+# Default deadline of control-plane calls (GCS, raylet) in seconds: the spec's,
+# or POLYRAY_RPC_TIMEOUT_S (a knob for tests: one that proves a wait longer than
+# every deadline still ends in its value shortens the deadline, not the proof).
+RPC_TIMEOUT = float(os.environ.get("POLYRAY_RPC_TIMEOUT_S") or spec.RPC_TIMEOUT_S)
 
 
 def aio_channel(address: str) -> grpc.aio.Channel:
