@@ -52,8 +52,10 @@ public final class PolyRay extends PolyRayActors {
   private PolyRay() {}
 
   /**
-   * Connects this process as a driver of a new embedded local cluster (GCS and raylet
-   * started as a child process, stopped at {@link #shutdown()} or JVM exit).
+   * Connects this process as a driver: of the cluster the system property
+   * {@code polyray.address} or the environment variable {@code POLYRAY_ADDRESS} names
+   * (as Ray's), else of a new embedded local cluster (GCS and raylet started as a child
+   * process, stopped at {@link #shutdown()} or JVM exit).
    *
    * @return the GCS address, the job and the dashboard's URL (also printed on stderr)
    * @throws IllegalStateException when already initialized, or the cluster does not start
@@ -67,7 +69,8 @@ public final class PolyRay extends PolyRayActors {
    * Connects this process as a driver of a running cluster.
    *
    * @param address {@code host:port} of the head's GCS ({@code python -m polyray.node --head}
-   *     prints it), or {@code "auto"} for the environment variable {@code POLYRAY_ADDRESS}
+   *     prints it), or {@code "auto"} for the environment variable {@code POLYRAY_ADDRESS},
+   *     else the cluster {@code polyray start --head} recorded on this machine
    * @throws IllegalStateException when already initialized, or nothing answers at the
    *     address (within seconds; the message names the address)
    * @return the GCS address, the job and the dashboard's URL (also printed on stderr)

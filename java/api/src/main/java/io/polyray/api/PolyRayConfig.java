@@ -14,9 +14,11 @@ import java.util.List;
  * }</pre>
  *
  * <ul>
- *   <li>{@code address}: {@code host:port} of a running head's GCS; null (the default)
- *       starts an embedded local cluster for the life of the driver; {@code "auto"} reads
- *       the environment variable {@code POLYRAY_ADDRESS}.
+ *   <li>{@code address}: {@code host:port} of a running head's GCS; null (the default):
+ *       the system property {@code polyray.address}, else the environment variable
+ *       {@code POLYRAY_ADDRESS}, else an embedded local cluster for the life of the driver;
+ *       {@code "auto"}: {@code POLYRAY_ADDRESS}, else the cluster {@code polyray start --head}
+ *       recorded on this machine, else an error; {@code "local"}: always an embedded one.
  *   <li>{@code codeSearchPath}: directories and jars where workers find the job's code:
  *       Java classes (directories of classes, jars, directories of jars) and Python
  *       modules (each entry is on the Python workers' {@code sys.path}). Null (the
