@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api_test_functions.h"
@@ -232,6 +233,16 @@ TEST_F(ApiE2e, TimeoutsAndWait) {
   polyray::WaitResult<std::nullptr_t> waited = polyray::Wait(std::vector{slow}, 1, 100);
   EXPECT_EQ(waited.ready.size(), 0u);
   EXPECT_EQ(waited.unready.size(), 1u);
+}
+
+// As Ray: a task asking for 0 CPUs needs none, so it runs while an actor holds
+// every CPU of the node (the embedded head has one per core).
+TEST_F(ApiE2e, ZeroCpuTaskRunsWhileAnActorHoldsEveryCpu) {
+  const double cpus = static_cast<double>(std::thread::hardware_concurrency());
+  polyray::ActorHandle<Counter> holder = polyray::Actor(Counter::Create).SetResource("CPU", cpus).Remote(1);
+  EXPECT_EQ(*polyray::Get(holder.Task(&Counter::Add).Remote(1), 30000), 2);
+  EXPECT_EQ(*polyray::Get(polyray::Task(Plus1).SetResource("CPU", 0).Remote(1), 30000), 2);
+  polyray::Kill(holder);
 }
 
 }  // namespace

@@ -392,11 +392,11 @@ class RuntimeContext:
         executor = self._core.executor
         creation = executor.actor_creation_spec
         if creation is not None:
-            return {k: float(v) for k, v in creation.resources.items()}
+            return {k: float(v) for k, v in creation.resources.items() if v}
         from polyray.core.worker_context import current_task
         ctx = current_task.get()
         spec = ctx.spec if ctx is not None else None
-        return {k: float(v) for k, v in spec.resources.items()} if spec is not None else {}
+        return {k: float(v) for k, v in spec.resources.items() if v} if spec is not None else {}
 
     @property
     def was_current_actor_reconstructed(self) -> bool:

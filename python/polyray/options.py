@@ -65,7 +65,9 @@ def resources_of(options: dict[str, Any], default_cpus: float) -> dict[str, floa
     """The resource map a task or actor asks for."""
     res: dict[str, float] = {}
     cpus = options.get("num_cpus", default_cpus)
-    if cpus:
+    if cpus or default_cpus:
+        # A task's explicit num_cpus=0 travels as CPU: 0 (the raylet adds Ray's default
+        # 1 CPU only when a normal task names no CPU amount), so it needs no CPU at all.
         res["CPU"] = float(cpus)
     if options.get("num_gpus"):
         res["GPU"] = float(options["num_gpus"])

@@ -37,8 +37,10 @@ std::string SimpleName(const std::string& binary_name) {
 void SetResources(rpc::TaskSpec& spec, const internal::CallOptions& o, double default_cpus) {
   auto& out = *spec.mutable_resources();
   if (o.resources.find("CPU") == o.resources.end() && default_cpus > 0) out["CPU"] = default_cpus;
+  // A task's explicit CPU 0 travels as CPU: 0: the raylet adds Ray's default 1 CPU only
+  // when a normal task names no CPU amount, so such a task needs no CPU at all.
   for (const auto& [name, amount] : o.resources) {
-    if (amount > 0) out[name] = amount;
+    if (amount > 0 || (default_cpus > 0 && name == "CPU")) out[name] = amount;
   }
 }
 

@@ -217,8 +217,10 @@ final class TaskSubmission {
     if (!o.getResources().containsKey("CPU") && defaultCpus > 0) {
       out.put("CPU", defaultCpus);
     }
+    // A task's explicit CPU 0 travels as CPU: 0: the raylet adds Ray's default 1 CPU only
+    // when a normal task names no CPU amount, so such a task needs no CPU at all.
     o.getResources().forEach((k, v) -> {
-      if (v > 0) {
+      if (v > 0 || (defaultCpus > 0 && k.equals("CPU"))) {
         out.put(k, v);
       }
     });
