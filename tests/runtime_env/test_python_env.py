@@ -177,3 +177,34 @@ def test_py_modules_java_jars_and_cpp_libs(cluster, tmp_path) -> None:
     lib = build_cpp("rtenv_funcs", [os.path.join(here, "cpp_src", "rtenv_funcs.cc")], "shared")
     c = polyray.cpp_function("RtEnvCppWhere").options(runtime_env={"cpp_libs": [lib]})
     assert polyray.get(c.remote("k"), timeout=60).startswith("cpp:k:unset:")
+
+
+def test_raylet_refuses_bad_runtime_envs_over_grpc(cluster) -> None:
+    """Garbage and oversized runtime envs sent straight to the raylet: INVALID_ARGUMENT past
+    the bound, and a lease failure naming the problem for what does not parse; the raylet
+    keeps serving."""
+    import grpc
+
+    from polyray.protocol import auth, common_pb2, gcs_pb2, gcs_pb2_grpc, raylet_pb2, raylet_pb2_grpc
+
+    with auth.channel(cluster["address"]) as ch:
+        nodes = gcs_pb2_grpc.GcsServiceStub(ch).GetAllNodes(gcs_pb2.GetAllNodesRequest(), timeout=10).nodes
+    raylet = next(n.raylet_address for n in nodes if n.alive)
+    job = bytes.fromhex(cluster["job_id"])
+
+    def lease(runtime_env: str) -> raylet_pb2.RequestWorkerLeaseReply:
+        spec = common_pb2.TaskSpec(language=common_pb2.PYTHON, job_id=job, task_id=os.urandom(24),
+                                   runtime_env=runtime_env, name="probe")
+        spec.resources["CPU"] = 1.0
+        with auth.channel(f"{raylet.host}:{raylet.port}") as rch:
+            return raylet_pb2_grpc.RayletServiceStub(rch).RequestWorkerLease(
+                raylet_pb2.RequestWorkerLeaseRequest(task=spec), timeout=30)
+
+    with pytest.raises(grpc.RpcError) as info:
+        lease("{" + " " * 70000 + "}")
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "runtime_env" in info.value.details()
+    for garbage, why in [("\x00\xff{not json", "not valid JSON"), ('{"env_vars": [1]}', "'env_vars'"),
+                         ('{"working_dir": "gcs://polyray_pkg_00.zip"}', "not a polyray package URI")]:
+        reply = lease(garbage)
+        assert reply.HasField("failure") and why in reply.failure.message, reply
+    assert polyray.get(env_of.remote("JOB_VAR"), timeout=30) == {"JOB_VAR": "job"}

@@ -103,6 +103,9 @@ class RayletServicer:
         _check_len("task.job_id", task.job_id, JOB_ID_SIZE)
         if task.language not in common_pb2.Language.values():
             raise ValueError(f"task.language {task.language} is not a known Language")
+        if len(task.runtime_env) > validation.MAX_RUNTIME_ENV_CHARS:
+            raise ValueError(f"task.runtime_env: {len(task.runtime_env)} characters, "
+                             f"at most {validation.MAX_RUNTIME_ENV_CHARS}")
         return await self._leases.request(task, request.grant_or_reject)
 
     async def ReturnWorker(
