@@ -36,6 +36,7 @@ from typing import Any
 
 import grpc
 
+from polyray.core import driver_output
 from polyray.core.actor_handles import ActorHandles, gcs_killer
 from polyray.core.actor_submitter import ActorTaskSubmitter
 from polyray.core.borrow_tracker import BorrowTracker
@@ -240,6 +241,7 @@ class CoreWorker:
         if ctx.is_driver and registered.log_dir:
             sys.stderr.write(f"[polyray] workers' log files: {registered.log_dir}\n")
         if subscribe_logs:
+            driver_output.install()  # worker lines go between the driver's own lines
             self._log_task = asyncio.ensure_future(self._print_logs())
         if self.task_events is not None:
             self.task_events.start()
@@ -318,8 +320,8 @@ class CoreWorker:
                     if batch.dropped_lines:
                         sys.stderr.write(f"[polyray] {batch.dropped_lines} line(s) of ({label}) "
                                          "were dropped (the raylet's buffer was full)\n")
-                    for line in batch.lines:
-                        out.write(f"({label}) {line}\n")
+                    if batch.lines:
+                        driver_output.write_lines(out, "".join(f"({label}) {line}\n" for line in batch.lines))
                     out.flush()
             except asyncio.CancelledError:
                 return
