@@ -10,8 +10,7 @@ from polyray import options as opts
 from polyray.core import actor_handles
 from polyray.protocol import common_pb2 as pb
 from polyray.remote_function import _pickle_export, _require_core, _shape, check_args, signature_of
-from polyray.util.scheduling_strategies import check_fits_bundle
-from polyray.util.scheduling_strategies import to_proto as strategy_to_proto
+from polyray.util.scheduling_strategies import check_fits_bundle, strategy_for
 
 #: Built-in methods every Python actor answers (and Ray's ``__ray_*__`` spellings):
 #: ``__polyray_ready__`` (True once the actor exists), ``__polyray_call__``
@@ -94,6 +93,14 @@ class ActorClass:
         """Create the actor; returns its handle at once (creation continues in the background)."""
         return self._create(args, kwargs, self._options)
 
+    def _remote(self, args: Any = None, kwargs: Any = None, **options: Any) -> ActorHandle:
+        """Ray's internal but used spelling: ``Cls._remote(args=[...], kwargs={...}, **options)``."""
+        merged = self._options
+        if options:
+            merged = dict(merged)
+            merged.update(opts.validate(options, opts.ACTOR_OPTIONS, f"actor class {self._cls.__qualname__}"))
+        return self._create(tuple(args or ()), dict(kwargs or {}), merged)
+
     def options(self, **options: Any) -> _BoundActorClass:
         """The same class with some options overridden (name, namespace, lifetime, resources, ...)."""
         merged = dict(self._options)
@@ -161,7 +168,7 @@ def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: di
     spec.detached = options.get("lifetime") == "detached"
     if spec.detached and not name:
         raise ValueError("a detached actor must have a name (lifetime='detached' needs name=...)")
-    spec.scheduling.CopyFrom(strategy_to_proto(options.get("scheduling_strategy")))
+    spec.scheduling.CopyFrom(strategy_for(options.get("scheduling_strategy")))
     if options.get("runtime_env"):
         from polyray.runtime_env.resolve import task_runtime_env
         spec.runtime_env = task_runtime_env(core.ctx.runtime_env, options["runtime_env"], core.gcs_address)
@@ -299,6 +306,11 @@ class ActorMethod:
         merged = dict(self._options)
         merged.update(opts.validate(options, opts.METHOD_OPTIONS, f"actor method {self._name}"))
         return ActorMethod(self._handle, self._name, merged)
+
+    def _remote(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        """Ray's internal but used spelling: ``handle.m._remote(args=[...], kwargs={...}, **options)``."""
+        method = self.options(**options) if options else self
+        return method.remote(*(args or ()), **(kwargs or {}))
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         """Call the method; returns an ObjectRef (a list for num_returns > 1)."""

@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 
 from polyray.actor import ActorClass, ActorHandle
+from polyray.core import object_ref
 from polyray.core.core_worker import CoreWorker
 from polyray.core.object_ref import ObjectRef, get_core
 from polyray.protocol import auth
@@ -195,7 +196,17 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-def _core() -> CoreWorker:
+def _auto_init() -> None:
+    init()
+
+
+object_ref.set_auto_init(_auto_init)
+
+
+def _core(auto_init: bool = True) -> CoreWorker:
+    if auto_init:
+        # Ray's auto-init: the first call initializes polyray (object_ref.require_core).
+        return object_ref.require_core()
     core = get_core()
     if core is None:
         raise RuntimeError("polyray is not initialized: call polyray.init() first")
@@ -434,4 +445,4 @@ class RuntimeContext:
 
 def get_runtime_context() -> RuntimeContext:
     """The runtime context of this driver or worker."""
-    return RuntimeContext(_core())
+    return RuntimeContext(_core(auto_init=False))

@@ -11,7 +11,7 @@ from typing import Any
 
 TASK_OPTIONS = {
     "num_cpus", "num_gpus", "memory", "resources", "num_returns", "max_retries", "retry_exceptions",
-    "scheduling_strategy", "name", "runtime_env",
+    "scheduling_strategy", "name", "runtime_env", "max_calls",
 }
 ACTOR_OPTIONS = {
     "num_cpus", "num_gpus", "memory", "resources", "max_restarts", "max_task_retries", "max_concurrency",
@@ -42,7 +42,7 @@ def validate(options: dict[str, Any], allowed: set[str], what: str) -> dict[str,
                 raise ValueError(f"use num_cpus/num_gpus/memory instead of resources[{name!r}]")
             if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount < 0:
                 raise ValueError(f"resource {name!r} must be a non-negative number, got {amount!r}")
-    for key in ("num_returns", "max_retries", "max_restarts", "max_task_retries", "max_concurrency"):
+    for key in ("num_returns", "max_retries", "max_restarts", "max_task_retries", "max_concurrency", "max_calls"):
         v = out.get(key)
         if v is not None:
             if not isinstance(v, int) or isinstance(v, bool):

@@ -10,16 +10,13 @@ from typing import Any
 from polyray import options as opts
 from polyray.core.object_ref import ObjectRef
 from polyray.protocol import common_pb2 as pb
-from polyray.util.scheduling_strategies import check_fits_bundle
-from polyray.util.scheduling_strategies import to_proto as strategy_to_proto
+from polyray.util.scheduling_strategies import check_fits_bundle, strategy_for
 
 
 def _require_core():
-    from polyray.core.object_ref import get_core
-    core = get_core()
-    if core is None:
-        raise RuntimeError("polyray is not initialized: call polyray.init() first")
-    return core
+    # Initializes polyray on first use when it is not (Ray's auto-init; object_ref.require_core).
+    from polyray.core.object_ref import require_core
+    return require_core()
 
 
 def _pickle_export(core, target: Any, cache: dict) -> bytes:
@@ -87,6 +84,14 @@ class RemoteFunction:
         """Submit the task; returns an ObjectRef (a list of them for num_returns > 1)."""
         return self._submit(args, kwargs, self._options)
 
+    def _remote(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        """Ray's internal but used spelling: ``f._remote(args=[...], kwargs={...}, **options)``."""
+        merged = self._options
+        if options:
+            merged = dict(merged)
+            merged.update(opts.validate(options, opts.TASK_OPTIONS, f"remote function {self._function.__qualname__}"))
+        return self._submit(tuple(args or ()), dict(kwargs or {}), merged)
+
     def options(self, **options: Any) -> _BoundFunction:
         """The same function with some options overridden for the next calls."""
         merged = dict(self._options)
@@ -115,9 +120,13 @@ def submit_normal_task(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, optio
     resources = opts.resources_of(options, 1)
     check_fits_bundle(options.get("scheduling_strategy"), resources, f"task {spec.name}")
     spec.resources.update(resources)
+    max_calls = options.get("max_calls", 0)
+    if max_calls and language != pb.PYTHON:
+        raise ValueError(f"option 'max_calls' is supported for Python functions only (task {spec.name})")
+    spec.max_calls = max_calls
     spec.max_retries = options.get("max_retries", 3)
     spec.retry_exceptions = bool(options.get("retry_exceptions", False))
-    spec.scheduling.CopyFrom(strategy_to_proto(options.get("scheduling_strategy")))
+    spec.scheduling.CopyFrom(strategy_for(options.get("scheduling_strategy")))
     if options.get("runtime_env"):
         from polyray.runtime_env.resolve import task_runtime_env
         spec.runtime_env = task_runtime_env(core.ctx.runtime_env, options["runtime_env"], core.gcs_address)

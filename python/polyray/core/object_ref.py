@@ -28,6 +28,32 @@ def get_core() -> Any:
     return _core
 
 
+# What starts polyray on the first API call when it is not initialized (the API
+# layer installs ``init``; Ray's auto-init); None: no auto-init.
+_auto_init: Any = None
+
+
+def set_auto_init(fn: Any) -> None:
+    """Install the function that initializes polyray on first use (``polyray.init``)."""
+    global _auto_init
+    _auto_init = fn
+
+
+def require_core() -> Any:
+    """The CoreWorker; when polyray is not initialized, initialize it first as Ray does
+    (``polyray.init()`` with no arguments), unless $POLYRAY_ENABLE_AUTO_CONNECT is "0"
+    (Ray's RAY_ENABLE_AUTO_CONNECT), which keeps the RuntimeError."""
+    core = _core
+    if core is not None:
+        return core
+    import os
+    if _auto_init is not None and os.environ.get("POLYRAY_ENABLE_AUTO_CONNECT", "1") != "0":
+        _auto_init()
+        if _core is not None:
+            return _core
+    raise RuntimeError("polyray is not initialized: call polyray.init() first")
+
+
 class ObjectRef:
     """A reference to a value in the cluster; pass it to tasks or ``polyray.get`` it.
 

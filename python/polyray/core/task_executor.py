@@ -113,6 +113,11 @@ class TaskExecutor:
         # Wakes the main thread's selector when a task arrives over gRPC
         # (made by run_forever: a driver never runs one).
         self._wake_r = self._wake_w = -1
+        # Tasks run per function (a key of _load), for max_calls.
+        self._calls: dict[bytes, int] = {}
+        # As Ray: OMP_NUM_THREADS is the running task's (or actor's) CPUs, at least 1,
+        # unless the worker's environment sets it (the user's, or a runtime_env's env_vars).
+        self._omp_auto = "OMP_NUM_THREADS" not in os.environ
 
     # -- intake (called on the io loop) ------------------------------------
     def enqueue(self, spec: pb.TaskSpec, reply: ReplyFn) -> None:
@@ -207,6 +212,8 @@ class TaskExecutor:
         events = self.events
         running = events.running(spec) if events is not None else None
         announce_output_name(spec)
+        if self._omp_auto and spec.type != pb.ACTOR_TASK:
+            os.environ["OMP_NUM_THREADS"] = str(max(1, int(spec.resources.get("CPU", 0.0))))
         try:
             result = self._execute_inner(spec)
         except TaskCancelled:
@@ -219,6 +226,13 @@ class TaskExecutor:
                 self.cancel_requested.discard(task_id)
         if events is not None:
             events.ended(spec, result.returns, running)
+        if spec.max_calls > 0 and spec.type == pb.NORMAL_TASK:
+            # Ray's max_calls: after this many tasks of the function, the worker exits once it has replied.
+            desc = spec.function.python
+            key = desc.function_hash or (desc.module + ":" + desc.qualname).encode()
+            self._calls[key] = self._calls.get(key, 0) + 1
+            if self._calls[key] >= spec.max_calls:
+                self.exiting = True
         flush_output()
         reply(result)
 

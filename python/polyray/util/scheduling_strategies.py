@@ -25,10 +25,15 @@ class NodeAffinitySchedulingStrategy:
 
 @dataclass(frozen=True)
 class PlacementGroupSchedulingStrategy:
-    """Run inside a bundle of a placement group (index -1: any bundle)."""
+    """Run inside a bundle of a placement group (index -1: any bundle).
+
+    ``placement_group_capture_child_tasks=True``: tasks and actors that this
+    task or actor starts without a scheduling strategy of their own run in
+    the same group (any bundle), as Ray's."""
 
     placement_group: Any
     placement_group_bundle_index: int = -1
+    placement_group_capture_child_tasks: bool = False
 
 
 def check_fits_bundle(strategy: object | None, resources: dict[str, float], what: str) -> None:
@@ -66,6 +71,26 @@ def to_proto(strategy: object | None) -> pb.SchedulingStrategy:
         pg_id = getattr(strategy.placement_group, "id", None)
         raw = pg_id.binary() if hasattr(pg_id, "binary") else bytes(pg_id or b"")
         return pb.SchedulingStrategy(kind=pb.SCHEDULING_PLACEMENT_GROUP, placement_group_id=raw,
-                                     bundle_index=strategy.placement_group_bundle_index)
+                                     bundle_index=strategy.placement_group_bundle_index,
+                                     capture_child_tasks=bool(strategy.placement_group_capture_child_tasks))
     raise ValueError(f"unknown scheduling_strategy {strategy!r}: use 'DEFAULT', 'SPREAD', "
                      "NodeAffinitySchedulingStrategy or PlacementGroupSchedulingStrategy")
+
+
+def strategy_for(strategy: object | None) -> pb.SchedulingStrategy:
+    """The protocol form of a task's or actor's strategy; with none given, inside a task or
+    actor whose placement group captures child tasks, that group (any bundle)."""
+    if strategy is None:
+        from polyray.core.worker_context import current_task
+        ctx = current_task.get()
+        spec = ctx.spec if ctx is not None else None
+        if spec is None or spec.type == pb.ACTOR_TASK:  # an actor's method: the actor's own strategy
+            from polyray.core.object_ref import get_core
+            core = get_core()
+            spec = getattr(getattr(core, "executor", None), "actor_creation_spec", None)
+        parent = spec.scheduling if spec is not None else None
+        if parent is not None and parent.kind == pb.SCHEDULING_PLACEMENT_GROUP and parent.capture_child_tasks:
+            return pb.SchedulingStrategy(kind=pb.SCHEDULING_PLACEMENT_GROUP,
+                                         placement_group_id=parent.placement_group_id, bundle_index=-1,
+                                         capture_child_tasks=True)
+    return to_proto(strategy)
