@@ -22,6 +22,7 @@ _OTHER = {
     "ActorHandle": "polyray.actor",
     "method": "polyray.actor",
     "ObjectRef": "polyray.core.object_ref",
+    "ObjectRefGenerator": "polyray.core.generators",
     "java_function": "polyray.xlang",
     "java_actor_class": "polyray.xlang",
     "cpp_function": "polyray.xlang",

@@ -9,7 +9,7 @@ from typing import Any, NoReturn, TypeVar
 from polyray import options as opts
 from polyray.core import actor_handles
 from polyray.protocol import common_pb2 as pb
-from polyray.remote_function import _pickle_export, _require_core, _shape, check_args, signature_of
+from polyray.remote_function import _pickle_export, _require_core, _shape, check_args, signature_of, submit_generator
 from polyray.util.scheduling_strategies import check_fits_bundle, strategy_for
 
 #: Built-in methods every Python actor answers (and Ray's ``__ray_*__`` spellings):
@@ -77,6 +77,10 @@ class ActorClass:
         self._init_signature = signature_of(cls)
         self._method_signatures = _method_signatures(cls)
         self._method_options = _method_options(cls)
+        # As Ray: generator methods stream their items by default (known where the class is).
+        for name, _ in inspect.getmembers(cls, predicate=inspect.isgeneratorfunction):
+            if not name.startswith("__"):
+                self._method_options.setdefault(name, {}).setdefault("num_returns", "streaming")
         self._is_async = any(inspect.iscoroutinefunction(m) or inspect.isasyncgenfunction(m)
                              for _, m in inspect.getmembers(cls, predicate=inspect.isfunction))
 
@@ -180,7 +184,7 @@ def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: di
                                max_task_retries=spec.max_task_retries, is_async=is_async,
                                detached=spec.detached)
     for m, mo in (method_options or {}).items():
-        if mo.get("num_returns", 1) != 1:
+        if mo.get("num_returns", 1) != 1 and isinstance(mo["num_returns"], int):
             handle_pb.method_num_returns[m] = mo["num_returns"]
     handle = ActorHandle(handle_pb, methods)
     handle._method_options = method_options or {}
@@ -278,7 +282,7 @@ def handle_of_creation(spec: pb.TaskSpec, cls: type | None = None) -> ActorHandl
         handle_pb.detached = True
     options = _method_options(cls) if cls is not None else {}
     for m, mo in options.items():
-        if mo.get("num_returns", 1) != 1:
+        if mo.get("num_returns", 1) != 1 and isinstance(mo["num_returns"], int):
             handle_pb.method_num_returns[m] = mo["num_returns"]
     handle = ActorHandle(handle_pb, _method_signatures(cls) if cls is not None else None)
     handle._method_options = options
@@ -337,19 +341,29 @@ class ActorMethod:
         name = self._options.get("name") or f"{cls_name}.{self._name}"
         spec = core.new_task_spec(pb.ACTOR_TASK, language, desc, name)
         spec.actor_id = h.actor_id
-        num_returns = self._options.get("num_returns", h.method_num_returns.get(self._name, 1))
+        declared = self._handle._method_options.get(self._name, {})
+        num_returns = self._options.get("num_returns", declared.get("num_returns",
+                                                                   h.method_num_returns.get(self._name, 1)))
+        generator = opts.GENERATOR_RETURNS.get(num_returns, 0) if isinstance(num_returns, str) else 0
+        if generator:
+            if language != pb.PYTHON:
+                raise ValueError(f"num_returns={num_returns!r} is supported for Python actors only "
+                                 f"({cls_name}.{self._name})")
+            num_returns = 1
+            spec.generator = generator
         spec.num_returns = num_returns
         spec.max_retries = 0
         # Retries of a call in flight when the actor dies (-1 forever): this
         # call's option, else the actor's creation option.
-        declared = self._handle._method_options.get(self._name, {})
-        spec.max_task_retries = self._options.get("max_task_retries",
-                                                  declared.get("max_task_retries", h.max_task_retries))
+        spec.max_task_retries = 0 if generator else self._options.get(
+            "max_task_retries", declared.get("max_task_retries", h.max_task_retries))
         methods = self._handle._methods
         if isinstance(methods, dict):
             check_args(methods.get(self._name), args, kwargs, f"actor method {cls_name}.{self._name}")
         held: list = []
         arg_ids = core.build_args(spec, args, kwargs, language, held)
         arg_ids += actor_handles.call_arg_ids(self._handle)
+        if generator:
+            return submit_generator(core, spec, generator, lambda: core.submit_actor_task(spec, arg_ids))
         refs = core.submit_actor_task(spec, arg_ids)
         return _shape(refs, num_returns)

@@ -18,6 +18,8 @@ ACTOR_OPTIONS = {
     "name", "namespace", "lifetime", "scheduling_strategy", "runtime_env",
 }
 METHOD_OPTIONS = {"num_returns", "name", "max_task_retries"}
+#: num_returns of generator tasks -> TaskSpec.generator.
+GENERATOR_RETURNS = {"dynamic": 1, "streaming": 2}
 
 
 def validate(options: dict[str, Any], allowed: set[str], what: str) -> dict[str, Any]:
@@ -44,6 +46,8 @@ def validate(options: dict[str, Any], allowed: set[str], what: str) -> dict[str,
                 raise ValueError(f"resource {name!r} must be a non-negative number, got {amount!r}")
     for key in ("num_returns", "max_retries", "max_restarts", "max_task_retries", "max_concurrency", "max_calls"):
         v = out.get(key)
+        if key == "num_returns" and v in GENERATOR_RETURNS:
+            continue  # generator tasks (core/generators.py)
         if v is not None:
             if not isinstance(v, int) or isinstance(v, bool):
                 raise TypeError(f"option {key!r} must be an int, got {type(v).__name__}")

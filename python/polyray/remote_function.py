@@ -69,6 +69,8 @@ class RemoteFunction:
         self._options = opts.validate(options, opts.TASK_OPTIONS, f"remote function {function.__qualname__}")
         self._exported: dict[tuple, bytes] = {}
         self._signature = signature_of(function)
+        # As Ray: a generator function's tasks stream their items by default.
+        self._is_generator = inspect.isgeneratorfunction(function)
         functools.update_wrapper(self, function)
 
     @property
@@ -100,6 +102,8 @@ class RemoteFunction:
 
     def _submit(self, args: tuple, kwargs: dict, options: dict[str, Any]) -> Any:
         fn = self._function
+        if self._is_generator and "num_returns" not in options:
+            options = {**options, "num_returns": "streaming"}
         check_args(self._signature, args, kwargs, f"remote function {fn.__qualname__}")
         core = _require_core()
         digest = _pickle_export(core, fn, self._exported)
@@ -116,6 +120,12 @@ def submit_normal_task(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, optio
     Shared by Python remote functions and the cross-language function handles.
     """
     num_returns = options.get("num_returns", 1)
+    generator = opts.GENERATOR_RETURNS.get(num_returns, 0) if isinstance(num_returns, str) else 0
+    if generator:
+        if language != pb.PYTHON:
+            raise ValueError(f"num_returns={num_returns!r} is supported for Python functions only (task {spec.name})")
+        num_returns = 1  # the end of the stream; the items come as they are yielded
+        spec.generator = generator
     spec.num_returns = num_returns
     resources = opts.resources_of(options, 1)
     check_fits_bundle(options.get("scheduling_strategy"), resources, f"task {spec.name}")
@@ -124,7 +134,7 @@ def submit_normal_task(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, optio
     if max_calls and language != pb.PYTHON:
         raise ValueError(f"option 'max_calls' is supported for Python functions only (task {spec.name})")
     spec.max_calls = max_calls
-    spec.max_retries = options.get("max_retries", 3)
+    spec.max_retries = 0 if generator else options.get("max_retries", 3)
     spec.retry_exceptions = bool(options.get("retry_exceptions", False))
     spec.scheduling.CopyFrom(strategy_for(options.get("scheduling_strategy")))
     if options.get("runtime_env"):
@@ -132,7 +142,24 @@ def submit_normal_task(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, optio
         spec.runtime_env = task_runtime_env(core.ctx.runtime_env, options["runtime_env"], core.gcs_address)
     held: list = []
     arg_ids = core.build_args(spec, args, kwargs, language, held)
+    if generator:
+        return submit_generator(core, spec, generator, lambda: core.submit_task(spec, arg_ids, held))
     return _shape(core.submit_task(spec, arg_ids, held), num_returns)
+
+
+def submit_generator(core, spec: pb.TaskSpec, generator: int, submit: Callable[[], list[ObjectRef]]) -> Any:
+    """Submit a generator task: "streaming" gives an ObjectRefGenerator of the items as they come,
+    "dynamic" the ref of an ObjectRefGenerator of them all (core/generators.py)."""
+    from polyray.core.generators import DYNAMIC, ObjectRefGenerator
+    stream = core.generators.open(spec.task_id, dynamic=generator == DYNAMIC)
+    try:
+        end = submit()[0]
+    except BaseException:
+        core.generators.drop(stream)
+        raise
+    if generator == DYNAMIC:
+        return end
+    return ObjectRefGenerator(core.generators, stream, end, core.memory_store, core.get)
 
 
 class _BoundFunction:

@@ -161,7 +161,10 @@ class CppFunction:
         """
         _no_kwargs(pb.CPP, self.function_name, kwargs)
         o = self._options
-        if o.get("num_returns", 1) > 1:  # an option the C++ SDK cannot honour: refused, not ignored
+        n = o.get("num_returns", 1)
+        if isinstance(n, str):  # a generator: refused by submit_normal_task, naming the option
+            pass
+        elif n > 1:  # an option the C++ SDK cannot honour: refused, not ignored
             raise ValueError(f"option 'num_returns'={o['num_returns']} is not supported for C++ function "
                              f"{self.function_name}: a C++ callee returns one value (return a std::tuple "
                              f"and use num_returns=1)")

@@ -92,6 +92,8 @@ class ActorTaskSubmitter:
         self.resolve = resolve
         self._closed = False
         self._actors: dict[bytes, _ActorQueue] = {}
+        #: on_generator_item(spec, item, k): a generator method's item k arrived (core/generators.py).
+        self.on_generator_item: Callable[[pb.TaskSpec, pb.ReturnObject, int], None] | None = None
 
     def submit(self, task: PendingTask) -> None:
         aq = self._actors.get(task.spec.actor_id)
@@ -188,6 +190,11 @@ class ActorTaskSubmitter:
 
     def _on_reply(self, aq: _ActorQueue, reply) -> None:
         for result in reply.results:
+            if result.generator_item:
+                running = aq.inflight.get(result.task_id)
+                if running is not None and result.returns and self.on_generator_item is not None:
+                    self.on_generator_item(running.spec, result.returns[0], result.generator_item)
+                continue
             t = aq.inflight.pop(result.task_id, None)
             if t is not None:
                 self._finisher.complete(t.spec, result.returns, t.arg_ids)

@@ -43,6 +43,7 @@ from polyray.core.borrow_tracker import BorrowTracker
 from polyray.core.borrower_watch import BorrowerWatch
 from polyray.core.connections import Connections
 from polyray.core.function_manager import FunctionManager
+from polyray.core.generators import GeneratorStreams
 from polyray.core.io_loop import IoLoop
 from polyray.core.memory_store import MemoryStore
 from polyray.core.node_directory import NodeDirectory
@@ -136,6 +137,10 @@ class CoreWorker:
                                          memory_store=self.memory_store,
                                          fetch_borrowed=lambda refs: self.getter.start_fetches(refs))
         self.actor_submitter.resolve = self.submission.resolve_actor_args
+        # Generator tasks' items (generators.py), reported on their result streams.
+        self.generators = GeneratorStreams(references=self.references, owned=self.owned,
+                                           memory_store=self.memory_store, worker_id=worker_id)
+        self.submitter.on_generator_item = self.actor_submitter.on_generator_item = self.generators.on_item
         self.functions = FunctionManager(io=io, connections=conns, job_id=job_id)
         self.returns = ReturnEncoder(ctx=ctx, codec=self.codec, owned=self.owned, references=self.references)
         self.executor = TaskExecutor(ctx=ctx, functions=self.functions, getter=self.getter, returns=self.returns)
@@ -194,6 +199,7 @@ class CoreWorker:
         """The ReferenceCounter freed ``oid``: an actor whose last handle went, or an object."""
         if not self.actor_handles.on_free(oid):
             self.owned.on_free(oid, node)
+            self.generators.on_free(oid)
 
     @property
     def actor_handle_factory(self) -> Callable[[pb.ActorHandle], Any]:

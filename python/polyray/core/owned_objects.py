@@ -193,6 +193,19 @@ class OwnedObjects:
         elif arg_ids:
             refs.remove_submitted(arg_ids)
 
+    def record_return(self, r: pb.ReturnObject) -> None:
+        """Record one return object owned here (a generator task's item, on the loop)."""
+        refs = self._references
+        if r.HasField("value"):
+            self._memory_store.set(r.object_id, envelope=r.value, size=r.size,
+                                   nested=self._codec.hold_nested(r.nested_refs))
+        else:
+            refs.set_in_store(r.object_id, r.in_store_node)
+            self._memory_store.set(r.object_id, in_store_node=r.in_store_node, size=r.size,
+                                   nested=self._codec.hold_nested(r.nested_refs))
+        if r.nested_refs:
+            refs.ack_returned(list(r.nested_refs), self._ctx.worker_id, r.lender)
+
     def fail(self, spec: pb.TaskSpec, record: pb.ErrorRecord, arg_ids: list[bytes]) -> None:
         """Complete every return of a task with an error."""
         tid = spec.task_id

@@ -480,7 +480,7 @@ class _ServedConnection:
                     self._sock.sendall(data)
                 except (OSError, ssl.SSLError):
                     self._broken = True
-            self._pending -= len(batch)
+            self._pending -= sum(1 for r in batch if not r.generator_item)  # items precede their task's end
         if exiting:
             listener.exit_soon()
         self._maybe_close()

@@ -81,6 +81,23 @@ class ReturnEncoder:
                 pinned.result(timeout=RPC_TIMEOUT + 5)
         return out
 
+    def encode_item(self, spec: pb.TaskSpec, k: int, value: Any) -> pb.ReturnObject:
+        """Item ``k`` (0-based) a generator task yielded: a return object of index k + 2 for its caller."""
+        oid = return_id(spec.task_id, k + 2)
+        enc = self._codec.encode(value, spec.caller_language, f"generator item {k}")
+        lender = b""
+        if enc.nested_refs:
+            self._references.lend(enc.nested_refs, spec.caller, self._ctx.worker_id, True)
+            lender = self._ctx.worker_id
+        if travels_inline(enc.size):
+            return pb.ReturnObject(object_id=oid, value=enc.to_proto(), size=enc.size,
+                                   nested_refs=enc.nested_refs, lender=lender)
+        pinned = self._owned.put_in_store(oid, enc, spec.caller, wait=True)
+        if pinned is not None:
+            pinned.result(timeout=RPC_TIMEOUT + 5)
+        return pb.ReturnObject(object_id=oid, in_store_node=self._ctx.node_id, size=enc.size,
+                               nested_refs=enc.nested_refs, lender=lender)
+
     def error_returns(self, spec: pb.TaskSpec, record: pb.ErrorRecord) -> list[pb.ReturnObject]:
         """Every return of a task as the error ``record`` (actor creation: one)."""
         env = pb.Envelope(format=pb.FORMAT_ERROR, body=record.SerializeToString())

@@ -125,7 +125,7 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
                     nxt = out.get_nowait()
                     if nxt is not None:
                         batch.append(nxt)
-                state["pending"] -= len(batch)
+                state["pending"] -= sum(1 for r in batch if not r.generator_item)  # items precede their task's end
                 # Borrow registrations made while running must reach owners
                 # before the caller learns the task is done.
                 await self._borrows.flush()

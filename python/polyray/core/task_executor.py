@@ -215,7 +215,7 @@ class TaskExecutor:
         if self._omp_auto and spec.type != pb.ACTOR_TASK:
             os.environ["OMP_NUM_THREADS"] = str(max(1, int(spec.resources.get("CPU", 0.0))))
         try:
-            result = self._execute_inner(spec)
+            result = self._execute_inner(spec, reply)
         except TaskCancelled:
             result = self._error_result(spec, errors.system_record(
                 pb.TASK_CANCELLED, f"task {spec.name} was cancelled while running"))
@@ -236,7 +236,7 @@ class TaskExecutor:
         flush_output()
         reply(result)
 
-    def _execute_inner(self, spec: pb.TaskSpec) -> cw.TaskResult:
+    def _execute_inner(self, spec: pb.TaskSpec, reply: ReplyFn | None = None) -> cw.TaskResult:
         try:
             fn = self._resolve_function(spec)
             args, kwargs = self._getter.resolve_args(spec)
@@ -249,6 +249,11 @@ class TaskExecutor:
             if spec.type == pb.ACTOR_CREATION_TASK:
                 return self._on_actor_created(spec, value)
             del args, kwargs
+            if spec.generator and reply is not None:
+                value = self._run_generator(spec, value, reply)
+            elif inspect.isgenerator(value) and spec.caller_language != pb.PYTHON:
+                raise TypeError(f"{spec.name} returned a generator: generator tasks (num_returns='streaming' "
+                                "or 'dynamic') need a Python caller; Java and C++ callers cannot ask for them")
             return cw.TaskResult(task_id=spec.task_id, returns=self._returns.encode_returns(spec, value))
         except TaskCancelled:
             raise
@@ -259,6 +264,22 @@ class TaskExecutor:
             result = self._error_result(spec, record)
             result.is_application_error = True
             return result
+
+    def _run_generator(self, spec: pb.TaskSpec, value: Any, reply: ReplyFn) -> Any:
+        """Send each item a generator task yields as it comes (core/generators.py); the task's
+        own return is then the item count ("streaming") or the generator's refs ("dynamic")."""
+        if not inspect.isgenerator(value) and not hasattr(value, "__next__"):
+            raise TypeError(f"{spec.name} was called with num_returns='{_GENERATOR_NAMES[spec.generator]}' "
+                            f"but returned a {type(value).__name__}, not a generator")
+        count = 0
+        for item in value:
+            obj = self._returns.encode_item(spec, count, item)
+            count += 1
+            reply(cw.TaskResult(task_id=spec.task_id, returns=[obj], generator_item=count))
+        if spec.generator == 1:  # dynamic
+            from polyray.core.generators import DynamicReturn
+            return DynamicReturn(spec.task_id, count, spec.caller.SerializeToString())
+        return count
 
     def _runtime_record(self, spec: pb.TaskSpec, e: BaseException) -> pb.ErrorRecord:
         if isinstance(e, (ImportError, AttributeError, LookupError)) and not hasattr(e, "_record"):
@@ -422,6 +443,9 @@ BUILTIN_METHODS = {
     "__polyray_ready__": "ready", "__ray_ready__": "ready",
     "__polyray_call__": "call", "__ray_call__": "call",
 }
+
+
+_GENERATOR_NAMES = {1: "dynamic", 2: "streaming"}
 
 
 def _ready() -> bool:

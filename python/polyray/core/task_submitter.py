@@ -148,6 +148,8 @@ class NormalTaskSubmitter:
         # Tasks sent back to the queue uncharged from a dead worker's pipeline: how often.
         self._spared: dict[bytes, int] = {}
         self._node_watch: asyncio.Task | None = None
+        #: on_generator_item(spec, item, k): a generator task's item k arrived (core/generators.py).
+        self.on_generator_item: Callable[[pb.TaskSpec, pb.ReturnObject, int], None] | None = None
 
     # -- submission ----------------------------------------------------------
     def submit(self, task: PendingTask) -> None:
@@ -322,6 +324,11 @@ class NormalTaskSubmitter:
         self._dispatch(lease.key)
 
     def _on_result(self, lease: _Lease, result: cw.TaskResult) -> None:
+        if result.generator_item:
+            running = lease.inflight.get(result.task_id)
+            if running is not None and result.returns and self.on_generator_item is not None:
+                self.on_generator_item(running.spec, result.returns[0], result.generator_item)
+            return
         pipelined = len(lease.inflight) > 1
         t = lease.inflight.pop(result.task_id, None)
         if t is None:

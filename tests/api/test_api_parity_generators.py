@@ -1,0 +1,126 @@
+"""Generator tasks (issue 17), on a real local cluster: ``num_returns="streaming"`` (the default for
+generator functions and methods) gives an ObjectRefGenerator whose items come as they are yielded;
+``num_returns="dynamic"`` gives a ref to an ObjectRefGenerator of them all; an exception comes at
+its place in the stream; a dropped generator releases its items."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import polyray
+from polyray import ObjectRefGenerator
+from polyray.core.generators import item_id
+from polyray.core.object_ref import get_core
+from polyray.exceptions import TaskError
+
+T = 60
+BIG = 300 * 1024  # larger than the inline limit: items in the node's store
+
+
+@polyray.remote
+def numbers(n: int, fail_at: int = -1, pause: float = 0.0, size: int = 0):
+    for i in range(n):
+        if i == fail_at:
+            raise ValueError(f"boom at {i}")
+        yield bytes(size) if size else i * 10
+        if pause:
+            time.sleep(pause)
+
+
+@polyray.remote
+class Source:
+    def items(self, n: int):
+        for i in range(n):
+            yield f"item{i}"
+
+    def plain(self) -> int:
+        return 7
+
+
+def _wait_for(cond, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_streaming_items_come_as_they_are_yielded(cluster):
+    gen = numbers.remote(3, pause=1.5)
+    assert isinstance(gen, ObjectRefGenerator)
+    first = next(gen)
+    assert polyray.get(first, timeout=T) == 0
+    ready, _ = polyray.wait([gen.completed()], timeout=0)
+    assert not ready, "the first item came while the generator still ran"
+    assert [polyray.get(r, timeout=T) for r in gen] == [10, 20]
+    with pytest.raises(StopIteration):
+        next(gen)
+    assert polyray.get(gen.completed(), timeout=T) == 3
+    explicit = numbers.options(num_returns="streaming").remote(2)
+    assert [polyray.get(r, timeout=T) for r in explicit] == [0, 10]
+
+
+def test_an_exception_comes_at_its_place_in_the_stream(cluster):
+    gen = numbers.remote(5, fail_at=2)
+    refs = list(gen)
+    assert len(refs) == 3, "two items, then the error's ref, then the end"
+    assert polyray.get(refs[:2], timeout=T) == [0, 10]
+    with pytest.raises(TaskError, match="boom at 2") as info:
+        polyray.get(refs[2], timeout=T)
+    assert isinstance(info.value, ValueError)
+
+
+def test_dynamic_gives_a_ref_to_a_generator_of_every_item(cluster):
+    ref = numbers.options(num_returns="dynamic").remote(4)
+    assert isinstance(ref, polyray.ObjectRef)
+    gen = polyray.get(ref, timeout=T)
+    assert isinstance(gen, ObjectRefGenerator) and len(gen) == 4
+    assert polyray.get(list(gen), timeout=T) == [0, 10, 20, 30]
+    with pytest.raises(TaskError, match="boom at 1"):
+        polyray.get(numbers.options(num_returns="dynamic").remote(3, fail_at=1), timeout=T)
+
+
+def test_actor_methods_stream_and_go_dynamic(cluster):
+    src = Source.remote()
+    gen = src.items.remote(3)
+    assert isinstance(gen, ObjectRefGenerator)
+    assert [polyray.get(r, timeout=T) for r in gen] == ["item0", "item1", "item2"]
+    dyn = polyray.get(src.items.options(num_returns="dynamic").remote(2), timeout=T)
+    assert polyray.get(list(dyn), timeout=T) == ["item0", "item1"]
+    assert polyray.get(src.plain.remote(), timeout=T) == 7
+    with pytest.raises(TypeError, match="not a generator"):
+        polyray.get(src.plain.options(num_returns="streaming").remote().completed(), timeout=T)
+
+
+def test_a_dropped_generator_releases_its_items(cluster):
+    core = get_core()
+    gen = numbers.remote(4, size=BIG)
+    taken = next(gen)  # the consumer holds this one
+    end = gen.completed()
+    task_id = end.binary()[:-4]
+    ids = [item_id(task_id, k) for k in range(4)]
+    assert polyray.get(end, timeout=T) == 4
+    assert all(core.references.is_owned(oid) for oid in ids)
+    store = core.node_store.store
+    assert _wait_for(lambda: all(store.contains(oid) for oid in ids)), "big items live in the node's store"
+    del gen
+    assert _wait_for(lambda: not any(core.references.is_owned(oid) for oid in ids[1:]))
+    assert _wait_for(lambda: not any(store.contains(oid) for oid in ids[1:])), "their store copies are freed"
+    assert len(polyray.get(taken, timeout=T)) == BIG, "the item taken is the consumer's"
+    # Dropped while the task still runs: the items that come later are freed too.
+    late = numbers.remote(3, pause=0.5, size=BIG)
+    end2 = late.completed()
+    late_ids = [item_id(end2.binary()[:-4], k) for k in range(3)]
+    del late
+    assert polyray.get(end2, timeout=T) == 3
+    assert _wait_for(lambda: not any(core.references.is_owned(oid) or store.contains(oid) for oid in late_ids))
+
+
+def test_generators_need_python_callees(cluster):
+    with pytest.raises(ValueError, match="num_returns='streaming'"):
+        polyray.java_function("some.Cls", "m").options(num_returns="streaming").remote()
+    with pytest.raises(ValueError, match="num_returns='dynamic'"):
+        polyray.cpp_function("Fn").options(num_returns="dynamic").remote()
