@@ -18,6 +18,7 @@ from polyray.exceptions import TaskError
 HERE = os.path.dirname(os.path.abspath(__file__))
 JAVA_SRC = os.path.join(HERE, "java_src")
 TIMEOUT = 90
+_CLUSTER: dict[str, str] = {}  # the module cluster's GCS address and the compiled classes
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +31,11 @@ def nappers(tmp_path_factory):
                    check=True, capture_output=True)
     if polyray.is_initialized():
         polyray.shutdown()
-    polyray.init(num_cpus=2, code_search_path=[out])
+    info = polyray.init(num_cpus=2, code_search_path=[out])
     cls = polyray.java_actor_class("apitest.Napper")
     four, one = cls.options(max_concurrency=4).remote(), cls.remote()
     polyray.get([four.__polyray_ready__.remote(), one.__polyray_ready__.remote()], timeout=TIMEOUT)
+    _CLUSTER.update(address=info["address"], classes=out)
     yield four, one
     polyray.shutdown()
 
@@ -92,3 +94,17 @@ def test_async_method_failure_is_the_calls_error(nappers):
     assert "IllegalStateException" in str(e.value)
     # The actor goes on.
     assert polyray.get(four.asyncNap.remote(7, 10), timeout=TIMEOUT) == 7
+
+
+def test_java_caller_set_max_concurrency(nappers):
+    """ActorCreator.setMaxConcurrency from a Java driver (its own JVM, joined to this cluster)."""
+    classes = _CLUSTER["classes"]
+    cp = ":".join([*polyray.sdk.java_classpath(), classes])
+    proc = subprocess.run(["java", "-cp", cp, "apitest.ConcurrencyDriver", _CLUSTER["address"], classes],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    r = dict(line[len("RESULT "):].split("=", 1) for line in proc.stdout.splitlines() if line.startswith("RESULT "))
+    assert int(r["four_ms"]) < 1900, r
+    assert int(r["one_ms"]) >= 1150, r
+    assert r["async"] == "42", r
+

@@ -58,10 +58,23 @@ public final class XlangConverter {
    * @param value a value as the codec decodes it (ndarrays may be NdArray views)
    * @param target the declared Java type (a Class or a generic type)
    * @param what names the value in errors, e.g. {@code argument 1 of pkg.C.add(long,long)}
-   * @return the converted value (boxed for primitive targets)
+   * @return the converted value (boxed for primitive targets; a completed future of the
+   *     converted value for a {@code CompletableFuture<T>}, {@code CompletionStage<T>} or
+   *     {@code Future<T>} target, as an async actor method's result)
    * @throws IllegalArgumentException when the value does not fit the type
    */
   public static Object convert(Object value, Type target, String what) {
+    Class<?> raw = rawClass(target);
+    if (raw == java.util.concurrent.CompletableFuture.class || raw == java.util.concurrent.CompletionStage.class
+        || raw == java.util.concurrent.Future.class) {
+      // The result of an async actor method (it returned a future; its value travelled):
+      // a completed future of the value, so a caller's ObjectRef<CompletableFuture<T>> holds
+      // what its type says.
+      Type inner = target instanceof ParameterizedType
+          ? ((ParameterizedType) target).getActualTypeArguments()[0] : Object.class;
+      Object v = rawClass(inner) == Object.class ? natural(value) : convert(value, inner, what);
+      return java.util.concurrent.CompletableFuture.completedFuture(v);
+    }
     try {
       return conv(value, target);
     } catch (Fail f) {

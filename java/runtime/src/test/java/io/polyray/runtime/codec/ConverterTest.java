@@ -209,4 +209,19 @@ class ConverterTest {
     Object same = roundTrip("s", java.io.Serializable.class);
     assertSame(String.class, same.getClass());
   }
+
+  /** An async actor method's declared result type. */
+  static java.util.concurrent.CompletableFuture<List<Long>> asyncResult;
+
+  @Test
+  void anAsyncMethodsResultBecomesACompletedFutureOfTheConvertedValue() throws Exception {
+    Type t = ConverterTest.class.getDeclaredField("asyncResult").getGenericType();
+    Object v = XlangConverter.convert(new ArrayList<>(List.of(1L, 2L)), t, "r");
+    java.util.concurrent.CompletableFuture<?> f = assertInstanceOf(java.util.concurrent.CompletableFuture.class, v);
+    assertTrue(f.isDone());
+    assertEquals(List.of(1L, 2L), f.join());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> XlangConverter.convert("x", t, "r"));
+    assertTrue(e.getMessage().contains("expected"), e.getMessage());
+  }
 }

@@ -123,14 +123,17 @@ class ActorCallPoolTest {
     CountDownLatch thirdRan = new CountDownLatch(1);
     List<ActorCallPool.Call> calls = List.of(
         turn -> {
+          turn.run();
           started.add("a");
           return first;
         },
         turn -> {
+          turn.run();
           started.add("b");
           return second;
         },
         turn -> {
+          turn.run();
           started.add("c");
           thirdRan.countDown();
           return null;
