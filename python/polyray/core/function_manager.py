@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -24,6 +25,34 @@ from polyray.protocol import gcs_pb2 as gcs
 
 #: The paths a runtime env put first on a Python worker's PYTHONPATH (the raylet's launcher sets it).
 RUNTIME_ENV_PYTHONPATH = "POLYRAY_RUNTIME_ENV_PYTHONPATH"
+#: A folder of a node's runtime env cache: an unpacked package or a pip venv (runtime_env/agent.py).
+_RUNTIME_ENV_CACHE = re.compile(r"(^|/)runtime_resources/(pkg_[0-9a-f]+|pip_[0-9a-f]+)(/|$)")
+
+
+def merge_job_path(current: list[str], driver_paths: list[str], front: list[str]) -> list[str]:
+    """The worker's sys.path with the driver's import path added.
+
+    The driver's paths go after the runtime env's (``front``), except:
+    folders of a runtime env cache (the driver's own unpacked working_dir or
+    pip venv on its node; the worker has its own env's copies, and on one
+    machine it would otherwise read another node's) are left out, and the
+    driver's site-packages go last, so the worker's interpreter and venv (a
+    runtime env's pip requirements) win over the driver's venv.
+    """
+    out = list(current)
+    at = 0
+    while at < len(out) and out[at] in front:
+        at += 1
+    late = []
+    for p in driver_paths:
+        if p in out or p in late or _RUNTIME_ENV_CACHE.search(p):
+            continue
+        if os.path.basename(p.rstrip("/")) in ("site-packages", "dist-packages"):
+            late.append(p)
+        else:
+            out.insert(at, p)
+            at += 1
+    return out + late
 
 
 class FunctionManager:
@@ -64,10 +93,5 @@ class FunctionManager:
         if reply.found:
             # A runtime env's working_dir and py_modules stay ahead of the driver's path.
             front = [p for p in os.environ.get(RUNTIME_ENV_PYTHONPATH, "").split(os.pathsep) if p]
-            at = 0
-            while at < len(sys.path) and sys.path[at] in front:
-                at += 1
-            for p in reversed(json.loads(reply.value)):
-                if p not in sys.path:
-                    sys.path.insert(at, p)
+            sys.path[:] = merge_job_path(sys.path, [str(p) for p in json.loads(reply.value)], front)
         self._job_paths.add(job_id)
