@@ -127,6 +127,18 @@ class DriverTest {
     assertEquals(Language.JAVA, c.getLanguage());
   }
 
+  /** As Ray: a task asking for 0 CPUs needs none, so it runs while an actor holds every CPU. */
+  @Test
+  void zeroCpuTaskRunsWhileAnActorHoldsEveryCpu() {
+    ActorHandle<Counter> holder = PolyRay.actor(Counter::new, 1).setResource("CPU", 4.0).remote();
+    try {
+      assertEquals(2L, PolyRay.get(holder.task(Counter::increment, 1).remote(), T));
+      assertEquals(3L, PolyRay.get(PolyRay.task(DriverTasks::add, 1, 2).setResource("CPU", 0.0).remote(), 30_000));
+    } finally {
+      PolyRay.kill(holder);
+    }
+  }
+
   @Test
   void javaExceptionIsATaskException() {
     TaskException e = assertThrows(TaskException.class,
