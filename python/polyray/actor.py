@@ -78,7 +78,8 @@ class ActorClass:
         self._method_signatures = _method_signatures(cls)
         self._method_options = _method_options(cls)
         # As Ray: generator methods stream their items by default (known where the class is).
-        for name, _ in inspect.getmembers(cls, predicate=inspect.isgeneratorfunction):
+        for name, _ in inspect.getmembers(
+                cls, predicate=lambda m: inspect.isgeneratorfunction(m) or inspect.isasyncgenfunction(m)):
             if not name.startswith("__"):
                 self._method_options.setdefault(name, {}).setdefault("num_returns", "streaming")
         self._is_async = any(inspect.iscoroutinefunction(m) or inspect.isasyncgenfunction(m)

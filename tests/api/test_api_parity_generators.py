@@ -5,6 +5,7 @@ its place in the stream; a dropped generator releases its items."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -93,6 +94,23 @@ def test_actor_methods_stream_and_go_dynamic(cluster):
     assert polyray.get(src.plain.remote(), timeout=T) == 7
     with pytest.raises(TypeError, match="not a generator"):
         polyray.get(src.plain.options(num_returns="streaming").remote().completed(), timeout=T)
+
+
+@polyray.remote
+class AsyncSource:
+    async def items(self, n: int):
+        for i in range(n):
+            await asyncio.sleep(0)
+            yield i
+
+    def sync_items(self, n: int):
+        yield from range(n)
+
+
+def test_async_actor_generators(cluster):
+    src = AsyncSource.remote()
+    assert [polyray.get(r, timeout=T) for r in src.items.remote(3)] == [0, 1, 2]
+    assert [polyray.get(r, timeout=T) for r in src.sync_items.remote(2)] == [0, 1]
 
 
 def test_a_dropped_generator_releases_its_items(cluster):

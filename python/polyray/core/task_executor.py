@@ -276,10 +276,16 @@ class TaskExecutor:
             obj = self._returns.encode_item(spec, count, item)
             count += 1
             reply(cw.TaskResult(task_id=spec.task_id, returns=[obj], generator_item=count))
-        if spec.generator == 1:  # dynamic
-            from polyray.core.generators import DynamicReturn
-            return DynamicReturn(spec.task_id, count, spec.caller.SerializeToString())
-        return count
+        return _generator_end(spec, count)
+
+    async def _run_async_generator(self, spec: pb.TaskSpec, value: Any, reply: ReplyFn) -> Any:
+        """As _run_generator, for an async actor's ``async def`` generator method."""
+        count = 0
+        async for item in value:
+            obj = self._returns.encode_item(spec, count, item)
+            count += 1
+            reply(cw.TaskResult(task_id=spec.task_id, returns=[obj], generator_item=count))
+        return _generator_end(spec, count)
 
     def _runtime_record(self, spec: pb.TaskSpec, e: BaseException) -> pb.ErrorRecord:
         if isinstance(e, (ImportError, AttributeError, LookupError)) and not hasattr(e, "_record"):
@@ -390,6 +396,10 @@ class TaskExecutor:
                         value = fn(*args, **kwargs)
                         if inspect.isawaitable(value):
                             value = await value
+                        if spec.generator and inspect.isasyncgen(value):
+                            value = await self._run_async_generator(spec, value, send)
+                        elif spec.generator:
+                            value = self._run_generator(spec, value, send)
                         reply(cw.TaskResult(task_id=spec.task_id, returns=self._returns.encode_returns(spec, value)))
                     except BaseException as e:  # noqa: BLE001
                         if isinstance(e, SystemExit):
@@ -446,6 +456,14 @@ BUILTIN_METHODS = {
 
 
 _GENERATOR_NAMES = {1: "dynamic", 2: "streaming"}
+
+
+def _generator_end(spec: pb.TaskSpec, count: int) -> Any:
+    """A generator task's own return: the item count ("streaming"), or its items' generator ("dynamic")."""
+    if spec.generator == 1:
+        from polyray.core.generators import DynamicReturn
+        return DynamicReturn(spec.task_id, count, spec.caller.SerializeToString())
+    return count
 
 
 def _ready() -> bool:
