@@ -57,6 +57,7 @@ TEST(ClusterAddressTest, LiveRecordIsReadStaleOrGarbageIsRemoved) {
   fs::create_directories(dir);
   std::string path = (dir / "current_cluster").string();
   std::ofstream(path) << "gcs_address=10.0.0.5:6380\ndashboard_url=http://x\nsession_dir=/s\npid=42\n";
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);  // whatever the umask
   auto r = ReadClusterRecord(path, [](int pid) { return pid == 42; });
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->gcs_address, "10.0.0.5:6380");
@@ -65,9 +66,23 @@ TEST(ClusterAddressTest, LiveRecordIsReadStaleOrGarbageIsRemoved) {
   EXPECT_FALSE(ReadClusterRecord(path, [](int) { return false; }).has_value());
   EXPECT_FALSE(fs::exists(path)) << "a dead owner's record is removed";
   std::ofstream(path, std::ios::binary) << std::string("\xff\x00pid=x\ngcs_address=nohost\n", 26);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
   EXPECT_FALSE(ReadClusterRecord(path, [](int) { return true; }).has_value());
   EXPECT_FALSE(fs::exists(path));
   EXPECT_FALSE(ReadClusterRecord(path, [](int) { return true; }).has_value());
+  fs::remove_all(dir);
+}
+
+TEST(ClusterAddressTest, RecordWritableByOthersIsNotFollowed) {
+  fs::path dir = fs::temp_directory_path() / ("polyray-rec-w-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::string path = (dir / "current_cluster").string();
+  std::ofstream(path) << "gcs_address=10.0.0.5:6380\npid=42\n";
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_write);
+  EXPECT_FALSE(ReadClusterRecord(path, [](int) { return true; }).has_value());
+  EXPECT_TRUE(fs::exists(path)) << "another's record is left alone";
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_TRUE(ReadClusterRecord(path, [](int) { return true; }).has_value());
   fs::remove_all(dir);
 }
 

@@ -14,7 +14,8 @@ a JSON parser): ``gcs_address``, ``dashboard_url``, ``session_dir`` and
 the cluster token stays where docs/security.md keeps it — but is written
 atomically with mode 0600 anyway. A record whose pid is not a running
 ``polyray.node`` process (it died, or its pid was reused) is ignored and
-removed by the reader.
+removed by the reader; one owned by another user, or writable by group or
+others, is ignored (and left alone).
 
 Which cluster ``init()`` joins (:func:`resolve_address`; Java and C++ use the
 same order, ``ClusterAddress`` and ``cluster_address.cc``):
@@ -114,6 +115,8 @@ def read_record(root: str | None = None, *,
     path = record_path(root)
     try:
         with open(path, errors="replace") as f:
+            if not _trusted(os.fstat(f.fileno())):
+                return None  # another user's (or a writable) file: never followed, never removed
             text = f.read()
     except OSError:
         return None
@@ -122,6 +125,12 @@ def read_record(root: str | None = None, *,
         return record
     _remove_if_unchanged(path, text)
     return None
+
+
+def _trusted(st: os.stat_result) -> bool:
+    """A record a driver may follow: owned by this user, writable by no one else (a record
+    planted by another user of the machine would send this driver's token to their GCS)."""
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 def remove_record(pid: int, root: str | None = None) -> bool:

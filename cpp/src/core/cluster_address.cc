@@ -1,5 +1,8 @@
 #include "core/cluster_address.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -66,6 +69,10 @@ bool IsNodeProcess(int pid) {
 }
 
 std::optional<ClusterRecord> ReadClusterRecord(const std::string& path, const std::function<bool(int)>& alive) {
+  // Owned by this user and writable by no one else: a record planted by another
+  // user would send this driver's token to their GCS (never followed, never removed).
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || st.st_uid != ::getuid() || (st.st_mode & 022) != 0) return std::nullopt;
   std::string text;
   if (!ReadAll(path, &text)) return std::nullopt;
   auto r = ParseClusterRecord(text);

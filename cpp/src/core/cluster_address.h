@@ -7,7 +7,7 @@
 //   empty: $POLYRAY_ADDRESS if set (Ray's rule), else a new embedded head.
 // The record is key=value lines (gcs_address, dashboard_url, session_dir,
 // pid); one whose pid is not a running polyray.node process is ignored and
-// removed.
+// removed; one owned by another user, or writable by group or others, is ignored.
 #ifndef POLYRAY_CORE_CLUSTER_ADDRESS_H_
 #define POLYRAY_CORE_CLUSTER_ADDRESS_H_
 

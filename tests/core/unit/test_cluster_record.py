@@ -66,6 +66,7 @@ def test_garbage_record_is_ignored_and_removed(tmp_path):
     root = str(tmp_path)
     with open(record_path(root), "wb") as f:
         f.write(os.urandom(200) + b"\npid=abc\ngcs_address=nohost\n")
+    os.chmod(record_path(root), 0o600)  # whatever the umask: only the content is wrong
     assert read_record(root, alive=lambda pid: True) is None
     assert not os.path.exists(record_path(root))
 
@@ -90,3 +91,13 @@ def test_remove_only_the_owners_record(tmp_path):
     assert remove_record(4242, root)
     assert not os.path.exists(record_path(root))
     assert not remove_record(4242, root)
+
+
+def test_record_writable_by_others_is_not_followed(tmp_path):
+    root = str(tmp_path)
+    path = write_record(REC, root)
+    os.chmod(path, 0o622)
+    assert read_record(root, alive=lambda pid: True) is None
+    assert os.path.exists(path), "another's record is left alone"
+    os.chmod(path, 0o600)
+    assert read_record(root, alive=lambda pid: True) == REC

@@ -5,8 +5,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.nio.file.attribute.PosixFilePermission;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.IntPredicate;
 import java.util.function.Supplier;
 
@@ -26,7 +28,8 @@ import java.util.function.Supplier;
  *
  * <p>The record is {@code key=value} lines ({@code gcs_address}, {@code dashboard_url},
  * {@code session_dir}, {@code pid}); one whose pid is not a running {@code polyray.node}
- * process is ignored and removed.
+ * process is ignored and removed; one owned by another user, or writable by group or
+ * others, is ignored.
  */
 public final class ClusterAddress {
   /** The environment variable naming the GCS a driver joins. */
@@ -121,8 +124,11 @@ public final class ClusterAddress {
   public static Record readRecord(Path path, IntPredicate alive) {
     String text;
     try {
+      if (!trusted(path)) {
+        return null;  // another user's (or a writable) file: never followed, never removed
+      }
       text = new String(Files.readAllBytes(path), StandardCharsets.UTF_8);
-    } catch (IOException e) {
+    } catch (IOException | UnsupportedOperationException e) {
       return null;
     }
     Record r = parse(text);
@@ -135,6 +141,20 @@ public final class ClusterAddress {
       // another process removed or replaced it: nothing to clean
     }
     return null;
+  }
+
+  /**
+   * Whether a driver may follow the record: owned by this user and writable by no one
+   * else (a record planted by another user would send this driver's token to their GCS).
+   *
+   * @param path the record's path
+   * @return true when trusted
+   * @throws IOException when its attributes cannot be read
+   */
+  static boolean trusted(Path path) throws IOException {
+    Set<PosixFilePermission> perms = Files.getPosixFilePermissions(path);
+    return Files.getOwner(path).getName().equals(System.getProperty("user.name"))
+        && !perms.contains(PosixFilePermission.GROUP_WRITE) && !perms.contains(PosixFilePermission.OTHERS_WRITE);
   }
 
   /**

@@ -53,6 +53,7 @@ class ClusterAddressTest {
     Path path = dir.resolve("current_cluster");
     Files.write(path, "gcs_address=10.0.0.5:6380\ndashboard_url=http://x\nsession_dir=/s\npid=42\n"
         .getBytes(StandardCharsets.UTF_8));
+    Files.setPosixFilePermissions(path, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     ClusterAddress.Record r = ClusterAddress.readRecord(path, pid -> pid == 42);
     assertNotNull(r);
     assertEquals("10.0.0.5:6380", r.gcsAddress);
@@ -61,9 +62,21 @@ class ClusterAddressTest {
     assertNull(ClusterAddress.readRecord(path, pid -> false));
     assertFalse(Files.exists(path), "a dead owner's record is removed");
     Files.write(path, new byte[] {(byte) 0xff, 0, 'p', 'i', 'd', '=', 'x', '\n'});
+    Files.setPosixFilePermissions(path, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     assertNull(ClusterAddress.readRecord(path, pid -> true));
     assertFalse(Files.exists(path));
     assertNull(ClusterAddress.readRecord(path, pid -> true), "no record");
+  }
+
+  @Test
+  void recordWritableByOthersIsNotFollowed(@TempDir Path dir) throws Exception {
+    Path path = dir.resolve("current_cluster");
+    Files.write(path, "gcs_address=10.0.0.5:6380\npid=42\n".getBytes(StandardCharsets.UTF_8));
+    Files.setPosixFilePermissions(path, java.nio.file.attribute.PosixFilePermissions.fromString("rw--w--w-"));
+    assertNull(ClusterAddress.readRecord(path, pid -> true));
+    assertTrue(Files.exists(path), "another's record is left alone");
+    Files.setPosixFilePermissions(path, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    assertNotNull(ClusterAddress.readRecord(path, pid -> true));
   }
 
   @Test
