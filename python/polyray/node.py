@@ -251,8 +251,11 @@ async def _run(args: argparse.Namespace) -> None:
     recorded = args.head and args.parent_pid is None and args.record_cluster  # not an embedded head
     if recorded:  # init(address="auto") finds it (polyray.cluster_record)
         from polyray.cluster_record import ClusterRecord, write_record
-        write_record(ClusterRecord(gcs_address, os.getpid(), dashboard.url if dashboard else "",
-                                   os.path.dirname(os.path.abspath(config.session_dir))))
+        try:
+            write_record(ClusterRecord(gcs_address, os.getpid(), dashboard.url if dashboard else "",
+                                       os.path.dirname(os.path.abspath(config.session_dir))))
+        except OSError as e:  # an unwritable temp root costs "auto", not the head
+            logging.getLogger(__name__).warning("cannot record the cluster for init(address='auto'): %s", e)
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
