@@ -42,7 +42,8 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
          resources: dict[str, float] | None = None, object_store_memory: int | None = None,
          namespace: str | None = None, code_search_path: Sequence[str] | None = None,
          ignore_reinit_error: bool = False, log_to_driver: bool = True, include_dashboard: bool = True,
-         _lineage_max_bytes: int | None = None, runtime_env: dict[str, Any] | None = None) -> dict[str, Any]:
+         _lineage_max_bytes: int | None = None, runtime_env: dict[str, Any] | None = None,
+         _system_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Connect this process to a polyray cluster as a driver.
 
     ``address=None`` connects to ``$POLYRAY_ADDRESS`` when set (as Ray), else
@@ -61,7 +62,13 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
     ``runtime_env`` (else $POLYRAY_RUNTIME_ENV_JSON) is the job's: every task
     and actor of the job runs in it (docs/jobs.md, "Runtime environments");
     a bad key raises ValueError naming it.
+    ``_system_config`` (embedded head only, as Ray's) sets the worker pool:
+    ``idle_worker_killing_time_threshold_ms`` (Ray's key) or
+    ``idle_worker_timeout_s``, and ``warm_workers`` (int, or
+    {"java": 2, ...}); an unknown key raises ValueError.
     """
+    from polyray.node import head_flags_from_system_config
+    head_flags = head_flags_from_system_config(_system_config or {})
     with _lock:
         if _state["core"] is not None:
             if ignore_reinit_error:
@@ -74,11 +81,13 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
         if address is None:
             from polyray.node import start_embedded_head
             head = start_embedded_head(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
-                                       object_store_memory=object_store_memory, include_dashboard=include_dashboard)
+                                       object_store_memory=object_store_memory, include_dashboard=include_dashboard,
+                                       extra_flags=head_flags)
             address = head.address
         else:
             for key, v in (("num_cpus", num_cpus), ("num_gpus", num_gpus), ("resources", resources),
-                           ("object_store_memory", object_store_memory)):
+                           ("object_store_memory", object_store_memory),
+                           ("_system_config", _system_config or None)):
                 if v is not None:
                     raise ValueError(f"{key} can only be set when init() starts a local cluster, not when "
                                      f"connecting to {address}")

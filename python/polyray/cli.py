@@ -67,6 +67,10 @@ def cmd_start(args: argparse.Namespace) -> int:
                 "--dashboard-host", args.dashboard_host, "--dashboard-port", str(args.dashboard_port)]
     if args.metrics_export_port is not None:
         cmd += ["--metrics-export-port", str(args.metrics_export_port)]
+    if args.idle_worker_timeout_s is not None:
+        cmd += ["--idle-worker-timeout-s", str(args.idle_worker_timeout_s)]
+    if args.warm_workers is not None:
+        cmd += ["--warm-workers", args.warm_workers]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
@@ -652,6 +656,10 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--port", type=int, default=6380)
     s.add_argument("--num-cpus", type=float)
     s.add_argument("--num-gpus", type=float)
+    s.add_argument("--idle-worker-timeout-s", type=float, default=None,
+                   help="seconds an idle worker outside the warm pool lives (default 10)")
+    s.add_argument("--warm-workers", default=None,
+                   help='idle workers kept warm per language: N, "java=2,python=1" or auto (num_cpus each)')
     s.add_argument("--resources")
     s.add_argument("--object-store-memory", type=int)
     s.add_argument("--include-dashboard", action=argparse.BooleanOptionalAction, default=True,

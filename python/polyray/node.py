@@ -68,7 +68,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--object-store-memory", type=int, default=None, help="bytes of the node's shared store")
     p.add_argument("--address-file", default=None, help="write the GCS address here once serving")
     p.add_argument("--parent-pid", type=int, default=None, help="stop when this process exits")
-    p.add_argument("--idle-worker-timeout", type=float, default=10.0)
+    p.add_argument("--idle-worker-timeout", "--idle-worker-timeout-s", dest="idle_worker_timeout",
+                   type=float, default=10.0, help="seconds an idle worker outside the warm pool lives")
+    p.add_argument("--warm-workers", default="auto",
+                   help='idle workers per language kept past the idle timeout while their job is live: '
+                        'N, "java=2,python=1,cpp=0", or auto (num_cpus each, the default)')
     p.add_argument("--prestart-workers", type=int, default=0)
     p.add_argument("--node-timeout", type=float, default=10.0, help="seconds without heartbeat before a node is dead")
     p.add_argument("--session-dir", default=None,
@@ -158,7 +162,7 @@ async def _run(args: argparse.Namespace) -> None:
     from polyray.gcs.config import GcsConfig
     from polyray.gcs.server import GcsServer
     from polyray.protocol import auth, gcs_pb2
-    from polyray.raylet.config import NodeConfig
+    from polyray.raylet.config import NodeConfig, parse_warm_workers
     from polyray.raylet.server import RayletServer
 
     # The head creates the cluster token if none is given; a joining node must
@@ -192,6 +196,7 @@ async def _run(args: argparse.Namespace) -> None:
             custom_resources=custom, host=args.host,
             object_store_memory=store_bytes,
             idle_worker_timeout_s=args.idle_worker_timeout, prestart_workers=args.prestart_workers,
+            warm_workers=parse_warm_workers(args.warm_workers),
             prestart_on_driver=min(2, int(args.num_cpus if args.num_cpus is not None else (os.cpu_count() or 1))),
             **({"session_dir": args.session_dir} if args.session_dir else {}))
     except ValueError as e:
@@ -343,10 +348,40 @@ class EmbeddedHead:
             self.session_dir = ""
 
 
+def head_flags_from_system_config(system_config: dict) -> list[str]:
+    """Node flags for init(_system_config=...): Ray's
+    ``idle_worker_killing_time_threshold_ms``, or ``idle_worker_timeout_s``, and
+    ``warm_workers`` (an int for every language, or {"java": 2, ...}).
+    ValueError naming an unknown key or a bad value."""
+    flags: list[str] = []
+    for key, value in system_config.items():
+        if key in ("idle_worker_killing_time_threshold_ms", "idle_worker_timeout_s"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"_system_config[{key!r}] must be a positive number, got {value!r}")
+            seconds = value / 1000.0 if key.endswith("_ms") else float(value)
+            flags += ["--idle-worker-timeout-s", repr(seconds)]
+        elif key == "warm_workers":
+            if isinstance(value, dict):
+                text = ",".join(f"{k}={int(v)}" for k, v in value.items())
+            elif isinstance(value, int) and not isinstance(value, bool):
+                text = str(value)
+            else:
+                raise ValueError(f"_system_config['warm_workers'] must be an int or a dict, got {value!r}")
+            from polyray.raylet.config import parse_warm_workers
+            parse_warm_workers(text)  # refused here, not by the head's start
+            flags += ["--warm-workers", text]
+        else:
+            raise ValueError(f"_system_config key {key!r} is not known (known: "
+                             "idle_worker_killing_time_threshold_ms, idle_worker_timeout_s, warm_workers)")
+    return flags
+
+
 def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None = None,
                         resources: dict | None = None, object_store_memory: int | None = None,
-                        timeout: float = 60.0, include_dashboard: bool = True) -> EmbeddedHead:
-    """Start ``python -m polyray.node --head`` for this driver and wait until it serves."""
+                        timeout: float = 60.0, include_dashboard: bool = True,
+                        extra_flags: list[str] | None = None) -> EmbeddedHead:
+    """Start ``python -m polyray.node --head`` for this driver and wait until it serves
+    (``extra_flags``: more node flags, e.g. :func:`head_flags_from_system_config`'s)."""
     if num_cpus is not None and num_cpus < 0:
         raise ValueError(f"num_cpus must not be negative, got {num_cpus}")
     if num_gpus is not None and num_gpus < 0:
@@ -367,6 +402,7 @@ def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None
         cmd += ["--resources", json.dumps(resources)]
     if object_store_memory is not None:
         cmd += ["--object-store-memory", str(int(object_store_memory))]
+    cmd += list(extra_flags or [])
     dashboard_file = os.path.join(session, "dashboard_url")
     cmd += ["--dashboard-url-file", dashboard_file] if include_dashboard else ["--no-include-dashboard"]
     log = open(log_path, "wb")

@@ -39,6 +39,7 @@ def head(tmp_path_factory):
         proc = subprocess.Popen(
             [sys.executable, "-m", "polyray.node", "--head", "--port", "0", "--num-cpus", "2",
              "--address-file", str(address_file), "--no-include-dashboard", "--idle-worker-timeout", "0.5",
+             "--warm-workers", "0",
              "--session-dir", str(folder / "logs")],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     try:

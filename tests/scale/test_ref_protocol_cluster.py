@@ -134,7 +134,7 @@ def head(tmp_path_factory):
     log = open(os.path.join(session, "head.log"), "wb")
     proc = subprocess.Popen([sys.executable, "-m", "polyray.node", "--head", "--port", "0",
                              "--address-file", address_file, "--num-cpus", "2",
-                             "--idle-worker-timeout", str(IDLE_S)],
+                             "--idle-worker-timeout", str(IDLE_S), "--warm-workers", "0"],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                             start_new_session=True)
     try:

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from polyray.raylet.config import NodeConfig
+from polyray.raylet.config import NodeConfig, parse_warm_workers
 from polyray.raylet.server import RayletServer
 
 
@@ -32,7 +32,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--store-name", default="", help="shared-memory segment name")
     p.add_argument("--session-dir", default=None, help="folder for worker logs")
     p.add_argument("--worker-start-timeout", type=float, default=30.0)
-    p.add_argument("--idle-worker-timeout", type=float, default=10.0)
+    p.add_argument("--idle-worker-timeout", "--idle-worker-timeout-s", dest="idle_worker_timeout",
+                   type=float, default=10.0)
+    p.add_argument("--warm-workers", default="auto",
+                   help='idle workers kept warm per language: N, "java=2,python=1" or auto (num_cpus each)')
     p.add_argument("--prestart-workers", type=int, default=0)
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
@@ -54,6 +57,7 @@ def build_config(args: argparse.Namespace) -> NodeConfig:
         "worker_start_timeout_s": args.worker_start_timeout,
         "idle_worker_timeout_s": args.idle_worker_timeout,
         "prestart_workers": args.prestart_workers,
+        "warm_workers": parse_warm_workers(args.warm_workers),
     }
     if args.node_id:
         extra["node_id"] = bytes.fromhex(args.node_id)

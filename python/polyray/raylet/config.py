@@ -42,6 +42,33 @@ def validate_resources(resources: dict[str, float]) -> dict[str, float]:
     return clean
 
 
+def parse_warm_workers(text: str) -> dict[int, int] | None:
+    """``--warm-workers``: "N" (every language), "java=2,python=1,cpp=0"
+    (languages not named keep none) or "auto"/"" (None: the CPU count each).
+    ValueError naming what is wrong."""
+    text = text.strip()
+    if text in ("", "auto"):
+        return None
+    names = {name.lower(): value for name, value in common_pb2.Language.items()}
+    names["c++"] = names["cpp"]
+    if "=" not in text:
+        n = int(text)
+        if n < 0:
+            raise ValueError(f"--warm-workers must not be negative, got {n}")
+        return {lang: n for lang in common_pb2.Language.values()}
+    counts: dict[int, int] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        lang = names.get(name.strip().lower())
+        if not sep or lang is None:
+            raise ValueError(f"--warm-workers: {part!r} is not LANGUAGE=COUNT (python, java, cpp)")
+        count = int(value)
+        if count < 0:
+            raise ValueError(f"--warm-workers: {part!r} must not be negative")
+        counts[lang] = count
+    return counts
+
+
 @dataclass
 class NodeConfig:
     """Everything a raylet needs to know about its node.
@@ -73,6 +100,15 @@ class NodeConfig:
     max_starting_workers: int = 0
     #: Idle workers kept past the idle timeout (node-wide, most recent first).
     prestart_workers: int = 0
+    #: Warm pool: per language, up to this many idle workers (most recent
+    #: first) are kept past the idle timeout while their job is live on this
+    #: node (its driver registered here, or a worker of it leased here). None:
+    #: the node's CPU count for every language; a language missing from a
+    #: given dict keeps none.
+    warm_workers: dict[int, int] | None = None
+    #: Start one idle Java worker beside the first Java worker a job's lease
+    #: starts, so its next Java actor finds a JVM up (joins the warm pool).
+    prestart_java_on_first_use: bool = True
     #: Python workers started for a job as soon as its driver registers, so
     #: the first tasks do not wait for interpreter start-up (Ray does the same).
     prestart_on_driver: int = 0
@@ -102,6 +138,12 @@ class NodeConfig:
         for name in ("worker_start_timeout_s", "idle_worker_timeout_s", "gcs_rpc_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.warm_workers is None:
+            cpus = max(0, int(self.resources.get("CPU", 0)))
+            self.warm_workers = {lang: cpus for lang in common_pb2.Language.values()}
+        for lang, count in self.warm_workers.items():
+            if count < 0:
+                raise ValueError(f"warm_workers must not be negative, got {count} for language {lang}")
         if self.prestart_workers < 0:
             raise ValueError(f"prestart_workers must not be negative, got {self.prestart_workers}")
         if self.max_starting_workers <= 0:
@@ -144,6 +186,10 @@ class NodeConfig:
     def start_timeout_for(self, language: int) -> float:
         """The registration timeout of a worker of ``language``."""
         return self.worker_start_timeout_by_language.get(language, self.worker_start_timeout_s)
+
+    def warm_for(self, language: int) -> int:
+        """How many idle workers of ``language`` the warm pool keeps."""
+        return (self.warm_workers or {}).get(language, 0)
 
     @property
     def node_id_hex(self) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from polyray.protocol import auth
+from polyray.protocol import auth, common_pb2
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol.runtime_spec import IDLE_EXIT_ANSWER_MS, IDLE_EXIT_GRACE_MS
@@ -110,6 +110,7 @@ class WorkerPool:
         # comes up or goes idle serves the oldest, whichever lease started it.
         self._waiters: dict[_PoolKey, collections.deque[asyncio.Future[WorkerProcess]]] = {}
         self._asking: set[bytes] = set()  # idle workers asked to Exit, not answered yet
+        self._first_used: set[_PoolKey] = set()  # keys that had their Java prestart
         self._start_slots = asyncio.Semaphore(config.max_starting_workers)
         self._tasks: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
@@ -175,6 +176,7 @@ class WorkerPool:
         fut: asyncio.Future[WorkerProcess] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(key, collections.deque()).append(fut)
         self._balance(key)
+        self._prestart_on_first_use(key)
         try:
             return await fut
         except asyncio.CancelledError:
@@ -232,6 +234,19 @@ class WorkerPool:
         """Start ``count`` workers ahead of leases; they join the idle pool."""
         for _ in range(count):
             self._new_worker(language, job_id, code_search_path)
+
+    def _prestart_on_first_use(self, key: _PoolKey) -> None:
+        """The first lease of a key that had to start a Java worker starts one
+        more, idle, so the job's next Java actor need not wait for a JVM
+        (only when the warm pool would keep it)."""
+        if (key[0] != common_pb2.JAVA or not self._config.prestart_java_on_first_use
+                or self._config.warm_for(key[0]) < 1 or key in self._first_used or self._stopping):
+            return
+        self._first_used.add(key)
+        if len(self._first_used) > 10_000:  # bounded: forget old keys (a re-prestart is harmless)
+            self._first_used.clear()
+            self._first_used.add(key)
+        self._new_worker(key[0], key[1], key[2], key[3])
 
     def push_idle(self, worker: WorkerProcess) -> None:
         """Make a registered, live worker available to the next lease: the
@@ -478,13 +493,40 @@ class WorkerPool:
             except Exception:
                 log.exception("idle reaper failed")
 
-    def reap_idle(self) -> None:
-        """Stop workers idle longer than the timeout, keeping the most recent
-        ``prestart_workers`` of them."""
-        now = time.monotonic()
+    def live_jobs(self) -> set[bytes]:
+        """Jobs live on this node as far as the pool can tell: a driver of
+        theirs registered here, or a worker of theirs not idle."""
+        jobs = {d.job_id for d in self.drivers.values()}
+        jobs.update(w.job_id for w in self.workers.values()
+                    if w.state is not WorkerState.IDLE and w.alive)
+        return jobs
+
+    def warm_kept(self) -> set[bytes]:
+        """Ids of the idle workers the idle timeout spares: the most recent
+        ``prestart_workers`` node-wide, and per language the most recent
+        ``warm_for(language)`` of live jobs (the warm pool)."""
         idle = sorted(self.idle_workers(), key=lambda w: w.idle_since, reverse=True)
+        kept = {w.worker_id for w in idle[: self._config.prestart_workers]}
+        live = self.live_jobs()
+        per_language: dict[int, int] = {}
+        for worker in idle:
+            if worker.job_id not in live:
+                continue
+            n = per_language.get(worker.language, 0)
+            if n < self._config.warm_for(worker.language):
+                kept.add(worker.worker_id)
+                per_language[worker.language] = n + 1
+        return kept
+
+    def reap_idle(self) -> None:
+        """Stop workers idle longer than the timeout, except those the warm
+        pool keeps (:meth:`warm_kept`)."""
+        now = time.monotonic()
+        kept = self.warm_kept()
         timeout = self._config.idle_worker_timeout_s
-        for worker in idle[self._config.prestart_workers :]:
+        for worker in self.idle_workers():
+            if worker.worker_id in kept:
+                continue
             if now - worker.idle_since > timeout and worker.worker_id not in self._asking:
                 # Out of the idle pool while asked, so no lease takes it.
                 self._remove_idle(worker)
