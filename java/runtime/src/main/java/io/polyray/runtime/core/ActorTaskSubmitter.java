@@ -21,9 +21,11 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -63,6 +65,10 @@ final class ActorTaskSubmitter {
     /** From a stream break until its calls in flight are requeued: only that path connects. */
     boolean recovering;
     final List<List<ByteString>> creationArgs = new ArrayList<>();
+    /** Calls held (in submission order) until their own and every earlier call's arguments are ready. */
+    final ArrayDeque<PendingTask> unresolved = new ArrayDeque<>();
+    /** The task ids of unresolved calls whose arguments are not ready yet. */
+    final Set<ByteString> waiting = new HashSet<>();
 
     ActorQueue(ByteString actorId) {
       this.actorId = actorId;
@@ -76,6 +82,26 @@ final class ActorTaskSubmitter {
   private final BooleanSupplier shuttingDown;
   private final Map<ByteString, ActorQueue> actors = new HashMap<>();
   private boolean closed;
+  private ArgResolver resolver;
+
+  /**
+   * Resolves a call's argument refs before it enters the actor's stream (as Ray's caller-side
+   * dependency resolution, and Python's ActorTaskSubmitter): {@code resolve(t, onReady)} says
+   * whether {@code t} must wait, and then runs {@code onReady} on the io thread, once, when its
+   * top-level ref arguments (owned here or borrowed) are ready (value or error).
+   */
+  interface ArgResolver {
+    boolean resolve(PendingTask t, Runnable onReady);
+  }
+
+  /** Installs the argument resolver (io thread; TaskSubmission does, before its first actor call). */
+  void setResolver(ArgResolver resolver) {
+    this.resolver = resolver;
+  }
+
+  boolean hasResolver() {
+    return resolver != null;
+  }
 
   /**
    * A submitter.
@@ -120,6 +146,40 @@ final class ActorTaskSubmitter {
    * leave in one PushTasks message per actor.
    */
   void submitAll(List<PendingTask> tasks) {
+    List<PendingTask> go = new ArrayList<>(tasks.size());
+    for (PendingTask t : tasks) {
+      ActorQueue aq = queue(t.spec.getActorId());
+      ByteString id = t.spec.getTaskId();
+      if (resolver != null && !t.argIds.isEmpty() && aq.state != ActorState.DEAD && !closed
+          && resolver.resolve(t, () -> argsReady(aq, t))) {
+        aq.waiting.add(id);
+      }
+      if (!aq.unresolved.isEmpty() || aq.waiting.contains(id)) {
+        // This caller's later calls wait behind a call whose arguments are not ready (submission order).
+        aq.unresolved.add(t);
+        if (aq.state != ActorState.ALIVE && !aq.recovering) {
+          watch(aq); // the stream is ready by the time the arguments are
+        }
+        continue;
+      }
+      go.add(t);
+    }
+    enqueue(go);
+  }
+
+  /** (Io thread.) {@code t}'s arguments are ready: send the held calls at the head that wait for nothing. */
+  private void argsReady(ActorQueue aq, PendingTask t) {
+    aq.waiting.remove(t.spec.getTaskId());
+    List<PendingTask> go = new ArrayList<>();
+    while (!aq.unresolved.isEmpty() && !aq.waiting.contains(aq.unresolved.peekFirst().spec.getTaskId())) {
+      go.add(aq.unresolved.pollFirst());
+    }
+    if (!go.isEmpty()) {
+      enqueue(go);
+    }
+  }
+
+  private void enqueue(List<PendingTask> tasks) {
     Map<ActorQueue, List<PendingTask>> out = null;
     for (PendingTask t : tasks) {
       ActorQueue aq = queue(t.spec.getActorId());
@@ -404,6 +464,9 @@ final class ActorTaskSubmitter {
     List<PendingTask> failed = new ArrayList<>(extra);
     failed.addAll(aq.pending);
     failed.addAll(aq.inflight.values());
+    failed.addAll(aq.unresolved);
+    aq.unresolved.clear();
+    aq.waiting.clear();
     aq.pending.clear();
     aq.inflight.clear();
     for (PendingTask t : failed) {

@@ -96,13 +96,22 @@ final class ObjectGetter {
    * batches rather than a first call per ref.
    */
   private void startFetches(List<ObjectRefImpl<?>> refs) {
-    List<OwnerFetches> touched = new ArrayList<>();
+    List<io.polyray.runtime.proto.ObjectRef> protos = new ArrayList<>(refs.size());
     for (ObjectRefImpl<?> ref : refs) {
-      ByteString oid = ref.toProto().getObjectId();
+      protos.add(ref.toProto());
+    }
+    fetchBorrowed(protos);
+  }
+
+  /** Starts asking the owners of these borrowed objects for them (io thread; actor call arguments too). */
+  void fetchBorrowed(List<io.polyray.runtime.proto.ObjectRef> refs) {
+    List<OwnerFetches> touched = new ArrayList<>();
+    for (io.polyray.runtime.proto.ObjectRef ref : refs) {
+      ByteString oid = ref.getObjectId();
       if (w.memoryStore.getIfReady(oid) != null || !fetching.add(oid)) {
         continue;
       }
-      Address owner = ref.toProto().getOwner();
+      Address owner = ref.getOwner();
       if (lost.contains(oid)) {
         fetchOnce(oid, owner); // GetObject(lost): every owner checks the copies
         continue;

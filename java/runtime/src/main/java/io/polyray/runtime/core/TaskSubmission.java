@@ -13,6 +13,7 @@ import io.polyray.runtime.proto.ActorHandle;
 import io.polyray.runtime.proto.CppFunctionDescriptor;
 import io.polyray.runtime.proto.FunctionDescriptor;
 import io.polyray.runtime.proto.JavaFunctionDescriptor;
+import io.polyray.runtime.proto.KeywordArg;
 import io.polyray.runtime.proto.Language;
 import io.polyray.runtime.proto.PythonFunctionDescriptor;
 import io.polyray.runtime.proto.TaskArg;
@@ -32,6 +33,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Builds the specs of a {@link CoreWorker}'s tasks, actor creations and actor calls
@@ -110,8 +112,49 @@ final class TaskSubmission {
     if (!actor.isEmpty()) {
       List<PendingTask> batch = new ArrayList<>(actor);
       actor.clear();
+      if (!w.actorSubmitter.hasResolver()) {
+        w.actorSubmitter.setResolver(this::resolveActorArgs);
+      }
       runSafely(() -> w.actorSubmitter.submitAll(batch));
     }
+  }
+
+  /**
+   * (Io thread.) Whether an actor call must wait for top-level ref arguments (owned here or
+   * borrowed) that are not ready; if so {@code onReady} runs on the io thread once all are
+   * (value or error). Borrowed ones are fetched from their owners meanwhile.
+   */
+  private boolean resolveActorArgs(PendingTask t, Runnable onReady) {
+    List<ByteString> waiting = new ArrayList<>();
+    List<io.polyray.runtime.proto.ObjectRef> borrowed = new ArrayList<>();
+    List<TaskArg> args = new ArrayList<>(t.spec.getArgsList());
+    for (KeywordArg kw : t.spec.getKwargsList()) {
+      args.add(kw.getArg());
+    }
+    for (TaskArg a : args) {
+      if (!a.hasRef() || w.memoryStore.getIfReady(a.getRef().getObjectId()) != null) {
+        continue;
+      }
+      waiting.add(a.getRef().getObjectId());
+      if (!a.getRef().getOwner().getWorkerId().equals(w.workerId)) {
+        borrowed.add(a.getRef());
+      }
+    }
+    if (waiting.isEmpty()) {
+      return false;
+    }
+    if (!borrowed.isEmpty()) {
+      w.getter.fetchBorrowed(borrowed);
+    }
+    AtomicInteger left = new AtomicInteger(waiting.size());
+    for (ByteString oid : waiting) {
+      w.memoryStore.future(oid).thenRun(() -> {
+        if (left.decrementAndGet() == 0) {
+          w.onIo(onReady);
+        }
+      });
+    }
+    return true;
   }
 
   private static void runSafely(Runnable r) {

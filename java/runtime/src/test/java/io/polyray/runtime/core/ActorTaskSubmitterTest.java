@@ -61,6 +61,53 @@ class ActorTaskSubmitterTest {
     return out;
   }
 
+  /** A call whose argument is not ready (the resolver holds its callback under the call's name). */
+  private PendingTask callWithArg(String name) {
+    PendingTask t = call(name);
+    return new PendingTask(t.spec, List.of(ByteString.copyFromUtf8(name + "-arg")));
+  }
+
+  @Test
+  void callsWaitingForArgumentsHoldOnlyThisCallersLaterCallsAndLeaveInOrder() {
+    java.util.Map<String, Runnable> pendingArgs = new java.util.HashMap<>();
+    submitter.setResolver((t, onReady) -> {
+      if (t.spec.getName().startsWith("ready")) {
+        return false;
+      }
+      pendingArgs.put(t.spec.getName(), onReady);
+      return true;
+    });
+    submitter.submit(call("c0"));
+    gcs.answer(state(ActorState.ALIVE));
+    FakePushStreams.Stream s = streams.last();
+    submitter.submit(callWithArg("f"));
+    submitter.submit(call("g"));
+    submitter.submit(callWithArg("h"));
+    submitter.submit(callWithArg("ready1"));
+    assertEquals(List.of("c0"), names(s.tasks()), "f waits for its argument; g, h and ready1 behind it");
+    pendingArgs.get("h").run();
+    assertEquals(List.of("c0"), names(s.tasks()), "h is ready but f before it is not");
+    pendingArgs.get("f").run();
+    assertEquals(List.of("c0", "f", "g", "h", "ready1"), names(s.tasks()), "in submission order");
+    submitter.submit(call("i"));
+    assertEquals("i", names(s.tasks()).get(5), "nothing waits any more: straight out");
+  }
+
+  @Test
+  void deadActorFailsCallsStillWaitingForArguments() {
+    java.util.Map<String, Runnable> pendingArgs = new java.util.HashMap<>();
+    submitter.setResolver((t, onReady) -> {
+      pendingArgs.put(t.spec.getName(), onReady);
+      return true;
+    });
+    submitter.submit(callWithArg("f"));
+    submitter.submit(call("g"));
+    gcs.answer(state(ActorState.DEAD));
+    assertEquals(List.of("f", "g"), new ArrayList<>(finisher.failed.keySet()));
+    pendingArgs.get("f").run(); // late: nothing more happens
+    assertTrue(streams.opened.isEmpty());
+  }
+
   @Test
   void callsBeforeAliveWaitThenLeaveInOrder() {
     submitter.submit(call("c1"));

@@ -139,6 +139,24 @@ class DriverTest {
     }
   }
 
+  /**
+   * As Ray: the caller resolves an actor call's argument refs before the call enters the actor's
+   * stream, so a call waiting for a slow argument does not hold up another caller's calls.
+   */
+  @Test
+  void actorCallWaitingForAnArgumentDoesNotHoldUpAnotherCaller() {
+    ActorHandle<Counter> c = PolyRay.actor(Counter::new, 0).remote();
+    assertEquals(0L, PolyRay.get(c.task(Counter::value).remote(), T));
+    ObjectRef<Long> slow = PolyRay.task(DriverTasks::sleepAndReturn, 4000L).remote();
+    ObjectRef<Long> waiting = c.task(Counter::increment, slow).remote();
+    ObjectRef<Long> other = PolyRay.task(DriverTasks::bumpCounter, c, 1L).remote(); // another caller
+    assertEquals(1L, PolyRay.get(other, 30_000));
+    assertTrue(PolyRay.wait(List.of(slow), 1, 0).getReady().isEmpty(),
+        "the other caller's call returned while this caller's argument was still being computed");
+    assertEquals(4001L, PolyRay.get(waiting, T));
+    PolyRay.kill(c);
+  }
+
   @Test
   void javaExceptionIsATaskException() {
     TaskException e = assertThrows(TaskException.class,
