@@ -13,15 +13,22 @@ not have.
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
 
 import pytest
-from xlang_support import polyray_cli
+from xlang_support import build_cpp, polyray_cli
+
+import polyray.sdk
+from polyray.jobs.store import list_submissions
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _RTENV = os.path.join(_HERE, "..", "runtime_env")
@@ -136,12 +143,23 @@ def _cli(*args: str, timeout: float = JOB_S) -> subprocess.CompletedProcess:
                           cwd=os.path.dirname(REPO))
 
 
-def test_a_job_runs_python_java_and_cpp_tasks_from_its_working_dir_on_every_node(cluster, tmp_path):
+@pytest.fixture(scope="module")
+def working_dir(tmp_path_factory) -> str:
+    """The job's folder: rtenv_mod.py, rtenv.jar, librtenv_funcs.so (tests/runtime_env/rtenv_support.py), and
+    the drivers: driver.py, jobdriver.jar (java_src/jobs3) and job_driver (cpp_src/job_driver.cc)."""
+    wd = str(tmp_path_factory.mktemp("job_wd"))
+    fill_working_dir(wd)
+    with open(os.path.join(wd, "driver.py"), "w") as f:
+        f.write(DRIVER)
+    _java_driver_jar(wd)
+    shutil.copy(build_cpp("job_driver", [os.path.join(_HERE, "cpp_src", "job_driver.cc")], "exe"),
+                os.path.join(wd, "job_driver"))
+    return wd
+
+
+def test_a_job_runs_python_java_and_cpp_tasks_from_its_working_dir_on_every_node(cluster, working_dir):
     assert importlib.util.find_spec("tomli") is None, "tomli is in polyray's venv: the pip check would mean nothing"
-    wd = tmp_path / "job_wd"
-    wd.mkdir()
-    fill_working_dir(str(wd))
-    (wd / "driver.py").write_text(DRIVER)
+    wd = working_dir
     env = {"env_vars": {"RTENV_VAR": "three-nodes"}, "pip": [PIP]}
     run = _cli("submit", "--address", cluster["address"], "--submission-id", "three-nodes", "--working-dir", str(wd),
                "--runtime-env-json", json.dumps(env), "--", "python", "driver.py")
@@ -168,3 +186,62 @@ def test_a_job_runs_python_java_and_cpp_tasks_from_its_working_dir_on_every_node
             assert in_package_cache(cwd) and cwd.startswith(folder + os.sep), (node, lang, got)
         node_ids.add(py["node"])
     assert len(node_ids) == 3, results
+
+
+def _java_driver_jar(wd: str) -> str:
+    """java_src/jobs3/JobDriver.java compiled against the SDK and the working dir's rtenv.jar, zipped into wd."""
+    classes = tempfile.mkdtemp(prefix="job_classes")
+    sdk = ":".join(polyray.sdk.java_classpath())
+    subprocess.run(["javac", "-cp", f"{sdk}:{os.path.join(wd, 'rtenv.jar')}", "-d", classes,
+                    os.path.join(_HERE, "java_src", "jobs3", "JobDriver.java")], check=True, capture_output=True,
+                   timeout=300)
+    jar = os.path.join(wd, "jobdriver.jar")
+    with zipfile.ZipFile(jar, "w") as zf:
+        for path in glob.glob(os.path.join(classes, "**", "*.class"), recursive=True):
+            zf.write(path, os.path.relpath(path, classes))
+    shutil.rmtree(classes)
+    return jar
+
+
+def test_java_and_cpp_drivers_as_jobs_find_their_code_in_the_working_dir_on_every_node(cluster, working_dir):
+    """Neither driver sets an address or a code search path: the job's working dir (uploaded by the
+    CLI) holds the drivers and the callees, and every node's workers load the callees from it."""
+    wd = working_dir
+    sdk = ":".join(polyray.sdk.java_classpath())
+    env = json.dumps({"env_vars": {"RTENV_VAR": "xlang-drivers"}})
+    entrypoints = {"JAVA": ["java", "-cp", f"{sdk}:jobdriver.jar:rtenv.jar", "jobs3.JobDriver", *NODES],
+                   "CPP": ["./job_driver", *NODES]}
+    runs = {lang: subprocess.Popen([*polyray_cli(), "job", "submit", "--address", cluster["address"],
+                                    "--submission-id", f"three-nodes-{lang.lower()}", "--working-dir", str(wd),
+                                    "--runtime-env-json", env, "--", *argv], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+            for lang, argv in entrypoints.items()}
+    for lang, proc in runs.items():
+        out, err = proc.communicate(timeout=JOB_S)
+        assert proc.returncode == 0, f"{lang} driver job:\n{out[-4000:]}\n{err[-4000:]}"
+        logs = _cli("logs", f"three-nodes-{lang.lower()}", "--address", cluster["url"], timeout=60).stdout
+        results = dict(x[len("RESULT "):].split("=", 1) for x in logs.splitlines() if x.startswith("RESULT "))
+        assert set(results) == set(NODES), logs[-4000:]
+        callee = "java" if lang == "JAVA" else "cpp"
+        for node, folder in cluster["folders"].items():
+            tag, name, var, cwd = results[node].split(":", 3)
+            assert (tag, name, var) == (callee, node, "xlang-drivers"), (lang, results)
+            assert in_package_cache(cwd) and cwd.startswith(folder + os.sep), (lang, node, results)
+        status = _cli("status", f"three-nodes-{lang.lower()}", "--address", cluster["url"], timeout=60)
+        assert "SUCCEEDED" in status.stdout, status.stdout
+
+
+def test_a_job_whose_pip_requirement_cannot_install_fails_with_pips_message(cluster):
+    """Bounded, with the reason: FAILED before the entrypoint runs, pip's own words in the message
+    (and in the CLI's error), the entrypoint never started."""
+    t0 = time.monotonic()
+    run = _cli("submit", "--address", cluster["address"], "--submission-id", "three-nodes-bad-pip",
+               "--runtime-env-json", json.dumps({"pip": ["polyray-no-such-package-zz==0.0.1"]}),
+               "--", "echo must-not-run")
+    elapsed = time.monotonic() - t0
+    assert run.returncode == 1 and "must-not-run" not in run.stdout, run.stdout + run.stderr
+    assert "runtime env setup failed" in run.stderr and "polyray-no-such-package-zz" in run.stderr, run.stderr
+    assert "No matching distribution" in run.stderr or "Could not find a version" in run.stderr, run.stderr
+    rec = next(r for r in list_submissions(cluster["address"]) if r.submission_id == "three-nodes-bad-pip")
+    assert rec.status.value == "FAILED" and rec.error_type == "RUNTIME_ENV_SETUP_FAILED" and rec.pid == 0, rec
+    assert elapsed < 60, elapsed
