@@ -138,6 +138,12 @@ class RayletServer:
                 options=[
                     ("grpc.max_send_message_length", _MAX_MESSAGE),
                     ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                    # As the CoreWorkers' servers (core/rpc.py SERVER_OPTIONS): a
+                    # client's keepalive ping on an idle connection every 5 s or
+                    # slower is no strike (the default allowed none: GOAWAY
+                    # "too_many_pings" after three).
+                    ("grpc.keepalive_permit_without_calls", 1),
+                    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
                     auth.NO_REUSEPORT,
                 ],
                 interceptors=auth.server_interceptors(),

@@ -4,7 +4,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.spec.RuntimeSpec;
-import java.util.concurrent.TimeUnit;
 
 /**
  * gRPC settings shared by the worker's server and clients (as python/polyray/core/rpc.py).
@@ -20,7 +19,12 @@ public final class Rpc {
   private Rpc() {}
 
   /**
-   * A plaintext channel to {@code host:port} with polyray's options.
+   * A plaintext channel to {@code host:port} with polyray's options. No keepalive pings (as
+   * every other polyray channel, core/Channels and the Python and C++ ones): this channel's
+   * 10 s pings without calls were strikes at the raylet, whose gRPC server allowed none on an
+   * idle connection, so a worker idle for ~30 s got GOAWAY "too_many_pings" and a call on the
+   * closing connection could fail UNAVAILABLE. A dead raylet or owner on this machine closes
+   * its socket, which ends calls at once.
    *
    * @param target {@code host:port}
    * @return the channel
@@ -28,9 +32,6 @@ public final class Rpc {
   public static ManagedChannel channel(String target) {
     return Auth.transport(NettyChannelBuilder.forTarget(target))
         .maxInboundMessageSize(RuntimeSpec.RPC_MAX_MESSAGE_BYTES)
-        .keepAliveTime(10, TimeUnit.SECONDS)
-        .keepAliveTimeout(5, TimeUnit.SECONDS)
-        .keepAliveWithoutCalls(true)
         .disableRetry()
         .intercept(Auth.clientInterceptor())
         .build();
