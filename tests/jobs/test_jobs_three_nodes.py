@@ -242,6 +242,8 @@ def test_a_job_whose_pip_requirement_cannot_install_fails_with_pips_message(clus
     assert run.returncode == 1 and "must-not-run" not in run.stdout, run.stdout + run.stderr
     assert "runtime env setup failed" in run.stderr and "polyray-no-such-package-zz" in run.stderr, run.stderr
     assert "No matching distribution" in run.stderr or "Could not find a version" in run.stderr, run.stderr
+    # The job's log (streamed by submit, and `polyray job logs`) says why too.
+    assert "[polyray job] runtime env setup failed" in run.stdout and "polyray-no-such-package-zz" in run.stdout
     rec = next(r for r in list_submissions(cluster["address"]) if r.submission_id == "three-nodes-bad-pip")
     assert rec.status.value == "FAILED" and rec.error_type == "RUNTIME_ENV_SETUP_FAILED" and rec.pid == 0, rec
     assert elapsed < 60, elapsed

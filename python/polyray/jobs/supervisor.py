@@ -137,6 +137,17 @@ class JobSupervisor:
         self.record.move(status, message, error_type=error_type)
         await self._on_change(self.record)
 
+    def _log_setup_failure(self, message: str) -> None:
+        """Append why the job could not start to its log, so `polyray job logs` and the CLI's
+        stream say it too (the entrypoint never ran, so the log has nothing else)."""
+        if not self.record.log_path:
+            return
+        try:
+            with open(self.record.log_path, "a", encoding="utf-8") as f:
+                f.write(f"[polyray job] {message}\n")
+        except OSError:
+            pass
+
     def _with_tail(self, message: str) -> str:
         tail = log_tail(self.record.log_path)
         return f"{message}; the last {len(tail)} characters of its log:\n{tail}" if tail else message
@@ -156,9 +167,10 @@ class JobSupervisor:
             prepared = await asyncio.wait_for(asyncio.shield(self._prepare), self.setup_timeout_s)
         except asyncio.TimeoutError:
             self._prepare.cancel()
-            await self._finish(JobStatus.FAILED, self._with_tail(
-                f"Job did not start within {self.setup_timeout_s:g} s (waiting for entrypoint resources "
-                f"or runtime env setup)"), "JOB_SETUP_TIMEOUT")
+            message = self._with_tail(f"Job did not start within {self.setup_timeout_s:g} s (waiting for "
+                                      f"entrypoint resources or runtime env setup)")
+            self._log_setup_failure(message)
+            await self._finish(JobStatus.FAILED, message, "JOB_SETUP_TIMEOUT")
             return
         except asyncio.CancelledError:
             if self._prepare.cancelled() and self._stop_requested:
@@ -167,8 +179,9 @@ class JobSupervisor:
             self._prepare.cancel()
             raise
         except Exception as e:
-            await self._finish(JobStatus.FAILED, self._with_tail(f"runtime env setup failed: {e}"),
-                               "RUNTIME_ENV_SETUP_FAILED")
+            message = self._with_tail(f"runtime env setup failed: {e}")
+            self._log_setup_failure(message)
+            await self._finish(JobStatus.FAILED, message, "RUNTIME_ENV_SETUP_FAILED")
             return
         if self._stop_requested:
             await self._finish(JobStatus.STOPPED, "Job was stopped before it started; its entrypoint never ran.")

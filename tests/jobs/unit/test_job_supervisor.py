@@ -160,6 +160,9 @@ def test_runtime_env_setup_failure_and_timeout_fail_with_the_reason(loop, tmp_pa
     assert sup.record.status is JobStatus.FAILED and sup.record.error_type == "RUNTIME_ENV_SETUP_FAILED"
     assert "/nope" in sup.record.message and "the reason it failed" in sup.record.message
     assert launcher.calls == []
+    # The job's log says it too (`polyray job logs`, the CLI's stream), after what was there.
+    log = open(sup.record.log_path).read()
+    assert log.startswith("line 1\nthe reason it failed\n[polyray job] runtime env setup failed: working_dir '/nope'")
 
     async def slow_setup(rec: JobRecord) -> str | None:
         await asyncio.sleep(10_000)
@@ -172,6 +175,7 @@ def test_runtime_env_setup_failure_and_timeout_fail_with_the_reason(loop, tmp_pa
     loop.advance(s=0.2)
     assert task.done() and sup2.record.status is JobStatus.FAILED
     assert "did not start within 30 s" in sup2.record.message and launcher.calls == []
+    assert "[polyray job] Job did not start within 30 s" in open(sup2.record.log_path).read()
 
 
 # ------------------------------------------------------------------ stop
