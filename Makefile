@@ -30,6 +30,9 @@ cpp:
 
 java: cpp
 	$(MVN) -DskipTests install
+	@# The Java workers' AppCDS archive (java/README.md, "Warm starts"): ~10 s; a worker
+	@# starts without it (slower) when this fails or the jars change after it.
+	-$(PY) benchmarks/java_cold_start.py --build-cds-only
 
 demo: setup
 	@for f in examples/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -68,9 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--object-store-memory", type=int, default=None, help="bytes of the node's shared store")
     p.add_argument("--address-file", default=None, help="write the GCS address here once serving")
     p.add_argument("--parent-pid", type=int, default=None, help="stop when this process exits")
+    # Defaults from the environment: how a C++ driver's embedded head (and any
+    # other starter) sets them without flags.
     p.add_argument("--idle-worker-timeout", "--idle-worker-timeout-s", dest="idle_worker_timeout",
-                   type=float, default=10.0, help="seconds an idle worker outside the warm pool lives")
-    p.add_argument("--warm-workers", default="auto",
+                   type=float, default=float(os.environ.get("POLYRAY_IDLE_WORKER_TIMEOUT_S") or 10.0),
+                   help="seconds an idle worker outside the warm pool lives ($POLYRAY_IDLE_WORKER_TIMEOUT_S, "
+                        "default 10)")
+    p.add_argument("--warm-workers", default=os.environ.get("POLYRAY_WARM_WORKERS") or "auto",
                    help='idle workers per language kept past the idle timeout while their job is live: '
                         'N, "java=2,python=1,cpp=0", or auto (num_cpus each, the default)')
     p.add_argument("--prestart-workers", type=int, default=0)

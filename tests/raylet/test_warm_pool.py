@@ -176,3 +176,18 @@ def test_system_config_flags():
                 {"warm_workers": 1.5}, {"no_such_key": 1}):
         with pytest.raises(ValueError):
             head_flags_from_system_config(bad)
+
+
+def test_java_worker_start_flags(tmp_path, monkeypatch):
+    from polyray.raylet import launchers
+
+    monkeypatch.delenv("POLYRAY_JAVA_WORKER_OPTS", raising=False)
+    archive = tmp_path / "worker.jsa"
+    monkeypatch.setattr(launchers, "java_cds_archive", lambda: str(archive))
+    # No archive (a fresh clone before `make setup`, or it failed): started without it.
+    assert launchers.java_worker_start_flags() == ["-XX:+UseSerialGC", "-Xshare:auto"]
+    archive.write_bytes(b"garbage: the JVM ignores an archive it cannot map (-Xshare:auto)")
+    flags = launchers.java_worker_start_flags()
+    assert f"-XX:SharedArchiveFile={archive}" in flags and "-Xshare:auto" in flags
+    monkeypatch.setenv("POLYRAY_JAVA_WORKER_OPTS", " -XX:TieredStopAtLevel=1  -Xshare:off ")
+    assert launchers.java_worker_start_flags() == ["-XX:TieredStopAtLevel=1", "-Xshare:off"]

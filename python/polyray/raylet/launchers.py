@@ -159,6 +159,32 @@ class PythonWorkerLauncher(WorkerLauncher):
         return LaunchCommand(argv=[python, "-m", self.module], env=env, cwd=ctx.cwd)
 
 
+def java_cds_archive() -> str:
+    """Where ``make setup`` puts the Java workers' AppCDS archive (build/java-cds/worker.jsa)."""
+    from polyray import sdk
+
+    return os.path.join(sdk.repo_root(), "build", "java-cds", "worker.jsa")
+
+
+def java_worker_start_flags() -> list[str]:
+    """JVM flags that shorten a Java worker's start (java/README.md, "Warm starts").
+
+    Serial GC (no GC threads to start), class data sharing, and the AppCDS
+    archive of the SDK's classes when ``make setup`` built one (a missing or
+    stale archive is ignored: -Xshare:auto, its warnings off).
+    ``$POLYRAY_JAVA_WORKER_OPTS`` (whitespace-separated) replaces them, for
+    benchmarks/java_cold_start.py and for users who know better.
+    """
+    override = os.environ.get("POLYRAY_JAVA_WORKER_OPTS")
+    if override is not None:
+        return override.split()
+    flags = ["-XX:+UseSerialGC", "-Xshare:auto"]
+    archive = java_cds_archive()
+    if os.path.isfile(archive):
+        flags += [f"-XX:SharedArchiveFile={archive}", "-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
+    return flags
+
+
 @dataclass
 class JavaWorkerLauncher(WorkerLauncher):
     """``java -cp <SDK>:<code search path> io.polyray.runtime.WorkerMain``.
@@ -193,8 +219,7 @@ class JavaWorkerLauncher(WorkerLauncher):
         env.update(ctx.polyray_env())
         # Arrow's memory (ARROW values as VectorSchemaRoot) reads java.nio internals.
         argv = [java, "--add-opens=java.base/java.nio=ALL-UNNAMED", "-cp", cp,
-                f"-Dpolyray.store.library={store_lib}", "-XX:+UseSerialGC",
-                "-Xshare:auto", self.main_class]
+                f"-Dpolyray.store.library={store_lib}", *java_worker_start_flags(), self.main_class]
         return LaunchCommand(argv=argv, env=env, cwd=ctx.cwd)
 
 
