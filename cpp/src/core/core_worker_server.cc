@@ -18,6 +18,7 @@
 #include "core/core_worker.h"
 #include "core/ids.h"
 #include "core/object_recovery.h"
+#include "core/task_events.h"
 #include "core/task_receiver.h"
 #include "core/lease_proof.h"
 #include "core/validation.h"
@@ -585,12 +586,19 @@ class CoreWorkerServer::Service : public RawService {
       }
     }
     reply->set_accepted(true);
-    call->Done(grpc::Status::OK);
     TaskReceiver* r = receiver_;
     CoreWorker* w = &w_;
-    // Off the gRPC thread: borrows returned but not yet told to their owners
-    // go out first, then the worker stops (after the reply went out).
-    std::thread([w, r] {
+    const bool force = call->request.force();
+    // Off the gRPC thread. A forced exit (the GCS ending an actor: KillActor,
+    // ExitActor(), __polyray_terminate__) is followed at once by the lease's return
+    // with disconnect, i.e. the raylet's SIGTERM, which ends this process where it
+    // stands: the task events buffered here (the actor's last calls) go to the GCS
+    // before the reply (TaskEvents::Stop: at most 1 s for a send in flight, then
+    // the rest). Then borrows returned but not yet told to their owners go out,
+    // then the worker stops (after the reply went out).
+    std::thread([w, r, call, force] {
+      if (force && w->task_events() != nullptr) w->task_events()->Stop();
+      call->Done(grpc::Status::OK);
       w->borrows().Flush(spec::kIdleExitAnswerMs / 2);
       w->scheduler().RunAfter(50, [r] { r->Stop(0); });
     }).detach();
