@@ -261,3 +261,29 @@ def test_stop_removes_the_record():
     finally:
         _polyray(root, "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_node_head_removes_its_record_at_sigterm():
+    """``python -m polyray.node --head`` (no --parent-pid) records itself and removes the record when
+    it stops cleanly; polyray stop is not involved."""
+    root = tempfile.mkdtemp(prefix="prnode-", dir="/tmp")
+    path = record_path(os.path.join(root, "polyray"))
+    node = subprocess.Popen([sys.executable, "-m", "polyray.node", "--head", "--port", "0", "--num-cpus", "1",
+                             "--no-include-dashboard"], env=_env(root), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(path):
+            assert node.poll() is None and time.monotonic() < deadline, "the head did not record itself"
+            time.sleep(0.05)
+        with open(path) as f:
+            record = ClusterRecord.parse(f.read())
+        assert record is not None and record.pid == node.pid
+        node.send_signal(signal.SIGTERM)
+        assert node.wait(30) == 0
+        assert not os.path.exists(path)
+    finally:
+        if node.poll() is None:
+            node.kill()
+            node.wait(10)
+        shutil.rmtree(root, ignore_errors=True)
