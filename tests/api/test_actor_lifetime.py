@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 
 import pytest
@@ -21,6 +22,11 @@ import polyray
 from polyray.exceptions import ActorDiedError
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import gcs_pb2 as gcs
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lifetime_support import actor_info as _info  # noqa: E402
+from lifetime_support import alive as _alive  # noqa: E402
+from lifetime_support import destroyed_within  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -69,32 +75,11 @@ def hand_to_keeper(box, keeper):
     return polyray.get(keeper.keep.remote(box), timeout=30)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie not reaped yet has exited
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _info(actor_id_hex: str) -> gcs.ActorInfo:
-    core = polyray.api._core()
-    aid = bytes.fromhex(actor_id_hex)
-    return core.rpc(lambda: core.gcs.GetActorInfo(gcs.GetActorInfoRequest(actor_id=aid), timeout=10),
-                    timeout=15).actor
-
-
 def _wait_destroyed(pid: int, actor_id_hex: str, timeout: float = GONE_S) -> float:
     """Seconds until the process is gone and the actor DEAD (fails the test past ``timeout``)."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if not _alive(pid) and _info(actor_id_hex).state == gcs.DEAD:
-            return time.monotonic() - start
-        time.sleep(0.05)
+    took = destroyed_within(pid, actor_id_hex, timeout)
+    if took is not None:
+        return took
     pytest.fail(f"actor {actor_id_hex} (pid {pid}) still alive={_alive(pid)} "
                 f"state={gcs.ActorState.Name(_info(actor_id_hex).state)} after {timeout} s")
 
