@@ -49,8 +49,7 @@ import json, sys
 import polyray
 arg = sys.argv[1]
 try:
-    info = polyray.init(address=None if arg == "-" else arg, include_dashboard=False) if arg == "-" \
-        else polyray.init(address=arg)
+    info = polyray.init(address=None if arg == "-" else arg, include_dashboard=False)  # "-": a plain init()
 except ConnectionError as e:
     print(json.dumps({"error": str(e)}))
     sys.exit(0)
