@@ -91,6 +91,17 @@ final class EmbeddedHead {
       cmd.add("--object-store-memory");
       cmd.add(Long.toString(objectStoreMemory));
     }
+    // The worker pool (issue 19): -Dpolyray.idleWorkerTimeoutS=<s>, -Dpolyray.warmWorkers=<N|java=2,...>.
+    String idle = System.getProperty("polyray.idleWorkerTimeoutS");
+    if (idle != null && !idle.isBlank()) {
+      cmd.add("--idle-worker-timeout-s");
+      cmd.add(Double.toString(Double.parseDouble(idle.trim())));
+    }
+    String warm = System.getProperty("polyray.warmWorkers");
+    if (warm != null && !warm.isBlank()) {
+      cmd.add("--warm-workers");
+      cmd.add(warm.trim());
+    }
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.to(log.toFile()))
         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
