@@ -27,8 +27,11 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import polyray
@@ -131,12 +134,76 @@ def build_cds(archive: str) -> float:
     return time.monotonic() - t0
 
 
+DRIVER = """
+import io.polyray.api.PolyRay;
+import io.polyray.api.PolyRayConfig;
+import java.util.List;
+
+public final class ColdDriver {
+  public static int one() {
+    return 1;
+  }
+
+  public static void main(String[] args) {
+    long t0 = System.nanoTime();
+    PolyRay.init(new PolyRayConfig().setCodeSearchPath(List.of(args[0])).setNumCpus(2.0));
+    long t1 = System.nanoTime();
+    int v = PolyRay.get(PolyRay.task(ColdDriver::one).remote(), 120_000);
+    long t2 = System.nanoTime();
+    System.out.println("INIT_S=" + (t1 - t0) / 1e9 + " FIRST_TASK_S=" + (t2 - t1) / 1e9 + " V=" + v);
+    PolyRay.shutdown();
+  }
+}
+"""
+
+
+def java_driver_rounds(rounds: int, table: dict[str, str], names: list[str]) -> None:
+    """A Java driver's PolyRay.init() (embedded head) and its first Java task, per worker flag set
+    (the driver's own JVM runs with the JDK's defaults: its flags are the user's)."""
+    from polyray import sdk
+
+    javac = shutil.which("javac")
+    assert javac, "no javac"
+    out = tempfile.mkdtemp(prefix="java-cold-driver-")
+    src = os.path.join(out, "ColdDriver.java")
+    with open(src, "w") as f:
+        f.write(DRIVER)
+    cp = ":".join(sdk.java_classpath())
+    subprocess.run([javac, "-cp", cp, "-d", out, src], check=True, capture_output=True)
+    res: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names:
+            env = dict(os.environ, POLYRAY_JAVA_WORKER_OPTS=table[name], POLYRAY_PYTHON=sys.executable)
+            env.pop("POLYRAY_ADDRESS", None)
+            t0 = time.monotonic()
+            proc = subprocess.run(["java", "-cp", f"{cp}:{out}", "ColdDriver", out], env=env,
+                                  capture_output=True, text=True, timeout=180)
+            wall = time.monotonic() - t0
+            line = [x for x in proc.stdout.splitlines() if x.startswith("INIT_S=")]
+            assert proc.returncode == 0 and line, proc.stdout + proc.stderr
+            vals = dict(kv.split("=") for kv in line[0].split())
+            init_s, task_s = float(vals["INIT_S"]), float(vals["FIRST_TASK_S"])
+            res[name].append((init_s, task_s, wall))
+            print(f"round {r + 1} java driver, workers {name:12s} init {init_s:.2f} s  first task "
+                  f"{task_s:.2f} s  (init to first task {init_s + task_s:.2f} s, process {wall:.2f} s)",
+                  flush=True)
+    print(f"\njava driver: {'workers':12s}  init median   first task median   init+task median (range)")
+    for name in names:
+        inits = [a for a, _, _ in res[name]]
+        tasks = [b for _, b, _ in res[name]]
+        both = [a + b for a, b, _ in res[name]]
+        print(f"             {name:12s}  {statistics.median(inits):5.2f} s      {statistics.median(tasks):5.2f} s"
+              f"            {statistics.median(both):5.2f} s ({min(both):.2f}-{max(both):.2f})")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--configs", default="base,tiered1,cds,cds+tiered1")
     p.add_argument("--build-cds", action="store_true", help="(re)build the archive first")
     p.add_argument("--build-cds-only", action="store_true", help="build the archive and exit (make setup)")
+    p.add_argument("--java-driver", action="store_true",
+                   help="measure a Java driver's init() and first Java task instead of actors")
     args = p.parse_args()
     archive = java_cds_archive()
     if args.build_cds or args.build_cds_only or not os.path.isfile(archive):
@@ -146,6 +213,9 @@ def main() -> int:
             return 0
     table = configs(archive)
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
+    if args.java_driver:
+        java_driver_rounds(args.rounds, table, names)
+        return 0
     results: dict[str, list[tuple[float, float | None]]] = {n: [] for n in names}
     for r in range(args.rounds):
         for name in names:
