@@ -10,7 +10,10 @@
 // a new stream; an actor's creation arguments are released once it is up.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,17 +37,19 @@ class ActorTaskSubmitterTest : public ::testing::Test {
       : submitter_(ActorTaskSubmitter::Deps{gcs_, streams_, finisher_, clock_, [] { return false; }}) {}
 
   /// Submits the next call (sequence numbers from 1) and returns its task id.
-  std::string Call(const std::string& name, int max_task_retries = 0, std::vector<std::string> arg_ids = {}) {
+  std::string Call(const std::string& name, int max_task_retries = 0, std::vector<std::string> arg_ids = {},
+                   const std::string& actor = kActor, const std::string& ref_arg = "") {
     auto t = std::make_shared<PendingTask>();
+    if (!ref_arg.empty()) t->spec.add_args()->mutable_ref()->set_object_id(ref_arg);
     t->arg_ids = std::move(arg_ids);
     t->spec.set_max_task_retries(max_task_retries);
     t->spec.set_type(rpc::ACTOR_TASK);
     t->spec.set_language(rpc::CPP);
     t->spec.set_task_id(NewTaskId(std::string("\x01\x00\x00\x00", 4)));
-    t->spec.set_actor_id(kActor);
+    t->spec.set_actor_id(actor);
     t->spec.set_name(name);
     t->spec.set_num_returns(1);
-    t->spec.set_sequence_no(++seq_);
+    t->spec.set_sequence_no(++seq_[actor]);
     submitter_.Submit(t);
     return t->spec.task_id();
   }
@@ -54,7 +59,30 @@ class ActorTaskSubmitterTest : public ::testing::Test {
   RecordingFinisher finisher_;
   ManualClock clock_;
   ActorTaskSubmitter submitter_;
-  uint64_t seq_ = 0;
+  std::map<std::string, uint64_t> seq_;
+  /// The fake resolver's objects: known ones, and the callbacks of calls waiting for others.
+  std::set<std::string> known_;
+  std::map<std::string, std::vector<std::function<void()>>> waiters_;
+
+  /// Installs a resolver that waits for ref arguments not in known_ (as ObjectGetter::ResolveArgs).
+  void InstallResolver() {
+    submitter_.SetArgResolver([this](const rpc::TaskSpec& spec, std::function<void()> ready) {
+      for (const rpc::TaskArg& a : spec.args()) {
+        if (a.has_ref() && !known_.count(a.ref().object_id())) {
+          waiters_[a.ref().object_id()].push_back(std::move(ready));
+          return true;
+        }
+      }
+      return false;
+    });
+  }
+  /// The object becomes known (a value or an error: the resolver does not tell them apart).
+  void Known(const std::string& oid) {
+    known_.insert(oid);
+    auto cbs = std::move(waiters_[oid]);
+    waiters_.erase(oid);
+    for (auto& cb : cbs) cb();
+  }
 };
 
 TEST_F(ActorTaskSubmitterTest, CallsBeforeAliveWaitThenLeaveInSubmissionOrder) {
@@ -216,6 +244,79 @@ TEST_F(ActorTaskSubmitterTest, CallsInFlightOnADeadActorKeepTheirArgumentsForThe
   EXPECT_EQ(finisher_.Counted("arg-m", true), 1);
   clock_.AdvanceMs(1);
   EXPECT_EQ(finisher_.Counted("arg-m", true), 0);
+}
+
+// Issue 17: a call waiting for an argument is held in the caller, not in the actor's stream.
+const std::string kOther = std::string(12, 'b') + std::string("\x01\x00\x00\x00", 4);
+
+TEST_F(ActorTaskSubmitterTest, CallWaitingForAnArgumentIsHeldAndTheCallersOrderKept) {
+  InstallResolver();
+  std::string a = Call("a");
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7500);
+  ASSERT_EQ(streams_.opened.size(), 1u);
+  std::string b = Call("b", 0, {}, kActor, "slow-ref");
+  std::string c = Call("c");  // no argument, but after b: waits behind it
+  known_.insert("ready-ref");
+  std::string d = Call("d", 0, {}, kActor, "ready-ref");  // ready, but after b too
+  EXPECT_EQ(Ids(streams_.opened[0]->Sent()), std::vector<std::string>{a}) << "b waits in the caller, c and d behind it";
+  // Another actor's calls from this caller do not wait for it.
+  std::string other = Call("o", 0, {}, kOther);
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7600);
+  ASSERT_EQ(streams_.opened.size(), 2u);
+  EXPECT_EQ(Ids(streams_.opened[1]->Sent()), std::vector<std::string>{other});
+  // The actor answers a while b waits: nothing of the stream waits for the argument.
+  streams_.opened[0]->Reply({a});
+  ASSERT_EQ(finisher_.completed.size(), 1u);
+  Known("slow-ref");
+  EXPECT_EQ(Ids(streams_.opened[0]->Sent()), (std::vector<std::string>{a, b, c, d})) << "submission order";
+  std::string e = Call("e", 0, {}, kActor, "ready-ref");
+  EXPECT_EQ(Ids(streams_.opened[0]->Sent()), (std::vector<std::string>{a, b, c, d, e})) << "ready: straight out";
+}
+
+TEST_F(ActorTaskSubmitterTest, LaterCallReadyFirstStillWaitsForTheEarlierOne) {
+  InstallResolver();
+  std::string a = Call("a", 0, {}, kActor, "x");
+  std::string b = Call("b", 0, {}, kActor, "y");
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7500);
+  EXPECT_TRUE(streams_.opened.empty() || streams_.opened[0]->Sent().empty());
+  Known("y");
+  EXPECT_TRUE(streams_.opened.empty() || streams_.opened[0]->Sent().empty()) << "b is ready, a is not: b waits";
+  Known("x");
+  ASSERT_EQ(streams_.opened.size(), 1u);
+  EXPECT_EQ(Ids(streams_.opened[0]->Sent()), (std::vector<std::string>{a, b}));
+}
+
+TEST_F(ActorTaskSubmitterTest, ArgumentErrorGoesWithItsCallOnlyAndLaterCallsRun) {
+  // The resolver reports an argument known whether it is a value or an error
+  // (its task failed, its owner died): the call goes out and the callee makes
+  // the error the call's; the calls after it are not touched.
+  InstallResolver();
+  std::string a = Call("a", 0, {}, kActor, "failed-ref");
+  std::string b = Call("b");
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7500);
+  Known("failed-ref");
+  ASSERT_EQ(streams_.opened.size(), 1u);
+  EXPECT_EQ(Ids(streams_.opened[0]->Sent()), (std::vector<std::string>{a, b}));
+  streams_.opened[0]->Reply({a, b});
+  EXPECT_EQ(finisher_.completed.size(), 2u);
+  EXPECT_TRUE(finisher_.failed.empty());
+}
+
+TEST_F(ActorTaskSubmitterTest, ActorDeathFailsCallsWaitingForArguments) {
+  InstallResolver();
+  std::string a = Call("a", 0, {}, kActor, "x");
+  std::string b = Call("b");
+  rpc::ErrorRecord cause;
+  cause.set_kind(rpc::ACTOR_DIED);
+  cause.set_message("killed");
+  gcs_.Answer(gcs_.Open(), rpc::DEAD, 0, &cause);
+  ASSERT_EQ(finisher_.failed.size(), 2u);
+  EXPECT_EQ(finisher_.failed[0].first.task_id(), a);
+  EXPECT_EQ(finisher_.failed[1].first.task_id(), b);
+  EXPECT_EQ(finisher_.failed[0].second.kind(), rpc::ACTOR_DIED);
+  Known("x");  // the argument comes later: nothing is sent or failed twice
+  EXPECT_TRUE(streams_.opened.empty());
+  EXPECT_EQ(finisher_.failed.size(), 2u);
 }
 
 }  // namespace

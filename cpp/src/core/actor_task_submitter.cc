@@ -56,24 +56,73 @@ void ActorTaskSubmitter::WatchCreation(const std::string& actor_id, std::vector<
   Run(actions);
 }
 
+namespace {
+
+bool HasRefArgs(const rpc::TaskSpec& spec) {
+  for (const rpc::TaskArg& a : spec.args()) {
+    if (a.has_ref()) return true;
+  }
+  for (const rpc::KeywordArg& kw : spec.kwargs()) {
+    if (kw.arg().has_ref()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void ActorTaskSubmitter::Submit(PendingTaskPtr task) {
   Actions actions;
+  bool resolve = false;
+  QueuePtr aq;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    QueuePtr aq = QueueOf(task->spec.actor_id());
-    if (aq->state == rpc::DEAD) {
-      Fail(task, Died(*aq, task->spec), actions);
-    } else if (closed_) {
-      Fail(task, SystemError(rpc::ACTOR_DIED, "the polyray runtime is shutting down"), actions);
-    } else if (aq->state == rpc::ALIVE) {
-      if (!aq->stream) OpenStream(aq);
-      Push(aq, task);
+    aq = QueueOf(task->spec.actor_id());
+    bool refs = resolve_ && HasRefArgs(task->spec);
+    if (aq->state == rpc::DEAD || closed_ || (!refs && aq->unresolved.empty())) {
+      Enter(aq, task, actions);
     } else {
-      aq->pending.push_back(task);
-      if (!aq->recovering) Watch(aq, actions);
+      // Held until its arguments (and every earlier held call's) are ready.
+      aq->unresolved.push_back(task);
+      if (refs) {
+        aq->waiting.insert(task->spec.task_id());
+        resolve = true;
+      }
+      if (aq->state != rpc::ALIVE && !aq->recovering) Watch(aq, actions);  // up by the time they are
     }
   }
   Run(actions);
+  if (resolve) {
+    std::string id = task->spec.task_id();
+    if (!resolve_(task->spec, [this, aq, id] { ArgsReady(aq, id); })) ArgsReady(aq, id);
+  }
+}
+
+void ActorTaskSubmitter::ArgsReady(const QueuePtr& aq, const std::string& task_id) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    aq->waiting.erase(task_id);
+    while (!aq->unresolved.empty() && !aq->waiting.count(aq->unresolved.front()->spec.task_id())) {
+      PendingTaskPtr t = std::move(aq->unresolved.front());
+      aq->unresolved.pop_front();
+      Enter(aq, t, actions);
+    }
+  }
+  Run(actions);
+}
+
+void ActorTaskSubmitter::Enter(const QueuePtr& aq, const PendingTaskPtr& task, Actions& actions) {
+  if (aq->state == rpc::DEAD) {
+    Fail(task, Died(*aq, task->spec), actions);
+  } else if (closed_) {
+    Fail(task, SystemError(rpc::ACTOR_DIED, "the polyray runtime is shutting down"), actions);
+  } else if (aq->state == rpc::ALIVE) {
+    if (!aq->stream) OpenStream(aq);
+    Push(aq, task);
+  } else {
+    aq->pending.push_back(task);
+    if (!aq->recovering) Watch(aq, actions);
+  }
 }
 
 rpc::ErrorRecord ActorTaskSubmitter::Died(const ActorQueue& aq, const rpc::TaskSpec& spec) const {
@@ -313,8 +362,11 @@ void ActorTaskSubmitter::MarkDead(const QueuePtr& aq, std::optional<rpc::ErrorRe
   ReleaseCreationArgs(*aq, actions);
   for (auto& t : aq->pending) extra.push_back(t);
   for (auto& [id, t] : aq->inflight) extra.push_back(t);
+  for (auto& t : aq->unresolved) extra.push_back(t);
   aq->pending.clear();
   aq->inflight.clear();
+  aq->unresolved.clear();
+  aq->waiting.clear();
   for (const PendingTaskPtr& t : extra) Fail(t, Died(*aq, t->spec), actions);
 }
 

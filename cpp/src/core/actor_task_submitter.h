@@ -20,6 +20,15 @@
 // so they leave in sequence order; completions (which wake user threads) run
 // after the mutex is released; the arguments of an actor's creation task are
 // held until it is ALIVE or DEAD.
+//
+// Argument resolution (issue 17, as Ray's caller-side dependency resolution
+// and the Python/Java submitters): with a resolver installed, a call whose
+// top-level ref arguments (owned here or borrowed) are not ready is held in
+// the caller until they are (value or error), so it never holds up other
+// callers' calls in the actor's stream; this caller's later calls to the same
+// actor wait behind it (submission order kept). Waiting blocks no thread: the
+// resolver calls back when the last argument is known. An argument's error
+// reaches the callee as before and becomes the call's error there.
 #ifndef POLYRAY_CORE_ACTOR_TASK_SUBMITTER_H_
 #define POLYRAY_CORE_ACTOR_TASK_SUBMITTER_H_
 
@@ -30,6 +39,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/clock.h"
@@ -70,6 +80,11 @@ class ActorTaskSubmitter {
   void Submit(PendingTaskPtr task);
   /// Half-closes every actor stream (shutdown).
   void Close();
+  /// `resolve(spec, ready)`: whether the call must wait for its ref
+  /// arguments; if so it calls `ready` once (any thread, never under the
+  /// submitter's lock) when every one is known. Install before the first call.
+  using ArgResolver = std::function<bool(const rpc::TaskSpec&, std::function<void()>)>;
+  void SetArgResolver(ArgResolver resolve) { resolve_ = std::move(resolve); }
 
  private:
   struct ActorQueue {
@@ -85,6 +100,10 @@ class ActorTaskSubmitter {
     /// From a stream break until its calls in flight are requeued: only that path connects.
     bool recovering = false;
     std::vector<std::vector<std::string>> creation_args;
+    /// Calls held in submission order until theirs and every earlier call's arguments are ready.
+    std::deque<PendingTaskPtr> unresolved;
+    /// Task ids among `unresolved` whose arguments are not ready yet.
+    std::unordered_set<std::string> waiting;
   };
   using QueuePtr = std::shared_ptr<ActorQueue>;
   using Actions = std::vector<std::function<void()>>;
@@ -97,6 +116,9 @@ class ActorTaskSubmitter {
   void Alive(const QueuePtr& aq, const rpc::Address& address, Actions& actions);
   void OpenStream(const QueuePtr& aq);
   void Push(const QueuePtr& aq, const PendingTaskPtr& task);
+  /// A call whose arguments are ready enters the actor's queue (under mu_).
+  void Enter(const QueuePtr& aq, const PendingTaskPtr& task, Actions& actions);
+  void ArgsReady(const QueuePtr& aq, const std::string& task_id);
   void OnReply(const QueuePtr& aq, rpc::PushTasksReply& reply);
   void Broken(const QueuePtr& aq, int generation);
   void FinalState(const QueuePtr& aq, rpc::Address was, std::vector<PendingTaskPtr> inflight, int attempt);
@@ -111,6 +133,7 @@ class ActorTaskSubmitter {
   std::mutex mu_;
   std::unordered_map<std::string, QueuePtr> actors_;
   bool closed_ = false;
+  ArgResolver resolve_;
 };
 
 }  // namespace polyray::core

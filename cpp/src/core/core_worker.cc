@@ -153,6 +153,9 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
       std::make_shared<GrpcNodeWatchClient>(channels_, options_.gcs_address), options_.node_id});
   actor_submitter_ = std::make_unique<ActorTaskSubmitter>(
       ActorTaskSubmitter::Deps{*actor_info_, *stream_opener_, *owned_, *scheduler_, shutting_down});
+  // Actor calls wait in the caller for their ref arguments, not in the actor's stream (issue 17).
+  actor_submitter_->SetArgResolver(
+      [this](const rpc::TaskSpec& spec, std::function<void()> ready) { return getter_->ResolveArgs(spec, std::move(ready)); });
   tasks_ = std::make_unique<TaskSubmission>(*this);
   lineage_ = std::make_unique<Lineage>(LineageMaxBytes(options_.lineage_max_bytes),
                                        [this](const std::vector<std::string>& ids) { references_->RemoveSubmitted(ids); });

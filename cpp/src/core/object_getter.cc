@@ -1,8 +1,9 @@
 // ObjectGetter of object_getter.h.
 #include "core/object_getter.h"
 
-#include <chrono>
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 
 #include "core/common.h"
@@ -311,6 +312,51 @@ void ObjectGetter::StartFetch(const std::vector<internal::RefPtr>& refs) {
     items.emplace_back(oid, std::move(*msg.mutable_owner()));
   }
   if (!items.empty()) fetcher_.Fetch(items);
+}
+
+void ObjectGetter::FetchBorrowed(const std::vector<rpc::ObjectRef>& refs) {
+  std::vector<std::pair<std::string, rpc::Address>> items;
+  for (const rpc::ObjectRef& ref : refs) {
+    const std::string& oid = ref.object_id();
+    if (w_.references().IsOwned(oid) || IsWorker(ref.owner(), w_.worker_id())) continue;
+    if (w_.memory_store().GetIfReady(oid)) continue;
+    items.emplace_back(oid, ref.owner());
+  }
+  if (!items.empty()) fetcher_.Fetch(items);
+}
+
+bool ObjectGetter::ResolveArgs(const rpc::TaskSpec& spec, std::function<void()> ready) {
+  std::vector<const rpc::ObjectRef*> refs;
+  for (const rpc::TaskArg& a : spec.args()) {
+    if (a.has_ref()) refs.push_back(&a.ref());
+  }
+  for (const rpc::KeywordArg& kw : spec.kwargs()) {
+    if (kw.arg().has_ref()) refs.push_back(&kw.arg().ref());
+  }
+  std::vector<std::string> waiting;
+  std::vector<rpc::ObjectRef> borrowed;
+  for (const rpc::ObjectRef* ref : refs) {
+    if (w_.memory_store().GetIfReady(ref->object_id())) continue;
+    waiting.push_back(ref->object_id());
+    if (!w_.references().IsOwned(ref->object_id()) && !IsWorker(ref->owner(), w_.worker_id())) {
+      borrowed.push_back(*ref);
+    }
+  }
+  if (waiting.empty()) return false;
+  struct Countdown {
+    std::atomic<size_t> left;
+    std::function<void()> ready;
+  };
+  auto c = std::make_shared<Countdown>();
+  c->left = waiting.size();
+  c->ready = std::move(ready);
+  for (const std::string& oid : waiting) {
+    w_.memory_store().Subscribe(oid, [c](const EntryPtr&) {
+      if (c->left.fetch_sub(1) == 1) c->ready();
+    });
+  }
+  if (!borrowed.empty()) FetchBorrowed(borrowed);
+  return true;
 }
 
 bool ObjectGetter::SendGetObjects(const rpc::Address& owner, const std::vector<std::string>& ids,

@@ -15,6 +15,7 @@
 #define POLYRAY_CORE_OBJECT_GETTER_H_
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_set>
@@ -52,6 +53,16 @@ class ObjectGetter {
   /// object is not counted here (the caller holds it while the task runs).
   /// `lost`: no copy could be read, the owner is asked to recompute it.
   EntryPtr FetchFromOwner(const rpc::ObjectRef& ref, bool lost = false);
+  /// Starts fetching these borrowed objects from their owners (batched per
+  /// owner; objects known here, owned here or already being fetched are
+  /// skipped). Returns at once: each lands in the memory store (value, or the
+  /// error of a dead owner).
+  void FetchBorrowed(const std::vector<rpc::ObjectRef>& refs);
+  /// The actor submitter's argument resolver (ActorTaskSubmitter::ArgResolver):
+  /// whether `spec` has top-level ref arguments not known yet; if so the
+  /// borrowed ones are fetched and `ready` runs once (on the thread that
+  /// records the last one) when every one is known. Never blocks.
+  bool ResolveArgs(const rpc::TaskSpec& spec, std::function<void()> ready);
 
  private:
   /// Starts fetching the borrowed objects among `refs` that are not known or
