@@ -205,6 +205,7 @@ def main() -> int:
     p.add_argument("--java-driver", action="store_true",
                    help="measure a Java driver's init() and first Java task instead of actors")
     args = p.parse_args()
+    os.environ.pop("POLYRAY_ADDRESS", None)  # every round starts its own embedded head
     archive = java_cds_archive()
     if args.build_cds or args.build_cds_only or not os.path.isfile(archive):
         took = build_cds(archive)
