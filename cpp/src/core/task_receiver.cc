@@ -15,8 +15,10 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <string>
@@ -307,8 +309,25 @@ rpc::TaskResult TaskReceiver::ActorExit(const rpc::TaskSpec& spec, const std::st
   return result;
 }
 
+namespace {
+
+// As Ray and the Python/Java workers: OMP_NUM_THREADS is the running task's
+// (or actor's, set at its creation) CPUs as an int, at least 1, unless the
+// worker's environment set it (the user's, or runtime_env env_vars).
+const bool kOmpAuto = std::getenv("OMP_NUM_THREADS") == nullptr;
+
+void SetOmpThreads(const rpc::TaskSpec& spec) {
+  if (!kOmpAuto || spec.type() == rpc::ACTOR_TASK) return;  // normal tasks run one at a time
+  auto it = spec.resources().find("CPU");
+  int cpus = it == spec.resources().end() ? 0 : static_cast<int>(it->second);
+  ::setenv("OMP_NUM_THREADS", std::to_string(std::max(1, cpus)).c_str(), 1);
+}
+
+}  // namespace
+
 rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec_ptr) {
   const rpc::TaskSpec& spec = *spec_ptr;
+  SetOmpThreads(spec);
   const std::string builtin = BuiltinMethod(spec);
   if (!builtin.empty()) {
     if (spec.args_size() != 0 || spec.kwargs_size() != 0) {

@@ -416,6 +416,7 @@ public final class TaskExecutor {
 
   /** Runs one task: its result, or an AsyncCall for an actor method that returned a stage. */
   private Object run(TaskSpec spec, Running current) {
+    OmpThreads.set(spec);
     Invocable fn;
     Object target = null;
     Object[] args;
