@@ -5,7 +5,10 @@ a slow C++ task, then once more; a C++ task given the actor's handle calls it
 too. As Ray's and the Python/Java callers, the C++ caller resolves the
 argument before its call enters the actor's stream: the other caller's call
 returns while the slow value is still being computed, and the driver's own
-calls keep their order (its second call runs after the first).
+calls keep their order (its second call runs after the first). Then a C++
+task given the driver's pending ref (borrowed) calls the actor with it: the
+borrower fetches it from its owner, and the driver's call made meanwhile runs
+first.
 """
 
 from __future__ import annotations
@@ -53,3 +56,9 @@ def test_cpp_caller_resolves_a_pending_argument_before_the_actor_stream(args_clu
         f"the other caller's call returned only after the slow argument was ready ({r['other_ms']} ms)")
     assert r["taking"] == "slow" and r["mine"] == "driver-after"
     assert r["log"] == "other-caller,take:slow,driver-after", r["log"]
+    # A borrower (a C++ task) passes the driver's pending ref: it fetches it from the owner,
+    # and the driver's later call overtakes the borrower's two calls.
+    assert r["driver_mark"] == "driver"
+    assert r["slow2_pending_when_driver_returned"] == "true"
+    assert r["borrowed_take"] == "slow" and r["borrowed_after"] == "after-borrowed"
+    assert r["log2"] == "driver,take:slow,after-borrowed", r["log2"]

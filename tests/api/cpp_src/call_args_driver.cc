@@ -49,6 +49,21 @@ int main(int argc, char** argv) {
     log += (log.empty() ? "" : ",") + e;
   }
   Out("log", log);
+  // A borrowed pending argument: the borrower (a task) resolves it through its owner (this driver).
+  auto rec2 = polyray::Actor(Recorder::Create).Remote();
+  polyray::Get(rec2.Task(&Recorder::Log).Remote(), kTimeoutMs);
+  auto slow2 = polyray::Task(SlowValue).Remote(int64_t{std::stoll(argv[3])});
+  auto pair = polyray::Get(
+      polyray::Task(TakeThenMark).Remote(rec2, std::vector<polyray::ObjectRef<std::string>>{slow2}), kTimeoutMs);
+  Out("driver_mark", *polyray::Get(rec2.Task(&Recorder::Mark).Remote(std::string("driver")), kTimeoutMs));
+  auto w2 = polyray::Wait(std::vector<polyray::ObjectRef<std::string>>{slow2}, 1, 0);
+  Out("slow2_pending_when_driver_returned", w2.ready.empty() ? "true" : "false");
+  Out("borrowed_take", *polyray::Get(pair->at(0), kTimeoutMs));
+  Out("borrowed_after", *polyray::Get(pair->at(1), kTimeoutMs));
+  auto entries2 = polyray::Get(rec2.Task(&Recorder::Log).Remote(), kTimeoutMs);
+  std::string log2;
+  for (const auto& e : *entries2) log2 += (log2.empty() ? "" : ",") + e;
+  Out("log2", log2);
   polyray::Shutdown();
   std::cout << "DONE" << std::endl;
   return 0;

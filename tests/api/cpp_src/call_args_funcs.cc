@@ -40,5 +40,13 @@ std::string CallMark(polyray::ActorHandle<Recorder> recorder, const std::string&
   return *polyray::Get(recorder.Task(&Recorder::Mark).Remote(tag), 30000);
 }
 
-POLYRAY_REMOTE(SlowValue, CallMark);
+// A borrower: passes a ref it got inside a value (owned by the driver) to the
+// actor, then calls again; returns both calls' refs once they are submitted.
+std::vector<polyray::ObjectRef<std::string>> TakeThenMark(polyray::ActorHandle<Recorder> recorder,
+                                                          std::vector<polyray::ObjectRef<std::string>> box) {
+  return {recorder.Task(&Recorder::Take).Remote(box.at(0)),
+          recorder.Task(&Recorder::Mark).Remote(std::string("after-borrowed"))};
+}
+
+POLYRAY_REMOTE(SlowValue, CallMark, TakeThenMark);
 POLYRAY_REMOTE(Recorder::Create, &Recorder::Take, &Recorder::Mark, &Recorder::Log);
