@@ -7,6 +7,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongConsumer;
 
 /**
  * The calls of a threaded or async Java actor ({@code max_concurrency} n &gt; 1; java/README.md,
@@ -45,6 +46,8 @@ final class ActorCallPool {
   private final Semaphore slots;
   private final ExecutorService threads;
   private final AtomicInteger inFlight = new AtomicInteger();
+  /** Told each turn's number as it is taken, inside the turn (tests see the order turns are taken in). */
+  private final LongConsumer onTurn;
 
   /**
    * A pool of {@code size} threads.
@@ -53,6 +56,19 @@ final class ActorCallPool {
    * @param name the threads' name prefix
    */
   ActorCallPool(int size, String name) {
+    this(size, name, turn -> { });
+  }
+
+  /**
+   * A pool that reports each turn as it is taken (for tests: what a call does after its turn
+   * may interleave with the next call's, so only the turns themselves are strictly ordered).
+   *
+   * @param size the actor's max_concurrency (at least 1)
+   * @param name the threads' name prefix
+   * @param onTurn called with the turn's number while the turn is held
+   */
+  ActorCallPool(int size, String name, LongConsumer onTurn) {
+    this.onTurn = onTurn;
     if (size < 1) {
       throw new IllegalArgumentException("max_concurrency must be at least 1, got " + size);
     }
@@ -142,6 +158,7 @@ final class ActorCallPool {
             interrupted = true; // a cancel: it is seen once the call runs
           }
         }
+        onTurn.accept(turn);
         nextTurn++;
         turns.notifyAll();
       }
