@@ -88,9 +88,11 @@ def test_init_again_after_shutdown(no_cluster):
         polyray.shutdown()
 
 
-def test_shutdown_when_not_initialized_is_harmless(no_cluster):
+def test_shutdown_when_not_initialized_is_harmless(no_cluster, monkeypatch):
     polyray.shutdown()
     assert not polyray.is_initialized()
+    # put() would start a cluster (auto-init, as Ray); with auto-connect off it is the old error
+    monkeypatch.setenv("POLYRAY_ENABLE_AUTO_CONNECT", "0")
     with pytest.raises(RuntimeError):
         polyray.put(1)
 
