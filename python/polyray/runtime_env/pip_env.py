@@ -40,7 +40,10 @@ def venv_python(venv_dir: str) -> str:
     return os.path.join(venv_dir, "bin", "python")
 
 
-async def _run(argv: list[str], timeout_s: float, what: str) -> None:
+async def _run(argv: list[str], timeout_s: float, what: str, total_s: float) -> bytes:
+    """Run argv in its own process group; its output. Killed (the whole group) after ``timeout_s``."""
+    if timeout_s <= 0:
+        raise PipSetupError(f"{what} did not start: the setup's {total_s:g} s had passed")
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT, start_new_session=True,
@@ -53,7 +56,7 @@ async def _run(argv: list[str], timeout_s: float, what: str) -> None:
         except ProcessLookupError:
             pass
         await proc.wait()
-        raise PipSetupError(f"{what} did not finish within {timeout_s:g} s") from None
+        raise PipSetupError(f"{what} did not finish within the setup's {total_s:g} s") from None
     except asyncio.CancelledError:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -63,6 +66,7 @@ async def _run(argv: list[str], timeout_s: float, what: str) -> None:
     if proc.returncode != 0:
         lines = out.decode("utf-8", "replace").rstrip().splitlines()[-TAIL_LINES:]
         raise PipSetupError(f"{what} failed with exit code {proc.returncode}:\n" + "\n".join(lines))
+    return out
 
 
 async def create_venv(venv_dir: str, requirements: list[str], *, timeout_s: float,
@@ -77,23 +81,24 @@ async def create_venv(venv_dir: str, requirements: list[str], *, timeout_s: floa
     shutil.rmtree(venv_dir, ignore_errors=True)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
+    def left() -> float:  # one deadline for every step: the setup as a whole is bounded
+        return deadline - loop.time()
+
     try:
         await _run([python, "-m", "venv", "--system-site-packages", "--without-pip", venv_dir],
-                   timeout_s, "python -m venv")
+                   left(), "python -m venv", timeout_s)
         vpy = venv_python(venv_dir)
         # The raylet's own packages (polyray, grpc, ...) after the venv's own.
         probe = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-        proc = await asyncio.create_subprocess_exec(vpy, "-c", probe, stdout=asyncio.subprocess.PIPE)
-        out, _ = await proc.communicate()
+        out = await _run([vpy, "-c", probe], left(), "the venv's site-packages probe", timeout_s)
         purelib = out.decode().strip()
         parents = [p for p in [*site.getsitepackages(), site.getusersitepackages()] if os.path.isdir(p)]
         if purelib:
             os.makedirs(purelib, exist_ok=True)
             with open(os.path.join(purelib, "_polyray_parent.pth"), "w") as f:
                 f.write("\n".join(parents) + "\n")
-        left = max(1.0, deadline - loop.time())
         await _run([python, "-m", "pip", "--python", vpy, "install", "--no-input", *requirements],
-                   left, f"pip install {' '.join(requirements)}")
+                   left(), f"pip install {' '.join(requirements)}", timeout_s)
         with open(os.path.join(venv_dir, READY_MARKER), "w") as f:
             f.write(json.dumps(sorted(requirements)))
         return vpy

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import pytest
 
@@ -17,9 +18,39 @@ def test_requirements_key_ignores_order() -> None:
 
 
 def test_timeout_kills_and_removes_the_folder(tmp_path) -> None:
+    # A step that hangs (and starts a child that would outlive it) is killed with its group at the deadline.
+    pidfile = tmp_path / "child.pid"
+    fake = tmp_path / "python"
+    fake.write_text(f"#!/bin/sh\nmkdir -p \"$5\"\nsleep 60 &\necho $! > {pidfile}\nwait\n")
+    fake.chmod(0o755)
     target = str(tmp_path / "venv")
-    with pytest.raises(pip_env.PipSetupError, match="did not finish within 0.05 s"):
-        asyncio.run(pip_env.create_venv(target, ["six"], timeout_s=0.05))
+    started = time.monotonic()
+    with pytest.raises(pip_env.PipSetupError, match=r"python -m venv did not finish within the setup's 0.5 s"):
+        asyncio.run(pip_env.create_venv(target, ["six"], timeout_s=0.5, python=str(fake)))
+    assert time.monotonic() - started < 10
+    assert not os.path.exists(target)
+    child = int(pidfile.read_text())
+    for _ in range(100):  # SIGKILLed with its group; reaped by init shortly after
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the step's child {child} outlived the timeout")
+
+
+def test_the_deadline_covers_every_step(tmp_path) -> None:
+    # venv takes most of the time: pip gets what is left, not a fresh allowance.
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nif [ \"$2\" = venv ]; then mkdir -p \"$5/bin\"; cp \"$0\" \"$5/bin/python\"; "
+                    "sleep 0.6; exit 0; fi\nif [ \"$1\" = -c ]; then echo; exit 0; fi\nsleep 60\n")
+    fake.chmod(0o755)
+    target = str(tmp_path / "venv")
+    started = time.monotonic()
+    with pytest.raises(pip_env.PipSetupError, match=r"pip install six did not (finish within|start)"):
+        asyncio.run(pip_env.create_venv(target, ["six"], timeout_s=1.0, python=str(fake)))
+    assert time.monotonic() - started < 1.5  # the whole setup's 1 s (pip once had its own 1 s on top)
     assert not os.path.exists(target)
 
 
