@@ -352,6 +352,10 @@ class ActorMethod:
                                  f"({cls_name}.{self._name})")
             num_returns = 1
             spec.generator = generator
+        if language == pb.CPP and num_returns > 1:  # an option the C++ SDK cannot honour: refused, not ignored
+            raise ValueError(f"option 'num_returns'={num_returns} is not supported for C++ actor method "
+                             f"{cls_name}.{self._name}: a C++ callee returns one value (return a std::tuple "
+                             f"and use num_returns=1)")
         spec.num_returns = num_returns
         spec.max_retries = 0
         # Retries of a call in flight when the actor dies (-1 forever): this

@@ -46,7 +46,11 @@ def test_cpp_actor_honours_max_concurrency_from_python(nappers):
     assert polyray.get(one.MostInFlight.remote(), timeout=TIMEOUT) == 1
 
 
-def test_num_returns_a_cpp_callee_cannot_honour_is_an_error_at_remote():
+def test_num_returns_a_cpp_callee_cannot_honour_is_an_error_at_remote(nappers):
     f = polyray.cpp_function("Napper::Create").options(num_returns=2)
     with pytest.raises(ValueError, match="'num_returns'=2 is not supported for C\\+\\+ function"):
         f.remote()
+    four, _ = nappers
+    with pytest.raises(ValueError, match="'num_returns'=3 is not supported for C\\+\\+ actor method Napper.Nap"):
+        four.Nap.options(num_returns=3).remote(0, 1)
+    assert polyray.get(four.Nap.remote(7, 1), timeout=TIMEOUT) == 7  # nothing was sent; the actor still answers
