@@ -113,9 +113,7 @@ public interface PolyRayRuntime {
    *
    * @return the runtime context
    */
-  default io.polyray.api.RuntimeContext getRuntimeContext() {
-    throw new UnsupportedOperationException("this runtime has no runtime context");
-  }
+  io.polyray.api.RuntimeContext getRuntimeContext();
 
   /**
    * The job's ID in hex.

@@ -1,7 +1,6 @@
 package io.polyray.runtime.core;
 
 import com.google.protobuf.ByteString;
-import io.grpc.stub.StreamObserver;
 import io.polyray.api.BaseActorHandle;
 import io.polyray.api.ObjectRef;
 import io.polyray.api.spi.CallOptions;
@@ -13,14 +12,10 @@ import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.GcsServiceGrpc;
-import io.polyray.runtime.proto.GetObjectReply;
-import io.polyray.runtime.proto.GetObjectRequest;
 import io.polyray.runtime.proto.RayletServiceGrpc;
 import io.polyray.runtime.proto.ReturnObject;
 import io.polyray.runtime.proto.TaskSpec;
 import io.polyray.runtime.proto.TaskType;
-import io.polyray.runtime.proto.UpdateBorrowsReply;
-import io.polyray.runtime.proto.UpdateBorrowsRequest;
 import io.polyray.runtime.ref.ObjectRefImpl;
 import io.polyray.runtime.spec.RuntimeSpec;
 import io.polyray.runtime.store.SharedStore;
@@ -694,36 +689,13 @@ public final class CoreWorker {
   // ---------------------------------------------------------------- serving owners' RPCs
 
   /**
-   * Answers a borrower's GetObject for an object owned here: at once when it is known,
-   * else when it becomes known or after the request's timeout.
+   * Serves the owner's side of the object RPCs (GetObject, GetObjects, UpdateBorrows) for
+   * objects owned here: the CoreWorker services of drivers and workers hand those calls to it.
    *
-   * @param request the request
-   * @param out the reply stream
+   * @return this process's object server
    */
-  public void serveGetObject(GetObjectRequest request, StreamObserver<GetObjectReply> out) {
-    server.serveGetObject(request, out);
-  }
-
-  /**
-   * Answers a borrower's GetObjects (many objects owned here): every ready one at once,
-   * else the first that becomes ready, or an empty reply after the request's timeout.
-   *
-   * @param request the request
-   * @param out the reply stream
-   */
-  public void serveGetObjects(io.polyray.runtime.proto.GetObjectsRequest request,
-      StreamObserver<io.polyray.runtime.proto.GetObjectsReply> out) {
-    server.serveGetObjects(request, out);
-  }
-
-  /**
-   * A borrower registered or released objects owned here.
-   *
-   * @param request the request
-   * @param out the reply stream
-   */
-  public void serveUpdateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
-    server.serveUpdateBorrows(request, out);
+  public ObjectServer objectServer() {
+    return server;
   }
 
   /**

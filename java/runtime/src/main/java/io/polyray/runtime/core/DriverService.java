@@ -51,7 +51,7 @@ final class DriverService extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBas
         RuntimeSpec.IDS_OBJECT_BYTES, false))) {
       return;
     }
-    core.serveGetObject(request, out);
+    core.objectServer().serveGetObject(request, out);
   }
 
   @Override
@@ -60,7 +60,7 @@ final class DriverService extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBas
     if (invalid(out, () -> Validation.checkGetObjects(request))) {
       return;
     }
-    core.serveGetObjects(request, out);
+    core.objectServer().serveGetObjects(request, out);
   }
 
   @Override
@@ -68,7 +68,7 @@ final class DriverService extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBas
     if (invalid(out, () -> Validation.checkBorrows(request))) {
       return;
     }
-    core.serveUpdateBorrows(request, out);
+    core.objectServer().serveUpdateBorrows(request, out);
   }
 
   @Override

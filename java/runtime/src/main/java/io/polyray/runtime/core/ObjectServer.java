@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * The owner side of a {@link CoreWorker}: answers borrowers' GetObject and
  * UpdateBorrows for the objects it owns.
  */
-final class ObjectServer {
+public final class ObjectServer {
   private final CoreWorker w;
 
   ObjectServer(CoreWorker w) {

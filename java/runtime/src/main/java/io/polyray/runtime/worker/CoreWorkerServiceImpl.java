@@ -213,7 +213,7 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
     }
     io.polyray.runtime.core.CoreWorker core = worker.core();
     if (core != null) {
-      core.serveGetObject(request, out); // objects put (or tasks submitted) by this worker's tasks
+      core.objectServer().serveGetObject(request, out); // objects put (or tasks submitted) by this worker's tasks
       return;
     }
     out.onNext(GetObjectReply.newBuilder().setFound(false).setFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST,
@@ -231,7 +231,7 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
     }
     io.polyray.runtime.core.CoreWorker core = worker.core();
     if (core != null) {
-      core.serveGetObjects(request, out);
+      core.objectServer().serveGetObjects(request, out);
       return;
     }
     io.polyray.runtime.proto.GetObjectsReply.Builder b = io.polyray.runtime.proto.GetObjectsReply.newBuilder();
@@ -251,7 +251,7 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
     }
     io.polyray.runtime.core.CoreWorker core = worker.core();
     if (core != null) {
-      core.serveUpdateBorrows(request, out);
+      core.objectServer().serveUpdateBorrows(request, out);
       return;
     }
     out.onNext(UpdateBorrowsReply.getDefaultInstance());
