@@ -18,9 +18,8 @@ import urllib.request
 from typing import Any
 
 import pytest
-from xlang_support import build_cpp, polyray_cli
+from xlang_support import build_example_drivers, polyray_cli
 
-import polyray.sdk
 from polyray.jobs.store import list_submissions
 from polyray.node import start_embedded_head
 from polyray.protocol import auth
@@ -164,16 +163,9 @@ def test_list_shows_submitted_and_driver_jobs(head):
 
 @pytest.fixture(scope="module")
 def example_drivers(tmp_path_factory):
-    """examples/JavaDriver.java compiled, and examples/cpp/driver.cc linked with its library."""
-    classes = tmp_path_factory.mktemp("job_java")
-    subprocess.run(["javac", "-cp", ":".join(polyray.sdk.java_classpath()), "-d", str(classes),
-                    os.path.join(REPO, "examples", "JavaDriver.java")], check=True, capture_output=True, timeout=300)
-    lib = build_cpp("example_functions", [os.path.join(REPO, "examples", "cpp", "example_functions.cc")], "shared")
-    exe = build_cpp("example_driver", [os.path.join(REPO, "examples", "cpp", "driver.cc")], "exe",
-                    [f"-I{os.path.join(REPO, 'examples', 'cpp')}", f"-L{os.path.dirname(lib)}", "-lexample_functions",
-                     f"-Wl,-rpath,{os.path.dirname(lib)}"])
-    return {"java": f"java -cp {':'.join([*polyray.sdk.java_classpath(), str(classes)])} JavaDriver",
-            "cpp": exe}
+    """examples/JavaDriver.java compiled, and examples/cpp/driver.cc linked with its library (as entrypoints)."""
+    argv = build_example_drivers(str(tmp_path_factory.mktemp("job_java")))
+    return {lang: " ".join(cmd) for lang, cmd in argv.items()}
 
 
 def test_java_and_cpp_drivers_run_as_jobs(head, example_drivers):

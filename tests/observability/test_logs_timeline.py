@@ -27,7 +27,7 @@ from typing import Any
 import grpc
 import pytest
 from obs_support import WAIT_S, code_search_path, wait_for
-from xlang_support import build_cpp, driver_env, polyray_cli
+from xlang_support import build_cpp, build_example_drivers, driver_env, polyray_cli
 
 import polyray
 import polyray.sdk
@@ -389,15 +389,7 @@ def test_a_task_waiting_on_a_slow_argument_is_pending_args_until_it_is_ready(clu
 @pytest.fixture(scope="module")
 def example_drivers(tmp_path_factory):
     """examples/JavaDriver.java compiled, and examples/cpp/driver.cc linked with its library."""
-    classes = tmp_path_factory.mktemp("example_java")
-    subprocess.run(["javac", "-cp", ":".join(polyray.sdk.java_classpath()), "-d", str(classes),
-                    os.path.join(REPO, "examples", "JavaDriver.java")], check=True, capture_output=True, timeout=300)
-    lib = build_cpp("example_functions", [os.path.join(REPO, "examples", "cpp", "example_functions.cc")], "shared")
-    exe = build_cpp("example_driver", [os.path.join(REPO, "examples", "cpp", "driver.cc")], "exe",
-                    [f"-I{os.path.join(REPO, 'examples', 'cpp')}", f"-L{os.path.dirname(lib)}", "-lexample_functions",
-                     f"-Wl,-rpath,{os.path.dirname(lib)}"])
-    return {"java": ["java", "-cp", ":".join([*polyray.sdk.java_classpath(), str(classes)]), "JavaDriver"],
-            "cpp": [exe]}
+    return build_example_drivers(str(tmp_path_factory.mktemp("example_java")))
 
 
 def run_example(example_drivers: dict, lang: str, args: list[str], cwd: str) -> subprocess.CompletedProcess:

@@ -117,6 +117,21 @@ def cpp_driver() -> str:
     return build_cpp("xlang_driver", [os.path.join(CPP_SRC, "xlang_driver.cc")], "exe")
 
 
+def build_example_drivers(classes_dir: str) -> dict[str, list[str]]:
+    """The README's example drivers built: examples/JavaDriver.java compiled into ``classes_dir``
+    and examples/cpp/driver.cc linked with its library; the argv that runs each, by language."""
+    from polyray import sdk
+
+    classpath = sdk.java_classpath()
+    subprocess.run(["javac", "-cp", ":".join(classpath), "-d", classes_dir,
+                    os.path.join(REPO, "examples", "JavaDriver.java")], check=True, capture_output=True, timeout=300)
+    lib = build_cpp("example_functions", [os.path.join(REPO, "examples", "cpp", "example_functions.cc")], "shared")
+    exe = build_cpp("example_driver", [os.path.join(REPO, "examples", "cpp", "driver.cc")], "exe",
+                    [f"-I{os.path.join(REPO, 'examples', 'cpp')}", f"-L{os.path.dirname(lib)}", "-lexample_functions",
+                     f"-Wl,-rpath,{os.path.dirname(lib)}"])
+    return {"java": ["java", "-cp", ":".join([*classpath, classes_dir]), "JavaDriver"], "cpp": [exe]}
+
+
 @pytest.fixture(scope="session")
 def xlang_java_classes() -> str:
     """java_src/ compiled with javac into build/xlang-tests/ (cached by source hash)."""
