@@ -262,3 +262,32 @@ def test_packed_records_are_checked_by_column_and_a_bad_one_is_named(n_heads: in
     assert [(r.task_id, r.attempt, r.name, r.state, r.submitted_ns, r.pending_node_ns) for r in rows] == [
         (tid(i), i % 2, f"f{i % n_heads}", gcs_pb2.PENDING_NODE, 5 + i, 10 + i) for i in range(40)]
     assert all(r.node_id == NODE for r in rows)
+
+
+def test_full_records_carry_the_owner_times_and_short_records_still_fold() -> None:
+    """A batch with 52-byte records and 76-byte full records folds both; the owner's times of a
+    full record fill the row; a full_records blob of a bad length is INVALID_ARGUMENT."""
+    from polyray.gcs.task_events import FULL_RECORD, PACKED_RECORD, TaskEvents, read_events
+    head = gcs_pb2.TaskEvent(job_id=b"\1\0\0\0", language=common_pb2.JAVA, type=common_pb2.NORMAL_TASK, name="f")
+    a, b = b"a" * 24, b"b" * 24
+    request = gcs_pb2.AddTaskEventsRequest(packed=gcs_pb2.PackedTaskEvents(
+        heads=[head], records=PACKED_RECORD.pack(a, 0, 0, gcs_pb2.PENDING_NODE, gcs_pb2.SUBMITTED, 20, 10),
+        full_records=FULL_RECORD.pack(b, 0, 0, gcs_pb2.FINISHED, gcs_pb2.RUNNING, 400, 300, 100, 150, 200)
+        + FULL_RECORD.pack(a, 0, 0, gcs_pb2.FINISHED, gcs_pb2.RUNNING, 40, 30, 5, 0, 25)))
+    t = TaskEvents()
+    t.fold_items(read_events(request))
+    rows = {r.task_id: r for r in t.query(gcs_pb2.GetTaskEventsRequest()).tasks}
+    rb, ra = rows[b], rows[a]
+    assert (rb.state, rb.submitted_ns, rb.pending_args_ns, rb.pending_node_ns, rb.running_ns, rb.finished_ns) == (
+        gcs_pb2.FINISHED, 100, 150, 200, 300, 400)
+    # a: the owner's own event said submitted 10, pending node 20; the worker's carried 5 and 25:
+    # the earliest of each is kept.
+    assert (ra.state, ra.submitted_ns, ra.pending_node_ns, ra.running_ns, ra.finished_ns) == (
+        gcs_pb2.FINISHED, 5, 20, 30, 40)
+    bad = gcs_pb2.AddTaskEventsRequest(packed=gcs_pb2.PackedTaskEvents(heads=[head], full_records=b"x" * 75))
+    with pytest.raises(Exception, match="full_records"):
+        read_events(bad)
+    bad_state = gcs_pb2.AddTaskEventsRequest(packed=gcs_pb2.PackedTaskEvents(
+        heads=[head], full_records=FULL_RECORD.pack(a, 0, 0, 9, 0, 1, 0, 0, 0, 0)))
+    with pytest.raises(Exception, match="state 9"):
+        read_events(bad_state)

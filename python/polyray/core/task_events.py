@@ -1,14 +1,23 @@
 """Task events of this process, buffered and sent to the GCS (docs/observability.md).
 
-Owners record SUBMITTED when the user submits (on the user's thread) and
-PENDING_NODE when the task is queued for a lease or its actor (on the io
-loop); a retry records PENDING_NODE for the next attempt, and a failure the
-owner decides (a crashed worker, a dead actor, a lease failure, a cancel)
-records FAILED. The worker that runs an attempt records RUNNING, then
-FINISHED or FAILED (an error return: its kind and message).
+One event per task in the common case: the owner writes what only it knows
+(when the user submitted the task, when it began waiting for its arguments,
+when it was queued for a lease or its actor) into the TaskSpec
+(``submitted_ns``, ``pending_args_ns``, ``pending_node_ns``) and records no
+event; the worker that runs the attempt records RUNNING, then FINISHED or
+FAILED (an error return: its kind and message), and its event carries the
+spec's owner times, so it gives the whole row. The owner keeps each task it
+queued in a dict (task id -> spec, on the io loop) until its result comes
+back; a flush reports, once, each that has waited a whole flush interval
+(PENDING_ARGS or PENDING_NODE: a task that waits for a node, its arguments
+or its actor shows before it runs). A failure the owner decides (a crashed
+worker, a dead actor, a lease failure, a cancel) records FAILED with the
+owner times, and a retry queues the next attempt afresh. An actor creation
+records SUBMITTED (the GCS queues it).
 
-Recording packs the event at once into its 52-byte ``PackedTaskEvents``
-record (task id, head index, attempt, state, prior state, times) and appends
+Recording packs the event at once into its 76-byte ``PackedTaskEvents``
+full record (task id, head index, attempt, state, prior state, times, the
+owner's three times) and appends
 the bytes to a deque: no protobuf built, no lock, no spec kept (bytes are not
 tracked by the cyclic GC, so a second's worth of events adds nothing to the
 collector's work). The head index names the task's kind (job, language,
@@ -93,8 +102,9 @@ _STATE_FIELD = [b"\x20" + bytes((s,)) + b"\x70" for s in range(8)]
 #: ``prior_state = <s>`` then the tag of ``prior_timestamp_ns`` (fields 16 and 17), by state.
 _PRIOR_FIELD = [b"\x80\x01" + bytes((s,)) + b"\x88\x01" for s in range(8)]
 _NS_MIN = 1 << 28
-#: One event in a PackedTaskEvents batch (gcs.proto; the GCS's task_events.PACKED_RECORD).
-_RECORD = struct.Struct("<24sIiBBxxqq")
+#: One event in a PackedTaskEvents batch's full_records (gcs.proto; the GCS's task_events.FULL_RECORD):
+#: the 52-byte record, then the owner's submitted, pending-args and pending-node times.
+_RECORD = struct.Struct("<24sIiBBxxqqqqq")
 #: A record's head index (at byte 24).
 _HEAD_OF = struct.Struct("<I").unpack_from
 #: Kinds of task (job, language, type, name, actor, parent) a process packs; events of more go as TaskEvents.
@@ -184,6 +194,9 @@ class TaskEventBuffer:
         self._head_lock = threading.Lock()
         # Attempts running here whose RUNNING is not sent: id(token) -> token (spec, start ns).
         self._running: dict[int, tuple] = {}
+        # (Owner, on the loop.) Tasks queued here whose result has not come back: task id -> spec,
+        # oldest first; a flush reports those that waited a whole interval (``_take_pending``).
+        self._pending: dict[bytes, pb.TaskSpec] = {}
         self._dropped: dict[bytes, int] = {}
         self._task: asyncio.Task | None = None
         self._closed = False
@@ -226,9 +239,11 @@ class TaskEventBuffer:
             if index is None:
                 index = self._new_head(table, key)
             if index >= 0:
-                table.records.append(_RECORD.pack(tid, index, attempt, state, prior, ts, prior_ts))
+                table.records.append(_RECORD.pack(tid, index, attempt, state, prior, ts, prior_ts, spec.submitted_ns,
+                                                  spec.pending_args_ns, spec.pending_node_ns))
                 return
-        self._singles.append((state, ts, key, tid, attempt, kind, message, prior, prior_ts))
+        self._singles.append((state, ts, key, tid, attempt, kind, message, prior, prior_ts,
+                              (spec.submitted_ns, spec.pending_args_ns, spec.pending_node_ns)))
 
     def record(self, state: int, spec: pb.TaskSpec, attempt: int | None = None,
                error_kind: int = 0, error_message: str = "") -> None:
@@ -240,8 +255,66 @@ class TaskEventBuffer:
         """SUBMITTED alone (an actor creation: the GCS queues it)."""
         self._add(SUBMITTED, self._clock(), spec, spec.attempt, 0, "", 0, 0)
 
+    # -- the owner: times in the spec, an event only for a task that waits (on the loop) ------
+    def owner_queued(self, spec: pb.TaskSpec, submitted_ns: int) -> None:
+        """(On the loop.) The task is queued for a lease or its actor: its times go in the spec
+        (the worker's event carries them); no event unless it still waits at a flush."""
+        spec.submitted_ns = submitted_ns
+        spec.pending_node_ns = self._clock()
+        self._pending[spec.task_id] = spec
+
+    def owner_waiting_args(self, spec: pb.TaskSpec, submitted_ns: int) -> None:
+        """(On the loop.) The task waits for argument refs owned here (as ``owner_queued``)."""
+        spec.submitted_ns = submitted_ns
+        spec.pending_args_ns = self._clock()
+        self._pending[spec.task_id] = spec
+
+    def owner_released(self, spec: pb.TaskSpec) -> None:
+        """(On the loop.) Its arguments are ready: queued for a lease (again pending, once more
+        reported if it waits a whole interval)."""
+        spec.pending_node_ns = self._clock()
+        self._pending.pop(spec.task_id, None)
+        self._pending[spec.task_id] = spec
+
+    def owner_done(self, spec: pb.TaskSpec) -> None:
+        """(On the loop.) The result came back: the worker's event gives the row."""
+        self._pending.pop(spec.task_id, None)
+
+    def owner_retry(self, spec: pb.TaskSpec) -> None:
+        """(On the loop.) The next attempt is queued: its row has no submit time of its own."""
+        spec.submitted_ns = 0
+        spec.pending_args_ns = 0
+        spec.pending_node_ns = self._clock()
+        self._pending.pop(spec.task_id, None)
+        self._pending[spec.task_id] = spec
+
+    def _take_pending(self) -> None:
+        """(At a flush.) PENDING_NODE (or PENDING_ARGS) for each task queued here at least a
+        flush interval ago whose result has not come back, once (oldest first; stops at the
+        first younger one)."""
+        pending = self._pending
+        if not pending:
+            return
+        cutoff = self._clock() - int(self._interval * 1e9)
+        taken = []
+        for tid, spec in pending.items():
+            at = spec.pending_node_ns or spec.pending_args_ns
+            if at > cutoff:
+                break
+            taken.append(tid)
+        for tid in taken:
+            spec = pending.pop(tid)
+            state = PENDING_NODE if spec.pending_node_ns else PENDING_ARGS
+            self._add(state, spec.pending_node_ns or spec.pending_args_ns, spec, spec.attempt, 0, "", 0, 0)
+
+    @property
+    def pending(self) -> int:
+        """Tasks queued here whose event is not recorded (the worker's will carry them)."""
+        return len(self._pending)
+
     def queued(self, spec: pb.TaskSpec, submitted_ns: int) -> None:
-        """(On the loop.) PENDING_NODE, with SUBMITTED folded in: one event for both."""
+        """PENDING_NODE now, with SUBMITTED folded in: one event for both (the owner's own
+        event, for a reporter that does not hand its times to a worker)."""
         self._add(PENDING_NODE, self._clock(), spec, spec.attempt, 0, "", SUBMITTED, submitted_ns)
 
     def waiting_args(self, spec: pb.TaskSpec, submitted_ns: int) -> None:
@@ -301,11 +374,12 @@ class TaskEventBuffer:
 
     def _encode(self, item: tuple) -> bytes:
         """One TaskEvent's wire bytes (an event that waits as a tuple)."""
-        state, ts, key, tid, attempt, kind, message, prior, prior_ts = item
+        state, ts, key, tid, attempt, kind, message, prior, prior_ts, owner = item
         event = gcs_pb2.TaskEvent(
             task_id=tid, job_id=key[0], language=key[1], type=key[2], name=key[3], actor_id=key[4],
             parent_task_id=key[5], node_id=self._node_id, worker_id=self._worker_id, worker_pid=self._pid,
-            attempt=attempt, state=state, timestamp_ns=ts, prior_state=prior, prior_timestamp_ns=prior_ts)
+            attempt=attempt, state=state, timestamp_ns=ts, prior_state=prior, prior_timestamp_ns=prior_ts,
+            submitted_ns=owner[0], pending_args_ns=owner[1], pending_node_ns=owner[2])
         if state == FAILED:
             event.error_kind = kind
             event.error_message = message
@@ -328,15 +402,15 @@ class TaskEventBuffer:
                 out_records = []
                 unpack, pack = _RECORD.unpack, _RECORD.pack
                 for rec in records:
-                    tid, index, attempt, state, prior, ts, pts = unpack(rec)
+                    tid, index, *rest = unpack(rec)
                     new = used.get(index)
                     if new is None:
                         new = used[index] = len(used)
-                    out_records.append(pack(tid, new, attempt, state, prior, ts, pts))
+                    out_records.append(pack(tid, new, *rest))
                 heads = [heads[i] for i in used]
                 records = out_records
             blob = b"".join(records)
-            packed = b"".join(heads) + b"\x12" + _varint(len(blob)) + blob
+            packed = b"".join(heads) + b"\x1a" + _varint(len(blob)) + blob  # full_records
             out.append(b"\x1a" + _varint(len(packed)) + packed)
         return b"".join(out)
 
@@ -358,6 +432,7 @@ class TaskEventBuffer:
         from until it is empty and one more flush found nothing new in it (a thread that read
         the table just before it was retired may still add a record to it)."""
         self._take_running()
+        self._take_pending()
         if len(self._table.heads) >= self._max_heads:
             self._retired.append((self._table, self._flushes))
             self._table = _HeadTable()
@@ -419,14 +494,16 @@ class EventingFinisher:
         self._events = events
 
     def complete(self, spec: pb.TaskSpec, returns: Iterable[pb.ReturnObject], arg_ids: list[bytes]) -> None:
+        self._events.owner_done(spec)
         self._inner.complete(spec, returns, arg_ids)
 
     def fail(self, spec: pb.TaskSpec, record: pb.ErrorRecord, arg_ids: list[bytes]) -> None:
-        self._events.failed(spec, record)
+        self._events.owner_done(spec)
+        self._events.failed(spec, record)  # with the owner's times: the row of a task that never ran
         self._inner.fail(spec, record, arg_ids)
 
     def retry(self, spec: pb.TaskSpec, why: str) -> None:
-        self._events.record(PENDING_NODE, spec)
+        self._events.owner_retry(spec)
         self._inner.retry(spec, why)
 
     def __getattr__(self, name: str) -> Any:

@@ -11,8 +11,11 @@ what they dropped themselves (a full buffer), also counted per job.
 
 A batch's events come as TaskEvents (Java and C++ reporters, and any
 FAILED event) or packed in columns (``PackedTaskEvents``: what Python
-reporters send). Either way each is checked and read once (``read_events``:
-packed records a column at a time, in C), then folded in one loop
+reporters send, as 76-byte full records). An event may carry the owner's
+times of its attempt (submitted, pending args, pending node: a worker's
+event carries them from the spec it ran, so one event gives the whole row).
+Either way each is checked and read once (``read_events``: packed records
+a column at a time, in C), then folded in one loop
 (``fold_items``; a packed record is unpacked by ``struct.iter_unpack`` as it
 is folded); a batch with a bad event changes nothing. A row is a list (one
 object per attempt for the cyclic GC, made in one call) read by name
@@ -49,6 +52,10 @@ MAX_PER_BATCH = spec.EVENTS_MAX_PER_BATCH
 #: One event of a PackedTaskEvents batch (gcs.proto): task id, head index, attempt, state,
 #: prior state, 2 pad bytes, time ns, prior time ns; little-endian, 52 bytes.
 PACKED_RECORD = struct.Struct("<24sIiBBxxqq")
+#: A full record (PackedTaskEvents.full_records): PACKED_RECORD's fields, then the owner's
+#: submitted, pending-args and pending-node times (ns, 0: not known); 76 bytes.
+FULL_RECORD = struct.Struct("<24sIiBBxxqqqqq")
+_NO_OWNER_TIMES = bytes(FULL_RECORD.size - PACKED_RECORD.size)
 #: Events folded between two yields to the loop.
 FOLD_SLICE = 256
 
@@ -184,8 +191,9 @@ def _explain(i: int, e: gcs_pb2.TaskEvent) -> None:
 
 #: A batch read by ``read_events``: heads (job, language, type, name, actor, node, worker,
 #: parent, pid, error kind, error message), the TaskEvents' records (task id, head index,
-#: attempt, state, prior state, time, prior time) and the packed records' bytes (the same
-#: fields, ``PACKED_RECORD``), as ``fold_items`` takes them.
+#: attempt, state, prior state, time, prior time, submitted, pending args, pending node) and
+#: the packed records' bytes (the same fields, ``FULL_RECORD``; 52-byte ``records`` are
+#: widened), as ``fold_items`` takes them.
 Batch = tuple[list[tuple], list[tuple], bytes]
 _STATE_BYTES = bytes(sorted(_STATES))
 _PRIOR_BYTES = bytes(sorted(_STATES | {0}))
@@ -202,8 +210,11 @@ def read_events(request: gcs_pb2.AddTaskEventsRequest) -> Batch:
     naming the field of the first bad event."""
     events = request.events
     has_packed = request.HasField("packed")
-    blob = request.packed.records if has_packed else b""
-    n_packed = len(blob) // PACKED_RECORD.size
+    short = request.packed.records if has_packed else b""
+    blob = request.packed.full_records if has_packed else b""
+    if len(blob) % FULL_RECORD.size:
+        raise invalid_argument(f"packed.full_records: {len(blob)} bytes, not a multiple of {FULL_RECORD.size}")
+    n_packed = len(short) // PACKED_RECORD.size + len(blob) // FULL_RECORD.size
     if len(events) + n_packed > MAX_PER_BATCH:
         raise invalid_argument(f"events: at most {MAX_PER_BATCH} per batch, got {len(events) + n_packed}")
     heads: list[tuple] = _read_heads(request.packed) if has_packed else []
@@ -237,9 +248,13 @@ def read_events(request: gcs_pb2.AddTaskEventsRequest) -> Batch:
         heads.append((job, lang, typ, name, actor, node, worker, parent, e.worker_pid, kind if failed else 0,
                       message if failed else ""))
         records.append((tid, len(heads) - 1, attempt, state, prior, e.timestamp_ns,
-                        e.prior_timestamp_ns if prior else 0))
-    if n_packed:
-        _check_records(blob, len(request.packed.heads))
+                        e.prior_timestamp_ns if prior else 0, e.submitted_ns, e.pending_args_ns, e.pending_node_ns))
+    if blob:
+        _check_records(blob, len(request.packed.heads), FULL_RECORD.size)
+    if short:  # 52-byte records: widened to full ones with no owner times
+        _check_records(short, len(request.packed.heads), PACKED_RECORD.size)
+        size = PACKED_RECORD.size
+        blob = b"".join([short[i:i + size] + _NO_OWNER_TIMES for i in range(0, len(short), size)]) + blob
     for i, drop in enumerate(request.dropped):
         check_id(drop.job_id, f"dropped[{i}].job_id", JOB_ID_SIZE)
         if drop.count < 0:
@@ -271,13 +286,13 @@ def _read_heads(packed: gcs_pb2.PackedTaskEvents) -> list[tuple]:
     return heads
 
 
-def _check_records(blob: bytes, n_heads: int) -> None:
+def _check_records(blob: bytes, n_heads: int, size: int) -> None:
     """INVALID_ARGUMENT unless every packed record names one of the ``n_heads`` heads, a known
     state, no or a known prior state, and an attempt >= 0. Checked a column at a time in C
     (a record's state is its byte 32, its prior state byte 33, the attempt's sign in byte 31,
     the head index bytes 24-27), so a record costs no Python step; the slow loop runs only to
     name the first bad record."""
-    size = PACKED_RECORD.size
+    unpack = PACKED_RECORD.iter_unpack if size == PACKED_RECORD.size else FULL_RECORD.iter_unpack
     ok = (not blob[32::size].translate(None, _STATE_BYTES) and not blob[33::size].translate(None, _PRIOR_BYTES)
           and not blob[31::size].translate(None, _NON_NEGATIVE))
     if ok:
@@ -286,10 +301,10 @@ def _check_records(blob: bytes, n_heads: int) -> None:
             ok = (not (blob[25::size] + blob[26::size] + blob[27::size]).strip(b"\0")
                   and (n_heads == 256 or not low or max(low) < n_heads))
         else:
-            ok = all(index < n_heads for _, index, *_rest in PACKED_RECORD.iter_unpack(blob))
+            ok = all(index < n_heads for _, index, *_rest in unpack(blob))
     if ok:
         return
-    for i, (_, index, attempt, state, prior, _, _) in enumerate(PACKED_RECORD.iter_unpack(blob)):
+    for i, (_, index, attempt, state, prior, *_times) in enumerate(unpack(blob)):
         if index >= n_heads or state not in _STATES or (prior and prior not in _STATES) or attempt < 0:
             raise invalid_argument(f"packed.records[{i}]: head {index} of {n_heads}, state {state}, "
                                    f"prior_state {prior}, attempt {attempt}")
@@ -330,15 +345,15 @@ class TaskEvents:
         """Fold events read by ``read_events`` into their rows: the furthest state, the earliest
         time of each state, the owner's description, the worker's place (one loop, no call per event)."""
         heads, records, blob = batch
-        self.events_received += len(records) + len(blob) // PACKED_RECORD.size
+        self.events_received += len(records) + len(blob) // FULL_RECORD.size
         jobs = self._jobs
         size = self.ring_size_per_job
         ranks = _RANK
         seq = self._seq
         rings: list[_JobRing | None] = [None] * len(heads)
-        for tid, index, attempt, state, prior, ts, pts in (
-                itertools.chain(records, PACKED_RECORD.iter_unpack(blob)) if records else
-                PACKED_RECORD.iter_unpack(blob)):
+        for tid, index, attempt, state, prior, ts, pts, sub, pargs, pnode in (
+                itertools.chain(records, FULL_RECORD.iter_unpack(blob)) if records else
+                FULL_RECORD.iter_unpack(blob)):
             job, lang, typ, name, actor, node, worker, parent, pid, kind, message = heads[index]
             ring = rings[index]
             if ring is None:
@@ -354,8 +369,10 @@ class TaskEvents:
                 # TaskEvent's own (none for any other).
                 seq += 1
                 row = _Row((seq, tid, job, attempt, state, lang, typ, name, actor, node, worker, parent, kind,
-                            message, pid, state >= _RUNNING, 0, 0, 0, 0, 0, 0, 0))
-                row[T0 + state] = ts
+                            message, pid, state >= _RUNNING, 0, sub, pargs, pnode, 0, 0, 0))
+                t = row[T0 + state]
+                if t == 0 or ts < t:
+                    row[T0 + state] = ts
                 if prior:
                     t = row[T0 + prior]
                     if t == 0 or pts < t:
@@ -373,6 +390,18 @@ class TaskEvents:
                 t = row[T0 + prior]
                 if t == 0 or pts < t:
                     row[T0 + prior] = pts
+            if sub:  # the owner's times the event carries (T0 + SUBMITTED, PENDING_ARGS, PENDING_NODE)
+                t = row[T0 + 1]
+                if t == 0 or sub < t:
+                    row[T0 + 1] = sub
+            if pargs:
+                t = row[T0 + 2]
+                if t == 0 or pargs < t:
+                    row[T0 + 2] = pargs
+            if pnode:
+                t = row[T0 + 3]
+                if t == 0 or pnode < t:
+                    row[T0 + 3] = pnode
             rank = ranks[state]
             current = ranks[row[STATE]]
             if rank > current or (rank == current and state == _FAILED):
@@ -560,7 +589,7 @@ class TaskEvents:
         heads, records, blob = read_events(request)
         # The GCS shares its loop with the head's raylet: fold in slices, so a
         # batch of 10,000 events does not hold up lease grants.
-        step = FOLD_SLICE * PACKED_RECORD.size
+        step = FOLD_SLICE * FULL_RECORD.size
         for start in range(0, len(records), FOLD_SLICE):
             if start:
                 await asyncio.sleep(0)

@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 
 from polyray.core.task_events import EventingFinisher, TaskEventBuffer
-from polyray.gcs.task_events import PACKED_RECORD
+from polyray.gcs.task_events import FULL_RECORD
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import gcs_pb2
@@ -47,11 +47,13 @@ def unpack(request: gcs_pb2.AddTaskEventsRequest) -> list[gcs_pb2.TaskEvent]:
     out = list(request.events)
     if request.HasField("packed"):
         heads = request.packed.heads
-        for tid, index, attempt, state, prior, ts, pts in PACKED_RECORD.iter_unpack(request.packed.records):
+        for tid, index, attempt, state, prior, ts, pts, sub, pargs, pnode in FULL_RECORD.iter_unpack(
+                request.packed.full_records):
             e = gcs_pb2.TaskEvent()
             e.CopyFrom(heads[index])
             e.task_id, e.attempt, e.state, e.timestamp_ns = tid, attempt, state, ts  # type: ignore[assignment]
             e.prior_state, e.prior_timestamp_ns = prior, pts  # type: ignore[assignment]
+            e.submitted_ns, e.pending_args_ns, e.pending_node_ns = sub, pargs, pnode
             out.append(e)
     return out
 
@@ -129,9 +131,14 @@ def test_worker_end_states_and_owner_failures_and_flush_at_close() -> None:
         assert got == [
             ("ok", "RUNNING", 0, 0, ""), ("ok", "FINISHED", 0, 0, ""),
             ("bad", "FAILED", 0, pb.TASK_ERROR, "ValueError: nope"),
-            ("crashed", "PENDING_NODE", 1, 0, ""), ("crashed", "FAILED", 1, pb.WORKER_CRASHED, "exit 9"),
+            ("crashed", "FAILED", 1, pb.WORKER_CRASHED, "exit 9"),
         ]
+        # The retried attempt waited less than a flush interval: no PENDING_NODE event of its own,
+        # the owner's FAILED carries its queue time (and no submit time: a retry is not submitted).
+        crashed_event = g.events()[-1]
+        assert crashed_event.pending_node_ns > 0 and crashed_event.submitted_ns == 0
         assert len(inner.failed) == 1 and len(inner.retried) == 1  # handed over
+        assert buf.pending == 0
     finally:
         lp.shut()
 
@@ -185,7 +192,7 @@ def test_a_batch_is_packed_and_the_gcs_reads_it_as_the_events_it_holds() -> None
         lp.advance(s=1)
         (request,) = g.requests
         # Three kinds of task: three heads; fifty records; the FAILED event on its own.
-        assert len(request.packed.heads) == 3 and len(request.packed.records) == 50 * PACKED_RECORD.size
+        assert len(request.packed.heads) == 3 and len(request.packed.full_records) == 50 * FULL_RECORD.size
         assert [e.name for e in request.events] == ["bad"]
         from polyray.gcs.task_events import TaskEvents, read_events
         t = TaskEvents()
@@ -266,5 +273,67 @@ def test_an_unsent_batch_of_records_is_counted_dropped_per_job() -> None:
         (request,) = g.requests
         assert sorted((d.job_id, d.count) for d in request.dropped) == [(JOB, 2), (b"\2\0\0\0", 1)]
         assert [(e.name, e.state, e.prior_state) for e in unpack(request)] == [("b", gcs_pb2.FINISHED, gcs_pb2.RUNNING)]
+    finally:
+        lp.shut()
+
+
+def test_one_event_per_task_the_worker_carries_the_owners_times() -> None:
+    """The owner writes its times into the spec and records nothing for a task that runs; the
+    worker's one event carries them, and the GCS folds it into the whole row."""
+    lp, g = ManualLoop(), EventGcs()
+    try:
+        ticks = iter(range(10, 10**9))  # one clock for both (the manual clock: each read a tick later)
+        owner, worker = (TaskEventBuffer(job_id=JOB, worker_id=w * 28, node_id=b"n" * 28, gcs=lambda: g,
+                                         flush_interval_s=1.0, clock=lambda: next(ticks)) for w in (b"o", b"w"))
+        lp.call(owner.start)
+        lp.call(worker.start)
+        fin = EventingFinisher(RecordingFinisher(), owner)
+        quick = spec("quick")
+        owner.owner_queued(quick, submitted_ns=1)
+        assert owner.pending == 1 and owner.buffered == 0 and quick.pending_node_ns == 10
+        # The push carries the spec: the worker runs the attempt, the owner gets the result.
+        ran = pb.TaskSpec.FromString(quick.SerializeToString())
+        worker.ended(ran, [], worker.running(ran))
+        fin.complete(quick, [], [])
+        lp.advance(s=2)
+        events = g.events()
+        assert [(e.name, e.state, e.prior_state) for e in events] == [("quick", gcs_pb2.FINISHED, gcs_pb2.RUNNING)]
+        assert (events[0].submitted_ns, events[0].pending_node_ns) == (1, quick.pending_node_ns)
+        from polyray.gcs.task_events import TaskEvents, read_events
+        t = TaskEvents()
+        for r in g.requests:
+            t.fold_items(read_events(r))
+        (row,) = t.query(gcs_pb2.GetTaskEventsRequest()).tasks
+        assert row.state == gcs_pb2.FINISHED and row.worker_id == b"w" * 28
+        assert 0 < row.submitted_ns < row.pending_node_ns < row.running_ns < row.finished_ns
+    finally:
+        lp.shut()
+
+
+def test_a_task_that_waits_a_whole_interval_is_reported_once_by_its_owner() -> None:
+    lp, g = ManualLoop(), EventGcs()
+    try:
+        clock = [10**12]
+        buf = TaskEventBuffer(job_id=JOB, worker_id=b"w" * 28, node_id=b"n" * 28, gcs=lambda: g,
+                              flush_interval_s=1.0, clock=lambda: clock[0])
+        lp.call(buf.start)
+        old, args, young = spec("old"), spec("args"), spec("young")
+        buf.owner_queued(old, submitted_ns=clock[0] - 5)
+        buf.owner_waiting_args(args, submitted_ns=clock[0] - 5)
+        clock[0] += 600_000_000
+        buf.owner_queued(young, submitted_ns=clock[0])
+        clock[0] += 500_000_000  # old and args waited 1.1 s, young 0.5 s
+        lp.advance(s=1)
+        got = [(e.name, e.state, e.submitted_ns) for e in g.events()]
+        assert sorted(got) == [("args", gcs_pb2.PENDING_ARGS, 10**12 - 5), ("old", gcs_pb2.PENDING_NODE, 10**12 - 5)]
+        assert buf.pending == 1  # young: not yet
+        buf.owner_released(args)  # its args are ready: queued for a lease, pending again
+        clock[0] += 1_100_000_000
+        lp.advance(s=1)
+        later = [(e.name, e.state) for e in g.events()[2:]]
+        assert sorted(later) == [("args", gcs_pb2.PENDING_NODE), ("young", gcs_pb2.PENDING_NODE)]
+        clock[0] += 5_000_000_000
+        lp.advance(s=1)
+        assert len(g.events()) == 4 and buf.pending == 0  # each report once
     finally:
         lp.shut()
