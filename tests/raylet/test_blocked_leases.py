@@ -48,10 +48,10 @@ class Harness:
         pool = self.pool
 
         def new_worker(language: int, job_id: bytes, code_search_path: tuple[str, ...],
-                       runtime_env: str = "") -> WorkerProcess:
+                       runtime_env: str = "", gpu_ids: tuple[str, ...] = ()) -> WorkerProcess:
             worker = WorkerProcess(worker_id=os.urandom(28), language=language, job_id=job_id,
                                    startup_token=secrets.token_hex(8), code_search_path=code_search_path,
-                                   runtime_env=runtime_env)
+                                   runtime_env=runtime_env, gpu_ids=gpu_ids)
             worker.registered.add_done_callback(lambda f: pool._start_failed(worker))
             pool.workers[worker.worker_id] = worker
             self.started.append(worker)
@@ -168,7 +168,7 @@ async def test_a_returned_worker_serves_a_waiting_lease_and_no_surplus_worker_st
     two, three = h.request(b"d".ljust(28, b"\0")), h.request(b"d".ljust(28, b"\0"))
     await settle()
     assert len(h.started) == 3, "one worker starts per waiting lease, no more"
-    assert h.pool.starting_count((common_pb2.PYTHON, JOB, ("/nonexistent/code",), "")) == 2
+    assert h.pool.starting_count((common_pb2.PYTHON, JOB, ("/nonexistent/code",), "", ())) == 2
     # The first lease comes back before either new worker is up: a waiting lease takes it now.
     reply = one.result()
     assert h.leases.return_worker(reply.lease_id, reply.worker_address.worker_id, disconnect=False)

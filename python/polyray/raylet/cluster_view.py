@@ -10,7 +10,7 @@ next refresh, so a burst of requests does not all go to the same node.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from polyray.protocol import common_pb2, gcs_pb2
 
@@ -28,7 +28,7 @@ def fits(available: Mapping[str, float], demand: Mapping[str, float]) -> bool:
 class RemoteNode:
     """What this raylet knows of another alive node."""
 
-    __slots__ = ("node_id", "address", "total", "available")
+    __slots__ = ("node_id", "address", "total", "available", "labels")
 
     def __init__(self, info: gcs_pb2.NodeInfo) -> None:
         self.node_id: bytes = info.node_id
@@ -37,6 +37,7 @@ class RemoteNode:
         self.address.node_id = info.node_id
         self.total: dict[str, float] = dict(info.resources_total)
         self.available: dict[str, float] = dict(info.resources_available)
+        self.labels: dict[str, str] = dict(info.labels)
 
     def cpu_share(self) -> float:
         """Free CPUs as a share of the node's CPUs (0 for a node with none)."""
@@ -77,15 +78,18 @@ class ClusterView:
         """True for a node the GCS declared dead."""
         return node_id in self._dead
 
-    def best_available(self, demand: Mapping[str, float]) -> RemoteNode | None:
+    def best_available(self, demand: Mapping[str, float],
+                       allow: Callable[[RemoteNode], bool] | None = None) -> RemoteNode | None:
         """The other node with the largest free CPU share among those where
-        ``demand`` fits now, or None."""
-        fitting = [n for n in self._nodes.values() if fits(n.available, demand)]
+        ``demand`` fits now (and ``allow`` holds), or None."""
+        fitting = [n for n in self._nodes.values() if fits(n.available, demand) and (allow is None or allow(n))]
         return max(fitting, key=RemoteNode.cpu_share) if fitting else None
 
-    def any_feasible(self, demand: Mapping[str, float]) -> RemoteNode | None:
-        """The other node whose total fits ``demand`` with the most free CPU share, or None."""
-        fitting = [n for n in self._nodes.values() if fits(n.total, demand)]
+    def any_feasible(self, demand: Mapping[str, float],
+                     allow: Callable[[RemoteNode], bool] | None = None) -> RemoteNode | None:
+        """The other node whose total fits ``demand`` (and ``allow`` holds)
+        with the most free CPU share, or None."""
+        fitting = [n for n in self._nodes.values() if fits(n.total, demand) and (allow is None or allow(n))]
         return max(fitting, key=RemoteNode.cpu_share) if fitting else None
 
     def next_spread(self, count: int) -> int:

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 
 from polyray.protocol import common_pb2
+from polyray.protocol.labels import NODE_ID_LABEL, check_labels
+from polyray.raylet.gpus import detect_gpu_ids, gpu_ids_for
 
 #: Length of a NodeID / WorkerID on the wire (docs/protocol.md §IDs).
 NODE_ID_SIZE = 28
@@ -124,6 +126,12 @@ class NodeConfig:
     log_flush_interval_s: float = 0.1
     #: Grace period between SIGTERM and SIGKILL when stopping workers.
     worker_kill_grace_s: float = 2.0
+    #: The node's labels (``--labels``), matched by label_selector; every node
+    #: also carries ``polyray.io/node-id``.
+    labels: dict[str, str] = field(default_factory=dict)
+    #: The GPU indices the node hands to leases (None: 0..GPU-1, or the
+    #: detected ones; gpus.py).
+    gpu_ids: list[str] | None = None
 
     def __post_init__(self) -> None:
         if len(self.node_id) != NODE_ID_SIZE:
@@ -131,6 +139,9 @@ class NodeConfig:
                 f"node_id must be {NODE_ID_SIZE} bytes, got {len(self.node_id)}"
             )
         self.resources = validate_resources(self.resources)
+        self.labels = check_labels(self.labels, "--labels")
+        self.labels.setdefault(NODE_ID_LABEL, self.node_id.hex())
+        self.gpu_ids = gpu_ids_for(self.resources.get("GPU", 0.0), self.gpu_ids)
         if self.object_store_memory <= 0:
             raise ValueError(
                 f"object_store_memory must be positive, got {self.object_store_memory}"
@@ -162,16 +173,21 @@ class NodeConfig:
         gcs_address: str,
         *,
         num_cpus: float | None = None,
-        num_gpus: float = 0.0,
+        num_gpus: float | None = 0.0,
         memory: float = 0.0,
         custom_resources: dict[str, float] | None = None,
         **kwargs: object,
     ) -> NodeConfig:
         """Make a config from Ray-style resource arguments.
 
-        ``num_cpus`` defaults to the machine's CPU count. Negative amounts
-        raise ValueError naming the resource.
+        ``num_cpus`` defaults to the machine's CPU count; ``num_gpus=None``
+        detects the GPUs (gpus.py). Negative amounts raise ValueError naming
+        the resource.
         """
+        if num_gpus is None:
+            detected = detect_gpu_ids()
+            num_gpus = float(len(detected))
+            kwargs.setdefault("gpu_ids", detected)
         resources: dict[str, float] = {
             "CPU": _default_cpus() if num_cpus is None else num_cpus,
             "GPU": num_gpus,

@@ -41,6 +41,9 @@ class LaunchContext:
     lease_key: bytes = b""
     #: Its runtime env as prepared on this node (None: none).
     runtime_env: PreparedEnv | None = None
+    #: The GPU indices of the leases it serves: CUDA_VISIBLE_DEVICES and
+    #: POLYRAY_GPU_IDS are set to them; a worker with none has neither.
+    gpu_ids: tuple[str, ...] = ()
 
     def full_code_search_path(self) -> tuple[str, ...]:
         """The job's code search path plus, for Java and C++ workers, what the
@@ -62,6 +65,10 @@ class LaunchContext:
         if self.runtime_env is not None:
             env.update(self.runtime_env.env_vars)
             env[RUNTIME_ENV_VAR] = self.runtime_env.json
+        env.pop("CUDA_VISIBLE_DEVICES", None)
+        env.pop("POLYRAY_GPU_IDS", None)
+        if self.gpu_ids:
+            env["CUDA_VISIBLE_DEVICES"] = env["POLYRAY_GPU_IDS"] = ",".join(self.gpu_ids)
         return env
 
     @property

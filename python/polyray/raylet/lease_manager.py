@@ -113,6 +113,8 @@ class Lease:
     #: The holder's CoreWorker address (TaskSpec.caller), watched by
     #: lease_holders.py; None for actor leases.
     holder: common_pb2.Address | None = None
+    #: The node's GPU indices the lease holds (its worker's CUDA_VISIBLE_DEVICES).
+    gpu_ids: tuple[str, ...] = ()
 
     def holding(self) -> ResourceSet:
         """The resources to give back when the lease ends."""
@@ -131,6 +133,10 @@ class _Request:
     spillable: bool = False
     #: Waiting for a node that can ever hold it (no queue, no resources).
     infeasible: bool = False
+    #: GPU indices assigned when the resources were taken (STARTING).
+    gpu_ids: tuple[str, ...] = ()
+    #: The other nodes it may spill to (its label selector); None: any.
+    allow: Callable[[RemoteNode], bool] | None = None
 
 
 #: Tells a job's driver something (job id, line).
@@ -143,8 +149,10 @@ class LeaseManager:
     def __init__(self, node_id: bytes, host: str, resources: NodeResources, pool: WorkerPool,
                  view: ClusterView | None = None, lookup_group: GroupLookup | None = None,
                  refresh_view: Callable[[], Awaitable[None]] | None = None,
-                 warn: Warn | None = None) -> None:
+                 warn: Warn | None = None, labels: dict[str, str] | None = None) -> None:
         self._node_id = node_id
+        #: This node's labels (label_selector, docs/cluster.md "Node labels").
+        self.labels = dict(labels or {})
         self._host = host
         self.resources = resources
         self._pool = pool
@@ -186,24 +194,26 @@ class LeaseManager:
         resources = lease_resources(spec)
         pool = self.resources
         spillable = False
+        allow: Callable[[RemoteNode], bool] | None = None
         if spec.scheduling.kind == common_pb2.SCHEDULING_PLACEMENT_GROUP:
             found = await self._placement_group_pool(spec, resources, grant_or_reject)
             if isinstance(found, raylet_pb2.RequestWorkerLeaseReply):
                 return found
             pool = found
         elif not grant_or_reject:
-            decision = decide(spec, resources, self.resources, self._node_id, self.view)
+            decision = decide(spec, resources, self.resources, self._node_id, self.view, self.labels)
             if decision.where is Where.FAIL and self._refresh_view is not None:
                 await self._refresh_view()  # a node that joined a moment ago
-                decision = decide(spec, resources, self.resources, self._node_id, self.view)
+                decision = decide(spec, resources, self.resources, self._node_id, self.view, self.labels)
             if decision.where is Where.SPILL and decision.node is not None:
                 return self._spill(decision.node, resources)
             if decision.where is Where.FAIL:
                 return raylet_pb2.RequestWorkerLeaseReply(
                     failure=runtime_error(decision.message, "TaskUnschedulableError"))
             if decision.where is Where.INFEASIBLE:
-                return await self._wait_feasible(spec, resources)
+                return await self._wait_feasible(spec, resources, decision.message)
             spillable = spec.scheduling.kind == common_pb2.SCHEDULING_DEFAULT
+            allow = decision.allow
         if not pool.can_ever_fit(resources):
             missing = resources.missing_from(pool.total)
             what = "this node" if pool is self.resources else "its placement group bundle"
@@ -219,7 +229,7 @@ class LeaseManager:
         if spec.type == common_pb2.ACTOR_CREATION_TASK:
             key += (spec.function.SerializeToString(deterministic=True),)
         req = _Request(spec, resources, key, asyncio.get_running_loop().create_future(), pool,
-                       spillable=spillable)
+                       spillable=spillable, allow=allow)
         self._queues.setdefault(key, collections.deque()).append(req)
         self._by_task[spec.task_id] = req
         self._dispatch()
@@ -236,18 +246,19 @@ class LeaseManager:
     # -- infeasible requests and spill-over of queued ones ------------------------
 
     async def _wait_feasible(
-        self, spec: common_pb2.TaskSpec, resources: ResourceSet
+        self, spec: common_pb2.TaskSpec, resources: ResourceSet, why: str = ""
     ) -> raylet_pb2.RequestWorkerLeaseReply:
-        """No node can ever hold ``resources``: warn the driver, then wait until
-        one joins (answered by :meth:`respill`) or the request is canceled."""
+        """No node can ever hold ``resources`` (or none matches the label
+        selectors, ``why``): warn the driver, then wait until one joins
+        (answered by :meth:`respill`) or the request is canceled."""
         req = _Request(spec, resources, (), asyncio.get_running_loop().create_future(), self.resources,
                        infeasible=True)
         self._by_task[spec.task_id] = req
+        why = why or (f"it asks for {resources}, and no node of the cluster has that much "
+                      f"(this node: {self.resources.total}; {self.view.describe()})")
         self._warn(spec.job_id, (
             f"Warning: the task {spec.name or spec.task_id.hex()} cannot be scheduled right now: "
-            f"it asks for {resources}, and no node of the cluster has that much "
-            f"(this node: {self.resources.total}; {self.view.describe()}). It will run as soon "
-            "as a node that fits joins the cluster."))
+            f"{why}. It will run as soon as a node that fits joins the cluster."))
         try:
             return await asyncio.shield(req.reply)
         except asyncio.CancelledError:
@@ -259,13 +270,13 @@ class LeaseManager:
         fits, and queued requests that do not fit here now to a node with room."""
         for req in list(self._by_task.values()):
             if req.infeasible and req.state is _State.QUEUED:
-                node = self.view.any_feasible(req.resources.to_dict())
-                if node is not None:
-                    self._finish(req, self._spill(node, req.resources))
+                decision = decide(req.spec, req.resources, self.resources, self._node_id, self.view, self.labels)
+                if decision.where is Where.SPILL and decision.node is not None:
+                    self._finish(req, self._spill(decision.node, req.resources))
         for key in list(self._queues):
             queue = self._queues[key]
             while queue and queue[0].spillable and not queue[0].pool.fits(queue[0].resources):
-                node = self.view.best_available(queue[0].resources.to_dict())
+                node = self.view.best_available(queue[0].resources.to_dict(), queue[0].allow)
                 if node is None:
                     break
                 req = queue.popleft()
@@ -330,7 +341,7 @@ class LeaseManager:
                     del self._queues[req.key]
         elif req.state is _State.STARTING:
             # The worker being started still comes up and joins the idle pool.
-            req.pool.release(req.resources)
+            req.pool.release(req.resources, req.gpu_ids)
         self._finish(req, reply or raylet_pb2.RequestWorkerLeaseReply(canceled=True))
         self._dispatch()
 
@@ -360,7 +371,7 @@ class LeaseManager:
             queue = self._queues[key]
             while queue and queue[0].pool.fits(queue[0].resources):
                 req = self._next(queue)
-                req.pool.acquire(req.resources)
+                req.gpu_ids = req.pool.acquire(req.resources)
                 req.state = _State.STARTING
                 task = asyncio.create_task(self._grant(req))
                 self._grants.add(task)
@@ -388,11 +399,12 @@ class LeaseManager:
         spec = req.spec
         try:
             worker = await self._pool.pop_worker(
-                spec.language, spec.job_id, tuple(spec.code_search_path), spec.runtime_env
+                spec.language, spec.job_id, tuple(spec.code_search_path), spec.runtime_env,
+                gpu_ids=req.gpu_ids,
             )
         except WorkerStartError as exc:
             if req.state is _State.STARTING:
-                req.pool.release(req.resources)
+                req.pool.release(req.resources, req.gpu_ids)
                 self._finish(req, raylet_pb2.RequestWorkerLeaseReply(failure=start_failure(exc)))
                 self._dispatch()
             return
@@ -400,7 +412,8 @@ class LeaseManager:
             # Cancelled while the worker was coming up: keep it for the next lease.
             self._pool.push_idle(worker)
             return
-        lease = Lease(os.urandom(LEASE_ID_SIZE), worker, req.resources, spec.task_id, pool=req.pool)
+        lease = Lease(os.urandom(LEASE_ID_SIZE), worker, req.resources, spec.task_id, pool=req.pool,
+                      gpu_ids=req.gpu_ids)
         if spec.type != common_pb2.ACTOR_CREATION_TASK:
             lease.owner = spec.caller.worker_id
             lease.holder = common_pb2.Address()
@@ -421,6 +434,7 @@ class LeaseManager:
                 worker_pid=worker.reported_pid or worker.pid,
                 proof=lease_proof.make(worker.lease_key, lease.lease_id, spec.caller.worker_id)
                 if worker.lease_key else None,
+                gpu_ids=lease.gpu_ids,
             ),
         )
 
@@ -442,7 +456,7 @@ class LeaseManager:
         self._blocked.pop(lease.worker.worker_id, None)
         if lease.owner:
             self._heard[lease.owner] = time.monotonic()
-        self._pool_of(lease).release(lease.holding())
+        self._pool_of(lease).release(lease.holding(), lease.gpu_ids)
         worker = lease.worker
         worker.lease_id = None
         if disconnect or worker.actor_id or not worker.alive:
@@ -458,7 +472,7 @@ class LeaseManager:
         lease = self.leases.pop(worker.lease_id, None) if worker.lease_id else None
         self._blocked.pop(worker.worker_id, None)
         if lease is not None:
-            self._pool_of(lease).release(lease.holding())
+            self._pool_of(lease).release(lease.holding(), lease.gpu_ids)
             self._dispatch()
         return lease
 
@@ -550,7 +564,7 @@ class LeaseManager:
         """Fail every pending request (the raylet is stopping)."""
         for req in list(self._by_task.values()):
             if req.state is _State.STARTING:
-                req.pool.release(req.resources)
+                req.pool.release(req.resources, req.gpu_ids)
             self._finish(
                 req,
                 raylet_pb2.RequestWorkerLeaseReply(failure=runtime_error(message, "RayletStoppedError")),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from polyray.raylet.config import validate_resources
+from polyray.raylet.gpus import GpuInstances
 
 _SCALE = 10_000
 
@@ -113,24 +114,41 @@ def format_resources(amounts: Mapping[str, float]) -> str:
 
 
 class NodeResources:
-    """A node's total resources and the part not held by leases."""
+    """A node's total resources and the part not held by leases; with
+    ``gpu_ids``, also which GPU index (or share of one) each lease holds."""
 
-    def __init__(self, total: ResourceSet) -> None:
+    def __init__(self, total: ResourceSet, gpu_ids: list[str] | None = None) -> None:
         self.total = total
         self.available = total
+        self.gpus = GpuInstances(gpu_ids) if gpu_ids else None
 
     def can_ever_fit(self, request: ResourceSet) -> bool:
         """True when ``request`` fits in the node's total (when idle)."""
         return request.fits_in(self.total)
 
     def fits(self, request: ResourceSet) -> bool:
-        """True when ``request`` fits in what is available now."""
-        return request.fits_in(self.available)
+        """True when ``request`` fits in what is available now (and, for
+        GPUs, in the free shares of the indices)."""
+        if not request.fits_in(self.available):
+            return False
+        return self.gpus is None or self.gpus.fits(request.get("GPU"))
 
-    def acquire(self, request: ResourceSet) -> None:
-        """Take ``request`` from the available amounts (ValueError if it does not fit)."""
-        self.available = self.available - request
+    def acquire(self, request: ResourceSet) -> tuple[str, ...]:
+        """Take ``request`` from the available amounts (ValueError if it does
+        not fit); the GPU indices assigned to it (empty without GPUs)."""
+        gpu = request.get("GPU")
+        ids = self.gpus.take(gpu) if self.gpus is not None and gpu > 0 else ()
+        try:
+            self.available = self.available - request
+        except ValueError:
+            if ids and self.gpus is not None:
+                self.gpus.give(ids, gpu)
+            raise
+        return ids
 
-    def release(self, request: ResourceSet) -> None:
-        """Give ``request`` back; never beyond the total (a double release is harmless)."""
+    def release(self, request: ResourceSet, gpu_ids: tuple[str, ...] = ()) -> None:
+        """Give ``request`` back (and the GPU indices ``acquire`` assigned);
+        never beyond the total (a double release is harmless)."""
         self.available = (self.available + request).capped_by(self.total)
+        if gpu_ids and self.gpus is not None:
+            self.gpus.give(gpu_ids, request.get("GPU"))

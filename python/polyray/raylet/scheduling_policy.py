@@ -15,6 +15,12 @@ decides with its view of the cluster (``ClusterView``):
 * PLACEMENT_GROUP is decided by the lease manager with the group's bundles
   (see ``LeaseManager._placement_group_pool``).
 
+Label selectors (``strategy.label_selector``, then each of
+``strategy.fallback`` in order) narrow DEFAULT and SPREAD to the nodes whose
+labels match the first selector that some node able to ever hold the request
+matches; when none does, the request is infeasible and waits (as in Ray) for
+a node that matches. NODE_AFFINITY ignores them (it names its node).
+
 A request spilled to another raylet carries ``grant_or_reject``: that raylet
 queues it (or fails it when it can never fit) and never spills it again.
 """
@@ -22,10 +28,10 @@ queues it (or fails it when it can never fit) and never spills it again.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from polyray.protocol import common_pb2
+from polyray.protocol import common_pb2, labels
 from polyray.raylet.cluster_view import ClusterView, RemoteNode, fits
 from polyray.raylet.resources import NodeResources, ResourceSet
 
@@ -46,6 +52,8 @@ class Decision:
     where: Where
     node: RemoteNode | None = None
     message: str = ""
+    #: The other nodes the request may go to (its label selector); None: any.
+    allow: Callable[[RemoteNode], bool] | None = None
 
 
 def decide(
@@ -54,6 +62,7 @@ def decide(
     local: NodeResources,
     local_id: bytes,
     view: ClusterView,
+    local_labels: Mapping[str, str] | None = None,
 ) -> Decision:
     """Decide where a request that may spill runs (module docstring)."""
     amounts = demand.to_dict()
@@ -64,33 +73,53 @@ def decide(
         if decision is not None:
             return decision
         kind = common_pb2.SCHEDULING_DEFAULT
+    here, allow = True, None
+    selectors = labels.chain(strategy)
+    if selectors and strategy.kind != common_pb2.SCHEDULING_NODE_AFFINITY:
+        mine = dict(local_labels or {})
+        nodes = [(mine, local.can_ever_fit(demand))]
+        nodes += [(n.labels, fits(n.total, amounts)) for n in view.others()]
+        chosen = labels.first_matching(selectors, nodes)
+        if chosen is None:
+            return Decision(Where.INFEASIBLE, message=(
+                f"no node that could hold {demand} has labels matching its label_selector "
+                f"{selectors[0]}" + (f" or its fallback_strategy {selectors[1:]}" if len(selectors) > 1 else "")))
+        here = labels.matches(chosen, mine)
+
+        def allow(node: RemoteNode, chosen: Mapping[str, str] = chosen) -> bool:
+            return labels.matches(chosen, node.labels)
     if kind == common_pb2.SCHEDULING_SPREAD:
-        return _spread(demand, amounts, local, view)
-    return _default(demand, amounts, local, view)
+        decision = _spread(demand, amounts, local, view, here, allow)
+    else:
+        decision = _default(demand, amounts, local, view, here, allow)
+    decision.allow = allow
+    return decision
 
 
 def _default(demand: ResourceSet, amounts: Mapping[str, float], local: NodeResources,
-             view: ClusterView) -> Decision:
-    if local.fits(demand):
+             view: ClusterView, here: bool = True,
+             allow: Callable[[RemoteNode], bool] | None = None) -> Decision:
+    if here and local.fits(demand):
         return Decision(Where.LOCAL)
-    node = view.best_available(amounts)
+    node = view.best_available(amounts, allow)
     if node is not None:
         return Decision(Where.SPILL, node)
-    if local.can_ever_fit(demand):
+    if here and local.can_ever_fit(demand):
         return Decision(Where.LOCAL)
-    node = view.any_feasible(amounts)
+    node = view.any_feasible(amounts, allow)
     if node is not None:
         return Decision(Where.SPILL, node)
     return Decision(Where.INFEASIBLE)
 
 
 def _spread(demand: ResourceSet, amounts: Mapping[str, float], local: NodeResources,
-            view: ClusterView) -> Decision:
+            view: ClusterView, here: bool = True,
+            allow: Callable[[RemoteNode], bool] | None = None) -> Decision:
     # Round-robin over a stable list: every node that could ever hold the
     # request, one further each call. Free resources are not consulted: other
     # nodes' are up to a heartbeat old, and a busy node queues the request.
-    candidates: list[RemoteNode | None] = [None] if local.can_ever_fit(demand) else []
-    candidates += [n for n in view.others() if fits(n.total, amounts)]
+    candidates: list[RemoteNode | None] = [None] if here and local.can_ever_fit(demand) else []
+    candidates += [n for n in view.others() if fits(n.total, amounts) and (allow is None or allow(n))]
     if not candidates:
         return Decision(Where.INFEASIBLE)
     pick = candidates[view.next_spread(len(candidates))]

@@ -100,9 +100,10 @@ class RayletServer:
         )
         self.view = ClusterView(config.node_id)
         self.leases = LeaseManager(
-            config.node_id, config.host, NodeResources(ResourceSet(config.resources)), self.pool,
+            config.node_id, config.host, NodeResources(ResourceSet(config.resources), config.gpu_ids), self.pool,
             view=self.view, lookup_group=self.gcs.get_placement_group, refresh_view=self.refresh_view,
             warn=lambda job_id, line: self.logs.push(job_id, 0, "scheduler", True, line),
+            labels=config.labels,
         )
         # Leases whose holder is gone (its node dead, or it does not answer) come back.
         self.holders = LeaseHolderWatch(
@@ -196,6 +197,7 @@ class RayletServer:
             resources_available=self.leases.resources.available.to_dict(),
             alive=True,
             start_time=time.time(),
+            labels=self.config.labels,
         )
 
     async def _heartbeat_loop(self, interval: float) -> None:

@@ -48,11 +48,14 @@ DriverExitCallback = Callable[["DriverRecord"], Awaitable[None]]
 # search path cannot import code from another, and one started in one runtime
 # env (cwd, variables, venv, packages) must never serve another, so workers
 # are reused only within a key. The runtime env is its canonical JSON.
-_PoolKey = tuple[int, bytes, tuple[str, ...], str]
+#: (language, job, code search path, runtime env, GPU indices): a GPU lease's
+#: worker runs with CUDA_VISIBLE_DEVICES for its indices, so it serves only
+#: leases of those indices (never a CPU task).
+_PoolKey = tuple[int, bytes, tuple[str, ...], str, tuple[str, ...]]
 
 
 def _key_of(worker: WorkerProcess) -> _PoolKey:
-    return (worker.language, worker.job_id, tuple(worker.code_search_path), worker.runtime_env)
+    return (worker.language, worker.job_id, tuple(worker.code_search_path), worker.runtime_env, worker.gpu_ids)
 
 
 def runtime_env_key(runtime_env: str) -> str:
@@ -154,7 +157,8 @@ class WorkerPool:
     # -- handing out workers -------------------------------------------------
 
     async def pop_worker(
-        self, language: int, job_id: bytes, code_search_path: tuple[str, ...], runtime_env: str = ""
+        self, language: int, job_id: bytes, code_search_path: tuple[str, ...], runtime_env: str = "",
+        gpu_ids: tuple[str, ...] = (),
     ) -> WorkerProcess:
         """A registered worker for (language, job): an idle one, or the next to come up or go idle.
 
@@ -169,7 +173,7 @@ class WorkerPool:
         ``runtime_env`` (a TaskSpec's) is prepared on this node before the
         worker starts; its failure is a WorkerStartError saying why.
         """
-        key = (language, job_id, tuple(code_search_path), runtime_env_key(runtime_env))
+        key = (language, job_id, tuple(code_search_path), runtime_env_key(runtime_env), tuple(gpu_ids))
         idle = self._take_idle(key)
         if idle is not None:
             return idle
@@ -202,7 +206,7 @@ class WorkerPool:
             return
         missing = self.waiting_count(key) - self.starting_count(key)
         for _ in range(missing):
-            self._new_worker(key[0], key[1], key[2], key[3])
+            self._new_worker(key[0], key[1], key[2], key[3], key[4])
 
     def _hand_over(self, key: _PoolKey, worker: WorkerProcess) -> bool:
         """Give ``worker`` to the oldest lease waiting for ``key``; False when none waits."""
@@ -240,13 +244,13 @@ class WorkerPool:
         more, idle, so the job's next Java actor need not wait for a JVM
         (only when the warm pool would keep it)."""
         if (key[0] != common_pb2.JAVA or not self._config.prestart_java_on_first_use
-                or self._config.warm_for(key[0]) < 1 or key in self._first_used or self._stopping):
+                or self._config.warm_for(key[0]) < 1 or key in self._first_used or self._stopping or key[4]):
             return
         self._first_used.add(key)
         if len(self._first_used) > 10_000:  # bounded: forget old keys (a re-prestart is harmless)
             self._first_used.clear()
             self._first_used.add(key)
-        self._new_worker(key[0], key[1], key[2], key[3])
+        self._new_worker(key[0], key[1], key[2], key[3], key[4])
 
     def push_idle(self, worker: WorkerProcess) -> None:
         """Make a registered, live worker available to the next lease: the
@@ -282,7 +286,8 @@ class WorkerPool:
     # -- starting ------------------------------------------------------------
 
     def _new_worker(
-        self, language: int, job_id: bytes, code_search_path: tuple[str, ...], runtime_env: str = ""
+        self, language: int, job_id: bytes, code_search_path: tuple[str, ...], runtime_env: str = "",
+        gpu_ids: tuple[str, ...] = (),
     ) -> WorkerProcess:
         worker = WorkerProcess(
             worker_id=os.urandom(NODE_ID_SIZE),
@@ -291,6 +296,7 @@ class WorkerPool:
             startup_token=secrets.token_hex(16),
             code_search_path=code_search_path,
             runtime_env=runtime_env,
+            gpu_ids=gpu_ids,
         )
         # A failure is handed to a waiting lease, if any (and so never
         # reported as "exception never retrieved").
@@ -358,6 +364,7 @@ class WorkerPool:
                 code_search_path=worker.code_search_path,
                 lease_key=worker.lease_key,
                 runtime_env=prepared,
+                gpu_ids=worker.gpu_ids,
             )
             try:
                 command = launcher.build(ctx)

@@ -105,8 +105,11 @@ class WorkerProcess:
         startup_token: str,
         code_search_path: tuple[str, ...] = (),
         runtime_env: str = "",
+        gpu_ids: tuple[str, ...] = (),
     ) -> None:
         self.worker_id = worker_id
+        #: The GPU indices it was started for (CUDA_VISIBLE_DEVICES); () for none.
+        self.gpu_ids = tuple(gpu_ids)
         self.language = language
         self.job_id = job_id
         self.startup_token = startup_token

@@ -41,9 +41,11 @@ def test_a_worker_of_one_env_never_serves_another(tmp_path) -> None:
                           on_driver_exit=on_driver_exit, log_sink=lambda w, e, line: None)
         started: list[WorkerProcess] = []
 
-        def new_worker(language: int, job_id: bytes, csp: tuple[str, ...], runtime_env: str = "") -> WorkerProcess:
+        def new_worker(language: int, job_id: bytes, csp: tuple[str, ...], runtime_env: str = "",
+                       gpu_ids: tuple[str, ...] = ()) -> WorkerProcess:
             worker = WorkerProcess(worker_id=os.urandom(28), language=language, job_id=job_id,
-                                   startup_token=secrets.token_hex(8), code_search_path=csp, runtime_env=runtime_env)
+                                   startup_token=secrets.token_hex(8), code_search_path=csp, runtime_env=runtime_env,
+                                   gpu_ids=gpu_ids)
             pool.workers[worker.worker_id] = worker
             started.append(worker)
             return worker

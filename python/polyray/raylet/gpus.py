@@ -1,0 +1,105 @@
+"""The node's GPUs: how many, which indices, and which a lease holds.
+
+Detection (``detect_gpu_ids``) runs once at node start when ``--num-gpus``
+is not given: ``CUDA_VISIBLE_DEVICES`` of the node's own environment when set
+(as Ray: the node then offers exactly those devices), else ``nvidia-smi
+--query-gpu=index --format=csv,noheader`` when it is on PATH (bounded by a
+short timeout), else none.
+
+``GpuInstances`` hands out indices to leases: a request of one or more GPUs
+takes that many whole, unused indices (a whole amount is required, as in
+Ray); a fraction below one shares one index with other fractions, first fit
+in index order. Amounts are fixed point (1/10000) as in ``resources``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+
+log = logging.getLogger(__name__)
+
+_SCALE = 10_000
+#: Seconds nvidia-smi may take before the node gives up on it (and counts no GPU).
+DETECT_TIMEOUT_S = 3.0
+
+
+def detect_gpu_ids(timeout_s: float = DETECT_TIMEOUT_S) -> list[str]:
+    """The GPU indices of this machine as the node should offer them."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [v.strip() for v in visible.split(",") if v.strip() and v.strip() != "-1"]
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        out = subprocess.run([smi, "--query-gpu=index", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=timeout_s, stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("nvidia-smi did not answer (%s); this node offers no GPU", exc)
+        return []
+    if out.returncode != 0:
+        log.warning("nvidia-smi exited with %d; this node offers no GPU", out.returncode)
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip().isdigit()]
+
+
+def gpu_ids_for(count: float, detected: list[str] | None = None) -> list[str]:
+    """The indices of a node declaring ``count`` GPUs: the detected ones first
+    (as far as they go), then the next integers."""
+    ids = list(detected or [])[: int(count)]
+    nxt = 0
+    while len(ids) < int(count):
+        if str(nxt) not in ids:
+            ids.append(str(nxt))
+        nxt += 1
+    return ids
+
+
+class GpuInstances:
+    """Which share of each GPU index is free."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = list(ids)
+        self._free = [_SCALE] * len(self.ids)
+
+    def _pick(self, amount: float) -> list[int] | None:
+        units = int(round(amount * _SCALE))
+        if units <= 0:
+            return []
+        if units < _SCALE:
+            for i, free in enumerate(self._free):
+                if free >= units:
+                    return [i]
+            return None
+        whole = [i for i, free in enumerate(self._free) if free == _SCALE]
+        need = -(-units // _SCALE)  # a whole count (validated by the API; rounded up here)
+        return whole[:need] if len(whole) >= need else None
+
+    def fits(self, amount: float) -> bool:
+        """True when ``amount`` GPUs can be assigned indices now."""
+        return self._pick(amount) is not None
+
+    def take(self, amount: float) -> tuple[str, ...]:
+        """Assign indices for ``amount`` GPUs (ValueError when they do not fit)."""
+        picked = self._pick(amount)
+        if picked is None:
+            raise ValueError(f"cannot take {amount:g} GPU: free shares {self.free_shares()}")
+        units = int(round(amount * _SCALE))
+        for i in picked:
+            self._free[i] -= units if units < _SCALE else _SCALE
+        return tuple(self.ids[i] for i in picked)
+
+    def give(self, ids: tuple[str, ...], amount: float) -> None:
+        """Return what ``take(amount)`` gave as ``ids`` (never beyond a whole GPU)."""
+        units = int(round(amount * _SCALE))
+        for gpu in ids:
+            if gpu in self.ids:
+                i = self.ids.index(gpu)
+                self._free[i] = min(_SCALE, self._free[i] + (units if units < _SCALE else _SCALE))
+
+    def free_shares(self) -> dict[str, float]:
+        """index -> free share, for messages and tests."""
+        return {gpu: free / _SCALE for gpu, free in zip(self.ids, self._free)}
