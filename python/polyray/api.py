@@ -43,7 +43,7 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
          namespace: str | None = None, code_search_path: Sequence[str] | None = None,
          ignore_reinit_error: bool = False, log_to_driver: bool = True, include_dashboard: bool = True,
          _lineage_max_bytes: int | None = None, runtime_env: dict[str, Any] | None = None,
-         _system_config: dict[str, Any] | None = None) -> dict[str, Any]:
+         _system_config: dict[str, Any] | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
     """Connect this process to a polyray cluster as a driver.
 
     ``address=None`` connects to ``$POLYRAY_ADDRESS`` when set (as Ray), else
@@ -66,6 +66,8 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
     ``idle_worker_killing_time_threshold_ms`` (Ray's key) or
     ``idle_worker_timeout_s``, and ``warm_workers`` (int, or
     {"java": 2, ...}); an unknown key raises ValueError.
+    ``labels`` (embedded head only, as Ray's) are the head node's labels,
+    matched by ``label_selector``; ``num_gpus`` left unset is detected.
     """
     from polyray.node import head_flags_from_system_config
     head_flags = head_flags_from_system_config(_system_config or {})
@@ -82,12 +84,12 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
             from polyray.node import start_embedded_head
             head = start_embedded_head(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
                                        object_store_memory=object_store_memory, include_dashboard=include_dashboard,
-                                       extra_flags=head_flags)
+                                       extra_flags=head_flags, labels=labels)
             address = head.address
         else:
             for key, v in (("num_cpus", num_cpus), ("num_gpus", num_gpus), ("resources", resources),
                            ("object_store_memory", object_store_memory),
-                           ("_system_config", _system_config or None)):
+                           ("_system_config", _system_config or None), ("labels", labels)):
                 if v is not None:
                     raise ValueError(f"{key} can only be set when init() starts a local cluster, not when "
                                      f"connecting to {address}")

@@ -60,6 +60,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         cmd += ["--num-gpus", str(args.num_gpus)]
     if args.resources:
         cmd += ["--resources", args.resources]
+    if args.labels:
+        cmd += ["--labels", args.labels]
     if args.object_store_memory:
         cmd += ["--object-store-memory", str(args.object_store_memory)]
     if args.head:
@@ -661,6 +663,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--warm-workers", default=None,
                    help='idle workers kept warm per language: N, "java=2,python=1" or auto (num_cpus each)')
     s.add_argument("--resources")
+    s.add_argument("--labels", help='node labels as JSON, e.g. {"zone": "a"} (Ray\'s --labels)')
     s.add_argument("--object-store-memory", type=int)
     s.add_argument("--include-dashboard", action=argparse.BooleanOptionalAction, default=True,
                    help="serve the dashboard, REST API and /metrics with the head (default: yes)")

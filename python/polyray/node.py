@@ -61,7 +61,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="address to bind and advertise (default 127.0.0.1; never all interfaces unless given)")
     p.add_argument("--port", type=int, default=6380, help="GCS port for --head (0: any free port)")
     p.add_argument("--num-cpus", type=float, default=None, help="CPUs of this node (default: all)")
-    p.add_argument("--num-gpus", type=float, default=0.0, help="GPUs of this node")
+    p.add_argument("--num-gpus", type=float, default=None,
+                   help="GPUs of this node (default: detected with nvidia-smi, or $CUDA_VISIBLE_DEVICES; else 0)")
+    p.add_argument("--labels", default="{}",
+                   help='node labels as JSON, e.g. {"zone": "a"}, matched by label_selector (Ray\'s --labels)')
     p.add_argument("--memory", type=float, default=None,
                    help="bytes of memory offered to tasks (default: available memory less the object store)")
     p.add_argument("--resources", default="{}", help='custom resources as JSON, e.g. {"disk": 4}')
@@ -152,6 +155,16 @@ def remove_stale_segments(shm_dir: str = _SHM) -> list[str]:
     return removed
 
 
+def _labels(text: str) -> dict:
+    try:
+        labels = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"--labels is not valid JSON: {e}") from None
+    if not isinstance(labels, dict):
+        raise SystemExit("--labels must be a JSON object of key -> value")
+    return labels
+
+
 def _custom_resources(text: str) -> dict:
     try:
         custom = json.loads(text)
@@ -196,7 +209,7 @@ async def _run(args: argparse.Namespace) -> None:
     memory = args.memory if args.memory is not None else float(default_memory(store_bytes))
     try:
         config = NodeConfig.build(
-            gcs_address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, memory=memory,
+            gcs_address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, memory=memory, labels=_labels(args.labels),
             custom_resources=custom, host=args.host,
             object_store_memory=store_bytes,
             idle_worker_timeout_s=args.idle_worker_timeout, prestart_workers=args.prestart_workers,
@@ -383,7 +396,7 @@ def head_flags_from_system_config(system_config: dict) -> list[str]:
 def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None = None,
                         resources: dict | None = None, object_store_memory: int | None = None,
                         timeout: float = 60.0, include_dashboard: bool = True,
-                        extra_flags: list[str] | None = None) -> EmbeddedHead:
+                        extra_flags: list[str] | None = None, labels: dict[str, str] | None = None) -> EmbeddedHead:
     """Start ``python -m polyray.node --head`` for this driver and wait until it serves
     (``extra_flags``: more node flags, e.g. :func:`head_flags_from_system_config`'s)."""
     if num_cpus is not None and num_cpus < 0:
@@ -404,6 +417,9 @@ def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None
         cmd += ["--num-gpus", str(num_gpus)]
     if resources:
         cmd += ["--resources", json.dumps(resources)]
+    if labels:
+        from polyray.protocol.labels import check_labels
+        cmd += ["--labels", json.dumps(check_labels(labels))]
     if object_store_memory is not None:
         cmd += ["--object-store-memory", str(int(object_store_memory))]
     cmd += list(extra_flags or [])

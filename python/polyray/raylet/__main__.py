@@ -24,7 +24,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="address to bind and advertise")
     p.add_argument("--port", type=int, default=0, help="port to bind (0: any free port)")
     p.add_argument("--num-cpus", type=float, default=None, help="CPUs (default: the machine's)")
-    p.add_argument("--num-gpus", type=float, default=0.0)
+    p.add_argument("--num-gpus", type=float, default=None, help="GPUs (default: detected; gpus.py)")
+    p.add_argument("--labels", default="{}", help='node labels as JSON: {"zone": "a"}')
     p.add_argument("--memory", type=float, default=0.0, help="bytes of memory for tasks")
     p.add_argument("--resources", default="{}", help='custom resources as JSON: {"disk": 4}')
     p.add_argument("--object-store-memory", type=int, default=256 * 1024 * 1024)
@@ -49,6 +50,10 @@ def build_config(args: argparse.Namespace) -> NodeConfig:
         raise ValueError(f"--resources is not JSON: {exc}") from None
     if not isinstance(custom, dict):
         raise ValueError("--resources must be a JSON object")
+    try:
+        labels = json.loads(args.labels)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--labels is not JSON: {exc}") from None
     extra: dict[str, object] = {
         "host": args.host,
         "port": args.port,
@@ -58,6 +63,7 @@ def build_config(args: argparse.Namespace) -> NodeConfig:
         "idle_worker_timeout_s": args.idle_worker_timeout,
         "prestart_workers": args.prestart_workers,
         "warm_workers": parse_warm_workers(args.warm_workers),
+        "labels": labels,
     }
     if args.node_id:
         extra["node_id"] = bytes.fromhex(args.node_id)
