@@ -174,6 +174,7 @@ def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: di
     if spec.detached and not name:
         raise ValueError("a detached actor must have a name (lifetime='detached' needs name=...)")
     spec.scheduling.CopyFrom(strategy_for(options.get("scheduling_strategy")))
+    opts.apply_labels(options, spec.scheduling)
     if options.get("runtime_env"):
         from polyray.runtime_env.resolve import task_runtime_env
         spec.runtime_env = task_runtime_env(core.ctx.runtime_env, options["runtime_env"], core.gcs_address)

@@ -11,11 +11,11 @@ from typing import Any
 
 TASK_OPTIONS = {
     "num_cpus", "num_gpus", "memory", "resources", "num_returns", "max_retries", "retry_exceptions",
-    "scheduling_strategy", "name", "runtime_env", "max_calls",
+    "scheduling_strategy", "name", "runtime_env", "max_calls", "label_selector", "fallback_strategy",
 }
 ACTOR_OPTIONS = {
     "num_cpus", "num_gpus", "memory", "resources", "max_restarts", "max_task_retries", "max_concurrency",
-    "name", "namespace", "lifetime", "scheduling_strategy", "runtime_env",
+    "name", "namespace", "lifetime", "scheduling_strategy", "runtime_env", "label_selector", "fallback_strategy",
 }
 METHOD_OPTIONS = {"num_returns", "name", "max_task_retries"}
 #: num_returns of generator tasks -> TaskSpec.generator.
@@ -35,6 +35,15 @@ def validate(options: dict[str, Any], allowed: set[str], what: str) -> dict[str,
                 raise TypeError(f"option {key!r} must be a number, got {type(v).__name__}")
             if v < 0:
                 raise ValueError(f"option {key!r} must not be negative, got {v}")
+    gpus = out.get("num_gpus")
+    if gpus is not None and gpus > 1 and gpus != int(gpus):
+        raise ValueError(f"option 'num_gpus' above 1 must be a whole number (as in Ray), got {gpus}")
+    if out.get("label_selector") is not None or out.get("fallback_strategy") is not None:
+        from polyray.protocol import labels
+        if out.get("label_selector") is not None:
+            out["label_selector"] = labels.check_selector(out["label_selector"])
+        if out.get("fallback_strategy") is not None:
+            out["fallback_strategy"] = labels.check_fallback(out["fallback_strategy"])
     res = out.get("resources")
     if res is not None:
         if not isinstance(res, dict):
@@ -63,6 +72,22 @@ def validate(options: dict[str, Any], allowed: set[str], what: str) -> dict[str,
     if lifetime is not None and lifetime not in ("detached", "non_detached"):
         raise ValueError(f"option 'lifetime' must be 'detached' or 'non_detached', got {lifetime!r}")
     return out
+
+
+def apply_labels(options: dict[str, Any], strategy: Any) -> None:
+    """Put ``label_selector`` and ``fallback_strategy`` into a SchedulingStrategy
+    (DEFAULT or SPREAD only: a ValueError with a node affinity or a placement group)."""
+    selector = options.get("label_selector")
+    fallback = options.get("fallback_strategy")
+    if not selector and not fallback:
+        return
+    from polyray.protocol import common_pb2
+    if strategy.kind not in (common_pb2.SCHEDULING_DEFAULT, common_pb2.SCHEDULING_SPREAD):
+        raise ValueError("label_selector / fallback_strategy go with the DEFAULT or SPREAD scheduling_strategy "
+                         "only, not with a node affinity or a placement group")
+    strategy.label_selector.update(selector or {})
+    for each in fallback or ():
+        strategy.fallback.add().selector.update(each)
 
 
 def resources_of(options: dict[str, Any], default_cpus: float) -> dict[str, float]:

@@ -137,6 +137,7 @@ def submit_normal_task(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, optio
     spec.max_retries = 0 if generator else options.get("max_retries", 3)
     spec.retry_exceptions = bool(options.get("retry_exceptions", False))
     spec.scheduling.CopyFrom(strategy_for(options.get("scheduling_strategy")))
+    opts.apply_labels(options, spec.scheduling)
     if options.get("runtime_env"):
         from polyray.runtime_env.resolve import task_runtime_env
         spec.runtime_env = task_runtime_env(core.ctx.runtime_env, options["runtime_env"], core.gcs_address)

@@ -129,7 +129,7 @@ def stream_error_detail(error: BaseException | None) -> str:
 
 def scheduling_key(spec: pb.TaskSpec) -> tuple:
     """Tasks with equal keys can share a worker lease."""
-    return (spec.language, tuple(sorted(spec.resources.items())), spec.scheduling.SerializeToString(),
+    return (spec.language, tuple(sorted(spec.resources.items())), spec.scheduling.SerializeToString(deterministic=True),
             tuple(spec.code_search_path), spec.runtime_env)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 
-from polyray.protocol import common_pb2, gcs_pb2, raylet_pb2
+from polyray.protocol import common_pb2, gcs_pb2, labels, raylet_pb2
 
 from .background import BackgroundTasks, log
 from .config import GcsConfig
@@ -107,7 +107,17 @@ class NodeTable:
                 return node
             if not strategy.soft:
                 return None
-        candidates = [n for n in self._nodes.values() if n.alive and fits(n.resources_available, demand)]
+        alive = [n for n in self._nodes.values() if n.alive]
+        selectors = labels.chain(strategy) if strategy is not None and kind != common_pb2.SCHEDULING_NODE_AFFINITY \
+            else []
+        if selectors:
+            # The first selector (label_selector, then fallback_strategy) that a
+            # node able to ever hold the actor matches; none: the actor waits.
+            chosen = labels.first_matching(selectors, [(n.labels, fits(n.resources_total, demand)) for n in alive])
+            if chosen is None:
+                return None
+            alive = [n for n in alive if labels.matches(chosen, n.labels)]
+        candidates = [n for n in alive if fits(n.resources_available, demand)]
         if not candidates:
             return None
         if kind != common_pb2.SCHEDULING_SPREAD:
