@@ -87,7 +87,7 @@ def apply_labels(options: dict[str, Any], strategy: Any) -> None:
                          "only, not with a node affinity or a placement group")
     strategy.label_selector.update(selector or {})
     for each in fallback or ():
-        strategy.fallback.add().selector.update(each)
+        strategy.fallback.add().selector.update(each["label_selector"])
 
 
 def resources_of(options: dict[str, Any], default_cpus: float) -> dict[str, float]:

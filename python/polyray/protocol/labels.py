@@ -71,8 +71,8 @@ def check_selector(selector: object, what: str = "label_selector") -> dict[str, 
     return out
 
 
-def check_fallback(fallback: object) -> list[dict[str, str]]:
-    """Ray's ``fallback_strategy``: a list of ``{"label_selector": {...}}``."""
+def check_fallback(fallback: object) -> list[dict[str, dict[str, str]]]:
+    """Ray's ``fallback_strategy``: a list of ``{"label_selector": {...}}`` (checked copy)."""
     if not isinstance(fallback, (list, tuple)):
         raise TypeError(f"fallback_strategy must be a list of dicts, got {type(fallback).__name__}")
     out = []
@@ -83,7 +83,8 @@ def check_fallback(fallback: object) -> list[dict[str, str]]:
         if unknown:
             raise ValueError(f"fallback_strategy[{i}]: unsupported option(s) {sorted(unknown)}; "
                              "only 'label_selector' is supported")
-        out.append(check_selector(option.get("label_selector", {}), f"fallback_strategy[{i}].label_selector"))
+        out.append({"label_selector": check_selector(option.get("label_selector", {}),
+                                                     f"fallback_strategy[{i}].label_selector")})
     return out
 
 
