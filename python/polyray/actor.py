@@ -21,7 +21,7 @@ BUILTIN_METHODS = frozenset({
     "__ray_ready__", "__ray_call__", "__ray_terminate__",
 })
 #: Options ``@polyray.method(...)`` accepts.
-METHOD_DECORATOR_OPTIONS = {"num_returns", "max_task_retries"}
+METHOD_DECORATOR_OPTIONS = {"num_returns", "max_task_retries", "concurrency_group"}
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -30,13 +30,13 @@ def method(*args: Any, **options: Any) -> Callable[[_F], _F]:
 
     ``@polyray.method(num_returns=2)`` makes every ``handle.m.remote()`` return
     two refs (a call's ``.options(num_returns=...)`` still overrides it);
-    ``max_task_retries`` likewise. Applied without keyword options it is a
-    TypeError, as in Ray; ``concurrency_group`` is not supported (ValueError).
+    ``max_task_retries`` likewise; ``concurrency_group="io"`` runs the method's
+    calls in that group of the class's ``concurrency_groups`` (a call's
+    ``.options(concurrency_group=...)`` overrides it). Applied without keyword
+    options it is a TypeError, as in Ray.
     """
     if args or not options:
         raise TypeError("@polyray.method must be given keyword options, e.g. @polyray.method(num_returns=2)")
-    if "concurrency_group" in options:
-        raise ValueError("@polyray.method(concurrency_group=...) is not supported: polyray has no concurrency groups")
     checked = opts.validate(options, METHOD_DECORATOR_OPTIONS, "@polyray.method")
 
     def decorate(fn: _F) -> _F:
@@ -164,6 +164,17 @@ def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: di
     spec.max_task_retries = options.get("max_task_retries", 0)
     spec.max_concurrency = options.get("max_concurrency", 0)
     spec.is_async_actor = is_async
+    groups = options.get("concurrency_groups") or {}
+    if groups and language != pb.PYTHON:  # an option the SDK cannot honour: refused, not ignored
+        lang = {pb.JAVA: "Java", pb.CPP: "C++"}.get(language, "?")
+        raise ValueError(f"option 'concurrency_groups' is not supported for {lang} actors ({spec.name}); "
+                         f"use max_concurrency")
+    for m, mo in (method_options or {}).items():
+        group = mo.get("concurrency_group")
+        if group is not None and group not in groups:
+            raise ValueError(f"method {m!r} of {spec.name} is in concurrency group {group!r}, which the actor "
+                             f"does not declare (concurrency_groups={groups})")
+    spec.concurrency_groups.update(groups)
     name = options.get("name") or ""
     namespace = options.get("namespace")
     if namespace is None:
@@ -190,6 +201,7 @@ def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: di
             handle_pb.method_num_returns[m] = mo["num_returns"]
     handle = ActorHandle(handle_pb, methods)
     handle._method_options = method_options or {}
+    handle._concurrency_groups = set(groups)
     handle._creation_args = held  # keep argument objects alive while the actor is created
     core.create_actor(spec)
     return handle
@@ -227,6 +239,9 @@ class ActorHandle:
         # @polyray.method options of the class (in the process that created the actor);
         # num_returns also travels in the handle (method_num_returns).
         self._method_options: dict[str, dict[str, Any]] = {}
+        # The actor's concurrency group names, where known (the creating process); else
+        # an unknown group is refused by the actor itself.
+        self._concurrency_groups: set[str] | None = None
 
     def _polyray_handle_proto(self) -> pb.ActorHandle:
         return self._handle
@@ -288,6 +303,7 @@ def handle_of_creation(spec: pb.TaskSpec, cls: type | None = None) -> ActorHandl
             handle_pb.method_num_returns[m] = mo["num_returns"]
     handle = ActorHandle(handle_pb, _method_signatures(cls) if cls is not None else None)
     handle._method_options = options
+    handle._concurrency_groups = set(spec.concurrency_groups)
     return handle
 
 
@@ -308,7 +324,7 @@ class ActorMethod:
                         f"use '.{self._name}.remote(...)'")
 
     def options(self, **options: Any) -> ActorMethod:
-        """The same method with num_returns, name or max_task_retries overridden."""
+        """The same method with num_returns, name, max_task_retries or concurrency_group overridden."""
         merged = dict(self._options)
         merged.update(opts.validate(options, opts.METHOD_OPTIONS, f"actor method {self._name}"))
         return ActorMethod(self._handle, self._name, merged)
@@ -358,6 +374,17 @@ class ActorMethod:
                              f"{cls_name}.{self._name}: a C++ callee returns one value (return a std::tuple "
                              f"and use num_returns=1)")
         spec.num_returns = num_returns
+        group = self._options.get("concurrency_group", declared.get("concurrency_group"))
+        if group:
+            if language != pb.PYTHON:
+                lang = {pb.JAVA: "Java", pb.CPP: "C++"}.get(language, "?")
+                raise ValueError(f"option 'concurrency_group' is not supported for {lang} actor method "
+                                 f"{cls_name}.{self._name}: {lang} actors have no concurrency groups")
+            known = self._handle._concurrency_groups
+            if known is not None and group not in known:
+                raise ValueError(f"concurrency group {group!r} is not declared by actor {cls_name} "
+                                 f"(its groups: {sorted(known) or 'none'})")
+            spec.concurrency_group = group
         spec.max_retries = 0
         # Retries of a call in flight when the actor dies (-1 forever): this
         # call's option, else the actor's creation option.

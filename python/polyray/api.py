@@ -306,12 +306,17 @@ def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
     _core().kill_actor(actor._actor_id, no_restart)
 
 
-def cancel(ref: ObjectRef, *, force: bool = False) -> None:
-    """Cancel the task that produces ``ref``: a queued one never runs; a running one is
-    interrupted (``force=True`` stops its worker). Its get() raises TaskCancelledError."""
+def cancel(ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+    """Cancel the task that produces ``ref``, as Ray's ``ray.cancel``: a queued one never runs;
+    a running Python task gets ``KeyboardInterrupt`` (polyray's ``TaskCancelled``) raised in it,
+    and ``force=True`` stops its worker instead. ``recursive`` (the default) also cancels the
+    tasks it submitted. A ref this process did not create is cancelled through its owner.
+    Actor calls: one not started never runs; a running async method's asyncio task is
+    cancelled; a running sync method is not interrupted (it sees ``is_canceled()``); force=True
+    is a ValueError. Its get() raises TaskCancelledError."""
     if not isinstance(ref, ObjectRef):
         raise TypeError(f"cancel() takes an ObjectRef, got {type(ref).__name__}")
-    _core().cancel(ref, force)
+    _core().cancel(ref, force, recursive)
 
 
 def get_actor(name: str, namespace: str | None = None) -> ActorHandle:

@@ -15,9 +15,10 @@ TASK_OPTIONS = {
 }
 ACTOR_OPTIONS = {
     "num_cpus", "num_gpus", "memory", "resources", "max_restarts", "max_task_retries", "max_concurrency",
-    "name", "namespace", "lifetime", "scheduling_strategy", "runtime_env", "label_selector", "fallback_strategy",
+    "name", "namespace", "lifetime", "scheduling_strategy", "runtime_env", "concurrency_groups",
+    "label_selector", "fallback_strategy",
 }
-METHOD_OPTIONS = {"num_returns", "name", "max_task_retries"}
+METHOD_OPTIONS = {"num_returns", "name", "max_task_retries", "concurrency_group"}
 #: num_returns of generator tasks -> TaskSpec.generator.
 GENERATOR_RETURNS = {"dynamic": 1, "streaming": 2}
 
@@ -68,9 +69,32 @@ def validate(options: dict[str, Any], allowed: set[str], what: str) -> dict[str,
         # Checked here (a ValueError names the key); uploaded when first submitted.
         from polyray.runtime_env import validate as validate_runtime_env
         out["runtime_env"] = validate_runtime_env(out["runtime_env"])
+    groups = out.get("concurrency_groups")
+    if groups is not None:
+        out["concurrency_groups"] = check_concurrency_groups(groups)
+    group = out.get("concurrency_group")
+    if group is not None and not isinstance(group, str):
+        raise TypeError(f"option 'concurrency_group' must be a str, got {type(group).__name__}")
     lifetime = out.get("lifetime")
     if lifetime is not None and lifetime not in ("detached", "non_detached"):
         raise ValueError(f"option 'lifetime' must be 'detached' or 'non_detached', got {lifetime!r}")
+    return out
+
+
+def check_concurrency_groups(groups: Any) -> dict[str, int]:
+    """Ray's ``concurrency_groups``: a dict of group name -> how many of its calls may run at once."""
+    if not isinstance(groups, dict):
+        raise TypeError(f"option 'concurrency_groups' must be a dict of name -> max concurrency, "
+                        f"got {type(groups).__name__}")
+    out: dict[str, int] = {}
+    for name, n in groups.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"concurrency group names must be non-empty str, got {name!r}")
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"concurrency group {name!r} must be given an int, got {type(n).__name__}")
+        if n < 1:
+            raise ValueError(f"concurrency group {name!r} must allow at least 1 call at a time, got {n}")
+        out[name] = n
     return out
 
 

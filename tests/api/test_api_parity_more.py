@@ -158,8 +158,8 @@ def test_method_decorator_checks_its_options():
         polyray.method(lambda self: 0)
     with pytest.raises(ValueError):
         polyray.method(bogus=1)
-    with pytest.raises(ValueError):
-        polyray.method(concurrency_group="io")
+    with pytest.raises(TypeError):
+        polyray.method(concurrency_group=1)
     with pytest.raises(TypeError):
         polyray.method(num_returns="2")
 

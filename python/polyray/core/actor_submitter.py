@@ -293,6 +293,33 @@ class ActorTaskSubmitter:
         for t in failed:
             self._finisher.fail(t.spec, self._died(aq, t.spec), t.arg_ids)
 
+    def knows(self, task_id: bytes) -> bool:
+        """Whether ``task_id`` is a call of this caller not finished yet."""
+        return any(task_id in aq.inflight or any(t.spec.task_id == task_id for t in (*aq.unresolved, *aq.pending))
+                   for aq in self._actors.values())
+
+    def cancel(self, task_id: bytes) -> pb.Address | None | bool:
+        """Cancel a call of this caller: one not sent yet (waiting for its arguments or for the
+        actor) fails with TaskCancelledError now; for one sent, the actor's address is returned
+        (the caller asks the actor: an async call's asyncio task is cancelled, a queued call
+        never runs). False: not a call of this caller (finished, or never made here)."""
+        for aq in self._actors.values():
+            for waiting in (aq.unresolved, aq.pending):
+                for t in waiting:
+                    if t.spec.task_id == task_id:
+                        waiting.remove(t)
+                        aq.waiting.discard(task_id)
+                        t.cancelled = True
+                        self._finisher.fail(t.spec, errors.system_record(
+                            pb.TASK_CANCELLED, f"task {t.spec.name} was cancelled before it ran"), t.arg_ids)
+                        # Calls behind it that wait for nothing else go now, in order.
+                        while aq.unresolved and aq.unresolved[0].spec.task_id not in aq.waiting:
+                            self._enqueue(aq, aq.unresolved.popleft())
+                        return None
+            if task_id in aq.inflight and aq.address is not None:
+                return aq.address
+        return False
+
     def actor_state(self, actor_id: bytes) -> int | None:
         """This caller's view of the actor's state (None if never called)."""
         aq = self._actors.get(actor_id)

@@ -148,6 +148,8 @@ class CoreWorker:
         self.service = CoreWorkerService(ctx=ctx, io=io, executor=self.executor, memory_store=self.memory_store,
                                          references=self.references, owned=self.owned, getter=self.getter,
                                          borrows=self.borrows)
+        self.service.cancel_owned = self.submission.cancel_owned
+        self.service.cancel_children = self.submission.cancel_children
         self.push_listener: PushListener | None = None
         self._server: grpc.aio.Server | None = None
         self._log_task: asyncio.Task | None = None
@@ -428,9 +430,9 @@ class CoreWorker:
         """A fresh actor id of this job."""
         return self.submission.new_actor_id()
 
-    def cancel(self, ref: ObjectRef, force: bool) -> None:
-        """Cancel the task that returns ``ref``."""
-        self.submission.cancel(ref, force)
+    def cancel(self, ref: ObjectRef, force: bool, recursive: bool = True) -> None:
+        """Cancel the task that returns ``ref`` (through its owner when this process borrows it)."""
+        self.submission.cancel(ref, force, recursive)
 
     def kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
         """Kill an actor through the GCS."""

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -49,6 +50,11 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
         self._owned = owned
         self._getter = getter
         self._borrows = borrows
+        #: (task id, force, recursive) -> cancel a task this process submitted (True), an actor call
+        #: with force (the string "actor-force": refused), or False when it is not one of them.
+        self.cancel_owned: Callable[[bytes, bool, bool], Awaitable[bool | str]] | None = None
+        #: (parent task id, force): cancel the tasks submitted by a task this process runs.
+        self.cancel_children: Callable[[bytes, bool], Awaitable[None]] | None = None
 
     async def PushTasks(self, request_iterator, context):
         if self._ctx.is_driver:
@@ -238,7 +244,18 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
         return cw.AddObjectLocationReply()
 
     async def CancelTask(self, request, context):
+        """From a caller (this process runs the task) or a borrower of its return (this process
+        owns it: the cancel goes on to the worker that runs it, as Ray's owner does)."""
         validation.check_id(request.task_id, "CancelTaskRequest.task_id", validation.TASK)
+        if self.cancel_owned is not None:
+            found = await self.cancel_owned(request.task_id, request.force, request.recursive)
+            if found == "actor-force":
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                    "force=True is not supported for actor tasks (as in Ray): use kill() on the actor")
+            if found:
+                return cw.CancelTaskReply(attempted=True)
+        if request.recursive and self.cancel_children is not None:
+            await self.cancel_children(request.task_id, request.force)  # before a forced cancel ends this process
         attempted = self._executor.cancel(request.task_id, request.force)
         return cw.CancelTaskReply(attempted=attempted)
 

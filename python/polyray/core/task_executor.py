@@ -5,6 +5,12 @@ the worker's main thread, in arrival order per stream (so an actor sees each cal
 calls in submission order); a threaded actor runs up to max_concurrency
 methods on a pool; an async actor runs coroutines concurrently on its own
 event loop. Every pushed task gets exactly one result, whatever happens.
+
+Concurrency groups (Ray's ``concurrency_groups``): each named group of an
+actor has its own pool of that many threads (threaded) or its own semaphore
+(async); the default group keeps max_concurrency (the main thread when it is
+1). A full group never holds up another; within a group calls start in
+arrival order, as before.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import inspect
 import os
 import queue
 import selectors
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -75,8 +82,9 @@ def flush_output() -> None:
             pass
 
 
-class TaskCancelled(BaseException):
-    """Raised inside a running task by a non-forced cancel."""
+class TaskCancelled(KeyboardInterrupt):
+    """Raised inside a running task by a non-forced cancel: a KeyboardInterrupt, as Ray raises
+    (``except KeyboardInterrupt`` in user code catches it; so does ``except TaskCancelled``)."""
 
 
 class TaskExecutor:
@@ -97,12 +105,25 @@ class TaskExecutor:
         self._actor_loop: asyncio.AbstractEventLoop | None = None
         self._actor_sem: asyncio.Semaphore | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        # Concurrency groups: a pool per group (threaded) or a semaphore per group (async).
+        self._group_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
+        self._group_sems: dict[str, asyncio.Semaphore] = {}
+        self._method_groups: dict[str, str] = {}  # method -> its @polyray.method group ("" default)
+        # Async actor calls running or waiting for their group: cancel() cancels them.
+        self._async_tasks: dict[bytes, asyncio.Task] = {}
         self._cancelled: set[bytes] = set()
         #: Running tasks whose (non-forced) cancel was requested: is_canceled().
         self.cancel_requested: set[bytes] = set()
         #: The spec that created the actor hosted here (current_actor, assigned resources).
         self.actor_creation_spec: pb.TaskSpec | None = None
         self._running: dict[bytes, int] = {}  # task id -> thread ident
+        self._running_types: dict[bytes, int] = {}  # task id -> TaskType
+        # The main thread's running task while its user code runs, and the task a cancel()
+        # interrupts: SIGINT to the main thread wakes a blocking call (sleep, a lock, I/O)
+        # and its handler raises TaskCancelled there (run_forever installs it).
+        self._interruptible: bytes | None = None
+        self._interrupt_task: bytes | None = None
+        self._main_ident = -1
         self._lock = threading.Lock()
         self.exiting = False
         #: Called with the actor id when the actor exits by a user request
@@ -125,8 +146,15 @@ class TaskExecutor:
             if self._actor_is_async:
                 self._run_async_method(spec, reply)
                 return
-            if self._pool is not None:
-                self._pool.submit(self._execute, spec, reply)
+            pool = self._pool
+            if self._group_pools or spec.concurrency_group:
+                group = self.group_of(spec)
+                if group is None:
+                    reply(self._unknown_group(spec))
+                    return
+                pool = self._group_pools[group] if group else self._pool
+            if pool is not None:
+                pool.submit(self._execute, spec, reply)
                 return
         self._main_queue.put((spec, reply))
         self._wake()
@@ -134,10 +162,34 @@ class TaskExecutor:
     def accept_pushed(self, spec: pb.TaskSpec, reply: ReplyFn) -> None:
         """Take a task from the push port (on the main thread): a plain one
         runs here and now, others go where enqueue() sends them."""
-        if spec.type == pb.ACTOR_TASK and self._actor is not None and (self._actor_is_async or self._pool is not None):
+        if spec.type == pb.ACTOR_TASK and self._actor is not None and (
+                self._actor_is_async or self._pool is not None or self._group_pools or spec.concurrency_group):
+            if not self._actor_is_async and self._group_pools and self.group_of(spec) == "" and self._pool is None:
+                self._execute(spec, reply)  # the default group of 1 runs here, in order, as a plain actor's
+                return
             self.enqueue(spec, reply)
             return
         self._execute(spec, reply)
+
+    def group_of(self, spec: pb.TaskSpec) -> str | None:
+        """The concurrency group an actor call runs in: the call's option, else its method's
+        ``@polyray.method(concurrency_group=)``, else "" (the default group); None: a group
+        the actor does not declare."""
+        group = spec.concurrency_group
+        if not group:
+            method = spec.function.python.qualname.rsplit(".", 1)[-1]
+            group = self._method_groups.get(method, "")
+        if group and group not in self._group_pools and group not in self._group_sems:
+            return None
+        return group
+
+    def _unknown_group(self, spec: pb.TaskSpec) -> cw.TaskResult:
+        known = sorted(self._group_pools or self._group_sems)
+        e = ValueError(f"{spec.name}: concurrency group {spec.concurrency_group!r} is not declared by the actor "
+                       f"(its groups: {known or 'none'})")
+        result = self._error_result(spec, errors.record_from_exception(e, function_name=spec.name))
+        result.is_application_error = True
+        return result
 
     def _wake(self) -> None:
         if self._wake_w < 0:
@@ -149,18 +201,44 @@ class TaskExecutor:
 
     def cancel(self, task_id: bytes, force: bool) -> bool:
         with self._lock:
+            atask = self._async_tasks.get(task_id)
+            if atask is not None and self._actor_loop is not None:
+                # An async actor call: its asyncio task is cancelled (running or waiting for its group), as Ray.
+                self.cancel_requested.add(task_id)
+                self._actor_loop.call_soon_threadsafe(atask.cancel)
+                return True
             ident = self._running.get(task_id)
             if ident is None:
                 self._cancelled.add(task_id)
                 return True
             self.cancel_requested.add(task_id)
+            spec_type = self._running_types.get(task_id)
+        if spec_type == pb.ACTOR_TASK and not force:
+            # As Ray: a running method of a sync actor is not interrupted (the actor's state
+            # could be left half-changed); it sees is_canceled() and its caller keeps waiting.
+            return True
         if force:
             # Ray's semantics: a forced cancel stops the worker process.
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(1)
+        if ident == self._main_ident:
+            self._interrupt_task = task_id
+            signal.pthread_kill(ident, signal.SIGINT)
+            return True
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(TaskCancelled))
         return True
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        """(Main thread.) A cancel()'s interrupt: TaskCancelled in the running task's code;
+        any other SIGINT (or one that came after its task ended) is a KeyboardInterrupt, as by default."""
+        target = self._interrupt_task
+        if target is not None:
+            self._interrupt_task = None
+            if self._interruptible == target:
+                raise TaskCancelled()
+            return
+        signal.default_int_handler(signum, frame)
 
     def stop(self) -> None:
         self._main_queue.put(None)
@@ -174,6 +252,9 @@ class TaskExecutor:
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
         self._wake_r, self._wake_w = wake_r, wake_w
+        if threading.current_thread() is threading.main_thread():
+            self._main_ident = threading.get_ident()
+            signal.signal(signal.SIGINT, self._on_sigint)
         # Polls briefly before sleeping: in a sync loop of calls the next one
         # comes within the spin (spin_selector.py).
         sel = SpinSelector(spin_seconds())
@@ -208,21 +289,30 @@ class TaskExecutor:
                     pb.TASK_CANCELLED, f"task {spec.name} was cancelled before it ran")))
                 return
             self._running[task_id] = threading.get_ident()
+            self._running_types[task_id] = spec.type
         token = current_task.set(TaskContext(task_id, spec))
         events = self.events
         running = events.running(spec) if events is not None else None
         announce_output_name(spec)
         if self._omp_auto and spec.type != pb.ACTOR_TASK:
             os.environ["OMP_NUM_THREADS"] = str(max(1, int(spec.resources.get("CPU", 0.0))))
+        on_main = threading.get_ident() == self._main_ident
         try:
+            if on_main:
+                self._interruptible = task_id
             result = self._execute_inner(spec, reply)
+            if on_main:
+                self._interruptible = None
         except TaskCancelled:
             result = self._error_result(spec, errors.system_record(
                 pb.TASK_CANCELLED, f"task {spec.name} was cancelled while running"))
         finally:
+            if on_main:
+                self._interruptible = None
             current_task.reset(token)
             with self._lock:
                 self._running.pop(task_id, None)
+                self._running_types.pop(task_id, None)
                 self.cancel_requested.discard(task_id)
         if events is not None:
             events.ended(spec, result.returns, running)
@@ -351,19 +441,36 @@ class TaskExecutor:
         self._actor_is_async = spec.is_async_actor or any(
             inspect.iscoroutinefunction(m) or inspect.isasyncgenfunction(m)
             for _, m in inspect.getmembers(cls, predicate=inspect.isfunction))
+        for name in dir(cls):  # @polyray.method(concurrency_group=...) of the class's methods
+            static = inspect.getattr_static(cls, name, None)
+            declared = getattr(getattr(static, "__func__", static), "__polyray_method_options__", None)
+            if isinstance(declared, dict) and isinstance(declared.get("concurrency_group"), str):
+                self._method_groups[name] = declared["concurrency_group"]
         if self._actor_is_async:
             limit = spec.max_concurrency or 1000
             self._actor_loop = asyncio.new_event_loop()
             threading.Thread(target=self._actor_loop.run_forever, name="polyray-actor-loop", daemon=True).start()
             self._actor_sem = asyncio.Semaphore(limit)
-        elif spec.max_concurrency > 1:
-            self._pool = concurrent.futures.ThreadPoolExecutor(spec.max_concurrency, thread_name_prefix="polyray-actor")
+            self._group_sems = {g: asyncio.Semaphore(n) for g, n in spec.concurrency_groups.items()}
+        else:
+            if spec.max_concurrency > 1:
+                self._pool = concurrent.futures.ThreadPoolExecutor(spec.max_concurrency,
+                                                                   thread_name_prefix="polyray-actor")
+            self._group_pools = {g: concurrent.futures.ThreadPoolExecutor(n, thread_name_prefix=f"polyray-actor-{g}")
+                                 for g, n in spec.concurrency_groups.items()}
         return cw.TaskResult(task_id=spec.task_id, actor_ready=True)
 
     def _run_async_method(self, spec: pb.TaskSpec, reply: ReplyFn) -> None:
         assert self._actor_loop is not None and self._actor_sem is not None
         loop = self._actor_loop
         sem = self._actor_sem
+        if self._group_sems or spec.concurrency_group:
+            group = self.group_of(spec)
+            if group is None:
+                reply(self._unknown_group(spec))
+                return
+            if group:
+                sem = self._group_sems[group]
         events = self.events
         send = reply
 
@@ -379,6 +486,18 @@ class TaskExecutor:
             reply = reply_and_record
 
         async def run() -> None:
+            try:
+                await run_in_group()
+            except asyncio.CancelledError:
+                # cancel(): while it waited for its group or ran (the user's code did not swallow it).
+                reply(self._error_result(spec, errors.system_record(
+                    pb.TASK_CANCELLED, f"task {spec.name} was cancelled")))
+            finally:
+                with self._lock:
+                    self._async_tasks.pop(spec.task_id, None)
+                    self.cancel_requested.discard(spec.task_id)
+
+        async def run_in_group() -> None:
             async with sem:
                 if events is not None:
                     started.append(events.running(spec))
@@ -389,6 +508,8 @@ class TaskExecutor:
                         resolve = self._getter.resolve_args
                         args, kwargs = await asyncio.get_running_loop().run_in_executor(
                             None, resolve, spec) if _has_refs(spec) else resolve(spec)
+                    except asyncio.CancelledError:
+                        raise
                     except BaseException as e:  # noqa: BLE001
                         reply(self._error_result(spec, self._runtime_record(spec, e)))
                         return
@@ -401,6 +522,8 @@ class TaskExecutor:
                         elif spec.generator:
                             value = self._run_generator(spec, value, send)
                         reply(cw.TaskResult(task_id=spec.task_id, returns=self._returns.encode_returns(spec, value)))
+                    except asyncio.CancelledError:
+                        raise
                     except BaseException as e:  # noqa: BLE001
                         if isinstance(e, SystemExit):
                             reply(self._user_exit(spec, e))
@@ -411,7 +534,15 @@ class TaskExecutor:
                 finally:
                     current_task.reset(token)
 
-        loop.call_soon_threadsafe(lambda: loop.create_task(run()))
+        def start() -> None:
+            with self._lock:
+                if spec.task_id in self._cancelled:  # cancel() came before the call did
+                    self._cancelled.discard(spec.task_id)
+                    reply(self._error_result(spec, errors.system_record(
+                        pb.TASK_CANCELLED, f"task {spec.name} was cancelled before it ran")))
+                    return
+                self._async_tasks[spec.task_id] = loop.create_task(run())
+        loop.call_soon_threadsafe(start)
 
     def _user_exit(self, spec: pb.TaskSpec, e: SystemExit) -> cw.TaskResult:
         """``exit()`` / ``sys.exit()`` in user code ends this worker, as in Ray.

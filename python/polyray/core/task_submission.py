@@ -40,6 +40,7 @@ from polyray.core.task_submitter import NormalTaskSubmitter, scheduling_key
 from polyray.core.value_codec import ValueCodec
 from polyray.core.worker_context import WorkerContext
 from polyray.protocol import common_pb2 as pb
+from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import envelope
 from polyray.protocol import gcs_pb2 as gcs
 from polyray.protocol.ids import ActorID, JobID, ObjectID
@@ -317,10 +318,48 @@ class TaskSubmission:
         """A fresh actor id of this job."""
         return ActorID.of(JobID.from_binary(self._ctx.job_id)).binary()
 
-    def cancel(self, ref: ObjectRef, force: bool) -> None:
-        """Cancel the task that returns ``ref`` (queued or running)."""
+    def cancel(self, ref: ObjectRef, force: bool, recursive: bool = True) -> None:
+        """Cancel the task that returns ``ref`` (queued or running). A ref this process only
+        borrows: its owner is asked, and forwards the cancel to the worker that runs it."""
         task_id = ObjectID.from_binary(ref.binary()).task_id().binary()
-        self._io.run(self._submitter.cancel(task_id, force), timeout=RPC_TIMEOUT)
+        owner = ref.owner_address()
+        if owner is not None and owner.worker_id and owner.worker_id != self._ctx.worker_id:
+            self._io.run(self._ask_owner(owner, task_id, force, recursive), timeout=RPC_TIMEOUT)
+            return
+        found = self._io.run(self.cancel_owned(task_id, force, recursive), timeout=RPC_TIMEOUT)
+        if found == "actor-force":
+            raise ValueError("force=True is not supported for actor tasks (as in Ray): use kill() on the actor")
+
+    async def _ask_owner(self, owner: pb.Address, task_id: bytes, force: bool, recursive: bool) -> None:
+        try:
+            await self._connections.worker(owner).CancelTask(
+                cw.CancelTaskRequest(task_id=task_id, force=force, recursive=recursive), timeout=RPC_TIMEOUT)
+        except grpc.aio.AioRpcError as e:
+            if e.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise ValueError(e.details()) from None
+            # An owner that is gone: its task's returns fail with OwnerDiedError anyway.
+
+    async def cancel_owned(self, task_id: bytes, force: bool, recursive: bool) -> bool | str:
+        """(On the loop.) Cancel a task this process submitted. False: not one of its tasks
+        (unknown or finished); "actor-force": an actor call with force=True, refused."""
+        if await self._submitter.cancel(task_id, force, recursive):
+            return True
+        if not self._actor_submitter.knows(task_id):
+            return False
+        if force:
+            return "actor-force"
+        found = self._actor_submitter.cancel(task_id)
+        if isinstance(found, pb.Address):
+            try:
+                await self._connections.worker(found).CancelTask(
+                    cw.CancelTaskRequest(task_id=task_id, recursive=recursive), timeout=RPC_TIMEOUT)
+            except grpc.aio.AioRpcError:
+                pass  # the actor is gone: the call fails with ActorDiedError
+        return True
+
+    async def cancel_children(self, parent_task_id: bytes, force: bool) -> None:
+        """(On the loop.) Ray's recursive cancel: the tasks submitted by a task of this worker that was cancelled."""
+        await self._submitter.cancel_children(parent_task_id, force)
 
     def kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
         """Ask the GCS to kill an actor (and not restart it when ``no_restart``)."""

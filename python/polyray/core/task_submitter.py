@@ -522,8 +522,9 @@ class NormalTaskSubmitter:
         self._finisher.fail(t.spec, record, t.arg_ids)
 
     # -- cancellation --------------------------------------------------------
-    async def cancel(self, task_id: bytes, force: bool) -> bool:
-        """Cancel a queued or running task; False when it is unknown (finished)."""
+    async def cancel(self, task_id: bytes, force: bool, recursive: bool = False) -> bool:
+        """Cancel a queued or running task; False when it is unknown (finished). ``recursive``:
+        the worker running it also cancels the tasks it submitted (CancelTaskRequest.recursive)."""
         t = self._tasks.get(task_id)
         if t is None:
             return False
@@ -536,10 +537,18 @@ class NormalTaskSubmitter:
         t.force_cancelled = force
         stub = self._connections.worker(t.lease.address)
         try:
-            await stub.CancelTask(cw.CancelTaskRequest(task_id=task_id, force=force), timeout=10)
+            await stub.CancelTask(cw.CancelTaskRequest(task_id=task_id, force=force, recursive=recursive), timeout=10)
         except grpc.aio.AioRpcError:
             pass
         return True
+
+    async def cancel_children(self, parent_task_id: bytes, force: bool) -> int:
+        """Cancel (recursively) the tasks this process submitted from task ``parent_task_id``:
+        Ray's recursive cancel, on the worker whose task was cancelled. Returns how many."""
+        children = [tid for tid, t in self._tasks.items() if t.spec.parent_task_id == parent_task_id]
+        for tid in children:
+            await self.cancel(tid, force, recursive=True)
+        return len(children)
 
     async def close(self) -> None:
         """Return every lease (shutdown; the CoreWorker closes the channels)."""
