@@ -14,7 +14,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = {
-    "available_resources", "cancel", "cluster_resources", "get", "get_actor", "get_runtime_context", "init",
+    "available_resources", "cancel", "cluster_resources", "get", "get_actor", "get_gpu_ids", "get_runtime_context",
+    "init",
     "is_initialized", "kill", "nodes", "put", "remote", "shutdown", "wait",
 }
 _OTHER = {

@@ -425,6 +425,12 @@ class RuntimeContext:
         spec = ctx.spec if ctx is not None else None
         return {k: float(v) for k, v in spec.resources.items() if v} if spec is not None else {}
 
+    def get_accelerator_ids(self) -> dict[str, list[str]]:
+        """Ray's ``get_accelerator_ids()``: ``{"GPU": [indices as str]}`` of this worker
+        (empty list in a driver or a worker with no GPU)."""
+        ids = [] if self._core.is_driver else [v for v in os.environ.get("POLYRAY_GPU_IDS", "").split(",") if v]
+        return {"GPU": ids}
+
     @property
     def was_current_actor_reconstructed(self) -> bool:
         """Whether the actor this worker hosts was restarted (Ray's API): its creation
@@ -457,6 +463,18 @@ class RuntimeContext:
         from polyray.core.worker_context import current_task
         ctx = current_task.get()
         return ctx is not None and ctx.task_id in core.executor.cancel_requested
+
+
+def get_gpu_ids() -> list[int] | list[str]:
+    """The GPU indices the raylet gave this worker's lease (Ray's API): what its
+    ``CUDA_VISIBLE_DEVICES`` was set to when it started, as ints (strings when
+    an index is not a number). ``[]`` in a driver and in a worker of a task or
+    actor that asked for no GPU."""
+    core = _core(auto_init=False)
+    if core.is_driver:
+        return []
+    ids = [v for v in os.environ.get("POLYRAY_GPU_IDS", "").split(",") if v]
+    return [int(v) for v in ids] if all(v.isdigit() for v in ids) else ids
 
 
 def get_runtime_context() -> RuntimeContext:
