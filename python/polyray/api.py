@@ -341,7 +341,7 @@ def _all_nodes() -> list:
 
 def nodes() -> list[dict[str, Any]]:
     """One dict per node (alive and dead): NodeID, Alive, Resources, AvailableResources,
-    address (the raylet's host:port), NodeManagerAddress/Port, ObjectStoreName."""
+    address (the raylet's host:port), NodeManagerAddress/Port, ObjectStoreName, Labels."""
     out = []
     for n in _all_nodes():
         out.append({
@@ -353,6 +353,7 @@ def nodes() -> list[dict[str, Any]]:
             "NodeManagerAddress": n.raylet_address.host,
             "NodeManagerPort": n.raylet_address.port,
             "ObjectStoreName": n.store_name,
+            "Labels": dict(n.labels),
         })
     return out
 
