@@ -254,13 +254,13 @@ class CoreWorkerService(cw_grpc.CoreWorkerServiceServicer):
                                     "force=True is not supported for actor tasks (as in Ray): use kill() on the actor")
             if found:
                 return cw.CancelTaskReply(attempted=True)
-        children = request.recursive and self.cancel_children is not None
-        if children and request.force:
-            await self.cancel_children(request.task_id, True)  # before the forced cancel ends this process
+        children = self.cancel_children if request.recursive else None
+        if children is not None and request.force:
+            await children(request.task_id, True)  # before the forced cancel ends this process
         # Else the task first: interrupted while it waits for a child, not failed by the child's cancel.
         attempted = self._executor.cancel(request.task_id, request.force)
-        if children and not request.force:
-            await self.cancel_children(request.task_id, False)
+        if children is not None and not request.force:
+            await children(request.task_id, False)
         return cw.CancelTaskReply(attempted=attempted)
 
     async def Exit(self, request, context):
