@@ -28,6 +28,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * This process's task events until they reach the GCS (as Python's core/task_events.py and
  * C++'s task_events.h; docs/observability.md).
  *
+ * <p>Every event carries the owner's times its spec holds ({@code TaskSpec.submitted_ns},
+ * {@code pending_args_ns}, {@code pending_node_ns}: a Python owner writes them there and
+ * reports no event of a task that runs, so the worker's event gives the whole row).
+ *
  * <p>Owners record one PENDING_NODE event with SUBMITTED folded in when a task is queued on
  * the io thread ({@link #queued}), PENDING_NODE for a retry's new attempt, and FAILED for a
  * failure the owner decides. The worker that runs an attempt records RUNNING, then FINISHED
@@ -223,7 +227,11 @@ public final class TaskEvents {
       TaskEvent.Builder b = TaskEvent.newBuilder().setTaskId(i.spec.getTaskId()).setJobId(i.spec.getJobId())
           .setAttempt(i.attempt).setState(i.state).setLanguage(i.spec.getLanguage()).setType(i.spec.getType())
           .setName(i.spec.getName()).setActorId(i.spec.getActorId()).setParentTaskId(i.spec.getParentTaskId())
-          .setNodeId(nodeId.get()).setWorkerId(workerId).setTimestampNs(i.timeNs).setWorkerPid(pid);
+          .setNodeId(nodeId.get()).setWorkerId(workerId).setTimestampNs(i.timeNs).setWorkerPid(pid)
+          // The owner's times of the attempt the spec carries (0: not known), so a worker's
+          // event gives the whole row when its owner reports none (a Python owner).
+          .setSubmittedNs(i.spec.getSubmittedNs()).setPendingArgsNs(i.spec.getPendingArgsNs())
+          .setPendingNodeNs(i.spec.getPendingNodeNs());
       if (i.prior != null) {
         b.setPriorState(i.prior).setPriorTimestampNs(i.priorNs);
       }

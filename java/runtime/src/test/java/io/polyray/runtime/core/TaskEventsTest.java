@@ -103,6 +103,25 @@ class TaskEventsTest {
   }
 
   @Test
+  void aWorkersEventCarriesTheOwnersTimesFromTheSpec() {
+    // A Python owner writes its times into the spec and reports no event of a task that runs:
+    // the worker's one event (RUNNING folded into FINISHED) carries them to the GCS.
+    TaskEvents ev = events(100, 100);
+    TaskSpec s = spec("f", 5).toBuilder().setSubmittedNs(111L).setPendingArgsNs(222L).setPendingNodeNs(333L).build();
+    TaskEvents.Item running = ev.running(s);
+    ev.ended(s, List.of(), running);
+    TaskEvents.Item other = ev.running(spec("g", 6));
+    ev.ended(spec("g", 6), List.of(), other);
+    ev.flush();
+    assertEquals(2, eventCount());
+    var e = sent.get(0).getEvents(0);
+    assertEquals(TaskEventState.FINISHED, e.getState());
+    assertEquals(TaskEventState.RUNNING, e.getPriorState());
+    assertEquals(List.of(111L, 222L, 333L), List.of(e.getSubmittedNs(), e.getPendingArgsNs(), e.getPendingNodeNs()));
+    assertEquals(0L, sent.get(0).getEvents(1).getSubmittedNs()); // no owner times: zeros
+  }
+
+  @Test
   void twoEventsOfOneReporterFoldIntoOneUntilSent() {
     TaskEvents ev = events(100, 100);
     // Owner: PENDING_NODE with SUBMITTED folded in.
