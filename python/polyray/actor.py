@@ -181,7 +181,10 @@ def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: di
         namespace = core.namespace
     spec.actor_name = name
     spec.actor_namespace = namespace
-    spec.detached = options.get("lifetime") == "detached"
+    lifetime = options.get("lifetime")
+    if lifetime is None and name:  # the job's JobConfig(default_actor_lifetime=...): named actors
+        lifetime = job_default_lifetime(core)
+    spec.detached = lifetime == "detached"
     if spec.detached and not name:
         raise ValueError("a detached actor must have a name (lifetime='detached' needs name=...)")
     spec.scheduling.CopyFrom(strategy_for(options.get("scheduling_strategy")))
@@ -205,6 +208,24 @@ def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: di
     handle._creation_args = held  # keep argument objects alive while the actor is created
     core.create_actor(spec)
     return handle
+
+
+def job_default_lifetime(core) -> str:
+    """The job's ``JobConfig.default_actor_lifetime`` ("" when not set): set by init() in a
+    driver; a worker reads it from the GCS job table once."""
+    known = getattr(core, "_polyray_default_lifetime", None)
+    if known is None:
+        known = ""
+        from polyray.core.rpc import RPC_TIMEOUT
+        from polyray.protocol import gcs_pb2 as gcs
+        try:
+            reply = core.rpc(lambda: core.gcs.GetAllJobs(gcs.GetAllJobsRequest(), timeout=RPC_TIMEOUT),
+                             timeout=RPC_TIMEOUT + 5)
+            known = next((j.default_actor_lifetime for j in reply.jobs if j.job_id == core.job_id), "")
+        except Exception:  # noqa: BLE001 - the GCS is unreachable: creating the actor fails anyway
+            return ""
+        core._polyray_default_lifetime = known
+    return str(known)
 
 
 class _BoundActorClass:

@@ -43,7 +43,8 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
          namespace: str | None = None, code_search_path: Sequence[str] | None = None,
          ignore_reinit_error: bool = False, log_to_driver: bool = True, include_dashboard: bool = True,
          _lineage_max_bytes: int | None = None, runtime_env: dict[str, Any] | None = None,
-         _system_config: dict[str, Any] | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
+         _system_config: dict[str, Any] | None = None, labels: dict[str, str] | None = None,
+         job_config: Any = None) -> dict[str, Any]:
     """Connect this process to a polyray cluster as a driver.
 
     ``address=None`` connects to ``$POLYRAY_ADDRESS`` when set (as Ray), else
@@ -68,7 +69,13 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
     {"java": 2, ...}); an unknown key raises ValueError.
     ``labels`` (embedded head only, as Ray's) are the head node's labels,
     matched by ``label_selector``; ``num_gpus`` left unset is detected.
+    ``job_config`` (``polyray.job_config.JobConfig``, Ray's) adds the job's metadata and
+    default actor lifetime; its namespace, runtime_env and code_search_path merge with
+    these arguments (the same setting given both ways differently: ValueError naming both).
     """
+    from polyray.job_config import merge as merge_job_config
+    namespace, runtime_env, code_search_path = merge_job_config(
+        job_config, namespace=namespace, runtime_env=runtime_env, code_search_path=code_search_path)
     from polyray.node import head_flags_from_system_config
     head_flags = head_flags_from_system_config(_system_config or {})
     with _lock:
@@ -99,7 +106,7 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
             validate_runtime_env(runtime_env)  # a bad key fails before anything is uploaded
             job_env = job_runtime_env(runtime_env, address)
             core = _connect(address, namespace or "", list(code_search_path or _env_code_search_path()),
-                            log_to_driver, _lineage_max_bytes, job_env)
+                            log_to_driver, _lineage_max_bytes, job_env, job_config)
         except BaseException:
             if head is not None:
                 head.stop()
@@ -152,7 +159,7 @@ def _env_code_search_path() -> list[str]:
 
 
 def _connect(address: str, namespace: str, code_search_path: list[str], log_to_driver: bool,
-             lineage_max_bytes: int | None = None, runtime_env: str = "") -> CoreWorker:
+             lineage_max_bytes: int | None = None, runtime_env: str = "", job_config: Any = None) -> CoreWorker:
     if ":" not in address:
         raise ValueError(f"address must be host:port, got {address!r}")
     host = address.rsplit(":", 1)[0]
@@ -170,6 +177,9 @@ def _connect(address: str, namespace: str, code_search_path: list[str], log_to_d
         job = gcs.JobInfo(driver_language=pb.PYTHON, driver_pid=os.getpid(), namespace=namespace,
                           entrypoint=entrypoint)
         job.code_search_path.extend(code_search_path)
+        if job_config is not None:
+            job.metadata.update(job_config.metadata)
+            job.default_actor_lifetime = job_config.default_actor_lifetime
         job_id = stub.AddJob(gcs.AddJobRequest(job=job), timeout=10).job_id
         paths = [os.getcwd()] + [p for p in sys.path if p]
         main = sys.modules.get("__main__")
@@ -189,6 +199,7 @@ def _connect(address: str, namespace: str, code_search_path: list[str], log_to_d
                       namespace=namespace, code_search_path=code_search_path, lineage_max_bytes=lineage_max_bytes,
                       runtime_env=runtime_env)
     core.actor_handle_factory = ActorHandle
+    core._polyray_default_lifetime = job_config.default_actor_lifetime if job_config is not None else ""  # type: ignore[attr-defined]
     core.start(subscribe_logs=log_to_driver)
     return core
 

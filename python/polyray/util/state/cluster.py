@@ -58,7 +58,7 @@ def job_row(j: gcs_pb2.JobInfo) -> dict:
         "start_time_ms": int(j.start_time * 1000), "end_time_ms": int(j.end_time * 1000),
         "driver_address": f"{j.driver.host}:{j.driver.port}", "driver_worker_id": _hex(j.driver.worker_id),
         "driver_node_id": _hex(j.driver.node_id), "code_search_path": list(j.code_search_path),
-        "entrypoint": j.entrypoint,
+        "entrypoint": j.entrypoint, "metadata": dict(j.metadata),  # JobConfig(metadata=...)
     }
 
 
