@@ -266,3 +266,22 @@ def test_calls_in_flight_on_a_dead_actor_keep_their_arguments_for_the_grace(h):
     assert h.finisher.counted(arg) == 1
     h.loop.advance(ms=1)
     assert h.finisher.counted(arg) == 0
+
+
+def test_cancel_of_a_call_not_sent_fails_it_and_later_calls_still_go_in_order(h):
+    """A call waiting for the actor is dropped with TASK_CANCELLED (never pushed); a call in flight
+    is the actor's to cancel (its address is returned); an unknown call: False."""
+    h.call("m1")
+    doomed = h.call("m2")
+    h.call("m3")
+    assert h.submitter.knows(doomed.task_id)
+    assert h.submitter.cancel(doomed.task_id) is None
+    assert h.finisher.failed["m2"].kind == pb.TASK_CANCELLED
+    assert h.finisher.released == [doomed.task_id + b"arg"]
+    up(h)
+    s = h.conns.last_stream
+    assert s.names() == ["m1", "m3"]
+    sent = s.tasks()[0]
+    assert h.submitter.cancel(sent.task_id) == WORKER_1, "in flight: the actor is asked"
+    s.succeed(*s.tasks())
+    assert h.submitter.cancel(sent.task_id) is False and not h.submitter.knows(sent.task_id)

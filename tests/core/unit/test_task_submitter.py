@@ -507,3 +507,21 @@ def test_tasks_pipelined_behind_the_dead_one_never_ran_there_and_take_no_grace(h
     assert len(inflight) >= 2
     stream.break_it()
     assert h.finisher.held == [inflight[0].task_id + b"arg"], "only the task that was running"
+
+
+def test_recursive_cancel_reaches_the_worker_and_cancels_only_the_parents_children(h):
+    """Ray's recursive cancel: the flag travels to the worker running the task; on a worker whose
+    task was cancelled, cancel_children cancels what that task submitted, nothing else."""
+    spec = h.submit("running")
+    worker = h.raylet.grant()
+    assert h.loop.run_coro(h.submitter.cancel(spec.task_id, False, recursive=True)) is True
+    assert [(c.task_id, c.recursive) for c in h.conns.worker(worker).cancels] == [(spec.task_id, True)]
+    parent = b"P" * rspec.IDS_TASK_BYTES
+    child = task_spec("child")
+    child.parent_task_id = parent
+    h.loop.call(h.submitter.submit, pending(child))
+    other = h.submit("other")   # submitted by another task of this worker
+    assert h.loop.run_coro(h.submitter.cancel_children(parent, False)) == 1
+    assert h.finisher.failed["child"].kind == pb.TASK_CANCELLED
+    assert "other" not in h.finisher.failed
+    assert h.loop.run_coro(h.submitter.cancel(other.task_id, False)) is True
