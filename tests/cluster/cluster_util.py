@@ -71,9 +71,10 @@ class Cluster:
     address: str = ""
     nodes: list[NodeProcess] = field(default_factory=list)
 
-    def _spawn(self, args: list[str], name: str) -> NodeProcess:
+    def _spawn(self, args: list[str], name: str, extra_env: dict | None = None) -> NodeProcess:
         log_path = os.path.join(self.session, f"{name}.log")
         env = dict(os.environ)
+        env.update(extra_env or {})
         env["PYTHONPATH"] = os.pathsep.join([os.path.join(REPO, "python"), os.path.dirname(__file__),
                                              env.get("PYTHONPATH", "")])
         with open(log_path, "wb") as log:
@@ -106,16 +107,20 @@ class Cluster:
         self.nodes.append(node)
         return node
 
-    def add_node(self, num_cpus: float = 2, resources: dict | None = None, num_gpus: float = 0,
-                 store_bytes: int = STORE_BYTES, timeout: float = 60.0) -> NodeProcess:
-        """Start a node that joins the head; returns once it registered."""
+    def add_node(self, num_cpus: float = 2, resources: dict | None = None, num_gpus: float | None = 0,
+                 store_bytes: int = STORE_BYTES, timeout: float = 60.0,
+                 labels: dict | None = None, env: dict | None = None) -> NodeProcess:
+        """Start a node that joins the head; returns once it registered
+        (``num_gpus=None``: detected; ``env``: more environment variables of the node daemon)."""
         args = ["--address", self.address, "--num-cpus", str(num_cpus), "--object-store-memory",
                 str(store_bytes), "--idle-worker-timeout", "30"]
-        if num_gpus:
+        if num_gpus is not None:
             args += ["--num-gpus", str(num_gpus)]
+        if labels:
+            args += ["--labels", json.dumps(labels)]
         if resources:
             args += ["--resources", json.dumps(resources)]
-        node = self._spawn(args, f"node{len(self.nodes)}")
+        node = self._spawn(args, f"node{len(self.nodes)}", env)
         node.node_id = self._wait_joined(node, timeout)
         node.store_name = self._store_name(node.node_id)
         self.nodes.append(node)
