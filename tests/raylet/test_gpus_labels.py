@@ -278,3 +278,24 @@ async def test_node_labels_are_registered_and_a_selector_waits_for_a_matching_no
                        what="the warning that no node matches")
         assert not waiting.done() and h.raylet.leases.pending_count == 1
         waiting.cancel()
+
+
+def test_placement_group_bundles_hold_gpu_indices_and_give_them_back():
+    from polyray.protocol import raylet_pb2
+    from polyray.raylet.bundles import BundleTable
+    node = NodeResources(ResourceSet({"CPU": 4, "GPU": 3}), ["0", "1", "2"])
+    table = BundleTable(node)
+    pg = b"P" * 18
+    ok, why = table.prepare([raylet_pb2.Bundle(placement_group_id=pg, bundle_index=0, resources={"GPU": 2}),
+                             raylet_pb2.Bundle(placement_group_id=pg, bundle_index=1, resources={"GPU": 0.5})])
+    assert ok, why
+    whole, half = table.pool(pg, 0), table.pool(pg, 1)
+    assert whole.gpus.ids == ["0", "1"] and half.gpus.ids == ["2"]
+    assert node.gpus.free_shares() == {"0": 0.0, "1": 0.0, "2": 0.5}
+    # A lease inside a bundle gets indices of that bundle.
+    assert whole.acquire(ResourceSet({"GPU": 1})) == ("0",)
+    assert half.acquire(ResourceSet({"GPU": 0.5})) == ("2",)
+    assert not half.fits(ResourceSet({"GPU": 0.5}))
+    table.cancel(pg)
+    assert node.gpus.free_shares() == {"0": 1.0, "1": 1.0, "2": 1.0}
+    assert node.available.get("GPU") == 3

@@ -50,9 +50,18 @@ class BundleTable:
                 f"the node has {self._node.available} free, short of "
                 + ", ".join(f"{v:g} {k}" for k, v in sorted(missing.items()))
             )
-        self._node.acquire(total)
-        for key, amount in new:
-            self._pools[key] = NodeResources(amount)
+        # Bundle by bundle, so each holds its own GPU indices (a lease in the
+        # bundle then gets indices from them, hence CUDA_VISIBLE_DEVICES).
+        taken: list[tuple[tuple[bytes, int], ResourceSet, tuple[str, ...]]] = []
+        try:
+            for key, amount in new:
+                taken.append((key, amount, self._node.acquire(amount)))
+        except ValueError as exc:  # GPU shares fragmented past what fits(total) saw
+            for _, amount, ids in taken:
+                self._node.release(amount, ids)
+            return False, f"the node's GPUs cannot hold these bundles now: {exc}"
+        for key, amount, ids in taken:
+            self._pools[key] = NodeResources(amount, list(ids) or None)
         return True, ""
 
     def cancel(self, pg_id: bytes) -> list[NodeResources]:
@@ -60,7 +69,7 @@ class BundleTable:
         removed = []
         for key in [k for k in self._pools if k[0] == pg_id]:
             pool = self._pools.pop(key)
-            self._node.release(pool.total)
+            self._node.release(pool.total, tuple(pool.gpus.ids) if pool.gpus is not None else ())
             removed.append(pool)
         return removed
 
