@@ -279,4 +279,28 @@ public final class PolyRay extends PolyRayActors {
   public static <T> WaitResult<T> wait(List<ObjectRef<T>> refs) {
     return wait(refs, refs.size(), -1);
   }
+
+  /**
+   * Cancels the task that returns {@code ref}: a queued task never runs; a running Java
+   * task's thread is interrupted (a Python task gets TaskCancelledError raised in it).
+   * Getting {@code ref} then throws {@link io.polyray.api.exception.TaskCancelledException}.
+   * A finished task is left alone. Normal tasks this process submitted only.
+   *
+   * @param ref a return of the task
+   */
+  public static void cancel(ObjectRef<?> ref) {
+    cancel(ref, false);
+  }
+
+  /**
+   * As {@link #cancel(ObjectRef)}; {@code force}: the task's worker process is stopped
+   * (as Ray's {@code Ray.cancel(ref, true)}), and the task is not retried.
+   *
+   * @param ref a return of the task
+   * @param force stop the worker
+   */
+  public static void cancel(ObjectRef<?> ref, boolean force) {
+    Objects.requireNonNull(ref, "ref");
+    internal().cancel(ref, force);
+  }
 }

@@ -3,6 +3,7 @@ package io.polyray.api.call;
 import io.polyray.api.ActorLifetime;
 import io.polyray.api.BaseActorHandle;
 import io.polyray.api.PolyRay;
+import io.polyray.api.placement.PlacementGroup;
 import io.polyray.api.spi.CallOptions;
 import io.polyray.api.spi.FunctionSpec;
 import java.util.Map;
@@ -123,6 +124,56 @@ public final class ActorCreator<H extends BaseActorHandle> {
    */
   public ActorCreator<H> setLifetime(ActorLifetime lifetime) {
     options.setLifetime(lifetime);
+    return this;
+  }
+
+  /**
+   * Runs on one node (Ray's {@code NodeAffinitySchedulingStrategy}).
+   *
+   * @param nodeId the node's id in hex ({@code PolyRay.getRuntimeContext().getNodeId()})
+   * @param soft true: elsewhere when that node is gone or full; false: fails then
+   * @return this
+   * @throws IllegalArgumentException naming {@code nodeId} when it is not a hex node id
+   */
+  public ActorCreator<H> setNodeAffinity(String nodeId, boolean soft) {
+    options.setNodeAffinity(nodeId, soft);
+    return this;
+  }
+
+  /**
+   * Spreads over the cluster's nodes (Ray's {@code SPREAD} strategy).
+   *
+   * @return this
+   */
+  public ActorCreator<H> setSpread() {
+    options.setSpread();
+    return this;
+  }
+
+  /**
+   * Runs in a bundle of a placement group.
+   *
+   * @param group the group ({@code PlacementGroups.create})
+   * @param bundleIndex the bundle, or -1 for any
+   * @return this
+   * @throws IllegalArgumentException naming {@code bundleIndex} when below -1 or past the group's bundles
+   */
+  public ActorCreator<H> setPlacementGroup(PlacementGroup group, int bundleIndex) {
+    options.setPlacementGroup(group, bundleIndex, false);
+    return this;
+  }
+
+  /**
+   * Runs in a bundle of a placement group; with {@code captureChildTasks}, the tasks and
+   * actors it starts without a strategy of their own run in the group too.
+   *
+   * @param group the group
+   * @param bundleIndex the bundle, or -1 for any
+   * @param captureChildTasks Ray's {@code placement_group_capture_child_tasks}
+   * @return this
+   */
+  public ActorCreator<H> setPlacementGroup(PlacementGroup group, int bundleIndex, boolean captureChildTasks) {
+    options.setPlacementGroup(group, bundleIndex, captureChildTasks);
     return this;
   }
 

@@ -5,6 +5,7 @@ import io.polyray.api.ObjectRef;
 import io.polyray.api.PolyRay;
 import io.polyray.api.spi.CallOptions;
 import io.polyray.api.spi.FunctionSpec;
+import java.util.List;
 
 /**
  * An actor method call about to be submitted: {@link #remote()} submits it. Calls from
@@ -53,6 +54,28 @@ public final class ActorTaskCaller<R> {
   public ActorTaskCaller<R> setMaxTaskRetries(int maxTaskRetries) {
     options.setMaxTaskRetries(maxTaskRetries);
     return this;
+  }
+
+  /**
+   * The number of return values (default 1). The callee returns a {@code List} or an
+   * array (Java) or a tuple (Python) of that many; use {@link #remoteMulti()}. C++
+   * callees have one return value: more is an IllegalArgumentException at the call.
+   *
+   * @param numReturns 1 or more
+   * @return this
+   */
+  public ActorTaskCaller<R> setNumReturns(int numReturns) {
+    options.setNumReturns(numReturns);
+    return this;
+  }
+
+  /**
+   * Submits, with {@link #setNumReturns(int)} return values.
+   *
+   * @return the references of the return values, in order
+   */
+  public List<ObjectRef<Object>> remoteMulti() {
+    return PolyRay.internal().submitActorTaskReturns(actor, function, args, options);
   }
 
   /**

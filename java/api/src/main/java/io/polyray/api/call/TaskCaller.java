@@ -2,8 +2,10 @@ package io.polyray.api.call;
 
 import io.polyray.api.ObjectRef;
 import io.polyray.api.PolyRay;
+import io.polyray.api.placement.PlacementGroup;
 import io.polyray.api.spi.CallOptions;
 import io.polyray.api.spi.FunctionSpec;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -87,6 +89,78 @@ public final class TaskCaller<R> {
   public TaskCaller<R> setRetryExceptions(boolean retryExceptions) {
     options.setRetryExceptions(retryExceptions);
     return this;
+  }
+
+  /**
+   * Runs on one node (Ray's {@code NodeAffinitySchedulingStrategy}).
+   *
+   * @param nodeId the node's id in hex ({@code PolyRay.getRuntimeContext().getNodeId()})
+   * @param soft true: elsewhere when that node is gone or full; false: fails then
+   * @return this
+   * @throws IllegalArgumentException naming {@code nodeId} when it is not a hex node id
+   */
+  public TaskCaller<R> setNodeAffinity(String nodeId, boolean soft) {
+    options.setNodeAffinity(nodeId, soft);
+    return this;
+  }
+
+  /**
+   * Spreads over the cluster's nodes (Ray's {@code SPREAD} strategy).
+   *
+   * @return this
+   */
+  public TaskCaller<R> setSpread() {
+    options.setSpread();
+    return this;
+  }
+
+  /**
+   * Runs in a bundle of a placement group.
+   *
+   * @param group the group ({@code PlacementGroups.create})
+   * @param bundleIndex the bundle, or -1 for any
+   * @return this
+   * @throws IllegalArgumentException naming {@code bundleIndex} when below -1 or past the group's bundles
+   */
+  public TaskCaller<R> setPlacementGroup(PlacementGroup group, int bundleIndex) {
+    options.setPlacementGroup(group, bundleIndex, false);
+    return this;
+  }
+
+  /**
+   * Runs in a bundle of a placement group; with {@code captureChildTasks}, the tasks and
+   * actors it starts without a strategy of their own run in the group too.
+   *
+   * @param group the group
+   * @param bundleIndex the bundle, or -1 for any
+   * @param captureChildTasks Ray's {@code placement_group_capture_child_tasks}
+   * @return this
+   */
+  public TaskCaller<R> setPlacementGroup(PlacementGroup group, int bundleIndex, boolean captureChildTasks) {
+    options.setPlacementGroup(group, bundleIndex, captureChildTasks);
+    return this;
+  }
+
+  /**
+   * The number of return values (default 1). The callee returns a {@code List} or an
+   * array (Java) or a tuple (Python) of that many; use {@link #remoteMulti()}. C++
+   * callees have one return value: more is an IllegalArgumentException at the call.
+   *
+   * @param numReturns 1 or more
+   * @return this
+   */
+  public TaskCaller<R> setNumReturns(int numReturns) {
+    options.setNumReturns(numReturns);
+    return this;
+  }
+
+  /**
+   * Submits, with {@link #setNumReturns(int)} return values.
+   *
+   * @return the references of the return values, in order
+   */
+  public List<ObjectRef<Object>> remoteMulti() {
+    return PolyRay.internal().submitTaskReturns(function, args, options);
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.polyray.api.spi;
 
 import io.polyray.api.ActorLifetime;
+import io.polyray.api.placement.PlacementGroup;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -11,6 +12,10 @@ import java.util.Map;
  * callers fill it.
  */
 public final class CallOptions {
+  /** Hex digits of a node id (28 bytes). */
+  public static final int NODE_ID_HEX = 56;
+  /** The most return values a task may have (the runtime spec's limits.max_num_returns). */
+  public static final int MAX_NUM_RETURNS = 10000;
   private final Map<String, Double> resources = new LinkedHashMap<>();
   private String name = "";
   private String namespace;
@@ -20,6 +25,25 @@ public final class CallOptions {
   private Integer maxTaskRetries;
   private Integer maxConcurrency;
   private ActorLifetime lifetime = ActorLifetime.NON_DETACHED;
+  private Scheduling scheduling = Scheduling.DEFAULT;
+  private String nodeId = "";
+  private boolean soft;
+  private PlacementGroup placementGroup;
+  private int bundleIndex = -1;
+  private boolean captureChildTasks;
+  private int numReturns = 1;
+
+  /** Where a task or actor runs (Ray's scheduling strategies). */
+  public enum Scheduling {
+    /** The raylet's choice (its node first, spill-over when full). */
+    DEFAULT,
+    /** Spread over the nodes. */
+    SPREAD,
+    /** On one node ({@link #getNodeId()}), or elsewhere when soft and that node is gone or full. */
+    NODE_AFFINITY,
+    /** In a bundle of a placement group. */
+    PLACEMENT_GROUP
+  }
 
   /** Default options. */
   public CallOptions() {}
@@ -196,6 +220,140 @@ public final class CallOptions {
    */
   public void setLifetime(ActorLifetime lifetime) {
     this.lifetime = lifetime == null ? ActorLifetime.NON_DETACHED : lifetime;
+  }
+
+  /**
+   * The scheduling strategy.
+   *
+   * @return the kind
+   */
+  public Scheduling getScheduling() {
+    return scheduling;
+  }
+
+  /** Runs the task or actor on any node, spread over them (Ray's SPREAD). */
+  public void setSpread() {
+    clearScheduling();
+    scheduling = Scheduling.SPREAD;
+  }
+
+  /**
+   * Runs the task or actor on one node.
+   *
+   * @param nodeId the node's id in hex ({@code RuntimeContext.getNodeId()})
+   * @param soft true: elsewhere when that node is gone or full
+   * @throws IllegalArgumentException naming {@code nodeId} when it is not a hex node id
+   */
+  public void setNodeAffinity(String nodeId, boolean soft) {
+    if (nodeId == null || nodeId.length() != NODE_ID_HEX || !nodeId.matches("[0-9a-fA-F]+")) {
+      throw new IllegalArgumentException("nodeId must be a node id of " + NODE_ID_HEX + " hex digits, got "
+          + (nodeId == null ? "null" : "\"" + nodeId + "\""));
+    }
+    clearScheduling();
+    scheduling = Scheduling.NODE_AFFINITY;
+    this.nodeId = nodeId.toLowerCase(java.util.Locale.ROOT);
+    this.soft = soft;
+  }
+
+  /**
+   * Runs the task or actor in a bundle of a placement group.
+   *
+   * @param group the group
+   * @param bundleIndex the bundle (-1: any)
+   * @param captureChildTasks tasks and actors it starts with no strategy of their own run in the group too
+   * @throws IllegalArgumentException naming {@code bundleIndex} when it is below -1 or past the group's bundles,
+   *     or {@code placementGroup} when it is null
+   */
+  public void setPlacementGroup(PlacementGroup group, int bundleIndex, boolean captureChildTasks) {
+    if (group == null) {
+      throw new IllegalArgumentException("placementGroup must not be null");
+    }
+    if (bundleIndex < -1 || bundleIndex >= group.getBundleCount()) {
+      throw new IllegalArgumentException("bundleIndex must be -1 (any bundle) or 0.." + (group.getBundleCount() - 1)
+          + " for placement group " + group.getId() + ", got " + bundleIndex);
+    }
+    clearScheduling();
+    scheduling = Scheduling.PLACEMENT_GROUP;
+    this.placementGroup = group;
+    this.bundleIndex = bundleIndex;
+    this.captureChildTasks = captureChildTasks;
+  }
+
+  private void clearScheduling() {
+    scheduling = Scheduling.DEFAULT;
+    nodeId = "";
+    soft = false;
+    placementGroup = null;
+    bundleIndex = -1;
+    captureChildTasks = false;
+  }
+
+  /**
+   * The node of NODE_AFFINITY, in lower-case hex ("" otherwise).
+   *
+   * @return the node id
+   */
+  public String getNodeId() {
+    return nodeId;
+  }
+
+  /**
+   * Whether NODE_AFFINITY is soft.
+   *
+   * @return the flag
+   */
+  public boolean isSoft() {
+    return soft;
+  }
+
+  /**
+   * The group of PLACEMENT_GROUP, or null.
+   *
+   * @return the group
+   */
+  public PlacementGroup getPlacementGroup() {
+    return placementGroup;
+  }
+
+  /**
+   * The bundle of PLACEMENT_GROUP (-1: any).
+   *
+   * @return the index
+   */
+  public int getBundleIndex() {
+    return bundleIndex;
+  }
+
+  /**
+   * Whether child tasks run in the group too.
+   *
+   * @return the flag
+   */
+  public boolean isCaptureChildTasks() {
+    return captureChildTasks;
+  }
+
+  /**
+   * How many return values a task or method has (default 1).
+   *
+   * @return the count
+   */
+  public int getNumReturns() {
+    return numReturns;
+  }
+
+  /**
+   * Sets the number of return values.
+   *
+   * @param numReturns 1 to {@link #MAX_NUM_RETURNS}
+   * @throws IllegalArgumentException naming {@code numReturns} when out of range
+   */
+  public void setNumReturns(int numReturns) {
+    if (numReturns < 1 || numReturns > MAX_NUM_RETURNS) {
+      throw new IllegalArgumentException("numReturns must be between 1 and " + MAX_NUM_RETURNS + ", got "
+          + numReturns);
+    }
+    this.numReturns = numReturns;
   }
 
   private static void requireAtLeast(String what, int value, int low) {

@@ -85,6 +85,81 @@ public interface PolyRayRuntime {
       CallOptions options);
 
   /**
+   * Submits a normal task with {@code options.getNumReturns()} return values.
+   *
+   * @param function what to run
+   * @param args the arguments
+   * @param options the call's options
+   * @return the references of its results, in order
+   */
+  List<ObjectRef<Object>> submitTaskReturns(FunctionSpec function, Object[] args, CallOptions options);
+
+  /**
+   * Calls an actor's method with {@code options.getNumReturns()} return values.
+   *
+   * @param actor the actor
+   * @param function the method
+   * @param args the arguments
+   * @param options the call's options
+   * @return the references of its results, in order
+   */
+  List<ObjectRef<Object>> submitActorTaskReturns(BaseActorHandle actor, FunctionSpec function, Object[] args,
+      CallOptions options);
+
+  /**
+   * Cancels the task that produces {@code ref}: a queued one never runs; a running one is
+   * interrupted ({@code force}: its worker is stopped). Getting the ref then throws
+   * TaskCancelledException. A finished task is left alone.
+   *
+   * @param ref a task's return
+   * @param force stop the worker
+   */
+  void cancel(ObjectRef<?> ref, boolean force);
+
+  /**
+   * Asks the GCS to reserve a placement group.
+   *
+   * @param bundles checked resource maps
+   * @param strategy the strategy
+   * @param name the name ("": none)
+   * @return the group
+   */
+  io.polyray.api.placement.PlacementGroup createPlacementGroup(List<java.util.Map<String, Double>> bundles,
+      io.polyray.api.placement.PlacementStrategy strategy, String name);
+
+  /**
+   * The live group of a name.
+   *
+   * @param name the name
+   * @return the group, or empty
+   */
+  Optional<io.polyray.api.placement.PlacementGroup> getPlacementGroup(String name);
+
+  /**
+   * Removes a group.
+   *
+   * @param group the group
+   */
+  void removePlacementGroup(io.polyray.api.placement.PlacementGroup group);
+
+  /**
+   * Waits until a group is reserved.
+   *
+   * @param group the group
+   * @param timeoutMs at most this long
+   * @return true once reserved
+   */
+  boolean waitPlacementGroup(io.polyray.api.placement.PlacementGroup group, long timeoutMs);
+
+  /**
+   * A reference that becomes true once the group is reserved (an error when it is removed first).
+   *
+   * @param group the group
+   * @return the reference
+   */
+  ObjectRef<Boolean> placementGroupReady(io.polyray.api.placement.PlacementGroup group);
+
+  /**
    * The live actor of a name in a namespace.
    *
    * @param name the actor's name

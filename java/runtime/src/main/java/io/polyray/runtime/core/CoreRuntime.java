@@ -3,6 +3,8 @@ package io.polyray.runtime.core;
 import io.polyray.api.BaseActorHandle;
 import io.polyray.api.ObjectRef;
 import io.polyray.api.WaitResult;
+import io.polyray.api.placement.PlacementGroup;
+import io.polyray.api.placement.PlacementStrategy;
 import io.polyray.api.spi.CallOptions;
 import io.polyray.api.spi.FunctionSpec;
 import io.polyray.api.spi.PolyRayRuntime;
@@ -10,6 +12,7 @@ import io.polyray.runtime.ref.Hex;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -20,6 +23,7 @@ import java.util.Set;
 public abstract class CoreRuntime implements PolyRayRuntime {
   /** The process's CoreWorker. */
   protected final CoreWorker core;
+  private PlacementGroupClient placementGroups;
 
   /**
    * A runtime over a core.
@@ -81,6 +85,57 @@ public abstract class CoreRuntime implements PolyRayRuntime {
   public <R> ObjectRef<R> submitActorTask(BaseActorHandle actor, FunctionSpec function, Object[] args,
       CallOptions options) {
     return core.submitActorTask(actor, function, args, options);
+  }
+
+  @Override
+  public List<ObjectRef<Object>> submitTaskReturns(FunctionSpec function, Object[] args, CallOptions options) {
+    return core.tasks.submitTaskReturns(function, args, options);
+  }
+
+  @Override
+  public List<ObjectRef<Object>> submitActorTaskReturns(BaseActorHandle actor, FunctionSpec function, Object[] args,
+      CallOptions options) {
+    return core.tasks.submitActorTaskReturns(actor, function, args, options);
+  }
+
+  @Override
+  public void cancel(ObjectRef<?> ref, boolean force) {
+    core.tasks.cancel(ref, force);
+  }
+
+  private PlacementGroupClient placementGroups() {
+    synchronized (this) {
+      if (placementGroups == null) {
+        placementGroups = new PlacementGroupClient(core);
+      }
+      return placementGroups;
+    }
+  }
+
+  @Override
+  public PlacementGroup createPlacementGroup(List<Map<String, Double>> bundles, PlacementStrategy strategy,
+      String name) {
+    return placementGroups().create(bundles, strategy, name);
+  }
+
+  @Override
+  public Optional<PlacementGroup> getPlacementGroup(String name) {
+    return placementGroups().get(name);
+  }
+
+  @Override
+  public void removePlacementGroup(PlacementGroup group) {
+    placementGroups().remove(group);
+  }
+
+  @Override
+  public boolean waitPlacementGroup(PlacementGroup group, long timeoutMs) {
+    return placementGroups().waitCreated(group, timeoutMs);
+  }
+
+  @Override
+  public ObjectRef<Boolean> placementGroupReady(PlacementGroup group) {
+    return placementGroups().ready(group);
   }
 
   @Override

@@ -727,6 +727,54 @@ final class NormalTaskSubmitter {
     return h.length() > 12 ? h.substring(0, 12) : h;
   }
 
+  /** Asks a worker to cancel a task it runs (CancelTask); io thread. */
+  interface WorkerCanceller {
+    void cancel(Address worker, ByteString taskId, boolean force);
+  }
+
+  private WorkerCanceller canceller = (worker, taskId, force) -> { };
+
+  /** Sets who sends CancelTask to workers (the CoreWorker's gRPC channels). */
+  void setCanceller(WorkerCanceller canceller) {
+    this.canceller = canceller;
+  }
+
+  /**
+   * Cancels a task (as task_submitter.py's cancel): a queued one fails at once with
+   * TASK_CANCELLED and never runs; one in flight is marked cancelled (not retried) and its
+   * worker is asked to interrupt it ({@code force}: to exit), whose reply (or death) then
+   * fails it with TASK_CANCELLED.
+   *
+   * @param taskId the task
+   * @param force stop the worker
+   * @return false when the task is not known here (finished, or never submitted here)
+   */
+  boolean cancel(ByteString taskId, boolean force) {
+    for (ArrayDeque<PendingTask> q : queues.values()) {
+      for (Iterator<PendingTask> it = q.iterator(); it.hasNext(); ) {
+        PendingTask t = it.next();
+        if (t.taskId().equals(taskId) && !t.cancelled) {
+          it.remove();
+          t.cancelled = true;
+          finishWithError(t, ErrorRecords.system(ErrorKind.TASK_CANCELLED, "task " + t.spec.getName()
+              + " was cancelled before it ran"));
+          return true;
+        }
+      }
+    }
+    for (List<Lease> ls : leases.values()) {
+      for (Lease lease : ls) {
+        PendingTask t = lease.inflight.get(taskId);
+        if (t != null) {
+          t.cancelled = true;
+          canceller.cancel(lease.address, taskId, force);
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   /** Returns every lease (shutdown); the future completes when the raylet has them. */
   CompletableFuture<Void> close() {
     closed = true;

@@ -354,6 +354,9 @@ final class ObjectGetter {
       notifyBlocked(true);
     }
     try {
+      if (missing && futures.size() > 1) {
+        awaitAllOrFirstError(refs, futures, deadline);
+      }
       int notReady = 0;
       for (int i = 0; i < futures.size(); i++) {
         CompletableFuture<MemoryStore.Entry> f = futures.get(i);
@@ -394,6 +397,51 @@ final class ObjectGetter {
       }
       Reference.reachabilityFence(refs);
     }
+  }
+
+  /**
+   * First error wins (as Ray's get and the Python getter): waits until every entry is ready
+   * or one of them is an error, and then throws the first error in list order among the
+   * entries known at that moment, without waiting for the others. Returns when all are
+   * ready or the deadline passed (the caller's loop then reports what is missing).
+   */
+  private void awaitAllOrFirstError(List<ObjectRefImpl<?>> refs, List<CompletableFuture<MemoryStore.Entry>> futures,
+      long deadline) {
+    CompletableFuture<Object> firstError = new CompletableFuture<>();
+    for (CompletableFuture<MemoryStore.Entry> f : futures) {
+      f.thenAccept(e -> {
+        if (isError(e)) {
+          firstError.complete(e);
+        }
+      });
+    }
+    CompletableFuture<Object> either = CompletableFuture.anyOf(
+        CompletableFuture.allOf(futures.toArray(new CompletableFuture<?>[0])), firstError);
+    try {
+      if (deadline == Long.MAX_VALUE) {
+        either.get();
+      } else {
+        either.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      }
+    } catch (TimeoutException | ExecutionException e) {
+      return; // the caller's loop reports it
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new TaskCancelledException("interrupted while waiting for " + refs.size() + " objects");
+    }
+    if (!firstError.isDone()) {
+      return;
+    }
+    for (int i = 0; i < futures.size(); i++) {
+      MemoryStore.Entry e = futures.get(i).getNow(null);
+      if (e != null && isError(e)) {
+        decodeEntry(refs.get(i), e); // throws its error
+      }
+    }
+  }
+
+  private static boolean isError(MemoryStore.Entry e) {
+    return e != null && (e.error != null || (e.envelope != null && e.envelope.getFormat() == Format.FORMAT_ERROR));
   }
 
   /** A worker waiting in a normal task lends its CPUs to the node meanwhile. */

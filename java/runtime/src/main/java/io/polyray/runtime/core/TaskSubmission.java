@@ -280,26 +280,76 @@ final class TaskSubmission {
    * @return the result's reference (owned here)
    */
   public <R> ObjectRef<R> submitTask(FunctionSpec fn, Object[] args, CallOptions o) {
+    @SuppressWarnings("unchecked")
+    ObjectRef<R> ref = (ObjectRef<R>) submitNormal(fn, args, o, fn.getReturnType()).get(0);
+    return ref;
+  }
+
+  /**
+   * Submits a normal task with {@code o.getNumReturns()} return values.
+   *
+   * @param fn what to run
+   * @param args values or ObjectRefs
+   * @param o options
+   * @return the references of its returns (owned here), in order
+   */
+  @SuppressWarnings("unchecked")
+  public List<ObjectRef<Object>> submitTaskReturns(FunctionSpec fn, Object[] args, CallOptions o) {
+    return (List<ObjectRef<Object>>) (List<?>) submitNormal(fn, args, o, o.getNumReturns() == 1 ? fn.getReturnType()
+        : null);
+  }
+
+  private List<ObjectRef<?>> submitNormal(FunctionSpec fn, Object[] args, CallOptions o, java.lang.reflect.Type type) {
     if (fn.getKind() != FunctionSpec.Kind.TASK) {
       throw new IllegalArgumentException(fn + " is not a task");
     }
     String name = o.getName().isEmpty() ? fn.displayName() : o.getName();
+    checkNumReturns(o, fn.getLanguage(), name);
+    Map<String, Double> resources = resources(o, 1.0);
+    SchedulingStrategies.checkFitsBundle(o, resources, "task " + name);
     TaskSpec.Builder spec = newSpec(TaskType.NORMAL_TASK, protoLanguage(fn.getLanguage()), descriptor(fn), name)
-        .setNumReturns(1)
-        .putAllResources(resources(o, 1.0))
+        .setNumReturns(o.getNumReturns())
+        .putAllResources(resources)
+        .setScheduling(SchedulingStrategies.of(o, parentSpec()))
         .setMaxRetries(o.getMaxRetries() == null ? RuntimeSpec.RETRY_MAX_RETRIES : o.getMaxRetries())
         .setRetryExceptions(o.isRetryExceptions());
     List<Object> held = new ArrayList<>();
     List<ByteString> argIds = buildArgs(spec, args, name, held);
     TaskSpec built = spec.build();
-    ByteString ret = Ids.returnId(built.getTaskId(), 1);
-    w.references.addOwned(ret);
-    ObjectRefImpl<R> ref = w.ownedRef(ret, fn.getReturnType());
+    List<ObjectRef<?>> refs = returnRefs(built, type);
     w.references.addSubmitted(argIds);
     Reference.reachabilityFence(args);
     Reference.reachabilityFence(held);
     toIo(pending(built, argIds));
-    return ref;
+    return refs;
+  }
+
+  /** The owned refs of a spec's returns; the first converts to {@code type} when there is one return. */
+  private List<ObjectRef<?>> returnRefs(TaskSpec.Builder spec, java.lang.reflect.Type type) {
+    List<ObjectRef<?>> refs = new ArrayList<>(spec.getNumReturns());
+    for (int i = 1; i <= spec.getNumReturns(); i++) {
+      ByteString ret = Ids.returnId(spec.getTaskId(), i);
+      w.references.addOwned(ret);
+      refs.add(w.ownedRef(ret, spec.getNumReturns() == 1 ? type : null));
+    }
+    return refs;
+  }
+
+  private List<ObjectRef<?>> returnRefs(TaskSpec spec, java.lang.reflect.Type type) {
+    return returnRefs(spec.toBuilder(), type);
+  }
+
+  /** C++ functions and methods have one return value: more is refused at the call (as Python callers do). */
+  private static void checkNumReturns(CallOptions o, io.polyray.api.Language callee, String name) {
+    if (o.getNumReturns() > 1 && callee == io.polyray.api.Language.CPP) {
+      throw new IllegalArgumentException("numReturns=" + o.getNumReturns() + ": the C++ callee " + name
+          + " has one return value (C++ functions and methods return one value); nothing was sent");
+    }
+  }
+
+  /** The spec whose placement group children inherit (SchedulingStrategies.parent). */
+  private TaskSpec parentSpec() {
+    return SchedulingStrategies.parent(w.context().spec, w.actorCreation);
   }
 
   /**
@@ -321,11 +371,14 @@ final class TaskSubmission {
     }
     String suffix = fn.getLanguage() == io.polyray.api.Language.PYTHON ? ".__init__" : "";
     ByteString actorId = IdGen.actorId(w.jobId);
+    Map<String, Double> actorResources = resources(o, 0);
+    SchedulingStrategies.checkFitsBundle(o, actorResources, "actor " + fn.displayName());
     TaskSpec.Builder spec = newSpec(TaskType.ACTOR_CREATION_TASK, protoLanguage(fn.getLanguage()), descriptor(fn),
         fn.displayName() + suffix)
         .setActorId(actorId)
         .setNumReturns(0)
-        .putAllResources(resources(o, 0))
+        .putAllResources(actorResources)
+        .setScheduling(SchedulingStrategies.of(o, parentSpec()))
         .setMaxRestarts(o.getMaxRestarts() == null ? RuntimeSpec.RETRY_MAX_RESTARTS : o.getMaxRestarts())
         .setMaxTaskRetries(o.getMaxTaskRetries() == null ? RuntimeSpec.RETRY_MAX_TASK_RETRIES
             : o.getMaxTaskRetries())
@@ -378,6 +431,29 @@ final class TaskSubmission {
    * @return the result's reference
    */
   public <R> ObjectRef<R> submitActorTask(BaseActorHandle actor, FunctionSpec fn, Object[] args, CallOptions o) {
+    @SuppressWarnings("unchecked")
+    ObjectRef<R> ref = (ObjectRef<R>) submitActorCall(actor, fn, args, o, fn.getReturnType()).get(0);
+    return ref;
+  }
+
+  /**
+   * Calls an actor's method with {@code o.getNumReturns()} return values.
+   *
+   * @param actor the actor
+   * @param fn the method
+   * @param args values or ObjectRefs
+   * @param o options
+   * @return the references of its returns, in order
+   */
+  @SuppressWarnings("unchecked")
+  public List<ObjectRef<Object>> submitActorTaskReturns(BaseActorHandle actor, FunctionSpec fn, Object[] args,
+      CallOptions o) {
+    return (List<ObjectRef<Object>>) (List<?>) submitActorCall(actor, fn, args, o,
+        o.getNumReturns() == 1 ? fn.getReturnType() : null);
+  }
+
+  private List<ObjectRef<?>> submitActorCall(BaseActorHandle actor, FunctionSpec fn, Object[] args, CallOptions o,
+      java.lang.reflect.Type type) {
     if (!(actor instanceof AbstractActorHandle)) {
       throw new IllegalArgumentException("not a polyray actor handle: " + actor);
     }
@@ -415,9 +491,10 @@ final class TaskSubmission {
     if (!o.getName().isEmpty()) {
       name = o.getName();
     }
+    checkNumReturns(o, protoLanguageToApi(h.getLanguage()), name);
     TaskSpec.Builder spec = newSpec(TaskType.ACTOR_TASK, h.getLanguage(), fd, name)
         .setActorId(h.getActorId())
-        .setNumReturns(1)
+        .setNumReturns(o.getNumReturns())
         .setMaxRetries(0)
         // Retries of a call in flight when the actor dies: this call's option, else the actor's.
         .setMaxTaskRetries(o.getMaxTaskRetries() == null ? h.getMaxTaskRetries() : o.getMaxTaskRetries())
@@ -429,9 +506,7 @@ final class TaskSubmission {
       argIds = new ArrayList<>(argIds);
       argIds.add(ActorHandles.handleObjectId(h.getActorId()));
     }
-    ByteString ret = Ids.returnId(spec.getTaskId(), 1);
-    w.references.addOwned(ret);
-    ObjectRefImpl<R> ref = w.ownedRef(ret, fn.getReturnType());
+    List<ObjectRef<?>> refs = returnRefs(spec, type);
     w.references.addSubmitted(argIds);
     Reference.reachabilityFence(args);
     Reference.reachabilityFence(held);
@@ -442,7 +517,12 @@ final class TaskSubmission {
       TaskSpec built = spec.setSequenceNo(seq).build();
       toIo(pending(built, argIds));
     }
-    return ref;
+    return refs;
+  }
+
+  private static io.polyray.api.Language protoLanguageToApi(Language l) {
+    return l == Language.CPP ? io.polyray.api.Language.CPP : l == Language.PYTHON ? io.polyray.api.Language.PYTHON
+        : io.polyray.api.Language.JAVA;
   }
 
   private static void requireLanguage(FunctionSpec fn, io.polyray.api.Language want, ActorHandle h) {
@@ -479,6 +559,55 @@ final class TaskSubmission {
     }
     // As Ray: a handle looked up by name does not keep the actor alive.
     return AbstractActorHandle.of(reply.getActor().getHandle().toBuilder().setDetached(true).build());
+  }
+
+  /**
+   * Cancels the task that returns {@code ref} (as core_worker.py's cancel): a queued one fails
+   * at once with TASK_CANCELLED; a running one is interrupted by its worker ({@code force}: the
+   * worker exits) and fails with TASK_CANCELLED; a finished one is left alone. Only normal
+   * tasks this process submitted.
+   *
+   * @param ref a return of the task
+   * @param force stop the worker
+   * @return whether the task was found (queued or running)
+   */
+  boolean cancel(ObjectRef<?> ref, boolean force) {
+    ObjectRefImpl<?> r = CoreWorker.check(ref);
+    ByteString taskId = IdGen.taskOf(r.toProto().getObjectId());
+    java.util.concurrent.CompletableFuture<Boolean> found = new java.util.concurrent.CompletableFuture<>();
+    toIo((Runnable) () -> {
+      w.submitter.setCanceller(this::sendCancel);
+      found.complete(w.submitter.cancel(taskId, force));
+    });
+    try {
+      return found.get(RuntimeSpec.RPC_TIMEOUT_S, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new io.polyray.api.exception.TaskCancelledException("interrupted while cancelling " + r.getIdHex());
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      throw new PolyRayException("cancel(" + r.getIdHex() + ") did not finish: " + e, e);
+    }
+  }
+
+  /** (Io thread.) CancelTask to the worker running a task; its reply does not matter. */
+  private void sendCancel(io.polyray.runtime.proto.Address worker, ByteString taskId, boolean force) {
+    io.polyray.runtime.proto.CoreWorkerServiceGrpc.newStub(w.channels.get(worker))
+        .withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, java.util.concurrent.TimeUnit.SECONDS)
+        .cancelTask(io.polyray.runtime.proto.CancelTaskRequest.newBuilder().setTaskId(taskId).setForce(force).build(),
+            new io.grpc.stub.StreamObserver<io.polyray.runtime.proto.CancelTaskReply>() {
+              @Override
+              public void onNext(io.polyray.runtime.proto.CancelTaskReply value) {
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                // force: the worker exits before it answers; its stream's end fails the task
+              }
+
+              @Override
+              public void onCompleted() {
+              }
+            });
   }
 
   /**

@@ -1,0 +1,217 @@
+package schedtest;
+
+import io.polyray.api.ActorHandle;
+import io.polyray.api.CppFunction;
+import io.polyray.api.ObjectRef;
+import io.polyray.api.PolyRay;
+import io.polyray.api.PolyRayConfig;
+import io.polyray.api.PyFunction;
+import io.polyray.api.exception.TaskCancelledException;
+import io.polyray.api.placement.PlacementGroup;
+import io.polyray.api.placement.PlacementGroups;
+import io.polyray.api.placement.PlacementStrategy;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A Java driver for tests/api/test_java_scheduling.py (issue 19 Deliver 4): joins the test's
+ * cluster and tries node affinity, SPREAD, placement groups, cancel, multiple returns and
+ * first-error-wins get, printing one {@code RESULT key=value} line per case ("ok" or what
+ * went wrong). Arguments: the GCS address, the code search path, a scratch folder.
+ */
+public final class SchedDriver {
+  private static final long T = 60_000;
+
+  private SchedDriver() {}
+
+  interface Case {
+    String run() throws Exception;
+  }
+
+  private static void report(String key, Case c) {
+    String out;
+    try {
+      out = c.run();
+    } catch (Throwable t) {
+      out = "FAILED " + t;
+    }
+    System.out.println("RESULT " + key + "=" + out.replace('\n', ' '));
+    System.out.flush();
+  }
+
+  private static String iae(Runnable r) {
+    try {
+      r.run();
+      return "no exception";
+    } catch (IllegalArgumentException e) {
+      return e.getMessage();
+    }
+  }
+
+  private static String thrown(ObjectRef<?> ref) {
+    try {
+      return "value " + PolyRay.get(ref, T);
+    } catch (RuntimeException e) {
+      return e.getClass().getSimpleName();
+    }
+  }
+
+  /** Waits (bounded) for a task's marker file; returns the pid written in it. */
+  private static long awaitMarker(Path marker) throws Exception {
+    long deadline = System.nanoTime() + T * 1_000_000L;
+    while (!Files.exists(marker)) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the task never started: no " + marker);
+      }
+      Thread.sleep(20);
+    }
+    return Long.parseLong(new String(Files.readAllBytes(marker), StandardCharsets.UTF_8).trim());
+  }
+
+  public static void main(String[] args) throws Exception {
+    PolyRay.init(new PolyRayConfig().setAddress(args[0]).setCodeSearchPath(List.of(args[1])));
+    Path scratch = Path.of(args[2]);
+    String local = PolyRay.getRuntimeContext().getNodeId();
+    try {
+      report("affinity_hard", () -> {
+        String got = PolyRay.get(PolyRay.task(Work::nodeId).setNodeAffinity(local, false).remote(), T);
+        return got.equals(local) ? "ok" : "ran on " + got;
+      });
+      String unknown = "ee".repeat(28);
+      report("affinity_soft_unknown", () -> {
+        String got = PolyRay.get(PolyRay.task(Work::nodeId).setNodeAffinity(unknown, true).remote(), T);
+        return got.equals(local) ? "ok" : "ran on " + got;
+      });
+      report("affinity_hard_unknown", () -> thrown(PolyRay.task(Work::nodeId).setNodeAffinity(unknown, false)
+          .remote()));
+      report("spread", () -> {
+        List<ObjectRef<String>> refs = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+          refs.add(PolyRay.task(Work::nodeId).setSpread().remote());
+        }
+        return PolyRay.get(refs, T).size() == 4 ? "ok" : "missing";
+      });
+      report("bad_node_id", () -> iae(() -> PolyRay.task(Work::nodeId).setNodeAffinity("not-a-node", false)));
+      report("bad_bundles", () -> iae(() -> PlacementGroups.create(List.of(), PlacementStrategy.PACK)));
+      report("pg", () -> {
+        PlacementGroup pg = PlacementGroups.create(List.of(Map.of("CPU", 1.0), Map.of("CPU", 1.0)),
+            PlacementStrategy.STRICT_PACK, "sched-pg");
+        if (!pg.wait(60)) {
+          return "not created in 60 s";
+        }
+        if (!Boolean.TRUE.equals(PolyRay.get(pg.ready(), T))) {
+          return "ready() was not true";
+        }
+        Optional<PlacementGroup> byName = PlacementGroups.get("sched-pg");
+        if (!byName.isPresent() || !byName.get().getId().equals(pg.getId()) || byName.get().getBundleCount() != 2) {
+          return "get(name) gave " + byName;
+        }
+        String bad = iae(() -> PolyRay.task(Work::nodeId).setPlacementGroup(pg, -2));
+        if (!bad.startsWith("bundleIndex")) {
+          return "bundleIndex -2: " + bad;
+        }
+        String tooBig = iae(() -> PolyRay.task(Work::nodeId).setResource("CPU", 2.0).setPlacementGroup(pg, 0)
+            .remote());
+        if (!tooBig.contains("cannot be scheduled in its placement group")) {
+          return "CPU 2 in a bundle of 1: " + tooBig;
+        }
+        String inBundle = PolyRay.get(PolyRay.task(Work::nodeId).setPlacementGroup(pg, 0).remote(), T);
+        ActorHandle<Work.Holder> h = PolyRay.actor(Work.Holder::new).setResource("CPU", 1.0).setPlacementGroup(pg, 1)
+            .remote();
+        String actorNode = PolyRay.get(h.task(Work.Holder::nodeId).remote(), T);
+        PolyRay.kill(h);
+        PlacementGroups.remove(pg);
+        if (PlacementGroups.get("sched-pg").isPresent()) {
+          return "still found after remove";
+        }
+        return inBundle.equals(local) && actorNode.equals(local) ? "ok" : "ran on " + inBundle + " / " + actorNode;
+      });
+      report("pg_pending_removed", () -> {
+        PlacementGroup pg = PlacementGroups.create(List.of(Map.of("CPU", 64.0)), PlacementStrategy.PACK);
+        ObjectRef<Boolean> ready = pg.ready();
+        if (pg.wait(0.5)) {
+          return "64 CPUs reserved on a 4-CPU node";
+        }
+        PlacementGroups.remove(pg);
+        try {
+          PolyRay.get(ready, T);
+          return "ready() resolved";
+        } catch (RuntimeException e) {
+          return e.getMessage().contains("removed before it was created") ? "ok" : e.toString();
+        }
+      });
+      report("cancel", () -> {
+        // One "slot": the first task runs (and holds it), the second queues behind it.
+        Path marker = scratch.resolve("running");
+        ObjectRef<Long> running = PolyRay.task(Work::markAndSleep, marker.toString(), 60_000L)
+            .setResource("slot", 1.0).setMaxRetries(0).remote();
+        ObjectRef<Long> queued = PolyRay.task(Work::markAndSleep, scratch.resolve("never").toString(), 60_000L)
+            .setResource("slot", 1.0).remote();
+        awaitMarker(marker);
+        long t0 = System.nanoTime();
+        PolyRay.cancel(queued);
+        String q = thrown(queued);
+        PolyRay.cancel(running);
+        String r = thrown(running);
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        if (Files.exists(scratch.resolve("never"))) {
+          return "the queued task ran";
+        }
+        return q + "," + r + ",ms=" + ms;
+      });
+      report("cancel_force", () -> {
+        Path marker = scratch.resolve("forced");
+        ObjectRef<Long> ref = PolyRay.task(Work::markAndSleep, marker.toString(), 60_000L).setMaxRetries(3).remote();
+        long pid = awaitMarker(marker);
+        PolyRay.cancel(ref, true);
+        String got = thrown(ref);
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+          if (System.nanoTime() > deadline) {
+            return got + ",worker " + pid + " still alive";
+          }
+          Thread.sleep(20);
+        }
+        return got + ",exited";
+      });
+      report("returns_java", () -> {
+        List<ObjectRef<Object>> refs = PolyRay.task(Work::three, 5L).setNumReturns(3).remoteMulti();
+        return String.valueOf(PolyRay.get(refs, T));
+      });
+      report("returns_python", () -> {
+        List<ObjectRef<Object>> refs = PolyRay.task(PyFunction.of("sched_mod", "pair"), 21L).setNumReturns(2)
+            .remoteMulti();
+        return String.valueOf(PolyRay.get(refs, T));
+      });
+      report("returns_actor", () -> {
+        ActorHandle<Work.Holder> h = PolyRay.actor(Work.Holder::new).remote();
+        List<ObjectRef<Object>> refs = h.task(Work.Holder::split, "a,b").setNumReturns(2).remoteMulti();
+        String out = String.valueOf(PolyRay.get(refs, T));
+        PolyRay.kill(h);
+        return out;
+      });
+      report("returns_cpp", () -> iae(() -> PolyRay.task(CppFunction.of("Anything", Long.class)).setNumReturns(2)
+          .remoteMulti()));
+      report("first_error", () -> {
+        ObjectRef<Long> slow = PolyRay.task(Work::slow, 8_000L).remote();
+        ObjectRef<Long> boom = PolyRay.task(Work::boom).remote();
+        long t0 = System.nanoTime();
+        try {
+          PolyRay.get(List.of(slow, boom), T);
+          return "no error";
+        } catch (RuntimeException e) {
+          long ms = (System.nanoTime() - t0) / 1_000_000;
+          PolyRay.cancel(slow);
+          return (e.getMessage().contains("boom") ? "boom" : e.toString()) + ",ms=" + ms;
+        }
+      });
+    } finally {
+      PolyRay.shutdown();
+    }
+  }
+}

@@ -1,0 +1,59 @@
+package schedtest;
+
+import io.polyray.api.PolyRay;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** Callees of SchedDriver (tests/api/test_java_scheduling.py). */
+public final class Work {
+  private Work() {}
+
+  public static String nodeId() {
+    return PolyRay.getRuntimeContext().getNodeId();
+  }
+
+  /** Writes this worker's pid to {@code marker}, then sleeps (a cancel interrupts it). */
+  public static long markAndSleep(String marker, long ms) {
+    try {
+      Path tmp = Path.of(marker + ".tmp");
+      Files.write(tmp, Long.toString(ProcessHandle.current().pid()).getBytes(StandardCharsets.UTF_8));
+      Files.move(tmp, Path.of(marker));
+      Thread.sleep(ms);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    } catch (InterruptedException e) {
+      throw new IllegalStateException("interrupted", e);
+    }
+    return ms;
+  }
+
+  public static List<Object> three(long x) {
+    return List.of(x, x + 1, "s" + x);
+  }
+
+  public static long boom() {
+    throw new IllegalStateException("boom");
+  }
+
+  public static long slow(long ms) throws InterruptedException {
+    Thread.sleep(ms);
+    return ms;
+  }
+
+  /** An actor whose method has two return values (an array). */
+  public static final class Holder {
+    public Holder() {}
+
+    public Object[] split(String s) {
+      int i = s.indexOf(',');
+      return new Object[] {s.substring(0, i), s.substring(i + 1)};
+    }
+
+    public String nodeId() {
+      return PolyRay.getRuntimeContext().getNodeId();
+    }
+  }
+}
