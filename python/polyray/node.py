@@ -81,6 +81,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help='idle workers per language kept past the idle timeout while their job is live: '
                         'N, "java=2,python=1,cpp=0", or auto (num_cpus each, the default)')
     p.add_argument("--prestart-workers", type=int, default=0)
+    p.add_argument("--prestart-python-workers", type=int,
+                   default=int(os.environ.get("POLYRAY_PRESTART_PYTHON_WORKERS") or -1),
+                   help="Python workers prestarted for a Python driver, started with the node as standbys "
+                        "($POLYRAY_PRESTART_PYTHON_WORKERS; default min(2, num_cpus); 0: none)")
+    p.add_argument("--prestart-standby", action=argparse.BooleanOptionalAction,
+                   default=os.environ.get("POLYRAY_PRESTART_STANDBY", "1") != "0",
+                   help="start the prestarted Python workers with the node, before any driver "
+                        "($POLYRAY_PRESTART_STANDBY; default: yes)")
     p.add_argument("--node-timeout", type=float, default=10.0, help="seconds without heartbeat before a node is dead")
     p.add_argument("--session-dir", default=None,
                    help="folder of the workers' logs (default /tmp/polyray/session_<time>_<pid>/logs)")
@@ -214,7 +222,9 @@ async def _run(args: argparse.Namespace) -> None:
             object_store_memory=store_bytes,
             idle_worker_timeout_s=args.idle_worker_timeout, prestart_workers=args.prestart_workers,
             warm_workers=parse_warm_workers(args.warm_workers),
-            prestart_on_driver=min(2, int(args.num_cpus if args.num_cpus is not None else (os.cpu_count() or 1))),
+            prestart_on_driver=(args.prestart_python_workers if args.prestart_python_workers >= 0 else
+                                min(2, int(args.num_cpus if args.num_cpus is not None else (os.cpu_count() or 1)))),
+            prestart_standby=args.prestart_standby,
             **({"session_dir": args.session_dir} if args.session_dir else {}))
     except ValueError as e:
         raise SystemExit(f"polyray.node: {e}") from None
@@ -368,7 +378,9 @@ class EmbeddedHead:
 def head_flags_from_system_config(system_config: dict) -> list[str]:
     """Node flags for init(_system_config=...): Ray's
     ``idle_worker_killing_time_threshold_ms``, or ``idle_worker_timeout_s``, and
-    ``warm_workers`` (an int for every language, or {"java": 2, ...}).
+    ``warm_workers`` (an int for every language, or {"java": 2, ...}),
+    ``prestart_python_workers`` (0: none) and ``prestart_standby`` (False:
+    prestart them when the driver registers, not with the node).
     ValueError naming an unknown key or a bad value."""
     flags: list[str] = []
     for key, value in system_config.items():
@@ -387,9 +399,18 @@ def head_flags_from_system_config(system_config: dict) -> list[str]:
             from polyray.raylet.config import parse_warm_workers
             parse_warm_workers(text)  # refused here, not by the head's start
             flags += ["--warm-workers", text]
+        elif key == "prestart_python_workers":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"_system_config['prestart_python_workers'] must be an int >= 0, got {value!r}")
+            flags += ["--prestart-python-workers", str(value)]
+        elif key == "prestart_standby":
+            if not isinstance(value, bool):
+                raise ValueError(f"_system_config['prestart_standby'] must be a bool, got {value!r}")
+            flags += ["--prestart-standby" if value else "--no-prestart-standby"]
         else:
             raise ValueError(f"_system_config key {key!r} is not known (known: "
-                             "idle_worker_killing_time_threshold_ms, idle_worker_timeout_s, warm_workers)")
+                             "idle_worker_killing_time_threshold_ms, idle_worker_timeout_s, warm_workers, "
+                             "prestart_python_workers, prestart_standby)")
     return flags
 
 

@@ -54,6 +54,30 @@ def _load_job_namespace(core) -> None:
             return
 
 
+#: Set by the raylet on a standby worker (raylet/worker_pool.py): a Python
+#: interpreter started before any job, which imports the runtime and then
+#: waits on stdin for the environment of the worker it becomes.
+STANDBY_ENV = "POLYRAY_STANDBY"
+
+
+def _await_assignment() -> None:
+    """A standby worker: block until the raylet writes one line, the JSON
+    object of the complete environment of the worker this process becomes
+    (its job, worker id, startup token...), and take it; stdin closed first
+    (the raylet stopped or did not need it): exit."""
+    import json
+
+    line = sys.stdin.buffer.readline()
+    if not line.strip():
+        os._exit(0)
+    env = json.loads(line)
+    os.environ.clear()
+    os.environ.update(env)
+    # The one value read from the environment at import that differs per worker.
+    from polyray.protocol import lease_proof
+    lease_proof.GUARD = lease_proof.LeaseGuard.from_env()
+
+
 def main() -> None:
     """Start the CoreWorker and serve tasks until exit."""
     # Output goes through a pipe to the raylet, which forwards it to the
@@ -66,6 +90,8 @@ def main() -> None:
     from polyray.actor import ActorHandle
     from polyray.core.core_worker import CoreWorker
 
+    if os.environ.get(STANDBY_ENV) == "1":
+        _await_assignment()
     code_search_path = [p for p in os.environ.get("POLYRAY_CODE_SEARCH_PATH", "").split(":") if p]
     for p in reversed(code_search_path):
         if p not in sys.path:

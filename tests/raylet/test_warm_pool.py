@@ -172,8 +172,11 @@ def test_system_config_flags():
     assert head_flags_from_system_config({"idle_worker_timeout_s": 30, "warm_workers": {"java": 2}}) == [
         "--idle-worker-timeout-s", "30.0", "--warm-workers", "java=2"]
     assert head_flags_from_system_config({"warm_workers": 0}) == ["--warm-workers", "0"]
+    assert head_flags_from_system_config({"prestart_python_workers": 0, "prestart_standby": False}) == [
+        "--prestart-python-workers", "0", "--no-prestart-standby"]
     for bad in ({"idle_worker_timeout_s": 0}, {"idle_worker_timeout_s": "5"}, {"warm_workers": {"ruby": 1}},
-                {"warm_workers": 1.5}, {"no_such_key": 1}):
+                {"warm_workers": 1.5}, {"no_such_key": 1}, {"prestart_python_workers": -1},
+                {"prestart_python_workers": True}, {"prestart_standby": 1}):
         with pytest.raises(ValueError):
             head_flags_from_system_config(bad)
 

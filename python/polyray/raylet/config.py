@@ -114,6 +114,11 @@ class NodeConfig:
     #: Python workers started for a job as soon as its driver registers, so
     #: the first tasks do not wait for interpreter start-up (Ray does the same).
     prestart_on_driver: int = 0
+    #: Start those ``prestart_on_driver`` workers with the node already, as
+    #: standbys (interpreters that import the runtime, then wait for a job):
+    #: the first Python driver adopts them, so its first tasks wait for no
+    #: interpreter start at all (Ray prestarts its workers with the node too).
+    prestart_standby: bool = True
     #: Per-worker log files go here.
     session_dir: str = field(default_factory=_default_session_dir)
     #: Deadline of every call the raylet makes to the GCS.

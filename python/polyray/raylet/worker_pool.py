@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import logging
 import os
 import secrets
@@ -21,12 +22,12 @@ from dataclasses import dataclass
 
 import grpc
 
-from polyray.protocol import auth, common_pb2
+from polyray.protocol import auth, common_pb2, lease_proof
 from polyray.protocol import core_worker_pb2 as cw
 from polyray.protocol import core_worker_pb2_grpc as cw_grpc
 from polyray.protocol.runtime_spec import IDLE_EXIT_ANSWER_MS, IDLE_EXIT_GRACE_MS
 from polyray.raylet.config import NODE_ID_SIZE, NodeConfig
-from polyray.raylet.launchers import LaunchContext, LauncherRegistry, LaunchError, language_name
+from polyray.raylet.launchers import LaunchCommand, LaunchContext, LauncherRegistry, LaunchError, language_name
 from polyray.raylet.worker_process import (
     LineSink,
     WorkerProcess,
@@ -118,6 +119,9 @@ class WorkerPool:
         self._tasks: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._stopping = False
+        #: Standby Python interpreters (started with the node, no job yet) and
+        #: the environment they were started with; adopted by prestart().
+        self._standbys: list[tuple[asyncio.subprocess.Process, dict[str, str]]] = []
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -125,12 +129,15 @@ class WorkerPool:
         """Start the idle reaper (and driver watcher)."""
         os.makedirs(self._config.session_dir, exist_ok=True)
         self._reaper = asyncio.create_task(self._reap_loop(), name="raylet-idle-reaper")
+        if self._config.prestart_standby and self._config.prestart_on_driver > 0:
+            self._spawn_task(self._start_standbys(self._config.prestart_on_driver), "start-standby-workers")
 
     async def stop(self) -> None:
         """Stop every worker: SIGTERM, then SIGKILL after the grace period."""
         self._stopping = True
         if self._reaper is not None:
             self._reaper.cancel()
+        self._stop_standbys()
         for worker in list(self.workers.values()):
             self.stop_worker(worker, "the raylet is shutting down", force=False)
         alive = [w for w in self.workers.values() if w.pid]
@@ -235,9 +242,125 @@ class WorkerPool:
     def prestart(
         self, language: int, job_id: bytes, code_search_path: tuple[str, ...], count: int
     ) -> None:
-        """Start ``count`` workers ahead of leases; they join the idle pool."""
+        """Start ``count`` workers ahead of leases; they join the idle pool.
+        Standby Python interpreters, while there are any, become the first
+        of them (no interpreter start to wait for)."""
         for _ in range(count):
-            self._new_worker(language, job_id, code_search_path)
+            if not self._adopt_standby(language, job_id, code_search_path):
+                self._new_worker(language, job_id, code_search_path)
+
+    # -- standbys: Python workers started before any job ----------------------
+
+    def _launch_context(self, worker: WorkerProcess, prepared: PreparedEnv | None = None) -> LaunchContext:
+        return LaunchContext(
+            language=worker.language,
+            worker_id=worker.worker_id,
+            job_id=worker.job_id,
+            startup_token=worker.startup_token,
+            node_id=self._config.node_id,
+            raylet_address=self._raylet_address(),
+            gcs_address=self._config.gcs_address,
+            store_name=self._config.store_name,
+            session_dir=self._config.session_dir,
+            code_search_path=worker.code_search_path,
+            lease_key=worker.lease_key,
+            runtime_env=prepared,
+        )
+
+    def _standby_command(self, worker: WorkerProcess) -> LaunchCommand | None:
+        """The command ``worker`` (Python, no runtime env) would be started
+        with; None when no Python launcher builds one."""
+        try:
+            return self._launchers.get(common_pb2.PYTHON).build(self._launch_context(worker))
+        except LaunchError:
+            return None
+
+    async def _start_standbys(self, count: int) -> None:
+        """Start ``count`` standby Python workers: `python -m polyray.worker`
+        with the environment of a worker of no job yet and POLYRAY_STANDBY=1.
+        Each imports the runtime and waits on stdin for the environment of the
+        worker it becomes (polyray/worker.py); one whose stdin closes exits."""
+        probe = WorkerProcess(worker_id=bytes(NODE_ID_SIZE), language=common_pb2.PYTHON, job_id=b"",
+                              startup_token="")
+        command = self._standby_command(probe)
+        if command is None or command.cwd is not None:
+            return
+        env = _standby_env(command.env)
+        env[STANDBY_ENV] = "1"
+        for _ in range(count):
+            if self._stopping:
+                return
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *command.argv, env=env, stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                    start_new_session=True)
+            except OSError as exc:
+                log.warning("cannot start a standby Python worker: %s", exc)
+                return
+            entry = (proc, _standby_env(command.env))
+            self._standbys.append(entry)
+            self._spawn_task(self._watch_standby(entry), f"watch-standby-{proc.pid}")
+
+    async def _watch_standby(self, entry: tuple[asyncio.subprocess.Process, dict[str, str]]) -> None:
+        """Forget a standby that exits before it is adopted."""
+        await entry[0].wait()
+        if entry in self._standbys:
+            self._standbys.remove(entry)
+
+    def _adopt_standby(self, language: int, job_id: bytes, code_search_path: tuple[str, ...]) -> bool:
+        """Turn a standby into a starting worker of (language, job); False when
+        none is left or it cannot serve this key (another language, or another
+        code search path or start-up folder than it was started with)."""
+        if language != common_pb2.PYTHON or self._stopping:
+            return False
+        while self._standbys:
+            proc, standby_env = self._standbys[0]
+            if proc.returncode is not None:
+                self._standbys.pop(0)
+                continue
+            worker = WorkerProcess(
+                worker_id=os.urandom(NODE_ID_SIZE), language=language, job_id=job_id,
+                startup_token=secrets.token_hex(16), code_search_path=code_search_path,
+            )
+            command = self._standby_command(worker)
+            if command is None or command.cwd is not None or _standby_env(command.env) != standby_env:
+                return False
+            self._standbys.pop(0)
+            worker.registered.add_done_callback(lambda f, w=worker: self._start_failed(w))
+            self.workers[worker.worker_id] = worker
+            self._spawn_task(self._adopt(worker, proc, command),
+                             f"adopt-standby-{worker.worker_id.hex()[:8]}")
+            return True
+        return False
+
+    async def _adopt(self, worker: WorkerProcess, proc: asyncio.subprocess.Process,
+                     command: LaunchCommand) -> None:
+        """Hand a standby its worker's environment (one JSON line on stdin),
+        then watch it as a started worker."""
+        worker.attach(proc, self._config.session_dir, self._log_sink)
+        worker.started_at = time.monotonic()
+        self._spawn_task(self._watch(worker), f"watch-worker-{worker.pid}")
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(json.dumps(command.env).encode() + b"\n")
+            await proc.stdin.drain()
+            proc.stdin.close()
+        except (OSError, RuntimeError) as exc:  # it died meanwhile: its exit fails the start
+            log.info("standby worker %s is gone: %s", proc.pid, exc)
+        await self._await_registration(worker, self._config.start_timeout_for(worker.language))
+
+    def _stop_standbys(self) -> None:
+        for proc, _ in self._standbys:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self._standbys.clear()
+
+    def standby_count(self) -> int:
+        """Standby Python workers waiting for a job."""
+        return sum(1 for proc, _ in self._standbys if proc.returncode is None)
 
     def _prestart_on_first_use(self, key: _PoolKey) -> None:
         """The first lease of a key that had to start a Java worker starts one
@@ -382,17 +505,21 @@ class WorkerPool:
             self._spawn_task(self._watch(worker), f"watch-worker-{worker.pid}")
             # The slot is held until the worker registers, exits or times out,
             # which bounds how many processes start at once.
-            done, _ = await asyncio.wait({worker.registered}, timeout=timeout)
-            if not done:
-                # The watcher fails the start once the pipes are drained, so
-                # the error carries the stderr of a worker stuck starting up.
-                worker.start_failure = f"did not register within {timeout:g} s"
-                worker.stop_reason = "did not register in time"
-                worker.signal(signal.SIGKILL)
-                try:
-                    await asyncio.wait_for(worker.exited.wait(), timeout=3.0)
-                except asyncio.TimeoutError:
-                    self._fail_start(worker, worker.start_failure, crashed=True)
+            await self._await_registration(worker, timeout)
+
+    async def _await_registration(self, worker: WorkerProcess, timeout: float) -> None:
+        """Wait for a started worker to register; kill it after ``timeout``."""
+        done, _ = await asyncio.wait({worker.registered}, timeout=timeout)
+        if not done:
+            # The watcher fails the start once the pipes are drained, so
+            # the error carries the stderr of a worker stuck starting up.
+            worker.start_failure = f"did not register within {timeout:g} s"
+            worker.stop_reason = "did not register in time"
+            worker.signal(signal.SIGKILL)
+            try:
+                await asyncio.wait_for(worker.exited.wait(), timeout=3.0)
+            except asyncio.TimeoutError:
+                self._fail_start(worker, worker.start_failure, crashed=True)
 
     # -- registration --------------------------------------------------------
 
@@ -583,6 +710,20 @@ class WorkerPool:
             if record.pid > 0 and not _pid_alive(record.pid):
                 self.drivers.pop(record.worker_id, None)
                 await self._on_driver_exit(record)
+
+
+#: Set on a standby worker's environment (polyray/worker.py STANDBY_ENV).
+STANDBY_ENV = "POLYRAY_STANDBY"
+#: The variables that differ between two Python workers of a node started
+#: with no runtime env: a standby is started without them (polyray/worker.py
+#: reads none of them before it is adopted, lease_proof's key again after).
+_PER_WORKER_ENV = ("POLYRAY_WORKER_ID", "POLYRAY_JOB_ID", "POLYRAY_STARTUP_TOKEN", lease_proof.KEY_ENV)
+
+
+def _standby_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without the per-worker variables: a standby adopted for a
+    worker must have been started with exactly this environment."""
+    return {k: v for k, v in env.items() if k not in _PER_WORKER_ENV}
 
 
 def _pid_alive(pid: int) -> bool:

@@ -193,7 +193,13 @@ class WorkerProcess:
             # and a Ctrl-C meant for the raylet's terminal does not hit workers.
             start_new_session=True,
         )
-        self.pid = self._proc.pid
+        self.attach(self._proc, log_dir, sink)
+
+    def attach(self, proc: asyncio.subprocess.Process, log_dir: str, sink: LineSink) -> None:
+        """Make ``proc`` (spawned with piped stdout and stderr) this worker's
+        process: its pid, and readers of its pipes into the worker's log files."""
+        self._proc = proc
+        self.pid = proc.pid
         base = os.path.join(log_dir, f"worker-{self.worker_id.hex()[:16]}-{self.job_id.hex()}-{self.pid}")
         assert self._proc.stdout is not None and self._proc.stderr is not None
         self._streams = [self._proc.stdout, self._proc.stderr]
