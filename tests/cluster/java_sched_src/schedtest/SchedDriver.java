@@ -22,7 +22,8 @@ import java.util.Optional;
  * A Java driver for tests/api/test_java_scheduling.py (issue 19 Deliver 4): joins the test's
  * cluster and tries node affinity, SPREAD, placement groups, cancel, multiple returns and
  * first-error-wins get, printing one {@code RESULT key=value} line per case ("ok" or what
- * went wrong). Arguments: the GCS address, the code search path, a scratch folder.
+ * went wrong). Arguments: the GCS address, the code search path, a scratch folder, the id of
+ * the second node (the driver's is the head).
  */
 public final class SchedDriver {
   private static final long T = 60_000;
@@ -56,6 +57,8 @@ public final class SchedDriver {
   private static String thrown(ObjectRef<?> ref) {
     try {
       return "value " + PolyRay.get(ref, T);
+    } catch (io.polyray.api.exception.TaskException e) {
+      return e.getClass().getSimpleName() + " " + e.getTypeName() + ": " + e.getMessage();
     } catch (RuntimeException e) {
       return e.getClass().getSimpleName();
     }
@@ -77,10 +80,12 @@ public final class SchedDriver {
     PolyRay.init(new PolyRayConfig().setAddress(args[0]).setCodeSearchPath(List.of(args[1])));
     Path scratch = Path.of(args[2]);
     String local = PolyRay.getRuntimeContext().getNodeId();
+    String nodeB = args[3];
     try {
       report("affinity_hard", () -> {
-        String got = PolyRay.get(PolyRay.task(Work::nodeId).setNodeAffinity(local, false).remote(), T);
-        return got.equals(local) ? "ok" : "ran on " + got;
+        String onB = PolyRay.get(PolyRay.task(Work::nodeId).setNodeAffinity(nodeB, false).remote(), T);
+        String here = PolyRay.get(PolyRay.task(Work::nodeId).setNodeAffinity(local, false).remote(), T);
+        return onB.equals(nodeB) && here.equals(local) ? "ok" : "ran on " + onB + " / " + here;
       });
       String unknown = "ee".repeat(28);
       report("affinity_soft_unknown", () -> {
@@ -91,16 +96,17 @@ public final class SchedDriver {
           .remote()));
       report("spread", () -> {
         List<ObjectRef<String>> refs = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
-          refs.add(PolyRay.task(Work::nodeId).setSpread().remote());
+        for (int i = 0; i < 2; i++) {
+          refs.add(PolyRay.task(Work::slowNodeId, 1500L).setSpread().remote());
         }
-        return PolyRay.get(refs, T).size() == 4 ? "ok" : "missing";
+        java.util.Set<String> nodes = new java.util.HashSet<>(PolyRay.get(refs, T));
+        return nodes.equals(java.util.Set.of(local, nodeB)) ? "ok" : "ran on " + nodes;
       });
       report("bad_node_id", () -> iae(() -> PolyRay.task(Work::nodeId).setNodeAffinity("not-a-node", false)));
       report("bad_bundles", () -> iae(() -> PlacementGroups.create(List.of(), PlacementStrategy.PACK)));
       report("pg", () -> {
         PlacementGroup pg = PlacementGroups.create(List.of(Map.of("CPU", 1.0), Map.of("CPU", 1.0)),
-            PlacementStrategy.STRICT_PACK, "sched-pg");
+            PlacementStrategy.STRICT_SPREAD, "sched-pg");
         if (!pg.wait(60)) {
           return "not created in 60 s";
         }
@@ -120,7 +126,8 @@ public final class SchedDriver {
         if (!tooBig.contains("cannot be scheduled in its placement group")) {
           return "CPU 2 in a bundle of 1: " + tooBig;
         }
-        String inBundle = PolyRay.get(PolyRay.task(Work::nodeId).setPlacementGroup(pg, 0).remote(), T);
+        String bundle0 = PolyRay.get(PolyRay.task(Work::nodeId).setPlacementGroup(pg, 0).remote(), T);
+        String bundle1 = PolyRay.get(PolyRay.task(Work::nodeId).setPlacementGroup(pg, 1).remote(), T);
         ActorHandle<Work.Holder> h = PolyRay.actor(Work.Holder::new).setResource("CPU", 1.0).setPlacementGroup(pg, 1)
             .remote();
         String actorNode = PolyRay.get(h.task(Work.Holder::nodeId).remote(), T);
@@ -129,13 +136,15 @@ public final class SchedDriver {
         if (PlacementGroups.get("sched-pg").isPresent()) {
           return "still found after remove";
         }
-        return inBundle.equals(local) && actorNode.equals(local) ? "ok" : "ran on " + inBundle + " / " + actorNode;
+        boolean spread = !bundle0.equals(bundle1) && java.util.Set.of(local, nodeB).equals(java.util.Set.of(bundle0,
+            bundle1));
+        return spread && actorNode.equals(bundle1) ? "ok" : "ran on " + bundle0 + " / " + bundle1 + " / " + actorNode;
       });
       report("pg_pending_removed", () -> {
         PlacementGroup pg = PlacementGroups.create(List.of(Map.of("CPU", 64.0)), PlacementStrategy.PACK);
         ObjectRef<Boolean> ready = pg.ready();
         if (pg.wait(0.5)) {
-          return "64 CPUs reserved on a 4-CPU node";
+          return "64 CPUs reserved on nodes of 4 and 2";
         }
         PlacementGroups.remove(pg);
         try {

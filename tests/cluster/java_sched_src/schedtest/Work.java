@@ -15,6 +15,12 @@ public final class Work {
     return PolyRay.getRuntimeContext().getNodeId();
   }
 
+  /** Sleeps, then says where it ran. */
+  public static String slowNodeId(long ms) throws InterruptedException {
+    Thread.sleep(ms);
+    return nodeId();
+  }
+
   /** Writes this worker's pid to {@code marker}, then sleeps (a cancel interrupts it). */
   public static long markAndSleep(String marker, long ms) {
     try {
