@@ -6,7 +6,8 @@
 Each point of each curve (tasks 1k-300k, actors 10-200, held puts 10k-1M,
 trees of nested refs of depth 8-12 kept and dropped, nested blocking-get trees
 of depth 4-6, wait on 1k-100k refs, get of 100-5,000 objects of 100 KiB,
-1,000 puts of 100 KiB, cold start) runs in a fresh driver process with its own
+1,000 puts of 100 KiB beside their bound (1,000 memcpys of 100 KiB + 1,000 puts
+of 1 KB), cold start) runs in a fresh driver process with its own
 local cluster (``init(num_cpus=2)``), once on polyray and once on Ray, the
 order alternating from point to point so drifting load hits both. Every point
 has a timeout; a point that fails or times out is reported as such, and the
@@ -264,6 +265,30 @@ def p_put_100k(n: int, t: float) -> dict:
     return {"time_s": elapsed, "us_per_put": elapsed / n * 1e6}
 
 
+def p_put_bound(n: int, t: float) -> dict:
+    """The bound of issue 14's put target, in this process: n copies of 100 KiB into a buffer
+    (memcpy) plus n puts of 1 KB (time_s); then n puts of 100 KiB, and their time over the bound
+    (target: at most 2)."""
+    value, small = b"x" * (100 * KIB), b"y" * KIB
+    buf = bytearray(len(value))
+    polyray.put(small)
+    polyray.put(value)
+    start = time.perf_counter()
+    for _ in range(n):
+        buf[:] = value  # one memcpy of 100 KiB
+    memcpy_s = time.perf_counter() - start
+    start = time.perf_counter()
+    small_refs = [polyray.put(small) for _ in range(n)]
+    small_s = time.perf_counter() - start
+    start = time.perf_counter()
+    refs = [polyray.put(value) for _ in range(n)]
+    put_s = time.perf_counter() - start
+    _check(len(polyray.get(refs[-1], timeout=t)) == 100 * KIB and len(small_refs) == n, "wrong value")
+    bound = memcpy_s + small_s
+    return {"time_s": bound, "put_over_bound": put_s / bound, "us_memcpy": memcpy_s / n * 1e6,
+            "us_put_1k": small_s / n * 1e6, "us_put_100k": put_s / n * 1e6}
+
+
 def p_cold_start(n: int, t: float) -> dict:
     """init() to the first task's result (n is unused: one point)."""
     start = time.perf_counter()
@@ -309,6 +334,9 @@ CURVES = [
           lambda n: 90 + n / 20, what="get of n 100 KiB objects owned by one worker"),
     Curve("put 100 KiB", p_put_100k, [1_000], 100, "puts",
           lambda n: 90 + n / 20, "us_per_put", what="n driver puts of 100 KiB, refs held"),
+    Curve("memcpy 100 KiB + put 1 KB", p_put_bound, [1_000], 100, "times",
+          lambda n: 90 + n / 20, "put_over_bound",
+          what="n memcpys of 100 KiB + n puts of 1 KB (the bound); extra: n 100 KiB puts over it (target <= 2)"),
     Curve("cold start", p_cold_start, [1], 1, "",
           lambda n: 90, "init_s", inits=False, what="init() to the first task's result"),
 ]

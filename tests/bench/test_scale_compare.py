@@ -22,7 +22,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "benchmarks", "scale_compare.py")
 CURVES = ["tasks", "actors", "puts held", "tree kept", "tree dropped", "blocking tree", "wait", "get 100 KiB",
-          "put 100 KiB", "cold start"]
+          "put 100 KiB", "memcpy 100 KiB + put 1 KB", "cold start"]
 
 
 def run_script(tmp_path, *options: str, timeout: float = 150) -> tuple[subprocess.CompletedProcess, str]:
@@ -71,6 +71,7 @@ def test_quick_run_covers_every_curve(tmp_path):
     assert float(rows["actors"]["polyray_extra"]) > 0.5, rows["actors"]  # MiB per actor process
     assert 1 <= int(rows["blocking tree"]["polyray_extra"]) <= 62, rows["blocking tree"]  # workers started, 31 tasks
     assert 0 < float(rows["cold start"]["polyray_extra"]) <= float(rows["cold start"]["polyray_s"])
+    assert 0.1 < float(rows["memcpy 100 KiB + put 1 KB"]["polyray_extra"]) < 1_000  # 100 KiB puts over the bound
 
     data = json.loads((tmp_path / "scale.json").read_text())
     assert data["quick"] is True and data["ray_version"] is None
