@@ -115,6 +115,32 @@ public final class TaskCaller<R> {
   }
 
   /**
+   * Runs only on nodes whose labels match (Ray's {@code label_selector}: {@code "v"},
+   * {@code "!v"}, {@code "in(a,b)"}, {@code "!in(a,b)"}); with the default or SPREAD strategy.
+   *
+   * @param selector label key to condition
+   * @return this
+   * @throws IllegalArgumentException naming a malformed key or condition
+   */
+  public TaskCaller<R> setLabelSelector(java.util.Map<String, String> selector) {
+    options.setLabelSelector(selector);
+    return this;
+  }
+
+  /**
+   * Label selectors tried in order when no node that could hold the request matches the one
+   * before (Ray's {@code fallback_strategy}).
+   *
+   * @param selectors the selectors, in order
+   * @return this
+   * @throws IllegalArgumentException naming a malformed one
+   */
+  public TaskCaller<R> setFallbackStrategy(java.util.List<java.util.Map<String, String>> selectors) {
+    options.setFallbackStrategy(selectors);
+    return this;
+  }
+
+  /**
    * Runs in a bundle of a placement group.
    *
    * @param group the group ({@code PlacementGroups.create})

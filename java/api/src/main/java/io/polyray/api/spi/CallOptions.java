@@ -2,9 +2,12 @@ package io.polyray.api.spi;
 
 import io.polyray.api.ActorLifetime;
 import io.polyray.api.placement.PlacementGroup;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * The options of one call, as the setters of the task callers and actor creators left
@@ -32,6 +35,8 @@ public final class CallOptions {
   private int bundleIndex = -1;
   private boolean captureChildTasks;
   private int numReturns = 1;
+  private final Map<String, String> labelSelector = new LinkedHashMap<>();
+  private final List<Map<String, String>> fallbackStrategy = new ArrayList<>();
 
   /** Where a task or actor runs (Ray's scheduling strategies). */
   public enum Scheduling {
@@ -354,6 +359,96 @@ public final class CallOptions {
           + numReturns);
     }
     this.numReturns = numReturns;
+  }
+
+  private static final Pattern LABEL_KEY =
+      Pattern.compile("([a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?");
+  private static final Pattern LABEL_VALUE = Pattern.compile("([a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?)?");
+
+  /**
+   * Runs only on nodes whose labels match every condition (Ray's {@code label_selector}):
+   * {@code "v"}, {@code "!v"}, {@code "in(a,b)"}, {@code "!in(a,b)"}. With the default or SPREAD
+   * strategy only.
+   *
+   * @param selector label key to condition
+   * @throws IllegalArgumentException naming a malformed key or condition
+   */
+  public void setLabelSelector(Map<String, String> selector) {
+    Map<String, String> checked = checkSelector(selector, "labelSelector");
+    labelSelector.clear();
+    labelSelector.putAll(checked);
+  }
+
+  /**
+   * Selectors tried in order when no node that could ever hold the request matches the
+   * label selector (Ray's {@code fallback_strategy} of label selectors).
+   *
+   * @param selectors the selectors, in order
+   * @throws IllegalArgumentException naming a malformed one
+   */
+  public void setFallbackStrategy(List<Map<String, String>> selectors) {
+    if (selectors == null) {
+      throw new IllegalArgumentException("fallbackStrategy must not be null");
+    }
+    List<Map<String, String>> checked = new ArrayList<>();
+    for (int i = 0; i < selectors.size(); i++) {
+      checked.add(checkSelector(selectors.get(i), "fallbackStrategy[" + i + "]"));
+    }
+    fallbackStrategy.clear();
+    fallbackStrategy.addAll(checked);
+  }
+
+  /**
+   * The label selector.
+   *
+   * @return an unmodifiable view (empty: any node)
+   */
+  public Map<String, String> getLabelSelector() {
+    return Collections.unmodifiableMap(labelSelector);
+  }
+
+  /**
+   * The fallback selectors.
+   *
+   * @return an unmodifiable view
+   */
+  public List<Map<String, String>> getFallbackStrategy() {
+    return Collections.unmodifiableList(fallbackStrategy);
+  }
+
+  private static Map<String, String> checkSelector(Map<String, String> selector, String what) {
+    if (selector == null) {
+      throw new IllegalArgumentException(what + " must not be null");
+    }
+    Map<String, String> out = new LinkedHashMap<>();
+    for (Map.Entry<String, String> e : selector.entrySet()) {
+      String key = e.getKey();
+      String cond = e.getValue();
+      if (key == null || key.length() > 253 || !LABEL_KEY.matcher(key).matches()) {
+        throw new IllegalArgumentException(what + ": " + key + " is not a valid label key");
+      }
+      if (cond == null) {
+        throw new IllegalArgumentException(what + ": the condition of " + key + " is null");
+      }
+      String body = cond.startsWith("!") ? cond.substring(1) : cond;
+      List<String> values = new ArrayList<>();
+      if (body.startsWith("in(") && body.endsWith(")")) {
+        for (String v : body.substring(3, body.length() - 1).split(",", -1)) {
+          values.add(v.trim());
+        }
+      } else {
+        values.add(body);
+      }
+      for (String v : values) {
+        boolean emptyInList = (values.size() > 1 || body.startsWith("in(")) && v.isEmpty();
+        if (emptyInList || v.length() > 63 || !LABEL_VALUE.matcher(v).matches()) {
+          throw new IllegalArgumentException(what + ": label selector value \"" + cond + "\" of " + key
+              + " is not v, !v, in(a,b) or !in(a,b) with valid label values");
+        }
+      }
+      out.put(key, cond);
+    }
+    return out;
   }
 
   private static void requireAtLeast(String what, int value, int low) {

@@ -3,6 +3,7 @@ package io.polyray.runtime.core;
 import com.google.protobuf.ByteString;
 import io.polyray.api.placement.PlacementGroup;
 import io.polyray.api.spi.CallOptions;
+import io.polyray.runtime.proto.LabelSelector;
 import io.polyray.runtime.proto.SchedulingKind;
 import io.polyray.runtime.proto.SchedulingStrategy;
 import io.polyray.runtime.proto.TaskSpec;
@@ -28,6 +29,28 @@ final class SchedulingStrategies {
    * @return the protocol form
    */
   static SchedulingStrategy of(CallOptions o, TaskSpec parent) {
+    boolean labelled = !o.getLabelSelector().isEmpty() || !o.getFallbackStrategy().isEmpty();
+    if (labelled && (o.getScheduling() == CallOptions.Scheduling.NODE_AFFINITY
+        || o.getScheduling() == CallOptions.Scheduling.PLACEMENT_GROUP)) {
+      throw new IllegalArgumentException("setLabelSelector / setFallbackStrategy go with the default or SPREAD "
+          + "strategy only, not with a node affinity or a placement group");
+    }
+    SchedulingStrategy s = ofKind(o, parent);
+    if (!labelled) {
+      return s;
+    }
+    if (s.getKind() == SchedulingKind.SCHEDULING_PLACEMENT_GROUP) {
+      throw new IllegalArgumentException("setLabelSelector / setFallbackStrategy inside a placement group that "
+          + "captures child tasks: give the call a strategy of its own (setSpread) or no selector");
+    }
+    SchedulingStrategy.Builder b = s.toBuilder().putAllLabelSelector(o.getLabelSelector());
+    for (Map<String, String> f : o.getFallbackStrategy()) {
+      b.addFallback(LabelSelector.newBuilder().putAllSelector(f));
+    }
+    return b.build();
+  }
+
+  private static SchedulingStrategy ofKind(CallOptions o, TaskSpec parent) {
     switch (o.getScheduling()) {
       case SPREAD:
         return SchedulingStrategy.newBuilder().setKind(SchedulingKind.SCHEDULING_SPREAD).build();
