@@ -150,6 +150,19 @@ int prs_evict(prs_store *store, uint64_t bytes, uint64_t *freed);
  * processes known dead). */
 int prs_reclaim(prs_store *store, int32_t pid, prs_reclaim_result *out);
 
+/* Make the pages of the data region's bytes [offset, offset + length)
+ * (clamped to the region, widened to whole pages) resident in the segment
+ * and mapped in this process, so that creating an object there later costs
+ * no page allocation (in any process) and no page fault (in this one).
+ * Never changes a byte and takes no store lock: it may run beside puts, on
+ * any thread. Uses madvise(MADV_POPULATE_WRITE) (Linux >= 5.14), else
+ * touches one byte per page with an atomic add of 0. *done (may be NULL) =
+ * bytes of the region now covered from `offset` (0 when offset is past the
+ * end). PRS_ERR_NO_MEMORY when the kernel cannot supply the pages (e.g.
+ * /dev/shm is full; the populate path reports it instead of SIGBUS). */
+int prs_prefault(prs_store *store, uint64_t offset, uint64_t length,
+                 uint64_t *done);
+
 /* Test hook: take the store lock and return without releasing it, so a test
  * can kill the process while it holds the lock. Never use otherwise. */
 int prs_test_hold_lock(prs_store *store);

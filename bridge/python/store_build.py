@@ -105,6 +105,9 @@ int prs_get_stats(prs_store *store, prs_stats *out);
 int prs_evict(prs_store *store, uint64_t bytes, uint64_t *freed);
 int prs_reclaim(prs_store *store, int32_t pid, prs_reclaim_result *out);
 
+int prs_prefault(prs_store *store, uint64_t offset, uint64_t length,
+                 uint64_t *done);
+
 int prs_test_hold_lock(prs_store *store);
 
 /* Binding glue (defined below, not part of the C library). */

@@ -94,25 +94,34 @@ static uint32_t find_at(prs_store *s, uint64_t off, int end) {
   return PRS_NIL;
 }
 
+/* Of at most `budget` blocks of list `head` that hold `size`, the one at the
+ * lowest offset, or PRS_NIL. Lowest first: freed extents (below the untouched
+ * tail, whose pages were faulted in already) are reused before fresh memory,
+ * and fresh memory is taken in the order the node's prefault populates it. */
+static uint32_t lowest_fit(const prs_store *s, uint32_t head, uint64_t size,
+                           int budget) {
+  uint32_t best = PRS_NIL;
+  for (uint32_t i = head; i != PRS_NIL && budget-- > 0;
+       i = s->fblocks[i].next) {
+    if (s->fblocks[i].size >= size &&
+        (best == PRS_NIL || s->fblocks[i].offset < s->fblocks[best].offset))
+      best = i;
+  }
+  return best;
+}
+
 int prs_alloc(prs_store *s, uint64_t size, uint64_t *offset) {
   prs_header *h = s->hdr;
-  uint32_t r = PRS_NIL;
   uint32_t b = bin_of(size);
   /* A few blocks of the request's own bin may fit (they are >= 2^b); look at
    * them first so exact-ish fits do not split large blocks. Bounded scan. */
-  int budget = 8;
-  for (uint32_t i = h->bins[b]; i != PRS_NIL && budget-- > 0;
-       i = s->fblocks[i].next) {
-    if (s->fblocks[i].size >= size) {
-      r = i;
-      break;
-    }
-  }
+  uint32_t r = lowest_fit(s, h->bins[b], size, 8);
   if (r == PRS_NIL) {
-    /* Every block in a higher bin is >= 2^(b+1) > size. */
+    /* Every block in a higher bin is >= 2^(b+1) > size: the smallest such
+     * bin, and the lowest of a few of its blocks. */
     uint64_t higher = b >= 63 ? 0 : h->bin_map & (~0ull << (b + 1));
     if (higher == 0) return -1;
-    r = h->bins[__builtin_ctzll(higher)];
+    r = lowest_fit(s, h->bins[__builtin_ctzll(higher)], size, 8);
   }
   prs_fblock *fb = &s->fblocks[r];
   *offset = fb->offset;

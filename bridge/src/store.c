@@ -732,3 +732,55 @@ int prs_test_hold_lock(prs_store *s) {
   leave(s);
   return rc;
 }
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older headers lack it */
+#endif
+
+/* Touch one byte per page without changing it: an atomic add of 0 is a
+ * write access (so the page is allocated and mapped writable) that cannot
+ * lose a concurrent writer's byte. */
+static void touch_pages(uint8_t *p, uint8_t *end, size_t page) {
+  for (; p < end; p += page) __atomic_fetch_add(p, 0, __ATOMIC_RELAXED);
+}
+
+int prs_prefault(prs_store *s, uint64_t offset, uint64_t length,
+                 uint64_t *done) {
+  int rc = enter(s);
+  if (rc) return rc;
+  if (done) *done = 0;
+  uint64_t cap = s->hdr->capacity; /* immutable after creation */
+  if (offset >= cap || length == 0) {
+    leave(s);
+    return PRS_OK;
+  }
+  uint64_t end = length > cap - offset ? cap : offset + length;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  /* The data region starts on a page boundary (segment.c). */
+  uint8_t *lo = s->data + offset / page * page;
+  uint8_t *hi = s->data + end;
+  uint8_t *map_end = s->base + s->map_size;
+  if (hi > map_end) hi = map_end;
+  static _Atomic int no_populate = 0; /* learnt once per process */
+  if (!atomic_load(&no_populate)) {
+    int r;
+    do {
+      r = madvise(lo, (size_t)(hi - lo), MADV_POPULATE_WRITE);
+    } while (r != 0 && errno == EINTR);
+    if (r != 0 && errno == EINVAL) {
+      atomic_store(&no_populate, 1); /* kernel before 5.14 */
+    } else if (r != 0) {
+      int err = errno;
+      leave(s);
+      return prs_fail(err == ENOMEM || err == EFAULT ? PRS_ERR_NO_MEMORY
+                                                     : PRS_ERR_SYSTEM,
+                      "prefault of %llu bytes at offset %llu: %s",
+                      (unsigned long long)(end - offset),
+                      (unsigned long long)offset, strerror(err));
+    }
+  }
+  if (atomic_load(&no_populate)) touch_pages(lo, hi, page);
+  if (done) *done = end - offset;
+  leave(s);
+  return PRS_OK;
+}

@@ -69,6 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="bytes of memory offered to tasks (default: available memory less the object store)")
     p.add_argument("--resources", default="{}", help='custom resources as JSON, e.g. {"disk": 4}')
     p.add_argument("--object-store-memory", type=int, default=None, help="bytes of the node's shared store")
+    p.add_argument("--store-prefault", default=None, metavar="BYTES",
+                   help="bytes of the store to populate in the background at start, e.g. 512M; 0 or off: none "
+                        "(default: $POLYRAY_STORE_PREFAULT, else 256M; docs/performance.md, Large puts)")
     p.add_argument("--address-file", default=None, help="write the GCS address here once serving")
     p.add_argument("--parent-pid", type=int, default=None, help="stop when this process exits")
     # Defaults from the environment: how a C++ driver's embedded head (and any
@@ -199,6 +202,13 @@ async def _run(args: argparse.Namespace) -> None:
         raise SystemExit(f"polyray.node: {e}") from None
     if token is not None:
         os.environ[auth.ENV_TOKEN] = token
+    if args.store_prefault is not None:
+        from polyray.store.prefault import ENV_PREFAULT, parse_bytes
+        try:
+            parse_bytes(args.store_prefault)
+        except ValueError as e:
+            raise SystemExit(f"polyray.node: --store-prefault: {e}") from None
+        os.environ[ENV_PREFAULT] = args.store_prefault  # read by the raylet's ObjectManager
     remove_stale_segments()
     gcs_server = None
     if args.head:

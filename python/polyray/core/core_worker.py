@@ -100,6 +100,8 @@ class CoreWorker:
                                                use_push_port=os.environ.get("POLYRAY_PUSH_PORT", "1") != "0")
         self.codec = ValueCodec(worker_id=worker_id)
         self.node_store = NodeStore(store_name)
+        if is_driver:  # a driver's first large puts take no page faults (docs/performance.md, Large puts)
+            self.node_store.prefault_in_background()
         self.nodes = NodeDirectory(conns)
         self.borrows = BorrowTracker(ctx=ctx, io=io, connections=conns,
                                      on_released=lambda oids: self._forget_borrowed(oids))

@@ -25,6 +25,7 @@ from polyray.store import (
     Store,
     StoreStats,
 )
+from polyray.store.prefault import Prefaulter, prefault_bytes_from_env
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class ObjectManager:
         self.capacity = capacity
         self._store: Store | None = None
         self._pinned: dict[bytes, _Pinned] = {}
+        self.prefaulter: Prefaulter | None = None
 
     @property
     def store(self) -> Store:
@@ -62,11 +64,20 @@ class ObjectManager:
         return self._store
 
     def start(self) -> None:
-        """Create the node's segment."""
+        """Create the node's segment; populate its first pages in the background
+        ($POLYRAY_STORE_PREFAULT bytes, polyray.store.prefault)."""
         self._store = Store.create(self.store_name, self.capacity)
+        try:
+            limit = prefault_bytes_from_env()
+        except ValueError as e:
+            log.warning("store prefault off: %s", e)
+            limit = 0
+        self.prefaulter = Prefaulter(self._store, limit).start()
 
     def stop(self) -> None:
         """Drop every pin, close the store and unlink the segment."""
+        if self.prefaulter is not None:
+            self.prefaulter.stop()
         for pinned in self._pinned.values():
             pinned.view.release()
         self._pinned.clear()
