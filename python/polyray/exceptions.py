@@ -66,6 +66,12 @@ class TaskCancelledError(PolyrayError):
     """The task was cancelled before it produced a value."""
 
 
+class TaskCancelled(KeyboardInterrupt):
+    """Raised inside a running task by ``cancel()`` (non-forced). A ``KeyboardInterrupt``, as Ray
+    raises, so ``except KeyboardInterrupt`` catches it; its caller's ``get()`` raises
+    TaskCancelledError."""
+
+
 class NodeDiedError(PolyrayError):
     """The node that ran a task or held an object died."""
 

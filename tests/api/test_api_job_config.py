@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 import polyray
 from polyray.job_config import JobConfig
 from polyray.util.state import list_jobs
@@ -49,3 +51,13 @@ def test_job_config_reaches_the_job():
             polyray.kill(polyray.get_actor(name))
     finally:
         polyray.shutdown()
+
+
+def test_init_refuses_a_conflict_before_starting_anything():
+    if polyray.is_initialized():
+        polyray.shutdown()
+    with pytest.raises(ValueError, match="conflict"):
+        polyray.init(namespace="a", job_config=JobConfig(ray_namespace="b"))
+    with pytest.raises(TypeError):
+        polyray.init(job_config={"ray_namespace": "b"})
+    assert not polyray.is_initialized()

@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from polyray import exceptions as exc
 from polyray.core import errors
 from polyray.core.function_manager import FunctionManager
 from polyray.core.object_getter import ObjectGetter
@@ -82,9 +83,8 @@ def flush_output() -> None:
             pass
 
 
-class TaskCancelled(KeyboardInterrupt):
-    """Raised inside a running task by a non-forced cancel: a KeyboardInterrupt, as Ray raises
-    (``except KeyboardInterrupt`` in user code catches it; so does ``except TaskCancelled``)."""
+# Raised inside a running task by a non-forced cancel (polyray.exceptions.TaskCancelled, a KeyboardInterrupt).
+TaskCancelled = exc.TaskCancelled
 
 
 class TaskExecutor:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import polyray
 from polyray.job_config import JobConfig, merge
 
 
@@ -36,11 +35,3 @@ def test_merge_with_init_arguments():
         merge(JobConfig(code_search_path=["/a"]), namespace=None, runtime_env=None, code_search_path=["/b"])
     assert merge(None, namespace="x", runtime_env=None, code_search_path=None) == ("x", None, None)
 
-
-def test_init_refuses_a_conflict_before_starting_anything():
-    assert not polyray.is_initialized()
-    with pytest.raises(ValueError, match="conflict"):
-        polyray.init(namespace="a", job_config=JobConfig(ray_namespace="b"))
-    with pytest.raises(TypeError):
-        polyray.init(job_config={"ray_namespace": "b"})
-    assert not polyray.is_initialized()
