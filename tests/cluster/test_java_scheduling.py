@@ -6,6 +6,7 @@ driver run prints a RESULT line per case; each test checks one of them."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -13,6 +14,7 @@ import java_support
 import pytest
 from cluster_util import Cluster
 
+import polyray
 import polyray.sdk
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,6 +38,7 @@ def results(tmp_path_factory):
         out = dict(line[len("RESULT "):].split("=", 1) for line in proc.stdout.splitlines()
                    if line.startswith("RESULT "))
         out["_rc"] = str(proc.returncode)
+        out["_address"], out["_classes"] = c.address, classes
         out["_tail"] = proc.stdout[-1500:] + proc.stderr[-2500:]
         yield out
     finally:
@@ -94,3 +97,20 @@ def test_first_error_wins(results):
     what, ms = _case(results, "first_error").split(",")
     assert what == "boom", results["first_error"]
     assert int(ms.split("=")[1]) < 6_000, results["first_error"]  # the other task takes 8 s
+
+
+def test_java_native_values_between_java_ends(results):
+    assert _case(results, "native") == "Pt(3,a!),2,Pt(6,300001 chars)"
+    # To a Python callee it has no form: refused at the call, naming the type.
+    got = _case(results, "native_to_python")
+    assert "schedtest.Work$Pt" in got and "no XLANG form" in got, got
+
+
+def test_python_caller_of_a_java_native_return_gets_an_error_naming_the_type(results):
+    assert results["_rc"] == "0", results["_tail"]
+    polyray.init(address=results["_address"], code_search_path=[results["_classes"]])
+    try:
+        with pytest.raises(Exception, match=re.escape("schedtest.Work$Pt")):
+            polyray.get(polyray.java_function("schedtest.Work", "makePt").remote(1), timeout=60)
+    finally:
+        polyray.shutdown()

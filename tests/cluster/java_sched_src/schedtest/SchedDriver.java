@@ -97,7 +97,7 @@ public final class SchedDriver {
       report("spread", () -> {
         List<ObjectRef<String>> refs = new ArrayList<>();
         for (int i = 0; i < 2; i++) {
-          refs.add(PolyRay.task(Work::slowNodeId, 1500L).setSpread().remote());
+          refs.add(PolyRay.task(Work::slowNodeId, 1000L).setSpread().remote());
         }
         java.util.Set<String> nodes = new java.util.HashSet<>(PolyRay.get(refs, T));
         return nodes.equals(java.util.Set.of(local, nodeB)) ? "ok" : "ran on " + nodes;
@@ -206,6 +206,22 @@ public final class SchedDriver {
       });
       report("returns_cpp", () -> iae(() -> PolyRay.task(CppFunction.of("Anything", Long.class)).setNumReturns(2)
           .remoteMulti()));
+      report("native", () -> {
+        Work.Pt moved = PolyRay.get(PolyRay.task(Work::movePt, new Work.Pt(1, "a"), 2L).remote(), T);
+        long n = PolyRay.get(PolyRay.task(Work::countPts, List.of(new Work.Pt(1, "b"), new Work.Pt(2, "c"))).remote(),
+            T);
+        // Above the inline limit: through the store, both ways.
+        Work.Pt big = PolyRay.get(PolyRay.task(Work::movePt, new Work.Pt(5, "x".repeat(300_000)), 1L).remote(), T);
+        return moved + "," + n + "," + big;
+      });
+      report("native_to_python", () -> {
+        try {
+          PolyRay.task(PyFunction.of("sched_mod", "pair"), new Work.Pt(1, "a")).remote();
+          return "sent";
+        } catch (IllegalArgumentException e) {
+          return e.getMessage();
+        }
+      });
       report("first_error", () -> {
         ObjectRef<Long> slow = PolyRay.task(Work::slow, 8_000L).remote();
         ObjectRef<Long> boom = PolyRay.task(Work::boom).remote();

@@ -49,6 +49,35 @@ public final class Work {
     return ms;
   }
 
+  /** A value with no XLANG form: it travels Java-native between Java ends. */
+  public static final class Pt implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
+    public final long x;
+    public final String s;
+
+    public Pt(long x, String s) {
+      this.x = x;
+      this.s = s;
+    }
+
+    @Override
+    public String toString() {
+      return "Pt(" + x + "," + (s.length() > 20 ? s.length() + " chars" : s) + ")";
+    }
+  }
+
+  public static Pt makePt(long x) {
+    return new Pt(x, "made");
+  }
+
+  public static Pt movePt(Pt p, long dx) {
+    return new Pt(p.x + dx, p.s + "!");
+  }
+
+  public static long countPts(List<Pt> pts) {
+    return pts.stream().filter(p -> p != null).count();
+  }
+
   /** An actor whose method has two return values (an array). */
   public static final class Holder {
     public Holder() {}

@@ -97,6 +97,28 @@ public final class Codec {
   }
 
   /**
+   * Encodes a value for a Java reader: as {@link #encode(Object, String)}, but a
+   * Serializable part with no XLANG form travels as a Java-native value (ext 4, language
+   * JAVA) instead of failing.
+   *
+   * @param value the value
+   * @param path what the value is
+   * @param javaNative whether the reader is Java
+   * @return the encoded value
+   * @throws XlangTypeException when a part has no XLANG form and is not Serializable (or
+   *     {@code javaNative} is false)
+   */
+  public Encoded encode(Object value, String path, boolean javaNative) {
+    if (!javaNative) {
+      return encode(value, path);
+    }
+    if (value instanceof ArrowIpc || value instanceof org.apache.arrow.vector.VectorSchemaRoot) {
+      return encode(value, path);
+    }
+    return new XlangEncoder(hooks, oobThreshold, true).encode(value, path);
+  }
+
+  /**
    * A RAW envelope: the bytes as they are.
    *
    * @param bytes the bytes (not copied)

@@ -103,6 +103,9 @@ public final class XlangConverter {
    * @return the natural value
    */
   public static Object natural(Object value) {
+    if (JavaNative.is(value)) {
+      return JavaNative.read((NativeValue) value);
+    }
     if (value instanceof NdArray) {
       NdArray a = (NdArray) value;
       if (a.ndim() == 1 && XlangDecoder.hasPrimitiveForm(a.dtype())) {
@@ -115,7 +118,7 @@ public final class XlangConverter {
       List<Object> list = (List<Object>) value;
       for (int i = 0, n = list.size(); i < n; i++) {
         Object e = list.get(i);
-        if (e instanceof NdArray || e instanceof List || e instanceof Map) {
+        if (e instanceof NdArray || e instanceof List || e instanceof Map || JavaNative.is(e)) {
           list.set(i, natural(e));
         }
       }
@@ -126,7 +129,7 @@ public final class XlangConverter {
       Map<Object, Object> map = (Map<Object, Object>) value;
       for (Map.Entry<Object, Object> e : map.entrySet()) {
         Object v = e.getValue();
-        if (v instanceof NdArray || v instanceof List || v instanceof Map) {
+        if (v instanceof NdArray || v instanceof List || v instanceof Map || JavaNative.is(v)) {
           e.setValue(natural(v));
         }
       }
@@ -139,6 +142,18 @@ public final class XlangConverter {
     Class<?> raw = rawClass(t);
     if (raw == Object.class) {
       return natural(v);
+    }
+    if (JavaNative.is(v) && raw != NativeValue.class) {
+      Object o;
+      try {
+        o = JavaNative.read((NativeValue) v);
+      } catch (IllegalArgumentException e) {
+        throw new Fail(v, t, e.getMessage());
+      }
+      if (raw.isInstance(o) || (raw.isPrimitive() && o != null)) {
+        return raw.isPrimitive() ? scalar(o, t, raw) : o;
+      }
+      throw new Fail(v, t, "the Java-native value is a " + (o == null ? "null" : o.getClass().getTypeName()));
     }
     if (v instanceof ArrowIpc && raw == org.apache.arrow.vector.VectorSchemaRoot.class) {
       return ArrowTables.toRoot((ArrowIpc) v);

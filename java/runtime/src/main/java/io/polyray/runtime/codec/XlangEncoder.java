@@ -47,9 +47,17 @@ final class XlangEncoder {
     }
   }
 
+  /** Serializable values with no XLANG form travel as Java-native values (both ends Java). */
+  private final boolean javaNative;
+
   XlangEncoder(CodecHooks hooks, int oobThreshold) {
+    this(hooks, oobThreshold, false);
+  }
+
+  XlangEncoder(CodecHooks hooks, int oobThreshold, boolean javaNative) {
     this.hooks = hooks;
     this.oobThreshold = oobThreshold;
+    this.javaNative = javaNative;
   }
 
   /**
@@ -188,6 +196,14 @@ final class XlangEncoder {
         refs.add(held);
       }
       out.writeExt(2, deterministic(handle));
+      return;
+    }
+    if (javaNative && JavaNative.accepts(v)) {
+      try {
+        out.writeExt(4, JavaNative.write(v).payload());
+      } catch (IllegalArgumentException e) {
+        throw new Reject(v, typeName(v), "a Java-native value must serialize: " + e.getMessage());
+      }
       return;
     }
     throw reject(v);

@@ -221,7 +221,8 @@ final class TaskSubmission {
       }
       Encoded enc;
       try {
-        enc = w.codec.encode(a, "argument " + i + " of " + callee);
+        // A Java callee reads Serializable values with no XLANG form as Java-native values.
+        enc = w.codec.encode(a, "argument " + i + " of " + callee, spec.getLanguage() == Language.JAVA);
       } catch (io.polyray.runtime.codec.XlangTypeException e) {
         throw new io.polyray.runtime.codec.XlangTypeException(e.getMessage() + " (the callee " + callee
             + " is a " + languageName(spec.getLanguage()) + " function; nothing was sent)", e.path(), e.typeName());

@@ -613,7 +613,8 @@ public final class TaskExecutor {
           : "return value " + i + " of " + fn.displayName();
       Encoded enc;
       try {
-        enc = codec.encode(values.get(i), what);
+        // A Java caller reads Serializable values with no XLANG form as Java-native values.
+        enc = codec.encode(values.get(i), what, spec.getCallerLanguage() == io.polyray.runtime.proto.Language.JAVA);
       } catch (XlangTypeException e) {
         throw new TaskFailure(ErrorRecords.runtimeError(XlangTypeException.class.getName(), e.getMessage()));
       } catch (RuntimeException e) {
