@@ -299,3 +299,22 @@ def test_placement_group_bundles_hold_gpu_indices_and_give_them_back():
     table.cancel(pg)
     assert node.gpus.free_shares() == {"0": 1.0, "1": 1.0, "2": 1.0}
     assert node.available.get("GPU") == 3
+
+
+def test_without_nvidia_smi_the_cuda_driver_library_is_asked(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build a fake libcuda")
+    src = tmp_path / "fakecuda.c"
+    src.write_text("int cuInit(unsigned f) { return 0; }\n"
+                   "int cuDeviceGetCount(int *n) { *n = 2; return 0; }\n")
+    lib = tmp_path / "libfakecuda.so"
+    subprocess.run([cc, "-shared", "-fPIC", str(src), "-o", str(lib)], check=True, timeout=60)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi
+    monkeypatch.setenv("POLYRAY_CUDA_LIBRARY", str(lib))
+    assert detect_gpu_ids() == ["0", "1"]
+    monkeypatch.setenv("POLYRAY_CUDA_LIBRARY", str(tmp_path / "missing.so"))
+    assert detect_gpu_ids() == []

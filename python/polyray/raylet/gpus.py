@@ -3,8 +3,10 @@
 Detection (``detect_gpu_ids``) runs once at node start when ``--num-gpus``
 is not given: ``CUDA_VISIBLE_DEVICES`` of the node's own environment when set
 (as Ray: the node then offers exactly those devices), else ``nvidia-smi
---query-gpu=index --format=csv,noheader`` when it is on PATH (bounded by a
-short timeout), else none.
+--query-gpu=index --format=csv,noheader`` when it is on PATH, else the CUDA
+driver library (``cuDeviceGetCount`` of ``libcuda``, or of
+``$POLYRAY_CUDA_LIBRARY``) when one is found, asked in a child process; each
+bounded by a short timeout; else none.
 
 ``GpuInstances`` hands out indices to leases: a request of one or more GPUs
 takes that many whole, unused indices (a whole amount is required, as in
@@ -18,6 +20,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ def detect_gpu_ids(timeout_s: float = DETECT_TIMEOUT_S) -> list[str]:
         return [v.strip() for v in visible.split(",") if v.strip() and v.strip() != "-1"]
     smi = shutil.which("nvidia-smi")
     if smi is None:
-        return []
+        return _cuda_driver_ids(timeout_s)
     try:
         out = subprocess.run([smi, "--query-gpu=index", "--format=csv,noheader"], capture_output=True,
                              text=True, timeout=timeout_s, stdin=subprocess.DEVNULL, check=False)
@@ -44,6 +47,41 @@ def detect_gpu_ids(timeout_s: float = DETECT_TIMEOUT_S) -> list[str]:
         log.warning("nvidia-smi exited with %d; this node offers no GPU", out.returncode)
         return []
     return [line.strip() for line in out.stdout.splitlines() if line.strip().isdigit()]
+
+
+# Run in a child: a driver that hangs in cuInit must not hang the node.
+_CUDA_COUNT = """
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+n = ctypes.c_int(0)
+if lib.cuInit(0) != 0 or lib.cuDeviceGetCount(ctypes.byref(n)) != 0:
+    sys.exit(3)
+print(n.value)
+"""
+
+
+#: Where the NVIDIA driver installs libcuda (looked up directly: ctypes.util.find_library
+#: runs ldconfig and a compiler, half a second at every node start).
+_LIBCUDA_PATHS = ("/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib/aarch64-linux-gnu/libcuda.so.1",
+                  "/usr/lib64/libcuda.so.1", "/usr/lib/libcuda.so.1", "/usr/lib/wsl/lib/libcuda.so.1")
+
+
+def _cuda_driver_ids(timeout_s: float) -> list[str]:
+    """0..n-1 for the n devices the CUDA driver library reports; [] without one."""
+    lib = os.environ.get("POLYRAY_CUDA_LIBRARY") or next(
+        (p for p in _LIBCUDA_PATHS if os.path.exists(p)), "")
+    if not lib:
+        return []
+    try:
+        out = subprocess.run([sys.executable, "-c", _CUDA_COUNT, lib], capture_output=True, text=True,
+                             timeout=timeout_s, stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("the CUDA driver (%s) did not answer (%s); this node offers no GPU", lib, exc)
+        return []
+    if out.returncode != 0 or not out.stdout.strip().isdigit():
+        log.warning("the CUDA driver (%s) reports no device (exit %d)", lib, out.returncode)
+        return []
+    return [str(i) for i in range(int(out.stdout.strip()))]
 
 
 def gpu_ids_for(count: float, detected: list[str] | None = None) -> list[str]:
