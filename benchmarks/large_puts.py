@@ -126,16 +126,19 @@ def side_ray(nbytes: int, wait: float) -> dict:
 def side_driver(lang: str, nbytes: int, wait: float) -> dict:
     """A Java or C++ driver's two puts, into a node this process starts (and lets prefault)."""
     import polyray
-    from polyray import api
-    from polyray.bench_build import build_cpp_driver, build_java_driver
+    from polyray import api, sdk
+    from polyray.bench_build import _cpp_build
+    here = os.path.join(ROOT, "benchmarks", "large_put")
+    out = os.path.join(ROOT, "build", "bench", "large_put")
     if lang == "cpp":
-        prog = build_cpp_driver(os.path.join(ROOT, "build", "bench", "cpp-driver"))
-        cmd_of = lambda addr: [prog, "--put", addr, str(nbytes)]  # noqa: E731
+        prog = _cpp_build([os.path.join(here, "large_put.cc")], os.path.join(out, "large_put"), shared=False)
+        cmd_of = lambda addr: [prog, addr, str(nbytes)]  # noqa: E731
     else:
-        from polyray import sdk
-        out = build_java_driver(os.path.join(ROOT, "build", "bench", "java-driver"))
+        os.makedirs(out, exist_ok=True)
+        subprocess.run(["javac", "--release", "11", "-cp", os.pathsep.join(sdk.java_classpath()), "-d", out,
+                        os.path.join(here, "LargePut.java")], check=True, capture_output=True, timeout=300)
         cp = os.pathsep.join([out, *sdk.java_classpath()])
-        cmd_of = lambda addr: ["java", "-cp", cp, "JavaCallsPython", "--put", addr, str(nbytes)]  # noqa: E731
+        cmd_of = lambda addr: ["java", "-cp", cp, "LargePut", addr, str(nbytes)]  # noqa: E731
     info = polyray.init(num_cpus=1, log_to_driver=False)
     try:
         _wait_prefault(api._core(), wait)
