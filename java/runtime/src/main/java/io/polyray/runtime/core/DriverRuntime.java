@@ -203,6 +203,8 @@ public final class DriverRuntime extends CoreRuntime {
     o.codeSearchPath = csp;
     o.lineageMaxBytes = config.getLineageMaxBytes();
     CoreWorker core = new CoreWorker(o);
+    // The driver's first large puts take no page faults (docs/performance.md, Large puts).
+    io.polyray.runtime.store.Prefaulter.startInBackground(core::store, io.polyray.runtime.store.Prefaulter.bytesFromEnv());
     Server server;
     try {
       server = io.polyray.runtime.worker.Auth.transport(NettyServerBuilder.forAddress(new InetSocketAddress(nodeHost, 0)))

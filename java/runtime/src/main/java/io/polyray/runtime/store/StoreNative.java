@@ -238,4 +238,6 @@ final class StoreNative {
   static native int prs_evict(Pointer store, long bytes, Pointer freed);
 
   static native int prs_reclaim(Pointer store, int pid, Pointer out);
+
+  static native int prs_prefault(Pointer store, long offset, long length, Pointer done);
 }
