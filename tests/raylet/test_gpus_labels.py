@@ -170,6 +170,18 @@ def test_fractions_share_one_index_and_never_straddle_two():
     assert not node.fits(ResourceSet({"GPU": 0.8})) and node.fits(ResourceSet({"GPU": 0.6}))
 
 
+def test_fractions_pack_onto_the_index_with_the_least_room():
+    gpus = GpuInstances(["0", "1", "2"])
+    assert gpus.take(1) == ("0",)
+    assert gpus.take(0.5) == ("1",)
+    gpus.give(("0",), 1)
+    # Index 0 is whole again; the next half goes next to the first (best fit), not to index 0.
+    assert gpus.take(0.5) == ("1",)
+    assert gpus.take(0.3) == ("0",)
+    assert gpus.take(0.6) == ("0",), "0.7 left on index 0 is the least room that holds 0.6"
+    assert gpus.free_shares() == {"0": pytest.approx(0.1), "1": 0.0, "2": 1.0}
+
+
 def test_release_gives_back_the_indices_a_lease_held():
     node = NodeResources(ResourceSet({"CPU": 4, "GPU": 2}), ["0", "1"])
     one = node.acquire(ResourceSet({"CPU": 1, "GPU": 1}))

@@ -10,8 +10,9 @@ bounded by a short timeout; else none.
 
 ``GpuInstances`` hands out indices to leases: a request of one or more GPUs
 takes that many whole, unused indices (a whole amount is required, as in
-Ray); a fraction below one shares one index with other fractions, first fit
-in index order. Amounts are fixed point (1/10000) as in ``resources``.
+Ray); a fraction below one shares one index with other fractions, best fit
+(the index with the least room that holds it; lowest index on a tie).
+Amounts are fixed point (1/10000) as in ``resources``.
 """
 
 from __future__ import annotations
@@ -108,10 +109,10 @@ class GpuInstances:
         if units <= 0:
             return []
         if units < _SCALE:
-            for i, free in enumerate(self._free):
-                if free >= units:
-                    return [i]
-            return None
+            # Best fit: the index with the least room that holds it, so
+            # fractions pack onto GPUs already shared and whole ones stay free.
+            fitting = [(free, i) for i, free in enumerate(self._free) if free >= units]
+            return [min(fitting)[1]] if fitting else None
         whole = [i for i, free in enumerate(self._free) if free == _SCALE]
         need = -(-units // _SCALE)  # a whole count (validated by the API; rounded up here)
         return whole[:need] if len(whole) >= need else None
