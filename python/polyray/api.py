@@ -437,6 +437,12 @@ class RuntimeContext:
         spec = ctx.spec if ctx is not None else None
         return {k: float(v) for k, v in spec.resources.items() if v} if spec is not None else {}
 
+    def get_node_labels(self) -> dict[str, str]:
+        """The labels of the node this process runs on (Ray's ``get_node_labels()``;
+        ``polyray.io/node-id`` included), asked of the GCS."""
+        me = self._core.node_id
+        return next((dict(n.labels) for n in _all_nodes() if n.node_id == me), {})
+
     def get_accelerator_ids(self) -> dict[str, list[str]]:
         """Ray's ``get_accelerator_ids()``: ``{"GPU": [indices as str]}`` of this worker
         (empty list in a driver or a worker with no GPU)."""

@@ -58,7 +58,7 @@ def probe(release: str = "", started: str = "") -> dict:
     ctx = polyray.get_runtime_context()
     return {"node": ctx.get_node_id(), "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
             "gpu_ids": polyray.get_gpu_ids(), "assigned": ctx.get_assigned_resources(),
-            "accelerators": ctx.get_accelerator_ids()}
+            "accelerators": ctx.get_accelerator_ids(), "labels": ctx.get_node_labels()}
 
 
 @polyray.remote(num_gpus=1)
@@ -137,7 +137,9 @@ def test_an_actor_keeps_its_gpu_and_a_cpu_task_sees_none(gpu_cluster):
 
 def test_label_selector_and_fallback_strategy_pick_nodes(gpu_cluster):
     head, gnode, dnode = gpu_cluster.nodes
-    assert polyray.get(probe.options(label_selector={"zone": "gpu"}).remote(), timeout=60)["node"] == gnode.node_id
+    on_g = polyray.get(probe.options(label_selector={"zone": "gpu"}).remote(), timeout=60)
+    assert on_g["node"] == gnode.node_id
+    assert on_g["labels"] == {**GPU_ZONE, "polyray.io/node-id": gnode.node_id}
     off = probe.options(label_selector={"zone": "!in(gpu,detected)"})
     assert {polyray.get(off.remote(), timeout=60)["node"] for _ in range(3)} == {head.node_id}
     by_id = probe.options(label_selector={"polyray.io/node-id": dnode.node_id})
