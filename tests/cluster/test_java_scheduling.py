@@ -86,6 +86,14 @@ def test_cancel_force_stops_the_worker(results):
     assert _case(results, "cancel_force") == "TaskCancelledException,exited"
 
 
+def test_cancel_recursive_actor_call_and_borrowed(results):
+    assert _case(results, "cancel_recursive") == "TaskCancelledException,child cancelled"
+    # A queued and a running call of a Java actor; force on an actor call is refused; the actor goes on.
+    assert _case(results, "cancel_actor") == "TaskCancelledException,TaskCancelledException,force refused,[x, y]"
+    # A Java task that borrows the ref cancels it through its owner, the driver.
+    assert _case(results, "cancel_borrowed") == "asked,TaskCancelledException"
+
+
 def test_multiple_returns(results):
     assert _case(results, "returns_java") == "[5, 6, s5]"
     assert _case(results, "returns_python") == "[42, py21]"

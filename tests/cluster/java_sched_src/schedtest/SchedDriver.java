@@ -36,12 +36,14 @@ public final class SchedDriver {
 
   private static void report(String key, Case c) {
     String out;
+    long t0 = System.nanoTime();
     try {
       out = c.run();
     } catch (Throwable t) {
       out = "FAILED " + t;
     }
     System.out.println("RESULT " + key + "=" + out.replace('\n', ' '));
+    System.out.println("TIME " + key + "=" + (System.nanoTime() - t0) / 1_000_000 + " ms");
     System.out.flush();
   }
 
@@ -187,6 +189,53 @@ public final class SchedDriver {
           Thread.sleep(20);
         }
         return got + ",exited";
+      });
+      report("cancel_recursive", () -> {
+        Path started = scratch.resolve("child-started");
+        Path interrupted = scratch.resolve("child-interrupted");
+        ObjectRef<Long> parent = PolyRay.task(Work::parentOfSleeper, started.toString(), interrupted.toString())
+            .setMaxRetries(0).remote();
+        awaitMarker(started);
+        PolyRay.cancel(parent);
+        String got = thrown(parent);
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (!Files.exists(interrupted)) {
+          if (System.nanoTime() > deadline) {
+            return got + ",the child was not cancelled";
+          }
+          Thread.sleep(20);
+        }
+        return got + ",child cancelled";
+      });
+      report("cancel_actor", () -> {
+        ActorHandle<Work.Holder> h = PolyRay.actor(Work.Holder::new).remote();
+        Path marker = scratch.resolve("actor-running");
+        ObjectRef<Long> running = h.task(Work.Holder::sleepy, marker.toString(), 60_000L).remote();
+        ObjectRef<Long> queued = h.task(Work.Holder::sleepy, scratch.resolve("actor-never").toString(), 60_000L)
+            .remote();
+        awaitMarker(marker);
+        String force = iae(() -> PolyRay.cancel(queued, true));
+        // The queued call ends when its turn comes at the actor: cancel both, then get them.
+        PolyRay.cancel(queued);
+        PolyRay.cancel(running);
+        long t0 = System.nanoTime();
+        String q = thrown(queued);
+        String r = thrown(running);
+        if ((System.nanoTime() - t0) / 1_000_000 > 30_000) {
+          return "the running call was not interrupted";
+        }
+        String after = String.valueOf(PolyRay.get(h.task(Work.Holder::split, "x,y").setNumReturns(2).remoteMulti(), T));
+        PolyRay.kill(h);
+        boolean ran = Files.exists(scratch.resolve("actor-never"));
+        return q + "," + r + "," + (force.contains("force") ? "force refused" : force) + "," + after
+            + (ran ? ",the queued call ran" : "");
+      });
+      report("cancel_borrowed", () -> {
+        Path marker = scratch.resolve("borrowed");
+        ObjectRef<Long> ref = PolyRay.task(Work::markAndSleep, marker.toString(), 60_000L).setMaxRetries(0).remote();
+        awaitMarker(marker);
+        String asked = PolyRay.get(PolyRay.task(Work::cancelIt, List.of(ref)).remote(), T);
+        return asked + "," + thrown(ref);
       });
       report("returns_java", () -> {
         List<ObjectRef<Object>> refs = PolyRay.task(Work::three, 5L).setNumReturns(3).remoteMulti();

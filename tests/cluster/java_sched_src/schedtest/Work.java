@@ -36,6 +36,31 @@ public final class Work {
     return ms;
   }
 
+  /** Starts childSleep and waits for it (a recursive cancel of this task reaches the child). */
+  public static long parentOfSleeper(String marker, String interrupted) {
+    return PolyRay.get(PolyRay.task(Work::childSleep, marker, interrupted).setMaxRetries(0).remote());
+  }
+
+  /** Writes {@code marker}, sleeps; when interrupted, writes {@code interrupted} first. */
+  public static long childSleep(String marker, String interrupted) {
+    try {
+      return markAndSleep(marker, 60_000);
+    } catch (IllegalStateException e) {
+      try {
+        Files.write(Path.of(interrupted), new byte[] {1});
+      } catch (IOException io) {
+        throw new IllegalStateException(io);
+      }
+      throw e;
+    }
+  }
+
+  /** A borrower's cancel: goes to the ref's owner (the driver), which forwards it. */
+  public static String cancelIt(List<io.polyray.api.ObjectRef<Long>> refs) {
+    PolyRay.cancel(refs.get(0));
+    return "asked";
+  }
+
   public static List<Object> three(long x) {
     return List.of(x, x + 1, "s" + x);
   }
@@ -89,6 +114,10 @@ public final class Work {
 
     public String nodeId() {
       return PolyRay.getRuntimeContext().getNodeId();
+    }
+
+    public long sleepy(String marker, long ms) {
+      return markAndSleep(marker, ms);
     }
   }
 }

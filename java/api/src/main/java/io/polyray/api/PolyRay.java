@@ -281,15 +281,18 @@ public final class PolyRay extends PolyRayActors {
   }
 
   /**
-   * Cancels the task that returns {@code ref}: a queued task never runs; a running Java
-   * task's thread is interrupted (a Python task gets TaskCancelledError raised in it).
-   * Getting {@code ref} then throws {@link io.polyray.api.exception.TaskCancelledException}.
-   * A finished task is left alone. Normal tasks this process submitted only.
+   * Cancels the task or actor call that returns {@code ref} (Ray's {@code Ray.cancel}): a
+   * queued task never runs; a running Java task's thread is interrupted (a Python task gets
+   * TaskCancelledError raised in it); the tasks it submitted are cancelled too. Getting
+   * {@code ref} then throws {@link io.polyray.api.exception.TaskCancelledException}. A
+   * finished task is left alone. A ref this process borrows is cancelled through its owner.
+   * An actor call not sent yet is dropped; one sent is cancelled by the actor (queued there:
+   * it never runs; running: its thread is interrupted).
    *
    * @param ref a return of the task
    */
   public static void cancel(ObjectRef<?> ref) {
-    cancel(ref, false);
+    cancel(ref, false, true);
   }
 
   /**
@@ -297,10 +300,22 @@ public final class PolyRay extends PolyRayActors {
    * (as Ray's {@code Ray.cancel(ref, true)}), and the task is not retried.
    *
    * @param ref a return of the task
-   * @param force stop the worker
+   * @param force stop the worker (an actor call: IllegalArgumentException, use {@code kill})
    */
   public static void cancel(ObjectRef<?> ref, boolean force) {
+    cancel(ref, force, true);
+  }
+
+  /**
+   * As {@link #cancel(ObjectRef, boolean)}; {@code recursive} false leaves the tasks the
+   * cancelled task submitted alone (Ray's {@code recursive}, default true).
+   *
+   * @param ref a return of the task
+   * @param force stop the worker
+   * @param recursive also cancel the tasks it submitted
+   */
+  public static void cancel(ObjectRef<?> ref, boolean force, boolean recursive) {
     Objects.requireNonNull(ref, "ref");
-    internal().cancel(ref, force);
+    internal().cancel(ref, force, recursive);
   }
 }

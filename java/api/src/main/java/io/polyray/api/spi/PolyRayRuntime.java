@@ -109,12 +109,14 @@ public interface PolyRayRuntime {
   /**
    * Cancels the task that produces {@code ref}: a queued one never runs; a running one is
    * interrupted ({@code force}: its worker is stopped). Getting the ref then throws
-   * TaskCancelledException. A finished task is left alone.
+   * TaskCancelledException. A finished task is left alone. A borrowed ref is cancelled
+   * through its owner.
    *
-   * @param ref a task's return
-   * @param force stop the worker
+   * @param ref a return of the task or actor call
+   * @param force stop the worker (refused for actor calls)
+   * @param recursive also cancel the tasks the cancelled task submitted
    */
-  void cancel(ObjectRef<?> ref, boolean force);
+  void cancel(ObjectRef<?> ref, boolean force, boolean recursive);
 
   /**
    * Asks the GCS to reserve a placement group.

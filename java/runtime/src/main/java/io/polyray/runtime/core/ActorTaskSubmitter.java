@@ -179,6 +179,71 @@ final class ActorTaskSubmitter {
     }
   }
 
+  /**
+   * Whether a call of this caller is not finished yet.
+   *
+   * @param taskId the call
+   * @return true while it waits here or is in flight
+   */
+  boolean knows(ByteString taskId) {
+    for (ActorQueue aq : actors.values()) {
+      if (aq.inflight.containsKey(taskId)) {
+        return true;
+      }
+      for (PendingTask t : aq.unresolved) {
+        if (t.taskId().equals(taskId)) {
+          return true;
+        }
+      }
+      for (PendingTask t : aq.pending) {
+        if (t.taskId().equals(taskId)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** What {@link #cancel} found. */
+  static final Object NOT_FOUND = new Object();
+
+  /**
+   * Cancels a call of this caller (as actor_submitter.py's cancel): one not sent yet (waiting
+   * for its arguments or for the actor) fails with TASK_CANCELLED now and the calls held behind
+   * it go on in order; for one sent, the actor's address is returned (the caller asks the
+   * actor: a call queued there never runs, a running one is interrupted).
+   *
+   * @param taskId the call
+   * @return null (dropped here), the actor's {@link Address}, or {@link #NOT_FOUND}
+   */
+  Object cancel(ByteString taskId) {
+    for (ActorQueue aq : actors.values()) {
+      for (ArrayDeque<PendingTask> waiting : List.of(aq.unresolved, aq.pending)) {
+        for (PendingTask t : waiting) {
+          if (t.taskId().equals(taskId)) {
+            waiting.remove(t);
+            aq.waiting.remove(taskId);
+            t.cancelled = true;
+            finisher.fail(t.spec, ErrorRecords.system(ErrorKind.TASK_CANCELLED, "task " + t.spec.getName()
+                + " was cancelled before it ran"), t.argIds);
+            List<PendingTask> go = new ArrayList<>();
+            while (!aq.unresolved.isEmpty() && !aq.waiting.contains(aq.unresolved.peekFirst().taskId())) {
+              go.add(aq.unresolved.pollFirst());
+            }
+            if (!go.isEmpty()) {
+              enqueue(go);
+            }
+            return null;
+          }
+        }
+      }
+      if (aq.inflight.containsKey(taskId) && aq.address != null) {
+        return aq.address;
+      }
+    }
+    return NOT_FOUND;
+  }
+
   private void enqueue(List<PendingTask> tasks) {
     Map<ActorQueue, List<PendingTask>> out = null;
     for (PendingTask t : tasks) {

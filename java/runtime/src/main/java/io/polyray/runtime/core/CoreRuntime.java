@@ -99,8 +99,8 @@ public abstract class CoreRuntime implements PolyRayRuntime {
   }
 
   @Override
-  public void cancel(ObjectRef<?> ref, boolean force) {
-    core.tasks.cancel(ref, force);
+  public void cancel(ObjectRef<?> ref, boolean force, boolean recursive) {
+    core.tasks.cancel(ref, force, recursive);
   }
 
   private PlacementGroupClient placementGroups() {

@@ -598,6 +598,18 @@ public final class CoreWorker {
   }
 
   /**
+   * Serves a CancelTask for this process (TaskSubmission.serveCancel).
+   *
+   * @param req the request
+   * @param runHere the executor's cancel of a task this process runs (a driver's: false)
+   * @param out the reply
+   */
+  public void serveCancel(io.polyray.runtime.proto.CancelTaskRequest req, java.util.function.BooleanSupplier runHere,
+      io.grpc.stub.StreamObserver<io.polyray.runtime.proto.CancelTaskReply> out) {
+    tasks.serveCancel(req, runHere, out);
+  }
+
+  /**
    * Calls an actor's method; one caller's calls run in submission order.
    *
    * @param actor the actor

@@ -87,8 +87,8 @@ final class DriverService extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBas
 
   @Override
   public void cancelTask(CancelTaskRequest request, StreamObserver<CancelTaskReply> out) {
-    out.onNext(CancelTaskReply.newBuilder().setAttempted(false).build());
-    out.onCompleted();
+    // A borrower of a task this driver submitted: forwarded to the worker that runs it.
+    core.serveCancel(request, () -> false, out);
   }
 
   @Override

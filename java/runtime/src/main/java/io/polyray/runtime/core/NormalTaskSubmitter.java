@@ -729,10 +729,10 @@ final class NormalTaskSubmitter {
 
   /** Asks a worker to cancel a task it runs (CancelTask); io thread. */
   interface WorkerCanceller {
-    void cancel(Address worker, ByteString taskId, boolean force);
+    void cancel(Address worker, ByteString taskId, boolean force, boolean recursive);
   }
 
-  private WorkerCanceller canceller = (worker, taskId, force) -> { };
+  private WorkerCanceller canceller = (worker, taskId, force, recursive) -> { };
 
   /** Sets who sends CancelTask to workers (the CoreWorker's gRPC channels). */
   void setCanceller(WorkerCanceller canceller) {
@@ -747,9 +747,10 @@ final class NormalTaskSubmitter {
    *
    * @param taskId the task
    * @param force stop the worker
+   * @param recursive the worker also cancels the tasks the task submitted (CancelTaskRequest.recursive)
    * @return false when the task is not known here (finished, or never submitted here)
    */
-  boolean cancel(ByteString taskId, boolean force) {
+  boolean cancel(ByteString taskId, boolean force, boolean recursive) {
     for (ArrayDeque<PendingTask> q : queues.values()) {
       for (Iterator<PendingTask> it = q.iterator(); it.hasNext(); ) {
         PendingTask t = it.next();
@@ -767,12 +768,44 @@ final class NormalTaskSubmitter {
         PendingTask t = lease.inflight.get(taskId);
         if (t != null) {
           t.cancelled = true;
-          canceller.cancel(lease.address, taskId, force);
+          canceller.cancel(lease.address, taskId, force, recursive);
           return true;
         }
       }
     }
     return false;
+  }
+
+  /**
+   * Ray's recursive cancel, on the worker whose task was cancelled: cancels (recursively) the
+   * normal tasks this process submitted from task {@code parentTaskId}.
+   *
+   * @param parentTaskId the cancelled task
+   * @param force stop their workers
+   * @return how many were found
+   */
+  int cancelChildren(ByteString parentTaskId, boolean force) {
+    List<ByteString> children = new ArrayList<>();
+    for (ArrayDeque<PendingTask> q : queues.values()) {
+      for (PendingTask t : q) {
+        if (!t.cancelled && t.spec.getParentTaskId().equals(parentTaskId)) {
+          children.add(t.taskId());
+        }
+      }
+    }
+    for (List<Lease> ls : leases.values()) {
+      for (Lease lease : ls) {
+        for (PendingTask t : lease.inflight.values()) {
+          if (!t.cancelled && t.spec.getParentTaskId().equals(parentTaskId)) {
+            children.add(t.taskId());
+          }
+        }
+      }
+    }
+    for (ByteString id : children) {
+      cancel(id, force, true);
+    }
+    return children.size();
   }
 
   /** Returns every lease (shutdown); the future completes when the raylet has them. */

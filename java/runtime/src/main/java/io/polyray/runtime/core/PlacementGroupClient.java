@@ -131,7 +131,8 @@ final class PlacementGroupClient {
       long poll = Math.max(500, Math.min(left, POLL_MS));
       GetPlacementGroupReply reply = null;
       try {
-        reply = gcs(poll + 5_000).getPlacementGroup(GetPlacementGroupRequest.newBuilder().setPlacementGroupId(id(pg))
+        // The GCS answers just before this deadline while the group is pending.
+        reply = gcs(poll).getPlacementGroup(GetPlacementGroupRequest.newBuilder().setPlacementGroupId(id(pg))
             .setWaitUntilCreated(left > 0).build());
       } catch (StatusRuntimeException e) {
         if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {

@@ -562,39 +562,125 @@ final class TaskSubmission {
     return AbstractActorHandle.of(reply.getActor().getHandle().toBuilder().setDetached(true).build());
   }
 
+  /** {@link #cancelOwned}: an actor call with force, refused (as in Ray). */
+  private static final Object ACTOR_FORCE = new Object();
+
+  private static String actorForceMessage() {
+    return "force=true is not supported for actor calls (as in Ray): use PolyRay.kill(actor)";
+  }
+
   /**
-   * Cancels the task that returns {@code ref} (as core_worker.py's cancel): a queued one fails
-   * at once with TASK_CANCELLED; a running one is interrupted by its worker ({@code force}: the
-   * worker exits) and fails with TASK_CANCELLED; a finished one is left alone. Only normal
-   * tasks this process submitted.
+   * Cancels the task that returns {@code ref} (as task_submission.py's cancel): a queued one
+   * fails at once with TASK_CANCELLED; a running one is interrupted by its worker ({@code force}:
+   * the worker exits) and fails with TASK_CANCELLED; a finished one is left alone. An actor call
+   * not sent yet is dropped, one sent is cancelled by the actor (queued there: never runs;
+   * running: interrupted); force on an actor call is refused. A ref this process borrows: its
+   * owner is asked, and forwards the cancel to the worker that runs the task.
    *
    * @param ref a return of the task
    * @param force stop the worker
-   * @return whether the task was found (queued or running)
+   * @param recursive the worker also cancels the tasks the cancelled task submitted
+   * @throws IllegalArgumentException for force on an actor call
    */
-  boolean cancel(ObjectRef<?> ref, boolean force) {
+  void cancel(ObjectRef<?> ref, boolean force, boolean recursive) {
     ObjectRefImpl<?> r = CoreWorker.check(ref);
     ByteString taskId = IdGen.taskOf(r.toProto().getObjectId());
-    java.util.concurrent.CompletableFuture<Boolean> found = new java.util.concurrent.CompletableFuture<>();
-    toIo((Runnable) () -> {
-      w.submitter.setCanceller(this::sendCancel);
-      found.complete(w.submitter.cancel(taskId, force));
-    });
+    io.polyray.runtime.proto.Address owner = r.toProto().getOwner();
+    io.polyray.runtime.proto.CancelTaskRequest req = io.polyray.runtime.proto.CancelTaskRequest.newBuilder()
+        .setTaskId(taskId).setForce(force).setRecursive(recursive).build();
+    if (!owner.getWorkerId().isEmpty() && !owner.getWorkerId().equals(w.workerId)) {
+      try {
+        io.polyray.runtime.proto.CoreWorkerServiceGrpc.newBlockingStub(w.channels.get(owner))
+            .withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, java.util.concurrent.TimeUnit.SECONDS).cancelTask(req);
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() == Status.Code.INVALID_ARGUMENT) {
+          throw new IllegalArgumentException(e.getStatus().getDescription(), e);
+        }
+        // An owner that is gone: its task's returns fail with OwnerDiedException anyway.
+      }
+      return;
+    }
+    java.util.concurrent.CompletableFuture<Object> found = new java.util.concurrent.CompletableFuture<>();
+    toIo((Runnable) () -> found.complete(cancelOwned(taskId, force, recursive)));
+    Object got;
     try {
-      return found.get(RuntimeSpec.RPC_TIMEOUT_S, java.util.concurrent.TimeUnit.SECONDS);
+      got = found.get(RuntimeSpec.RPC_TIMEOUT_S, java.util.concurrent.TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new io.polyray.api.exception.TaskCancelledException("interrupted while cancelling " + r.getIdHex());
     } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
       throw new PolyRayException("cancel(" + r.getIdHex() + ") did not finish: " + e, e);
     }
+    if (got == ACTOR_FORCE) {
+      throw new IllegalArgumentException(actorForceMessage());
+    }
+  }
+
+  /**
+   * (Io thread.) Cancels a task this process submitted.
+   *
+   * @return TRUE (found), FALSE (not one of its tasks: unknown or finished) or ACTOR_FORCE
+   */
+  private Object cancelOwned(ByteString taskId, boolean force, boolean recursive) {
+    w.submitter.setCanceller(this::sendCancel);
+    if (w.submitter.cancel(taskId, force, recursive)) {
+      return Boolean.TRUE;
+    }
+    if (!w.actorSubmitter.knows(taskId)) {
+      return Boolean.FALSE;
+    }
+    if (force) {
+      return ACTOR_FORCE;
+    }
+    Object at = w.actorSubmitter.cancel(taskId);
+    if (at instanceof io.polyray.runtime.proto.Address) {
+      sendCancel((io.polyray.runtime.proto.Address) at, taskId, false, recursive);
+    }
+    return Boolean.TRUE;
+  }
+
+  /**
+   * Serves a CancelTask (docs/protocol.md §6): from a borrower of a task this process submitted
+   * (forwarded to the worker running it, as Ray's owner does), else from a caller of a task this
+   * process runs ({@code runHere}: the executor's cancel); with {@code recursive}, the tasks the
+   * cancelled task submitted are cancelled too (before a forced cancel ends this process, else
+   * after the task was interrupted).
+   *
+   * @param req the request
+   * @param runHere cancels the task if this process runs it; whether it was attempted
+   * @param out the reply
+   */
+  void serveCancel(io.polyray.runtime.proto.CancelTaskRequest req, java.util.function.BooleanSupplier runHere,
+      io.grpc.stub.StreamObserver<io.polyray.runtime.proto.CancelTaskReply> out) {
+    toIo((Runnable) () -> {
+      ByteString id = req.getTaskId();
+      Object found = cancelOwned(id, req.getForce(), req.getRecursive());
+      if (found == ACTOR_FORCE) {
+        out.onError(Status.INVALID_ARGUMENT.withDescription(actorForceMessage()).asRuntimeException());
+        return;
+      }
+      boolean attempted = found == Boolean.TRUE;
+      if (!attempted) {
+        if (req.getRecursive() && req.getForce()) {
+          w.submitter.cancelChildren(id, true);
+        }
+        attempted = runHere.getAsBoolean();
+        if (req.getRecursive() && !req.getForce()) {
+          w.submitter.cancelChildren(id, false);
+        }
+      }
+      out.onNext(io.polyray.runtime.proto.CancelTaskReply.newBuilder().setAttempted(attempted).build());
+      out.onCompleted();
+    });
   }
 
   /** (Io thread.) CancelTask to the worker running a task; its reply does not matter. */
-  private void sendCancel(io.polyray.runtime.proto.Address worker, ByteString taskId, boolean force) {
+  private void sendCancel(io.polyray.runtime.proto.Address worker, ByteString taskId, boolean force,
+      boolean recursive) {
     io.polyray.runtime.proto.CoreWorkerServiceGrpc.newStub(w.channels.get(worker))
         .withDeadlineAfter(RuntimeSpec.RPC_TIMEOUT_S, java.util.concurrent.TimeUnit.SECONDS)
-        .cancelTask(io.polyray.runtime.proto.CancelTaskRequest.newBuilder().setTaskId(taskId).setForce(force).build(),
+        .cancelTask(io.polyray.runtime.proto.CancelTaskRequest.newBuilder().setTaskId(taskId).setForce(force)
+            .setRecursive(recursive).build(),
             new io.grpc.stub.StreamObserver<io.polyray.runtime.proto.CancelTaskReply>() {
               @Override
               public void onNext(io.polyray.runtime.proto.CancelTaskReply value) {

@@ -281,9 +281,8 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
         RuntimeSpec.IDS_TASK_BYTES, false))) {
       return;
     }
-    boolean attempted = worker.executor().cancel(request.getTaskId(), request.getForce());
-    out.onNext(CancelTaskReply.newBuilder().setAttempted(attempted).build());
-    out.onCompleted();
+    // A task of this worker's own (forwarded, for a borrower), else one it runs; recursive: its children too.
+    worker.core().serveCancel(request, () -> worker.executor().cancel(request.getTaskId(), request.getForce()), out);
   }
 
   @Override

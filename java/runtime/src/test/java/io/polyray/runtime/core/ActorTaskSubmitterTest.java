@@ -261,4 +261,29 @@ class ActorTaskSubmitterTest {
     clock.advanceMs(1);
     assertEquals(0, finisher.counted(arg));
   }
+
+  @Test
+  void cancelDropsACallNotSentAndLetsTheOnesBehindItGoAndNamesTheActorOfOneSent() {
+    java.util.Map<String, Runnable> pendingArgs = new java.util.HashMap<>();
+    submitter.setResolver((t, onReady) -> {
+      pendingArgs.put(t.spec.getName(), onReady);
+      return true;
+    });
+    submitter.submit(call("c0"));
+    gcs.answer(state(ActorState.ALIVE));
+    FakePushStreams.Stream s = streams.last();
+    PendingTask f = callWithArg("f");
+    submitter.submit(f);
+    submitter.submit(call("g"));
+    assertTrue(submitter.knows(f.taskId()));
+    assertEquals(null, submitter.cancel(f.taskId()), "not sent: dropped here");
+    assertEquals(ErrorKind.TASK_CANCELLED, finisher.failed.get("f").getKind());
+    assertEquals(List.of("c0", "g"), names(s.tasks()), "g, held behind f, goes on");
+    assertEquals(WORKER, submitter.cancel(s.tasks().get(0).getTaskId()), "sent: the actor is asked");
+    pendingArgs.get("f").run(); // late: nothing more is sent
+    assertEquals(List.of("c0", "g"), names(s.tasks()));
+    s.succeed(s.tasks().get(0), s.tasks().get(1));
+    assertEquals(ActorTaskSubmitter.NOT_FOUND, submitter.cancel(s.tasks().get(0).getTaskId()), "finished");
+    assertTrue(!submitter.knows(f.taskId()));
+  }
 }

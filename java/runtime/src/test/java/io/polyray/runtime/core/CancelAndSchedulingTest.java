@@ -36,15 +36,19 @@ class CancelAndSchedulingTest {
   private int tasks;
 
   CancelAndSchedulingTest() {
-    submitter.setCanceller((worker, taskId, force) -> cancels.add("sent" + (force ? " force" : "")));
+    submitter.setCanceller((worker, taskId, force, recursive) -> cancels.add("sent" + (force ? " force" : "")));
   }
 
   private TaskSpec submit(String name, int maxRetries) {
+    return submit(name, maxRetries, ByteString.EMPTY, Map.of("CPU", 1.0));
+  }
+
+  private TaskSpec submit(String name, int maxRetries, ByteString parent, Map<String, Double> resources) {
     tasks++;
     ByteString taskId = ByteString.copyFrom(new byte[] {(byte) tasks, 7})
         .concat(ByteString.copyFrom(new byte[RuntimeSpec.IDS_TASK_BYTES - 2]));
     TaskSpec s = TaskSpec.newBuilder().setTaskId(taskId).setName(name).setMaxRetries(maxRetries)
-        .putResources("CPU", 1.0).build();
+        .setParentTaskId(parent).putAllResources(resources).build();
     submitter.submit(new PendingTask(s, List.of()));
     return s;
   }
@@ -52,13 +56,13 @@ class CancelAndSchedulingTest {
   @Test
   void aQueuedTaskFailsCancelledAtOnceAndIsNeverPushed() {
     TaskSpec s = submit("queued", 3);
-    assertTrue(submitter.cancel(s.getTaskId(), false));
+    assertTrue(submitter.cancel(s.getTaskId(), false, true));
     assertEquals(ErrorKind.TASK_CANCELLED, finisher.failed.get("queued").getKind());
     assertTrue(finisher.failed.get("queued").getMessage().contains("before it ran"));
     raylet.grant(); // the lease requested before the cancel
     assertTrue(streams.opened.isEmpty() || streams.last().tasks().isEmpty(), "nothing pushed");
     assertTrue(cancels.isEmpty(), "no worker to tell");
-    assertFalse(submitter.cancel(s.getTaskId(), false), "a finished task is not known any more");
+    assertFalse(submitter.cancel(s.getTaskId(), false, true), "a finished task is not known any more");
   }
 
   @Test
@@ -67,7 +71,7 @@ class CancelAndSchedulingTest {
     raylet.grant();
     FakePushStreams.Stream stream = streams.last();
     assertEquals(1, stream.tasks().size());
-    assertTrue(submitter.cancel(s.getTaskId(), false));
+    assertTrue(submitter.cancel(s.getTaskId(), false, true));
     assertEquals(1, cancels.size(), "CancelTask sent to the worker running it");
     assertTrue(finisher.failed.isEmpty() && finisher.completed.isEmpty(), "the worker's reply decides");
     stream.reply(TaskResult.newBuilder().setTaskId(s.getTaskId()).setIsApplicationError(true).build());
@@ -80,11 +84,28 @@ class CancelAndSchedulingTest {
     TaskSpec s = submit("forced", 3);
     raylet.grant();
     FakePushStreams.Stream stream = streams.last();
-    assertTrue(submitter.cancel(s.getTaskId(), true));
+    assertTrue(submitter.cancel(s.getTaskId(), true, true));
     assertEquals(List.of("sent force"), cancels);
     stream.breakIt(); // the worker exits
     assertEquals(ErrorKind.TASK_CANCELLED, finisher.failed.get("forced").getKind());
     assertTrue(finisher.retried.isEmpty(), "a cancelled task is not retried");
+  }
+
+  @Test
+  void recursiveCancelReachesTheCancelledTasksChildrenOnly() {
+    ByteString parent = ByteString.copyFromUtf8("parent-task");
+    TaskSpec running = submit("child-running", 0, parent, Map.of("CPU", 1.0));
+    raylet.grant();
+    TaskSpec queued = submit("child-queued", 0, parent, Map.of("GPU", 1.0)); // another class: no lease yet
+    TaskSpec other = submit("other", 0, ByteString.copyFromUtf8("another"), Map.of("GPU", 1.0));
+    assertEquals(2, submitter.cancelChildren(parent, false));
+    assertEquals(ErrorKind.TASK_CANCELLED, finisher.failed.get("child-queued").getKind());
+    assertEquals(List.of("sent"), cancels, "the running child's worker is asked (recursively)");
+    assertFalse(finisher.failed.containsKey("other"));
+    assertFalse(finisher.failed.containsKey(running.getName()), "the running child ends by its worker's reply");
+    assertEquals(0, submitter.cancelChildren(parent, false), "children already cancelled are not asked again");
+    assertEquals(List.of("sent"), cancels);
+    assertTrue(queued.getParentTaskId().equals(parent) && !other.getParentTaskId().equals(parent));
   }
 
   private static CallOptions opts() {
