@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import grpc
+import msgpack
 
 from polyray import exceptions as exc
 from polyray.core import errors
@@ -66,6 +67,10 @@ BLOCK_GRACE_S = 0.05
 # Values in this node's store that one get() pins and reads with one store
 # call (bounds the pins a get holds at once).
 STORE_READ_BATCH = 256
+# A get() of at least this many borrowed refs copies the plain values already
+# in this node's store while their owners are asked (docs/scale.md, "Early
+# reads"); the owners' answers still decide what the get returns.
+EARLY_READ_MIN = 8
 
 
 class ObjectGetter:
@@ -201,9 +206,12 @@ class ObjectGetter:
         deadline = None if timeout is None else time.monotonic() + timeout
         ready_entry = self._memory_store.get_if_ready
         missing = [r for r in refs if ready_entry(r._id) is None]
+        early: dict[bytes, Any] = {}
         if missing:
             self._io.call_soon(self._start_fetches, missing)
             want = list(dict.fromkeys(r._id for r in missing))
+            if len(want) >= EARLY_READ_MIN:
+                early = self._read_early(missing)
             ctx = self._ctx
             lend = not ctx.is_driver and ctx.in_task() and not ctx.actor_id
             wait = self._memory_store.wait_indices
@@ -249,6 +257,14 @@ class ObjectGetter:
                 entry = ready_entry(oid)  # being recomputed by another get()
             if entry is None:  # freed concurrently
                 raise exc.ObjectLostError(f"object {oid.hex()} was freed while being read")
+            if early and entry.envelope is None and entry.error is None and entry.in_store_node:
+                # The owner answered that the object is stored (it exists, it is
+                # not lost): the copy read before its answer is its value (once:
+                # a ref listed twice gets a second, separate value).
+                value = early.pop(oid, _NOT_PLAIN)
+                if value is not _NOT_PLAIN:
+                    values.append(value)
+                    continue
             if i >= next_batch and self._in_local_store(entry):
                 next_batch = self._read_batch(refs, i, views)
             view = views.pop(i, None)
@@ -258,6 +274,39 @@ class ObjectGetter:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             values.append(self.decode_entry(oid, entry, left))
         return values
+
+    def _read_early(self, refs: list[ObjectRef]) -> dict[bytes, Any]:
+        """While the owners of ``refs`` are asked: the values of the borrowed ones
+        that this node's store holds now and that are plain data, by id.
+
+        A copy in the store is the object's value (objects never change), but
+        only the owner can say the object still exists (not freed, not lost, its
+        owner alive), so get() uses these values only for ids the owner then
+        answers as stored; for the rest they are dropped. Only XLANG values
+        without ext types are read this early (msgpack data: no user code runs,
+        no refs are deserialized); the rest are read after the answer as before.
+        Pins are held only while a value is copied.
+        """
+        owned = self._owned.is_owned
+        ids = [oid for oid in dict.fromkeys(r._id for r in refs if r._owner is not None) if not owned(oid)]
+        out: dict[bytes, Any] = {}
+        store = self._node_store.store
+        for k in range(0, len(ids), STORE_READ_BATCH):
+            chunk = ids[k:k + STORE_READ_BATCH]
+            try:
+                views = store.get(chunk, timeout=0)
+            except Exception:  # noqa: BLE001 - no store here (closed, shutting down): read after the answers
+                return out
+            for oid, view in zip(chunk, views):
+                if view is None:
+                    continue
+                try:
+                    value = _decode_plain(view)
+                finally:
+                    view.release()
+                if value is not _NOT_PLAIN:
+                    out[oid] = value
+        return out
 
     def _decode_view(self, view: Any) -> Any:
         fmt, body, buffers = envelope.unpack_from(view.metadata, view.data)
@@ -589,6 +638,27 @@ class ObjectGetter:
         """Drop what was learnt about a borrowed object (it is no longer held here)."""
         self._owners.pop(oid, None)
         self._borrowed_locations.pop(oid, None)
+
+
+_NOT_PLAIN = object()
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    raise ValueError("not plain data")
+
+
+def _decode_plain(view: Any) -> Any:
+    """The value of a stored XLANG envelope of plain msgpack data, decoded as
+    envelope.decode does (xlang_codec._decode_xlang with no ext met); _NOT_PLAIN
+    for any other envelope (another format, out-of-band buffers, an ext type:
+    a ref, a handle, an ndarray, a native value) or one that does not decode."""
+    try:
+        fmt, body, buffers = envelope.unpack_from(view.metadata, view.data)
+        if fmt != envelope.FORMAT_XLANG or buffers:
+            return _NOT_PLAIN
+        return msgpack.unpackb(body, ext_hook=_refuse_ext, raw=False, strict_map_key=False)
+    except Exception:  # noqa: BLE001 - decoded after the owner's answer instead, errors included
+        return _NOT_PLAIN
 
 
 def _owner_unreachable(oid: bytes, owner: str, code: grpc.StatusCode) -> pb.ErrorRecord:
