@@ -177,6 +177,31 @@ TEST(TaskEvents, TwoEventsOfOneReporterFoldIntoOneUntilSent) {
   EXPECT_EQ(all[5].prior_state(), rpc::TASK_STATE_UNKNOWN);
 }
 
+TEST(TaskEvents, AWorkersEventCarriesTheOwnersTimesFromTheSpec) {
+  // A Python owner writes its times into the spec and reports no event of a task that runs:
+  // the worker's one event (RUNNING folded into FINISHED) carries them to the GCS.
+  Harness h(/*max_buffered=*/100, /*max_per_batch=*/100);
+  rpc::TaskResult ok;
+  ok.add_returns()->mutable_value()->set_format(rpc::FORMAT_XLANG);
+  rpc::TaskSpec spec = Spec("f", 5);
+  spec.set_submitted_ns(111);
+  spec.set_pending_args_ns(222);
+  spec.set_pending_node_ns(333);
+  TaskEvents::Token t = h.events->Running(spec);
+  h.events->Ended(spec, ok, t);
+  TaskEvents::Token u = h.events->Running(Spec("g", 6));  // no owner times: zeros
+  h.events->Ended(Spec("g", 6), ok, u);
+  h.events->Flush();
+  ASSERT_EQ(h.Events(), 2);
+  const rpc::TaskEvent& e = h.sent[0].events(0);
+  EXPECT_EQ(e.state(), rpc::FINISHED);
+  EXPECT_EQ(e.prior_state(), rpc::RUNNING);
+  EXPECT_EQ(e.submitted_ns(), 111);
+  EXPECT_EQ(e.pending_args_ns(), 222);
+  EXPECT_EQ(e.pending_node_ns(), 333);
+  EXPECT_EQ(h.sent[0].events(1).submitted_ns(), 0);
+}
+
 TEST(TaskEvents, StopWaitsForASendInFlightThenSendsWhatCameAfter) {
   Harness h(/*max_buffered=*/100, /*max_per_batch=*/100);
   h.answer_inline = false;

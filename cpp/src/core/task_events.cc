@@ -49,6 +49,11 @@ rpc::TaskEvent* TaskEvents::AppendLocked(rpc::TaskEventState state, const rpc::T
   e.set_actor_id(spec.actor_id());
   e.set_parent_task_id(spec.parent_task_id());
   e.set_timestamp_ns(NowNs());
+  // The owner's times the spec carries (0: not known): a Python owner writes them there and
+  // reports no event of a task that runs, so the worker's event gives the whole row.
+  e.set_submitted_ns(spec.submitted_ns());
+  e.set_pending_args_ns(spec.pending_args_ns());
+  e.set_pending_node_ns(spec.pending_node_ns());
   return &e;
 }
 

@@ -1,6 +1,10 @@
 // Task events of this process, buffered and sent to the GCS (as Python's
 // core/task_events.py and Java's TaskEvents; docs/observability.md).
 //
+// Every event carries the owner's times its spec holds (TaskSpec.submitted_ns,
+// pending_args_ns, pending_node_ns: a Python owner writes them there and reports
+// no event of a task that runs, so the worker's event gives the whole row).
+//
 // Owners record one PENDING_NODE event with SUBMITTED folded in when a task is
 // submitted (the C++ submitter queues it for a lease at once) and FAILED for a
 // failure the owner decides (OwnedObjects::FailTask); the worker that runs an
