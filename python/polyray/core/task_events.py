@@ -486,15 +486,18 @@ class TaskEventBuffer:
 
 class EventingFinisher:
     """A TaskFinisher that records what the owner decides: FAILED for a failure
-    no worker reported (crash, dead actor, lease failure, cancel), PENDING_NODE
-    for the next attempt of a retried task; then hands over to ``inner``."""
+    no worker reported (crash, dead actor, lease failure, cancel), the next
+    attempt of a retried task queued afresh; a task whose result came back
+    leaves the owner's pending dict (no event: the worker's gives the row).
+    Then hands over to ``inner``."""
 
     def __init__(self, inner: Any, events: TaskEventBuffer) -> None:
         self._inner = inner
         self._events = events
+        self._done = events._pending.pop  # owner_done, one call less per task
 
     def complete(self, spec: pb.TaskSpec, returns: Iterable[pb.ReturnObject], arg_ids: list[bytes]) -> None:
-        self._events.owner_done(spec)
+        self._done(spec.task_id, None)  # the worker's event gives the row
         self._inner.complete(spec, returns, arg_ids)
 
     def fail(self, spec: pb.TaskSpec, record: pb.ErrorRecord, arg_ids: list[bytes]) -> None:

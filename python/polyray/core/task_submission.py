@@ -85,17 +85,18 @@ class TaskSubmission:
         self._spec_template: pb.TaskSpec | None = None
         self._seq_lock = threading.Lock()
         self._actor_seq: dict[bytes, int] = {}
-        # Task events (task_events.py): one PENDING_NODE event once queued on the loop, SUBMITTED folded in.
+        # Task events (task_events.py): the owner's times go in the spec once queued on the loop (the
+        # worker's event carries them); an event only for a task still waiting at a flush.
         self._events = events
         self._queue_normal: Any = submitter.submit
         self._queue_actor: Any = actor_submitter.submit
         if events is not None:
             def queue_normal(task: PendingTask, submitted_ns: int) -> None:
-                events.queued(task.spec, submitted_ns)
+                events.owner_queued(task.spec, submitted_ns)
                 submitter.submit(task)
 
             def queue_actor(task: PendingTask, submitted_ns: int) -> None:
-                events.queued(task.spec, submitted_ns)
+                events.owner_queued(task.spec, submitted_ns)
                 actor_submitter.submit(task)
 
             self._queue_normal, self._queue_actor = queue_normal, queue_actor
@@ -114,7 +115,7 @@ class TaskSubmission:
                         queue_ready(task)
                     return
                 if events is not None:
-                    events.waiting_args(task.spec, submitted_ns)
+                    events.owner_waiting_args(task.spec, submitted_ns)
                 submitter.hold(task)
                 self._wait_args(task, waiting)
 
@@ -185,7 +186,7 @@ class TaskSubmission:
             left[0] -= 1
             if left[0] == 0:
                 if self._events is not None:
-                    self._events.record(gcs.PENDING_NODE, task.spec)
+                    self._events.owner_released(task.spec)
                 self._submitter.release(task)
 
         def ready(_entry: object) -> None:

@@ -17,7 +17,6 @@ import pytest
 from polyray.core.memory_store import MemoryStore
 from polyray.core.task_submission import TaskSubmission
 from polyray.protocol import common_pb2 as pb
-from polyray.protocol import gcs_pb2
 
 from .fakes import pending, task_spec
 from .test_task_submitter import Harness
@@ -32,14 +31,14 @@ class Events:
     def __init__(self) -> None:
         self.seen: list[tuple[str, str]] = []
 
-    def queued(self, spec: pb.TaskSpec, submitted_ns: int) -> None:
+    def owner_queued(self, spec: pb.TaskSpec, submitted_ns: int) -> None:
         self.seen.append(("PENDING_NODE", spec.name))
 
-    def waiting_args(self, spec: pb.TaskSpec, submitted_ns: int) -> None:
+    def owner_waiting_args(self, spec: pb.TaskSpec, submitted_ns: int) -> None:
         self.seen.append(("PENDING_ARGS", spec.name))
 
-    def record(self, state: int, spec: pb.TaskSpec, *a: object, **k: object) -> None:
-        self.seen.append((gcs_pb2.TaskEventState.Name(state), spec.name))
+    def owner_released(self, spec: pb.TaskSpec) -> None:
+        self.seen.append(("PENDING_NODE", spec.name))
 
 
 @pytest.fixture
