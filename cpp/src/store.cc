@@ -543,6 +543,15 @@ uint64_t Store::Evict(uint64_t bytes) {
   return freed;
 }
 
+uint64_t Store::Prefault(uint64_t offset, uint64_t length) {
+  uint64_t done = 0;
+  int status = prs_prefault(raw("Store::Prefault"), offset, length, &done);
+  if (status != PRS_OK) {
+    ThrowStatus(status, OnStore("Prefault(" + std::to_string(offset) + ", " + std::to_string(length) + " B)", name_));
+  }
+  return done;
+}
+
 ReclaimResult Store::Reclaim(int32_t pid) {
   prs_reclaim_result in{};
   int status = prs_reclaim(raw("Store::Reclaim"), pid, &in);

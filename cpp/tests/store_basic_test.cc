@@ -46,6 +46,29 @@ TEST(ObjectIdTest, WrongLengthNamesExpectedAndActual) {
   }
 }
 
+// ------------------------------------------------------------- prefault
+
+// Bytes the kernel has allocated to the segment's tmpfs file.
+uint64_t Resident(const std::string& name) {
+  struct stat st {};
+  EXPECT_EQ(stat(("/dev/shm" + name).c_str(), &st), 0);
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+TEST_F(StoreTest, PrefaultMakesItsRangeResidentAndKeepsBytes) {
+  Store store = Make(32 << 20);
+  ObjectId id = MakeId(7);
+  const std::string text = "kept";
+  store.Put(id, text.data(), text.size());
+  uint64_t before = Resident(name_);
+  EXPECT_EQ(store.Prefault(0, 8 << 20), 8u << 20);
+  EXPECT_GE(Resident(name_) - before, (8u << 20) - 4096);
+  EXPECT_EQ(store.Prefault(0, 1ull << 40), 32u << 20);  // clamped to the region
+  EXPECT_EQ(store.Prefault(32 << 20, 4096), 0u);         // past the end
+  ObjectView v = store.GetOne(id, 0);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(v.data()), v.size()), text);
+}
+
 // ----------------------------------------------------------- round trip
 
 TEST_F(StoreTest, RoundTripWithMetadata) {

@@ -306,6 +306,10 @@ class Store {
   Stats GetStats();
   // Evict least-recently-used unpinned sealed objects; returns bytes freed.
   uint64_t Evict(uint64_t bytes);
+  // Make the data region's pages [offset, offset + length) resident and
+  // mapped in this process (prs_prefault); never changes a byte, takes no
+  // lock. Returns the bytes covered (0 past the end).
+  uint64_t Prefault(uint64_t offset, uint64_t length);
   // Drop the pins and unsealed objects of a dead process.
   ReclaimResult Reclaim(int32_t pid);
 

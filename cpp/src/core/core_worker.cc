@@ -140,6 +140,8 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
   }
   borrows_ = std::make_unique<BorrowTracker>(*this);
   store_ = std::make_unique<StoreIo>(options_.store_name);
+  // A driver's first large puts take no page faults (docs/performance.md, Large puts).
+  if (options_.is_driver) store_->PrefaultInBackground(StoreIo::PrefaultBytesFromEnv());
   owned_ = std::make_unique<OwnedObjects>(*this);
   getter_ = std::make_unique<ObjectGetter>(*this);
   nodes_ = std::make_unique<NodeDirectory>(*this);

@@ -10,11 +10,13 @@
 #ifndef POLYRAY_CORE_STORE_IO_H_
 #define POLYRAY_CORE_STORE_IO_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "polyray/internal/runtime.h"
 #include "polyray/store.h"
@@ -25,6 +27,19 @@ namespace polyray::core {
 class StoreIo {
  public:
   explicit StoreIo(std::string name) : name_(std::move(name)) {}
+  /// Stops a prefault in progress (after its chunk in flight).
+  ~StoreIo();
+  StoreIo(const StoreIo&) = delete;
+  StoreIo& operator=(const StoreIo&) = delete;
+
+  /// Opens the store and populates its first `limit` bytes in this process
+  /// on a thread of its own (nice 10, 8 MiB at a time), so this process's
+  /// first large puts take no page fault (docs/performance.md, Large puts).
+  /// A store that cannot be opened is left alone.
+  void PrefaultInBackground(uint64_t limit);
+  /// Bytes of $POLYRAY_STORE_PREFAULT ("256M", "1G", "0", "off"; default
+  /// 256 MiB; a malformed value: 0).
+  static uint64_t PrefaultBytesFromEnv();
 
   /// Uses segment `name` from now on (before the first use).
   void SetName(const std::string& name);
@@ -44,6 +59,8 @@ class StoreIo {
   std::mutex mu_;
   std::string name_;
   std::optional<polyray::Store> store_;
+  std::atomic<bool> stop_prefault_{false};
+  std::thread prefault_;
 };
 
 }  // namespace polyray::core
