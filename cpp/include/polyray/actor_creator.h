@@ -29,7 +29,8 @@ class ActorCreator;
 template <typename C, typename... P>
 class ActorCreator<C, C*(P...)> : public internal::ResourceSetters<ActorCreator<C, C*(P...)>>,
                                   public internal::NameSetter<ActorCreator<C, C*(P...)>>,
-                                  public internal::ActorSetters<ActorCreator<C, C*(P...)>> {
+                                  public internal::ActorSetters<ActorCreator<C, C*(P...)>>,
+                                  public internal::SchedulingSetters<ActorCreator<C, C*(P...)>> {
  public:
   /// A creator using the factory registered as `name` for class `class_name`.
   ActorCreator(std::string name, std::string class_name)
@@ -54,7 +55,8 @@ class ActorCreator<C, C*(P...)> : public internal::ResourceSetters<ActorCreator<
 /// Creation of an actor written in Python or Java (or a C++ actor by name).
 class XlangActorCreator : public internal::ResourceSetters<XlangActorCreator>,
                           public internal::NameSetter<XlangActorCreator>,
-                          public internal::ActorSetters<XlangActorCreator> {
+                          public internal::ActorSetters<XlangActorCreator>,
+                          public internal::SchedulingSetters<XlangActorCreator> {
  public:
   /// A creator running `creation`; `display` names it in errors.
   XlangActorCreator(internal::FunctionDescriptor creation, std::string display)

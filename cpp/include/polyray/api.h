@@ -26,6 +26,7 @@
 #include "polyray/exceptions.h"
 #include "polyray/object_ref.h"
 #include "polyray/objects.h"
+#include "polyray/placement_group.h"
 #include "polyray/remote.h"
 #include "polyray/runtime_context.h"
 #include "polyray/task_caller.h"

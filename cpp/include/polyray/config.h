@@ -25,6 +25,15 @@ struct Config {
   /// recompute lost objects; 0 keeps none; negative: the runtime spec's
   /// 256 MiB. POLYRAY_LINEAGE_MAX_BYTES wins.
   long long lineage_max_bytes = -1;
+  /// Embedded head only (as Python's init(_system_config=...)): seconds a
+  /// worker may stay idle before the raylet stops it (Python's
+  /// idle_worker_timeout_s, Ray's idle_worker_killing_time_threshold_ms / 1000);
+  /// negative: the node's default (10 s, or $POLYRAY_IDLE_WORKER_TIMEOUT_S).
+  double idle_worker_timeout_s = -1;
+  /// Embedded head only: how many idle workers per language the pool keeps
+  /// warm past the idle timeout: "N" for every language, "java=2,cpp=1"
+  /// (languages not named keep none), or empty / "auto" (the CPU count each).
+  std::string warm_workers;
 };
 
 }  // namespace polyray

@@ -57,7 +57,9 @@ std::shared_ptr<T> Get(const ObjectRef<T>& ref, int64_t timeout_ms = -1) {
 }
 
 /// The values of `refs`, in order, waiting up to `timeout_ms` for all of
-/// them (< 0: no limit). The first error among them is thrown.
+/// them (< 0: no limit). An error is thrown as soon as one is known, without
+/// waiting for the others (as Ray's get): of the errors known at that moment,
+/// the first in list order.
 template <typename T>
 std::vector<std::shared_ptr<T>> Get(const std::vector<ObjectRef<T>>& refs,
                                     int64_t timeout_ms = -1) {

@@ -44,7 +44,8 @@ class TaskCaller;
 template <typename R, typename... P>
 class TaskCaller<R(P...)> : public internal::ResourceSetters<TaskCaller<R(P...)>>,
                             public internal::RetrySetters<TaskCaller<R(P...)>>,
-                            public internal::NameSetter<TaskCaller<R(P...)>> {
+                            public internal::NameSetter<TaskCaller<R(P...)>>,
+                            public internal::SchedulingSetters<TaskCaller<R(P...)>> {
  public:
   /// A caller of the function registered as `name`.
   explicit TaskCaller(std::string name) : name_(std::move(name)) {}
@@ -70,7 +71,8 @@ class TaskCaller<R(P...)> : public internal::ResourceSetters<TaskCaller<R(P...)>
 template <typename R>
 class XlangTaskCaller : public internal::ResourceSetters<XlangTaskCaller<R>>,
                         public internal::RetrySetters<XlangTaskCaller<R>>,
-                        public internal::NameSetter<XlangTaskCaller<R>> {
+                        public internal::NameSetter<XlangTaskCaller<R>>,
+                        public internal::SchedulingSetters<XlangTaskCaller<R>> {
  public:
   /// A caller of `function`; `display` names it in errors.
   XlangTaskCaller(internal::FunctionDescriptor function, std::string display)

@@ -24,6 +24,8 @@ InitInfo Init(const Config& config) {
   driver.code_search_path = config.code_search_path;
   driver.ray_namespace = config.ray_namespace;
   driver.lineage_max_bytes = config.lineage_max_bytes;
+  driver.idle_worker_timeout_s = config.idle_worker_timeout_s;
+  driver.warm_workers = config.warm_workers;
   if (driver.code_search_path.empty()) {
     const char* env = std::getenv("POLYRAY_CODE_SEARCH_PATH");
     if (env != nullptr) driver.code_search_path = internal::SplitSearchPath(env);

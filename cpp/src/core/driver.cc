@@ -18,7 +18,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -246,10 +249,16 @@ DriverInfo StartDriver(const DriverConfig& config) {
   if (g_driver) throw polyray::Error("polyray::Init() was called twice: this process is already a driver");
   // "auto", $POLYRAY_ADDRESS, the recorded cluster (cluster_address.h); "" starts an embedded head.
   std::string address = ResolveClusterAddress(config.address);
+  std::vector<std::string> pool = EmbeddedHead::HeadPoolFlags(config.idle_worker_timeout_s, config.warm_workers);
   std::optional<EmbeddedHead> head;
   if (address.empty()) {
-    head.emplace(EmbeddedHead::Start());
+    head.emplace(EmbeddedHead::Start(60'000, pool));
     address = head->address();
+  } else if (!pool.empty()) {
+    throw std::invalid_argument(std::string("Config.") +
+                                (config.idle_worker_timeout_s >= 0 ? "idle_worker_timeout_s" : "warm_workers") +
+                                " can only be set when Init() starts an embedded head, not when connecting to " +
+                                address);
   }
   std::shared_ptr<CoreWorker> core;
   try {

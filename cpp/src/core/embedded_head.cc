@@ -20,11 +20,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -68,7 +71,55 @@ std::string EmbeddedHead::Python() {
   return "python3";
 }
 
-EmbeddedHead EmbeddedHead::Start(int64_t timeout_ms) {
+std::vector<std::string> EmbeddedHead::HeadPoolFlags(double idle_worker_timeout_s, const std::string& warm_workers) {
+  std::vector<std::string> flags;
+  if (std::isnan(idle_worker_timeout_s) || std::isinf(idle_worker_timeout_s)) {
+    throw std::invalid_argument("Config.idle_worker_timeout_s must be a finite number of seconds");
+  }
+  if (idle_worker_timeout_s >= 0) {
+    std::ostringstream s;
+    s.precision(17);
+    s << idle_worker_timeout_s;
+    flags.insert(flags.end(), {"--idle-worker-timeout-s", s.str()});
+  }
+  std::string text = warm_workers;
+  text.erase(0, text.find_first_not_of(" \t"));
+  text.erase(text.find_last_not_of(" \t") + 1);
+  if (text.empty() || text == "auto") return flags;
+  // As python/polyray/raylet/config.py parse_warm_workers: "N" or "LANG=N,..." (python, java, cpp).
+  auto count = [&](const std::string& n, const std::string& part) {
+    bool digits = !n.empty() && n.find_first_not_of("0123456789") == std::string::npos && n.size() < 7;
+    if (!digits) {
+      throw std::invalid_argument("Config.warm_workers: '" + part + "' must be a non-negative count (\"N\" or " +
+                                  "\"java=2,cpp=1\"), got '" + warm_workers + "'");
+    }
+  };
+  if (text.find('=') == std::string::npos) {
+    count(text, text);
+  } else {
+    std::stringstream parts(text);
+    std::string part;
+    while (std::getline(parts, part, ',')) {
+      size_t eq = part.find('=');
+      std::string lang = eq == std::string::npos ? "" : part.substr(0, eq);
+      lang.erase(0, lang.find_first_not_of(' '));
+      lang.erase(lang.find_last_not_of(' ') + 1);
+      for (char& c : lang) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lang != "python" && lang != "java" && lang != "cpp" && lang != "c++") {
+        throw std::invalid_argument("Config.warm_workers: '" + part +
+                                    "' is not LANGUAGE=COUNT (python, java, cpp)");
+      }
+      std::string n = part.substr(eq + 1);
+      n.erase(0, n.find_first_not_of(' '));
+      n.erase(n.find_last_not_of(' ') + 1);
+      count(n, part);
+    }
+  }
+  flags.insert(flags.end(), {"--warm-workers", text});
+  return flags;
+}
+
+EmbeddedHead EmbeddedHead::Start(int64_t timeout_ms, const std::vector<std::string>& flags) {
   char dir_template[] = "/tmp/polyray-cpp-XXXXXX";
   if (mkdtemp(dir_template) == nullptr) {
     throw polyray::Error(std::string("cannot create a session directory for the embedded polyray head: ") +
@@ -83,6 +134,7 @@ EmbeddedHead EmbeddedHead::Start(int64_t timeout_ms) {
   std::vector<std::string> argv = {python, "-m", "polyray.node", "--head", "--port", "0", "--address-file",
                                    address_file, "--parent-pid", std::to_string(getpid()),
                                    "--session-dir", head.session_dir_ + "/logs"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
 
   std::vector<std::string> env;
   std::string pythonpath;

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace polyray::core {
 
@@ -26,7 +27,12 @@ class EmbeddedHead {
  public:
   /// Starts a head and waits until it serves (its address file appears).
   /// Throws polyray::Error with the end of its log when it does not start.
-  static EmbeddedHead Start(int64_t timeout_ms = 60'000);
+  /// `flags` are added to the head's command line (HeadPoolFlags).
+  static EmbeddedHead Start(int64_t timeout_ms = 60'000, const std::vector<std::string>& flags = {});
+  /// The head flags of the worker pool settings (Config.idle_worker_timeout_s,
+  /// Config.warm_workers; negative / empty: none), checked as the node checks
+  /// them: std::invalid_argument naming the field otherwise.
+  static std::vector<std::string> HeadPoolFlags(double idle_worker_timeout_s, const std::string& warm_workers);
   /// The interpreter Start uses.
   static std::string Python();
 

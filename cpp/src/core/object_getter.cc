@@ -28,7 +28,12 @@ struct Waiter {
   std::condition_variable cv;
   std::vector<EntryPtr> entries;
   size_t ready = 0;
+  bool error = false;  // an error entry arrived (a Get stops at the first, as Ray's)
 };
+
+bool IsErrorEntry(const EntryPtr& e) {
+  return e && e->envelope && e->envelope->format() == rpc::FORMAT_ERROR;
+}
 
 /// A memory-store callback that sets entry `i` of `waiter` (the first
 /// value wins) and wakes the waiting thread.
@@ -38,6 +43,7 @@ auto Fill(const std::shared_ptr<Waiter>& waiter, size_t i) {
     if (!waiter->entries[i]) {
       waiter->entries[i] = e;
       waiter->ready++;
+      waiter->error = waiter->error || IsErrorEntry(e);
     }
     waiter->cv.notify_all();
   };
@@ -45,6 +51,19 @@ auto Fill(const std::shared_ptr<Waiter>& waiter, size_t i) {
 
 internal::ValueView ErrorView(const rpc::ErrorRecord& record) {
   return internal::ViewOfEnvelope(std::make_shared<const rpc::Envelope>(ErrorEnvelope(record)));
+}
+
+/// A Get that stops at an error before every value is known: every view is
+/// the first error in list order among the known entries (the caller throws it).
+std::vector<internal::ValueView> FirstError(const std::vector<internal::RefPtr>& refs,
+                                            const std::vector<EntryPtr>& entries) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (IsErrorEntry(entries[i])) {
+      internal::ValueView view = internal::ViewOfEnvelope(entries[i]->envelope);
+      return std::vector<internal::ValueView>(refs.size(), view);
+    }
+  }
+  throw polyray::Error("Get(): an error was signalled but none is known");
 }
 
 EntryPtr EntryFromReply(rpc::GetObjectReply& reply, const std::string& oid, const rpc::Address& owner) {
@@ -99,7 +118,9 @@ std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::R
     if (!refs[i]) throw polyray::Error("Get() of an empty ObjectRef (argument " + std::to_string(i) + ")");
     waiter->entries[i] = w_.memory_store().GetIfReady(refs[i]->object_id);
     if (!waiter->entries[i]) missing.push_back(i);
+    waiter->error = waiter->error || IsErrorEntry(waiter->entries[i]);
   }
+  if (!missing.empty() && waiter->error) return FirstError(refs, waiter->entries);
   if (!missing.empty()) {
     std::vector<uint64_t> tokens(refs.size(), 0);
     std::vector<internal::RefPtr> fetch;
@@ -112,17 +133,27 @@ std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::R
     bool blocked = w_.InBlockingTask();
     if (blocked) NotifyBlocked(true);
     size_t not_ready = 0;
+    bool error = false;
     {
       std::unique_lock<std::mutex> lock(waiter->mu);
-      auto done = [&] { return waiter->ready >= missing.size(); };
+      auto done = [&] { return waiter->ready >= missing.size() || waiter->error; };
       if (timeout_ms < 0) {
         waiter->cv.wait(lock, done);
       } else {
         waiter->cv.wait_until(lock, deadline, done);
       }
       not_ready = missing.size() - waiter->ready;
+      error = waiter->error;
     }
     if (blocked) NotifyBlocked(false);
+    if (not_ready > 0 && error) {
+      // First error wins: the others are not waited for (nor read).
+      for (size_t i : missing) {
+        if (tokens[i]) w_.memory_store().Unsubscribe(refs[i]->object_id, tokens[i]);
+      }
+      std::lock_guard<std::mutex> lock(waiter->mu);
+      return FirstError(refs, waiter->entries);
+    }
     if (not_ready > 0) {
       std::string first;
       for (size_t i : missing) {

@@ -3,7 +3,9 @@
 
 #include "core/task_events.h"
 
+#include <map>
 #include <memory>
+#include <stdexcept>
 
 #include "core/actor_handles.h"
 #include "core/actor_task_submitter.h"
@@ -13,6 +15,8 @@
 #include "core/normal_task_submitter.h"
 #include "core/owned_objects.h"
 #include "core/pending_task.h"
+#include "core/scheduling.h"
+#include "core/task_context.h"
 #include "core/submit_policy.h"
 #include "polyray/codec.h"
 #include "polyray/exceptions.h"
@@ -42,6 +46,15 @@ void SetResources(rpc::TaskSpec& spec, const internal::CallOptions& o, double de
   for (const auto& [name, amount] : o.resources) {
     if (amount > 0 || (default_cpus > 0 && name == "CPU")) out[name] = amount;
   }
+}
+
+// The strategy of `options` into `spec` (SetResources first): a request no
+// bundle of its placement group holds is refused here, before anything is sent.
+void SetScheduling(rpc::TaskSpec& spec, const internal::CallOptions& o, const std::string& what) {
+  std::map<std::string, double> resources(spec.resources().begin(), spec.resources().end());
+  std::string problem = CheckFitsBundle(o.scheduling, resources, what);
+  if (!problem.empty()) throw std::invalid_argument(problem);
+  *spec.mutable_scheduling() = StrategyOf(o.scheduling, CurrentTaskSpec(), ActorCreationSpec());
 }
 
 rpc::ActorHandle ParseHandle(const internal::ActorPtr& actor) {
@@ -151,6 +164,7 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitTask(const internal::Functio
   rpc::TaskSpec spec = NewSpec(rpc::NORMAL_TASK, static_cast<rpc::Language>(function.language), Descriptor(function), name);
   spec.set_num_returns(options.num_returns < 0 ? 1 : options.num_returns);
   SetResources(spec, options, 1.0);
+  SetScheduling(spec, options, "task " + name);
   spec.set_max_retries(options.max_retries == -2 ? static_cast<int>(spec::kRetryMaxRetries) : options.max_retries);
   spec.set_retry_exceptions(options.retry_exceptions);
   std::vector<std::string> arg_ids = SubmitArgs(spec, args);
@@ -180,6 +194,7 @@ internal::ActorPtr TaskSubmission::CreateActor(const internal::FunctionDescripto
   spec.set_actor_id(actor_id);
   spec.set_num_returns(0);
   SetResources(spec, options, 0);
+  SetScheduling(spec, options, "actor " + display);
   spec.set_max_restarts(options.max_restarts);
   spec.set_max_task_retries(options.max_task_retries);
   spec.set_max_concurrency(options.max_concurrency);

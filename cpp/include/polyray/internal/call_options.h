@@ -8,10 +8,12 @@
 #define POLYRAY_INTERNAL_CALL_OPTIONS_H_
 
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
 #include "polyray/internal/runtime.h"
+#include "polyray/placement_group.h"
 
 namespace polyray {
 namespace internal {
@@ -111,6 +113,54 @@ class ActorSetters : public virtual OptionsHolder {
   /// detached actor needs a name.
   Derived& SetDetached(bool detached = true) {
     options_.detached = detached;
+    return static_cast<Derived&>(*this);
+  }
+};
+
+/// Where a task or an actor runs (Ray's scheduling strategies); the last
+/// setter called wins. Bad input throws std::invalid_argument at the setter.
+template <typename Derived>
+class SchedulingSetters : public virtual OptionsHolder {
+ public:
+  /// Spread over the nodes (Ray's "SPREAD").
+  Derived& SetSpread() {
+    options_.scheduling = SchedulingOptions{};
+    options_.scheduling.kind = SchedulingOptions::Kind::kSpread;
+    return static_cast<Derived&>(*this);
+  }
+  /// Run on the node `node_id` (hex, as GetRuntimeContext().GetCurrentNodeId()
+  /// gives it); with `soft` it may run elsewhere when that node is gone or full,
+  /// else it fails when the node is dead.
+  Derived& SetNodeAffinity(const std::string& node_id, bool soft = false) {
+    std::string raw = IdFromHex(node_id, 28, "SetNodeAffinity: node_id");
+    options_.scheduling = SchedulingOptions{};
+    options_.scheduling.kind = SchedulingOptions::Kind::kNodeAffinity;
+    options_.scheduling.node_id = std::move(raw);
+    options_.scheduling.soft = soft;
+    return static_cast<Derived&>(*this);
+  }
+  /// Run inside bundle `bundle_index` of `placement_group` (-1: any bundle);
+  /// with `capture_child_tasks`, tasks and actors it starts without a strategy
+  /// of their own run in the group too. A resource request no bundle can hold
+  /// is refused by Remote() (std::invalid_argument).
+  Derived& SetPlacementGroup(const PlacementGroup& placement_group, int bundle_index = -1,
+                             bool capture_child_tasks = false) {
+    if (placement_group.Empty()) {
+      throw std::invalid_argument("SetPlacementGroup: placement_group is empty (default-constructed)");
+    }
+    const int count = static_cast<int>(placement_group.GetBundles().size());
+    if (bundle_index < -1 || (count > 0 && bundle_index >= count)) {
+      throw std::invalid_argument("SetPlacementGroup: bundle_index " + std::to_string(bundle_index) +
+                                  " is out of range for a placement group of " + std::to_string(count) +
+                                  " bundle(s) (-1: any bundle)");
+    }
+    options_.scheduling = SchedulingOptions{};
+    options_.scheduling.kind = SchedulingOptions::Kind::kPlacementGroup;
+    options_.scheduling.placement_group_id =
+        IdFromHex(placement_group.GetID(), 18, "SetPlacementGroup: placement_group id");
+    options_.scheduling.bundle_index = bundle_index;
+    options_.scheduling.capture_child_tasks = capture_child_tasks;
+    options_.scheduling.bundles = placement_group.GetBundles();
     return static_cast<Derived&>(*this);
   }
 };

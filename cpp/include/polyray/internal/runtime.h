@@ -86,6 +86,21 @@ struct TaskArg {
   RefPtr ref;  // set: pass this object by reference
 };
 
+/// Where a task or an actor runs (polyray.rpc.SchedulingStrategy): set by
+/// SetSpread / SetNodeAffinity / SetPlacementGroup (call_options.h).
+struct SchedulingOptions {
+  enum class Kind { kDefault = 0, kSpread = 1, kNodeAffinity = 2, kPlacementGroup = 3 };
+  Kind kind = Kind::kDefault;
+  std::string node_id;             // kNodeAffinity: raw bytes
+  bool soft = false;               // kNodeAffinity
+  std::string placement_group_id;  // kPlacementGroup: raw bytes
+  int bundle_index = -1;           // kPlacementGroup; -1: any bundle
+  bool capture_child_tasks = false;
+  /// kPlacementGroup: the group's bundles, to refuse at submission a request
+  /// none of them can hold (as Python's and Ray's callers do).
+  std::vector<std::map<std::string, double>> bundles;
+};
+
 /// Options of a task, an actor creation or an actor call (Ray's names).
 struct CallOptions {
   std::map<std::string, double> resources;  // "CPU" defaults to 1 for tasks
@@ -99,6 +114,7 @@ struct CallOptions {
   bool max_task_retries_set = false;  // an actor call's own value (else the actor's)
   int max_concurrency = 0;
   bool detached = false;
+  SchedulingOptions scheduling;  // tasks and actor creations
 };
 
 /// A task the worker runs (C++ callee side).
@@ -168,7 +184,9 @@ class Runtime {
   /// Stores a value owned by this process.
   virtual RefPtr Put(Encoded value) = 0;
   /// Values of `refs`, in order; ERROR values come back as views of format
-  /// kError (the caller throws them). Throws GetTimeoutError after
+  /// kError (the caller throws them). An error known before every value is
+  /// ends the wait at once (Ray's rule): then every view is the first error in
+  /// list order among those known. Throws GetTimeoutError after
   /// `timeout_ms` (< 0: no limit).
   virtual std::vector<ValueView> Get(const std::vector<RefPtr>& refs,
                                      int64_t timeout_ms) = 0;
@@ -191,6 +209,8 @@ struct DriverConfig {
   std::vector<std::string> code_search_path;
   std::string ray_namespace;
   long long lineage_max_bytes = -1;  // < 0: the spec's bound
+  double idle_worker_timeout_s = -1;  // embedded head only; < 0: the node's default
+  std::string warm_workers;           // embedded head only; empty: the node's default
 };
 
 /// What a driver connected to (public as polyray::InitInfo, see api.h).
