@@ -598,5 +598,48 @@ TEST_F(NormalTaskSubmitterTest, ANormalResultTakesNoGrace) {
   EXPECT_TRUE(finisher_.held.empty());
 }
 
+// Ray's cancel at the owner (also a borrower's, forwarded here: cancel.h).
+TEST_F(NormalTaskSubmitterTest, CancelDropsAQueuedTaskAndNamesTheWorkerOfARunningOne) {
+  PendingTaskPtr running = Submit(NormalTask("running", /*max_retries=*/3));
+  PendingTaskPtr queued = Submit(NormalTask("queued", /*max_retries=*/3, /*cpus=*/4));
+  raylets_.Grant(0, "lease0", 7000);
+  ASSERT_EQ(streams_.opened.size(), 1u);
+  rpc::Address worker;
+  EXPECT_EQ(submitter_.Cancel(queued->spec.task_id(), &worker), NormalTaskSubmitter::CancelFound::kDropped);
+  ASSERT_EQ(finisher_.failed.size(), 1u);
+  EXPECT_EQ(finisher_.failed[0].first.task_id(), queued->spec.task_id());
+  EXPECT_EQ(finisher_.failed[0].second.kind(), rpc::TASK_CANCELLED);
+  EXPECT_EQ(submitter_.Cancel(queued->spec.task_id(), &worker), NormalTaskSubmitter::CancelFound::kUnknown);
+  EXPECT_EQ(submitter_.Cancel(running->spec.task_id(), &worker), NormalTaskSubmitter::CancelFound::kRunning);
+  EXPECT_EQ(worker.port(), 7000);
+  // A forced cancel ends the worker: the task fails with TASK_CANCELLED, not retried.
+  streams_.opened[0]->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
+  ASSERT_EQ(finisher_.failed.size(), 2u);
+  EXPECT_EQ(finisher_.failed[1].first.task_id(), running->spec.task_id());
+  EXPECT_EQ(finisher_.failed[1].second.kind(), rpc::TASK_CANCELLED);
+  EXPECT_TRUE(finisher_.retried.empty());
+  EXPECT_EQ(raylets_.requests.size(), 2u) << "no new lease for the cancelled task";
+}
+
+TEST_F(NormalTaskSubmitterTest, ChildrenOfListsOnlyTheUnfinishedTasksOfThatParent) {
+  PendingTaskPtr a = NormalTask("a"), b = NormalTask("b"), other = NormalTask("other");
+  a->spec.set_parent_task_id("parent-1");
+  b->spec.set_parent_task_id("parent-1");
+  other->spec.set_parent_task_id("parent-2");
+  Submit(a);
+  Submit(b);
+  Submit(other);
+  raylets_.Grant(0, "lease0", 7000);  // a goes to a worker; b and other wait in the queue
+  std::vector<std::string> kids = submitter_.ChildrenOf("parent-1");
+  std::sort(kids.begin(), kids.end());
+  std::vector<std::string> want = {a->spec.task_id(), b->spec.task_id()};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(kids, want);
+  rpc::Address worker;
+  EXPECT_EQ(submitter_.Cancel(b->spec.task_id(), &worker), NormalTaskSubmitter::CancelFound::kDropped);
+  EXPECT_EQ(submitter_.ChildrenOf("parent-1").size(), 1u);
+  EXPECT_TRUE(submitter_.ChildrenOf("nobody").empty());
+}
+
 }  // namespace
 }  // namespace polyray::core

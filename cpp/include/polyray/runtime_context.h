@@ -4,11 +4,16 @@
 //   auto ctx = polyray::GetRuntimeContext();
 //   ctx.GetCurrentTaskId();   // hex, as Python's get_runtime_context().get_task_id()
 //   polyray::ExitActor();     // inside a C++ actor method: the actor ends, no restart
+//   ctx.IsCanceled();         // Ray's is_canceled(): polyray::Cancel / cancel() reached this task
+//   ctx.GetCurrentActor<Counter>();  // Ray's current_actor: this actor's own (weak) handle
 #ifndef POLYRAY_RUNTIME_CONTEXT_H_
 #define POLYRAY_RUNTIME_CONTEXT_H_
 
 #include <map>
 #include <string>
+
+#include "polyray/actor_handle.h"
+#include "polyray/internal/runtime.h"
 
 namespace polyray {
 
@@ -37,9 +42,26 @@ class RuntimeContext {
   /// ({"CPU": 1} by default), or in an actor what it was created with ({} for
   /// the default 0 CPUs). Throws polyray::Error in a driver.
   std::map<std::string, double> GetAssignedResources() const;
+  /// Whether a cancel (from any language's caller, or forwarded by the task's
+  /// owner) reached the running task (Ray's is_canceled()). Read live, so a
+  /// long task can poll it and return early: a normal task cancelled while
+  /// it runs ends with TaskCancelledError for its caller whatever it returns;
+  /// an actor call keeps its result (as Ray's sync actors). C++ code is never
+  /// interrupted. Throws polyray::Error in a driver.
+  bool IsCanceled() const;
+  /// This actor's own handle inside its methods (Ray's current_actor): a
+  /// weak handle (it does not keep the actor alive, as Ray's); calls through
+  /// it queue behind the running call (one thread) or run beside it
+  /// (max_concurrency > 1). T is not checked. Throws polyray::Error outside
+  /// an actor.
+  template <typename T>
+  ActorHandle<T> GetCurrentActor() const {
+    return ActorHandle<T>(CurrentActorEntry());
+  }
 
  private:
   friend RuntimeContext GetRuntimeContext();
+  internal::ActorPtr CurrentActorEntry() const;
   std::string job_id_, node_id_, worker_id_, task_id_, actor_id_, namespace_;
   bool restarted_ = false;
   bool is_driver_ = true;

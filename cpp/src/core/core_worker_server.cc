@@ -1,6 +1,8 @@
 // CoreWorkerServer of core_worker_server.h, on gRPC's callback API.
 #include "core/core_worker_server.h"
 
+#include "core/cancel.h"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -548,7 +550,10 @@ class CoreWorkerServer::Service : public RawService {
     if (Rejected(call, CheckId(call->request.task_id(), "CancelTaskRequest.task_id", spec::kIdsTaskBytes))) {
       return call;
     }
-    call->reply.set_attempted(receiver_ != nullptr && receiver_->Cancel(call->request.task_id()));
+    // cancel.h: a task this process owns (a borrower's cancel: forwarded to its
+    // worker), else one it runs (recursive: its children too).
+    call->reply.set_attempted(HandleCancel(w_, receiver_, call->request.task_id(), call->request.force(),
+                                           call->request.recursive()));
     call->Done(grpc::Status::OK);
     return call;
   }

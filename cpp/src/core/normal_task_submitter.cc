@@ -263,13 +263,14 @@ void NormalTaskSubmitter::OnReply(const LeasePtr& lease, rpc::PushTasksReply& re
         // retry; with none left it fails with the refusal (LeaseRefused).
         lease->dead = true;
         lease->refused = true;
-        if (CanRetry(t->spec)) {
+        if (CanRetry(t->spec) && !t->cancelled) {
           t->spec.set_attempt(t->spec.attempt() + 1);
           d_.finisher.Retried(t->spec);
           sc.queue.push_front(t);
           continue;
         }
-      } else if (result.is_application_error() && t->spec.retry_exceptions() && CanRetry(t->spec)) {
+      } else if (result.is_application_error() && t->spec.retry_exceptions() && CanRetry(t->spec) &&
+                 !t->cancelled) {
         t->spec.set_attempt(t->spec.attempt() + 1);
         d_.finisher.Retried(t->spec);
         sc.queue.push_front(t);
@@ -321,6 +322,7 @@ void NormalTaskSubmitter::OnStreamClosed(const LeasePtr& lease, const grpc::Stat
     lease->order.clear();
     std::vector<PendingTaskPtr> spare;
     for (size_t i = 1; retrying && i < pending.size(); ++i) {
+      if (pending[i]->cancelled) continue;
       int& n = spared_[pending[i]->spec.task_id()];
       if (n < kSpareLimit) {
         n++;
@@ -334,6 +336,14 @@ void NormalTaskSubmitter::OnStreamClosed(const LeasePtr& lease, const grpc::Stat
     for (auto& t : pending) {
       if (!t) continue;
       HoldArgsAfterDeath(t, actions);
+      if (t->cancelled) {  // a forced cancel ends its worker: not retried
+        Forget(t->spec.task_id());
+        actions.push_back([this, t = t] {
+          d_.finisher.FailTask(t->spec, SystemError(rpc::TASK_CANCELLED, "task " + t->spec.name() + " was cancelled"),
+                               t->arg_ids);
+        });
+        continue;
+      }
       if (CanRetry(t->spec) && retrying) {
         t->spec.set_attempt(t->spec.attempt() + 1);
         d_.finisher.Retried(t->spec);
@@ -548,6 +558,51 @@ void NormalTaskSubmitter::RemoveLease(SchedulingClass& sc, const LeasePtr& lease
       return;
     }
   }
+}
+
+NormalTaskSubmitter::CancelFound NormalTaskSubmitter::Cancel(const std::string& task_id, rpc::Address* worker) {
+  PendingTaskPtr dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [key, sc] : classes_) {
+      for (const LeasePtr& lease : sc.leases) {
+        auto it = lease->inflight.find(task_id);
+        if (it == lease->inflight.end()) continue;
+        it->second->cancelled = true;
+        if (worker) *worker = lease->address;
+        return CancelFound::kRunning;
+      }
+      for (auto it = sc.queue.begin(); it != sc.queue.end(); ++it) {
+        if ((*it)->spec.task_id() != task_id) continue;
+        dropped = *it;
+        sc.queue.erase(it);
+        Forget(task_id);
+        break;
+      }
+      if (dropped) break;
+    }
+  }
+  if (!dropped) return CancelFound::kUnknown;
+  d_.finisher.FailTask(dropped->spec,
+                       SystemError(rpc::TASK_CANCELLED, "task " + dropped->spec.name() + " was cancelled before it ran"),
+                       dropped->arg_ids);
+  return CancelFound::kDropped;
+}
+
+std::vector<std::string> NormalTaskSubmitter::ChildrenOf(const std::string& parent_task_id) {
+  std::vector<std::string> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, sc] : classes_) {
+    for (const PendingTaskPtr& t : sc.queue) {
+      if (t->spec.parent_task_id() == parent_task_id) out.push_back(t->spec.task_id());
+    }
+    for (const LeasePtr& lease : sc.leases) {
+      for (const auto& [id, t] : lease->inflight) {
+        if (t->spec.parent_task_id() == parent_task_id) out.push_back(id);
+      }
+    }
+  }
+  return out;
 }
 
 void NormalTaskSubmitter::Close() {

@@ -115,6 +115,16 @@ class NormalTaskSubmitter {
   /// Returns every lease and closes every stream (shutdown, bounded).
   void Close();
 
+  /// What Cancel found (Ray's cancel; also a borrower's cancel forwarded to this owner).
+  enum class CancelFound { kUnknown, kDropped, kRunning };
+  /// Cancels a task this process submitted: a queued one is taken out and
+  /// fails with TASK_CANCELLED now (kDropped); one on a worker is marked (no
+  /// retry; its worker's loss fails it with TASK_CANCELLED) and `*worker` is
+  /// where to send CancelTask (kRunning); kUnknown: finished, or not submitted here.
+  CancelFound Cancel(const std::string& task_id, rpc::Address* worker);
+  /// The unfinished tasks submitted by task `parent_task_id` (Ray's recursive cancel).
+  std::vector<std::string> ChildrenOf(const std::string& parent_task_id);
+
  private:
   struct Lease {
     std::string lease_id;

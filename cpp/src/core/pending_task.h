@@ -24,6 +24,9 @@ struct PendingTask {
   /// When it was last pushed (its run time feeds the lease's average, which
   /// decides pipelining: submit_policy.h).
   std::chrono::steady_clock::time_point pushed_at;
+  /// cancel() reached it while it was on a worker: no retry; a forced one
+  /// whose worker ends fails with TASK_CANCELLED (normal tasks).
+  bool cancelled = false;
 };
 using PendingTaskPtr = std::shared_ptr<PendingTask>;
 

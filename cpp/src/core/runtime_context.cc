@@ -4,6 +4,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <unordered_set>
 
 #include <grpcpp/grpcpp.h>
 
@@ -75,6 +76,32 @@ bool TakeActorExitRequest() {
 
 void RequestActorExit() { tls_exit_requested = true; }
 
+namespace {
+std::mutex g_cancel_mu;
+std::unordered_set<std::string> g_cancel_requested;  // guarded by g_cancel_mu
+}  // namespace
+
+void MarkCancelRequested(const std::string& task_id) {
+  std::lock_guard<std::mutex> lock(g_cancel_mu);
+  g_cancel_requested.insert(task_id);
+}
+
+bool CancelRequested(const std::string& task_id) {
+  std::lock_guard<std::mutex> lock(g_cancel_mu);
+  return g_cancel_requested.count(task_id) > 0;
+}
+
+bool ClearCancelRequested(const std::string& task_id) {
+  std::lock_guard<std::mutex> lock(g_cancel_mu);
+  return g_cancel_requested.erase(task_id) > 0;
+}
+
+std::string JobNamespace() {
+  CoreWorker& core = Core();
+  return core.is_driver() || !core.options().ray_namespace.empty() ? core.options().ray_namespace
+                                                                   : WorkerNamespace(core);
+}
+
 }  // namespace polyray::core
 
 namespace polyray {
@@ -107,9 +134,28 @@ RuntimeContext GetRuntimeContext() {
       if (amount != 0) ctx.resources_[name] = amount;  // as Python's: a zero amount is no resource
     }
   }
-  ctx.namespace_ = ctx.is_driver_ || !core.options().ray_namespace.empty() ? core.options().ray_namespace
-                                                                         : WorkerNamespace(core);
+  ctx.namespace_ = JobNamespace();
   return ctx;
+}
+
+bool RuntimeContext::IsCanceled() const {
+  if (is_driver_) throw Error("IsCanceled() is only available in a task or an actor method, not in a driver");
+  const rpc::TaskSpec* running = core::CurrentTaskSpec();
+  return running != nullptr && core::CancelRequested(running->task_id());
+}
+
+internal::ActorPtr RuntimeContext::CurrentActorEntry() const {
+  using namespace polyray::core;
+  const rpc::TaskSpec* creation = ActorCreationSpec();
+  if (is_driver_ || creation == nullptr) throw Error("GetCurrentActor() is only available inside an actor");
+  rpc::ActorHandle handle;
+  handle.set_actor_id(creation->actor_id());
+  handle.set_language(rpc::CPP);
+  *handle.mutable_class_descriptor() = creation->function();
+  *handle.mutable_owner() = creation->caller();
+  handle.set_max_task_retries(creation->max_task_retries());
+  handle.set_detached(true);  // weak, as Ray's current_actor: it does not keep the actor alive
+  return Core().MakeActor(handle, internal::SerializeDeterministic(handle));
 }
 
 void ExitActor() {

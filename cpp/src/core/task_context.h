@@ -43,6 +43,15 @@ bool TakeActorExitRequest();
 /// Records the request (ExitActor, __polyray_terminate__).
 void RequestActorExit();
 
+/// cancel() reached running task `task_id` (IsCanceled() sees it); thread-safe.
+void MarkCancelRequested(const std::string& task_id);
+/// Whether cancel() reached running task `task_id`.
+bool CancelRequested(const std::string& task_id);
+/// Forgets `task_id` (it ended); returns whether it had been cancelled.
+bool ClearCancelRequested(const std::string& task_id);
+/// The job's namespace: the driver's option, else (a worker) the GCS job table's, read once.
+std::string JobNamespace();
+
 }  // namespace polyray::core
 
 #endif  // POLYRAY_CORE_TASK_CONTEXT_H_

@@ -148,15 +148,22 @@ void TaskReceiver::Enqueue(std::shared_ptr<rpc::TaskSpec> spec, ReplyFn reply) {
   cv_.notify_one();
 }
 
-bool TaskReceiver::Cancel(const std::string& task_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const Item& item : queue_) {
-    if (item.spec->task_id() == task_id) {
+bool TaskReceiver::Cancel(const std::string& task_id, bool force) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto running = running_.find(task_id);
+    if (running == running_.end()) {
+      // Queued, or not here yet (a cancel may overtake its task): it never runs.
       cancelled_.insert(task_id);
       return true;
     }
+    MarkCancelRequested(task_id);
+    if (!force || running->second != rpc::NORMAL_TASK) return true;
   }
-  return false;
+  // Ray's force: the worker process ends; the owner sees its stream break.
+  std::fflush(stdout);
+  std::fflush(stderr);
+  _exit(1);
 }
 
 void TaskReceiver::Stop(int exit_code) {
@@ -256,6 +263,7 @@ void TaskReceiver::Serve() {
       queue_.pop_front();
       UpdateWorkLocked();
       cancelled = cancelled_.erase(item.spec->task_id()) > 0;
+      if (!cancelled) running_[item.spec->task_id()] = item.spec->type();
     }
     rpc::TaskResult result;
     if (cancelled) {
@@ -268,6 +276,19 @@ void TaskReceiver::Serve() {
       TaskEvents::Token running = ev ? ev->Running(*item.spec) : 0;
       AnnounceOutputName(*item.spec);
       result = Execute(item.spec);
+      bool cancel_requested;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        running_.erase(item.spec->task_id());
+        cancel_requested = ClearCancelRequested(item.spec->task_id());
+      }
+      if (cancel_requested && item.spec->type() == rpc::NORMAL_TASK) {
+        // Cancelled while it ran: its caller gets TaskCancelledError (Ray's get() after cancel).
+        result = ErrorResult(*item.spec,
+                             internal::SerializeDeterministic(SystemError(
+                                 rpc::TASK_CANCELLED, "task " + TaskName(*item.spec) + " was cancelled while it ran")),
+                             false);
+      }
       if (ev) ev->Ended(*item.spec, result, running);  // folded into RUNNING while not sent
     }
     // User output reaches the raylet (and the driver) by the time the caller

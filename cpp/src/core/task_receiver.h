@@ -43,6 +43,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -71,8 +72,13 @@ class TaskReceiver {
 
   /// Queues a task; `reply` is called once with its result, from the task thread.
   void Enqueue(std::shared_ptr<rpc::TaskSpec> spec, ReplyFn reply);
-  /// Cancels a task not started yet (it ends with TASK_CANCELLED).
-  bool Cancel(const std::string& task_id);
+  /// Cancels a task (Ray's cancel, as the Python worker): one queued, or not
+  /// arrived yet, never runs (it ends with TASK_CANCELLED); a running one is
+  /// not interrupted (C++ code cannot be safely): it sees IsCanceled(), and a
+  /// normal task's result becomes TASK_CANCELLED when it returns (an actor
+  /// call's is kept, as Ray's sync actors); `force` on a running normal task
+  /// ends the worker process at once (its owner fails it with TASK_CANCELLED).
+  bool Cancel(const std::string& task_id, bool force = false);
   /// Runs queued tasks on the calling thread (and, for a threaded actor, on
   /// its extra threads) until Stop(); returns the exit code once the extra
   /// threads have ended.
@@ -108,6 +114,7 @@ class TaskReceiver {
   std::condition_variable cv_;
   std::deque<Item> queue_;                 // guarded by mu_
   std::unordered_set<std::string> cancelled_;  // guarded by mu_
+  std::unordered_map<std::string, rpc::TaskType> running_;  // task id -> type; guarded by mu_
   bool stopped_ = false;                   // guarded by mu_
   int exit_code_ = 0;                      // guarded by mu_
   std::vector<std::thread> actor_threads_;  // started and joined by the main thread only

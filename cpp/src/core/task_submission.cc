@@ -182,7 +182,10 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitTask(const internal::Functio
 internal::ActorPtr TaskSubmission::CreateActor(const internal::FunctionDescriptor& creation,
                                                std::vector<internal::TaskArg> args,
                                                const internal::CallOptions& options) {
-  std::string ns = options.ray_namespace.empty() ? w_.options().ray_namespace : options.ray_namespace;
+  // A named actor made in a worker lands in its job's namespace (task_context.h).
+  std::string ns = !options.ray_namespace.empty() ? options.ray_namespace
+                   : options.name.empty()         ? w_.options().ray_namespace
+                                                  : JobNamespace();
   if (options.detached && options.name.empty()) {
     throw polyray::Error("a detached actor must have a name (CallOptions.name)");
   }
@@ -303,7 +306,7 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitActorTask(const internal::Ac
 }
 
 internal::ActorPtr TaskSubmission::GetActor(const std::string& name, const std::string& ray_namespace) {
-  std::string ns = ray_namespace.empty() ? w_.options().ray_namespace : ray_namespace;
+  std::string ns = ray_namespace.empty() ? JobNamespace() : ray_namespace;  // a worker's: its job's
   rpc::GetNamedActorRequest req;
   req.set_name(name);
   req.set_namespace_(ns);

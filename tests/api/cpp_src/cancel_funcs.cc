@@ -1,0 +1,91 @@
+// C++ tasks and an actor for tests/api/test_cpp_cancel_parity.py (issue 17):
+// a task that polls IsCanceled(), a parent that waits on such a child
+// (recursive cancel at a C++ worker), a C++ owner that hands a running or a
+// queued child's ref to its caller (a borrower's cancel forwarded through the
+// C++ owner), GetCurrentActor() and the job's namespace inside a C++ worker.
+#include <polyray/api.h>
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace {
+
+/// Writes `text` to `path` (the test waits for the file).
+void Mark(const std::string& path, const std::string& text) {
+  std::ofstream out(path + ".tmp");
+  out << text;
+  out.close();
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+}  // namespace
+
+/// Spins up to `ms`, polling IsCanceled(); marks `path` "cancelled" when it saw it.
+int64_t Spin(std::string path, int64_t ms) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  Mark(path + ".started", "1");
+  while (std::chrono::steady_clock::now() < end) {
+    if (polyray::GetRuntimeContext().IsCanceled()) {
+      Mark(path, "cancelled");
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Mark(path, "finished");
+  return ms;
+}
+
+/// Submits Spin(path, ms) and waits for it (the parent of a recursive cancel).
+int64_t Parent(std::string path, int64_t ms) {
+  return *polyray::Get(polyray::Task(Spin).Remote(path, ms));
+}
+
+/// Submits Spin(path, ms) (with `cpus` CPUs: more than are free keeps it queued)
+/// and returns its ref: the caller borrows it; this worker owns it.
+polyray::ObjectRef<int64_t> Owner(std::string path, int64_t ms, double cpus) {
+  return polyray::Task(Spin).SetResource("CPU", cpus).Remote(path, ms);
+}
+
+/// Whether IsCanceled() throws in a driver is checked by the unit test; here: false when not cancelled.
+bool NotCancelled() { return !polyray::GetRuntimeContext().IsCanceled(); }
+
+/// The namespace a C++ task sees, and whether GetActor(name) finds the job's actor there.
+std::string NamespaceAndLookup(std::string name) {
+  std::string ns = polyray::GetRuntimeContext().GetNamespace();
+  try {
+    polyray::GetActorXlang(name);
+    return ns + "|found";
+  } catch (const polyray::Error& e) {
+    return ns + "|missing: " + e.what();
+  }
+}
+
+class Selfie {
+ public:
+  static Selfie* Create() { return new Selfie(); }
+  /// The id of GetCurrentActor()'s handle (the actor's own).
+  std::string SelfId() { return polyray::GetRuntimeContext().GetCurrentActor<Selfie>().Id(); }
+  /// Calls itself through GetCurrentActor() (max_concurrency 2: the call runs beside this one).
+  int64_t CallSelf() {
+    auto self = polyray::GetRuntimeContext().GetCurrentActor<Selfie>();
+    return *polyray::Get(self.Task(&Selfie::Seven).Remote());
+  }
+  int64_t Seven() { return 7; }
+  /// Whether IsCanceled() is false in an actor call nobody cancelled.
+  bool NotCancelled() { return !polyray::GetRuntimeContext().IsCanceled(); }
+};
+
+std::string CurrentActorOutsideActor() {
+  try {
+    polyray::GetRuntimeContext().GetCurrentActor<Selfie>();
+    return "no error";
+  } catch (const polyray::Error& e) {
+    return e.what();
+  }
+}
+
+POLYRAY_REMOTE(Spin, Parent, Owner, NotCancelled, NamespaceAndLookup, CurrentActorOutsideActor, Selfie::Create,
+               &Selfie::SelfId, &Selfie::CallSelf, &Selfie::Seven, &Selfie::NotCancelled);

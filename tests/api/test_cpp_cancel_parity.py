@@ -1,0 +1,119 @@
+"""Issue 17, C++ SDK parity (real C++ workers, one cluster for the module): a Python caller's
+cancel reaches C++ tasks as Ray's does — IsCanceled() in the running task, TaskCancelledError
+for its caller, recursive to the normal tasks a C++ task submitted, and a ref a C++ worker owns
+cancelled through that owner (forwarded to the worker running it, or dropped when queued);
+GetCurrentActor() inside a C++ actor; the job's namespace and named actors inside a C++ task."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import pytest
+
+import polyray
+from polyray.exceptions import TaskCancelledError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "xlang"))
+from xlang_support import build_cpp  # noqa: E402
+
+TIMEOUT = 60
+LONG_MS = 60_000  # a Spin that is not cancelled outlives the test's waits
+pytestmark = pytest.mark.timeout(600)  # the first run compiles the library
+
+
+def _wait_file(path: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            with open(path) as f:
+                return f.read()
+        time.sleep(0.02)
+    raise AssertionError(f"{path} did not appear within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def cpp_cluster():
+    lib = build_cpp("cancel_funcs", [os.path.join(HERE, "cpp_src", "cancel_funcs.cc")], "shared")
+    if polyray.is_initialized():
+        polyray.shutdown()
+    polyray.init(num_cpus=3, namespace="cppns", code_search_path=[lib])
+    yield
+    polyray.shutdown()
+
+
+def test_running_cpp_task_sees_is_canceled_and_its_caller_gets_task_cancelled(cpp_cluster, tmp_path):
+    path = str(tmp_path / "spin")
+    ref = polyray.cpp_function("Spin").remote(path, LONG_MS)
+    _wait_file(path + ".started")
+    t0 = time.monotonic()
+    polyray.cancel(ref)
+    with pytest.raises(TaskCancelledError):
+        polyray.get(ref, timeout=TIMEOUT)
+    assert _wait_file(path) == "cancelled"
+    assert time.monotonic() - t0 < 20
+    assert polyray.get(polyray.cpp_function("NotCancelled").remote(), timeout=TIMEOUT) is True
+
+
+def test_cancel_is_recursive_at_a_cpp_worker(cpp_cluster, tmp_path):
+    path = str(tmp_path / "child")
+    parent = polyray.cpp_function("Parent").remote(path, LONG_MS)
+    _wait_file(path + ".started")  # the child runs: the parent waits in Get
+    polyray.cancel(parent)  # recursive=True, Ray's default
+    with pytest.raises(TaskCancelledError):
+        polyray.get(parent, timeout=TIMEOUT)
+    assert _wait_file(path) == "cancelled"  # the C++ worker cancelled the task its task submitted
+
+
+def test_non_recursive_cancel_leaves_the_child_running(cpp_cluster, tmp_path):
+    path = str(tmp_path / "child")
+    parent = polyray.cpp_function("Parent").remote(path, 1500)
+    _wait_file(path + ".started")
+    polyray.cancel(parent, recursive=False)
+    with pytest.raises(TaskCancelledError):
+        polyray.get(parent, timeout=TIMEOUT)
+    assert _wait_file(path) == "finished"
+
+
+def test_borrowed_ref_is_cancelled_through_its_cpp_owner(cpp_cluster, tmp_path):
+    path = str(tmp_path / "owned")
+    inner = polyray.get(polyray.cpp_function("Owner").remote(path, LONG_MS, 1.0), timeout=TIMEOUT)
+    assert isinstance(inner, polyray.ObjectRef)
+    _wait_file(path + ".started")
+    polyray.cancel(inner)  # this driver only borrows it: the C++ worker that owns it forwards the cancel
+    with pytest.raises(TaskCancelledError):
+        polyray.get(inner, timeout=TIMEOUT)
+    assert _wait_file(path) == "cancelled"
+
+
+def test_queued_task_of_a_cpp_owner_is_dropped(cpp_cluster, tmp_path):
+    path = str(tmp_path / "queued")
+    # 9 CPUs on a 3-CPU node: the C++ owner's task waits in its queue for a lease.
+    inner = polyray.get(polyray.cpp_function("Owner").remote(path, 10, 9.0), timeout=TIMEOUT)
+    polyray.cancel(inner)
+    with pytest.raises(TaskCancelledError, match="before it ran"):
+        polyray.get(inner, timeout=TIMEOUT)
+    assert not os.path.exists(path + ".started")
+
+
+def test_current_actor_in_a_cpp_actor(cpp_cluster):
+    a = polyray.cpp_actor_class("Selfie::Create", "Selfie").options(max_concurrency=2).remote()
+    assert polyray.get(a.SelfId.remote(), timeout=TIMEOUT) == a._actor_id.hex()
+    assert polyray.get(a.CallSelf.remote(), timeout=TIMEOUT) == 7
+    assert polyray.get(a.NotCancelled.remote(), timeout=TIMEOUT) is True
+    assert "only available inside an actor" in polyray.get(
+        polyray.cpp_function("CurrentActorOutsideActor").remote(), timeout=TIMEOUT)
+
+
+def test_job_namespace_and_named_actors_inside_a_cpp_task(cpp_cluster):
+    @polyray.remote
+    class Named:
+        def ping(self):
+            return "pong"
+
+    keep = Named.options(name="cpp-visible").remote()
+    polyray.get(keep.ping.remote(), timeout=TIMEOUT)
+    out = polyray.get(polyray.cpp_function("NamespaceAndLookup").remote("cpp-visible"), timeout=TIMEOUT)
+    assert out == "cppns|found"
