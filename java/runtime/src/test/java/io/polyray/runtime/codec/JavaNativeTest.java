@@ -109,4 +109,23 @@ class JavaNativeTest {
     assertTrue(assertThrows(IllegalArgumentException.class, () -> XlangConverter.natural(garbage)).getMessage()
         .contains("cannot be read"));
   }
+
+  /** Holds a reference inside a Java-native value. */
+  static final class HoldsRef implements Serializable {
+    private static final long serialVersionUID = 1L;
+    final Object ref;
+
+    HoldsRef(Object ref) {
+      this.ref = ref;
+    }
+  }
+
+  @Test
+  void aReferenceInsideANativeValueIsRefusedNotCarriedUncounted() {
+    Object ref = new io.polyray.runtime.ref.ObjectRefImpl<>(io.polyray.runtime.proto.ObjectRef.newBuilder()
+        .setObjectId(com.google.protobuf.ByteString.copyFrom(new byte[28])).build());
+    XlangTypeException e = assertThrows(XlangTypeException.class,
+        () -> codec.encode(new HoldsRef(ref), "argument 0", true));
+    assertTrue(e.getMessage().contains("must serialize") && e.getMessage().contains("ObjectRefImpl"), e.getMessage());
+  }
 }
