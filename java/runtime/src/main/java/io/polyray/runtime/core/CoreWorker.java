@@ -253,12 +253,16 @@ public final class CoreWorker {
   private final class Finisher implements TaskFinisher {
     @Override
     public void complete(TaskSpec spec, List<ReturnObject> returns, List<ByteString> argIds) {
+      if (taskEvents != null) {
+        taskEvents.ownerDone(spec); // the worker's event gives the row
+      }
       owned.completeTask(spec, returns, argIds);
     }
 
     @Override
     public void fail(TaskSpec spec, ErrorRecord record, List<ByteString> argIds) {
       if (taskEvents != null) {
+        taskEvents.ownerDone(spec);
         taskEvents.failed(spec, record);
       }
       owned.failTask(spec, record, argIds);

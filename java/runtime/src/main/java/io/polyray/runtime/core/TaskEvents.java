@@ -32,8 +32,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code pending_args_ns}, {@code pending_node_ns}: a Python owner writes them there and
  * reports no event of a task that runs, so the worker's event gives the whole row).
  *
- * <p>Owners record one PENDING_NODE event with SUBMITTED folded in when a task is queued on
- * the io thread ({@link #queued}), PENDING_NODE for a retry's new attempt, and FAILED for a
+ * <p>An owner writes its times into the spec it pushes ({@link #ownerQueued}) and records no
+ * event of a task whose result comes back ({@link #ownerDone}); a flush reports PENDING_NODE,
+ * once, for a task that has waited a whole interval. It records PENDING_NODE for a retry's new
+ * attempt, and FAILED for a
  * failure the owner decides. The worker that runs an attempt records RUNNING, then FINISHED
  * or FAILED, folded into the RUNNING event while that is not sent ({@link #ended}): a task
  * that ends within a flush interval costs one event per reporter. Recording adds one small
@@ -123,6 +125,59 @@ public final class TaskEvents {
   /** Records one event of {@code spec} at its current attempt; the item, or null when dropped. */
   public Item record(TaskEventState state, TaskSpec spec) {
     return add(state, spec, spec.getAttempt(), ErrorKind.TASK_ERROR, "", null, 0);
+  }
+
+  /** (Owner.) Tasks queued here whose result has not come back, oldest first: task id -> spec. */
+  private final java.util.LinkedHashMap<ByteString, TaskSpec> pending = new java.util.LinkedHashMap<>();
+
+  /**
+   * (Owner, the io thread.) The task is queued for a lease or its actor: returns the spec with
+   * the owner's times in it ({@code submitted_ns}, {@code pending_node_ns}), to be pushed in its
+   * place; the worker's event carries them, so no event is recorded unless the task still waits
+   * a whole flush interval later (then PENDING_NODE, once, at a flush).
+   */
+  public TaskSpec ownerQueued(TaskSpec spec, long submittedNs) {
+    TaskSpec timed = spec.toBuilder().setSubmittedNs(submittedNs).setPendingNodeNs(nowNs()).build();
+    synchronized (pending) {
+      pending.put(timed.getTaskId(), timed);
+    }
+    return timed;
+  }
+
+  /** (Owner.) The result came back: the worker's event gives the row. */
+  public void ownerDone(TaskSpec spec) {
+    synchronized (pending) {
+      pending.remove(spec.getTaskId());
+    }
+  }
+
+  /** Tasks queued here whose event is not recorded (the worker's will carry their times). */
+  public int pending() {
+    synchronized (pending) {
+      return pending.size();
+    }
+  }
+
+  /** (At a flush.) PENDING_NODE for each task queued at least {@code intervalNs} ago and not done, once. */
+  void takePending(long nowNs, long intervalNs) {
+    List<TaskSpec> taken = new java.util.ArrayList<>();
+    synchronized (pending) {
+      var it = pending.values().iterator();
+      while (it.hasNext()) {
+        TaskSpec s = it.next();
+        if (s.getPendingNodeNs() > nowNs - intervalNs) {
+          break;
+        }
+        taken.add(s);
+        it.remove();
+      }
+    }
+    for (TaskSpec s : taken) {
+      Item item = add(TaskEventState.PENDING_NODE, s, s.getAttempt(), ErrorKind.TASK_ERROR, "", null, 0);
+      if (item != null) {
+        item.timeNs = s.getPendingNodeNs();
+      }
+    }
   }
 
   /** (The io thread.) PENDING_NODE with SUBMITTED at {@code submittedNs} folded in: one event for both. */
@@ -246,6 +301,7 @@ public final class TaskEvents {
 
   /** Sends what is queued now (one batch at a time, never blocking); the future ends with the last batch. */
   public java.util.concurrent.CompletableFuture<Void> flush() {
+    takePending(nowNs(), RuntimeSpec.EVENTS_FLUSH_INTERVAL_MS * 1_000_000L);
     java.util.concurrent.CompletableFuture<Void> all = new java.util.concurrent.CompletableFuture<>();
     if (!inFlight.compareAndSet(false, true)) {
       all.complete(null); // a flush is on its way; it takes what is queued

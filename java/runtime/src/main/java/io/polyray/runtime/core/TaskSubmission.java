@@ -92,7 +92,7 @@ final class TaskSubmission {
       if (op instanceof PendingTask) {
         PendingTask t = (PendingTask) op;
         if (w.taskEvents != null) {
-          w.taskEvents.queued(t.spec, t.submittedNs); // PENDING_NODE with SUBMITTED folded in
+          t.spec = w.taskEvents.ownerQueued(t.spec, t.submittedNs); // times in the spec: the worker reports
         }
         (t.spec.getType() == TaskType.ACTOR_TASK ? actor : normal).add(t);
         continue;

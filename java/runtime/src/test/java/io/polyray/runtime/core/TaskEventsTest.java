@@ -122,6 +122,30 @@ class TaskEventsTest {
   }
 
   @Test
+  void anOwnerReportsOnlyATaskThatWaitsAWholeInterval() {
+    // The owner's times go in the spec it pushes; a task whose result comes back costs the
+    // owner no event; one still waiting an interval later gets PENDING_NODE, once.
+    TaskEvents ev = events(100, 100);
+    TaskSpec quick = ev.ownerQueued(spec("quick", 1), 1234L);
+    TaskSpec slow = ev.ownerQueued(spec("slow", 2), 1234L);
+    assertEquals(1234L, quick.getSubmittedNs());
+    assertTrue(quick.getPendingNodeNs() >= 1234L);
+    ev.ownerDone(quick);
+    ev.takePending(slow.getPendingNodeNs() + 10, 1_000_000_000L); // not a whole interval yet
+    assertEquals(0, ev.buffered());
+    ev.takePending(slow.getPendingNodeNs() + 1_000_000_000L, 1_000_000_000L);
+    ev.takePending(slow.getPendingNodeNs() + 5_000_000_000L, 1_000_000_000L); // once
+    ev.flush();
+    assertEquals(1, eventCount());
+    var e = sent.get(0).getEvents(0);
+    assertEquals("slow", e.getName());
+    assertEquals(TaskEventState.PENDING_NODE, e.getState());
+    assertEquals(slow.getPendingNodeNs(), e.getTimestampNs());
+    assertEquals(1234L, e.getSubmittedNs());
+    assertEquals(0, ev.pending());
+  }
+
+  @Test
   void twoEventsOfOneReporterFoldIntoOneUntilSent() {
     TaskEvents ev = events(100, 100);
     // Owner: PENDING_NODE with SUBMITTED folded in.
