@@ -15,6 +15,10 @@ ops/s, and the on/off ratios. Rows are the sync and async rows of
 * ``tasks-sync``: ``get(f.remote())``; ``tasks-async``: batches of 1000;
 * ``actor-sync``: ``get(a.m.remote())``; ``actor-async``: batches of 1000.
 
+``--callee java`` or ``--callee cpp`` calls the same rows' Java or C++
+callee (``polyray microbenchmark``'s Python -> Java / C++ rows: the
+benchmarks/xlang targets, compiled once) from the Python driver.
+
 CPU per call is less disturbed by the machine's load than ops/s (a process
 that waits for a core does not use CPU meanwhile), so it is the figure to
 compare; ops/s is printed as well, for what it is worth on a shared machine.
@@ -66,9 +70,26 @@ def child(row: str, calls: int) -> None:
         def small_value(self) -> bytes:
             return b"ok"
 
-    polyray.init(num_cpus=2, include_dashboard=False)
+    callee = os.environ.get(CALLEE_ENV, "python")
+    path = [os.environ[PATH_ENV]] if os.environ.get(PATH_ENV) else []
+    polyray.init(num_cpus=2, include_dashboard=False, **({"code_search_path": path} if path else {}))
     try:
-        if row.startswith("actor"):
+        from polyray import bench
+        if callee == "java":
+            if row.startswith("actor"):
+                a = polyray.java_actor_class(bench.JAVA_ACTOR).remote()
+                polyray.get(a.smallValue.remote(), timeout=120)
+                call = a.smallValue.remote
+            else:
+                call = polyray.java_function(bench.JAVA_CLASS, "smallValue").remote
+        elif callee == "cpp":
+            if row.startswith("actor"):
+                a = polyray.cpp_actor_class(*bench.CPP_ACTOR).remote()
+                polyray.get(a.SmallValue.remote(), timeout=120)
+                call = a.SmallValue.remote
+            else:
+                call = polyray.cpp_function("SmallValue").remote
+        elif row.startswith("actor"):
             a = Actor.remote()
             polyray.get(a.small_value.remote(), timeout=120)
             call = a.small_value.remote
@@ -107,6 +128,10 @@ def child(row: str, calls: int) -> None:
     finally:
         polyray.shutdown()
 
+
+#: The callee's language and the code search path of its compiled target (set by ``--callee``).
+CALLEE_ENV = "POLYRAY_EVENTS_BENCH_CALLEE"
+PATH_ENV = "POLYRAY_EVENTS_BENCH_PATH"
 
 #: The settings compared by default: task events on, then off.
 EVENTS = {"on": {"POLYRAY_TASK_EVENTS": "1"}, "off": {"POLYRAY_TASK_EVENTS": "0"}}
@@ -187,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="write every run's figures here")
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--settings", help="JSON: setting name -> env to set (default: events on, off)")
+    p.add_argument("--callee", choices=("python", "java", "cpp"), default="python",
+                   help="the language of the called function or actor")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -197,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         if r not in ROWS:
             p.error(f"unknown row {r!r}; rows: {', '.join(ROWS)}")
     settings = json.loads(args.settings) if args.settings else EVENTS
+    if args.callee != "python":
+        from polyray import sdk
+        from polyray.bench_build import build_cpp_target, build_java_target
+        build = build_java_target if args.callee == "java" else build_cpp_target
+        path = build(os.path.join(sdk.repo_root(), "build", "bench", args.callee))
+        settings = {name: {**env, CALLEE_ENV: args.callee, PATH_ENV: path} for name, env in settings.items()}
     data = compare(rows, args.calls, args.rounds, settings, args.timeout)
     if args.json:
         with open(args.json, "w") as f:
