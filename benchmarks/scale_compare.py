@@ -92,8 +92,16 @@ class Actor:
 # -- measurements ---------------------------------------------------------------
 
 def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    """This process's anonymous resident memory (RssAnon): its heap, not the
+    shared store pages it has mapped (a store prefault populates those in the
+    driver's mapping while it runs, which would count as memory per ref)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    with open("/proc/self/statm") as f:  # no RssAnon (not Linux 4.5+): resident minus shared
+        resident, shared = (int(x) for x in f.read().split()[1:3])
+        return (resident - shared) * os.sysconf("SC_PAGE_SIZE")
 
 
 def peak_rss_bytes() -> int:
