@@ -1,5 +1,7 @@
 package io.polyray.runtime.store;
 
+import com.sun.jna.Library;
+import com.sun.jna.Native;
 import java.util.Locale;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
@@ -9,7 +11,7 @@ import java.util.regex.Pattern;
  * Populates the first bytes of the node's store in this process on a daemon
  * thread, 8 MiB at a time, so this process's first large puts take no page
  * fault (docs/performance.md, "Large puts"; the Python and C++ drivers do the
- * same). How many bytes: {@code $POLYRAY_STORE_PREFAULT} ("256M", "1G", "0",
+ * same). The thread runs at nice 10 (libc's setpriority through JNA). How many bytes: {@code $POLYRAY_STORE_PREFAULT} ("256M", "1G", "0",
  * "off"; default 256 MiB). A store that cannot be opened, or one closed
  * meanwhile, ends the thread: the pages then fault on first use.
  */
@@ -22,6 +24,23 @@ public final class Prefaulter {
   private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMG]?)(?:I?B)?");
 
   private Prefaulter() {}
+
+  /** libc's setpriority and gettid: Java thread priorities do not reach Linux's scheduler. */
+  private interface LibC extends Library {
+    int setpriority(int which, int who, int prio);
+
+    int gettid();
+  }
+
+  /** This thread only at nice 10, as the Python and C++ prefault threads (best effort). */
+  private static void lowerPriority() {
+    try {
+      LibC c = Native.load("c", LibC.class);
+      c.setpriority(0 /* PRIO_PROCESS: with a tid, that thread */, c.gettid(), 10);
+    } catch (RuntimeException | LinkageError e) {
+      // No libc through JNA here: the thread runs at normal priority.
+    }
+  }
 
   /** Bytes of {@code text} ("512M" -> 536870912; "0", "off" -> 0); -1 when malformed. */
   public static long parseBytes(String text) {
@@ -52,6 +71,7 @@ public final class Prefaulter {
       return;
     }
     Thread t = new Thread(() -> {
+      lowerPriority();
       try {
         SharedStore s = store.get();
         for (long at = 0; at < limit && !s.isClosed(); ) {
