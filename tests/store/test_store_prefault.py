@@ -103,3 +103,13 @@ def test_a_driver_store_prefaults_its_own_mapping_and_closes_cleanly(store_name,
     missing.prefault_in_background()
     missing.close()
     assert not missing.is_open
+
+
+def test_node_stop_during_prefault_ends_it_and_removes_the_segment(store_name, monkeypatch):
+    monkeypatch.setenv(ENV_PREFAULT, "1G")
+    om = ObjectManager(store_name, 1 << 30)
+    om.start()
+    assert om.prefaulter is not None
+    om.stop()
+    assert om.prefaulter.done.is_set() and om.prefaulter.covered < 1 << 30
+    assert not os.path.exists("/dev/shm/" + store_name.lstrip("/"))
