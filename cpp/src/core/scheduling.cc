@@ -29,8 +29,42 @@ bool Fits(const std::map<std::string, double>& bundle, const std::map<std::strin
 
 }  // namespace
 
+namespace {
+
+bool Labelled(const internal::SchedulingOptions& o) {
+  return !o.label_selector.empty() || !o.fallback_strategy.empty();
+}
+
+void AddLabels(const internal::SchedulingOptions& o, rpc::SchedulingStrategy& s) {
+  for (const auto& [k, v] : o.label_selector) (*s.mutable_label_selector())[k] = v;
+  for (const auto& f : o.fallback_strategy) {
+    auto* sel = s.add_fallback()->mutable_selector();
+    for (const auto& [k, v] : f) (*sel)[k] = v;
+  }
+}
+
+rpc::SchedulingStrategy KindOf(const internal::SchedulingOptions& o, const rpc::TaskSpec* running,
+                               const rpc::TaskSpec* creation);
+
+}  // namespace
+
 rpc::SchedulingStrategy StrategyOf(const internal::SchedulingOptions& o, const rpc::TaskSpec* running,
                                    const rpc::TaskSpec* creation) {
+  using Kind = internal::SchedulingOptions::Kind;
+  rpc::SchedulingStrategy s;
+  if (Labelled(o) && (o.kind == Kind::kDefault || o.kind == Kind::kSpread)) {
+    // Label selectors are a strategy of the call's own: no capturing group is inherited.
+    s.set_kind(o.kind == Kind::kSpread ? rpc::SCHEDULING_SPREAD : rpc::SCHEDULING_DEFAULT);
+    AddLabels(o, s);
+    return s;
+  }
+  return KindOf(o, running, creation);
+}
+
+namespace {
+
+rpc::SchedulingStrategy KindOf(const internal::SchedulingOptions& o, const rpc::TaskSpec* running,
+                               const rpc::TaskSpec* creation) {
   using Kind = internal::SchedulingOptions::Kind;
   rpc::SchedulingStrategy s;
   switch (o.kind) {
@@ -66,8 +100,15 @@ rpc::SchedulingStrategy StrategyOf(const internal::SchedulingOptions& o, const r
   return s;
 }
 
+}  // namespace
+
 std::string CheckFitsBundle(const internal::SchedulingOptions& o, const std::map<std::string, double>& resources,
                             const std::string& what) {
+  using Kind = internal::SchedulingOptions::Kind;
+  if (Labelled(o) && (o.kind == Kind::kNodeAffinity || o.kind == Kind::kPlacementGroup)) {
+    return what + ": SetLabelSelector / SetFallbackStrategy go with the default or SetSpread strategy only, "
+                  "not with a node affinity or a placement group";
+  }
   if (o.kind != internal::SchedulingOptions::Kind::kPlacementGroup || o.bundles.empty()) return "";
   const int count = static_cast<int>(o.bundles.size());
   if (o.bundle_index < -1 || o.bundle_index >= count) {

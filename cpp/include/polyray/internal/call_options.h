@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "polyray/internal/runtime.h"
 #include "polyray/placement_group.h"
@@ -124,7 +125,7 @@ class SchedulingSetters : public virtual OptionsHolder {
  public:
   /// Spread over the nodes (Ray's "SPREAD").
   Derived& SetSpread() {
-    options_.scheduling = SchedulingOptions{};
+    ResetStrategy();
     options_.scheduling.kind = SchedulingOptions::Kind::kSpread;
     return static_cast<Derived&>(*this);
   }
@@ -133,7 +134,7 @@ class SchedulingSetters : public virtual OptionsHolder {
   /// else it fails when the node is dead.
   Derived& SetNodeAffinity(const std::string& node_id, bool soft = false) {
     std::string raw = IdFromHex(node_id, 28, "SetNodeAffinity: node_id");
-    options_.scheduling = SchedulingOptions{};
+    ResetStrategy();
     options_.scheduling.kind = SchedulingOptions::Kind::kNodeAffinity;
     options_.scheduling.node_id = std::move(raw);
     options_.scheduling.soft = soft;
@@ -154,7 +155,7 @@ class SchedulingSetters : public virtual OptionsHolder {
                                   " is out of range for a placement group of " + std::to_string(count) +
                                   " bundle(s) (-1: any bundle)");
     }
-    options_.scheduling = SchedulingOptions{};
+    ResetStrategy();
     options_.scheduling.kind = SchedulingOptions::Kind::kPlacementGroup;
     options_.scheduling.placement_group_id =
         IdFromHex(placement_group.GetID(), 18, "SetPlacementGroup: placement_group id");
@@ -162,6 +163,74 @@ class SchedulingSetters : public virtual OptionsHolder {
     options_.scheduling.capture_child_tasks = capture_child_tasks;
     options_.scheduling.bundles = placement_group.GetBundles();
     return static_cast<Derived&>(*this);
+  }
+  /// Run only on nodes whose labels match every condition (Ray's
+  /// label_selector): "v", "!v", "in(a,b)", "!in(a,b)". With the default or
+  /// SetSpread strategy only (Remote() refuses it with the others).
+  Derived& SetLabelSelector(const std::map<std::string, std::string>& selector) {
+    CheckLabelSelector(selector, "SetLabelSelector");
+    options_.scheduling.label_selector = selector;
+    return static_cast<Derived&>(*this);
+  }
+  /// Label selectors tried in order when no node that could ever hold the
+  /// request matches the one before (Ray's fallback_strategy).
+  Derived& SetFallbackStrategy(const std::vector<std::map<std::string, std::string>>& selectors) {
+    for (size_t i = 0; i < selectors.size(); ++i) {
+      CheckLabelSelector(selectors[i], "SetFallbackStrategy[" + std::to_string(i) + "]");
+    }
+    options_.scheduling.fallback_strategy = selectors;
+    return static_cast<Derived&>(*this);
+  }
+
+ private:
+  // A new strategy; the label selectors stay.
+  void ResetStrategy() {
+    auto labels = std::move(options_.scheduling.label_selector);
+    auto fallback = std::move(options_.scheduling.fallback_strategy);
+    options_.scheduling = SchedulingOptions{};
+    options_.scheduling.label_selector = std::move(labels);
+    options_.scheduling.fallback_strategy = std::move(fallback);
+  }
+
+  static bool LabelChars(const std::string& s, const std::string& extra) {
+    for (char c : s) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                extra.find(c) != std::string::npos;
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  // std::invalid_argument naming `what` for a malformed key or condition.
+  static void CheckLabelSelector(const std::map<std::string, std::string>& selector, const std::string& what) {
+    for (const auto& [key, condition] : selector) {
+      if (key.empty() || key.size() > 253 || !LabelChars(key, "-_./")) {
+        throw std::invalid_argument(what + ": \"" + key + "\" is not a valid label key");
+      }
+      std::string body = condition.rfind('!', 0) == 0 ? condition.substr(1) : condition;
+      std::vector<std::string> values;
+      const bool in = body.rfind("in(", 0) == 0 && body.size() >= 4 && body.back() == ')';
+      if (in) {
+        std::string list = body.substr(3, body.size() - 4);
+        size_t start = 0;
+        while (true) {
+          size_t comma = list.find(',', start);
+          std::string v = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+          size_t b = v.find_first_not_of(' '), e = v.find_last_not_of(' ');
+          values.push_back(b == std::string::npos ? "" : v.substr(b, e - b + 1));
+          if (comma == std::string::npos) break;
+          start = comma + 1;
+        }
+      } else {
+        values.push_back(body);
+      }
+      for (const auto& v : values) {
+        if ((in && v.empty()) || v.size() > 63 || !LabelChars(v, "-_.")) {
+          throw std::invalid_argument(what + ": the condition \"" + condition + "\" of \"" + key +
+                                      "\" is not v, !v, in(a,b) or !in(a,b) with valid label values");
+        }
+      }
+    }
   }
 };
 

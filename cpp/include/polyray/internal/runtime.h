@@ -99,6 +99,11 @@ struct SchedulingOptions {
   /// kPlacementGroup: the group's bundles, to refuse at submission a request
   /// none of them can hold (as Python's and Ray's callers do).
   std::vector<std::map<std::string, double>> bundles;
+  /// kDefault / kSpread: only nodes whose labels match (Ray's label_selector),
+  /// then each fallback selector in order (Ray's fallback_strategy); kept when
+  /// another strategy setter is called.
+  std::map<std::string, std::string> label_selector;
+  std::vector<std::map<std::string, std::string>> fallback_strategy;
 };
 
 /// Options of a task, an actor creation or an actor call (Ray's names).
