@@ -4,13 +4,18 @@
 // turns them into the protocol's SchedulingStrategy (children captured by
 // their parent's placement group, as Python's strategy_for); CheckFitsBundle
 // refuses a request no bundle holds; CheckPlacementGroupOptions checks the
-// creation options. The cluster side is tests/api/test_cpp_scheduling.py.
+// creation options. Also SetNumReturns / CheckReturns (several returns of
+// Python and Java callees) and the embedded head's worker pool flags
+// (Config.idle_worker_timeout_s, Config.warm_workers). The cluster side is
+// tests/api/test_cpp_scheduling.py.
 #include <gtest/gtest.h>
 
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "core/embedded_head.h"
 #include "core/scheduling.h"
 #include "polyray/api.h"
 
@@ -171,6 +176,46 @@ TEST(PlacementGroupCalls, NeedARuntimeAndAHexId) {
   EXPECT_THROW(CreatePlacementGroup({"", {{{"CPU", 1}}}, PlacementStrategy::PACK}), Error);      // no Init()
   EXPECT_THROW(RemovePlacementGroup("zz"), std::invalid_argument);
   EXPECT_THROW(Group(1).Wait(0), Error);
+}
+
+class ReturnsProbe : public internal::ReturnsSetter<ReturnsProbe> {
+ public:
+  const internal::CallOptions& options() const { return options_; }
+};
+
+TEST(Returns, SetNumReturnsAndWhereItIsRefused) {
+  ReturnsProbe p;
+  EXPECT_EQ(p.options().num_returns, 1);
+  EXPECT_EQ(MessageOf([&] { p.SetNumReturns(0); }), "SetNumReturns: num_returns must be at least 1, got 0");
+  p.SetNumReturns(3);
+  EXPECT_EQ(p.options().num_returns, 3);
+  EXPECT_EQ(MessageOf([&] { internal::CheckReturns(p.options(), Language::kPython, "f", true); }), "NOT THROWN");
+  EXPECT_EQ(MessageOf([&] { internal::CheckReturns(p.options(), Language::kJava, "f", true); }), "NOT THROWN");
+  EXPECT_EQ(MessageOf([&] { internal::CheckReturns(p.options(), Language::kCpp, "Plus", true); })
+                .rfind("SetNumReturns: num_returns=3 is not supported for C++ callee Plus", 0),
+            0u);
+  EXPECT_EQ(MessageOf([&] { internal::CheckReturns(p.options(), Language::kPython, "f", false); })
+                .rfind("Remote: SetNumReturns(3) was called on the call of f; use RemoteMulti", 0),
+            0u);
+  EXPECT_EQ(MessageOf([&] { internal::CheckReturns(internal::CallOptions{}, Language::kCpp, "f", false); }),
+            "NOT THROWN");
+}
+
+TEST(HeadPoolFlags, BecomeTheNodesFlagsOrInvalidArgument) {
+  using core::EmbeddedHead;
+  EXPECT_TRUE(EmbeddedHead::HeadPoolFlags(-1, "").empty());
+  EXPECT_TRUE(EmbeddedHead::HeadPoolFlags(-1, " auto ").empty());
+  EXPECT_EQ(EmbeddedHead::HeadPoolFlags(1.5, ""), (std::vector<std::string>{"--idle-worker-timeout-s", "1.5"}));
+  EXPECT_EQ(EmbeddedHead::HeadPoolFlags(0, "2"),
+            (std::vector<std::string>{"--idle-worker-timeout-s", "0", "--warm-workers", "2"}));
+  EXPECT_EQ(EmbeddedHead::HeadPoolFlags(-1, "java=2, CPP=1"),
+            (std::vector<std::string>{"--warm-workers", "java=2, CPP=1"}));
+  EXPECT_EQ(MessageOf([] { EmbeddedHead::HeadPoolFlags(-1, "go=1"); }),
+            "Config.warm_workers: 'go=1' is not LANGUAGE=COUNT (python, java, cpp)");
+  EXPECT_EQ(MessageOf([] { EmbeddedHead::HeadPoolFlags(-1, "java=-1"); }).rfind("Config.warm_workers: 'java=-1'", 0), 0u);
+  EXPECT_NE(MessageOf([] { EmbeddedHead::HeadPoolFlags(-1, "-3"); }), "NOT THROWN");
+  EXPECT_EQ(MessageOf([] { EmbeddedHead::HeadPoolFlags(1.0 / 0.0, ""); }),
+            "Config.idle_worker_timeout_s must be a finite number of seconds");
 }
 
 }  // namespace

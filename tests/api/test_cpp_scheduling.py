@@ -1,7 +1,8 @@
 """Scheduling from a C++ driver (issue 19 Deliver 4): node affinity, SPREAD and
 placement groups (bundle strategies, lookup by name, removal) on tasks and
-actors, bad options refused with std::invalid_argument at the call, and a
-first-error-wins Get of many refs.
+actors, bad options refused with std::invalid_argument at the call, several
+returns of Python callees (RemoteMulti), a first-error-wins Get of many refs,
+and the embedded head's worker pool set from Config.
 
 Real daemons on this machine: a head (2 CPUs) and node B (2 CPUs). One run of
 the C++ driver (cpp_src/scheduling_driver.cc, with its callees in
@@ -81,6 +82,14 @@ def test_bad_scheduling_input_is_invalid_argument_naming_the_field(seen):
     assert seen["pg_empty"].startswith("SetPlacementGroup: placement_group is empty")
     assert seen["pg_no_bundles"].startswith("PlacementGroupCreationOptions.bundles: needs at least one bundle")
     assert seen["pg_negative"].startswith('PlacementGroupCreationOptions.bundles[1]["CPU"]: must be a non-negative')
+
+
+def test_several_returns_of_python_callees_and_refusals(seen):
+    assert seen["divmod"] == [2, 3, 2]  # SetNumReturns(2).RemoteMulti(17, 5) of builtins.divmod
+    assert seen["ratio"] == [3, 4]  # a Python actor method returning a tuple of two
+    assert seen["returns_cpp"].startswith("SetNumReturns: num_returns=2 is not supported for C++ callee Nap")
+    assert seen["returns_remote"].startswith("Remote: SetNumReturns(2) was called")
+    assert seen["returns_zero"] == "SetNumReturns: num_returns must be at least 1, got 0"
 
 
 def test_get_of_many_raises_the_first_error_without_waiting(seen):

@@ -25,6 +25,7 @@
 #include "polyray/internal/arguments.h"
 #include "polyray/internal/call_options.h"
 #include "polyray/internal/registry.h"
+#include "polyray/internal/returns.h"
 #include "polyray/internal/runtime.h"
 #include "polyray/object_ref.h"
 #include "polyray/xlang_functions.h"
@@ -74,7 +75,8 @@ class ActorTaskCaller<R(P...)> : public internal::NameSetter<ActorTaskCaller<R(P
 /// type Get() decodes the result into.
 template <typename R>
 class XlangActorTaskCaller : public internal::NameSetter<XlangActorTaskCaller<R>>,
-                             public internal::ActorCallSetters<XlangActorTaskCaller<R>> {
+                             public internal::ActorCallSetters<XlangActorTaskCaller<R>>,
+                             public internal::ReturnsSetter<XlangActorTaskCaller<R>> {
  public:
   /// A caller of `method` on `actor`; `display` names it in errors.
   XlangActorTaskCaller(internal::ActorPtr actor, internal::FunctionDescriptor method,
@@ -84,9 +86,24 @@ class XlangActorTaskCaller : public internal::NameSetter<XlangActorTaskCaller<R>
   /// Submits the call; returns the reference to its result.
   template <typename... A>
   ObjectRef<R> Remote(A&&... args) {
+    internal::CheckReturns(this->options_, method_.language, display_, false);
     std::vector<internal::TaskArg> encoded =
         internal::MakeArguments(display_, method_.language, std::forward<A>(args)...);
     return internal::SubmitActorCall<R>(actor_, method_, std::move(encoded), this->options_);
+  }
+
+  /// Submits the call; one reference per return (SetNumReturns, default 1).
+  template <typename... A>
+  std::vector<ObjectRef<R>> RemoteMulti(A&&... args) {
+    internal::CheckReturns(this->options_, method_.language, display_, true);
+    if (!actor_) throw Error("polyray: cannot call " + display_ + " on an empty actor handle");
+    std::vector<internal::TaskArg> encoded =
+        internal::MakeArguments(display_, method_.language, std::forward<A>(args)...);
+    std::vector<internal::RefPtr> refs =
+        internal::CurrentRuntime().SubmitActorTask(actor_, method_, std::move(encoded), this->options_);
+    std::vector<ObjectRef<R>> out;
+    for (internal::RefPtr& r : refs) out.push_back(ObjectRef<R>(std::move(r)));
+    return out;
   }
 
  private:

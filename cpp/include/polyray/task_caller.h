@@ -18,6 +18,7 @@
 #include "polyray/internal/call_options.h"
 #include "polyray/internal/function_traits.h"
 #include "polyray/internal/registry.h"
+#include "polyray/internal/returns.h"
 #include "polyray/internal/runtime.h"
 #include "polyray/object_ref.h"
 #include "polyray/xlang_functions.h"
@@ -72,7 +73,8 @@ template <typename R>
 class XlangTaskCaller : public internal::ResourceSetters<XlangTaskCaller<R>>,
                         public internal::RetrySetters<XlangTaskCaller<R>>,
                         public internal::NameSetter<XlangTaskCaller<R>>,
-                        public internal::SchedulingSetters<XlangTaskCaller<R>> {
+                        public internal::SchedulingSetters<XlangTaskCaller<R>>,
+                        public internal::ReturnsSetter<XlangTaskCaller<R>> {
  public:
   /// A caller of `function`; `display` names it in errors.
   XlangTaskCaller(internal::FunctionDescriptor function, std::string display)
@@ -81,9 +83,24 @@ class XlangTaskCaller : public internal::ResourceSetters<XlangTaskCaller<R>>,
   /// Submits the task; returns the reference to its result.
   template <typename... A>
   ObjectRef<R> Remote(A&&... args) {
+    internal::CheckReturns(this->options_, function_.language, display_, false);
     std::vector<internal::TaskArg> encoded =
         internal::MakeArguments(display_, function_.language, std::forward<A>(args)...);
     return internal::SubmitNormalTask<R>(function_, std::move(encoded), this->options_);
+  }
+
+  /// Submits the task; one reference per return (SetNumReturns, default 1),
+  /// each decoded as R.
+  template <typename... A>
+  std::vector<ObjectRef<R>> RemoteMulti(A&&... args) {
+    internal::CheckReturns(this->options_, function_.language, display_, true);
+    std::vector<internal::TaskArg> encoded =
+        internal::MakeArguments(display_, function_.language, std::forward<A>(args)...);
+    std::vector<internal::RefPtr> refs =
+        internal::CurrentRuntime().SubmitTask(function_, std::move(encoded), this->options_);
+    std::vector<ObjectRef<R>> out;
+    for (internal::RefPtr& r : refs) out.push_back(ObjectRef<R>(std::move(r)));
+    return out;
   }
 
  private:

@@ -1,4 +1,4 @@
-// A C++ driver of scheduling options, placement groups and first-error Get
+// A C++ driver of scheduling options, placement groups, several returns and first-error Get
 // (tests/api/test_cpp_scheduling.py, issue 19 Deliver 4):
 //   scheduling_driver <host:port> <libscheduling_funcs.so> <node B id (hex)>
 // prints one JSON line of what it saw; every key is checked by the test.
@@ -133,6 +133,21 @@ int main(int argc, char** argv) {
                                              std::chrono::steady_clock::now() - t0).count()));
     PutBool("big_pending", big.GetState() == polyray::PlacementGroupState::PENDING);
     polyray::RemovePlacementGroup(big.GetID());
+
+    // Several returns of a Python function and of a Python actor method; refused where they cannot be.
+    auto dm = polyray::Task(polyray::PyFunction<int64_t>{"builtins", "divmod"}).SetNumReturns(2).RemoteMulti(
+        int64_t{17}, int64_t{5});
+    PutRaw("divmod", "[" + std::to_string(dm.size()) + ", " + std::to_string(*polyray::Get(dm.at(0), 60000)) + ", " +
+                         std::to_string(*polyray::Get(dm.at(1), 60000)) + "]");
+    auto frac = polyray::Actor(polyray::PyActorClass{"fractions", "Fraction"}).Remote(int64_t{3}, int64_t{4});
+    auto ratio = frac.Task(polyray::PyActorMethod<int64_t>{"as_integer_ratio"}).SetNumReturns(2).RemoteMulti();
+    PutRaw("ratio", "[" + std::to_string(*polyray::Get(ratio.at(0), 60000)) + ", " +
+                        std::to_string(*polyray::Get(ratio.at(1), 60000)) + "]");
+    Put("returns_cpp", InvalidArgument([] { polyray::Task(Int{"Nap"}).SetNumReturns(2).RemoteMulti(int64_t{1}); }));
+    Put("returns_remote", InvalidArgument([] {
+          polyray::Task(polyray::PyFunction<int64_t>{"builtins", "divmod"}).SetNumReturns(2).Remote(1, 2);
+        }));
+    Put("returns_zero", InvalidArgument([] { polyray::Task(polyray::PyFunction<int64_t>{"builtins", "abs"}).SetNumReturns(0); }));
 
     // Get of many refs: the first error wins, without waiting for the slow one.
     auto slow = polyray::Task(Int{"Nap"}).Remote(int64_t{8000});
