@@ -20,6 +20,8 @@ BUILTIN_METHODS = frozenset({
     "__polyray_ready__", "__polyray_call__", "__polyray_terminate__",
     "__ray_ready__", "__ray_call__", "__ray_terminate__",
 })
+#: Actor languages whose workers honour concurrency_groups / concurrency_group (C++: TaskReceiver, Java: TaskExecutor).
+GROUP_LANGUAGES = frozenset({pb.PYTHON, pb.CPP, pb.JAVA})
 #: Options ``@polyray.method(...)`` accepts.
 METHOD_DECORATOR_OPTIONS = {"num_returns", "max_task_retries", "concurrency_group"}
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -165,7 +167,7 @@ def create_actor(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, options: di
     spec.max_concurrency = options.get("max_concurrency", 0)
     spec.is_async_actor = is_async
     groups = options.get("concurrency_groups") or {}
-    if groups and language != pb.PYTHON:  # an option the SDK cannot honour: refused, not ignored
+    if groups and language not in GROUP_LANGUAGES:  # an option the SDK cannot honour: refused, not ignored
         lang = {pb.JAVA: "Java", pb.CPP: "C++"}.get(language, "?")
         raise ValueError(f"option 'concurrency_groups' is not supported for {lang} actors ({spec.name}); "
                          f"use max_concurrency")
@@ -397,7 +399,7 @@ class ActorMethod:
         spec.num_returns = num_returns
         group = self._options.get("concurrency_group", declared.get("concurrency_group"))
         if group:
-            if language != pb.PYTHON:
+            if language not in GROUP_LANGUAGES:
                 lang = {pb.JAVA: "Java", pb.CPP: "C++"}.get(language, "?")
                 raise ValueError(f"option 'concurrency_group' is not supported for {lang} actor method "
                                  f"{cls_name}.{self._name}: {lang} actors have no concurrency groups")

@@ -13,7 +13,7 @@ import time
 import pytest
 
 import polyray
-from polyray.exceptions import TaskCancelledError
+from polyray.exceptions import TaskCancelledError, TaskError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "xlang"))
@@ -117,3 +117,25 @@ def test_job_namespace_and_named_actors_inside_a_cpp_task(cpp_cluster):
     polyray.get(keep.ping.remote(), timeout=TIMEOUT)
     out = polyray.get(polyray.cpp_function("NamespaceAndLookup").remote("cpp-visible"), timeout=TIMEOUT)
     assert out == "cppns|found"
+
+
+def test_cpp_actor_concurrency_groups(cpp_cluster):
+    """Ray's concurrency groups on a C++ actor from a Python caller: the "slow" group (1 thread)
+    is full while a call of "quick" and of the default group answer at once; an undeclared
+    group is the call's error naming it."""
+    cls = polyray.cpp_actor_class("Grouped::Create", "Grouped")
+    a = cls.options(concurrency_groups={"slow": 1, "quick": 2}, name="cpp-grouped").remote()
+    assert polyray.get(a.Fast.remote(), timeout=TIMEOUT) == 1
+    slow = [a.Block.options(concurrency_group="slow").remote(1500) for _ in range(2)]
+    t0 = time.monotonic()
+    assert polyray.get(a.Fast.options(concurrency_group="quick").remote(), timeout=TIMEOUT) == 1
+    assert polyray.get(a.Fast.remote(), timeout=TIMEOUT) == 1  # the default group
+    assert time.monotonic() - t0 < 1.2, "a call of another group waited for the full 'slow' group"
+    assert polyray.get(slow, timeout=TIMEOUT) == [1500, 1500]
+    assert time.monotonic() - t0 >= 2.9, "the 'slow' group (1 thread) ran two calls at once"
+    assert polyray.get(a.Most.remote(), timeout=TIMEOUT) == 1
+    with pytest.raises(ValueError, match="concurrency group 'nope' is not declared"):
+        a.Fast.options(concurrency_group="nope").remote()  # the creator's handle knows the groups
+    found = polyray.get_actor("cpp-grouped")  # a handle that does not: the actor refuses the call
+    with pytest.raises(TaskError, match="concurrency group 'nope' is not declared"):
+        polyray.get(found.Fast.options(concurrency_group="nope").remote(), timeout=TIMEOUT)

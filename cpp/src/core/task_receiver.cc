@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <map>
 #include <string>
 
 #include "core/actor_handles.h"
@@ -142,6 +143,15 @@ TaskReceiver::TaskReceiver(CoreWorker& w, internal::TaskExecutor executor)
 void TaskReceiver::Enqueue(std::shared_ptr<rpc::TaskSpec> spec, ReplyFn reply) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (spec->type() == rpc::ACTOR_TASK && !spec->concurrency_group().empty()) {
+      auto g = groups_.find(spec->concurrency_group());
+      if (g != groups_.end()) {
+        g->second->queue.push_back(Item{std::move(spec), std::move(reply)});
+        g->second->cv.notify_one();
+        return;
+      }
+      // Not a group of this actor: the default queue's thread answers with the error.
+    }
     queue_.push_back(Item{std::move(spec), std::move(reply)});
     UpdateWorkLocked();
   }
@@ -173,6 +183,7 @@ void TaskReceiver::Stop(int exit_code) {
     stopped_ = true;
     exit_code_ = exit_code;
     UpdateWorkLocked();
+    for (auto& [name, g] : groups_) g->cv.notify_all();
   }
   cv_.notify_all();
 }
@@ -207,12 +218,59 @@ int TaskReceiver::RunLoop() {
   return exit_code_;
 }
 
-void TaskReceiver::StartActorThreads(int n) {
-  if (!actor_threads_.empty() || n <= 0) return;
+void TaskReceiver::StartGroups(const rpc::TaskSpec& creation) {
+  if (creation.concurrency_groups().empty()) return;
+  std::map<std::string, int> sorted(creation.concurrency_groups().begin(), creation.concurrency_groups().end());
+  std::vector<std::pair<Group*, int>> started;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!groups_.empty()) return;
+    for (const auto& [name, n] : sorted) {
+      auto g = std::make_unique<Group>();
+      started.emplace_back(g.get(), std::max(1, n));
+      serving_extra_ += std::max(1, n);
+      groups_[name] = std::move(g);
+    }
+  }
+  int i = 0;
+  for (auto& [g, n] : started) {
+    for (int k = 0; k < n; ++k, ++i) {
+      actor_threads_.emplace_back([this, g = g, i] {
+        std::string name = "polyray-group-" + std::to_string(i + 1);
+        pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+        ServeGroup(*g);
+        std::lock_guard<std::mutex> lock(mu_);
+        serving_extra_--;
+        extra_done_cv_.notify_all();
+      });
+    }
+  }
+}
+
+void TaskReceiver::ServeGroup(Group& g) {
+  while (true) {
+    Item item;
+    bool cancelled = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      g.cv.wait(lock, [this, &g] { return stopped_ || !g.queue.empty(); });
+      if (stopped_) return;
+      item = std::move(g.queue.front());
+      g.queue.pop_front();
+      cancelled = cancelled_.erase(item.spec->task_id()) > 0;
+      if (!cancelled) running_[item.spec->task_id()] = item.spec->type();
+    }
+    RunItem(item, cancelled);
+  }
+}
+
+void TaskReceiver::StartActorThreads(int n) {
+  if (n <= 0) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (concurrency_ > 1) return;
     concurrency_ = n + 1;
-    serving_extra_ = n;
+    serving_extra_ += n;
   }
   actor_threads_.reserve(n);
   for (int i = 0; i < n; ++i) {
@@ -265,6 +323,12 @@ void TaskReceiver::Serve() {
       cancelled = cancelled_.erase(item.spec->task_id()) > 0;
       if (!cancelled) running_[item.spec->task_id()] = item.spec->type();
     }
+    RunItem(item, cancelled);
+  }
+}
+
+void TaskReceiver::RunItem(Item& item, bool cancelled) {
+  {
     rpc::TaskResult result;
     if (cancelled) {
       result = ErrorResult(*item.spec,
@@ -297,8 +361,10 @@ void TaskReceiver::Serve() {
     std::fflush(stderr);
     if (w_.borrows().HasPending()) w_.borrows().Flush(30'000);
     const rpc::TaskSpec& spec = *item.spec;
-    if (spec.type() == rpc::ACTOR_CREATION_TASK && result.actor_ready() && spec.max_concurrency() > 1) {
-      StartActorThreads(spec.max_concurrency() - 1);  // a threaded actor: before its first call can arrive
+    if (spec.type() == rpc::ACTOR_CREATION_TASK && result.actor_ready()) {
+      // Before its first call can arrive: a threaded actor's threads, each concurrency group's.
+      if (spec.max_concurrency() > 1) StartActorThreads(spec.max_concurrency() - 1);
+      StartGroups(spec);
     }
     bool exiting = result.worker_exiting();
     item.reply(std::move(result));
@@ -349,6 +415,25 @@ void SetOmpThreads(const rpc::TaskSpec& spec) {
 rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec_ptr) {
   const rpc::TaskSpec& spec = *spec_ptr;
   SetOmpThreads(spec);
+  if (spec.type() == rpc::ACTOR_TASK && !spec.concurrency_group().empty()) {
+    std::string known;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (groups_.count(spec.concurrency_group()) == 0) {
+        std::map<std::string, int> sorted;
+        for (const auto& [name, g] : groups_) sorted[name] = 0;
+        for (const auto& [name, n] : sorted) known += (known.empty() ? "" : ", ") + name;
+        known = known.empty() ? "none" : known;
+      }
+    }
+    if (!known.empty()) {
+      return ErrorResult(spec, internal::SerializeDeterministic(RuntimeError(
+                                   "std::invalid_argument", "concurrency group '" + spec.concurrency_group() +
+                                                                "' is not declared by the actor of " + TaskName(spec) +
+                                                                " (its groups: " + known + ")")),
+                         false);
+    }
+  }
   const std::string builtin = BuiltinMethod(spec);
   if (!builtin.empty()) {
     if (spec.args_size() != 0 || spec.kwargs_size() != 0) {

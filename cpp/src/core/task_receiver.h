@@ -12,6 +12,13 @@
 // time) before it waits on the condition variable: in a loop of sync calls
 // the next task comes meanwhile, and the thread is not woken from sleep.
 //
+// Concurrency groups (Ray's, as the Python worker): an actor created with
+// TaskSpec.concurrency_groups {name: n} gets, per group, its own queue and n
+// threads, started with the default group's; a call whose
+// TaskSpec.concurrency_group names a group runs there (in arrival order within
+// it), so a full group never holds up another or the default group; a call
+// naming a group the actor does not declare fails with an error naming it.
+//
 // Arguments are resolved into ValueViews (inline envelopes as views of the
 // received spec; by-reference arguments fetched from their owners, large
 // ones viewed in the node's store without a copy), the TaskExecutor runs
@@ -93,9 +100,20 @@ class TaskReceiver {
     std::shared_ptr<rpc::TaskSpec> spec;
     ReplyFn reply;
   };
+  /// One concurrency group's queue (its threads run ServeGroup).
+  struct Group {
+    std::deque<Item> queue;  // guarded by mu_
+    std::condition_variable cv;
+  };
   /// Takes tasks from the queue and runs them until Stop(); every task
   /// thread (the main one and an actor's extra ones) runs this.
   void Serve();
+  /// Takes tasks from group `g`'s queue and runs them until Stop().
+  void ServeGroup(Group& g);
+  /// Runs one task taken from a queue and replies (every serving thread).
+  void RunItem(Item& item, bool cancelled);
+  /// Starts each group of a created actor's spec with its threads (once).
+  void StartGroups(const rpc::TaskSpec& creation);
   /// Starts `n` more threads running Serve() (once, for a threaded actor).
   void StartActorThreads(int n);
   /// Waits up to kStopGraceMs for the extra threads and joins them; false
@@ -115,6 +133,7 @@ class TaskReceiver {
   std::deque<Item> queue_;                 // guarded by mu_
   std::unordered_set<std::string> cancelled_;  // guarded by mu_
   std::unordered_map<std::string, rpc::TaskType> running_;  // task id -> type; guarded by mu_
+  std::unordered_map<std::string, std::unique_ptr<Group>> groups_;  // set once, before the creation's reply
   bool stopped_ = false;                   // guarded by mu_
   int exit_code_ = 0;                      // guarded by mu_
   std::vector<std::thread> actor_threads_;  // started and joined by the main thread only

@@ -5,6 +5,7 @@
 // C++ owner), GetCurrentActor() and the job's namespace inside a C++ worker.
 #include <polyray/api.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
@@ -89,3 +90,28 @@ std::string CurrentActorOutsideActor() {
 
 POLYRAY_REMOTE(Spin, Parent, Owner, NotCancelled, NamespaceAndLookup, CurrentActorOutsideActor, Selfie::Create,
                &Selfie::SelfId, &Selfie::CallSelf, &Selfie::Seven, &Selfie::NotCancelled);
+
+/// An actor for concurrency groups: Block(ms) naps (in the "slow" group of 1),
+/// Fast() answers at once (the default group, or "quick"); Most() is the most
+/// Blocks inside at once.
+class Grouped {
+ public:
+  static Grouped* Create() { return new Grouped(); }
+  int64_t Block(int64_t ms) {
+    int now = ++inside_;
+    int most = most_.load();
+    while (now > most && !most_.compare_exchange_weak(most, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    --inside_;
+    return ms;
+  }
+  int64_t Fast() { return 1; }
+  int64_t Most() { return most_.load(); }
+
+ private:
+  std::atomic<int> inside_{0};
+  std::atomic<int> most_{0};
+};
+
+POLYRAY_REMOTE(Grouped::Create, &Grouped::Block, &Grouped::Fast, &Grouped::Most);

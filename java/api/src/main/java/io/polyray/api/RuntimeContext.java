@@ -74,4 +74,25 @@ public interface RuntimeContext {
    * @return true in a driver
    */
   boolean isDriver();
+
+  /**
+   * Whether a cancel (from any language's caller, or forwarded by the task's owner) reached
+   * the running task, as Ray's {@code is_canceled()}. A running Java task is also
+   * interrupted ({@link Thread#interrupt()}); this tells a task that caught the interrupt
+   * (or checks between steps) that it was cancelled.
+   *
+   * @return true once cancelled
+   * @throws IllegalStateException in a driver
+   */
+  boolean isCanceled();
+
+  /**
+   * The actor's own handle inside one of its methods, as Ray's {@code current_actor}: a weak
+   * handle (it does not keep the actor alive); a call through it queues behind the running
+   * call unless the actor has {@code maxConcurrency} &gt; 1.
+   *
+   * @return the handle (an {@link ActorHandle} of a Java actor)
+   * @throws IllegalStateException outside an actor
+   */
+  BaseActorHandle getCurrentActor();
 }

@@ -150,7 +150,7 @@ public abstract class CoreRuntime implements PolyRayRuntime {
 
   @Override
   public String getNamespace() {
-    return core.namespace;
+    return CoreRuntimeContext.jobNamespace(core);
   }
 
   @Override

@@ -82,6 +82,17 @@ final class CoreRuntimeContext implements RuntimeContext {
 
   @Override
   public String getNamespace() {
+    return jobNamespace(core);
+  }
+
+  /**
+   * The job's namespace: a driver's own, else (a worker) its job's from the GCS job table,
+   * read once (as a Python worker's); what {@code getActor(name)} and named actors use.
+   *
+   * @param core this process's CoreWorker
+   * @return the namespace ("" when the GCS does not answer)
+   */
+  static String jobNamespace(CoreWorker core) {
     if (core.isDriver || !core.namespace.isEmpty()) {
       return core.namespace;
     }
@@ -105,5 +116,28 @@ final class CoreRuntimeContext implements RuntimeContext {
   @Override
   public boolean isDriver() {
     return core.isDriver;
+  }
+
+  @Override
+  public boolean isCanceled() {
+    if (core.isDriver) {
+      throw new IllegalStateException("isCanceled() is only available in a task or an actor method, not in a driver");
+    }
+    ByteString task = core.context().taskId;
+    return task != null && CancelRequests.requested(task);
+  }
+
+  @Override
+  public io.polyray.api.BaseActorHandle getCurrentActor() {
+    TaskSpec creation = core.actorCreation;
+    if (core.isDriver || creation == null) {
+      throw new IllegalStateException("getCurrentActor() is only available inside an actor");
+    }
+    io.polyray.runtime.proto.ActorHandle.Builder h = io.polyray.runtime.proto.ActorHandle.newBuilder()
+        .setActorId(creation.getActorId()).setLanguage(io.polyray.runtime.proto.Language.JAVA)
+        .setClassDescriptor(creation.getFunction()).setOwner(creation.getCaller())
+        .setMaxTaskRetries(creation.getMaxTaskRetries())
+        .setDetached(true);  // weak, as Ray's current_actor: it does not keep the actor alive
+    return io.polyray.runtime.ref.AbstractActorHandle.of(h.build());
   }
 }

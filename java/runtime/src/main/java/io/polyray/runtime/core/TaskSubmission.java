@@ -365,7 +365,9 @@ final class TaskSubmission {
     if (fn.getKind() != FunctionSpec.Kind.ACTOR_CREATION) {
       throw new IllegalArgumentException(fn + " does not create an actor");
     }
-    String ns = o.getNamespace() == null ? w.namespace : o.getNamespace();
+    // A named actor made in a worker lands in its job's namespace.
+    String ns = o.getNamespace() != null ? o.getNamespace()
+        : o.getName().isEmpty() ? w.namespace : CoreRuntimeContext.jobNamespace(w);
     boolean detached = o.getLifetime() == io.polyray.api.ActorLifetime.DETACHED;
     if (detached && o.getName().isEmpty()) {
       throw new IllegalArgumentException("a detached actor must have a name (setName(...))");
@@ -546,7 +548,7 @@ final class TaskSubmission {
    * @return its handle, or null
    */
   BaseActorHandle getNamedActor(String name, String ns) {
-    String space = ns == null ? w.namespace : ns;
+    String space = ns == null ? CoreRuntimeContext.jobNamespace(w) : ns;  // a worker's: its job's
     io.polyray.runtime.proto.GetNamedActorReply reply;
     try {
       reply = w.gcs().getNamedActor(io.polyray.runtime.proto.GetNamedActorRequest.newBuilder().setName(name)

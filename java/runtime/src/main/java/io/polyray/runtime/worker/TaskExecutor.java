@@ -95,6 +95,39 @@ public final class TaskExecutor {
   private final Map<ByteString, Running> running = new HashMap<>();
   /** The calls of an actor with max_concurrency &gt; 1; null otherwise. */
   private volatile ActorCallPool pool;
+  /**
+   * Ray's concurrency groups (TaskSpec.concurrency_groups, set at the actor's creation): per
+   * group its own ActorCallPool and a dispatcher thread handing the group's calls over in
+   * arrival order, so a full group never holds up another group or the default one.
+   */
+  private volatile java.util.Map<String, GroupLane> groups = java.util.Map.of();
+
+  /** One concurrency group: its pool and the queue its dispatcher thread hands over from. */
+  private final class GroupLane {
+    final ActorCallPool pool;
+    final LinkedBlockingQueue<Item> calls = new LinkedBlockingQueue<>();
+    final Thread dispatcher;
+
+    GroupLane(String name, int size) {
+      pool = new ActorCallPool(size, "polyray-group-" + name);
+      dispatcher = new Thread(() -> {
+        while (true) {
+          Item item;
+          try {
+            item = calls.take();
+          } catch (InterruptedException e) {
+            continue; // cancels interrupt task threads, never this one; keep serving
+          }
+          if (item == STOP) {
+            return;
+          }
+          dispatch(pool, item);
+        }
+      }, "polyray-group-" + name + "-dispatch");
+      dispatcher.setDaemon(true);
+      dispatcher.start();
+    }
+  }
 
   private Object actor;
   private ByteString actorId = ByteString.EMPTY;
@@ -132,6 +165,7 @@ public final class TaskExecutor {
           return true;
         }
         r.cancelled = true;
+        io.polyray.runtime.core.CancelRequests.mark(taskId);  // RuntimeContext.isCanceled()
         Thread t = r.thread;
         if (t != null) {
           t.interrupt();
@@ -166,6 +200,18 @@ public final class TaskExecutor {
       if (item == STOP) {
         drainPool();
         return;
+      }
+      if (item.spec.getType() == TaskType.ACTOR_TASK && !item.spec.getConcurrencyGroup().isEmpty()) {
+        GroupLane lane = groups.get(item.spec.getConcurrencyGroup());
+        if (lane == null) {
+          finish(item, errorResult(item.spec, ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
+              "concurrency group '" + item.spec.getConcurrencyGroup() + "' is not declared by the actor of "
+              + name(item.spec) + " (its groups: " + (groups.isEmpty() ? "none"
+              : String.join(", ", new java.util.TreeSet<>(groups.keySet()))) + ")"), false), null, null);
+        } else {
+          lane.calls.add(item);
+        }
+        continue;
       }
       ActorCallPool p = pool;
       if (p != null && item.spec.getType() == TaskType.ACTOR_TASK) {
@@ -254,6 +300,16 @@ public final class TaskExecutor {
 
   /** On stop: the calls still in flight on the actor's pool end first (at most {@link #DRAIN_MS}). */
   private void drainPool() {
+    for (GroupLane lane : groups.values()) {
+      lane.calls.add(STOP);
+      try {
+        lane.dispatcher.join(DRAIN_MS);
+        lane.pool.drain(DRAIN_MS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      lane.pool.close();
+    }
     ActorCallPool p = pool;
     if (p == null) {
       return;
@@ -324,6 +380,7 @@ public final class TaskExecutor {
           }
         } else {
           running.remove(id);
+          io.polyray.runtime.core.CancelRequests.clear(id);
         }
         Thread.interrupted(); // a late cancel must not hit the next task
       }
@@ -390,6 +447,7 @@ public final class TaskExecutor {
       worker.exitTask();
       synchronized (runLock) {
         running.remove(spec.getTaskId());
+        io.polyray.runtime.core.CancelRequests.clear(spec.getTaskId());
       }
     }
   }
@@ -482,6 +540,11 @@ public final class TaskExecutor {
       actorId = spec.getActorId();
       if (spec.getMaxConcurrency() > 1) {
         pool = new ActorCallPool(spec.getMaxConcurrency(), "polyray-actor");
+      }
+      if (!spec.getConcurrencyGroupsMap().isEmpty()) {
+        java.util.Map<String, GroupLane> lanes = new java.util.TreeMap<>();
+        spec.getConcurrencyGroupsMap().forEach((g, n) -> lanes.put(g, new GroupLane(g, Math.max(1, n))));
+        groups = java.util.Collections.unmodifiableMap(lanes);  // before the creation's reply
       }
       return TaskResult.newBuilder().setTaskId(spec.getTaskId()).setActorReady(true).build();
     }
