@@ -1,165 +1,19 @@
 package io.polyray.api;
 
 import io.polyray.api.call.ActorCreator;
-import io.polyray.api.function.PolyRayFunc0;
-import io.polyray.api.function.PolyRayFunc1;
-import io.polyray.api.function.PolyRayFunc2;
-import io.polyray.api.function.PolyRayFunc3;
-import io.polyray.api.function.PolyRayFunc4;
-import io.polyray.api.function.PolyRayFunc5;
-import io.polyray.api.function.PolyRayFunc6;
 import io.polyray.api.spi.FunctionSpec;
-import io.polyray.api.spi.MethodReferences;
 import java.util.Objects;
 import java.util.Optional;
 
 /**
- * The actor half of the {@link PolyRay} facade: {@code PolyRay.actor(...)} for Java
- * constructors and factories (by method reference), Python and C++ actor classes, and
- * the helpers on live actors ({@code getActor}, {@code kill}, {@code exitActor}). Call
- * these through {@code PolyRay}.
+ * The actor half of the {@link PolyRay} facade: {@code PolyRay.actor(...)} for Python and
+ * C++ actor classes (the overloads for Java constructors and factories, by method
+ * reference, are generated into {@link PolyRayCalls}), and the helpers on live actors
+ * ({@code getActor}, {@code kill}, {@code exitActor}). Call these through {@code PolyRay}.
  */
 @SuppressWarnings("overloads")
 public abstract class PolyRayActors extends PolyRayTasks {
   PolyRayActors() {}
-
-  /**
-   * A Java actor created by a constructor or static factory with 0 arguments:
-   * {@code PolyRay.actor(Counter::new).remote()}.
-   *
-   * @param f a method reference to a public constructor ({@code Class::new}) or static factory
-   * @param <A> the actor's class
-   * @return the creator, to submit with {@code remote()}
-   */
-  public static <A> ActorCreator<ActorHandle<A>> actor(PolyRayFunc0<A> f) {
-    return new ActorCreator<>(MethodReferences.describe(f, FunctionSpec.Kind.ACTOR_CREATION),
-        new Object[] {});
-  }
-
-  /**
-   * A Java actor created by a constructor or static factory with 1 argument:
-   * {@code PolyRay.actor(Counter::new, 0).remote()}.
-   *
-   * @param f a method reference to a public constructor ({@code Class::new}) or static factory
-   * @param a0 argument 0 (a value or an ObjectRef)
-   * @param <T0> the type of parameter 0
-   * @param <A> the actor's class
-   * @return the creator, to submit with {@code remote()}
-   */
-  public static <T0, A> ActorCreator<ActorHandle<A>> actor(PolyRayFunc1<T0, A> f, Object a0) {
-    return new ActorCreator<>(MethodReferences.describe(f, FunctionSpec.Kind.ACTOR_CREATION),
-        new Object[] {a0});
-  }
-
-  /**
-   * A Java actor created by a constructor or static factory with 2 arguments:
-   * {@code PolyRay.actor(Counter::new, 0, 1).remote()}.
-   *
-   * @param f a method reference to a public constructor ({@code Class::new}) or static factory
-   * @param a0 argument 0 (a value or an ObjectRef)
-   * @param a1 argument 1 (a value or an ObjectRef)
-   * @param <T0> the type of parameter 0
-   * @param <T1> the type of parameter 1
-   * @param <A> the actor's class
-   * @return the creator, to submit with {@code remote()}
-   */
-  public static <T0, T1, A> ActorCreator<ActorHandle<A>> actor(PolyRayFunc2<T0, T1, A> f,
-      Object a0, Object a1) {
-    return new ActorCreator<>(MethodReferences.describe(f, FunctionSpec.Kind.ACTOR_CREATION),
-        new Object[] {a0, a1});
-  }
-
-  /**
-   * A Java actor created by a constructor or static factory with 3 arguments:
-   * {@code PolyRay.actor(Counter::new, 0, 1, 2).remote()}.
-   *
-   * @param f a method reference to a public constructor ({@code Class::new}) or static factory
-   * @param a0 argument 0 (a value or an ObjectRef)
-   * @param a1 argument 1 (a value or an ObjectRef)
-   * @param a2 argument 2 (a value or an ObjectRef)
-   * @param <T0> the type of parameter 0
-   * @param <T1> the type of parameter 1
-   * @param <T2> the type of parameter 2
-   * @param <A> the actor's class
-   * @return the creator, to submit with {@code remote()}
-   */
-  public static <T0, T1, T2, A> ActorCreator<ActorHandle<A>> actor(PolyRayFunc3<T0, T1, T2, A> f,
-      Object a0, Object a1, Object a2) {
-    return new ActorCreator<>(MethodReferences.describe(f, FunctionSpec.Kind.ACTOR_CREATION),
-        new Object[] {a0, a1, a2});
-  }
-
-  /**
-   * A Java actor created by a constructor or static factory with 4 arguments:
-   * {@code PolyRay.actor(Counter::new, 0, 1, 2, 3).remote()}.
-   *
-   * @param f a method reference to a public constructor ({@code Class::new}) or static factory
-   * @param a0 argument 0 (a value or an ObjectRef)
-   * @param a1 argument 1 (a value or an ObjectRef)
-   * @param a2 argument 2 (a value or an ObjectRef)
-   * @param a3 argument 3 (a value or an ObjectRef)
-   * @param <T0> the type of parameter 0
-   * @param <T1> the type of parameter 1
-   * @param <T2> the type of parameter 2
-   * @param <T3> the type of parameter 3
-   * @param <A> the actor's class
-   * @return the creator, to submit with {@code remote()}
-   */
-  public static <T0, T1, T2, T3, A> ActorCreator<ActorHandle<A>> actor(PolyRayFunc4<T0, T1, T2, T3, A> f,
-      Object a0, Object a1, Object a2, Object a3) {
-    return new ActorCreator<>(MethodReferences.describe(f, FunctionSpec.Kind.ACTOR_CREATION),
-        new Object[] {a0, a1, a2, a3});
-  }
-
-  /**
-   * A Java actor created by a constructor or static factory with 5 arguments:
-   * {@code PolyRay.actor(Counter::new, 0, 1, 2, 3, 4).remote()}.
-   *
-   * @param f a method reference to a public constructor ({@code Class::new}) or static factory
-   * @param a0 argument 0 (a value or an ObjectRef)
-   * @param a1 argument 1 (a value or an ObjectRef)
-   * @param a2 argument 2 (a value or an ObjectRef)
-   * @param a3 argument 3 (a value or an ObjectRef)
-   * @param a4 argument 4 (a value or an ObjectRef)
-   * @param <T0> the type of parameter 0
-   * @param <T1> the type of parameter 1
-   * @param <T2> the type of parameter 2
-   * @param <T3> the type of parameter 3
-   * @param <T4> the type of parameter 4
-   * @param <A> the actor's class
-   * @return the creator, to submit with {@code remote()}
-   */
-  public static <T0, T1, T2, T3, T4, A> ActorCreator<ActorHandle<A>> actor(PolyRayFunc5<T0, T1, T2, T3, T4, A> f,
-      Object a0, Object a1, Object a2, Object a3, Object a4) {
-    return new ActorCreator<>(MethodReferences.describe(f, FunctionSpec.Kind.ACTOR_CREATION),
-        new Object[] {a0, a1, a2, a3, a4});
-  }
-
-  /**
-   * A Java actor created by a constructor or static factory with 6 arguments:
-   * {@code PolyRay.actor(Counter::new, 0, 1, 2, 3, 4, 5).remote()}.
-   *
-   * @param f a method reference to a public constructor ({@code Class::new}) or static factory
-   * @param a0 argument 0 (a value or an ObjectRef)
-   * @param a1 argument 1 (a value or an ObjectRef)
-   * @param a2 argument 2 (a value or an ObjectRef)
-   * @param a3 argument 3 (a value or an ObjectRef)
-   * @param a4 argument 4 (a value or an ObjectRef)
-   * @param a5 argument 5 (a value or an ObjectRef)
-   * @param <T0> the type of parameter 0
-   * @param <T1> the type of parameter 1
-   * @param <T2> the type of parameter 2
-   * @param <T3> the type of parameter 3
-   * @param <T4> the type of parameter 4
-   * @param <T5> the type of parameter 5
-   * @param <A> the actor's class
-   * @return the creator, to submit with {@code remote()}
-   */
-  public static <T0, T1, T2, T3, T4, T5, A> ActorCreator<ActorHandle<A>> actor(PolyRayFunc6<T0, T1, T2, T3, T4, T5, A> f,
-      Object a0, Object a1, Object a2, Object a3, Object a4, Object a5) {
-    return new ActorCreator<>(MethodReferences.describe(f, FunctionSpec.Kind.ACTOR_CREATION),
-        new Object[] {a0, a1, a2, a3, a4, a5});
-  }
 
   /**
    * A Python actor.
