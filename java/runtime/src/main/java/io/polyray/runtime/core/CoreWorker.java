@@ -8,6 +8,7 @@ import io.polyray.api.spi.FunctionSpec;
 import io.polyray.runtime.codec.Codec;
 import io.polyray.runtime.codec.Encoded;
 import io.polyray.runtime.codec.ErrorRecords;
+import io.polyray.runtime.ids.Ids;
 import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorRecord;
@@ -202,7 +203,7 @@ public final class CoreWorker {
       }
     });
     this.codec = new Codec(handleCounting.new Hooks());
-    this.driverTask = new TaskContext(IdGen.taskId(jobId));
+    this.driverTask = new TaskContext(Ids.taskId(jobId));
     // The submitters meet the rest of the process only through these seams (unit tests
     // give them fakes instead).
     IoScheduler scheduler = IoScheduler.of(loop);
@@ -416,7 +417,7 @@ public final class CoreWorker {
 
   ByteString nextPutId() {
     TaskContext c = context();
-    return IdGen.putId(c.taskId, c.puts.incrementAndGet());
+    return Ids.putId(c.taskId, c.puts.incrementAndGet());
   }
 
   // ---------------------------------------------------------------- references

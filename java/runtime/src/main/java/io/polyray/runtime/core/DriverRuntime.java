@@ -17,6 +17,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.polyray.api.PolyRayConfig;
 import io.polyray.api.spi.Runtimes;
+import io.polyray.runtime.ids.Ids;
 import io.polyray.runtime.proto.AddJobRequest;
 import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.DrainLogsRequest;
@@ -198,7 +199,7 @@ public final class DriverRuntime extends CoreRuntime {
     o.nodeId = node.getNodeId();
     o.storeName = node.getStoreName();
     o.jobId = jobId;
-    o.workerId = IdGen.workerId();
+    o.workerId = Ids.workerId();
     o.namespace = config.getNamespace();
     o.codeSearchPath = csp;
     o.lineageMaxBytes = config.getLineageMaxBytes();

@@ -97,7 +97,7 @@ final class Lineage {
   static List<ByteString> returnIds(TaskSpec spec) {
     List<ByteString> out = new ArrayList<>();
     for (int i = 1; i <= spec.getNumReturns(); i++) {
-      out.add(io.polyray.runtime.worker.Ids.returnId(spec.getTaskId(), i));
+      out.add(io.polyray.runtime.ids.Ids.returnId(spec.getTaskId(), i));
     }
     return out;
   }

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.polyray.runtime.codec.ErrorRecords;
+import io.polyray.runtime.ids.Ids;
 import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorRecord;
@@ -264,8 +265,8 @@ final class NormalTaskSubmitter {
   private static TaskSpec leaseView(TaskSpec spec) {
     // The raylet keys pending requests by task ID; the lease then serves whichever
     // queued tasks come first.
-    return spec.toBuilder().clearArgs().clearKwargs().setTaskId(IdGen.random(IdGen.TASK_UNIQUE_BYTES)
-        .concat(spec.getTaskId().substring(IdGen.TASK_UNIQUE_BYTES))).build();
+    return spec.toBuilder().clearArgs().clearKwargs().setTaskId(Ids.random(Ids.TASK_UNIQUE_BYTES)
+        .concat(spec.getTaskId().substring(Ids.TASK_UNIQUE_BYTES))).build();
   }
 
   private void requestLease(Object key, TaskSpec spec) {

@@ -2,6 +2,7 @@ package io.polyray.runtime.core;
 
 import com.google.protobuf.ByteString;
 import io.polyray.runtime.codec.ErrorRecords;
+import io.polyray.runtime.ids.Ids;
 import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorReason;
 import io.polyray.runtime.proto.ErrorRecord;
@@ -127,7 +128,7 @@ final class ObjectRecovery {
       return;
     }
     String hex = Hex.of(oid.toByteArray());
-    ByteString tid = oid.substring(0, 24);
+    ByteString tid = Ids.taskOf(oid);
     if (Lineage.isPutId(oid)) {
       lose(oid, ErrorReason.REASON_PUT, "object " + hex + " was created by put() and every copy of it is gone "
           + "(its node died or it was evicted); a put cannot be recomputed", false);

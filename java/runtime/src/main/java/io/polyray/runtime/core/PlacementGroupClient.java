@@ -10,6 +10,7 @@ import io.polyray.api.placement.PlacementGroup;
 import io.polyray.api.placement.PlacementStrategy;
 import io.polyray.runtime.codec.ErrorRecords;
 import io.polyray.runtime.codec.Encoded;
+import io.polyray.runtime.ids.Ids;
 import io.polyray.runtime.proto.CreatePlacementGroupRequest;
 import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.GcsServiceGrpc;
@@ -57,7 +58,7 @@ final class PlacementGroupClient {
   }
 
   PlacementGroup create(List<Map<String, Double>> bundles, PlacementStrategy strategy, String name) {
-    ByteString id = IdGen.random(RuntimeSpec.IDS_PLACEMENT_GROUP_BYTES - RuntimeSpec.IDS_JOB_BYTES).concat(w.jobId);
+    ByteString id = Ids.placementGroupId(w.jobId);
     PlacementGroupInfo.Builder info = PlacementGroupInfo.newBuilder().setPlacementGroupId(id)
         .setStrategy(io.polyray.runtime.proto.PlacementStrategy.valueOf(strategy.name())).setName(name)
         .setJobId(w.jobId);

@@ -9,6 +9,7 @@ import io.polyray.api.exception.PolyRayException;
 import io.polyray.api.spi.CallOptions;
 import io.polyray.api.spi.FunctionSpec;
 import io.polyray.runtime.codec.Encoded;
+import io.polyray.runtime.ids.Ids;
 import io.polyray.runtime.proto.ActorHandle;
 import io.polyray.runtime.proto.CppFunctionDescriptor;
 import io.polyray.runtime.proto.FunctionDescriptor;
@@ -24,7 +25,6 @@ import io.polyray.runtime.ref.Hex;
 import io.polyray.runtime.ref.ObjectRefImpl;
 import io.polyray.runtime.spec.Policies;
 import io.polyray.runtime.spec.RuntimeSpec;
-import io.polyray.runtime.worker.Ids;
 import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -190,7 +190,7 @@ final class TaskSubmission {
         .setLanguage(language)
         .setFunction(fd)
         .setJobId(w.jobId)
-        .setTaskId(IdGen.taskId(w.jobId))
+        .setTaskId(Ids.taskId(w.jobId))
         .setParentTaskId(w.context().taskId)
         .setCaller(w.address)
         .setCallerLanguage(Language.JAVA) // results come back as XLANG, which Java reads
@@ -373,7 +373,7 @@ final class TaskSubmission {
       throw new IllegalArgumentException("a detached actor must have a name (setName(...))");
     }
     String suffix = fn.getLanguage() == io.polyray.api.Language.PYTHON ? ".__init__" : "";
-    ByteString actorId = IdGen.actorId(w.jobId);
+    ByteString actorId = Ids.actorId(w.jobId);
     Map<String, Double> actorResources = resources(o, 0);
     SchedulingStrategies.checkFitsBundle(o, actorResources, "actor " + fn.displayName());
     TaskSpec.Builder spec = newSpec(TaskType.ACTOR_CREATION_TASK, protoLanguage(fn.getLanguage()), descriptor(fn),
@@ -586,7 +586,7 @@ final class TaskSubmission {
    */
   void cancel(ObjectRef<?> ref, boolean force, boolean recursive) {
     ObjectRefImpl<?> r = CoreWorker.check(ref);
-    ByteString taskId = IdGen.taskOf(r.toProto().getObjectId());
+    ByteString taskId = Ids.taskOf(r.toProto().getObjectId());
     io.polyray.runtime.proto.Address owner = r.toProto().getOwner();
     io.polyray.runtime.proto.CancelTaskRequest req = io.polyray.runtime.proto.CancelTaskRequest.newBuilder()
         .setTaskId(taskId).setForce(force).setRecursive(recursive).build();

@@ -1,9 +1,9 @@
 package io.polyray.runtime.ref;
 
-/** Lower-case hex of IDs, as the protocol shows them. */
-public final class Hex {
-  private static final char[] DIGITS = "0123456789abcdef".toCharArray();
+import io.polyray.runtime.ids.Ids;
 
+/** Lower-case hex of IDs, as the protocol shows them: {@link Ids#hex(byte[])} and {@link Ids#parseHex}. */
+public final class Hex {
   private Hex() {}
 
   /**
@@ -13,12 +13,7 @@ public final class Hex {
    * @return two lower-case digits per byte
    */
   public static String of(byte[] b) {
-    char[] out = new char[b.length * 2];
-    for (int i = 0; i < b.length; i++) {
-      out[2 * i] = DIGITS[(b[i] >> 4) & 0xf];
-      out[2 * i + 1] = DIGITS[b[i] & 0xf];
-    }
-    return new String(out);
+    return Ids.hex(b);
   }
 
   /**
@@ -29,18 +24,6 @@ public final class Hex {
    * @throws IllegalArgumentException for anything else
    */
   public static byte[] parse(String s) {
-    if (s.length() % 2 != 0) {
-      throw new IllegalArgumentException("hex string of odd length " + s.length());
-    }
-    byte[] out = new byte[s.length() / 2];
-    for (int i = 0; i < out.length; i++) {
-      int hi = Character.digit(s.charAt(2 * i), 16);
-      int lo = Character.digit(s.charAt(2 * i + 1), 16);
-      if (hi < 0 || lo < 0) {
-        throw new IllegalArgumentException("not a hex string: " + s);
-      }
-      out[i] = (byte) (hi << 4 | lo);
-    }
-    return out;
+    return Ids.parseHex(s);
   }
 }

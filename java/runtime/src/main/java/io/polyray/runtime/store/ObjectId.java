@@ -1,6 +1,6 @@
 package io.polyray.runtime.store;
 
-import io.polyray.runtime.spec.RuntimeSpec;
+import io.polyray.runtime.ids.Ids;
 import java.util.Arrays;
 
 /**
@@ -12,9 +12,7 @@ import java.util.Arrays;
  */
 public final class ObjectId {
   /** Length of every object id, in bytes ({@code PRS_OBJECT_ID_SIZE}). */
-  public static final int SIZE = RuntimeSpec.IDS_OBJECT_BYTES;
-
-  private static final char[] HEX = "0123456789abcdef".toCharArray();
+  public static final int SIZE = Ids.OBJECT_BYTES;
 
   private final byte[] bytes;
   private final int hash;
@@ -58,18 +56,11 @@ public final class ObjectId {
           "an object id is " + (2 * SIZE) + " hex digits (" + SIZE + " bytes), got "
               + hex.length() + " characters: \"" + abbreviate(hex) + "\"");
     }
-    byte[] out = new byte[SIZE];
-    for (int i = 0; i < SIZE; i++) {
-      int hi = Character.digit(hex.charAt(2 * i), 16);
-      int lo = Character.digit(hex.charAt(2 * i + 1), 16);
-      if (hi < 0 || lo < 0) {
-        int at = hi < 0 ? 2 * i : 2 * i + 1;
-        throw StoreException.fail(
-            StoreStatus.ID_LENGTH,
-            null,
-            "not a hex digit at position " + at + " of \"" + hex + "\": '" + hex.charAt(at) + "'");
-      }
-      out[i] = (byte) ((hi << 4) | lo);
+    byte[] out;
+    try {
+      out = Ids.parseHex(hex);
+    } catch (IllegalArgumentException e) {
+      throw StoreException.fail(StoreStatus.ID_LENGTH, null, e.getMessage());
     }
     return new ObjectId(out);
   }
@@ -86,12 +77,7 @@ public final class ObjectId {
 
   /** Lowercase hex, {@code 2 * SIZE} characters. */
   public String toHex() {
-    char[] out = new char[2 * SIZE];
-    for (int i = 0; i < SIZE; i++) {
-      out[2 * i] = HEX[(bytes[i] >> 4) & 0xf];
-      out[2 * i + 1] = HEX[bytes[i] & 0xf];
-    }
-    return new String(out);
+    return Ids.hex(bytes);
   }
 
   /** Ids are equal when their bytes are. */

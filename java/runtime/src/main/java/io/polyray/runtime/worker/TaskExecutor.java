@@ -7,6 +7,7 @@ import io.polyray.runtime.codec.Encoded;
 import io.polyray.runtime.codec.ErrorRecords;
 import io.polyray.runtime.codec.XlangConverter;
 import io.polyray.runtime.codec.XlangTypeException;
+import io.polyray.runtime.ids.Ids;
 import io.polyray.runtime.proto.Envelope;
 import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorRecord;

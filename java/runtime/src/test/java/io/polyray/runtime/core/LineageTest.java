@@ -8,12 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
+import io.polyray.runtime.ids.Ids;
 import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorReason;
 import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.TaskSpec;
 import io.polyray.runtime.proto.TaskType;
-import io.polyray.runtime.worker.Ids;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;

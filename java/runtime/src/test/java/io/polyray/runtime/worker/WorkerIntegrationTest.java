@@ -14,6 +14,7 @@ import io.polyray.runtime.codec.Codec;
 import io.polyray.runtime.codec.Encoded;
 import io.polyray.runtime.codec.NdArray;
 import io.polyray.runtime.codec.StoreLayout;
+import io.polyray.runtime.ids.Ids;
 import io.polyray.runtime.proto.ActorHandle;
 import io.polyray.runtime.proto.AddObjectLocationRequest;
 import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
