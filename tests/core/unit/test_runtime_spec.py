@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from polyray.core import submit_policy
+from polyray.core.spin_selector import spin_budget_us
 from polyray.protocol import common_pb2 as pb
 from polyray.protocol import runtime_spec
 
@@ -54,6 +55,8 @@ CHECKS: dict[str, Callable[[dict], str | None]] = {
         c["in_flight"], c["actor_state"], c["max_task_retries"], c["attempt"])),
     "lease_failure": lambda c: same(c["expect"], submit_policy.lease_failure(
         pb.ErrorKind.Value(c["kind"]), c["attempt"], c["max_retries"])),
+    "spin_budget": lambda c: same(c["expect_us"], spin_budget_us(
+        c["cap_us"], c["runnable"], c["cores"], c["waits_us"])),
 }
 
 

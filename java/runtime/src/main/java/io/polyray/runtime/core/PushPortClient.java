@@ -389,6 +389,20 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
   }
 
   private void readLoop() {
+    try {
+      readFrames();
+    } finally {
+      if (holdsSpin) {
+        holdsSpin = false;
+        Spin.release();
+      }
+    }
+  }
+
+  /** Whether the reader holds this process's spin token (reader thread only). */
+  private boolean holdsSpin;
+
+  private void readFrames() {
     ByteBuffer in = ByteBuffer.allocate(READ_BUFFER).order(ByteOrder.LITTLE_ENDIAN);
     byte[] body = null;
     int bodyPos = 0;
@@ -407,10 +421,19 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
           }
         } else {
           spinUntil = 0;
+          if (holdsSpin) {
+            holdsSpin = false;
+            Spin.release();
+          }
           selector.select();
           if (spinRequested) {
             spinRequested = false;
-            spinUntil = System.nanoTime() + SPIN_NANOS;
+            // Only while it pays (Spin's load gate and token): not on a busy machine.
+            long budget = Spin.budgetNanos();
+            if (budget > 0 && Spin.acquire()) {
+              holdsSpin = true;
+              spinUntil = System.nanoTime() + budget;
+            }
           }
         }
       } catch (IOException | RuntimeException e) {

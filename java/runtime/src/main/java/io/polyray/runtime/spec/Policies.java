@@ -142,4 +142,35 @@ public final class Policies {
     }
     return canRetry(attempt, maxRetries) ? LeaseFailureAction.RETRY_TASK : LeaseFailureAction.FAIL_TASK;
   }
+
+  /**
+   * How long a waiting thread polls before it sleeps, in microseconds (policy
+   * "spin_budget"): 0 when the cap is 0, when the runnable threads other than the caller
+   * fill the cores (oversubscribed), or when at least SPIN_MIN_SAMPLES recent waits are
+   * known and fewer than SPIN_HIT_MIN_RATIO of them ended within the cap; else the cap.
+   *
+   * @param capUs the cap (POLYRAY_SPIN_US)
+   * @param runnable runnable threads of the machine, the caller included
+   * @param cores cores this process may run on
+   * @param waitsUs the last waits, at most SPIN_HISTORY of them
+   * @param count how many of {@code waitsUs} are known
+   * @return the cap or 0
+   */
+  public static long spinBudgetUs(long capUs, long runnable, long cores, long[] waitsUs, int count) {
+    if (capUs <= 0 || runnable - 1 >= cores) {
+      return 0;
+    }
+    if (count >= RuntimeSpec.SPIN_MIN_SAMPLES) {
+      int within = 0;
+      for (int i = 0; i < count; i++) {
+        if (waitsUs[i] <= capUs) {
+          within++;
+        }
+      }
+      if (within < RuntimeSpec.SPIN_HIT_MIN_RATIO * count) {
+        return 0;
+      }
+    }
+    return capUs;
+  }
 }

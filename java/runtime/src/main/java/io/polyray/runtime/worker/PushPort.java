@@ -146,6 +146,7 @@ final class PushPort {
         LeaseProofs guard = LeaseProofs.PROCESS;
         LeaseProofs.StreamLease lease = LeaseProofs.StreamLease.none();
         while (true) {
+          long waitStart = System.nanoTime();
           awaitInput(in);
           int n;
           try {
@@ -153,6 +154,7 @@ final class PushPort {
           } catch (EOFException e) {
             break; // the caller pushes nothing more
           }
+          Spin.record(System.nanoTime() - waitStart);
           if (n < 0 || n > RuntimeSpec.RPC_MAX_MESSAGE_BYTES) {
             throw new IOException("a push frame announces " + Integer.toUnsignedString(n)
                 + " bytes, more than the limit of " + RuntimeSpec.RPC_MAX_MESSAGE_BYTES);
@@ -208,18 +210,25 @@ final class PushPort {
     }
 
     /**
-     * Polls for the next frame for {@link Spin#NANOS} before the blocking read sleeps: in a
+     * Polls for the next frame while {@link Spin} says it pays, before the blocking read sleeps: in a
      * sync loop of calls it comes meanwhile, and the reader is not woken from sleep.
      */
     private void awaitInput(DataInputStream in) throws IOException {
       if (in.available() > 0) {
         return;
       }
-      long end = System.nanoTime() + Spin.NANOS;
-      while (System.nanoTime() < end) {
-        Spin.pause();
-        if (in.available() > 0) {
-          return;
+      long budget = Spin.budgetNanos();
+      if (budget > 0 && Spin.acquire()) {
+        try {
+          long end = System.nanoTime() + budget;
+          while (System.nanoTime() < end) {
+            Spin.pause();
+            if (in.available() > 0) {
+              return;
+            }
+          }
+        } finally {
+          Spin.release();
         }
       }
     }

@@ -323,21 +323,32 @@ public final class TaskExecutor {
     p.close();
   }
 
-  /** The next task: polled for {@link Spin#NANOS} (the next call often comes meanwhile), then waited for. */
+  /** The next task: polled while {@link Spin} says it pays (the next call often comes meanwhile), then waited for. */
   private Item next() throws InterruptedException {
     Item item = queue.poll();
     if (item != null) {
       return item;
     }
-    long end = System.nanoTime() + Spin.NANOS;
-    while (System.nanoTime() < end) {
-      item = queue.poll();
-      if (item != null) {
-        return item;
+    long start = System.nanoTime();
+    long budget = Spin.budgetNanos();
+    if (budget > 0 && Spin.acquire()) {
+      try {
+        long end = start + budget;
+        while (System.nanoTime() < end) {
+          item = queue.poll();
+          if (item != null) {
+            Spin.record(System.nanoTime() - start);
+            return item;
+          }
+          Spin.pause();
+        }
+      } finally {
+        Spin.release();
       }
-      Spin.pause();
     }
-    return queue.take();
+    item = queue.take();
+    Spin.record(System.nanoTime() - start);
+    return item;
   }
 
   /**

@@ -51,7 +51,16 @@ class RuntimeSpecTest {
       "travels_inline", c -> same(c.get("expect").getAsBoolean(), Policies.travelsInline(c.get("size").getAsLong())),
       "lease_failure", c -> same(c.get("expect").getAsString(),
           Policies.leaseFailure(ErrorKind.valueOf(c.get("kind").getAsString()), c.get("attempt").getAsLong(),
-              c.get("max_retries").getAsLong()).name().toLowerCase(java.util.Locale.ROOT)));
+              c.get("max_retries").getAsLong()).name().toLowerCase(java.util.Locale.ROOT)),
+      "spin_budget", c -> {
+        JsonArray w = c.getAsJsonArray("waits_us");
+        long[] waits = new long[w.size()];
+        for (int i = 0; i < waits.length; i++) {
+          waits[i] = w.get(i).getAsLong();
+        }
+        return same(c.get("expect_us").getAsLong(), Policies.spinBudgetUs(c.get("cap_us").getAsLong(),
+            c.get("runnable").getAsLong(), c.get("cores").getAsLong(), waits, waits.length));
+      });
 
   private static JsonObject vectors;
 
@@ -112,6 +121,11 @@ class RuntimeSpecTest {
   @Test
   void leaseFailure() {
     check("lease_failure");
+  }
+
+  @Test
+  void spinBudget() {
+    check("spin_budget");
   }
 
   private static void check(String policy) {
