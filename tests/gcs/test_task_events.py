@@ -291,3 +291,17 @@ def test_full_records_carry_the_owner_times_and_short_records_still_fold() -> No
         heads=[head], full_records=FULL_RECORD.pack(a, 0, 0, 9, 0, 1, 0, 0, 0, 0)))
     with pytest.raises(Exception, match="state 9"):
         read_events(bad_state)
+
+
+def test_a_java_or_cpp_workers_task_event_carries_the_owner_times_into_the_row() -> None:
+    """A TaskEvent (what Java and C++ workers send) with the owner's times gives the whole row."""
+    e = gcs_pb2.TaskEvent(task_id=b"c" * 24, job_id=b"\1\0\0\0", language=common_pb2.CPP, type=common_pb2.NORMAL_TASK,
+                          name="Plus1", state=gcs_pb2.FINISHED, timestamp_ns=400, prior_state=gcs_pb2.RUNNING,
+                          prior_timestamp_ns=300, submitted_ns=100, pending_args_ns=0, pending_node_ns=200,
+                          worker_id=b"w" * 28)
+    t = TaskEvents()
+    t.fold_items(read_events(gcs_pb2.AddTaskEventsRequest(events=[e])))
+    (row,) = t.query(gcs_pb2.GetTaskEventsRequest()).tasks
+    assert (row.state, row.submitted_ns, row.pending_args_ns, row.pending_node_ns, row.running_ns, row.finished_ns) == (
+        gcs_pb2.FINISHED, 100, 0, 200, 300, 400)
+    assert row.worker_id == b"w" * 28 and row.language == common_pb2.CPP
