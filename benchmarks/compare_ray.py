@@ -1,7 +1,8 @@
 """polyray beside Ray: the microbenchmark rows on both, in one run, as ratios.
 
     .venv/bin/python benchmarks/compare_ray.py [--filter S] [--rounds N] [--repeat N]
-        [--duration S] [--ray-sizes] [--out DIR] [--ray-version V]
+        [--duration S] [--ray-sizes] [--out DIR] [--ray-version V] [--load N]
+        [--polyray-env K=V ...]
 
 Ray is installed from PyPI (pinned, default ``ray==2.40.0``, whose wheel
 carries its Java jar) into its own virtual environment under
@@ -12,6 +13,12 @@ handful of API calls the rows use onto ``ray`` (``remote``, ``get``, ``put``,
 ``wait``, ``kill``, ``init``, and ``ray.cross_language`` for the Java rows).
 Rows alternate between the two systems (polyray first in odd rounds, Ray first
 in even ones), each in a fresh cluster, so drifting machine load hits both.
+
+``--load N`` runs every row on a loaded machine: N busy processes (pure CPU
+loops, one thread each) start before the first row and are killed after the
+last, for polyray and Ray alike; the 1-minute load average before and after is
+printed and kept in the JSON. ``--polyray-env K=V`` sets a variable for the
+polyray side only (e.g. ``POLYRAY_SPIN_ADAPTIVE=0``: the old fixed spin).
 
 Prints ``row | polyray | Ray | ratio`` (ratio = polyray / Ray; higher is
 better for every row), and writes ``compare_ray.json`` and a bar chart
@@ -146,40 +153,37 @@ def run_side(side: str, python: str, row: str, args: argparse.Namespace, env: di
             pass
 
 
+BUSY = "while True:\n    pass\n"
+
+
+def start_load(n: int) -> list[subprocess.Popen]:
+    """N busy processes (a pure CPU loop each), as the background load of --load."""
+    return [subprocess.Popen([sys.executable, "-c", BUSY], stdin=subprocess.DEVNULL) for _ in range(n)]
+
+
+def stop_load(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.kill()
+    for proc in procs:
+        proc.wait(10)
+
+
+def loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
 def _fmt(x: float | None) -> str:
     if x is None:
         return "-"
     return f"{x:,.0f}" if x >= 100 else f"{x:,.2f}" if x >= 1 else f"{x:.4f}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--filter", default="", help="rows whose name contains this substring")
-    p.add_argument("--rounds", type=int, default=1, help="alternating rounds per row (default 1)")
-    p.add_argument("--repeat", type=int, default=4, help="timed runs per row and round (default 4)")
-    p.add_argument("--duration", type=float, default=1.0, help="seconds per timed run (default 1)")
-    p.add_argument("--ray-sizes", action="store_true", help="ray_perf.py's workload sizes")
-    p.add_argument("--ray-version", default=DEFAULT_RAY_VERSION)
-    p.add_argument("--out", default=os.path.join(ROOT, "build", "compare_ray"))
-    args = p.parse_args(argv)
-
-    rows = [r for r in bench.ROWS if args.filter in r.name]
-    if not rows:
-        print(f"no row matches {args.filter!r}", file=sys.stderr)
-        return 2
-    ray_py = ray_python(args.ray_version)
-    shim = write_shim()
-    polyray_env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
-    ray_env = dict(os.environ, PYTHONPATH=shim, RAY_USAGE_STATS_ENABLED="0")
-    ray_env.pop("POLYRAY_ADDRESS", None)
-    sides = {"polyray": (sys.executable, polyray_env), "ray": (ray_py, ray_env)}
-
-    info = bench.machine_info()
-    print(f"polyray vs Ray {args.ray_version}: {len(rows)} row(s), {args.rounds} round(s) x {args.repeat} run(s) "
-          f"x {args.duration:g} s; {info['cpus']} CPU(s) ({info['cpu_model']})", flush=True)
-    width = max(len(r.name) for r in rows)
-    print(f"{'row':<{width}}  {'polyray':>12}  {'Ray':>12}  {'ratio':>7}  unit", flush=True)
-    t0 = time.perf_counter()
+def run_rows(rows: list, args: argparse.Namespace, sides: dict, width: int) -> list[dict[str, Any]]:
+    """Every row on both sides, alternating; the table."""
     table = []
     for row in rows:
         runs: dict[str, list[float]] = {"polyray": [], "ray": []}
@@ -203,15 +207,63 @@ def main(argv: list[str] | None = None) -> int:
             "" if row.ray else "(no Ray counterpart)")
         print(f"{row.name:<{width}}  {_fmt(means['polyray']):>12}  {_fmt(means['ray']):>12}  "
               f"{(f'{ratio:.2f}x' if ratio else '-'):>7}  {row.unit} {note}", flush=True)
-    elapsed = time.perf_counter() - t0
-    print(f"total {elapsed:.0f} s")
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--filter", default="", help="rows whose name contains this substring")
+    p.add_argument("--rounds", type=int, default=1, help="alternating rounds per row (default 1)")
+    p.add_argument("--repeat", type=int, default=4, help="timed runs per row and round (default 4)")
+    p.add_argument("--duration", type=float, default=1.0, help="seconds per timed run (default 1)")
+    p.add_argument("--ray-sizes", action="store_true", help="ray_perf.py's workload sizes")
+    p.add_argument("--ray-version", default=DEFAULT_RAY_VERSION)
+    p.add_argument("--out", default=os.path.join(ROOT, "build", "compare_ray"))
+    p.add_argument("--load", type=int, default=0, help="busy processes running during every row (default 0)")
+    p.add_argument("--polyray-env", action="append", default=[], metavar="K=V",
+                   help="an environment variable for the polyray side only")
+    args = p.parse_args(argv)
+
+    rows = [r for r in bench.ROWS if args.filter in r.name]
+    if not rows:
+        print(f"no row matches {args.filter!r}", file=sys.stderr)
+        return 2
+    ray_py = ray_python(args.ray_version)
+    shim = write_shim()
+    polyray_env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    for kv in args.polyray_env:
+        k, _, v = kv.partition("=")
+        polyray_env[k] = v
+    ray_env = dict(os.environ, PYTHONPATH=shim, RAY_USAGE_STATS_ENABLED="0")
+    ray_env.pop("POLYRAY_ADDRESS", None)
+    sides = {"polyray": (sys.executable, polyray_env), "ray": (ray_py, ray_env)}
+
+    info = bench.machine_info()
+    print(f"polyray vs Ray {args.ray_version}: {len(rows)} row(s), {args.rounds} round(s) x {args.repeat} run(s) "
+          f"x {args.duration:g} s; {info['cpus']} CPU(s) ({info['cpu_model']})", flush=True)
+    width = max(len(r.name) for r in rows)
+    print(f"{'row':<{width}}  {'polyray':>12}  {'Ray':>12}  {'ratio':>7}  unit", flush=True)
+    load_before = loadavg()
+    busy = start_load(args.load)
+    print(f"load: {args.load} busy process(es); /proc/loadavg before: {load_before}", flush=True)
+    try:
+        t0 = time.perf_counter()
+        table = run_rows(rows, args, sides, width)
+        elapsed = time.perf_counter() - t0
+    finally:
+        stop_load(busy)
+    load_after = loadavg()
+    print(f"total {elapsed:.0f} s; /proc/loadavg after: {load_after}")
 
     os.makedirs(args.out, exist_ok=True)
+
     out_json = os.path.join(args.out, "compare_ray.json")
     with open(out_json, "w") as f:
         json.dump({"ray_version": args.ray_version, "machine": info, "elapsed_s": elapsed,
                    "config": {"rounds": args.rounds, "repeat": args.repeat, "duration": args.duration,
-                              "sizes": "ray" if args.ray_sizes else "default"},
+                              "sizes": "ray" if args.ray_sizes else "default",
+                              "load": args.load, "polyray_env": args.polyray_env,
+                              "loadavg_before": load_before, "loadavg_after": load_after},
                    "rows": table}, f, indent=2)
     out_png = os.path.join(args.out, "compare_ray.png")
     plot = subprocess.run([ray_py, "-c", PLOT, out_json, out_png], capture_output=True, text=True)

@@ -151,10 +151,12 @@ class SpinPolicy:
         self._waits: collections.deque[int] = collections.deque(maxlen=spec.SPIN_HISTORY)
         self._load = 0
         self._load_at = float("-inf")
+        # POLYRAY_SPIN_ADAPTIVE=0: the old fixed spin (for before/after benchmarks).
+        self.fixed = os.environ.get("POLYRAY_SPIN_ADAPTIVE", "") == "0"
 
     def budget_s(self) -> float:
-        if self.cap_us <= 0:
-            return 0.0
+        if self.cap_us <= 0 or self.fixed:
+            return self.cap_us / 1e6 if self.cap_us > 0 else 0.0
         now = self._clock()
         if now - self._load_at >= spec.SPIN_LOAD_SAMPLE_MS / 1000:
             self._load = self._runnable()
@@ -198,7 +200,7 @@ class SpinSelector(selectors.DefaultSelector):
         clock = time.perf_counter
         start = clock()
         spin = policy.budget_s()
-        if spin > 0 and policy.tokens.acquire():
+        if spin > 0 and (policy.fixed or policy.tokens.acquire()):
             try:
                 if timeout is not None and timeout < spin:
                     spin = timeout
@@ -215,7 +217,8 @@ class SpinSelector(selectors.DefaultSelector):
                     # run on it: with 2 cores, the thread a reply depends on.
                     os.sched_yield()
             finally:
-                policy.tokens.release()
+                if not policy.fixed:
+                    policy.tokens.release()
             if timeout is not None:
                 timeout = max(0.0, timeout - spin)
         events = super().select(timeout)

@@ -35,6 +35,9 @@ public final class Spin {
   private static final State STATE = new State(NANOS / 1000, Spin::readRunnable,
       Runtime.getRuntime().availableProcessors(), System::nanoTime, tokenFolder());
 
+  /** POLYRAY_SPIN_ADAPTIVE=0: the old fixed spin, no load gate or token (for before/after benchmarks). */
+  static final boolean FIXED = "0".equals(System.getenv("POLYRAY_SPIN_ADAPTIVE"));
+
   private Spin() {}
 
   static long parse(String raw) {
@@ -130,6 +133,9 @@ public final class Spin {
       if (capUs <= 0) {
         return 0;
       }
+      if (FIXED) {
+        return capUs * 1000L;
+      }
       long now = clock.getAsLong();
       if (loadAt == Long.MIN_VALUE || now - loadAt >= RuntimeSpec.SPIN_LOAD_SAMPLE_MS * 1_000_000L) {
         load = runnable.getAsLong();
@@ -149,7 +155,7 @@ public final class Spin {
     }
 
     synchronized boolean acquire() {
-      if (holders > 0) {
+      if (FIXED || holders > 0) {
         holders++;
         return true;
       }
@@ -172,6 +178,9 @@ public final class Spin {
     }
 
     synchronized void release() {
+      if (FIXED) {
+        return;
+      }
       if (--holders == 0 && held != null) {
         try {
           held.release();
