@@ -2,24 +2,13 @@ package io.polyray.runtime.worker;
 
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import io.polyray.runtime.codec.ErrorRecords;
-import io.polyray.runtime.proto.AddObjectLocationReply;
-import io.polyray.runtime.proto.AddObjectLocationRequest;
-import io.polyray.runtime.proto.CancelTaskReply;
 import io.polyray.runtime.proto.CancelTaskRequest;
-import io.polyray.runtime.proto.CoreWorkerServiceGrpc;
-import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ExitReply;
 import io.polyray.runtime.proto.ExitRequest;
-import io.polyray.runtime.proto.GetObjectReply;
-import io.polyray.runtime.proto.GetObjectRequest;
 import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
 import io.polyray.runtime.proto.TaskResult;
 import io.polyray.runtime.proto.TaskSpec;
-import io.polyray.runtime.proto.UpdateBorrowsReply;
-import io.polyray.runtime.proto.UpdateBorrowsRequest;
-import io.polyray.runtime.ref.Hex;
 import io.polyray.runtime.spec.RuntimeSpec;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,11 +17,13 @@ import java.util.List;
  * The CoreWorkerService of a Java worker (docs/protocol.md §6). PushTasks queues every
  * task on the executor and streams results back as tasks finish: one reply message
  * being written at a time, the results that finish meanwhile together in the next
- * (§7.2), so a caller sending many short tasks handles a few large replies. GetObject
- * and UpdateBorrows go to the worker's CoreWorker, which owns what the worker's tasks
- * put or submitted (task returns belong to their callers).
+ * (§7.2), so a caller sending many short tasks handles a few large replies. The owner's
+ * handlers (GetObject(s), UpdateBorrows, AddObjectLocation, GetObjectRefs, CancelTask) are
+ * {@link io.polyray.runtime.core.CoreWorkerServiceBase}'s, shared with the driver's
+ * service: the worker's CoreWorker owns what its tasks put or submitted (task returns
+ * belong to their callers). Here: PushTasks, Exit, and cancelling a task it runs.
  */
-final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServiceImplBase {
+final class CoreWorkerServiceImpl extends io.polyray.runtime.core.CoreWorkerServiceBase {
   private final JavaWorker worker;
 
   CoreWorkerServiceImpl(JavaWorker worker) {
@@ -206,83 +197,23 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
   }
 
   @Override
-  public void getObject(GetObjectRequest request, StreamObserver<GetObjectReply> out) {
-    if (invalid(out, () -> Validation.checkId(request.getObjectId(), "GetObjectRequest.object_id",
-        RuntimeSpec.IDS_OBJECT_BYTES, false))) {
-      return;
-    }
-    io.polyray.runtime.core.CoreWorker core = worker.core();
-    if (core != null) {
-      core.objectServer().serveGetObject(request, out); // objects put (or tasks submitted) by this worker's tasks
-      return;
-    }
-    out.onNext(GetObjectReply.newBuilder().setFound(false).setFailure(ErrorRecords.system(ErrorKind.OBJECT_LOST,
-        "object " + Hex.of(request.getObjectId().toByteArray()) + " is not owned by Java worker "
-            + Hex.of(worker.config().workerId.toByteArray()) + " (Java workers own no objects: the results "
-            + "of their tasks belong to the callers)")).build());
-    out.onCompleted();
+  protected io.polyray.runtime.core.CoreWorker core() {
+    return worker.core();
   }
 
   @Override
-  public void getObjects(io.polyray.runtime.proto.GetObjectsRequest request,
-      StreamObserver<io.polyray.runtime.proto.GetObjectsReply> out) {
-    if (invalid(out, () -> Validation.checkGetObjects(request))) {
-      return;
-    }
-    io.polyray.runtime.core.CoreWorker core = worker.core();
-    if (core != null) {
-      core.objectServer().serveGetObjects(request, out);
-      return;
-    }
-    io.polyray.runtime.proto.GetObjectsReply.Builder b = io.polyray.runtime.proto.GetObjectsReply.newBuilder();
-    for (com.google.protobuf.ByteString oid : request.getObjectIdsList()) {
-      b.addObjectIds(oid).addObjects(GetObjectReply.newBuilder().setFound(false).setFailure(ErrorRecords.system(
-          ErrorKind.OBJECT_LOST, "object " + Hex.of(oid.toByteArray()) + " is not owned by Java worker "
-              + Hex.of(worker.config().workerId.toByteArray()) + " (it owns no objects yet)")));
-    }
-    out.onNext(b.build());
-    out.onCompleted();
+  protected com.google.protobuf.ByteString workerId() {
+    return worker.config().workerId;
   }
 
   @Override
-  public void updateBorrows(UpdateBorrowsRequest request, StreamObserver<UpdateBorrowsReply> out) {
-    if (invalid(out, () -> Validation.checkBorrows(request))) {
-      return;
-    }
-    io.polyray.runtime.core.CoreWorker core = worker.core();
-    if (core != null) {
-      core.objectServer().serveUpdateBorrows(request, out);
-      return;
-    }
-    out.onNext(UpdateBorrowsReply.getDefaultInstance());
-    out.onCompleted();
+  protected com.google.protobuf.ByteString nodeId() {
+    return worker.config().nodeId;
   }
 
   @Override
-  public void addObjectLocation(AddObjectLocationRequest request, StreamObserver<AddObjectLocationReply> out) {
-    if (invalid(out, () -> {
-      Validation.checkId(request.getObjectId(), "AddObjectLocationRequest.object_id", RuntimeSpec.IDS_OBJECT_BYTES,
-          false);
-      Validation.checkId(request.getNodeId(), "AddObjectLocationRequest.node_id", RuntimeSpec.IDS_NODE_BYTES, false);
-    })) {
-      return;
-    }
-    io.polyray.runtime.core.CoreWorker core = worker.core();
-    if (core != null) {
-      core.addObjectLocation(request.getObjectId(), request.getNodeId());
-    }
-    out.onNext(AddObjectLocationReply.getDefaultInstance());
-    out.onCompleted();
-  }
-
-  @Override
-  public void cancelTask(CancelTaskRequest request, StreamObserver<CancelTaskReply> out) {
-    if (invalid(out, () -> Validation.checkId(request.getTaskId(), "CancelTaskRequest.task_id",
-        RuntimeSpec.IDS_TASK_BYTES, false))) {
-      return;
-    }
-    // A task of this worker's own (forwarded, for a borrower), else one it runs; recursive: its children too.
-    worker.core().serveCancel(request, () -> worker.executor().cancel(request.getTaskId(), request.getForce()), out);
+  protected java.util.function.BooleanSupplier cancelRunning(CancelTaskRequest request) {
+    return () -> worker.executor().cancel(request.getTaskId(), request.getForce());
   }
 
   @Override
@@ -302,35 +233,5 @@ final class CoreWorkerServiceImpl extends CoreWorkerServiceGrpc.CoreWorkerServic
     out.onNext(ExitReply.newBuilder().setAccepted(true).build());
     out.onCompleted();
     worker.exitSoon();
-  }
-
-  @Override
-  public void getObjectRefs(io.polyray.runtime.proto.GetObjectRefsRequest request,
-      StreamObserver<io.polyray.runtime.proto.GetObjectRefsReply> out) {
-    if (invalid(out, () -> Validation.checkGetObjectRefs(request))) {
-      return;
-    }
-    io.polyray.runtime.core.CoreWorker core = worker.core();
-    if (core != null) {
-      out.onNext(core.listObjectRefs(request));
-    } else {
-      // Not started yet: it counts nothing.
-      out.onNext(io.polyray.runtime.proto.GetObjectRefsReply.newBuilder()
-          .setAddress(io.polyray.runtime.proto.Address.newBuilder().setWorkerId(worker.config().workerId)
-              .setNodeId(worker.config().nodeId))
-          .setPid((int) ProcessHandle.current().pid()).setLanguage(io.polyray.runtime.proto.Language.JAVA).build());
-    }
-    out.onCompleted();
-  }
-
-  /** Runs {@code check}; on bad input answers INVALID_ARGUMENT naming the field and returns true. */
-  static boolean invalid(StreamObserver<?> out, Runnable check) {
-    try {
-      check.run();
-      return false;
-    } catch (Validation.InvalidInput e) {
-      out.onError(io.grpc.Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
-      return true;
-    }
   }
 }
