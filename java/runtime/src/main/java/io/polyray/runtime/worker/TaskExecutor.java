@@ -3,10 +3,8 @@ package io.polyray.runtime.worker;
 import com.google.protobuf.ByteString;
 import io.polyray.runtime.codec.ArrowTables;
 import io.polyray.runtime.codec.Codec;
-import io.polyray.runtime.codec.Encoded;
 import io.polyray.runtime.codec.ErrorRecords;
 import io.polyray.runtime.codec.XlangConverter;
-import io.polyray.runtime.codec.XlangTypeException;
 import io.polyray.runtime.ids.Ids;
 import io.polyray.runtime.proto.Envelope;
 import io.polyray.runtime.proto.ErrorKind;
@@ -20,12 +18,9 @@ import io.polyray.runtime.proto.TaskResult;
 import io.polyray.runtime.proto.TaskSpec;
 import io.polyray.runtime.proto.TaskType;
 import io.polyray.runtime.ref.Hex;
-import io.polyray.runtime.spec.Policies;
-import io.polyray.runtime.store.StoreFullException;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Type;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.HashMap;
@@ -89,6 +84,7 @@ public final class TaskExecutor {
 
   private final JavaWorker worker;
   private final FunctionResolver resolver;
+  private final ReturnEncoder returns;
   private final LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
   private final Set<ByteString> cancelled = ConcurrentHashMap.newKeySet();
   private final Object runLock = new Object();
@@ -136,6 +132,7 @@ public final class TaskExecutor {
   TaskExecutor(JavaWorker worker, FunctionResolver resolver) {
     this.worker = worker;
     this.resolver = resolver;
+    this.returns = new ReturnEncoder(worker);
   }
 
   /**
@@ -255,7 +252,7 @@ public final class TaskExecutor {
     io.polyray.runtime.core.TaskEvents events = worker.core() == null ? null : worker.core().taskEvents;
     announceOutputName(item.spec);
     String method = item.spec.getFunction().getJava().getMethodName();
-    if (method.endsWith("_terminate__") && BUILTIN_METHODS.contains(method)) {
+    if (method.endsWith("_terminate__") && ActorBuiltins.METHODS.contains(method)) {
       boolean drained = false;
       try {
         drained = p.drain(DRAIN_MS);
@@ -444,7 +441,7 @@ public final class TaskExecutor {
         return errorResult(spec, ErrorRecords.fromThrowable(cause), true);
       }
       try {
-        return TaskResult.newBuilder().setTaskId(spec.getTaskId()).addAllReturns(returns(spec, call.fn, value))
+        return TaskResult.newBuilder().setTaskId(spec.getTaskId()).addAllReturns(returns.encode(spec, call.fn, value))
             .build();
       } catch (TaskFailure f) {
         return errorResult(spec, f.record(), false);
@@ -565,7 +562,7 @@ public final class TaskExecutor {
       return new AsyncCall(spec, fn, ((CompletionStage<?>) value).toCompletableFuture());
     }
     try {
-      return TaskResult.newBuilder().setTaskId(spec.getTaskId()).addAllReturns(returns(spec, fn, value)).build();
+      return TaskResult.newBuilder().setTaskId(spec.getTaskId()).addAllReturns(returns.encode(spec, fn, value)).build();
     } catch (TaskFailure f) {
       return errorResult(spec, f.record(), false);
     } finally {
@@ -617,8 +614,8 @@ public final class TaskExecutor {
               "this worker does not host actor " + Hex.of(spec.getActorId().toByteArray())
                   + (actor == null ? " (no actor was created here)" : "")));
         }
-        if (BUILTIN_METHODS.contains(d.getMethodName())) {
-          return builtin(d.getMethodName(), n);
+        if (ActorBuiltins.METHODS.contains(d.getMethodName())) {
+          return ActorBuiltins.resolve(d.getMethodName(), n);
         }
         return resolver.resolveActorMethod(actor.getClass(), d, n);
       default:
@@ -659,130 +656,6 @@ public final class TaskExecutor {
       }
     }
     return out;
-  }
-
-  /** Encodes the result for each return: inline when small, else through the store. */
-  private List<ReturnObject> returns(TaskSpec spec, Invocable fn, Object value) throws TaskFailure {
-    int n = spec.getNumReturns();
-    if (n <= 0) {
-      return List.of();
-    }
-    List<?> values;
-    if (n == 1) {
-      values = Collections.singletonList(value);
-    } else {
-      values = asList(value);
-      if (values == null || values.size() != n) {
-        throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
-            fn.displayName() + " has num_returns=" + n + " but returned "
-                + (values == null ? (value == null ? "null" : "a " + value.getClass().getTypeName())
-                    + ", not a List or an array" : values.size() + " values")));
-      }
-    }
-    List<ReturnObject> out = new ArrayList<>(n);
-    List<java.util.concurrent.CompletableFuture<Boolean>> pins = new ArrayList<>();
-    List<String> pinned = new ArrayList<>(); // what each pin stores, for the error
-    Codec codec = worker.codec();
-    for (int i = 0; i < n; i++) {
-      String what = n == 1 ? "the return value of " + fn.displayName()
-          : "return value " + i + " of " + fn.displayName();
-      Encoded enc;
-      try {
-        // A Java caller reads Serializable values with no XLANG form as Java-native values.
-        enc = codec.encode(values.get(i), what, spec.getCallerLanguage() == io.polyray.runtime.proto.Language.JAVA);
-      } catch (XlangTypeException e) {
-        throw new TaskFailure(ErrorRecords.runtimeError(XlangTypeException.class.getName(), e.getMessage()));
-      } catch (RuntimeException e) {
-        throw new TaskFailure(ErrorRecords.runtimeError(e.getClass().getName(),
-            what + " cannot be encoded: " + e.getMessage()));
-      }
-      worker.lend(enc.nestedRefs(), spec.getCaller()); // held for the caller until it acknowledges
-      ByteString oid = Ids.returnId(spec.getTaskId(), i + 1);
-      ReturnObject.Builder r = ReturnObject.newBuilder().setObjectId(oid).setSize(enc.size())
-          .addAllNestedRefs(enc.nestedRefs());
-      if (!enc.nestedRefs().isEmpty()) {
-        r.setLender(worker.address().getWorkerId()); // the caller names it when it acknowledges
-      }
-      if (!Policies.travelsInline(enc.size())) {
-        try {
-          pins.add(worker.putInStore(oid, enc, spec.getCaller()));
-          pinned.add(what + " (" + enc.size() + " bytes)");
-        } catch (StoreFullException | io.polyray.api.exception.ObjectStoreFullException e) {
-          throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_STORE_FULL,
-              what + " (" + enc.size() + " bytes) does not fit in the node's store: " + e.getMessage()));
-        } catch (RuntimeException e) {
-          throw new TaskFailure(ErrorRecords.runtimeError(e.getClass().getName(),
-              "cannot put " + what + " (" + enc.size() + " bytes) into the node's store: " + e.getMessage()));
-        }
-        r.setInStoreNode(worker.nodeId());
-      } else {
-        r.setValue(enc.toEnvelope());
-      }
-      out.add(r.build());
-    }
-    // The result names the store copies only once the raylet pinned them (their pins went
-    // out together, batched with the process's puts): a worker dying after its reply leaves
-    // no unpinned return behind. A pin that failed fails the task, as the synchronous one did.
-    for (int i = 0; i < pins.size(); i++) {
-      boolean ok;
-      try {
-        ok = pins.get(i).get(io.polyray.runtime.spec.RuntimeSpec.RPC_TIMEOUT_S + 5,
-            java.util.concurrent.TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        ok = false;
-      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-        ok = false;
-      }
-      if (!ok) {
-        throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalStateException",
-            "the raylet did not pin " + pinned.get(i) + " in the node's store"));
-      }
-    }
-    return out;
-  }
-
-  private static List<?> asList(Object v) {
-    if (v instanceof List) {
-      return (List<?>) v;
-    }
-    if (v instanceof Object[]) {
-      return java.util.Arrays.asList((Object[]) v);
-    }
-    return null;
-  }
-
-  /** Built-in methods of every Java actor (and Ray's spellings): ready and terminate. */
-  static final Set<String> BUILTIN_METHODS = Set.of(
-      "__polyray_ready__", "__ray_ready__", "__polyray_terminate__", "__ray_terminate__");
-
-  private static Invocable builtin(String name, int argCount) throws TaskFailure {
-    if (argCount != 0) {
-      throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
-          name + " takes no arguments, got " + argCount));
-    }
-    try {
-      String target = name.endsWith("_ready__") ? "ready" : "terminate";
-      return new Invocable(Builtins.class.getDeclaredMethod(target));
-    } catch (NoSuchMethodException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  /** What the built-in methods run (static: the actor instance is not needed). */
-  static final class Builtins {
-    private Builtins() {
-    }
-
-    /** {@code __polyray_ready__}: true once the actor exists. */
-    public static boolean ready() {
-      return true;
-    }
-
-    /** {@code __polyray_terminate__}: a graceful exit, after the calls queued before it. */
-    public static void terminate() {
-      throw new io.polyray.api.exception.ActorExitException("__polyray_terminate__ was called");
-    }
   }
 
   /**
