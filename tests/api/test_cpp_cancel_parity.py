@@ -139,3 +139,12 @@ def test_cpp_actor_concurrency_groups(cpp_cluster):
     found = polyray.get_actor("cpp-grouped")  # a handle that does not: the actor refuses the call
     with pytest.raises(TaskError, match="concurrency group 'nope' is not declared"):
         polyray.get(found.Fast.options(concurrency_group="nope").remote(), timeout=TIMEOUT)
+
+
+def test_cpp_caller_sets_concurrency_groups(cpp_cluster):
+    """A C++ caller (a C++ task) creates an actor with SetConcurrencyGroups and calls in a group
+    with SetConcurrencyGroup: the default group answers while 'slow' (1 thread) is busy."""
+    out = polyray.get(polyray.cpp_function("GroupsFromCpp").remote(1000), timeout=TIMEOUT)
+    assert out["fast_ms"] < 800, out
+    assert out["slow_ms"] >= 1950, out
+    assert out["most"] == 1 and out["bad_size"] == 1, out

@@ -201,6 +201,7 @@ internal::ActorPtr TaskSubmission::CreateActor(const internal::FunctionDescripto
   spec.set_max_restarts(options.max_restarts);
   spec.set_max_task_retries(options.max_task_retries);
   spec.set_max_concurrency(options.max_concurrency);
+  for (const auto& [group, n] : options.concurrency_groups) (*spec.mutable_concurrency_groups())[group] = n;
   spec.set_actor_name(options.name);
   spec.set_actor_namespace(ns);
   spec.set_detached(options.detached);
@@ -281,6 +282,7 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitActorTask(const internal::Ac
   spec.set_max_retries(0);
   // Retries of a call in flight when the actor dies: this call's option, else the actor's.
   spec.set_max_task_retries(options.max_task_retries_set ? options.max_task_retries : h.max_task_retries());
+  spec.set_concurrency_group(options.concurrency_group);
   spec.set_caller_worker_id(w_.worker_id());
   std::vector<std::string> arg_ids = SubmitArgs(spec, args);
   if (Counted(h)) {

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdint>
 #include <fstream>
+#include <map>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -115,3 +117,34 @@ class Grouped {
 };
 
 POLYRAY_REMOTE(Grouped::Create, &Grouped::Block, &Grouped::Fast, &Grouped::Most);
+
+/// A C++ caller's concurrency groups (SetConcurrencyGroups / SetConcurrencyGroup): two
+/// Block(ms) calls in "slow" (1 thread) while Fast() answers from the default group.
+/// Returns {"fast_ms", "slow_ms", "most", "bad_size"}: how long Fast and both Blocks took,
+/// the most Blocks at once, and whether a size of 0 was refused at the setter.
+std::map<std::string, int64_t> GroupsFromCpp(int64_t ms) {
+  using Clock = std::chrono::steady_clock;
+  auto a = polyray::Actor(Grouped::Create).SetConcurrencyGroups({{"slow", 1}}).Remote();
+  *polyray::Get(a.Task(&Grouped::Fast).Remote());
+  auto t0 = Clock::now();
+  auto s1 = a.Task(&Grouped::Block).SetConcurrencyGroup("slow").Remote(ms);
+  auto s2 = a.Task(&Grouped::Block).SetConcurrencyGroup("slow").Remote(ms);
+  *polyray::Get(a.Task(&Grouped::Fast).Remote());
+  auto fast = Clock::now() - t0;
+  *polyray::Get(s1);
+  *polyray::Get(s2);
+  auto slow = Clock::now() - t0;
+  std::map<std::string, int64_t> out;
+  out["fast_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(fast).count();
+  out["slow_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(slow).count();
+  out["most"] = *polyray::Get(a.Task(&Grouped::Most).Remote());
+  out["bad_size"] = 0;
+  try {
+    polyray::Actor(Grouped::Create).SetConcurrencyGroups({{"none", 0}});
+  } catch (const std::invalid_argument&) {
+    out["bad_size"] = 1;
+  }
+  return out;
+}
+
+POLYRAY_REMOTE(GroupsFromCpp);

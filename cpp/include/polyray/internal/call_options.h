@@ -65,6 +65,14 @@ class ActorCallSetters : public virtual OptionsHolder {
     options_.max_task_retries_set = true;
     return static_cast<Derived&>(*this);
   }
+  /// Runs this call in the actor's concurrency group `group` (Ray's
+  /// concurrency_group); a group the actor does not declare is the call's
+  /// error. Throws std::invalid_argument for an empty name.
+  Derived& SetConcurrencyGroup(const std::string& group) {
+    if (group.empty()) throw std::invalid_argument("SetConcurrencyGroup: the group name is empty");
+    options_.concurrency_group = group;
+    return static_cast<Derived&>(*this);
+  }
 };
 
 /// Retries of a normal task.
@@ -108,6 +116,22 @@ class ActorSetters : public virtual OptionsHolder {
   /// so the actor's methods must be thread-safe.
   Derived& SetMaxConcurrency(int max_concurrency) {
     options_.max_concurrency = max_concurrency;
+    return static_cast<Derived&>(*this);
+  }
+  /// Ray's concurrency_groups: group name -> how many of its calls may run
+  /// at once, each group on its own threads (calls choose one with
+  /// SetConcurrencyGroup; the others run in the default group,
+  /// SetMaxConcurrency). C++, Java and Python actors honour them. Throws
+  /// std::invalid_argument for an empty name or a size below 1.
+  Derived& SetConcurrencyGroups(const std::map<std::string, int>& groups) {
+    for (const auto& [name, n] : groups) {
+      if (name.empty()) throw std::invalid_argument("SetConcurrencyGroups: a group name is empty");
+      if (n < 1) {
+        throw std::invalid_argument("SetConcurrencyGroups: group '" + name + "' must allow at least 1 call at a time, got " +
+                                    std::to_string(n));
+      }
+    }
+    options_.concurrency_groups = groups;
     return static_cast<Derived&>(*this);
   }
   /// Whether the actor outlives its job (Ray's lifetime="detached"); a

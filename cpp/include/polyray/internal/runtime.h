@@ -118,6 +118,8 @@ struct CallOptions {
   int max_task_retries = 0;
   bool max_task_retries_set = false;  // an actor call's own value (else the actor's)
   int max_concurrency = 0;
+  std::map<std::string, int> concurrency_groups;  // actor creation (Ray's concurrency_groups)
+  std::string concurrency_group;                  // an actor call's group ("": the default)
   bool detached = false;
   SchedulingOptions scheduling;  // tasks and actor creations
 };
