@@ -10,7 +10,6 @@ import io.polyray.runtime.proto.ErrorKind;
 import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.GetAllNodesReply;
 import io.polyray.runtime.proto.LeaseProof;
-import io.polyray.runtime.proto.NodeInfo;
 import io.polyray.runtime.proto.PushTasksReply;
 import io.polyray.runtime.proto.PushTasksRequest;
 import io.polyray.runtime.proto.RequestWorkerLeaseReply;
@@ -105,11 +104,13 @@ final class NormalTaskSubmitter {
   private final Map<Object, List<Lease>> leases = new HashMap<>();
   private final Map<Object, Integer> requesting = new HashMap<>();
   private boolean closed;
-  private final NodeTable nodes;
+  /** Ends leases on nodes the GCS declares dead; null when no node table was given. */
+  private final NodeDeathWatch nodeWatch;
   private final Supplier<ByteString> localNode;
-  private boolean watchingNodes;
   /** Tasks sent back to the queue uncharged from a dead worker's pipeline: how often. */
   private final Map<ByteString, Integer> spared = new HashMap<>();
+  /** The cancel path: reads the queues and leases, ends a task through finishWithError. */
+  private final NormalTaskCancels cancels = new NormalTaskCancels(queues, leases, this::finishWithError);
 
   /** The GCS's node table (GetAllNodes), read by the node watch; replies on the io thread. */
   interface NodeTable {
@@ -141,7 +142,11 @@ final class NormalTaskSubmitter {
    */
   NormalTaskSubmitter(LeaseClient.Directory raylets, PushStreams streams, TaskFinisher finisher,
       IoScheduler scheduler, BooleanSupplier shuttingDown, NodeTable nodes, Supplier<ByteString> localNode) {
-    this.nodes = nodes;
+    this.nodeWatch = nodes == null ? null : new NodeDeathWatch(nodes, scheduler,
+        () -> closed || shuttingDown.getAsBoolean(), this::remoteLeases, (lease, why) -> {
+          lease.nodeDied = why;
+          onStreamClosed(lease, null);
+        });
     this.localNode = localNode;
     this.raylets = raylets;
     this.streams = streams;
@@ -346,9 +351,8 @@ final class NormalTaskSubmitter {
     }
     leases(key).add(lease);
     openStream(lease);
-    if (isRemote(lease) && nodes != null && !watchingNodes) {
-      watchingNodes = true;
-      scheduleNodeWatch();
+    if (isRemote(lease) && nodeWatch != null) {
+      nodeWatch.start();
     }
     dispatch(key);
   }
@@ -371,58 +375,6 @@ final class NormalTaskSubmitter {
       }
     }
     return out;
-  }
-
-  private void scheduleNodeWatch() {
-    if (scheduler.schedule(this::watchNodes, RuntimeSpec.LEASE_NODE_WATCH_MS) == null) {
-      watchingNodes = false; // shutting down
-    }
-  }
-
-  private void watchNodes() {
-    if (closed || shuttingDown.getAsBoolean() || remoteLeases().isEmpty()) {
-      watchingNodes = false;
-      return;
-    }
-    long deadlineS = Math.max(1, Math.max(RuntimeSpec.LEASE_NODE_WATCH_MS, RuntimeSpec.LEASE_NODE_PROBE_MS) / 1000);
-    nodes.getAllNodes(deadlineS, new StreamObserver<GetAllNodesReply>() {
-      private GetAllNodesReply reply;
-
-      @Override
-      public void onNext(GetAllNodesReply value) {
-        reply = value;
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        scheduleNodeWatch(); // the GCS is away for a moment: ask again next time
-      }
-
-      @Override
-      public void onCompleted() {
-        if (reply != null) {
-          onNodeTable(reply);
-        }
-        scheduleNodeWatch();
-      }
-    });
-  }
-
-  /** Ends the leases on nodes the table marks dead. */
-  void onNodeTable(GetAllNodesReply reply) {
-    Map<ByteString, String> dead = new HashMap<>();
-    for (NodeInfo n : reply.getNodesList()) {
-      if (!n.getAlive()) {
-        dead.put(n.getNodeId(), n.getDeathReason().isEmpty() ? "declared dead by the GCS" : n.getDeathReason());
-      }
-    }
-    for (Lease lease : remoteLeases()) {
-      String why = dead.get(lease.address.getNodeId());
-      if (why != null) {
-        lease.nodeDied = why;
-        onStreamClosed(lease, null);
-      }
-    }
   }
 
   /**
@@ -733,80 +685,19 @@ final class NormalTaskSubmitter {
     void cancel(Address worker, ByteString taskId, boolean force, boolean recursive);
   }
 
-  private WorkerCanceller canceller = (worker, taskId, force, recursive) -> { };
-
   /** Sets who sends CancelTask to workers (the CoreWorker's gRPC channels). */
   void setCanceller(WorkerCanceller canceller) {
-    this.canceller = canceller;
+    cancels.setCanceller(canceller);
   }
 
-  /**
-   * Cancels a task (as task_submitter.py's cancel): a queued one fails at once with
-   * TASK_CANCELLED and never runs; one in flight is marked cancelled (not retried) and its
-   * worker is asked to interrupt it ({@code force}: to exit), whose reply (or death) then
-   * fails it with TASK_CANCELLED.
-   *
-   * @param taskId the task
-   * @param force stop the worker
-   * @param recursive the worker also cancels the tasks the task submitted (CancelTaskRequest.recursive)
-   * @return false when the task is not known here (finished, or never submitted here)
-   */
+  /** {@link NormalTaskCancels#cancel}: false when the task is not known here. */
   boolean cancel(ByteString taskId, boolean force, boolean recursive) {
-    for (ArrayDeque<PendingTask> q : queues.values()) {
-      for (Iterator<PendingTask> it = q.iterator(); it.hasNext(); ) {
-        PendingTask t = it.next();
-        if (t.taskId().equals(taskId) && !t.cancelled) {
-          it.remove();
-          t.cancelled = true;
-          finishWithError(t, ErrorRecords.system(ErrorKind.TASK_CANCELLED, "task " + t.spec.getName()
-              + " was cancelled before it ran"));
-          return true;
-        }
-      }
-    }
-    for (List<Lease> ls : leases.values()) {
-      for (Lease lease : ls) {
-        PendingTask t = lease.inflight.get(taskId);
-        if (t != null) {
-          t.cancelled = true;
-          canceller.cancel(lease.address, taskId, force, recursive);
-          return true;
-        }
-      }
-    }
-    return false;
+    return cancels.cancel(taskId, force, recursive);
   }
 
-  /**
-   * Ray's recursive cancel, on the worker whose task was cancelled: cancels (recursively) the
-   * normal tasks this process submitted from task {@code parentTaskId}.
-   *
-   * @param parentTaskId the cancelled task
-   * @param force stop their workers
-   * @return how many were found
-   */
+  /** {@link NormalTaskCancels#cancelChildren}: how many were found. */
   int cancelChildren(ByteString parentTaskId, boolean force) {
-    List<ByteString> children = new ArrayList<>();
-    for (ArrayDeque<PendingTask> q : queues.values()) {
-      for (PendingTask t : q) {
-        if (!t.cancelled && t.spec.getParentTaskId().equals(parentTaskId)) {
-          children.add(t.taskId());
-        }
-      }
-    }
-    for (List<Lease> ls : leases.values()) {
-      for (Lease lease : ls) {
-        for (PendingTask t : lease.inflight.values()) {
-          if (!t.cancelled && t.spec.getParentTaskId().equals(parentTaskId)) {
-            children.add(t.taskId());
-          }
-        }
-      }
-    }
-    for (ByteString id : children) {
-      cancel(id, force, true);
-    }
-    return children.size();
+    return cancels.cancelChildren(parentTaskId, force);
   }
 
   /** Returns every lease (shutdown); the future completes when the raylet has them. */
