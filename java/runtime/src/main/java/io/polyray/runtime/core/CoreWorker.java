@@ -11,10 +11,8 @@ import io.polyray.runtime.codec.ErrorRecords;
 import io.polyray.runtime.ids.Ids;
 import io.polyray.runtime.proto.Address;
 import io.polyray.runtime.proto.ErrorKind;
-import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.GcsServiceGrpc;
 import io.polyray.runtime.proto.RayletServiceGrpc;
-import io.polyray.runtime.proto.ReturnObject;
 import io.polyray.runtime.proto.TaskSpec;
 import io.polyray.runtime.proto.TaskType;
 import io.polyray.runtime.ref.ObjectRefImpl;
@@ -119,7 +117,7 @@ public final class CoreWorker {
   final Channels channels;
   final MemoryStore memoryStore = new MemoryStore();
   final ReferenceCounter references;
-  private final BorrowerWatch borrowerWatch;
+  final BorrowerWatch borrowerWatch;
   /** Task events to the GCS (TaskEvents); null with POLYRAY_TASK_EVENTS=0. */
   public final TaskEvents taskEvents;
   final Codec codec;
@@ -175,33 +173,7 @@ public final class CoreWorker {
       return t;
     });
     this.channels = new Channels(loop);
-    this.references = new ReferenceCounter(new ReferenceCounter.Listener() {
-      @Override
-      public void free(ByteString oid, ByteString inStoreNode) {
-        if (ActorHandles.isHandleObjectId(oid)) { // the actor's last handle went
-          handleCounting.destroyActor(ActorHandles.actorIdOf(oid));
-          return;
-        }
-        lineage.onFree(oid);
-        locations.remove(oid);
-        borrows.onFree(oid, inStoreNode);
-      }
-
-      @Override
-      public void borrowChanged(Address owner, List<ByteString> added, List<ByteString> removed) {
-        borrows.onBorrowChanged(owner, added, removed);
-      }
-
-      @Override
-      public void lentReceived(Address owner, List<ByteString> oids, ByteString lender) {
-        borrows.onLentReceived(owner, oids, lender);
-      }
-
-      @Override
-      public void firstHolder() {
-        borrowerWatch.start();
-      }
-    });
+    this.references = new ReferenceCounter(new ReferenceEvents(this));
     this.codec = new Codec(handleCounting.new Hooks());
     this.driverTask = new TaskContext(Ids.taskId(jobId));
     // The submitters meet the rest of the process only through these seams (unit tests
@@ -217,7 +189,7 @@ public final class CoreWorker {
     if (taskEvents != null) {
       taskEvents.start(loop);
     }
-    TaskFinisher finisher = new Finisher();
+    TaskFinisher finisher = new OwnerTaskFinisher(this);
     LeaseClient.Directory raylets = new LeaseClient.Directory() {
       @Override
       public LeaseClient local() {
@@ -248,43 +220,6 @@ public final class CoreWorker {
     this.recovery = new ObjectRecovery(lineage, memoryStore, references::isOwned, references::addSubmitted,
         t -> onIo(() -> submitter.submit(t)), (oid, node) -> puller().probe(oid, node), locations::of,
         recoveryThreads);
-  }
-
-  /** How the submitters' tasks end: in the owned objects and the reference counts. */
-  private final class Finisher implements TaskFinisher {
-    @Override
-    public void complete(TaskSpec spec, List<ReturnObject> returns, List<ByteString> argIds) {
-      if (taskEvents != null) {
-        taskEvents.ownerDone(spec); // the worker's event gives the row
-      }
-      owned.completeTask(spec, returns, argIds);
-    }
-
-    @Override
-    public void fail(TaskSpec spec, ErrorRecord record, List<ByteString> argIds) {
-      if (taskEvents != null) {
-        taskEvents.ownerDone(spec);
-        taskEvents.failed(spec, record);
-      }
-      owned.failTask(spec, record, argIds);
-    }
-
-    @Override
-    public void retried(TaskSpec spec) {
-      if (taskEvents != null) {
-        taskEvents.record(io.polyray.runtime.proto.TaskEventState.PENDING_NODE, spec);
-      }
-    }
-
-    @Override
-    public void releaseArgs(List<ByteString> argIds) {
-      references.removeSubmitted(argIds);
-    }
-
-    @Override
-    public void holdArgs(List<ByteString> argIds) {
-      references.addSubmitted(argIds);
-    }
   }
 
   /**
