@@ -16,10 +16,15 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/common.h"
 #include "core/ids.h"
 #include "core/push_frame.h"
+#include "core/spin.h"
 #include "core/submit_policy.h"
 #include "polyray/internal/runtime.h"
 #include "polyray/runtime_spec.h"
@@ -150,6 +155,65 @@ int64_t SpecValue(const std::string& group, const std::string& key) {
 
 // The generated header follows the file (a stale generated header would
 // keep an old value), and the core's own names are the spec's values.
+TEST(RuntimeSpecTest, SpinBudget) {
+  for (const json& c : Cases("spin_budget")) {
+    EXPECT_EQ(SpinBudgetUs(c["cap_us"].get<int64_t>(), c["runnable"].get<int64_t>(), c["cores"].get<int64_t>(),
+                           c["waits_us"].get<std::vector<int64_t>>()),
+              c["expect_us"].get<int64_t>())
+        << Why(c);
+  }
+}
+
+// The spin gate with a fake clock and a fake load source.
+TEST(SpinGateTest, LoadIsSampledAtMostEvery100MsAndStopsTheSpin) {
+  int64_t runnable = 1, reads = 0, now = 0;
+  SpinGate g(300, [&] { ++reads; return runnable; }, 2, [&] { return now; }, ::testing::TempDir() + "spin-a");
+  EXPECT_EQ(g.Budget(), std::chrono::microseconds(300));
+  runnable = 12;
+  now = 50'000'000;
+  EXPECT_EQ(g.Budget(), std::chrono::microseconds(300));  // not read again yet
+  EXPECT_EQ(reads, 1);
+  now = 100'000'000;
+  EXPECT_EQ(g.Budget().count(), 0);
+  runnable = 2;
+  now = 250'000'000;
+  EXPECT_EQ(g.Budget(), std::chrono::microseconds(300));
+}
+
+TEST(SpinGateTest, LongWaitsStopTheSpinAndShortOnesBringItBack) {
+  SpinGate g(300, [] { return int64_t{1}; }, 2, [] { return int64_t{0}; }, ::testing::TempDir() + "spin-b");
+  for (int i = 0; i < 16; ++i) g.Record(std::chrono::milliseconds(10));
+  EXPECT_EQ(g.Budget().count(), 0);
+  for (int i = 0; i < 7; ++i) g.Record(std::chrono::microseconds(50));
+  EXPECT_EQ(g.Budget().count(), 0);
+  g.Record(std::chrono::microseconds(50));
+  EXPECT_EQ(g.Budget(), std::chrono::microseconds(300));
+}
+
+TEST(SpinGateTest, TokensAreSharedByThreadsAndHeldAgainstOtherProcesses) {
+  std::string dir = ::testing::TempDir() + "spin-c-" + std::to_string(::getpid());
+  SpinGate g(300, [] { return int64_t{1}; }, 1, [] { return int64_t{0}; }, dir);
+  ASSERT_TRUE(g.Acquire());
+  EXPECT_TRUE(g.Acquire());  // a second thread shares the token
+  pid_t child = ::fork();
+  if (child == 0) {  // another process: the only token is held
+    SpinGate other(300, [] { return int64_t{1}; }, 1, [] { return int64_t{0}; }, dir);
+    ::_exit(other.Acquire() ? 1 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "another process got the held token";
+  g.Release();
+  g.Release();
+  child = ::fork();
+  if (child == 0) {  // released: now it gets it
+    SpinGate other(300, [] { return int64_t{1}; }, 1, [] { return int64_t{0}; }, dir);
+    ::_exit(other.Acquire() ? 0 : 1);
+  }
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the released token was not free";
+}
+
 TEST(RuntimeSpecTest, CoreUsesTheSpecsConstants) {
   EXPECT_EQ(spec::kLeaseLingerMs, SpecValue("lease", "linger_ms"));
   EXPECT_EQ(spec::kInlineMaxBytes, SpecValue("inline", "max_bytes"));

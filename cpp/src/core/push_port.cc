@@ -224,8 +224,11 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
       if (!ok) return "refused: no or wrong auth token in its PushHello";
     }
     while (true) {
-      if (end_ - begin_ < kHeader) AwaitInput();
+      const auto wait_start = std::chrono::steady_clock::now();
+      const bool waited = end_ - begin_ < kHeader;
+      if (waited) AwaitInput();
       Got got = Need(kHeader);
+      if (waited && spin_.count() > 0) SpinGate::Process().Record(std::chrono::steady_clock::now() - wait_start);
       if (got == Got::kEof) return end_ == begin_ ? "" : "the connection ended inside a frame header";
       if (got == Got::kError) return "cannot read: " + ReadError();
       uint32_t n = PushFrameLength(buf_.data() + begin_);
@@ -265,7 +268,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
   /// the next frame comes meanwhile. Leaves the bytes (and errors) to it.
   void AwaitInput() {
     if (tls_ != nullptr && tls_->Pending()) return;
-    SpinUntil(spin_, [this] {
+    SpinWhilePays(spin_, [this] {
       char byte;
       ssize_t k = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
       return k >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);

@@ -261,7 +261,7 @@ void PushPortStream::Run() {
       n = 1;  // decrypted bytes wait in OpenSSL: no poll would report them
       fds[0].revents = POLLIN;
     } else {
-      if (awaited) SpinUntil(spin_, [&] { return (n = ::poll(fds, 2, 0)) != 0; });
+      if (awaited) SpinWhilePays(spin_, [&] { return (n = ::poll(fds, 2, 0)) != 0; });
       if (n == 0) n = ::poll(fds, 2, -1);
     }
     int err = errno;

@@ -19,9 +19,14 @@
 #ifndef POLYRAY_CORE_SPIN_H_
 #define POLYRAY_CORE_SPIN_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace polyray::core {
 
@@ -48,6 +53,55 @@ inline void SpinPause() {
   std::this_thread::yield();
 }
 
+/// Policy "spin_budget" (proto/runtime/runtime_spec.toml [spin], the same
+/// in Python's spin_selector.py and Java's Policies): 0 when the cap is 0,
+/// when the runnable threads other than the caller (`runnable` counts it)
+/// fill the cores, or when at least kSpinMinSamples recent waits are known
+/// and fewer than kSpinHitMinRatio of them ended within the cap; else the cap.
+int64_t SpinBudgetUs(int64_t cap_us, int64_t runnable, int64_t cores, const std::vector<int64_t>& waits_us);
+
+/// Runnable threads of the machine now (/proc/loadavg's fourth field); 0 if unknown.
+int64_t ReadRunnable();
+
+/// The policy's state in one process: the cap, the load (sampled at most
+/// every kSpinLoadSampleMs), the last kSpinHistory waits and the spin token
+/// (an fcntl lock on one of `cores` files in `folder`, shared with Python
+/// and Java processes; threads of one process share it). The clock and the
+/// load source are parameters for tests. POLYRAY_SPIN_ADAPTIVE=0 (read by
+/// Process()) keeps the old fixed spin: no gate, no token.
+class SpinGate {
+ public:
+  SpinGate(int64_t cap_us, std::function<int64_t()> runnable, int64_t cores, std::function<int64_t()> clock_ns,
+           std::string folder, bool fixed = false);
+  /// How long the wait starting now may poll (0: block at once).
+  std::chrono::nanoseconds Budget();
+  /// Takes the process's token; false when `cores` other processes hold one each.
+  bool Acquire();
+  void Release();
+  /// A wait that ended after `wait` (spinning or blocked).
+  void Record(std::chrono::nanoseconds wait);
+  /// This process's gate (cap: SpinTime()).
+  static SpinGate& Process();
+
+ private:
+  const int64_t cap_us_;
+  const std::function<int64_t()> runnable_;
+  const int64_t cores_;
+  const std::function<int64_t()> clock_ns_;
+  const std::string folder_;
+  const bool fixed_;
+  std::mutex mu_;
+  std::vector<int64_t> waits_;
+  size_t next_ = 0;
+  int64_t load_ = 0;
+  bool load_known_ = false;
+  int64_t load_at_ = 0;
+  int holders_ = 0;
+  std::vector<int> fds_;
+  bool opened_ = false;
+  int held_ = -1;
+};
+
 /// For a caller that just found nothing to do: pauses and polls `ready()`
 /// until it is true or `spin` has passed; whether it became true. Returns
 /// false at once for a spin of 0.
@@ -60,6 +114,22 @@ bool SpinUntil(std::chrono::nanoseconds spin, Ready&& ready) {
     if (ready()) return true;
     if (std::chrono::steady_clock::now() >= end) return false;
   }
+}
+
+/// SpinUntil, only while it pays: at most `spin`, and only for what
+/// SpinGate::Process() allows (none on a busy machine, after mostly long
+/// waits, or without a spin token). Whether `ready()` became true.
+template <typename Ready>
+bool SpinWhilePays(std::chrono::nanoseconds spin, Ready&& ready) {
+  if (spin.count() <= 0) return false;
+  SpinGate& gate = SpinGate::Process();
+  auto budget = gate.Budget();
+  if (budget.count() <= 0) return false;
+  if (budget < spin) spin = budget;
+  if (!gate.Acquire()) return false;
+  bool got = SpinUntil(spin, ready);
+  gate.Release();
+  return got;
 }
 
 }  // namespace polyray::core

@@ -309,13 +309,17 @@ void TaskReceiver::Serve() {
       // calls it comes meanwhile, and nobody has to wake this thread. One
       // thread spins at a time (a threaded actor's others just wait): one
       // is enough to catch the next task.
+      const auto wait_start = std::chrono::steady_clock::now();
+      const bool waited = queue_.empty();
       if (!stopped_ && queue_.empty() && spin_.count() > 0 && !spinning_.exchange(true)) {
         lock.unlock();
-        SpinUntil(spin_, [this] { return work_.load(std::memory_order_acquire); });
+        SpinWhilePays(spin_, [this] { return work_.load(std::memory_order_acquire); });
         spinning_.store(false);
         lock.lock();
       }
       cv_.wait(lock, [this] { return stopped_ || !queue_.empty(); });
+      // The wait's length feeds the spin policy (spin.h): spin only while waits are short.
+      if (waited && spin_.count() > 0) SpinGate::Process().Record(std::chrono::steady_clock::now() - wait_start);
       if (stopped_) return;
       item = std::move(queue_.front());
       queue_.pop_front();
