@@ -265,6 +265,7 @@ class WorkerPool:
             code_search_path=worker.code_search_path,
             lease_key=worker.lease_key,
             runtime_env=prepared,
+            gpu_ids=worker.gpu_ids,
         )
 
     def _standby_command(self, worker: WorkerProcess) -> LaunchCommand | None:
@@ -474,21 +475,7 @@ class WorkerPool:
                 self._forget(worker)
                 self._fail_start(worker, "the raylet is shutting down")
                 return
-            ctx = LaunchContext(
-                language=worker.language,
-                worker_id=worker.worker_id,
-                job_id=worker.job_id,
-                startup_token=worker.startup_token,
-                node_id=self._config.node_id,
-                raylet_address=self._raylet_address(),
-                gcs_address=self._config.gcs_address,
-                store_name=self._config.store_name,
-                session_dir=self._config.session_dir,
-                code_search_path=worker.code_search_path,
-                lease_key=worker.lease_key,
-                runtime_env=prepared,
-                gpu_ids=worker.gpu_ids,
-            )
+            ctx = self._launch_context(worker, prepared)
             try:
                 command = launcher.build(ctx)
             except LaunchError as exc:
