@@ -13,25 +13,18 @@ import time
 import pytest
 
 import polyray
-from polyray.exceptions import TaskCancelledError, TaskError
+from polyray.exceptions import TaskCancelledError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from parity_support import check_groups, wait_file  # noqa: E402
+
 sys.path.insert(0, os.path.join(HERE, "..", "xlang"))
 from xlang_support import build_cpp  # noqa: E402
 
 TIMEOUT = 60
 LONG_MS = 60_000  # a Spin that is not cancelled outlives the test's waits
 pytestmark = pytest.mark.timeout(600)  # the first run compiles the library
-
-
-def _wait_file(path: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            with open(path) as f:
-                return f.read()
-        time.sleep(0.02)
-    raise AssertionError(f"{path} did not appear within {timeout} s")
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +40,12 @@ def cpp_cluster():
 def test_running_cpp_task_sees_is_canceled_and_its_caller_gets_task_cancelled(cpp_cluster, tmp_path):
     path = str(tmp_path / "spin")
     ref = polyray.cpp_function("Spin").remote(path, LONG_MS)
-    _wait_file(path + ".started")
+    wait_file(path + ".started")
     t0 = time.monotonic()
     polyray.cancel(ref)
     with pytest.raises(TaskCancelledError):
         polyray.get(ref, timeout=TIMEOUT)
-    assert _wait_file(path) == "cancelled"
+    assert wait_file(path) == "cancelled"
     assert time.monotonic() - t0 < 20
     assert polyray.get(polyray.cpp_function("NotCancelled").remote(), timeout=TIMEOUT) is True
 
@@ -60,32 +53,32 @@ def test_running_cpp_task_sees_is_canceled_and_its_caller_gets_task_cancelled(cp
 def test_cancel_is_recursive_at_a_cpp_worker(cpp_cluster, tmp_path):
     path = str(tmp_path / "child")
     parent = polyray.cpp_function("Parent").remote(path, LONG_MS)
-    _wait_file(path + ".started")  # the child runs: the parent waits in Get
+    wait_file(path + ".started")  # the child runs: the parent waits in Get
     polyray.cancel(parent)  # recursive=True, Ray's default
     with pytest.raises(TaskCancelledError):
         polyray.get(parent, timeout=TIMEOUT)
-    assert _wait_file(path) == "cancelled"  # the C++ worker cancelled the task its task submitted
+    assert wait_file(path) == "cancelled"  # the C++ worker cancelled the task its task submitted
 
 
 def test_non_recursive_cancel_leaves_the_child_running(cpp_cluster, tmp_path):
     path = str(tmp_path / "child")
     parent = polyray.cpp_function("Parent").remote(path, 1500)
-    _wait_file(path + ".started")
+    wait_file(path + ".started")
     polyray.cancel(parent, recursive=False)
     with pytest.raises(TaskCancelledError):
         polyray.get(parent, timeout=TIMEOUT)
-    assert _wait_file(path) == "finished"
+    assert wait_file(path) == "finished"
 
 
 def test_borrowed_ref_is_cancelled_through_its_cpp_owner(cpp_cluster, tmp_path):
     path = str(tmp_path / "owned")
     inner = polyray.get(polyray.cpp_function("Owner").remote(path, LONG_MS, 1.0), timeout=TIMEOUT)
     assert isinstance(inner, polyray.ObjectRef)
-    _wait_file(path + ".started")
+    wait_file(path + ".started")
     polyray.cancel(inner)  # this driver only borrows it: the C++ worker that owns it forwards the cancel
     with pytest.raises(TaskCancelledError):
         polyray.get(inner, timeout=TIMEOUT)
-    assert _wait_file(path) == "cancelled"
+    assert wait_file(path) == "cancelled"
 
 
 def test_queued_task_of_a_cpp_owner_is_dropped(cpp_cluster, tmp_path):
@@ -123,22 +116,7 @@ def test_cpp_actor_concurrency_groups(cpp_cluster):
     """Ray's concurrency groups on a C++ actor from a Python caller: the "slow" group (1 thread)
     is full while a call of "quick" and of the default group answer at once; an undeclared
     group is the call's error naming it."""
-    cls = polyray.cpp_actor_class("Grouped::Create", "Grouped")
-    a = cls.options(concurrency_groups={"slow": 1, "quick": 2}, name="cpp-grouped").remote()
-    assert polyray.get(a.Fast.remote(), timeout=TIMEOUT) == 1
-    slow = [a.Block.options(concurrency_group="slow").remote(1500) for _ in range(2)]
-    t0 = time.monotonic()
-    assert polyray.get(a.Fast.options(concurrency_group="quick").remote(), timeout=TIMEOUT) == 1
-    assert polyray.get(a.Fast.remote(), timeout=TIMEOUT) == 1  # the default group
-    assert time.monotonic() - t0 < 1.2, "a call of another group waited for the full 'slow' group"
-    assert polyray.get(slow, timeout=TIMEOUT) == [1500, 1500]
-    assert time.monotonic() - t0 >= 2.9, "the 'slow' group (1 thread) ran two calls at once"
-    assert polyray.get(a.Most.remote(), timeout=TIMEOUT) == 1
-    with pytest.raises(ValueError, match="concurrency group 'nope' is not declared"):
-        a.Fast.options(concurrency_group="nope").remote()  # the creator's handle knows the groups
-    found = polyray.get_actor("cpp-grouped")  # a handle that does not: the actor refuses the call
-    with pytest.raises(TaskError, match="concurrency group 'nope' is not declared"):
-        polyray.get(found.Fast.options(concurrency_group="nope").remote(), timeout=TIMEOUT)
+    check_groups(polyray.cpp_actor_class("Grouped::Create", "Grouped"), "cpp-grouped", "Fast", "Block", "Most")
 
 
 def test_cpp_caller_sets_concurrency_groups(cpp_cluster):

@@ -9,28 +9,20 @@ import glob
 import os
 import shutil
 import subprocess
-import time
+import sys
 
 import pytest
 
 import polyray
 import polyray.sdk
-from polyray.exceptions import TaskError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from parity_support import check_groups, wait_file  # noqa: E402
+
 JAVA_SRC = os.path.join(HERE, "java_parity_src")
 TIMEOUT = 60
 LONG_MS = 60_000
-
-
-def _wait_file(path: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            with open(path) as f:
-                return f.read()
-        time.sleep(0.02)
-    raise AssertionError(f"{path} did not appear within {timeout} s")
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +43,12 @@ def java_cluster(tmp_path_factory):
 def test_cancelled_java_task_sees_is_canceled(java_cluster, tmp_path):
     path = str(tmp_path / "spin")
     ref = polyray.java_function("parity.Tasks", "spin").remote(path, LONG_MS)
-    _wait_file(path + ".started")
+    wait_file(path + ".started")
     polyray.cancel(ref)
     # The interrupt woke it, isCanceled() told it why; a task that returns after catching the
     # interrupt returns its value (as a Python task that catches KeyboardInterrupt).
     assert polyray.get(ref, timeout=TIMEOUT) == -1
-    assert _wait_file(path) == "cancelled"
+    assert wait_file(path) == "cancelled"
     assert polyray.get(polyray.java_function("parity.Tasks", "notCancelled").remote(), timeout=TIMEOUT) is True
 
 
@@ -68,22 +60,7 @@ def test_current_actor_in_a_java_actor(java_cluster):
 
 
 def test_java_actor_concurrency_groups(java_cluster):
-    cls = polyray.java_actor_class("parity.Grouped")
-    a = cls.options(concurrency_groups={"slow": 1, "quick": 2}, name="java-grouped").remote()
-    assert polyray.get(a.fast.remote(), timeout=TIMEOUT) == 1
-    slow = [a.block.options(concurrency_group="slow").remote(1500) for _ in range(2)]
-    t0 = time.monotonic()
-    assert polyray.get(a.fast.options(concurrency_group="quick").remote(), timeout=TIMEOUT) == 1
-    assert polyray.get(a.fast.remote(), timeout=TIMEOUT) == 1  # the default group (the task thread)
-    assert time.monotonic() - t0 < 1.2, "a call of another group waited for the full 'slow' group"
-    assert polyray.get(slow, timeout=TIMEOUT) == [1500, 1500]
-    assert time.monotonic() - t0 >= 2.9, "the 'slow' group (1 thread) ran two calls at once"
-    assert polyray.get(a.most.remote(), timeout=TIMEOUT) == 1
-    with pytest.raises(ValueError, match="concurrency group 'nope' is not declared"):
-        a.fast.options(concurrency_group="nope").remote()  # the creator's handle knows the groups
-    found = polyray.get_actor("java-grouped")  # a handle that does not: the actor refuses the call
-    with pytest.raises(TaskError, match="concurrency group 'nope' is not declared"):
-        polyray.get(found.fast.options(concurrency_group="nope").remote(), timeout=TIMEOUT)
+    check_groups(polyray.java_actor_class("parity.Grouped"), "java-grouped", "fast", "block", "most")
 
 
 def test_job_namespace_and_named_actors_inside_a_java_task(java_cluster):
