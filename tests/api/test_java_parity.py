@@ -63,6 +63,15 @@ def test_java_actor_concurrency_groups(java_cluster):
     check_groups(polyray.java_actor_class("parity.Grouped"), "java-grouped", "fast", "block", "most")
 
 
+def test_java_caller_sets_concurrency_groups(java_cluster):
+    """A Java caller (a Java task): setConcurrencyGroups(slow=1) on the creator and
+    setConcurrencyGroup("slow") on calls; the default group answers while the one-thread
+    group's second nap has not finished, the group runs one nap at a time, an undeclared group
+    is the call's error and a size below 1 is refused at the setter."""
+    out = polyray.get(polyray.java_function("parity.Tasks", "groupsFromJava").remote(800), timeout=TIMEOUT)
+    assert out == "true|1|refused|true", out
+
+
 def test_job_namespace_and_named_actors_inside_a_java_task(java_cluster):
     @polyray.remote
     class Named:

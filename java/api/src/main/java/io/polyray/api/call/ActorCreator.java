@@ -117,6 +117,23 @@ public final class ActorCreator<H extends BaseActorHandle> {
   }
 
   /**
+   * Ray's {@code concurrency_groups}: group name to how many of its calls may run at once,
+   * each group on its own threads, so a full group holds up neither another group nor the
+   * default one ({@link #setMaxConcurrency(int)}). Calls choose a group with
+   * {@link ActorTaskCaller#setConcurrencyGroup(String)}; the others run in the default group.
+   * Java, Python and C++ actors honour them. Replaces groups set before.
+   *
+   * @param groups group name to its size (1 or more)
+   * @return this
+   * @throws IllegalArgumentException naming {@code concurrencyGroups} for an empty name or a
+   *     size below 1
+   */
+  public ActorCreator<H> setConcurrencyGroups(Map<String, Integer> groups) {
+    options.setConcurrencyGroups(groups);
+    return this;
+  }
+
+  /**
    * Whether the actor outlives its job ({@link ActorLifetime#DETACHED} needs a name).
    *
    * @param lifetime the lifetime

@@ -57,6 +57,21 @@ public final class ActorTaskCaller<R> {
   }
 
   /**
+   * Runs this call in the actor's concurrency group {@code group} (Ray's
+   * {@code concurrency_group}); by default the call runs in the actor's default group. A
+   * group the actor did not declare is the call's error (its {@code get} throws, naming the
+   * group).
+   *
+   * @param group the group's name
+   * @return this
+   * @throws IllegalArgumentException naming {@code concurrencyGroup} for an empty name
+   */
+  public ActorTaskCaller<R> setConcurrencyGroup(String group) {
+    options.setConcurrencyGroup(group);
+    return this;
+  }
+
+  /**
    * The number of return values (default 1). The callee returns a {@code List} or an
    * array (Java) or a tuple (Python) of that many; use {@link #remoteMulti()}. C++
    * callees have one return value: more is an IllegalArgumentException at the call.

@@ -27,6 +27,8 @@ public final class CallOptions {
   private Integer maxRestarts;
   private Integer maxTaskRetries;
   private Integer maxConcurrency;
+  private final Map<String, Integer> concurrencyGroups = new LinkedHashMap<>();
+  private String concurrencyGroup = "";
   private ActorLifetime lifetime = ActorLifetime.NON_DETACHED;
   private Scheduling scheduling = Scheduling.DEFAULT;
   private String nodeId = "";
@@ -207,6 +209,66 @@ public final class CallOptions {
   public void setMaxConcurrency(int maxConcurrency) {
     requireAtLeast("maxConcurrency", maxConcurrency, 1);
     this.maxConcurrency = maxConcurrency;
+  }
+
+  /**
+   * The actor's concurrency groups (Ray's {@code concurrency_groups}): group name to how many
+   * of its calls may run at once.
+   *
+   * @return an unmodifiable view (empty: no groups, only the default group)
+   */
+  public Map<String, Integer> getConcurrencyGroups() {
+    return Collections.unmodifiableMap(concurrencyGroups);
+  }
+
+  /**
+   * Sets the actor's concurrency groups, replacing any set before.
+   *
+   * @param groups group name to its size (1 or more)
+   * @throws IllegalArgumentException naming {@code concurrencyGroups} for a null map, a null or
+   *     empty name, or a null size or one below 1
+   */
+  public void setConcurrencyGroups(Map<String, Integer> groups) {
+    if (groups == null) {
+      throw new IllegalArgumentException("concurrencyGroups must not be null");
+    }
+    Map<String, Integer> checked = new LinkedHashMap<>();
+    for (Map.Entry<String, Integer> e : groups.entrySet()) {
+      String group = e.getKey();
+      if (group == null || group.isEmpty()) {
+        throw new IllegalArgumentException("concurrencyGroups: a group name is empty");
+      }
+      Integer size = e.getValue();
+      if (size == null || size < 1) {
+        throw new IllegalArgumentException("concurrencyGroups: group '" + group
+            + "' must allow at least 1 call at a time, got " + size);
+      }
+      checked.put(group, size);
+    }
+    concurrencyGroups.clear();
+    concurrencyGroups.putAll(checked);
+  }
+
+  /**
+   * The concurrency group of one actor call (Ray's {@code concurrency_group}).
+   *
+   * @return the group, empty for the actor's default group
+   */
+  public String getConcurrencyGroup() {
+    return concurrencyGroup;
+  }
+
+  /**
+   * Runs an actor call in one of the actor's concurrency groups.
+   *
+   * @param group the group's name
+   * @throws IllegalArgumentException naming {@code concurrencyGroup} for a null or empty name
+   */
+  public void setConcurrencyGroup(String group) {
+    if (group == null || group.isEmpty()) {
+      throw new IllegalArgumentException("concurrencyGroup must not be empty");
+    }
+    this.concurrencyGroup = group;
   }
 
   /**

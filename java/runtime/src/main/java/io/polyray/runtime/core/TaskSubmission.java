@@ -386,6 +386,7 @@ final class TaskSubmission {
         .setMaxTaskRetries(o.getMaxTaskRetries() == null ? RuntimeSpec.RETRY_MAX_TASK_RETRIES
             : o.getMaxTaskRetries())
         .setMaxConcurrency(o.getMaxConcurrency() == null ? 0 : o.getMaxConcurrency())
+        .putAllConcurrencyGroups(o.getConcurrencyGroups())
         .setActorName(o.getName())
         .setActorNamespace(ns)
         .setDetached(detached);
@@ -501,6 +502,7 @@ final class TaskSubmission {
         .setMaxRetries(0)
         // Retries of a call in flight when the actor dies: this call's option, else the actor's.
         .setMaxTaskRetries(o.getMaxTaskRetries() == null ? h.getMaxTaskRetries() : o.getMaxTaskRetries())
+        .setConcurrencyGroup(o.getConcurrencyGroup())
         .setCallerWorkerId(w.workerId);
     List<Object> held = new ArrayList<>();
     List<ByteString> argIds = buildArgs(spec, args, name, held);
