@@ -319,5 +319,37 @@ TEST_F(ActorTaskSubmitterTest, ActorDeathFailsCallsWaitingForArguments) {
   EXPECT_EQ(finisher_.failed.size(), 2u);
 }
 
+TEST_F(ActorTaskSubmitterTest, CancelDropsUnsentCallsAndNamesTheActorOfSentOnes) {
+  // polyray::Cancel of actor calls (issue 19): a call waiting for the actor or for an
+  // argument fails with TASK_CANCELLED and is never sent; calls behind a dropped
+  // held call go out; a call sent is answered with the actor's address.
+  InstallResolver();
+  std::string waiting = Call("w");  // the actor is not up yet
+  EXPECT_TRUE(submitter_.Knows(waiting));
+  EXPECT_EQ(submitter_.Cancel(waiting, nullptr), ActorTaskSubmitter::CancelFound::kDropped);
+  ASSERT_EQ(finisher_.failed.size(), 1u);
+  EXPECT_EQ(finisher_.failed[0].first.task_id(), waiting);
+  EXPECT_EQ(finisher_.failed[0].second.kind(), rpc::TASK_CANCELLED);
+  EXPECT_FALSE(submitter_.Knows(waiting));
+  gcs_.Answer(gcs_.Open(), rpc::ALIVE, 7500);
+  std::string sent = Call("s");
+  std::string held = Call("h", 0, {}, kActor, "slow-ref");
+  std::string behind = Call("b");
+  ASSERT_EQ(streams_.opened.size(), 1u);
+  EXPECT_EQ(Ids(streams_.opened[0]->Sent()), std::vector<std::string>{sent}) << "the cancelled call never left";
+  EXPECT_EQ(submitter_.Cancel(held, nullptr), ActorTaskSubmitter::CancelFound::kDropped);
+  EXPECT_EQ(Ids(streams_.opened[0]->Sent()), (std::vector<std::string>{sent, behind})) << "the call behind goes";
+  ASSERT_EQ(finisher_.failed.size(), 2u);
+  EXPECT_EQ(finisher_.failed[1].second.kind(), rpc::TASK_CANCELLED);
+  rpc::Address at;
+  EXPECT_EQ(submitter_.Cancel(sent, &at), ActorTaskSubmitter::CancelFound::kSent);
+  EXPECT_EQ(at.port(), 7500);
+  streams_.opened[0]->Reply({sent, behind});
+  EXPECT_FALSE(submitter_.Knows(sent));
+  EXPECT_EQ(submitter_.Cancel(sent, &at), ActorTaskSubmitter::CancelFound::kUnknown) << "finished: left alone";
+  Known("slow-ref");  // the dropped call's argument comes later: nothing is sent for it
+  EXPECT_EQ(Ids(streams_.opened[0]->Sent()), (std::vector<std::string>{sent, behind}));
+}
+
 }  // namespace
 }  // namespace polyray::core

@@ -126,3 +126,17 @@ def test_cpp_caller_sets_concurrency_groups(cpp_cluster):
     assert out["fast_ms"] < 800, out
     assert out["slow_ms"] >= 1950, out
     assert out["most"] == 1 and out["bad_size"] == 1, out
+
+
+def test_cancel_from_a_cpp_caller(cpp_cluster, tmp_path):
+    """polyray::Cancel in a C++ task (issue 19): a running Spin it submitted sees IsCanceled()
+    and its Get throws TaskCancelledError; a queued one is dropped before it runs; force on an
+    actor call is std::invalid_argument and leaves the call alone."""
+    path = str(tmp_path / "fromcpp")
+    out = polyray.get(polyray.cpp_function("CancelFromCpp").remote(path, 9.0), timeout=TIMEOUT)
+    assert out["running"].startswith("TaskCancelledError"), out
+    assert wait_file(path) == "cancelled"
+    assert out["queued"].startswith("TaskCancelledError") and "before it ran" in out["queued"], out
+    assert not os.path.exists(path + ".q.started")
+    assert out["actor_force"].startswith("invalid_argument: force=True is not supported"), out
+    assert out["actor_after"] == "7", out

@@ -90,6 +90,22 @@ void Kill(const ActorHandle<T>& actor, bool no_restart = true) {
 /// Kills a Python, Java or C++ actor held by an ActorHandleXlang.
 void Kill(const ActorHandleXlang& actor, bool no_restart = true);
 
+/// Cancels the task that produces `ref` (Ray's ray.cancel; Python's
+/// polyray.cancel, Java's PolyRay.cancel): a queued task never runs; a running
+/// C++ task sees GetRuntimeContext().IsCanceled() (C++ code is not
+/// interrupted), a Python one gets TaskCancelled raised; `force` ends the
+/// worker process running it. `recursive` also cancels the tasks it
+/// submitted. A ref this process borrows is cancelled through its owner.
+/// Actor calls: one not sent yet never runs, one sent is asked to stop (a
+/// running sync method is not interrupted); `force` on an actor call throws
+/// std::invalid_argument (use Kill). Get of a cancelled ref throws
+/// TaskCancelledError. A finished task is left as it is.
+template <typename T>
+void Cancel(const ObjectRef<T>& ref, bool force = false, bool recursive = true) {
+  if (ref.IsNil()) throw Error("Cancel: the ObjectRef is empty");
+  internal::CurrentRuntime().Cancel(ref.entry(), force, recursive);
+}
+
 }  // namespace polyray
 
 #endif  // POLYRAY_API_H_

@@ -111,6 +111,58 @@ void ActorTaskSubmitter::ArgsReady(const QueuePtr& aq, const std::string& task_i
   Run(actions);
 }
 
+bool ActorTaskSubmitter::Knows(const std::string& task_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, aq] : actors_) {
+    if (aq->inflight.count(task_id)) return true;
+    for (const auto* waiting : {&aq->unresolved, &aq->pending}) {
+      for (const PendingTaskPtr& t : *waiting) {
+        if (t->spec.task_id() == task_id) return true;
+      }
+    }
+  }
+  return false;
+}
+
+ActorTaskSubmitter::CancelFound ActorTaskSubmitter::Cancel(const std::string& task_id, rpc::Address* actor) {
+  Actions actions;
+  CancelFound found = CancelFound::kUnknown;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, aq] : actors_) {
+      for (auto* waiting : {&aq->unresolved, &aq->pending}) {
+        for (auto it = waiting->begin(); it != waiting->end(); ++it) {
+          if ((*it)->spec.task_id() != task_id) continue;
+          PendingTaskPtr t = *it;
+          waiting->erase(it);
+          aq->waiting.erase(task_id);
+          Fail(t, SystemError(rpc::TASK_CANCELLED, "task " + t->spec.name() + " was cancelled before it ran"),
+               actions);
+          found = CancelFound::kDropped;
+          break;
+        }
+        if (found != CancelFound::kUnknown) break;
+      }
+      if (found == CancelFound::kDropped) {
+        // Calls behind it that wait for nothing else go now, in order.
+        while (!aq->unresolved.empty() && !aq->waiting.count(aq->unresolved.front()->spec.task_id())) {
+          PendingTaskPtr t = std::move(aq->unresolved.front());
+          aq->unresolved.pop_front();
+          Enter(aq, t, actions);
+        }
+        break;
+      }
+      if (aq->inflight.count(task_id)) {
+        if (actor) *actor = aq->address;
+        found = CancelFound::kSent;
+        break;
+      }
+    }
+  }
+  Run(actions);
+  return found;
+}
+
 void ActorTaskSubmitter::Enter(const QueuePtr& aq, const PendingTaskPtr& task, Actions& actions) {
   if (aq->state == rpc::DEAD) {
     Fail(task, Died(*aq, task->spec), actions);

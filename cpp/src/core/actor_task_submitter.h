@@ -80,6 +80,15 @@ class ActorTaskSubmitter {
   void Submit(PendingTaskPtr task);
   /// Half-closes every actor stream (shutdown).
   void Close();
+  /// Whether `task_id` is a call of this caller not finished yet.
+  bool Knows(const std::string& task_id);
+  /// What Cancel found (Ray's cancel of an actor call).
+  enum class CancelFound { kUnknown, kDropped, kSent };
+  /// Cancels a call of this caller: one not sent yet (waiting for its
+  /// arguments or for the actor) fails with TASK_CANCELLED now (kDropped);
+  /// for one sent, `actor` is set to where to send CancelTask (kSent).
+  /// kUnknown: finished, or never made here.
+  CancelFound Cancel(const std::string& task_id, rpc::Address* actor);
   /// `resolve(spec, ready)`: whether the call must wait for its ref
   /// arguments; if so it calls `ready` once (any thread, never under the
   /// submitter's lock) when every one is known. Install before the first call.

@@ -2,12 +2,15 @@
 #include "core/cancel.h"
 
 #include <chrono>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "core/actor_task_submitter.h"
 #include "core/channels.h"
 #include "core/common.h"
 #include "core/core_worker.h"
+#include "core/ids.h"
 #include "core/normal_task_submitter.h"
 #include "core/rpc_call.h"
 #include "core/task_receiver.h"
@@ -38,13 +41,25 @@ void Forward(CoreWorker& w, const rpc::Address& worker, const std::string& task_
       std::move(req), std::chrono::milliseconds(10'000), IgnoreReply<rpc::CancelTaskReply>());
 }
 
-/// Cancels a task this process submitted; false when it is not one (or finished).
+constexpr char kActorForce[] =
+    "force=True is not supported for actor tasks (as in Ray): use Kill() on the actor";
+
+/// Cancels a task this process submitted (a normal task or an actor call);
+/// false when it is not one (or finished). Throws std::invalid_argument for
+/// force on an actor call.
 bool CancelOwned(CoreWorker& w, const std::string& task_id, bool force, bool recursive, bool wait = false) {
   rpc::Address worker;
   switch (w.submitter().Cancel(task_id, &worker)) {
     case NormalTaskSubmitter::CancelFound::kDropped: return true;
     case NormalTaskSubmitter::CancelFound::kRunning: Forward(w, worker, task_id, force, recursive, wait); return true;
-    case NormalTaskSubmitter::CancelFound::kUnknown: return false;
+    case NormalTaskSubmitter::CancelFound::kUnknown: break;
+  }
+  if (!w.actor_submitter().Knows(task_id)) return false;
+  if (force) throw std::invalid_argument(kActorForce);
+  switch (w.actor_submitter().Cancel(task_id, &worker)) {
+    case ActorTaskSubmitter::CancelFound::kDropped: return true;
+    case ActorTaskSubmitter::CancelFound::kSent: Forward(w, worker, task_id, false, recursive, false); return true;
+    case ActorTaskSubmitter::CancelFound::kUnknown: return false;  // it finished meanwhile
   }
   return false;
 }
@@ -65,6 +80,28 @@ bool HandleCancel(CoreWorker& w, TaskReceiver* receiver, const std::string& task
   bool attempted = receiver->Cancel(task_id, false);
   if (recursive) CancelChildren(w, task_id, false);
   return attempted;
+}
+
+void CancelRef(CoreWorker& w, const std::string& serialized_ref, bool force, bool recursive) {
+  rpc::ObjectRef ref;
+  if (!ref.ParseFromString(serialized_ref) || ref.object_id().size() != kObjectIdBytes) {
+    throw std::invalid_argument("Cancel: a malformed ObjectRef");
+  }
+  std::string task_id = ref.object_id().substr(0, kTaskIdSize);
+  if (!ref.owner().worker_id().empty() && !IsWorker(ref.owner(), w.worker_id())) {
+    rpc::CancelTaskRequest req;
+    req.set_task_id(task_id);
+    req.set_force(force);
+    req.set_recursive(recursive);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(std::chrono::seconds(10)));
+    rpc::CancelTaskReply reply;
+    grpc::Status st = rpc::CoreWorkerService::NewStub(w.channels().Get(Target(ref.owner())))
+                          ->CancelTask(&ctx, req, &reply);
+    if (st.error_code() == grpc::StatusCode::INVALID_ARGUMENT) throw std::invalid_argument(st.error_message());
+    return;  // an owner that is gone: its task's returns fail with OwnerDiedError anyway
+  }
+  CancelOwned(w, task_id, force, recursive);
 }
 
 }  // namespace polyray::core

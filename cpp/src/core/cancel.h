@@ -14,8 +14,13 @@
 //   child's error; a forced one cancels the children first (the process
 //   ends with the parent).
 //
-// Not done: actor calls this process made are not cancelled through it
-// (a forwarded cancel of one is answered "not attempted").
+// * an actor call this process made: one not sent yet is dropped and fails
+//   with TASK_CANCELLED; one sent gets CancelTask (recursive kept) at the
+//   actor; force is refused (std::invalid_argument; INVALID_ARGUMENT on the
+//   wire), as Python's ValueError and Ray.
+//
+// CancelRef is the public polyray::Cancel (api.h): a ref this process owns is
+// cancelled here; a borrowed one's CancelTask goes to its owner.
 #ifndef POLYRAY_CORE_CANCEL_H_
 #define POLYRAY_CORE_CANCEL_H_
 
@@ -28,7 +33,14 @@ class TaskReceiver;
 
 /// Answers CancelTask(task_id, force, recursive); `receiver` is null in a
 /// driver. Returns the reply's `attempted`. Never blocks on the network.
+/// Throws std::invalid_argument for a forced cancel of an actor call this process made.
 bool HandleCancel(CoreWorker& w, TaskReceiver* receiver, const std::string& task_id, bool force, bool recursive);
+
+/// polyray::Cancel of the task that returns `serialized_ref` (a polyray.rpc.ObjectRef):
+/// owned here, as HandleCancel's owner part; borrowed, CancelTask to its owner (waits
+/// for the reply, up to 10 s; an owner that is gone is ignored: its objects fail anyway).
+/// Throws std::invalid_argument for force on an actor call (here or at the owner).
+void CancelRef(CoreWorker& w, const std::string& serialized_ref, bool force, bool recursive);
 
 }  // namespace polyray::core
 

@@ -14,6 +14,7 @@
 #include "core/actor_info_client.h"
 #include "core/actor_task_submitter.h"
 #include "core/borrow_tracker.h"
+#include "core/cancel.h"
 #include "core/borrower_watch.h"
 #include "core/common.h"
 #include "core/core_worker_server.h"
@@ -285,6 +286,11 @@ internal::ActorPtr CoreWorker::GetActor(const std::string& name, const std::stri
 
 void CoreWorker::KillActor(const internal::ActorPtr& actor, bool no_restart) {
   tasks_->KillActor(actor, no_restart);
+}
+
+void CoreWorker::Cancel(const internal::RefPtr& ref, bool force, bool recursive) {
+  ReleaseDeferredRefs(false);
+  CancelRef(*this, ref->serialized, force, recursive);
 }
 
 internal::RefPtr CoreWorker::BorrowRef(const std::string& serialized_ref) {

@@ -137,6 +137,7 @@ class CoreWorker final : public internal::Runtime {
                             int64_t timeout_ms) override;
   internal::ActorPtr GetActor(const std::string& name, const std::string& ray_namespace) override;
   void KillActor(const internal::ActorPtr& actor, bool no_restart) override;
+  void Cancel(const internal::RefPtr& ref, bool force, bool recursive) override;
   internal::RefPtr BorrowRef(const std::string& serialized_ref) override;
   internal::ActorPtr BorrowActor(const std::string& serialized_handle) override;
 

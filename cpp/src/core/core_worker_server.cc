@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <string>
 #include <unordered_set>
@@ -552,8 +553,13 @@ class CoreWorkerServer::Service : public RawService {
     }
     // cancel.h: a task this process owns (a borrower's cancel: forwarded to its
     // worker), else one it runs (recursive: its children too).
-    call->reply.set_attempted(HandleCancel(w_, receiver_, call->request.task_id(), call->request.force(),
-                                           call->request.recursive()));
+    try {
+      call->reply.set_attempted(HandleCancel(w_, receiver_, call->request.task_id(), call->request.force(),
+                                             call->request.recursive()));
+    } catch (const std::invalid_argument& e) {  // force on an actor call this process made
+      call->Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.what()));
+      return call;
+    }
     call->Done(grpc::Status::OK);
     return call;
   }

@@ -148,3 +148,58 @@ std::map<std::string, int64_t> GroupsFromCpp(int64_t ms) {
 }
 
 POLYRAY_REMOTE(GroupsFromCpp);
+
+namespace {
+
+/// Waits up to 20 s for `path` to exist.
+bool WaitFor(const std::string& path) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < end) {
+    if (std::ifstream(path).good()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+/// What Get of a cancelled ref threw: "<class>: <what>", or "returned".
+std::string GetOutcome(const polyray::ObjectRef<int64_t>& ref) {
+  try {
+    polyray::Get(ref, 20'000);
+    return "returned";
+  } catch (const polyray::TaskCancelledError& e) {
+    return std::string("TaskCancelledError: ") + e.what();
+  } catch (const std::exception& e) {
+    return std::string("other: ") + e.what();
+  }
+}
+
+}  // namespace
+
+/// polyray::Cancel from a C++ caller: {"running": Get of a running Spin it cancelled,
+/// "queued": Get of a Spin queued for `queued_cpus` it cancelled, "actor_force": what a
+/// forced cancel of an actor call threw}.
+std::map<std::string, std::string> CancelFromCpp(std::string path, double queued_cpus) {
+  std::map<std::string, std::string> out;
+  auto running = polyray::Task(Spin).Remote(path, int64_t{60'000});
+  if (!WaitFor(path + ".started")) {
+    out["running"] = "never started";
+    return out;
+  }
+  polyray::Cancel(running);
+  out["running"] = GetOutcome(running);
+  auto queued = polyray::Task(Spin).SetResource("CPU", queued_cpus).Remote(path + ".q", int64_t{10});
+  polyray::Cancel(queued);
+  out["queued"] = GetOutcome(queued);
+  auto a = polyray::Actor(Selfie::Create).Remote();
+  auto call = a.Task(&Selfie::Seven).Remote();
+  try {
+    polyray::Cancel(call, /*force=*/true);
+    out["actor_force"] = "no error";
+  } catch (const std::invalid_argument& e) {
+    out["actor_force"] = std::string("invalid_argument: ") + e.what();
+  }
+  out["actor_after"] = std::to_string(*polyray::Get(call, 20'000));
+  return out;
+}
+
+POLYRAY_REMOTE(CancelFromCpp);

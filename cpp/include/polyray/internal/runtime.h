@@ -203,6 +203,9 @@ class Runtime {
   virtual ActorPtr GetActor(const std::string& name,
                             const std::string& ray_namespace) = 0;
   virtual void KillActor(const ActorPtr& actor, bool no_restart) = 0;
+  /// Cancels the task that returns `ref` (polyray::Cancel, api.h); throws
+  /// std::invalid_argument for force on an actor call.
+  virtual void Cancel(const RefPtr& ref, bool force, bool recursive) = 0;
 
   /// A reference found inside a received value (ext 1): registers the borrow.
   virtual RefPtr BorrowRef(const std::string& serialized_ref) = 0;
