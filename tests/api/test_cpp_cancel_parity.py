@@ -140,3 +140,17 @@ def test_cancel_from_a_cpp_caller(cpp_cluster, tmp_path):
     assert not os.path.exists(path + ".q.started")
     assert out["actor_force"].startswith("invalid_argument: force=True is not supported"), out
     assert out["actor_after"] == "7", out
+    assert out["actor_held"].startswith("TaskCancelledError") and "before it ran" in out["actor_held"], out
+    assert out["actor_behind"] == "1", out
+
+
+def test_cpp_caller_cancels_a_borrowed_ref_through_its_owner(cpp_cluster, tmp_path):
+    """polyray::Cancel in a C++ task of a ref the Python driver owns: CancelTask goes to the owner,
+    which forwards it to the C++ worker running the task."""
+    path = str(tmp_path / "borrowed")
+    ref = polyray.cpp_function("Spin").remote(path, LONG_MS)
+    wait_file(path + ".started")
+    assert polyray.get(polyray.cpp_function("CancelBorrowed").remote([ref]), timeout=TIMEOUT) is True
+    with pytest.raises(TaskCancelledError):
+        polyray.get(ref, timeout=TIMEOUT)
+    assert wait_file(path) == "cancelled"

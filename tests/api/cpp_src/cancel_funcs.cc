@@ -188,6 +188,13 @@ std::map<std::string, std::string> CancelFromCpp(std::string path, double queued
   polyray::Cancel(running);
   out["running"] = GetOutcome(running);
   auto queued = polyray::Task(Spin).SetResource("CPU", queued_cpus).Remote(path + ".q", int64_t{10});
+  // An actor call held for its argument (the queued task's value) is dropped; the call behind it goes.
+  auto g = polyray::Actor(Grouped::Create).Remote();
+  auto held = g.Task(&Grouped::Block).Remote(queued);
+  auto behind = g.Task(&Grouped::Fast).Remote();
+  polyray::Cancel(held);
+  out["actor_held"] = GetOutcome(held);
+  out["actor_behind"] = std::to_string(*polyray::Get(behind, 20'000));
   polyray::Cancel(queued);
   out["queued"] = GetOutcome(queued);
   auto a = polyray::Actor(Selfie::Create).Remote();
@@ -203,3 +210,11 @@ std::map<std::string, std::string> CancelFromCpp(std::string path, double queued
 }
 
 POLYRAY_REMOTE(CancelFromCpp);
+
+/// Cancels the first of `refs`, which this task borrows (the caller owns it): through its owner.
+bool CancelBorrowed(std::vector<polyray::ObjectRef<int64_t>> refs) {
+  polyray::Cancel(refs.at(0));
+  return true;
+}
+
+POLYRAY_REMOTE(CancelBorrowed);
