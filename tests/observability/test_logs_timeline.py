@@ -219,6 +219,13 @@ class _Reader:
         return any(text in line for line in self.lines)
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """(In the child, before exec.) SIGINT back to its default: a suite started in the
+    background of a non-interactive shell inherits SIGINT ignored, and Python then
+    installs no KeyboardInterrupt handler, so the Ctrl-C this test sends would be lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_follow_shows_what_is_printed_after_it_started_and_ends_with_the_worker(cluster):
     actor = Talker.remote()
     first = uuid.uuid4().hex[:8]
@@ -247,7 +254,8 @@ def test_follow_shows_what_is_printed_after_it_started_and_ends_with_the_worker(
     polyray.get(other.say.remote("x"), timeout=TIMEOUT)
     forced = subprocess.Popen([*polyray_cli(), "logs", "--pid", str(polyray.get(other.say.remote("y"))),
                                "--follow", "--force", "--address", cluster["address"]],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=_ctrl_c_as_in_a_terminal)
     reader = _Reader(forced)
     wait_for("the forced follower printed", lambda: reader.has("talker-y"))
     forced.send_signal(signal.SIGINT)
