@@ -13,7 +13,7 @@ import pytest
 
 import polyray
 from polyray.exceptions import GetTimeoutError
-from polyray.util.placement_group import placement_group, remove_placement_group
+from polyray.util.placement_group import get_placement_group, placement_group, remove_placement_group
 from polyray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 T = 60
@@ -142,3 +142,15 @@ def test_placement_group_captures_child_tasks(cluster):
     finally:
         polyray.kill(holder)
         remove_placement_group(pg)
+
+
+def test_get_placement_group_by_name(cluster):
+    pg = placement_group([{"CPU": 0.5}], name="pg-by-name")
+    found = get_placement_group("pg-by-name")
+    assert found.id == pg.id and found.bundle_specs == [{"CPU": 0.5}] and found.strategy == "PACK"
+    assert found.wait(timeout_seconds=30)
+    remove_placement_group(found)
+    with pytest.raises(ValueError, match="no placement group named 'pg-by-name'"):
+        get_placement_group("pg-by-name")
+    with pytest.raises(ValueError, match="non-empty name"):
+        get_placement_group("")

@@ -131,7 +131,8 @@ def test_cpp_caller_sets_concurrency_groups(cpp_cluster):
 def test_cancel_from_a_cpp_caller(cpp_cluster, tmp_path):
     """polyray::Cancel in a C++ task (issue 19): a running Spin it submitted sees IsCanceled()
     and its Get throws TaskCancelledError; a queued one is dropped before it runs; force on an
-    actor call is std::invalid_argument and leaves the call alone."""
+    actor call is std::invalid_argument and leaves the call alone; force on a running task ends
+    its worker before it sees the cancel, and its Get throws TaskCancelledError."""
     path = str(tmp_path / "fromcpp")
     out = polyray.get(polyray.cpp_function("CancelFromCpp").remote(path, 9.0), timeout=TIMEOUT)
     assert out["running"].startswith("TaskCancelledError"), out
@@ -142,6 +143,8 @@ def test_cancel_from_a_cpp_caller(cpp_cluster, tmp_path):
     assert out["actor_after"] == "7", out
     assert out["actor_held"].startswith("TaskCancelledError") and "before it ran" in out["actor_held"], out
     assert out["actor_behind"] == "1", out
+    assert out["forced"].startswith("TaskCancelledError"), out["forced"]
+    assert not os.path.exists(path + ".f"), "the forced Spin's worker lived on to see IsCanceled()"
 
 
 def test_cpp_caller_cancels_a_borrowed_ref_through_its_owner(cpp_cluster, tmp_path):

@@ -5,8 +5,8 @@
 ``@polyray.remote`` or ``.options()``.
 
 ``polyray.util.placement_group``: ``placement_group()``, ``PlacementGroup``
-(``ready()``, ``wait()``), ``remove_placement_group()`` and
-``placement_group_table()``: reserve bundles of resources across nodes at once.
+(``ready()``, ``wait()``), ``remove_placement_group()``,
+``get_placement_group(name)`` and ``placement_group_table()``: reserve bundles of resources across nodes at once.
 
 ``polyray.util.ActorPool``: spread work over a set of actors
 (``polyray.util.actor_pool``); ``polyray.util.queue.Queue``: a FIFO queue

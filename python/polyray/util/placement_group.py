@@ -187,6 +187,27 @@ def placement_group_table(pg: PlacementGroup | None = None) -> dict[str, Any]:
     return _table(reply.group)
 
 
+def get_placement_group(placement_group_name: str) -> PlacementGroup:
+    """The placement group created with this name (Ray's ``ray.util.get_placement_group``):
+    the first one not removed, found through the GCS's paged ``ListPlacementGroups``.
+    Names are cluster-wide here (Ray scopes them to the namespace). ValueError when
+    no group that is not removed has the name."""
+    if not isinstance(placement_group_name, str) or not placement_group_name:
+        raise ValueError(f"get_placement_group() needs a non-empty name, got {placement_group_name!r}")
+    core = _core()
+    req = gcs.ListPlacementGroupsRequest()
+    while True:
+        page = core.rpc(lambda: core.gcs.ListPlacementGroups(req, timeout=_RPC_TIMEOUT), timeout=_RPC_TIMEOUT + 5)
+        for g in page.groups:
+            if g.name == placement_group_name and g.state != gcs.PG_REMOVED:
+                return PlacementGroup(PlacementGroupID(g.placement_group_id),
+                                      [dict(b.amounts) for b in g.bundles],
+                                      gcs.PlacementStrategy.Name(g.strategy), g.name)
+        if not page.next_page_token:
+            raise ValueError(f"no placement group named {placement_group_name!r} (or it was removed)")
+        req.page_token = page.next_page_token
+
+
 def _table(g: gcs.PlacementGroupInfo) -> dict[str, Any]:
     return {
         "placement_group_id": g.placement_group_id.hex(),

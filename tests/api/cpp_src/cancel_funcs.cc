@@ -206,6 +206,14 @@ std::map<std::string, std::string> CancelFromCpp(std::string path, double queued
     out["actor_force"] = std::string("invalid_argument: ") + e.what();
   }
   out["actor_after"] = std::to_string(*polyray::Get(call, 20'000));
+  // force: the worker running the Spin ends (it never gets to see IsCanceled()).
+  auto forced = polyray::Task(Spin).Remote(path + ".f", int64_t{60'000});
+  if (!WaitFor(path + ".f.started")) {
+    out["forced"] = "never started";
+    return out;
+  }
+  polyray::Cancel(forced, /*force=*/true);
+  out["forced"] = GetOutcome(forced);
   return out;
 }
 
