@@ -4,13 +4,16 @@ built-in __polyray_ready__ / __polyray_terminate__ (and Ray's spellings) called 
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import java_support
 import pytest
 
 import polyray
+import polyray.sdk
 from polyray.exceptions import ActorDiedError, TaskError
+from polyray.util.state import list_actors, list_jobs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JAVA_SRC = os.path.join(HERE, "java_src")
@@ -20,6 +23,38 @@ TIMEOUT = 90
 @pytest.fixture(scope="module")
 def java_cluster(tmp_path_factory):
     yield from java_support.java_cluster(tmp_path_factory, JAVA_SRC, "api_java_classes")
+
+
+def _actor_state(name: str) -> str:
+    rows = [a for a in list_actors(filters=[("name", "=", name)], detail=True) if a["namespace"] == "jobcfg"]
+    return rows[-1]["state"] if rows else ""
+
+
+def test_java_driver_job_metadata_and_default_actor_lifetime(java_cluster):
+    """PolyRayConfig.setJobMetadata / setDefaultActorLifetime (Ray's JobConfig) from a Java driver:
+    the job table holds the metadata; when its job ends, its named actors made without a lifetime
+    (in the driver and in a Java worker) live on as detached, the explicit NON_DETACHED one dies."""
+    cp = ":".join([*polyray.sdk.java_classpath(), java_cluster])
+    address = polyray.init(ignore_reinit_error=True)["address"]
+    proc = subprocess.run(["java", "-cp", cp, "apitest.JobConfigDriver", address, java_cluster],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "RESULT ok jc-worker" in proc.stdout
+    jobs = [j for j in list_jobs(detail=True) if j.get("metadata") == {"team": "x"}]
+    assert len(jobs) == 1, list_jobs(detail=True)
+    deadline = time.monotonic() + 30
+    while _actor_state("jc-explicit") != "DEAD" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _actor_state("jc-explicit") == "DEAD"  # the job ended: its non-detached actor died
+    try:
+        assert _actor_state("jc-driver") == "ALIVE"
+        assert _actor_state("jc-worker") == "ALIVE"
+    finally:
+        for name in ("jc-driver", "jc-worker"):
+            try:
+                polyray.kill(polyray.get_actor(name, namespace="jobcfg"))
+            except ValueError:
+                pass
 
 
 def _gone(pid: int, timeout: float = 30.0) -> bool:

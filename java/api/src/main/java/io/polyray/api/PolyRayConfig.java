@@ -2,7 +2,9 @@ package io.polyray.api;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * How {@link PolyRay#init(PolyRayConfig)} connects a Java driver.
@@ -37,6 +39,11 @@ import java.util.List;
  *   <li>{@code lineageMaxBytes}: the bound of the lineage (task specs) this driver keeps to
  *       recompute lost objects (default the runtime spec's 256 MiB; 0 keeps none;
  *       {@code POLYRAY_LINEAGE_MAX_BYTES} wins).
+ *   <li>{@code jobMetadata}: the job's metadata (Ray's {@code JobConfig.metadata}), kept in the
+ *       GCS job table ({@code polyray.util.state.list_jobs(detail=True)} shows it).
+ *   <li>{@code defaultActorLifetime}: the lifetime of the job's named actors created without
+ *       {@code setLifetime} (Ray's {@code JobConfig.default_actor_lifetime}), in this driver and
+ *       in the job's workers of every language (null, the default: NON_DETACHED).
  * </ul>
  */
 public final class PolyRayConfig {
@@ -49,6 +56,8 @@ public final class PolyRayConfig {
   private long headStartTimeoutMs = 60_000;
   private boolean logToDriver = true;
   private long lineageMaxBytes = -1;
+  private Map<String, String> jobMetadata = new LinkedHashMap<>();
+  private ActorLifetime defaultActorLifetime;
 
   /** A configuration with every default: an embedded cluster. */
   public PolyRayConfig() {}
@@ -239,6 +248,67 @@ public final class PolyRayConfig {
    */
   public PolyRayConfig setLineageMaxBytes(long lineageMaxBytes) {
     this.lineageMaxBytes = lineageMaxBytes;
+    return this;
+  }
+
+  /**
+   * The job's metadata.
+   *
+   * @return an unmodifiable view, empty by default
+   */
+  public Map<String, String> getJobMetadata() {
+    return Collections.unmodifiableMap(jobMetadata);
+  }
+
+  /**
+   * Sets the job's metadata (Ray's {@code JobConfig.metadata}): kept in the GCS job table at job
+   * registration, shown by {@code list_jobs(detail=True)}.
+   *
+   * @param metadata keys and values, none null and no key empty (null: none)
+   * @return this
+   * @throws IllegalArgumentException for a null or empty key or a null value
+   */
+  public PolyRayConfig setJobMetadata(Map<String, String> metadata) {
+    Map<String, String> copy = new LinkedHashMap<>();
+    if (metadata != null) {
+      for (Map.Entry<String, String> e : metadata.entrySet()) {
+        if (e.getKey() == null || e.getKey().isEmpty()) {
+          throw new IllegalArgumentException("jobMetadata keys must be non-empty strings, got " + e.getKey());
+        }
+        if (e.getValue() == null) {
+          throw new IllegalArgumentException("jobMetadata value of '" + e.getKey() + "' is null");
+        }
+        copy.put(e.getKey(), e.getValue());
+      }
+    }
+    this.jobMetadata = copy;
+    return this;
+  }
+
+  /**
+   * The lifetime of the job's named actors created without one.
+   *
+   * @return the lifetime, or null when not set (NON_DETACHED)
+   */
+  public ActorLifetime getDefaultActorLifetime() {
+    return defaultActorLifetime;
+  }
+
+  /**
+   * Sets the lifetime of the job's named actors created without {@code setLifetime} (Ray's
+   * {@code JobConfig.default_actor_lifetime}); it applies in this driver and in the job's
+   * workers (Java and Python), which read it from the GCS job table. Unnamed actors are never
+   * detached.
+   *
+   * @param lifetime DETACHED or NON_DETACHED
+   * @return this
+   * @throws IllegalArgumentException when null
+   */
+  public PolyRayConfig setDefaultActorLifetime(ActorLifetime lifetime) {
+    if (lifetime == null) {
+      throw new IllegalArgumentException("defaultActorLifetime must be DETACHED or NON_DETACHED, got null");
+    }
+    this.defaultActorLifetime = lifetime;
     return this;
   }
 

@@ -29,7 +29,7 @@ public final class CallOptions {
   private Integer maxConcurrency;
   private final Map<String, Integer> concurrencyGroups = new LinkedHashMap<>();
   private String concurrencyGroup = "";
-  private ActorLifetime lifetime = ActorLifetime.NON_DETACHED;
+  private ActorLifetime lifetime;  // null: not set (the job's default lifetime applies to named actors)
   private Scheduling scheduling = Scheduling.DEFAULT;
   private String nodeId = "";
   private boolean soft;
@@ -274,19 +274,29 @@ public final class CallOptions {
   /**
    * Whether an actor outlives its job.
    *
-   * @return the lifetime
+   * @return the lifetime (NON_DETACHED when not set)
    */
   public ActorLifetime getLifetime() {
-    return lifetime;
+    return lifetime == null ? ActorLifetime.NON_DETACHED : lifetime;
+  }
+
+  /**
+   * Whether the lifetime was set: a named actor whose lifetime was not set takes its job's
+   * default ({@code PolyRayConfig.setDefaultActorLifetime}).
+   *
+   * @return true when {@link #setLifetime} gave one
+   */
+  public boolean isLifetimeSet() {
+    return lifetime != null;
   }
 
   /**
    * Sets the lifetime of an actor.
    *
-   * @param lifetime DETACHED (needs a name) or NON_DETACHED
+   * @param lifetime DETACHED (needs a name) or NON_DETACHED; null: not set (the job's default)
    */
   public void setLifetime(ActorLifetime lifetime) {
-    this.lifetime = lifetime == null ? ActorLifetime.NON_DETACHED : lifetime;
+    this.lifetime = lifetime;
   }
 
   /**

@@ -18,6 +18,7 @@ import java.util.TreeMap;
 final class CoreRuntimeContext implements RuntimeContext {
   private final CoreWorker core;
   private static volatile String workerNamespace;
+  private static volatile String workerDefaultLifetime;
 
   CoreRuntimeContext(CoreWorker core) {
     this.core = core;
@@ -111,6 +112,35 @@ final class CoreRuntimeContext implements RuntimeContext {
       }
     }
     return ns;
+  }
+
+  /**
+   * The job's default lifetime of named actors made without one (PolyRayConfig /
+   * JobConfig default_actor_lifetime): a driver's own, else (a worker) its job's from the GCS
+   * job table, read once (as a Python worker's).
+   *
+   * @param core this process's CoreWorker
+   * @return "detached", "non_detached" or "" (not set, or the GCS does not answer)
+   */
+  static String jobDefaultLifetime(CoreWorker core) {
+    if (core.defaultActorLifetime != null || core.isDriver) {
+      return core.defaultActorLifetime == null ? "" : core.defaultActorLifetime;
+    }
+    String lt = workerDefaultLifetime;
+    if (lt == null) {
+      lt = "";
+      try {
+        for (JobInfo job : core.gcs().getAllJobs(GetAllJobsRequest.getDefaultInstance()).getJobsList()) {
+          if (job.getJobId().equals(core.jobId)) {
+            lt = job.getDefaultActorLifetime();
+          }
+        }
+        workerDefaultLifetime = lt;
+      } catch (RuntimeException e) {
+        return "";  // the GCS did not answer: ask again next time
+      }
+    }
+    return lt;
   }
 
   @Override

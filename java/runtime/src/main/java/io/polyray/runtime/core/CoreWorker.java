@@ -67,6 +67,8 @@ public final class CoreWorker {
     public ByteString workerId = ByteString.EMPTY;
     /** The job's namespace. */
     public String namespace = "";
+    /** A driver's JobInfo.default_actor_lifetime ("detached", "non_detached" or ""); null: a worker (read from the job table). */
+    public String defaultActorLifetime;
     /** The job's code search path. */
     public List<String> codeSearchPath = List.of();
     /**
@@ -106,6 +108,7 @@ public final class CoreWorker {
   final ByteString jobId;
   final ByteString workerId;
   final String namespace;
+  final String defaultActorLifetime;
   final List<String> codeSearchPath;
   final String runtimeEnv;
   volatile ByteString nodeId;
@@ -164,6 +167,7 @@ public final class CoreWorker {
     this.jobId = o.jobId;
     this.workerId = o.workerId;
     this.namespace = o.namespace == null ? "" : o.namespace;
+    this.defaultActorLifetime = o.defaultActorLifetime;
     this.codeSearchPath = List.copyOf(o.codeSearchPath);
     this.runtimeEnv = o.runtimeEnv == null ? "" : o.runtimeEnv;
     this.sharedStore = o.store;

@@ -130,6 +130,35 @@ public final class DriverRuntime extends CoreRuntime {
     }
   }
 
+  /**
+   * The JobInfo a Java driver registers: language, entrypoint, pid, namespace, code search
+   * path, and the config's job metadata and default actor lifetime (JobInfo fields 11, 12).
+   *
+   * @param config the driver's config
+   * @param csp the code search path
+   * @param command the driver's command line
+   * @return the job
+   */
+  static JobInfo jobInfo(PolyRayConfig config, List<String> csp, String command) {
+    return JobInfo.newBuilder().setDriverLanguage(Language.JAVA)
+        .setEntrypoint(command.substring(0, Math.min(command.length(), 1000)))
+        .setDriverPid((int) ProcessHandle.current().pid()).setNamespace(config.getNamespace())
+        .addAllCodeSearchPath(csp)
+        .putAllMetadata(config.getJobMetadata())
+        .setDefaultActorLifetime(wireLifetime(config.getDefaultActorLifetime()))
+        .build();
+  }
+
+  /**
+   * A lifetime as JobInfo.default_actor_lifetime spells it (as Python's JobConfig).
+   *
+   * @param lifetime the lifetime, or null
+   * @return "detached", "non_detached", or "" for null
+   */
+  static String wireLifetime(io.polyray.api.ActorLifetime lifetime) {
+    return lifetime == null ? "" : lifetime == io.polyray.api.ActorLifetime.DETACHED ? "detached" : "non_detached";
+  }
+
   private static List<String> codeSearchPath(PolyRayConfig config) {
     if (config.getCodeSearchPath() != null) {
       return config.getCodeSearchPath();
@@ -173,10 +202,7 @@ public final class DriverRuntime extends CoreRuntime {
         }
       }
       String command = "java " + System.getProperty("sun.java.command", "");
-      JobInfo job = JobInfo.newBuilder().setDriverLanguage(Language.JAVA)
-          .setEntrypoint(command.substring(0, Math.min(command.length(), 1000)))
-          .setDriverPid((int) ProcessHandle.current().pid()).setNamespace(config.getNamespace())
-          .addAllCodeSearchPath(csp).build();
+      JobInfo job = jobInfo(config, csp, command);
       jobId = gcs.withDeadlineAfter(10, TimeUnit.SECONDS).addJob(AddJobRequest.newBuilder().setJob(job).build())
           .getJobId();
       // As a Python driver stores its sys.path: where this job's Python code may live.
@@ -201,6 +227,7 @@ public final class DriverRuntime extends CoreRuntime {
     o.jobId = jobId;
     o.workerId = Ids.workerId();
     o.namespace = config.getNamespace();
+    o.defaultActorLifetime = wireLifetime(config.getDefaultActorLifetime());
     o.codeSearchPath = csp;
     o.lineageMaxBytes = config.getLineageMaxBytes();
     CoreWorker core = new CoreWorker(o);

@@ -368,7 +368,10 @@ final class TaskSubmission {
     // A named actor made in a worker lands in its job's namespace.
     String ns = o.getNamespace() != null ? o.getNamespace()
         : o.getName().isEmpty() ? w.namespace : CoreRuntimeContext.jobNamespace(w);
-    boolean detached = o.getLifetime() == io.polyray.api.ActorLifetime.DETACHED;
+    boolean detached = o.isLifetimeSet() || o.getName().isEmpty()
+        ? o.getLifetime() == io.polyray.api.ActorLifetime.DETACHED
+        // A named actor without a lifetime: the job's default (PolyRayConfig.setDefaultActorLifetime).
+        : "detached".equals(CoreRuntimeContext.jobDefaultLifetime(w));
     if (detached && o.getName().isEmpty()) {
       throw new IllegalArgumentException("a detached actor must have a name (setName(...))");
     }
