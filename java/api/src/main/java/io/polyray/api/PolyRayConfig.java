@@ -43,7 +43,7 @@ import java.util.Map;
  *       GCS job table ({@code polyray.util.state.list_jobs(detail=True)} shows it).
  *   <li>{@code defaultActorLifetime}: the lifetime of the job's named actors created without
  *       {@code setLifetime} (Ray's {@code JobConfig.default_actor_lifetime}), in this driver and
- *       in the job's workers of every language (null, the default: NON_DETACHED).
+ *       in the job's Java and Python workers (null, the default: NON_DETACHED).
  * </ul>
  */
 public final class PolyRayConfig {
