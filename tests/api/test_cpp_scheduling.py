@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -46,6 +47,22 @@ def seen() -> dict:
         assert p.returncode == 0, p.stdout + p.stderr[-4000:]
         r = json.loads([line for line in p.stdout.splitlines() if line.startswith("{")][-1])
         r["b"] = b.node_id
+        from polyray.protocol import gcs_pb2
+        from polyray.util.state._common import _call
+        from polyray.util.state.cluster import list_jobs
+        r["jobs"] = list_jobs(address=c.address, detail=True)
+        # The job ended with the driver: the GCS kills its non-detached actors (the unnamed ones,
+        # all in one pass); wait for those, then see whether jc_default outlived the job.
+        job = bytes.fromhex(r["job_id"])
+        deadline = time.monotonic() + 20
+        while True:
+            actors = _call(c.address, lambda s: s.ListActors(gcs_pb2.ListActorsRequest(job_id=job), timeout=10).actors)
+            unnamed = [a for a in actors if not a.handle.name]
+            if (unnamed and all(a.state == gcs_pb2.DEAD for a in unnamed)) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        r["unnamed_dead"] = bool(unnamed) and all(a.state == gcs_pb2.DEAD for a in unnamed)
+        r["named_alive"] = {a.handle.name: a.state != gcs_pb2.DEAD for a in actors if a.handle.name}
         yield r
     finally:
         c.shutdown()
@@ -57,6 +74,15 @@ def test_node_affinity_places_tasks_and_actors(seen):
     assert seen["affinity_head"] == seen["head"]
     assert seen["soft_unknown"] in (seen["head"], seen["b"])  # soft: runs although the node does not exist
     assert seen["bad_node_id"].startswith("SetNodeAffinity: node_id must be 56 hex digits")
+
+
+def test_job_config_metadata_and_default_actor_lifetime(seen):
+    """Config.job_metadata reaches the job table; a named actor made without SetDetached
+    under default_actor_lifetime="detached" is detached: it outlives the job."""
+    job = [j for j in seen["jobs"] if j["job_id"] == seen["job_id"]]
+    assert job and job[0]["metadata"] == {"team": "x"}, seen["jobs"]
+    assert seen["unnamed_dead"]  # the job's non-detached actors were killed when it ended ...
+    assert seen["named_alive"].get("jc_default") is True, seen["named_alive"]  # ... this one was not
 
 
 def test_spread_uses_both_nodes(seen):

@@ -2,6 +2,7 @@
 #ifndef POLYRAY_CONFIG_H_
 #define POLYRAY_CONFIG_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,17 @@ struct Config {
   /// warm past the idle timeout: "N" for every language, "java=2,cpp=1"
   /// (languages not named keep none), or empty / "auto" (the CPU count each).
   std::string warm_workers;
+  /// Ray's JobConfig(metadata=...): kept in the GCS job table (Python's
+  /// polyray.util.state.list_jobs(detail=True) shows it). Keys must be
+  /// non-empty; keys and values valid UTF-8. Init throws std::invalid_argument
+  /// naming "job_metadata" otherwise.
+  std::map<std::string, std::string> job_metadata;
+  /// Ray's JobConfig(default_actor_lifetime=...): "detached" or
+  /// "non_detached"; empty: non_detached. Named actors this job creates
+  /// without SetDetached (in this driver and in its C++ and Python workers)
+  /// take it. Anything else: Init throws std::invalid_argument naming
+  /// "default_actor_lifetime".
+  std::string default_actor_lifetime;
 };
 
 }  // namespace polyray

@@ -26,6 +26,9 @@ InitInfo Init(const Config& config) {
   driver.lineage_max_bytes = config.lineage_max_bytes;
   driver.idle_worker_timeout_s = config.idle_worker_timeout_s;
   driver.warm_workers = config.warm_workers;
+  driver.job_metadata = config.job_metadata;
+  driver.default_actor_lifetime = config.default_actor_lifetime;
+  internal::ValidateJobConfig(driver);  // before anything starts
   if (driver.code_search_path.empty()) {
     const char* env = std::getenv("POLYRAY_CODE_SEARCH_PATH");
     if (env != nullptr) driver.code_search_path = internal::SplitSearchPath(env);

@@ -81,6 +81,8 @@ struct CoreWorkerOptions {
   std::string worker_id;
   std::string ray_namespace;
   std::vector<std::string> code_search_path;
+  /// A driver's Config::default_actor_lifetime (workers read their job's from the GCS).
+  std::string default_actor_lifetime;
   /// The job's runtime env (JSON; docs/jobs.md, "Runtime environments"), carried by every
   /// spec this process makes. Empty: $POLYRAY_RUNTIME_ENV_JSON (set by the job supervisor
   /// for a driver, by the raylet for a worker started in one), read by the constructor.

@@ -171,6 +171,8 @@ std::shared_ptr<CoreWorker> Connect(const std::string& address, const internal::
     job->set_entrypoint(CommandLine());
     job->set_namespace_(config.ray_namespace);
     for (const auto& p : csp) job->add_code_search_path(p);
+    for (const auto& [k, v] : config.job_metadata) (*job->mutable_metadata())[k] = v;
+    job->set_default_actor_lifetime(config.default_actor_lifetime);
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineIn(std::chrono::seconds(10)));
     rpc::AddJobReply reply;
@@ -202,6 +204,7 @@ std::shared_ptr<CoreWorker> Connect(const std::string& address, const internal::
   o.ray_namespace = config.ray_namespace;
   o.code_search_path = csp;
   o.lineage_max_bytes = config.lineage_max_bytes;
+  o.default_actor_lifetime = config.default_actor_lifetime;
   o.host = raylet.host().empty() ? "127.0.0.1" : raylet.host();
   auto core = std::make_shared<CoreWorker>(o);
   core->StartServer(nullptr);
@@ -213,6 +216,32 @@ std::shared_ptr<CoreWorker> Connect(const std::string& address, const internal::
     throw;
   }
   return core;
+}
+
+/// Whether `s` is valid UTF-8 (a proto3 string field must be).
+bool ValidUtf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n;  // continuation bytes
+    if (c < 0x80) {
+      n = 0;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+    } else {
+      return false;
+    }
+    if (n > s.size() - i - 1) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n + 1;
+  }
+  return true;
 }
 
 void BestEffortEnd(CoreWorker& core) {
@@ -243,8 +272,24 @@ void BestEffortEnd(CoreWorker& core) {
 
 namespace polyray::internal {
 
+void ValidateJobConfig(const DriverConfig& config) {
+  using polyray::core::ValidUtf8;
+  const std::string& lt = config.default_actor_lifetime;
+  if (!lt.empty() && lt != "detached" && lt != "non_detached") {
+    throw std::invalid_argument("Config.default_actor_lifetime must be \"detached\" or \"non_detached\" (or empty), got \"" +
+                                lt + "\"");
+  }
+  for (const auto& [k, v] : config.job_metadata) {
+    if (k.empty()) throw std::invalid_argument("Config.job_metadata: a key is empty");
+    if (!ValidUtf8(k) || !ValidUtf8(v)) {
+      throw std::invalid_argument("Config.job_metadata: keys and values must be valid UTF-8");
+    }
+  }
+}
+
 DriverInfo StartDriver(const DriverConfig& config) {
   using namespace polyray::core;
+  ValidateJobConfig(config);
   std::lock_guard<std::mutex> lock(g_mu);
   if (g_driver) throw polyray::Error("polyray::Init() was called twice: this process is already a driver");
   // "auto", $POLYRAY_ADDRESS, the recorded cluster (cluster_address.h); "" starts an embedded head.

@@ -30,6 +30,7 @@ std::mutex& NamespaceMu() {
 }
 bool g_namespace_loaded = false;
 std::string g_namespace;
+std::string g_default_lifetime;
 
 /// A worker's job namespace, from the GCS job table once (as the Python worker reads it).
 std::string WorkerNamespace(CoreWorker& core) {
@@ -42,7 +43,10 @@ std::string WorkerNamespace(CoreWorker& core) {
   rpc::GetAllJobsReply reply;
   if (!gcs->GetAllJobs(&ctx, req, &reply).ok()) return "";  // ask again next time
   for (const auto& job : reply.jobs()) {
-    if (job.job_id() == core.job_id()) g_namespace = job.namespace_();
+    if (job.job_id() == core.job_id()) {
+      g_namespace = job.namespace_();
+      g_default_lifetime = job.default_actor_lifetime();
+    }
   }
   g_namespace_loaded = true;
   return g_namespace;
@@ -100,6 +104,14 @@ std::string JobNamespace() {
   CoreWorker& core = Core();
   return core.is_driver() || !core.options().ray_namespace.empty() ? core.options().ray_namespace
                                                                    : WorkerNamespace(core);
+}
+
+std::string JobDefaultActorLifetime() {
+  CoreWorker& core = Core();
+  if (core.is_driver()) return core.options().default_actor_lifetime;
+  WorkerNamespace(core);  // loads the job's row (namespace and default lifetime) once
+  std::lock_guard<std::mutex> lock(NamespaceMu());
+  return g_default_lifetime;
 }
 
 }  // namespace polyray::core

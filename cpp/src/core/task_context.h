@@ -51,6 +51,9 @@ bool CancelRequested(const std::string& task_id);
 bool ClearCancelRequested(const std::string& task_id);
 /// The job's namespace: the driver's option, else (a worker) the GCS job table's, read once.
 std::string JobNamespace();
+/// The job's JobConfig default actor lifetime ("detached", "non_detached" or ""): the
+/// driver's Config, else (a worker) the GCS job table's, read once with the namespace.
+std::string JobDefaultActorLifetime();
 
 }  // namespace polyray::core
 

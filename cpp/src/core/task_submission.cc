@@ -189,6 +189,9 @@ internal::ActorPtr TaskSubmission::CreateActor(const internal::FunctionDescripto
   if (options.detached && options.name.empty()) {
     throw polyray::Error("a detached actor must have a name (CallOptions.name)");
   }
+  // A named actor made without SetDetached takes the job's default (Config::default_actor_lifetime).
+  bool detached = options.detached;
+  if (!options.detached_set && !options.name.empty()) detached = JobDefaultActorLifetime() == "detached";
   std::string display = DisplayName(creation);
   if (creation.language == Language::kPython) display = creation.second + ".__init__";
   std::string actor_id = NewActorId(w_.job_id());
@@ -204,7 +207,7 @@ internal::ActorPtr TaskSubmission::CreateActor(const internal::FunctionDescripto
   for (const auto& [group, n] : options.concurrency_groups) (*spec.mutable_concurrency_groups())[group] = n;
   spec.set_actor_name(options.name);
   spec.set_actor_namespace(ns);
-  spec.set_detached(options.detached);
+  spec.set_detached(detached);
   std::vector<std::string> arg_ids = SubmitArgs(spec, args);
   if (TaskEvents* ev = w_.task_events()) ev->Record(rpc::SUBMITTED, spec);
   rpc::RegisterActorRequest req;
@@ -230,7 +233,7 @@ internal::ActorPtr TaskSubmission::CreateActor(const internal::FunctionDescripto
   handle.set_name(options.name);
   handle.set_namespace_(ns);
   handle.set_max_task_retries(spec.max_task_retries());
-  handle.set_detached(options.detached);
+  handle.set_detached(detached);
   w_.actor_submitter().WatchCreation(actor_id, std::move(arg_ids));
   // This process owns the actor: its handles count as refs to the pseudo-object (actor_handles.h).
   if (Counted(handle)) w_.references().AddOwned(HandleObjectId(actor_id));

@@ -62,11 +62,16 @@ int main(int argc, char** argv) {
   polyray::Config config;
   config.address = argv[1];
   config.code_search_path.push_back(argv[2]);
+  config.job_metadata = {{"team", "x"}};       // Ray's JobConfig(metadata=...)
+  config.default_actor_lifetime = "detached";  // Ray's JobConfig(default_actor_lifetime=...)
   const std::string b = argv[3];
   try {
     polyray::Init(config);
     const std::string head = polyray::GetRuntimeContext().GetCurrentNodeId();
     Put("head", head);
+    Put("job_id", polyray::GetRuntimeContext().GetCurrentJobId());
+    // Named, no SetDetached: takes the job's default (detached); the unnamed one stays non-detached.
+    polyray::Actor(polyray::CppActorClass{"Placed::Create", "Placed"}).SetName("jc_default").Remote();
 
     // Node affinity: tasks and actors (hard), and soft to a node that does not exist.
     Put("affinity_b", Get(polyray::Task(Str{"NodeOf"}).SetNodeAffinity(b).Remote()));

@@ -138,6 +138,7 @@ class ActorSetters : public virtual OptionsHolder {
   /// detached actor needs a name.
   Derived& SetDetached(bool detached = true) {
     options_.detached = detached;
+    options_.detached_set = true;
     return static_cast<Derived&>(*this);
   }
 };

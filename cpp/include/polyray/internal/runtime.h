@@ -121,6 +121,7 @@ struct CallOptions {
   std::map<std::string, int> concurrency_groups;  // actor creation (Ray's concurrency_groups)
   std::string concurrency_group;                  // an actor call's group ("": the default)
   bool detached = false;
+  bool detached_set = false;  // SetDetached was called (else a named actor takes the job's default)
   SchedulingOptions scheduling;  // tasks and actor creations
 };
 
@@ -221,7 +222,13 @@ struct DriverConfig {
   long long lineage_max_bytes = -1;  // < 0: the spec's bound
   double idle_worker_timeout_s = -1;  // embedded head only; < 0: the node's default
   std::string warm_workers;           // embedded head only; empty: the node's default
+  std::map<std::string, std::string> job_metadata;  // JobInfo.metadata
+  std::string default_actor_lifetime;               // "", "detached" or "non_detached"
 };
+
+/// Checks the job config fields of `config` (Config::job_metadata,
+/// Config::default_actor_lifetime); throws std::invalid_argument naming the field.
+void ValidateJobConfig(const DriverConfig& config);
 
 /// What a driver connected to (public as polyray::InitInfo, see api.h).
 struct DriverInfo {
