@@ -166,24 +166,16 @@ def remove_stale_segments(shm_dir: str = _SHM) -> list[str]:
     return removed
 
 
-def _labels(text: str) -> dict:
+def _json_object(text: str, flag: str, shape: str) -> dict:
+    """A node flag that takes a JSON object (``--labels``, ``--resources``): the dict, or
+    SystemExit naming the flag and what it must be."""
     try:
-        labels = json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as e:
-        raise SystemExit(f"--labels is not valid JSON: {e}") from None
-    if not isinstance(labels, dict):
-        raise SystemExit("--labels must be a JSON object of key -> value")
-    return labels
-
-
-def _custom_resources(text: str) -> dict:
-    try:
-        custom = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise SystemExit(f"--resources is not valid JSON: {e}") from None
-    if not isinstance(custom, dict):
-        raise SystemExit("--resources must be a JSON object of name -> amount")
-    return custom
+        raise SystemExit(f"{flag} is not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise SystemExit(f"{flag} must be a JSON object of {shape}")
+    return value
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -222,12 +214,13 @@ async def _run(args: argparse.Namespace) -> None:
         gcs_address = args.address
     store_bytes = args.object_store_memory or default_object_store_memory()
     # As Ray: the node offers "memory" and "object_store_memory" (bytes) as resources.
-    custom = _custom_resources(args.resources)
+    custom = _json_object(args.resources, "--resources", "name -> amount")
+    labels = _json_object(args.labels, "--labels", "key -> value")
     custom.setdefault("object_store_memory", float(store_bytes))
     memory = args.memory if args.memory is not None else float(default_memory(store_bytes))
     try:
         config = NodeConfig.build(
-            gcs_address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, memory=memory, labels=_labels(args.labels),
+            gcs_address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, memory=memory, labels=labels,
             custom_resources=custom, host=args.host,
             object_store_memory=store_bytes,
             idle_worker_timeout_s=args.idle_worker_timeout, prestart_workers=args.prestart_workers,
