@@ -59,8 +59,10 @@ class Owner:
 class AsyncActor:
     def __init__(self) -> None:
         self.cancelled = 0
+        self.started = 0
 
     async def long(self) -> str:
+        self.started += 1
         try:
             await asyncio.sleep(120)
         except asyncio.CancelledError:
@@ -70,6 +72,31 @@ class AsyncActor:
 
     async def count(self) -> int:
         return self.cancelled
+
+    async def starts(self) -> int:
+        return self.started
+
+
+def _wait_starts(a, n: int) -> None:
+    deadline = time.monotonic() + WAIT
+    while polyray.get(a.starts.remote(), timeout=WAIT) < n:
+        assert time.monotonic() < deadline, f"long() did not start {n} times"
+        time.sleep(0.05)
+
+
+@polyray.remote
+def calls_actor(a, started: str) -> str:
+    ref = a.long.remote()
+    polyray.get(a.count.remote())   # long() runs (it started before count())
+    with open(started, "w") as f:
+        f.write("started")
+    return polyray.get(ref)
+
+
+@polyray.remote
+class Relay:
+    async def run(self, a) -> str:
+        return await a.long.remote()
 
 
 def test_running_task_gets_keyboard_interrupt(cluster, tmp_path):
@@ -118,3 +145,38 @@ def test_async_actor_call_is_cancelled_and_force_is_refused(cluster):
     with pytest.raises(ValueError, match="force"):
         polyray.cancel(a.long.remote(), force=True)
     polyray.kill(a)
+
+
+def test_recursive_cancel_reaches_the_actor_calls_a_task_made(cluster, tmp_path):
+    """As Ray's CancelChildren: a cancelled task's actor calls are cancelled (a running async
+    method's asyncio task), through a chain of actor calls too; recursive=False leaves them."""
+    a = AsyncActor.remote()
+    started = str(tmp_path / "s")
+    ref = calls_actor.remote(a, started)
+    _wait_file(started)
+    polyray.cancel(ref)    # recursive=True, Ray's default
+    with pytest.raises(TaskCancelledError):
+        polyray.get(ref, timeout=WAIT)
+    deadline = time.monotonic() + WAIT
+    while polyray.get(a.count.remote(), timeout=WAIT) != 1:
+        assert time.monotonic() < deadline, "the actor call made by the cancelled task was not cancelled"
+        time.sleep(0.05)
+    relay = Relay.remote()
+    chained = relay.run.remote(a)
+    _wait_starts(a, 2)
+    polyray.cancel(chained)    # an actor call's own actor calls are its children too
+    with pytest.raises(TaskCancelledError):
+        polyray.get(chained, timeout=WAIT)
+    deadline = time.monotonic() + WAIT
+    while polyray.get(a.count.remote(), timeout=WAIT) != 2:
+        assert time.monotonic() < deadline, "the chained actor call was not cancelled"
+        time.sleep(0.05)
+    kept = relay.run.remote(a)
+    _wait_starts(a, 3)
+    polyray.cancel(kept, recursive=False)
+    with pytest.raises(TaskCancelledError):
+        polyray.get(kept, timeout=WAIT)
+    time.sleep(0.5)
+    assert polyray.get(a.count.remote(), timeout=WAIT) == 2, "recursive=False cancelled the child"
+    polyray.kill(a)
+    polyray.kill(relay)

@@ -320,6 +320,16 @@ class ActorTaskSubmitter:
                 return aq.address
         return False
 
+    def children_of(self, parent_task_id: bytes) -> list[bytes]:
+        """The unfinished calls of this caller submitted by task ``parent_task_id`` (waiting or
+        sent), in submission order per actor: what Ray's recursive cancel reaches."""
+        found: list[bytes] = []
+        for aq in self._actors.values():
+            for t in (*aq.inflight.values(), *aq.pending, *aq.unresolved):
+                if t.spec.parent_task_id == parent_task_id:
+                    found.append(t.spec.task_id)
+        return found
+
     def actor_state(self, actor_id: bytes) -> int | None:
         """This caller's view of the actor's state (None if never called)."""
         aq = self._actors.get(actor_id)

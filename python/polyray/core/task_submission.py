@@ -349,6 +349,11 @@ class TaskSubmission:
             return False
         if force:
             return "actor-force"
+        await self._cancel_actor_call(task_id, recursive)
+        return True
+
+    async def _cancel_actor_call(self, task_id: bytes, recursive: bool) -> None:
+        """Cancel an actor call of this caller: dropped if not sent yet, else the actor is asked."""
         found = self._actor_submitter.cancel(task_id)
         if isinstance(found, pb.Address):
             try:
@@ -356,11 +361,14 @@ class TaskSubmission:
                     cw.CancelTaskRequest(task_id=task_id, recursive=recursive), timeout=RPC_TIMEOUT)
             except grpc.aio.AioRpcError:
                 pass  # the actor is gone: the call fails with ActorDiedError
-        return True
 
     async def cancel_children(self, parent_task_id: bytes, force: bool) -> None:
-        """(On the loop.) Ray's recursive cancel: the tasks submitted by a task of this worker that was cancelled."""
+        """(On the loop.) Ray's recursive cancel: the tasks submitted by a task of this worker that
+        was cancelled, normal tasks (with ``force``) and actor calls (never forced, as Ray's
+        CancelChildren: a call not sent is dropped, a sent one is cancelled by its actor, recursively)."""
         await self._submitter.cancel_children(parent_task_id, force)
+        for task_id in self._actor_submitter.children_of(parent_task_id):
+            await self._cancel_actor_call(task_id, recursive=True)
 
     def kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
         """Ask the GCS to kill an actor (and not restart it when ``no_restart``)."""

@@ -285,3 +285,28 @@ def test_cancel_of_a_call_not_sent_fails_it_and_later_calls_still_go_in_order(h)
     assert h.submitter.cancel(sent.task_id) == WORKER_1, "in flight: the actor is asked"
     s.succeed(*s.tasks())
     assert h.submitter.cancel(sent.task_id) is False and not h.submitter.knows(sent.task_id)
+
+
+def test_children_of_a_task_are_its_unfinished_calls_waiting_or_sent(h):
+    """Ray's recursive cancel reaches the actor calls a cancelled task made: ``children_of`` names
+    the calls of that parent not finished yet, whether in flight or waiting for the actor."""
+    parent, other = b"P" * 24, b"Q" * 24
+
+    def call(name: str, parent_task_id: bytes) -> pb.TaskSpec:
+        spec = task_spec(name, actor_id=ACTOR)
+        spec.parent_task_id = parent_task_id
+        h.loop.call(h.submitter.submit, pending(spec))
+        return spec
+
+    first = call("m1", parent)
+    second = call("m2", other)
+    third = call("m3", parent)
+    assert h.submitter.children_of(parent) == [first.task_id, third.task_id], "waiting for the actor"
+    up(h)
+    s = h.conns.last_stream
+    assert s.names() == ["m1", "m2", "m3"]
+    assert h.submitter.children_of(parent) == [first.task_id, third.task_id], "in flight"
+    assert h.submitter.children_of(other) == [second.task_id]
+    assert h.submitter.children_of(b"R" * 24) == []
+    s.succeed(*[t for t in s.tasks() if t.name == "m1"])
+    assert h.submitter.children_of(parent) == [third.task_id], "a finished call is no child to cancel"
