@@ -158,7 +158,7 @@ def test_label_selector_and_fallback_strategy_pick_nodes(gpu_cluster):
         polyray.get(stuck, timeout=30)
 
 
-def test_actors_follow_label_selectors(gpu_cluster):
+def test_actors_follow_label_selectors(gpu_cluster, capfd):
     _, _, dnode = gpu_cluster.nodes
 
     @polyray.remote
@@ -173,5 +173,16 @@ def test_actors_follow_label_selectors(gpu_cluster):
     assert polyray.get(b.node.remote(), timeout=60) == dnode.node_id
     with pytest.raises(ValueError, match="whole number"):
         Where.options(num_gpus=1.5)
+    # No node matches: the actor waits, and the GCS warns this driver once (as tasks are warned).
+    capfd.readouterr()
+    stuck = Where.options(label_selector={"zone": "nowhere"}).remote()
+    deadline, err = time.monotonic() + 20, ""
+    while "cannot be scheduled right now" not in err:
+        assert time.monotonic() < deadline, f"no warning for the actor on the driver's stderr: {err!r}"
+        time.sleep(0.2)
+        err += capfd.readouterr().err
+    assert "label_selector {'zone': 'nowhere'}" in err and "scheduler" in err, err
+    assert polyray.wait([stuck.node.remote()], timeout=0.5)[0] == []
+    polyray.kill(stuck)
     polyray.kill(a)
     polyray.kill(b)

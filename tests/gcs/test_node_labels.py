@@ -44,3 +44,15 @@ def test_fallbacks_in_order_and_a_busy_match_waits():
     # A matching node that is only busy now: the actor waits for it (None), no fallback.
     assert table.pick({"CPU": 1}, b"", _strategy({"zone": "c"}, {"zone": "a"})) is None
     assert table.pick({"CPU": 1}, b"", _strategy({"zone": "nowhere"})) is None
+
+
+def test_unmatched_selectors_say_why_only_when_no_node_able_to_hold_it_matches():
+    table = _table()
+    assert table.unmatched_selectors({"CPU": 1}, _strategy({"zone": "c"})) == "", "busy but matching"
+    assert table.unmatched_selectors({"CPU": 1}, _strategy({})) == "", "no selector"
+    assert table.unmatched_selectors({"CPU": 1}, None) == ""
+    why = table.unmatched_selectors({"CPU": 3}, _strategy({"zone": "b"}, {"zone": "x"}))
+    assert why == ("no node that could hold {'CPU': 3} has labels matching its label_selector {'zone': 'b'} "
+                   "or its fallback_strategy [{'zone': 'x'}]"), why
+    affinity = _strategy({"zone": "x"}, kind=common_pb2.SCHEDULING_NODE_AFFINITY)
+    assert table.unmatched_selectors({"CPU": 1}, affinity) == ""

@@ -33,6 +33,7 @@ from .clients import ClientPool
 from .config import GcsConfig
 from .errors import already_exists, error_record, failed_precondition, invalid_argument, not_found
 from .job_table import JobTable
+from .label_warnings import LabelWarnings
 from .node_table import NodeTable
 from .placement_groups import PlacementGroups, bundle_node
 from .storage import Storage
@@ -85,6 +86,8 @@ class _Actor:
     not_before: float = 0.0  # loop time before which no placement is tried (backoff)
     # Why the raylet says the worker died while the constructor was running.
     reported_death: common_pb2.ErrorRecord | None = None
+    # The driver was told no node's labels match (once per actor).
+    label_warned: bool = False
     changed: Notifier = field(default_factory=Notifier)
 
     @property
@@ -135,6 +138,8 @@ class ActorDirectory:
         self.placement_groups: PlacementGroups | None = None
         # Called with the worker id of every ReportWorkerDeath (DeadWorkers).
         self.worker_death_listeners: list[Callable[[bytes], None]] = []
+        #: Set by the server: warns a driver when no node's labels match its actor (once per actor).
+        self.label_warnings: LabelWarnings | None = None
         self._actors: dict[bytes, _Actor] = {}
         self._names: dict[tuple[str, str], bytes] = {}
         self._by_worker: dict[bytes, bytes] = {}
@@ -444,6 +449,11 @@ class ActorDirectory:
                     continue
             node = self._nodes.pick(actor.spec.resources, actor.spec.caller.node_id, strategy)
             if node is None:
+                if not actor.label_warned and self.label_warnings is not None:
+                    why = self._nodes.unmatched_selectors(actor.spec.resources, strategy)
+                    if why:
+                        actor.label_warned = True
+                        self.label_warnings.warn(actor.info.job_id, actor.label, why)
                 continue
             del self._pending[actor_id]
             self._nodes.reserve(node.node_id, actor.spec.resources)

@@ -61,10 +61,15 @@ class LogChannel:
             check_id(batch.job_id, f"batches[{i}].job_id", JOB_ID_SIZE, optional=True)
             check_id(batch.node_id, f"batches[{i}].node_id", NODE_ID_SIZE, optional=True)
         for batch in request.batches:
-            for sub in self._subscribers:
-                if not sub.job_id or sub.job_id == batch.job_id:
-                    sub.offer(batch)
+            self.offer(batch)
         return gcs_pb2.PublishLogsReply()
+
+    def offer(self, batch: gcs_pb2.LogBatch) -> None:
+        """Hand one batch to the subscribers of its job (and to those of every job); never waits.
+        The GCS's own lines (LabelWarnings) come in here."""
+        for sub in self._subscribers:
+            if not sub.job_id or sub.job_id == batch.job_id:
+                sub.offer(batch)
 
     async def DrainLogs(
         self, request: gcs_pb2.DrainLogsRequest, context: grpc.aio.ServicerContext

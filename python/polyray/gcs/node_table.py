@@ -131,6 +131,23 @@ class NodeTable:
 
         return max(candidates, key=free_share)
 
+    def unmatched_selectors(self, demand: Mapping[str, float],
+                            strategy: common_pb2.SchedulingStrategy | None) -> str:
+        """Why no node can take a request for its labels: every alive node able to ever hold
+        ``demand`` fails the strategy's label_selector and each fallback selector (as
+        :meth:`pick` applies them). Empty when some node matches, or there are no selectors."""
+        if strategy is None or strategy.kind == common_pb2.SCHEDULING_NODE_AFFINITY:
+            return ""
+        selectors = labels.chain(strategy)
+        if not selectors:
+            return ""
+        alive = [n for n in self._nodes.values() if n.alive]
+        able = [(n.labels, fits(n.resources_total, demand)) for n in alive]
+        if labels.first_matching(selectors, able) is not None:
+            return ""
+        return (f"no node that could hold {dict(demand)} has labels matching its label_selector {selectors[0]}"
+                + (f" or its fallback_strategy {selectors[1:]}" if len(selectors) > 1 else ""))
+
     def reserve(self, node_id: bytes, demand: Mapping[str, float]) -> None:
         """Subtract ``demand`` from our view of the node until its next heartbeat,
         so several actors placed at once do not all land on one node."""

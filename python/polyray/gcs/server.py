@@ -28,6 +28,7 @@ from .errors import GcsError
 from .function_table import FunctionTable
 from .job_table import JobTable
 from .kv import KVStore
+from .label_warnings import LabelWarnings
 from .log_channel import LogChannel
 from .node_table import NodeTable
 from .placement_groups import PlacementGroups
@@ -120,6 +121,8 @@ class GcsServer:
         self.logs = LogChannel(self.config.log_queue_size)
         self.logs.raylet = self._pool.raylet
         self.logs.raylet_addresses = lambda: [n.raylet_address for n in self.nodes.alive_nodes()]
+        self.actors.label_warnings = LabelWarnings(self.logs.offer)
+        self.jobs.finished_listeners.append(self.actors.label_warnings.forget)
         self.placement_groups = PlacementGroups(
             self.storage, lambda on_created: PlacementScheduler(self.nodes, self._pool, self.config, on_created))
         self.actors.placement_groups = self.placement_groups
