@@ -10,6 +10,16 @@ error). The submitters hand each item to :meth:`GeneratorStreams.on_item`
 (on the io loop), which records it as an owned object held by the stream; the
 consumer takes the refs in order.
 
+Retries (Ray's streaming generator retries): a generator task whose worker dies
+runs again when its ``max_retries`` (actor methods: ``max_task_retries``, once
+the actor restarts) allows, and yields its items again from the first. Items
+are deterministic by index (their ids are), so the stream keeps what it has:
+an item ``k`` at or below the count already received is a duplicate and is
+dropped (its store copy, if on another node, is recorded as one more copy of
+the object, or freed when the object is already gone). Every item reaches the
+consumer once, in order; without retries left the stream ends, after the
+items received, with the worker's crash as its error.
+
 Invariants: an item is held by its stream until the consumer takes it (then the
 consumer's ObjectRef holds it); a stream dropped by its consumer lets go of the
 items it holds and frees those that arrive later; a "dynamic" stream lives as
@@ -38,13 +48,15 @@ def item_id(task_id: bytes, k: int) -> bytes:
 
 
 class _Stream:
-    __slots__ = ("task_id", "items", "dynamic", "dropped")
+    __slots__ = ("task_id", "items", "dynamic", "dropped", "received")
 
     def __init__(self, task_id: bytes, dynamic: bool) -> None:
         self.task_id = task_id
         self.items: dict[int, ObjectRef] = {}
         self.dynamic = dynamic
         self.dropped = False
+        #: Items received so far (by any attempt): a retry's items up to it are duplicates.
+        self.received = 0
 
 
 class GeneratorStreams:
@@ -81,11 +93,28 @@ class GeneratorStreams:
             if item.nested_refs:
                 self._references.ack_returned(list(item.nested_refs), self._worker_id, item.lender)
             return
+        with self._lock:
+            duplicate = k <= stream.received
+            stream.received = max(stream.received, k)
+        if duplicate:
+            self._on_duplicate(item)
+            return
         self._references.add_owned(oid)
         ref = ObjectRef(oid, None)
         with self._lock:
             stream.items[k - 1] = ref
         self._owned.record_return(item)
+
+    def _on_duplicate(self, item: pb.ReturnObject) -> None:
+        """An item a retried attempt yielded again: the one received first stays."""
+        oid = item.object_id
+        if item.HasField("in_store_node") and item.in_store_node:
+            if self._owned.is_owned(oid):
+                self._owned.add_location(oid, item.in_store_node)  # freed with the object
+            else:
+                self._owned.queue_free(oid, [item.in_store_node])
+        if item.nested_refs:
+            self._references.ack_returned(list(item.nested_refs), self._worker_id, item.lender)
 
     def take(self, stream: _Stream, k: int) -> ObjectRef | None:
         """The ref of item ``k`` (0-based) once it arrived, handed over to the consumer."""

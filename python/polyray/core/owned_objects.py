@@ -136,6 +136,12 @@ class OwnedObjects:
         view = self._node_store.store.get_one(oid, timeout=0)
         return self.pins.add(oid, view, owner, want_done=wait)
 
+    def pin_existing(self, oid: bytes, owner: pb.Address) -> concurrent.futures.Future | None:
+        """A sealed copy of ``oid`` already in the node's store (an earlier attempt of the task
+        wrote it: a retried generator's item) is the value: pin it as :meth:`put_in_store` does."""
+        view = self._node_store.store.get_one(oid, timeout=0)
+        return self.pins.add(oid, view, owner, want_done=True)
+
     def _pin_call(self, ids: list[bytes], owner: pb.Address) -> Any:
         return self._connections.raylet.PinObjects(
             rl.PinObjectsRequest(object_ids=ids, owner=owner), timeout=RPC_TIMEOUT)

@@ -23,6 +23,7 @@ from polyray.core.submit_policy import travels_inline
 from polyray.core.value_codec import ValueCodec
 from polyray.core.worker_context import WorkerContext
 from polyray.protocol import common_pb2 as pb
+from polyray.store.errors import ObjectExistsError
 
 
 class ReturnEncoder:
@@ -92,7 +93,12 @@ class ReturnEncoder:
         if travels_inline(enc.size):
             return pb.ReturnObject(object_id=oid, value=enc.to_proto(), size=enc.size,
                                    nested_refs=enc.nested_refs, lender=lender)
-        pinned = self._owned.put_in_store(oid, enc, spec.caller, wait=True)
+        try:
+            pinned = self._owned.put_in_store(oid, enc, spec.caller, wait=True)
+        except ObjectExistsError:
+            # A retry (the worker of an earlier attempt died): items are deterministic by index,
+            # so the sealed copy that attempt left is this item.
+            pinned = self._owned.pin_existing(oid, spec.caller)
         if pinned is not None:
             pinned.result(timeout=RPC_TIMEOUT + 5)
         return pb.ReturnObject(object_id=oid, in_store_node=self._ctx.node_id, size=enc.size,
