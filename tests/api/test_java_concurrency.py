@@ -3,12 +3,11 @@ Python caller). Two actors shared by the module: one with max_concurrency=4, one
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import subprocess
 import time
 
+import java_support
 import pytest
 
 import polyray
@@ -23,12 +22,7 @@ _CLUSTER: dict[str, str] = {}  # the module cluster's GCS address and the compil
 
 @pytest.fixture(scope="module")
 def nappers(tmp_path_factory):
-    javac = shutil.which("javac")
-    assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
-    out = str(tmp_path_factory.mktemp("api_java_concurrency"))
-    sources = glob.glob(os.path.join(JAVA_SRC, "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", out, *sources],
-                   check=True, capture_output=True)
+    out = java_support.compiled_java("api_java", JAVA_SRC)
     if polyray.is_initialized():
         polyray.shutdown()
     info = polyray.init(num_cpus=2, code_search_path=[out])

@@ -5,12 +5,10 @@ actors inside a Java task."""
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import subprocess
 import sys
 
+import java_support
 import pytest
 
 import polyray
@@ -27,12 +25,7 @@ LONG_MS = 60_000
 
 @pytest.fixture(scope="module")
 def java_cluster(tmp_path_factory):
-    javac = shutil.which("javac")
-    assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
-    out = str(tmp_path_factory.mktemp("api_java_parity"))
-    sources = glob.glob(os.path.join(JAVA_SRC, "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", out, *sources],
-                   check=True, capture_output=True)
+    out = java_support.compiled_java("api_java_parity", JAVA_SRC)
     if polyray.is_initialized():
         polyray.shutdown()
     polyray.init(num_cpus=3, namespace="javans", code_search_path=[out])

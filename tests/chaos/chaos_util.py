@@ -173,13 +173,10 @@ def driving_head(tmp: Path, java_sources: list[str] | None = None, cpp: tuple[st
     workers get and this process does not."""
     paths = []
     if java_sources:
-        javac = shutil.which("javac")
-        assert javac and sdk.java_classpath(), "no JDK or the Java SDK is not built (make setup)"
-        java_out = str(tmp / "classes")
+        import java_support
+
         sources = [f for name in java_sources for f in glob.glob(os.path.join(HERE, "java_src", "chaostest", name))]
-        subprocess.run([javac, "-cp", ":".join(sdk.java_classpath()), "-d", java_out, *sources],
-                       check=True, capture_output=True, timeout=300)
-        paths.append(java_out)
+        paths.append(java_support.compiled_java("chaos_java", *sources))
     if cpp:
         from xlang_support import build_cpp
 

@@ -146,22 +146,15 @@ def test_put_whose_copy_is_gone_raises_put(two_nodes):
 def test_java_and_cpp_task_returns_are_recomputed_for_a_python_owner(tmp_path):
     """A Java task and a C++ task on B each return a large value; B dies; the
     Python owner re-runs them on the node that replaces B."""
-    import glob
-    import shutil
-    import subprocess
 
     import polyray.sdk
     xlang = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "xlang")
     if xlang not in sys.path:
         sys.path.insert(0, xlang)
+    import java_support
     from xlang_support import CPP_SRC, build_cpp
-    javac = shutil.which("javac")
-    if javac is None or not polyray.sdk.java_classpath():
-        pytest.skip("no JDK or the Java SDK is not built (make setup)")
-    java_out = str(tmp_path / "java")
-    sources = glob.glob(os.path.join(xlang, "java_src", "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", java_out, *sources],
-                   check=True, capture_output=True)
+
+    java_out = java_support.compiled_java("xlang_java", os.path.join(xlang, "java_src"))
     cpp_lib = build_cpp("cluster_funcs", [os.path.join(CPP_SRC, "cluster_funcs.cc")], "shared")
     if polyray.is_initialized():
         polyray.shutdown()

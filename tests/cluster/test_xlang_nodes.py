@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import subprocess
 
+import java_support
 import numpy as np
 import pytest
 from cluster_util import Cluster
@@ -22,13 +20,7 @@ TIMEOUT = 90
 
 @pytest.fixture(scope="module")
 def java_cluster(tmp_path_factory):
-    javac = shutil.which("javac")
-    if javac is None or not polyray.sdk.java_classpath():
-        pytest.skip("no JDK or the Java SDK is not built (make setup)")
-    out = str(tmp_path_factory.mktemp("java_classes"))
-    sources = glob.glob(os.path.join(JAVA_SRC, "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", out, *sources],
-                   check=True, capture_output=True)
+    out = java_support.compiled_java("xlang_java", JAVA_SRC)
     if polyray.is_initialized():
         polyray.shutdown()
     c = Cluster()

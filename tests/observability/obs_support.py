@@ -12,23 +12,12 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 def code_search_path(tmp_path_factory, label: str) -> list[str]:
     """The code search path of the folder's clusters: the Java classes of
-    java_src (compiled once per module) and the C++ xlang_funcs library."""
-    import glob
-    import shutil
-    import subprocess
-
+    java_src (compiled once, cached: tests/java_support.py) and the C++ xlang_funcs library."""
+    import java_support
     from xlang_support import CPP_SRC, build_cpp
 
-    import polyray.sdk
-
     cpp_lib = build_cpp("xlang_funcs", [os.path.join(CPP_SRC, "xlang_funcs.cc")], "shared")
-    javac = shutil.which("javac")
-    assert javac, "javac is not on PATH: run `make setup`"
-    classes = str(tmp_path_factory.mktemp(label))
-    sources = glob.glob(os.path.join(_HERE, "java_src", "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", classes, *sources],
-                   check=True, capture_output=True, timeout=300)
-    return [classes, cpp_lib]
+    return [java_support.compiled_java("obs_java", os.path.join(_HERE, "java_src")), cpp_lib]
 
 
 #: The bound of the folder's waits for a cluster to show something.

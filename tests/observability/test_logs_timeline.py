@@ -46,9 +46,9 @@ TIMEOUT = 90
 def cluster(tmp_path_factory):
     paths = code_search_path(tmp_path_factory, "logs_java")
     speak_lib = build_cpp("obs_speak", [os.path.join(OUTPUT_SRC, "speak.cc")], "shared")
-    speak_classes = str(tmp_path_factory.mktemp("logs_speak"))
-    subprocess.run(["javac", "-cp", ":".join(polyray.sdk.java_classpath()), "-d", speak_classes,
-                    os.path.join(OUTPUT_SRC, "obsout", "Speak.java")], check=True, capture_output=True, timeout=300)
+    import java_support
+
+    speak_classes = java_support.compiled_java("obs_speak_only", os.path.join(OUTPUT_SRC, "obsout", "Speak.java"))
     info = polyray.init(num_cpus=2, code_search_path=[*paths, speak_classes, speak_lib], namespace="logs")
     from polyray.api import _state
     head = _state["head"]

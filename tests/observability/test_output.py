@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -99,13 +98,10 @@ def speak_driver() -> str:
 
 @pytest.fixture(scope="module")
 def speak_classes(tmp_path_factory) -> str:
-    if shutil.which("javac") is None or not sdk.java_classpath():
-        pytest.fail("no JDK or the Java SDK is not built (make setup)", pytrace=False)
-    out = tmp_path_factory.mktemp("speak-classes")
-    sources = [os.path.join(_SRC, "obsout", f) for f in ("Speak.java", "SpeakDriver.java")]
-    subprocess.run(["javac", "-cp", ":".join(sdk.java_classpath()), "-d", str(out), *sources], check=True,
-                   capture_output=True, timeout=300)
-    return str(out)
+    import java_support
+
+    return java_support.compiled_java("obs_speak", *(os.path.join(_SRC, "obsout", f)
+                                                     for f in ("Speak.java", "SpeakDriver.java")))
 
 
 def _run(cmd: list[str], tmp_path, timeout: float = 120) -> str:

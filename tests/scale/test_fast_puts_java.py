@@ -5,13 +5,12 @@ dropped while their pins are queued leave the store empty."""
 
 from __future__ import annotations
 
-import glob
 import os
 import re
-import shutil
 import subprocess
 import sys
 
+import java_support
 import pytest
 
 from polyray import sdk
@@ -21,13 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 @pytest.fixture(scope="module")
 def driver_classes(tmp_path_factory) -> str:
-    javac = shutil.which("javac")
-    assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
-    out = str(tmp_path_factory.mktemp("scale_java_puts"))
-    sources = glob.glob(os.path.join(HERE, "java_driver", "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(sdk.java_classpath()), "-d", out, *sources], check=True,
-                   capture_output=True)
-    return out
+    return java_support.compiled_java("scale_java_driver", os.path.join(HERE, "java_driver"))
 
 
 def test_java_puts_are_readable_at_once_fast_and_freed(driver_classes):

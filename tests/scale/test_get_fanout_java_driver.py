@@ -3,13 +3,12 @@ the Java fetcher (ObjectGetter) batches the ids in GetObjects, capped per owner.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
-import shutil
 import subprocess
 import sys
 
+import java_support
 import pytest
 
 from polyray import sdk
@@ -20,13 +19,7 @@ N = 10_000
 
 @pytest.fixture(scope="module")
 def driver_classes(tmp_path_factory) -> str:
-    javac = shutil.which("javac")
-    assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
-    out = str(tmp_path_factory.mktemp("scale_java_driver"))
-    sources = glob.glob(os.path.join(HERE, "java_driver", "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(sdk.java_classpath()), "-d", out, *sources], check=True,
-                   capture_output=True)
-    return out
+    return java_support.compiled_java("scale_java_driver", os.path.join(HERE, "java_driver"))
 
 
 def test_java_driver_gets_10000_refs_owned_by_one_python_worker(driver_classes):

@@ -16,12 +16,12 @@ from __future__ import annotations
 import gc
 import glob
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
+import java_support
 import pytest
 
 import polyray
@@ -88,12 +88,7 @@ def _wait(cond, timeout: float, what: str) -> float:
 @pytest.fixture(scope="module")
 def head(tmp_path_factory):
     """A head with a 2 s idle timeout; the driver connects to it."""
-    javac = shutil.which("javac")
-    assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
-    java_out = str(tmp_path_factory.mktemp("owner_java"))
-    sources = glob.glob(os.path.join(HERE, "java_src", "**", "*.java"), recursive=True)
-    subprocess.run([javac, "-cp", ":".join(polyray.sdk.java_classpath()), "-d", java_out, *sources],
-                   check=True, capture_output=True)
+    java_out = java_support.compiled_java("scale_java", os.path.join(HERE, "java_src"))
     lib = build_cpp("scale_funcs", [os.path.join(HERE, "cpp_src", "scale_funcs.cc")], "shared")
     session = tempfile.mkdtemp(prefix="polyray-owner-")
     address_file = os.path.join(session, "gcs_address")

@@ -6,13 +6,12 @@ directory that becomes the job's code search path; real JVM workers run them.
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import signal
 import subprocess
 import sys
 
+import java_support
 import numpy as np
 import pytest
 
@@ -28,14 +27,8 @@ TIMEOUT = 90
 
 @pytest.fixture(scope="module")
 def java_classes(tmp_path_factory) -> str:
-    javac = shutil.which("javac")
-    assert javac, "javac is not on PATH: run `make setup` (it installs a JDK)"
-    out = str(tmp_path_factory.mktemp("java_classes"))
-    sources = glob.glob(os.path.join(JAVA_SRC, "**", "*.java"), recursive=True)
     # The SDK jars (and Arrow's) on the classpath: some classes use arrow-java or PolyRay.
-    cp = ":".join(polyray.sdk.java_classpath())
-    subprocess.run([javac, "-cp", cp, "-d", out, *sources], check=True, capture_output=True)
-    return out
+    return java_support.compiled_java("xlang_java", JAVA_SRC)
 
 
 @pytest.fixture(scope="module")

@@ -134,31 +134,11 @@ def build_example_drivers(classes_dir: str) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="session")
 def xlang_java_classes() -> str:
-    """java_src/ compiled with javac into build/xlang-tests/ (cached by source hash)."""
-    javac = shutil.which("javac")
-    if not javac:
-        pytest.fail("javac is not on PATH: run `make setup` (it installs a JDK)", pytrace=False)
-    from polyray import sdk
+    """java_src/ compiled with javac (cached by sources and SDK under build/java-tests/, the one
+    folder every test of these classes shares: tests/java_support.py)."""
+    import java_support
 
-    classpath = sdk.java_classpath()
-    if not classpath:
-        pytest.fail("the Java SDK is not built: run `make setup`", pytrace=False)
-    sources = sorted(glob.glob(os.path.join(JAVA_SRC, "**", "*.java"), recursive=True))
-    h = hashlib.sha256()
-    for src in sources:
-        with open(src, "rb") as f:
-            h.update(src.encode() + b"\0" + f.read())
-    out = os.path.join(OUT_ROOT, f"java-classes-{h.hexdigest()[:16]}")
-    with _lock:
-        if not os.path.isdir(out):
-            tmp = f"{out}.tmp{os.getpid()}"
-            shutil.rmtree(tmp, ignore_errors=True)
-            proc = subprocess.run([javac, "-cp", ":".join(classpath), "-d", tmp, *sources], capture_output=True,
-                                  text=True, timeout=300)
-            if proc.returncode != 0:
-                pytest.fail(f"javac failed on tests/xlang/java_src:\n{proc.stderr[-4000:]}", pytrace=False)
-            os.replace(tmp, out)
-    return out
+    return java_support.compiled_java("xlang_java", JAVA_SRC)
 
 
 def run_checked(cmd: list[str], *, env: dict | None = None, timeout: float = 240, cwd: str | None = None
