@@ -94,6 +94,30 @@ def calls_actor(a, started: str) -> str:
 
 
 @polyray.remote
+class SyncActor:
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def until_cancelled(self, started: str) -> str:
+        with open(started, "w") as f:
+            f.write("started")
+        deadline = time.monotonic() + WAIT
+        while not polyray.get_runtime_context().is_canceled():   # not interrupted: it looks
+            assert time.monotonic() < deadline, "the cancel did not reach the method"
+            time.sleep(0.02)
+        self.seen += 1
+        return "saw the cancel"
+
+    def count(self) -> int:
+        return self.seen
+
+
+@polyray.remote
+def calls_sync_actor(a, started: str) -> str:
+    return polyray.get(a.until_cancelled.remote(started))
+
+
+@polyray.remote
 class Relay:
     async def run(self, a) -> str:
         return await a.long.remote()
@@ -180,3 +204,24 @@ def test_recursive_cancel_reaches_the_actor_calls_a_task_made(cluster, tmp_path)
     assert polyray.get(a.count.remote(), timeout=WAIT) == 2, "recursive=False cancelled the child"
     polyray.kill(a)
     polyray.kill(relay)
+
+
+def test_a_sync_actor_method_sees_the_cancel_and_its_caller_gets_task_cancelled(cluster, tmp_path):
+    """As Ray: a running sync method is not interrupted, it sees is_canceled(), and its caller gets
+    TaskCancelledError for what it returns; a task's recursive cancel reaches such a call too."""
+    a = SyncActor.remote()
+    started = str(tmp_path / "s1")
+    ref = a.until_cancelled.remote(started)
+    _wait_file(started)
+    polyray.cancel(ref)
+    with pytest.raises(TaskCancelledError):
+        polyray.get(ref, timeout=WAIT)
+    assert polyray.get(a.count.remote(), timeout=WAIT) == 1
+    started = str(tmp_path / "s2")
+    parent_ref = calls_sync_actor.remote(a, started)
+    _wait_file(started)
+    polyray.cancel(parent_ref)
+    with pytest.raises(TaskCancelledError):
+        polyray.get(parent_ref, timeout=WAIT)
+    assert polyray.get(a.count.remote(), timeout=WAIT) == 2, "the child call saw the cancel"
+    polyray.kill(a)

@@ -92,6 +92,8 @@ class ActorTaskSubmitter:
         self.resolve = resolve
         self._closed = False
         self._actors: dict[bytes, _ActorQueue] = {}
+        #: discard_returns(returns): a result nobody reads (a cancelled call's value): free and release it.
+        self.discard_returns: Callable[[list[pb.ReturnObject]], None] | None = None
         #: on_generator_item(spec, item, k): a generator method's item k arrived (core/generators.py).
         self.on_generator_item: Callable[[pb.TaskSpec, pb.ReturnObject, int], None] | None = None
 
@@ -197,7 +199,16 @@ class ActorTaskSubmitter:
                 continue
             t = aq.inflight.pop(result.task_id, None)
             if t is not None:
-                self._finisher.complete(t.spec, result.returns, t.arg_ids)
+                if t.cancelled and not any(r.WhichOneof("kind") == "value" and r.value.format == pb.FORMAT_ERROR
+                                           for r in result.returns):
+                    # As Ray: a sync method cancelled while it ran is not interrupted (it sees
+                    # is_canceled()); what it returns after that is TaskCancelledError to its caller.
+                    self._finisher.fail(t.spec, errors.system_record(
+                        pb.TASK_CANCELLED, f"task {t.spec.name} was cancelled while running"), t.arg_ids)
+                    if self.discard_returns is not None:
+                        self.discard_returns(list(result.returns))
+                else:
+                    self._finisher.complete(t.spec, result.returns, t.arg_ids)
             if result.worker_exiting:
                 aq.state = gcs.RESTARTING
 
@@ -243,6 +254,10 @@ class ActorTaskSubmitter:
             return
         retry: list[PendingTask] = []
         for t in inflight:
+            if t.cancelled:  # as Ray: a cancelled call is not run again
+                self._finisher.fail(t.spec, errors.system_record(
+                    pb.TASK_CANCELLED, f"task {t.spec.name} was cancelled"), t.arg_ids)
+                continue
             decision = submit_policy.actor_call(True, "RESTARTING", t.spec.max_task_retries, t.spec.attempt)
             if decision == submit_policy.RETRY:
                 t.spec.attempt += 1
@@ -316,7 +331,9 @@ class ActorTaskSubmitter:
                         while aq.unresolved and aq.unresolved[0].spec.task_id not in aq.waiting:
                             self._enqueue(aq, aq.unresolved.popleft())
                         return None
-            if task_id in aq.inflight and aq.address is not None:
+            sent = aq.inflight.get(task_id)
+            if sent is not None and aq.address is not None:
+                sent.cancelled = True
                 return aq.address
         return False
 

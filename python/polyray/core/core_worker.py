@@ -139,6 +139,7 @@ class CoreWorker:
                                          memory_store=self.memory_store,
                                          fetch_borrowed=lambda refs: self.getter.start_fetches(refs))
         self.actor_submitter.resolve = self.submission.resolve_actor_args
+        self.actor_submitter.discard_returns = self.owned.discard_returns
         # Generator tasks' items (generators.py), reported on their result streams.
         self.generators = GeneratorStreams(references=self.references, owned=self.owned,
                                            memory_store=self.memory_store, worker_id=worker_id)

@@ -212,6 +212,15 @@ class OwnedObjects:
         if r.nested_refs:
             refs.ack_returned(list(r.nested_refs), self._ctx.worker_id, r.lender)
 
+    def discard_returns(self, returns: Iterable[pb.ReturnObject]) -> None:
+        """Returns nobody will read (a sync actor call cancelled while it ran fails with
+        TaskCancelledError, as Ray): free their store copies, release what they lend (on the loop)."""
+        for r in returns:
+            if r.HasField("in_store_node") and r.in_store_node:
+                self.queue_free(r.object_id, [r.in_store_node])
+            if r.nested_refs:
+                self._references.ack_returned(list(r.nested_refs), self._ctx.worker_id, r.lender)
+
     def fail(self, spec: pb.TaskSpec, record: pb.ErrorRecord, arg_ids: list[bytes]) -> None:
         """Complete every return of a task with an error."""
         tid = spec.task_id

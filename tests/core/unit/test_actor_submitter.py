@@ -310,3 +310,28 @@ def test_children_of_a_task_are_its_unfinished_calls_waiting_or_sent(h):
     assert h.submitter.children_of(b"R" * 24) == []
     s.succeed(*[t for t in s.tasks() if t.name == "m1"])
     assert h.submitter.children_of(parent) == [third.task_id], "a finished call is no child to cancel"
+
+
+def test_a_call_cancelled_in_flight_ends_cancelled_and_is_not_run_again(h):
+    """As Ray: a sync method cancelled while it runs is not interrupted, and what it returns
+    after that is TASK_CANCELLED to its caller (the returns are discarded: freed, lends released);
+    an error it ends with stays; a cancelled call in flight when the actor dies is not retried."""
+    discarded: list[bytes] = []
+    h.submitter.discard_returns = lambda returns: discarded.extend(r.object_id for r in returns)
+    ran = h.call("ran", max_task_retries=1)
+    failed = h.call("failed", max_task_retries=1)
+    died = h.call("died", max_task_retries=1)
+    up(h)
+    s = h.conns.last_stream
+    for spec in (ran, failed, died):
+        assert h.submitter.cancel(spec.task_id) == WORKER_1
+    s.succeed(ran)
+    assert h.finisher.failed["ran"].kind == pb.TASK_CANCELLED and "ran" not in h.finisher.completed
+    assert discarded == [ran.task_id + b"r"]
+    error = pb.Envelope(format=pb.FORMAT_ERROR, body=b"e")
+    s.reply(cw.TaskResult(task_id=failed.task_id, returns=[pb.ReturnObject(object_id=b"x", value=error)]))
+    assert h.finisher.completed["failed"][0].value.format == pb.FORMAT_ERROR, "its own error is kept"
+    s.break_it()
+    h.gcs.answer(gcs.RESTARTING)
+    assert h.finisher.failed["died"].kind == pb.TASK_CANCELLED, "not retried though max_task_retries allows"
+    assert not h.finisher.retried
