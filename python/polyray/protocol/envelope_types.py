@@ -7,12 +7,15 @@ import them from :mod:`polyray.protocol.envelope`, which re-exports them.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgpack
-import numpy as np
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from polyray.protocol import common_pb2
 
@@ -53,10 +56,37 @@ STORE_ALIGNMENT = 64
 _MAX_DECODE_DEPTH = 1023
 _I64_MIN = -(1 << 63)
 _U64_MAX = (1 << 64) - 1
-_DTYPES: dict[str, np.dtype] = {s: np.dtype(s) for s in XLANG_DTYPES}
+_DTYPES: dict[str, np.dtype] = {}  # XLANG_DTYPES as numpy dtypes, filled by _xlang_dtype
 _LANG_NAMES = {PYTHON: "Python", JAVA: "Java", CPP: "C++"}
 _FORMATS = (FORMAT_XLANG, FORMAT_PYTHON, FORMAT_RAW, FORMAT_ARROW, FORMAT_ERROR)
 _ExtType = msgpack.ExtType
+
+
+def loaded_numpy() -> Any:
+    """numpy when this process has imported it, else None.
+
+    numpy is imported lazily (it is a third of a worker's start-up imports):
+    a value can hold a numpy array or scalar only once numpy is imported, so
+    an encoder that finds it not imported knows the value holds none.
+    """
+    return sys.modules.get("numpy")
+
+
+def numpy_module() -> Any:
+    """numpy, imported on first use (decoding an XLANG ndarray)."""
+    import numpy
+
+    return numpy
+
+
+def _xlang_dtype(typestr: str) -> np.dtype:
+    """The numpy dtype of an XLANG array type string; KeyError for any other string."""
+    dtype = _DTYPES.get(typestr)
+    if dtype is None:
+        if typestr not in XLANG_DTYPES:
+            raise KeyError(typestr)
+        dtype = _DTYPES[typestr] = numpy_module().dtype(typestr)
+    return dtype
 
 
 # -- public value types ------------------------------------------------------------------

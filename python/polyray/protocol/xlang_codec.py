@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
-import numpy as np
 
 from polyray.protocol import common_pb2
 from polyray.protocol.envelope_types import (
-    _DTYPES,
     _MAX_DECODE_DEPTH,
     EXT_ACTOR_HANDLE,
     EXT_NATIVE,
@@ -33,8 +31,14 @@ from polyray.protocol.envelope_types import (
     _lang,
     _nbytes,
     _type_name,
+    _xlang_dtype,
+    loaded_numpy,
+    numpy_module,
 )
 from polyray.protocol.pickling import _pickle, _unpickle
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # -- encode ---------------------------------------------------------------------------
 
@@ -69,7 +73,8 @@ class _XlangEncoder:
     def default(self, obj: Any) -> Any:
         """msgpack calls this for every object it cannot pack itself."""
         t = type(obj)
-        if t is np.ndarray:
+        npm = loaded_numpy()  # None: numpy not imported, so obj is no numpy value
+        if npm is not None and t is npm.ndarray:
             return self._ndarray(obj)
         if t is NativeValue:
             return _ExtType(EXT_NATIVE, msgpack.packb([obj.language, obj.data]))
@@ -93,11 +98,11 @@ class _XlangEncoder:
             return _ExtType(EXT_ACTOR_HANDLE, handle.SerializeToString(deterministic=True))
         if self.python_target:
             raise _NotLossless
-        if isinstance(obj, np.ndarray):  # a subclass (np.matrix, masked arrays)
-            if isinstance(obj, np.ma.MaskedArray):
+        if npm is not None and isinstance(obj, npm.ndarray):  # a subclass (np.matrix, masked arrays)
+            if isinstance(obj, npm.ma.MaskedArray):
                 raise _Reject(obj, "numpy masked array", "pass .filled() or the data and mask")
             # msgpack calls default once per object: return the ext, not a plain array.
-            return self._ndarray(np.asarray(obj))
+            return self._ndarray(npm.asarray(obj))
         return _to_xlang(obj)
 
     def _ndarray(self, arr: np.ndarray) -> _ExtType:
@@ -112,12 +117,12 @@ class _XlangEncoder:
                 raise _NotLossless  # pickle keeps Fortran order (and stays zero copy)
             # A strided view decodes as a C-contiguous array either way: copy it here
             # so that it can go out of band, which pickle would not do.
-            arr = np.ascontiguousarray(arr)
+            arr = numpy_module().ascontiguousarray(arr)
         nbytes = arr.nbytes
         if nbytes >= self.threshold and nbytes > 0:
             data: Any = len(self.buffers)
             # A 1-D uint8 view: zero copy, and a plain 'B' buffer for the store writer.
-            self.buffers.append(arr.reshape(-1).view(np.uint8).data)
+            self.buffers.append(arr.reshape(-1).view("u1").data)
         else:
             data = arr.tobytes()
         return _ExtType(EXT_NDARRAY, msgpack.packb([typestr, list(arr.shape), data]))
@@ -129,7 +134,7 @@ def _xlang_array(arr: np.ndarray) -> np.ndarray:
     if dt.kind in "biuf" and dt.fields is None:
         le = dt.newbyteorder("<") if dt.byteorder == ">" else dt
         if le.str in XLANG_DTYPES:
-            return np.ascontiguousarray(arr, dtype=le)
+            return numpy_module().ascontiguousarray(arr, dtype=le)
     raise _Reject(
         arr,
         f"numpy array of dtype {dt}",
@@ -139,12 +144,13 @@ def _xlang_array(arr: np.ndarray) -> np.ndarray:
 
 def _to_xlang(obj: Any) -> Any:
     """The XLANG stand-in for an object msgpack could not pack (Java/C++ target), or _Reject."""
-    if isinstance(obj, np.generic):
-        if isinstance(obj, np.bool_):
+    npm = loaded_numpy()
+    if npm is not None and isinstance(obj, npm.generic):
+        if isinstance(obj, npm.bool_):
             return bool(obj)
-        if isinstance(obj, np.integer):
+        if isinstance(obj, npm.integer):
             return int(obj)  # out of 64-bit range cannot happen for numpy ints
-        if isinstance(obj, np.floating) and obj.dtype.itemsize <= 8:
+        if isinstance(obj, npm.floating) and obj.dtype.itemsize <= 8:
             return float(obj)
     if isinstance(obj, int):
         raise _Reject(
@@ -274,7 +280,7 @@ def _hashable_key(k: Any) -> Any:
 def _decode_ndarray(data: bytes, buffers: Sequence[Any]) -> np.ndarray:
     try:
         typestr, shape, payload = msgpack.unpackb(data, raw=False)
-        dtype = _DTYPES[typestr]
+        dtype = _xlang_dtype(typestr)
         shape = tuple(shape)
         count = math.prod(shape)
         if any(type(d) is not int or d < 0 for d in shape):
@@ -294,10 +300,11 @@ def _decode_ndarray(data: bytes, buffers: Sequence[Any]) -> np.ndarray:
         raise ValueError(
             f"XLANG ndarray {typestr}{list(shape)} needs {nbytes} bytes, its data has {_nbytes(buf)}"
         )
+    npm = numpy_module()
     if count == 0:
-        arr = np.empty(shape, dtype)
+        arr = npm.empty(shape, dtype)
     else:
-        arr = np.frombuffer(buf, dtype=dtype, count=count).reshape(shape)
+        arr = npm.frombuffer(buf, dtype=dtype, count=count).reshape(shape)
     arr.flags.writeable = False  # views of store memory must never be written
     return arr
 
