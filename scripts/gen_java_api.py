@@ -183,6 +183,31 @@ def _method(n: int, void: bool) -> str:
     )
 
 
+def _call(n: int, void: bool) -> str:
+    """handle.call(Fns::f, a0..): a static function run inside the actor, the actor first (__polyray_call__)."""
+    func = f"PolyRayFuncVoid{n + 1}" if void else f"PolyRayFunc{n + 1}"
+    targs = _types(n) + ([] if void else ["R"])
+    fargs = ["A"] + targs
+    result = "Void" if void else "R"
+    return (
+        "  /**\n"
+        f"   * Runs a {'{@code void} ' if void else ''}static function with {n} {_plural(n)} inside the actor, with\n"
+        "   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.\n"
+        f"   * {{@code handle.call(CounterFns::bump{_example(n)}).remote()}}; serialized with the actor's calls.\n"
+        "   *\n"
+        "   * @param f the static function's reference (its first parameter takes the actor)\n"
+        f"{_arg_docs(n, '  ')}{_type_docs(n, '  ')}"
+        + ("" if void else "   * @param <R> the result type\n")
+        + "   * @return the call, to submit with {@code remote()}\n"
+        "   */\n"
+        f"  default {_generics(targs) + ' ' if targs else ''}ActorTaskCaller<{result}> call("
+        f"{func}{_generics(fargs)} f{_args(n)}) {{\n"
+        "    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), "
+        f"{_array(n)});\n"
+        "  }\n"
+    )
+
+
 def _imports(names: list[str]) -> str:
     return "".join(f"import {n};\n" for n in sorted(names))
 
@@ -227,6 +252,8 @@ def actor_calls() -> str:
     body = []
     for n in range(MAX_ARGS + 1):
         body += [_method(n, False), _method(n, True)]
+    for n in range(MAX_ARGS + 1):
+        body += [_call(n, False), _call(n, True)]
     return (
         f"{HEADER}package io.polyray.api;\n\n"
         + _imports(

@@ -273,4 +273,263 @@ public interface ActorCalls<A> extends BaseActorHandle {
   default <T0, T1, T2, T3, T4, T5> ActorTaskCaller<Void> task(PolyRayFuncVoid7<A, T0, T1, T2, T3, T4, T5> f, Object a0, Object a1, Object a2, Object a3, Object a4, Object a5) {
     return new ActorTaskCaller<>(this, MethodReferences.describe(f, FunctionSpec.Kind.ACTOR_METHOD), new Object[] {a0, a1, a2, a3, a4, a5});
   }
+
+  /**
+   * Runs a static function with 0 arguments inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param <R> the result type
+   * @return the call, to submit with {@code remote()}
+   */
+  default <R> ActorTaskCaller<R> call(PolyRayFunc1<A, R> f) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {});
+  }
+
+  /**
+   * Runs a {@code void} static function with 0 arguments inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @return the call, to submit with {@code remote()}
+   */
+  default ActorTaskCaller<Void> call(PolyRayFuncVoid1<A> f) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {});
+  }
+
+  /**
+   * Runs a static function with 1 argument inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump, 0).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param a0 argument 0 (a value or an ObjectRef)
+   * @param <T0> the type of parameter 0
+   * @param <R> the result type
+   * @return the call, to submit with {@code remote()}
+   */
+  default <T0, R> ActorTaskCaller<R> call(PolyRayFunc2<A, T0, R> f, Object a0) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {a0});
+  }
+
+  /**
+   * Runs a {@code void} static function with 1 argument inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump, 0).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param a0 argument 0 (a value or an ObjectRef)
+   * @param <T0> the type of parameter 0
+   * @return the call, to submit with {@code remote()}
+   */
+  default <T0> ActorTaskCaller<Void> call(PolyRayFuncVoid2<A, T0> f, Object a0) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {a0});
+  }
+
+  /**
+   * Runs a static function with 2 arguments inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump, 0, 1).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param a0 argument 0 (a value or an ObjectRef)
+   * @param a1 argument 1 (a value or an ObjectRef)
+   * @param <T0> the type of parameter 0
+   * @param <T1> the type of parameter 1
+   * @param <R> the result type
+   * @return the call, to submit with {@code remote()}
+   */
+  default <T0, T1, R> ActorTaskCaller<R> call(PolyRayFunc3<A, T0, T1, R> f, Object a0, Object a1) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {a0, a1});
+  }
+
+  /**
+   * Runs a {@code void} static function with 2 arguments inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump, 0, 1).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param a0 argument 0 (a value or an ObjectRef)
+   * @param a1 argument 1 (a value or an ObjectRef)
+   * @param <T0> the type of parameter 0
+   * @param <T1> the type of parameter 1
+   * @return the call, to submit with {@code remote()}
+   */
+  default <T0, T1> ActorTaskCaller<Void> call(PolyRayFuncVoid3<A, T0, T1> f, Object a0, Object a1) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {a0, a1});
+  }
+
+  /**
+   * Runs a static function with 3 arguments inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump, 0, 1, 2).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param a0 argument 0 (a value or an ObjectRef)
+   * @param a1 argument 1 (a value or an ObjectRef)
+   * @param a2 argument 2 (a value or an ObjectRef)
+   * @param <T0> the type of parameter 0
+   * @param <T1> the type of parameter 1
+   * @param <T2> the type of parameter 2
+   * @param <R> the result type
+   * @return the call, to submit with {@code remote()}
+   */
+  default <T0, T1, T2, R> ActorTaskCaller<R> call(PolyRayFunc4<A, T0, T1, T2, R> f, Object a0, Object a1, Object a2) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {a0, a1, a2});
+  }
+
+  /**
+   * Runs a {@code void} static function with 3 arguments inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump, 0, 1, 2).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param a0 argument 0 (a value or an ObjectRef)
+   * @param a1 argument 1 (a value or an ObjectRef)
+   * @param a2 argument 2 (a value or an ObjectRef)
+   * @param <T0> the type of parameter 0
+   * @param <T1> the type of parameter 1
+   * @param <T2> the type of parameter 2
+   * @return the call, to submit with {@code remote()}
+   */
+  default <T0, T1, T2> ActorTaskCaller<Void> call(PolyRayFuncVoid4<A, T0, T1, T2> f, Object a0, Object a1, Object a2) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {a0, a1, a2});
+  }
+
+  /**
+   * Runs a static function with 4 arguments inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump, 0, 1, 2, 3).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param a0 argument 0 (a value or an ObjectRef)
+   * @param a1 argument 1 (a value or an ObjectRef)
+   * @param a2 argument 2 (a value or an ObjectRef)
+   * @param a3 argument 3 (a value or an ObjectRef)
+   * @param <T0> the type of parameter 0
+   * @param <T1> the type of parameter 1
+   * @param <T2> the type of parameter 2
+   * @param <T3> the type of parameter 3
+   * @param <R> the result type
+   * @return the call, to submit with {@code remote()}
+   */
+  default <T0, T1, T2, T3, R> ActorTaskCaller<R> call(PolyRayFunc5<A, T0, T1, T2, T3, R> f, Object a0, Object a1, Object a2, Object a3) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {a0, a1, a2, a3});
+  }
+
+  /**
+   * Runs a {@code void} static function with 4 arguments inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump, 0, 1, 2, 3).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param a0 argument 0 (a value or an ObjectRef)
+   * @param a1 argument 1 (a value or an ObjectRef)
+   * @param a2 argument 2 (a value or an ObjectRef)
+   * @param a3 argument 3 (a value or an ObjectRef)
+   * @param <T0> the type of parameter 0
+   * @param <T1> the type of parameter 1
+   * @param <T2> the type of parameter 2
+   * @param <T3> the type of parameter 3
+   * @return the call, to submit with {@code remote()}
+   */
+  default <T0, T1, T2, T3> ActorTaskCaller<Void> call(PolyRayFuncVoid5<A, T0, T1, T2, T3> f, Object a0, Object a1, Object a2, Object a3) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {a0, a1, a2, a3});
+  }
+
+  /**
+   * Runs a static function with 5 arguments inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump, 0, 1, 2, 3, 4).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param a0 argument 0 (a value or an ObjectRef)
+   * @param a1 argument 1 (a value or an ObjectRef)
+   * @param a2 argument 2 (a value or an ObjectRef)
+   * @param a3 argument 3 (a value or an ObjectRef)
+   * @param a4 argument 4 (a value or an ObjectRef)
+   * @param <T0> the type of parameter 0
+   * @param <T1> the type of parameter 1
+   * @param <T2> the type of parameter 2
+   * @param <T3> the type of parameter 3
+   * @param <T4> the type of parameter 4
+   * @param <R> the result type
+   * @return the call, to submit with {@code remote()}
+   */
+  default <T0, T1, T2, T3, T4, R> ActorTaskCaller<R> call(PolyRayFunc6<A, T0, T1, T2, T3, T4, R> f, Object a0, Object a1, Object a2, Object a3, Object a4) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {a0, a1, a2, a3, a4});
+  }
+
+  /**
+   * Runs a {@code void} static function with 5 arguments inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump, 0, 1, 2, 3, 4).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param a0 argument 0 (a value or an ObjectRef)
+   * @param a1 argument 1 (a value or an ObjectRef)
+   * @param a2 argument 2 (a value or an ObjectRef)
+   * @param a3 argument 3 (a value or an ObjectRef)
+   * @param a4 argument 4 (a value or an ObjectRef)
+   * @param <T0> the type of parameter 0
+   * @param <T1> the type of parameter 1
+   * @param <T2> the type of parameter 2
+   * @param <T3> the type of parameter 3
+   * @param <T4> the type of parameter 4
+   * @return the call, to submit with {@code remote()}
+   */
+  default <T0, T1, T2, T3, T4> ActorTaskCaller<Void> call(PolyRayFuncVoid6<A, T0, T1, T2, T3, T4> f, Object a0, Object a1, Object a2, Object a3, Object a4) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {a0, a1, a2, a3, a4});
+  }
+
+  /**
+   * Runs a static function with 6 arguments inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump, 0, 1, 2, 3, 4, 5).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param a0 argument 0 (a value or an ObjectRef)
+   * @param a1 argument 1 (a value or an ObjectRef)
+   * @param a2 argument 2 (a value or an ObjectRef)
+   * @param a3 argument 3 (a value or an ObjectRef)
+   * @param a4 argument 4 (a value or an ObjectRef)
+   * @param a5 argument 5 (a value or an ObjectRef)
+   * @param <T0> the type of parameter 0
+   * @param <T1> the type of parameter 1
+   * @param <T2> the type of parameter 2
+   * @param <T3> the type of parameter 3
+   * @param <T4> the type of parameter 4
+   * @param <T5> the type of parameter 5
+   * @param <R> the result type
+   * @return the call, to submit with {@code remote()}
+   */
+  default <T0, T1, T2, T3, T4, T5, R> ActorTaskCaller<R> call(PolyRayFunc7<A, T0, T1, T2, T3, T4, T5, R> f, Object a0, Object a1, Object a2, Object a3, Object a4, Object a5) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {a0, a1, a2, a3, a4, a5});
+  }
+
+  /**
+   * Runs a {@code void} static function with 6 arguments inside the actor, with
+   * the actor instance as its first argument (Ray's {@code __ray_call__}), e.g.
+   * {@code handle.call(CounterFns::bump, 0, 1, 2, 3, 4, 5).remote()}; serialized with the actor's calls.
+   *
+   * @param f the static function's reference (its first parameter takes the actor)
+   * @param a0 argument 0 (a value or an ObjectRef)
+   * @param a1 argument 1 (a value or an ObjectRef)
+   * @param a2 argument 2 (a value or an ObjectRef)
+   * @param a3 argument 3 (a value or an ObjectRef)
+   * @param a4 argument 4 (a value or an ObjectRef)
+   * @param a5 argument 5 (a value or an ObjectRef)
+   * @param <T0> the type of parameter 0
+   * @param <T1> the type of parameter 1
+   * @param <T2> the type of parameter 2
+   * @param <T3> the type of parameter 3
+   * @param <T4> the type of parameter 4
+   * @param <T5> the type of parameter 5
+   * @return the call, to submit with {@code remote()}
+   */
+  default <T0, T1, T2, T3, T4, T5> ActorTaskCaller<Void> call(PolyRayFuncVoid7<A, T0, T1, T2, T3, T4, T5> f, Object a0, Object a1, Object a2, Object a3, Object a4, Object a5) {
+    return ActorTaskCaller.ofFunction(this, MethodReferences.describeActorFunction(f), new Object[] {a0, a1, a2, a3, a4, a5});
+  }
 }

@@ -14,6 +14,9 @@ import java.util.List;
  * @param <R> the result type
  */
 public final class ActorTaskCaller<R> {
+  /** The built-in actor method that runs a function with the actor (Ray's {@code __ray_call__}). */
+  public static final String CALL_METHOD = "__polyray_call__";
+
   private final BaseActorHandle actor;
   private final FunctionSpec function;
   private final Object[] args;
@@ -30,6 +33,27 @@ public final class ActorTaskCaller<R> {
     this.actor = actor;
     this.function = function;
     this.args = args.clone();
+  }
+
+  /**
+   * A call that runs a static Java function inside the actor with the actor instance as its
+   * first argument (Ray's {@code __ray_call__}; use {@code handle.call(Fns::bump, ...)}): sent as
+   * the built-in method {@code __polyray_call__} whose argument 0 names the function
+   * ({@code "pkg.Fns.bump(Lpkg/Counter;J)J"}); the call is serialized with the actor's other calls.
+   *
+   * @param actor the actor (a Java actor)
+   * @param function the static function (from {@code MethodReferences.describeActorFunction})
+   * @param args the function's arguments after the actor: values or ObjectRefs
+   * @param <R> the result type
+   * @return the call, to submit with {@code remote()}
+   */
+  public static <R> ActorTaskCaller<R> ofFunction(BaseActorHandle actor, FunctionSpec function, Object[] args) {
+    Object[] all = new Object[args.length + 1];
+    all[0] = function.getClassName() + "." + function.getFunctionName() + function.getSignature();
+    System.arraycopy(args, 0, all, 1, args.length);
+    FunctionSpec call = FunctionSpec.java(FunctionSpec.Kind.ACTOR_METHOD, function.getClassName(), CALL_METHOD, "",
+        function.getReturnType());
+    return new ActorTaskCaller<>(actor, call, all);
   }
 
   /**

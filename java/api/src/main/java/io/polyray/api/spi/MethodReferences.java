@@ -77,6 +77,27 @@ public final class MethodReferences {
     return FunctionSpec.java(kind, t.className, t.methodName, t.signature, t.returnType);
   }
 
+  /**
+   * The function spec of a reference to a static function run inside an actor with the actor
+   * instance as its first argument ({@code handle.call(Fns::bump, 1)}, Ray's {@code __ray_call__}).
+   *
+   * @param f the method reference
+   * @return the function's spec (kind TASK: a static method)
+   * @throws IllegalArgumentException for a lambda, a bound reference, or a method that is not static
+   */
+  public static FunctionSpec describeActorFunction(PolyRayFunc f) {
+    if (f == null) {
+      throw new IllegalArgumentException("the function must not be null");
+    }
+    Target t = CACHE.computeIfAbsent(f.getClass(), c -> parse(f));
+    if (t.kind != MethodHandleInfo.REF_invokeStatic) {
+      String what = t.className + "::" + ("<init>".equals(t.methodName) ? "new" : t.methodName);
+      throw new IllegalArgumentException(what + " is not a static method: handle.call takes a static function "
+          + "whose first parameter is the actor (an instance method of the actor is handle.task(" + what + ", ...))");
+    }
+    return FunctionSpec.java(FunctionSpec.Kind.TASK, t.className, t.methodName, t.signature, t.returnType);
+  }
+
   private static Target parse(PolyRayFunc f) {
     SerializedLambda sl = serializedForm(f);
     String cls = sl.getImplClass().replace('/', '.');

@@ -43,6 +43,26 @@ class MethodReferencesTest {
     public static Calc create(long start) {
       return new Calc(start);
     }
+
+    /** An actor function (handle.call): the actor first. */
+    public static long bump(Calc c, long by) {
+      return c.increment(by);
+    }
+  }
+
+  @Test
+  void actorFunctionsAreStaticWithTheActorFirst() {
+    PolyRayFunc2<Calc, Long, Long> bump = Calc::bump;
+    FunctionSpec s = MethodReferences.describeActorFunction(bump);
+    assertEquals(FunctionSpec.Kind.TASK, s.getKind());
+    assertEquals(Calc.class.getName(), s.getClassName());
+    assertEquals("bump", s.getFunctionName());
+    assertEquals("(L" + Calc.class.getName().replace('.', '/') + ";J)J", s.getSignature());
+    assertEquals(long.class, s.getReturnType());
+    PolyRayFunc2<Calc, Long, Long> instance = Calc::increment;
+    String msg = assertThrows(IllegalArgumentException.class, () -> MethodReferences.describeActorFunction(instance))
+        .getMessage();
+    assertTrue(msg.contains("Calc::increment is not a static method: handle.call takes a static function"), msg);
   }
 
   private static FunctionSpec task2(PolyRayFunc2<Long, Long, Long> f) {

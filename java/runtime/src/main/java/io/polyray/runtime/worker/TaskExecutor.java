@@ -98,6 +98,8 @@ public final class TaskExecutor {
    * arrival order, so a full group never holds up another group or the default one.
    */
   private volatile java.util.Map<String, GroupLane> groups = java.util.Map.of();
+  /** The groups the actor's methods declare with @ConcurrencyGroup (MethodGroups). */
+  private volatile MethodGroups methodGroups = MethodGroups.NONE;
 
   /** One concurrency group: its pool and the queue its dispatcher thread hands over from. */
   private final class GroupLane {
@@ -199,11 +201,15 @@ public final class TaskExecutor {
         drainPool();
         return;
       }
-      if (item.spec.getType() == TaskType.ACTOR_TASK && !item.spec.getConcurrencyGroup().isEmpty()) {
-        GroupLane lane = groups.get(item.spec.getConcurrencyGroup());
+      // A call's group, else the one its method declares (@ConcurrencyGroup, checked at creation).
+      String group = item.spec.getType() != TaskType.ACTOR_TASK ? "" : !item.spec.getConcurrencyGroup().isEmpty()
+          ? item.spec.getConcurrencyGroup()
+          : methodGroups.groupOf(item.spec.getFunction().getJava().getMethodName(), item.spec.getArgsCount());
+      if (!group.isEmpty()) {
+        GroupLane lane = groups.get(group);
         if (lane == null) {
           finish(item, errorResult(item.spec, ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
-              "concurrency group '" + item.spec.getConcurrencyGroup() + "' is not declared by the actor of "
+              "concurrency group '" + group + "' is not declared by the actor of "
               + name(item.spec) + " (its groups: " + (groups.isEmpty() ? "none"
               : String.join(", ", new java.util.TreeSet<>(groups.keySet()))) + ")"), false), null, null);
         } else {
@@ -493,7 +499,9 @@ public final class TaskExecutor {
         resolver.loader().add(spec.getCodeSearchPathList());
       }
       fn = resolve(spec);
-      if (spec.getType() == TaskType.ACTOR_TASK) {
+      boolean call = spec.getType() == TaskType.ACTOR_TASK
+          && ActorBuiltins.CALLS.contains(spec.getFunction().getJava().getMethodName());
+      if (spec.getType() == TaskType.ACTOR_TASK && !call) {
         target = actor;
       }
       if (spec.getKwargsCount() > 0) {
@@ -503,7 +511,11 @@ public final class TaskExecutor {
             "keyword arguments are not supported for Java callees: " + fn.displayName() + " got " + names
                 + "; pass them positionally"));
       }
-      args = arguments(spec, fn, fetched);
+      // __polyray_call__: argument 0 names the function, which gets the actor there instead.
+      args = arguments(spec, fn, fetched, call ? 1 : 0);
+      if (call) {
+        args[0] = actor;
+      }
     } catch (TaskFailure f) {
       releaseAll(fetched);
       return errorResult(spec, f.record(), false);
@@ -544,6 +556,11 @@ public final class TaskExecutor {
       if (value == null) {
         return errorResult(spec, ErrorRecords.runtimeError("java.lang.NullPointerException",
             fn.displayName() + " returned null: an actor factory must return the actor instance"), false);
+      }
+      try {
+        methodGroups = MethodGroups.of(value.getClass(), spec.getConcurrencyGroupsMap().keySet());
+      } catch (TaskFailure f) {
+        return errorResult(spec, f.record(), false);
       }
       actor = value;
       actorId = spec.getActorId();
@@ -617,6 +634,9 @@ public final class TaskExecutor {
         if (ActorBuiltins.METHODS.contains(d.getMethodName())) {
           return ActorBuiltins.resolve(d.getMethodName(), n);
         }
+        if (ActorBuiltins.CALLS.contains(d.getMethodName())) {
+          return ActorBuiltins.resolveCall(resolver, actor.getClass(), spec, worker.codec());
+        }
         return resolver.resolveActorMethod(actor.getClass(), d, n);
       default:
         throw new TaskFailure(ErrorRecords.runtimeError("java.lang.IllegalArgumentException",
@@ -625,11 +645,12 @@ public final class TaskExecutor {
   }
 
   /** Decodes and converts every argument to its parameter's declared type. */
-  private Object[] arguments(TaskSpec spec, Invocable fn, List<JavaWorker.Fetched> fetched) throws TaskFailure {
+  private Object[] arguments(TaskSpec spec, Invocable fn, List<JavaWorker.Fetched> fetched, int first)
+      throws TaskFailure {
     Type[] types = fn.parameterTypesShared();
     Object[] out = new Object[types.length];
     Codec codec = worker.codec();
-    for (int i = 0; i < types.length; i++) {
+    for (int i = first; i < types.length; i++) {
       TaskArg a = spec.getArgs(i);
       String what = "argument " + i + " of " + fn.displayName();
       Object value;
