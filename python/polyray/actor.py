@@ -275,10 +275,7 @@ class ActorHandle:
 
     def __getattr__(self, name: str) -> ActorMethod:
         if name in BUILTIN_METHODS:
-            language = self._handle.language
-            if language in (pb.CPP, pb.JAVA) and name.endswith("_call__"):  # ready/terminate: every language
-                raise AttributeError(f"{name} is not a built-in method of {pb.Language.Name(language)} actors")
-            return ActorMethod(self, name)
+            return ActorMethod(self, name)  # every language (call: a Java/C++ function on Java/C++ actors)
         if name.startswith("__"):
             raise AttributeError(name)
         if self._methods is not None and name not in self._methods:
@@ -375,6 +372,9 @@ class ActorMethod:
             method = self._name if "::" in self._name else f"{d.cpp.class_name}::{self._name}"
             desc = pb.FunctionDescriptor(
                 cpp=pb.CppFunctionDescriptor(function_name=method, class_name=d.cpp.class_name))
+        if language != pb.PYTHON and self._name.endswith("_call__") and self._name in BUILTIN_METHODS:
+            from polyray.xlang import call_target  # the function a Java/C++ actor runs with its instance
+            args = (call_target(language, args[0] if args else None, f"{cls_name}.{self._name}"), *args[1:])
         if language != pb.PYTHON and kwargs:
             lang = {pb.JAVA: "Java", pb.CPP: "C++"}[language]
             raise TypeError(f"keyword arguments are not supported for {lang} callees ({cls_name}.{self._name} got "

@@ -88,6 +88,21 @@ class JavaFunction:
         return submit_normal_task(core, spec, args, {}, o, pb.JAVA)
 
 
+def call_target(language: int, fn: Any, what: str) -> str:
+    """The name a Java or C++ actor's ``__polyray_call__`` sends as its argument 0: the function
+    to run with the actor instance (``"pkg.Fns.bump"`` plus an optional JVM descriptor, or a C++
+    registered name). ``fn`` must be a ``java_function`` (Java actor) or ``cpp_function`` (C++
+    actor); anything else is a TypeError naming ``what``."""
+    if language == pb.JAVA and isinstance(fn, JavaFunction):
+        return f"{fn.class_name}.{fn.method_name}{fn.signature}"
+    if language == pb.CPP and isinstance(fn, CppFunction):
+        return fn.function_name
+    want = "polyray.java_function(class, method)" if language == pb.JAVA else "polyray.cpp_function(name)"
+    got = "nothing" if fn is None else f"{type(fn).__name__} {fn!r}"
+    raise TypeError(f"{what} on a {_LANG[language]} actor takes the function to run with the actor first, "
+                    f"as {want}; got {got}")
+
+
 class JavaActorClass:
     """A Java class whose instances are actors: ``polyray.java_actor_class("pkg.Counter")``."""
 

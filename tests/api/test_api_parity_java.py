@@ -98,5 +98,5 @@ def test_java_ready_and_graceful_terminate(java_cluster, prefix):
     assert _gone(pid), "the Java actor's process is still running"
     with pytest.raises(ActorDiedError):
         polyray.get(a.pid.remote(), timeout=TIMEOUT)
-    with pytest.raises(AttributeError):
-        a.__polyray_call__  # noqa: B018 - Python actors only
+    with pytest.raises(TypeError, match="takes the function to run with the actor first"):
+        a.__polyray_call__.remote(5)  # a Java actor runs a polyray.java_function (test_java_parity.py)

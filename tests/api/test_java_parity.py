@@ -13,6 +13,7 @@ import pytest
 
 import polyray
 import polyray.sdk
+from polyray.exceptions import TaskError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -76,3 +77,29 @@ def test_job_namespace_and_named_actors_inside_a_java_task(java_cluster):
     out = polyray.get(polyray.java_function("parity.Tasks", "namespaceAndLookup").remote("java-visible"),
                       timeout=TIMEOUT)
     assert out == "javans|found"
+
+
+def test_java_methods_declare_groups_and_call_runs_functions(java_cluster):
+    """Issues 17/19: @ConcurrencyGroup("io") puts a Java method's calls in that group (from Python
+    and Java callers; a call's group overrides it; an actor created without the group fails,
+    naming both), and __polyray_call__ runs a named static Java function with the actor."""
+    a = polyray.java_actor_class("parity.Declared").options(concurrency_groups={"io": 1, "other": 1}).remote()
+    assert polyray.get(a.where.remote(), timeout=TIMEOUT).startswith("polyray-group-io-")
+    assert polyray.get(a.where.options(concurrency_group="other").remote(), timeout=TIMEOUT).startswith(
+        "polyray-group-other-")
+    assert not polyray.get(a.plainWhere.remote(), timeout=TIMEOUT).startswith("polyray-group-")
+    bump = polyray.java_function("parity.Declared", "bump")
+    assert polyray.get(a.__polyray_call__.remote(bump, 5), timeout=TIMEOUT) == 5
+    assert polyray.get(a.__ray_call__.remote(bump, 2), timeout=TIMEOUT) == 7  # serialized with the calls
+    assert polyray.get(a.total.remote(), timeout=TIMEOUT) == 7
+    with pytest.raises(TaskError, match=r"parity\.Declared\.other is not a function of actor class parity\.Declared"):
+        polyray.get(a.__polyray_call__.remote(polyray.java_function("parity.Declared", "other")), timeout=TIMEOUT)
+    with pytest.raises(TypeError, match="takes the function to run with the actor first"):
+        a.__polyray_call__.remote(polyray.cpp_function("Bump"), 1)
+    bare = polyray.java_actor_class("parity.Declared").remote()
+    with pytest.raises(Exception, match=r'declares @ConcurrencyGroup\("io"\), which actor class parity\.Declared'):
+        polyray.get(bare.plainWhere.remote(), timeout=TIMEOUT)
+    out = polyray.get(polyray.java_function("parity.Declared", "fromJava").remote(a), timeout=TIMEOUT)
+    where, overridden, total, refused = out.split("|")  # a Java caller: the same actor
+    assert where.startswith("polyray-group-io-") and overridden.startswith("polyray-group-other-"), out
+    assert total == "10" and refused == "refused", out

@@ -192,8 +192,8 @@ def test_cpp_ready_and_graceful_terminate(ctx_cluster, prefix):
     assert _gone(pid), "the C++ actor's process is still running"
     with pytest.raises(ActorDiedError):
         polyray.get(a.Pid.remote(), timeout=TIMEOUT)
-    with pytest.raises(AttributeError):
-        a.__polyray_call__  # noqa: B018 - Python actors only
+    with pytest.raises(TypeError, match="takes the function to run with the actor first"):
+        a.__polyray_call__.remote(polyray.java_function("a.B", "c"))  # a C++ actor runs a cpp_function
 
 
 def test_cpp_driver_context_exit_actor_and_builtins(ctx_cluster):
