@@ -62,7 +62,10 @@ test-unit:
 	$(call pytest_lane,not cluster)
 
 # The slow lane: tests that start a cluster (GCS + raylet + worker processes).
+# tests/prebuild.py first compiles the lane's C++ test programs and Java test
+# classes on every core (the fixtures would one at a time); it never fails.
 test-cluster:
+	-$(PY) tests/prebuild.py
 	$(call pytest_lane,cluster)
 
 test-python: test-unit test-cluster

@@ -8,10 +8,24 @@ embedded head); tests/gcs, tests/raylet, tests/store, tests/protocol and
 tests/rules use in-process servers, fakes and real store segments, and
 tests/core/unit/ tests CoreWorker components with fakes. A test elsewhere that
 starts a cluster carries ``@pytest.mark.cluster`` itself.
+
+Node settings of the cluster lane (to spend a 2-core machine's CPU on tests):
+every node a cluster-lane test starts skips the store prefault
+(``POLYRAY_STORE_PREFAULT=0``; the product default populates 256 MiB of the
+store per node in the background, ~0.5 s of CPU and ~0.5 s of a cluster's
+start on a loaded machine, which a test never notices otherwise). Tests under
+PRODUCT_DEFAULT_FOLDERS (the API tests, the benchmarks, the scale tests,
+whose timings and worker counts are the product's) and modules marked
+``@pytest.mark.product_node_defaults`` (the tests of prefault and standby
+workers) run with the product defaults. A value set in the environment of
+pytest itself always wins. Joining nodes of tests/cluster/cluster_util.py
+start no standby Python workers (only a driver registered on a node adopts
+its standbys, and test drivers register with the head).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -23,6 +37,12 @@ CLUSTER_FOLDERS = ("core", "cluster", "xlang", "bench", "chaos", "api", "scale",
                    "runtime_env", "jobs")
 #: Subfolders of those that do not: unit tests of components with fakes.
 FAST_SUBFOLDERS = (("core", "unit"), ("runtime_env", "unit"), ("jobs", "unit"))
+#: Cluster folders whose tests run their nodes with the product's settings.
+PRODUCT_DEFAULT_FOLDERS = ("api", "bench", "scale")
+#: Environment of the nodes the other cluster-lane tests start (docstring above).
+TEST_NODE_ENV = {"POLYRAY_STORE_PREFAULT": "0"}
+#: Variables of TEST_NODE_ENV set by whoever started pytest: never changed.
+_USER_SET = frozenset(k for k in TEST_NODE_ENV if k in os.environ)
 
 
 def starts_cluster(path: Path) -> bool:
@@ -34,6 +54,38 @@ def starts_cluster(path: Path) -> bool:
     if not parts or parts[0] not in CLUSTER_FOLDERS:
         return False
     return not any(parts[: len(sub)] == sub for sub in FAST_SUBFOLDERS)
+
+
+def uses_product_node_defaults(item: pytest.Item) -> bool:
+    """Whether a cluster-lane test's nodes keep the product defaults (docstring above)."""
+    try:
+        parts = item.path.resolve().relative_to(_TESTS).parts
+    except ValueError:
+        parts = ()
+    return bool(parts and parts[0] in PRODUCT_DEFAULT_FOLDERS) or \
+        item.get_closest_marker("product_node_defaults") is not None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register this file's marker (``cluster`` is in pyproject.toml)."""
+    config.addinivalue_line("markers", "product_node_defaults: the test's nodes keep the product defaults "
+                                       "(store prefault on; tests/conftest.py)")
+
+
+# tryfirst: before the item's fixtures (a module's cluster) are set up.
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Set TEST_NODE_ENV for a cluster-lane test's nodes, or the product defaults (unset)."""
+    if item.get_closest_marker("cluster") is None:
+        return
+    product = uses_product_node_defaults(item)
+    for key, value in TEST_NODE_ENV.items():
+        if key in _USER_SET:
+            continue
+        if product:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 # tryfirst: the marks must be on the items before `-m` deselects by them.

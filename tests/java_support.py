@@ -2,7 +2,7 @@
 tests/conftest.py): the test classes of a ``java_src`` folder compiled against
 the Java SDK, and a local cluster whose code search path holds them.
 
-Compiled classes are cached under ``build/java-tests/<name>-<hash>/``, keyed
+Compiled classes are cached under ``build/java-tests/<hash>/``, keyed
 by the sources (paths and bytes) and the SDK classpath (each entry's path,
 size and modification time), so a test session runs javac once per source
 set, however many modules use it, and a later session reuses the output until
@@ -31,6 +31,12 @@ CACHE_ROOT = os.path.join(REPO, "build", "java-tests")
 JAVAC_TIMEOUT_S = 300
 
 _lock = threading.Lock()
+_out_locks: dict[str, threading.Lock] = {}  # one per output: different outputs compile at once
+
+
+def _lock_of(out: str) -> threading.Lock:
+    with _lock:
+        return _out_locks.setdefault(out, threading.Lock())
 
 
 def _classpath_digest(h: hashlib._Hash, classpath: Sequence[str]) -> None:
@@ -64,7 +70,8 @@ def java_sources(*paths: str) -> list[str]:
 
 def compiled_java(name: str, *paths: str, classpath: Sequence[str] | None = None) -> str:
     """The classes folder of the ``.java`` files of ``paths`` compiled with javac against
-    ``classpath`` (default: the Java SDK's), cached by content under build/java-tests/.
+    ``classpath`` (default: the Java SDK's), cached by content under build/java-tests/
+    (``name`` labels the source set in messages).
 
     Fails the test (with javac's message) when javac is missing or the compile fails.
     """
@@ -80,8 +87,9 @@ def compiled_java(name: str, *paths: str, classpath: Sequence[str] | None = None
     for src in sources:
         with open(src, "rb") as f:
             h.update(src.encode() + b"\0" + f.read())
-    out = os.path.join(CACHE_ROOT, f"{name}-{h.hexdigest()[:16]}")
-    with _lock:
+    # Keyed by content alone: callers naming the same sources differently share one folder.
+    out = os.path.join(CACHE_ROOT, h.hexdigest()[:20])
+    with _lock_of(out):
         if os.path.isdir(out):
             return out
         os.makedirs(CACHE_ROOT, exist_ok=True)

@@ -113,7 +113,7 @@ def java_driver(tmp_path_factory) -> tuple[list[str], str]:
 
 @pytest.fixture(scope="module")
 def cpp_driver() -> tuple[str, str]:
-    lib = build_cpp("sleepy_funcs", [os.path.join(HERE, "cpp_src", "sleepy_funcs.cc")], "shared")
+    lib = build_cpp("chaos_sleepy_funcs", [os.path.join(HERE, "cpp_src", "sleepy_funcs.cc")], "shared")
     exe = build_cpp("node_death_driver", [os.path.join(HERE, "cpp_src", "node_death_driver.cc")], "exe")
     return exe, lib
 

@@ -111,7 +111,12 @@ class Cluster:
                  store_bytes: int = STORE_BYTES, timeout: float = 60.0,
                  labels: dict | None = None, env: dict | None = None) -> NodeProcess:
         """Start a node that joins the head; returns once it registered
-        (``num_gpus=None``: detected; ``env``: more environment variables of the node daemon)."""
+        (``num_gpus=None``: detected; ``env``: more environment variables of the node daemon).
+
+        The node starts no standby Python workers (``POLYRAY_PRESTART_STANDBY=0`` unless ``env``
+        or pytest's own environment says otherwise): only a driver that registers with a node
+        adopts its standbys, and a driver registers with the first alive node, the head, so a
+        joining node's standbys would only cost CPU (tests/conftest.py)."""
         args = ["--address", self.address, "--num-cpus", str(num_cpus), "--object-store-memory",
                 str(store_bytes), "--idle-worker-timeout", "30"]
         if num_gpus is not None:
@@ -120,7 +125,8 @@ class Cluster:
             args += ["--labels", json.dumps(labels)]
         if resources:
             args += ["--resources", json.dumps(resources)]
-        node = self._spawn(args, f"node{len(self.nodes)}", env)
+        standby = os.environ.get("POLYRAY_PRESTART_STANDBY", "0")  # set for pytest: that value
+        node = self._spawn(args, f"node{len(self.nodes)}", {"POLYRAY_PRESTART_STANDBY": standby, **(env or {})})
         node.node_id = self._wait_joined(node, timeout)
         node.store_name = self._store_name(node.node_id)
         self.nodes.append(node)

@@ -26,7 +26,7 @@ import polyray
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.product_node_defaults]
 
 
 def _children(pid: int) -> list[int]:

@@ -11,6 +11,7 @@ reason (``make test`` builds it first).
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import os
@@ -32,6 +33,12 @@ OUT_ROOT = os.path.join(REPO, "build", "xlang-tests")
 COMPILE_TIMEOUT_S = 900
 
 _lock = threading.Lock()
+_out_locks: dict[str, threading.Lock] = {}  # one per output: different outputs compile at once
+
+
+def _lock_of(out: str) -> threading.Lock:
+    with _lock:
+        return _out_locks.setdefault(out, threading.Lock())
 
 
 def polyray_cli() -> list[str]:
@@ -42,8 +49,10 @@ def polyray_cli() -> list[str]:
     return [sys.executable, "-m", "polyray.cli"]
 
 
+@functools.cache
 def cpp_flags() -> list[str]:
-    """The output of ``polyray cpp-flags``, split; fails the test with its error."""
+    """The output of ``polyray cpp-flags``, split; fails the test with its error. Run once per
+    session (a Python start each): every build_cpp call, cached output or not, needs it."""
     proc = subprocess.run([*polyray_cli(), "cpp-flags"], capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         pytest.fail(f"`polyray cpp-flags` failed (exit {proc.returncode}): {proc.stderr.strip()}\n"
@@ -79,7 +88,7 @@ def build_cpp(name: str, sources: list[str], kind: str, extra: list[str] | None 
     _headers_digest(h)
     out_dir = os.path.join(OUT_ROOT, f"{name}-{h.hexdigest()[:16]}")
     out = os.path.join(out_dir, f"lib{name}.so" if kind == "shared" else name)
-    with _lock:
+    with _lock_of(out):
         if os.path.exists(out):
             return out
         os.makedirs(out_dir, exist_ok=True)
