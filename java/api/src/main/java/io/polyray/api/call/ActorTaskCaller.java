@@ -2,6 +2,7 @@ package io.polyray.api.call;
 
 import io.polyray.api.BaseActorHandle;
 import io.polyray.api.ObjectRef;
+import io.polyray.api.ObjectRefGenerator;
 import io.polyray.api.PolyRay;
 import io.polyray.api.spi.CallOptions;
 import io.polyray.api.spi.FunctionSpec;
@@ -115,6 +116,20 @@ public final class ActorTaskCaller<R> {
    */
   public List<ObjectRef<Object>> remoteMulti() {
     return PolyRay.internal().submitActorTaskReturns(actor, function, args, options);
+  }
+
+  /**
+   * Submits the call as a streaming generator (Python's {@code num_returns="streaming"}):
+   * each item the method yields (a Python generator method; a Java method returning an
+   * {@code Iterator}, {@code Iterable} or {@code Stream}) comes as soon as it is produced.
+   * {@code T} is the item type. Not retried when the actor dies. C++ actors cannot stream:
+   * an IllegalArgumentException at the call.
+   *
+   * @param <T> the item type
+   * @return the generator of the items' refs
+   */
+  public <T> ObjectRefGenerator<T> remoteGenerator() {
+    return PolyRay.internal().submitActorTaskGenerator(actor, function, args, options);
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.polyray.api.call;
 
 import io.polyray.api.ObjectRef;
+import io.polyray.api.ObjectRefGenerator;
 import io.polyray.api.PolyRay;
 import io.polyray.api.placement.PlacementGroup;
 import io.polyray.api.spi.CallOptions;
@@ -187,6 +188,22 @@ public final class TaskCaller<R> {
    */
   public List<ObjectRef<Object>> remoteMulti() {
     return PolyRay.internal().submitTaskReturns(function, args, options);
+  }
+
+  /**
+   * Submits the task as a streaming generator (Python's {@code num_returns="streaming"}):
+   * the callee yields items (a Python generator function; a Java method returning an
+   * {@code Iterator}, {@code Iterable} or {@code Stream}) and each item's ref comes as soon
+   * as it is produced, before the task ends. {@code T} is the item type: the element type of
+   * the Java method's {@code Iterator<T>}/{@code Iterable<T>}/{@code Stream<T>}, the
+   * {@code returnType} of a {@code PyFunction}. Not retried (as in Python). C++ callees cannot
+   * stream: an IllegalArgumentException at the call.
+   *
+   * @param <T> the item type
+   * @return the generator of the items' refs
+   */
+  public <T> ObjectRefGenerator<T> remoteGenerator() {
+    return PolyRay.internal().submitTaskGenerator(function, args, options);
   }
 
   /**

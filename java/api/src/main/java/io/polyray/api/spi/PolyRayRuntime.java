@@ -107,6 +107,35 @@ public interface PolyRayRuntime {
       CallOptions options);
 
   /**
+   * Submits a normal task as a streaming generator (its items come as they are produced).
+   *
+   * @param function what to run
+   * @param args the arguments
+   * @param options the call's options
+   * @param <T> the item type
+   * @return the generator of its items' refs
+   */
+  default <T> io.polyray.api.ObjectRefGenerator<T> submitTaskGenerator(FunctionSpec function, Object[] args,
+      CallOptions options) {
+    throw new UnsupportedOperationException("this runtime has no generator tasks");
+  }
+
+  /**
+   * Calls an actor's method as a streaming generator (its items come as they are produced).
+   *
+   * @param actor the actor
+   * @param function the method
+   * @param args the arguments
+   * @param options the call's options
+   * @param <T> the item type
+   * @return the generator of its items' refs
+   */
+  default <T> io.polyray.api.ObjectRefGenerator<T> submitActorTaskGenerator(BaseActorHandle actor,
+      FunctionSpec function, Object[] args, CallOptions options) {
+    throw new UnsupportedOperationException("this runtime has no generator tasks");
+  }
+
+  /**
    * Cancels the task that produces {@code ref}: a queued one never runs; a running one is
    * interrupted ({@code force}: its worker is stopped). Getting the ref then throws
    * TaskCancelledException. A finished task is left alone. A borrowed ref is cancelled

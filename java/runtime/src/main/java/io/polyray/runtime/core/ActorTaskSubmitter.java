@@ -386,6 +386,13 @@ final class ActorTaskSubmitter {
       @Override
       public void onNext(PushTasksReply reply) {
         for (TaskResult r : reply.getResultsList()) {
+          if (r.getGeneratorItem() > 0) { // an item of a generator call still running
+            PendingTask running = aq.inflight.get(r.getTaskId());
+            if (running != null && r.getReturnsCount() > 0) {
+              finisher.generatorItem(running.spec, r.getReturns(0), r.getGeneratorItem());
+            }
+            continue;
+          }
           PendingTask t = aq.inflight.remove(r.getTaskId());
           if (t != null) {
             finisher.complete(t.spec, r.getReturnsList(), t.argIds);

@@ -93,6 +93,18 @@ public abstract class CoreRuntime implements PolyRayRuntime {
   }
 
   @Override
+  public <T> io.polyray.api.ObjectRefGenerator<T> submitTaskGenerator(FunctionSpec function, Object[] args,
+      CallOptions options) {
+    return core.tasks.submitTaskGenerator(function, args, options);
+  }
+
+  @Override
+  public <T> io.polyray.api.ObjectRefGenerator<T> submitActorTaskGenerator(BaseActorHandle actor, FunctionSpec function,
+      Object[] args, CallOptions options) {
+    return core.tasks.submitActorTaskGenerator(actor, function, args, options);
+  }
+
+  @Override
   public List<ObjectRef<Object>> submitActorTaskReturns(BaseActorHandle actor, FunctionSpec function, Object[] args,
       CallOptions options) {
     return core.tasks.submitActorTaskReturns(actor, function, args, options);

@@ -142,6 +142,8 @@ public final class CoreWorker {
   /** Nodes holding copies of owned objects beside the primary (ObjectLocations). */
   final ObjectLocations locations = new ObjectLocations();
   final OwnedObjects owned = new OwnedObjects(this);
+  /** The items of the generator tasks this process called (GeneratorStreams). */
+  final GeneratorStreams generators = new GeneratorStreams(GeneratorStreams.ownerOf(this));
   /** Counted actor handles and the destruction of actors whose last handle went. */
   final ActorHandleCounting handleCounting = new ActorHandleCounting(this);
   /** The specs that recompute stored returns (Lineage) and the component that does it. */

@@ -471,6 +471,13 @@ final class NormalTaskSubmitter {
   }
 
   private void onResult(Lease lease, TaskResult result) {
+    if (result.getGeneratorItem() > 0) { // an item of a generator task still running
+      PendingTask running = lease.inflight.get(result.getTaskId());
+      if (running != null && result.getReturnsCount() > 0) {
+        finisher.generatorItem(running.spec, result.getReturns(0), result.getGeneratorItem());
+      }
+      return;
+    }
     boolean pipelined = lease.inflight.size() > 1;
     PendingTask t = lease.inflight.remove(result.getTaskId());
     if (t == null) {

@@ -194,29 +194,8 @@ final class OwnedObjects {
   void completeTask(TaskSpec spec, List<ReturnObject> returns, List<ByteString> argIds) {
     List<ByteString> stored = new ArrayList<>();
     for (ReturnObject r : returns) {
-      ByteString oid = r.getObjectId();
-      boolean inStore = r.getKindCase() == ReturnObject.KindCase.IN_STORE_NODE;
-      if (!w.references.isOwned(oid)) {
-        // Every reference to this return is gone already: drop it.
-        if (inStore && !r.getInStoreNode().isEmpty()) {
-          w.queueFree(oid);
-        }
-        if (r.getNestedRefsCount() > 0) {
-          w.references.ackReturned(r.getNestedRefsList(), w.workerId, r.getLender());
-        }
-        continue;
-      }
-      List<Object> nested = w.holdNested(r.getNestedRefsList());
-      if (r.getNestedRefsCount() > 0) {
-        // Our own holds are taken (their adds decided first): release the lends (reference protocol).
-        w.references.ackReturned(r.getNestedRefsList(), w.workerId, r.getLender());
-      }
-      if (inStore) {
-        w.references.setInStore(oid, r.getInStoreNode());
-        w.memoryStore.set(oid, MemoryStore.Entry.inStore(r.getInStoreNode(), r.getSize(), nested));
-        stored.add(oid);
-      } else {
-        w.memoryStore.set(oid, MemoryStore.Entry.value(r.getValue(), r.getSize(), nested));
+      if (recordReturn(r)) {
+        stored.add(r.getObjectId());
       }
     }
     w.recovery.onFinished(spec, null);
@@ -224,6 +203,44 @@ final class OwnedObjects {
       w.lineage.record(spec, argIds, stored); // keeps the spec; takes over the arguments' pins
     } else {
       w.references.removeSubmitted(argIds);
+    }
+  }
+
+  /**
+   * Records one return object (a task's, or a generator task's item; io thread); one no
+   * reference holds any more is dropped.
+   *
+   * @return whether it is a store copy kept here
+   */
+  boolean recordReturn(ReturnObject r) {
+    ByteString oid = r.getObjectId();
+    boolean inStore = r.getKindCase() == ReturnObject.KindCase.IN_STORE_NODE;
+    if (!w.references.isOwned(oid)) {
+      // Every reference to this return is gone already: drop it.
+      dropReturn(r);
+      return false;
+    }
+    List<Object> nested = w.holdNested(r.getNestedRefsList());
+    if (r.getNestedRefsCount() > 0) {
+      // Our own holds are taken (their adds decided first): release the lends (reference protocol).
+      w.references.ackReturned(r.getNestedRefsList(), w.workerId, r.getLender());
+    }
+    if (inStore) {
+      w.references.setInStore(oid, r.getInStoreNode());
+      w.memoryStore.set(oid, MemoryStore.Entry.inStore(r.getInStoreNode(), r.getSize(), nested));
+      return true;
+    }
+    w.memoryStore.set(oid, MemoryStore.Entry.value(r.getValue(), r.getSize(), nested));
+    return false;
+  }
+
+  /** A return nobody will read: frees its store copy and releases the lends nested in it. */
+  void dropReturn(ReturnObject r) {
+    if (r.getKindCase() == ReturnObject.KindCase.IN_STORE_NODE && !r.getInStoreNode().isEmpty()) {
+      w.queueFree(r.getObjectId());
+    }
+    if (r.getNestedRefsCount() > 0) {
+      w.references.ackReturned(r.getNestedRefsList(), w.workerId, r.getLender());
     }
   }
 

@@ -29,6 +29,14 @@ final class OwnerTaskFinisher implements TaskFinisher {
       w.taskEvents.ownerDone(spec); // the worker's event gives the row
     }
     w.owned.completeTask(spec, returns, argIds);
+    if (spec.getGenerator() != 0) {
+      w.generators.onEnd(spec.getTaskId());
+    }
+  }
+
+  @Override
+  public void generatorItem(TaskSpec spec, ReturnObject item, int k) {
+    w.generators.onItem(spec.getTaskId(), item, k);
   }
 
   @Override
@@ -38,6 +46,9 @@ final class OwnerTaskFinisher implements TaskFinisher {
       w.taskEvents.failed(spec, record);
     }
     w.owned.failTask(spec, record, argIds);
+    if (spec.getGenerator() != 0) {
+      w.generators.onEnd(spec.getTaskId());
+    }
   }
 
   @Override

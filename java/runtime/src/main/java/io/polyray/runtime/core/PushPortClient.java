@@ -493,7 +493,7 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
             got = new ArrayList<>(1);
           }
           got.add(reply);
-          results += reply.getResultsCount();
+          results += ended(reply);
         }
         in.compact();
       }
@@ -515,6 +515,17 @@ public final class PushPortClient implements StreamObserver<PushTasksRequest> {
         return;
       }
     }
+  }
+
+  /** How many of a reply's results end their task (a generator task's items precede its end). */
+  static int ended(PushTasksReply reply) {
+    int n = 0;
+    for (io.polyray.runtime.proto.TaskResult r : reply.getResultsList()) {
+      if (r.getGeneratorItem() == 0) {
+        n++;
+      }
+    }
+    return n;
   }
 
   /** The worker closed its side. */

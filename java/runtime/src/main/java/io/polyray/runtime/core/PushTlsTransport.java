@@ -170,7 +170,7 @@ final class PushTlsTransport {
         return;
       }
       PushTasksReply reply = client.parseReply(body);
-      if (reply == null || client.received(List.of(reply), reply.getResultsCount()) < 0) {
+      if (reply == null || client.received(List.of(reply), PushPortClient.ended(reply)) < 0) {
         return;
       }
     }

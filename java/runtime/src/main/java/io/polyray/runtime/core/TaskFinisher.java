@@ -35,6 +35,15 @@ interface TaskFinisher {
   void fail(TaskSpec spec, ErrorRecord record, List<ByteString> argIds);
 
   /**
+   * An item a generator task produced, before the task's end (TaskResult.generator_item).
+   *
+   * @param spec the generator task
+   * @param item the item's return object
+   * @param k its position, 1-based
+   */
+  default void generatorItem(TaskSpec spec, ReturnObject item, int k) {}
+
+  /**
    * Objects held for a task that no longer needs them (an actor's creation arguments once
    * the actor is up or dead).
    *

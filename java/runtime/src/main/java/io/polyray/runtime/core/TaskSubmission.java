@@ -282,7 +282,7 @@ final class TaskSubmission {
    */
   public <R> ObjectRef<R> submitTask(FunctionSpec fn, Object[] args, CallOptions o) {
     @SuppressWarnings("unchecked")
-    ObjectRef<R> ref = (ObjectRef<R>) submitNormal(fn, args, o, fn.getReturnType()).get(0);
+    ObjectRef<R> ref = (ObjectRef<R>) submitNormal(fn, args, o, fn.getReturnType(), null).get(0);
     return ref;
   }
 
@@ -297,27 +297,56 @@ final class TaskSubmission {
   @SuppressWarnings("unchecked")
   public List<ObjectRef<Object>> submitTaskReturns(FunctionSpec fn, Object[] args, CallOptions o) {
     return (List<ObjectRef<Object>>) (List<?>) submitNormal(fn, args, o, o.getNumReturns() == 1 ? fn.getReturnType()
-        : null);
+        : null, null);
   }
 
-  private List<ObjectRef<?>> submitNormal(FunctionSpec fn, Object[] args, CallOptions o, java.lang.reflect.Type type) {
+  /** A streaming generator task (GeneratorStreams): its items' refs as they come. */
+  <T> io.polyray.api.ObjectRefGenerator<T> submitTaskGenerator(FunctionSpec fn, Object[] args, CallOptions o) {
+    GeneratorStreams.Stream[] opened = new GeneratorStreams.Stream[1];
+    return generatorOf(opened, submitNormal(fn, args, o, fn.getReturnType(), opened).get(0));
+  }
+
+  /** A streaming generator actor call: its items' refs as they come. */
+  <T> io.polyray.api.ObjectRefGenerator<T> submitActorTaskGenerator(BaseActorHandle actor, FunctionSpec fn,
+      Object[] args, CallOptions o) {
+    GeneratorStreams.Stream[] opened = new GeneratorStreams.Stream[1];
+    return generatorOf(opened, submitActorCall(actor, fn, args, o, fn.getReturnType(), opened).get(0));
+  }
+
+  /** TaskSpec.generator of a streaming generator task (python/polyray/core/generators.py). */
+  static final int GENERATOR_STREAMING = 2;
+
+  @SuppressWarnings("unchecked")
+  private <T> io.polyray.api.ObjectRefGenerator<T> generatorOf(GeneratorStreams.Stream[] opened, ObjectRef<?> end) {
+    return w.generators.generator(opened[0], (ObjectRef<Long>) end);
+  }
+
+  private List<ObjectRef<?>> submitNormal(FunctionSpec fn, Object[] args, CallOptions o, java.lang.reflect.Type type,
+      GeneratorStreams.Stream[] opened) {
+    int generator = opened == null ? 0 : GENERATOR_STREAMING;
     if (fn.getKind() != FunctionSpec.Kind.TASK) {
       throw new IllegalArgumentException(fn + " is not a task");
     }
     String name = o.getName().isEmpty() ? fn.displayName() : o.getName();
     checkNumReturns(o, fn.getLanguage(), name);
+    checkGenerator(generator, o, fn.getLanguage(), name);
     Map<String, Double> resources = resources(o, 1.0);
     SchedulingStrategies.checkFitsBundle(o, resources, "task " + name);
     TaskSpec.Builder spec = newSpec(TaskType.NORMAL_TASK, protoLanguage(fn.getLanguage()), descriptor(fn), name)
         .setNumReturns(o.getNumReturns())
         .putAllResources(resources)
         .setScheduling(SchedulingStrategies.of(o, parentSpec()))
-        .setMaxRetries(o.getMaxRetries() == null ? RuntimeSpec.RETRY_MAX_RETRIES : o.getMaxRetries())
-        .setRetryExceptions(o.isRetryExceptions());
+        .setMaxRetries(generator != 0 ? 0 : o.getMaxRetries() == null ? RuntimeSpec.RETRY_MAX_RETRIES
+            : o.getMaxRetries())
+        .setRetryExceptions(generator == 0 && o.isRetryExceptions())
+        .setGenerator(generator);
     List<Object> held = new ArrayList<>();
     List<ByteString> argIds = buildArgs(spec, args, name, held);
     TaskSpec built = spec.build();
-    List<ObjectRef<?>> refs = returnRefs(built, type);
+    List<ObjectRef<?>> refs = returnRefs(built, generator != 0 ? Long.class : type);
+    if (generator != 0) {
+      opened[0] = w.generators.open(built.getTaskId(), GeneratorStreams.itemType(type));
+    }
     w.references.addSubmitted(argIds);
     Reference.reachabilityFence(args);
     Reference.reachabilityFence(held);
@@ -345,6 +374,21 @@ final class TaskSubmission {
     if (o.getNumReturns() > 1 && callee == io.polyray.api.Language.CPP) {
       throw new IllegalArgumentException("numReturns=" + o.getNumReturns() + ": the C++ callee " + name
           + " has one return value (C++ functions and methods return one value); nothing was sent");
+    }
+  }
+
+  /** Generator calls (remoteGenerator): a Java or Python callee, one return (the stream's end). */
+  private static void checkGenerator(int generator, CallOptions o, io.polyray.api.Language callee, String name) {
+    if (generator == 0) {
+      return;
+    }
+    if (callee == io.polyray.api.Language.CPP) {
+      throw new IllegalArgumentException("remoteGenerator(): the C++ callee " + name
+          + " cannot stream items (generator tasks need a Java or Python callee); nothing was sent");
+    }
+    if (o.getNumReturns() != 1) {
+      throw new IllegalArgumentException("remoteGenerator() with numReturns=" + o.getNumReturns() + " (task " + name
+          + "): a generator task has one stream of items; drop setNumReturns; nothing was sent");
     }
   }
 
@@ -439,7 +483,7 @@ final class TaskSubmission {
    */
   public <R> ObjectRef<R> submitActorTask(BaseActorHandle actor, FunctionSpec fn, Object[] args, CallOptions o) {
     @SuppressWarnings("unchecked")
-    ObjectRef<R> ref = (ObjectRef<R>) submitActorCall(actor, fn, args, o, fn.getReturnType()).get(0);
+    ObjectRef<R> ref = (ObjectRef<R>) submitActorCall(actor, fn, args, o, fn.getReturnType(), null).get(0);
     return ref;
   }
 
@@ -456,11 +500,12 @@ final class TaskSubmission {
   public List<ObjectRef<Object>> submitActorTaskReturns(BaseActorHandle actor, FunctionSpec fn, Object[] args,
       CallOptions o) {
     return (List<ObjectRef<Object>>) (List<?>) submitActorCall(actor, fn, args, o,
-        o.getNumReturns() == 1 ? fn.getReturnType() : null);
+        o.getNumReturns() == 1 ? fn.getReturnType() : null, null);
   }
 
   private List<ObjectRef<?>> submitActorCall(BaseActorHandle actor, FunctionSpec fn, Object[] args, CallOptions o,
-      java.lang.reflect.Type type) {
+      java.lang.reflect.Type type, GeneratorStreams.Stream[] opened) {
+    int generator = opened == null ? 0 : GENERATOR_STREAMING;
     if (!(actor instanceof AbstractActorHandle)) {
       throw new IllegalArgumentException("not a polyray actor handle: " + actor);
     }
@@ -499,12 +544,15 @@ final class TaskSubmission {
       name = o.getName();
     }
     checkNumReturns(o, protoLanguageToApi(h.getLanguage()), name);
+    checkGenerator(generator, o, protoLanguageToApi(h.getLanguage()), name);
     TaskSpec.Builder spec = newSpec(TaskType.ACTOR_TASK, h.getLanguage(), fd, name)
         .setActorId(h.getActorId())
         .setNumReturns(o.getNumReturns())
         .setMaxRetries(0)
         // Retries of a call in flight when the actor dies: this call's option, else the actor's.
-        .setMaxTaskRetries(o.getMaxTaskRetries() == null ? h.getMaxTaskRetries() : o.getMaxTaskRetries())
+        .setMaxTaskRetries(generator != 0 ? 0 : o.getMaxTaskRetries() == null ? h.getMaxTaskRetries()
+            : o.getMaxTaskRetries())
+        .setGenerator(generator)
         .setConcurrencyGroup(o.getConcurrencyGroup())
         .setCallerWorkerId(w.workerId);
     List<Object> held = new ArrayList<>();
@@ -514,7 +562,10 @@ final class TaskSubmission {
       argIds = new ArrayList<>(argIds);
       argIds.add(ActorHandles.handleObjectId(h.getActorId()));
     }
-    List<ObjectRef<?>> refs = returnRefs(spec, type);
+    List<ObjectRef<?>> refs = returnRefs(spec, generator != 0 ? Long.class : type);
+    if (generator != 0) {
+      opened[0] = w.generators.open(spec.getTaskId(), GeneratorStreams.itemType(type));
+    }
     w.references.addSubmitted(argIds);
     Reference.reachabilityFence(args);
     Reference.reachabilityFence(held);

@@ -41,6 +41,17 @@ final class CoreWorkerServiceImpl extends io.polyray.runtime.core.CoreWorkerServ
    * task thread when the stream is idle, else on the network thread in onReady. Counts
    * the tasks in flight so the stream ends after the last result.
    */
+  /** How many of the results end their task (a generator's items precede its end). */
+  static int ended(List<TaskResult> batch) {
+    int n = 0;
+    for (TaskResult r : batch) {
+      if (r.getGeneratorItem() == 0) {
+        n++;
+      }
+    }
+    return n;
+  }
+
   private static final class Stream {
     private final ServerCallStreamObserver<PushTasksReply> out;
     private ArrayList<TaskResult> ready = new ArrayList<>();
@@ -72,7 +83,9 @@ final class CoreWorkerServiceImpl extends io.polyray.runtime.core.CoreWorkerServ
      */
     synchronized void reply(TaskResult r) {
       if (done) {
-        pending--; // the caller is gone; it fails these tasks itself
+        if (r.getGeneratorItem() == 0) {
+          pending--; // the caller is gone; it fails these tasks itself
+        }
         return;
       }
       ready.add(r);
@@ -95,7 +108,7 @@ final class CoreWorkerServiceImpl extends io.polyray.runtime.core.CoreWorkerServ
     private void send() {
       List<TaskResult> batch = ready;
       ready = new ArrayList<>();
-      pending -= batch.size();
+      pending -= ended(batch);
       try {
         out.onNext(PushTasksReply.newBuilder().addAllResults(batch).build());
       } catch (RuntimeException e) {

@@ -237,7 +237,9 @@ final class PushPort {
     void reply(TaskResult r) {
       synchronized (this) {
         if (broken) {
-          pending--; // the caller is gone; it fails these tasks itself
+          if (r.getGeneratorItem() == 0) {
+            pending--; // the caller is gone; it fails these tasks itself
+          }
           return;
         }
         ready.add(r);
@@ -255,7 +257,7 @@ final class PushPort {
           }
           batch = ready;
           ready = new ArrayList<>();
-          pending -= batch.size();
+          pending -= CoreWorkerServiceImpl.ended(batch);
         }
         byte[] body = PushTasksReply.newBuilder().addAllResults(batch).build().toByteArray();
         byte[] frame = new byte[4 + body.length];

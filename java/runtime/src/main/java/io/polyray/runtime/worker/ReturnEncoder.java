@@ -63,44 +63,76 @@ final class ReturnEncoder {
     List<ReturnObject> out = new ArrayList<>(n);
     List<java.util.concurrent.CompletableFuture<Boolean>> pins = new ArrayList<>();
     List<String> pinned = new ArrayList<>(); // what each pin stores, for the error
-    Codec codec = worker.codec();
     for (int i = 0; i < n; i++) {
       String what = n == 1 ? "the return value of " + fn.displayName()
           : "return value " + i + " of " + fn.displayName();
-      Encoded enc;
+      out.add(one(spec, values.get(i), what, Ids.returnId(spec.getTaskId(), i + 1), pins, pinned));
+    }
+    awaitPins(pins, pinned);
+    return out;
+  }
+
+  /**
+   * Item {@code k} (0-based) a generator task produced: a return object of index k + 2 for
+   * its caller (return 1 is the stream's end), stored and pinned first when large.
+   *
+   * @param spec the generator task
+   * @param fn the function that ran
+   * @param k the item's position
+   * @param value the item
+   * @return its return object
+   * @throws TaskFailure when it cannot be encoded or stored
+   */
+  ReturnObject encodeItem(TaskSpec spec, Invocable fn, int k, Object value) throws TaskFailure {
+    List<java.util.concurrent.CompletableFuture<Boolean>> pins = new ArrayList<>();
+    List<String> pinned = new ArrayList<>();
+    ReturnObject r = one(spec, value, "item " + k + " of " + fn.displayName(), Ids.returnId(spec.getTaskId(), k + 2),
+        pins, pinned);
+    awaitPins(pins, pinned);
+    return r;
+  }
+
+  /** One value's return object (a pin of its store copy, if any, is added to {@code pins}). */
+  private ReturnObject one(TaskSpec spec, Object value, String what, ByteString oid,
+      List<java.util.concurrent.CompletableFuture<Boolean>> pins, List<String> pinned) throws TaskFailure {
+    Codec codec = worker.codec();
+    Encoded enc;
+    try {
+      // A Java caller reads Serializable values with no XLANG form as Java-native values.
+      enc = codec.encode(value, what, spec.getCallerLanguage() == io.polyray.runtime.proto.Language.JAVA);
+    } catch (XlangTypeException e) {
+      throw new TaskFailure(ErrorRecords.runtimeError(XlangTypeException.class.getName(), e.getMessage()));
+    } catch (RuntimeException e) {
+      throw new TaskFailure(ErrorRecords.runtimeError(e.getClass().getName(),
+          what + " cannot be encoded: " + e.getMessage()));
+    }
+    worker.lend(enc.nestedRefs(), spec.getCaller()); // held for the caller until it acknowledges
+    ReturnObject.Builder r = ReturnObject.newBuilder().setObjectId(oid).setSize(enc.size())
+        .addAllNestedRefs(enc.nestedRefs());
+    if (!enc.nestedRefs().isEmpty()) {
+      r.setLender(worker.address().getWorkerId()); // the caller names it when it acknowledges
+    }
+    if (!Policies.travelsInline(enc.size())) {
       try {
-        // A Java caller reads Serializable values with no XLANG form as Java-native values.
-        enc = codec.encode(values.get(i), what, spec.getCallerLanguage() == io.polyray.runtime.proto.Language.JAVA);
-      } catch (XlangTypeException e) {
-        throw new TaskFailure(ErrorRecords.runtimeError(XlangTypeException.class.getName(), e.getMessage()));
+        pins.add(worker.putInStore(oid, enc, spec.getCaller()));
+        pinned.add(what + " (" + enc.size() + " bytes)");
+      } catch (StoreFullException | io.polyray.api.exception.ObjectStoreFullException e) {
+        throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_STORE_FULL,
+            what + " (" + enc.size() + " bytes) does not fit in the node's store: " + e.getMessage()));
       } catch (RuntimeException e) {
         throw new TaskFailure(ErrorRecords.runtimeError(e.getClass().getName(),
-            what + " cannot be encoded: " + e.getMessage()));
+            "cannot put " + what + " (" + enc.size() + " bytes) into the node's store: " + e.getMessage()));
       }
-      worker.lend(enc.nestedRefs(), spec.getCaller()); // held for the caller until it acknowledges
-      ByteString oid = Ids.returnId(spec.getTaskId(), i + 1);
-      ReturnObject.Builder r = ReturnObject.newBuilder().setObjectId(oid).setSize(enc.size())
-          .addAllNestedRefs(enc.nestedRefs());
-      if (!enc.nestedRefs().isEmpty()) {
-        r.setLender(worker.address().getWorkerId()); // the caller names it when it acknowledges
-      }
-      if (!Policies.travelsInline(enc.size())) {
-        try {
-          pins.add(worker.putInStore(oid, enc, spec.getCaller()));
-          pinned.add(what + " (" + enc.size() + " bytes)");
-        } catch (StoreFullException | io.polyray.api.exception.ObjectStoreFullException e) {
-          throw new TaskFailure(ErrorRecords.system(ErrorKind.OBJECT_STORE_FULL,
-              what + " (" + enc.size() + " bytes) does not fit in the node's store: " + e.getMessage()));
-        } catch (RuntimeException e) {
-          throw new TaskFailure(ErrorRecords.runtimeError(e.getClass().getName(),
-              "cannot put " + what + " (" + enc.size() + " bytes) into the node's store: " + e.getMessage()));
-        }
-        r.setInStoreNode(worker.nodeId());
-      } else {
-        r.setValue(enc.toEnvelope());
-      }
-      out.add(r.build());
+      r.setInStoreNode(worker.nodeId());
+    } else {
+      r.setValue(enc.toEnvelope());
     }
+    return r.build();
+  }
+
+  /** Waits for the pins of a result's store copies; one that failed fails the task. */
+  private static void awaitPins(List<java.util.concurrent.CompletableFuture<Boolean>> pins, List<String> pinned)
+      throws TaskFailure {
     // The result names the store copies only once the raylet pinned them (their pins went
     // out together, batched with the process's puts): a worker dying after its reply leaves
     // no unpinned return behind. A pin that failed fails the task, as the synchronous one did.
@@ -120,7 +152,6 @@ final class ReturnEncoder {
             "the raylet did not pin " + pinned.get(i) + " in the node's store"));
       }
     }
-    return out;
   }
 
   private static List<?> asList(Object v) {

@@ -86,6 +86,8 @@ public final class TaskExecutor {
   private final FunctionResolver resolver;
   private final ReturnEncoder returns;
   private final LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
+  /** The result streams of generator tasks queued or running, by task id (until they finish). */
+  private final Map<ByteString, Consumer<TaskResult>> streamReplies = new ConcurrentHashMap<>();
   private final Set<ByteString> cancelled = ConcurrentHashMap.newKeySet();
   private final Object runLock = new Object();
   /** The tasks running now (one, or up to max_concurrency calls of a concurrent actor). */
@@ -144,6 +146,9 @@ public final class TaskExecutor {
    * @param reply receives the result
    */
   public void enqueue(TaskSpec spec, Consumer<TaskResult> reply) {
+    if (spec.getGenerator() != 0) {
+      streamReplies.put(spec.getTaskId(), reply); // its items go out while it runs (StreamedReturns)
+    }
     queue.add(new Item(spec, reply));
   }
 
@@ -243,6 +248,7 @@ public final class TaskExecutor {
     System.out.flush();
     System.err.flush();
     worker.flushBorrows();
+    streamReplies.remove(item.spec.getTaskId());
     try {
       item.reply.accept(result);
     } catch (RuntimeException e) {
@@ -573,6 +579,16 @@ public final class TaskExecutor {
         groups = java.util.Collections.unmodifiableMap(lanes);  // before the creation's reply
       }
       return TaskResult.newBuilder().setTaskId(spec.getTaskId()).setActorReady(true).build();
+    }
+    if (spec.getGenerator() != 0 && spec.getType() != TaskType.ACTOR_CREATION_TASK) {
+      try {
+        return StreamedReturns.run(spec, fn, value, returns, streamReplies.get(spec.getTaskId()),
+            () -> current.cancelled);
+      } catch (StreamedReturns.Failed f) {
+        return errorResult(spec, f.record, f.application);
+      } finally {
+        ArrowTables.closeRoots(tables);
+      }
     }
     if (spec.getType() == TaskType.ACTOR_TASK && value instanceof CompletionStage) {
       // An async method: the call's result is the stage's value, sent when it completes.
