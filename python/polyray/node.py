@@ -51,6 +51,17 @@ def default_memory(object_store_bytes: int) -> int:
     return max(0, available - int(object_store_bytes))
 
 
+#: Environment knob: "0" turns the head's dashboard off where it would start by
+#: default (``polyray.node --head`` without --include-dashboard, ``polyray.init()``);
+#: the test lanes use it for clusters no test looks at through the dashboard.
+ENV_INCLUDE_DASHBOARD = "POLYRAY_INCLUDE_DASHBOARD"
+
+
+def dashboard_by_default() -> bool:
+    """Whether a head serves its dashboard unless told: not when ``$POLYRAY_INCLUDE_DASHBOARD`` is "0"."""
+    return os.environ.get(ENV_INCLUDE_DASHBOARD, "1").strip() != "0"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line of the node daemon."""
     p = argparse.ArgumentParser(prog="python -m polyray.node", description="Run a polyray node.")
@@ -100,8 +111,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a head without --parent-pid records itself in $TMPDIR/polyray/current_cluster "
                         "for init(address='auto') (default: yes)")
     # The dashboard (docs/observability.md): with the head, 127.0.0.1:8265 unless told.
-    p.add_argument("--include-dashboard", action=argparse.BooleanOptionalAction, default=True,
-                   help="serve the dashboard, REST API and /metrics with the head (default: yes)")
+    p.add_argument("--include-dashboard", action=argparse.BooleanOptionalAction, default=dashboard_by_default(),
+                   help="serve the dashboard, REST API and /metrics with the head "
+                        f"(${ENV_INCLUDE_DASHBOARD}; default: yes)")
     p.add_argument("--dashboard-host", default="127.0.0.1", help="the dashboard's interface")
     p.add_argument("--dashboard-port", type=int, default=8265, help="the dashboard's port (0: any free port)")
     p.add_argument("--dashboard-url-file", default=None, help="write the dashboard's URL here")
@@ -448,6 +460,7 @@ def start_embedded_head(*, num_cpus: float | None = None, num_gpus: float | None
         cmd += ["--object-store-memory", str(int(object_store_memory))]
     cmd += list(extra_flags or [])
     dashboard_file = os.path.join(session, "dashboard_url")
+    include_dashboard = include_dashboard and dashboard_by_default()
     cmd += ["--dashboard-url-file", dashboard_file] if include_dashboard else ["--no-include-dashboard"]
     log = open(log_path, "wb")
     from polyray.protocol import auth
