@@ -378,7 +378,7 @@ final class TaskSubmission {
   }
 
   /** Generator calls (remoteGenerator): a Java or Python callee, one return (the stream's end). */
-  private static void checkGenerator(int generator, CallOptions o, io.polyray.api.Language callee, String name) {
+  static void checkGenerator(int generator, CallOptions o, io.polyray.api.Language callee, String name) {
     if (generator == 0) {
       return;
     }

@@ -198,6 +198,20 @@ class GeneratorStreamsTest {
     assertEquals(1, PushPortClient.ended(reply), "only the end finishes the task the caller pushed");
   }
 
+  @Test
+  void aCppCalleeOrSeveralReturnsAreRefusedAtTheCall() {
+    io.polyray.api.spi.CallOptions o = new io.polyray.api.spi.CallOptions();
+    TaskSubmission.checkGenerator(0, o, io.polyray.api.Language.CPP, "Plus1"); // not a generator call
+    TaskSubmission.checkGenerator(2, o, io.polyray.api.Language.PYTHON, "m.gen");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> TaskSubmission.checkGenerator(2, o, io.polyray.api.Language.CPP, "Plus1"));
+    assertTrue(e.getMessage().contains("remoteGenerator()") && e.getMessage().contains("Plus1"), e.getMessage());
+    o.setNumReturns(2);
+    e = assertThrows(IllegalArgumentException.class,
+        () -> TaskSubmission.checkGenerator(2, o, io.polyray.api.Language.JAVA, "a.B.gen"));
+    assertTrue(e.getMessage().contains("numReturns=2"), e.getMessage());
+  }
+
   /** For the item type: an element type of a sequence. */
   static Iterator<Long> longs() {
     return null;
