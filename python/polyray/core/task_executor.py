@@ -342,8 +342,8 @@ class TaskExecutor:
             if spec.generator and reply is not None:
                 value = self._run_generator(spec, value, reply)
             elif inspect.isgenerator(value) and spec.caller_language != pb.PYTHON:
-                raise TypeError(f"{spec.name} returned a generator: generator tasks (num_returns='streaming' "
-                                "or 'dynamic') need a Python caller; Java and C++ callers cannot ask for them")
+                raise TypeError(f"{spec.name} returned a generator: call it as a generator task (a Java "
+                                "caller: remoteGenerator() instead of remote())")
             return cw.TaskResult(task_id=spec.task_id, returns=self._returns.encode_returns(spec, value))
         except TaskCancelled:
             raise
