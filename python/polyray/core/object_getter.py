@@ -76,10 +76,6 @@ EARLY_READ_MIN = 8
 # before it starts copying (the copies hold the GIL, which the io thread needs
 # to send; without the wait the requests went out after the copies).
 SEND_WAIT_S = 0.005
-# Loop turns after a GetObjects call is made before its request is taken as
-# written (traced: after one turn the request still went out after the
-# copies in 4 of 6 fresh drivers; after 3 or 6, before them in 6 of 6).
-SEND_LOOP_TURNS = 4
 
 
 class ObjectGetter:
@@ -580,7 +576,7 @@ class ObjectGetter:
             stub = self._connections.worker(owner)
             call.call = stub.GetObjects(cw.GetObjectsRequest(object_ids=ids, timeout_ms=GET_OBJECT_WAIT_MS),
                                         timeout=GET_OBJECT_WAIT_MS / 1000 + 10)
-            # The call writes its request from tasks of its own, queued now: set after them.
+            # The call writes its request in a task of its own, queued now: set after that.
             _set_soon(call.sent)
             try:
                 reply = await call.call
@@ -675,16 +671,10 @@ class ObjectGetter:
 _NOT_PLAIN = object()
 
 
-def _set_soon(event: threading.Event | None, turns: int = SEND_LOOP_TURNS) -> None:
-    """(On the loop.) Set ``event`` ``turns`` loop turns from now: a gRPC call
-    writes its request a few turns after it is made (its interceptors' task,
-    then its invoke task, each take one)."""
-    if event is None:
-        return
-    if turns <= 1:
+def _set_soon(event: threading.Event | None) -> None:
+    """(On the loop.) Set ``event`` after the callbacks queued so far have run."""
+    if event is not None:
         asyncio.get_running_loop().call_soon(event.set)
-    else:
-        asyncio.get_running_loop().call_soon(_set_soon, event, turns - 1)
 
 
 def _refuse_ext(code: int, data: bytes) -> Any:
