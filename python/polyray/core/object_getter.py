@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import threading
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -72,10 +71,6 @@ STORE_READ_BATCH = 256
 # in this node's store while their owners are asked (docs/scale.md, "Early
 # reads"); the owners' answers still decide what the get returns.
 EARLY_READ_MIN = 8
-# How long such a get waits for the io thread to send the owners' requests
-# before it starts copying (the copies hold the GIL, which the io thread needs
-# to send; without the wait the requests went out after the copies).
-SEND_WAIT_S = 0.005
 
 
 class ObjectGetter:
@@ -213,16 +208,10 @@ class ObjectGetter:
         missing = [r for r in refs if ready_entry(r._id) is None]
         early: dict[bytes, Any] = {}
         if missing:
+            self._io.call_soon(self._start_fetches, missing)
             want = list(dict.fromkeys(r._id for r in missing))
             if len(want) >= EARLY_READ_MIN:
-                # The copies hold the GIL: first let the io thread put the owners'
-                # requests on the wire, so their answers overlap the copies.
-                sent = threading.Event()
-                self._io.call_soon(self._start_fetches, missing, sent)
-                sent.wait(SEND_WAIT_S)
                 early = self._read_early(missing)
-            else:
-                self._io.call_soon(self._start_fetches, missing)
             ctx = self._ctx
             lend = not ctx.is_driver and ctx.in_task() and not ctx.actor_id
             wait = self._memory_store.wait_indices
@@ -489,12 +478,8 @@ class ObjectGetter:
     def _start_fetch(self, ref: ObjectRef) -> None:
         self._start_fetches((ref,))
 
-    def _start_fetches(self, refs: Iterable[ObjectRef], sent: threading.Event | None = None) -> None:
-        """Queue the borrowed ones not ready and not being fetched on their owner's queue (on the loop).
-
-        ``sent`` is set once the calls this makes have been started (their
-        requests written), or at once when it makes none.
-        """
+    def _start_fetches(self, refs: Iterable[ObjectRef]) -> None:
+        """Queue the borrowed ones not ready and not being fetched on their owner's queue (on the loop)."""
         ready = self._memory_store.get_if_ready
         touched: list[_OwnerFetches] = []
         for ref in refs:
@@ -510,24 +495,19 @@ class ObjectGetter:
             if not q.pump_due:
                 q.pump_due = True
                 touched.append(q)
-        calls = 0
         for q in touched:
-            calls += self._pump(q, sent)
-        if sent is not None and not calls:
-            sent.set()
+            self._pump(q)
 
-    def _pump(self, q: _OwnerFetches, sent: threading.Event | None = None) -> int:
+    def _pump(self, q: _OwnerFetches) -> None:
         """Send what ``q`` queued: at most MAX_FETCHES_PER_OWNER calls open, MAX_IDS_PER_FETCH ids each.
 
         When every slot is taken by calls that only wait for objects already
         found not ready, one of them is cancelled and its ids go out again with
         the new ones, so new ids never wait behind slow objects for long.
-        The calls made are counted; each sets ``sent`` once it has started.
         """
         q.pump_due = False
-        made = 0
         if self._ctx.shutting_down:
-            return made
+            return
         ready = self._memory_store.get_if_ready
         while q.queue:
             if len(q.calls) >= MAX_FETCHES_PER_OWNER:
@@ -537,7 +517,7 @@ class ObjectGetter:
                             call.cancelled = True
                             call.call.cancel()
                             break
-                return made
+                return
             ids: list[bytes] = []
             while q.queue and len(ids) < MAX_IDS_PER_FETCH:
                 oid = q.queue.popleft()
@@ -553,13 +533,10 @@ class ObjectGetter:
             if not ids:
                 break
             call = _FetchCall(ids, long_poll=all(oid in q.asked for oid in ids))
-            call.sent = sent
             q.calls.add(call)
-            made += 1
             asyncio.ensure_future(self._fetch_batch(q, call))
         if not q.queue and not q.calls and not q.asked:
             self._owner_fetches.pop(q.address.worker_id, None)
-        return made
 
     async def _fetch_batch(self, q: _OwnerFetches, call: _FetchCall) -> None:
         ids = call.ids
@@ -570,14 +547,11 @@ class ObjectGetter:
             if self._ctx.shutting_down:
                 return
             if q.legacy:
-                _set_soon(call.sent)
                 await self._fetch_each(q, ids)
                 return
             stub = self._connections.worker(owner)
             call.call = stub.GetObjects(cw.GetObjectsRequest(object_ids=ids, timeout_ms=GET_OBJECT_WAIT_MS),
                                         timeout=GET_OBJECT_WAIT_MS / 1000 + 10)
-            # The call writes its request in a task of its own, queued now: set after that.
-            _set_soon(call.sent)
             try:
                 reply = await call.call
             except (grpc.aio.AioRpcError, asyncio.CancelledError) as e:
@@ -607,8 +581,6 @@ class ObjectGetter:
             requeue = [oid for oid in ids if oid not in answered]
             q.asked.update(requeue)
         finally:
-            if call.sent is not None:
-                call.sent.set()  # ended before its request went (shutting down, a failure)
             q.calls.discard(call)
             if requeue and not self._ctx.shutting_down:
                 q.queue.extendleft(reversed(requeue))
@@ -671,12 +643,6 @@ class ObjectGetter:
 _NOT_PLAIN = object()
 
 
-def _set_soon(event: threading.Event | None) -> None:
-    """(On the loop.) Set ``event`` after the callbacks queued so far have run."""
-    if event is not None:
-        asyncio.get_running_loop().call_soon(event.set)
-
-
 def _refuse_ext(code: int, data: bytes) -> Any:
     raise ValueError("not plain data")
 
@@ -710,7 +676,7 @@ def _owner_unreachable(oid: bytes, owner: str, code: grpc.StatusCode) -> pb.Erro
 class _FetchCall:
     """One GetObjects call to an owner: the ids it asks for."""
 
-    __slots__ = ("ids", "long_poll", "call", "cancelled", "sent")
+    __slots__ = ("ids", "long_poll", "call", "cancelled")
 
     def __init__(self, ids: list[bytes], long_poll: bool) -> None:
         self.ids = ids
@@ -718,8 +684,6 @@ class _FetchCall:
         self.long_poll = long_poll
         self.call: Any = None
         self.cancelled = False
-        # Set once the request is written (a get waits for it before its early reads).
-        self.sent: threading.Event | None = None
 
 
 class _OwnerFetches:

@@ -13,7 +13,6 @@ for all of them.
 
 from __future__ import annotations
 
-import threading
 import types
 
 import grpc
@@ -184,42 +183,6 @@ def test_owners_are_capped_separately():
         h.fetch([oid(port * 100_000 + i) for i in range(5 * BATCH)], port=port)
     for port in range(1, 11):
         assert len(h.owners.stubs[port].open_calls) == CAP
-    h.close()
-
-
-def test_sent_is_set_once_the_calls_made_have_started():
-    """A get that copies early waits for ``sent`` (at most SEND_WAIT_S): it must be
-    set after the GetObjects calls exist, and at once when no call is made."""
-    h = Harness()
-    owner = owner_address(1)
-    ids = [oid(i) for i in range(2 * BATCH + 5)]
-    sent = threading.Event()
-    h.loop.call_soon(h.getter._start_fetches, [ObjectRef(i, owner, _counted=False) for i in ids], sent)
-    h.loop._step()  # _start_fetches ran; the calls' coroutines have not started yet
-    assert not sent.is_set()
-    h.loop.settle()
-    stub = h.owners.stubs[1]
-    assert sent.is_set() and len(stub.open_calls) == 3  # set after the calls were made
-    # Nothing new to ask (every id is being fetched already): set at once.
-    again = threading.Event()
-    h.getter._start_fetches([ObjectRef(i, owner, _counted=False) for i in ids[:10]], again)
-    assert again.is_set()
-    # Every slot of the owner taken: the ids wait in the queue, no call is made: set at once.
-    h.fetch([oid(10_000 + i) for i in range(BATCH)])
-    assert len(stub.open_calls) == CAP
-    queued = threading.Event()
-    h.getter._start_fetches([ObjectRef(oid(20_000), owner, _counted=False)], queued)
-    assert queued.is_set()
-    h.close()
-
-
-def test_sent_is_set_when_the_owner_fails_or_is_legacy():
-    h = Harness()
-    owner = owner_address(2)
-    h.owners.worker(owner).unimplemented = True  # GetObjects fails: one GetObject per id
-    sent = threading.Event()
-    h.loop.call(h.getter._start_fetches, [ObjectRef(oid(i), owner, _counted=False) for i in range(3)], sent)
-    assert sent.is_set() and len(h.owners.stubs[2].singles) == 3
     h.close()
 
 
