@@ -13,15 +13,15 @@ import io.polyray.runtime.proto.TaskEvent;
 import io.polyray.runtime.proto.TaskEventState;
 import io.polyray.runtime.proto.TaskSpec;
 import io.polyray.runtime.spec.RuntimeSpec;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -29,22 +29,28 @@ import java.util.concurrent.atomic.AtomicLong;
  * C++'s task_events.h; docs/observability.md).
  *
  * <p>Every event carries the owner's times its spec holds ({@code TaskSpec.submitted_ns},
- * {@code pending_args_ns}, {@code pending_node_ns}: a Python owner writes them there and
- * reports no event of a task that runs, so the worker's event gives the whole row).
+ * {@code pending_args_ns}, {@code pending_node_ns}: an owner writes them there and reports no
+ * event of a task that runs, so the worker's event gives the whole row).
  *
  * <p>An owner writes its times into the spec it pushes ({@link #ownerQueued}) and records no
  * event of a task whose result comes back ({@link #ownerDone}); a flush reports PENDING_NODE,
  * once, for a task that has waited a whole interval. It records PENDING_NODE for a retry's new
- * attempt, and FAILED for a
- * failure the owner decides. The worker that runs an attempt records RUNNING, then FINISHED
- * or FAILED, folded into the RUNNING event while that is not sent ({@link #ended}): a task
- * that ends within a flush interval costs one event per reporter. Recording adds one small
- * object to a lock-free
- * queue (no protobuf built); the io thread sends what is queued every {@code
- * EVENTS_FLUSH_INTERVAL_MS} with AddTaskEvents, {@code EVENTS_MAX_PER_BATCH} per call, and
- * once more at shutdown. At most {@code EVENTS_MAX_BUFFERED_PER_PROCESS} events wait; past
- * that new ones are dropped and counted per job (the count goes with the next batch).
- * {@code POLYRAY_TASK_EVENTS=0} turns it off.
+ * attempt, and FAILED for a failure the owner decides. The worker that runs an attempt records
+ * RUNNING, then FINISHED (folded into the RUNNING record while that is not sent, {@link
+ * #ended}) or FAILED.
+ *
+ * <p>Recording writes one 76-byte {@code PackedTaskEvents} full record (gcs.proto: task id,
+ * head index, attempt, state, prior state, times, the owner's three times; little-endian) into
+ * a reused byte array under a short lock: no protobuf built, no object per event (a running
+ * attempt's token excepted). The head index names the task's kind (job, language, type, name,
+ * actor, parent) in this process's head table (at most {@link #MAX_HEADS} kinds; a full table
+ * is compacted to the kinds still buffered at a send). An event that does not fit a record
+ * (FAILED, which carries an error; an odd task id; a kind past a full table) waits as a {@code
+ * TaskEvent}. The io thread sends what is buffered every {@code EVENTS_FLUSH_INTERVAL_MS} with
+ * AddTaskEvents, {@code EVENTS_MAX_PER_BATCH} events per call (the TaskEvents, then the records
+ * with the heads they name, re-indexed), and once more at shutdown. At most {@code
+ * EVENTS_MAX_BUFFERED_PER_PROCESS} events wait; past that new ones are dropped and counted per
+ * job (the count goes with the next batch). {@code POLYRAY_TASK_EVENTS=0} turns it off.
  */
 public final class TaskEvents {
   /** Sends one batch; replies on any thread. */
@@ -52,37 +58,43 @@ public final class TaskEvents {
     void send(AddTaskEventsRequest request, StreamObserver<AddTaskEventsReply> reply);
   }
 
-  /**
-   * One event waiting to be sent. A later state of the same attempt recorded by this process
-   * folds into it ({@link #advance}) while it is not taken by a flush: the earlier state goes
-   * to {@code prior}, so a task that ends within a flush interval costs one event per
-   * reporter (owner: SUBMITTED + PENDING_NODE; worker: RUNNING + FINISHED/FAILED).
-   */
+  /** A running attempt's record, for {@link #ended} to fold its end into while it is not sent. */
   public static final class Item {
-    TaskEventState state;
-    long timeNs;
-    final TaskSpec spec;
-    final int attempt;
-    ErrorKind kind;
-    String message;
-    TaskEventState prior;
-    long priorNs;
-    boolean taken;
+    final long token;
 
-    Item(TaskEventState state, long timeNs, TaskSpec spec, int attempt, ErrorKind kind, String message) {
-      this.state = state;
-      this.timeNs = timeNs;
-      this.spec = spec;
-      this.attempt = attempt;
-      this.kind = kind;
-      this.message = message;
+    Item(long token) {
+      this.token = token;
     }
   }
 
+  /** A kind of task: what a PackedTaskEvents head carries besides the reporter's place. */
+  private record Head(ByteString job, int language, int type, String name, ByteString actor, ByteString parent) {
+    boolean matches(TaskSpec s) {
+      return language == s.getLanguageValue() && type == s.getTypeValue() && name.equals(s.getName())
+          && job.equals(s.getJobId()) && actor.equals(s.getActorId()) && parent.equals(s.getParentTaskId());
+    }
+  }
+
+  /** Kinds of task one process packs; events of more wait as TaskEvents. */
+  public static final int MAX_HEADS = 4096;
+  /** Bytes of one PackedTaskEvents full record. */
+  public static final int RECORD = 76;
+  private static final int HEAD_AT = 24, ATTEMPT_AT = 28, STATE_AT = 32, PRIOR_AT = 33, TIME_AT = 36,
+      PRIOR_TIME_AT = 44, SUBMITTED_AT = 52, PENDING_ARGS_AT = 60, PENDING_NODE_AT = 68;
+
   private static final int MAX_MESSAGE_CHARS = (int) (RuntimeSpec.LIMITS_MAX_NAME_BYTES / 4);
 
-  private final ConcurrentLinkedQueue<Item> events = new ConcurrentLinkedQueue<>();
-  private final AtomicInteger size = new AtomicInteger();
+  // Under `buf`: the packed records (count of them, RECORD bytes each; record i has token
+  // firstToken + i), the events that do not fit a record, the head table.
+  private final Object buf = new Object();
+  private byte[] records = new byte[64 * RECORD];
+  private ByteBuffer view = ByteBuffer.wrap(records).order(ByteOrder.LITTLE_ENDIAN);
+  private int count;
+  private long firstToken = 1;
+  private final java.util.ArrayList<TaskEvent> singles = new java.util.ArrayList<>();
+  private final java.util.ArrayList<Head> heads = new java.util.ArrayList<>();
+  private final HashMap<Head, Integer> headIndex = new HashMap<>();
+  private int lastHead = -1;
   private final Map<ByteString, AtomicLong> dropped = new ConcurrentHashMap<>();
   private final java.util.function.Supplier<ByteString> nodeId;
   private final ByteString workerId;
@@ -124,7 +136,8 @@ public final class TaskEvents {
 
   /** Records one event of {@code spec} at its current attempt; the item, or null when dropped. */
   public Item record(TaskEventState state, TaskSpec spec) {
-    return add(state, spec, spec.getAttempt(), ErrorKind.TASK_ERROR, "", null, 0);
+    long token = add(state, nowNs(), spec, spec.getAttempt(), ErrorKind.TASK_ERROR, "", null, 0);
+    return token > 0 ? new Item(token) : null;
   }
 
   /** (Owner.) Tasks queued here whose result has not come back, oldest first: task id -> spec. */
@@ -173,17 +186,14 @@ public final class TaskEvents {
       }
     }
     for (TaskSpec s : taken) {
-      Item item = add(TaskEventState.PENDING_NODE, s, s.getAttempt(), ErrorKind.TASK_ERROR, "", null, 0);
-      if (item != null) {
-        item.timeNs = s.getPendingNodeNs();
-      }
+      add(TaskEventState.PENDING_NODE, s.getPendingNodeNs(), s, s.getAttempt(), ErrorKind.TASK_ERROR, "", null, 0);
     }
   }
 
   /** (The io thread.) PENDING_NODE with SUBMITTED at {@code submittedNs} folded in: one event for both. */
   public void queued(TaskSpec spec, long submittedNs) {
-    add(TaskEventState.PENDING_NODE, spec, spec.getAttempt(), ErrorKind.TASK_ERROR, "", TaskEventState.SUBMITTED,
-        submittedNs);
+    add(TaskEventState.PENDING_NODE, nowNs(), spec, spec.getAttempt(), ErrorKind.TASK_ERROR, "",
+        TaskEventState.SUBMITTED, submittedNs);
   }
 
   /** RUNNING; the item, for {@link #ended} to fold the end state into while it is not sent. */
@@ -191,41 +201,75 @@ public final class TaskEvents {
     return record(TaskEventState.RUNNING, spec);
   }
 
-  private Item add(TaskEventState state, TaskSpec spec, int attempt, ErrorKind kind, String message,
-      TaskEventState prior, long priorNs) {
-    if (size.get() >= maxBuffered) {
-      dropped.computeIfAbsent(spec.getJobId(), k -> new AtomicLong()).incrementAndGet();
-      return null;
+  /** (Under buf.) The index of spec's kind in the head table (added if new), or -1 when full. */
+  private int headOf(TaskSpec spec) {
+    if (lastHead >= 0 && heads.get(lastHead).matches(spec)) {
+      return lastHead;
     }
-    size.incrementAndGet();
-    Item item = new Item(state, nowNs(), spec, attempt, kind, message);
-    if (prior != null) {
-      item.prior = prior;
-      item.priorNs = priorNs;
+    Head key = new Head(spec.getJobId(), spec.getLanguageValue(), spec.getTypeValue(), spec.getName(),
+        spec.getActorId(), spec.getParentTaskId());
+    Integer index = headIndex.get(key);
+    if (index == null) {
+      if (heads.size() >= MAX_HEADS) {
+        return -1;
+      }
+      index = heads.size();
+      heads.add(key);
+      headIndex.put(key, index);
     }
-    events.add(item);
-    return item;
+    lastHead = index;
+    return index;
   }
 
   /**
-   * A later state of {@code earlier}'s attempt: folded into it (its state becomes the prior
-   * one) when it is not sent yet and holds one state only; else a new event.
+   * Buffers one event: a packed record (its token, for {@link #ended} to fold into), or a
+   * TaskEvent when it does not fit one (0); -1 when dropped (the buffer is full).
    */
-  private void advance(Item earlier, TaskEventState state, TaskSpec spec, ErrorKind kind, String message) {
-    if (earlier != null) {
-      synchronized (earlier) {
-        if (!earlier.taken && earlier.prior == null) {
-          earlier.prior = earlier.state;
-          earlier.priorNs = earlier.timeNs;
-          earlier.state = state;
-          earlier.timeNs = nowNs();
-          earlier.kind = kind;
-          earlier.message = message;
-          return;
-        }
+  private long add(TaskEventState state, long timeNs, TaskSpec spec, int attempt, ErrorKind kind, String message,
+      TaskEventState prior, long priorNs) {
+    synchronized (buf) {
+      if (count + singles.size() >= maxBuffered) {
+        dropped.computeIfAbsent(spec.getJobId(), k -> new AtomicLong()).incrementAndGet();
+        return -1;
       }
+      ByteString tid = spec.getTaskId();
+      int head = state != TaskEventState.FAILED && tid.size() == 24 && attempt >= 0 ? headOf(spec) : -1;
+      if (head >= 0) {
+        int at = count * RECORD;
+        if (at + RECORD > records.length) {
+          records = java.util.Arrays.copyOf(records, records.length * 2);
+          view = ByteBuffer.wrap(records).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        tid.copyTo(records, at);
+        view.putInt(at + HEAD_AT, head);
+        view.putInt(at + ATTEMPT_AT, attempt);
+        records[at + STATE_AT] = (byte) state.getNumber();
+        records[at + PRIOR_AT] = prior == null ? 0 : (byte) prior.getNumber();
+        records[at + PRIOR_AT + 1] = 0;
+        records[at + PRIOR_AT + 2] = 0;
+        view.putLong(at + TIME_AT, timeNs);
+        view.putLong(at + PRIOR_TIME_AT, prior == null ? 0 : priorNs);
+        view.putLong(at + SUBMITTED_AT, spec.getSubmittedNs());
+        view.putLong(at + PENDING_ARGS_AT, spec.getPendingArgsNs());
+        view.putLong(at + PENDING_NODE_AT, spec.getPendingNodeNs());
+        count++;
+        return firstToken + count - 1;
+      }
+      TaskEvent.Builder b = TaskEvent.newBuilder().setTaskId(tid).setJobId(spec.getJobId()).setAttempt(attempt)
+          .setState(state).setLanguage(spec.getLanguage()).setType(spec.getType()).setName(spec.getName())
+          .setActorId(spec.getActorId()).setParentTaskId(spec.getParentTaskId()).setTimestampNs(timeNs)
+          // The owner's times of the attempt the spec carries (0: not known).
+          .setSubmittedNs(spec.getSubmittedNs()).setPendingArgsNs(spec.getPendingArgsNs())
+          .setPendingNodeNs(spec.getPendingNodeNs());
+      if (prior != null) {
+        b.setPriorState(prior).setPriorTimestampNs(priorNs);
+      }
+      if (state == TaskEventState.FAILED) {
+        b.setErrorKind(kind).setErrorMessage(message);
+      }
+      singles.add(b.build());
+      return 0;
     }
-    add(state, spec, spec.getAttempt(), kind, message, null, 0);
   }
 
   private static String message(ErrorRecord record) {
@@ -236,7 +280,7 @@ public final class TaskEvents {
 
   /** The attempt failed with {@code record} (the owner decided: no worker's answer). */
   public void failed(TaskSpec spec, ErrorRecord record) {
-    add(TaskEventState.FAILED, spec, spec.getAttempt(), record.getKind(), message(record), null, 0);
+    add(TaskEventState.FAILED, nowNs(), spec, spec.getAttempt(), record.getKind(), message(record), null, 0);
   }
 
   /** The attempt ran here: FINISHED, or FAILED when a return carries an error. */
@@ -257,17 +301,46 @@ public final class TaskEvents {
         } catch (com.google.protobuf.InvalidProtocolBufferException e) {
           rec = ErrorRecord.newBuilder().setKind(ErrorKind.RUNTIME_ERROR).build();
         }
-        advance(running, TaskEventState.FAILED, spec, rec.getKind(), message(rec));
+        // FAILED carries an error: a TaskEvent, with the RUNNING record's time folded in.
+        long runningNs = 0;
+        if (running != null) {
+          synchronized (buf) {
+            long i = running.token - firstToken;
+            if (i >= 0 && i < count && records[(int) i * RECORD + PRIOR_AT] == 0) {
+              runningNs = view.getLong((int) i * RECORD + TIME_AT);
+            }
+          }
+        }
+        add(TaskEventState.FAILED, nowNs(), spec, spec.getAttempt(), rec.getKind(), message(rec),
+            runningNs > 0 ? TaskEventState.RUNNING : null, runningNs);
         return;
       }
       break;
     }
-    advance(running, TaskEventState.FINISHED, spec, ErrorKind.TASK_ERROR, "");
+    if (running != null) {
+      long now = nowNs();
+      synchronized (buf) {
+        long i = running.token - firstToken;
+        if (i >= 0 && i < count) {
+          int at = (int) i * RECORD;
+          if (records[at + PRIOR_AT] == 0) { // RUNNING alone: FINISHED folds into it
+            records[at + PRIOR_AT] = records[at + STATE_AT];
+            view.putLong(at + PRIOR_TIME_AT, view.getLong(at + TIME_AT));
+            records[at + STATE_AT] = (byte) TaskEventState.FINISHED_VALUE;
+            view.putLong(at + TIME_AT, now);
+            return;
+          }
+        }
+      }
+    }
+    add(TaskEventState.FINISHED, nowNs(), spec, spec.getAttempt(), ErrorKind.TASK_ERROR, "", null, 0);
   }
 
   /** Events waiting to be sent. */
   public int buffered() {
-    return size.get();
+    synchronized (buf) {
+      return count + singles.size();
+    }
   }
 
   /** Events the GCS took. */
@@ -275,26 +348,67 @@ public final class TaskEvents {
     return sent.get();
   }
 
-  /** The event's message; marks the item taken, so nothing folds into it any more. */
-  private TaskEvent toProto(Item i) {
-    synchronized (i) {
-      i.taken = true;
-      TaskEvent.Builder b = TaskEvent.newBuilder().setTaskId(i.spec.getTaskId()).setJobId(i.spec.getJobId())
-          .setAttempt(i.attempt).setState(i.state).setLanguage(i.spec.getLanguage()).setType(i.spec.getType())
-          .setName(i.spec.getName()).setActorId(i.spec.getActorId()).setParentTaskId(i.spec.getParentTaskId())
-          .setNodeId(nodeId.get()).setWorkerId(workerId).setTimestampNs(i.timeNs).setWorkerPid(pid)
-          // The owner's times of the attempt the spec carries (0: not known), so a worker's
-          // event gives the whole row when its owner reports none (a Python owner).
-          .setSubmittedNs(i.spec.getSubmittedNs()).setPendingArgsNs(i.spec.getPendingArgsNs())
-          .setPendingNodeNs(i.spec.getPendingNodeNs());
-      if (i.prior != null) {
-        b.setPriorState(i.prior).setPriorTimestampNs(i.priorNs);
-      }
-      if (i.state == TaskEventState.FAILED) {
-        b.setErrorKind(i.kind).setErrorMessage(i.message);
-      }
-      return b.build();
+  /**
+   * (Under buf.) Takes one batch into {@code req}: the TaskEvents first, then the records, each
+   * head index turned into the index of its head in this batch; returns the events taken.
+   */
+  private int takeBatch(AddTaskEventsRequest.Builder req) {
+    int nSingles = Math.min(singles.size(), maxPerBatch);
+    ByteString node = nodeId.get();
+    for (int i = 0; i < nSingles; i++) {
+      req.addEvents(singles.get(i).toBuilder().setNodeId(node).setWorkerId(workerId).setWorkerPid(pid));
     }
+    singles.subList(0, nSingles).clear();
+    int n = Math.min(count, maxPerBatch - nSingles);
+    if (n > 0) {
+      byte[] out = java.util.Arrays.copyOf(records, n * RECORD);
+      ByteBuffer outView = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
+      int[] inBatch = new int[heads.size()];
+      java.util.Arrays.fill(inBatch, -1);
+      io.polyray.runtime.proto.PackedTaskEvents.Builder packed = io.polyray.runtime.proto.PackedTaskEvents.newBuilder();
+      for (int at = 0; at < out.length; at += RECORD) {
+        int index = outView.getInt(at + HEAD_AT);
+        if (inBatch[index] < 0) {
+          Head h = heads.get(index);
+          inBatch[index] = packed.getHeadsCount();
+          packed.addHeads(TaskEvent.newBuilder().setJobId(h.job()).setLanguageValue(h.language())
+              .setTypeValue(h.type()).setName(h.name()).setActorId(h.actor()).setParentTaskId(h.parent())
+              .setNodeId(node).setWorkerId(workerId).setWorkerPid(pid));
+        }
+        outView.putInt(at + HEAD_AT, inBatch[index]);
+      }
+      packed.setFullRecords(com.google.protobuf.UnsafeByteOperations.unsafeWrap(out));
+      req.setPacked(packed);
+      System.arraycopy(records, n * RECORD, records, 0, (count - n) * RECORD);
+      count -= n;
+      firstToken += n;
+    }
+    if (heads.size() >= MAX_HEADS) {
+      compactHeads();
+    }
+    return nSingles + n;
+  }
+
+  /** (Under buf.) A full head table keeps only the kinds the buffered records name (re-indexed). */
+  private void compactHeads() {
+    int[] kept = new int[heads.size()];
+    java.util.Arrays.fill(kept, -1);
+    java.util.ArrayList<Head> left = new java.util.ArrayList<>();
+    for (int at = 0; at < count * RECORD; at += RECORD) {
+      int index = view.getInt(at + HEAD_AT);
+      if (kept[index] < 0) {
+        kept[index] = left.size();
+        left.add(heads.get(index));
+      }
+      view.putInt(at + HEAD_AT, kept[index]);
+    }
+    heads.clear();
+    heads.addAll(left);
+    headIndex.clear();
+    for (int i = 0; i < heads.size(); i++) {
+      headIndex.put(heads.get(i), i);
+    }
+    lastHead = -1;
   }
 
   private final java.util.concurrent.atomic.AtomicBoolean inFlight = new java.util.concurrent.atomic.AtomicBoolean();
@@ -313,19 +427,18 @@ public final class TaskEvents {
 
   private void sendNext(java.util.concurrent.CompletableFuture<Void> all) {
     AddTaskEventsRequest.Builder req = AddTaskEventsRequest.newBuilder();
-    for (Item i; req.getEventsCount() < maxPerBatch && (i = events.poll()) != null; ) {
-      size.decrementAndGet();
-      req.addEvents(toProto(i));
+    int n;
+    synchronized (buf) {
+      n = takeBatch(req);
     }
     Map<ByteString, Long> drops = new HashMap<>();
     for (Map.Entry<ByteString, AtomicLong> e : dropped.entrySet()) {
-      long n = e.getValue().getAndSet(0);
-      if (n > 0) {
-        drops.put(e.getKey(), n);
-        req.addDropped(DroppedTaskEvents.newBuilder().setJobId(e.getKey()).setCount(n));
+      long c = e.getValue().getAndSet(0);
+      if (c > 0) {
+        drops.put(e.getKey(), c);
+        req.addDropped(DroppedTaskEvents.newBuilder().setJobId(e.getKey()).setCount(c));
       }
     }
-    int n = req.getEventsCount();
     if (n == 0 && drops.isEmpty()) {
       inFlight.set(false);
       all.complete(null);
@@ -340,6 +453,11 @@ public final class TaskEvents {
       public void onError(Throwable t) {
         for (TaskEvent e : built.getEventsList()) {
           dropped.computeIfAbsent(e.getJobId(), k -> new AtomicLong()).incrementAndGet();
+        }
+        ByteBuffer blob = built.getPacked().getFullRecords().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        for (int at = 0; at + RECORD <= blob.limit(); at += RECORD) {
+          ByteString job = built.getPacked().getHeads(blob.getInt(at + HEAD_AT)).getJobId();
+          dropped.computeIfAbsent(job, k -> new AtomicLong()).incrementAndGet();
         }
         for (Map.Entry<ByteString, Long> e : drops.entrySet()) {
           dropped.computeIfAbsent(e.getKey(), k -> new AtomicLong()).addAndGet(e.getValue());
@@ -389,7 +507,7 @@ public final class TaskEvents {
           return;
         }
         flush().get(left, TimeUnit.NANOSECONDS);
-        if (events.isEmpty() && !inFlight.get()) {
+        if (buffered() == 0 && !inFlight.get()) {
           return;
         }
         Thread.sleep(5);

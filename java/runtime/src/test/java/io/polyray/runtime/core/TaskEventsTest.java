@@ -12,8 +12,11 @@ import io.polyray.runtime.proto.ErrorRecord;
 import io.polyray.runtime.proto.Format;
 import io.polyray.runtime.proto.Language;
 import io.polyray.runtime.proto.ReturnObject;
+import io.polyray.runtime.proto.TaskEvent;
 import io.polyray.runtime.proto.TaskEventState;
 import io.polyray.runtime.proto.TaskSpec;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -47,8 +50,46 @@ class TaskEventsTest {
         .setLanguage(Language.JAVA).build();
   }
 
+  /**
+   * A batch's events as TaskEvents: the TaskEvents first, then each 76-byte packed full record
+   * read from the format gcs.proto gives (little-endian: task id, head index, attempt, state,
+   * prior state, 2 zero bytes, time, prior time, submitted, pending args, pending node), with
+   * its head's fields.
+   */
+  static List<TaskEvent> unpacked(AddTaskEventsRequest req) {
+    List<TaskEvent> out = new ArrayList<>(req.getEventsList());
+    byte[] blob = req.getPacked().getFullRecords().toByteArray();
+    assertEquals(0, blob.length % 76);
+    assertTrue(req.getPacked().getRecords().isEmpty());
+    ByteBuffer b = ByteBuffer.wrap(blob).order(ByteOrder.LITTLE_ENDIAN);
+    for (int at = 0; at < blob.length; at += 76) {
+      int head = b.getInt(at + 24);
+      assertTrue(head >= 0 && head < req.getPacked().getHeadsCount(), "head " + head);
+      assertEquals(0, blob[at + 34]);
+      assertEquals(0, blob[at + 35]);
+      out.add(req.getPacked().getHeads(head).toBuilder().setTaskId(ByteString.copyFrom(blob, at, 24))
+          .setAttempt(b.getInt(at + 28)).setStateValue(blob[at + 32]).setPriorStateValue(blob[at + 33])
+          .setTimestampNs(b.getLong(at + 36)).setPriorTimestampNs(b.getLong(at + 44))
+          .setSubmittedNs(b.getLong(at + 52)).setPendingArgsNs(b.getLong(at + 60))
+          .setPendingNodeNs(b.getLong(at + 68)).build());
+    }
+    return out;
+  }
+
+  private List<TaskEvent> all() {
+    List<TaskEvent> out = new ArrayList<>();
+    for (AddTaskEventsRequest r : sent) {
+      out.addAll(unpacked(r));
+    }
+    return out;
+  }
+
+  private List<TaskEvent> of(String name) {
+    return all().stream().filter(e -> e.getName().equals(name)).toList();
+  }
+
   private int eventCount() {
-    return sent.stream().mapToInt(AddTaskEventsRequest::getEventsCount).sum();
+    return all().size();
   }
 
   @Test
@@ -58,9 +99,15 @@ class TaskEventsTest {
       ev.record(TaskEventState.SUBMITTED, spec("f", i));
     }
     ev.flush();
-    assertEquals(List.of(3, 3, 1), sent.stream().map(AddTaskEventsRequest::getEventsCount).toList());
-    assertEquals(TaskEventState.SUBMITTED, sent.get(0).getEvents(0).getState());
-    assertTrue(sent.get(0).getEvents(0).getTimestampNs() > 0);
+    assertEquals(List.of(3, 3, 1), sent.stream().map(r -> unpacked(r).size()).toList());
+    assertEquals(0, sent.get(0).getEventsCount()); // packed records, one head for the three
+    assertEquals(1, sent.get(0).getPacked().getHeadsCount());
+    TaskEvent e = unpacked(sent.get(0)).get(0);
+    assertEquals(TaskEventState.SUBMITTED, e.getState());
+    assertTrue(e.getTimestampNs() > 0);
+    assertEquals("w".repeat(28), e.getWorkerId().toStringUtf8());
+    assertEquals(ProcessHandle.current().pid(), e.getWorkerPid());
+    assertEquals(spec("f", 0).getTaskId(), e.getTaskId());
     assertEquals(7, ev.sent());
     ev.flush();
     assertEquals(3, sent.size()); // nothing buffered: no call
@@ -79,7 +126,7 @@ class TaskEventsTest {
     ev.record(TaskEventState.RUNNING, spec("late", 11));
     ev.flush();
     assertEquals(1, sent.size());
-    assertEquals(1, sent.get(0).getEventsCount());
+    assertEquals(1, unpacked(sent.get(0)).size());
     assertEquals(10, sent.get(0).getDropped(0).getCount());
   }
 
@@ -95,11 +142,11 @@ class TaskEventsTest {
     ev.failed(spec("crashed", 3), ErrorRecord.newBuilder().setKind(ErrorKind.WORKER_CRASHED).build());
     ev.close();
     assertEquals(3, eventCount());
-    AddTaskEventsRequest r = sent.get(0);
-    assertEquals(TaskEventState.FINISHED, r.getEvents(0).getState());
-    assertEquals(TaskEventState.FAILED, r.getEvents(1).getState());
-    assertEquals("java.lang.IllegalStateException: boom", r.getEvents(1).getErrorMessage());
-    assertEquals(ErrorKind.WORKER_CRASHED, r.getEvents(2).getErrorKind());
+    assertEquals(2, sent.get(0).getEventsCount()); // the FAILED ones carry their error: TaskEvents
+    assertEquals(TaskEventState.FINISHED, of("ok").get(0).getState());
+    assertEquals(TaskEventState.FAILED, of("bad").get(0).getState());
+    assertEquals("java.lang.IllegalStateException: boom", of("bad").get(0).getErrorMessage());
+    assertEquals(ErrorKind.WORKER_CRASHED, of("crashed").get(0).getErrorKind());
   }
 
   @Test
@@ -114,11 +161,11 @@ class TaskEventsTest {
     ev.ended(spec("g", 6), List.of(), other);
     ev.flush();
     assertEquals(2, eventCount());
-    var e = sent.get(0).getEvents(0);
+    var e = of("f").get(0);
     assertEquals(TaskEventState.FINISHED, e.getState());
     assertEquals(TaskEventState.RUNNING, e.getPriorState());
     assertEquals(List.of(111L, 222L, 333L), List.of(e.getSubmittedNs(), e.getPendingArgsNs(), e.getPendingNodeNs()));
-    assertEquals(0L, sent.get(0).getEvents(1).getSubmittedNs()); // no owner times: zeros
+    assertEquals(0L, of("g").get(0).getSubmittedNs()); // no owner times: zeros
   }
 
   @Test
@@ -137,7 +184,7 @@ class TaskEventsTest {
     ev.takePending(slow.getPendingNodeNs() + 5_000_000_000L, 1_000_000_000L); // once
     ev.flush();
     assertEquals(1, eventCount());
-    var e = sent.get(0).getEvents(0);
+    var e = all().get(0);
     assertEquals("slow", e.getName());
     assertEquals(TaskEventState.PENDING_NODE, e.getState());
     assertEquals(slow.getPendingNodeNs(), e.getTimestampNs());
@@ -162,23 +209,64 @@ class TaskEventsTest {
     // A RUNNING already sent: the end is a separate event.
     TaskEvents.Item sentAlready = ev.running(spec("k", 4));
     ev.flush();
-    assertEquals(4, eventCount());
-    AddTaskEventsRequest first = sent.get(0);
-    assertEquals(TaskEventState.PENDING_NODE, first.getEvents(0).getState());
-    assertEquals(TaskEventState.SUBMITTED, first.getEvents(0).getPriorState());
-    assertEquals(1234L, first.getEvents(0).getPriorTimestampNs());
-    assertEquals(TaskEventState.FINISHED, first.getEvents(1).getState());
-    assertEquals(TaskEventState.RUNNING, first.getEvents(1).getPriorState());
-    assertTrue(first.getEvents(1).getPriorTimestampNs() <= first.getEvents(1).getTimestampNs());
-    assertEquals(TaskEventState.FAILED, first.getEvents(2).getState());
-    assertEquals(TaskEventState.RUNNING, first.getEvents(2).getPriorState());
-    assertEquals("boom", first.getEvents(2).getErrorMessage());
-    assertEquals(TaskEventState.RUNNING, first.getEvents(3).getState());
+    assertEquals(5, eventCount());
+    TaskEvent f = of("f").get(0);
+    assertEquals(TaskEventState.PENDING_NODE, f.getState());
+    assertEquals(TaskEventState.SUBMITTED, f.getPriorState());
+    assertEquals(1234L, f.getPriorTimestampNs());
+    TaskEvent g = of("g").get(0);
+    assertEquals(TaskEventState.FINISHED, g.getState());
+    assertEquals(TaskEventState.RUNNING, g.getPriorState());
+    assertTrue(0 < g.getPriorTimestampNs() && g.getPriorTimestampNs() <= g.getTimestampNs());
+    // FAILED carries an error: a TaskEvent with the RUNNING record's time folded in.
+    List<TaskEvent> h = of("h");
+    assertEquals(2, h.size());
+    assertEquals(TaskEventState.FAILED, h.get(0).getState());
+    assertEquals(TaskEventState.RUNNING, h.get(0).getPriorState());
+    assertEquals(h.get(1).getTimestampNs(), h.get(0).getPriorTimestampNs());
+    assertEquals("boom", h.get(0).getErrorMessage());
+    assertEquals(TaskEventState.RUNNING, of("k").get(0).getState());
     ev.ended(spec("k", 4), List.of(), sentAlready);
     ev.flush();
-    assertEquals(5, eventCount());
-    assertEquals(TaskEventState.FINISHED, sent.get(1).getEvents(0).getState());
-    assertEquals(TaskEventState.TASK_STATE_UNKNOWN, sent.get(1).getEvents(0).getPriorState());
+    assertEquals(6, eventCount());
+    assertEquals(TaskEventState.FINISHED, of("k").get(1).getState());
+    assertEquals(TaskEventState.TASK_STATE_UNKNOWN, of("k").get(1).getPriorState());
+  }
+
+  @Test
+  void headsAreSentPerBatchAndAFullTableIsCompacted() {
+    TaskEvents ev = events(100_000, 10_000);
+    int n = TaskEvents.MAX_HEADS + 10;
+    for (int i = 0; i < n; i++) {
+      ev.record(TaskEventState.SUBMITTED, spec("f" + i, 1));
+    }
+    ev.flush();
+    assertEquals(1, sent.size());
+    assertEquals(TaskEvents.MAX_HEADS, sent.get(0).getPacked().getHeadsCount());
+    assertEquals(10, sent.get(0).getEventsCount()); // kinds past the full table: TaskEvents, not lost
+    assertEquals(1, of("f4100").size());
+    ev.record(TaskEventState.SUBMITTED, spec("new", 2)); // compacted at the send: packed again
+    ev.record(TaskEventState.SUBMITTED, spec("f3", 2));
+    ev.flush();
+    assertEquals(0, sent.get(1).getEventsCount());
+    assertEquals(2, sent.get(1).getPacked().getHeadsCount());
+    assertEquals(2, of("f3").size());
+    assertEquals(n + 2, ev.sent());
+  }
+
+  @Test
+  void aFailedSendCountsItsPackedEventsPerJob() {
+    TaskEvents ev = events(100, 100);
+    ev.record(TaskEventState.RUNNING, spec("a", 1));
+    ev.record(TaskEventState.RUNNING, spec("b", 2));
+    fail = true;
+    ev.flush();
+    fail = false;
+    ev.flush();
+    assertEquals(1, sent.size());
+    assertEquals(0, eventCount());
+    assertEquals(JOB, sent.get(0).getDropped(0).getJobId());
+    assertEquals(2, sent.get(0).getDropped(0).getCount());
   }
 
   @Test
@@ -214,7 +302,7 @@ class TaskEventsTest {
     answer.join();
     // close() waited for the first call's answer, then sent the event recorded after it.
     assertEquals(2, got.size());
-    assertEquals("late", got.get(1).getEvents(0).getName());
+    assertEquals("late", unpacked(got.get(1)).get(0).getName());
     assertTrue(waitedMs >= 150 && waitedMs < 4000, "waited " + waitedMs + " ms");
     assertEquals(2, ev.sent());
   }
