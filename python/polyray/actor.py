@@ -411,7 +411,7 @@ class ActorMethod:
         spec.max_retries = 0
         # Retries of a call in flight when the actor dies (-1 forever): this
         # call's option, else the actor's creation option.
-        spec.max_task_retries = 0 if generator else self._options.get(
+        spec.max_task_retries = self._options.get(
             "max_task_retries", declared.get("max_task_retries", h.max_task_retries))
         methods = self._handle._methods
         if isinstance(methods, dict):

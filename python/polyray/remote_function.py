@@ -134,7 +134,7 @@ def submit_normal_task(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, optio
     if max_calls and language != pb.PYTHON:
         raise ValueError(f"option 'max_calls' is supported for Python functions only (task {spec.name})")
     spec.max_calls = max_calls
-    spec.max_retries = 0 if generator else options.get("max_retries", 3)
+    spec.max_retries = options.get("max_retries", 3)  # generators too: a retry's items are deduplicated
     spec.retry_exceptions = bool(options.get("retry_exceptions", False))
     spec.scheduling.CopyFrom(strategy_for(options.get("scheduling_strategy")))
     opts.apply_labels(options, spec.scheduling)

@@ -6,6 +6,8 @@ its place in the stream; a dropped generator releases its items."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 
 import pytest
@@ -14,7 +16,7 @@ import polyray
 from polyray import ObjectRefGenerator
 from polyray.core.generators import item_id
 from polyray.core.object_ref import get_core
-from polyray.exceptions import TaskError
+from polyray.exceptions import ActorDiedError, TaskError, WorkerCrashedError
 
 T = 60
 BIG = 300 * 1024  # larger than the inline limit: items in the node's store
@@ -142,3 +144,98 @@ def test_generators_need_python_callees(cluster):
         polyray.java_function("some.Cls", "m").options(num_returns="streaming").remote()
     with pytest.raises(ValueError, match="num_returns='dynamic'"):
         polyray.cpp_function("Fn").options(num_returns="dynamic").remote()
+
+
+def _paced(n: int, at: int, marks: str, size: int):
+    """Yields 0..n-1 (``size`` bytes of each when given); its first attempt stops before item
+    ``at`` and waits to be killed, after writing its pid to ``marks``/waiting."""
+    with open(os.path.join(marks, "attempts"), "a") as f:
+        f.write(f"{os.getpid()}\n")
+    with open(os.path.join(marks, "attempts")) as f:
+        first = len(f.read().split()) == 1
+    for i in range(n):
+        if first and i == at:
+            with open(os.path.join(marks, "waiting"), "w") as f:
+                f.write(str(os.getpid()))
+            time.sleep(120)
+        yield bytes([i]) * size if size else i
+
+
+@polyray.remote
+def paced(n: int, at: int, marks: str, size: int = 0):
+    yield from _paced(n, at, marks, size)
+
+
+@polyray.remote(max_restarts=2, max_task_retries=1)
+class PacedSource:
+    def items(self, n: int, at: int, marks: str, size: int = 0):
+        yield from _paced(n, at, marks, size)
+
+    def plain(self) -> int:
+        return 7
+
+
+def _kill_waiting(marks: str) -> None:
+    path = os.path.join(marks, "waiting")
+    assert _wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 0), "the generator did not pause"
+    with open(path) as f:
+        os.kill(int(f.read()), signal.SIGKILL)   # a real crash of the worker process, mid-stream
+
+
+def _values(refs: list) -> list:
+    return [v if isinstance(v, int) else (v[0], len(v)) for v in polyray.get(refs, timeout=T)]
+
+
+def _attempts(marks: str) -> int:
+    with open(os.path.join(marks, "attempts")) as f:
+        return len(f.read().split())
+
+
+def test_a_generator_task_is_retried_and_every_item_arrives_once_in_order(cluster, tmp_path):
+    """As Ray's streaming generator retries: the task runs again after its worker is killed, and
+    the caller keeps the items it has (two taken, one held in the stream) and skips them when the
+    retry yields them again; big items (in the store) too."""
+    for size, marks in ((0, tmp_path / "small"), (BIG, tmp_path / "big")):
+        marks.mkdir()
+        gen = paced.options(max_retries=1).remote(6, 3, str(marks), size)
+        taken = [next(gen), next(gen)]
+        _kill_waiting(str(marks))
+        rest = list(gen)
+        want = list(range(6)) if not size else [(i, BIG) for i in range(6)]
+        assert _values(taken + rest) == want, "every item once, in order"
+        assert gen._stream.items == {}, "the retry's copies of the items taken are not held again"
+        assert polyray.get(gen.completed(), timeout=T) == 6
+        assert _attempts(str(marks)) == 2
+
+
+def test_without_retries_the_crash_ends_the_stream_at_its_place(cluster, tmp_path):
+    gen = paced.options(max_retries=0).remote(6, 3, str(tmp_path))
+    _kill_waiting(str(tmp_path))
+    refs = list(gen)
+    assert len(refs) == 4, "three items, then the crash"
+    assert polyray.get(refs[:3], timeout=T) == [0, 1, 2]
+    with pytest.raises(WorkerCrashedError):
+        polyray.get(refs[3], timeout=T)
+    assert _attempts(str(tmp_path)) == 1
+
+
+def test_an_actor_generator_method_is_retried_when_the_actor_restarts(cluster, tmp_path):
+    src = PacedSource.remote()
+    gen = src.items.remote(5, 2, str(tmp_path))
+    first = next(gen)
+    _kill_waiting(str(tmp_path))
+    assert _values([first, *gen]) == [0, 1, 2, 3, 4]
+    assert gen._stream.items == {}
+    assert _attempts(str(tmp_path)) == 2
+    assert polyray.get(src.plain.remote(), timeout=T) == 7
+    # max_task_retries=0: the actor restarts, the call is not run again; the stream ends at its place.
+    marks = tmp_path / "no-retry"
+    marks.mkdir()
+    gen = src.items.options(max_task_retries=0).remote(5, 2, str(marks))
+    _kill_waiting(str(marks))
+    refs = list(gen)
+    assert polyray.get(refs[:2], timeout=T) == [0, 1] and len(refs) == 3
+    with pytest.raises(ActorDiedError):
+        polyray.get(refs[2], timeout=T)
+    assert polyray.get(src.plain.remote(), timeout=T) == 7
+    polyray.kill(src)
