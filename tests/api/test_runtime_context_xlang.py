@@ -211,3 +211,19 @@ def test_cpp_driver_context_exit_actor_and_builtins(ctx_cluster):
     assert r["ready"] and r["actor_ctx_id"] == r["actor"]
     assert r["leave_died"] and r["after_leave_died"] and _gone(r["exit_pid"])
     assert r["slow"] == "1,2,3" and r["term_died"] and r["after_term_died"] and _gone(r["term_pid"])
+    # Task events of the C++ driver's calls (issue 16): the C++ owner writes its times into the
+    # spec it pushes and sends no event of a call that returns, so each FINISHED row is the C++
+    # worker's one event carrying the owner's submit and queue times.
+    def finished() -> list[dict] | None:
+        rows = list_tasks(filters=[("job_id", "=", r["job_id"])], detail=True, limit=10_000)
+        done = [row for row in rows if row["type"] == "ACTOR_TASK" and row["state"] == "FINISHED"]
+        return done if len(done) >= 4 else None
+
+    deadline = time.monotonic() + 30
+    while (rows := finished()) is None and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert rows, list_tasks(filters=[("job_id", "=", r["job_id"])], detail=True, limit=10_000)
+    for row in rows:
+        assert row["language"] == "CPP", row
+        assert 0 < row["submitted_time_ms"] <= row["pending_node_time_ms"] <= row["start_time_ms"] \
+            <= row["end_time_ms"], row
