@@ -102,6 +102,42 @@ TEST_F(NormalTaskSubmitterTest, BrokenStreamRetriesUpToMaxRetriesThenWorkerCrash
   EXPECT_TRUE(finisher_.completed.empty());
 }
 
+TEST_F(NormalTaskSubmitterTest, GeneratorItemsGoToTheFinisherInOrderAndTheTaskStaysInFlight) {
+  PendingTaskPtr t = Submit(NormalTask("gen", /*max_retries=*/0));
+  t->spec.set_generator(2);
+  raylets_.Grant(0, "lease0", 7000);
+  auto stream = streams_.opened.back();
+  rpc::PushTasksReply items;
+  for (int k = 1; k <= 2; ++k) {
+    rpc::TaskResult* r = items.add_results();
+    r->set_task_id(t->spec.task_id());
+    r->set_generator_item(k);
+    r->add_returns()->set_object_id("item" + std::to_string(k));
+  }
+  stream->ReplyWith(items);
+  ASSERT_EQ(finisher_.items.size(), 2u);
+  EXPECT_EQ(finisher_.items[0], std::make_pair(t->spec.task_id(), 1));
+  EXPECT_EQ(finisher_.items[1], std::make_pair(t->spec.task_id(), 2));
+  EXPECT_TRUE(finisher_.completed.empty()) << "an item is not the task's end";
+  // The worker dies after the items: the task (no retries) fails, once.
+  stream->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
+  ASSERT_EQ(finisher_.failed.size(), 1u);
+  EXPECT_EQ(finisher_.failed[0].second.kind(), rpc::WORKER_CRASHED);
+  // A second generator task ends normally after its item.
+  PendingTaskPtr u = Submit(NormalTask("gen2", /*max_retries=*/0));
+  raylets_.Grant(1, "lease1", 7001);
+  auto second = streams_.opened.back();
+  rpc::PushTasksReply both;
+  rpc::TaskResult* item = both.add_results();
+  item->set_task_id(u->spec.task_id());
+  item->set_generator_item(1);
+  both.add_results()->set_task_id(u->spec.task_id());
+  second->ReplyWith(both);
+  EXPECT_EQ(finisher_.items.size(), 3u);
+  ASSERT_EQ(finisher_.completed.size(), 1u);
+  EXPECT_EQ(finisher_.completed[0].task_id(), u->spec.task_id());
+}
+
 TEST_F(NormalTaskSubmitterTest, ApplicationErrorRetriedOnlyWithRetryExceptions) {
   PendingTaskPtr plain = NormalTask("plain", 3);
   PendingTaskPtr retried = NormalTask("retried", 3);

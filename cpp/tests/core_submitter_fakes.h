@@ -275,6 +275,9 @@ class RecordingFinisher final : public TaskFinisher {
     held.insert(held.end(), arg_ids.begin(), arg_ids.end());
   }
   void Retried(const rpc::TaskSpec& spec) override { retried.push_back(spec); }
+  void GeneratorItem(const rpc::TaskSpec& spec, rpc::TaskResult& result) override {
+    items.emplace_back(spec.task_id(), result.generator_item());
+  }
   /// Counts of an argument taken (the submit's and HoldArgs') and not released.
   int Counted(const std::string& id, bool ended) const {
     return (ended ? 0 : 1) + static_cast<int>(std::count(held.begin(), held.end(), id)) -
@@ -285,6 +288,7 @@ class RecordingFinisher final : public TaskFinisher {
   std::vector<rpc::TaskSpec> retried;  // each retry's spec, as the new attempt
   std::vector<std::pair<rpc::TaskSpec, rpc::ErrorRecord>> failed;
   std::vector<std::string> released;
+  std::vector<std::pair<std::string, int>> items;  // generator items: task id, generator_item
 };
 
 /// A pending normal task named `name` needing `cpus` CPUs.

@@ -387,9 +387,9 @@ class ActorMethod:
                                                                    h.method_num_returns.get(self._name, 1)))
         generator = opts.GENERATOR_RETURNS.get(num_returns, 0) if isinstance(num_returns, str) else 0
         if generator:
-            if language != pb.PYTHON:
-                raise ValueError(f"num_returns={num_returns!r} is supported for Python actors only "
-                                 f"({cls_name}.{self._name})")
+            if language != pb.PYTHON and (language not in (pb.JAVA, pb.CPP) or num_returns != "streaming"):
+                raise ValueError(f"num_returns={num_returns!r} is supported for Python actors only, and "
+                                 f"'streaming' for Java and C++ ones ({cls_name}.{self._name})")
             num_returns = 1
             spec.generator = generator
         if language == pb.CPP and num_returns > 1:  # an option the C++ SDK cannot honour: refused, not ignored

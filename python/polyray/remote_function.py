@@ -122,8 +122,9 @@ def submit_normal_task(core, spec: pb.TaskSpec, args: tuple, kwargs: dict, optio
     num_returns = options.get("num_returns", 1)
     generator = opts.GENERATOR_RETURNS.get(num_returns, 0) if isinstance(num_returns, str) else 0
     if generator:
-        if language != pb.PYTHON:
-            raise ValueError(f"num_returns={num_returns!r} is supported for Python functions only (task {spec.name})")
+        if language != pb.PYTHON and (language not in (pb.JAVA, pb.CPP) or num_returns != "streaming"):
+            raise ValueError(f"num_returns={num_returns!r} is supported for Python functions only, and "
+                             f"'streaming' for Java and C++ ones (task {spec.name})")
         num_returns = 1  # the end of the stream; the items come as they are yielded
         spec.generator = generator
     spec.num_returns = num_returns

@@ -28,6 +28,7 @@
 #include "polyray/internal/returns.h"
 #include "polyray/internal/runtime.h"
 #include "polyray/object_ref.h"
+#include "polyray/object_ref_generator.h"
 #include "polyray/xlang_functions.h"
 
 namespace polyray {
@@ -104,6 +105,16 @@ class XlangActorTaskCaller : public internal::NameSetter<XlangActorTaskCaller<R>
     std::vector<ObjectRef<R>> out;
     for (internal::RefPtr& r : refs) out.push_back(ObjectRef<R>(std::move(r)));
     return out;
+  }
+
+  /// Submits the call as a streaming generator: its items, each decoded as R,
+  /// as the method yields them (generator_callers.h).
+  template <typename... A>
+  ObjectRefGenerator<R> RemoteGenerator(A&&... args) {
+    internal::CheckReturns(this->options_, method_.language, display_, false);
+    std::vector<internal::TaskArg> encoded =
+        internal::MakeArguments(display_, method_.language, std::forward<A>(args)...);
+    return internal::SubmitGeneratorCall<R>(actor_, method_, std::move(encoded), this->options_);
   }
 
  private:

@@ -24,13 +24,16 @@
 #include "polyray/codec.h"
 #include "polyray/config.h"
 #include "polyray/exceptions.h"
+#include "polyray/generator_callers.h"
 #include "polyray/object_ref.h"
+#include "polyray/object_ref_generator.h"
 #include "polyray/objects.h"
 #include "polyray/placement_group.h"
 #include "polyray/remote.h"
 #include "polyray/runtime_context.h"
 #include "polyray/task_caller.h"
 #include "polyray/xlang_functions.h"
+#include "polyray/yield.h"
 
 namespace polyray {
 

@@ -32,6 +32,7 @@
 #include "polyray/codec.h"
 #include "polyray/internal/function_traits.h"
 #include "polyray/internal/registry.h"
+#include "polyray/yield.h"
 
 namespace polyray {
 namespace internal {
@@ -85,9 +86,63 @@ Encoded CallAndEncode(const std::string& name, Call&& call) {
   }
 }
 
-/// Builds the registry entry of callable `f` registered as `name`.
+/// Whether a Params tuple is a generator's (first parameter polyray::Yield<T>&):
+/// then Item is T and Args the decayed types of the other parameters.
+template <typename Tuple>
+struct GeneratorShape : std::false_type {};
+template <typename First, typename... Rest>
+struct GeneratorShape<std::tuple<First, Rest...>> : IsYieldParam<First> {
+  using Args = std::tuple<std::decay_t<Rest>...>;
+};
+
+/// The registry entry of generator `f` (yield.h): a function or a member function.
 template <typename F>
-RegisteredEntry MakeEntry(const std::string& name, F f) {
+RegisteredEntry MakeGeneratorEntry(const std::string& name, F f) {
+  using Traits = FunctionTraits<F>;
+  using Shape = GeneratorShape<typename Traits::Params>;
+  using Args = typename Shape::Args;
+  using Item = typename Shape::Item;
+  static_assert(std::is_void_v<typename Traits::Result>,
+                "POLYRAY_REMOTE: a generator (first parameter polyray::Yield<T>&) returns void; it sends "
+                "its items through the Yield");
+  RegisteredEntry entry;
+  entry.name = name;
+  entry.arity = Traits::kArity - 1;
+  entry.kind = Traits::kIsMember ? EntryKind::kMethod : EntryKind::kFunction;
+  entry.invoke = [name](void*, const std::vector<ValueView>&) -> Encoded {
+    throw InvocationError(name + " is a generator (its first parameter is a polyray::Yield<T>&): call it as "
+                                 "a streaming generator (Python: num_returns=\"streaming\"; C++: RemoteGenerator, "
+                                 "or Remote of Task(f))");
+  };
+  auto finish = [name](const Yield<Item>& out) {
+    return Encode<int64_t>(static_cast<int64_t>(out.Count()), "the item count of " + name);
+  };
+  if constexpr (Traits::kIsMember) {
+    using C = typename Traits::Class;
+    entry.class_type = &typeid(C);
+    entry.class_name = ClassPartOf(name);
+    if (entry.class_name.empty()) entry.class_name = TypeName(typeid(C));
+    entry.generate = [f, name, finish](void* self, const std::vector<ValueView>& args, const ItemSink& sink) {
+      Args decoded = DecodeArguments<Args>(name, args);
+      C* object = static_cast<C*>(self);
+      Yield<Item> out(sink, name);
+      std::apply([&](auto&... a) { (object->*f)(out, std::move(a)...); }, decoded);
+      return finish(out);
+    };
+  } else {
+    entry.generate = [f, name, finish](void*, const std::vector<ValueView>& args, const ItemSink& sink) {
+      Args decoded = DecodeArguments<Args>(name, args);
+      Yield<Item> out(sink, name);
+      std::apply([&](auto&... a) { f(out, std::move(a)...); }, decoded);
+      return finish(out);
+    };
+  }
+  return entry;
+}
+
+/// The registry entry of a callable that is not a generator.
+template <typename F>
+RegisteredEntry MakePlainEntry(const std::string& name, F f) {
   using Traits = FunctionTraits<F>;
   using R = typename Traits::Result;
   using Args = typename Traits::DecayedParams;
@@ -134,6 +189,17 @@ RegisteredEntry MakeEntry(const std::string& name, F f) {
   return entry;
 }
 
+/// Builds the registry entry of callable `f` registered as `name`.
+template <typename F>
+RegisteredEntry MakeEntry(const std::string& name, F f) {
+  using Traits = FunctionTraits<F>;
+  if constexpr (GeneratorShape<typename Traits::Params>::value) {
+    return MakeGeneratorEntry(name, f);
+  } else {
+    return MakePlainEntry(name, f);
+  }
+}
+
 /// Whether F is a callable POLYRAY_REMOTE accepts (see FunctionTraits).
 template <typename F, typename = void>
 struct IsRemoteCallable : std::false_type {};
@@ -144,7 +210,8 @@ struct IsRemoteCallable<F, std::void_t<typename FunctionTraits<F>::Params>> : st
 template <typename Tuple>
 struct AllParamsAccepted;
 template <typename... P>
-struct AllParamsAccepted<std::tuple<P...>> : std::bool_constant<(kIsAcceptedParam<P> && ...)> {};
+struct AllParamsAccepted<std::tuple<P...>>
+    : std::bool_constant<((kIsAcceptedParam<P> || IsYieldParam<P>::value) && ...)> {};
 
 /// Registers each callable of one POLYRAY_REMOTE line; see the file comment.
 template <typename... F>

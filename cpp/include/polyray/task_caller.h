@@ -21,6 +21,7 @@
 #include "polyray/internal/returns.h"
 #include "polyray/internal/runtime.h"
 #include "polyray/object_ref.h"
+#include "polyray/object_ref_generator.h"
 #include "polyray/xlang_functions.h"
 
 namespace polyray {
@@ -101,6 +102,17 @@ class XlangTaskCaller : public internal::ResourceSetters<XlangTaskCaller<R>>,
     std::vector<ObjectRef<R>> out;
     for (internal::RefPtr& r : refs) out.push_back(ObjectRef<R>(std::move(r)));
     return out;
+  }
+
+  /// Submits the task as a streaming generator (Ray's num_returns="streaming"):
+  /// its items, each decoded as R, as the callee yields them (generator_callers.h).
+  /// A Java callee is refused (std::invalid_argument).
+  template <typename... A>
+  ObjectRefGenerator<R> RemoteGenerator(A&&... args) {
+    internal::CheckReturns(this->options_, function_.language, display_, false);
+    std::vector<internal::TaskArg> encoded =
+        internal::MakeArguments(display_, function_.language, std::forward<A>(args)...);
+    return internal::SubmitGeneratorTask<R>(function_, std::move(encoded), this->options_);
   }
 
  private:

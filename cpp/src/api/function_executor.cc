@@ -168,13 +168,28 @@ const RegisteredEntry& FunctionExecutor::Lookup(const TaskInvocation& invocation
   return *entry;
 }
 
+namespace {
+
+// Runs `entry` as the caller asked: a generator (polyray::Yield) streams its
+// items through invocation.emit_item; asking one kind for the other is an error.
+Encoded Invoke(const RegisteredEntry& entry, void* self, const TaskInvocation& invocation) {
+  if (entry.generate && invocation.emit_item) return entry.generate(self, invocation.args, invocation.emit_item);
+  if (invocation.emit_item) {
+    throw InvocationError(entry.name + " was called as a streaming generator (num_returns=\"streaming\") but is "
+                                       "not one: a C++ generator takes a polyray::Yield<T>& as its first parameter");
+  }
+  return entry.invoke(self, invocation.args);  // a generator's invoke explains how to call it
+}
+
+}  // namespace
+
 TaskOutcome FunctionExecutor::RunFunction(const TaskInvocation& invocation) {
   CallSite site;
   return Guarded(&site, [&] {
     const RegisteredEntry& entry = Lookup(invocation, EntryKind::kFunction);
     site = CallSite{entry.name, entry.library};
     TaskOutcome outcome;
-    Encoded result = entry.invoke(nullptr, invocation.args);
+    Encoded result = Invoke(entry, nullptr, invocation);
     outcome.returns = Returns(std::move(result), invocation.num_returns, entry.name);
     return outcome;
   });
@@ -234,7 +249,7 @@ TaskOutcome FunctionExecutor::RunMethod(const TaskInvocation& invocation) {
                             " (created by " + actor.factory + ")");
     }
     TaskOutcome outcome;
-    Encoded result = entry.invoke(actor.instance.get(), invocation.args);
+    Encoded result = Invoke(entry, actor.instance.get(), invocation);
     outcome.returns = Returns(std::move(result), invocation.num_returns, entry.name);
     return outcome;
   });

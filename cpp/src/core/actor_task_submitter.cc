@@ -286,6 +286,11 @@ void ActorTaskSubmitter::OnReply(const QueuePtr& aq, rpc::PushTasksReply& reply)
     for (rpc::TaskResult& result : *reply.mutable_results()) {
       auto it = aq->inflight.find(result.task_id());
       if (it == aq->inflight.end()) continue;
+      if (result.generator_item() > 0) {  // an item of a generator method still running (in order)
+        auto r = std::make_shared<rpc::TaskResult>(std::move(result));
+        actions.push_back([this, t = it->second, r] { d_.finisher.GeneratorItem(t->spec, *r); });
+        continue;
+      }
       PendingTaskPtr t = std::move(it->second);
       aq->inflight.erase(it);
       auto r = std::make_shared<rpc::TaskResult>(std::move(result));

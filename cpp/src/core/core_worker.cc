@@ -230,6 +230,7 @@ void CoreWorker::Shutdown() {
   borrows_->FreeNow(references_->OwnedInStore());
   sink_->closed.store(true);
   while (sink_->active.load() > 0) std::this_thread::yield();
+  generators_.Close();  // after the sink closed: the items' refs let go without the runtime
   memory_store_.FailWaiters(ErrorEntry(SystemError(
       rpc::WORKER_CRASHED, "the polyray runtime of this process was shut down while waiting for the object")));
   recovery_->Stop();
@@ -291,6 +292,17 @@ void CoreWorker::KillActor(const internal::ActorPtr& actor, bool no_restart) {
 void CoreWorker::Cancel(const internal::RefPtr& ref, bool force, bool recursive) {
   ReleaseDeferredRefs(false);
   CancelRef(*this, ref->serialized, force, recursive);
+}
+
+internal::GeneratorStep CoreWorker::NextGeneratorItem(const internal::RefPtr& end, size_t k, int64_t timeout_ms) {
+  ReleaseDeferredRefs(false);
+  if (!end || end->object_id.size() != kObjectIdBytes) throw polyray::Error("polyray: an empty generator");
+  return generators_.Take(end->object_id.substr(0, kTaskIdSize), k, timeout_ms);
+}
+
+void CoreWorker::DropGenerator(const internal::RefPtr& end) {
+  if (!end || end->object_id.size() != kObjectIdBytes || shutting_down()) return;
+  generators_.Drop(end->object_id.substr(0, kTaskIdSize));
 }
 
 internal::RefPtr CoreWorker::BorrowRef(const std::string& serialized_ref) {

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "core/channels.h"
+#include "core/generator_streams.h"
 #include "core/memory_store.h"
 #include "core/reference_counter.h"
 #include "core/scheduler.h"
@@ -142,6 +143,8 @@ class CoreWorker final : public internal::Runtime {
   void Cancel(const internal::RefPtr& ref, bool force, bool recursive) override;
   internal::RefPtr BorrowRef(const std::string& serialized_ref) override;
   internal::ActorPtr BorrowActor(const std::string& serialized_handle) override;
+  internal::GeneratorStep NextGeneratorItem(const internal::RefPtr& end, size_t k, int64_t timeout_ms) override;
+  void DropGenerator(const internal::RefPtr& end) override;
 
   // ---- identity ----
   const CoreWorkerOptions& options() const { return options_; }
@@ -205,6 +208,8 @@ class CoreWorker final : public internal::Runtime {
   Scheduler& scheduler() { return *scheduler_; }
   Channels& channels() { return channels_; }
   MemoryStore& memory_store() { return memory_store_; }
+  /// The generator tasks this process called (generator_streams.h).
+  GeneratorStreams& generators() { return generators_; }
   ReferenceCounter& references() { return *references_; }
   BorrowTracker& borrows() { return *borrows_; }
   StoreIo& store() { return *store_; }
@@ -231,6 +236,7 @@ class CoreWorker final : public internal::Runtime {
   std::unique_ptr<Scheduler> scheduler_;
   Channels channels_;
   MemoryStore memory_store_;
+  GeneratorStreams generators_;
   std::unique_ptr<ReferenceCounter> references_;
   std::unique_ptr<BorrowTracker> borrows_;
   // Dead borrowers' borrows and lends are released (borrower_watch.h).

@@ -282,7 +282,7 @@ class PushTasksReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
     bool finish = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      pending_--;
+      if (!result.generator_item()) pending_--;  // a generator's items precede its task's end
       if (finished_ || cancelled_) {
         finish = FinishLocked();
       } else {

@@ -242,6 +242,11 @@ void NormalTaskSubmitter::OnReply(const LeasePtr& lease, rpc::PushTasksReply& re
     for (rpc::TaskResult& result : *reply.mutable_results()) {
       auto it = lease->inflight.find(result.task_id());
       if (it == lease->inflight.end()) continue;
+      if (result.generator_item() > 0) {  // an item of a generator task still running (in order)
+        auto r = std::make_shared<rpc::TaskResult>(std::move(result));
+        actions.push_back([this, t = it->second, r] { d_.finisher.GeneratorItem(t->spec, *r); });
+        continue;
+      }
       bool pipelined = lease->inflight.size() > 1;
       PendingTaskPtr t = std::move(it->second);
       lease->inflight.erase(it);

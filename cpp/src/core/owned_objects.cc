@@ -100,29 +100,36 @@ void OwnedObjects::PutInStore(const std::string& oid, const internal::Encoded& v
   }
 }
 
+bool OwnedObjects::RecordReturn(rpc::ReturnObject& r) {
+  const std::string& oid = r.object_id();
+  bool in_store = r.kind_case() == rpc::ReturnObject::kInStoreNode;
+  if (!w_.references().IsOwned(oid)) {
+    // Every reference to this return is gone already: drop it.
+    if (in_store && !r.in_store_node().empty()) w_.borrows().OnFree(oid, {r.in_store_node()});
+    if (r.nested_refs_size() > 0) w_.references().AckReturned(r.nested_refs(), w_.worker_id(), r.lender());
+    return false;
+  }
+  std::vector<internal::RefPtr> nested = w_.HoldNested(r.nested_refs());
+  // Our own holds are taken (their adds decided first): release the lends (reference protocol).
+  if (r.nested_refs_size() > 0) w_.references().AckReturned(r.nested_refs(), w_.worker_id(), r.lender());
+  if (in_store) {
+    w_.references().SetInStore(oid, r.in_store_node());
+    w_.memory_store().Set(oid, StoreEntry(r.in_store_node(), r.size(), std::move(nested)));
+    return true;
+  }
+  w_.memory_store().Set(oid, InlineEntry(std::move(*r.mutable_value()), r.size(), std::move(nested)));
+  return false;
+}
+
 void OwnedObjects::CompleteTask(const rpc::TaskSpec& spec, rpc::TaskResult& result,
                                 const std::vector<std::string>& arg_ids) {
   std::vector<std::string> stored;
+  bool failed = false;
   for (rpc::ReturnObject& r : *result.mutable_returns()) {
-    const std::string& oid = r.object_id();
-    bool in_store = r.kind_case() == rpc::ReturnObject::kInStoreNode;
-    if (!w_.references().IsOwned(oid)) {
-      // Every reference to this return is gone already: drop it.
-      if (in_store && !r.in_store_node().empty()) w_.borrows().OnFree(oid, {r.in_store_node()});
-      if (r.nested_refs_size() > 0) w_.references().AckReturned(r.nested_refs(), w_.worker_id(), r.lender());
-      continue;
-    }
-    std::vector<internal::RefPtr> nested = w_.HoldNested(r.nested_refs());
-    // Our own holds are taken (their adds decided first): release the lends (reference protocol).
-    if (r.nested_refs_size() > 0) w_.references().AckReturned(r.nested_refs(), w_.worker_id(), r.lender());
-    if (in_store) {
-      w_.references().SetInStore(oid, r.in_store_node());
-      w_.memory_store().Set(oid, StoreEntry(r.in_store_node(), r.size(), std::move(nested)));
-      stored.push_back(oid);
-    } else {
-      w_.memory_store().Set(oid, InlineEntry(std::move(*r.mutable_value()), r.size(), std::move(nested)));
-    }
+    failed = failed || (r.has_value() && r.value().format() == rpc::FORMAT_ERROR);
+    if (RecordReturn(r)) stored.push_back(r.object_id());
   }
+  if (spec.generator() != 0) w_.generators().Finish(spec.task_id(), failed);  // after its end object is set
   w_.recovery().OnFinished(spec, nullptr);
   if (!stored.empty() && spec.type() == rpc::NORMAL_TASK && w_.lineage().max_bytes() > 0) {
     w_.lineage().Record(spec, arg_ids, stored);  // keeps the spec; takes over the arguments' pins
@@ -131,13 +138,33 @@ void OwnedObjects::CompleteTask(const rpc::TaskSpec& spec, rpc::TaskResult& resu
   }
 }
 
+void OwnedObjects::GeneratorItem(const rpc::TaskSpec& spec, rpc::TaskResult& result) {
+  if (result.returns_size() != 1) return;
+  rpc::ReturnObject& r = *result.mutable_returns(0);
+  const size_t k = static_cast<size_t>(result.generator_item()) - 1;  // 0-based
+  internal::RefPtr ref;
+  if (r.object_id() == ReturnId(spec.task_id(), result.generator_item() + 1) &&
+      w_.generators().Wants(spec.task_id())) {
+    w_.references().AddOwned(r.object_id());
+    ref = w_.OwnedRef(r.object_id());
+  }
+  RecordReturn(r);  // not wanted: not owned, so freed (and what it holds let go)
+  if (ref) w_.generators().Add(spec.task_id(), k, std::move(ref));  // dropped meanwhile: released, freed
+}
+
 void OwnedObjects::Retried(const rpc::TaskSpec& spec) {
-  if (TaskEvents* ev = w_.task_events()) ev->Record(rpc::PENDING_NODE, spec);
+  if (TaskEvents* ev = w_.task_events()) {
+    ev->OwnerDone(spec.task_id());
+    ev->Record(rpc::PENDING_NODE, spec);
+  }
 }
 
 void OwnedObjects::FailTask(const rpc::TaskSpec& spec, const rpc::ErrorRecord& record,
                             const std::vector<std::string>& arg_ids) {
-  if (TaskEvents* ev = w_.task_events()) ev->Failed(spec, record);
+  if (TaskEvents* ev = w_.task_events()) {
+    ev->OwnerDone(spec.task_id());
+    ev->Failed(spec, record);  // with the owner's times: the row of a task that never ran
+  }
   std::optional<rpc::ErrorRecord> lost = w_.recovery().OnFinished(spec, &record);  // a failed reconstruction
   EntryPtr error = ErrorEntry(lost ? *lost : record);
   for (int i = 1; i <= spec.num_returns(); ++i) {
@@ -145,6 +172,7 @@ void OwnedObjects::FailTask(const rpc::TaskSpec& spec, const rpc::ErrorRecord& r
     if (w_.references().IsOwned(oid)) w_.memory_store().Set(oid, error);
   }
   w_.references().RemoveSubmitted(arg_ids);
+  if (spec.generator() != 0) w_.generators().Finish(spec.task_id(), true);
 }
 
 void OwnedObjects::ReleaseArgs(const std::vector<std::string>& arg_ids) { w_.references().RemoveSubmitted(arg_ids); }

@@ -51,8 +51,15 @@ class OwnedObjects final : public TaskFinisher {
   void HoldArgs(const std::vector<std::string>& arg_ids) override;
   /// Task events: PENDING_NODE for the retried task's new attempt.
   void Retried(const rpc::TaskSpec& spec) override;
+  /// A generator task's item: owned here and handed to its stream while the
+  /// stream wants it, else freed (generator_streams.h).
+  void GeneratorItem(const rpc::TaskSpec& spec, rpc::TaskResult& result) override;
 
  private:
+  /// Records one return of a task (dropped when nothing references it);
+  /// true when its value is in a store.
+  bool RecordReturn(rpc::ReturnObject& r);
+
   CoreWorker& w_;
   std::unique_ptr<StorePins> pins_;
 };

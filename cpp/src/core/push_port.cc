@@ -131,7 +131,7 @@ class PushPort::Connection : public std::enable_shared_from_this<Connection> {
   /// now, or with the next frame when another thread is writing.
   void Reply(rpc::TaskResult result) {
     std::unique_lock<std::mutex> lock(mu_);
-    pending_--;
+    if (!result.generator_item()) pending_--;  // a generator's items precede its task's end
     if (broken_) {  // the caller fails these tasks itself
       CloseIfDoneLocked();
       return;

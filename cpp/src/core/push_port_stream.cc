@@ -340,7 +340,7 @@ void PushPortStream::ReadAvailable() {
     begin_ += kPushFrameHeader + n;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      outstanding_ -= reply.results_size();
+      for (const rpc::TaskResult& r : reply.results()) outstanding_ -= r.generator_item() ? 0 : 1;  // items precede their task's end
     }
     on_reply_(reply);
   }

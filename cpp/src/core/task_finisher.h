@@ -38,6 +38,12 @@ class TaskFinisher {
   /// task events record PENDING_NODE for the new attempt. May run under the
   /// submitter's lock: it must not call back into the submitter.
   virtual void Retried(const rpc::TaskSpec& spec) { (void)spec; }
+  /// Item `result.generator_item()` of generator task `spec` arrived, before
+  /// its final result (generator_streams.h); the task stays in flight.
+  virtual void GeneratorItem(const rpc::TaskSpec& spec, rpc::TaskResult& result) {
+    (void)spec;
+    (void)result;
+  }
 
   /// How long a caller keeps a task's arguments after the task's executor
   /// died running it (crash, broken stream, dead node), beyond the failure or

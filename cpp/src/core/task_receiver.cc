@@ -343,7 +343,7 @@ void TaskReceiver::RunItem(Item& item, bool cancelled) {
       TaskEvents* ev = w_.task_events();
       TaskEvents::Token running = ev ? ev->Running(*item.spec) : 0;
       AnnounceOutputName(*item.spec);
-      result = Execute(item.spec);
+      result = Execute(item.spec, item.reply);
       bool cancel_requested;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -416,7 +416,7 @@ void SetOmpThreads(const rpc::TaskSpec& spec) {
 
 }  // namespace
 
-rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec_ptr) {
+rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec_ptr, const ReplyFn& reply) {
   const rpc::TaskSpec& spec = *spec_ptr;
   SetOmpThreads(spec);
   if (spec.type() == rpc::ACTOR_TASK && !spec.concurrency_group().empty()) {
@@ -471,6 +471,7 @@ rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec
     inv.actor_id = spec.actor_id();
     inv.caller_language = static_cast<Language>(spec.caller_language());
     inv.num_returns = spec.num_returns();
+    if (spec.generator() != 0) inv.emit_item = ItemSender(spec, reply);
     inv.args.reserve(spec.args_size());
     for (int i = 0; i < spec.args_size(); ++i) {
       const rpc::TaskArg& a = spec.args(i);
@@ -551,36 +552,64 @@ rpc::TaskResult TaskReceiver::Returns(const rpc::TaskSpec& spec, internal::TaskO
                        false);
   }
   for (int i = 0; i < n; ++i) {
-    internal::Encoded& enc = outcome.returns[i];
-    std::string oid = ReturnId(spec.task_id(), i + 1);
-    rpc::ReturnObject* r = result.add_returns();
-    r->set_object_id(oid);
-    uint64_t size = internal::EncodedSize(enc);
-    r->set_size(size);
-    AddHandleRefs(enc);  // actor handles in a return are lent like refs (actor_handles.h)
-    for (const std::string& s : enc.nested_refs) r->add_nested_refs()->ParseFromString(s);
-    if (r->nested_refs_size() > 0) {
-      w_.borrows().Lend(r->nested_refs(), &spec.caller());  // held for the caller until it acknowledges
-      r->set_lender(w_.worker_id());                        // the caller names it when it acknowledges
-    }
-    if (!policy::TravelsInline(size)) {
-      try {
-        w_.owned().PutInStore(oid, enc, spec.caller(), /*wait=*/true);  // pinned before the result names it
-      } catch (const polyray::ObjectStoreFullError& e) {
-        return ErrorResult(spec, internal::SerializeDeterministic(SystemError(rpc::OBJECT_STORE_FULL, e.what())), false);
-      } catch (const std::exception& e) {
-        return ErrorResult(spec,
-                           internal::SerializeDeterministic(RuntimeError(
-                               "polyray::Error", "cannot put the return value of " + TaskName(spec) + " (" +
-                                                     std::to_string(size) + " bytes) into the node's store: " + e.what())),
-                           false);
-      }
-      r->set_in_store_node(w_.node_id());
-    } else {
-      internal::ToEnvelope(std::move(enc), r->mutable_value());
-    }
+    std::string error = EncodeReturn(spec, ReturnId(spec.task_id(), i + 1), outcome.returns[i], result.add_returns());
+    if (!error.empty()) return ErrorResult(spec, error, false);
   }
   return result;
+}
+
+std::string TaskReceiver::EncodeReturn(const rpc::TaskSpec& spec, const std::string& oid, internal::Encoded& enc,
+                                       rpc::ReturnObject* r) {
+  r->set_object_id(oid);
+  uint64_t size = internal::EncodedSize(enc);
+  r->set_size(size);
+  AddHandleRefs(enc);  // actor handles in a return are lent like refs (actor_handles.h)
+  for (const std::string& s : enc.nested_refs) r->add_nested_refs()->ParseFromString(s);
+  if (r->nested_refs_size() > 0) {
+    w_.borrows().Lend(r->nested_refs(), &spec.caller());  // held for the caller until it acknowledges
+    r->set_lender(w_.worker_id());                        // the caller names it when it acknowledges
+  }
+  if (!policy::TravelsInline(size)) {
+    try {
+      w_.owned().PutInStore(oid, enc, spec.caller(), /*wait=*/true);  // pinned before the result names it
+    } catch (const polyray::ObjectStoreFullError& e) {
+      return internal::SerializeDeterministic(SystemError(rpc::OBJECT_STORE_FULL, e.what()));
+    } catch (const std::exception& e) {
+      return internal::SerializeDeterministic(RuntimeError(
+          "polyray::Error", "cannot put the return value of " + TaskName(spec) + " (" + std::to_string(size) +
+                                " bytes) into the node's store: " + e.what()));
+    }
+    r->set_in_store_node(w_.node_id());
+  } else {
+    internal::ToEnvelope(std::move(enc), r->mutable_value());
+  }
+  return "";
+}
+
+internal::ItemSink TaskReceiver::ItemSender(const rpc::TaskSpec& spec, const ReplyFn& reply) {
+  if (spec.generator() != 2) {
+    throw TaskFailure{RuntimeError("std::invalid_argument",
+                                   TaskName(spec) + " was called with num_returns='dynamic': C++ generators "
+                                                    "stream their items (num_returns='streaming') only")};
+  }
+  // Each item leaves at once, as a return of index k + 1 with generator_item = k (1-based),
+  // ahead of the task's final result on the same stream (generator_streams.h has the caller's side).
+  auto count = std::make_shared<int>(0);
+  return [this, &spec, &reply, count](internal::Encoded item) {
+    int k = ++*count;
+    rpc::TaskResult result;
+    result.set_task_id(spec.task_id());
+    result.set_generator_item(k);
+    std::string error = EncodeReturn(spec, ReturnId(spec.task_id(), k + 1), item, result.add_returns());
+    if (!error.empty()) {
+      rpc::ErrorRecord record;
+      record.ParseFromString(error);
+      throw polyray::Error("generator item " + std::to_string(k - 1) + " of " + TaskName(spec) +
+                           " could not be sent: " + record.message());
+    }
+    if (w_.borrows().HasPending()) w_.borrows().Flush(30'000);  // borrows reach their owners first
+    reply(std::move(result));
+  };
 }
 
 }  // namespace polyray::core

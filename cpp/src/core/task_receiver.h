@@ -121,8 +121,16 @@ class TaskReceiver {
   bool JoinActorThreads();
   /// Sets work_ from stopped_ and queue_. Caller holds mu_.
   void UpdateWorkLocked() { work_.store(stopped_ || !queue_.empty(), std::memory_order_release); }
-  rpc::TaskResult Execute(const std::shared_ptr<rpc::TaskSpec>& spec);
+  /// Runs one task; a generator task's items leave through `reply` as it yields them.
+  rpc::TaskResult Execute(const std::shared_ptr<rpc::TaskSpec>& spec, const ReplyFn& reply);
   rpc::TaskResult Returns(const rpc::TaskSpec& spec, internal::TaskOutcome& outcome);
+  /// Fills `r` with return `oid` of `spec` (inline, or sealed in the store and
+  /// pinned for the caller; refs inside lent); a serialized ErrorRecord on failure.
+  std::string EncodeReturn(const rpc::TaskSpec& spec, const std::string& oid, internal::Encoded& enc,
+                           rpc::ReturnObject* r);
+  /// The sink of a streaming generator task's items (TaskInvocation::emit_item);
+  /// throws TaskFailure for "dynamic", which C++ callees do not produce.
+  internal::ItemSink ItemSender(const rpc::TaskSpec& spec, const ReplyFn& reply);
   /// An intended exit of the hosted actor (ExitActor(), __polyray_terminate__).
   rpc::TaskResult ActorExit(const rpc::TaskSpec& spec, const std::string& why);
 

@@ -146,6 +146,23 @@ std::vector<std::string> TaskSubmission::SubmitArgs(rpc::TaskSpec& spec, std::ve
   return ids;
 }
 
+void TaskSubmission::CheckGenerator(rpc::TaskSpec& spec, const internal::CallOptions& options) {
+  if (options.generator == 0) return;
+  if (options.generator != kGeneratorStreaming) {
+    throw std::invalid_argument("generator " + std::to_string(options.generator) + " of " + spec.name() +
+                                ": C++ callers ask for streaming generators only (2)");
+  }
+  if (spec.language() == rpc::JAVA) {
+    throw std::invalid_argument("RemoteGenerator: " + spec.name() +
+                                " is a Java callee, and Java callees do not stream generator items");
+  }
+  // As Python's callers: the stream's end is the one return; items are not retried.
+  spec.set_generator(kGeneratorStreaming);
+  spec.set_num_returns(1);
+  spec.set_max_retries(0);
+  spec.set_max_task_retries(0);
+}
+
 std::vector<internal::RefPtr> TaskSubmission::ReturnRefs(const rpc::TaskSpec& spec) {
   std::vector<internal::RefPtr> refs;
   refs.reserve(spec.num_returns());
@@ -167,8 +184,10 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitTask(const internal::Functio
   SetScheduling(spec, options, "task " + name);
   spec.set_max_retries(options.max_retries == -2 ? static_cast<int>(spec::kRetryMaxRetries) : options.max_retries);
   spec.set_retry_exceptions(options.retry_exceptions);
+  CheckGenerator(spec, options);
   std::vector<std::string> arg_ids = SubmitArgs(spec, args);
   std::vector<internal::RefPtr> refs = ReturnRefs(spec);
+  if (spec.generator() != 0) w_.generators().Open(spec.task_id());  // before its first item can come
   if (TaskEvents* ev = w_.task_events()) {
     ev->Queued(spec, TaskEvents::NowNs());  // queued for a lease at once: one event, SUBMITTED folded in
   }
@@ -287,6 +306,7 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitActorTask(const internal::Ac
   spec.set_max_task_retries(options.max_task_retries_set ? options.max_task_retries : h.max_task_retries());
   spec.set_concurrency_group(options.concurrency_group);
   spec.set_caller_worker_id(w_.worker_id());
+  CheckGenerator(spec, options);
   std::vector<std::string> arg_ids = SubmitArgs(spec, args);
   if (Counted(h)) {
     // The call holds the handle like an argument: calls made before the last handle went run first.
@@ -295,6 +315,7 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitActorTask(const internal::Ac
     arg_ids.push_back(std::move(hid));
   }
   std::vector<internal::RefPtr> refs = ReturnRefs(spec);
+  if (spec.generator() != 0) w_.generators().Open(spec.task_id());  // before its first item can come
   auto task = std::make_shared<PendingTask>();
   task->arg_ids = std::move(arg_ids);
   {

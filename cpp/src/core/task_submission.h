@@ -58,6 +58,11 @@ class TaskSubmission {
   /// RemoveSubmitted when the task ends or is not sent).
   std::vector<std::string> SubmitArgs(rpc::TaskSpec& spec, std::vector<internal::TaskArg>& args);
   std::vector<internal::RefPtr> ReturnRefs(const rpc::TaskSpec& spec);
+  /// Applies CallOptions::generator to `spec` (one return, the stream's end;
+  /// no retries); throws std::invalid_argument for a Java callee or "dynamic".
+  void CheckGenerator(rpc::TaskSpec& spec, const internal::CallOptions& options);
+  /// TaskSpec.generator of a streaming generator task (common.proto).
+  static constexpr int kGeneratorStreaming = 2;
 
   CoreWorker& w_;
   std::mutex seq_mu_;

@@ -343,7 +343,7 @@ class TaskExecutor:
                 value = self._run_generator(spec, value, reply)
             elif inspect.isgenerator(value) and spec.caller_language != pb.PYTHON:
                 raise TypeError(f"{spec.name} returned a generator: call it as a generator task (a Java "
-                                "caller: remoteGenerator() instead of remote())")
+                                "caller: remoteGenerator() instead of remote(); C++: RemoteGenerator())")
             return cw.TaskResult(task_id=spec.task_id, returns=self._returns.encode_returns(spec, value))
         except TaskCancelled:
             raise

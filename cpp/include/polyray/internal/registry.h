@@ -63,6 +63,10 @@ struct RegisteredEntry {
   /// (on `self` for methods, ignored otherwise) and encodes the result.
   /// Throws InvocationError for bad arguments; the callee's exceptions pass.
   std::function<Encoded(void* self, const std::vector<ValueView>& args)> invoke;
+  /// Generators (first parameter polyray::Yield<T>&, yield.h), else empty:
+  /// decodes the other arguments, calls with a Yield that sends each item
+  /// through `sink`, and returns the encoded item count.
+  std::function<Encoded(void* self, const std::vector<ValueView>& args, const ItemSink& sink)> generate;
   /// kFactory: decodes the arguments and creates the instance, owned by the
   /// returned pointer (its deleter deletes it as the right class).
   std::function<std::shared_ptr<void>(const std::vector<ValueView>& args)> create;

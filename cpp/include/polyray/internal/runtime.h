@@ -123,7 +123,18 @@ struct CallOptions {
   bool detached = false;
   bool detached_set = false;  // SetDetached was called (else a named actor takes the job's default)
   SchedulingOptions scheduling;  // tasks and actor creations
+  int generator = 0;  // TaskSpec.generator: 0 none, 2 streaming (object_ref_generator.h)
 };
+
+/// One step of a generator task's stream (Runtime::NextGeneratorItem).
+struct GeneratorStep {
+  enum class State { kItem, kFailed, kEnded };
+  State state = State::kEnded;
+  RefPtr item;  // kItem: the item, owned here
+};
+
+/// Where a C++ generator sends each item it yields (polyray::Yield).
+using ItemSink = std::function<void(Encoded)>;
 
 /// A task the worker runs (C++ callee side).
 struct TaskInvocation {
@@ -136,6 +147,8 @@ struct TaskInvocation {
   /// The caller's language: results are encoded for it.
   Language caller_language = Language::kPython;
   int num_returns = 1;
+  /// Set when the caller asked for a streaming generator: sends one item.
+  ItemSink emit_item;
 };
 
 /// What running a task produced: one Encoded per return, or an error.
@@ -212,6 +225,14 @@ class Runtime {
   virtual RefPtr BorrowRef(const std::string& serialized_ref) = 0;
   /// An actor handle found inside a received value (ext 2).
   virtual ActorPtr BorrowActor(const std::string& serialized_handle) = 0;
+
+  /// Item `k` (0-based) of the generator task whose end object is `end`
+  /// (submitted with CallOptions::generator), waiting for it; kFailed / kEnded
+  /// once the stream ended without it. Throws GetTimeoutError after
+  /// `timeout_ms` (< 0: no limit).
+  virtual GeneratorStep NextGeneratorItem(const RefPtr& end, size_t k, int64_t timeout_ms);
+  /// The caller of that generator is gone: its items not taken are released.
+  virtual void DropGenerator(const RefPtr& end);
 };
 
 /// How a driver connects (public as polyray::Config, see config.h).
