@@ -189,7 +189,7 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitTask(const internal::Functio
   std::vector<internal::RefPtr> refs = ReturnRefs(spec);
   if (spec.generator() != 0) w_.generators().Open(spec.task_id());  // before its first item can come
   if (TaskEvents* ev = w_.task_events()) {
-    ev->Queued(spec, TaskEvents::NowNs());  // queued for a lease at once: one event, SUBMITTED folded in
+    ev->OwnerQueued(spec, TaskEvents::NowNs());  // queued for a lease at once: its times in the spec
   }
   auto task = std::make_shared<PendingTask>();
   task->spec = std::move(spec);
@@ -323,7 +323,7 @@ std::vector<internal::RefPtr> TaskSubmission::SubmitActorTask(const internal::Ac
     std::lock_guard<std::mutex> lock(seq_mu_);
     spec.set_sequence_no(++actor_seq_[h.actor_id()]);
     if (TaskEvents* ev = w_.task_events()) {
-      ev->Queued(spec, TaskEvents::NowNs());  // queued for its actor at once: one event, SUBMITTED folded in
+      ev->OwnerQueued(spec, TaskEvents::NowNs());  // queued for its actor at once: its times in the spec
     }
     task->spec = std::move(spec);
     w_.actor_submitter().Submit(std::move(task));
