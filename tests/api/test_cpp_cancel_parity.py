@@ -13,7 +13,7 @@ import time
 import pytest
 
 import polyray
-from polyray.exceptions import TaskCancelledError
+from polyray.exceptions import TaskCancelledError, TaskError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -157,3 +157,27 @@ def test_cpp_caller_cancels_a_borrowed_ref_through_its_owner(cpp_cluster, tmp_pa
     with pytest.raises(TaskCancelledError):
         polyray.get(ref, timeout=TIMEOUT)
     assert wait_file(path) == "cancelled"
+
+
+def test_cpp_methods_declare_groups_and_call_runs_functions(cpp_cluster):
+    """Issues 17/19: POLYRAY_REMOTE_IN_GROUP("io", &Declared::Where) puts the method's calls in
+    that group (from Python and C++ callers; an actor created without the group fails, naming
+    both), and __polyray_call__ / handle.Call run a registered actor function with the actor."""
+    cls = polyray.cpp_actor_class("Declared::Create", "Declared")
+    a = cls.options(concurrency_groups={"io": 1}).remote()
+    assert polyray.get(a.Where.remote(), timeout=TIMEOUT).startswith("polyray-group-")
+    assert not polyray.get(a.PlainWhere.remote(), timeout=TIMEOUT).startswith("polyray-group-")
+    bump = polyray.cpp_function("BumpDeclared")
+    assert polyray.get(a.__polyray_call__.remote(bump, 5), timeout=TIMEOUT) == 5
+    assert polyray.get(a.__ray_call__.remote(bump, 2), timeout=TIMEOUT) == 7
+    assert polyray.get(a.Total.remote(), timeout=TIMEOUT) == 7
+    with pytest.raises(TaskError, match="SelfieSeven is not a function of actor class Declared"):
+        polyray.get(a.__polyray_call__.remote(polyray.cpp_function("SelfieSeven")), timeout=TIMEOUT)
+    with pytest.raises(TypeError, match="takes the function to run with the actor first"):
+        a.__polyray_call__.remote("BumpDeclared", 1)
+    bare = cls.remote()
+    with pytest.raises(Exception, match="Declared::Where is registered in concurrency group 'io'"):
+        polyray.get(bare.PlainWhere.remote(), timeout=TIMEOUT)
+    out = polyray.get(polyray.cpp_function("DeclaredFromCpp").remote(), timeout=TIMEOUT)
+    assert out["where"].startswith("polyray-group-") and not out["plain"].startswith("polyray-group-"), out
+    assert out["total"] == "7", out

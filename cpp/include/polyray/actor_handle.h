@@ -19,6 +19,8 @@ template <typename Signature>
 class ActorTaskCaller;
 template <typename R>
 class XlangActorTaskCaller;
+template <typename Signature>
+class ActorFunctionCaller;
 
 /// A handle to a C++ actor of class T (created by Actor(T::Create).Remote()).
 template <typename T>
@@ -48,6 +50,15 @@ class ActorHandle {
   /// The const noexcept overload of Task.
   template <typename R, typename... P>
   ActorTaskCaller<R(P...)> Task(R (T::*method)(P...) const noexcept) const;
+
+  /// A call that runs the registered actor function `f` (a free function
+  /// taking T& first) inside the actor with its instance, serialized with its
+  /// other calls (Ray's __ray_call__): `handle.Call(&Bump).Remote(1)`.
+  template <typename R, typename... P>
+  ActorFunctionCaller<R(P...)> Call(R (*f)(T&, P...)) const;
+  /// The noexcept overload of Call.
+  template <typename R, typename... P>
+  ActorFunctionCaller<R(P...)> Call(R (*f)(T&, P...) noexcept) const;
 
  private:
   internal::ActorPtr actor_;

@@ -72,6 +72,31 @@ class ActorTaskCaller<R(P...)> : public internal::NameSetter<ActorTaskCaller<R(P
   std::string class_name_;
 };
 
+/// A call of a registered actor function R(T&, P...) with the actor's
+/// instance (handle.Call(&Bump), Ray's __ray_call__): sent as the built-in
+/// method __polyray_call__ whose argument 0 is the function's registered name.
+template <typename R, typename... P>
+class ActorFunctionCaller<R(P...)> : public internal::NameSetter<ActorFunctionCaller<R(P...)>>,
+                                     public internal::ActorCallSetters<ActorFunctionCaller<R(P...)>> {
+ public:
+  /// A caller of the actor function registered as `name` on `actor`.
+  ActorFunctionCaller(internal::ActorPtr actor, std::string name)
+      : actor_(std::move(actor)), name_(std::move(name)) {}
+
+  /// Submits the call; returns the reference to its result.
+  template <typename... A>
+  ObjectRef<std::decay_t<R>> Remote(A&&... args) {
+    std::vector<internal::TaskArg> encoded = internal::MakeTypedArguments<P...>(name_, std::forward<A>(args)...);
+    encoded.insert(encoded.begin(), internal::MakeTypedArgument<std::string>(name_, 0, "__polyray_call__"));
+    internal::FunctionDescriptor method{Language::kCpp, "__polyray_call__", "", ""};
+    return internal::SubmitActorCall<std::decay_t<R>>(actor_, method, std::move(encoded), this->options_);
+  }
+
+ private:
+  internal::ActorPtr actor_;
+  std::string name_;
+};
+
 /// A call of a method of an actor in any language given by name; R is the
 /// type Get() decodes the result into.
 template <typename R>
@@ -159,6 +184,17 @@ template <typename T>
 template <typename R, typename... P>
 ActorTaskCaller<R(P...)> ActorHandle<T>::Task(R (T::*method)(P...) const noexcept) const {
   return internal::MakeActorTaskCaller<R(P...)>(actor_, method);
+}
+
+template <typename T>
+template <typename R, typename... P>
+ActorFunctionCaller<R(P...)> ActorHandle<T>::Call(R (*f)(T&, P...)) const {
+  return ActorFunctionCaller<R(P...)>(actor_, internal::RegisteredEntryOf(f, "handle.Call(&F)").name);
+}
+template <typename T>
+template <typename R, typename... P>
+ActorFunctionCaller<R(P...)> ActorHandle<T>::Call(R (*f)(T&, P...) noexcept) const {
+  return ActorFunctionCaller<R(P...)>(actor_, internal::RegisteredEntryOf(f, "handle.Call(&F)").name);
 }
 
 template <typename R>

@@ -6,6 +6,12 @@
 //   class Counter { public: static Counter* Create(int start); int Add(int n); };
 //   POLYRAY_REMOTE(Plus1, Counter::Create, &Counter::Add);
 //
+// An actor function (a free function whose first parameter is `Class&`,
+// e.g. `int Bump(Counter& c, int n)`) runs with an actor's instance:
+// handle.Call(&Bump).Remote(1) (Ray's __ray_call__). POLYRAY_REMOTE_IN_GROUP
+// ("io", &Counter::Read) registers members whose calls run in that
+// concurrency group of the actor by default.
+//
 // Names: as written for functions and factories ("Plus1", "Counter::Create",
 // "ns::Plus1"), "Class::Method" for members (the leading '&' removed). A free
 // function returning a pointer to a class is an actor factory; the instance it
@@ -140,6 +146,31 @@ RegisteredEntry MakeGeneratorEntry(const std::string& name, F f) {
   return entry;
 }
 
+/// Whether a free function's parameters (a std::tuple of them as written)
+/// make it an actor function: its first parameter is a non-const lvalue
+/// reference to a class, the instance of the actor it runs with
+/// (`int Bump(Counter& c, int n)`, called with handle.Call(&Bump)).
+template <typename Params>
+struct ActorFunctionTraits {
+  static constexpr bool kIs = false;
+  using Rest = Params;
+};
+template <typename First, typename... Rest_>
+struct ActorFunctionTraits<std::tuple<First, Rest_...>> {
+  using Class = std::remove_reference_t<First>;
+  static constexpr bool kIs =
+      std::is_lvalue_reference_v<First> && !std::is_const_v<Class> && std::is_class_v<Class>;
+  /// The parameters after the actor, as written.
+  using Rest = std::tuple<Rest_...>;
+  /// The types those arguments are decoded into.
+  using DecayedRest = std::tuple<std::decay_t<Rest_>...>;
+};
+
+/// Whether callable F is an actor function (see ActorFunctionTraits).
+template <typename F>
+constexpr bool kIsActorFunction =
+    !FunctionTraits<F>::kIsMember && ActorFunctionTraits<typename FunctionTraits<F>::Params>::kIs;
+
 /// The registry entry of a callable that is not a generator.
 template <typename F>
 RegisteredEntry MakePlainEntry(const std::string& name, F f) {
@@ -161,6 +192,21 @@ RegisteredEntry MakePlainEntry(const std::string& name, F f) {
       return CallAndEncode<R>(name, [&]() -> decltype(auto) {
         return std::apply([&](auto&... a) -> decltype(auto) { return (object->*f)(std::move(a)...); },
                           decoded);
+      });
+    };
+  } else if constexpr (kIsActorFunction<F>) {
+    using Actor = ActorFunctionTraits<typename Traits::Params>;
+    using C = typename Actor::Class;
+    using Rest = typename Actor::DecayedRest;
+    entry.kind = EntryKind::kActorFunction;
+    entry.arity = Traits::kArity - 1;
+    entry.class_type = &typeid(C);
+    entry.class_name = TypeName(typeid(C));
+    entry.invoke = [f, name](void* self, const std::vector<ValueView>& args) {
+      Rest decoded = DecodeArguments<Rest>(name, args);
+      C& object = *static_cast<C*>(self);
+      return CallAndEncode<R>(name, [&]() -> decltype(auto) {
+        return std::apply([&](auto&... a) -> decltype(auto) { return f(object, std::move(a)...); }, decoded);
       });
     };
   } else if constexpr (kIsFactoryResult<R>) {
@@ -213,14 +259,23 @@ template <typename... P>
 struct AllParamsAccepted<std::tuple<P...>>
     : std::bool_constant<((kIsAcceptedParam<P> || IsYieldParam<P>::value) && ...)> {};
 
-/// Registers each callable of one POLYRAY_REMOTE line; see the file comment.
+/// Whether F's parameters can be filled from decoded arguments (an actor
+/// function's first one is the actor instead).
+template <typename F, bool kActor = kIsActorFunction<F>>
+struct ParamsAccepted : AllParamsAccepted<typename FunctionTraits<F>::Params> {};
+template <typename F>
+struct ParamsAccepted<F, true>
+    : AllParamsAccepted<typename ActorFunctionTraits<typename FunctionTraits<F>::Params>::Rest> {};
+
+/// Registers each callable of one POLYRAY_REMOTE line (members of a
+/// POLYRAY_REMOTE_IN_GROUP line with `group`); see the file comment.
 template <typename... F>
-bool RegisterRemote(const void* site, const char* stringized, F... callables) {
+bool RegisterRemoteInGroup(const void* site, const char* group, const char* stringized, F... callables) {
   static_assert((IsRemoteCallable<F>::value && ...),
                 "POLYRAY_REMOTE takes functions, actor factories and member functions "
                 "(e.g. POLYRAY_REMOTE(Plus1, Counter::Create, &Counter::Add)); an overloaded "
                 "function needs a cast to one signature");
-  static_assert((AllParamsAccepted<typename FunctionTraits<F>::Params>::value && ...),
+  static_assert((ParamsAccepted<F>::value && ...),
                 "POLYRAY_REMOTE: a parameter is a non-const lvalue reference; take it by value or "
                 "by const reference (arguments are decoded copies)");
   std::vector<std::string> names = SplitRemoteNames(stringized);
@@ -228,11 +283,28 @@ bool RegisterRemote(const void* site, const char* stringized, F... callables) {
   size_t i = 0;
   auto add = [&](auto callable) {
     std::string name = names[i].empty() ? "callable " + std::to_string(i) : names[i];
-    Registry::Instance().Add(MakeEntry(name, callable), CallableKey(callable), site);
+    RegisteredEntry entry = MakeEntry(name, callable);
+    entry.concurrency_group = group;
+    Registry::Instance().Add(std::move(entry), CallableKey(callable), site);
     ++i;
   };
   (add(callables), ...);
   return true;
+}
+
+/// Registers each callable of one POLYRAY_REMOTE line; see the file comment.
+template <typename... F>
+bool RegisterRemote(const void* site, const char* stringized, F... callables) {
+  return RegisterRemoteInGroup(site, "", stringized, callables...);
+}
+
+/// Registers the member functions of one POLYRAY_REMOTE_IN_GROUP line.
+template <typename... F>
+bool RegisterRemoteMembersInGroup(const void* site, const char* group, const char* stringized, F... callables) {
+  static_assert(((IsRemoteCallable<F>::value && FunctionTraits<F>::kIsMember) && ...),
+                "POLYRAY_REMOTE_IN_GROUP takes member functions (&Class::Method): a method declares "
+                "the concurrency group its calls run in");
+  return RegisterRemoteInGroup(site, group, stringized, callables...);
 }
 
 }  // namespace internal
@@ -243,6 +315,10 @@ bool RegisterRemote(const void* site, const char* stringized, F... callables) {
 #define POLYRAY_INTERNAL_REMOTE(var, names, ...) \
   [[maybe_unused]] static const bool var = ::polyray::internal::RegisterRemote(&var, names, __VA_ARGS__)
 
+#define POLYRAY_INTERNAL_REMOTE_IN_GROUP(var, group, names, ...) \
+  [[maybe_unused]] static const bool var =                      \
+      ::polyray::internal::RegisterRemoteMembersInGroup(&var, group, names, __VA_ARGS__)
+
 /// Registers free functions, actor factories (functions returning Class*)
 /// and member functions (written &Class::Method) under stable names; use at
 /// namespace scope, once per callable across a library:
@@ -250,5 +326,17 @@ bool RegisterRemote(const void* site, const char* stringized, F... callables) {
 #define POLYRAY_REMOTE(...)                                                                  \
   POLYRAY_INTERNAL_REMOTE(POLYRAY_INTERNAL_CAT(polyray_remote_registration_, __COUNTER__), \
                           #__VA_ARGS__, __VA_ARGS__)
+
+/// Registers member functions (as POLYRAY_REMOTE) whose calls run in the
+/// actor's concurrency group `group` when the call names none (Ray's
+/// `@ray.method(concurrency_group=)`): `POLYRAY_REMOTE_IN_GROUP("io", &Counter::Read);`.
+/// The actor must be created with that group (SetConcurrencyGroups,
+/// Python's concurrency_groups=), else its creation fails naming both; a
+/// call's SetConcurrencyGroup / .options(concurrency_group=) overrides it.
+/// A method may also appear in a POLYRAY_REMOTE line.
+#define POLYRAY_REMOTE_IN_GROUP(group, ...)                                                             \
+  static_assert(sizeof(group) > 1, "POLYRAY_REMOTE_IN_GROUP: the group must be a non-empty string literal"); \
+  POLYRAY_INTERNAL_REMOTE_IN_GROUP(POLYRAY_INTERNAL_CAT(polyray_remote_registration_, __COUNTER__), group,  \
+                                   #__VA_ARGS__, __VA_ARGS__)
 
 #endif  // POLYRAY_REMOTE_H_

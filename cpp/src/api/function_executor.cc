@@ -106,6 +106,7 @@ const char* KindWord(EntryKind kind) {
   switch (kind) {
     case EntryKind::kFunction: return "a function (call it with Task)";
     case EntryKind::kFactory: return "an actor factory (call it with Actor)";
+    case EntryKind::kActorFunction: return "an actor function (run it with handle.Call or __polyray_call__)";
     default: return "an actor method (call it through an actor handle)";
   }
 }
@@ -135,7 +136,8 @@ size_t FunctionExecutor::ActorCount() const {
 TaskOutcome FunctionExecutor::Execute(const TaskInvocation& invocation) {
   switch (invocation.kind) {
     case TaskInvocation::Kind::kActorCreation: return CreateActor(invocation);
-    case TaskInvocation::Kind::kActorMethod: return RunMethod(invocation);
+    case TaskInvocation::Kind::kActorMethod:
+    case TaskInvocation::Kind::kActorCall: return RunMethod(invocation);
     default: return RunFunction(invocation);
   }
 }
@@ -239,8 +241,15 @@ TaskOutcome FunctionExecutor::RunMethod(const TaskInvocation& invocation) {
     return outcome;
   }
   return Guarded(&site, [&] {
-    const RegisteredEntry& entry = Lookup(invocation, EntryKind::kMethod);
+    const bool call = invocation.kind == TaskInvocation::Kind::kActorCall;  // __polyray_call__
+    const RegisteredEntry& entry = Lookup(invocation, call ? EntryKind::kActorFunction : EntryKind::kMethod);
     site = CallSite{entry.name, entry.library};
+    if (call && (entry.class_type == nullptr || actor.type == nullptr || *entry.class_type != *actor.type)) {
+      throw InvocationError("__polyray_call__: " + entry.name + " is not a function of actor class " +
+                            (actor.type ? TypeName(*actor.type) : actor.class_name) + " (created by " +
+                            actor.factory + "): it takes a " +
+                            (entry.class_type ? TypeName(*entry.class_type) : entry.class_name) + "& first");
+    }
     if (entry.class_type == nullptr || actor.type == nullptr || *entry.class_type != *actor.type) {
       throw InvocationError(entry.name + " is a method of " +
                             (entry.class_type ? TypeName(*entry.class_type) : entry.class_name) +

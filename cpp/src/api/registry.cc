@@ -50,6 +50,8 @@ struct Registry::State {
   std::map<std::string, std::string> key_by_name;
   /// name → every library that registered a different callable under it.
   std::map<std::string, std::vector<std::string>> duplicates;
+  /// name → the message about two concurrency groups declared for it.
+  std::map<std::string, std::string> group_conflicts;
   std::set<std::string> libraries;
 };
 
@@ -68,7 +70,16 @@ void Registry::Add(RegisteredEntry entry, const std::string& key, const void* si
   if (IsSharedLibrary(entry.library)) state_->libraries.insert(entry.library);
   auto existing = state_->by_name.find(entry.name);
   if (existing != state_->by_name.end()) {
-    if (state_->key_by_name[entry.name] == key) return;  // the same callable again
+    if (state_->key_by_name[entry.name] == key) {  // the same callable again, maybe with a group
+      std::string& group = existing->second.concurrency_group;
+      if (group.empty()) {
+        group = entry.concurrency_group;
+      } else if (!entry.concurrency_group.empty() && entry.concurrency_group != group) {
+        state_->group_conflicts[entry.name] = entry.name + " is registered in two concurrency groups ('" + group +
+                                              "' and '" + entry.concurrency_group + "'); give it one";
+      }
+      return;
+    }
     auto& places = state_->duplicates[entry.name];
     if (places.empty()) places.push_back(existing->second.library);
     places.push_back(entry.library);
@@ -93,8 +104,26 @@ const RegisteredEntry* Registry::Find(const std::string& name) const {
                           " different functions (in " + where +
                           "); registered names must be unique in a process");
   }
+  auto conflict = state_->group_conflicts.find(name);
+  if (conflict != state_->group_conflicts.end()) throw InvocationError(conflict->second);
   auto it = state_->by_name.find(name);
   return it == state_->by_name.end() ? nullptr : &it->second;
+}
+
+std::map<std::string, std::string> Registry::MethodGroupsOf(const std::string& factory) const {
+  std::map<std::string, std::string> out;
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto f = state_->by_name.find(factory);
+  if (f == state_->by_name.end() || f->second.kind != EntryKind::kFactory || f->second.class_type == nullptr) {
+    return out;
+  }
+  for (const auto& [name, entry] : state_->by_name) {
+    if (entry.kind == EntryKind::kMethod && !entry.concurrency_group.empty() && entry.class_type != nullptr &&
+        *entry.class_type == *f->second.class_type) {
+      out[name] = entry.concurrency_group;
+    }
+  }
+  return out;
 }
 
 const RegisteredEntry* Registry::FindByKey(const std::string& key) const {
@@ -120,6 +149,7 @@ std::vector<std::string> Registry::Problems() const {
     for (const std::string& library : places) where += (where.empty() ? "" : ", ") + library;
     problems.push_back("duplicate POLYRAY_REMOTE name " + name + " (registered in " + where + ")");
   }
+  for (const auto& [name, message] : state_->group_conflicts) problems.push_back(message);
   return problems;
 }
 

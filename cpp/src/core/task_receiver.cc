@@ -36,6 +36,7 @@
 #include "core/task_context.h"
 #include "polyray/codec.h"
 #include "polyray/exceptions.h"
+#include "polyray/internal/registry.h"
 #include "polyray/protocol/gcs.grpc.pb.h"
 
 namespace polyray::core {
@@ -117,6 +118,7 @@ std::string BuiltinMethod(const rpc::TaskSpec& spec) {
   std::string method = colons == std::string::npos ? name : name.substr(colons + 2);
   if (method == "__polyray_ready__" || method == "__ray_ready__") return "ready";
   if (method == "__polyray_terminate__" || method == "__ray_terminate__") return "terminate";
+  if (method == "__polyray_call__" || method == "__ray_call__") return "call";
   return "";
 }
 
@@ -143,8 +145,12 @@ TaskReceiver::TaskReceiver(CoreWorker& w, internal::TaskExecutor executor)
 void TaskReceiver::Enqueue(std::shared_ptr<rpc::TaskSpec> spec, ReplyFn reply) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (spec->type() == rpc::ACTOR_TASK && !spec->concurrency_group().empty()) {
-      auto g = groups_.find(spec->concurrency_group());
+    if (spec->type() == rpc::ACTOR_TASK && !groups_.empty()) {
+      // The call's group, else the one its method was registered in (POLYRAY_REMOTE_IN_GROUP).
+      auto declared = spec->concurrency_group().empty() ? method_groups_.find(spec->function().cpp().function_name())
+                                                         : method_groups_.end();
+      const std::string& group = declared != method_groups_.end() ? declared->second : spec->concurrency_group();
+      auto g = groups_.find(group);
       if (g != groups_.end()) {
         g->second->queue.push_back(Item{std::move(spec), std::move(reply)});
         g->second->cv.notify_one();
@@ -379,6 +385,27 @@ void TaskReceiver::RunItem(Item& item, bool cancelled) {
   }
 }
 
+std::string TaskReceiver::AdoptMethodGroups(const rpc::TaskSpec& creation) {
+  std::map<std::string, std::string> declared;
+  try {
+    declared = internal::Registry::Instance().MethodGroupsOf(creation.function().cpp().function_name());
+  } catch (const std::exception&) {
+    return "";  // an unknown factory: the creation reports it
+  }
+  for (const auto& [method, group] : declared) {
+    if (creation.concurrency_groups().count(group) != 0) continue;
+    std::map<std::string, int> sorted(creation.concurrency_groups().begin(), creation.concurrency_groups().end());
+    std::string known;
+    for (const auto& [name, n] : sorted) known += (known.empty() ? "" : ", ") + name;
+    return "method " + method + " is registered in concurrency group '" + group +
+           "' (POLYRAY_REMOTE_IN_GROUP), which actor " + TaskName(creation) + " was not created with (its groups: " +
+           (known.empty() ? "none" : known) + "); declare it with SetConcurrencyGroups / concurrency_groups=";
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  method_groups_.insert(declared.begin(), declared.end());
+  return "";
+}
+
 rpc::TaskResult TaskReceiver::ActorExit(const rpc::TaskSpec& spec, const std::string& why) {
   // As the Python and Java workers: the GCS marks the actor dead without a
   // restart, the call gets ACTOR_DIED (killed), the worker exits after the reply.
@@ -438,8 +465,17 @@ rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec
                          false);
     }
   }
+  if (spec.type() == rpc::ACTOR_CREATION_TASK) {
+    std::string bad = AdoptMethodGroups(spec);
+    if (!bad.empty()) {  // the actor is never created: its worker goes, as after a factory that throws
+      rpc::TaskResult failed =
+          ErrorResult(spec, internal::SerializeDeterministic(RuntimeError("std::invalid_argument", bad)), false);
+      failed.set_worker_exiting(true);
+      return failed;
+    }
+  }
   const std::string builtin = BuiltinMethod(spec);
-  if (!builtin.empty()) {
+  if (!builtin.empty() && builtin != "call") {
     if (spec.args_size() != 0 || spec.kwargs_size() != 0) {
       return ErrorResult(spec, internal::SerializeDeterministic(RuntimeError(
                                    "std::invalid_argument", TaskName(spec) + " takes no arguments")), false);
@@ -493,6 +529,18 @@ rpc::TaskResult TaskReceiver::Execute(const std::shared_ptr<rpc::TaskSpec>& spec
         }
         inv.args.push_back(internal::ViewOfEnvelope(a.value(), spec_ptr));  // a view of the received spec
       }
+    }
+    if (builtin == "call") {  // argument 0 names the actor function, which gets the actor first
+      std::string what = "argument 0 of " + TaskName(spec) + " (the actor function to run)";
+      if (inv.args.empty()) throw TaskFailure{RuntimeError("std::invalid_argument", TaskName(spec) +
+                                                  " takes the registered name of the actor function to run first")};
+      try {
+        inv.function_name = internal::Decode<std::string>(inv.args[0], what);
+      } catch (const std::exception& e) {
+        throw TaskFailure{RuntimeError("std::invalid_argument", e.what())};
+      }
+      inv.args.erase(inv.args.begin());
+      inv.kind = internal::TaskInvocation::Kind::kActorCall;
     }
   } catch (const TaskFailure& f) {
     return ErrorResult(spec, internal::SerializeDeterministic(f.record), false);

@@ -17,7 +17,11 @@
 // threads, started with the default group's; a call whose
 // TaskSpec.concurrency_group names a group runs there (in arrival order within
 // it), so a full group never holds up another or the default group; a call
-// naming a group the actor does not declare fails with an error naming it.
+// naming a group the actor does not declare fails with an error naming it. A
+// call naming no group runs in the group its method was registered in
+// (POLYRAY_REMOTE_IN_GROUP), checked against the actor's groups at creation.
+// An actor call of __polyray_call__ runs the actor function its argument 0
+// names (a registered `R F(Class&, P...)`) with the actor's instance.
 //
 // Arguments are resolved into ValueViews (inline envelopes as views of the
 // received spec; by-reference arguments fetched from their owners, large
@@ -133,6 +137,10 @@ class TaskReceiver {
   internal::ItemSink ItemSender(const rpc::TaskSpec& spec, const ReplyFn& reply);
   /// An intended exit of the hosted actor (ExitActor(), __polyray_terminate__).
   rpc::TaskResult ActorExit(const rpc::TaskSpec& spec, const std::string& why);
+  /// At an actor's creation: takes the groups its class's methods declare
+  /// (POLYRAY_REMOTE_IN_GROUP) into method_groups_; the error message when
+  /// one is not a group of the creation's concurrency_groups, else "".
+  std::string AdoptMethodGroups(const rpc::TaskSpec& creation);
 
   CoreWorker& w_;
   internal::TaskExecutor executor_;
@@ -142,6 +150,8 @@ class TaskReceiver {
   std::unordered_set<std::string> cancelled_;  // guarded by mu_
   std::unordered_map<std::string, rpc::TaskType> running_;  // task id -> type; guarded by mu_
   std::unordered_map<std::string, std::unique_ptr<Group>> groups_;  // set once, before the creation's reply
+  /// Registered method name -> the group its calls run in when they name none (set at creation; mu_).
+  std::unordered_map<std::string, std::string> method_groups_;
   bool stopped_ = false;                   // guarded by mu_
   int exit_code_ = 0;                      // guarded by mu_
   std::vector<std::thread> actor_threads_;  // started and joined by the main thread only

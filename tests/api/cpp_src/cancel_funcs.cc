@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <fstream>
 #include <map>
+#include <pthread.h>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -226,3 +227,41 @@ bool CancelBorrowed(std::vector<polyray::ObjectRef<int64_t>> refs) {
 }
 
 POLYRAY_REMOTE(CancelBorrowed);
+
+/// An actor whose Where() is registered in concurrency group "io"
+/// (POLYRAY_REMOTE_IN_GROUP), and the actor functions __polyray_call__ / Call run with it
+/// (issues 17 and 19).
+class Declared {
+ public:
+  static Declared* Create() { return new Declared(); }
+  /// The name of the thread the call ran on.
+  std::string Where() {
+    char name[32] = {0};
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    return name;
+  }
+  std::string PlainWhere() { return Where(); }
+  int64_t Total() const { return total_; }
+  int64_t total_ = 0;
+};
+
+/// Run with a Declared actor: adds k to its total.
+int64_t BumpDeclared(Declared& d, int64_t k) { return d.total_ += k; }
+/// Not a function of Declared.
+int64_t SelfieSeven(Selfie& s) { return s.Seven(); }
+
+POLYRAY_REMOTE(Declared::Create, &Declared::PlainWhere, &Declared::Total, BumpDeclared, SelfieSeven);
+POLYRAY_REMOTE_IN_GROUP("io", &Declared::Where);
+
+/// A C++ caller: the declared group applies to its calls, handle.Call runs BumpDeclared.
+std::map<std::string, std::string> DeclaredFromCpp() {
+  auto a = polyray::Actor(Declared::Create).SetConcurrencyGroups({{"io", 1}}).Remote();
+  std::map<std::string, std::string> out;
+  out["where"] = *polyray::Get(a.Task(&Declared::Where).Remote());
+  out["plain"] = *polyray::Get(a.Task(&Declared::PlainWhere).Remote());
+  polyray::Get(a.Call(&BumpDeclared).Remote(4));
+  out["total"] = std::to_string(*polyray::Get(a.Call(&BumpDeclared).Remote(3)));
+  return out;
+}
+
+POLYRAY_REMOTE(DeclaredFromCpp);

@@ -10,6 +10,9 @@
 //  - A key (the bytes of a function or member pointer, with its type) maps
 //    to the first name it was registered under; callers use it to find the
 //    name of `f` in Task(f).
+//  - The same member registered again with a concurrency group
+//    (POLYRAY_REMOTE and POLYRAY_REMOTE_IN_GROUP of one method) takes the
+//    group; two different groups for one method make Find() throw, naming both.
 //  - Entries are never removed (libraries are never unloaded), so pointers
 //    returned by Find*/ stay valid for the life of the process.
 //  - All members are thread-safe.
@@ -18,6 +21,7 @@
 
 #include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -35,6 +39,7 @@ enum class EntryKind {
   kFunction,  ///< a free function, run as a task
   kFactory,   ///< a function returning Class*, run to create an actor
   kMethod,    ///< a member function, run on an actor's instance
+  kActorFunction,  ///< a free function taking `Class&` first, run with an actor (__polyray_call__)
 };
 
 /// The runtime could not run a call: wrong argument count, an argument that
@@ -55,8 +60,11 @@ struct RegisteredEntry {
   std::string class_name;
   /// Factories and methods: the C++ class of the actor's instance.
   const std::type_info* class_type = nullptr;
-  /// Number of parameters.
+  /// Number of parameters (an actor function's: besides the actor).
   size_t arity = 0;
+  /// kMethod: the concurrency group its calls run in when the call names
+  /// none (POLYRAY_REMOTE_IN_GROUP), else empty.
+  std::string concurrency_group;
   /// The file (shared library or executable) that registered it.
   std::string library;
   /// kFunction / kMethod: checks the count, decodes the arguments, calls
@@ -97,6 +105,10 @@ class Registry {
   const RegisteredEntry* Find(const std::string& name) const;
   /// The entry registered for `key`, or null.
   const RegisteredEntry* FindByKey(const std::string& key) const;
+  /// The methods of the class `factory` creates that declare a concurrency
+  /// group (POLYRAY_REMOTE_IN_GROUP): registered name -> group; empty when
+  /// none declares one or `factory` is not a registered factory.
+  std::map<std::string, std::string> MethodGroupsOf(const std::string& factory) const;
   /// Every registered name, sorted.
   std::vector<std::string> Names() const;
   /// One message per duplicate registration seen so far.

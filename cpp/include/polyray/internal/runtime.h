@@ -138,7 +138,8 @@ using ItemSink = std::function<void(Encoded)>;
 
 /// A task the worker runs (C++ callee side).
 struct TaskInvocation {
-  enum class Kind { kNormal, kActorCreation, kActorMethod };
+  /// kActorCall: an actor function (function_name) run with the actor's instance (__polyray_call__).
+  enum class Kind { kNormal, kActorCreation, kActorMethod, kActorCall };
   Kind kind = Kind::kNormal;
   std::string function_name;  // registered name
   std::string class_name;     // actor creation and methods
