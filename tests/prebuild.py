@@ -83,6 +83,7 @@ JAVA_TARGETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("obs_speak_only", ("tests/observability/output_src/obsout/Speak.java",)),
     ("api_java", ("tests/api/java_src",)),
     ("api_java_parity", ("tests/api/java_parity_src",)),
+    ("api_java_gen", ("tests/api/java_gen_src",)),
     ("api_java_omp", ("tests/api/java_omp_src",)),
     ("api_java_ctx", ("tests/api/java_ctx_src",)),
     ("api_java_gpu", ("tests/api/java_gpu_src",)),
