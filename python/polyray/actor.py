@@ -27,6 +27,24 @@ METHOD_DECORATOR_OPTIONS = {"num_returns", "max_task_retries", "concurrency_grou
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+def call_target(language: int, fn: Any, what: str) -> str:
+    """The name a Java or C++ actor's ``__polyray_call__`` sends as its argument 0: the function
+    to run with the actor instance. ``fn`` must be a ``java_function`` (Java actor) or
+    ``cpp_function`` (C++ actor), which say their name through ``actor_call_target()`` (duck-typed:
+    polyray.xlang imports this module, not the other way round); anything else is a TypeError
+    naming ``what``."""
+    named = getattr(fn, "actor_call_target", None)
+    if callable(named):
+        fn_language, name = named()
+        if fn_language == language:
+            return str(name)
+    lang = "Java" if language == pb.JAVA else "C++"
+    want = "polyray.java_function(class, method)" if language == pb.JAVA else "polyray.cpp_function(name)"
+    got = "nothing" if fn is None else f"{type(fn).__name__} {fn!r}"
+    raise TypeError(f"{what} on a {lang} actor takes the function to run with the actor first, "
+                    f"as {want}; got {got}")
+
+
 def method(*args: Any, **options: Any) -> Callable[[_F], _F]:
     """Set per-method options on an actor class's method, as Ray's ``@ray.method``.
 
@@ -373,7 +391,6 @@ class ActorMethod:
             desc = pb.FunctionDescriptor(
                 cpp=pb.CppFunctionDescriptor(function_name=method, class_name=d.cpp.class_name))
         if language != pb.PYTHON and self._name.endswith("_call__") and self._name in BUILTIN_METHODS:
-            from polyray.xlang import call_target  # the function a Java/C++ actor runs with its instance
             args = (call_target(language, args[0] if args else None, f"{cls_name}.{self._name}"), *args[1:])
         if language != pb.PYTHON and kwargs:
             lang = {pb.JAVA: "Java", pb.CPP: "C++"}[language]

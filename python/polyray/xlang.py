@@ -65,6 +65,11 @@ class JavaFunction:
     def __str__(self) -> str:
         return f"{self.class_name}.{self.method_name}"
 
+    def actor_call_target(self) -> tuple[int, str]:
+        """What a Java actor's ``__polyray_call__`` sends as its argument 0 for this function:
+        ``(pb.JAVA, "pkg.Fns.bump" + optional JVM descriptor)``."""
+        return pb.JAVA, f"{self.class_name}.{self.method_name}{self.signature}"
+
     def options(self, **options: Any) -> JavaFunction:
         """The same function with options overridden (num_returns, resources, max_retries, ...)."""
         merged = dict(self._options)
@@ -86,21 +91,6 @@ class JavaFunction:
         o = self._options
         spec = core.new_task_spec(pb.NORMAL_TASK, pb.JAVA, desc, o.get("name") or str(self))
         return submit_normal_task(core, spec, args, {}, o, pb.JAVA)
-
-
-def call_target(language: int, fn: Any, what: str) -> str:
-    """The name a Java or C++ actor's ``__polyray_call__`` sends as its argument 0: the function
-    to run with the actor instance (``"pkg.Fns.bump"`` plus an optional JVM descriptor, or a C++
-    registered name). ``fn`` must be a ``java_function`` (Java actor) or ``cpp_function`` (C++
-    actor); anything else is a TypeError naming ``what``."""
-    if language == pb.JAVA and isinstance(fn, JavaFunction):
-        return f"{fn.class_name}.{fn.method_name}{fn.signature}"
-    if language == pb.CPP and isinstance(fn, CppFunction):
-        return fn.function_name
-    want = "polyray.java_function(class, method)" if language == pb.JAVA else "polyray.cpp_function(name)"
-    got = "nothing" if fn is None else f"{type(fn).__name__} {fn!r}"
-    raise TypeError(f"{what} on a {_LANG[language]} actor takes the function to run with the actor first, "
-                    f"as {want}; got {got}")
 
 
 class JavaActorClass:
@@ -161,6 +151,10 @@ class CppFunction:
 
     def __repr__(self) -> str:
         return f"CppFunction({self.function_name!r})"
+
+    def actor_call_target(self) -> tuple[int, str]:
+        """What a C++ actor's ``__polyray_call__`` sends as its argument 0: ``(pb.CPP, registered name)``."""
+        return pb.CPP, self.function_name
 
     def options(self, **options: Any) -> CppFunction:
         """The same function with options overridden (num_returns, resources, max_retries, ...)."""

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 import polyray
+from polyray.actor import call_target
 from polyray.protocol import common_pb2 as pb
-from polyray.xlang import call_target
 
 
 def test_java_function_names_class_method_and_descriptor():
