@@ -123,7 +123,9 @@ class CoreWorker:
         self.task_events = TaskEventBuffer(job_id=job_id, worker_id=worker_id, node_id=node_id,
                                            gcs=lambda: conns.gcs) if task_events_enabled() else None
         finisher: Any = self.owned if self.task_events is None else EventingFinisher(self.owned, self.task_events)
-        self.submitter = NormalTaskSubmitter(connections=conns, finisher=finisher, node_id=node_id)
+        # A worker's idle leases linger only while it runs a task (task_submitter.py, issue 14).
+        self.submitter = NormalTaskSubmitter(connections=conns, finisher=finisher, node_id=node_id,
+                                             lingers=None if is_driver else lambda: self.executor.busy)
         self.actor_submitter = ActorTaskSubmitter(connections=conns, finisher=finisher)
         # Lost objects are recomputed from their lineage (object_recovery.py).
         self.recovery = ObjectRecovery(

@@ -279,6 +279,11 @@ class TaskExecutor:
                 else:
                     key.data()
 
+    @property
+    def busy(self) -> bool:
+        """Whether a task runs here now (any thread; a submitter's leases linger only then)."""
+        return bool(self._running)
+
     # -- one task -------------------------------------------------------------
     def _execute(self, spec: pb.TaskSpec, reply: ReplyFn) -> None:
         task_id = spec.task_id

@@ -40,6 +40,11 @@ from polyray.protocol import runtime_spec as rspec
 
 # A lease with no work is kept this long before it is returned (the spec says why).
 LEASE_LINGER_S = rspec.LEASE_LINGER_MS / 1000
+# A worker's idle lease while the worker runs no task of its own is returned at once (docs/protocol.md
+# §7.1, issue 14): in a tree of nested tasks each level's children waited for the CPUs that the finished
+# callers of the level before kept lingering. A worker still running the task that submits (a loop, or a
+# blocked get on its children) lingers as a driver does.
+WORKER_IDLE_LEASE_LINGER_S = 0.0
 # Pause before asking again when the raylet a lease request was spilled to is gone.
 SPILL_RETRY_S = rspec.LEASE_SPILL_RETRY_MS / 1000
 # How long the raylet of a lost worker gets to answer before its node counts as dead.
@@ -136,8 +141,12 @@ def scheduling_key(spec: pb.TaskSpec) -> tuple:
 class NormalTaskSubmitter:
     """Queues normal tasks per scheduling class and pushes them to leased workers."""
 
-    def __init__(self, *, connections: LeaseConnections, finisher: TaskFinisher, node_id: bytes) -> None:
+    def __init__(self, *, connections: LeaseConnections, finisher: TaskFinisher, node_id: bytes,
+                 lingers: Callable[[], bool] | None = None) -> None:
         self._connections = connections
+        #: Whether an idle lease lingers now (None: always, a driver); when not, it goes back at once.
+        #: A worker's: while it runs a task (TaskExecutor.busy).
+        self._lingers = lingers
         self._finisher = finisher
         self._node_id = node_id
         self._closed = False
@@ -488,7 +497,9 @@ class NormalTaskSubmitter:
         if lease.dead or lease.inflight or lease.linger is not None or self._queues[lease.key]:
             return
         loop = asyncio.get_running_loop()
-        lease.linger = loop.call_later(LEASE_LINGER_S, self._expire, lease)
+        delay = LEASE_LINGER_S if self._lingers is None or self._lingers() else WORKER_IDLE_LEASE_LINGER_S
+        # A zero linger still waits for the loop's next turn: tasks submitted in this one reuse the lease.
+        lease.linger = loop.call_later(delay, self._expire, lease)
 
     def _expire(self, lease: _Lease, force: bool = False) -> None:
         lease.linger = None

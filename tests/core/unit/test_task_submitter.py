@@ -34,12 +34,13 @@ MAX_FAST = rspec.PIPELINING_MAX_INFLIGHT_FAST
 class Harness:
     """One submitter over fakes, with the loop it runs on."""
 
-    def __init__(self) -> None:
+    def __init__(self, **kw) -> None:
         self.loop = ManualLoop()
         self.conns = FakeConnections(self.loop)
         self.raylet = self.conns.local
         self.finisher = RecordingFinisher()
-        self.submitter = NormalTaskSubmitter(connections=self.conns, finisher=self.finisher, node_id=LOCAL_NODE)
+        self.submitter = NormalTaskSubmitter(connections=self.conns, finisher=self.finisher, node_id=LOCAL_NODE,
+                                             **kw)
 
     def submit(self, name: str, **kw) -> pb.TaskSpec:
         spec = task_spec(name, **kw)
@@ -239,6 +240,36 @@ def test_a_short_reuse_restarts_the_linger_from_its_own_result(h):
     assert not h.raylet.returned, "still lingering: the linger counts from the second result"
     h.loop.advance(ms=1)
     assert len(h.raylet.returned) == 1
+
+
+def test_a_worker_returns_an_idle_lease_at_once_unless_it_runs_a_task():
+    # Nested tasks (issue 14, tree rows): once the submitting task has ended, a worker's idle
+    # lease goes back on the loop's next turn, so the CPU it held is free for other callers'
+    # children; while a task of the worker runs (it may submit more), the lease lingers.
+    running = [False]
+    w = Harness(lingers=lambda: running[0])
+    try:
+        first = w.submit("first")
+        worker = w.raylet.grant()
+        s = w.conns.last_stream
+        s.succeed(first)
+        assert list(w.finisher.completed) == ["first"]
+        w.loop.advance(ms=0)
+        assert len(w.raylet.returned) == 1, "returned without a linger"
+        assert w.raylet.returned[0].worker_id == worker.worker_id and not w.raylet.returned[0].disconnect
+        assert s.half_closed
+        running[0] = True
+        second = w.submit("second")
+        assert len(w.raylet.requests) == 2, "the next task asks for a new lease"
+        w.raylet.grant()
+        s2 = w.conns.last_stream
+        s2.succeed(second)
+        w.loop.advance(ms=LINGER_MS - 1)
+        assert len(w.raylet.returned) == 1, "lingering while a task of the worker runs"
+        w.loop.advance(ms=1)
+        assert len(w.raylet.returned) == 2
+    finally:
+        w.loop.shut()
 
 
 # -- pipelining ------------------------------------------------------------------
