@@ -53,6 +53,7 @@ from polyray.core.object_puller import ObjectPuller
 from polyray.core.object_recovery import ObjectRecovery, probe_copy
 from polyray.core.object_ref import ObjectRef, set_core
 from polyray.core.owned_objects import OwnedObjects
+from polyray.core.owner_watch import OwnerWatch
 from polyray.core.push_port import PushListener
 from polyray.core.reference_counter import ReferenceCounter
 from polyray.core.return_encoder import ReturnEncoder
@@ -135,6 +136,11 @@ class CoreWorker:
                                                      local_contains=self.node_store.store.contains,
                                                      nodes=self.nodes, connections=conns))
         self.owned.recovery = self.getter.recovery = self.recovery
+        # Borrowed values sealed in this node's store are read without their owners'
+        # answer while the owner is not known dead (owner_watch.py; POLYRAY_LOCAL_READS=0: never).
+        self.owner_watch = OwnerWatch(gcs=lambda: conns.gcs, wake=lambda: io.call_soon(self.owner_watch.start))
+        if os.environ.get("POLYRAY_LOCAL_READS", "1") != "0":
+            self.getter.references, self.getter.owner_watch = self.references, self.owner_watch
         self.submission = TaskSubmission(ctx=ctx, io=io, connections=conns, codec=self.codec,
                                          references=self.references, owned=self.owned, submitter=self.submitter,
                                          actor_submitter=self.actor_submitter, events=self.task_events,
@@ -277,6 +283,7 @@ class CoreWorker:
             await self._drain_logs()
             self._log_task.cancel()
         self.borrower_watch.close()
+        self.owner_watch.close()
         await self.submitter.close()
         await self.actor_submitter.close()
         if self.task_events is not None:

@@ -3,9 +3,11 @@
 An object's value is found in this process's memory store: inline values
 directly; values in a shared store by reading (or first pulling) the copy.
 Objects owned elsewhere are fetched from their owner (GetObject) when first
-asked for. A worker that blocks in get() inside a task lends its CPU to its
-node while it waits (NotifyWorkerBlocked), so nested tasks deeper than the
-node's CPUs can run.
+asked for, except a borrowed object sealed in this node's store whose
+borrow is registered and whose owner is not known dead: get() reads that
+copy without asking (local reads, owner_watch.py). A worker that blocks in
+get() inside a task lends its CPU to its node while it waits
+(NotifyWorkerBlocked), so nested tasks deeper than the node's CPUs can run.
 
 A stored object with no readable copy left is recomputed: an owned one by
 ObjectRecovery (from its lineage), a borrowed one by asking its owner again
@@ -37,6 +39,7 @@ from polyray.core.node_store import NodeStore
 from polyray.core.object_puller import ObjectPuller
 from polyray.core.object_ref import ObjectRef
 from polyray.core.owned_objects import OwnedObjects
+from polyray.core.owner_watch import reads_locally
 from polyray.core.rpc import RPC_TIMEOUT, address_str
 from polyray.core.value_codec import ValueCodec
 from polyray.core.worker_context import WorkerContext
@@ -99,6 +102,11 @@ class ObjectGetter:
         self._lost: set[bytes] = set()
         # ObjectRecovery, set by the CoreWorker (None: lost objects raise at once).
         self.recovery: Any = None
+        # Local reads (docs/ownership.md, "Local reads"), set by the CoreWorker:
+        # the ReferenceCounter (is a borrow registered) and the OwnerWatch (is an
+        # owner known dead). None: every borrowed get waits for the owner.
+        self.references: Any = None
+        self.owner_watch: Any = None
 
     # -- values -------------------------------------------------------------------
     def decode_entry(self, oid: bytes, entry: Entry, timeout: float | None = None) -> Any:
@@ -207,6 +215,11 @@ class ObjectGetter:
         ready_entry = self._memory_store.get_if_ready
         missing = [r for r in refs if ready_entry(r._id) is None]
         early: dict[bytes, Any] = {}
+        local: dict[int, Any] = {}
+        if missing and self.owner_watch is not None:
+            local = self._read_local(refs)
+            if local:
+                missing = [r for i, r in enumerate(refs) if i not in local and ready_entry(r._id) is None]
         if missing:
             self._io.call_soon(self._start_fetches, missing)
             want = list(dict.fromkeys(r._id for r in missing))
@@ -250,6 +263,9 @@ class ObjectGetter:
         views: dict[int, Any] = {}  # index in refs -> pinned view, read ahead in batches
         next_batch = 0
         for i, r in enumerate(refs):
+            if i in local:
+                values.append(local.pop(i))
+                continue
             oid = r._id
             entry = ready_entry(oid)
             if entry is None and self._owned.is_owned(oid) and self._memory_store.wait_indices([oid], 1, (
@@ -274,6 +290,57 @@ class ObjectGetter:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             values.append(self.decode_entry(oid, entry, left))
         return values
+
+    def _read_local(self, refs: list[ObjectRef]) -> dict[int, Any]:
+        """The values of the borrowed ``refs`` that get() takes from this node's store
+        without its owners' answers, by index in ``refs`` (docs/ownership.md, "Local reads").
+
+        A ref qualifies when it is not ready here yet and ``reads_locally``
+        holds (borrow registered, owner not known dead) and its object is
+        sealed in this node's store now; no owner is asked about it. Values are
+        decoded as after an answer (zero-copy buffers keep their view); a ref
+        listed twice gets two separate values. The rest is left to the owners.
+        """
+        ready_entry = self._memory_store.get_if_ready
+        registered = self.references.is_borrow_registered
+        is_dead = self.owner_watch.is_dead
+        owned = self._owned.is_owned
+        at: dict[bytes, list[int]] = {}
+        owners: dict[bytes, pb.Address] = {}
+        for i, r in enumerate(refs):
+            owner = r._owner
+            oid = r._id
+            if owner is None or ready_entry(oid) is not None:
+                continue
+            if oid not in at and not reads_locally(has_owner=True, owned=owned(oid), registered=registered(oid),
+                                                   owner_dead=is_dead(owner.worker_id)):
+                continue
+            at.setdefault(oid, []).append(i)
+            owners[owner.worker_id] = owner
+        if not at:
+            return {}
+        out: dict[int, Any] = {}
+        store = self._node_store.store
+        ids = list(at)
+        for k in range(0, len(ids), STORE_READ_BATCH):
+            chunk = ids[k:k + STORE_READ_BATCH]
+            try:
+                views = store.get(chunk, timeout=0)
+            except Exception:  # noqa: BLE001 - no store here (closed, shutting down): ask the owners
+                break
+            for oid, view in zip(chunk, views):
+                if view is None:
+                    continue
+                for n, i in enumerate(at[oid]):  # a ref listed twice: a second read, a separate value
+                    try:
+                        out[i] = self._decode_view(view if n == 0 else store.get_one(oid, timeout=0))
+                    except Exception:  # noqa: BLE001 - gone meanwhile, or an error value: the owner path decides
+                        break
+        if out:
+            note = self.owner_watch.note
+            for owner in owners.values():
+                note(owner)
+        return out
 
     def _read_early(self, refs: list[ObjectRef]) -> dict[bytes, Any]:
         """While the owners of ``refs`` are asked: the values of the borrowed ones
@@ -565,6 +632,7 @@ class ObjectGetter:
                     return
                 if isinstance(e, asyncio.CancelledError):
                     raise
+                self._owner_unavailable(owner, code)
                 for oid in ids:
                     q.asked.discard(oid)
                     self._fetching.discard(oid)
@@ -624,6 +692,7 @@ class ObjectGetter:
                                                                      lost=lost),
                                                  timeout=GET_OBJECT_WAIT_MS / 1000 + 10)
                 except grpc.aio.AioRpcError as e:
+                    self._owner_unavailable(owner, e.code())
                     store.set(oid, error=_owner_unreachable(oid, address_str(owner), e.code()))
                     return
                 if reply.timed_out:
@@ -633,6 +702,11 @@ class ObjectGetter:
         finally:
             q.asked.discard(oid)
             self._fetching.discard(oid)
+
+    def _owner_unavailable(self, owner: pb.Address, code: grpc.StatusCode) -> None:
+        """A call to ``owner`` found nothing listening: it is known dead (no more local reads of its objects)."""
+        if code == grpc.StatusCode.UNAVAILABLE and self.owner_watch is not None:
+            self.owner_watch.mark_dead(owner.worker_id)
 
     def forget(self, oid: bytes) -> None:
         """Drop what was learnt about a borrowed object (it is no longer held here)."""

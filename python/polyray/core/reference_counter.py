@@ -159,6 +159,11 @@ class ReferenceCounter:
         r = self._refs.get(oid)
         return r is not None and r.owned
 
+    def is_borrow_registered(self, oid: bytes) -> bool:
+        """A borrowed object held here whose "added" to its owner was decided (lock-free read)."""
+        r = self._refs.get(oid)
+        return r is not None and not r.owned and r.registered and r.alive()
+
     # -- local references ----------------------------------------------------
     def add_local(self, oid: bytes, owner: pb.Address | None) -> None:
         """A new ObjectRef instance; owner None means this process owns it."""
