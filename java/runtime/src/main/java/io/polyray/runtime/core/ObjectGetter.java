@@ -327,7 +327,7 @@ final class ObjectGetter {
   }
 
   /** Entries of every ref, waiting (and fetching borrowed ones) until the deadline. */
-  private List<MemoryStore.Entry> await(List<ObjectRefImpl<?>> refs, long timeoutMs) {
+  private List<MemoryStore.Entry> await(List<ObjectRefImpl<?>> refs, long timeoutMs, Map<ByteString, Object> early) {
     long deadline = timeoutMs < 0 ? Long.MAX_VALUE : System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
     List<MemoryStore.Entry> out = new ArrayList<>(refs.size());
     List<CompletableFuture<MemoryStore.Entry>> futures = new ArrayList<>(refs.size());
@@ -348,6 +348,9 @@ final class ObjectGetter {
     }
     if (!fetch.isEmpty()) {
       w.onIo(() -> startFetches(fetch)); // one batch per owner, not a call per ref
+      if (early != null) {
+        copyEarly(fetch, early);
+      }
     }
     boolean blocked = missing && blocksCpu();
     if (blocked) {
@@ -444,6 +447,46 @@ final class ObjectGetter {
     return e != null && (e.error != null || (e.envelope != null && e.envelope.getFormat() == Format.FORMAT_ERROR));
   }
 
+  /** Copies into {@code early} the plain values of the borrowed refs a get asks for (EarlyReads). */
+  private void copyEarly(List<ObjectRefImpl<?>> fetch, Map<ByteString, Object> early) {
+    List<io.polyray.runtime.proto.ObjectRef> protos = new ArrayList<>(fetch.size());
+    for (ObjectRefImpl<?> r : fetch) {
+      protos.add(r.toProto());
+    }
+    List<ByteString> ids = EarlyReads.toCopy(protos, w.references::isOwned);
+    if (!ids.isEmpty()) {
+      early.putAll(EarlyReads.copy(ids, this::storeGetNow, w.codec));
+    }
+  }
+
+  /** This node's store, read without waiting (EarlyReads.LocalStore). */
+  private List<EarlyReads.Held> storeGetNow(List<ByteString> ids) {
+    List<ObjectId> oids = new ArrayList<>(ids.size());
+    for (ByteString id : ids) {
+      oids.add(ObjectId.fromBytes(id.toByteArray()));
+    }
+    List<EarlyReads.Held> out = new ArrayList<>(ids.size());
+    for (ObjectView v : w.store().get(oids, 0)) {
+      out.add(v == null ? null : new EarlyReads.Held() {
+        @Override
+        public java.nio.ByteBuffer metadata() {
+          return v.metadata();
+        }
+
+        @Override
+        public java.nio.ByteBuffer data() {
+          return v.data();
+        }
+
+        @Override
+        public void close() {
+          v.close();
+        }
+      });
+    }
+    return out;
+  }
+
   /** A worker waiting in a normal task lends its CPUs to the node meanwhile. */
   private boolean blocksCpu() {
     return !w.isDriver && w.currentTask.get() != null && !w.inActor;
@@ -464,7 +507,7 @@ final class ObjectGetter {
   public Object get(ObjectRef<?> r, long timeoutMs) {
     ObjectRefImpl<?> ref = CoreWorker.check(r);
     long deadline = deadline(timeoutMs);
-    MemoryStore.Entry e = await(List.of(ref), timeoutMs).get(0);
+    MemoryStore.Entry e = await(List.of(ref), timeoutMs, null).get(0);
     Object v = convert(decodeRecovering(ref, e, deadline), ref);
     Reference.reachabilityFence(ref);
     return v;
@@ -483,9 +526,21 @@ final class ObjectGetter {
       impls.add(CoreWorker.check(r));
     }
     long deadline = deadline(timeoutMs);
-    List<MemoryStore.Entry> entries = await(impls, timeoutMs);
+    Map<ByteString, Object> early = new HashMap<>();
+    List<MemoryStore.Entry> entries = await(impls, timeoutMs, early);
     List<Object> out = new ArrayList<>(impls.size());
     for (int i = 0; i < impls.size(); i++) {
+      MemoryStore.Entry e = entries.get(i);
+      if (!early.isEmpty() && e.error == null && e.envelope == null && e.inStoreNode != null) {
+        // The owner answered that the object is stored: the copy read before its answer is
+        // its value (once: a ref listed twice gets a second, separate value).
+        ByteString oid = impls.get(i).toProto().getObjectId();
+        if (early.containsKey(oid)) {
+          out.add(convert(early.remove(oid), impls.get(i)));
+          EarlyReads.returned();
+          continue;
+        }
+      }
       out.add(convert(decodeRecovering(impls.get(i), entries.get(i), deadline), impls.get(i)));
     }
     Reference.reachabilityFence(impls);
