@@ -3,7 +3,10 @@
 // by the ObjectFetcher; GetObject with `lost`), and turns known entries into
 // ValueViews (inline envelopes, or zero-copy views of the node's store; an
 // object held on another node is first pulled into this node's store by the
-// ObjectPuller, from any of the nodes known to hold a copy).
+// ObjectPuller, from any of the nodes known to hold a copy). A Get of 8 or
+// more borrowed objects copies their plain values from this node's store
+// while the owners are asked and returns a copy only once its owner answers
+// "stored" (EarlyReads, early_reads.h).
 //
 // Invariants: a Get ends with values, or GetTimeoutError at its deadline;
 // errors (task errors, lost objects) come back as kError views, never as
@@ -14,6 +17,7 @@
 #ifndef POLYRAY_CORE_OBJECT_GETTER_H_
 #define POLYRAY_CORE_OBJECT_GETTER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -21,6 +25,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/early_reads.h"
 #include "core/memory_store.h"
 #include "core/object_fetcher.h"
 #include "polyray/internal/runtime.h"
@@ -46,6 +51,8 @@ class ObjectGetter {
   /// with `lost`), at most kMaxRecoveriesPerGet times; `timeout_ms` < 0: no
   /// limit of the caller's (each wait still bounded), else GetTimeoutError.
   internal::ValueView ViewOf(const std::string& oid, const EntryPtr& entry, int64_t timeout_ms = -1);
+  /// Early copies made by this process's Gets (early_reads.h; for tests).
+  uint64_t early_copies() const { return early_copies_.load(std::memory_order_relaxed); }
   /// How many times one Get has a lost object recomputed before it raises.
   static constexpr int kMaxRecoveriesPerGet = 8;
   /// Asks the owner of `ref` for its value, waiting as long as the owner is
@@ -76,12 +83,17 @@ class ObjectGetter {
   void NotifyBlocked(bool blocked);
   /// ViewOf without recovery; `*lost` when no copy could be read.
   internal::ValueView ReadView(const std::string& oid, const EntryPtr& entry, bool* lost);
+  /// Early reads (early_reads.h): after the fetches of `refs` are sent,
+  /// copies the plain values this node's store holds for the borrowed ones
+  /// (when there are EarlyReads::kMinRefs of them or more).
+  void ReadEarly(const std::vector<internal::RefPtr>& refs, EarlyReads* early);
   /// Has a lost stored object recomputed and waits for its new entry (null:
   /// nothing could be done).
   EntryPtr RecoverLost(const std::string& oid, const EntryPtr& entry, int64_t timeout_ms);
 
   CoreWorker& w_;
   ObjectFetcher fetcher_;
+  std::atomic<uint64_t> early_copies_{0};
 };
 
 }  // namespace polyray::core
