@@ -121,6 +121,7 @@ public final class CoreWorker {
   final MemoryStore memoryStore = new MemoryStore();
   final ReferenceCounter references;
   final BorrowerWatch borrowerWatch;
+  final OwnerWatch ownerWatch;
   /** Task events to the GCS (TaskEvents); null with POLYRAY_TASK_EVENTS=0. */
   public final TaskEvents taskEvents;
   final Codec codec;
@@ -189,6 +190,10 @@ public final class CoreWorker {
     this.borrowerWatch = new BorrowerWatch(references, scheduler, (req, deadlineS, reply) -> gcsAsync()
         .withDeadlineAfter(deadlineS, TimeUnit.SECONDS).getDeadWorkers(req, reply), workerId,
         RuntimeSpec.BORROWERS_DEATH_WATCH_MS);
+    // Owners of borrowed objects read locally, and which are known dead (local reads).
+    this.ownerWatch = new OwnerWatch(scheduler, (req, deadlineS, reply) -> gcsAsync()
+        .withDeadlineAfter(deadlineS, TimeUnit.SECONDS).getDeadWorkers(req, reply),
+        RuntimeSpec.BORROWERS_DEATH_WATCH_MS, OwnerWatch.IDLE_MS);
     this.taskEvents = TaskEvents.enabled() ? new TaskEvents(() -> this.nodeId, workerId,
         (req, reply) -> gcsAsync().withDeadlineAfter(5, TimeUnit.SECONDS).addTaskEvents(req, reply),
         RuntimeSpec.EVENTS_MAX_BUFFERED_PER_PROCESS, RuntimeSpec.EVENTS_MAX_PER_BATCH) : null;
@@ -701,6 +706,7 @@ public final class CoreWorker {
       return;
     }
     borrowerWatch.close();
+    ownerWatch.close();
     if (taskEvents != null) {
       taskEvents.close();
     }

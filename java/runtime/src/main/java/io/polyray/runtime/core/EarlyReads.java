@@ -25,8 +25,10 @@ import java.util.function.Predicate;
  * any other answer (error, lost, not owned, owner unreachable) it is dropped. The owner's
  * answer decides, never the presence of a copy.
  *
- * <p>{@link #decide} is the per-ref decision, so a rule that reads some refs locally without
- * the owner (Python's local reads) is one more {@link Decision} here.
+ * <p>Before that, local reads (docs/ownership.md, "Local reads"; as Python and Ray): a borrowed
+ * ref whose borrow is registered and whose owner is not known dead ({@link OwnerWatch}) takes
+ * the copy sealed in this node's store at once, with no call to the owner
+ * ({@link #toReadLocally}); only the rest is asked of the owners (and copied early).
  */
 public final class EarlyReads {
   /** A get of at least this many borrowed refs not ready here copies early (Python's EARLY_READ_MIN). */
@@ -39,8 +41,13 @@ public final class EarlyReads {
 
   private EarlyReads() {}
 
+  /** Local reads on (POLYRAY_LOCAL_READS=0: every borrowed get waits for its owner, as before). */
+  static final boolean LOCAL_READS = !"0".equals(System.getenv("POLYRAY_LOCAL_READS"));
+
   /** What a get does with a borrowed ref that is not ready here. */
   enum Decision {
+    /** Take the copy sealed in this node's store now, without the owner's answer (local reads). */
+    READ_LOCAL,
     /** Wait for the owner's answer and read after it. */
     ASK_OWNER,
     /** Ask the owner and copy a plain local value meanwhile; the answer decides. */
@@ -71,6 +78,46 @@ public final class EarlyReads {
    */
   static Decision decide(boolean borrowed, int borrowedInGet) {
     return borrowed && borrowedInGet >= MIN_REFS ? Decision.COPY_EARLY : Decision.ASK_OWNER;
+  }
+
+  /** What this process knows of a ref for the local-read decision. */
+  interface Facts {
+    boolean ready(ByteString oid);
+
+    boolean owned(ByteString oid);
+
+    boolean registered(ByteString oid);
+
+    boolean ownerDead(ByteString workerId);
+  }
+
+  /**
+   * The refs of a get that take the local copy (when this node's store holds one now): the
+   * indexes of each id, in first-seen order. A ref qualifies when it is not ready here and
+   * {@link OwnerWatch#readsLocally} holds; the rest is asked of its owner.
+   */
+  static Map<ByteString, List<Integer>> toReadLocally(List<io.polyray.runtime.proto.ObjectRef> refs, Facts facts) {
+    Map<ByteString, List<Integer>> at = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < refs.size(); i++) {
+      io.polyray.runtime.proto.ObjectRef r = refs.get(i);
+      ByteString oid = r.getObjectId();
+      boolean hasOwner = r.hasOwner() && !r.getOwner().getWorkerId().isEmpty();
+      if (!hasOwner || facts.ready(oid)) {
+        continue;
+      }
+      List<Integer> seen = at.get(oid);
+      if (seen != null) {
+        seen.add(i);
+        continue;
+      }
+      if (OwnerWatch.readsLocally(true, facts.owned(oid), facts.registered(oid),
+          facts.ownerDead(r.getOwner().getWorkerId()))) {
+        List<Integer> idx = new ArrayList<>(1);
+        idx.add(i);
+        at.put(oid, idx);
+      }
+    }
+    return at;
   }
 
   /**

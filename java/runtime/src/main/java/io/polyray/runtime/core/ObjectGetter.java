@@ -60,8 +60,12 @@ final class ObjectGetter {
   /** How many times one get has a lost object recomputed (or asks its owner) before it raises. */
   static final int MAX_RECOVERIES_PER_GET = 8;
 
+  /** Local reads and early copies of borrowed values in this node's store. */
+  private final LocalCopies copies;
+
   ObjectGetter(CoreWorker w) {
     this.w = w;
+    this.copies = new LocalCopies(w);
   }
 
   /** GetObjects calls open per owner, and ids per call (docs/ownership.md, "Fan-out"). */
@@ -240,6 +244,9 @@ final class ObjectGetter {
               finish(ids);
               return;
             }
+            if (code == Status.Code.UNAVAILABLE) {
+              w.ownerWatch.markDead(q.address.getWorkerId()); // nothing listens: no more local reads
+            }
             for (ByteString oid : ids) {
               q.asked.remove(oid);
               fetching.remove(oid);
@@ -313,8 +320,12 @@ final class ObjectGetter {
             if (w.shuttingDown) {
               return;
             }
+            Status.Code code = Status.fromThrowable(t).getCode();
+            if (code == Status.Code.UNAVAILABLE) {
+              w.ownerWatch.markDead(owner.getWorkerId());
+            }
             w.memoryStore.set(oid, MemoryStore.Entry.error(ErrorRecords.ownerUnreachable(
-                Hex.of(oid.toByteArray()), Rpcs.target(owner), Status.fromThrowable(t).getCode())));
+                Hex.of(oid.toByteArray()), Rpcs.target(owner), code)));
           }
 
           @Override
@@ -349,7 +360,7 @@ final class ObjectGetter {
     if (!fetch.isEmpty()) {
       w.onIo(() -> startFetches(fetch)); // one batch per owner, not a call per ref
       if (early != null) {
-        copyEarly(fetch, early);
+        copies.copyEarly(fetch, early);
       }
     }
     boolean blocked = missing && blocksCpu();
@@ -447,46 +458,6 @@ final class ObjectGetter {
     return e != null && (e.error != null || (e.envelope != null && e.envelope.getFormat() == Format.FORMAT_ERROR));
   }
 
-  /** Copies into {@code early} the plain values of the borrowed refs a get asks for (EarlyReads). */
-  private void copyEarly(List<ObjectRefImpl<?>> fetch, Map<ByteString, Object> early) {
-    List<io.polyray.runtime.proto.ObjectRef> protos = new ArrayList<>(fetch.size());
-    for (ObjectRefImpl<?> r : fetch) {
-      protos.add(r.toProto());
-    }
-    List<ByteString> ids = EarlyReads.toCopy(protos, w.references::isOwned);
-    if (!ids.isEmpty()) {
-      early.putAll(EarlyReads.copy(ids, this::storeGetNow, w.codec));
-    }
-  }
-
-  /** This node's store, read without waiting (EarlyReads.LocalStore). */
-  private List<EarlyReads.Held> storeGetNow(List<ByteString> ids) {
-    List<ObjectId> oids = new ArrayList<>(ids.size());
-    for (ByteString id : ids) {
-      oids.add(ObjectId.fromBytes(id.toByteArray()));
-    }
-    List<EarlyReads.Held> out = new ArrayList<>(ids.size());
-    for (ObjectView v : w.store().get(oids, 0)) {
-      out.add(v == null ? null : new EarlyReads.Held() {
-        @Override
-        public java.nio.ByteBuffer metadata() {
-          return v.metadata();
-        }
-
-        @Override
-        public java.nio.ByteBuffer data() {
-          return v.data();
-        }
-
-        @Override
-        public void close() {
-          v.close();
-        }
-      });
-    }
-    return out;
-  }
-
   /** A worker waiting in a normal task lends its CPUs to the node meanwhile. */
   private boolean blocksCpu() {
     return !w.isDriver && w.currentTask.get() != null && !w.inActor;
@@ -507,6 +478,10 @@ final class ObjectGetter {
   public Object get(ObjectRef<?> r, long timeoutMs) {
     ObjectRefImpl<?> ref = CoreWorker.check(r);
     long deadline = deadline(timeoutMs);
+    Map<Integer, Object> local = copies.readLocal(List.of(ref));
+    if (!local.isEmpty()) {
+      return convert(local.get(0), ref);
+    }
     MemoryStore.Entry e = await(List.of(ref), timeoutMs, null).get(0);
     Object v = convert(decodeRecovering(ref, e, deadline), ref);
     Reference.reachabilityFence(ref);
@@ -526,11 +501,25 @@ final class ObjectGetter {
       impls.add(CoreWorker.check(r));
     }
     long deadline = deadline(timeoutMs);
+    Map<Integer, Object> local = copies.readLocal(impls);
+    List<ObjectRefImpl<?>> asked = impls;
+    if (!local.isEmpty()) {
+      asked = new ArrayList<>(impls.size() - local.size());
+      for (int i = 0; i < impls.size(); i++) {
+        if (!local.containsKey(i)) {
+          asked.add(impls.get(i));
+        }
+      }
+    }
     Map<ByteString, Object> early = new HashMap<>();
-    List<MemoryStore.Entry> entries = await(impls, timeoutMs, early);
+    List<MemoryStore.Entry> entries = await(asked, timeoutMs, early);
     List<Object> out = new ArrayList<>(impls.size());
-    for (int i = 0; i < impls.size(); i++) {
-      MemoryStore.Entry e = entries.get(i);
+    for (int i = 0, k = 0; i < impls.size(); i++) {
+      if (local.containsKey(i)) {
+        out.add(convert(local.get(i), impls.get(i)));
+        continue;
+      }
+      MemoryStore.Entry e = entries.get(k++);
       if (!early.isEmpty() && e.error == null && e.envelope == null && e.inStoreNode != null) {
         // The owner answered that the object is stored: the copy read before its answer is
         // its value (once: a ref listed twice gets a second, separate value).
@@ -541,7 +530,7 @@ final class ObjectGetter {
           continue;
         }
       }
-      out.add(convert(decodeRecovering(impls.get(i), entries.get(i), deadline), impls.get(i)));
+      out.add(convert(decodeRecovering(impls.get(i), e, deadline), impls.get(i)));
     }
     Reference.reachabilityFence(impls);
     return out;

@@ -208,6 +208,12 @@ final class ReferenceCounter {
     return r != null && r.owned;
   }
 
+  /** A borrowed object held here whose "added" to its owner was decided (local reads, OwnerWatch). */
+  synchronized boolean isBorrowRegistered(ByteString oid) {
+    Ref r = refs.get(oid);
+    return r != null && !r.owned && r.registered && r.alive();
+  }
+
   /**
    * A new reference instance; {@code owner} null means this process owns the object.
    */
