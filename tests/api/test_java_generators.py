@@ -9,6 +9,8 @@ their first item for a file only the caller makes once it read that item."""
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import time
 
 import java_support
@@ -16,10 +18,13 @@ import pytest
 
 import polyray
 from polyray.core.object_ref import get_core
-from polyray.exceptions import TaskError
+from polyray.exceptions import TaskError, WorkerCrashedError
 from polyray.util.state import list_objects
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "xlang"))
+from xlang_support import build_cpp  # noqa: E402
+
 JAVA_SRC = os.path.join(HERE, "java_gen_src")
 PY_SRC = os.path.join(HERE, "java_gen_py")
 T = 60
@@ -29,9 +34,11 @@ BIG = 200 * 1024  # above the inline limit: items in the node's store
 @pytest.fixture(scope="module")
 def gen_cluster():
     out = java_support.compiled_java("api_java_gen", JAVA_SRC)  # tests/prebuild.py compiles it ahead
+    # The C++ generators of test_cpp_generators (same cached library), for Java callers of C++ ones.
+    lib = build_cpp("generator_funcs", [os.path.join(HERE, "cpp_src", "generator_funcs.cc")], "shared")
     if polyray.is_initialized():
         polyray.shutdown()
-    polyray.init(num_cpus=4, code_search_path=[out, PY_SRC])
+    polyray.init(num_cpus=4, code_search_path=[out, PY_SRC, lib])
     yield
     polyray.shutdown()
 
@@ -57,6 +64,11 @@ def test_java_caller_streams_a_python_generator(gen_cluster, tmp_path):
 def test_java_caller_streams_a_java_generator(gen_cluster, tmp_path):
     out = polyray.get(_java("javaToJava").remote(str(tmp_path / "gate")), timeout=T)
     assert out == "0|running,10,20|count=3", out
+
+
+def test_java_caller_streams_a_cpp_generator(gen_cluster):
+    out = polyray.get(_java("javaToCpp").remote(), timeout=T)
+    assert out == "0,1,2,end / 0,1,E:CrossLanguageException:boom,end", out
 
 
 def test_java_caller_actor_method_stream_and_non_sequence(gen_cluster):
@@ -104,3 +116,40 @@ def test_java_caller_close_releases_the_items_not_taken(gen_cluster):
     assert _wait_for(lambda: not any(store.contains(oid) for oid in items[1:])), "store copies freed"
     assert _wait_for(lambda: not [r for r in list_objects(limit=10_000, detail=True)
                                   if r["object_id"] in {oid.hex() for oid in items[1:]}])
+
+
+def kill_waiting(marks: str) -> None:
+    """SIGKILLs the generator's worker once it paused (its pid in marks/waiting): a real crash."""
+    path = os.path.join(marks, "waiting")
+    assert _wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 0), "the generator did not pause"
+    with open(path) as f:
+        os.kill(int(f.read()), signal.SIGKILL)
+
+
+def attempts(marks: str) -> int:
+    with open(os.path.join(marks, "attempts")) as f:
+        return len(f.read().split())
+
+
+def test_a_java_generator_is_retried_when_its_worker_dies(gen_cluster, tmp_path):
+    """A Python caller's retry of a Java generator (issue 17): the retry yields from item 0 again;
+    the caller keeps what it has and drops the repeats, so every item arrives once, in order; the
+    big items the dead attempt sealed in the store are reused (no "object exists")."""
+    gen = _java("paced").options(num_returns="streaming", max_retries=1).remote(5, 3, str(tmp_path), BIG)
+    taken = [next(gen), next(gen)]
+    kill_waiting(str(tmp_path))
+    got = polyray.get(taken + list(gen), timeout=T)
+    assert [(len(v), v[0]) for v in got] == [(BIG, i) for i in range(5)], "every item once, in order"
+    assert polyray.get(gen.completed(), timeout=T) == 5
+    assert attempts(str(tmp_path)) == 2
+
+
+def test_without_retries_a_java_generator_s_crash_ends_the_stream_at_its_place(gen_cluster, tmp_path):
+    gen = _java("paced").options(num_returns="streaming", max_retries=0).remote(5, 2, str(tmp_path), 8)
+    kill_waiting(str(tmp_path))
+    refs = list(gen)
+    assert len(refs) == 3, "two items, then the crash"
+    assert [v[0] for v in polyray.get(refs[:2], timeout=T)] == [0, 1]
+    with pytest.raises(WorkerCrashedError):
+        polyray.get(refs[2], timeout=T)
+    assert attempts(str(tmp_path)) == 1

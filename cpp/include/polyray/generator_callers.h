@@ -7,8 +7,9 @@
 //    `polyray::Task(CountUp).Remote(3)`, `handle.Task(&Class::Gen).Remote(...)`.
 //  - Any other callee given by name streams with RemoteGenerator (defined in
 //    task_caller.h / actor_task_caller.h): Python generator functions and
-//    methods, C++ generators by name (CppFunction / CppActorMethod). Java
-//    callees do not stream (std::invalid_argument at the call).
+//    methods, C++ generators by name (CppFunction / CppActorMethod), Java
+//    methods returning an Iterator/Iterable/Stream (JavaFunction /
+//    JavaActorMethod).
 //
 // Invariants: arguments are checked and encoded before anything is sent (as
 // Remote()); a generator task is not retried (as Python's); "dynamic"

@@ -152,10 +152,6 @@ void TaskSubmission::CheckGenerator(rpc::TaskSpec& spec, const internal::CallOpt
     throw std::invalid_argument("generator " + std::to_string(options.generator) + " of " + spec.name() +
                                 ": C++ callers ask for streaming generators only (2)");
   }
-  if (spec.language() == rpc::JAVA) {
-    throw std::invalid_argument("RemoteGenerator: " + spec.name() +
-                                " is a Java callee, and Java callees do not stream generator items");
-  }
   // As Python's callers: the stream's end is the one return; items are not retried.
   spec.set_generator(kGeneratorStreaming);
   spec.set_num_returns(1);

@@ -42,6 +42,12 @@ std::string Quote(const std::string& s) {
       q += "\\n";
       continue;
     }
+    if (static_cast<unsigned char>(c) < 0x20) {  // a Java stack trace's tabs: JSON escapes control characters
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", c);
+      q += esc;
+      continue;
+    }
     q.push_back(c);
   }
   return q + "\"";
@@ -92,13 +98,13 @@ std::string Throws(F f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 6) {
-    std::cerr << "usage: generator_driver <host:port> <library> <python module dir> <scratch dir> <store>\n";
+  if (argc < 7) {
+    std::cerr << "usage: generator_driver <host:port> <library> <python module dir> <scratch dir> <store> <java dir>\n";
     return 2;
   }
   polyray::Config config;
   config.address = argv[1];
-  config.code_search_path = {argv[2], argv[3]};
+  config.code_search_path = {argv[2], argv[3], argv[6]};  // argv[6]: the compiled Java generators
   polyray::Init(config);
   const std::string scratch = argv[4];
   try {
@@ -147,6 +153,17 @@ int main(int argc, char** argv) {
       std::vector<int64_t> seen;
       for (polyray::ObjectRef<int64_t> ref : gen) seen.push_back(*polyray::Get(ref, 60000));
       out["cpp_by_name"] = List(seen);
+    }
+    {  // a Java generator (tests/api/java_gen_src gens.Gens.count: 0, 10, 20, ...; throws at item failAt)
+      polyray::JavaFunction<int64_t> count{"gens.Gens", "count"};
+      auto gen = polyray::Task(count).RemoteGenerator(int64_t{3}, std::string(), int64_t{-1});
+      std::string error;
+      out["java_items"] = List(Drain(gen, &error));
+      out["java_count"] = std::to_string(*polyray::Get(gen.Completed(), 60000));
+      auto bad = polyray::Task(count).RemoteGenerator(int64_t{5}, std::string(), int64_t{2});
+      std::string bad_error;
+      out["java_err_items"] = List(Drain(bad, &bad_error));
+      out["java_err"] = Quote(bad_error);
     }
     {  // an error in the middle of a C++ generator
       auto gen = polyray::Task(FailsAfter).Remote(int64_t{2});
@@ -210,9 +227,6 @@ int main(int argc, char** argv) {
       }));
       out["py_generator_as_plain"] = Quote(Throws([] {
         polyray::Get(polyray::Task(polyray::PyFunction<int64_t>{"gen_mod", "fails_after"}).Remote(int64_t{1}), 60000);
-      }));
-      out["java_refused"] = Quote(Throws([] {
-        polyray::Task(polyray::JavaFunction<int64_t>{"Foo", "bar"}).RemoteGenerator();
       }));
       out["multi_refused"] = Quote(Throws([] {
         polyray::Task(polyray::PyFunction<int64_t>{"gen_mod", "gated"}).SetNumReturns(2).RemoteGenerator();

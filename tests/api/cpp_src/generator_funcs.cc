@@ -9,7 +9,10 @@
 #include <thread>
 #include <vector>
 
+#include <fstream>
+
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace {
 // Waits (bounded) until `path` exists.
@@ -47,6 +50,22 @@ void BigItems(polyray::Yield<std::vector<uint8_t>>& yield, int64_t n, int64_t si
   for (int64_t i = 0; i < n; ++i) yield(std::vector<uint8_t>(static_cast<size_t>(size), static_cast<uint8_t>(i)));
 }
 
+// For retries: BigItems' items, each attempt appending its pid to
+// `marks`/attempts; the first pauses before item `at` (its pid in
+// `marks`/waiting) until the test kills it (at most 30 s).
+void Paced(polyray::Yield<std::vector<uint8_t>>& yield, int64_t n, int64_t at, std::string marks, int64_t size) {
+  struct stat st;
+  const bool first = ::stat((marks + "/attempts").c_str(), &st) != 0;
+  std::ofstream(marks + "/attempts", std::ios::app) << ::getpid() << "\n";
+  for (int64_t i = 0; i < n; ++i) {
+    if (first && i == at) {
+      std::ofstream(marks + "/waiting") << ::getpid();
+      WaitForFile(marks + "/never", 30000);
+    }
+    yield(std::vector<uint8_t>(static_cast<size_t>(size), static_cast<uint8_t>(i)));
+  }
+}
+
 // Not a generator: asking it to stream is an error.
 int64_t Plain(int64_t x) { return x; }
 
@@ -63,4 +82,4 @@ class Streamer {
   int64_t base_;
 };
 
-POLYRAY_REMOTE(CountUp, Gated, FailsAfter, BigItems, Plain, Streamer::Create, &Streamer::Range);
+POLYRAY_REMOTE(CountUp, Gated, FailsAfter, BigItems, Paced, Plain, Streamer::Create, &Streamer::Range);

@@ -1,6 +1,7 @@
 package gens;
 
 import io.polyray.api.ActorHandle;
+import io.polyray.api.CppFunction;
 import io.polyray.api.ObjectRef;
 import io.polyray.api.ObjectRefGenerator;
 import io.polyray.api.PolyRay;
@@ -86,6 +87,48 @@ public final class Gens {
     return out.iterator();
   }
 
+  /**
+   * For retries: n byte arrays of {@code size} bytes, item i filled with i. Each attempt appends
+   * its pid to {@code marks}/attempts; the first pauses before item {@code at}, its pid in
+   * {@code marks}/waiting, until the test kills it (at most 30 s).
+   */
+  public static Iterator<byte[]> paced(long n, long at, String marks, long size) {
+    long pid = ProcessHandle.current().pid();
+    Path attempts = Paths.get(marks, "attempts");
+    boolean first;
+    try {
+      first = !Files.exists(attempts);
+      Files.write(attempts, (pid + "\n").getBytes(), java.nio.file.StandardOpenOption.CREATE,
+          java.nio.file.StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      throw new RuntimeException(e);
+    }
+    return new Iterator<byte[]>() {
+      int i;
+
+      @Override
+      public boolean hasNext() {
+        return i < n;
+      }
+
+      @Override
+      public byte[] next() {
+        if (first && i == at) {
+          try {
+            Files.write(Paths.get(marks, "waiting"), String.valueOf(pid).getBytes());
+          } catch (IOException e) {
+            throw new RuntimeException(e);
+          }
+          awaitFile(Paths.get(marks, "never").toString());
+        }
+        byte[] b = new byte[(int) size];
+        java.util.Arrays.fill(b, (byte) i);
+        i++;
+        return b;
+      }
+    };
+  }
+
   /** Not a sequence: a streaming call of it is the task's error. */
   public static long plain() {
     return 7;
@@ -149,13 +192,23 @@ public final class Gens {
     return out.toString();
   }
 
+  /**
+   * A Java caller streams C++ generators (tests/api/cpp_src/generator_funcs.cc): CountUp(3) and
+   * FailsAfter(2), "0,1,2,end / 0,1,E:CrossLanguageException:boom,end".
+   */
+  public static String javaToCpp() {
+    String up = drain(PolyRay.task(CppFunction.of("CountUp", Long.class), 3L).remoteGenerator());
+    return up + " / " + drain(PolyRay.task(CppFunction.of("FailsAfter", Long.class), 2L).remoteGenerator());
+  }
+
   private static String drain(ObjectRefGenerator<Long> gen) {
     List<String> parts = new ArrayList<>();
     for (ObjectRef<Long> ref : gen) {
       try {
         parts.add(String.valueOf(PolyRay.get(ref, T)));
       } catch (PolyRayException e) {
-        parts.add("E:" + e.getClass().getSimpleName() + ":" + (e.getMessage().contains("boom at") ? "boom" : e.getMessage()));
+        String m = e.getMessage();
+        parts.add("E:" + e.getClass().getSimpleName() + ":" + (m.contains("boom at") || m.contains("boom after") ? "boom" : m));
       }
     }
     parts.add("end");

@@ -329,7 +329,7 @@ final class TaskSubmission {
     }
     String name = o.getName().isEmpty() ? fn.displayName() : o.getName();
     checkNumReturns(o, fn.getLanguage(), name);
-    checkGenerator(generator, o, fn.getLanguage(), name);
+    checkGenerator(generator, o, name);
     Map<String, Double> resources = resources(o, 1.0);
     SchedulingStrategies.checkFitsBundle(o, resources, "task " + name);
     TaskSpec.Builder spec = newSpec(TaskType.NORMAL_TASK, protoLanguage(fn.getLanguage()), descriptor(fn), name)
@@ -377,14 +377,10 @@ final class TaskSubmission {
     }
   }
 
-  /** Generator calls (remoteGenerator): a Java or Python callee, one return (the stream's end). */
-  static void checkGenerator(int generator, CallOptions o, io.polyray.api.Language callee, String name) {
+  /** Generator calls (remoteGenerator): a Python, Java or C++ callee, one return (the stream's end). */
+  static void checkGenerator(int generator, CallOptions o, String name) {
     if (generator == 0) {
       return;
-    }
-    if (callee == io.polyray.api.Language.CPP) {
-      throw new IllegalArgumentException("remoteGenerator(): the C++ callee " + name
-          + " cannot stream items (generator tasks need a Java or Python callee); nothing was sent");
     }
     if (o.getNumReturns() != 1) {
       throw new IllegalArgumentException("remoteGenerator() with numReturns=" + o.getNumReturns() + " (task " + name
@@ -544,7 +540,7 @@ final class TaskSubmission {
       name = o.getName();
     }
     checkNumReturns(o, protoLanguageToApi(h.getLanguage()), name);
-    checkGenerator(generator, o, protoLanguageToApi(h.getLanguage()), name);
+    checkGenerator(generator, o, name);
     TaskSpec.Builder spec = newSpec(TaskType.ACTOR_TASK, h.getLanguage(), fd, name)
         .setActorId(h.getActorId())
         .setNumReturns(o.getNumReturns())
