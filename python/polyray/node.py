@@ -99,6 +99,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    default=int(os.environ.get("POLYRAY_PRESTART_PYTHON_WORKERS") or -1),
                    help="Python workers prestarted for a Python driver, started with the node as standbys "
                         "($POLYRAY_PRESTART_PYTHON_WORKERS; default min(2, num_cpus); 0: none)")
+    p.add_argument("--prestart-java-workers", type=int,
+                   default=int(os.environ.get("POLYRAY_PRESTART_JAVA_WORKERS") or 1),
+                   help="Java workers started for a Java driver's job when it registers, so its first Java "
+                        "task finds a JVM starting or up ($POLYRAY_PRESTART_JAVA_WORKERS; default 1; 0: none)")
+    p.add_argument("--prestart-cpp-workers", type=int,
+                   default=int(os.environ.get("POLYRAY_PRESTART_CPP_WORKERS") or 0),
+                   help="C++ workers started for a C++ driver's job when it registers "
+                        "($POLYRAY_PRESTART_CPP_WORKERS; default 0)")
     p.add_argument("--prestart-standby", action=argparse.BooleanOptionalAction,
                    default=os.environ.get("POLYRAY_PRESTART_STANDBY", "1") != "0",
                    help="start the prestarted Python workers with the node, before any driver "
@@ -193,7 +201,7 @@ def _json_object(text: str, flag: str, shape: str) -> dict:
 async def _run(args: argparse.Namespace) -> None:
     from polyray.gcs.config import GcsConfig
     from polyray.gcs.server import GcsServer
-    from polyray.protocol import auth, gcs_pb2
+    from polyray.protocol import auth, common_pb2, gcs_pb2
     from polyray.raylet.config import NodeConfig, parse_warm_workers
     from polyray.raylet.server import RayletServer
 
@@ -240,6 +248,8 @@ async def _run(args: argparse.Namespace) -> None:
             prestart_on_driver=(args.prestart_python_workers if args.prestart_python_workers >= 0 else
                                 min(2, int(args.num_cpus if args.num_cpus is not None else (os.cpu_count() or 1)))),
             prestart_standby=args.prestart_standby,
+            prestart_on_driver_by_language={common_pb2.JAVA: args.prestart_java_workers,
+                                            common_pb2.CPP: args.prestart_cpp_workers},
             **({"session_dir": args.session_dir} if args.session_dir else {}))
     except ValueError as e:
         raise SystemExit(f"polyray.node: {e}") from None

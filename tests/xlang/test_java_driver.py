@@ -64,6 +64,11 @@ public class JCounter {
     value += by;
     return value;
   }
+
+  /** When the JVM running this task started (ms since the epoch). */
+  public static long jvmStart() {
+    return java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
+  }
 }
 ''',
     "jdtest/DriverMain.java": '''
@@ -108,6 +113,11 @@ public final class DriverMain {
       PyActorHandle acc = PolyRay.actor(PyActorClass.of("jd_mod", "Acc"), 10).remote();
       PolyRay.get(acc.task(PyActorMethod.of("add", Long.class), 2).remote(), t);
       System.out.println("RESULT acc=" + PolyRay.get(acc.task(PyActorMethod.of("add", Long.class), 3).remote(), t));
+      // The first Java task: its JVM was prestarted when this driver registered (issue 19),
+      // so it started before this submit (a worker the lease had to start could not have).
+      long javaSubmit = System.currentTimeMillis();
+      long jvmStart = PolyRay.get(PolyRay.task(JCounter::jvmStart).remote(), t);
+      System.out.println("RESULT java_worker_started_before_submit=" + (jvmStart < javaSubmit));
       if (named) {
         Optional<ActorHandle<JCounter>> c = PolyRay.getActor("py-made-java-counter", "shared");
         System.out.println("RESULT found_java_counter=" + c.isPresent());
@@ -177,6 +187,9 @@ def test_java_driver_with_embedded_cluster(program):
     assert r["square"] == "49"
     assert r["describe"] == "3,6"
     assert r["acc"] == "15"
+    # The node's default --prestart-java-workers 1: the driver's first Java task ran on a
+    # JVM started when the driver registered, before that task was submitted.
+    assert r["java_worker_started_before_submit"] == "true"
     assert "DONE" in stdout
 
 

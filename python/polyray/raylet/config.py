@@ -119,6 +119,11 @@ class NodeConfig:
     #: the first Python driver adopts them, so its first tasks wait for no
     #: interpreter start at all (Ray prestarts its workers with the node too).
     prestart_standby: bool = True
+    #: Per language other than Python (Java, C++): workers started for a job
+    #: as soon as a driver of that language registers, with the job's code
+    #: search path, so its first task of its own language finds one starting
+    #: or up (a missing language: none).
+    prestart_on_driver_by_language: dict[int, int] = field(default_factory=dict)
     #: Per-worker log files go here.
     session_dir: str = field(default_factory=_default_session_dir)
     #: Deadline of every call the raylet makes to the GCS.
@@ -160,6 +165,10 @@ class NodeConfig:
         for lang, count in self.warm_workers.items():
             if count < 0:
                 raise ValueError(f"warm_workers must not be negative, got {count} for language {lang}")
+        for lang, count in self.prestart_on_driver_by_language.items():
+            if count < 0:
+                raise ValueError(f"prestart_on_driver_by_language must not be negative, got {count} "
+                                 f"for language {lang}")
         if self.prestart_workers < 0:
             raise ValueError(f"prestart_workers must not be negative, got {self.prestart_workers}")
         if self.max_starting_workers <= 0:

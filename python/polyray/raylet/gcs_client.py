@@ -125,6 +125,15 @@ class GcsClient:
             )
         return reply.value if reply.found else None
 
+    async def job_code_search_path(self, job_id: bytes) -> tuple[str, ...] | None:
+        """The code search path job ``job_id`` was added with (GetAllJobs);
+        None when the GCS does not know the job."""
+        reply = await self._stub.GetAllJobs(gcs_pb2.GetAllJobsRequest(), timeout=self.rpc_timeout_s)
+        for job in reply.jobs:
+            if job.job_id == job_id:
+                return tuple(job.code_search_path)
+        return None
+
     async def close(self) -> None:
         """Close the channel."""
         await self._channel.close()

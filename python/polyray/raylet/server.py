@@ -152,6 +152,7 @@ class RayletServer:
             servicer = RayletServicer(
                 config=self.config, leases=self.leases, pool=self.pool, objects=self.objects,
                 request_stop=self.request_stop, flush_logs=self.flush_logs,
+                job_code_search_path=self.gcs.job_code_search_path,
             )
             self._server.add_generic_rpc_handlers((generic_handler(servicer),))
             self.port = auth.bind(self._server, f"{self.config.host}:{self.config.port}", "the raylet")

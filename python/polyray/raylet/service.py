@@ -74,7 +74,9 @@ class RayletServicer:
         request_stop: RequestStop,
         flush_logs: Callable[[int], Awaitable[bool]] | None = None,
         ask_refs: object_listing.Ask | None = None,
+        job_code_search_path: Callable[[bytes], Awaitable[tuple[str, ...] | None]] | None = None,
     ) -> None:
+        self._job_code_search_path = job_code_search_path
         self._ask_refs = ask_refs or object_listing.ask_over_grpc
         self._flush_logs = flush_logs
         self._config = config
@@ -137,6 +139,7 @@ class RayletServicer:
             count = self._config.prestart_on_driver
             if count > 0 and request.language == common_pb2.PYTHON:
                 pool.prestart(common_pb2.PYTHON, request.job_id, (), count)
+            await self._prestart_own_language(request.language, request.job_id)
         else:
             try:
                 pool.register(
@@ -146,6 +149,26 @@ class RayletServicer:
             except RegistrationError as exc:
                 await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         return self._register_reply()
+
+    async def _prestart_own_language(self, language: int, job_id: bytes) -> None:
+        """A Java or C++ driver registered: start
+        ``prestart_on_driver_by_language[language]`` workers of its language
+        for its job, with the code search path the job was added with (its
+        tasks' pool key), before the driver hears back, so its first task of
+        that language finds one starting or up instead of starting one itself.
+        The GCS lookup is bounded by its RPC deadline; a failure only logs."""
+        count = self._config.prestart_on_driver_by_language.get(language, 0)
+        if count <= 0 or language == common_pb2.PYTHON or self._job_code_search_path is None:
+            return
+        try:
+            csp = await self._job_code_search_path(job_id)
+        except (grpc.aio.AioRpcError, OSError) as exc:
+            log.info("no prestart for job %s: cannot read its code search path: %s", job_id.hex(), exc)
+            return
+        if csp is None:
+            log.info("no prestart for job %s: the GCS does not know it", job_id.hex())
+            return
+        self._pool.prestart_for_driver(language, job_id, csp, count)
 
     async def DisconnectWorker(
         self, request: raylet_pb2.DisconnectWorkerRequest, context: grpc.aio.ServicerContext

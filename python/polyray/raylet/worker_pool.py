@@ -249,6 +249,15 @@ class WorkerPool:
             if not self._adopt_standby(language, job_id, code_search_path):
                 self._new_worker(language, job_id, code_search_path)
 
+    def prestart_for_driver(
+        self, language: int, job_id: bytes, code_search_path: tuple[str, ...], count: int
+    ) -> None:
+        """A driver of ``language`` registered: start ``count`` workers of its
+        job. They stand in for the Java first-use prestart, so the job's
+        first lease, finding one starting, starts no second JVM beside it."""
+        self._first_used.add((language, job_id, tuple(code_search_path), "", ()))
+        self.prestart(language, job_id, code_search_path, count)
+
     # -- standbys: Python workers started before any job ----------------------
 
     def _launch_context(self, worker: WorkerProcess, prepared: PreparedEnv | None = None) -> LaunchContext:
