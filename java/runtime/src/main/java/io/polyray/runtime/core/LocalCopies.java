@@ -93,9 +93,12 @@ final class LocalCopies {
         }
       }
     }
+    Map<ByteString, io.polyray.runtime.proto.Address> owners = new HashMap<>();
     for (Integer i : out.keySet()) {
-      w.ownerWatch.note(refs.get(i).toProto().getOwner());
+      io.polyray.runtime.proto.Address owner = protos.get(i).getOwner();
+      owners.putIfAbsent(owner.getWorkerId(), owner);
     }
+    owners.values().forEach(w.ownerWatch::note); // once per owner, not per ref
     return out;
   }
 

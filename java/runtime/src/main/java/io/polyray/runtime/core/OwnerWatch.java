@@ -39,7 +39,7 @@ final class OwnerWatch {
   private final Set<ByteString> dead = ConcurrentHashMap.newKeySet();
   /** worker id -> (address, nanoTime of its last local read). */
   private final Map<ByteString, Watched> watched = new ConcurrentHashMap<>();
-  private boolean running; // io thread
+  private volatile boolean running; // written on the io thread
   private volatile boolean closed;
   private int calls; // io thread
 
@@ -81,7 +81,9 @@ final class OwnerWatch {
       return;
     }
     watched.put(wid, new Watched(owner, scheduler.nanoTime()));
-    scheduler.schedule(this::startOnIo, 0);
+    if (!running) {
+      scheduler.schedule(this::startOnIo, 0); // a stale false only schedules a start that finds it running
+    }
   }
 
   /** The worker ids watched now (tests). */
@@ -126,6 +128,9 @@ final class OwnerWatch {
     }
     if (asked.isEmpty()) {
       running = false; // the next note starts the watch again
+      if (!watched.isEmpty()) {
+        startOnIo(); // a note that came meanwhile saw running still true
+      }
       return;
     }
     int parts = (asked.size() + MAX_PER_CALL - 1) / MAX_PER_CALL;
