@@ -157,3 +157,125 @@ TEST(EarlyReads, ReadsInBatchesOf256AndStopsWhenTheStoreFails) {
 
 }  // namespace
 }  // namespace polyray::core
+
+// Local reads: the decision, and OwnerWatch (the owners known dead) with a
+// manual clock and a fake GCS, as Python's tests/core/unit/test_local_reads.py.
+#include "core/owner_watch.h"
+#include "core_submitter_fakes.h"
+
+namespace polyray::core {
+namespace {
+
+TEST(LocalReads, OnlyARegisteredBorrowOfAnOwnerNotKnownDead) {
+  EXPECT_TRUE(EarlyReads::LocalRead(true, false));
+  EXPECT_FALSE(EarlyReads::LocalRead(false, false)) << "not registered: the owner may not keep it";
+  EXPECT_FALSE(EarlyReads::LocalRead(true, true)) << "a dead owner's copy must not be returned";
+  EXPECT_FALSE(EarlyReads::LocalRead(false, true));
+}
+
+TEST(LocalReads, TurnedOffByTheEnvironment) {
+  ::unsetenv("POLYRAY_LOCAL_READS");
+  EXPECT_TRUE(EarlyReads::LocalReadsEnabled());
+  ::setenv("POLYRAY_LOCAL_READS", "0", 1);
+  EXPECT_FALSE(EarlyReads::LocalReadsEnabled());
+  ::setenv("POLYRAY_LOCAL_READS", "1", 1);
+  EXPECT_TRUE(EarlyReads::LocalReadsEnabled());
+  ::unsetenv("POLYRAY_LOCAL_READS");
+}
+
+/// Answers GetDeadWorkers from `dead`; calls wait in `pending` until Answer.
+class DeadSet final : public DeadWorkersClient {
+ public:
+  void GetDeadWorkers(rpc::GetDeadWorkersRequest request, std::chrono::milliseconds, Callback done) override {
+    std::vector<std::string> ids;
+    for (const auto& w : request.workers()) ids.push_back(w.worker_id());
+    asked.push_back(ids);
+    pending.emplace_back(std::move(request), std::move(done));
+  }
+  void Answer(bool ok = true) {
+    auto calls = std::move(pending);
+    pending.clear();
+    for (auto& [request, done] : calls) {
+      rpc::GetDeadWorkersReply reply;
+      for (const auto& w : request.workers()) {
+        if (ok && dead.count(w.worker_id())) reply.add_dead_worker_ids(w.worker_id());
+      }
+      done(ok ? grpc::Status::OK : grpc::Status(grpc::StatusCode::UNAVAILABLE, "away"), reply);
+    }
+  }
+  std::set<std::string> dead;
+  std::vector<std::vector<std::string>> asked;
+  std::vector<std::pair<rpc::GetDeadWorkersRequest, Callback>> pending;
+};
+
+rpc::Address Owner(const std::string& id) {
+  rpc::Address a;
+  a.set_worker_id(id);
+  return a;
+}
+
+TEST(OwnerWatch, ADeathReportedByTheGcsIsKnownAfterOneRound) {
+  fakes::ManualClock clock;
+  auto gcs = std::make_shared<DeadSet>();
+  auto watch = std::make_shared<OwnerWatch>(clock, gcs, 1000, 60'000);
+  EXPECT_EQ(watch->calls(), 0) << "nothing watched: no call";
+  watch->Note(Owner("a"));
+  watch->Note(Owner("b"));
+  gcs->dead.insert("b");
+  EXPECT_FALSE(watch->IsDead("b"));
+  clock.AdvanceMs(1000);
+  ASSERT_EQ(gcs->asked.size(), 1u);
+  EXPECT_EQ(gcs->asked[0].size(), 2u) << "one call names every watched owner";
+  gcs->Answer();
+  EXPECT_TRUE(watch->IsDead("b"));
+  EXPECT_FALSE(watch->IsDead("a"));
+  EXPECT_EQ(watch->watched(), 1u);
+  watch->Stop();
+}
+
+TEST(OwnerWatch, AFailedCallChangesNothingAndIsAskedAgain) {
+  fakes::ManualClock clock;
+  auto gcs = std::make_shared<DeadSet>();
+  auto watch = std::make_shared<OwnerWatch>(clock, gcs, 1000, 60'000);
+  watch->Note(Owner("a"));
+  gcs->dead.insert("a");
+  clock.AdvanceMs(1000);
+  gcs->Answer(false);
+  EXPECT_FALSE(watch->IsDead("a"));
+  clock.AdvanceMs(1000);
+  gcs->Answer();
+  EXPECT_TRUE(watch->IsDead("a"));
+  EXPECT_EQ(watch->calls(), 2);
+  watch->Stop();
+}
+
+TEST(OwnerWatch, UnavailableMarksDeadAndIdleOwnersStopThePoll) {
+  fakes::ManualClock clock;
+  auto gcs = std::make_shared<DeadSet>();
+  auto watch = std::make_shared<OwnerWatch>(clock, gcs, 1000, 3000);
+  watch->MarkDead("x");
+  EXPECT_TRUE(watch->IsDead("x"));
+  watch->Note(Owner("x"));
+  EXPECT_EQ(watch->watched(), 0u) << "a known-dead owner is not watched";
+  watch->Note(Owner("a"));
+  for (int i = 0; i < 5; ++i) {
+    clock.AdvanceMs(1000);
+    gcs->Answer();
+  }
+  EXPECT_EQ(watch->watched(), 0u) << "not read from locally for idle_ms: no longer watched";
+  int calls = watch->calls();
+  EXPECT_LE(calls, 3);
+  clock.AdvanceMs(5000);
+  gcs->Answer();
+  EXPECT_EQ(watch->calls(), calls) << "no owner watched: no more calls";
+  watch->Note(Owner("a"));  // read again: watched again
+  clock.AdvanceMs(1000);
+  EXPECT_EQ(watch->calls(), calls + 1);
+  gcs->Answer();
+  watch->Stop();
+  clock.AdvanceMs(1000);
+  EXPECT_EQ(watch->calls(), calls + 1) << "stopped: nothing more asked";
+}
+
+}  // namespace
+}  // namespace polyray::core

@@ -116,9 +116,26 @@ def head(tmp_path):
         c.shutdown()
 
 
-def drive(cmd: list[str]) -> tuple[list[str], float]:
-    """Runs a borrow driver: SIGKILLs the actor whose pid it prints; its answer lines and
-    the seconds from the kill to the GET line."""
+def _wait_freed(store_name: str, oid_hex: str) -> None:
+    """Until the node's raylet freed the dead owner's copy of ``oid_hex`` (bounded). A borrower
+    that reads local copies (C++ local reads, docs/ownership.md "The window") may return the
+    value of a just-killed owner while the copy is still sealed; once freed it must raise."""
+    from polyray.store import Store
+    deadline = time.monotonic() + 10
+    with Store.open(store_name) as store:
+        while True:
+            views = store.get([bytes.fromhex(oid_hex)], timeout=0)
+            if views[0] is None:
+                return
+            views[0].release()
+            assert time.monotonic() < deadline, "the dead owner's copy was not freed"
+            time.sleep(0.01)
+
+
+def drive(cmd: list[str], store_name: str = "") -> tuple[list[str], float]:
+    """Runs a borrow driver: SIGKILLs the actor whose pid it prints (a driver that also
+    prints "OID <hex>" is let go once the copy is freed); its answer lines and the seconds
+    from the kill to the GET line."""
     proc = start_driver(cmd)
     assert proc.stdin is not None and proc.stdout is not None
     lines: list[str] = []
@@ -129,6 +146,9 @@ def drive(cmd: list[str]) -> tuple[list[str], float]:
                 pid = int(line.split()[1])
                 killed = time.monotonic()
                 os.kill(pid, signal.SIGKILL)
+                words = line.split()
+                if store_name and "OID" in words:
+                    _wait_freed(store_name, words[words.index("OID") + 1])
                 proc.stdin.write("go\n")
                 proc.stdin.flush()
             elif line.startswith(("GET", "ARG")):
@@ -156,7 +176,7 @@ def test_java_borrower_gets_owner_died(head, tmp_path):
 
 def test_cpp_borrower_gets_owner_died(head, tmp_path):
     exe = build_cpp("borrow_driver", [os.path.join(HERE, "cpp_src", "borrow_driver.cc")], "exe")
-    lines, took = drive([exe, head.address, str(tmp_path)])
+    lines, took = drive([exe, head.address, str(tmp_path)], head.nodes[0].store_name)
     assert lines[0].split()[:3] == ["GET", "OwnerDiedError", "REASON_OWNER_DIED"], lines
     assert took < BOUND_S
     print(f"\nC++ borrower: OwnerDiedError {took:.2f} s after the owner's SIGKILL")

@@ -1,12 +1,15 @@
-"""A C++ driver's early reads of borrowed values (issue 14; docs/ownership.md,
-"Early reads"; cpp/src/core/early_reads.h).
+"""A C++ driver's local and early reads of borrowed values (issue 14;
+docs/ownership.md, "Local reads" and "Early reads"; cpp/src/core/early_reads.h,
+owner_watch.h).
 
 A Python worker puts 20 values of 110 KB (they sit in the node's store; the
 worker owns them, the C++ driver borrows them) and is then SIGSTOPped. The
-driver's Get copies the values from the store while it asks the owner (the
-test hook's stderr line counts the copies) but must not return them before
-the owner answers: with the owner stopped the Get times out. After SIGCONT
-the owner answers and the waiting Get returns the values.
+driver's Get reads them locally (registered borrows, owner not known dead)
+and returns at once. With POLYRAY_LOCAL_READS=0 the Get copies the values
+from the store while it asks the owner (the test hook's stderr lines count
+the reads and copies) but must not return them before the owner answers:
+with the owner stopped the Get times out. After SIGCONT the owner answers
+and the waiting Get returns the values.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def _wait_stopped(pid: int) -> None:
         time.sleep(0.01)
 
 
-def test_cpp_driver_copies_early_but_returns_only_on_the_owner_s_answer(tmp_path):
+def test_cpp_driver_reads_locally_and_early_reads_wait_for_the_owner(tmp_path):
     exe = build_cpp("early_reads_driver", [os.path.join(HERE, "cpp_src", "early_reads_driver.cc")], "exe")
     pid_file = tmp_path / "owner.pid"
     env = dict(os.environ)
@@ -73,7 +76,8 @@ def test_cpp_driver_copies_early_but_returns_only_on_the_owner_s_answer(tmp_path
         _wait_stopped(owner)
         proc.stdin.write("go\n")
         proc.stdin.flush()
-        # The owner cannot answer: the copies made early must not be returned.
+        local = _line(proc, "LOCAL", deadline)
+        # Local reads off: the owner cannot answer, the copies made early must not be returned.
         _line(proc, "STOPPED timeout", deadline)
         _line(proc, "WAITING", deadline)
         time.sleep(0.5)  # the second Get is waiting on the stopped owner
@@ -90,6 +94,9 @@ def test_cpp_driver_copies_early_but_returns_only_on_the_owner_s_answer(tmp_path
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    lm = re.match(r"LOCAL n=(\d+) ok=(\d) seconds=([\d.e+-]+)", local)
+    assert lm and int(lm.group(1)) == N and lm.group(2) == "1", local + err[-3000:]
+    assert "polyray local reads: read 20 of 20" in err, err[-3000:]
     m = re.match(r"RESULT n=(\d+) ok=(\d) seconds=([\d.e+-]+)", result)
     assert m and int(m.group(1)) == N and m.group(2) == "1", result + err[-3000:]
     assert float(m.group(3)) >= 0.4, f"the Get returned before the owner was resumed: {result}"
@@ -97,4 +104,5 @@ def test_cpp_driver_copies_early_but_returns_only_on_the_owner_s_answer(tmp_path
     copies = re.findall(r"polyray early reads: copied (\d+) of (\d+)", err)
     assert copies[:2] == [(str(N), str(N))] * 2, err[-3000:]
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
-    print(f"C++ driver: get of {N} borrowed 110 KB values after the owner resumed: {float(m.group(3)):.3f} s")
+    print(f"C++ driver, {N} borrowed 110 KB values, owner stopped: local read {float(lm.group(3)):.3f} s; "
+          f"early reads, get after the owner resumed {float(m.group(3)):.3f} s")

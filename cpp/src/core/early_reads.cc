@@ -2,10 +2,17 @@
 #include "core/early_reads.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <utility>
 
 namespace polyray::core {
+
+bool EarlyReads::LocalReadsEnabled() {
+  const char* v = std::getenv("POLYRAY_LOCAL_READS");
+  return !(v && std::strcmp(v, "0") == 0);
+}
 
 std::optional<internal::ValueView> EarlyReads::CopyPlain(const internal::ValueView& v) {
   if (v.format != Format::kXlang || !v.buffers.empty()) return std::nullopt;

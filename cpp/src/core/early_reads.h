@@ -12,9 +12,10 @@
 // views of the store). The getter decodes nothing: refs inside a value are
 // deserialized by the caller's Get<T>, after the answer, as before.
 //
-// Shape: Read (the copies) and Take (the decision) are separate, so a rule
-// that returns a local copy without waiting for the owner (Python's "Local
-// reads") can reuse Read with another decision.
+// Before early reads, a Get reads locally (ObjectGetter::ReadLocal; the
+// decision LocalRead here, the owners known dead in owner_watch.h): a
+// registered borrow of an owner not known dead, sealed here, is returned
+// without asking the owner; only the rest is asked and copied early.
 //
 // Invariants: a store pin is held only while its value is copied; a copy is
 // taken at most once (a ref listed twice gets a second, separate read after
@@ -46,6 +47,15 @@ class EarlyReads {
   /// sealed there now; no wait). May throw: the copies made so far are kept.
   using Reader = std::function<std::vector<std::optional<internal::ValueView>>(const std::vector<std::string>& ids)>;
 
+  /// Local reads (docs/ownership.md, "Local reads"): whether a borrowed
+  /// object not known here is read from this node's store without asking its
+  /// owner: its borrow is registered and its owner not known dead (the copy
+  /// must also be sealed here now).
+  static bool LocalRead(bool borrow_registered, bool owner_known_dead) {
+    return borrow_registered && !owner_known_dead;
+  }
+  /// False when $POLYRAY_LOCAL_READS is "0" (every borrowed Get waits for the owner; read per Get).
+  static bool LocalReadsEnabled();
   /// Whether a Get with `borrowed_missing` distinct borrowed ids not known here reads early.
   static bool Wanted(size_t borrowed_missing) { return borrowed_missing >= kMinRefs; }
   /// A private copy of `v` (its bytes owned by the copy, no store pin) when

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <unordered_map>
 
 #include "codec/store_layout.h"
 #include "core/common.h"
@@ -15,6 +16,7 @@
 #include "core/early_reads.h"
 #include "core/ids.h"
 #include "core/object_puller.h"
+#include "core/owner_watch.h"
 #include "core/object_recovery.h"
 #include "core/rpc_call.h"
 #include "core/store_io.h"
@@ -127,6 +129,8 @@ std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::R
     waiter->error = waiter->error || IsErrorEntry(waiter->entries[i]);
   }
   if (!missing.empty() && waiter->error) return FirstError(refs, waiter->entries);
+  std::vector<std::optional<internal::ValueView>> local(refs.size());
+  if (!missing.empty()) ReadLocal(refs, &missing, &local);  // without asking the owners
   if (!missing.empty()) {
     std::vector<uint64_t> tokens(refs.size(), 0);
     std::vector<internal::RefPtr> fetch;
@@ -191,6 +195,10 @@ std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::R
       left = std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
                                       deadline - SteadyClock::now()).count());
     }
+    if (local[i]) {
+      out.push_back(std::move(*local[i]));  // read locally (ReadLocal)
+      continue;
+    }
     if (std::optional<internal::ValueView> copy = early.Take(refs[i]->object_id, entries[i])) {
       out.push_back(std::move(*copy));  // the owner answered "stored": the early copy is its value
       continue;
@@ -198,6 +206,100 @@ std::vector<internal::ValueView> ObjectGetter::Get(const std::vector<internal::R
     out.push_back(ViewOf(refs[i]->object_id, entries[i], left));
   }
   return out;
+}
+
+OwnerWatch& ObjectGetter::owners() {
+  std::call_once(owners_once_, [this] {
+    owners_ = std::make_shared<OwnerWatch>(
+        w_.scheduler(), std::make_shared<GrpcDeadWorkersClient>(w_.channels(), w_.options().gcs_address),
+        spec::kBorrowersDeathWatchMs);
+  });
+  return *owners_;
+}
+
+ObjectGetter::~ObjectGetter() {
+  if (owners_) owners_->Stop();
+}
+
+void ObjectGetter::OwnerCallFailed(const rpc::Address& owner, const grpc::Status& st) {
+  if (st.error_code() == grpc::StatusCode::UNAVAILABLE) owners().MarkDead(owner.worker_id());
+}
+
+std::vector<std::optional<internal::ValueView>> ObjectGetter::ReadStore(const std::vector<std::string>& chunk) {
+  std::vector<polyray::ObjectId> keys;
+  keys.reserve(chunk.size());
+  for (const std::string& oid : chunk) keys.push_back(polyray::ObjectId::FromBinary(oid));
+  std::vector<std::optional<polyray::ObjectView>> pinned = w_.store().Open().Get(keys, 0);
+  std::vector<std::optional<internal::ValueView>> views(pinned.size());
+  for (size_t i = 0; i < pinned.size(); ++i) {
+    if (!pinned[i]) continue;
+    auto view = std::make_shared<polyray::ObjectView>(std::move(*pinned[i]));
+    std::string_view metadata(reinterpret_cast<const char*>(view->metadata()), view->metadata_size());
+    std::string_view data(reinterpret_cast<const char*>(view->data()), view->size());
+    try {
+      views[i] = internal::ViewStoreObject(metadata, data, std::move(view));
+    } catch (const std::exception&) {
+      // Not a value this SDK reads: read (and reported) after the owner's answer.
+    }
+  }
+  return views;
+}
+
+void ObjectGetter::ReadLocal(const std::vector<internal::RefPtr>& refs, std::vector<size_t>* missing,
+                             std::vector<std::optional<internal::ValueView>>* local) {
+  if (!EarlyReads::LocalReadsEnabled()) return;
+  std::vector<std::pair<size_t, rpc::Address>> candidates;  // index in refs, owner
+  std::vector<std::string> ids;
+  std::unordered_set<std::string> seen;
+  for (size_t i : *missing) {
+    const std::string& oid = refs[i]->object_id;
+    if (w_.references().IsOwned(oid)) continue;
+    rpc::ObjectRef msg;
+    if (!msg.ParseFromString(refs[i]->serialized) || !msg.has_owner() || IsWorker(msg.owner(), w_.worker_id())) {
+      continue;
+    }
+    if (!EarlyReads::LocalRead(w_.references().IsBorrowRegistered(oid), owners().IsDead(msg.owner().worker_id()))) {
+      continue;
+    }
+    candidates.emplace_back(i, std::move(*msg.mutable_owner()));
+    if (seen.insert(oid).second) ids.push_back(oid);
+  }
+  if (ids.empty()) return;
+  std::unordered_map<std::string, internal::ValueView> found;
+  try {
+    for (size_t k = 0; k < ids.size(); k += EarlyReads::kBatch) {
+      std::vector<std::string> chunk(ids.begin() + static_cast<std::ptrdiff_t>(k),
+                                     ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), k + EarlyReads::kBatch)));
+      std::vector<std::optional<internal::ValueView>> views = ReadStore(chunk);
+      for (size_t j = 0; j < chunk.size() && j < views.size(); ++j) {
+        if (views[j]) found.emplace(chunk[j], std::move(*views[j]));
+      }
+    }
+  } catch (const std::exception&) {
+    // No store here (closed, shutting down): what was not read asks its owner.
+  }
+  if (found.empty()) return;
+  std::vector<size_t> rest;
+  size_t c = 0;
+  for (size_t i : *missing) {
+    if (c < candidates.size() && candidates[c].first == i) {
+      auto it = found.find(refs[i]->object_id);
+      if (it != found.end()) {
+        (*local)[i] = it->second;  // a ref listed twice: the same pinned bytes, decoded twice by the caller
+        owners().Note(candidates[c].second);
+        ++c;
+        continue;
+      }
+      ++c;
+    }
+    rest.push_back(i);
+  }
+  size_t read = missing->size() - rest.size();
+  local_reads_.fetch_add(read, std::memory_order_relaxed);
+  if (std::getenv("POLYRAY_TEST_EARLY_READS")) {  // test hook: the cluster check reads this line
+    std::fprintf(stderr, "polyray local reads: read %zu of %zu\n", read, missing->size());
+  }
+  *missing = std::move(rest);
 }
 
 void ObjectGetter::ReadEarly(const std::vector<internal::RefPtr>& refs, EarlyReads* early) {
@@ -211,25 +313,7 @@ void ObjectGetter::ReadEarly(const std::vector<internal::RefPtr>& refs, EarlyRea
     ids.push_back(oid);
   }
   if (!EarlyReads::Wanted(ids.size())) return;
-  size_t copied = early->Read(ids, [this](const std::vector<std::string>& chunk) {
-    std::vector<polyray::ObjectId> keys;
-    keys.reserve(chunk.size());
-    for (const std::string& oid : chunk) keys.push_back(polyray::ObjectId::FromBinary(oid));
-    std::vector<std::optional<polyray::ObjectView>> pinned = w_.store().Open().Get(keys, 0);
-    std::vector<std::optional<internal::ValueView>> views(pinned.size());
-    for (size_t i = 0; i < pinned.size(); ++i) {
-      if (!pinned[i]) continue;
-      auto view = std::make_shared<polyray::ObjectView>(std::move(*pinned[i]));
-      std::string_view metadata(reinterpret_cast<const char*>(view->metadata()), view->metadata_size());
-      std::string_view data(reinterpret_cast<const char*>(view->data()), view->size());
-      try {
-        views[i] = internal::ViewStoreObject(metadata, data, std::move(view));
-      } catch (const std::exception&) {
-        // Not a value this SDK reads early: read (and reported) after the answer.
-      }
-    }
-    return views;
-  });
+  size_t copied = early->Read(ids, [this](const std::vector<std::string>& chunk) { return ReadStore(chunk); });
   early_copies_.fetch_add(copied, std::memory_order_relaxed);
   if (std::getenv("POLYRAY_TEST_EARLY_READS")) {  // test hook: the cluster check reads this line
     std::fprintf(stderr, "polyray early reads: copied %zu of %zu\n", copied, ids.size());
@@ -374,6 +458,7 @@ ObjectGetter::ObjectGetter(CoreWorker& w)
             w_.memory_store().Set(oid, EntryFromReply(reply, oid, owner));
           },
           [this](const std::string& oid, const rpc::Address& owner, const grpc::Status& st) {
+            OwnerCallFailed(owner, st);
             w_.memory_store().Set(oid, ErrorEntry(OwnerUnreachable(oid, Target(owner), st)));
           },
           [this](const std::string& oid, const rpc::Address& owner) { FetchOnce(oid, owner); }}) {}
@@ -480,6 +565,7 @@ void ObjectGetter::FetchOnce(const std::string& oid, const rpc::Address& owner) 
           return;
         }
         if (!st.ok()) {
+          OwnerCallFailed(owner, st);
           w_.memory_store().Set(oid, ErrorEntry(OwnerUnreachable(oid, Target(owner), st)));
           return;
         }
@@ -504,6 +590,7 @@ EntryPtr ObjectGetter::FetchFromOwner(const rpc::ObjectRef& ref, bool lost) {
     grpc::Status st = stub->GetObject(&ctx, req, &reply);
     req.set_lost(false);
     if (!st.ok()) {
+      OwnerCallFailed(ref.owner(), st);
       return ErrorEntry(OwnerUnreachable(oid, Target(ref.owner()), st));
     }
     if (reply.timed_out()) continue;  // the owner is alive and the value pending

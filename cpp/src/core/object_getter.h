@@ -3,9 +3,11 @@
 // by the ObjectFetcher; GetObject with `lost`), and turns known entries into
 // ValueViews (inline envelopes, or zero-copy views of the node's store; an
 // object held on another node is first pulled into this node's store by the
-// ObjectPuller, from any of the nodes known to hold a copy). A Get of 8 or
-// more borrowed objects copies their plain values from this node's store
-// while the owners are asked and returns a copy only once its owner answers
+// ObjectPuller, from any of the nodes known to hold a copy). A registered
+// borrow of an owner not known dead (OwnerWatch) that is sealed in this
+// node's store is read from it without asking the owner (local reads); of
+// the rest, a Get of 8 or more copies the plain values in the store while
+// the owners are asked and returns a copy only once its owner answers
 // "stored" (EarlyReads, early_reads.h).
 //
 // Invariants: a Get ends with values, or GetTimeoutError at its deadline;
@@ -20,7 +22,9 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -34,11 +38,14 @@
 namespace polyray::core {
 
 class CoreWorker;
+class OwnerWatch;
 
 /// Get / Wait; see the file comment.
 class ObjectGetter {
  public:
   explicit ObjectGetter(CoreWorker& w);
+  /// Stops the owner watch.
+  ~ObjectGetter();
 
   /// Values of `refs`, in order. Throws polyray::GetTimeoutError.
   std::vector<internal::ValueView> Get(const std::vector<internal::RefPtr>& refs, int64_t timeout_ms);
@@ -51,6 +58,8 @@ class ObjectGetter {
   /// with `lost`), at most kMaxRecoveriesPerGet times; `timeout_ms` < 0: no
   /// limit of the caller's (each wait still bounded), else GetTimeoutError.
   internal::ValueView ViewOf(const std::string& oid, const EntryPtr& entry, int64_t timeout_ms = -1);
+  /// Borrowed values this process's Gets read locally, without their owners (for tests).
+  uint64_t local_reads() const { return local_reads_.load(std::memory_order_relaxed); }
   /// Early copies made by this process's Gets (early_reads.h; for tests).
   uint64_t early_copies() const { return early_copies_.load(std::memory_order_relaxed); }
   /// How many times one Get has a lost object recomputed before it raises.
@@ -87,6 +96,18 @@ class ObjectGetter {
   /// copies the plain values this node's store holds for the borrowed ones
   /// (when there are EarlyReads::kMinRefs of them or more).
   void ReadEarly(const std::vector<internal::RefPtr>& refs, EarlyReads* early);
+  /// Local reads (docs/ownership.md): the borrowed refs among `missing`
+  /// whose borrow is registered, whose owner is not known dead and whose
+  /// copy is sealed in this node's store now are read from it (pinned views,
+  /// EarlyReads::kBatch ids per store call) into `local` and leave `missing`.
+  void ReadLocal(const std::vector<internal::RefPtr>& refs, std::vector<size_t>* missing,
+                 std::vector<std::optional<internal::ValueView>>* local);
+  /// Pinned views of `chunk` in this node's store (nullopt: not sealed now).
+  std::vector<std::optional<internal::ValueView>> ReadStore(const std::vector<std::string>& chunk);
+  /// The owners known dead (created on first use).
+  OwnerWatch& owners();
+  /// A call to `owner` failed: UNAVAILABLE (nothing listens) makes it known dead.
+  void OwnerCallFailed(const rpc::Address& owner, const grpc::Status& st);
   /// Has a lost stored object recomputed and waits for its new entry (null:
   /// nothing could be done).
   EntryPtr RecoverLost(const std::string& oid, const EntryPtr& entry, int64_t timeout_ms);
@@ -94,6 +115,9 @@ class ObjectGetter {
   CoreWorker& w_;
   ObjectFetcher fetcher_;
   std::atomic<uint64_t> early_copies_{0};
+  std::atomic<uint64_t> local_reads_{0};
+  std::once_flag owners_once_;
+  std::shared_ptr<OwnerWatch> owners_;
 };
 
 }  // namespace polyray::core

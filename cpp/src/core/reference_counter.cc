@@ -96,6 +96,12 @@ bool ReferenceCounter::IsOwned(const std::string& oid) const {
   return it != refs_.end() && it->second.owned;
 }
 
+bool ReferenceCounter::IsBorrowRegistered(const std::string& oid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = refs_.find(oid);
+  return it != refs_.end() && !it->second.owned && it->second.registered && it->second.Alive();
+}
+
 void ReferenceCounter::AddLocal(const std::string& oid, const rpc::Address* owner) {
   bool do_register = false;
   {

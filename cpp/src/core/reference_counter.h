@@ -78,6 +78,8 @@ class ReferenceCounter {
   std::vector<std::string> Locations(const std::string& oid) const;
   /// Whether this process owns `oid` and still counts it.
   bool IsOwned(const std::string& oid) const;
+  /// A borrowed object held here whose "added" to its owner was decided (local reads, owner_watch.h).
+  bool IsBorrowRegistered(const std::string& oid) const;
   /// A new local reference; `owner` null means this process owns the object.
   void AddLocal(const std::string& oid, const rpc::Address* owner);
   /// A local reference was dropped.

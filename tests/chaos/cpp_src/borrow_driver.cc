@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
     auto lent = polyray::Get(a.Task(polyray::PyActorMethod<Refs>{"lend"}).Remote(int64_t{1 << 20}), 120000);
     polyray::ObjectRef<std::string> inner = lent->at(0);
     int64_t pid = *polyray::Get(a.Task(polyray::PyActorMethod<int64_t>{"pid"}).Remote(), 120000);
-    std::cout << "PID " << pid << std::endl;
+    std::cout << "PID " << pid << " OID " << inner.Id() << std::endl;
     std::string line;
     std::getline(std::cin, line);
     auto t0 = std::chrono::steady_clock::now();
