@@ -82,7 +82,10 @@ final class EmbeddedHead {
     Path log = session.resolve("head.log");
     List<String> cmd = new ArrayList<>(List.of(python, "-m", "polyray.node", "--head", "--port", "0",
         "--address-file", addressFile.toString(), "--parent-pid", Long.toString(ProcessHandle.current().pid()),
-        "--session-dir", session.resolve("logs").toString()));
+        "--session-dir", session.resolve("logs").toString(),
+        // Standby Python workers serve Python drivers only: booting them would slow this driver's
+        // init on a small machine; the node prestarts this driver's Java workers instead (issue 19).
+        "--no-prestart-standby"));
     if (numCpus != null) {
       cmd.add("--num-cpus");
       cmd.add(Double.toString(numCpus));
