@@ -280,13 +280,14 @@ void ObjectGetter::ReadLocal(const std::vector<internal::RefPtr>& refs, std::vec
   }
   if (found.empty()) return;
   std::vector<size_t> rest;
+  std::unordered_set<std::string> noted;  // each owner noted once per Get
   size_t c = 0;
   for (size_t i : *missing) {
     if (c < candidates.size() && candidates[c].first == i) {
       auto it = found.find(refs[i]->object_id);
       if (it != found.end()) {
         (*local)[i] = it->second;  // a ref listed twice: the same pinned bytes, decoded twice by the caller
-        owners().Note(candidates[c].second);
+        if (noted.insert(candidates[c].second.worker_id()).second) owners().Note(candidates[c].second);
         ++c;
         continue;
       }
