@@ -46,6 +46,25 @@ TEST(GeneratorStreams, ItemsComeInOrderThenTheEnd) {
   EXPECT_EQ(released.load(), 0);  // handed over: the consumer holds them
 }
 
+TEST(GeneratorStreams, ARetrysItemsTakenOrHeldAreRepeats) {
+  GeneratorStreams s;
+  std::atomic<int> released{0};
+  s.Open("t");
+  EXPECT_FALSE(s.Repeat("t", 0));
+  ASSERT_TRUE(s.Add("t", 0, CountedRef("a", &released)));
+  ASSERT_TRUE(s.Add("t", 1, CountedRef("b", &released)));
+  ASSERT_EQ(s.Take("t", 0, 0).state, State::kItem);
+  // The worker died; its retry yields 0 (taken) and 1 (held) again, then 2.
+  EXPECT_TRUE(s.Repeat("t", 0));
+  EXPECT_TRUE(s.Repeat("t", 1));
+  EXPECT_FALSE(s.Repeat("t", 2));
+  ASSERT_TRUE(s.Add("t", 2, CountedRef("c", &released)));
+  EXPECT_EQ(s.Take("t", 1, 0).item->object_id, "b");
+  EXPECT_TRUE(s.Repeat("t", 1));  // taken now
+  EXPECT_EQ(s.Take("t", 2, 0).item->object_id, "c");
+  EXPECT_FALSE(s.Repeat("u", 0));  // not open here
+}
+
 TEST(GeneratorStreams, AFailedEndComesAtItsPlace) {
   GeneratorStreams s;
   std::atomic<int> released{0};

@@ -129,6 +129,14 @@ def test_cpp_caller_streams_a_java_generator(seen):
     assert seen["java_err_items"] == [0, 10] and "java boom at 2" in seen["java_err"]
 
 
+def test_cpp_caller_s_generator_call_is_retried_or_fails_at_its_place(seen):
+    items = ",".join(f"{200 * 1024}:{i}" for i in range(5))
+    assert seen["retry1"] == items and seen["retry1_attempts"] == 2, "every item once, in order"
+    got = seen["retry0"].split(",", 3)
+    assert got[:3] == [f"{200 * 1024}:{i}" for i in range(3)] and seen["retry0_attempts"] == 1
+    assert got[3].startswith("E:") and "died after 1 attempt" in got[3], got[3]
+
+
 def test_cpp_caller_destroys_a_generator_early(seen):
     assert seen["early_first"] == [2 << 20, 0]  # a large item, through the store
     assert seen["early_count"] == 4 and seen["early_held"] == 3  # the 3 not taken: held by the stream

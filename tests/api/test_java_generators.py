@@ -153,3 +153,19 @@ def test_without_retries_a_java_generator_s_crash_ends_the_stream_at_its_place(g
     with pytest.raises(WorkerCrashedError):
         polyray.get(refs[2], timeout=T)
     assert attempts(str(tmp_path)) == 1
+
+
+def test_a_java_caller_s_generator_call_is_retried_or_fails_at_its_place(gen_cluster, tmp_path):
+    """A Java caller's generator call (issue 17): retried when its worker dies (the repeats are
+    dropped: every item once, in order), or with maxRetries 0 the crash comes at its place."""
+    retried, once = tmp_path / "retried", tmp_path / "once"
+    retried.mkdir()
+    once.mkdir()
+    ref = _java("javaRetried").remote(str(retried), BIG, 1)
+    kill_waiting(str(retried))
+    assert polyray.get(ref, timeout=T) == ",".join(f"{BIG}:{i}" for i in range(5)) + "|count=5"
+    assert attempts(str(retried)) == 2
+    ref = _java("javaRetried").remote(str(once), 8, 0)
+    kill_waiting(str(once))
+    assert polyray.get(ref, timeout=T) == "8:0,8:1,8:2,E:WorkerCrashedException|failed"
+    assert attempts(str(once)) == 1

@@ -12,8 +12,9 @@
 //    JavaActorMethod).
 //
 // Invariants: arguments are checked and encoded before anything is sent (as
-// Remote()); a generator task is not retried (as Python's); "dynamic"
-// generators are not offered to C++ callers.
+// Remote()); a generator call is retried as other calls are (max_retries /
+// max_task_retries; the retry's repeated items are dropped, as Python's);
+// "dynamic" generators are not offered to C++ callers.
 #ifndef POLYRAY_GENERATOR_CALLERS_H_
 #define POLYRAY_GENERATOR_CALLERS_H_
 

@@ -1,6 +1,7 @@
 // GeneratorStreams of generator_streams.h, and the Runtime's defaults for runtimes without streams.
 #include "core/generator_streams.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 #include <vector>
@@ -28,6 +29,12 @@ void GeneratorStreams::Open(const std::string& task_id) {
 bool GeneratorStreams::Wants(const std::string& task_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   return !closed_ && streams_.count(task_id) != 0;
+}
+
+bool GeneratorStreams::Repeat(const std::string& task_id, size_t k) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = streams_.find(task_id);
+  return it != streams_.end() && (k < it->second->taken || it->second->items.count(k) != 0);
 }
 
 bool GeneratorStreams::Add(const std::string& task_id, size_t k, internal::RefPtr item) {
@@ -66,6 +73,7 @@ internal::GeneratorStep GeneratorStreams::Take(const std::string& task_id, size_
       step.state = internal::GeneratorStep::State::kItem;
       step.item = std::move(item->second);
       s.items.erase(item);
+      s.taken = std::max(s.taken, k + 1);
       return step;
     }
     if (s.finished) {  // items precede their task's end on its result stream

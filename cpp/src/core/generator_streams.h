@@ -37,6 +37,10 @@ class GeneratorStreams {
   void Open(const std::string& task_id);
   /// Whether the stream of `task_id` still takes items (open, not dropped).
   bool Wants(const std::string& task_id) const;
+  /// Whether item `k` (0-based) of `task_id` was taken or is held already: a
+  /// retried attempt yields its items again from the first, and the first
+  /// copy stays (items are deterministic by index, as Ray's retries require).
+  bool Repeat(const std::string& task_id, size_t k) const;
   /// Item `k` (0-based) of `task_id` arrived, counted as `item`; false (and
   /// `item` released) when nobody takes it any more.
   bool Add(const std::string& task_id, size_t k, internal::RefPtr item);
@@ -57,6 +61,7 @@ class GeneratorStreams {
  private:
   struct Stream {
     std::map<size_t, internal::RefPtr> items;
+    size_t taken = 0;  // items below were handed to the consumer
     bool finished = false;
     bool failed = false;
   };

@@ -142,13 +142,20 @@ void OwnedObjects::GeneratorItem(const rpc::TaskSpec& spec, rpc::TaskResult& res
   if (result.returns_size() != 1) return;
   rpc::ReturnObject& r = *result.mutable_returns(0);
   const size_t k = static_cast<size_t>(result.generator_item()) - 1;  // 0-based
+  const bool repeat = w_.generators().Repeat(spec.task_id(), k);
+  if (repeat && w_.references().IsOwned(r.object_id())) {
+    // A retried attempt's repeat of an item a ref still holds: the first copy stays (the
+    // retry's store copy on this node is that copy: WriteSealed kept it); let go of the lends.
+    if (r.nested_refs_size() > 0) w_.references().AckReturned(r.nested_refs(), w_.worker_id(), r.lender());
+    return;
+  }
   internal::RefPtr ref;
-  if (r.object_id() == ReturnId(spec.task_id(), result.generator_item() + 1) &&
+  if (!repeat && r.object_id() == ReturnId(spec.task_id(), result.generator_item() + 1) &&
       w_.generators().Wants(spec.task_id())) {
     w_.references().AddOwned(r.object_id());
     ref = w_.OwnedRef(r.object_id());
   }
-  RecordReturn(r);  // not wanted: not owned, so freed (and what it holds let go)
+  RecordReturn(r);  // not wanted (or a repeat nobody holds): not owned, so freed (and what it holds let go)
   if (ref) w_.generators().Add(spec.task_id(), k, std::move(ref));  // dropped meanwhile: released, freed
 }
 

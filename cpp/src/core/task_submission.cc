@@ -152,11 +152,10 @@ void TaskSubmission::CheckGenerator(rpc::TaskSpec& spec, const internal::CallOpt
     throw std::invalid_argument("generator " + std::to_string(options.generator) + " of " + spec.name() +
                                 ": C++ callers ask for streaming generators only (2)");
   }
-  // As Python's callers: the stream's end is the one return; items are not retried.
+  // As Python's callers: the stream's end is the one return; a retry's repeated items are
+  // dropped by GeneratorStreams (max_retries / max_task_retries as for other calls).
   spec.set_generator(kGeneratorStreaming);
   spec.set_num_returns(1);
-  spec.set_max_retries(0);
-  spec.set_max_task_retries(0);
 }
 
 std::vector<internal::RefPtr> TaskSubmission::ReturnRefs(const rpc::TaskSpec& spec) {

@@ -20,6 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include <signal.h>
+#include <sys/stat.h>
+
 void CountUp(polyray::Yield<int64_t>& yield, int64_t n);
 void Gated(polyray::Yield<std::string>& yield, std::string gate);
 void FailsAfter(polyray::Yield<int64_t>& yield, int64_t n);
@@ -164,6 +167,40 @@ int main(int argc, char** argv) {
       std::string bad_error;
       out["java_err_items"] = List(Drain(bad, &bad_error));
       out["java_err"] = Quote(bad_error);
+    }
+    // A C++ caller's generator call whose worker is SIGKILLed before item 3 (issue 17): with
+    // max_retries 1 the retry yields from item 0 and the repeats are dropped; with 0 the crash
+    // comes at its place. "size:first byte" per item, "E:<message>" for an item whose Get throws.
+    for (int retries : {1, 0}) {
+      const std::string marks = scratch + "/retry" + std::to_string(retries);
+      ::mkdir(marks.c_str(), 0755);
+      auto gen = polyray::Task(polyray::CppFunction<std::vector<uint8_t>>{"Paced"})
+                     .SetMaxRetries(retries)
+                     .RemoteGenerator(int64_t{5}, int64_t{3}, marks, int64_t{200 * 1024});
+      std::string pid;
+      for (int waited = 0; pid.empty() && waited < 30000; waited += 20) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::ifstream(marks + "/waiting") >> pid;
+      }
+      if (!pid.empty()) ::kill(static_cast<pid_t>(std::stol(pid)), SIGKILL);
+      std::vector<std::string> seen;
+      for (polyray::ObjectRef<std::vector<uint8_t>> ref : gen) {
+        try {
+          auto v = polyray::Get(ref, 60000);
+          seen.push_back(std::to_string(v->size()) + ":" + std::to_string(static_cast<int>((*v)[0])));
+        } catch (const polyray::Error& e) {
+          seen.push_back(std::string("E:") + e.what());
+        }
+      }
+      std::string attempts, line;
+      for (std::ifstream in(marks + "/attempts"); std::getline(in, line);) attempts += "x";
+      std::string key = "retry" + std::to_string(retries);
+      out[key] = Quote([&] {
+        std::string all;
+        for (const std::string& s : seen) all += (all.empty() ? "" : ",") + s;
+        return all;
+      }());
+      out[key + "_attempts"] = std::to_string(attempts.size());
     }
     {  // an error in the middle of a C++ generator
       auto gen = polyray::Task(FailsAfter).Remote(int64_t{2});

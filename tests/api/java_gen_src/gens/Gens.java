@@ -129,6 +129,32 @@ public final class Gens {
     };
   }
 
+  /**
+   * A Java caller of {@link #paced} (5 items of {@code size} bytes, paused before item 3 until the
+   * test kills its worker) with {@code maxRetries}: "size:first byte" per item, "E:<class>" for an
+   * item whose get throws, then "|count=<n>" or "|failed".
+   */
+  public static String javaRetried(String marks, long size, int maxRetries) {
+    ObjectRefGenerator<byte[]> gen = PolyRay.task(Gens::paced, 5L, 3L, marks, size).setMaxRetries(maxRetries)
+        .remoteGenerator();
+    List<String> out = new ArrayList<>();
+    for (ObjectRef<byte[]> r : gen) {
+      try {
+        byte[] v = PolyRay.get(r, T);
+        out.add(v.length + ":" + v[0]);
+      } catch (PolyRayException e) {
+        out.add("E:" + e.getClass().getSimpleName());
+      }
+    }
+    String end;
+    try {
+      end = "count=" + PolyRay.get(gen.completed(), T);
+    } catch (PolyRayException e) {
+      end = "failed";
+    }
+    return String.join(",", out) + "|" + end;
+  }
+
   /** Not a sequence: a streaming call of it is the task's error. */
   public static long plain() {
     return 7;

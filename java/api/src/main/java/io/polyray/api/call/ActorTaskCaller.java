@@ -122,8 +122,8 @@ public final class ActorTaskCaller<R> {
    * Submits the call as a streaming generator (Python's {@code num_returns="streaming"}):
    * each item the method yields (a Python generator method; a Java method returning an
    * {@code Iterator}, {@code Iterable} or {@code Stream}) comes as soon as it is produced.
-   * {@code T} is the item type. Not retried when the actor dies. C++ actors cannot stream:
-   * an IllegalArgumentException at the call.
+   * {@code T} is the item type. Retried once the actor restarts while {@code maxTaskRetries}
+   * allows (the retry's repeated items are dropped). Python, Java and C++ actors stream.
    *
    * @param <T> the item type
    * @return the generator of the items' refs

@@ -196,8 +196,8 @@ public final class TaskCaller<R> {
    * {@code Iterator}, {@code Iterable} or {@code Stream}) and each item's ref comes as soon
    * as it is produced, before the task ends. {@code T} is the item type: the element type of
    * the Java method's {@code Iterator<T>}/{@code Iterable<T>}/{@code Stream<T>}, the
-   * {@code returnType} of a {@code PyFunction}. Not retried (as in Python). C++ callees cannot
-   * stream: an IllegalArgumentException at the call.
+   * {@code returnType} of a {@code PyFunction} or {@code CppFunction}. Retried when its worker
+   * dies while {@code maxRetries} allows (as in Python: the retry's repeated items are dropped).
    *
    * @param <T> the item type
    * @return the generator of the items' refs

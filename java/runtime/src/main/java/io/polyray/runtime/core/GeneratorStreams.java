@@ -27,6 +27,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * and the task's end to {@link #onEnd} (io thread, in arrival order, so every item is
  * recorded before the end); the consumer ({@link Gen}) takes the refs in order.
  *
+ * <p>Retries: a generator task whose worker died runs again (maxRetries / maxTaskRetries, as
+ * Python's) and yields from item 0; the items already taken or held are repeats and are
+ * discarded, so the consumer sees every item once, in order.
+ *
  * <p>Invariants: an item is held by its stream (one hold, {@link Owner#hold}) until the
  * consumer takes it (its ObjectRef then holds it) or the stream is closed; a closed stream
  * lets go of what it holds and discards what arrives later; a stream leaves the table at its
@@ -44,7 +48,11 @@ final class GeneratorStreams {
     /** Lets go of the stream's hold (the object is freed unless a ref holds it). */
     void release(ByteString oid);
 
-    /** An item nobody will read: free its store copy, acknowledge the refs nested in it. */
+    /**
+     * An item the stream does not keep: acknowledge the refs nested in it; free its store copy,
+     * unless the object is still owned here (a retry's repeat of an item a ref holds: that copy
+     * is one more of the live object, freed with it).
+     */
     void discard(ReturnObject item);
 
     /** A counted ref of an owned object, converting to {@code type} on get. */
@@ -100,7 +108,17 @@ final class GeneratorStreams {
 
       @Override
       public void discard(ReturnObject item) {
-        w.owned.dropReturn(item);
+        ByteString oid = item.getObjectId();
+        if (!w.references.isOwned(oid)) {
+          w.owned.dropReturn(item);
+          return;
+        }
+        if (item.getKindCase() == ReturnObject.KindCase.IN_STORE_NODE && !item.getInStoreNode().isEmpty()) {
+          w.locations.add(oid, item.getInStoreNode());
+        }
+        if (item.getNestedRefsCount() > 0) {
+          w.references.ackReturned(item.getNestedRefsList(), w.workerId, item.getLender());
+        }
       }
 
       @Override
@@ -170,7 +188,9 @@ final class GeneratorStreams {
       return;
     }
     synchronized (s) {
-      if (s.closed || s.held.containsKey(k - 1)) {
+      // Taken or held already: a retried attempt yields its items again from the first (the
+      // first copy stays; items are deterministic by index, as Ray's generator retries require).
+      if (s.closed || k - 1 < s.next || s.held.containsKey(k - 1)) {
         owner.discard(item);
         return;
       }

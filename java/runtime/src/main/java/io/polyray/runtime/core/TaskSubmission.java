@@ -336,8 +336,7 @@ final class TaskSubmission {
         .setNumReturns(o.getNumReturns())
         .putAllResources(resources)
         .setScheduling(SchedulingStrategies.of(o, parentSpec()))
-        .setMaxRetries(generator != 0 ? 0 : o.getMaxRetries() == null ? RuntimeSpec.RETRY_MAX_RETRIES
-            : o.getMaxRetries())
+        .setMaxRetries(o.getMaxRetries() == null ? RuntimeSpec.RETRY_MAX_RETRIES : o.getMaxRetries())
         .setRetryExceptions(generator == 0 && o.isRetryExceptions())
         .setGenerator(generator);
     List<Object> held = new ArrayList<>();
@@ -546,7 +545,7 @@ final class TaskSubmission {
         .setNumReturns(o.getNumReturns())
         .setMaxRetries(0)
         // Retries of a call in flight when the actor dies: this call's option, else the actor's.
-        .setMaxTaskRetries(generator != 0 ? 0 : o.getMaxTaskRetries() == null ? h.getMaxTaskRetries()
+        .setMaxTaskRetries(o.getMaxTaskRetries() == null ? h.getMaxTaskRetries()
             : o.getMaxTaskRetries())
         .setGenerator(generator)
         .setConcurrencyGroup(o.getConcurrencyGroup())

@@ -110,6 +110,26 @@ class GeneratorStreamsTest {
   }
 
   @Test
+  void aRetrysRepeatedItemsAreDiscardedAndEveryItemComesOnceInOrder() {
+    FakeOwner owner = new FakeOwner();
+    GeneratorStreams s = new GeneratorStreams(owner);
+    ObjectRefGenerator<Long> gen = s.generator(s.open(TASK, Long.class), endRef(owner));
+    s.onItem(TASK, item(0), 1);
+    s.onItem(TASK, item(1), 2);
+    assertEquals(GeneratorStreams.itemId(TASK, 0), ByteString.copyFrom(gen.next(0).getId()));
+    // The worker died; the retry yields 0 (taken), 1 (held), then 2 (new).
+    s.onItem(TASK, item(0), 1);
+    s.onItem(TASK, item(1), 2);
+    s.onItem(TASK, item(2), 3);
+    assertEquals(List.of(GeneratorStreams.itemId(TASK, 0), GeneratorStreams.itemId(TASK, 1)), owner.discarded);
+    assertEquals(3, owner.recorded.size(), "each item recorded once");
+    assertEquals(GeneratorStreams.itemId(TASK, 1), ByteString.copyFrom(gen.next(0).getId()));
+    assertEquals(GeneratorStreams.itemId(TASK, 2), ByteString.copyFrom(gen.next(0).getId()));
+    assertEquals(0, owner.held());
+    assertThrows(GetTimeoutException.class, () -> gen.next(0), "no repeat comes out again");
+  }
+
+  @Test
   void theEndAfterTheLastItemEndsIterationAndLeavesTheTable() {
     FakeOwner owner = new FakeOwner();
     GeneratorStreams s = new GeneratorStreams(owner);
