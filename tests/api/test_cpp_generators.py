@@ -127,6 +127,7 @@ def test_cpp_caller_streams_a_cpp_generator(seen):
 def test_cpp_caller_streams_a_java_generator(seen):
     assert seen["java_items"] == [0, 10, 20] and seen["java_count"] == 3
     assert seen["java_err_items"] == [0, 10] and "java boom at 2" in seen["java_err"]
+    assert seen["java_actor"] == "item0,item1"  # a Java actor's method
 
 
 def test_cpp_caller_s_generator_call_is_retried_or_fails_at_its_place(seen):

@@ -68,7 +68,7 @@ def test_java_caller_streams_a_java_generator(gen_cluster, tmp_path):
 
 def test_java_caller_streams_a_cpp_generator(gen_cluster):
     out = polyray.get(_java("javaToCpp").remote(), timeout=T)
-    assert out == "0,1,2,end / 0,1,E:CrossLanguageException:boom,end", out
+    assert out == "0,1,2,end / 0,1,E:CrossLanguageException:boom,end / 7,8,end", out
 
 
 def test_java_caller_actor_method_stream_and_non_sequence(gen_cluster):

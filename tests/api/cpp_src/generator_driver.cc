@@ -167,6 +167,13 @@ int main(int argc, char** argv) {
       std::string bad_error;
       out["java_err_items"] = List(Drain(bad, &bad_error));
       out["java_err"] = Quote(bad_error);
+      // A Java actor's method returning a List (gens.Gens$Source.items: "item0", "item1").
+      auto source = polyray::Actor(polyray::JavaActorClass{"gens.Gens$Source"}).Remote();
+      auto words = source.Task(polyray::JavaActorMethod<std::string>{"items"}).RemoteGenerator(int64_t{2});
+      std::string words_error;
+      std::string joined;
+      for (const std::string& w : Drain(words, &words_error)) joined += (joined.empty() ? "" : ",") + w;
+      out["java_actor"] = Quote(joined + words_error);
     }
     // A C++ caller's generator call whose worker is SIGKILLed before item 3 (issue 17): with
     // max_retries 1 the retry yields from item 0 and the repeats are dropped; with 0 the crash

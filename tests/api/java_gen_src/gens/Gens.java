@@ -1,6 +1,9 @@
 package gens;
 
 import io.polyray.api.ActorHandle;
+import io.polyray.api.CppActorClass;
+import io.polyray.api.CppActorHandle;
+import io.polyray.api.CppActorMethod;
 import io.polyray.api.CppFunction;
 import io.polyray.api.ObjectRef;
 import io.polyray.api.ObjectRefGenerator;
@@ -220,11 +223,15 @@ public final class Gens {
 
   /**
    * A Java caller streams C++ generators (tests/api/cpp_src/generator_funcs.cc): CountUp(3) and
-   * FailsAfter(2), "0,1,2,end / 0,1,E:CrossLanguageException:boom,end".
+   * FailsAfter(2), and a C++ actor's Streamer::Range(2) from 7:
+   * "0,1,2,end / 0,1,E:CrossLanguageException:boom,end / 7,8,end".
    */
   public static String javaToCpp() {
     String up = drain(PolyRay.task(CppFunction.of("CountUp", Long.class), 3L).remoteGenerator());
-    return up + " / " + drain(PolyRay.task(CppFunction.of("FailsAfter", Long.class), 2L).remoteGenerator());
+    String fails = drain(PolyRay.task(CppFunction.of("FailsAfter", Long.class), 2L).remoteGenerator());
+    CppActorHandle streamer = PolyRay.actor(CppActorClass.of("Streamer::Create", "Streamer"), 7L).remote();
+    String range = drain(streamer.task(CppActorMethod.of("Streamer::Range", Long.class), 2L).remoteGenerator());
+    return up + " / " + fails + " / " + range;
   }
 
   private static String drain(ObjectRefGenerator<Long> gen) {
