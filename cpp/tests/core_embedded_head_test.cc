@@ -68,5 +68,27 @@ TEST_F(EmbeddedHeadTest, AFailedStartKeepsTheLogAndSaysWhere) {
   }
 }
 
+// The head of a C++ driver boots no standby Python workers (they serve Python
+// drivers only; issue 19): /bin/echo as the interpreter prints the command
+// line into the log, which the start error quotes.
+TEST_F(EmbeddedHeadTest, TheHeadRunsWithoutPythonStandbys) {
+  setenv("POLYRAY_PYTHON", "/bin/echo", 1);
+  try {
+    EmbeddedHead::Start(10'000);
+    FAIL() << "a head run by /bin/echo started";
+  } catch (const polyray::Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("-m polyray.node --head"), std::string::npos) << what;
+    EXPECT_NE(what.find("--no-prestart-standby"), std::string::npos) << what;
+    const std::string marker = "its log is kept at ";
+    size_t at = what.find(marker);
+    ASSERT_NE(at, std::string::npos) << what;
+    std::string log = what.substr(at + marker.size());
+    log = log.substr(0, log.find(':'));
+    ASSERT_EQ(log.rfind("/tmp/polyray-cpp-", 0), 0u) << log;
+    fs::remove_all(fs::path(log).parent_path());
+  }
+}
+
 }  // namespace
 }  // namespace polyray::core

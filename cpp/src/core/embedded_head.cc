@@ -133,7 +133,9 @@ EmbeddedHead EmbeddedHead::Start(int64_t timeout_ms, const std::vector<std::stri
   std::string python = Python();
   std::vector<std::string> argv = {python, "-m", "polyray.node", "--head", "--port", "0", "--address-file",
                                    address_file, "--parent-pid", std::to_string(getpid()),
-                                   "--session-dir", head.session_dir_ + "/logs"};
+                                   "--session-dir", head.session_dir_ + "/logs",
+                                   // Standby Python workers serve Python drivers only (issue 19).
+                                   "--no-prestart-standby"};
   argv.insert(argv.end(), flags.begin(), flags.end());
 
   std::vector<std::string> env;
