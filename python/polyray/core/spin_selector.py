@@ -32,7 +32,6 @@ import collections
 import fcntl
 import os
 import selectors
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -95,7 +94,9 @@ class SpinTokens:
     of one process share its token (a count)."""
 
     def __init__(self, cores: int, folder: str | None = None) -> None:
-        self._folder = folder or os.path.join(tempfile.gettempdir(), f"polyray-spin-{os.getuid()}")
+        # /tmp, not $TMPDIR: the folder is the machine-wide rendezvous of every polyray process
+        # of this user, in every language (the C++ gate uses /tmp, Java's java.io.tmpdir is /tmp).
+        self._folder = folder or f"/tmp/polyray-spin-{os.getuid()}"
         self._cores = cores
         self._mu = threading.Lock()
         self._holders = 0

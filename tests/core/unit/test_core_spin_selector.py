@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import selectors
 import socket
 import threading
@@ -160,3 +161,11 @@ def test_no_more_spinning_processes_than_tokens(tmp_path):
         for p in procs:
             p.kill()
             p.wait(10)
+
+
+def test_the_token_folder_is_the_same_for_every_tmpdir(monkeypatch, tmp_path):
+    """Python, Java and C++ processes of one user share /tmp/polyray-spin-<uid> (the C++ gate's
+    path); a $TMPDIR must not split them, nor leave a folder in a job's own TMPDIR."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    tokens = SpinTokens(2)
+    assert tokens._folder == f"/tmp/polyray-spin-{os.getuid()}"
