@@ -115,10 +115,8 @@ public interface PolyRayRuntime {
    * @param <T> the item type
    * @return the generator of its items' refs
    */
-  default <T> io.polyray.api.ObjectRefGenerator<T> submitTaskGenerator(FunctionSpec function, Object[] args,
-      CallOptions options) {
-    throw new UnsupportedOperationException("this runtime has no generator tasks");
-  }
+  <T> io.polyray.api.ObjectRefGenerator<T> submitTaskGenerator(FunctionSpec function, Object[] args,
+      CallOptions options);
 
   /**
    * Calls an actor's method as a streaming generator (its items come as they are produced).
@@ -130,10 +128,8 @@ public interface PolyRayRuntime {
    * @param <T> the item type
    * @return the generator of its items' refs
    */
-  default <T> io.polyray.api.ObjectRefGenerator<T> submitActorTaskGenerator(BaseActorHandle actor,
-      FunctionSpec function, Object[] args, CallOptions options) {
-    throw new UnsupportedOperationException("this runtime has no generator tasks");
-  }
+  <T> io.polyray.api.ObjectRefGenerator<T> submitActorTaskGenerator(BaseActorHandle actor,
+      FunctionSpec function, Object[] args, CallOptions options);
 
   /**
    * Cancels the task that produces {@code ref}: a queued one never runs; a running one is
